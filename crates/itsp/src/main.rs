@@ -1,0 +1,2 @@
+//! The `itsp` binary.
+fn main() {}

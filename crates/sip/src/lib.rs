@@ -1,0 +1,20 @@
+//! # sip — the sans-IO SIP core of itsp
+//!
+//! Parses, inspects, edits and serializes SIP messages (RFC 3261), computes HTTP digest
+//! authentication (RFC 2617, RFC 7616, RFC 8760), and runs the transaction state machines
+//! (RFC 3261 §17). Nothing here opens a socket, spawns a task or reads a clock: callers pass
+//! bytes and the current time in, and take bytes and deadlines out.
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`text`] | RFC 3261 §25.1 lexical rules: tokens, LWS, quoted strings, comma splitting |
+//! | [`header_name`] | header names, compact forms, single-valued headers |
+//! | [`uri`] | `sip:`, `sips:`, `tel:` and other absolute URIs; §19.1.4 comparison |
+//! | [`params`] | `;name=value` parameter lists of URIs and headers |
+
+pub mod header_name;
+pub mod params;
+pub mod text;
+pub mod uri;

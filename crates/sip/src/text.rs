@@ -1,0 +1,219 @@
+//! Lexical building blocks of RFC 3261 §25.1: token characters, linear white space,
+//! quoted strings, and splitting of comma-separated header values.
+//!
+//! Every function here works on borrowed text and never allocates. Header values handed to
+//! these helpers may still contain folded line breaks (`CRLF` followed by space or tab,
+//! RFC 3261 §7.3.1); they count as linear white space (LWS) everywhere.
+
+/// RFC 3261 §25.1 `token` characters: alphanumerics and `-.!%*_+`'~`.
+pub fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// Whether `s` is a non-empty RFC 3261 `token`.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+/// Linear white space: space, tab, and the CR/LF of a folded line.
+pub fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Trims linear white space (including folded line breaks) from both ends.
+pub fn trim_lws(s: &str) -> &str {
+    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+}
+
+/// Trims linear white space from the start.
+pub fn trim_lws_start(s: &str) -> &str {
+    s.trim_start_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+}
+
+/// Error of [`quoted_string_end`]: the quoted string never closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnterminatedQuote;
+
+/// Given text that starts with `"`, returns the byte index just past the closing quote
+/// (RFC 3261 §25.1 `quoted-string`, with `quoted-pair` escapes).
+pub fn quoted_string_end(s: &str) -> Result<usize, UnterminatedQuote> {
+    let b = s.as_bytes();
+    debug_assert_eq!(b.first(), Some(&b'"'));
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Ok(i + 1),
+            _ => i += 1,
+        }
+    }
+    Err(UnterminatedQuote)
+}
+
+/// Removes the surrounding quotes of a quoted string, leaving `quoted-pair` escapes as they
+/// are (so no allocation is needed). Returns the input when it is not quoted.
+pub fn unquote(s: &str) -> &str {
+    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// Error of [`split_top_level`]: a quote or angle bracket is not closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    /// A `"` opened a quoted string that never closes.
+    UnterminatedQuote,
+    /// A `<` opened a URI that never closes with `>`.
+    UnterminatedAngle,
+}
+
+/// Iterator over the elements of a comma-separated header value (RFC 3261 §7.3.1), splitting
+/// only at commas outside quoted strings and `<...>`. Elements are trimmed of LWS; empty
+/// elements are yielded as empty strings so callers can reject them.
+#[derive(Debug, Clone)]
+pub struct CommaSplit<'a> {
+    rest: Option<&'a str>,
+}
+
+/// Splits a header value at top-level commas. See [`CommaSplit`].
+pub fn split_top_level(value: &str) -> CommaSplit<'_> {
+    CommaSplit { rest: Some(value) }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = Result<&'a str, SplitError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.rest?;
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut in_angle = false;
+        while i < b.len() {
+            match b[i] {
+                b'"' if !in_angle => match quoted_string_end(&s[i..]) {
+                    Ok(len) => {
+                        i += len;
+                        continue;
+                    }
+                    Err(UnterminatedQuote) => {
+                        self.rest = None;
+                        return Some(Err(SplitError::UnterminatedQuote));
+                    }
+                },
+                b'<' => in_angle = true,
+                b'>' => in_angle = false,
+                b',' if !in_angle => {
+                    self.rest = Some(&s[i + 1..]);
+                    return Some(Ok(trim_lws(&s[..i])));
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.rest = None;
+        if in_angle {
+            return Some(Err(SplitError::UnterminatedAngle));
+        }
+        Some(Ok(trim_lws(s)))
+    }
+}
+
+/// Finds the first occurrence of `needle` in `s` that is outside quoted strings and outside
+/// `<...>`; used to find where a name-addr's parameters start.
+pub fn find_top_level(s: &str, needle: u8) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut in_angle = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' && !in_angle {
+            match quoted_string_end(&s[i..]) {
+                Ok(len) => {
+                    i += len;
+                    continue;
+                }
+                Err(_) => return None,
+            }
+        }
+        if c == b'<' {
+            in_angle = true;
+        } else if c == b'>' {
+            in_angle = false;
+        } else if c == needle && !in_angle {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Parses a decimal number of at most `max` (RFC 3261 scalar fields: CSeq numbers are below
+/// 2**31, Max-Forwards at most 255, Expires at most 2**32-1). Leading zeros are allowed
+/// (RFC 4475 §3.1.1.1 `0068`). Returns `None` for empty, non-digit or overlarge text.
+pub fn parse_decimal(s: &str, max: u64) -> Option<u64> {
+    if s.is_empty() || s.len() > 40 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        if v > max {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Case-insensitive ASCII equality.
+pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_around_quotes_and_angles() {
+        let v = r#""Doe, John" <sip:a@b;x=1,2>;q=0.5 , <sip:c@d>,"#;
+        let parts: Vec<_> = split_top_level(v).collect();
+        assert_eq!(
+            parts,
+            vec![
+                Ok(r#""Doe, John" <sip:a@b;x=1,2>;q=0.5"#),
+                Ok("<sip:c@d>"),
+                Ok("")
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_unterminated_quote() {
+        let parts: Vec<_> = split_top_level(r#""Mr. J. User <sip:a@b>"#).collect();
+        assert_eq!(parts, vec![Err(SplitError::UnterminatedQuote)]);
+    }
+
+    #[test]
+    fn decimal_limits() {
+        assert_eq!(parse_decimal("0068", 255), Some(68));
+        assert_eq!(parse_decimal("300", 255), None);
+        assert_eq!(parse_decimal("36893488147419103232", u64::from(u32::MAX)), None);
+        assert_eq!(parse_decimal("-1", 10), None);
+        assert_eq!(parse_decimal("", 10), None);
+    }
+
+    #[test]
+    fn quoted_pairs_do_not_close() {
+        assert_eq!(quoted_string_end(r#""a\"b" rest"#), Ok(6));
+        assert_eq!(quoted_string_end(r#""J Rosenberg \\\"""#), Ok(18));
+    }
+}

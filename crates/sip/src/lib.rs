@@ -13,8 +13,23 @@
 //! | [`header_name`] | header names, compact forms, single-valued headers |
 //! | [`uri`] | `sip:`, `sips:`, `tel:` and other absolute URIs; §19.1.4 comparison |
 //! | [`params`] | `;name=value` parameter lists of URIs and headers |
+//! | [`method`], [`status`] | request methods; status codes and reason phrases |
+//! | [`message`] | [`Message`]: zero-copy parse of one request or response, accessors |
+//! | [`headers`] | typed header views: Via, From/To/Contact/Route, CSeq, scalars, lists |
+//! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 
+pub mod error;
 pub mod header_name;
+pub mod headers;
+pub mod message;
+pub mod method;
+pub mod status;
 pub mod params;
 pub mod text;
 pub mod uri;
+
+pub use error::ParseError;
+pub use header_name::HeaderName;
+pub use message::{Header, Message};
+pub use method::Method;
+pub use uri::Uri;

@@ -141,12 +141,13 @@ pub fn find_top_level(s: &str, needle: u8) -> Option<usize> {
                 Err(_) => return None,
             }
         }
+        if c == needle && !in_angle {
+            return Some(i);
+        }
         if c == b'<' {
             in_angle = true;
         } else if c == b'>' {
             in_angle = false;
-        } else if c == needle && !in_angle {
-            return Some(i);
         }
         i += 1;
     }

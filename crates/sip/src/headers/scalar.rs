@@ -1,0 +1,211 @@
+//! Headers with one scalar value or a token list: CSeq (§20.16), Call-ID (§20.8),
+//! Max-Forwards (§20.22), Expires / Min-Expires (§20.19, §20.23), Content-Length (§20.14),
+//! Content-Type (§20.15), Date (§20.17), Retry-After (§20.33) and option-tag lists
+//! (Require, Proxy-Require, Supported, Unsupported, Allow; §20.32, §20.29, §20.37, §20.40,
+//! §20.5).
+
+use crate::method::Method;
+use crate::params::Params;
+use crate::text::{is_token, parse_decimal, split_top_level, trim_lws};
+
+/// RFC 3261 §8.1.1.5: the CSeq sequence number MUST be less than 2**31.
+pub const MAX_CSEQ: u32 = (1 << 31) - 1;
+
+/// `CSeq: 4711 INVITE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// The sequence number.
+    pub seq: u32,
+    /// The method as written (compare with [`Method::as_str`]).
+    pub method: &'a str,
+}
+
+impl<'a> CSeq<'a> {
+    /// Parses `1*DIGIT LWS Method`.
+    pub fn parse(value: &'a str) -> Result<CSeq<'a>, &'static str> {
+        let value = trim_lws(value);
+        let split = value
+            .find([' ', '\t', '\r', '\n'])
+            .ok_or("no method after the number")?;
+        let seq = parse_decimal(&value[..split], u64::from(MAX_CSEQ))
+            .ok_or("sequence number is not a number below 2**31")? as u32;
+        let method = trim_lws(&value[split..]);
+        if !is_token(method) {
+            return Err("method is not a token");
+        }
+        Ok(CSeq { seq, method })
+    }
+
+    /// The method, typed.
+    pub fn method(&self) -> Method {
+        Method::from_name(self.method)
+    }
+}
+
+/// Checks a Call-ID: `word [ "@" word ]` (§25.1), no white space.
+pub fn check_call_id(value: &str) -> Result<&str, &'static str> {
+    if value.is_empty() {
+        return Err("empty");
+    }
+    if value.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err("white space or control character");
+    }
+    if value.matches('@').count() > 1 {
+        return Err("more than one @");
+    }
+    Ok(value)
+}
+
+/// Max-Forwards: 0–255 (RFC 3261 §20.22; larger values are rejected per RFC 4475 §3.1.2.4).
+pub fn parse_max_forwards(value: &str) -> Result<u8, &'static str> {
+    parse_decimal(trim_lws(value), 255)
+        .map(|v| v as u8)
+        .ok_or("not a number from 0 to 255")
+}
+
+/// delta-seconds (Expires, Min-Expires, Retry-After): at most 2**32-1 (§25.1, RFC 4475
+/// §3.1.2.4).
+pub fn parse_delta_seconds(value: &str) -> Result<u32, &'static str> {
+    parse_decimal(trim_lws(value), u64::from(u32::MAX))
+        .map(|v| v as u32)
+        .ok_or("not a number of seconds below 2**32")
+}
+
+/// Retry-After: `delta-seconds [ comment ] *( SEMI retry-param )`.
+pub fn parse_retry_after(value: &str) -> Result<u32, &'static str> {
+    let value = trim_lws(value);
+    let end = value.find([' ', '\t', '(', ';']).unwrap_or(value.len());
+    parse_delta_seconds(&value[..end])
+}
+
+/// `Content-Type: type/subtype *(;param)` (§20.15, RFC 2045).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaType<'a> {
+    /// Type, e.g. `application`.
+    pub kind: &'a str,
+    /// Subtype, e.g. `sdp`.
+    pub subtype: &'a str,
+    /// Parameters, e.g. `boundary=...`.
+    pub params: Params<'a>,
+}
+
+impl<'a> MediaType<'a> {
+    /// Parses a media type.
+    pub fn parse(value: &'a str) -> Result<MediaType<'a>, &'static str> {
+        let value = trim_lws(value);
+        let (ty, params) = value.split_once(';').unwrap_or((value, ""));
+        let (kind, subtype) = ty.split_once('/').ok_or("no / in media type")?;
+        let (kind, subtype) = (trim_lws(kind), trim_lws(subtype));
+        if !is_token(kind) || !is_token(subtype) {
+            return Err("type or subtype is not a token");
+        }
+        let params = Params::new(params);
+        params.validate().map_err(|_| "malformed parameters")?;
+        Ok(MediaType {
+            kind,
+            subtype,
+            params,
+        })
+    }
+
+    /// Case-insensitive match on `type/subtype`.
+    pub fn is(&self, kind: &str, subtype: &str) -> bool {
+        self.kind.eq_ignore_ascii_case(kind) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+}
+
+/// Iterates over a comma-separated token list (option tags, methods), checking each.
+pub fn tokens(value: &str) -> impl Iterator<Item = Result<&str, &'static str>> {
+    split_top_level(value).filter_map(|t| match t {
+        Ok("") => None,
+        Ok(t) if is_token(t) => Some(Ok(t)),
+        _ => Some(Err("list element is not a token")),
+    })
+}
+
+/// Checks a Date header: RFC 1123 `wkday "," SP date1 SP time SP "GMT"` (RFC 3261 §20.17,
+/// §25.1 `SIP-date`; RFC 4475 §3.1.2.12: a zone other than GMT is invalid).
+/// Returns seconds since the Unix epoch.
+pub fn parse_date(value: &str) -> Result<u64, &'static str> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let bad = "not an RFC 1123 date in GMT";
+    let value = trim_lws(value);
+    let (wkday, rest) = value.split_once(", ").ok_or(bad)?;
+    if !DAYS.contains(&wkday) {
+        return Err(bad);
+    }
+    let mut parts = rest.split(' ');
+    let (day, month, year, time, zone) = (
+        parts.next().ok_or(bad)?,
+        parts.next().ok_or(bad)?,
+        parts.next().ok_or(bad)?,
+        parts.next().ok_or(bad)?,
+        parts.next().ok_or(bad)?,
+    );
+    if parts.next().is_some() || zone != "GMT" || day.len() != 2 || year.len() != 4 {
+        return Err(bad);
+    }
+    let day = parse_decimal(day, 31).filter(|d| *d >= 1).ok_or(bad)?;
+    let month = MONTHS.iter().position(|m| *m == month).ok_or(bad)? as u64 + 1;
+    let year = parse_decimal(year, 9999).ok_or(bad)?;
+    let mut hms = time.split(':');
+    let (h, m, s) = (
+        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 23)),
+        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 59)),
+        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 60)),
+    );
+    let (h, m, s) = (h.ok_or(bad)?, m.ok_or(bad)?, s.ok_or(bad)?);
+    if hms.next().is_some() || year < 1970 {
+        return Err(bad);
+    }
+    Ok(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_with_folding() {
+        let c = CSeq::parse("0009\r\n  INVITE").unwrap();
+        assert_eq!(c.seq, 9);
+        assert_eq!(c.method(), Method::Invite);
+        assert!(CSeq::parse("36893488147419103232 REGISTER").is_err());
+        assert!(CSeq::parse("2147483648 INVITE").is_err());
+        assert!(CSeq::parse("1").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("Sat, 13 Nov 2010 23:29:00 GMT"), Ok(1_289_690_940));
+        assert!(parse_date("Fri, 01 Jan 2010 16:00:00 EST").is_err());
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 GMT"), Ok(0));
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(parse_max_forwards("0068"), Ok(68));
+        assert!(parse_max_forwards("300").is_err());
+        assert!(parse_delta_seconds("10000000000000000000000").is_err());
+        assert_eq!(parse_retry_after("120 (I'm in a meeting);duration=60"), Ok(120));
+        let t: Vec<_> = tokens("100rel, timer ,path").collect();
+        assert_eq!(t, vec![Ok("100rel"), Ok("timer"), Ok("path")]);
+        assert!(check_call_id("a b").is_err());
+        let m = MediaType::parse("application/SDP").unwrap();
+        assert!(m.is("application", "sdp"));
+    }
+}

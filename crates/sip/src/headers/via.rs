@@ -1,0 +1,223 @@
+//! The Via header (RFC 3261 §20.42, §25.1 `via-parm`), with RFC 3581 `rport` and the
+//! RFC 3261 §18.2.1 `received` parameter.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::params::Params;
+use crate::text::{find_top_level, parse_decimal, trim_lws};
+use crate::uri::Host;
+
+/// RFC 3261 §8.1.1.7: branch IDs of RFC 3261 elements start with this magic cookie.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One Via value: `SIP/2.0/UDP host:port;params`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// The transport (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension), as written.
+    pub transport: &'a str,
+    /// The sent-by host.
+    pub host: Host<'a>,
+    /// The sent-by port, if written.
+    pub port: Option<u16>,
+    /// The via-params (`branch`, `received`, `rport`, `maddr`, `ttl`, extensions).
+    pub params: Params<'a>,
+    /// The sent-by text as written (`host[:port]`).
+    pub sent_by: &'a str,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value (not a comma-separated list; see [`crate::Message::vias`]).
+    ///
+    /// RFC 3261 §25.1: `sent-protocol LWS sent-by *( SEMI via-params )`, where
+    /// `sent-protocol = protocol-name SLASH protocol-version SLASH transport` and `SLASH`
+    /// allows LWS on both sides (RFC 4475 §3.1.1.1 `SIP  /   2.0 /UDP`).
+    pub fn parse(value: &'a str) -> Result<Via<'a>, &'static str> {
+        let value = trim_lws(value);
+        let (name, rest) = value.split_once('/').ok_or("no sent-protocol")?;
+        if !trim_lws(name).eq_ignore_ascii_case("SIP") {
+            return Err("protocol is not SIP");
+        }
+        let (version, rest) = rest.split_once('/').ok_or("no transport")?;
+        if trim_lws(version) != "2.0" {
+            return Err("protocol version is not 2.0");
+        }
+        let rest = crate::text::trim_lws_start(rest);
+        let transport_end = rest
+            .find(|c: char| !crate::text::is_token_char(c as u8) || !c.is_ascii())
+            .unwrap_or(rest.len());
+        let transport = &rest[..transport_end];
+        if transport.is_empty() {
+            return Err("no transport");
+        }
+        let rest = &rest[transport_end..];
+        if !rest.starts_with([' ', '\t', '\r', '\n']) {
+            return Err("no white space before sent-by");
+        }
+        let rest = trim_lws(rest);
+        let (sent_by, params) = match find_top_level(rest, b';') {
+            Some(i) => (trim_lws(&rest[..i]), &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        let (host, port) = parse_host_port(sent_by)?;
+        let params = Params::new(params);
+        params.validate().map_err(|_| "malformed parameters")?;
+        let via = Via {
+            transport,
+            host,
+            port,
+            params,
+            sent_by,
+        };
+        if let Some(Some(v)) = params.get("received") {
+            if v.parse::<IpAddr>().is_err() {
+                return Err("received is not an IP address");
+            }
+        }
+        if let Some(rport) = params.get("rport") {
+            if let Some(p) = rport {
+                if p.parse::<u16>().is_err() {
+                    return Err("rport is not a port");
+                }
+            }
+        }
+        if let Some(ttl) = params.get("ttl") {
+            if ttl.and_then(|t| parse_decimal(t, 255)).is_none() {
+                return Err("ttl is not 0-255");
+            }
+        }
+        if let Some(branch) = params.get("branch") {
+            match branch {
+                Some(b) if crate::text::is_token(b) => {}
+                _ => return Err("branch is not a token"),
+            }
+        }
+        Ok(via)
+    }
+
+    /// The `branch` parameter (RFC 3261 §8.1.1.7).
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie (§17.2.3: otherwise RFC 2543
+    /// transaction matching applies).
+    pub fn has_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// The `received` parameter (RFC 3261 §18.2.1).
+    pub fn received(&self) -> Option<IpAddr> {
+        self.params.get("received").flatten()?.parse().ok()
+    }
+
+    /// The `rport` parameter (RFC 3581 §4): `None` when absent, `Some(None)` when present
+    /// without value (a request asking for it), `Some(Some(port))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// The `maddr` parameter (RFC 3261 §18.2.2).
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.params.get("maddr").flatten()
+    }
+
+    /// The `ttl` parameter.
+    pub fn ttl(&self) -> Option<u8> {
+        self.params.get("ttl").flatten()?.parse().ok()
+    }
+}
+
+/// Parses `host [ ":" port ]` with IPv6 references (RFC 3261 §25.1 `hostport`).
+pub fn parse_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
+    let (host, port) = if let Some(inner) = s.strip_prefix('[') {
+        let close = inner.find(']').ok_or("unterminated IPv6 reference")?;
+        let addr: Ipv6Addr = inner[..close].parse().map_err(|_| "bad IPv6 address")?;
+        let after = &inner[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err("text after IPv6 reference"),
+        };
+        (Host::V6(addr), port)
+    } else {
+        let (h, p) = match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        };
+        (parse_host(h)?, p)
+    };
+    let port = match port {
+        Some(p) => Some(
+            trim_lws(p)
+                .parse::<u16>()
+                .ok()
+                .filter(|p| p.to_string().len() <= 5)
+                .ok_or("bad port")?,
+        ),
+        None => None,
+    };
+    Ok((host, port))
+}
+
+/// Parses a host name or IPv4 address (RFC 3261 §25.1 `hostname` / `IPv4address`).
+fn parse_host(h: &str) -> Result<Host<'_>, &'static str> {
+    let h = trim_lws(h);
+    if h.is_empty() {
+        return Err("empty host");
+    }
+    if h.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return h
+            .parse::<Ipv4Addr>()
+            .map(Host::V4)
+            .map_err(|_| "bad IPv4 address");
+    }
+    let valid = h
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+        && !h.starts_with(['-', '.']);
+    if !valid {
+        return Err("bad host name");
+    }
+    Ok(Host::Name(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_folded_tortuous_via() {
+        let v = Via::parse("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, Host::V4(Ipv4Addr::new(192, 0, 2, 2)));
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        assert!(!v.has_rfc3261_branch());
+    }
+
+    #[test]
+    fn parses_params() {
+        let v =
+            Via::parse("SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bK1;rport=5071;received=192.0.2.9;ttl=16;maddr=224.0.1.75")
+                .unwrap();
+        assert_eq!(v.port, Some(5070));
+        assert_eq!(v.rport(), Some(Some(5071)));
+        assert_eq!(v.received(), Some("192.0.2.9".parse().unwrap()));
+        assert_eq!(v.ttl(), Some(16));
+        assert_eq!(v.maddr(), Some("224.0.1.75"));
+        assert!(v.has_rfc3261_branch());
+        let v = Via::parse("SIP/2.0/UDP host;rport").unwrap();
+        assert_eq!(v.rport(), Some(None));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;").is_err());
+        assert!(Via::parse("SIP/3.0/UDP host").is_err());
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+        assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 1.2.3.456").is_err());
+        assert!(Via::parse("SIP/2.0/UDP host;branch").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! The zero-copy parser: finds the start line, the header lines (with folding) and the body
+//! of one message held in a `Bytes`, recording byte ranges only.
+//!
+//! RFC 3261 §7 (message format), §7.3.1 (header field format and folding), §7.5 (framing),
+//! §18.3 (Content-Length on datagrams and streams).
+
+use bytes::Bytes;
+use memchr::memchr;
+
+use super::{HeaderField, Message, Span, StartLine};
+use crate::error::ParseError;
+use crate::header_name::HeaderName;
+use crate::method::Method;
+use crate::text::{is_token, is_token_char, parse_decimal};
+use crate::uri::Uri;
+
+/// Number of header slots reserved up front: a typical INVITE has 10–16 headers, so one
+/// allocation covers it (the parser's heap budget is two allocations per message).
+const HEADER_CAPACITY: usize = 20;
+
+/// Largest Content-Length accepted (RFC 3261 does not bound it; a datagram cannot exceed 64 KiB
+/// and stream framing enforces its own limit).
+pub(crate) const MAX_CONTENT_LENGTH: u64 = 16 * 1024 * 1024;
+
+fn span(start: usize, end: usize) -> Span {
+    // Messages are bounded far below 4 GiB by the transports (see `framing`), so the cast is
+    // lossless; `parse` rejects larger buffers before getting here.
+    Span {
+        start: start as u32,
+        end: end as u32,
+    }
+}
+
+/// Parses one message from a datagram (or from a buffer that framing cut to one message).
+pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
+    if buf.len() > u32::MAX as usize / 2 {
+        return Err(ParseError::TooLarge);
+    }
+    let b: &[u8] = &buf;
+    // RFC 3261 §7.5: ignore CRLFs before the start line.
+    let mut pos = 0;
+    while pos < b.len() && (b[pos] == b'\r' || b[pos] == b'\n') {
+        pos += 1;
+    }
+    if pos == b.len() {
+        return Err(ParseError::Empty);
+    }
+
+    // First pass over lines: start line, header lines, end of headers.
+    let (start_line_end, first_header) = next_line(b, pos).ok_or(ParseError::Truncated)?;
+    let start_line_span = span(pos, start_line_end);
+    let mut headers: Vec<HeaderField> = Vec::with_capacity(HEADER_CAPACITY);
+    let mut line_start = first_header;
+    let body_start;
+    loop {
+        let (content_end, next) = next_line(b, line_start).ok_or(ParseError::Truncated)?;
+        if content_end == line_start {
+            // The empty line ending the header section.
+            body_start = next;
+            break;
+        }
+        let first = b[line_start];
+        if first == b' ' || first == b'\t' {
+            // A folded continuation of the previous header (§7.3.1).
+            let last = headers.last_mut().ok_or(ParseError::HeaderLine(
+                "continuation line before the first header",
+            ))?;
+            last.value.end = content_end as u32;
+            last.line.end = next as u32;
+        } else {
+            headers.push(header_line(b, line_start, content_end, next)?);
+        }
+        line_start = next;
+    }
+    let header_end = body_start;
+    // One UTF-8 check over start line and headers; ranges below are all at ASCII bytes.
+    if std::str::from_utf8(&b[pos..header_end]).is_err() {
+        return Err(ParseError::NotUtf8);
+    }
+    for h in &mut headers {
+        trim_value(b, &mut h.value);
+    }
+
+    let start = start_line(&buf, start_line_span)?;
+
+    // Body by Content-Length (§18.3): the first Content-Length frames the message; duplicates
+    // are reported by `sanity` (RFC 4475 §3.3.9 expects them to be parsed).
+    let available = b.len() - body_start;
+    let mut content_length = None;
+    if let Some(h) = headers.iter().find(|h| h.name == HeaderName::ContentLength) {
+        let text = std::str::from_utf8(&b[h.value.range()]).map_err(|_| ParseError::NotUtf8)?;
+        let n = parse_decimal(text, MAX_CONTENT_LENGTH).ok_or_else(|| {
+            ParseError::header(HeaderName::ContentLength, "not a valid length")
+        })?;
+        content_length = Some(n as u32);
+    }
+    let body_len = match content_length {
+        Some(n) if n as usize > available => return Err(ParseError::BodyTruncated),
+        Some(n) => n as usize,
+        None => available,
+    };
+    Ok(Message {
+        buf,
+        start,
+        start_line: start_line_span,
+        headers,
+        body: span(body_start, body_start + body_len),
+        content_length,
+    })
+}
+
+/// Finds the end of the line starting at `from`: returns (end of content, start of next
+/// line). Lines end in CRLF; a bare LF is tolerated. `None` when no line end follows.
+fn next_line(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let nl = from + memchr(b'\n', &b[from..])?;
+    let content_end = if nl > from && b[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((content_end, nl + 1))
+}
+
+/// Parses `name HCOLON value` of one header line (RFC 3261 §7.3.1, §25.1 `HCOLON`).
+fn header_line(
+    b: &[u8],
+    start: usize,
+    content_end: usize,
+    next: usize,
+) -> Result<HeaderField, ParseError> {
+    let line = &b[start..content_end];
+    let colon = memchr(b':', line).ok_or(ParseError::HeaderLine("missing colon"))?;
+    let mut name_end = colon;
+    while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
+        name_end -= 1;
+    }
+    let name_bytes = &line[..name_end];
+    if name_bytes.is_empty() || !name_bytes.iter().all(|&c| is_token_char(c)) {
+        return Err(ParseError::HeaderLine("header name is not a token"));
+    }
+    // Token characters are ASCII, so this cannot fail.
+    let name = std::str::from_utf8(name_bytes)
+        .map(HeaderName::from_name)
+        .map_err(|_| ParseError::NotUtf8)?;
+    Ok(HeaderField {
+        name,
+        name_span: span(start, start + name_end),
+        value: span(start + colon + 1, content_end),
+        line: span(start, next),
+    })
+}
+
+/// Trims LWS (including folded line breaks) from both ends of a header value's span.
+fn trim_value(b: &[u8], v: &mut Span) {
+    let (mut s, mut e) = (v.start as usize, v.end as usize);
+    while s < e && crate::text::is_lws(b[s]) {
+        s += 1;
+    }
+    while e > s && crate::text::is_lws(b[e - 1]) {
+        e -= 1;
+    }
+    *v = span(s, e);
+}
+
+/// Parses the request line or status line (RFC 3261 §7.1, §7.2, §25.1).
+fn start_line(buf: &Bytes, line: Span) -> Result<StartLine, ParseError> {
+    let text = std::str::from_utf8(&buf[line.range()]).map_err(|_| ParseError::NotUtf8)?;
+    let base = line.start as usize;
+    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("SIP/") {
+        return status_line(text, base);
+    }
+    let sp1 = text
+        .find(' ')
+        .ok_or(ParseError::StartLine("no Request-URI"))?;
+    let method = &text[..sp1];
+    if !is_token(method) {
+        return Err(ParseError::StartLine("method is not a token"));
+    }
+    let rest = &text[sp1 + 1..];
+    let sp2 = rest
+        .rfind(' ')
+        .ok_or(ParseError::StartLine("no SIP version"))?;
+    let uri = &rest[..sp2];
+    let version = &rest[sp2 + 1..];
+    if uri.is_empty() || uri.starts_with(' ') || uri.ends_with(' ') {
+        return Err(ParseError::StartLine("extra white space in request line"));
+    }
+    if version.is_empty() {
+        return Err(ParseError::StartLine("trailing white space in request line"));
+    }
+    check_version(version)?;
+    let parsed = Uri::parse(uri).map_err(ParseError::RequestUri)?;
+    if let Uri::Sip(sip) = parsed {
+        // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI.
+        if sip.headers.is_some() {
+            return Err(ParseError::RequestUri(crate::uri::UriError(
+                "headers not allowed",
+            )));
+        }
+    }
+    let uri_start = base + sp1 + 1;
+    Ok(StartLine::Request {
+        method: Method::from_name(method),
+        uri: span(uri_start, uri_start + uri.len()),
+    })
+}
+
+fn status_line(text: &str, base: usize) -> Result<StartLine, ParseError> {
+    let (version, rest) = text
+        .split_once(' ')
+        .ok_or(ParseError::StartLine("no status code"))?;
+    check_version(version)?;
+    let (code, reason) = match rest.split_once(' ') {
+        Some((c, r)) => (c, r),
+        None => (rest, ""),
+    };
+    if code.len() != 3 {
+        return Err(ParseError::StartLine("status code is not three digits"));
+    }
+    let code = parse_decimal(code, 699)
+        .filter(|c| *c >= 100)
+        .ok_or(ParseError::StartLine("bad status code"))? as u16;
+    let reason_start = base + text.len() - reason.len();
+    Ok(StartLine::Response {
+        code,
+        reason: span(reason_start, base + text.len()),
+    })
+}
+
+/// RFC 3261 §7.1: `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is served (§8.2.2
+/// would answer others with 505).
+fn check_version(v: &str) -> Result<(), ParseError> {
+    let well_formed = v.len() > 4
+        && v[..4].eq_ignore_ascii_case("SIP/")
+        && v[4..]
+            .split_once('.')
+            .is_some_and(|(major, minor)| {
+                !major.is_empty()
+                    && !minor.is_empty()
+                    && major.bytes().all(|c| c.is_ascii_digit())
+                    && minor.bytes().all(|c| c.is_ascii_digit())
+            });
+    if !well_formed {
+        return Err(ParseError::StartLine("bad SIP version"));
+    }
+    if &v[4..] != "2.0" {
+        return Err(ParseError::Version);
+    }
+    Ok(())
+}

@@ -134,7 +134,10 @@ mod tests {
     fn compact_and_case_insensitive() {
         assert_eq!(HeaderName::from_name("v"), HeaderName::Via);
         assert_eq!(HeaderName::from_name("V"), HeaderName::Via);
-        assert_eq!(HeaderName::from_name("MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(
+            HeaderName::from_name("MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
         assert_eq!(HeaderName::from_name("call-id"), HeaderName::CallId);
         assert_eq!(HeaderName::from_name("i"), HeaderName::CallId);
         assert_eq!(HeaderName::from_name("l"), HeaderName::ContentLength);

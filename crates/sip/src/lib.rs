@@ -16,6 +16,7 @@
 //! | [`method`], [`status`] | request methods; status codes and reason phrases |
 //! | [`message`] | [`Message`]: zero-copy parse of one request or response, accessors |
 //! | [`headers`] | typed header views: Via, From/To/Contact/Route, CSeq, scalars, lists |
+//! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 
 pub mod error;
@@ -23,8 +24,9 @@ pub mod header_name;
 pub mod headers;
 pub mod message;
 pub mod method;
-pub mod status;
 pub mod params;
+pub mod sanity;
+pub mod status;
 pub mod text;
 pub mod uri;
 

@@ -43,7 +43,11 @@ impl<'a> Params<'a> {
     /// `None`; quoted values keep their quotes (use [`crate::text::unquote`]).
     pub fn iter(&self) -> ParamsIter<'a> {
         ParamsIter {
-            rest: if self.is_empty() { None } else { Some(self.raw) },
+            rest: if self.is_empty() {
+                None
+            } else {
+                Some(self.raw)
+            },
         }
     }
 

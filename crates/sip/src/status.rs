@@ -1,6 +1,7 @@
 //! Status codes and their default reason phrases (RFC 3261 §21 and extensions).
 
 /// The default reason phrase of a status code, or a class phrase for unknown codes.
+#[allow(clippy::match_overlapping_arm)] // specific codes first, then the class phrases
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {
         100 => "Trying",

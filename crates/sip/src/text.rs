@@ -26,12 +26,12 @@ pub fn is_lws(b: u8) -> bool {
 
 /// Trims linear white space (including folded line breaks) from both ends.
 pub fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
 /// Trims linear white space from the start.
 pub fn trim_lws_start(s: &str) -> &str {
-    s.trim_start_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    s.trim_start_matches([' ', '\t', '\r', '\n'])
 }
 
 /// Error of [`quoted_string_end`]: the quoted string never closes.
@@ -207,7 +207,10 @@ mod tests {
     fn decimal_limits() {
         assert_eq!(parse_decimal("0068", 255), Some(68));
         assert_eq!(parse_decimal("300", 255), None);
-        assert_eq!(parse_decimal("36893488147419103232", u64::from(u32::MAX)), None);
+        assert_eq!(
+            parse_decimal("36893488147419103232", u64::from(u32::MAX)),
+            None
+        );
         assert_eq!(parse_decimal("-1", 10), None);
         assert_eq!(parse_decimal("", 10), None);
     }

@@ -80,24 +80,40 @@ impl fmt::Display for UriError {
 impl std::error::Error for UriError {}
 
 impl<'a> Uri<'a> {
+    /// The scheme.
+    pub fn scheme(&self) -> &'a str {
+        match self {
+            Uri::Sip(s) if s.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Tel(_) => "tel",
+            Uri::Absolute(a) => a.scheme,
+        }
+    }
+
     /// Parses a URI.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
         let colon = s.find(':').ok_or(UriError("URI without scheme"))?;
         let scheme = &s[..colon];
+        if !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        {
+            return Err(UriError("bad scheme"));
+        }
         let rest = &s[colon + 1..];
         if s.bytes().any(|b| b <= b' ') {
             return Err(UriError("white space in URI"));
         }
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            let (user, rest) = match rest.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, rest),
+            };
             let (rest, headers) = match rest.split_once('?') {
                 Some((a, h)) => (a, Some(h)),
                 None => (rest, None),
             };
-            let (rest, params) = rest.split_once(';').unwrap_or((rest, ""));
-            let (user, hostport) = match rest.rsplit_once('@') {
-                Some((u, h)) => (Some(u), h),
-                None => (None, rest),
-            };
+            let (hostport, params) = rest.split_once(';').unwrap_or((rest, ""));
             let host = Host::Name(hostport);
             Ok(Uri::Sip(SipUri {
                 secure: scheme.eq_ignore_ascii_case("sips"),

@@ -153,9 +153,15 @@ pub fn parse_date(value: &str) -> Result<u64, &'static str> {
     let year = parse_decimal(year, 9999).ok_or(bad)?;
     let mut hms = time.split(':');
     let (h, m, s) = (
-        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 23)),
-        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 59)),
-        hms.next().filter(|x| x.len() == 2).and_then(|x| parse_decimal(x, 60)),
+        hms.next()
+            .filter(|x| x.len() == 2)
+            .and_then(|x| parse_decimal(x, 23)),
+        hms.next()
+            .filter(|x| x.len() == 2)
+            .and_then(|x| parse_decimal(x, 59)),
+        hms.next()
+            .filter(|x| x.len() == 2)
+            .and_then(|x| parse_decimal(x, 60)),
     );
     let (h, m, s) = (h.ok_or(bad)?, m.ok_or(bad)?, s.ok_or(bad)?);
     if hms.next().is_some() || year < 1970 {
@@ -191,7 +197,10 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(parse_date("Sat, 13 Nov 2010 23:29:00 GMT"), Ok(1_289_690_940));
+        assert_eq!(
+            parse_date("Sat, 13 Nov 2010 23:29:00 GMT"),
+            Ok(1_289_690_940)
+        );
         assert!(parse_date("Fri, 01 Jan 2010 16:00:00 EST").is_err());
         assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 GMT"), Ok(0));
     }
@@ -201,7 +210,10 @@ mod tests {
         assert_eq!(parse_max_forwards("0068"), Ok(68));
         assert!(parse_max_forwards("300").is_err());
         assert!(parse_delta_seconds("10000000000000000000000").is_err());
-        assert_eq!(parse_retry_after("120 (I'm in a meeting);duration=60"), Ok(120));
+        assert_eq!(
+            parse_retry_after("120 (I'm in a meeting);duration=60"),
+            Ok(120)
+        );
         let t: Vec<_> = tokens("100rel, timer ,path").collect();
         assert_eq!(t, vec![Ok("100rel"), Ok("timer"), Ok("path")]);
         assert!(check_call_id("a b").is_err());

@@ -73,11 +73,9 @@ impl<'a> Via<'a> {
                 return Err("received is not an IP address");
             }
         }
-        if let Some(rport) = params.get("rport") {
-            if let Some(p) = rport {
-                if p.parse::<u16>().is_err() {
-                    return Err("rport is not a port");
-                }
+        if let Some(Some(p)) = params.get("rport") {
+            if p.parse::<u16>().is_err() {
+                return Err("rport is not a port");
             }
         }
         if let Some(ttl) = params.get("ttl") {

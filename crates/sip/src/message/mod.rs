@@ -23,8 +23,6 @@ use crate::method::Method;
 use crate::text::split_top_level;
 use crate::uri::Uri;
 
-pub(crate) use parse::MAX_CONTENT_LENGTH;
-
 /// A byte range into the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Span {
@@ -206,9 +204,8 @@ impl Message {
         name: HeaderName,
     ) -> impl Iterator<Item = Result<&str, ParseError>> + '_ {
         self.header_values(name).flat_map(move |v| {
-            split_top_level(v).map(move |e| {
-                e.map_err(|_| ParseError::header(name, "unbalanced quotes or <>"))
-            })
+            split_top_level(v)
+                .map(move |e| e.map_err(|_| ParseError::header(name, "unbalanced quotes or <>")))
         })
     }
 
@@ -408,8 +405,7 @@ impl Message {
     /// headers may repeat; RFC 4475 §3.3.8, §3.3.9).
     pub fn duplicate_single_header(&self) -> Option<HeaderName> {
         for (i, h) in self.headers.iter().enumerate() {
-            if h.name.is_single_valued() && self.headers[i + 1..].iter().any(|o| o.name == h.name)
-            {
+            if h.name.is_single_valued() && self.headers[i + 1..].iter().any(|o| o.name == h.name) {
                 return Some(h.name);
             }
         }
@@ -437,7 +433,14 @@ impl Message {
                     check_call_id(value).map_err(fail)?;
                 }
                 HeaderName::CSeq => {
-                    CSeq::parse(value).map_err(fail)?;
+                    let cseq = CSeq::parse(value).map_err(fail)?;
+                    // RFC 3261 §8.1.1.5: the CSeq method MUST match the request method
+                    // (RFC 4475 §3.1.2.17, §3.1.2.18).
+                    if let Some(method) = self.method() {
+                        if cseq.method != method.as_str() {
+                            return Err(fail("method does not match the request line"));
+                        }
+                    }
                 }
                 HeaderName::MaxForwards => {
                     parse_max_forwards(value).map_err(fail)?;

@@ -89,9 +89,8 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
     let mut content_length = None;
     if let Some(h) = headers.iter().find(|h| h.name == HeaderName::ContentLength) {
         let text = std::str::from_utf8(&b[h.value.range()]).map_err(|_| ParseError::NotUtf8)?;
-        let n = parse_decimal(text, MAX_CONTENT_LENGTH).ok_or_else(|| {
-            ParseError::header(HeaderName::ContentLength, "not a valid length")
-        })?;
+        let n = parse_decimal(text, MAX_CONTENT_LENGTH)
+            .ok_or_else(|| ParseError::header(HeaderName::ContentLength, "not a valid length"))?;
         content_length = Some(n as u32);
     }
     let body_len = match content_length {
@@ -186,7 +185,9 @@ fn start_line(buf: &Bytes, line: Span) -> Result<StartLine, ParseError> {
         return Err(ParseError::StartLine("extra white space in request line"));
     }
     if version.is_empty() {
-        return Err(ParseError::StartLine("trailing white space in request line"));
+        return Err(ParseError::StartLine(
+            "trailing white space in request line",
+        ));
     }
     check_version(version)?;
     let parsed = Uri::parse(uri).map_err(ParseError::RequestUri)?;
@@ -232,14 +233,12 @@ fn status_line(text: &str, base: usize) -> Result<StartLine, ParseError> {
 fn check_version(v: &str) -> Result<(), ParseError> {
     let well_formed = v.len() > 4
         && v[..4].eq_ignore_ascii_case("SIP/")
-        && v[4..]
-            .split_once('.')
-            .is_some_and(|(major, minor)| {
-                !major.is_empty()
-                    && !minor.is_empty()
-                    && major.bytes().all(|c| c.is_ascii_digit())
-                    && minor.bytes().all(|c| c.is_ascii_digit())
-            });
+        && v[4..].split_once('.').is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.bytes().all(|c| c.is_ascii_digit())
+                && minor.bytes().all(|c| c.is_ascii_digit())
+        });
     if !well_formed {
         return Err(ParseError::StartLine("bad SIP version"));
     }

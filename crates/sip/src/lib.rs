@@ -15,11 +15,17 @@
 //! | [`params`] | `;name=value` parameter lists of URIs and headers |
 //! | [`method`], [`status`] | request methods; status codes and reason phrases |
 //! | [`message`] | [`Message`]: zero-copy parse of one request or response, accessors |
+//! | [`build`] | requests and responses from scratch; the §8.2.6 response to a request |
+//! | [`edit`] | proxy edits with untouched bytes copied: Via, Record-Route, Route, R-URI, Max-Forwards, body |
+//! | [`framing`] | message boundaries on TCP/TLS streams; CRLF keepalives (RFC 5626 §4.4.1) |
 //! | [`headers`] | typed header views: Via, From/To/Contact/Route, CSeq, scalars, lists |
 //! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 
+pub mod build;
+pub mod edit;
 pub mod error;
+pub mod framing;
 pub mod header_name;
 pub mod headers;
 pub mod message;
@@ -30,6 +36,8 @@ pub mod status;
 pub mod text;
 pub mod uri;
 
+pub use build::MessageBuilder;
+pub use edit::Editor;
 pub use error::ParseError;
 pub use header_name::HeaderName;
 pub use message::{Header, Message};

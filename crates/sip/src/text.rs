@@ -81,6 +81,13 @@ pub struct CommaSplit<'a> {
     rest: Option<&'a str>,
 }
 
+impl CommaSplit<'_> {
+    /// Length of the text not yet split.
+    pub fn rest_len(&self) -> usize {
+        self.rest.map_or(0, str::len)
+    }
+}
+
 /// Splits a header value at top-level commas. See [`CommaSplit`].
 pub fn split_top_level(value: &str) -> CommaSplit<'_> {
     CommaSplit { rest: Some(value) }

@@ -23,6 +23,8 @@ use crate::method::Method;
 use crate::text::split_top_level;
 use crate::uri::Uri;
 
+pub(crate) use parse::MAX_CONTENT_LENGTH;
+
 /// A byte range into the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Span {

@@ -194,6 +194,58 @@ impl MessageBuilder {
     }
 }
 
+/// Builds the error response to bytes that did not parse, when they look like a request
+/// whose Via, From, To, Call-ID and CSeq can still be read (RFC 3261 §8.2.2 and RFC 4475
+/// §3.1.2: a malformed request is answered with `400`, or `505` for a foreign version, whose
+/// reason phrase says what is wrong). Returns `None` for responses (they are discarded,
+/// §18.1.2) and for text too broken to route an answer back.
+pub fn reject_unparsed(bytes: &[u8], error: &ParseError) -> Option<Message> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let text = text.trim_start_matches(['\r', '\n']);
+    let head = &text[..text.find("\r\n\r\n").map_or(text.len(), |i| i + 2)];
+    let mut lines = head.split_inclusive('\n');
+    let start_line = lines.next()?;
+    if start_line.len() >= 4 && start_line[..4].eq_ignore_ascii_case("SIP/") {
+        return None;
+    }
+    // Rebuild a minimal request from the lines needed to answer, folding included.
+    let mut minimal = String::with_capacity(head.len());
+    minimal.push_str("OPTIONS sip:invalid SIP/2.0\r\n");
+    let mut keep = false;
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            if keep {
+                minimal.push_str(line);
+            }
+            continue;
+        }
+        let name = line.split(':').next().unwrap_or("").trim();
+        keep = matches!(
+            HeaderName::from_name(name),
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+        ) && line.contains(':');
+        if keep {
+            minimal.push_str(line);
+            if !line.ends_with('\n') {
+                minimal.push_str("\r\n");
+            }
+        }
+    }
+    minimal.push_str("Content-Length: 0\r\n\r\n");
+    let skeleton = Message::parse(minimal).ok()?;
+    // Only the Via is needed to send the answer back; the other headers are copied as they
+    // are, even when they are what is malformed.
+    skeleton.top_via().ok()?;
+    let reason = error.to_string();
+    MessageBuilder::response_to(&skeleton, error.status_code(), Some(&reason), None)
+        .build()
+        .ok()
+}
+
 /// `fmt::Write` into a `BytesMut`.
 pub(crate) struct Writer<'a>(pub(crate) &'a mut BytesMut);
 
@@ -255,6 +307,26 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(msg.body(), b"hello");
         assert_eq!(msg.content_length(), Some(5));
         assert_eq!(msg.header_by_name("x-custom"), Some("yes"));
+    }
+
+    #[test]
+    fn answers_unparsable_requests() {
+        let bad = b"INVITE  sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@b>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\
+Content-Length: 0\r\n\r\n";
+        let err = Message::parse(&bad[..]).unwrap_err();
+        let resp = reject_unparsed(bad, &err).unwrap();
+        assert_eq!(resp.status(), Some(400));
+        assert_eq!(
+            resp.reason(),
+            Some("Bad start line: extra white space in request line")
+        );
+        assert_eq!(resp.cseq().unwrap().method, "INVITE");
+        assert_eq!(resp.top_via().unwrap().branch(), Some("z9hG4bK1"));
+        let response = b"SIP/2.0 999999 x\r\nVia: SIP/2.0/UDP h\r\n\r\n";
+        let err = Message::parse(&response[..]).unwrap_err();
+        assert!(reject_unparsed(response, &err).is_none());
+        assert!(reject_unparsed(b"garbage", &ParseError::Truncated).is_none());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
+use sip::build::reject_unparsed;
 use sip::sanity::{check_request, Policy, Role};
+use sip::MessageBuilder;
 use sip::{HeaderName, Message, ParseError};
 
 fn corpus_dir() -> PathBuf {
@@ -217,4 +219,50 @@ fn tortuous_invite_reads_right() {
         msg.header_by_name("newfangledheader"),
         Some("newfangled value\r\n continued newfangled value")
     );
+}
+
+/// A server answers every rejected request that carries a Via with the code the manifest
+/// names and a reason phrase saying what is wrong; rejected responses get no answer.
+#[test]
+fn server_answers_rejected_requests_with_a_reason() {
+    let mut failures = Vec::new();
+    for case in manifest().iter().filter(|c| c.verdict == "reject") {
+        let bytes = std::fs::read(corpus_dir().join(&case.file)).expect("file");
+        let answer = match Message::parse(bytes.clone()) {
+            Ok(msg) => {
+                let err = msg.validate().expect_err("rejected by validate");
+                if msg.is_response() {
+                    None
+                } else {
+                    let reason = err.to_string();
+                    Some(
+                        MessageBuilder::response_to(&msg, err.status_code(), Some(&reason), None)
+                            .build()
+                            .expect("builds"),
+                    )
+                }
+            }
+            Err(err) => reject_unparsed(&bytes, &err),
+        };
+        let has_via = String::from_utf8_lossy(&bytes).contains("\nVia:");
+        match answer {
+            None if case.behaviour.starts_with("response: discard") => {}
+            None if !has_via => {}
+            None => failures.push(format!("{}: no answer", case.file)),
+            Some(resp) => {
+                let code = resp.status().expect("response").to_string();
+                if !case.behaviour.starts_with(&code) {
+                    failures.push(format!(
+                        "{}: answered {code}, manifest {}",
+                        case.file, case.behaviour
+                    ));
+                }
+                let reason = resp.reason().unwrap_or_default();
+                if reason.len() < 12 {
+                    failures.push(format!("{}: reason {reason:?} says too little", case.file));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

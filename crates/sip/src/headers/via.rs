@@ -13,6 +13,8 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 /// One Via value: `SIP/2.0/UDP host:port;params`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
+    /// The protocol version, `2.0` for RFC 3261 elements.
+    pub version: &'a str,
     /// The transport (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension), as written.
     pub transport: &'a str,
     /// The sent-by host.
@@ -38,8 +40,11 @@ impl<'a> Via<'a> {
             return Err("protocol is not SIP");
         }
         let (version, rest) = rest.split_once('/').ok_or("no transport")?;
-        if trim_lws(version) != "2.0" {
-            return Err("protocol version is not 2.0");
+        // Any version token is kept (RFC 4475 §3.1.2.16: the 505 for a SIP/7.0 request
+        // still goes back along its `SIP/7.0/UDP` Via).
+        let version = trim_lws(version);
+        if !crate::text::is_token(version) {
+            return Err("protocol version is not a token");
         }
         let rest = crate::text::trim_lws_start(rest);
         let transport_end = rest
@@ -62,6 +67,7 @@ impl<'a> Via<'a> {
         let params = Params::new(params);
         params.validate().map_err(|_| "malformed parameters")?;
         let via = Via {
+            version,
             transport,
             host,
             port,
@@ -212,7 +218,8 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;").is_err());
-        assert!(Via::parse("SIP/3.0/UDP host").is_err());
+        assert_eq!(Via::parse("SIP/3.0/UDP host").unwrap().version, "3.0");
+        assert!(Via::parse("SIP/2 0/UDP host").is_err());
         assert!(Via::parse("SIP/2.0/UDP").is_err());
         assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.456").is_err());

@@ -1,0 +1,251 @@
+//! # transport — SIP over UDP and TCP on tokio
+//!
+//! The thin I/O shell around the sans-IO `sip` crate (RFC 3261 §18): binds the listening
+//! sockets, turns datagrams and framed stream bytes into [`sip::Message`]s, and sends bytes
+//! back out, reusing the TCP connection a peer opened (§18.2.2, RFC 5923 style reuse).
+//!
+//! ## Layout
+//!
+//! - `lib.rs`: [`Transports`] (bind, receive channel, send), [`Listen`] addresses, errors.
+//! - `udp.rs`: one receive task per UDP socket.
+//! - `tcp.rs`: the accept loop, one task per connection with stream framing and CRLF
+//!   keepalive answers, and the connection table used to send on a peer's connection.
+
+mod tcp;
+mod udp;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// A transport protocol (the `transport` of a Via, RFC 3261 §18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Datagrams.
+    Udp,
+    /// A byte stream, framed by Content-Length.
+    Tcp,
+}
+
+impl Protocol {
+    /// As written in a Via header.
+    pub fn as_via(self) -> &'static str {
+        match self {
+            Protocol::Udp => "UDP",
+            Protocol::Tcp => "TCP",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        })
+    }
+}
+
+/// An address to listen on, written `udp:127.0.0.1:5060` or `tcp:[::]:5060`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Listen {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The local address.
+    pub addr: SocketAddr,
+}
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Listen, String> {
+        let (proto, addr) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: expected PROTO:ADDR:PORT, e.g. udp:0.0.0.0:5060"))?;
+        let protocol = match proto.to_ascii_lowercase().as_str() {
+            "udp" => Protocol::Udp,
+            "tcp" => Protocol::Tcp,
+            other => return Err(format!("{s:?}: unknown protocol {other:?} (udp or tcp)")),
+        };
+        let addr = addr.parse().map_err(|_| {
+            format!("{s:?}: {addr:?} is not an address with port, e.g. 0.0.0.0:5060 or [::1]:5060")
+        })?;
+        Ok(Listen { protocol, addr })
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.protocol, self.addr)
+    }
+}
+
+/// What arrived: a message, or bytes that did not parse (kept so the server can log them
+/// and, for a request whose headers can be read, answer 400).
+#[derive(Debug)]
+pub struct Incoming {
+    /// The parse result.
+    pub message: Result<sip::Message, (sip::ParseError, Bytes)>,
+    /// The peer's address (the `received`/`rport` of RFC 3581).
+    pub source: SocketAddr,
+    /// The local socket it arrived on.
+    pub local: Listen,
+}
+
+/// Why the transports could not start or send.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// A socket could not be bound (port busy, no permission, address not local).
+    #[error("cannot listen on {listen}: {source}")]
+    Bind {
+        /// What was asked for.
+        listen: Listen,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No socket of that protocol is open.
+    #[error("no {0} socket is listening")]
+    NoSocket(Protocol),
+    /// Sending failed.
+    #[error("sending to {dest} over {protocol} failed: {source}")]
+    Send {
+        /// The protocol.
+        protocol: Protocol,
+        /// The destination.
+        dest: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The open sockets. Cheap to clone; all clones share the sockets.
+#[derive(Clone, Debug)]
+pub struct Transports {
+    udp: Arc<Vec<(Listen, Arc<UdpSocket>)>>,
+    tcp_listens: Arc<Vec<Listen>>,
+    connections: tcp::Connections,
+}
+
+/// Capacity of the channel of incoming messages; a full channel slows the readers down
+/// (back-pressure) rather than growing memory.
+const INCOMING_QUEUE: usize = 4096;
+
+impl Transports {
+    /// Binds every listen address and starts the receive tasks. Returns the transports and
+    /// the channel on which every incoming message arrives.
+    pub async fn bind(
+        listens: &[Listen],
+    ) -> Result<(Transports, mpsc::Receiver<Incoming>), TransportError> {
+        let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
+        let connections = tcp::Connections::new(tx.clone());
+        let mut udp_sockets = Vec::new();
+        let mut tcp_listens = Vec::new();
+        for listen in listens {
+            match listen.protocol {
+                Protocol::Udp => {
+                    let socket = UdpSocket::bind(listen.addr).await.map_err(|source| {
+                        TransportError::Bind {
+                            listen: *listen,
+                            source,
+                        }
+                    })?;
+                    let local = Listen {
+                        protocol: Protocol::Udp,
+                        addr: socket.local_addr().unwrap_or(listen.addr),
+                    };
+                    let socket = Arc::new(socket);
+                    tokio::spawn(udp::receive_loop(socket.clone(), local, tx.clone()));
+                    udp_sockets.push((local, socket));
+                }
+                Protocol::Tcp => {
+                    let listener =
+                        tokio::net::TcpListener::bind(listen.addr)
+                            .await
+                            .map_err(|source| TransportError::Bind {
+                                listen: *listen,
+                                source,
+                            })?;
+                    let local = Listen {
+                        protocol: Protocol::Tcp,
+                        addr: listener.local_addr().unwrap_or(listen.addr),
+                    };
+                    tokio::spawn(tcp::accept_loop(listener, local, connections.clone()));
+                    tcp_listens.push(local);
+                }
+            }
+        }
+        Ok((
+            Transports {
+                udp: Arc::new(udp_sockets),
+                tcp_listens: Arc::new(tcp_listens),
+                connections,
+            },
+            rx,
+        ))
+    }
+
+    /// The addresses actually bound (with the ports the OS chose for port 0).
+    pub fn local_addrs(&self) -> Vec<Listen> {
+        self.udp
+            .iter()
+            .map(|(l, _)| *l)
+            .chain(self.tcp_listens.iter().copied())
+            .collect()
+    }
+
+    /// Sends bytes: over UDP from the socket `via` names (or the first one), over TCP on the
+    /// connection to `dest` if one is open (RFC 3261 §18.2.2: responses go back on the
+    /// connection the request came on), else on a new connection.
+    pub async fn send(
+        &self,
+        protocol: Protocol,
+        via: Option<SocketAddr>,
+        dest: SocketAddr,
+        bytes: Bytes,
+    ) -> Result<(), TransportError> {
+        match protocol {
+            Protocol::Udp => {
+                let socket = self
+                    .udp
+                    .iter()
+                    .find(|(l, _)| Some(l.addr) == via)
+                    .or_else(|| {
+                        self.udp
+                            .iter()
+                            .find(|(l, _)| l.addr.is_ipv4() == dest.is_ipv4())
+                    })
+                    .map(|(_, s)| s)
+                    .ok_or(TransportError::NoSocket(Protocol::Udp))?;
+                socket
+                    .send_to(&bytes, dest)
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| TransportError::Send {
+                        protocol,
+                        dest,
+                        source,
+                    })
+            }
+            Protocol::Tcp => {
+                self.connections
+                    .send(dest, bytes)
+                    .await
+                    .map_err(|source| TransportError::Send {
+                        protocol,
+                        dest,
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+/// Shared map type of the connection table.
+type ConnMap = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;

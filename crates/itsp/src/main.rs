@@ -1,2 +1,91 @@
-//! The `itsp` binary.
-fn main() {}
+//! `itsp`: the one binary of the Internet Telephony Service Provider.
+//!
+//! ## Layout
+//!
+//! - `main.rs`: the command line (clap) and logging set-up.
+//! - `serve.rs`: `itsp serve`, the SIP server loop over the `transport` crate.
+//! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
+
+mod lint;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// itsp — an Internet Telephony Service Provider in one binary.
+///
+/// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`.
+#[derive(Debug, Parser)]
+#[command(name = "itsp", version, propagate_version = true)]
+struct Cli {
+    /// Log format for the operator: `text` for people, `json` for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info`, `debug`, `transport=trace` (or set RUST_LOG).
+    #[arg(long, default_value = "info", global = true)]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the SIP server.
+    ///
+    /// Listens on UDP and TCP port 5060 of every address unless --listen says otherwise.
+    /// Every request is checked like a proxy would (RFC 3261 §8.2, §16.3): malformed ones
+    /// are answered 400 with a reason phrase naming what is wrong, OPTIONS is answered 200.
+    /// Registrar, proxy and media services build on this server as they land.
+    ///
+    /// Example: itsp serve --listen udp:127.0.0.1:5070 --listen tcp:127.0.0.1:5070
+    Serve(serve::ServeArgs),
+    /// Check SIP messages in files the way the server would, and say what is wrong.
+    ///
+    /// Each FILE holds one message exactly as sent (CRLF line ends). Exit status 0 when all
+    /// are valid, 1 otherwise. Example: itsp lint invite.sip --json
+    Lint {
+        /// Files holding one SIP message each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object per file instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Lint { files, json } => lint::run(&files, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("itsp: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

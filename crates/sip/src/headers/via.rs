@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, §25.1 `via-parm`), with RFC 3581 `rport` and the
 //! RFC 3261 §18.2.1 `received` parameter.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use crate::params::Params;
 use crate::text::{find_top_level, parse_decimal, trim_lws};
@@ -133,63 +133,42 @@ impl<'a> Via<'a> {
     }
 }
 
-/// Parses `host [ ":" port ]` with IPv6 references (RFC 3261 §25.1 `hostport`).
+/// Parses `host [ ":" port ]` with IPv6 references (RFC 3261 §25.1 `hostport`), using the
+/// URI module's host rules.
 pub fn parse_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
-    let (host, port) = if let Some(inner) = s.strip_prefix('[') {
-        let close = inner.find(']').ok_or("unterminated IPv6 reference")?;
-        let addr: Ipv6Addr = inner[..close].parse().map_err(|_| "bad IPv6 address")?;
-        let after = &inner[close + 1..];
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
+    let s = trim_lws(s);
+    let (host, port) = if s.starts_with('[') {
+        let close = s.find(']').ok_or("unterminated IPv6 reference")?;
+        let after = &s[close + 1..];
+        match after.strip_prefix(':') {
+            Some(p) => (&s[..=close], Some(p)),
+            None if after.is_empty() => (s, None),
             None => return Err("text after IPv6 reference"),
-        };
-        (Host::V6(addr), port)
+        }
     } else {
-        let (h, p) = match s.rsplit_once(':') {
+        match s.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
-        };
-        (parse_host(h)?, p)
+        }
     };
+    let host = Host::parse(trim_lws(host)).map_err(|_| "bad host")?;
     let port = match port {
-        Some(p) => Some(
-            trim_lws(p)
-                .parse::<u16>()
-                .ok()
-                .filter(|p| p.to_string().len() <= 5)
-                .ok_or("bad port")?,
-        ),
+        Some(p) => {
+            let p = trim_lws(p);
+            if p.is_empty() || p.len() > 5 {
+                return Err("bad port");
+            }
+            Some(p.parse::<u16>().map_err(|_| "bad port")?)
+        }
         None => None,
     };
     Ok((host, port))
 }
 
-/// Parses a host name or IPv4 address (RFC 3261 §25.1 `hostname` / `IPv4address`).
-fn parse_host(h: &str) -> Result<Host<'_>, &'static str> {
-    let h = trim_lws(h);
-    if h.is_empty() {
-        return Err("empty host");
-    }
-    if h.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        return h
-            .parse::<Ipv4Addr>()
-            .map(Host::V4)
-            .map_err(|_| "bad IPv4 address");
-    }
-    let valid = h
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-        && !h.starts_with(['-', '.']);
-    if !valid {
-        return Err("bad host name");
-    }
-    Ok(Host::Name(h))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn parses_folded_tortuous_via() {

@@ -194,9 +194,9 @@ fn start_line(buf: &Bytes, line: Span) -> Result<StartLine, ParseError> {
     if let Uri::Sip(sip) = parsed {
         // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI.
         if sip.headers.is_some() {
-            return Err(ParseError::RequestUri(crate::uri::UriError(
-                "headers not allowed",
-            )));
+            return Err(ParseError::StartLine(
+                "headers not allowed in the Request-URI",
+            ));
         }
     }
     let uri_start = base + sp1 + 1;

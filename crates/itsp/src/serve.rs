@@ -156,7 +156,11 @@ fn local_tag(msg: &Message) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     msg.call_id().unwrap_or("").hash(&mut h);
-    msg.from().ok().and_then(|f| f.tag()).unwrap_or("").hash(&mut h);
+    msg.from()
+        .ok()
+        .and_then(|f| f.tag())
+        .unwrap_or("")
+        .hash(&mut h);
     format!("{:016x}", h.finish())
 }
 
@@ -236,6 +240,10 @@ From: <sip:a@example.com>;tag=9\r\nTo: <sip:a@example.com>\r\nCall-ID: c3\r\nCSe
         ))
         .unwrap();
         assert_eq!(resp.status(), Some(501));
-        assert!(answer(&incoming(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n", Protocol::Udp)).is_none());
+        assert!(answer(&incoming(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n",
+            Protocol::Udp
+        ))
+        .is_none());
     }
 }

@@ -53,6 +53,13 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
     let mut line_start = first_header;
     let body_start;
     loop {
+        if line_start == b.len() {
+            // A datagram that ends right after a complete header line: the empty line is
+            // missing, but nothing is cut off; read it as a message without body (as
+            // Kamailio does) so that the real fault, if any, is the one reported.
+            body_start = line_start;
+            break;
+        }
         let (content_end, next) = next_line(b, line_start).ok_or(ParseError::Truncated)?;
         if content_end == line_start {
             // The empty line ending the header section.

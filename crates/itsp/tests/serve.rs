@@ -1,0 +1,181 @@
+//! End-to-end: `itsp serve` on loopback answers real UDP and TCP clients, and stops cleanly
+//! on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    udp: SocketAddr,
+    tcp: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "udp:127.0.0.1:0",
+            "--listen",
+            "tcp:127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("itsp starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let (mut udp, mut tcp) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while udp.is_none() || tcp.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "server did not report its sockets"
+        );
+        let line = lines.next().expect("log line").expect("utf-8");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if let Some(l) = v["fields"]["listen"].as_str() {
+            let (proto, addr) = l.split_once(':').unwrap();
+            let addr: SocketAddr = addr.parse().unwrap();
+            match proto {
+                "udp" => udp = Some(addr),
+                "tcp" => tcp = Some(addr),
+                _ => {}
+            }
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        udp: udp.unwrap(),
+        tcp: tcp.unwrap(),
+    }
+}
+
+fn options(transport: &str, branch: &str) -> String {
+    format!(
+        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1:9;branch=z9hG4bK{branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n\
+Call-ID: {branch}@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+fn udp_exchange(server: &Server, request: &[u8]) -> sip::Message {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(request, server.udp).unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, from) = sock.recv_from(&mut buf).expect("an answer");
+    assert_eq!(from, server.udp);
+    sip::Message::parse(buf[..n].to_vec()).expect("a valid answer")
+}
+
+#[test]
+fn answers_over_udp_and_tcp_and_stops_on_sigterm() {
+    let mut server = start();
+
+    let resp = udp_exchange(&server, options("UDP", "u1").as_bytes());
+    assert_eq!(resp.status(), Some(200));
+    assert_eq!(resp.call_id().unwrap(), "u1@test");
+    assert!(resp.to().unwrap().tag().is_some());
+
+    // A malformed request is answered 400 with the reason, at the source port (rport).
+    let bad = options("UDP", "u2").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    let resp = udp_exchange(&server, bad.as_bytes());
+    assert_eq!(resp.status(), Some(400));
+    assert_eq!(
+        resp.reason(),
+        Some("Bad CSeq header: method does not match the request line")
+    );
+
+    // One that does not even parse still gets its 400.
+    let unparsable = options("UDP", "u3").replace("OPTIONS sip:", "OPTIONS  sip:");
+    let resp = udp_exchange(&server, unparsable.as_bytes());
+    assert_eq!(resp.status(), Some(400));
+
+    // TCP: a CRLF ping is answered with a pong, then two pipelined requests both answered
+    // on the same connection.
+    let mut tcp = TcpStream::connect(server.tcp).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(b"\r\n\r\n").unwrap();
+    let mut pong = [0u8; 2];
+    tcp.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"\r\n");
+    let two = format!("{}{}", options("TCP", "t1"), options("TCP", "t2"));
+    tcp.write_all(two.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut answers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while answers.len() < 2 && Instant::now() < deadline {
+        let mut chunk = [0u8; 4096];
+        let n = tcp.read(&mut chunk).unwrap();
+        got.extend_from_slice(&chunk[..n]);
+        while let Ok(sip::framing::Frame::Message { len }) = sip::framing::frame(&got, 65536) {
+            answers.push(sip::Message::parse(got.drain(..len).collect::<Vec<_>>()).unwrap());
+        }
+    }
+    let ids: Vec<_> = answers
+        .iter()
+        .map(|m| m.call_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["t1@test", "t2@test"]);
+
+    // SIGTERM: graceful exit with status 0.
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["serve", "--listen", &format!("udp:{addr}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on udp:{addr}")),
+        "{err}"
+    );
+    assert!(err.contains("--listen"), "{err}");
+}
+
+#[test]
+fn a_bad_listen_argument_prints_usage() {
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["serve", "--listen", "sctp:1.2.3.4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown protocol"), "{err}");
+    assert!(err.contains("--help"), "{err}");
+}

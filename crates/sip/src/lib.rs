@@ -13,7 +13,9 @@
 //! | [`header_name`] | header names, compact forms, single-valued headers |
 //! | [`uri`] | `sip:`, `sips:`, `tel:` and other absolute URIs; §19.1.4 comparison |
 //! | [`params`] | `;name=value` parameter lists of URIs and headers |
+//! | [`auth`] | digest authentication: challenges, credentials, nonces, verification |
 
+pub mod auth;
 pub mod header_name;
 pub mod params;
 pub mod text;

@@ -21,7 +21,9 @@
 //! | [`headers`] | typed header views: Via, From/To/Contact/Route, CSeq, scalars, lists |
 //! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
+//! | [`auth`] | digest authentication: challenges, credentials, nonces, verification |
 
+pub mod auth;
 pub mod build;
 pub mod edit;
 pub mod error;

@@ -17,6 +17,7 @@
 //! | [`message`] | [`Message`]: zero-copy parse of one request or response, accessors |
 //! | [`headers`] | typed header views: Via, From/To/Contact/Route, CSeq, scalars, lists |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
+//! | [`transaction`] | RFC 3261 §17 / RFC 6026 transaction state machines, timers, matching |
 
 pub mod error;
 pub mod header_name;
@@ -26,6 +27,7 @@ pub mod method;
 pub mod status;
 pub mod params;
 pub mod text;
+pub mod transaction;
 pub mod uri;
 
 pub use error::ParseError;

@@ -965,3 +965,135 @@ fn many_transactions_share_one_timer_queue() {
     assert_eq!(ev.last().map(|(d, _)| *d), Some(ms(32_000 + 490)));
     assert!(layer.is_empty());
 }
+
+#[test]
+fn send_request_checks_cseq_method() {
+    let mut layer = TransactionLayer::default();
+    let bad = parse(
+        "BYE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKcs\nFrom: <sip:a@b>;tag=1\n\
+         To: <sip:c@d>\nCall-ID: x\nCSeq: 1 INVITE\n\n",
+    );
+    assert!(matches!(
+        layer.send_request(Instant::now(), bad, false),
+        Err(TransactionError::Malformed(_))
+    ));
+    assert!(layer.is_empty());
+}
+
+#[test]
+fn rfc2543_ack_for_2xx_goes_to_the_tu() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::default();
+    let req = request("INVITE", None, "192.0.2.1:5060", 5, "");
+    let (key, _) = new_request(layer.handle(t0, req.clone(), false));
+    layer
+        .send_response(t0, &key, response(&req, 200, Some("uas")))
+        .unwrap();
+    let ack = parse(
+        "ACK sip:bob@example.com SIP/2.0\n\
+         Via: SIP/2.0/UDP 192.0.2.1:5060\n\
+         Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKupstream\n\
+         From: Alice <sip:alice@example.org>;tag=ftag\n\
+         To: Bob <sip:bob@example.com>;tag=uas\n\
+         Call-ID: call-1@192.0.2.1\n\
+         CSeq: 5 ACK\n\n",
+    );
+    assert!(matches!(
+        layer.handle(t0 + ms(10), ack, false),
+        Incoming::Ack2xx { invite, .. } if invite == key
+    ));
+}
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Send { invite: bool, reliable: bool, n: u8 },
+        Receive { invite: bool, n: u8, status: u16 },
+        Request { method: u8, n: u8, reliable: bool },
+        Respond { pick: u8, status: u16 },
+        Advance(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<bool>(), any::<bool>(), 0u8..4).prop_map(|(invite, reliable, n)| Op::Send {
+                invite,
+                reliable,
+                n
+            }),
+            (any::<bool>(), 0u8..4, 100u16..700).prop_map(|(invite, n, status)| Op::Receive {
+                invite,
+                n,
+                status
+            }),
+            (0u8..5, 0u8..4, any::<bool>()).prop_map(|(method, n, reliable)| Op::Request {
+                method,
+                n,
+                reliable
+            }),
+            (any::<u8>(), 100u16..700).prop_map(|(pick, status)| Op::Respond { pick, status }),
+            (0u32..40_000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_timers_stay_consistent(ops in proptest::collection::vec(op(), 1..60)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut layer = TransactionLayer::default();
+            let mut servers: Vec<TransactionKey> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Send { invite: inv, reliable, n } => {
+                        let m = if inv { "INVITE" } else { "OPTIONS" };
+                        let r = request(m, Some(&format!("z9hG4bKp{n}")), "192.0.2.1", 1, "");
+                        let _ = layer.send_request(now, r, reliable);
+                    }
+                    Op::Receive { invite: inv, n, status } => {
+                        let m = if inv { "INVITE" } else { "OPTIONS" };
+                        let r = request(m, Some(&format!("z9hG4bKp{n}")), "192.0.2.1", 1, "");
+                        let _ = layer.handle(now, response(&r, status, Some("t")), false);
+                    }
+                    Op::Request { method, n, reliable } => {
+                        let m = ["INVITE", "ACK", "CANCEL", "BYE", "INVITE"][method as usize];
+                        let branch = if method == 4 { format!("old{n}") } else { format!("z9hG4bKq{n}") };
+                        let r = request(m, Some(&branch), "192.0.2.1", 1, "");
+                        if let Incoming::NewRequest { key, .. } | Incoming::Cancel { key, .. } =
+                            layer.handle(now, r, reliable)
+                        {
+                            servers.push(key);
+                        }
+                    }
+                    Op::Respond { pick, status } => {
+                        if !servers.is_empty() {
+                            let key = servers[pick as usize % servers.len()].clone();
+                            let r = request(key.method().as_str(), Some("z9hG4bKx"), "h", 1, "");
+                            let _ = layer.send_response(now, &key, response(&r, status, Some("t")));
+                        }
+                    }
+                    Op::Advance(d) => {
+                        now += ms(u64::from(d));
+                        layer.handle_timeout(now);
+                        if let Some(next) = layer.poll_timeout() {
+                            prop_assert!(next > now);
+                        }
+                    }
+                }
+                while layer.poll_transmit().is_some() {}
+                while let Some(e) = layer.poll_event() {
+                    if let Event::Terminated(k) = e {
+                        prop_assert!(layer.state(&k).is_none());
+                    }
+                }
+            }
+            // Far in the future only transactions waiting for the TU remain, none with timers.
+            now += Duration::from_secs(3_600);
+            layer.handle_timeout(now);
+            prop_assert_eq!(layer.poll_timeout(), None);
+        }
+    }
+}

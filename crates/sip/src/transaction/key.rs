@@ -99,6 +99,14 @@ impl TransactionKey {
     pub(super) fn for_client_request(request: &Message) -> Result<TransactionKey, KeyError> {
         let method = request.method().ok_or(KeyError::NotARequest)?;
         let via = request.top_via().map_err(KeyError::Malformed)?;
+        // Responses are matched by CSeq method (§17.1.3): it must be the request's.
+        let cseq = request.cseq().map_err(KeyError::Malformed)?;
+        if cseq.method != method.as_str() {
+            return Err(KeyError::Malformed(ParseError::header(
+                crate::header_name::HeaderName::CSeq,
+                "method differs from the request line",
+            )));
+        }
         if !via.has_rfc3261_branch() {
             return Err(KeyError::NoRfc3261Branch);
         }
@@ -161,6 +169,23 @@ impl TransactionKey {
             method,
             id,
         })
+    }
+
+    /// For an RFC 2543 key, the same key without the To tag: the index under which an ACK,
+    /// whose To tag is the response's rather than the INVITE's, finds its INVITE server
+    /// transaction. `None` for branch keys.
+    pub(super) fn without_to_tag(&self) -> Option<TransactionKey> {
+        match &self.id {
+            KeyId::Rfc2543(id) => Some(TransactionKey {
+                side: self.side,
+                method: self.method.clone(),
+                id: KeyId::Rfc2543(Box::new(Rfc2543Id {
+                    to_tag: None,
+                    ..(**id).clone()
+                })),
+            }),
+            KeyId::Branch { .. } => None,
+        }
     }
 
     /// RFC 2543 ACK matching (§17.2.3): `self` is the key an ACK computed under method INVITE;

@@ -32,6 +32,10 @@ use super::{Event, Incoming, TransactionError, Transmit};
 ///
 /// Each transaction sits in the timer queue once, under its earliest deadline, so
 /// [`TransactionLayer::poll_timeout`] is O(log n) and exact.
+///
+/// Some states have no timer and last until the TU acts: an INVITE client transaction in
+/// Proceeding (Timer C is the proxy's, §16.6), and server transactions the TU has not
+/// answered yet. The TU answers, cancels, or calls [`TransactionLayer::terminate`].
 #[derive(Debug, Default)]
 pub struct TransactionLayer {
     config: TimerConfig,
@@ -39,6 +43,8 @@ pub struct TransactionLayer {
     index: HashMap<TransactionKey, u64>,
     /// INVITE server transactions in Accepted, by the dialog id of the 2xx they sent.
     acks: HashMap<AckId, u64>,
+    /// RFC 2543 INVITE server transactions by their key without the To tag (ACK matching).
+    rfc2543_invites: HashMap<TransactionKey, u64>,
     /// `(deadline, transaction id)`, one entry per transaction with a running timer.
     timers: BTreeSet<(Instant, u64)>,
     next_id: u64,
@@ -242,12 +248,16 @@ impl TransactionLayer {
             Err(error) => return Incoming::Malformed { message, error },
         };
         let mut id = self.index.get(&key).copied();
-        if id.is_none() && key.is_rfc2543() {
-            id = self
-                .txs
-                .iter()
-                .find(|(_, tx)| key.rfc2543_ack_matches(&tx.key, tx.response_to_tag()))
-                .map(|(id, _)| *id);
+        if id.is_none() {
+            id = key
+                .without_to_tag()
+                .and_then(|k| self.rfc2543_invites.get(&k))
+                .copied()
+                .filter(|id| {
+                    self.txs
+                        .get(id)
+                        .is_some_and(|tx| key.rfc2543_ack_matches(&tx.key, tx.response_to_tag()))
+                });
         }
         if let Some(id) = id {
             let r = match self.txs.get_mut(&id) {
@@ -323,6 +333,11 @@ impl TransactionLayer {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.index.insert(tx.key.clone(), id);
+        if tx.key.is_server() && tx.key.is_invite() {
+            if let Some(k) = tx.key.without_to_tag() {
+                self.rfc2543_invites.insert(k, id);
+            }
+        }
         self.txs.insert(id, tx);
         id
     }
@@ -350,6 +365,11 @@ impl TransactionLayer {
             if let Some(tx) = self.txs.remove(&id) {
                 if self.index.get(&tx.key) == Some(&id) {
                     self.index.remove(&tx.key);
+                }
+                if let Some(k) = tx.key.without_to_tag() {
+                    if self.rfc2543_invites.get(&k) == Some(&id) {
+                        self.rfc2543_invites.remove(&k);
+                    }
                 }
                 if let Some(a) = &tx.ack_id {
                     if self.acks.get(a) == Some(&id) {

@@ -22,6 +22,7 @@
 //! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 //! | [`auth`] | digest authentication: challenges, credentials, nonces, verification |
+//! | [`transaction`] | RFC 3261 §17 / RFC 6026 transaction state machines, timers, matching |
 
 pub mod auth;
 pub mod build;
@@ -36,6 +37,7 @@ pub mod params;
 pub mod sanity;
 pub mod status;
 pub mod text;
+pub mod transaction;
 pub mod uri;
 
 pub use build::MessageBuilder;

@@ -41,12 +41,20 @@ impl IntoHeaderName for &str {
     }
 }
 
-/// Checks a header name and value before they are written (no CR/LF injection, §7.3.1).
+/// Checks a header name and value before they are written (no CR/LF injection, §7.3.1):
+/// a line break is allowed only as folding (CRLF followed by space or tab), as in values
+/// copied from a received message.
 pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ParseError> {
     if !is_token(name) {
         return Err(ParseError::HeaderLine("header name is not a token"));
     }
-    if value.contains(['\r', '\n']) {
+    let b = value.as_bytes();
+    let folded_ok = b.iter().enumerate().all(|(i, &c)| match c {
+        b'\r' => b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ' | b'\t')),
+        b'\n' => i > 0 && b[i - 1] == b'\r' && matches!(b.get(i + 1), Some(b' ' | b'\t')),
+        _ => true,
+    });
+    if !folded_ok {
         return Err(ParseError::header(
             HeaderName::from_name(name),
             "value contains a line break",
@@ -205,7 +213,7 @@ pub fn reject_unparsed(bytes: &[u8], error: &ParseError) -> Option<Message> {
     let head = &text[..text.find("\r\n\r\n").map_or(text.len(), |i| i + 2)];
     let mut lines = head.split_inclusive('\n');
     let start_line = lines.next()?;
-    if start_line.len() >= 4 && start_line[..4].eq_ignore_ascii_case("SIP/") {
+    if crate::text::starts_with_ignore_case(start_line, "SIP/") {
         return None;
     }
     // Rebuild a minimal request from the lines needed to answer, folding included.
@@ -336,6 +344,20 @@ Content-Length: 0\r\n\r\n";
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("line break"));
+        for evil in ["a\r\n", "a\nb", "a\rb", "a\r\nX: y", "a\n b"] {
+            assert!(
+                MessageBuilder::request(&Method::Options, "sip:a@b")
+                    .header("Subject", evil)
+                    .build()
+                    .is_err(),
+                "{evil:?}"
+            );
+        }
+        let folded = MessageBuilder::request(&Method::Options, "sip:a@b")
+            .header("Subject", "one\r\n two")
+            .build()
+            .unwrap();
+        assert_eq!(folded.header(HeaderName::Subject), Some("one\r\n two"));
         assert!(MessageBuilder::request(&Method::Options, "sip:a@b c")
             .build()
             .is_err());

@@ -181,6 +181,13 @@ pub fn parse_decimal(s: &str, max: u64) -> Option<u64> {
     Some(v)
 }
 
+/// Whether `s` starts with `prefix`, ASCII case-insensitively; safe on any UTF-8 text.
+pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// Case-insensitive ASCII equality.
 pub fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

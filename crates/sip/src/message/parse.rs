@@ -11,7 +11,7 @@ use super::{HeaderField, Message, Span, StartLine};
 use crate::error::ParseError;
 use crate::header_name::HeaderName;
 use crate::method::Method;
-use crate::text::{is_token, is_token_char, parse_decimal};
+use crate::text::{is_token, is_token_char, parse_decimal, starts_with_ignore_case};
 use crate::uri::Uri;
 
 /// Number of header slots reserved up front: a typical INVITE has 10–16 headers, so one
@@ -172,7 +172,7 @@ fn trim_value(b: &[u8], v: &mut Span) {
 fn start_line(buf: &Bytes, line: Span) -> Result<StartLine, ParseError> {
     let text = std::str::from_utf8(&buf[line.range()]).map_err(|_| ParseError::NotUtf8)?;
     let base = line.start as usize;
-    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_ignore_case(text, "SIP/") {
         return status_line(text, base);
     }
     let sp1 = text
@@ -238,19 +238,63 @@ fn status_line(text: &str, base: usize) -> Result<StartLine, ParseError> {
 /// RFC 3261 §7.1: `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is served (§8.2.2
 /// would answer others with 505).
 fn check_version(v: &str) -> Result<(), ParseError> {
-    let well_formed = v.len() > 4
-        && v[..4].eq_ignore_ascii_case("SIP/")
-        && v[4..].split_once('.').is_some_and(|(major, minor)| {
-            !major.is_empty()
-                && !minor.is_empty()
-                && major.bytes().all(|c| c.is_ascii_digit())
-                && minor.bytes().all(|c| c.is_ascii_digit())
-        });
+    if !starts_with_ignore_case(v, "SIP/") {
+        return Err(ParseError::StartLine("bad SIP version"));
+    }
+    // "SIP/" is ASCII, so index 4 is a character boundary.
+    let number = &v[4..];
+    let well_formed = number.split_once('.').is_some_and(|(major, minor)| {
+        !major.is_empty()
+            && !minor.is_empty()
+            && major.bytes().all(|c| c.is_ascii_digit())
+            && minor.bytes().all(|c| c.is_ascii_digit())
+    });
     if !well_formed {
         return Err(ParseError::StartLine("bad SIP version"));
     }
-    if &v[4..] != "2.0" {
+    if number != "2.0" {
         return Err(ParseError::Version);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multibyte_text_at_the_version_boundary_is_an_error_not_a_panic() {
+        // Found by the property test: "SIP/" prefix checks sliced at byte 4 inside 'ς'.
+        for start in [
+            "\\B-ς x SIP/2.0",
+            "INVITE sip:a@b SIPς",
+            "SIPς 200 OK",
+            "ςςς",
+        ] {
+            let msg = format!("{start}\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+            assert!(parse(Bytes::from(msg)).is_err(), "{start}");
+            assert!(crate::build::reject_unparsed(
+                format!("{start}\r\n\r\n").as_bytes(),
+                &ParseError::Truncated
+            )
+            .is_none());
+        }
+    }
+
+    #[test]
+    fn missing_empty_line_at_datagram_end_is_tolerated() {
+        let msg = parse(Bytes::from_static(
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n",
+        ))
+        .unwrap();
+        assert_eq!(msg.header_count(), 1);
+        assert!(msg.body().is_empty());
+        assert_eq!(
+            parse(Bytes::from_static(
+                b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h"
+            ))
+            .unwrap_err(),
+            ParseError::Truncated
+        );
+    }
 }

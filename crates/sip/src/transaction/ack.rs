@@ -1,13 +1,12 @@
 //! The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261
 //! §17.1.1.3).
 //!
-//! Built by formatting text and parsing it back, all in [`non_2xx_ack`], so the message
-//! builder can take over later without touching the state machine.
+//! Built with [`MessageBuilder`], so it reads back exactly like a received ACK.
 
-use std::fmt::Write as _;
-
+use crate::build::MessageBuilder;
 use crate::header_name::HeaderName;
 use crate::message::Message;
+use crate::method::Method;
 
 use super::key::via_text;
 
@@ -26,16 +25,16 @@ pub(super) fn non_2xx_ack(request: &Message, response: &Message) -> Option<Messa
     let cseq = request.cseq().ok()?.seq;
     let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
 
-    let mut text = String::with_capacity(256 + request.as_bytes().len() / 2);
-    // Writing into a String cannot fail.
-    let _ = write!(text, "ACK {uri} SIP/2.0\r\nVia: {}\r\n", via_text(&via));
+    let mut ack =
+        MessageBuilder::request(&Method::Ack, uri).header(HeaderName::Via, &via_text(&via));
     for route in request.header_values(HeaderName::Route) {
-        let _ = write!(text, "Route: {route}\r\n");
+        ack = ack.header(HeaderName::Route, route);
     }
-    let _ = write!(
-        text,
-        "Max-Forwards: {max_forwards}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
-         CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
-    );
-    Message::parse(text.into_bytes()).ok()
+    ack.header_fmt(HeaderName::MaxForwards, format_args!("{max_forwards}"))
+        .header(HeaderName::From, from)
+        .header(HeaderName::To, to)
+        .header(HeaderName::CallId, call_id)
+        .header_fmt(HeaderName::CSeq, format_args!("{cseq} ACK"))
+        .build()
+        .ok()
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of the sip crate: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz target of
+# fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input is left
+# in fuzz/artifacts/TARGET/).
+#
+# Works on a stable toolchain: cargo-fuzz runs without a sanitizer (-s none; Rust code is
+# memory-safe, and the targets' assertions still abort), and RUSTC_BOOTSTRAP=1 lets cargo-fuzz
+# pass the few unstable flags it uses. Installs cargo-fuzz when missing. The corpus is seeded
+# from the RFC 4475 torture messages in shared/testdata beside the project checkout.
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+shared="$root/../shared/testdata/sip/rfc4475"
+targets=(parse_message frame_stream)
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+cd "$root/fuzz"
+
+# Seeds: each RFC 4475 message as a datagram, and as a stream (first byte: no split points)
+# (first byte 0: no split points, read one byte at a time) and split into 16-byte reads
+# (first byte 1, then the little-endian read size minus one).
+mkdir -p corpus/parse_message corpus/frame_stream
+if compgen -G "$shared/*.dat" >/dev/null; then
+    for f in "$shared"/*.dat; do
+        name="$(basename "$f" .dat)"
+        cp "$f" "corpus/parse_message/$name"
+        { printf '\x00'; cat "$f"; } >"corpus/frame_stream/$name"
+        { printf '\x01\x0f\x00'; cat "$f"; } >"corpus/frame_stream/$name.split16"
+    done
+else
+    echo "fuzz.sh: no seeds at $shared; starting from an empty corpus" >&2
+fi
+
+export RUSTC_BOOTSTRAP=1
+status=0
+for t in "${targets[@]}"; do
+    echo "fuzz.sh: $t for ${seconds}s"
+    if ! cargo fuzz run --sanitizer none "$t" "corpus/$t" -- \
+        -max_total_time="$seconds" -print_final_stats=1; then
+        echo "fuzz.sh: $t FAILED; reproducer in fuzz/artifacts/$t/" >&2
+        status=1
+    fi
+done
+exit "$status"

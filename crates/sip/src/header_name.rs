@@ -29,8 +29,9 @@ macro_rules! header_names {
                 }
             }
 
-            /// Looks a name up, case-insensitively, in long or compact form.
-            pub fn from_name(name: &str) -> HeaderName {
+            /// Looks a name up by comparing it with every known name (see
+            /// [`HeaderName::from_name`] for the fast path in front of it).
+            fn from_name_scan(name: &str) -> HeaderName {
                 if name.len() == 1 {
                     let c = name.as_bytes()[0].to_ascii_lowercase();
                     $( $( if c == $compact { return HeaderName::$variant; } )? )*
@@ -120,6 +121,41 @@ header_names! {
     WwwAuthenticate => "WWW-Authenticate";
 }
 
+impl HeaderName {
+    /// Looks a name up, case-insensitively, in long or compact form (RFC 3261 §7.3.1,
+    /// §7.3.3). The headers of nearly every message are recognised by length and first
+    /// letter before the full scan.
+    pub fn from_name(name: &str) -> HeaderName {
+        let Some(&first) = name.as_bytes().first() else {
+            return HeaderName::Other;
+        };
+        let is = |canonical: &str| name.eq_ignore_ascii_case(canonical);
+        let guess = match (name.len(), first.to_ascii_lowercase()) {
+            (2, b't') if is("To") => HeaderName::To,
+            (3, b'v') if is("Via") => HeaderName::Via,
+            (4, b'f') if is("From") => HeaderName::From,
+            (4, b'c') if is("CSeq") => HeaderName::CSeq,
+            (5, b'r') if is("Route") => HeaderName::Route,
+            (5, b'a') if is("Allow") => HeaderName::Allow,
+            (7, b'c') if is("Call-ID") => HeaderName::CallId,
+            (7, b'c') if is("Contact") => HeaderName::Contact,
+            (7, b'e') if is("Expires") => HeaderName::Expires,
+            (9, b's') if is("Supported") => HeaderName::Supported,
+            (10, b'u') if is("User-Agent") => HeaderName::UserAgent,
+            (12, b'm') if is("Max-Forwards") => HeaderName::MaxForwards,
+            (12, b'c') if is("Content-Type") => HeaderName::ContentType,
+            (12, b'r') if is("Record-Route") => HeaderName::RecordRoute,
+            (14, b'c') if is("Content-Length") => HeaderName::ContentLength,
+            _ => HeaderName::Other,
+        };
+        if guess == HeaderName::Other {
+            HeaderName::from_name_scan(name)
+        } else {
+            guess
+        }
+    }
+}
+
 impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.canonical().unwrap_or("extension header"))
@@ -144,6 +180,38 @@ mod tests {
         assert_eq!(HeaderName::from_name("k"), HeaderName::Supported);
         assert_eq!(HeaderName::from_name("X-Custom"), HeaderName::Other);
         assert_eq!(HeaderName::from_name("q"), HeaderName::Other);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_scan() {
+        for name in [
+            "to",
+            "VIA",
+            "from",
+            "cseq",
+            "route",
+            "allow",
+            "call-id",
+            "contact",
+            "expires",
+            "supported",
+            "user-agent",
+            "max-forwards",
+            "content-type",
+            "record-route",
+            "content-length",
+            "Subject",
+            "x",
+            "",
+            "Tx",
+            "Contacts",
+        ] {
+            assert_eq!(
+                HeaderName::from_name(name),
+                HeaderName::from_name_scan(name),
+                "{name}"
+            );
+        }
     }
 
     #[test]

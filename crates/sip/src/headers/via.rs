@@ -25,6 +25,9 @@ pub struct Via<'a> {
     pub params: Params<'a>,
     /// The sent-by text as written (`host[:port]`).
     pub sent_by: &'a str,
+    branch: Option<&'a str>,
+    received: Option<IpAddr>,
+    rport: Option<Option<u16>>,
 }
 
 impl<'a> Via<'a> {
@@ -65,42 +68,54 @@ impl<'a> Via<'a> {
         };
         let (host, port) = parse_host_port(sent_by)?;
         let params = Params::new(params);
-        params.validate().map_err(|_| "malformed parameters")?;
-        let via = Via {
+        // One pass over the parameters: check each, and remember the ones the stack reads
+        // on every message so the accessors do not scan again.
+        let mut branch = None;
+        let mut received = None;
+        let mut rport = None;
+        for param in params.iter() {
+            let (name, value) = param.map_err(|_| "malformed parameters")?;
+            if !crate::text::is_token(name) {
+                return Err("malformed parameters");
+            }
+            if name.eq_ignore_ascii_case("branch") {
+                match value {
+                    Some(b) if crate::text::is_token(b) => branch = branch.or(Some(b)),
+                    _ => return Err("branch is not a token"),
+                }
+            } else if name.eq_ignore_ascii_case("received") {
+                let ip = value
+                    .and_then(|v| v.parse::<IpAddr>().ok())
+                    .ok_or("received is not an IP address")?;
+                received = received.or(Some(ip));
+            } else if name.eq_ignore_ascii_case("rport") {
+                let port = match value {
+                    None => None,
+                    Some(p) => Some(p.parse::<u16>().map_err(|_| "rport is not a port")?),
+                };
+                rport = rport.or(Some(port));
+            } else if name.eq_ignore_ascii_case("ttl")
+                && value.and_then(|t| parse_decimal(t, 255)).is_none()
+            {
+                return Err("ttl is not 0-255");
+            }
+        }
+        Ok(Via {
             version,
             transport,
             host,
             port,
             params,
             sent_by,
-        };
-        if let Some(Some(v)) = params.get("received") {
-            if v.parse::<IpAddr>().is_err() {
-                return Err("received is not an IP address");
-            }
-        }
-        if let Some(Some(p)) = params.get("rport") {
-            if p.parse::<u16>().is_err() {
-                return Err("rport is not a port");
-            }
-        }
-        if let Some(ttl) = params.get("ttl") {
-            if ttl.and_then(|t| parse_decimal(t, 255)).is_none() {
-                return Err("ttl is not 0-255");
-            }
-        }
-        if let Some(branch) = params.get("branch") {
-            match branch {
-                Some(b) if crate::text::is_token(b) => {}
-                _ => return Err("branch is not a token"),
-            }
-        }
-        Ok(via)
+            branch,
+            received,
+            rport,
+        })
     }
 
     /// The `branch` parameter (RFC 3261 §8.1.1.7).
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.get("branch").flatten()
+        self.branch
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie (§17.2.3: otherwise RFC 2543
@@ -111,15 +126,13 @@ impl<'a> Via<'a> {
 
     /// The `received` parameter (RFC 3261 §18.2.1).
     pub fn received(&self) -> Option<IpAddr> {
-        self.params.get("received").flatten()?.parse().ok()
+        self.received
     }
 
     /// The `rport` parameter (RFC 3581 §4): `None` when absent, `Some(None)` when present
     /// without value (a request asking for it), `Some(Some(port))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params
-            .get("rport")
-            .map(|v| v.and_then(|p| p.parse().ok()))
+        self.rport
     }
 
     /// The `maddr` parameter (RFC 3261 §18.2.2).

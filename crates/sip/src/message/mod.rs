@@ -12,6 +12,7 @@ mod parse;
 use std::ops::Range;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::error::ParseError;
 use crate::header_name::HeaderName;
@@ -65,6 +66,9 @@ pub(crate) enum StartLine {
 #[derive(Debug, Clone)]
 pub struct Message {
     pub(crate) buf: Bytes,
+    /// The start line and header section of `buf`, checked once to be UTF-8 (shares the
+    /// buffer; no copy).
+    pub(crate) head: ByteString,
     pub(crate) start: StartLine,
     pub(crate) start_line: Span,
     pub(crate) headers: Vec<HeaderField>,
@@ -100,9 +104,9 @@ impl Message {
     }
 
     pub(crate) fn text(&self, span: Span) -> &str {
-        // The start line and header section were checked to be UTF-8 and every span starts
-        // and ends at an ASCII byte, so this never fails.
-        std::str::from_utf8(&self.buf[span.range()]).unwrap_or("")
+        // Every span starts and ends at an ASCII byte of the UTF-8-checked head, so this
+        // never falls back.
+        self.head.get(span.range()).unwrap_or("")
     }
 
     /// Whether this is a request.

@@ -5,6 +5,7 @@
 //! §18.3 (Content-Length on datagrams and streams).
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use memchr::memchr;
 
 use super::{HeaderField, Message, Span, StartLine};
@@ -79,23 +80,21 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
         }
         line_start = next;
     }
-    let header_end = body_start;
-    // One UTF-8 check over start line and headers; ranges below are all at ASCII bytes.
-    if std::str::from_utf8(&b[pos..header_end]).is_err() {
-        return Err(ParseError::NotUtf8);
-    }
+    // One UTF-8 check over start line and headers, kept as a `ByteString` sharing the
+    // buffer; every span below starts and ends at an ASCII byte.
+    let head = ByteString::try_from(buf.slice(..body_start)).map_err(|_| ParseError::NotUtf8)?;
     for h in &mut headers {
         trim_value(b, &mut h.value);
     }
 
-    let start = start_line(&buf, start_line_span)?;
+    let start = start_line(&head, start_line_span)?;
 
     // Body by Content-Length (§18.3): the first Content-Length frames the message; duplicates
     // are reported by `sanity` (RFC 4475 §3.3.9 expects them to be parsed).
     let available = b.len() - body_start;
     let mut content_length = None;
     if let Some(h) = headers.iter().find(|h| h.name == HeaderName::ContentLength) {
-        let text = std::str::from_utf8(&b[h.value.range()]).map_err(|_| ParseError::NotUtf8)?;
+        let text = head.get(h.value.range()).ok_or(ParseError::NotUtf8)?;
         let n = parse_decimal(text, MAX_CONTENT_LENGTH)
             .ok_or_else(|| ParseError::header(HeaderName::ContentLength, "not a valid length"))?;
         content_length = Some(n as u32);
@@ -107,6 +106,7 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
     };
     Ok(Message {
         buf,
+        head,
         start,
         start_line: start_line_span,
         headers,
@@ -169,8 +169,8 @@ fn trim_value(b: &[u8], v: &mut Span) {
 }
 
 /// Parses the request line or status line (RFC 3261 §7.1, §7.2, §25.1).
-fn start_line(buf: &Bytes, line: Span) -> Result<StartLine, ParseError> {
-    let text = std::str::from_utf8(&buf[line.range()]).map_err(|_| ParseError::NotUtf8)?;
+fn start_line(head: &str, line: Span) -> Result<StartLine, ParseError> {
+    let text = head.get(line.range()).ok_or(ParseError::NotUtf8)?;
     let base = line.start as usize;
     if starts_with_ignore_case(text, "SIP/") {
         return status_line(text, base);

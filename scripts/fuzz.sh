@@ -21,9 +21,9 @@ fi
 
 cd "$root/fuzz"
 
-# Seeds: each RFC 4475 message as a datagram, and as a stream (first byte: no split points)
-# (first byte 0: no split points, read one byte at a time) and split into 16-byte reads
-# (first byte 1, then the little-endian read size minus one).
+# Seeds: each RFC 4475 message as a datagram, and twice as a stream: read one byte at a
+# time (first byte 0) and in 16-byte reads (first byte 1, then the little-endian read size
+# minus one).
 mkdir -p corpus/parse_message corpus/frame_stream
 if compgen -G "$shared/*.dat" >/dev/null; then
     for f in "$shared"/*.dat; do

@@ -7,12 +7,24 @@
 
 /// RFC 3261 §25.1 `token` characters: alphanumerics and `-.!%*_+`'~`.
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN_CHARS[usize::from(b)]
 }
+
+/// Lookup table of [`is_token_char`]: one load per byte on the parser's hot path.
+static TOKEN_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 /// Whether `s` is a non-empty RFC 3261 `token`.
 pub fn is_token(s: &str) -> bool {

@@ -727,12 +727,14 @@ fn params_equivalent(a: &Params<'_>, b: &Params<'_>) -> bool {
     {
         return false;
     }
+    // A name given twice counts with its first value on both sides, so that comparison
+    // stays reflexive (`;x=1;x` equals itself).
     let one_way = |x: &Params<'_>, y: &Params<'_>| {
         x.iter()
             .filter_map(Result::ok)
-            .all(|(n, v)| match find_param(y, n) {
-                Some(w) => opt_escaped_eq(v, w, true),
-                None => true,
+            .all(|(n, _)| match (find_param(x, n), find_param(y, n)) {
+                (Some(v), Some(w)) => opt_escaped_eq(v, w, true),
+                _ => true,
             })
     };
     one_way(a, b) && one_way(b, a)

@@ -21,7 +21,9 @@ pub struct NameAddr<'a> {
 }
 
 impl<'a> NameAddr<'a> {
-    /// Parses one address value; checks the display name, the URI and the parameters.
+    /// Parses one address value: display name, `<>` or addr-spec form, parameters. The URI
+    /// itself is parsed when asked for ([`NameAddr::parsed_uri`]), or checked here by
+    /// [`NameAddr::parse_strict`]: a proxy that reads only the From tag does not pay for it.
     pub fn parse(value: &'a str) -> Result<NameAddr<'a>, String> {
         let value = trim_lws(value);
         if value.is_empty() {
@@ -64,7 +66,9 @@ impl<'a> NameAddr<'a> {
             }
             (uri, false, &after_name[end..])
         };
-        Uri::parse(uri).map_err(|e: UriError| format!("bad URI: {e}"))?;
+        if uri.is_empty() {
+            return Err("empty URI".into());
+        }
         let params = if rest.is_empty() {
             Params::new("")
         } else {
@@ -80,7 +84,15 @@ impl<'a> NameAddr<'a> {
         })
     }
 
-    /// The parsed URI. The text was checked by [`NameAddr::parse`].
+    /// Parses the address and its URI (RFC 3261 §19.1).
+    pub fn parse_strict(value: &'a str) -> Result<NameAddr<'a>, String> {
+        let addr = NameAddr::parse(value)?;
+        addr.parsed_uri()
+            .map_err(|e: UriError| format!("bad URI: {e}"))?;
+        Ok(addr)
+    }
+
+    /// The parsed URI.
     pub fn parsed_uri(&self) -> Result<Uri<'a>, UriError> {
         Uri::parse(self.uri)
     }
@@ -199,6 +211,10 @@ mod tests {
         assert!(NameAddr::parse("\"Mr. J. User <sip:j.user@example.com>").is_err());
         assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
         assert!(NameAddr::parse("\"Joe\" <sip:joe@example.org>;;;;").is_err());
+        // The URI is checked on demand or by parse_strict (RFC 4475 §3.1.2.14).
+        let spaced = "\"Watson, Thomas\" < sip:t.watson@example.org >";
+        assert!(NameAddr::parse(spaced).unwrap().parsed_uri().is_err());
+        assert!(NameAddr::parse_strict(spaced).is_err());
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn check_call_id(value: &str) -> Result<&str, &'static str> {
     if value.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err("white space or control character");
     }
-    if value.matches('@').count() > 1 {
+    if memchr::memchr_iter(b'@', value.as_bytes()).nth(1).is_some() {
         return Err("more than one @");
     }
     Ok(value)

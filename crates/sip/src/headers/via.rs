@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use crate::params::Params;
-use crate::text::{find_top_level, parse_decimal, trim_lws};
+use crate::text::{parse_decimal, trim_lws};
 use crate::uri::Host;
 
 /// RFC 3261 §8.1.1.7: branch IDs of RFC 3261 elements start with this magic cookie.
@@ -62,7 +62,8 @@ impl<'a> Via<'a> {
             return Err("no white space before sent-by");
         }
         let rest = trim_lws(rest);
-        let (sent_by, params) = match find_top_level(rest, b';') {
+        // sent-by holds no quotes or brackets, so the first `;` starts the parameters.
+        let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
             Some(i) => (trim_lws(&rest[..i]), &rest[i + 1..]),
             None => (rest, ""),
         };

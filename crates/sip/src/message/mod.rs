@@ -248,14 +248,21 @@ impl Message {
     /// The topmost Via (the one a response goes back to, §18.2.2).
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
         let first = self.required(HeaderName::Via)?;
-        let top = split_top_level(first)
-            .next()
-            .and_then(Result::ok)
-            .ok_or_else(|| ParseError::header(HeaderName::Via, "empty"))?;
+        // Fast path: the first comma ends the top value unless a quoted parameter value
+        // comes before it.
+        let top = match memchr::memchr2(b',', b'"', first.as_bytes()) {
+            None => first,
+            Some(i) if first.as_bytes()[i] == b',' => crate::text::trim_lws(&first[..i]),
+            Some(_) => split_top_level(first)
+                .next()
+                .and_then(Result::ok)
+                .ok_or_else(|| ParseError::header(HeaderName::Via, "empty"))?,
+        };
         Via::parse(top).map_err(|e| ParseError::header(HeaderName::Via, e))
     }
 
-    /// The From header (§20.20).
+    /// The From header (§20.20). Like every address accessor, the URI is parsed only
+    /// when asked for ([`NameAddr::parsed_uri`]); [`Message::validate`] checks it.
     pub fn from(&self) -> Result<NameAddr<'_>, ParseError> {
         NameAddr::parse(self.required(HeaderName::From)?)
             .map_err(|e| ParseError::header(HeaderName::From, e))
@@ -433,7 +440,7 @@ impl Message {
             let fail = |e: &str| ParseError::header(h.name, e);
             match h.name {
                 HeaderName::From | HeaderName::To | HeaderName::ReplyTo => {
-                    NameAddr::parse(value).map_err(|e| fail(&e))?;
+                    NameAddr::parse_strict(value).map_err(|e| fail(&e))?;
                 }
                 HeaderName::CallId => {
                     check_call_id(value).map_err(fail)?;
@@ -476,10 +483,17 @@ impl Message {
             }
         }
         for c in self.contacts() {
-            c?;
+            if let Some(addr) = c?.addr() {
+                addr.parsed_uri().map_err(|e| {
+                    ParseError::header(HeaderName::Contact, format!("bad URI: {e}"))
+                })?;
+            }
         }
-        for r in self.routes().chain(self.record_routes()).chain(self.path()) {
-            r?;
+        for name in [HeaderName::Route, HeaderName::RecordRoute, HeaderName::Path] {
+            for r in self.addresses(name) {
+                r?.parsed_uri()
+                    .map_err(|e| ParseError::header(name, format!("bad URI: {e}")))?;
+            }
         }
         Ok(())
     }

@@ -31,15 +31,15 @@ macro_rules! header_names {
 
             /// Looks a name up by comparing it with every known name (see
             /// [`HeaderName::from_name`] for the fast path in front of it).
-            fn from_name_scan(name: &str) -> HeaderName {
+            fn from_name_scan(name: &[u8]) -> HeaderName {
                 if name.len() == 1 {
-                    let c = name.as_bytes()[0].to_ascii_lowercase();
+                    let c = name[0].to_ascii_lowercase();
                     $( $( if c == $compact { return HeaderName::$variant; } )? )*
                     return HeaderName::Other;
                 }
                 // Fast path on length and first byte before the case-insensitive compare.
                 $(
-                    if name.len() == $canonical.len() && name.eq_ignore_ascii_case($canonical) {
+                    if name.len() == $canonical.len() && name.eq_ignore_ascii_case($canonical.as_bytes()) {
                         return HeaderName::$variant;
                     }
                 )*
@@ -126,10 +126,15 @@ impl HeaderName {
     /// §7.3.3). The headers of nearly every message are recognised by length and first
     /// letter before the full scan.
     pub fn from_name(name: &str) -> HeaderName {
-        let Some(&first) = name.as_bytes().first() else {
+        HeaderName::from_bytes(name.as_bytes())
+    }
+
+    /// [`HeaderName::from_name`] on the raw bytes of a header line.
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        let Some(&first) = name.first() else {
             return HeaderName::Other;
         };
-        let is = |canonical: &str| name.eq_ignore_ascii_case(canonical);
+        let is = |canonical: &str| name.eq_ignore_ascii_case(canonical.as_bytes());
         let guess = match (name.len(), first.to_ascii_lowercase()) {
             (2, b't') if is("To") => HeaderName::To,
             (3, b'v') if is("Via") => HeaderName::Via,
@@ -208,7 +213,7 @@ mod tests {
         ] {
             assert_eq!(
                 HeaderName::from_name(name),
-                HeaderName::from_name_scan(name),
+                HeaderName::from_name_scan(name.as_bytes()),
                 "{name}"
             );
         }

@@ -127,7 +127,8 @@ fn next_line(b: &[u8], from: usize) -> Option<(usize, usize)> {
     Some((content_end, nl + 1))
 }
 
-/// Parses `name HCOLON value` of one header line (RFC 3261 §7.3.1, §25.1 `HCOLON`).
+/// Parses `name HCOLON value` of one header line (RFC 3261 §7.3.1, §25.1 `HCOLON`) in one
+/// pass over the name: token characters, optional white space, then the colon.
 fn header_line(
     b: &[u8],
     start: usize,
@@ -135,21 +136,26 @@ fn header_line(
     next: usize,
 ) -> Result<HeaderField, ParseError> {
     let line = &b[start..content_end];
-    let colon = memchr(b':', line).ok_or(ParseError::HeaderLine("missing colon"))?;
-    let mut name_end = colon;
-    while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
-        name_end -= 1;
+    let name_end = line
+        .iter()
+        .position(|&c| !is_token_char(c))
+        .unwrap_or(line.len());
+    let mut colon = name_end;
+    while colon < line.len() && (line[colon] == b' ' || line[colon] == b'\t') {
+        colon += 1;
     }
-    let name_bytes = &line[..name_end];
-    if name_bytes.is_empty() || !name_bytes.iter().all(|&c| is_token_char(c)) {
+    if colon == line.len() || line[colon] != b':' {
+        return Err(if memchr(b':', line).is_none() {
+            ParseError::HeaderLine("missing colon")
+        } else {
+            ParseError::HeaderLine("header name is not a token")
+        });
+    }
+    if name_end == 0 {
         return Err(ParseError::HeaderLine("header name is not a token"));
     }
-    // Token characters are ASCII, so this cannot fail.
-    let name = std::str::from_utf8(name_bytes)
-        .map(HeaderName::from_name)
-        .map_err(|_| ParseError::NotUtf8)?;
     Ok(HeaderField {
-        name,
+        name: HeaderName::from_bytes(&line[..name_end]),
         name_span: span(start, start + name_end),
         value: span(start + colon + 1, content_end),
         line: span(start, next),
@@ -175,17 +181,14 @@ fn start_line(head: &str, line: Span) -> Result<StartLine, ParseError> {
     if starts_with_ignore_case(text, "SIP/") {
         return status_line(text, base);
     }
-    let sp1 = text
-        .find(' ')
-        .ok_or(ParseError::StartLine("no Request-URI"))?;
+    let sp1 = memchr(b' ', text.as_bytes()).ok_or(ParseError::StartLine("no Request-URI"))?;
     let method = &text[..sp1];
     if !is_token(method) {
         return Err(ParseError::StartLine("method is not a token"));
     }
     let rest = &text[sp1 + 1..];
-    let sp2 = rest
-        .rfind(' ')
-        .ok_or(ParseError::StartLine("no SIP version"))?;
+    let sp2 =
+        memchr::memrchr(b' ', rest.as_bytes()).ok_or(ParseError::StartLine("no SIP version"))?;
     let uri = &rest[..sp2];
     let version = &rest[sp2 + 1..];
     if uri.is_empty() || uri.starts_with(' ') || uri.ends_with(' ') {

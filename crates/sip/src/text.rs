@@ -38,12 +38,19 @@ pub fn is_lws(b: u8) -> bool {
 
 /// Trims linear white space (including folded line breaks) from both ends.
 pub fn trim_lws(s: &str) -> &str {
-    s.trim_matches([' ', '\t', '\r', '\n'])
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while end > 0 && is_lws(b[end - 1]) {
+        end -= 1;
+    }
+    // Trimming only ASCII bytes keeps both ends on character boundaries.
+    trim_lws_start(s.get(..end).unwrap_or(s))
 }
 
 /// Trims linear white space from the start.
 pub fn trim_lws_start(s: &str) -> &str {
-    s.trim_start_matches([' ', '\t', '\r', '\n'])
+    let start = s.bytes().position(|c| !is_lws(c)).unwrap_or(s.len());
+    s.get(start..).unwrap_or("")
 }
 
 /// Error of [`quoted_string_end`]: the quoted string never closes.
@@ -227,6 +234,14 @@ mod tests {
     fn reports_unterminated_quote() {
         let parts: Vec<_> = split_top_level(r#""Mr. J. User <sip:a@b>"#).collect();
         assert_eq!(parts, vec![Err(SplitError::UnterminatedQuote)]);
+    }
+
+    #[test]
+    fn trims_folding_and_keeps_utf8() {
+        assert_eq!(trim_lws(" \t\r\n a b \r\n "), "a b");
+        assert_eq!(trim_lws("  ς  "), "ς");
+        assert_eq!(trim_lws(" \r\n"), "");
+        assert_eq!(trim_lws_start("\r\n x "), "x ");
     }
 
     #[test]

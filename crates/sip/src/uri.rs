@@ -405,7 +405,7 @@ impl<'a> Uri<'a> {
         }
         // From here on the text is printable ASCII, so byte slicing is always on char
         // boundaries.
-        let colon = s.find(':').ok_or(UriError::NoScheme)?;
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriError::NoScheme)?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
         let sb = scheme.as_bytes();
@@ -500,14 +500,14 @@ impl<'a> SipUri<'a> {
     fn parse_rest(raw: &'a str, secure: bool, rest: &'a str) -> Result<SipUri<'a>, UriError> {
         // `@` cannot appear in the host, parameters or headers, while the user part may hold
         // `;` and `?` (RFC 4475 §3.1.1.9): the userinfo ends at the last `@`.
-        let (userinfo, after) = match rest.rfind('@') {
+        let (userinfo, after) = match memchr::memrchr(b'@', rest.as_bytes()) {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (user, password) = match ui.find(':') {
+                let (user, password) = match memchr::memchr(b':', ui.as_bytes()) {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
@@ -522,14 +522,14 @@ impl<'a> SipUri<'a> {
             }
         };
 
-        let hp_end = after.find([';', '?']).unwrap_or(after.len());
+        let hp_end = memchr::memchr2(b';', b'?', after.as_bytes()).unwrap_or(after.len());
         let hostport = &after[..hp_end];
         let (host, port) = parse_hostport(hostport)?;
         let tail = &after[hp_end..];
 
         let (params_raw, headers) = match tail.strip_prefix(';') {
             Some(p) => {
-                let (params, headers) = match p.find('?') {
+                let (params, headers) = match memchr::memchr(b'?', p.as_bytes()) {
                     Some(q) => (&p[..q], Some(&p[q + 1..])),
                     None => (p, None),
                 };
@@ -668,7 +668,7 @@ fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
         };
         (&s[..=close], port)
     } else {
-        match s.find(':') {
+        match memchr::memchr(b':', s.as_bytes()) {
             Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }
@@ -830,27 +830,32 @@ fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// RFC 3261 `hostname` = *( domainlabel "." ) toplabel [ "." ].
+/// RFC 3261 `hostname` = *( domainlabel "." ) toplabel [ "." ]: labels of alphanumerics
+/// and inner `-`, the last one starting with a letter. One pass over the bytes.
 fn is_hostname(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.is_empty() {
+    let b = s.as_bytes();
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    if b.is_empty() {
         return false;
     }
-    let mut last_first = 0u8;
-    for label in s.split('.') {
-        let b = label.as_bytes();
-        let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
-            return false;
-        };
-        if !first.is_ascii_alphanumeric()
-            || !last.is_ascii_alphanumeric()
-            || !b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
-        {
+    let mut label_start = 0;
+    let mut last_label_first = 0u8;
+    for i in 0..=b.len() {
+        if i == b.len() || b[i] == b'.' {
+            let label = &b[label_start..i];
+            let (Some(&first), Some(&last)) = (label.first(), label.last()) else {
+                return false;
+            };
+            if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+                return false;
+            }
+            last_label_first = first;
+            label_start = i + 1;
+        } else if !(b[i].is_ascii_alphanumeric() || b[i] == b'-') {
             return false;
         }
-        last_first = first;
     }
-    last_first.is_ascii_alphabetic()
+    last_label_first.is_ascii_alphabetic()
 }
 
 impl<'a> TelUri<'a> {

@@ -130,36 +130,84 @@ impl HeaderName {
     }
 
     /// [`HeaderName::from_name`] on the raw bytes of a header line.
+    ///
+    /// Fast path: a name of up to 16 bytes is folded to lower case into one `u128` and
+    /// matched against the keys of the headers nearly every message carries; anything else
+    /// goes through the full scan.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let Some(&first) = name.first() else {
-            return HeaderName::Other;
-        };
-        let is = |canonical: &str| name.eq_ignore_ascii_case(canonical.as_bytes());
-        let guess = match (name.len(), first.to_ascii_lowercase()) {
-            (2, b't') if is("To") => HeaderName::To,
-            (3, b'v') if is("Via") => HeaderName::Via,
-            (4, b'f') if is("From") => HeaderName::From,
-            (4, b'c') if is("CSeq") => HeaderName::CSeq,
-            (5, b'r') if is("Route") => HeaderName::Route,
-            (5, b'a') if is("Allow") => HeaderName::Allow,
-            (7, b'c') if is("Call-ID") => HeaderName::CallId,
-            (7, b'c') if is("Contact") => HeaderName::Contact,
-            (7, b'e') if is("Expires") => HeaderName::Expires,
-            (9, b's') if is("Supported") => HeaderName::Supported,
-            (10, b'u') if is("User-Agent") => HeaderName::UserAgent,
-            (12, b'm') if is("Max-Forwards") => HeaderName::MaxForwards,
-            (12, b'c') if is("Content-Type") => HeaderName::ContentType,
-            (12, b'r') if is("Record-Route") => HeaderName::RecordRoute,
-            (14, b'c') if is("Content-Length") => HeaderName::ContentLength,
-            _ => HeaderName::Other,
-        };
-        if guess == HeaderName::Other {
-            HeaderName::from_name_scan(name)
-        } else {
-            guess
+        if let Some(key) = fold_key(name) {
+            let known = match key {
+                K_TO => HeaderName::To,
+                K_VIA => HeaderName::Via,
+                K_FROM => HeaderName::From,
+                K_CSEQ => HeaderName::CSeq,
+                K_ROUTE => HeaderName::Route,
+                K_ALLOW => HeaderName::Allow,
+                K_CALL_ID => HeaderName::CallId,
+                K_CONTACT => HeaderName::Contact,
+                K_EXPIRES => HeaderName::Expires,
+                K_SUPPORTED => HeaderName::Supported,
+                K_USER_AGENT => HeaderName::UserAgent,
+                K_MAX_FORWARDS => HeaderName::MaxForwards,
+                K_CONTENT_TYPE => HeaderName::ContentType,
+                K_RECORD_ROUTE => HeaderName::RecordRoute,
+                K_CONTENT_LENGTH => HeaderName::ContentLength,
+                _ => HeaderName::Other,
+            };
+            if known != HeaderName::Other {
+                return known;
+            }
         }
+        HeaderName::from_name_scan(name)
     }
 }
+
+/// Folds a header name of 1 to 16 bytes into a `u128`, setting bit 5 of every byte: that
+/// maps upper case to lower case, and among printable characters only letters fold onto
+/// each other or onto the characters of the known names (the test checks it), so equal
+/// keys mean names equal ignoring case. Unused high bytes stay zero, so names of different
+/// lengths never collide.
+const fn fold_key(name: &[u8]) -> Option<u128> {
+    if name.is_empty() || name.len() > 16 {
+        return None;
+    }
+    let mut key = 0u128;
+    let mut i = 0;
+    while i < name.len() {
+        // Control characters and space would fold onto `-`/digits/punctuation (CR onto
+        // `-`): such names never take the fast path.
+        if name[i] <= b' ' {
+            return None;
+        }
+        key |= ((name[i] | 0x20) as u128) << (8 * i);
+        i += 1;
+    }
+    Some(key)
+}
+
+/// The key of a canonical name, for the match in [`HeaderName::from_bytes`].
+const fn key(name: &str) -> u128 {
+    match fold_key(name.as_bytes()) {
+        Some(k) => k,
+        None => 0,
+    }
+}
+
+const K_TO: u128 = key("To");
+const K_VIA: u128 = key("Via");
+const K_FROM: u128 = key("From");
+const K_CSEQ: u128 = key("CSeq");
+const K_ROUTE: u128 = key("Route");
+const K_ALLOW: u128 = key("Allow");
+const K_CALL_ID: u128 = key("Call-ID");
+const K_CONTACT: u128 = key("Contact");
+const K_EXPIRES: u128 = key("Expires");
+const K_SUPPORTED: u128 = key("Supported");
+const K_USER_AGENT: u128 = key("User-Agent");
+const K_MAX_FORWARDS: u128 = key("Max-Forwards");
+const K_CONTENT_TYPE: u128 = key("Content-Type");
+const K_RECORD_ROUTE: u128 = key("Record-Route");
+const K_CONTENT_LENGTH: u128 = key("Content-Length");
 
 impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -217,6 +265,52 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn folding_never_makes_two_token_names_equal() {
+        // Bit 5 folding must be a bijection on token characters up to ASCII case.
+        let tokens: Vec<u8> = (0u8..=255)
+            .filter(|&c| crate::text::is_token_char(c))
+            .collect();
+        for &a in &tokens {
+            for &b in &tokens {
+                let same = a.eq_ignore_ascii_case(&b);
+                assert_eq!(a | 0x20 == b | 0x20, same, "{} {}", a as char, b as char);
+            }
+        }
+        assert_eq!(
+            HeaderName::from_bytes(b"CONTENT-LENGTH"),
+            HeaderName::ContentLength
+        );
+        assert_eq!(HeaderName::from_bytes(b"Content-Lengtx"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
+        // Every printable byte folding onto a byte of a known name is its case pair.
+        for name in [
+            "To",
+            "Via",
+            "Call-ID",
+            "Max-Forwards",
+            "Content-Length",
+            "User-Agent",
+        ] {
+            for (i, &c) in name.as_bytes().iter().enumerate() {
+                for x in 0x21u8..=0xff {
+                    if x | 0x20 == c | 0x20 && !x.eq_ignore_ascii_case(&c) {
+                        let mut other = name.as_bytes().to_vec();
+                        other[i] = x;
+                        assert_eq!(
+                            HeaderName::from_bytes(&other),
+                            HeaderName::from_name_scan(&other)
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            HeaderName::from_bytes(b"Proxy-Authorization"),
+            HeaderName::ProxyAuthorization
+        );
     }
 
     #[test]

@@ -92,23 +92,18 @@ impl<'a> Iterator for ParamsIter<'a> {
         let b = s.as_bytes();
         let mut i = 0;
         let mut end = s.len();
-        while i < b.len() {
-            match b[i] {
-                b'"' => match quoted_string_end(&s[i..]) {
-                    Ok(len) => {
-                        i += len;
-                        continue;
-                    }
-                    Err(_) => {
-                        self.rest = None;
-                        return Some(Err(ParamsError::UnterminatedQuote));
-                    }
-                },
-                b';' => {
-                    end = i;
-                    break;
+        while let Some(at) = memchr::memchr2(b';', b'"', &b[i..]) {
+            i += at;
+            if b[i] == b';' {
+                end = i;
+                break;
+            }
+            match quoted_string_end(&s[i..]) {
+                Ok(len) => i += len,
+                Err(_) => {
+                    self.rest = None;
+                    return Some(Err(ParamsError::UnterminatedQuote));
                 }
-                _ => i += 1,
             }
         }
         self.rest = if end < s.len() {
@@ -117,7 +112,7 @@ impl<'a> Iterator for ParamsIter<'a> {
             None
         };
         let item = &s[..end];
-        let (name, value) = match item.find('=') {
+        let (name, value) = match memchr::memchr(b'=', item.as_bytes()) {
             Some(eq) => (trim_lws(&item[..eq]), Some(trim_lws(&item[eq + 1..]))),
             None => (trim_lws(item), None),
         };

@@ -54,12 +54,12 @@ impl<'a> NameAddr<'a> {
         };
 
         let (uri, angle_brackets, rest) = if let Some(inner) = after_name.strip_prefix('<') {
-            let close = inner.find('>').ok_or("unterminated <URI>")?;
+            let close = memchr::memchr(b'>', inner.as_bytes()).ok_or("unterminated <URI>")?;
             (&inner[..close], true, trim_lws(&inner[close + 1..]))
         } else {
             // addr-spec: the URI ends at the first `;` (header parameters follow) and may
             // not contain `?` or `,` (§20.10).
-            let end = after_name.find(';').unwrap_or(after_name.len());
+            let end = memchr::memchr(b';', after_name.as_bytes()).unwrap_or(after_name.len());
             let uri = trim_lws(&after_name[..end]);
             if uri.contains(['?', ',']) {
                 return Err("URI with ? or , must be enclosed in <>".into());

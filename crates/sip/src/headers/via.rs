@@ -38,11 +38,11 @@ impl<'a> Via<'a> {
     /// allows LWS on both sides (RFC 4475 §3.1.1.1 `SIP  /   2.0 /UDP`).
     pub fn parse(value: &'a str) -> Result<Via<'a>, &'static str> {
         let value = trim_lws(value);
-        let (name, rest) = value.split_once('/').ok_or("no sent-protocol")?;
+        let (name, rest) = split_at_byte(value, b'/').ok_or("no sent-protocol")?;
         if !trim_lws(name).eq_ignore_ascii_case("SIP") {
             return Err("protocol is not SIP");
         }
-        let (version, rest) = rest.split_once('/').ok_or("no transport")?;
+        let (version, rest) = split_at_byte(rest, b'/').ok_or("no transport")?;
         // Any version token is kept (RFC 4475 §3.1.2.16: the 505 for a SIP/7.0 request
         // still goes back along its `SIP/7.0/UDP` Via).
         let version = trim_lws(version);
@@ -51,7 +51,8 @@ impl<'a> Via<'a> {
         }
         let rest = crate::text::trim_lws_start(rest);
         let transport_end = rest
-            .find(|c: char| !crate::text::is_token_char(c as u8) || !c.is_ascii())
+            .bytes()
+            .position(|c| !crate::text::is_token_char(c))
             .unwrap_or(rest.len());
         let transport = &rest[..transport_end];
         if transport.is_empty() {
@@ -147,6 +148,12 @@ impl<'a> Via<'a> {
     }
 }
 
+/// Splits at the first `sep` (an ASCII byte, so both halves stay valid UTF-8).
+fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(sep, s.as_bytes())?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// Parses `host [ ":" port ]` with IPv6 references (RFC 3261 §25.1 `hostport`), using the
 /// URI module's host rules.
 pub fn parse_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
@@ -160,8 +167,8 @@ pub fn parse_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str>
             None => return Err("text after IPv6 reference"),
         }
     } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match memchr::memrchr(b':', s.as_bytes()) {
+            Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }
     };

@@ -2,12 +2,15 @@
 //!
 //! Install it in a test or bench binary and measure a closure:
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
 //!
-//! let (value, counts) = alloc_counter::measure(|| work());
-//! assert!(counts.allocs <= 2);
+//! fn main() {
+//!     let (len, counts) = alloc_counter::measure(|| std::hint::black_box(vec![7u8; 10]).len());
+//!     assert_eq!(len, 10);
+//!     assert_eq!(counts.allocs, 1);
+//! }
 //! ```
 //!
 //! Counts are kept per thread (a `const`-initialised thread local holding plain `Cell`s, so

@@ -130,11 +130,20 @@ impl HeaderName {
     }
 
     /// [`HeaderName::from_name`] on the raw bytes of a header line.
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        if name.iter().all(|&c| crate::text::is_token_char(c)) {
+            HeaderName::from_token(name)
+        } else {
+            HeaderName::from_name_scan(name)
+        }
+    }
+
+    /// Looks up a name already known to be a `token` (the parser checked it).
     ///
     /// Fast path: a name of up to 16 bytes is folded to lower case into one `u128` and
     /// matched against the keys of the headers nearly every message carries; anything else
     /// goes through the full scan.
-    pub fn from_bytes(name: &[u8]) -> HeaderName {
+    pub(crate) fn from_token(name: &[u8]) -> HeaderName {
         if let Some(key) = fold_key(name) {
             let known = match key {
                 K_TO => HeaderName::To,
@@ -162,30 +171,26 @@ impl HeaderName {
     }
 }
 
-/// Folds a header name of 1 to 16 bytes into a `u128`, setting bit 5 of every byte: that
-/// maps upper case to lower case, and among printable characters only letters fold onto
-/// each other or onto the characters of the known names (the test checks it), so equal
-/// keys mean names equal ignoring case. Unused high bytes stay zero, so names of different
-/// lengths never collide.
+/// Folds a token of 1 to 16 bytes into a `u128` with bit 5 of every byte set: among token
+/// characters (RFC 3261 §25.1) that maps exactly the two cases of a letter onto each other
+/// (the tests check it), so equal keys mean names equal ignoring case. Unused high bytes
+/// stay zero, so names of different lengths never collide.
 const fn fold_key(name: &[u8]) -> Option<u128> {
-    if name.is_empty() || name.len() > 16 {
+    let len = name.len();
+    if len == 0 || len > 16 {
         return None;
     }
-    let mut key = 0u128;
+    let mut buf = [0u8; 16];
     let mut i = 0;
-    while i < name.len() {
-        // Control characters and space would fold onto `-`/digits/punctuation (CR onto
-        // `-`): such names never take the fast path.
-        if name[i] <= b' ' {
-            return None;
-        }
-        key |= ((name[i] | 0x20) as u128) << (8 * i);
+    while i < len {
+        buf[i] = name[i];
         i += 1;
     }
-    Some(key)
+    let mask = u128::MAX >> (8 * (16 - len)) & 0x2020_2020_2020_2020_2020_2020_2020_2020;
+    Some(u128::from_le_bytes(buf) | mask)
 }
 
-/// The key of a canonical name, for the match in [`HeaderName::from_bytes`].
+/// The key of a canonical name, for the match in [`HeaderName::from_token`].
 const fn key(name: &str) -> u128 {
     match fold_key(name.as_bytes()) {
         Some(k) => k,

@@ -155,7 +155,7 @@ fn header_line(
         return Err(ParseError::HeaderLine("header name is not a token"));
     }
     Ok(HeaderField {
-        name: HeaderName::from_bytes(&line[..name_end]),
+        name: HeaderName::from_token(&line[..name_end]),
         name_span: span(start, start + name_end),
         value: span(start + colon + 1, content_end),
         line: span(start, next),

@@ -140,79 +140,95 @@ impl HeaderName {
 
     /// Looks up a name already known to be a `token` (the parser checked it).
     ///
-    /// Fast path: a name of up to 16 bytes is folded to lower case into one `u128` and
-    /// matched against the keys of the headers nearly every message carries; anything else
-    /// goes through the full scan.
+    /// Fast path: the name is folded to lower case into two `u64` words and compared, by
+    /// length, with the names nearly every message carries; anything else goes through the
+    /// full scan.
     pub(crate) fn from_token(name: &[u8]) -> HeaderName {
-        if let Some(key) = fold_key(name) {
-            let known = match key {
-                K_TO => HeaderName::To,
-                K_VIA => HeaderName::Via,
-                K_FROM => HeaderName::From,
-                K_CSEQ => HeaderName::CSeq,
-                K_ROUTE => HeaderName::Route,
-                K_ALLOW => HeaderName::Allow,
-                K_CALL_ID => HeaderName::CallId,
-                K_CONTACT => HeaderName::Contact,
-                K_EXPIRES => HeaderName::Expires,
-                K_SUPPORTED => HeaderName::Supported,
-                K_USER_AGENT => HeaderName::UserAgent,
-                K_MAX_FORWARDS => HeaderName::MaxForwards,
-                K_CONTENT_TYPE => HeaderName::ContentType,
-                K_RECORD_ROUTE => HeaderName::RecordRoute,
-                K_CONTENT_LENGTH => HeaderName::ContentLength,
-                _ => HeaderName::Other,
-            };
-            if known != HeaderName::Other {
-                return known;
-            }
+        let Some((lo, hi)) = fold(name) else {
+            return HeaderName::from_name_scan(name);
+        };
+        let is = |key: (u64, u64)| (lo, hi) == key;
+        let known = match name.len() {
+            2 if is(K_TO) => HeaderName::To,
+            3 if is(K_VIA) => HeaderName::Via,
+            4 if is(K_FROM) => HeaderName::From,
+            4 if is(K_CSEQ) => HeaderName::CSeq,
+            5 if is(K_ROUTE) => HeaderName::Route,
+            5 if is(K_ALLOW) => HeaderName::Allow,
+            7 if is(K_CALL_ID) => HeaderName::CallId,
+            7 if is(K_CONTACT) => HeaderName::Contact,
+            7 if is(K_EXPIRES) => HeaderName::Expires,
+            9 if is(K_SUPPORTED) => HeaderName::Supported,
+            10 if is(K_USER_AGENT) => HeaderName::UserAgent,
+            12 if is(K_MAX_FORWARDS) => HeaderName::MaxForwards,
+            12 if is(K_CONTENT_TYPE) => HeaderName::ContentType,
+            12 if is(K_RECORD_ROUTE) => HeaderName::RecordRoute,
+            14 if is(K_CONTENT_LENGTH) => HeaderName::ContentLength,
+            _ => HeaderName::Other,
+        };
+        if known == HeaderName::Other {
+            HeaderName::from_name_scan(name)
+        } else {
+            known
         }
-        HeaderName::from_name_scan(name)
     }
 }
 
-/// Folds a token of 1 to 16 bytes into a `u128` with bit 5 of every byte set: among token
-/// characters (RFC 3261 §25.1) that maps exactly the two cases of a letter onto each other
-/// (the tests check it), so equal keys mean names equal ignoring case. Unused high bytes
-/// stay zero, so names of different lengths never collide.
-const fn fold_key(name: &[u8]) -> Option<u128> {
+/// Folds a token of 1 to 16 bytes into two little-endian words with bit 5 of every byte
+/// set: among token characters (RFC 3261 §25.1) that maps exactly the two cases of a letter
+/// onto each other (the tests check it), so equal words mean names equal ignoring case.
+/// Bytes past the name stay zero.
+const fn fold(name: &[u8]) -> Option<(u64, u64)> {
+    const LOWER: u64 = 0x2020_2020_2020_2020;
     let len = name.len();
     if len == 0 || len > 16 {
         return None;
     }
-    let mut buf = [0u8; 16];
-    let mut i = 0;
-    while i < len {
-        buf[i] = name[i];
-        i += 1;
+    if len < 8 {
+        let mut v = 0u64;
+        let mut i = 0;
+        while i < len {
+            v |= ((name[i] | 0x20) as u64) << (8 * i);
+            i += 1;
+        }
+        return Some((v, 0));
     }
-    let mask = u128::MAX >> (8 * (16 - len)) & 0x2020_2020_2020_2020_2020_2020_2020_2020;
-    Some(u128::from_le_bytes(buf) | mask)
+    let (Some(head), Some(tail)) = (name.first_chunk::<8>(), name.last_chunk::<8>()) else {
+        return None;
+    };
+    let lo = u64::from_le_bytes(*head) | LOWER;
+    if len == 8 {
+        return Some((lo, 0));
+    }
+    // The last eight bytes (overlapping the head), shifted down to the ones past it.
+    let shift = 8 * (16 - len) as u32;
+    let hi = (u64::from_le_bytes(*tail) | LOWER) >> shift;
+    Some((lo, hi))
 }
 
 /// The key of a canonical name, for the match in [`HeaderName::from_token`].
-const fn key(name: &str) -> u128 {
-    match fold_key(name.as_bytes()) {
+const fn key(name: &str) -> (u64, u64) {
+    match fold(name.as_bytes()) {
         Some(k) => k,
-        None => 0,
+        None => (0, 0),
     }
 }
 
-const K_TO: u128 = key("To");
-const K_VIA: u128 = key("Via");
-const K_FROM: u128 = key("From");
-const K_CSEQ: u128 = key("CSeq");
-const K_ROUTE: u128 = key("Route");
-const K_ALLOW: u128 = key("Allow");
-const K_CALL_ID: u128 = key("Call-ID");
-const K_CONTACT: u128 = key("Contact");
-const K_EXPIRES: u128 = key("Expires");
-const K_SUPPORTED: u128 = key("Supported");
-const K_USER_AGENT: u128 = key("User-Agent");
-const K_MAX_FORWARDS: u128 = key("Max-Forwards");
-const K_CONTENT_TYPE: u128 = key("Content-Type");
-const K_RECORD_ROUTE: u128 = key("Record-Route");
-const K_CONTENT_LENGTH: u128 = key("Content-Length");
+const K_TO: (u64, u64) = key("To");
+const K_VIA: (u64, u64) = key("Via");
+const K_FROM: (u64, u64) = key("From");
+const K_CSEQ: (u64, u64) = key("CSeq");
+const K_ROUTE: (u64, u64) = key("Route");
+const K_ALLOW: (u64, u64) = key("Allow");
+const K_CALL_ID: (u64, u64) = key("Call-ID");
+const K_CONTACT: (u64, u64) = key("Contact");
+const K_EXPIRES: (u64, u64) = key("Expires");
+const K_SUPPORTED: (u64, u64) = key("Supported");
+const K_USER_AGENT: (u64, u64) = key("User-Agent");
+const K_MAX_FORWARDS: (u64, u64) = key("Max-Forwards");
+const K_CONTENT_TYPE: (u64, u64) = key("Content-Type");
+const K_RECORD_ROUTE: (u64, u64) = key("Record-Route");
+const K_CONTENT_LENGTH: (u64, u64) = key("Content-Length");
 
 impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

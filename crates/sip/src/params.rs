@@ -92,18 +92,21 @@ impl<'a> Iterator for ParamsIter<'a> {
         let b = s.as_bytes();
         let mut i = 0;
         let mut end = s.len();
-        while let Some(at) = memchr::memchr2(b';', b'"', &b[i..]) {
-            i += at;
-            if b[i] == b';' {
-                end = i;
-                break;
-            }
-            match quoted_string_end(&s[i..]) {
-                Ok(len) => i += len,
-                Err(_) => {
-                    self.rest = None;
-                    return Some(Err(ParamsError::UnterminatedQuote));
+        // Parameters are short: a plain loop beats a vectorised search here.
+        while i < b.len() {
+            match b[i] {
+                b';' => {
+                    end = i;
+                    break;
                 }
+                b'"' => match quoted_string_end(&s[i..]) {
+                    Ok(len) => i += len,
+                    Err(_) => {
+                        self.rest = None;
+                        return Some(Err(ParamsError::UnterminatedQuote));
+                    }
+                },
+                _ => i += 1,
             }
         }
         self.rest = if end < s.len() {
@@ -112,7 +115,7 @@ impl<'a> Iterator for ParamsIter<'a> {
             None
         };
         let item = &s[..end];
-        let (name, value) = match memchr::memchr(b'=', item.as_bytes()) {
+        let (name, value) = match item.bytes().position(|c| c == b'=') {
             Some(eq) => (trim_lws(&item[..eq]), Some(trim_lws(&item[eq + 1..]))),
             None => (trim_lws(item), None),
         };

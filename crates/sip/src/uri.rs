@@ -395,13 +395,12 @@ impl<'a> Uri<'a> {
     /// non-ASCII characters are rejected anywhere (RFC 4475 §3.1.2.8, §3.1.2.14), as are
     /// `%` signs that do not start a `%HH` escape.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        for &b in s.as_bytes() {
-            if b <= b' ' || b == 0x7f {
-                return Err(UriError::WhiteSpace);
-            }
-            if b >= 0x80 || matches!(b, b'<' | b'>' | b'"') {
-                return Err(UriError::BadChar);
-            }
+        if let Some(&b) = s.as_bytes().iter().find(|&&b| URI_REJECT[usize::from(b)]) {
+            return Err(if b <= b' ' || b == 0x7f {
+                UriError::WhiteSpace
+            } else {
+                UriError::BadChar
+            });
         }
         // From here on the text is printable ASCII, so byte slicing is always on char
         // boundaries.
@@ -786,13 +785,10 @@ impl<'a> Host<'a> {
                 .map(Host::V6)
                 .map_err(|_| UriError::BadHost);
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return parse_ipv4(s).map(Host::V4).ok_or(UriError::BadHost);
-        }
-        if is_hostname(s) {
-            Ok(Host::Name(s))
-        } else {
-            Err(UriError::BadHost)
+        match host_kind(s) {
+            HostKind::Digits => parse_ipv4(s).map(Host::V4).ok_or(UriError::BadHost),
+            HostKind::Name => Ok(Host::Name(s)),
+            HostKind::Invalid => Err(UriError::BadHost),
         }
     }
 
@@ -830,32 +826,94 @@ fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// RFC 3261 `hostname` = *( domainlabel "." ) toplabel [ "." ]: labels of alphanumerics
-/// and inner `-`, the last one starting with a letter. One pass over the bytes.
-fn is_hostname(s: &str) -> bool {
+/// Bytes never allowed anywhere in a URI: white space and control characters, `<`, `>`,
+/// `"` and non-ASCII (RFC 4475 §3.1.2.8, §3.1.2.14).
+static URI_REJECT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b <= b' ' || b >= 0x7f || b == b'<' || b == b'>' || b == b'"';
+        i += 1;
+    }
+    t
+};
+
+/// What [`host_kind`] found.
+enum HostKind {
+    /// Only digits and dots: must be an IPv4 address.
+    Digits,
+    /// A valid RFC 3261 `hostname`.
+    Name,
+    /// Neither.
+    Invalid,
+}
+
+/// Byte classes for host names: 1 digit, 2 letter, 3 `-`, 4 `.`, 0 anything else.
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            1
+        } else if b.is_ascii_alphabetic() {
+            2
+        } else if b == b'-' {
+            3
+        } else if b == b'.' {
+            4
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Classifies a host in one pass: RFC 3261 `hostname` = *( domainlabel "." ) toplabel
+/// [ "." ], labels of alphanumerics and inner `-`, the last one starting with a letter; or
+/// text of digits and dots only (an IPv4 candidate).
+fn host_kind(s: &str) -> HostKind {
     let b = s.as_bytes();
     let b = b.strip_suffix(b".").unwrap_or(b);
     if b.is_empty() {
-        return false;
+        return HostKind::Invalid;
     }
-    let mut label_start = 0;
+    let mut only_digits = true;
+    let mut label_start = true;
+    let mut prev = 0u8;
     let mut last_label_first = 0u8;
-    for i in 0..=b.len() {
-        if i == b.len() || b[i] == b'.' {
-            let label = &b[label_start..i];
-            let (Some(&first), Some(&last)) = (label.first(), label.last()) else {
-                return false;
-            };
-            if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
-                return false;
+    for &c in b {
+        let class = HOST_CLASS[usize::from(c)];
+        match class {
+            0 => return HostKind::Invalid,
+            4 => {
+                if label_start || prev == 3 {
+                    return HostKind::Invalid; // empty label or label ending in `-`
+                }
+                label_start = true;
             }
-            last_label_first = first;
-            label_start = i + 1;
-        } else if !(b[i].is_ascii_alphanumeric() || b[i] == b'-') {
-            return false;
+            _ => {
+                if label_start {
+                    if class == 3 {
+                        return HostKind::Invalid; // label starting with `-`
+                    }
+                    last_label_first = class;
+                    label_start = false;
+                }
+                only_digits &= class == 1;
+            }
         }
+        prev = class;
     }
-    last_label_first.is_ascii_alphabetic()
+    if only_digits && s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return HostKind::Digits;
+    }
+    if label_start || prev == 3 || last_label_first != 2 {
+        return HostKind::Invalid;
+    }
+    HostKind::Name
 }
 
 impl<'a> TelUri<'a> {
@@ -1030,6 +1088,36 @@ impl fmt::Display for Host<'_> {
 #[cfg(test)]
 #[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn host_classification() {
+        use super::{host_kind, HostKind};
+        let kind = |h: &str| match host_kind(h) {
+            HostKind::Digits => "digits",
+            HostKind::Name => "name",
+            HostKind::Invalid => "invalid",
+        };
+        for (h, k) in [
+            ("example.com", "name"),
+            ("example.com.", "name"),
+            ("1a.example.com", "name"),
+            ("a-b.c-d", "name"),
+            ("a", "name"),
+            ("a.1b", "invalid"),
+            ("-a.com", "invalid"),
+            ("a-.com", "invalid"),
+            ("a..com", "invalid"),
+            (".a", "invalid"),
+            ("a_b.com", "invalid"),
+            ("", "invalid"),
+            (".", "invalid"),
+            ("192.0.2.1", "digits"),
+            ("1..2", "invalid"),
+            ("999.1.1.1", "digits"),
+        ] {
+            assert_eq!(kind(h), k, "{h}");
+        }
+    }
+
     use super::*;
 
     fn sip(s: &str) -> SipUri<'_> {

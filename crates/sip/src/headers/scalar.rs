@@ -25,7 +25,8 @@ impl<'a> CSeq<'a> {
     pub fn parse(value: &'a str) -> Result<CSeq<'a>, &'static str> {
         let value = trim_lws(value);
         let split = value
-            .find([' ', '\t', '\r', '\n'])
+            .bytes()
+            .position(crate::text::is_lws)
             .ok_or("no method after the number")?;
         let seq = parse_decimal(&value[..split], u64::from(MAX_CSEQ))
             .ok_or("sequence number is not a number below 2**31")? as u32;

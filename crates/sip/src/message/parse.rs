@@ -241,6 +241,9 @@ fn status_line(text: &str, base: usize) -> Result<StartLine, ParseError> {
 /// RFC 3261 §7.1: `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is served (§8.2.2
 /// would answer others with 505).
 fn check_version(v: &str) -> Result<(), ParseError> {
+    if v.len() == 7 && v.ends_with("/2.0") && starts_with_ignore_case(v, "SIP/") {
+        return Ok(()); // nearly every message
+    }
     if !starts_with_ignore_case(v, "SIP/") {
         return Err(ParseError::StartLine("bad SIP version"));
     }

@@ -18,6 +18,7 @@ pub struct NameAddr<'a> {
     pub angle_brackets: bool,
     /// Header parameters after the address (`tag`, `expires`, `q`, ...).
     pub params: Params<'a>,
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -75,12 +76,23 @@ impl<'a> NameAddr<'a> {
             let p = rest.strip_prefix(';').ok_or("text after the address")?;
             Params::new(p)
         };
-        params.validate().map_err(|_| "malformed parameters")?;
+        // One pass: check every parameter and keep the tag, read on nearly every message.
+        let mut tag = None;
+        for param in params.iter() {
+            let (name, value) = param.map_err(|_| "malformed parameters")?;
+            if !crate::text::is_token(name) {
+                return Err("malformed parameters".into());
+            }
+            if tag.is_none() && name.eq_ignore_ascii_case("tag") {
+                tag = Some(value);
+            }
+        }
         Ok(NameAddr {
             display_name,
             uri,
             angle_brackets,
             params,
+            tag: tag.flatten(),
         })
     }
 
@@ -104,7 +116,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter (RFC 3261 §19.3).
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.get("tag").flatten()
+        self.tag
     }
 }
 

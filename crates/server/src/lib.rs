@@ -1,0 +1,18 @@
+//! # server — the SIP server logic of itsp
+//!
+//! What SER's `registrar`, `usrloc` and (as they land) `tm`/`rr` routing did: decisions over
+//! parsed messages, without sockets. The `itsp` binary wires these to the transports and
+//! the store.
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
+//! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
+
+pub mod location;
+pub mod registrar;
+
+pub use location::{aor_key, Binding, Change, Location};
+pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};

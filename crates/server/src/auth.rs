@@ -1,0 +1,445 @@
+//! Digest authentication policy of the server (RFC 3261 §22, RFC 8760): which header to
+//! read, when to challenge with `401`/`407`, and the identity rules of the seed's `ser.cfg`
+//! (`check_to` for REGISTER, `check_from` for other requests: "403 Use From=ID").
+//!
+//! The digest math and stateless nonces are `sip::auth`; this module decides. An unknown
+//! user goes through the same steps as a known one with a wrong password, against a
+//! per-user dummy HA1, and gets the same answer: nothing tells them apart (no user
+//! enumeration, as `svwar` tries).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sip::auth::{parse_credentials, Algorithm, AuthHeader, Credentials, Outcome, Verifier};
+use sip::sanity::Rejection;
+use sip::{HeaderName, Message, Method};
+
+/// Which challenge a request gets (RFC 3261 §22.1, §22.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// A registrar or UAS: `401` with WWW-Authenticate, answered in Authorization.
+    Www,
+    /// A proxy: `407` with Proxy-Authenticate, answered in Proxy-Authorization.
+    Proxy,
+}
+
+impl AuthKind {
+    /// REGISTER is authenticated by the registrar (401), everything else by the proxy (407).
+    pub fn for_request(request: &Message) -> AuthKind {
+        if request.method() == Some(&Method::Register) {
+            AuthKind::Www
+        } else {
+            AuthKind::Proxy
+        }
+    }
+
+    fn code(self) -> u16 {
+        match self {
+            AuthKind::Www => 401,
+            AuthKind::Proxy => 407,
+        }
+    }
+
+    fn challenge_header(self) -> HeaderName {
+        match self {
+            AuthKind::Www => HeaderName::WwwAuthenticate,
+            AuthKind::Proxy => HeaderName::ProxyAuthenticate,
+        }
+    }
+
+    /// The header carrying the answer to our challenge.
+    pub fn credentials_header(self) -> HeaderName {
+        match self {
+            AuthKind::Www => HeaderName::Authorization,
+            AuthKind::Proxy => HeaderName::ProxyAuthorization,
+        }
+    }
+}
+
+/// A subscriber's stored hashes (never the password): HA1 for MD5 and for SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ha1s {
+    /// `MD5(user:realm:password)`, hex.
+    pub md5: String,
+    /// `SHA-256(user:realm:password)`, hex.
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for Ha1s {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ha1s { .. }")
+    }
+}
+
+/// What to do with a request after looking at its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Authenticated as this user of the realm.
+    Authenticated {
+        /// The digest username.
+        user: String,
+    },
+    /// Answer with this code (401 or 407) and one challenge header per algorithm,
+    /// SHA-256 first (RFC 8760 §2.4).
+    Challenge {
+        /// 401 or 407.
+        code: u16,
+        /// `(WWW-Authenticate or Proxy-Authenticate, value)`, in order.
+        headers: Vec<(HeaderName, String)>,
+    },
+    /// Refuse: 400 for malformed credentials, 403 for a replayed nonce count.
+    Reject(Rejection),
+}
+
+/// The server's digest authenticator: a nonce [`Verifier`] plus the key of the dummy HA1s
+/// used for unknown users.
+#[derive(Debug, Clone)]
+pub struct DigestAuth {
+    verifier: Verifier,
+    dummy_key: Vec<u8>,
+}
+
+/// Nonces remembered for replay checks (RFC 7616 §5.5); older ones are answered `stale`.
+const MAX_TRACKED_NONCES: usize = 100_000;
+
+impl DigestAuth {
+    /// An authenticator whose nonces are signed with `secret` and live `nonce_lifetime`
+    /// seconds.
+    pub fn new(secret: &[u8], nonce_lifetime: u64) -> DigestAuth {
+        let mut dummy_key = secret.to_vec();
+        dummy_key.extend_from_slice(b"/unknown-user");
+        DigestAuth {
+            verifier: Verifier::new(secret, nonce_lifetime, MAX_TRACKED_NONCES),
+            dummy_key,
+        }
+    }
+
+    /// Judges the request's credentials for `realm`. `lookup` gives the stored hashes of a
+    /// username in the realm, or `None` for an unknown user. `random` seeds the nonce of a
+    /// challenge.
+    pub fn check(
+        &mut self,
+        request: &Message,
+        kind: AuthKind,
+        realm: &str,
+        now: u64,
+        random: u64,
+        lookup: impl FnOnce(&str) -> Option<Ha1s>,
+    ) -> Decision {
+        let Some(method) = request.method() else {
+            return Decision::Reject(reject(400, "not a request"));
+        };
+        // RFC 3261 §22.3 / RFC 4475 §3.3.7: use the Digest credentials for our realm; other
+        // schemes and realms are ignored.
+        let mut ours: Option<Credentials<'_>> = None;
+        for value in request.header_values(kind.credentials_header()) {
+            match parse_credentials(value) {
+                Ok(AuthHeader::Digest(c)) if c.realm.unescape() == realm => {
+                    ours = Some(c);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => return Decision::Reject(reject(400, e.to_string())),
+            }
+        }
+        let Some(credentials) = ours else {
+            return self.challenge(kind, realm, false, now, random);
+        };
+        if credentials.userhash {
+            // RFC 7616 §3.4.4 user hashing is not offered in our challenges.
+            return self.challenge(kind, realm, false, now, random);
+        }
+        let user = credentials.username.unescape().into_owned();
+        let algorithm = match credentials.algorithm() {
+            Ok(a) => a,
+            Err(_) => return self.challenge(kind, realm, false, now, random),
+        };
+        let ha1 = match (lookup(&user), algorithm) {
+            (Some(h), Algorithm::Md5 | Algorithm::Md5Sess) => h.md5,
+            (Some(h), Algorithm::Sha256 | Algorithm::Sha256Sess) => h.sha256,
+            // Unknown user, or an algorithm we do not store: the same work and answer as
+            // a wrong password.
+            _ => self.dummy_ha1(&user, realm, algorithm),
+        };
+        match self
+            .verifier
+            .verify(&credentials, method.as_str(), realm, &ha1, now)
+        {
+            Outcome::Ok => Decision::Authenticated { user },
+            Outcome::Stale => self.challenge(kind, realm, true, now, random),
+            Outcome::Replay => Decision::Reject(reject(403, "Nonce count reused")),
+            Outcome::Invalid(e) => Decision::Reject(reject(400, e.to_string())),
+            // Wrong password, unknown user, foreign or forged nonce, wrong realm: a fresh
+            // challenge, identical in every case.
+            _ => self.challenge(kind, realm, false, now, random),
+        }
+    }
+
+    fn challenge(
+        &self,
+        kind: AuthKind,
+        realm: &str,
+        stale: bool,
+        now: u64,
+        random: u64,
+    ) -> Decision {
+        // One nonce per algorithm, so that the counts of each are tracked apart.
+        let headers = [Algorithm::Sha256, Algorithm::Md5]
+            .into_iter()
+            .zip(0u64..)
+            .map(|(alg, i)| {
+                (
+                    kind.challenge_header(),
+                    self.verifier
+                        .challenge(realm, alg, stale, now, random.wrapping_add(i)),
+                )
+            })
+            .collect();
+        Decision::Challenge {
+            code: kind.code(),
+            headers,
+        }
+    }
+
+    /// A stable fake HA1 for a user that does not exist, so verifying it costs what a real
+    /// one costs and always fails.
+    fn dummy_ha1(&self, user: &str, realm: &str, algorithm: Algorithm) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.dummy_key) else {
+            return String::new();
+        };
+        mac.update(user.as_bytes());
+        mac.update(b":");
+        mac.update(realm.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        hex[..algorithm.hex_len().min(hex.len())].to_owned()
+    }
+}
+
+fn reject(code: u16, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        reason: reason.into(),
+        header: None,
+    }
+}
+
+/// The seed's identity rules after authentication: for REGISTER the To user must be the
+/// authenticated user (`check_to`), for other requests the From user (`check_from`), else
+/// `403 Use To=ID` / `403 Use From=ID`.
+pub fn check_identity(request: &Message, user: &str) -> Result<(), Rejection> {
+    let (addr, reason) = if request.method() == Some(&Method::Register) {
+        (request.to()?, "Use To=ID")
+    } else {
+        (request.from()?, "Use From=ID")
+    };
+    let uri = addr
+        .parsed_uri()
+        .map_err(|e| reject(400, format!("Bad address URI: {e}")))?;
+    let claimed = match &uri {
+        sip::Uri::Sip(s) => s.user_unescaped(),
+        _ => None,
+    };
+    match claimed {
+        Some(u) if u.as_ref() == user.as_bytes() => Ok(()),
+        _ => Err(reject(403, reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sip::auth::{ha1, parse_challenge, respond, ClientRequest, Secret};
+
+    const REALM: &str = "example.com";
+
+    fn request(
+        method: &str,
+        from_user: &str,
+        to_user: &str,
+        auth: Option<(&str, &str)>,
+    ) -> Message {
+        let auth = auth.map_or(String::new(), |(h, v)| format!("{h}: {v}\r\n"));
+        Message::parse(format!(
+            "{method} sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+From: <sip:{from_user}@example.com>;tag=1\r\nTo: <sip:{to_user}@example.com>\r\n\
+Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    }
+
+    fn alice() -> Option<Ha1s> {
+        Some(Ha1s {
+            md5: ha1(Algorithm::Md5, "alice", REALM, "secret"),
+            sha256: ha1(Algorithm::Sha256, "alice", REALM, "secret"),
+        })
+    }
+
+    /// Answers the first challenge (SHA-256) as a phone would.
+    fn answer(challenge: &str, method: &str, user: &str, password: &str, nc: u32) -> String {
+        let c = parse_challenge(challenge).unwrap().into_digest().unwrap();
+        respond(
+            &c,
+            &ClientRequest {
+                method,
+                uri: "sip:example.com",
+                username: user,
+                secret: Secret::Password(password),
+                cnonce: "abcdef",
+                nc,
+                body: &[],
+            },
+        )
+        .unwrap()
+    }
+
+    fn challenge_of(d: Decision) -> (u16, Vec<(HeaderName, String)>) {
+        match d {
+            Decision::Challenge { code, headers } => (code, headers),
+            other => panic!("expected a challenge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn register_challenge_then_success() {
+        let mut auth = DigestAuth::new(b"k", 300);
+        let req = request("REGISTER", "alice", "alice", None);
+        let (code, headers) =
+            challenge_of(auth.check(&req, AuthKind::Www, REALM, 1000, 7, |_| alice()));
+        assert_eq!(code, 401);
+        assert_eq!(headers.len(), 2);
+        assert!(headers[0].1.contains("SHA-256") && headers[1].1.contains("MD5"));
+        let creds = answer(&headers[0].1, "REGISTER", "alice", "secret", 1);
+        let req = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &creds)),
+        );
+        assert_eq!(
+            auth.check(&req, AuthKind::Www, REALM, 1001, 8, |_| alice()),
+            Decision::Authenticated {
+                user: "alice".into()
+            }
+        );
+        // The same nonce count again is a replay.
+        match auth.check(&req, AuthKind::Www, REALM, 1002, 9, |_| alice()) {
+            Decision::Reject(r) => assert_eq!(r.code, 403),
+            other => panic!("{other:?}"),
+        }
+        // MD5 works too.
+        let creds = answer(&headers[1].1, "REGISTER", "alice", "secret", 1);
+        let req = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &creds)),
+        );
+        assert!(matches!(
+            auth.check(&req, AuthKind::Www, REALM, 1003, 9, |_| alice()),
+            Decision::Authenticated { .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_user_and_wrong_password_look_the_same() {
+        let mut auth = DigestAuth::new(b"k", 300);
+        let (_, headers) = challenge_of(auth.check(
+            &request("INVITE", "x", "y", None),
+            AuthKind::Proxy,
+            REALM,
+            0,
+            1,
+            |_| alice(),
+        ));
+        let wrong = answer(&headers[0].1, "INVITE", "alice", "guess", 1);
+        let unknown = answer(&headers[0].1, "INVITE", "mallory", "guess", 1);
+        let a = auth.check(
+            &request(
+                "INVITE",
+                "alice",
+                "bob",
+                Some(("Proxy-Authorization", &wrong)),
+            ),
+            AuthKind::Proxy,
+            REALM,
+            1,
+            42,
+            |_| alice(),
+        );
+        let b = auth.check(
+            &request(
+                "INVITE",
+                "mallory",
+                "bob",
+                Some(("Proxy-Authorization", &unknown)),
+            ),
+            AuthKind::Proxy,
+            REALM,
+            1,
+            42,
+            |_| None,
+        );
+        assert_eq!(a, b, "same code, same headers, same nonce");
+        assert_eq!(challenge_of(a).0, 407);
+    }
+
+    #[test]
+    fn stale_nonce_and_foreign_schemes() {
+        let mut auth = DigestAuth::new(b"k", 300);
+        let (_, headers) = challenge_of(auth.check(
+            &request("REGISTER", "alice", "alice", None),
+            AuthKind::Www,
+            REALM,
+            0,
+            1,
+            |_| alice(),
+        ));
+        let creds = answer(&headers[0].1, "REGISTER", "alice", "secret", 1);
+        let req = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &creds)),
+        );
+        let (_, stale) =
+            challenge_of(auth.check(&req, AuthKind::Www, REALM, 10_000, 2, |_| alice()));
+        assert!(stale[0].1.contains("stale=true"));
+        // RFC 4475 §3.3.7: an unknown scheme is ignored and the request challenged.
+        let other = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", "NoOneKnowsThisScheme opaque-data=here")),
+        );
+        assert_eq!(
+            challenge_of(auth.check(&other, AuthKind::Www, REALM, 0, 3, |_| alice())).0,
+            401
+        );
+        // Malformed Digest credentials are a 400 with the reason.
+        let bad = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", "Digest username=\"alice\"")),
+        );
+        match auth.check(&bad, AuthKind::Www, REALM, 0, 3, |_| alice()) {
+            Decision::Reject(r) => assert_eq!(r.code, 400),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn identity_rules() {
+        assert!(check_identity(&request("REGISTER", "x", "alice", None), "alice").is_ok());
+        let r = check_identity(&request("REGISTER", "alice", "bob", None), "alice").unwrap_err();
+        assert_eq!((r.code, r.reason.as_str()), (403, "Use To=ID"));
+        assert!(check_identity(&request("INVITE", "alice", "bob", None), "alice").is_ok());
+        let r = check_identity(&request("INVITE", "bob", "alice", None), "alice").unwrap_err();
+        assert_eq!((r.code, r.reason.as_str()), (403, "Use From=ID"));
+    }
+
+    #[test]
+    fn ha1s_debug_hides_hashes() {
+        assert_eq!(format!("{:?}", alice().unwrap()), "Ha1s { .. }");
+    }
+}

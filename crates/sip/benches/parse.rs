@@ -18,38 +18,10 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::SipMessage;
 use sip::framing::{frame, Frame, DEFAULT_MAX_MESSAGE};
 
-use common::INVITE;
-
-fn sip_access(msg: &sip::Message) -> usize {
-    let via = msg.top_via().unwrap();
-    let from = msg.from().unwrap();
-    let to = msg.to().unwrap();
-    let cseq = msg.cseq().unwrap();
-    let call_id = msg.call_id().unwrap();
-    via.branch().unwrap().len()
-        + from.tag().unwrap().len()
-        + to.uri.len()
-        + cseq.seq as usize
-        + call_id.len()
-}
-
-fn rsipstack_access(msg: &SipMessage) -> usize {
-    let via = msg.via_header().unwrap().typed().unwrap();
-    let from = msg.from_header().unwrap().typed().unwrap();
-    let to = msg.to_header().unwrap().typed().unwrap();
-    let cseq = msg.cseq_header().unwrap().typed().unwrap();
-    let call_id = msg.call_id_header().unwrap();
-    // Accessors hand back owned typed values; compare their lengths without formatting.
-    via.branch().is_some() as usize
-        + from.tag().is_some() as usize
-        + to.params.len()
-        + cseq.seq as usize
-        + call_id.value().len()
-}
+use common::{rsipstack_access, sip_access, INVITE};
 
 fn parse_access(c: &mut Criterion) {
     let buf = Bytes::from_static(INVITE);

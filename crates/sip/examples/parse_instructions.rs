@@ -13,30 +13,14 @@ mod common;
 use std::hint::black_box;
 
 use bytes::Bytes;
-use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::SipMessage;
 
 fn sip_once(buf: &Bytes) -> usize {
-    let msg = sip::Message::parse(black_box(buf.clone())).unwrap();
-    msg.top_via().unwrap().branch().unwrap().len()
-        + msg.from().unwrap().tag().unwrap().len()
-        + msg.to().unwrap().uri.len()
-        + msg.cseq().unwrap().seq as usize
-        + msg.call_id().unwrap().len()
+    common::sip_access(&sip::Message::parse(black_box(buf.clone())).unwrap())
 }
 
 fn rsipstack_once(bytes: &[u8]) -> usize {
-    let msg = SipMessage::try_from(black_box(bytes)).unwrap();
-    msg.via_header()
-        .unwrap()
-        .typed()
-        .unwrap()
-        .branch()
-        .is_some() as usize
-        + msg.from_header().unwrap().typed().unwrap().tag().is_some() as usize
-        + msg.to_header().unwrap().typed().unwrap().params.len()
-        + msg.cseq_header().unwrap().typed().unwrap().seq as usize
-        + msg.call_id_header().unwrap().value().len()
+    common::rsipstack_access(&SipMessage::try_from(black_box(bytes)).unwrap())
 }
 
 fn main() {

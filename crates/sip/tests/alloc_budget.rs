@@ -16,7 +16,6 @@ use std::hint::black_box;
 
 use alloc_counter::{measure, CountingAlloc};
 use bytes::Bytes;
-use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::SipMessage;
 
 #[global_allocator]
@@ -26,31 +25,11 @@ static ALLOC: CountingAlloc = CountingAlloc;
 const BUDGET: u64 = 2;
 
 fn sip_parse_and_access(buf: Bytes) -> usize {
-    let msg = sip::Message::parse(buf).unwrap();
-    let via = msg.top_via().unwrap();
-    let from = msg.from().unwrap();
-    let to = msg.to().unwrap();
-    let cseq = msg.cseq().unwrap();
-    let call_id = msg.call_id().unwrap();
-    via.branch().unwrap().len()
-        + from.tag().unwrap().len()
-        + to.uri.len()
-        + cseq.seq as usize
-        + call_id.len()
+    common::sip_access(&sip::Message::parse(buf).unwrap())
 }
 
 fn rsipstack_parse_and_access(buf: &[u8]) -> usize {
-    let msg = SipMessage::try_from(buf).unwrap();
-    let via = msg.via_header().unwrap().typed().unwrap();
-    let from = msg.from_header().unwrap().typed().unwrap();
-    let to = msg.to_header().unwrap().typed().unwrap();
-    let cseq = msg.cseq_header().unwrap().typed().unwrap();
-    let call_id = msg.call_id_header().unwrap();
-    via.branch().unwrap().to_string().len()
-        + from.tag().unwrap().to_string().len()
-        + to.uri.to_string().len()
-        + cseq.seq as usize
-        + call_id.value().len()
+    common::rsipstack_access(&SipMessage::try_from(buf).unwrap())
 }
 
 #[test]

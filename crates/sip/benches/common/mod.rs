@@ -36,3 +36,29 @@ a=maxptime:150\r\n\
 a=sendrecv\r\n\
 a=rtcp:49171\r\n\
 ";
+
+/// What every transaction reads, with sip: the top Via's branch, the From tag, To, CSeq
+/// and Call-ID. Returns a number that depends on all of them, so nothing is optimised away.
+pub(crate) fn sip_access(msg: &sip::Message) -> usize {
+    msg.top_via().unwrap().branch().unwrap().len()
+        + msg.from().unwrap().tag().unwrap().len()
+        + msg.to().unwrap().uri.len()
+        + msg.cseq().unwrap().seq as usize
+        + msg.call_id().unwrap().len()
+}
+
+/// The same reads with the `rsipstack` parser (typed headers, no formatting).
+pub(crate) fn rsipstack_access(msg: &rsipstack::sip::SipMessage) -> usize {
+    use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+    usize::from(
+        msg.via_header()
+            .unwrap()
+            .typed()
+            .unwrap()
+            .branch()
+            .is_some(),
+    ) + usize::from(msg.from_header().unwrap().typed().unwrap().tag().is_some())
+        + msg.to_header().unwrap().typed().unwrap().params.len()
+        + msg.cseq_header().unwrap().typed().unwrap().seq as usize
+        + msg.call_id_header().unwrap().value().len()
+}

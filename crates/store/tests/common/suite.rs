@@ -7,6 +7,7 @@ use store::{flags, Address, Store, StoreError};
 use super::binding;
 
 /// Calls `$m!(name, ...)` with every behaviour below, so each backend runs them all.
+#[allow(unused_macros)] // not by tests/durability.rs
 macro_rules! for_each_behaviour {
     ($m:ident) => {
         $m!(
@@ -23,6 +24,7 @@ macro_rules! for_each_behaviour {
         );
     };
 }
+#[allow(unused_imports)]
 pub(crate) use for_each_behaviour;
 
 fn addr(s: &str) -> Address {

@@ -82,9 +82,15 @@ impl Cluster {
             );
         };
         let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        // As root the server's user must reach the directory: /tmp, not a private TMPDIR.
+        let parent = if root {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
         let dir = tempfile::Builder::new()
             .prefix("itsp-pg-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         let run_as = root.then(|| {
             let user = if id_of("postgres", "-u").is_some() {

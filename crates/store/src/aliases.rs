@@ -117,11 +117,15 @@ impl Store {
         Ok(())
     }
 
-    /// The aliases, of one domain (the alias's domain) or of all, sorted by alias address.
+    /// The aliases, of one served domain (the alias's domain) or of all, sorted by alias
+    /// address.
     pub async fn list_aliases(&self, domain: Option<&str>) -> Result<Vec<Alias>, StoreError> {
         let rows: Vec<AliasRow> = match domain {
             Some(d) => {
                 let d = normalize_domain(d)?;
+                if !self.domain_exists(&d).await? {
+                    return Err(StoreError::NoSuchDomain(d));
+                }
                 let sql = format!("{ALIAS_SELECT} WHERE a.alias_domain = $1 ORDER BY a.alias_user");
                 on_pool!(self, pool => sqlx::query_as(&sql).bind(&d).fetch_all(pool).await?)
             }

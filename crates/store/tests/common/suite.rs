@@ -336,6 +336,10 @@ pub async fn aliases(s: Store) {
         ]
     );
     assert_eq!(s.list_aliases(Some("example.net")).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.list_aliases(Some("example.org")).await,
+        Err(StoreError::NoSuchDomain(_))
+    ));
     assert_eq!(
         s.aliases_of("alice", "example.com").await.unwrap(),
         [

@@ -1,0 +1,80 @@
+//! [`StoreError`]: what went wrong, and whose fault it is.
+
+/// An error from the store.
+///
+/// The variants are grouped by who is at fault: the caller's input (`Bad*`,
+/// [`StoreError::UnsupportedUrl`]), the state of the data the caller asked to change
+/// (`*Exists`, `NoSuch*`, [`StoreError::DomainInUse`]), or the database and the machine
+/// (the rest). Display never shows a password or an HA1 value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An address (`user@domain`), user part or domain that is not acceptable; the text says
+    /// why.
+    #[error("bad address: {0}")]
+    BadAddress(String),
+    /// A password that cannot be stored (empty, or with control characters).
+    #[error("bad password: {0}")]
+    BadPassword(&'static str),
+    /// An e-mail address that is not of the form `local@domain`.
+    #[error("bad e-mail address: {0:?}")]
+    BadEmail(String),
+    /// A group name that is empty or not a token.
+    #[error("bad group name: {0:?}")]
+    BadGroup(String),
+    /// A location binding with a field out of range; the text names it.
+    #[error("bad binding: {0}")]
+    BadBinding(&'static str),
+    /// A database URL of a scheme the store does not speak. Only the scheme is kept, so a
+    /// password in the URL is never shown.
+    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+
+    /// The domain is already served.
+    #[error("domain {0} exists")]
+    DomainExists(String),
+    /// The domain is not served.
+    #[error("no such domain: {0}")]
+    NoSuchDomain(String),
+    /// The domain still has subscribers or aliases; remove them first.
+    #[error("domain {0} still has subscribers or aliases")]
+    DomainInUse(String),
+    /// A subscriber with this address exists (also when adding an alias that would shadow
+    /// it).
+    #[error("user {0} exists")]
+    UserExists(String),
+    /// No subscriber has this address.
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    /// This alias exists (also when adding a subscriber whose address is an alias).
+    #[error("alias {0} exists")]
+    AliasExists(String),
+    /// No alias has this address.
+    #[error("no such alias: {0}")]
+    NoSuchAlias(String),
+
+    /// The database failed or refused the statement.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the embedded schema migrations failed (for example a database written by a
+    /// newer itsp).
+    #[error("schema migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The directory for a SQLite database file could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A stored value is out of the range this version accepts (edited by hand?).
+    #[error("stored data out of range: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Whether `e` is a unique-constraint violation (a duplicate key).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}

@@ -1,0 +1,342 @@
+//! Subscribers and their digest credentials (the `subscriber` table of SER/Kamailio).
+//!
+//! A password is turned into four HA1 values on the way in and then forgotten: for MD5 and
+//! SHA-256 (RFC 7616, RFC 8760), each over the plain user name (`ha1`) and over
+//! `user@domain` as the user name (`ha1b`, for phones that send the full address as the
+//! digest username). The realm is the domain.
+
+use std::fmt;
+
+use sip::auth::{ha1, Algorithm};
+
+use crate::address::{check_user, normalize_domain};
+use crate::error::is_unique_violation;
+use crate::{on_pool, unix_now, Address, Store, StoreError};
+
+/// The stored HA1 values for one digest username, in lowercase hex. Debug hides them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ha1s {
+    /// `MD5(username:realm:password)`.
+    pub md5: String,
+    /// `SHA-256(username:realm:password)`.
+    pub sha256: String,
+}
+
+impl Ha1s {
+    /// The HA1 to verify a response of `algorithm` with (the `-sess` variants start from the
+    /// same HA1); `None` for algorithms the store keeps no HA1 for (SHA-512-256).
+    pub fn for_algorithm(&self, algorithm: Algorithm) -> Option<&str> {
+        match algorithm {
+            Algorithm::Md5 | Algorithm::Md5Sess => Some(&self.md5),
+            Algorithm::Sha256 | Algorithm::Sha256Sess => Some(&self.sha256),
+            _ => None,
+        }
+    }
+
+    fn compute(username: &str, realm: &str, password: &str) -> Ha1s {
+        Ha1s {
+            md5: ha1(Algorithm::Md5, username, realm, password),
+            sha256: ha1(Algorithm::Sha256, username, realm, password),
+        }
+    }
+}
+
+impl fmt::Debug for Ha1s {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ha1s(<redacted>)")
+    }
+}
+
+/// A subscriber as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The row id (stable; aliases and groups refer to it).
+    pub id: i64,
+    /// The address.
+    pub address: Address,
+    /// HA1 with the plain user name as digest username.
+    pub ha1: Ha1s,
+    /// HA1 with `user@domain` as digest username (Kamailio's `ha1b`).
+    pub ha1b: Ha1s,
+    /// Contact e-mail, for voicemail and password resets.
+    pub email: Option<String>,
+    /// When the subscriber was added, Unix seconds.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("id", &self.id)
+            .field("address", &format_args!("{}", self.address))
+            .field("ha1", &self.ha1)
+            .field("ha1b", &self.ha1b)
+            .field("email", &self.email)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriberRow {
+    id: i64,
+    username: String,
+    domain: String,
+    ha1_md5: String,
+    ha1b_md5: String,
+    ha1_sha256: String,
+    ha1b_sha256: String,
+    email: Option<String>,
+    created_at: i64,
+}
+
+impl From<SubscriberRow> for Subscriber {
+    fn from(r: SubscriberRow) -> Subscriber {
+        Subscriber {
+            id: r.id,
+            address: Address {
+                user: r.username,
+                domain: r.domain,
+            },
+            ha1: Ha1s {
+                md5: r.ha1_md5,
+                sha256: r.ha1_sha256,
+            },
+            ha1b: Ha1s {
+                md5: r.ha1b_md5,
+                sha256: r.ha1b_sha256,
+            },
+            email: r.email,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str =
+    "id, username, domain, ha1_md5, ha1b_md5, ha1_sha256, ha1b_sha256, email, created_at";
+
+fn check_password(password: &str) -> Result<&str, StoreError> {
+    if password.is_empty() {
+        return Err(StoreError::BadPassword("empty"));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(StoreError::BadPassword("control characters"));
+    }
+    Ok(password)
+}
+
+fn check_email(email: Option<&str>) -> Result<Option<&str>, StoreError> {
+    let Some(e) = email else { return Ok(None) };
+    let ok = e
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.len() <= 254;
+    if ok {
+        Ok(Some(e))
+    } else {
+        Err(StoreError::BadEmail(e.to_owned()))
+    }
+}
+
+/// The four HA1 values for `a` and `password`: (ha1, ha1b).
+fn hashes(a: &Address, password: &str) -> (Ha1s, Ha1s) {
+    (
+        Ha1s::compute(&a.user, &a.domain, password),
+        Ha1s::compute(&a.to_string(), &a.domain, password),
+    )
+}
+
+impl Store {
+    /// Adds a subscriber in a served domain; the password is hashed and not kept.
+    pub async fn add_subscriber(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> Result<Subscriber, StoreError> {
+        let a = Address::new(user, domain)?;
+        let (h, hb) = hashes(&a, check_password(password)?);
+        let email = check_email(email)?;
+        // One statement, so the domain and alias checks hold at the insert.
+        let r = on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO subscribers (username, domain, ha1_md5, ha1b_md5, ha1_sha256,
+                                          ha1b_sha256, email, created_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                 WHERE EXISTS (SELECT 1 FROM domains WHERE name = $2)
+                   AND NOT EXISTS (SELECT 1 FROM aliases
+                                   WHERE alias_user = $1 AND alias_domain = $2)",
+            )
+            .bind(&a.user)
+            .bind(&a.domain)
+            .bind(&h.md5)
+            .bind(&hb.md5)
+            .bind(&h.sha256)
+            .bind(&hb.sha256)
+            .bind(email)
+            .bind(unix_now())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        match r {
+            Ok(n) if n > 0 => {}
+            Ok(_) if !self.domain_exists(&a.domain).await? => {
+                return Err(StoreError::NoSuchDomain(a.domain))
+            }
+            Ok(_) => return Err(StoreError::AliasExists(a.to_string())),
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::UserExists(a.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user = %a, "subscriber added");
+        self.subscriber(&a.user, &a.domain)
+            .await?
+            .ok_or(StoreError::NoSuchUser(a.to_string()))
+    }
+
+    /// Replaces a subscriber's password (all four HA1 values).
+    pub async fn set_password(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
+        let a = Address::new(user, domain)?;
+        let (h, hb) = hashes(&a, check_password(password)?);
+        let n = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE subscribers SET ha1_md5 = $3, ha1b_md5 = $4, ha1_sha256 = $5,
+                        ha1b_sha256 = $6
+                 WHERE username = $1 AND domain = $2",
+            )
+            .bind(&a.user)
+            .bind(&a.domain)
+            .bind(&h.md5)
+            .bind(&hb.md5)
+            .bind(&h.sha256)
+            .bind(&hb.sha256)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NoSuchUser(a.to_string()));
+        }
+        tracing::info!(user = %a, "password changed");
+        Ok(())
+    }
+
+    /// Removes a subscriber with its aliases, group memberships and location bindings (of
+    /// the AoR `user@domain`), in one transaction.
+    pub async fn remove_subscriber(&self, user: &str, domain: &str) -> Result<(), StoreError> {
+        let a = Address::new(user, domain)?;
+        let n = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM subscribers WHERE username = $1 AND domain = $2")
+                .bind(&a.user)
+                .bind(&a.domain)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM locations WHERE aor = $1")
+                .bind(a.aor())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            n
+        });
+        if n == 0 {
+            return Err(StoreError::NoSuchUser(a.to_string()));
+        }
+        tracing::info!(user = %a, "subscriber removed");
+        Ok(())
+    }
+
+    /// The subscriber at `user@domain`, if any (aliases are not followed: see
+    /// [`Store::resolve`]).
+    pub async fn subscriber(
+        &self,
+        user: &str,
+        domain: &str,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        let a = Address::new(user, domain)?;
+        let sql = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE username = $1 AND domain = $2"
+        );
+        let row: Option<SubscriberRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(&a.user)
+                .bind(&a.domain)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(Subscriber::from))
+    }
+
+    /// The subscribers, of one domain or of all, sorted by domain and user.
+    pub async fn list_subscribers(
+        &self,
+        domain: Option<&str>,
+    ) -> Result<Vec<Subscriber>, StoreError> {
+        let rows: Vec<SubscriberRow> = match domain {
+            Some(d) => {
+                let d = normalize_domain(d)?;
+                if !self.domain_exists(&d).await? {
+                    return Err(StoreError::NoSuchDomain(d));
+                }
+                let sql = format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE domain = $1
+                     ORDER BY username"
+                );
+                on_pool!(self, pool => {
+                    sqlx::query_as(&sql).bind(&d).fetch_all(pool).await?
+                })
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers ORDER BY domain, username"
+                );
+                on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?)
+            }
+        };
+        Ok(rows.into_iter().map(Subscriber::from).collect())
+    }
+
+    /// The HA1 values to check a digest `username` in `realm` against (RFC 3261 §22.4): the
+    /// subscriber `username@realm`, or, when `username` is itself `user@realm`, that
+    /// subscriber's `ha1b` values. `None` for anything else, malformed input included, so
+    /// the caller answers every unknown user alike.
+    pub async fn credentials(
+        &self,
+        username: &str,
+        realm: &str,
+    ) -> Result<Option<Ha1s>, StoreError> {
+        let Ok(realm) = normalize_domain(realm) else {
+            return Ok(None);
+        };
+        let (user, column_md5, column_sha256) = match username.split_once('@') {
+            None => (username, "ha1_md5", "ha1_sha256"),
+            Some((u, d)) if normalize_domain(d).is_ok_and(|d| d == realm) => {
+                (u, "ha1b_md5", "ha1b_sha256")
+            }
+            Some(_) => return Ok(None),
+        };
+        if check_user(user).is_err() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {column_md5}, {column_sha256} FROM subscribers
+             WHERE username = $1 AND domain = $2"
+        );
+        let row: Option<(String, String)> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(user)
+                .bind(&realm)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(md5, sha256)| Ha1s { md5, sha256 }))
+    }
+}

@@ -1,0 +1,64 @@
+//! The store's behaviours on SQLite, each on a fresh database file, plus what only SQLite
+//! has (the file and its directory are created).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::suite::{self, for_each_behaviour};
+use sqlx::Connection;
+use store::{Store, StoreError};
+
+async fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/itsp.db?mode=rwc", dir.path().display());
+    (dir, Store::open(&url).await.unwrap())
+}
+
+macro_rules! sqlite_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, store) = fresh().await;
+                suite::$name(store.clone()).await;
+                store.close().await;
+            }
+        )*
+    };
+}
+
+for_each_behaviour!(sqlite_tests);
+
+#[tokio::test]
+async fn creates_file_and_directory_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/itsp.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let s = Store::open(&url).await.unwrap();
+    assert_eq!(s.backend_name(), "sqlite");
+    s.add_domain("example.com").await.unwrap();
+    s.close().await;
+    assert!(path.is_file());
+    // Reopening runs the migrations again (nothing to do) and keeps the data.
+    let s = Store::open(&url).await.unwrap();
+    assert_eq!(s.list_domains().await.unwrap(), ["example.com"]);
+    // WAL is a property of the file: a plain connection sees it.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+}
+
+#[tokio::test]
+async fn in_memory_and_bad_urls() {
+    let s = Store::open("sqlite::memory:").await.unwrap();
+    s.add_domain("example.com").await.unwrap();
+    assert!(s.domain_exists("example.com").await.unwrap());
+    let e = Store::open("mysql://user:hunter2@db/itsp")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::UnsupportedUrl(_)));
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}

@@ -176,6 +176,20 @@ impl<'m> Editor<'m> {
         Some(first)
     }
 
+    /// Records where the request really came from in its top Via, as a server does on
+    /// receipt: `received` when the sent-by host is not the source IP (RFC 3261 §18.2.1),
+    /// and, when the client asked with a bare `rport`, `rport=PORT` plus `received` always
+    /// (RFC 3581 §4). Returns whether the Via changed; `Ok(false)` means nothing to record.
+    pub fn stamp_received(&mut self, source: std::net::SocketAddr) -> Result<bool, ParseError> {
+        let top = self.msg.top_via()?;
+        let Some(value) = crate::headers::stamped(&top, source) else {
+            return Ok(false);
+        };
+        self.pop_first_value(HeaderName::Via);
+        self.insert_first(HeaderName::Via, &value)?;
+        Ok(true)
+    }
+
     /// Pushes a Via on top (§16.6 step 8).
     pub fn push_via(&mut self, value: &str) -> Result<&mut Self, ParseError> {
         self.insert_first(HeaderName::Via, value)
@@ -306,6 +320,28 @@ CSeq: 314159 INVITE\r\n\
 X-Folded: one\r\n two\r\n\
 c: application/sdp\r\n\
 l: 5\r\n\r\nv=0\r\n";
+
+    #[test]
+    fn stamp_received_rewrites_only_the_top_via() {
+        let msg = Message::parse(
+            &b"OPTIONS sip:x@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n\
+From: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: c\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"[..],
+        )
+        .unwrap();
+        let mut e = msg.edit();
+        assert!(e.stamp_received("192.0.2.1:4000".parse().unwrap()).unwrap());
+        let out = e.finish().unwrap();
+        let vias: Vec<_> = out.vias().map(|v| v.unwrap().sent_by).collect();
+        assert_eq!(vias, ["10.0.0.1", "h2"]);
+        let top = out.top_via().unwrap();
+        assert_eq!(top.rport(), Some(Some(4000)));
+        assert_eq!(top.received(), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(top.branch(), Some("z9hG4bK1"));
+        let mut e = out.edit();
+        assert!(!e.stamp_received("192.0.2.1:4000".parse().unwrap()).unwrap());
+    }
 
     #[test]
     fn proxy_edits_keep_untouched_bytes() {

@@ -15,4 +15,4 @@ pub use scalar::{
     check_call_id, parse_date, parse_delta_seconds, parse_max_forwards, parse_retry_after, tokens,
     CSeq, MediaType, MAX_CSEQ,
 };
-pub use via::{parse_host_port, Via, MAGIC_COOKIE};
+pub use via::{parse_host_port, stamped, Via, MAGIC_COOKIE};

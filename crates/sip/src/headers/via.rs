@@ -149,6 +149,46 @@ impl<'a> Via<'a> {
 }
 
 /// Splits at the first `sep` (an ASCII byte, so both halves stay valid UTF-8).
+/// The top Via value a server should pass on for a request that came from `source`, or
+/// `None` when it already says all there is to say (RFC 3261 §18.2.1: `received` when the
+/// sent-by host is not the source IP; RFC 3581 §4: a bare `rport` is filled in with the
+/// source port and then `received` is added even when the host matches). Parameters other
+/// than `received` and `rport` are kept in order.
+pub fn stamped(via: &Via<'_>, source: std::net::SocketAddr) -> Option<String> {
+    let ip = source.ip();
+    let host_is_source = match via.host {
+        Host::V4(a) => IpAddr::V4(a) == ip,
+        Host::V6(a) => IpAddr::V6(a) == ip,
+        Host::Name(_) => false,
+    };
+    let wants_rport = via.rport() == Some(None);
+    let needs_received = wants_rport || !host_is_source;
+    if !wants_rport && (!needs_received || via.received() == Some(ip)) {
+        return None;
+    }
+    let mut out = format!("SIP/{}/{} {}", via.version, via.transport, via.sent_by);
+    for (name, value) in via.params.iter().flatten() {
+        if name.eq_ignore_ascii_case("received") || name.eq_ignore_ascii_case("rport") {
+            continue;
+        }
+        out.push(';');
+        out.push_str(name);
+        if let Some(v) = value {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    if needs_received {
+        out.push_str(";received=");
+        out.push_str(&ip.to_string());
+    }
+    if via.rport().is_some() {
+        out.push_str(";rport=");
+        out.push_str(&source.port().to_string());
+    }
+    Some(out)
+}
+
 fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     let i = memchr::memchr(sep, s.as_bytes())?;
     Some((&s[..i], &s[i + 1..]))
@@ -224,5 +264,55 @@ mod tests {
         assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.456").is_err());
         assert!(Via::parse("SIP/2.0/UDP host;branch").is_err());
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    fn stamp(value: &str, source: &str) -> Option<String> {
+        stamped(&Via::parse(value).unwrap(), source.parse().unwrap())
+    }
+
+    #[test]
+    fn received_only_when_the_host_differs() {
+        assert_eq!(
+            stamp("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", "10.0.0.1:5060"),
+            None
+        );
+        assert_eq!(
+            stamp(
+                "SIP/2.0/UDP pc.example.com;branch=z9hG4bK1",
+                "192.0.2.9:5060"
+            )
+            .as_deref(),
+            Some("SIP/2.0/UDP pc.example.com;branch=z9hG4bK1;received=192.0.2.9")
+        );
+        // Already right: nothing to do.
+        assert_eq!(
+            stamp(
+                "SIP/2.0/UDP pc.example.com;branch=z9hG4bK1;received=192.0.2.9",
+                "192.0.2.9:5060"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn bare_rport_is_filled_in_with_received() {
+        // RFC 3581 §4 example: received is added even though the host is the source.
+        assert_eq!(
+            stamp(
+                "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKxx",
+                "10.0.0.1:9988"
+            )
+            .as_deref(),
+            Some("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKxx;received=10.0.0.1;rport=9988")
+        );
+        assert_eq!(
+            stamp("SIP/2.0/TCP [2001:db8::9];rport", "[2001:db8::1]:40000").as_deref(),
+            Some("SIP/2.0/TCP [2001:db8::9];received=2001:db8::1;rport=40000")
+        );
     }
 }

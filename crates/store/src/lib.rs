@@ -66,7 +66,7 @@ use sqlx::sqlite::{
 pub use address::Address;
 pub use aliases::Alias;
 pub use error::StoreError;
-pub use locations::{flags, Binding};
+pub use locations::{flags, Binding, BindingWrite};
 pub use subscribers::{Ha1s, Subscriber};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

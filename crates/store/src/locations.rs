@@ -104,6 +104,46 @@ const BINDING_SELECT: &str = "SELECT aor, contact, expires_at, q, call_id, cseq,
        received, transport, local_socket, path, instance, reg_id, flags, updated_at
      FROM locations";
 
+/// One change of [`Store::write_bindings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingWrite {
+    /// Insert or replace the binding (`aor`, `contact`).
+    Upsert(Binding),
+    /// Delete the binding (`aor`, `contact`) if it exists.
+    Remove {
+        /// The address of record.
+        aor: String,
+        /// The Contact URI exactly as stored.
+        contact: String,
+    },
+}
+
+const UPSERT_SQL: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
+         user_agent, received, transport, local_socket, path, instance, reg_id, flags,
+         updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (aor, contact) DO UPDATE SET
+         expires_at = excluded.expires_at, q = excluded.q,
+         call_id = excluded.call_id, cseq = excluded.cseq,
+         user_agent = excluded.user_agent, received = excluded.received,
+         transport = excluded.transport, local_socket = excluded.local_socket,
+         path = excluded.path, instance = excluded.instance,
+         reg_id = excluded.reg_id, flags = excluded.flags,
+         updated_at = excluded.updated_at";
+
+fn check_binding(b: &Binding) -> Result<(), StoreError> {
+    if b.aor.is_empty() {
+        return Err(StoreError::BadBinding("empty aor"));
+    }
+    if b.contact.is_empty() {
+        return Err(StoreError::BadBinding("empty contact"));
+    }
+    if b.q > 1000 {
+        return Err(StoreError::BadBinding("q above 1000"));
+    }
+    Ok(())
+}
+
 fn collect(rows: Vec<BindingRow>) -> Result<Vec<Binding>, StoreError> {
     rows.into_iter().map(Binding::try_from).collect()
 }
@@ -112,48 +152,54 @@ impl Store {
     /// Inserts or replaces the binding (`aor`, `contact`). When this returns `Ok` the
     /// binding is committed and survives a crash of the process (see the crate docs).
     pub async fn upsert_binding(&self, b: &Binding) -> Result<(), StoreError> {
-        if b.aor.is_empty() {
-            return Err(StoreError::BadBinding("empty aor"));
-        }
-        if b.contact.is_empty() {
-            return Err(StoreError::BadBinding("empty contact"));
-        }
-        if b.q > 1000 {
-            return Err(StoreError::BadBinding("q above 1000"));
+        self.write_bindings(std::slice::from_ref(&BindingWrite::Upsert(b.clone())))
+            .await
+    }
+
+    /// Applies several binding changes in one database transaction: all of them or, on
+    /// error, none. The registrar's write-through batches concurrent REGISTERs this way, so
+    /// one commit (one fsync on SQLite) acknowledges many. When this returns `Ok` every
+    /// change is committed.
+    pub async fn write_bindings(&self, writes: &[BindingWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            if let BindingWrite::Upsert(b) = w {
+                check_binding(b)?;
+            }
         }
         on_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq, user_agent,
-                     received, transport, local_socket, path, instance, reg_id, flags,
-                     updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 ON CONFLICT (aor, contact) DO UPDATE SET
-                     expires_at = excluded.expires_at, q = excluded.q,
-                     call_id = excluded.call_id, cseq = excluded.cseq,
-                     user_agent = excluded.user_agent, received = excluded.received,
-                     transport = excluded.transport, local_socket = excluded.local_socket,
-                     path = excluded.path, instance = excluded.instance,
-                     reg_id = excluded.reg_id, flags = excluded.flags,
-                     updated_at = excluded.updated_at",
-            )
-            .bind(&b.aor)
-            .bind(&b.contact)
-            .bind(b.expires_at)
-            .bind(i64::from(b.q))
-            .bind(&b.call_id)
-            .bind(i64::from(b.cseq))
-            .bind(&b.user_agent)
-            .bind(&b.received)
-            .bind(&b.transport)
-            .bind(&b.local_socket)
-            .bind(&b.path)
-            .bind(&b.instance)
-            .bind(b.reg_id.map(i64::from))
-            .bind(i64::from(b.flags))
-            .bind(b.updated_at)
-            .execute(pool)
-            .await
-            .map(|_| ())?
+            let mut tx = pool.begin().await?;
+            for w in writes {
+                match w {
+                    BindingWrite::Upsert(b) => {
+                        sqlx::query(UPSERT_SQL)
+                            .bind(&b.aor)
+                            .bind(&b.contact)
+                            .bind(b.expires_at)
+                            .bind(i64::from(b.q))
+                            .bind(&b.call_id)
+                            .bind(i64::from(b.cseq))
+                            .bind(&b.user_agent)
+                            .bind(&b.received)
+                            .bind(&b.transport)
+                            .bind(&b.local_socket)
+                            .bind(&b.path)
+                            .bind(&b.instance)
+                            .bind(b.reg_id.map(i64::from))
+                            .bind(i64::from(b.flags))
+                            .bind(b.updated_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    BindingWrite::Remove { aor, contact } => {
+                        sqlx::query("DELETE FROM locations WHERE aor = $1 AND contact = $2")
+                            .bind(aor)
+                            .bind(contact)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

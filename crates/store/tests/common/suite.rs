@@ -2,7 +2,7 @@
 //! every backend (`tests/sqlite.rs`, `tests/postgres.rs`).
 
 use sip::auth::{ha1, Algorithm};
-use store::{flags, Address, Store, StoreError};
+use store::{flags, Address, BindingWrite, Store, StoreError};
 
 use super::binding;
 
@@ -20,6 +20,7 @@ macro_rules! for_each_behaviour {
             remove_subscriber_cascades,
             locations,
             purge_expired,
+            batched_binding_writes,
             concurrent_writes,
         );
     };
@@ -534,6 +535,43 @@ pub async fn locations(s: Store) {
         s.upsert_binding(&bad).await,
         Err(StoreError::BadBinding(_))
     ));
+}
+
+pub async fn batched_binding_writes(s: Store) {
+    let aor = "alice@example.com";
+    let a = binding(aor, "sip:alice@192.0.2.1", 2_000, 1000);
+    let b = binding(aor, "sip:alice@192.0.2.2", 2_000, 500);
+    s.write_bindings(&[
+        BindingWrite::Upsert(a.clone()),
+        BindingWrite::Upsert(b.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.bindings(aor).await.unwrap(), [a.clone(), b.clone()]);
+    s.write_bindings(&[
+        BindingWrite::Remove {
+            aor: aor.into(),
+            contact: a.contact.clone(),
+        },
+        BindingWrite::Remove {
+            aor: aor.into(),
+            contact: "sip:never@192.0.2.9".into(),
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.bindings(aor).await.unwrap(), [b.clone()]);
+    // All or nothing: a bad binding in the batch leaves the good ones unwritten.
+    let mut bad = binding(aor, "sip:x@192.0.2.9", 1, 1001);
+    bad.q = 1001;
+    let c = binding(aor, "sip:alice@192.0.2.3", 2_000, 1000);
+    assert!(matches!(
+        s.write_bindings(&[BindingWrite::Upsert(c), BindingWrite::Upsert(bad)])
+            .await,
+        Err(StoreError::BadBinding(_))
+    ));
+    assert_eq!(s.bindings(aor).await.unwrap(), [b]);
+    s.write_bindings(&[]).await.unwrap();
 }
 
 pub async fn purge_expired(s: Store) {

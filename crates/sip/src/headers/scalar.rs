@@ -128,10 +128,6 @@ pub fn tokens(value: &str) -> impl Iterator<Item = Result<&str, &'static str>> {
 /// §25.1 `SIP-date`; RFC 4475 §3.1.2.12: a zone other than GMT is invalid).
 /// Returns seconds since the Unix epoch.
 pub fn parse_date(value: &str) -> Result<u64, &'static str> {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let bad = "not an RFC 1123 date in GMT";
     let value = trim_lws(value);
     let (wkday, rest) = value.split_once(", ").ok_or(bad)?;
@@ -171,6 +167,42 @@ pub fn parse_date(value: &str) -> Result<u64, &'static str> {
     Ok(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Writes a Date header value for `unix` seconds: `Sat, 13 Nov 2010 23:29:00 GMT`
+/// (RFC 3261 §20.17; the registrar's 200 carries one, §10.3 step 8).
+pub fn format_date(unix: u64) -> String {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // 1970-01-01 was a Thursday (index 3 from Monday).
+    let wkday = DAYS[((days + 3) % 7) as usize];
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{wkday}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
 fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -204,6 +236,12 @@ mod tests {
         );
         assert!(parse_date("Fri, 01 Jan 2010 16:00:00 EST").is_err());
         assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 GMT"), Ok(0));
+        assert_eq!(format_date(1_289_690_940), "Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!(format_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // Leap days and centuries round-trip.
+        for t in [951_782_400u64, 1_709_164_800, 4_107_542_399, 86_399] {
+            assert_eq!(parse_date(&format_date(t)), Ok(t), "{t}");
+        }
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! ## Layout
 //!
 //! - `main.rs`: the command line (clap) and logging set-up.
-//! - `serve.rs`: `itsp serve`, the SIP server loop over the `transport` crate.
+//! - `serve.rs`: `itsp serve`: settings from flags and the config file, then the
+//!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
+//! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
 
+mod config;
 mod lint;
 mod serve;
 
@@ -38,14 +41,19 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the SIP server.
+    /// Run the SIP server: registrar with digest authentication and location service.
     ///
-    /// Listens on UDP and TCP port 5060 of every address unless --listen says otherwise.
-    /// Every request is checked like a proxy would (RFC 3261 §8.2, §16.3): malformed ones
-    /// are answered 400 with a reason phrase naming what is wrong, OPTIONS is answered 200.
-    /// Registrar, proxy and media services build on this server as they land.
+    /// Listens on UDP and TCP port 5060 of every address unless --listen says otherwise,
+    /// serves the domains given with --domain (default: this machine's host name) and keeps
+    /// its data in ./data (SQLite, created on first run) unless --data-dir or --db say
+    /// otherwise. Phones register with the users created by `itsp user add`; their
+    /// registrations survive a restart. Malformed requests are answered 400 with a reason
+    /// phrase naming what is wrong; OPTIONS to the server is answered 200.
     ///
-    /// Example: itsp serve --listen udp:127.0.0.1:5070 --listen tcp:127.0.0.1:5070
+    /// Example:
+    ///   itsp domain add example.com
+    ///   itsp user add alice@example.com --password secret
+    ///   itsp serve --domain example.com --listen udp:127.0.0.1:5070
     Serve(serve::ServeArgs),
     /// Check SIP messages in files the way the server would, and say what is wrong.
     ///

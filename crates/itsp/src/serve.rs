@@ -1,78 +1,172 @@
-//! `itsp serve`: the SIP server loop. Receives from the transports, checks every request
-//! (RFC 3261 §8.2, §16.3 via `sip::sanity`), answers what it can and sends the answers
-//! where RFC 3261 §18.2.2 and RFC 3581 say.
+//! `itsp serve`: assembles the settings (flags over the config file over defaults), opens
+//! the store, starts the [`server::Server`] and runs it until SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use sip::build::reject_unparsed;
-use sip::sanity::{check_request, Policy};
-use sip::{HeaderName, Message, MessageBuilder, Method};
-use transport::{Incoming, Listen, Protocol, Transports};
+use server::{Server, ServerConfig};
+use transport::Listen;
 
-/// The Server / User-Agent string itsp sends (RFC 3261 §20.35).
-pub(crate) const SERVER: &str = concat!("itsp/", env!("CARGO_PKG_VERSION"));
-
-/// Methods the server answers itself today.
-const ALLOW: &str = "OPTIONS";
+use crate::config::Config;
 
 /// Options of `itsp serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Read settings from this TOML file (see itsp.example.toml); flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where to listen, as PROTO:ADDR:PORT (udp or tcp); repeat for several.
     /// Default: udp:0.0.0.0:5060 and tcp:0.0.0.0:5060.
     #[arg(long = "listen", value_name = "PROTO:ADDR:PORT")]
     listen: Vec<Listen>,
+    /// A domain to serve (the part after @ of your users' addresses, also the digest
+    /// realm); repeat for several. Default: the machine's host name.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Directory of the embedded SQLite database, created on first run. Default: ./data
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use this database instead of SQLite in the data directory, e.g.
+    /// postgres://itsp:secret@localhost/itsp
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
 }
 
-pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let listens = if args.listen.is_empty() {
+/// The settings of one run, with where each came from resolved.
+struct Settings {
+    listens: Vec<Listen>,
+    store_url: String,
+    data_dir: Option<PathBuf>,
+    server: ServerConfig,
+}
+
+fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let listens = if !args.listen.is_empty() {
+        args.listen
+    } else if !config.sip.listen.is_empty() {
+        config.sip.listen.iter().map(|l| l.0).collect()
+    } else {
         vec![
             "udp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?,
             "tcp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?,
         ]
-    } else {
-        args.listen
     };
+    let domains = if !args.domains.is_empty() {
+        args.domains
+    } else if !config.sip.domains.is_empty() {
+        config.sip.domains.clone()
+    } else {
+        vec![host_name()]
+    };
+    let db = args.db.or(config.store.db.clone());
+    let data_dir = args
+        .data_dir
+        .or(config.store.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let (store_url, data_dir) = match db {
+        Some(url) => (url, None),
+        None => (sqlite_url(&data_dir), Some(data_dir)),
+    };
+    let server = ServerConfig {
+        domains,
+        registrar: config.registrar(),
+        nonce_lifetime: config.auth.nonce_lifetime,
+        purge_interval: Duration::from_secs(config.registrar.purge_interval),
+        timers: config.timers(),
+        ..ServerConfig::default()
+    };
+    Ok(Settings {
+        listens,
+        store_url,
+        data_dir,
+        server,
+    })
+}
+
+/// The SQLite URL of the database file in `dir`.
+pub(crate) fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("itsp.db").display())
+}
+
+/// The machine's host name, the default domain; `localhost` when it cannot be read.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Creates the data directory and checks that it is writable, so the operator learns it
+/// now and in plain words, not from SQLite.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let probe = dir.join(".itsp-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = settings(args)?;
+    if let Some(dir) = &settings.data_dir {
+        prepare_data_dir(dir)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(listens))?;
+    runtime.block_on(serve(settings))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(listens: Vec<Listen>) -> anyhow::Result<()> {
-    let (transports, mut incoming) = Transports::bind(&listens).await.context(
-        "is another SIP server (or another itsp) running? choose other ports with --listen",
-    )?;
-    for l in transports.local_addrs() {
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let where_ = match &settings.data_dir {
+        Some(dir) => format!("the database in {}", dir.display()),
+        None => "the database given with --db".to_owned(),
+    };
+    let store = store::Store::open(&settings.store_url)
+        .await
+        .with_context(|| format!("cannot open {where_}"))?;
+    let (server, report) = Server::start(settings.server, store, &settings.listens)
+        .await
+        .map_err(|e| match e {
+            server::StartError::Transport(t) => anyhow::Error::new(t).context(
+                "is another SIP server (or another itsp) running? choose other ports with --listen",
+            ),
+            other => anyhow::Error::new(other),
+        })?;
+    tracing::info!(
+        domains = %report.domains.join(","),
+        bindings_restored = report.bindings_restored,
+        bindings_purged = report.bindings_purged,
+        store = store_kind(&settings.store_url),
+        "store ready"
+    );
+    for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            msg = incoming.recv() => {
-                let Some(msg) = msg else { break };
-                if let Some((answer, dest)) = answer(&msg) {
-                    let sent = transports
-                        .send(msg.local.protocol, Some(msg.local.addr), dest, answer.as_bytes().clone())
-                        .await;
-                    if let Err(e) = sent {
-                        tracing::warn!(error = %e, "could not send the answer");
-                    }
-                }
-            }
-            () = &mut shutdown => {
-                tracing::info!("shutting down");
-                break;
-            }
-        }
-    }
+    server.run(shutdown_signal()).await;
     Ok(())
+}
+
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
 }
 
 async fn shutdown_signal() {
@@ -95,155 +189,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
-    }
-}
-
-/// Decides the answer to one incoming message and where it goes. Pure: no I/O.
-pub(crate) fn answer(incoming: &Incoming) -> Option<(Message, SocketAddr)> {
-    let msg = match &incoming.message {
-        Ok(msg) => msg,
-        Err((error, bytes)) => {
-            tracing::info!(source = %incoming.source, local = %incoming.local, %error, "malformed message");
-            let resp = reject_unparsed(bytes, error)?;
-            let dest = response_destination(&resp, incoming)?;
-            return Some((resp, dest));
-        }
-    };
-    let method = msg.method()?; // responses: no transactions of our own yet
-    if *method == Method::Ack {
-        return None; // ACK is never answered (§17.2.1)
-    }
-    let call_id = msg.call_id().unwrap_or("-");
-    let resp = match check_request(msg, &Policy::PROXY) {
-        Err(rejection) => {
-            tracing::info!(source = %incoming.source, call_id, code = rejection.code, reason = %rejection.reason, "request refused");
-            let mut b = MessageBuilder::response_to(
-                msg,
-                rejection.code,
-                Some(&rejection.reason),
-                Some(&local_tag(msg)),
-            );
-            if let Some((name, value)) = &rejection.header {
-                b = b.header(*name, value);
-            }
-            b
-        }
-        Ok(()) if *method == Method::Options => {
-            MessageBuilder::response_to(msg, 200, None, Some(&local_tag(msg)))
-                .header(HeaderName::Allow, ALLOW)
-                .header(HeaderName::Accept, "application/sdp")
-        }
-        Ok(()) => {
-            tracing::info!(source = %incoming.source, call_id, %method, "method not served yet");
-            MessageBuilder::response_to(msg, 501, None, Some(&local_tag(msg)))
-                .header(HeaderName::Allow, ALLOW)
-        }
-    };
-    let resp = match resp.header(HeaderName::Server, SERVER).build() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(source = %incoming.source, error = %e, "cannot build the answer");
-            return None;
-        }
-    };
-    let dest = response_destination(&resp, incoming)?;
-    Some((resp, dest))
-}
-
-/// A To tag for responses the server generates itself, stable for one request so that
-/// retransmissions get the same tag (RFC 3261 §8.2.6.2).
-fn local_tag(msg: &Message) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    msg.call_id().unwrap_or("").hash(&mut h);
-    msg.from()
-        .ok()
-        .and_then(|f| f.tag())
-        .unwrap_or("")
-        .hash(&mut h);
-    format!("{:016x}", h.finish())
-}
-
-/// Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): back on the connection for TCP;
-/// for UDP to the source address, at the source port when the Via asked for `rport`, else
-/// at the Via's sent-by port (default 5060).
-fn response_destination(resp: &Message, incoming: &Incoming) -> Option<SocketAddr> {
-    if incoming.local.protocol == Protocol::Tcp {
-        return Some(incoming.source);
-    }
-    let via = resp.top_via().ok()?;
-    let port = match via.rport() {
-        Some(_) => incoming.source.port(),
-        None => via.port.unwrap_or(5060),
-    };
-    Some(SocketAddr::new(incoming.source.ip(), port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn incoming(bytes: &'static [u8], protocol: Protocol) -> Incoming {
-        let b = bytes::Bytes::from_static(bytes);
-        Incoming {
-            message: Message::parse(b.clone()).map_err(|e| (e, b)),
-            source: "192.0.2.7:40000".parse().unwrap(),
-            local: Listen {
-                protocol,
-                addr: "192.0.2.1:5060".parse().unwrap(),
-            },
-        }
-    }
-
-    const OPTIONS: &[u8] = b"OPTIONS sip:example.com SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1;rport\r\n\
-Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=9\r\nTo: <sip:example.com>\r\n\
-Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-
-    #[test]
-    fn options_is_answered_at_the_rport() {
-        let (resp, dest) = answer(&incoming(OPTIONS, Protocol::Udp)).unwrap();
-        assert_eq!(resp.status(), Some(200));
-        assert_eq!(resp.header(HeaderName::Allow), Some("OPTIONS"));
-        assert!(resp.to().unwrap().tag().is_some());
-        assert_eq!(dest, "192.0.2.7:40000".parse().unwrap());
-    }
-
-    #[test]
-    fn without_rport_the_via_port_is_used() {
-        let (_, dest) = answer(&incoming(
-            b"OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1\r\n\
-From: <sip:a@example.com>;tag=9\r\nTo: <sip:example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n",
-            Protocol::Udp,
-        ))
-        .unwrap();
-        assert_eq!(dest, "192.0.2.7:5062".parse().unwrap());
-    }
-
-    #[test]
-    fn malformed_and_unknown() {
-        let (resp, _) = answer(&incoming(
-            b"INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\n\
-From: <sip:a@example.com>;tag=9\r\nTo: <sip:b@example.com>\r\nCall-ID: c2\r\nCSeq: 1 BYE\r\n\r\n",
-            Protocol::Tcp,
-        ))
-        .unwrap();
-        assert_eq!(resp.status(), Some(400));
-        assert_eq!(
-            resp.reason(),
-            Some("Bad CSeq header: method does not match the request line")
-        );
-        let (resp, _) = answer(&incoming(
-            b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK3\r\n\
-From: <sip:a@example.com>;tag=9\r\nTo: <sip:a@example.com>\r\nCall-ID: c3\r\nCSeq: 1 REGISTER\r\n\r\n",
-            Protocol::Udp,
-        ))
-        .unwrap();
-        assert_eq!(resp.status(), Some(501));
-        assert!(answer(&incoming(
-            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n",
-            Protocol::Udp
-        ))
-        .is_none());
     }
 }

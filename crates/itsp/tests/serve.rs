@@ -3,66 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{as_strs, DataDir, Itsp};
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    udp: SocketAddr,
-    tcp: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_itsp"))
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "udp:127.0.0.1:0",
-            "--listen",
-            "tcp:127.0.0.1:0",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("itsp starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let (mut udp, mut tcp) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while udp.is_none() || tcp.is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "server did not report its sockets"
-        );
-        let line = lines.next().expect("log line").expect("utf-8");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
-        if let Some(l) = v["fields"]["listen"].as_str() {
-            let (proto, addr) = l.split_once(':').unwrap();
-            let addr: SocketAddr = addr.parse().unwrap();
-            match proto {
-                "udp" => udp = Some(addr),
-                "tcp" => tcp = Some(addr),
-                _ => {}
-            }
-        }
-    }
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        udp: udp.unwrap(),
-        tcp: tcp.unwrap(),
-    }
+fn start() -> (Itsp, DataDir) {
+    let data = DataDir::with_users(&[]);
+    (Itsp::start(&as_strs(&data.args())), data)
 }
 
 fn options(transport: &str, branch: &str) -> String {
@@ -73,7 +25,7 @@ Call-ID: {branch}@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
-fn udp_exchange(server: &Server, request: &[u8]) -> sip::Message {
+fn udp_exchange(server: &Itsp, request: &[u8]) -> sip::Message {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     sock.send_to(request, server.udp).unwrap();
@@ -85,7 +37,7 @@ fn udp_exchange(server: &Server, request: &[u8]) -> sip::Message {
 
 #[test]
 fn answers_over_udp_and_tcp_and_stops_on_sigterm() {
-    let mut server = start();
+    let (mut server, _data) = start();
 
     let resp = udp_exchange(&server, options("UDP", "u1").as_bytes());
     assert_eq!(resp.status(), Some(200));
@@ -156,8 +108,10 @@ fn answers_over_udp_and_tcp_and_stops_on_sigterm() {
 fn a_busy_port_is_a_clear_error() {
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
+    let data = DataDir::with_users(&[]);
     let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
         .args(["serve", "--listen", &format!("udp:{addr}")])
+        .args(data.args())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

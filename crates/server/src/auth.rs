@@ -55,20 +55,7 @@ impl AuthKind {
     }
 }
 
-/// A subscriber's stored hashes (never the password): HA1 for MD5 and for SHA-256.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Ha1s {
-    /// `MD5(user:realm:password)`, hex.
-    pub md5: String,
-    /// `SHA-256(user:realm:password)`, hex.
-    pub sha256: String,
-}
-
-impl std::fmt::Debug for Ha1s {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Ha1s { .. }")
-    }
-}
+pub use store::Ha1s;
 
 /// What to do with a request after looking at its credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,12 +140,11 @@ impl DigestAuth {
             Ok(a) => a,
             Err(_) => return self.challenge(kind, realm, false, now, random),
         };
-        let ha1 = match (lookup(&user), algorithm) {
-            (Some(h), Algorithm::Md5 | Algorithm::Md5Sess) => h.md5,
-            (Some(h), Algorithm::Sha256 | Algorithm::Sha256Sess) => h.sha256,
-            // Unknown user, or an algorithm we do not store: the same work and answer as
-            // a wrong password.
-            _ => self.dummy_ha1(&user, realm, algorithm),
+        // Unknown user, or an algorithm we do not store: the same work and answer as a
+        // wrong password.
+        let ha1 = match lookup(&user).and_then(|h| h.for_algorithm(algorithm).map(str::to_owned)) {
+            Some(h) => h,
+            None => self.dummy_ha1(&user, realm, algorithm),
         };
         match self
             .verifier
@@ -172,6 +158,19 @@ impl DigestAuth {
             // challenge, identical in every case.
             _ => self.challenge(kind, realm, false, now, random),
         }
+    }
+
+    /// The username of the request's Digest credentials for `realm`, if it has any that
+    /// parse: what to look up in the store before [`DigestAuth::check`].
+    pub fn username(request: &Message, kind: AuthKind, realm: &str) -> Option<String> {
+        request
+            .header_values(kind.credentials_header())
+            .find_map(|value| match parse_credentials(value) {
+                Ok(AuthHeader::Digest(c)) if c.realm.unescape() == realm && !c.userhash => {
+                    Some(c.username.unescape().into_owned())
+                }
+                _ => None,
+            })
     }
 
     fn challenge(
@@ -439,7 +438,29 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
     }
 
     #[test]
-    fn ha1s_debug_hides_hashes() {
-        assert_eq!(format!("{:?}", alice().unwrap()), "Ha1s { .. }");
+    fn username_is_read_for_our_realm_only() {
+        let cred = |realm: &str| {
+            format!(
+                r#"Digest username="alice", realm="{realm}", nonce="n", uri="sip:example.com", response="00""#
+            )
+        };
+        let r = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &cred(REALM))),
+        );
+        assert_eq!(
+            DigestAuth::username(&r, AuthKind::Www, REALM).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(DigestAuth::username(&r, AuthKind::Proxy, REALM), None);
+        let r = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &cred("other.org"))),
+        );
+        assert_eq!(DigestAuth::username(&r, AuthKind::Www, REALM), None);
     }
 }

@@ -1,21 +1,42 @@
-//! # server — the SIP server logic of itsp
+//! # server — the SIP server of itsp
 //!
-//! What SER's `registrar`, `usrloc` and (as they land) `tm`/`rr` routing did: decisions over
-//! parsed messages, without sockets. The `itsp` binary wires these to the transports and
-//! the store.
+//! What SER's `registrar`, `usrloc`, `auth_db` and (as they land) `tm`/`rr` did: a
+//! [`Server`] that takes messages from the `transport` crate through the `sip` transaction
+//! layer to a routing policy that reads like the seed's `ser.cfg`, with the location index
+//! in memory written through to the `store`. The decisions themselves ([`registrar`],
+//! [`auth`], [`location`], [`nat`]) are plain functions over parsed messages, tested
+//! without sockets.
 //!
 //! ## Layout
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`run`] | [`Server`]: start (restore bindings, bind sockets), the receive/timer/housekeeping tasks, graceful stop |
+//! | `core` | the shared state; a message's path: Via stamping, transaction layer, responses sent where §18.2.2 says |
+//! | `policy` | the routing steps for a new request: sanity, REGISTER, OPTIONS, authenticate |
+//! | [`config`] | [`ServerConfig`] |
+//! | [`domains`] | the served domains (SER's `myself`), cached from the store |
+//! | [`persist`] | write-through of bindings to the store, batched; row conversion |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
+//! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
 
 pub mod auth;
+pub mod config;
+mod core;
+pub mod domains;
 pub mod location;
+pub mod nat;
+pub mod persist;
+mod policy;
 pub mod registrar;
+pub mod run;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
+pub use config::ServerConfig;
+pub use core::{Source, SERVER};
 pub use location::{aor_key, Binding, Change, Location};
+pub use policy::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
+pub use run::{Server, StartError, StartReport};

@@ -43,6 +43,8 @@ pub struct Binding {
     pub instance: Option<String>,
     /// `reg-id` of the contact (RFC 5626), if any.
     pub reg_id: Option<u32>,
+    /// Whether the REGISTER came from behind a NAT ([`crate::nat::behind_nat`]).
+    pub nat: bool,
     /// When the binding was last written, Unix seconds.
     pub updated_at: u64,
 }
@@ -126,6 +128,15 @@ impl Location {
         }
     }
 
+    /// Replaces every binding of an address-of-record (with those read back from the store).
+    pub fn replace(&mut self, aor: &str, bindings: Vec<Binding>) {
+        if bindings.is_empty() {
+            self.by_aor.remove(aor);
+        } else {
+            self.by_aor.insert(aor.to_owned(), bindings);
+        }
+    }
+
     /// Puts back a binding read from the store at start.
     pub fn restore(&mut self, aor: &str, binding: Binding) {
         self.apply(aor, &[Change::Upsert(binding)]);
@@ -159,14 +170,15 @@ impl Location {
     }
 }
 
-/// The address-of-record key of a SIP URI: `user@host`, the user unescaped and kept
-/// case-sensitive, the host lower-cased (RFC 3261 §10.3 step 5, §19.1.4). `None` for a URI
-/// without user part.
+/// The address-of-record key of a SIP URI: `user@domain` as the store keys subscribers and
+/// bindings ([`store::Address::aor`]): the user unescaped and kept case-sensitive, the
+/// domain lower-cased without a trailing dot (RFC 3261 §10.3 step 5, §19.1.4). `None` for
+/// a URI without user part, or one no subscriber could have.
 pub fn aor_key(uri: &SipUri<'_>) -> Option<String> {
     let user = uri.user_unescaped()?;
-    let user = String::from_utf8_lossy(&user);
-    let host = uri.host.to_string().to_ascii_lowercase();
-    Some(format!("{user}@{host}"))
+    let user = std::str::from_utf8(&user).ok()?;
+    let host = uri.host.to_string();
+    store::Address::new(user, &host).ok().map(|a| a.aor())
 }
 
 #[cfg(test)]
@@ -187,6 +199,7 @@ mod tests {
             path: Vec::new(),
             instance: None,
             reg_id: None,
+            nat: false,
             updated_at: 0,
         }
     }
@@ -262,5 +275,9 @@ mod tests {
             Some("alice@example.com")
         );
         assert_eq!(key("sip:example.com"), None);
+        assert_eq!(
+            key("sip:bob@Example.COM.").as_deref(),
+            Some("bob@example.com")
+        );
     }
 }

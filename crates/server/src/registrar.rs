@@ -51,6 +51,8 @@ pub struct Arrival<'a> {
     pub transport: &'a str,
     /// The local socket it came in on.
     pub local: Option<SocketAddr>,
+    /// Whether it came from behind a NAT ([`crate::nat::behind_nat`]).
+    pub nat: bool,
 }
 
 fn reject(code: u16, reason: impl Into<String>) -> Rejection {
@@ -132,15 +134,17 @@ pub fn process_register(
         }
         if granted == 0 {
             if let Some(i) = existing {
-                working.remove(i);
+                // The stored text: an equivalent URI may be written differently.
+                let gone = working.remove(i);
                 changes.push(Change::Remove {
-                    contact: addr.uri.to_owned(),
+                    contact: gone.contact,
                 });
             }
             continue;
         }
         let binding = Binding {
-            contact: addr.uri.to_owned(),
+            // A refresh keeps the stored text of the contact, the key in the store.
+            contact: existing.map_or_else(|| addr.uri.to_owned(), |i| working[i].contact.clone()),
             expires_at: arrival.now + u64::from(granted),
             q: contact.q().unwrap_or(DEFAULT_Q),
             call_id: call_id.to_owned(),
@@ -160,6 +164,7 @@ pub fn process_register(
                 .get("reg-id")
                 .flatten()
                 .and_then(|v| v.parse().ok()),
+            nat: arrival.nat,
             updated_at: arrival.now,
         };
         match existing {
@@ -245,6 +250,7 @@ CSeq: {cseq} REGISTER\r\nUser-Agent: test-phone/1\r\n{extra}Content-Length: 0\r\
             source: "203.0.113.5:40000".parse().unwrap(),
             transport: "UDP",
             local: None,
+            nat: false,
         }
     }
 

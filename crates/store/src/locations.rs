@@ -104,8 +104,10 @@ const BINDING_SELECT: &str = "SELECT aor, contact, expires_at, q, call_id, cseq,
        received, transport, local_socket, path, instance, reg_id, flags, updated_at
      FROM locations";
 
-/// One change of [`Store::write_bindings`].
+/// One change of [`Store::write_bindings`]. Short-lived, so the size difference of the
+/// variants does not matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum BindingWrite {
     /// Insert or replace the binding (`aor`, `contact`).
     Upsert(Binding),

@@ -560,7 +560,7 @@ pub async fn batched_binding_writes(s: Store) {
     ])
     .await
     .unwrap();
-    assert_eq!(s.bindings(aor).await.unwrap(), [b.clone()]);
+    assert_eq!(s.bindings(aor).await.unwrap(), std::slice::from_ref(&b));
     // All or nothing: a bad binding in the batch leaves the good ones unwritten.
     let mut bad = binding(aor, "sip:x@192.0.2.9", 1, 1001);
     bad.q = 1001;

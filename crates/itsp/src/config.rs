@@ -1,0 +1,234 @@
+//! The TOML configuration file of `itsp serve` (`--config FILE`; every setting documented in
+//! `itsp.example.toml` at the top of the repository). Unknown keys are errors, every key has
+//! a default, and command-line flags override the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use server::registrar::RegistrarConfig;
+use sip::transaction::TimerConfig;
+use transport::Listen;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    /// `[sip]`: sockets and domains.
+    pub(crate) sip: SipSection,
+    /// `[store]`: where the data lives.
+    pub(crate) store: StoreSection,
+    /// `[registrar]`: expiry limits.
+    pub(crate) registrar: RegistrarSection,
+    /// `[auth]`: digest authentication.
+    pub(crate) auth: AuthSection,
+    /// `[timers]`: SIP timers.
+    pub(crate) timers: TimersSection,
+}
+
+/// `[sip]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SipSection {
+    /// Sockets as `PROTO:ADDR:PORT`; empty: UDP and TCP on 0.0.0.0:5060.
+    pub(crate) listen: Vec<ListenText>,
+    /// Domains served; empty: the machine's host name.
+    pub(crate) domains: Vec<String>,
+}
+
+/// A listen address read from the file, checked like `--listen`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListenText(pub(crate) Listen);
+
+impl<'de> Deserialize<'de> for ListenText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(ListenText).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StoreSection {
+    /// Directory of the SQLite database.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://...`); overrides `data_dir`.
+    pub(crate) db: Option<String>,
+}
+
+/// `[registrar]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RegistrarSection {
+    pub(crate) min_expires: u32,
+    pub(crate) max_expires: u32,
+    pub(crate) default_expires: u32,
+    pub(crate) max_contacts: usize,
+    /// Seconds between purges of expired bindings.
+    pub(crate) purge_interval: u64,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        let r = RegistrarConfig::default();
+        RegistrarSection {
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts: r.max_contacts,
+            purge_interval: server::ServerConfig::default().purge_interval.as_secs(),
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuthSection {
+    /// Seconds a nonce is accepted.
+    pub(crate) nonce_lifetime: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            nonce_lifetime: server::config::DEFAULT_NONCE_LIFETIME,
+        }
+    }
+}
+
+/// `[timers]`, in milliseconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TimersSection {
+    pub(crate) t1_ms: u64,
+    pub(crate) t2_ms: u64,
+    pub(crate) t4_ms: u64,
+}
+
+impl Default for TimersSection {
+    fn default() -> Self {
+        let t = TimerConfig::default();
+        TimersSection {
+            t1_ms: millis(t.t1),
+            t2_ms: millis(t.t2),
+            t4_ms: millis(t.t4),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Why a config file was refused: the file and what is wrong, with line and key.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses config text; the error names the line, the key and why.
+    pub(crate) fn parse(text: &str) -> Result<Config, String> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let r = &self.registrar;
+        if r.min_expires > r.max_expires {
+            return Err(format!(
+                "registrar.min_expires ({}) is above registrar.max_expires ({})",
+                r.min_expires, r.max_expires
+            ));
+        }
+        if r.default_expires < r.min_expires || r.default_expires > r.max_expires {
+            return Err(format!(
+                "registrar.default_expires ({}) is outside min_expires..max_expires ({}..{})",
+                r.default_expires, r.min_expires, r.max_expires
+            ));
+        }
+        if r.purge_interval == 0 {
+            return Err("registrar.purge_interval must be at least 1 second".into());
+        }
+        if self.auth.nonce_lifetime == 0 {
+            return Err("auth.nonce_lifetime must be at least 1 second".into());
+        }
+        let t = &self.timers;
+        if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
+            return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
+        }
+        Ok(())
+    }
+
+    /// The registrar limits.
+    pub(crate) fn registrar(&self) -> RegistrarConfig {
+        let r = &self.registrar;
+        RegistrarConfig {
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts: r.max_contacts,
+        }
+    }
+
+    /// The SIP timers.
+    pub(crate) fn timers(&self) -> TimerConfig {
+        TimerConfig {
+            t1: Duration::from_millis(self.timers.t1_ms),
+            t2: Duration::from_millis(self.timers.t2_ms),
+            t4: Duration::from_millis(self.timers.t4_ms),
+            ..TimerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_matches_the_defaults() {
+        let text = include_str!("../../../itsp.example.toml");
+        let c = Config::parse(text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.registrar(), d.registrar());
+        assert_eq!(c.timers(), d.timers());
+        assert_eq!(c.auth.nonce_lifetime, d.auth.nonce_lifetime);
+        assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::parse("[registrar]\nmin_expire = 5\n").unwrap_err();
+        assert!(e.contains("min_expire") && e.contains("line 2"), "{e}");
+        let e = Config::parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n").unwrap_err();
+        assert!(e.contains("unknown protocol"), "{e}");
+        let e = Config::parse("[registrar]\nmin_expires = 9000\n").unwrap_err();
+        assert!(e.contains("registrar.min_expires"), "{e}");
+        let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
+        assert!(e.contains("max_contacts"), "{e}");
+    }
+}

@@ -1,0 +1,44 @@
+//! [`ServerConfig`]: the settings of a running server. `itsp serve` assembles them from its
+//! flags, the TOML config file and these defaults.
+
+use std::time::Duration;
+
+use sip::transaction::TimerConfig;
+
+use crate::registrar::RegistrarConfig;
+
+/// Settings of [`crate::Server`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Domains served (added to the store at start if missing; more can be added with
+    /// `itsp domain add` while the server runs). The realm of digest challenges is the
+    /// domain (RFC 3261 §22.1).
+    pub domains: Vec<String>,
+    /// Expiry limits of the registrar.
+    pub registrar: RegistrarConfig,
+    /// How long a digest nonce is accepted before `stale=true` (seconds).
+    pub nonce_lifetime: u64,
+    /// How often expired bindings are purged from memory and the store.
+    pub purge_interval: Duration,
+    /// SIP timers T1, T2, T4 (RFC 3261 §17, table 4).
+    pub timers: TimerConfig,
+    /// On shutdown, how long requests in progress may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            domains: Vec::new(),
+            registrar: RegistrarConfig::default(),
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            purge_interval: Duration::from_secs(30),
+            timers: TimerConfig::default(),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Default nonce lifetime: five minutes, Kamailio's `nonce_expire` is 30 s but phones that
+/// reuse a nonce for their next REGISTER then get a needless `stale` round trip.
+pub const DEFAULT_NONCE_LIFETIME: u64 = 300;

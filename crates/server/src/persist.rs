@@ -1,0 +1,244 @@
+//! Write-through of the location index to the store (Kamailio `usrloc` in `db_mode`
+//! write-through): the conversion between the registrar's [`Binding`] and the store's row,
+//! and [`LocationWriter`], the task that commits binding changes in batches.
+//!
+//! The registrar applies a REGISTER's changes to the in-memory index and hands them to the
+//! writer in the same critical section, so the writer sees changes in the order the index
+//! did. The 200 is sent only when the writer reports the commit: a binding acknowledged
+//! with 200 survives `kill -9`. Changes that queue up while a commit runs go into the next
+//! transaction together, so under load one fsync acknowledges many REGISTERs.
+
+use std::net::SocketAddr;
+
+use store::{flags, BindingWrite, Store};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::location::{Binding, Change};
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// The store row of a binding of `aor`.
+pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
+    store::Binding {
+        aor: aor.to_owned(),
+        contact: b.contact.clone(),
+        expires_at: i64::try_from(b.expires_at).unwrap_or(i64::MAX),
+        q: b.q,
+        call_id: b.call_id.clone(),
+        cseq: b.cseq,
+        user_agent: b.user_agent.clone().unwrap_or_default(),
+        received: b.source.to_string(),
+        transport: b.transport.clone(),
+        local_socket: b.local.map(|l| l.to_string()).unwrap_or_default(),
+        path: (!b.path.is_empty()).then(|| b.path.join(", ")),
+        instance: b.instance.clone(),
+        reg_id: b.reg_id,
+        flags: if b.nat { flags::NAT } else { 0 },
+        updated_at: i64::try_from(b.updated_at).unwrap_or(i64::MAX),
+    }
+}
+
+/// The binding a store row holds, with its AoR; `None` for a row this version cannot use
+/// (a source address that does not parse).
+pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
+    let source: SocketAddr = row.received.parse().ok()?;
+    let path = match &row.path {
+        Some(p) => sip::text::split_top_level(p)
+            .filter_map(Result::ok)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
+    let binding = Binding {
+        contact: row.contact,
+        expires_at: u64::try_from(row.expires_at).unwrap_or(0),
+        q: row.q,
+        call_id: row.call_id,
+        cseq: row.cseq,
+        user_agent: (!row.user_agent.is_empty()).then_some(row.user_agent),
+        source,
+        transport: row.transport,
+        local: row.local_socket.parse().ok(),
+        path,
+        instance: row.instance,
+        reg_id: row.reg_id,
+        nat: row.flags & flags::NAT != 0,
+        updated_at: u64::try_from(row.updated_at).unwrap_or(0),
+    };
+    Some((row.aor, binding))
+}
+
+/// The store writes for a registrar's changes to `aor`.
+pub fn writes_for(aor: &str, changes: &[Change]) -> Vec<BindingWrite> {
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Upsert(b) => BindingWrite::Upsert(to_store(aor, b)),
+            Change::Remove { contact } => BindingWrite::Remove {
+                aor: aor.to_owned(),
+                contact: contact.clone(),
+            },
+        })
+        .collect()
+}
+
+/// The result of a write: `Err` carries the store's message.
+pub type WriteResult = Result<(), String>;
+
+struct Job {
+    writes: Vec<BindingWrite>,
+    done: oneshot::Sender<WriteResult>,
+}
+
+/// The batching writer task. See the module docs.
+#[derive(Debug)]
+pub struct LocationWriter {
+    jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} writes)", self.writes.len())
+    }
+}
+
+impl LocationWriter {
+    /// Starts the writer task on `store`.
+    pub fn spawn(store: Store) -> LocationWriter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_loop(store, rx));
+        LocationWriter {
+            jobs: std::sync::Mutex::new(Some(tx)),
+            task: tokio::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// Queues writes; the receiver learns when they are committed. Never waits, so it can
+    /// be called while the location index is locked (that is what keeps the order).
+    pub fn submit(&self, writes: Vec<BindingWrite>) -> oneshot::Receiver<WriteResult> {
+        let (done, rx) = oneshot::channel();
+        let job = Job { writes, done };
+        let sent = match self.jobs.lock() {
+            Ok(guard) => match guard.as_ref() {
+                Some(tx) => tx.send(job).map_err(|e| e.0),
+                None => Err(job),
+            },
+            Err(_) => Err(job),
+        };
+        if let Err(job) = sent {
+            let _ = job.done.send(Err("the server is shutting down".into()));
+        }
+        rx
+    }
+
+    /// Stops taking writes and waits until every queued one is committed.
+    pub async fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
+        match store.write_bindings(&writes).await {
+            Ok(()) => {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Ok(()));
+                }
+            }
+            Err(e) if batch.len() > 1 => {
+                // One bad job must not fail the others: commit them one by one.
+                tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
+                for job in batch.drain(..) {
+                    let result = store
+                        .write_bindings(&job.writes)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = job.done.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "location write failed");
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn binding() -> Binding {
+        Binding {
+            contact: "sip:alice@192.0.2.1:5062;transport=tcp".into(),
+            expires_at: 5_000,
+            q: 500,
+            call_id: "c1".into(),
+            cseq: 7,
+            user_agent: Some("phone/1".into()),
+            source: "198.51.100.4:40000".parse().unwrap(),
+            transport: "TCP".into(),
+            local: Some("192.0.2.100:5060".parse().unwrap()),
+            path: vec!["<sip:edge1.example.com;lr>".into(), "<sip:edge2;lr>".into()],
+            instance: Some("<urn:uuid:1>".into()),
+            reg_id: Some(1),
+            nat: true,
+            updated_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let b = binding();
+        let row = to_store("alice@example.com", &b);
+        assert_eq!(row.flags, flags::NAT);
+        assert_eq!(row.received, "198.51.100.4:40000");
+        assert_eq!(from_store(row), Some(("alice@example.com".into(), b)));
+    }
+
+    #[tokio::test]
+    async fn queued_writes_are_committed_in_order_before_close_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        let writer = LocationWriter::spawn(store.clone());
+        let aor = "alice@example.com";
+        let mut b = binding();
+        let mut receivers = Vec::new();
+        for cseq in 1..=50 {
+            b.cseq = cseq;
+            receivers.push(writer.submit(writes_for(aor, &[Change::Upsert(b.clone())])));
+        }
+        let removed = writer.submit(writes_for(
+            aor,
+            &[Change::Remove {
+                contact: "sip:nobody@192.0.2.9".into(),
+            }],
+        ));
+        writer.close().await;
+        for rx in receivers {
+            assert_eq!(rx.await.unwrap(), Ok(()));
+        }
+        assert_eq!(removed.await.unwrap(), Ok(()));
+        let rows = store.bindings(aor).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].cseq, 50, "the last change wins");
+        // After close, writes are refused, not lost silently.
+        let late = writer.submit(Vec::new());
+        assert!(late.await.unwrap().is_err());
+    }
+}

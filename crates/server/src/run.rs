@@ -1,0 +1,205 @@
+//! [`Server`]: starting, running and stopping the SIP server. The tasks of a running
+//! server:
+//!
+//! - the receive loop: one task per incoming message ([`crate::core::Core::receive`], then
+//!   [`crate::policy`]);
+//! - the timer task: fires transaction timers (retransmissions, timeouts, lifetimes);
+//! - the housekeeping task: purges expired bindings from memory and the store and reloads
+//!   the served domains;
+//! - the location writer ([`crate::persist::LocationWriter`]).
+//!
+//! Shutdown stops taking messages, lets requests in progress finish (up to
+//! [`ServerConfig::shutdown_grace`]), commits every queued binding change and closes the
+//! store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use store::{Store, StoreError};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use transport::{Incoming, Listen, TransportError, Transports};
+
+use crate::config::ServerConfig;
+use crate::core::{lock, unix_now, Core};
+use crate::domains::Domains;
+use crate::location::Location;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The store failed (cannot read bindings, cannot add a domain).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A socket could not be bound.
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The operating system gave no random bytes for the nonce secret.
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
+}
+
+/// A started server: sockets bound, bindings restored; [`Server::run`] serves.
+#[derive(Debug)]
+pub struct Server {
+    core: Arc<Core>,
+    incoming: mpsc::Receiver<Incoming>,
+}
+
+/// What [`Server::start`] found and did, for the operator's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartReport {
+    /// Bindings restored from the store.
+    pub bindings_restored: usize,
+    /// Expired bindings purged from the store at start.
+    pub bindings_purged: u64,
+    /// Domains served.
+    pub domains: Vec<String>,
+}
+
+impl Server {
+    /// Prepares the store (adds the configured domains, purges expired bindings, restores
+    /// the others into memory) and binds the sockets.
+    pub async fn start(
+        config: ServerConfig,
+        store: Store,
+        listens: &[Listen],
+    ) -> Result<(Server, StartReport), StartError> {
+        for domain in &config.domains {
+            if !store.domain_exists(domain).await? {
+                match store.add_domain(domain).await {
+                    Ok(()) | Err(StoreError::DomainExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(%domain, "domain added to the store");
+            }
+        }
+        let now = unix_now();
+        let bindings_purged = store
+            .purge_expired(i64::try_from(now).unwrap_or(i64::MAX))
+            .await?;
+        let mut location = Location::new();
+        let mut bindings_restored = 0;
+        for row in store.all_bindings().await? {
+            let aor = row.aor.clone();
+            match crate::persist::from_store(row) {
+                Some((aor, binding)) => {
+                    location.restore(&aor, binding);
+                    bindings_restored += 1;
+                }
+                None => {
+                    tracing::warn!(%aor, "a stored binding has an unreadable source address; skipped")
+                }
+            }
+        }
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
+        let domains = Domains::load(store.clone()).await?;
+        let (transports, incoming) = Transports::bind(listens).await?;
+        let report = StartReport {
+            bindings_restored,
+            bindings_purged,
+            domains: domains.list(),
+        };
+        let core = Core::new(config, store, transports, domains, location, &secret);
+        Ok((
+            Server {
+                core: Arc::new(core),
+                incoming,
+            },
+            report,
+        ))
+    }
+
+    /// The sockets actually bound (with the ports the OS chose for port 0).
+    pub fn local_addrs(&self) -> Vec<Listen> {
+        self.core.transports.local_addrs()
+    }
+
+    /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let core = self.core;
+        let timers = tokio::spawn(timer_loop(core.clone()));
+        let housekeeping = tokio::spawn(housekeeping_loop(core.clone()));
+        let mut requests = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                msg = self.incoming.recv() => {
+                    let Some(msg) = msg else { break };
+                    let core = core.clone();
+                    requests.spawn(async move {
+                        if let Some((key, request, source)) = core.receive(msg).await {
+                            crate::policy::handle_request(&core, key, request, source).await;
+                        }
+                    });
+                }
+                Some(_) = requests.join_next(), if !requests.is_empty() => {}
+                () = &mut shutdown => break,
+            }
+        }
+        tracing::info!(in_progress = requests.len(), "shutting down");
+        let finished = tokio::time::timeout(core.config.shutdown_grace, async {
+            while requests.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                abandoned = requests.len(),
+                "requests still in progress at shutdown were abandoned"
+            );
+            requests.abort_all();
+        }
+        core.writer.close().await;
+        timers.abort();
+        housekeeping.abort();
+        let bindings = lock(&core.location).binding_count();
+        core.store.close().await;
+        tracing::info!(
+            bindings,
+            transactions = core.transaction_count(),
+            "stopped; bindings saved"
+        );
+    }
+}
+
+async fn timer_loop(core: Arc<Core>) {
+    let mut next = None;
+    loop {
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                    () = core.timers_changed.notified() => {}
+                }
+            }
+            None => core.timers_changed.notified().await,
+        }
+        next = core.handle_timeout().await;
+    }
+}
+
+async fn housekeeping_loop(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(core.config.purge_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate; start just did this work
+    loop {
+        tick.tick().await;
+        let now = unix_now();
+        let gone = lock(&core.location).purge(now);
+        for (aor, contact) in &gone {
+            tracing::info!(%aor, %contact, "binding expired");
+        }
+        if let Err(e) = core
+            .store
+            .purge_expired(i64::try_from(now).unwrap_or(i64::MAX))
+            .await
+        {
+            tracing::error!(error = %e, "purging expired bindings from the store failed");
+        }
+        if let Err(e) = core.domains.reload().await {
+            tracing::error!(error = %e, "reloading the served domains failed");
+        }
+    }
+}

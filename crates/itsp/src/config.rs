@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use server::registrar::RegistrarConfig;
+use server::trusted::Network;
 use sip::transaction::TimerConfig;
 use transport::Listen;
 
@@ -88,13 +89,27 @@ impl Default for RegistrarSection {
 pub(crate) struct AuthSection {
     /// Seconds a nonce is accepted.
     pub(crate) nonce_lifetime: u64,
+    /// Networks whose requests are not challenged.
+    pub(crate) trusted: Vec<NetworkText>,
 }
 
 impl Default for AuthSection {
     fn default() -> Self {
         AuthSection {
             nonce_lifetime: server::config::DEFAULT_NONCE_LIFETIME,
+            trusted: Vec::new(),
         }
+    }
+}
+
+/// A trusted network read from the file, checked like `--trusted`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NetworkText(pub(crate) Network);
+
+impl<'de> Deserialize<'de> for NetworkText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(NetworkText).map_err(serde::de::Error::custom)
     }
 }
 
@@ -228,6 +243,8 @@ mod tests {
         assert!(e.contains("unknown protocol"), "{e}");
         let e = Config::parse("[registrar]\nmin_expires = 9000\n").unwrap_err();
         assert!(e.contains("registrar.min_expires"), "{e}");
+        let e = Config::parse("[auth]\ntrusted = [\"10.0.0.0/40\"]\n").unwrap_err();
+        assert!(e.contains("prefix length"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
     }

@@ -26,6 +26,10 @@ pub(crate) struct ServeArgs {
     /// realm); repeat for several. Default: the machine's host name.
     #[arg(long = "domain", value_name = "DOMAIN")]
     domains: Vec<String>,
+    /// A network whose requests are not challenged for a password (gateways, peer
+    /// proxies, load generators), e.g. 192.0.2.0/24 or 10.1.2.3; repeat for several.
+    #[arg(long = "trusted", value_name = "CIDR")]
+    trusted: Vec<server::trusted::Network>,
     /// Directory of the embedded SQLite database, created on first run. Default: ./data
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -74,8 +78,14 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         Some(url) => (url, None),
         None => (sqlite_url(&data_dir), Some(data_dir)),
     };
+    let trusted = if !args.trusted.is_empty() {
+        args.trusted
+    } else {
+        config.auth.trusted.iter().map(|n| n.0).collect()
+    };
     let server = ServerConfig {
         domains,
+        trusted,
         registrar: config.registrar(),
         nonce_lifetime: config.auth.nonce_lifetime,
         purge_interval: Duration::from_secs(config.registrar.purge_interval),

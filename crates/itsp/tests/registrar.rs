@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::{as_strs, contacts, DataDir, Itsp, Phone, DOMAIN};
 use sip::HeaderName;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sip::transaction::TimerConfig;
 
 use crate::registrar::RegistrarConfig;
+use crate::trusted::Network;
 
 /// Settings of [`crate::Server`].
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct ServerConfig {
     pub domains: Vec<String>,
     /// Expiry limits of the registrar.
     pub registrar: RegistrarConfig,
+    /// Source networks whose requests are not challenged (gateways, peers, load tests).
+    pub trusted: Vec<Network>,
     /// How long a digest nonce is accepted before `stale=true` (seconds).
     pub nonce_lifetime: u64,
     /// How often expired bindings are purged from memory and the store.
@@ -31,6 +34,7 @@ impl Default for ServerConfig {
         ServerConfig {
             domains: Vec::new(),
             registrar: RegistrarConfig::default(),
+            trusted: Vec::new(),
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
             purge_interval: Duration::from_secs(30),
             timers: TimerConfig::default(),

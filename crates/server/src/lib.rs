@@ -17,6 +17,7 @@
 //! | [`config`] | [`ServerConfig`] |
 //! | [`domains`] | the served domains (SER's `myself`), cached from the store |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
+//! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
@@ -32,6 +33,7 @@ pub mod persist;
 mod policy;
 pub mod registrar;
 pub mod run;
+pub mod trusted;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
 pub use config::ServerConfig;

@@ -2,7 +2,8 @@
 //! `ser.cfg` (seed 000 appendix 1). Each step is a function named for what it decides:
 //!
 //! 1. [`sanity`]: malformed or unsupported requests are refused with a reason (§8.2, §16.3).
-//! 2. REGISTER → [`register`]: the domain is ours, [`authenticate`] (401), `check_to`, then
+//! 2. REGISTER → [`register`]: the domain is ours, [`authenticate`] (401) unless the
+//!    source is trusted, `check_to`, then
 //!    the registrar (§10.3) with write-through to the store.
 //! 3. OPTIONS to the server itself → [`options`]: 200 with what we support (keepalive
 //!    probes, monitoring).
@@ -88,7 +89,12 @@ async fn decide(core: &Core, request: &Message, source: Source) -> Result<Answer
         Method::Options if addressed_to_server(core, request).await? => Ok(options(request)),
         _ => {
             // Local callers must prove who they are before anything is done for them.
-            if let Some(realm) = local_from_domain(core, request).await? {
+            let realm = if from_trusted(core, source) {
+                None
+            } else {
+                local_from_domain(core, request).await?
+            };
+            if let Some(realm) = realm {
                 if let Some(challenge) =
                     authenticate(core, request, AuthKind::Proxy, &realm).await?
                 {
@@ -135,8 +141,10 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
     {
         return Err(reject(403, "Domain not served"));
     }
-    if let Some(challenge) = authenticate(core, request, AuthKind::Www, &realm).await? {
-        return Ok(challenge);
+    if !from_trusted(core, source) {
+        if let Some(challenge) = authenticate(core, request, AuthKind::Www, &realm).await? {
+            return Ok(challenge);
+        }
     }
     // Step 5: the address of record.
     let aor = aor_key(&to_uri).ok_or_else(|| reject(404, "Address of record has no user"))?;
@@ -222,6 +230,12 @@ async fn authenticate(
         }
         Decision::Reject(r) => Err(r),
     }
+}
+
+/// Whether the request comes from a trusted network: not challenged (Kamailio
+/// `allow_trusted()`).
+fn from_trusted(core: &Core, source: Source) -> bool {
+    crate::trusted::is_trusted(&core.config.trusted, source.addr.ip())
 }
 
 /// Whether the Request-URI names the server itself: a served domain, or an IP address

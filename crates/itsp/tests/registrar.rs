@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{as_strs, contacts, DataDir, Itsp, Phone, DOMAIN};
 use sip::HeaderName;
 
@@ -91,4 +93,238 @@ fn register_with_sha256_and_md5_then_query_refresh_and_remove() {
     let ok = phone.register("Contact: *\r\nExpires: 0\r\n");
     assert_eq!(ok.status(), Some(200));
     assert!(contacts(&ok).is_empty());
+}
+
+/// A challenge with the values that differ per challenge (nonce, opaque) blanked, to
+/// compare two challenges for everything else.
+fn challenge_shape(resp: &sip::Message) -> (Option<u16>, Option<String>, Vec<String>, Vec<String>) {
+    let headers: Vec<String> = resp
+        .headers()
+        .map(|h| h.name_text.to_ascii_lowercase())
+        .filter(|n| n != "content-length")
+        .collect();
+    let challenges = resp
+        .header_values(HeaderName::WwwAuthenticate)
+        .chain(resp.header_values(HeaderName::ProxyAuthenticate))
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| {
+                    !p.starts_with("nonce=")
+                        && !p.starts_with("Digest nonce=")
+                        && !p.starts_with("opaque=")
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    (
+        resp.status(),
+        resp.reason().map(str::to_owned),
+        headers,
+        challenges,
+    )
+}
+
+#[test]
+fn wrong_password_and_unknown_user_look_the_same_and_identity_is_checked() {
+    let data = DataDir::with_users(&[("alice", "secret"), ("bob", "hunter2")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let contact = "Contact: <sip:x@192.0.2.1>\r\n";
+
+    let mut wrong = Phone::new(server.udp, "alice", "not-the-password");
+    let wrong_answer = wrong.register(contact);
+    assert_eq!(
+        wrong_answer.status(),
+        Some(401),
+        "a fresh challenge, never 200"
+    );
+
+    let mut unknown = Phone::new(server.udp, "mallory", "whatever");
+    let unknown_answer = unknown.register(contact);
+    assert_eq!(unknown_answer.status(), Some(401));
+    assert_eq!(
+        challenge_shape(&wrong_answer),
+        challenge_shape(&unknown_answer)
+    );
+    // Not even the first challenge differs.
+    let first = |p: &mut Phone| {
+        let user = p.user.clone();
+        let t = p.register_text(&user, contact, None);
+        challenge_shape(&p.exchange(&t))
+    };
+    assert_eq!(first(&mut wrong), first(&mut unknown));
+
+    // check_to: alice's credentials cannot register bob.
+    let mut alice = Phone::new(server.udp, "alice", "secret");
+    let t = alice.register_text("bob", contact, None);
+    let challenge = alice.exchange(&t);
+    let auth = alice.answer(&challenge, "REGISTER", &format!("sip:{DOMAIN}"));
+    let t = alice.register_text("bob", contact, Some(&auth));
+    let refused = alice.exchange(&t);
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(403), Some("Use To=ID"))
+    );
+
+    // A forged or foreign nonce is just challenged again.
+    let t = alice.register_text(
+        "alice",
+        contact,
+        Some(&format!(
+            "Digest username=\"alice\", realm=\"{DOMAIN}\", nonce=\"forged\", uri=\"sip:{DOMAIN}\", qop=auth, nc=00000001, cnonce=\"c\", response=\"00000000000000000000000000000000\""
+        )),
+    );
+    assert_eq!(alice.exchange(&t).status(), Some(401));
+}
+
+#[test]
+fn other_requests_of_local_users_are_challenged_with_407_and_check_from() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let alice = Phone::new(server.udp, "alice", "secret");
+    let message = |from: &str, cseq: u32, auth: Option<&str>| {
+        let auth = auth.map_or(String::new(), |a| format!("Proxy-Authorization: {a}\r\n"));
+        format!(
+            "MESSAGE sip:bob@{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-m{cseq};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{from}@{DOMAIN}>;tag=m1\r\nTo: <sip:bob@{DOMAIN}>\r\nCall-ID: m@test\r\n\
+CSeq: {cseq} MESSAGE\r\n{auth}Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+            local = alice.local()
+        )
+    };
+    let challenge = alice.exchange(&message("alice", 1, None));
+    assert_eq!(challenge.status(), Some(407));
+    assert_eq!(
+        challenge
+            .header_values(HeaderName::ProxyAuthenticate)
+            .count(),
+        2
+    );
+    let auth = alice.answer(&challenge, "MESSAGE", &format!("sip:bob@{DOMAIN}"));
+    // Authenticated: the proxy is not part of the server yet, so 501 — but not 407.
+    let answer = alice.exchange(&message("alice", 2, Some(&auth)));
+    assert_eq!(answer.status(), Some(501));
+    assert!(answer
+        .header(HeaderName::Allow)
+        .unwrap()
+        .contains("REGISTER"));
+    // check_from: alice's credentials with bob's From.
+    let challenge = alice.exchange(&message("bob", 3, None));
+    let auth = alice.answer(&challenge, "MESSAGE", &format!("sip:bob@{DOMAIN}"));
+    let refused = alice.exchange(&message("bob", 4, Some(&auth)));
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(403), Some("Use From=ID"))
+    );
+}
+
+#[test]
+fn expired_bindings_are_purged_from_memory_and_store() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        "[registrar]\nmin_expires = 1\ndefault_expires = 60\npurge_interval = 1\n",
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut alice = Phone::new(server.udp, "alice", "secret");
+    let ok = alice.register(
+        "Contact: <sip:alice@192.0.2.1>;expires=2\r\nContact: <sip:alice@192.0.2.2>;expires=60\r\n",
+    );
+    assert_eq!(contacts(&ok).len(), 2);
+    let expired = server.wait_log("binding expired", Duration::from_secs(10));
+    assert_eq!(expired["fields"]["contact"], "sip:alice@192.0.2.1");
+    let ok = alice.register("");
+    assert_eq!(contacts(&ok).len(), 1);
+    let rows = common::block_on(async {
+        let s = store::Store::open(&data.url()).await.unwrap();
+        let rows = s.bindings("alice@example.com").await.unwrap();
+        s.close().await;
+        rows
+    });
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].contact, "sip:alice@192.0.2.2");
+    assert_eq!(rows[0].user_agent, "itsp-test-phone");
+    assert_eq!(rows[0].received, alice.local().to_string());
+}
+
+#[test]
+fn bindings_survive_kill_9_and_a_graceful_restart() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let mut server = Itsp::start(&as_strs(&data.args()));
+    let mut alice = Phone::new(server.udp, "alice", "secret");
+    let ok = alice
+        .register("Contact: <sip:alice@192.0.2.1>\r\nContact: <sip:alice@192.0.2.2>;q=0.1\r\n");
+    assert_eq!(contacts(&ok).len(), 2);
+    // SIGKILL right after the 200: what was acknowledged must be there.
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+
+    let mut server = Itsp::start(&as_strs(&data.args()));
+    let restored = server.startup_log("store ready");
+    assert_eq!(restored["fields"]["bindings_restored"], 2);
+    alice.server = server.udp;
+    let ok = alice.register("");
+    let listed = contacts(&ok);
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|(_, expires)| (3590..=3600).contains(expires)),
+        "{listed:?}"
+    );
+
+    // A graceful stop: exit 0, and the bindings are still there after.
+    alice.register("Contact: <sip:alice@192.0.2.3>\r\n");
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+    let server = Itsp::start(&as_strs(&data.args()));
+    alice.server = server.udp;
+    assert_eq!(contacts(&alice.register("")).len(), 3);
+}
+
+#[test]
+fn register_over_tcp_answers_on_the_connection() {
+    use std::io::{Read, Write};
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let mut tcp = std::net::TcpStream::connect(server.tcp).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = tcp.local_addr().unwrap();
+    let mut phone = Phone::new(server.udp, "alice", "secret");
+    let read_one = |tcp: &mut std::net::TcpStream| {
+        let mut got = Vec::new();
+        loop {
+            if let Ok(sip::framing::Frame::Message { len }) = sip::framing::frame(&got, 65536) {
+                return sip::Message::parse(got[..len].to_vec()).unwrap();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tcp.read(&mut chunk).unwrap();
+            assert!(n > 0, "connection closed");
+            got.extend_from_slice(&chunk[..n]);
+        }
+    };
+    let contact = format!("Contact: <sip:alice@{local};transport=tcp>\r\n");
+    let text = phone
+        .register_text("alice", &contact, None)
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    tcp.write_all(text.as_bytes()).unwrap();
+    let challenge = read_one(&mut tcp);
+    assert_eq!(challenge.status(), Some(401));
+    let auth = phone.answer(&challenge, "REGISTER", &format!("sip:{DOMAIN}"));
+    let text = phone
+        .register_text("alice", &contact, Some(&auth))
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    tcp.write_all(text.as_bytes()).unwrap();
+    let ok = read_one(&mut tcp);
+    assert_eq!(ok.status(), Some(200));
+    let rows = common::block_on(async {
+        let s = store::Store::open(&data.url()).await.unwrap();
+        s.bindings("alice@example.com").await.unwrap()
+    });
+    assert_eq!(rows[0].transport, "TCP");
+    assert_eq!(rows[0].received, local.to_string());
 }

@@ -50,8 +50,10 @@ pub struct Itsp {
     pub child: Child,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
-    /// The JSON log lines, as they come.
+    /// The JSON log lines, as they come after start.
     pub log: mpsc::Receiver<serde_json::Value>,
+    /// The log lines up to the report of the sockets.
+    pub startup: Vec<serde_json::Value>,
 }
 
 impl Drop for Itsp {
@@ -96,6 +98,7 @@ impl Itsp {
             }
         });
         let (mut udp, mut tcp) = (None, None);
+        let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while udp.is_none() || tcp.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -112,12 +115,14 @@ impl Itsp {
                     _ => {}
                 }
             }
+            startup.push(v);
         }
         Itsp {
             child,
             udp: udp.unwrap(),
             tcp: tcp.unwrap(),
             log: rx,
+            startup,
         }
     }
 
@@ -141,6 +146,18 @@ impl Itsp {
             assert!(Instant::now() < deadline, "server did not stop");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The start-up log line whose message contains `text`.
+    pub fn startup_log(&self, text: &str) -> &serde_json::Value {
+        self.startup
+            .iter()
+            .find(|v| {
+                v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(text))
+            })
+            .unwrap_or_else(|| panic!("no start-up log line with {text:?}: {:?}", self.startup))
     }
 
     /// Waits for a log line whose message contains `text`.

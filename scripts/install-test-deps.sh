@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine. Idempotent: installs only
 # what is missing: the Rust toolchain (rustfmt and clippy) and the Debian packages given as
-# arguments. .ci/run passes what the tests use: postgresql (the store tests start a private
-# cluster with its initdb/pg_ctl; no system service is used). The peers of later issues
-# (sip-tester, baresip, kamailio, rtpengine) are added there when their tests land.
+# arguments. .ci/run passes what the tests use: postgresql (the store and server tests start
+# a private cluster with its initdb/pg_ctl; no system service is used) and sip-tester
+# (sipp, the REGISTER-with-digest scenario of ../shared/bench). The peers of later issues
+# (baresip, kamailio, rtpengine) are added there when their tests land.
 set -euo pipefail
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)

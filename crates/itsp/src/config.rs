@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use server::registrar::RegistrarConfig;
 use server::trusted::Network;
+use sip::auth::Algorithm;
 use sip::transaction::TimerConfig;
 use transport::Listen;
 
@@ -91,6 +92,24 @@ pub(crate) struct AuthSection {
     pub(crate) nonce_lifetime: u64,
     /// Networks whose requests are not challenged.
     pub(crate) trusted: Vec<NetworkText>,
+    /// Digest algorithms offered, in order.
+    pub(crate) algorithms: Vec<AlgorithmText>,
+}
+
+/// A digest algorithm name read from the file: `MD5` or `SHA-256`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AlgorithmText(pub(crate) Algorithm);
+
+impl<'de> Deserialize<'de> for AlgorithmText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match Algorithm::from_name(&s) {
+            Some(a @ (Algorithm::Md5 | Algorithm::Sha256)) => Ok(AlgorithmText(a)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{s:?}: the algorithms offered can be \"MD5\" and \"SHA-256\" (the store keeps an HA1 for each)"
+            ))),
+        }
+    }
 }
 
 impl Default for AuthSection {
@@ -98,6 +117,7 @@ impl Default for AuthSection {
         AuthSection {
             nonce_lifetime: server::config::DEFAULT_NONCE_LIFETIME,
             trusted: Vec::new(),
+            algorithms: server::auth::DEFAULT_ALGORITHMS.map(AlgorithmText).to_vec(),
         }
     }
 }
@@ -187,6 +207,9 @@ impl Config {
         if r.purge_interval == 0 {
             return Err("registrar.purge_interval must be at least 1 second".into());
         }
+        if self.auth.algorithms.is_empty() {
+            return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
+        }
         if self.auth.nonce_lifetime == 0 {
             return Err("auth.nonce_lifetime must be at least 1 second".into());
         }
@@ -232,6 +255,14 @@ mod tests {
         assert_eq!(c.registrar(), d.registrar());
         assert_eq!(c.timers(), d.timers());
         assert_eq!(c.auth.nonce_lifetime, d.auth.nonce_lifetime);
+        let names = |c: &Config| {
+            c.auth
+                .algorithms
+                .iter()
+                .map(|a| a.0.name())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
     }
 
@@ -245,6 +276,8 @@ mod tests {
         assert!(e.contains("registrar.min_expires"), "{e}");
         let e = Config::parse("[auth]\ntrusted = [\"10.0.0.0/40\"]\n").unwrap_err();
         assert!(e.contains("prefix length"), "{e}");
+        let e = Config::parse("[auth]\nalgorithms = [\"SHA-512-256\"]\n").unwrap_err();
+        assert!(e.contains("SHA-512-256") && e.contains("MD5"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
     }

@@ -86,6 +86,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     let server = ServerConfig {
         domains,
         trusted,
+        digest_algorithms: config.auth.algorithms.iter().map(|a| a.0).collect(),
         registrar: config.registrar(),
         nonce_lifetime: config.auth.nonce_lifetime,
         purge_interval: Duration::from_secs(config.registrar.purge_interval),

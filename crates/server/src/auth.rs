@@ -83,7 +83,14 @@ pub enum Decision {
 pub struct DigestAuth {
     verifier: Verifier,
     dummy_key: Vec<u8>,
+    algorithms: Vec<Algorithm>,
 }
+
+/// The challenges offered by default, in this order: MD5 first, so that the many phones
+/// (and sipp) that answer only the first challenge they see keep working; SHA-256 second
+/// for the clients that look further (RFC 8760 §2.4 lets the server choose the order).
+/// Put SHA-256 first with [`DigestAuth::with_algorithms`] for a fleet that supports it.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 2] = [Algorithm::Md5, Algorithm::Sha256];
 
 /// Nonces remembered for replay checks (RFC 7616 §5.5); older ones are answered `stale`.
 const MAX_TRACKED_NONCES: usize = 100_000;
@@ -97,7 +104,18 @@ impl DigestAuth {
         DigestAuth {
             verifier: Verifier::new(secret, nonce_lifetime, MAX_TRACKED_NONCES),
             dummy_key,
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
         }
+    }
+
+    /// Offers these algorithms, in this order of preference (RFC 8760 §2.4), instead of
+    /// [`DEFAULT_ALGORITHMS`]. Credentials of an algorithm not offered are challenged
+    /// again. An empty list keeps the default.
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> DigestAuth {
+        if !algorithms.is_empty() {
+            self.algorithms = algorithms.to_vec();
+        }
+        self
     }
 
     /// Judges the request's credentials for `realm`. `lookup` gives the stored hashes of a
@@ -137,8 +155,8 @@ impl DigestAuth {
         }
         let user = credentials.username.unescape().into_owned();
         let algorithm = match credentials.algorithm() {
-            Ok(a) => a,
-            Err(_) => return self.challenge(kind, realm, false, now, random),
+            Ok(a) if self.algorithms.contains(&a) => a,
+            _ => return self.challenge(kind, realm, false, now, random),
         };
         // Unknown user, or an algorithm we do not store: the same work and answer as a
         // wrong password.
@@ -182,8 +200,10 @@ impl DigestAuth {
         random: u64,
     ) -> Decision {
         // One nonce per algorithm, so that the counts of each are tracked apart.
-        let headers = [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
+        let headers = self
+            .algorithms
+            .iter()
+            .copied()
             .zip(0u64..)
             .map(|(alg, i)| {
                 (
@@ -300,8 +320,14 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
 
     #[test]
     fn register_challenge_then_success() {
-        let mut auth = DigestAuth::new(b"k", 300);
         let req = request("REGISTER", "alice", "alice", None);
+        // By default MD5 comes first, for phones that read only the first challenge.
+        let mut auth = DigestAuth::new(b"k", 300);
+        let (_, headers) =
+            challenge_of(auth.check(&req, AuthKind::Www, REALM, 1000, 7, |_| alice()));
+        assert!(headers[0].1.contains("MD5") && headers[1].1.contains("SHA-256"));
+        let mut auth =
+            DigestAuth::new(b"k", 300).with_algorithms(&[Algorithm::Sha256, Algorithm::Md5]);
         let (code, headers) =
             challenge_of(auth.check(&req, AuthKind::Www, REALM, 1000, 7, |_| alice()));
         assert_eq!(code, 401);
@@ -320,6 +346,30 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
                 user: "alice".into()
             }
         );
+        // Only SHA-256 offered: MD5 credentials are challenged again.
+        let bare = request("REGISTER", "alice", "alice", None);
+        let mut sha_only = DigestAuth::new(b"k", 300).with_algorithms(&[Algorithm::Sha256]);
+        let (_, sha_headers) =
+            challenge_of(sha_only.check(&bare, AuthKind::Www, REALM, 1000, 7, |_| alice()));
+        assert_eq!(sha_headers.len(), 1);
+        let md5_only = DigestAuth::new(b"k", 300).with_algorithms(&[Algorithm::Md5]);
+        let (_, md5_headers) =
+            challenge_of(
+                md5_only
+                    .clone()
+                    .check(&bare, AuthKind::Www, REALM, 1000, 7, |_| alice()),
+            );
+        let md5_creds = answer(&md5_headers[0].1, "REGISTER", "alice", "secret", 1);
+        let md5_req = request(
+            "REGISTER",
+            "alice",
+            "alice",
+            Some(("Authorization", &md5_creds)),
+        );
+        assert!(matches!(
+            sha_only.check(&md5_req, AuthKind::Www, REALM, 1001, 8, |_| alice()),
+            Decision::Challenge { .. }
+        ));
         // The same nonce count again is a replay.
         match auth.check(&req, AuthKind::Www, REALM, 1002, 9, |_| alice()) {
             Decision::Reject(r) => assert_eq!(r.code, 403),

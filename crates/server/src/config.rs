@@ -19,6 +19,8 @@ pub struct ServerConfig {
     pub registrar: RegistrarConfig,
     /// Source networks whose requests are not challenged (gateways, peers, load tests).
     pub trusted: Vec<Network>,
+    /// Digest algorithms offered, most preferred first; empty: [`crate::auth::DEFAULT_ALGORITHMS`].
+    pub digest_algorithms: Vec<sip::auth::Algorithm>,
     /// How long a digest nonce is accepted before `stale=true` (seconds).
     pub nonce_lifetime: u64,
     /// How often expired bindings are purged from memory and the store.
@@ -35,6 +37,7 @@ impl Default for ServerConfig {
             domains: Vec::new(),
             registrar: RegistrarConfig::default(),
             trusted: Vec::new(),
+            digest_algorithms: Vec::new(),
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
             purge_interval: Duration::from_secs(30),
             timers: TimerConfig::default(),

@@ -103,7 +103,10 @@ impl Core {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
         Core {
-            auth: Mutex::new(DigestAuth::new(secret, config.nonce_lifetime)),
+            auth: Mutex::new(
+                DigestAuth::new(secret, config.nonce_lifetime)
+                    .with_algorithms(&config.digest_algorithms),
+            ),
             transactions: Mutex::new(Transactions {
                 layer: TransactionLayer::new(config.timers),
                 routes: HashMap::new(),

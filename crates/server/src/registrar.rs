@@ -142,9 +142,17 @@ pub fn process_register(
             }
             continue;
         }
+        // The same contact written differently (§19.1.4 equivalence): the new text
+        // replaces the old one, which is the key in the store.
+        if let Some(i) = existing {
+            if working[i].contact != addr.uri {
+                changes.push(Change::Remove {
+                    contact: working[i].contact.clone(),
+                });
+            }
+        }
         let binding = Binding {
-            // A refresh keeps the stored text of the contact, the key in the store.
-            contact: existing.map_or_else(|| addr.uri.to_owned(), |i| working[i].contact.clone()),
+            contact: addr.uri.to_owned(),
             expires_at: arrival.now + u64::from(granted),
             q: contact.q().unwrap_or(DEFAULT_Q),
             call_id: call_id.to_owned(),
@@ -429,6 +437,32 @@ CSeq: {cseq} REGISTER\r\nUser-Agent: test-phone/1\r\n{extra}Content-Length: 0\r\
         );
         assert_eq!(b.reg_id, Some(1));
         assert_eq!(b.path, ["sip:edge.example.com;lr"]);
+    }
+
+    #[test]
+    fn an_equivalent_contact_refreshes_and_takes_the_new_text() {
+        let mut loc = Location::new();
+        run(
+            &mut loc,
+            &register("a", 1, "Contact: <sip:alice@HOST.example>\r\n"),
+            100,
+        )
+        .unwrap();
+        let changes = run(
+            &mut loc,
+            &register("b", 1, "Contact: <sip:alice@host.example;x=1>\r\n"),
+            200,
+        )
+        .unwrap();
+        assert!(
+            matches!(&changes[0], Change::Remove { contact } if contact == "sip:alice@HOST.example")
+        );
+        assert!(
+            matches!(&changes[1], Change::Upsert(b) if b.contact == "sip:alice@host.example;x=1")
+        );
+        let all = loc.all(AOR);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].contact, "sip:alice@host.example;x=1");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! - `serve.rs`: `itsp serve`, the SIP server loop over the `transport` crate.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
 
+mod admin;
 mod lint;
 mod serve;
+mod store_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +61,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Admin(admin::Command),
 }
 
 fn init_logging(cli: &Cli) {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
+        Command::Admin(command) => admin::run(command),
     };
     match result {
         Ok(code) => code,

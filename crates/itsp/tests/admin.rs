@@ -270,6 +270,72 @@ fn users() {
 }
 
 #[test]
+fn aliases_and_groups() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&["domain", "add", "example.net"]);
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    let out = t.ok(&[
+        "alias",
+        "add",
+        "+4684567890@example.com",
+        "alice@example.com",
+    ]);
+    assert_eq!(
+        out,
+        "+4684567890@example.com is now an alias of alice@example.com\n"
+    );
+    t.ok(&["alias", "add", "ally@example.net", "alice@example.com"]);
+    let e = t.fails(1, &["alias", "add", "x@example.org", "alice@example.com"]);
+    assert!(e.contains("itsp domain add example.org"), "{e}");
+    t.fails(1, &["alias", "add", "x@example.com", "bob@example.com"]);
+    t.fails(
+        1,
+        &["alias", "add", "ally@example.net", "alice@example.com"],
+    );
+    assert_eq!(
+        t.ok(&["alias", "list", "--domain", "example.com"]),
+        "ALIAS                    TARGET\n+4684567890@example.com  alice@example.com\n"
+    );
+    assert_eq!(t.json(&["alias", "list"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        t.json(&["user", "list"])[0]["aliases"],
+        serde_json::json!(["+4684567890@example.com", "ally@example.net"])
+    );
+    let v = t.json(&["alias", "rm", "ally@example.net"]);
+    assert_eq!(
+        v,
+        serde_json::json!({ "ok": true, "alias": "ally@example.net" })
+    );
+    t.fails(1, &["alias", "rm", "ally@example.net"]);
+
+    t.ok(&["group", "add", "alice@example.com", "international"]);
+    let v = t.json(&["group", "add", "alice@example.com", "international"]);
+    assert_eq!(v["changed"], false);
+    t.ok(&["group", "add", "alice@example.com", "premium"]);
+    assert_eq!(
+        t.ok(&["group", "list", "alice@example.com"]),
+        "GROUP\ninternational\npremium\n"
+    );
+    assert_eq!(
+        t.json(&["group", "list", "alice@example.com"])[1],
+        serde_json::json!({ "user": "alice@example.com", "group": "premium" })
+    );
+    assert!(t.store(async |s| s.in_group("alice", "example.com", "premium").await.unwrap()));
+    t.ok(&["group", "rm", "alice@example.com", "premium"]);
+    assert_eq!(
+        t.json(&["group", "rm", "alice@example.com", "premium"])["changed"],
+        false
+    );
+    t.ok(&["group", "rm", "alice@example.com", "international"]);
+    assert!(t
+        .ok(&["group", "list", "alice@example.com"])
+        .contains("in no group"));
+    t.fails(1, &["group", "add", "bob@example.com", "premium"]);
+    t.fails(1, &["group", "add", "alice@example.com", "bad group"]);
+}
+
+#[test]
 fn where_the_store_is() {
     let t = Itsp::new();
     let cwd = t.dir.path();

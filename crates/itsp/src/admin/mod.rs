@@ -7,7 +7,9 @@
 //! no such thing, already exists), 2 the database failed. Passwords and HA1 values are
 //! never printed.
 
+mod alias;
 mod domain;
+mod group;
 mod output;
 mod user;
 
@@ -35,6 +37,25 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage aliases: more addresses (numbers) that reach a subscriber.
+    ///
+    /// A call or registration for an alias goes to the subscriber it stands for. The alias
+    /// must be in a served domain, any of them.
+    #[command(after_long_help = alias::EXAMPLES)]
+    Alias {
+        #[command(subcommand)]
+        command: alias::AliasCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage group membership (permissions such as `international`).
+    #[command(after_long_help = group::EXAMPLES)]
+    Group {
+        #[command(subcommand)]
+        command: group::GroupCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage the served domains: requests for user@D are local when D is served.
     #[command(after_long_help = domain::EXAMPLES)]
     Domain {
@@ -48,13 +69,18 @@ pub(crate) enum Command {
 impl Command {
     fn common(&self) -> &Common {
         match self {
-            Command::User { common, .. } | Command::Domain { common, .. } => common,
+            Command::User { common, .. }
+            | Command::Alias { common, .. }
+            | Command::Group { common, .. }
+            | Command::Domain { common, .. } => common,
         }
     }
 
     async fn execute(self) -> Result<Report, Failure> {
         match self {
             Command::User { command, common } => user::run(command, &common.store).await,
+            Command::Alias { command, common } => alias::run(command, &common.store).await,
+            Command::Group { command, common } => group::run(command, &common.store).await,
             Command::Domain { command, common } => domain::run(command, &common.store).await,
         }
     }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use store::Store;
+use store::{flags, Binding, Store};
 
 /// A data directory, and every output the binary gave for it (to look for secrets in).
 struct Itsp {
@@ -333,6 +333,110 @@ fn aliases_and_groups() {
         .contains("in no group"));
     t.fails(1, &["group", "add", "bob@example.com", "premium"]);
     t.fails(1, &["group", "add", "alice@example.com", "bad group"]);
+}
+
+fn binding(aor: &str, contact: &str, expires_at: i64, flags: u32, ua: &str) -> Binding {
+    Binding {
+        aor: aor.to_owned(),
+        contact: contact.to_owned(),
+        expires_at,
+        q: 1000,
+        call_id: format!("call-{contact}"),
+        cseq: 1,
+        user_agent: ua.to_owned(),
+        received: "198.51.100.7:40123".to_owned(),
+        transport: "udp".to_owned(),
+        local_socket: "udp:192.0.2.1:5060".to_owned(),
+        path: None,
+        instance: None,
+        reg_id: None,
+        flags,
+        updated_at: 1_000,
+    }
+}
+
+#[test]
+fn ul_show() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    t.ok(&["user", "add", "bob@example.com", "--password", "pw"]);
+    t.ok(&[
+        "alias",
+        "add",
+        "+4684567890@example.com",
+        "alice@example.com",
+    ]);
+    assert_eq!(t.ok(&["ul", "show"]), "nobody is registered\n");
+
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    t.store(async |s| {
+        for b in [
+            binding(
+                "alice@example.com",
+                "sip:alice@10.0.0.2:5060",
+                now + 3600,
+                flags::NAT,
+                "Phone/1.0",
+            ),
+            binding("alice@example.com", "sip:alice@old", now - 10, 0, "Old/0"),
+            binding("bob@example.com", "sip:bob@192.0.2.9", now + 600, 0, ""),
+        ] {
+            s.upsert_binding(&b).await.unwrap();
+        }
+    });
+
+    let all = t.ok(&["ul", "show"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 3, "{all}");
+    for column in [
+        "AOR",
+        "CONTACT",
+        "EXPIRES",
+        "RECEIVED",
+        "TRANSPORT",
+        "USER AGENT",
+        "NAT",
+    ] {
+        assert!(lines[0].contains(column), "{all}");
+    }
+    assert!(lines[1].starts_with("alice@example.com  sip:alice@10.0.0.2:5060"));
+    assert!(lines[1].contains("198.51.100.7:40123  udp"));
+    assert!(lines[1].contains("Phone/1.0") && lines[1].ends_with("yes"));
+    assert!(lines[2].starts_with("bob@example.com") && lines[2].ends_with("no"));
+    assert!(
+        !all.contains("sip:alice@old"),
+        "expired binding shown: {all}"
+    );
+
+    // An alias shows its subscriber's bindings.
+    let v = t.json(&["ul", "show", "+4684567890@example.com"]);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0]["aor"], "alice@example.com");
+    assert_eq!(rows[0]["contact"], "sip:alice@10.0.0.2:5060");
+    assert_eq!(rows[0]["received"], "198.51.100.7:40123");
+    assert_eq!(rows[0]["transport"], "udp");
+    assert_eq!(rows[0]["user_agent"], "Phone/1.0");
+    assert_eq!(rows[0]["nat"], true);
+    let expires_in = rows[0]["expires_in"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&expires_in), "{expires_in}");
+    assert_eq!(t.json(&["ul", "show", "bob@example.com"])[0]["nat"], false);
+
+    let e = t.fails(1, &["ul", "show", "carol@example.com"]);
+    assert!(
+        e.contains("no such user or alias: carol@example.com"),
+        "{e}"
+    );
+    t.fails(1, &["ul", "show", "nodomain"]);
+    t.ok(&["user", "rm", "bob@example.com"]);
+    assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
 }
 
 #[test]

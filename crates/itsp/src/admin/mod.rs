@@ -11,6 +11,7 @@ mod alias;
 mod domain;
 mod group;
 mod output;
+mod ul;
 mod user;
 
 use std::io::Write;
@@ -64,6 +65,14 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the user location: who is registered, from where, until when.
+    #[command(after_long_help = ul::EXAMPLES)]
+    Ul {
+        #[command(subcommand)]
+        command: ul::UlCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -72,7 +81,8 @@ impl Command {
             Command::User { common, .. }
             | Command::Alias { common, .. }
             | Command::Group { common, .. }
-            | Command::Domain { common, .. } => common,
+            | Command::Domain { common, .. }
+            | Command::Ul { common, .. } => common,
         }
     }
 
@@ -82,6 +92,7 @@ impl Command {
             Command::Alias { command, common } => alias::run(command, &common.store).await,
             Command::Group { command, common } => group::run(command, &common.store).await,
             Command::Domain { command, common } => domain::run(command, &common.store).await,
+            Command::Ul { command, common } => ul::run(command, &common.store).await,
         }
     }
 }

@@ -5,6 +5,10 @@
 //! - `main.rs`: the command line (clap) and logging set-up.
 //! - `serve.rs`: `itsp serve`, the SIP server loop over the `transport` crate.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
+//! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
+//!   that use it).
+//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul`, one
+//!   module per concept and `output.rs` (tables for people, `--json` for scripts).
 
 mod admin;
 mod lint;
@@ -18,7 +22,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// itsp — an Internet Telephony Service Provider in one binary.
 ///
-/// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`.
+/// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`; manage
+/// domains, users, aliases and groups and see who is registered with `itsp domain`,
+/// `user`, `alias`, `group` and `ul`.
 #[derive(Debug, Parser)]
 #[command(name = "itsp", version, propagate_version = true)]
 struct Cli {

@@ -7,10 +7,16 @@
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
 //! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
+//! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
+//!   that use it).
+//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul`, one
+//!   module per concept and `output.rs` (tables for people, `--json` for scripts).
 
+mod admin;
 mod config;
 mod lint;
 mod serve;
+mod store_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +25,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// itsp — an Internet Telephony Service Provider in one binary.
 ///
-/// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`.
+/// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`; manage
+/// domains, users, aliases and groups and see who is registered with `itsp domain`,
+/// `user`, `alias`, `group` and `ul`.
 #[derive(Debug, Parser)]
 #[command(name = "itsp", version, propagate_version = true)]
 struct Cli {
@@ -67,6 +75,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Admin(admin::Command),
 }
 
 fn init_logging(cli: &Cli) {
@@ -89,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
+        Command::Admin(command) => admin::run(command),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ use server::{Server, ServerConfig};
 use transport::Listen;
 
 use crate::config::Config;
+use crate::store_args::StoreArgs;
 
 /// Options of `itsp serve`.
 #[derive(Debug, Args)]
@@ -42,8 +43,7 @@ pub(crate) struct ServeArgs {
 /// The settings of one run, with where each came from resolved.
 struct Settings {
     listens: Vec<Listen>,
-    store_url: String,
-    data_dir: Option<PathBuf>,
+    store: StoreArgs,
     server: ServerConfig,
 }
 
@@ -69,14 +69,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     } else {
         vec![host_name()]
     };
-    let db = args.db.or(config.store.db.clone());
-    let data_dir = args
-        .data_dir
-        .or(config.store.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data"));
-    let (store_url, data_dir) = match db {
-        Some(url) => (url, None),
-        None => (sqlite_url(&data_dir), Some(data_dir)),
+    let store = StoreArgs {
+        data_dir: args
+            .data_dir
+            .or(config.store.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data")),
+        db: args.db.or(config.store.db.clone()),
     };
     let trusted = if !args.trusted.is_empty() {
         args.trusted
@@ -95,15 +93,9 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     };
     Ok(Settings {
         listens,
-        store_url,
-        data_dir,
+        store,
         server,
     })
-}
-
-/// The SQLite URL of the database file in `dir`.
-pub(crate) fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", dir.join("itsp.db").display())
 }
 
 /// The machine's host name, the default domain; `localhost` when it cannot be read.
@@ -131,8 +123,8 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = settings(args)?;
-    if let Some(dir) = &settings.data_dir {
-        prepare_data_dir(dir)?;
+    if settings.store.db.is_none() {
+        prepare_data_dir(&settings.store.data_dir)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,13 +135,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let where_ = match &settings.data_dir {
-        Some(dir) => format!("the database in {}", dir.display()),
-        None => "the database given with --db".to_owned(),
-    };
-    let store = store::Store::open(&settings.store_url)
-        .await
-        .with_context(|| format!("cannot open {where_}"))?;
+    let store = settings.store.open().await?;
+    let backend = store.backend_name();
     let (server, report) = Server::start(settings.server, store, &settings.listens)
         .await
         .map_err(|e| match e {
@@ -162,7 +149,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         domains = %report.domains.join(","),
         bindings_restored = report.bindings_restored,
         bindings_purged = report.bindings_purged,
-        store = store_kind(&settings.store_url),
+        store = backend,
         "store ready"
     );
     for l in server.local_addrs() {
@@ -170,14 +157,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     server.run(shutdown_signal()).await;
     Ok(())
-}
-
-fn store_kind(url: &str) -> &'static str {
-    if url.starts_with("sqlite:") {
-        "sqlite"
-    } else {
-        "postgres"
-    }
 }
 
 async fn shutdown_signal() {

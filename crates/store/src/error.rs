@@ -53,24 +53,38 @@ pub enum StoreError {
     #[error("no such alias: {0}")]
     NoSuchAlias(String),
 
+    // The causes below are part of the message and not also reported as `source()`, so an
+    // error chain (`anyhow`'s `{:#}`) does not print them twice.
     /// The database failed or refused the statement.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// Applying the embedded schema migrations failed (for example a database written by a
     /// newer itsp).
     #[error("schema migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// The directory for a SQLite database file could not be created.
-    #[error("cannot create directory {path}: {source}")]
+    #[error("cannot create directory {path}: {error}")]
     CreateDir {
         /// The directory.
         path: std::path::PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A stored value is out of the range this version accepts (edited by hand?).
     #[error("stored data out of range: {0}")]
     Corrupt(&'static str),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
 }
 
 /// Whether `e` is a unique-constraint violation (a duplicate key).

@@ -136,9 +136,9 @@ impl Store {
         if !url.contains(":memory:") {
             if let Some(dir) = options.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir {
                         path: dir.to_owned(),
-                        source,
+                        error,
                     })?;
                 }
             }

@@ -1,0 +1,222 @@
+//! The admin commands: `itsp user`, `alias`, `group`, `domain` and `ul`. They work on the
+//! store directly (the SQLite file in `--data-dir`, or `--db URL`), whether the server runs
+//! or not, and print tables for people or JSON with `--json`.
+//!
+//! One module per concept; `output.rs` prints. Each invocation runs on its own
+//! current-thread tokio runtime. Exit status: 0 done, 1 the request was wrong (bad input,
+//! no such thing, already exists), 2 the database failed. Passwords and HA1 values are
+//! never printed.
+
+mod alias;
+mod domain;
+mod group;
+mod output;
+mod ul;
+mod user;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use store::{Address, Store, StoreError};
+
+use crate::store_args::StoreArgs;
+use output::Report;
+
+/// The admin subcommands of `itsp`, flattened into its command list.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Manage subscribers: add, change passwords, remove, list.
+    ///
+    /// A subscriber is user@domain in a served domain (see `itsp domain`). Only digest
+    /// hashes of the password are stored.
+    #[command(after_long_help = user::EXAMPLES)]
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage aliases: more addresses (numbers) that reach a subscriber.
+    ///
+    /// A call or registration for an alias goes to the subscriber it stands for. The alias
+    /// must be in a served domain, any of them.
+    #[command(after_long_help = alias::EXAMPLES)]
+    Alias {
+        #[command(subcommand)]
+        command: alias::AliasCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage group membership (permissions such as `international`).
+    #[command(after_long_help = group::EXAMPLES)]
+    Group {
+        #[command(subcommand)]
+        command: group::GroupCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage the served domains: requests for user@D are local when D is served.
+    #[command(after_long_help = domain::EXAMPLES)]
+    Domain {
+        #[command(subcommand)]
+        command: domain::DomainCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show the user location: who is registered, from where, until when.
+    #[command(after_long_help = ul::EXAMPLES)]
+    Ul {
+        #[command(subcommand)]
+        command: ul::UlCommand,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+impl Command {
+    fn common(&self) -> &Common {
+        match self {
+            Command::User { common, .. }
+            | Command::Alias { common, .. }
+            | Command::Group { common, .. }
+            | Command::Domain { common, .. }
+            | Command::Ul { common, .. } => common,
+        }
+    }
+
+    async fn execute(self) -> Result<Report, Failure> {
+        match self {
+            Command::User { command, common } => user::run(command, &common.store).await,
+            Command::Alias { command, common } => alias::run(command, &common.store).await,
+            Command::Group { command, common } => group::run(command, &common.store).await,
+            Command::Domain { command, common } => domain::run(command, &common.store).await,
+            Command::Ul { command, common } => ul::run(command, &common.store).await,
+        }
+    }
+}
+
+/// Options of every admin command: the store, and the output format.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// Print JSON for scripts: an array of objects for lists, {"ok":true,...} for changes.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Why a command failed: the message for stderr and the exit status.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// The request was wrong (exit status 1).
+    pub(crate) fn user(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// Adds advice to the message.
+    pub(crate) fn hint(mut self, hint: &str) -> Failure {
+        self.message = format!("{} ({hint})", self.message);
+        self
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure {
+            code: exit_code(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// 1 for errors of the request, 2 for failures of the database or the machine.
+fn exit_code(e: &StoreError) -> u8 {
+    use StoreError as E;
+    match e {
+        E::BadAddress(_)
+        | E::BadPassword(_)
+        | E::BadEmail(_)
+        | E::BadGroup(_)
+        | E::BadBinding(_)
+        | E::UnsupportedUrl(_)
+        | E::DomainExists(_)
+        | E::NoSuchDomain(_)
+        | E::DomainInUse(_)
+        | E::UserExists(_)
+        | E::NoSuchUser(_)
+        | E::AliasExists(_)
+        | E::NoSuchAlias(_) => 1,
+        _ => 2,
+    }
+}
+
+/// Parses a `user@domain` argument.
+pub(crate) fn address(text: &str) -> Result<Address, Failure> {
+    Ok(Address::parse(text)?)
+}
+
+/// Maps "no such domain" to advice on serving it: for commands that add to a domain.
+pub(crate) fn serve_domain_first(e: StoreError) -> Failure {
+    match e {
+        StoreError::NoSuchDomain(d) => {
+            let hint = format!("serve it first: itsp domain add {d}");
+            Failure::user(format!("no such domain: {d}")).hint(&hint)
+        }
+        e => e.into(),
+    }
+}
+
+/// Opens the store, runs `f` on it, closes it.
+pub(crate) async fn with_store<T>(
+    args: &StoreArgs,
+    f: impl AsyncFnOnce(&Store) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let store = args
+        .open()
+        .await
+        .map_err(|e| match e.downcast_ref::<StoreError>() {
+            Some(cause) => Failure {
+                code: exit_code(cause),
+                message: format!("{e:#}"),
+            },
+            None => Failure {
+                code: 2,
+                message: format!("{e:#}"),
+            },
+        })?;
+    let result = f(&store).await;
+    store.close().await;
+    result
+}
+
+/// Runs one admin command; prints its report, or `itsp: <message>` on stderr.
+pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let json = command.common().json;
+    let result = runtime.block_on(command.execute());
+    match result {
+        Ok(report) => match report.write(&mut std::io::stdout().lock(), json) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            // `itsp user list | head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(e).context("cannot write to standard output"),
+        },
+        Err(f) => {
+            let _ = writeln!(std::io::stderr(), "itsp: {}", f.message);
+            Ok(ExitCode::from(f.code))
+        }
+    }
+}

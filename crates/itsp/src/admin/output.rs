@@ -1,0 +1,197 @@
+//! What the admin commands print: a sentence or an aligned table for people, JSON for
+//! scripts (`--json`): an `{"ok":true,...}` object for a change, an array of objects for a
+//! list.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+/// The outcome of a command, printable both ways.
+pub(crate) enum Report {
+    /// A change: a sentence, and the fields of the JSON object (`"ok": true` is added).
+    Done {
+        /// For people.
+        text: String,
+        /// A JSON object describing the change.
+        json: Value,
+    },
+    /// A list: a table, one JSON object per row, and what to say when it is empty.
+    List {
+        /// For people.
+        table: Table,
+        /// For scripts, printed as one array.
+        json: Vec<Value>,
+        /// The sentence printed instead of an empty table.
+        empty: String,
+    },
+}
+
+impl Report {
+    /// A change described by `text` and the JSON object `fields`.
+    pub(crate) fn done(text: impl Into<String>, fields: Value) -> Report {
+        let mut json = json!({ "ok": true });
+        if let (Some(out), Value::Object(fields)) = (json.as_object_mut(), fields) {
+            out.extend(fields);
+        }
+        Report::Done {
+            text: text.into(),
+            json,
+        }
+    }
+
+    /// Writes the report to `out`, as JSON or for people.
+    pub(crate) fn write(&self, out: &mut impl Write, as_json: bool) -> std::io::Result<()> {
+        match self {
+            Report::Done { json, .. } if as_json => writeln!(out, "{json}"),
+            Report::Done { text, .. } => writeln!(out, "{text}"),
+            Report::List { json, .. } if as_json => {
+                writeln!(out, "{}", Value::Array(json.clone()))
+            }
+            Report::List { table, empty, .. } if table.rows.is_empty() => {
+                writeln!(out, "{empty}")
+            }
+            Report::List { table, .. } => out.write_all(table.render().as_bytes()),
+        }
+    }
+}
+
+/// A table with a header line and columns padded to their widest cell.
+pub(crate) struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// An empty table with these column titles.
+    pub(crate) fn new(header: &[&'static str]) -> Table {
+        Table {
+            header: header.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row. Control characters (a User-Agent may carry terminal escapes) are shown
+    /// escaped, so a cell can neither move the cursor nor break the line.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells.iter().map(|c| printable(c)).collect());
+    }
+
+    /// The table as text, two spaces between columns, no trailing blanks.
+    pub(crate) fn render(&self) -> String {
+        let width = |i: usize| {
+            let cells = self.rows.iter().filter_map(|r| r.get(i));
+            cells
+                .map(|c| c.chars().count())
+                .chain(self.header.get(i).map(|h| h.chars().count()))
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..self.header.len()).map(width).collect();
+        let mut out = String::new();
+        let header = self.header.iter().map(|h| (*h).to_owned()).collect();
+        for line in std::iter::once(&header).chain(&self.rows) {
+            let mut text = String::new();
+            for (cell, w) in line.iter().zip(&widths) {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `s` with control characters escaped (`\u{1b}`).
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (the bare number outside years 0 to 9999).
+pub(crate) fn utc(unix: i64) -> String {
+    // 0000-01-01 and 10000-01-01 in Unix seconds.
+    if !(-62_167_219_200..253_402_300_800).contains(&unix) {
+        return unix.to_string();
+    }
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
+        assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
+        assert_eq!(utc(-62_167_219_200), "0000-01-01 00:00:00 UTC");
+        assert_eq!(utc(i64::MAX), i64::MAX.to_string());
+    }
+
+    #[test]
+    fn tables_align_and_escape() {
+        let mut t = Table::new(&["USER", "EMAIL"]);
+        t.row(vec!["alice@example.com".into(), "-".into()]);
+        t.row(vec!["bob@x".into(), "bob\u{1b}[2J@mail.example".into()]);
+        assert_eq!(
+            t.render(),
+            "USER               EMAIL\n\
+             alice@example.com  -\n\
+             bob@x              bob\\u{1b}[2J@mail.example\n"
+        );
+    }
+
+    #[test]
+    fn reports() {
+        let mut out = Vec::new();
+        let r = Report::done("added", json!({ "user": "a@b" }));
+        r.write(&mut out, true).unwrap();
+        r.write(&mut out, false).unwrap();
+        let empty = Report::List {
+            table: Table::new(&["DOMAIN"]),
+            json: Vec::new(),
+            empty: "no domains".into(),
+        };
+        empty.write(&mut out, true).unwrap();
+        empty.write(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"ok\":true,\"user\":\"a@b\"}\nadded\n[]\nno domains\n"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! `itsp user add|passwd|rm|list`: subscribers and their passwords.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use store::Store;
+
+use super::output::{utc, Report, Table};
+use super::{address, serve_domain_first, with_store, Failure};
+use crate::store_args::StoreArgs;
+
+/// The examples at the end of `itsp user --help`.
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  itsp domain add example.com
+  echo 's3cret' | itsp user add alice@example.com --password-stdin --email alice@mail.example
+  itsp user passwd alice@example.com --password-stdin < new-password.txt
+  itsp user list --domain example.com
+  itsp user list --json
+  itsp user rm alice@example.com
+  itsp user list --data-dir /var/lib/itsp
+  ITSP_DB=postgres://itsp:PASSWORD@db.example/itsp itsp user list";
+
+/// What `itsp user` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a subscriber user@domain in a served domain.
+    ///
+    /// The password is turned into digest hashes (MD5 and SHA-256, for `user` and for
+    /// `user@domain` as the login name) and not kept. Example:
+    /// echo 's3cret' | itsp user add alice@example.com --password-stdin
+    Add {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Contact e-mail (voicemail, password resets).
+        #[arg(long, value_name = "E")]
+        email: Option<String>,
+    },
+    /// Set a subscriber's password.
+    ///
+    /// Example: itsp user passwd alice@example.com --password-stdin < new-password.txt
+    Passwd {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Remove a subscriber with its aliases, groups and registrations.
+    ///
+    /// Example: itsp user rm alice@example.com
+    Rm {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+    },
+    /// List the subscribers with their e-mail, creation time (UTC) and aliases.
+    ///
+    /// Example: itsp user list --domain example.com --json
+    List {
+        /// Only the subscribers of this domain.
+        #[arg(long, value_name = "D")]
+        domain: Option<String>,
+    },
+}
+
+/// How the password is given: one of the two is required.
+#[derive(Debug, Args)]
+pub(crate) struct PasswordArgs {
+    /// The password. It shows in `ps` and in the shell history: prefer --password-stdin.
+    #[arg(long, value_name = "P", conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of standard input (the newline is dropped).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArgs {
+    /// The password from the command line or standard input.
+    fn read(self) -> Result<String, Failure> {
+        if let Some(p) = self.password {
+            return Ok(p);
+        }
+        if !self.password_stdin {
+            return Err(Failure::user(
+                "no password given: use --password-stdin (e.g. `echo 's3cret' | itsp user \
+                 add alice@example.com --password-stdin`) or --password P",
+            ));
+        }
+        let mut line = String::new();
+        let n = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::user(format!("cannot read the password from stdin: {e}")))?;
+        if n == 0 {
+            return Err(Failure::user(
+                "--password-stdin: standard input is empty; send the password as one line",
+            ));
+        }
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+    }
+}
+
+/// Runs one `itsp user` command.
+pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Report, Failure> {
+    match command {
+        UserCommand::Add {
+            address: a,
+            password,
+            email,
+        } => {
+            let a = address(&a)?;
+            let password = password.read()?;
+            with_store(store, async |s| {
+                let sub = s
+                    .add_subscriber(&a.user, &a.domain, &password, email.as_deref())
+                    .await
+                    .map_err(serve_domain_first)?;
+                Ok(Report::done(
+                    format!("added user {}", sub.address),
+                    json!({
+                        "user": sub.address.to_string(),
+                        "email": sub.email,
+                        "created_at": sub.created_at,
+                    }),
+                ))
+            })
+            .await
+        }
+        UserCommand::Passwd {
+            address: a,
+            password,
+        } => {
+            let a = address(&a)?;
+            let password = password.read()?;
+            with_store(store, async |s| {
+                s.set_password(&a.user, &a.domain, &password).await?;
+                Ok(Report::done(
+                    format!("changed the password of {a}"),
+                    json!({ "user": a.to_string() }),
+                ))
+            })
+            .await
+        }
+        UserCommand::Rm { address: a } => {
+            let a = address(&a)?;
+            with_store(store, async |s| {
+                s.remove_subscriber(&a.user, &a.domain).await?;
+                Ok(Report::done(
+                    format!("removed user {a} with its aliases, groups and registrations"),
+                    json!({ "user": a.to_string() }),
+                ))
+            })
+            .await
+        }
+        UserCommand::List { domain } => with_store(store, async |s| list(s, domain).await).await,
+    }
+}
+
+async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
+    let subscribers = s.list_subscribers(domain.as_deref()).await?;
+    // One query for every alias; an alias may be in another domain than its subscriber.
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in s.list_aliases(None).await? {
+        aliases
+            .entry(a.target.to_string())
+            .or_default()
+            .push(a.alias.to_string());
+    }
+    let mut table = Table::new(&["USER", "EMAIL", "CREATED", "ALIASES"]);
+    let mut rows = Vec::new();
+    for sub in subscribers {
+        let user = sub.address.to_string();
+        let its_aliases = aliases.remove(&user).unwrap_or_default();
+        table.row(vec![
+            user.clone(),
+            sub.email.clone().unwrap_or_else(|| "-".into()),
+            utc(sub.created_at),
+            its_aliases.join(", "),
+        ]);
+        rows.push(json!({
+            "user": user,
+            "email": sub.email,
+            "created": utc(sub.created_at),
+            "created_at": sub.created_at,
+            "aliases": its_aliases,
+        }));
+    }
+    let empty = match domain {
+        Some(d) => format!("no users in {d}"),
+        None => "no users".to_owned(),
+    };
+    Ok(Report::List {
+        table,
+        json: rows,
+        empty,
+    })
+}

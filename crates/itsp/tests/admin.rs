@@ -1,0 +1,488 @@
+//! End-to-end: the admin commands (`itsp domain|user|alias|group|ul`) run as the real
+//! binary against a store in a temporary data directory; what they write is checked
+//! through `store::Store`, and no output ever shows a password or an HA1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use store::{flags, Binding, Store};
+
+/// A data directory, and every output the binary gave for it (to look for secrets in).
+struct Itsp {
+    dir: tempfile::TempDir,
+    seen: RefCell<String>,
+}
+
+/// What one run of the binary did.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Itsp {
+    fn new() -> Itsp {
+        Itsp {
+            dir: tempfile::tempdir().unwrap(),
+            seen: RefCell::new(String::new()),
+        }
+    }
+
+    /// Runs `itsp ARGS --data-dir DIR` in `cwd` with `stdin`.
+    fn run_in(&self, cwd: &Path, args: &[&str], stdin: &str, data_dir: bool) -> Out {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_itsp"));
+        cmd.args(args)
+            .current_dir(cwd)
+            .env_remove("ITSP_DB")
+            .env_remove("ITSP_DATA_DIR")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if data_dir {
+            cmd.arg("--data-dir").arg(self.dir.path());
+        }
+        let mut child = cmd.spawn().expect("itsp starts");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let out = Out {
+            code: out.status.code().expect("exit status"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        };
+        let mut seen = self.seen.borrow_mut();
+        seen.push_str(&out.stdout);
+        seen.push_str(&out.stderr);
+        out
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_in(self.dir.path(), args, "", true)
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_stdin(args, "")
+    }
+
+    fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_in(self.dir.path(), args, stdin, true);
+        assert_eq!(out.code, 0, "itsp {args:?}: {}", out.stderr);
+        out.stdout
+    }
+
+    /// Runs `--json` and parses the output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    /// Runs and expects exit status `code`, nothing on stdout and `itsp: ...` on stderr;
+    /// returns stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "itsp {args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "itsp {args:?}");
+        assert!(out.stderr.starts_with("itsp: "), "{}", out.stderr);
+        out.stderr
+    }
+
+    /// Runs `f` on the store the binary uses.
+    fn store<T>(&self, f: impl AsyncFnOnce(&Store) -> T) -> T {
+        let url = format!("sqlite://{}/itsp.db?mode=rwc", self.dir.path().display());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = Store::open(&url).await.unwrap();
+            let r = f(&s).await;
+            s.close().await;
+            r
+        })
+    }
+
+    /// Asserts that no output so far contains any of `secrets`.
+    fn never_showed(&self, secrets: &[String]) {
+        let seen = self.seen.borrow();
+        for s in secrets {
+            assert!(!seen.contains(s.as_str()), "{s} was printed");
+        }
+    }
+}
+
+/// The four HA1 values of `user@domain`, as the server would look them up.
+fn ha1s(itsp: &Itsp, user: &str, domain: &str) -> Vec<String> {
+    itsp.store(async |s| {
+        let plain = s.credentials(user, domain).await.unwrap().unwrap();
+        let full = s
+            .credentials(&format!("{user}@{domain}"), domain)
+            .await
+            .unwrap()
+            .unwrap();
+        vec![plain.md5, plain.sha256, full.md5, full.sha256]
+    })
+}
+
+#[test]
+fn domains() {
+    let t = Itsp::new();
+    assert!(t.ok(&["domain", "list"]).starts_with("no domains"));
+    assert_eq!(t.json(&["domain", "list"]), serde_json::json!([]));
+    t.ok(&["domain", "add", "example.com"]);
+    let v = t.json(&["domain", "add", "Example.NET."]);
+    assert_eq!(v["ok"], true);
+    let e = t.fails(1, &["domain", "add", "EXAMPLE.com"]);
+    assert!(e.contains("domain example.com exists"), "{e}");
+    t.fails(1, &["domain", "add", "bad domain"]);
+    assert_eq!(
+        t.ok(&["domain", "list"]),
+        "DOMAIN\nexample.com\nexample.net\n"
+    );
+    assert_eq!(
+        t.json(&["domain", "list"]),
+        serde_json::json!([{ "domain": "example.com" }, { "domain": "example.net" }])
+    );
+    t.ok(&["domain", "rm", "example.net"]);
+    let e = t.fails(1, &["domain", "rm", "example.net"]);
+    assert!(e.contains("no such domain: example.net"), "{e}");
+    // In use: refused, with advice.
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    let e = t.fails(1, &["domain", "rm", "example.com"]);
+    assert!(e.contains("itsp user list --domain example.com"), "{e}");
+    assert_eq!(
+        t.store(async |s| s.list_domains().await.unwrap()),
+        ["example.com"]
+    );
+}
+
+#[test]
+fn users() {
+    let t = Itsp::new();
+    let e = t.fails(1, &["user", "add", "alice@example.com", "--password", "pw"]);
+    assert!(e.contains("itsp domain add example.com"), "{e}");
+    t.ok(&["domain", "add", "example.com"]);
+
+    let out = t.ok(&[
+        "user",
+        "add",
+        "alice@example.com",
+        "--password",
+        "Alice-Pw-1",
+        "--email",
+        "alice@mail.example",
+    ]);
+    assert_eq!(out, "added user alice@example.com\n");
+    let v: Value = serde_json::from_str(&t.ok_stdin(
+        &[
+            "user",
+            "add",
+            "bob@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        "Bob-Pw-2\n",
+    ))
+    .unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["user"], "bob@example.com");
+    // The newline was not part of the password: its hashes are those of "Bob-Pw-2".
+    let bob = ha1s(&t, "bob", "example.com");
+    t.store(async |s| s.set_password("bob", "example.com", "Bob-Pw-2").await)
+        .unwrap();
+    assert_eq!(ha1s(&t, "bob", "example.com"), bob);
+
+    let e = t.fails(1, &["user", "add", "alice@example.com", "--password", "x"]);
+    assert_eq!(e, "itsp: user alice@example.com exists\n");
+    let e = t.fails(1, &["user", "add", "nodomain", "--password", "x"]);
+    assert!(
+        e.contains("\"nodomain\" is not of the form user@domain"),
+        "{e}"
+    );
+    let e = t.fails(1, &["user", "add", "carol@example.com"]);
+    assert!(e.contains("--password-stdin"), "{e}");
+    t.fails(1, &["user", "add", "carol@example.com", "--password-stdin"]);
+    t.fails(
+        1,
+        &[
+            "user",
+            "add",
+            "carol@example.com",
+            "--password",
+            "x",
+            "--email",
+            "no",
+        ],
+    );
+
+    let alice_before = ha1s(&t, "alice", "example.com");
+    t.ok_stdin(
+        &["user", "passwd", "alice@example.com", "--password-stdin"],
+        "Alice-Pw-3\r\n",
+    );
+    let alice_after = ha1s(&t, "alice", "example.com");
+    assert_ne!(alice_before, alice_after);
+    t.fails(
+        1,
+        &["user", "passwd", "nobody@example.com", "--password", "x"],
+    );
+
+    let text = t.ok(&["user", "list"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("USER  ") && lines[0].contains("CREATED"));
+    assert!(lines[1].starts_with("alice@example.com  alice@mail.example  20"));
+    assert!(lines[1].contains(" UTC"));
+    assert!(lines[2].starts_with("bob@example.com"));
+    let v = t.json(&["user", "list", "--domain", "example.com"]);
+    let users = v.as_array().unwrap();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0]["user"], "alice@example.com");
+    assert_eq!(users[0]["email"], "alice@mail.example");
+    assert_eq!(users[1]["email"], Value::Null);
+    assert!(users[0]["created_at"].as_i64().unwrap() > 1_600_000_000);
+    assert!(users[0]["created"].as_str().unwrap().ends_with(" UTC"));
+    t.fails(1, &["user", "list", "--domain", "example.org"]);
+
+    t.ok(&["user", "rm", "bob@example.com"]);
+    let e = t.fails(1, &["user", "rm", "bob@example.com"]);
+    assert!(e.contains("no such user: bob@example.com"), "{e}");
+    assert_eq!(t.json(&["user", "list"]).as_array().unwrap().len(), 1);
+
+    let mut secrets: Vec<String> = ["Alice-Pw-1", "Alice-Pw-3", "Bob-Pw-2"]
+        .map(String::from)
+        .to_vec();
+    secrets.extend(alice_before);
+    secrets.extend(alice_after);
+    secrets.extend(bob);
+    t.never_showed(&secrets);
+}
+
+#[test]
+fn aliases_and_groups() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&["domain", "add", "example.net"]);
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    let out = t.ok(&[
+        "alias",
+        "add",
+        "+4684567890@example.com",
+        "alice@example.com",
+    ]);
+    assert_eq!(
+        out,
+        "+4684567890@example.com is now an alias of alice@example.com\n"
+    );
+    t.ok(&["alias", "add", "ally@example.net", "alice@example.com"]);
+    let e = t.fails(1, &["alias", "add", "x@example.org", "alice@example.com"]);
+    assert!(e.contains("itsp domain add example.org"), "{e}");
+    t.fails(1, &["alias", "add", "x@example.com", "bob@example.com"]);
+    t.fails(
+        1,
+        &["alias", "add", "ally@example.net", "alice@example.com"],
+    );
+    assert_eq!(
+        t.ok(&["alias", "list", "--domain", "example.com"]),
+        "ALIAS                    TARGET\n+4684567890@example.com  alice@example.com\n"
+    );
+    assert_eq!(t.json(&["alias", "list"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        t.json(&["user", "list"])[0]["aliases"],
+        serde_json::json!(["+4684567890@example.com", "ally@example.net"])
+    );
+    let v = t.json(&["alias", "rm", "ally@example.net"]);
+    assert_eq!(
+        v,
+        serde_json::json!({ "ok": true, "alias": "ally@example.net" })
+    );
+    t.fails(1, &["alias", "rm", "ally@example.net"]);
+
+    t.ok(&["group", "add", "alice@example.com", "international"]);
+    let v = t.json(&["group", "add", "alice@example.com", "international"]);
+    assert_eq!(v["changed"], false);
+    t.ok(&["group", "add", "alice@example.com", "premium"]);
+    assert_eq!(
+        t.ok(&["group", "list", "alice@example.com"]),
+        "GROUP\ninternational\npremium\n"
+    );
+    assert_eq!(
+        t.json(&["group", "list", "alice@example.com"])[1],
+        serde_json::json!({ "user": "alice@example.com", "group": "premium" })
+    );
+    assert!(t.store(async |s| s.in_group("alice", "example.com", "premium").await.unwrap()));
+    t.ok(&["group", "rm", "alice@example.com", "premium"]);
+    assert_eq!(
+        t.json(&["group", "rm", "alice@example.com", "premium"])["changed"],
+        false
+    );
+    t.ok(&["group", "rm", "alice@example.com", "international"]);
+    assert!(t
+        .ok(&["group", "list", "alice@example.com"])
+        .contains("in no group"));
+    t.fails(1, &["group", "add", "bob@example.com", "premium"]);
+    t.fails(1, &["group", "add", "alice@example.com", "bad group"]);
+}
+
+fn binding(aor: &str, contact: &str, expires_at: i64, flags: u32, ua: &str) -> Binding {
+    Binding {
+        aor: aor.to_owned(),
+        contact: contact.to_owned(),
+        expires_at,
+        q: 1000,
+        call_id: format!("call-{contact}"),
+        cseq: 1,
+        user_agent: ua.to_owned(),
+        received: "198.51.100.7:40123".to_owned(),
+        transport: "udp".to_owned(),
+        local_socket: "udp:192.0.2.1:5060".to_owned(),
+        path: None,
+        instance: None,
+        reg_id: None,
+        flags,
+        updated_at: 1_000,
+    }
+}
+
+#[test]
+fn ul_show() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    t.ok(&["user", "add", "bob@example.com", "--password", "pw"]);
+    t.ok(&[
+        "alias",
+        "add",
+        "+4684567890@example.com",
+        "alice@example.com",
+    ]);
+    assert_eq!(t.ok(&["ul", "show"]), "nobody is registered\n");
+
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    t.store(async |s| {
+        for b in [
+            binding(
+                "alice@example.com",
+                "sip:alice@10.0.0.2:5060",
+                now + 3600,
+                flags::NAT,
+                "Phone/1.0",
+            ),
+            binding("alice@example.com", "sip:alice@old", now - 10, 0, "Old/0"),
+            binding("bob@example.com", "sip:bob@192.0.2.9", now + 600, 0, ""),
+        ] {
+            s.upsert_binding(&b).await.unwrap();
+        }
+    });
+
+    let all = t.ok(&["ul", "show"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 3, "{all}");
+    for column in [
+        "AOR",
+        "CONTACT",
+        "EXPIRES",
+        "RECEIVED",
+        "TRANSPORT",
+        "USER AGENT",
+        "NAT",
+    ] {
+        assert!(lines[0].contains(column), "{all}");
+    }
+    assert!(lines[1].starts_with("alice@example.com  sip:alice@10.0.0.2:5060"));
+    assert!(lines[1].contains("198.51.100.7:40123  udp"));
+    assert!(lines[1].contains("Phone/1.0") && lines[1].ends_with("yes"));
+    assert!(lines[2].starts_with("bob@example.com") && lines[2].ends_with("no"));
+    assert!(
+        !all.contains("sip:alice@old"),
+        "expired binding shown: {all}"
+    );
+
+    // An alias shows its subscriber's bindings.
+    let v = t.json(&["ul", "show", "+4684567890@example.com"]);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0]["aor"], "alice@example.com");
+    assert_eq!(rows[0]["contact"], "sip:alice@10.0.0.2:5060");
+    assert_eq!(rows[0]["received"], "198.51.100.7:40123");
+    assert_eq!(rows[0]["transport"], "udp");
+    assert_eq!(rows[0]["user_agent"], "Phone/1.0");
+    assert_eq!(rows[0]["nat"], true);
+    let expires_in = rows[0]["expires_in"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&expires_in), "{expires_in}");
+    assert_eq!(t.json(&["ul", "show", "bob@example.com"])[0]["nat"], false);
+
+    let e = t.fails(1, &["ul", "show", "carol@example.com"]);
+    assert!(
+        e.contains("no such user or alias: carol@example.com"),
+        "{e}"
+    );
+    t.fails(1, &["ul", "show", "nodomain"]);
+    t.ok(&["user", "rm", "bob@example.com"]);
+    assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn where_the_store_is() {
+    let t = Itsp::new();
+    let cwd = t.dir.path();
+    // The default, ./data, and a relative --data-dir are relative to the working directory.
+    let out = t.run_in(cwd, &["domain", "add", "example.com"], "", false);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(cwd.join("data/itsp.db").is_file());
+    let out = t.run_in(
+        cwd,
+        &["domain", "add", "example.org", "--data-dir", "rel/dir"],
+        "",
+        false,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(cwd.join("rel/dir/itsp.db").is_file());
+    // --db with an absolute sqlite URL, given before the subcommand.
+    let url = format!("sqlite://{}/data/itsp.db", cwd.display());
+    let out = t.run_in(cwd, &["domain", "--db", &url, "list", "--json"], "", false);
+    assert_eq!(
+        out.stdout, "[{\"domain\":\"example.com\"}]\n",
+        "{}",
+        out.stderr
+    );
+
+    // A data directory that cannot be one: a database failure, naming the directory.
+    std::fs::write(cwd.join("file"), "").unwrap();
+    let out = t.run_in(cwd, &["domain", "list", "--data-dir", "file"], "", false);
+    assert_eq!(out.code, 2);
+    assert!(out
+        .stderr
+        .starts_with("itsp: cannot open the store in data directory file"));
+    // A URL of another scheme is the caller's mistake; its password is never shown.
+    let out = t.run_in(
+        cwd,
+        &["domain", "list", "--db", "mysql://u:hunter2@db/itsp"],
+        "",
+        false,
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("mysql://u:***@db/itsp"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"));
+}

@@ -134,3 +134,79 @@ fn a_bad_listen_argument_prints_usage() {
     assert!(err.contains("unknown protocol"), "{err}");
     assert!(err.contains("--help"), "{err}");
 }
+
+#[test]
+fn a_bad_config_file_names_the_file_and_the_key() {
+    let data = DataDir::with_users(&[]);
+    let config = data.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[registrar]\nmin_expires = 60\nmax_expire = 7200\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(data.args())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&config.display().to_string()), "{err}");
+    assert!(
+        err.contains("max_expire") && err.contains("line 3"),
+        "{err}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["serve", "--config", "/nonexistent/itsp.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read config file /nonexistent/itsp.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unwritable_data_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the directory should be: cannot be created, whoever runs the test.
+    let blocked = dir.path().join("data");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["serve", "--listen", "udp:127.0.0.1:0", "--data-dir"])
+        .arg(blocked.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot create the data directory"), "{err}");
+    assert!(err.contains(&blocked.display().to_string()), "{err}");
+}
+
+#[test]
+fn the_example_config_runs() {
+    // itsp.example.toml as shipped, with the sockets moved to free loopback ports.
+    let data = DataDir::with_users(&[]);
+    let example = std::fs::read_to_string(common::repo_root().join("itsp.example.toml")).unwrap();
+    let config = data.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        example.replace(
+            "listen = [\"udp:0.0.0.0:5060\", \"tcp:0.0.0.0:5060\"]",
+            "listen = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]",
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let server = Itsp::start_on(&["--config", &config, "--data-dir", &data.path_str()], &[]);
+    let resp = udp_exchange(&server, options("UDP", "x1").as_bytes());
+    assert_eq!(resp.status(), Some(200));
+    assert!(resp
+        .header(sip::HeaderName::Allow)
+        .unwrap()
+        .contains("REGISTER"));
+}

@@ -40,8 +40,9 @@ pub(crate) enum Command {
     },
     /// Manage aliases: more addresses (numbers) that reach a subscriber.
     ///
-    /// A call or registration for an alias goes to the subscriber it stands for. The alias
-    /// must be in a served domain, any of them.
+    /// An alias stands for its subscriber: looking it up (`itsp ul show ALIAS`, and calls
+    /// once the proxy lands) finds the subscriber. The alias must be in a served domain,
+    /// any of them.
     #[command(after_long_help = alias::EXAMPLES)]
     Alias {
         #[command(subcommand)]

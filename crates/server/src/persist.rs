@@ -31,7 +31,10 @@ pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
         user_agent: b.user_agent.clone().unwrap_or_default(),
         received: b.source.to_string(),
         transport: b.transport.clone(),
-        local_socket: b.local.map(|l| l.to_string()).unwrap_or_default(),
+        local_socket: b
+            .local
+            .map(|l| format!("{}:{l}", b.transport.to_ascii_lowercase()))
+            .unwrap_or_default(),
         path: (!b.path.is_empty()).then(|| b.path.join(", ")),
         instance: b.instance.clone(),
         reg_id: b.reg_id,
@@ -61,7 +64,11 @@ pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
         user_agent: (!row.user_agent.is_empty()).then_some(row.user_agent),
         source,
         transport: row.transport,
-        local: row.local_socket.parse().ok(),
+        // `udp:192.0.2.1:5060`; the protocol is also in `transport`.
+        local: row
+            .local_socket
+            .split_once(':')
+            .and_then(|(_, addr)| addr.parse().ok()),
         path,
         instance: row.instance,
         reg_id: row.reg_id,
@@ -207,6 +214,7 @@ mod tests {
         let row = to_store("alice@example.com", &b);
         assert_eq!(row.flags, flags::NAT);
         assert_eq!(row.received, "198.51.100.4:40000");
+        assert_eq!(row.local_socket, "tcp:192.0.2.100:5060");
         assert_eq!(from_store(row), Some(("alice@example.com".into(), b)));
     }
 

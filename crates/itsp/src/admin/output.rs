@@ -117,35 +117,20 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (the bare number outside years 0 to 9999).
+/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (the bare number outside 1970 to 9999).
 pub(crate) fn utc(unix: i64) -> String {
-    // 0000-01-01 and 10000-01-01 in Unix seconds.
-    if !(-62_167_219_200..253_402_300_800).contains(&unix) {
+    // 10000-01-01 in Unix seconds.
+    let Some(unix) = u64::try_from(unix).ok().filter(|u| *u < 253_402_300_800) else {
         return unix.to_string();
-    }
-    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    let s = unix.rem_euclid(86_400);
+    };
+    let (y, m, d) = sip::headers::civil_from_days(unix / 86_400);
+    let s = unix % 86_400;
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         s / 3600,
         s % 3600 / 60,
         s % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -155,11 +140,11 @@ mod tests {
     #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(utc(-1), "-1");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
         assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
-        assert_eq!(utc(-62_167_219_200), "0000-01-01 00:00:00 UTC");
+        assert_eq!(utc(253_402_300_799), "9999-12-31 23:59:59 UTC");
         assert_eq!(utc(i64::MAX), i64::MAX.to_string());
     }
 

@@ -189,8 +189,9 @@ pub fn format_date(unix: u64) -> String {
     )
 }
 
-/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01 (Howard
+/// Hinnant's algorithm); for Date headers and anything else that prints a UTC date.
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

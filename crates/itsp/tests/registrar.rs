@@ -328,3 +328,33 @@ fn register_over_tcp_answers_on_the_connection() {
     assert_eq!(rows[0].transport, "TCP");
     assert_eq!(rows[0].received, local.to_string());
 }
+
+#[test]
+fn several_domains_are_separate_realms() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    common::provision(&data.url(), "example.net", &[("alice", "other")]);
+    let mut args = data.args();
+    args.extend(["--domain".into(), "example.net".into()]);
+    let server = Itsp::start(&as_strs(&args));
+
+    let mut com = Phone::new(server.udp, "alice", "secret");
+    assert_eq!(
+        com.register("Contact: <sip:a@192.0.2.1>\r\n").status(),
+        Some(200)
+    );
+    // The same name in the other domain is another subscriber with its own password...
+    let mut net = Phone::new(server.udp, "alice", "other");
+    net.domain = "example.net".into();
+    let ok = net.register("Contact: <sip:a@192.0.2.2>\r\n");
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(contacts(&ok), [("sip:a@192.0.2.2".to_owned(), 3600)]);
+    // ...and the first one's password does not open it.
+    let mut wrong = Phone::new(server.udp, "alice", "secret");
+    wrong.domain = "example.net".into();
+    assert_eq!(wrong.register("").status(), Some(401));
+    // A domain not served is refused without a challenge.
+    let mut foreign = Phone::new(server.udp, "alice", "secret");
+    foreign.domain = "example.org".into();
+    let refused = foreign.register("");
+    assert_eq!(refused.status(), Some(403));
+}

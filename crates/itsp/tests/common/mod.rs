@@ -230,6 +230,8 @@ pub struct Phone {
     branch: u32,
     /// Which challenge to answer: `None` for the best (SHA-256), or an algorithm name.
     pub algorithm: Option<&'static str>,
+    /// The domain of the user (and of the Request-URI).
+    pub domain: String,
 }
 
 impl Phone {
@@ -246,6 +248,7 @@ impl Phone {
             cseq: 0,
             branch: 0,
             algorithm: None,
+            domain: DOMAIN.into(),
         }
     }
 
@@ -288,10 +291,11 @@ impl Phone {
         self.cseq += 1;
         self.branch += 1;
         let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+        let domain = &self.domain;
         format!(
-            "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+            "REGISTER sip:{domain} SIP/2.0\r\n\
 Via: SIP/2.0/UDP {local};branch=z9hG4bK-{port}-{b};rport\r\n\
-Max-Forwards: 70\r\nFrom: <sip:{user}@{DOMAIN}>;tag=t{port}\r\nTo: <sip:{to_user}@{DOMAIN}>\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=t{port}\r\nTo: <sip:{to_user}@{domain}>\r\n\
 Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nUser-Agent: itsp-test-phone\r\n{auth}{headers}Content-Length: 0\r\n\r\n",
             local = self.local(),
             port = self.local().port(),
@@ -345,7 +349,7 @@ Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nUser-Agent: itsp-test-phone\r\n{auth}
         if first.status() != Some(401) {
             return first;
         }
-        let auth = self.answer(&first, "REGISTER", &format!("sip:{DOMAIN}"));
+        let auth = self.answer(&first, "REGISTER", &format!("sip:{}", self.domain));
         let text = self.register_text(&self.user.clone(), headers, Some(&auth));
         self.exchange(&text)
     }

@@ -1,8 +1,8 @@
 //! [`Server`]: starting, running and stopping the SIP server. The tasks of a running
 //! server:
 //!
-//! - the receive loop: one task per incoming message ([`crate::core::Core::receive`], then
-//!   [`crate::policy`]);
+//! - the receive loop: one task per incoming message (`Core::receive` in `core.rs`, then
+//!   the routing steps of `policy.rs`);
 //! - the timer task: fires transaction timers (retransmissions, timeouts, lifetimes);
 //! - the housekeeping task: purges expired bindings from memory and the store and reloads
 //!   the served domains;

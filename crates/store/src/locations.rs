@@ -5,6 +5,8 @@
 //! (AoR, Contact URI); the AoR is the canonical `user@domain` ([`crate::Address::aor`]).
 //! Times are Unix seconds passed in by the caller.
 
+use std::collections::HashMap;
+
 use crate::{on_pool, Store, StoreError};
 
 /// Bits of [`Binding::flags`].
@@ -120,11 +122,15 @@ pub enum BindingWrite {
     },
 }
 
-const UPSERT_SQL: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
+/// Rows per multi-row statement: 15 parameters each stays far below SQLite's limit of
+/// 32,766 and PostgreSQL's 65,535.
+const ROWS_PER_STATEMENT: usize = 500;
+
+const UPSERT_INTO: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
          user_agent, received, transport, local_socket, path, instance, reg_id, flags,
-         updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-     ON CONFLICT (aor, contact) DO UPDATE SET
+         updated_at) ";
+
+const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (aor, contact) DO UPDATE SET
          expires_at = excluded.expires_at, q = excluded.q,
          call_id = excluded.call_id, cseq = excluded.cseq,
          user_agent = excluded.user_agent, received = excluded.received,
@@ -132,6 +138,15 @@ const UPSERT_SQL: &str = "INSERT INTO locations (aor, contact, expires_at, q, ca
          path = excluded.path, instance = excluded.instance,
          reg_id = excluded.reg_id, flags = excluded.flags,
          updated_at = excluded.updated_at";
+
+impl BindingWrite {
+    fn key(&self) -> (&str, &str) {
+        match self {
+            BindingWrite::Upsert(b) => (&b.aor, &b.contact),
+            BindingWrite::Remove { aor, contact } => (aor, contact),
+        }
+    }
+}
 
 fn check_binding(b: &Binding) -> Result<(), StoreError> {
     if b.aor.is_empty() {
@@ -168,38 +183,60 @@ impl Store {
                 check_binding(b)?;
             }
         }
+        // Only the last write of each (aor, contact) matters; what is left touches each
+        // key once, so the order of the statements below does not matter, and each kind of
+        // change is one statement per chunk of rows rather than one per row.
+        let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            last.insert(w.key(), i);
+        }
+        let mut upserts = Vec::new();
+        let mut removes = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            if last.get(&w.key()) != Some(&i) {
+                continue;
+            }
+            match w {
+                BindingWrite::Upsert(b) => upserts.push(b),
+                BindingWrite::Remove { aor, contact } => removes.push((aor, contact)),
+            }
+        }
+        if upserts.is_empty() && removes.is_empty() {
+            return Ok(());
+        }
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for w in writes {
-                match w {
-                    BindingWrite::Upsert(b) => {
-                        sqlx::query(UPSERT_SQL)
-                            .bind(&b.aor)
-                            .bind(&b.contact)
-                            .bind(b.expires_at)
-                            .bind(i64::from(b.q))
-                            .bind(&b.call_id)
-                            .bind(i64::from(b.cseq))
-                            .bind(&b.user_agent)
-                            .bind(&b.received)
-                            .bind(&b.transport)
-                            .bind(&b.local_socket)
-                            .bind(&b.path)
-                            .bind(&b.instance)
-                            .bind(b.reg_id.map(i64::from))
-                            .bind(i64::from(b.flags))
-                            .bind(b.updated_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    BindingWrite::Remove { aor, contact } => {
-                        sqlx::query("DELETE FROM locations WHERE aor = $1 AND contact = $2")
-                            .bind(aor)
-                            .bind(contact)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
+            for chunk in removes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "DELETE FROM locations WHERE (aor, contact) IN (",
+                );
+                q.push_values(chunk, |mut row, (aor, contact)| {
+                    row.push_bind(*aor).push_bind(*contact);
+                });
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(UPSERT_INTO);
+                q.push_values(chunk, |mut row, b| {
+                    row.push_bind(&b.aor)
+                        .push_bind(&b.contact)
+                        .push_bind(b.expires_at)
+                        .push_bind(i64::from(b.q))
+                        .push_bind(&b.call_id)
+                        .push_bind(i64::from(b.cseq))
+                        .push_bind(&b.user_agent)
+                        .push_bind(&b.received)
+                        .push_bind(&b.transport)
+                        .push_bind(&b.local_socket)
+                        .push_bind(&b.path)
+                        .push_bind(&b.instance)
+                        .push_bind(b.reg_id.map(i64::from))
+                        .push_bind(i64::from(b.flags))
+                        .push_bind(b.updated_at);
+                });
+                q.push(UPSERT_ON_CONFLICT);
+                q.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

@@ -570,8 +570,52 @@ pub async fn batched_binding_writes(s: Store) {
             .await,
         Err(StoreError::BadBinding(_))
     ));
-    assert_eq!(s.bindings(aor).await.unwrap(), [b]);
+    assert_eq!(s.bindings(aor).await.unwrap(), std::slice::from_ref(&b));
     s.write_bindings(&[]).await.unwrap();
+
+    // In one batch the last write of a key wins: upsert then remove, remove then upsert,
+    // two upserts.
+    let gone = binding(aor, "sip:alice@192.0.2.7", 2_000, 1000);
+    let mut twice = binding(aor, "sip:alice@192.0.2.8", 2_000, 1000);
+    let remove = |b: &store::Binding| BindingWrite::Remove {
+        aor: b.aor.clone(),
+        contact: b.contact.clone(),
+    };
+    let mut batch = vec![
+        BindingWrite::Upsert(gone.clone()),
+        remove(&gone),
+        remove(&b),
+        BindingWrite::Upsert(b.clone()),
+        BindingWrite::Upsert(twice.clone()),
+    ];
+    twice.cseq = 9;
+    batch.push(BindingWrite::Upsert(twice.clone()));
+    s.write_bindings(&batch).await.unwrap();
+    let mut got = s.bindings(aor).await.unwrap();
+    got.sort_by(|x, y| x.contact.cmp(&y.contact));
+    assert_eq!(got, [b.clone(), twice]);
+
+    // More rows than one statement holds.
+    let many: Vec<BindingWrite> = (0..1_234)
+        .map(|i| {
+            BindingWrite::Upsert(binding(
+                "bulk@example.com",
+                &format!("sip:b{i}@192.0.2.1"),
+                2_000,
+                1000,
+            ))
+        })
+        .collect();
+    s.write_bindings(&many).await.unwrap();
+    assert_eq!(s.bindings("bulk@example.com").await.unwrap().len(), 1_234);
+    let removes: Vec<BindingWrite> = (0..1_234)
+        .map(|i| BindingWrite::Remove {
+            aor: "bulk@example.com".into(),
+            contact: format!("sip:b{i}@192.0.2.1"),
+        })
+        .collect();
+    s.write_bindings(&removes).await.unwrap();
+    assert!(s.bindings("bulk@example.com").await.unwrap().is_empty());
 }
 
 pub async fn purge_expired(s: Store) {

@@ -210,3 +210,61 @@ fn the_example_config_runs() {
         .unwrap()
         .contains("REGISTER"));
 }
+
+#[test]
+fn final_answers_to_invite_are_retransmitted_until_acked() {
+    // Timer G (RFC 3261 §17.2.1): without an ACK the INVITE's final answer is sent again
+    // after T1, 2·T1, ... (T1 = 100 ms here).
+    let data = DataDir::with_users(&[]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[timers]\nt1_ms = 100\nt2_ms = 400\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = sock.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-g1;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:carol@elsewhere.example>;tag=c1\r\nTo: <sip:bob@example.com>\r\n\
+Call-ID: g1@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(invite.as_bytes(), server.udp).unwrap();
+    let mut buf = [0u8; 65535];
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .expect("the answer and its retransmissions");
+        answers.push(buf[..n].to_vec());
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "T1 then 2·T1 apart"
+    );
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "the same bytes each time"
+    );
+    let first = sip::Message::parse(answers[0].clone()).unwrap();
+    assert_eq!(first.status(), Some(501));
+    // The ACK stops them (Timer G off; Timer I absorbs retransmissions).
+    let to = first.header(sip::HeaderName::To).unwrap().to_owned();
+    let ack = format!(
+        "ACK sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-g1;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:carol@elsewhere.example>;tag=c1\r\nTo: {to}\r\n\
+Call-ID: g1@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(ack.as_bytes(), server.udp).unwrap();
+    // Drain what was already in flight, then expect silence.
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while sock.recv_from(&mut buf).is_ok() {}
+    sock.set_read_timeout(Some(Duration::from_millis(1200)))
+        .unwrap();
+    assert!(
+        sock.recv_from(&mut buf).is_err(),
+        "no retransmission after the ACK"
+    );
+}

@@ -72,8 +72,13 @@ pub(crate) struct Core {
     pub(crate) auth: Mutex<DigestAuth>,
     pub(crate) writer: LocationWriter,
     transactions: Mutex<Transactions>,
-    /// Woken when a transaction may have an earlier timer than the timer task sleeps for.
+    /// Woken when a transaction has an earlier timer than the timer task sleeps for.
     pub(crate) timers_changed: Notify,
+    /// When the timer task will wake up: nanoseconds since `timer_epoch`, `u64::MAX` for
+    /// never. Lets `receive`/`respond` skip waking it when nothing earlier is due (most
+    /// messages), which saves a thread wake-up per message.
+    timer_deadline: AtomicU64,
+    timer_epoch: Instant,
     random_seed: u64,
     random_counter: AtomicU64,
 }
@@ -118,6 +123,8 @@ impl Core {
             transports,
             domains,
             timers_changed: Notify::new(),
+            timer_deadline: AtomicU64::new(u64::MAX),
+            timer_epoch: Instant::now(),
             random_seed: u64::from_le_bytes(seed),
             random_counter: AtomicU64::new(0),
         }
@@ -160,7 +167,7 @@ impl Core {
         } else {
             message
         };
-        let (result, sends) = {
+        let (result, sends, next) = {
             let mut txs = lock(&self.transactions);
             let result = txs.layer.handle(Instant::now(), message, source.reliable());
             if let TxIncoming::NewRequest { key, request }
@@ -170,9 +177,10 @@ impl Core {
                     txs.routes.insert(key.clone(), route);
                 }
             }
-            (result, drain(&mut txs))
+            let next = txs.layer.poll_timeout();
+            (result, drain(&mut txs), next)
         };
-        self.timers_changed.notify_one();
+        self.wake_timers_if_earlier(next);
         self.send_all(sends).await;
         match result {
             TxIncoming::NewRequest { key, request } => Some((key, request, source)),
@@ -224,15 +232,34 @@ impl Core {
                 return;
             }
         };
-        let sends = {
+        let (sends, next) = {
             let mut txs = lock(&self.transactions);
             if let Err(e) = txs.layer.send_response(Instant::now(), key, response) {
                 tracing::warn!(error = %e, "response not sent");
             }
-            drain(&mut txs)
+            (drain(&mut txs), txs.layer.poll_timeout())
         };
-        self.timers_changed.notify_one();
+        self.wake_timers_if_earlier(next);
         self.send_all(sends).await;
+    }
+
+    fn nanos_since_epoch(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.timer_epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Wakes the timer task when `next` is earlier than the wake-up it planned.
+    fn wake_timers_if_earlier(&self, next: Option<Instant>) {
+        if let Some(next) = next {
+            if self.nanos_since_epoch(next) < self.timer_deadline.load(Ordering::Acquire) {
+                self.timers_changed.notify_one();
+            }
+        }
+    }
+
+    /// The timer task records when it will wake up next (`None`: only when woken).
+    pub(crate) fn set_timer_deadline(&self, at: Option<Instant>) {
+        let nanos = at.map_or(u64::MAX, |at| self.nanos_since_epoch(at));
+        self.timer_deadline.store(nanos, Ordering::Release);
     }
 
     /// Fires due timers; returns when the next one is due.

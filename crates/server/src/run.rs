@@ -167,6 +167,9 @@ impl Server {
 async fn timer_loop(core: Arc<Core>) {
     let mut next = None;
     loop {
+        // Published before sleeping: a timer armed after this and earlier than `next`
+        // notifies (the permit is kept if we are not waiting yet, so nothing is lost).
+        core.set_timer_deadline(next);
         match next {
             Some(at) => {
                 tokio::select! {
@@ -176,6 +179,9 @@ async fn timer_loop(core: Arc<Core>) {
             }
             None => core.timers_changed.notified().await,
         }
+        // Awake: "no deadline" makes every timer armed from now on notify, so the next wait
+        // returns at once instead of sleeping past one armed while we look.
+        core.set_timer_deadline(None);
         next = core.handle_timeout().await;
     }
 }

@@ -105,8 +105,9 @@ descendants() { # PID: its child processes, recursively
 }
 
 stop() { # PID: SIGTERM it and its descendants, wait up to 10 s, then SIGKILL what is left
-  local pid=$1 all i
-  all=("$pid" $(descendants "$pid"))
+  local pid=$1 i
+  local -a all
+  mapfile -t all < <(echo "$pid"; descendants "$pid")
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     local alive=0 p
@@ -154,8 +155,9 @@ cpu_ticks() { # PID...: user+system clock ticks of these processes (/proc/PID/st
   done
   echo "$t"
 }
-server_pids() { # MAIN_PID: it and its descendants (Kamailio forks its workers)
-  echo "$1" $(descendants "$1")
+server_pids() { # MAIN_PID: it and its descendants (Kamailio forks its workers), one a line
+  echo "$1"
+  descendants "$1"
 }
 
 # --- build ------------------------------------------------------------------------------
@@ -168,14 +170,19 @@ results=()   # lines: peer|work|ok|failed|retrans|wall|cpu
 measure() { # PEER WORK MAIN_PID NAME RATE COUNT sipp-args...: run sipp, record the figures
   local peer=$1 work=$2 main=$3 name=$4 r=$5 n=$6
   shift 6
-  local pids before after rc=0 limit=$((n / r + 60))
-  pids=$(server_pids "$main")
-  before=$(cpu_ticks $pids)
+  local before after rc=0 limit=$((n / r + 60))
+  local -a pids
+  mapfile -t pids < <(server_pids "$main")
+  before=$(cpu_ticks "${pids[@]}")
+  # In the background and waited for, so that a signal to this script stops it at once.
   timeout -k 5 $((limit + 30)) sipp "$@" -i 127.0.0.1 -p 5099 -r "$r" -rp 1000 -m "$n" \
     -timeout "${limit}s" -buff_size 4194304 -nostdin \
     -trace_stat -stf "$tmp/$name.csv" -trace_err -error_file "$tmp/$name.errors" \
-    >"$tmp/$name.sipp.out" 2>&1 || rc=$?
-  after=$(cpu_ticks $pids)
+    >"$tmp/$name.sipp.out" 2>&1 &
+  local sipp_job=$!
+  started+=("$sipp_job")
+  wait "$sipp_job" || rc=$?
+  after=$(cpu_ticks "${pids[@]}")
   kill -0 "$main" 2>/dev/null || echo "warning: $peer exited during the run" >&2
   case $rc in
     0 | 1) ;;   # 1: some calls failed, counted below

@@ -18,15 +18,14 @@ REGISTERs per CPU-second of the server (user+system time of its processes, from
   auth      sipp ../shared/bench/reg-auth-load.xml (401, then REGISTER with MD5 digest
             credentials; a distinct subscriber per call from an injection file) against
             Kamailio (kamailio-registrar-auth.cfg: auth_db on SQLite, udp 127.0.0.1:5081)
-            and itsp serve (no --trusted), each with the same N subscribers. sipp 3.6.1
-            answers only an MD5 challenge that comes first, and itsp offers SHA-256 first,
-            so both registrars' digest runs go through bench/sip-relay.py (adds ;rport to
-            the top Via, drops SHA-256 challenge lines); its CPU is counted for neither.
+            and itsp serve (no --trusted), each with the same N subscribers. (sipp 3.6.1
+            answers only an MD5 challenge that comes first: itsp offers MD5 first by
+            default, see [auth] algorithms.)
 
 Figure = successful calls / CPU-seconds of the server during the sipp run. Prints a
 Markdown table with the ratio itsp/Kamailio. Installs nothing; needs sipp, kamailio,
 kamailio-sqlite-modules, sqlite3, python3 and ss. Every process it starts is stopped on
-exit; all traffic is on 127.0.0.1 (ports 5070, 5080, 5081, 5098, 5099 must be free).
+exit; all traffic is on 127.0.0.1 (ports 5070, 5080, 5081, 5099 must be free).
 
 Options:
   --rate R          calls per second, no-auth part (default 2000)
@@ -85,7 +84,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "missing: apt-get install ${missing[*]}" >&2
   exit 1
 fi
-for port in 5070 5080 5081 5098 5099; do
+for port in 5070 5080 5081 5099; do
   if [ -n "$(ss -Hlun "sport = :$port")" ]; then
     echo "udp port $port is in use on this machine; stop what holds it first" >&2
     exit 1
@@ -94,7 +93,7 @@ done
 
 # --- processes and clean-up -----------------------------------------------------------
 tmp=$(mktemp -d /tmp/itsp-bench-registrar.XXXXXX)
-started=()   # every process this script started (servers, relays)
+started=()   # every process this script started (servers)
 
 descendants() { # PID: its child processes, recursively
   local c
@@ -221,14 +220,6 @@ start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   started+=("$its")
 }
 
-start_relay() { # SERVER_PORT NAME: sipp -> 127.0.0.1:5098 -> server; sets $relay
-  python3 "$repo/bench/sip-relay.py" --listen 127.0.0.1:5098 --server "127.0.0.1:$1" \
-    --md5-only 2>"$tmp/$2.relay.log" &
-  relay=$!
-  started+=("$relay")
-  wait_udp 5098 "$relay"
-}
-
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(kamailio -v | head -n 1), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1)"
 echo "working in $tmp"
 
@@ -280,23 +271,19 @@ EOF
   "$repo/target/release/examples/provision" \
     "sqlite://$tmp/itsp-auth/itsp.db?mode=rwc" 127.0.0.1 "$users"
 
-  start_relay 5081 kam-auth
   start_kamailio "$shared/kamailio-registrar-auth.cfg" kam-auth -A "DBURL=\"sqlite:///$tmp/kam.db\""
   wait_udp 5081 "$kam"
   measure Kamailio "401 + REGISTER, MD5 digest, auth_db SQLite" "$kam" kam-auth \
     "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.csv" \
-    -set domain 127.0.0.1 127.0.0.1:5098
+    -set domain 127.0.0.1 127.0.0.1:5081
   stop "$kam"
-  stop "$relay"
 
-  start_relay 5070 itsp-auth
   start_itsp itsp-auth "$tmp/itsp-auth"
   wait_udp 5070 "$its"
   measure itsp "401 + REGISTER, MD5 digest, SQLite fsync" "$its" itsp-auth \
     "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.csv" \
-    -set domain 127.0.0.1 127.0.0.1:5098
+    -set domain 127.0.0.1 127.0.0.1:5070
   stop "$its"
-  stop "$relay"
 fi
 
 # --- the table ---------------------------------------------------------------------------

@@ -69,6 +69,8 @@ pub(crate) struct RegistrarSection {
     pub(crate) max_contacts: usize,
     /// Seconds between purges of expired bindings.
     pub(crate) purge_interval: u64,
+    /// Milliseconds the location writer gathers changes before a commit.
+    pub(crate) commit_window_ms: u64,
 }
 
 impl Default for RegistrarSection {
@@ -80,6 +82,7 @@ impl Default for RegistrarSection {
             default_expires: r.default_expires,
             max_contacts: r.max_contacts,
             purge_interval: server::ServerConfig::default().purge_interval.as_secs(),
+            commit_window_ms: server::config::DEFAULT_COMMIT_WINDOW_MS,
         }
     }
 }
@@ -204,6 +207,12 @@ impl Config {
                 r.default_expires, r.min_expires, r.max_expires
             ));
         }
+        if r.commit_window_ms > 1000 {
+            return Err(format!(
+                "registrar.commit_window_ms ({}) must be at most 1000: every REGISTER waits for it",
+                r.commit_window_ms
+            ));
+        }
         if r.purge_interval == 0 {
             return Err("registrar.purge_interval must be at least 1 second".into());
         }
@@ -264,6 +273,7 @@ mod tests {
         };
         assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
+        assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         registrar: config.registrar(),
         nonce_lifetime: config.auth.nonce_lifetime,
         purge_interval: Duration::from_secs(config.registrar.purge_interval),
+        commit_window: Duration::from_millis(config.registrar.commit_window_ms),
         timers: config.timers(),
         ..ServerConfig::default()
     };
@@ -155,7 +156,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }
-    server.run(shutdown_signal()).await;
+    // On a worker thread, not the runtime's main thread: the receive loop then hands
+    // messages to tasks on the same pool without a cross-thread wake-up each.
+    tokio::spawn(server.run(shutdown_signal()))
+        .await
+        .context("the server task failed")?;
     Ok(())
 }
 

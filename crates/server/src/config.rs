@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub digest_algorithms: Vec<sip::auth::Algorithm>,
     /// How long a digest nonce is accepted before `stale=true` (seconds).
     pub nonce_lifetime: u64,
+    /// How long the location writer waits for more changes before a commit (group
+    /// commit); the 200 to a REGISTER waits for its commit. Zero: commit at once.
+    pub commit_window: Duration,
     /// How often expired bindings are purged from memory and the store.
     pub purge_interval: Duration,
     /// SIP timers T1, T2, T4 (RFC 3261 §17, table 4).
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             trusted: Vec::new(),
             digest_algorithms: Vec::new(),
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            commit_window: Duration::from_millis(DEFAULT_COMMIT_WINDOW_MS),
             purge_interval: Duration::from_secs(30),
             timers: TimerConfig::default(),
             shutdown_grace: Duration::from_secs(5),
@@ -49,3 +53,7 @@ impl Default for ServerConfig {
 /// Default nonce lifetime: five minutes, Kamailio's `nonce_expire` is 30 s but phones that
 /// reuse a nonce for their next REGISTER then get a needless `stale` round trip.
 pub const DEFAULT_NONCE_LIFETIME: u64 = 300;
+
+/// Default commit window: 10 ms, unnoticeable in a registration, and under load it lets one
+/// transaction carry hundreds of REGISTERs (`bench/RESULTS.md`).
+pub const DEFAULT_COMMIT_WINDOW_MS: u64 = 10;

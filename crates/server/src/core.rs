@@ -116,7 +116,7 @@ impl Core {
                 layer: TransactionLayer::new(config.timers),
                 routes: HashMap::new(),
             }),
-            writer: LocationWriter::spawn(store.clone()),
+            writer: LocationWriter::spawn(store.clone(), config.commit_window),
             location: Mutex::new(location),
             config,
             store,

@@ -5,10 +5,12 @@
 //! The registrar applies a REGISTER's changes to the in-memory index and hands them to the
 //! writer in the same critical section, so the writer sees changes in the order the index
 //! did. The 200 is sent only when the writer reports the commit: a binding acknowledged
-//! with 200 survives `kill -9`. Changes that queue up while a commit runs go into the next
-//! transaction together, so under load one fsync acknowledges many REGISTERs.
+//! with 200 survives `kill -9`. Changes that arrive within the commit window
+//! ([`crate::ServerConfig::commit_window`]) or while a commit runs go into one transaction
+//! together, so under load one fsync acknowledges many REGISTERs.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use store::{flags, BindingWrite, Store};
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::location::{Binding, Change};
 
 /// Most jobs committed in one transaction.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 /// The store row of a binding of `aor`.
 pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
@@ -114,10 +116,12 @@ impl std::fmt::Debug for Job {
 }
 
 impl LocationWriter {
-    /// Starts the writer task on `store`.
-    pub fn spawn(store: Store) -> LocationWriter {
+    /// Starts the writer task on `store`. After the first change of a batch arrives it
+    /// waits `window` for more before committing (group commit: one transaction and one
+    /// fsync for all of them); zero commits at once.
+    pub fn spawn(store: Store, window: Duration) -> LocationWriter {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx));
+        let task = tokio::spawn(write_loop(store, rx, window));
         LocationWriter {
             jobs: std::sync::Mutex::new(Some(tx)),
             task: tokio::sync::Mutex::new(Some(task)),
@@ -153,9 +157,17 @@ impl LocationWriter {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if !window.is_zero() && batch.len() < MAX_BATCH {
+            tokio::time::sleep(window).await;
+            // What came meanwhile; `recv_many` returns at once when some are queued.
+            if !rx.is_empty() {
+                let room = MAX_BATCH - batch.len();
+                rx.recv_many(&mut batch, room).await;
+            }
+        }
         let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
         match store.write_bindings(&writes).await {
             Ok(()) => {
@@ -223,7 +235,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let store = Store::open(&url).await.unwrap();
-        let writer = LocationWriter::spawn(store.clone());
+        let writer = LocationWriter::spawn(store.clone(), Duration::from_millis(5));
         let aor = "alice@example.com";
         let mut b = binding();
         let mut receivers = Vec::new();

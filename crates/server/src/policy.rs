@@ -175,7 +175,7 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
             .header(HeaderName::Supported, SUPPORTED);
         (response, committed)
     };
-    tracing::info!(%aor, source = %source.addr, contacts = request.contacts().count(), "registered");
+    tracing::debug!(%aor, source = %source.addr, contacts = request.contacts().count(), "registered");
     Ok(match committed {
         Some(committed) => Answer::AfterCommit {
             response,

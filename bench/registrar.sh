@@ -34,7 +34,7 @@ Options:
   --auth-count N    calls, auth part (default 20000; users are reused past --users)
   --users N         subscribers provisioned for the auth part (default 20000)
   --only PART       run only `noauth` or `auth`
-  --itsp-log LEVEL  itsp's --log filter (default info, itsp's default: one line per REGISTER)
+  --itsp-log LEVEL  itsp's --log filter (default info; the line per REGISTER is at debug)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 

@@ -288,38 +288,26 @@ fn bindings_survive_kill_9_and_a_graceful_restart() {
 
 #[test]
 fn register_over_tcp_answers_on_the_connection() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let data = DataDir::with_users(&[("alice", "secret")]);
     let server = Itsp::start(&as_strs(&data.args()));
     let mut tcp = std::net::TcpStream::connect(server.tcp).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let local = tcp.local_addr().unwrap();
     let mut phone = Phone::new(server.udp, "alice", "secret");
-    let read_one = |tcp: &mut std::net::TcpStream| {
-        let mut got = Vec::new();
-        loop {
-            if let Ok(sip::framing::Frame::Message { len }) = sip::framing::frame(&got, 65536) {
-                return sip::Message::parse(got[..len].to_vec()).unwrap();
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tcp.read(&mut chunk).unwrap();
-            assert!(n > 0, "connection closed");
-            got.extend_from_slice(&chunk[..n]);
-        }
-    };
     let contact = format!("Contact: <sip:alice@{local};transport=tcp>\r\n");
     let text = phone
         .register_text("alice", &contact, None)
         .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     tcp.write_all(text.as_bytes()).unwrap();
-    let challenge = read_one(&mut tcp);
+    let challenge = common::read_message(&mut tcp);
     assert_eq!(challenge.status(), Some(401));
     let auth = phone.answer(&challenge, "REGISTER", &format!("sip:{DOMAIN}"));
     let text = phone
         .register_text("alice", &contact, Some(&auth))
         .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     tcp.write_all(text.as_bytes()).unwrap();
-    let ok = read_one(&mut tcp);
+    let ok = common::read_message(&mut tcp);
     assert_eq!(ok.status(), Some(200));
     let rows = common::block_on(async {
         let s = store::Store::open(&data.url()).await.unwrap();

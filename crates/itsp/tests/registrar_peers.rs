@@ -8,7 +8,7 @@ mod common;
 #[path = "../../store/tests/common/pg.rs"]
 mod pg;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
@@ -67,16 +67,7 @@ fn tcp_exchange(server: std::net::SocketAddr, bytes: &[u8]) -> Message {
     let mut tcp = TcpStream::connect(server).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     tcp.write_all(bytes).unwrap();
-    let mut got = Vec::new();
-    loop {
-        if let Ok(sip::framing::Frame::Message { len }) = sip::framing::frame(&got, 65536) {
-            return Message::parse(got[..len].to_vec()).unwrap();
-        }
-        let mut chunk = [0u8; 4096];
-        let n = tcp.read(&mut chunk).unwrap();
-        assert!(n > 0, "connection closed without an answer");
-        got.extend_from_slice(&chunk[..n]);
-    }
+    common::read_message(&mut tcp)
 }
 
 fn corpus(file: &str) -> String {

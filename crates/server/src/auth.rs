@@ -131,7 +131,7 @@ impl DigestAuth {
         lookup: impl FnOnce(&str) -> Option<Ha1s>,
     ) -> Decision {
         let Some(method) = request.method() else {
-            return Decision::Reject(reject(400, "not a request"));
+            return Decision::Reject(Rejection::new(400, "not a request"));
         };
         // RFC 3261 §22.3 / RFC 4475 §3.3.7: use the Digest credentials for our realm; other
         // schemes and realms are ignored.
@@ -143,7 +143,7 @@ impl DigestAuth {
                     break;
                 }
                 Ok(_) => {}
-                Err(e) => return Decision::Reject(reject(400, e.to_string())),
+                Err(e) => return Decision::Reject(Rejection::new(400, e.to_string())),
             }
         }
         let Some(credentials) = ours else {
@@ -170,8 +170,8 @@ impl DigestAuth {
         {
             Outcome::Ok => Decision::Authenticated { user },
             Outcome::Stale => self.challenge(kind, realm, true, now, random),
-            Outcome::Replay => Decision::Reject(reject(403, "Nonce count reused")),
-            Outcome::Invalid(e) => Decision::Reject(reject(400, e.to_string())),
+            Outcome::Replay => Decision::Reject(Rejection::new(403, "Nonce count reused")),
+            Outcome::Invalid(e) => Decision::Reject(Rejection::new(400, e.to_string())),
             // Wrong password, unknown user, foreign or forged nonce, wrong realm: a fresh
             // challenge, identical in every case.
             _ => self.challenge(kind, realm, false, now, random),
@@ -234,14 +234,6 @@ impl DigestAuth {
     }
 }
 
-fn reject(code: u16, reason: impl Into<String>) -> Rejection {
-    Rejection {
-        code,
-        reason: reason.into(),
-        header: None,
-    }
-}
-
 /// The seed's identity rules after authentication: for REGISTER the To user must be the
 /// authenticated user (`check_to`), for other requests the From user (`check_from`), else
 /// `403 Use To=ID` / `403 Use From=ID`.
@@ -253,14 +245,14 @@ pub fn check_identity(request: &Message, user: &str) -> Result<(), Rejection> {
     };
     let uri = addr
         .parsed_uri()
-        .map_err(|e| reject(400, format!("Bad address URI: {e}")))?;
+        .map_err(|e| Rejection::new(400, format!("Bad address URI: {e}")))?;
     let claimed = match &uri {
         sip::Uri::Sip(s) => s.user_unescaped(),
         _ => None,
     };
     match claimed {
         Some(u) if u.as_ref() == user.as_bytes() => Ok(()),
-        _ => Err(reject(403, reason)),
+        _ => Err(Rejection::new(403, reason)),
     }
 }
 

@@ -124,13 +124,16 @@ fn sanity(request: &Message, method: &Method) -> Result<(), Rejection> {
 async fn register(core: &Core, request: &Message, source: Source) -> Result<Answer, Rejection> {
     // §10.3 step 1: the Request-URI names us (a served domain, or our address).
     if !addressed_to_server(core, request).await? {
-        return Err(reject(403, "Registration for a domain not served here"));
+        return Err(Rejection::new(
+            403,
+            "Registration for a domain not served here",
+        ));
     }
     // Step 3: authenticate against the To domain, the realm of its subscribers.
     let to = request.to()?;
     let to_uri = match to.parsed_uri() {
         Ok(Uri::Sip(u)) => u,
-        _ => return Err(reject(404, "Address of record is not a SIP URI")),
+        _ => return Err(Rejection::new(404, "Address of record is not a SIP URI")),
     };
     let realm = crate::domains::normalize(&to_uri.host.to_string());
     if !core
@@ -139,7 +142,7 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
         .await
         .map_err(store_failure)?
     {
-        return Err(reject(403, "Domain not served"));
+        return Err(Rejection::new(403, "Domain not served"));
     }
     if !from_trusted(core, source) {
         if let Some(challenge) = authenticate(core, request, AuthKind::Www, &realm).await? {
@@ -147,7 +150,8 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
         }
     }
     // Step 5: the address of record.
-    let aor = aor_key(&to_uri).ok_or_else(|| reject(404, "Address of record has no user"))?;
+    let aor =
+        aor_key(&to_uri).ok_or_else(|| Rejection::new(404, "Address of record has no user"))?;
     // Steps 6–8, atomically: decide, apply to the index, queue the write, list the result.
     let now = unix_now();
     let arrival = Arrival {
@@ -288,14 +292,6 @@ fn rejected(request: &Message, r: &Rejection) -> MessageBuilder {
         b = b.header(*name, value);
     }
     b
-}
-
-fn reject(code: u16, reason: &str) -> Rejection {
-    Rejection {
-        code,
-        reason: reason.to_owned(),
-        header: None,
-    }
 }
 
 /// A store failure while deciding: 500, and the operator learns why from the log.

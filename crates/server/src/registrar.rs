@@ -55,14 +55,6 @@ pub struct Arrival<'a> {
     pub nat: bool,
 }
 
-fn reject(code: u16, reason: impl Into<String>) -> Rejection {
-    Rejection {
-        code,
-        reason: reason.into(),
-        header: None,
-    }
-}
-
 /// Decides what a REGISTER changes (RFC 3261 §10.3 steps 6 and 7). `current` is every stored
 /// binding of the address-of-record. An empty list of changes is a query (no Contact).
 pub fn process_register(
@@ -79,7 +71,7 @@ pub fn process_register(
     // Step 6: `Contact: *` removes every binding, under the Call-ID/CSeq rule of step 7.
     if contacts.iter().any(|c| matches!(c, Contact::Star)) {
         if contacts.len() != 1 || header_expires != Some(0) {
-            return Err(reject(
+            return Err(Rejection::new(
                 400,
                 "Contact * needs Expires: 0 and no other contact",
             ));
@@ -87,7 +79,10 @@ pub fn process_register(
         let mut changes = Vec::with_capacity(current.len());
         for b in current {
             if b.call_id == call_id && cseq <= b.cseq {
-                return Err(reject(400, "CSeq not above the one of the stored binding"));
+                return Err(Rejection::new(
+                    400,
+                    "CSeq not above the one of the stored binding",
+                ));
             }
             changes.push(Change::Remove {
                 contact: b.contact.clone(),
@@ -112,7 +107,7 @@ pub fn process_register(
             continue; // `*` handled above
         };
         addr.parsed_uri()
-            .map_err(|e| reject(400, format!("Bad Contact URI: {e}")))?;
+            .map_err(|e| Rejection::new(400, format!("Bad Contact URI: {e}")))?;
         let requested = contact
             .expires()
             .or(header_expires)
@@ -129,7 +124,10 @@ pub fn process_register(
         if let Some(i) = existing {
             let b = &working[i];
             if b.call_id == call_id && cseq <= b.cseq {
-                return Err(reject(400, "CSeq not above the one of the stored binding"));
+                return Err(Rejection::new(
+                    400,
+                    "CSeq not above the one of the stored binding",
+                ));
             }
         }
         if granted == 0 {
@@ -182,7 +180,7 @@ pub fn process_register(
         changes.push(Change::Upsert(binding));
     }
     if config.max_contacts > 0 && working.len() > config.max_contacts {
-        return Err(reject(
+        return Err(Rejection::new(
             403,
             format!("Too many contacts (at most {})", config.max_contacts),
         ));

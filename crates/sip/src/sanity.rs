@@ -72,7 +72,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(code: u16, reason: impl Into<String>) -> Rejection {
+    /// A rejection with this code and reason phrase and no extra header.
+    pub fn new(code: u16, reason: impl Into<String>) -> Rejection {
         Rejection {
             code,
             reason: reason.into(),

@@ -355,6 +355,22 @@ Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nUser-Agent: itsp-test-phone\r\n{auth}
     }
 }
 
+/// Reads one SIP message from a stream connection (the test sends one request at a time,
+/// so nothing follows it).
+pub fn read_message(tcp: &mut std::net::TcpStream) -> Message {
+    use std::io::Read;
+    let mut got = Vec::new();
+    loop {
+        if let Ok(sip::framing::Frame::Message { len }) = sip::framing::frame(&got, 65536) {
+            return Message::parse(got[..len].to_vec()).unwrap();
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tcp.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed without an answer");
+        got.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// The Contact URIs of a 200 to REGISTER with their `expires`.
 pub fn contacts(resp: &Message) -> Vec<(String, u32)> {
     let mut v: Vec<(String, u32)> = resp

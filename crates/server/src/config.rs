@@ -32,7 +32,48 @@ pub struct ServerConfig {
     pub timers: TimerConfig,
     /// On shutdown, how long requests in progress may take to finish.
     pub shutdown_grace: Duration,
+    /// The proxy's routing settings.
+    pub proxy: ProxyConfig,
 }
+
+/// Settings of the proxy (RFC 3261 §16) and its routing policy.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Timer C (§16.6 step 11): how long a forwarded INVITE may ring without a final
+    /// answer before its branch is cancelled and the caller gets 408 (Kamailio
+    /// `fr_inv_timer`; the RFC asks for more than 3 minutes, Kamailio uses 120 s).
+    pub timer_c: Duration,
+    /// Requests larger than this are refused with 513 (the seed's `max_len` check).
+    pub max_message_size: usize,
+    /// Stay in the signalling path of dialogs with Record-Route (§16.6 step 4).
+    pub record_route: bool,
+    /// Forward requests whose Request-URI is a domain we do not serve (RFC 3263 DNS
+    /// lookups); `false` refuses them with 403, for a provider that only serves its own
+    /// users and gateways.
+    pub foreign_domains: bool,
+    /// Refuse requests from outside trusted networks whose target is a private address
+    /// (RFC 1918, RFC 6598) with 479, as the seed does.
+    pub refuse_private_targets: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            timer_c: Duration::from_secs(DEFAULT_TIMER_C_SECS),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            record_route: true,
+            foreign_domains: true,
+            refuse_private_targets: true,
+        }
+    }
+}
+
+/// Default Timer C: 120 s, Kamailio's `fr_inv_timer`.
+pub const DEFAULT_TIMER_C_SECS: u64 = 120;
+
+/// Default size limit: 16 KiB, well above any call set-up (an INVITE with SDP is 1–3 KB)
+/// and the seed's 4096-byte `max_len`, which large SDP offers exceed today.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -46,6 +87,7 @@ impl Default for ServerConfig {
             purge_interval: Duration::from_secs(30),
             timers: TimerConfig::default(),
             shutdown_grace: Duration::from_secs(5),
+            proxy: ProxyConfig::default(),
         }
     }
 }

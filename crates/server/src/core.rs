@@ -8,14 +8,16 @@
 //! so requests that wait for the database do not hold up the others.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sip::build::reject_unparsed;
-use sip::transaction::{Event, Incoming as TxIncoming, TransactionKey, TransactionLayer};
+use sip::sanity::Rejection;
+use sip::transaction::{Event, Incoming as TxIncoming, Side, TransactionKey, TransactionLayer};
+use sip::uri::{Host, SipUri};
 use sip::{Message, MessageBuilder};
 use store::Store;
 use tokio::sync::Notify;
@@ -26,6 +28,8 @@ use crate::config::ServerConfig;
 use crate::domains::Domains;
 use crate::location::Location;
 use crate::persist::LocationWriter;
+use crate::proxy::table::{Env, Layer, ProxyTable};
+use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr, OwnAddresses};
 
 /// The Server / User-Agent string itsp sends (RFC 3261 §20.35).
 pub const SERVER: &str = concat!("itsp/", env!("CARGO_PKG_VERSION"));
@@ -46,20 +50,44 @@ impl Source {
     }
 }
 
-/// Where the messages of a server transaction go.
+/// Where the messages of a transaction go: for a server transaction, where its responses
+/// go (§18.2.2); for a client transaction, the next hop of its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Route {
-    protocol: Protocol,
-    local: SocketAddr,
-    dest: SocketAddr,
+pub(crate) struct Route {
+    pub(crate) protocol: Protocol,
+    /// The local socket (UDP: the one to send from).
+    pub(crate) local: SocketAddr,
+    pub(crate) dest: SocketAddr,
 }
 
-/// The transaction layer and the route of each server transaction's responses.
+/// The transaction layer, the route of each transaction's messages and the proxy's
+/// response contexts, which all change together.
 #[derive(Debug)]
 pub(crate) struct Transactions {
     layer: TransactionLayer,
     routes: HashMap<TransactionKey, Route>,
+    proxy: ProxyTable,
 }
+
+/// What a received message leaves for the routing policy, after the transaction layer.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A new request, with its server transaction.
+    Request {
+        key: TransactionKey,
+        request: Message,
+        source: Source,
+    },
+    /// An ACK outside any transaction of ours (for a 2xx, end to end, §13.2.2.4): forwarded
+    /// statelessly along its Route set.
+    Ack { ack: Message, source: Source },
+    /// A response that matches no client transaction of ours (a 2xx retransmission after
+    /// the transaction ended, or a stray): forwarded statelessly (§16.7, §16.11).
+    StrayResponse(Message),
+}
+
+/// Bytes to send, and the transaction they belong to (to learn of a send failure).
+type Send = (Option<TransactionKey>, Route, Bytes);
 
 /// The shared state of a running server.
 #[derive(Debug)]
@@ -67,6 +95,8 @@ pub(crate) struct Core {
     pub(crate) config: ServerConfig,
     pub(crate) store: Store,
     pub(crate) transports: Transports,
+    /// The sockets bound, with the ports the OS chose.
+    pub(crate) listens: Vec<Listen>,
     pub(crate) domains: Domains,
     pub(crate) location: Mutex<Location>,
     pub(crate) auth: Mutex<DigestAuth>,
@@ -81,6 +111,11 @@ pub(crate) struct Core {
     timer_epoch: Instant,
     random_seed: u64,
     random_counter: AtomicU64,
+    /// Whether an IP address is one of this machine's (for sockets bound to 0.0.0.0/::).
+    local_ips: Mutex<HashMap<IpAddr, bool>>,
+    /// The source address the OS picks toward a destination (for sockets bound to
+    /// 0.0.0.0/::, what Via and Record-Route advertise).
+    outbound_ips: Mutex<HashMap<IpAddr, IpAddr>>,
 }
 
 /// Locks a mutex; a panic elsewhere while holding it does not stop the server (the data
@@ -115,11 +150,13 @@ impl Core {
             transactions: Mutex::new(Transactions {
                 layer: TransactionLayer::new(config.timers),
                 routes: HashMap::new(),
+                proxy: ProxyTable::default(),
             }),
             writer: LocationWriter::spawn(store.clone(), config.commit_window),
             location: Mutex::new(location),
             config,
             store,
+            listens: transports.local_addrs(),
             transports,
             domains,
             timers_changed: Notify::new(),
@@ -127,6 +164,8 @@ impl Core {
             timer_epoch: Instant::now(),
             random_seed: u64::from_le_bytes(seed),
             random_counter: AtomicU64::new(0),
+            local_ips: Mutex::new(HashMap::new()),
+            outbound_ips: Mutex::new(HashMap::new()),
         }
     }
 
@@ -142,12 +181,10 @@ impl Core {
         z ^ (z >> 31)
     }
 
-    /// Takes in one message from the transports and returns the new request the routing
-    /// policy must answer, if it is one.
-    pub(crate) async fn receive(
-        &self,
-        incoming: Incoming,
-    ) -> Option<(TransactionKey, Message, Source)> {
+    /// Takes in one message from the transports: Via stamping, the transaction layer, and
+    /// the proxy's contexts for responses and CANCELs. Returns what is left for the routing
+    /// policy.
+    pub(crate) async fn receive(&self, incoming: Incoming) -> Option<Work> {
         let source = Source {
             addr: incoming.source,
             local: incoming.local,
@@ -167,38 +204,21 @@ impl Core {
         } else {
             message
         };
-        let (result, sends, next) = {
-            let mut txs = lock(&self.transactions);
-            let result = txs.layer.handle(Instant::now(), message, source.reliable());
-            if let TxIncoming::NewRequest { key, request }
-            | TxIncoming::Cancel { key, request, .. } = &result
-            {
-                if let Some(route) = response_route(request, source) {
-                    txs.routes.insert(key.clone(), route);
-                }
-            }
-            let next = txs.layer.poll_timeout();
-            (result, drain(&mut txs), next)
+        let now = Instant::now();
+        let (work, sends, next) = {
+            let mut guard = lock(&self.transactions);
+            let txs = &mut *guard;
+            let result = txs.layer.handle(now, message, source.reliable());
+            let work = self.take(txs, now, result, source);
+            let sends = self.pump(txs, now);
+            (work, sends, next_timeout(txs))
         };
         self.wake_timers_if_earlier(next);
         self.send_all(sends).await;
-        match result {
-            TxIncoming::NewRequest { key, request } => Some((key, request, source)),
-            TxIncoming::Cancel {
-                key,
-                request,
-                invite,
-            } => {
-                // Every request is answered at once today, so an INVITE it names is
-                // already final: 200 for the CANCEL, no effect (§9.2); none: 481.
-                let code = if invite.is_some() { 200 } else { 481 };
-                let resp =
-                    MessageBuilder::response_to(&request, code, None, Some(&local_tag(&request)))
-                        .header(sip::HeaderName::Server, SERVER);
-                self.respond(&key, resp).await;
-                None
-            }
-            TxIncoming::Malformed { message, error } => {
+        match work {
+            Taken::Work(work) => Some(work),
+            Taken::Nothing => None,
+            Taken::Unmatchable { message, error } => {
                 if message.is_request() && message.method() != Some(&sip::Method::Ack) {
                     tracing::info!(source = %source.addr, %error, "request cannot be matched");
                     let resp = MessageBuilder::response_to(
@@ -215,10 +235,91 @@ impl Core {
                 }
                 None
             }
-            TxIncoming::StrayAck(_) | TxIncoming::Absorbed => None,
+        }
+    }
+
+    /// What the transaction layer's verdict on a received message means, under the lock.
+    fn take(
+        &self,
+        txs: &mut Transactions,
+        now: Instant,
+        result: TxIncoming,
+        source: Source,
+    ) -> Taken {
+        match result {
+            TxIncoming::NewRequest { key, request } => {
+                if let Some(route) = response_route(&request, source) {
+                    txs.routes.insert(key.clone(), route);
+                }
+                Taken::Work(Work::Request {
+                    key,
+                    request,
+                    source,
+                })
+            }
+            TxIncoming::Cancel {
+                key,
+                request,
+                invite,
+            } => {
+                if let Some(route) = response_route(&request, source) {
+                    txs.routes.insert(key.clone(), route);
+                }
+                // §9.2 / §16.10: 200 for a CANCEL that matches an INVITE, then the INVITE's
+                // branches are cancelled; 481 when none matches.
+                let code = if invite.is_some() { 200 } else { 481 };
+                let resp =
+                    MessageBuilder::response_to(&request, code, None, Some(&local_tag(&request)))
+                        .header(sip::HeaderName::Server, SERVER)
+                        .build();
+                match resp {
+                    Ok(resp) => {
+                        if let Err(e) = txs.layer.send_response(now, &key, resp) {
+                            tracing::warn!(error = %e, "CANCEL not answered");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot build a response"),
+                }
+                if let Some(invite) = invite {
+                    let Transactions {
+                        layer,
+                        routes,
+                        proxy,
+                    } = txs;
+                    let mut tx = Layer {
+                        layer,
+                        routes,
+                        env: self,
+                    };
+                    proxy.on_cancel(now, &mut tx, &invite);
+                }
+                Taken::Nothing
+            }
+            TxIncoming::Response { key, response } => {
+                let Transactions {
+                    layer,
+                    routes,
+                    proxy,
+                } = txs;
+                let mut tx = Layer {
+                    layer,
+                    routes,
+                    env: self,
+                };
+                match proxy.on_response(now, &mut tx, &key, response) {
+                    Some(stray) => Taken::Work(Work::StrayResponse(stray)),
+                    None => Taken::Nothing,
+                }
+            }
+            TxIncoming::StrayResponse(response) => Taken::Work(Work::StrayResponse(response)),
+            TxIncoming::Ack2xx { ack, .. } | TxIncoming::StrayAck(ack) => {
+                Taken::Work(Work::Ack { ack, source })
+            }
+            TxIncoming::Malformed { message, error } => Taken::Unmatchable { message, error },
+            TxIncoming::Absorbed => Taken::Nothing,
             other => {
                 tracing::debug!(source = %source.addr, "ignored: {other:?}");
-                None
+                Taken::Nothing
             }
         }
     }
@@ -232,12 +333,63 @@ impl Core {
                 return;
             }
         };
+        let now = Instant::now();
         let (sends, next) = {
             let mut txs = lock(&self.transactions);
-            if let Err(e) = txs.layer.send_response(Instant::now(), key, response) {
+            if let Err(e) = txs.layer.send_response(now, key, response) {
                 tracing::warn!(error = %e, "response not sent");
             }
-            (drain(&mut txs), txs.layer.poll_timeout())
+            (self.pump(&mut txs, now), next_timeout(&txs))
+        };
+        self.wake_timers_if_earlier(next);
+        self.send_all(sends).await;
+    }
+
+    /// Forwards the request of server transaction `key` statefully (§16): `100 Trying`
+    /// for an INVITE (§16.2), then the branches of `forward`.
+    pub(crate) async fn proxy(&self, key: &TransactionKey, forward: Forward, source: Source) {
+        let now = Instant::now();
+        let inbound = self.local_for(&Hop {
+            protocol: source.local.protocol,
+            addr: source.addr,
+        });
+        let (sends, next) = {
+            let mut guard = lock(&self.transactions);
+            let txs = &mut *guard;
+            let invite = key.method() == &sip::Method::Invite;
+            if invite {
+                if let Some(trying) = txs
+                    .layer
+                    .request(key)
+                    .and_then(|r| MessageBuilder::response_to(r, 100, None, None).build().ok())
+                {
+                    if let Err(e) = txs.layer.send_response(now, key, trying) {
+                        tracing::debug!(error = %e, "100 Trying not sent");
+                    }
+                }
+            }
+            let config = ContextConfig {
+                invite,
+                timer_c: self.config.proxy.timer_c,
+                cancel_wait: self.config.timers.t1 * 64,
+            };
+            let Transactions {
+                layer,
+                routes,
+                proxy,
+            } = txs;
+            let mut tx = Layer {
+                layer,
+                routes,
+                env: self,
+            };
+            match inbound {
+                Some((_, inbound)) => {
+                    proxy.start(now, &mut tx, key.clone(), forward, inbound, config)
+                }
+                None => tracing::warn!(local = %source.local, "no address for the inbound side"),
+            }
+            (self.pump(txs, now), next_timeout(txs))
         };
         self.wake_timers_if_earlier(next);
         self.send_all(sends).await;
@@ -262,13 +414,28 @@ impl Core {
         self.timer_deadline.store(nanos, Ordering::Release);
     }
 
-    /// Fires due timers; returns when the next one is due.
+    /// Fires due timers (transactions, then the proxy's Timer C); returns when the next
+    /// one is due.
     pub(crate) async fn handle_timeout(&self) -> Option<Instant> {
+        let now = Instant::now();
         let (sends, next) = {
-            let mut txs = lock(&self.transactions);
-            txs.layer.handle_timeout(Instant::now());
-            let sends = drain(&mut txs);
-            (sends, txs.layer.poll_timeout())
+            let mut guard = lock(&self.transactions);
+            let txs = &mut *guard;
+            txs.layer.handle_timeout(now);
+            let Transactions {
+                layer,
+                routes,
+                proxy,
+            } = txs;
+            proxy.handle_timeout(
+                now,
+                &mut Layer {
+                    layer,
+                    routes,
+                    env: self,
+                },
+            );
+            (self.pump(txs, now), next_timeout(txs))
         };
         self.send_all(sends).await;
         next
@@ -279,48 +446,259 @@ impl Core {
         lock(&self.transactions).layer.len()
     }
 
-    async fn send_all(&self, sends: Vec<(Route, Bytes)>) {
-        for (route, bytes) in sends {
-            if let Err(e) = self
-                .transports
-                .send(route.protocol, Some(route.local), route.dest, bytes)
-                .await
-            {
-                tracing::warn!(error = %e, "send failed");
+    /// Number of requests being proxied (response contexts).
+    pub(crate) fn proxied_count(&self) -> usize {
+        lock(&self.transactions).proxy.len()
+    }
+
+    /// Collects what the transaction layer wants sent, with the routes, and passes its
+    /// events on: client timeouts to the proxy (a 408 on that branch), terminations to
+    /// the route table and the proxy. Events can queue more to send; repeats until quiet.
+    fn pump(&self, txs: &mut Transactions, now: Instant) -> Vec<Send> {
+        let mut sends = Vec::new();
+        loop {
+            while let Some(t) = txs.layer.poll_transmit() {
+                match txs.routes.get(&t.key) {
+                    Some(route) => sends.push((Some(t.key), *route, t.payload)),
+                    None => tracing::debug!(key = %t.key, "no route for a transmit"),
+                }
             }
+            let mut events = Vec::new();
+            while let Some(event) = txs.layer.poll_event() {
+                events.push(event);
+            }
+            if events.is_empty() {
+                return sends;
+            }
+            let Transactions {
+                layer,
+                routes,
+                proxy,
+            } = txs;
+            for event in events {
+                match event {
+                    Event::Terminated(key) => {
+                        routes.remove(&key);
+                        proxy.on_terminated(&key);
+                    }
+                    Event::Timeout { key, timer } => {
+                        tracing::debug!(%key, ?timer, "transaction timed out");
+                        if key.side() == Side::Client {
+                            proxy.on_client_failed(
+                                now,
+                                &mut Layer {
+                                    layer,
+                                    routes,
+                                    env: self,
+                                },
+                                &key,
+                                408,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sends; a client transaction whose request cannot be sent fails its branch with 503
+    /// (RFC 3261 §16.9) and ends.
+    async fn send_all(&self, mut sends: Vec<Send>) {
+        while !sends.is_empty() {
+            let mut failed = Vec::new();
+            for (key, route, bytes) in sends {
+                if let Err(e) = self
+                    .transports
+                    .send(route.protocol, Some(route.local), route.dest, bytes)
+                    .await
+                {
+                    tracing::warn!(error = %e, "send failed");
+                    if let Some(key) = key.filter(|k| k.side() == Side::Client) {
+                        failed.push(key);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            let mut guard = lock(&self.transactions);
+            let txs = &mut *guard;
+            for key in &failed {
+                let Transactions {
+                    layer,
+                    routes,
+                    proxy,
+                } = &mut *txs;
+                if layer.terminate(key) {
+                    proxy.on_client_failed(
+                        now,
+                        &mut Layer {
+                            layer,
+                            routes,
+                            env: self,
+                        },
+                        key,
+                        503,
+                    );
+                }
+            }
+            sends = self.pump(txs, now);
         }
     }
 
     async fn send_stateless(&self, response: &Message, source: Source) {
         if let Some(route) = response_route(response, source) {
-            self.send_all(vec![(route, response.as_bytes().clone())])
+            self.send_all(vec![(None, route, response.as_bytes().clone())])
                 .await;
         }
     }
+
+    /// Sends a message outside any transaction (a forwarded ACK or stray response).
+    pub(crate) async fn send_to(&self, hop: Hop, bytes: Bytes) {
+        let Some((local, _)) = self.local_for(&hop) else {
+            tracing::info!(dest = %hop.addr, protocol = %hop.protocol, "no socket to send on");
+            return;
+        };
+        let route = Route {
+            protocol: hop.protocol,
+            local,
+            dest: hop.addr,
+        };
+        self.send_all(vec![(None, route, bytes)]).await;
+    }
+
+    /// The next hops of a SIP URI whose host is a name (RFC 3263 §4.2: A/AAAA at the
+    /// URI's port or 5060).
+    pub(crate) async fn locate(&self, uri: &SipUri<'_>) -> Result<Vec<Hop>, Rejection> {
+        let protocol = match uri.transport() {
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Protocol::Tcp,
+            _ => Protocol::Udp,
+        };
+        let host = uri.maddr().unwrap_or(uri.host).to_string();
+        let port = uri.port.unwrap_or(5060);
+        let addrs = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                tracing::info!(%host, error = %e, "DNS lookup failed");
+                Rejection::new(480, "Destination not found in DNS")
+            })?;
+        let hops: Vec<Hop> = addrs.map(|addr| Hop { protocol, addr }).collect();
+        if hops.is_empty() {
+            return Err(Rejection::new(480, "Destination not found in DNS"));
+        }
+        Ok(hops)
+    }
+
+    /// Whether `ip` is an address of this machine.
+    fn is_local_ip(&self, ip: IpAddr) -> bool {
+        if ip.is_loopback() {
+            return true;
+        }
+        let mut cache = lock(&self.local_ips);
+        if let Some(known) = cache.get(&ip) {
+            return *known;
+        }
+        // Binding succeeds only for an address of one of our interfaces.
+        let local = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok();
+        if cache.len() < 1024 {
+            cache.insert(ip, local);
+        }
+        local
+    }
+
+    /// The source address the OS uses toward `dest` (no packet is sent: a UDP connect only
+    /// asks the routing table).
+    fn outbound_ip(&self, dest: IpAddr) -> Option<IpAddr> {
+        let mut cache = lock(&self.outbound_ips);
+        if let Some(ip) = cache.get(&dest) {
+            return Some(*ip);
+        }
+        let any: IpAddr = if dest.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).ok()?;
+        socket.connect(SocketAddr::new(dest, 9)).ok()?;
+        let ip = socket.local_addr().ok()?.ip();
+        if cache.len() < 4096 {
+            cache.insert(dest, ip);
+        }
+        Some(ip)
+    }
 }
 
-/// Collects what the transaction layer wants sent, with the routes; forgets the routes of
-/// terminated transactions.
-fn drain(txs: &mut Transactions) -> Vec<(Route, Bytes)> {
-    let mut sends = Vec::new();
-    while let Some(t) = txs.layer.poll_transmit() {
-        match txs.routes.get(&t.key) {
-            Some(route) => sends.push((*route, t.payload)),
-            None => tracing::debug!(key = %t.key, "no route for a transmit"),
-        }
+impl Env for Core {
+    fn local_for(&self, hop: &Hop) -> Option<(SocketAddr, LocalAddr)> {
+        let listen = self
+            .listens
+            .iter()
+            .find(|l| l.protocol == hop.protocol && l.addr.is_ipv4() == hop.addr.is_ipv4())?;
+        let ip = if listen.addr.ip().is_unspecified() {
+            self.outbound_ip(hop.addr.ip())?
+        } else {
+            listen.addr.ip()
+        };
+        let host = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        Some((
+            listen.addr,
+            LocalAddr {
+                protocol: hop.protocol,
+                host,
+                port: listen.addr.port(),
+            },
+        ))
     }
-    while let Some(event) = txs.layer.poll_event() {
-        match event {
-            Event::Terminated(key) => {
-                txs.routes.remove(&key);
-            }
-            Event::Timeout { key, timer } => {
-                tracing::debug!(%key, ?timer, "transaction timed out");
-            }
-            _ => {}
-        }
+
+    fn unique(&self) -> u64 {
+        self.random()
     }
-    sends
+}
+
+impl OwnAddresses for Core {
+    fn is_own(&self, host: &Host<'_>, port: Option<u16>, domains: bool) -> bool {
+        let port = port.unwrap_or(5060);
+        let ip: IpAddr = match host {
+            Host::V4(ip) => (*ip).into(),
+            Host::V6(ip) => (*ip).into(),
+            Host::Name(name) => {
+                return domains
+                    && self.domains.is_known(name)
+                    && self.listens.iter().any(|l| l.addr.port() == port);
+            }
+        };
+        self.listens.iter().any(|l| {
+            l.addr.port() == port
+                && (l.addr.ip() == ip
+                    || l.addr.ip().is_unspecified()
+                        && l.addr.is_ipv4() == ip.is_ipv4()
+                        && self.is_local_ip(ip))
+        })
+    }
+}
+
+/// What [`Core::receive`] found, before anything is sent.
+enum Taken {
+    Work(Work),
+    Nothing,
+    /// The transaction layer could not match it: a request gets a stateless 400.
+    Unmatchable {
+        message: Message,
+        error: sip::ParseError,
+    },
+}
+
+/// The earliest of the transaction timers and the proxy's.
+fn next_timeout(txs: &Transactions) -> Option<Instant> {
+    match (txs.layer.poll_timeout(), txs.proxy.poll_timeout()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Adds `received`/`rport` to the top Via when RFC 3261 §18.2.1 / RFC 3581 §4 ask; the

@@ -61,6 +61,14 @@ impl Domains {
         v
     }
 
+    /// Whether `host` is a served domain known to the cache, without asking the store
+    /// (for the synchronous "is this us?" of Route and Request-URI matching; a domain added
+    /// a moment ago is known after its first [`Domains::is_served`] or the next reload).
+    pub fn is_known(&self, host: &str) -> bool {
+        let host = normalize(host);
+        self.served.read().is_ok_and(|s| s.contains(&host))
+    }
+
     /// Whether `host` is a served domain.
     pub async fn is_served(&self, host: &str) -> Result<bool, StoreError> {
         let host = normalize(host);

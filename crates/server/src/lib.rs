@@ -1,6 +1,6 @@
 //! # server — the SIP server of itsp
 //!
-//! What SER's `registrar`, `usrloc`, `auth_db` and (as they land) `tm`/`rr` did: a
+//! What SER's `registrar`, `usrloc`, `auth_db`, `tm`, `rr` and `maxfwd` did: a
 //! [`Server`] that takes messages from the `transport` crate through the `sip` transaction
 //! layer to a routing policy that reads like the seed's `ser.cfg`, with the location index
 //! in memory written through to the `store`. The decisions themselves ([`registrar`],
@@ -13,7 +13,9 @@
 //! |---|---|
 //! | [`run`] | [`Server`]: start (restore bindings, bind sockets), the receive/timer/housekeeping tasks, graceful stop |
 //! | `core` | the shared state; a message's path: Via stamping, transaction layer, responses sent where §18.2.2 says |
-//! | `policy` | the routing steps for a new request: sanity, REGISTER, OPTIONS, authenticate |
+//! | `policy` | the routing steps of the seed's `ser.cfg`: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local users, foreign domains |
+//! | [`proxy`] | the stateful proxy (§16): response contexts with forking and Timer C, request rewriting, the table of live contexts |
+//! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
 //! | [`config`] | [`ServerConfig`] |
 //! | [`domains`] | the served domains (SER's `myself`), cached from the store |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
@@ -31,12 +33,14 @@ pub mod location;
 pub mod nat;
 pub mod persist;
 mod policy;
+pub mod proxy;
 pub mod registrar;
 pub mod run;
+mod targets;
 pub mod trusted;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
-pub use config::ServerConfig;
+pub use config::{ProxyConfig, ServerConfig};
 pub use core::{Source, SERVER};
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::{ALLOW, SUPPORTED};

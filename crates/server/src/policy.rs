@@ -1,14 +1,26 @@
 //! The routing policy: what the server does with a new request, in the order of the seed's
 //! `ser.cfg` (seed 000 appendix 1). Each step is a function named for what it decides:
 //!
-//! 1. [`sanity`]: malformed or unsupported requests are refused with a reason (§8.2, §16.3).
+//! 1. [`sanity`]: malformed or unsupported requests are refused with a reason (§8.2,
+//!    §16.3), Max-Forwards 0 with 483; [`size`]: too large, 513.
 //! 2. REGISTER → [`register`]: the domain is ours, [`authenticate`] (401) unless the
-//!    source is trusted, `check_to`, then
-//!    the registrar (§10.3) with write-through to the store.
+//!    source is trusted, `check_to`, then the registrar (§10.3) with write-through to the
+//!    store.
 //! 3. OPTIONS to the server itself → [`options`]: 200 with what we support (keepalive
 //!    probes, monitoring).
-//! 4. anything else → [`authenticate`] local callers (407) and `check_from`; forwarding is
-//!    the proxy's, which is not part of this server yet (501).
+//! 4. Everything else is routed ([`route`]): the NAT test (its fixes come with the NAT
+//!    work), loop detection (482), then
+//!    - in a dialog (To tag) → [`within_dialog`]: follow the Route set (loose routing,
+//!      Kamailio's `loose_route()`); in-dialog requests are not challenged, as in
+//!      Kamailio's default configuration (the Route set is the authorization);
+//!    - else [`authenticate`] local callers (407) and `check_from`; record-route; a
+//!      pre-loaded Route set is followed; then by Request-URI: our domain →
+//!      [`local_user`] (aliases, then the location service: 404 unknown, 480 not
+//!      registered); another domain → [`foreign`] (DNS; callers must be ours or trusted:
+//!      no open relay).
+//!
+//! ACKs for 2xx responses and responses that match no transaction are forwarded
+//! statelessly: [`route_ack`], [`forward_response`].
 
 use sip::sanity::{check_request, Policy, Rejection};
 use sip::transaction::TransactionKey;
@@ -20,10 +32,14 @@ use crate::auth::{check_identity, AuthKind, Decision, DigestAuth};
 use crate::core::{local_tag, lock, unix_now, Core, Source, SERVER};
 use crate::location::aor_key;
 use crate::persist::{writes_for, WriteResult};
+use crate::proxy::forward::{self, BranchSpec, RouteCheck};
+use crate::proxy::{Forward, Hop, Target};
 use crate::registrar::{ok_response, process_register, Arrival};
+use crate::targets::{binding_target, hops_for};
 
-/// Methods the server handles itself today.
-pub const ALLOW: &str = "REGISTER, OPTIONS, ACK, CANCEL";
+/// Methods the server handles itself or forwards.
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, MESSAGE, SUBSCRIBE, NOTIFY, PRACK";
 
 /// Extensions the registrar supports (RFC 3327 Path).
 pub const SUPPORTED: &str = "path";
@@ -39,6 +55,8 @@ enum Answer {
         committed: oneshot::Receiver<WriteResult>,
         aor: String,
     },
+    /// Forward the request statefully.
+    Proxy(Forward),
 }
 
 /// Answers a new request (the server transaction `key`) by the steps above.
@@ -54,6 +72,10 @@ pub(crate) async fn handle_request(
     };
     let response = match answer {
         Answer::Reply(response) => response,
+        Answer::Proxy(forward) => {
+            core.proxy(&key, forward, source).await;
+            return;
+        }
         Answer::AfterCommit {
             response,
             committed,
@@ -84,30 +106,334 @@ pub(crate) async fn handle_request(
 async fn decide(core: &Core, request: &Message, source: Source) -> Result<Answer, Rejection> {
     let method = request.method().cloned().unwrap_or(Method::Options);
     sanity(request, &method)?;
+    size(core, request)?;
     match method {
         Method::Register => register(core, request, source).await,
         Method::Options if addressed_to_server(core, request).await? => Ok(options(request)),
-        _ => {
-            // Local callers must prove who they are before anything is done for them.
-            let realm = if from_trusted(core, source) {
-                None
-            } else {
-                local_from_domain(core, request).await?
-            };
-            if let Some(realm) = realm {
-                if let Some(challenge) =
-                    authenticate(core, request, AuthKind::Proxy, &realm).await?
-                {
-                    return Ok(challenge);
-                }
+        _ => route(core, request, source, &method).await,
+    }
+}
+
+/// Step 1b: the seed's `msg:len > max_len` check (513, RFC 3261 §21.5.11).
+fn size(core: &Core, request: &Message) -> Result<(), Rejection> {
+    if request.as_bytes().len() > core.config.proxy.max_message_size {
+        return Err(Rejection::new(513, "Message Too Large"));
+    }
+    Ok(())
+}
+
+/// Step 4: a request to route.
+async fn route(
+    core: &Core,
+    request: &Message,
+    source: Source,
+    method: &Method,
+) -> Result<Answer, Rejection> {
+    // The NAT test of the seed (`nat_uac_test`); the fixes it triggers (Contact rewriting,
+    // the RTP relay) come with the NAT work.
+    let nat = crate::nat::behind_nat(request, source.addr, !source.reliable());
+    let routes = forward::check_routes(request, core)?;
+    let loop_hash = forward::loop_hash(request);
+    // §16.3 step 4.
+    if forward::is_loop(request, &loop_hash, core) {
+        return Err(Rejection::new(482, "Loop Detected"));
+    }
+    let in_dialog = request.to()?.tag().is_some();
+    tracing::debug!(%method, nat, in_dialog, routed = routes.routed(), "routing");
+    if in_dialog {
+        return within_dialog(core, request, routes, loop_hash).await;
+    }
+    // Local callers must prove who they are before anything is done for them.
+    let trusted = from_trusted(core, source);
+    let caller_realm = local_from_domain(core, request).await?;
+    let mut consumed_realm = None;
+    if let (Some(realm), false) = (&caller_realm, trusted) {
+        if let Some(challenge) = authenticate(core, request, AuthKind::Proxy, realm).await? {
+            return Ok(challenge);
+        }
+        consumed_realm = Some(realm.clone());
+    }
+    let mut forward = Forward {
+        targets: Vec::new(),
+        routes: routes.remaining.clone(),
+        record_route: core.config.proxy.record_route,
+        consumed_realm,
+        loop_hash,
+    };
+    // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry.
+    if let Some(next) = routes.next_route() {
+        let hops = hops_for(core, next).await?;
+        forward.targets.push(Target {
+            request_uri: routes.strict_request_uri.clone(),
+            routes_before: Vec::new(),
+            hops,
+            q: 1000,
+        });
+        return Ok(Answer::Proxy(forward));
+    }
+    let Some(Uri::Sip(uri)) = request.request_uri() else {
+        return Err(Rejection::new(416, "Only SIP Request-URIs are routed here"));
+    };
+    if addressed_to_us(core, &uri).await? {
+        forward.targets = local_user(core, &uri).await?;
+        return Ok(Answer::Proxy(forward));
+    }
+    foreign(
+        core,
+        request,
+        &uri,
+        caller_realm.is_some() || trusted,
+        forward,
+    )
+    .await
+}
+
+/// A request inside a dialog: Kamailio's `loose_route()`. It must have been routed to us
+/// by the Route set we put in the dialog (§16.4, §16.12); the next hop is the next Route
+/// entry or the Request-URI (the remote target). Without a Route to us, a request for a
+/// registered user of ours is sent to its binding (UAs that ignore Record-Route, such as
+/// sipp's built-in scenarios), anything else gets 404.
+async fn within_dialog(
+    core: &Core,
+    request: &Message,
+    routes: RouteCheck,
+    loop_hash: String,
+) -> Result<Answer, Rejection> {
+    let targets = dialog_targets(core, request, &routes).await?;
+    Ok(Answer::Proxy(Forward {
+        targets,
+        routes: routes.remaining,
+        record_route: false,
+        consumed_realm: None,
+        loop_hash,
+    }))
+}
+
+/// Where an in-dialog request (or ACK for a 2xx) goes; see [`within_dialog`].
+async fn dialog_targets(
+    core: &Core,
+    request: &Message,
+    routes: &RouteCheck,
+) -> Result<Vec<Target>, Rejection> {
+    if routes.routed() {
+        let next = match (routes.next_route(), &routes.strict_request_uri) {
+            (Some(route), _) => route.to_owned(),
+            (None, Some(strict)) => strict.clone(),
+            (None, None) => request.request_uri_str().unwrap_or_default().to_owned(),
+        };
+        return Ok(vec![Target {
+            request_uri: routes.strict_request_uri.clone(),
+            routes_before: Vec::new(),
+            hops: hops_for(core, &next).await?,
+            q: 1000,
+        }]);
+    }
+    let Some(Uri::Sip(uri)) = request.request_uri() else {
+        return Err(Rejection::new(404, "Not here"));
+    };
+    if addressed_to_us(core, &uri).await? {
+        if let Some(aor) = aor_key(&uri) {
+            let bindings: Vec<_> = lock(&core.location)
+                .lookup(&aor, unix_now())
+                .into_iter()
+                .cloned()
+                .collect();
+            if let Some(best) = bindings.first() {
+                return Ok(vec![binding_target(core, best).await?]);
             }
-            tracing::info!(source = %source.addr, call_id = request.call_id().unwrap_or("-"), %method, "not served: no proxy yet");
-            Ok(Answer::Reply(
-                MessageBuilder::response_to(request, 501, None, Some(&local_tag(request)))
-                    .header(HeaderName::Allow, ALLOW),
-            ))
         }
     }
+    Err(Rejection::new(404, "Not here"))
+}
+
+/// Whether a Request-URI names a domain we serve (an IP address can be one, as in
+/// `--domain 192.0.2.1`) or this server's own address.
+async fn addressed_to_us(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<bool, Rejection> {
+    if uri.host.is_ip() && forward::OwnAddresses::is_own(core, &uri.host, uri.port, false) {
+        return Ok(true);
+    }
+    core.domains
+        .is_served(&uri.host.to_string())
+        .await
+        .map_err(store_failure)
+}
+
+/// A request for one of our users: the location service (RFC 3261 §10, §16.5), its
+/// aliases resolved first when the address itself has no bindings (the seed's
+/// `lookup("aliases")` then `lookup("location")`). 404 for an unknown user, 480 for a
+/// user with no registered device.
+async fn local_user(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Vec<Target>, Rejection> {
+    let aor = aor_key(uri).ok_or_else(|| Rejection::new(404, "Not Found"))?;
+    let mut bindings = registered(core, &aor);
+    if bindings.is_empty() {
+        let (user, domain) = aor.split_once('@').unwrap_or((aor.as_str(), ""));
+        let canonical = core
+            .store
+            .resolve(user, domain)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(|| Rejection::new(404, "Not Found"))?;
+        bindings = registered(core, &canonical.aor());
+        if bindings.is_empty() {
+            return Err(Rejection::new(480, "Temporarily Unavailable"));
+        }
+    }
+    let mut targets = Vec::with_capacity(bindings.len());
+    for b in &bindings {
+        match binding_target(core, b).await {
+            Ok(t) => targets.push(t),
+            Err(r) => {
+                tracing::info!(%aor, contact = %b.contact, reason = %r.reason, "binding not reachable; skipped")
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Err(Rejection::new(480, "Temporarily Unavailable"));
+    }
+    Ok(targets)
+}
+
+/// The live bindings of an address of record, best q first.
+fn registered(core: &Core, aor: &str) -> Vec<crate::location::Binding> {
+    lock(&core.location)
+        .lookup(aor, unix_now())
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// A request for a domain we do not serve (the seed's `route(1)` for `!uri==myself`):
+/// only for our own (authenticated) users and trusted peers — anything else would make us
+/// an open relay — and only when foreign domains are allowed; never to a private address
+/// from outside (479, the seed's check); the next hops from DNS (RFC 3263).
+async fn foreign(
+    core: &Core,
+    request: &Message,
+    uri: &sip::uri::SipUri<'_>,
+    caller_is_ours: bool,
+    mut forward: Forward,
+) -> Result<Answer, Rejection> {
+    if !caller_is_ours {
+        return Err(Rejection::new(403, "Relaying denied"));
+    }
+    if !core.config.proxy.foreign_domains {
+        return Err(Rejection::new(
+            403,
+            "Calls to other domains are not served here",
+        ));
+    }
+    let target_ip = match uri.maddr().unwrap_or(uri.host) {
+        Host::V4(ip) => Some(std::net::IpAddr::V4(ip)),
+        Host::V6(ip) => Some(std::net::IpAddr::V6(ip)),
+        Host::Name(_) => None,
+    };
+    if core.config.proxy.refuse_private_targets && target_ip.is_some_and(crate::nat::is_private) {
+        return Err(Rejection::new(
+            479,
+            "We don't forward to private IP addresses",
+        ));
+    }
+    let hops = hops_for(core, request.request_uri_str().unwrap_or_default()).await?;
+    forward.targets.push(Target {
+        request_uri: None,
+        routes_before: Vec::new(),
+        hops,
+        q: 1000,
+    });
+    Ok(Answer::Proxy(forward))
+}
+
+/// An ACK outside any transaction: the ACK for a 2xx, which goes end to end along the
+/// dialog's Route set (§13.2.2.4, §16.6), forwarded statelessly (§16.11) with a branch
+/// derived from the received one so its retransmissions keep it.
+pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
+    let routes = match forward::check_routes(&ack, core) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(source = %source.addr, error = %e, "ACK with a malformed Route dropped");
+            return;
+        }
+    };
+    if ack.max_forwards().ok().flatten() == Some(0) {
+        return;
+    }
+    let target = match dialog_targets(core, &ack, &routes).await {
+        Ok(mut t) if !t.is_empty() => t.swap_remove(0),
+        Ok(_) | Err(_) => {
+            tracing::debug!(source = %source.addr, call_id = ack.call_id().unwrap_or("-"), "ACK not for us; dropped");
+            return;
+        }
+    };
+    let Some(hop) = target.hops.first().copied() else {
+        return;
+    };
+    let Some((_, local)) = crate::proxy::table::Env::local_for(core, &hop) else {
+        return;
+    };
+    let hash = forward::loop_hash(&ack);
+    let received_branch = ack
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch().map(str::to_owned))
+        .unwrap_or_default();
+    let branch = forward::branch_id(&hash, stable_hash(&received_branch));
+    let via = local.via(&branch);
+    let built = forward::build_branch(
+        &ack,
+        &BranchSpec {
+            request_uri: target.request_uri.as_deref(),
+            routes_before: &target.routes_before,
+            routes: &routes.remaining,
+            record_route: &[],
+            consumed_realm: None,
+            via: &via,
+        },
+    );
+    match built {
+        Ok(m) => core.send_to(hop, m.as_bytes().clone()).await,
+        Err(e) => tracing::info!(error = %e, "ACK cannot be forwarded"),
+    }
+}
+
+/// A response for no transaction of ours (§16.7 step 3, §16.11): if its top Via is ours,
+/// remove it and send the response where the next Via says (`received`/`rport`, RFC 3581).
+pub(crate) async fn forward_response(core: &Core, response: Message) {
+    let Ok(top) = response.top_via() else { return };
+    if !forward::OwnAddresses::is_own(core, &top.host, top.port, false) {
+        tracing::debug!(via = top.sent_by, "stray response not via us; dropped");
+        return;
+    }
+    let mut edit = response.edit();
+    edit.pop_via();
+    let Ok(up) = edit.finish() else { return };
+    let Ok(next) = up.top_via() else { return };
+    let ip = match (next.received(), next.host) {
+        (Some(ip), _) => ip,
+        (None, Host::V4(ip)) => ip.into(),
+        (None, Host::V6(ip)) => ip.into(),
+        (None, Host::Name(_)) => return,
+    };
+    let port = match next.rport() {
+        Some(Some(port)) => port,
+        _ => next.port.unwrap_or(5060),
+    };
+    let protocol = if next.transport.eq_ignore_ascii_case("tcp") {
+        transport::Protocol::Tcp
+    } else {
+        transport::Protocol::Udp
+    };
+    let hop = Hop {
+        protocol,
+        addr: std::net::SocketAddr::new(ip, port),
+    };
+    core.send_to(hop, up.as_bytes().clone()).await;
+}
+
+fn stable_hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// Step 1: the checks every element makes before anything else (`sip::sanity`).

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use transport::{Incoming, Listen, TransportError, Transports};
 
 use crate::config::ServerConfig;
-use crate::core::{lock, unix_now, Core};
+use crate::core::{lock, unix_now, Core, Work};
 use crate::domains::Domains;
 use crate::location::Location;
 
@@ -130,8 +130,17 @@ impl Server {
                     let Some(msg) = msg else { break };
                     let core = core.clone();
                     requests.spawn(async move {
-                        if let Some((key, request, source)) = core.receive(msg).await {
-                            crate::policy::handle_request(&core, key, request, source).await;
+                        match core.receive(msg).await {
+                            Some(Work::Request { key, request, source }) => {
+                                crate::policy::handle_request(&core, key, request, source).await;
+                            }
+                            Some(Work::Ack { ack, source }) => {
+                                crate::policy::route_ack(&core, ack, source).await;
+                            }
+                            Some(Work::StrayResponse(response)) => {
+                                crate::policy::forward_response(&core, response).await;
+                            }
+                            None => {}
                         }
                     });
                 }
@@ -159,6 +168,7 @@ impl Server {
         tracing::info!(
             bindings,
             transactions = core.transaction_count(),
+            proxied = core.proxied_count(),
             "stopped; bindings saved"
         );
     }

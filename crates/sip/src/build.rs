@@ -202,6 +202,36 @@ impl MessageBuilder {
     }
 }
 
+/// The CANCEL for a request this element sent (RFC 3261 §9.1): the same Request-URI,
+/// Call-ID, To, From and CSeq number (method CANCEL), a single Via equal to the request's
+/// top Via (so it matches the same server transaction downstream, §9.2), and the request's
+/// Route header fields. Max-Forwards is 70.
+pub fn cancel_for(request: &Message) -> Result<Message, ParseError> {
+    let uri = request
+        .request_uri_str()
+        .ok_or(ParseError::StartLine("a response cannot be cancelled"))?;
+    let cseq = request.cseq()?;
+    let mut b = MessageBuilder::request(&crate::Method::Cancel, uri);
+    if let Some(via) = request.header_values(HeaderName::Via).next() {
+        let top = crate::text::split_top_level(via)
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or(via);
+        b = b.header(HeaderName::Via, top);
+    }
+    for h in request.headers() {
+        match h.name {
+            HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::Route => {
+                b = b.header(h.name, h.value);
+            }
+            _ => {}
+        }
+    }
+    b.header_fmt(HeaderName::CSeq, format_args!("{} CANCEL", cseq.seq))
+        .header(HeaderName::MaxForwards, "70")
+        .build()
+}
+
 /// Builds the error response to bytes that did not parse, when they look like a request
 /// whose Via, From, To, Call-ID and CSeq can still be read (RFC 3261 §8.2.2 and RFC 4475
 /// §3.1.2: a malformed request is answered with `400`, or `505` for a foreign version, whose
@@ -364,5 +394,36 @@ Content-Length: 0\r\n\r\n";
         assert!(MessageBuilder::response(200, Some("OK\r\nX: y"))
             .build()
             .is_err());
+    }
+
+    #[test]
+    fn cancel_copies_what_section_9_1_says() {
+        let invite = Message::parse(
+            "INVITE sip:bob@192.0.2.4:5062 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-b1, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK-a\r\n\
+Via: SIP/2.0/UDP 10.0.0.3;branch=z9hG4bK-z\r\n\
+Route: <sip:gw.example.com;lr>\r\nMax-Forwards: 69\r\n\
+From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n\
+Call-ID: c@x\r\nCSeq: 7 INVITE\r\nContact: <sip:alice@10.0.0.2>\r\n\
+Content-Type: application/sdp\r\nContent-Length: 3\r\n\r\nv=0",
+        )
+        .unwrap();
+        let cancel = cancel_for(&invite).unwrap();
+        assert_eq!(cancel.method(), Some(&Method::Cancel));
+        assert_eq!(cancel.request_uri_str(), Some("sip:bob@192.0.2.4:5062"));
+        let vias: Vec<_> = cancel
+            .vias()
+            .map(|v| v.unwrap().branch().unwrap().to_owned())
+            .collect();
+        assert_eq!(vias, ["z9hG4bK-b1"]);
+        assert_eq!(
+            cancel.header(HeaderName::Route),
+            Some("<sip:gw.example.com;lr>")
+        );
+        assert_eq!(cancel.cseq().unwrap().seq, 7);
+        assert_eq!(cancel.cseq().unwrap().method, "CANCEL");
+        assert_eq!(cancel.call_id().unwrap(), "c@x");
+        assert!(cancel.header(HeaderName::Contact).is_none());
+        assert!(cancel.body().is_empty());
     }
 }

@@ -92,6 +92,17 @@ pub enum SplitError {
     UnterminatedAngle,
 }
 
+impl std::fmt::Display for SplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SplitError::UnterminatedQuote => "unterminated quoted string",
+            SplitError::UnterminatedAngle => "unterminated <URI>",
+        })
+    }
+}
+
+impl std::error::Error for SplitError {}
+
 /// Iterator over the elements of a comma-separated header value (RFC 3261 §7.3.1), splitting
 /// only at commas outside quoted strings and `<...>`. Elements are trimmed of LWS; empty
 /// elements are yielded as empty strings so callers can reject them.

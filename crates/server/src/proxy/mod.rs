@@ -1,0 +1,64 @@
+//! The stateful proxy (RFC 3261 §16): what SER's `tm` and `rr` modules did.
+//!
+//! The routing policy (`crate::policy`) decides *where* a request goes and hands a
+//! [`Forward`] (targets and how to rewrite the request) to the proxy, which forwards it on
+//! one client transaction per branch and sends the responses back through the server
+//! transaction.
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`context`] | sans-IO response context: forking by q, Timer C, CANCEL, best-response choice (§16.7) |
+//! | [`forward`] | pure request rewriting: Route processing (§16.4), loop detection (§16.3), a branch's request (§16.6) |
+//! | `table` | the live contexts by server transaction and their branches by client transaction; carries out the contexts' actions on the transaction layer |
+
+pub mod context;
+pub mod forward;
+pub(crate) mod table;
+
+use std::net::SocketAddr;
+
+use transport::Protocol;
+
+pub use context::{Action, BranchId, ContextConfig, ResponseContext};
+pub use forward::{LocalAddr, OwnAddresses, RouteCheck};
+
+/// Where a branch's request is sent: the transport and address of the next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hop {
+    /// Transport.
+    pub protocol: Protocol,
+    /// Address.
+    pub addr: SocketAddr,
+}
+
+/// One destination of a forwarded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The new Request-URI (a binding's contact, a gateway URI), or keep the received one.
+    pub request_uri: Option<String>,
+    /// Route values to put before the others (a binding's Path, RFC 3327).
+    pub routes_before: Vec<String>,
+    /// Where to send it: the next hops in the order to try them (RFC 3263: a branch
+    /// fails over to the next one on a timeout or 503).
+    pub hops: Vec<Hop>,
+    /// Preference, 0–1000 (q × 1000): higher first, equal in parallel.
+    pub q: u16,
+}
+
+/// A request the policy decided to forward, and how.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// The destinations.
+    pub targets: Vec<Target>,
+    /// The Route values left after Route processing (§16.4).
+    pub routes: Vec<String>,
+    /// Add our Record-Route (§16.6 step 4): dialog-forming requests of calls we want to
+    /// stay in.
+    pub record_route: bool,
+    /// Proxy-Authorization of this realm was used here and is removed.
+    pub consumed_realm: Option<String>,
+    /// The loop-detection part of the branch IDs ([`forward::loop_hash`]).
+    pub loop_hash: String,
+}

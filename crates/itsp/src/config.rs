@@ -26,6 +26,37 @@ pub(crate) struct Config {
     pub(crate) auth: AuthSection,
     /// `[timers]`: SIP timers.
     pub(crate) timers: TimersSection,
+    /// `[proxy]`: routing.
+    pub(crate) proxy: ProxySection,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ProxySection {
+    /// Timer C, seconds.
+    pub(crate) timer_c: u64,
+    /// Largest request forwarded, bytes (513 above).
+    pub(crate) max_message_size: usize,
+    /// Stay in the path of dialogs.
+    pub(crate) record_route: bool,
+    /// Forward to domains not served here.
+    pub(crate) foreign_domains: bool,
+    /// Refuse private-address targets from outside (479).
+    pub(crate) refuse_private_targets: bool,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        let p = server::ProxyConfig::default();
+        ProxySection {
+            timer_c: p.timer_c.as_secs(),
+            max_message_size: p.max_message_size,
+            record_route: p.record_route,
+            foreign_domains: p.foreign_domains,
+            refuse_private_targets: p.refuse_private_targets,
+        }
+    }
 }
 
 /// `[sip]`.
@@ -222,6 +253,16 @@ impl Config {
         if self.auth.nonce_lifetime == 0 {
             return Err("auth.nonce_lifetime must be at least 1 second".into());
         }
+        let p = &self.proxy;
+        if p.timer_c == 0 {
+            return Err("proxy.timer_c must be at least 1 second".into());
+        }
+        if p.max_message_size < 1024 {
+            return Err(format!(
+                "proxy.max_message_size ({}) must be at least 1024 bytes",
+                p.max_message_size
+            ));
+        }
         let t = &self.timers;
         if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
             return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
@@ -237,6 +278,18 @@ impl Config {
             max_expires: r.max_expires,
             default_expires: r.default_expires,
             max_contacts: r.max_contacts,
+        }
+    }
+
+    /// The proxy settings.
+    pub(crate) fn proxy(&self) -> server::ProxyConfig {
+        let p = &self.proxy;
+        server::ProxyConfig {
+            timer_c: Duration::from_secs(p.timer_c),
+            max_message_size: p.max_message_size,
+            record_route: p.record_route,
+            foreign_domains: p.foreign_domains,
+            refuse_private_targets: p.refuse_private_targets,
         }
     }
 
@@ -274,6 +327,7 @@ mod tests {
         assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
         assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
+        assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
     }
 
     #[test]

@@ -90,6 +90,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         purge_interval: Duration::from_secs(config.registrar.purge_interval),
         commit_window: Duration::from_millis(config.registrar.commit_window_ms),
         timers: config.timers(),
+        proxy: config.proxy(),
         ..ServerConfig::default()
     };
     Ok(Settings {

@@ -201,13 +201,12 @@ CSeq: {cseq} MESSAGE\r\n{auth}Content-Type: text/plain\r\nContent-Length: 2\r\n\
         2
     );
     let auth = alice.answer(&challenge, "MESSAGE", &format!("sip:bob@{DOMAIN}"));
-    // Authenticated: the proxy is not part of the server yet, so 501 — but not 407.
+    // Authenticated, so routed: bob is no subscriber here.
     let answer = alice.exchange(&message("alice", 2, Some(&auth)));
-    assert_eq!(answer.status(), Some(501));
-    assert!(answer
-        .header(HeaderName::Allow)
-        .unwrap()
-        .contains("REGISTER"));
+    assert_eq!(
+        (answer.status(), answer.reason()),
+        (Some(404), Some("Not Found"))
+    );
     // check_from: alice's credentials with bob's From.
     let challenge = alice.exchange(&message("bob", 3, None));
     let auth = alice.answer(&challenge, "MESSAGE", &format!("sip:bob@{DOMAIN}"));

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use sip::auth::{best_challenge, parse_challenge, respond, AuthHeader, ClientRequest, Secret};
 use sip::{HeaderName, Message};
 
+pub mod call;
+
 pub const DOMAIN: &str = "example.com";
 
 /// Runs async store work from a synchronous test.

@@ -91,6 +91,9 @@ struct Branch {
     deadline: Option<Instant>,
     /// Given up on before any provisional response: send CANCEL if one arrives.
     cancel_on_provisional: bool,
+    /// Cancelled by Timer C: its 487 means "no answer in time", 408 upstream (as
+    /// Kamailio's `fr_inv_timer` does).
+    timed_out: bool,
 }
 
 /// A final response that may be sent upstream.
@@ -211,6 +214,7 @@ impl ResponseContext {
             // §16.6 step 11: Timer C starts with the forwarded INVITE.
             deadline: self.config.invite.then(|| now + self.config.timer_c),
             cancel_on_provisional: false,
+            timed_out: false,
         });
         actions.push(Action::Start {
             branch,
@@ -286,6 +290,7 @@ impl ResponseContext {
             return actions;
         }
         let was_done = b.state == BranchState::Done;
+        let timed_out = b.timed_out;
         b.state = BranchState::Done;
         b.deadline = None;
         b.cancel_on_provisional = false;
@@ -309,7 +314,9 @@ impl ResponseContext {
         if self.fail_over(now, branch, status, &mut actions) {
             return actions;
         }
-        if let Some(up) = without_top_via(&response) {
+        if timed_out && status == 487 {
+            self.candidates.push(Candidate::Local(408));
+        } else if let Some(up) = without_top_via(&response) {
             self.candidates.push(Candidate::Received(up));
         }
         if status >= 600 {
@@ -366,6 +373,7 @@ impl ResponseContext {
                 BranchState::Proceeding => {
                     b.state = BranchState::Cancelling;
                     b.deadline = Some(now + self.config.cancel_wait);
+                    b.timed_out = true;
                     actions.push(Action::Cancel(BranchId(i)));
                 }
                 // §16.8: no response at all: as if a 408 had arrived.
@@ -378,8 +386,12 @@ impl ResponseContext {
                 // §9.1: the CANCEL was not answered by a final response in 64*T1.
                 BranchState::Cancelling => {
                     b.state = BranchState::Done;
-                    self.candidates
-                        .push(Candidate::Local(if self.cancelled { 487 } else { 408 }));
+                    let code = if self.cancelled && !b.timed_out {
+                        487
+                    } else {
+                        408
+                    };
+                    self.candidates.push(Candidate::Local(code));
                     changed = true;
                 }
                 BranchState::Done => {}
@@ -710,7 +722,7 @@ To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\
         let a = ctx.handle_timeout(later + TIMER_C);
         assert_eq!(cancels(&a), [0]);
         let a = ctx.on_response(later + TIMER_C, BranchId(0), response(487));
-        // 408 (local, for the silent branch) ranks before 487.
+        // Both ended by Timer C: the caller learns 408, not 487.
         assert_eq!(replied(&a), Some(408));
     }
 

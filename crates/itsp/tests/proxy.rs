@@ -3,6 +3,8 @@
 //! lookup, Record-Route and in-dialog requests along the route set, parallel and serial
 //! forking, CANCEL, busy, unknown and unregistered users, relaying rules, Timer C.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;

@@ -149,7 +149,8 @@ impl Locator {
             }
         };
         let targets = search.finish(name)?;
-        tracing::debug!(uri = uri.as_str(), targets = targets.len(), "located");
+        // The host only: a URI may carry a password.
+        tracing::debug!(host = name, targets = targets.len(), "located");
         Ok(targets)
     }
 }

@@ -54,6 +54,8 @@ pub struct ProxyConfig {
     /// Refuse requests from outside trusted networks whose target is a private address
     /// (RFC 1918, RFC 6598) with 479, as the seed does.
     pub refuse_private_targets: bool,
+    /// DNS servers for RFC 3263 lookups; empty: the system's (`/etc/resolv.conf`).
+    pub nameservers: Vec<std::net::SocketAddr>,
 }
 
 impl Default for ProxyConfig {
@@ -64,6 +66,7 @@ impl Default for ProxyConfig {
             record_route: true,
             foreign_domains: true,
             refuse_private_targets: true,
+            nameservers: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ use sip::sanity::Rejection;
 use sip::transaction::{Event, Incoming as TxIncoming, Side, TransactionKey, TransactionLayer};
 use sip::uri::{Host, SipUri};
 use sip::{Message, MessageBuilder};
+use locate::{LocateError, Locator};
 use store::Store;
 use tokio::sync::Notify;
 use transport::{Incoming, Listen, Protocol, Transports};
@@ -111,6 +112,8 @@ pub(crate) struct Core {
     timer_epoch: Instant,
     random_seed: u64,
     random_counter: AtomicU64,
+    /// RFC 3263 lookups, with their cache.
+    locator: Locator,
     /// Whether an IP address is one of this machine's (for sockets bound to 0.0.0.0/::).
     local_ips: Mutex<HashMap<IpAddr, bool>>,
     /// The source address the OS picks toward a destination (for sockets bound to
@@ -142,7 +145,9 @@ impl Core {
     ) -> Core {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
+        let locator = locator_for(&config.proxy.nameservers);
         Core {
+            locator,
             auth: Mutex::new(
                 DigestAuth::new(secret, config.nonce_lifetime)
                     .with_algorithms(&config.digest_algorithms),
@@ -569,26 +574,28 @@ impl Core {
         self.send_all(vec![(None, route, bytes)]).await;
     }
 
-    /// The next hops of a SIP URI whose host is a name (RFC 3263 §4.2: A/AAAA at the
-    /// URI's port or 5060).
+    /// The next hops of a SIP URI whose host is a name (RFC 3263 §4: NAPTR, SRV, A/AAAA),
+    /// in failover order. A name with no records is 404; DNS failures and transports we
+    /// cannot use are 480, with the reason in the phrase and the log.
     pub(crate) async fn locate(&self, uri: &SipUri<'_>) -> Result<Vec<Hop>, Rejection> {
-        let protocol = match uri.transport() {
-            Some(t) if t.eq_ignore_ascii_case("tcp") => Protocol::Tcp,
-            _ => Protocol::Udp,
-        };
-        let host = uri.maddr().unwrap_or(uri.host).to_string();
-        let port = uri.port.unwrap_or(5060);
-        let addrs = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| {
-                tracing::info!(%host, error = %e, "DNS lookup failed");
-                Rejection::new(480, "Destination not found in DNS")
-            })?;
-        let hops: Vec<Hop> = addrs.map(|addr| Hop { protocol, addr }).collect();
-        if hops.is_empty() {
-            return Err(Rejection::new(480, "Destination not found in DNS"));
+        match self.locator.locate(uri).await {
+            Ok(targets) if !targets.is_empty() => Ok(targets
+                .into_iter()
+                .map(|t| Hop {
+                    protocol: t.protocol,
+                    addr: t.addr,
+                })
+                .collect()),
+            Ok(_) => Err(Rejection::new(404, "Destination domain not found")),
+            Err(LocateError::NotFound { name }) => {
+                tracing::info!(%name, "no DNS records");
+                Err(Rejection::new(404, "Destination domain not found"))
+            }
+            Err(e) => {
+                tracing::info!(uri = %uri, error = %e, "destination not located");
+                Err(Rejection::new(480, format!("Destination not reachable: {e}")))
+            }
         }
-        Ok(hops)
     }
 
     /// Whether `ip` is an address of this machine.
@@ -691,6 +698,18 @@ enum Taken {
         message: Message,
         error: sip::ParseError,
     },
+}
+
+/// The DNS resolver: the configured name servers, else the system's; without either,
+/// lookups fail with a clear reason (and IP targets still work).
+fn locator_for(nameservers: &[SocketAddr]) -> Locator {
+    if !nameservers.is_empty() {
+        return Locator::with_nameservers(nameservers);
+    }
+    Locator::from_system().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no system DNS configuration; domain names cannot be resolved");
+        Locator::with_nameservers(&[])
+    })
 }
 
 /// The earliest of the transaction timers and the proxy's.

@@ -9,8 +9,8 @@
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
-//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul`, one
-//!   module per concept and `output.rs` (tables for people, `--json` for scripts).
+//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc`,
+//!   one module per concept and `output.rs` (tables for people, `--json` for scripts).
 
 mod admin;
 mod config;
@@ -26,8 +26,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// itsp — an Internet Telephony Service Provider in one binary.
 ///
 /// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`; manage
-/// domains, users, aliases and groups and see who is registered with `itsp domain`,
-/// `user`, `alias`, `group` and `ul`.
+/// domains, users (with call forwarding), aliases and groups and see who is registered
+/// with `itsp domain`, `user`, `alias`, `group` and `ul`; see the calls in progress and
+/// the accounting records with `itsp calls` and `itsp acc`.
 #[derive(Debug, Parser)]
 #[command(name = "itsp", version, propagate_version = true)]
 struct Cli {

@@ -1,4 +1,4 @@
-//! End-to-end: the admin commands (`itsp domain|user|alias|group|ul`) run as the real
+//! End-to-end: the admin commands (`itsp domain|user|alias|group|ul|calls|acc`) run as the real
 //! binary against a store in a temporary data directory; what they write is checked
 //! through `store::Store`, and no output ever shows a password or an HA1.
 
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use store::{flags, Binding, Store};
+use store::{flags, AccEvent, AccKind, Binding, Call, CallState, CallWrite, Forwarding, Store};
 
 /// A data directory, and every output the binary gave for it (to look for secrets in).
 struct Itsp {
@@ -485,4 +485,485 @@ fn where_the_store_is() {
         out.stderr
     );
     assert!(!out.stderr.contains("hunter2"));
+}
+
+#[test]
+fn user_set_and_show() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&[
+        "user",
+        "add",
+        "alice@example.com",
+        "--password",
+        "Alice-Pw-1",
+        "--email",
+        "alice@mail.example",
+    ]);
+    t.ok(&[
+        "alias",
+        "add",
+        "+4684567890@example.com",
+        "alice@example.com",
+    ]);
+    t.ok(&["group", "add", "alice@example.com", "international"]);
+
+    let out = t.ok(&[
+        "user",
+        "set",
+        "alice@example.com",
+        "forward-busy=sip:bob@example.com",
+        "forward-no-answer=sip:vm@example.com",
+        "no-answer-after=020",
+        "forward-always=tel:+4684567890",
+    ]);
+    assert_eq!(
+        out,
+        "alice@example.com: forward-busy=sip:bob@example.com, \
+         forward-no-answer=sip:vm@example.com, no-answer-after=20, \
+         forward-always=tel:+4684567890\n"
+    );
+    assert_eq!(
+        t.store(async |s| s.forwarding("alice", "example.com").await.unwrap()),
+        Forwarding {
+            always: Some("tel:+4684567890".into()),
+            busy: Some("sip:bob@example.com".into()),
+            no_answer: Some("sip:vm@example.com".into()),
+            no_answer_after: Some(20),
+        }
+    );
+    // Clear one, change another.
+    let v = t.json(&[
+        "user",
+        "set",
+        "alice@example.com",
+        "forward-always=",
+        "forward-busy=sips:bob@example.com",
+    ]);
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "ok": true,
+            "user": "alice@example.com",
+            "set": { "forward-busy": "sips:bob@example.com" },
+            "cleared": ["forward-always"],
+        })
+    );
+
+    let text = t.ok(&["user", "show", "alice@example.com"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "user               alice@example.com",
+            "email              alice@mail.example",
+            lines[2],
+            "aliases            +4684567890@example.com",
+            "groups             international",
+            "forward-always     -",
+            "forward-busy       sips:bob@example.com",
+            "forward-no-answer  sip:vm@example.com",
+            "no-answer-after    20",
+        ],
+        "{text}"
+    );
+    assert!(lines[2].starts_with("created            20") && lines[2].ends_with(" UTC"));
+    let v = t.json(&["user", "show", "alice@example.com"]);
+    assert_eq!(v["user"], "alice@example.com");
+    assert_eq!(v["email"], "alice@mail.example");
+    assert_eq!(v["aliases"], serde_json::json!(["+4684567890@example.com"]));
+    assert_eq!(v["groups"], serde_json::json!(["international"]));
+    assert_eq!(
+        v["preferences"],
+        serde_json::json!({
+            "forward-busy": "sips:bob@example.com",
+            "forward-no-answer": "sip:vm@example.com",
+            "no-answer-after": "20",
+        })
+    );
+    assert!(v["created_at"].as_i64().unwrap() > 1_600_000_000);
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "aliases",
+            "created",
+            "created_at",
+            "email",
+            "groups",
+            "preferences",
+            "user"
+        ]
+    );
+
+    // Bad requests: exit 1, nothing changed.
+    for (args, says) in [
+        (
+            vec!["forward=sip:x@example.com"],
+            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after",
+        ),
+        (vec!["forward-busy"], "is not NAME=VALUE"),
+        (
+            vec!["forward-busy=bob@example.com"],
+            "bad value for forward-busy",
+        ),
+        (
+            vec!["forward-busy=mailto:bob@example.com"],
+            "not a sip:, sips: or tel: URI",
+        ),
+        (vec!["no-answer-after=0"], "from 1 to 600"),
+        (vec!["no-answer-after=601"], "from 1 to 600"),
+        (vec!["no-answer-after=ten"], "from 1 to 600"),
+        (
+            vec!["forward-busy=", "forward-busy=sip:x@example.com"],
+            "forward-busy is given twice",
+        ),
+        (
+            vec!["forward-always=sip:x@example.com", "no-answer-after=0"],
+            "from 1 to 600",
+        ),
+    ] {
+        let mut full = vec!["user", "set", "alice@example.com"];
+        full.extend(args);
+        let e = t.fails(1, &full);
+        assert!(e.contains(says), "{full:?}: {e}");
+    }
+    assert_eq!(
+        t.store(async |s| s.preferences("alice", "example.com").await.unwrap().len()),
+        3
+    );
+    let e = t.fails(
+        1,
+        &[
+            "user",
+            "set",
+            "bob@example.com",
+            "forward-busy=sip:x@example.com",
+        ],
+    );
+    assert_eq!(e, "itsp: no such user: bob@example.com\n");
+    let e = t.fails(1, &["user", "show", "bob@example.com"]);
+    assert_eq!(e, "itsp: no such user: bob@example.com\n");
+    let e = t.fails(
+        1,
+        &["user", "set", "+4684567890@example.com", "forward-busy="],
+    );
+    assert!(e.contains("it is an alias of alice@example.com"), "{e}");
+    t.fails(1, &["user", "show", "nodomain"]);
+    let out = t.run(&["user", "set", "alice@example.com"]);
+    assert_eq!(out.code, 2, "clap: a usage error");
+
+    // The preferences go with the subscriber.
+    t.ok(&["user", "rm", "alice@example.com"]);
+    t.ok(&["user", "add", "alice@example.com", "--password", "pw"]);
+    assert_eq!(
+        t.json(&["user", "show", "alice@example.com"])["preferences"],
+        serde_json::json!({})
+    );
+    let mut secrets = vec!["Alice-Pw-1".to_owned()];
+    secrets.extend(ha1s(&t, "alice", "example.com"));
+    t.never_showed(&secrets);
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn call(call_id: &str, started_ms: i64, answered_ms: Option<i64>, node: &str) -> Call {
+    Call {
+        call_id: call_id.to_owned(),
+        from_tag: "ft".to_owned(),
+        to_tag: answered_ms.map(|_| "tt".to_owned()),
+        state: if answered_ms.is_some() {
+            CallState::Confirmed
+        } else {
+            CallState::Early
+        },
+        caller: "sip:alice@example.com".to_owned(),
+        callee: "sip:+4684567890@example.com".to_owned(),
+        source_ip: Some("198.51.100.7".to_owned()),
+        started_ms,
+        answered_ms,
+        node: node.to_owned(),
+    }
+}
+
+#[test]
+fn calls() {
+    let t = Itsp::new();
+    assert_eq!(t.ok(&["calls"]), "no calls in progress\n");
+    assert_eq!(t.json(&["calls"]), serde_json::json!([]));
+    let now = now_ms();
+    t.store(async |s| {
+        s.write_calls(&[
+            CallWrite::Upsert(call(
+                "answered-call",
+                now - 200_000,
+                Some(now - 83_000),
+                "node-a",
+            )),
+            CallWrite::Upsert(call("ringing-call", now - 5_000, None, "node-b")),
+        ])
+        .await
+        .unwrap();
+    });
+    let text = t.ok(&["calls"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["STATE", "CALLER", "CALLEE", "DURATION", "NODE", "CALL-ID"]
+    );
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        first[..3],
+        [
+            "answered",
+            "sip:alice@example.com",
+            "sip:+4684567890@example.com"
+        ]
+    );
+    assert!(["1:23", "1:24"].contains(&first[3]), "{text}");
+    assert_eq!(first[4..], ["node-a", "answered-call"]);
+    assert!(lines[2].starts_with("ringing "), "{text}");
+
+    let v = t.json(&["calls"]);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["state"], "confirmed");
+    assert_eq!(rows[0]["call_id"], "answered-call");
+    assert_eq!(rows[0]["to_tag"], "tt");
+    assert_eq!(rows[0]["answered_ms"], now - 83_000);
+    assert_eq!(rows[0]["started_ms"], now - 200_000);
+    assert_eq!(rows[0]["source_ip"], "198.51.100.7");
+    assert_eq!(rows[1]["state"], "early");
+    assert_eq!(rows[1]["answered_ms"], Value::Null);
+    let ringing = rows[1]["duration_s"].as_i64().unwrap();
+    assert!((5..=6).contains(&ringing), "{ringing}");
+    assert!(rows[1]["started"].as_str().unwrap().ends_with(" UTC"));
+
+    t.store(async |s| s.clear_calls("node-a").await.unwrap());
+    assert_eq!(t.json(&["calls"]).as_array().unwrap().len(), 1);
+}
+
+fn acc(time_ms: i64, kind: AccKind, call_id: &str, caller: &str, callee: &str) -> AccEvent {
+    let (caller_user, caller_domain) = caller.split_once('@').unwrap();
+    let (callee_user, callee_domain) = callee.split_once('@').unwrap();
+    AccEvent {
+        time_ms,
+        kind,
+        method: "INVITE".to_owned(),
+        call_id: call_id.to_owned(),
+        from_tag: "ft".to_owned(),
+        to_tag: None,
+        code: None,
+        reason: None,
+        caller_user: Some(caller_user.to_owned()),
+        caller_domain: Some(caller_domain.to_owned()),
+        callee_user: Some(callee_user.to_owned()),
+        callee_domain: Some(callee_domain.to_owned()),
+        source_ip: Some("198.51.100.7".to_owned()),
+        ended_by: None,
+    }
+}
+
+#[test]
+fn acc_records() {
+    let t = Itsp::new();
+    assert_eq!(t.ok(&["acc"]), "no accounting records\n");
+    // 2024-05-01T00:00:00Z
+    let may = 1_714_521_600_000;
+    let mut answered = acc(
+        may + 1_500,
+        AccKind::Answered,
+        "c1",
+        "alice@example.com",
+        "bob@example.com",
+    );
+    answered.code = Some(200);
+    answered.reason = Some("OK".into());
+    answered.to_tag = Some("tt".into());
+    let mut ended = acc(
+        may + 61_500,
+        AccKind::Ended,
+        "c1",
+        "alice@example.com",
+        "bob@example.com",
+    );
+    ended.method = "BYE".into();
+    ended.ended_by = Some("callee".into());
+    let mut failed = acc(
+        may + 3_600_000,
+        AccKind::Failed,
+        "c2",
+        "bob@example.com",
+        "carol@example.com",
+    );
+    failed.code = Some(486);
+    failed.reason = Some("Busy Here".into());
+    let mut events = vec![
+        acc(
+            may,
+            AccKind::Request,
+            "c1",
+            "alice@example.com",
+            "bob@example.com",
+        ),
+        answered,
+        ended,
+        acc(
+            may + 3_599_000,
+            AccKind::Request,
+            "c2",
+            "bob@example.com",
+            "carol@example.com",
+        ),
+        failed,
+    ];
+    // Older records, beyond the default limit.
+    for i in 0..150 {
+        events.push(acc(
+            1_000 + i,
+            AccKind::Request,
+            &format!("old{i}"),
+            "x@example.com",
+            "y@example.com",
+        ));
+    }
+    t.store(async |s| s.record_acc(&events).await.unwrap());
+
+    // The newest 100 by default, newest last.
+    let text = t.ok(&["acc"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 101, "{text}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TIME", "EVENT", "METHOD", "STATUS", "CALLER", "CALLEE", "SOURCE", "CALL-ID"]
+    );
+    assert!(
+        lines[97].starts_with("2024-05-01 00:00:01.500 UTC  answered"),
+        "{text}"
+    );
+    assert!(lines[97].contains("200 OK"), "{text}");
+    assert!(lines[98].contains("ended by callee  BYE"), "{text}");
+    assert_eq!(
+        lines[100].split_whitespace().collect::<Vec<_>>(),
+        [
+            "2024-05-01",
+            "01:00:00.000",
+            "UTC",
+            "failed",
+            "INVITE",
+            "486",
+            "Busy",
+            "Here",
+            "bob@example.com",
+            "carol@example.com",
+            "198.51.100.7",
+            "c2"
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        t.json(&["acc", "--limit", "0"]).as_array().unwrap().len(),
+        155
+    );
+    assert_eq!(
+        t.json(&["acc", "--limit", "2"]).as_array().unwrap().len(),
+        2
+    );
+
+    // Filters.
+    let kinds = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["acc"];
+        full.extend_from_slice(args);
+        t.json(&full)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r["call_id"].as_str().unwrap(),
+                    r["kind"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(kinds(&["--call-id", "c2"]), ["c2:request", "c2:failed"]);
+    assert_eq!(
+        kinds(&["--user", "alice@example.com"]),
+        ["c1:request", "c1:answered", "c1:ended"]
+    );
+    assert_eq!(kinds(&["--user", "carol@EXAMPLE.com"]).len(), 2);
+    let all_of_may = [
+        "c1:request",
+        "c1:answered",
+        "c1:ended",
+        "c2:request",
+        "c2:failed",
+    ];
+    assert_eq!(kinds(&["--since", "2024-05-01"]), all_of_may);
+    assert_eq!(kinds(&["--since", "1714521600"]), all_of_may);
+    assert_eq!(
+        kinds(&["--since", "2024-05-01T03:00:00+02:00"]),
+        ["c2:failed"]
+    );
+    assert_eq!(
+        kinds(&[
+            "--since",
+            "2024-05-01T00:00:01.5Z",
+            "--user",
+            "bob@example.com",
+            "--limit",
+            "1"
+        ]),
+        ["c2:failed"]
+    );
+    assert!(kinds(&["--user", "dave@example.com"]).is_empty());
+
+    // The JSON shape: every field.
+    let v = t.json(&["acc", "--call-id", "c1"]);
+    assert_eq!(
+        v[1],
+        serde_json::json!({
+            "time": "2024-05-01 00:00:01.500 UTC",
+            "time_ms": may + 1_500,
+            "kind": "answered",
+            "method": "INVITE",
+            "call_id": "c1",
+            "from_tag": "ft",
+            "to_tag": "tt",
+            "code": 200,
+            "reason": "OK",
+            "caller_user": "alice",
+            "caller_domain": "example.com",
+            "callee_user": "bob",
+            "callee_domain": "example.com",
+            "source_ip": "198.51.100.7",
+            "ended_by": null,
+        })
+    );
+    assert_eq!(v[2]["ended_by"], "callee");
+
+    for bad in [
+        vec!["--since", "yesterday"],
+        vec!["--since", "2024-02-30"],
+        vec!["--user", "nodomain"],
+    ] {
+        let mut full = vec!["acc"];
+        full.extend(bad);
+        t.fails(1, &full);
+    }
+    assert_eq!(
+        t.run(&["acc", "--limit", "-1"]).code,
+        2,
+        "clap: a usage error"
+    );
 }

@@ -25,6 +25,26 @@ pub enum StoreError {
     /// A location binding with a field out of range; the text names it.
     #[error("bad binding: {0}")]
     BadBinding(&'static str),
+    /// An accounting event with a field out of range; the text names it.
+    #[error("bad accounting event: {0}")]
+    BadAcc(&'static str),
+    /// A live call with a field out of range; the text names it.
+    #[error("bad call: {0}")]
+    BadCall(&'static str),
+    /// A preference name the store does not know; the message lists the known ones.
+    #[error(
+        "unknown preference {0:?}: the names are {names}",
+        names = crate::preferences::names()
+    )]
+    UnknownPreference(String),
+    /// A preference value that is not acceptable for its name.
+    #[error("bad value for {name}: {reason}")]
+    BadPreference {
+        /// The preference.
+        name: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
     /// A database URL of a scheme the store does not speak. Only the scheme is kept, so a
     /// password in the URL is never shown.
     #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://...")]

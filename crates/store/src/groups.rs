@@ -40,13 +40,10 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if n > 0 {
-            return Ok(true);
+        if n == 0 {
+            self.ensure_subscriber(&a).await?;
         }
-        if self.subscriber(&a.user, &a.domain).await?.is_none() {
-            return Err(StoreError::NoSuchUser(a.to_string()));
-        }
-        Ok(false)
+        Ok(n > 0)
     }
 
     /// Takes `user@domain` out of `group`. `Ok(false)` if it was not in it.
@@ -57,23 +54,7 @@ impl Store {
         group: &str,
     ) -> Result<bool, StoreError> {
         let a = Address::new(user, domain)?;
-        let group = check_group(group)?;
-        let n = on_pool!(self, pool => {
-            sqlx::query(
-                "DELETE FROM groups WHERE name = $3 AND subscriber_id =
-                   (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)",
-            )
-            .bind(&a.user)
-            .bind(&a.domain)
-            .bind(group)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if n == 0 && self.subscriber(&a.user, &a.domain).await?.is_none() {
-            return Err(StoreError::NoSuchUser(a.to_string()));
-        }
-        Ok(n > 0)
+        self.remove_named("groups", &a, check_group(group)?).await
     }
 
     /// The groups of `user@domain`, sorted.
@@ -89,8 +70,8 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        if groups.is_empty() && self.subscriber(&a.user, &a.domain).await?.is_none() {
-            return Err(StoreError::NoSuchUser(a.to_string()));
+        if groups.is_empty() {
+            self.ensure_subscriber(&a).await?;
         }
         Ok(groups)
     }

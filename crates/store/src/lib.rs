@@ -4,8 +4,9 @@
 //! default; `sqlite://PATH`) and PostgreSQL for several nodes sharing one database
 //! (`postgres://...`). The schema is created and upgraded by embedded migrations when the
 //! store opens. It holds the served domains, the subscribers with their digest HA1 values
-//! (never a password in clear), aliases, groups, and the registrar's location bindings,
-//! which the server keeps in memory and writes through here.
+//! (never a password in clear), aliases, groups, per-subscriber preferences (call
+//! forwarding), the registrar's location bindings, which the server keeps in memory and
+//! writes through here, and the proxy's accounting events and live calls.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), store::StoreError> {
@@ -27,7 +28,13 @@
 //!   digest lookup [`Store::credentials`].
 //! - `aliases.rs`: aliases and [`Store::resolve`].
 //! - `groups.rs`: group membership (ACLs such as `international`).
+//! - `preferences.rs`: named per-subscriber settings ([`PREFERENCES`], each value checked)
+//!   and the typed [`Store::forwarding`] the proxy asks on every call.
 //! - `locations.rs`: [`Binding`]s of the location service, [`Store::purge_expired`].
+//! - `accounting.rs`: the proxy's [`AccEvent`]s (Kamailio's `acc`), appended in batches,
+//!   read back through an [`AccFilter`].
+//! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
+//!   `itsp calls`.
 //! - `migrations/sqlite/`, `migrations/postgres/`: the one schema in each dialect.
 //!
 //! ## Backends
@@ -46,14 +53,19 @@
 //! crash (what FULL adds over NORMAL in WAL mode). `busy_timeout` is 5 s and foreign keys
 //! are on for every connection.
 
+mod accounting;
 mod address;
 mod aliases;
+mod calls;
 mod domains;
 mod error;
 mod groups;
 mod locations;
+mod preferences;
 mod subscribers;
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,14 +75,24 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
 pub use address::Address;
 pub use aliases::Alias;
+pub use calls::{Call, CallState, CallWrite};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
+pub use preferences::{
+    Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
+    FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
+};
 pub use subscribers::{Ha1s, Subscriber};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per multi-row statement: at most 15 parameters each stays far below SQLite's limit
+/// of 32,766 and PostgreSQL's 65,535.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// How long a SQLite connection waits for another writer before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -186,4 +208,22 @@ pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The writes of a batch that count: the last one of each key, in batch order. What is left
+/// touches each key once, so a batch can run as one statement per kind of change.
+pub(crate) fn last_per_key<'a, W, K: Eq + Hash>(
+    writes: &'a [W],
+    key: impl Fn(&'a W) -> K,
+) -> Vec<&'a W> {
+    let mut last: HashMap<K, usize> = HashMap::with_capacity(writes.len());
+    for (i, w) in writes.iter().enumerate() {
+        last.insert(key(w), i);
+    }
+    writes
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| last.get(&key(*w)) == Some(i))
+        .map(|(_, w)| w)
+        .collect()
 }

@@ -5,9 +5,7 @@
 //! (AoR, Contact URI); the AoR is the canonical `user@domain` ([`crate::Address::aor`]).
 //! Times are Unix seconds passed in by the caller.
 
-use std::collections::HashMap;
-
-use crate::{on_pool, Store, StoreError};
+use crate::{last_per_key, on_pool, Store, StoreError, ROWS_PER_STATEMENT};
 
 /// Bits of [`Binding::flags`].
 pub mod flags {
@@ -122,10 +120,6 @@ pub enum BindingWrite {
     },
 }
 
-/// Rows per multi-row statement: 15 parameters each stays far below SQLite's limit of
-/// 32,766 and PostgreSQL's 65,535.
-const ROWS_PER_STATEMENT: usize = 500;
-
 const UPSERT_INTO: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
          user_agent, received, transport, local_socket, path, instance, reg_id, flags,
          updated_at) ";
@@ -183,19 +177,12 @@ impl Store {
                 check_binding(b)?;
             }
         }
-        // Only the last write of each (aor, contact) matters; what is left touches each
-        // key once, so the order of the statements below does not matter, and each kind of
-        // change is one statement per chunk of rows rather than one per row.
-        let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(writes.len());
-        for (i, w) in writes.iter().enumerate() {
-            last.insert(w.key(), i);
-        }
+        // Only the last write of each (aor, contact) matters, so the order of the
+        // statements below does not matter, and each kind of change is one statement per
+        // chunk of rows rather than one per row.
         let mut upserts = Vec::new();
         let mut removes = Vec::new();
-        for (i, w) in writes.iter().enumerate() {
-            if last.get(&w.key()) != Some(&i) {
-                continue;
-            }
+        for w in last_per_key(writes, BindingWrite::key) {
             match w {
                 BindingWrite::Upsert(b) => upserts.push(b),
                 BindingWrite::Remove { aor, contact } => removes.push((aor, contact)),

@@ -228,8 +228,8 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a subscriber with its aliases, group memberships and location bindings (of
-    /// the AoR `user@domain`), in one transaction.
+    /// Removes a subscriber with its aliases, group memberships, preferences and location
+    /// bindings (of the AoR `user@domain`), in one transaction.
     pub async fn remove_subscriber(&self, user: &str, domain: &str) -> Result<(), StoreError> {
         let a = Address::new(user, domain)?;
         let n = on_pool!(self, pool => {
@@ -273,6 +273,43 @@ impl Store {
                 .await?
         });
         Ok(row.map(Subscriber::from))
+    }
+
+    /// [`StoreError::NoSuchUser`] unless `a` is a subscriber: for a change or lookup that
+    /// found no rows, to tell "none" from "no such user".
+    pub(crate) async fn ensure_subscriber(&self, a: &Address) -> Result<(), StoreError> {
+        match self.subscriber(&a.user, &a.domain).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NoSuchUser(a.to_string())),
+        }
+    }
+
+    /// Deletes the row `name` of the subscriber `a` from `table`, one of the tables of
+    /// (`subscriber_id`, `name`) rows (`groups`, `preferences`); `Ok(false)` if there was
+    /// none.
+    pub(crate) async fn remove_named(
+        &self,
+        table: &'static str,
+        a: &Address,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE name = $3 AND subscriber_id =
+               (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)"
+        );
+        let n = on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(&a.user)
+                .bind(&a.domain)
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            self.ensure_subscriber(a).await?;
+        }
+        Ok(n > 0)
     }
 
     /// The subscribers, of one domain or of all, sorted by domain and user.

@@ -1,21 +1,26 @@
-//! The admin commands: `itsp user`, `alias`, `group`, `domain` and `ul`. They work on the
-//! store directly (the SQLite file in `--data-dir`, or `--db URL`), whether the server runs
-//! or not, and print tables for people or JSON with `--json`.
+//! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls` and `acc`.
+//! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
+//! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
-//! One module per concept; `output.rs` prints. Each invocation runs on its own
+//! One module per concept (`preferences.rs` holds `user set` and `user show`);
+//! `output.rs` prints. Each invocation runs on its own
 //! current-thread tokio runtime. Exit status: 0 done, 1 the request was wrong (bad input,
 //! no such thing, already exists), 2 the database failed. Passwords and HA1 values are
 //! never printed.
 
+mod acc;
 mod alias;
+mod calls;
 mod domain;
 mod group;
 mod output;
+mod preferences;
 mod ul;
 mod user;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -27,10 +32,11 @@ use output::Report;
 /// The admin subcommands of `itsp`, flattened into its command list.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Manage subscribers: add, change passwords, remove, list.
+    /// Manage subscribers: add, change passwords, remove, list, set preferences, show.
     ///
     /// A subscriber is user@domain in a served domain (see `itsp domain`). Only digest
-    /// hashes of the password are stored.
+    /// hashes of the password are stored. Preferences (call forwarding) are set with
+    /// `itsp user set`, see `itsp user set --help`.
     #[command(after_long_help = user::EXAMPLES)]
     User {
         #[command(subcommand)]
@@ -74,6 +80,28 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the calls in progress on every proxy node.
+    ///
+    /// STATE is ringing (an early dialog) or answered (confirmed); DURATION is the talk
+    /// time once answered, the ringing time before. The proxy writes these rows as calls
+    /// change; a node that restarts drops its own.
+    #[command(after_long_help = calls::EXAMPLES)]
+    Calls {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show the accounting records: each call's request, answer or failure, and end.
+    ///
+    /// Newest last; by default the newest 100. EVENT is request, answered, failed or
+    /// "ended by caller|callee|proxy"; STATUS is the answer's code and reason. The filters
+    /// combine: all must hold.
+    #[command(after_long_help = acc::EXAMPLES)]
+    Acc {
+        #[command(flatten)]
+        args: acc::AccArgs,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -83,7 +111,9 @@ impl Command {
             | Command::Alias { common, .. }
             | Command::Group { common, .. }
             | Command::Domain { common, .. }
-            | Command::Ul { common, .. } => common,
+            | Command::Ul { common, .. }
+            | Command::Calls { common }
+            | Command::Acc { common, .. } => common,
         }
     }
 
@@ -94,6 +124,8 @@ impl Command {
             Command::Group { command, common } => group::run(command, &common.store).await,
             Command::Domain { command, common } => domain::run(command, &common.store).await,
             Command::Ul { command, common } => ul::run(command, &common.store).await,
+            Command::Calls { common } => calls::run(&common.store).await,
+            Command::Acc { args, common } => acc::run(args, &common.store).await,
         }
     }
 }
@@ -149,6 +181,10 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadEmail(_)
         | E::BadGroup(_)
         | E::BadBinding(_)
+        | E::BadAcc(_)
+        | E::BadCall(_)
+        | E::UnknownPreference(_)
+        | E::BadPreference { .. }
         | E::UnsupportedUrl(_)
         | E::DomainExists(_)
         | E::NoSuchDomain(_)
@@ -159,6 +195,18 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::NoSuchAlias(_) => 1,
         _ => 2,
     }
+}
+
+/// The wall clock in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    unix_now_ms() / 1000
+}
+
+/// The wall clock in Unix milliseconds.
+pub(crate) fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Parses a `user@domain` argument.

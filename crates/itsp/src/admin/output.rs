@@ -24,6 +24,13 @@ pub(crate) enum Report {
         /// The sentence printed instead of an empty table.
         empty: String,
     },
+    /// One thing shown in full: `name  value` lines for people, one JSON object.
+    Record {
+        /// For people, in order.
+        lines: Vec<(String, String)>,
+        /// For scripts.
+        json: Value,
+    },
 }
 
 impl Report {
@@ -51,6 +58,14 @@ impl Report {
                 writeln!(out, "{empty}")
             }
             Report::List { table, .. } => out.write_all(table.render().as_bytes()),
+            Report::Record { json, .. } if as_json => writeln!(out, "{json}"),
+            Report::Record { lines, .. } => {
+                let mut table = Table::new(&[]);
+                for (name, value) in lines {
+                    table.row(vec![name.clone(), value.clone()]);
+                }
+                out.write_all(table.render_rows().as_bytes())
+            }
         }
     }
 }
@@ -78,6 +93,17 @@ impl Table {
 
     /// The table as text, two spaces between columns, no trailing blanks.
     pub(crate) fn render(&self) -> String {
+        let header = self.header.iter().map(|h| (*h).to_owned()).collect();
+        self.render_lines(std::iter::once(&header).chain(&self.rows))
+    }
+
+    /// The rows without the header line (a table of names and values).
+    fn render_rows(&self) -> String {
+        self.render_lines(self.rows.iter())
+    }
+
+    fn render_lines<'a>(&self, lines: impl Iterator<Item = &'a Vec<String>>) -> String {
+        let columns = self.rows.iter().map(Vec::len).chain([self.header.len()]);
         let width = |i: usize| {
             let cells = self.rows.iter().filter_map(|r| r.get(i));
             cells
@@ -86,10 +112,9 @@ impl Table {
                 .max()
                 .unwrap_or(0)
         };
-        let widths: Vec<usize> = (0..self.header.len()).map(width).collect();
+        let widths: Vec<usize> = (0..columns.max().unwrap_or(0)).map(width).collect();
         let mut out = String::new();
-        let header = self.header.iter().map(|h| (*h).to_owned()).collect();
-        for line in std::iter::once(&header).chain(&self.rows) {
+        for line in lines {
             let mut text = String::new();
             for (cell, w) in line.iter().zip(&widths) {
                 text.push_str(&format!("{cell:<w$}  "));
@@ -133,6 +158,26 @@ pub(crate) fn utc(unix: i64) -> String {
     )
 }
 
+/// Unix milliseconds as `YYYY-MM-DD hh:mm:ss.mmm UTC` (the bare number outside 1970 to
+/// 9999).
+pub(crate) fn utc_ms(ms: i64) -> String {
+    match utc(ms.div_euclid(1000)).strip_suffix(" UTC") {
+        Some(seconds) => format!("{seconds}.{:03} UTC", ms.rem_euclid(1000)),
+        None => ms.to_string(),
+    }
+}
+
+/// A duration in whole seconds as `m:ss`, or `h:mm:ss` from an hour on; negative ones
+/// (clocks of two nodes apart) as `0:00`.
+pub(crate) fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    if s < 3600 {
+        format!("{}:{:02}", s / 60, s % 60)
+    } else {
+        format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +191,36 @@ mod tests {
         assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
         assert_eq!(utc(253_402_300_799), "9999-12-31 23:59:59 UTC");
         assert_eq!(utc(i64::MAX), i64::MAX.to_string());
+    }
+
+    #[test]
+    fn milliseconds_and_durations() {
+        assert_eq!(utc_ms(1_709_251_199_007), "2024-02-29 23:59:59.007 UTC");
+        assert_eq!(utc_ms(-1), "-1");
+        assert_eq!(duration(0), "0:00");
+        assert_eq!(duration(-5), "0:00");
+        assert_eq!(duration(83), "1:23");
+        assert_eq!(duration(3_661), "1:01:01");
+    }
+
+    #[test]
+    fn records_are_name_value_lines() {
+        let r = Report::Record {
+            lines: vec![
+                ("user".into(), "alice@example.com".into()),
+                ("forward-busy".into(), "sip:bob@example.com".into()),
+            ],
+            json: json!({ "user": "alice@example.com" }),
+        };
+        let mut out = Vec::new();
+        r.write(&mut out, false).unwrap();
+        r.write(&mut out, true).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "user          alice@example.com\n\
+             forward-busy  sip:bob@example.com\n\
+             {\"user\":\"alice@example.com\"}\n"
+        );
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! `itsp ul show [USER]`: the user location, as the registrar stored it (Kamailio's
 //! `kamctl ul show`). Bindings that have expired but are not purged yet are not shown.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use clap::Subcommand;
 use serde_json::json;
 use store::{flags, Binding};
 
 use super::output::{utc, Report, Table};
-use super::{address, with_store, Failure};
+use super::{address, unix_now, with_store, Failure};
 use crate::store_args::StoreArgs;
 
 /// The examples at the end of `itsp ul --help`.
@@ -101,11 +99,4 @@ fn report(bindings: Vec<Binding>, now: i64, empty: String) -> Report {
         json: rows,
         empty,
     }
-}
-
-/// The wall clock in Unix seconds.
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -1,4 +1,5 @@
-//! `itsp user add|passwd|rm|list`: subscribers and their passwords.
+//! `itsp user add|passwd|rm|list|set|show`: subscribers, their passwords and preferences
+//! (`set` and `show` live in `preferences.rs`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -8,7 +9,7 @@ use serde_json::json;
 use store::Store;
 
 use super::output::{utc, Report, Table};
-use super::{address, serve_domain_first, with_store, Failure};
+use super::{address, preferences, serve_domain_first, with_store, Failure};
 use crate::store_args::StoreArgs;
 
 /// The examples at the end of `itsp user --help`.
@@ -19,6 +20,8 @@ Examples:
   itsp user passwd alice@example.com --password-stdin < new-password.txt
   itsp user list --domain example.com
   itsp user list --json
+  itsp user set alice@example.com forward-busy=sip:bob@example.com no-answer-after=20
+  itsp user show alice@example.com
   itsp user rm alice@example.com
   itsp user list --data-dir /var/lib/itsp
   ITSP_DB=postgres://itsp:PASSWORD@db.example/itsp itsp user list";
@@ -51,7 +54,7 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
-    /// Remove a subscriber with its aliases, groups and registrations.
+    /// Remove a subscriber with its aliases, groups, preferences and registrations.
     ///
     /// Example: itsp user rm alice@example.com
     Rm {
@@ -67,6 +70,42 @@ pub(crate) enum UserCommand {
         #[arg(long, value_name = "D")]
         domain: Option<String>,
     },
+    /// Set or clear a subscriber's preferences: call forwarding.
+    ///
+    /// Give any number of NAME=VALUE; NAME= (nothing after =) clears that one. All are
+    /// checked before anything changes. Forwarding targets are sip:, sips: or tel: URIs.
+    /// The proxy reads them on every call, so a change applies to the next call.
+    #[command(after_long_help = set_help())]
+    Set {
+        /// The subscriber, user@domain (not an alias).
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+        /// NAME=VALUE to set, NAME= to clear.
+        #[arg(value_name = "NAME=VALUE", required = true)]
+        settings: Vec<String>,
+    },
+    /// Show one subscriber: e-mail, creation time, aliases, groups and preferences.
+    ///
+    /// Password hashes are never shown. Example: itsp user show alice@example.com --json
+    Show {
+        /// The subscriber, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+    },
+}
+
+/// The end of `itsp user set --help`: the preferences and examples.
+fn set_help() -> String {
+    format!(
+        "{}\n\
+         Examples:\n  \
+         itsp user set alice@example.com forward-busy=sip:bob@example.com \\\n      \
+         forward-no-answer=sip:vm@example.com no-answer-after=20\n  \
+         itsp user set alice@example.com forward-always=tel:+4684567890\n  \
+         itsp user set alice@example.com forward-always=     # stop forwarding every call\n  \
+         itsp user show alice@example.com",
+        preferences::names_help()
+    )
 }
 
 /// How the password is given: one of the two is required.
@@ -153,13 +192,19 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
             with_store(store, async |s| {
                 s.remove_subscriber(&a.user, &a.domain).await?;
                 Ok(Report::done(
-                    format!("removed user {a} with its aliases, groups and registrations"),
+                    format!(
+                        "removed user {a} with its aliases, groups, preferences and registrations"
+                    ),
                     json!({ "user": a.to_string() }),
                 ))
             })
             .await
         }
         UserCommand::List { domain } => with_store(store, async |s| list(s, domain).await).await,
+        UserCommand::Set { address, settings } => {
+            preferences::set(store, &address, &settings).await
+        }
+        UserCommand::Show { address } => preferences::show(store, &address).await,
     }
 }
 

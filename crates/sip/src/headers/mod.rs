@@ -12,7 +12,7 @@ mod via;
 
 pub use name_addr::{parse_qvalue, Contact, NameAddr};
 pub use scalar::{
-    check_call_id, civil_from_days, format_date, parse_date, parse_delta_seconds,
+    check_call_id, civil_from_days, days_from_civil, format_date, parse_date, parse_delta_seconds,
     parse_max_forwards, parse_retry_after, tokens, CSeq, MediaType, MAX_CSEQ,
 };
 pub use via::{parse_host_port, stamped, Via, MAGIC_COOKIE};

@@ -204,8 +204,9 @@ pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970; month 1 to 12, day 1
+/// to 31, not checked against the month: round-trip through [`civil_from_days`] to check).
+pub fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y / 400;
     let yoe = y - era * 400;

@@ -2,9 +2,12 @@
 //! every backend (`tests/sqlite.rs`, `tests/postgres.rs`).
 
 use sip::auth::{ha1, Algorithm};
-use store::{flags, Address, BindingWrite, Store, StoreError};
+use store::{
+    flags, AccEvent, AccFilter, AccKind, Address, BindingWrite, CallState, CallWrite, Forwarding,
+    Store, StoreError,
+};
 
-use super::binding;
+use super::{acc_event, binding, call};
 
 /// Calls `$m!(name, ...)` with every behaviour below, so each backend runs them all.
 #[allow(unused_macros)] // not by tests/durability.rs
@@ -22,11 +25,26 @@ macro_rules! for_each_behaviour {
             purge_expired,
             batched_binding_writes,
             concurrent_writes,
+            preferences,
+            forwarding,
+            accounting,
+            accounting_filters,
+            live_calls,
         );
     };
 }
 #[allow(unused_imports)]
 pub(crate) use for_each_behaviour;
+
+/// Serves example.com with the subscribers `users` in it.
+async fn example_com_with(s: &Store, users: &[&str]) {
+    s.add_domain("example.com").await.unwrap();
+    for u in users {
+        s.add_subscriber(u, "example.com", "pw", None)
+            .await
+            .unwrap();
+    }
+}
 
 fn addr(s: &str) -> Address {
     Address::parse(s).unwrap()
@@ -360,13 +378,7 @@ pub async fn aliases(s: Store) {
 }
 
 pub async fn groups(s: Store) {
-    s.add_domain("example.com").await.unwrap();
-    s.add_subscriber("alice", "example.com", "pw", None)
-        .await
-        .unwrap();
-    s.add_subscriber("bob", "example.com", "pw", None)
-        .await
-        .unwrap();
+    example_com_with(&s, &["alice", "bob"]).await;
     assert!(s.add_group("alice", "example.com", "local").await.unwrap());
     assert!(s
         .add_group("alice", "example.com", "international")
@@ -424,13 +436,7 @@ pub async fn groups(s: Store) {
 }
 
 pub async fn remove_subscriber_cascades(s: Store) {
-    s.add_domain("example.com").await.unwrap();
-    s.add_subscriber("alice", "example.com", "pw", None)
-        .await
-        .unwrap();
-    s.add_subscriber("bob", "example.com", "pw", None)
-        .await
-        .unwrap();
+    example_com_with(&s, &["alice", "bob"]).await;
     s.add_alias("4567", "example.com", "alice", "example.com")
         .await
         .unwrap();
@@ -451,8 +457,20 @@ pub async fn remove_subscriber_cascades(s: Store) {
         .await
         .unwrap();
 
+    s.set_preference("alice", "example.com", "forward-busy", "sip:vm@example.com")
+        .await
+        .unwrap();
+    s.set_preference("bob", "example.com", "forward-busy", "sip:vm@example.com")
+        .await
+        .unwrap();
+
     s.remove_subscriber("alice", "example.com").await.unwrap();
     assert_eq!(s.subscriber("alice", "example.com").await.unwrap(), None);
+    assert_eq!(
+        s.forwarding("alice", "example.com").await.unwrap(),
+        Forwarding::default()
+    );
+    assert_eq!(s.preferences("bob", "example.com").await.unwrap().len(), 1);
     assert_eq!(s.resolve("4567", "example.com").await.unwrap(), None);
     assert!(s.list_aliases(None).await.unwrap().is_empty());
     assert!(s.bindings("alice@example.com").await.unwrap().is_empty());
@@ -468,6 +486,11 @@ pub async fn remove_subscriber_cascades(s: Store) {
         .await
         .unwrap();
     assert!(s.groups("alice", "example.com").await.unwrap().is_empty());
+    assert!(s
+        .preferences("alice", "example.com")
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s
         .aliases_of("alice", "example.com")
         .await
@@ -666,4 +689,464 @@ pub async fn concurrent_writes(s: Store) {
         t.await.unwrap();
     }
     assert_eq!(s.all_bindings().await.unwrap().len(), 200);
+}
+
+pub async fn preferences(s: Store) {
+    example_com_with(&s, &["alice"]).await;
+    assert!(s
+        .preferences("alice", "example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    s.set_preferences(
+        "alice",
+        "Example.COM",
+        &[
+            ("forward-busy", Some("sip:bob@example.com")),
+            ("no-answer-after", Some("020")),
+            ("forward-always", Some("tel:+4684567890")),
+        ],
+    )
+    .await
+    .unwrap();
+    let got: Vec<(String, String)> = s
+        .preferences("alice", "example.com")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("forward-always".into(), "tel:+4684567890".into()),
+            ("forward-busy".into(), "sip:bob@example.com".into()),
+            ("no-answer-after".into(), "20".into()),
+        ]
+    );
+    // Replace one, clear one (and one that is not set), in one call.
+    s.set_preferences(
+        "alice",
+        "example.com",
+        &[
+            ("forward-busy", Some("sips:carol@example.com")),
+            ("forward-always", None),
+            ("forward-no-answer", None),
+        ],
+    )
+    .await
+    .unwrap();
+    let got = s.preferences("alice", "example.com").await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["forward-busy"], "sips:carol@example.com");
+    assert!(s
+        .remove_preference("alice", "example.com", "no-answer-after")
+        .await
+        .unwrap());
+    assert!(!s
+        .remove_preference("alice", "example.com", "no-answer-after")
+        .await
+        .unwrap());
+
+    // A bad value or name anywhere in the list: nothing changes.
+    for changes in [
+        [
+            ("forward-always", Some("sip:x@example.com")),
+            ("forward-busy", Some("mailto:x@example.com")),
+        ],
+        [
+            ("forward-always", Some("sip:x@example.com")),
+            ("no-answer-after", Some("601")),
+        ],
+    ] {
+        assert!(matches!(
+            s.set_preferences("alice", "example.com", &changes).await,
+            Err(StoreError::BadPreference { .. })
+        ));
+    }
+    assert!(matches!(
+        s.set_preference("alice", "example.com", "forward", "sip:x@example.com")
+            .await,
+        Err(StoreError::UnknownPreference(n)) if n == "forward"
+    ));
+    assert!(matches!(
+        s.remove_preference("alice", "example.com", "voicemail")
+            .await,
+        Err(StoreError::UnknownPreference(_))
+    ));
+    assert_eq!(
+        s.preferences("alice", "example.com").await.unwrap().len(),
+        1
+    );
+
+    for e in [
+        s.set_preference("bob", "example.com", "forward-busy", "sip:x@example.com")
+            .await
+            .unwrap_err(),
+        s.preferences("bob", "example.com").await.unwrap_err(),
+        s.remove_preference("bob", "example.com", "forward-busy")
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, StoreError::NoSuchUser(ref u) if u == "bob@example.com"),
+            "{e}"
+        );
+    }
+    assert!(matches!(
+        s.preferences("bad user", "example.com").await,
+        Err(StoreError::BadAddress(_))
+    ));
+}
+
+pub async fn forwarding(s: Store) {
+    example_com_with(&s, &["alice", "bob"]).await;
+    assert_eq!(
+        s.forwarding("alice", "example.com").await.unwrap(),
+        Forwarding::default()
+    );
+    s.set_preferences(
+        "alice",
+        "example.com",
+        &[
+            ("forward-always", Some("tel:+4684567890")),
+            ("forward-busy", Some("sip:bob@example.com")),
+            ("forward-no-answer", Some("sip:vm@example.com")),
+            ("no-answer-after", Some("20")),
+        ],
+    )
+    .await
+    .unwrap();
+    s.set_preference(
+        "bob",
+        "example.com",
+        "forward-busy",
+        "sip:alice@example.com",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.forwarding("alice", "EXAMPLE.com").await.unwrap(),
+        Forwarding {
+            always: Some("tel:+4684567890".into()),
+            busy: Some("sip:bob@example.com".into()),
+            no_answer: Some("sip:vm@example.com".into()),
+            no_answer_after: Some(20),
+        }
+    );
+    assert_eq!(
+        s.forwarding("bob", "example.com").await.unwrap(),
+        Forwarding {
+            busy: Some("sip:alice@example.com".into()),
+            ..Forwarding::default()
+        }
+    );
+    // Unknown and malformed: nothing to forward, no error.
+    for (u, d) in [("carol", "example.com"), ("", "bad domain")] {
+        assert_eq!(
+            s.forwarding(u, d).await.unwrap(),
+            Forwarding::default(),
+            "{u}@{d}"
+        );
+    }
+}
+
+pub async fn accounting(s: Store) {
+    assert!(s
+        .acc_events(&AccFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    let request = acc_event(
+        1_000,
+        AccKind::Request,
+        "c1",
+        "alice@Example.COM.",
+        "bob@example.com",
+    );
+    let mut answered = acc_event(
+        1_500,
+        AccKind::Answered,
+        "c1",
+        "alice@example.com",
+        "bob@example.com",
+    );
+    answered.to_tag = Some("t1".into());
+    answered.code = Some(200);
+    answered.reason = Some("OK".into());
+    let mut ended = acc_event(
+        61_500,
+        AccKind::Ended,
+        "c1",
+        "alice@example.com",
+        "bob@example.com",
+    );
+    ended.method = "BYE".into();
+    ended.to_tag = Some("t1".into());
+    ended.ended_by = Some("callee".into());
+    let mut failed = acc_event(
+        2_000,
+        AccKind::Failed,
+        "c2",
+        "bob@example.com",
+        "carol@example.org",
+    );
+    failed.code = Some(486);
+    failed.reason = Some("Busy Here".into());
+    failed.caller_user = None;
+    failed.caller_domain = None;
+    failed.source_ip = None;
+    s.record_acc(&[request.clone(), answered.clone()])
+        .await
+        .unwrap();
+    s.record_acc(&[ended.clone(), failed.clone()])
+        .await
+        .unwrap();
+    s.record_acc(&[]).await.unwrap();
+
+    // Every field round-trips; domains are kept lowercased without the trailing dot.
+    let mut stored_request = request.clone();
+    stored_request.caller_domain = Some("example.com".into());
+    assert_eq!(
+        s.acc_events(&AccFilter::default()).await.unwrap(),
+        [
+            stored_request,
+            answered.clone(),
+            failed.clone(),
+            ended.clone()
+        ]
+    );
+
+    // A bad event anywhere: none of the batch is written.
+    let good = acc_event(
+        3_000,
+        AccKind::Request,
+        "c3",
+        "a@example.com",
+        "b@example.com",
+    );
+    let mut bad = [good.clone(), good.clone(), good.clone(), good.clone()];
+    bad[1].code = Some(99);
+    bad[2].ended_by = Some("nobody".into());
+    bad[3].call_id.clear();
+    for b in &bad[1..] {
+        assert!(matches!(
+            s.record_acc(&[good.clone(), b.clone()]).await,
+            Err(StoreError::BadAcc(_))
+        ));
+    }
+    let c3 = AccFilter {
+        call_id: Some("c3".into()),
+        ..AccFilter::default()
+    };
+    assert!(s.acc_events(&c3).await.unwrap().is_empty());
+
+    // More rows than one statement holds, in one batch.
+    let many: Vec<AccEvent> = (0..1_234)
+        .map(|i| {
+            acc_event(
+                10_000 + i,
+                AccKind::Request,
+                &format!("bulk{i}"),
+                "a@example.com",
+                "b@example.com",
+            )
+        })
+        .collect();
+    s.record_acc(&many).await.unwrap();
+    let all = s.acc_events(&AccFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 1_238);
+    assert!(all.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+}
+
+pub async fn accounting_filters(s: Store) {
+    let mut events = Vec::new();
+    for (i, (caller, callee)) in [
+        ("alice@example.com", "bob@example.com"),
+        ("bob@example.com", "alice@example.com"),
+        ("carol@example.com", "bob@example.com"),
+        ("alice@example.org", "carol@example.com"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = 1_000 * i64::try_from(i).unwrap();
+        let call_id = format!("c{i}");
+        events.push(acc_event(t, AccKind::Request, &call_id, caller, callee));
+        events.push(acc_event(t + 10, AccKind::Failed, &call_id, caller, callee));
+    }
+    // Two events in the same millisecond keep the order they were recorded in.
+    events.push(acc_event(
+        5_000,
+        AccKind::Answered,
+        "same",
+        "x@example.com",
+        "y@example.com",
+    ));
+    events.push(acc_event(
+        5_000,
+        AccKind::Ended,
+        "same",
+        "x@example.com",
+        "y@example.com",
+    ));
+    s.record_acc(&events).await.unwrap();
+
+    let ids = |v: Vec<AccEvent>| -> Vec<(String, AccKind)> {
+        v.into_iter().map(|e| (e.call_id, e.kind)).collect()
+    };
+    let get = async |f: AccFilter| ids(s.acc_events(&f).await.unwrap());
+    let alice = Some(Address::parse("alice@example.com").unwrap());
+    assert_eq!(
+        get(AccFilter {
+            user: alice.clone(),
+            ..AccFilter::default()
+        })
+        .await,
+        [
+            ("c0".into(), AccKind::Request),
+            ("c0".into(), AccKind::Failed),
+            ("c1".into(), AccKind::Request),
+            ("c1".into(), AccKind::Failed),
+        ]
+    );
+    assert_eq!(
+        get(AccFilter {
+            call_id: Some("c2".into()),
+            ..AccFilter::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        get(AccFilter {
+            since_ms: Some(1_010),
+            ..AccFilter::default()
+        })
+        .await
+        .len(),
+        7
+    );
+    // The newest ones, still newest last.
+    assert_eq!(
+        get(AccFilter {
+            limit: Some(3),
+            ..AccFilter::default()
+        })
+        .await,
+        [
+            ("c3".into(), AccKind::Failed),
+            ("same".into(), AccKind::Answered),
+            ("same".into(), AccKind::Ended),
+        ]
+    );
+    // Everything at once.
+    assert_eq!(
+        get(AccFilter {
+            call_id: Some("c1".into()),
+            user: alice,
+            since_ms: Some(1_005),
+            limit: Some(10),
+        })
+        .await,
+        [("c1".into(), AccKind::Failed)]
+    );
+    assert!(get(AccFilter {
+        user: Some(Address::parse("dave@example.com").unwrap()),
+        ..AccFilter::default()
+    })
+    .await
+    .is_empty());
+    assert!(get(AccFilter {
+        limit: Some(0),
+        ..AccFilter::default()
+    })
+    .await
+    .is_empty());
+}
+
+pub async fn live_calls(s: Store) {
+    assert!(s.calls().await.unwrap().is_empty());
+    let a = call("a", "ft-a", 2_000, "node1");
+    let b = call("b", "ft-b", 1_000, "node2");
+    let c = call("c", "ft-c", 3_000, "node1");
+    s.write_calls(&[
+        CallWrite::Upsert(a.clone()),
+        CallWrite::Upsert(b.clone()),
+        CallWrite::Upsert(c.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.calls().await.unwrap(), [b.clone(), a.clone(), c.clone()]);
+
+    // Answered: the row is replaced; the same Call-ID with another From tag is another call.
+    let mut a_answered = a.clone();
+    a_answered.state = CallState::Confirmed;
+    a_answered.to_tag = Some("tt".into());
+    a_answered.answered_ms = Some(2_500);
+    let a_fork = call("a", "ft-other", 4_000, "node2");
+    s.write_calls(&[
+        CallWrite::Upsert(a_answered.clone()),
+        CallWrite::Upsert(a_fork.clone()),
+        CallWrite::Remove {
+            call_id: "c".into(),
+            from_tag: "ft-c".into(),
+        },
+        CallWrite::Remove {
+            call_id: "never".into(),
+            from_tag: "x".into(),
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.calls().await.unwrap(),
+        [b.clone(), a_answered.clone(), a_fork.clone()]
+    );
+
+    // In one batch the last write of a key wins.
+    let d = call("d", "ft-d", 5_000, "node1");
+    s.write_calls(&[
+        CallWrite::Upsert(d.clone()),
+        CallWrite::Remove {
+            call_id: "d".into(),
+            from_tag: "ft-d".into(),
+        },
+        CallWrite::Remove {
+            call_id: "b".into(),
+            from_tag: "ft-b".into(),
+        },
+        CallWrite::Upsert(b.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.calls().await.unwrap().len(), 3);
+
+    // A bad call anywhere: nothing is written.
+    let mut bad = call("e", "ft-e", 6_000, "");
+    assert!(matches!(
+        s.write_calls(&[CallWrite::Upsert(d.clone()), CallWrite::Upsert(bad.clone())])
+            .await,
+        Err(StoreError::BadCall(_))
+    ));
+    bad.node = "node1".into();
+    bad.caller.clear();
+    assert!(matches!(
+        s.write_calls(&[CallWrite::Upsert(bad)]).await,
+        Err(StoreError::BadCall(_))
+    ));
+    assert_eq!(s.calls().await.unwrap().len(), 3);
+
+    // A restarting node drops its own rows only.
+    assert_eq!(s.clear_calls("node1").await.unwrap(), 1);
+    assert_eq!(s.clear_calls("node1").await.unwrap(), 0);
+    assert_eq!(s.calls().await.unwrap(), [b.clone(), a_fork.clone()]);
+
+    // Many at once.
+    let many: Vec<CallWrite> = (0..1_234)
+        .map(|i| CallWrite::Upsert(call(&format!("bulk{i}"), "f", 10_000 + i, "node3")))
+        .collect();
+    s.write_calls(&many).await.unwrap();
+    assert_eq!(s.calls().await.unwrap().len(), 1_236);
+    assert_eq!(s.clear_calls("node3").await.unwrap(), 1_234);
 }

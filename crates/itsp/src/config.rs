@@ -44,6 +44,29 @@ pub(crate) struct ProxySection {
     pub(crate) foreign_domains: bool,
     /// Refuse private-address targets from outside (479).
     pub(crate) refuse_private_targets: bool,
+    /// DNS servers; empty: the system's.
+    pub(crate) nameservers: Vec<NameserverText>,
+}
+
+/// A DNS server address read from the file: `IP` or `IP:PORT` (`[IPv6]:PORT`), port 53 by
+/// default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NameserverText(pub(crate) std::net::SocketAddr);
+
+impl<'de> Deserialize<'de> for NameserverText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Ok(addr) = s.parse::<std::net::SocketAddr>() {
+            return Ok(NameserverText(addr));
+        }
+        s.parse::<std::net::IpAddr>()
+            .map(|ip| NameserverText(std::net::SocketAddr::new(ip, 53)))
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not a name server address: write an IP, or IP:PORT"
+                ))
+            })
+    }
 }
 
 impl Default for ProxySection {
@@ -55,6 +78,7 @@ impl Default for ProxySection {
             record_route: p.record_route,
             foreign_domains: p.foreign_domains,
             refuse_private_targets: p.refuse_private_targets,
+            nameservers: Vec::new(),
         }
     }
 }
@@ -290,6 +314,7 @@ impl Config {
             record_route: p.record_route,
             foreign_domains: p.foreign_domains,
             refuse_private_targets: p.refuse_private_targets,
+            nameservers: p.nameservers.iter().map(|n| n.0).collect(),
         }
     }
 
@@ -342,6 +367,16 @@ mod tests {
         assert!(e.contains("prefix length"), "{e}");
         let e = Config::parse("[auth]\nalgorithms = [\"SHA-512-256\"]\n").unwrap_err();
         assert!(e.contains("SHA-512-256") && e.contains("MD5"), "{e}");
+        let e = Config::parse("[proxy]\nnameservers = [\"dns.example\"]\n").unwrap_err();
+        assert!(e.contains("name server"), "{e}");
+        let c = Config::parse("[proxy]\nnameservers = [\"192.0.2.53\", \"[::1]:5353\"]\n").unwrap();
+        assert_eq!(
+            c.proxy().nameservers,
+            [
+                "192.0.2.53:53".parse().unwrap(),
+                "[::1]:5353".parse().unwrap()
+            ]
+        );
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
     }

@@ -14,12 +14,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use locate::{LocateError, Locator};
 use sip::build::reject_unparsed;
 use sip::sanity::Rejection;
 use sip::transaction::{Event, Incoming as TxIncoming, Side, TransactionKey, TransactionLayer};
 use sip::uri::{Host, SipUri};
 use sip::{Message, MessageBuilder};
-use locate::{LocateError, Locator};
 use store::Store;
 use tokio::sync::Notify;
 use transport::{Incoming, Listen, Protocol, Transports};
@@ -593,7 +593,10 @@ impl Core {
             }
             Err(e) => {
                 tracing::info!(uri = %uri, error = %e, "destination not located");
-                Err(Rejection::new(480, format!("Destination not reachable: {e}")))
+                Err(Rejection::new(
+                    480,
+                    format!("Destination not reachable: {e}"),
+                ))
             }
         }
     }

@@ -5,6 +5,7 @@
 
 mod common;
 #[path = "../../locate/tests/dns_server/mod.rs"]
+#[allow(dead_code)] // the tests here use part of it
 mod dns_server;
 
 use common::{as_strs, DataDir, Itsp, Phone};

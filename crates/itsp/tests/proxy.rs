@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{as_strs, block_on, DataDir, Itsp, Phone, DOMAIN};
+use common::{admin_json, as_strs, block_on, eventually, DataDir, Itsp, Phone, DOMAIN};
 use sip::HeaderName;
 
 fn users() -> DataDir {
@@ -92,6 +92,16 @@ fn a_call_between_registered_users_follows_the_record_route() {
     assert_eq!(ack.request_uri_str(), Some(bob.contact().as_str()));
     assert_eq!(ack.routes().count(), 0, "the proxy removed its Route entry");
 
+    // `itsp calls` lists the answered call while it lasts.
+    eventually("the call is listed as answered", || {
+        let calls = admin_json(&data, &["calls"]);
+        calls.as_array().unwrap().len() == 1 && calls[0]["state"] == "confirmed"
+    });
+    let calls = admin_json(&data, &["calls"]);
+    assert_eq!(calls[0]["call_id"], call.call_id.as_str());
+    assert_eq!(calls[0]["caller"], format!("sip:alice@{DOMAIN}").as_str());
+    assert_eq!(calls[0]["to_tag"], "b1");
+
     // Bob hangs up: BYE along his route set reaches alice, her 200 reaches him.
     bob.send(&bob.in_dialog("BYE", &invite, false, 1));
     let (bye, from) = alice.expect_request("BYE");
@@ -99,6 +109,32 @@ fn a_call_between_registered_users_follows_the_record_route() {
     assert_eq!(bye.request_uri_str(), Some(alice.contact().as_str()));
     alice.reply(&bye, from, 200, "unused");
     assert_eq!(bob.expect_response("BYE").status(), Some(200));
+
+    // The accounting records of the call: request, answered, ended by the callee; and the
+    // call is no longer live.
+    eventually("three accounting records", || {
+        admin_json(&data, &["acc", "--call-id", &call.call_id])
+            .as_array()
+            .unwrap()
+            .len()
+            == 3
+    });
+    let acc = admin_json(&data, &["acc", "--call-id", &call.call_id]);
+    let kinds: Vec<_> = acc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["request", "answered", "ended"]);
+    assert_eq!(acc[0]["caller_user"], "alice");
+    assert_eq!(acc[0]["callee_user"], "bob");
+    assert_eq!(acc[0]["source_ip"], "127.0.0.1");
+    assert_eq!(acc[1]["code"], 200);
+    assert_eq!(acc[2]["ended_by"], "callee");
+    eventually("the call is gone from the live list", || {
+        admin_json(&data, &["calls"]).as_array().unwrap().is_empty()
+    });
 }
 
 #[test]
@@ -195,6 +231,10 @@ fn busy_unknown_and_unregistered_users() {
     let busy = alice.expect_response("INVITE");
     assert_eq!(busy.status(), Some(486));
     alice.ack_failure(&call, &busy);
+    eventually("the failed call is accounted", || {
+        let acc = admin_json(&data, &["acc", "--call-id", &call.call_id]);
+        acc.as_array().unwrap().len() == 2 && acc[1]["kind"] == "failed" && acc[1]["code"] == 486
+    });
 
     let call = alice.new_call(&format!("nobody@{DOMAIN}"), "unknown");
     alice.send(&alice.invite_text(&call, None));

@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The proxy's routing settings.
     pub proxy: ProxyConfig,
+    /// This server's name in the live-call list shared by the nodes of one store (the
+    /// `calls` table); `itsp serve` uses the host name.
+    pub node: String,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             timers: TimerConfig::default(),
             shutdown_grace: Duration::from_secs(5),
             proxy: ProxyConfig::default(),
+            node: "itsp".into(),
         }
     }
 }

@@ -24,6 +24,7 @@ use store::Store;
 use tokio::sync::Notify;
 use transport::{Incoming, Listen, Protocol, Transports};
 
+use crate::accounting::Calls;
 use crate::auth::DigestAuth;
 use crate::config::ServerConfig;
 use crate::domains::Domains;
@@ -102,6 +103,8 @@ pub(crate) struct Core {
     pub(crate) location: Mutex<Location>,
     pub(crate) auth: Mutex<DigestAuth>,
     pub(crate) writer: LocationWriter,
+    /// Live calls and accounting.
+    pub(crate) calls: Calls,
     transactions: Mutex<Transactions>,
     /// Woken when a transaction has an earlier timer than the timer task sleeps for.
     pub(crate) timers_changed: Notify,
@@ -158,6 +161,7 @@ impl Core {
                 proxy: ProxyTable::default(),
             }),
             writer: LocationWriter::spawn(store.clone(), config.commit_window),
+            calls: Calls::spawn(store.clone(), config.node.clone()),
             location: Mutex::new(location),
             config,
             store,
@@ -383,15 +387,32 @@ impl Core {
                 routes,
                 proxy,
             } = txs;
+            // A call set-up we stay in (record-routed initial INVITE) is accounted.
+            let accounted = invite
+                && forward.record_route
+                && layer
+                    .request(key)
+                    .is_some_and(|r| r.to().is_ok_and(|t| t.tag().is_none()));
+            if accounted {
+                if let Some(request) = layer.request(key) {
+                    self.calls.started(request, source.addr.ip());
+                }
+            }
             let mut tx = Layer {
                 layer,
                 routes,
                 env: self,
             };
             match inbound {
-                Some((_, inbound)) => {
-                    proxy.start(now, &mut tx, key.clone(), forward, inbound, config)
-                }
+                Some((_, inbound)) => proxy.start(
+                    now,
+                    &mut tx,
+                    key.clone(),
+                    forward,
+                    inbound,
+                    config,
+                    accounted,
+                ),
                 None => tracing::warn!(local = %source.local, "no address for the inbound side"),
             }
             (self.pump(txs, now), next_timeout(txs))
@@ -667,6 +688,10 @@ impl Env for Core {
 
     fn unique(&self) -> u64 {
         self.random()
+    }
+
+    fn call_outcome(&self, invite: &Message, code: u16, reason: &str, to_tag: Option<&str>) {
+        self.calls.answered_or_failed(invite, code, reason, to_tag);
     }
 }
 

@@ -16,6 +16,7 @@
 //! | `policy` | the routing steps of the seed's `ser.cfg`: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local users, foreign domains |
 //! | [`proxy`] | the stateful proxy (§16): response contexts with forking and Timer C, request rewriting, the table of live contexts |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
+//! | [`accounting`] | live calls and accounting records (Kamailio `dialog` + `acc`), written in batches |
 //! | [`config`] | [`ServerConfig`] |
 //! | [`domains`] | the served domains (SER's `myself`), cached from the store |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
@@ -25,6 +26,7 @@
 //! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
 
+pub mod accounting;
 pub mod auth;
 pub mod config;
 mod core;

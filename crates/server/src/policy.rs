@@ -200,6 +200,9 @@ async fn within_dialog(
     loop_hash: String,
 ) -> Result<Answer, Rejection> {
     let targets = dialog_targets(core, request, &routes).await?;
+    if request.method() == Some(&Method::Bye) {
+        core.calls.ended(request);
+    }
     Ok(Answer::Proxy(Forward {
         targets,
         routes: routes.remaining,

@@ -95,6 +95,10 @@ impl Server {
         }
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
+        let stale_calls = store.clear_calls(&config.node).await?;
+        if stale_calls > 0 {
+            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run cleared");
+        }
         let domains = Domains::load(store.clone()).await?;
         let (transports, incoming) = Transports::bind(listens).await?;
         let report = StartReport {
@@ -161,6 +165,7 @@ impl Server {
             requests.abort_all();
         }
         core.writer.close().await;
+        core.calls.close().await;
         timers.abort();
         housekeeping.abort();
         let bindings = lock(&core.location).binding_count();
@@ -169,6 +174,7 @@ impl Server {
             bindings,
             transactions = core.transaction_count(),
             proxied = core.proxied_count(),
+            live_calls = core.calls.len(),
             "stopped; bindings saved"
         );
     }

@@ -387,6 +387,31 @@ pub fn contacts(resp: &Message) -> Vec<(String, u32)> {
     v
 }
 
+/// Runs an admin command of the binary on `data` with `--json` and parses its output.
+pub fn admin_json(data: &DataDir, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(args)
+        .args(["--json", "--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Polls `check` (e.g. on what a background writer stored) until it holds or 5 s pass.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Where the PostgreSQL test cluster helper lives (shared with the store's tests).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

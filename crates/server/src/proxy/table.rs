@@ -25,6 +25,8 @@ pub(crate) trait Env {
     fn local_for(&self, hop: &Hop) -> Option<(std::net::SocketAddr, LocalAddr)>;
     /// A number unique to this run (branch IDs).
     fn unique(&self) -> u64;
+    /// The final response to an accounted INVITE went upstream (answered or failed).
+    fn call_outcome(&self, invite: &Message, code: u16, reason: &str, to_tag: Option<&str>);
 }
 
 /// The transaction layer, where each transaction's messages go, and the server around.
@@ -50,6 +52,8 @@ struct Entry {
     branches: Vec<Option<Branch>>,
     /// The deadline under which this entry is filed in [`ProxyTable::timers`].
     scheduled: Option<(Instant, u64)>,
+    /// A call set-up whose outcome is accounted ([`Env::call_outcome`]).
+    accounted: bool,
 }
 
 /// A client transaction of the proxy: which context and branch it belongs to.
@@ -93,8 +97,14 @@ impl ProxyTable {
         forward: Forward,
         inbound: LocalAddr,
         config: ContextConfig,
+        accounted: bool,
     ) {
         if self.early_cancels.remove(&server) {
+            if accounted {
+                if let Some(invite) = tx.layer.request(&server) {
+                    tx.env.call_outcome(invite, 487, "Request Terminated", None);
+                }
+            }
             reply(now, tx, &server, 487, None);
             return;
         }
@@ -112,6 +122,7 @@ impl ProxyTable {
                 inbound,
                 branches: Vec::new(),
                 scheduled: None,
+                accounted,
             },
         );
         self.run(now, tx, &server, actions);
@@ -241,12 +252,27 @@ impl ProxyTable {
                     Vec::new()
                 }
                 Action::Forward(response) => {
+                    let code = response.status().unwrap_or(0);
+                    if code >= 200 {
+                        let to_tag = response.to().ok().and_then(|t| t.tag().map(str::to_owned));
+                        self.outcome(
+                            tx,
+                            server,
+                            code,
+                            response.reason().unwrap_or(""),
+                            to_tag.as_deref(),
+                        );
+                    }
                     if let Err(e) = tx.layer.send_response(now, server, response) {
                         tracing::info!(%server, error = %e, "response not forwarded upstream");
                     }
                     Vec::new()
                 }
                 Action::Reply { code, reason } => {
+                    let phrase = reason
+                        .as_deref()
+                        .unwrap_or(sip::status::reason_phrase(code));
+                    self.outcome(tx, server, code, phrase, None);
                     reply(now, tx, server, code, reason.as_deref());
                     Vec::new()
                 }
@@ -271,6 +297,23 @@ impl ProxyTable {
                 entry.scheduled = Some(slot);
                 self.timers.insert(slot, server.clone());
             }
+        }
+    }
+
+    /// Tells the server how an accounted call set-up ended.
+    fn outcome(
+        &self,
+        tx: &Layer<'_>,
+        server: &TransactionKey,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+    ) {
+        if !self.entries.get(server).is_some_and(|e| e.accounted) {
+            return;
+        }
+        if let Some(invite) = tx.layer.request(server) {
+            tx.env.call_outcome(invite, code, reason, to_tag);
         }
     }
 

@@ -1,0 +1,277 @@
+//! Dialogs and accounting: what Kamailio's `dialog` and `acc` modules do for a provider.
+//!
+//! The proxy tells [`Calls`] about the record-routed INVITEs it forwards and how they end:
+//! a call starts (the INVITE is forwarded: early), is answered (a 2xx went to the caller:
+//! confirmed), fails (a final non-2xx went to the caller) or ends (a BYE passed through
+//! us, from the caller or the callee). Each change becomes an accounting record (the `acc`
+//! table: request, answered, failed with its code, ended with who hung up) and an update
+//! of the live-call list that `itsp calls` shows (the `calls` table), written in batches
+//! by a task of its own so no request waits for the database. Billing builds on these
+//! records.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sip::{Message, Uri};
+use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::core::lock;
+
+/// Records written in one transaction at most.
+const MAX_BATCH: usize = 500;
+
+/// One change to write.
+#[derive(Debug)]
+enum Record {
+    Acc(AccEvent),
+    Call(CallWrite),
+}
+
+/// What is known of a live call, by Call-ID.
+#[derive(Debug, Clone)]
+struct Dialog {
+    from_tag: String,
+    to_tag: Option<String>,
+    caller: (Option<String>, Option<String>),
+    callee: (Option<String>, Option<String>),
+    caller_uri: String,
+    callee_uri: String,
+    source_ip: Option<String>,
+    started_ms: i64,
+    answered_ms: Option<i64>,
+}
+
+/// The live calls of this node and the writer of their records. See the module docs.
+#[derive(Debug)]
+pub struct Calls {
+    node: String,
+    live: Mutex<HashMap<String, Dialog>>,
+    sender: Mutex<Option<mpsc::UnboundedSender<Record>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Unix milliseconds now.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `(user, domain)` of a URI, when it is a SIP URI.
+fn user_domain(uri: &str) -> (Option<String>, Option<String>) {
+    match Uri::parse(uri) {
+        Ok(Uri::Sip(u)) => (
+            u.user_unescaped()
+                .and_then(|b| String::from_utf8(b.into_owned()).ok()),
+            Some(crate::domains::normalize(&u.host.to_string())),
+        ),
+        Ok(Uri::Tel(t)) => (Some(t.number.to_owned()), None),
+        _ => (None, None),
+    }
+}
+
+impl Calls {
+    /// Starts the writer for `node` (this server's name in the shared `calls` table).
+    pub fn spawn(store: Store, node: String) -> Calls {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_loop(store, rx));
+        Calls {
+            node,
+            live: Mutex::new(HashMap::new()),
+            sender: Mutex::new(Some(tx)),
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    fn send(&self, record: Record) {
+        if let Some(tx) = lock(&self.sender).as_ref() {
+            let _ = tx.send(record);
+        }
+    }
+
+    /// Number of live calls.
+    pub fn len(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Whether there are no live calls.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An initial INVITE was forwarded: the call starts ringing.
+    pub fn started(&self, invite: &Message, source: IpAddr) {
+        let (Ok(call_id), Ok(from)) = (invite.call_id(), invite.from()) else {
+            return;
+        };
+        let Some(from_tag) = from.tag() else { return };
+        let callee_uri = invite.request_uri_str().unwrap_or_default().to_owned();
+        let dialog = Dialog {
+            from_tag: from_tag.to_owned(),
+            to_tag: None,
+            caller: user_domain(from.uri),
+            callee: user_domain(&callee_uri),
+            caller_uri: from.uri.to_owned(),
+            callee_uri,
+            source_ip: Some(source.to_string()),
+            started_ms: now_ms(),
+            answered_ms: None,
+        };
+        self.send(Record::Acc(self.acc(
+            AccKind::Request,
+            call_id,
+            &dialog,
+            None,
+            None,
+        )));
+        self.send(Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))));
+        lock(&self.live).insert(call_id.to_owned(), dialog);
+    }
+
+    /// The final response to an initial INVITE went to the caller.
+    pub fn answered_or_failed(
+        &self,
+        invite: &Message,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+    ) {
+        let Ok(call_id) = invite.call_id() else {
+            return;
+        };
+        let mut live = lock(&self.live);
+        let Some(dialog) = live.get_mut(call_id) else {
+            return;
+        };
+        if (200..300).contains(&code) {
+            if dialog.answered_ms.is_some() {
+                return; // a second 2xx of a forked call: one call, already answered
+            }
+            dialog.answered_ms = Some(now_ms());
+            dialog.to_tag = to_tag.map(str::to_owned);
+            let dialog = dialog.clone();
+            drop(live);
+            self.send(Record::Acc(self.acc(
+                AccKind::Answered,
+                call_id,
+                &dialog,
+                Some(code),
+                Some(reason),
+            )));
+            self.send(Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))));
+        } else if let Some(dialog) = live.remove(call_id) {
+            drop(live);
+            let mut failed = self.acc(AccKind::Failed, call_id, &dialog, Some(code), Some(reason));
+            failed.to_tag = to_tag.map(str::to_owned);
+            self.send(Record::Acc(failed));
+            self.send(Record::Call(CallWrite::Remove {
+                call_id: call_id.to_owned(),
+                from_tag: dialog.from_tag,
+            }));
+        }
+    }
+
+    /// A BYE of a live call passed through: the call ended, hung up by whoever sent it.
+    pub fn ended(&self, bye: &Message) {
+        let Ok(call_id) = bye.call_id() else { return };
+        let Some(dialog) = lock(&self.live).remove(call_id) else {
+            return;
+        };
+        let by = match bye.from().ok().and_then(|f| f.tag().map(str::to_owned)) {
+            Some(tag) if tag == dialog.from_tag => "caller",
+            _ => "callee",
+        };
+        let mut ended = self.acc(AccKind::Ended, call_id, &dialog, None, None);
+        ended.method = "BYE".into();
+        ended.ended_by = Some(by.into());
+        self.send(Record::Acc(ended));
+        self.send(Record::Call(CallWrite::Remove {
+            call_id: call_id.to_owned(),
+            from_tag: dialog.from_tag,
+        }));
+    }
+
+    fn acc(
+        &self,
+        kind: AccKind,
+        call_id: &str,
+        d: &Dialog,
+        code: Option<u16>,
+        reason: Option<&str>,
+    ) -> AccEvent {
+        AccEvent {
+            time_ms: now_ms(),
+            kind,
+            method: "INVITE".into(),
+            call_id: call_id.to_owned(),
+            from_tag: d.from_tag.clone(),
+            to_tag: d.to_tag.clone(),
+            code,
+            reason: reason.map(str::to_owned),
+            caller_user: d.caller.0.clone(),
+            caller_domain: d.caller.1.clone(),
+            callee_user: d.callee.0.clone(),
+            callee_domain: d.callee.1.clone(),
+            source_ip: d.source_ip.clone(),
+            ended_by: None,
+        }
+    }
+
+    fn row(&self, call_id: &str, d: &Dialog) -> Call {
+        Call {
+            call_id: call_id.to_owned(),
+            from_tag: d.from_tag.clone(),
+            to_tag: d.to_tag.clone(),
+            state: if d.answered_ms.is_some() {
+                CallState::Confirmed
+            } else {
+                CallState::Early
+            },
+            caller: d.caller_uri.clone(),
+            callee: d.callee_uri.clone(),
+            source_ip: d.source_ip.clone(),
+            started_ms: d.started_ms,
+            answered_ms: d.answered_ms,
+            node: self.node.clone(),
+        }
+    }
+
+    /// Writes what is queued and stops the writer (at shutdown).
+    pub async fn close(&self) {
+        lock(&self.sender).take();
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Writes records in batches: everything queued when the first arrives, up to
+/// [`MAX_BATCH`], in one transaction per table.
+async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut acc = Vec::new();
+        let mut calls = Vec::new();
+        for record in batch.drain(..) {
+            match record {
+                Record::Acc(a) => acc.push(a),
+                Record::Call(c) => calls.push(c),
+            }
+        }
+        if !calls.is_empty() {
+            if let Err(e) = store.write_calls(&calls).await {
+                tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
+            }
+        }
+        if !acc.is_empty() {
+            if let Err(e) = store.record_acc(&acc).await {
+                tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ use crate::config::ServerConfig;
 use crate::domains::Domains;
 use crate::location::Location;
 use crate::persist::LocationWriter;
-use crate::proxy::table::{Env, Layer, ProxyTable};
+use crate::proxy::table::{Env, Layer, NewContext, ProxyTable};
 use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr, OwnAddresses};
 
 /// The Server / User-Agent string itsp sends (RFC 3261 §20.35).
@@ -408,10 +408,12 @@ impl Core {
                     now,
                     &mut tx,
                     key.clone(),
-                    forward,
-                    inbound,
-                    config,
-                    accounted,
+                    NewContext {
+                        forward,
+                        inbound,
+                        config,
+                        accounted,
+                    },
                 ),
                 None => tracing::warn!(local = %source.local, "no address for the inbound side"),
             }

@@ -56,6 +56,19 @@ struct Entry {
     accounted: bool,
 }
 
+/// What a new response context needs besides its server transaction.
+#[derive(Debug)]
+pub(crate) struct NewContext {
+    /// Where and how to forward.
+    pub(crate) forward: Forward,
+    /// Our address on the side the request came from.
+    pub(crate) inbound: LocalAddr,
+    /// Timer C and friends.
+    pub(crate) config: ContextConfig,
+    /// Whether the outcome is accounted ([`Env::call_outcome`]).
+    pub(crate) accounted: bool,
+}
+
 /// A client transaction of the proxy: which context and branch it belongs to.
 #[derive(Debug, Clone)]
 struct ClientRef {
@@ -94,11 +107,14 @@ impl ProxyTable {
         now: Instant,
         tx: &mut Layer<'_>,
         server: TransactionKey,
-        forward: Forward,
-        inbound: LocalAddr,
-        config: ContextConfig,
-        accounted: bool,
+        new: NewContext,
     ) {
+        let NewContext {
+            forward,
+            inbound,
+            config,
+            accounted,
+        } = new;
         if self.early_cancels.remove(&server) {
             if accounted {
                 if let Some(invite) = tx.layer.request(&server) {

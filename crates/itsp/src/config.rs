@@ -28,6 +28,61 @@ pub(crate) struct Config {
     pub(crate) timers: TimersSection,
     /// `[proxy]`: routing.
     pub(crate) proxy: ProxySection,
+    /// `[pstn]`: gateways and permissions.
+    pub(crate) pstn: PstnSection,
+}
+
+/// `[pstn]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PstnSection {
+    /// Which Request-URI users are numbers.
+    pub(crate) number: RegexText,
+    /// Gateway URIs in order.
+    pub(crate) gateways: Vec<String>,
+    /// Destination classes.
+    pub(crate) classes: Vec<PstnClassSection>,
+}
+
+/// `[[pstn.classes]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PstnClassSection {
+    pub(crate) pattern: RegexText,
+    pub(crate) group: String,
+    pub(crate) refusal: String,
+}
+
+/// A regular expression read from the file, checked when read.
+#[derive(Debug, Clone)]
+pub(crate) struct RegexText(pub(crate) regex::Regex);
+
+impl<'de> Deserialize<'de> for RegexText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        regex::Regex::new(&s).map(RegexText).map_err(|e| {
+            serde::de::Error::custom(format!("{s:?} is not a regular expression: {e}"))
+        })
+    }
+}
+
+impl Default for PstnSection {
+    fn default() -> Self {
+        let p = server::pstn::PstnConfig::default();
+        PstnSection {
+            number: RegexText(p.number),
+            gateways: p.gateways,
+            classes: p
+                .classes
+                .into_iter()
+                .map(|c| PstnClassSection {
+                    pattern: RegexText(c.pattern),
+                    group: c.group,
+                    refusal: c.refusal,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `[proxy]`.
@@ -46,6 +101,10 @@ pub(crate) struct ProxySection {
     pub(crate) refuse_private_targets: bool,
     /// DNS servers; empty: the system's.
     pub(crate) nameservers: Vec<NameserverText>,
+    /// Redirect (302) instead of proxying, for every domain.
+    pub(crate) redirect: bool,
+    /// Redirect for these domains only.
+    pub(crate) redirect_domains: Vec<String>,
 }
 
 /// A DNS server address read from the file: `IP` or `IP:PORT` (`[IPv6]:PORT`), port 53 by
@@ -79,6 +138,8 @@ impl Default for ProxySection {
             foreign_domains: p.foreign_domains,
             refuse_private_targets: p.refuse_private_targets,
             nameservers: Vec::new(),
+            redirect: p.redirect,
+            redirect_domains: p.redirect_domains,
         }
     }
 }
@@ -287,6 +348,16 @@ impl Config {
                 p.max_message_size
             ));
         }
+        for gw in &self.pstn.gateways {
+            match sip::Uri::parse(gw) {
+                Ok(sip::Uri::Sip(u)) if !u.secure => {}
+                _ => {
+                    return Err(format!(
+                        "pstn.gateways: {gw:?} is not a sip: URI (e.g. \"sip:192.0.2.10:5060\")"
+                    ))
+                }
+            }
+        }
         let t = &self.timers;
         if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
             return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
@@ -315,6 +386,22 @@ impl Config {
             foreign_domains: p.foreign_domains,
             refuse_private_targets: p.refuse_private_targets,
             nameservers: p.nameservers.iter().map(|n| n.0).collect(),
+            redirect: p.redirect,
+            redirect_domains: p.redirect_domains.clone(),
+            pstn: server::pstn::PstnConfig {
+                number: self.pstn.number.0.clone(),
+                gateways: self.pstn.gateways.clone(),
+                classes: self
+                    .pstn
+                    .classes
+                    .iter()
+                    .map(|c| server::pstn::PstnClass {
+                        pattern: c.pattern.0.clone(),
+                        group: c.group.clone(),
+                        refusal: c.refusal.clone(),
+                    })
+                    .collect(),
+            },
         }
     }
 
@@ -377,6 +464,13 @@ mod tests {
                 "[::1]:5353".parse().unwrap()
             ]
         );
+        let e = Config::parse("[pstn]\nnumber = \"[0-9\"\n").unwrap_err();
+        assert!(
+            e.contains("regular expression") && e.contains("number"),
+            "{e}"
+        );
+        let e = Config::parse("[pstn]\ngateways = [\"192.0.2.1\"]\n").unwrap_err();
+        assert!(e.contains("pstn.gateways"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
     }

@@ -348,3 +348,108 @@ fn max_forwards_zero_is_refused_with_483() {
     let r = alice.expect_response("INVITE");
     assert_eq!(r.status(), Some(483));
 }
+
+/// Sends the call's INVITE, answers the 407 challenge and sends it again with credentials.
+fn invite_with_credentials(phone: &Phone, call: &mut common::call::Call) {
+    phone.send(&phone.invite_text(call, None));
+    let challenge = phone.expect_response("INVITE");
+    assert_eq!(challenge.status(), Some(407));
+    phone.ack_failure(call, &challenge);
+    let auth = phone.answer(&challenge, "INVITE", &format!("sip:{}", call.to));
+    phone.next_invite(call);
+    phone.send(&phone.invite_text(call, Some(&auth)));
+}
+
+#[test]
+fn numbers_go_to_the_gateways_under_group_permissions_with_failover() {
+    let data = users();
+    block_on(async {
+        let s = store::Store::open(&data.url()).await.unwrap();
+        s.add_group("alice", DOMAIN, "ld").await.unwrap();
+        s.add_alias("4684567890", DOMAIN, "bob", DOMAIN)
+            .await
+            .unwrap();
+        s.close().await;
+    });
+    let first = Phone::new("127.0.0.1:9".parse().unwrap(), "gw1", "-");
+    let second = Phone::new("127.0.0.1:9".parse().unwrap(), "gw2", "-");
+    let config = data.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[pstn]\ngateways = [\"sip:{}\", \"sip:{}\"]\n",
+            first.local(),
+            second.local()
+        ),
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let alice = Phone::new(server.udp, "alice", "a-secret");
+
+    // International needs group `int`: refused with the class's reason.
+    let mut call = alice.new_call(&format!("0046812345@{DOMAIN}"), "intl");
+    invite_with_credentials(&alice, &mut call);
+    let r = alice.expect_response("INVITE");
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(403), Some("International permissions needed"))
+    );
+    alice.ack_failure(&call, &r);
+
+    // Domestic: alice is in `ld`. The first gateway fails (503), the second answers.
+    let mut call = alice.new_call(&format!("08123456@{DOMAIN}"), "domestic");
+    invite_with_credentials(&alice, &mut call);
+    let (invite, proxy) = first.expect_request("INVITE");
+    assert_eq!(
+        invite.request_uri_str(),
+        Some(format!("sip:08123456@{}", first.local()).as_str()),
+        "the number at the gateway"
+    );
+    first.reply(&invite, proxy, 503, "gw1");
+    first.expect_request("ACK");
+    let (invite, proxy) = second.expect_request("INVITE");
+    second.reply(&invite, proxy, 200, "gw2");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(200));
+
+    // A number that is an alias of a subscriber stays local (bob is not registered: 480).
+    let mut call = alice.new_call(&format!("4684567890@{DOMAIN}"), "alias-number");
+    invite_with_credentials(&alice, &mut call);
+    let r = alice.expect_response("INVITE");
+    assert_eq!(r.status(), Some(480));
+    alice.ack_failure(&call, &r);
+}
+
+#[test]
+fn redirect_mode_answers_302_with_the_bindings() {
+    let data = users();
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[proxy]\nredirect = true\n").unwrap();
+    let server = trusted_server(&data, &["--config", config.to_str().unwrap()]);
+    let alice = Phone::new(server.udp, "alice", "a-secret");
+    let mut desk = Phone::new(server.udp, "bob", "b-secret");
+    let mut mobile = Phone::new(server.udp, "bob", "b-secret");
+    desk.register_q("1.0");
+    mobile.register_q("0.5");
+    let call = alice.new_call(&format!("bob@{DOMAIN}"), "redirect");
+    alice.send(&alice.invite_text(&call, None));
+    let r = alice.expect_response("INVITE");
+    assert_eq!(r.status(), Some(302));
+    let contacts: Vec<_> = r
+        .contacts()
+        .map(|c| {
+            let c = c.unwrap();
+            (c.addr().unwrap().uri.to_owned(), c.q())
+        })
+        .collect();
+    assert_eq!(
+        contacts,
+        [(desk.contact(), Some(1000)), (mobile.contact(), Some(500))]
+    );
+    alice.ack_failure(&call, &r);
+    assert!(
+        desk.silent_for(Duration::from_millis(200)),
+        "nothing proxied"
+    );
+}

@@ -59,6 +59,13 @@ pub struct ProxyConfig {
     pub refuse_private_targets: bool,
     /// DNS servers for RFC 3263 lookups; empty: the system's (`/etc/resolv.conf`).
     pub nameservers: Vec<std::net::SocketAddr>,
+    /// Telephone numbers to gateways, with group permissions.
+    pub pstn: crate::pstn::PstnConfig,
+    /// Answer INVITEs for our users with 302 and their bindings instead of proxying, for
+    /// every domain.
+    pub redirect: bool,
+    /// Redirect only for these domains.
+    pub redirect_domains: Vec<String>,
 }
 
 impl Default for ProxyConfig {
@@ -70,6 +77,9 @@ impl Default for ProxyConfig {
             foreign_domains: true,
             refuse_private_targets: true,
             nameservers: Vec::new(),
+            pstn: crate::pstn::PstnConfig::default(),
+            redirect: false,
+            redirect_domains: Vec::new(),
         }
     }
 }

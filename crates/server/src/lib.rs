@@ -15,6 +15,7 @@
 //! | `core` | the shared state; a message's path: Via stamping, transaction layer, responses sent where §18.2.2 says |
 //! | `policy` | the routing steps of the seed's `ser.cfg`: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local users, foreign domains |
 //! | [`proxy`] | the stateful proxy (§16): response contexts with forking and Timer C, request rewriting, the table of live contexts |
+//! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
 //! | [`accounting`] | live calls and accounting records (Kamailio `dialog` + `acc`), written in batches |
 //! | [`config`] | [`ServerConfig`] |
@@ -36,6 +37,7 @@ pub mod nat;
 pub mod persist;
 mod policy;
 pub mod proxy;
+pub mod pstn;
 pub mod registrar;
 pub mod run;
 mod targets;

@@ -163,19 +163,24 @@ async fn route(
     // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry.
     if let Some(next) = routes.next_route() {
         let hops = hops_for(core, next).await?;
-        forward.targets.push(Target {
-            request_uri: routes.strict_request_uri.clone(),
-            routes_before: Vec::new(),
-            hops,
-            q: 1000,
-        });
+        forward
+            .targets
+            .push(Target::new(routes.strict_request_uri.clone(), hops));
         return Ok(Answer::Proxy(forward));
     }
     let Some(Uri::Sip(uri)) = request.request_uri() else {
         return Err(Rejection::new(416, "Only SIP Request-URIs are routed here"));
     };
     if addressed_to_us(core, &uri).await? {
-        forward.targets = local_user(core, &uri).await?;
+        if let Some(number) = pstn_number(core, &uri).await? {
+            let ours = caller_realm.is_some() || trusted;
+            return pstn(core, request, method, &number, (ours, trusted), forward).await;
+        }
+        let targets = local_user(core, &uri).await?;
+        if *method == Method::Invite && redirects(core, &uri) {
+            return Ok(redirect(request, &targets));
+        }
+        forward.targets = targets;
         return Ok(Answer::Proxy(forward));
     }
     foreign(
@@ -186,6 +191,121 @@ async fn route(
         forward,
     )
     .await
+}
+
+/// The Request-URI user when it is a telephone number for the gateways (the seed's
+/// `uri=~"^sip:[0-9]{6,20}@"`) and not one of our users or aliases (a number can be an
+/// alias, `+4684567890@example.com`, and then reaches its subscriber).
+async fn pstn_number(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Option<String>, Rejection> {
+    let Some(user) = uri
+        .user_unescaped()
+        .and_then(|u| String::from_utf8(u.into_owned()).ok())
+    else {
+        return Ok(None);
+    };
+    if !core.config.proxy.pstn.is_number(&user) {
+        return Ok(None);
+    }
+    let domain = crate::domains::normalize(&uri.host.to_string());
+    let local = core
+        .store
+        .resolve(&user, &domain)
+        .await
+        .map_err(store_failure)?;
+    Ok(local.is_none().then_some(user))
+}
+
+/// The seed's `route[2]`: a number goes to the gateways, in order with failover. Only
+/// our users and trusted peers may use them (`caller` = (ours, trusted)); an INVITE
+/// (which costs money) needs the group of the number's destination class (403 with the
+/// class's reason otherwise, and 403 for a number of no class). Trusted peers are not
+/// subject to groups.
+async fn pstn(
+    core: &Core,
+    request: &Message,
+    method: &Method,
+    number: &str,
+    (caller_is_ours, trusted): (bool, bool),
+    mut forward: Forward,
+) -> Result<Answer, Rejection> {
+    let config = &core.config.proxy.pstn;
+    if !caller_is_ours {
+        return Err(Rejection::new(403, "Call cannot be served here"));
+    }
+    if *method == Method::Invite && !trusted {
+        let class = config
+            .class_of(number)
+            .ok_or_else(|| Rejection::new(403, "Forbidden"))?;
+        let from = request.from()?;
+        let (user, domain) = match from.parsed_uri() {
+            Ok(Uri::Sip(u)) => (
+                u.user_unescaped()
+                    .and_then(|b| String::from_utf8(b.into_owned()).ok())
+                    .unwrap_or_default(),
+                crate::domains::normalize(&u.host.to_string()),
+            ),
+            _ => return Err(Rejection::new(403, class.refusal.clone())),
+        };
+        let allowed = core
+            .store
+            .in_group(&user, &domain, &class.group)
+            .await
+            .map_err(store_failure)?;
+        if !allowed {
+            tracing::info!(%user, %domain, %number, group = %class.group, "PSTN call refused: not in group");
+            return Err(Rejection::new(403, class.refusal.clone()));
+        }
+    }
+    let mut target = Target::new(None, Vec::new());
+    for gateway in &config.gateways {
+        let Some(request_uri) = crate::pstn::PstnConfig::request_uri(number, gateway) else {
+            continue;
+        };
+        match hops_for(core, gateway).await {
+            Ok(hops) => {
+                for hop in hops {
+                    target.hops.push(hop);
+                    target.hop_request_uris.push(request_uri.clone());
+                }
+            }
+            Err(r) => {
+                tracing::warn!(%gateway, reason = %r.reason, "gateway not reachable; skipped")
+            }
+        }
+    }
+    if target.hops.is_empty() {
+        return Err(Rejection::new(503, "No gateway available"));
+    }
+    forward.targets.push(target);
+    Ok(Answer::Proxy(forward))
+}
+
+/// Whether INVITEs for this domain are redirected rather than proxied.
+fn redirects(core: &Core, uri: &sip::uri::SipUri<'_>) -> bool {
+    let config = &core.config.proxy;
+    if config.redirect {
+        return true;
+    }
+    let domain = crate::domains::normalize(&uri.host.to_string());
+    config
+        .redirect_domains
+        .iter()
+        .any(|d| crate::domains::normalize(d) == domain)
+}
+
+/// Redirect mode (RFC 3261 §8.3, §21.3.3): 302 with the user's bindings as Contacts, their
+/// q-values kept, for the caller to try itself.
+fn redirect(request: &Message, targets: &[Target]) -> Answer {
+    let mut b = MessageBuilder::response_to(request, 302, None, Some(&local_tag(request)));
+    for t in targets {
+        if let Some(uri) = &t.request_uri {
+            b = b.header_fmt(
+                HeaderName::Contact,
+                format_args!("<{uri}>;q={}.{:03}", t.q / 1000, t.q % 1000),
+            );
+        }
+    }
+    Answer::Reply(b)
 }
 
 /// A request inside a dialog: Kamailio's `loose_route()`. It must have been routed to us
@@ -224,12 +344,10 @@ async fn dialog_targets(
             (None, Some(strict)) => strict.clone(),
             (None, None) => request.request_uri_str().unwrap_or_default().to_owned(),
         };
-        return Ok(vec![Target {
-            request_uri: routes.strict_request_uri.clone(),
-            routes_before: Vec::new(),
-            hops: hops_for(core, &next).await?,
-            q: 1000,
-        }]);
+        return Ok(vec![Target::new(
+            routes.strict_request_uri.clone(),
+            hops_for(core, &next).await?,
+        )]);
     }
     let Some(Uri::Sip(uri)) = request.request_uri() else {
         return Err(Rejection::new(404, "Not here"));
@@ -337,12 +455,7 @@ async fn foreign(
         ));
     }
     let hops = hops_for(core, request.request_uri_str().unwrap_or_default()).await?;
-    forward.targets.push(Target {
-        request_uri: None,
-        routes_before: Vec::new(),
-        hops,
-        q: 1000,
-    });
+    forward.targets.push(Target::new(None, hops));
     Ok(Answer::Proxy(forward))
 }
 

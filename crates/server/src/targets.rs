@@ -76,6 +76,7 @@ pub(crate) async fn binding_target(core: &Core, binding: &Binding) -> Result<Tar
         request_uri: Some(binding.contact.clone()),
         routes_before: binding.path.clone(),
         hops,
+        hop_request_uris: Vec::new(),
         q: binding.q,
     })
 }

@@ -224,7 +224,8 @@ impl ResponseContext {
     }
 
     /// RFC 3263 §4.3: a branch whose next hop did not answer (408) or answered 503 is
-    /// retried at the target's next hop, unless the search is over.
+    /// retried at the target's next hop, unless the search is over; likewise any other
+    /// 5xx (a gateway that fails, as Kamailio's dispatcher fails over).
     fn fail_over(
         &mut self,
         now: Instant,
@@ -236,7 +237,7 @@ impl ResponseContext {
             return false;
         };
         let (target, next) = (b.target, b.hop + 1);
-        if self.closed || !matches!(code, 408 | 503) || next >= self.hops[target] {
+        if self.closed || !matches!(code, 408 | 500..=599) || next >= self.hops[target] {
             return false;
         }
         self.start_branch(now, target, next, actions);

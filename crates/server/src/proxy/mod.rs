@@ -43,8 +43,24 @@ pub struct Target {
     /// Where to send it: the next hops in the order to try them (RFC 3263: a branch
     /// fails over to the next one on a timeout or 503).
     pub hops: Vec<Hop>,
+    /// A Request-URI for each hop when they differ (PSTN gateways: the number at each
+    /// gateway's host); empty: `request_uri` for all.
+    pub hop_request_uris: Vec<String>,
     /// Preference, 0–1000 (q × 1000): higher first, equal in parallel.
     pub q: u16,
+}
+
+impl Target {
+    /// A target with one Request-URI (or the received one) and these next hops, q = 1.
+    pub fn new(request_uri: Option<String>, hops: Vec<Hop>) -> Target {
+        Target {
+            request_uri,
+            routes_before: Vec::new(),
+            hops,
+            hop_request_uris: Vec::new(),
+            q: 1000,
+        }
+    }
 }
 
 /// A request the policy decided to forward, and how.

@@ -365,7 +365,11 @@ impl ProxyTable {
             let request = build_branch(
                 received,
                 &BranchSpec {
-                    request_uri: t.request_uri.as_deref(),
+                    request_uri: t
+                        .hop_request_uris
+                        .get(hop)
+                        .or(t.request_uri.as_ref())
+                        .map(String::as_str),
                     routes_before: &t.routes_before,
                     routes: &entry.forward.routes,
                     record_route: &record_route,

@@ -250,7 +250,7 @@ Call-ID: g1@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         "the same bytes each time"
     );
     let first = sip::Message::parse(answers[0].clone()).unwrap();
-    assert_eq!(first.status(), Some(501));
+    assert_eq!(first.status(), Some(404));
     // The ACK stops them (Timer G off; Timer I absorbs retransmissions).
     let to = first.header(sip::HeaderName::To).unwrap().to_owned();
     let ack = format!(

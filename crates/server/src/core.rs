@@ -71,6 +71,20 @@ pub(crate) struct Transactions {
     proxy: ProxyTable,
 }
 
+impl Transactions {
+    /// The proxy's table and the layer it works on, borrowed apart.
+    fn split<'a>(&'a mut self, env: &'a dyn Env) -> (&'a mut ProxyTable, Layer<'a>) {
+        (
+            &mut self.proxy,
+            Layer {
+                layer: &mut self.layer,
+                routes: &mut self.routes,
+                env,
+            },
+        )
+    }
+}
+
 /// What a received message leaves for the routing policy, after the transaction layer.
 #[derive(Debug)]
 pub(crate) enum Work {
@@ -290,31 +304,13 @@ impl Core {
                     Err(e) => tracing::warn!(error = %e, "cannot build a response"),
                 }
                 if let Some(invite) = invite {
-                    let Transactions {
-                        layer,
-                        routes,
-                        proxy,
-                    } = txs;
-                    let mut tx = Layer {
-                        layer,
-                        routes,
-                        env: self,
-                    };
+                    let (proxy, mut tx) = txs.split(self);
                     proxy.on_cancel(now, &mut tx, &invite);
                 }
                 Taken::Nothing
             }
             TxIncoming::Response { key, response } => {
-                let Transactions {
-                    layer,
-                    routes,
-                    proxy,
-                } = txs;
-                let mut tx = Layer {
-                    layer,
-                    routes,
-                    env: self,
-                };
+                let (proxy, mut tx) = txs.split(self);
                 match proxy.on_response(now, &mut tx, &key, response) {
                     Some(stray) => Taken::Work(Work::StrayResponse(stray)),
                     None => Taken::Nothing,
@@ -382,27 +378,19 @@ impl Core {
                 timer_c: self.config.proxy.timer_c,
                 cancel_wait: self.config.timers.t1 * 64,
             };
-            let Transactions {
-                layer,
-                routes,
-                proxy,
-            } = txs;
+            let (proxy, mut tx) = txs.split(self);
             // A call set-up we stay in (record-routed initial INVITE) is accounted.
             let accounted = invite
                 && forward.record_route
-                && layer
+                && tx
+                    .layer
                     .request(key)
                     .is_some_and(|r| r.to().is_ok_and(|t| t.tag().is_none()));
             if accounted {
-                if let Some(request) = layer.request(key) {
+                if let Some(request) = tx.layer.request(key) {
                     self.calls.started(request, source.addr.ip());
                 }
             }
-            let mut tx = Layer {
-                layer,
-                routes,
-                env: self,
-            };
             match inbound {
                 Some((_, inbound)) => proxy.start(
                     now,
@@ -450,19 +438,8 @@ impl Core {
             let mut guard = lock(&self.transactions);
             let txs = &mut *guard;
             txs.layer.handle_timeout(now);
-            let Transactions {
-                layer,
-                routes,
-                proxy,
-            } = txs;
-            proxy.handle_timeout(
-                now,
-                &mut Layer {
-                    layer,
-                    routes,
-                    env: self,
-                },
-            );
+            let (proxy, mut tx) = txs.split(self);
+            proxy.handle_timeout(now, &mut tx);
             (self.pump(txs, now), next_timeout(txs))
         };
         self.send_all(sends).await;
@@ -498,30 +475,17 @@ impl Core {
             if events.is_empty() {
                 return sends;
             }
-            let Transactions {
-                layer,
-                routes,
-                proxy,
-            } = txs;
+            let (proxy, mut tx) = txs.split(self);
             for event in events {
                 match event {
                     Event::Terminated(key) => {
-                        routes.remove(&key);
+                        tx.routes.remove(&key);
                         proxy.on_terminated(&key);
                     }
                     Event::Timeout { key, timer } => {
                         tracing::debug!(%key, ?timer, "transaction timed out");
                         if key.side() == Side::Client {
-                            proxy.on_client_failed(
-                                now,
-                                &mut Layer {
-                                    layer,
-                                    routes,
-                                    env: self,
-                                },
-                                &key,
-                                408,
-                            );
+                            proxy.on_client_failed(now, &mut tx, &key, 408);
                         }
                     }
                     _ => {}
@@ -554,22 +518,9 @@ impl Core {
             let mut guard = lock(&self.transactions);
             let txs = &mut *guard;
             for key in &failed {
-                let Transactions {
-                    layer,
-                    routes,
-                    proxy,
-                } = &mut *txs;
-                if layer.terminate(key) {
-                    proxy.on_client_failed(
-                        now,
-                        &mut Layer {
-                            layer,
-                            routes,
-                            env: self,
-                        },
-                        key,
-                        503,
-                    );
+                let (proxy, mut tx) = txs.split(self);
+                if tx.layer.terminate(key) {
+                    proxy.on_client_failed(now, &mut tx, key, 503);
                 }
             }
             sends = self.pump(txs, now);

@@ -117,10 +117,20 @@ Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
     /// response's To.
     pub fn ack_failure(&self, call: &Call, response: &Message) {
         let to = response.header(HeaderName::To).unwrap();
-        self.send(&format!(
-            "ACK sip:{to_uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+        self.send(&self.same_transaction("ACK", call, to));
+    }
+
+    /// The CANCEL of the call's INVITE (§9.1).
+    pub fn cancel(&self, call: &Call) {
+        self.send(&self.same_transaction("CANCEL", call, &format!("<sip:{}>", call.to)));
+    }
+
+    /// An ACK or CANCEL for the call's INVITE: its branch, Call-ID, From and CSeq number.
+    fn same_transaction(&self, method: &str, call: &Call, to: &str) -> String {
+        format!(
+            "{method} sip:{to_uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag={tag}\r\nTo: {to}\r\nCall-ID: {cid}\r\n\
-CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
             to_uri = call.to,
             local = self.local(),
             branch = call.branch,
@@ -129,24 +139,7 @@ CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
             tag = call.from_tag,
             cid = call.call_id,
             cseq = call.cseq,
-        ));
-    }
-
-    /// The CANCEL of the call's INVITE (§9.1).
-    pub fn cancel(&self, call: &Call) {
-        self.send(&format!(
-            "CANCEL sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
-Max-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag={tag}\r\nTo: <sip:{to}>\r\nCall-ID: {cid}\r\n\
-CSeq: {cseq} CANCEL\r\nContent-Length: 0\r\n\r\n",
-            to = call.to,
-            local = self.local(),
-            branch = call.branch,
-            user = self.user,
-            domain = self.domain,
-            tag = call.from_tag,
-            cid = call.call_id,
-            cseq = call.cseq,
-        ));
+        )
     }
 
     /// A request inside the dialog that `answer` (a 2xx, as received by the caller, or the

@@ -453,3 +453,75 @@ fn redirect_mode_answers_302_with_the_bindings() {
         "nothing proxied"
     );
 }
+
+#[test]
+fn call_forwarding_always_busy_and_no_answer() {
+    let data = users();
+    let server = trusted_server(&data, &[]);
+    let alice = Phone::new(server.udp, "alice", "a-secret");
+    let mut bob = Phone::new(server.udp, "bob", "b-secret");
+    let mut carol = Phone::new(server.udp, "carol", "c-secret");
+    bob.register_q("1.0");
+    carol.register_q("1.0");
+    let bob_aor = format!("bob@{DOMAIN}");
+    let carol_uri = format!("forward-busy=sip:carol@{DOMAIN}");
+
+    // Busy: bob's phone says 486, carol's rings instead and answers.
+    common::admin(&data, &["user", "set", &bob_aor, &carol_uri]);
+    let call = alice.new_call(&bob_aor, "fwd-busy");
+    alice.send(&alice.invite_text(&call, None));
+    let (invite, proxy) = bob.expect_request("INVITE");
+    bob.reply(&invite, proxy, 486, "b");
+    bob.expect_request("ACK");
+    let (invite, proxy) = carol.expect_request("INVITE");
+    assert_eq!(invite.request_uri_str(), Some(carol.contact().as_str()));
+    carol.reply(&invite, proxy, 200, "c");
+    let ok = alice.expect_response("INVITE");
+    assert_eq!(ok.status(), Some(200));
+    assert!(ok.header(HeaderName::To).unwrap().contains("tag=c"));
+
+    // No answer within a second: bob's phone is cancelled, carol's rings.
+    common::admin(
+        &data,
+        &[
+            "user",
+            "set",
+            &bob_aor,
+            "forward-busy=",
+            &format!("forward-no-answer=sip:carol@{DOMAIN}"),
+            "no-answer-after=1",
+        ],
+    );
+    let call = alice.new_call(&bob_aor, "fwd-noanswer");
+    alice.send(&alice.invite_text(&call, None));
+    let (invite, proxy) = bob.expect_request("INVITE");
+    bob.reply(&invite, proxy, 180, "b");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(180));
+    let (cancel, from) = bob.expect_request("CANCEL");
+    bob.reply(&cancel, from, 200, "b");
+    bob.reply(&invite, from, 487, "b");
+    bob.expect_request("ACK");
+    let (invite, proxy) = carol.expect_request("INVITE");
+    carol.reply(&invite, proxy, 200, "c2");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(200));
+
+    // Unconditional: only carol's phone rings.
+    common::admin(
+        &data,
+        &[
+            "user",
+            "set",
+            &bob_aor,
+            &format!("forward-always=sip:carol@{DOMAIN}"),
+        ],
+    );
+    let call = alice.new_call(&bob_aor, "fwd-always");
+    alice.send(&alice.invite_text(&call, None));
+    let (invite, proxy) = carol.expect_request("INVITE");
+    carol.reply(&invite, proxy, 486, "c3");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(486));
+    assert!(
+        bob.silent_for(Duration::from_millis(200)),
+        "bob's phone never rang"
+    );
+}

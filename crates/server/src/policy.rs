@@ -33,7 +33,7 @@ use crate::core::{local_tag, lock, unix_now, Core, Source, SERVER};
 use crate::location::aor_key;
 use crate::persist::{writes_for, WriteResult};
 use crate::proxy::forward::{self, BranchSpec, RouteCheck};
-use crate::proxy::{Forward, Hop, Target};
+use crate::proxy::{Fallbacks, Forward, Hop, Target};
 use crate::registrar::{ok_response, process_register, Arrival};
 use crate::targets::{binding_target, hops_for};
 
@@ -159,6 +159,7 @@ async fn route(
         record_route: core.config.proxy.record_route,
         consumed_realm,
         loop_hash,
+        fallbacks: Fallbacks::default(),
     };
     // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry.
     if let Some(next) = routes.next_route() {
@@ -176,11 +177,16 @@ async fn route(
             let ours = caller_realm.is_some() || trusted;
             return pstn(core, request, method, &number, (ours, trusted), forward).await;
         }
-        let targets = local_user(core, &uri).await?;
         if *method == Method::Invite && redirects(core, &uri) {
+            let (_, targets) = local_user(core, &uri).await?;
+            if targets.is_empty() {
+                return Err(Rejection::new(480, "Temporarily Unavailable"));
+            }
             return Ok(redirect(request, &targets));
         }
+        let (targets, fallbacks) = local_call(core, &uri, *method == Method::Invite).await?;
         forward.targets = targets;
+        forward.fallbacks = fallbacks;
         return Ok(Answer::Proxy(forward));
     }
     foreign(
@@ -329,6 +335,7 @@ async fn within_dialog(
         record_route: false,
         consumed_realm: None,
         loop_hash,
+        fallbacks: Fallbacks::default(),
     }))
 }
 
@@ -383,21 +390,25 @@ async fn addressed_to_us(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<bool
 /// aliases resolved first when the address itself has no bindings (the seed's
 /// `lookup("aliases")` then `lookup("location")`). 404 for an unknown user, 480 for a
 /// user with no registered device.
-async fn local_user(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Vec<Target>, Rejection> {
+async fn local_user(
+    core: &Core,
+    uri: &sip::uri::SipUri<'_>,
+) -> Result<(store::Address, Vec<Target>), Rejection> {
     let aor = aor_key(uri).ok_or_else(|| Rejection::new(404, "Not Found"))?;
+    let (user, domain) = aor.split_once('@').unwrap_or((aor.as_str(), ""));
+    let mut subscriber = store::Address {
+        user: user.to_owned(),
+        domain: domain.to_owned(),
+    };
     let mut bindings = registered(core, &aor);
     if bindings.is_empty() {
-        let (user, domain) = aor.split_once('@').unwrap_or((aor.as_str(), ""));
-        let canonical = core
+        subscriber = core
             .store
             .resolve(user, domain)
             .await
             .map_err(store_failure)?
             .ok_or_else(|| Rejection::new(404, "Not Found"))?;
-        bindings = registered(core, &canonical.aor());
-        if bindings.is_empty() {
-            return Err(Rejection::new(480, "Temporarily Unavailable"));
-        }
+        bindings = registered(core, &subscriber.aor());
     }
     let mut targets = Vec::with_capacity(bindings.len());
     for b in &bindings {
@@ -408,10 +419,80 @@ async fn local_user(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Vec<Targe
             }
         }
     }
-    if targets.is_empty() {
-        return Err(Rejection::new(480, "Temporarily Unavailable"));
+    Ok((subscriber, targets))
+}
+
+/// A call to one of our users with the subscriber's call forwarding applied (`itsp user
+/// set ... forward-always= forward-busy= forward-no-answer= no-answer-after=`):
+/// unconditional forwarding replaces the user's phones; busy and no-answer targets wait
+/// in the context's [`Fallbacks`]; a user with no phone registered goes straight to the
+/// no-answer target. Other requests (MESSAGE, OPTIONS...) reach the phones only.
+async fn local_call(
+    core: &Core,
+    uri: &sip::uri::SipUri<'_>,
+    invite: bool,
+) -> Result<(Vec<Target>, Fallbacks), Rejection> {
+    let (subscriber, mut targets) = local_user(core, uri).await?;
+    let forwarding = if invite {
+        core.store
+            .forwarding(&subscriber.user, &subscriber.domain)
+            .await
+            .map_err(store_failure)?
+    } else {
+        store::Forwarding::default()
+    };
+    if let Some(always) = &forwarding.always {
+        tracing::debug!(user = %subscriber, to = %always, "forwarding unconditionally");
+        return Ok((forward_targets(core, always).await?, Fallbacks::default()));
     }
-    Ok(targets)
+    let mut fallbacks = Fallbacks {
+        no_answer_after: forwarding
+            .no_answer_after
+            .map(|s| std::time::Duration::from_secs(u64::from(s))),
+        ..Fallbacks::default()
+    };
+    if let Some(busy) = &forwarding.busy {
+        for t in forward_targets(core, busy).await? {
+            fallbacks.busy.push(targets.len());
+            targets.push(t);
+        }
+    }
+    if let Some(no_answer) = &forwarding.no_answer {
+        for t in forward_targets(core, no_answer).await? {
+            fallbacks.no_answer.push(targets.len());
+            targets.push(t);
+        }
+    }
+    let phones = targets.len() - fallbacks.busy.len() - fallbacks.no_answer.len();
+    if phones == 0 {
+        if fallbacks.no_answer.is_empty() {
+            return Err(Rejection::new(480, "Temporarily Unavailable"));
+        }
+        // Not registered: straight to the no-answer target.
+        let no_answer = fallbacks
+            .no_answer
+            .iter()
+            .filter_map(|i| targets.get(*i).cloned())
+            .collect();
+        return Ok((no_answer, Fallbacks::default()));
+    }
+    Ok((targets, fallbacks))
+}
+
+/// The targets of a call-forwarding URI: our user's phones (no further forwarding, so
+/// forwarding cannot loop), or another domain's server.
+async fn forward_targets(core: &Core, to: &str) -> Result<Vec<Target>, Rejection> {
+    let Ok(Uri::Sip(uri)) = Uri::parse(to) else {
+        return Err(Rejection::new(480, "Forwarding target is not a SIP URI"));
+    };
+    if addressed_to_us(core, &uri).await? {
+        let (_, targets) = local_user(core, &uri).await?;
+        return Ok(targets);
+    }
+    Ok(vec![Target::new(
+        Some(to.to_owned()),
+        hops_for(core, to).await?,
+    )])
 }
 
 /// The live bindings of an address of record, best q first.

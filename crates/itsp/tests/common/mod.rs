@@ -403,6 +403,21 @@ pub fn admin_json(data: &DataDir, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Runs an admin command of the binary on `data` and checks it succeeded.
+pub fn admin(data: &DataDir, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(args)
+        .args(["--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Polls `check` (e.g. on what a background writer stored) until it holds or 5 s pass.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);

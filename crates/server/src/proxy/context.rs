@@ -57,6 +57,19 @@ pub enum Action {
     },
 }
 
+/// Call forwarding on failure (a subscriber's `forward-busy` and `forward-no-answer`):
+/// targets kept aside and tried only when the call fails that way.
+#[derive(Debug, Clone, Default)]
+pub struct Fallbacks {
+    /// Tried when the call ends busy (486, 600).
+    pub busy: Vec<usize>,
+    /// Tried when nobody answers: after [`Fallbacks::no_answer_after`], or when the call
+    /// fails with 408 or 480.
+    pub no_answer: Vec<usize>,
+    /// How long the first targets ring before the `no_answer` ones take over.
+    pub no_answer_after: Option<Duration>,
+}
+
 /// Settings of a context.
 #[derive(Debug, Clone, Copy)]
 pub struct ContextConfig {
@@ -94,6 +107,9 @@ struct Branch {
     /// Cancelled by Timer C: its 487 means "no answer in time", 408 upstream (as
     /// Kamailio's `fr_inv_timer` does).
     timed_out: bool,
+    /// Cancelled because the no-answer forwarding took over: its answer is not a
+    /// candidate.
+    superseded: bool,
 }
 
 /// A final response that may be sent upstream.
@@ -130,6 +146,10 @@ pub struct ResponseContext {
     closed: bool,
     /// Why the context was closed by an upstream CANCEL: branches given up answer 487.
     cancelled: bool,
+    /// Forwarding on failure, not yet used.
+    fallbacks: Fallbacks,
+    /// When the no-answer forwarding takes over.
+    no_answer_at: Option<Instant>,
 }
 
 impl ResponseContext {
@@ -142,8 +162,21 @@ impl ResponseContext {
         targets: &[(u16, usize)],
         now: Instant,
     ) -> (ResponseContext, Vec<Action>) {
+        ResponseContext::with_fallbacks(config, targets, Fallbacks::default(), now)
+    }
+
+    /// Like [`ResponseContext::new`], with the targets named in `fallbacks` kept for
+    /// forwarding on busy or no answer.
+    pub fn with_fallbacks(
+        config: ContextConfig,
+        targets: &[(u16, usize)],
+        fallbacks: Fallbacks,
+        now: Instant,
+    ) -> (ResponseContext, Vec<Action>) {
         let qs: Vec<u16> = targets.iter().map(|(q, _)| *q).collect();
-        let mut order: Vec<usize> = (0..qs.len()).collect();
+        let mut order: Vec<usize> = (0..qs.len())
+            .filter(|i| !fallbacks.busy.contains(i) && !fallbacks.no_answer.contains(i))
+            .collect();
         // Stable: equal q keep the caller's order (most recent registration first).
         order.sort_by(|a, b| qs[*b].cmp(&qs[*a]));
         let mut groups: VecDeque<Vec<usize>> = VecDeque::new();
@@ -162,6 +195,11 @@ impl ResponseContext {
             final_sent: false,
             closed: false,
             cancelled: false,
+            no_answer_at: fallbacks
+                .no_answer_after
+                .filter(|_| !fallbacks.no_answer.is_empty())
+                .map(|after| now + after),
+            fallbacks,
         };
         let mut actions = Vec::new();
         ctx.start_next_group(now, &mut actions);
@@ -193,7 +231,11 @@ impl ResponseContext {
 
     /// The earliest deadline (Timer C or a CANCEL wait), if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.branches.iter().filter_map(|b| b.deadline).min()
+        self.branches
+            .iter()
+            .filter_map(|b| b.deadline)
+            .chain(self.no_answer_at)
+            .min()
     }
 
     fn start_next_group(&mut self, now: Instant, actions: &mut Vec<Action>) {
@@ -215,6 +257,7 @@ impl ResponseContext {
             deadline: self.config.invite.then(|| now + self.config.timer_c),
             cancel_on_provisional: false,
             timed_out: false,
+            superseded: false,
         });
         actions.push(Action::Start {
             branch,
@@ -292,6 +335,7 @@ impl ResponseContext {
         }
         let was_done = b.state == BranchState::Done;
         let timed_out = b.timed_out;
+        let superseded = b.superseded;
         b.state = BranchState::Done;
         b.deadline = None;
         b.cancel_on_provisional = false;
@@ -315,7 +359,9 @@ impl ResponseContext {
         if self.fail_over(now, branch, status, &mut actions) {
             return actions;
         }
-        if timed_out && status == 487 {
+        if superseded {
+            // Cancelled for the no-answer forwarding: not an answer to the caller.
+        } else if timed_out && status == 487 {
             self.candidates.push(Candidate::Local(408));
         } else if let Some(up) = without_top_via(&response) {
             self.candidates.push(Candidate::Received(up));
@@ -338,7 +384,9 @@ impl ResponseContext {
                 b.state = BranchState::Done;
                 b.deadline = None;
                 if !self.fail_over(now, branch, code, &mut actions) {
-                    self.candidates.push(Candidate::Local(code));
+                    if !b_superseded(&self.branches, branch) {
+                        self.candidates.push(Candidate::Local(code));
+                    }
                     self.advance(now, &mut actions);
                 }
             }
@@ -359,9 +407,15 @@ impl ResponseContext {
         actions
     }
 
-    /// Fires due deadlines: Timer C (§16.8) and CANCEL waits.
+    /// Fires due deadlines: Timer C (§16.8), CANCEL waits and the no-answer forwarding.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
+        if self.no_answer_at.is_some_and(|at| at <= now) {
+            self.no_answer_at = None;
+            if !self.final_sent && !self.cancelled {
+                self.supersede(now, &mut actions);
+            }
+        }
         let mut changed = false;
         for (i, b) in self.branches.iter_mut().enumerate() {
             let Some(deadline) = b.deadline else { continue };
@@ -392,7 +446,9 @@ impl ResponseContext {
                     } else {
                         408
                     };
-                    self.candidates.push(Candidate::Local(code));
+                    if !b.superseded {
+                        self.candidates.push(Candidate::Local(code));
+                    }
                     changed = true;
                 }
                 BranchState::Done => {}
@@ -428,8 +484,37 @@ impl ResponseContext {
         }
     }
 
+    /// No answer in time: the ringing branches are cancelled (their answers no longer
+    /// count) and the no-answer targets start.
+    fn supersede(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        self.groups.clear();
+        for (i, b) in self.branches.iter_mut().enumerate() {
+            match b.state {
+                BranchState::Proceeding => {
+                    b.state = BranchState::Cancelling;
+                    b.deadline = Some(now + self.config.cancel_wait);
+                    b.superseded = true;
+                    actions.push(Action::Cancel(BranchId(i)));
+                }
+                BranchState::Trying => {
+                    b.state = BranchState::Done;
+                    b.deadline = None;
+                    b.cancel_on_provisional = true;
+                    b.superseded = true;
+                }
+                BranchState::Cancelling | BranchState::Done => {}
+            }
+        }
+        let targets = std::mem::take(&mut self.fallbacks.no_answer);
+        self.candidates.clear();
+        for target in targets {
+            self.start_branch(now, target, 0, actions);
+        }
+    }
+
     /// After a branch completed: start the next group when the current one has failed,
-    /// or send the best final response when nothing is pending.
+    /// forward on busy or no answer, or send the best final response when nothing is
+    /// pending.
     fn advance(&mut self, now: Instant, actions: &mut Vec<Action>) {
         if self.final_sent || self.pending() > 0 {
             return;
@@ -437,6 +522,28 @@ impl ResponseContext {
         if !self.closed && !self.groups.is_empty() {
             self.start_next_group(now, actions);
             return;
+        }
+        if !self.cancelled {
+            let best = self
+                .candidates
+                .iter()
+                .map(Candidate::code)
+                .min_by_key(|c| rank(*c));
+            let fallback = match best {
+                Some(486 | 600) => std::mem::take(&mut self.fallbacks.busy),
+                Some(408 | 480) => std::mem::take(&mut self.fallbacks.no_answer),
+                _ => Vec::new(),
+            };
+            if !fallback.is_empty() {
+                // The forward target's answer is the caller's now.
+                self.candidates.clear();
+                self.closed = false;
+                self.no_answer_at = None;
+                for target in fallback {
+                    self.start_branch(now, target, 0, actions);
+                }
+                return;
+            }
         }
         self.final_sent = true;
         actions.push(self.best_response());
@@ -506,6 +613,10 @@ impl ResponseContext {
         }
         edit.finish().unwrap_or_else(|_| response.clone())
     }
+}
+
+fn b_superseded(branches: &[Branch], branch: BranchId) -> bool {
+    branches.get(branch.0).is_some_and(|b| b.superseded)
 }
 
 /// Order of preference of final responses (lower is better), §16.7 step 6.
@@ -826,6 +937,68 @@ To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\
         let (mut ctx, _) = ResponseContext::new(config(false), &[(1000, 2)], now);
         let a = ctx.on_response(now, BranchId(0), response(404));
         assert_eq!(forwarded(&a), [404]);
+    }
+
+    #[test]
+    fn busy_forwards_to_the_busy_target() {
+        let now = Instant::now();
+        let fallbacks = Fallbacks {
+            busy: vec![1],
+            no_answer: vec![2],
+            no_answer_after: None,
+        };
+        let targets = [(1000, 1), (1000, 1), (1000, 1)];
+        let (mut ctx, a) = ResponseContext::with_fallbacks(config(true), &targets, fallbacks, now);
+        assert_eq!(started(&a), [0], "fallbacks wait");
+        let a = ctx.on_response(now, BranchId(0), response(486));
+        assert_eq!(started(&a), [1], "busy: the busy target");
+        let a = ctx.on_response(now, BranchId(1), response(200));
+        assert_eq!(forwarded(&a), [200]);
+    }
+
+    #[test]
+    fn no_answer_in_time_cancels_the_phones_and_forwards() {
+        let now = Instant::now();
+        let fallbacks = Fallbacks {
+            busy: Vec::new(),
+            no_answer: vec![1],
+            no_answer_after: Some(Duration::from_secs(20)),
+        };
+        let (mut ctx, a) =
+            ResponseContext::with_fallbacks(config(true), &[(1000, 1), (1000, 1)], fallbacks, now);
+        assert_eq!(started(&a), [0]);
+        ctx.on_response(now, BranchId(0), response(180));
+        assert_eq!(ctx.poll_timeout(), Some(now + Duration::from_secs(20)));
+        let a = ctx.handle_timeout(now + Duration::from_secs(20));
+        assert_eq!(cancels(&a), [0]);
+        assert_eq!(started(&a), [1]);
+        // The cancelled phone's 487 is not the caller's business.
+        assert!(ctx.on_response(now, BranchId(0), response(487)).is_empty());
+        let a = ctx.on_response(now, BranchId(1), response(200));
+        assert_eq!(forwarded(&a), [200]);
+        assert!(ctx.is_finished());
+    }
+
+    #[test]
+    fn unavailable_forwards_to_the_no_answer_target_and_busy_only_once() {
+        let now = Instant::now();
+        let fallbacks = Fallbacks {
+            busy: vec![2],
+            no_answer: vec![1],
+            no_answer_after: None,
+        };
+        let targets = [(1000, 1), (1000, 1), (1000, 1)];
+        let (mut ctx, _) = ResponseContext::with_fallbacks(config(true), &targets, fallbacks, now);
+        let a = ctx.on_branch_failed(now, BranchId(0), 408);
+        assert_eq!(started(&a), [1]);
+        let a = ctx.on_response(now, BranchId(1), response(486));
+        assert_eq!(
+            started(&a),
+            [2],
+            "then busy at the forward target: the busy target"
+        );
+        let a = ctx.on_response(now, BranchId(2), response(486));
+        assert_eq!(forwarded(&a), [486], "each forwarding once");
     }
 
     #[test]

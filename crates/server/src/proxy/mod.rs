@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use transport::Protocol;
 
-pub use context::{Action, BranchId, ContextConfig, ResponseContext};
+pub use context::{Action, BranchId, ContextConfig, Fallbacks, ResponseContext};
 pub use forward::{LocalAddr, OwnAddresses, RouteCheck};
 
 /// Where a branch's request is sent: the transport and address of the next hop.
@@ -77,4 +77,6 @@ pub struct Forward {
     pub consumed_realm: Option<String>,
     /// The loop-detection part of the branch IDs ([`forward::loop_hash`]).
     pub loop_hash: String,
+    /// Targets kept for call forwarding on busy or no answer.
+    pub fallbacks: Fallbacks,
 }

@@ -129,7 +129,8 @@ impl ProxyTable {
             .iter()
             .map(|t| (t.q, t.hops.len()))
             .collect();
-        let (context, actions) = ResponseContext::new(config, &targets, now);
+        let (context, actions) =
+            ResponseContext::with_fallbacks(config, &targets, forward.fallbacks.clone(), now);
         self.entries.insert(
             server.clone(),
             Entry {

@@ -105,6 +105,8 @@ pub(crate) struct ProxySection {
     pub(crate) redirect: bool,
     /// Redirect for these domains only.
     pub(crate) redirect_domains: Vec<String>,
+    /// Forward without transaction state.
+    pub(crate) stateless: bool,
 }
 
 /// A DNS server address read from the file: `IP` or `IP:PORT` (`[IPv6]:PORT`), port 53 by
@@ -140,6 +142,7 @@ impl Default for ProxySection {
             nameservers: Vec::new(),
             redirect: p.redirect,
             redirect_domains: p.redirect_domains,
+            stateless: p.stateless,
         }
     }
 }
@@ -388,6 +391,7 @@ impl Config {
             nameservers: p.nameservers.iter().map(|n| n.0).collect(),
             redirect: p.redirect,
             redirect_domains: p.redirect_domains.clone(),
+            stateless: p.stateless,
             pstn: server::pstn::PstnConfig {
                 number: self.pstn.number.0.clone(),
                 gateways: self.pstn.gateways.clone(),

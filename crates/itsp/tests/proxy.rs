@@ -525,3 +525,31 @@ fn call_forwarding_always_busy_and_no_answer() {
         "bob's phone never rang"
     );
 }
+
+#[test]
+fn stateless_mode_forwards_retransmissions_alike_and_responses_by_via() {
+    let data = users();
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[proxy]\nstateless = true\n").unwrap();
+    let server = trusted_server(&data, &["--config", config.to_str().unwrap()]);
+    let alice = Phone::new(server.udp, "alice", "a-secret");
+    let mut bob = Phone::new(server.udp, "bob", "b-secret");
+    bob.register_q("1.0");
+
+    let call = alice.new_call(&format!("bob@{DOMAIN}"), "stateless");
+    let invite_text = alice.invite_text(&call, None);
+    alice.send(&invite_text);
+    let (first, proxy) = bob.expect_request("INVITE");
+    // No 100 Trying from a stateless proxy; a retransmission goes out with the same branch.
+    alice.send(&invite_text);
+    let (again, _) = bob.expect_request("INVITE");
+    assert_eq!(
+        first.top_via().unwrap().branch(),
+        again.top_via().unwrap().branch()
+    );
+    assert!(first.header(HeaderName::RecordRoute).is_some());
+    bob.reply(&first, proxy, 200, "b");
+    let ok = alice.expect_response("INVITE");
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(ok.vias().count(), 1);
+}

@@ -66,6 +66,10 @@ pub struct ProxyConfig {
     pub redirect: bool,
     /// Redirect only for these domains.
     pub redirect_domains: Vec<String>,
+    /// Stateless mode for an edge proxy (RFC 3261 §16.11): requests are forwarded to
+    /// their first target without transaction state, responses follow the Vias. No
+    /// forking, failover, Timer C or accounting.
+    pub stateless: bool,
 }
 
 impl Default for ProxyConfig {
@@ -80,6 +84,7 @@ impl Default for ProxyConfig {
             pstn: crate::pstn::PstnConfig::default(),
             redirect: false,
             redirect_domains: Vec::new(),
+            stateless: false,
         }
     }
 }

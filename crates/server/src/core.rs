@@ -446,6 +446,14 @@ impl Core {
         next
     }
 
+    /// Forgets server transaction `key` (after forwarding its request statelessly: a
+    /// retransmission is forwarded again, §16.11).
+    pub(crate) async fn forget(&self, key: &TransactionKey) {
+        lock(&self.transactions).layer.terminate(key);
+        // The layer drops terminated transactions when its timers run: now.
+        self.handle_timeout().await;
+    }
+
     /// Number of live transactions.
     pub(crate) fn transaction_count(&self) -> usize {
         lock(&self.transactions).layer.len()

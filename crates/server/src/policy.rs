@@ -72,6 +72,11 @@ pub(crate) async fn handle_request(
     };
     let response = match answer {
         Answer::Reply(response) => response,
+        Answer::Proxy(forward) if core.config.proxy.stateless => {
+            forward_statelessly(core, &request, forward, source).await;
+            core.forget(&key).await;
+            return;
+        }
         Answer::Proxy(forward) => {
             core.proxy(&key, forward, source).await;
             return;
@@ -589,6 +594,63 @@ pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
     match built {
         Ok(m) => core.send_to(hop, m.as_bytes().clone()).await,
         Err(e) => tracing::info!(error = %e, "ACK cannot be forwarded"),
+    }
+}
+
+/// Stateless forwarding (RFC 3261 §16.11): the first target's first hop only, a branch
+/// derived from the received one (a retransmission is forwarded the same way), Record-Route
+/// as the stateful proxy does.
+async fn forward_statelessly(core: &Core, request: &Message, forward: Forward, source: Source) {
+    let Some(target) = forward.targets.into_iter().next() else {
+        return;
+    };
+    let Some(hop) = target.hops.first().copied() else {
+        return;
+    };
+    let env: &dyn crate::proxy::table::Env = core;
+    let (Some((_, outbound)), Some((_, inbound))) = (
+        env.local_for(&hop),
+        env.local_for(&Hop {
+            protocol: source.local.protocol,
+            addr: source.addr,
+        }),
+    ) else {
+        return;
+    };
+    let mut record_route = Vec::new();
+    if forward.record_route {
+        record_route.push(outbound.record_route());
+        if inbound != outbound {
+            record_route.push(inbound.record_route());
+        }
+    }
+    let received_branch = request
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch().map(str::to_owned))
+        .unwrap_or_default();
+    let via = outbound.via(&forward::branch_id(
+        &forward.loop_hash,
+        stable_hash(&received_branch),
+    ));
+    let built = forward::build_branch(
+        request,
+        &BranchSpec {
+            request_uri: target
+                .hop_request_uris
+                .first()
+                .or(target.request_uri.as_ref())
+                .map(String::as_str),
+            routes_before: &target.routes_before,
+            routes: &forward.routes,
+            record_route: &record_route,
+            consumed_realm: forward.consumed_realm.as_deref(),
+            via: &via,
+        },
+    );
+    match built {
+        Ok(m) => core.send_to(hop, m.as_bytes().clone()).await,
+        Err(e) => tracing::info!(error = %e, "request cannot be forwarded"),
     }
 }
 

@@ -22,7 +22,9 @@ for each server in turn, at the same call rate:
 and, unless --no-baseline, sipp uac -> uas directly (no server) as the latency baseline.
 
 Figures:
-  calls/CPU-s   successful calls / CPU-seconds of the server during the uac run (+ --settle)
+  calls/CPU-s   successful calls / CPU-seconds of the server from the uac's start to --settle
+                seconds after its end (so the end of every transaction is counted); the
+                server's idle CPU use, measured for 5 s before, is shown beside it
   INVITE->200   sipp's response time 1 (-trace_rtt), INVITE sent to 200 received at the uac,
                 in milliseconds (sipp's resolution is 1 ms)
   added         time from a message reaching the server's port to the server sending it on
@@ -41,7 +43,8 @@ Options (environment variables in brackets):
   --count N         calls per server [CALLS_COUNT] (default 10000)
   --only PEER       run only `kamailio` or `itsp` (and the baseline)
   --itsp-log LEVEL  itsp's --log filter [ITSP_LOG] (default warn)
-  --settle S        seconds after the uac ends still counted as the server's CPU (default 2)
+  --settle S        seconds after the uac ends still counted as the server's CPU (default 35:
+                    UDP transactions linger 32 s, Timers D and J, and are cleaned up then)
   --no-baseline     skip the direct uac -> uas run
   --no-capture      no tcpdump capture (no "added" latency column)
   --perf            perf record -g on itsp during its run (perf.data kept in the temp dir,
@@ -54,7 +57,7 @@ EOF
 }
 
 rate=${CALLS_RATE:-500} count=${CALLS_COUNT:-10000} itsp_log=${ITSP_LOG:-warn}
-peers="kamailio itsp" settle=2 baseline=1 capture=1 perf=0 keep=0
+peers="kamailio itsp" settle=35 baseline=1 capture=1 perf=0 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) rate=$2; shift 2 ;;
@@ -291,7 +294,7 @@ start_uas() { # NAME SERVER|"": register uas -> 127.0.0.1:5090 at SERVER, start 
 }
 
 # --- one measured uac run through one server ------------------------------------------------
-results=()   # lines: peer|ok|failed|retrans|wall|achieved|uac_cpu|cpu|rtt|added
+results=()   # lines: peer|ok|failed|retrans|wall|achieved|uac_cpu|cpu|idle|rtt|added
 measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record the figures
   local peer=$1 name=$2 main=$3 target=$4
   local before=0 after=0 rc=0 limit=$((count / rate + 60)) port=${target##*:}
@@ -311,7 +314,15 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
     started+=("$perf_pid")
     sleep 1
   fi
-  [ ${#pids[@]} -gt 0 ] && before=$(cpu_ticks "${pids[@]}")
+  local idle=""
+  if [ ${#pids[@]} -gt 0 ]; then
+    local i0 i1
+    i0=$(cpu_ticks "${pids[@]}")
+    sleep 5
+    i1=$(cpu_ticks "${pids[@]}")
+    idle=$(awk -v a="$i0" -v b="$i1" -v hz="$clk_tck" 'BEGIN { printf "%.0f", 1000 * (b - a) / hz / 5 }')
+    before=$(cpu_ticks "${pids[@]}")
+  fi
   local uac_before uac_after
   children_cpu >"$tmp/cpu.before"
   uac_before=$(<"$tmp/cpu.before")
@@ -364,7 +375,7 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
     drops=$(grep -o '[0-9]* packets dropped by kernel' "$tmp/$name.tcpdump.out" || true)
     [ -n "$drops" ] && [ "${drops%% *}" != 0 ] && echo "  note: tcpdump: $drops" >&2
   fi
-  results+=("$peer|$ok|$failed|$retrans|$wall|$achieved|$uac_cpu|$cpu|$rtt|$added")
+  results+=("$peer|$ok|$failed|$retrans|$wall|$achieved|$uac_cpu|$cpu|$idle|$rtt|$added")
   printf '  %-8s ok %s failed %s retransmissions %s, %s s (%s calls/s started), uac CPU %s%%, server CPU %s s\n' \
     "$peer" "$ok" "$failed" "$retrans" "$wall" "$achieved" "$uac_cpu" "$cpu"
   if [ "$out" -gt 0 ] && [ "$achieved" -lt $((rate * 95 / 100)) ]; then
@@ -423,11 +434,11 @@ fi
 
 # --- the tables ----------------------------------------------------------------------------
 echo
-echo "| peer | calls ok | failed | retransmissions | offered calls/s | started calls/s | uac CPU % | server CPU s | calls per CPU-second | itsp/Kamailio |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| peer | calls ok | failed | retransmissions | offered calls/s | started calls/s | uac CPU % | server CPU s (run + ${settle} s) | server idle CPU ms/s | calls per CPU-second | itsp/Kamailio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 kam_per=""
 for line in "${results[@]}"; do
-  IFS='|' read -r peer ok failed retrans _ achieved uac_cpu cpu _ _ <<<"$line"
+  IFS='|' read -r peer ok failed retrans _ achieved uac_cpu cpu idle _ _ <<<"$line"
   [ "$peer" = direct ] && continue
   per=$(awk -v ok="$ok" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", ok / c; else print "n/a" }')
   ratio=""
@@ -436,13 +447,13 @@ for line in "${results[@]}"; do
   elif [ -n "$kam_per" ] && [ "$perf" = 0 ]; then
     ratio=$(awk -v a="$per" -v b="$kam_per" 'BEGIN { if (b > 0 && a > 0) printf "%.2fx", a / b; else print "n/a" }')
   fi
-  echo "| $peer | $ok | $failed | $retrans | $rate | $achieved | $uac_cpu | $cpu | $per | $ratio |"
+  echo "| $peer | $ok | $failed | $retrans | $rate | $achieved | $uac_cpu | $cpu | $idle | $per | $ratio |"
 done
 echo
 echo "| path | INVITE->200 at the uac (sipp, ms, coarse): p50 / p99 / max | INVITE->200 at the server's port, µs: p50 / p99 / max | added by the server per forwarded message, µs: p50 / p99 / max (n) | added, INVITE only, µs: p50 / p99 |"
 echo "|---|---:|---:|---:|---:|"
 for line in "${results[@]}"; do
-  IFS='|' read -r peer _ _ _ _ _ _ _ rtt added <<<"$line"
+  IFS='|' read -r peer _ _ _ _ _ _ _ _ rtt added <<<"$line"
   read -r _ r50 r99 rmax <<<"$rtt"
   a="" i="" t=""
   if [ -n "$added" ]; then

@@ -427,8 +427,8 @@ if [[ " $peers " == *" itsp "* ]]; then
   fi
   if [ "$perf" = 1 ]; then
     echo "  perf: $tmp/perf.data; top symbols (children excluded):"
-    perf report -i "$tmp/perf.data" --no-children --stdio --sort comm,dso,symbol 2>/dev/null \
-      | grep -E '^ +[0-9]' | head -n 25 | sed 's/^/    /' || true
+    perf report -i "$tmp/perf.data" --no-children --stdio -g none --sort comm,dso,symbol 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -n 25 | cut -c1-150 | sed 's/^/    /' || true
   fi
 fi
 

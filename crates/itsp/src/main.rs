@@ -56,7 +56,7 @@ enum Command {
     /// serves the domains given with --domain (default: this machine's host name) and keeps
     /// its data in ./data (SQLite, created on first run) unless --data-dir or --db say
     /// otherwise. Phones register with the users created by `itsp user add`; their
-    /// registrations survive a restart. Calls between users, to PSTN gateways ([pstn] in
+    /// registrations survive a restart. Calls between users, to PSTN gateways (`[pstn]` in
     /// the config file) and to other domains (DNS) go through the proxy; `itsp calls`
     /// lists them and `itsp acc` shows their records. Malformed requests are answered 400
     /// with a reason phrase naming what is wrong; OPTIONS to the server is answered 200.

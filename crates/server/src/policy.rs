@@ -365,15 +365,9 @@ async fn dialog_targets(
         return Err(Rejection::new(404, "Not here"));
     };
     if addressed_to_us(core, &uri).await? {
-        if let Some(aor) = aor_key(&uri) {
-            let bindings: Vec<_> = lock(&core.location)
-                .lookup(&aor, unix_now())
-                .into_iter()
-                .cloned()
-                .collect();
-            if let Some(best) = bindings.first() {
-                return Ok(vec![binding_target(core, best).await?]);
-            }
+        if let Some(best) = aor_key(&uri).and_then(|aor| registered(core, &aor).into_iter().next())
+        {
+            return Ok(vec![binding_target(core, &best).await?]);
         }
     }
     Err(Rejection::new(404, "Not here"))
@@ -566,40 +560,20 @@ pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
             return;
         }
     };
-    let Some(hop) = target.hops.first().copied() else {
-        return;
+    let forward = Forward {
+        targets: vec![target],
+        routes: routes.remaining,
+        record_route: false,
+        consumed_realm: None,
+        loop_hash: forward::loop_hash(&ack),
+        fallbacks: Fallbacks::default(),
     };
-    let Some((_, local)) = crate::proxy::table::Env::local_for(core, &hop) else {
-        return;
-    };
-    let hash = forward::loop_hash(&ack);
-    let received_branch = ack
-        .top_via()
-        .ok()
-        .and_then(|v| v.branch().map(str::to_owned))
-        .unwrap_or_default();
-    let branch = forward::branch_id(&hash, stable_hash(&received_branch));
-    let via = local.via(&branch);
-    let built = forward::build_branch(
-        &ack,
-        &BranchSpec {
-            request_uri: target.request_uri.as_deref(),
-            routes_before: &target.routes_before,
-            routes: &routes.remaining,
-            record_route: &[],
-            consumed_realm: None,
-            via: &via,
-        },
-    );
-    match built {
-        Ok(m) => core.send_to(hop, m.as_bytes().clone()).await,
-        Err(e) => tracing::info!(error = %e, "ACK cannot be forwarded"),
-    }
+    forward_statelessly(core, &ack, forward, source).await;
 }
 
-/// Stateless forwarding (RFC 3261 §16.11): the first target's first hop only, a branch
-/// derived from the received one (a retransmission is forwarded the same way), Record-Route
-/// as the stateful proxy does.
+/// Stateless forwarding (RFC 3261 §16.11), for stateless mode and for ACKs of 2xx: the
+/// first target's first hop only, a branch derived from the received one (a retransmission
+/// is forwarded the same way), Record-Route as the stateful proxy does.
 async fn forward_statelessly(core: &Core, request: &Message, forward: Forward, source: Source) {
     let Some(target) = forward.targets.into_iter().next() else {
         return;

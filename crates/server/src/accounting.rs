@@ -70,11 +70,10 @@ fn now_ms() -> i64 {
 /// `(user, domain)` of a URI, when it is a SIP URI.
 fn user_domain(uri: &str) -> (Option<String>, Option<String>) {
     match Uri::parse(uri) {
-        Ok(Uri::Sip(u)) => (
-            u.user_unescaped()
-                .and_then(|b| String::from_utf8(b.into_owned()).ok()),
-            Some(crate::domains::normalize(&u.host.to_string())),
-        ),
+        Ok(Uri::Sip(u)) => match crate::location::user_and_domain(&u) {
+            Some((user, domain)) => (Some(user), Some(domain)),
+            None => (None, Some(crate::domains::normalize(&u.host.to_string()))),
+        },
         Ok(Uri::Tel(t)) => (Some(t.number.to_owned()), None),
         _ => (None, None),
     }

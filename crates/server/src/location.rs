@@ -170,6 +170,13 @@ impl Location {
     }
 }
 
+/// The user part (unescaped) and the comparable domain (lower case, no trailing dot) of a
+/// SIP URI; `None` without a user part or with one that is not UTF-8.
+pub fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
+    let user = String::from_utf8(uri.user_unescaped()?.into_owned()).ok()?;
+    Some((user, crate::domains::normalize(&uri.host.to_string())))
+}
+
 /// The address-of-record key of a SIP URI: `user@domain` as the store keys subscribers and
 /// bindings ([`store::Address::aor`]): the user unescaped and kept case-sensitive, the
 /// domain lower-cased without a trailing dot (RFC 3261 §10.3 step 5, §19.1.4). `None` for

@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 
 use crate::auth::{check_identity, AuthKind, Decision, DigestAuth};
 use crate::core::{local_tag, lock, unix_now, Core, Source, SERVER};
-use crate::location::aor_key;
+use crate::location::{aor_key, user_and_domain};
 use crate::persist::{writes_for, WriteResult};
 use crate::proxy::forward::{self, BranchSpec, RouteCheck};
 use crate::proxy::{Fallbacks, Forward, Hop, Target};
@@ -208,16 +208,12 @@ async fn route(
 /// `uri=~"^sip:[0-9]{6,20}@"`) and not one of our users or aliases (a number can be an
 /// alias, `+4684567890@example.com`, and then reaches its subscriber).
 async fn pstn_number(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Option<String>, Rejection> {
-    let Some(user) = uri
-        .user_unescaped()
-        .and_then(|u| String::from_utf8(u.into_owned()).ok())
-    else {
+    let Some((user, domain)) = user_and_domain(uri) else {
         return Ok(None);
     };
     if !core.config.proxy.pstn.is_number(&user) {
         return Ok(None);
     }
-    let domain = crate::domains::normalize(&uri.host.to_string());
     let local = core
         .store
         .resolve(&user, &domain)
@@ -228,9 +224,7 @@ async fn pstn_number(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<Option<S
 
 /// The seed's `route[2]`: a number goes to the gateways, in order with failover. Only
 /// our users and trusted peers may use them (`caller` = (ours, trusted)); an INVITE
-/// (which costs money) needs the group of the number's destination class (403 with the
-/// class's reason otherwise, and 403 for a number of no class). Trusted peers are not
-/// subject to groups.
+/// (which costs money) needs [`pstn_permission`]. Trusted peers are not subject to groups.
 async fn pstn(
     core: &Core,
     request: &Message,
@@ -239,36 +233,54 @@ async fn pstn(
     (caller_is_ours, trusted): (bool, bool),
     mut forward: Forward,
 ) -> Result<Answer, Rejection> {
-    let config = &core.config.proxy.pstn;
     if !caller_is_ours {
         return Err(Rejection::new(403, "Call cannot be served here"));
     }
     if *method == Method::Invite && !trusted {
-        let class = config
-            .class_of(number)
-            .ok_or_else(|| Rejection::new(403, "Forbidden"))?;
-        let from = request.from()?;
-        let (user, domain) = match from.parsed_uri() {
-            Ok(Uri::Sip(u)) => (
-                u.user_unescaped()
-                    .and_then(|b| String::from_utf8(b.into_owned()).ok())
-                    .unwrap_or_default(),
-                crate::domains::normalize(&u.host.to_string()),
-            ),
-            _ => return Err(Rejection::new(403, class.refusal.clone())),
+        let caller = match request.from()?.parsed_uri() {
+            Ok(Uri::Sip(u)) => user_and_domain(&u),
+            _ => None,
         };
-        let allowed = core
-            .store
-            .in_group(&user, &domain, &class.group)
-            .await
-            .map_err(store_failure)?;
-        if !allowed {
-            tracing::info!(%user, %domain, %number, group = %class.group, "PSTN call refused: not in group");
-            return Err(Rejection::new(403, class.refusal.clone()));
-        }
+        pstn_permission(core, number, caller.as_ref()).await?;
     }
+    forward.targets.push(gateway_target(core, number).await?);
+    Ok(Answer::Proxy(forward))
+}
+
+/// Whether subscriber `caller` (user, domain) may call `number`: it must be in the group of
+/// the number's destination class (403 with the class's reason otherwise, and 403 for a
+/// number of no class).
+async fn pstn_permission(
+    core: &Core,
+    number: &str,
+    caller: Option<&(String, String)>,
+) -> Result<(), Rejection> {
+    let class = core
+        .config
+        .proxy
+        .pstn
+        .class_of(number)
+        .ok_or_else(|| Rejection::new(403, "Forbidden"))?;
+    let Some((user, domain)) = caller else {
+        return Err(Rejection::new(403, class.refusal.clone()));
+    };
+    let allowed = core
+        .store
+        .in_group(user, domain, &class.group)
+        .await
+        .map_err(store_failure)?;
+    if !allowed {
+        tracing::info!(%user, %domain, %number, group = %class.group, "PSTN call refused: not in group");
+        return Err(Rejection::new(403, class.refusal.clone()));
+    }
+    Ok(())
+}
+
+/// The gateways as one target: every gateway's next hops in order, each with the number
+/// at that gateway as Request-URI (the seed's `rewritehostport`).
+async fn gateway_target(core: &Core, number: &str) -> Result<Target, Rejection> {
     let mut target = Target::new(None, Vec::new());
-    for gateway in &config.gateways {
+    for gateway in &core.config.proxy.pstn.gateways {
         let Some(request_uri) = crate::pstn::PstnConfig::request_uri(number, gateway) else {
             continue;
         };
@@ -287,8 +299,7 @@ async fn pstn(
     if target.hops.is_empty() {
         return Err(Rejection::new(503, "No gateway available"));
     }
-    forward.targets.push(target);
-    Ok(Answer::Proxy(forward))
+    Ok(target)
 }
 
 /// Whether INVITEs for this domain are redirected rather than proxied.

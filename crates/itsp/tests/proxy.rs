@@ -295,6 +295,18 @@ fn no_open_relay_and_no_private_targets() {
         (Some(403), Some("Relaying denied"))
     );
     stranger.ack_failure(&call, &r);
+    // Nor with a pre-loaded Route set naming the next hop.
+    let call = stranger.new_call("victim@target.example", "relay-route");
+    stranger.send(&stranger.invite_text(&call, None).replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRoute: <sip:proxy.target.example;lr>\r\n",
+    ));
+    let r = stranger.expect_response("INVITE");
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(403), Some("Relaying denied"))
+    );
+    stranger.ack_failure(&call, &r);
 
     // Our own user, authenticated, to a private address: 479 as in the seed.
     let alice = Phone::new(server.udp, "alice", "a-secret");
@@ -419,6 +431,38 @@ fn numbers_go_to_the_gateways_under_group_permissions_with_failover() {
     let r = alice.expect_response("INVITE");
     assert_eq!(r.status(), Some(480));
     alice.ack_failure(&call, &r);
+
+    // Call forwarding to a number goes through the gateways under the forwarding user's
+    // permissions: alice (ld) forwards to a domestic number...
+    let alice_aor = format!("alice@{DOMAIN}");
+    common::admin(
+        &data,
+        &["user", "set", &alice_aor, "forward-always=tel:08123456"],
+    );
+    let bob = Phone::new(server.udp, "bob", "b-secret");
+    let mut call = bob.new_call(&alice_aor, "fwd-pstn");
+    invite_with_credentials(&bob, &mut call);
+    let (invite, proxy) = first.expect_request("INVITE");
+    assert_eq!(
+        invite.request_uri_str(),
+        Some(format!("sip:08123456@{}", first.local()).as_str())
+    );
+    first.reply(&invite, proxy, 486, "gw1");
+    let busy = bob.expect_response("INVITE");
+    assert_eq!(busy.status(), Some(486));
+    bob.ack_failure(&call, &busy);
+    first.expect_request("ACK");
+    // ...carol (no groups) may not forward to an international one: her call goes on as
+    // if unforwarded (no phone registered: 480), and no gateway is asked.
+    let carol_fwd = format!("forward-always=sip:0046812345@{DOMAIN}");
+    common::admin(
+        &data,
+        &["user", "set", &format!("carol@{DOMAIN}"), &carol_fwd],
+    );
+    let mut call = bob.new_call(&format!("carol@{DOMAIN}"), "fwd-intl");
+    invite_with_credentials(&bob, &mut call);
+    assert_eq!(bob.expect_response("INVITE").status(), Some(480));
+    assert!(first.silent_for(Duration::from_millis(200)));
 }
 
 #[test]
@@ -524,6 +568,15 @@ fn call_forwarding_always_busy_and_no_answer() {
         bob.silent_for(Duration::from_millis(200)),
         "bob's phone never rang"
     );
+
+    // A forwarding target that does not exist is skipped: bob's phone rings.
+    let nobody = format!("forward-always=sip:nobody@{DOMAIN}");
+    common::admin(&data, &["user", "set", &bob_aor, &nobody]);
+    let call = alice.new_call(&bob_aor, "fwd-nobody");
+    alice.send(&alice.invite_text(&call, None));
+    let (invite, proxy) = bob.expect_request("INVITE");
+    bob.reply(&invite, proxy, 200, "b4");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(200));
 }
 
 #[test]

@@ -166,8 +166,12 @@ async fn route(
         loop_hash,
         fallbacks: Fallbacks::default(),
     };
-    // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry.
+    // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry,
+    // for our users and trusted peers only (anyone else could relay through us with it).
     if let Some(next) = routes.next_route() {
+        if caller_realm.is_none() && !trusted {
+            return Err(Rejection::new(403, "Relaying denied"));
+        }
         let hops = hops_for(core, next).await?;
         forward
             .targets
@@ -452,8 +456,11 @@ async fn local_call(
         store::Forwarding::default()
     };
     if let Some(always) = &forwarding.always {
-        tracing::debug!(user = %subscriber, to = %always, "forwarding unconditionally");
-        return Ok((forward_targets(core, always).await?, Fallbacks::default()));
+        let forwarded = forward_targets(core, &subscriber, always).await;
+        if !forwarded.is_empty() {
+            tracing::debug!(user = %subscriber, to = %always, "forwarding unconditionally");
+            return Ok((forwarded, Fallbacks::default()));
+        }
     }
     let mut fallbacks = Fallbacks {
         no_answer_after: forwarding
@@ -462,13 +469,13 @@ async fn local_call(
         ..Fallbacks::default()
     };
     if let Some(busy) = &forwarding.busy {
-        for t in forward_targets(core, busy).await? {
+        for t in forward_targets(core, &subscriber, busy).await {
             fallbacks.busy.push(targets.len());
             targets.push(t);
         }
     }
     if let Some(no_answer) = &forwarding.no_answer {
-        for t in forward_targets(core, no_answer).await? {
+        for t in forward_targets(core, &subscriber, no_answer).await {
             fallbacks.no_answer.push(targets.len());
             targets.push(t);
         }
@@ -489,20 +496,58 @@ async fn local_call(
     Ok((targets, fallbacks))
 }
 
-/// The targets of a call-forwarding URI: our user's phones (no further forwarding, so
-/// forwarding cannot loop), or another domain's server.
-async fn forward_targets(core: &Core, to: &str) -> Result<Vec<Target>, Rejection> {
-    let Ok(Uri::Sip(uri)) = Uri::parse(to) else {
-        return Err(Rejection::new(480, "Forwarding target is not a SIP URI"));
-    };
-    if addressed_to_us(core, &uri).await? {
-        let (_, targets) = local_user(core, &uri).await?;
-        return Ok(targets);
+/// The targets of `subscriber`'s call-forwarding URI: our user's phones (no further
+/// forwarding, so forwarding cannot loop), a telephone number (`tel:`, or a number at our
+/// domain that is no user) through the gateways if the subscriber may call it, or another
+/// domain's server. A target that cannot be reached (unknown user, no phone registered, no
+/// permission, DNS failure) gives no targets: the forwarding is skipped and logged, and the
+/// call goes on as if it were not set.
+async fn forward_targets(core: &Core, subscriber: &store::Address, to: &str) -> Vec<Target> {
+    match forward_targets_or_why(core, subscriber, to).await {
+        Ok(targets) => targets,
+        Err(r) => {
+            tracing::warn!(user = %subscriber, to, reason = %r.reason, "call forwarding not applied");
+            Vec::new()
+        }
     }
-    Ok(vec![Target::new(
-        Some(to.to_owned()),
-        hops_for(core, to).await?,
-    )])
+}
+
+async fn forward_targets_or_why(
+    core: &Core,
+    subscriber: &store::Address,
+    to: &str,
+) -> Result<Vec<Target>, Rejection> {
+    let number = match Uri::parse(to) {
+        Ok(Uri::Tel(tel)) => tel.digits().collect::<String>(),
+        Ok(Uri::Sip(uri)) if addressed_to_us(core, &uri).await? => {
+            match pstn_number(core, &uri).await? {
+                Some(number) => number,
+                None => {
+                    let (_, phones) = local_user(core, &uri).await?;
+                    if phones.is_empty() {
+                        return Err(Rejection::new(480, "no phone registered"));
+                    }
+                    return Ok(phones);
+                }
+            }
+        }
+        Ok(Uri::Sip(_)) => {
+            return Ok(vec![Target::new(
+                Some(to.to_owned()),
+                hops_for(core, to).await?,
+            )])
+        }
+        _ => return Err(Rejection::new(416, "not a SIP or tel URI")),
+    };
+    if core.config.proxy.pstn.gateways.is_empty() {
+        return Err(Rejection::new(
+            480,
+            "a number, and no PSTN gateway is configured",
+        ));
+    }
+    let caller = (subscriber.user.clone(), subscriber.domain.clone());
+    pstn_permission(core, &number, Some(&caller)).await?;
+    Ok(vec![gateway_target(core, &number).await?])
 }
 
 /// The live bindings of an address of record, best q first.

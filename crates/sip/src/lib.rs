@@ -22,10 +22,12 @@
 //! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 //! | [`auth`] | digest authentication: challenges, credentials, nonces, verification |
+//! | [`dialog`] | RFC 3261 §12 dialogs of a user agent: creation, in-dialog requests, CSeq order, target refresh |
 //! | [`transaction`] | RFC 3261 §17 / RFC 6026 transaction state machines, timers, matching |
 
 pub mod auth;
 pub mod build;
+pub mod dialog;
 pub mod edit;
 pub mod error;
 pub mod framing;

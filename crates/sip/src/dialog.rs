@@ -133,7 +133,7 @@ impl Dialog {
         } else {
             DialogState::Early
         };
-        Ok(Dialog {
+        Dialog {
             id: DialogId {
                 call_id: request.call_id()?.to_owned(),
                 local_tag: local_tag.to_owned(),
@@ -147,7 +147,7 @@ impl Dialog {
             remote_target: contact_uri(response).unwrap_or_default(),
             route_set,
         }
-        .with_target_checked(response.status().is_some_and(|s| s >= 200))?)
+        .with_target_checked(response.status().is_some_and(|s| s >= 200))
     }
 
     /// The UAS's dialog from a received INVITE it answers with a response carrying

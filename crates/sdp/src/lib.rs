@@ -30,28 +30,39 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`line`] | raw `<type>=<value>` lines, splitting a body into lines, the `a=name:value` view |
+//! | [`mod@line`] | raw `<type>=<value>` lines, splitting a body into lines, the `a=name:value` view |
 //! | [`origin`] | the `o=` line, RFC 8866 §5.2 |
 //! | [`connection`] | the `c=` line, RFC 8866 §5.7; the RFC 2543 hold address |
 //! | [`attribute`] | `rtpmap`, `fmtp`, `ptime`, `maxptime`, direction, `rtcp` (RFC 3605) |
 //! | [`media`] | media sections: the `m=` line and its typed attribute views |
 //! | [`session`] | [`SessionDescription`]: parse, serialize, session-level views, fallbacks |
 //! | [`rewrite`] | in-place edits for a relay: addresses, ports, `a=rtcp`, direction, o= version |
+//! | [`codec`] | [`Codec`]: an RTP format, the RFC 3551 static payload types, well-known codecs |
+//! | [`offer`] | [`LocalMedia`]: our side of a session; building offers and re-offers (RFC 3264 §5, §8) |
+//! | [`answer`] | answering an offer (RFC 3264 §6) and reading the answer to ours (§7) |
+//! | [`negotiated`] | [`Negotiated`]: the outcome of an exchange; hold detection (RFC 3264 §8.4) |
 //! | [`error`] | [`SdpError`] and [`LineError`]: what is wrong, on which line |
 
+pub mod answer;
 pub mod attribute;
+pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod line;
 pub mod media;
+pub mod negotiated;
+pub mod offer;
 pub mod origin;
 pub mod rewrite;
 pub mod session;
 
 pub use attribute::{Direction, Fmtp, Rtcp, RtpMap};
+pub use codec::{Codec, PayloadType};
 pub use connection::Connection;
 pub use error::{LineError, SdpError};
 pub use line::{Attribute, Line};
 pub use media::{MediaDescription, MediaLine};
+pub use negotiated::Negotiated;
+pub use offer::LocalMedia;
 pub use origin::Origin;
 pub use session::{SessionDescription, Timing};

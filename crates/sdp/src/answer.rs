@@ -6,7 +6,7 @@
 //! offer's order and with the offer's payload type numbers (§6.1), so the codec chosen is the
 //! offerer's most preferred one that we speak.
 
-use crate::attribute::Direction;
+use crate::attribute::{parse_payload_type, Direction};
 use crate::codec::Codec;
 use crate::error::SdpError;
 use crate::media::{MediaDescription, MediaLine};
@@ -124,11 +124,7 @@ pub fn process_answer(
         if answered.port() == 0 {
             continue;
         }
-        if let Some(format) = answered
-            .formats()
-            .iter()
-            .find(|f| !offered.formats().contains(f))
-        {
+        if let Some(format) = answered.formats().iter().find(|f| !was_offered(offered, f)) {
             return Err(not_offered("format", format));
         }
         let mut agreed = Vec::new();
@@ -154,6 +150,14 @@ pub fn process_answer(
         negotiated = outcome(answer, index, agreed, direction);
     }
     negotiated.ok_or(SdpError::NoCommonCodec)
+}
+
+/// Whether the answer's `format` is one of the offered section's: the same text, or for RTP
+/// the same payload type number (`03` is `3`).
+fn was_offered(offered: &MediaDescription, format: &str) -> bool {
+    offered.formats().iter().any(|f| f == format)
+        || parse_payload_type(format)
+            .is_some_and(|number| offered.payload_types().any(|pt| pt == number))
 }
 
 /// Whether a section is an audio stream over plain RTP/AVP, the only kind a phone runs.
@@ -541,6 +545,17 @@ mod tests {
             process_answer(&offer, &events_only),
             Err(SdpError::NoCommonCodec)
         );
+    }
+
+    #[test]
+    fn payload_types_compare_as_numbers() {
+        // Found by fuzzing: an offer writing `03` for GSM, answered with `3`.
+        let offer = offer_with("", "03", "a=fmtp:03 x=1\r\n");
+        let (answer, n) = local(vec![Codec::GSM]).answer(&offer).unwrap();
+        assert_eq!(answer.media()[0].formats(), ["3"]);
+        assert_eq!(n.codec.fmtp.as_deref(), Some("x=1"));
+        let theirs = process_answer(&offer, &answer).unwrap();
+        assert_eq!(theirs.codec.payload_type_number(), 3);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::attribute::parse_payload_type;
 use crate::media::MediaDescription;
 
 /// How a codec is numbered on an `m=` line.
@@ -222,8 +223,9 @@ impl MediaDescription {
             None => Codec::from_static_payload_type(number)?,
         };
         codec.fmtp = self
-            .fmtp(&number.to_string())
-            .map(|p| Cow::Owned(p.to_owned()));
+            .fmtps()
+            .find(|f| parse_payload_type(f.format) == Some(number))
+            .map(|f| Cow::Owned(f.parameters.to_owned()));
         Some(codec)
     }
 

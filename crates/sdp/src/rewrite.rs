@@ -127,6 +127,8 @@ impl SessionDescription {
 
 impl MediaDescription {
     /// Sets the port of the `m=` line (RFC 8866 §5.14); 0 rejects or disables the stream.
+    /// A stream enabled again needs a connection address, its own or the session's (§5.7):
+    /// without one the description no longer parses.
     pub fn set_port(&mut self, port: u16) {
         self.m.port = port;
         self.m_value = self.m.to_string();

@@ -27,6 +27,10 @@ impl LocalMedia {
     /// receiving. Every other stream is rejected with port 0.
     ///
     /// Fails with [`SdpError::NoCommonCodec`] (→ 488) when no stream can be accepted.
+    ///
+    /// The answer carries our `session_id` and `session_version`; to answer a re-offer in an
+    /// established session, pass the result through
+    /// [`SessionDescription::continue_from`] with our previous description (RFC 3264 §8).
     pub fn answer(
         &self,
         offer: &SessionDescription,
@@ -545,6 +549,25 @@ mod tests {
             process_answer(&offer, &events_only),
             Err(SdpError::NoCommonCodec)
         );
+    }
+
+    #[test]
+    fn answers_to_reoffers_continue_our_session() {
+        let offer = SessionDescription::parse(XLITE).unwrap();
+        let (first, _) = phone().answer(&offer).unwrap();
+        // A session refresh with the same offer: the same answer, the same version.
+        let (mut again, _) = phone().answer(&offer).unwrap();
+        again.continue_from(&first);
+        assert_eq!(again, first);
+        // The peer puts us on hold: our answer changes, its version goes up by one.
+        let mut hold = offer.clone();
+        hold.media_mut()[0].set_direction(Direction::SendOnly);
+        hold.bump_version();
+        let (mut held, n) = phone().answer(&hold).unwrap();
+        held.continue_from(&first);
+        assert!(n.remote_hold);
+        assert_eq!(held.origin().session_version, 78);
+        assert_eq!(held.media_direction(&held.media()[0]), Direction::RecvOnly);
     }
 
     #[test]

@@ -103,9 +103,9 @@ impl Codec {
         self
     }
 
-    /// The same codec with other format parameters.
-    pub fn with_fmtp(mut self, fmtp: Option<impl Into<Cow<'static, str>>>) -> Codec {
-        self.fmtp = fmtp.map(Into::into);
+    /// The same codec with these format parameters (`a=fmtp`, e.g. `0-15` or `annexb=no`).
+    pub fn with_fmtp(mut self, fmtp: impl Into<Cow<'static, str>>) -> Codec {
+        self.fmtp = Some(fmtp.into());
         self
     }
 
@@ -273,6 +273,11 @@ mod tests {
             ..Codec::new("opus", 48000, PayloadType::Dynamic(111))
         };
         assert_eq!(stereo.rtpmap_encoding(), "opus/48000/2");
+        let events = Codec::TELEPHONE_EVENT
+            .with_fmtp("0-15")
+            .with_payload_type(96);
+        assert_eq!(events.fmtp.as_deref(), Some("0-15"));
+        assert_eq!(events.payload_type, PayloadType::Dynamic(96));
         assert_eq!(PayloadType::from_number(96), PayloadType::Dynamic(96));
         assert_eq!(PayloadType::from_number(95), PayloadType::Static(95));
     }

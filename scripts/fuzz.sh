@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the sip crate: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz target of
-# fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input is left
-# in fuzz/artifacts/TARGET/).
+# Bounded fuzzing of the sip and sdp crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
+# target of fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input
+# is left in fuzz/artifacts/TARGET/).
 #
 # Works on a stable toolchain: cargo-fuzz runs without a sanitizer (-s none; Rust code is
 # memory-safe, and the targets' assertions still abort), and RUSTC_BOOTSTRAP=1 lets cargo-fuzz
 # pass the few unstable flags it uses. Installs cargo-fuzz when missing. The corpus is seeded
-# from the RFC 4475 torture messages in shared/testdata beside the project checkout.
+# from the RFC 4475 torture messages in shared/testdata beside the project checkout, and from
+# the sdp crate's golden files.
 set -euo pipefail
 
 seconds="${1:-60}"
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
-targets=(parse_message frame_stream)
+sdp_data="$root/crates/sdp/tests/data"
+targets=(parse_message frame_stream parse_sdp)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -35,6 +37,14 @@ if compgen -G "$shared/*.dat" >/dev/null; then
 else
     echo "fuzz.sh: no seeds at $shared; starting from an empty corpus" >&2
 fi
+
+# SDP seeds: the golden descriptions of the sdp crate, valid and malformed, as bodies.
+mkdir -p corpus/parse_sdp
+for f in "$sdp_data"/*.sdp "$sdp_data"/*/*.sdp; do
+    [ -e "$f" ] || continue
+    dir="$(basename "$(dirname "$f")")"
+    cp "$f" "corpus/parse_sdp/$dir-$(basename "$f" .sdp)"
+done
 
 export RUSTC_BOOTSTRAP=1
 status=0

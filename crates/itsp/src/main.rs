@@ -6,6 +6,7 @@
 //! - `serve.rs`: `itsp serve`: settings from flags and the config file, then the
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
 //! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
+//! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
@@ -15,6 +16,7 @@
 mod admin;
 mod config;
 mod lint;
+mod phone;
 mod serve;
 mod store_args;
 
@@ -78,6 +80,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A portable SIP phone with real RTP audio: register, call, answer, DTMF, messages,
+    /// hold and transfer, all settings on the command line or in one --profile file.
+    ///
+    /// Audio comes from a WAV file (--play), a tone (--tone) or silence, and goes to a WAV
+    /// file (--record); codecs PCMU, PCMA and GSM 06.10. At hang-up it prints what the call
+    /// was like: packets, loss, jitter, round-trip time, R-factor and MOS. --json prints
+    /// every event and the report as JSON lines. The exit status is 0 when the command did
+    /// what it was asked (registered, call answered, message delivered), 1 otherwise.
+    Phone(::phone::options::PhoneArgs),
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -97,12 +108,17 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if matches!(cli.command, Command::Phone(_)) && cli.log == "info" {
+        // The phone talks to a person on stdout; only problems go to the log.
+        cli.log = "warn".into();
+    }
     init_logging(&cli);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
         Command::Admin(command) => admin::run(command),
+        Command::Phone(args) => phone::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,131 @@
+//! `itsp phone` as a child process: its `--json` event lines read on a thread, its stdin
+//! open for the commands a person would type during a call.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::DOMAIN;
+
+/// A running `itsp phone`.
+pub struct Softphone {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<serde_json::Value>,
+    /// Every event read so far.
+    pub events: Vec<serde_json::Value>,
+}
+
+impl Drop for Softphone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Softphone {
+    /// Starts `itsp phone --json --user USER --password PASSWORD --server SERVER --domain
+    /// DOMAIN ARGS...`.
+    pub fn start(server: SocketAddr, user: &str, password: &str, args: &[&str]) -> Softphone {
+        let server = server.to_string();
+        let mut all = vec![
+            "phone", "--json", "--user", user, "--password", password, "--server", &server,
+            "--domain", DOMAIN,
+        ];
+        all.extend_from_slice(args);
+        Softphone::start_raw(user, &all)
+    }
+
+    /// Starts `itsp` with exactly these arguments.
+    pub fn start_raw(name: &str, args: &[&str]) -> Softphone {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_itsp"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("itsp phone starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let tag = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[{tag}] {line}");
+                match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(v) => {
+                        let _ = tx.send(v);
+                    }
+                    Err(_) => eprintln!("[{tag}] (not JSON) {line}"),
+                }
+            }
+        });
+        Softphone {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            events: Vec::new(),
+        }
+    }
+
+    /// Waits for the event `name`; panics with what came instead.
+    pub fn wait_event(&mut self, name: &str, within: Duration) -> serde_json::Value {
+        if let Some(v) = self.events.iter().find(|v| v["event"] == name) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.events.push(v.clone());
+                    if v["event"] == name {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no {name:?} event within {within:?}; got {:?}",
+                    self.name, self.events
+                ),
+            }
+        }
+    }
+
+    /// Types a line at the phone's prompt.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for the phone to exit, then reads the rest of its events.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                panic!("{}: did not exit; events {:?}", self.name, self.events);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.events.push(v);
+        }
+        status
+    }
+
+    /// Every event named `name` so far.
+    pub fn all(&self, name: &str) -> Vec<serde_json::Value> {
+        self.events
+            .iter()
+            .filter(|v| v["event"] == name)
+            .cloned()
+            .collect()
+    }
+}

@@ -13,7 +13,10 @@ pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match runtime.block_on(phone::app::run(args.command, settings)) {
+    let outcome = runtime.block_on(phone::app::run(args.command, settings));
+    // The terminal reader blocks in a thread on stdin; do not wait for it.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("itsp phone: {e}");

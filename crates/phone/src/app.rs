@@ -857,7 +857,6 @@ impl Phone {
                     }
                 }
             }
-            other => tracing::debug!(?other, "event"),
         }
     }
 
@@ -961,6 +960,5 @@ fn cause_name(cause: &EndCause) -> &'static str {
         EndCause::Refused { .. } => "refused",
         EndCause::Failed { .. } => "failed",
         EndCause::NoAck => "no-ack",
-        _ => "other",
     }
 }

@@ -28,9 +28,11 @@
 //! | `codec` | G.711 and GSM 06.10 (separate work) |
 
 pub mod error;
+pub mod event;
 pub mod ntp;
 pub mod packet;
 pub mod rtcp;
+pub mod stats;
 
 pub use error::Error;
 pub use packet::{RtpHeader, RtpPacket};

@@ -29,8 +29,10 @@
 
 pub mod error;
 pub mod event;
+pub mod jitter;
 pub mod ntp;
 pub mod packet;
+pub mod quality;
 pub mod rtcp;
 pub mod stats;
 

@@ -35,6 +35,8 @@ pub mod packet;
 pub mod quality;
 pub mod rtcp;
 pub mod stats;
+pub mod stream;
 
 pub use error::Error;
 pub use packet::{RtpHeader, RtpPacket};
+pub use stream::{MediaStream, Report, StreamConfig};

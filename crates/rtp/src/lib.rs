@@ -27,6 +27,7 @@
 //! | [`error`] | [`Error`]: what is wrong with an input |
 //! | `codec` | G.711 and GSM 06.10 (separate work) |
 
+pub mod audio;
 pub mod error;
 pub mod event;
 pub mod jitter;

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the sip crate: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz target of
-# fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input is left
-# in fuzz/artifacts/TARGET/).
+# Bounded fuzzing of the sip and rtp crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
+# target of fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input
+# is left in fuzz/artifacts/TARGET/).
 #
 # Works on a stable toolchain: cargo-fuzz runs without a sanitizer (-s none; Rust code is
 # memory-safe, and the targets' assertions still abort), and RUSTC_BOOTSTRAP=1 lets cargo-fuzz
-# pass the few unstable flags it uses. Installs cargo-fuzz when missing. The corpus is seeded
-# from the RFC 4475 torture messages in shared/testdata beside the project checkout.
+# pass the few unstable flags it uses. Installs cargo-fuzz when missing. The SIP corpora are
+# seeded from the RFC 4475 torture messages in shared/testdata beside the project checkout, the
+# RTP and RTCP corpora from the golden packets in crates/rtp/tests/data.
 set -euo pipefail
 
 seconds="${1:-60}"
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
-targets=(parse_message frame_stream)
+rtp_data="$root/crates/rtp/tests/data"
+targets=(parse_message frame_stream parse_rtp parse_rtcp)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -35,6 +37,14 @@ if compgen -G "$shared/*.dat" >/dev/null; then
 else
     echo "fuzz.sh: no seeds at $shared; starting from an empty corpus" >&2
 fi
+
+# RTP and RTCP seeds: the golden packets of the rtp crate's tests.
+mkdir -p corpus/parse_rtp corpus/parse_rtcp
+for kind in rtp rtcp; do
+    if compgen -G "$rtp_data/$kind/*.bin" >/dev/null; then
+        cp "$rtp_data/$kind"/*.bin "corpus/parse_$kind/"
+    fi
+done
 
 export RUSTC_BOOTSTRAP=1
 status=0

@@ -165,14 +165,23 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
-    /// An empty buffer.
+    /// An empty buffer. Out-of-range settings are brought into range: the frame duration
+    /// to 1 ms–1 s, the maximum delay to at most 60 s, the minimum to at most the maximum.
     pub fn new(config: JitterConfig) -> Self {
         let clock_rate = config.clock_rate.max(1);
-        let frame_units = duration_units(config.frame_duration, clock_rate).max(1);
-        let target = config.min_delay.min(config.max_delay);
+        let frame_duration = config
+            .frame_duration
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        let max_delay = config.max_delay.min(Duration::from_secs(60));
+        let min_delay = config.min_delay.min(max_delay);
+        let frame_units = duration_units(frame_duration, clock_rate).max(1);
+        let target = min_delay;
         JitterBuffer {
             config: JitterConfig {
                 clock_rate,
+                frame_duration,
+                min_delay,
+                max_delay,
                 ..config
             },
             frame_units,
@@ -321,12 +330,12 @@ impl JitterBuffer {
             .iter()
             .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
         let spread = units_duration((max - min).max(0), self.config.clock_rate);
-        let frames = self.frames_in(spread + SAFETY_MARGIN).max(1);
-        let wanted = self.config.frame_duration * frames as u32;
-        self.target = wanted.clamp(
-            self.config.min_delay.min(self.config.max_delay),
-            self.config.max_delay,
-        );
+        let frames = self.frames_in(spread.saturating_add(SAFETY_MARGIN)).max(1);
+        let wanted = u32::try_from(frames)
+            .ok()
+            .and_then(|n| self.config.frame_duration.checked_mul(n))
+            .unwrap_or(self.config.max_delay);
+        self.target = wanted.clamp(self.config.min_delay, self.config.max_delay);
     }
 
     /// Whole frames needed to cover `d` (rounded up).

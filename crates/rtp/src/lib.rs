@@ -11,6 +11,26 @@
 //! (`std::time::Instant`, and a `SystemTime` where wall-clock time is needed for RTCP NTP
 //! timestamps), and takes bytes and deadlines out.
 //!
+//! ```
+//! use std::time::{Duration, Instant, SystemTime};
+//! use rtp::{jitter::Playout, MediaStream, StreamConfig};
+//!
+//! // Two ends of a call; SSRCs, sequence numbers and timestamps would be random.
+//! let t = Instant::now();
+//! let wall = SystemTime::now();
+//! let mut alice = MediaStream::new(StreamConfig::new(1, 100, 1000, 0, "alice@a"), t, wall)?;
+//! let mut bob = MediaStream::new(StreamConfig::new(2, 200, 2000, 0, "bob@b"), t, wall)?;
+//! for i in 0..3u32 {
+//!     let now = t + Duration::from_millis(20 * u64::from(i));
+//!     let packet = alice.send_audio(now, &[0xff; 160]); // one encoded 20 ms frame
+//!     bob.receive_rtp(now + Duration::from_millis(5), &packet)?;
+//! }
+//! // Playout starts once the first packet has waited the jitter buffer's delay.
+//! let tick = t + Duration::from_millis(30);
+//! assert!(matches!(bob.pop_audio(tick), Playout::Frame(f) if f.sequence == 100));
+//! # Ok::<(), rtp::Error>(())
+//! ```
+//!
 //! ## Layout
 //!
 //! | module | concept |

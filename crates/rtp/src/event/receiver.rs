@@ -71,10 +71,10 @@ impl Default for EventReceiver {
 }
 
 impl EventReceiver {
-    /// A receiver holding events without an end packet for at most `hold`.
+    /// A receiver holding events without an end packet for at most `hold` (at most 10 s).
     pub fn new(hold: Duration) -> Self {
         EventReceiver {
-            hold,
+            hold: hold.min(Duration::from_secs(10)),
             pending: Vec::new(),
             released: VecDeque::with_capacity(REMEMBERED),
             ready: VecDeque::new(),

@@ -77,10 +77,17 @@ pub struct EventSender {
 }
 
 impl EventSender {
-    /// A sender with nothing queued.
+    /// A sender with nothing queued. The packet interval is brought into 1 ms–1 s and the
+    /// gap to at most 10 s.
     pub fn new(config: EventSenderConfig) -> Self {
         EventSender {
-            config,
+            config: EventSenderConfig {
+                packet_interval: config
+                    .packet_interval
+                    .clamp(Duration::from_millis(1), Duration::from_secs(1)),
+                gap: config.gap.min(Duration::from_secs(10)),
+                ..config
+            },
             queue: VecDeque::new(),
             current: None,
             next_start: None,

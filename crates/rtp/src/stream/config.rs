@@ -96,8 +96,8 @@ impl StreamConfig {
         if self.cname.len() > 255 {
             return Err(Error::Config("CNAME longer than 255 octets"));
         }
-        if self.rtcp_interval.is_zero() {
-            return Err(Error::Config("RTCP interval is zero"));
+        if self.rtcp_interval.is_zero() || self.rtcp_interval > Duration::from_secs(3600) {
+            return Err(Error::Config("RTCP interval must be between 0 and 1 hour"));
         }
         Ok(())
     }

@@ -220,7 +220,9 @@ impl MediaStream {
     }
 
     /// Queues a DTMF digit (`0`-`9`, `*`, `#`, `A`-`D`) as RFC 4733 events; its packets come
-    /// out of [`MediaStream::poll_transmit`].
+    /// out of [`MediaStream::poll_transmit`]. Audio may go on meanwhile; a caller that
+    /// prefers to pause it while [`MediaStream::sending_digits`] (RFC 4733 §2.5.1.1 allows
+    /// both) gets a talkspurt marker when it resumes.
     pub fn send_digit(&mut self, now: Instant, digit: char) -> Result<(), Error> {
         if self.config.telephone_event.is_none() {
             return Err(Error::NoTelephoneEvent);

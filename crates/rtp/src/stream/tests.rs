@@ -230,7 +230,7 @@ fn nothing_received_means_no_quality_estimate() {
 fn bad_configurations_are_refused() {
     let t = Instant::now();
     type Change = fn(&mut StreamConfig);
-    let cases: [(Change, &str); 5] = [
+    let cases: [(Change, &str); 6] = [
         (|c| c.payload_type = 128, "payload type above 127"),
         (
             |c| c.telephone_event = Some(0),
@@ -240,6 +240,10 @@ fn bad_configurations_are_refused() {
         (
             |c| c.ptime = Duration::ZERO,
             "ptime must be between 0 and 1 s",
+        ),
+        (
+            |c| c.rtcp_interval = Duration::ZERO,
+            "RTCP interval must be between 0 and 1 hour",
         ),
         (
             |c| c.cname = "x".repeat(300),

@@ -32,6 +32,7 @@
 
 mod config;
 mod report;
+mod rtcp;
 
 pub use config::StreamConfig;
 pub use report::Report;
@@ -41,11 +42,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::Error;
 use crate::event::{EventReceiver, EventSender, EventSenderConfig, ReceivedEvent, TelephoneEvent};
 use crate::jitter::{JitterBuffer, JitterConfig, Playout, PushOutcome};
-use crate::ntp::NtpTimestamp;
 use crate::packet::{RtpHeader, RtpPacket};
-use crate::quality::{mos_from_r, r_factor, EModelInput};
-use crate::rtcp::{Compound, CompoundReport, ReportBlock, RtcpPacket, SenderInfo};
-use crate::stats::{round_trip_time, ReceiverStats, SenderStats};
+use crate::rtcp::ReportBlock;
+use crate::stats::{ReceiverStats, SenderStats};
 
 /// Which socket a packet goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,61 +350,6 @@ impl MediaStream {
         }
     }
 
-    /// The wall-clock time of `now` as NTP.
-    fn ntp_at(&self, now: Instant) -> NtpTimestamp {
-        let (at, wall) = self.anchor;
-        let time = if now >= at {
-            wall.checked_add(now - at)
-        } else {
-            wall.checked_sub(at - now)
-        };
-        NtpTimestamp::from_system_time(time.unwrap_or(wall))
-    }
-
-    /// The next report interval (see the module documentation).
-    fn report_interval(&mut self) -> Duration {
-        let base = self.config.rtcp_interval;
-        let Some(state) = self.rng.as_mut() else {
-            return base;
-        };
-        // xorshift64*: a uniform factor in [0.5, 1.5).
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        let bits = state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-        let unit = bits as f64 / (1u64 << 53) as f64;
-        let compensation = std::f64::consts::E - 1.5;
-        base.mul_f64((0.5 + unit) / compensation)
-    }
-
-    /// Our compound report at `now` (RFC 3550 §6.1): SR if we sent since the last one, else
-    /// RR; a report block about the remote source; SDES CNAME; BYE when closing.
-    fn build_report(&mut self, now: Instant, bye: bool) -> Vec<u8> {
-        let mut blocks = Vec::with_capacity(1);
-        if let (Some(ssrc), Some(stats)) = (self.remote_ssrc, self.receiver.as_mut()) {
-            if stats.is_valid() {
-                blocks.push(stats.report_block(ssrc, now));
-            }
-        }
-        let sender_info = self.sent_since_report.then(|| SenderInfo {
-            ntp: self.ntp_at(now),
-            rtp_timestamp: self.timestamp_at(now),
-            packet_count: self.sender.packets as u32,
-            octet_count: self.sender.octets as u32,
-        });
-        self.sent_since_report = false;
-        let report = CompoundReport {
-            ssrc: self.config.ssrc,
-            sender_info,
-            report_blocks: &blocks,
-            cname: &self.config.cname,
-            bye,
-            bye_reason: None,
-        };
-        // Cannot fail: one block, a CNAME checked by `new`.
-        report.to_vec().unwrap_or_default()
-    }
-
     // ---------------------------------------------------------------- receiving
 
     /// Takes an RTP datagram that arrived at `now`.
@@ -466,59 +410,6 @@ impl MediaStream {
         self.event_receiver.poll_event(now)
     }
 
-    /// Takes an RTCP datagram that arrived at `now`, when the wall clock read `wall`.
-    pub fn receive_rtcp(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        bytes: &[u8],
-    ) -> Result<RtcpReceived, Error> {
-        let compound = Compound::parse(bytes)?;
-        self.anchor = (now, wall);
-        let arrival = self.ntp_at(now);
-        let mut found = RtcpReceived::default();
-        for packet in compound.packets() {
-            let blocks = match packet {
-                RtcpPacket::SenderReport(sr) => {
-                    if Some(sr.ssrc()) == self.remote_ssrc {
-                        if let Some(stats) = self.receiver.as_mut() {
-                            stats.on_sender_report(now, sr.sender_info().ntp);
-                        }
-                        found.sender_report = true;
-                    }
-                    Some(sr.report_blocks())
-                }
-                RtcpPacket::ReceiverReport(rr) => Some(rr.report_blocks()),
-                RtcpPacket::SourceDescription(sdes) => {
-                    if let Some(cname) = self.remote_ssrc.and_then(|s| sdes.cname_of(s)) {
-                        self.remote_cname = Some(String::from_utf8_lossy(cname).into_owned());
-                    }
-                    None
-                }
-                RtcpPacket::Bye(bye) => {
-                    if bye.sources().any(|s| Some(s) == self.remote_ssrc) {
-                        self.remote_bye = true;
-                        found.bye = true;
-                    }
-                    None
-                }
-                _ => None,
-            };
-            for block in blocks.into_iter().flatten() {
-                if block.ssrc != self.config.ssrc {
-                    continue;
-                }
-                found.report_about_us = true;
-                self.remote_view = Some(RemoteView { block });
-                if let Some(rtt) = round_trip_time(arrival, &block) {
-                    self.rtt = Some(rtt);
-                    found.rtt = Some(rtt);
-                }
-            }
-        }
-        Ok(found)
-    }
-
     /// The remote's CNAME, once an SDES gave it.
     pub fn remote_cname(&self) -> Option<&str> {
         self.remote_cname.as_deref()
@@ -542,70 +433,6 @@ impl MediaStream {
     /// The jitter buffer (for its counters and delay).
     pub fn jitter_buffer(&self) -> &JitterBuffer {
         &self.jitter
-    }
-
-    // ---------------------------------------------------------------- report
-
-    /// The call report so far.
-    pub fn report(&self) -> Report {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let rate = f64::from(self.config.clock_rate);
-        let jitter = self.jitter.stats();
-        let mut report = Report {
-            packets_sent: self.sender.packets,
-            octets_sent: self.sender.octets,
-            packets_received: self.retired.packets,
-            octets_received: self.retired.octets,
-            packets_expected: self.retired.expected,
-            packets_lost: self.retired.lost,
-            late_discarded: jitter.late,
-            concealed_frames: jitter.missing,
-            playout_delay_ms: ms(self.jitter.target_delay()),
-            rtt_ms: self.rtt.map(ms),
-            events_received: self.event_receiver.counters().events,
-            ..Report::default()
-        };
-        let mut burst_ratio = 1.0;
-        if let Some(stats) = &self.receiver {
-            report.packets_received += stats.packets();
-            report.octets_received += stats.octets();
-            report.packets_expected += u64::from(stats.expected());
-            report.packets_lost += stats.cumulative_lost();
-            report.jitter_ms = ms(stats.jitter_duration());
-            burst_ratio = stats.burst_ratio();
-        }
-        if report.packets_expected > 0 {
-            report.loss_percent =
-                report.packets_lost.max(0) as f64 * 100.0 / report.packets_expected as f64;
-        }
-        if let Some(view) = &self.remote_view {
-            report.remote_packets_lost = Some(i64::from(view.block.cumulative_lost));
-            report.remote_fraction_lost_percent =
-                Some(f64::from(view.block.fraction_lost) * 100.0 / 256.0);
-            report.remote_jitter_ms = Some(f64::from(view.block.jitter) * 1000.0 / rate);
-        }
-        if jitter.played > 0 {
-            // Loss for the E-model: lost in the network or discarded as late.
-            let impaired = report.packets_lost.max(0) as f64 + jitter.late as f64;
-            let loss = if report.packets_expected > 0 {
-                (impaired * 100.0 / report.packets_expected as f64).min(100.0)
-            } else {
-                0.0
-            };
-            // Mouth to ear: half the round trip, the playout delay, one packet of capture.
-            let one_way =
-                self.rtt.unwrap_or_default() / 2 + self.jitter.target_delay() + self.config.ptime;
-            let r = r_factor(&EModelInput {
-                one_way_delay: one_way,
-                packet_loss_percent: loss,
-                burst_ratio,
-                codec: self.config.codec,
-                advantage: 0.0,
-            });
-            report.r_factor = Some(r);
-            report.mos = Some(mos_from_r(r));
-        }
-        report
     }
 }
 

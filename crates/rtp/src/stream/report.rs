@@ -1,6 +1,10 @@
 //! The call-quality report of a stream, for the phone's summary and the monitoring.
 
 use std::fmt;
+use std::time::Duration;
+
+use super::MediaStream;
+use crate::quality::{mos_from_r, r_factor, EModelInput};
 
 /// What a stream sent, received and how good the call was. Plain values: the phone maps
 /// them to its output format.
@@ -68,5 +72,69 @@ impl fmt::Display for Report {
             write!(f, " R {r:.1} MOS {mos:.2}")?;
         }
         Ok(())
+    }
+}
+
+impl MediaStream {
+    /// The call report so far.
+    pub fn report(&self) -> Report {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let rate = f64::from(self.config.clock_rate);
+        let jitter = self.jitter.stats();
+        let mut report = Report {
+            packets_sent: self.sender.packets,
+            octets_sent: self.sender.octets,
+            packets_received: self.retired.packets,
+            octets_received: self.retired.octets,
+            packets_expected: self.retired.expected,
+            packets_lost: self.retired.lost,
+            late_discarded: jitter.late,
+            concealed_frames: jitter.missing,
+            playout_delay_ms: ms(self.jitter.target_delay()),
+            rtt_ms: self.rtt.map(ms),
+            events_received: self.event_receiver.counters().events,
+            ..Report::default()
+        };
+        let mut burst_ratio = 1.0;
+        if let Some(stats) = &self.receiver {
+            report.packets_received += stats.packets();
+            report.octets_received += stats.octets();
+            report.packets_expected += u64::from(stats.expected());
+            report.packets_lost += stats.cumulative_lost();
+            report.jitter_ms = ms(stats.jitter_duration());
+            burst_ratio = stats.burst_ratio();
+        }
+        if report.packets_expected > 0 {
+            report.loss_percent =
+                report.packets_lost.max(0) as f64 * 100.0 / report.packets_expected as f64;
+        }
+        if let Some(view) = &self.remote_view {
+            report.remote_packets_lost = Some(i64::from(view.block.cumulative_lost));
+            report.remote_fraction_lost_percent =
+                Some(f64::from(view.block.fraction_lost) * 100.0 / 256.0);
+            report.remote_jitter_ms = Some(f64::from(view.block.jitter) * 1000.0 / rate);
+        }
+        if jitter.played > 0 {
+            // Loss for the E-model: lost in the network or discarded as late.
+            let impaired = report.packets_lost.max(0) as f64 + jitter.late as f64;
+            let loss = if report.packets_expected > 0 {
+                (impaired * 100.0 / report.packets_expected as f64).min(100.0)
+            } else {
+                0.0
+            };
+            // Mouth to ear: half the round trip, the playout delay, one packet of capture.
+            let one_way =
+                self.rtt.unwrap_or_default() / 2 + self.jitter.target_delay() + self.config.ptime;
+            let r = r_factor(&EModelInput {
+                one_way_delay: one_way,
+                packet_loss_percent: loss,
+                burst_ratio,
+                codec: self.config.codec,
+                advantage: 0.0,
+            });
+            report.r_factor = Some(r);
+            report.mos = Some(mos_from_r(r));
+        }
+        report
     }
 }

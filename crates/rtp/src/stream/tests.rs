@@ -2,7 +2,8 @@
 //! talking over a simulated network are in `tests/stream.rs`.
 
 use super::*;
-use crate::rtcp::RtcpPacket;
+use crate::ntp::NtpTimestamp;
+use crate::rtcp::{Compound, RtcpPacket};
 use std::time::UNIX_EPOCH;
 
 const MS20: Duration = Duration::from_millis(20);

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the sip and sdp crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
+# Bounded fuzzing of the sip, sdp and rtp crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
 # target of fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input
 # is left in fuzz/artifacts/TARGET/).
 #
 # Works on a stable toolchain: cargo-fuzz runs without a sanitizer (-s none; Rust code is
 # memory-safe, and the targets' assertions still abort), and RUSTC_BOOTSTRAP=1 lets cargo-fuzz
-# pass the few unstable flags it uses. Installs cargo-fuzz when missing. The corpus is seeded
-# from the RFC 4475 torture messages in shared/testdata beside the project checkout, and from
-# the sdp crate's golden files.
+# pass the few unstable flags it uses. Installs cargo-fuzz when missing. The SIP corpora are
+# seeded from the RFC 4475 torture messages in shared/testdata beside the project checkout, the
+# SDP corpus from the sdp crate's golden files, the RTP and RTCP corpora from the golden
+# packets in crates/rtp/tests/data.
 set -euo pipefail
 
 seconds="${1:-60}"
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
 sdp_data="$root/crates/sdp/tests/data"
-targets=(parse_message frame_stream parse_sdp)
+rtp_data="$root/crates/rtp/tests/data"
+targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -44,6 +46,14 @@ for f in "$sdp_data"/*.sdp "$sdp_data"/*/*.sdp; do
     [ -e "$f" ] || continue
     dir="$(basename "$(dirname "$f")")"
     cp "$f" "corpus/parse_sdp/$dir-$(basename "$f" .sdp)"
+done
+
+# RTP and RTCP seeds: the golden packets of the rtp crate's tests.
+mkdir -p corpus/parse_rtp corpus/parse_rtcp
+for kind in rtp rtcp; do
+    if compgen -G "$rtp_data/$kind/*.bin" >/dev/null; then
+        cp "$rtp_data/$kind"/*.bin "corpus/parse_$kind/"
+    fi
 done
 
 export RUSTC_BOOTSTRAP=1

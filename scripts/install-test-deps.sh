@@ -4,7 +4,9 @@
 # arguments. .ci/run passes what the tests use: postgresql (the store and server tests start
 # a private cluster with its initdb/pg_ctl; no system service is used) and sip-tester
 # (sipp, the REGISTER-with-digest scenario of ../shared/bench). The peers of later issues
-# (baresip, kamailio, rtpengine) are added there when their tests land.
+# (baresip, kamailio, rtpengine) are added there when their tests land. libgsm-tools (toast,
+# untoast) serves the live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which
+# prints a "skipped" line without it: .ci/run should pass it too.
 set -euo pipefail
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)

@@ -1,7 +1,7 @@
 //! # rtp — the media core of itsp, sans-IO
 //!
-//! RTP and RTCP packets (RFC 3550), RFC 4733 telephone events, a jitter buffer, reception
-//! statistics, the E-model call-quality estimate (ITU-T G.107), one RTP session tying them
+//! RTP and RTCP packets (RFC 3550), RFC 4733 telephone events, the G.711 and GSM 06.10
+//! codecs, a jitter buffer, reception statistics, the E-model call-quality estimate (ITU-T G.107), one RTP session tying them
 //! together ([`MediaStream`]), and the audio helpers around them (WAV files, resampling,
 //! tones, Goertzel). The phone (`crates/phone`) glues codecs, a [`MediaStream`] and a UDP
 //! socket; the relay uses the packet views and statistics; the media services use the jitter
@@ -45,9 +45,10 @@
 //! | [`stream`] | [`MediaStream`]: one sans-IO RTP session (send, receive, RTCP, final [`Report`]) |
 //! | [`audio`] | WAV read/write, resampling, tone generation, Goertzel detection |
 //! | [`error`] | [`Error`]: what is wrong with an input |
-//! | `codec` | G.711 and GSM 06.10 (separate work) |
+//! | [`codec`] | G.711 μ-law/A-law and GSM 06.10 encoders and decoders (RFC 3551 §4.5), loss concealment |
 
 pub mod audio;
+pub mod codec;
 pub mod error;
 pub mod event;
 pub mod jitter;

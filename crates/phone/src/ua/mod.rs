@@ -678,10 +678,15 @@ impl UserAgent {
         let (Some(key), Some(invite)) = (&c.invite_key, &c.invite) else {
             return Err(UaError::NoCall(call));
         };
-        Ok((
-            key.clone(),
-            MessageBuilder::response_to(invite, code, reason, Some(&c.local_tag)),
-        ))
+        let mut response = MessageBuilder::response_to(invite, code, reason, Some(&c.local_tag));
+        if (101..300).contains(&code) {
+            // §12.1.1: a response that creates a dialog copies the Record-Route of the
+            // request, so the caller learns the route set too.
+            for rr in invite.header_values(HeaderName::RecordRoute) {
+                response = response.header(HeaderName::RecordRoute, rr);
+            }
+        }
+        Ok((key.clone(), response))
     }
 
     /// Hangs up: BYE for an established call, CANCEL for our unanswered call, 603 for an

@@ -491,3 +491,31 @@ fn requests_outside_any_call() {
     );
     assert!(net.b.poll_transmit().is_none());
 }
+
+#[test]
+fn answers_copy_the_record_route_of_the_invite() {
+    let mut net = Net::new();
+    let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKrr1\r\nRecord-Route: <sip:p1.example.com;lr>\r\nRecord-Route: <sip:p2.example.com;lr>\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: rr\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5061>\r\nContent-Length: 0\r\n\r\n";
+    net.b.handle(net.now, A.parse().unwrap(), Bytes::from_static(invite.as_bytes()));
+    let _trying = net.b.poll_transmit().unwrap();
+    let call = std::iter::from_fn(|| net.b.poll_event())
+        .find_map(|e| match e {
+            Event::Incoming { call, .. } => Some(call),
+            _ => None,
+        })
+        .unwrap();
+    net.b.ringing(net.now, call).unwrap();
+    net.b.answer(net.now, call, None).unwrap();
+    for expected in [180, 200] {
+        let r = Message::parse(net.b.poll_transmit().unwrap().payload).unwrap();
+        assert_eq!(r.status(), Some(expected));
+        let rr: Vec<_> = r.record_routes().map(|x| x.unwrap().uri).collect();
+        assert_eq!(rr, ["sip:p1.example.com;lr", "sip:p2.example.com;lr"]);
+    }
+    // Bob's BYE goes along that route, in order.
+    net.b.hangup(net.now, call).unwrap();
+    let bye = Message::parse(net.b.poll_transmit().unwrap().payload).unwrap();
+    assert_eq!(bye.method(), Some(&sip::Method::Bye));
+    let routes: Vec<_> = bye.routes().map(|x| x.unwrap().uri).collect();
+    assert_eq!(routes, ["sip:p1.example.com;lr", "sip:p2.example.com;lr"]);
+}

@@ -88,7 +88,7 @@ enum Command {
     /// was like: packets, loss, jitter, round-trip time, R-factor and MOS. --json prints
     /// every event and the report as JSON lines. The exit status is 0 when the command did
     /// what it was asked (registered, call answered, message delivered), 1 otherwise.
-    Phone(::phone::options::PhoneArgs),
+    Phone(Box<::phone::options::PhoneArgs>),
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
         Command::Admin(command) => admin::run(command),
-        Command::Phone(args) => phone::run(args),
+        Command::Phone(args) => phone::run(*args),
     };
     match result {
         Ok(code) => code,

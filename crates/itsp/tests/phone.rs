@@ -28,7 +28,11 @@ fn tone_share(path: &Path, hz: f64) -> f64 {
     assert_eq!(wav.sample_rate, 8000);
     // Skip the first half second (call set-up, jitter buffer priming).
     let samples = &wav.samples[wav.samples.len().min(4000)..];
-    assert!(samples.len() > 8000, "{} s recorded", samples.len() as f64 / 8000.0);
+    assert!(
+        samples.len() > 8000,
+        "{} s recorded",
+        samples.len() as f64 / 8000.0
+    );
     let rms = rtp::audio::goertzel::rms(samples);
     assert!(rms > 100.0, "the recording is silent (rms {rms})");
     let amplitude = rtp::audio::goertzel::tone_amplitude(samples, hz, 8000);
@@ -99,11 +103,22 @@ fn two_phones_talk_with_tones_both_ways_and_dtmf() {
     ] {
         let report = &phone.all("report")[0];
         assert_eq!(report["packets_lost"], 0, "{}: {report}", phone.name);
-        assert!(report["packets_received"].as_u64().unwrap() > 150, "{report}");
+        assert!(
+            report["packets_received"].as_u64().unwrap() > 150,
+            "{report}"
+        );
         assert!(report["mos"].as_f64().unwrap() > 4.0, "{report}");
         let share = tone_share(wav, hz);
-        assert!(share > 0.8, "{}: {hz} Hz is {share:.2} of what was heard", phone.name);
-        assert!(tone_share(wav, other) < 0.1, "{}: own tone echoed", phone.name);
+        assert!(
+            share > 0.8,
+            "{}: {hz} Hz is {share:.2} of what was heard",
+            phone.name
+        );
+        assert!(
+            tone_share(wav, other) < 0.1,
+            "{}: own tone echoed",
+            phone.name
+        );
     }
 }
 
@@ -137,7 +152,10 @@ fn gsm_call_and_hang_up_by_the_callee() {
     assert_eq!(bob.all("ended")[0]["cause"], "remote-hangup");
     assert!(alice.wait_exit(WAIT).success());
     let share = tone_share(&heard, 700.0);
-    assert!(share > 0.7, "700 Hz through GSM is {share:.2} of the signal");
+    assert!(
+        share > 0.7,
+        "700 Hz through GSM is {share:.2} of the signal"
+    );
 }
 
 #[test]
@@ -245,7 +263,13 @@ fn tcp_call_and_profile_file() {
     .unwrap();
     let mut alice = Softphone::start_raw(
         "alice",
-        &["phone", "--json", "--profile", profile.to_str().unwrap(), "answer"],
+        &[
+            "phone",
+            "--json",
+            "--profile",
+            profile.to_str().unwrap(),
+            "answer",
+        ],
     );
     alice.wait_event("waiting", WAIT);
     let mut bob = Softphone::start(
@@ -270,7 +294,15 @@ fn bad_settings_are_named() {
     assert!(err.contains("missing --server"), "{err}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_itsp"))
         .args([
-            "phone", "--user", "bob", "--server", "127.0.0.1:9", "--codecs", "opus", "call", "x",
+            "phone",
+            "--user",
+            "bob",
+            "--server",
+            "127.0.0.1:9",
+            "--codecs",
+            "opus",
+            "call",
+            "x",
         ])
         .output()
         .unwrap();

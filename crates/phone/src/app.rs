@@ -109,13 +109,12 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
         None => server,
     };
     let tcp = settings.transport == TransportChoice::Tcp;
-    let (link, local) =
-        SipLink::open(tcp, next_hop, settings.sip_port)
-            .await
-            .map_err(|source| PhoneError::Io {
-                what: format!("cannot open the SIP socket towards {next_hop}"),
-                source,
-            })?;
+    let (link, local) = SipLink::open(tcp, next_hop, settings.sip_port)
+        .await
+        .map_err(|source| PhoneError::Io {
+            what: format!("cannot open the SIP socket towards {next_hop}"),
+            source,
+        })?;
     let mut link = link;
     let mut contact = local;
     if let Some(stun) = &settings.stun {
@@ -308,7 +307,8 @@ impl Phone {
 
     fn exit_soon(&mut self, after: Duration) {
         if !self.deadlines.iter().any(|(_, d)| *d == Deadline::Exit) {
-            self.deadlines.push((Instant::now() + after, Deadline::Exit));
+            self.deadlines
+                .push((Instant::now() + after, Deadline::Exit));
         }
     }
 
@@ -420,7 +420,8 @@ impl Phone {
     fn maybe_exit_now(&mut self) {
         if self.exiting && self.ua.live_calls().next().is_none() && !self.ua.is_registered() {
             self.deadlines.retain(|(_, d)| *d != Deadline::Exit);
-            self.deadlines.push((Instant::now() + Duration::from_millis(50), Deadline::Exit));
+            self.deadlines
+                .push((Instant::now() + Duration::from_millis(50), Deadline::Exit));
         }
     }
 
@@ -430,11 +431,8 @@ impl Phone {
             Deadline::Answer(call) => self.answer(call).await,
             Deadline::Hangup(call) => {
                 if self.ua.hangup(now, call).is_ok() {
-                    self.report.event(
-                        "hanging-up",
-                        "hanging up",
-                        json!({"call": call.0}),
-                    );
+                    self.report
+                        .event("hanging-up", "hanging up", json!({"call": call.0}));
                 }
             }
             Deadline::Dtmf(call) => {
@@ -466,8 +464,11 @@ impl Phone {
         if let Err(e) = media.start(call, self.media_events.clone()) {
             tracing::warn!(%call, error = %e, "media did not start");
         }
-        self.report
-            .event("answered", "answered", json!({"call": call.0, "direction": "incoming"}));
+        self.report.event(
+            "answered",
+            "answered",
+            json!({"call": call.0, "direction": "incoming"}),
+        );
         self.after_answer(call);
     }
 
@@ -563,7 +564,8 @@ impl Phone {
             ("resume" | "unhold" | "r", Some(c)) => self.hold(c, false),
             ("dtmf" | "d", Some(c)) => {
                 let digits = rest.concat();
-                if digits.is_empty() || digits.chars().any(|d| !"0123456789*#ABCDabcd".contains(d)) {
+                if digits.is_empty() || digits.chars().any(|d| !"0123456789*#ABCDabcd".contains(d))
+                {
                     Err("dtmf needs digits: 0-9 * # A-D".into())
                 } else {
                     self.send_dtmf(c, &digits);
@@ -592,7 +594,12 @@ impl Phone {
                 self.shutdown().await;
                 Ok(())
             }
-            (_, None) if ["hold", "h", "resume", "r", "dtmf", "d", "transfer", "t", "hangup", "bye", "q"].contains(&verb) => {
+            (_, None)
+                if [
+                    "hold", "h", "resume", "r", "dtmf", "d", "transfer", "t", "hangup", "bye", "q",
+                ]
+                .contains(&verb) =>
+            {
                 Err("no call in progress".into())
             }
             _ => Err(format!("unknown command {verb:?} (try help)")),
@@ -614,7 +621,11 @@ impl Phone {
             .map_err(|e| e.to_string())?;
         self.report.event(
             if hold { "holding" } else { "resuming" },
-            if hold { "putting the call on hold…" } else { "resuming the call…" },
+            if hold {
+                "putting the call on hold…"
+            } else {
+                "resuming the call…"
+            },
             json!({"call": call.0}),
         );
         Ok(())
@@ -640,12 +651,16 @@ impl Phone {
                 let first = !self.calls.values().any(|_| true) && self.main_call.is_none();
                 self.report.event(
                     "registered",
-                    &format!("registered as {} for {expires} s", self.ua.config().account.aor()),
+                    &format!(
+                        "registered as {} for {expires} s",
+                        self.ua.config().account.aor()
+                    ),
                     json!({"aor": self.ua.config().account.aor(), "expires": expires}),
                 );
                 if first && !self.exiting {
                     if matches!(self.command, PhoneCommand::Answer) {
-                        self.report.event("waiting", "waiting for calls…", json!({}));
+                        self.report
+                            .event("waiting", "waiting for calls…", json!({}));
                     }
                     self.begin_command().await;
                 }
@@ -672,7 +687,11 @@ impl Phone {
                         let _ = media.start(call, self.media_events.clone());
                     }
                 }
-                let text = if code == 180 { "ringing" } else { "early media" };
+                let text = if code == 180 {
+                    "ringing"
+                } else {
+                    "early media"
+                };
                 self.report.event(
                     "ringing",
                     &format!("{text} ({code})"),
@@ -680,7 +699,9 @@ impl Phone {
                 );
             }
             Event::Answered { call, sdp } => self.on_answered(call, sdp).await,
-            Event::Incoming { call, from, sdp, .. } => {
+            Event::Incoming {
+                call, from, sdp, ..
+            } => {
                 self.report.event(
                     "incoming",
                     &format!("incoming call from {from}"),
@@ -758,7 +779,11 @@ impl Phone {
                         let _ = self.ua.accept_offer(now, call, answer);
                         self.report.event(
                             if held { "held" } else { "resumed" },
-                            if held { "the other side put the call on hold" } else { "the other side resumed the call" },
+                            if held {
+                                "the other side put the call on hold"
+                            } else {
+                                "the other side resumed the call"
+                            },
                             json!({"call": call.0}),
                         );
                     }
@@ -786,7 +811,11 @@ impl Phone {
                 &format!("re-INVITE failed with {code}"),
                 json!({"call": call.0, "code": code}),
             ),
-            Event::Info { call, content_type, body } => {
+            Event::Info {
+                call,
+                content_type,
+                body,
+            } => {
                 let text = String::from_utf8_lossy(&body);
                 let digit = text
                     .lines()
@@ -846,7 +875,10 @@ impl Phone {
                 let ok = (200..300).contains(&code);
                 self.report.event(
                     "message-answered",
-                    &format!("message {}: {code} {reason}", if ok { "delivered" } else { "failed" }),
+                    &format!(
+                        "message {}: {code} {reason}",
+                        if ok { "delivered" } else { "failed" }
+                    ),
                     json!({"code": code, "reason": reason}),
                 );
                 if matches!(self.command, PhoneCommand::Message { .. }) {
@@ -929,7 +961,8 @@ impl Phone {
             }
             if let Some(media) = state.media.take() {
                 if let Some(report) = media.stop().await {
-                    self.report.event("report", &report.summary(), report.to_json(call));
+                    self.report
+                        .event("report", &report.summary(), report.to_json(call));
                 }
             }
         }
@@ -937,14 +970,15 @@ impl Phone {
         match &self.command {
             PhoneCommand::Call { .. } if Some(call) == self.main_call => {
                 if !answered {
-                    self.failure.get_or_insert_with(|| format!("call failed: {cause}"));
+                    self.failure
+                        .get_or_insert_with(|| format!("call failed: {cause}"));
                 }
                 self.shutdown().await;
             }
-            PhoneCommand::Answer | PhoneCommand::Register => {
-                if self.settings.calls.is_some_and(|n| self.finished >= n) {
-                    self.shutdown().await;
-                }
+            PhoneCommand::Answer | PhoneCommand::Register
+                if self.settings.calls.is_some_and(|n| self.finished >= n) =>
+            {
+                self.shutdown().await;
             }
             _ => {}
         }

@@ -46,7 +46,11 @@ pub async fn local_ip_towards(peer: SocketAddr) -> io::Result<IpAddr> {
 impl SipLink {
     /// Opens the socket towards `server`: UDP on `port` (0: any) of every address, or a TCP
     /// connection from `port`. Returns it with the address to advertise.
-    pub async fn open(tcp: bool, server: SocketAddr, port: u16) -> io::Result<(SipLink, SocketAddr)> {
+    pub async fn open(
+        tcp: bool,
+        server: SocketAddr,
+        port: u16,
+    ) -> io::Result<(SipLink, SocketAddr)> {
         let ip = local_ip_towards(server).await?;
         if !tcp {
             let bind: SocketAddr = (ip, port).into();
@@ -85,7 +89,10 @@ impl SipLink {
                         }
                         Err(e) => {
                             let _ = tx
-                                .send(Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))
+                                .send(Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    e.to_string(),
+                                )))
                                 .await;
                             return;
                         }

@@ -92,7 +92,11 @@ pub struct MediaSetup {
 
 impl MediaSetup {
     /// Prepares the media of the calls: loads the WAV to play (resampled to 8 kHz).
-    pub async fn new(settings: &Settings, local_ip: IpAddr, stun: bool) -> Result<MediaSetup, MediaError> {
+    pub async fn new(
+        settings: &Settings,
+        local_ip: IpAddr,
+        stun: bool,
+    ) -> Result<MediaSetup, MediaError> {
         let source = match (&settings.play, settings.tone) {
             (Some(path), _) => {
                 let bytes = tokio::fs::read(path).await.map_err(|e| MediaError::Play {
@@ -306,7 +310,10 @@ impl CallMedia {
     /// Reads the peer's answer to our latest offer (RFC 3264 §7) and applies it to the
     /// running media.
     pub fn apply_answer(&mut self, answer: &[u8]) -> Result<(), MediaError> {
-        let offer = self.pending_offer.as_ref().ok_or(MediaError::NoPendingOffer)?;
+        let offer = self
+            .pending_offer
+            .as_ref()
+            .ok_or(MediaError::NoPendingOffer)?;
         let answer = SessionDescription::from_bytes(answer)?;
         let negotiated = sdp::answer::process_answer(offer, &answer)?;
         voice_codec(&negotiated)?;
@@ -344,7 +351,9 @@ impl CallMedia {
 
     /// The negotiated codec's name.
     pub fn codec_name(&self) -> Option<String> {
-        self.negotiated.as_ref().map(|n| n.codec.encoding_name.to_string())
+        self.negotiated
+            .as_ref()
+            .map(|n| n.codec.encoding_name.to_string())
     }
 
     /// Starts the media task once a negotiation is complete (no-op when running).
@@ -402,7 +411,10 @@ impl CallMedia {
         let running = self.running?;
         let (tx, rx) = oneshot::channel();
         running.control.send(Control::Stop(tx)).ok()?;
-        tokio::time::timeout(Duration::from_secs(5), rx).await.ok()?.ok()
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .ok()?
+            .ok()
     }
 }
 

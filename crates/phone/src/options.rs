@@ -83,7 +83,12 @@ pub struct PhoneFlags {
     #[arg(long, global = true)]
     pub user: Option<String>,
     /// The password (or set ITSP_PHONE_PASSWORD).
-    #[arg(long, env = "ITSP_PHONE_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "ITSP_PHONE_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub password: Option<String>,
     /// The SIP server: host, host:port, or a domain found by DNS SRV/NAPTR.
     #[arg(long, value_name = "HOST[:PORT]", global = true)]
@@ -366,7 +371,11 @@ impl PhoneFlags {
         }
         Ok(Settings {
             user,
-            password: self.password.clone().or(profile.password).unwrap_or_default(),
+            password: self
+                .password
+                .clone()
+                .or(profile.password)
+                .unwrap_or_default(),
             server,
             domain,
             auth_user: self.auth_user.clone().or(profile.auth_user),
@@ -377,7 +386,11 @@ impl PhoneFlags {
             rtp_port,
             expires: self.expires.or(profile.expires).unwrap_or(3600).max(1),
             codecs,
-            play: if tone.is_some() && self.play.is_none() { None } else { play },
+            play: if tone.is_some() && self.play.is_none() {
+                None
+            } else {
+                play
+            },
             tone,
             record: self.record.clone().or(profile.record),
             duration: seconds("duration", self.duration.or(profile.duration))?,

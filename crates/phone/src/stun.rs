@@ -44,9 +44,7 @@ pub enum StunError {
 /// Whether a datagram is a STUN message (RFC 5389 §6: first two bits zero, the magic
 /// cookie at bytes 4..8), as opposed to SIP on the same socket (RFC 5626 §4.4.2 style).
 pub fn is_stun(bytes: &[u8]) -> bool {
-    bytes.len() >= 20
-        && bytes[0] & 0xC0 == 0
-        && bytes[4..8] == MAGIC_COOKIE.to_be_bytes()
+    bytes.len() >= 20 && bytes[0] & 0xC0 == 0 && bytes[4..8] == MAGIC_COOKIE.to_be_bytes()
 }
 
 /// A Binding request with transaction ID `id` (RFC 5389 §6: no attributes).
@@ -62,10 +60,7 @@ pub fn binding_request(id: [u8; 12]) -> [u8; 20] {
 /// The reflexive address of a Binding success response to transaction `id`:
 /// XOR-MAPPED-ADDRESS (§15.2), or MAPPED-ADDRESS (§15.1) from older servers. `Ok(None)` for
 /// a message of another transaction.
-pub fn parse_binding_response(
-    bytes: &[u8],
-    id: [u8; 12],
-) -> Result<Option<SocketAddr>, StunError> {
+pub fn parse_binding_response(bytes: &[u8], id: [u8; 12]) -> Result<Option<SocketAddr>, StunError> {
     if !is_stun(bytes) {
         return Err(StunError::BadAnswer("not a STUN message"));
     }
@@ -110,7 +105,12 @@ fn decode_address(value: &[u8], xor: Option<&[u8]>) -> Result<SocketAddr, StunEr
     match value[1] {
         0x01 => {
             let a = value.get(4..8).ok_or(StunError::BadAnswer("short IPv4"))?;
-            let ip = Ipv4Addr::new(a[0] ^ mask(0), a[1] ^ mask(1), a[2] ^ mask(2), a[3] ^ mask(3));
+            let ip = Ipv4Addr::new(
+                a[0] ^ mask(0),
+                a[1] ^ mask(1),
+                a[2] ^ mask(2),
+                a[3] ^ mask(3),
+            );
             Ok(SocketAddr::new(IpAddr::V4(ip), port))
         }
         0x02 => {
@@ -152,7 +152,10 @@ pub async fn discover(socket: &UdpSocket, server: SocketAddr) -> Result<SocketAd
 }
 
 /// [`discover`] on the SIP socket.
-pub async fn discover_on_link(link: &mut SipLink, server: SocketAddr) -> Result<SocketAddr, StunError> {
+pub async fn discover_on_link(
+    link: &mut SipLink,
+    server: SocketAddr,
+) -> Result<SocketAddr, StunError> {
     match link {
         SipLink::Udp(socket) => discover(socket, server).await,
         SipLink::Tcp { .. } => Err(StunError::NotUdp),

@@ -32,8 +32,16 @@ impl Softphone {
     pub fn start(server: SocketAddr, user: &str, password: &str, args: &[&str]) -> Softphone {
         let server = server.to_string();
         let mut all = vec![
-            "phone", "--json", "--user", user, "--password", password, "--server", &server,
-            "--domain", DOMAIN,
+            "phone",
+            "--json",
+            "--user",
+            user,
+            "--password",
+            password,
+            "--server",
+            &server,
+            "--domain",
+            DOMAIN,
         ];
         all.extend_from_slice(args);
         Softphone::start_raw(user, &all)

@@ -496,7 +496,11 @@ fn requests_outside_any_call() {
 fn answers_copy_the_record_route_of_the_invite() {
     let mut net = Net::new();
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKrr1\r\nRecord-Route: <sip:p1.example.com;lr>\r\nRecord-Route: <sip:p2.example.com;lr>\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: rr\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5061>\r\nContent-Length: 0\r\n\r\n";
-    net.b.handle(net.now, A.parse().unwrap(), Bytes::from_static(invite.as_bytes()));
+    net.b.handle(
+        net.now,
+        A.parse().unwrap(),
+        Bytes::from_static(invite.as_bytes()),
+    );
     let _trying = net.b.poll_transmit().unwrap();
     let call = std::iter::from_fn(|| net.b.poll_event())
         .find_map(|e| match e {

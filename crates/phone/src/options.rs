@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum PhoneCommand {
     /// Register and stay registered (refreshing before expiry) until Ctrl-C; answer or
-    /// reject incoming calls as --answer-after / --reject say (default: ignore them).
+    /// reject incoming calls as --answer-after / --reject say (default: busy, 486).
     Register,
     /// Call TARGET: a user (`alice`), a number (`+4684567890`), or a full URI
     /// (`sip:alice@example.com`). Hangs up after --duration seconds, on Ctrl-C, or when

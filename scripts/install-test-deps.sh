@@ -2,11 +2,12 @@
 # Installs what the test suite needs on a fresh Debian machine. Idempotent: installs only
 # what is missing: the Rust toolchain (rustfmt and clippy) and the Debian packages given as
 # arguments. .ci/run passes what the tests use: postgresql (the store and server tests start
-# a private cluster with its initdb/pg_ctl; no system service is used) and sip-tester
-# (sipp, the REGISTER-with-digest scenario of ../shared/bench). The peers of later issues
-# (baresip, kamailio, rtpengine) are added there when their tests land. libgsm-tools (toast,
-# untoast) serves the live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which
-# prints a "skipped" line without it: .ci/run should pass it too.
+# a private cluster with its initdb/pg_ctl; no system service is used), sip-tester (sipp,
+# the REGISTER-with-digest scenario of ../shared/bench), libgsm-tools (toast, untoast: the
+# live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which prints a "skipped" line
+# without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
+# which fail without it). The peers of later issues (kamailio, rtpengine) are added there
+# when their tests land.
 set -euo pipefail
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)

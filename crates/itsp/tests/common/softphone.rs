@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -136,4 +137,28 @@ impl Softphone {
             .cloned()
             .collect()
     }
+}
+
+/// The strength of `hz` in a recording, relative to its whole energy (0..1): Goertzel's
+/// amplitude of the tone against the recording's rms, skipping the first half second (call
+/// set-up, jitter buffer priming). Panics when the file is no 8 kHz WAV, is shorter than
+/// 1.5 s or is silent.
+pub fn tone_share(path: &Path, hz: f64) -> f64 {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("reading the recording {}: {e}", path.display()));
+    let wav = rtp::audio::wav::parse(&bytes)
+        .unwrap_or_else(|e| panic!("{} is no WAV file: {e}", path.display()));
+    assert_eq!(wav.sample_rate, 8000, "{}", path.display());
+    let samples = &wav.samples[wav.samples.len().min(4000)..];
+    assert!(
+        samples.len() > 8000,
+        "{}: {} s recorded",
+        path.display(),
+        samples.len() as f64 / 8000.0
+    );
+    let rms = rtp::audio::goertzel::rms(samples);
+    assert!(rms > 100.0, "{} is silent (rms {rms})", path.display());
+    let amplitude = rtp::audio::goertzel::tone_amplitude(samples, hz, 8000);
+    // A pure sine of amplitude A has rms A/sqrt(2).
+    (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
 }

@@ -22,6 +22,6 @@ done
 if [ ${#apt_missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${apt_missing[@]}"
+  apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
 fi
 echo "test dependencies present"

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::softphone::Softphone;
+use common::softphone::{tone_share, Softphone};
 use common::{as_strs, DataDir, Itsp, DOMAIN};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -19,25 +18,6 @@ fn server() -> (DataDir, Itsp) {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     let server = Itsp::start(&as_strs(&data.args()));
     (data, server)
-}
-
-/// The strength of `hz` in a recording, relative to its whole energy (0..1).
-fn tone_share(path: &Path, hz: f64) -> f64 {
-    let bytes = std::fs::read(path).unwrap();
-    let wav = rtp::audio::wav::parse(&bytes).unwrap();
-    assert_eq!(wav.sample_rate, 8000);
-    // Skip the first half second (call set-up, jitter buffer priming).
-    let samples = &wav.samples[wav.samples.len().min(4000)..];
-    assert!(
-        samples.len() > 8000,
-        "{} s recorded",
-        samples.len() as f64 / 8000.0
-    );
-    let rms = rtp::audio::goertzel::rms(samples);
-    assert!(rms > 100.0, "the recording is silent (rms {rms})");
-    let amplitude = rtp::audio::goertzel::tone_amplitude(samples, hz, 8000);
-    // A pure sine of amplitude A has rms A/sqrt(2).
-    (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
 }
 
 #[test]

@@ -464,10 +464,11 @@ impl Phone {
         if let Err(e) = media.start(call, self.media_events.clone()) {
             tracing::warn!(%call, error = %e, "media did not start");
         }
+        let codec = media.codec_name().unwrap_or_default();
         self.report.event(
             "answered",
-            "answered",
-            json!({"call": call.0, "direction": "incoming"}),
+            &format!("answered ({codec})"),
+            json!({"call": call.0, "direction": "incoming", "codec": codec}),
         );
         self.after_answer(call);
     }

@@ -288,3 +288,56 @@ fn bad_settings_are_named() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown codec \"opus\""));
 }
+
+#[test]
+fn blind_transfer_by_refer() {
+    let data = DataDir::with_users(&[
+        ("alice", "a-secret"),
+        ("bob", "b-secret"),
+        ("carol", "c-secret"),
+    ]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["--calls", "1", "answer"]);
+    let mut carol = Softphone::start(
+        server.udp,
+        "carol",
+        "c-secret",
+        &["--calls", "1", "--duration", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    carol.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    bob.wait_event("answered", WAIT);
+    bob.type_line("transfer carol");
+    // Alice is asked to call Carol, does, and Bob hears that it worked and leaves.
+    let asked = alice.wait_event("transfer-requested", WAIT);
+    assert_eq!(asked["target"], "sip:carol@example.com");
+    carol.wait_event("answered", WAIT);
+    let done = bob.wait_event("transfer-progress", WAIT);
+    assert!(done["code"].as_u64().is_some());
+    assert!(bob.wait_exit(WAIT).success());
+    let codes: Vec<u64> = bob
+        .all("transfer-progress")
+        .iter()
+        .filter_map(|e| e["code"].as_u64())
+        .collect();
+    assert!(codes.contains(&202) && codes.contains(&200), "{codes:?}");
+    // Carol hangs up after a second; Alice's transferred call lasted until then.
+    assert!(carol.wait_exit(WAIT).success());
+    assert!(alice.wait_exit(WAIT).success());
+    let ended = alice.all("ended");
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert_eq!(
+        ended[0]["cause"], "remote-hangup",
+        "Bob left after the transfer"
+    );
+    assert_eq!(
+        ended[1]["cause"], "remote-hangup",
+        "Carol hung up the transferred call"
+    );
+    let report = &alice.all("report")[1];
+    assert!(
+        report["packets_received"].as_u64().unwrap() > 25,
+        "{report}"
+    );
+}

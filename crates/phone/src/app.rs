@@ -97,6 +97,8 @@ struct Phone {
     failure: Option<String>,
     /// The outgoing call of `call`.
     main_call: Option<CallId>,
+    /// Whether that call has ended.
+    main_call_done: bool,
     exiting: bool,
 }
 
@@ -161,6 +163,7 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
         finished: 0,
         failure: None,
         main_call: None,
+        main_call_done: false,
         exiting: false,
     };
     phone.start().await;
@@ -968,20 +971,24 @@ impl Phone {
             }
         }
         self.finished += 1;
-        match &self.command {
-            PhoneCommand::Call { .. } if Some(call) == self.main_call => {
-                if !answered {
-                    self.failure
-                        .get_or_insert_with(|| format!("call failed: {cause}"));
-                }
-                self.shutdown().await;
+        if matches!(self.command, PhoneCommand::Call { .. }) && Some(call) == self.main_call {
+            self.main_call_done = true;
+            if !answered {
+                self.failure
+                    .get_or_insert_with(|| format!("call failed: {cause}"));
             }
-            PhoneCommand::Answer | PhoneCommand::Register
-                if self.settings.calls.is_some_and(|n| self.finished >= n) =>
-            {
-                self.shutdown().await;
+        }
+        // Done when the command's calls are over and no call (a transferred one, say) is
+        // still up.
+        let done = match &self.command {
+            PhoneCommand::Call { .. } => self.main_call_done,
+            PhoneCommand::Answer | PhoneCommand::Register => {
+                self.settings.calls.is_some_and(|n| self.finished >= n)
             }
-            _ => {}
+            PhoneCommand::Message { .. } => false,
+        };
+        if done && self.ua.live_calls().next().is_none() {
+            self.shutdown().await;
         }
     }
 }

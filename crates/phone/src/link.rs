@@ -2,7 +2,7 @@
 //! Content-Length (RFC 3261 §18.3), with the local address to put in Via and Contact.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use sip::framing::{frame, Frame};
@@ -30,19 +30,6 @@ pub enum SipLink {
     },
 }
 
-/// The local IP address the system uses towards `peer` (a connected UDP socket sends
-/// nothing; it only asks the routing table).
-pub async fn local_ip_towards(peer: SocketAddr) -> io::Result<IpAddr> {
-    let any: SocketAddr = if peer.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let probe = UdpSocket::bind(any).await?;
-    probe.connect(peer).await?;
-    Ok(probe.local_addr()?.ip())
-}
-
 impl SipLink {
     /// Opens the socket towards `server`: UDP on `port` (0: any) of every address, or a TCP
     /// connection from `port`. Returns it with the address to advertise.
@@ -51,7 +38,7 @@ impl SipLink {
         server: SocketAddr,
         port: u16,
     ) -> io::Result<(SipLink, SocketAddr)> {
-        let ip = local_ip_towards(server).await?;
+        let ip = transport::local_ip_towards(server.ip())?;
         if !tcp {
             let bind: SocketAddr = (ip, port).into();
             let socket = UdpSocket::bind(bind).await?;

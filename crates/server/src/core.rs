@@ -607,14 +607,7 @@ impl Core {
         if let Some(ip) = cache.get(&dest) {
             return Some(*ip);
         }
-        let any: IpAddr = if dest.is_ipv4() {
-            std::net::Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            std::net::Ipv6Addr::UNSPECIFIED.into()
-        };
-        let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).ok()?;
-        socket.connect(SocketAddr::new(dest, 9)).ok()?;
-        let ip = socket.local_addr().ok()?.ip();
+        let ip = transport::local_ip_towards(dest).ok()?;
         if cache.len() < 4096 {
             cache.insert(dest, ip);
         }

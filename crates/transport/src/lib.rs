@@ -6,7 +6,8 @@
 //!
 //! ## Layout
 //!
-//! - `lib.rs`: [`Transports`] (bind, receive channel, send), [`Listen`] addresses, errors.
+//! - `lib.rs`: [`Transports`] (bind, receive channel, send), [`Listen`] addresses, errors,
+//!   [`local_ip_towards`] (the source address the routing table picks for a destination).
 //! - `udp.rs`: one receive task per UDP socket.
 //! - `tcp.rs`: the accept loop, one task per connection with stream framing and CRLF
 //!   keepalive answers, and the connection table used to send on a peer's connection.
@@ -249,3 +250,16 @@ impl Transports {
 
 /// Shared map type of the connection table.
 type ConnMap = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+
+/// The local IP address the system uses as source toward `dest`. A connected UDP socket
+/// sends nothing: `connect` only asks the routing table, so this is cheap and silent.
+pub fn local_ip_towards(dest: std::net::IpAddr) -> std::io::Result<std::net::IpAddr> {
+    let any: std::net::IpAddr = if dest.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
+    socket.connect(SocketAddr::new(dest, 9))?;
+    Ok(socket.local_addr()?.ip())
+}

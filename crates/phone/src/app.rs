@@ -119,9 +119,12 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
         })?;
     let mut link = link;
     let mut contact = local;
-    if let Some(stun) = &settings.stun {
-        let stun_server = resolve_plain(stun, 3478).await?;
-        contact = crate::stun::discover_on_link(&mut link, stun_server)
+    let stun_server = match &settings.stun {
+        Some(stun) => Some(resolve_plain(stun, 3478).await?),
+        None => None,
+    };
+    if let (Some(stun), Some(server)) = (&settings.stun, stun_server) {
+        contact = crate::stun::discover_on_link(&mut link, server)
             .await
             .map_err(|e| PhoneError::Stun(e.to_string()))?;
         report.event(
@@ -130,7 +133,7 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
             json!({"public": contact.to_string(), "local": local.to_string()}),
         );
     }
-    let media_setup = MediaSetup::new(&settings, local.ip(), settings.stun.is_some())
+    let media_setup = MediaSetup::new(&settings, local.ip(), stun_server)
         .await
         .map_err(|e| PhoneError::Failed(e.to_string()))?;
     let config = UaConfig {
@@ -568,7 +571,10 @@ impl Phone {
             ("resume" | "unhold" | "r", Some(c)) => self.hold(c, false),
             ("dtmf" | "d", Some(c)) => {
                 let digits = rest.concat();
-                if digits.is_empty() || digits.chars().any(|d| !"0123456789*#ABCDabcd".contains(d))
+                if digits.is_empty()
+                    || digits
+                        .chars()
+                        .any(|d| rtp::event::digit_to_event(d).is_err())
                 {
                     Err("dtmf needs digits: 0-9 * # A-D".into())
                 } else {

@@ -91,11 +91,12 @@ pub struct MediaSetup {
 }
 
 impl MediaSetup {
-    /// Prepares the media of the calls: loads the WAV to play (resampled to 8 kHz).
+    /// Prepares the media of the calls: loads the WAV to play (resampled to 8 kHz). With a
+    /// `stun` server, each call's RTP port asks it for its public address.
     pub async fn new(
         settings: &Settings,
         local_ip: IpAddr,
-        stun: bool,
+        stun: Option<SocketAddr>,
     ) -> Result<MediaSetup, MediaError> {
         let source = match (&settings.play, settings.tone) {
             (Some(path), _) => {
@@ -139,17 +140,6 @@ impl MediaSetup {
             })
             .collect();
         codecs.push(sdp::Codec::TELEPHONE_EVENT);
-        let stun = match (stun, &settings.stun) {
-            (true, Some(s)) => tokio::net::lookup_host(if s.contains(':') {
-                s.clone()
-            } else {
-                format!("{s}:3478")
-            })
-            .await
-            .ok()
-            .and_then(|mut a| a.next()),
-            _ => None,
-        };
         Ok(MediaSetup {
             bind_ip: local_ip,
             sdp_ip: local_ip,

@@ -295,13 +295,11 @@ impl PhoneFlags {
             .clone()
             .or(profile.server)
             .ok_or(OptionsError::Missing("server", "server"))?;
-        let domain = match self.domain.clone().or(profile.domain) {
-            Some(d) => d,
-            None => server_host(&server).to_owned(),
-        };
+        let host = server_host(&server)?;
+        let domain = self.domain.clone().or(profile.domain).unwrap_or(host);
         let dtmf = self.dtmf.clone().or(profile.dtmf);
         if let Some(d) = &dtmf {
-            if let Some(bad) = d.chars().find(|c| !"0123456789*#ABCDabcd".contains(*c)) {
+            if let Some(bad) = d.chars().find(|c| rtp::event::digit_to_event(*c).is_err()) {
                 return Err(OptionsError::Invalid {
                     name: "dtmf",
                     why: format!("{bad:?} is not a DTMF digit (0-9 * # A-D)"),
@@ -417,15 +415,19 @@ fn read_profile(path: &Path) -> Result<Profile, OptionsError> {
     })
 }
 
-/// The host of `host`, `host:port` or `[v6]:port`.
-pub fn server_host(server: &str) -> &str {
-    if let Some(rest) = server.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match server.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => host,
-        _ => server,
-    }
+/// The host of `host`, `host:port` or `[v6]:port` (RFC 3261 §25.1 `hostport`, read by the
+/// sip crate), IPv6 without brackets; a name that is not a host is refused.
+pub fn server_host(server: &str) -> Result<String, OptionsError> {
+    let (host, _port) =
+        sip::headers::parse_host_port(server).map_err(|why| OptionsError::Invalid {
+            name: "server",
+            why: format!("{server:?} is not host[:port] ({why})"),
+        })?;
+    Ok(match host {
+        sip::uri::Host::Name(name) => name.trim_end_matches('.').to_owned(),
+        sip::uri::Host::V4(ip) => ip.to_string(),
+        sip::uri::Host::V6(ip) => ip.to_string(),
+    })
 }
 
 impl Settings {
@@ -472,9 +474,10 @@ mod tests {
 
     #[test]
     fn server_host_strips_ports() {
-        assert_eq!(server_host("example.com:5070"), "example.com");
-        assert_eq!(server_host("[::1]:5060"), "::1");
-        assert_eq!(server_host("example.com"), "example.com");
+        assert_eq!(server_host("example.com:5070").unwrap(), "example.com");
+        assert_eq!(server_host("[::1]:5060").unwrap(), "::1");
+        assert_eq!(server_host("example.com").unwrap(), "example.com");
+        assert!(server_host("exa mple:x").is_err());
     }
 
     #[test]

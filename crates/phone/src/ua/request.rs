@@ -102,11 +102,12 @@ impl Plan {
         } else {
             response.www_authenticate().collect()
         };
+        // Each digest challenge with the header value it came in.
         let parsed: Vec<_> = values
             .iter()
-            .filter_map(|v| auth::parse_challenge(v).ok()?.into_digest().ok())
+            .filter_map(|v| Some((*v, auth::parse_challenge(v).ok()?.into_digest().ok()?)))
             .collect();
-        let Some(best) = auth::best_challenge(parsed.iter()) else {
+        let Some(best) = auth::best_challenge(parsed.iter().map(|(_, c)| c)) else {
             return false;
         };
         if self.auth_tries >= 3 {
@@ -119,12 +120,7 @@ impl Plan {
                 return false;
             }
         }
-        let Some(value) = values.iter().find(|v| {
-            auth::parse_challenge(v)
-                .ok()
-                .and_then(|c| c.into_digest().ok())
-                .is_some_and(|c| c.nonce.raw() == best.nonce.raw() && c.algorithm == best.algorithm)
-        }) else {
+        let Some((value, _)) = parsed.iter().find(|(_, c)| std::ptr::eq(c, best)) else {
             return false;
         };
         self.challenge = Some((proxy, (*value).to_owned()));

@@ -308,7 +308,8 @@ impl Phone {
         if self.failure.is_none() {
             self.failure = Some(why);
         }
-        self.exit_soon(Duration::ZERO);
+        // Leave as on Ctrl-C: calls hung up, the registration removed.
+        self.shutdown();
     }
 
     fn exit_soon(&mut self, after: Duration) {
@@ -395,7 +396,7 @@ impl Phone {
                 _ = &mut ctrl_c, if !interrupted => {
                     interrupted = true;
                     self.report.event("interrupted", "interrupted: hanging up", json!({}));
-                    self.shutdown().await;
+                    self.shutdown();
                 }
             }
             self.process_events().await;
@@ -405,7 +406,7 @@ impl Phone {
 
     /// Ends everything: hangs up live calls, unregisters, exits after the answers (or
     /// [`LINGER`]).
-    async fn shutdown(&mut self) {
+    fn shutdown(&mut self) {
         if self.exiting {
             return;
         }
@@ -601,7 +602,7 @@ impl Phone {
             },
             ("hangup" | "bye" | "q", Some(c)) => self.ua.hangup(now, c).map_err(|e| e.to_string()),
             ("quit" | "exit", _) => {
-                self.shutdown().await;
+                self.shutdown();
                 Ok(())
             }
             (_, None)
@@ -994,7 +995,7 @@ impl Phone {
             PhoneCommand::Message { .. } => false,
         };
         if done && self.ua.live_calls().next().is_none() {
-            self.shutdown().await;
+            self.shutdown();
         }
     }
 }

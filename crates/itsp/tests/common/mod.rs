@@ -388,6 +388,23 @@ pub fn contacts(resp: &Message) -> Vec<(String, u32)> {
     v
 }
 
+/// Asserts that a 200 to REGISTER lists exactly `expected` (URI, `expires`), allowing the
+/// `expires` of bindings written by an earlier request (or before a restart) to have counted
+/// down by the few seconds a test takes: the registrar reports time left (RFC 3261 §10.3
+/// step 8), and a second boundary may fall between two requests.
+#[track_caller]
+pub fn assert_bindings(resp: &Message, expected: &[(&str, u32)]) {
+    let got = contacts(resp);
+    let matches = got.len() == expected.len()
+        && got
+            .iter()
+            .zip(expected)
+            .all(|((uri, left), (want_uri, full))| {
+                uri == want_uri && (full.saturating_sub(5)..=*full).contains(left)
+            });
+    assert!(matches, "bindings {got:?}, expected about {expected:?}");
+}
+
 /// Runs an admin command of the binary on `data` with `--json` and parses its output.
 pub fn admin_json(data: &DataDir, args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_itsp"))

@@ -30,6 +30,81 @@ pub(crate) struct Config {
     pub(crate) proxy: ProxySection,
     /// `[pstn]`: gateways and permissions.
     pub(crate) pstn: PstnSection,
+    /// `[nat]`: NAT detection, fixes and keepalives.
+    pub(crate) nat: NatSection,
+}
+
+/// `[nat]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct NatSection {
+    /// `nat_uac_test` flags (1, 2, 4, 8, 16).
+    pub(crate) tests: u32,
+    /// Rewrite Contacts from behind NAT to the source address.
+    pub(crate) fix_contact: bool,
+    /// Answer at the source port without `rport`.
+    pub(crate) force_rport: bool,
+    /// Which bindings get keepalives.
+    pub(crate) ping: PingTargetsText,
+    /// What a keepalive is.
+    pub(crate) ping_method: PingMethodText,
+    /// Seconds between keepalives.
+    pub(crate) ping_interval: u64,
+    /// Unanswered OPTIONS pings before a binding is unreachable.
+    pub(crate) ping_failures: u32,
+}
+
+impl Default for NatSection {
+    fn default() -> Self {
+        let n = server::nat::NatConfig::default();
+        NatSection {
+            tests: u32::from(n.tests.bits()),
+            fix_contact: n.fix_contact,
+            force_rport: n.force_rport,
+            ping: PingTargetsText(n.ping.targets),
+            ping_method: PingMethodText(n.ping.method),
+            ping_interval: n.ping.interval.as_secs(),
+            ping_failures: n.ping.max_failures,
+        }
+    }
+}
+
+/// `nat.ping`: `"nated"`, `"all"` or `"none"`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PingTargetsText(pub(crate) server::nat::PingTargets);
+
+impl<'de> Deserialize<'de> for PingTargetsText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use server::nat::PingTargets;
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "nated" => Ok(PingTargetsText(PingTargets::Nated)),
+            "all" => Ok(PingTargetsText(PingTargets::All)),
+            "none" => Ok(PingTargetsText(PingTargets::None)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{s:?} is not a keepalive choice: write \"nated\", \"all\" or \"none\""
+            ))),
+        }
+    }
+}
+
+/// `nat.ping_method`: `"options"`, `"crlf"` or `"udp"`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PingMethodText(pub(crate) server::nat::PingMethod);
+
+impl<'de> Deserialize<'de> for PingMethodText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use server::nat::PingMethod;
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "options" => Ok(PingMethodText(PingMethod::Options)),
+            "crlf" => Ok(PingMethodText(PingMethod::Crlf)),
+            "udp" => Ok(PingMethodText(PingMethod::Udp)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{s:?} is not a keepalive method: write \"options\", \"crlf\" or \"udp\""
+            ))),
+        }
+    }
 }
 
 /// `[pstn]`.
@@ -361,6 +436,13 @@ impl Config {
                 }
             }
         }
+        server::nat::NatTests::from_bits(self.nat.tests).map_err(|e| format!("nat.tests: {e}"))?;
+        if self.nat.ping_interval == 0 {
+            return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
+        }
+        if self.nat.ping_failures == 0 {
+            return Err("nat.ping_failures must be at least 1".into());
+        }
         let t = &self.timers;
         if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
             return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
@@ -409,6 +491,22 @@ impl Config {
         }
     }
 
+    /// The NAT settings.
+    pub(crate) fn nat(&self) -> server::nat::NatConfig {
+        let n = &self.nat;
+        server::nat::NatConfig {
+            tests: server::nat::NatTests::from_bits(n.tests).unwrap_or_default(),
+            fix_contact: n.fix_contact,
+            force_rport: n.force_rport,
+            ping: server::nat::PingConfig {
+                targets: n.ping.0,
+                method: n.ping_method.0,
+                interval: Duration::from_secs(n.ping_interval),
+                max_failures: n.ping_failures,
+            },
+        }
+    }
+
     /// The SIP timers.
     pub(crate) fn timers(&self) -> TimerConfig {
         TimerConfig {
@@ -432,6 +530,7 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.registrar(), d.registrar());
         assert_eq!(c.timers(), d.timers());
+        assert_eq!(c.nat(), d.nat());
         assert_eq!(c.auth.nonce_lifetime, d.auth.nonce_lifetime);
         let names = |c: &Config| {
             c.auth
@@ -477,5 +576,27 @@ mod tests {
         assert!(e.contains("pstn.gateways"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
+    }
+
+    #[test]
+    fn nat_settings_are_read_and_checked() {
+        let c = Config::parse(
+            "[nat]\ntests = 31\nping = \"all\"\nping_method = \"crlf\"\nping_interval = 5\n",
+        )
+        .unwrap();
+        let n = c.nat();
+        assert_eq!(n.tests.bits(), 31);
+        assert_eq!(n.ping.targets, server::nat::PingTargets::All);
+        assert_eq!(n.ping.method, server::nat::PingMethod::Crlf);
+        assert_eq!(n.ping.interval, Duration::from_secs(5));
+        let e = Config::parse("[nat]\ntests = 40\n").unwrap_err();
+        assert!(
+            e.contains("nat.tests") && e.contains("1, 2, 4, 8 and 16"),
+            "{e}"
+        );
+        let e = Config::parse("[nat]\nping = \"sometimes\"\n").unwrap_err();
+        assert!(e.contains("nated"), "{e}");
+        let e = Config::parse("[nat]\nping_interval = 0\n").unwrap_err();
+        assert!(e.contains("ping_interval"), "{e}");
     }
 }

@@ -91,6 +91,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         commit_window: Duration::from_millis(config.registrar.commit_window_ms),
         timers: config.timers(),
         proxy: config.proxy(),
+        nat: config.nat(),
         node: host_name(),
         ..ServerConfig::default()
     };

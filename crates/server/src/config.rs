@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The proxy's routing settings.
     pub proxy: ProxyConfig,
+    /// NAT detection, fixes and keepalives.
+    pub nat: crate::nat::NatConfig,
     /// This server's name in the live-call list shared by the nodes of one store (the
     /// `calls` table); `itsp serve` uses the host name.
     pub node: String,
@@ -109,6 +111,7 @@ impl Default for ServerConfig {
             timers: TimerConfig::default(),
             shutdown_grace: Duration::from_secs(5),
             proxy: ProxyConfig::default(),
+            nat: crate::nat::NatConfig::default(),
             node: "itsp".into(),
         }
     }

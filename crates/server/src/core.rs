@@ -119,6 +119,8 @@ pub(crate) struct Core {
     pub(crate) writer: LocationWriter,
     /// Live calls and accounting.
     pub(crate) calls: Calls,
+    /// Keepalives to NATed bindings and their answers.
+    pub(crate) pinger: Mutex<crate::natping::Pinger>,
     transactions: Mutex<Transactions>,
     /// Woken when a transaction has an earlier timer than the timer task sleeps for.
     pub(crate) timers_changed: Notify,
@@ -176,6 +178,7 @@ impl Core {
             }),
             writer: LocationWriter::spawn(store.clone(), config.commit_window),
             calls: Calls::spawn(store.clone(), config.node.clone()),
+            pinger: Mutex::new(crate::natping::Pinger::new()),
             location: Mutex::new(location),
             config,
             store,
@@ -225,7 +228,10 @@ impl Core {
         let message = if message.is_request() {
             stamp_received(message, source.addr)
         } else {
-            message
+            if self.keepalive_answered(&message) {
+                return None;
+            }
+            self.fix_nated_reply(message, source)
         };
         let now = Instant::now();
         let (work, sends, next) = {
@@ -261,6 +267,38 @@ impl Core {
         }
     }
 
+    /// Whether a response answers one of our keepalive OPTIONS ([`crate::natping`]); it
+    /// goes no further.
+    fn keepalive_answered(&self, response: &Message) -> bool {
+        let answered = lock(&self.pinger).answered(response, &self.config.nat.ping);
+        match answered {
+            crate::natping::Answered::NotOurs => false,
+            crate::natping::Answered::Binding((aor, contact), true) => {
+                tracing::info!(%aor, %contact, "binding answers keepalives again: reachable");
+                true
+            }
+            crate::natping::Answered::Binding(..) | crate::natping::Answered::Late => true,
+        }
+    }
+
+    /// The NAT fix of a response (the seed's `onreply_route`): a response whose Contact
+    /// (or SDP) holds a private address while it came from a public one has its Contact
+    /// rewritten to where it came from, so the caller's in-dialog requests reach the callee
+    /// through its NAT (`fix_nated_contact`).
+    fn fix_nated_reply(&self, response: Message, source: Source) -> Message {
+        let nat = &self.config.nat;
+        if !nat.fix_contact || response.header(sip::HeaderName::Contact).is_none() {
+            return response;
+        }
+        let fired = nat.tests.detect_reply(&response, source.addr);
+        if fired.is_empty() {
+            return response;
+        }
+        tracing::debug!(source = %source.addr, tests = %fired, "response from behind a NAT");
+        crate::nat::fix_message_contact(&response, source.addr, source.reliable())
+            .unwrap_or(response)
+    }
+
     /// What the transaction layer's verdict on a received message means, under the lock.
     fn take(
         &self,
@@ -271,7 +309,7 @@ impl Core {
     ) -> Taken {
         match result {
             TxIncoming::NewRequest { key, request } => {
-                if let Some(route) = response_route(&request, source) {
+                if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
                     txs.routes.insert(key.clone(), route);
                 }
                 Taken::Work(Work::Request {
@@ -285,7 +323,7 @@ impl Core {
                 request,
                 invite,
             } => {
-                if let Some(route) = response_route(&request, source) {
+                if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
                     txs.routes.insert(key.clone(), route);
                 }
                 // §9.2 / §16.10: 200 for a CANCEL that matches an INVITE, then the INVITE's
@@ -536,7 +574,7 @@ impl Core {
     }
 
     async fn send_stateless(&self, response: &Message, source: Source) {
-        if let Some(route) = response_route(response, source) {
+        if let Some(route) = response_route(response, source, self.config.nat.force_rport) {
             self.send_all(vec![(None, route, response.as_bytes().clone())])
                 .await;
         }
@@ -719,14 +757,18 @@ fn stamp_received(message: Message, source: SocketAddr) -> Message {
 /// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): back on the connection
 /// for a stream; for UDP to the source address, at the source port when the Via has
 /// `rport`, else at the Via's sent-by port (default 5060). Works on the request or on a
-/// response built from it (same top Via).
-fn response_route(message: &Message, source: Source) -> Option<Route> {
+/// response built from it (same top Via). With `force_rport`, a Via whose address is not
+/// the source's (a NAT rewrote the packet: `received` was stamped) is answered at the
+/// source port as if it had `rport` (nathelper's `force_rport`).
+fn response_route(message: &Message, source: Source, force_rport: bool) -> Option<Route> {
     let dest = if source.reliable() {
         source.addr
     } else {
         let via = message.top_via().ok()?;
+        let natted = force_rport && via.received().is_some();
         let port = match via.rport() {
             Some(_) => source.addr.port(),
+            None if natted => source.addr.port(),
             None => via.port.unwrap_or(5060),
         };
         SocketAddr::new(source.addr.ip(), port)
@@ -778,24 +820,25 @@ To: <sip:example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n
 
     #[test]
     fn responses_go_to_rport_via_port_or_the_connection() {
-        let r = response_route(
-            &request("SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1;rport"),
-            source(Protocol::Udp),
-        )
-        .unwrap();
-        assert_eq!(r.dest, "192.0.2.7:40000".parse().unwrap());
-        let r = response_route(
-            &request("SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1"),
-            source(Protocol::Udp),
-        )
-        .unwrap();
-        assert_eq!(r.dest, "192.0.2.7:5062".parse().unwrap());
-        let r = response_route(
-            &request("SIP/2.0/TCP 10.0.0.2:5062;branch=z9hG4bK-1"),
-            source(Protocol::Tcp),
-        )
-        .unwrap();
-        assert_eq!(r.dest, "192.0.2.7:40000".parse().unwrap());
+        let route = |via: &str, protocol, force| {
+            let m = stamp_received(request(via), "192.0.2.7:40000".parse().unwrap());
+            response_route(&m, source(protocol), force).unwrap().dest
+        };
+        let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let with_rport = "SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1;rport";
+        let without = "SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1";
+        assert_eq!(
+            route(with_rport, Protocol::Udp, false),
+            addr("192.0.2.7:40000")
+        );
+        assert_eq!(route(without, Protocol::Udp, false), addr("192.0.2.7:5062"));
+        // force_rport: the Via's address is not the source's, so a NAT is in the way.
+        assert_eq!(route(without, Protocol::Udp, true), addr("192.0.2.7:40000"));
+        // ... but a phone that names its real address keeps its Via port.
+        let honest = "SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK-1";
+        assert_eq!(route(honest, Protocol::Udp, true), addr("192.0.2.7:5062"));
+        let tcp = "SIP/2.0/TCP 10.0.0.2:5062;branch=z9hG4bK-1";
+        assert_eq!(route(tcp, Protocol::Tcp, true), addr("192.0.2.7:40000"));
     }
 
     #[test]

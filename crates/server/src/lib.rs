@@ -34,6 +34,7 @@ mod core;
 pub mod domains;
 pub mod location;
 pub mod nat;
+pub mod natping;
 pub mod persist;
 mod policy;
 pub mod proxy;

@@ -159,6 +159,13 @@ impl Location {
         gone
     }
 
+    /// Every binding with its address-of-record, expired or not, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Binding)> {
+        self.by_aor
+            .iter()
+            .flat_map(|(aor, list)| list.iter().map(move |b| (aor.as_str(), b)))
+    }
+
     /// Number of addresses-of-record with at least one binding.
     pub fn aor_count(&self) -> usize {
         self.by_aor.len()
@@ -189,7 +196,7 @@ pub fn aor_key(uri: &SipUri<'_>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn binding(contact: &str, expires_at: u64, q: u16) -> Binding {

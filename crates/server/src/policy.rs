@@ -33,7 +33,7 @@ use crate::core::{local_tag, lock, unix_now, Core, Source, SERVER};
 use crate::location::{aor_key, user_and_domain};
 use crate::persist::{writes_for, WriteResult};
 use crate::proxy::forward::{self, BranchSpec, RouteCheck};
-use crate::proxy::{Fallbacks, Forward, Hop, Target};
+use crate::proxy::{Fallbacks, Forward, Hop, Rewrites, Target};
 use crate::registrar::{ok_response, process_register, Arrival};
 use crate::targets::{binding_target, hops_for};
 
@@ -72,12 +72,16 @@ pub(crate) async fn handle_request(
     };
     let response = match answer {
         Answer::Reply(response) => response,
-        Answer::Proxy(forward) if core.config.proxy.stateless => {
-            forward_statelessly(core, &request, forward, source).await;
+        Answer::Proxy(mut forward) if core.config.proxy.stateless => {
+            nat_fixes(core, &request, source, &mut forward);
+            // Forgotten before forwarding: a retransmission that arrives once the request
+            // is out is forwarded again (§16.11), not absorbed by a transaction.
             core.forget(&key).await;
+            forward_statelessly(core, &request, forward, source).await;
             return;
         }
-        Answer::Proxy(forward) => {
+        Answer::Proxy(mut forward) => {
+            nat_fixes(core, &request, source, &mut forward);
             core.proxy(&key, forward, source).await;
             return;
         }
@@ -108,6 +112,28 @@ pub(crate) async fn handle_request(
         .await;
 }
 
+/// The NAT step of the seed's `ser.cfg` for a request being forwarded: when
+/// `nat_uac_test` finds the sender behind a NAT, its Contact is rewritten to the address
+/// the request came from (`fix_nated_contact`), so the other side's in-dialog requests
+/// go back through the NAT mapping. REGISTER never gets here: its binding keeps the source.
+fn nat_fixes(core: &Core, request: &Message, source: Source, forward: &mut Forward) {
+    let nat = &core.config.nat;
+    let fired = nat.tests.detect(request, source.addr, !source.reliable());
+    if fired.is_empty() {
+        return;
+    }
+    tracing::debug!(source = %source.addr, tests = %fired, "request from behind a NAT");
+    if nat.fix_contact {
+        let contact = request
+            .header_values(HeaderName::Contact)
+            .next()
+            .and_then(|v| crate::nat::fix_contact(v, source.addr, source.reliable()));
+        if request.header_values(HeaderName::Contact).count() == 1 {
+            forward.rewrites.contact = contact;
+        }
+    }
+}
+
 async fn decide(core: &Core, request: &Message, source: Source) -> Result<Answer, Rejection> {
     let method = request.method().cloned().unwrap_or(Method::Options);
     sanity(request, &method)?;
@@ -134,9 +160,6 @@ async fn route(
     source: Source,
     method: &Method,
 ) -> Result<Answer, Rejection> {
-    // The NAT test of the seed (`nat_uac_test`); the fixes it triggers (Contact rewriting,
-    // the RTP relay) come with the NAT work.
-    let nat = crate::nat::behind_nat(request, source.addr, !source.reliable());
     let routes = forward::check_routes(request, core)?;
     let loop_hash = forward::loop_hash(request);
     // §16.3 step 4.
@@ -144,7 +167,7 @@ async fn route(
         return Err(Rejection::new(482, "Loop Detected"));
     }
     let in_dialog = request.to()?.tag().is_some();
-    tracing::debug!(%method, nat, in_dialog, routed = routes.routed(), "routing");
+    tracing::debug!(%method, in_dialog, routed = routes.routed(), "routing");
     if in_dialog {
         return within_dialog(core, request, routes, loop_hash).await;
     }
@@ -165,6 +188,7 @@ async fn route(
         consumed_realm,
         loop_hash,
         fallbacks: Fallbacks::default(),
+        rewrites: Rewrites::default(),
     };
     // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry,
     // for our users and trusted peers only (anyone else could relay through us with it).
@@ -356,6 +380,7 @@ async fn within_dialog(
         consumed_realm: None,
         loop_hash,
         fallbacks: Fallbacks::default(),
+        rewrites: Rewrites::default(),
     }))
 }
 
@@ -551,10 +576,17 @@ async fn forward_targets_or_why(
 }
 
 /// The live bindings of an address of record, best q first.
+/// The bindings of `aor` a request may go to: not expired, not marked unreachable by
+/// keepalives ([`crate::natping`]), most preferred first.
 fn registered(core: &Core, aor: &str) -> Vec<crate::location::Binding> {
-    lock(&core.location)
+    let location = lock(&core.location);
+    let pinger = lock(&core.pinger);
+    let ping = &core.config.nat.ping;
+    let check = pinger.has_unreachable();
+    location
         .lookup(aor, unix_now())
         .into_iter()
+        .filter(|b| !check || !pinger.is_unreachable(aor, b, ping))
         .cloned()
         .collect()
 }
@@ -623,6 +655,7 @@ pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
         consumed_realm: None,
         loop_hash: forward::loop_hash(&ack),
         fallbacks: Fallbacks::default(),
+        rewrites: Rewrites::default(),
     };
     forward_statelessly(core, &ack, forward, source).await;
 }
@@ -676,6 +709,7 @@ async fn forward_statelessly(core: &Core, request: &Message, forward: Forward, s
             record_route: &record_route,
             consumed_realm: forward.consumed_realm.as_deref(),
             via: &via,
+            rewrites: Some(&forward.rewrites),
         },
     );
     match built {
@@ -774,7 +808,12 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
         source: source.addr,
         transport: source.local.protocol.as_via(),
         local: Some(source.local.addr),
-        nat: crate::nat::behind_nat(request, source.addr, !source.reliable()),
+        nat: !core
+            .config
+            .nat
+            .tests
+            .detect(request, source.addr, !source.reliable())
+            .is_empty(),
     };
     let tag = local_tag(request);
     let (response, committed) = {

@@ -6,6 +6,8 @@
 //! - the timer task: fires transaction timers (retransmissions, timeouts, lifetimes);
 //! - the housekeeping task: purges expired bindings from memory and the store and reloads
 //!   the served domains;
+//! - the keepalive task: OPTIONS (or CRLF, or 4-byte) pings to NATed bindings
+//!   ([`crate::natping`]);
 //! - the location writer ([`crate::persist::LocationWriter`]).
 //!
 //! Shutdown stops taking messages, lets requests in progress finish (up to
@@ -126,6 +128,7 @@ impl Server {
         let core = self.core;
         let timers = tokio::spawn(timer_loop(core.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(core.clone()));
+        let keepalives = tokio::spawn(keepalive_loop(core.clone()));
         let mut requests = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -168,6 +171,7 @@ impl Server {
         core.calls.close().await;
         timers.abort();
         housekeeping.abort();
+        keepalives.abort();
         let bindings = lock(&core.location).binding_count();
         core.store.close().await;
         tracing::info!(
@@ -223,5 +227,71 @@ async fn housekeeping_loop(core: Arc<Core>) {
         if let Err(e) = core.domains.reload().await {
             tracing::error!(error = %e, "reloading the served domains failed");
         }
+    }
+}
+
+/// Every `natping_interval`: a round of keepalives ([`crate::natping::Pinger::round`]),
+/// sent along each binding's flow; bindings whose pings go unanswered are logged as
+/// unreachable (calls skip them, `policy.rs`).
+async fn keepalive_loop(core: Arc<Core>) {
+    let config = core.config.nat.ping;
+    if config.targets == crate::nat::PingTargets::None || config.interval.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let round = {
+            let location = lock(&core.location);
+            let env: &dyn crate::proxy::table::Env = &*core;
+            lock(&core.pinger).round(
+                location.iter(),
+                unix_now(),
+                &config,
+                |protocol, addr| {
+                    env.local_for(&crate::proxy::Hop { protocol, addr })
+                        .map(|(_, l)| l)
+                },
+                || core.random(),
+            )
+        };
+        for (aor, contact) in &round.unreachable {
+            tracing::info!(%aor, %contact, failures = config.max_failures, "binding does not answer keepalives: unreachable");
+        }
+        for ping in round.pings {
+            let local = ping
+                .local
+                .filter(|l| {
+                    core.listens
+                        .iter()
+                        .any(|s| s.protocol == ping.protocol && s.addr == *l)
+                })
+                .or_else(|| {
+                    let env: &dyn crate::proxy::table::Env = &*core;
+                    env.local_for(&crate::proxy::Hop {
+                        protocol: ping.protocol,
+                        addr: ping.dest,
+                    })
+                    .map(|(socket, _)| socket)
+                });
+            if let Err(e) = core
+                .transports
+                .send(ping.protocol, local, ping.dest, ping.bytes)
+                .await
+            {
+                tracing::debug!(dest = %ping.dest, error = %e, "keepalive not sent");
+            }
+        }
+        let stats = lock(&core.pinger).stats();
+        tracing::debug!(
+            pinged = stats.pinged,
+            sent = stats.sent,
+            answered = stats.answered,
+            unanswered = stats.unanswered,
+            unreachable = stats.unreachable,
+            "keepalive round"
+        );
     }
 }

@@ -76,7 +76,15 @@ impl Itsp {
     /// Like [`Itsp::start`] with the listen addresses given.
     pub fn start_on(args: &[&str], listens: &[&str]) -> Itsp {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_itsp"));
-        cmd.args(["--log-format", "json", "--log", "info", "serve"]);
+        // ITSP_TEST_LOG=debug shows more of the server in `log` when a test needs looking
+        // into.
+        cmd.args([
+            "--log-format",
+            "json",
+            "--log",
+            &std::env::var("ITSP_TEST_LOG").unwrap_or("info".into()),
+            "serve",
+        ]);
         for l in listens {
             cmd.args(["--listen", l]);
         }

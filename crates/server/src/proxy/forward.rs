@@ -191,6 +191,8 @@ pub struct BranchSpec<'a> {
     pub consumed_realm: Option<&'a str>,
     /// Our Via value (§16.6 step 8).
     pub via: &'a str,
+    /// NAT fixes and relay changes, the same on every branch.
+    pub rewrites: Option<&'a super::Rewrites>,
 }
 
 /// Builds the request of one branch from the received request: Request-URI, Max-Forwards
@@ -232,6 +234,9 @@ pub fn build_branch(request: &Message, spec: &BranchSpec<'_>) -> Result<Message,
                 edit.append(HeaderName::ProxyAuthorization, v)?;
             }
         }
+    }
+    if let Some(contact) = spec.rewrites.and_then(|r| r.contact.as_deref()) {
+        edit.set(HeaderName::Contact, contact)?;
     }
     edit.push_via(spec.via)?;
     edit.finish()
@@ -373,11 +378,18 @@ Proxy-Authorization: Digest username=\"alice\", realm=\"other.net\", nonce=\"n\"
                 record_route: &rr,
                 consumed_realm: Some("example.com"),
                 via: "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKx.1;rport",
+                rewrites: Some(&super::super::Rewrites {
+                    contact: Some("<sip:alice@203.0.113.5:1024>".into()),
+                }),
             },
         )
         .unwrap();
         assert_eq!(m.request_uri_str(), Some("sip:bob@10.0.0.9:5062"));
         assert_eq!(m.max_forwards().unwrap(), Some(69));
+        assert_eq!(
+            m.header(HeaderName::Contact),
+            Some("<sip:alice@203.0.113.5:1024>")
+        );
         let rrs: Vec<_> = m
             .record_routes()
             .map(|r| r.unwrap().uri.to_owned())

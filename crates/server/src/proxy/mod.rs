@@ -79,4 +79,15 @@ pub struct Forward {
     pub loop_hash: String,
     /// Targets kept for call forwarding on busy or no answer.
     pub fallbacks: Fallbacks,
+    /// Changes to the request's Contact and body, the same on every branch (NAT fixes,
+    /// the relay's SDP).
+    pub rewrites: Rewrites,
+}
+
+/// Changes made to a forwarded request besides the proxy's own (§16.6): what the NAT
+/// traversal decided ([`crate::nat`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrites {
+    /// The Contact value that replaces the received one (`fix_nated_contact`).
+    pub contact: Option<String>,
 }

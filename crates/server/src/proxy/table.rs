@@ -376,6 +376,7 @@ impl ProxyTable {
                     record_route: &record_route,
                     consumed_realm: entry.forward.consumed_realm.as_deref(),
                     via: &via,
+                    rewrites: Some(&entry.forward.rewrites),
                 },
             )
             .map_err(|e| tracing::warn!(error = %e, "cannot build the forwarded request"))

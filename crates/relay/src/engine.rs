@@ -498,3 +498,7 @@ fn snapshot(call: &Call) -> CallStats {
         parties: [party(0), party(1)],
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
 //! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
+//! - `relay.rs`: `itsp relay`, an RTP relay node (the `relay` crate) driven over NG.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
@@ -17,6 +18,7 @@ mod admin;
 mod config;
 mod lint;
 mod phone;
+mod relay;
 mod serve;
 mod store_args;
 
@@ -89,6 +91,20 @@ enum Command {
     /// every event and the report as JSON lines. The exit status is 0 when the command did
     /// what it was asked (registered, call answered, message delivered), 1 otherwise.
     Phone(Box<::phone::options::PhoneArgs>),
+    /// Run an RTP relay node, driven over rtpengine's NG protocol (UDP).
+    ///
+    /// Phones behind NAT cannot receive media sent to the private address in their SDP.
+    /// The relay sits in the media path: for each call, the SIP proxy (itsp's, or Kamailio
+    /// with its rtpengine module) sends the offer and answer SDP here over NG; the relay gives
+    /// every party a port pair (RTP even, RTCP odd) from --ports, rewrites c=/m=/a=rtcp to
+    /// --public-ip and those ports, latches each side to the address its packets really
+    /// come from, and relays RTP and RTCP both ways. Calls idle for --idle-timeout seconds are
+    /// removed; `query` over NG gives per-call packet, byte, error and loss counters.
+    ///
+    /// Example (one machine, public address 203.0.113.5):
+    ///   itsp relay --public-ip 203.0.113.5 --listen-ng 127.0.0.1:2223 --ports 30000-40000
+    /// then in kamailio.cfg: modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
+    Relay(relay::RelayArgs),
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -119,6 +135,7 @@ fn main() -> ExitCode {
         Command::Lint { files, json } => lint::run(&files, json),
         Command::Admin(command) => admin::run(command),
         Command::Phone(args) => phone::run(*args),
+        Command::Relay(args) => relay::run(args),
     };
     match result {
         Ok(code) => code,

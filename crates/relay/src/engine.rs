@@ -1,0 +1,504 @@
+//! [`Engine`], the sans-IO relay: the session table (offer, answer, delete, query, list),
+//! the per-packet decision ([`Engine::forward`]) and idle cleanup
+//! ([`Engine::handle_timeout`], [`Engine::poll_timeout`]). No sockets and no clock: the
+//! caller passes the time in, opens the ports the engine picks (the `open` callback of
+//! offer and answer) and closes those it gives back ([`Engine::take_released`]).
+//!
+//! Calls are found by Call-ID; the tags say which party an offer or answer is about (see
+//! [`MediaRequest`]). A repeated offer (a retransmitted INVITE) finds the same streams and
+//! so gets the same ports and the same SDP back; a re-offer (re-INVITE, hold, resume) keeps
+//! the ports of every `m=` line it had and updates the announced addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use sdp::SessionDescription;
+
+use crate::error::RelayError;
+use crate::ports::{PortPool, DEFAULT_PORTS};
+use crate::request::{MediaRequest, Rewritten};
+use crate::rewrite::{announced, rewrite};
+use crate::session::{Call, Component, Side, Stream, RTP};
+use crate::stats::{CallStats, PartyStats, SideStats};
+
+/// Configuration of an [`Engine`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The address written into SDP: where parties send media to reach the relay.
+    pub advertised: IpAddr,
+    /// First port of the RTP/RTCP range (even).
+    pub port_min: u16,
+    /// Last port of the range.
+    pub port_max: u16,
+    /// Calls without signalling or media for this long are removed (default 60 s).
+    pub idle_timeout: Duration,
+    /// A latched source silent for this long may be replaced by a new one (default 3 s; see
+    /// [`crate::session`]).
+    pub relatch_after: Duration,
+}
+
+impl EngineConfig {
+    /// The defaults (ports 30000-40000, 60 s idle timeout, 3 s re-latch) advertising
+    /// `advertised`.
+    pub fn new(advertised: IpAddr) -> EngineConfig {
+        EngineConfig {
+            advertised,
+            port_min: DEFAULT_PORTS.0,
+            port_max: DEFAULT_PORTS.1,
+            idle_timeout: Duration::from_secs(60),
+            relatch_after: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What to do with a datagram that arrived on a relay port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// Send it from relay port `from_port` to `to`.
+    Send {
+        /// The relay port to send from (the other side's RTP or RTCP port).
+        from_port: u16,
+        /// The other party's latched or announced address.
+        to: SocketAddr,
+    },
+    /// Drop it.
+    Drop(DropReason),
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// No call owns the port (a late packet of an ended call).
+    UnknownPort,
+    /// Not from the latched source (see [`crate::session`]).
+    NotLatchedSource,
+    /// The other party has no address yet (no answer) or is on hold with `0.0.0.0`.
+    NoDestination,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    slot: u32,
+    stream: u16,
+    side: u8,
+}
+
+/// The relay's state: calls, ports, counters.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    pool: PortPool,
+    calls: Vec<Option<Call>>,
+    free_slots: Vec<u32>,
+    by_call_id: HashMap<String, u32>,
+    /// By port pair index: who owns the pair.
+    owners: Vec<Option<Owner>>,
+    released: Vec<u16>,
+}
+
+impl Engine {
+    /// An empty relay. Fails when the port range is unusable.
+    pub fn new(config: EngineConfig) -> Result<Engine, RelayError> {
+        let pool = PortPool::new(config.port_min, config.port_max)?;
+        let owners = vec![None; pool.capacity() + 1];
+        Ok(Engine {
+            config,
+            pool,
+            calls: Vec::new(),
+            free_slots: Vec::new(),
+            by_call_id: HashMap::new(),
+            owners,
+            released: Vec::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Calls in the table.
+    pub fn call_count(&self) -> usize {
+        self.by_call_id.len()
+    }
+
+    /// Free port pairs.
+    pub fn free_port_pairs(&self) -> usize {
+        self.pool.free_pairs()
+    }
+
+    /// An offer: the SDP of the `from_tag` party, rewritten for the other. Creates the call
+    /// on the first offer. `open(port)` must open relay ports `port` and `port + 1` (the I/O
+    /// shell binds its sockets; `false` when they are busy, and another pair is tried).
+    pub fn offer(
+        &mut self,
+        now: Instant,
+        request: &MediaRequest,
+        open: &mut dyn FnMut(u16) -> bool,
+    ) -> Result<Rewritten, RelayError> {
+        self.exchange(now, request, true, open)
+    }
+
+    /// An answer: the SDP of the `to_tag` party, rewritten for the offerer. The call must
+    /// exist.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        request: &MediaRequest,
+        open: &mut dyn FnMut(u16) -> bool,
+    ) -> Result<Rewritten, RelayError> {
+        self.exchange(now, request, false, open)
+    }
+
+    fn exchange(
+        &mut self,
+        now: Instant,
+        request: &MediaRequest,
+        is_offer: bool,
+        open: &mut dyn FnMut(u16) -> bool,
+    ) -> Result<Rewritten, RelayError> {
+        let mut sdp = SessionDescription::from_bytes(&request.sdp)?;
+        let existing = self.by_call_id.get(&request.call_id).copied();
+        let mut call = match existing.and_then(|s| self.calls.get(s as usize).cloned().flatten()) {
+            Some(call) => call,
+            None if is_offer => Call {
+                call_id: request.call_id.clone(),
+                tags: [Some(request.from_tag.clone()), None],
+                streams: Vec::new(),
+                created: now,
+                last_signal: now,
+                last_media: None,
+            },
+            None => return Err(RelayError::UnknownCall),
+        };
+        let owner = owner_side(&mut call, request, is_offer)?;
+        let other = 1 - owner;
+
+        // Ports for the streams this SDP adds, all or nothing.
+        let new_streams: Vec<usize> = sdp
+            .media()
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.port() != 0 && call.streams.get(*i).is_none_or(Option::is_none))
+            .map(|(i, _)| i)
+            .collect();
+        let mut fresh = Vec::with_capacity(new_streams.len() * 2);
+        for _ in 0..new_streams.len() * 2 {
+            match self.pool.allocate(open) {
+                Ok(port) => fresh.push(port),
+                Err(e) => {
+                    fresh.iter().for_each(|&p| self.release_port(p));
+                    return Err(e);
+                }
+            }
+        }
+        let slot = match existing {
+            Some(slot) => slot,
+            None => self.free_slots.pop().unwrap_or(self.calls.len() as u32),
+        };
+
+        let mut fresh = fresh.into_iter();
+        let mut relay_ports = Vec::with_capacity(sdp.media().len());
+        for (i, media) in sdp.media().iter().enumerate() {
+            if media.port() == 0 {
+                relay_ports.push(None);
+                continue;
+            }
+            if call.streams.len() <= i {
+                call.streams.resize(i + 1, None);
+            }
+            let Some(entry) = call.streams.get_mut(i) else {
+                relay_ports.push(None);
+                continue;
+            };
+            if entry.is_none() {
+                let (Some(a), Some(b)) = (fresh.next(), fresh.next()) else {
+                    relay_ports.push(None);
+                    continue;
+                };
+                *entry = Some(Stream {
+                    media_type: String::new(),
+                    protocol: String::new(),
+                    sides: [Side::new(a), Side::new(b)],
+                });
+                for (side, port) in [(0u8, a), (1, b)] {
+                    if let Some(o) = self
+                        .pool
+                        .pair_index(port)
+                        .and_then(|i| self.owners.get_mut(i))
+                    {
+                        *o = Some(Owner {
+                            slot,
+                            stream: i as u16,
+                            side,
+                        });
+                    }
+                }
+            }
+            let Some(stream) = entry.as_mut() else {
+                relay_ports.push(None);
+                continue;
+            };
+            media.media_type().clone_into(&mut stream.media_type);
+            media.proto().clone_into(&mut stream.protocol);
+            let (rtp, rtcp) = announced(&sdp, media, &request.flags, request.received_from);
+            let side = &mut stream.sides[owner];
+            side.symmetric = request.flags.symmetric;
+            side.announce(rtp, rtcp);
+            relay_ports.push(Some(stream.sides[other].port));
+        }
+        rewrite(
+            &mut sdp,
+            &relay_ports,
+            self.config.advertised,
+            &request.flags,
+        );
+        call.last_signal = now;
+
+        let index = slot as usize;
+        if self.calls.len() <= index {
+            self.calls.resize_with(index + 1, || None);
+        }
+        self.calls[index] = Some(call);
+        self.by_call_id.insert(request.call_id.clone(), slot);
+        Ok(Rewritten {
+            sdp: sdp.to_bytes(),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Removes a call, frees its ports and answers its final counters.
+    pub fn delete(&mut self, call_id: &str) -> Result<CallStats, RelayError> {
+        let slot = self
+            .by_call_id
+            .remove(call_id)
+            .ok_or(RelayError::UnknownCall)?;
+        let call = self
+            .calls
+            .get_mut(slot as usize)
+            .and_then(Option::take)
+            .ok_or(RelayError::UnknownCall)?;
+        let stats = snapshot(&call);
+        for port in call.ports() {
+            self.release_port(port);
+        }
+        self.free_slots.push(slot);
+        Ok(stats)
+    }
+
+    /// The counters and addresses of a call.
+    pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
+        self.call(call_id)
+            .map(snapshot)
+            .ok_or(RelayError::UnknownCall)
+    }
+
+    /// The Call-IDs in the table.
+    pub fn list(&self) -> Vec<String> {
+        self.by_call_id.keys().cloned().collect()
+    }
+
+    fn call(&self, call_id: &str) -> Option<&Call> {
+        let slot = *self.by_call_id.get(call_id)?;
+        self.calls.get(slot as usize)?.as_ref()
+    }
+
+    /// The hot path: a datagram of `len` bytes arrived on relay port `local_port` from
+    /// `source`. Counts it, latches, measures RTP loss and says where it goes.
+    pub fn forward(
+        &mut self,
+        now: Instant,
+        local_port: u16,
+        source: SocketAddr,
+        packet: &[u8],
+    ) -> Forward {
+        let Some(owner) = self
+            .pool
+            .pair_index(local_port)
+            .and_then(|i| self.owners.get(i).copied().flatten())
+        else {
+            return Forward::Drop(DropReason::UnknownPort);
+        };
+        let Some(call) = self
+            .calls
+            .get_mut(owner.slot as usize)
+            .and_then(Option::as_mut)
+        else {
+            return Forward::Drop(DropReason::UnknownPort);
+        };
+        call.last_media = Some(now);
+        let Some(stream) = call
+            .streams
+            .get_mut(usize::from(owner.stream))
+            .and_then(Option::as_mut)
+        else {
+            return Forward::Drop(DropReason::UnknownPort);
+        };
+        let component: Component = usize::from(local_port & 1);
+        let [a, b] = &mut stream.sides;
+        let (from, to) = if owner.side == 0 { (a, b) } else { (b, a) };
+        let counters = &mut from.counters[component];
+        counters.packets += 1;
+        counters.bytes += packet.len() as u64;
+        counters.last_packet = Some(now);
+        if !from.accept(component, source, now, self.config.relatch_after) {
+            from.counters[component].errors += 1;
+            return Forward::Drop(DropReason::NotLatchedSource);
+        }
+        if component == RTP && !is_muxed_rtcp(packet) {
+            from.loss.on_packet(now, packet);
+        }
+        match to.destination(component) {
+            Some(to_address) => Forward::Send {
+                from_port: to.port + component as u16,
+                to: to_address,
+            },
+            None => {
+                from.counters[component].errors += 1;
+                Forward::Drop(DropReason::NoDestination)
+            }
+        }
+    }
+
+    /// Counts an error on the side whose packet arrived on `local_port` (the send the
+    /// engine asked for failed).
+    pub fn count_send_error(&mut self, local_port: u16) {
+        let Some(owner) = self
+            .pool
+            .pair_index(local_port)
+            .and_then(|i| self.owners.get(i).copied().flatten())
+        else {
+            return;
+        };
+        let side = self
+            .calls
+            .get_mut(owner.slot as usize)
+            .and_then(Option::as_mut)
+            .and_then(|c| c.streams.get_mut(usize::from(owner.stream)))
+            .and_then(Option::as_mut)
+            .and_then(|s| s.sides.get_mut(usize::from(owner.side)));
+        if let Some(side) = side {
+            side.counters[usize::from(local_port & 1)].errors += 1;
+        }
+    }
+
+    /// Removes the calls idle (no signalling, no media) for the idle timeout; returns their
+    /// Call-IDs and final counters.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<CallStats> {
+        let idle = self.config.idle_timeout;
+        let expired: Vec<String> = self
+            .calls
+            .iter()
+            .flatten()
+            .filter(|c| now.saturating_duration_since(c.last_activity()) >= idle)
+            .map(|c| c.call_id.clone())
+            .collect();
+        expired
+            .iter()
+            .filter_map(|id| self.delete(id).ok())
+            .collect()
+    }
+
+    /// When the next call would expire if nothing happens.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .iter()
+            .flatten()
+            .map(|c| c.last_activity() + self.config.idle_timeout)
+            .min()
+    }
+
+    /// The RTP ports of pairs freed since the last call (the shell closes their sockets).
+    pub fn take_released(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.released)
+    }
+
+    fn release_port(&mut self, port: u16) {
+        if let Some(o) = self
+            .pool
+            .pair_index(port)
+            .and_then(|i| self.owners.get_mut(i))
+        {
+            *o = None;
+        }
+        self.pool.release(port);
+        self.released.push(port);
+    }
+}
+
+/// Which side's SDP a request carries, binding the callee's tag when it first appears.
+fn owner_side(
+    call: &mut Call,
+    request: &MediaRequest,
+    is_offer: bool,
+) -> Result<usize, RelayError> {
+    if is_offer {
+        if let Some(side) = call.side_of(&request.from_tag, false) {
+            return Ok(side);
+        }
+        // An offer from the callee (re-INVITE) before any answer named it.
+        if request.to_tag.as_deref() == call.tags[0].as_deref() && call.tags[1].is_none() {
+            call.tags[1] = Some(request.from_tag.clone());
+            return Ok(1);
+        }
+        return Err(RelayError::UnknownTag);
+    }
+    let to_tag = request
+        .to_tag
+        .as_deref()
+        .ok_or(RelayError::MissingKey("to-tag"))?;
+    let from_side = call
+        .side_of(&request.from_tag, false)
+        .ok_or(RelayError::UnknownTag)?;
+    let other = 1 - from_side;
+    if call.tags[other].as_deref() != Some(to_tag) {
+        if from_side != 0 {
+            return Err(RelayError::UnknownTag);
+        }
+        // First answer, or a later 2xx of another fork: the last answer wins.
+        call.tags[1] = Some(to_tag.to_owned());
+    }
+    Ok(other)
+}
+
+/// RTCP multiplexed on the RTP port (RFC 5761 §4): packet types 192–223 in the second byte.
+fn is_muxed_rtcp(packet: &[u8]) -> bool {
+    packet.get(1).is_some_and(|pt| (192..=223).contains(pt))
+}
+
+fn snapshot(call: &Call) -> CallStats {
+    let party = |i: usize| PartyStats {
+        tag: call.tags[i].clone(),
+        streams: call
+            .streams
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| s.as_ref().map(|s| (index, s)))
+            .map(|(index, s)| {
+                let side = &s.sides[i];
+                SideStats {
+                    media_index: index,
+                    media_type: s.media_type.clone(),
+                    protocol: s.protocol.clone(),
+                    local_port: side.port,
+                    announced: side.announced[RTP],
+                    latched: side.latched,
+                    rtp: side.counters[0],
+                    rtcp: side.counters[1],
+                    lost: side.loss.lost(),
+                }
+            })
+            .collect(),
+    };
+    CallStats {
+        call_id: call.call_id.clone(),
+        created: call.created,
+        last_signal: call.last_signal,
+        parties: [party(0), party(1)],
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,440 @@
+//! The engine on a simulated clock: ports, latching, forwarding, counters, loss, idle
+//! timeout, re-offers, duplicates, delete.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::request::{AddressSource, Flags};
+
+const RELAY: [u8; 4] = [203, 0, 113, 5];
+
+fn engine() -> Engine {
+    let mut config = EngineConfig::new(RELAY.into());
+    config.port_min = 30000;
+    config.port_max = 30099;
+    Engine::new(config).unwrap()
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn sdp(ip: &str, ports: &[u16]) -> Vec<u8> {
+    let mut s = format!("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n");
+    for p in ports {
+        s.push_str(&format!("m=audio {p} RTP/AVP 0\r\na=sendrecv\r\n"));
+    }
+    s.into_bytes()
+}
+
+fn request(from: &str, to: Option<&str>, body: Vec<u8>) -> MediaRequest {
+    MediaRequest {
+        call_id: "call-1".into(),
+        from_tag: from.into(),
+        to_tag: to.map(str::to_owned),
+        sdp: body,
+        ..MediaRequest::default()
+    }
+}
+
+/// The `m=` ports of a rewritten body.
+fn ports(rewritten: &Rewritten) -> Vec<u16> {
+    let parsed = SessionDescription::from_bytes(&rewritten.sdp).unwrap();
+    parsed.media().iter().map(|m| m.port()).collect()
+}
+
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&[0xd5; 160]);
+    p
+}
+
+/// An answered call: Alice (private 10.0.0.16:8000) offered, Bob (192.0.2.20:9000)
+/// answered. Returns (Alice's relay port, Bob's relay port).
+fn answered(e: &mut Engine, t: Instant) -> (u16, u16) {
+    let offer = e
+        .offer(
+            t,
+            &request("alice", None, sdp("10.0.0.16", &[8000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    let bob_port = ports(&offer)[0];
+    let answer = e
+        .answer(
+            t,
+            &request("alice", Some("bob"), sdp("192.0.2.20", &[9000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    let alice_port = ports(&answer)[0];
+    (alice_port, bob_port)
+}
+
+#[test]
+fn offer_and_answer_allocate_a_pair_per_side_and_delete_frees_them() {
+    let mut e = engine();
+    let free = e.free_port_pairs();
+    let (alice_port, bob_port) = answered(&mut e, Instant::now());
+    assert_ne!(alice_port, bob_port);
+    assert_eq!(alice_port % 2, 0);
+    assert_eq!(bob_port % 2, 0);
+    assert_eq!(e.free_port_pairs(), free - 2);
+    let mut released = e.take_released();
+    assert!(released.is_empty());
+    e.delete("call-1").unwrap();
+    released = e.take_released();
+    released.sort();
+    let mut expected = vec![alice_port, bob_port];
+    expected.sort();
+    assert_eq!(released, expected);
+    assert_eq!(e.free_port_pairs(), free);
+    assert!(matches!(e.delete("call-1"), Err(RelayError::UnknownCall)));
+    assert_eq!(
+        e.forward(Instant::now(), alice_port, addr("1.2.3.4:5"), &rtp(1)),
+        Forward::Drop(DropReason::UnknownPort)
+    );
+}
+
+#[test]
+fn rewritten_sdp_points_at_the_relay_with_rtcp() {
+    let mut e = engine();
+    let offer = e
+        .offer(
+            Instant::now(),
+            &request("alice", None, sdp("10.0.0.16", &[8000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    let text = String::from_utf8(offer.sdp.clone()).unwrap();
+    let port = ports(&offer)[0];
+    assert!(text.contains("c=IN IP4 203.0.113.5\r\n"), "{text}");
+    assert!(!text.contains("10.0.0.16\r\nt="), "{text}");
+    assert!(text.contains(&format!("a=rtcp:{}\r\n", port + 1)), "{text}");
+    assert!(
+        text.contains("o=- 1 1 IN IP4 10.0.0.16\r\n"),
+        "origin kept without replace-origin"
+    );
+}
+
+#[test]
+fn media_flows_both_ways_after_latching_to_nat_sources() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, bob_port) = answered(&mut e, t);
+    let alice_nat = addr("198.51.100.7:40000");
+    let bob = addr("192.0.2.20:9000");
+    // Bob sends first: Alice has not sent yet, so her announced (private) address is used.
+    assert_eq!(
+        e.forward(t, bob_port, bob, &rtp(1)),
+        Forward::Send {
+            from_port: alice_port,
+            to: addr("10.0.0.16:8000")
+        }
+    );
+    // Alice's first packet latches her NAT address.
+    assert_eq!(
+        e.forward(t, alice_port, alice_nat, &rtp(1)),
+        Forward::Send {
+            from_port: bob_port,
+            to: bob
+        }
+    );
+    assert_eq!(
+        e.forward(t, bob_port, bob, &rtp(2)),
+        Forward::Send {
+            from_port: alice_port,
+            to: alice_nat
+        }
+    );
+    // RTCP: odd ports, latched separately, announced as RTP + 1 until then.
+    assert_eq!(
+        e.forward(t, bob_port + 1, addr("192.0.2.20:9001"), &[0x80, 200, 0, 6]),
+        Forward::Send {
+            from_port: alice_port + 1,
+            to: addr("10.0.0.16:8001")
+        }
+    );
+    assert_eq!(
+        e.forward(
+            t,
+            alice_port + 1,
+            addr("198.51.100.7:40001"),
+            &[0x80, 200, 0, 6]
+        ),
+        Forward::Send {
+            from_port: bob_port + 1,
+            to: addr("192.0.2.20:9001")
+        }
+    );
+    let stats = e.query("call-1").unwrap();
+    let alice = &stats.parties[0].streams[0];
+    let bob_side = &stats.parties[1].streams[0];
+    assert_eq!(alice.rtp.packets, 1);
+    assert_eq!(alice.rtp.bytes, 172);
+    assert_eq!(alice.rtcp.packets, 1);
+    assert_eq!(bob_side.rtp.packets, 2);
+    assert_eq!(alice.latched[0], Some(alice_nat));
+    assert_eq!(alice.announced, Some(addr("10.0.0.16:8000")));
+    let (rtp_total, rtcp_total) = stats.totals();
+    assert_eq!((rtp_total.packets, rtcp_total.packets), (3, 2));
+    assert_eq!(stats.parties[1].tag.as_deref(), Some("bob"));
+}
+
+#[test]
+fn packets_before_the_answer_have_no_destination_and_count_as_errors() {
+    let mut e = engine();
+    let t = Instant::now();
+    let offer = e
+        .offer(
+            t,
+            &request("alice", None, sdp("10.0.0.16", &[8000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    let bob_port = ports(&offer)[0];
+    let alice_port = e.query("call-1").unwrap().parties[0].streams[0].local_port;
+    // Alice may send early media to her port; Bob has no address yet.
+    assert_eq!(
+        e.forward(t, alice_port, addr("198.51.100.7:4000"), &rtp(1)),
+        Forward::Drop(DropReason::NoDestination)
+    );
+    // Bob's early packets reach Alice's announced address.
+    assert!(matches!(
+        e.forward(t, bob_port, addr("192.0.2.20:9000"), &rtp(1)),
+        Forward::Send { .. }
+    ));
+    let stats = e.query("call-1").unwrap();
+    assert_eq!(stats.parties[0].streams[0].rtp.errors, 1);
+}
+
+#[test]
+fn another_source_is_refused_until_the_latched_one_is_silent() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, _) = answered(&mut e, t);
+    let first = addr("198.51.100.7:40000");
+    let moved = addr("198.51.100.7:41234");
+    assert!(matches!(
+        e.forward(t, alice_port, first, &rtp(1)),
+        Forward::Send { .. }
+    ));
+    let later = t + Duration::from_secs(1);
+    assert_eq!(
+        e.forward(later, alice_port, moved, &rtp(2)),
+        Forward::Drop(DropReason::NotLatchedSource)
+    );
+    // 3 s after the last packet from the latched source, the new one takes over.
+    let after = t + Duration::from_secs(3);
+    assert!(matches!(
+        e.forward(after, alice_port, moved, &rtp(3)),
+        Forward::Send { .. }
+    ));
+    let stats = e.query("call-1").unwrap();
+    assert_eq!(stats.parties[0].streams[0].latched[0], Some(moved));
+    assert_eq!(stats.parties[0].streams[0].rtp.errors, 1);
+}
+
+#[test]
+fn loss_is_counted_from_sequence_numbers() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, _) = answered(&mut e, t);
+    let src = addr("198.51.100.7:40000");
+    for seq in (100..120u16).filter(|s| s % 5 != 0) {
+        e.forward(t, alice_port, src, &rtp(seq));
+    }
+    let stats = e.query("call-1").unwrap();
+    // 100 opens the stream at 101, then 105, 110, 115 are missing.
+    assert_eq!(stats.parties[0].streams[0].lost, 3);
+    assert_eq!(stats.counters().parties[0].lost, 3);
+}
+
+#[test]
+fn idle_calls_expire_and_media_keeps_them_alive() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, _) = answered(&mut e, t);
+    assert_eq!(e.poll_timeout(), Some(t + Duration::from_secs(60)));
+    let t30 = t + Duration::from_secs(30);
+    e.forward(t30, alice_port, addr("198.51.100.7:40000"), &rtp(1));
+    assert_eq!(e.poll_timeout(), Some(t30 + Duration::from_secs(60)));
+    assert!(e.handle_timeout(t + Duration::from_secs(61)).is_empty());
+    assert_eq!(e.call_count(), 1);
+    let expired = e.handle_timeout(t30 + Duration::from_secs(60));
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].parties[0].streams[0].rtp.packets, 1);
+    assert_eq!(e.call_count(), 0);
+    assert_eq!(e.take_released().len(), 2);
+    assert_eq!(e.poll_timeout(), None);
+}
+
+#[test]
+fn duplicate_offer_gets_the_same_answer_and_ports() {
+    let mut e = engine();
+    let t = Instant::now();
+    let req = request("alice", None, sdp("10.0.0.16", &[8000]));
+    let first = e.offer(t, &req, &mut |_| true).unwrap();
+    let free = e.free_port_pairs();
+    let again = e
+        .offer(t + Duration::from_millis(500), &req, &mut |_| true)
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(e.free_port_pairs(), free);
+    assert_eq!(e.call_count(), 1);
+}
+
+#[test]
+fn re_offer_keeps_ports_and_updates_the_announced_address() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, bob_port) = answered(&mut e, t);
+    assert!(matches!(
+        e.forward(t, alice_port, addr("198.51.100.7:40000"), &rtp(1)),
+        Forward::Send { .. }
+    ));
+    // Alice moved: re-INVITE from a new address. Same ports, latch reset.
+    let re = e
+        .offer(
+            t,
+            &request("alice", Some("bob"), sdp("10.1.1.1", &[7000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_eq!(ports(&re), [bob_port]);
+    let stats = e.query("call-1").unwrap();
+    assert_eq!(
+        stats.parties[0].streams[0].announced,
+        Some(addr("10.1.1.1:7000"))
+    );
+    assert_eq!(stats.parties[0].streams[0].latched[0], None);
+    // Hold from Bob (re-INVITE from the callee, RFC 2543 style): 0.0.0.0 stays visible.
+    let hold = e
+        .offer(
+            t,
+            &request("bob", Some("alice"), sdp("0.0.0.0", &[9000])),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_eq!(ports(&hold), [alice_port]);
+    let text = String::from_utf8(hold.sdp).unwrap();
+    assert!(text.contains("c=IN IP4 0.0.0.0\r\n"), "{text}");
+    assert_eq!(
+        e.forward(t, alice_port, addr("198.51.100.7:40000"), &rtp(2)),
+        Forward::Drop(DropReason::NoDestination),
+        "nothing goes to a party on hold that never sent"
+    );
+}
+
+#[test]
+fn several_media_lines_and_a_rejected_one() {
+    let mut e = engine();
+    let t = Instant::now();
+    let free = e.free_port_pairs();
+    let offer = e
+        .offer(
+            t,
+            &request("alice", None, sdp("10.0.0.16", &[8000, 0, 8002])),
+            &mut |_| true,
+        )
+        .unwrap();
+    let p = ports(&offer);
+    assert_eq!(p[1], 0);
+    assert!(p[0] != 0 && p[2] != 0 && p[0] != p[2]);
+    assert_eq!(e.free_port_pairs(), free - 4);
+    let stats = e.query("call-1").unwrap();
+    let indexes: Vec<usize> = stats.parties[0]
+        .streams
+        .iter()
+        .map(|s| s.media_index)
+        .collect();
+    assert_eq!(indexes, [0, 2]);
+}
+
+#[test]
+fn exhausted_ports_leave_nothing_behind() {
+    let mut config = EngineConfig::new(RELAY.into());
+    config.port_min = 30000;
+    config.port_max = 30005; // three pairs: one stream takes two
+    let mut e = Engine::new(config).unwrap();
+    let err = e.offer(
+        Instant::now(),
+        &request("alice", None, sdp("10.0.0.16", &[8000, 8002])),
+        &mut |_| true,
+    );
+    assert!(matches!(err, Err(RelayError::PortsExhausted)));
+    assert_eq!(e.free_port_pairs(), 3);
+    assert_eq!(e.call_count(), 0);
+    // Busy ports (the shell could not bind) are skipped.
+    let ok = e.offer(
+        Instant::now(),
+        &request("alice", None, sdp("10.0.0.16", &[8000])),
+        &mut |p| p != 30000,
+    );
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn answers_must_name_a_known_call_and_party() {
+    let mut e = engine();
+    let t = Instant::now();
+    let answer = request("alice", Some("bob"), sdp("192.0.2.20", &[9000]));
+    assert!(matches!(
+        e.answer(t, &answer, &mut |_| true),
+        Err(RelayError::UnknownCall)
+    ));
+    answered(&mut e, t);
+    let stranger = request("mallory", Some("bob"), sdp("192.0.2.20", &[9000]));
+    assert!(matches!(
+        e.answer(t, &stranger, &mut |_| true),
+        Err(RelayError::UnknownTag)
+    ));
+    let no_to_tag = request("alice", None, sdp("192.0.2.20", &[9000]));
+    assert!(matches!(
+        e.answer(t, &no_to_tag, &mut |_| true),
+        Err(RelayError::MissingKey("to-tag"))
+    ));
+    let bad_sdp = request("alice", Some("bob"), b"v=0\r\nbogus".to_vec());
+    assert!(matches!(
+        e.answer(t, &bad_sdp, &mut |_| true),
+        Err(RelayError::Sdp(_))
+    ));
+}
+
+#[test]
+fn sip_source_address_replaces_the_private_sdp_address() {
+    let mut e = engine();
+    let t = Instant::now();
+    let mut req = request("alice", None, sdp("10.0.0.16", &[8000]));
+    req.received_from = Some([198, 51, 100, 7].into());
+    req.flags = Flags {
+        address: AddressSource::SipSource,
+        ..Flags::default()
+    };
+    e.offer(t, &req, &mut |_| true).unwrap();
+    let stats = e.query("call-1").unwrap();
+    assert_eq!(
+        stats.parties[0].streams[0].announced,
+        Some(addr("198.51.100.7:8000"))
+    );
+}
+
+#[test]
+fn asymmetric_party_always_gets_its_announced_address() {
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, bob_port) = answered(&mut e, t);
+    let mut req = request("alice", Some("bob"), sdp("10.0.0.16", &[8000]));
+    req.flags.symmetric = false;
+    e.offer(t, &req, &mut |_| true).unwrap();
+    e.forward(t, alice_port, addr("198.51.100.7:40000"), &rtp(1));
+    assert_eq!(
+        e.forward(t, bob_port, addr("192.0.2.20:9000"), &rtp(1)),
+        Forward::Send {
+            from_port: alice_port,
+            to: addr("10.0.0.16:8000")
+        }
+    );
+}

@@ -1,0 +1,251 @@
+//! Counters of the relay: per side and component ([`Counters`]), loss from RTP sequence
+//! numbers ([`LossMeter`], RFC 3550 A.1/A.3 through the `rtp` crate's [`ReceiverStats`]),
+//! and the snapshots a query answers ([`CallStats`], [`CallCounters`]).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtp::stats::ReceiverStats;
+
+/// What one side received on one port (RTP or RTCP).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams received.
+    pub packets: u64,
+    /// Their bytes (UDP payload).
+    pub bytes: u64,
+    /// Datagrams not forwarded: from a source other than the latched one, no destination
+    /// known yet, or the send failed.
+    pub errors: u64,
+    /// When the last datagram arrived.
+    pub last_packet: Option<Instant>,
+}
+
+impl Counters {
+    /// Adds `other` to these counters (the later `last_packet` wins).
+    pub fn add(&mut self, other: &Counters) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        self.last_packet = self.last_packet.max(other.last_packet);
+    }
+}
+
+/// Packets, bytes and errors only: the totals of a call, as an NG query reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Datagrams received.
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Datagrams not forwarded.
+    pub errors: u64,
+}
+
+impl From<Counters> for Totals {
+    fn from(c: Counters) -> Totals {
+        Totals {
+            packets: c.packets,
+            bytes: c.bytes,
+            errors: c.errors,
+        }
+    }
+}
+
+/// Loss of the RTP stream a side sends, seen from its sequence numbers: extended highest
+/// sequence number − first + 1 − received (RFC 3550 A.3), per SSRC; the loss of an earlier
+/// SSRC is kept when the source changes.
+#[derive(Debug, Clone, Default)]
+pub struct LossMeter {
+    ssrc: u32,
+    stats: Option<ReceiverStats>,
+    lost_before: u64,
+}
+
+impl LossMeter {
+    /// Takes an RTP packet (version 2, at least the 12-byte fixed header, RFC 3550 §5.1);
+    /// anything else is ignored.
+    pub fn on_packet(&mut self, now: Instant, packet: &[u8]) {
+        let (Some(&first), Some(seq), Some(ssrc)) =
+            (packet.first(), packet.get(2..4), packet.get(8..12))
+        else {
+            return;
+        };
+        if first >> 6 != 2 {
+            return;
+        }
+        let seq = u16::from_be_bytes([seq[0], seq[1]]);
+        let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+        if self.stats.is_none() || self.ssrc != ssrc {
+            self.lost_before = self.lost();
+            self.ssrc = ssrc;
+            self.stats = Some(ReceiverStats::new(seq, 8000));
+        }
+        if let Some(stats) = &mut self.stats {
+            // The relay needs loss, not jitter: no timing (and no clock rate to guess).
+            stats.on_packet(now, seq, 0, 0, false);
+        }
+    }
+
+    /// Packets lost so far (duplicates never make it negative).
+    pub fn lost(&self) -> u64 {
+        let current = self
+            .stats
+            .as_ref()
+            .map_or(0, |s| u64::try_from(s.cumulative_lost()).unwrap_or(0));
+        self.lost_before + current
+    }
+}
+
+/// One side of one media stream, as a query reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideStats {
+    /// Index of the `m=` line (0-based).
+    pub media_index: usize,
+    /// `audio`, `video`, ...
+    pub media_type: String,
+    /// `RTP/AVP`, ...
+    pub protocol: String,
+    /// The relay's RTP port this party sends to (RTCP = + 1).
+    pub local_port: u16,
+    /// The RTP address this party's SDP announced.
+    pub announced: Option<SocketAddr>,
+    /// The RTP and RTCP sources latched for this party.
+    pub latched: [Option<SocketAddr>; 2],
+    /// What arrived from this party on RTP and on RTCP.
+    pub rtp: Counters,
+    /// RTCP counters.
+    pub rtcp: Counters,
+    /// RTP packets lost on the way from this party to the relay.
+    pub lost: u64,
+}
+
+/// One party (tag) of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyStats {
+    /// The party's tag (`None` before the answer names the callee).
+    pub tag: Option<String>,
+    /// Its side of every relayed stream.
+    pub streams: Vec<SideStats>,
+}
+
+/// A snapshot of a call: what `query` and `delete` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStats {
+    /// The call's Call-ID.
+    pub call_id: String,
+    /// When the first offer created it.
+    pub created: Instant,
+    /// The last offer, answer or query.
+    pub last_signal: Instant,
+    /// Caller (from-tag of the first offer) first, then callee.
+    pub parties: [PartyStats; 2],
+}
+
+impl CallStats {
+    /// Sums of RTP and RTCP counters over both parties.
+    pub fn totals(&self) -> (Counters, Counters) {
+        let mut rtp = Counters::default();
+        let mut rtcp = Counters::default();
+        for s in self.parties.iter().flat_map(|p| &p.streams) {
+            rtp.add(&s.rtp);
+            rtcp.add(&s.rtcp);
+        }
+        (rtp, rtcp)
+    }
+
+    /// The counters a CDR wants, in the form a remote node's query gives too.
+    pub fn counters(&self) -> CallCounters {
+        let (rtp, rtcp) = self.totals();
+        CallCounters {
+            rtp: rtp.into(),
+            rtcp: rtcp.into(),
+            parties: self
+                .parties
+                .iter()
+                .map(|p| PartyCounters {
+                    tag: p.tag.clone().unwrap_or_default(),
+                    rtp: sum(p.streams.iter().map(|s| s.rtp)),
+                    rtcp: sum(p.streams.iter().map(|s| s.rtcp)),
+                    lost: p.streams.iter().map(|s| s.lost).sum(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn sum(counters: impl Iterator<Item = Counters>) -> Totals {
+    let mut total = Counters::default();
+    counters.for_each(|c| total.add(&c));
+    total.into()
+}
+
+/// Per-call counters for CDRs, the same whether the relay runs in-process or on an NG node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallCounters {
+    /// RTP totals over both parties.
+    pub rtp: Totals,
+    /// RTCP totals over both parties.
+    pub rtcp: Totals,
+    /// What each party sent to the relay.
+    pub parties: Vec<PartyCounters>,
+}
+
+/// What one party sent to the relay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyCounters {
+    /// The party's tag.
+    pub tag: String,
+    /// RTP received from it.
+    pub rtp: Totals,
+    /// RTCP received from it.
+    pub rtcp: Totals,
+    /// RTP packets from it lost before the relay (0 when the node does not say).
+    pub lost: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn loss_is_expected_minus_received() {
+        let t = Instant::now();
+        let mut m = LossMeter::default();
+        for seq in [10u16, 11, 12, 15, 16, 17] {
+            m.on_packet(t + Duration::from_millis(u64::from(seq)), &rtp(seq, 7));
+        }
+        assert_eq!(m.lost(), 2);
+    }
+
+    #[test]
+    fn loss_survives_a_new_ssrc_and_wraps() {
+        let t = Instant::now();
+        let mut m = LossMeter::default();
+        for seq in [65533u16, 65534, 1, 2] {
+            m.on_packet(t, &rtp(seq, 1));
+        }
+        assert_eq!(m.lost(), 2, "65535 and 0 missing across the wrap");
+        for seq in [100u16, 101, 103] {
+            m.on_packet(t, &rtp(seq, 2));
+        }
+        assert_eq!(m.lost(), 3);
+    }
+
+    #[test]
+    fn non_rtp_is_ignored() {
+        let mut m = LossMeter::default();
+        m.on_packet(Instant::now(), &[0x80, 0]);
+        m.on_packet(Instant::now(), &[0x40; 20]);
+        assert_eq!(m.lost(), 0);
+        assert!(m.stats.is_none());
+    }
+}

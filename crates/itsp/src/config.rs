@@ -32,6 +32,102 @@ pub(crate) struct Config {
     pub(crate) pstn: PstnSection,
     /// `[nat]`: NAT detection, fixes and keepalives.
     pub(crate) nat: NatSection,
+    /// `[relay]`: the RTP relay.
+    pub(crate) relay: RelaySection,
+}
+
+/// `[relay]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RelaySection {
+    /// `"nat"`, `"always"` or `"never"`.
+    pub(crate) policy: String,
+    /// `"MIN-MAX"`.
+    pub(crate) ports: String,
+    /// Address written in SDP; empty: the server's toward each party.
+    pub(crate) public_ip: String,
+    /// Address media sockets bind to; empty: all.
+    pub(crate) listen_ip: String,
+    /// Seconds without media or signalling before a session is removed.
+    pub(crate) idle_timeout: u64,
+    /// NG relay nodes, `IP:PORT` or `IP:PORT=WEIGHT`; empty: the relay runs in-process.
+    pub(crate) nodes: Vec<String>,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        let (min, max) = relay::ports::DEFAULT_PORTS;
+        RelaySection {
+            policy: "nat".into(),
+            ports: format!("{min}-{max}"),
+            public_ip: String::new(),
+            listen_ip: String::new(),
+            idle_timeout: 60,
+            nodes: Vec::new(),
+        }
+    }
+}
+
+impl RelaySection {
+    /// The checked settings, or what is wrong (named by key).
+    pub(crate) fn settings(&self) -> Result<server::RelaySettings, String> {
+        use server::media_relay::RelayPolicy;
+        let policy = match self.policy.as_str() {
+            "nat" => RelayPolicy::Nat,
+            "always" => RelayPolicy::Always,
+            "never" => RelayPolicy::Never,
+            other => {
+                return Err(format!(
+                "relay.policy: {other:?} is not a policy: write \"nat\", \"always\" or \"never\""
+            ))
+            }
+        };
+        let ports = self
+            .ports
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+            .filter(|(a, b)| a % 2 == 0 && a < b && *a >= 1024)
+            .ok_or_else(|| {
+                format!(
+                    "relay.ports: {:?} is not a port range: write \"MIN-MAX\" with an even MIN of at least 1024 below MAX",
+                    self.ports
+                )
+            })?;
+        let ip = |key: &str, text: &str| -> Result<Option<std::net::IpAddr>, String> {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            text.parse()
+                .map(Some)
+                .map_err(|_| format!("relay.{key}: {text:?} is not an IP address"))
+        };
+        if self.idle_timeout == 0 {
+            return Err("relay.idle_timeout must be at least 1 second".into());
+        }
+        let backend = if self.nodes.is_empty() {
+            server::RelayBackend::Local {
+                ports,
+                public_ip: ip("public_ip", &self.public_ip)?,
+                listen_ip: ip("listen_ip", &self.listen_ip)?,
+                idle_timeout: Duration::from_secs(self.idle_timeout),
+            }
+        } else {
+            let mut nodes = Vec::new();
+            for node in &self.nodes {
+                let (addr, weight) = node.split_once('=').unwrap_or((node, "1"));
+                let address = addr.trim().parse().map_err(|_| {
+                    format!("relay.nodes: {node:?} is not IP:PORT or IP:PORT=WEIGHT")
+                })?;
+                let weight = weight
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("relay.nodes: the weight of {node:?} is not a number"))?;
+                nodes.push(relay::NodeConfig { address, weight });
+            }
+            server::RelayBackend::Nodes(nodes)
+        };
+        Ok(server::RelaySettings { policy, backend })
+    }
 }
 
 /// `[nat]`.
@@ -436,6 +532,7 @@ impl Config {
                 }
             }
         }
+        self.relay.settings()?;
         server::nat::NatTests::from_bits(self.nat.tests).map_err(|e| format!("nat.tests: {e}"))?;
         if self.nat.ping_interval == 0 {
             return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
@@ -531,6 +628,7 @@ mod tests {
         assert_eq!(c.registrar(), d.registrar());
         assert_eq!(c.timers(), d.timers());
         assert_eq!(c.nat(), d.nat());
+        assert_eq!(c.relay.settings(), d.relay.settings());
         assert_eq!(c.auth.nonce_lifetime, d.auth.nonce_lifetime);
         let names = |c: &Config| {
             c.auth
@@ -598,5 +696,30 @@ mod tests {
         assert!(e.contains("nated"), "{e}");
         let e = Config::parse("[nat]\nping_interval = 0\n").unwrap_err();
         assert!(e.contains("ping_interval"), "{e}");
+    }
+
+    #[test]
+    fn relay_settings_are_read_and_checked() {
+        let c = Config::parse(
+            "[relay]\npolicy = \"always\"\nnodes = [\"127.0.0.1:2223\", \"127.0.0.2:2223=3\"]\n",
+        )
+        .unwrap();
+        let s = c.relay.settings().unwrap();
+        assert_eq!(s.policy, server::media_relay::RelayPolicy::Always);
+        let server::RelayBackend::Nodes(nodes) = s.backend else {
+            panic!("nodes expected")
+        };
+        assert_eq!(nodes[1].weight, 3);
+        for (text, key) in [
+            ("policy = \"sometimes\"", "relay.policy"),
+            ("ports = \"30001-40000\"", "relay.ports"),
+            ("ports = \"40000-30000\"", "relay.ports"),
+            ("public_ip = \"relay.example\"", "relay.public_ip"),
+            ("nodes = [\"nowhere\"]", "relay.nodes"),
+            ("idle_timeout = 0", "relay.idle_timeout"),
+        ] {
+            let e = Config::parse(&format!("[relay]\n{text}\n")).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 }

@@ -92,6 +92,10 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         timers: config.timers(),
         proxy: config.proxy(),
         nat: config.nat(),
+        relay: config
+            .relay
+            .settings()
+            .map_err(|message| anyhow::anyhow!("{message}"))?,
         node: host_name(),
         ..ServerConfig::default()
     };

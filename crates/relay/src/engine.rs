@@ -251,7 +251,7 @@ impl Engine {
         rewrite(
             &mut sdp,
             &relay_ports,
-            self.config.advertised,
+            request.flags.advertise.unwrap_or(self.config.advertised),
             &request.flags,
         );
         call.last_signal = now;

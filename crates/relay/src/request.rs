@@ -22,6 +22,10 @@ pub struct Flags {
     pub address: AddressSource,
     /// Overrides the address (NG `media-address`).
     pub media_address: Option<IpAddr>,
+    /// The relay address to write into the rewritten SDP instead of the configured one:
+    /// the in-process relay of a server with several addresses advertises the one facing
+    /// the party that reads the SDP.
+    pub advertise: Option<IpAddr>,
     /// Latch to the source of the party's packets (NG `symmetric`, the default); `false` is
     /// `asymmetric`: always send to the announced address.
     pub symmetric: bool,
@@ -37,6 +41,7 @@ impl Default for Flags {
         Flags {
             address: AddressSource::Sdp,
             media_address: None,
+            advertise: None,
             symmetric: true,
             remove_ice: true,
             replace_origin: false,

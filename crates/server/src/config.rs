@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub proxy: ProxyConfig,
     /// NAT detection, fixes and keepalives.
     pub nat: crate::nat::NatConfig,
+    /// The RTP relay: when calls use it and which.
+    pub relay: RelaySettings,
     /// This server's name in the live-call list shared by the nodes of one store (the
     /// `calls` table); `itsp serve` uses the host name.
     pub node: String,
@@ -112,6 +114,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             proxy: ProxyConfig::default(),
             nat: crate::nat::NatConfig::default(),
+            relay: RelaySettings::default(),
             node: "itsp".into(),
         }
     }
@@ -124,3 +127,42 @@ pub const DEFAULT_NONCE_LIFETIME: u64 = 300;
 /// Default commit window: 10 ms, unnoticeable in a registration, and under load it lets one
 /// transaction carry hundreds of REGISTERs (`bench/RESULTS.md`).
 pub const DEFAULT_COMMIT_WINDOW_MS: u64 = 10;
+
+/// The RTP relay of the proxy (`[relay]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RelaySettings {
+    /// Which calls are relayed.
+    pub policy: crate::media_relay::RelayPolicy,
+    /// Where the relay runs.
+    pub backend: RelayBackend,
+}
+
+/// Where the relay runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayBackend {
+    /// In this process (the default).
+    Local {
+        /// RTP/RTCP port range (even first port).
+        ports: (u16, u16),
+        /// The address written in SDP; `None`: the server's address toward each party.
+        public_ip: Option<std::net::IpAddr>,
+        /// The address media sockets bind to; `None`: every interface.
+        listen_ip: Option<std::net::IpAddr>,
+        /// Sessions without signalling or media for this long are removed.
+        idle_timeout: Duration,
+    },
+    /// Relay nodes driven over rtpengine's NG protocol (`itsp relay` or rtpengine), new
+    /// calls shared by weight, failover when one does not answer.
+    Nodes(Vec<relay::NodeConfig>),
+}
+
+impl Default for RelayBackend {
+    fn default() -> Self {
+        RelayBackend::Local {
+            ports: relay::ports::DEFAULT_PORTS,
+            public_ip: None,
+            listen_ip: None,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}

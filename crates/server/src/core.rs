@@ -121,6 +121,8 @@ pub(crate) struct Core {
     pub(crate) calls: Calls,
     /// Keepalives to NATed bindings and their answers.
     pub(crate) pinger: Mutex<crate::natping::Pinger>,
+    /// The RTP relay control; `None` when the policy is `never`.
+    pub(crate) relay: Option<std::sync::Arc<crate::media_relay::MediaRelay>>,
     transactions: Mutex<Transactions>,
     /// Woken when a transaction has an earlier timer than the timer task sleeps for.
     pub(crate) timers_changed: Notify,
@@ -161,7 +163,9 @@ impl Core {
         domains: Domains,
         location: Location,
         secret: &[u8; 32],
+        relay: Option<crate::media_relay::MediaRelay>,
     ) -> Core {
+        let relay = relay.map(std::sync::Arc::new);
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
         let locator = locator_for(&config.proxy.nameservers);
@@ -179,6 +183,7 @@ impl Core {
             writer: LocationWriter::spawn(store.clone(), config.commit_window),
             calls: Calls::spawn(store.clone(), config.node.clone()),
             pinger: Mutex::new(crate::natping::Pinger::new()),
+            relay,
             location: Mutex::new(location),
             config,
             store,
@@ -231,7 +236,8 @@ impl Core {
             if self.keepalive_answered(&message) {
                 return None;
             }
-            self.fix_nated_reply(message, source)
+            let (message, natted) = self.fix_nated_reply(message, source);
+            self.relay_reply(message, source, natted).await
         };
         let now = Instant::now();
         let (work, sends, next) = {
@@ -285,18 +291,51 @@ impl Core {
     /// (or SDP) holds a private address while it came from a public one has its Contact
     /// rewritten to where it came from, so the caller's in-dialog requests reach the callee
     /// through its NAT (`fix_nated_contact`).
-    fn fix_nated_reply(&self, response: Message, source: Source) -> Message {
+    /// Also answers whether the response looked sent from behind a NAT.
+    fn fix_nated_reply(&self, response: Message, source: Source) -> (Message, bool) {
         let nat = &self.config.nat;
-        if !nat.fix_contact || response.header(sip::HeaderName::Contact).is_none() {
-            return response;
+        if response.header(sip::HeaderName::Contact).is_none() {
+            return (response, false);
         }
         let fired = nat.tests.detect_reply(&response, source.addr);
         if fired.is_empty() {
-            return response;
+            return (response, false);
         }
         tracing::debug!(source = %source.addr, tests = %fired, "response from behind a NAT");
-        crate::nat::fix_message_contact(&response, source.addr, source.reliable())
-            .unwrap_or(response)
+        if !nat.fix_contact {
+            return (response, true);
+        }
+        let fixed = crate::nat::fix_message_contact(&response, source.addr, source.reliable())
+            .unwrap_or(response);
+        (fixed, true)
+    }
+
+    /// The SDP of a response of a relayed call goes through the relay
+    /// ([`crate::media_relay`]).
+    async fn relay_reply(&self, response: Message, source: Source, natted: bool) -> Message {
+        let Some(relay) = &self.relay else {
+            return response;
+        };
+        if !crate::media_relay::has_sdp(&response)
+            || !response.call_id().is_ok_and(|c| relay.is_relayed(c))
+        {
+            return response;
+        }
+        // The rewritten SDP goes to the one the response goes to: the Via below ours.
+        let upstream = response.vias().nth(1).and_then(|v| {
+            let v = v.ok()?;
+            v.received().or(match v.host {
+                Host::V4(ip) => Some(ip.into()),
+                Host::V6(ip) => Some(ip.into()),
+                Host::Name(_) => None,
+            })
+        });
+        let party = crate::media_relay::Party {
+            source: source.addr.ip(),
+            natted,
+            facing: upstream.and_then(|ip| self.outbound_ip(ip)),
+        };
+        relay.on_response(response, party).await
     }
 
     /// What the transaction layer's verdict on a received message means, under the lock.
@@ -640,7 +679,7 @@ impl Core {
 
     /// The source address the OS uses toward `dest` (no packet is sent: a UDP connect only
     /// asks the routing table).
-    fn outbound_ip(&self, dest: IpAddr) -> Option<IpAddr> {
+    pub(crate) fn outbound_ip(&self, dest: IpAddr) -> Option<IpAddr> {
         let mut cache = lock(&self.outbound_ips);
         if let Some(ip) = cache.get(&dest) {
             return Some(*ip);
@@ -684,6 +723,14 @@ impl Env for Core {
 
     fn call_outcome(&self, invite: &Message, code: u16, reason: &str, to_tag: Option<&str>) {
         self.calls.answered_or_failed(invite, code, reason, to_tag);
+        if code >= 300 {
+            if let (Some(relay), Ok(call_id)) = (&self.relay, invite.call_id()) {
+                if relay.is_relayed(call_id) {
+                    let (relay, call_id) = (relay.clone(), call_id.to_owned());
+                    tokio::spawn(async move { relay.on_failure(&call_id).await });
+                }
+            }
+        }
     }
 }
 

@@ -33,6 +33,7 @@ pub mod config;
 mod core;
 pub mod domains;
 pub mod location;
+pub mod media_relay;
 pub mod nat;
 pub mod natping;
 pub mod persist;
@@ -45,7 +46,7 @@ mod targets;
 pub mod trusted;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
-pub use config::{ProxyConfig, ServerConfig};
+pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig};
 pub use core::{Source, SERVER};
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::{ALLOW, SUPPORTED};

@@ -81,7 +81,8 @@ pub(crate) async fn handle_request(
             return;
         }
         Answer::Proxy(mut forward) => {
-            nat_fixes(core, &request, source, &mut forward);
+            let natted = nat_fixes(core, &request, source, &mut forward);
+            relay_media(core, &request, source, natted, &mut forward).await;
             core.proxy(&key, forward, source).await;
             return;
         }
@@ -116,11 +117,12 @@ pub(crate) async fn handle_request(
 /// `nat_uac_test` finds the sender behind a NAT, its Contact is rewritten to the address
 /// the request came from (`fix_nated_contact`), so the other side's in-dialog requests
 /// go back through the NAT mapping. REGISTER never gets here: its binding keeps the source.
-fn nat_fixes(core: &Core, request: &Message, source: Source, forward: &mut Forward) {
+/// Answers whether the sender is behind a NAT.
+fn nat_fixes(core: &Core, request: &Message, source: Source, forward: &mut Forward) -> bool {
     let nat = &core.config.nat;
     let fired = nat.tests.detect(request, source.addr, !source.reliable());
     if fired.is_empty() {
-        return;
+        return false;
     }
     tracing::debug!(source = %source.addr, tests = %fired, "request from behind a NAT");
     if nat.fix_contact {
@@ -131,6 +133,42 @@ fn nat_fixes(core: &Core, request: &Message, source: Source, forward: &mut Forwa
         if request.header_values(HeaderName::Contact).count() == 1 {
             forward.rewrites.contact = contact;
         }
+    }
+    true
+}
+
+/// The relay step of the seed's `ser.cfg` (`force_rtp_proxy`): a call set-up the proxy
+/// stays in is relayed when the policy wants it (by default when the caller, `natted`, or
+/// a callee is behind a NAT), and every SDP of a relayed call is rewritten by the relay
+/// ([`crate::media_relay`]); BYE ends its session.
+async fn relay_media(
+    core: &Core,
+    request: &Message,
+    source: Source,
+    natted: bool,
+    forward: &mut Forward,
+) {
+    let Some(relay) = &core.relay else { return };
+    let initial_invite =
+        request.method() == Some(&Method::Invite) && request.to().is_ok_and(|t| t.tag().is_none());
+    let start = initial_invite
+        && forward.record_route
+        && relay.wanted(natted || forward.targets.iter().any(|t| t.nat));
+    if !start && !request.call_id().is_ok_and(|c| relay.is_relayed(c)) {
+        return;
+    }
+    let toward = forward
+        .targets
+        .first()
+        .and_then(|t| t.hops.first())
+        .map(|h| h.addr.ip());
+    let party = crate::media_relay::Party {
+        source: source.addr.ip(),
+        natted,
+        facing: toward.and_then(|ip| core.outbound_ip(ip)),
+    };
+    if let Some(sdp) = relay.on_request(request, party, start).await {
+        forward.rewrites.sdp = Some(sdp);
     }
 }
 
@@ -648,7 +686,7 @@ pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
             return;
         }
     };
-    let forward = Forward {
+    let mut forward = Forward {
         targets: vec![target],
         routes: routes.remaining,
         record_route: false,
@@ -657,6 +695,16 @@ pub(crate) async fn route_ack(core: &Core, ack: Message, source: Source) {
         fallbacks: Fallbacks::default(),
         rewrites: Rewrites::default(),
     };
+    // An ACK with SDP answers an offer made in a 2xx.
+    if crate::media_relay::has_sdp(&ack) {
+        let natted = !core
+            .config
+            .nat
+            .tests
+            .detect(&ack, source.addr, !source.reliable())
+            .is_empty();
+        relay_media(core, &ack, source, natted, &mut forward).await;
+    }
     forward_statelessly(core, &ack, forward, source).await;
 }
 

@@ -40,6 +40,9 @@ pub enum StartError {
     /// The operating system gave no random bytes for the nonce secret.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
+    /// The in-process RTP relay could not start (bad port range).
+    #[error("RTP relay: {0}")]
+    Relay(#[from] relay::RelayError),
 }
 
 /// A started server: sockets bound, bindings restored; [`Server::run`] serves.
@@ -108,7 +111,8 @@ impl Server {
             bindings_purged,
             domains: domains.list(),
         };
-        let core = Core::new(config, store, transports, domains, location, &secret);
+        let relay = start_relay(&config.relay)?;
+        let core = Core::new(config, store, transports, domains, location, &secret, relay);
         Ok((
             Server {
                 core: Arc::new(core),
@@ -294,4 +298,53 @@ async fn keepalive_loop(core: Arc<Core>) {
             "keepalive round"
         );
     }
+}
+
+/// The relay control of `settings`: the in-process relay started, or the NG nodes set up;
+/// `None` when the policy is `never`.
+fn start_relay(
+    settings: &crate::config::RelaySettings,
+) -> Result<Option<crate::media_relay::MediaRelay>, StartError> {
+    use crate::config::RelayBackend;
+    use crate::media_relay::{MediaRelay, RelayPolicy};
+    if settings.policy == RelayPolicy::Never {
+        return Ok(None);
+    }
+    let relay = match &settings.backend {
+        RelayBackend::Local {
+            ports,
+            public_ip,
+            listen_ip,
+            idle_timeout,
+        } => {
+            let advertised = public_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            let mut config = relay::RelayConfig::new(advertised);
+            config.engine.port_min = ports.0;
+            config.engine.port_max = ports.1;
+            config.engine.idle_timeout = *idle_timeout;
+            if let Some(ip) = listen_ip {
+                config.listen_ip = *ip;
+            }
+            let handle = relay::RelayHandle::start(config)?;
+            tracing::info!(
+                ports = %format!("{}-{}", ports.0, ports.1),
+                policy = ?settings.policy,
+                "RTP relay in-process"
+            );
+            MediaRelay::new(
+                relay::Controller::Local(handle),
+                settings.policy,
+                public_ip.is_none(),
+            )
+        }
+        RelayBackend::Nodes(nodes) => {
+            tracing::info!(nodes = nodes.len(), policy = ?settings.policy, "RTP relay on NG nodes");
+            MediaRelay::new(
+                relay::Controller::Nodes(relay::NgNodes::new(nodes.clone())),
+                settings.policy,
+                false,
+            )
+        }
+    };
+    Ok(Some(relay))
 }

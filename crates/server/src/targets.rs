@@ -78,5 +78,6 @@ pub(crate) async fn binding_target(core: &Core, binding: &Binding) -> Result<Tar
         hops,
         hop_request_uris: Vec::new(),
         q: binding.q,
+        nat: binding.nat,
     })
 }

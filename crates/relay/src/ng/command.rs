@@ -181,6 +181,7 @@ mod tests {
                 symmetric: false,
                 remove_ice: true,
                 replace_origin: true,
+                advertise: None,
             },
         }
     }

@@ -238,6 +238,10 @@ pub fn build_branch(request: &Message, spec: &BranchSpec<'_>) -> Result<Message,
     if let Some(contact) = spec.rewrites.and_then(|r| r.contact.as_deref()) {
         edit.set(HeaderName::Contact, contact)?;
     }
+    if let Some(sdp) = spec.rewrites.and_then(|r| r.sdp.clone()) {
+        let content_type = request.header(HeaderName::ContentType).map(str::to_owned);
+        edit.set_body(content_type.as_deref(), sdp);
+    }
     edit.push_via(spec.via)?;
     edit.finish()
 }
@@ -380,6 +384,7 @@ Proxy-Authorization: Digest username=\"alice\", realm=\"other.net\", nonce=\"n\"
                 via: "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKx.1;rport",
                 rewrites: Some(&super::super::Rewrites {
                     contact: Some("<sip:alice@203.0.113.5:1024>".into()),
+                    sdp: None,
                 }),
             },
         )

@@ -48,6 +48,8 @@ pub struct Target {
     pub hop_request_uris: Vec<String>,
     /// Preference, 0–1000 (q × 1000): higher first, equal in parallel.
     pub q: u16,
+    /// A binding registered from behind a NAT (the relay policy `nat` relays its calls).
+    pub nat: bool,
 }
 
 impl Target {
@@ -59,6 +61,7 @@ impl Target {
             hops,
             hop_request_uris: Vec::new(),
             q: 1000,
+            nat: false,
         }
     }
 }
@@ -90,4 +93,6 @@ pub struct Forward {
 pub struct Rewrites {
     /// The Contact value that replaces the received one (`fix_nated_contact`).
     pub contact: Option<String>,
+    /// The SDP that replaces the received body (rewritten by the RTP relay).
+    pub sdp: Option<bytes::Bytes>,
 }

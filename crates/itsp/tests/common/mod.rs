@@ -14,6 +14,7 @@ use sip::auth::{best_challenge, parse_challenge, respond, AuthHeader, ClientRequ
 use sip::{HeaderName, Message};
 
 pub mod call;
+pub mod netns;
 pub mod softphone;
 
 pub const DOMAIN: &str = "example.com";

@@ -8,6 +8,7 @@
 //! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
+//! - `nat_check.rs`: `itsp nat check`, behind a NAT or not and of what kind (STUN, RFC 5780).
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
 //! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc`,
@@ -16,6 +17,7 @@
 mod admin;
 mod config;
 mod lint;
+mod nat_check;
 mod phone;
 mod serve;
 mod store_args;
@@ -89,6 +91,12 @@ enum Command {
     /// every event and the report as JSON lines. The exit status is 0 when the command did
     /// what it was asked (registered, call answered, message delivered), 1 otherwise.
     Phone(Box<::phone::options::PhoneArgs>),
+    /// NAT self-check: `itsp nat check --stun HOST` says whether this machine is behind a
+    /// NAT, what kind, and what that means for calls.
+    Nat {
+        #[command(subcommand)]
+        command: nat_check::NatCommand,
+    },
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -119,6 +127,7 @@ fn main() -> ExitCode {
         Command::Lint { files, json } => lint::run(&files, json),
         Command::Admin(command) => admin::run(command),
         Command::Phone(args) => phone::run(*args),
+        Command::Nat { command } => nat_check::run(command),
     };
     match result {
         Ok(code) => code,

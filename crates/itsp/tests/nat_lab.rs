@@ -110,3 +110,149 @@ fn a_remapped_home_comes_from_a_new_address() {
     assert_eq!(seen.len(), 1, "{table}");
     assert_eq!(seen[0].0, after.to_string(), "{table}");
 }
+
+/// `itsp serve` in the lab's server namespace, SIP on 203.0.113.1:5060 and STUN on its
+/// default, every address port 3478 (and 3479).
+fn serve_in_lab(lab: &Lab) -> (common::DataDir, common::Itsp) {
+    let data = common::DataDir::with_users(&[]);
+    let mut args = data.args();
+    args.extend(["--stun-listen".into(), "udp:0.0.0.0:3478".into()]);
+    let server = common::Itsp::start_with(
+        lab.server_host().command(env!("CARGO_BIN_EXE_itsp")),
+        &common::as_strs(&args),
+        &["udp:203.0.113.1:5060", "tcp:203.0.113.1:5060"],
+    );
+    let (stun, alternate) = server.stun.expect("the STUN server runs");
+    assert_eq!(stun.to_string(), "0.0.0.0:3478");
+    assert_eq!(alternate.map(|a| a.port()), Some(3479));
+    (data, server)
+}
+
+/// `itsp nat check --json` from `host` against the lab's server.
+fn nat_check(host: &Host) -> serde_json::Value {
+    let out = host
+        .command(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "nat",
+            "check",
+            "--stun",
+            "203.0.113.1",
+            "--json",
+            "--timeout-ms",
+            "1500",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[test]
+fn nat_check_from_a_public_host_finds_no_nat() {
+    let Some(lab) = Lab::new() else { return };
+    let (_data, _server) = serve_in_lab(&lab);
+    let public = lab.public_host();
+    let r = nat_check(&public);
+    assert_eq!(r["behind_nat"], false, "{r}");
+    assert_eq!(r["mapping"], "none", "{r}");
+    assert!(
+        r["mapped"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", public.ip)),
+        "{r}"
+    );
+    assert_eq!(r["other_address"], "203.0.113.1:3479", "{r}");
+    // Nothing filters a public host: the answer from the other port came in.
+    assert_eq!(
+        r["filtering"], "endpoint-independent or address-dependent",
+        "{r}"
+    );
+}
+
+#[test]
+fn nat_check_behind_a_cone_nat_finds_endpoint_independent_mapping() {
+    let Some(lab) = Lab::new() else { return };
+    let (_data, _server) = serve_in_lab(&lab);
+    let home = lab.home(NatKind::Cone);
+    let host = home.host();
+    let r = nat_check(&host);
+    assert_eq!(r["behind_nat"], true, "{r}");
+    assert!(
+        r["local"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", host.ip)),
+        "{r}"
+    );
+    assert!(
+        r["mapped"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", home.public_ip())),
+        "{r}"
+    );
+    assert_eq!(
+        r["mapping"],
+        "endpoint-independent",
+        "{r}\n{}",
+        home.mappings()
+    );
+    // conntrack lets in only answers from where the host sent to.
+    assert_eq!(r["filtering"], "address-and-port-dependent", "{r}");
+    assert!(r["verdict"].as_str().unwrap().contains("cone"), "{r}");
+}
+
+#[test]
+fn nat_check_behind_a_symmetric_nat_finds_port_dependent_mapping() {
+    let Some(lab) = Lab::new() else { return };
+    let (_data, _server) = serve_in_lab(&lab);
+    let home = lab.home(NatKind::Symmetric);
+    let host = home.host();
+    let r = nat_check(&host);
+    assert_eq!(r["behind_nat"], true, "{r}");
+    assert!(
+        r["mapped"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", home.public_ip())),
+        "{r}"
+    );
+    assert_eq!(
+        r["mapping"],
+        "address-and-port-dependent",
+        "{r}\n{}",
+        home.mappings()
+    );
+    assert!(r["verdict"].as_str().unwrap().contains("relay"), "{r}");
+}
+
+#[test]
+fn nat_check_without_a_stun_server_fails_clearly() {
+    let Some(lab) = Lab::new() else { return };
+    let public = lab.public_host();
+    let out = public
+        .command(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "nat",
+            "check",
+            "--stun",
+            "203.0.113.1",
+            "--timeout-ms",
+            "300",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no answer from the STUN server 203.0.113.1:3478"),
+        "{err}"
+    );
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the sip, sdp and rtp crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
+# Bounded fuzzing of the sip, sdp, rtp and stun crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
 # target of fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input
 # is left in fuzz/artifacts/TARGET/).
 #
@@ -16,7 +16,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
 sdp_data="$root/crates/sdp/tests/data"
 rtp_data="$root/crates/rtp/tests/data"
-targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp)
+targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -55,6 +55,12 @@ for kind in rtp rtcp; do
         cp "$rtp_data/$kind"/*.bin "corpus/parse_$kind/"
     fi
 done
+
+# STUN seeds: the RFC 5769 sample messages of the stun crate's tests.
+mkdir -p corpus/parse_stun
+if compgen -G "$root/crates/stun/tests/data/*.bin" >/dev/null; then
+    cp "$root/crates/stun/tests/data"/*.bin corpus/parse_stun/
+fi
 
 export RUSTC_BOOTSTRAP=1
 status=0

@@ -7,8 +7,11 @@
 # live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which prints a "skipped" line
 # without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
 # which fail without it). The peers of later issues (kamailio, rtpengine) are added there
-# when their tests land.
+# when their tests land. Always installed: iproute2, iptables and conntrack, which the NAT
+# lab of the end-to-end tests (crates/itsp/tests/common/netns.rs: network namespaces, veth
+# pairs, MASQUERADE, `conntrack -F`) needs.
 set -euo pipefail
+set -- "$@" iproute2 iptables conntrack
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)
 cargo clippy --version >/dev/null 2>&1 || need_rustup+=(clippy)

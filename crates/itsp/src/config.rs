@@ -34,6 +34,60 @@ pub(crate) struct Config {
     pub(crate) nat: NatSection,
     /// `[relay]`: the RTP relay.
     pub(crate) relay: RelaySection,
+    /// `[stun]`: the STUN server.
+    pub(crate) stun: StunSection,
+}
+
+/// `[stun]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StunSection {
+    /// Serve STUN at all.
+    pub(crate) enabled: bool,
+    /// UDP addresses, `udp:ADDR:PORT`; each also binds PORT + 1 (RFC 5780).
+    pub(crate) listen: Vec<StunListen>,
+}
+
+impl Default for StunSection {
+    fn default() -> Self {
+        StunSection {
+            enabled: true,
+            listen: vec![StunListen(std::net::SocketAddr::from((
+                [0, 0, 0, 0],
+                server::stun_server::DEFAULT_STUN_PORT,
+            )))],
+        }
+    }
+}
+
+/// A STUN listen address, `udp:ADDR:PORT` (or `ADDR:PORT`): STUN is served over UDP only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StunListen(pub(crate) std::net::SocketAddr);
+
+impl std::str::FromStr for StunListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let addr = match s.split_once(':') {
+            Some(("udp", rest)) => rest,
+            Some(("tcp" | "tls" | "ws" | "wss", _)) => {
+                return Err(format!(
+                    "{s:?}: STUN is served over UDP only (udp:ADDR:PORT)"
+                ))
+            }
+            _ => s,
+        };
+        addr.parse().map(StunListen).map_err(|_| {
+            format!("{s:?} is not a STUN address: write udp:ADDR:PORT, e.g. udp:0.0.0.0:3478")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StunListen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[relay]`.
@@ -641,6 +695,8 @@ mod tests {
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
         assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
+        assert_eq!(c.stun.enabled, d.stun.enabled);
+        assert_eq!(c.stun.listen, d.stun.listen);
     }
 
     #[test]
@@ -721,5 +777,24 @@ mod tests {
             let e = Config::parse(&format!("[relay]\n{text}\n")).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn stun_addresses_are_udp() {
+        let c =
+            Config::parse("[stun]\nlisten = [\"udp:127.0.0.1:3478\", \"[::1]:3479\"]\n").unwrap();
+        assert_eq!(
+            c.stun.listen,
+            [
+                StunListen("127.0.0.1:3478".parse().unwrap()),
+                StunListen("[::1]:3479".parse().unwrap())
+            ]
+        );
+        let e = Config::parse("[stun]\nlisten = [\"tcp:0.0.0.0:3478\"]\n").unwrap_err();
+        assert!(e.contains("UDP only"), "{e}");
+        let e = Config::parse("[stun]\nlisten = [\"stun.example\"]\n").unwrap_err();
+        assert!(e.contains("not a STUN address"), "{e}");
+        let c = Config::parse("[stun]\nenabled = false\n").unwrap();
+        assert!(!c.stun.enabled);
     }
 }

@@ -9,6 +9,7 @@
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `relay.rs`: `itsp relay`, an RTP relay node (the `relay` crate) driven over NG.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
+//! - `nat_check.rs`: `itsp nat check`, behind a NAT or not and of what kind (STUN, RFC 5780).
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
 //! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc`,
@@ -17,6 +18,7 @@
 mod admin;
 mod config;
 mod lint;
+mod nat_check;
 mod phone;
 mod relay;
 mod serve;
@@ -105,6 +107,12 @@ enum Command {
     ///   itsp relay --public-ip 203.0.113.5 --listen-ng 127.0.0.1:2223 --ports 30000-40000
     /// then in kamailio.cfg: modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
     Relay(relay::RelayArgs),
+    /// NAT self-check: `itsp nat check --stun HOST` says whether this machine is behind a
+    /// NAT, what kind, and what that means for calls.
+    Nat {
+        #[command(subcommand)]
+        command: nat_check::NatCommand,
+    },
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -136,6 +144,7 @@ fn main() -> ExitCode {
         Command::Admin(command) => admin::run(command),
         Command::Phone(args) => phone::run(*args),
         Command::Relay(args) => relay::run(args),
+        Command::Nat { command } => nat_check::run(command),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,7 @@ use clap::Args;
 use server::{Server, ServerConfig};
 use transport::Listen;
 
-use crate::config::Config;
+use crate::config::{Config, StunListen};
 use crate::store_args::StoreArgs;
 
 /// Options of `itsp serve`.
@@ -38,11 +38,20 @@ pub(crate) struct ServeArgs {
     /// postgres://itsp:secret@localhost/itsp
     #[arg(long, value_name = "URL")]
     db: Option<String>,
+    /// Where the STUN server listens, as udp:ADDR:PORT (it also binds PORT + 1 for NAT
+    /// behaviour tests); repeat for several. Default: udp:0.0.0.0:3478.
+    #[arg(long = "stun-listen", value_name = "udp:ADDR:PORT")]
+    stun_listen: Vec<StunListen>,
+    /// Do not run the STUN server.
+    #[arg(long, conflicts_with = "stun_listen")]
+    no_stun: bool,
 }
 
 /// The settings of one run, with where each came from resolved.
 struct Settings {
     listens: Vec<Listen>,
+    /// STUN addresses; empty: no STUN server.
+    stun: Vec<std::net::SocketAddr>,
     store: StoreArgs,
     server: ServerConfig,
 }
@@ -99,8 +108,16 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         node: host_name(),
         ..ServerConfig::default()
     };
+    let stun = if args.no_stun || (args.stun_listen.is_empty() && !config.stun.enabled) {
+        Vec::new()
+    } else if !args.stun_listen.is_empty() {
+        args.stun_listen.iter().map(|l| l.0).collect()
+    } else {
+        config.stun.listen.iter().map(|l| l.0).collect()
+    };
     Ok(Settings {
         listens,
+        stun,
         store,
         server,
     })
@@ -153,6 +170,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             ),
             other => anyhow::Error::new(other),
         })?;
+    let stun = server::stun_server::StunServer::bind(&settings.stun)
+        .await
+        .context("is another STUN server running? choose other addresses with --stun-listen, or turn it off with --no-stun")?;
     tracing::info!(
         domains = %report.domains.join(","),
         bindings_restored = report.bindings_restored,
@@ -160,6 +180,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         store = backend,
         "store ready"
     );
+    // STUN before SIP: the SIP lines are the last of the start-up.
+    for a in stun.local_addrs() {
+        let alternate = a.alternate.map(|s| s.to_string()).unwrap_or_default();
+        tracing::info!(stun = %a.primary, %alternate, "STUN listening");
+    }
+    if !settings.stun.is_empty() {
+        tokio::spawn(stun.run());
+    }
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }

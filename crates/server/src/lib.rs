@@ -26,6 +26,7 @@
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
+//! | [`stun_server`] | the STUN server (RFC 5389 Binding, RFC 5780 alternate port) on UDP 3478 |
 
 pub mod accounting;
 pub mod auth;
@@ -42,6 +43,7 @@ pub mod proxy;
 pub mod pstn;
 pub mod registrar;
 pub mod run;
+pub mod stun_server;
 mod targets;
 pub mod trusted;
 

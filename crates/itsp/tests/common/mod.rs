@@ -14,6 +14,7 @@ use sip::auth::{best_challenge, parse_challenge, respond, AuthHeader, ClientRequ
 use sip::{HeaderName, Message};
 
 pub mod call;
+pub mod netns;
 pub mod softphone;
 
 pub const DOMAIN: &str = "example.com";
@@ -57,6 +58,9 @@ pub struct Itsp {
     pub log: mpsc::Receiver<serde_json::Value>,
     /// The log lines up to the report of the sockets.
     pub startup: Vec<serde_json::Value>,
+    /// The STUN server's primary and alternate sockets, when it runs (the harness starts
+    /// it on `udp:127.0.0.1:0` unless the arguments say `--no-stun` or `--stun-listen`).
+    pub stun: Option<(SocketAddr, Option<SocketAddr>)>,
 }
 
 impl Drop for Itsp {
@@ -75,9 +79,14 @@ impl Itsp {
 
     /// Like [`Itsp::start`] with the listen addresses given.
     pub fn start_on(args: &[&str], listens: &[&str]) -> Itsp {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_itsp"));
-        // ITSP_TEST_LOG=debug shows more of the server in `log` when a test needs looking
-        // into.
+        Itsp::start_with(Command::new(env!("CARGO_BIN_EXE_itsp")), args, listens)
+    }
+
+    /// Like [`Itsp::start_on`] with `cmd` running the binary (e.g. in a network namespace
+    /// of the NAT lab: `host.command(env!("CARGO_BIN_EXE_itsp"))`). The STUN server goes
+    /// on an OS-chosen loopback port unless `args` has `--no-stun` or `--stun-listen`.
+    /// ITSP_TEST_LOG=debug shows more of the server in `log` when a test needs looking into.
+    pub fn start_with(mut cmd: Command, args: &[&str], listens: &[&str]) -> Itsp {
         cmd.args([
             "--log-format",
             "json",
@@ -85,6 +94,12 @@ impl Itsp {
             &std::env::var("ITSP_TEST_LOG").unwrap_or("info".into()),
             "serve",
         ]);
+        if !args
+            .iter()
+            .any(|a| *a == "--no-stun" || *a == "--stun-listen")
+        {
+            cmd.args(["--stun-listen", "udp:127.0.0.1:0"]);
+        }
         for l in listens {
             cmd.args(["--listen", l]);
         }
@@ -109,6 +124,7 @@ impl Itsp {
             }
         });
         let (mut udp, mut tcp) = (None, None);
+        let mut stun = None;
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while udp.is_none() || tcp.is_none() {
@@ -117,6 +133,12 @@ impl Itsp {
                 let status = child.try_wait().unwrap();
                 panic!("server did not report its sockets (exit status {status:?})");
             };
+            if let Some(s) = v["fields"]["stun"].as_str() {
+                let alternate = v["fields"]["alternate"]
+                    .as_str()
+                    .and_then(|a| a.parse().ok());
+                stun = Some((s.parse().unwrap(), alternate));
+            }
             if let Some(l) = v["fields"]["listen"].as_str() {
                 let (proto, addr) = l.split_once(':').unwrap();
                 let addr: SocketAddr = addr.parse().unwrap();
@@ -134,6 +156,7 @@ impl Itsp {
             tcp: tcp.unwrap(),
             log: rx,
             startup,
+            stun,
         }
     }
 

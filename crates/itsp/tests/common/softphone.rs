@@ -50,7 +50,13 @@ impl Softphone {
 
     /// Starts `itsp` with exactly these arguments.
     pub fn start_raw(name: &str, args: &[&str]) -> Softphone {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        Softphone::start_with(Command::new(env!("CARGO_BIN_EXE_itsp")), name, args)
+    }
+
+    /// Starts `cmd` (the binary, e.g. run in a network namespace of the NAT lab:
+    /// `host.command(env!("CARGO_BIN_EXE_itsp"))`) with exactly these arguments.
+    pub fn start_with(mut cmd: Command, name: &str, args: &[&str]) -> Softphone {
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -6,8 +6,8 @@
 # the REGISTER-with-digest scenario of ../shared/bench), libgsm-tools (toast, untoast: the
 # live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which prints a "skipped" line
 # without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
-# which fail without it). The peers of later issues (kamailio, rtpengine) are added there
-# when their tests land. Always installed: iproute2, iptables and conntrack, which the NAT
+# which fail without it) and rtpengine-daemon (the proxy driving a real rtpengine as its relay
+# node, crates/itsp/tests/proxy_rtpengine.rs). Always installed: iproute2, iptables and conntrack, which the NAT
 # lab of the end-to-end tests (crates/itsp/tests/common/netns.rs: network namespaces, veth
 # pairs, MASQUERADE, `conntrack -F`) needs.
 set -euo pipefail

@@ -289,7 +289,10 @@ async fn keepalive_loop(core: Arc<Core>) {
             }
         }
         let stats = lock(&core.pinger).stats();
-        tracing::debug!(
+        if stats.pinged == 0 {
+            continue;
+        }
+        tracing::info!(
             pinged = stats.pinged,
             sent = stats.sent,
             answered = stats.answered,

@@ -34,6 +34,17 @@ pub enum RelayPolicy {
     Never,
 }
 
+impl RelayPolicy {
+    /// The name in the config file: `nat`, `always`, `never`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelayPolicy::Nat => "nat",
+            RelayPolicy::Always => "always",
+            RelayPolicy::Never => "never",
+        }
+    }
+}
+
 /// One relayed call.
 #[derive(Debug, Clone, Default)]
 struct RelayedCall {

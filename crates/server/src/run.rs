@@ -331,7 +331,7 @@ fn start_relay(
             let handle = relay::RelayHandle::start(config)?;
             tracing::info!(
                 ports = %format!("{}-{}", ports.0, ports.1),
-                policy = ?settings.policy,
+                policy = settings.policy.name(),
                 "RTP relay in-process"
             );
             MediaRelay::new(
@@ -341,7 +341,7 @@ fn start_relay(
             )
         }
         RelayBackend::Nodes(nodes) => {
-            tracing::info!(nodes = nodes.len(), policy = ?settings.policy, "RTP relay on NG nodes");
+            tracing::info!(nodes = nodes.len(), policy = settings.policy.name(), "RTP relay on NG nodes");
             MediaRelay::new(
                 relay::Controller::Nodes(relay::NgNodes::new(nodes.clone())),
                 settings.policy,

@@ -382,9 +382,12 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
     out=$((out + f[11])) ok=$((ok + f[15])) failed=$((failed + f[17])) retrans=$((retrans + f[57]))
     # Calls started per second over the time the uac needed to start them all (the last
     # call starts about one call duration before the end), summed over the uacs.
-    read -r wall achieved < <(awk -v t="${f[4]}" -v n="${f[11]}" -v w="$wall" -v k="$achieved" 'BEGIN {
-      split(t, a, ":"); e = a[1] * 3600 + a[2] * 60 + a[3]
-      if (e > w) w = e; if (e > 0) k += n / e; printf "%g %.0f\n", w, k }')
+    # Wall time from StartTime and CurrentTime ("date<TAB>time<TAB>epoch"; ElapsedTime is
+    # in whole seconds); the rate kept: field 8, CallRate(C).
+    read -r wall achieved < <(awk -v t0="${f[0]}" -v t1="${f[2]}" -v cr="${f[7]}" -v w="$wall" \
+      -v k="$achieved" 'BEGIN {
+      n0 = split(t0, a, "\t"); n1 = split(t1, b, "\t"); e = b[n1] - a[n0]
+      if (e > w) w = e; k += cr; printf "%.1f %.0f\n", w, k }')
   done
   local cpu uac_cpu rtt added="" drops=""
   cpu=$(awk -v a="$before" -v b="$after" -v hz="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / hz }')

@@ -266,9 +266,12 @@ measure() {
     # 58 Retransmissions(C)
     IFS=';' read -r -a f <<<"$last"
     ok=$((ok + f[15])) failed=$((failed + f[17])) retrans=$((retrans + f[57]))
-    read -r wall kept < <(awk -v t="${f[4]}" -v out="${f[11]}" -v w="$wall" -v k="$kept" 'BEGIN {
-      split(t, a, ":"); e = a[1] * 3600 + a[2] * 60 + a[3]
-      if (e > w) w = e; if (e > 0) k += out / e; printf "%g %.0f\n", w, k }')
+    # Wall time from StartTime and CurrentTime ("date<TAB>time<TAB>epoch"; ElapsedTime is
+    # in whole seconds); the rate kept: field 8, CallRate(C).
+    read -r wall kept < <(awk -v t0="${f[0]}" -v t1="${f[2]}" -v cr="${f[7]}" -v w="$wall" \
+      -v k="$kept" 'BEGIN {
+      n0 = split(t0, a, "\t"); n1 = split(t1, b, "\t"); e = b[n1] - a[n0]
+      if (e > w) w = e; k += cr; printf "%.1f %.0f\n", w, k }')
   done
   local cpu gen_pct
   cpu=$(awk -v a="$before" -v b="$after" -v hz="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / hz }')

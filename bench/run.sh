@@ -334,7 +334,11 @@ table=$tmp/table
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo
 echo "date: $started_at; machine: $(nproc) CPUs, $cpu_model; load average before $load_before, after $load_after"
-echo "peers: $(kamailio -v 2>/dev/null | head -n 1 || echo 'no kamailio'); $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1 || echo 'no sipp'); rtpengine $(rtpengine --version 2>&1 | head -n 1 || echo 'not installed')"
+version_of() { # COMMAND ARG: the version the command prints, or "COMMAND not installed"
+  command -v "$1" >/dev/null || { echo "$1 not installed"; return; }
+  { "$@" 2>&1 || true; } | grep -m1 -oiE '(kamailio|sipp|version:?) v?[0-9][^ ]*' || echo "$1 (version unknown)"
+}
+echo "peers: $(version_of kamailio -v); $(version_of sipp -v); rtpengine: $(version_of rtpengine --version)"
 echo "command: $command_line (workloads ${workloads[*]}; duration ${duration} s, rates: register $register_rate, auth $auth_rate, calls $call_rate /s; memory $mem_users at $mem_rate/s; settle $settle s; per sipp $per_sipp/s)"
 echo
 cat "$table"

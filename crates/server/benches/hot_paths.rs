@@ -175,7 +175,9 @@ fn auth(c: &mut Criterion) {
     // The challenge of the first REGISTER, answered with increasing nonce counts.
     let first = register("Digest username=\"user17\", realm=\"other.net\", nonce=\"x\", uri=\"sip:other.net\", response=\"0\"");
     let Decision::Challenge { headers, .. } =
-        auth.check(&first, AuthKind::Www, DOMAIN, NOW, 7, |_| Some(stored.clone()))
+        auth.check(&first, AuthKind::Www, DOMAIN, NOW, 7, |_| {
+            Some(stored.clone())
+        })
     else {
         panic!("no challenge for credentials of another realm");
     };
@@ -219,8 +221,9 @@ fn auth(c: &mut Criterion) {
                 answer(nc)
             },
             |request| {
-                let decision =
-                    auth.check(&request, AuthKind::Www, DOMAIN, NOW, 9, |_| Some(stored.clone()));
+                let decision = auth.check(&request, AuthKind::Www, DOMAIN, NOW, 9, |_| {
+                    Some(stored.clone())
+                });
                 assert!(matches!(decision, Decision::Authenticated { .. }));
             },
             BatchSize::SmallInput,

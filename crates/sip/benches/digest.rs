@@ -19,8 +19,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sip::auth::{
-    ha1, parse_credentials, respond, verify, Algorithm, AuthHeader, ClientRequest,
-    Outcome, Secret, Verifier,
+    ha1, parse_credentials, respond, verify, Algorithm, AuthHeader, ClientRequest, Outcome, Secret,
+    Verifier,
 };
 
 const REALM: &str = "example.com";
@@ -75,12 +75,19 @@ fn digest(c: &mut Criterion) {
             panic!("not Digest credentials: {value}");
         };
         assert!(verify(&creds, "REGISTER", &stored));
-        assert!(!verify(&creds, "REGISTER", &ha1(algorithm, USER, REALM, "wrong")));
+        assert!(!verify(
+            &creds,
+            "REGISTER",
+            &ha1(algorithm, USER, REALM, "wrong")
+        ));
         group.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| verify(black_box(&creds), "REGISTER", black_box(&stored)))
         });
 
-        assert_eq!(verifier.verify(&creds, "REGISTER", REALM, &stored, NOW), Outcome::Ok);
+        assert_eq!(
+            verifier.verify(&creds, "REGISTER", REALM, &stored, NOW),
+            Outcome::Ok
+        );
         assert_eq!(
             verifier.verify(&creds, "REGISTER", REALM, &stored, NOW),
             Outcome::Replay

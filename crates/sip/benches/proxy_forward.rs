@@ -16,6 +16,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+// Shared with `parse.rs`; this benchmark uses only the message.
+#[allow(dead_code)]
 mod common;
 
 use std::hint::black_box;
@@ -77,7 +79,10 @@ fn proxy_forward(c: &mut Criterion) {
     assert_eq!(out.max_forwards().unwrap(), Some(68));
     assert_eq!(out.vias().count(), 3);
     assert_eq!(out.request_uri_str(), Some(CONTACT));
-    assert_eq!(out.header_values(sip::HeaderName::RecordRoute).next(), Some(RECORD_ROUTE));
+    assert_eq!(
+        out.header_values(sip::HeaderName::RecordRoute).next(),
+        Some(RECORD_ROUTE)
+    );
 
     let mut group = c.benchmark_group("proxy_forward");
     group.throughput(Throughput::Elements(1));

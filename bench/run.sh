@@ -252,6 +252,9 @@ if has relay; then
     relay_help=$(bash "$relay_script" --help 2>&1 || true)
     # shellcheck disable=SC2206 # the extra arguments are meant to be split on spaces
     rargs=($relay_args)
+    # Its options as far as it has them: the same duration; a short memory run when quick.
+    [[ "$relay_help" == *--secs* ]] && rargs+=(--secs "$duration")
+    [ "$quick" = 1 ] && [[ "$relay_help" == *--sessions* ]] && rargs+=(--sessions 200)
     [ "$quick" = 1 ] && [[ "$relay_help" == *--quick* ]] && rargs+=(--quick)
     [[ "$relay_help" == *--summary* ]] && rargs+=(--summary "$summary")
     run_child relay $((20 * duration + 600)) bash "$relay_script" "${rargs[@]}"
@@ -297,6 +300,14 @@ gen_of() { # LINE: "sipps kept% cpu% bad" of one run
     printf "%s %.0f %s %d\n", p, kp, g, (kp < 95 || g >= 85) }'
 }
 
+relay_row() { # PEER: "offered|loss|cpu|per CPU-s|memory" from the relay table on stdin
+  awk -F'|' -v p="$1" '{ for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i) }
+    $2 == p && NF >= 8 { print $3 "|" $4 "|" $5 "|" $6 "|" $7 }'
+}
+ratio_of() { # A B: "A/Bx" of the leading numbers of A and B
+  awk -v a="${1//,/}" -v b="${2//,/}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'
+}
+relay_folded=0
 warnings=()
 table=$tmp/table
 {
@@ -329,6 +340,19 @@ table=$tmp/table
       warnings+=("$w: the offered rate was split over several sipp processes (--per-sipp $per_sipp)")
     echo "| $(label_of "$w") | $rate | $s1 | $c1 | $p1$unit | ${peer:--} | $s2 | $c2 | $p2$unit | $ratio | $gen |"
   done
+  # bench/relay.sh's table (| relay | offered pps | loss | relay CPU s | packets/CPU-s |
+  # RSS per 1,000 sessions |, a row per peer), folded into this one when it has that shape.
+  if [ -n "$relay_table" ]; then
+    mine=$(relay_row itsp <<<"$relay_table")
+    theirs=$(relay_row rtpengine <<<"$relay_table")
+    if [ -n "$mine" ] && [ -n "$theirs" ]; then
+      IFS='|' read -r o1 l1 c1 p1 m1 <<<"$mine"
+      IFS='|' read -r _ l2 c2 p2 m2 <<<"$theirs"
+      echo "| RTP relay, packets both ways | $o1 | loss $l1 | $c1 | $p1 | rtpengine | loss $l2 | $c2 | $p2 | $(ratio_of "$p1" "$p2") | bench/relay.sh's driver (loss counted there) |"
+      echo "| relay memory: RSS per 1,000 sessions | | | | $m1 | rtpengine | | | $m2 | $(ratio_of "$m1" "$m2") (lower is better) | |"
+      relay_folded=1
+    fi
+  fi
 } >"$table"
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -342,9 +366,9 @@ echo "peers: $(version_of kamailio -v); $(version_of sipp -v); rtpengine: $(vers
 echo "command: $command_line (workloads ${workloads[*]}; duration ${duration} s, rates: register $register_rate, auth $auth_rate, calls $call_rate /s; memory $mem_users at $mem_rate/s; settle $settle s; per sipp $per_sipp/s)"
 echo
 cat "$table"
-if [ -n "$relay_table" ]; then
+if [ -n "$relay_table" ] && [ "$relay_folded" = 0 ]; then
   echo
-  echo "Relay (bench/relay.sh; its memory figure is per 1,000 relayed calls):"
+  echo "Relay (bench/relay.sh's own table; its memory figure is per 1,000 relayed sessions):"
   echo
   echo "$relay_table"
 fi

@@ -293,7 +293,7 @@ measure() {
     read -r rss1 pss1 <<<"$mem_after"
     awk -v a="$rss0" -v b="$rss1" -v c="$pss0" -v d="$pss1" -v n="$ok" 'BEGIN {
       printf "           memory: VmRSS %.1f -> %.1f MiB, Pss %.1f -> %.1f MiB: %.1f MiB (Pss) per 100k bindings\n",
-        a / 1024, b / 1024, c / 1024, d / 1024, n > 0 ? (d - c) / 1024 * 100000 / n : 0 }'
+        a / 1024, b / 1024, c / 1024, d / 1024, (n > 0 ? (d - c) / 1024 * 100000 / n : 0) }'
   fi
   if [ -n "$summary" ]; then
     echo "$workload|$peer|$r|$n|$ok|$failed|$kept|$gen_pct|$procs|$cpu|$mem_before $mem_after" >>"$summary"

@@ -10,7 +10,7 @@ usage() {
 Usage: bench/calls.sh [OPTIONS]
 
 Calls per CPU-second of the server (user+system time of its processes, from /proc/PID/stat)
-with sipp ../shared/bench/uac.xml -> server -> sipp ../shared/bench/uas.xml (INVITE, 200, ACK
+with sipp bench/peers/uac.xml -> server -> sipp bench/peers/uas.xml (INVITE, 200, ACK
 and BYE along the Record-Route set, 200; the UAS contact registered first with reg-uas.xml),
 for each server in turn, at the same call rate:
 
@@ -32,11 +32,13 @@ Figures:
                 status in a tcpdump capture of the server's port on lo, in microseconds.
                 Needs tcpdump (skipped without it, or with --no-capture).
 The uac's own CPU use and achieved call rate are reported: if sipp did not keep the offered
-rate, or used most of a core, the figures are those of a saturated load generator.
+rate, or used most of a core, the figures are those of a saturated load generator. The
+offered rate is split over ceil(rate / --per-sipp) uac processes (udp ports 5095-5098),
+each with its share of the rate and the count.
 
 Prints Markdown tables with the ratio itsp/Kamailio. Installs nothing; needs sipp, kamailio,
 python3 and ss (tcpdump, perf optional). Every process it starts is stopped on exit; all
-traffic is on 127.0.0.1 (udp ports 5070, 5080, 5090, 5091, 5095 must be free).
+traffic is on 127.0.0.1 (udp ports 5070, 5080, 5090, 5091, 5095-5098 must be free).
 
 Options (environment variables in brackets):
   --rate R          offered calls per second [CALLS_RATE] (default 500)
@@ -49,6 +51,10 @@ Options (environment variables in brackets):
   --no-capture      no tcpdump capture (no "added" latency column)
   --perf            perf record -g on itsp during its run (perf.data kept in the temp dir,
                     top symbols printed; inflates itsp's CPU figure, so no ratio is printed)
+  --per-sipp R      at most R calls per second per uac process (default 1000)
+  --summary FILE    also append one line per server to FILE, fields separated by |:
+                    workload|peer|offered rate|count|ok|failed|kept rate|uac CPU %|uacs|
+                    server CPU s|  (what bench/run.sh reads)
   --keep            keep the temporary directory (logs, sipp statistics, captures)
   -h, --help        this text
 
@@ -57,7 +63,7 @@ EOF
 }
 
 rate=${CALLS_RATE:-500} count=${CALLS_COUNT:-10000} itsp_log=${ITSP_LOG:-warn}
-peers="kamailio itsp" settle=35 baseline=1 capture=1 perf=0 keep=0
+peers="kamailio itsp" settle=35 baseline=1 capture=1 perf=0 keep=0 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) rate=$2; shift 2 ;;
@@ -70,22 +76,24 @@ while [ $# -gt 0 ]; do
     --no-baseline) baseline=0; shift ;;
     --no-capture) capture=0; shift ;;
     --perf) perf=1; shift ;;
+    --per-sipp) per_sipp=$2; shift 2 ;;
+    --summary) summary=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$rate" "$count"; do
+for n in "$rate" "$count" "$per_sipp"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "not a positive number: $n" >&2; exit 2; }
 done
 [[ "$settle" =~ ^[0-9]+$ ]] || { echo "--settle: whole seconds" >&2; exit 2; }
 
+uacs=$(((rate + per_sipp - 1) / per_sipp))
+[ "$uacs" -le 4 ] || uacs=4   # ports 5095-5098
+[ -z "$summary" ] || summary=$(realpath -m "$summary")
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-shared=$(cd ../shared/bench 2>/dev/null && pwd) || {
-  echo "../shared/bench is missing: keep the shared/ folder beside this clone" >&2
-  exit 1
-}
+shared=$repo/bench/peers
 
 # --- what must be installed -------------------------------------------------------------
 missing=()
@@ -105,7 +113,7 @@ if [ "$perf" = 1 ] && ! command -v perf >/dev/null; then
   echo "--perf: perf is not installed (apt-get install linux-perf)" >&2
   exit 1
 fi
-for port in 5070 5080 5090 5091 5095; do
+for port in 5070 5080 5090 5091 5095 5096 5097 5098; do
   if [ -n "$(ss -Hlun "sport = :$port")" ]; then
     echo "udp port $port is in use on this machine; stop what holds it first" >&2
     exit 1
@@ -327,19 +335,30 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
   children_cpu >"$tmp/cpu.before"
   uac_before=$(<"$tmp/cpu.before")
   # In the background and waited for, so that a signal to this script stops it at once. In
-  # $tmp/$name, where sipp writes its -trace_rtt file.
+  # $tmp/$name, where sipp writes its -trace_rtt file. Uac I of N: its share of the rate and
+  # count (the first takes the remainders), udp port 5095 + I.
   mkdir -p "$tmp/$name"
-  (
-    cd "$tmp/$name"
-    exec timeout -k 5 $((limit + 30)) sipp -sf "$shared/uac.xml" -set domain 127.0.0.1 \
-      -s uas "$target" -i 127.0.0.1 -p 5095 -r "$rate" -rp 1000 -m "$count" \
-      -timeout "${limit}s" -buff_size 4194304 -nostdin \
-      -trace_stat -stf "$tmp/$name.csv" -trace_err -error_file "$tmp/$name.errors" \
-      -trace_rtt -rtt_freq 1
-  ) >"$tmp/$name.sipp.out" 2>&1 &
-  local sipp_job=$!
-  started+=("$sipp_job")
-  wait "$sipp_job" || rc=$?
+  local -a jobs=()
+  local i job
+  for ((i = 0; i < uacs; i++)); do
+    local ri=$((rate / uacs)) ni=$((count / uacs))
+    [ "$i" = 0 ] && ri=$((ri + rate % uacs)) ni=$((ni + count % uacs))
+    (
+      cd "$tmp/$name"
+      exec timeout -k 5 $((limit + 30)) sipp -sf "$shared/uac.xml" -set domain 127.0.0.1 \
+        -s uas "$target" -i 127.0.0.1 -p $((5095 + i)) -r "$ri" -rp 1000 -m "$ni" \
+        -timeout "${limit}s" -buff_size 4194304 -nostdin \
+        -trace_stat -stf "$tmp/$name.$i.csv" -trace_err -error_file "$tmp/$name.$i.errors" \
+        -trace_rtt -rtt_freq 1
+    ) >"$tmp/$name.$i.sipp.out" 2>&1 &
+    jobs+=("$!")
+    started+=("$!")
+  done
+  for job in "${jobs[@]}"; do
+    local one=0
+    wait "$job" || one=$?
+    [ "$one" -le "$rc" ] || rc=$one
+  done
   children_cpu >"$tmp/cpu.after"
   uac_after=$(<"$tmp/cpu.after")
   sleep "$settle"
@@ -353,22 +372,28 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
     0 | 1) ;;   # 1: some calls failed, counted below
     *) echo "warning: sipp exited with status $rc through $peer (see --keep)" >&2 ;;
   esac
-  local last ok=0 failed=0 retrans=0 wall=0 out=0
-  if [ -s "$tmp/$name.csv" ]; then
-    last=$(tail -n 1 "$tmp/$name.csv")
+  local last ok=0 failed=0 retrans=0 wall=0 out=0 achieved=0
+  for ((i = 0; i < uacs; i++)); do
+    [ -s "$tmp/$name.$i.csv" ] || continue
+    last=$(tail -n 1 "$tmp/$name.$i.csv")
     # Fields: 5 ElapsedTime(C), 12 OutgoingCall(C), 16 SuccessfulCall(C), 18 FailedCall(C),
     # 58 Retransmissions(C)
     IFS=';' read -r -a f <<<"$last"
-    out=${f[11]} ok=${f[15]} failed=${f[17]} retrans=${f[57]}
-    wall=$(awk -v t="${f[4]}" 'BEGIN { split(t, a, ":"); print a[1] * 3600 + a[2] * 60 + a[3] }')
-  fi
-  local cpu achieved uac_cpu rtt added="" drops=""
+    out=$((out + f[11])) ok=$((ok + f[15])) failed=$((failed + f[17])) retrans=$((retrans + f[57]))
+    # Calls started per second over the time the uac needed to start them all (the last
+    # call starts about one call duration before the end), summed over the uacs.
+    # Wall time from StartTime and CurrentTime ("date<TAB>time<TAB>epoch"; ElapsedTime is
+    # in whole seconds); the rate kept: field 8, CallRate(C).
+    read -r wall achieved < <(awk -v t0="${f[0]}" -v t1="${f[2]}" -v cr="${f[7]}" -v w="$wall" \
+      -v k="$achieved" 'BEGIN {
+      n0 = split(t0, a, "\t"); n1 = split(t1, b, "\t"); e = b[n1] - a[n0]
+      if (e > w) w = e; k += cr; printf "%.1f %.0f\n", w, k }')
+  done
+  local cpu uac_cpu rtt added="" drops=""
   cpu=$(awk -v a="$before" -v b="$after" -v hz="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / hz }')
-  # Calls started per second over the time the uac needed to start them all (the last call
-  # starts about one call duration before the end).
-  achieved=$(awk -v n="$out" -v w="$wall" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print 0 }')
-  uac_cpu=$(awk -v a="$uac_before" -v b="$uac_after" -v w="$wall" \
-    'BEGIN { if (w > 0) printf "%.0f", 100 * (b - a) / w; else print 0 }')
+  # Per uac process, on average.
+  uac_cpu=$(awk -v a="$uac_before" -v b="$uac_after" -v w="$wall" -v p="$uacs" \
+    'BEGIN { if (w > 0) printf "%.0f", 100 * (b - a) / w / p; else print 0 }')
   rtt=$(python3 "$tmp/rtt.py" "$tmp/$name"/*_rtt.csv 2>/dev/null || echo "0 nan nan nan")
   if [ -n "$cap" ]; then
     added=$(python3 "$tmp/added.py" "$tmp/$name.pcap" "$port" || echo "0 nan nan nan 0 nan nan 0 nan nan nan")
@@ -376,17 +401,20 @@ measure() { # PEER NAME MAIN_PID|"" TARGET: run the uac through TARGET, record t
     [ -n "$drops" ] && [ "${drops%% *}" != 0 ] && echo "  note: tcpdump: $drops" >&2
   fi
   results+=("$peer|$ok|$failed|$retrans|$wall|$achieved|$uac_cpu|$cpu|$idle|$rtt|$added")
-  printf '  %-8s ok %s failed %s retransmissions %s, %s s (%s calls/s started), uac CPU %s%%, server CPU %s s\n' \
-    "$peer" "$ok" "$failed" "$retrans" "$wall" "$achieved" "$uac_cpu" "$cpu"
+  printf '  %-8s ok %s failed %s retransmissions %s, %s s (%s calls/s started by %s uac(s)), uac CPU %s%% each, server CPU %s s\n' \
+    "$peer" "$ok" "$failed" "$retrans" "$wall" "$achieved" "$uacs" "$uac_cpu" "$cpu"
+  if [ -n "$summary" ] && [ "$peer" != direct ]; then
+    echo "sip|$peer|$rate|$count|$ok|$failed|$achieved|$uac_cpu|$uacs|$cpu|" >>"$summary"
+  fi
   if [ "$out" -gt 0 ] && [ "$achieved" -lt $((rate * 95 / 100)) ]; then
     echo "  warning: the uac started $achieved calls/s of $rate offered: load generator or server saturated" >&2
   fi
   if [ "$uac_cpu" -ge 85 ]; then
     echo "  warning: the sipp uac used $uac_cpu% of a core: it saturates at this rate" >&2
   fi
-  if [ "$failed" != 0 ] && [ -s "$tmp/$name.errors" ]; then
-    echo "  first errors of the uac ($tmp/$name.errors):" >&2
-    grep -v '^\s*$' "$tmp/$name.errors" | head -n 5 | sed 's/^/    /' >&2
+  if [ "$failed" != 0 ] && [ -s "$tmp/$name.0.errors" ]; then
+    echo "  first errors of the uac ($tmp/$name.0.errors):" >&2
+    grep -v '^\s*$' "$tmp/$name.0.errors" | head -n 5 | sed 's/^/    /' >&2
   fi
 }
 

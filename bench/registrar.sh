@@ -9,23 +9,35 @@ usage() {
 Usage: bench/registrar.sh [OPTIONS]
 
 REGISTERs per CPU-second of the server (user+system time of its processes, from
-/proc/PID/stat), itsp against Kamailio 5.6 from ../shared/bench/, in one run:
+/proc/PID/stat), itsp against Kamailio 5.6 (configs in bench/peers/), in one run:
 
-  no auth   sipp ../shared/bench/reg-load.xml (a distinct user per call) against
+  no auth   sipp bench/peers/reg-load-prefix.xml (a distinct user per call) against
             Kamailio (kamailio-proxy.cfg: in-memory registrar, udp 127.0.0.1:5080) and
             itsp serve --trusted 127.0.0.1 (not challenged; every binding written through
             to SQLite and fsynced, in batches, before the 200), udp 127.0.0.1:5070.
-  auth      sipp ../shared/bench/reg-auth-load.xml (401, then REGISTER with MD5 digest
+  auth      sipp bench/peers/reg-auth-load.xml (401, then REGISTER with MD5 digest
             credentials; a distinct subscriber per call from an injection file) against
             Kamailio (kamailio-registrar-auth.cfg: auth_db on SQLite, udp 127.0.0.1:5081)
             and itsp serve (no --trusted), each with the same N subscribers. (sipp 3.6.1
             answers only an MD5 challenge that comes first: itsp offers MD5 first by
             default, see [auth] algorithms.)
+  memory    (only with --only memory) the no-auth load, --memory-users distinct users at
+            --memory-rate, and the server's resident memory read before and after: VmRSS
+            and Pss (proportional: Kamailio's processes share their shm; one process: the
+            same as VmRSS) summed over the server's processes, from /proc/PID/status and
+            /proc/PID/smaps_rollup, 2 s after the last REGISTER. Printed per 100k bindings.
 
 Figure = successful calls / CPU-seconds of the server during the sipp run. Prints a
-Markdown table with the ratio itsp/Kamailio. Installs nothing; needs sipp, kamailio,
+Markdown table with the ratio itsp/Kamailio.
+
+The load generator: the offered rate is split over ceil(rate / --per-sipp) sipp processes
+(udp ports 5099, 5100, ...), each with its share of the rate and the count (and, for auth,
+its share of the subscribers). After the run the rate the sipps kept (calls started /
+their elapsed time) and their CPU use are printed, with a warning when they kept less than
+95% of the offered rate or a sipp used more than 85% of a core: then the figures are those
+of a saturated load generator, not of the server. Installs nothing; needs sipp, kamailio,
 kamailio-sqlite-modules, sqlite3, python3 and ss. Every process it starts is stopped on
-exit; all traffic is on 127.0.0.1 (ports 5070, 5080, 5081, 5099 must be free).
+exit; all traffic is on 127.0.0.1 (ports 5070, 5080, 5081 and 5099 onwards must be free).
 
 Options:
   --rate R          calls per second, no-auth part (default 2000)
@@ -33,7 +45,14 @@ Options:
   --auth-rate R     calls per second, auth part (default 1000)
   --auth-count N    calls, auth part (default 20000; users are reused past --users)
   --users N         subscribers provisioned for the auth part (default 20000)
-  --only PART       run only `noauth` or `auth`
+  --only PART       run only `noauth`, `auth` or `memory`
+  --memory-users N  distinct users registered by the memory part (default 100000)
+  --memory-rate R   their rate, REGISTERs per second (default 2000)
+  --per-sipp R      at most R calls per second per sipp process (default 1000)
+  --summary FILE    also append one line per run to FILE, fields separated by |:
+                    workload|peer|offered rate|count|ok|failed|kept rate|sipp CPU %|sipps|
+                    server CPU s|memory (kB: VmRSS before, after; Pss before, after)
+                    (what bench/run.sh reads)
   --itsp-log LEVEL  itsp's --log filter (default info; the line per REGISTER is at debug)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
@@ -44,6 +63,7 @@ EOF
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
 parts="noauth auth" itsp_log=info keep=0
+mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) rate=$2; shift 2 ;;
@@ -52,24 +72,29 @@ while [ $# -gt 0 ]; do
     --auth-count) auth_count=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --only)
-      case "$2" in noauth | auth) parts=$2 ;; *) echo "--only noauth|auth" >&2; exit 2 ;; esac
+      case "$2" in
+        noauth | auth | memory) parts=$2 ;;
+        *) echo "--only noauth|auth|memory" >&2; exit 2 ;;
+      esac
       shift 2 ;;
+    --memory-users) mem_users=$2; shift 2 ;;
+    --memory-rate) mem_rate=$2; shift 2 ;;
+    --per-sipp) per_sipp=$2; shift 2 ;;
+    --summary) summary=$2; shift 2 ;;
     --itsp-log) itsp_log=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$rate" "$count" "$auth_rate" "$auth_count" "$users"; do
+for n in "$rate" "$count" "$auth_rate" "$auth_count" "$users" "$mem_users" "$mem_rate" "$per_sipp"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "not a positive number: $n" >&2; exit 2; }
 done
 
+[ -z "$summary" ] || summary=$(realpath -m "$summary")
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-shared=$(cd ../shared/bench 2>/dev/null && pwd) || {
-  echo "../shared/bench is missing: keep the shared/ folder beside this clone" >&2
-  exit 1
-}
+shared=$repo/bench/peers
 
 # --- what must be installed -------------------------------------------------------------
 kam_modules=/usr/lib/x86_64-linux-gnu/kamailio/modules   # the cfgs' mpath
@@ -84,7 +109,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "missing: apt-get install ${missing[*]}" >&2
   exit 1
 fi
-for port in 5070 5080 5081 5099; do
+for port in 5070 5080 5081 5099 5100 5101 5102; do
   if [ -n "$(ss -Hlun "sport = :$port")" ]; then
     echo "udp port $port is in use on this machine; stop what holds it first" >&2
     exit 1
@@ -159,47 +184,120 @@ server_pids() { # MAIN_PID: it and its descendants (Kamailio forks its workers),
   descendants "$1"
 }
 
+children_cpu() { # user+system seconds of this shell's reaped children so far (bash `times`,
+  # run in this shell: a command substitution would be a fresh process)
+  times >"$tmp/times"
+  awk 'NR == 2 {
+    split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
+    "$tmp/times"
+}
+memory_kb() { # PID...: "VmRSS Pss" summed over these processes, kB
+  local pid rss=0 pss=0 v
+  for pid in "$@"; do
+    v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && rss=$((rss + ${v:-0}))
+    v=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null) && pss=$((pss + ${v:-0}))
+  done
+  echo "$rss $pss"
+}
+
 # --- build ------------------------------------------------------------------------------
 echo "building itsp (release) ..."
 cargo build --release -q -p itsp
 itsp=$repo/target/release/itsp
 
-# --- one measured sipp run against one server -------------------------------------------
+# --- one measured load against one server --------------------------------------------------
 results=()   # lines: peer|work|ok|failed|retrans|wall|cpu
-measure() { # PEER WORK MAIN_PID NAME RATE COUNT sipp-args...: run sipp, record the figures
-  local peer=$1 work=$2 main=$3 name=$4 r=$5 n=$6
-  shift 6
-  local before after rc=0 limit=$((n / r + 60))
-  local -a pids
+sipp_procs() { # RATE: how many sipp processes share it
+  local p=$((($1 + per_sipp - 1) / per_sipp))
+  [ "$p" -le 4 ] || p=4   # ports 5099-5102
+  echo "$p"
+}
+# PEER WORK MAIN_PID NAME WORKLOAD RATE COUNT sipp-args...: run the sipps, record the figures.
+# In the sipp arguments @I@ stands for the process's index (0, 1, ...): a user prefix or an
+# injection file per process.
+measure() {
+  local peer=$1 work=$2 main=$3 name=$4 workload=$5 r=$6 n=$7
+  shift 7
+  local procs before after limit=$((n / r + 60)) i
+  local -a pids jobs=()
+  procs=$(sipp_procs "$r")
   mapfile -t pids < <(server_pids "$main")
+  local mem_before="" mem_after=""
+  [ "$workload" = memory ] && mem_before=$(memory_kb "${pids[@]}")
+  local gen_before gen_after
+  children_cpu >"$tmp/cpu.before"
+  gen_before=$(<"$tmp/cpu.before")
   before=$(cpu_ticks "${pids[@]}")
-  # In the background and waited for, so that a signal to this script stops it at once.
-  timeout -k 5 $((limit + 30)) sipp "$@" -i 127.0.0.1 -p 5099 -r "$r" -rp 1000 -m "$n" \
-    -timeout "${limit}s" -buff_size 4194304 -nostdin \
-    -trace_stat -stf "$tmp/$name.csv" -trace_err -error_file "$tmp/$name.errors" \
-    >"$tmp/$name.sipp.out" 2>&1 &
-  local sipp_job=$!
-  started+=("$sipp_job")
-  wait "$sipp_job" || rc=$?
+  for ((i = 0; i < procs; i++)); do
+    # Each process: its share of the rate and count (the first takes the remainders).
+    local ri=$((r / procs)) ni=$((n / procs))
+    [ "$i" = 0 ] && ri=$((ri + r % procs)) ni=$((ni + n % procs))
+    local -a args=("${@//@I@/$i}")
+    # In the background and waited for, so that a signal to this script stops it at once.
+    timeout -k 5 $((limit + 30)) sipp "${args[@]}" -i 127.0.0.1 -p $((5099 + i)) -r "$ri" \
+      -rp 1000 -m "$ni" -timeout "${limit}s" -buff_size 4194304 -nostdin \
+      -trace_stat -stf "$tmp/$name.$i.csv" -trace_err -error_file "$tmp/$name.$i.errors" \
+      >"$tmp/$name.$i.sipp.out" 2>&1 &
+    jobs+=("$!")
+    started+=("$!")
+  done
+  local job rc
+  for job in "${jobs[@]}"; do
+    rc=0
+    wait "$job" || rc=$?
+    case $rc in
+      0 | 1) ;;   # 1: some calls failed, counted below
+      *) echo "warning: sipp exited with status $rc against $peer (see --keep)" >&2 ;;
+    esac
+  done
   after=$(cpu_ticks "${pids[@]}")
-  kill -0 "$main" 2>/dev/null || echo "warning: $peer exited during the run" >&2
-  case $rc in
-    0 | 1) ;;   # 1: some calls failed, counted below
-    *) echo "warning: sipp exited with status $rc against $peer (see --keep)" >&2 ;;
-  esac
-  local last ok=0 failed=0 retrans=0 wall=0
-  if [ -s "$tmp/$name.csv" ]; then
-    last=$(tail -n 1 "$tmp/$name.csv")
-    # Fields: 5 ElapsedTime(C), 16 SuccessfulCall(C), 18 FailedCall(C), 58 Retransmissions(C)
-    IFS=';' read -r -a f <<<"$last"
-    ok=${f[15]} failed=${f[17]} retrans=${f[57]}
-    wall=$(awk -v t="${f[4]}" 'BEGIN { split(t, a, ":"); print a[1] * 3600 + a[2] * 60 + a[3] }')
+  if [ "$workload" = memory ]; then
+    sleep 2
+    mem_after=$(memory_kb "${pids[@]}")
   fi
-  local cpu
+  children_cpu >"$tmp/cpu.after"
+  gen_after=$(<"$tmp/cpu.after")
+  kill -0 "$main" 2>/dev/null || echo "warning: $peer exited during the run" >&2
+  local last ok=0 failed=0 retrans=0 wall=0 kept=0
+  for ((i = 0; i < procs; i++)); do
+    [ -s "$tmp/$name.$i.csv" ] || continue
+    last=$(tail -n 1 "$tmp/$name.$i.csv")
+    # Fields: 5 ElapsedTime(C), 12 OutgoingCall(C), 16 SuccessfulCall(C), 18 FailedCall(C),
+    # 58 Retransmissions(C)
+    IFS=';' read -r -a f <<<"$last"
+    ok=$((ok + f[15])) failed=$((failed + f[17])) retrans=$((retrans + f[57]))
+    # Wall time from StartTime and CurrentTime ("date<TAB>time<TAB>epoch"; ElapsedTime is
+    # in whole seconds); the rate kept: field 8, CallRate(C).
+    read -r wall kept < <(awk -v t0="${f[0]}" -v t1="${f[2]}" -v cr="${f[7]}" -v w="$wall" \
+      -v k="$kept" 'BEGIN {
+      n0 = split(t0, a, "\t"); n1 = split(t1, b, "\t"); e = b[n1] - a[n0]
+      if (e > w) w = e; k += cr; printf "%.1f %.0f\n", w, k }')
+  done
+  local cpu gen_pct
   cpu=$(awk -v a="$before" -v b="$after" -v hz="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / hz }')
+  gen_pct=$(awk -v a="$gen_before" -v b="$gen_after" -v w="$wall" -v p="$procs" \
+    'BEGIN { if (w > 0) printf "%.0f", 100 * (b - a) / w / p; else print 0 }')
   results+=("$peer|$work|$ok|$failed|$retrans|$wall|$cpu")
   printf '  %-8s %-40s ok %s failed %s retransmissions %s, %s s, server CPU %s s\n' \
     "$peer" "$work" "$ok" "$failed" "$retrans" "$wall" "$cpu"
+  printf '           load: %s sipp process(es), %s calls/s kept of %s offered, %s%% of a core each\n' \
+    "$procs" "$kept" "$r" "$gen_pct"
+  if [ "$kept" -lt $((r * 95 / 100)) ]; then
+    echo "  warning: the sipps kept $kept calls/s of $r offered: load generator or server saturated" >&2
+  fi
+  if [ "$gen_pct" -ge 85 ]; then
+    echo "  warning: a sipp used $gen_pct% of a core: the load generator saturates (lower --per-sipp)" >&2
+  fi
+  if [ -n "$mem_before" ]; then
+    read -r rss0 pss0 <<<"$mem_before"
+    read -r rss1 pss1 <<<"$mem_after"
+    awk -v a="$rss0" -v b="$rss1" -v c="$pss0" -v d="$pss1" -v n="$ok" 'BEGIN {
+      printf "           memory: VmRSS %.1f -> %.1f MiB, Pss %.1f -> %.1f MiB: %.1f MiB (Pss) per 100k bindings\n",
+        a / 1024, b / 1024, c / 1024, d / 1024, (n > 0 ? (d - c) / 1024 * 100000 / n : 0) }'
+  fi
+  if [ -n "$summary" ]; then
+    echo "$workload|$peer|$r|$n|$ok|$failed|$kept|$gen_pct|$procs|$cpu|$mem_before $mem_after" >>"$summary"
+  fi
 }
 
 start_kamailio() { # CFG NAME [-A define]...: starts Kamailio in the foreground of a job; sets $kam
@@ -223,32 +321,42 @@ start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(kamailio -v | head -n 1), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1)"
 echo "working in $tmp"
 
-# --- part 1: no authentication -----------------------------------------------------------
-if [[ " $parts " == *" noauth "* ]]; then
-  echo "no auth: reg-load.xml, -r $rate -m $count"
-  start_kamailio "$shared/kamailio-proxy.cfg" kam-noauth
+# --- part 1: no authentication (and the memory part: the same load, memory read around it)
+for part in noauth memory; do
+  [[ " $parts " == *" $part "* ]] || continue
+  if [ "$part" = noauth ]; then
+    r=$rate n=$count workload=register label=""
+    echo "no auth: reg-load-prefix.xml, -r $r -m $n"
+  else
+    r=$mem_rate n=$mem_users workload=memory label="memory, $n bindings: "
+    echo "memory: reg-load-prefix.xml, $n distinct users at $r/s"
+  fi
+  start_kamailio "$shared/kamailio-proxy.cfg" "kam-$part"
   wait_udp 5080 "$kam"
-  measure Kamailio "REGISTER, no auth, in-memory" "$kam" kam-noauth "$rate" "$count" \
-    -sf "$shared/reg-load.xml" 127.0.0.1:5080
+  measure Kamailio "${label}REGISTER, no auth, in-memory" "$kam" "kam-$part" "$workload" "$r" "$n" \
+    -sf "$shared/reg-load-prefix.xml" -set prefix @I@ 127.0.0.1:5080
   stop "$kam"
 
-  start_itsp itsp-noauth "$tmp/itsp-noauth" --trusted 127.0.0.1
+  start_itsp "itsp-$part" "$tmp/itsp-$part" --trusted 127.0.0.1
   wait_udp 5070 "$its"
-  measure itsp "REGISTER, no auth (trusted), SQLite fsync" "$its" itsp-noauth "$rate" "$count" \
-    -sf "$shared/reg-load.xml" 127.0.0.1:5070
+  measure itsp "${label}REGISTER, no auth (trusted), SQLite fsync" "$its" "itsp-$part" "$workload" \
+    "$r" "$n" -sf "$shared/reg-load-prefix.xml" -set prefix @I@ 127.0.0.1:5070
   stop "$its"
-fi
+done
 
 # --- part 2: digest authentication ---------------------------------------------------------
 if [[ " $parts " == *" auth "* ]]; then
   echo "digest auth: reg-auth-load.xml, $users subscribers, -r $auth_rate -m $auth_count"
-  # sipp's injection file: one subscriber per call, in order.
-  python3 - "$users" >"$tmp/users.csv" <<'EOF'
+  # sipp's injection files, one per sipp process: a subscriber per call, in order; process
+  # P of N takes users P+1, P+1+N, ...
+  python3 - "$users" "$(sipp_procs "$auth_rate")" "$tmp" <<'EOF'
 import sys
-n = int(sys.argv[1])
-print("SEQUENTIAL")
-for i in range(1, n + 1):
-    print(f"user{i};[authentication username=user{i} password=pw{i}]")
+n, procs, tmp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for p in range(procs):
+    with open(f"{tmp}/users.{p}.csv", "w") as f:
+        print("SEQUENTIAL", file=f)
+        for i in range(p + 1, n + 1, procs):
+            print(f"user{i};[authentication username=user{i} password=pw{i}]", file=f)
 EOF
   # Kamailio's database: the schema Debian ships, subscribers with ha1 (and ha1b).
   sqlite3 "$tmp/kam.db" <"/usr/share/kamailio/db_sqlite/standard-create.sql"
@@ -273,15 +381,15 @@ EOF
 
   start_kamailio "$shared/kamailio-registrar-auth.cfg" kam-auth -A "DBURL=\"sqlite:///$tmp/kam.db\""
   wait_udp 5081 "$kam"
-  measure Kamailio "401 + REGISTER, MD5 digest, auth_db SQLite" "$kam" kam-auth \
-    "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.csv" \
+  measure Kamailio "401 + REGISTER, MD5 digest, auth_db SQLite" "$kam" kam-auth auth \
+    "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.@I@.csv" \
     -set domain 127.0.0.1 127.0.0.1:5081
   stop "$kam"
 
   start_itsp itsp-auth "$tmp/itsp-auth"
   wait_udp 5070 "$its"
-  measure itsp "401 + REGISTER, MD5 digest, SQLite fsync" "$its" itsp-auth \
-    "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.csv" \
+  measure itsp "401 + REGISTER, MD5 digest, SQLite fsync" "$its" itsp-auth auth \
+    "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.@I@.csv" \
     -set domain 127.0.0.1 127.0.0.1:5070
   stop "$its"
 fi

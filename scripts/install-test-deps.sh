@@ -6,8 +6,9 @@
 # the REGISTER-with-digest scenario of ../shared/bench), libgsm-tools (toast, untoast: the
 # live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which prints a "skipped" line
 # without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
-# which fail without it). The peers of later issues (kamailio, rtpengine) are added there
-# when their tests land.
+# which fail without it). kamailio (its base package ships the rtpengine module) is the
+# peer of crates/itsp/tests/relay_kamailio.rs, which prints a "skipped" line without it;
+# rtpengine-daemon is needed by bench/relay.sh only, not by any test.
 set -euo pipefail
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)

@@ -271,3 +271,31 @@ async fn the_in_process_controller_gives_the_same_answers() {
     controller.delete("local-1", "a").await.unwrap();
     assert!(controller.query("local-1").await.is_err());
 }
+
+#[tokio::test]
+async fn idle_calls_are_removed_by_the_media_thread() {
+    let mut c = config(3000);
+    c.engine.idle_timeout = Duration::from_millis(700);
+    let relay = RelayHandle::start(c).unwrap();
+    let call = set_up(&relay, "loop-idle").await;
+    // Media keeps the call alive past the timeout...
+    for seq in 0..6u16 {
+        call.a
+            .send_to(&rtp(seq), call.to_relay_from_a)
+            .await
+            .unwrap();
+        recv(&call.b).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(relay.list(), ["loop-idle"]);
+    // ...silence ends it (cleanup runs once a second).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(relay.list().is_empty());
+    call.a.send_to(&rtp(9), call.to_relay_from_a).await.unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        timeout(Duration::from_millis(200), call.b.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
+}

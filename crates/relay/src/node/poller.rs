@@ -1,4 +1,4 @@
-//! The media threads: each owns an epoll set (read interest only, level-triggered) of relay
+//! The media threads: each owns an epoll set (read interest only, edge-triggered) of relay
 //! sockets and loops: wait for readable sockets, take a batch from each with `recvmmsg`,
 //! ask the engine where each datagram goes (one lock per batch), send each run with the same
 //! outgoing socket with one `sendmmsg`. Once a second a thread also runs the engine's idle
@@ -88,8 +88,9 @@ pub(crate) fn run(
                 continue;
             };
             let fd = socket.as_raw_fd();
-            // Drain the socket, a batch at a time (level-triggered: what is left would
-            // wake us again anyway).
+            // Drain the socket, a batch at a time. Edge-triggered: a batch that was not
+            // full found the queue empty, and any datagram arriving after that raises a
+            // new edge, so stopping there loses nothing and saves an empty recvmmsg.
             loop {
                 match with_batch(|batch| relay_batch(batch, fd, &shared, port)) {
                     Some(Ok((received, full))) => {

@@ -58,6 +58,14 @@ fn malformed_datagrams_get_an_error_or_nothing() {
     let mut e = engine();
     let now = clock(Instant::now());
     assert_eq!(handle(&mut e, now, b"no-space-here", &mut |_| true), None);
+    // Found by the fuzzer: an empty or oversized cookie was echoed in an answer no client
+    // could read.
+    assert_eq!(
+        handle(&mut e, now, b" d7:command4:pinge", &mut |_| true),
+        None
+    );
+    let long = [vec![b'c'; 65], b" d7:command4:pinge".to_vec()].concat();
+    assert_eq!(handle(&mut e, now, &long, &mut |_| true), None);
     for bad in [&b"ck d7:command4:ping"[..], b"ck i42e", b"ck d3:foo3:bare"] {
         let answer = handle(&mut e, now, bad, &mut |_| true).unwrap();
         let (cookie, body) = split(&answer).unwrap();

@@ -8,7 +8,8 @@
 # without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
 # which fail without it). kamailio (its base package ships the rtpengine module) is the
 # peer of crates/itsp/tests/relay_kamailio.rs, which prints a "skipped" line without it;
-# rtpengine-daemon is needed by bench/relay.sh only, not by any test.
+# rtpengine-daemon is the peer of crates/relay/tests/rtpengine.rs (the NG client against a
+# real rtpengine; "skipped" without it) and of bench/relay.sh.
 set -euo pipefail
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)

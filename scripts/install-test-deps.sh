@@ -6,10 +6,13 @@
 # the REGISTER-with-digest scenario of ../shared/bench), libgsm-tools (toast, untoast: the
 # live GSM 06.10 comparison of crates/rtp/tests/codec_gsm.rs, which prints a "skipped" line
 # without it) and baresip (the interop tests of `itsp phone`, crates/itsp/tests/phone_peers.rs,
-# which fail without it) and rtpengine-daemon (the proxy driving a real rtpengine as its relay
-# node, crates/itsp/tests/proxy_rtpengine.rs). Always installed: iproute2, iptables and conntrack, which the NAT
-# lab of the end-to-end tests (crates/itsp/tests/common/netns.rs: network namespaces, veth
-# pairs, MASQUERADE, `conntrack -F`) needs.
+# which fail without it), rtpengine-daemon (the proxy driving a real rtpengine as its relay
+# node, crates/itsp/tests/proxy_rtpengine.rs; the NG client against a real rtpengine,
+# crates/relay/tests/rtpengine.rs; bench/relay.sh) and kamailio (its base package ships the
+# rtpengine module: crates/itsp/tests/relay_kamailio.rs). Always installed: iproute2,
+# iptables and conntrack, which the NAT lab of the end-to-end tests
+# (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,
+# `conntrack -F`) needs.
 set -euo pipefail
 set -- "$@" iproute2 iptables conntrack
 need_rustup=()

@@ -33,9 +33,14 @@ pub(crate) struct RelayArgs {
     /// place (a NAT mapping that changed).
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     relatch_after: u64,
-    /// Worker threads for media (1 keeps everything on one core).
+    /// Media threads (1 keeps the relaying on one core, like rtpengine --num-threads=1).
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
+    /// Microseconds a media thread pauses after relaying, so that at high packet rates each
+    /// wake-up handles many packets (interrupt moderation); 0 turns it off. Adds at most
+    /// this much delay to a packet, nothing when idle.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 200)]
+    coalesce_us: u64,
 }
 
 fn parse_range(text: &str) -> Result<(u16, u16), String> {
@@ -77,16 +82,12 @@ pub(crate) fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
     config.engine.port_max = args.ports.1;
     config.engine.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     config.engine.relatch_after = Duration::from_secs(args.relatch_after);
-    let runtime = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()?
-    };
+    config.threads = args.threads;
+    config.coalesce = Duration::from_micros(args.coalesce_us.min(100_000));
+    // The NG server only: media runs on the relay's own threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let ng = tokio::net::UdpSocket::bind(args.listen_ng)
             .await

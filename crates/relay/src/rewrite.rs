@@ -35,7 +35,8 @@ pub fn announced(
     received_from: Option<IpAddr>,
 ) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let sdp_address = sdp.media_connection(media).map(|c| c.address);
-    let hold = sdp_address.is_some_and(|a| a.is_unspecified());
+    let ice = media.uses_ice() || sdp.uses_ice();
+    let hold = !ice && sdp_address.is_some_and(|a| a.is_unspecified());
     let address = if hold {
         sdp_address
     } else if let Some(forced) = flags.media_address {
@@ -77,7 +78,10 @@ pub fn rewrite(
     let held: Vec<bool> = sdp
         .media()
         .iter()
-        .map(|m| sdp.media_connection(m).is_some_and(|c| c.is_hold_address()))
+        .map(|m| {
+            let ice = m.uses_ice() || sdp.uses_ice();
+            !ice && sdp.media_connection(m).is_some_and(|c| c.is_hold_address())
+        })
         .collect();
     sdp.replace_connection_addresses(advertised);
     if flags.replace_origin {
@@ -96,10 +100,12 @@ pub fn rewrite(
             continue;
         };
         media.set_port(*port);
-        media.set_rtcp(Rtcp {
-            port: port.wrapping_add(1),
-            address: None,
-        });
+        if media.media_line().is_rtp() {
+            media.set_rtcp(Rtcp {
+                port: port.wrapping_add(1),
+                address: None,
+            });
+        }
     }
 }
 

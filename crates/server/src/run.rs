@@ -341,7 +341,11 @@ fn start_relay(
             )
         }
         RelayBackend::Nodes(nodes) => {
-            tracing::info!(nodes = nodes.len(), policy = settings.policy.name(), "RTP relay on NG nodes");
+            tracing::info!(
+                nodes = nodes.len(),
+                policy = settings.policy.name(),
+                "RTP relay on NG nodes"
+            );
             MediaRelay::new(
                 relay::Controller::Nodes(relay::NgNodes::new(nodes.clone())),
                 settings.policy,

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::bencode::Bencode;
 use crate::engine::Engine;
 use crate::error::RelayError;
-use crate::ng::{command, frame, split};
+use crate::ng::{command, frame, split, MAX_COOKIE};
 use crate::stats::{CallStats, Counters, SideStats};
 
 /// The clock of an NG answer: `now` for the engine, `unix_now` (seconds) to turn the
@@ -33,7 +33,8 @@ impl Clock {
     }
 }
 
-/// Answers one NG datagram. `None` when there is no cookie to answer to.
+/// Answers one NG datagram. `None` when there is no cookie to answer to (none, empty, or
+/// longer than [`MAX_COOKIE`]).
 pub fn handle(
     engine: &mut Engine,
     clock: Clock,
@@ -42,6 +43,9 @@ pub fn handle(
 ) -> Option<Vec<u8>> {
     let cookie_end = datagram.iter().position(|&b| b == b' ')?;
     let cookie = &datagram[..cookie_end];
+    if cookie.is_empty() || cookie.len() > MAX_COOKIE {
+        return None;
+    }
     let body = match split(datagram) {
         Ok((_, body)) => execute(engine, clock, &body, open).unwrap_or_else(|e| error(&e)),
         Err(e) => error(&e),

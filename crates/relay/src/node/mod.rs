@@ -1,19 +1,23 @@
-//! The tokio shell around the [`Engine`]: [`RelayHandle`] owns the engine, binds the media
-//! sockets the engine asks for, runs one small task per relay port and the idle cleanup,
-//! and answers NG datagrams. It is what the SIP proxy uses in-process and what `itsp
-//! relay` serves over NG ([`serve_ng`]).
+//! The I/O shell around the [`Engine`]: [`RelayHandle`] owns the engine, binds the media
+//! sockets the engine asks for, relays their datagrams on its media threads (epoll and
+//! batched `recvmmsg`/`sendmmsg`, see [`poller`]) with the idle cleanup, and answers NG
+//! datagrams. It is what the SIP proxy uses in-process and what `itsp relay` serves over NG
+//! ([`serve_ng`], a tokio task).
 //!
-//! The monotonic and wall clocks are read here, never in the engine.
+//! The media path runs on plain threads rather than tokio tasks: tokio registers every
+//! socket for writability too, so each datagram sent would wake the reactor once more, and
+//! a task wake-up per packet costs more than the relaying itself. The monotonic and wall
+//! clocks are read here, never in the engine.
 
 pub mod batch;
-mod media;
+pub mod poller;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::task::AbortHandle;
+use crate::node::poller::Poller;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::error::RelayError;
@@ -28,6 +32,11 @@ pub struct RelayConfig {
     pub engine: EngineConfig,
     /// The address the media sockets bind to (default: unspecified, every interface).
     pub listen_ip: IpAddr,
+    /// Media threads (default 1).
+    pub threads: usize,
+    /// Pause of a media thread after a round that relayed something (default 200 µs; see
+    /// [`poller`]).
+    pub coalesce: Duration,
 }
 
 impl RelayConfig {
@@ -40,20 +49,20 @@ impl RelayConfig {
         RelayConfig {
             engine: EngineConfig::new(advertised),
             listen_ip,
+            threads: 1,
+            coalesce: Duration::from_micros(200),
         }
     }
 }
 
-/// A media socket, registered with tokio's reactor (readiness only: the I/O itself is
-/// `recvmmsg`/`sendmmsg` on its descriptor).
-type MediaSocket = Arc<tokio::net::UdpSocket>;
+/// A non-blocking media socket, watched by one media thread's epoll set.
+type MediaSocket = Arc<UdpSocket>;
 
 pub(crate) struct Shared {
     engine: Engine,
     port_min: u16,
     /// By `port - port_min`: the open sockets.
     sockets: Vec<Option<MediaSocket>>,
-    tasks: HashMap<u16, AbortHandle>,
 }
 
 impl Shared {
@@ -70,14 +79,16 @@ impl Shared {
 pub struct RelayHandle {
     shared: Arc<Mutex<Shared>>,
     listen_ip: IpAddr,
-    janitor: Arc<Janitor>,
+    pollers: Arc<Vec<Arc<Poller>>>,
+    threads: Arc<MediaThreads>,
 }
 
-struct Janitor(AbortHandle);
+/// Stops the media threads when the last handle goes.
+struct MediaThreads(Arc<AtomicBool>);
 
-impl Drop for Janitor {
+impl Drop for MediaThreads {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -90,8 +101,8 @@ impl std::fmt::Debug for RelayHandle {
 }
 
 impl RelayHandle {
-    /// Starts a relay on the current tokio runtime: checks the configuration and spawns the
-    /// idle cleanup. Media sockets open as offers ask for them.
+    /// Starts a relay: checks the configuration and starts the media threads (which also
+    /// run the idle cleanup). Media sockets open as offers ask for them. Needs no runtime.
     pub fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
         let engine = Engine::new(config.engine.clone())?;
         let span = usize::from(config.engine.port_max - config.engine.port_min) + 1;
@@ -99,26 +110,27 @@ impl RelayHandle {
             engine,
             port_min: config.engine.port_min,
             sockets: vec![None; span],
-            tasks: HashMap::new(),
         }));
-        let weak = Arc::downgrade(&shared);
-        let janitor = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(shared) = weak.upgrade() else { return };
-                let mut s = lock(&shared);
-                for call in s.engine.handle_timeout(Instant::now()) {
-                    tracing::info!(call_id = %call.call_id, "relay session idle, removed");
-                }
-                close_released(&mut s);
-            }
-        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut pollers = Vec::new();
+        for i in 0..config.threads.max(1) {
+            let poller = Arc::new(Poller::new()?);
+            let (p, weak, stop, coalesce) = (
+                poller.clone(),
+                Arc::downgrade(&shared),
+                stop.clone(),
+                config.coalesce,
+            );
+            std::thread::Builder::new()
+                .name(format!("relay-media-{i}"))
+                .spawn(move || poller::run(p, weak, stop, coalesce, i == 0))?;
+            pollers.push(poller);
+        }
         Ok(RelayHandle {
             shared,
             listen_ip: config.listen_ip,
-            janitor: Arc::new(Janitor(janitor.abort_handle())),
+            pollers: Arc::new(pollers),
+            threads: Arc::new(MediaThreads(stop)),
         })
     }
 
@@ -134,7 +146,6 @@ impl RelayHandle {
 
     fn exchange(&self, request: &MediaRequest, is_offer: bool) -> Result<Rewritten, RelayError> {
         let mut s = lock(&self.shared);
-        let mut opened = Vec::new();
         let result = {
             let Shared {
                 engine,
@@ -142,14 +153,13 @@ impl RelayHandle {
                 port_min,
                 ..
             } = &mut *s;
-            let mut open = |port| open_pair(self.listen_ip, port, *port_min, sockets, &mut opened);
+            let mut open = |port| self.open_pair(port, *port_min, sockets);
             if is_offer {
                 engine.offer(Instant::now(), request, &mut open)
             } else {
                 engine.answer(Instant::now(), request, &mut open)
             }
         };
-        self.spawn_tasks(&mut s, &opened);
         close_released(&mut s);
         result
     }
@@ -175,7 +185,6 @@ impl RelayHandle {
     /// Answers one NG datagram (see [`crate::ng::server`]).
     pub fn handle_ng(&self, datagram: &[u8]) -> Option<Vec<u8>> {
         let mut s = lock(&self.shared);
-        let mut opened = Vec::new();
         let clock = Clock {
             now: Instant::now(),
             unix_now: SystemTime::now()
@@ -189,10 +198,9 @@ impl RelayHandle {
                 port_min,
                 ..
             } = &mut *s;
-            let mut open = |port| open_pair(self.listen_ip, port, *port_min, sockets, &mut opened);
+            let mut open = |port| self.open_pair(port, *port_min, sockets);
             handle(engine, clock, datagram, &mut open)
         };
-        self.spawn_tasks(&mut s, &opened);
         close_released(&mut s);
         answer
     }
@@ -204,17 +212,35 @@ impl RelayHandle {
             let _ = s.engine.delete(&id);
         }
         close_released(&mut s);
-        self.janitor.0.abort();
+        self.threads.0.store(true, Ordering::Relaxed);
     }
 
-    fn spawn_tasks(&self, s: &mut Shared, ports: &[u16]) {
-        for &port in ports {
-            let Some(socket) = s.socket(port).cloned() else {
-                continue;
-            };
-            let task = tokio::spawn(media::run_port(Arc::downgrade(&self.shared), port, socket));
-            s.tasks.insert(port, task.abort_handle());
+    /// Binds RTP `port` and RTCP `port + 1` and hands them to a media thread (by pair, so
+    /// both stay on one thread); `false` when either port is busy.
+    fn open_pair(&self, port: u16, port_min: u16, sockets: &mut [Option<MediaSocket>]) -> bool {
+        let bind = |p: u16| -> Option<UdpSocket> {
+            let socket = UdpSocket::bind(SocketAddr::new(self.listen_ip, p)).ok()?;
+            socket.set_nonblocking(true).ok()?;
+            Some(socket)
+        };
+        let (Some(rtp), Some(rtcp)) = (bind(port), bind(port.wrapping_add(1))) else {
+            return false;
+        };
+        let Some(poller) = self
+            .pollers
+            .get(usize::from(port / 2) % self.pollers.len().max(1))
+        else {
+            return false;
+        };
+        if poller.watch(&rtp, port).is_err() || poller.watch(&rtcp, port + 1).is_err() {
+            return false;
         }
+        for (p, socket) in [(port, rtp), (port + 1, rtcp)] {
+            if let Some(slot) = sockets.get_mut(usize::from(p - port_min)) {
+                *slot = Some(Arc::new(socket));
+            }
+        }
+        true
     }
 }
 
@@ -225,38 +251,10 @@ pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Binds RTP `port` and RTCP `port + 1`; `false` when either is busy.
-fn open_pair(
-    ip: IpAddr,
-    port: u16,
-    port_min: u16,
-    sockets: &mut [Option<MediaSocket>],
-    opened: &mut Vec<u16>,
-) -> bool {
-    let bind = |p: u16| -> Option<MediaSocket> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, p)).ok()?;
-        socket.set_nonblocking(true).ok()?;
-        tokio::net::UdpSocket::from_std(socket).ok().map(Arc::new)
-    };
-    let (Some(rtp), Some(rtcp)) = (bind(port), bind(port.wrapping_add(1))) else {
-        return false;
-    };
-    for (p, socket) in [(port, rtp), (port + 1, rtcp)] {
-        if let Some(slot) = sockets.get_mut(usize::from(p - port_min)) {
-            *slot = Some(socket);
-            opened.push(p);
-        }
-    }
-    true
-}
-
 /// Closes the sockets of the pairs the engine released.
-fn close_released(s: &mut Shared) {
+pub(crate) fn close_released(s: &mut Shared) {
     for port in s.engine.take_released() {
         for p in [port, port.wrapping_add(1)] {
-            if let Some(task) = s.tasks.remove(&p) {
-                task.abort();
-            }
             if let Some(slot) = p
                 .checked_sub(s.port_min)
                 .and_then(|i| s.sockets.get_mut(usize::from(i)))

@@ -11,11 +11,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::netns::{Host, Lab, NatKind};
-use common::softphone::{tone_share, Softphone};
+use common::softphone::{assert_two_way_audio, tone_call, tone_share, CallSide, Softphone};
 use common::{as_strs, DataDir, Itsp};
 
 const WAIT: Duration = Duration::from_secs(25);
@@ -60,17 +60,7 @@ fn phone(host: &Host, user: &str, args: &[&str]) -> Softphone {
     Softphone::start_with(host.command(env!("CARGO_BIN_EXE_itsp")), user, &all)
 }
 
-/// What one side of a call heard.
-struct Side {
-    phone: Softphone,
-    recording: PathBuf,
-    /// The tone the other side sent.
-    hears: f64,
-}
-
-/// Alice (on `callee`) answers; bob (on `caller`) calls her for `seconds`, each sending a
-/// tone; `during` runs while the call is up (given both phones). Returns both sides after
-/// the call.
+/// Alice on `callee`, bob on `caller`: [`tone_call`] through the lab's server.
 fn call(
     callee: &Host,
     caller: &Host,
@@ -78,62 +68,12 @@ fn call(
     extra: &[&str],
     seconds: u32,
     during: impl FnOnce(&mut Softphone, &mut Softphone),
-) -> [Side; 2] {
-    let alice_wav = dir.join("alice-heard.wav");
-    let bob_wav = dir.join("bob-heard.wav");
-    let mut args = vec!["--tone", "1000", "--record", alice_wav.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    args.extend(["--calls", "1", "answer"]);
-    let mut alice = phone(callee, "alice", &args);
-    alice.wait_event("waiting", WAIT);
-    let duration = seconds.to_string();
-    let mut args = vec![
-        "--tone",
-        "440",
-        "--record",
-        bob_wav.to_str().unwrap(),
-        "--duration",
-        &duration,
-    ];
-    args.extend_from_slice(extra);
-    args.extend(["call", "alice"]);
-    let mut bob = phone(caller, "bob", &args);
-    bob.wait_event("answered", WAIT);
-    during(&mut alice, &mut bob);
-    assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
-    assert!(alice.wait_exit(WAIT).success(), "alice's call succeeded");
-    [
-        Side {
-            phone: alice,
-            recording: alice_wav,
-            hears: 440.0,
-        },
-        Side {
-            phone: bob,
-            recording: bob_wav,
-            hears: 1000.0,
-        },
-    ]
-}
-
-/// Both sides heard the other's tone and most of its packets.
-fn assert_two_way_audio(sides: &[Side; 2], min_received: u64) {
-    for side in sides {
-        let report = &side.phone.all("report")[0];
-        let received = report["packets_received"].as_u64().unwrap();
-        assert!(
-            received >= min_received,
-            "{} received {received} packets: {report}",
-            side.phone.name
-        );
-        let share = tone_share(&side.recording, side.hears);
-        assert!(
-            share > 0.7,
-            "{}: {} Hz is {share:.2} of what was heard",
-            side.phone.name,
-            side.hears
-        );
-    }
+) -> [CallSide; 2] {
+    let start = |user: &str, args: &[&str]| {
+        let host = if user == "alice" { callee } else { caller };
+        phone(host, user, args)
+    };
+    tone_call(start, dir, extra, Some(seconds), during)
 }
 
 /// The relay carried the call: its session ended with packets counted.
@@ -211,7 +151,7 @@ fn a_nat_that_changes_its_address_during_a_call_keeps_the_audio() {
     // until it re-latches onto the new one (after a few seconds of silence from the old
     // one), then the call goes on. Of about 450 packets each way, most arrive.
     let [alice, bob] = &sides;
-    let heard = |s: &Side| {
+    let heard = |s: &CallSide| {
         s.phone.all("report")[0]["packets_received"]
             .as_u64()
             .unwrap()

@@ -9,34 +9,18 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::softphone::{tone_share, Softphone};
-use common::{as_strs, DataDir, Itsp};
+use common::softphone::{assert_two_way_audio, tone_call, Softphone};
+use common::{as_strs, free_udp_port, DataDir, Itsp, Process};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A running rtpengine, killed on drop.
 struct Rtpengine {
-    child: Child,
+    _process: Process,
     ng: u16,
-}
-
-impl Drop for Rtpengine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free UDP port on loopback (bound and released; rtpengine takes it next).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_rtpengine() -> Option<Rtpengine> {
@@ -62,7 +46,10 @@ fn start_rtpengine() -> Option<Rtpengine> {
         .stderr(Stdio::null())
         .spawn()
         .expect("rtpengine starts");
-    let engine = Rtpengine { child, ng };
+    let engine = Rtpengine {
+        _process: Process(child),
+        ng,
+    };
     // Ready when it answers an NG ping (bencode `d7:command4:pinge`).
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     probe
@@ -107,51 +94,12 @@ fn the_proxy_drives_rtpengine_for_a_call() {
     let server = Itsp::start(&as_strs(&args));
     server.startup_log("RTP relay on NG nodes");
 
-    let alice_wav = dir.path().join("alice-heard.wav");
-    let bob_wav = dir.path().join("bob-heard.wav");
-    let mut alice = Softphone::start(
-        server.udp,
-        "alice",
-        "a-secret",
-        &[
-            "--tone",
-            "1000",
-            "--record",
-            alice_wav.to_str().unwrap(),
-            "--calls",
-            "1",
-            "answer",
-        ],
-    );
-    alice.wait_event("waiting", WAIT);
-    let mut bob = Softphone::start(
-        server.udp,
-        "bob",
-        "b-secret",
-        &[
-            "--tone",
-            "440",
-            "--record",
-            bob_wav.to_str().unwrap(),
-            "--duration",
-            "3",
-            "call",
-            "alice",
-        ],
-    );
-    bob.wait_event("answered", WAIT);
-    assert!(bob.wait_exit(WAIT).success());
-    assert!(alice.wait_exit(WAIT).success());
-    for (phone, wav, hz) in [(&bob, &bob_wav, 1000.0), (&alice, &alice_wav, 440.0)] {
-        let report = &phone.all("report")[0];
-        assert!(
-            report["packets_received"].as_u64().unwrap() > 100,
-            "{}: {report}",
-            phone.name
-        );
-        let share = tone_share(wav, hz);
-        assert!(share > 0.7, "{}: {hz} Hz is {share:.2}", phone.name);
-    }
+    let start = |user: &str, args: &[&str]| {
+        let password = format!("{}-secret", &user[..1]);
+        Softphone::start(server.udp, user, &password, args)
+    };
+    let sides = tone_call(start, dir.path(), &[], Some(3), |_, _| {});
+    assert_two_way_audio(&sides, 100);
     // rtpengine relayed it: its delete answer counted the packets of both phones.
     let ended = server.wait_log("relay session ended", WAIT);
     assert_eq!(ended["fields"]["why"], "BYE");

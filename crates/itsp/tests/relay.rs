@@ -3,31 +3,20 @@
 //! on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{free_udp_port, Process};
 
 use relay::ng::{frame, split};
 use relay::Bencode;
 
 struct Relay {
-    child: Child,
+    process: Process,
     ng: SocketAddr,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn itsp(args: &[&str]) -> Command {
@@ -53,7 +42,10 @@ fn start_relay(ports: &str) -> Relay {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let relay = Relay { child, ng };
+    let relay = Relay {
+        process: Process(child),
+        ng,
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if ng_command(
@@ -248,7 +240,7 @@ fn a_call_through_itsp_relay_over_ng() {
 #[test]
 fn sigterm_stops_the_relay_cleanly() {
     let mut relay = start_relay("47000-47099");
-    let pid = relay.child.id().to_string();
+    let pid = relay.process.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -256,7 +248,7 @@ fn sigterm_stops_the_relay_cleanly() {
         .success());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(status) = relay.child.try_wait().unwrap() {
+        if let Some(status) = relay.process.0.try_wait().unwrap() {
             assert!(status.success(), "{status}");
             break;
         }

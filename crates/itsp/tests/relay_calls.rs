@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::softphone::{tone_share, Softphone};
+use common::softphone::{assert_two_way_audio, tone_call, Softphone};
 use common::{as_strs, DataDir, Itsp};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -33,72 +33,31 @@ fn a_relayed_call_carries_tones_both_ways_through_hold_and_resume() {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     let dir = tempfile::tempdir().unwrap();
     let server = relaying_server(&data, dir.path());
-    let alice_wav = dir.path().join("alice-heard.wav");
-    let bob_wav = dir.path().join("bob-heard.wav");
-    let mut alice = Softphone::start(
-        server.udp,
-        "alice",
-        "a-secret",
-        &[
-            "--tone",
-            "1000",
-            "--record",
-            alice_wav.to_str().unwrap(),
-            "--calls",
-            "1",
-            "answer",
-        ],
-    );
-    alice.wait_event("waiting", WAIT);
-    let mut bob = Softphone::start(
-        server.udp,
-        "bob",
-        "b-secret",
-        &[
-            "--tone",
-            "440",
-            "--record",
-            bob_wav.to_str().unwrap(),
-            "call",
-            "alice",
-        ],
-    );
-    bob.wait_event("answered", WAIT);
-    std::thread::sleep(Duration::from_millis(1500));
-    bob.type_line("hold");
-    bob.wait_event("on-hold", WAIT);
-    alice.wait_event("held", WAIT);
-    std::thread::sleep(Duration::from_millis(500));
-    bob.type_line("resume");
-    bob.wait_event("resumed", WAIT);
-    // After the re-INVITE pair went through the relay, audio still flows both ways.
-    std::thread::sleep(Duration::from_millis(1500));
-    bob.type_line("hangup");
-    assert!(bob.wait_exit(WAIT).success());
-    assert!(alice.wait_exit(WAIT).success());
-
-    for (phone, wav, hz) in [(&bob, &bob_wav, 1000.0), (&alice, &alice_wav, 440.0)] {
-        let report = &phone.all("report")[0];
-        assert!(
-            report["packets_received"].as_u64().unwrap() > 100,
-            "{}: {report}",
-            phone.name
-        );
-        let share = tone_share(wav, hz);
-        assert!(
-            share > 0.7,
-            "{}: {hz} Hz is {share:.2} of what was heard",
-            phone.name
-        );
-    }
+    let start = |user: &str, args: &[&str]| {
+        let password = format!("{}-secret", &user[..1]);
+        Softphone::start(server.udp, user, &password, args)
+    };
+    let sides = tone_call(start, dir.path(), &[], None, |alice, bob| {
+        std::thread::sleep(Duration::from_millis(1500));
+        bob.type_line("hold");
+        bob.wait_event("on-hold", WAIT);
+        alice.wait_event("held", WAIT);
+        std::thread::sleep(Duration::from_millis(500));
+        bob.type_line("resume");
+        bob.wait_event("resumed", WAIT);
+        // After the re-INVITE pair went through the relay, audio still flows both ways.
+        std::thread::sleep(Duration::from_millis(1500));
+        bob.type_line("hangup");
+    });
+    assert_two_way_audio(&sides, 100);
     // The relay carried it: its session ended with the BYE, having counted the packets of
     // both phones (each sent more than 150 in 3.5 s).
     let ended = server.wait_log("relay session ended", WAIT);
     assert_eq!(ended["fields"]["why"], "BYE");
     let relayed = ended["fields"]["rtp_packets"].as_u64().unwrap();
-    let sent: u64 = [&alice, &bob]
+    let sent: u64 = sides
         .iter()
-        .map(|p| p.all("report")[0]["packets_sent"].as_u64().unwrap())
+        .map(|s| s.phone.all("report")[0]["packets_sent"].as_u64().unwrap())
         .sum();
     assert!(relayed > 300, "the relay saw {relayed} RTP packets");
     assert!(relayed <= sent, "relayed {relayed} > sent {sent}");

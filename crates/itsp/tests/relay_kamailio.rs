@@ -7,10 +7,14 @@
 //! Debian package `kamailio` ships `rtpengine.so`; `scripts/install-test-deps.sh kamailio`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{free_udp_port, Process};
 
 use relay::ng::{frame, split};
 use relay::Bencode;
@@ -19,23 +23,6 @@ const MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules";
 /// The relay's media address: distinct from the endpoints' 127.0.0.1, so the SDP check means
 /// something.
 const RELAY_IP: &str = "127.0.0.2";
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn ng(ng: SocketAddr, command: &str, call_id: Option<&str>) -> Option<Bencode> {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();

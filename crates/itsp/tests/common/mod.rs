@@ -436,6 +436,25 @@ pub fn assert_bindings(resp: &Message, expected: &[(&str, u32)]) {
     assert!(matches, "bindings {got:?}, expected about {expected:?}");
 }
 
+/// A free UDP port on loopback (bound and released: the process started next takes it).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process (a peer: Kamailio, rtpengine, `itsp relay`) killed when the test ends.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs an admin command of the binary on `data` with `--json` and parses its output.
 pub fn admin_json(data: &DataDir, args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_itsp"))

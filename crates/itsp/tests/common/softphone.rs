@@ -168,3 +168,78 @@ pub fn tone_share(path: &Path, hz: f64) -> f64 {
     // A pure sine of amplitude A has rms A/sqrt(2).
     (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
 }
+
+/// One side of a [`tone_call`]: the phone after the call, its recording, and the tone the
+/// other side sent.
+pub struct CallSide {
+    pub phone: Softphone,
+    pub recording: std::path::PathBuf,
+    pub hears: f64,
+}
+
+/// The call most media tests make: alice answers one call sending 1000 Hz, bob calls her
+/// sending 440 Hz, both record what they hear into `dir`. `start(user, args)` starts a phone
+/// (on loopback, or on a host of the NAT lab); `extra` goes to both. Bob hangs up after
+/// `seconds`, or, with `None`, when `during` types `hangup`; `during` runs while the call is
+/// up, given (alice, bob). Both phones must end well. Returns [alice, bob].
+pub fn tone_call(
+    start: impl Fn(&str, &[&str]) -> Softphone,
+    dir: &Path,
+    extra: &[&str],
+    seconds: Option<u32>,
+    during: impl FnOnce(&mut Softphone, &mut Softphone),
+) -> [CallSide; 2] {
+    const WAIT: Duration = Duration::from_secs(25);
+    let alice_wav = dir.join("alice-heard.wav");
+    let bob_wav = dir.join("bob-heard.wav");
+    let mut args = vec!["--tone", "1000", "--record", alice_wav.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(["--calls", "1", "answer"]);
+    let mut alice = start("alice", &args);
+    alice.wait_event("waiting", WAIT);
+    let duration = seconds.map(|s| s.to_string());
+    let mut args = vec!["--tone", "440", "--record", bob_wav.to_str().unwrap()];
+    if let Some(d) = &duration {
+        args.extend(["--duration", d]);
+    }
+    args.extend_from_slice(extra);
+    args.extend(["call", "alice"]);
+    let mut bob = start("bob", &args);
+    bob.wait_event("answered", WAIT);
+    during(&mut alice, &mut bob);
+    assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
+    assert!(alice.wait_exit(WAIT).success(), "alice's call succeeded");
+    [
+        CallSide {
+            phone: alice,
+            recording: alice_wav,
+            hears: 440.0,
+        },
+        CallSide {
+            phone: bob,
+            recording: bob_wav,
+            hears: 1000.0,
+        },
+    ]
+}
+
+/// Both sides of a [`tone_call`] received at least `min_received` packets and heard the
+/// other's tone.
+pub fn assert_two_way_audio(sides: &[CallSide; 2], min_received: u64) {
+    for side in sides {
+        let report = &side.phone.all("report")[0];
+        let received = report["packets_received"].as_u64().unwrap();
+        assert!(
+            received >= min_received,
+            "{} received {received} packets: {report}",
+            side.phone.name
+        );
+        let share = tone_share(&side.recording, side.hears);
+        assert!(
+            share > 0.7,
+            "{}: {} Hz is {share:.2} of what was heard",
+            side.phone.name,
+            side.hears
+        );
+    }
+}

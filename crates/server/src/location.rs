@@ -43,7 +43,7 @@ pub struct Binding {
     pub instance: Option<String>,
     /// `reg-id` of the contact (RFC 5626), if any.
     pub reg_id: Option<u32>,
-    /// Whether the REGISTER came from behind a NAT ([`crate::nat::behind_nat`]).
+    /// Whether the REGISTER came from behind a NAT ([`crate::nat::NatTests::detect`]).
     pub nat: bool,
     /// When the binding was last written, Unix seconds.
     pub updated_at: u64,

@@ -51,7 +51,7 @@ pub struct Arrival<'a> {
     pub transport: &'a str,
     /// The local socket it came in on.
     pub local: Option<SocketAddr>,
-    /// Whether it came from behind a NAT ([`crate::nat::behind_nat`]).
+    /// Whether it came from behind a NAT ([`crate::nat::NatTests::detect`]).
     pub nat: bool,
 }
 

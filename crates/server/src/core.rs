@@ -276,6 +276,12 @@ impl Core {
     /// Whether a response answers one of our keepalive OPTIONS ([`crate::natping`]); it
     /// goes no further.
     fn keepalive_answered(&self, response: &Message) -> bool {
+        let ping = &self.config.nat.ping;
+        if ping.targets == crate::nat::PingTargets::None
+            || ping.method != crate::nat::PingMethod::Options
+        {
+            return false;
+        }
         let answered = lock(&self.pinger).answered(response, &self.config.nat.ping);
         match answered {
             crate::natping::Answered::NotOurs => false,
@@ -324,11 +330,7 @@ impl Core {
         // The rewritten SDP goes to the one the response goes to: the Via below ours.
         let upstream = response.vias().nth(1).and_then(|v| {
             let v = v.ok()?;
-            v.received().or(match v.host {
-                Host::V4(ip) => Some(ip.into()),
-                Host::V6(ip) => Some(ip.into()),
-                Host::Name(_) => None,
-            })
+            v.received().or(crate::nat::host_ip(&v.host))
         });
         let party = crate::media_relay::Party {
             source: source.addr.ip(),

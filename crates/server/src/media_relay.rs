@@ -139,10 +139,14 @@ impl MediaRelay {
         }
         let from_tag = request.from().ok()?.tag()?.to_owned();
         let to_tag = request.to().ok()?.tag().map(str::to_owned);
-        let late = lock(&self.calls).get(call_id).is_some_and(|c| c.late_offer);
+        // A late offer ends with its answer in the ACK, or with a new offer in a request:
+        // from then on the 2xx of a re-INVITE carries an answer again.
+        let late = lock(&self.calls)
+            .get_mut(call_id)
+            .is_some_and(|c| std::mem::replace(&mut c.late_offer, false));
         match method {
-            // The answer to an offer made in a 2xx.
-            Method::Ack if late => {
+            // The answer to an offer made in a 2xx (or a reliable 18x).
+            Method::Ack | Method::Prack if late => {
                 let answer = self.media_request(call_id, to_tag?, Some(from_tag), request, party);
                 self.exchange(answer, false).await
             }

@@ -281,15 +281,25 @@ pub fn fix_message_contact(
     source: SocketAddr,
     reliable: bool,
 ) -> Option<Message> {
+    let fixed = fixed_message_contact(message, source, reliable)?;
+    let mut edit = message.edit();
+    edit.set(HeaderName::Contact, &fixed).ok()?;
+    edit.finish().ok()
+}
+
+/// The new value of the one Contact of `message` by [`fix_contact`]; `None` when there is
+/// nothing to change or not exactly one Contact.
+pub fn fixed_message_contact(
+    message: &Message,
+    source: SocketAddr,
+    reliable: bool,
+) -> Option<String> {
     let mut values = message.header_values(HeaderName::Contact);
     let value = values.next()?;
     if values.next().is_some() || sip::text::split_top_level(value).count() != 1 {
         return None;
     }
-    let fixed = fix_contact(value, source, reliable)?;
-    let mut edit = message.edit();
-    edit.set(HeaderName::Contact, &fixed).ok()?;
-    edit.finish().ok()
+    fix_contact(value, source, reliable)
 }
 
 /// Where `part` (a sub-slice of `whole`) starts in it.
@@ -311,7 +321,8 @@ fn sdp_has_private_address(message: &Message) -> bool {
     private(sdp.connection()) || sdp.media().iter().any(|m| private(m.connection()))
 }
 
-fn host_ip(host: &Host<'_>) -> Option<IpAddr> {
+/// The address of a host that is an IP literal.
+pub(crate) fn host_ip(host: &Host<'_>) -> Option<IpAddr> {
     match host {
         Host::V4(a) => Some(IpAddr::V4(*a)),
         Host::V6(a) => Some(IpAddr::V6(*a)),

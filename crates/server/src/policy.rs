@@ -126,13 +126,8 @@ fn nat_fixes(core: &Core, request: &Message, source: Source, forward: &mut Forwa
     }
     tracing::debug!(source = %source.addr, tests = %fired, "request from behind a NAT");
     if nat.fix_contact {
-        let contact = request
-            .header_values(HeaderName::Contact)
-            .next()
-            .and_then(|v| crate::nat::fix_contact(v, source.addr, source.reliable()));
-        if request.header_values(HeaderName::Contact).count() == 1 {
-            forward.rewrites.contact = contact;
-        }
+        forward.rewrites.contact =
+            crate::nat::fixed_message_contact(request, source.addr, source.reliable());
     }
     true
 }
@@ -778,11 +773,8 @@ pub(crate) async fn forward_response(core: &Core, response: Message) {
     edit.pop_via();
     let Ok(up) = edit.finish() else { return };
     let Ok(next) = up.top_via() else { return };
-    let ip = match (next.received(), next.host) {
-        (Some(ip), _) => ip,
-        (None, Host::V4(ip)) => ip.into(),
-        (None, Host::V6(ip)) => ip.into(),
-        (None, Host::Name(_)) => return,
+    let Some(ip) = next.received().or(crate::nat::host_ip(&next.host)) else {
+        return;
     };
     let port = match next.rport() {
         Some(Some(port)) => port,

@@ -176,9 +176,9 @@ fn a_stun_phone_talks_directly_with_the_relay_off() {
     let home = lab.home(NatKind::Cone);
     let public = lab.public_host();
     let stun = ["--stun", "203.0.113.1:3478"];
-    // The phone behind the NAT is called: it answers and sends first, which opens its NAT
-    // for the caller's media (a port-restricted cone lets in only answers to what went
-    // out; media arriving before that would even spoil the mapping).
+    // The phone behind the NAT is called. Its NAT is a port-restricted cone: the caller's
+    // media gets in only once the phone has sent to the caller; what comes earlier is
+    // dropped by the router's firewall.
     let sides = call(&home.host(), &public, dir.path(), &stun, 4, |_, _| {});
     // STUN gave the phone its public address for SIP and RTP: the server saw no NAT and
     // nothing was relayed, yet audio flows both ways.

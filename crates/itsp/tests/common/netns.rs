@@ -236,6 +236,27 @@ impl Lab {
             rule.push("--random-fully");
         }
         run_in(r, "iptables", &rule);
+        // A home router's firewall: unsolicited packets from outside are dropped. Without
+        // it Linux would keep a conntrack entry for such a packet (to the router's own
+        // address), and the mapping of the LAN host's later packets to that same peer would
+        // have to take another port: media sent to a phone before it sent any would spoil
+        // the port its STUN answer announced.
+        run_in(
+            r,
+            "iptables",
+            &[
+                "-A",
+                "INPUT",
+                "-i",
+                "wan",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "NEW,INVALID",
+                "-j",
+                "DROP",
+            ],
+        );
         Home {
             lab: self,
             kind,

@@ -156,6 +156,8 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl Core {
+    /// The core over the parts [`crate::Server::start`] prepared (its only caller).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: ServerConfig,
         store: Store,
@@ -164,6 +166,7 @@ impl Core {
         location: Location,
         secret: &[u8; 32],
         relay: Option<crate::media_relay::MediaRelay>,
+        writer: LocationWriter,
     ) -> Core {
         let relay = relay.map(std::sync::Arc::new);
         let mut seed = [0u8; 8];
@@ -180,7 +183,7 @@ impl Core {
                 routes: HashMap::new(),
                 proxy: ProxyTable::default(),
             }),
-            writer: LocationWriter::spawn(store.clone(), config.commit_window),
+            writer,
             calls: Calls::spawn(store.clone(), config.node.clone()),
             pinger: Mutex::new(crate::natping::Pinger::new()),
             relay,

@@ -12,11 +12,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use store::{flags, BindingWrite, Store};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use std::sync::mpsc as std_mpsc;
+
+use store::{flags, BindingWrite, BindingWriter, Store};
+use tokio::sync::oneshot;
 
 use crate::location::{Binding, Change};
+use crate::run::StartError;
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -102,30 +104,48 @@ struct Job {
     done: oneshot::Sender<WriteResult>,
 }
 
-/// The batching writer task. See the module docs.
-#[derive(Debug)]
-pub struct LocationWriter {
-    jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
-}
-
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Job({} writes)", self.writes.len())
     }
 }
 
+/// The batching writer: a thread of its own with the store's [`BindingWriter`]. See the
+/// module docs.
+///
+/// A thread rather than a task because committing blocks (SQLite runs the statements and
+/// the fsync on the calling thread); with its own connection a batch costs one wake-up of
+/// this thread, where the sqlx pool costs two per statement.
+#[derive(Debug)]
+pub struct LocationWriter {
+    jobs: std::sync::Mutex<Option<std_mpsc::Sender<Job>>>,
+    /// Signalled by the thread when it has committed everything and ends.
+    finished: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+}
+
 impl LocationWriter {
-    /// Starts the writer task on `store`. After the first change of a batch arrives it
-    /// waits `window` for more before committing (group commit: one transaction and one
-    /// fsync for all of them); zero commits at once.
-    pub fn spawn(store: Store, window: Duration) -> LocationWriter {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx, window));
-        LocationWriter {
+    /// Starts the writer thread on `store` (its pool runs on `runtime`). After the first
+    /// change of a batch arrives it waits `window` for more before committing (group
+    /// commit: one transaction and one fsync for all of them); zero commits at once.
+    pub fn spawn(
+        store: &Store,
+        runtime: tokio::runtime::Handle,
+        window: Duration,
+    ) -> Result<LocationWriter, StartError> {
+        let writer = store.binding_writer(runtime)?;
+        let (tx, rx) = std_mpsc::channel();
+        let (finished_tx, finished) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("location-writer".into())
+            .spawn(move || {
+                write_loop(writer, &rx, window);
+                let _ = finished_tx.send(());
+            })
+            .map_err(StartError::Thread)?;
+        Ok(LocationWriter {
             jobs: std::sync::Mutex::new(Some(tx)),
-            task: tokio::sync::Mutex::new(Some(task)),
-        }
+            finished: tokio::sync::Mutex::new(Some(finished)),
+        })
     }
 
     /// Queues writes; the receiver learns when they are committed. Never waits, so it can
@@ -151,25 +171,30 @@ impl LocationWriter {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
-        if let Some(task) = self.task.lock().await.take() {
-            let _ = task.await;
+        if let Some(finished) = self.finished.lock().await.take() {
+            let _ = finished.await;
         }
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration) {
+/// The writer thread: a batch is what arrived by the end of the window after its first
+/// job (or while the previous commit ran), at most [`MAX_BATCH`] jobs. Ends when every
+/// sender is gone and the queue is empty.
+fn write_loop(mut writer: BindingWriter, rx: &std_mpsc::Receiver<Job>, window: Duration) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if !window.is_zero() && batch.len() < MAX_BATCH {
-            tokio::time::sleep(window).await;
-            // What came meanwhile; `recv_many` returns at once when some are queued.
-            if !rx.is_empty() {
-                let room = MAX_BATCH - batch.len();
-                rx.recv_many(&mut batch, room).await;
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        if !window.is_zero() {
+            std::thread::sleep(window);
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
-        match store.write_bindings(&writes).await {
+        match writer.write(&writes) {
             Ok(()) => {
                 for job in batch.drain(..) {
                     let _ = job.done.send(Ok(()));
@@ -179,10 +204,7 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, window: 
                 // One bad job must not fail the others: commit them one by one.
                 tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
                 for job in batch.drain(..) {
-                    let result = store
-                        .write_bindings(&job.writes)
-                        .await
-                        .map_err(|e| e.to_string());
+                    let result = writer.write(&job.writes).map_err(|e| e.to_string());
                     let _ = job.done.send(result);
                 }
             }
@@ -230,12 +252,17 @@ mod tests {
         assert_eq!(from_store(row), Some(("alice@example.com".into(), b)));
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_writes_are_committed_in_order_before_close_returns() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let store = Store::open(&url).await.unwrap();
-        let writer = LocationWriter::spawn(store.clone(), Duration::from_millis(5));
+        let writer = LocationWriter::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            Duration::from_millis(5),
+        )
+        .unwrap();
         let aor = "alice@example.com";
         let mut b = binding();
         let mut receivers = Vec::new();

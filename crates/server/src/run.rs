@@ -40,6 +40,9 @@ pub enum StartError {
     /// The operating system gave no random bytes for the nonce secret.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
+    /// A thread of the server (the location writer) could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
     /// The in-process RTP relay could not start (bad port range).
     #[error("RTP relay: {0}")]
     Relay(#[from] relay::RelayError),
@@ -112,7 +115,14 @@ impl Server {
             domains: domains.list(),
         };
         let relay = start_relay(&config.relay)?;
-        let core = Core::new(config, store, transports, domains, location, &secret, relay);
+        let writer = crate::persist::LocationWriter::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            config.commit_window,
+        )?;
+        let core = Core::new(
+            config, store, transports, domains, location, &secret, relay, writer,
+        );
         Ok((
             Server {
                 core: Arc::new(core),

@@ -78,6 +78,9 @@ pub enum StoreError {
     /// The database failed or refused the statement.
     #[error("database: {0}")]
     Database(sqlx::Error),
+    /// The location writer's own SQLite connection ([`crate::BindingWriter`]) failed.
+    #[error("database (location writer): {0}")]
+    Writer(rusqlite::Error),
     /// Applying the embedded schema migrations failed (for example a database written by a
     /// newer itsp).
     #[error("schema migration: {0}")]
@@ -98,6 +101,12 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Writer(e)
     }
 }
 

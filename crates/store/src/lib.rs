@@ -56,6 +56,7 @@
 mod accounting;
 mod address;
 mod aliases;
+mod binding_writer;
 mod calls;
 mod domains;
 mod error;
@@ -78,6 +79,7 @@ use sqlx::sqlite::{
 pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
 pub use address::Address;
 pub use aliases::Alias;
+pub use binding_writer::BindingWriter;
 pub use calls::{Call, CallState, CallWrite};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
@@ -95,12 +97,15 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// How long a SQLite connection waits for another writer before failing.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database: a cheap handle to a connection pool (clone it freely).
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// The SQLite database file (`None` for PostgreSQL and in-memory SQLite), for the
+    /// [`BindingWriter`]'s own connection.
+    sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 
 #[derive(Clone)]
@@ -155,7 +160,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
-        if !url.contains(":memory:") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
             if let Some(dir) = options.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir {
@@ -171,8 +177,11 @@ impl Store {
             .connect_with(options)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
+        let sqlite_file = (!in_memory)
+            .then(|| std::sync::Arc::new(pool.connect_options().get_filename().to_owned()));
         Ok(Store {
             backend: Backend::Sqlite(pool),
+            sqlite_file,
         })
     }
 
@@ -185,7 +194,13 @@ impl Store {
         POSTGRES_MIGRATIONS.run(&pool).await?;
         Ok(Store {
             backend: Backend::Postgres(pool),
+            sqlite_file: None,
         })
+    }
+
+    /// The SQLite database file, if the store is one.
+    pub(crate) fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self.sqlite_file.as_deref().cloned()
     }
 
     /// `"sqlite"` or `"postgres"`.

@@ -124,7 +124,7 @@ const UPSERT_INTO: &str = "INSERT INTO locations (aor, contact, expires_at, q, c
          user_agent, received, transport, local_socket, path, instance, reg_id, flags,
          updated_at) ";
 
-const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (aor, contact) DO UPDATE SET
+pub(crate) const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (aor, contact) DO UPDATE SET
          expires_at = excluded.expires_at, q = excluded.q,
          call_id = excluded.call_id, cseq = excluded.cseq,
          user_agent = excluded.user_agent, received = excluded.received,
@@ -134,7 +134,7 @@ const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (aor, contact) DO UPDATE SET
          updated_at = excluded.updated_at";
 
 impl BindingWrite {
-    fn key(&self) -> (&str, &str) {
+    pub(crate) fn key(&self) -> (&str, &str) {
         match self {
             BindingWrite::Upsert(b) => (&b.aor, &b.contact),
             BindingWrite::Remove { aor, contact } => (aor, contact),
@@ -142,7 +142,7 @@ impl BindingWrite {
     }
 }
 
-fn check_binding(b: &Binding) -> Result<(), StoreError> {
+pub(crate) fn check_binding(b: &Binding) -> Result<(), StoreError> {
     if b.aor.is_empty() {
         return Err(StoreError::BadBinding("empty aor"));
     }

@@ -62,3 +62,19 @@ async fn in_memory_and_bad_urls() {
     assert!(matches!(e, StoreError::UnsupportedUrl(_)));
     assert!(!e.to_string().contains("hunter2"), "{e}");
 }
+
+/// An in-memory database has no file another connection could open: the location writer
+/// goes through the pool, and what it writes is what the pool reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_binding_writer_uses_the_pool() {
+    let s = Store::open("sqlite::memory:").await.unwrap();
+    let mut writer = s.binding_writer(tokio::runtime::Handle::current()).unwrap();
+    assert!(format!("{writer:?}").contains("pool"), "{writer:?}");
+    let b = common::binding("alice@example.com", "sip:alice@192.0.2.1", 2_000, 1000);
+    let write = store::BindingWrite::Upsert(b.clone());
+    tokio::task::spawn_blocking(move || writer.write(&[write]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.bindings("alice@example.com").await.unwrap(), [b]);
+}

@@ -24,6 +24,7 @@ macro_rules! for_each_behaviour {
             locations,
             purge_expired,
             batched_binding_writes,
+            binding_writer,
             concurrent_writes,
             preferences,
             forwarding,
@@ -561,26 +562,67 @@ pub async fn locations(s: Store) {
 }
 
 pub async fn batched_binding_writes(s: Store) {
+    binding_writes_through(&s, None).await;
+}
+
+/// The same as [`batched_binding_writes`] through the location writer's own connection
+/// (SQLite) or its blocking use of the pool (PostgreSQL), on a blocking thread as the
+/// server runs it.
+pub async fn binding_writer(s: Store) {
+    let writer = s.binding_writer(tokio::runtime::Handle::current()).unwrap();
+    let writer = std::sync::Arc::new(std::sync::Mutex::new(writer));
+    binding_writes_through(&s, Some(writer)).await;
+}
+
+/// One batch of writes, by `Store::write_bindings` or by the blocking writer.
+async fn write_batch(
+    s: &Store,
+    writer: &Option<std::sync::Arc<std::sync::Mutex<store::BindingWriter>>>,
+    writes: &[BindingWrite],
+) -> Result<(), StoreError> {
+    match writer {
+        None => s.write_bindings(writes).await,
+        Some(w) => {
+            let (w, writes) = (w.clone(), writes.to_vec());
+            tokio::task::spawn_blocking(move || w.lock().unwrap().write(&writes))
+                .await
+                .unwrap()
+        }
+    }
+}
+
+async fn binding_writes_through(
+    s: &Store,
+    writer: Option<std::sync::Arc<std::sync::Mutex<store::BindingWriter>>>,
+) {
     let aor = "alice@example.com";
     let a = binding(aor, "sip:alice@192.0.2.1", 2_000, 1000);
     let b = binding(aor, "sip:alice@192.0.2.2", 2_000, 500);
-    s.write_bindings(&[
-        BindingWrite::Upsert(a.clone()),
-        BindingWrite::Upsert(b.clone()),
-    ])
+    write_batch(
+        s,
+        &writer,
+        &[
+            BindingWrite::Upsert(a.clone()),
+            BindingWrite::Upsert(b.clone()),
+        ],
+    )
     .await
     .unwrap();
     assert_eq!(s.bindings(aor).await.unwrap(), [a.clone(), b.clone()]);
-    s.write_bindings(&[
-        BindingWrite::Remove {
-            aor: aor.into(),
-            contact: a.contact.clone(),
-        },
-        BindingWrite::Remove {
-            aor: aor.into(),
-            contact: "sip:never@192.0.2.9".into(),
-        },
-    ])
+    write_batch(
+        s,
+        &writer,
+        &[
+            BindingWrite::Remove {
+                aor: aor.into(),
+                contact: a.contact.clone(),
+            },
+            BindingWrite::Remove {
+                aor: aor.into(),
+                contact: "sip:never@192.0.2.9".into(),
+            },
+        ],
+    )
     .await
     .unwrap();
     assert_eq!(s.bindings(aor).await.unwrap(), std::slice::from_ref(&b));
@@ -589,12 +631,16 @@ pub async fn batched_binding_writes(s: Store) {
     bad.q = 1001;
     let c = binding(aor, "sip:alice@192.0.2.3", 2_000, 1000);
     assert!(matches!(
-        s.write_bindings(&[BindingWrite::Upsert(c), BindingWrite::Upsert(bad)])
-            .await,
+        write_batch(
+            s,
+            &writer,
+            &[BindingWrite::Upsert(c), BindingWrite::Upsert(bad)]
+        )
+        .await,
         Err(StoreError::BadBinding(_))
     ));
     assert_eq!(s.bindings(aor).await.unwrap(), std::slice::from_ref(&b));
-    s.write_bindings(&[]).await.unwrap();
+    write_batch(s, &writer, &[]).await.unwrap();
 
     // In one batch the last write of a key wins: upsert then remove, remove then upsert,
     // two upserts.
@@ -613,7 +659,7 @@ pub async fn batched_binding_writes(s: Store) {
     ];
     twice.cseq = 9;
     batch.push(BindingWrite::Upsert(twice.clone()));
-    s.write_bindings(&batch).await.unwrap();
+    write_batch(s, &writer, &batch).await.unwrap();
     let mut got = s.bindings(aor).await.unwrap();
     got.sort_by(|x, y| x.contact.cmp(&y.contact));
     assert_eq!(got, [b.clone(), twice]);
@@ -629,7 +675,7 @@ pub async fn batched_binding_writes(s: Store) {
             ))
         })
         .collect();
-    s.write_bindings(&many).await.unwrap();
+    write_batch(s, &writer, &many).await.unwrap();
     assert_eq!(s.bindings("bulk@example.com").await.unwrap().len(), 1_234);
     let removes: Vec<BindingWrite> = (0..1_234)
         .map(|i| BindingWrite::Remove {
@@ -637,7 +683,7 @@ pub async fn batched_binding_writes(s: Store) {
             contact: format!("sip:b{i}@192.0.2.1"),
         })
         .collect();
-    s.write_bindings(&removes).await.unwrap();
+    write_batch(s, &writer, &removes).await.unwrap();
     assert!(s.bindings("bulk@example.com").await.unwrap().is_empty());
 }
 

@@ -1,8 +1,9 @@
 //! [`Server`]: starting, running and stopping the SIP server. The tasks of a running
 //! server:
 //!
-//! - the receive loop: one task per incoming message (`Core::receive` in `core.rs`, then
-//!   the routing steps of `policy.rs`);
+//! - the transports' receive tasks, which spawn one task per incoming message
+//!   (`Core::receive` in `core.rs`, then the routing steps of `policy.rs`) straight from
+//!   the task that read it, counted in [`InFlight`] for a graceful shutdown;
 //! - the timer task: fires transaction timers (retransmissions, timeouts, lifetimes);
 //! - the housekeeping task: purges expired bindings from memory and the store and reloads
 //!   the served domains;
@@ -15,12 +16,12 @@
 //! store.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use store::{Store, StoreError};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use transport::{Incoming, Listen, TransportError, Transports};
+use tokio::sync::Notify;
+use transport::{Incoming, Listen, Receivers, TransportError, Transports};
 
 use crate::config::ServerConfig;
 use crate::core::{lock, unix_now, Core, Work};
@@ -52,7 +53,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Server {
     core: Arc<Core>,
-    incoming: mpsc::Receiver<Incoming>,
+    receivers: Receivers,
 }
 
 /// What [`Server::start`] found and did, for the operator's log.
@@ -108,7 +109,7 @@ impl Server {
             tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run cleared");
         }
         let domains = Domains::load(store.clone()).await?;
-        let (transports, incoming) = Transports::bind(listens).await?;
+        let (transports, receivers) = Transports::bind(listens).await?;
         let report = StartReport {
             bindings_restored,
             bindings_purged,
@@ -126,7 +127,7 @@ impl Server {
         Ok((
             Server {
                 core: Arc::new(core),
-                incoming,
+                receivers,
             },
             report,
         ))
@@ -138,48 +139,35 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let core = self.core;
         let timers = tokio::spawn(timer_loop(core.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(core.clone()));
         let keepalives = tokio::spawn(keepalive_loop(core.clone()));
-        let mut requests = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                msg = self.incoming.recv() => {
-                    let Some(msg) = msg else { break };
-                    let core = core.clone();
-                    requests.spawn(async move {
-                        match core.receive(msg).await {
-                            Some(Work::Request { key, request, source }) => {
-                                crate::policy::handle_request(&core, key, request, source).await;
-                            }
-                            Some(Work::Ack { ack, source }) => {
-                                crate::policy::route_ack(&core, ack, source).await;
-                            }
-                            Some(Work::StrayResponse(response)) => {
-                                crate::policy::forward_response(&core, response).await;
-                            }
-                            None => {}
-                        }
-                    });
-                }
-                Some(_) = requests.join_next(), if !requests.is_empty() => {}
-                () = &mut shutdown => break,
-            }
-        }
-        tracing::info!(in_progress = requests.len(), "shutting down");
-        let finished = tokio::time::timeout(core.config.shutdown_grace, async {
-            while requests.join_next().await.is_some() {}
-        })
-        .await;
+        let in_flight = Arc::new(InFlight::default());
+        let deliver = {
+            let (core, in_flight) = (core.clone(), in_flight.clone());
+            Arc::new(move |msg: Incoming| {
+                let Some(guard) = InFlight::enter(&in_flight) else {
+                    return; // shutting down: take no new messages
+                };
+                let core = core.clone();
+                tokio::spawn(async move {
+                    handle(&core, msg).await;
+                    drop(guard);
+                });
+            })
+        };
+        self.receivers.start(deliver);
+        shutdown.await;
+        in_flight.stop();
+        tracing::info!(in_progress = in_flight.count(), "shutting down");
+        let finished = tokio::time::timeout(core.config.shutdown_grace, in_flight.idle()).await;
         if finished.is_err() {
             tracing::warn!(
-                abandoned = requests.len(),
+                abandoned = in_flight.count(),
                 "requests still in progress at shutdown were abandoned"
             );
-            requests.abort_all();
         }
         core.writer.close().await;
         core.calls.close().await;
@@ -195,6 +183,80 @@ impl Server {
             live_calls = core.calls.len(),
             "stopped; bindings saved"
         );
+    }
+}
+
+/// One received message, start to end.
+async fn handle(core: &Core, msg: Incoming) {
+    match core.receive(msg).await {
+        Some(Work::Request {
+            key,
+            request,
+            source,
+        }) => {
+            crate::policy::handle_request(core, key, request, source).await;
+        }
+        Some(Work::Ack { ack, source }) => {
+            crate::policy::route_ack(core, ack, source).await;
+        }
+        Some(Work::StrayResponse(response)) => {
+            crate::policy::forward_response(core, response).await;
+        }
+        None => {}
+    }
+}
+
+/// The messages being handled, so shutdown can stop taking new ones and wait for these.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: AtomicUsize,
+    stopping: AtomicBool,
+    /// Notified when the count drops to zero while stopping.
+    idle: Notify,
+}
+
+/// One message in flight; dropping it (the handling ended or was abandoned) counts it out.
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    /// Counts a message in, unless the server is stopping.
+    fn enter(this: &Arc<InFlight>) -> Option<InFlightGuard> {
+        if this.stopping.load(Ordering::Acquire) {
+            return None;
+        }
+        this.count.fetch_add(1, Ordering::AcqRel);
+        Some(InFlightGuard(this.clone()))
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Returns when no message is in flight.
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a drop to zero in between is not missed.
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let before = self.0.count.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.0.stopping.load(Ordering::Acquire) {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 

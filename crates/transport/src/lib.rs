@@ -6,7 +6,8 @@
 //!
 //! ## Layout
 //!
-//! - `lib.rs`: [`Transports`] (bind, receive channel, send), [`Listen`] addresses, errors,
+//! - `lib.rs`: [`Transports`] (bind, send), [`Receivers`] (start the receive tasks with
+//!   the function every message is delivered to), [`Listen`] addresses, errors,
 //!   [`local_ip_towards`] (the source address the routing table picks for a destination).
 //! - `udp.rs`: one receive task per UDP socket.
 //! - `tcp.rs`: the accept loop, one task per connection with stream framing and CRLF
@@ -134,20 +135,52 @@ pub struct Transports {
     connections: tcp::Connections,
 }
 
-/// Capacity of the channel of incoming messages; a full channel slows the readers down
-/// (back-pressure) rather than growing memory.
-const INCOMING_QUEUE: usize = 4096;
+/// What every received message is handed to, on the task that read it. It must not wait:
+/// a server spawns the message's handling and returns, so the socket is read again at
+/// once (no channel and no second task between the socket and the handling).
+pub type Deliver = Arc<dyn Fn(Incoming) + Send + Sync>;
+
+/// The bound sockets whose receive tasks have not started yet ([`Receivers::start`]).
+pub struct Receivers {
+    udp: Vec<(Listen, Arc<UdpSocket>)>,
+    tcp: Vec<(Listen, tokio::net::TcpListener)>,
+    connections: tcp::Connections,
+}
+
+impl fmt::Debug for Receivers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let udp: Vec<_> = self.udp.iter().map(|(l, _)| *l).collect();
+        let tcp: Vec<_> = self.tcp.iter().map(|(l, _)| *l).collect();
+        f.debug_struct("Receivers")
+            .field("udp", &udp)
+            .field("tcp", &tcp)
+            .finish()
+    }
+}
+
+impl Receivers {
+    /// Starts a receive task per UDP socket and an accept task per TCP listener; every
+    /// message read (from datagrams, or framed from TCP connections, accepted or opened by
+    /// [`Transports::send`]) goes to `deliver`.
+    pub fn start(self, deliver: Deliver) {
+        self.connections.set_deliver(deliver.clone());
+        for (local, socket) in self.udp {
+            tokio::spawn(udp::receive_loop(socket, local, deliver.clone()));
+        }
+        for (local, listener) in self.tcp {
+            tokio::spawn(tcp::accept_loop(listener, local, self.connections.clone()));
+        }
+    }
+}
 
 impl Transports {
-    /// Binds every listen address and starts the receive tasks. Returns the transports and
-    /// the channel on which every incoming message arrives.
-    pub async fn bind(
-        listens: &[Listen],
-    ) -> Result<(Transports, mpsc::Receiver<Incoming>), TransportError> {
-        let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
-        let connections = tcp::Connections::new(tx.clone());
+    /// Binds every listen address. Returns the transports (for sending at once) and the
+    /// [`Receivers`] to start when the receiving side is ready.
+    pub async fn bind(listens: &[Listen]) -> Result<(Transports, Receivers), TransportError> {
+        let connections = tcp::Connections::new();
         let mut udp_sockets = Vec::new();
         let mut tcp_listens = Vec::new();
+        let mut tcp_listeners = Vec::new();
         for listen in listens {
             match listen.protocol {
                 Protocol::Udp => {
@@ -161,9 +194,7 @@ impl Transports {
                         protocol: Protocol::Udp,
                         addr: socket.local_addr().unwrap_or(listen.addr),
                     };
-                    let socket = Arc::new(socket);
-                    tokio::spawn(udp::receive_loop(socket.clone(), local, tx.clone()));
-                    udp_sockets.push((local, socket));
+                    udp_sockets.push((local, Arc::new(socket)));
                 }
                 Protocol::Tcp => {
                     let listener =
@@ -177,18 +208,23 @@ impl Transports {
                         protocol: Protocol::Tcp,
                         addr: listener.local_addr().unwrap_or(listen.addr),
                     };
-                    tokio::spawn(tcp::accept_loop(listener, local, connections.clone()));
+                    tcp_listeners.push((local, listener));
                     tcp_listens.push(local);
                 }
             }
         }
+        let receivers = Receivers {
+            udp: udp_sockets.clone(),
+            tcp: tcp_listeners,
+            connections: connections.clone(),
+        };
         Ok((
             Transports {
                 udp: Arc::new(udp_sockets),
                 tcp_listens: Arc::new(tcp_listens),
                 connections,
             },
-            rx,
+            receivers,
         ))
     }
 

@@ -3,6 +3,7 @@
 //! lets responses and requests reuse a peer's connection.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Buf, Bytes, BytesMut};
 use sip::framing::{frame, Frame, DEFAULT_MAX_MESSAGE};
@@ -10,24 +11,37 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::{ConnMap, Incoming, Listen, Protocol};
+use crate::{ConnMap, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
 const WRITE_QUEUE: usize = 256;
 
-/// Open connections by peer address, and the channel their readers deliver to.
-#[derive(Clone, Debug)]
+/// Open connections by peer address, and where their readers deliver messages (set when
+/// the receivers start, before any connection is accepted or opened).
+#[derive(Clone)]
 pub(crate) struct Connections {
     map: ConnMap,
-    incoming: mpsc::Sender<Incoming>,
+    deliver: Arc<OnceLock<Deliver>>,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = self.map.lock().map_or(0, |m| m.len());
+        f.debug_struct("Connections").field("open", &open).finish()
+    }
 }
 
 impl Connections {
-    pub(crate) fn new(incoming: mpsc::Sender<Incoming>) -> Connections {
+    pub(crate) fn new() -> Connections {
         Connections {
             map: ConnMap::default(),
-            incoming,
+            deliver: Arc::default(),
         }
+    }
+
+    /// Where messages read from connections go from now on.
+    pub(crate) fn set_deliver(&self, deliver: Deliver) {
+        let _ = self.deliver.set(deliver);
     }
 
     fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<Bytes>) {
@@ -78,7 +92,10 @@ impl Connections {
         let connections = self.clone();
         let reader_out = out_tx.clone();
         tokio::spawn(async move {
-            read_loop(read_half, peer, local, &connections.incoming, reader_out).await;
+            // Only after the receivers started, which is before anything connects.
+            if let Some(deliver) = connections.deliver.get() {
+                read_loop(read_half, peer, local, deliver, reader_out).await;
+            }
             connections.remove(peer);
         });
         out_tx
@@ -111,7 +128,7 @@ async fn read_loop(
     mut read: tokio::net::tcp::OwnedReadHalf,
     peer: SocketAddr,
     local: Listen,
-    tx: &mpsc::Sender<Incoming>,
+    deliver: &Deliver,
     out: mpsc::Sender<Bytes>,
 ) {
     let mut buf = BytesMut::with_capacity(8192);
@@ -129,29 +146,21 @@ async fn read_loop(
                 Ok(Frame::Message { len }) => {
                     let bytes = buf.split_to(len).freeze();
                     let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
-                    if tx
-                        .send(Incoming {
-                            message,
-                            source: peer,
-                            local,
-                        })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
+                    deliver(Incoming {
+                        message,
+                        source: peer,
+                        local,
+                    });
                 }
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.
                     tracing::info!(%peer, %local, error = %e, "closing unframeable tcp connection");
                     let bytes = buf.split().freeze();
-                    let _ = tx
-                        .send(Incoming {
-                            message: Err((e, bytes)),
-                            source: peer,
-                            local,
-                        })
-                        .await;
+                    deliver(Incoming {
+                        message: Err((e, bytes)),
+                        source: peer,
+                        local,
+                    });
                     return;
                 }
             }

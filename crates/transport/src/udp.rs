@@ -5,18 +5,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 
-use crate::{Incoming, Listen};
+use crate::{Deliver, Incoming, Listen};
 
 /// Largest datagram accepted (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_535;
 
-pub(crate) async fn receive_loop(
-    socket: Arc<UdpSocket>,
-    local: Listen,
-    tx: mpsc::Sender<Incoming>,
-) {
+pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver: Deliver) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (len, source) = match socket.recv_from(&mut buf).await {
@@ -34,16 +29,10 @@ pub(crate) async fn receive_loop(
         }
         let bytes = Bytes::copy_from_slice(datagram);
         let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
-        if tx
-            .send(Incoming {
-                message,
-                source,
-                local,
-            })
-            .await
-            .is_err()
-        {
-            return; // the server is shutting down
-        }
+        deliver(Incoming {
+            message,
+            source,
+            local,
+        });
     }
 }

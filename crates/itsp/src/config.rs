@@ -380,6 +380,25 @@ pub(crate) struct SipSection {
     pub(crate) listen: Vec<ListenText>,
     /// Domains served; empty: the machine's host name.
     pub(crate) domains: Vec<String>,
+    /// Threads handling SIP messages; `None`: [`DEFAULT_SIP_THREADS`].
+    pub(crate) threads: Option<usize>,
+}
+
+/// SIP worker threads by default: one thread is the cheapest per message (a message
+/// never wakes a second thread), and the relay and the location writer have threads of
+/// their own.
+pub(crate) const DEFAULT_SIP_THREADS: usize = 1;
+
+/// The most SIP worker threads accepted.
+pub(crate) const MAX_SIP_THREADS: usize = 256;
+
+/// `threads` checked: 1 to [`MAX_SIP_THREADS`].
+pub(crate) fn check_threads(n: usize) -> Result<usize, String> {
+    if (1..=MAX_SIP_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} threads: must be 1 to {MAX_SIP_THREADS}"))
+    }
 }
 
 /// A listen address read from the file, checked like `--listen`.
@@ -538,6 +557,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
+        if let Some(n) = self.sip.threads {
+            check_threads(n).map_err(|e| format!("sip.threads: {e}"))?;
+        }
         let r = &self.registrar;
         if r.min_expires > r.max_expires {
             return Err(format!(
@@ -703,6 +725,12 @@ mod tests {
     fn errors_name_the_key() {
         let e = Config::parse("[registrar]\nmin_expire = 5\n").unwrap_err();
         assert!(e.contains("min_expire") && e.contains("line 2"), "{e}");
+        let e = Config::parse("[sip]\nthreads = 0\n").unwrap_err();
+        assert!(e.contains("sip.threads") && e.contains("1 to 256"), "{e}");
+        assert_eq!(
+            Config::parse("[sip]\nthreads = 4\n").unwrap().sip.threads,
+            Some(4)
+        );
         let e = Config::parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n").unwrap_err();
         assert!(e.contains("unknown protocol"), "{e}");
         let e = Config::parse("[registrar]\nmin_expires = 9000\n").unwrap_err();

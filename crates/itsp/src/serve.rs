@@ -45,11 +45,25 @@ pub(crate) struct ServeArgs {
     /// Do not run the STUN server.
     #[arg(long, conflicts_with = "stun_listen")]
     no_stun: bool,
+    /// Threads handling SIP messages (1 to 256). One is the cheapest per message and
+    /// serves thousands of REGISTERs and calls per second; add threads when one core is
+    /// not enough. Default: 1 (the RTP relay and the database writer have their own).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of threads"))?;
+    crate::config::check_threads(n)
 }
 
 /// The settings of one run, with where each came from resolved.
 struct Settings {
     listens: Vec<Listen>,
+    /// SIP worker threads.
+    threads: usize,
     /// STUN addresses; empty: no STUN server.
     stun: Vec<std::net::SocketAddr>,
     store: StoreArgs,
@@ -115,8 +129,13 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     } else {
         config.stun.listen.iter().map(|l| l.0).collect()
     };
+    let threads = args
+        .threads
+        .or(config.sip.threads)
+        .unwrap_or(crate::config::DEFAULT_SIP_THREADS);
     Ok(Settings {
         listens,
+        threads,
         stun,
         store,
         server,
@@ -152,6 +171,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         prepare_data_dir(&settings.store.data_dir)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.threads)
+        .thread_name("itsp-sip")
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -191,8 +212,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }
-    // On a worker thread, not the runtime's main thread: the receive loop then hands
-    // messages to tasks on the same pool without a cross-thread wake-up each.
+    // On a worker thread, not the runtime's main thread, like every task of the server.
     tokio::spawn(server.run(shutdown_signal()))
         .await
         .context("the server task failed")?;

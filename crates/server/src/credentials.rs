@@ -31,7 +31,7 @@ use crate::core::lock;
 /// changed or removed password keeps working (plus one query's time).
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The most entries kept. About 250 bytes each, so some 25 MB when full.
+/// The most entries kept: a few hundred bytes each, some tens of MB when full.
 pub const MAX_ENTRIES: usize = 100_000;
 
 /// The longest digest username plus realm, in bytes, that is kept. A subscriber's user part

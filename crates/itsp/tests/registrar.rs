@@ -176,6 +176,41 @@ fn wrong_password_and_unknown_user_look_the_same_and_identity_is_checked() {
 }
 
 #[test]
+fn a_password_changed_or_a_user_removed_while_serving_takes_effect_within_seconds() {
+    let data = DataDir::with_users(&[("alice", "pw-a")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let contact = "Contact: <sip:alice@192.0.2.1>\r\n";
+    let mut old = Phone::new(server.udp, "alice", "pw-a");
+    assert_eq!(old.register(contact).status(), Some(200));
+
+    common::admin(
+        &data,
+        &[
+            "user",
+            "passwd",
+            &format!("alice@{DOMAIN}"),
+            "--password",
+            "pw-b",
+        ],
+    );
+    // The server keeps the HA1 values in memory and sees a change at its next check of
+    // the subscribers' version, about a second later: poll rather than expect it at once.
+    let mut new = Phone::new(server.udp, "alice", "pw-b");
+    common::eventually("the new password is accepted", || {
+        new.register(contact).status() == Some(200)
+    });
+    // The old password gets a fresh challenge, as any wrong one does.
+    let refused = old.register(contact);
+    assert_eq!(refused.status(), Some(401));
+    assert!(refused.header(HeaderName::WwwAuthenticate).is_some());
+
+    common::admin(&data, &["user", "rm", &format!("alice@{DOMAIN}")]);
+    common::eventually("a removed user is challenged", || {
+        new.register(contact).status() == Some(401)
+    });
+}
+
+#[test]
 fn other_requests_of_local_users_are_challenged_with_407_and_check_from() {
     let data = DataDir::with_users(&[("alice", "secret")]);
     let server = Itsp::start(&as_strs(&data.args()));

@@ -114,6 +114,8 @@ pub(crate) struct Core {
     /// The sockets bound, with the ports the OS chose.
     pub(crate) listens: Vec<Listen>,
     pub(crate) domains: Domains,
+    /// The subscribers' digest credentials, cached in front of the store.
+    pub(crate) credentials: crate::credentials::Credentials,
     pub(crate) location: Mutex<Location>,
     pub(crate) auth: Mutex<DigestAuth>,
     pub(crate) writer: LocationWriter,
@@ -185,6 +187,7 @@ impl Core {
             }),
             writer,
             calls: Calls::spawn(store.clone(), config.node.clone()),
+            credentials: crate::credentials::Credentials::new(store.clone()),
             pinger: Mutex::new(crate::natping::Pinger::new()),
             relay,
             location: Mutex::new(location),

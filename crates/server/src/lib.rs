@@ -23,6 +23,7 @@
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
+//! | [`credentials`] | the subscribers' HA1 values cached in front of the store, forgotten when the subscribers' version moves (checked once a second at most), bounded |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
@@ -32,6 +33,7 @@ pub mod accounting;
 pub mod auth;
 pub mod config;
 mod core;
+pub mod credentials;
 pub mod domains;
 pub mod location;
 pub mod media_relay;

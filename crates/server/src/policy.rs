@@ -898,6 +898,7 @@ fn options(request: &Message) -> Answer {
 /// Digest authentication in `realm` (RFC 3261 §22): `None` when the request carries valid
 /// credentials of a subscriber whose name matches To (REGISTER) or From (others);
 /// otherwise the challenge to send. Refusals (bad credentials, 403 identity) are errors.
+/// The stored HA1 values come through the [`crate::credentials`] cache.
 async fn authenticate(
     core: &Core,
     request: &Message,
@@ -906,8 +907,8 @@ async fn authenticate(
 ) -> Result<Option<Answer>, Rejection> {
     let ha1s = match DigestAuth::username(request, kind, realm) {
         Some(user) => core
-            .store
-            .credentials(&user, realm)
+            .credentials
+            .lookup(&user, realm, std::time::Instant::now())
             .await
             .map_err(store_failure)?,
         None => None,

@@ -24,8 +24,9 @@
 //! - `address.rs`: [`Address`]: `user@domain` validation (the domain through
 //!   `sip::uri::Host::parse`).
 //! - `domains.rs`: the served domains.
-//! - `subscribers.rs`: subscribers, HA1 computation, [`Subscriber`], [`Ha1s`] and the
-//!   digest lookup [`Store::credentials`].
+//! - `subscribers.rs`: subscribers, HA1 computation, [`Subscriber`], [`Ha1s`], the
+//!   digest lookup [`Store::credentials`] and the change counter
+//!   [`Store::subscribers_version`] for caches of it.
 //! - `aliases.rs`: aliases and [`Store::resolve`].
 //! - `groups.rs`: group membership (ACLs such as `international`).
 //! - `preferences.rs`: named per-subscriber settings ([`PREFERENCES`], each value checked)

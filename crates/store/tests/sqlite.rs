@@ -78,3 +78,42 @@ async fn in_memory_binding_writer_uses_the_pool() {
         .unwrap();
     assert_eq!(s.bindings("alice@example.com").await.unwrap(), [b]);
 }
+
+#[tokio::test]
+async fn a_write_by_another_connection_moves_the_subscribers_version() {
+    // What `itsp user passwd` in another process does to a running server's database: the
+    // triggers count the change, not the Store that made it.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/itsp.db?mode=rwc", dir.path().display());
+    let s = Store::open(&url).await.unwrap();
+    s.add_domain("example.com").await.unwrap();
+    s.add_subscriber("alice", "example.com", "pw", None)
+        .await
+        .unwrap();
+    let before = s.subscribers_version().await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE subscribers SET email = 'a@mail.example' WHERE username = 'alice'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let after_update = s.subscribers_version().await.unwrap();
+    assert!(after_update > before, "{after_update} after {before}");
+    sqlx::query("DELETE FROM subscribers")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let after_delete = s.subscribers_version().await.unwrap();
+    assert!(
+        after_delete > after_update,
+        "{after_delete} after {after_update}"
+    );
+    // The counter row gone is reported, not taken for version 0.
+    sqlx::query("DELETE FROM table_versions")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.subscribers_version().await,
+        Err(StoreError::Corrupt(_))
+    ));
+}

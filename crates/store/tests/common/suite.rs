@@ -18,6 +18,7 @@ macro_rules! for_each_behaviour {
             subscribers,
             passwords_are_not_stored,
             credentials,
+            subscribers_version,
             aliases,
             groups,
             remove_subscriber_cascades,
@@ -273,6 +274,47 @@ pub async fn credentials(s: Store) {
             "{user} {realm}"
         );
     }
+}
+
+pub async fn subscribers_version(s: Store) {
+    let start = s.subscribers_version().await.unwrap();
+    // Tables other than subscribers do not move it.
+    s.add_domain("example.com").await.unwrap();
+    assert_eq!(s.subscribers_version().await.unwrap(), start);
+
+    let mut seen = start;
+    for step in ["add", "passwd", "second add", "remove"] {
+        match step {
+            "add" => s
+                .add_subscriber("alice", "example.com", "pw", None)
+                .await
+                .map(drop),
+            "passwd" => s.set_password("alice", "example.com", "pw2").await,
+            "second add" => s
+                .add_subscriber("bob", "example.com", "pw", None)
+                .await
+                .map(drop),
+            _ => s.remove_subscriber("bob", "example.com").await,
+        }
+        .unwrap();
+        let now = s.subscribers_version().await.unwrap();
+        assert!(now > seen, "{step}: version {now}, was {seen}");
+        seen = now;
+    }
+
+    // Writes that change no subscriber leave it alone.
+    let before = s.subscribers_version().await.unwrap();
+    assert!(s
+        .add_subscriber("alice", "example.com", "x", None)
+        .await
+        .is_err());
+    assert!(s.set_password("bob", "example.com", "x").await.is_err());
+    assert!(s.remove_subscriber("bob", "example.com").await.is_err());
+    s.add_alias("ally", "example.com", "alice", "example.com")
+        .await
+        .unwrap();
+    s.add_group("alice", "example.com", "ld").await.unwrap();
+    assert_eq!(s.subscribers_version().await.unwrap(), before);
 }
 
 pub async fn aliases(s: Store) {

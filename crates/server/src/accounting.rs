@@ -15,11 +15,13 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sip::{Message, Uri};
-use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use std::sync::mpsc;
+
+use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
+use tokio::sync::oneshot;
 
 use crate::core::lock;
+use crate::run::StartError;
 
 /// Records written in one transaction at most.
 const MAX_BATCH: usize = 2000;
@@ -56,8 +58,9 @@ struct Dialog {
 pub struct Calls {
     node: String,
     live: Mutex<HashMap<String, Dialog>>,
-    sender: Mutex<Option<mpsc::UnboundedSender<Record>>>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    sender: Mutex<Option<mpsc::Sender<Record>>>,
+    /// Signalled by the writer thread when it has written everything and ends.
+    finished: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 /// Unix milliseconds now.
@@ -80,16 +83,29 @@ fn user_domain(uri: &str) -> (Option<String>, Option<String>) {
 }
 
 impl Calls {
-    /// Starts the writer for `node` (this server's name in the shared `calls` table).
-    pub fn spawn(store: Store, node: String) -> Calls {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx));
-        Calls {
+    /// Starts the writer thread for `node` (this server's name in the shared `calls`
+    /// table) on `store`, whose pool runs on `runtime`.
+    pub fn spawn(
+        store: &Store,
+        runtime: tokio::runtime::Handle,
+        node: String,
+    ) -> Result<Calls, StartError> {
+        let writer = store.writer(runtime)?;
+        let (tx, rx) = mpsc::channel();
+        let (finished_tx, finished) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("calls-writer".into())
+            .spawn(move || {
+                write_loop(writer, &rx);
+                let _ = finished_tx.send(());
+            })
+            .map_err(StartError::Thread)?;
+        Ok(Calls {
             node,
             live: Mutex::new(HashMap::new()),
             sender: Mutex::new(Some(tx)),
-            task: Mutex::new(Some(task)),
-        }
+            finished: tokio::sync::Mutex::new(Some(finished)),
+        })
     }
 
     fn send(&self, record: Record) {
@@ -248,20 +264,21 @@ impl Calls {
     /// Writes what is queued and stops the writer (at shutdown).
     pub async fn close(&self) {
         lock(&self.sender).take();
-        let task = lock(&self.task).take();
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(finished) = self.finished.lock().await.take() {
+            let _ = finished.await;
         }
     }
 }
 
-/// Writes records in batches: everything queued within [`WINDOW`] of the first, up to
-/// [`MAX_BATCH`], in one transaction per table.
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>) {
+/// The writer thread: records in batches, everything queued within [`WINDOW`] of the
+/// first, up to [`MAX_BATCH`], in one transaction per table. Ends when the sender is gone
+/// and the queue is empty.
+fn write_loop(mut writer: Writer, rx: &mpsc::Receiver<Record>) {
     let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
         // Gather more (at shutdown too: the last batch waits a tenth of a second).
-        tokio::time::sleep(WINDOW).await;
+        std::thread::sleep(WINDOW);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(record) => batch.push(record),
@@ -277,12 +294,12 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>) {
             }
         }
         if !calls.is_empty() {
-            if let Err(e) = store.write_calls(&calls).await {
+            if let Err(e) = writer.write_calls(&calls) {
                 tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
             }
         }
         if !acc.is_empty() {
-            if let Err(e) = store.record_acc(&acc).await {
+            if let Err(e) = writer.record_acc(&acc) {
                 tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
             }
         }

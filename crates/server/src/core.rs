@@ -169,6 +169,7 @@ impl Core {
         secret: &[u8; 32],
         relay: Option<crate::media_relay::MediaRelay>,
         writer: LocationWriter,
+        calls: Calls,
     ) -> Core {
         let relay = relay.map(std::sync::Arc::new);
         let mut seed = [0u8; 8];
@@ -186,7 +187,7 @@ impl Core {
                 proxy: ProxyTable::default(),
             }),
             writer,
-            calls: Calls::spawn(store.clone(), config.node.clone()),
+            calls,
             credentials: crate::credentials::Credentials::new(store.clone()),
             pinger: Mutex::new(crate::natping::Pinger::new()),
             relay,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use std::sync::mpsc as std_mpsc;
 
-use store::{flags, BindingWrite, BindingWriter, Store};
+use store::{flags, BindingWrite, Store, Writer};
 use tokio::sync::oneshot;
 
 use crate::location::{Binding, Change};
@@ -110,7 +110,7 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// The batching writer: a thread of its own with the store's [`BindingWriter`]. See the
+/// The batching writer: a thread of its own with the store's [`Writer`]. See the
 /// module docs.
 ///
 /// A thread rather than a task because committing blocks (SQLite runs the statements and
@@ -132,7 +132,7 @@ impl LocationWriter {
         runtime: tokio::runtime::Handle,
         window: Duration,
     ) -> Result<LocationWriter, StartError> {
-        let writer = store.binding_writer(runtime)?;
+        let writer = store.writer(runtime)?;
         let (tx, rx) = std_mpsc::channel();
         let (finished_tx, finished) = oneshot::channel();
         std::thread::Builder::new()
@@ -180,7 +180,7 @@ impl LocationWriter {
 /// The writer thread: a batch is what arrived by the end of the window after its first
 /// job (or while the previous commit ran), at most [`MAX_BATCH`] jobs. Ends when every
 /// sender is gone and the queue is empty.
-fn write_loop(mut writer: BindingWriter, rx: &std_mpsc::Receiver<Job>, window: Duration) {
+fn write_loop(mut writer: Writer, rx: &std_mpsc::Receiver<Job>, window: Duration) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -194,7 +194,7 @@ fn write_loop(mut writer: BindingWriter, rx: &std_mpsc::Receiver<Job>, window: D
             }
         }
         let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
-        match writer.write(&writes) {
+        match writer.write_bindings(&writes) {
             Ok(()) => {
                 for job in batch.drain(..) {
                     let _ = job.done.send(Ok(()));
@@ -204,7 +204,9 @@ fn write_loop(mut writer: BindingWriter, rx: &std_mpsc::Receiver<Job>, window: D
                 // One bad job must not fail the others: commit them one by one.
                 tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
                 for job in batch.drain(..) {
-                    let result = writer.write(&job.writes).map_err(|e| e.to_string());
+                    let result = writer
+                        .write_bindings(&job.writes)
+                        .map_err(|e| e.to_string());
                     let _ = job.done.send(result);
                 }
             }

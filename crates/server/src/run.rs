@@ -121,8 +121,13 @@ impl Server {
             tokio::runtime::Handle::current(),
             config.commit_window,
         )?;
+        let calls = crate::accounting::Calls::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            config.node.clone(),
+        )?;
         let core = Core::new(
-            config, store, transports, domains, location, &secret, relay, writer,
+            config, store, transports, domains, location, &secret, relay, writer, calls,
         );
         Ok((
             Server {

@@ -138,10 +138,11 @@ impl TryFrom<AccRow> for AccEvent {
     }
 }
 
-const ACC_COLUMNS: &str = "time_ms, kind, method, call_id, from_tag, to_tag, code, reason,
+pub(crate) const ACC_COLUMNS: &str =
+    "time_ms, kind, method, call_id, from_tag, to_tag, code, reason,
        caller_user, caller_domain, callee_user, callee_domain, source_ip, ended_by";
 
-fn check_event(e: &AccEvent) -> Result<(), StoreError> {
+pub(crate) fn check_event(e: &AccEvent) -> Result<(), StoreError> {
     if e.method.is_empty() {
         return Err(StoreError::BadAcc("empty method"));
     }
@@ -163,7 +164,7 @@ fn check_event(e: &AccEvent) -> Result<(), StoreError> {
 }
 
 /// A domain as [`AccFilter::user`] finds it: lowercased, without a trailing dot.
-fn fold_domain(domain: &Option<String>) -> Option<Cow<'_, str>> {
+pub(crate) fn fold_domain(domain: &Option<String>) -> Option<Cow<'_, str>> {
     let d = domain.as_deref()?;
     let d = d.strip_suffix('.').unwrap_or(d);
     Some(if d.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -72,7 +72,7 @@ pub enum CallWrite {
 }
 
 impl CallWrite {
-    fn key(&self) -> (&str, &str) {
+    pub(crate) fn key(&self) -> (&str, &str) {
         match self {
             CallWrite::Upsert(c) => (&c.call_id, &c.from_tag),
             CallWrite::Remove { call_id, from_tag } => (call_id, from_tag),
@@ -113,16 +113,16 @@ impl TryFrom<CallRow> for Call {
     }
 }
 
-const CALL_COLUMNS: &str =
+pub(crate) const CALL_COLUMNS: &str =
     "call_id, from_tag, to_tag, state, caller, callee, source_ip, started_ms, answered_ms, node";
 
-const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (call_id, from_tag) DO UPDATE SET
+pub(crate) const UPSERT_ON_CONFLICT: &str = " ON CONFLICT (call_id, from_tag) DO UPDATE SET
          to_tag = excluded.to_tag, state = excluded.state, caller = excluded.caller,
          callee = excluded.callee, source_ip = excluded.source_ip,
          started_ms = excluded.started_ms, answered_ms = excluded.answered_ms,
          node = excluded.node";
 
-fn check_call(c: &Call) -> Result<(), StoreError> {
+pub(crate) fn check_call(c: &Call) -> Result<(), StoreError> {
     if c.call_id.is_empty() {
         return Err(StoreError::BadCall("empty call_id"));
     }

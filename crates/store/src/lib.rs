@@ -57,7 +57,6 @@
 mod accounting;
 mod address;
 mod aliases;
-mod binding_writer;
 mod calls;
 mod domains;
 mod error;
@@ -65,6 +64,7 @@ mod groups;
 mod locations;
 mod preferences;
 mod subscribers;
+mod writer;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -80,7 +80,6 @@ use sqlx::sqlite::{
 pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
 pub use address::Address;
 pub use aliases::Alias;
-pub use binding_writer::BindingWriter;
 pub use calls::{Call, CallState, CallWrite};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
@@ -89,6 +88,7 @@ pub use preferences::{
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
 };
 pub use subscribers::{Ha1s, Subscriber};
+pub use writer::Writer;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -105,7 +105,7 @@ pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     backend: Backend,
     /// The SQLite database file (`None` for PostgreSQL and in-memory SQLite), for the
-    /// [`BindingWriter`]'s own connection.
+    /// [`Writer`]'s own connection.
     sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 

@@ -26,6 +26,7 @@ macro_rules! for_each_behaviour {
             purge_expired,
             batched_binding_writes,
             binding_writer,
+            writer_calls_and_acc,
             concurrent_writes,
             preferences,
             forwarding,
@@ -611,7 +612,7 @@ pub async fn batched_binding_writes(s: Store) {
 /// (SQLite) or its blocking use of the pool (PostgreSQL), on a blocking thread as the
 /// server runs it.
 pub async fn binding_writer(s: Store) {
-    let writer = s.binding_writer(tokio::runtime::Handle::current()).unwrap();
+    let writer = s.writer(tokio::runtime::Handle::current()).unwrap();
     let writer = std::sync::Arc::new(std::sync::Mutex::new(writer));
     binding_writes_through(&s, Some(writer)).await;
 }
@@ -619,14 +620,14 @@ pub async fn binding_writer(s: Store) {
 /// One batch of writes, by `Store::write_bindings` or by the blocking writer.
 async fn write_batch(
     s: &Store,
-    writer: &Option<std::sync::Arc<std::sync::Mutex<store::BindingWriter>>>,
+    writer: &Option<std::sync::Arc<std::sync::Mutex<store::Writer>>>,
     writes: &[BindingWrite],
 ) -> Result<(), StoreError> {
     match writer {
         None => s.write_bindings(writes).await,
         Some(w) => {
             let (w, writes) = (w.clone(), writes.to_vec());
-            tokio::task::spawn_blocking(move || w.lock().unwrap().write(&writes))
+            tokio::task::spawn_blocking(move || w.lock().unwrap().write_bindings(&writes))
                 .await
                 .unwrap()
         }
@@ -635,7 +636,7 @@ async fn write_batch(
 
 async fn binding_writes_through(
     s: &Store,
-    writer: Option<std::sync::Arc<std::sync::Mutex<store::BindingWriter>>>,
+    writer: Option<std::sync::Arc<std::sync::Mutex<store::Writer>>>,
 ) {
     let aor = "alice@example.com";
     let a = binding(aor, "sip:alice@192.0.2.1", 2_000, 1000);
@@ -1237,4 +1238,89 @@ pub async fn live_calls(s: Store) {
     s.write_calls(&many).await.unwrap();
     assert_eq!(s.calls().await.unwrap().len(), 1_236);
     assert_eq!(s.clear_calls("node3").await.unwrap(), 1_234);
+}
+
+/// A write run on the blocking writer's thread.
+type WriterJob = Box<dyn FnOnce(&mut store::Writer) -> Result<(), StoreError> + Send>;
+
+/// The blocking writer's live-call and accounting writes store what the pool's do: the
+/// same rows (domains folded alike), the last write per call wins, checks refuse bad rows
+/// and write nothing.
+pub async fn writer_calls_and_acc(s: Store) {
+    let writer = std::sync::Arc::new(std::sync::Mutex::new(
+        s.writer(tokio::runtime::Handle::current()).unwrap(),
+    ));
+    let run = |f: WriterJob| {
+        let w = writer.clone();
+        async move {
+            tokio::task::spawn_blocking(move || f(&mut w.lock().unwrap()))
+                .await
+                .unwrap()
+        }
+    };
+    // Accounting: one event through each path, then read back alike.
+    let mut by_pool = acc_event(
+        1_000,
+        AccKind::Request,
+        "pool",
+        "alice@Example.COM.",
+        "bob@example.com",
+    );
+    by_pool.code = Some(200);
+    let mut by_writer = by_pool.clone();
+    by_writer.call_id = "writer".into();
+    by_writer.time_ms = 1_001;
+    s.record_acc(std::slice::from_ref(&by_pool)).await.unwrap();
+    let e = by_writer.clone();
+    run(Box::new(move |w| w.record_acc(&[e]))).await.unwrap();
+    let got = s.acc_events(&AccFilter::default()).await.unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let mut from_writer = got[1].clone();
+    assert_eq!(from_writer.call_id, "writer");
+    assert_eq!(from_writer.caller_domain.as_deref(), Some("example.com"));
+    from_writer.call_id = "pool".into();
+    from_writer.time_ms = 1_000;
+    assert_eq!(from_writer, got[0]);
+    // A bad event in a batch: nothing of the batch is written.
+    let mut bad = by_writer.clone();
+    bad.method = String::new();
+    let good = acc_event(
+        1_002,
+        AccKind::Request,
+        "good",
+        "a@example.com",
+        "b@example.com",
+    );
+    let r = run(Box::new(move |w| w.record_acc(&[good, bad]))).await;
+    assert!(matches!(r, Err(StoreError::BadAcc(_))), "{r:?}");
+    assert_eq!(s.acc_events(&AccFilter::default()).await.unwrap().len(), 2);
+
+    // Live calls: upsert, answer (the last write wins), remove.
+    let a = call("a", "ft-a", 2_000, "node1");
+    let mut a_answered = a.clone();
+    a_answered.state = CallState::Confirmed;
+    a_answered.to_tag = Some("tt".into());
+    a_answered.answered_ms = Some(2_500);
+    let b = call("b", "ft-b", 1_000, "node1");
+    let writes = vec![
+        CallWrite::Upsert(a.clone()),
+        CallWrite::Upsert(b.clone()),
+        CallWrite::Upsert(a_answered.clone()),
+    ];
+    run(Box::new(move |w| w.write_calls(&writes)))
+        .await
+        .unwrap();
+    assert_eq!(s.calls().await.unwrap(), [b.clone(), a_answered.clone()]);
+    let remove = vec![CallWrite::Remove {
+        call_id: "b".into(),
+        from_tag: "ft-b".into(),
+    }];
+    run(Box::new(move |w| w.write_calls(&remove)))
+        .await
+        .unwrap();
+    assert_eq!(s.calls().await.unwrap(), [a_answered]);
+    let mut bad = call("c", "ft-c", 3_000, "node1");
+    bad.caller = String::new();
+    let r = run(Box::new(move |w| w.write_calls(&[CallWrite::Upsert(bad)]))).await;
+    assert!(matches!(r, Err(StoreError::BadCall(_))), "{r:?}");
 }

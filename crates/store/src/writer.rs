@@ -1,0 +1,251 @@
+//! [`Writer`]: the server's write-behind paths (location bindings, live calls, accounting
+//! records) for a dedicated thread.
+//!
+//! The server commits these in batches (group commit). Through the sqlx pool a batch costs
+//! a round trip between the async caller and sqlx's SQLite worker thread for each
+//! statement (acquire, BEGIN, each INSERT/DELETE, COMMIT), and each round trip is two thread
+//! wake-ups. A writer thread of the server instead owns one of these blocking writers: on
+//! SQLite it holds its own connection to the database file and runs the whole batch there
+//! with cached prepared statements, so a batch costs one wake-up to start and one fsync.
+//! On PostgreSQL (and for an in-memory SQLite database, which another connection cannot
+//! open) it runs the pool's method ([`Store::write_bindings`], [`Store::write_calls`],
+//! [`Store::record_acc`]) from the calling thread.
+//!
+//! The connection has the pool's settings: WAL, `synchronous=FULL` (a returned `Ok` means
+//! committed and fsynced, see the crate docs), the same busy timeout and foreign keys.
+//! Each method writes what the pool's method of the same name writes, with the same checks,
+//! all or nothing.
+
+use std::future::Future;
+use std::path::Path;
+
+use crate::accounting::{check_event, fold_domain, ACC_COLUMNS};
+use crate::calls::{check_call, CALL_COLUMNS, UPSERT_ON_CONFLICT as CALL_ON_CONFLICT};
+use crate::locations::{check_binding, UPSERT_ON_CONFLICT as BINDING_ON_CONFLICT};
+use crate::{
+    last_per_key, AccEvent, BindingWrite, CallWrite, Store, StoreError, SQLITE_BUSY_TIMEOUT,
+};
+
+/// One binding's upsert with positional parameters.
+const UPSERT_BINDING: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
+         user_agent, received, transport, local_socket, path, instance, reg_id, flags,
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+const DELETE_BINDING: &str = "DELETE FROM locations WHERE aor = ?1 AND contact = ?2";
+
+const DELETE_CALL: &str = "DELETE FROM calls WHERE call_id = ?1 AND from_tag = ?2";
+
+/// A blocking writer; see the module docs. Create it with [`Store::writer`] and use it from
+/// one thread that may block (not from an async task).
+pub struct Writer {
+    backend: WriterBackend,
+}
+
+enum WriterBackend {
+    /// Our own connection to the SQLite file.
+    Sqlite(Box<rusqlite::Connection>),
+    /// The pool, driven from this thread on the runtime the store was opened on.
+    Pool {
+        store: Store,
+        runtime: tokio::runtime::Handle,
+    },
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let via = match self.backend {
+            WriterBackend::Sqlite(_) => "own SQLite connection",
+            WriterBackend::Pool { .. } => "the store's pool",
+        };
+        f.debug_struct("Writer").field("via", &via).finish()
+    }
+}
+
+impl Store {
+    /// A [`Writer`] for a dedicated thread. `runtime` is the tokio runtime the store's pool
+    /// runs on (used for PostgreSQL and in-memory SQLite).
+    pub fn writer(&self, runtime: tokio::runtime::Handle) -> Result<Writer, StoreError> {
+        let backend = match self.sqlite_file() {
+            Some(path) => WriterBackend::Sqlite(Box::new(open_connection(&path)?)),
+            None => WriterBackend::Pool {
+                store: self.clone(),
+                runtime,
+            },
+        };
+        Ok(Writer { backend })
+    }
+}
+
+fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+    // The pool's connection made the file WAL (a property of the file); these two are
+    // per connection.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Writer {
+    /// [`Store::write_bindings`]: the changes in one transaction, the last one per (AoR,
+    /// Contact) wins. Blocks the calling thread.
+    pub fn write_bindings(&mut self, writes: &[BindingWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            if let BindingWrite::Upsert(b) = w {
+                check_binding(b)?;
+            }
+        }
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return block_on(runtime, store.write_bindings(writes))
+            }
+        };
+        let last = last_per_key(writes, BindingWrite::key);
+        if last.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            let mut upsert =
+                tx.prepare_cached(&format!("{UPSERT_BINDING}{BINDING_ON_CONFLICT}"))?;
+            let mut delete = tx.prepare_cached(DELETE_BINDING)?;
+            for w in last {
+                match w {
+                    BindingWrite::Upsert(b) => {
+                        upsert.execute(rusqlite::params![
+                            b.aor,
+                            b.contact,
+                            b.expires_at,
+                            i64::from(b.q),
+                            b.call_id,
+                            i64::from(b.cseq),
+                            b.user_agent,
+                            b.received,
+                            b.transport,
+                            b.local_socket,
+                            b.path,
+                            b.instance,
+                            b.reg_id.map(i64::from),
+                            i64::from(b.flags),
+                            b.updated_at,
+                        ])?;
+                    }
+                    BindingWrite::Remove { aor, contact } => {
+                        delete.execute(rusqlite::params![aor, contact])?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Store::write_calls`]: live-call changes in one transaction, the last one per
+    /// (Call-ID, From tag) wins. Blocks the calling thread.
+    pub fn write_calls(&mut self, writes: &[CallWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            if let CallWrite::Upsert(c) = w {
+                check_call(c)?;
+            }
+        }
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return block_on(runtime, store.write_calls(writes))
+            }
+        };
+        let last = last_per_key(writes, CallWrite::key);
+        if last.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            let mut upsert = tx.prepare_cached(&format!(
+                "INSERT INTO calls ({CALL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){CALL_ON_CONFLICT}"
+            ))?;
+            let mut delete = tx.prepare_cached(DELETE_CALL)?;
+            for w in last {
+                match w {
+                    CallWrite::Upsert(c) => {
+                        upsert.execute(rusqlite::params![
+                            c.call_id,
+                            c.from_tag,
+                            c.to_tag,
+                            c.state.as_str(),
+                            c.caller,
+                            c.callee,
+                            c.source_ip,
+                            c.started_ms,
+                            c.answered_ms,
+                            c.node,
+                        ])?;
+                    }
+                    CallWrite::Remove { call_id, from_tag } => {
+                        delete.execute(rusqlite::params![call_id, from_tag])?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Store::record_acc`]: accounting events appended in one transaction, in order.
+    /// Blocks the calling thread.
+    pub fn record_acc(&mut self, events: &[AccEvent]) -> Result<(), StoreError> {
+        for e in events {
+            check_event(e)?;
+        }
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return block_on(runtime, store.record_acc(events))
+            }
+        };
+        if events.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO acc ({ACC_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?;
+            for e in events {
+                insert.execute(rusqlite::params![
+                    e.time_ms,
+                    e.kind.as_str(),
+                    e.method,
+                    e.call_id,
+                    e.from_tag,
+                    e.to_tag,
+                    e.code.map(i64::from),
+                    e.reason,
+                    e.caller_user,
+                    fold_domain(&e.caller_domain).as_deref(),
+                    e.callee_user,
+                    fold_domain(&e.callee_domain).as_deref(),
+                    e.source_ip,
+                    e.ended_by,
+                ])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Runs `body` in one transaction and commits it; nothing is kept when it fails.
+fn in_transaction(
+    conn: &mut rusqlite::Connection,
+    body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    // IMMEDIATE: take the write lock at BEGIN, so a busy database waits (busy_timeout)
+    // there rather than failing half-way.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    body(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The pool's async method, run to its end from this (non-async) thread.
+fn block_on<T>(
+    runtime: &tokio::runtime::Handle,
+    write: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    runtime.block_on(write)
+}

@@ -283,7 +283,7 @@ async fn timer_loop(core: Arc<Core>) {
         // Awake: "no deadline" makes every timer armed from now on notify, so the next wait
         // returns at once instead of sleeping past one armed while we look.
         core.set_timer_deadline(None);
-        next = core.handle_timeout().await;
+        next = core.handle_timeout().await.map(|at| core.timer_wake_up(at));
     }
 }
 

@@ -96,6 +96,10 @@ pub enum StoreError {
     /// A stored value is out of the range this version accepts (edited by hand?).
     #[error("stored data out of range: {0}")]
     Corrupt(&'static str),
+    /// `table_versions` has no change counter for this table: not a counted table, or the
+    /// row was deleted by hand.
+    #[error("no change counter for table {0:?} in table_versions")]
+    NoTableVersion(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -29,7 +29,7 @@
 //! - `aliases.rs`: aliases and [`Store::resolve`].
 //! - `groups.rs`: group membership (ACLs such as `international`).
 //! - `preferences.rs`: named per-subscriber settings ([`PREFERENCES`], each value checked)
-//!   and the typed [`Store::forwarding`] the proxy asks on every call.
+//!   and the typed [`Store::forwarding`] the proxy asks (and caches) for calls.
 //! - `locations.rs`: [`Binding`]s of the location service, [`Store::purge_expired`].
 //! - `accounting.rs`: the proxy's [`AccEvent`]s (Kamailio's `acc`), appended in batches,
 //!   read back through an [`AccFilter`].

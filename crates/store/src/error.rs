@@ -78,7 +78,7 @@ pub enum StoreError {
     /// The database failed or refused the statement.
     #[error("database: {0}")]
     Database(sqlx::Error),
-    /// The location writer's own SQLite connection ([`crate::BindingWriter`]) failed.
+    /// The location writer's own SQLite connection ([`crate::Writer`]) failed.
     #[error("database (location writer): {0}")]
     Writer(rusqlite::Error),
     /// Applying the embedded schema migrations failed (for example a database written by a

@@ -20,6 +20,22 @@ fn users() -> DataDir {
     ])
 }
 
+/// How long after a change of preferences a running server is sure to act on it: it keeps
+/// the subscribers' call forwarding in memory and asks the database's change counter of the
+/// preferences at most once a second (`server::cache::CHECK_INTERVAL`), at the first call
+/// after that second. A call placed more than a second after the change is past the next
+/// check, so waiting this long is certain, not a guess (a poll by calls would need a probe
+/// call per kind of forwarding, each ringing phones).
+const PREFERENCES_TAKE_EFFECT: Duration = Duration::from_millis(1_200);
+
+/// `itsp user set ARGS...` while the server runs, then [`PREFERENCES_TAKE_EFFECT`].
+fn set_preferences(data: &DataDir, args: &[&str]) {
+    let mut full = vec!["user", "set"];
+    full.extend_from_slice(args);
+    common::admin(data, &full);
+    std::thread::sleep(PREFERENCES_TAKE_EFFECT);
+}
+
 /// A server whose loopback phones are trusted (no challenges), for the tests about routing.
 fn trusted_server(data: &DataDir, extra: &[&str]) -> Itsp {
     let mut args = data.args();
@@ -435,10 +451,7 @@ fn numbers_go_to_the_gateways_under_group_permissions_with_failover() {
     // Call forwarding to a number goes through the gateways under the forwarding user's
     // permissions: alice (ld) forwards to a domestic number...
     let alice_aor = format!("alice@{DOMAIN}");
-    common::admin(
-        &data,
-        &["user", "set", &alice_aor, "forward-always=tel:08123456"],
-    );
+    set_preferences(&data, &[&alice_aor, "forward-always=tel:08123456"]);
     let bob = Phone::new(server.udp, "bob", "b-secret");
     let mut call = bob.new_call(&alice_aor, "fwd-pstn");
     invite_with_credentials(&bob, &mut call);
@@ -455,10 +468,7 @@ fn numbers_go_to_the_gateways_under_group_permissions_with_failover() {
     // ...carol (no groups) may not forward to an international one: her call goes on as
     // if unforwarded (no phone registered: 480), and no gateway is asked.
     let carol_fwd = format!("forward-always=sip:0046812345@{DOMAIN}");
-    common::admin(
-        &data,
-        &["user", "set", &format!("carol@{DOMAIN}"), &carol_fwd],
-    );
+    set_preferences(&data, &[&format!("carol@{DOMAIN}"), &carol_fwd]);
     let mut call = bob.new_call(&format!("carol@{DOMAIN}"), "fwd-intl");
     invite_with_credentials(&bob, &mut call);
     assert_eq!(bob.expect_response("INVITE").status(), Some(480));
@@ -511,7 +521,7 @@ fn call_forwarding_always_busy_and_no_answer() {
     let carol_uri = format!("forward-busy=sip:carol@{DOMAIN}");
 
     // Busy: bob's phone says 486, carol's rings instead and answers.
-    common::admin(&data, &["user", "set", &bob_aor, &carol_uri]);
+    set_preferences(&data, &[&bob_aor, &carol_uri]);
     let call = alice.new_call(&bob_aor, "fwd-busy");
     alice.send(&alice.invite_text(&call, None));
     let (invite, proxy) = bob.expect_request("INVITE");
@@ -525,11 +535,9 @@ fn call_forwarding_always_busy_and_no_answer() {
     assert!(ok.header(HeaderName::To).unwrap().contains("tag=c"));
 
     // No answer within a second: bob's phone is cancelled, carol's rings.
-    common::admin(
+    set_preferences(
         &data,
         &[
-            "user",
-            "set",
             &bob_aor,
             "forward-busy=",
             &format!("forward-no-answer=sip:carol@{DOMAIN}"),
@@ -550,20 +558,19 @@ fn call_forwarding_always_busy_and_no_answer() {
     assert_eq!(alice.expect_response("INVITE").status(), Some(200));
 
     // Unconditional: only carol's phone rings.
-    common::admin(
+    set_preferences(
         &data,
-        &[
-            "user",
-            "set",
-            &bob_aor,
-            &format!("forward-always=sip:carol@{DOMAIN}"),
-        ],
+        &[&bob_aor, &format!("forward-always=sip:carol@{DOMAIN}")],
     );
     let call = alice.new_call(&bob_aor, "fwd-always");
     alice.send(&alice.invite_text(&call, None));
     let (invite, proxy) = carol.expect_request("INVITE");
     carol.reply(&invite, proxy, 486, "c3");
-    assert_eq!(alice.expect_response("INVITE").status(), Some(486));
+    let busy = alice.expect_response("INVITE");
+    assert_eq!(busy.status(), Some(486));
+    // Acknowledged, or the proxy's retransmissions of the 486 (Timer G) would meet the
+    // next call's answer.
+    alice.ack_failure(&call, &busy);
     assert!(
         bob.silent_for(Duration::from_millis(200)),
         "bob's phone never rang"
@@ -571,7 +578,7 @@ fn call_forwarding_always_busy_and_no_answer() {
 
     // A forwarding target that does not exist is skipped: bob's phone rings.
     let nobody = format!("forward-always=sip:nobody@{DOMAIN}");
-    common::admin(&data, &["user", "set", &bob_aor, &nobody]);
+    set_preferences(&data, &[&bob_aor, &nobody]);
     let call = alice.new_call(&bob_aor, "fwd-nobody");
     alice.send(&alice.invite_text(&call, None));
     let (invite, proxy) = bob.expect_request("INVITE");

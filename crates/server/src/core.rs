@@ -122,6 +122,8 @@ pub(crate) struct Core {
     pub(crate) domains: Domains,
     /// The subscribers' digest credentials, cached in front of the store.
     pub(crate) credentials: crate::credentials::Credentials,
+    /// The subscribers' call forwarding, cached in front of the store.
+    pub(crate) forwarding: crate::forwarding::ForwardingCache,
     pub(crate) location: Mutex<Location>,
     pub(crate) auth: Mutex<DigestAuth>,
     pub(crate) writer: LocationWriter,
@@ -195,6 +197,7 @@ impl Core {
             writer,
             calls,
             credentials: crate::credentials::Credentials::new(store.clone()),
+            forwarding: crate::forwarding::ForwardingCache::new(store.clone()),
             pinger: Mutex::new(crate::natping::Pinger::new()),
             relay,
             location: Mutex::new(location),

@@ -23,7 +23,9 @@
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
-//! | [`credentials`] | the subscribers' HA1 values cached in front of the store, forgotten when the subscribers' version moves (checked once a second at most), bounded |
+//! | [`cache`] | [`cache::VersionedCache`]: store answers kept in memory, forgotten when their table's change counter moves (checked once a second at most), bounded |
+//! | [`credentials`] | the subscribers' HA1 values cached in front of the store (a `VersionedCache` of the subscribers) |
+//! | [`forwarding`] | the subscribers' call forwarding cached in front of the store (a `VersionedCache` of the preferences) |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
@@ -31,10 +33,12 @@
 
 pub mod accounting;
 pub mod auth;
+pub mod cache;
 pub mod config;
 mod core;
 pub mod credentials;
 pub mod domains;
+pub mod forwarding;
 pub mod location;
 pub mod media_relay;
 pub mod nat;

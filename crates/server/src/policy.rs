@@ -498,7 +498,9 @@ async fn local_user(
 /// set ... forward-always= forward-busy= forward-no-answer= no-answer-after=`):
 /// unconditional forwarding replaces the user's phones; busy and no-answer targets wait
 /// in the context's [`Fallbacks`]; a user with no phone registered goes straight to the
-/// no-answer target. Other requests (MESSAGE, OPTIONS...) reach the phones only.
+/// no-answer target. Other requests (MESSAGE, OPTIONS...) reach the phones only. The
+/// forwarding comes through the [`crate::forwarding`] cache: a change takes effect within
+/// about a second.
 async fn local_call(
     core: &Core,
     uri: &sip::uri::SipUri<'_>,
@@ -506,8 +508,12 @@ async fn local_call(
 ) -> Result<(Vec<Target>, Fallbacks), Rejection> {
     let (subscriber, mut targets) = local_user(core, uri).await?;
     let forwarding = if invite {
-        core.store
-            .forwarding(&subscriber.user, &subscriber.domain)
+        core.forwarding
+            .lookup(
+                &subscriber.user,
+                &subscriber.domain,
+                std::time::Instant::now(),
+            )
             .await
             .map_err(store_failure)?
     } else {

@@ -78,7 +78,7 @@ pub enum StoreError {
     /// The database failed or refused the statement.
     #[error("database: {0}")]
     Database(sqlx::Error),
-    /// The location writer's own SQLite connection ([`crate::BindingWriter`]) failed.
+    /// The location writer's own SQLite connection ([`crate::Writer`]) failed.
     #[error("database (location writer): {0}")]
     Writer(rusqlite::Error),
     /// Applying the embedded schema migrations failed (for example a database written by a
@@ -96,6 +96,10 @@ pub enum StoreError {
     /// A stored value is out of the range this version accepts (edited by hand?).
     #[error("stored data out of range: {0}")]
     Corrupt(&'static str),
+    /// `table_versions` has no change counter for this table: not a counted table, or the
+    /// row was deleted by hand.
+    #[error("no change counter for table {0:?} in table_versions")]
+    NoTableVersion(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -25,17 +25,19 @@
 //!   `sip::uri::Host::parse`).
 //! - `domains.rs`: the served domains.
 //! - `subscribers.rs`: subscribers, HA1 computation, [`Subscriber`], [`Ha1s`], the
-//!   digest lookup [`Store::credentials`] and the change counter
-//!   [`Store::subscribers_version`] for caches of it.
+//!   digest lookup [`Store::credentials`].
 //! - `aliases.rs`: aliases and [`Store::resolve`].
 //! - `groups.rs`: group membership (ACLs such as `international`).
 //! - `preferences.rs`: named per-subscriber settings ([`PREFERENCES`], each value checked)
-//!   and the typed [`Store::forwarding`] the proxy asks on every call.
+//!   and the typed [`Store::forwarding`] the proxy asks (and caches) for calls.
 //! - `locations.rs`: [`Binding`]s of the location service, [`Store::purge_expired`].
 //! - `accounting.rs`: the proxy's [`AccEvent`]s (Kamailio's `acc`), appended in batches,
 //!   read back through an [`AccFilter`].
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
+//! - `versions.rs`: change counters of tables bumped by triggers,
+//!   [`Store::table_version`] (of [`SUBSCRIBERS_TABLE`] and [`PREFERENCES_TABLE`]), for
+//!   callers that cache what they read.
 //! - `migrations/sqlite/`, `migrations/postgres/`: the one schema in each dialect.
 //!
 //! ## Backends
@@ -64,6 +66,7 @@ mod groups;
 mod locations;
 mod preferences;
 mod subscribers;
+mod versions;
 mod writer;
 
 use std::collections::HashMap;
@@ -88,6 +91,7 @@ pub use preferences::{
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
 };
 pub use subscribers::{Ha1s, Subscriber};
+pub use versions::{PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
 pub use writer::Writer;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

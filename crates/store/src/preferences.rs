@@ -217,8 +217,9 @@ impl Store {
     }
 
     /// The call forwarding of the subscriber `user@domain` (resolve an alias first with
-    /// [`Store::resolve`]): one indexed query, for the proxy to ask on every call. Empty
-    /// when nothing is set, also for unknown users and malformed input.
+    /// [`Store::resolve`]): one indexed query, for the proxy, which keeps the answers until
+    /// the preferences' change counter ([`Store::table_version`]) moves. Empty when
+    /// nothing is set, also for unknown users and malformed input.
     pub async fn forwarding(&self, user: &str, domain: &str) -> Result<Forwarding, StoreError> {
         let Ok(a) = Address::new(user, domain) else {
             return Ok(Forwarding::default());

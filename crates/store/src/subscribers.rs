@@ -5,8 +5,8 @@
 //! `user@domain` as the user name (`ha1b`, for phones that send the full address as the
 //! digest username). The realm is the domain.
 //!
-//! Every change to the table bumps a counter ([`Store::subscribers_version`]), so a cache of
-//! the credentials can tell when to forget what it holds.
+//! Every change to the table bumps a counter ([`Store::subscribers_version`], in
+//! `versions.rs`), so a cache of the credentials can tell when to forget what it holds.
 
 use std::fmt;
 
@@ -378,20 +378,5 @@ impl Store {
                 .await?
         });
         Ok(row.map(|(md5, sha256)| Ha1s { md5, sha256 }))
-    }
-
-    /// The change counter of the subscribers: it goes up with every subscriber added,
-    /// changed (a new password) or removed, by any process or node writing to this database
-    /// (triggers of migration `0003`). A caller that keeps [`Store::credentials`] answers
-    /// in memory asks for this now and then and forgets them when it has moved.
-    pub async fn subscribers_version(&self) -> Result<i64, StoreError> {
-        let version: Option<i64> = on_pool!(self, pool => {
-            sqlx::query_scalar("SELECT version FROM table_versions WHERE name = 'subscribers'")
-                .fetch_optional(pool)
-                .await?
-        });
-        version.ok_or(StoreError::Corrupt(
-            "the subscribers row of table_versions is missing",
-        ))
     }
 }

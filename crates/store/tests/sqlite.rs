@@ -114,6 +114,6 @@ async fn a_write_by_another_connection_moves_the_subscribers_version() {
         .unwrap();
     assert!(matches!(
         s.subscribers_version().await,
-        Err(StoreError::Corrupt(_))
+        Err(StoreError::NoTableVersion(_))
     ));
 }

@@ -4,7 +4,7 @@
 use sip::auth::{ha1, Algorithm};
 use store::{
     flags, AccEvent, AccFilter, AccKind, Address, BindingWrite, CallState, CallWrite, Forwarding,
-    Store, StoreError,
+    Store, StoreError, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
 };
 
 use super::{acc_event, binding, call};
@@ -19,6 +19,7 @@ macro_rules! for_each_behaviour {
             passwords_are_not_stored,
             credentials,
             subscribers_version,
+            preferences_version,
             aliases,
             groups,
             remove_subscriber_cascades,
@@ -316,6 +317,99 @@ pub async fn subscribers_version(s: Store) {
         .unwrap();
     s.add_group("alice", "example.com", "ld").await.unwrap();
     assert_eq!(s.subscribers_version().await.unwrap(), before);
+}
+
+pub async fn preferences_version(s: Store) {
+    let version = || async { s.table_version(PREFERENCES_TABLE).await.unwrap() };
+    let start = version().await;
+    // Other tables do not move it.
+    example_com_with(&s, &["alice", "bob", "carol"]).await;
+    s.add_alias("ally", "example.com", "alice", "example.com")
+        .await
+        .unwrap();
+    s.set_password("alice", "example.com", "pw2").await.unwrap();
+    assert_eq!(version().await, start);
+    // Nor does it stand for the subscribers' counter, which preferences do not move.
+    assert_eq!(
+        s.table_version(SUBSCRIBERS_TABLE).await.unwrap(),
+        s.subscribers_version().await.unwrap()
+    );
+    let subscribers = s.subscribers_version().await.unwrap();
+
+    let mut seen = start;
+    for step in ["set", "set two", "change", "clear", "remove bob"] {
+        match step {
+            "set" => {
+                s.set_preference("alice", "example.com", "forward-busy", "sip:b@example.com")
+                    .await
+            }
+            "set two" => {
+                s.set_preferences(
+                    "bob",
+                    "example.com",
+                    &[
+                        ("forward-always", Some("sip:a@example.com")),
+                        ("no-answer-after", Some("20")),
+                    ],
+                )
+                .await
+            }
+            "change" => {
+                s.set_preference("alice", "example.com", "forward-busy", "sip:c@example.com")
+                    .await
+            }
+            "clear" => s
+                .remove_preference("alice", "example.com", "forward-busy")
+                .await
+                .map(|was_set| assert!(was_set)),
+            // Its preferences go with it (ON DELETE CASCADE), and count.
+            _ => s.remove_subscriber("bob", "example.com").await,
+        }
+        .unwrap();
+        let now = version().await;
+        assert!(now > seen, "{step}: version {now}, was {seen}");
+        seen = now;
+        if step != "remove bob" {
+            assert_eq!(
+                s.subscribers_version().await.unwrap(),
+                subscribers,
+                "{step}"
+            );
+        }
+    }
+    assert!(s.forwarding("bob", "example.com").await.unwrap() == Forwarding::default());
+
+    // Writes that change no preference leave it alone.
+    let before = version().await;
+    assert!(!s
+        .remove_preference("alice", "example.com", "forward-busy")
+        .await
+        .unwrap());
+    assert!(s
+        .set_preference("bob", "example.com", "forward-busy", "sip:a@example.com")
+        .await
+        .is_err());
+    assert!(s
+        .set_preference("alice", "example.com", "forward-busy", "not a uri")
+        .await
+        .is_err());
+    assert!(s
+        .set_preference(
+            "alice",
+            "example.com",
+            "forward-elsewhere",
+            "sip:a@example.com"
+        )
+        .await
+        .is_err());
+    s.remove_subscriber("carol", "example.com").await.unwrap();
+    assert_eq!(version().await, before);
+
+    // A table without a counter is an error, not version 0.
+    assert!(matches!(
+        s.table_version("aliases").await,
+        Err(StoreError::NoTableVersion(t)) if t == "aliases"
+    ));
 }
 
 pub async fn aliases(s: Store) {

@@ -513,7 +513,9 @@ impl Core {
     /// `at` rounded up to the next [`TIMER_TICK`] since the epoch, in nanoseconds.
     fn tick_nanos(&self, at: Instant) -> u64 {
         let tick = TIMER_TICK.as_nanos() as u64;
-        self.nanos_since_epoch(at).div_ceil(tick).saturating_mul(tick)
+        self.nanos_since_epoch(at)
+            .div_ceil(tick)
+            .saturating_mul(tick)
     }
 
     /// When the timer task wakes up for a timer due at `at`: the end of its

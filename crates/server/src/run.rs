@@ -3,7 +3,7 @@
 //!
 //! - the transports' receive tasks, which spawn one task per incoming message
 //!   (`Core::receive` in `core.rs`, then the routing steps of `policy.rs`) straight from
-//!   the task that read it, counted in [`InFlight`] for a graceful shutdown;
+//!   the task that read it, counted in flight for a graceful shutdown;
 //! - the timer task: fires transaction timers (retransmissions, timeouts, lifetimes);
 //! - the housekeeping task: purges expired bindings from memory and the store and reloads
 //!   the served domains;

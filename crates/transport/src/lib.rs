@@ -136,8 +136,9 @@ pub struct Transports {
 }
 
 /// What every received message is handed to, on the task that read it. It must not wait:
-/// a server spawns the message's handling and returns, so the socket is read again at
-/// once (no channel and no second task between the socket and the handling).
+/// a server spawns the message's handling and returns (no channel and no second task
+/// between the socket and the handling). The reading task then yields once before it
+/// reads the next message, so handlings start in the order the messages arrived.
 pub type Deliver = Arc<dyn Fn(Incoming) + Send + Sync>;
 
 /// The bound sockets whose receive tasks have not started yet ([`Receivers::start`]).

@@ -151,6 +151,8 @@ async fn read_loop(
                         source: peer,
                         local,
                     });
+                    // In order: see `udp::receive_loop`.
+                    tokio::task::yield_now().await;
                 }
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.

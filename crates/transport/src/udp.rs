@@ -34,5 +34,9 @@ pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver:
             source,
             local,
         });
+        // Let the handling the message started run before the next datagram is read: a
+        // runtime runs the task spawned last first, so two datagrams read back to back
+        // (a 180 and a 200) would otherwise be handled in the opposite order.
+        tokio::task::yield_now().await;
     }
 }

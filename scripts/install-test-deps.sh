@@ -12,9 +12,10 @@
 # rtpengine module: crates/itsp/tests/relay_kamailio.rs). Always installed: iproute2,
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,
-# `conntrack -F`) needs.
+# `conntrack -F`) needs; and gcc with libc6-dev, the C compiler that builds the bundled
+# SQLite (libsqlite3-sys) and mimalloc (libmimalloc-sys).
 set -euo pipefail
-set -- "$@" iproute2 iptables conntrack
+set -- "$@" iproute2 iptables conntrack gcc libc6-dev
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)
 cargo clippy --version >/dev/null 2>&1 || need_rustup+=(clippy)

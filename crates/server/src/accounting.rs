@@ -15,13 +15,11 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sip::{Message, Uri};
-use std::sync::mpsc;
-
 use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
-use tokio::sync::oneshot;
 
 use crate::core::lock;
 use crate::run::StartError;
+use crate::writer_thread::WriterThread;
 
 /// Records written in one transaction at most.
 const MAX_BATCH: usize = 2000;
@@ -58,9 +56,7 @@ struct Dialog {
 pub struct Calls {
     node: String,
     live: Mutex<HashMap<String, Dialog>>,
-    sender: Mutex<Option<mpsc::Sender<Record>>>,
-    /// Signalled by the writer thread when it has written everything and ends.
-    finished: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    writer: WriterThread<Record>,
 }
 
 /// Unix milliseconds now.
@@ -90,28 +86,20 @@ impl Calls {
         runtime: tokio::runtime::Handle,
         node: String,
     ) -> Result<Calls, StartError> {
-        let writer = store.writer(runtime)?;
-        let (tx, rx) = mpsc::channel();
-        let (finished_tx, finished) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("calls-writer".into())
-            .spawn(move || {
-                write_loop(writer, &rx);
-                let _ = finished_tx.send(());
-            })
-            .map_err(StartError::Thread)?;
+        let mut writer = store.writer(runtime)?;
+        let writer = WriterThread::spawn("calls-writer", WINDOW, MAX_BATCH, move |batch| {
+            write(&mut writer, batch);
+        })?;
         Ok(Calls {
             node,
             live: Mutex::new(HashMap::new()),
-            sender: Mutex::new(Some(tx)),
-            finished: tokio::sync::Mutex::new(Some(finished)),
+            writer,
         })
     }
 
     fn send(&self, record: Record) {
-        if let Some(tx) = lock(&self.sender).as_ref() {
-            let _ = tx.send(record);
-        }
+        // After close (shutdown) records are no longer taken.
+        let _ = self.writer.send(record);
     }
 
     /// Number of live calls.
@@ -263,45 +251,30 @@ impl Calls {
 
     /// Writes what is queued and stops the writer (at shutdown).
     pub async fn close(&self) {
-        lock(&self.sender).take();
-        if let Some(finished) = self.finished.lock().await.take() {
-            let _ = finished.await;
-        }
+        self.writer.close().await;
     }
 }
 
-/// The writer thread: records in batches, everything queued within [`WINDOW`] of the
-/// first, up to [`MAX_BATCH`], in one transaction per table. Ends when the sender is gone
-/// and the queue is empty.
-fn write_loop(mut writer: Writer, rx: &mpsc::Receiver<Record>) {
-    let mut batch = Vec::new();
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        // Gather more (at shutdown too: the last batch waits a tenth of a second).
-        std::thread::sleep(WINDOW);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(record) => batch.push(record),
-                Err(_) => break,
-            }
+/// Writes one batch of records (everything queued within [`WINDOW`] of the first, up to
+/// [`MAX_BATCH`]; at shutdown too, so the last batch waits a tenth of a second): one
+/// transaction per table.
+fn write(writer: &mut Writer, batch: Vec<Record>) {
+    let mut acc = Vec::new();
+    let mut calls = Vec::new();
+    for record in batch {
+        match record {
+            Record::Acc(a) => acc.push(a),
+            Record::Call(c) => calls.push(c),
         }
-        let mut acc = Vec::new();
-        let mut calls = Vec::new();
-        for record in batch.drain(..) {
-            match record {
-                Record::Acc(a) => acc.push(a),
-                Record::Call(c) => calls.push(c),
-            }
+    }
+    if !calls.is_empty() {
+        if let Err(e) = writer.write_calls(&calls) {
+            tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
         }
-        if !calls.is_empty() {
-            if let Err(e) = writer.write_calls(&calls) {
-                tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
-            }
-        }
-        if !acc.is_empty() {
-            if let Err(e) = writer.record_acc(&acc) {
-                tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
-            }
+    }
+    if !acc.is_empty() {
+        if let Err(e) = writer.record_acc(&acc) {
+            tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
         }
     }
 }

@@ -21,6 +21,7 @@
 //! | [`config`] | [`ServerConfig`] |
 //! | [`domains`] | the served domains (SER's `myself`), cached from the store |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
+//! | `writer_thread` | a thread that writes queued items to the store in batches (group commit), for `persist` and `accounting` |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::VersionedCache`]: store answers kept in memory, forgotten when their table's change counter moves (checked once a second at most), bounded |
@@ -52,6 +53,7 @@ pub mod run;
 pub mod stun_server;
 mod targets;
 pub mod trusted;
+mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
 pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig};

@@ -1,6 +1,6 @@
 //! Write-through of the location index to the store (Kamailio `usrloc` in `db_mode`
 //! write-through): the conversion between the registrar's [`Binding`] and the store's row,
-//! and [`LocationWriter`], the task that commits binding changes in batches.
+//! and [`LocationWriter`], the thread that commits binding changes in batches.
 //!
 //! The registrar applies a REGISTER's changes to the in-memory index and hands them to the
 //! writer in the same critical section, so the writer sees changes in the order the index
@@ -12,13 +12,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use std::sync::mpsc as std_mpsc;
-
 use store::{flags, BindingWrite, Store, Writer};
 use tokio::sync::oneshot;
 
 use crate::location::{Binding, Change};
 use crate::run::StartError;
+use crate::writer_thread::WriterThread;
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -110,17 +109,12 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// The batching writer: a thread of its own with the store's [`Writer`]. See the
-/// module docs.
-///
-/// A thread rather than a task because committing blocks (SQLite runs the statements and
-/// the fsync on the calling thread); with its own connection a batch costs one wake-up of
-/// this thread, where the sqlx pool costs two per statement.
+/// The batching writer: a writer thread (`writer_thread.rs`) with the store's [`Writer`]. See the module
+/// docs. With its own connection a batch costs one wake-up of the thread, where the sqlx
+/// pool costs two per statement.
 #[derive(Debug)]
 pub struct LocationWriter {
-    jobs: std::sync::Mutex<Option<std_mpsc::Sender<Job>>>,
-    /// Signalled by the thread when it has committed everything and ends.
-    finished: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    thread: WriterThread<Job>,
 }
 
 impl LocationWriter {
@@ -132,35 +126,18 @@ impl LocationWriter {
         runtime: tokio::runtime::Handle,
         window: Duration,
     ) -> Result<LocationWriter, StartError> {
-        let writer = store.writer(runtime)?;
-        let (tx, rx) = std_mpsc::channel();
-        let (finished_tx, finished) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("location-writer".into())
-            .spawn(move || {
-                write_loop(writer, &rx, window);
-                let _ = finished_tx.send(());
-            })
-            .map_err(StartError::Thread)?;
-        Ok(LocationWriter {
-            jobs: std::sync::Mutex::new(Some(tx)),
-            finished: tokio::sync::Mutex::new(Some(finished)),
-        })
+        let mut writer = store.writer(runtime)?;
+        let thread = WriterThread::spawn("location-writer", window, MAX_BATCH, move |batch| {
+            commit(&mut writer, batch);
+        })?;
+        Ok(LocationWriter { thread })
     }
 
     /// Queues writes; the receiver learns when they are committed. Never waits, so it can
     /// be called while the location index is locked (that is what keeps the order).
     pub fn submit(&self, writes: Vec<BindingWrite>) -> oneshot::Receiver<WriteResult> {
         let (done, rx) = oneshot::channel();
-        let job = Job { writes, done };
-        let sent = match self.jobs.lock() {
-            Ok(guard) => match guard.as_ref() {
-                Some(tx) => tx.send(job).map_err(|e| e.0),
-                None => Err(job),
-            },
-            Err(_) => Err(job),
-        };
-        if let Err(job) = sent {
+        if let Err(job) = self.thread.send(Job { writes, done }) {
             let _ = job.done.send(Err("the server is shutting down".into()));
         }
         rx
@@ -168,53 +145,33 @@ impl LocationWriter {
 
     /// Stops taking writes and waits until every queued one is committed.
     pub async fn close(&self) {
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
-        if let Some(finished) = self.finished.lock().await.take() {
-            let _ = finished.await;
-        }
+        self.thread.close().await;
     }
 }
 
-/// The writer thread: a batch is what arrived by the end of the window after its first
-/// job (or while the previous commit ran), at most [`MAX_BATCH`] jobs. Ends when every
-/// sender is gone and the queue is empty.
-fn write_loop(mut writer: Writer, rx: &std_mpsc::Receiver<Job>, window: Duration) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        if !window.is_zero() {
-            std::thread::sleep(window);
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// Commits a batch of jobs in one transaction and tells each job how it went.
+fn commit(writer: &mut Writer, batch: Vec<Job>) {
+    let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
+    match writer.write_bindings(&writes) {
+        Ok(()) => {
+            for job in batch {
+                let _ = job.done.send(Ok(()));
             }
         }
-        let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
-        match writer.write_bindings(&writes) {
-            Ok(()) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Ok(()));
-                }
+        Err(e) if batch.len() > 1 => {
+            // One bad job must not fail the others: commit them one by one.
+            tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
+            for job in batch {
+                let result = writer
+                    .write_bindings(&job.writes)
+                    .map_err(|e| e.to_string());
+                let _ = job.done.send(result);
             }
-            Err(e) if batch.len() > 1 => {
-                // One bad job must not fail the others: commit them one by one.
-                tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
-                for job in batch.drain(..) {
-                    let result = writer
-                        .write_bindings(&job.writes)
-                        .map_err(|e| e.to_string());
-                    let _ = job.done.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "location write failed");
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(e.to_string()));
-                }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "location write failed");
+            for job in batch {
+                let _ = job.done.send(Err(e.to_string()));
             }
         }
     }

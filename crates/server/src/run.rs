@@ -41,7 +41,7 @@ pub enum StartError {
     /// The operating system gave no random bytes for the nonce secret.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
-    /// A thread of the server (the location writer) could not be started.
+    /// A thread of the server (a store writer) could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
     /// The in-process RTP relay could not start (bad port range).

@@ -120,7 +120,8 @@ pub enum BindingWrite {
     },
 }
 
-const UPSERT_INTO: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
+pub(crate) const UPSERT_INTO: &str =
+    "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
          user_agent, received, transport, local_socket, path, instance, reg_id, flags,
          updated_at) ";
 

@@ -16,20 +16,18 @@
 //! Each method writes what the pool's method of the same name writes, with the same checks,
 //! all or nothing.
 
-use std::future::Future;
 use std::path::Path;
 
 use crate::accounting::{check_event, fold_domain, ACC_COLUMNS};
 use crate::calls::{check_call, CALL_COLUMNS, UPSERT_ON_CONFLICT as CALL_ON_CONFLICT};
-use crate::locations::{check_binding, UPSERT_ON_CONFLICT as BINDING_ON_CONFLICT};
+use crate::locations::{check_binding, UPSERT_INTO, UPSERT_ON_CONFLICT as BINDING_ON_CONFLICT};
 use crate::{
     last_per_key, AccEvent, BindingWrite, CallWrite, Store, StoreError, SQLITE_BUSY_TIMEOUT,
 };
 
-/// One binding's upsert with positional parameters.
-const UPSERT_BINDING: &str = "INSERT INTO locations (aor, contact, expires_at, q, call_id, cseq,
-         user_agent, received, transport, local_socket, path, instance, reg_id, flags,
-         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+/// The values of one binding's upsert (the columns of `UPSERT_INTO`).
+const BINDING_VALUES: &str =
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 const DELETE_BINDING: &str = "DELETE FROM locations WHERE aor = ?1 AND contact = ?2";
 
@@ -98,7 +96,7 @@ impl Writer {
         let conn = match &mut self.backend {
             WriterBackend::Sqlite(conn) => conn,
             WriterBackend::Pool { store, runtime } => {
-                return block_on(runtime, store.write_bindings(writes))
+                return runtime.block_on(store.write_bindings(writes))
             }
         };
         let last = last_per_key(writes, BindingWrite::key);
@@ -106,8 +104,9 @@ impl Writer {
             return Ok(());
         }
         in_transaction(conn, |tx| {
-            let mut upsert =
-                tx.prepare_cached(&format!("{UPSERT_BINDING}{BINDING_ON_CONFLICT}"))?;
+            let mut upsert = tx.prepare_cached(&format!(
+                "{UPSERT_INTO}{BINDING_VALUES}{BINDING_ON_CONFLICT}"
+            ))?;
             let mut delete = tx.prepare_cached(DELETE_BINDING)?;
             for w in last {
                 match w {
@@ -150,7 +149,7 @@ impl Writer {
         let conn = match &mut self.backend {
             WriterBackend::Sqlite(conn) => conn,
             WriterBackend::Pool { store, runtime } => {
-                return block_on(runtime, store.write_calls(writes))
+                return runtime.block_on(store.write_calls(writes))
             }
         };
         let last = last_per_key(writes, CallWrite::key);
@@ -196,7 +195,7 @@ impl Writer {
         let conn = match &mut self.backend {
             WriterBackend::Sqlite(conn) => conn,
             WriterBackend::Pool { store, runtime } => {
-                return block_on(runtime, store.record_acc(events))
+                return runtime.block_on(store.record_acc(events))
             }
         };
         if events.is_empty() {
@@ -240,12 +239,4 @@ fn in_transaction(
     body(&tx)?;
     tx.commit()?;
     Ok(())
-}
-
-/// The pool's async method, run to its end from this (non-async) thread.
-fn block_on<T>(
-    runtime: &tokio::runtime::Handle,
-    write: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    runtime.block_on(write)
 }

@@ -13,8 +13,9 @@ REGISTERs per CPU-second of the server (user+system time of its processes, from
 
   no auth   sipp bench/peers/reg-load-prefix.xml (a distinct user per call) against
             Kamailio (kamailio-proxy.cfg: in-memory registrar, udp 127.0.0.1:5080) and
-            itsp serve --trusted 127.0.0.1 (not challenged; every binding written through
-            to SQLite and fsynced, in batches, before the 200), udp 127.0.0.1:5070.
+            itsp serve --trusted 127.0.0.1 (not challenged; every binding committed to
+            SQLite, in batches, before the 200: survives kill -9; with --sync-to-disk
+            also fsynced), udp 127.0.0.1:5070.
   auth      sipp bench/peers/reg-auth-load.xml (401, then REGISTER with MD5 digest
             credentials; a distinct subscriber per call from an injection file) against
             Kamailio (kamailio-registrar-auth.cfg: auth_db on SQLite, udp 127.0.0.1:5081)
@@ -54,6 +55,9 @@ Options:
                     server CPU s|memory (kB: VmRSS before, after; Pss before, after)
                     (what bench/run.sh reads)
   --itsp-log LEVEL  itsp's --log filter (default info; the line per REGISTER is at debug)
+  --sync-to-disk    itsp with [registrar] sync_to_disk = true: each binding commit is
+                    fsynced before the 200 (survives a power loss; default: the kernel has
+                    it, which survives kill -9)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 
@@ -62,7 +66,7 @@ EOF
 }
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
-parts="noauth auth" itsp_log=info keep=0
+parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0
 mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,6 +86,7 @@ while [ $# -gt 0 ]; do
     --per-sipp) per_sipp=$2; shift 2 ;;
     --summary) summary=$2; shift 2 ;;
     --itsp-log) itsp_log=$2; shift 2 ;;
+    --sync-to-disk) sync_to_disk=1; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -312,14 +317,21 @@ start_kamailio() { # CFG NAME [-A define]...: starts Kamailio in the foreground 
 start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   local name=$1 dir=$2
   shift 2
-  "$itsp" --log "$itsp_log" serve --listen udp:127.0.0.1:5070 --domain 127.0.0.1 \
-    --data-dir "$dir" "$@" >"$tmp/$name.log" 2>&1 &
+  local config=()
+  if [ "$sync_to_disk" = 1 ]; then
+    printf '[registrar]\nsync_to_disk = true\n' >"$tmp/$name.toml"
+    config=(--config "$tmp/$name.toml")
+  fi
+  "$itsp" --log "$itsp_log" serve "${config[@]}" --listen udp:127.0.0.1:5070 \
+    --domain 127.0.0.1 --data-dir "$dir" "$@" >"$tmp/$name.log" 2>&1 &
   its=$!
   started+=("$its")
 }
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(kamailio -v | head -n 1), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1)"
 echo "working in $tmp"
+itsp_sync=committed
+[ "$sync_to_disk" = 1 ] && itsp_sync=fsynced
 
 # --- part 1: no authentication (and the memory part: the same load, memory read around it)
 for part in noauth memory; do
@@ -339,7 +351,7 @@ for part in noauth memory; do
 
   start_itsp "itsp-$part" "$tmp/itsp-$part" --trusted 127.0.0.1
   wait_udp 5070 "$its"
-  measure itsp "${label}REGISTER, no auth (trusted), SQLite fsync" "$its" "itsp-$part" "$workload" \
+  measure itsp "${label}REGISTER, no auth (trusted), SQLite $itsp_sync" "$its" "itsp-$part" "$workload" \
     "$r" "$n" -sf "$shared/reg-load-prefix.xml" -set prefix @I@ 127.0.0.1:5070
   stop "$its"
 done
@@ -388,7 +400,7 @@ EOF
 
   start_itsp itsp-auth "$tmp/itsp-auth"
   wait_udp 5070 "$its"
-  measure itsp "401 + REGISTER, MD5 digest, SQLite fsync" "$its" itsp-auth auth \
+  measure itsp "401 + REGISTER, MD5 digest, SQLite $itsp_sync" "$its" itsp-auth auth \
     "$auth_rate" "$auth_count" -sf "$shared/reg-auth-load.xml" -inf "$tmp/users.@I@.csv" \
     -set domain 127.0.0.1 127.0.0.1:5070
   stop "$its"

@@ -434,6 +434,8 @@ pub(crate) struct RegistrarSection {
     pub(crate) purge_interval: u64,
     /// Milliseconds the location writer gathers changes before a commit.
     pub(crate) commit_window_ms: u64,
+    /// Each binding commit waits for the disk (fsync), not only for the kernel.
+    pub(crate) sync_to_disk: bool,
 }
 
 impl Default for RegistrarSection {
@@ -446,6 +448,7 @@ impl Default for RegistrarSection {
             max_contacts: r.max_contacts,
             purge_interval: server::ServerConfig::default().purge_interval.as_secs(),
             commit_window_ms: server::config::DEFAULT_COMMIT_WINDOW_MS,
+            sync_to_disk: false,
         }
     }
 }
@@ -623,6 +626,15 @@ impl Config {
         Ok(())
     }
 
+    /// How durable a binding's commit is before its 200 (`[registrar] sync_to_disk`).
+    pub(crate) fn location_durability(&self) -> store::Durability {
+        if self.registrar.sync_to_disk {
+            store::Durability::Disk
+        } else {
+            store::Durability::Process
+        }
+    }
+
     /// The registrar limits.
     pub(crate) fn registrar(&self) -> RegistrarConfig {
         let r = &self.registrar;
@@ -716,9 +728,20 @@ mod tests {
         assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
         assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
+        assert_eq!(c.location_durability(), d.location_durability());
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.stun.listen, d.stun.listen);
+    }
+
+    #[test]
+    fn sync_to_disk_selects_fsynced_binding_commits() {
+        let d = Config::default();
+        assert_eq!(d.location_durability(), store::Durability::Process);
+        let c = Config::parse("[registrar]\nsync_to_disk = true\n").unwrap();
+        assert_eq!(c.location_durability(), store::Durability::Disk);
+        let e = Config::parse("[registrar]\nsync_to_disk = \"yes\"\n").unwrap_err();
+        assert!(e.contains("sync_to_disk"), "{e}");
     }
 
     #[test]

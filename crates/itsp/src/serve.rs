@@ -112,6 +112,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         nonce_lifetime: config.auth.nonce_lifetime,
         purge_interval: Duration::from_secs(config.registrar.purge_interval),
         commit_window: Duration::from_millis(config.registrar.commit_window_ms),
+        location_durability: config.location_durability(),
         timers: config.timers(),
         proxy: config.proxy(),
         nat: config.nat(),

@@ -86,7 +86,8 @@ impl Calls {
         runtime: tokio::runtime::Handle,
         node: String,
     ) -> Result<Calls, StartError> {
-        let mut writer = store.writer(runtime)?;
+        // Call records are what billing reads: fsynced, so a power loss keeps them.
+        let mut writer = store.writer(runtime, store::Durability::Disk)?;
         let writer = WriterThread::spawn("calls-writer", WINDOW, MAX_BATCH, move |batch| {
             write(&mut writer, batch);
         })?;

@@ -26,6 +26,10 @@ pub struct ServerConfig {
     /// How long the location writer waits for more changes before a commit (group
     /// commit); the 200 to a REGISTER waits for its commit. Zero: commit at once.
     pub commit_window: Duration,
+    /// How durable a binding's commit is before its 200: [`store::Durability::Process`]
+    /// (the default: survives `kill -9`, phones register again after a power loss) or
+    /// [`store::Durability::Disk`] (fsynced). Call records are always fsynced.
+    pub location_durability: store::Durability,
     /// How often expired bindings are purged from memory and the store.
     pub purge_interval: Duration,
     /// SIP timers T1, T2, T4 (RFC 3261 §17, table 4).
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             digest_algorithms: Vec::new(),
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
             commit_window: Duration::from_millis(DEFAULT_COMMIT_WINDOW_MS),
+            location_durability: store::Durability::Process,
             purge_interval: Duration::from_secs(30),
             timers: TimerConfig::default(),
             shutdown_grace: Duration::from_secs(5),

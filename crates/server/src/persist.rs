@@ -5,9 +5,11 @@
 //! The registrar applies a REGISTER's changes to the in-memory index and hands them to the
 //! writer in the same critical section, so the writer sees changes in the order the index
 //! did. The 200 is sent only when the writer reports the commit: a binding acknowledged
-//! with 200 survives `kill -9`. Changes that arrive within the commit window
+//! with 200 survives `kill -9`; with [`store::Durability::Disk`]
+//! ([`crate::ServerConfig::location_durability`]) the commit is also fsynced, so it
+//! survives a power loss. Changes that arrive within the commit window
 //! ([`crate::ServerConfig::commit_window`]) or while a commit runs go into one transaction
-//! together, so under load one fsync acknowledges many REGISTERs.
+//! together, so under load one commit (and one fsync) acknowledges many REGISTERs.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -118,15 +120,17 @@ pub struct LocationWriter {
 }
 
 impl LocationWriter {
-    /// Starts the writer thread on `store` (its pool runs on `runtime`). After the first
-    /// change of a batch arrives it waits `window` for more before committing (group
-    /// commit: one transaction and one fsync for all of them); zero commits at once.
+    /// Starts the writer thread on `store` (its pool runs on `runtime`), committing as
+    /// durably as `durability` says. After the first change of a batch arrives it waits
+    /// `window` for more before committing (group commit: one transaction for all of
+    /// them); zero commits at once.
     pub fn spawn(
         store: &Store,
         runtime: tokio::runtime::Handle,
         window: Duration,
+        durability: store::Durability,
     ) -> Result<LocationWriter, StartError> {
-        let mut writer = store.writer(runtime)?;
+        let mut writer = store.writer(runtime, durability)?;
         let thread = WriterThread::spawn("location-writer", window, MAX_BATCH, move |batch| {
             commit(&mut writer, batch);
         })?;
@@ -220,6 +224,7 @@ mod tests {
             &store,
             tokio::runtime::Handle::current(),
             Duration::from_millis(5),
+            store::Durability::Process,
         )
         .unwrap();
         let aor = "alice@example.com";

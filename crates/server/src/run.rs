@@ -120,6 +120,7 @@ impl Server {
             &store,
             tokio::runtime::Handle::current(),
             config.commit_window,
+            config.location_durability,
         )?;
         let calls = crate::accounting::Calls::spawn(
             &store,

@@ -54,7 +54,9 @@
 //! [`Store::upsert_binding`] survives a `kill -9` of the process (true of any
 //! `synchronous` setting, as the write reached the kernel) and also a power loss or OS
 //! crash (what FULL adds over NORMAL in WAL mode). `busy_timeout` is 5 s and foreign keys
-//! are on for every connection.
+//! are on for every connection. A [`Writer`] (the server's write-behind threads) chooses
+//! per use with [`Durability`]: the location bindings may settle for surviving the
+//! process (`synchronous=NORMAL`), call records keep FULL.
 
 mod accounting;
 mod address;
@@ -92,7 +94,7 @@ pub use preferences::{
 };
 pub use subscribers::{Ha1s, Subscriber};
 pub use versions::{PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
-pub use writer::Writer;
+pub use writer::{Durability, Writer};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

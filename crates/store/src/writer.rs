@@ -11,8 +11,10 @@
 //! open) it runs the pool's method ([`Store::write_bindings`], [`Store::write_calls`],
 //! [`Store::record_acc`]) from the calling thread.
 //!
-//! The connection has the pool's settings: WAL, `synchronous=FULL` (a returned `Ok` means
-//! committed and fsynced, see the crate docs), the same busy timeout and foreign keys.
+//! The connection has the pool's settings (WAL, the same busy timeout, foreign keys) and the
+//! [`Durability`] its caller asks for: `synchronous=FULL` as the pool (a returned `Ok` means
+//! committed and fsynced, see the crate docs) or `synchronous=NORMAL` (committed to the
+//! kernel: survives the process, not a power loss).
 //! Each method writes what the pool's method of the same name writes, with the same checks,
 //! all or nothing.
 
@@ -59,12 +61,43 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// When a [`Writer`]'s commit on an SQLite file counts as done: SQLite's `synchronous`
+/// setting in WAL mode (<https://sqlite.org/pragma.html#pragma_synchronous>). PostgreSQL
+/// (and an in-memory database) ignores it: there the database server's own settings
+/// (`synchronous_commit`) decide, and a crash of itsp never loses a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The commit is in the WAL file when the call returns, in the kernel's page cache: it
+    /// survives a crash or `kill -9` of the process, while a power loss or an OS crash may
+    /// lose the last commits (`synchronous=NORMAL`; the WAL is fsynced at each
+    /// checkpoint, so the database file stays consistent either way).
+    Process,
+    /// The commit is also fsynced: it survives a power loss or an OS crash too
+    /// (`synchronous=FULL`, what the pool uses).
+    Disk,
+}
+
+impl Durability {
+    /// The value of SQLite's `synchronous` pragma.
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Process => "NORMAL",
+            Durability::Disk => "FULL",
+        }
+    }
+}
+
 impl Store {
-    /// A [`Writer`] for a dedicated thread. `runtime` is the tokio runtime the store's pool
-    /// runs on (used for PostgreSQL and in-memory SQLite).
-    pub fn writer(&self, runtime: tokio::runtime::Handle) -> Result<Writer, StoreError> {
+    /// A [`Writer`] for a dedicated thread, its commits as durable as `durability` says.
+    /// `runtime` is the tokio runtime the store's pool runs on (used for PostgreSQL and
+    /// in-memory SQLite).
+    pub fn writer(
+        &self,
+        runtime: tokio::runtime::Handle,
+        durability: Durability,
+    ) -> Result<Writer, StoreError> {
         let backend = match self.sqlite_file() {
-            Some(path) => WriterBackend::Sqlite(Box::new(open_connection(&path)?)),
+            Some(path) => WriterBackend::Sqlite(Box::new(open_connection(&path, durability)?)),
             None => WriterBackend::Pool {
                 store: self.clone(),
                 runtime,
@@ -74,12 +107,15 @@ impl Store {
     }
 }
 
-fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+fn open_connection(
+    path: &Path,
+    durability: Durability,
+) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
     // The pool's connection made the file WAL (a property of the file); these two are
     // per connection.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
@@ -239,4 +275,32 @@ fn in_transaction(
     body(&tx)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each durability sets the connection's `synchronous` as documented (NORMAL = 1,
+    /// FULL = 2), and the file stays in WAL mode.
+    #[test]
+    fn durability_sets_synchronous() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("itsp.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        }
+        for (durability, expected) in [(Durability::Process, 1), (Durability::Disk, 2)] {
+            let conn = open_connection(&path, durability).unwrap();
+            let synchronous: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!(synchronous, expected, "{durability:?}");
+            let mode: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+    }
 }

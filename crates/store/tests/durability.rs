@@ -1,8 +1,11 @@
-//! A binding acknowledged by `upsert_binding` survives `kill -9` of the process.
+//! A binding acknowledged by `upsert_binding` (the pool, `synchronous=FULL`) or by a
+//! [`store::Writer`] with [`Durability::Process`] (`synchronous=NORMAL`, what the server's
+//! location writer uses by default) survives `kill -9` of the process.
 //!
-//! The test re-runs its own binary as a child that writes bindings one by one and prints
-//! `ack N` after each write returned `Ok`; the parent kills it with SIGKILL while it is
-//! still writing, reopens the database and finds every acknowledged binding.
+//! The test re-runs its own binary as a child that writes bindings one by one, alternating
+//! between the two, and prints `ack N` after each write returned `Ok`; the parent kills it
+//! with SIGKILL while it is still writing, reopens the database and finds every
+//! acknowledged binding.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -12,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use store::Store;
+use store::{BindingWrite, Durability, Store};
 
 /// Set in the child's environment to the database URL.
 const CHILD_ENV: &str = "ITSP_STORE_KILL9_CHILD_DB";
@@ -38,14 +41,22 @@ fn kill9_child() {
         .unwrap();
     rt.block_on(async {
         let store = Store::open(&url).await.unwrap();
+        let mut writer = store
+            .writer(tokio::runtime::Handle::current(), Durability::Process)
+            .unwrap();
         let started = Instant::now();
         let mut out = std::io::stdout();
         for i in 0.. {
             let aor = format!("user{}@example.com", i % 17);
-            store
-                .upsert_binding(&common::binding(&aor, &contact(i), 10_000 + i as i64, 0))
-                .await
-                .unwrap();
+            let binding = common::binding(&aor, &contact(i), 10_000 + i as i64, 0);
+            if i % 2 == 0 {
+                store.upsert_binding(&binding).await.unwrap();
+            } else {
+                // The SQLite writer blocks on its own connection; no runtime involved.
+                writer
+                    .write_bindings(&[BindingWrite::Upsert(binding)])
+                    .unwrap();
+            }
             writeln!(out, "ack {i}").unwrap();
             out.flush().unwrap();
             if started.elapsed() > LIMIT {

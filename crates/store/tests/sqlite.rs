@@ -68,7 +68,9 @@ async fn in_memory_and_bad_urls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_binding_writer_uses_the_pool() {
     let s = Store::open("sqlite::memory:").await.unwrap();
-    let mut writer = s.writer(tokio::runtime::Handle::current()).unwrap();
+    let mut writer = s
+        .writer(tokio::runtime::Handle::current(), store::Durability::Disk)
+        .unwrap();
     assert!(format!("{writer:?}").contains("pool"), "{writer:?}");
     let b = common::binding("alice@example.com", "sip:alice@192.0.2.1", 2_000, 1000);
     let write = store::BindingWrite::Upsert(b.clone());

@@ -706,7 +706,12 @@ pub async fn batched_binding_writes(s: Store) {
 /// (SQLite) or its blocking use of the pool (PostgreSQL), on a blocking thread as the
 /// server runs it.
 pub async fn binding_writer(s: Store) {
-    let writer = s.writer(tokio::runtime::Handle::current()).unwrap();
+    let writer = s
+        .writer(
+            tokio::runtime::Handle::current(),
+            store::Durability::Process,
+        )
+        .unwrap();
     let writer = std::sync::Arc::new(std::sync::Mutex::new(writer));
     binding_writes_through(&s, Some(writer)).await;
 }
@@ -1342,7 +1347,8 @@ type WriterJob = Box<dyn FnOnce(&mut store::Writer) -> Result<(), StoreError> + 
 /// and write nothing.
 pub async fn writer_calls_and_acc(s: Store) {
     let writer = std::sync::Arc::new(std::sync::Mutex::new(
-        s.writer(tokio::runtime::Handle::current()).unwrap(),
+        s.writer(tokio::runtime::Handle::current(), store::Durability::Disk)
+            .unwrap(),
     ));
     let run = |f: WriterJob| {
         let w = writer.clone();

@@ -111,13 +111,23 @@ impl Location {
 
     /// Applies the registrar's changes for one address-of-record.
     pub fn apply(&mut self, aor: &str, changes: &[Change]) {
-        let list = self.by_aor.entry(aor.to_owned()).or_default();
+        // Most users have one device: lists grow one binding at a time (a `Vec` would
+        // reserve room for four at its first push), and a refresh allocates no key.
+        if !self.by_aor.contains_key(aor) {
+            self.by_aor.insert(aor.to_owned(), Vec::with_capacity(1));
+        }
+        let Some(list) = self.by_aor.get_mut(aor) else {
+            return;
+        };
         for change in changes {
             match change {
                 Change::Upsert(binding) => {
                     match list.iter_mut().find(|b| b.same_contact(&binding.contact)) {
                         Some(existing) => *existing = binding.clone(),
-                        None => list.push(binding.clone()),
+                        None => {
+                            list.reserve_exact(1);
+                            list.push(binding.clone());
+                        }
                     }
                 }
                 Change::Remove { contact } => list.retain(|b| !b.same_contact(contact)),

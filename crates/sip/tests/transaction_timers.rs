@@ -232,10 +232,18 @@ fn invite_client_non_2xx_sends_ack_and_timer_d_absorbs_retransmissions() {
     // Timer A retransmission at 0.5 s, then a 486 at 1 s.
     layer.handle_timeout(t0 + ms(500));
     assert_eq!(drain(&mut layer).len(), 1);
+    assert_eq!(
+        layer.request(&key).map(Message::as_bytes),
+        Some(req.as_bytes()),
+        "kept while it may be cancelled"
+    );
     let busy = response(&req, 486, Some("uas"));
     let r = layer.handle(t0 + ms(1_000), busy.clone(), false);
     assert_eq!(response_key(r), (key.clone(), 486));
     assert_eq!(layer.state(&key), Some(State::Completed));
+    // Settled: the request is gone (no CANCEL after a final response, §9.1); the ACK
+    // below is kept for the retransmitted 486s.
+    assert!(layer.request(&key).is_none());
 
     let sent = drain(&mut layer);
     assert_eq!(sent.len(), 1);
@@ -645,12 +653,18 @@ fn non_invite_server_timer_j_absorbs_retransmissions() {
     drain(&mut layer);
     assert_absorbed(layer.handle(t0 + ms(1_500), req.clone(), false));
     assert_eq!(drain(&mut layer)[0].payload, *trying.as_bytes());
+    assert_eq!(
+        layer.request(&key).map(Message::as_bytes),
+        Some(req.as_bytes())
+    );
 
     let ok = response(&req, 200, Some("s"));
     layer
         .send_response(t0 + ms(2_000), &key, ok.clone())
         .unwrap();
     assert_eq!(layer.state(&key), Some(State::Completed));
+    // Completed keeps the response's bytes for retransmissions, not the request.
+    assert!(layer.request(&key).is_none());
     assert_eq!(drain(&mut layer).len(), 1);
     assert_absorbed(layer.handle(t0 + ms(3_500), req.clone(), false));
     let again = drain(&mut layer);

@@ -30,8 +30,9 @@ impl Tx {
         } else {
             (State::Trying, Timer::E, Timer::F)
         };
+        let payload = request.as_bytes().clone();
         let mut tx = Tx::new(key, state, request, reliable);
-        out.transmit(&tx.key, tx.request.as_bytes().clone(), false);
+        out.transmit(&tx.key, payload, false);
         if !reliable {
             tx.timers.set_retransmit(retransmit, now, config.t1);
         }
@@ -76,15 +77,20 @@ impl Tx {
             // RFC 6026 §7.2: 2xx → Accepted, Timer M; the TU sends the ACK itself.
             (State::Calling | State::Proceeding, 200..=299) => {
                 self.enter_timed(State::Accepted, Timer::M, now, config);
+                self.settle();
                 Incoming::Response { key, response }
             }
             // §17.1.1.2: 300-699 → ACK, Completed, Timer D.
             (State::Calling | State::Proceeding, _) => {
-                self.ack = non_2xx_ack(&self.request, &response);
+                self.ack = self
+                    .request
+                    .as_ref()
+                    .and_then(|request| non_2xx_ack(request, &response));
                 if let Some(ack) = &self.ack {
                     out.transmit(&key, ack.as_bytes().clone(), false);
                 }
                 self.enter_timed(State::Completed, Timer::D, now, config);
+                self.settle();
                 Incoming::Response { key, response }
             }
             // §17.1.1.2: a retransmitted final response in Completed gets the ACK again.
@@ -117,6 +123,7 @@ impl Tx {
             }
             (State::Trying | State::Proceeding, _) => {
                 self.enter_timed(State::Completed, Timer::K, now, config);
+                self.settle();
                 Incoming::Response { key, response }
             }
             _ => Incoming::Absorbed,
@@ -134,7 +141,9 @@ impl Tx {
         match timer {
             // §17.1.1.2: retransmit and double, with no cap (B ends it after 6 doublings).
             Timer::A => {
-                out.transmit(&self.key, self.request.as_bytes().clone(), true);
+                if let Some(request) = &self.request {
+                    out.transmit(&self.key, request.as_bytes().clone(), true);
+                }
                 let interval = self
                     .timers
                     .retransmit
@@ -143,7 +152,9 @@ impl Tx {
             }
             // §17.1.2.2: retransmit; double up to T2 in Trying, T2 in Proceeding.
             Timer::E => {
-                out.transmit(&self.key, self.request.as_bytes().clone(), true);
+                if let Some(request) = &self.request {
+                    out.transmit(&self.key, request.as_bytes().clone(), true);
+                }
                 let interval = if self.state == State::Proceeding {
                     config.t2
                 } else {

@@ -80,9 +80,11 @@ impl TransactionLayer {
         self.get(key).map(|tx| tx.state)
     }
 
-    /// The request that created a live transaction (to build a CANCEL, §9.1, or a 408).
+    /// The request that created a live transaction (to build a CANCEL, §9.1, or a 408),
+    /// until a final response settles the transaction: `None` after that (the transaction
+    /// lingers for retransmissions without it).
     pub fn request(&self, key: &TransactionKey) -> Option<&Message> {
-        self.get(key).map(|tx| &tx.request)
+        self.get(key).and_then(|tx| tx.request.as_ref())
     }
 
     fn get(&self, key: &TransactionKey) -> Option<&Tx> {

@@ -70,7 +70,7 @@ impl Tx {
 
     fn retransmit_response(&self, out: &mut Output) {
         if let Some(r) = &self.last_response {
-            out.transmit(&self.key, r.as_bytes().clone(), true);
+            out.transmit(&self.key, r.clone(), true);
         }
     }
 
@@ -118,8 +118,15 @@ impl Tx {
                 _ => return Err(not_allowed),
             }
         }
-        out.transmit(&self.key, response.as_bytes().clone(), false);
-        self.last_response = Some(response);
+        if self.key.is_invite() && self.key.is_rfc2543() {
+            self.last_to_tag = response.to().ok().and_then(|to| to.tag().map(Box::from));
+        }
+        let bytes = response.as_bytes().clone();
+        out.transmit(&self.key, bytes.clone(), false);
+        self.last_response = Some(bytes);
+        if !provisional {
+            self.settle();
+        }
         Ok(())
     }
 

@@ -52,6 +52,11 @@ impl Output {
 
 /// One transaction: the state, the messages needed for retransmission and ACKs, and the
 /// timers.
+///
+/// A transaction outlives its final response by up to 64*T1 (Timers D, J, L, M: 32 s on
+/// UDP) to absorb retransmissions; in that time it keeps only what those need (the key,
+/// the last response's bytes, the ACK), not the request, so that a busy server's
+/// lingering transactions stay small.
 #[derive(Debug)]
 pub(super) struct Tx {
     pub(super) key: TransactionKey,
@@ -59,11 +64,16 @@ pub(super) struct Tx {
     /// The transport is reliable (TCP, TLS, SCTP, WS): no retransmission timers, and Timers
     /// D, I, J, K are zero.
     pub(super) reliable: bool,
-    /// The request that created the transaction.
-    pub(super) request: Message,
+    /// The request that created the transaction, until a final response settles it
+    /// ([`Tx::settle`]): after that nothing retransmits it, and nothing may be built from
+    /// it (§9.1: no CANCEL once a final response arrived).
+    pub(super) request: Option<Message>,
     /// Server: the last response sent, retransmitted on request retransmissions and by
     /// Timer G. Client: unused.
-    pub(super) last_response: Option<Message>,
+    pub(super) last_response: Option<Bytes>,
+    /// RFC 2543 INVITE server: the To tag of the last response sent (ACK matching,
+    /// §17.2.3).
+    pub(super) last_to_tag: Option<Box<str>>,
     /// INVITE client: the ACK for the non-2xx final response (§17.1.1.3).
     pub(super) ack: Option<Message>,
     pub(super) timers: Timers,
@@ -79,13 +89,20 @@ impl Tx {
             key,
             state,
             reliable,
-            request,
+            request: Some(request),
             last_response: None,
+            last_to_tag: None,
             ack: None,
             timers: Timers::default(),
             scheduled: None,
             ack_id: None,
         }
+    }
+
+    /// A final response was received (client) or sent (server): the request is not needed
+    /// any more (see the type's docs).
+    pub(super) fn settle(&mut self) {
+        self.request = None;
     }
 
     /// Moves to Terminated and stops all timers.
@@ -116,8 +133,6 @@ impl Tx {
 
     /// The To tag of the last response sent (RFC 2543 ACK matching, §17.2.3).
     pub(super) fn response_to_tag(&self) -> Option<&str> {
-        let r = self.last_response.as_ref()?;
-        let to = r.to().ok()?;
-        to.tag()
+        self.last_to_tag.as_deref()
     }
 }

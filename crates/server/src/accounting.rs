@@ -9,7 +9,7 @@
 //! by a task of its own so no request waits for the database. Billing builds on these
 //! records.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -93,7 +93,7 @@ impl Calls {
         })?;
         Ok(Calls {
             node,
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::default()),
             writer,
         })
     }

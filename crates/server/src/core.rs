@@ -7,7 +7,7 @@
 //! mutex held only for synchronous work; store queries and sends happen outside the locks,
 //! so requests that wait for the database do not hold up the others.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -191,7 +191,7 @@ impl Core {
             ),
             transactions: Mutex::new(Transactions {
                 layer: TransactionLayer::new(config.timers),
-                routes: HashMap::new(),
+                routes: HashMap::default(),
                 proxy: ProxyTable::default(),
             }),
             writer,
@@ -211,8 +211,8 @@ impl Core {
             timer_epoch: Instant::now(),
             random_seed: u64::from_le_bytes(seed),
             random_counter: AtomicU64::new(0),
-            local_ips: Mutex::new(HashMap::new()),
-            outbound_ips: Mutex::new(HashMap::new()),
+            local_ips: Mutex::new(HashMap::default()),
+            outbound_ips: Mutex::new(HashMap::default()),
         }
     }
 
@@ -864,8 +864,10 @@ fn response_route(message: &Message, source: Source, force_rport: bool) -> Optio
 /// A To tag for responses the server generates itself, the same for every retransmission
 /// of one request (RFC 3261 §8.2.6.2).
 pub(crate) fn local_tag(msg: &Message) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{BuildHasher, Hash, Hasher};
+    // Fixed seeds: the same request gives the same tag (a tag only has to be unique, not
+    // secret; the Call-ID and From tag make it so).
+    let mut h = ahash::RandomState::with_seeds(0x6974_7370, 1, 2, 3).build_hasher();
     msg.call_id().unwrap_or("").hash(&mut h);
     msg.from()
         .ok()

@@ -6,7 +6,7 @@
 //! to the store, restore at start) is the caller's: every change is an explicit
 //! [`Change`] that can be written to the database before it is applied here.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::net::SocketAddr;
 
 use sip::uri::{SipUri, Uri};
@@ -201,8 +201,11 @@ pub fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
 pub fn aor_key(uri: &SipUri<'_>) -> Option<String> {
     let user = uri.user_unescaped()?;
     let user = std::str::from_utf8(&user).ok()?;
-    let host = uri.host.to_string();
-    store::Address::new(user, &host).ok().map(|a| a.aor())
+    let address = match uri.host {
+        sip::uri::Host::Name(name) => store::Address::new(user, name),
+        _ => store::Address::new(user, &uri.host.to_string()),
+    };
+    address.ok().map(|a| a.aor())
 }
 
 #[cfg(test)]

@@ -875,7 +875,7 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
             (!changes.is_empty()).then(|| core.writer.submit(writes_for(&aor, &changes)));
         let bindings = location.lookup(&aor, now);
         let response = ok_response(request, &bindings, now, &tag)
-            .header(HeaderName::Date, &sip::headers::format_date(now))
+            .header(HeaderName::Date, &date_header(now))
             .header(HeaderName::Supported, SUPPORTED);
         (response, committed)
     };
@@ -1003,4 +1003,20 @@ fn store_failure(e: store::StoreError) -> Rejection {
         reason: "Database unavailable".into(),
         header: Some((HeaderName::RetryAfter, "5".into())),
     }
+}
+
+/// The Date header value for `now` (Unix seconds), formatted once per second and thread:
+/// every 200 to a REGISTER carries one (RFC 3261 §10.3 step 8).
+fn date_header(now: u64) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((0, String::new())) };
+    }
+    LAST.with_borrow_mut(|(second, text)| {
+        if *second != now || text.is_empty() {
+            *second = now;
+            *text = sip::headers::format_date(now);
+        }
+        text.clone()
+    })
 }

@@ -180,14 +180,13 @@ fn check_register(msg: &Message) -> Result<(), Rejection> {
         count += 1;
         match contact.addr() {
             None => star = true,
-            Some(addr) => {
-                if addr.parsed_uri().map(|u| u.scheme().to_owned()).is_err() {
-                    return Err(Rejection::new(400, "Bad Contact URI"));
+            Some(addr) => match addr.parsed_uri() {
+                Err(_) => return Err(Rejection::new(400, "Bad Contact URI")),
+                Ok(Uri::Absolute(_)) => {
+                    return Err(Rejection::new(400, "Contact URI scheme not supported"))
                 }
-                if let Ok(Uri::Absolute(_)) = addr.parsed_uri() {
-                    return Err(Rejection::new(400, "Contact URI scheme not supported"));
-                }
-            }
+                Ok(_) => {}
+            },
         }
     }
     if star && (count > 1 || msg.expires()? != Some(0)) {

@@ -809,20 +809,36 @@ impl<'a> Host<'a> {
     }
 }
 
-/// Strict dotted quad: four groups of 1 to 3 digits, each at most 255.
+/// Strict dotted quad: four groups of 1 to 3 digits, each at most 255. One pass over the
+/// bytes (every URI and Via host of a message goes through here).
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split('.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 {
+    let mut filled = 0;
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    for &c in s.as_bytes() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if digits > 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+        } else if c == b'.' && digits > 0 {
+            *octets.get_mut(filled)? = u8::try_from(value).ok()?;
+            filled += 1;
+            if filled == 4 {
+                return None; // a fourth dot
+            }
+            value = 0;
+            digits = 0;
+        } else {
             return None;
         }
-        *o = u8::try_from(parse_decimal(p, 255)?).ok()?;
     }
-    if parts.next().is_some() {
+    if filled != 3 || digits == 0 {
         return None;
     }
+    octets[3] = u8::try_from(value).ok()?;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -1188,6 +1204,51 @@ mod tests {
         assert_eq!(Uri::parse("sip:a%4@b"), Err(UriError::BadEscape));
         assert_eq!(Uri::parse("sip:a%zz@b"), Err(UriError::BadEscape));
         assert!(Uri::parse("sip:%25@example.com").is_ok());
+    }
+
+    /// The one-pass dotted-quad parser accepts exactly what splitting at dots and reading
+    /// each group as a number of 1 to 3 digits up to 255 accepts.
+    #[test]
+    fn ipv4_dotted_quads() {
+        fn by_split(s: &str) -> Option<Ipv4Addr> {
+            let groups: Vec<&str> = s.split('.').collect();
+            if groups.len() != 4 {
+                return None;
+            }
+            let mut octets = [0u8; 4];
+            for (o, g) in octets.iter_mut().zip(groups) {
+                if g.is_empty() || g.len() > 3 || !g.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                *o = g.parse().ok()?;
+            }
+            Some(Ipv4Addr::from(octets))
+        }
+        for s in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "010.001.0.9",
+            "127.0.0.1",
+            "256.1.1.1",
+            "1.2.3.256",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3",
+            "1..2.3",
+            "1.2.3.4.5",
+            "1234.1.1.1",
+            "1.2.3.0004",
+            "",
+            ".",
+            "...",
+            "1.2.3.",
+            "a.b.c.d",
+            "1.2.3.4a",
+            "999.999.999.999",
+        ] {
+            assert_eq!(parse_ipv4(s), by_split(s), "{s:?}");
+        }
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl Address {
 
     /// The address of record as the location table keys it: `user@domain`.
     pub fn aor(&self) -> String {
-        self.to_string()
+        let mut aor = String::with_capacity(self.user.len() + 1 + self.domain.len());
+        aor.push_str(&self.user);
+        aor.push('@');
+        aor.push_str(&self.domain);
+        aor
     }
 }
 
@@ -115,6 +119,7 @@ mod tests {
         assert_eq!(a.user, "+4684567890");
         assert_eq!(a.domain, "example.com");
         assert_eq!(a.to_string(), "+4684567890@example.com");
+        assert_eq!(a.aor(), a.to_string());
         assert_eq!(
             Address::parse("a%41;x=y@10.0.0.1").unwrap().domain,
             "10.0.0.1"

@@ -7,7 +7,9 @@
 //! Everything here is synchronous and runs under the server's transaction lock; the caller
 //! drains what to send afterwards.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use ahash::{HashMap, HashSet};
 use std::time::Instant;
 
 use sip::transaction::{Side, TransactionKey, TransactionLayer};

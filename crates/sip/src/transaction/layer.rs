@@ -1,7 +1,10 @@
 //! [`TransactionLayer`]: every transaction of one element, matching (RFC 3261 §17.1.3,
 //! §17.2.3, §9.2), and one timer queue across all of them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+// Keyed per process like std's, faster than its SipHash (the keys come from the network).
+use ahash::HashMap;
 use std::time::Instant;
 
 use crate::message::Message;

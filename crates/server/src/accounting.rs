@@ -127,7 +127,7 @@ impl Calls {
             callee: user_domain(&callee_uri),
             caller_uri: from.uri.to_owned(),
             callee_uri,
-            source_ip: Some(source.to_string()),
+            source_ip: Some(sip::text::ip_text(source)),
             started_ms: now_ms(),
             answered_ms: None,
         };

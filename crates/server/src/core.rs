@@ -738,7 +738,7 @@ impl Env for Core {
             listen.addr.ip()
         };
         let host = match ip {
-            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V4(_) => sip::text::ip_text(ip),
             IpAddr::V6(v6) => format!("[{v6}]"),
         };
         Some((

@@ -24,45 +24,6 @@ use crate::writer_thread::WriterThread;
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// `addr` as `SocketAddr`'s `Display` writes it (`192.0.2.1:5060`, `[2001:db8::1]:5060`);
-/// IPv4 without the formatting machinery (each binding write formats one or two).
-fn address_text(addr: SocketAddr) -> String {
-    fn push_decimal(out: &mut String, n: u16) {
-        let mut digits = [0u8; 5];
-        let mut len = 0;
-        let mut rest = n;
-        loop {
-            if let Some(d) = digits.get_mut(len) {
-                // `rest % 10` is below 10: a digit.
-                *d = b'0' + (rest % 10) as u8;
-            }
-            len += 1;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        for d in digits.iter().take(len).rev() {
-            out.push(char::from(*d));
-        }
-    }
-    match addr {
-        SocketAddr::V4(v4) => {
-            let mut text = String::with_capacity(21);
-            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    text.push('.');
-                }
-                push_decimal(&mut text, u16::from(octet));
-            }
-            text.push(':');
-            push_decimal(&mut text, v4.port());
-            text
-        }
-        SocketAddr::V6(_) => addr.to_string(),
-    }
-}
-
 /// The store row of a binding of `aor`.
 pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
     store::Binding {
@@ -73,14 +34,14 @@ pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
         call_id: b.call_id.clone(),
         cseq: b.cseq,
         user_agent: b.user_agent.clone().unwrap_or_default(),
-        received: address_text(b.source),
+        received: sip::text::socket_addr_text(b.source),
         transport: b.transport.clone(),
         local_socket: b
             .local
             .map(|l| {
                 let mut text = b.transport.to_ascii_lowercase();
                 text.push(':');
-                text.push_str(&address_text(l));
+                text.push_str(&sip::text::socket_addr_text(l));
                 text
             })
             .unwrap_or_default(),
@@ -229,23 +190,6 @@ fn commit(writer: &mut Writer, batch: Vec<Job>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn address_text_is_what_display_writes() {
-        for text in [
-            "0.0.0.0:0",
-            "192.0.2.1:5060",
-            "255.255.255.255:65535",
-            "10.20.30.40:9",
-            "127.0.0.1:100",
-            "[2001:db8::1]:5060",
-            "[::ffff:192.0.2.1]:5070",
-        ] {
-            let addr: SocketAddr = text.parse().unwrap();
-            assert_eq!(address_text(addr), addr.to_string());
-            assert_eq!(address_text(addr), text);
-        }
-    }
 
     fn binding() -> Binding {
         Binding {

@@ -1,9 +1,12 @@
 //! Lexical building blocks of RFC 3261 §25.1: token characters, linear white space,
 //! quoted strings, and splitting of comma-separated header values.
 //!
-//! Every function here works on borrowed text and never allocates. Header values handed to
-//! these helpers may still contain folded line breaks (`CRLF` followed by space or tab,
-//! RFC 3261 §7.3.1); they count as linear white space (LWS) everywhere.
+//! Every function here works on borrowed text and never allocates, except the writers of
+//! addresses at the end ([`ip_text`], [`socket_addr_text`]). Header values handed to these
+//! helpers may still contain folded line breaks (`CRLF` followed by space or tab, RFC 3261
+//! §7.3.1); they count as linear white space (LWS) everywhere.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// RFC 3261 §25.1 `token` characters: alphanumerics and `-.!%*_+`'~`.
 pub fn is_token_char(b: u8) -> bool {
@@ -223,6 +226,65 @@ pub fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            // `rest % 10` is below 10: one digit.
+            *d = b'0' + (rest % 10) as u8;
+        }
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for d in digits.iter().take(len).rev() {
+        out.push(char::from(*d));
+    }
+}
+
+/// Appends `ip` as a dotted quad, what `Ipv4Addr`'s `Display` writes, without the
+/// formatting machinery: addresses go into Via, Record-Route and store rows on every
+/// message, and `Display` cost over a thousand instructions each.
+fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, u16::from(octet));
+    }
+}
+
+/// `ip` as `IpAddr`'s `Display` writes it (`192.0.2.1`, `2001:db8::1`).
+pub fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            push_ipv4(&mut text, v4);
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// `addr` as `SocketAddr`'s `Display` writes it (`192.0.2.1:5060`, `[2001:db8::1]:5060`).
+pub fn socket_addr_text(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let mut text = String::with_capacity(21);
+            push_ipv4(&mut text, *v4.ip());
+            text.push(':');
+            push_decimal(&mut text, v4.port());
+            text
+        }
+        SocketAddr::V6(_) => addr.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +333,22 @@ mod tests {
     fn quoted_pairs_do_not_close() {
         assert_eq!(quoted_string_end(r#""a\"b" rest"#), Ok(6));
         assert_eq!(quoted_string_end(r#""J Rosenberg \\\"""#), Ok(18));
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0:0",
+            "192.0.2.1:5060",
+            "255.255.255.255:65535",
+            "10.20.30.40:9",
+            "127.0.0.1:100",
+            "[2001:db8::1]:5060",
+            "[::ffff:192.0.2.1]:5070",
+        ] {
+            let addr: SocketAddr = text.parse().unwrap();
+            assert_eq!(socket_addr_text(addr), text);
+            assert_eq!(ip_text(addr.ip()), addr.ip().to_string());
+        }
     }
 }

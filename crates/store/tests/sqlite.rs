@@ -119,3 +119,25 @@ async fn a_write_by_another_connection_moves_the_subscribers_version() {
         Err(StoreError::NoTableVersion(_))
     ));
 }
+
+/// Migration 0005: the CHECK constraints of `acc` still refuse unknown values, and an insert
+/// builds no temporary table for them (an `IN (...)` list did, on every row).
+#[tokio::test]
+async fn acc_checks_compare_in_place() {
+    let (dir, store) = fresh().await;
+    store.close().await;
+    let conn = rusqlite::Connection::open(dir.path().join("itsp.db")).unwrap();
+    let insert = "INSERT INTO acc (time_ms, kind, method, call_id, from_tag, ended_by) \
+                  VALUES (1, ?1, 'BYE', 'c', 'f', ?2)";
+    let mut plan = conn.prepare(&format!("EXPLAIN {insert}")).unwrap();
+    let opcodes: Vec<String> = plan
+        .query_map(["ended", "caller"], |r| r.get(1))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(opcodes.iter().any(|o| o == "Insert"), "{opcodes:?}");
+    assert!(!opcodes.iter().any(|o| o == "OpenEphemeral"), "{opcodes:?}");
+    conn.execute(insert, ["ended", "caller"]).unwrap();
+    assert!(conn.execute(insert, ["bogus", "caller"]).is_err());
+    assert!(conn.execute(insert, ["ended", "nobody"]).is_err());
+}

@@ -266,3 +266,22 @@ fn server_answers_rejected_requests_with_a_reason() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The top Via a message keeps from its parse is the one its text gives, for every message
+/// of the corpus that parses (folded, tortuous, quoted, several values, malformed ones).
+#[test]
+fn the_kept_top_via_is_the_one_the_text_gives() {
+    for case in manifest() {
+        let bytes = std::fs::read(corpus_dir().join(&case.file)).expect("corpus file");
+        let Ok(msg) = Message::parse(bytes) else {
+            continue;
+        };
+        let kept = msg.top_via();
+        let from_text = msg.vias().next();
+        match (&kept, &from_text) {
+            (Ok(a), Some(Ok(b))) => assert_eq!(a, b, "{}", case.file),
+            (Err(_), None | Some(Err(_))) => {}
+            _ => panic!("{}: kept {kept:?}, text {from_text:?}", case.file),
+        }
+    }
+}

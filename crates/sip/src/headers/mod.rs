@@ -15,4 +15,5 @@ pub use scalar::{
     check_call_id, civil_from_days, days_from_civil, format_date, parse_date, parse_delta_seconds,
     parse_max_forwards, parse_retry_after, tokens, CSeq, MediaType, MAX_CSEQ,
 };
+pub(crate) use via::ViaSpans;
 pub use via::{parse_host_port, stamped, Via, MAGIC_COOKIE};

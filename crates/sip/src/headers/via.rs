@@ -1,8 +1,9 @@
 //! The Via header (RFC 3261 §20.42, §25.1 `via-parm`), with RFC 3581 `rport` and the
 //! RFC 3261 §18.2.1 `received` parameter.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::message::Span;
 use crate::params::Params;
 use crate::text::{parse_decimal, trim_lws};
 use crate::uri::Host;
@@ -115,6 +116,53 @@ impl<'a> Via<'a> {
         })
     }
 
+    /// This Via as offsets into `base`, the text it was parsed from (see [`ViaSpans`]);
+    /// `None` when a part lies outside it.
+    pub(crate) fn to_spans(self, base: &str) -> Option<ViaSpans> {
+        let span = |part: &str| span_in(base, part);
+        Some(ViaSpans {
+            version: span(self.version)?,
+            transport: span(self.transport)?,
+            host: match self.host {
+                Host::Name(name) => HostSpan::Name(span(name)?),
+                Host::V4(ip) => HostSpan::V4(ip),
+                Host::V6(ip) => HostSpan::V6(ip),
+            },
+            port: self.port,
+            params: span(self.params.as_str())?,
+            sent_by: span(self.sent_by)?,
+            branch: match self.branch {
+                Some(b) => Some(span(b)?),
+                None => None,
+            },
+            received: self.received,
+            rport: self.rport,
+        })
+    }
+
+    /// The Via that [`Via::to_spans`] gave `spans` for, from the same `base`; no parsing.
+    pub(crate) fn from_spans(spans: &ViaSpans, base: &'a str) -> Option<Via<'a>> {
+        let text = |s: Span| base.get(s.range());
+        Some(Via {
+            version: text(spans.version)?,
+            transport: text(spans.transport)?,
+            host: match spans.host {
+                HostSpan::Name(name) => Host::Name(text(name)?),
+                HostSpan::V4(ip) => Host::V4(ip),
+                HostSpan::V6(ip) => Host::V6(ip),
+            },
+            port: spans.port,
+            params: Params::new(text(spans.params)?),
+            sent_by: text(spans.sent_by)?,
+            branch: match spans.branch {
+                Some(b) => Some(text(b)?),
+                None => None,
+            },
+            received: spans.received,
+            rport: spans.rport,
+        })
+    }
+
     /// The `branch` parameter (RFC 3261 §8.1.1.7).
     pub fn branch(&self) -> Option<&'a str> {
         self.branch
@@ -192,6 +240,48 @@ pub fn stamped(via: &Via<'_>, source: std::net::SocketAddr) -> Option<String> {
 fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     let i = memchr::memchr(sep, s.as_bytes())?;
     Some((&s[..i], &s[i + 1..]))
+}
+
+/// A parsed [`Via`] kept as offsets into the text it came from: a [`crate::Message`] keeps
+/// its top Via this way, parsed at the first read, and hands out [`Via`] views of it
+/// without parsing again (the transaction layer, NAT detection, `received` stamping and
+/// response routing each read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ViaSpans {
+    version: Span,
+    transport: Span,
+    host: HostSpan,
+    port: Option<u16>,
+    params: Span,
+    sent_by: Span,
+    branch: Option<Span>,
+    received: Option<IpAddr>,
+    rport: Option<Option<u16>>,
+}
+
+/// [`Host`] with a name as offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostSpan {
+    Name(Span),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+/// Where `part`, a slice of `base`, lies in it; an empty part is the empty span (it may
+/// point anywhere). `None` when `part` is not inside `base`.
+fn span_in(base: &str, part: &str) -> Option<Span> {
+    if part.is_empty() {
+        return Some(Span::default());
+    }
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    if end > base.len() {
+        return None;
+    }
+    Some(Span {
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+    })
 }
 
 /// Parses `host [ ":" port ]` with IPv6 references (RFC 3261 §25.1 `hostport`), using the

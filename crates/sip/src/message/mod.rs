@@ -18,7 +18,7 @@ use crate::error::ParseError;
 use crate::header_name::HeaderName;
 use crate::headers::{
     check_call_id, parse_delta_seconds, parse_max_forwards, tokens, CSeq, Contact, MediaType,
-    NameAddr, Via,
+    NameAddr, Via, ViaSpans,
 };
 use crate::method::Method;
 use crate::text::split_top_level;
@@ -74,6 +74,9 @@ pub struct Message {
     pub(crate) headers: Vec<HeaderField>,
     pub(crate) body: Span,
     pub(crate) content_length: Option<u32>,
+    /// The top Via, parsed at the first [`Message::top_via`] (`None` inside when it is
+    /// missing or malformed: `top_via` then parses again and reports why).
+    pub(crate) top_via: std::sync::OnceLock<Option<ViaSpans>>,
 }
 
 /// A header as seen through [`Message::headers`].
@@ -245,8 +248,23 @@ impl Message {
         })
     }
 
-    /// The topmost Via (the one a response goes back to, §18.2.2).
+    /// The topmost Via (the one a response goes back to, §18.2.2). Parsed at the first
+    /// call and kept: a request's top Via is read by the transaction layer, NAT detection,
+    /// `received` stamping and response routing.
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
+        let kept = self.top_via.get_or_init(|| {
+            self.parse_top_via()
+                .ok()
+                .and_then(|via| via.to_spans(&self.head))
+        });
+        if let Some(via) = kept.and_then(|s| Via::from_spans(&s, &self.head)) {
+            return Ok(via);
+        }
+        self.parse_top_via()
+    }
+
+    /// The topmost Via, parsed from the text.
+    pub(crate) fn parse_top_via(&self) -> Result<Via<'_>, ParseError> {
         let first = self.required(HeaderName::Via)?;
         // Fast path: the first comma ends the top value unless a quoted parameter value
         // comes before it.

@@ -112,6 +112,7 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
         headers,
         body: span(body_start, body_start + body_len),
         content_length,
+        top_via: std::sync::OnceLock::new(),
     })
 }
 

@@ -28,6 +28,9 @@ use sip::{HeaderName, Message};
 pub struct BranchId(pub usize);
 
 /// What the caller must do.
+// A response travels in `Forward` by value: actions are short-lived, and boxing would cost
+// an allocation per forwarded response.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Forward the request to target number `target` (an index into the targets the
@@ -113,6 +116,8 @@ struct Branch {
 }
 
 /// A final response that may be sent upstream.
+// By value, as in `Action`: a candidate lives until the branches are settled.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Candidate {
     /// Received from a branch (top Via already removed).

@@ -75,7 +75,9 @@ pub struct Message {
     pub(crate) body: Span,
     pub(crate) content_length: Option<u32>,
     /// The top Via, parsed at the first [`Message::top_via`] (`None` inside when it is
-    /// missing or malformed: `top_via` then parses again and reports why).
+    /// missing or malformed: `top_via` then parses again and reports why). Not boxed: a
+    /// parse and the reads of a transaction cost at most two allocations
+    /// (`tests/alloc_budget.rs`).
     pub(crate) top_via: std::sync::OnceLock<Option<ViaSpans>>,
 }
 

@@ -193,6 +193,11 @@ impl Server {
 }
 
 /// One received message, start to end.
+///
+/// The request, ACK and stray-response handlings are boxed: a task is as large as the
+/// largest state of its future, and each spawn copies all of it (several times) whatever
+/// the message. Most messages (responses, retransmissions) end in `receive`; the few
+/// kilobytes of a request's handling are allocated only for requests.
 async fn handle(core: &Core, msg: Incoming) {
     match core.receive(msg).await {
         Some(Work::Request {
@@ -200,13 +205,13 @@ async fn handle(core: &Core, msg: Incoming) {
             request,
             source,
         }) => {
-            crate::policy::handle_request(core, key, request, source).await;
+            Box::pin(crate::policy::handle_request(core, key, request, source)).await;
         }
         Some(Work::Ack { ack, source }) => {
-            crate::policy::route_ack(core, ack, source).await;
+            Box::pin(crate::policy::route_ack(core, ack, source)).await;
         }
         Some(Work::StrayResponse(response)) => {
-            crate::policy::forward_response(core, response).await;
+            Box::pin(crate::policy::forward_response(core, response)).await;
         }
         None => {}
     }

@@ -9,11 +9,11 @@
 //! by a task of its own so no request waits for the database. Billing builds on these
 //! records.
 
-use ahash::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ahash::HashMap;
 use sip::{Message, Uri};
 use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
 

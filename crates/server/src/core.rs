@@ -7,12 +7,12 @@
 //! mutex held only for synchronous work; store queries and sends happen outside the locks,
 //! so requests that wait for the database do not hold up the others.
 
-use ahash::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ahash::HashMap;
 use bytes::Bytes;
 use locate::{LocateError, Locator};
 use sip::build::reject_unparsed;

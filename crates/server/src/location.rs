@@ -6,9 +6,9 @@
 //! to the store, restore at start) is the caller's: every change is an explicit
 //! [`Change`] that can be written to the database before it is applied here.
 
-use ahash::HashMap;
 use std::net::SocketAddr;
 
+use ahash::HashMap;
 use sip::uri::{SipUri, Uri};
 
 /// Default q-value of a contact without `q` (RFC 3261 §10.2.1.2 leaves it to the registrar;

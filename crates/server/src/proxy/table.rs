@@ -8,10 +8,9 @@
 //! drains what to send afterwards.
 
 use std::collections::BTreeMap;
-
-use ahash::{HashMap, HashSet};
 use std::time::Instant;
 
+use ahash::{HashMap, HashSet};
 use sip::transaction::{Side, TransactionKey, TransactionLayer};
 use sip::{HeaderName, Message, MessageBuilder};
 

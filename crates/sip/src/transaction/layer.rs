@@ -2,10 +2,10 @@
 //! §17.2.3, §9.2), and one timer queue across all of them.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 // Keyed per process like std's, faster than its SipHash (the keys come from the network).
 use ahash::HashMap;
-use std::time::Instant;
 
 use crate::message::Message;
 use crate::method::Method;

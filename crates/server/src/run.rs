@@ -158,10 +158,12 @@ impl Server {
                     return; // shutting down: take no new messages
                 };
                 let core = core.clone();
-                tokio::spawn(async move {
+                // Boxed: the task then holds a pointer, and tokio's moves of the task's
+                // stage (spawn, poll's end) copy that instead of the whole future.
+                tokio::spawn(Box::pin(async move {
                     handle(&core, msg).await;
                     drop(guard);
-                });
+                }));
             })
         };
         self.receivers.start(deliver);

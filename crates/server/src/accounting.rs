@@ -71,7 +71,7 @@ fn user_domain(uri: &str) -> (Option<String>, Option<String>) {
     match Uri::parse(uri) {
         Ok(Uri::Sip(u)) => match crate::location::user_and_domain(&u) {
             Some((user, domain)) => (Some(user), Some(domain)),
-            None => (None, Some(crate::domains::normalize(&u.host.to_string()))),
+            None => (None, Some(crate::domains::normalize(&u.host.text()))),
         },
         Ok(Uri::Tel(t)) => (Some(t.number.to_owned()), None),
         _ => (None, None),

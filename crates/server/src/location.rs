@@ -191,7 +191,7 @@ impl Location {
 /// SIP URI; `None` without a user part or with one that is not UTF-8.
 pub fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
     let user = String::from_utf8(uri.user_unescaped()?.into_owned()).ok()?;
-    Some((user, crate::domains::normalize(&uri.host.to_string())))
+    Some((user, crate::domains::normalize(&uri.host.text())))
 }
 
 /// The address-of-record key of a SIP URI: `user@domain` as the store keys subscribers and
@@ -201,11 +201,9 @@ pub fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
 pub fn aor_key(uri: &SipUri<'_>) -> Option<String> {
     let user = uri.user_unescaped()?;
     let user = std::str::from_utf8(&user).ok()?;
-    let address = match uri.host {
-        sip::uri::Host::Name(name) => store::Address::new(user, name),
-        _ => store::Address::new(user, &uri.host.to_string()),
-    };
-    address.ok().map(|a| a.aor())
+    store::Address::new(user, &uri.host.text())
+        .ok()
+        .map(|a| a.aor())
 }
 
 #[cfg(test)]

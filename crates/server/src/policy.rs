@@ -369,7 +369,7 @@ fn redirects(core: &Core, uri: &sip::uri::SipUri<'_>) -> bool {
     if config.redirect {
         return true;
     }
-    let domain = crate::domains::normalize(&uri.host.to_string());
+    let domain = crate::domains::normalize(&uri.host.text());
     config
         .redirect_domains
         .iter()
@@ -453,7 +453,7 @@ async fn addressed_to_us(core: &Core, uri: &sip::uri::SipUri<'_>) -> Result<bool
         return Ok(true);
     }
     core.domains
-        .is_served(&uri.host.to_string())
+        .is_served(&uri.host.text())
         .await
         .map_err(store_failure)
 }
@@ -830,7 +830,7 @@ async fn register(core: &Core, request: &Message, source: Source) -> Result<Answ
         Ok(Uri::Sip(u)) => u,
         _ => return Err(Rejection::new(404, "Address of record is not a SIP URI")),
     };
-    let realm = crate::domains::normalize(&to_uri.host.to_string());
+    let realm = crate::domains::normalize(&to_uri.host.text());
     if !core
         .domains
         .is_served(&realm)
@@ -964,7 +964,7 @@ async fn local_from_domain(core: &Core, request: &Message) -> Result<Option<Stri
     let Ok(Uri::Sip(uri)) = from.parsed_uri() else {
         return Ok(None);
     };
-    let host = crate::domains::normalize(&uri.host.to_string());
+    let host = crate::domains::normalize(&uri.host.text());
     if core.domains.is_served(&host).await.map_err(store_failure)? {
         Ok(Some(host))
     } else {

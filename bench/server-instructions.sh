@@ -20,8 +20,8 @@ the kernel's work for the sockets) while sipp sends:
 
 Counting starts after itsp is up and stops when sipp is done (callgrind_control), so the
 start-up is not counted. Prints instructions per REGISTER and per call. Under valgrind
-itsp runs ~50x slower, hence the low rates; the location writer then commits a couple of
-bindings at a time (10 ms window), so its share is larger than at full load.
+itsp runs ~50x slower, hence the low rates; the location writer then commits a few
+bindings at a time (commits 30 ms apart), so its share is larger than at full load.
 
 Options:
   --only WORKLOAD  register or call (default: both)

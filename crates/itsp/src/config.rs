@@ -432,7 +432,7 @@ pub(crate) struct RegistrarSection {
     pub(crate) max_contacts: usize,
     /// Seconds between purges of expired bindings.
     pub(crate) purge_interval: u64,
-    /// Milliseconds the location writer gathers changes before a commit.
+    /// Shortest time between two commits of the location writer, milliseconds.
     pub(crate) commit_window_ms: u64,
     /// Each binding commit waits for the disk (fsync), not only for the kernel.
     pub(crate) sync_to_disk: bool,
@@ -578,7 +578,7 @@ impl Config {
         }
         if r.commit_window_ms > 1000 {
             return Err(format!(
-                "registrar.commit_window_ms ({}) must be at most 1000: every REGISTER waits for it",
+                "registrar.commit_window_ms ({}) must be at most 1000: REGISTERs under load wait for it",
                 r.commit_window_ms
             ));
         }

@@ -19,7 +19,7 @@ use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
 
 use crate::core::lock;
 use crate::run::StartError;
-use crate::writer_thread::WriterThread;
+use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.
 const MAX_BATCH: usize = 2000;
@@ -88,9 +88,14 @@ impl Calls {
     ) -> Result<Calls, StartError> {
         // Call records are what billing reads: fsynced, so a power loss keeps them.
         let mut writer = store.writer(runtime, store::Durability::Disk)?;
-        let writer = WriterThread::spawn("calls-writer", WINDOW, MAX_BATCH, move |batch| {
-            write(&mut writer, batch);
-        })?;
+        let writer = WriterThread::spawn(
+            "calls-writer",
+            Gathering::WindowAfterFirst(WINDOW),
+            MAX_BATCH,
+            move |batch| {
+                write(&mut writer, batch);
+            },
+        )?;
         Ok(Calls {
             node,
             live: Mutex::new(HashMap::default()),

@@ -7,9 +7,11 @@
 //! did. The 200 is sent only when the writer reports the commit: a binding acknowledged
 //! with 200 survives `kill -9`; with [`store::Durability::Disk`]
 //! ([`crate::ServerConfig::location_durability`]) the commit is also fsynced, so it
-//! survives a power loss. Changes that arrive within the commit window
-//! ([`crate::ServerConfig::commit_window`]) or while a commit runs go into one transaction
-//! together, so under load one commit (and one fsync) acknowledges many REGISTERs.
+//! survives a power loss. Commits start at least the commit window
+//! ([`crate::ServerConfig::commit_window`]) apart: a change after a quiet spell is
+//! committed at once, and under load everything that arrived since the previous commit
+//! started goes into one transaction, so one commit (and one fsync) acknowledges many
+//! REGISTERs.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::location::{Binding, Change};
 use crate::run::StartError;
-use crate::writer_thread::WriterThread;
+use crate::writer_thread::{Gathering, WriterThread};
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -126,9 +128,9 @@ pub struct LocationWriter {
 
 impl LocationWriter {
     /// Starts the writer thread on `store` (its pool runs on `runtime`), committing as
-    /// durably as `durability` says. After the first change of a batch arrives it waits
-    /// `window` for more before committing (group commit: one transaction for all of
-    /// them); zero commits at once.
+    /// durably as `durability` says. Commits start at least `window` apart (group commit:
+    /// what arrives meanwhile waits and shares one transaction); zero commits each batch
+    /// as soon as the previous one is done.
     pub fn spawn(
         store: &Store,
         runtime: tokio::runtime::Handle,
@@ -136,7 +138,8 @@ impl LocationWriter {
         durability: store::Durability,
     ) -> Result<LocationWriter, StartError> {
         let mut writer = store.writer(runtime, durability)?;
-        let thread = WriterThread::spawn("location-writer", window, MAX_BATCH, move |batch| {
+        let gathering = Gathering::Spaced(window);
+        let thread = WriterThread::spawn("location-writer", gathering, MAX_BATCH, move |batch| {
             commit(&mut writer, batch);
         })?;
         Ok(LocationWriter { thread })
@@ -160,27 +163,36 @@ impl LocationWriter {
 
 /// Commits a batch of jobs in one transaction and tells each job how it went.
 fn commit(writer: &mut Writer, batch: Vec<Job>) {
-    let writes: Vec<BindingWrite> = batch.iter().flat_map(|j| j.writes.clone()).collect();
+    // The jobs' writes in one list (moved, not copied), each job's share a range of it.
+    let mut writes: Vec<BindingWrite> =
+        Vec::with_capacity(batch.iter().map(|j| j.writes.len()).sum());
+    let mut jobs = Vec::with_capacity(batch.len());
+    for job in batch {
+        let start = writes.len();
+        writes.extend(job.writes);
+        jobs.push((start..writes.len(), job.done));
+    }
     match writer.write_bindings(&writes) {
         Ok(()) => {
-            for job in batch {
-                let _ = job.done.send(Ok(()));
+            for (_, done) in jobs {
+                let _ = done.send(Ok(()));
             }
         }
-        Err(e) if batch.len() > 1 => {
+        Err(e) if jobs.len() > 1 => {
             // One bad job must not fail the others: commit them one by one.
-            tracing::warn!(error = %e, jobs = batch.len(), "batched location write failed; retrying one by one");
-            for job in batch {
-                let result = writer
-                    .write_bindings(&job.writes)
+            tracing::warn!(error = %e, jobs = jobs.len(), "batched location write failed; retrying one by one");
+            for (range, done) in jobs {
+                let result = writes
+                    .get(range)
+                    .map_or(Ok(()), |own| writer.write_bindings(own))
                     .map_err(|e| e.to_string());
-                let _ = job.done.send(result);
+                let _ = done.send(result);
             }
         }
         Err(e) => {
             tracing::error!(error = %e, "location write failed");
-            for job in batch {
-                let _ = job.done.send(Err(e.to_string()));
+            for (_, done) in jobs {
+                let _ = done.send(Err(e.to_string()));
             }
         }
     }
@@ -218,6 +230,41 @@ mod tests {
         assert_eq!(row.received, "198.51.100.4:40000");
         assert_eq!(row.local_socket, "tcp:192.0.2.100:5060");
         assert_eq!(from_store(row), Some(("alice@example.com".into(), b)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_write_fails_alone_and_its_batch_mates_are_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        // A long spacing: the jobs after the first queue up and share a commit.
+        let writer = LocationWriter::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            Duration::from_millis(300),
+            store::Durability::Process,
+        )
+        .unwrap();
+        let good = |aor: &str| writes_for(aor, &[Change::Upsert(binding())]);
+        let mut bad = good("carol@example.com");
+        if let Some(BindingWrite::Upsert(b)) = bad.first_mut() {
+            b.q = 1001; // refused by the store
+        }
+        let first = writer.submit(good("alice@example.com"));
+        let refused = writer.submit(bad);
+        let after = writer.submit(good("bob@example.com"));
+        writer.close().await;
+        assert_eq!(first.await.unwrap(), Ok(()));
+        let error = refused.await.unwrap().unwrap_err();
+        assert!(error.contains("q above 1000"), "{error}");
+        assert_eq!(after.await.unwrap(), Ok(()));
+        for (aor, rows) in [
+            ("alice@example.com", 1),
+            ("bob@example.com", 1),
+            ("carol@example.com", 0),
+        ] {
+            assert_eq!(store.bindings(aor).await.unwrap().len(), rows, "{aor}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

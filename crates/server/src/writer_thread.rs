@@ -3,13 +3,13 @@
 //! ([`crate::accounting`]) each run one with a [`store::Writer`].
 //!
 //! A thread rather than a task, because a commit blocks: SQLite runs the statements and the
-//! fsync on the calling thread. A batch is the first item queued and whatever else arrives
-//! within the window after it (or while the previous batch was written), at most the
-//! maximum; one wake-up of the thread and one commit serve them all.
+//! fsync on the calling thread. How items gather into a batch is the [`Gathering`]: a
+//! window after the first item, or batches spaced a minimum interval apart. Either way one
+//! wake-up of the thread and one commit serve a whole batch, at most the maximum.
 
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -29,12 +29,26 @@ impl<T> std::fmt::Debug for WriterThread<T> {
     }
 }
 
+/// How a writer thread gathers items into a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gathering {
+    /// After the first item of a batch, wait this long for more: everything queued by then
+    /// is one batch. Every item waits the window, so changes that cancel out within it
+    /// (a call that starts and ends) meet in one batch.
+    WindowAfterFirst(Duration),
+    /// Batches start at least this long apart: an item that arrives after a quiet spell is
+    /// written at once, and under load each batch takes what queued since the previous one
+    /// started. The wait appears only under load, and then the thread sleeps once per
+    /// batch instead of being woken by its first item.
+    Spaced(Duration),
+}
+
 impl<T: Send + 'static> WriterThread<T> {
-    /// Starts thread `name`, which hands each batch (gathered over `window` after its first
-    /// item, at most `max_batch` items) to `write`.
+    /// Starts thread `name`, which hands each batch (gathered as `gathering` says, at most
+    /// `max_batch` items) to `write`.
     pub(crate) fn spawn(
         name: &str,
-        window: Duration,
+        gathering: Gathering,
         max_batch: usize,
         mut write: impl FnMut(Vec<T>) + Send + 'static,
     ) -> Result<WriterThread<T>, StartError> {
@@ -43,7 +57,8 @@ impl<T: Send + 'static> WriterThread<T> {
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                while let Some(batch) = next_batch(&rx, window, max_batch) {
+                let mut last_start = None;
+                while let Some(batch) = next_batch(&rx, gathering, &mut last_start, max_batch) {
                     write(batch);
                 }
                 let _ = finished_tx.send(());
@@ -72,14 +87,27 @@ impl<T: Send + 'static> WriterThread<T> {
     }
 }
 
-/// The next batch: waits for a first item, then `window`, then takes what is queued, up to
-/// `max_batch`. `None` when every sender is gone and the queue is empty.
-fn next_batch<T>(rx: &mpsc::Receiver<T>, window: Duration, max_batch: usize) -> Option<Vec<T>> {
+/// The next batch: waits for a first item, then as long as `gathering` says (`last_start`:
+/// when the previous batch was taken), then takes what is queued, up to `max_batch`. `None`
+/// when every sender is gone and the queue is empty.
+fn next_batch<T>(
+    rx: &mpsc::Receiver<T>,
+    gathering: Gathering,
+    last_start: &mut Option<Instant>,
+    max_batch: usize,
+) -> Option<Vec<T>> {
     let first = rx.recv().ok()?;
     let mut batch = vec![first];
-    if !window.is_zero() {
-        std::thread::sleep(window);
+    let wait = match gathering {
+        Gathering::WindowAfterFirst(window) => window,
+        Gathering::Spaced(interval) => last_start
+            .map(|start| interval.saturating_sub(start.elapsed()))
+            .unwrap_or_default(),
+    };
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
     }
+    *last_start = Some(Instant::now());
     while batch.len() < max_batch {
         match rx.try_recv() {
             Ok(item) => batch.push(item),
@@ -97,7 +125,8 @@ mod tests {
     #[tokio::test]
     async fn batches_keep_the_order_and_the_limit_and_close_writes_everything() {
         let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-        let thread = WriterThread::spawn("test-writer", Duration::from_millis(20), 3, move |b| {
+        let window = Gathering::WindowAfterFirst(Duration::from_millis(200));
+        let thread = WriterThread::spawn("test-writer", window, 3, move |b| {
             seen_tx.send(b).unwrap();
         })
         .unwrap();
@@ -114,5 +143,29 @@ mod tests {
         assert_eq!(batches.concat(), (0..7).collect::<Vec<_>>());
         // Queued within one window: full batches, not one write per item.
         assert_eq!(batches.len(), 3, "{batches:?}");
+    }
+
+    #[test]
+    fn spaced_batches_write_a_lone_item_at_once_and_gather_under_load() {
+        let interval = Duration::from_millis(1500);
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let thread = WriterThread::spawn("test-writer", Gathering::Spaced(interval), 10, {
+            move |b: Vec<i32>| seen_tx.send((Instant::now(), b)).unwrap()
+        })
+        .unwrap();
+        let sent = Instant::now();
+        thread.send(1).unwrap();
+        let (first_at, first) = seen_rx.recv().unwrap();
+        assert_eq!(first, vec![1]);
+        assert!(
+            first_at - sent < Duration::from_millis(1000),
+            "after a quiet spell an item is written at once, not after the interval"
+        );
+        // Within the interval after that batch: these wait for its end, together.
+        thread.send(2).unwrap();
+        thread.send(3).unwrap();
+        let (second_at, second) = seen_rx.recv().unwrap();
+        assert_eq!(second, vec![2, 3]);
+        assert!(second_at - first_at >= interval - Duration::from_millis(50));
     }
 }

@@ -85,7 +85,8 @@ impl Tx {
                 self.ack = self
                     .request
                     .as_ref()
-                    .and_then(|request| non_2xx_ack(request, &response));
+                    .and_then(|request| non_2xx_ack(request, &response))
+                    .map(Box::new);
                 if let Some(ack) = &self.ack {
                     out.transmit(&key, ack.as_bytes().clone(), false);
                 }

@@ -87,7 +87,7 @@ impl TransactionLayer {
     /// until a final response settles the transaction: `None` after that (the transaction
     /// lingers for retransmissions without it).
     pub fn request(&self, key: &TransactionKey) -> Option<&Message> {
-        self.get(key).and_then(|tx| tx.request.as_ref())
+        self.get(key).and_then(|tx| tx.request.as_deref())
     }
 
     fn get(&self, key: &TransactionKey) -> Option<&Tx> {

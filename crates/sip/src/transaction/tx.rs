@@ -67,7 +67,11 @@ pub(super) struct Tx {
     /// The request that created the transaction, until a final response settles it
     /// ([`Tx::settle`]): after that nothing retransmits it, and nothing may be built from
     /// it (§9.1: no CANCEL once a final response arrived).
-    pub(super) request: Option<Message>,
+    ///
+    /// Boxed, like `ack`: a settled transaction lingers with both empty (Timer J, K or D:
+    /// up to 32 s over UDP), and the layer's table holds (and moves, when it grows) every
+    /// transaction inline, so a `Message` in place would cost its size in every slot.
+    pub(super) request: Option<Box<Message>>,
     /// Server: the last response sent, retransmitted on request retransmissions and by
     /// Timer G. Client: unused.
     pub(super) last_response: Option<Bytes>,
@@ -75,7 +79,7 @@ pub(super) struct Tx {
     /// §17.2.3).
     pub(super) last_to_tag: Option<Box<str>>,
     /// INVITE client: the ACK for the non-2xx final response (§17.1.1.3).
-    pub(super) ack: Option<Message>,
+    pub(super) ack: Option<Box<Message>>,
     pub(super) timers: Timers,
     /// The deadline under which the layer has this transaction in its timer queue.
     pub(super) scheduled: Option<Instant>,
@@ -89,7 +93,7 @@ impl Tx {
             key,
             state,
             reliable,
-            request: Some(request),
+            request: Some(Box::new(request)),
             last_response: None,
             last_to_tag: None,
             ack: None,

@@ -39,6 +39,13 @@ use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr, OwnAddresses};
 /// timers (T1 = 500 ms, RFC 3261 §17.1.1.1).
 pub(crate) const TIMER_TICK: Duration = Duration::from_millis(10);
 
+/// How late the transaction timers that only absorb retransmissions (D, I, J, K, L, M:
+/// [`sip::transaction::Timer::absorbs`]) may end their transactions: at 500 calls/s
+/// transactions end continuously, and with their own deadlines the timer task woke every
+/// tick for 32 s after the last call; on a one-second grid it wakes once a second for
+/// them. Retransmissions and timeouts keep [`TIMER_TICK`].
+pub(crate) const ABSORB_SLACK: Duration = Duration::from_secs(1);
+
 /// The Server / User-Agent string itsp sends (RFC 3261 §20.35).
 pub const SERVER: &str = concat!("itsp/", env!("CARGO_PKG_VERSION"));
 
@@ -190,7 +197,10 @@ impl Core {
                     .with_algorithms(&config.digest_algorithms),
             ),
             transactions: Mutex::new(Transactions {
-                layer: TransactionLayer::new(config.timers),
+                layer: TransactionLayer::new(sip::transaction::TimerConfig {
+                    absorb_slack: ABSORB_SLACK,
+                    ..config.timers
+                }),
                 routes: HashMap::default(),
                 proxy: ProxyTable::default(),
             }),

@@ -678,6 +678,102 @@ fn non_invite_server_timer_j_absorbs_retransmissions() {
 }
 
 #[test]
+fn absorbing_timers_with_slack_end_together_on_a_grid() {
+    let t0 = Instant::now();
+    let config = TimerConfig {
+        absorb_slack: Duration::from_secs(1),
+        ..TimerConfig::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    // Three OPTIONS answered at 0, 0.3 and 0.9 s: their Timers J are due at 32, 32.3 and
+    // 32.9 s. The first one fixes the grid: 32, 33, ...
+    let mut requests = Vec::new();
+    for (i, at) in [0, 300, 900].into_iter().enumerate() {
+        let req = request(
+            "OPTIONS",
+            Some(&format!("z9hG4bKs{i}")),
+            "192.0.2.1:5060",
+            1,
+            "",
+        );
+        let (key, _) = new_request(layer.handle(t0 + ms(at), req.clone(), false));
+        layer
+            .send_response(t0 + ms(at), &key, response(&req, 200, Some("s")))
+            .unwrap();
+        requests.push((key, req));
+    }
+    drain(&mut layer);
+    assert_eq!(layer.poll_timeout(), Some(t0 + ms(32_000)));
+    layer.handle_timeout(t0 + ms(32_000));
+    assert_eq!(layer.len(), 2);
+    // Past its deadline but within the slack, the last one still absorbs a retransmission
+    // (and answers it with its response again).
+    assert_eq!(layer.poll_timeout(), Some(t0 + ms(33_000)));
+    let (last_key, last_request) = &requests[2];
+    assert_absorbed(layer.handle(t0 + ms(32_950), last_request.clone(), false));
+    assert_eq!(drain(&mut layer).len(), 1);
+    // One wake-up ends both.
+    layer.handle_timeout(t0 + ms(33_000));
+    assert!(layer.is_empty());
+    let ended = events(&mut layer);
+    assert_eq!(ended.len(), 3);
+    assert!(ended.contains(&Event::Terminated(last_key.clone())));
+
+    // Later deadlines keep to the grid: Timer K of a REGISTER answered at 40.7 s is due at
+    // 45.7 s and fires at 46 s.
+    let req = register("z9hG4bKs9");
+    let key = layer
+        .send_request(t0 + ms(40_000), req.clone(), false)
+        .unwrap();
+    drain(&mut layer);
+    let r = layer.handle(t0 + ms(40_700), response(&req, 200, Some("r")), false);
+    assert_eq!(response_key(r), (key, 200));
+    assert_eq!(layer.poll_timeout(), Some(t0 + ms(46_000)));
+}
+
+#[test]
+fn an_absorbing_deadline_before_the_grid_origin_is_less_than_a_step_late() {
+    let t0 = Instant::now();
+    let config = TimerConfig {
+        absorb_slack: Duration::from_secs(1),
+        ..TimerConfig::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    // Timer J of an OPTIONS answered at once: due at 32 s, the grid's origin.
+    let options = request("OPTIONS", Some("z9hG4bKo1"), "192.0.2.1:5060", 1, "");
+    let (key, _) = new_request(layer.handle(t0, options.clone(), false));
+    layer
+        .send_response(t0, &key, response(&options, 200, Some("s")))
+        .unwrap();
+    // Timer K of a REGISTER answered at 0.7 s: due at 5.7 s, before the origin; the grid
+    // runs backwards from it too, so 6 s.
+    let req = register("z9hG4bKo2");
+    let key = layer.send_request(t0, req.clone(), false).unwrap();
+    drain(&mut layer);
+    let r = layer.handle(t0 + ms(700), response(&req, 200, Some("r")), false);
+    assert_eq!(response_key(r), (key.clone(), 200));
+    assert_eq!(layer.poll_timeout(), Some(t0 + ms(6_000)));
+    layer.handle_timeout(t0 + ms(6_000));
+    assert_eq!(events(&mut layer), vec![Event::Terminated(key)]);
+    assert_eq!(layer.poll_timeout(), Some(t0 + ms(32_000)));
+}
+
+#[test]
+fn timeouts_and_retransmissions_ignore_the_slack() {
+    let t0 = Instant::now();
+    let config = TimerConfig {
+        absorb_slack: Duration::from_secs(1),
+        ..TimerConfig::default()
+    };
+    let mut layer = TransactionLayer::new(config);
+    layer.send_request(t0, invite("z9hG4bKs8"), false).unwrap();
+    drain(&mut layer);
+    let (tx, ev) = run(&mut layer, t0, Duration::from_secs(60));
+    assert_eq!(times(&tx), vec![0.5, 1.5, 3.5, 7.5, 15.5, 31.5]);
+    assert_eq!(ev[0].0, ms(32_000), "Timer B on time");
+}
+
+#[test]
 fn non_invite_server_reliable_timer_j_is_zero() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::default();

@@ -2,7 +2,7 @@
 //! §17.2.3, §9.2), and one timer queue across all of them.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 // Keyed per process like std's, faster than its SipHash (the keys come from the network).
 use ahash::HashMap;
@@ -11,7 +11,7 @@ use crate::message::Message;
 use crate::method::Method;
 
 use super::key::{AckId, KeyError, TransactionKey};
-use super::timer::TimerConfig;
+use super::timer::{after, TimerConfig};
 use super::tx::{Output, State, Tx};
 use super::{Event, Incoming, TransactionError, Transmit};
 
@@ -48,8 +48,12 @@ pub struct TransactionLayer {
     acks: HashMap<AckId, u64>,
     /// RFC 2543 INVITE server transactions by their key without the To tag (ACK matching).
     rfc2543_invites: HashMap<TransactionKey, u64>,
-    /// `(deadline, transaction id)`, one entry per transaction with a running timer.
+    /// `(deadline, transaction id)`, one entry per transaction with a running timer. The
+    /// deadline of an absorbing timer is moved onto the grid of
+    /// [`TimerConfig::absorb_slack`] (see [`absorb_grid`]).
     timers: BTreeSet<(Instant, u64)>,
+    /// A point of that grid: the first absorbing deadline scheduled.
+    absorb_origin: Option<Instant>,
     next_id: u64,
     out: Output,
 }
@@ -355,8 +359,15 @@ impl TransactionLayer {
         let next = if tx.state == State::Terminated {
             None
         } else {
-            tx.timers.next()
+            tx.timers.next_absorbing()
         };
+        let next = next.map(|(at, absorbing)| {
+            if absorbing {
+                absorb_grid(&mut self.absorb_origin, self.config.absorb_slack, at)
+            } else {
+                at
+            }
+        });
         if tx.scheduled != next {
             if let Some(old) = tx.scheduled.take() {
                 self.timers.remove(&(old, id));
@@ -385,4 +396,28 @@ impl TransactionLayer {
             }
         }
     }
+}
+
+/// The first point at or after `at` of the grid of step `slack` through `origin` (set to
+/// `at` when unset): absorbing timers due within one step fire together. `at` itself when
+/// `slack` is zero. Never more than `slack` late, whichever side of `origin` `at` lies.
+fn absorb_grid(origin: &mut Option<Instant>, slack: Duration, at: Instant) -> Instant {
+    let step = slack.as_nanos();
+    if step == 0 {
+        return at;
+    }
+    let origin = *origin.get_or_insert(at);
+    let late = match at.checked_duration_since(origin) {
+        // The next grid point after `at`: `at` plus what `at - origin` lacks of a step.
+        Some(since) => match since.as_nanos() % step {
+            0 => 0,
+            r => step - r,
+        },
+        // Before the origin: grid points lie `slack` apart backwards from it too.
+        None => origin.duration_since(at).as_nanos() % step,
+    };
+    after(
+        at,
+        Duration::from_nanos(u64::try_from(late).unwrap_or(u64::MAX)),
+    )
 }

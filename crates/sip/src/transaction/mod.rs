@@ -34,7 +34,7 @@
 //!   [`TransactionError`].
 //! - `layer.rs`: [`TransactionLayer`]: the table of transactions, matching, the timer queue.
 //! - `key.rs`: [`TransactionKey`]: §17.1.3, §17.2.3 (with the RFC 2543 fallback), §9.2.
-//! - `timer.rs`: [`TimerConfig`] (T1, T2, T4) and the [`Timer`] names.
+//! - `timer.rs`: [`TimerConfig`] (T1, T2, T4, the slack of the absorbing timers) and the [`Timer`] names.
 //! - `tx.rs`: the per-transaction record and [`State`].
 //! - `client.rs`: INVITE and non-INVITE client machines.
 //! - `server.rs`: INVITE and non-INVITE server machines.

@@ -32,6 +32,12 @@ pub struct TimerConfig {
     pub t4: Duration,
     /// Timer D on unreliable transports: "at least 32 seconds" (§17.1.1.2), 32 s by default.
     pub timer_d: Duration,
+    /// How late the absorbing timers (D, I, J, K, L, M: their end only forgets the
+    /// transaction, see [`Timer::absorbs`]) may fire. The layer schedules them on a grid of
+    /// this step, so that the transactions of one step end in one wake-up of the caller's
+    /// timer loop instead of one each; meanwhile they go on absorbing retransmissions, as
+    /// the RFC asks of them. Zero (the default): every timer fires at its deadline.
+    pub absorb_slack: Duration,
 }
 
 impl Default for TimerConfig {
@@ -41,6 +47,7 @@ impl Default for TimerConfig {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             timer_d: Duration::from_secs(32),
+            absorb_slack: Duration::ZERO,
         }
     }
 }
@@ -97,6 +104,19 @@ pub enum Timer {
     M,
 }
 
+impl Timer {
+    /// Whether this timer only absorbs retransmissions: when it ends, the transaction is
+    /// forgotten and nothing is sent or reported (D, I, J, K, L, M). Firing it late keeps
+    /// absorbing a little longer; the timeouts (B, F, H) and retransmissions (A, E, G)
+    /// must fire on time.
+    pub fn absorbs(self) -> bool {
+        matches!(
+            self,
+            Timer::D | Timer::I | Timer::J | Timer::K | Timer::L | Timer::M
+        )
+    }
+}
+
 /// `now + d`, saturating far in the future instead of panicking on overflow.
 pub(super) fn after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
@@ -115,13 +135,15 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    /// The earliest deadline.
-    pub(super) fn next(&self) -> Option<Instant> {
+    /// The earliest deadline, and whether only an absorbing timer ([`Timer::absorbs`]) is
+    /// due then.
+    pub(super) fn next_absorbing(&self) -> Option<(Instant, bool)> {
         let r = self.retransmit.map(|(_, at, _)| at);
-        let e = self.end.map(|(_, at)| at);
-        match (r, e) {
-            (Some(r), Some(e)) => Some(r.min(e)),
-            (r, e) => r.or(e),
+        match (self.end, r) {
+            (Some((t, e)), Some(r)) if e < r => Some((e, t.absorbs())),
+            (Some((t, e)), None) => Some((e, t.absorbs())),
+            (_, Some(r)) => Some((r, false)),
+            (None, None) => None,
         }
     }
 

@@ -232,19 +232,25 @@ mod tests {
         assert_eq!(from_store(row), Some(("alice@example.com".into(), b)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_bad_write_fails_alone_and_its_batch_mates_are_committed() {
+    /// A store in a temporary directory and a writer on it with commits `spacing` apart.
+    async fn temporary_writer(spacing: Duration) -> (tempfile::TempDir, Store, LocationWriter) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let store = Store::open(&url).await.unwrap();
-        // A long spacing: the jobs after the first queue up and share a commit.
         let writer = LocationWriter::spawn(
             &store,
             tokio::runtime::Handle::current(),
-            Duration::from_millis(300),
+            spacing,
             store::Durability::Process,
         )
         .unwrap();
+        (dir, store, writer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_write_fails_alone_and_its_batch_mates_are_committed() {
+        // A long spacing: the jobs after the first queue up and share a commit.
+        let (_dir, store, writer) = temporary_writer(Duration::from_millis(300)).await;
         let good = |aor: &str| writes_for(aor, &[Change::Upsert(binding())]);
         let mut bad = good("carol@example.com");
         if let Some(BindingWrite::Upsert(b)) = bad.first_mut() {
@@ -269,16 +275,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_writes_are_committed_in_order_before_close_returns() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let store = Store::open(&url).await.unwrap();
-        let writer = LocationWriter::spawn(
-            &store,
-            tokio::runtime::Handle::current(),
-            Duration::from_millis(5),
-            store::Durability::Process,
-        )
-        .unwrap();
+        let (_dir, store, writer) = temporary_writer(Duration::from_millis(5)).await;
         let aor = "alice@example.com";
         let mut b = binding();
         let mut receivers = Vec::new();

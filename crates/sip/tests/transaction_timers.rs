@@ -677,14 +677,18 @@ fn non_invite_server_timer_j_absorbs_retransmissions() {
     assert_eq!(ev, vec![(ms(34_000), Event::Terminated(key))]);
 }
 
+/// A layer whose absorbing timers fire on a one-second grid, as the server's do.
+fn layer_with_one_second_slack() -> TransactionLayer {
+    TransactionLayer::new(TimerConfig {
+        absorb_slack: Duration::from_secs(1),
+        ..TimerConfig::default()
+    })
+}
+
 #[test]
 fn absorbing_timers_with_slack_end_together_on_a_grid() {
     let t0 = Instant::now();
-    let config = TimerConfig {
-        absorb_slack: Duration::from_secs(1),
-        ..TimerConfig::default()
-    };
-    let mut layer = TransactionLayer::new(config);
+    let mut layer = layer_with_one_second_slack();
     // Three OPTIONS answered at 0, 0.3 and 0.9 s: their Timers J are due at 32, 32.3 and
     // 32.9 s. The first one fixes the grid: 32, 33, ...
     let mut requests = Vec::new();
@@ -734,11 +738,7 @@ fn absorbing_timers_with_slack_end_together_on_a_grid() {
 #[test]
 fn an_absorbing_deadline_before_the_grid_origin_is_less_than_a_step_late() {
     let t0 = Instant::now();
-    let config = TimerConfig {
-        absorb_slack: Duration::from_secs(1),
-        ..TimerConfig::default()
-    };
-    let mut layer = TransactionLayer::new(config);
+    let mut layer = layer_with_one_second_slack();
     // Timer J of an OPTIONS answered at once: due at 32 s, the grid's origin.
     let options = request("OPTIONS", Some("z9hG4bKo1"), "192.0.2.1:5060", 1, "");
     let (key, _) = new_request(layer.handle(t0, options.clone(), false));
@@ -761,11 +761,7 @@ fn an_absorbing_deadline_before_the_grid_origin_is_less_than_a_step_late() {
 #[test]
 fn timeouts_and_retransmissions_ignore_the_slack() {
     let t0 = Instant::now();
-    let config = TimerConfig {
-        absorb_slack: Duration::from_secs(1),
-        ..TimerConfig::default()
-    };
-    let mut layer = TransactionLayer::new(config);
+    let mut layer = layer_with_one_second_slack();
     layer.send_request(t0, invite("z9hG4bKs8"), false).unwrap();
     drain(&mut layer);
     let (tx, ev) = run(&mut layer, t0, Duration::from_secs(60));

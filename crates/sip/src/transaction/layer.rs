@@ -359,7 +359,7 @@ impl TransactionLayer {
         let next = if tx.state == State::Terminated {
             None
         } else {
-            tx.timers.next_absorbing()
+            tx.timers.next_deadline()
         };
         let next = next.map(|(at, absorbing)| {
             if absorbing {

@@ -106,9 +106,9 @@ pub enum Timer {
 
 impl Timer {
     /// Whether this timer only absorbs retransmissions: when it ends, the transaction is
-    /// forgotten and nothing is sent or reported (D, I, J, K, L, M). Firing it late keeps
-    /// absorbing a little longer; the timeouts (B, F, H) and retransmissions (A, E, G)
-    /// must fire on time.
+    /// forgotten, nothing is sent and the TU only learns that it terminated (D, I, J, K,
+    /// L, M). Firing it late keeps absorbing a little longer; the timeouts (B, F, H) and
+    /// retransmissions (A, E, G) must fire on time.
     pub fn absorbs(self) -> bool {
         matches!(
             self,
@@ -137,7 +137,7 @@ pub(super) struct Timers {
 impl Timers {
     /// The earliest deadline, and whether only an absorbing timer ([`Timer::absorbs`]) is
     /// due then.
-    pub(super) fn next_absorbing(&self) -> Option<(Instant, bool)> {
+    pub(super) fn next_deadline(&self) -> Option<(Instant, bool)> {
         let r = self.retransmit.map(|(_, at, _)| at);
         match (self.end, r) {
             (Some((t, e)), Some(r)) if e < r => Some((e, t.absorbs())),

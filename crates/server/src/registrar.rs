@@ -57,6 +57,9 @@ pub struct Arrival<'a> {
 
 /// Decides what a REGISTER changes (RFC 3261 §10.3 steps 6 and 7). `current` is every stored
 /// binding of the address-of-record. An empty list of changes is a query (no Contact).
+///
+/// The request has passed [`sip::sanity::check_request`] with the registrar's policy
+/// (steps 1–6 of the checks): its Contact URIs parse and are SIP or tel URIs.
 pub fn process_register(
     request: &Message,
     current: &[Binding],
@@ -106,8 +109,6 @@ pub fn process_register(
         let Some(addr) = contact.addr() else {
             continue; // `*` handled above
         };
-        addr.parsed_uri()
-            .map_err(|e| Rejection::new(400, format!("Bad Contact URI: {e}")))?;
         let requested = contact
             .expires()
             .or(header_expires)

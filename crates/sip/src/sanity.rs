@@ -10,7 +10,7 @@ use crate::error::ParseError;
 use crate::header_name::HeaderName;
 use crate::message::Message;
 use crate::method::Method;
-use crate::uri::Uri;
+use crate::uri::{is_sip_scheme, scheme_of};
 
 /// Which kind of element is answering; some checks depend on it (RFC 4475 §3.3 lists
 /// different answers for a proxy, a registrar and a UAS).
@@ -116,8 +116,8 @@ pub fn check_request(msg: &Message, policy: &Policy<'_>) -> Result<(), Rejection
     if let Some(dup) = msg.duplicate_single_header() {
         return Err(Rejection::new(400, format!("More than one {dup} header")));
     }
-    if let Some(uri) = msg.request_uri() {
-        let scheme = uri.scheme();
+    // The parser checked the Request-URI; its scheme is all that matters here.
+    if let Some(scheme) = msg.request_uri_str().and_then(scheme_of) {
         if !policy
             .schemes
             .iter()
@@ -167,11 +167,13 @@ pub fn check_request(msg: &Message, policy: &Policy<'_>) -> Result<(), Rejection
 
 /// §10.3 steps 1–6: address-of-record and contacts must be SIP URIs; `*` only alone and
 /// with `Expires: 0`.
+///
+/// Runs after [`Message::validate`], which parsed the To and every Contact URI: the schemes
+/// are all that is left to look at.
 fn check_register(msg: &Message) -> Result<(), Rejection> {
     let to = msg.to()?;
-    match to.parsed_uri() {
-        Ok(Uri::Sip(_)) => {}
-        _ => return Err(Rejection::new(400, "To is not a SIP address-of-record")),
+    if !scheme_of(to.uri).is_some_and(is_sip_scheme) {
+        return Err(Rejection::new(400, "To is not a SIP address-of-record"));
     }
     let mut star = false;
     let mut count = 0;
@@ -180,12 +182,9 @@ fn check_register(msg: &Message) -> Result<(), Rejection> {
         count += 1;
         match contact.addr() {
             None => star = true,
-            Some(addr) => match addr.parsed_uri() {
-                Err(_) => return Err(Rejection::new(400, "Bad Contact URI")),
-                Ok(Uri::Absolute(_)) => {
-                    return Err(Rejection::new(400, "Contact URI scheme not supported"))
-                }
-                Ok(_) => {}
+            Some(addr) => match scheme_of(addr.uri) {
+                Some(s) if is_sip_scheme(s) || s.eq_ignore_ascii_case("tel") => {}
+                _ => return Err(Rejection::new(400, "Contact URI scheme not supported")),
             },
         }
     }

@@ -387,6 +387,18 @@ fn find_param<'a>(params: &Params<'a>, name: &str) -> Option<Option<&'a str>> {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
+/// The scheme of URI text (what precedes the first `:`), without parsing the rest: for
+/// callers that only ask "SIP, tel or other?" of a URI already checked by [`Uri::parse`]
+/// (RFC 3261 §19.1.1; schemes compare case-insensitively). `None` without a `:`.
+pub fn scheme_of(text: &str) -> Option<&str> {
+    memchr::memchr(b':', text.as_bytes()).map(|colon| &text[..colon])
+}
+
+/// Whether a scheme is `sip` or `sips` (RFC 3261 §19.1), in any case.
+pub fn is_sip_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+}
+
 impl<'a> Uri<'a> {
     /// Parses a URI: `sip:`/`sips:` per RFC 3261 §19.1.1 and §25.1, `tel:` per RFC 3966 §3,
     /// any other scheme as an RFC 3986 absolute URI. Schemes are case-insensitive.
@@ -796,8 +808,15 @@ impl<'a> Host<'a> {
                 .map(Host::V6)
                 .map_err(|_| UriError::BadHost);
         }
+        // Most hosts in practice are dotted quads: try that first, in one pass, and classify
+        // the text only when it is not one.
+        if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            if let Some(v4) = parse_ipv4(s) {
+                return Ok(Host::V4(v4));
+            }
+        }
         match host_kind(s) {
-            HostKind::Digits => parse_ipv4(s).map(Host::V4).ok_or(UriError::BadHost),
+            HostKind::Digits => Err(UriError::BadHost),
             HostKind::Name => Ok(Host::Name(s)),
             HostKind::Invalid => Err(UriError::BadHost),
         }
@@ -934,7 +953,7 @@ fn host_kind(s: &str) -> HostKind {
         }
         prev = class;
     }
-    if only_digits && s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+    if only_digits {
         return HostKind::Digits;
     }
     if label_start || prev == 3 || last_label_first != 2 {

@@ -885,7 +885,7 @@ pub(crate) fn local_tag(msg: &Message) -> String {
         .unwrap_or("")
         .hash(&mut h);
     msg.cseq().map(|c| c.seq).unwrap_or(0).hash(&mut h);
-    format!("{:016x}", h.finish())
+    sip::text::hex(&h.finish().to_be_bytes())
 }
 
 #[cfg(test)]

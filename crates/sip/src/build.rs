@@ -1,18 +1,20 @@
 //! Building messages from scratch: requests (RFC 3261 §8.1.1), responses (§8.2.6, §20),
 //! and a response to a received request with the headers §8.2.6.2 says to copy.
 //!
-//! A builder writes the wire text and parses it, so whatever it returns is a [`Message`]
-//! that reads back exactly like a received one. Header values are checked for line breaks,
-//! so no caller can inject a header through a value.
+//! A builder writes the wire text and records where each part is, so whatever it returns is
+//! a [`Message`] that reads back exactly like a received one (the tests parse the text and
+//! compare). Header values are checked for line breaks, so no caller can inject a header
+//! through a value.
 
 use bytes::{BufMut, BytesMut};
 
 use crate::error::ParseError;
 use crate::header_name::HeaderName;
-use crate::message::Message;
+use crate::message::{HeaderField, Message, Span, StartLine, Written, MAX_CONTENT_LENGTH};
 use crate::method::Method;
 use crate::status::reason_phrase;
 use crate::text::is_token;
+use crate::uri::Uri;
 
 /// A header name given to a builder or an editor: a known [`HeaderName`] (written in its
 /// canonical form) or an extension name as text.
@@ -48,51 +50,96 @@ pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ParseError> {
     if !is_token(name) {
         return Err(ParseError::HeaderLine("header name is not a token"));
     }
-    let b = value.as_bytes();
-    let folded_ok = b.iter().enumerate().all(|(i, &c)| match c {
+    check_value(value.as_bytes()).map_err(|e| ParseError::header(HeaderName::from_name(name), e))
+}
+
+/// The value half of [`check_header`]: line breaks only as folding.
+fn check_value(b: &[u8]) -> Result<(), &'static str> {
+    // Nearly every value has no line break at all.
+    let Some(first) = memchr::memchr2(b'\r', b'\n', b) else {
+        return Ok(());
+    };
+    let folded_ok = b.iter().enumerate().skip(first).all(|(i, &c)| match c {
         b'\r' => b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ' | b'\t')),
         b'\n' => i > 0 && b[i - 1] == b'\r' && matches!(b.get(i + 1), Some(b' ' | b'\t')),
         _ => true,
     });
     if !folded_ok {
-        return Err(ParseError::header(
-            HeaderName::from_name(name),
-            "value contains a line break",
-        ));
+        return Err("value contains a line break");
     }
     Ok(())
 }
 
 /// Builds a request or a response line by line.
+///
+/// The builder records where it writes the start line and each header, so
+/// [`MessageBuilder::build`] assembles the [`Message`] from those positions instead of
+/// parsing its own text (the tests check both give the same message). A Content-Length
+/// given by the caller is the one exception: the text is then parsed, so the message is
+/// framed the way a receiver would frame it.
 #[derive(Debug, Clone)]
 pub struct MessageBuilder {
     buf: BytesMut,
-    body: Option<(String, Vec<u8>)>,
-    error: Option<ParseError>,
+    start: StartLine,
+    start_line: Span,
+    headers: Vec<HeaderField>,
+    /// Boxed, as is `error`: both are rare, and the builder is moved by every call.
+    body: Option<Box<(String, Vec<u8>)>>,
+    error: Option<Box<ParseError>>,
+    /// A Content-Length header was added by the caller.
+    reparse: bool,
+}
+
+/// Header slots reserved up front: a response carries the five copied headers and a few
+/// more.
+const HEADER_CAPACITY: usize = 12;
+
+fn span(start: usize, end: usize) -> Span {
+    // `build` refuses messages past `u32::MAX / 2` bytes before these are used.
+    Span {
+        start: start as u32,
+        end: end as u32,
+    }
 }
 
 impl MessageBuilder {
-    fn with_start_line(line: std::fmt::Arguments<'_>) -> MessageBuilder {
+    fn with_start_line(line: std::fmt::Arguments<'_>, start: StartLine) -> MessageBuilder {
         let mut buf = BytesMut::with_capacity(512);
         std::fmt::Write::write_fmt(&mut Writer(&mut buf), line).ok();
+        let start_line = span(0, buf.len());
         buf.put_slice(b"\r\n");
         MessageBuilder {
             buf,
+            start,
+            start_line,
+            headers: Vec::with_capacity(HEADER_CAPACITY),
             body: None,
             error: None,
+            reparse: false,
         }
     }
 
     /// Starts a request: `METHOD request-uri SIP/2.0` (§7.1). The URI is checked when the
     /// message is built.
     pub fn request(method: &Method, request_uri: &str) -> MessageBuilder {
-        let mut b = MessageBuilder::with_start_line(format_args!(
-            "{} {} SIP/2.0",
-            method.as_str(),
-            request_uri
-        ));
-        if request_uri.contains(['\r', '\n', ' ']) {
-            b.error = Some(ParseError::StartLine("Request-URI contains white space"));
+        let name = method.as_str();
+        let uri_start = name.len() + 1;
+        let mut b = MessageBuilder::with_start_line(
+            format_args!("{name} {request_uri} SIP/2.0"),
+            StartLine::Request {
+                // As the parser names it (an `Extension` spelling a known method is that one).
+                method: Method::from_name(name),
+                uri: span(uri_start, uri_start + request_uri.len()),
+            },
+        );
+        if request_uri.contains(['\r', '\n', ' ']) || request_uri.is_empty() {
+            b.error = Some(Box::new(ParseError::StartLine(
+                "Request-URI contains white space",
+            )));
+        } else if !is_token(name) {
+            b.error = Some(Box::new(ParseError::StartLine("method is not a token")));
+        } else if let Err(e) = check_request_uri(request_uri) {
+            b.error = Some(Box::new(e));
         }
         b
     }
@@ -101,9 +148,21 @@ impl MessageBuilder {
     /// phrase of the code.
     pub fn response(code: u16, reason: Option<&str>) -> MessageBuilder {
         let reason = reason.unwrap_or_else(|| reason_phrase(code));
-        let mut b = MessageBuilder::with_start_line(format_args!("SIP/2.0 {code} {reason}"));
+        // "SIP/2.0 " and three digits and a space (a code of another width is refused).
+        let reason_start = 12;
+        let mut b = MessageBuilder::with_start_line(
+            format_args!("SIP/2.0 {code} {reason}"),
+            StartLine::Response {
+                code,
+                reason: span(reason_start, reason_start + reason.len()),
+            },
+        );
         if reason.contains(['\r', '\n']) {
-            b.error = Some(ParseError::StartLine("reason phrase contains a line break"));
+            b.error = Some(Box::new(ParseError::StartLine(
+                "reason phrase contains a line break",
+            )));
+        } else if !(100..=699).contains(&code) {
+            b.error = Some(Box::new(ParseError::StartLine("bad status code")));
         }
         b
     }
@@ -140,8 +199,9 @@ impl MessageBuilder {
     }
 
     /// Appends a header line.
-    pub fn header(self, name: impl IntoHeaderName, value: &str) -> MessageBuilder {
-        self.header_fmt(name, format_args!("{value}"))
+    pub fn header(mut self, name: impl IntoHeaderName, value: &str) -> MessageBuilder {
+        self.push_header(name, |buf| buf.put_slice(value.as_bytes()));
+        self
     }
 
     /// Appends a header line whose value is formatted in place (no intermediate String).
@@ -150,55 +210,104 @@ impl MessageBuilder {
         name: impl IntoHeaderName,
         value: std::fmt::Arguments<'_>,
     ) -> MessageBuilder {
+        self.push_header(name, |buf| {
+            std::fmt::Write::write_fmt(&mut Writer(buf), value).ok();
+        });
+        self
+    }
+
+    /// Writes `name: value CRLF`, checks it and records where it is; a bad line is taken
+    /// back and kept as the error [`Self::build`] returns.
+    fn push_header(&mut self, name: impl IntoHeaderName, write_value: impl FnOnce(&mut BytesMut)) {
         let start = self.buf.len();
         let name_text = name.header_text();
+        let header_name = name.header_name();
+        // Known names are written in their canonical spelling, a token.
+        if header_name == HeaderName::Other && !is_token(name_text) {
+            self.error.get_or_insert_with(|| {
+                Box::new(ParseError::HeaderLine("header name is not a token"))
+            });
+            return;
+        }
         self.buf.put_slice(name_text.as_bytes());
         self.buf.put_slice(b": ");
         let value_start = self.buf.len();
-        std::fmt::Write::write_fmt(&mut Writer(&mut self.buf), value).ok();
-        let value_text = std::str::from_utf8(&self.buf[value_start..]).unwrap_or("");
-        if let Err(e) = check_header(name_text, value_text) {
+        write_value(&mut self.buf);
+        let value_end = self.buf.len();
+        if let Err(e) = check_value(&self.buf[value_start..value_end]) {
             self.buf.truncate(start);
-            self.error.get_or_insert(e);
-            return self;
+            self.error
+                .get_or_insert_with(|| Box::new(ParseError::header(header_name, e)));
+            return;
         }
         self.buf.put_slice(b"\r\n");
-        self
+        self.reparse |= header_name == HeaderName::ContentLength;
+        self.headers.push(HeaderField {
+            name: header_name,
+            name_span: span(start, start + name_text.len()),
+            value: span(value_start, value_end),
+            line: span(start, self.buf.len()),
+        });
     }
 
     /// Sets the body and its Content-Type; Content-Length is written by [`Self::build`].
     pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> MessageBuilder {
-        self.body = Some((content_type.to_owned(), body.into()));
+        self.body = Some(Box::new((content_type.to_owned(), body.into())));
         self
     }
 
-    /// Writes Content-Type, Content-Length and the body, and parses the result.
-    pub fn build(self) -> Result<Message, ParseError> {
-        let MessageBuilder {
-            mut buf,
-            body,
-            error,
-        } = self;
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let body = match body {
+    /// Writes Content-Type, Content-Length and the body, and makes the [`Message`].
+    pub fn build(mut self) -> Result<Message, ParseError> {
+        let body = match self.body.take().map(|b| *b) {
             Some((ct, bytes)) => {
-                check_header("Content-Type", &ct)?;
-                buf.put_slice(b"Content-Type: ");
-                buf.put_slice(ct.as_bytes());
-                buf.put_slice(b"\r\n");
+                self.push_header(HeaderName::ContentType, |buf| buf.put_slice(ct.as_bytes()));
                 bytes
             }
             None => Vec::new(),
         };
-        std::fmt::Write::write_fmt(
-            &mut Writer(&mut buf),
-            format_args!("Content-Length: {}\r\n\r\n", body.len()),
-        )
-        .ok();
+        if let Some(e) = self.error {
+            return Err(*e);
+        }
+        if body.len() as u64 > MAX_CONTENT_LENGTH {
+            return Err(ParseError::header(
+                HeaderName::ContentLength,
+                "not a valid length",
+            ));
+        }
+        self.push_header(HeaderName::ContentLength, |buf| {
+            std::fmt::Write::write_fmt(&mut Writer(buf), format_args!("{}", body.len())).ok();
+        });
+        let MessageBuilder {
+            mut buf,
+            start,
+            start_line,
+            headers,
+            reparse,
+            ..
+        } = self;
+        buf.put_slice(b"\r\n");
+        let body_start = buf.len();
         buf.put_slice(&body);
-        Message::parse(buf.freeze())
+        if reparse {
+            return Message::parse(buf.freeze());
+        }
+        crate::message::assemble(Written {
+            buf: buf.freeze(),
+            start,
+            start_line,
+            headers,
+            body_start,
+        })
+    }
+}
+
+/// The Request-URI checks of the parser (§7.1, §19.1.1): a URI, and no headers in it.
+fn check_request_uri(uri: &str) -> Result<(), ParseError> {
+    match Uri::parse(uri).map_err(ParseError::RequestUri)? {
+        Uri::Sip(sip) if sip.headers.is_some() => Err(ParseError::StartLine(
+            "headers not allowed in the Request-URI",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -365,6 +474,100 @@ Content-Length: 0\r\n\r\n";
         let err = Message::parse(&response[..]).unwrap_err();
         assert!(reject_unparsed(response, &err).is_none());
         assert!(reject_unparsed(b"garbage", &ParseError::Truncated).is_none());
+    }
+
+    /// The message `build` assembles from the builder's positions equals the one the
+    /// parser makes of the same text.
+    fn assert_reads_back(builder: MessageBuilder) -> Message {
+        let built = builder.build().unwrap();
+        let parsed = Message::parse(built.as_bytes().clone()).unwrap();
+        assert_eq!(built.start, parsed.start, "start line");
+        assert_eq!(built.start_line, parsed.start_line, "start line span");
+        assert_eq!(built.headers, parsed.headers, "headers");
+        assert_eq!(built.body, parsed.body, "body");
+        assert_eq!(
+            built.content_length, parsed.content_length,
+            "Content-Length"
+        );
+        assert_eq!(&*built.head, &*parsed.head, "head");
+        built
+    }
+
+    #[test]
+    fn built_messages_equal_their_parse() {
+        let req = Message::parse(INVITE).unwrap();
+        for code in [100, 180, 200, 486, 699] {
+            assert_reads_back(MessageBuilder::response_to(&req, code, None, Some("t1")));
+        }
+        assert_reads_back(
+            MessageBuilder::response(404, Some("Nicht gefunden, ünbekannt"))
+                .header("v", "SIP/2.0/UDP h;branch=z9hG4bK1")
+                .header("X-Custom", "  padded value\t ")
+                .header("x-lower-ext", "")
+                .header(HeaderName::Subject, "one\r\n two\r\n\tthree")
+                .header("Subject", "\r\n folded first")
+                .header_fmt(HeaderName::Expires, format_args!("{}", 3600)),
+        );
+        assert_reads_back(
+            MessageBuilder::request(
+                &Method::Extension("PUBLISH".into()),
+                "sip:a@b;transport=tcp",
+            )
+            .header(HeaderName::CallId, "c1")
+            .body("application/sdp", &b"v=0\r\n\r\nnot headers: x\r\n"[..]),
+        );
+        assert_reads_back(MessageBuilder::request(&Method::Invite, "tel:+4684567890"));
+        assert_reads_back(MessageBuilder::request(
+            &Method::Register,
+            "urn:service:sos",
+        ));
+        let odd = assert_reads_back(MessageBuilder::request(
+            &Method::Extension("INVITE".into()),
+            "sip:x@y",
+        ));
+        assert_eq!(odd.method(), Some(&Method::Invite));
+        // A caller's own Content-Length frames the message, as for a receiver.
+        let framed = MessageBuilder::request(&Method::Options, "sip:a@b")
+            .header(HeaderName::ContentLength, "0")
+            .build()
+            .unwrap();
+        assert_eq!(framed.content_length, Some(0));
+        assert_eq!(framed.header_values(HeaderName::ContentLength).count(), 2);
+    }
+
+    #[test]
+    fn refuses_what_the_parser_would() {
+        for (builder, why) in [
+            (MessageBuilder::response(99, None), "bad status code"),
+            (
+                MessageBuilder::response(700, Some("Odd")),
+                "bad status code",
+            ),
+            (
+                MessageBuilder::request(&Method::Extension("BAD METHOD".into()), "sip:a@b"),
+                "method is not a token",
+            ),
+            (
+                MessageBuilder::request(&Method::Extension("BAD(METHOD".into()), "sip:a@b"),
+                "method is not a token",
+            ),
+            (MessageBuilder::request(&Method::Options, ""), "white space"),
+            (
+                MessageBuilder::request(&Method::Options, "sip:a@b?Subject=x"),
+                "headers not allowed",
+            ),
+            (
+                MessageBuilder::request(&Method::Options, "sip:a@<b>"),
+                "Request-URI",
+            ),
+            (
+                MessageBuilder::request(&Method::Options, "sip:a@b").header("Bad Name", "x"),
+                "not a token",
+            ),
+        ] {
+            let err = builder.build().unwrap_err().to_string();
+            assert!(err.contains(why), "{err:?} should say {why:?}");
+        }
     }
 
     #[test]

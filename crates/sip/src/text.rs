@@ -259,6 +259,18 @@ fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
     }
 }
 
+/// Lowercase hexadecimal of `bytes` (`format!("{:016x}", n)` is `hex(&n.to_be_bytes())`,
+/// without the formatting machinery).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
 /// `ip` as `IpAddr`'s `Display` writes it (`192.0.2.1`, `2001:db8::1`).
 pub fn ip_text(ip: IpAddr) -> String {
     match ip {
@@ -301,6 +313,14 @@ mod tests {
                 Ok("")
             ]
         );
+    }
+
+    #[test]
+    fn hex_matches_the_formatter() {
+        for n in [0u64, 1, 0xff, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(hex(&n.to_be_bytes()), format!("{n:016x}"));
+        }
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -115,18 +115,7 @@ fn hash_hex<D: Digest>(parts: &[&[u8]]) -> String {
         }
         d.update(p);
     }
-    hex(&d.finalize())
-}
-
-/// Lowercase hexadecimal of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
+    crate::text::hex(&d.finalize())
 }
 
 /// HA1 = `H(username ":" realm ":" password)` in lowercase hex (RFC 7616 §3.4.2,

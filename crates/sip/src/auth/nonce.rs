@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::algorithm::hex;
+use crate::text::hex;
 
 type HmacSha256 = Hmac<Sha256>;
 

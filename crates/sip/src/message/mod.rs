@@ -24,7 +24,7 @@ use crate::method::Method;
 use crate::text::split_top_level;
 use crate::uri::Uri;
 
-pub(crate) use parse::MAX_CONTENT_LENGTH;
+pub(crate) use parse::{assemble, Written, MAX_CONTENT_LENGTH};
 
 /// A byte range into the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -452,8 +452,13 @@ impl Message {
     /// Together with [`Message::parse`] this is the full parser verdict used for RFC 4475.
     pub fn validate(&self) -> Result<(), ParseError> {
         use crate::headers::{parse_date, parse_retry_after};
-        for v in self.vias() {
-            v?;
+        // The top Via through `top_via`, which keeps it for the transaction layer, then the
+        // others.
+        if self.header(HeaderName::Via).is_some() {
+            self.top_via()?;
+        }
+        for v in self.list_values(HeaderName::Via).skip(1) {
+            Via::parse(v?).map_err(|e| ParseError::header(HeaderName::Via, e))?;
         }
         for h in &self.headers {
             let value = self.text(h.value);

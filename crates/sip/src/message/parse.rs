@@ -116,6 +116,50 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
     })
 }
 
+/// What a writer of message text (`crate::build`) knows of it, handed over so that the
+/// [`Message`] is assembled without parsing its own output again.
+pub(crate) struct Written {
+    /// The whole message: start line, headers, empty line, body.
+    pub(crate) buf: Bytes,
+    pub(crate) start: StartLine,
+    pub(crate) start_line: Span,
+    /// One field per header line written, values not yet trimmed.
+    pub(crate) headers: Vec<HeaderField>,
+    /// Where the body starts (just past the empty line).
+    pub(crate) body_start: usize,
+}
+
+/// Assembles the message [`parse`] would make of `written.buf`: the same UTF-8 check of
+/// the head and the same trimming of values; the body runs to the end (the writer put its
+/// length in Content-Length).
+pub(crate) fn assemble(written: Written) -> Result<Message, ParseError> {
+    let Written {
+        buf,
+        start,
+        start_line,
+        mut headers,
+        body_start,
+    } = written;
+    if buf.len() > u32::MAX as usize / 2 {
+        return Err(ParseError::TooLarge);
+    }
+    let head = ByteString::try_from(buf.slice(..body_start)).map_err(|_| ParseError::NotUtf8)?;
+    for h in &mut headers {
+        trim_value(&buf, &mut h.value);
+    }
+    let body_len = buf.len() - body_start;
+    Ok(Message {
+        head,
+        start,
+        start_line,
+        headers,
+        body: span(body_start, buf.len()),
+        content_length: Some(body_len as u32),
+        buf,
+        top_via: std::sync::OnceLock::new(),
+    })
+}
+
 /// Finds the end of the line starting at `from`: returns (end of content, start of next
 /// line). Lines end in CRLF; a bare LF is tolerated. `None` when no line end follows.
 fn next_line(b: &[u8], from: usize) -> Option<(usize, usize)> {

@@ -153,17 +153,17 @@ impl Server {
         let in_flight = Arc::new(InFlight::default());
         let deliver = {
             let (core, in_flight) = (core.clone(), in_flight.clone());
-            Arc::new(move |msg: Incoming| {
-                let Some(guard) = InFlight::enter(&in_flight) else {
-                    return; // shutting down: take no new messages
-                };
+            Arc::new(move |msg: Incoming| -> Option<transport::Handling> {
+                // Shutting down: take no new messages.
+                let guard = InFlight::enter(&in_flight)?;
                 let core = core.clone();
-                // Boxed: the task then holds a pointer, and tokio's moves of the task's
-                // stage (spawn, poll's end) copy that instead of the whole future.
-                tokio::spawn(Box::pin(async move {
+                // Boxed: a task spawned for it then holds a pointer, and tokio's moves of
+                // the task's stage (spawn, poll's end) copy that instead of the whole
+                // future.
+                Some(Box::pin(async move {
                     handle(&core, msg).await;
                     drop(guard);
-                }));
+                }))
             })
         };
         self.receivers.start(deliver);

@@ -135,11 +135,32 @@ pub struct Transports {
     connections: tcp::Connections,
 }
 
-/// What every received message is handed to, on the task that read it. It must not wait:
-/// a server spawns the message's handling and returns (no channel and no second task
-/// between the socket and the handling). The reading task then yields once before it
-/// reads the next message, so handlings start in the order the messages arrived.
-pub type Deliver = Arc<dyn Fn(Incoming) + Send + Sync>;
+/// What every received message is handed to, on the task that read it: it returns the
+/// message's handling, or `None` when there is nothing to do. The reading task runs the
+/// handling itself up to its first wait ([`start_handling`]) and leaves the rest to a task
+/// of its own; so handlings start in the order the messages arrived, and one that never
+/// waits (most do not) costs no task at all.
+pub type Deliver = Arc<dyn Fn(Incoming) -> Option<Handling> + Send + Sync>;
+
+/// A message's handling, as [`Deliver`] returns it.
+pub type Handling = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Polls `handling` once on the current (reading) task; if it has to wait, spawns it, and
+/// its task polls it from there on. Whatever the first poll registered with this task's
+/// waker is registered again with the new task's at that task's first poll (every future
+/// wakes only the waker of its latest poll), so at most the reading task is woken once
+/// for nothing.
+///
+/// This replaces spawning every handling and yielding before the next read: a runtime
+/// runs the task spawned last first (tokio's LIFO slot), and the yield to keep arrival
+/// order cost a poll of the I/O driver per message.
+pub(crate) async fn start_handling(mut handling: Handling) {
+    use std::task::Poll;
+    let first = std::future::poll_fn(|cx| Poll::Ready(handling.as_mut().poll(cx))).await;
+    if first.is_pending() {
+        tokio::spawn(handling);
+    }
+}
 
 /// The bound sockets whose receive tasks have not started yet ([`Receivers::start`]).
 pub struct Receivers {
@@ -299,4 +320,124 @@ pub fn local_ip_towards(dest: std::net::IpAddr) -> std::io::Result<std::net::IpA
     let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
     socket.connect(SocketAddr::new(dest, 9))?;
     Ok(socket.local_addr()?.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::Duration;
+
+    fn options(n: usize) -> String {
+        format!(
+            "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{n}\r\n\
+             From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: {n}\r\n\
+             CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// Binds `proto` on loopback and starts its receivers with `deliver`; the bound address.
+    async fn serve(proto: &str, deliver: Deliver) -> SocketAddr {
+        let listen: Listen = format!("{proto}:127.0.0.1:0").parse().unwrap();
+        let (transports, receivers) = Transports::bind(&[listen]).await.unwrap();
+        receivers.start(deliver);
+        transports.local_addrs()[0].addr
+    }
+
+    /// A deliver that logs "start N" before its handling's first wait and "end N" after,
+    /// where each handling waits for the runtime once (so every one is spawned).
+    fn logging_deliver(log: Arc<Mutex<Vec<String>>>) -> Deliver {
+        Arc::new(move |incoming: Incoming| -> Option<Handling> {
+            let id = incoming.message.ok()?.call_id().ok()?.to_owned();
+            let log = log.clone();
+            Some(Box::pin(async move {
+                log.lock().unwrap().push(format!("start {id}"));
+                tokio::task::yield_now().await;
+                log.lock().unwrap().push(format!("end {id}"));
+            }))
+        })
+    }
+
+    async fn wait_for(log: &Mutex<Vec<String>>, entries: usize) -> Vec<String> {
+        for _ in 0..500 {
+            if log.lock().unwrap().len() >= entries {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        log.lock().unwrap().clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn udp_handlings_start_in_arrival_order_and_finish_on_their_own_tasks() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let addr = serve("udp", logging_deliver(log.clone())).await;
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Back to back, so several wait in the socket while one is handled.
+        for n in 0..50 {
+            client.send_to(options(n).as_bytes(), addr).unwrap();
+        }
+        let log = wait_for(&log, 100).await;
+        let starts: Vec<_> = log
+            .iter()
+            .filter(|l| l.starts_with("start"))
+            .cloned()
+            .collect();
+        let expected: Vec<_> = (0..50).map(|n| format!("start {n}")).collect();
+        assert_eq!(starts, expected);
+        for n in 0..50 {
+            assert!(
+                log.contains(&format!("end {n}")),
+                "handling {n} never finished: {log:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn tcp_handlings_start_in_arrival_order() {
+        use tokio::io::AsyncWriteExt;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let addr = serve("tcp", logging_deliver(log.clone())).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let all: String = (0..20).map(options).collect();
+        stream.write_all(all.as_bytes()).await.unwrap();
+        let log = wait_for(&log, 40).await;
+        let starts: Vec<_> = log
+            .iter()
+            .filter(|l| l.starts_with("start"))
+            .cloned()
+            .collect();
+        let expected: Vec<_> = (0..20).map(|n| format!("start {n}")).collect();
+        assert_eq!(starts, expected);
+        assert_eq!(log.len(), 40, "{log:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_handling_woken_later_finishes_after_the_hand_over() {
+        // The first poll registers the reading task's waker; the event comes after the
+        // handling moved to its own task, which must be the one woken.
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let deliver: Deliver = Arc::new(move |_incoming: Incoming| -> Option<Handling> {
+            let mut release = release_rx.clone();
+            let done = done_tx.clone();
+            Some(Box::pin(async move {
+                release.wait_for(|go| *go).await.ok();
+                done.send(()).ok();
+            }))
+        });
+        let addr = serve("udp", deliver).await;
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(options(1).as_bytes(), addr).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            done_rx.try_recv().is_err(),
+            "finished before it was released"
+        );
+        release_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), done_rx.recv())
+            .await
+            .expect("the spawned handling was never woken")
+            .unwrap();
+    }
 }

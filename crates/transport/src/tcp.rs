@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::{ConnMap, Deliver, Incoming, Listen, Protocol};
+use crate::{start_handling, ConnMap, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
 const WRITE_QUEUE: usize = 256;
@@ -146,23 +146,26 @@ async fn read_loop(
                 Ok(Frame::Message { len }) => {
                     let bytes = buf.split_to(len).freeze();
                     let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
-                    deliver(Incoming {
+                    // In order: see `udp::receive_loop`.
+                    if let Some(handling) = deliver(Incoming {
                         message,
                         source: peer,
                         local,
-                    });
-                    // In order: see `udp::receive_loop`.
-                    tokio::task::yield_now().await;
+                    }) {
+                        start_handling(handling).await;
+                    }
                 }
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.
                     tracing::info!(%peer, %local, error = %e, "closing unframeable tcp connection");
                     let bytes = buf.split().freeze();
-                    deliver(Incoming {
+                    if let Some(handling) = deliver(Incoming {
                         message: Err((e, bytes)),
                         source: peer,
                         local,
-                    });
+                    }) {
+                        start_handling(handling).await;
+                    }
                     return;
                 }
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
-use crate::{Deliver, Incoming, Listen};
+use crate::{start_handling, Deliver, Incoming, Listen};
 
 /// Largest datagram accepted (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_535;
@@ -29,14 +29,14 @@ pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver:
         }
         let bytes = Bytes::copy_from_slice(datagram);
         let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
-        deliver(Incoming {
+        // The handling runs here up to its first wait before the next datagram is read,
+        // so two read back to back (a 180 and a 200) are handled in that order.
+        if let Some(handling) = deliver(Incoming {
             message,
             source,
             local,
-        });
-        // Let the handling the message started run before the next datagram is read: a
-        // runtime runs the task spawned last first, so two datagrams read back to back
-        // (a 180 and a 200) would otherwise be handled in the opposite order.
-        tokio::task::yield_now().await;
+        }) {
+            start_handling(handling).await;
+        }
     }
 }

@@ -263,7 +263,16 @@ impl Core {
                 return None;
             }
             let (message, natted) = self.fix_nated_reply(message, source);
-            self.relay_reply(message, source, natted).await
+            match self.relay_party(&message, source, natted) {
+                Some((relay, party)) => {
+                    // Boxed, in a statement of its own: the relay's exchange is large,
+                    // and would otherwise take room in every message's future
+                    // (`run::handle`).
+                    let relayed = Box::pin(relay.on_response(message, party));
+                    relayed.await
+                }
+                None => message,
+            }
         };
         let now = Instant::now();
         let (work, sends, next) = {
@@ -342,16 +351,19 @@ impl Core {
         (fixed, true)
     }
 
-    /// The SDP of a response of a relayed call goes through the relay
-    /// ([`crate::media_relay`]).
-    async fn relay_reply(&self, response: Message, source: Source, natted: bool) -> Message {
-        let Some(relay) = &self.relay else {
-            return response;
-        };
-        if !crate::media_relay::has_sdp(&response)
+    /// The relay and the party a response's SDP comes from, when that SDP goes through the
+    /// relay ([`crate::media_relay`]): a response with SDP in a relayed call.
+    fn relay_party(
+        &self,
+        response: &Message,
+        source: Source,
+        natted: bool,
+    ) -> Option<(&crate::media_relay::MediaRelay, crate::media_relay::Party)> {
+        let relay = self.relay.as_ref()?;
+        if !crate::media_relay::has_sdp(response)
             || !response.call_id().is_ok_and(|c| relay.is_relayed(c))
         {
-            return response;
+            return None;
         }
         // The rewritten SDP goes to the one the response goes to: the Via below ours.
         let upstream = response.vias().nth(1).and_then(|v| {
@@ -363,7 +375,7 @@ impl Core {
             natted,
             facing: upstream.and_then(|ip| self.outbound_ip(ip)),
         };
-        relay.on_response(response, party).await
+        Some((relay, party))
     }
 
     /// What the transaction layer's verdict on a received message means, under the lock.

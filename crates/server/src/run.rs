@@ -160,10 +160,13 @@ impl Server {
                 // Boxed: a task spawned for it then holds a pointer, and tokio's moves of
                 // the task's stage (spawn, poll's end) copy that instead of the whole
                 // future.
-                Some(Box::pin(async move {
+                let f = async move {
                     handle(&core, msg).await;
                     drop(guard);
-                }))
+                };
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| eprintln!("SIZE outer {}", std::mem::size_of_val(&f)));
+                Some(Box::pin(f))
             })
         };
         self.receivers.start(deliver);
@@ -196,10 +199,14 @@ impl Server {
 
 /// One received message, start to end.
 ///
-/// The request, ACK and stray-response handlings are boxed: a task is as large as the
-/// largest state of its future, and each spawn copies all of it (several times) whatever
-/// the message. Most messages (responses, retransmissions) end in `receive`; the few
-/// kilobytes of a request's handling are allocated only for requests.
+/// The request, ACK and stray-response handlings are boxed: a handling's future is as
+/// large as the largest state of the futures it awaits, and is allocated and copied whole
+/// whatever the message. Most messages (responses, retransmissions) end in `receive`; the
+/// few kilobytes of a request's handling are allocated only for requests. Each box is
+/// made in a statement of its own: a temporary lives to the end of its statement, so in
+/// `Box::pin(f()).await` the unboxed `f()` would take room in this future's state too.
+/// (An awaited local is the opposite case: `let r = f(); r.await` keeps both `r` and
+/// the future moved out of it, so `receive` is awaited in place.)
 async fn handle(core: &Core, msg: Incoming) {
     match core.receive(msg).await {
         Some(Work::Request {
@@ -207,13 +214,16 @@ async fn handle(core: &Core, msg: Incoming) {
             request,
             source,
         }) => {
-            Box::pin(crate::policy::handle_request(core, key, request, source)).await;
+            let handling = Box::pin(crate::policy::handle_request(core, key, request, source));
+            handling.await;
         }
         Some(Work::Ack { ack, source }) => {
-            Box::pin(crate::policy::route_ack(core, ack, source)).await;
+            let handling = Box::pin(crate::policy::route_ack(core, ack, source));
+            handling.await;
         }
         Some(Work::StrayResponse(response)) => {
-            Box::pin(crate::policy::forward_response(core, response)).await;
+            let handling = Box::pin(crate::policy::forward_response(core, response));
+            handling.await;
         }
         None => {}
     }

@@ -137,7 +137,7 @@ pub struct Transports {
 
 /// What every received message is handed to, on the task that read it: it returns the
 /// message's handling, or `None` when there is nothing to do. The reading task runs the
-/// handling itself up to its first wait ([`start_handling`]) and leaves the rest to a task
+/// handling itself up to its first wait (`start_handling`) and leaves the rest to a task
 /// of its own; so handlings start in the order the messages arrived, and one that never
 /// waits (most do not) costs no task at all.
 pub type Deliver = Arc<dyn Fn(Incoming) -> Option<Handling> + Send + Sync>;
@@ -368,6 +368,13 @@ mod tests {
         log.lock().unwrap().clone()
     }
 
+    /// The log's "start" entries are those of messages 0..count, in that order.
+    fn assert_started_in_order(log: &[String], count: usize) {
+        let starts: Vec<_> = log.iter().filter(|l| l.starts_with("start")).collect();
+        let expected: Vec<_> = (0..count).map(|n| format!("start {n}")).collect();
+        assert_eq!(starts, expected.iter().collect::<Vec<_>>());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn udp_handlings_start_in_arrival_order_and_finish_on_their_own_tasks() {
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -378,13 +385,7 @@ mod tests {
             client.send_to(options(n).as_bytes(), addr).unwrap();
         }
         let log = wait_for(&log, 100).await;
-        let starts: Vec<_> = log
-            .iter()
-            .filter(|l| l.starts_with("start"))
-            .cloned()
-            .collect();
-        let expected: Vec<_> = (0..50).map(|n| format!("start {n}")).collect();
-        assert_eq!(starts, expected);
+        assert_started_in_order(&log, 50);
         for n in 0..50 {
             assert!(
                 log.contains(&format!("end {n}")),
@@ -402,13 +403,7 @@ mod tests {
         let all: String = (0..20).map(options).collect();
         stream.write_all(all.as_bytes()).await.unwrap();
         let log = wait_for(&log, 40).await;
-        let starts: Vec<_> = log
-            .iter()
-            .filter(|l| l.starts_with("start"))
-            .cloned()
-            .collect();
-        let expected: Vec<_> = (0..20).map(|n| format!("start {n}")).collect();
-        assert_eq!(starts, expected);
+        assert_started_in_order(&log, 20);
         assert_eq!(log.len(), 40, "{log:?}");
     }
 

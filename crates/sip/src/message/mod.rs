@@ -5,7 +5,9 @@
 //! ## Layout
 //!
 //! - `mod.rs`: the [`Message`] type and its accessors.
-//! - `parse.rs`: the zero-copy parser (start line, folded headers, body by Content-Length).
+//! - `parse.rs`: the zero-copy parser (start line, folded headers, body by Content-Length),
+//!   and `assemble`, which makes a message from the positions a writer (`crate::build`)
+//!   recorded, with the parser's checks on the head.
 
 mod parse;
 

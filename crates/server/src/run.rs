@@ -160,13 +160,10 @@ impl Server {
                 // Boxed: a task spawned for it then holds a pointer, and tokio's moves of
                 // the task's stage (spawn, poll's end) copy that instead of the whole
                 // future.
-                let f = async move {
+                Some(Box::pin(async move {
                     handle(&core, msg).await;
                     drop(guard);
-                };
-                static ONCE: std::sync::Once = std::sync::Once::new();
-                ONCE.call_once(|| eprintln!("SIZE outer {}", std::mem::size_of_val(&f)));
-                Some(Box::pin(f))
+                }))
             })
         };
         self.receivers.start(deliver);

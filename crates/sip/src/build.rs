@@ -10,11 +10,12 @@ use bytes::{BufMut, BytesMut};
 
 use crate::error::ParseError;
 use crate::header_name::HeaderName;
-use crate::message::{HeaderField, Message, Span, StartLine, Written, MAX_CONTENT_LENGTH};
+use crate::message::{
+    check_request_uri, HeaderField, Message, Span, StartLine, Written, MAX_CONTENT_LENGTH,
+};
 use crate::method::Method;
 use crate::status::reason_phrase;
 use crate::text::is_token;
-use crate::uri::Uri;
 
 /// A header name given to a builder or an editor: a known [`HeaderName`] (written in its
 /// canonical form) or an extension name as text.
@@ -298,16 +299,6 @@ impl MessageBuilder {
             headers,
             body_start,
         })
-    }
-}
-
-/// The Request-URI checks of the parser (§7.1, §19.1.1): a URI, and no headers in it.
-fn check_request_uri(uri: &str) -> Result<(), ParseError> {
-    match Uri::parse(uri).map_err(ParseError::RequestUri)? {
-        Uri::Sip(sip) if sip.headers.is_some() => Err(ParseError::StartLine(
-            "headers not allowed in the Request-URI",
-        )),
-        _ => Ok(()),
     }
 }
 

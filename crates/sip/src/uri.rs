@@ -416,9 +416,8 @@ impl<'a> Uri<'a> {
         }
         // From here on the text is printable ASCII, so byte slicing is always on char
         // boundaries.
-        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriError::NoScheme)?;
-        let scheme = &s[..colon];
-        let rest = &s[colon + 1..];
+        let scheme = scheme_of(s).ok_or(UriError::NoScheme)?;
+        let rest = &s[scheme.len() + 1..];
         let sb = scheme.as_bytes();
         match sb.first() {
             Some(c) if c.is_ascii_alphabetic() => {}
@@ -808,8 +807,8 @@ impl<'a> Host<'a> {
                 .map(Host::V6)
                 .map_err(|_| UriError::BadHost);
         }
-        // Most hosts in practice are dotted quads: try that first, in one pass, and classify
-        // the text only when it is not one.
+        // A dotted quad (every IPv4 host, common in Via and Contact) is parsed in one pass;
+        // the text is classified only when it is not one.
         if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             if let Some(v4) = parse_ipv4(s) {
                 return Ok(Host::V4(v4));

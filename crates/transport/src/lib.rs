@@ -154,11 +154,19 @@ pub type Handling = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Sen
 /// This replaces spawning every handling and yielding before the next read: a runtime
 /// runs the task spawned last first (tokio's LIFO slot), and the yield to keep arrival
 /// order cost a poll of the I/O driver per message.
-pub(crate) async fn start_handling(mut handling: Handling) {
+async fn start_handling(mut handling: Handling) {
     use std::task::Poll;
     let first = std::future::poll_fn(|cx| Poll::Ready(handling.as_mut().poll(cx))).await;
     if first.is_pending() {
         tokio::spawn(handling);
+    }
+}
+
+/// Hands `incoming` to `deliver` and starts the handling it returns ([`start_handling`]):
+/// what every receive loop does with each message it reads.
+pub(crate) async fn hand_over(deliver: &Deliver, incoming: Incoming) {
+    if let Some(handling) = deliver(incoming) {
+        start_handling(handling).await;
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::{start_handling, ConnMap, Deliver, Incoming, Listen, Protocol};
+use crate::{hand_over, ConnMap, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
 const WRITE_QUEUE: usize = 256;
@@ -147,25 +147,29 @@ async fn read_loop(
                     let bytes = buf.split_to(len).freeze();
                     let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
                     // In order: see `udp::receive_loop`.
-                    if let Some(handling) = deliver(Incoming {
-                        message,
-                        source: peer,
-                        local,
-                    }) {
-                        start_handling(handling).await;
-                    }
+                    hand_over(
+                        deliver,
+                        Incoming {
+                            message,
+                            source: peer,
+                            local,
+                        },
+                    )
+                    .await;
                 }
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.
                     tracing::info!(%peer, %local, error = %e, "closing unframeable tcp connection");
                     let bytes = buf.split().freeze();
-                    if let Some(handling) = deliver(Incoming {
-                        message: Err((e, bytes)),
-                        source: peer,
-                        local,
-                    }) {
-                        start_handling(handling).await;
-                    }
+                    hand_over(
+                        deliver,
+                        Incoming {
+                            message: Err((e, bytes)),
+                            source: peer,
+                            local,
+                        },
+                    )
+                    .await;
                     return;
                 }
             }

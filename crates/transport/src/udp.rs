@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
-use crate::{start_handling, Deliver, Incoming, Listen};
+use crate::{hand_over, Deliver, Incoming, Listen};
 
 /// Largest datagram accepted (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_535;
@@ -31,12 +31,14 @@ pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver:
         let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
         // The handling runs here up to its first wait before the next datagram is read,
         // so two read back to back (a 180 and a 200) are handled in that order.
-        if let Some(handling) = deliver(Incoming {
-            message,
-            source,
-            local,
-        }) {
-            start_handling(handling).await;
-        }
+        hand_over(
+            &deliver,
+            Incoming {
+                message,
+                source,
+                local,
+            },
+        )
+        .await;
     }
 }

@@ -26,7 +26,7 @@ use crate::method::Method;
 use crate::text::split_top_level;
 use crate::uri::Uri;
 
-pub(crate) use parse::{assemble, Written, MAX_CONTENT_LENGTH};
+pub(crate) use parse::{assemble, check_request_uri, Written, MAX_CONTENT_LENGTH};
 
 /// A byte range into the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -245,20 +245,23 @@ fn start_line(head: &str, line: Span) -> Result<StartLine, ParseError> {
         ));
     }
     check_version(version)?;
-    let parsed = Uri::parse(uri).map_err(ParseError::RequestUri)?;
-    if let Uri::Sip(sip) = parsed {
-        // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI.
-        if sip.headers.is_some() {
-            return Err(ParseError::StartLine(
-                "headers not allowed in the Request-URI",
-            ));
-        }
-    }
+    check_request_uri(uri)?;
     let uri_start = base + sp1 + 1;
     Ok(StartLine::Request {
         method: Method::from_name(method),
         uri: span(uri_start, uri_start + uri.len()),
     })
+}
+
+/// What a Request-URI must be (§7.1): a URI, and for SIP no headers in it (§19.1.1
+/// table). Shared with the builder (`crate::build`), which writes request lines.
+pub(crate) fn check_request_uri(uri: &str) -> Result<(), ParseError> {
+    match Uri::parse(uri).map_err(ParseError::RequestUri)? {
+        Uri::Sip(sip) if sip.headers.is_some() => Err(ParseError::StartLine(
+            "headers not allowed in the Request-URI",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn status_line(text: &str, base: usize) -> Result<StartLine, ParseError> {

@@ -8,13 +8,31 @@
 //! socket for writability too, so each datagram sent would wake the reactor once more, and
 //! a task wake-up per packet costs more than the relaying itself. The monotonic and wall
 //! clocks are read here, never in the engine.
+//!
+//! ## Locking
+//!
+//! The state shared by the handle's clones and the media threads sits behind two locks,
+//! so that no socket is read or written while the engine is locked:
+//!
+//! - the **engine lock** (a `Mutex<Engine>`): a control operation (offer, answer, delete,
+//!   query, list, an NG command, shutdown) holds it for its engine call, binding the ports
+//!   the engine opens on the way; a media thread holds it only to ask the engine where the
+//!   datagrams of one received batch go (and, after sending, to count failed sends), and
+//!   the janitor for one idle cleanup. `recvmmsg` and `sendmmsg` run without it.
+//! - the **socket table** (an `RwLock`, by port): written when pairs open and close,
+//!   read by the media threads to find the socket an event is for and the sockets a batch
+//!   leaves by.
+//!
+//! Lock order: the engine lock before the socket table, never the other way round. The
+//! sockets of released pairs are taken out of the table under both locks and closed after
+//! both are released.
 
 pub mod batch;
 pub mod poller;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::node::poller::Poller;
@@ -58,18 +76,48 @@ impl RelayConfig {
 /// A non-blocking media socket, watched by one media thread's epoll set.
 type MediaSocket = Arc<UdpSocket>;
 
+/// The state of a relay, shared by its handles and media threads (see the module's
+/// "Locking" section).
 pub(crate) struct Shared {
-    engine: Engine,
-    port_min: u16,
-    /// By `port - port_min`: the open sockets.
-    sockets: Vec<Option<MediaSocket>>,
+    /// The sans-IO session engine.
+    engine: Mutex<Engine>,
+    /// The open media sockets.
+    sockets: RwLock<SocketTable>,
 }
 
 impl Shared {
-    fn socket(&self, port: u16) -> Option<&MediaSocket> {
-        self.sockets
+    fn new(engine: Engine) -> Shared {
+        let (port_min, port_max) = (engine.config().port_min, engine.config().port_max);
+        let span = usize::from(port_max.saturating_sub(port_min)) + 1;
+        Shared {
+            engine: Mutex::new(engine),
+            sockets: RwLock::new(SocketTable {
+                port_min,
+                by_port: vec![None; span],
+            }),
+        }
+    }
+}
+
+/// The open media sockets of a relay, by port.
+pub(crate) struct SocketTable {
+    port_min: u16,
+    /// By `port - port_min`.
+    by_port: Vec<Option<MediaSocket>>,
+}
+
+impl SocketTable {
+    /// The socket of relay port `port`, if open.
+    pub(crate) fn get(&self, port: u16) -> Option<&MediaSocket> {
+        self.by_port
             .get(usize::from(port.checked_sub(self.port_min)?))?
             .as_ref()
+    }
+
+    /// The slot of relay port `port` (`None` outside the range).
+    fn slot(&mut self, port: u16) -> Option<&mut Option<MediaSocket>> {
+        self.by_port
+            .get_mut(usize::from(port.checked_sub(self.port_min)?))
     }
 }
 
@@ -77,7 +125,7 @@ impl Shared {
 /// clone is dropped or [`RelayHandle::shutdown`] is called.
 #[derive(Clone)]
 pub struct RelayHandle {
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Shared>,
     listen_ip: IpAddr,
     pollers: Arc<Vec<Arc<Poller>>>,
     threads: Arc<MediaThreads>,
@@ -104,13 +152,7 @@ impl RelayHandle {
     /// Starts a relay: checks the configuration and starts the media threads (which also
     /// run the idle cleanup). Media sockets open as offers ask for them. Needs no runtime.
     pub fn start(config: RelayConfig) -> Result<RelayHandle, RelayError> {
-        let engine = Engine::new(config.engine.clone())?;
-        let span = usize::from(config.engine.port_max - config.engine.port_min) + 1;
-        let shared = Arc::new(Mutex::new(Shared {
-            engine,
-            port_min: config.engine.port_min,
-            sockets: vec![None; span],
-        }));
+        let shared = Arc::new(Shared::new(Engine::new(config.engine.clone())?));
         let stop = Arc::new(AtomicBool::new(false));
         let mut pollers = Vec::new();
         for i in 0..config.threads.max(1) {
@@ -145,79 +187,76 @@ impl RelayHandle {
     }
 
     fn exchange(&self, request: &MediaRequest, is_offer: bool) -> Result<Rewritten, RelayError> {
-        let mut s = lock(&self.shared);
-        let result = {
-            let Shared {
-                engine,
-                sockets,
-                port_min,
-                ..
-            } = &mut *s;
-            let mut open = |port| self.open_pair(port, *port_min, sockets);
-            if is_offer {
-                engine.offer(Instant::now(), request, &mut open)
-            } else {
-                engine.answer(Instant::now(), request, &mut open)
-            }
+        let mut engine = lock(&self.shared.engine);
+        let mut open = |port| self.open_pair(port);
+        let result = if is_offer {
+            engine.offer(Instant::now(), request, &mut open)
+        } else {
+            engine.answer(Instant::now(), request, &mut open)
         };
-        close_released(&mut s);
+        let closed = take_released(&mut engine, &self.shared.sockets);
+        drop(engine);
+        drop(closed);
         result
     }
 
     /// Deletes a call, closing its ports; answers its final counters.
     pub fn delete(&self, call_id: &str) -> Result<CallStats, RelayError> {
-        let mut s = lock(&self.shared);
-        let stats = s.engine.delete(call_id);
-        close_released(&mut s);
+        let mut engine = lock(&self.shared.engine);
+        let stats = engine.delete(call_id);
+        let closed = take_released(&mut engine, &self.shared.sockets);
+        drop(engine);
+        drop(closed);
         stats
     }
 
     /// The counters of a call.
     pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
-        lock(&self.shared).engine.query(call_id)
+        lock(&self.shared.engine).query(call_id)
     }
 
     /// The Call-IDs relayed now.
     pub fn list(&self) -> Vec<String> {
-        lock(&self.shared).engine.list()
+        lock(&self.shared.engine).list()
     }
 
     /// Answers one NG datagram (see [`crate::ng::server`]).
     pub fn handle_ng(&self, datagram: &[u8]) -> Option<Vec<u8>> {
-        let mut s = lock(&self.shared);
         let clock = Clock {
             now: Instant::now(),
             unix_now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         };
-        let answer = {
-            let Shared {
-                engine,
-                sockets,
-                port_min,
-                ..
-            } = &mut *s;
-            let mut open = |port| self.open_pair(port, *port_min, sockets);
-            handle(engine, clock, datagram, &mut open)
-        };
-        close_released(&mut s);
+        let mut engine = lock(&self.shared.engine);
+        let mut open = |port| self.open_pair(port);
+        let answer = handle(&mut engine, clock, datagram, &mut open);
+        let closed = take_released(&mut engine, &self.shared.sockets);
+        drop(engine);
+        drop(closed);
         answer
     }
 
     /// Removes every call and closes every media socket.
     pub fn shutdown(&self) {
-        let mut s = lock(&self.shared);
-        for id in s.engine.list() {
-            let _ = s.engine.delete(&id);
+        let mut engine = lock(&self.shared.engine);
+        for id in engine.list() {
+            let _ = engine.delete(&id);
         }
-        close_released(&mut s);
+        let closed = take_released(&mut engine, &self.shared.sockets);
+        drop(engine);
+        drop(closed);
         self.threads.0.store(true, Ordering::Relaxed);
     }
 
-    /// Binds RTP `port` and RTCP `port + 1` and hands them to a media thread (by pair, so
-    /// both stay on one thread); `false` when either port is busy.
-    fn open_pair(&self, port: u16, port_min: u16, sockets: &mut [Option<MediaSocket>]) -> bool {
+    /// Binds RTP `port` and RTCP `port + 1`, enters them in the socket table and hands
+    /// them to a media thread (by pair, so both stay on one thread); `false` when either
+    /// port is busy. Called by the engine (under the engine lock) as it allocates a pair.
+    ///
+    /// The sockets are in the table before epoll watches them, so a media thread woken for
+    /// one always finds it (an edge-triggered event missed there would leave its datagrams
+    /// waiting for the next).
+    fn open_pair(&self, port: u16) -> bool {
         let bind = |p: u16| -> Option<UdpSocket> {
             let socket = UdpSocket::bind(SocketAddr::new(self.listen_ip, p)).ok()?;
             socket.set_nonblocking(true).ok()?;
@@ -232,37 +271,75 @@ impl RelayHandle {
         else {
             return false;
         };
-        if poller.watch(&rtp, port).is_err() || poller.watch(&rtcp, port + 1).is_err() {
-            return false;
-        }
-        for (p, socket) in [(port, rtp), (port + 1, rtcp)] {
-            if let Some(slot) = sockets.get_mut(usize::from(p - port_min)) {
-                *slot = Some(Arc::new(socket));
+        let (rtp, rtcp) = (Arc::new(rtp), Arc::new(rtcp));
+        let pair = [(port, &rtp), (port.wrapping_add(1), &rtcp)];
+        {
+            let mut table = write(&self.shared.sockets);
+            for (p, socket) in pair {
+                if let Some(slot) = table.slot(p) {
+                    *slot = Some(Arc::clone(socket));
+                }
             }
         }
-        true
+        if pair
+            .iter()
+            .all(|(p, socket)| poller.watch(socket, *p).is_ok())
+        {
+            return true;
+        }
+        let mut table = write(&self.shared.sockets);
+        for (p, _) in pair {
+            if let Some(slot) = table.slot(p) {
+                *slot = None;
+            }
+        }
+        false
     }
 }
 
-/// Locks the shared state; a panic elsewhere does not make the relay unusable.
-pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared
+/// Locks the engine; a panic elsewhere does not make the relay unusable.
+pub(crate) fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Closes the sockets of the pairs the engine released.
-pub(crate) fn close_released(s: &mut Shared) {
-    for port in s.engine.take_released() {
+/// Reads the socket table (poisoning ignored, as for [`lock`]).
+pub(crate) fn read(sockets: &RwLock<SocketTable>) -> RwLockReadGuard<'_, SocketTable> {
+    sockets
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes the socket table (poisoning ignored, as for [`lock`]).
+fn write(sockets: &RwLock<SocketTable>) -> RwLockWriteGuard<'_, SocketTable> {
+    sockets
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes the sockets of the pairs the engine released out of the table. The caller holds
+/// the engine lock, so the table is clear of a pair before the engine can give it out
+/// again, and drops the answer after releasing it: that closes the sockets (unless a media
+/// thread still holds one for the batch it is relaying) without the lock held.
+pub(crate) fn take_released(
+    engine: &mut Engine,
+    sockets: &RwLock<SocketTable>,
+) -> Vec<MediaSocket> {
+    let released = engine.take_released();
+    if released.is_empty() {
+        return Vec::new();
+    }
+    let mut table = write(sockets);
+    let mut closed = Vec::with_capacity(2 * released.len());
+    for port in released {
         for p in [port, port.wrapping_add(1)] {
-            if let Some(slot) = p
-                .checked_sub(s.port_min)
-                .and_then(|i| s.sockets.get_mut(usize::from(i)))
-            {
-                *slot = None;
+            if let Some(socket) = table.slot(p).and_then(Option::take) {
+                closed.push(socket);
             }
         }
     }
+    closed
 }
 
 /// Serves NG on `socket` for `relay` until `shutdown` completes.

@@ -1,8 +1,8 @@
 //! The media threads: each owns an epoll set (read interest only, edge-triggered) of relay
 //! sockets and loops: wait for readable sockets, take a batch from each with `recvmmsg`,
-//! ask the engine where each datagram goes (one lock per batch), send each run with the same
-//! outgoing socket with one `sendmmsg`. Once a second a thread also runs the engine's idle
-//! cleanup.
+//! ask the engine where each datagram goes (one engine lock per batch, released before
+//! anything is sent), send each run with the same outgoing socket with one `sendmmsg`.
+//! Once a second a thread also runs the engine's idle cleanup.
 //!
 //! ## Coalescing
 //!
@@ -17,16 +17,16 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
 use crate::engine::Forward;
-use crate::node::batch::{with_batch, Batch};
-use crate::node::{close_released, lock, Shared};
+use crate::node::batch::{with_batch, Batch, BATCH};
+use crate::node::{lock, read, take_released, MediaSocket, Shared};
 
 /// Events taken per `epoll_wait`.
 const EVENTS: usize = 256;
@@ -60,12 +60,13 @@ impl Poller {
 /// the one that runs the idle cleanup.
 pub(crate) fn run(
     poller: Arc<Poller>,
-    shared: Weak<Mutex<Shared>>,
+    shared: Weak<Shared>,
     stop: Arc<AtomicBool>,
     coalesce: Duration,
     janitor: bool,
 ) {
     let mut events = vec![EpollEvent::empty(); EVENTS];
+    let mut plan = Plan::new();
     let mut next_cleanup = Instant::now() + Duration::from_secs(1);
     while !stop.load(Ordering::Relaxed) {
         let n = match poller.epoll.wait(&mut events, TICK_MS) {
@@ -84,7 +85,7 @@ pub(crate) fn run(
             let Ok(port) = u16::try_from(event.data()) else {
                 continue;
             };
-            let Some(socket) = lock(&shared).socket(port).cloned() else {
+            let Some(socket) = read(&shared.sockets).get(port).cloned() else {
                 continue;
             };
             let fd = socket.as_raw_fd();
@@ -92,7 +93,10 @@ pub(crate) fn run(
             // full found the queue empty, and any datagram arriving after that raises a
             // new edge, so stopping there loses nothing and saves an empty recvmmsg.
             loop {
-                match with_batch(|batch| relay_batch(batch, fd, &shared, port)) {
+                let relayed_batch = with_batch(|batch| {
+                    relay_batch(batch, &mut plan, fd, &shared, port, &mut Batch::send)
+                });
+                match relayed_batch {
                     Some(Ok((received, full))) => {
                         relayed += received;
                         if !full {
@@ -111,11 +115,14 @@ pub(crate) fn run(
         }
         if janitor && Instant::now() >= next_cleanup {
             next_cleanup = Instant::now() + Duration::from_secs(1);
-            let mut s = lock(&shared);
-            for call in s.engine.handle_timeout(Instant::now()) {
+            let mut engine = lock(&shared.engine);
+            let idle = engine.handle_timeout(Instant::now());
+            let closed = take_released(&mut engine, &shared.sockets);
+            drop(engine);
+            drop(closed);
+            for call in idle {
                 tracing::info!(call_id = %call.call_id, "relay session idle, removed");
             }
-            close_released(&mut s);
         }
         drop(shared);
         if relayed > 0 && !coalesce.is_zero() {
@@ -124,54 +131,216 @@ pub(crate) fn run(
     }
 }
 
-/// Receives one batch on `fd` and relays it; answers how many datagrams came and whether
-/// the batch was full (more may be waiting).
-fn relay_batch(
-    batch: &mut Batch,
-    fd: std::os::fd::RawFd,
-    shared: &Mutex<Shared>,
+/// Where the datagrams of one batch go: reused from batch to batch by a media thread, so
+/// relaying allocates nothing.
+pub(crate) struct Plan {
+    /// (index into the batch, destination) of each datagram to send, in arrival order.
+    sends: Vec<(usize, SocketAddr)>,
+    /// Consecutive stretches of `sends` leaving by one relay port.
+    runs: Vec<Run>,
+}
+
+/// A stretch of [`Plan::sends`] leaving by one relay port.
+struct Run {
+    /// The relay port the datagrams leave by.
     port: u16,
-) -> io::Result<(usize, bool)> {
+    /// Where the stretch ends in `sends` (it starts where the previous one ends).
+    end: usize,
+    /// The socket of `port`, looked up before the engine lock is released (`None`: closed).
+    socket: Option<MediaSocket>,
+}
+
+impl Plan {
+    pub(crate) fn new() -> Plan {
+        Plan {
+            sends: Vec::with_capacity(BATCH),
+            runs: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Adds datagram `i`, to go from relay port `from_port` to `to`. A batch from one port
+    /// almost always leaves by one port: one run.
+    fn push(&mut self, from_port: u16, i: usize, to: SocketAddr) {
+        self.sends.push((i, to));
+        let end = self.sends.len();
+        match self.runs.last_mut() {
+            Some(run) if run.port == from_port => run.end = end,
+            _ => self.runs.push(Run {
+                port: from_port,
+                end,
+                socket: None,
+            }),
+        }
+    }
+}
+
+/// Receives one batch on `fd` (relay port `port`) and relays it; answers how many datagrams
+/// came and whether the batch was full (more may be waiting).
+///
+/// The engine lock is held once, to decide where each datagram goes and to look up the
+/// sockets they leave by; `recvmmsg` before it and the sends (`send`: [`Batch::send`], a
+/// `sendmmsg` per run) after it run unlocked. A second, short lock counts failed sends.
+pub(crate) fn relay_batch<S>(
+    batch: &mut Batch,
+    plan: &mut Plan,
+    fd: RawFd,
+    shared: &Shared,
+    port: u16,
+    send: &mut S,
+) -> io::Result<(usize, bool)>
+where
+    S: FnMut(&mut Batch, RawFd, &[(usize, SocketAddr)]) -> usize,
+{
     let n = batch.recv(fd)?;
     let now = Instant::now();
-    let mut sends: Vec<(usize, SocketAddr)> = Vec::with_capacity(n);
-    let mut out: Option<(u16, Arc<UdpSocket>)> = None;
-    let mut failed = 0usize;
+    plan.sends.clear();
+    plan.runs.clear();
     {
-        let mut s = lock(shared);
+        let mut engine = lock(&shared.engine);
         for i in 0..n {
             let Some((data, source)) = batch.datagram(i) else {
                 continue;
             };
-            let Forward::Send { from_port, to } = s.engine.forward(now, port, source, data) else {
-                continue;
-            };
-            if out.as_ref().is_none_or(|(p, _)| *p != from_port) {
-                // A batch from one port almost always leaves by one port; a change
-                // flushes the run so far.
-                if let Some((_, sock)) = out.take() {
-                    let sent = batch.send(sock.as_raw_fd(), &sends);
-                    failed += sends.len() - sent;
-                    sends.clear();
-                }
-                out = s.socket(from_port).cloned().map(|sock| (from_port, sock));
+            if let Forward::Send { from_port, to } = engine.forward(now, port, source, data) {
+                plan.push(from_port, i, to);
             }
-            if out.is_some() {
-                sends.push((i, to));
-            } else {
-                failed += 1;
+        }
+        if !plan.runs.is_empty() {
+            let table = read(&shared.sockets);
+            for run in &mut plan.runs {
+                run.socket = table.get(run.port).cloned();
             }
         }
     }
-    if let Some((_, sock)) = out {
-        let sent = batch.send(sock.as_raw_fd(), &sends);
-        failed += sends.len() - sent;
+    let mut failed = 0usize;
+    let mut start = 0;
+    for run in plan.runs.drain(..) {
+        let items = plan.sends.get(start..run.end).unwrap_or(&[]);
+        start = run.end;
+        let sent = match &run.socket {
+            Some(socket) => send(batch, socket.as_raw_fd(), items),
+            None => 0,
+        };
+        failed += items.len().saturating_sub(sent);
     }
     if failed > 0 {
-        let mut s = lock(shared);
+        let mut engine = lock(&shared.engine);
         for _ in 0..failed {
-            s.engine.count_send_error(port);
+            engine.count_send_error(port);
         }
     }
-    Ok((n, n >= crate::node::batch::BATCH))
+    Ok((n, n >= BATCH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    use crate::engine::Engine;
+    use crate::node::{MediaThreads, RelayConfig, RelayHandle};
+    use crate::request::MediaRequest;
+
+    /// A relay on loopback whose one poller no thread waits on: the test relays the
+    /// batches itself.
+    fn relay_without_media_thread() -> RelayHandle {
+        let mut config = RelayConfig::new([127, 0, 0, 1].into());
+        config.listen_ip = [127, 0, 0, 1].into();
+        // A range of its own per test binary run; busy pairs are skipped anyway.
+        let base = 44000 + 2 * (std::process::id() % 2000) as u16;
+        config.engine.port_min = base;
+        config.engine.port_max = base + 99;
+        RelayHandle {
+            shared: Arc::new(Shared::new(Engine::new(config.engine).unwrap())),
+            listen_ip: config.listen_ip,
+            pollers: Arc::new(vec![Arc::new(Poller::new().unwrap())]),
+            threads: Arc::new(MediaThreads(Arc::new(AtomicBool::new(false)))),
+        }
+    }
+
+    fn request(call: &str, to_tag: Option<&str>, port: u16) -> MediaRequest {
+        MediaRequest {
+            call_id: call.into(),
+            from_tag: "a".into(),
+            to_tag: to_tag.map(str::to_owned),
+            sdp: format!(
+                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio {port} RTP/AVP 0\r\n"
+            )
+            .into_bytes(),
+            ..MediaRequest::default()
+        }
+    }
+
+    fn media_port(sdp: &[u8]) -> u16 {
+        let text = std::str::from_utf8(sdp).unwrap();
+        let line = text.lines().find(|l| l.starts_with("m=audio ")).unwrap();
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+
+    fn rtp(seq: u8) -> [u8; 20] {
+        let mut p = [0u8; 20];
+        p[0] = 0x80;
+        p[3] = seq;
+        p
+    }
+
+    #[test]
+    fn a_control_operation_completes_while_a_batch_is_being_sent() {
+        let relay = relay_without_media_thread();
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let a_port = a.local_addr().unwrap().port();
+        let b_port = b.local_addr().unwrap().port();
+        relay.offer(&request("c1", None, a_port)).unwrap();
+        let answer = relay.answer(&request("c1", Some("b"), b_port)).unwrap();
+        let relay_port = media_port(&answer.sdp);
+        for seq in 1..=5 {
+            a.send_to(&rtp(seq), ("127.0.0.1", relay_port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let socket = read(&relay.shared.sockets)
+            .get(relay_port)
+            .cloned()
+            .unwrap();
+
+        // Each send first waits for an offer made on another thread: it needs the engine
+        // lock and the socket table, so it completes only if neither is held here.
+        let mut offers_completed = Vec::new();
+        let mut send = |batch: &mut Batch, fd: RawFd, items: &[(usize, SocketAddr)]| {
+            let (done, finished) = mpsc::channel();
+            let control = relay.clone();
+            std::thread::spawn(move || {
+                let _ = done.send(control.offer(&request("c2", None, 4000)).is_ok());
+            });
+            offers_completed.push(finished.recv_timeout(Duration::from_secs(2)) == Ok(true));
+            batch.send(fd, items)
+        };
+        let mut plan = Plan::new();
+        let (received, full) = with_batch(|batch| {
+            relay_batch(
+                batch,
+                &mut plan,
+                socket.as_raw_fd(),
+                &relay.shared,
+                relay_port,
+                &mut send,
+            )
+        })
+        .unwrap()
+        .unwrap();
+
+        assert_eq!((received, full), (5, false));
+        assert_eq!(offers_completed, [true], "one run; the offer did not wait");
+        let mut buf = [0u8; 64];
+        for seq in 1..=5 {
+            let (n, _) = b.recv_from(&mut buf).unwrap();
+            assert_eq!(buf[..n], rtp(seq));
+        }
+        let mut calls = relay.list();
+        calls.sort();
+        assert_eq!(calls, ["c1", "c2"]);
+    }
 }

@@ -10,21 +10,25 @@
 //!   the function every message is delivered to), [`Listen`] addresses, errors,
 //!   [`local_ip_towards`] (the source address the routing table picks for a destination).
 //! - `udp.rs`: one receive task per UDP socket.
-//! - `tcp.rs`: the accept loop, one task per connection with stream framing and CRLF
-//!   keepalive answers, and the connection table used to send on a peer's connection.
+//! - `tcp.rs`: the accept loop, one task per connection with stream framing, CRLF
+//!   keepalive answers and the idle/header/body deadlines, and the connection table used
+//!   to send on a peer's connection (with the counts the connection limits check).
+//! - `limits.rs`: [`TcpLimits`] (connection limits and timeouts, with their defaults),
+//!   [`TcpStats`], the rate-limited log of refused and closed connections.
 
+mod limits;
 mod tcp;
 mod udp;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+
+pub use limits::{TcpLimits, TcpStats};
 
 /// A transport protocol (the `transport` of a Via, RFC 3261 §18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,10 +208,25 @@ impl Receivers {
 }
 
 impl Transports {
-    /// Binds every listen address. Returns the transports (for sending at once) and the
-    /// [`Receivers`] to start when the receiving side is ready.
+    /// Binds every listen address with the default [`TcpLimits`]. Returns the transports
+    /// (for sending at once) and the [`Receivers`] to start when the receiving side is
+    /// ready.
     pub async fn bind(listens: &[Listen]) -> Result<(Transports, Receivers), TransportError> {
-        let connections = tcp::Connections::new();
+        Transports::bind_with(listens, TcpLimits::default()).await
+    }
+
+    /// Binds every listen address, as [`Transports::bind`], with `limits` on the TCP
+    /// connections. Warns when the process's open-file limit is too low for
+    /// `limits.max_connections`: at that limit `accept` fails and new peers hang instead of
+    /// being refused.
+    pub async fn bind_with(
+        listens: &[Listen],
+        limits: TcpLimits,
+    ) -> Result<(Transports, Receivers), TransportError> {
+        if listens.iter().any(|l| l.protocol == Protocol::Tcp) {
+            warn_if_few_files(&limits);
+        }
+        let connections = tcp::Connections::new(limits);
         let mut udp_sockets = Vec::new();
         let mut tcp_listens = Vec::new();
         let mut tcp_listeners = Vec::new();
@@ -267,6 +286,21 @@ impl Transports {
             .collect()
     }
 
+    /// Holds the TCP connection from (or to) `peer` open until `until` at least, past its
+    /// idle timeout ([`TcpLimits::idle_timeout`]): for a flow a registration uses
+    /// (RFC 5626 §6), kept while the binding lives, as Kamailio keeps a connection until
+    /// the registration expires. A later instant than one given before extends it; an
+    /// earlier one changes nothing (another binding may use the same flow). The header and
+    /// body timeouts still apply. Whether a connection to `peer` is open.
+    pub fn keep_flow_until(&self, peer: SocketAddr, until: std::time::Instant) -> bool {
+        self.connections.keep_until(peer, until)
+    }
+
+    /// The TCP connection counters (open now, refused and closed by each limit).
+    pub fn tcp_stats(&self) -> TcpStats {
+        self.connections.stats()
+    }
+
     /// Sends bytes: over UDP from the socket `via` names (or the first one), over TCP on the
     /// connection to `dest` if one is open (RFC 3261 §18.2.2: responses go back on the
     /// connection the request came on), else on a new connection.
@@ -314,8 +348,25 @@ impl Transports {
     }
 }
 
-/// Shared map type of the connection table.
-type ConnMap = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+/// Warns when the open-file limit leaves no room for `limits.max_connections` TCP
+/// connections next to the process's other descriptors ([`limits::FD_RESERVE`]).
+fn warn_if_few_files(limits: &TcpLimits) {
+    let Some(files) = limits::open_file_limit() else {
+        return;
+    };
+    let wanted = u64::try_from(limits.max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(limits::FD_RESERVE);
+    if files < wanted {
+        tracing::warn!(
+            open_file_limit = files,
+            max_connections = limits.max_connections,
+            "the open-file limit is below the TCP connection limit: past it new connections \
+             hang instead of being refused; raise the limit (ulimit -n, systemd LimitNOFILE) \
+             or lower max_connections"
+        );
+    }
+}
 
 /// The local IP address the system uses as source toward `dest`. A connected UDP socket
 /// sends nothing: `connect` only asks the routing table, so this is cheap and silent.
@@ -334,6 +385,7 @@ pub fn local_ip_towards(dest: std::net::IpAddr) -> std::io::Result<std::net::IpA
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::sync::Mutex;
     use std::time::Duration;
 
     fn options(n: usize) -> String {

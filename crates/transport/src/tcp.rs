@@ -1,116 +1,300 @@
 //! TCP: accept loop, one reader task per connection framing messages by Content-Length
-//! (RFC 3261 §18.3), CRLF keepalive pongs (RFC 5626 §4.4.1), and the connection table that
-//! lets responses and requests reuse a peer's connection.
+//! (RFC 3261 §18.3), CRLF keepalive pongs (RFC 5626 §3.5.1, §4.4.1), the connection table
+//! that lets responses and requests reuse a peer's connection, and the [`TcpLimits`]:
+//! connection counts checked at accept, idle/header/body deadlines kept by each reader.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem;
 use sip::framing::{frame, Frame, DEFAULT_MAX_MESSAGE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use crate::{hand_over, ConnMap, Deliver, Incoming, Listen, Protocol};
+use crate::limits::{source_key, Limit, LimitEvents, TcpLimits, TcpStats};
+use crate::{hand_over, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
 const WRITE_QUEUE: usize = 256;
 
-/// Open connections by peer address, and where their readers deliver messages (set when
-/// the receivers start, before any connection is accepted or opened).
+/// The longest a deadline is set ahead: longer settings (a `Duration::MAX` meaning
+/// "never") are cut to this, so that adding them to an instant cannot overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// One open connection in the table.
+struct Flow {
+    /// Its write queue.
+    tx: mpsc::Sender<Bytes>,
+    /// Tells this connection from a later one to the same peer address.
+    id: u64,
+    /// Set by [`Connections::keep_until`]: not closed as idle before then.
+    keep_until: Option<std::time::Instant>,
+}
+
+/// The connection table and the counts the limits are checked against.
+#[derive(Default)]
+struct Table {
+    /// Open connections by peer address (the latest one when a peer has two).
+    flows: HashMap<SocketAddr, Flow>,
+    /// Open connections by source ([`source_key`]); sources with none are removed.
+    per_source: HashMap<IpAddr, usize>,
+    /// Open connections, accepted and opened (a peer's older connection included).
+    open: usize,
+    /// The next [`Flow::id`].
+    next_id: u64,
+}
+
+/// What every clone of [`Connections`] shares.
+struct Shared {
+    table: Mutex<Table>,
+    /// Where readers deliver messages (set when the receivers start, before any
+    /// connection is accepted or opened).
+    deliver: OnceLock<Deliver>,
+    limits: TcpLimits,
+    events: LimitEvents,
+}
+
+/// Open connections by peer address, the limits, and their counters. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Connections {
-    map: ConnMap,
-    deliver: Arc<OnceLock<Deliver>>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Connections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let open = self.map.lock().map_or(0, |m| m.len());
-        f.debug_struct("Connections").field("open", &open).finish()
+        f.debug_struct("Connections")
+            .field("open", &self.table().open)
+            .field("limits", &self.shared.limits)
+            .finish()
+    }
+}
+
+/// A connection's place in the table, given by [`Connections::admit`]; dropping it (when
+/// the connection's reader ends, however it ends) frees the place.
+struct Admission {
+    connections: Connections,
+    peer: SocketAddr,
+    id: u64,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut table = self.connections.table();
+        table.open = table.open.saturating_sub(1);
+        let source = source_key(self.peer.ip());
+        if let Some(count) = table.per_source.get_mut(&source) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                table.per_source.remove(&source);
+            }
+        }
+        if table.flows.get(&self.peer).is_some_and(|f| f.id == self.id) {
+            table.flows.remove(&self.peer);
+        }
     }
 }
 
 impl Connections {
-    pub(crate) fn new() -> Connections {
+    pub(crate) fn new(limits: TcpLimits) -> Connections {
         Connections {
-            map: ConnMap::default(),
-            deliver: Arc::default(),
+            shared: Arc::new(Shared {
+                table: Mutex::default(),
+                deliver: OnceLock::new(),
+                limits,
+                events: LimitEvents::default(),
+            }),
         }
+    }
+
+    /// The table; a poisoned lock is taken over (the table stays consistent between
+    /// statements, so a panic elsewhere does not leave it half-updated).
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.shared
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Where messages read from connections go from now on.
     pub(crate) fn set_deliver(&self, deliver: Deliver) {
-        let _ = self.deliver.set(deliver);
+        let _ = self.shared.deliver.set(deliver);
     }
 
-    fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<Bytes>) {
-        if let Ok(mut map) = self.map.lock() {
-            map.insert(peer, tx);
+    /// The counters.
+    pub(crate) fn stats(&self) -> TcpStats {
+        let open = self.table().open;
+        self.shared.events.stats(open)
+    }
+
+    /// Holds the connection to `peer` open until `until` at least, whatever its idle
+    /// timeout; a later instant than one set before extends it, an earlier one is ignored.
+    /// Whether such a connection is open.
+    pub(crate) fn keep_until(&self, peer: SocketAddr, until: std::time::Instant) -> bool {
+        let mut table = self.table();
+        let Some(flow) = table.flows.get_mut(&peer) else {
+            return false;
+        };
+        flow.keep_until = Some(flow.keep_until.map_or(until, |k| k.max(until)));
+        true
+    }
+
+    /// The instant connection `id` to `peer` is held open until, if any.
+    fn kept_until(&self, peer: SocketAddr, id: u64) -> Option<std::time::Instant> {
+        let table = self.table();
+        let flow = table.flows.get(&peer).filter(|f| f.id == id)?;
+        flow.keep_until
+    }
+
+    fn get(&self, peer: SocketAddr) -> Option<(mpsc::Sender<Bytes>, u64)> {
+        let table = self.table();
+        let flow = table.flows.get(&peer)?;
+        Some((flow.tx.clone(), flow.id))
+    }
+
+    /// Takes connection `id` to `peer` out of the table (its writer is gone), so the next
+    /// send connects again; its counts go when its reader ends.
+    fn forget(&self, peer: SocketAddr, id: u64) {
+        let mut table = self.table();
+        if table.flows.get(&peer).is_some_and(|f| f.id == id) {
+            table.flows.remove(&peer);
         }
     }
 
-    fn remove(&self, peer: SocketAddr) {
-        if let Ok(mut map) = self.map.lock() {
-            map.remove(&peer);
+    /// Enters a connection to `peer` in the table with a new write queue. For an inbound
+    /// connection (`inbound`) the count limits are checked first: the limit it would
+    /// exceed is the error, and nothing is entered.
+    fn admit(
+        &self,
+        peer: SocketAddr,
+        inbound: bool,
+    ) -> Result<(Admission, mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>), Limit> {
+        let limits = &self.shared.limits;
+        let source = source_key(peer.ip());
+        let mut table = self.table();
+        if inbound {
+            if table.open >= limits.max_connections {
+                return Err(Limit::Total);
+            }
+            if table.per_source.get(&source).copied().unwrap_or(0) >= limits.max_per_ip {
+                return Err(Limit::PerIp);
+            }
         }
-    }
-
-    fn get(&self, peer: SocketAddr) -> Option<mpsc::Sender<Bytes>> {
-        self.map.lock().ok()?.get(&peer).cloned()
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let id = table.next_id;
+        table.next_id = table.next_id.wrapping_add(1);
+        table.open += 1;
+        *table.per_source.entry(source).or_insert(0) += 1;
+        table.flows.insert(
+            peer,
+            Flow {
+                tx: tx.clone(),
+                id,
+                keep_until: None,
+            },
+        );
+        drop(table);
+        let admission = Admission {
+            connections: self.clone(),
+            peer,
+            id,
+        };
+        Ok((admission, tx, rx))
     }
 
     /// Sends on the open connection to `dest`, or connects first.
     pub(crate) async fn send(&self, dest: SocketAddr, bytes: Bytes) -> std::io::Result<()> {
-        if let Some(tx) = self.get(dest) {
+        if let Some((tx, id)) = self.get(dest) {
             if tx.send(bytes.clone()).await.is_ok() {
                 return Ok(());
             }
-            self.remove(dest);
+            self.forget(dest, id);
         }
         let stream = TcpStream::connect(dest).await?;
         let local = Listen {
             protocol: Protocol::Tcp,
             addr: stream.local_addr()?,
         };
-        let tx = self.start(stream, dest, local);
+        let tx = match self.admit(dest, false) {
+            Ok((admission, tx, rx)) => {
+                self.start(stream, local, admission, tx.clone(), rx);
+                tx
+            }
+            // Not checked for outgoing connections.
+            Err(_) => {
+                return Err(std::io::Error::other("tcp connection limit"));
+            }
+        };
         tx.send(bytes)
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "connection closed"))
     }
-}
 
-impl Connections {
-    /// Registers a connection and starts its reader and writer; returns its write queue.
-    /// Incoming and outgoing connections are read alike: requests and responses may arrive
-    /// on either (§18.2.2, §18.1.2).
-    fn start(&self, stream: TcpStream, peer: SocketAddr, local: Listen) -> mpsc::Sender<Bytes> {
-        let (out_tx, out_rx) = mpsc::channel(WRITE_QUEUE);
-        self.insert(peer, out_tx.clone());
-        let (read_half, write_half) = stream.into_split();
-        tokio::spawn(write_loop(write_half, out_rx));
-        let connections = self.clone();
-        let reader_out = out_tx.clone();
-        tokio::spawn(async move {
-            // Only after the receivers started, which is before anything connects.
-            if let Some(deliver) = connections.deliver.get() {
-                read_loop(read_half, peer, local, deliver, reader_out).await;
+    /// An accepted connection: admitted and started, or, at a limit, closed at once with a
+    /// reset (zero linger) so that the peer learns it now instead of waiting on a
+    /// connection nobody reads.
+    fn accepted(&self, stream: TcpStream, peer: SocketAddr, local: Listen) {
+        match self.admit(peer, true) {
+            Ok((admission, tx, rx)) => self.start(stream, local, admission, tx, rx),
+            Err(limit) => {
+                // Counted before the peer can see it.
+                self.shared.events.note(limit, peer, local);
+                // Without it the close is a FIN, which is fine too.
+                let _ = stream.set_zero_linger();
+                drop(stream);
             }
-            connections.remove(peer);
+        }
+    }
+
+    /// Starts an admitted connection's reader and writer. Incoming and outgoing
+    /// connections are read alike: requests and responses may arrive on either (§18.2.2,
+    /// §18.1.2).
+    fn start(
+        &self,
+        stream: TcpStream,
+        local: Listen,
+        admission: Admission,
+        tx: mpsc::Sender<Bytes>,
+        rx: mpsc::Receiver<Bytes>,
+    ) {
+        let (read_half, write_half) = stream.into_split();
+        tokio::spawn(write_loop(write_half, rx));
+        let connections = self.clone();
+        tokio::spawn(async move {
+            let peer = admission.peer;
+            // Only after the receivers started, which is before anything connects.
+            if let Some(deliver) = connections.shared.deliver.get() {
+                let reader = Reader {
+                    connections: &connections,
+                    peer,
+                    id: admission.id,
+                    local,
+                    deliver,
+                    out: tx,
+                };
+                if let Some(limit) = reader.run(read_half).await {
+                    connections.shared.events.note(limit, peer, local);
+                }
+            }
+            // Frees the place and takes the connection out of the table; the writer ends
+            // when the queue's last sender is gone, after writing what was queued.
+            drop(admission);
         });
-        out_tx
     }
 }
 
 pub(crate) async fn accept_loop(listener: TcpListener, local: Listen, connections: Connections) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                connections.start(stream, peer, local);
-            }
+            Ok((stream, peer)) => connections.accepted(stream, peer, local),
             Err(e) => {
+                // EMFILE/ENFILE at the open-file limit (see `TcpLimits::max_connections`).
                 tracing::warn!(%local, error = %e, "tcp accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
@@ -124,45 +308,178 @@ async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Re
     }
 }
 
-async fn read_loop(
-    mut read: tokio::net::tcp::OwnedReadHalf,
+/// Where a connection's reader is in the stream, for its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between messages: closed at the idle timeout after the last complete message or
+    /// keepalive (or after the connection started).
+    Idle,
+    /// A message's header section is arriving since `since` (its first byte); `scanned`
+    /// bytes of the buffer hold no end of headers.
+    Header { since: Instant, scanned: usize },
+    /// The header section ended at `since`; the body is arriving.
+    Body { since: Instant },
+}
+
+/// `at + after`, with `after` cut to [`FAR_FUTURE`] and no overflow.
+fn later(at: Instant, after: Duration) -> Instant {
+    let after = after.min(FAR_FUTURE);
+    at.checked_add(after).unwrap_or(at)
+}
+
+/// The empty line that ends a header section (RFC 3261 §7).
+const HEADER_END: &[u8] = b"\r\n\r\n";
+
+impl Phase {
+    /// The phase after a read at `now` and the framing of what it brought: `progressed`
+    /// says whether a message or keepalive was taken from the buffer. Bytes left in the
+    /// buffer are an incomplete message (the framer took every complete frame): a new one
+    /// if anything was taken or none was under way, whose header section may have ended.
+    fn after_read(self, buf: &[u8], progressed: bool, now: Instant) -> Phase {
+        if buf.is_empty() {
+            return Phase::Idle;
+        }
+        let (since, from) = match self {
+            Phase::Body { .. } if !progressed => return self,
+            // Only appended to since: look at the new bytes (and the 3 before them).
+            Phase::Header { since, scanned } if !progressed => {
+                (since, scanned.saturating_sub(HEADER_END.len() - 1))
+            }
+            _ => (now, 0),
+        };
+        let rest = buf.get(from..).unwrap_or_default();
+        if memmem::find(rest, HEADER_END).is_some() {
+            Phase::Body { since: now }
+        } else {
+            Phase::Header {
+                since,
+                scanned: buf.len(),
+            }
+        }
+    }
+
+    /// When a connection in this phase is closed, with `last_activity` the last complete
+    /// message or keepalive (before any [`Connections::keep_until`]).
+    fn deadline(self, limits: &TcpLimits, last_activity: Instant) -> Instant {
+        match self {
+            Phase::Idle => later(last_activity, limits.idle_timeout),
+            Phase::Header { since, .. } => later(since, limits.header_timeout),
+            Phase::Body { since } => later(since, limits.body_timeout),
+        }
+    }
+
+    /// The limit that closes a connection whose deadline passed in this phase.
+    fn limit(self) -> Limit {
+        match self {
+            Phase::Idle => Limit::Idle,
+            Phase::Header { .. } => Limit::Header,
+            Phase::Body { .. } => Limit::Body,
+        }
+    }
+}
+
+/// A connection's reader: frames messages, answers pings, keeps the deadlines.
+struct Reader<'a> {
+    connections: &'a Connections,
     peer: SocketAddr,
+    id: u64,
     local: Listen,
-    deliver: &Deliver,
+    deliver: &'a Deliver,
+    /// The connection's write queue, for the keepalive pongs.
     out: mpsc::Sender<Bytes>,
-) {
-    let mut buf = BytesMut::with_capacity(8192);
-    loop {
-        // Drain every complete frame before reading more.
+}
+
+impl Reader<'_> {
+    /// Reads until the peer closes, the stream cannot be framed, or a deadline passes;
+    /// answers which limit closed it in the last case.
+    ///
+    /// The one timer is reset only when the deadline comes earlier (a message starts to
+    /// arrive in pieces); when the deadline moved later (activity), the timer fires at
+    /// the old deadline and is set to the new one then. So a connection whose messages
+    /// come whole costs no timer update per message, only a clock read per read.
+    async fn run(&self, mut read: tokio::net::tcp::OwnedReadHalf) -> Option<Limit> {
+        let limits = &self.connections.shared.limits;
+        let mut buf = BytesMut::with_capacity(8192);
+        let mut phase = Phase::Idle;
+        let mut last_activity = Instant::now();
+        let mut armed = phase.deadline(limits, last_activity);
+        let timer = tokio::time::sleep_until(armed);
+        tokio::pin!(timer);
         loop {
-            match frame(&buf, DEFAULT_MAX_MESSAGE) {
-                Ok(Frame::Incomplete) => break,
+            tokio::select! {
+                biased;
+                read = read.read_buf(&mut buf) => match read {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                },
+                () = &mut timer => {
+                    let now = Instant::now();
+                    let mut due = phase.deadline(limits, last_activity);
+                    if phase == Phase::Idle {
+                        if let Some(keep) = self.connections.kept_until(self.peer, self.id) {
+                            due = due.max(Instant::from_std(keep));
+                        }
+                    }
+                    if due <= now {
+                        return Some(phase.limit());
+                    }
+                    armed = due;
+                    timer.as_mut().reset(armed);
+                    continue;
+                }
+            }
+            let now = Instant::now();
+            let progressed = self.drain(&mut buf).await?;
+            if progressed {
+                last_activity = now;
+            }
+            phase = phase.after_read(&buf, progressed, now);
+            let due = phase.deadline(limits, last_activity);
+            if due < armed {
+                armed = due;
+                timer.as_mut().reset(armed);
+            }
+        }
+    }
+
+    /// Takes every complete frame from the front of `buf`: delivers messages, answers
+    /// pings. Whether anything was taken, or `None` when the connection must close (the
+    /// stream cannot be framed, or the writer is gone).
+    async fn drain(&self, buf: &mut BytesMut) -> Option<bool> {
+        let mut progressed = false;
+        loop {
+            match frame(buf, DEFAULT_MAX_MESSAGE) {
+                Ok(Frame::Incomplete) => return Some(progressed),
                 Ok(Frame::Keepalive { len, ping }) => {
+                    progressed = true;
                     buf.advance(len);
-                    if ping && out.send(Bytes::from_static(b"\r\n")).await.is_err() {
-                        return;
+                    // RFC 5626 §3.5.1: a double-CRLF ping is answered by a single CRLF.
+                    if ping && self.out.send(Bytes::from_static(b"\r\n")).await.is_err() {
+                        return None;
                     }
                 }
                 Ok(Frame::Message { len }) => {
+                    progressed = true;
                     let bytes = buf.split_to(len).freeze();
                     let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
                     // In order: see `udp::receive_loop`.
                     hand_over(
-                        deliver,
+                        self.deliver,
                         Incoming {
                             message,
-                            source: peer,
-                            local,
+                            source: self.peer,
+                            local: self.local,
                         },
                     )
                     .await;
                 }
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.
+                    let (peer, local) = (self.peer, self.local);
                     tracing::info!(%peer, %local, error = %e, "closing unframeable tcp connection");
                     let bytes = buf.split().freeze();
                     hand_over(
-                        deliver,
+                        self.deliver,
                         Incoming {
                             message: Err((e, bytes)),
                             source: peer,
@@ -170,13 +487,9 @@ async fn read_loop(
                         },
                     )
                     .await;
-                    return;
+                    return None;
                 }
             }
-        }
-        match read.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
         }
     }
 }
@@ -185,5 +498,57 @@ impl Listen {
     /// Whether this is a stream transport (no retransmissions, §17.1.1.2).
     pub fn is_reliable(&self) -> bool {
         self.protocol == Protocol::Tcp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_follow_the_stream() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(5);
+        let t2 = t1 + Duration::from_millis(5);
+        // A message starts: header phase since its first byte.
+        let p = Phase::Idle.after_read(b"OPTIONS sip:a SIP/2.0\r\nVia: x\r", false, t0);
+        assert_eq!(
+            p,
+            Phase::Header {
+                since: t0,
+                scanned: 30
+            }
+        );
+        // More header, its end split over reads: body phase since the end.
+        let p = p.after_read(b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r", false, t1);
+        assert!(matches!(p, Phase::Header { since, .. } if since == t0));
+        let p = p.after_read(b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\nab", false, t2);
+        assert_eq!(p, Phase::Body { since: t2 });
+        // A body that is still coming stays in the body phase.
+        assert_eq!(p.after_read(b"...abc", false, t2), p);
+        // Everything taken: idle.
+        assert_eq!(p.after_read(b"", true, t2), Phase::Idle);
+        // A message taken and the next one begun: a new header phase.
+        let p = Phase::Header {
+            since: t0,
+            scanned: 3,
+        };
+        assert_eq!(
+            p.after_read(b"INV", true, t2),
+            Phase::Header {
+                since: t2,
+                scanned: 3
+            }
+        );
+    }
+
+    #[test]
+    fn deadlines_never_overflow() {
+        let limits = TcpLimits {
+            idle_timeout: Duration::MAX,
+            ..TcpLimits::default()
+        };
+        let now = Instant::now();
+        assert!(Phase::Idle.deadline(&limits, now) > now);
     }
 }

@@ -1,24 +1,25 @@
 //! Dialogs and accounting: what Kamailio's `dialog` and `acc` modules do for a provider.
 //!
-//! The proxy tells [`Calls`] about the record-routed INVITEs it forwards and how they end:
-//! a call starts (the INVITE is forwarded: early), is answered (a 2xx went to the caller:
-//! confirmed), fails (a final non-2xx went to the caller) or ends (a BYE passed through
-//! us, from the caller or the callee). Each change becomes an accounting record (the `acc`
-//! table: request, answered, failed with its code, ended with who hung up) and an update
-//! of the live-call list that `itsp calls` shows (the `calls` table), written in batches
-//! by a task of its own so no request waits for the database. Billing builds on these
+//! `Accounting` is a hook of the engine (`crate::policy::Hook::on_dialog`): the proxy
+//! tells it about the record-routed INVITEs it forwards and how they end: a call starts
+//! (the INVITE is forwarded: early), is answered (a 2xx went to the caller: confirmed),
+//! fails (a final non-2xx went to the caller) or ends (a BYE passed through us, from the
+//! caller or the callee). Each change becomes an accounting record (the `acc` table:
+//! request, answered, failed with its code, ended with who hung up) and an update of the
+//! live-call list that `itsp calls` shows (the `calls` table), handed to the shell as
+//! [`IoRequest::Record`]s; the shell's [`AccountingWriter`] writes them in batches on a
+//! thread of its own, so no request waits for the database. Billing builds on these
 //! records.
 
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ahash::HashMap;
 use sip::{Message, Uri};
 use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
 
-use crate::core::lock;
-use crate::run::StartError;
+use crate::engine::io::{IoRequest, Record};
+use crate::error::StartError;
+use crate::policy::{DialogEvent, Hook, HookCx};
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.
@@ -29,13 +30,6 @@ const MAX_BATCH: usize = 2000;
 /// it leaves only its accounting rows (the live-call row collapses). A tenth of a second
 /// is invisible in `itsp calls` and keeps the disk out of the call path under load.
 const WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// One change to write.
-#[derive(Debug)]
-enum Record {
-    Acc(AccEvent),
-    Call(CallWrite),
-}
 
 /// What is known of a live call, by Call-ID.
 #[derive(Debug, Clone)]
@@ -51,19 +45,11 @@ struct Dialog {
     answered_ms: Option<i64>,
 }
 
-/// The live calls of this node and the writer of their records. See the module docs.
+/// The live calls of this node. See the module docs.
 #[derive(Debug)]
-pub struct Calls {
+pub struct Accounting {
     node: String,
-    live: Mutex<HashMap<String, Dialog>>,
-    writer: WriterThread<Record>,
-}
-
-/// Unix milliseconds now.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    live: HashMap<String, Dialog>,
 }
 
 /// `(user, domain)` of a URI, when it is a SIP URI.
@@ -78,52 +64,46 @@ fn user_domain(uri: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-impl Calls {
-    /// Starts the writer thread for `node` (this server's name in the shared `calls`
-    /// table) on `store`, whose pool runs on `runtime`.
-    pub fn spawn(
-        store: &Store,
-        runtime: tokio::runtime::Handle,
-        node: String,
-    ) -> Result<Calls, StartError> {
-        // Call records are what billing reads: fsynced, so a power loss keeps them.
-        let mut writer = store.writer(runtime, store::Durability::Disk)?;
-        let writer = WriterThread::spawn(
-            "calls-writer",
-            Gathering::WindowAfterFirst(WINDOW),
-            MAX_BATCH,
-            move |batch| {
-                write(&mut writer, batch);
-            },
-        )?;
-        Ok(Calls {
+impl Hook for Accounting {
+    fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
+        let now_ms = cx.now.unix_ms_i64();
+        let records = match event {
+            DialogEvent::Started { invite, source } => self.started(invite, source, now_ms),
+            DialogEvent::Settled {
+                invite,
+                code,
+                reason,
+                to_tag,
+            } => self.settled(invite, code, reason, to_tag, now_ms),
+            DialogEvent::Ended { bye } => self.ended(bye, now_ms),
+        };
+        for record in records {
+            cx.io.push(IoRequest::Record(record));
+        }
+    }
+
+    fn live_calls(&self) -> Option<usize> {
+        Some(self.live.len())
+    }
+}
+
+impl Accounting {
+    /// No live call; `node` is this server's name in the shared `calls` table.
+    pub fn new(node: String) -> Accounting {
+        Accounting {
             node,
-            live: Mutex::new(HashMap::default()),
-            writer,
-        })
-    }
-
-    fn send(&self, record: Record) {
-        // After close (shutdown) records are no longer taken.
-        let _ = self.writer.send(record);
-    }
-
-    /// Number of live calls.
-    pub fn len(&self) -> usize {
-        lock(&self.live).len()
-    }
-
-    /// Whether there are no live calls.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+            live: HashMap::default(),
+        }
     }
 
     /// An initial INVITE was forwarded: the call starts ringing.
-    pub fn started(&self, invite: &Message, source: IpAddr) {
+    fn started(&mut self, invite: &Message, source: IpAddr, now_ms: i64) -> Vec<Record> {
         let (Ok(call_id), Ok(from)) = (invite.call_id(), invite.from()) else {
-            return;
+            return Vec::new();
         };
-        let Some(from_tag) = from.tag() else { return };
+        let Some(from_tag) = from.tag() else {
+            return Vec::new();
+        };
         let callee_uri = invite.request_uri_str().unwrap_or_default().to_owned();
         let dialog = Dialog {
             from_tag: from_tag.to_owned(),
@@ -133,107 +113,94 @@ impl Calls {
             caller_uri: from.uri.to_owned(),
             callee_uri,
             source_ip: Some(sip::text::ip_text(source)),
-            started_ms: now_ms(),
+            started_ms: now_ms,
             answered_ms: None,
         };
-        self.send(Record::Acc(self.acc(
-            AccKind::Request,
-            call_id,
-            &dialog,
-            None,
-            None,
-        )));
-        self.send(Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))));
-        lock(&self.live).insert(call_id.to_owned(), dialog);
+        let records = vec![
+            Record::Acc(acc(AccKind::Request, call_id, &dialog, None, None, now_ms)),
+            Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))),
+        ];
+        self.live.insert(call_id.to_owned(), dialog);
+        records
     }
 
     /// The final response to an initial INVITE went to the caller.
-    pub fn answered_or_failed(
-        &self,
+    fn settled(
+        &mut self,
         invite: &Message,
         code: u16,
         reason: &str,
         to_tag: Option<&str>,
-    ) {
+        now_ms: i64,
+    ) -> Vec<Record> {
         let Ok(call_id) = invite.call_id() else {
-            return;
-        };
-        let mut live = lock(&self.live);
-        let Some(dialog) = live.get_mut(call_id) else {
-            return;
+            return Vec::new();
         };
         if (200..300).contains(&code) {
+            let Some(dialog) = self.live.get_mut(call_id) else {
+                return Vec::new();
+            };
             if dialog.answered_ms.is_some() {
-                return; // a second 2xx of a forked call: one call, already answered
+                return Vec::new(); // a second 2xx of a forked call: one call, already answered
             }
-            dialog.answered_ms = Some(now_ms());
+            dialog.answered_ms = Some(now_ms);
             dialog.to_tag = to_tag.map(str::to_owned);
             let dialog = dialog.clone();
-            drop(live);
-            self.send(Record::Acc(self.acc(
-                AccKind::Answered,
+            vec![
+                Record::Acc(acc(
+                    AccKind::Answered,
+                    call_id,
+                    &dialog,
+                    Some(code),
+                    Some(reason),
+                    now_ms,
+                )),
+                Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))),
+            ]
+        } else if let Some(dialog) = self.live.remove(call_id) {
+            let mut failed = acc(
+                AccKind::Failed,
                 call_id,
                 &dialog,
                 Some(code),
                 Some(reason),
-            )));
-            self.send(Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))));
-        } else if let Some(dialog) = live.remove(call_id) {
-            drop(live);
-            let mut failed = self.acc(AccKind::Failed, call_id, &dialog, Some(code), Some(reason));
+                now_ms,
+            );
             failed.to_tag = to_tag.map(str::to_owned);
-            self.send(Record::Acc(failed));
-            self.send(Record::Call(CallWrite::Remove {
-                call_id: call_id.to_owned(),
-                from_tag: dialog.from_tag,
-            }));
+            vec![
+                Record::Acc(failed),
+                Record::Call(CallWrite::Remove {
+                    call_id: call_id.to_owned(),
+                    from_tag: dialog.from_tag,
+                }),
+            ]
+        } else {
+            Vec::new()
         }
     }
 
     /// A BYE of a live call passed through: the call ended, hung up by whoever sent it.
-    pub fn ended(&self, bye: &Message) {
-        let Ok(call_id) = bye.call_id() else { return };
-        let Some(dialog) = lock(&self.live).remove(call_id) else {
-            return;
+    fn ended(&mut self, bye: &Message, now_ms: i64) -> Vec<Record> {
+        let Ok(call_id) = bye.call_id() else {
+            return Vec::new();
+        };
+        let Some(dialog) = self.live.remove(call_id) else {
+            return Vec::new();
         };
         let by = match bye.from().ok().and_then(|f| f.tag().map(str::to_owned)) {
             Some(tag) if tag == dialog.from_tag => "caller",
             _ => "callee",
         };
-        let mut ended = self.acc(AccKind::Ended, call_id, &dialog, None, None);
+        let mut ended = acc(AccKind::Ended, call_id, &dialog, None, None, now_ms);
         ended.method = "BYE".into();
         ended.ended_by = Some(by.into());
-        self.send(Record::Acc(ended));
-        self.send(Record::Call(CallWrite::Remove {
-            call_id: call_id.to_owned(),
-            from_tag: dialog.from_tag,
-        }));
-    }
-
-    fn acc(
-        &self,
-        kind: AccKind,
-        call_id: &str,
-        d: &Dialog,
-        code: Option<u16>,
-        reason: Option<&str>,
-    ) -> AccEvent {
-        AccEvent {
-            time_ms: now_ms(),
-            kind,
-            method: "INVITE".into(),
-            call_id: call_id.to_owned(),
-            from_tag: d.from_tag.clone(),
-            to_tag: d.to_tag.clone(),
-            code,
-            reason: reason.map(str::to_owned),
-            caller_user: d.caller.0.clone(),
-            caller_domain: d.caller.1.clone(),
-            callee_user: d.callee.0.clone(),
-            callee_domain: d.callee.1.clone(),
-            source_ip: d.source_ip.clone(),
-            ended_by: None,
-        }
+        vec![
+            Record::Acc(ended),
+            Record::Call(CallWrite::Remove {
+                call_id: call_id.to_owned(),
+                from_tag: dialog.from_tag,
+            }),
+        ]
     }
 
     fn row(&self, call_id: &str, d: &Dialog) -> Call {
@@ -253,6 +220,64 @@ impl Calls {
             answered_ms: d.answered_ms,
             node: self.node.clone(),
         }
+    }
+}
+
+fn acc(
+    kind: AccKind,
+    call_id: &str,
+    d: &Dialog,
+    code: Option<u16>,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> AccEvent {
+    AccEvent {
+        time_ms: now_ms,
+        kind,
+        method: "INVITE".into(),
+        call_id: call_id.to_owned(),
+        from_tag: d.from_tag.clone(),
+        to_tag: d.to_tag.clone(),
+        code,
+        reason: reason.map(str::to_owned),
+        caller_user: d.caller.0.clone(),
+        caller_domain: d.caller.1.clone(),
+        callee_user: d.callee.0.clone(),
+        callee_domain: d.callee.1.clone(),
+        source_ip: d.source_ip.clone(),
+        ended_by: None,
+    }
+}
+
+/// The writer of accounting records and live-call changes: a thread of its own with the
+/// store's `Writer`, committing what arrives within `WINDOW` in one transaction.
+#[derive(Debug)]
+pub struct AccountingWriter {
+    writer: WriterThread<Record>,
+}
+
+impl AccountingWriter {
+    /// Starts the writer thread on `store`, whose pool runs on `runtime`.
+    pub fn spawn(
+        store: &Store,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<AccountingWriter, StartError> {
+        // Call records are what billing reads: fsynced, so a power loss keeps them.
+        let mut writer = store.writer(runtime, store::Durability::Disk)?;
+        let writer = WriterThread::spawn(
+            "calls-writer",
+            Gathering::WindowAfterFirst(WINDOW),
+            MAX_BATCH,
+            move |batch| {
+                write(&mut writer, batch);
+            },
+        )?;
+        Ok(AccountingWriter { writer })
+    }
+
+    /// Queues a record; after [`AccountingWriter::close`] records are no longer taken.
+    pub fn send(&self, record: Record) {
+        let _ = self.writer.send(record);
     }
 
     /// Writes what is queued and stops the writer (at shutdown).

@@ -1,11 +1,11 @@
-//! [`VersionedCache`]: answers of the store kept in memory and forgotten when the table
-//! they come from changes, so that a request does not cost a database query each time.
-//! The subscribers' HA1 values ([`crate::credentials`]) and their call forwarding
-//! ([`crate::forwarding`]) are kept this way.
+//! [`Entries`]: answers of the store kept in memory and forgotten when the table they come
+//! from changes, so that a request does not cost a database query each time. The engine
+//! keeps the subscribers' HA1 values and their call forwarding this way
+//! (`engine/facts.rs`); the shell asks the store, the engine only files the answers.
 //!
 //! - Entries are keyed by two strings, a scope (a realm, a domain) and a name in it (a
 //!   digest username, a user), and hold whatever the store answered, "nothing" included.
-//! - Validity: when used, the cache asks [`Store::table_version`] of its table at most once
+//! - Validity: when used, the engine asks `Store::table_version` of its table at most once
 //!   per [`CHECK_INTERVAL`] and forgets everything when the version has moved. The version
 //!   is bumped by triggers in the database on every change of the table, whoever makes it
 //!   (an `itsp user ...` command in another process, another node on PostgreSQL), so a
@@ -16,18 +16,10 @@
 //!   first.
 //! - Store errors are returned and never remembered.
 //!
-//! The clock is an argument, so the tests run on simulated time. The mutex is held only for
-//! map work, never across a query.
+//! The clock is an argument, so the tests run on simulated time.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use store::{Store, StoreError};
-
-use crate::core::lock;
 
 /// How often, at most, the store is asked whether a cached table changed: the longest a
 /// changed row keeps its old effect (plus one query's time).
@@ -52,91 +44,8 @@ pub struct Bounds<V> {
     pub expendable: fn(&V) -> bool,
 }
 
-/// The store's answers from one table, in memory (one per kind of answer, shared by every
-/// request).
-pub struct VersionedCache<V> {
-    store: Store,
-    /// The table whose version tells when the entries are out of date.
-    table: &'static str,
-    entries: Mutex<Entries<V>>,
-}
-
-impl<V> fmt::Debug for VersionedCache<V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entries = lock(&self.entries);
-        f.debug_struct("VersionedCache")
-            .field("table", &self.table)
-            .field("entries", &entries.len)
-            .field("version", &entries.version)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<V: Clone> VersionedCache<V> {
-    /// An empty cache of answers from `store` that depend on the rows of `table` (a name
-    /// [`Store::table_version`] knows).
-    pub fn new(store: Store, table: &'static str, bounds: Bounds<V>) -> VersionedCache<V> {
-        VersionedCache {
-            store,
-            table,
-            entries: Mutex::new(Entries::new(table, bounds)),
-        }
-    }
-
-    /// The store this cache checks, for `load` closures.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The answer for `name` in `scope`: from memory when it was loaded before and the
-    /// table has not changed since, else what `load` gets from the store (kept unless it is
-    /// an error). `now` is the time of the request.
-    pub async fn get_or_load<F, Fut>(
-        &self,
-        scope: &str,
-        name: &str,
-        now: Instant,
-        load: F,
-    ) -> Result<V, StoreError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, StoreError>>,
-    {
-        let due = lock(&self.entries).check_due(now);
-        if due {
-            match self.store.table_version(self.table).await {
-                Ok(version) => lock(&self.entries).checked(version),
-                Err(e) => {
-                    lock(&self.entries).check_failed();
-                    return Err(e);
-                }
-            }
-        }
-        let generation = {
-            let entries = lock(&self.entries);
-            if let Some(known) = entries.get(scope, name) {
-                return Ok(known);
-            }
-            entries.generation
-        };
-        let found = load().await?;
-        lock(&self.entries).insert(generation, scope, name, found.clone());
-        Ok(found)
-    }
-
-    /// How many entries are kept now.
-    pub fn len(&self) -> usize {
-        lock(&self.entries).len
-    }
-
-    /// Whether nothing is kept now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// The synchronous part: the entries and when they were last known to be current.
-pub(crate) struct Entries<V> {
+pub struct Entries<V> {
     /// For the logs.
     table: &'static str,
     bounds: Bounds<V>,
@@ -252,29 +161,6 @@ impl<V: Clone> Entries<V> {
     #[cfg(test)]
     pub(crate) fn len_in_step(&self) -> bool {
         self.len == self.scopes.values().map(HashMap::len).sum::<usize>()
-    }
-}
-
-/// What the tests of the caches share.
-#[cfg(test)]
-pub(crate) mod testing {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// Half of [`CHECK_INTERVAL`]: within it the store is not asked again.
-    pub(crate) const HALF: Duration = Duration::from_millis(500);
-
-    /// A store with example.com and alice (password "a") in a temporary directory.
-    pub(crate) async fn store_with_alice() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let store = Store::open(&url).await.unwrap();
-        store.add_domain("example.com").await.unwrap();
-        store
-            .add_subscriber("alice", "example.com", "a", None)
-            .await
-            .unwrap();
-        (dir, store)
     }
 }
 

@@ -1,45 +1,55 @@
 //! # server — the SIP server of itsp
 //!
-//! What SER's `registrar`, `usrloc`, `auth_db`, `tm`, `rr` and `maxfwd` did: a
-//! [`Server`] that takes messages from the `transport` crate through the `sip` transaction
-//! layer to a routing policy that reads like the seed's `ser.cfg`, with the location index
-//! in memory written through to the `store`. The decisions themselves ([`registrar`],
-//! [`auth`], [`location`], [`nat`]) are plain functions over parsed messages, tested
-//! without sockets.
+//! What SER's `registrar`, `usrloc`, `auth_db`, `tm`, `rr`, `maxfwd`, `nathelper`, `acc`
+//! and `dialog` did, in two layers (the split of `quinn-proto` and `quinn`):
+//!
+//! - [`engine`]: a sans-IO core — transactions, the proxy's contexts, the location index,
+//!   digest checks, keepalive bookkeeping — driven by `handle(now, message)`,
+//!   `handle_timeout(now)`, `poll_transmit()`, `poll_timeout()`, and by explicit requests
+//!   for I/O (`poll_io()`) whose answers come back through `complete()`. Its tests run on
+//!   a simulated clock and network.
+//! - [`Server`] (`shell.rs`): the tokio shell that owns the sockets, the store, DNS, the
+//!   relay and the writer threads, and carries out what the engine asks.
+//!
+//! Routing policy is a set of phases (`policy`): the main route, which reads like the
+//! seed's `ser.cfg`, and one hook per cross-cutting feature (NAT, media relay,
+//! accounting).
 //!
 //! ## Layout
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`run`] | [`Server`]: start (restore bindings, bind sockets), the receive/timer/housekeeping tasks, graceful stop |
-//! | `core` | the shared state; a message's path: Via stamping, transaction layer, responses sent where §18.2.2 says |
-//! | `policy` | the routing steps of the seed's `ser.cfg`: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local users, foreign domains |
+//! | [`engine`] | the sans-IO engine: the path of a message, I/O requests and answers, caches of store answers |
+//! | `shell` | [`Server`]: start (restore bindings, bind sockets), the tasks that drive the engine, graceful stop |
+//! | `policy` | the main route and the phase hooks (`Hook`) |
 //! | [`proxy`] | the stateful proxy (§16): response contexts with forking and Timer C, request rewriting, the table of live contexts |
+//! | [`nat`] | NAT detection and fixes (`nat_uac_test`, `fix_nated_contact`), the NAT hook |
+//! | [`media_relay`] | the relay hook: which calls are relayed, SDP exchanges through the relay |
+//! | [`accounting`] | the accounting hook (live calls, `acc` records) and its writer thread |
+//! | [`natping`] | keepalives to NATed bindings |
 //! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
-//! | [`accounting`] | live calls and accounting records (Kamailio `dialog` + `acc`), written in batches |
 //! | [`config`] | [`ServerConfig`] |
-//! | [`domains`] | the served domains (SER's `myself`), cached from the store |
+//! | [`domains`] | how served domains are compared |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
-//! | `writer_thread` | a thread that writes queued items to the store in batches (group commit), for `persist` and `accounting` |
+//! | `writer_thread` | a thread that writes queued items to the store in batches (group commit) |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
-//! | [`cache`] | [`cache::VersionedCache`]: store answers kept in memory, forgotten when their table's change counter moves (checked once a second at most), bounded |
-//! | [`credentials`] | the subscribers' HA1 values cached in front of the store (a `VersionedCache` of the subscribers) |
-//! | [`forwarding`] | the subscribers' call forwarding cached in front of the store (a `VersionedCache` of the preferences) |
+//! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
-//! | [`nat`] | the NAT test of the seed's `ser.cfg`: is a request from behind a NAT? |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
 //! | [`stun_server`] | the STUN server (RFC 5389 Binding, RFC 5780 alternate port) on UDP 3478 |
+//! | `sync` | a mutex lock that survives poisoning |
+//! | `sip_text` | the `Server` header value and the To tag of our own responses |
+//! | [`error`] | [`StartError`] |
 
 pub mod accounting;
 pub mod auth;
 pub mod cache;
 pub mod config;
-mod core;
-pub mod credentials;
 pub mod domains;
-pub mod forwarding;
+pub mod engine;
+pub mod error;
 pub mod location;
 pub mod media_relay;
 pub mod nat;
@@ -49,16 +59,20 @@ mod policy;
 pub mod proxy;
 pub mod pstn;
 pub mod registrar;
-pub mod run;
+mod shell;
+mod sip_text;
 pub mod stun_server;
+mod sync;
 mod targets;
 pub mod trusted;
 mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
 pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig};
-pub use core::{Source, SERVER};
+pub use engine::Source;
+pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
-pub use policy::{ALLOW, SUPPORTED};
+pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
-pub use run::{Server, StartError, StartReport};
+pub use shell::{Server, StartReport};
+pub use sip_text::SERVER;

@@ -1,12 +1,18 @@
 //! Relay control: the seed's `force_rtp_proxy()` / Kamailio's `rtpengine_manage()`. When a
 //! call needs its media relayed ([`RelayPolicy`]: by default when the caller or a callee is
-//! behind a NAT), every SDP of the call passes through the relay ([`relay::Controller`],
-//! in-process or on NG nodes) on its way: the offer in the INVITE (or re-INVITE, UPDATE),
-//! the answer in the 18x/2xx (or the ACK, for an offer made in the 2xx), each rewritten so
-//! both parties send their RTP and RTCP to the relay, which latches onto where the packets
-//! really come from (symmetric RTP) and forwards them. The session is deleted on BYE and
-//! when the call set-up fails (CANCEL, error, Timer C); the relay's own idle timeout catches
-//! the rest.
+//! behind a NAT), every SDP of the call passes through the relay on its way: the offer in
+//! the INVITE (or re-INVITE, UPDATE), the answer in the 18x/2xx (or the ACK, for an offer
+//! made in the 2xx), each rewritten so both parties send their RTP and RTCP to the relay,
+//! which latches onto where the packets really come from (symmetric RTP) and forwards them.
+//! The session is deleted on BYE and when the call set-up fails (CANCEL, error, Timer C);
+//! the relay's own idle timeout catches the rest.
+//!
+//! `RelayHook` is the sans-IO half, a `Hook` of the engine: it keeps which calls are
+//! relayed and asks the shell for each exchange ([`IoRequest::RelayExchange`]), holding the
+//! message until the rewritten SDP comes back. It sees responses only after transaction
+//! matching: a retransmitted 2xx that arrives after its transaction ended gets the SDP the
+//! relay gave the first one, without another exchange. The shell's
+//! [`relay::Controller`] (in-process or NG nodes) carries the exchanges out.
 //!
 //! The NG tag convention (rtpengine's): an offer belongs to the From tag of the message
 //! that carries it, an answer to its To tag; an offer made in a 2xx (late offer) belongs to
@@ -14,13 +20,15 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use bytes::Bytes;
-use relay::{AddressSource, Controller, Flags, MediaRequest};
+use relay::{AddressSource, Flags, MediaRequest};
 use sip::{HeaderName, Message, Method};
 
-use crate::core::lock;
+use crate::engine::io::{Answer, IoId, IoRequest};
+use crate::engine::Source;
+use crate::policy::{Arrival, DialogEvent, Flow, Hook, HookCx};
+use crate::proxy::Forward;
 
 /// When calls are relayed (`[relay] policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +53,34 @@ impl RelayPolicy {
     }
 }
 
+/// A name that is no [`RelayPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a relay policy: write \"nat\", \"always\" or \"never\"")]
+pub struct UnknownRelayPolicy(pub String);
+
+impl std::str::FromStr for RelayPolicy {
+    type Err = UnknownRelayPolicy;
+
+    fn from_str(s: &str) -> Result<RelayPolicy, UnknownRelayPolicy> {
+        match s {
+            "nat" => Ok(RelayPolicy::Nat),
+            "always" => Ok(RelayPolicy::Always),
+            "never" => Ok(RelayPolicy::Never),
+            other => Err(UnknownRelayPolicy(other.to_owned())),
+        }
+    }
+}
+
+/// What the relay hook is set up with.
+#[derive(Debug, Clone, Copy)]
+pub struct RelaySetup {
+    /// Which calls are relayed.
+    pub policy: RelayPolicy,
+    /// Write our address toward each party in the SDP (an in-process relay without a
+    /// configured public address).
+    pub per_party_address: bool,
+}
+
 /// One relayed call.
 #[derive(Debug, Clone, Default)]
 struct RelayedCall {
@@ -52,177 +88,65 @@ struct RelayedCall {
     from_tag: String,
     /// The INVITE carried no SDP: the offer comes in the 2xx and the answer in the ACK.
     late_offer: bool,
+    /// The last rewritten SDP of a response, by CSeq number and To tag: what a
+    /// retransmission of that response gets.
+    last_response: Option<(u32, String, Bytes)>,
 }
 
-/// The relay as the proxy uses it.
+/// A response waiting for its exchange.
 #[derive(Debug)]
-pub struct MediaRelay {
-    controller: Controller,
-    policy: RelayPolicy,
-    /// The address written in SDP when the relay has none of its own configured: the
-    /// in-process relay then advertises the server's address toward each party.
-    per_party_address: bool,
-    calls: Mutex<HashMap<String, RelayedCall>>,
+struct PendingResponse {
+    call_id: String,
+    cseq: u32,
+    to_tag: String,
+}
+
+/// The relay hook. See the module docs.
+#[derive(Debug)]
+pub struct RelayHook {
+    setup: RelaySetup,
+    calls: HashMap<String, RelayedCall>,
+    responses: HashMap<IoId, PendingResponse>,
 }
 
 /// Who a message with SDP is from, as far as relaying cares.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Party {
+struct Party {
     /// The source address of the SIP message (`received-from`).
-    pub(crate) source: IpAddr,
+    source: IpAddr,
     /// Found behind a NAT: its SDP address is not to be trusted, its source is.
-    pub(crate) natted: bool,
+    natted: bool,
     /// Our address toward the party that will read the rewritten SDP.
-    pub(crate) facing: Option<IpAddr>,
+    facing: Option<IpAddr>,
 }
 
-impl MediaRelay {
-    /// A relay control over `controller`. `per_party_address`: write our address toward
-    /// each party in the SDP (for an in-process relay without a configured public address).
-    pub fn new(controller: Controller, policy: RelayPolicy, per_party_address: bool) -> MediaRelay {
-        MediaRelay {
-            controller,
-            policy,
-            per_party_address,
-            calls: Mutex::new(HashMap::new()),
+impl RelayHook {
+    /// A hook with no relayed call.
+    pub fn new(setup: RelaySetup) -> RelayHook {
+        RelayHook {
+            setup,
+            calls: HashMap::new(),
+            responses: HashMap::new(),
         }
-    }
-
-    /// The policy.
-    pub fn policy(&self) -> RelayPolicy {
-        self.policy
     }
 
     /// Whether a call set-up is to be relayed: `natted` says if the caller or any callee
     /// is behind a NAT.
-    pub(crate) fn wanted(&self, natted: bool) -> bool {
-        match self.policy {
+    fn wanted(&self, natted: bool) -> bool {
+        match self.setup.policy {
             RelayPolicy::Nat => natted,
             RelayPolicy::Always => true,
             RelayPolicy::Never => false,
         }
     }
 
-    /// Whether the call with this Call-ID is relayed.
-    pub(crate) fn is_relayed(&self, call_id: &str) -> bool {
-        lock(&self.calls).contains_key(call_id)
-    }
-
-    /// A request being forwarded. `start`: this initial INVITE begins relaying its call.
-    /// Answers the SDP to forward in place of the request's, if any.
-    pub(crate) async fn on_request(
-        &self,
-        request: &Message,
-        party: Party,
-        start: bool,
-    ) -> Option<Bytes> {
-        let call_id = request.call_id().ok()?;
-        let method = request.method()?;
-        let has_sdp = has_sdp(request);
-        if start {
-            lock(&self.calls).insert(
-                call_id.to_owned(),
-                RelayedCall {
-                    from_tag: request.from().ok()?.tag()?.to_owned(),
-                    late_offer: !has_sdp,
-                },
-            );
-        } else if !self.is_relayed(call_id) {
-            return None;
-        }
-        if *method == Method::Bye {
-            self.end(call_id, "BYE").await;
-            return None;
-        }
-        if !has_sdp {
-            return None;
-        }
-        let from_tag = request.from().ok()?.tag()?.to_owned();
-        let to_tag = request.to().ok()?.tag().map(str::to_owned);
-        // A late offer ends with its answer in the ACK, or with a new offer in a request:
-        // from then on the 2xx of a re-INVITE carries an answer again.
-        let late = lock(&self.calls)
-            .get_mut(call_id)
-            .is_some_and(|c| std::mem::replace(&mut c.late_offer, false));
-        match method {
-            // The answer to an offer made in a 2xx (or a reliable 18x).
-            Method::Ack | Method::Prack if late => {
-                let answer = self.media_request(call_id, to_tag?, Some(from_tag), request, party);
-                self.exchange(answer, false).await
-            }
-            Method::Ack | Method::Prack => {
-                let answer = self.media_request(call_id, from_tag, to_tag, request, party);
-                self.exchange(answer, false).await
-            }
-            _ => {
-                let offer = self.media_request(call_id, from_tag, to_tag, request, party);
-                self.exchange(offer, true).await
-            }
-        }
-    }
-
-    /// A response on its way back (18x/2xx with SDP to INVITE, UPDATE, PRACK): the answer,
-    /// or the offer of a late-offer call. Answers the rewritten response.
-    pub(crate) async fn on_response(&self, response: Message, party: Party) -> Message {
-        let Some(code) = response.status() else {
-            return response;
-        };
-        if !(101..300).contains(&code) || !has_sdp(&response) {
-            return response;
-        }
-        let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) else {
-            return response;
-        };
-        let late = match lock(&self.calls).get(call_id) {
-            Some(call) => call.late_offer,
-            None => return response,
-        };
-        let (Some(from_tag), Some(to_tag)) = (
-            response
-                .from()
-                .ok()
-                .and_then(|f| f.tag().map(str::to_owned)),
-            response.to().ok().and_then(|t| t.tag().map(str::to_owned)),
-        ) else {
-            return response;
-        };
-        let initial_invite = cseq.method == Method::Invite.as_str() && late;
-        let rewritten = if initial_invite {
-            let offer = self.media_request(call_id, to_tag, Some(from_tag), &response, party);
-            self.exchange(offer, true).await
-        } else {
-            let answer = self.media_request(call_id, from_tag, Some(to_tag), &response, party);
-            self.exchange(answer, false).await
-        };
-        match rewritten {
-            Some(sdp) => with_body(&response, sdp).unwrap_or(response),
-            None => response,
-        }
-    }
-
-    /// The call set-up failed (final response ≥ 300 upstream, CANCEL, Timer C): the relay
-    /// session goes.
-    pub(crate) async fn on_failure(&self, call_id: &str) {
-        if self.is_relayed(call_id) {
-            self.end(call_id, "call failed").await;
-        }
-    }
-
-    async fn end(&self, call_id: &str, why: &str) {
-        let Some(call) = lock(&self.calls).remove(call_id) else {
-            return;
-        };
-        match self.controller.delete(call_id, &call.from_tag).await {
-            Ok(counters) => tracing::info!(
-                %call_id,
+    fn end(&mut self, cx: &mut HookCx<'_>, call_id: &str, why: &'static str) {
+        if let Some(call) = self.calls.remove(call_id) {
+            cx.io.push(IoRequest::RelayDelete {
+                call_id: call_id.to_owned(),
+                from_tag: call.from_tag,
                 why,
-                rtp_packets = counters.rtp.packets,
-                rtp_bytes = counters.rtp.bytes,
-                rtcp_packets = counters.rtcp.packets,
-                lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
-                "relay session ended"
-            ),
-            Err(e) => tracing::info!(%call_id, error = %e, "relay session not deleted"),
+            });
         }
     }
 
@@ -246,31 +170,232 @@ impl MediaRelay {
                 } else {
                     AddressSource::Sdp
                 },
-                advertise: party.facing.filter(|_| self.per_party_address),
+                advertise: party.facing.filter(|_| self.setup.per_party_address),
                 ..Flags::default()
             },
         }
     }
 
-    async fn exchange(&self, request: MediaRequest, offer: bool) -> Option<Bytes> {
-        let result = if offer {
-            self.controller.offer(&request).await
-        } else {
-            self.controller.answer(&request).await
+    fn exchange(cx: &mut HookCx<'_>, request: MediaRequest, offer: bool) -> IoId {
+        cx.ask(|id| IoRequest::RelayExchange { id, offer, request })
+    }
+}
+
+impl Hook for RelayHook {
+    /// A request being forwarded: an initial INVITE the proxy stays in starts relaying
+    /// when the policy wants it; every SDP of a relayed call goes through the relay.
+    fn on_forward(
+        &mut self,
+        cx: &mut HookCx<'_>,
+        request: &Message,
+        source: Source,
+        forward: &mut Forward,
+    ) -> Flow {
+        // Stateless mode sees no responses to rewrite: no relaying.
+        if cx.config.proxy.stateless {
+            return Flow::Continue;
+        }
+        let (Ok(call_id), Some(method)) = (request.call_id(), request.method()) else {
+            return Flow::Continue;
         };
-        match result {
-            Ok(rewritten) => {
-                for warning in &rewritten.warnings {
-                    tracing::debug!(call_id = %request.call_id, %warning, "relay warning");
-                }
-                Some(Bytes::from(rewritten.sdp))
+        let Some(from_tag) = request.from().ok().and_then(|f| f.tag().map(str::to_owned)) else {
+            return Flow::Continue;
+        };
+        let to_tag = request.to().ok().and_then(|t| t.tag().map(str::to_owned));
+        let initial_invite = *method == Method::Invite && to_tag.is_none();
+        let has_sdp = has_sdp(request);
+        let start = initial_invite
+            && forward.record_route
+            && self.wanted(forward.sender_natted || forward.targets.iter().any(|t| t.nat));
+        if start {
+            self.calls.insert(
+                call_id.to_owned(),
+                RelayedCall {
+                    from_tag: from_tag.clone(),
+                    late_offer: !has_sdp,
+                    last_response: None,
+                },
+            );
+        } else if !self.calls.contains_key(call_id) {
+            return Flow::Continue;
+        }
+        if !has_sdp || *method == Method::Bye {
+            return Flow::Continue;
+        }
+        let toward = forward
+            .targets
+            .first()
+            .and_then(|t| t.hops.first())
+            .map(|h| h.addr.ip());
+        let party = Party {
+            source: source.addr.ip(),
+            natted: forward.sender_natted,
+            facing: toward.and_then(|ip| cx.addresses.host.outbound_ip(ip)),
+        };
+        // A late offer ends with its answer in the ACK, or with a new offer in a request:
+        // from then on the 2xx of a re-INVITE carries an answer again.
+        let late = self
+            .calls
+            .get_mut(call_id)
+            .is_some_and(|c| std::mem::replace(&mut c.late_offer, false));
+        let id = match method {
+            // The answer to an offer made in a 2xx (or a reliable 18x).
+            Method::Ack | Method::Prack if late => {
+                let Some(to_tag) = to_tag else {
+                    return Flow::Continue;
+                };
+                let answer = self.media_request(call_id, to_tag, Some(from_tag), request, party);
+                Self::exchange(cx, answer, false)
             }
-            Err(e) => {
-                // The call goes on with its own SDP: better one-way audio than no call.
-                tracing::warn!(call_id = %request.call_id, offer, error = %e, "relay refused the SDP; forwarded unchanged");
-                None
+            Method::Ack | Method::Prack => {
+                let answer = self.media_request(call_id, from_tag, to_tag, request, party);
+                Self::exchange(cx, answer, false)
+            }
+            _ => {
+                let offer = self.media_request(call_id, from_tag, to_tag, request, party);
+                Self::exchange(cx, offer, true)
+            }
+        };
+        Flow::Wait(id)
+    }
+
+    fn resume_forward(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _id: IoId,
+        answer: Answer,
+        forward: &mut Forward,
+    ) {
+        if let Some(sdp) = rewritten(answer) {
+            forward.rewrites.sdp = Some(sdp);
+        }
+    }
+
+    /// A response on its way back (18x/2xx with SDP to INVITE, UPDATE, PRACK): the answer,
+    /// or the offer of a late-offer call.
+    fn on_response(
+        &mut self,
+        cx: &mut HookCx<'_>,
+        response: &Message,
+        arrival: Option<Arrival>,
+    ) -> Flow {
+        let Some(arrival) = arrival else {
+            return Flow::Continue;
+        };
+        let Some(code) = response.status() else {
+            return Flow::Continue;
+        };
+        if !(101..300).contains(&code) || !has_sdp(response) {
+            return Flow::Continue;
+        }
+        let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) else {
+            return Flow::Continue;
+        };
+        let late = match self.calls.get(call_id) {
+            Some(call) => call.late_offer,
+            None => return Flow::Continue,
+        };
+        let (Some(from_tag), Some(to_tag)) = (
+            response
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_owned)),
+            response.to().ok().and_then(|t| t.tag().map(str::to_owned)),
+        ) else {
+            return Flow::Continue;
+        };
+        // The rewritten SDP goes to the one the response goes to: the Via below ours,
+        // now the top one.
+        let upstream = response.vias().next().and_then(|v| {
+            let v = v.ok()?;
+            v.received().or(crate::nat::host_ip(&v.host))
+        });
+        let party = Party {
+            source: arrival.source.ip(),
+            natted: arrival.natted,
+            facing: upstream.and_then(|ip| cx.addresses.host.outbound_ip(ip)),
+        };
+        let pending = PendingResponse {
+            call_id: call_id.to_owned(),
+            cseq: cseq.seq,
+            to_tag: to_tag.clone(),
+        };
+        let initial_invite = cseq.method == Method::Invite.as_str() && late;
+        let id = if initial_invite {
+            let offer = self.media_request(call_id, to_tag, Some(from_tag), response, party);
+            Self::exchange(cx, offer, true)
+        } else {
+            let answer = self.media_request(call_id, from_tag, Some(to_tag), response, party);
+            Self::exchange(cx, answer, false)
+        };
+        self.responses.insert(id, pending);
+        Flow::Wait(id)
+    }
+
+    fn resume_response(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        id: IoId,
+        answer: Answer,
+        response: Message,
+    ) -> Message {
+        let pending = self.responses.remove(&id);
+        let Some(sdp) = rewritten(answer) else {
+            return response;
+        };
+        if let Some(p) = pending {
+            if let Some(call) = self.calls.get_mut(&p.call_id) {
+                call.last_response = Some((p.cseq, p.to_tag, sdp.clone()));
             }
         }
+        with_body(&response, sdp).unwrap_or(response)
+    }
+
+    /// A retransmitted 2xx after its transaction ended: the SDP the relay gave the first.
+    fn on_stray_response(&mut self, _cx: &mut HookCx<'_>, response: Message) -> Message {
+        if !has_sdp(&response) {
+            return response;
+        }
+        let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) else {
+            return response;
+        };
+        let to_tag = response.to().ok().and_then(|t| t.tag());
+        let remembered = self.calls.get(call_id).and_then(|c| {
+            c.last_response
+                .as_ref()
+                .filter(|(seq, tag, _)| *seq == cseq.seq && Some(tag.as_str()) == to_tag)
+                .map(|(_, _, sdp)| sdp.clone())
+        });
+        match remembered {
+            Some(sdp) => with_body(&response, sdp).unwrap_or(response),
+            None => response,
+        }
+    }
+
+    /// The call set-up failed, or a BYE passed: the relay session goes.
+    fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
+        match event {
+            DialogEvent::Settled { invite, code, .. } if code >= 300 => {
+                if let Ok(call_id) = invite.call_id() {
+                    self.end(cx, call_id, "call failed");
+                }
+            }
+            DialogEvent::Ended { bye } => {
+                if let Ok(call_id) = bye.call_id() {
+                    self.end(cx, call_id, "BYE");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The SDP of a relay answer; `None` (and the message goes on unchanged) when the relay
+/// refused: better one-way audio than no call.
+fn rewritten(answer: Answer) -> Option<Bytes> {
+    match answer {
+        Answer::Sdp(sdp) => sdp,
+        _ => None,
     }
 }
 

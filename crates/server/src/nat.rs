@@ -1,10 +1,16 @@
-//! NAT traversal in the signalling, the seed's nathelper part of `ser.cfg` (seed 000 §5.3,
-//! §7.5; seed 003 appendix C): is a message from behind a NAT ([`NatTests::detect`],
-//! Kamailio's `nat_uac_test`), and the fixes that make the answers and later requests reach
-//! it: the Contact rewritten to the address the packet came from ([`fix_contact`],
-//! `fix_nated_contact`) and responses sent to the source port even without `rport`
-//! (`force_rport`, RFC 3581 §4). The registrar stores the verdict with each binding (the
-//! NAT flag of `itsp ul show`); keepalives ([`crate::natping`]) and the RTP relay read it.
+//! NAT traversal in the signalling, the nathelper part of the seed's `ser.cfg` (the KTH
+//! provider's SER configuration tests every message for a NAT and fixes what would
+//! otherwise point into a private network): is a message from behind a NAT
+//! ([`NatTests::detect`], Kamailio's `nat_uac_test`), and the fixes that make the answers
+//! and later requests reach it: the Contact rewritten to the address the packet came from
+//! ([`fix_contact`], `fix_nated_contact`) and responses sent to the source port even
+//! without `rport` (`force_rport`, RFC 3581 §4). The registrar stores the verdict with each
+//! binding (the NAT flag of `itsp ul show`); keepalives ([`crate::natping`]) and the RTP
+//! relay read it.
+//!
+//! In the message path this is `NatHook` (`on_forward`: the sender's Contact fixed, the
+//! verdict put on the forward for the relay) and `fix_reply`, which the engine applies
+//! to every response as it arrives.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -319,6 +325,61 @@ fn sdp_has_private_address(message: &Message) -> bool {
     };
     let private = |c: Option<sdp::Connection>| c.is_some_and(|c| is_private(c.address));
     private(sdp.connection()) || sdp.media().iter().any(|m| private(m.connection()))
+}
+
+/// The NAT step of the main route for a request being forwarded: when `nat_uac_test`
+/// finds the sender behind a NAT, its Contact is rewritten to the address the request
+/// came from (`fix_nated_contact`), so the other side's in-dialog requests go back through
+/// the NAT mapping, and the forward is marked for the relay. REGISTER never gets here: its
+/// binding keeps the source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NatHook;
+
+impl crate::policy::Hook for NatHook {
+    fn on_forward(
+        &mut self,
+        cx: &mut crate::policy::HookCx<'_>,
+        request: &Message,
+        source: crate::engine::Source,
+        forward: &mut crate::proxy::Forward,
+    ) -> crate::policy::Flow {
+        let nat = &cx.config.nat;
+        let fired = nat.tests.detect(request, source.addr, !source.reliable());
+        if !fired.is_empty() {
+            tracing::debug!(source = %source.addr, tests = %fired, "request from behind a NAT");
+            if nat.fix_contact {
+                forward.rewrites.contact =
+                    fixed_message_contact(request, source.addr, source.reliable());
+            }
+            forward.sender_natted = true;
+        }
+        crate::policy::Flow::Continue
+    }
+}
+
+/// The NAT fix of a response (the seed's `onreply_route`): a response whose Contact (or
+/// SDP) holds a private address while it came from a public one has its Contact rewritten
+/// to where it came from, so the caller's in-dialog requests reach the callee through its
+/// NAT (`fix_nated_contact`). Also answers whether the response looked sent from behind a
+/// NAT. Pure: retransmissions get the same fix.
+pub(crate) fn fix_reply(
+    config: &NatConfig,
+    response: Message,
+    source: crate::engine::Source,
+) -> (Message, bool) {
+    if response.header(HeaderName::Contact).is_none() {
+        return (response, false);
+    }
+    let fired = config.tests.detect_reply(&response, source.addr);
+    if fired.is_empty() {
+        return (response, false);
+    }
+    tracing::debug!(source = %source.addr, tests = %fired, "response from behind a NAT");
+    if !config.fix_contact {
+        return (response, true);
+    }
+    let fixed = fix_message_contact(&response, source.addr, source.reliable()).unwrap_or(response);
+    (fixed, true)
 }
 
 /// The address of a host that is an IP literal.

@@ -123,7 +123,7 @@ impl Pinger {
         bindings: impl IntoIterator<Item = (&'a str, &'a Binding)>,
         now: u64,
         config: &PingConfig,
-        local_for: impl Fn(Protocol, SocketAddr) -> Option<LocalAddr>,
+        mut local_for: impl FnMut(Protocol, SocketAddr) -> Option<LocalAddr>,
         mut random: impl FnMut() -> u64,
     ) -> Round {
         let mut round = Round::default();
@@ -272,7 +272,7 @@ fn options_request(
          Content-Length: 0\r\n\r\n",
         contact = binding.contact,
         via = local.via(branch),
-        agent = crate::core::SERVER,
+        agent = crate::sip_text::SERVER,
     );
     Bytes::from(text)
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 use store::{flags, BindingWrite, Store, Writer};
 use tokio::sync::oneshot;
 
+use crate::error::StartError;
 use crate::location::{Binding, Change};
-use crate::run::StartError;
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Most jobs committed in one transaction.

@@ -8,33 +8,34 @@ use sip::uri::Host;
 use sip::Uri;
 use transport::Protocol;
 
-use crate::core::Core;
+use crate::engine::facts::Halt;
 use crate::location::Binding;
+use crate::policy::cx::Cx;
 use crate::proxy::{Hop, Target};
 
 /// The next hops for `uri`, in the order to try them (RFC 3263 §4): an IP address as it
 /// is; a host name through DNS.
-pub(crate) async fn hops_for(core: &Core, uri: &str) -> Result<Vec<Hop>, Rejection> {
+pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
     let parsed =
         Uri::parse(uri).map_err(|e| Rejection::new(416, format!("Bad target URI: {e}")))?;
     let Uri::Sip(sip_uri) = parsed else {
-        return Err(Rejection::new(416, "Only SIP URIs can be routed"));
+        return Err(Rejection::new(416, "Only SIP URIs can be routed").into());
     };
     if sip_uri.secure {
         return Err(Rejection::new(
             480,
             "SIPS targets need TLS, which this server does not offer yet",
-        ));
+        )
+        .into());
     }
     let protocol = match sip_uri.transport() {
         None => Protocol::Udp,
         Some(t) if t.eq_ignore_ascii_case("udp") => Protocol::Udp,
         Some(t) if t.eq_ignore_ascii_case("tcp") => Protocol::Tcp,
         Some(t) => {
-            return Err(Rejection::new(
-                480,
-                format!("Transport {t} is not offered by this server"),
-            ))
+            return Err(
+                Rejection::new(480, format!("Transport {t} is not offered by this server")).into(),
+            )
         }
     };
     let host = sip_uri.maddr().unwrap_or(sip_uri.host);
@@ -49,28 +50,28 @@ pub(crate) async fn hops_for(core: &Core, uri: &str) -> Result<Vec<Hop>, Rejecti
             addr: SocketAddr::new(ip, sip_uri.port.unwrap_or(5060)),
         }]);
     }
-    core.locate(&sip_uri).await
+    cx.locate(uri)
 }
 
 /// The proxy target for a binding of the location service: the Request-URI becomes the
 /// contact; the request follows the binding's Path (RFC 3327); it goes back the way the
 /// REGISTER came (the flow: source address and transport) when the phone is behind a NAT
 /// or used TCP, whose connection is the only way back; else to the contact's address.
-pub(crate) async fn binding_target(core: &Core, binding: &Binding) -> Result<Target, Rejection> {
+pub(crate) fn binding_target(cx: &mut Cx<'_>, binding: &Binding) -> Result<Target, Halt> {
     let protocol = if binding.transport.eq_ignore_ascii_case("tcp") {
         Protocol::Tcp
     } else {
         Protocol::Udp
     };
     let hops = if let Some(first) = binding.path.first() {
-        hops_for(core, crate::proxy::forward::route_uri(first)).await?
+        hops_for(cx, crate::proxy::forward::route_uri(first))?
     } else if binding.nat || protocol == Protocol::Tcp {
         vec![Hop {
             protocol,
             addr: binding.source,
         }]
     } else {
-        hops_for(core, &binding.contact).await?
+        hops_for(cx, &binding.contact)?
     };
     Ok(Target {
         request_uri: Some(binding.contact.clone()),

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::core::lock;
-use crate::run::StartError;
+use crate::error::StartError;
+use crate::sync::lock;
 
 /// The queue into a writer thread, and the signal that it has written everything.
 pub(crate) struct WriterThread<T> {

@@ -18,7 +18,7 @@ pub trait OwnAddresses {
     /// Whether `host:port` (port `None`: the default 5060) reaches this proxy. Domains we
     /// serve count only when `domains` is set (a Route may name us by domain; a Via names
     /// a sent-by, which is an address).
-    fn is_own(&self, host: &Host<'_>, port: Option<u16>, domains: bool) -> bool;
+    fn is_own(&mut self, host: &Host<'_>, port: Option<u16>, domains: bool) -> bool;
 }
 
 /// This proxy's address as a next hop sees it: the Via sent-by and the Record-Route URI
@@ -93,7 +93,10 @@ pub fn route_uri(value: &str) -> &str {
 
 /// §16.4 for a received request: which top Route values are ours, whether the
 /// Request-URI was put there by a strict router, and what remains.
-pub fn check_routes(request: &Message, own: &dyn OwnAddresses) -> Result<RouteCheck, ParseError> {
+pub fn check_routes(
+    request: &Message,
+    own: &mut dyn OwnAddresses,
+) -> Result<RouteCheck, ParseError> {
     let mut routes: Vec<String> = route_values(request)?
         .into_iter()
         .map(str::to_owned)
@@ -164,7 +167,7 @@ pub fn branch_id(loop_hash: &str, unique: u64) -> String {
 
 /// §16.3 step 4: whether a Via of ours carries the same loop hash as `hash` (the request
 /// has been here before, unchanged).
-pub fn is_loop(request: &Message, hash: &str, own: &dyn OwnAddresses) -> bool {
+pub fn is_loop(request: &Message, hash: &str, own: &mut dyn OwnAddresses) -> bool {
     request.vias().flatten().any(|via| {
         own.is_own(&via.host, via.port, false)
             && via
@@ -275,7 +278,7 @@ mod tests {
     /// We are 192.0.2.1:5060 and serve example.com.
     struct Us;
     impl OwnAddresses for Us {
-        fn is_own(&self, host: &Host<'_>, port: Option<u16>, domains: bool) -> bool {
+        fn is_own(&mut self, host: &Host<'_>, port: Option<u16>, domains: bool) -> bool {
             let port_ok = port.unwrap_or(5060) == 5060;
             port_ok
                 && match host {
@@ -301,7 +304,7 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
             "BYE sip:bob@10.0.0.9 SIP/2.0",
             "Route: <sip:192.0.2.1;lr>, <sip:192.0.2.1:5060;transport=tcp;lr>\r\nRoute: <sip:p2.example.net;lr>\r\n",
         );
-        let c = check_routes(&r, &Us).unwrap();
+        let c = check_routes(&r, &mut Us).unwrap();
         assert_eq!(c.own_routes, 2, "double Record-Route: both ours");
         assert!(c.routed());
         assert_eq!(c.remaining, ["<sip:p2.example.net;lr>"]);
@@ -315,7 +318,7 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
             "BYE sip:192.0.2.1;lr SIP/2.0",
             "Route: <sip:p2.example.net;lr>, <sip:bob@10.0.0.9>\r\n",
         );
-        let c = check_routes(&r, &Us).unwrap();
+        let c = check_routes(&r, &mut Us).unwrap();
         assert_eq!(c.strict_request_uri.as_deref(), Some("sip:bob@10.0.0.9"));
         assert_eq!(c.remaining, ["<sip:p2.example.net;lr>"]);
         assert!(c.routed());
@@ -327,7 +330,7 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
             "INVITE sip:bob@example.com SIP/2.0",
             "Route: <sip:p2.example.net;lr>\r\n",
         );
-        let c = check_routes(&r, &Us).unwrap();
+        let c = check_routes(&r, &mut Us).unwrap();
         assert!(!c.routed());
         assert_eq!(c.remaining.len(), 1);
     }
@@ -351,13 +354,13 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         )
         .unwrap();
         // Back unchanged: a loop.
-        assert!(is_loop(&forwarded, &loop_hash(&forwarded), &Us));
+        assert!(is_loop(&forwarded, &loop_hash(&forwarded), &mut Us));
         // Back with another Request-URI (an alias resolved elsewhere): a spiral.
         let mut e = forwarded.edit();
         e.set_request_uri("sip:robert@example.com").unwrap();
         let spiral = e.finish().unwrap();
-        assert!(!is_loop(&spiral, &loop_hash(&spiral), &Us));
-        assert!(!is_loop(&original, &hash, &Us), "no Via of ours");
+        assert!(!is_loop(&spiral, &loop_hash(&spiral), &mut Us));
+        assert!(!is_loop(&original, &hash, &mut Us), "no Via of ours");
     }
 
     #[test]
@@ -367,7 +370,7 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
             "Route: <sip:192.0.2.1;lr>\r\nProxy-Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", uri=\"sip:bob@example.com\", response=\"00\"\r\n\
 Proxy-Authorization: Digest username=\"alice\", realm=\"other.net\", nonce=\"n\", uri=\"sip:bob@example.com\", response=\"00\"\r\n",
         );
-        let check = check_routes(&r, &Us).unwrap();
+        let check = check_routes(&r, &mut Us).unwrap();
         let path = vec!["<sip:edge.example.com;lr>".to_owned()];
         let rr = [
             "<sip:192.0.2.1:5060;transport=tcp;lr>".to_owned(),

@@ -67,7 +67,7 @@ impl Target {
 }
 
 /// A request the policy decided to forward, and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Forward {
     /// The destinations.
     pub targets: Vec<Target>,
@@ -85,6 +85,9 @@ pub struct Forward {
     /// Changes to the request's Contact and body, the same on every branch (NAT fixes,
     /// the relay's SDP).
     pub rewrites: Rewrites,
+    /// The sender was found behind a NAT (set by the NAT hook; the relay policy `nat`
+    /// relays its calls).
+    pub sender_natted: bool,
 }
 
 /// Changes made to a forwarded request besides the proxy's own (§16.6): what the NAT

@@ -1,40 +1,65 @@
 //! The live response contexts of the proxy: one per forwarded request, found by its server
 //! transaction, and each branch found by its client transaction. The table carries out
 //! the contexts' [`Action`]s on the transaction layer: a branch's request becomes a client
-//! transaction (§16.6 step 10), a CANCEL another (§9.1), a forwarded or local response goes
-//! out through the server transaction (§16.7 step 9).
+//! transaction (§16.6 step 10), a CANCEL another (§9.1); a forwarded or local response for
+//! the server transaction (§16.7 step 9) is queued as an [`Upstream`] for the engine, which
+//! shows it to the `on_response` hooks before it goes out.
 //!
-//! Everything here is synchronous and runs under the server's transaction lock; the caller
-//! drains what to send afterwards.
+//! Sans-IO like the contexts: the engine drains what to send afterwards.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use ahash::{HashMap, HashSet};
 use sip::transaction::{Side, TransactionKey, TransactionLayer};
-use sip::{HeaderName, Message, MessageBuilder};
+use sip::Message;
 
 use super::context::{Action, BranchId, ContextConfig, ResponseContext};
 use super::forward::{branch_id, build_branch, BranchSpec, LocalAddr};
 use super::{Forward, Hop};
-use crate::core::{local_tag, Route, SERVER};
+use crate::engine::Route;
 
-/// What the table needs from the server around it.
+/// What the table needs from the engine around it.
 pub(crate) trait Env {
     /// Our address toward `hop` (Via sent-by, Record-Route) and the local socket to send
     /// from; `None` when no socket of that transport is open.
-    fn local_for(&self, hop: &Hop) -> Option<(std::net::SocketAddr, LocalAddr)>;
+    fn local_for(&mut self, hop: &Hop) -> Option<(std::net::SocketAddr, LocalAddr)>;
     /// A number unique to this run (branch IDs).
-    fn unique(&self) -> u64;
-    /// The final response to an accounted INVITE went upstream (answered or failed).
-    fn call_outcome(&self, invite: &Message, code: u16, reason: &str, to_tag: Option<&str>);
+    fn unique(&mut self) -> u64;
 }
 
-/// The transaction layer, where each transaction's messages go, and the server around.
+/// The transaction layer, where each transaction's messages go, and the engine around.
 pub(crate) struct Layer<'a> {
     pub(crate) layer: &'a mut TransactionLayer,
     pub(crate) routes: &'a mut HashMap<TransactionKey, Route>,
-    pub(crate) env: &'a dyn Env,
+    pub(crate) env: &'a mut dyn Env,
+}
+
+/// A response for a server transaction, queued for the engine.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    /// The server transaction.
+    pub(crate) server: TransactionKey,
+    /// What to send.
+    pub(crate) response: UpstreamResponse,
+    /// The transaction is an accounted call set-up ([`NewContext::accounted`]).
+    pub(crate) accounted: bool,
+}
+
+/// A response received from a branch, or one to make here.
+// By value, as in `Action`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum UpstreamResponse {
+    /// Received on a branch, our Via removed.
+    Forward(Message),
+    /// Made here with this code and reason (`None`: the standard phrase).
+    Reply {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -53,7 +78,7 @@ struct Entry {
     branches: Vec<Option<Branch>>,
     /// The deadline under which this entry is filed in [`ProxyTable::timers`].
     scheduled: Option<(Instant, u64)>,
-    /// A call set-up whose outcome is accounted ([`Env::call_outcome`]).
+    /// A call set-up whose outcome is accounted ([`NewContext::accounted`]).
     accounted: bool,
 }
 
@@ -66,7 +91,8 @@ pub(crate) struct NewContext {
     pub(crate) inbound: LocalAddr,
     /// Timer C and friends.
     pub(crate) config: ContextConfig,
-    /// Whether the outcome is accounted ([`Env::call_outcome`]).
+    /// Whether the call set-up's outcome is accounted (record-routed initial INVITE): its
+    /// final response tells the `on_dialog` hooks.
     pub(crate) accounted: bool,
 }
 
@@ -89,12 +115,19 @@ pub(crate) struct ProxyTable {
     /// INVITE server transactions cancelled before the policy decided to forward them
     /// (the CANCEL overtook a database lookup): answered 487 instead of forwarded.
     early_cancels: HashSet<TransactionKey>,
+    /// Responses for server transactions, in the order the contexts made them.
+    upstream: Vec<Upstream>,
 }
 
 impl ProxyTable {
     /// Number of live contexts.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The responses queued for server transactions since the last call.
+    pub(crate) fn take_upstream(&mut self) -> Vec<Upstream> {
+        std::mem::take(&mut self.upstream)
     }
 
     /// When the next context deadline (Timer C, CANCEL wait) is due.
@@ -117,12 +150,14 @@ impl ProxyTable {
             accounted,
         } = new;
         if self.early_cancels.remove(&server) {
-            if accounted {
-                if let Some(invite) = tx.layer.request(&server) {
-                    tx.env.call_outcome(invite, 487, "Request Terminated", None);
-                }
-            }
-            reply(now, tx, &server, 487, None);
+            self.upstream.push(Upstream {
+                server,
+                response: UpstreamResponse::Reply {
+                    code: 487,
+                    reason: None,
+                },
+                accounted,
+            });
             return;
         }
         let targets: Vec<(u16, usize)> = forward
@@ -270,28 +305,11 @@ impl ProxyTable {
                     Vec::new()
                 }
                 Action::Forward(response) => {
-                    let code = response.status().unwrap_or(0);
-                    if code >= 200 {
-                        let to_tag = response.to().ok().and_then(|t| t.tag().map(str::to_owned));
-                        self.outcome(
-                            tx,
-                            server,
-                            code,
-                            response.reason().unwrap_or(""),
-                            to_tag.as_deref(),
-                        );
-                    }
-                    if let Err(e) = tx.layer.send_response(now, server, response) {
-                        tracing::info!(%server, error = %e, "response not forwarded upstream");
-                    }
+                    self.queue_upstream(server, UpstreamResponse::Forward(response));
                     Vec::new()
                 }
                 Action::Reply { code, reason } => {
-                    let phrase = reason
-                        .as_deref()
-                        .unwrap_or(sip::status::reason_phrase(code));
-                    self.outcome(tx, server, code, phrase, None);
-                    reply(now, tx, server, code, reason.as_deref());
+                    self.queue_upstream(server, UpstreamResponse::Reply { code, reason });
                     Vec::new()
                 }
             };
@@ -318,21 +336,13 @@ impl ProxyTable {
         }
     }
 
-    /// Tells the server how an accounted call set-up ended.
-    fn outcome(
-        &self,
-        tx: &Layer<'_>,
-        server: &TransactionKey,
-        code: u16,
-        reason: &str,
-        to_tag: Option<&str>,
-    ) {
-        if !self.entries.get(server).is_some_and(|e| e.accounted) {
-            return;
-        }
-        if let Some(invite) = tx.layer.request(server) {
-            tx.env.call_outcome(invite, code, reason, to_tag);
-        }
+    fn queue_upstream(&mut self, server: &TransactionKey, response: UpstreamResponse) {
+        let accounted = self.entries.get(server).is_some_and(|e| e.accounted);
+        self.upstream.push(Upstream {
+            server: server.clone(),
+            response,
+            accounted,
+        });
     }
 
     /// §16.6: builds the branch's request and hands it to a new client transaction.
@@ -457,29 +467,5 @@ impl ProxyTable {
             }
             Err(e) => tracing::info!(error = %e, "CANCEL not sent"),
         }
-    }
-}
-
-/// Answers the server transaction with a response made here.
-fn reply(
-    now: Instant,
-    tx: &mut Layer<'_>,
-    server: &TransactionKey,
-    code: u16,
-    reason: Option<&str>,
-) {
-    let Some(request) = tx.layer.request(server) else {
-        return;
-    };
-    let response = MessageBuilder::response_to(request, code, reason, Some(&local_tag(request)))
-        .header(HeaderName::Server, SERVER)
-        .build();
-    match response {
-        Ok(r) => {
-            if let Err(e) = tx.layer.send_response(now, server, r) {
-                tracing::info!(%server, error = %e, "local response not sent");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot build a response"),
     }
 }

@@ -1,0 +1,215 @@
+//! What crosses the engine's edge: the time it is given ([`Now`]), the datagrams and stream
+//! writes it wants sent ([`Transmit`]), the I/O it asks the shell to carry out
+//! ([`IoRequest`]) and the answers it is handed back ([`Answer`]).
+//!
+//! The engine never waits. A routing decision that needs something only the store, DNS or
+//! the relay knows stops with a [`Query`]; the engine files the request, emits an
+//! [`IoRequest::Query`] with an [`IoId`], and runs the decision again from the top once the
+//! shell calls [`crate::engine::Engine::complete`] with the answer (the decision's earlier
+//! steps are pure, so running them again is safe; the one that is not, the digest check,
+//! is remembered).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip::sanity::Rejection;
+use store::{AccEvent, Address, BindingWrite, CallWrite, Forwarding, Ha1s};
+use transport::Protocol;
+
+use crate::proxy::Hop;
+
+/// The time of an event, as the shell read it: a monotonic instant for timers and the
+/// wall clock for what is stored or shown (expiry times, accounting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// For timers and intervals.
+    pub instant: Instant,
+    /// Unix time in milliseconds.
+    pub unix_ms: u64,
+}
+
+impl Now {
+    /// The system clocks now (for the shell; the engine never calls it).
+    pub fn system() -> Now {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Now {
+            instant: Instant::now(),
+            unix_ms,
+        }
+    }
+
+    /// Unix seconds.
+    pub fn unix_secs(self) -> u64 {
+        self.unix_ms / 1000
+    }
+
+    /// Unix milliseconds as the store keeps them.
+    pub fn unix_ms_i64(self) -> i64 {
+        i64::try_from(self.unix_ms).unwrap_or(i64::MAX)
+    }
+
+    /// `self` moved on by `d` on both clocks (simulated time in tests).
+    pub fn after(self, d: std::time::Duration) -> Now {
+        Now {
+            instant: self.instant + d,
+            unix_ms: self
+                .unix_ms
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The transport.
+    pub protocol: Protocol,
+    /// The local socket to send from (UDP), if it matters.
+    pub local: Option<SocketAddr>,
+    /// The destination.
+    pub dest: SocketAddr,
+    /// The message.
+    pub bytes: Bytes,
+    /// The client transaction the bytes belong to: a failed send fails its branch
+    /// ([`crate::engine::Engine::send_failed`], RFC 3261 §16.9).
+    pub client: Option<sip::transaction::TransactionKey>,
+}
+
+/// Names one outstanding [`IoRequest`] that has an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IoId(pub u64);
+
+/// What a routing decision needs to know and only I/O can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// Is this host a domain we serve? (`Store::domain_exists`) → [`Answer::Served`].
+    DomainServed(String),
+    /// The change counter of a cached table (`Store::table_version`) → [`Answer::Version`].
+    TableVersion(&'static str),
+    /// A subscriber's digest hashes (`Store::credentials`) → [`Answer::Credentials`].
+    Credentials {
+        /// Digest username.
+        user: String,
+        /// Realm (the domain).
+        realm: String,
+    },
+    /// A subscriber's call forwarding (`Store::forwarding`) → [`Answer::Forwarding`].
+    Forwarding {
+        /// User part.
+        user: String,
+        /// Domain.
+        domain: String,
+    },
+    /// The subscriber an address (or alias) names (`Store::resolve`) → [`Answer::Subscriber`].
+    Resolve {
+        /// User part.
+        user: String,
+        /// Domain.
+        domain: String,
+    },
+    /// Whether a subscriber is in a group (`Store::in_group`) → [`Answer::Served`].
+    InGroup {
+        /// User part.
+        user: String,
+        /// Domain.
+        domain: String,
+        /// Group name.
+        group: String,
+    },
+    /// The next hops of a SIP URI whose host is a name (RFC 3263) → [`Answer::Hops`].
+    Locate(String),
+}
+
+/// What the shell is asked to do.
+#[derive(Debug)]
+pub enum IoRequest {
+    /// Answer a [`Query`]; hand the answer to `complete(id, ..)`.
+    Query {
+        /// Names the answer.
+        id: IoId,
+        /// The question.
+        query: Query,
+    },
+    /// Commit binding changes to the store in the order given (the registrar's
+    /// write-through); `complete(id, Answer::Committed(..))` once committed. The 200 of the
+    /// REGISTER waits for it.
+    CommitBindings {
+        /// Names the answer.
+        id: IoId,
+        /// The writes.
+        writes: Vec<BindingWrite>,
+    },
+    /// Read the stored bindings of an address-of-record (after a failed commit the store
+    /// is the truth) → `complete(id, Answer::Bindings(..))`.
+    ReloadBindings {
+        /// Names the answer.
+        id: IoId,
+        /// The address-of-record.
+        aor: String,
+    },
+    /// An exchange with the RTP relay (offer or answer) → `complete(id, Answer::Sdp(..))`.
+    RelayExchange {
+        /// Names the answer.
+        id: IoId,
+        /// Offer (true) or answer.
+        offer: bool,
+        /// What to send.
+        request: relay::MediaRequest,
+    },
+    /// Delete a relay session; nothing comes back (the shell logs the counters).
+    RelayDelete {
+        /// The call.
+        call_id: String,
+        /// The From tag of the INVITE that started it.
+        from_tag: String,
+        /// Why, for the log.
+        why: &'static str,
+    },
+    /// Append accounting records and live-call changes (fire and forget; written in
+    /// batches by the shell's writer thread).
+    Record(Record),
+}
+
+/// One accounting change.
+#[derive(Debug)]
+pub enum Record {
+    /// A row of the `acc` table.
+    Acc(AccEvent),
+    /// A change of the live-call list.
+    Call(CallWrite),
+}
+
+/// The answer to an [`IoRequest`].
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Yes or no ([`Query::DomainServed`], [`Query::InGroup`]).
+    Served(bool),
+    /// A table's change counter.
+    Version(i64),
+    /// Digest hashes, or no such subscriber.
+    Credentials(Option<Ha1s>),
+    /// Call forwarding settings.
+    Forwarding(Forwarding),
+    /// The subscriber an address names, if any.
+    Subscriber(Option<Address>),
+    /// Next hops, or why there are none.
+    Hops(Result<Vec<Hop>, Rejection>),
+    /// The relay's rewritten SDP; `None` when it refused (the call goes on unchanged).
+    Sdp(Option<Bytes>),
+    /// The bindings were committed, or why not.
+    Committed(Result<(), String>),
+    /// The stored bindings of an address-of-record.
+    Bindings(Vec<store::Binding>),
+    /// The store failed; the request is answered 500.
+    StoreFailed(String),
+}
+
+impl Answer {
+    /// Credentials from a store result.
+    pub fn credentials(r: Result<Option<Ha1s>, store::StoreError>) -> Answer {
+        r.map_or_else(|e| Answer::StoreFailed(e.to_string()), Answer::Credentials)
+    }
+}

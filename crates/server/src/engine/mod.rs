@@ -1,0 +1,1148 @@
+//! The sans-IO engine of the SIP server, in the shape of `quinn-proto`: it is handed
+//! messages and the time, and answers with what to send, when to wake it, and what I/O to
+//! carry out. No sockets, no tasks, no clock, no store inside; the tokio shell
+//! (`crate::shell`) does all of that.
+//!
+//! ```text
+//! shell ── handle(now, Incoming) ──▶ Engine ── poll_transmit() ──▶ shell sends
+//!       ── handle_timeout(now) ───▶        ── poll_timeout() ───▶ shell sleeps until
+//!       ── complete(now, id, Answer) ─▶    ── poll_io() ────────▶ shell queries store/DNS/relay
+//! ```
+//!
+//! Inside, a message goes:
+//!
+//! 1. requests get `received`/`rport` (RFC 3581); responses that answer our keepalives stop
+//!    here, and a reply from behind a NAT has its Contact fixed ([`crate::nat`]);
+//! 2. the transaction layer (RFC 3261 §17) absorbs retransmissions and matches responses
+//!    and CANCELs; the proxy's contexts (§16.7) take responses of their branches;
+//! 3. a new request runs the main route (`crate::policy::route`) against what the engine
+//!    knows; a `Halt::Need` files it until the shell's answer comes back, then it runs
+//!    again;
+//! 4. a request to forward passes the `on_forward` hooks and becomes a response context
+//!    (or is forwarded statelessly); responses for the caller pass the `on_response`
+//!    hooks, in order per transaction; calls tell the `on_dialog` hooks how they go
+//!    (`crate::policy::Hook`).
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | `mod.rs` | [`Engine`]: the state, the path of a message, the drive methods |
+//! | [`io`] | what crosses the edge: [`Now`], [`Transmit`], [`IoRequest`], [`Query`], [`Answer`] |
+//! | `addresses` | our sockets and domains, "is this us?", our address toward a next hop ([`HostNetwork`]) |
+//! | `facts` | the caches of store answers and one request's answers; `Halt` |
+//! | `random` | the engine's random numbers, from a seed |
+
+pub(crate) mod addresses;
+pub(crate) mod facts;
+pub mod io;
+pub(crate) mod random;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ahash::HashMap;
+use sip::build::reject_unparsed;
+use sip::transaction::{
+    Event, Incoming as TxIncoming, Side, TimerConfig, TransactionKey, TransactionLayer,
+};
+use sip::{HeaderName, Message, MessageBuilder, Method};
+use transport::{Incoming, Listen, Protocol};
+
+use addresses::Addresses;
+pub use addresses::{HostNetwork, SystemNetwork};
+use facts::{Answers, Facts, Halt};
+pub use io::{Answer, IoId, IoRequest, Now, Query, Record, Transmit};
+use random::Random;
+
+use crate::auth::DigestAuth;
+use crate::config::ServerConfig;
+use crate::location::Location;
+use crate::natping::Pinger;
+use crate::policy::cx::{Cx, Memo};
+use crate::policy::route::{self, Decision};
+use crate::policy::{Arrival, DialogEvent, Flow, Hook, HookCx, IoQueue};
+use crate::proxy::table::{Env, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
+use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr};
+use crate::sip_text::{local_tag, SERVER};
+
+/// How late the transaction timers that only absorb retransmissions (D, I, J, K, L, M:
+/// [`sip::transaction::Timer::absorbs`]) may end their transactions: on a one-second grid
+/// the shell's timer wakes once a second for them instead of at every transaction's end.
+/// Retransmissions and timeouts keep their exact deadlines.
+pub const ABSORB_SLACK: Duration = Duration::from_secs(1);
+
+/// Where a request came from: the packet's source and the local socket it reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    /// The peer's address (RFC 3581 `received`/`rport`).
+    pub addr: SocketAddr,
+    /// The local socket.
+    pub local: Listen,
+}
+
+impl Source {
+    /// Whether the transport is reliable (no retransmissions, §17.1.1.2).
+    pub fn reliable(&self) -> bool {
+        self.local.protocol != Protocol::Udp
+    }
+}
+
+/// Where the messages of a transaction go: for a server transaction, where its responses
+/// go (§18.2.2); for a client transaction, the next hop of its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) protocol: Protocol,
+    /// The local socket (UDP: the one to send from).
+    pub(crate) local: SocketAddr,
+    pub(crate) dest: SocketAddr,
+}
+
+/// A request (or an ACK for a 2xx) whose decision is being made.
+#[derive(Debug)]
+struct Work {
+    /// The server transaction; `None` for an ACK, which has none.
+    key: Option<TransactionKey>,
+    request: Message,
+    source: Source,
+    /// What it was told while it waited.
+    answers: Answers,
+    memo: Memo,
+}
+
+/// What waits for the answer to an [`IoRequest`].
+#[derive(Debug)]
+enum Waiting {
+    /// A decision stopped for `query`.
+    Decision {
+        work: Work,
+        query: Query,
+        /// The cache generation when it was asked.
+        generation: u64,
+    },
+    /// A forward stopped at hook number `hook`.
+    Forward {
+        work: Work,
+        forward: Forward,
+        hook: usize,
+    },
+    /// A response for the caller stopped at hook number `hook`; later responses of its
+    /// transaction queue in [`Engine::held`].
+    Response {
+        server: TransactionKey,
+        response: Message,
+        accounted: bool,
+        arrival: Option<Arrival>,
+        hook: usize,
+    },
+    /// A 200 to a REGISTER waits for its bindings' commit.
+    Commit {
+        key: TransactionKey,
+        response: Message,
+        aor: String,
+    },
+    /// A failed commit: the store's bindings of `aor` are read back.
+    Reload { aor: String },
+}
+
+/// The server's sans-IO state. See the module docs.
+pub struct Engine {
+    config: ServerConfig,
+    layer: TransactionLayer,
+    routes: HashMap<TransactionKey, Route>,
+    proxy: ProxyTable,
+    addresses: Addresses,
+    facts: Facts,
+    location: Location,
+    auth: DigestAuth,
+    pinger: Pinger,
+    random: Random,
+    hooks: Vec<Box<dyn Hook>>,
+    io: IoQueue,
+    transmits: VecDeque<Transmit>,
+    waiting: HashMap<IoId, Waiting>,
+    /// Responses queued behind one that waits, per server transaction (so responses of a
+    /// transaction leave in the order they arrived).
+    held: HashMap<TransactionKey, VecDeque<(Upstream, Option<Arrival>)>>,
+    /// The response being handled, for the `on_response` hooks.
+    arrival: Option<Arrival>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("transactions", &self.layer.len())
+            .field("proxied", &self.proxy.len())
+            .field("waiting", &self.waiting.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine is built from.
+pub struct EngineSetup {
+    /// The settings.
+    pub config: ServerConfig,
+    /// The sockets bound (with the ports the OS chose).
+    pub listens: Vec<Listen>,
+    /// Served domains known at start.
+    pub domains: Vec<String>,
+    /// The location index, restored from the store.
+    pub location: Location,
+    /// The secret of the digest nonces; its first 8 bytes seed `Random`.
+    pub secret: [u8; 32],
+    /// The machine's address answers.
+    pub network: Box<dyn HostNetwork>,
+    /// The relay hook's settings (`None`: no relaying).
+    pub relay: Option<crate::media_relay::RelaySetup>,
+}
+
+impl Engine {
+    /// A new engine.
+    pub fn new(setup: EngineSetup) -> Engine {
+        let EngineSetup {
+            config,
+            listens,
+            domains,
+            location,
+            secret,
+            network,
+            relay,
+        } = setup;
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&secret[..8]);
+        let hooks = crate::policy::hooks(&config, relay);
+        Engine {
+            auth: DigestAuth::new(&secret, config.nonce_lifetime)
+                .with_algorithms(&config.digest_algorithms),
+            layer: TransactionLayer::new(TimerConfig {
+                absorb_slack: ABSORB_SLACK,
+                ..config.timers
+            }),
+            routes: HashMap::default(),
+            proxy: ProxyTable::default(),
+            addresses: Addresses {
+                listens,
+                host: network,
+                branches: Random::new(u64::from_le_bytes(seed).rotate_left(32) ^ 0x6974_7370),
+                known_domains: domains
+                    .iter()
+                    .map(|d| crate::domains::normalize(d))
+                    .collect(),
+            },
+            facts: Facts::new(),
+            location,
+            pinger: Pinger::new(),
+            random: Random::new(u64::from_le_bytes(seed)),
+            hooks,
+            io: IoQueue::default(),
+            transmits: VecDeque::new(),
+            waiting: HashMap::default(),
+            held: HashMap::default(),
+            arrival: None,
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Takes in one message from the transports.
+    pub fn handle(&mut self, now: Now, incoming: Incoming) {
+        let source = Source {
+            addr: incoming.source,
+            local: incoming.local,
+        };
+        let message = match incoming.message {
+            Ok(m) => m,
+            Err((error, bytes)) => {
+                tracing::info!(source = %source.addr, local = %source.local, %error, "malformed message");
+                if let Some(resp) = reject_unparsed(&bytes, &error) {
+                    self.send_stateless(&resp, source);
+                }
+                return;
+            }
+        };
+        let message = if message.is_request() {
+            stamp_received(message, source.addr)
+        } else {
+            if self.keepalive_answered(&message) {
+                return;
+            }
+            let (message, natted) = crate::nat::fix_reply(&self.config.nat, message, source);
+            self.arrival = Some(Arrival {
+                source: source.addr,
+                natted,
+            });
+            message
+        };
+        let result = self.layer.handle(now.instant, message, source.reliable());
+        self.take(now, result, source);
+        self.pump(now);
+        self.arrival = None;
+    }
+
+    /// Fires due timers: transactions, then the proxy's Timer C and CANCEL waits.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.layer.handle_timeout(now.instant);
+        let (proxy, mut tx) = self.split();
+        proxy.handle_timeout(now.instant, &mut tx);
+        self.pump(now);
+    }
+
+    /// When [`Engine::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.layer.poll_timeout(), self.proxy.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next I/O to carry out. Requests come out in the order they were made; the
+    /// binding commits must reach the store in that order.
+    pub fn poll_io(&mut self) -> Option<IoRequest> {
+        self.io.queue.pop_front()
+    }
+
+    /// The answer to I/O request `id`.
+    pub fn complete(&mut self, now: Now, id: IoId, answer: Answer) {
+        let Some(waiting) = self.waiting.remove(&id) else {
+            tracing::debug!(id = id.0, "an answer nobody waits for");
+            return;
+        };
+        match waiting {
+            Waiting::Decision {
+                mut work,
+                query,
+                generation,
+            } => {
+                self.facts.learn(
+                    &query,
+                    &answer,
+                    generation,
+                    now.instant,
+                    &mut self.addresses.known_domains,
+                );
+                work.answers.push(query, answer);
+                self.decide(now, work);
+            }
+            Waiting::Forward {
+                work,
+                mut forward,
+                hook,
+            } => {
+                let mut cx = HookCx {
+                    now,
+                    config: &self.config,
+                    addresses: &mut self.addresses,
+                    io: &mut self.io,
+                };
+                if let Some(h) = self.hooks.get_mut(hook) {
+                    h.resume_forward(&mut cx, id, answer, &mut forward);
+                }
+                self.forward(now, work, forward, hook + 1);
+            }
+            Waiting::Response {
+                server,
+                response,
+                accounted,
+                arrival,
+                hook,
+            } => {
+                let mut cx = HookCx {
+                    now,
+                    config: &self.config,
+                    addresses: &mut self.addresses,
+                    io: &mut self.io,
+                };
+                let response = match self.hooks.get_mut(hook) {
+                    Some(h) => h.resume_response(&mut cx, id, answer, response),
+                    None => response,
+                };
+                self.send_upstream(now, server, response, accounted, arrival, hook + 1);
+            }
+            Waiting::Commit { key, response, aor } => match answer {
+                Answer::Committed(Ok(())) => self.respond(now, &key, response),
+                other => {
+                    let why = match other {
+                        Answer::Committed(Err(e)) | Answer::StoreFailed(e) => e,
+                        _ => "unexpected answer".to_owned(),
+                    };
+                    tracing::error!(%aor, error = %why, "bindings not saved; answering 500");
+                    let id = self.io.id();
+                    self.io.push(IoRequest::ReloadBindings {
+                        id,
+                        aor: aor.clone(),
+                    });
+                    self.waiting.insert(id, Waiting::Reload { aor });
+                    if let Some(request) = self.layer.request(&key) {
+                        let failed = MessageBuilder::response_to(
+                            request,
+                            500,
+                            Some("Bindings not saved"),
+                            Some(&local_tag(request)),
+                        )
+                        .header(HeaderName::RetryAfter, "5")
+                        .header(HeaderName::Server, SERVER)
+                        .build();
+                        if let Ok(failed) = failed {
+                            self.respond(now, &key, failed);
+                        }
+                    }
+                }
+            },
+            Waiting::Reload { aor } => match answer {
+                Answer::Bindings(rows) => {
+                    let restored = rows
+                        .into_iter()
+                        .filter_map(crate::persist::from_store)
+                        .map(|(_, b)| b)
+                        .collect();
+                    self.location.replace(&aor, restored);
+                }
+                other => {
+                    tracing::error!(%aor, answer = ?other, "cannot reload bindings from the store")
+                }
+            },
+        }
+        self.pump(now);
+    }
+
+    /// A send of a client transaction's request failed: its branch fails with 503
+    /// (RFC 3261 §16.9) and the transaction ends.
+    pub fn send_failed(&mut self, now: Now, key: &TransactionKey) {
+        if key.side() != Side::Client {
+            return;
+        }
+        let (proxy, mut tx) = self.split();
+        if tx.layer.terminate(key) {
+            proxy.on_client_failed(now.instant, &mut tx, key, 503);
+        }
+        self.pump(now);
+    }
+
+    /// A round of keepalives to the bindings that want them ([`crate::natping`]); the
+    /// pings are queued as transmits. Returns the round's statistics and the bindings
+    /// found unreachable.
+    pub fn keepalive_round(
+        &mut self,
+        now: Now,
+    ) -> (crate::natping::PingStats, Vec<(String, String)>) {
+        let config = self.config.nat.ping;
+        let addresses = &mut self.addresses;
+        let random = &mut self.random;
+        let round = self.pinger.round(
+            self.location.iter(),
+            now.unix_secs(),
+            &config,
+            |protocol, addr| addresses.local_for(&Hop { protocol, addr }).map(|(_, l)| l),
+            || random.next(),
+        );
+        for ping in round.pings {
+            let local = ping
+                .local
+                .filter(|l| self.addresses.has_socket(ping.protocol, *l))
+                .or_else(|| {
+                    self.addresses
+                        .local_for(&Hop {
+                            protocol: ping.protocol,
+                            addr: ping.dest,
+                        })
+                        .map(|(socket, _)| socket)
+                });
+            self.transmits.push_back(Transmit {
+                protocol: ping.protocol,
+                local,
+                dest: ping.dest,
+                bytes: ping.bytes,
+                client: None,
+            });
+        }
+        (self.pinger.stats(), round.unreachable)
+    }
+
+    /// Drops expired bindings from memory; answers them (address-of-record, contact).
+    pub fn purge_expired(&mut self, now: Now) -> Vec<(String, String)> {
+        self.location.purge(now.unix_secs())
+    }
+
+    /// The served domains, read anew from the store.
+    pub fn set_domains(&mut self, domains: Vec<String>) {
+        self.addresses.known_domains = domains
+            .iter()
+            .map(|d| crate::domains::normalize(d))
+            .collect();
+        self.facts.not_served.clear();
+    }
+
+    /// The served domains known now, sorted.
+    pub fn domains(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.addresses.known_domains.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether nothing waits for I/O (no decision, forward, response or commit).
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Number of live transactions.
+    pub fn transaction_count(&self) -> usize {
+        self.layer.len()
+    }
+
+    /// Number of requests being proxied (response contexts).
+    pub fn proxied_count(&self) -> usize {
+        self.proxy.len()
+    }
+
+    /// Number of bindings in the location index.
+    pub fn binding_count(&self) -> usize {
+        self.location.binding_count()
+    }
+
+    /// The location index (read only).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Live calls followed by the accounting hook.
+    pub fn live_calls(&self) -> usize {
+        self.hooks.iter().filter_map(|h| h.live_calls()).sum()
+    }
+
+    /// The proxy's table and the layer it works on, borrowed apart.
+    fn split(&mut self) -> (&mut ProxyTable, Layer<'_>) {
+        (
+            &mut self.proxy,
+            Layer {
+                layer: &mut self.layer,
+                routes: &mut self.routes,
+                env: &mut self.addresses,
+            },
+        )
+    }
+
+    /// What the transaction layer's verdict on a received message means.
+    fn take(&mut self, now: Now, result: TxIncoming, source: Source) {
+        match result {
+            TxIncoming::NewRequest { key, request } => {
+                if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
+                    self.routes.insert(key.clone(), route);
+                }
+                self.decide(
+                    now,
+                    Work {
+                        key: Some(key),
+                        request,
+                        source,
+                        answers: Answers::default(),
+                        memo: Memo::default(),
+                    },
+                );
+            }
+            TxIncoming::Cancel {
+                key,
+                request,
+                invite,
+            } => {
+                if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
+                    self.routes.insert(key.clone(), route);
+                }
+                // §9.2 / §16.10: 200 for a CANCEL that matches an INVITE, then the INVITE's
+                // branches are cancelled; 481 when none matches.
+                let code = if invite.is_some() { 200 } else { 481 };
+                let resp =
+                    MessageBuilder::response_to(&request, code, None, Some(&local_tag(&request)))
+                        .header(HeaderName::Server, SERVER)
+                        .build();
+                match resp {
+                    Ok(resp) => {
+                        if let Err(e) = self.layer.send_response(now.instant, &key, resp) {
+                            tracing::warn!(error = %e, "CANCEL not answered");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot build a response"),
+                }
+                if let Some(invite) = invite {
+                    let (proxy, mut tx) = self.split();
+                    proxy.on_cancel(now.instant, &mut tx, &invite);
+                }
+            }
+            TxIncoming::Response { key, response } => {
+                let (proxy, mut tx) = self.split();
+                if let Some(stray) = proxy.on_response(now.instant, &mut tx, &key, response) {
+                    self.stray_response(now, stray);
+                }
+            }
+            TxIncoming::StrayResponse(response) => self.stray_response(now, response),
+            TxIncoming::Ack2xx { ack, .. } | TxIncoming::StrayAck(ack) => self.decide(
+                now,
+                Work {
+                    key: None,
+                    request: ack,
+                    source,
+                    answers: Answers::default(),
+                    memo: Memo::default(),
+                },
+            ),
+            TxIncoming::Malformed { message, error } => {
+                if message.is_request() && message.method() != Some(&Method::Ack) {
+                    tracing::info!(source = %source.addr, %error, "request cannot be matched");
+                    let resp = MessageBuilder::response_to(
+                        &message,
+                        400,
+                        Some(&format!("Bad request: {error}")),
+                        Some(&local_tag(&message)),
+                    )
+                    .header(HeaderName::Server, SERVER)
+                    .build();
+                    if let Ok(resp) = resp {
+                        self.send_stateless(&resp, source);
+                    }
+                }
+            }
+            TxIncoming::Absorbed => {}
+            other => tracing::debug!(source = %source.addr, "ignored: {other:?}"),
+        }
+    }
+
+    /// Runs the main route for `work` (or the ACK route) and carries out the decision, or
+    /// files the work until the answer it needs comes back.
+    fn decide(&mut self, now: Now, mut work: Work) {
+        let mut cx = Cx {
+            now,
+            config: &self.config,
+            addresses: &mut self.addresses,
+            facts: &mut self.facts,
+            location: &mut self.location,
+            auth: &mut self.auth,
+            pinger: &self.pinger,
+            random: &mut self.random,
+            answers: &work.answers,
+            memo: &mut work.memo,
+        };
+        let decided = if work.key.is_some() {
+            route::decide(&mut cx, &work.request, work.source)
+        } else {
+            match crate::policy::stateless::ack_route(&mut cx, &work.request, work.source) {
+                Ok(Some(forward)) => Ok(Decision::Proxy(forward)),
+                Ok(None) => return,
+                Err(halt) => Err(halt),
+            }
+        };
+        match decided {
+            Err(Halt::Need(query)) => {
+                let id = self.io.id();
+                let generation = self.facts.generation_for(&query);
+                self.io.push(IoRequest::Query {
+                    id,
+                    query: query.clone(),
+                });
+                self.waiting.insert(
+                    id,
+                    Waiting::Decision {
+                        work,
+                        query,
+                        generation,
+                    },
+                );
+            }
+            Err(Halt::Reject(rejection)) => {
+                // The route turns refusals into replies; an ACK's is dropped.
+                tracing::debug!(code = rejection.code, reason = %rejection.reason, "refused");
+            }
+            Ok(Decision::Reply(builder)) => {
+                let Some(key) = work.key else { return }; // an ACK that goes nowhere
+                match builder.header(HeaderName::Server, SERVER).build() {
+                    Ok(response) => self.respond(now, &key, response),
+                    Err(e) => tracing::warn!(error = %e, "cannot build a response"),
+                }
+            }
+            Ok(Decision::AfterCommit {
+                response,
+                writes,
+                aor,
+            }) => {
+                let Some(key) = work.key else { return };
+                match response.header(HeaderName::Server, SERVER).build() {
+                    Ok(response) => {
+                        let id = self.io.id();
+                        self.io.push(IoRequest::CommitBindings { id, writes });
+                        self.waiting
+                            .insert(id, Waiting::Commit { key, response, aor });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot build a response"),
+                }
+            }
+            Ok(Decision::Proxy(forward)) => self.forward(now, work, forward, 0),
+        }
+    }
+
+    /// Shows a request to forward to the `on_forward` hooks from number `from`, then
+    /// forwards it: statefully, or statelessly in stateless mode and for ACKs.
+    fn forward(&mut self, now: Now, work: Work, mut forward: Forward, from: usize) {
+        for index in from..self.hooks.len() {
+            let mut cx = HookCx {
+                now,
+                config: &self.config,
+                addresses: &mut self.addresses,
+                io: &mut self.io,
+            };
+            if let Flow::Wait(id) =
+                self.hooks[index].on_forward(&mut cx, &work.request, work.source, &mut forward)
+            {
+                self.waiting.insert(
+                    id,
+                    Waiting::Forward {
+                        work,
+                        forward,
+                        hook: index,
+                    },
+                );
+                return;
+            }
+        }
+        let request = &work.request;
+        if request.method() == Some(&Method::Bye) && request.to().is_ok_and(|t| t.tag().is_some()) {
+            notify(
+                &mut self.hooks,
+                &mut HookCx {
+                    now,
+                    config: &self.config,
+                    addresses: &mut self.addresses,
+                    io: &mut self.io,
+                },
+                DialogEvent::Ended { bye: request },
+            );
+        }
+        match work.key {
+            Some(key) if !self.config.proxy.stateless => {
+                self.start_proxy(now, &key, forward, work.source);
+            }
+            key => {
+                if let Some(key) = key {
+                    // Forgotten before forwarding: a retransmission that arrives once the
+                    // request is out is forwarded again (§16.11), not absorbed.
+                    self.layer.terminate(&key);
+                    self.layer.handle_timeout(now.instant);
+                }
+                let sent = crate::policy::stateless::forward_statelessly(
+                    &mut self.addresses,
+                    &work.request,
+                    forward,
+                    work.source,
+                );
+                if let Some(transmit) = sent {
+                    self.transmits.push_back(transmit);
+                }
+            }
+        }
+    }
+
+    /// Forwards the request of server transaction `key` statefully (§16): `100 Trying`
+    /// for an INVITE (§16.2), then the branches of `forward`.
+    fn start_proxy(&mut self, now: Now, key: &TransactionKey, forward: Forward, source: Source) {
+        let inbound = self.addresses.local_for(&Hop {
+            protocol: source.local.protocol,
+            addr: source.addr,
+        });
+        let invite = key.method() == &Method::Invite;
+        if invite {
+            if let Some(trying) = self
+                .layer
+                .request(key)
+                .and_then(|r| MessageBuilder::response_to(r, 100, None, None).build().ok())
+            {
+                if let Err(e) = self.layer.send_response(now.instant, key, trying) {
+                    tracing::debug!(error = %e, "100 Trying not sent");
+                }
+            }
+        }
+        let config = ContextConfig {
+            invite,
+            timer_c: self.config.proxy.timer_c,
+            cancel_wait: self.config.timers.t1 * 64,
+        };
+        // A call set-up we stay in (record-routed initial INVITE) is a dialog the hooks
+        // follow.
+        let accounted = invite
+            && forward.record_route
+            && self
+                .layer
+                .request(key)
+                .is_some_and(|r| r.to().is_ok_and(|t| t.tag().is_none()));
+        if accounted {
+            if let Some(invite) = self.layer.request(key) {
+                notify(
+                    &mut self.hooks,
+                    &mut HookCx {
+                        now,
+                        config: &self.config,
+                        addresses: &mut self.addresses,
+                        io: &mut self.io,
+                    },
+                    DialogEvent::Started {
+                        invite,
+                        source: source.addr.ip(),
+                    },
+                );
+            }
+        }
+        let Some((_, inbound)) = inbound else {
+            tracing::warn!(local = %source.local, "no address for the inbound side");
+            return;
+        };
+        let (proxy, mut tx) = self.split();
+        proxy.start(
+            now.instant,
+            &mut tx,
+            key.clone(),
+            NewContext {
+                forward,
+                inbound,
+                config,
+                accounted,
+            },
+        );
+    }
+
+    /// Sends response `response` of server transaction `key`.
+    fn respond(&mut self, now: Now, key: &TransactionKey, response: Message) {
+        if let Err(e) = self.layer.send_response(now.instant, key, response) {
+            tracing::warn!(error = %e, "response not sent");
+        }
+    }
+
+    /// A response for no transaction of ours: forwarded statelessly when its top Via is
+    /// ours, after the `on_stray_response` hooks.
+    fn stray_response(&mut self, now: Now, response: Message) {
+        let Some(up) = crate::policy::stateless::pop_own_via(&mut self.addresses, response) else {
+            return;
+        };
+        let mut up = up;
+        for hook in &mut self.hooks {
+            let mut cx = HookCx {
+                now,
+                config: &self.config,
+                addresses: &mut self.addresses,
+                io: &mut self.io,
+            };
+            up = hook.on_stray_response(&mut cx, up);
+        }
+        if let Some(transmit) = crate::policy::stateless::response_transmit(&mut self.addresses, up)
+        {
+            self.transmits.push_back(transmit);
+        }
+    }
+
+    /// Collects what the transaction layer wants sent, with the routes, and passes its
+    /// events on (client timeouts to the proxy as a 408 on that branch, terminations to
+    /// the route table and the proxy), and sends the proxy's responses upstream through
+    /// the hooks; repeats until quiet.
+    fn pump(&mut self, now: Now) {
+        loop {
+            while let Some(t) = self.layer.poll_transmit() {
+                match self.routes.get(&t.key) {
+                    Some(route) => self.transmits.push_back(Transmit {
+                        protocol: route.protocol,
+                        local: Some(route.local),
+                        dest: route.dest,
+                        bytes: t.payload,
+                        client: (t.key.side() == Side::Client).then_some(t.key),
+                    }),
+                    None => tracing::debug!(key = %t.key, "no route for a transmit"),
+                }
+            }
+            let mut events = Vec::new();
+            while let Some(event) = self.layer.poll_event() {
+                events.push(event);
+            }
+            let upstream = self.proxy.take_upstream();
+            if events.is_empty() && upstream.is_empty() {
+                return;
+            }
+            let (proxy, mut tx) = self.split();
+            for event in events {
+                match event {
+                    Event::Terminated(key) => {
+                        tx.routes.remove(&key);
+                        proxy.on_terminated(&key);
+                    }
+                    Event::Timeout { key, timer } => {
+                        tracing::debug!(%key, ?timer, "transaction timed out");
+                        if key.side() == Side::Client {
+                            proxy.on_client_failed(now.instant, &mut tx, &key, 408);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let arrival = self.arrival;
+            for up in upstream {
+                self.upstream(now, up, arrival);
+            }
+        }
+    }
+
+    /// A response the proxy has for a server transaction: queued behind one that waits,
+    /// else shown to the hooks and sent.
+    fn upstream(&mut self, now: Now, up: Upstream, arrival: Option<Arrival>) {
+        if let Some(queue) = self.held.get_mut(&up.server) {
+            queue.push_back((up, arrival));
+            return;
+        }
+        let Upstream {
+            server,
+            response,
+            accounted,
+        } = up;
+        let response = match response {
+            UpstreamResponse::Forward(m) => m,
+            UpstreamResponse::Reply { code, reason } => {
+                let Some(request) = self.layer.request(&server) else {
+                    return;
+                };
+                let built = MessageBuilder::response_to(
+                    request,
+                    code,
+                    reason.as_deref(),
+                    Some(&local_tag(request)),
+                )
+                .header(HeaderName::Server, SERVER)
+                .build();
+                match built {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot build a response");
+                        return;
+                    }
+                }
+            }
+        };
+        self.send_upstream(now, server, response, accounted, arrival, 0);
+    }
+
+    /// Shows a response for the caller to the `on_response` hooks from number `from`, then
+    /// sends it; then the responses queued behind it.
+    fn send_upstream(
+        &mut self,
+        now: Now,
+        server: TransactionKey,
+        response: Message,
+        accounted: bool,
+        arrival: Option<Arrival>,
+        from: usize,
+    ) {
+        for index in from..self.hooks.len() {
+            let mut cx = HookCx {
+                now,
+                config: &self.config,
+                addresses: &mut self.addresses,
+                io: &mut self.io,
+            };
+            if let Flow::Wait(id) = self.hooks[index].on_response(&mut cx, &response, arrival) {
+                self.held.entry(server.clone()).or_default();
+                self.waiting.insert(
+                    id,
+                    Waiting::Response {
+                        server,
+                        response,
+                        accounted,
+                        arrival,
+                        hook: index,
+                    },
+                );
+                return;
+            }
+        }
+        let code = response.status().unwrap_or(0);
+        if accounted && code >= 200 {
+            if let Some(invite) = self.layer.request(&server) {
+                let to_tag = response.to().ok().and_then(|t| t.tag());
+                notify(
+                    &mut self.hooks,
+                    &mut HookCx {
+                        now,
+                        config: &self.config,
+                        addresses: &mut self.addresses,
+                        io: &mut self.io,
+                    },
+                    DialogEvent::Settled {
+                        invite,
+                        code,
+                        reason: response.reason().unwrap_or(""),
+                        to_tag,
+                    },
+                );
+            }
+        }
+        if let Err(e) = self.layer.send_response(now.instant, &server, response) {
+            tracing::info!(%server, error = %e, "response not forwarded upstream");
+        }
+        // What waited behind it goes now, in order (one may wait again).
+        if let Some(queue) = self.held.remove(&server) {
+            for (up, arrival) in queue {
+                self.upstream(now, up, arrival);
+            }
+        }
+    }
+
+    /// Sends a response made outside any transaction, where §18.2.2 says.
+    fn send_stateless(&mut self, response: &Message, source: Source) {
+        if let Some(route) = response_route(response, source, self.config.nat.force_rport) {
+            self.transmits.push_back(Transmit {
+                protocol: route.protocol,
+                local: Some(route.local),
+                dest: route.dest,
+                bytes: response.as_bytes().clone(),
+                client: None,
+            });
+        }
+    }
+
+    /// Whether a response answers one of our keepalive OPTIONS ([`crate::natping`]); it
+    /// goes no further.
+    fn keepalive_answered(&mut self, response: &Message) -> bool {
+        let ping = &self.config.nat.ping;
+        if ping.targets == crate::nat::PingTargets::None
+            || ping.method != crate::nat::PingMethod::Options
+        {
+            return false;
+        }
+        match self.pinger.answered(response, ping) {
+            crate::natping::Answered::NotOurs => false,
+            crate::natping::Answered::Binding((aor, contact), true) => {
+                tracing::info!(%aor, %contact, "binding answers keepalives again: reachable");
+                true
+            }
+            crate::natping::Answered::Binding(..) | crate::natping::Answered::Late => true,
+        }
+    }
+}
+
+/// Tells every hook of a dialog event.
+fn notify(hooks: &mut [Box<dyn Hook>], cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
+    for hook in hooks {
+        hook.on_dialog(cx, event);
+    }
+}
+
+impl Env for Addresses {
+    fn local_for(&mut self, hop: &Hop) -> Option<(SocketAddr, LocalAddr)> {
+        Addresses::local_for(self, hop)
+    }
+
+    fn unique(&mut self) -> u64 {
+        // Branch IDs need uniqueness within the run, not secrecy.
+        self.next_unique()
+    }
+}
+
+/// Adds `received`/`rport` to the top Via when RFC 3261 §18.2.1 / RFC 3581 §4 ask; the
+/// message is unchanged when nothing is to be added or its Via is malformed (the
+/// transaction layer then reports it).
+fn stamp_received(message: Message, source: SocketAddr) -> Message {
+    let mut edit = message.edit();
+    match edit.stamp_received(source) {
+        Ok(true) => match edit.finish() {
+            Ok(m) => m,
+            Err(_) => message,
+        },
+        _ => message,
+    }
+}
+
+/// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): back on the connection
+/// for a stream; for UDP to the source address, at the source port when the Via has
+/// `rport`, else at the Via's sent-by port (default 5060). Works on the request or on a
+/// response built from it (same top Via). With `force_rport`, a Via whose address is not
+/// the source's (a NAT rewrote the packet: `received` was stamped) is answered at the
+/// source port as if it had `rport` (nathelper's `force_rport`).
+fn response_route(message: &Message, source: Source, force_rport: bool) -> Option<Route> {
+    let dest = if source.reliable() {
+        source.addr
+    } else {
+        let via = message.top_via().ok()?;
+        let natted = force_rport && via.received().is_some();
+        let port = match via.rport() {
+            Some(_) => source.addr.port(),
+            None if natted => source.addr.port(),
+            None => via.port.unwrap_or(5060),
+        };
+        SocketAddr::new(source.addr.ip(), port)
+    };
+    Some(Route {
+        protocol: source.local.protocol,
+        local: source.local.addr,
+        dest,
+    })
+}
+
+#[cfg(test)]
+mod route_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn source(protocol: Protocol) -> Source {
+        Source {
+            addr: "192.0.2.7:40000".parse().unwrap(),
+            local: Listen {
+                protocol,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+        }
+    }
+
+    fn request(via: &str) -> Message {
+        Message::parse(format!(
+            "OPTIONS sip:example.com SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@example.com>;tag=9\r\n\
+To: <sip:example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn responses_go_to_rport_via_port_or_the_connection() {
+        let route = |via: &str, protocol, force| {
+            let m = stamp_received(request(via), "192.0.2.7:40000".parse().unwrap());
+            response_route(&m, source(protocol), force).unwrap().dest
+        };
+        let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let with_rport = "SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1;rport";
+        let without = "SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1";
+        assert_eq!(
+            route(with_rport, Protocol::Udp, false),
+            addr("192.0.2.7:40000")
+        );
+        assert_eq!(route(without, Protocol::Udp, false), addr("192.0.2.7:5062"));
+        // force_rport: the Via's address is not the source's, so a NAT is in the way.
+        assert_eq!(route(without, Protocol::Udp, true), addr("192.0.2.7:40000"));
+        // ... but a phone that names its real address keeps its Via port.
+        let honest = "SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK-1";
+        assert_eq!(route(honest, Protocol::Udp, true), addr("192.0.2.7:5062"));
+        let tcp = "SIP/2.0/TCP 10.0.0.2:5062;branch=z9hG4bK-1";
+        assert_eq!(route(tcp, Protocol::Tcp, true), addr("192.0.2.7:40000"));
+    }
+
+    #[test]
+    fn received_is_stamped_on_arrival() {
+        let m = stamp_received(
+            request("SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-1;rport"),
+            "192.0.2.7:40000".parse().unwrap(),
+        );
+        let via = m.top_via().unwrap();
+        assert_eq!(via.rport(), Some(Some(40000)));
+        assert_eq!(via.received(), Some("192.0.2.7".parse().unwrap()));
+    }
+}

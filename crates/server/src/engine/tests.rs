@@ -1,0 +1,767 @@
+//! The routing scenarios of the seed's `ser.cfg` as engine tests: phones and a store
+//! simulated, the clock simulated, every message through the real engine. Each test runs
+//! in milliseconds.
+//!
+//! The simulated world: the server is 192.0.2.1:5060 (UDP) serving `example.com`; alice,
+//! bob and carol are subscribers (password = their name); a PSTN gateway is 198.51.100.9;
+//! the store is [`World`], which answers the engine's queries and records what it writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sip::auth::{parse_challenge, respond, AuthHeader, ClientRequest, Secret};
+use sip::{HeaderName, Message};
+use store::{Address, Forwarding, Ha1s};
+use transport::{Incoming, Listen, Protocol};
+
+use super::*;
+use crate::media_relay::{RelayPolicy, RelaySetup};
+
+const SERVER: &str = "192.0.2.1:5060";
+const GATEWAY: &str = "198.51.100.9:5060";
+
+/// Answers the machine's address questions: 192.0.2.1 is ours.
+struct FakeNetwork;
+
+impl HostNetwork for FakeNetwork {
+    fn is_local_ip(&mut self, ip: std::net::IpAddr) -> bool {
+        ip.to_string() == "192.0.2.1"
+    }
+    fn outbound_ip(&mut self, _dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
+        Some("192.0.2.1".parse().unwrap())
+    }
+}
+
+/// The simulated store, relay and clock around one engine.
+struct World {
+    engine: Engine,
+    now: Now,
+    forwarding: Vec<(String, Forwarding)>,
+    groups: Vec<(String, String)>,
+    /// Relay exchanges made: (offer?, call-id).
+    relay_exchanges: Vec<(bool, String)>,
+    relay_deletes: Vec<String>,
+    records: Vec<Record>,
+    /// What went out, in order: (destination, message).
+    sent: Vec<(SocketAddr, Message)>,
+    /// Answers held back (to answer later, out of order).
+    held_io: Vec<IoRequest>,
+    hold_relay: bool,
+    /// The subscribers' change counter, and how often credentials were read.
+    version: i64,
+    credential_reads: usize,
+    /// Makes each registration's branches and CSeqs new.
+    registrations: u32,
+}
+
+fn config() -> ServerConfig {
+    let mut config = ServerConfig {
+        domains: vec!["example.com".into()],
+        ..ServerConfig::default()
+    };
+    config.proxy.pstn.gateways = vec![format!("sip:{GATEWAY}")];
+    config
+}
+
+fn ha1s(user: &str) -> Ha1s {
+    use sip::auth::{ha1, Algorithm};
+    Ha1s {
+        md5: ha1(Algorithm::Md5, user, "example.com", user),
+        sha256: ha1(Algorithm::Sha256, user, "example.com", user),
+    }
+}
+
+impl World {
+    fn new(config: ServerConfig) -> World {
+        World::with_relay(config, None)
+    }
+
+    fn with_relay(config: ServerConfig, relay: Option<RelaySetup>) -> World {
+        let engine = Engine::new(EngineSetup {
+            config,
+            listens: vec![Listen {
+                protocol: Protocol::Udp,
+                addr: SERVER.parse().unwrap(),
+            }],
+            domains: vec!["example.com".into()],
+            location: Location::new(),
+            secret: [7; 32],
+            network: Box::new(FakeNetwork),
+            relay,
+        });
+        World {
+            engine,
+            now: Now {
+                instant: Instant::now(),
+                unix_ms: 1_790_000_000_000,
+            },
+            forwarding: Vec::new(),
+            groups: Vec::new(),
+            relay_exchanges: Vec::new(),
+            relay_deletes: Vec::new(),
+            records: Vec::new(),
+            sent: Vec::new(),
+            held_io: Vec::new(),
+            hold_relay: false,
+            version: 1,
+            credential_reads: 0,
+            registrations: 0,
+        }
+    }
+
+    /// A message from `from` arrives; the engine's I/O is answered at once.
+    fn receive(&mut self, from: &str, text: &str) {
+        let incoming = Incoming {
+            message: Message::parse(text.to_owned().into_bytes())
+                .map_err(|e| (e, bytes::Bytes::from(text.to_owned()))),
+            source: from.parse().unwrap(),
+            local: Listen {
+                protocol: Protocol::Udp,
+                addr: SERVER.parse().unwrap(),
+            },
+        };
+        self.engine.handle(self.now, incoming);
+        self.settle();
+    }
+
+    /// Time passes; due timers fire.
+    fn advance(&mut self, d: Duration) {
+        self.now = self.now.after(d);
+        self.engine.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// Answers every I/O request (relay exchanges are held when `hold_relay`), collects
+    /// what is sent.
+    fn settle(&mut self) {
+        loop {
+            while let Some(t) = self.engine.poll_transmit() {
+                let m = Message::parse(t.bytes.to_vec()).expect("the engine sends valid SIP");
+                self.sent.push((t.dest, m));
+            }
+            let Some(io) = self.engine.poll_io() else {
+                return;
+            };
+            match io {
+                IoRequest::RelayExchange { .. } if self.hold_relay => self.held_io.push(io),
+                io => self.answer(io),
+            }
+        }
+    }
+
+    fn answer(&mut self, io: IoRequest) {
+        let (id, answer) = match io {
+            IoRequest::Query { id, query } => (id, self.query(query)),
+            IoRequest::CommitBindings { id, .. } => (id, Answer::Committed(Ok(()))),
+            IoRequest::ReloadBindings { id, .. } => (id, Answer::Bindings(Vec::new())),
+            IoRequest::RelayExchange { id, offer, request } => {
+                self.relay_exchanges.push((offer, request.call_id.clone()));
+                let sdp = String::from_utf8(request.sdp)
+                    .unwrap()
+                    .replace("c=IN IP4 10.0.0.", "c=IN IP4 203.0.113.");
+                (id, Answer::Sdp(Some(sdp.into())))
+            }
+            IoRequest::RelayDelete { call_id, .. } => {
+                self.relay_deletes.push(call_id);
+                return;
+            }
+            IoRequest::Record(r) => {
+                self.records.push(r);
+                return;
+            }
+        };
+        self.engine.complete(self.now, id, answer);
+    }
+
+    /// Answers the relay exchanges held back, in the order given.
+    fn release_relay(&mut self, order: &[usize]) {
+        let held = std::mem::take(&mut self.held_io);
+        let mut held: Vec<Option<IoRequest>> = held.into_iter().map(Some).collect();
+        for i in order {
+            let io = held[*i].take().unwrap();
+            self.answer(io);
+            self.settle();
+        }
+    }
+
+    fn query(&mut self, query: Query) -> Answer {
+        let users = ["alice", "bob", "carol"];
+        match query {
+            Query::DomainServed(host) => Answer::Served(host == "example.com"),
+            Query::TableVersion(_) => Answer::Version(self.version),
+            Query::Credentials { user, realm } => {
+                self.credential_reads += 1;
+                Answer::Credentials(
+                    (realm == "example.com" && users.contains(&user.as_str())).then(|| ha1s(&user)),
+                )
+            }
+            Query::Forwarding { user, .. } => Answer::Forwarding(
+                self.forwarding
+                    .iter()
+                    .find(|(u, _)| *u == user)
+                    .map(|(_, f)| f.clone())
+                    .unwrap_or_default(),
+            ),
+            Query::Resolve { user, domain } => Answer::Subscriber(
+                (domain == "example.com" && users.contains(&user.as_str()))
+                    .then_some(Address { user, domain }),
+            ),
+            Query::InGroup { user, group, .. } => {
+                Answer::Served(self.groups.contains(&(user, group)))
+            }
+            Query::Locate(uri) => Answer::Hops(Err(sip::sanity::Rejection::new(
+                404,
+                format!("no DNS in the simulation: {uri}"),
+            ))),
+        }
+    }
+
+    /// What went to `dest` since the last call, in order; forgets everything sent.
+    fn sent_to(&mut self, dest: &str) -> Vec<Message> {
+        let dest: SocketAddr = dest.parse().unwrap();
+        let all = std::mem::take(&mut self.sent);
+        all.into_iter()
+            .filter(|(d, _)| *d == dest)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    /// Registers `user` from `phone` with digest authentication, contact at the phone.
+    fn register(&mut self, user: &str, phone: &str, q: &str) {
+        self.registrations += 1;
+        let base = self.registrations * 2;
+        let text = |cseq: u32, auth: &str| {
+            format!(
+                "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bK-r{cseq}{user};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r{user}\r\nTo: <sip:{user}@example.com>\r\n\
+Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{phone}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n"
+            )
+        };
+        self.receive(phone, &text(base, ""));
+        let challenge = self.sent_to(phone).pop().expect("a challenge");
+        assert_eq!(challenge.status(), Some(401));
+        let value = challenge
+            .header(HeaderName::WwwAuthenticate)
+            .unwrap()
+            .to_owned();
+        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
+            panic!("{value}")
+        };
+        let credentials = respond(
+            &ch,
+            &ClientRequest {
+                method: "REGISTER",
+                uri: "sip:example.com",
+                username: user,
+                secret: Secret::Password(user),
+                cnonce: "c0ffee",
+                nc: 1,
+                body: &[],
+            },
+        )
+        .unwrap();
+        self.receive(
+            phone,
+            &text(base + 1, &format!("Authorization: {credentials}\r\n")),
+        );
+        let ok = self.sent_to(phone).pop().expect("a 200");
+        assert_eq!(ok.status(), Some(200), "{ok:?}");
+    }
+}
+
+/// An INVITE from a phone that is trusted (no challenge) or a foreign caller.
+fn invite(
+    from_user: &str,
+    from_domain: &str,
+    from: &str,
+    to: &str,
+    call: &str,
+    sdp: bool,
+) -> String {
+    let body = if sdp {
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+    } else {
+        ""
+    };
+    let ct = if sdp {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "INVITE {to} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-{call};rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{from_user}@{from_domain}>;tag=f-{call}\r\nTo: <{to}>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:{from_user}@{from}>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The response `code` to a forwarded request `req`, as the callee sends it.
+fn answer_to(req: &Message, code: u16, to_tag: &str, sdp: Option<&str>) -> String {
+    let mut b = MessageBuilder::response_to(req, code, None, Some(to_tag));
+    if let Some(body) = sdp {
+        b = b.body("application/sdp", body.as_bytes().to_vec());
+    }
+    String::from_utf8(b.build().unwrap().as_bytes().to_vec()).unwrap()
+}
+
+fn codes(messages: &[Message]) -> Vec<u16> {
+    messages.iter().filter_map(Message::status).collect()
+}
+
+fn trusted_config() -> ServerConfig {
+    let mut c = config();
+    c.trusted = vec!["203.0.113.0/24".parse().unwrap()];
+    c
+}
+
+const CALLER: &str = "203.0.113.7:5060";
+const BOB_1: &str = "198.51.100.21:5060";
+const BOB_2: &str = "198.51.100.22:5060";
+const CAROL: &str = "198.51.100.31:5060";
+
+#[test]
+fn register_call_and_bye() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c1",
+            true,
+        ),
+    );
+    let all = std::mem::take(&mut w.sent);
+    let (to_caller, to_bob): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|(d, _)| *d == CALLER.parse().unwrap());
+    assert_eq!(
+        codes(&to_caller.into_iter().map(|(_, m)| m).collect::<Vec<_>>()),
+        [100]
+    );
+    let (dest, forwarded) = to_bob.into_iter().next().unwrap();
+    assert_eq!(dest, BOB_1.parse().unwrap());
+    assert_eq!(
+        forwarded.request_uri_str(),
+        Some(&*format!("sip:bob@{BOB_1}"))
+    );
+    assert_eq!(forwarded.record_routes().count(), 1, "record-routed");
+    w.receive(BOB_1, &answer_to(&forwarded, 180, "b1", None));
+    w.receive(BOB_1, &answer_to(&forwarded, 200, "b1", None));
+    assert_eq!(codes(&w.sent_to(CALLER)), [180, 200]);
+    let started = w
+        .records
+        .iter()
+        .filter(|r| matches!(r, Record::Acc(a) if a.kind == store::AccKind::Answered))
+        .count();
+    assert_eq!(started, 1, "the answer is accounted");
+    // BYE from the caller along the Route set.
+    let bye = format!(
+        "BYE sip:bob@{BOB_1} SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-bye;rport\r\nMax-Forwards: 70\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nFrom: <sip:alice@example.com>;tag=f-c1\r\nTo: <sip:bob@example.com>;tag=b1\r\n\
+Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    w.receive(CALLER, &bye);
+    let at_bob = w.sent_to(BOB_1);
+    assert_eq!(at_bob.len(), 1);
+    assert_eq!(at_bob[0].method(), Some(&sip::Method::Bye));
+    let ended = w.records.iter().any(|r| {
+        matches!(r, Record::Acc(a) if a.kind == store::AccKind::Ended && a.ended_by.as_deref() == Some("caller"))
+    });
+    assert!(ended, "the end is accounted with who hung up");
+}
+
+#[test]
+fn forking_by_q_with_one_branch_busy() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    w.register("bob", BOB_2, "0.5");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c2",
+            false,
+        ),
+    );
+    let first = w.sent_to(BOB_1);
+    assert_eq!(first.len(), 1, "the q=1.0 phone first");
+    assert!(w.sent_to(BOB_2).is_empty(), "q=0.5 waits");
+    w.receive(BOB_1, &answer_to(&first[0], 486, "b1", None));
+    let second = w.sent_to(BOB_2);
+    let invites: Vec<_> = second.iter().filter(|m| m.is_request()).collect();
+    assert_eq!(invites.len(), 1, "then the q=0.5 phone");
+    w.receive(BOB_2, &answer_to(invites[0], 200, "b2", None));
+    assert!(codes(&w.sent_to(CALLER)).contains(&200));
+}
+
+#[test]
+fn cancel_racing_a_200() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    let text = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c3",
+        false,
+    );
+    w.receive(CALLER, &text);
+    let forwarded = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&forwarded, 180, "b1", None));
+    let cancel =
+        sip::build::cancel_for(&Message::parse(text.clone().into_bytes()).unwrap()).unwrap();
+    w.receive(CALLER, std::str::from_utf8(cancel.as_bytes()).unwrap());
+    // The 200 crosses the CANCEL on its way (§16.7 step 5: it still goes upstream).
+    w.receive(BOB_1, &answer_to(&forwarded, 200, "b1", None));
+    let upstream = codes(&w.sent_to(CALLER));
+    assert!(upstream.contains(&200), "{upstream:?}");
+    assert!(!upstream.contains(&487), "{upstream:?}");
+}
+
+#[test]
+fn timer_c_answers_408_after_ringing_too_long() {
+    let mut c = trusted_config();
+    c.proxy.timer_c = Duration::from_secs(60);
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c4",
+            false,
+        ),
+    );
+    let forwarded = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&forwarded, 180, "b1", None));
+    w.sent.clear();
+    w.advance(Duration::from_secs(61));
+    let cancels = w.sent_to(BOB_1);
+    assert!(cancels
+        .iter()
+        .any(|m| m.method() == Some(&sip::Method::Cancel)));
+    w.receive(BOB_1, &answer_to(&forwarded, 487, "b1", None));
+    assert_eq!(codes(&w.sent_to(CALLER)), [408]);
+}
+
+#[test]
+fn forwarding_on_busy_and_on_no_answer() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    w.register("carol", CAROL, "1.0");
+    w.forwarding.push((
+        "bob".into(),
+        Forwarding {
+            busy: Some("sip:carol@example.com".into()),
+            no_answer: Some("sip:carol@example.com".into()),
+            no_answer_after: Some(20),
+            ..Forwarding::default()
+        },
+    ));
+    // Busy.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c5",
+            false,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    let at_carol: Vec<_> = w
+        .sent_to(CAROL)
+        .into_iter()
+        .filter(Message::is_request)
+        .collect();
+    assert_eq!(at_carol.len(), 1, "busy: forwarded to carol");
+    // No answer within 20 s.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c6",
+            false,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&at_bob, 180, "b1", None));
+    w.sent.clear();
+    w.advance(Duration::from_secs(21));
+    let at_carol: Vec<_> = w
+        .sent_to(CAROL)
+        .into_iter()
+        .filter(|m| m.method() == Some(&sip::Method::Invite) && m.call_id().ok() == Some("c6"))
+        .collect();
+    assert_eq!(at_carol.len(), 1, "no answer: forwarded to carol");
+}
+
+#[test]
+fn pstn_class_refused_then_allowed() {
+    let mut w = World::new(config());
+    w.register("alice", "203.0.113.5:5060", "1.0");
+    let call = |w: &mut World, cseq: u32, auth: &str| {
+        format!(
+            "INVITE sip:0046812345678@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-p{cseq};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=fp\r\nTo: <sip:0046812345678@example.com>\r\nCall-ID: pstn{}\r\n\
+CSeq: {cseq} INVITE\r\nContact: <sip:alice@203.0.113.5>\r\n{auth}Content-Length: 0\r\n\r\n",
+            w.groups.len()
+        )
+    };
+    let authorized = |w: &mut World, cseq: u32| -> Vec<Message> {
+        let text = call(w, cseq, "");
+        w.receive("203.0.113.5:5060", &text);
+        let challenge = w.sent_to("203.0.113.5:5060").pop().unwrap();
+        assert_eq!(challenge.status(), Some(407));
+        let value = challenge
+            .header(HeaderName::ProxyAuthenticate)
+            .unwrap()
+            .to_owned();
+        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
+            panic!()
+        };
+        let credentials = respond(
+            &ch,
+            &ClientRequest {
+                method: "INVITE",
+                uri: "sip:0046812345678@example.com",
+                username: "alice",
+                secret: Secret::Password("alice"),
+                cnonce: "c0ffee",
+                nc: 1,
+                body: &[],
+            },
+        )
+        .unwrap();
+        let text = call(
+            w,
+            cseq + 1,
+            &format!("Proxy-Authorization: {credentials}\r\n"),
+        );
+        w.receive("203.0.113.5:5060", &text);
+        w.sent.iter().map(|(_, m)| m.clone()).collect()
+    };
+    let out = authorized(&mut w, 1);
+    assert!(
+        codes(&out).contains(&403),
+        "not in the international group: {:?}",
+        codes(&out)
+    );
+    w.sent.clear();
+    w.groups.push(("alice".into(), "int".into()));
+    authorized(&mut w, 3);
+    let at_gateway = w.sent_to(GATEWAY);
+    assert_eq!(at_gateway.len(), 1, "allowed: to the gateway");
+    assert!(at_gateway[0]
+        .request_uri_str()
+        .unwrap()
+        .starts_with("sip:0046812345678@198.51.100.9"));
+}
+
+#[test]
+fn redirect_mode_answers_302_with_the_phones() {
+    let mut c = trusted_config();
+    c.proxy.redirect = true;
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "0.7");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "c7",
+            false,
+        ),
+    );
+    let answers = w.sent_to(CALLER);
+    assert_eq!(codes(&answers), [302]);
+    let contact = answers[0].header(HeaderName::Contact).unwrap();
+    assert!(
+        contact.contains(BOB_1) && contact.contains("q=0.700"),
+        "{contact}"
+    );
+}
+
+#[test]
+fn stateless_mode_keeps_no_transaction() {
+    let mut c = trusted_config();
+    c.proxy.stateless = true;
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    let text = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c8",
+        false,
+    );
+    w.receive(CALLER, &text);
+    assert_eq!(w.sent_to(BOB_1).len(), 1);
+    assert_eq!(w.engine.proxied_count(), 0);
+    // A retransmission is forwarded again, not absorbed (§16.11).
+    w.receive(CALLER, &text);
+    assert_eq!(w.sent_to(BOB_1).len(), 1);
+}
+
+#[test]
+fn loops_max_forwards_and_size_are_refused() {
+    let mut c = trusted_config();
+    c.proxy.max_message_size = 1200;
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    let text = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c9",
+        false,
+    )
+    .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    w.receive(CALLER, &text);
+    assert_eq!(codes(&w.sent_to(CALLER)), [483]);
+    let big = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c10",
+        false,
+    )
+    .replace(
+        "\r\nContent-Length",
+        &format!("\r\nX-Pad: {}\r\nContent-Length", "a".repeat(1500)),
+    );
+    w.receive(CALLER, &big);
+    assert_eq!(codes(&w.sent_to(CALLER)), [513]);
+    // The request comes back with our Via and what routing depends on unchanged (the
+    // Request-URI as we received it): a loop. With another Request-URI it would be a
+    // spiral.
+    let first = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c11",
+        false,
+    );
+    w.receive(CALLER, &first);
+    let forwarded = w.sent_to(BOB_1).pop().unwrap();
+    let mut edit = forwarded.edit();
+    edit.set_request_uri("sip:bob@example.com").unwrap();
+    let back = edit.finish().unwrap();
+    w.receive(BOB_1, std::str::from_utf8(back.as_bytes()).unwrap());
+    assert_eq!(codes(&w.sent_to(BOB_1)), [482]);
+}
+
+#[test]
+fn a_natted_caller_is_relayed_and_responses_keep_their_order() {
+    let relay = RelaySetup {
+        policy: RelayPolicy::Nat,
+        per_party_address: false,
+    };
+    let mut w = World::with_relay(trusted_config(), Some(relay));
+    w.register("bob", BOB_1, "1.0");
+    // The caller's Contact and SDP are private: behind a NAT.
+    let text = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "c12",
+        true,
+    )
+    .replace(
+        &format!("Contact: <sip:alice@{CALLER}>"),
+        "Contact: <sip:alice@10.0.0.5:5060>",
+    );
+    w.receive(CALLER, &text);
+    assert_eq!(w.relay_exchanges, [(true, "c12".to_owned())], "the offer");
+    let forwarded = w.sent_to(BOB_1).pop().unwrap();
+    let body = std::str::from_utf8(forwarded.body()).unwrap();
+    assert!(
+        body.contains("c=IN IP4 203.0.113.5"),
+        "the relay's SDP: {body}"
+    );
+    assert!(
+        forwarded
+            .header(HeaderName::Contact)
+            .unwrap()
+            .contains(CALLER),
+        "Contact fixed to the source"
+    );
+    // 180 and 200, both with SDP, back to back, while the relay is slow to answer.
+    let sdp = "v=0\r\no=- 2 2 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    w.hold_relay = true;
+    w.receive(BOB_1, &answer_to(&forwarded, 180, "b1", Some(sdp)));
+    w.receive(BOB_1, &answer_to(&forwarded, 200, "b1", Some(sdp)));
+    assert!(
+        codes(&w.sent_to(CALLER)).is_empty(),
+        "both wait for the relay"
+    );
+    assert_eq!(
+        w.held_io.len(),
+        1,
+        "the 200 waits behind the 180, not at the relay"
+    );
+    w.hold_relay = false;
+    w.release_relay(&[0]);
+    let upstream = codes(&w.sent_to(CALLER));
+    assert_eq!(upstream, [180, 200], "in the order they arrived");
+    let answers = w.relay_exchanges.iter().filter(|(offer, _)| !offer).count();
+    assert_eq!(answers, 2, "one exchange per response");
+    // A retransmitted 200 (the transaction has ended): forwarded with the relay's SDP,
+    // without another exchange.
+    w.receive(BOB_1, &answer_to(&forwarded, 200, "b1", Some(sdp)));
+    let again = w.sent_to(CALLER);
+    assert_eq!(codes(&again), [200]);
+    assert!(std::str::from_utf8(again[0].body())
+        .unwrap()
+        .contains("203.0.113.9"));
+    assert_eq!(
+        w.relay_exchanges.len(),
+        3,
+        "no exchange for the retransmission"
+    );
+}
+
+#[test]
+fn credentials_are_cached_until_the_subscribers_change() {
+    let mut w = World::new(config());
+    w.register("bob", BOB_1, "1.0");
+    assert_eq!(w.credential_reads, 1);
+    // Within the check interval and after it with the same version: from memory.
+    w.advance(Duration::from_millis(100));
+    w.register("bob", BOB_1, "1.0");
+    w.advance(crate::cache::CHECK_INTERVAL);
+    w.register("bob", BOB_1, "1.0");
+    assert_eq!(w.credential_reads, 1, "no store read while nothing changed");
+    // A subscriber changed: the next check after the interval forgets the cache.
+    w.version = 2;
+    w.advance(crate::cache::CHECK_INTERVAL);
+    w.register("bob", BOB_1, "1.0");
+    assert_eq!(w.credential_reads, 2, "read again after the change");
+}

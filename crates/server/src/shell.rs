@@ -1,0 +1,732 @@
+//! [`Server`]: the tokio shell around the [`Engine`]. It owns everything that does I/O —
+//! the transports, the store, the DNS resolver, the relay controller and the writer
+//! threads — feeds the engine what arrives and the time, and carries out what it asks.
+//!
+//! The tasks of a running server:
+//!
+//! - the transports' receive tasks hand every message to the engine (under its lock, on
+//!   the task that read it) and send what comes out;
+//! - the timer task: fires the engine's timers (retransmissions, timeouts, Timer C);
+//! - the housekeeping task: purges expired bindings from memory and the store and reloads
+//!   the served domains;
+//! - the keepalive task: a round of pings to NATed bindings ([`crate::natping`]);
+//! - one task per I/O request that waits (a store query, a DNS lookup, a relay exchange,
+//!   a commit), which hands the answer back to the engine.
+//!
+//! The binding commits are queued to the location writer while the engine is locked, in
+//! the order the engine made them, so the store sees the changes of one address-of-record
+//! in order; the 200 of a REGISTER goes out only once its commit is done.
+//!
+//! Shutdown stops taking messages, lets the work in progress finish (up to
+//! [`ServerConfig::shutdown_grace`]), commits every queued binding change and closes the
+//! store.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use locate::{LocateError, Locator};
+use sip::sanity::Rejection;
+use sip::Uri;
+use store::{Store, StoreError};
+use tokio::sync::Notify;
+use transport::{Incoming, Listen, Receivers, Transports};
+
+use crate::accounting::AccountingWriter;
+use crate::config::ServerConfig;
+use crate::engine::{Answer, Engine, EngineSetup, IoRequest, Now, Query, SystemNetwork, Transmit};
+use crate::error::StartError;
+use crate::location::Location;
+use crate::persist::LocationWriter;
+use crate::proxy::Hop;
+use crate::sync::lock;
+
+/// The granularity of the engine's timers: they fire at the end of the tick they fall
+/// in, so one wake-up of the timer task serves every timer of a tick. A few milliseconds
+/// late is nothing to SIP's timers (T1 = 500 ms, RFC 3261 §17.1.1.1).
+const TIMER_TICK: Duration = Duration::from_millis(10);
+
+/// A started server: sockets bound, bindings restored; [`Server::run`] serves.
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    receivers: Receivers,
+}
+
+/// What [`Server::start`] found and did, for the operator's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartReport {
+    /// Bindings restored from the store.
+    pub bindings_restored: usize,
+    /// Expired bindings purged from the store at start.
+    pub bindings_purged: u64,
+    /// Domains served.
+    pub domains: Vec<String>,
+}
+
+/// The shell's state, shared by its tasks.
+struct Shared {
+    engine: Mutex<Engine>,
+    config: ServerConfig,
+    store: Store,
+    transports: Transports,
+    locator: Locator,
+    relay: Option<relay::Controller>,
+    location_writer: LocationWriter,
+    accounting: AccountingWriter,
+    /// Woken when the engine has an earlier timer than the timer task sleeps for.
+    timers_changed: Notify,
+    /// When the timer task will wake up: nanoseconds since `timer_epoch`, `u64::MAX` for
+    /// never. Lets a message skip waking it when nothing earlier is due (most messages).
+    timer_deadline: AtomicU64,
+    timer_epoch: Instant,
+    in_flight: Arc<InFlight>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Prepares the store (adds the configured domains, purges expired bindings, restores
+    /// the others into memory) and binds the sockets.
+    pub async fn start(
+        config: ServerConfig,
+        store: Store,
+        listens: &[Listen],
+    ) -> Result<(Server, StartReport), StartError> {
+        for domain in &config.domains {
+            if !store.domain_exists(domain).await? {
+                match store.add_domain(domain).await {
+                    Ok(()) | Err(StoreError::DomainExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(%domain, "domain added to the store");
+            }
+        }
+        let now = Now::system();
+        let bindings_purged = store
+            .purge_expired(i64::try_from(now.unix_secs()).unwrap_or(i64::MAX))
+            .await?;
+        let mut location = Location::new();
+        let mut bindings_restored = 0;
+        for row in store.all_bindings().await? {
+            let aor = row.aor.clone();
+            match crate::persist::from_store(row) {
+                Some((aor, binding)) => {
+                    location.restore(&aor, binding);
+                    bindings_restored += 1;
+                }
+                None => {
+                    tracing::warn!(%aor, "a stored binding has an unreadable source address; skipped")
+                }
+            }
+        }
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
+        let stale_calls = store.clear_calls(&config.node).await?;
+        if stale_calls > 0 {
+            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run cleared");
+        }
+        let mut domains = store.list_domains().await?;
+        domains.sort();
+        let (transports, receivers) = Transports::bind(listens).await?;
+        let report = StartReport {
+            bindings_restored,
+            bindings_purged,
+            domains: domains.clone(),
+        };
+        let (relay, relay_setup) = start_relay(&config.relay)?;
+        let location_writer = LocationWriter::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            config.commit_window,
+            config.location_durability,
+        )?;
+        let accounting = AccountingWriter::spawn(&store, tokio::runtime::Handle::current())?;
+        let engine = Engine::new(EngineSetup {
+            config: config.clone(),
+            listens: transports.local_addrs(),
+            domains,
+            location,
+            secret,
+            network: Box::new(SystemNetwork::default()),
+            relay: relay_setup,
+        });
+        let shared = Shared {
+            engine: Mutex::new(engine),
+            locator: locator_for(&config.proxy.nameservers),
+            config,
+            store,
+            transports,
+            relay,
+            location_writer,
+            accounting,
+            timers_changed: Notify::new(),
+            timer_deadline: AtomicU64::new(u64::MAX),
+            timer_epoch: Instant::now(),
+            in_flight: Arc::new(InFlight::default()),
+        };
+        Ok((
+            Server {
+                shared: Arc::new(shared),
+                receivers,
+            },
+            report,
+        ))
+    }
+
+    /// The sockets actually bound (with the ports the OS chose for port 0).
+    pub fn local_addrs(&self) -> Vec<Listen> {
+        self.shared.transports.local_addrs()
+    }
+
+    /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let shared = self.shared;
+        let timers = tokio::spawn(timer_loop(shared.clone()));
+        let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
+        let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
+        let deliver = {
+            let shared = shared.clone();
+            Arc::new(move |msg: Incoming| -> Option<transport::Handling> {
+                // Shutting down: take no new messages.
+                let guard = InFlight::enter(&shared.in_flight)?;
+                let transmits = shared.drive(|engine, now| engine.handle(now, msg));
+                if transmits.is_empty() {
+                    return None;
+                }
+                let shared = shared.clone();
+                Some(Box::pin(async move {
+                    shared.send_all(transmits).await;
+                    drop(guard);
+                }))
+            })
+        };
+        self.receivers.start(deliver);
+        shutdown.await;
+        let in_flight = &shared.in_flight;
+        in_flight.stop();
+        tracing::info!(in_progress = in_flight.count(), "shutting down");
+        let finished = tokio::time::timeout(shared.config.shutdown_grace, in_flight.idle()).await;
+        if finished.is_err() {
+            tracing::warn!(
+                abandoned = in_flight.count(),
+                "requests still in progress at shutdown were abandoned"
+            );
+        }
+        shared.location_writer.close().await;
+        shared.accounting.close().await;
+        timers.abort();
+        housekeeping.abort();
+        keepalives.abort();
+        let (bindings, transactions, proxied, live_calls) = {
+            let engine = lock(&shared.engine);
+            (
+                engine.binding_count(),
+                engine.transaction_count(),
+                engine.proxied_count(),
+                engine.live_calls(),
+            )
+        };
+        shared.store.close().await;
+        tracing::info!(
+            bindings,
+            transactions,
+            proxied,
+            live_calls,
+            "stopped; bindings saved"
+        );
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the engine, starts the I/O it asks for and answers what to send. Binding
+    /// commits are queued before the lock is released, so they reach the writer in the
+    /// engine's order.
+    fn drive(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Now)) -> Vec<Transmit> {
+        let (transmits, next) = self.drive_quietly(f);
+        self.wake_timers_if_earlier(next);
+        transmits
+    }
+
+    /// [`Shared::drive`] without waking the timer task: for the timer task itself, which
+    /// reads the next deadline from the engine.
+    fn drive_quietly(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Engine, Now),
+    ) -> (Vec<Transmit>, Option<Instant>) {
+        let now = Now::system();
+        let mut engine = lock(&self.engine);
+        f(&mut engine, now);
+        let mut transmits = Vec::new();
+        while let Some(t) = engine.poll_transmit() {
+            transmits.push(t);
+        }
+        while let Some(io) = engine.poll_io() {
+            self.start_io(io);
+        }
+        let next = engine.poll_timeout();
+        drop(engine);
+        (transmits, next)
+    }
+
+    /// Sends; a client transaction whose request cannot be sent is told so (its branch
+    /// fails with 503, RFC 3261 §16.9), which may give more to send.
+    async fn send_all(self: &Arc<Self>, mut transmits: Vec<Transmit>) {
+        while !transmits.is_empty() {
+            let mut failed = Vec::new();
+            for t in transmits {
+                if let Err(e) = self
+                    .transports
+                    .send(t.protocol, t.local, t.dest, t.bytes)
+                    .await
+                {
+                    tracing::warn!(error = %e, "send failed");
+                    if let Some(key) = t.client {
+                        failed.push(key);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            transmits = self.drive(|engine, now| {
+                for key in &failed {
+                    engine.send_failed(now, key);
+                }
+            });
+        }
+    }
+
+    /// Carries out one I/O request (called with the engine locked: what must keep its
+    /// order is queued here, what waits runs in a task of its own).
+    fn start_io(self: &Arc<Self>, io: IoRequest) {
+        match io {
+            IoRequest::Record(record) => self.accounting.send(record),
+            IoRequest::CommitBindings { id, writes } => {
+                let committed = self.location_writer.submit(writes);
+                self.spawn_answer(id, async move {
+                    Answer::Committed(
+                        committed
+                            .await
+                            .unwrap_or_else(|_| Err("writer stopped".into())),
+                    )
+                });
+            }
+            IoRequest::Query { id, query } => {
+                let shared = self.clone();
+                self.spawn_answer(id, async move { shared.answer(query).await });
+            }
+            IoRequest::ReloadBindings { id, aor } => {
+                let store = self.store.clone();
+                self.spawn_answer(id, async move {
+                    match store.bindings(&aor).await {
+                        Ok(rows) => Answer::Bindings(rows),
+                        Err(e) => Answer::StoreFailed(e.to_string()),
+                    }
+                });
+            }
+            IoRequest::RelayExchange { id, offer, request } => {
+                let shared = self.clone();
+                self.spawn_answer(id, async move {
+                    let Some(relay) = &shared.relay else {
+                        return Answer::Sdp(None);
+                    };
+                    let result = if offer {
+                        relay.offer(&request).await
+                    } else {
+                        relay.answer(&request).await
+                    };
+                    match result {
+                        Ok(rewritten) => {
+                            for warning in &rewritten.warnings {
+                                tracing::debug!(call_id = %request.call_id, %warning, "relay warning");
+                            }
+                            Answer::Sdp(Some(bytes::Bytes::from(rewritten.sdp)))
+                        }
+                        Err(e) => {
+                            tracing::warn!(call_id = %request.call_id, offer, error = %e, "relay refused the SDP; forwarded unchanged");
+                            Answer::Sdp(None)
+                        }
+                    }
+                });
+            }
+            IoRequest::RelayDelete {
+                call_id,
+                from_tag,
+                why,
+            } => {
+                let shared = self.clone();
+                let guard = InFlight::enter_always(&self.in_flight);
+                tokio::spawn(async move {
+                    if let Some(relay) = &shared.relay {
+                        match relay.delete(&call_id, &from_tag).await {
+                            Ok(counters) => tracing::info!(
+                                %call_id,
+                                why,
+                                rtp_packets = counters.rtp.packets,
+                                rtp_bytes = counters.rtp.bytes,
+                                rtcp_packets = counters.rtcp.packets,
+                                lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
+                                "relay session ended"
+                            ),
+                            Err(e) => {
+                                tracing::info!(%call_id, error = %e, "relay session not deleted")
+                            }
+                        }
+                    }
+                    drop(guard);
+                });
+            }
+        }
+    }
+
+    /// Runs `work` in a task and hands its answer to the engine as the answer to `id`.
+    fn spawn_answer(
+        self: &Arc<Self>,
+        id: crate::engine::IoId,
+        work: impl Future<Output = Answer> + Send + 'static,
+    ) {
+        let shared = self.clone();
+        let guard = InFlight::enter_always(&self.in_flight);
+        tokio::spawn(async move {
+            let answer = work.await;
+            let transmits = shared.drive(|engine, now| engine.complete(now, id, answer));
+            shared.send_all(transmits).await;
+            drop(guard);
+        });
+    }
+
+    /// What the store or DNS says to a query of the engine.
+    async fn answer(&self, query: Query) -> Answer {
+        let failed = |e: StoreError| Answer::StoreFailed(e.to_string());
+        match query {
+            Query::DomainServed(host) => self
+                .store
+                .domain_exists(&host)
+                .await
+                .map_or_else(failed, Answer::Served),
+            Query::TableVersion(table) => self
+                .store
+                .table_version(table)
+                .await
+                .map_or_else(failed, Answer::Version),
+            Query::Credentials { user, realm } => {
+                Answer::credentials(self.store.credentials(&user, &realm).await)
+            }
+            Query::Forwarding { user, domain } => self
+                .store
+                .forwarding(&user, &domain)
+                .await
+                .map_or_else(failed, Answer::Forwarding),
+            Query::Resolve { user, domain } => self
+                .store
+                .resolve(&user, &domain)
+                .await
+                .map_or_else(failed, Answer::Subscriber),
+            Query::InGroup {
+                user,
+                domain,
+                group,
+            } => self
+                .store
+                .in_group(&user, &domain, &group)
+                .await
+                .map_or_else(failed, Answer::Served),
+            Query::Locate(uri) => Answer::Hops(self.locate(&uri).await),
+        }
+    }
+
+    /// The next hops of a SIP URI whose host is a name (RFC 3263 §4: NAPTR, SRV, A/AAAA),
+    /// in failover order. A name with no records is 404; DNS failures and transports we
+    /// cannot use are 480, with the reason in the phrase and the log.
+    async fn locate(&self, uri: &str) -> Result<Vec<Hop>, Rejection> {
+        let Ok(Uri::Sip(sip_uri)) = Uri::parse(uri) else {
+            return Err(Rejection::new(416, "Only SIP URIs can be routed"));
+        };
+        match self.locator.locate(&sip_uri).await {
+            Ok(targets) if !targets.is_empty() => Ok(targets
+                .into_iter()
+                .map(|t| Hop {
+                    protocol: t.protocol,
+                    addr: t.addr,
+                })
+                .collect()),
+            Ok(_) => Err(Rejection::new(404, "Destination domain not found")),
+            Err(LocateError::NotFound { name }) => {
+                tracing::info!(%name, "no DNS records");
+                Err(Rejection::new(404, "Destination domain not found"))
+            }
+            Err(e) => {
+                tracing::info!(uri = %uri, error = %e, "destination not located");
+                Err(Rejection::new(
+                    480,
+                    format!("Destination not reachable: {e}"),
+                ))
+            }
+        }
+    }
+
+    fn nanos_since_epoch(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.timer_epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// `at` rounded up to the next [`TIMER_TICK`] since the epoch, in nanoseconds.
+    fn tick_nanos(&self, at: Instant) -> u64 {
+        let tick = TIMER_TICK.as_nanos() as u64;
+        self.nanos_since_epoch(at)
+            .div_ceil(tick)
+            .saturating_mul(tick)
+    }
+
+    /// When the timer task wakes up for a timer due at `at`: the end of its
+    /// [`TIMER_TICK`], so timers due within one tick fire in one wake-up.
+    fn timer_wake_up(&self, at: Instant) -> Instant {
+        self.timer_epoch + Duration::from_nanos(self.tick_nanos(at))
+    }
+
+    /// Wakes the timer task when `next` falls in an earlier tick than the wake-up it
+    /// planned.
+    fn wake_timers_if_earlier(&self, next: Option<Instant>) {
+        if let Some(next) = next {
+            if self.tick_nanos(next) < self.timer_deadline.load(Ordering::Acquire) {
+                self.timers_changed.notify_one();
+            }
+        }
+    }
+
+    /// The timer task records when it will wake up next (`None`: only when woken).
+    fn set_timer_deadline(&self, at: Option<Instant>) {
+        let nanos = at.map_or(u64::MAX, |at| self.nanos_since_epoch(at));
+        self.timer_deadline.store(nanos, Ordering::Release);
+    }
+}
+
+/// The work in progress — messages being sent, I/O being waited for — so shutdown can
+/// stop taking new messages and wait for these.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: AtomicUsize,
+    stopping: AtomicBool,
+    /// Notified when the count drops to zero while stopping.
+    idle: Notify,
+}
+
+/// One piece of work in flight; dropping it counts it out.
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    /// Counts a message in, unless the server is stopping.
+    fn enter(this: &Arc<InFlight>) -> Option<InFlightGuard> {
+        if this.stopping.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(InFlight::enter_always(this))
+    }
+
+    /// Counts in work that belongs to a message already taken (its I/O).
+    fn enter_always(this: &Arc<InFlight>) -> InFlightGuard {
+        this.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(this.clone())
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Returns when nothing is in flight.
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a drop to zero in between is not missed.
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let before = self.0.count.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.0.stopping.load(Ordering::Acquire) {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+async fn timer_loop(shared: Arc<Shared>) {
+    let mut next = None;
+    loop {
+        // Published before sleeping: a timer armed after this and earlier than `next`
+        // notifies (the permit is kept if we are not waiting yet, so nothing is lost).
+        shared.set_timer_deadline(next);
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                    () = shared.timers_changed.notified() => {}
+                }
+            }
+            None => shared.timers_changed.notified().await,
+        }
+        // Awake: "no deadline" makes every timer armed from now on notify, so the next wait
+        // returns at once instead of sleeping past one armed while we look.
+        shared.set_timer_deadline(None);
+        let (transmits, due) = shared.drive_quietly(|engine, now| engine.handle_timeout(now));
+        shared.send_all(transmits).await;
+        next = due.map(|at| shared.timer_wake_up(at));
+    }
+}
+
+async fn housekeeping_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.config.purge_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate; start just did this work
+    loop {
+        tick.tick().await;
+        let now = Now::system();
+        let gone = lock(&shared.engine).purge_expired(now);
+        for (aor, contact) in &gone {
+            tracing::info!(%aor, %contact, "binding expired");
+        }
+        if let Err(e) = shared
+            .store
+            .purge_expired(i64::try_from(now.unix_secs()).unwrap_or(i64::MAX))
+            .await
+        {
+            tracing::error!(error = %e, "purging expired bindings from the store failed");
+        }
+        match shared.store.list_domains().await {
+            Ok(domains) => lock(&shared.engine).set_domains(domains),
+            Err(e) => tracing::error!(error = %e, "reloading the served domains failed"),
+        }
+    }
+}
+
+/// Every `natping_interval`: a round of keepalives ([`crate::natping::Pinger::round`]),
+/// sent along each binding's flow; bindings whose pings go unanswered are logged as
+/// unreachable (calls skip them).
+async fn keepalive_loop(shared: Arc<Shared>) {
+    let config = shared.config.nat.ping;
+    if config.targets == crate::nat::PingTargets::None || config.interval.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let mut round = None;
+        let transmits = shared.drive(|engine, now| round = Some(engine.keepalive_round(now)));
+        let Some((stats, unreachable)) = round else {
+            continue;
+        };
+        for (aor, contact) in &unreachable {
+            tracing::info!(%aor, %contact, failures = config.max_failures, "binding does not answer keepalives: unreachable");
+        }
+        for t in transmits {
+            if let Err(e) = shared
+                .transports
+                .send(t.protocol, t.local, t.dest, t.bytes)
+                .await
+            {
+                tracing::debug!(dest = %t.dest, error = %e, "keepalive not sent");
+            }
+        }
+        if stats.pinged == 0 {
+            continue;
+        }
+        tracing::info!(
+            pinged = stats.pinged,
+            sent = stats.sent,
+            answered = stats.answered,
+            unanswered = stats.unanswered,
+            unreachable = stats.unreachable,
+            "keepalive round"
+        );
+    }
+}
+
+/// The DNS resolver: the configured name servers, else the system's; without either,
+/// lookups fail with a clear reason (and IP targets still work).
+fn locator_for(nameservers: &[std::net::SocketAddr]) -> Locator {
+    if !nameservers.is_empty() {
+        return Locator::with_nameservers(nameservers);
+    }
+    Locator::from_system().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no system DNS configuration; domain names cannot be resolved");
+        Locator::with_nameservers(&[])
+    })
+}
+
+/// The relay controller of `settings` and the relay hook's setup: the in-process relay
+/// started, or the NG nodes set up; `None` when the policy is `never`.
+fn start_relay(
+    settings: &crate::config::RelaySettings,
+) -> Result<
+    (
+        Option<relay::Controller>,
+        Option<crate::media_relay::RelaySetup>,
+    ),
+    StartError,
+> {
+    use crate::config::RelayBackend;
+    use crate::media_relay::{RelayPolicy, RelaySetup};
+    if settings.policy == RelayPolicy::Never {
+        return Ok((None, None));
+    }
+    let (controller, per_party_address) = match &settings.backend {
+        RelayBackend::Local {
+            ports,
+            public_ip,
+            listen_ip,
+            idle_timeout,
+        } => {
+            let advertised = public_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            let mut config = relay::RelayConfig::new(advertised);
+            config.engine.port_min = ports.0;
+            config.engine.port_max = ports.1;
+            config.engine.idle_timeout = *idle_timeout;
+            if let Some(ip) = listen_ip {
+                config.listen_ip = *ip;
+            }
+            let handle = relay::RelayHandle::start(config)?;
+            tracing::info!(
+                ports = %format!("{}-{}", ports.0, ports.1),
+                policy = settings.policy.name(),
+                "RTP relay in-process"
+            );
+            (relay::Controller::Local(handle), public_ip.is_none())
+        }
+        RelayBackend::Nodes(nodes) => {
+            tracing::info!(
+                nodes = nodes.len(),
+                policy = settings.policy.name(),
+                "RTP relay on NG nodes"
+            );
+            (
+                relay::Controller::Nodes(relay::NgNodes::new(nodes.clone())),
+                false,
+            )
+        }
+    };
+    Ok((
+        Some(controller),
+        Some(RelaySetup {
+            policy: settings.policy,
+            per_party_address,
+        }),
+    ))
+}

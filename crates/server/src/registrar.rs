@@ -121,8 +121,25 @@ pub fn process_register(
             });
         }
         let granted = requested.min(config.max_expires);
-        let existing = working.iter().position(|b| b.same_contact(addr.uri));
-        if let Some(i) = existing {
+        let instance = addr
+            .params
+            .get("+sip.instance")
+            .flatten()
+            .map(sip::text::unquote);
+        let reg_id: Option<u32> = addr
+            .params
+            .get("reg-id")
+            .flatten()
+            .and_then(|v| v.parse().ok());
+        // The bindings this contact replaces: the same URI (§10.3 step 7) or the same
+        // instance (RFC 5626 §6, RFC 5627 §6), in index order.
+        let matched: Vec<usize> = working
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.same_contact(addr.uri) || same_instance(b, instance, reg_id))
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &matched {
             let b = &working[i];
             if b.call_id == call_id && cseq <= b.cseq {
                 return Err(Rejection::new(
@@ -131,24 +148,20 @@ pub fn process_register(
                 ));
             }
         }
-        if granted == 0 {
-            if let Some(i) = existing {
-                // The stored text: an equivalent URI may be written differently.
-                let gone = working.remove(i);
+        // Taken out of the working copy from the back, so the indices stay valid. The
+        // stored text is the key in the store: an equivalent URI may be written
+        // differently, and a binding of the same instance has another URI; both are
+        // removed, unless the new binding overwrites the same key.
+        for &i in matched.iter().rev() {
+            let gone = working.remove(i);
+            if granted == 0 || gone.contact != addr.uri {
                 changes.push(Change::Remove {
                     contact: gone.contact,
                 });
             }
-            continue;
         }
-        // The same contact written differently (§19.1.4 equivalence): the new text
-        // replaces the old one, which is the key in the store.
-        if let Some(i) = existing {
-            if working[i].contact != addr.uri {
-                changes.push(Change::Remove {
-                    contact: working[i].contact.clone(),
-                });
-            }
+        if granted == 0 {
+            continue;
         }
         let binding = Binding {
             contact: addr.uri.to_owned(),
@@ -161,23 +174,12 @@ pub fn process_register(
             transport: arrival.transport.to_owned(),
             local: arrival.local,
             path: path.clone(),
-            instance: addr
-                .params
-                .get("+sip.instance")
-                .flatten()
-                .map(|v| sip::text::unquote(v).to_owned()),
-            reg_id: addr
-                .params
-                .get("reg-id")
-                .flatten()
-                .and_then(|v| v.parse().ok()),
+            instance: instance.map(str::to_owned),
+            reg_id,
             nat: arrival.nat,
             updated_at: arrival.now,
         };
-        match existing {
-            Some(i) => working[i] = binding.clone(),
-            None => working.push(binding.clone()),
-        }
+        working.push(binding.clone());
         changes.push(Change::Upsert(binding));
     }
     if config.max_contacts > 0 && working.len() > config.max_contacts {
@@ -187,6 +189,20 @@ pub fn process_register(
         ));
     }
     Ok(changes)
+}
+
+/// Whether `stored` is the binding a contact with this `+sip.instance` and `reg-id` names
+/// besides its URI. RFC 5626 §6: with both, the binding of the address-of-record is keyed by
+/// the pair, so a re-registration over a new flow replaces the old one. With the instance
+/// alone, as RFC 5627 §6 registrars and Kamailio do: the instance identifies the device
+/// across restarts (RFC 5626 §4.1), so its new contact (a phone on TCP binds a new port each
+/// time) replaces its binding without reg-id instead of adding one until the limit of
+/// contacts is reached. Instance URNs compare ASCII case-insensitively (RFC 4122 §3).
+fn same_instance(stored: &Binding, instance: Option<&str>, reg_id: Option<u32>) -> bool {
+    match (instance, stored.instance.as_deref()) {
+        (Some(new), Some(old)) => new.eq_ignore_ascii_case(old) && stored.reg_id == reg_id,
+        _ => false,
+    }
 }
 
 /// The 200 to a REGISTER (§10.3 step 8): one Contact per current binding with the
@@ -462,6 +478,160 @@ CSeq: {cseq} REGISTER\r\nUser-Agent: test-phone/1\r\n{extra}Content-Length: 0\r\
         let all = loc.all(AOR);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].contact, "sip:alice@host.example;x=1");
+    }
+
+    const INSTANCE: &str = "\"<urn:uuid:a0b1c2d3-0000-1000-8000-000A95A0E128>\"";
+
+    fn contacts_of(loc: &Location) -> Vec<String> {
+        loc.all(AOR).iter().map(|b| b.contact.clone()).collect()
+    }
+
+    #[test]
+    fn a_restarted_phone_with_the_same_instance_and_no_reg_id_replaces_its_binding() {
+        // linphone over TCP: a new local port and Call-ID at every start, the same
+        // +sip.instance, no reg-id. Twenty restarts stay one binding, below the limit of 10.
+        let mut loc = Location::new();
+        for start in 0..20u64 {
+            let req = register(
+                &format!("boot{start}"),
+                1,
+                &format!(
+                    "Contact: <sip:alice@192.0.2.10:{};transport=tcp>;+sip.instance={INSTANCE}\r\n",
+                    40000 + start
+                ),
+            );
+            let changes = run(&mut loc, &req, 100 + start).unwrap();
+            let expected = if start == 0 { 1 } else { 2 };
+            assert_eq!(changes.len(), expected, "start {start}: {changes:?}");
+            assert_eq!(
+                contacts_of(&loc),
+                [format!(
+                    "sip:alice@192.0.2.10:{};transport=tcp",
+                    40000 + start
+                )]
+            );
+        }
+        let b = &loc.all(AOR)[0];
+        assert_eq!(b.call_id, "boot19");
+        assert_eq!(b.reg_id, None);
+    }
+
+    #[test]
+    fn instances_compare_ignoring_case_and_other_instances_stay() {
+        let mut loc = Location::new();
+        let other = "\"<urn:uuid:ffffffff-0000-1000-8000-000A95A0E128>\"";
+        run(
+            &mut loc,
+            &register(
+                "a",
+                1,
+                &format!(
+                    "Contact: <sip:alice@192.0.2.10:5060>;+sip.instance={INSTANCE}, \
+<sip:alice@192.0.2.99:5060>;+sip.instance={other}, <sip:alice@192.0.2.50>\r\n"
+                ),
+            ),
+            0,
+        )
+        .unwrap();
+        assert_eq!(loc.binding_count(), 3);
+        let upper = INSTANCE.to_uppercase().replace("URN:UUID", "urn:uuid");
+        run(
+            &mut loc,
+            &register(
+                "b",
+                1,
+                &format!("Contact: <sip:alice@192.0.2.11:6000>;+sip.instance={upper}\r\n"),
+            ),
+            1,
+        )
+        .unwrap();
+        let mut contacts = contacts_of(&loc);
+        contacts.sort();
+        assert_eq!(
+            contacts,
+            [
+                "sip:alice@192.0.2.11:6000",
+                "sip:alice@192.0.2.50",
+                "sip:alice@192.0.2.99:5060"
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_and_reg_id_name_one_flow_each() {
+        // RFC 5626 §6: (instance, reg-id) keys the binding; each flow is refreshed on its
+        // own, and a contact of the instance without reg-id is another binding.
+        let mut loc = Location::new();
+        let flow = |port: u16, reg_id: u32| {
+            format!("<sip:alice@192.0.2.10:{port};ob>;+sip.instance={INSTANCE};reg-id={reg_id}")
+        };
+        run(
+            &mut loc,
+            &register(
+                "c",
+                1,
+                &format!("Contact: {}, {}\r\n", flow(5001, 1), flow(5002, 2)),
+            ),
+            0,
+        )
+        .unwrap();
+        run(
+            &mut loc,
+            &register("c", 2, &format!("Contact: {}\r\n", flow(5003, 1))),
+            1,
+        )
+        .unwrap();
+        run(
+            &mut loc,
+            &register(
+                "d",
+                1,
+                &format!("Contact: <sip:alice@192.0.2.10:5004>;+sip.instance={INSTANCE}\r\n"),
+            ),
+            2,
+        )
+        .unwrap();
+        let mut all: Vec<_> = loc
+            .all(AOR)
+            .iter()
+            .map(|b| (b.contact.clone(), b.reg_id))
+            .collect();
+        all.sort();
+        assert_eq!(
+            all,
+            [
+                ("sip:alice@192.0.2.10:5002;ob".to_owned(), Some(2)),
+                ("sip:alice@192.0.2.10:5003;ob".to_owned(), Some(1)),
+                ("sip:alice@192.0.2.10:5004".to_owned(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_instance_rule_keeps_the_cseq_rule_and_removes_with_expires_zero() {
+        let mut loc = Location::new();
+        let contact = |port: u16, extra: &str| {
+            format!("Contact: <sip:alice@192.0.2.10:{port}>;+sip.instance={INSTANCE}{extra}\r\n")
+        };
+        run(&mut loc, &register("c1", 5, &contact(7000, "")), 0).unwrap();
+        // Same Call-ID, CSeq not higher: refused, nothing changes (§10.3 step 7).
+        let stale = register("c1", 5, &contact(7001, ""));
+        assert_eq!(run(&mut loc, &stale, 1).unwrap_err().code, 400);
+        assert_eq!(contacts_of(&loc), ["sip:alice@192.0.2.10:7000"]);
+        // Expires 0 for the instance at another URI removes the instance's binding.
+        let changes = run(
+            &mut loc,
+            &register("c1", 6, &contact(7002, ";expires=0")),
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            changes,
+            [Change::Remove {
+                contact: "sip:alice@192.0.2.10:7000".to_owned()
+            }]
+        );
+        assert_eq!(loc.binding_count(), 0);
     }
 
     #[test]

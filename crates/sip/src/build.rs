@@ -71,6 +71,18 @@ fn check_value(b: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A received header value as it can be copied into a response. The parser leaves a bare
+/// CR inside a header line (only LF ends one); §7.3.1 allows a line break in a value only
+/// as folding, which means a space, so every CR and LF of a value that has a bare one is
+/// written as a space. The response to a request with such a value (a 400, §8.2.6.2) can
+/// then still be built and sent.
+fn copyable(value: &str) -> std::borrow::Cow<'_, str> {
+    if check_value(value.as_bytes()).is_ok() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    std::borrow::Cow::Owned(value.replace(['\r', '\n'], " "))
+}
+
 /// Builds a request or a response line by line.
 ///
 /// The builder records where it writes the start line and each header, so
@@ -181,16 +193,17 @@ impl MessageBuilder {
         for h in request.headers() {
             match h.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                    b = b.header(h.name, h.value);
+                    b = b.header(h.name, &copyable(h.value));
                 }
-                HeaderName::Timestamp if code == 100 => b = b.header(h.name, h.value),
+                HeaderName::Timestamp if code == 100 => b = b.header(h.name, &copyable(h.value)),
                 HeaderName::To => {
                     let has_tag = request.to().map(|t| t.tag().is_some()).unwrap_or(false);
+                    let value = copyable(h.value);
                     match to_tag {
                         Some(tag) if !has_tag && code > 100 => {
-                            b = b.header_fmt(h.name, format_args!("{};tag={tag}", h.value));
+                            b = b.header_fmt(h.name, format_args!("{value};tag={tag}"));
                         }
-                        _ => b = b.header(h.name, h.value),
+                        _ => b = b.header(h.name, &value),
                     }
                 }
                 _ => {}
@@ -333,44 +346,53 @@ pub fn cancel_for(request: &Message) -> Result<Message, ParseError> {
 }
 
 /// Builds the error response to bytes that did not parse, when they look like a request
-/// whose Via, From, To, Call-ID and CSeq can still be read (RFC 3261 §8.2.2 and RFC 4475
-/// §3.1.2: a malformed request is answered with `400`, or `505` for a foreign version, whose
-/// reason phrase says what is wrong). Returns `None` for responses (they are discarded,
-/// §18.1.2) and for text too broken to route an answer back.
+/// whose top Via can still be read (RFC 3261 §8.2.2 and RFC 4475 §3.1.2: a malformed
+/// request is answered with `400`, or `505` for a foreign version, whose reason phrase says
+/// what is wrong). Returns `None` for responses (they are discarded, §18.1.2) and for
+/// requests without a usable top Via (there is no address to answer).
+///
+/// Works on bytes: the body and the headers that are not copied into the answer may hold
+/// anything. From, To, Call-ID and CSeq are copied as §8.2.6.2 says, even when they are
+/// what is malformed; bytes in them that are not UTF-8 are copied as U+FFFD.
 pub fn reject_unparsed(bytes: &[u8], error: &ParseError) -> Option<Message> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let text = text.trim_start_matches(['\r', '\n']);
-    let head = &text[..text.find("\r\n\r\n").map_or(text.len(), |i| i + 2)];
-    let mut lines = head.split_inclusive('\n');
+    // §7.5: CRLFs before the start line are ignored.
+    let first = bytes.iter().position(|&c| c != b'\r' && c != b'\n')?;
+    let mut lines = bytes[first..].split_inclusive(|&c| c == b'\n');
     let start_line = lines.next()?;
-    if crate::text::starts_with_ignore_case(start_line, "SIP/") {
+    if start_line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    {
         return None;
     }
-    // Rebuild a minimal request from the lines needed to answer, folding included.
-    let mut minimal = String::with_capacity(head.len());
+    // Rebuild a minimal request from the lines needed to answer, folding included, up to
+    // the empty line that ends the header section.
+    let mut minimal = String::with_capacity(256);
     minimal.push_str("OPTIONS sip:invalid SIP/2.0\r\n");
     let mut keep = false;
     for line in lines {
-        if line.starts_with([' ', '\t']) {
-            if keep {
-                minimal.push_str(line);
-            }
-            continue;
+        if line == b"\r\n" || line == b"\n" {
+            break;
         }
-        let name = line.split(':').next().unwrap_or("").trim();
-        keep = matches!(
-            HeaderName::from_name(name),
-            HeaderName::Via
-                | HeaderName::From
-                | HeaderName::To
-                | HeaderName::CallId
-                | HeaderName::CSeq
-        ) && line.contains(':');
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            keep = line.iter().position(|&c| c == b':').is_some_and(|colon| {
+                let name = line[..colon].trim_ascii();
+                matches!(
+                    HeaderName::from_bytes(name),
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            });
+        }
         if keep {
-            minimal.push_str(line);
-            if !line.ends_with('\n') {
-                minimal.push_str("\r\n");
-            }
+            // Each kept line ends in CRLF, whatever ended it (a bare LF, or nothing at the
+            // end of a cut message).
+            let text = String::from_utf8_lossy(line);
+            minimal.push_str(text.trim_end_matches(['\r', '\n']));
+            minimal.push_str("\r\n");
         }
     }
     minimal.push_str("Content-Length: 0\r\n\r\n");
@@ -409,6 +431,102 @@ CSeq: 314159 INVITE\r\n\
 Timestamp: 54\r\n\
 Contact: <sip:alice@pc33.example.com>\r\n\
 Content-Length: 0\r\n\r\n";
+
+    fn request_with(line: &[u8], body: &[u8], length: usize) -> Vec<u8> {
+        let mut m = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds8\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n"
+            .to_vec();
+        m.extend_from_slice(line);
+        m.extend_from_slice(format!("\r\nContent-Length: {length}\r\n\r\n").as_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn rejected(bytes: &[u8]) -> Option<Message> {
+        let err = Message::parse(bytes.to_vec()).unwrap_err();
+        reject_unparsed(bytes, &err)
+    }
+
+    #[test]
+    fn a_request_with_a_header_that_is_not_utf8_gets_a_400_saying_where() {
+        let bytes = request_with(b"Subject: caf\xe9", b"", 0);
+        let resp = rejected(&bytes).expect("answered");
+        assert_eq!(resp.status(), Some(400));
+        let reason = resp.reason().unwrap();
+        assert!(
+            reason.starts_with("Header Subject is not UTF-8 (byte 0xE9 at offset "),
+            "{reason}"
+        );
+        assert_eq!(resp.header(HeaderName::CallId), Some("a84b4c76e66710"));
+        assert_eq!(resp.header(HeaderName::CSeq), Some("314159 INVITE"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_in_a_copied_header_are_copied_as_replacement_characters() {
+        let bytes = request_with(b"", b"", 0);
+        let text = String::from_utf8(bytes).unwrap();
+        let bytes = text
+            .replacen("Alice", "Al\u{0}ice", 1)
+            .into_bytes()
+            .iter()
+            .map(|&c| if c == 0 { 0xff } else { c })
+            .collect::<Vec<u8>>();
+        let resp = rejected(&bytes).expect("answered");
+        assert_eq!(resp.status(), Some(400));
+        assert_eq!(
+            resp.header(HeaderName::From),
+            Some("Al\u{fffd}ice <sip:alice@example.com>;tag=1928301774")
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_does_not_stop_the_answer() {
+        // Content-Length says more than the datagram holds; the body is binary.
+        let bytes = request_with(b"Subject: x", b"\xff\xfe\x00\x80", 10);
+        let resp = rejected(&bytes).expect("answered");
+        assert_eq!(
+            resp.reason(),
+            Some("Content-Length larger than the message body")
+        );
+    }
+
+    #[test]
+    fn bare_lf_line_ends_and_a_cut_last_line_are_answered() {
+        let bytes = b"INVITE sip:b\xff SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.4\nCSeq: 1 INVITE";
+        let resp = rejected(bytes).expect("answered");
+        assert_eq!(resp.status(), Some(400));
+        assert_eq!(resp.header(HeaderName::CSeq), Some("1 INVITE"));
+    }
+
+    #[test]
+    fn a_via_that_is_not_utf8_leaves_no_address_to_answer() {
+        let bytes = b"INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h\xefst\r\n\r\n";
+        assert!(rejected(bytes).is_none());
+    }
+
+    #[test]
+    fn a_bare_cr_in_a_copied_value_is_written_as_a_space() {
+        let bytes = request_with(b"", b"", 0);
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replacen("Bob <", "Bob\r<", 1);
+        let req = Message::parse(text).unwrap();
+        assert_eq!(
+            req.header(HeaderName::To),
+            Some("Bob\r<sip:bob@example.com>")
+        );
+        let resp = MessageBuilder::response_to(&req, 400, Some("Bad To header"), Some("t1"))
+            .build()
+            .expect("builds");
+        assert_eq!(
+            resp.header(HeaderName::To),
+            Some("Bob <sip:bob@example.com>;tag=t1")
+        );
+    }
 
     #[test]
     fn response_copies_the_8_2_6_headers() {

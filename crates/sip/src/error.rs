@@ -20,9 +20,24 @@ pub enum ParseError {
     /// The message exceeds the configured size limit.
     #[error("Message too large")]
     TooLarge,
-    /// The start line or header section is not UTF-8 (RFC 3261 §7.3.1, TEXT-UTF8).
+    /// The start line or header section is not UTF-8 (RFC 3261 §7.3.1, TEXT-UTF8), where
+    /// is not known (the parser reports [`ParseError::NotUtf8At`]).
     #[error("Header section is not UTF-8")]
     NotUtf8,
+    /// The start line or a header holds bytes that are not UTF-8. RFC 3261 §25.1 allows
+    /// non-ASCII octets only as UTF-8 (`UTF8-NONASCII` in `TEXT-UTF8`, quoted strings,
+    /// comments and reason phrases; none in tokens or URIs), so such a request is malformed
+    /// and answered with 400 naming the part, the first bad byte and its offset in the
+    /// message.
+    #[error("{part} is not UTF-8 (byte 0x{byte:02X} at offset {offset})")]
+    NotUtf8At {
+        /// `Request line`, `Status line` or `Header NAME` (the name as written).
+        part: String,
+        /// The first byte that does not continue valid UTF-8.
+        byte: u8,
+        /// Its offset from the start of the message buffer.
+        offset: u32,
+    },
     /// The request line or status line is malformed (RFC 3261 §7.1, §7.2).
     #[error("Bad start line: {0}")]
     StartLine(&'static str),
@@ -35,6 +50,15 @@ pub enum ParseError {
     /// A header line has no colon or a name that is not a token (RFC 3261 §7.3.1).
     #[error("Bad header line: {0}")]
     HeaderLine(&'static str),
+    /// A header line of a received message has no colon or a name that is not a token
+    /// (RFC 3261 §7.3.1); `offset` is where the line starts in the message buffer.
+    #[error("Bad header line at offset {offset}: {reason}")]
+    HeaderLineAt {
+        /// What is wrong with the line.
+        reason: &'static str,
+        /// Where the line starts.
+        offset: u32,
+    },
     /// A header's value is malformed.
     #[error("Bad {name} header: {reason}")]
     Header {

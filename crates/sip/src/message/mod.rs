@@ -449,7 +449,8 @@ impl Message {
 
     /// Checks the syntax of every header value the stack interprets (Via, From, To, Call-ID,
     /// CSeq, Max-Forwards, Contact, Route, Record-Route, Path, Expires, Min-Expires,
-    /// Retry-After, Date, Content-Type, option-tag lists), reporting the first error.
+    /// Retry-After, Date, Content-Type, option-tag lists), and that no value holds a bare
+    /// CR, reporting the first error.
     ///
     /// Together with [`Message::parse`] this is the full parser verdict used for RFC 4475.
     pub fn validate(&self) -> Result<(), ParseError> {
@@ -465,6 +466,12 @@ impl Message {
         for h in &self.headers {
             let value = self.text(h.value);
             let fail = |e: &str| ParseError::header(h.name, e);
+            // RFC 3261 §7.3.1, §25.1: a CR in a header value only starts the CRLF of a
+            // folded line (the parser ends lines at LF, so a bare CR stays inside one).
+            let b = value.as_bytes();
+            if memchr::memchr_iter(b'\r', b).any(|i| b.get(i + 1) != Some(&b'\n')) {
+                return Err(fail("bare CR in the value"));
+            }
             match h.name {
                 HeaderName::From | HeaderName::To | HeaderName::ReplyTo => {
                     NameAddr::parse_strict(value).map_err(|e| fail(&e))?;

@@ -70,9 +70,10 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
         let first = b[line_start];
         if first == b' ' || first == b'\t' {
             // A folded continuation of the previous header (§7.3.1).
-            let last = headers.last_mut().ok_or(ParseError::HeaderLine(
-                "continuation line before the first header",
-            ))?;
+            let last = headers.last_mut().ok_or(ParseError::HeaderLineAt {
+                reason: "continuation line before the first header",
+                offset: line_start as u32,
+            })?;
             last.value.end = content_end as u32;
             last.line.end = next as u32;
         } else {
@@ -82,7 +83,10 @@ pub(super) fn parse(buf: Bytes) -> Result<Message, ParseError> {
     }
     // One UTF-8 check over start line and headers, kept as a `ByteString` sharing the
     // buffer; every span below starts and ends at an ASCII byte.
-    let head = ByteString::try_from(buf.slice(..body_start)).map_err(|_| ParseError::NotUtf8)?;
+    let head = match ByteString::try_from(buf.slice(..body_start)) {
+        Ok(head) => head,
+        Err(e) => return Err(not_utf8_at(b, e.valid_up_to(), &headers)),
+    };
     for h in &mut headers {
         trim_value(b, &mut h.value);
     }
@@ -160,6 +164,44 @@ pub(crate) fn assemble(written: Written) -> Result<Message, ParseError> {
     })
 }
 
+/// The error for a head whose first byte that is not UTF-8 is at `offset` (as the one
+/// UTF-8 check of the head found it): names the start line or the header holding it, so
+/// the 400 says where (RFC 3261 §25.1: header text is UTF-8). Runs only on that failure.
+#[cold]
+fn not_utf8_at(b: &[u8], offset: usize, headers: &[HeaderField]) -> ParseError {
+    let i = headers.partition_point(|h| (h.line.end as usize) <= offset);
+    let part = match headers.get(i) {
+        Some(h) if h.line.start as usize <= offset => match h.name.canonical() {
+            Some(name) => format!("Header {name}"),
+            // The name was checked to be a token, so it is ASCII.
+            None => format!(
+                "Header {}",
+                String::from_utf8_lossy(b.get(h.name_span.range()).unwrap_or_default())
+            ),
+        },
+        _ => {
+            let first = b
+                .iter()
+                .position(|&c| c != b'\r' && c != b'\n')
+                .unwrap_or(0);
+            let is_status = b
+                .get(first..first + 4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
+            if is_status {
+                "Status line"
+            } else {
+                "Request line"
+            }
+            .to_owned()
+        }
+    };
+    ParseError::NotUtf8At {
+        part,
+        byte: b.get(offset).copied().unwrap_or(0),
+        offset: offset as u32,
+    }
+}
+
 /// Finds the end of the line starting at `from`: returns (end of content, start of next
 /// line). Lines end in CRLF; a bare LF is tolerated. `None` when no line end follows.
 fn next_line(b: &[u8], from: usize) -> Option<(usize, usize)> {
@@ -190,14 +232,21 @@ fn header_line(
         colon += 1;
     }
     if colon == line.len() || line[colon] != b':' {
-        return Err(if memchr(b':', line).is_none() {
-            ParseError::HeaderLine("missing colon")
+        let reason = if memchr(b':', line).is_none() {
+            "missing colon"
         } else {
-            ParseError::HeaderLine("header name is not a token")
+            "header name is not a token"
+        };
+        return Err(ParseError::HeaderLineAt {
+            reason,
+            offset: start as u32,
         });
     }
     if name_end == 0 {
-        return Err(ParseError::HeaderLine("header name is not a token"));
+        return Err(ParseError::HeaderLineAt {
+            reason: "header name is not a token",
+            offset: start as u32,
+        });
     }
     Ok(HeaderField {
         name: HeaderName::from_token(&line[..name_end]),
@@ -333,6 +382,104 @@ mod tests {
             )
             .is_none());
         }
+    }
+
+    const HEAD: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n";
+
+    fn with_line(line: &[u8]) -> (Vec<u8>, usize) {
+        let mut m = HEAD.as_bytes().to_vec();
+        let at = m.len();
+        m.extend_from_slice(line);
+        m.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+        (m, at)
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_is_named_with_byte_and_offset() {
+        let (m, at) = with_line(b"Subject: caf\xe9");
+        let err = parse(Bytes::from(m)).unwrap_err();
+        let offset = at + 12;
+        assert_eq!(
+            err,
+            ParseError::NotUtf8At {
+                part: "Header Subject".into(),
+                byte: 0xE9,
+                offset: offset as u32
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("Header Subject is not UTF-8 (byte 0xE9 at offset {offset})")
+        );
+        assert_eq!(err.status_code(), 400);
+    }
+
+    #[test]
+    fn compact_extension_and_folded_headers_are_named_too() {
+        let (m, _) = with_line(b"s: \xff");
+        let err = parse(Bytes::from(m)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("Header Subject is not UTF-8 (byte 0xFF"),
+            "{err}"
+        );
+        let (m, _) = with_line(b"X-Note: fine\r\n  and folded \xc0\xaf");
+        let err = parse(Bytes::from(m)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("Header X-Note is not UTF-8 (byte 0xC0"),
+            "{err}"
+        );
+        // Truncated sequence at the end of the last header line.
+        let (m, _) = with_line(b"X-Last: \xe2\x82");
+        let err = parse(Bytes::from(m)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("Header X-Last is not UTF-8 (byte 0xE2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_start_line_that_is_not_utf8_is_named() {
+        let m = b"\r\nINVITE sip:b\xfcb@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n";
+        assert_eq!(
+            parse(Bytes::from_static(m)).unwrap_err().to_string(),
+            "Request line is not UTF-8 (byte 0xFC at offset 14)"
+        );
+        let m = b"SIP/2.0 200 \xff\r\nVia: SIP/2.0/UDP h\r\n\r\n";
+        assert_eq!(
+            parse(Bytes::from_static(m)).unwrap_err().to_string(),
+            "Status line is not UTF-8 (byte 0xFF at offset 12)"
+        );
+    }
+
+    #[test]
+    fn valid_utf8_in_the_head_and_any_bytes_in_the_body_are_accepted() {
+        let (m, _) = with_line("Subject: Gr\u{fc}\u{df}e \u{1f600}".as_bytes());
+        let msg = parse(Bytes::from(m)).unwrap();
+        assert_eq!(
+            msg.header(HeaderName::Subject),
+            Some("Gr\u{fc}\u{df}e \u{1f600}")
+        );
+        let mut m = HEAD.as_bytes().to_vec();
+        m.extend_from_slice(b"Content-Length: 3\r\n\r\n\xff\x00\xfe");
+        assert_eq!(parse(Bytes::from(m)).unwrap().body(), b"\xff\x00\xfe");
+    }
+
+    #[test]
+    fn bad_header_lines_say_where_they_start() {
+        let (m, at) = with_line(b"NoColonHere");
+        assert_eq!(
+            parse(Bytes::from(m)).unwrap_err().to_string(),
+            format!("Bad header line at offset {at}: missing colon")
+        );
+        let (m, at) = with_line(b"Fr\xe9om: x");
+        assert_eq!(
+            parse(Bytes::from(m)).unwrap_err(),
+            ParseError::HeaderLineAt {
+                reason: "header name is not a token",
+                offset: at as u32
+            }
+        );
     }
 
     #[test]

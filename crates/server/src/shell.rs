@@ -307,6 +307,10 @@ impl Shared {
     fn start_io(self: &Arc<Self>, io: IoRequest) {
         match io {
             IoRequest::Record(record) => self.accounting.send(record),
+            IoRequest::KeepFlow { peer, for_time } => {
+                self.transports
+                    .keep_flow_until(peer, Instant::now() + for_time);
+            }
             IoRequest::CommitBindings { id, writes } => {
                 let committed = self.location_writer.submit(writes);
                 self.spawn_answer(id, async move {

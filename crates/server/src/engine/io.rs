@@ -168,6 +168,15 @@ pub enum IoRequest {
         /// Why, for the log.
         why: &'static str,
     },
+    /// Keep the stream connection to `peer` open at least `for_time` (a registered flow:
+    /// the phone is reached through it while its binding lives, RFC 5626 §5.2), past the
+    /// transport's idle timeout.
+    KeepFlow {
+        /// The phone's address on the connection.
+        peer: SocketAddr,
+        /// How long its binding lives.
+        for_time: std::time::Duration,
+    },
     /// Append accounting records and live-call changes (fire and forget; written in
     /// batches by the shell's writer thread).
     Record(Record),

@@ -673,8 +673,15 @@ impl Engine {
                 response,
                 writes,
                 aor,
+                keep_flow,
             }) => {
                 let Some(key) = work.key else { return };
+                if let Some(secs) = keep_flow {
+                    self.io.push(IoRequest::KeepFlow {
+                        peer: work.source.addr,
+                        for_time: Duration::from_secs(secs),
+                    });
+                }
                 match response.header(HeaderName::Server, SERVER).build() {
                     Ok(response) => {
                         let id = self.io.id();

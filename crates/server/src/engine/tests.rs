@@ -167,6 +167,7 @@ impl World {
                 self.relay_deletes.push(call_id);
                 return;
             }
+            IoRequest::KeepFlow { .. } => return,
             IoRequest::Record(r) => {
                 self.records.push(r);
                 return;

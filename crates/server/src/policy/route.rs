@@ -64,6 +64,9 @@ pub(crate) enum Decision {
         writes: Vec<BindingWrite>,
         /// The address-of-record, to reload after a failed commit.
         aor: String,
+        /// A REGISTER over a stream: keep its connection open as long as its bindings
+        /// live (seconds).
+        keep_flow: Option<u64>,
     },
     /// Forward the request (statefully, or statelessly in stateless mode).
     Proxy(Forward),
@@ -604,10 +607,21 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     if changes.is_empty() {
         return Ok(Decision::Reply(response));
     }
+    let keep_flow = source
+        .reliable()
+        .then(|| {
+            bindings
+                .iter()
+                .filter(|b| b.source == source.addr)
+                .map(|b| b.remaining(now))
+                .max()
+        })
+        .flatten();
     Ok(Decision::AfterCommit {
         response,
         writes: writes_for(&aor, &changes),
         aor,
+        keep_flow,
     })
 }
 

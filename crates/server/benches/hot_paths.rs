@@ -46,7 +46,7 @@ fn binding(user: u32, expires_at: u64) -> Binding {
         cseq: 1,
         user_agent: Some("ExamplePhone/4.2.1".to_owned()),
         source,
-        transport: "UDP".to_owned(),
+        transport: transport::Protocol::Udp,
         local: None,
         path: Vec::new(),
         instance: None,

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use ahash::HashMap;
 use sip::uri::{SipUri, Uri};
+use transport::Protocol;
 
 /// Default q-value of a contact without `q` (RFC 3261 §10.2.1.2 leaves it to the registrar;
 /// 1.0 like Kamailio), in thousandths.
@@ -33,8 +34,8 @@ pub struct Binding {
     /// Where the REGISTER came from (the `received`/`rport` address, RFC 3581): NAT
     /// traversal sends requests for this binding there.
     pub source: SocketAddr,
-    /// Transport it came over (`UDP`, `TCP`, ...).
-    pub transport: String,
+    /// Transport it came over: a TCP binding is reached only through its connection.
+    pub transport: Protocol,
     /// Local socket it arrived on, so requests leave through the same one.
     pub local: Option<SocketAddr>,
     /// Path header values of the REGISTER (RFC 3327), top first.
@@ -219,7 +220,7 @@ pub(crate) mod tests {
             cseq: 1,
             user_agent: None,
             source: "192.0.2.1:5060".parse().unwrap(),
-            transport: "UDP".into(),
+            transport: Protocol::Udp,
             local: None,
             path: Vec::new(),
             instance: None,

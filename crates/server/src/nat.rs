@@ -20,7 +20,8 @@ use sip::headers::NameAddr;
 use sip::uri::Host;
 use sip::{HeaderName, Message, Uri};
 
-/// Which NAT tests run, as the bit flags of Kamailio's `nat_uac_test` (seed 003 appendix C):
+/// Which NAT tests run, as the bit flags of Kamailio's `nat_uac_test` (the same flags the
+/// portable-phone thesis, seed 003, lists for its server in its appendix C):
 ///
 /// | flag | test |
 /// |---|---|
@@ -469,7 +470,7 @@ CSeq: 1 REGISTER\r\nContact: <{contact}>\r\nContent-Length: 0\r\n\r\n"
         assert_eq!(NatTests::from_bits(32), Err(InvalidNatTests(32)));
     }
 
-    /// The seed's NATed X-Lite INVITE (seed 000 figure 7): private addresses in Via, Contact
+    /// The NATed X-Lite INVITE the KTH thesis shows (seed 000, figure 7): private addresses in Via, Contact
     /// and SDP, sent from the NAT's public address.
     #[test]
     fn the_seeds_natted_xlite_invite_fails_every_test() {

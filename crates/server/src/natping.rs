@@ -156,11 +156,7 @@ impl Pinger {
                     }
                 }
             }
-            let protocol = if binding.transport.eq_ignore_ascii_case("tcp") {
-                Protocol::Tcp
-            } else {
-                Protocol::Udp
-            };
+            let protocol = binding.transport;
             let bytes = match (config.method, protocol) {
                 (PingMethod::Options, _) => {
                     let Some(local) = local_for(protocol, binding.source) else {
@@ -417,7 +413,7 @@ Content-Length: 0\r\n\r\n",
     fn crlf_and_udp_pings_expect_no_answer() {
         let natted = binding("sip:a@192.168.1.2:5060", true);
         let mut tcp = binding("sip:c@192.168.1.3:5060;transport=tcp", true);
-        tcp.transport = "TCP".into();
+        tcp.transport = Protocol::Tcp;
         let bindings = [("a@example.com", &natted), ("c@example.com", &tcp)];
         let udp = PingConfig {
             method: PingMethod::Udp,

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use store::{flags, BindingWrite, Store, Writer};
 use tokio::sync::oneshot;
+use transport::Protocol;
 
 use crate::error::StartError;
 use crate::location::{Binding, Change};
@@ -37,11 +38,11 @@ pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
         cseq: b.cseq,
         user_agent: b.user_agent.clone().unwrap_or_default(),
         received: sip::text::socket_addr_text(b.source),
-        transport: b.transport.clone(),
+        transport: b.transport.as_via().to_owned(),
         local_socket: b
             .local
             .map(|l| {
-                let mut text = b.transport.to_ascii_lowercase();
+                let mut text = b.transport.to_string();
                 text.push(':');
                 text.push_str(&sip::text::socket_addr_text(l));
                 text
@@ -56,9 +57,10 @@ pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
 }
 
 /// The binding a store row holds, with its AoR; `None` for a row this version cannot use
-/// (a source address that does not parse).
+/// (a source address or a transport that does not parse).
 pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
     let source: SocketAddr = row.received.parse().ok()?;
+    let transport: Protocol = row.transport.parse().ok()?;
     let path = match &row.path {
         Some(p) => sip::text::split_top_level(p)
             .filter_map(Result::ok)
@@ -75,7 +77,7 @@ pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
         cseq: row.cseq,
         user_agent: (!row.user_agent.is_empty()).then_some(row.user_agent),
         source,
-        transport: row.transport,
+        transport,
         // `udp:192.0.2.1:5060`; the protocol is also in `transport`.
         local: row
             .local_socket
@@ -212,7 +214,7 @@ mod tests {
             cseq: 7,
             user_agent: Some("phone/1".into()),
             source: "198.51.100.4:40000".parse().unwrap(),
-            transport: "TCP".into(),
+            transport: Protocol::Tcp,
             local: Some("192.0.2.100:5060".parse().unwrap()),
             path: vec!["<sip:edge1.example.com;lr>".into(), "<sip:edge2;lr>".into()],
             instance: Some("<urn:uuid:1>".into()),

@@ -1,4 +1,6 @@
-//! PSTN routing with access control: the seed's `route[2]` (seed 000 appendix 1). A
+//! PSTN routing with access control: `route[2]` of the KTH provider's `ser.cfg` (seed 000,
+//! the SER configuration in its appendix), which sent numbers to the gateway only for
+//! callers in the right group (local, long distance, international). A
 //! Request-URI whose user part is a telephone number goes to the configured gateways, in
 //! order, failing over when one does not answer or answers 5xx; an INVITE (the request
 //! that costs money) is let through only if the caller belongs to the group its

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use sip::headers::Contact;
 use sip::sanity::Rejection;
 use sip::{HeaderName, Message, MessageBuilder};
+use transport::Protocol;
 
 use crate::location::{Binding, Change, DEFAULT_Q};
 
@@ -42,13 +43,13 @@ impl Default for RegistrarConfig {
 
 /// Where and when a REGISTER arrived.
 #[derive(Debug, Clone, Copy)]
-pub struct Arrival<'a> {
+pub struct Arrival {
     /// Now, Unix seconds.
     pub now: u64,
     /// The packet's source address (RFC 3581 `received`/`rport`).
     pub source: SocketAddr,
-    /// The transport (`UDP`, `TCP`).
-    pub transport: &'a str,
+    /// The transport.
+    pub transport: Protocol,
     /// The local socket it came in on.
     pub local: Option<SocketAddr>,
     /// Whether it came from behind a NAT ([`crate::nat::NatTests::detect`]).
@@ -64,7 +65,7 @@ pub fn process_register(
     request: &Message,
     current: &[Binding],
     config: &RegistrarConfig,
-    arrival: &Arrival<'_>,
+    arrival: &Arrival,
 ) -> Result<Vec<Change>, Rejection> {
     let call_id = request.call_id()?;
     let cseq = request.cseq()?.seq;
@@ -171,7 +172,7 @@ pub fn process_register(
             cseq,
             user_agent: request.user_agent().map(str::to_owned),
             source: arrival.source,
-            transport: arrival.transport.to_owned(),
+            transport: arrival.transport,
             local: arrival.local,
             path: path.clone(),
             instance: instance.map(str::to_owned),
@@ -267,11 +268,11 @@ CSeq: {cseq} REGISTER\r\nUser-Agent: test-phone/1\r\n{extra}Content-Length: 0\r\
         .unwrap()
     }
 
-    fn arrival(now: u64) -> Arrival<'static> {
+    fn arrival(now: u64) -> Arrival {
         Arrival {
             now,
             source: "203.0.113.5:40000".parse().unwrap(),
-            transport: "UDP",
+            transport: Protocol::Udp,
             local: None,
             nat: false,
         }

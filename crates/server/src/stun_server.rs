@@ -1,4 +1,5 @@
-//! The STUN server of `itsp serve` (RFC 5389 Binding, seed 000 §9.3.3): STUN-capable
+//! The STUN server of `itsp serve` (RFC 5389 Binding; the KTH provider of seed 000 ran one
+//! beside SER so that phones could find their public address): STUN-capable
 //! phones learn their public address from it and fix NAT themselves; `itsp nat check`
 //! uses it to tell a user what kind of NAT they are behind (RFC 5780).
 //!

@@ -58,11 +58,7 @@ pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
 /// REGISTER came (the flow: source address and transport) when the phone is behind a NAT
 /// or used TCP, whose connection is the only way back; else to the contact's address.
 pub(crate) fn binding_target(cx: &mut Cx<'_>, binding: &Binding) -> Result<Target, Halt> {
-    let protocol = if binding.transport.eq_ignore_ascii_case("tcp") {
-        Protocol::Tcp
-    } else {
-        Protocol::Udp
-    };
+    let protocol = binding.transport;
     let hops = if let Some(first) = binding.path.first() {
         hops_for(cx, crate::proxy::forward::route_uri(first))?
     } else if binding.nat || protocol == Protocol::Tcp {

@@ -58,6 +58,22 @@ impl fmt::Display for Protocol {
     }
 }
 
+impl FromStr for Protocol {
+    type Err = String;
+
+    /// `udp` or `tcp`, in any case (as in a Via, a `transport` URI parameter or a stored
+    /// binding).
+    fn from_str(s: &str) -> Result<Protocol, String> {
+        if s.eq_ignore_ascii_case("udp") {
+            Ok(Protocol::Udp)
+        } else if s.eq_ignore_ascii_case("tcp") {
+            Ok(Protocol::Tcp)
+        } else {
+            Err(format!("unknown protocol {s:?} (udp or tcp)"))
+        }
+    }
+}
+
 /// An address to listen on, written `udp:127.0.0.1:5060` or `tcp:[::]:5060`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Listen {
@@ -74,11 +90,7 @@ impl FromStr for Listen {
         let (proto, addr) = s
             .split_once(':')
             .ok_or_else(|| format!("{s:?}: expected PROTO:ADDR:PORT, e.g. udp:0.0.0.0:5060"))?;
-        let protocol = match proto.to_ascii_lowercase().as_str() {
-            "udp" => Protocol::Udp,
-            "tcp" => Protocol::Tcp,
-            other => return Err(format!("{s:?}: unknown protocol {other:?} (udp or tcp)")),
-        };
+        let protocol: Protocol = proto.parse().map_err(|e| format!("{s:?}: {e}"))?;
         let addr = addr.parse().map_err(|_| {
             format!("{s:?}: {addr:?} is not an address with port, e.g. 0.0.0.0:5060 or [::1]:5060")
         })?;

@@ -169,6 +169,9 @@ pub struct Engine {
     held: HashMap<TransactionKey, VecDeque<(Upstream, Option<Arrival>)>>,
     /// The response being handled, for the `on_response` hooks.
     arrival: Option<Arrival>,
+    /// Buffers of `pump`, kept for their capacity.
+    scratch_upstream: Vec<Upstream>,
+    scratch_events: Vec<Event>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -242,6 +245,8 @@ impl Engine {
             waiting: HashMap::default(),
             held: HashMap::default(),
             arrival: None,
+            scratch_upstream: Vec::new(),
+            scratch_events: Vec::new(),
             config,
         }
     }
@@ -871,16 +876,19 @@ impl Engine {
                     None => tracing::debug!(key = %t.key, "no route for a transmit"),
                 }
             }
-            let mut events = Vec::new();
+            let mut events = std::mem::take(&mut self.scratch_events);
             while let Some(event) = self.layer.poll_event() {
                 events.push(event);
             }
-            let upstream = self.proxy.take_upstream();
+            let mut upstream = std::mem::take(&mut self.scratch_upstream);
+            self.proxy.swap_upstream(&mut upstream);
             if events.is_empty() && upstream.is_empty() {
+                self.proxy.swap_upstream(&mut upstream);
+                self.scratch_events = events;
                 return;
             }
             let (proxy, mut tx) = self.split();
-            for event in events {
+            for event in events.drain(..) {
                 match event {
                     Event::Terminated(key) => {
                         tx.routes.remove(&key);
@@ -895,19 +903,23 @@ impl Engine {
                     _ => {}
                 }
             }
+            self.scratch_events = events;
             let arrival = self.arrival;
-            for up in upstream {
+            for up in upstream.drain(..) {
                 self.upstream(now, up, arrival);
             }
+            self.scratch_upstream = upstream;
         }
     }
 
     /// A response the proxy has for a server transaction: queued behind one that waits,
     /// else shown to the hooks and sent.
     fn upstream(&mut self, now: Now, up: Upstream, arrival: Option<Arrival>) {
-        if let Some(queue) = self.held.get_mut(&up.server) {
-            queue.push_back((up, arrival));
-            return;
+        if !self.held.is_empty() {
+            if let Some(queue) = self.held.get_mut(&up.server) {
+                queue.push_back((up, arrival));
+                return;
+            }
         }
         let Upstream {
             server,
@@ -998,7 +1010,12 @@ impl Engine {
             tracing::info!(%server, error = %e, "response not forwarded upstream");
         }
         // What waited behind it goes now, in order (one may wait again).
-        if let Some(queue) = self.held.remove(&server) {
+        let queue = if self.held.is_empty() {
+            None
+        } else {
+            self.held.remove(&server)
+        };
+        if let Some(queue) = queue {
             for (up, arrival) in queue {
                 self.upstream(now, up, arrival);
             }

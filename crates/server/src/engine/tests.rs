@@ -54,6 +54,10 @@ struct World {
     credential_reads: usize,
     /// Makes each registration's branches and CSeqs new.
     registrations: u32,
+    /// Connections the engine asked to keep open, and for how long.
+    kept_flows: Vec<(SocketAddr, Duration)>,
+    /// The transport phones use.
+    protocol: Protocol,
 }
 
 fn config() -> ServerConfig {
@@ -81,10 +85,16 @@ impl World {
     fn with_relay(config: ServerConfig, relay: Option<RelaySetup>) -> World {
         let engine = Engine::new(EngineSetup {
             config,
-            listens: vec![Listen {
-                protocol: Protocol::Udp,
-                addr: SERVER.parse().unwrap(),
-            }],
+            listens: vec![
+                Listen {
+                    protocol: Protocol::Udp,
+                    addr: SERVER.parse().unwrap(),
+                },
+                Listen {
+                    protocol: Protocol::Tcp,
+                    addr: SERVER.parse().unwrap(),
+                },
+            ],
             domains: vec!["example.com".into()],
             location: Location::new(),
             secret: [7; 32],
@@ -108,6 +118,8 @@ impl World {
             version: 1,
             credential_reads: 0,
             registrations: 0,
+            kept_flows: Vec::new(),
+            protocol: Protocol::Udp,
         }
     }
 
@@ -118,7 +130,7 @@ impl World {
                 .map_err(|e| (e, bytes::Bytes::from(text.to_owned()))),
             source: from.parse().unwrap(),
             local: Listen {
-                protocol: Protocol::Udp,
+                protocol: self.protocol,
                 addr: SERVER.parse().unwrap(),
             },
         };
@@ -167,7 +179,10 @@ impl World {
                 self.relay_deletes.push(call_id);
                 return;
             }
-            IoRequest::KeepFlow { .. } => return,
+            IoRequest::KeepFlow { peer, for_time } => {
+                self.kept_flows.push((peer, for_time));
+                return;
+            }
             IoRequest::Record(r) => {
                 self.records.push(r);
                 return;
@@ -233,11 +248,13 @@ impl World {
     fn register(&mut self, user: &str, phone: &str, q: &str) {
         self.registrations += 1;
         let base = self.registrations * 2;
+        let via = self.protocol.as_via();
         let text = |cseq: u32, auth: &str| {
             format!(
-                "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bK-r{cseq}{user};rport\r\n\
+                "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/{} {phone};branch=z9hG4bK-r{cseq}{user};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r{user}\r\nTo: <sip:{user}@example.com>\r\n\
-Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{phone}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n"
+Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{phone}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n",
+                via
             )
         };
         self.receive(phone, &text(base, ""));
@@ -765,4 +782,18 @@ fn credentials_are_cached_until_the_subscribers_change() {
     w.advance(crate::cache::CHECK_INTERVAL);
     w.register("bob", BOB_1, "1.0");
     assert_eq!(w.credential_reads, 2, "read again after the change");
+}
+
+#[test]
+fn a_registration_over_tcp_keeps_its_connection_while_the_binding_lives() {
+    let mut w = World::new(config());
+    w.register("bob", BOB_1, "1.0");
+    assert!(w.kept_flows.is_empty(), "UDP has no connection to keep");
+    w.protocol = Protocol::Tcp;
+    w.register("carol", CAROL, "1.0");
+    assert_eq!(w.kept_flows.len(), 1, "{:?}", w.kept_flows);
+    let (peer, for_time) = w.kept_flows[0];
+    assert_eq!(peer, CAROL.parse().unwrap());
+    // The registrar's default expiry (3600 s) is what the binding got.
+    assert_eq!(for_time, Duration::from_secs(3600));
 }

@@ -582,7 +582,7 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     let arrival = Arrival {
         now,
         source: source.addr,
-        transport: source.local.protocol.as_via(),
+        transport: source.local.protocol,
         local: Some(source.local.addr),
         nat: !cx
             .config

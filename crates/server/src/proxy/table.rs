@@ -125,9 +125,10 @@ impl ProxyTable {
         self.entries.len()
     }
 
-    /// The responses queued for server transactions since the last call.
-    pub(crate) fn take_upstream(&mut self) -> Vec<Upstream> {
-        std::mem::take(&mut self.upstream)
+    /// Swaps the responses queued for server transactions since the last call with
+    /// `empty` (whose capacity the table keeps using: no allocation per response).
+    pub(crate) fn swap_upstream(&mut self, empty: &mut Vec<Upstream>) {
+        std::mem::swap(&mut self.upstream, empty);
     }
 
     /// When the next context deadline (Timer C, CANCEL wait) is due.

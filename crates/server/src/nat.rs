@@ -344,6 +344,10 @@ impl crate::policy::Hook for NatHook {
         source: crate::engine::Source,
         forward: &mut crate::proxy::Forward,
     ) -> crate::policy::Flow {
+        // An ACK without SDP has nothing to fix (no Contact that matters, no media).
+        if request.method() == Some(&sip::Method::Ack) && !crate::media_relay::has_sdp(request) {
+            return crate::policy::Flow::Continue;
+        }
         let nat = &cx.config.nat;
         let fired = nat.tests.detect(request, source.addr, !source.reliable());
         if !fired.is_empty() {

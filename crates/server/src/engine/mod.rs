@@ -31,11 +31,13 @@
 //! | [`io`] | what crosses the edge: [`Now`], [`Transmit`], [`IoRequest`], [`Query`], [`Answer`] |
 //! | `addresses` | our sockets and domains, "is this us?", our address toward a next hop ([`HostNetwork`]) |
 //! | `facts` | the caches of store answers and one request's answers; `Halt` |
+//! | [`overload`] | when new requests get 503: too much waiting for I/O, too many transactions |
 //! | `random` | the engine's random numbers, from a seed |
 
 pub(crate) mod addresses;
 pub(crate) mod facts;
 pub mod io;
+pub mod overload;
 pub(crate) mod random;
 #[cfg(test)]
 mod tests;
@@ -172,6 +174,8 @@ pub struct Engine {
     /// Buffers of `pump`, kept for their capacity.
     scratch_upstream: Vec<Upstream>,
     scratch_events: Vec<Event>,
+    /// Requests refused for overload since the last log line, and when that was.
+    shed: (u64, Option<Instant>),
 }
 
 impl std::fmt::Debug for Engine {
@@ -247,6 +251,7 @@ impl Engine {
             arrival: None,
             scratch_upstream: Vec::new(),
             scratch_events: Vec::new(),
+            shed: (0, None),
             config,
         }
     }
@@ -273,7 +278,18 @@ impl Engine {
             }
         };
         let message = if message.is_request() {
-            stamp_received(message, source.addr)
+            let message = stamp_received(message, source.addr);
+            let admission = self
+                .config
+                .overload
+                .before_transaction(&message, self.layer.len());
+            if admission == overload::Admission::RefuseStatelessly {
+                if let Some(busy) = self.service_unavailable(now, &message) {
+                    self.send_stateless(&busy, source);
+                }
+                return;
+            }
+            message
         } else {
             if self.keepalive_answered(&message) {
                 return;
@@ -544,6 +560,16 @@ impl Engine {
             TxIncoming::NewRequest { key, request } => {
                 if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
                     self.routes.insert(key.clone(), route);
+                }
+                let admission = self
+                    .config
+                    .overload
+                    .new_request(&request, self.waiting.len());
+                if admission == overload::Admission::Refuse {
+                    if let Some(busy) = self.service_unavailable(now, &request) {
+                        self.respond(now, &key, busy);
+                    }
+                    return;
                 }
                 self.decide(
                     now,
@@ -1020,6 +1046,33 @@ impl Engine {
                 self.upstream(now, up, arrival);
             }
         }
+    }
+
+    /// The 503 for a request refused for overload (RFC 3261 §21.5.4), logged at most once
+    /// a second with how many were refused.
+    fn service_unavailable(&mut self, now: Now, request: &Message) -> Option<Message> {
+        self.shed.0 += 1;
+        let due = self
+            .shed
+            .1
+            .is_none_or(|at| now.instant.saturating_duration_since(at) >= Duration::from_secs(1));
+        if due {
+            tracing::warn!(
+                refused = self.shed.0,
+                waiting = self.waiting.len(),
+                transactions = self.layer.len(),
+                "overloaded: new requests answered 503"
+            );
+            self.shed = (0, Some(now.instant));
+        }
+        MessageBuilder::response_to(request, 503, None, Some(&local_tag(request)))
+            .header(
+                HeaderName::RetryAfter,
+                &self.config.overload.retry_after.to_string(),
+            )
+            .header(HeaderName::Server, SERVER)
+            .build()
+            .ok()
     }
 
     /// Sends a response made outside any transaction, where §18.2.2 says.

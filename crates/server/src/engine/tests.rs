@@ -797,3 +797,100 @@ fn a_registration_over_tcp_keeps_its_connection_while_the_binding_lives() {
     // The registrar's default expiry (3600 s) is what the binding got.
     assert_eq!(for_time, Duration::from_secs(3600));
 }
+
+#[test]
+fn under_overload_new_requests_get_503_and_the_rest_is_served() {
+    let mut c = trusted_config();
+    c.overload.max_waiting = 1;
+    let relay = RelaySetup {
+        policy: RelayPolicy::Always,
+        per_party_address: false,
+    };
+    let mut w = World::with_relay(c, Some(relay));
+    w.register("bob", BOB_1, "1.0");
+    w.sent.clear();
+    // A call waits for the relay's offer: one request waiting.
+    w.hold_relay = true;
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "o1",
+            true,
+        ),
+    );
+    assert_eq!(w.held_io.len(), 1);
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "o2",
+            true,
+        ),
+    );
+    let refused = w.sent_to(CALLER);
+    assert_eq!(codes(&refused), [503]);
+    assert_eq!(refused[0].header(HeaderName::RetryAfter), Some("5"));
+    // OPTIONS to the server is still answered.
+    let options = format!(
+        "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-opt;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=o\r\nTo: <sip:example.com>\r\nCall-ID: opt\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    w.receive(CALLER, &options);
+    assert_eq!(codes(&w.sent_to(CALLER)), [200]);
+    // When the load falls, new requests are served at once.
+    w.hold_relay = false;
+    w.release_relay(&[0]);
+    w.sent.clear();
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "o3",
+            true,
+        ),
+    );
+    assert_eq!(w.sent_to(BOB_1).len(), 1, "served again");
+    // Past the transaction bound a new request gets its 503 without a transaction.
+    let mut c = trusted_config();
+    c.overload.max_transactions = 2;
+    let mut w = World::new(c);
+    for call in ["o4", "o5"] {
+        w.receive(
+            CALLER,
+            &invite(
+                "alice",
+                "example.com",
+                CALLER,
+                "sip:bob@example.com",
+                call,
+                false,
+            ),
+        );
+        assert_eq!(codes(&w.sent_to(CALLER)), [480], "bob is offline");
+    }
+    assert_eq!(w.engine.transaction_count(), 2);
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "o6",
+            false,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [503]);
+    assert_eq!(w.engine.transaction_count(), 2, "no transaction kept");
+}

@@ -93,7 +93,7 @@ pub use preferences::{
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
 };
 pub use subscribers::{Ha1s, Subscriber};
-pub use versions::{PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
 pub use writer::{Durability, Writer};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

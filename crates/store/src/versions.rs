@@ -1,4 +1,4 @@
-//! Change counters of tables (`table_versions`, migrations `0003` and `0004`): a row per
+//! Change counters of tables (`table_versions`, migrations `0003`, `0004` and `0007`): a row per
 //! counted table whose version goes up with every row inserted, updated or deleted in it,
 //! by triggers in the database, whoever the writer is (another process, another node on
 //! PostgreSQL). A caller that keeps what it read from a table in memory asks for the
@@ -12,6 +12,13 @@ pub const SUBSCRIBERS_TABLE: &str = "subscribers";
 /// The counted table of per-subscriber preferences (call forwarding), also changed when a
 /// subscriber is removed with its preferences.
 pub const PREFERENCES_TABLE: &str = "preferences";
+
+/// The counted names by which subscribers are reached: subscribers and their aliases
+/// (what [`Store::resolve`] answers), migration `0007`.
+pub const ADDRESSES_TABLE: &str = "addresses";
+
+/// The counted group memberships (what [`Store::in_group`] answers), migration `0007`.
+pub const GROUPS_TABLE: &str = "groups";
 
 impl Store {
     /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`],

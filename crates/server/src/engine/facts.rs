@@ -1,6 +1,7 @@
 //! What the engine knows of the store without asking it: the served domains, the
-//! subscribers' digest hashes and their call forwarding, each kept in memory (a
-//! [`Entries`] per cached table, forgotten when the table's change counter moves), and
+//! subscribers' digest hashes, their call forwarding, which subscriber an address or alias
+//! names and group memberships, each kept in memory (a [`Entries`] per cached table,
+//! forgotten when the table's change counter moves), and
 //! the answers one request has been given while it waited ([`Answers`]).
 //!
 //! A lookup answers from a request's own answers first, then from the caches; a miss is a
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use ahash::HashMap;
 use sip::sanity::Rejection;
-use store::{Forwarding, Ha1s, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+use store::{
+    Address, Forwarding, Ha1s, ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
+};
 
 use super::io::{Answer, Query};
 use crate::cache::{Bounds, Entries, MAX_ENTRIES, MAX_KEY_LEN};
@@ -77,6 +80,10 @@ pub(crate) struct Facts {
     pub(crate) credentials: Entries<Option<Ha1s>>,
     /// Domain → user → call forwarding.
     pub(crate) forwarding: Entries<Forwarding>,
+    /// Domain → user → the subscriber that address (or alias) names.
+    pub(crate) addresses: Entries<Option<Address>>,
+    /// Domain → `user group` → membership.
+    pub(crate) groups: Entries<bool>,
     /// Hosts recently found not served, and when.
     pub(crate) not_served: HashMap<String, Instant>,
 }
@@ -112,6 +119,22 @@ impl Facts {
                     max_entries: MAX_ENTRIES,
                     max_key_len: MAX_KEY_LEN,
                     expendable: nothing_set,
+                },
+            ),
+            addresses: Entries::new(
+                ADDRESSES_TABLE,
+                Bounds {
+                    max_entries: MAX_ENTRIES,
+                    max_key_len: MAX_KEY_LEN,
+                    expendable: Option::is_none,
+                },
+            ),
+            groups: Entries::new(
+                GROUPS_TABLE,
+                Bounds {
+                    max_entries: MAX_ENTRIES,
+                    max_key_len: MAX_KEY_LEN,
+                    expendable: |member| !*member,
                 },
             ),
             not_served: HashMap::default(),
@@ -158,6 +181,21 @@ impl Facts {
                 self.forwarding
                     .insert(generation, domain, user, found.clone());
             }
+            (Query::Resolve { user, domain }, Answer::Subscriber(found)) => {
+                self.addresses
+                    .insert(generation, domain, user, found.clone());
+            }
+            (
+                Query::InGroup {
+                    user,
+                    domain,
+                    group,
+                },
+                Answer::Served(member),
+            ) => {
+                self.groups
+                    .insert(generation, domain, &group_key(user, group), *member);
+            }
             _ => {}
         }
     }
@@ -167,28 +205,48 @@ impl Facts {
         match query {
             Query::Credentials { .. } => self.credentials.generation,
             Query::Forwarding { .. } => self.forwarding.generation,
+            Query::Resolve { .. } => self.addresses.generation,
+            Query::InGroup { .. } => self.groups.generation,
             _ => 0,
         }
     }
 
+    /// Whether the cache of `table` is due for a version check (taking the interval).
+    pub(crate) fn check_due(&mut self, table: &str, now: Instant) -> bool {
+        self.entries_of(table).is_some_and(|e| e.check_due(now))
+    }
+
     fn entries_of(&mut self, table: &str) -> Option<&mut dyn VersionCheck> {
-        if table == SUBSCRIBERS_TABLE {
-            Some(&mut self.credentials)
-        } else if table == PREFERENCES_TABLE {
-            Some(&mut self.forwarding)
-        } else {
-            None
+        match table {
+            SUBSCRIBERS_TABLE => Some(&mut self.credentials),
+            PREFERENCES_TABLE => Some(&mut self.forwarding),
+            ADDRESSES_TABLE => Some(&mut self.addresses),
+            GROUPS_TABLE => Some(&mut self.groups),
+            _ => None,
         }
     }
 }
 
+/// The key of a membership in the groups cache (a user part cannot hold a space).
+pub(crate) fn group_key(user: &str, group: &str) -> String {
+    let mut key = String::with_capacity(user.len() + group.len() + 1);
+    key.push_str(user);
+    key.push(' ');
+    key.push_str(group);
+    key
+}
+
 /// The version bookkeeping of a cache, whatever it holds.
 trait VersionCheck {
+    fn check_due(&mut self, now: Instant) -> bool;
     fn checked(&mut self, version: i64);
     fn check_failed(&mut self);
 }
 
 impl<V: Clone> VersionCheck for Entries<V> {
+    fn check_due(&mut self, now: Instant) -> bool {
+        Entries::check_due(self, now)
+    }
     fn checked(&mut self, version: i64) {
         Entries::checked(self, version);
     }

@@ -52,6 +52,8 @@ struct World {
     /// The subscribers' change counter, and how often credentials were read.
     version: i64,
     credential_reads: usize,
+    /// Resolve and group queries answered.
+    address_reads: usize,
     /// Makes each registration's branches and CSeqs new.
     registrations: u32,
     /// Connections the engine asked to keep open, and for how long.
@@ -117,6 +119,7 @@ impl World {
             hold_relay: false,
             version: 1,
             credential_reads: 0,
+            address_reads: 0,
             registrations: 0,
             kept_flows: Vec::new(),
             protocol: Protocol::Udp,
@@ -220,11 +223,15 @@ impl World {
                     .map(|(_, f)| f.clone())
                     .unwrap_or_default(),
             ),
-            Query::Resolve { user, domain } => Answer::Subscriber(
-                (domain == "example.com" && users.contains(&user.as_str()))
-                    .then_some(Address { user, domain }),
-            ),
+            Query::Resolve { user, domain } => {
+                self.address_reads += 1;
+                Answer::Subscriber(
+                    (domain == "example.com" && users.contains(&user.as_str()))
+                        .then_some(Address { user, domain }),
+                )
+            }
             Query::InGroup { user, group, .. } => {
+                self.address_reads += 1;
                 Answer::Served(self.groups.contains(&(user, group)))
             }
             Query::Locate(uri) => Answer::Hops(Err(sip::sanity::Rejection::new(
@@ -586,7 +593,11 @@ CSeq: {cseq} INVITE\r\nContact: <sip:alice@203.0.113.5>\r\n{auth}Content-Length:
         codes(&out)
     );
     w.sent.clear();
+    // Membership is cached: the change counts after the next version check.
     w.groups.push(("alice".into(), "int".into()));
+    w.version += 1;
+    w.advance(crate::cache::CHECK_INTERVAL);
+    w.sent.clear();
     authorized(&mut w, 3);
     let at_gateway = w.sent_to(GATEWAY);
     assert_eq!(at_gateway.len(), 1, "allowed: to the gateway");

@@ -3,12 +3,14 @@
 //! answers and the answers this request was given — and the lookups that stop the
 //! decision with a [`Halt::Need`] when only I/O can answer.
 
-use store::{Address, Forwarding, Ha1s, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+use store::{
+    Address, Forwarding, Ha1s, ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
+};
 
 use crate::auth::DigestAuth;
 use crate::config::ServerConfig;
 use crate::engine::addresses::Addresses;
-use crate::engine::facts::{store_failure, Answers, Facts, Halt, NEGATIVE_TTL};
+use crate::engine::facts::{group_key, store_failure, Answers, Facts, Halt, NEGATIVE_TTL};
 use crate::engine::io::{Answer, Now, Query};
 use crate::engine::random::Random;
 use crate::location::Location;
@@ -99,20 +101,26 @@ impl Cx<'_> {
         }
     }
 
-    /// The subscriber an address or alias names.
+    /// The subscriber an address or alias names (through the addresses cache: a call to
+    /// an unknown user or to a number costs no query each time).
     pub(crate) fn resolve(&mut self, user: &str, domain: &str) -> Result<Option<Address>, Halt> {
         let query = || Query::Resolve {
             user: user.to_owned(),
             domain: domain.to_owned(),
         };
         match self.answers.get(query) {
-            Some(Answer::Subscriber(found)) => Ok(found.clone()),
-            Some(Answer::StoreFailed(why)) => Err(store_failure(why).into()),
-            _ => Err(Halt::Need(query())),
+            Some(Answer::Subscriber(found)) => return Ok(found.clone()),
+            Some(Answer::StoreFailed(why)) => return Err(store_failure(why).into()),
+            _ => {}
+        }
+        self.version_checked(ADDRESSES_TABLE)?;
+        match self.facts.addresses.get(domain, user) {
+            Some(found) => Ok(found),
+            None => Err(Halt::Need(query())),
         }
     }
 
-    /// Whether a subscriber is in a group.
+    /// Whether a subscriber is in a group (through the groups cache).
     pub(crate) fn in_group(&mut self, user: &str, domain: &str, group: &str) -> Result<bool, Halt> {
         let query = || Query::InGroup {
             user: user.to_owned(),
@@ -120,9 +128,14 @@ impl Cx<'_> {
             group: group.to_owned(),
         };
         match self.answers.get(query) {
-            Some(Answer::Served(found)) => Ok(*found),
-            Some(Answer::StoreFailed(why)) => Err(store_failure(why).into()),
-            _ => Err(Halt::Need(query())),
+            Some(Answer::Served(found)) => return Ok(*found),
+            Some(Answer::StoreFailed(why)) => return Err(store_failure(why).into()),
+            _ => {}
+        }
+        self.version_checked(GROUPS_TABLE)?;
+        match self.facts.groups.get(domain, &group_key(user, group)) {
+            Some(member) => Ok(member),
+            None => Err(Halt::Need(query())),
         }
     }
 
@@ -140,12 +153,7 @@ impl Cx<'_> {
     /// (at most once per [`crate::cache::CHECK_INTERVAL`]), unless this request already
     /// waited for one.
     fn version_checked(&mut self, table: &'static str) -> Result<(), Halt> {
-        let entries_due = if table == SUBSCRIBERS_TABLE {
-            self.facts.credentials.check_due(self.now.instant)
-        } else {
-            self.facts.forwarding.check_due(self.now.instant)
-        };
-        if !entries_due {
+        if !self.facts.check_due(table, self.now.instant) {
             return Ok(());
         }
         match self.answers.get(|| Query::TableVersion(table)) {

@@ -20,6 +20,7 @@ macro_rules! for_each_behaviour {
             credentials,
             subscribers_version,
             preferences_version,
+            address_and_group_versions,
             aliases,
             groups,
             remove_subscriber_cascades,
@@ -410,6 +411,37 @@ pub async fn preferences_version(s: Store) {
         s.table_version("aliases").await,
         Err(StoreError::NoTableVersion(t)) if t == "aliases"
     ));
+}
+
+/// The counters of who is reached by which name (subscribers, aliases) and of group
+/// membership move with every change of theirs, cascades included, and only then.
+pub async fn address_and_group_versions(s: Store) {
+    let addresses = || async { s.table_version(store::ADDRESSES_TABLE).await.unwrap() };
+    let groups = || async { s.table_version(store::GROUPS_TABLE).await.unwrap() };
+    s.add_domain("example.com").await.unwrap();
+    let (a0, g0) = (addresses().await, groups().await);
+    s.add_subscriber("alice", "example.com", "pw", None)
+        .await
+        .unwrap();
+    let a1 = addresses().await;
+    assert!(a1 > a0, "a new subscriber");
+    assert_eq!(groups().await, g0, "no group changed");
+    s.add_alias("ali", "example.com", "alice", "example.com")
+        .await
+        .unwrap();
+    let a2 = addresses().await;
+    assert!(a2 > a1, "a new alias");
+    s.add_group("alice", "example.com", "int").await.unwrap();
+    let g1 = groups().await;
+    assert!(g1 > g0, "a new membership");
+    assert_eq!(addresses().await, a2, "a membership is no address");
+    s.set_preference("alice", "example.com", "forward-busy", "sip:b@example.com")
+        .await
+        .unwrap();
+    assert_eq!(addresses().await, a2, "a preference is no address");
+    s.remove_subscriber("alice", "example.com").await.unwrap();
+    assert!(addresses().await > a2, "removed with its alias");
+    assert!(groups().await > g1, "its memberships went with it");
 }
 
 pub async fn aliases(s: Store) {

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub node: String,
     /// When new requests are refused with 503 for overload.
     pub overload: crate::engine::overload::OverloadLimits,
+    /// Limits of SIP over TCP: connections in all and per source, idle, header and body
+    /// timeouts.
+    pub tcp: transport::TcpLimits,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -126,6 +129,7 @@ impl Default for ServerConfig {
             relay: RelaySettings::default(),
             node: "itsp".into(),
             overload: crate::engine::overload::OverloadLimits::default(),
+            tcp: transport::TcpLimits::default(),
         }
     }
 }

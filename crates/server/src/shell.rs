@@ -133,7 +133,7 @@ impl Server {
         }
         let mut domains = store.list_domains().await?;
         domains.sort();
-        let (transports, receivers) = Transports::bind(listens).await?;
+        let (transports, receivers) = Transports::bind_with(listens, config.tcp).await?;
         let report = StartReport {
             bindings_restored,
             bindings_purged,

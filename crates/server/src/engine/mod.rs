@@ -116,11 +116,16 @@ struct Work {
 }
 
 /// What waits for the answer to an [`IoRequest`].
+// By value: an entry lives only while its I/O is on its way, and boxing would cost an
+// allocation per waiting request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Waiting {
-    /// A decision stopped for `query`.
+    /// Decisions stopped for `query`: every request that needs the same answer while it
+    /// is on its way waits for the one query (a flood of requests for one unknown domain
+    /// or user costs one store query, not one each).
     Decision {
-        work: Work,
+        works: Vec<Work>,
         query: Query,
         /// The cache generation when it was asked.
         generation: u64,
@@ -166,6 +171,10 @@ pub struct Engine {
     io: IoQueue,
     transmits: VecDeque<Transmit>,
     waiting: HashMap<IoId, Waiting>,
+    /// The queries on their way, to share their answers.
+    queries: HashMap<Query, IoId>,
+    /// Requests whose decision, forward or response waits for I/O.
+    parked: usize,
     /// Responses queued behind one that waits, per server transaction (so responses of a
     /// transaction leave in the order they arrived).
     held: HashMap<TransactionKey, VecDeque<(Upstream, Option<Arrival>)>>,
@@ -247,6 +256,8 @@ impl Engine {
             io: IoQueue::default(),
             transmits: VecDeque::new(),
             waiting: HashMap::default(),
+            queries: HashMap::default(),
+            parked: 0,
             held: HashMap::default(),
             arrival: None,
             scratch_upstream: Vec::new(),
@@ -342,10 +353,12 @@ impl Engine {
         };
         match waiting {
             Waiting::Decision {
-                mut work,
+                works,
                 query,
                 generation,
             } => {
+                self.queries.remove(&query);
+                self.parked = self.parked.saturating_sub(works.len());
                 self.facts.learn(
                     &query,
                     &answer,
@@ -353,14 +366,17 @@ impl Engine {
                     now.instant,
                     &mut self.addresses.known_domains,
                 );
-                work.answers.push(query, answer);
-                self.decide(now, work);
+                for mut work in works {
+                    work.answers.push(query.clone(), answer.clone());
+                    self.decide(now, work);
+                }
             }
             Waiting::Forward {
                 work,
                 mut forward,
                 hook,
             } => {
+                self.parked = self.parked.saturating_sub(1);
                 let mut cx = HookCx {
                     now,
                     config: &self.config,
@@ -379,6 +395,7 @@ impl Engine {
                 arrival,
                 hook,
             } => {
+                self.parked = self.parked.saturating_sub(1);
                 let mut cx = HookCx {
                     now,
                     config: &self.config,
@@ -391,36 +408,10 @@ impl Engine {
                 };
                 self.send_upstream(now, server, response, accounted, arrival, hook + 1);
             }
-            Waiting::Commit { key, response, aor } => match answer {
-                Answer::Committed(Ok(())) => self.respond(now, &key, response),
-                other => {
-                    let why = match other {
-                        Answer::Committed(Err(e)) | Answer::StoreFailed(e) => e,
-                        _ => "unexpected answer".to_owned(),
-                    };
-                    tracing::error!(%aor, error = %why, "bindings not saved; answering 500");
-                    let id = self.io.id();
-                    self.io.push(IoRequest::ReloadBindings {
-                        id,
-                        aor: aor.clone(),
-                    });
-                    self.waiting.insert(id, Waiting::Reload { aor });
-                    if let Some(request) = self.layer.request(&key) {
-                        let failed = MessageBuilder::response_to(
-                            request,
-                            500,
-                            Some("Bindings not saved"),
-                            Some(&local_tag(request)),
-                        )
-                        .header(HeaderName::RetryAfter, "5")
-                        .header(HeaderName::Server, SERVER)
-                        .build();
-                        if let Ok(failed) = failed {
-                            self.respond(now, &key, failed);
-                        }
-                    }
-                }
-            },
+            Waiting::Commit { key, response, aor } => {
+                self.parked = self.parked.saturating_sub(1);
+                self.committed(now, key, response, aor, answer);
+            }
             Waiting::Reload { aor } => match answer {
                 Answer::Bindings(rows) => {
                     let restored = rows
@@ -436,6 +427,48 @@ impl Engine {
             },
         }
         self.pump(now);
+    }
+
+    /// The commit of a REGISTER's bindings is done: its 200 goes out; a failed commit is
+    /// answered 500 and the store's bindings of the AoR are read back.
+    fn committed(
+        &mut self,
+        now: Now,
+        key: TransactionKey,
+        response: Message,
+        aor: String,
+        answer: Answer,
+    ) {
+        match answer {
+            Answer::Committed(Ok(())) => self.respond(now, &key, response),
+            other => {
+                let why = match other {
+                    Answer::Committed(Err(e)) | Answer::StoreFailed(e) => e,
+                    _ => "unexpected answer".to_owned(),
+                };
+                tracing::error!(%aor, error = %why, "bindings not saved; answering 500");
+                let id = self.io.id();
+                self.io.push(IoRequest::ReloadBindings {
+                    id,
+                    aor: aor.clone(),
+                });
+                self.waiting.insert(id, Waiting::Reload { aor });
+                if let Some(request) = self.layer.request(&key) {
+                    let failed = MessageBuilder::response_to(
+                        request,
+                        500,
+                        Some("Bindings not saved"),
+                        Some(&local_tag(request)),
+                    )
+                    .header(HeaderName::RetryAfter, "5")
+                    .header(HeaderName::Server, SERVER)
+                    .build();
+                    if let Ok(failed) = failed {
+                        self.respond(now, &key, failed);
+                    }
+                }
+            }
+        }
     }
 
     /// A send of a client transaction's request failed: its branch fails with 503
@@ -561,10 +594,7 @@ impl Engine {
                 if let Some(route) = response_route(&request, source, self.config.nat.force_rport) {
                     self.routes.insert(key.clone(), route);
                 }
-                let admission = self
-                    .config
-                    .overload
-                    .new_request(&request, self.waiting.len());
+                let admission = self.config.overload.new_request(&request, self.parked);
                 if admission == overload::Admission::Refuse {
                     if let Some(busy) = self.service_unavailable(now, &request) {
                         self.respond(now, &key, busy);
@@ -674,16 +704,24 @@ impl Engine {
         };
         match decided {
             Err(Halt::Need(query)) => {
+                self.parked += 1;
+                if let Some(id) = self.queries.get(&query) {
+                    if let Some(Waiting::Decision { works, .. }) = self.waiting.get_mut(id) {
+                        works.push(work);
+                        return;
+                    }
+                }
                 let id = self.io.id();
                 let generation = self.facts.generation_for(&query);
                 self.io.push(IoRequest::Query {
                     id,
                     query: query.clone(),
                 });
+                self.queries.insert(query.clone(), id);
                 self.waiting.insert(
                     id,
                     Waiting::Decision {
-                        work,
+                        works: vec![work],
                         query,
                         generation,
                     },
@@ -717,6 +755,7 @@ impl Engine {
                     Ok(response) => {
                         let id = self.io.id();
                         self.io.push(IoRequest::CommitBindings { id, writes });
+                        self.parked += 1;
                         self.waiting
                             .insert(id, Waiting::Commit { key, response, aor });
                     }
@@ -740,6 +779,7 @@ impl Engine {
             if let Flow::Wait(id) =
                 self.hooks[index].on_forward(&mut cx, &work.request, work.source, &mut forward)
             {
+                self.parked += 1;
                 self.waiting.insert(
                     id,
                     Waiting::Forward {
@@ -998,6 +1038,7 @@ impl Engine {
             };
             if let Flow::Wait(id) = self.hooks[index].on_response(&mut cx, &response, arrival) {
                 self.held.entry(server.clone()).or_default();
+                self.parked += 1;
                 self.waiting.insert(
                     id,
                     Waiting::Response {
@@ -1059,7 +1100,7 @@ impl Engine {
         if due {
             tracing::warn!(
                 refused = self.shed.0,
-                waiting = self.waiting.len(),
+                waiting = self.parked,
                 transactions = self.layer.len(),
                 "overloaded: new requests answered 503"
             );

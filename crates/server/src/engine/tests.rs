@@ -49,6 +49,8 @@ struct World {
     /// Answers held back (to answer later, out of order).
     held_io: Vec<IoRequest>,
     hold_relay: bool,
+    /// Store queries are held back too.
+    hold_queries: bool,
     /// The subscribers' change counter, and how often credentials were read.
     version: i64,
     credential_reads: usize,
@@ -117,6 +119,7 @@ impl World {
             sent: Vec::new(),
             held_io: Vec::new(),
             hold_relay: false,
+            hold_queries: false,
             version: 1,
             credential_reads: 0,
             address_reads: 0,
@@ -161,6 +164,7 @@ impl World {
             };
             match io {
                 IoRequest::RelayExchange { .. } if self.hold_relay => self.held_io.push(io),
+                IoRequest::Query { .. } if self.hold_queries => self.held_io.push(io),
                 io => self.answer(io),
             }
         }
@@ -194,8 +198,8 @@ impl World {
         self.engine.complete(self.now, id, answer);
     }
 
-    /// Answers the relay exchanges held back, in the order given.
-    fn release_relay(&mut self, order: &[usize]) {
+    /// Answers the requests held back (relay exchanges, queries), in the order given.
+    fn release_held(&mut self, order: &[usize]) {
         let held = std::mem::take(&mut self.held_io);
         let mut held: Vec<Option<IoRequest>> = held.into_iter().map(Some).collect();
         for i in order {
@@ -757,7 +761,7 @@ fn a_natted_caller_is_relayed_and_responses_keep_their_order() {
         "the 200 waits behind the 180, not at the relay"
     );
     w.hold_relay = false;
-    w.release_relay(&[0]);
+    w.release_held(&[0]);
     let upstream = codes(&w.sent_to(CALLER));
     assert_eq!(upstream, [180, 200], "in the order they arrived");
     let answers = w.relay_exchanges.iter().filter(|(offer, _)| !offer).count();
@@ -858,7 +862,7 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     assert_eq!(codes(&w.sent_to(CALLER)), [200]);
     // When the load falls, new requests are served at once.
     w.hold_relay = false;
-    w.release_relay(&[0]);
+    w.release_held(&[0]);
     w.sent.clear();
     w.receive(
         CALLER,
@@ -904,4 +908,38 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [503]);
     assert_eq!(w.engine.transaction_count(), 2, "no transaction kept");
+}
+
+#[test]
+fn requests_that_need_the_same_answer_share_one_query() {
+    let mut w = World::new(config());
+    w.hold_queries = true;
+    for call in ["s1", "s2", "s3"] {
+        w.receive(
+            CALLER,
+            &invite(
+                "scan",
+                "example.net",
+                CALLER,
+                "sip:nobody@example.com",
+                call,
+                false,
+            ),
+        );
+    }
+    assert_eq!(
+        w.held_io.len(),
+        1,
+        "one query for three requests: {:?}",
+        w.held_io
+    );
+    w.hold_queries = false;
+    w.release_held(&[0]);
+    w.settle();
+    let answers = codes(&w.sent_to(CALLER));
+    assert_eq!(
+        answers.iter().filter(|c| **c >= 400).count(),
+        3,
+        "{answers:?}"
+    );
 }

@@ -16,6 +16,7 @@
 //! - `limits.rs`: [`TcpLimits`] (connection limits and timeouts, with their defaults),
 //!   [`TcpStats`], the rate-limited log of refused and closed connections.
 
+mod blocklist;
 mod limits;
 mod tcp;
 mod udp;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
+pub use blocklist::MAX_BLOCKED;
 pub use limits::{TcpLimits, TcpStats};
 
 /// A transport protocol (the `transport` of a Via, RFC 3261 §18).
@@ -149,6 +151,7 @@ pub struct Transports {
     udp: Arc<Vec<(Listen, Arc<UdpSocket>)>>,
     tcp_listens: Arc<Vec<Listen>>,
     connections: tcp::Connections,
+    blocklist: Arc<blocklist::Blocklist>,
 }
 
 /// What every received message is handed to, on the task that read it: it returns the
@@ -191,6 +194,7 @@ pub struct Receivers {
     udp: Vec<(Listen, Arc<UdpSocket>)>,
     tcp: Vec<(Listen, tokio::net::TcpListener)>,
     connections: tcp::Connections,
+    blocklist: Arc<blocklist::Blocklist>,
 }
 
 impl fmt::Debug for Receivers {
@@ -211,7 +215,12 @@ impl Receivers {
     pub fn start(self, deliver: Deliver) {
         self.connections.set_deliver(deliver.clone());
         for (local, socket) in self.udp {
-            tokio::spawn(udp::receive_loop(socket, local, deliver.clone()));
+            tokio::spawn(udp::receive_loop(
+                socket,
+                local,
+                deliver.clone(),
+                self.blocklist.clone(),
+            ));
         }
         for (local, listener) in self.tcp {
             tokio::spawn(tcp::accept_loop(listener, local, self.connections.clone()));
@@ -238,7 +247,8 @@ impl Transports {
         if listens.iter().any(|l| l.protocol == Protocol::Tcp) {
             warn_if_few_files(&limits);
         }
-        let connections = tcp::Connections::new(limits);
+        let blocklist = Arc::new(blocklist::Blocklist::default());
+        let connections = tcp::Connections::new(limits, blocklist.clone());
         let mut udp_sockets = Vec::new();
         let mut tcp_listens = Vec::new();
         let mut tcp_listeners = Vec::new();
@@ -278,15 +288,35 @@ impl Transports {
             udp: udp_sockets.clone(),
             tcp: tcp_listeners,
             connections: connections.clone(),
+            blocklist: blocklist.clone(),
         };
         Ok((
             Transports {
                 udp: Arc::new(udp_sockets),
                 tcp_listens: Arc::new(tcp_listens),
                 connections,
+                blocklist,
             },
             receivers,
         ))
+    }
+
+    /// Drops everything from `ip` as it arrives, before parsing, until `until`: its
+    /// datagrams are read and discarded, its new TCP connections closed at once. A later
+    /// call for the same source replaces the time. Answers false when the list is full
+    /// ([`MAX_BLOCKED`] live entries).
+    pub fn block_source(&self, ip: std::net::IpAddr, until: std::time::Instant) -> bool {
+        self.blocklist.block(ip, until)
+    }
+
+    /// Lets traffic from `ip` through again.
+    pub fn unblock_source(&self, ip: std::net::IpAddr) {
+        self.blocklist.unblock(ip);
+    }
+
+    /// The sources blocked now, with until when.
+    pub fn blocked_sources(&self) -> Vec<(std::net::IpAddr, std::time::Instant)> {
+        self.blocklist.blocked()
     }
 
     /// The addresses actually bound (with the ports the OS chose for port 0).

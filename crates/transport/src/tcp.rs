@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::blocklist::Blocklist;
 use crate::limits::{source_key, Limit, LimitEvents, TcpLimits, TcpStats};
 use crate::{hand_over, Deliver, Incoming, Listen, Protocol};
 
@@ -57,6 +58,8 @@ struct Shared {
     deliver: OnceLock<Deliver>,
     limits: TcpLimits,
     events: LimitEvents,
+    /// Sources whose new connections are closed at once.
+    blocklist: Arc<Blocklist>,
 }
 
 /// Open connections by peer address, the limits, and their counters. Cheap to clone.
@@ -100,13 +103,14 @@ impl Drop for Admission {
 }
 
 impl Connections {
-    pub(crate) fn new(limits: TcpLimits) -> Connections {
+    pub(crate) fn new(limits: TcpLimits, blocklist: Arc<Blocklist>) -> Connections {
         Connections {
             shared: Arc::new(Shared {
                 table: Mutex::default(),
                 deliver: OnceLock::new(),
                 limits,
                 events: LimitEvents::default(),
+                blocklist,
             }),
         }
     }
@@ -238,6 +242,10 @@ impl Connections {
     /// reset (zero linger) so that the peer learns it now instead of waiting on a
     /// connection nobody reads.
     fn accepted(&self, stream: TcpStream, peer: SocketAddr, local: Listen) {
+        if self.shared.blocklist.blocks(peer.ip()) {
+            let _ = stream.set_zero_linger();
+            return;
+        }
         match self.admit(peer, true) {
             Ok((admission, tx, rx)) => self.start(stream, local, admission, tx, rx),
             Err(limit) => {

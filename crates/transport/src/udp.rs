@@ -6,12 +6,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
+use crate::blocklist::Blocklist;
 use crate::{hand_over, Deliver, Incoming, Listen};
 
 /// Largest datagram accepted (the IPv4 UDP payload limit).
 const MAX_DATAGRAM: usize = 65_535;
 
-pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver: Deliver) {
+pub(crate) async fn receive_loop(
+    socket: Arc<UdpSocket>,
+    local: Listen,
+    deliver: Deliver,
+    blocklist: Arc<Blocklist>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (len, source) = match socket.recv_from(&mut buf).await {
@@ -22,6 +28,10 @@ pub(crate) async fn receive_loop(socket: Arc<UdpSocket>, local: Listen, deliver:
                 continue;
             }
         };
+        // A blocked source's datagram is dropped before it costs a parse.
+        if blocklist.blocks(source.ip()) {
+            continue;
+        }
         let datagram = &buf[..len];
         // RFC 5626 §4.4.2 STUN keepalives and CRLF pings over UDP carry no message.
         if datagram.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {

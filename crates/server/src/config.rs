@@ -47,6 +47,8 @@ pub struct ServerConfig {
     /// This server's name in the live-call list shared by the nodes of one store (the
     /// `calls` table); `itsp serve` uses the host name.
     pub node: String,
+    /// Bans for failed authentications, the flood limits (`[guard]`).
+    pub guard: crate::guard::GuardConfig,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -123,6 +125,7 @@ impl Default for ServerConfig {
             nat: crate::nat::NatConfig::default(),
             relay: RelaySettings::default(),
             node: "itsp".into(),
+            guard: crate::guard::GuardConfig::default(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Change counters of tables (`table_versions`, migrations `0003` and `0004`): a row per
+//! Change counters of tables (`table_versions`, migrations `0003`, `0004` and `0006`): a row per
 //! counted table whose version goes up with every row inserted, updated or deleted in it,
 //! by triggers in the database, whoever the writer is (another process, another node on
 //! PostgreSQL). A caller that keeps what it read from a table in memory asks for the
@@ -14,7 +14,7 @@ pub const SUBSCRIBERS_TABLE: &str = "subscribers";
 pub const PREFERENCES_TABLE: &str = "preferences";
 
 impl Store {
-    /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`],
+    /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`], [`crate::BANS_TABLE`],
     /// [`PREFERENCES_TABLE`]): one indexed query. Only a later call that returns another
     /// value tells of a change; the numbers themselves mean nothing.
     /// [`StoreError::NoTableVersion`] for a table that is not counted (or whose row was

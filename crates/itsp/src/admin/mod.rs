@@ -192,7 +192,9 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::UserExists(_)
         | E::NoSuchUser(_)
         | E::AliasExists(_)
-        | E::NoSuchAlias(_) => 1,
+        | E::NoSuchAlias(_)
+        | E::BadBan(_)
+        | E::NoSuchBan(_) => 1,
         _ => 2,
     }
 }

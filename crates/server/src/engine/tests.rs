@@ -54,6 +54,8 @@ struct World {
     credential_reads: usize,
     /// Makes each registration's branches and CSeqs new.
     registrations: u32,
+    /// Bans the engine asked to write.
+    bans_written: Vec<crate::guard::BanWrite>,
 }
 
 fn config() -> ServerConfig {
@@ -108,6 +110,7 @@ impl World {
             version: 1,
             credential_reads: 0,
             registrations: 0,
+            bans_written: Vec::new(),
         }
     }
 
@@ -168,6 +171,10 @@ impl World {
                 return;
             }
             IoRequest::KeepFlow { .. } => return,
+            IoRequest::Ban { id, ban } => {
+                self.bans_written.push(ban);
+                (id, Answer::Committed(Ok(())))
+            }
             IoRequest::Record(r) => {
                 self.records.push(r);
                 return;
@@ -766,3 +773,5 @@ fn credentials_are_cached_until_the_subscribers_change() {
     w.register("bob", BOB_1, "1.0");
     assert_eq!(w.credential_reads, 2, "read again after the change");
 }
+
+mod guard;

@@ -801,7 +801,10 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.stun.listen, d.stun.listen);
-        assert_eq!(c.guard.settings(), Ok(server::guard::GuardConfig::default()));
+        assert_eq!(
+            c.guard.settings(),
+            Ok(server::guard::GuardConfig::default())
+        );
         let e = Config::parse("[guard]\nban_answer = \"reject\"\n").unwrap_err();
         assert!(e.contains("guard.ban_answer"), "{e}");
     }

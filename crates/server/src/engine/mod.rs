@@ -11,6 +11,8 @@
 //!
 //! Inside, a message goes:
 //!
+//! 0. requests (and malformed messages) pass the guards ([`crate::guard`]): banned and
+//!    flooding sources stop here, trusted ones are never stopped;
 //! 1. requests get `received`/`rport` (RFC 3581); responses that answer our keepalives stop
 //!    here, and a reply from behind a NAT has its Contact fixed ([`crate::nat`]);
 //! 2. the transaction layer (RFC 3261 §17) absorbs retransmissions and matches responses

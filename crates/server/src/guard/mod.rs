@@ -9,12 +9,12 @@
 //! 1. a source in a trusted network (`--trusted`) passes: never counted, never banned;
 //! 2. a banned source (its own ban, or one of the store's `bans` table) is dropped, or
 //!    answered 403 with `ban_answer = "403"`;
-//! 3. the flood guard counts it (Kamailio `pike`, [`flood`]) and drops it over the rate.
+//! 3. the flood guard counts it (Kamailio `pike`, `flood`) and drops it over the rate.
 //!
 //! Then, where the main route authenticates (`policy/route.rs`, `authenticate`):
 //!
 //! 4. credentials for an account under attack from a source that failed lately are turned
-//!    away ([`auth_failures`]), before they are checked;
+//!    away (`auth_failures`), before they are checked;
 //! 5. credentials judged wrong (wrong password, unknown user — one reason in the log —, a
 //!    forged nonce) count against the source and the account; `max_auth_failures` in
 //!    `auth_window` ban the source for `ban_time`, doubled at each repeat up to

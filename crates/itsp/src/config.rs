@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) relay: RelaySection,
     /// `[stun]`: the STUN server.
     pub(crate) stun: StunSection,
+    /// `[guard]`: bans for failed authentications, flood limits.
+    pub(crate) guard: GuardSection,
 }
 
 /// `[stun]`.
@@ -588,6 +590,7 @@ impl Config {
         if self.auth.algorithms.is_empty() {
             return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
         }
+        self.guard.settings()?;
         if self.auth.nonce_lifetime == 0 {
             return Err("auth.nonce_lifetime must be at least 1 second".into());
         }
@@ -703,6 +706,72 @@ impl Config {
     }
 }
 
+/// `[guard]` (`server::guard`): seconds, but `pike_window_ms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct GuardSection {
+    pub(crate) max_auth_failures: u32,
+    pub(crate) auth_window: u64,
+    pub(crate) ban_time: u64,
+    pub(crate) max_ban_time: u64,
+    pub(crate) ban_answer: String,
+    pub(crate) nonce_failures: u32,
+    pub(crate) pike_requests: u32,
+    pub(crate) pike_window_ms: u64,
+    pub(crate) pike_ban_time: u64,
+    pub(crate) max_sources: usize,
+}
+
+impl Default for GuardSection {
+    fn default() -> Self {
+        let d = server::guard::GuardConfig::default();
+        GuardSection {
+            max_auth_failures: d.max_auth_failures,
+            auth_window: d.auth_window.as_secs(),
+            ban_time: d.ban_time.as_secs(),
+            max_ban_time: d.max_ban_time.as_secs(),
+            ban_answer: "drop".into(),
+            nonce_failures: d.nonce_failures,
+            pike_requests: d.pike_requests,
+            pike_window_ms: millis(d.pike_window),
+            pike_ban_time: d.pike_ban_time.as_secs(),
+            max_sources: d.max_sources,
+        }
+    }
+}
+
+impl GuardSection {
+    /// The server's settings, checked.
+    pub(crate) fn settings(&self) -> Result<server::guard::GuardConfig, String> {
+        let secs = |name: &str, v: u64| match v {
+            0 => Err(format!("guard.{name} must be at least 1 second")),
+            v => Ok(Duration::from_secs(v)),
+        };
+        let config = server::guard::GuardConfig {
+            max_auth_failures: self.max_auth_failures,
+            auth_window: secs("auth_window", self.auth_window)?,
+            ban_time: secs("ban_time", self.ban_time)?,
+            max_ban_time: secs("max_ban_time", self.max_ban_time)?,
+            ban_answer: self
+                .ban_answer
+                .parse()
+                .map_err(|e| format!("guard.ban_answer: {e}"))?,
+            nonce_failures: self.nonce_failures,
+            pike_requests: self.pike_requests,
+            pike_window: match self.pike_window_ms {
+                0 => return Err("guard.pike_window_ms must be at least 1".into()),
+                ms => Duration::from_millis(ms),
+            },
+            pike_ban_time: secs("pike_ban_time", self.pike_ban_time)?,
+            max_sources: self.max_sources.max(1),
+        };
+        if config.max_ban_time < config.ban_time {
+            return Err("guard.max_ban_time must be at least guard.ban_time".into());
+        }
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -732,6 +801,12 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.stun.listen, d.stun.listen);
+        assert_eq!(
+            c.guard.settings(),
+            Ok(server::guard::GuardConfig::default())
+        );
+        let e = Config::parse("[guard]\nban_answer = \"reject\"\n").unwrap_err();
+        assert!(e.contains("guard.ban_answer"), "{e}");
     }
 
     #[test]

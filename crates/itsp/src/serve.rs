@@ -121,6 +121,10 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             .settings()
             .map_err(|message| anyhow::anyhow!("{message}"))?,
         node: host_name(),
+        guard: config
+            .guard
+            .settings()
+            .map_err(|message| anyhow::anyhow!("{message}"))?,
         ..ServerConfig::default()
     };
     let stun = if args.no_stun || (args.stun_listen.is_empty() && !config.stun.enabled) {

@@ -1,4 +1,4 @@
-//! End-to-end: the admin commands (`itsp domain|user|alias|group|ul|calls|acc`) run as the real
+//! End-to-end: the admin commands (`itsp domain|user|alias|group|ul|calls|acc|ban`) run as the real
 //! binary against a store in a temporary data directory; what they write is checked
 //! through `store::Store`, and no output ever shows a password or an HA1.
 
@@ -966,4 +966,62 @@ fn acc_records() {
         2,
         "clap: a usage error"
     );
+}
+
+#[test]
+fn bans() {
+    let t = Itsp::new();
+    assert_eq!(t.ok(&["ban", "list"]), "no bans\n");
+    let v = t.json(&[
+        "ban",
+        "add",
+        "192.0.2.7",
+        "--for",
+        "1h",
+        "--reason",
+        "scanner",
+    ]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["network"], "192.0.2.7");
+    let until = v["until_ms"].as_i64().unwrap();
+    assert!((until - now_ms() - 3_600_000).abs() < 60_000, "{v}");
+    // A network is kept canonical; without --for it lasts until removed.
+    let out = t.ok(&["ban", "add", "198.51.100.9/24"]);
+    assert_eq!(out, "banned 198.51.100.0/24 until removed\n");
+    // A ban the server wrote shows too.
+    t.store(async |s| {
+        s.add_ban(
+            "203.0.113.66",
+            Some(now_ms() + 300_000),
+            "too many failed authentications",
+            true,
+            now_ms(),
+        )
+        .await
+        .unwrap()
+    });
+    let list = t.json(&["ban", "list"]);
+    let networks: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["network"].as_str().unwrap())
+        .collect();
+    assert_eq!(networks, ["192.0.2.7", "198.51.100.0/24", "203.0.113.66"]);
+    assert_eq!(list[2]["automatic"], true);
+    assert_eq!(list[1]["until_ms"], Value::Null);
+    let text = t.ok(&["ban", "list"]);
+    assert!(text.starts_with("NETWORK"), "{text}");
+    assert!(text.contains("scanner"), "{text}");
+    assert!(text.contains("removed"), "{text}");
+    // Wrong requests: exit status 1.
+    let e = t.fails(1, &["ban", "add", "example.com"]);
+    assert!(e.contains("not an address or network"), "{e}");
+    let e = t.fails(1, &["ban", "add", "192.0.2.1", "--for", "soon"]);
+    assert!(e.contains("not a duration"), "{e}");
+    t.ok(&["ban", "rm", "203.0.113.66"]);
+    t.ok(&["ban", "rm", "198.51.100.9/24"]);
+    let e = t.fails(1, &["ban", "rm", "198.51.100.0/24"]);
+    assert!(e.contains("no ban of 198.51.100.0/24"), "{e}");
+    assert_eq!(t.store(async |s| s.bans(now_ms()).await.unwrap().len()), 1);
 }

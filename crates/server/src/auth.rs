@@ -72,9 +72,43 @@ pub enum Decision {
         code: u16,
         /// `(WWW-Authenticate or Proxy-Authenticate, value)`, in order.
         headers: Vec<(HeaderName, String)>,
+        /// The credentials were judged wrong (not a first request, a stale nonce or an
+        /// algorithm we do not offer): what the failure guard counts ([`crate::guard`]).
+        failure: Option<AuthFailure>,
     },
     /// Refuse: 400 for malformed credentials, 403 for a replayed nonce count.
     Reject(Rejection),
+}
+
+/// Credentials judged wrong: who claimed to be whom, and why, for the log and the
+/// failure guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// The digest username given.
+    pub user: String,
+    /// Why.
+    pub reason: FailReason,
+}
+
+/// Why credentials were judged wrong. An unknown user and a wrong password are one
+/// reason, [`FailReason::BadCredentials`], so the log does not tell them apart either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// Wrong password or unknown user: the response does not match.
+    BadCredentials,
+    /// The nonce was not issued by us for this realm (forged, altered, or from before a
+    /// restart).
+    BadNonce,
+}
+
+impl FailReason {
+    /// The text in the log's `reason` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::BadCredentials => "bad credentials",
+            FailReason::BadNonce => "bad nonce",
+        }
+    }
 }
 
 /// The server's digest authenticator: a nonce [`Verifier`] plus the key of the dummy HA1s
@@ -92,17 +126,24 @@ pub struct DigestAuth {
 /// Put SHA-256 first with [`DigestAuth::with_algorithms`] for a fleet that supports it.
 pub const DEFAULT_ALGORITHMS: [Algorithm; 2] = [Algorithm::Md5, Algorithm::Sha256];
 
+/// Wrong responses one nonce takes before even the right one gets `stale=true` and a new
+/// nonce: a phone whose user mistyped the password a few times is not bothered, a guesser
+/// cannot try a word list against one challenge.
+pub const DEFAULT_NONCE_FAILURES: u32 = 5;
+
 /// Nonces remembered for replay checks (RFC 7616 §5.5); older ones are answered `stale`.
 const MAX_TRACKED_NONCES: usize = 100_000;
 
 impl DigestAuth {
     /// An authenticator whose nonces are signed with `secret` and live `nonce_lifetime`
-    /// seconds.
+    /// seconds; a nonce takes at most [`DEFAULT_NONCE_FAILURES`] wrong responses
+    /// ([`DigestAuth::with_nonce_failures`]).
     pub fn new(secret: &[u8], nonce_lifetime: u64) -> DigestAuth {
         let mut dummy_key = secret.to_vec();
         dummy_key.extend_from_slice(b"/unknown-user");
         DigestAuth {
-            verifier: Verifier::new(secret, nonce_lifetime, MAX_TRACKED_NONCES),
+            verifier: Verifier::new(secret, nonce_lifetime, MAX_TRACKED_NONCES)
+                .max_failures_per_nonce(DEFAULT_NONCE_FAILURES),
             dummy_key,
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
         }
@@ -115,6 +156,13 @@ impl DigestAuth {
         if !algorithms.is_empty() {
             self.algorithms = algorithms.to_vec();
         }
+        self
+    }
+
+    /// Bounds the wrong responses one nonce takes ([`Verifier::max_failures_per_nonce`];
+    /// 0: no bound).
+    pub fn with_nonce_failures(mut self, max: u32) -> DigestAuth {
+        self.verifier = self.verifier.max_failures_per_nonce(max);
         self
     }
 
@@ -164,17 +212,36 @@ impl DigestAuth {
             Some(h) => h,
             None => self.dummy_ha1(&user, realm, algorithm),
         };
-        match self
-            .verifier
-            .verify(&credentials, method.as_str(), realm, &ha1, now)
-        {
-            Outcome::Ok => Decision::Authenticated { user },
-            Outcome::Stale => self.challenge(kind, realm, true, now, random),
-            Outcome::Replay => Decision::Reject(Rejection::new(403, "Nonce count reused")),
-            Outcome::Invalid(e) => Decision::Reject(Rejection::new(400, e.to_string())),
-            // Wrong password, unknown user, foreign or forged nonce, wrong realm: a fresh
-            // challenge, identical in every case.
-            _ => self.challenge(kind, realm, false, now, random),
+        let failed = |reason| {
+            Some(AuthFailure {
+                user: user.clone(),
+                reason,
+            })
+        };
+        let (stale, failure) =
+            match self
+                .verifier
+                .verify(&credentials, method.as_str(), realm, &ha1, now)
+            {
+                Outcome::Ok => return Decision::Authenticated { user },
+                Outcome::Stale => (true, None),
+                Outcome::Replay => {
+                    return Decision::Reject(Rejection::new(403, "Nonce count reused"))
+                }
+                Outcome::Invalid(e) => return Decision::Reject(Rejection::new(400, e.to_string())),
+                // Wrong password and unknown user: one reason.
+                Outcome::BadResponse => (false, failed(FailReason::BadCredentials)),
+                Outcome::UnknownNonce => (false, failed(FailReason::BadNonce)),
+                _ => (false, None),
+            };
+        // A fresh challenge, identical in every case.
+        match self.challenge(kind, realm, stale, now, random) {
+            Decision::Challenge { code, headers, .. } => Decision::Challenge {
+                code,
+                headers,
+                failure,
+            },
+            other => other,
         }
     }
 
@@ -216,6 +283,7 @@ impl DigestAuth {
         Decision::Challenge {
             code: kind.code(),
             headers,
+            failure: None,
         }
     }
 
@@ -305,7 +373,7 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
 
     fn challenge_of(d: Decision) -> (u16, Vec<(HeaderName, String)>) {
         match d {
-            Decision::Challenge { code, headers } => (code, headers),
+            Decision::Challenge { code, headers, .. } => (code, headers),
             other => panic!("expected a challenge, got {other:?}"),
         }
     }
@@ -420,7 +488,17 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
             42,
             |_| None,
         );
-        assert_eq!(a, b, "same code, same headers, same nonce");
+        let reason = |d: &Decision| match d {
+            Decision::Challenge { failure, .. } => failure.as_ref().map(|f| f.reason),
+            _ => None,
+        };
+        assert_eq!(reason(&a), Some(FailReason::BadCredentials));
+        assert_eq!(reason(&a), reason(&b), "one reason in the log");
+        assert_eq!(
+            challenge_of(a.clone()),
+            challenge_of(b),
+            "same code, same headers, same nonce"
+        );
         assert_eq!(challenge_of(a).0, 407);
     }
 
@@ -467,6 +545,49 @@ Call-ID: a\r\nCSeq: 1 {method}\r\n{auth}Content-Length: 0\r\n\r\n"
             Decision::Reject(r) => assert_eq!(r.code, 400),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_nonce_takes_a_bounded_number_of_wrong_responses() {
+        let mut auth = DigestAuth::new(b"k", 300);
+        let bare = request("REGISTER", "alice", "alice", None);
+        let (_, headers) = challenge_of(auth.check(&bare, AuthKind::Www, REALM, 0, 1, |_| alice()));
+        let with = |password: &str, nc: u32| {
+            let creds = answer(&headers[0].1, "REGISTER", "alice", password, nc);
+            request(
+                "REGISTER",
+                "alice",
+                "alice",
+                Some(("Authorization", &creds)),
+            )
+        };
+        for nc in 1..=DEFAULT_NONCE_FAILURES {
+            match auth.check(&with("guess", nc), AuthKind::Www, REALM, 1, 2, |_| alice()) {
+                Decision::Challenge {
+                    failure: Some(f), ..
+                } => assert_eq!(f.reason, FailReason::BadCredentials),
+                other => panic!("{other:?}"),
+            }
+        }
+        // The right password on that nonce now gets a new nonce, stale=true.
+        let (_, stale) = challenge_of(auth.check(
+            &with("secret", DEFAULT_NONCE_FAILURES + 1),
+            AuthKind::Www,
+            REALM,
+            2,
+            3,
+            |_| alice(),
+        ));
+        assert!(stale[0].1.contains("stale=true"));
+        // Unbounded, as before: the right password after many wrong ones is accepted.
+        let mut open = DigestAuth::new(b"k", 300).with_nonce_failures(0);
+        for nc in 1..=50 {
+            let _ = open.check(&with("guess", nc), AuthKind::Www, REALM, 1, 2, |_| alice());
+        }
+        assert!(matches!(
+            open.check(&with("secret", 51), AuthKind::Www, REALM, 2, 3, |_| alice()),
+            Decision::Authenticated { .. }
+        ));
     }
 
     #[test]

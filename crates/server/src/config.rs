@@ -52,6 +52,8 @@ pub struct ServerConfig {
     /// Limits of SIP over TCP: connections in all and per source, idle, header and body
     /// timeouts.
     pub tcp: transport::TcpLimits,
+    /// Bans for failed authentications, the flood limits (`[guard]`).
+    pub guard: crate::guard::GuardConfig,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -130,6 +132,7 @@ impl Default for ServerConfig {
             node: "itsp".into(),
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
+            guard: crate::guard::GuardConfig::default(),
         }
     }
 }

@@ -33,6 +33,7 @@
 //! | [`domains`] | how served domains are compared |
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
 //! | `writer_thread` | a thread that writes queued items to the store in batches (group commit) |
+//! | [`guard`] | in front of the route: banned sources, failed authentications (growing bans), request floods (pike); bounded memory |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
@@ -50,6 +51,7 @@ pub mod config;
 pub mod domains;
 pub mod engine;
 pub mod error;
+pub mod guard;
 pub mod location;
 pub mod media_relay;
 pub mod nat;

@@ -7,8 +7,11 @@
 //! - the transports' receive tasks hand every message to the engine (under its lock, on
 //!   the task that read it) and send what comes out;
 //! - the timer task: fires the engine's timers (retransmissions, timeouts, Timer C);
-//! - the housekeeping task: purges expired bindings from memory and the store and reloads
-//!   the served domains;
+//! - the housekeeping task: purges expired bindings from memory and the store (and the
+//!   guards' decayed counts, the ended bans) and reloads the served domains;
+//! - the bans task: reads the store's bans when their change counter moves (`itsp ban`)
+//!   and hands them to the engine's guard; the engine's own bans are written by I/O
+//!   requests;
 //! - the keepalive task: a round of pings to NATed bindings ([`crate::natping`]);
 //! - one task per I/O request that waits (a store query, a DNS lookup, a relay exchange,
 //!   a commit), which hands the answer back to the engine.
@@ -22,7 +25,7 @@
 //! store.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +85,8 @@ struct Shared {
     timer_deadline: AtomicU64,
     timer_epoch: Instant,
     in_flight: Arc<InFlight>,
+    /// The `bans` table's change counter when the engine's bans were last read.
+    bans_version: AtomicI64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -147,7 +152,10 @@ impl Server {
             config.location_durability,
         )?;
         let accounting = AccountingWriter::spawn(&store, tokio::runtime::Handle::current())?;
-        let engine = Engine::new(EngineSetup {
+        let bans_read_at = Now::system();
+        let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
+        let bans_version = store.table_version(store::BANS_TABLE).await?;
+        let mut engine = Engine::new(EngineSetup {
             config: config.clone(),
             listens: transports.local_addrs(),
             domains,
@@ -156,6 +164,10 @@ impl Server {
             network: Box::new(SystemNetwork::default()),
             relay: relay_setup,
         });
+        engine.set_bans(bans_read_at, &bans);
+        if !bans.is_empty() {
+            tracing::info!(bans = bans.len(), "banned sources read from the store");
+        }
         let shared = Shared {
             engine: Mutex::new(engine),
             locator: locator_for(&config.proxy.nameservers),
@@ -169,6 +181,7 @@ impl Server {
             timer_deadline: AtomicU64::new(u64::MAX),
             timer_epoch: Instant::now(),
             in_flight: Arc::new(InFlight::default()),
+            bans_version: AtomicI64::new(bans_version),
         };
         Ok((
             Server {
@@ -189,6 +202,7 @@ impl Server {
         let shared = self.shared;
         let timers = tokio::spawn(timer_loop(shared.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
+        let bans = tokio::spawn(bans_loop(shared.clone()));
         let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
         let deliver = {
             let shared = shared.clone();
@@ -222,6 +236,7 @@ impl Server {
         shared.accounting.close().await;
         timers.abort();
         housekeeping.abort();
+        bans.abort();
         keepalives.abort();
         let (bindings, transactions, proxied, live_calls) = {
             let engine = lock(&shared.engine);
@@ -307,6 +322,22 @@ impl Shared {
     fn start_io(self: &Arc<Self>, io: IoRequest) {
         match io {
             IoRequest::Record(record) => self.accounting.send(record),
+            IoRequest::Ban { id, ban } => {
+                let store = self.store.clone();
+                self.spawn_answer(id, async move {
+                    let now_ms = Now::system().unix_ms_i64();
+                    Answer::Committed(
+                        store
+                            .add_ban(&ban.network, Some(ban.until_ms), &ban.reason, true, now_ms)
+                            .await
+                            .map(drop)
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
+            IoRequest::Block { source, until } => {
+                self.transports.block_source(source, until);
+            }
             IoRequest::KeepFlow { peer, for_time } => {
                 self.transports
                     .keep_flow_until(peer, Instant::now() + for_time);
@@ -615,6 +646,43 @@ async fn housekeeping_loop(shared: Arc<Shared>) {
         match shared.store.list_domains().await {
             Ok(domains) => lock(&shared.engine).set_domains(domains),
             Err(e) => tracing::error!(error = %e, "reloading the served domains failed"),
+        }
+        if let Err(e) = shared.store.purge_bans(now.unix_ms_i64()).await {
+            tracing::error!(error = %e, "purging ended bans from the store failed");
+        }
+    }
+}
+
+/// How often the `bans` table's change counter is read: `itsp ban add|rm` takes effect
+/// within this long.
+const BANS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Every [`BANS_CHECK_INTERVAL`]: when the `bans` table's change counter moved (an
+/// operator's `itsp ban`, a ban this or another node wrote, a purge), the bans in force
+/// are read and handed to the engine ([`Engine::set_bans`]).
+async fn bans_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(BANS_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let version = match shared.store.table_version(store::BANS_TABLE).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "the bans' change counter cannot be read");
+                continue;
+            }
+        };
+        if version == shared.bans_version.load(Ordering::Acquire) {
+            continue;
+        }
+        // Read after the version: a change in between is seen now or at the next check.
+        let read_at = Now::system();
+        match shared.store.bans(read_at.unix_ms_i64()).await {
+            Ok(bans) => {
+                lock(&shared.engine).set_bans(read_at, &bans);
+                shared.bans_version.store(version, Ordering::Release);
+            }
+            Err(e) => tracing::error!(error = %e, "reading the bans failed"),
         }
     }
 }

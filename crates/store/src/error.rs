@@ -72,6 +72,13 @@ pub enum StoreError {
     /// No alias has this address.
     #[error("no such alias: {0}")]
     NoSuchAlias(String),
+    /// Not an IP address or network (`192.0.2.7`, `192.0.2.0/24`, `2001:db8::/32`), or a
+    /// ban reason over 200 bytes.
+    #[error("bad ban: {0}")]
+    BadBan(String),
+    /// No ban of this network.
+    #[error("no ban of {0}")]
+    NoSuchBan(String),
 
     // The causes below are part of the message and not also reported as `source()`, so an
     // error chain (`anyhow`'s `{:#}`) does not print them twice.

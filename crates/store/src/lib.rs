@@ -33,6 +33,9 @@
 //! - `locations.rs`: [`Binding`]s of the location service, [`Store::purge_expired`].
 //! - `accounting.rs`: the proxy's [`AccEvent`]s (Kamailio's `acc`), appended in batches,
 //!   read back through an [`AccFilter`].
+//! - `bans.rs`: banned source networks ([`Ban`]; migration `0006`), written by the
+//!   server (failed authentications) and `itsp ban`, with a change counter
+//!   ([`BANS_TABLE`]).
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `versions.rs`: change counters of tables bumped by triggers,
@@ -61,6 +64,7 @@
 mod accounting;
 mod address;
 mod aliases;
+mod bans;
 mod calls;
 mod domains;
 mod error;
@@ -85,6 +89,7 @@ use sqlx::sqlite::{
 pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
 pub use address::Address;
 pub use aliases::Alias;
+pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};

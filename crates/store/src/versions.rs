@@ -1,4 +1,4 @@
-//! Change counters of tables (`table_versions`, migrations `0003`, `0004` and `0007`): a row per
+//! Change counters of tables (`table_versions`, migrations `0003`, `0004`, `0006` and `0007`): a row per
 //! counted table whose version goes up with every row inserted, updated or deleted in it,
 //! by triggers in the database, whoever the writer is (another process, another node on
 //! PostgreSQL). A caller that keeps what it read from a table in memory asks for the
@@ -21,7 +21,7 @@ pub const ADDRESSES_TABLE: &str = "addresses";
 pub const GROUPS_TABLE: &str = "groups";
 
 impl Store {
-    /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`],
+    /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`], [`crate::BANS_TABLE`],
     /// [`PREFERENCES_TABLE`]): one indexed query. Only a later call that returns another
     /// value tells of a change; the numbers themselves mean nothing.
     /// [`StoreError::NoTableVersion`] for a table that is not counted (or whose row was

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use std::collections::HashMap;
 
+use crate::limits::source_key;
+
 /// The most sources kept; blocking past it first forgets the expired ones, then refuses
 /// (the caller's own bounds keep it far below this).
 pub const MAX_BLOCKED: usize = 100_000;
@@ -34,12 +36,16 @@ impl Blocklist {
         let Ok(until) = self.until.read() else {
             return false;
         };
-        until.get(&ip).is_some_and(|at| Instant::now() < *at)
+        until
+            .get(&source_key(ip))
+            .is_some_and(|at| Instant::now() < *at)
     }
 
-    /// Drops traffic from `ip` until `until` (a later call replaces it). Answers whether
-    /// it was taken (false when the table is full of live entries).
+    /// Drops traffic from the source of `ip` ([`source_key`]: the address, or its IPv6
+    /// /64) until `until` (a later call replaces it). Answers whether it was taken (false
+    /// when the table is full of live entries).
     pub(crate) fn block(&self, ip: IpAddr, until: Instant) -> bool {
+        let ip = source_key(ip);
         let Ok(mut map) = self.until.write() else {
             return false;
         };
@@ -55,10 +61,10 @@ impl Blocklist {
         true
     }
 
-    /// Lets traffic from `ip` through again.
+    /// Lets traffic from the source of `ip` through again.
     pub(crate) fn unblock(&self, ip: IpAddr) {
         if let Ok(mut map) = self.until.write() {
-            map.remove(&ip);
+            map.remove(&source_key(ip));
             self.entries.store(map.len(), Ordering::Release);
         }
     }

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 
 pub use blocklist::MAX_BLOCKED;
-pub use limits::{TcpLimits, TcpStats};
+pub use limits::{source_key, TcpLimits, TcpStats};
 
 /// A transport protocol (the `transport` of a Via, RFC 3261 §18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -219,9 +219,11 @@ impl LimitEvents {
     }
 }
 
-/// The source a connection counts against for [`TcpLimits::max_per_ip`]: the IPv4
-/// address (IPv4-mapped IPv6 included), or the /64 of an IPv6 address.
-pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
+/// What one source is, for limits and bans: the IPv4 address (IPv4-mapped IPv6
+/// included), or the /64 of an IPv6 address (a host can use any address of its /64, so
+/// counting single IPv6 addresses would hold nobody back). The connections of one source
+/// count against [`TcpLimits::max_per_ip`]; a blocked source is one of these.
+pub fn source_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

@@ -1,4 +1,5 @@
-//! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls` and `acc`.
+//! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc` and
+//! `ban`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -10,6 +11,7 @@
 
 mod acc;
 mod alias;
+mod ban;
 mod calls;
 mod domain;
 mod group;
@@ -102,6 +104,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage banned sources: list the server's bans, add and lift bans.
+    ///
+    /// The server bans a source after too many failed authentications (`[guard]` in the
+    /// config file) and stores the ban here; a running server reads changes within a
+    /// second.
+    #[command(after_long_help = ban::EXAMPLES)]
+    Ban {
+        #[command(subcommand)]
+        command: ban::BanCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -113,7 +127,8 @@ impl Command {
             | Command::Domain { common, .. }
             | Command::Ul { common, .. }
             | Command::Calls { common }
-            | Command::Acc { common, .. } => common,
+            | Command::Acc { common, .. }
+            | Command::Ban { common, .. } => common,
         }
     }
 
@@ -126,6 +141,7 @@ impl Command {
             Command::Ul { command, common } => ul::run(command, &common.store).await,
             Command::Calls { common } => calls::run(&common.store).await,
             Command::Acc { args, common } => acc::run(args, &common.store).await,
+            Command::Ban { command, common } => ban::run(command, &common.store).await,
         }
     }
 }
@@ -192,7 +208,9 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::UserExists(_)
         | E::NoSuchUser(_)
         | E::AliasExists(_)
-        | E::NoSuchAlias(_) => 1,
+        | E::NoSuchAlias(_)
+        | E::BadBan(_)
+        | E::NoSuchBan(_) => 1,
         _ => 2,
     }
 }

@@ -177,6 +177,22 @@ pub enum IoRequest {
         /// How long its binding lives.
         for_time: std::time::Duration,
     },
+    /// Write a ban the engine decided to the store (`Store::add_ban`, automatic);
+    /// `complete(id, Answer::Committed(..))` once written.
+    Ban {
+        /// Names the answer.
+        id: IoId,
+        /// The ban.
+        ban: crate::guard::BanWrite,
+    },
+    /// Drop everything from this source (an address, or an IPv6 /64) in the transports,
+    /// before parsing, until `until` (the guard's bans and flood limits).
+    Block {
+        /// The source.
+        source: std::net::IpAddr,
+        /// Until when.
+        until: Instant,
+    },
     /// Append accounting records and live-call changes (fire and forget; written in
     /// batches by the shell's writer thread).
     Record(Record),

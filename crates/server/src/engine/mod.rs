@@ -11,6 +11,8 @@
 //!
 //! Inside, a message goes:
 //!
+//! 0. requests (and malformed messages) pass the guards ([`crate::guard`]): banned and
+//!    flooding sources stop here, trusted ones are never stopped;
 //! 1. requests get `received`/`rport` (RFC 3581); responses that answer our keepalives stop
 //!    here, and a reply from behind a NAT has its Contact fixed ([`crate::nat`]);
 //! 2. the transaction layer (RFC 3261 §17) absorbs retransmissions and matches responses
@@ -62,6 +64,7 @@ use random::Random;
 
 use crate::auth::DigestAuth;
 use crate::config::ServerConfig;
+use crate::guard::{Admit, Guard};
 use crate::location::Location;
 use crate::natping::Pinger;
 use crate::policy::cx::{Cx, Memo};
@@ -153,6 +156,8 @@ enum Waiting {
     },
     /// A failed commit: the store's bindings of `aor` are read back.
     Reload { aor: String },
+    /// A ban of the guard being written.
+    Ban { network: String },
 }
 
 /// The server's sans-IO state. See the module docs.
@@ -165,6 +170,7 @@ pub struct Engine {
     facts: Facts,
     location: Location,
     auth: DigestAuth,
+    guard: Guard,
     pinger: Pinger,
     random: Random,
     hooks: Vec<Box<dyn Hook>>,
@@ -232,7 +238,9 @@ impl Engine {
         let hooks = crate::policy::hooks(&config, relay);
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
-                .with_algorithms(&config.digest_algorithms),
+                .with_algorithms(&config.digest_algorithms)
+                .with_nonce_failures(config.guard.nonce_failures),
+            guard: Guard::new(config.guard.clone(), config.trusted.clone()),
             layer: TransactionLayer::new(TimerConfig {
                 absorb_slack: ABSORB_SLACK,
                 ..config.timers
@@ -278,6 +286,25 @@ impl Engine {
             addr: incoming.source,
             local: incoming.local,
         };
+        // The guards: bans and flood limits, before anything is parsed further.
+        let is_request = incoming.message.as_ref().map_or(true, Message::is_request);
+        if is_request {
+            match self.guard.admit(now, source.addr.ip()) {
+                Admit::Pass => {}
+                Admit::Drop => {
+                    for (source, until) in self.guard.take_blocks() {
+                        self.io.push(IoRequest::Block { source, until });
+                    }
+                    return;
+                }
+                Admit::Refuse => {
+                    if let Ok(request) = &incoming.message {
+                        self.refuse_banned(request, source);
+                    }
+                    return;
+                }
+            }
+        }
         let message = match incoming.message {
             Ok(m) => m,
             Err((error, bytes)) => {
@@ -412,6 +439,10 @@ impl Engine {
                 self.parked = self.parked.saturating_sub(1);
                 self.committed(now, key, response, aor, answer);
             }
+            Waiting::Ban { network } => match answer {
+                Answer::Committed(Ok(())) => self.guard.stored(now, &network),
+                other => tracing::error!(%network, answer = ?other, "ban not written to the store"),
+            },
             Waiting::Reload { aor } => match answer {
                 Answer::Bindings(rows) => {
                     let restored = rows
@@ -524,9 +555,23 @@ impl Engine {
         (self.pinger.stats(), round.unreachable)
     }
 
-    /// Drops expired bindings from memory; answers them (address-of-record, contact).
+    /// Drops expired bindings from memory, and the guards' decayed counts; answers the
+    /// bindings (address-of-record, contact).
     pub fn purge_expired(&mut self, now: Now) -> Vec<(String, String)> {
+        self.guard.purge(now);
         self.location.purge(now.unix_secs())
+    }
+
+    /// The store's bans (`Store::bans`), read by a query started at `read_at`: they
+    /// replace the ones read before; the engine's own bans that were written before
+    /// `read_at` and are missing were lifted by an operator and are lifted here too.
+    pub fn set_bans(&mut self, read_at: Now, bans: &[store::Ban]) {
+        self.guard.set_bans(read_at, bans);
+    }
+
+    /// Sources the engine banned itself for failed authentications, in force now.
+    pub fn own_bans(&self, now: Now) -> usize {
+        self.guard.own_bans(now)
     }
 
     /// The served domains, read anew from the store.
@@ -692,6 +737,7 @@ impl Engine {
             random: &mut self.random,
             answers: &work.answers,
             memo: &mut work.memo,
+            guard: &mut self.guard,
         };
         let decided = if work.key.is_some() {
             route::decide(&mut cx, &work.request, work.source)
@@ -702,6 +748,12 @@ impl Engine {
                 Err(halt) => Err(halt),
             }
         };
+        for ban in self.guard.take_writes() {
+            let id = self.io.id();
+            let network = ban.network.clone();
+            self.io.push(IoRequest::Ban { id, ban });
+            self.waiting.insert(id, Waiting::Ban { network });
+        }
         match decided {
             Err(Halt::Need(query)) => {
                 self.parked += 1;
@@ -763,6 +815,28 @@ impl Engine {
                 }
             }
             Ok(Decision::Proxy(forward)) => self.forward(now, work, forward, 0),
+            Ok(Decision::Drop) => {
+                // No answer and no state: a retransmission is decided again.
+                if let Some(key) = work.key {
+                    self.layer.terminate(&key);
+                    self.layer.handle_timeout(now.instant);
+                }
+            }
+        }
+    }
+
+    /// The 403 a banned source gets with `ban_answer = "403"`, statelessly; an ACK gets
+    /// nothing.
+    fn refuse_banned(&mut self, request: &Message, source: Source) {
+        if request.method() == Some(&Method::Ack) {
+            return;
+        }
+        let response =
+            MessageBuilder::response_to(request, 403, Some("Forbidden"), Some(&local_tag(request)))
+                .header(HeaderName::Server, SERVER)
+                .build();
+        if let Ok(response) = response {
+            self.send_stateless(&response, source);
         }
     }
 

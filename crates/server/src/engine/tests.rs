@@ -62,6 +62,10 @@ struct World {
     kept_flows: Vec<(SocketAddr, Duration)>,
     /// The transport phones use.
     protocol: Protocol,
+    /// Bans the engine asked to write.
+    bans_written: Vec<crate::guard::BanWrite>,
+    /// Sources the engine asked the transports to drop.
+    blocks: Vec<(std::net::IpAddr, Instant)>,
 }
 
 fn config() -> ServerConfig {
@@ -126,6 +130,8 @@ impl World {
             registrations: 0,
             kept_flows: Vec::new(),
             protocol: Protocol::Udp,
+            bans_written: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 
@@ -186,9 +192,17 @@ impl World {
                 self.relay_deletes.push(call_id);
                 return;
             }
+            IoRequest::Block { source, until } => {
+                self.blocks.push((source, until));
+                return;
+            }
             IoRequest::KeepFlow { peer, for_time } => {
                 self.kept_flows.push((peer, for_time));
                 return;
+            }
+            IoRequest::Ban { id, ban } => {
+                self.bans_written.push(ban);
+                (id, Answer::Committed(Ok(())))
             }
             IoRequest::Record(r) => {
                 self.records.push(r);
@@ -943,3 +957,4 @@ fn requests_that_need_the_same_answer_share_one_query() {
         "{answers:?}"
     );
 }
+mod guard;

@@ -38,6 +38,8 @@ pub(crate) struct Cx<'a> {
     /// What this request was told while it waited.
     pub(crate) answers: &'a Answers,
     pub(crate) memo: &'a mut Memo,
+    /// Failed authentications are counted here; accounts under attack are slowed.
+    pub(crate) guard: &'a mut crate::guard::Guard,
 }
 
 impl Cx<'_> {

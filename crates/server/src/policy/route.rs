@@ -34,6 +34,7 @@ use store::BindingWrite;
 use crate::auth::{check_identity, AuthKind, Decision as AuthDecision, DigestAuth};
 use crate::engine::facts::Halt;
 use crate::engine::Source;
+use crate::guard::Admit;
 use crate::location::{aor_key, user_and_domain};
 use crate::persist::writes_for;
 use crate::policy::cx::Cx;
@@ -70,6 +71,9 @@ pub(crate) enum Decision {
     },
     /// Forward the request (statefully, or statelessly in stateless mode).
     Proxy(Forward),
+    /// No answer at all (credentials for an account under attack from a source that
+    /// failed lately, `crate::guard`).
+    Drop,
 }
 
 /// Decides what to do with a new request by the steps above; a refusal is a reply, so
@@ -124,7 +128,7 @@ fn route(
     let caller_realm = local_from_domain(cx, request)?;
     let mut consumed_realm = None;
     if let (Some(realm), false) = (&caller_realm, trusted) {
-        if let Some(challenge) = authenticate(cx, request, AuthKind::Proxy, realm)? {
+        if let Some(challenge) = authenticate(cx, request, source, AuthKind::Proxy, realm)? {
             return Ok(challenge);
         }
         consumed_realm = Some(realm.clone());
@@ -570,7 +574,7 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
         return Err(reject(403, "Domain not served"));
     }
     if !from_trusted(cx, source) {
-        if let Some(challenge) = authenticate(cx, request, AuthKind::Www, &realm)? {
+        if let Some(challenge) = authenticate(cx, request, source, AuthKind::Www, &realm)? {
             return Ok(challenge);
         }
     }
@@ -643,6 +647,7 @@ fn options(request: &Message) -> Decision {
 fn authenticate(
     cx: &mut Cx<'_>,
     request: &Message,
+    source: Source,
     kind: AuthKind,
     realm: &str,
 ) -> Result<Option<Decision>, Halt> {
@@ -651,8 +656,18 @@ fn authenticate(
         // is made once).
         return Ok(None);
     }
+    let ip = source.addr.ip();
     let ha1s = match DigestAuth::username(request, kind, realm) {
-        Some(user) => cx.credentials(&user, realm)?,
+        Some(user) => {
+            // An account under attack: sources that failed lately are turned away
+            // unchecked (the guard's step 4).
+            match cx.guard.slowed(cx.now, ip, &user, realm) {
+                Some(Admit::Refuse) => return Err(reject(403, "Forbidden")),
+                Some(_) => return Ok(Some(Decision::Drop)),
+                None => {}
+            }
+            cx.credentials(&user, realm)?
+        }
         None => None,
     };
     let random = cx.random.next();
@@ -665,7 +680,14 @@ fn authenticate(
             cx.memo.authenticated = true;
             Ok(None)
         }
-        AuthDecision::Challenge { code, headers } => {
+        AuthDecision::Challenge {
+            code,
+            headers,
+            failure,
+        } => {
+            if let Some(failure) = &failure {
+                cx.guard.auth_failed(cx.now, ip, failure, realm);
+            }
             let mut b = MessageBuilder::response_to(request, code, None, Some(&local_tag(request)));
             for (name, value) in &headers {
                 b = b.header(*name, value);

@@ -138,8 +138,11 @@ pub enum NcCheck {
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    /// The highest count accepted; 0 while only failures were seen.
     nc: u32,
     issued: u64,
+    /// Wrong responses seen with this nonce ([`NonceCounter::fail`]).
+    failures: u32,
 }
 
 /// Remembers, per nonce, the highest `nc` accepted, and rejects any count not above it.
@@ -236,10 +239,55 @@ impl NonceCounter {
         if self.floor.is_some_and(|f| issued <= f) {
             return NcCheck::Forgotten;
         }
+        self.insert(
+            nonce,
+            Entry {
+                nc,
+                issued,
+                failures: 0,
+            },
+        );
+        NcCheck::Accepted
+    }
+
+    fn insert(&mut self, nonce: &str, entry: Entry) {
         let key: Box<str> = nonce.into();
         self.order.push_back(key.clone());
-        self.entries.insert(key, Entry { nc, issued });
-        NcCheck::Accepted
+        self.entries.insert(key, entry);
+    }
+
+    /// Records a wrong response made with `nonce` (issued at `issued`, authentic) and
+    /// answers how many this nonce has had. A nonce whose history cannot be kept (issued
+    /// before the floor) answers `u32::MAX`: it is done for anyway.
+    pub fn fail(&mut self, nonce: &str, issued: u64, now: u64) -> u32 {
+        self.purge(now);
+        if let Some(e) = self.entries.get_mut(nonce) {
+            e.failures = e.failures.saturating_add(1);
+            return e.failures;
+        }
+        if self.floor.is_some_and(|f| issued <= f) {
+            return u32::MAX;
+        }
+        while self.entries.len() >= self.capacity {
+            self.evict_front();
+        }
+        if self.floor.is_some_and(|f| issued <= f) {
+            return u32::MAX;
+        }
+        self.insert(
+            nonce,
+            Entry {
+                nc: 0,
+                issued,
+                failures: 1,
+            },
+        );
+        1
+    }
+
+    /// The wrong responses recorded for `nonce` ([`NonceCounter::fail`]).
+    pub fn failures(&self, nonce: &str) -> u32 {
+        self.entries.get(nonce).map_or(0, |e| e.failures)
     }
 }
 
@@ -319,6 +367,19 @@ mod tests {
         assert_eq!(c.check("b", T + 1, 1, T + 2), NcCheck::Replay);
         assert_eq!(c.check("d", T + 3, 1, T + 3), NcCheck::Accepted);
         assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn failures_are_counted_per_nonce() {
+        let mut c = NonceCounter::new(10, 300);
+        assert_eq!(c.fail("a", T, T), 1);
+        assert_eq!(c.fail("a", T, T), 2);
+        assert_eq!(c.failures("a"), 2);
+        assert_eq!(c.failures("b"), 0);
+        // A nonce with failures only still takes its first count.
+        assert_eq!(c.check("a", T, 1, T), NcCheck::Accepted);
+        assert_eq!(c.check("a", T, 1, T), NcCheck::Replay);
+        assert_eq!(c.failures("a"), 2);
     }
 
     #[test]

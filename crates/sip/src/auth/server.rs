@@ -37,6 +37,7 @@ pub struct Verifier {
     max_age: u64,
     counter: NonceCounter,
     allow_no_qop: bool,
+    max_failures: u32,
 }
 
 impl Verifier {
@@ -49,7 +50,17 @@ impl Verifier {
             max_age,
             counter: NonceCounter::new(max_nonces, max_age),
             allow_no_qop: false,
+            max_failures: 0,
         }
+    }
+
+    /// Bounds the wrong responses one nonce may take: once a nonce has had `max` of them,
+    /// even the right response gets [`Outcome::Stale`] (a new nonce), so a guesser cannot
+    /// try password after password against one challenge with rising nonce counts
+    /// (RFC 7616 §5.5 leaves the nonce's life to the server). 0: no bound (the default).
+    pub fn max_failures_per_nonce(mut self, max: u32) -> Self {
+        self.max_failures = max;
+        self
     }
 
     /// Whether to accept credentials without `qop` (RFC 2069 clients, RFC 2617 §3.2.2.1).
@@ -106,8 +117,10 @@ impl Verifier {
     /// [`Verifier::verify`] for a request with a body (`qop=auth-int`).
     ///
     /// Order of checks: algorithm and `qop` supported, realm, nonce authenticity, response
-    /// (so only a client knowing the password learns that its nonce is stale), nonce age, and
-    /// last the nonce count (so a wrong guess cannot burn counts).
+    /// (so only a client knowing the password learns that its nonce is stale; a wrong one
+    /// is counted against the nonce), nonce age, the nonce's failures
+    /// ([`Verifier::max_failures_per_nonce`]), and last the nonce count (so a wrong guess
+    /// cannot burn counts).
     pub fn verify_with_body(
         &mut self,
         credentials: &Credentials<'_>,
@@ -135,12 +148,20 @@ impl Verifier {
         };
         match compute::expected_response(c, method, body, ha1) {
             Err(e) => return Outcome::Invalid(e),
-            Ok(r) if !compute::ct_eq_hex(&r, c.response.raw()) => return Outcome::BadResponse,
+            Ok(r) if !compute::ct_eq_hex(&r, c.response.raw()) => {
+                if let (Some(issued), true) = (issued, self.max_failures > 0) {
+                    self.counter.fail(&nonce, issued, now);
+                }
+                return Outcome::BadResponse;
+            }
             Ok(_) => {}
         }
         let Some(issued) = issued else {
             return Outcome::Stale;
         };
+        if self.max_failures > 0 && self.counter.failures(&nonce) >= self.max_failures {
+            return Outcome::Stale;
+        }
         let Some(nc) = c.nc.filter(|_| c.qop.is_some()) else {
             return Outcome::Ok;
         };

@@ -4,7 +4,7 @@
 use sip::auth::{ha1, Algorithm};
 use store::{
     flags, AccEvent, AccFilter, AccKind, Address, BindingWrite, CallState, CallWrite, Forwarding,
-    Store, StoreError, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
+    Store, StoreError, BANS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
 };
 
 use super::{acc_event, binding, call};
@@ -35,6 +35,7 @@ macro_rules! for_each_behaviour {
             accounting,
             accounting_filters,
             live_calls,
+            bans,
         );
     };
 }
@@ -1455,4 +1456,57 @@ pub async fn writer_calls_and_acc(s: Store) {
     bad.caller = String::new();
     let r = run(Box::new(move |w| w.write_calls(&[CallWrite::Upsert(bad)]))).await;
     assert!(matches!(r, Err(StoreError::BadCall(_))), "{r:?}");
+}
+
+pub async fn bans(s: Store) {
+    let now = 1_790_000_000_000;
+    assert!(s.bans(now).await.unwrap().is_empty());
+    let v0 = s.table_version(BANS_TABLE).await.unwrap();
+    assert_eq!(
+        s.add_ban("192.0.2.7", Some(now + 60_000), "auth failures", true, now)
+            .await
+            .unwrap(),
+        "192.0.2.7"
+    );
+    assert_eq!(
+        s.add_ban("198.51.100.9/24", None, "manual", false, now)
+            .await
+            .unwrap(),
+        "198.51.100.0/24"
+    );
+    let v1 = s.table_version(BANS_TABLE).await.unwrap();
+    assert!(v1 > v0);
+    let bans = s.bans(now).await.unwrap();
+    assert_eq!(bans.len(), 2);
+    assert_eq!(bans[0].network, "192.0.2.7");
+    assert_eq!(bans[0].until_ms, Some(now + 60_000));
+    assert!(bans[0].automatic);
+    assert_eq!(bans[1].until_ms, None);
+    assert!(!bans[1].automatic);
+    // A second ban of the same network replaces the first.
+    s.add_ban("192.0.2.7/32", Some(now + 120_000), "again", true, now + 1)
+        .await
+        .unwrap();
+    let bans = s.bans(now).await.unwrap();
+    assert_eq!(bans.len(), 2);
+    assert_eq!(bans[0].reason, "again");
+    // Ended bans are not in force and are purged.
+    assert_eq!(s.bans(now + 120_000).await.unwrap().len(), 1);
+    assert_eq!(s.purge_bans(now + 120_000).await.unwrap(), 1);
+    assert!(s.table_version(BANS_TABLE).await.unwrap() > v1);
+    assert!(matches!(
+        s.remove_ban("192.0.2.7").await,
+        Err(StoreError::NoSuchBan(_))
+    ));
+    assert!(matches!(
+        s.add_ban("example.com", None, "x", false, now).await,
+        Err(StoreError::BadBan(_))
+    ));
+    assert!(matches!(
+        s.add_ban("192.0.2.1", None, &"x".repeat(201), false, now)
+            .await,
+        Err(StoreError::BadBan(_))
+    ));
+    s.remove_ban("198.51.100.0/24").await.unwrap();
+    assert!(s.bans(now).await.unwrap().is_empty());
 }

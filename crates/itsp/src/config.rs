@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use server::registrar::RegistrarConfig;
 use server::trusted::Network;
+use server::ServerConfig;
 use sip::auth::Algorithm;
 use sip::transaction::TimerConfig;
 use transport::Listen;
@@ -538,31 +539,66 @@ pub(crate) enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The largest config file read: far above any real one (the example with every key is
+/// under 10 KB), so a wrong path (a log, a disk image) is refused at once instead of
+/// being read into memory.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 impl Config {
-    /// Reads and checks a config file.
+    /// Reads and checks a config file (at most [`MAX_CONFIG_BYTES`]).
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
             message,
-        })
+        };
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(read)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "larger than {MAX_CONFIG_BYTES} bytes: not a config file"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            invalid(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Config::parse(&text).map_err(invalid)
     }
 
-    /// Parses config text; the error names the line, the key and why.
+    /// Parses config text; the error names the line, the key and why. The file is checked
+    /// by converting it ([`ServerConfig::try_from`]), so a parsed file always converts.
     pub(crate) fn parse(text: &str) -> Result<Config, String> {
         let config: Config =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
-        config.check()?;
+        if let Some(n) = config.sip.threads {
+            check_threads(n).map_err(|e| format!("sip.threads: {e}"))?;
+        }
+        ServerConfig::try_from(&config)?;
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
-        if let Some(n) = self.sip.threads {
-            check_threads(n).map_err(|e| format!("sip.threads: {e}"))?;
+    /// How durable a binding's commit is before its 200 (`[registrar] sync_to_disk`).
+    pub(crate) fn location_durability(&self) -> store::Durability {
+        if self.registrar.sync_to_disk {
+            store::Durability::Disk
+        } else {
+            store::Durability::Process
         }
+    }
+
+    /// The registrar limits.
+    pub(crate) fn registrar(&self) -> Result<RegistrarConfig, String> {
         let r = &self.registrar;
         if r.min_expires > r.max_expires {
             return Err(format!(
@@ -585,12 +621,16 @@ impl Config {
         if r.purge_interval == 0 {
             return Err("registrar.purge_interval must be at least 1 second".into());
         }
-        if self.auth.algorithms.is_empty() {
-            return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
-        }
-        if self.auth.nonce_lifetime == 0 {
-            return Err("auth.nonce_lifetime must be at least 1 second".into());
-        }
+        Ok(RegistrarConfig {
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts: r.max_contacts,
+        })
+    }
+
+    /// The proxy settings, with the PSTN routing of `[pstn]`.
+    pub(crate) fn proxy(&self) -> Result<server::ProxyConfig, String> {
         let p = &self.proxy;
         if p.timer_c == 0 {
             return Err("proxy.timer_c must be at least 1 second".into());
@@ -611,45 +651,7 @@ impl Config {
                 }
             }
         }
-        self.relay.settings()?;
-        server::nat::NatTests::from_bits(self.nat.tests).map_err(|e| format!("nat.tests: {e}"))?;
-        if self.nat.ping_interval == 0 {
-            return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
-        }
-        if self.nat.ping_failures == 0 {
-            return Err("nat.ping_failures must be at least 1".into());
-        }
-        let t = &self.timers;
-        if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
-            return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
-        }
-        Ok(())
-    }
-
-    /// How durable a binding's commit is before its 200 (`[registrar] sync_to_disk`).
-    pub(crate) fn location_durability(&self) -> store::Durability {
-        if self.registrar.sync_to_disk {
-            store::Durability::Disk
-        } else {
-            store::Durability::Process
-        }
-    }
-
-    /// The registrar limits.
-    pub(crate) fn registrar(&self) -> RegistrarConfig {
-        let r = &self.registrar;
-        RegistrarConfig {
-            min_expires: r.min_expires,
-            max_expires: r.max_expires,
-            default_expires: r.default_expires,
-            max_contacts: r.max_contacts,
-        }
-    }
-
-    /// The proxy settings.
-    pub(crate) fn proxy(&self) -> server::ProxyConfig {
-        let p = &self.proxy;
-        server::ProxyConfig {
+        Ok(server::ProxyConfig {
             timer_c: Duration::from_secs(p.timer_c),
             max_message_size: p.max_message_size,
             record_route: p.record_route,
@@ -673,14 +675,22 @@ impl Config {
                     })
                     .collect(),
             },
-        }
+        })
     }
 
     /// The NAT settings.
-    pub(crate) fn nat(&self) -> server::nat::NatConfig {
+    pub(crate) fn nat(&self) -> Result<server::nat::NatConfig, String> {
         let n = &self.nat;
-        server::nat::NatConfig {
-            tests: server::nat::NatTests::from_bits(n.tests).unwrap_or_default(),
+        let tests =
+            server::nat::NatTests::from_bits(n.tests).map_err(|e| format!("nat.tests: {e}"))?;
+        if n.ping_interval == 0 {
+            return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
+        }
+        if n.ping_failures == 0 {
+            return Err("nat.ping_failures must be at least 1".into());
+        }
+        Ok(server::nat::NatConfig {
+            tests,
             fix_contact: n.fix_contact,
             force_rport: n.force_rport,
             ping: server::nat::PingConfig {
@@ -689,17 +699,52 @@ impl Config {
                 interval: Duration::from_secs(n.ping_interval),
                 max_failures: n.ping_failures,
             },
-        }
+        })
     }
 
     /// The SIP timers.
-    pub(crate) fn timers(&self) -> TimerConfig {
-        TimerConfig {
-            t1: Duration::from_millis(self.timers.t1_ms),
-            t2: Duration::from_millis(self.timers.t2_ms),
-            t4: Duration::from_millis(self.timers.t4_ms),
-            ..TimerConfig::default()
+    pub(crate) fn timers(&self) -> Result<TimerConfig, String> {
+        let t = &self.timers;
+        if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
+            return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
         }
+        Ok(TimerConfig {
+            t1: Duration::from_millis(t.t1_ms),
+            t2: Duration::from_millis(t.t2_ms),
+            t4: Duration::from_millis(t.t4_ms),
+            ..TimerConfig::default()
+        })
+    }
+}
+
+/// The one conversion of the file into the server's settings: every server setting is
+/// checked here, and an error names its key. `itsp serve` overrides the result with its
+/// flags (`--domain`, `--trusted`) and sets the node name.
+impl TryFrom<&Config> for ServerConfig {
+    type Error = String;
+
+    fn try_from(c: &Config) -> Result<ServerConfig, String> {
+        if c.auth.algorithms.is_empty() {
+            return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
+        }
+        if c.auth.nonce_lifetime == 0 {
+            return Err("auth.nonce_lifetime must be at least 1 second".into());
+        }
+        Ok(ServerConfig {
+            domains: c.sip.domains.clone(),
+            registrar: c.registrar()?,
+            trusted: c.auth.trusted.iter().map(|n| n.0).collect(),
+            digest_algorithms: c.auth.algorithms.iter().map(|a| a.0).collect(),
+            nonce_lifetime: c.auth.nonce_lifetime,
+            commit_window: Duration::from_millis(c.registrar.commit_window_ms),
+            location_durability: c.location_durability(),
+            purge_interval: Duration::from_secs(c.registrar.purge_interval),
+            timers: c.timers()?,
+            proxy: c.proxy()?,
+            nat: c.nat()?,
+            relay: c.relay.settings()?,
+            ..ServerConfig::default()
+        })
     }
 }
 
@@ -735,6 +780,38 @@ mod tests {
     }
 
     #[test]
+    fn the_file_converts_to_the_server_settings() {
+        let c = Config::parse(
+            "[sip]\ndomains = [\"example.com\"]\n[auth]\ntrusted = [\"192.0.2.0/24\"]\n[proxy]\ntimer_c = 30\n",
+        )
+        .unwrap();
+        let s = ServerConfig::try_from(&c).unwrap();
+        assert_eq!(s.domains, ["example.com"]);
+        assert_eq!(s.trusted.len(), 1);
+        assert_eq!(s.proxy.timer_c, Duration::from_secs(30));
+        let mut bad = Config::default();
+        bad.nat.ping_failures = 0;
+        let e = ServerConfig::try_from(&bad).unwrap_err();
+        assert!(e.contains("nat.ping_failures"), "{e}");
+    }
+
+    #[test]
+    fn a_file_too_large_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.toml");
+        let line = "# a comment line of a file far too large to be a config file\n";
+        let text = line.repeat(usize::try_from(MAX_CONFIG_BYTES).unwrap() / line.len() + 1);
+        std::fs::write(&path, text).unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("huge.toml") && e.contains("larger than 1048576 bytes"),
+            "{e}"
+        );
+        std::fs::write(&path, "[sip]\nthreads = 2\n").unwrap();
+        assert_eq!(Config::load(&path).unwrap().sip.threads, Some(2));
+    }
+
+    #[test]
     fn sync_to_disk_selects_fsynced_binding_commits() {
         let d = Config::default();
         assert_eq!(d.location_durability(), store::Durability::Process);
@@ -766,7 +843,7 @@ mod tests {
         assert!(e.contains("name server"), "{e}");
         let c = Config::parse("[proxy]\nnameservers = [\"192.0.2.53\", \"[::1]:5353\"]\n").unwrap();
         assert_eq!(
-            c.proxy().nameservers,
+            c.proxy().unwrap().nameservers,
             [
                 "192.0.2.53:53".parse().unwrap(),
                 "[::1]:5353".parse().unwrap()
@@ -789,7 +866,7 @@ mod tests {
             "[nat]\ntests = 31\nping = \"all\"\nping_method = \"crlf\"\nping_interval = 5\n",
         )
         .unwrap();
-        let n = c.nat();
+        let n = c.nat().unwrap();
         assert_eq!(n.tests.bits(), 31);
         assert_eq!(n.ping.targets, server::nat::PingTargets::All);
         assert_eq!(n.ping.method, server::nat::PingMethod::Crlf);

@@ -777,6 +777,10 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.stun.listen, d.stun.listen);
+        assert_eq!(
+            ServerConfig::try_from(&d).unwrap().digest_algorithms,
+            [Algorithm::Md5]
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! | [`persist`] | write-through of bindings to the store, batched; row conversion |
 //! | `writer_thread` | a thread that writes queued items to the store in batches (group commit) |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
-//! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
+//! | [`auth`] | digest policy: 401/407 challenges (MD5 by default, SHA-256 when configured), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |

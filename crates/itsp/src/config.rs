@@ -333,6 +333,8 @@ pub(crate) struct ProxySection {
     pub(crate) redirect_domains: Vec<String>,
     /// Forward without transaction state.
     pub(crate) stateless: bool,
+    /// 480 or 404: what callers from outside hear of absent users.
+    pub(crate) unknown_user_answer: u16,
 }
 
 /// A DNS server address read from the file: `IP` or `IP:PORT` (`[IPv6]:PORT`), port 53 by
@@ -369,6 +371,7 @@ impl Default for ProxySection {
             redirect: p.redirect,
             redirect_domains: p.redirect_domains,
             stateless: p.stateless,
+            unknown_user_answer: p.unknown_user_answer.status().0,
         }
     }
 }
@@ -383,6 +386,8 @@ pub(crate) struct SipSection {
     pub(crate) domains: Vec<String>,
     /// Threads handling SIP messages; `None`: [`DEFAULT_SIP_THREADS`].
     pub(crate) threads: Option<usize>,
+    /// The `Server` / `User-Agent` value; `None`: [`server::DEFAULT_SERVER_HEADER`].
+    pub(crate) server_header: Option<String>,
 }
 
 /// SIP worker threads by default: one thread is the cheapest per message (a message
@@ -641,6 +646,15 @@ impl Config {
                 p.max_message_size
             ));
         }
+        let unknown_user_answer = match p.unknown_user_answer {
+            480 => server::UnknownUserAnswer::Unavailable,
+            404 => server::UnknownUserAnswer::NotFound,
+            other => {
+                return Err(format!(
+                    "proxy.unknown_user_answer ({other}) must be 480 or 404"
+                ))
+            }
+        };
         for gw in &self.pstn.gateways {
             match sip::Uri::parse(gw) {
                 Ok(sip::Uri::Sip(u)) if !u.secure => {}
@@ -661,6 +675,7 @@ impl Config {
             redirect: p.redirect,
             redirect_domains: p.redirect_domains.clone(),
             stateless: p.stateless,
+            unknown_user_answer,
             pstn: server::pstn::PstnConfig {
                 number: self.pstn.number.0.clone(),
                 gateways: self.pstn.gateways.clone(),
@@ -730,6 +745,17 @@ impl TryFrom<&Config> for ServerConfig {
         if c.auth.nonce_lifetime == 0 {
             return Err("auth.nonce_lifetime must be at least 1 second".into());
         }
+        let server_header = match &c.sip.server_header {
+            None => server::DEFAULT_SERVER_HEADER.to_owned(),
+            Some(text) if text.len() <= 256 && !text.chars().any(char::is_control) => {
+                text.trim().to_owned()
+            }
+            Some(text) => {
+                return Err(format!(
+                    "sip.server_header: {text:?} must be one line of at most 256 bytes"
+                ))
+            }
+        };
         Ok(ServerConfig {
             domains: c.sip.domains.clone(),
             registrar: c.registrar()?,
@@ -743,6 +769,7 @@ impl TryFrom<&Config> for ServerConfig {
             proxy: c.proxy()?,
             nat: c.nat()?,
             relay: c.relay.settings()?,
+            server_header,
             ..ServerConfig::default()
         })
     }
@@ -777,10 +804,13 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.stun.listen, d.stun.listen);
-        assert_eq!(
-            ServerConfig::try_from(&d).unwrap().digest_algorithms,
-            [Algorithm::Md5]
+        let (cs, ds) = (
+            ServerConfig::try_from(&c).unwrap(),
+            ServerConfig::try_from(&d).unwrap(),
         );
+        assert_eq!(cs.server_header, ds.server_header);
+        assert_eq!(ds.server_header, "itsp");
+        assert_eq!(ds.digest_algorithms, [Algorithm::Md5]);
     }
 
     #[test]
@@ -862,6 +892,20 @@ mod tests {
         assert!(e.contains("pstn.gateways"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
+        let e = Config::parse("[proxy]\nunknown_user_answer = 403\n").unwrap_err();
+        assert!(
+            e.contains("proxy.unknown_user_answer") && e.contains("480 or 404"),
+            "{e}"
+        );
+        let c = Config::parse("[proxy]\nunknown_user_answer = 404\n").unwrap();
+        assert_eq!(
+            c.proxy().unwrap().unknown_user_answer,
+            server::UnknownUserAnswer::NotFound
+        );
+        let e = Config::parse("[sip]\nserver_header = \"itsp\\r\\nX: y\"\n").unwrap_err();
+        assert!(e.contains("sip.server_header"), "{e}");
+        let c = Config::parse("[sip]\nserver_header = \"\"\n").unwrap();
+        assert_eq!(ServerConfig::try_from(&c).unwrap().server_header, "");
     }
 
     #[test]

@@ -22,6 +22,11 @@ fn the_default_challenge_is_md5_alone() {
         .collect();
     assert_eq!(offers.len(), 1, "{offers:?}");
     assert!(offers[0].contains("algorithm=MD5"), "{offers:?}");
+    assert_eq!(
+        challenge.header(HeaderName::Server),
+        Some("itsp"),
+        "no version"
+    );
     let ok = phone.register("Contact: <sip:alice@192.0.2.1:5060>\r\n");
     assert_eq!(ok.status(), Some(200));
 }

@@ -68,11 +68,11 @@ pub mod trusted;
 mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
-pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig};
+pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer};
 pub use engine::Source;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use shell::{Server, StartReport};
-pub use sip_text::SERVER;
+pub use sip_text::DEFAULT_SERVER_HEADER;

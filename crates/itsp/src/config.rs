@@ -442,6 +442,8 @@ pub(crate) struct RegistrarSection {
     pub(crate) commit_window_ms: u64,
     /// Each binding commit waits for the disk (fsync), not only for the kernel.
     pub(crate) sync_to_disk: bool,
+    /// Trusted networks may register addresses that are no subscriber's.
+    pub(crate) trusted_may_register_anyone: bool,
 }
 
 impl Default for RegistrarSection {
@@ -455,6 +457,7 @@ impl Default for RegistrarSection {
             purge_interval: server::ServerConfig::default().purge_interval.as_secs(),
             commit_window_ms: server::config::DEFAULT_COMMIT_WINDOW_MS,
             sync_to_disk: false,
+            trusted_may_register_anyone: r.trusted_may_register_anyone,
         }
     }
 }
@@ -631,6 +634,7 @@ impl Config {
             max_expires: r.max_expires,
             default_expires: r.default_expires,
             max_contacts: r.max_contacts,
+            trusted_may_register_anyone: r.trusted_may_register_anyone,
         })
     }
 
@@ -906,6 +910,8 @@ mod tests {
         assert!(e.contains("sip.server_header"), "{e}");
         let c = Config::parse("[sip]\nserver_header = \"\"\n").unwrap();
         assert_eq!(ServerConfig::try_from(&c).unwrap().server_header, "");
+        let c = Config::parse("[registrar]\ntrusted_may_register_anyone = true\n").unwrap();
+        assert!(c.registrar().unwrap().trusted_may_register_anyone);
     }
 
     #[test]

@@ -901,6 +901,41 @@ Call-ID: scan-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{CALLER}>\
 }
 
 #[test]
+fn a_trusted_network_registers_subscribers_only() {
+    let register = |user: &str| {
+        format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-t{user};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=t{user}\r\nTo: <sip:{user}@example.com>\r\n\
+Call-ID: gw-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@{CALLER}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let mut w = World::new(trusted_config());
+    w.receive(CALLER, &register("gateway1"));
+    let refused = final_answer(&mut w, CALLER);
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(404), Some("Not Found"))
+    );
+    assert!(w
+        .engine
+        .location
+        .lookup("gateway1@example.com", 0)
+        .is_empty());
+    w.receive(CALLER, &register("bob"));
+    assert_eq!(
+        final_answer(&mut w, CALLER).status(),
+        Some(200),
+        "a subscriber, unchallenged"
+    );
+    // Allowed by the setting, for gateways that register themselves.
+    let mut open = trusted_config();
+    open.registrar.trusted_may_register_anyone = true;
+    let mut w = World::new(open);
+    w.receive(CALLER, &register("gateway1"));
+    assert_eq!(final_answer(&mut w, CALLER).status(), Some(200));
+}
+
+#[test]
 fn the_server_header_is_configured() {
     let header = |server_header: Option<&str>| {
         let mut c = config();

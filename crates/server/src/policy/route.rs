@@ -6,8 +6,8 @@
 //! 1. [`sanity`]: malformed or unsupported requests are refused with a reason (§8.2,
 //!    §16.3), Max-Forwards 0 with 483; [`size`]: too large, 513.
 //! 2. REGISTER → [`register`]: the domain is ours, [`authenticate`] (401) unless the
-//!    source is trusted, `check_to`, then the registrar (§10.3) with write-through to the
-//!    store.
+//!    source is trusted (then the address must be a subscriber's), `check_to`, then the
+//!    registrar (§10.3) with write-through to the store.
 //! 3. OPTIONS to the server itself → [`options`]: 200 with what we support (keepalive
 //!    probes, monitoring).
 //! 4. Everything else is routed ([`route`]): loop detection (482), then
@@ -620,7 +620,8 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     if !cx.is_served(&realm)? {
         return Err(reject(403, "Domain not served"));
     }
-    if !from_trusted(cx, source) {
+    let trusted = from_trusted(cx, source);
+    if !trusted {
         if let Some(challenge) = authenticate(cx, request, AuthKind::Www, &realm)? {
             return Ok(challenge);
         }
@@ -628,6 +629,18 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     // Step 5: the address of record.
     let aor =
         aor_key(&to_uri).ok_or_else(|| Rejection::new(404, "Address of record has no user"))?;
+    if trusted && !cx.config.registrar.trusted_may_register_anyone {
+        // Not challenged, so the subscriber is looked up here: a trusted network binds
+        // only subscribers' addresses (404 for others, §10.3 step 5), it creates no users.
+        let user = user_and_domain(&to_uri).map(|(user, _)| user);
+        if cx
+            .credentials(user.as_deref().unwrap_or_default(), &realm)?
+            .is_none()
+        {
+            tracing::info!(%aor, source = %source.addr, "trusted REGISTER for no subscriber refused");
+            return Err(reject(404, "Not Found"));
+        }
+    }
     // Steps 6–8, atomically: decide, apply to the index, queue the write, list the result.
     let now = cx.now.unix_secs();
     let arrival = Arrival {

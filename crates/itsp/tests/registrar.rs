@@ -410,3 +410,38 @@ fn several_domains_are_separate_realms() {
     let refused = foreign.register("");
     assert_eq!(refused.status(), Some(403));
 }
+
+#[test]
+fn a_trusted_network_registers_subscribers_only() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let mut args = data.args();
+    args.extend(["--trusted".into(), "127.0.0.0/8".into()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut phone = Phone::new(server.udp, "gw", "");
+    let mut register = |user: &str| {
+        let contact = format!("Contact: <sip:{user}@{}>\r\n", phone.local());
+        let text = phone.register_text(user, &contact, None);
+        phone.exchange(&text)
+    };
+    // Not challenged, and no user is created: 404 for an address that is no subscriber's.
+    let refused = register("gateway1");
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(404), Some("Not Found"))
+    );
+    assert_eq!(register("alice").status(), Some(200), "a subscriber");
+    let bindings = common::admin_json(&data, &["ul", "show"]).to_string();
+    assert!(!bindings.contains("gateway1"), "{bindings}");
+
+    // Allowed by the setting, for gateways that register themselves.
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[registrar]\ntrusted_may_register_anyone = true\n").unwrap();
+    args.extend(["--config".into(), config.display().to_string()]);
+    drop(server);
+    let server = Itsp::start(&as_strs(&args));
+    let mut phone = Phone::new(server.udp, "gw", "");
+    let contact = format!("Contact: <sip:gateway1@{}>\r\n", phone.local());
+    let text = phone.register_text("gateway1", &contact, None);
+    let ok = phone.exchange(&text);
+    assert_eq!(ok.status(), Some(200));
+}

@@ -9,7 +9,9 @@
 # which fail without it), rtpengine-daemon (the proxy driving a real rtpengine as its relay
 # node, crates/itsp/tests/proxy_rtpengine.rs; the NG client against a real rtpengine,
 # crates/relay/tests/rtpengine.rs; bench/relay.sh) and kamailio (its base package ships the
-# rtpengine module: crates/itsp/tests/relay_kamailio.rs). Always installed: iproute2,
+# rtpengine module: crates/itsp/tests/relay_kamailio.rs), sipvicious (svwar, the
+# user-enumeration scan of crates/itsp/tests/enumeration.rs) and linphone-cli (linphonec
+# registering: crates/itsp/tests/registrar_peers.rs). Always installed: iproute2,
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,
 # `conntrack -F`) needs; and gcc with libc6-dev, the C compiler that builds the bundled

@@ -343,6 +343,15 @@ mod tests {
         assert!(options.validate().is_ok());
         assert_eq!(options.method(), Some(&sip::Method::Options));
         assert_eq!(options.request_uri_str(), Some("sip:a@192.168.1.2:5060"));
+        assert_eq!(options.header(sip::HeaderName::UserAgent), Some("itsp"));
+        // The configured User-Agent, or none.
+        for (agent, expected) in [("Example SBC", Some("Example SBC")), ("", None)] {
+            let mut pinger = Pinger::new().with_user_agent(agent);
+            let round = pinger.round(bindings, 10, &config(), local, || 7);
+            let options = Message::parse(round.pings[0].bytes.clone()).unwrap();
+            assert!(options.validate().is_ok());
+            assert_eq!(options.header(sip::HeaderName::UserAgent), expected);
+        }
         assert!(options
             .top_via()
             .unwrap()

@@ -440,8 +440,10 @@ if [[ " $peers " == *" kamailio "* ]]; then
 fi
 
 if [[ " $peers " == *" itsp "* ]]; then
-  "$itsp" --log "$itsp_log" serve --listen udp:127.0.0.1:5070 --domain 127.0.0.1 \
-    --trusted 127.0.0.1/32 --data-dir "$tmp/itsp-data" >"$tmp/itsp.log" 2>&1 &
+  # The UAS registers a user that is no subscriber, from a trusted address.
+  printf '[registrar]\ntrusted_may_register_anyone = true\n' >"$tmp/itsp.toml"
+  "$itsp" --log "$itsp_log" serve --config "$tmp/itsp.toml" --listen udp:127.0.0.1:5070 \
+    --domain 127.0.0.1 --trusted 127.0.0.1/32 --data-dir "$tmp/itsp-data" >"$tmp/itsp.log" 2>&1 &
   its=$!
   started+=("$its")
   wait_udp 5070 "$its"

@@ -317,10 +317,12 @@ start_kamailio() { # CFG NAME [-A define]...: starts Kamailio in the foreground 
 start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   local name=$1 dir=$2
   shift 2
-  # sipp is one source sending thousands of requests a second: no flood limit.
-  printf '[guard]\npike_requests = 0\n' >"$tmp/$name.toml"
+  # sipp is one source sending thousands of requests a second: no flood limit. The load
+  # registers users that are no subscribers, from a trusted address (as Kamailio's no-auth
+  # configuration takes them).
+  printf '[guard]\npike_requests = 0\n[registrar]\ntrusted_may_register_anyone = true\n' >"$tmp/$name.toml"
   if [ "$sync_to_disk" = 1 ]; then
-    printf '[registrar]\nsync_to_disk = true\n' >>"$tmp/$name.toml"
+    printf 'sync_to_disk = true\n' >>"$tmp/$name.toml"
   fi
   local config=(--config "$tmp/$name.toml")
   "$itsp" --log "$itsp_log" serve "${config[@]}" --listen udp:127.0.0.1:5070 \

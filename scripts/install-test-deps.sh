@@ -10,8 +10,11 @@
 # node, crates/itsp/tests/proxy_rtpengine.rs; the NG client against a real rtpengine,
 # crates/relay/tests/rtpengine.rs; bench/relay.sh) and kamailio (its base package ships the
 # rtpengine module: crates/itsp/tests/relay_kamailio.rs), sipvicious (svcrack against the
-# server's guards) and fail2ban (fail2ban-regex with contrib/fail2ban/filter.d/itsp.conf;
-# both crates/itsp/tests/guard.rs, which say "skipped" without them). Always installed: iproute2,
+# server's guards, crates/itsp/tests/guard.rs; svwar, the user-enumeration scan of
+# crates/itsp/tests/enumeration.rs), fail2ban (fail2ban-regex with
+# contrib/fail2ban/filter.d/itsp.conf, crates/itsp/tests/guard.rs, which says "skipped"
+# without it) and linphone-cli (linphonec registering: crates/itsp/tests/registrar_peers.rs).
+# Always installed: iproute2,
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,
 # `conntrack -F`) needs; and gcc with libc6-dev, the C compiler that builds the bundled

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use server::registrar::RegistrarConfig;
 use server::trusted::Network;
+use server::ServerConfig;
 use sip::auth::Algorithm;
 use sip::transaction::TimerConfig;
 use transport::Listen;
@@ -334,6 +335,8 @@ pub(crate) struct ProxySection {
     pub(crate) redirect_domains: Vec<String>,
     /// Forward without transaction state.
     pub(crate) stateless: bool,
+    /// 480 or 404: what callers from outside hear of absent users.
+    pub(crate) unknown_user_answer: u16,
 }
 
 /// A DNS server address read from the file: `IP` or `IP:PORT` (`[IPv6]:PORT`), port 53 by
@@ -370,6 +373,7 @@ impl Default for ProxySection {
             redirect: p.redirect,
             redirect_domains: p.redirect_domains,
             stateless: p.stateless,
+            unknown_user_answer: p.unknown_user_answer.status().0,
         }
     }
 }
@@ -384,6 +388,8 @@ pub(crate) struct SipSection {
     pub(crate) domains: Vec<String>,
     /// Threads handling SIP messages; `None`: [`DEFAULT_SIP_THREADS`].
     pub(crate) threads: Option<usize>,
+    /// The `Server` / `User-Agent` value; `None`: [`server::DEFAULT_SERVER_HEADER`].
+    pub(crate) server_header: Option<String>,
 }
 
 /// SIP worker threads by default: one thread is the cheapest per message (a message
@@ -438,6 +444,8 @@ pub(crate) struct RegistrarSection {
     pub(crate) commit_window_ms: u64,
     /// Each binding commit waits for the disk (fsync), not only for the kernel.
     pub(crate) sync_to_disk: bool,
+    /// Trusted networks may register addresses that are no subscriber's.
+    pub(crate) trusted_may_register_anyone: bool,
 }
 
 impl Default for RegistrarSection {
@@ -451,6 +459,7 @@ impl Default for RegistrarSection {
             purge_interval: server::ServerConfig::default().purge_interval.as_secs(),
             commit_window_ms: server::config::DEFAULT_COMMIT_WINDOW_MS,
             sync_to_disk: false,
+            trusted_may_register_anyone: r.trusted_may_register_anyone,
         }
     }
 }
@@ -540,31 +549,66 @@ pub(crate) enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The largest config file read: far above any real one (the example with every key is
+/// under 10 KB), so a wrong path (a log, a disk image) is refused at once instead of
+/// being read into memory.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 impl Config {
-    /// Reads and checks a config file.
+    /// Reads and checks a config file (at most [`MAX_CONFIG_BYTES`]).
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
             message,
-        })
+        };
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(read)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "larger than {MAX_CONFIG_BYTES} bytes: not a config file"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            invalid(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Config::parse(&text).map_err(invalid)
     }
 
-    /// Parses config text; the error names the line, the key and why.
+    /// Parses config text; the error names the line, the key and why. The file is checked
+    /// by converting it ([`ServerConfig::try_from`]), so a parsed file always converts.
     pub(crate) fn parse(text: &str) -> Result<Config, String> {
         let config: Config =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
-        config.check()?;
+        if let Some(n) = config.sip.threads {
+            check_threads(n).map_err(|e| format!("sip.threads: {e}"))?;
+        }
+        ServerConfig::try_from(&config)?;
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
-        if let Some(n) = self.sip.threads {
-            check_threads(n).map_err(|e| format!("sip.threads: {e}"))?;
+    /// How durable a binding's commit is before its 200 (`[registrar] sync_to_disk`).
+    pub(crate) fn location_durability(&self) -> store::Durability {
+        if self.registrar.sync_to_disk {
+            store::Durability::Disk
+        } else {
+            store::Durability::Process
         }
+    }
+
+    /// The registrar limits.
+    pub(crate) fn registrar(&self) -> Result<RegistrarConfig, String> {
         let r = &self.registrar;
         if r.min_expires > r.max_expires {
             return Err(format!(
@@ -587,13 +631,17 @@ impl Config {
         if r.purge_interval == 0 {
             return Err("registrar.purge_interval must be at least 1 second".into());
         }
-        if self.auth.algorithms.is_empty() {
-            return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
-        }
-        self.guard.settings()?;
-        if self.auth.nonce_lifetime == 0 {
-            return Err("auth.nonce_lifetime must be at least 1 second".into());
-        }
+        Ok(RegistrarConfig {
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts: r.max_contacts,
+            trusted_may_register_anyone: r.trusted_may_register_anyone,
+        })
+    }
+
+    /// The proxy settings, with the PSTN routing of `[pstn]`.
+    pub(crate) fn proxy(&self) -> Result<server::ProxyConfig, String> {
         let p = &self.proxy;
         if p.timer_c == 0 {
             return Err("proxy.timer_c must be at least 1 second".into());
@@ -604,6 +652,15 @@ impl Config {
                 p.max_message_size
             ));
         }
+        let unknown_user_answer = match p.unknown_user_answer {
+            480 => server::UnknownUserAnswer::Unavailable,
+            404 => server::UnknownUserAnswer::NotFound,
+            other => {
+                return Err(format!(
+                    "proxy.unknown_user_answer ({other}) must be 480 or 404"
+                ))
+            }
+        };
         for gw in &self.pstn.gateways {
             match sip::Uri::parse(gw) {
                 Ok(sip::Uri::Sip(u)) if !u.secure => {}
@@ -614,45 +671,7 @@ impl Config {
                 }
             }
         }
-        self.relay.settings()?;
-        server::nat::NatTests::from_bits(self.nat.tests).map_err(|e| format!("nat.tests: {e}"))?;
-        if self.nat.ping_interval == 0 {
-            return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
-        }
-        if self.nat.ping_failures == 0 {
-            return Err("nat.ping_failures must be at least 1".into());
-        }
-        let t = &self.timers;
-        if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
-            return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
-        }
-        Ok(())
-    }
-
-    /// How durable a binding's commit is before its 200 (`[registrar] sync_to_disk`).
-    pub(crate) fn location_durability(&self) -> store::Durability {
-        if self.registrar.sync_to_disk {
-            store::Durability::Disk
-        } else {
-            store::Durability::Process
-        }
-    }
-
-    /// The registrar limits.
-    pub(crate) fn registrar(&self) -> RegistrarConfig {
-        let r = &self.registrar;
-        RegistrarConfig {
-            min_expires: r.min_expires,
-            max_expires: r.max_expires,
-            default_expires: r.default_expires,
-            max_contacts: r.max_contacts,
-        }
-    }
-
-    /// The proxy settings.
-    pub(crate) fn proxy(&self) -> server::ProxyConfig {
-        let p = &self.proxy;
-        server::ProxyConfig {
+        Ok(server::ProxyConfig {
             timer_c: Duration::from_secs(p.timer_c),
             max_message_size: p.max_message_size,
             record_route: p.record_route,
@@ -662,6 +681,7 @@ impl Config {
             redirect: p.redirect,
             redirect_domains: p.redirect_domains.clone(),
             stateless: p.stateless,
+            unknown_user_answer,
             pstn: server::pstn::PstnConfig {
                 number: self.pstn.number.0.clone(),
                 gateways: self.pstn.gateways.clone(),
@@ -676,14 +696,22 @@ impl Config {
                     })
                     .collect(),
             },
-        }
+        })
     }
 
     /// The NAT settings.
-    pub(crate) fn nat(&self) -> server::nat::NatConfig {
+    pub(crate) fn nat(&self) -> Result<server::nat::NatConfig, String> {
         let n = &self.nat;
-        server::nat::NatConfig {
-            tests: server::nat::NatTests::from_bits(n.tests).unwrap_or_default(),
+        let tests =
+            server::nat::NatTests::from_bits(n.tests).map_err(|e| format!("nat.tests: {e}"))?;
+        if n.ping_interval == 0 {
+            return Err("nat.ping_interval must be at least 1 second (nat.ping = \"none\" turns keepalives off)".into());
+        }
+        if n.ping_failures == 0 {
+            return Err("nat.ping_failures must be at least 1".into());
+        }
+        Ok(server::nat::NatConfig {
+            tests,
             fix_contact: n.fix_contact,
             force_rport: n.force_rport,
             ping: server::nat::PingConfig {
@@ -692,17 +720,65 @@ impl Config {
                 interval: Duration::from_secs(n.ping_interval),
                 max_failures: n.ping_failures,
             },
-        }
+        })
     }
 
     /// The SIP timers.
-    pub(crate) fn timers(&self) -> TimerConfig {
-        TimerConfig {
-            t1: Duration::from_millis(self.timers.t1_ms),
-            t2: Duration::from_millis(self.timers.t2_ms),
-            t4: Duration::from_millis(self.timers.t4_ms),
-            ..TimerConfig::default()
+    pub(crate) fn timers(&self) -> Result<TimerConfig, String> {
+        let t = &self.timers;
+        if t.t1_ms == 0 || t.t2_ms < t.t1_ms || t.t4_ms == 0 {
+            return Err("timers: t1_ms and t4_ms must be above 0 and t2_ms at least t1_ms".into());
         }
+        Ok(TimerConfig {
+            t1: Duration::from_millis(t.t1_ms),
+            t2: Duration::from_millis(t.t2_ms),
+            t4: Duration::from_millis(t.t4_ms),
+            ..TimerConfig::default()
+        })
+    }
+}
+
+/// The one conversion of the file into the server's settings: every server setting is
+/// checked here, and an error names its key. `itsp serve` overrides the result with its
+/// flags (`--domain`, `--trusted`) and sets the node name.
+impl TryFrom<&Config> for ServerConfig {
+    type Error = String;
+
+    fn try_from(c: &Config) -> Result<ServerConfig, String> {
+        if c.auth.algorithms.is_empty() {
+            return Err("auth.algorithms must name at least one of \"MD5\", \"SHA-256\"".into());
+        }
+        if c.auth.nonce_lifetime == 0 {
+            return Err("auth.nonce_lifetime must be at least 1 second".into());
+        }
+        let server_header = match &c.sip.server_header {
+            None => server::DEFAULT_SERVER_HEADER.to_owned(),
+            Some(text) if text.len() <= 256 && !text.chars().any(char::is_control) => {
+                text.trim().to_owned()
+            }
+            Some(text) => {
+                return Err(format!(
+                    "sip.server_header: {text:?} must be one line of at most 256 bytes"
+                ))
+            }
+        };
+        Ok(ServerConfig {
+            domains: c.sip.domains.clone(),
+            registrar: c.registrar()?,
+            trusted: c.auth.trusted.iter().map(|n| n.0).collect(),
+            digest_algorithms: c.auth.algorithms.iter().map(|a| a.0).collect(),
+            nonce_lifetime: c.auth.nonce_lifetime,
+            commit_window: Duration::from_millis(c.registrar.commit_window_ms),
+            location_durability: c.location_durability(),
+            purge_interval: Duration::from_secs(c.registrar.purge_interval),
+            timers: c.timers()?,
+            proxy: c.proxy()?,
+            nat: c.nat()?,
+            relay: c.relay.settings()?,
+            server_header,
+            guard: c.guard.settings()?,
+            ..ServerConfig::default()
+        })
     }
 }
 
@@ -807,6 +883,45 @@ mod tests {
         );
         let e = Config::parse("[guard]\nban_answer = \"reject\"\n").unwrap_err();
         assert!(e.contains("guard.ban_answer"), "{e}");
+        let (cs, ds) = (
+            ServerConfig::try_from(&c).unwrap(),
+            ServerConfig::try_from(&d).unwrap(),
+        );
+        assert_eq!(cs.server_header, ds.server_header);
+        assert_eq!(ds.server_header, "itsp");
+        assert_eq!(ds.digest_algorithms, [Algorithm::Md5]);
+    }
+
+    #[test]
+    fn the_file_converts_to_the_server_settings() {
+        let c = Config::parse(
+            "[sip]\ndomains = [\"example.com\"]\n[auth]\ntrusted = [\"192.0.2.0/24\"]\n[proxy]\ntimer_c = 30\n",
+        )
+        .unwrap();
+        let s = ServerConfig::try_from(&c).unwrap();
+        assert_eq!(s.domains, ["example.com"]);
+        assert_eq!(s.trusted.len(), 1);
+        assert_eq!(s.proxy.timer_c, Duration::from_secs(30));
+        let mut bad = Config::default();
+        bad.nat.ping_failures = 0;
+        let e = ServerConfig::try_from(&bad).unwrap_err();
+        assert!(e.contains("nat.ping_failures"), "{e}");
+    }
+
+    #[test]
+    fn a_file_too_large_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.toml");
+        let line = "# a comment line of a file far too large to be a config file\n";
+        let text = line.repeat(usize::try_from(MAX_CONFIG_BYTES).unwrap() / line.len() + 1);
+        std::fs::write(&path, text).unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("huge.toml") && e.contains("larger than 1048576 bytes"),
+            "{e}"
+        );
+        std::fs::write(&path, "[sip]\nthreads = 2\n").unwrap();
+        assert_eq!(Config::load(&path).unwrap().sip.threads, Some(2));
     }
 
     #[test]
@@ -841,7 +956,7 @@ mod tests {
         assert!(e.contains("name server"), "{e}");
         let c = Config::parse("[proxy]\nnameservers = [\"192.0.2.53\", \"[::1]:5353\"]\n").unwrap();
         assert_eq!(
-            c.proxy().nameservers,
+            c.proxy().unwrap().nameservers,
             [
                 "192.0.2.53:53".parse().unwrap(),
                 "[::1]:5353".parse().unwrap()
@@ -856,6 +971,22 @@ mod tests {
         assert!(e.contains("pstn.gateways"), "{e}");
         let e = Config::parse("[registrar]\nmax_contacts = -1\n").unwrap_err();
         assert!(e.contains("max_contacts"), "{e}");
+        let e = Config::parse("[proxy]\nunknown_user_answer = 403\n").unwrap_err();
+        assert!(
+            e.contains("proxy.unknown_user_answer") && e.contains("480 or 404"),
+            "{e}"
+        );
+        let c = Config::parse("[proxy]\nunknown_user_answer = 404\n").unwrap();
+        assert_eq!(
+            c.proxy().unwrap().unknown_user_answer,
+            server::UnknownUserAnswer::NotFound
+        );
+        let e = Config::parse("[sip]\nserver_header = \"itsp\\r\\nX: y\"\n").unwrap_err();
+        assert!(e.contains("sip.server_header"), "{e}");
+        let c = Config::parse("[sip]\nserver_header = \"\"\n").unwrap();
+        assert_eq!(ServerConfig::try_from(&c).unwrap().server_header, "");
+        let c = Config::parse("[registrar]\ntrusted_may_register_anyone = true\n").unwrap();
+        assert!(c.registrar().unwrap().trusted_may_register_anyone);
     }
 
     #[test]
@@ -864,7 +995,7 @@ mod tests {
             "[nat]\ntests = 31\nping = \"all\"\nping_method = \"crlf\"\nping_interval = 5\n",
         )
         .unwrap();
-        let n = c.nat();
+        let n = c.nat().unwrap();
         assert_eq!(n.tests.bits(), 31);
         assert_eq!(n.ping.targets, server::nat::PingTargets::All);
         assert_eq!(n.ping.method, server::nat::PingMethod::Crlf);

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -85,47 +84,22 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             "tcp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?,
         ]
     };
-    let domains = if !args.domains.is_empty() {
-        args.domains
-    } else if !config.sip.domains.is_empty() {
-        config.sip.domains.clone()
-    } else {
-        vec![host_name()]
-    };
+    let mut server = ServerConfig::try_from(&config).map_err(anyhow::Error::msg)?;
+    if !args.domains.is_empty() {
+        server.domains = args.domains;
+    } else if server.domains.is_empty() {
+        server.domains = vec![host_name()];
+    }
+    if !args.trusted.is_empty() {
+        server.trusted = args.trusted;
+    }
+    server.node = host_name();
     let store = StoreArgs {
         data_dir: args
             .data_dir
             .or(config.store.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("./data")),
         db: args.db.or(config.store.db.clone()),
-    };
-    let trusted = if !args.trusted.is_empty() {
-        args.trusted
-    } else {
-        config.auth.trusted.iter().map(|n| n.0).collect()
-    };
-    let server = ServerConfig {
-        domains,
-        trusted,
-        digest_algorithms: config.auth.algorithms.iter().map(|a| a.0).collect(),
-        registrar: config.registrar(),
-        nonce_lifetime: config.auth.nonce_lifetime,
-        purge_interval: Duration::from_secs(config.registrar.purge_interval),
-        commit_window: Duration::from_millis(config.registrar.commit_window_ms),
-        location_durability: config.location_durability(),
-        timers: config.timers(),
-        proxy: config.proxy(),
-        nat: config.nat(),
-        relay: config
-            .relay
-            .settings()
-            .map_err(|message| anyhow::anyhow!("{message}"))?,
-        node: host_name(),
-        guard: config
-            .guard
-            .settings()
-            .map_err(|message| anyhow::anyhow!("{message}"))?,
-        ..ServerConfig::default()
     };
     let stun = if args.no_stun || (args.stun_listen.is_empty() && !config.stun.enabled) {
         Vec::new()

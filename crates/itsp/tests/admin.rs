@@ -237,6 +237,31 @@ fn users() {
         1,
         &["user", "passwd", "nobody@example.com", "--password", "x"],
     );
+    // Absurd passwords are refused, from the command line and from standard input.
+    let long = "x".repeat(store::MAX_PASSWORD_BYTES + 1);
+    let e = t.fails(
+        1,
+        &["user", "add", "carol@example.com", "--password", &long],
+    );
+    assert!(e.contains("longer than 1024 bytes"), "{e}");
+    let out = t.run_in(
+        t.dir.path(),
+        &["user", "passwd", "alice@example.com", "--password-stdin"],
+        &format!("{}\n", "y".repeat(8000)),
+        true,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("longer than 1024 bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(ha1s(&t, "alice", "example.com"), alice_after, "unchanged");
+    let longest = "z".repeat(store::MAX_PASSWORD_BYTES);
+    t.ok_stdin(
+        &["user", "passwd", "alice@example.com", "--password-stdin"],
+        &format!("{longest}\n"),
+    );
 
     let text = t.ok(&["user", "list"]);
     let lines: Vec<&str> = text.lines().collect();

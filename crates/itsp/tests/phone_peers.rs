@@ -7,8 +7,9 @@
 //! baresip is configured in a temporary directory (`-f DIR`): loopback only, G.711, its
 //! tone from the `aufile` source. Version 1.0.0's `aufile` has no player, so what it hears
 //! is recorded by the `sndfile` filter (`snd_path`, one `dump-*-dec.wav` per call), and the
-//! player is ALSA's `null` device. libre 1.0 fails a challenge that offers any algorithm
-//! but MD5 ("Function not implemented"), so the server here offers MD5 only.
+//! player is ALSA's `null` device. The server runs with its default configuration, whose
+//! challenge is MD5 alone: libre 1.0 fails a challenge that offers any algorithm but MD5
+//! ("Function not implemented"), so these tests also prove that default.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -32,18 +33,15 @@ const BARESIP_HZ: f64 = 600.0;
 const PHONE_HZ: f64 = 440.0;
 const INSTALL_HINT: &str = "run `scripts/install-test-deps.sh baresip` (CI installs it)";
 
-/// The server with alice, bob and carol, offering MD5 digests only (see the file's doc).
-fn server(dir: &Path) -> (DataDir, Itsp) {
+/// The server with alice, bob and carol, in its default configuration (see the file's
+/// doc).
+fn server() -> (DataDir, Itsp) {
     let data = DataDir::with_users(&[
         ("alice", "a-secret"),
         ("bob", "b-secret"),
         ("carol", "c-secret"),
     ]);
-    let config = dir.join("itsp.toml");
-    std::fs::write(&config, "[auth]\nalgorithms = [\"MD5\"]\n").unwrap();
-    let mut args = data.args();
-    args.extend(["--config".to_owned(), config.display().to_string()]);
-    let server = Itsp::start(&as_strs(&args));
+    let server = Itsp::start(&as_strs(&data.args()));
     (data, server)
 }
 
@@ -284,7 +282,7 @@ fn strip_escapes(text: &str) -> String {
 fn itsp_phone_calls_baresip() {
     require_baresip();
     let dir = tempfile::tempdir().unwrap();
-    let (_data, server) = server(dir.path());
+    let (_data, server) = server();
     let source = dir.path().join("carol-says.wav");
     tone_file(&source, BARESIP_HZ);
     let mut carol = Baresip::start(server.udp, "carol", "c-secret", &source, &[]);
@@ -344,7 +342,7 @@ fn itsp_phone_calls_baresip() {
 fn baresip_calls_itsp_phone() {
     require_baresip();
     let dir = tempfile::tempdir().unwrap();
-    let (_data, server) = server(dir.path());
+    let (_data, server) = server();
     let source = dir.path().join("carol-says.wav");
     tone_file(&source, BARESIP_HZ);
     let alice_heard = dir.path().join("alice-heard.wav");

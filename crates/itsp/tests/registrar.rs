@@ -10,13 +10,39 @@ use common::{as_strs, assert_bindings, contacts, DataDir, Itsp, Phone, DOMAIN};
 use sip::HeaderName;
 
 #[test]
-fn register_with_sha256_and_md5_then_query_refresh_and_remove() {
+fn the_default_challenge_is_md5_alone() {
     let data = DataDir::with_users(&[("alice", "secret")]);
     let server = Itsp::start(&as_strs(&data.args()));
     let mut phone = Phone::new(server.udp, "alice", "secret");
+    let text = phone.register_text("alice", "Contact: <sip:alice@192.0.2.1:5060>\r\n", None);
+    let challenge = phone.exchange(&text);
+    assert_eq!(challenge.status(), Some(401));
+    let offers: Vec<&str> = challenge
+        .header_values(HeaderName::WwwAuthenticate)
+        .collect();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert!(offers[0].contains("algorithm=MD5"), "{offers:?}");
+    assert_eq!(
+        challenge.header(HeaderName::Server),
+        Some("itsp"),
+        "no version"
+    );
+    let ok = phone.register("Contact: <sip:alice@192.0.2.1:5060>\r\n");
+    assert_eq!(ok.status(), Some(200));
+}
 
-    // The first REGISTER is challenged: MD5 first (for phones that read only the first
-    // challenge), SHA-256 second (RFC 8760 §2.4), realm = the domain.
+#[test]
+fn register_with_sha256_and_md5_then_query_refresh_and_remove() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[auth]\nalgorithms = [\"MD5\", \"SHA-256\"]\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut phone = Phone::new(server.udp, "alice", "secret");
+
+    // The first REGISTER is challenged as configured: MD5 first (for phones that read
+    // only the first challenge), SHA-256 second (RFC 8760 §2.4), realm = the domain.
     let text = phone.register_text("alice", "Contact: <sip:alice@192.0.2.1:5060>\r\n", None);
     let challenge = phone.exchange(&text);
     assert_eq!(challenge.status(), Some(401));
@@ -237,7 +263,8 @@ CSeq: {cseq} MESSAGE\r\n{auth}Content-Type: text/plain\r\nContent-Length: 2\r\n\
         challenge
             .header_values(HeaderName::ProxyAuthenticate)
             .count(),
-        2
+        1,
+        "MD5 alone by default"
     );
     let auth = alice.answer(&challenge, "MESSAGE", &format!("sip:bob@{DOMAIN}"));
     // Authenticated, so routed: bob is no subscriber here.
@@ -389,4 +416,39 @@ fn several_domains_are_separate_realms() {
     foreign.domain = "example.org".into();
     let refused = foreign.register("");
     assert_eq!(refused.status(), Some(403));
+}
+
+#[test]
+fn a_trusted_network_registers_subscribers_only() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let mut args = data.args();
+    args.extend(["--trusted".into(), "127.0.0.0/8".into()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut phone = Phone::new(server.udp, "gw", "");
+    let mut register = |user: &str| {
+        let contact = format!("Contact: <sip:{user}@{}>\r\n", phone.local());
+        let text = phone.register_text(user, &contact, None);
+        phone.exchange(&text)
+    };
+    // Not challenged, and no user is created: 404 for an address that is no subscriber's.
+    let refused = register("gateway1");
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(404), Some("Not Found"))
+    );
+    assert_eq!(register("alice").status(), Some(200), "a subscriber");
+    let bindings = common::admin_json(&data, &["ul", "show"]).to_string();
+    assert!(!bindings.contains("gateway1"), "{bindings}");
+
+    // Allowed by the setting, for gateways that register themselves.
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[registrar]\ntrusted_may_register_anyone = true\n").unwrap();
+    args.extend(["--config".into(), config.display().to_string()]);
+    drop(server);
+    let server = Itsp::start(&as_strs(&args));
+    let mut phone = Phone::new(server.udp, "gw", "");
+    let contact = format!("Contact: <sip:gateway1@{}>\r\n", phone.local());
+    let text = phone.register_text("gateway1", &contact, None);
+    let ok = phone.exchange(&text);
+    assert_eq!(ok.status(), Some(200));
 }

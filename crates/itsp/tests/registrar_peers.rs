@@ -198,3 +198,49 @@ fn registrar_on_postgresql() {
     // No SQLite file was made on the side.
     assert!(std::fs::read_dir(data.path()).unwrap().next().is_none());
 }
+
+/// linphonec (Debian's `linphone-cli`, liblinphone 5.1) registers with the server's default
+/// configuration (the MD5 challenge); it runs headless, without a sound card.
+#[test]
+fn linphonec_registers_with_the_default_configuration() {
+    if Command::new("linphonec").arg("-v").output().is_err() {
+        panic!("linphonec is not installed: run `scripts/install-test-deps.sh linphone-cli` (CI installs it)");
+    }
+    let data = DataDir::with_users(&[("alice", "a-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".local/share/linphone")).unwrap();
+    let rc = home.path().join("linphonerc");
+    std::fs::write(
+        &rc,
+        format!(
+            "[sip]\nsip_port={port}\nsip_tcp_port=-1\ndefault_proxy=0\n\
+[auth_info_0]\nusername=alice\npasswd=a-secret\nrealm={DOMAIN}\ndomain={DOMAIN}\n\
+[proxy_0]\nreg_proxy=<sip:{server};transport=udp>\nreg_identity=sip:alice@{DOMAIN}\n\
+reg_expires=600\nreg_sendregister=1\n",
+            port = free_udp_port(),
+            server = server.udp,
+        ),
+    )
+    .unwrap();
+    let mut linphonec = Command::new("linphonec")
+        .args(["-c", rc.to_str().unwrap(), "-d", "0"])
+        .env("HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut registered = serde_json::Value::Null;
+    common::eventually("linphonec is registered", || {
+        registered = common::admin_json(&data, &["ul", "show"]);
+        registered.to_string().contains(&format!("alice@{DOMAIN}"))
+    });
+    let text = registered.to_string().to_lowercase();
+    let _ = linphonec.kill();
+    let _ = linphonec.wait();
+    assert!(
+        text.contains("belle-sip") || text.contains("linphone"),
+        "the binding is linphonec's: {registered}"
+    );
+}

@@ -250,7 +250,8 @@ Call-ID: g1@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         "the same bytes each time"
     );
     let first = sip::Message::parse(answers[0].clone()).unwrap();
-    assert_eq!(first.status(), Some(404));
+    // bob is no user, and a caller from outside hears what it would of an offline one.
+    assert_eq!(first.status(), Some(480));
     // The ACK stops them (Timer G off; Timer I absorbs retransmissions).
     let to = first.header(sip::HeaderName::To).unwrap().to_owned();
     let ack = format!(

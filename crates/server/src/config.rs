@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub tcp: transport::TcpLimits,
     /// Bans for failed authentications, the flood limits (`[guard]`).
     pub guard: crate::guard::GuardConfig,
+    /// The `Server` header of our responses and the `User-Agent` of our keepalive OPTIONS
+    /// (RFC 3261 §20.35, §20.41); empty: none. Default [`crate::DEFAULT_SERVER_HEADER`].
+    pub server_header: String,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -87,6 +90,32 @@ pub struct ProxyConfig {
     /// their first target without transaction state, responses follow the Vias. No
     /// forking, failover, Timer C or accounting.
     pub stateless: bool,
+    /// The answer callers from outside (neither our authenticated users nor trusted
+    /// peers) get for a request to one of our addresses that reaches no phone: the same
+    /// for an unknown user and for a subscriber with no phone registered, so that
+    /// nobody can list our users by trying names (RFC 3261 §26.1.3 warns of it).
+    pub unknown_user_answer: UnknownUserAnswer,
+}
+
+/// What callers from outside are told of a user who cannot be reached
+/// ([`ProxyConfig::unknown_user_answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownUserAnswer {
+    /// 480 Temporarily Unavailable (RFC 3261 §21.4.18), as to an offline subscriber.
+    #[default]
+    Unavailable,
+    /// 404 Not Found (RFC 3261 §21.4.5), as to an unknown user.
+    NotFound,
+}
+
+impl UnknownUserAnswer {
+    /// The status code and reason phrase.
+    pub fn status(self) -> (u16, &'static str) {
+        match self {
+            UnknownUserAnswer::Unavailable => (480, "Temporarily Unavailable"),
+            UnknownUserAnswer::NotFound => (404, "Not Found"),
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -102,6 +131,7 @@ impl Default for ProxyConfig {
             redirect: false,
             redirect_domains: Vec::new(),
             stateless: false,
+            unknown_user_answer: UnknownUserAnswer::default(),
         }
     }
 }
@@ -133,6 +163,7 @@ impl Default for ServerConfig {
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
             guard: crate::guard::GuardConfig::default(),
+            server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
         }
     }
 }

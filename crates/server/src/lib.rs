@@ -35,7 +35,7 @@
 //! | `writer_thread` | a thread that writes queued items to the store in batches (group commit) |
 //! | [`guard`] | in front of the route: banned sources, failed authentications (growing bans), request floods (pike); bounded memory |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
-//! | [`auth`] | digest policy: 401/407 challenges (SHA-256 and MD5), no user enumeration, `check_to`/`check_from` |
+//! | [`auth`] | digest policy: 401/407 challenges (MD5 by default, SHA-256 when configured), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
 //! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
@@ -70,11 +70,11 @@ pub mod trusted;
 mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
-pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig};
+pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer};
 pub use engine::Source;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use shell::{Server, StartReport};
-pub use sip_text::SERVER;
+pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -81,6 +81,8 @@ pub struct Pinger {
     failures: HashMap<BindingKey, Failures>,
     stats: PingStats,
     counter: u64,
+    /// The `User-Agent` of OPTIONS pings (`[sip] server_header`); empty: none.
+    user_agent: String,
 }
 
 /// Unanswered pings in a row of one binding, as registered at `updated_at`: a new
@@ -105,7 +107,13 @@ pub enum Answered {
 impl Pinger {
     /// An empty pinger.
     pub fn new() -> Pinger {
-        Pinger::default()
+        Pinger::default().with_user_agent(crate::sip_text::DEFAULT_SERVER_HEADER)
+    }
+
+    /// Sends OPTIONS pings with this `User-Agent` (RFC 3261 §20.41); empty: without one.
+    pub fn with_user_agent(mut self, user_agent: &str) -> Pinger {
+        self.user_agent = user_agent.to_owned();
+        self
     }
 
     /// The counters.
@@ -164,7 +172,8 @@ impl Pinger {
                     };
                     self.counter += 1;
                     let branch = format!("{BRANCH_PREFIX}{:x}.{:x}", self.counter, random());
-                    let request = options_request(aor, binding, &local, &branch, random());
+                    let request =
+                        options_request(aor, binding, &local, &branch, random(), &self.user_agent);
                     self.outstanding.insert(branch, key.clone());
                     request
                 }
@@ -251,6 +260,7 @@ fn options_request(
     local: &LocalAddr,
     branch: &str,
     random: u64,
+    user_agent: &str,
 ) -> Bytes {
     let domain = aor.rsplit_once('@').map_or(aor, |(_, d)| d);
     let mut text = String::with_capacity(400);
@@ -264,11 +274,15 @@ fn options_request(
          To: <{contact}>\r\n\
          Call-ID: natping-{random:x}-{branch}\r\n\
          CSeq: 1 OPTIONS\r\n\
-         User-Agent: {agent}\r\n\
+         {agent}\
          Content-Length: 0\r\n\r\n",
         contact = binding.contact,
         via = local.via(branch),
-        agent = crate::sip_text::SERVER,
+        agent = if user_agent.is_empty() {
+            String::new()
+        } else {
+            format!("User-Agent: {user_agent}\r\n")
+        },
     );
     Bytes::from(text)
 }
@@ -325,6 +339,15 @@ mod tests {
         assert!(options.validate().is_ok());
         assert_eq!(options.method(), Some(&sip::Method::Options));
         assert_eq!(options.request_uri_str(), Some("sip:a@192.168.1.2:5060"));
+        assert_eq!(options.header(sip::HeaderName::UserAgent), Some("itsp"));
+        // The configured User-Agent, or none.
+        for (agent, expected) in [("Example SBC", Some("Example SBC")), ("", None)] {
+            let mut pinger = Pinger::new().with_user_agent(agent);
+            let round = pinger.round(bindings, 10, &config(), local, || 7);
+            let options = Message::parse(round.pings[0].bytes.clone()).unwrap();
+            assert!(options.validate().is_ok());
+            assert_eq!(options.header(sip::HeaderName::UserAgent), expected);
+        }
         assert!(options
             .top_via()
             .unwrap()

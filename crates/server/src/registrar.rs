@@ -28,6 +28,10 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Most bindings one address-of-record may hold (0: no limit).
     pub max_contacts: usize,
+    /// A REGISTER from a trusted network (not challenged) may bind an address-of-record
+    /// that is no subscriber (a gateway or peer registering itself); `false` answers it
+    /// 404 (RFC 3261 §10.3 step 5), so a trusted network cannot create users.
+    pub trusted_may_register_anyone: bool,
 }
 
 impl Default for RegistrarConfig {
@@ -37,6 +41,7 @@ impl Default for RegistrarConfig {
             max_expires: 7200,
             default_expires: 3600,
             max_contacts: 10,
+            trusted_may_register_anyone: false,
         }
     }
 }

@@ -1,10 +1,29 @@
 //! What the server writes into the messages it makes itself: its `Server` header value and
 //! the To tag of its own responses.
 
-use sip::Message;
+use sip::{HeaderName, Message, MessageBuilder};
 
-/// The Server / User-Agent string itsp sends (RFC 3261 §20.35).
-pub const SERVER: &str = concat!("itsp/", env!("CARGO_PKG_VERSION"));
+/// The default `Server` / `User-Agent` value (RFC 3261 §20.35, §20.41): the product name
+/// without its version, so that a scanner cannot look up the known flaws of a release
+/// (RFC 3261 §20.35 warns that the header can reveal exactly that).
+pub const DEFAULT_SERVER_HEADER: &str = "itsp";
+
+/// Adds the configured `Server` header to a response the server makes itself; an empty
+/// value (configured so) adds none (the header is optional, RFC 3261 §20.35).
+pub(crate) trait WithServer {
+    /// The builder with `Server: value`, unless `value` is empty.
+    fn server(self, value: &str) -> Self;
+}
+
+impl WithServer for MessageBuilder {
+    fn server(self, value: &str) -> Self {
+        if value.is_empty() {
+            self
+        } else {
+            self.header(HeaderName::Server, value)
+        }
+    }
+}
 
 /// A To tag for responses the server generates itself, the same for every retransmission
 /// of one request (RFC 3261 §8.2.6.2).

@@ -13,7 +13,7 @@ pub enum StoreError {
     /// why.
     #[error("bad address: {0}")]
     BadAddress(String),
-    /// A password that cannot be stored (empty, or with control characters).
+    /// A password that cannot be stored (empty, over 1 KB, or with control characters).
     #[error("bad password: {0}")]
     BadPassword(&'static str),
     /// An e-mail address that is not of the form `local@domain`.

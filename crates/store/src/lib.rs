@@ -97,7 +97,7 @@ pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
 };
-pub use subscribers::{Ha1s, Subscriber};
+pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
 pub use writer::{Durability, Writer};
 

@@ -131,18 +131,28 @@ impl PasswordArgs {
                  add alice@example.com --password-stdin`) or --password P",
             ));
         }
-        let mut line = String::new();
-        let n = std::io::stdin()
-            .lock()
-            .read_line(&mut line)
+        // At most a longest password and its line end are read: a file sent by mistake is
+        // refused, not read whole.
+        let limit = store::MAX_PASSWORD_BYTES + 2;
+        let mut line = Vec::new();
+        let n = std::io::Read::take(std::io::stdin().lock(), limit as u64)
+            .read_until(b'\n', &mut line)
             .map_err(|e| Failure::user(format!("cannot read the password from stdin: {e}")))?;
         if n == 0 {
             return Err(Failure::user(
                 "--password-stdin: standard input is empty; send the password as one line",
             ));
         }
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+        let line = line.strip_suffix(b"\n").unwrap_or(&line);
+        let password = line.strip_suffix(b"\r").unwrap_or(line);
+        if password.len() > store::MAX_PASSWORD_BYTES {
+            return Err(Failure::user(format!(
+                "--password-stdin: the password is longer than {} bytes",
+                store::MAX_PASSWORD_BYTES
+            )));
+        }
+        String::from_utf8(password.to_vec())
+            .map_err(|_| Failure::user("--password-stdin: the password is not UTF-8 text"))
     }
 }
 

@@ -262,7 +262,8 @@ pub struct Phone {
     pub call_id: String,
     pub cseq: u32,
     branch: u32,
-    /// Which challenge to answer: `None` for the best (SHA-256), or an algorithm name.
+    /// Which challenge to answer: `None` for the best offered (SHA-256 over MD5), or an
+    /// algorithm name.
     pub algorithm: Option<&'static str>,
     /// The domain of the user (and of the Request-URI).
     pub domain: String,

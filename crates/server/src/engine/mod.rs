@@ -72,7 +72,7 @@ use crate::policy::route::{self, Decision};
 use crate::policy::{Arrival, DialogEvent, Flow, Hook, HookCx, IoQueue};
 use crate::proxy::table::{Env, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
 use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr};
-use crate::sip_text::{local_tag, SERVER};
+use crate::sip_text::{local_tag, WithServer};
 
 /// How late the transaction timers that only absorb retransmissions (D, I, J, K, L, M:
 /// [`sip::transaction::Timer::absorbs`]) may end their transactions: on a one-second grid
@@ -258,7 +258,7 @@ impl Engine {
             },
             facts: Facts::new(),
             location,
-            pinger: Pinger::new(),
+            pinger: Pinger::new().with_user_agent(&config.server_header),
             random: Random::new(u64::from_le_bytes(seed)),
             hooks,
             io: IoQueue::default(),
@@ -492,7 +492,7 @@ impl Engine {
                         Some(&local_tag(request)),
                     )
                     .header(HeaderName::RetryAfter, "5")
-                    .header(HeaderName::Server, SERVER)
+                    .server(&self.config.server_header)
                     .build();
                     if let Ok(failed) = failed {
                         self.respond(now, &key, failed);
@@ -670,7 +670,7 @@ impl Engine {
                 let code = if invite.is_some() { 200 } else { 481 };
                 let resp =
                     MessageBuilder::response_to(&request, code, None, Some(&local_tag(&request)))
-                        .header(HeaderName::Server, SERVER)
+                        .server(&self.config.server_header)
                         .build();
                 match resp {
                     Ok(resp) => {
@@ -711,7 +711,7 @@ impl Engine {
                         Some(&format!("Bad request: {error}")),
                         Some(&local_tag(&message)),
                     )
-                    .header(HeaderName::Server, SERVER)
+                    .server(&self.config.server_header)
                     .build();
                     if let Ok(resp) = resp {
                         self.send_stateless(&resp, source);
@@ -785,7 +785,7 @@ impl Engine {
             }
             Ok(Decision::Reply(builder)) => {
                 let Some(key) = work.key else { return }; // an ACK that goes nowhere
-                match builder.header(HeaderName::Server, SERVER).build() {
+                match builder.server(&self.config.server_header).build() {
                     Ok(response) => self.respond(now, &key, response),
                     Err(e) => tracing::warn!(error = %e, "cannot build a response"),
                 }
@@ -803,7 +803,7 @@ impl Engine {
                         for_time: Duration::from_secs(secs),
                     });
                 }
-                match response.header(HeaderName::Server, SERVER).build() {
+                match response.server(&self.config.server_header).build() {
                     Ok(response) => {
                         let id = self.io.id();
                         self.io.push(IoRequest::CommitBindings { id, writes });
@@ -833,7 +833,7 @@ impl Engine {
         }
         let response =
             MessageBuilder::response_to(request, 403, Some("Forbidden"), Some(&local_tag(request)))
-                .header(HeaderName::Server, SERVER)
+                .server(&self.config.server_header)
                 .build();
         if let Ok(response) = response {
             self.send_stateless(&response, source);
@@ -1078,7 +1078,7 @@ impl Engine {
                     reason.as_deref(),
                     Some(&local_tag(request)),
                 )
-                .header(HeaderName::Server, SERVER)
+                .server(&self.config.server_header)
                 .build();
                 match built {
                     Ok(r) => r,
@@ -1185,7 +1185,7 @@ impl Engine {
                 HeaderName::RetryAfter,
                 &self.config.overload.retry_after.to_string(),
             )
-            .header(HeaderName::Server, SERVER)
+            .server(&self.config.server_header)
             .build()
             .ok()
     }

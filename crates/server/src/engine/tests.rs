@@ -56,6 +56,8 @@ struct World {
     credential_reads: usize,
     /// Resolve and group queries answered.
     address_reads: usize,
+    /// The kinds of the store queries asked, in order.
+    queries: Vec<String>,
     /// Makes each registration's branches and CSeqs new.
     registrations: u32,
     /// Connections the engine asked to keep open, and for how long.
@@ -127,6 +129,7 @@ impl World {
             version: 1,
             credential_reads: 0,
             address_reads: 0,
+            queries: Vec::new(),
             registrations: 0,
             kept_flows: Vec::new(),
             protocol: Protocol::Udp,
@@ -224,6 +227,9 @@ impl World {
     }
 
     fn query(&mut self, query: Query) -> Answer {
+        let kind = format!("{query:?}");
+        let kind = kind.split([' ', '(']).next().unwrap_or_default();
+        self.queries.push(kind.to_owned());
         let users = ["alice", "bob", "carol"];
         match query {
             Query::DomainServed(host) => Answer::Served(host == "example.com"),
@@ -958,3 +964,196 @@ fn requests_that_need_the_same_answer_share_one_query() {
     );
 }
 mod guard;
+/// The final response `dest` was sent last, forgetting everything sent.
+fn final_answer(w: &mut World, dest: &str) -> Message {
+    w.sent_to(dest)
+        .into_iter()
+        .filter(|m| m.status().is_some_and(|c| c >= 200))
+        .last()
+        .expect("a final response")
+}
+
+/// A request of `method` from `from` (user `from_user` at `from_domain`) to `to`, no body.
+fn request(
+    method: &str,
+    from_user: &str,
+    from_domain: &str,
+    from: &str,
+    to: &str,
+    call: &str,
+) -> String {
+    format!(
+        "{method} {to} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-{call};rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{from_user}@{from_domain}>;tag=f-{call}\r\nTo: <{to}>\r\nCall-ID: {call}\r\nCSeq: 1 {method}\r\n\
+Contact: <sip:{from_user}@{from}>\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn outside_callers_cannot_tell_unknown_users_from_offline_ones() {
+    // What a scanner from another domain sees for a name: the answer, and the store
+    // queries the engine made before it (the delay).
+    let probe = |config: ServerConfig, method: &str, to: &str| {
+        let mut w = World::new(config);
+        w.receive(
+            CALLER,
+            &request(method, "scan", "elsewhere.example", CALLER, to, "p1"),
+        );
+        let answer = final_answer(&mut w, CALLER);
+        (
+            answer.status(),
+            answer.reason().map(str::to_owned),
+            w.queries,
+        )
+    };
+    for method in ["INVITE", "OPTIONS", "MESSAGE"] {
+        let unknown = probe(config(), method, "sip:nobody@example.com");
+        let offline = probe(config(), method, "sip:carol@example.com");
+        assert_eq!(unknown.0, Some(480), "{method}: {unknown:?}");
+        assert_eq!(
+            unknown, offline,
+            "{method}: the same answer after the same queries"
+        );
+        // A number that is no user (the gateways' business, not theirs): the same.
+        let number = probe(config(), method, "sip:4684567890@example.com");
+        assert_eq!(number.0, Some(480), "{method}: {number:?}");
+    }
+    assert!(
+        probe(config(), "INVITE", "sip:nobody@example.com")
+            .2
+            .contains(&"Forwarding".to_owned()),
+        "an INVITE for an unknown name reads forwarding as one for a subscriber does"
+    );
+    // 404 for both when configured so.
+    let mut not_found = config();
+    not_found.proxy.unknown_user_answer = crate::config::UnknownUserAnswer::NotFound;
+    for to in ["sip:nobody@example.com", "sip:carol@example.com"] {
+        let (code, reason, _) = probe(not_found.clone(), "INVITE", to);
+        assert_eq!(
+            (code, reason.as_deref()),
+            (Some(404), Some("Not Found")),
+            "{to}"
+        );
+    }
+    // Trusted peers still learn which is which (and our users, once authenticated).
+    let trusted = probe(trusted_config(), "INVITE", "sip:nobody@example.com");
+    assert_eq!(trusted.0, Some(404));
+    let trusted = probe(trusted_config(), "INVITE", "sip:carol@example.com");
+    assert_eq!(trusted.0, Some(480));
+}
+
+#[test]
+fn a_register_for_an_unknown_user_looks_like_a_wrong_password() {
+    let mut w = World::new(config());
+    let register = |user: &str, cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-u{user}{cseq};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=u{user}\r\nTo: <sip:{user}@example.com>\r\n\
+Call-ID: scan-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{CALLER}>\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let mut answers = Vec::new();
+    for user in ["nobody", "carol"] {
+        w.receive(CALLER, &register(user, 1, ""));
+        let challenge = final_answer(&mut w, CALLER);
+        assert_eq!(challenge.status(), Some(401));
+        let value = challenge
+            .header(HeaderName::WwwAuthenticate)
+            .unwrap()
+            .to_owned();
+        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
+            panic!("{value}")
+        };
+        let credentials = respond(
+            &ch,
+            &ClientRequest {
+                method: "REGISTER",
+                uri: "sip:example.com",
+                username: user,
+                secret: Secret::Password("guessed"),
+                cnonce: "c0ffee",
+                nc: 1,
+                body: &[],
+            },
+        )
+        .unwrap();
+        w.receive(
+            CALLER,
+            &register(user, 2, &format!("Authorization: {credentials}\r\n")),
+        );
+        let again = final_answer(&mut w, CALLER);
+        answers.push((
+            again.status(),
+            again.header_values(HeaderName::WwwAuthenticate).count(),
+        ));
+    }
+    assert_eq!(answers, [(Some(401), 1), (Some(401), 1)]);
+    assert_eq!(w.credential_reads, 2, "both names were looked up");
+}
+
+#[test]
+fn a_trusted_network_registers_subscribers_only() {
+    let register = |user: &str| {
+        format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-t{user};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=t{user}\r\nTo: <sip:{user}@example.com>\r\n\
+Call-ID: gw-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@{CALLER}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let mut w = World::new(trusted_config());
+    w.receive(CALLER, &register("gateway1"));
+    let refused = final_answer(&mut w, CALLER);
+    assert_eq!(
+        (refused.status(), refused.reason()),
+        (Some(404), Some("Not Found"))
+    );
+    assert!(w
+        .engine
+        .location
+        .lookup("gateway1@example.com", 0)
+        .is_empty());
+    w.receive(CALLER, &register("bob"));
+    assert_eq!(
+        final_answer(&mut w, CALLER).status(),
+        Some(200),
+        "a subscriber, unchallenged"
+    );
+    // Allowed by the setting, for gateways that register themselves.
+    let mut open = trusted_config();
+    open.registrar.trusted_may_register_anyone = true;
+    let mut w = World::new(open);
+    w.receive(CALLER, &register("gateway1"));
+    assert_eq!(final_answer(&mut w, CALLER).status(), Some(200));
+}
+
+#[test]
+fn the_server_header_is_configured() {
+    let header = |server_header: Option<&str>| {
+        let mut c = config();
+        if let Some(value) = server_header {
+            c.server_header = value.into();
+        }
+        let mut w = World::new(c);
+        w.receive(
+            CALLER,
+            &request(
+                "OPTIONS",
+                "scan",
+                "elsewhere.example",
+                CALLER,
+                "sip:nobody@example.com",
+                "s1",
+            ),
+        );
+        final_answer(&mut w, CALLER)
+            .header(HeaderName::Server)
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(None).as_deref(),
+        Some("itsp"),
+        "no version by default"
+    );
+    assert_eq!(header(Some("Example SBC")).as_deref(), Some("Example SBC"));
+    assert_eq!(header(Some("")), None);
+}

@@ -6,8 +6,8 @@
 //! 1. [`sanity`]: malformed or unsupported requests are refused with a reason (§8.2,
 //!    §16.3), Max-Forwards 0 with 483; [`size`]: too large, 513.
 //! 2. REGISTER → [`register`]: the domain is ours, [`authenticate`] (401) unless the
-//!    source is trusted, `check_to`, then the registrar (§10.3) with write-through to the
-//!    store.
+//!    source is trusted (then the address must be a subscriber's), `check_to`, then the
+//!    registrar (§10.3) with write-through to the store.
 //! 3. OPTIONS to the server itself → [`options`]: 200 with what we support (keepalive
 //!    probes, monitoring).
 //! 4. Everything else is routed ([`route`]): loop detection (482), then
@@ -17,8 +17,10 @@
 //!    - else [`authenticate`] local callers (407) and `check_from`; record-route; a
 //!      pre-loaded Route set is followed; then by Request-URI: our domain →
 //!      [`local_user`] (aliases, then the location service: 404 unknown, 480 not
-//!      registered); a telephone number → the gateways ([`pstn`]); another domain →
-//!      [`foreign`] (DNS; callers must be ours or trusted: no open relay).
+//!      registered; callers from outside get one answer for both,
+//!      [`same_answer_when_absent`]); a telephone number → the gateways ([`pstn`]);
+//!      another domain → [`foreign`] (DNS; callers must be ours or trusted: no open
+//!      relay).
 //!
 //! The route is synchronous and runs against what the engine knows ([`Cx`]); where it
 //! needs the store or DNS it stops with [`Halt::Need`] and is run again, from the top, once
@@ -158,21 +160,13 @@ fn route(
         return Err(reject(416, "Only SIP Request-URIs are routed here"));
     };
     if addressed_to_us(cx, &uri)? {
-        if let Some(number) = pstn_number(cx, &uri)? {
-            let ours = caller_realm.is_some() || trusted;
-            return pstn(cx, request, method, &number, (ours, trusted), forward);
-        }
-        if *method == Method::Invite && redirects(cx, &uri) {
-            let (_, targets) = local_user(cx, &uri)?;
-            if targets.is_empty() {
-                return Err(reject(480, "Temporarily Unavailable"));
-            }
-            return Ok(redirect(request, &targets));
-        }
-        let (targets, fallbacks) = local_call(cx, &uri, *method == Method::Invite)?;
-        forward.targets = targets;
-        forward.fallbacks = fallbacks;
-        return Ok(Decision::Proxy(forward));
+        let ours = caller_realm.is_some() || trusted;
+        let decision = our_domain(cx, request, &uri, method, (ours, trusted), forward);
+        return if ours {
+            decision
+        } else {
+            same_answer_when_absent(cx, &uri, method, decision)
+        };
     }
     foreign(
         cx,
@@ -181,6 +175,61 @@ fn route(
         caller_realm.is_some() || trusted,
         forward,
     )
+}
+
+/// A request for our domain: a telephone number to the gateways, else one of our users
+/// (redirected or proxied). `caller` = (ours, trusted), as for [`pstn`].
+fn our_domain(
+    cx: &mut Cx<'_>,
+    request: &Message,
+    uri: &sip::uri::SipUri<'_>,
+    method: &Method,
+    caller: (bool, bool),
+    mut forward: Forward,
+) -> Result<Decision, Halt> {
+    if let Some(number) = pstn_number(cx, uri)? {
+        return pstn(cx, request, method, &number, caller, forward);
+    }
+    if *method == Method::Invite && redirects(cx, uri) {
+        let (_, targets) = local_user(cx, uri)?;
+        if targets.is_empty() {
+            return Err(reject(480, "Temporarily Unavailable"));
+        }
+        return Ok(redirect(request, &targets));
+    }
+    let (targets, fallbacks) = local_call(cx, uri, *method == Method::Invite)?;
+    forward.targets = targets;
+    forward.fallbacks = fallbacks;
+    Ok(Decision::Proxy(forward))
+}
+
+/// For a caller from outside (neither our authenticated user nor a trusted peer), the
+/// refusals that tell an unknown user (404) from a subscriber with no phone registered
+/// (480) become one answer, `[proxy] unknown_user_answer` (480 by default), so trying
+/// names (`svwar`) lists nobody. The delay tells nothing either: both have asked the
+/// store whether the name is a subscriber, and an INVITE for a subscriber also reads
+/// their call forwarding, so one for an unknown name reads the forwarding of that name
+/// (nothing; the request for an offline subscriber finds it among its answers).
+fn same_answer_when_absent(
+    cx: &mut Cx<'_>,
+    uri: &sip::uri::SipUri<'_>,
+    method: &Method,
+    decision: Result<Decision, Halt>,
+) -> Result<Decision, Halt> {
+    match decision {
+        Err(Halt::Reject(r)) if matches!(r.code, 404 | 480) => {
+            if *method == Method::Invite {
+                if let Some(aor) = aor_key(uri) {
+                    let (user, domain) = aor.split_once('@').unwrap_or((aor.as_str(), ""));
+                    cx.forwarding(user, domain)?;
+                }
+            }
+            tracing::debug!(code = r.code, reason = %r.reason, "absent user; the outside caller gets the common answer");
+            let (code, reason) = cx.config.proxy.unknown_user_answer.status();
+            Err(reject(code, reason))
+        }
+        other => other,
+    }
 }
 
 /// The Request-URI user when it is a telephone number for the gateways (the seed's
@@ -209,7 +258,9 @@ fn pstn(
     mut forward: Forward,
 ) -> Result<Decision, Halt> {
     if !caller_is_ours {
-        return Err(reject(403, "Call cannot be served here"));
+        // To a caller from outside, a number that is none of our users is an unknown
+        // user (answered as one by `same_answer_when_absent`).
+        return Err(reject(404, "Not Found"));
     }
     if *method == Method::Invite && !trusted {
         let caller = match request.from()?.parsed_uri() {
@@ -573,7 +624,8 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     if !cx.is_served(&realm)? {
         return Err(reject(403, "Domain not served"));
     }
-    if !from_trusted(cx, source) {
+    let trusted = from_trusted(cx, source);
+    if !trusted {
         if let Some(challenge) = authenticate(cx, request, source, AuthKind::Www, &realm)? {
             return Ok(challenge);
         }
@@ -581,6 +633,18 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
     // Step 5: the address of record.
     let aor =
         aor_key(&to_uri).ok_or_else(|| Rejection::new(404, "Address of record has no user"))?;
+    if trusted && !cx.config.registrar.trusted_may_register_anyone {
+        // Not challenged, so the subscriber is looked up here: a trusted network binds
+        // only subscribers' addresses (404 for others, §10.3 step 5), it creates no users.
+        let user = user_and_domain(&to_uri).map(|(user, _)| user);
+        if cx
+            .credentials(user.as_deref().unwrap_or_default(), &realm)?
+            .is_none()
+        {
+            tracing::info!(%aor, source = %source.addr, "trusted REGISTER for no subscriber refused");
+            return Err(reject(404, "Not Found"));
+        }
+    }
     // Steps 6–8, atomically: decide, apply to the index, queue the write, list the result.
     let now = cx.now.unix_secs();
     let arrival = Arrival {

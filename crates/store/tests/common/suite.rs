@@ -158,6 +158,11 @@ pub async fn subscribers(s: Store) {
         s.add_subscriber("carol", "example.com", "", None).await,
         Err(StoreError::BadPassword(_))
     ));
+    let long = "x".repeat(store::MAX_PASSWORD_BYTES + 1);
+    assert!(matches!(
+        s.add_subscriber("carol", "example.com", &long, None).await,
+        Err(StoreError::BadPassword(_))
+    ));
     assert!(matches!(
         s.add_subscriber("carol", "example.com", "pw", Some("not an email"))
             .await,

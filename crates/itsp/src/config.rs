@@ -39,6 +39,10 @@ pub(crate) struct Config {
     pub(crate) stun: StunSection,
     /// `[guard]`: bans for failed authentications, flood limits.
     pub(crate) guard: GuardSection,
+    /// `[tcp]`: connection limits and timeouts of SIP over TCP.
+    pub(crate) tcp: TcpSection,
+    /// `[overload]`: when new requests get 503.
+    pub(crate) overload: OverloadSection,
 }
 
 /// `[stun]`.
@@ -777,7 +781,89 @@ impl TryFrom<&Config> for ServerConfig {
             relay: c.relay.settings()?,
             server_header,
             guard: c.guard.settings()?,
+            tcp: c.tcp.limits()?,
+            overload: c.overload.limits()?,
             ..ServerConfig::default()
+        })
+    }
+}
+
+/// `[tcp]` (`transport::TcpLimits`): counts, and timeouts in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TcpSection {
+    pub(crate) max_connections: usize,
+    pub(crate) max_per_source: usize,
+    pub(crate) idle_timeout: u64,
+    pub(crate) header_timeout: u64,
+    pub(crate) body_timeout: u64,
+}
+
+impl Default for TcpSection {
+    fn default() -> Self {
+        let d = transport::TcpLimits::default();
+        TcpSection {
+            max_connections: d.max_connections,
+            max_per_source: d.max_per_ip,
+            idle_timeout: d.idle_timeout.as_secs(),
+            header_timeout: d.header_timeout.as_secs(),
+            body_timeout: d.body_timeout.as_secs(),
+        }
+    }
+}
+
+impl TcpSection {
+    /// The transports' limits, checked.
+    pub(crate) fn limits(&self) -> Result<transport::TcpLimits, String> {
+        let secs = |name: &str, v: u64| match v {
+            0 => Err(format!("tcp.{name} must be at least 1 second")),
+            v => Ok(Duration::from_secs(v)),
+        };
+        if self.max_connections == 0 || self.max_per_source == 0 {
+            return Err("tcp.max_connections and tcp.max_per_source must be at least 1".into());
+        }
+        let mut limits = transport::TcpLimits::default();
+        limits.max_connections = self.max_connections;
+        limits.max_per_ip = self.max_per_source;
+        limits.idle_timeout = secs("idle_timeout", self.idle_timeout)?;
+        limits.header_timeout = secs("header_timeout", self.header_timeout)?;
+        limits.body_timeout = secs("body_timeout", self.body_timeout)?;
+        Ok(limits)
+    }
+}
+
+/// `[overload]` (`server::engine::overload::OverloadLimits`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OverloadSection {
+    pub(crate) max_waiting: usize,
+    pub(crate) max_transactions: usize,
+    pub(crate) retry_after: u32,
+}
+
+impl Default for OverloadSection {
+    fn default() -> Self {
+        let d = server::engine::overload::OverloadLimits::default();
+        OverloadSection {
+            max_waiting: d.max_waiting,
+            max_transactions: d.max_transactions,
+            retry_after: d.retry_after,
+        }
+    }
+}
+
+impl OverloadSection {
+    /// The engine's bounds, checked.
+    pub(crate) fn limits(&self) -> Result<server::engine::overload::OverloadLimits, String> {
+        if self.max_waiting == 0 || self.max_transactions == 0 {
+            return Err(
+                "overload.max_waiting and overload.max_transactions must be at least 1".into(),
+            );
+        }
+        Ok(server::engine::overload::OverloadLimits {
+            max_waiting: self.max_waiting,
+            max_transactions: self.max_transactions,
+            retry_after: self.retry_after,
         })
     }
 }
@@ -883,6 +969,21 @@ mod tests {
         );
         let e = Config::parse("[guard]\nban_answer = \"reject\"\n").unwrap_err();
         assert!(e.contains("guard.ban_answer"), "{e}");
+        assert_eq!(c.tcp.limits(), Ok(transport::TcpLimits::default()));
+        assert_eq!(
+            c.overload.limits(),
+            Ok(server::engine::overload::OverloadLimits::default())
+        );
+        let e = Config::parse("[tcp]\nidle_timeout = 0\n").unwrap_err();
+        assert!(e.contains("tcp.idle_timeout"), "{e}");
+        let e = Config::parse("[overload]\nmax_waiting = 0\n").unwrap_err();
+        assert!(e.contains("overload.max_waiting"), "{e}");
+        let s = ServerConfig::try_from(
+            &Config::parse("[tcp]\nmax_per_source = 7\n[overload]\nretry_after = 9\n").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.tcp.max_per_ip, 7);
+        assert_eq!(s.overload.retry_after, 9);
         let (cs, ds) = (
             ServerConfig::try_from(&c).unwrap(),
             ServerConfig::try_from(&d).unwrap(),

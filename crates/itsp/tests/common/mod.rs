@@ -271,7 +271,12 @@ pub struct Phone {
 
 impl Phone {
     pub fn new(server: SocketAddr, user: &str, password: &str) -> Phone {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Phone::at("127.0.0.1", server, user, password)
+    }
+
+    /// A phone on loopback address `ip` (127.0.0.2 and up are other sources).
+    pub fn at(ip: &str, server: SocketAddr, user: &str, password: &str) -> Phone {
+        let sock = UdpSocket::bind((ip, 0)).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let port = sock.local_addr().unwrap().port();
         Phone {

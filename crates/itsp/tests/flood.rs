@@ -12,20 +12,11 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{as_strs, DataDir, Itsp, Phone};
+use common::{as_strs, rss_kb, DataDir, Itsp, Phone};
 use sip::Message;
 
 /// The bound on resident memory under any offered load that the README names.
 const MAX_RSS_KB: u64 = 400 * 1024;
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// An OPTIONS to the server from `sock`, answered: how long it took (`None`: no answer
 /// within a second).

@@ -15,7 +15,7 @@ mod protos_c07;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{as_strs, DataDir, Itsp};
+use common::{as_strs, rss_kb, DataDir, Itsp};
 use sip::build::reject_unparsed;
 use sip::Message;
 
@@ -76,15 +76,6 @@ fn answerable(bytes: &[u8], port: u16) -> bool {
     };
     let received = stamped && via.host.text() != "127.0.0.1";
     via.rport().is_some() || received || via.port.unwrap_or(5060) == port
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]

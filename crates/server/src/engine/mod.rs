@@ -62,6 +62,19 @@ use facts::{Answers, Facts, Halt};
 pub use io::{Answer, IoId, IoRequest, Now, Query, Record, Transmit};
 use random::Random;
 
+/// The [`HookCx`] of the engine `$engine` at `$now`, borrowing only the fields it needs (so
+/// the hooks themselves can be borrowed beside it).
+macro_rules! hook_cx {
+    ($engine:ident, $now:expr) => {
+        HookCx {
+            now: $now,
+            config: &$engine.config,
+            addresses: &mut $engine.addresses,
+            io: &mut $engine.io,
+        }
+    };
+}
+
 use crate::auth::DigestAuth;
 use crate::config::ServerConfig;
 use crate::guard::{Admit, Guard};
@@ -404,12 +417,7 @@ impl Engine {
                 hook,
             } => {
                 self.parked = self.parked.saturating_sub(1);
-                let mut cx = HookCx {
-                    now,
-                    config: &self.config,
-                    addresses: &mut self.addresses,
-                    io: &mut self.io,
-                };
+                let mut cx = hook_cx!(self, now);
                 if let Some(h) = self.hooks.get_mut(hook) {
                     h.resume_forward(&mut cx, id, answer, &mut forward);
                 }
@@ -423,12 +431,7 @@ impl Engine {
                 hook,
             } => {
                 self.parked = self.parked.saturating_sub(1);
-                let mut cx = HookCx {
-                    now,
-                    config: &self.config,
-                    addresses: &mut self.addresses,
-                    io: &mut self.io,
-                };
+                let mut cx = hook_cx!(self, now);
                 let response = match self.hooks.get_mut(hook) {
                     Some(h) => h.resume_response(&mut cx, id, answer, response),
                     None => response,
@@ -844,12 +847,7 @@ impl Engine {
     /// forwards it: statefully, or statelessly in stateless mode and for ACKs.
     fn forward(&mut self, now: Now, work: Work, mut forward: Forward, from: usize) {
         for index in from..self.hooks.len() {
-            let mut cx = HookCx {
-                now,
-                config: &self.config,
-                addresses: &mut self.addresses,
-                io: &mut self.io,
-            };
+            let mut cx = hook_cx!(self, now);
             if let Flow::Wait(id) =
                 self.hooks[index].on_forward(&mut cx, &work.request, work.source, &mut forward)
             {
@@ -869,12 +867,7 @@ impl Engine {
         if request.method() == Some(&Method::Bye) && request.to().is_ok_and(|t| t.tag().is_some()) {
             notify(
                 &mut self.hooks,
-                &mut HookCx {
-                    now,
-                    config: &self.config,
-                    addresses: &mut self.addresses,
-                    io: &mut self.io,
-                },
+                &mut hook_cx!(self, now),
                 DialogEvent::Ended { bye: request },
             );
         }
@@ -938,12 +931,7 @@ impl Engine {
             if let Some(invite) = self.layer.request(key) {
                 notify(
                     &mut self.hooks,
-                    &mut HookCx {
-                        now,
-                        config: &self.config,
-                        addresses: &mut self.addresses,
-                        io: &mut self.io,
-                    },
+                    &mut hook_cx!(self, now),
                     DialogEvent::Started {
                         invite,
                         source: source.addr.ip(),
@@ -984,12 +972,7 @@ impl Engine {
         };
         let mut up = up;
         for hook in &mut self.hooks {
-            let mut cx = HookCx {
-                now,
-                config: &self.config,
-                addresses: &mut self.addresses,
-                io: &mut self.io,
-            };
+            let mut cx = hook_cx!(self, now);
             up = hook.on_stray_response(&mut cx, up);
         }
         if let Some(transmit) = crate::policy::stateless::response_transmit(&mut self.addresses, up)
@@ -1104,12 +1087,7 @@ impl Engine {
         from: usize,
     ) {
         for index in from..self.hooks.len() {
-            let mut cx = HookCx {
-                now,
-                config: &self.config,
-                addresses: &mut self.addresses,
-                io: &mut self.io,
-            };
+            let mut cx = hook_cx!(self, now);
             if let Flow::Wait(id) = self.hooks[index].on_response(&mut cx, &response, arrival) {
                 self.held.entry(server.clone()).or_default();
                 self.parked += 1;
@@ -1132,12 +1110,7 @@ impl Engine {
                 let to_tag = response.to().ok().and_then(|t| t.tag());
                 notify(
                     &mut self.hooks,
-                    &mut HookCx {
-                        now,
-                        config: &self.config,
-                        addresses: &mut self.addresses,
-                        io: &mut self.io,
-                    },
+                    &mut hook_cx!(self, now),
                     DialogEvent::Settled {
                         invite,
                         code,

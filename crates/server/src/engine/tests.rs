@@ -291,26 +291,15 @@ Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{ph
         self.receive(phone, &text(base, ""));
         let challenge = self.sent_to(phone).pop().expect("a challenge");
         assert_eq!(challenge.status(), Some(401));
-        let value = challenge
-            .header(HeaderName::WwwAuthenticate)
-            .unwrap()
-            .to_owned();
-        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
-            panic!("{value}")
-        };
-        let credentials = respond(
-            &ch,
-            &ClientRequest {
-                method: "REGISTER",
-                uri: "sip:example.com",
-                username: user,
-                secret: Secret::Password(user),
-                cnonce: "c0ffee",
-                nc: 1,
-                body: &[],
-            },
-        )
-        .unwrap();
+        let credentials = digest_answer(
+            &challenge,
+            HeaderName::WwwAuthenticate,
+            "REGISTER",
+            "sip:example.com",
+            user,
+            user,
+            1,
+        );
         self.receive(
             phone,
             &text(base + 1, &format!("Authorization: {credentials}\r\n")),
@@ -318,6 +307,36 @@ Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{ph
         let ok = self.sent_to(phone).pop().expect("a 200");
         assert_eq!(ok.status(), Some(200), "{ok:?}");
     }
+}
+
+/// The credentials answering the digest challenge of `challenge` in `header` (WWW- or
+/// Proxy-Authenticate) for `method` on `uri`, as `user` with `password`, nonce count `nc`.
+pub(super) fn digest_answer(
+    challenge: &Message,
+    header: HeaderName,
+    method: &str,
+    uri: &str,
+    user: &str,
+    password: &str,
+    nc: u32,
+) -> String {
+    let value = challenge.header(header).expect("a challenge");
+    let AuthHeader::Digest(ch) = parse_challenge(value).unwrap() else {
+        panic!("{value}")
+    };
+    respond(
+        &ch,
+        &ClientRequest {
+            method,
+            uri,
+            username: user,
+            secret: Secret::Password(password),
+            cnonce: "c0ffee",
+            nc,
+            body: &[],
+        },
+    )
+    .unwrap()
 }
 
 /// An INVITE from a phone that is trusted (no challenge) or a foreign caller.
@@ -582,26 +601,15 @@ CSeq: {cseq} INVITE\r\nContact: <sip:alice@203.0.113.5>\r\n{auth}Content-Length:
         w.receive("203.0.113.5:5060", &text);
         let challenge = w.sent_to("203.0.113.5:5060").pop().unwrap();
         assert_eq!(challenge.status(), Some(407));
-        let value = challenge
-            .header(HeaderName::ProxyAuthenticate)
-            .unwrap()
-            .to_owned();
-        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
-            panic!()
-        };
-        let credentials = respond(
-            &ch,
-            &ClientRequest {
-                method: "INVITE",
-                uri: "sip:0046812345678@example.com",
-                username: "alice",
-                secret: Secret::Password("alice"),
-                cnonce: "c0ffee",
-                nc: 1,
-                body: &[],
-            },
-        )
-        .unwrap();
+        let credentials = digest_answer(
+            &challenge,
+            HeaderName::ProxyAuthenticate,
+            "INVITE",
+            "sip:0046812345678@example.com",
+            "alice",
+            "alice",
+            1,
+        );
         let text = call(
             w,
             cseq + 1,
@@ -1057,26 +1065,15 @@ Call-ID: scan-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{CALLER}>\
         w.receive(CALLER, &register(user, 1, ""));
         let challenge = final_answer(&mut w, CALLER);
         assert_eq!(challenge.status(), Some(401));
-        let value = challenge
-            .header(HeaderName::WwwAuthenticate)
-            .unwrap()
-            .to_owned();
-        let AuthHeader::Digest(ch) = parse_challenge(&value).unwrap() else {
-            panic!("{value}")
-        };
-        let credentials = respond(
-            &ch,
-            &ClientRequest {
-                method: "REGISTER",
-                uri: "sip:example.com",
-                username: user,
-                secret: Secret::Password("guessed"),
-                cnonce: "c0ffee",
-                nc: 1,
-                body: &[],
-            },
-        )
-        .unwrap();
+        let credentials = digest_answer(
+            &challenge,
+            HeaderName::WwwAuthenticate,
+            "REGISTER",
+            "sip:example.com",
+            user,
+            "guessed",
+            1,
+        );
         w.receive(
             CALLER,
             &register(user, 2, &format!("Authorization: {credentials}\r\n")),

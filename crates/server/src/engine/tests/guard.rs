@@ -54,23 +54,15 @@ Call-ID: guard-{n}-{src}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{src}>
 
 /// Credentials for the first challenge of `challenge` (a 401).
 fn credentials(challenge: &Message, user: &str, password: &str, nc: u32) -> String {
-    let value = challenge.header(HeaderName::WwwAuthenticate).unwrap();
-    let AuthHeader::Digest(ch) = parse_challenge(value).unwrap() else {
-        panic!("{value}")
-    };
-    respond(
-        &ch,
-        &ClientRequest {
-            method: "REGISTER",
-            uri: "sip:example.com",
-            username: user,
-            secret: Secret::Password(password),
-            cnonce: "c0ffee",
-            nc,
-            body: &[],
-        },
+    digest_answer(
+        challenge,
+        HeaderName::WwwAuthenticate,
+        "REGISTER",
+        "sip:example.com",
+        user,
+        password,
+        nc,
     )
-    .unwrap()
 }
 
 /// A REGISTER without credentials from `src`: the answers (a 401, or nothing when

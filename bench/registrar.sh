@@ -58,6 +58,10 @@ Options:
   --sync-to-disk    itsp with [registrar] sync_to_disk = true: each binding commit is
                     fsynced before the 200 (survives a power loss; default: the kernel has
                     it, which survives kill -9)
+  --pike N          itsp's [guard] pike_requests (default 0: the flood limit off, as sipp
+                    is one source sending thousands a second); a number far above the load
+                    (e.g. 1000000000) keeps the guard's counting on without a ban, to
+                    measure what the guards cost (the auth part: its source is not trusted)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 
@@ -66,7 +70,7 @@ EOF
 }
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
-parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0
+parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0
 mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -87,6 +91,7 @@ while [ $# -gt 0 ]; do
     --summary) summary=$2; shift 2 ;;
     --itsp-log) itsp_log=$2; shift 2 ;;
     --sync-to-disk) sync_to_disk=1; shift ;;
+    --pike) pike=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -95,6 +100,7 @@ done
 for n in "$rate" "$count" "$auth_rate" "$auth_count" "$users" "$mem_users" "$mem_rate" "$per_sipp"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "not a positive number: $n" >&2; exit 2; }
 done
+[[ "$pike" =~ ^[0-9]+$ ]] || { echo "--pike: a number of requests, 0 for off" >&2; exit 2; }
 
 [ -z "$summary" ] || summary=$(realpath -m "$summary")
 cd "$(dirname "$0")/.."
@@ -317,10 +323,10 @@ start_kamailio() { # CFG NAME [-A define]...: starts Kamailio in the foreground 
 start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   local name=$1 dir=$2
   shift 2
-  # sipp is one source sending thousands of requests a second: no flood limit. The load
-  # registers users that are no subscribers, from a trusted address (as Kamailio's no-auth
-  # configuration takes them).
-  printf '[guard]\npike_requests = 0\n[registrar]\ntrusted_may_register_anyone = true\n' >"$tmp/$name.toml"
+  # sipp is one source sending thousands of requests a second: no flood limit unless
+  # --pike. The load registers users that are no subscribers, from a trusted address (as
+  # Kamailio's no-auth configuration takes them).
+  printf '[guard]\npike_requests = %s\n[registrar]\ntrusted_may_register_anyone = true\n' "$pike" >"$tmp/$name.toml"
   if [ "$sync_to_disk" = 1 ]; then
     printf 'sync_to_disk = true\n' >>"$tmp/$name.toml"
   fi

@@ -46,7 +46,27 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// Raises this process's open-file limit (the server it starts inherits it) to hold the
+/// idle connections on both ends: a shell's default of 1,024 is far too low.
+fn enough_files() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let need = 2 * u64::from(SOURCES) * PER_SOURCE as u64 + 1_000;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("the open-file limit");
+    if soft >= need {
+        return;
+    }
+    // Root may raise the hard limit too; anyone may raise the soft one up to the hard one.
+    let raised = setrlimit(Resource::RLIMIT_NOFILE, need, need.max(hard))
+        .or_else(|_| setrlimit(Resource::RLIMIT_NOFILE, need.min(hard), hard));
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("the open-file limit");
+    assert!(
+        raised.is_ok() && soft >= need,
+        "this test holds {need} open files; the limit is {soft} (raise it: ulimit -n {need})"
+    );
+}
+
 fn server() -> (DataDir, Itsp) {
+    enough_files();
     let data = DataDir::with_users(&[("bob", "b-secret")]);
     let config = data.path().join("tcp.toml");
     std::fs::write(

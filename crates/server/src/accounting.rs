@@ -1,6 +1,6 @@
 //! Dialogs and accounting: what Kamailio's `dialog` and `acc` modules do for a provider.
 //!
-//! `Accounting` is a hook of the engine (`crate::policy::Hook::on_dialog`): the proxy
+//! `Accounting` is a hook of the engine (`crate::policy::hook::Hook::on_dialog`): the proxy
 //! tells it about the record-routed INVITEs it forwards and how they end: a call starts
 //! (the INVITE is forwarded: early), is answered (a 2xx went to the caller: confirmed),
 //! fails (a final non-2xx went to the caller) or ends (a BYE passed through us, from the
@@ -19,7 +19,7 @@ use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
 
 use crate::engine::io::{IoRequest, Record};
 use crate::error::StartError;
-use crate::policy::{DialogEvent, Hook, HookCx};
+use crate::policy::hook::{DialogEvent, Hook, HookCx};
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.

@@ -25,9 +25,9 @@ use bytes::Bytes;
 use relay::{AddressSource, Flags, MediaRequest};
 use sip::{HeaderName, Message, Method};
 
+use crate::engine::io::Source;
 use crate::engine::io::{Answer, IoId, IoRequest};
-use crate::engine::Source;
-use crate::policy::{Arrival, DialogEvent, Flow, Hook, HookCx};
+use crate::policy::hook::{Arrival, DialogEvent, Flow, Hook, HookCx};
 use crate::proxy::Forward;
 
 /// When calls are relayed (`[relay] policy`).
@@ -105,6 +105,8 @@ struct PendingResponse {
 #[derive(Debug)]
 pub struct RelayHook {
     setup: RelaySetup,
+    /// The proxy forwards statelessly: there are no transactions to hold responses in.
+    stateless: bool,
     calls: HashMap<String, RelayedCall>,
     responses: HashMap<IoId, PendingResponse>,
 }
@@ -121,10 +123,11 @@ struct Party {
 }
 
 impl RelayHook {
-    /// A hook with no relayed call.
-    pub fn new(setup: RelaySetup) -> RelayHook {
+    /// A hook with no relayed call; `stateless` is the proxy's `[proxy] stateless`.
+    pub fn new(setup: RelaySetup, stateless: bool) -> RelayHook {
         RelayHook {
             setup,
+            stateless,
             calls: HashMap::new(),
             responses: HashMap::new(),
         }
@@ -192,7 +195,7 @@ impl Hook for RelayHook {
         forward: &mut Forward,
     ) -> Flow {
         // Stateless mode sees no responses to rewrite: no relaying.
-        if cx.config.proxy.stateless {
+        if self.stateless {
             return Flow::Continue;
         }
         let (Ok(call_id), Some(method)) = (request.call_id(), request.method()) else {
@@ -203,7 +206,7 @@ impl Hook for RelayHook {
         };
         let to_tag = request.to().ok().and_then(|t| t.tag().map(str::to_owned));
         let initial_invite = *method == Method::Invite && to_tag.is_none();
-        let has_sdp = has_sdp(request);
+        let has_sdp = request.has_sdp();
         let start = initial_invite
             && forward.record_route
             && self.wanted(forward.sender_natted || forward.targets.iter().any(|t| t.nat));
@@ -285,7 +288,7 @@ impl Hook for RelayHook {
         let Some(code) = response.status() else {
             return Flow::Continue;
         };
-        if !(101..300).contains(&code) || !has_sdp(response) {
+        if !(101..300).contains(&code) || !response.has_sdp() {
             return Flow::Continue;
         }
         let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) else {
@@ -308,7 +311,7 @@ impl Hook for RelayHook {
         // now the top one.
         let upstream = response.vias().next().and_then(|v| {
             let v = v.ok()?;
-            v.received().or(crate::nat::host_ip(&v.host))
+            v.received().or(v.host.ip())
         });
         let party = Party {
             source: arrival.source.ip(),
@@ -353,7 +356,7 @@ impl Hook for RelayHook {
 
     /// A retransmitted 2xx after its transaction ended: the SDP the relay gave the first.
     fn on_stray_response(&mut self, _cx: &mut HookCx<'_>, response: Message) -> Message {
-        if !has_sdp(&response) {
+        if !response.has_sdp() {
             return response;
         }
         let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) else {
@@ -397,12 +400,6 @@ fn rewritten(answer: Answer) -> Option<Bytes> {
         Answer::Sdp(sdp) => sdp,
         _ => None,
     }
-}
-
-/// Whether a message carries an SDP body.
-pub(crate) fn has_sdp(message: &Message) -> bool {
-    !message.body().is_empty()
-        && matches!(message.content_type(), Ok(Some(t)) if t.is("application", "sdp"))
 }
 
 /// `message` with `sdp` as its body (Content-Length follows).

@@ -17,7 +17,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use sip::headers::NameAddr;
-use sip::uri::Host;
 use sip::{HeaderName, Message, Uri};
 
 /// Which NAT tests run, as the bit flags of Kamailio's `nat_uac_test` (the same flags the
@@ -84,7 +83,7 @@ impl NatTests {
         let mut fired = 0;
         let source_private = is_private(source.ip());
         if let Ok(via) = request.top_via() {
-            let via_ip = host_ip(&via.host);
+            let via_ip = via.host.ip();
             if self.contains(Self::VIA_ADDRESS) && via_ip.is_some_and(|ip| ip != source.ip()) {
                 fired |= Self::VIA_ADDRESS.0;
             }
@@ -120,7 +119,7 @@ impl NatTests {
                 c.addr()
                     .and_then(|a| a.parsed_uri().ok())
                     .and_then(|u| match u {
-                        Uri::Sip(s) => host_ip(&s.host),
+                        Uri::Sip(s) => s.host.ip(),
                         _ => None,
                     })
                     .is_some_and(is_private)
@@ -317,8 +316,7 @@ fn offset_in(whole: &str, part: &str) -> Option<usize> {
 
 /// Whether the SDP body of `message` puts any media at a private address.
 fn sdp_has_private_address(message: &Message) -> bool {
-    let is_sdp = matches!(message.content_type(), Ok(Some(t)) if t.is("application", "sdp"));
-    if !is_sdp || message.body().is_empty() {
+    if !message.has_sdp() {
         return false;
     }
     let Ok(sdp) = sdp::SessionDescription::from_bytes(message.body()) else {
@@ -333,22 +331,31 @@ fn sdp_has_private_address(message: &Message) -> bool {
 /// came from (`fix_nated_contact`), so the other side's in-dialog requests go back through
 /// the NAT mapping, and the forward is marked for the relay. REGISTER never gets here: its
 /// binding keeps the source.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NatHook;
+#[derive(Debug, Clone)]
+pub(crate) struct NatHook {
+    config: NatConfig,
+}
 
-impl crate::policy::Hook for NatHook {
+impl NatHook {
+    /// The hook with the `[nat]` settings.
+    pub(crate) fn new(config: NatConfig) -> NatHook {
+        NatHook { config }
+    }
+}
+
+impl crate::policy::hook::Hook for NatHook {
     fn on_forward(
         &mut self,
-        cx: &mut crate::policy::HookCx<'_>,
+        _cx: &mut crate::policy::hook::HookCx<'_>,
         request: &Message,
-        source: crate::engine::Source,
+        source: crate::engine::io::Source,
         forward: &mut crate::proxy::Forward,
-    ) -> crate::policy::Flow {
+    ) -> crate::policy::hook::Flow {
         // An ACK without SDP has nothing to fix (no Contact that matters, no media).
-        if request.method() == Some(&sip::Method::Ack) && !crate::media_relay::has_sdp(request) {
-            return crate::policy::Flow::Continue;
+        if request.method() == Some(&sip::Method::Ack) && !request.has_sdp() {
+            return crate::policy::hook::Flow::Continue;
         }
-        let nat = &cx.config.nat;
+        let nat = &self.config;
         let fired = nat.tests.detect(request, source.addr, !source.reliable());
         if !fired.is_empty() {
             tracing::debug!(source = %source.addr, tests = %fired, "request from behind a NAT");
@@ -358,7 +365,7 @@ impl crate::policy::Hook for NatHook {
             }
             forward.sender_natted = true;
         }
-        crate::policy::Flow::Continue
+        crate::policy::hook::Flow::Continue
     }
 }
 
@@ -370,7 +377,7 @@ impl crate::policy::Hook for NatHook {
 pub(crate) fn fix_reply(
     config: &NatConfig,
     response: Message,
-    source: crate::engine::Source,
+    source: crate::engine::io::Source,
 ) -> (Message, bool) {
     if response.header(HeaderName::Contact).is_none() {
         return (response, false);
@@ -385,15 +392,6 @@ pub(crate) fn fix_reply(
     }
     let fixed = fix_message_contact(&response, source.addr, source.reliable()).unwrap_or(response);
     (fixed, true)
-}
-
-/// The address of a host that is an IP literal.
-pub(crate) fn host_ip(host: &Host<'_>) -> Option<IpAddr> {
-    match host {
-        Host::V4(a) => Some(IpAddr::V4(*a)),
-        Host::V6(a) => Some(IpAddr::V6(*a)),
-        Host::Name(_) => None,
-    }
 }
 
 /// Private address space: RFC 1918, RFC 6598 (carrier-grade NAT), RFC 4193 (IPv6 ULA).

@@ -27,7 +27,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::params::Params;
 use crate::text::parse_decimal;
@@ -784,6 +784,15 @@ impl<'a> Iterator for UriHeaders<'a> {
 }
 
 impl<'a> Host<'a> {
+    /// The address of an IP-literal host; `None` for a name.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::V4(a) => Some(IpAddr::V4(*a)),
+            Host::V6(a) => Some(IpAddr::V6(*a)),
+            Host::Name(_) => None,
+        }
+    }
+
     /// The host as [`Display`](fmt::Display) writes it (a name as written, a dotted quad,
     /// `[v6]`), borrowed for a name. Cheaper than `to_string()`: no formatting machinery,
     /// and no allocation for names.

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::StunError;
-use crate::message::{TransactionId, MAGIC_COOKIE};
+use crate::header::{TransactionId, MAGIC_COOKIE};
 
 /// An attribute type (RFC 5389 §18.2, RFC 5780 §9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,7 +17,8 @@
 //!
 //! | module | concept | spec |
 //! |---|---|---|
-//! | [`message`] | [`Message`] (parse, attribute iteration), [`MessageBuilder`], [`TransactionId`], [`Class`] | RFC 5389 §6, §15 |
+//! | [`message`] | [`Message`] (parse, attribute iteration), [`MessageBuilder`], [`Class`] | RFC 5389 §6, §15 |
+//! | `header` | [`MAGIC_COOKIE`], [`TransactionId`]: the header fields attributes are masked with | RFC 5389 §6, §15.2 |
 //! | [`attribute`] | attribute types, which are understood, address/ERROR-CODE/UNKNOWN-ATTRIBUTES/CHANGE-REQUEST values | RFC 5389 §15, RFC 5780 §7 |
 //! | `fingerprint` | CRC-32 of the message XOR 0x5354554e | RFC 5389 §15.5 |
 //! | [`server`] | [`answer`]: Binding success, 400, 420, CHANGE-REQUEST and RESPONSE-PORT | RFC 5389 §7.3, RFC 5780 §6 |
@@ -28,6 +29,7 @@ pub mod attribute;
 pub mod client;
 pub mod error;
 mod fingerprint;
+mod header;
 pub mod message;
 pub mod server;
 

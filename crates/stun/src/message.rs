@@ -4,19 +4,13 @@
 use crate::attribute::AttributeType;
 use crate::error::StunError;
 use crate::fingerprint::fingerprint;
-
-/// RFC 5389 §6: the magic cookie, bytes 4..8 of every message.
-pub const MAGIC_COOKIE: u32 = 0x2112_A442;
+pub use crate::header::{TransactionId, MAGIC_COOKIE};
 
 /// RFC 5389 §18.1: the Binding method.
 pub const BINDING: u16 = 0x001;
 
 /// Header size (§6).
 const HEADER: usize = 20;
-
-/// The 96-bit transaction ID (§6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TransactionId(pub [u8; 12]);
 
 /// The class of a message (§6: bits C1 and C0 of the type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

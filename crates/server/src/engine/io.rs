@@ -1,5 +1,6 @@
-//! What crosses the engine's edge: the time it is given ([`Now`]), the datagrams and stream
-//! writes it wants sent ([`Transmit`]), the I/O it asks the shell to carry out
+//! What crosses the engine's edge: the time it is given ([`Now`]), where a message came
+//! from ([`Source`]) and where a transaction's messages go ([`Route`]), the datagrams and
+//! stream writes it wants sent ([`Transmit`]), the I/O it asks the shell to carry out
 //! ([`IoRequest`]) and the answers it is handed back ([`Answer`]).
 //!
 //! The engine never waits. A routing decision that needs something only the store, DNS or
@@ -15,9 +16,35 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip::sanity::Rejection;
 use store::{AccEvent, Address, BindingWrite, CallWrite, Forwarding, Ha1s};
-use transport::Protocol;
+use transport::{Listen, Protocol};
 
 use crate::proxy::Hop;
+
+/// Where a request came from: the packet's source and the local socket it reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    /// The peer's address (RFC 3581 `received`/`rport`).
+    pub addr: SocketAddr,
+    /// The local socket.
+    pub local: Listen,
+}
+
+impl Source {
+    /// Whether the transport is reliable (no retransmissions, §17.1.1.2).
+    pub fn reliable(&self) -> bool {
+        self.local.protocol != Protocol::Udp
+    }
+}
+
+/// Where the messages of a transaction go: for a server transaction, where its responses
+/// go (§18.2.2); for a client transaction, the next hop of its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) protocol: Protocol,
+    /// The local socket (UDP: the one to send from).
+    pub(crate) local: SocketAddr,
+    pub(crate) dest: SocketAddr,
+}
 
 /// The time of an event, as the shell read it: a monotonic instant for timers and the
 /// wall clock for what is stored or shown (expiry times, accounting).
@@ -183,7 +210,7 @@ pub enum IoRequest {
         /// Names the answer.
         id: IoId,
         /// The ban.
-        ban: crate::guard::BanWrite,
+        ban: crate::guard::bans::BanWrite,
     },
     /// Drop everything from this source (an address, or an IPv6 /64) in the transports,
     /// before parsing, until `until` (the guard's bans and flood limits).

@@ -23,7 +23,7 @@
 //! 4. a request to forward passes the `on_forward` hooks and becomes a response context
 //!    (or is forwarded statelessly); responses for the caller pass the `on_response`
 //!    hooks, in order per transaction; calls tell the `on_dialog` hooks how they go
-//!    (`crate::policy::Hook`).
+//!    (`crate::policy::hook::Hook`).
 //!
 //! ## Layout
 //!
@@ -54,12 +54,13 @@ use sip::transaction::{
     Event, Incoming as TxIncoming, Side, TimerConfig, TransactionKey, TransactionLayer,
 };
 use sip::{HeaderName, Message, MessageBuilder, Method};
-use transport::{Incoming, Listen, Protocol};
+use transport::{Incoming, Listen};
 
 use addresses::Addresses;
 pub use addresses::{HostNetwork, SystemNetwork};
 use facts::{Answers, Facts, Halt};
-pub use io::{Answer, IoId, IoRequest, Now, Query, Record, Transmit};
+pub(crate) use io::Route;
+pub use io::{Answer, IoId, IoRequest, Now, Query, Record, Source, Transmit};
 use random::Random;
 
 /// The [`HookCx`] of the engine `$engine` at `$now`, borrowing only the fields it needs (so
@@ -68,7 +69,6 @@ macro_rules! hook_cx {
     ($engine:ident, $now:expr) => {
         HookCx {
             now: $now,
-            config: &$engine.config,
             addresses: &mut $engine.addresses,
             io: &mut $engine.io,
         }
@@ -81,8 +81,8 @@ use crate::guard::{Admit, Guard};
 use crate::location::Location;
 use crate::natping::Pinger;
 use crate::policy::cx::{Cx, Memo};
+use crate::policy::hook::{Arrival, DialogEvent, Flow, Hook, HookCx, IoQueue};
 use crate::policy::route::{self, Decision};
-use crate::policy::{Arrival, DialogEvent, Flow, Hook, HookCx, IoQueue};
 use crate::proxy::table::{Env, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
 use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr};
 use crate::sip_text::{local_tag, WithServer};
@@ -92,32 +92,6 @@ use crate::sip_text::{local_tag, WithServer};
 /// the shell's timer wakes once a second for them instead of at every transaction's end.
 /// Retransmissions and timeouts keep their exact deadlines.
 pub const ABSORB_SLACK: Duration = Duration::from_secs(1);
-
-/// Where a request came from: the packet's source and the local socket it reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Source {
-    /// The peer's address (RFC 3581 `received`/`rport`).
-    pub addr: SocketAddr,
-    /// The local socket.
-    pub local: Listen,
-}
-
-impl Source {
-    /// Whether the transport is reliable (no retransmissions, §17.1.1.2).
-    pub fn reliable(&self) -> bool {
-        self.local.protocol != Protocol::Udp
-    }
-}
-
-/// Where the messages of a transaction go: for a server transaction, where its responses
-/// go (§18.2.2); for a client transaction, the next hop of its request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Route {
-    pub(crate) protocol: Protocol,
-    /// The local socket (UDP: the one to send from).
-    pub(crate) local: SocketAddr,
-    pub(crate) dest: SocketAddr,
-}
 
 /// A request (or an ACK for a 2xx) whose decision is being made.
 #[derive(Debug)]
@@ -1258,6 +1232,7 @@ fn response_route(message: &Message, source: Source, force_rport: bool) -> Optio
 mod route_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use transport::Protocol;
 
     fn source(protocol: Protocol) -> Source {
         Source {

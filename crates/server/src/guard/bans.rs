@@ -16,6 +16,17 @@ use ahash::HashMap;
 use super::table::Table;
 use crate::trusted::Network;
 
+/// A ban for the shell to write to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BanWrite {
+    /// The source key's network text (an address, or an IPv6 /64).
+    pub network: String,
+    /// When it ends (Unix milliseconds).
+    pub until_ms: i64,
+    /// Why, for `itsp ban list`.
+    pub reason: String,
+}
+
 /// A ban the engine decided.
 #[derive(Debug, Clone, Copy)]
 struct OwnBan {

@@ -51,7 +51,7 @@
 //! | `bans` | the bans in force: the engine's own and the store's |
 
 mod auth_failures;
-mod bans;
+pub(crate) mod bans;
 mod flood;
 mod table;
 mod window;
@@ -63,8 +63,9 @@ use std::time::{Duration, Instant};
 use transport::source_key;
 
 use crate::auth::AuthFailure;
-use crate::engine::Now;
+use crate::engine::io::Now;
 use crate::trusted::Network;
+pub use bans::BanWrite;
 
 /// Default [`GuardConfig::max_auth_failures`]: 10 in [`DEFAULT_AUTH_WINDOW_SECS`]. A
 /// person mistyping a password gives up long before; a phone with a wrong stored password
@@ -166,17 +167,6 @@ pub(crate) enum Admit {
     Drop,
     /// Answer 403 (statelessly; an ACK is dropped).
     Refuse,
-}
-
-/// A ban for the shell to write to the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BanWrite {
-    /// The source key's network text (an address, or an IPv6 /64).
-    pub network: String,
-    /// When it ends (Unix milliseconds).
-    pub until_ms: i64,
-    /// Why, for `itsp ban list`.
-    pub reason: String,
 }
 
 /// The guards' state (see the module docs).

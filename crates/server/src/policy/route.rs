@@ -26,7 +26,7 @@
 //! needs the store or DNS it stops with [`Halt::Need`] and is run again, from the top, once
 //! the answer is in. What happens to a forwarded request on its way out (NAT fixes, the
 //! media relay, accounting) is not decided here but in the phase hooks
-//! ([`crate::policy::Hook`]).
+//! ([`crate::policy::hook::Hook`]).
 
 use sip::sanity::{check_request, Policy, Rejection};
 use sip::uri::Host;
@@ -35,7 +35,7 @@ use store::BindingWrite;
 
 use crate::auth::{check_identity, AuthKind, Decision as AuthDecision, DigestAuth};
 use crate::engine::facts::Halt;
-use crate::engine::Source;
+use crate::engine::io::Source;
 use crate::guard::Admit;
 use crate::location::{aor_key, user_and_domain};
 use crate::persist::writes_for;

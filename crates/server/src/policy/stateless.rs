@@ -9,7 +9,7 @@ use sip::Message;
 
 use crate::engine::addresses::Addresses;
 use crate::engine::facts::Halt;
-use crate::engine::{Source, Transmit};
+use crate::engine::io::{Source, Transmit};
 use crate::policy::cx::Cx;
 use crate::proxy::forward::{self, BranchSpec, OwnAddresses};
 use crate::proxy::{Forward, Hop};
@@ -129,7 +129,7 @@ pub(crate) fn pop_own_via(addresses: &mut Addresses, response: Message) -> Optio
 /// (`received`/`rport`, RFC 3581 §4).
 pub(crate) fn response_transmit(addresses: &mut Addresses, up: Message) -> Option<Transmit> {
     let next = up.top_via().ok()?;
-    let ip = next.received().or(crate::nat::host_ip(&next.host))?;
+    let ip = next.received().or(next.host.ip())?;
     let port = match next.rport() {
         Some(Some(port)) => port,
         _ => next.port.unwrap_or(5060),

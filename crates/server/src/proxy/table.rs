@@ -17,7 +17,7 @@ use sip::Message;
 use super::context::{Action, BranchId, ContextConfig, ResponseContext};
 use super::forward::{branch_id, build_branch, BranchSpec, LocalAddr};
 use super::{Forward, Hop};
-use crate::engine::Route;
+use crate::engine::io::Route;
 
 /// What the table needs from the engine around it.
 pub(crate) trait Env {

@@ -342,6 +342,13 @@ impl Message {
             .transpose()
     }
 
+    /// Whether the body is a session description: not empty, with Content-Type
+    /// `application/sdp` (RFC 3264 §5, the offer/answer of an INVITE and its responses).
+    pub fn has_sdp(&self) -> bool {
+        !self.body().is_empty()
+            && matches!(self.content_type(), Ok(Some(t)) if t.is("application", "sdp"))
+    }
+
     /// Every Contact value (§20.10), including `*`.
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> + '_ {
         self.list_values(HeaderName::Contact).map(|v| {

@@ -1,0 +1,160 @@
+//! The [`Hook`] trait and what it is shown: the phases of the message path a feature can
+//! take part in (see [`crate::policy`] for the phases and the order of the hooks), the
+//! [`HookCx`] it works with, and the [`Flow`] it answers.
+//!
+//! This module knows no feature: the features (`nat`, `media_relay`, `accounting`) import
+//! it, and [`crate::policy::hooks`] lists them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use sip::Message;
+
+use crate::engine::addresses::Addresses;
+use crate::engine::io::Source;
+use crate::engine::io::{Answer, IoId, IoRequest, Now};
+use crate::proxy::Forward;
+
+/// What a hook says about the message it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Go on.
+    Continue,
+    /// Hold the message until the answer to this request reaches the hook's `resume_*`.
+    Wait(IoId),
+}
+
+/// Where a response came from, for the hooks that look at who sent it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// Its source.
+    pub(crate) source: SocketAddr,
+    /// Whether the sender looked to be behind a NAT ([`crate::nat`]).
+    pub(crate) natted: bool,
+}
+
+/// A change in the life of a call the proxy stays in (record-routed initial INVITEs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DialogEvent<'a> {
+    /// The INVITE was forwarded: the call rings.
+    Started {
+        /// The INVITE as received.
+        invite: &'a Message,
+        /// Where it came from.
+        source: IpAddr,
+    },
+    /// A final response went to the caller: answered (2xx) or failed.
+    Settled {
+        /// The INVITE as received.
+        invite: &'a Message,
+        /// The final status.
+        code: u16,
+        /// Its reason phrase.
+        reason: &'a str,
+        /// The callee's tag.
+        to_tag: Option<&'a str>,
+    },
+    /// A BYE passed through: the call ended, hung up by whoever sent it.
+    Ended {
+        /// The BYE.
+        bye: &'a Message,
+    },
+}
+
+/// What a hook may use: the time, our addresses, and the queue of I/O requests (a request
+/// that has an answer gets an [`IoId`] from [`HookCx::ask`]). A hook's settings are its
+/// own, given when [`crate::policy::hooks`] makes it.
+pub(crate) struct HookCx<'a> {
+    pub(crate) now: Now,
+    pub(crate) addresses: &'a mut Addresses,
+    pub(crate) io: &'a mut IoQueue,
+}
+
+/// The I/O requests the engine has for the shell, in order.
+#[derive(Debug, Default)]
+pub(crate) struct IoQueue {
+    next_id: u64,
+    pub(crate) queue: std::collections::VecDeque<IoRequest>,
+}
+
+impl IoQueue {
+    /// A fresh id for a request whose answer will come back.
+    pub(crate) fn id(&mut self) -> IoId {
+        self.next_id += 1;
+        IoId(self.next_id)
+    }
+
+    /// Queues a request.
+    pub(crate) fn push(&mut self, request: IoRequest) {
+        self.queue.push_back(request);
+    }
+}
+
+impl HookCx<'_> {
+    /// Queues `make(id)` and answers its id.
+    pub(crate) fn ask(&mut self, make: impl FnOnce(IoId) -> IoRequest) -> IoId {
+        let id = self.io.id();
+        self.io.push(make(id));
+        id
+    }
+}
+
+/// A feature in the message path. Every method has a do-nothing default; a feature
+/// implements the phases it needs. See the module docs.
+pub(crate) trait Hook: Send {
+    /// A request about to be forwarded; `forward` says where and how, and may be changed.
+    fn on_forward(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _request: &Message,
+        _source: Source,
+        _forward: &mut Forward,
+    ) -> Flow {
+        Flow::Continue
+    }
+
+    /// The answer to the request an `on_forward` waited for.
+    fn resume_forward(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _id: IoId,
+        _answer: Answer,
+        _forward: &mut Forward,
+    ) {
+    }
+
+    /// A response about to go upstream through its server transaction (our Via removed).
+    /// `arrival` is `None` for a response made here.
+    fn on_response(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _response: &Message,
+        _arrival: Option<Arrival>,
+    ) -> Flow {
+        Flow::Continue
+    }
+
+    /// The answer to the request an `on_response` waited for; returns the response to
+    /// send.
+    fn resume_response(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _id: IoId,
+        _answer: Answer,
+        response: Message,
+    ) -> Message {
+        response
+    }
+
+    /// A response forwarded without a transaction; returns what to forward.
+    fn on_stray_response(&mut self, _cx: &mut HookCx<'_>, response: Message) -> Message {
+        response
+    }
+
+    /// A call changed.
+    fn on_dialog(&mut self, _cx: &mut HookCx<'_>, _event: DialogEvent<'_>) {}
+
+    /// Live calls this hook follows (for the log at shutdown).
+    fn live_calls(&self) -> Option<usize> {
+        None
+    }
+}

@@ -832,7 +832,7 @@ impl TcpSection {
     }
 }
 
-/// `[overload]` (`server::engine::overload::OverloadLimits`).
+/// `[overload]` (`server::OverloadLimits`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct OverloadSection {
@@ -843,7 +843,7 @@ pub(crate) struct OverloadSection {
 
 impl Default for OverloadSection {
     fn default() -> Self {
-        let d = server::engine::overload::OverloadLimits::default();
+        let d = server::OverloadLimits::default();
         OverloadSection {
             max_waiting: d.max_waiting,
             max_transactions: d.max_transactions,
@@ -854,13 +854,13 @@ impl Default for OverloadSection {
 
 impl OverloadSection {
     /// The engine's bounds, checked.
-    pub(crate) fn limits(&self) -> Result<server::engine::overload::OverloadLimits, String> {
+    pub(crate) fn limits(&self) -> Result<server::OverloadLimits, String> {
         if self.max_waiting == 0 || self.max_transactions == 0 {
             return Err(
                 "overload.max_waiting and overload.max_transactions must be at least 1".into(),
             );
         }
-        Ok(server::engine::overload::OverloadLimits {
+        Ok(server::OverloadLimits {
             max_waiting: self.max_waiting,
             max_transactions: self.max_transactions,
             retry_after: self.retry_after,
@@ -970,10 +970,7 @@ mod tests {
         let e = Config::parse("[guard]\nban_answer = \"reject\"\n").unwrap_err();
         assert!(e.contains("guard.ban_answer"), "{e}");
         assert_eq!(c.tcp.limits(), Ok(transport::TcpLimits::default()));
-        assert_eq!(
-            c.overload.limits(),
-            Ok(server::engine::overload::OverloadLimits::default())
-        );
+        assert_eq!(c.overload.limits(), Ok(server::OverloadLimits::default()));
         let e = Config::parse("[tcp]\nidle_timeout = 0\n").unwrap_err();
         assert!(e.contains("tcp.idle_timeout"), "{e}");
         let e = Config::parse("[overload]\nmax_waiting = 0\n").unwrap_err();

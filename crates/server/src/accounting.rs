@@ -47,7 +47,7 @@ struct Dialog {
 
 /// The live calls of this node. See the module docs.
 #[derive(Debug)]
-pub struct Accounting {
+pub(crate) struct Accounting {
     node: String,
     live: HashMap<String, Dialog>,
 }
@@ -89,7 +89,7 @@ impl Hook for Accounting {
 
 impl Accounting {
     /// No live call; `node` is this server's name in the shared `calls` table.
-    pub fn new(node: String) -> Accounting {
+    pub(crate) fn new(node: String) -> Accounting {
         Accounting {
             node,
             live: HashMap::default(),
@@ -252,13 +252,13 @@ fn acc(
 /// The writer of accounting records and live-call changes: a thread of its own with the
 /// store's `Writer`, committing what arrives within `WINDOW` in one transaction.
 #[derive(Debug)]
-pub struct AccountingWriter {
+pub(crate) struct AccountingWriter {
     writer: WriterThread<Record>,
 }
 
 impl AccountingWriter {
     /// Starts the writer thread on `store`, whose pool runs on `runtime`.
-    pub fn spawn(
+    pub(crate) fn spawn(
         store: &Store,
         runtime: tokio::runtime::Handle,
     ) -> Result<AccountingWriter, StartError> {
@@ -276,12 +276,12 @@ impl AccountingWriter {
     }
 
     /// Queues a record; after [`AccountingWriter::close`] records are no longer taken.
-    pub fn send(&self, record: Record) {
+    pub(crate) fn send(&self, record: Record) {
         let _ = self.writer.send(record);
     }
 
     /// Writes what is queued and stops the writer (at shutdown).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.writer.close().await;
     }
 }

@@ -5,6 +5,6 @@
 //! removed ones stop being served. Hosts are compared in the form [`normalize`] gives.
 
 /// The comparable form of a host: lower case, no trailing dot (RFC 3261 §19.1.4).
-pub fn normalize(host: &str) -> String {
+pub(crate) fn normalize(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }

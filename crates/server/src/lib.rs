@@ -3,7 +3,7 @@
 //! What SER's `registrar`, `usrloc`, `auth_db`, `tm`, `rr`, `maxfwd`, `nathelper`, `acc`
 //! and `dialog` did, in two layers (the split of `quinn-proto` and `quinn`):
 //!
-//! - [`engine`]: a sans-IO core — transactions, the proxy's contexts, the location index,
+//! - `engine`: a sans-IO core — transactions, the proxy's contexts, the location index,
 //!   digest checks, keepalive bookkeeping — driven by `handle(now, message)`,
 //!   `handle_timeout(now)`, `poll_transmit()`, `poll_timeout()`, and by explicit requests
 //!   for I/O (`poll_io()`) whose answers come back through `complete()`. Its tests run on
@@ -15,48 +15,51 @@
 //! seed's `ser.cfg`, and one hook per cross-cutting feature (NAT, media relay,
 //! accounting).
 //!
+//! Modules are public only where `itsp` needs their settings types; the engine, the
+//! policy and the writers are the crate's own.
+//!
 //! ## Layout
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`engine`] | the sans-IO engine: the path of a message, I/O requests and answers, caches of store answers |
+//! | `engine` | the sans-IO engine: the path of a message, I/O requests and answers, caches of store answers |
 //! | `shell` | [`Server`]: start (restore bindings, bind sockets), the tasks that drive the engine, graceful stop |
 //! | `policy` | the main route and the phase hooks (`Hook`) |
 //! | [`proxy`] | the stateful proxy (§16): response contexts with forking and Timer C, request rewriting, the table of live contexts |
 //! | [`nat`] | NAT detection and fixes (`nat_uac_test`, `fix_nated_contact`), the NAT hook |
 //! | [`media_relay`] | the relay hook: which calls are relayed, SDP exchanges through the relay |
-//! | [`accounting`] | the accounting hook (live calls, `acc` records) and its writer thread |
-//! | [`natping`] | keepalives to NATed bindings |
+//! | `accounting` | the accounting hook (live calls, `acc` records) and its writer thread |
+//! | `natping` | keepalives to NATed bindings |
 //! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
 //! | [`config`] | [`ServerConfig`] |
-//! | [`domains`] | how served domains are compared |
-//! | [`persist`] | write-through of bindings to the store, batched; row conversion |
+//! | `domains` | how served domains are compared |
+//! | `persist` | write-through of bindings to the store, batched; row conversion |
 //! | `writer_thread` | a thread that writes queued items to the store in batches (group commit) |
 //! | [`guard`] | in front of the route: banned sources, failed authentications (growing bans), request floods (pike); bounded memory |
 //! | [`trusted`] | trusted networks, not challenged (Kamailio `permissions`) |
 //! | [`auth`] | digest policy: 401/407 challenges (MD5 by default, SHA-256 when configured), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
-//! | [`location`] | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
+//! | `location` | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
 //! | [`stun_server`] | the STUN server (RFC 5389 Binding, RFC 5780 alternate port) on UDP 3478 |
 //! | `sync` | a mutex lock that survives poisoning |
 //! | `sip_text` | the `Server` header value and the To tag of our own responses |
-//! | [`error`] | [`StartError`] |
+//! | `error` | [`StartError`] |
 
-pub mod accounting;
+pub(crate) mod accounting;
 pub mod auth;
 pub mod cache;
 pub mod config;
-pub mod domains;
-pub mod engine;
-pub mod error;
+pub(crate) mod domains;
+pub(crate) mod engine;
+mod error;
 pub mod guard;
-pub mod location;
+mod location;
 pub mod media_relay;
 pub mod nat;
-pub mod natping;
-pub mod persist;
+pub(crate) mod natping;
+pub(crate) mod persist;
 mod policy;
 pub mod proxy;
 pub mod pstn;
@@ -71,7 +74,7 @@ mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
 pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer};
-pub use engine::Source;
+pub use engine::overload::OverloadLimits;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};

@@ -14,7 +14,7 @@ use transport::Protocol;
 
 /// Default q-value of a contact without `q` (RFC 3261 §10.2.1.2 leaves it to the registrar;
 /// 1.0 like Kamailio), in thousandths.
-pub const DEFAULT_Q: u16 = 1000;
+pub(crate) const DEFAULT_Q: u16 = 1000;
 
 /// One contact bound to an address-of-record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl Location {
 
 /// The user part (unescaped) and the comparable domain (lower case, no trailing dot) of a
 /// SIP URI; `None` without a user part or with one that is not UTF-8.
-pub fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
+pub(crate) fn user_and_domain(uri: &SipUri<'_>) -> Option<(String, String)> {
     let user = String::from_utf8(uri.user_unescaped()?.into_owned()).ok()?;
     Some((user, crate::domains::normalize(&uri.host.text())))
 }

@@ -8,7 +8,7 @@
 //! the relay's own idle timeout catches the rest.
 //!
 //! `RelayHook` is the sans-IO half, a `Hook` of the engine: it keeps which calls are
-//! relayed and asks the shell for each exchange ([`IoRequest::RelayExchange`]), holding the
+//! relayed and asks the shell for each exchange (`IoRequest::RelayExchange`), holding the
 //! message until the rewritten SDP comes back. It sees responses only after transaction
 //! matching: a retransmitted 2xx that arrives after its transaction ended gets the SDP the
 //! relay gave the first one, without another exchange. The shell's

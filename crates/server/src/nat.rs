@@ -5,7 +5,7 @@
 //! and later requests reach it: the Contact rewritten to the address the packet came from
 //! ([`fix_contact`], `fix_nated_contact`) and responses sent to the source port even
 //! without `rport` (`force_rport`, RFC 3581 §4). The registrar stores the verdict with each
-//! binding (the NAT flag of `itsp ul show`); keepalives ([`crate::natping`]) and the RTP
+//! binding (the NAT flag of `itsp ul show`); keepalives (`natping`) and the RTP
 //! relay read it.
 //!
 //! In the message path this is `NatHook` (`on_forward`: the sender's Contact fixed, the

@@ -25,14 +25,14 @@ use crate::proxy::LocalAddr;
 
 /// The start of the Via branch of every OPTIONS ping (RFC 3261 §8.1.1.7 magic cookie, then
 /// our mark), how answers are told from proxied responses.
-pub const BRANCH_PREFIX: &str = "z9hG4bK-natping-";
+pub(crate) const BRANCH_PREFIX: &str = "z9hG4bK-natping-";
 
 /// A binding, as the pinger knows it: address-of-record and contact.
-pub type BindingKey = (String, String);
+pub(crate) type BindingKey = (String, String);
 
 /// One keepalive to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ping {
+pub(crate) struct Ping {
     /// Whose.
     pub binding: BindingKey,
     /// Transport of the binding's flow.
@@ -47,7 +47,7 @@ pub struct Ping {
 
 /// What a round decided.
 #[derive(Debug, Default)]
-pub struct Round {
+pub(crate) struct Round {
     /// Keepalives to send now.
     pub pings: Vec<Ping>,
     /// Bindings whose pings went unanswered `max_failures` times in a row: to be marked
@@ -57,7 +57,7 @@ pub struct Round {
 
 /// Counters of keepalives since start, for the operator (logged each round).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PingStats {
+pub(crate) struct PingStats {
     /// Rounds run.
     pub rounds: u64,
     /// Endpoints pinged in the last round.
@@ -74,7 +74,7 @@ pub struct PingStats {
 
 /// The keepalive bookkeeping (see the module docs).
 #[derive(Debug, Default)]
-pub struct Pinger {
+pub(crate) struct Pinger {
     /// OPTIONS pings of the current round awaiting an answer, by Via branch.
     outstanding: HashMap<String, BindingKey>,
     /// Unanswered pings in a row, per binding.
@@ -95,7 +95,7 @@ struct Failures {
 
 /// What an answer to a ping means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answered {
+pub(crate) enum Answered {
     /// Not an answer to one of our pings: the response goes on through the proxy.
     NotOurs,
     /// An answer; the binding is reachable (`true` when it had been marked unreachable).
@@ -106,18 +106,18 @@ pub enum Answered {
 
 impl Pinger {
     /// An empty pinger.
-    pub fn new() -> Pinger {
+    pub(crate) fn new() -> Pinger {
         Pinger::default().with_user_agent(crate::sip_text::DEFAULT_SERVER_HEADER)
     }
 
     /// Sends OPTIONS pings with this `User-Agent` (RFC 3261 §20.41); empty: without one.
-    pub fn with_user_agent(mut self, user_agent: &str) -> Pinger {
+    pub(crate) fn with_user_agent(mut self, user_agent: &str) -> Pinger {
         self.user_agent = user_agent.to_owned();
         self
     }
 
     /// The counters.
-    pub fn stats(&self) -> PingStats {
+    pub(crate) fn stats(&self) -> PingStats {
         self.stats
     }
 
@@ -126,7 +126,7 @@ impl Pinger {
     /// then a keepalive is built for every binding the configuration pings. `local_for`
     /// gives our address toward a destination (what the Via says); `random` makes Call-IDs
     /// and tags unique.
-    pub fn round<'a>(
+    pub(crate) fn round<'a>(
         &mut self,
         bindings: impl IntoIterator<Item = (&'a str, &'a Binding)>,
         now: u64,
@@ -206,7 +206,7 @@ impl Pinger {
 
     /// Takes a response: if it answers one of our OPTIONS pings (any status: the phone
     /// is there), the binding's failures are cleared.
-    pub fn answered(&mut self, response: &Message, config: &PingConfig) -> Answered {
+    pub(crate) fn answered(&mut self, response: &Message, config: &PingConfig) -> Answered {
         let Some(branch) = response
             .top_via()
             .ok()
@@ -231,13 +231,13 @@ impl Pinger {
 
     /// Whether any binding is unreachable now (lookups skip the per-binding check when
     /// none is).
-    pub fn has_unreachable(&self) -> bool {
+    pub(crate) fn has_unreachable(&self) -> bool {
         self.stats.unreachable > 0
     }
 
     /// Whether the binding of `aor` has failed `max_failures` pings in a row since it
     /// was last registered.
-    pub fn is_unreachable(&self, aor: &str, binding: &Binding, config: &PingConfig) -> bool {
+    pub(crate) fn is_unreachable(&self, aor: &str, binding: &Binding, config: &PingConfig) -> bool {
         self.failures
             .get(&(aor.to_owned(), binding.contact.clone()))
             .is_some_and(|f| f.count >= config.max_failures && f.updated_at == binding.updated_at)

@@ -28,7 +28,7 @@ use crate::writer_thread::{Gathering, WriterThread};
 const MAX_BATCH: usize = 1024;
 
 /// The store row of a binding of `aor`.
-pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
+pub(crate) fn to_store(aor: &str, b: &Binding) -> store::Binding {
     store::Binding {
         aor: aor.to_owned(),
         contact: b.contact.clone(),
@@ -58,7 +58,7 @@ pub fn to_store(aor: &str, b: &Binding) -> store::Binding {
 
 /// The binding a store row holds, with its AoR; `None` for a row this version cannot use
 /// (a source address or a transport that does not parse).
-pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
+pub(crate) fn from_store(row: store::Binding) -> Option<(String, Binding)> {
     let source: SocketAddr = row.received.parse().ok()?;
     let transport: Protocol = row.transport.parse().ok()?;
     let path = match &row.path {
@@ -93,7 +93,7 @@ pub fn from_store(row: store::Binding) -> Option<(String, Binding)> {
 }
 
 /// The store writes for a registrar's changes to `aor`.
-pub fn writes_for(aor: &str, changes: &[Change]) -> Vec<BindingWrite> {
+pub(crate) fn writes_for(aor: &str, changes: &[Change]) -> Vec<BindingWrite> {
     changes
         .iter()
         .map(|c| match c {
@@ -107,7 +107,7 @@ pub fn writes_for(aor: &str, changes: &[Change]) -> Vec<BindingWrite> {
 }
 
 /// The result of a write: `Err` carries the store's message.
-pub type WriteResult = Result<(), String>;
+pub(crate) type WriteResult = Result<(), String>;
 
 struct Job {
     writes: Vec<BindingWrite>,
@@ -124,7 +124,7 @@ impl std::fmt::Debug for Job {
 /// docs. With its own connection a batch costs one wake-up of the thread, where the sqlx
 /// pool costs two per statement.
 #[derive(Debug)]
-pub struct LocationWriter {
+pub(crate) struct LocationWriter {
     thread: WriterThread<Job>,
 }
 
@@ -133,7 +133,7 @@ impl LocationWriter {
     /// durably as `durability` says. Commits start at least `window` apart (group commit:
     /// what arrives meanwhile waits and shares one transaction); zero commits each batch
     /// as soon as the previous one is done.
-    pub fn spawn(
+    pub(crate) fn spawn(
         store: &Store,
         runtime: tokio::runtime::Handle,
         window: Duration,
@@ -149,7 +149,7 @@ impl LocationWriter {
 
     /// Queues writes; the receiver learns when they are committed. Never waits, so it can
     /// be called while the location index is locked (that is what keeps the order).
-    pub fn submit(&self, writes: Vec<BindingWrite>) -> oneshot::Receiver<WriteResult> {
+    pub(crate) fn submit(&self, writes: Vec<BindingWrite>) -> oneshot::Receiver<WriteResult> {
         let (done, rx) = oneshot::channel();
         if let Err(job) = self.thread.send(Job { writes, done }) {
             let _ = job.done.send(Err("the server is shutting down".into()));
@@ -158,7 +158,7 @@ impl LocationWriter {
     }
 
     /// Stops taking writes and waits until every queued one is committed.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.thread.close().await;
     }
 }

@@ -12,7 +12,7 @@ use transport::{Listen, Protocol};
 use crate::proxy::{Hop, LocalAddr, OwnAddresses};
 
 /// What the engine asks the machine about its addresses (no packet is sent).
-pub trait HostNetwork: Send {
+pub(crate) trait HostNetwork: Send {
     /// Whether `ip` is an address of one of this machine's interfaces.
     fn is_local_ip(&mut self, ip: IpAddr) -> bool;
     /// The source address the routing table uses toward `dest`.
@@ -21,7 +21,7 @@ pub trait HostNetwork: Send {
 
 /// The operating system's answers, cached (a bind or connect per new address).
 #[derive(Debug, Default)]
-pub struct SystemNetwork {
+pub(crate) struct SystemNetwork {
     local_ips: HashMap<IpAddr, bool>,
     outbound_ips: HashMap<IpAddr, IpAddr>,
 }

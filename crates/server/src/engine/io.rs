@@ -22,16 +22,16 @@ use crate::proxy::Hop;
 
 /// Where a request came from: the packet's source and the local socket it reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     /// The peer's address (RFC 3581 `received`/`rport`).
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// The local socket.
-    pub local: Listen,
+    pub(crate) local: Listen,
 }
 
 impl Source {
     /// Whether the transport is reliable (no retransmissions, §17.1.1.2).
-    pub fn reliable(&self) -> bool {
+    pub(crate) fn reliable(&self) -> bool {
         self.local.protocol != Protocol::Udp
     }
 }
@@ -49,7 +49,7 @@ pub(crate) struct Route {
 /// The time of an event, as the shell read it: a monotonic instant for timers and the
 /// wall clock for what is stored or shown (expiry times, accounting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
+pub(crate) struct Now {
     /// For timers and intervals.
     pub instant: Instant,
     /// Unix time in milliseconds.
@@ -58,7 +58,7 @@ pub struct Now {
 
 impl Now {
     /// The system clocks now (for the shell; the engine never calls it).
-    pub fn system() -> Now {
+    pub(crate) fn system() -> Now {
         let unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -69,17 +69,18 @@ impl Now {
     }
 
     /// Unix seconds.
-    pub fn unix_secs(self) -> u64 {
+    pub(crate) fn unix_secs(self) -> u64 {
         self.unix_ms / 1000
     }
 
     /// Unix milliseconds as the store keeps them.
-    pub fn unix_ms_i64(self) -> i64 {
+    pub(crate) fn unix_ms_i64(self) -> i64 {
         i64::try_from(self.unix_ms).unwrap_or(i64::MAX)
     }
 
+    #[cfg(test)]
     /// `self` moved on by `d` on both clocks (simulated time in tests).
-    pub fn after(self, d: std::time::Duration) -> Now {
+    pub(crate) fn after(self, d: std::time::Duration) -> Now {
         Now {
             instant: self.instant + d,
             unix_ms: self
@@ -91,7 +92,7 @@ impl Now {
 
 /// Bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
+pub(crate) struct Transmit {
     /// The transport.
     pub protocol: Protocol,
     /// The local socket to send from (UDP), if it matters.
@@ -107,11 +108,11 @@ pub struct Transmit {
 
 /// Names one outstanding [`IoRequest`] that has an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IoId(pub u64);
+pub(crate) struct IoId(pub u64);
 
 /// What a routing decision needs to know and only I/O can tell.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Query {
+pub(crate) enum Query {
     /// Is this host a domain we serve? (`Store::domain_exists`) → [`Answer::Served`].
     DomainServed(String),
     /// The change counter of a cached table (`Store::table_version`) → [`Answer::Version`].
@@ -152,7 +153,7 @@ pub enum Query {
 
 /// What the shell is asked to do.
 #[derive(Debug)]
-pub enum IoRequest {
+pub(crate) enum IoRequest {
     /// Answer a [`Query`]; hand the answer to `complete(id, ..)`.
     Query {
         /// Names the answer.
@@ -227,7 +228,7 @@ pub enum IoRequest {
 
 /// One accounting change.
 #[derive(Debug)]
-pub enum Record {
+pub(crate) enum Record {
     /// A row of the `acc` table.
     Acc(AccEvent),
     /// A change of the live-call list.
@@ -236,7 +237,7 @@ pub enum Record {
 
 /// The answer to an [`IoRequest`].
 #[derive(Debug, Clone)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Yes or no ([`Query::DomainServed`], [`Query::InGroup`]).
     Served(bool),
     /// A table's change counter.
@@ -261,7 +262,7 @@ pub enum Answer {
 
 impl Answer {
     /// Credentials from a store result.
-    pub fn credentials(r: Result<Option<Ha1s>, store::StoreError>) -> Answer {
+    pub(crate) fn credentials(r: Result<Option<Ha1s>, store::StoreError>) -> Answer {
         r.map_or_else(|e| Answer::StoreFailed(e.to_string()), Answer::Credentials)
     }
 }

@@ -38,8 +38,8 @@
 
 pub(crate) mod addresses;
 pub(crate) mod facts;
-pub mod io;
-pub mod overload;
+pub(crate) mod io;
+pub(crate) mod overload;
 pub(crate) mod random;
 #[cfg(test)]
 mod tests;
@@ -57,10 +57,10 @@ use sip::{HeaderName, Message, MessageBuilder, Method};
 use transport::{Incoming, Listen};
 
 use addresses::Addresses;
-pub use addresses::{HostNetwork, SystemNetwork};
+pub(crate) use addresses::{HostNetwork, SystemNetwork};
 use facts::{Answers, Facts, Halt};
 pub(crate) use io::Route;
-pub use io::{Answer, IoId, IoRequest, Now, Query, Record, Source, Transmit};
+pub(crate) use io::{Answer, IoId, IoRequest, Now, Query, Source, Transmit};
 use random::Random;
 
 /// The [`HookCx`] of the engine `$engine` at `$now`, borrowing only the fields it needs (so
@@ -91,7 +91,7 @@ use crate::sip_text::{local_tag, WithServer};
 /// [`sip::transaction::Timer::absorbs`]) may end their transactions: on a one-second grid
 /// the shell's timer wakes once a second for them instead of at every transaction's end.
 /// Retransmissions and timeouts keep their exact deadlines.
-pub const ABSORB_SLACK: Duration = Duration::from_secs(1);
+pub(crate) const ABSORB_SLACK: Duration = Duration::from_secs(1);
 
 /// A request (or an ACK for a 2xx) whose decision is being made.
 #[derive(Debug)]
@@ -148,7 +148,7 @@ enum Waiting {
 }
 
 /// The server's sans-IO state. See the module docs.
-pub struct Engine {
+pub(crate) struct Engine {
     config: ServerConfig,
     layer: TransactionLayer,
     routes: HashMap<TransactionKey, Route>,
@@ -191,7 +191,7 @@ impl std::fmt::Debug for Engine {
 }
 
 /// What the engine is built from.
-pub struct EngineSetup {
+pub(crate) struct EngineSetup {
     /// The settings.
     pub config: ServerConfig,
     /// The sockets bound (with the ports the OS chose).
@@ -210,7 +210,7 @@ pub struct EngineSetup {
 
 impl Engine {
     /// A new engine.
-    pub fn new(setup: EngineSetup) -> Engine {
+    pub(crate) fn new(setup: EngineSetup) -> Engine {
         let EngineSetup {
             config,
             listens,
@@ -262,13 +262,8 @@ impl Engine {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &ServerConfig {
-        &self.config
-    }
-
     /// Takes in one message from the transports.
-    pub fn handle(&mut self, now: Now, incoming: Incoming) {
+    pub(crate) fn handle(&mut self, now: Now, incoming: Incoming) {
         let source = Source {
             addr: incoming.source,
             local: incoming.local,
@@ -333,7 +328,7 @@ impl Engine {
     }
 
     /// Fires due timers: transactions, then the proxy's Timer C and CANCEL waits.
-    pub fn handle_timeout(&mut self, now: Now) {
+    pub(crate) fn handle_timeout(&mut self, now: Now) {
         self.layer.handle_timeout(now.instant);
         let (proxy, mut tx) = self.split();
         proxy.handle_timeout(now.instant, &mut tx);
@@ -341,7 +336,7 @@ impl Engine {
     }
 
     /// When [`Engine::handle_timeout`] is next due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         match (self.layer.poll_timeout(), self.proxy.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -349,18 +344,18 @@ impl Engine {
     }
 
     /// The next bytes to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next I/O to carry out. Requests come out in the order they were made; the
     /// binding commits must reach the store in that order.
-    pub fn poll_io(&mut self) -> Option<IoRequest> {
+    pub(crate) fn poll_io(&mut self) -> Option<IoRequest> {
         self.io.queue.pop_front()
     }
 
     /// The answer to I/O request `id`.
-    pub fn complete(&mut self, now: Now, id: IoId, answer: Answer) {
+    pub(crate) fn complete(&mut self, now: Now, id: IoId, answer: Answer) {
         let Some(waiting) = self.waiting.remove(&id) else {
             tracing::debug!(id = id.0, "an answer nobody waits for");
             return;
@@ -481,7 +476,7 @@ impl Engine {
 
     /// A send of a client transaction's request failed: its branch fails with 503
     /// (RFC 3261 §16.9) and the transaction ends.
-    pub fn send_failed(&mut self, now: Now, key: &TransactionKey) {
+    pub(crate) fn send_failed(&mut self, now: Now, key: &TransactionKey) {
         if key.side() != Side::Client {
             return;
         }
@@ -495,7 +490,7 @@ impl Engine {
     /// A round of keepalives to the bindings that want them ([`crate::natping`]); the
     /// pings are queued as transmits. Returns the round's statistics and the bindings
     /// found unreachable.
-    pub fn keepalive_round(
+    pub(crate) fn keepalive_round(
         &mut self,
         now: Now,
     ) -> (crate::natping::PingStats, Vec<(String, String)>) {
@@ -534,7 +529,7 @@ impl Engine {
 
     /// Drops expired bindings from memory, and the guards' decayed counts; answers the
     /// bindings (address-of-record, contact).
-    pub fn purge_expired(&mut self, now: Now) -> Vec<(String, String)> {
+    pub(crate) fn purge_expired(&mut self, now: Now) -> Vec<(String, String)> {
         self.guard.purge(now);
         self.location.purge(now.unix_secs())
     }
@@ -542,17 +537,18 @@ impl Engine {
     /// The store's bans (`Store::bans`), read by a query started at `read_at`: they
     /// replace the ones read before; the engine's own bans that were written before
     /// `read_at` and are missing were lifted by an operator and are lifted here too.
-    pub fn set_bans(&mut self, read_at: Now, bans: &[store::Ban]) {
+    pub(crate) fn set_bans(&mut self, read_at: Now, bans: &[store::Ban]) {
         self.guard.set_bans(read_at, bans);
     }
 
+    #[cfg(test)]
     /// Sources the engine banned itself for failed authentications, in force now.
-    pub fn own_bans(&self, now: Now) -> usize {
+    pub(crate) fn own_bans(&self, now: Now) -> usize {
         self.guard.own_bans(now)
     }
 
     /// The served domains, read anew from the store.
-    pub fn set_domains(&mut self, domains: Vec<String>) {
+    pub(crate) fn set_domains(&mut self, domains: Vec<String>) {
         self.addresses.known_domains = domains
             .iter()
             .map(|d| crate::domains::normalize(d))
@@ -560,40 +556,23 @@ impl Engine {
         self.facts.not_served.clear();
     }
 
-    /// The served domains known now, sorted.
-    pub fn domains(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.addresses.known_domains.iter().cloned().collect();
-        v.sort();
-        v
-    }
-
-    /// Whether nothing waits for I/O (no decision, forward, response or commit).
-    pub fn is_idle(&self) -> bool {
-        self.waiting.is_empty()
-    }
-
     /// Number of live transactions.
-    pub fn transaction_count(&self) -> usize {
+    pub(crate) fn transaction_count(&self) -> usize {
         self.layer.len()
     }
 
     /// Number of requests being proxied (response contexts).
-    pub fn proxied_count(&self) -> usize {
+    pub(crate) fn proxied_count(&self) -> usize {
         self.proxy.len()
     }
 
     /// Number of bindings in the location index.
-    pub fn binding_count(&self) -> usize {
+    pub(crate) fn binding_count(&self) -> usize {
         self.location.binding_count()
     }
 
-    /// The location index (read only).
-    pub fn location(&self) -> &Location {
-        &self.location
-    }
-
     /// Live calls followed by the accounting hook.
-    pub fn live_calls(&self) -> usize {
+    pub(crate) fn live_calls(&self) -> usize {
         self.hooks.iter().filter_map(|h| h.live_calls()).sum()
     }
 

@@ -32,16 +32,16 @@ pub struct OverloadLimits {
 
 /// Default [`OverloadLimits::max_waiting`]: the store answers a query in well under a
 /// millisecond, so a few thousand waiting requests means it has fallen seconds behind.
-pub const DEFAULT_MAX_WAITING: usize = 2_000;
+pub(crate) const DEFAULT_MAX_WAITING: usize = 2_000;
 
 /// Default [`OverloadLimits::max_transactions`]: a transaction holds a few kilobytes and
 /// lives up to 32 s after its answer (Timer J/H, RFC 3261 §17.2), so 100,000 is about
 /// 3,000 requests a second sustained and a few hundred megabytes at most.
-pub const DEFAULT_MAX_TRANSACTIONS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_TRANSACTIONS: usize = 100_000;
 
 /// Default [`OverloadLimits::retry_after`]: long enough for a queue to drain, short enough
 /// that phones come back soon.
-pub const DEFAULT_RETRY_AFTER: u32 = 5;
+pub(crate) const DEFAULT_RETRY_AFTER: u32 = 5;
 
 impl Default for OverloadLimits {
     fn default() -> Self {

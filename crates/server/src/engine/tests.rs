@@ -17,6 +17,7 @@ use store::{Address, Forwarding, Ha1s};
 use transport::{Incoming, Listen, Protocol};
 
 use super::*;
+use crate::engine::io::Record;
 use crate::media_relay::{RelayPolicy, RelaySetup};
 
 const SERVER: &str = "192.0.2.1:5060";

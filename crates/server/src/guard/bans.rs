@@ -133,6 +133,7 @@ impl Bans {
         self.own.retain(|_, b| now < b.until);
     }
 
+    #[cfg(test)]
     /// Own bans in force at `now`.
     pub(crate) fn own_count(&self, now: Instant) -> usize {
         self.own.iter().filter(|(_, b)| now < b.until).count()

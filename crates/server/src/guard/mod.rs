@@ -1,8 +1,7 @@
 //! The guards in front of the main route: banned sources, failed authentications and
 //! request floods. Sans-IO state of the engine, like everything in it: time comes in as
-//! [`Now`], bans to store go out as writes the engine turns into
-//! [`crate::engine::IoRequest::Ban`], the store's bans come in through
-//! [`crate::engine::Engine::set_bans`].
+//! `Now`, bans to store go out as writes the engine turns into `IoRequest::Ban`, the
+//! store's bans come in through `Engine::set_bans`.
 //!
 //! What a request meets, in order, before the transaction layer sees it:
 //!
@@ -355,6 +354,7 @@ impl Guard {
         self.bans.purge(now.instant);
     }
 
+    #[cfg(test)]
     /// Sources banned by the engine itself now (for tests and the log).
     pub(crate) fn own_bans(&self, now: Now) -> usize {
         self.bans.own_count(now.instant)

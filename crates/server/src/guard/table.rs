@@ -95,6 +95,7 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
         }
     }
 
+    #[cfg(test)]
     /// The entries.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(k, (v, _))| (k, v))

@@ -81,10 +81,10 @@ use crate::guard::{Admit, Guard};
 use crate::location::Location;
 use crate::natping::Pinger;
 use crate::policy::cx::{Cx, Memo};
-use crate::policy::hook::{Arrival, DialogEvent, Flow, Hook, HookCx, IoQueue};
+use crate::policy::hook::{Arrival, DialogEvent, Direction, Flow, Hook, HookCx, IoQueue, Tapped};
 use crate::policy::route::{self, Decision};
-use crate::proxy::table::{Env, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
-use crate::proxy::{ContextConfig, Forward, Hop, LocalAddr};
+use crate::proxy::table::{Env, Failed, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
+use crate::proxy::{ContextConfig, Fallbacks, Forward, Hop, LocalAddr, Rewrites};
 use crate::sip_text::{local_tag, WithServer};
 
 /// How late the transaction timers that only absorb retransmissions (D, I, J, K, L, M:
@@ -103,6 +103,9 @@ struct Work {
     /// What it was told while it waited.
     answers: Answers,
     memo: Memo,
+    /// Forwarded again by the failure phase: the caller had its 100 Trying, and the hooks
+    /// were told the call started.
+    failover: bool,
 }
 
 /// What waits for the answer to an [`IoRequest`].
@@ -161,6 +164,8 @@ pub(crate) struct Engine {
     pinger: Pinger,
     random: Random,
     hooks: Vec<Box<dyn Hook>>,
+    /// Some hook taps every message ([`Hook::taps`]).
+    tapping: bool,
     io: IoQueue,
     transmits: VecDeque<Transmit>,
     waiting: HashMap<IoId, Waiting>,
@@ -223,6 +228,7 @@ impl Engine {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
         let hooks = crate::policy::hooks(&config, relay);
+        let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
                 .with_algorithms(&config.digest_algorithms)
@@ -248,6 +254,7 @@ impl Engine {
             pinger: Pinger::new().with_user_agent(&config.server_header),
             random: Random::new(u64::from_le_bytes(seed)),
             hooks,
+            tapping,
             io: IoQueue::default(),
             transmits: VecDeque::new(),
             waiting: HashMap::default(),
@@ -268,6 +275,22 @@ impl Engine {
             addr: incoming.source,
             local: incoming.local,
         };
+        if self.tapping {
+            let bytes = match &incoming.message {
+                Ok(message) => message.as_bytes(),
+                Err((_, bytes)) => bytes,
+            };
+            let tapped = Tapped {
+                direction: Direction::In,
+                protocol: source.local.protocol,
+                local: Some(source.local.addr),
+                remote: source.addr,
+                bytes,
+            };
+            for hook in &mut self.hooks {
+                hook.on_tap(now, &tapped);
+            }
+        }
         // The guards: bans and flood limits, before anything is parsed further.
         let is_request = incoming.message.as_ref().map_or(true, Message::is_request);
         if is_request {
@@ -281,7 +304,7 @@ impl Engine {
                 }
                 Admit::Refuse => {
                     if let Ok(request) = &incoming.message {
-                        self.refuse_banned(request, source);
+                        self.refuse_banned(now, request, source);
                     }
                     return;
                 }
@@ -292,7 +315,7 @@ impl Engine {
             Err((error, bytes)) => {
                 tracing::info!(source = %source.addr, local = %source.local, %error, "malformed message");
                 if let Some(resp) = reject_unparsed(&bytes, &error) {
-                    self.send_stateless(&resp, source);
+                    self.send_stateless(now, &resp, source);
                 }
                 return;
             }
@@ -305,7 +328,7 @@ impl Engine {
                 .before_transaction(&message, self.layer.len());
             if admission == overload::Admission::RefuseStatelessly {
                 if let Some(busy) = self.service_unavailable(now, &message) {
-                    self.send_stateless(&busy, source);
+                    self.send_stateless(now, &busy, source);
                 }
                 return;
             }
@@ -516,13 +539,16 @@ impl Engine {
                         })
                         .map(|(socket, _)| socket)
                 });
-            self.transmits.push_back(Transmit {
-                protocol: ping.protocol,
-                local,
-                dest: ping.dest,
-                bytes: ping.bytes,
-                client: None,
-            });
+            self.queue(
+                now,
+                Transmit {
+                    protocol: ping.protocol,
+                    local,
+                    dest: ping.dest,
+                    bytes: ping.bytes,
+                    client: None,
+                },
+            );
         }
         (self.pinger.stats(), round.unreachable)
     }
@@ -571,6 +597,13 @@ impl Engine {
         self.location.binding_count()
     }
 
+    /// Adds a hook after the others (tests of the phases).
+    #[cfg(test)]
+    pub(crate) fn add_hook(&mut self, hook: Box<dyn Hook>) {
+        self.tapping |= hook.taps();
+        self.hooks.push(hook);
+    }
+
     /// Live calls followed by the accounting hook.
     pub(crate) fn live_calls(&self) -> usize {
         self.hooks.iter().filter_map(|h| h.live_calls()).sum()
@@ -610,6 +643,7 @@ impl Engine {
                         source,
                         answers: Answers::default(),
                         memo: Memo::default(),
+                        failover: false,
                     },
                 );
             }
@@ -656,6 +690,7 @@ impl Engine {
                     source,
                     answers: Answers::default(),
                     memo: Memo::default(),
+                    failover: false,
                 },
             ),
             TxIncoming::Malformed { message, error } => {
@@ -670,7 +705,7 @@ impl Engine {
                     .server(&self.config.server_header)
                     .build();
                     if let Ok(resp) = resp {
-                        self.send_stateless(&resp, source);
+                        self.send_stateless(now, &resp, source);
                     }
                 }
             }
@@ -783,7 +818,7 @@ impl Engine {
 
     /// The 403 a banned source gets with `ban_answer = "403"`, statelessly; an ACK gets
     /// nothing.
-    fn refuse_banned(&mut self, request: &Message, source: Source) {
+    fn refuse_banned(&mut self, now: Now, request: &Message, source: Source) {
         if request.method() == Some(&Method::Ack) {
             return;
         }
@@ -792,7 +827,7 @@ impl Engine {
                 .server(&self.config.server_header)
                 .build();
         if let Ok(response) = response {
-            self.send_stateless(&response, source);
+            self.send_stateless(now, &response, source);
         }
     }
 
@@ -826,7 +861,7 @@ impl Engine {
         }
         match work.key {
             Some(key) if !self.config.proxy.stateless => {
-                self.start_proxy(now, &key, forward, work.source);
+                self.start_proxy(now, &key, forward, work.source, work.failover);
             }
             key => {
                 if let Some(key) = key {
@@ -842,21 +877,29 @@ impl Engine {
                     work.source,
                 );
                 if let Some(transmit) = sent {
-                    self.transmits.push_back(transmit);
+                    self.queue(now, transmit);
                 }
             }
         }
     }
 
     /// Forwards the request of server transaction `key` statefully (§16): `100 Trying`
-    /// for an INVITE (§16.2), then the branches of `forward`.
-    fn start_proxy(&mut self, now: Now, key: &TransactionKey, forward: Forward, source: Source) {
+    /// for an INVITE (§16.2), then the branches of `forward`. A `failover` (the failure
+    /// phase forwarding it again) had its 100 and its start already.
+    fn start_proxy(
+        &mut self,
+        now: Now,
+        key: &TransactionKey,
+        forward: Forward,
+        source: Source,
+        failover: bool,
+    ) {
         let inbound = self.addresses.local_for(&Hop {
             protocol: source.local.protocol,
             addr: source.addr,
         });
         let invite = key.method() == &Method::Invite;
-        if invite {
+        if invite && !failover {
             if let Some(trying) = self
                 .layer
                 .request(key)
@@ -880,7 +923,7 @@ impl Engine {
                 .layer
                 .request(key)
                 .is_some_and(|r| r.to().is_ok_and(|t| t.tag().is_none()));
-        if accounted {
+        if accounted && !failover {
             if let Some(invite) = self.layer.request(key) {
                 notify(
                     &mut self.hooks,
@@ -904,6 +947,7 @@ impl Engine {
             NewContext {
                 forward,
                 inbound,
+                source,
                 config,
                 accounted,
             },
@@ -930,7 +974,7 @@ impl Engine {
         }
         if let Some(transmit) = crate::policy::stateless::response_transmit(&mut self.addresses, up)
         {
-            self.transmits.push_back(transmit);
+            self.queue(now, transmit);
         }
     }
 
@@ -942,13 +986,16 @@ impl Engine {
         loop {
             while let Some(t) = self.layer.poll_transmit() {
                 match self.routes.get(&t.key) {
-                    Some(route) => self.transmits.push_back(Transmit {
-                        protocol: route.protocol,
-                        local: Some(route.local),
-                        dest: route.dest,
-                        bytes: t.payload,
-                        client: (t.key.side() == Side::Client).then_some(t.key),
-                    }),
+                    Some(route) => {
+                        let transmit = Transmit {
+                            protocol: route.protocol,
+                            local: Some(route.local),
+                            dest: route.dest,
+                            bytes: t.payload,
+                            client: (t.key.side() == Side::Client).then_some(t.key),
+                        };
+                        self.queue(now, transmit);
+                    }
                     None => tracing::debug!(key = %t.key, "no route for a transmit"),
                 }
             }
@@ -1001,7 +1048,17 @@ impl Engine {
             server,
             response,
             accounted,
+            failed,
         } = up;
+        if let Some(failed) = failed {
+            let code = match &response {
+                UpstreamResponse::Forward(m) => m.status().unwrap_or(500),
+                UpstreamResponse::Reply { code, .. } => *code,
+            };
+            if self.failure_phase(now, &server, code, *failed) {
+                return;
+            }
+        }
         let response = match response {
             UpstreamResponse::Forward(m) => m,
             UpstreamResponse::Reply { code, reason } => {
@@ -1026,6 +1083,52 @@ impl Engine {
             }
         };
         self.send_upstream(now, server, response, accounted, arrival, 0);
+    }
+
+    /// The failure phase (the seed's `failure_route`): the call set-up of server
+    /// transaction `server` failed on every branch with `code`. The first `on_failure` hook
+    /// that gives it new targets has it forwarded again on the same transaction, through
+    /// the `on_forward` hooks; returns whether one did (else the failure goes upstream).
+    fn failure_phase(
+        &mut self,
+        now: Now,
+        server: &TransactionKey,
+        code: u16,
+        failed: Failed,
+    ) -> bool {
+        let Some(request) = self.layer.request(server).cloned() else {
+            return false;
+        };
+        let Failed {
+            mut forward,
+            source,
+        } = failed;
+        forward.targets.clear();
+        forward.fallbacks = Fallbacks::default();
+        forward.rewrites = Rewrites::default();
+        forward.sender_natted = false;
+        let mut taken = false;
+        for index in 0..self.hooks.len() {
+            let mut cx = hook_cx!(self, now);
+            if self.hooks[index].on_failure(&mut cx, &request, code, &mut forward) {
+                taken = !forward.targets.is_empty();
+                break;
+            }
+        }
+        if !taken {
+            return false;
+        }
+        tracing::debug!(%server, code, "failed call forwarded again by the failure phase");
+        let work = Work {
+            key: Some(server.clone()),
+            request,
+            source,
+            answers: Answers::default(),
+            memo: Memo::default(),
+            failover: true,
+        };
+        self.forward(now, work, forward, 0);
+        true
     }
 
     /// Shows a response for the caller to the `on_response` hooks from number `from`, then
@@ -1117,16 +1220,34 @@ impl Engine {
     }
 
     /// Sends a response made outside any transaction, where §18.2.2 says.
-    fn send_stateless(&mut self, response: &Message, source: Source) {
+    fn send_stateless(&mut self, now: Now, response: &Message, source: Source) {
         if let Some(route) = response_route(response, source, self.config.nat.force_rport) {
-            self.transmits.push_back(Transmit {
+            let transmit = Transmit {
                 protocol: route.protocol,
                 local: Some(route.local),
                 dest: route.dest,
                 bytes: response.as_bytes().clone(),
                 client: None,
-            });
+            };
+            self.queue(now, transmit);
         }
+    }
+
+    /// Queues a message to send, shown first to the hooks that tap.
+    fn queue(&mut self, now: Now, transmit: Transmit) {
+        if self.tapping {
+            let tapped = Tapped {
+                direction: Direction::Out,
+                protocol: transmit.protocol,
+                local: transmit.local,
+                remote: transmit.dest,
+                bytes: &transmit.bytes,
+            };
+            for hook in &mut self.hooks {
+                hook.on_tap(now, &tapped);
+            }
+        }
+        self.transmits.push_back(transmit);
     }
 
     /// Whether a response answers one of our keepalive OPTIONS ([`crate::natping`]); it

@@ -60,6 +60,31 @@ pub(crate) enum DialogEvent<'a> {
     },
 }
 
+/// Which way a tapped message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Received.
+    In,
+    /// Sent (each retransmission again).
+    Out,
+}
+
+/// A message as it crossed the wire, shown to the tap.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tapped<'a> {
+    /// In or out.
+    pub(crate) direction: Direction,
+    /// The transport.
+    pub(crate) protocol: transport::Protocol,
+    /// Our socket: the one it reached, or the one it leaves from when that matters
+    /// (`None`: any socket of the transport).
+    pub(crate) local: Option<SocketAddr>,
+    /// The peer: where it came from, or where it goes.
+    pub(crate) remote: SocketAddr,
+    /// The message as on the wire (a capture keeps it with a reference count, no copy).
+    pub(crate) bytes: &'a bytes::Bytes,
+}
+
 /// What a hook may use: the time, our addresses, and the queue of I/O requests (a request
 /// that has an answer gets an [`IoId`] from [`HookCx::ask`]). A hook's settings are its
 /// own, given when [`crate::policy::hooks`] makes it.
@@ -150,8 +175,35 @@ pub(crate) trait Hook: Send {
         response
     }
 
+    /// The failure phase (the seed's `failure_route`): a call set-up failed on every
+    /// branch with `code` (busy, no answer, offline, an error), and the caller did not
+    /// cancel it. A hook that takes the call elsewhere (voicemail, an announcement) puts
+    /// its targets into `forward` (whose targets are spent) and returns `true`: the first
+    /// that does wins, and the INVITE is forwarded again on the same server transaction,
+    /// through the `on_forward` hooks. Forwarding to a subscriber's own busy and
+    /// no-answer targets comes before this phase ([`crate::proxy::Fallbacks`]).
+    fn on_failure(
+        &mut self,
+        _cx: &mut HookCx<'_>,
+        _invite: &Message,
+        _code: u16,
+        _forward: &mut Forward,
+    ) -> bool {
+        false
+    }
+
     /// A call changed.
     fn on_dialog(&mut self, _cx: &mut HookCx<'_>, _event: DialogEvent<'_>) {}
+
+    /// Whether this hook wants the tap ([`Hook::on_tap`]). Asked once when the engine is
+    /// made, so that a server with no tapping hook pays nothing per message.
+    fn taps(&self) -> bool {
+        false
+    }
+
+    /// The tap: every message in (as received, before the guards; malformed ones too)
+    /// and out (each retransmission too), at `now` (SIP capture, metrics).
+    fn on_tap(&mut self, _now: Now, _tapped: &Tapped<'_>) {}
 
     /// Live calls this hook follows (for the log at shutdown).
     fn live_calls(&self) -> Option<usize> {

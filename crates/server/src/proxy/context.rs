@@ -217,6 +217,16 @@ impl ResponseContext {
         self.final_sent && self.pending() == 0
     }
 
+    /// Whether the request is an INVITE.
+    pub fn is_invite(&self) -> bool {
+        self.config.invite
+    }
+
+    /// Whether the caller cancelled the request (§16.10).
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+
     /// Whether a final response has gone upstream.
     pub fn final_sent(&self) -> bool {
         self.final_sent

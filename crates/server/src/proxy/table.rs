@@ -17,7 +17,7 @@ use sip::Message;
 use super::context::{Action, BranchId, ContextConfig, ResponseContext};
 use super::forward::{branch_id, build_branch, BranchSpec, LocalAddr};
 use super::{Forward, Hop};
-use crate::engine::io::Route;
+use crate::engine::io::{Route, Source};
 
 /// What the table needs from the engine around it.
 pub(crate) trait Env {
@@ -44,6 +44,20 @@ pub(crate) struct Upstream {
     pub(crate) response: UpstreamResponse,
     /// The transaction is an accounted call set-up ([`NewContext::accounted`]).
     pub(crate) accounted: bool,
+    /// The call set-up failed on every branch and the proxy is done with it: the
+    /// `on_failure` hooks may forward it elsewhere instead of sending this response.
+    pub(crate) failed: Option<Box<Failed>>,
+}
+
+/// A call set-up whose branches all failed (no CANCEL from the caller, no branch still
+/// pending): what the failure phase needs to forward it again on the same server
+/// transaction (the seed's `failure_route`).
+#[derive(Debug)]
+pub(crate) struct Failed {
+    /// How it was forwarded; its targets are spent.
+    pub(crate) forward: Forward,
+    /// Where it came from.
+    pub(crate) source: Source,
 }
 
 /// A response received from a branch, or one to make here.
@@ -75,6 +89,8 @@ struct Entry {
     /// Our address on the side the request came from (the second Record-Route when the
     /// transport changes).
     inbound: LocalAddr,
+    /// Where the request came from.
+    source: Source,
     branches: Vec<Option<Branch>>,
     /// The deadline under which this entry is filed in [`ProxyTable::timers`].
     scheduled: Option<(Instant, u64)>,
@@ -89,6 +105,8 @@ pub(crate) struct NewContext {
     pub(crate) forward: Forward,
     /// Our address on the side the request came from.
     pub(crate) inbound: LocalAddr,
+    /// Where the request came from.
+    pub(crate) source: Source,
     /// Timer C and friends.
     pub(crate) config: ContextConfig,
     /// Whether the call set-up's outcome is accounted (record-routed initial INVITE): its
@@ -147,6 +165,7 @@ impl ProxyTable {
         let NewContext {
             forward,
             inbound,
+            source,
             config,
             accounted,
         } = new;
@@ -158,6 +177,7 @@ impl ProxyTable {
                     reason: None,
                 },
                 accounted,
+                failed: None,
             });
             return;
         }
@@ -174,6 +194,7 @@ impl ProxyTable {
                 context,
                 forward,
                 inbound,
+                source,
                 branches: Vec::new(),
                 scheduled: None,
                 accounted,
@@ -277,11 +298,32 @@ impl ProxyTable {
         }
     }
 
-    fn remove(&mut self, server: &TransactionKey) {
-        if let Some(entry) = self.entries.remove(server) {
-            if let Some(at) = entry.scheduled {
-                self.timers.remove(&at);
-            }
+    fn remove(&mut self, server: &TransactionKey) -> Option<Entry> {
+        let entry = self.entries.remove(server)?;
+        if let Some(at) = entry.scheduled {
+            self.timers.remove(&at);
+        }
+        Some(entry)
+    }
+
+    /// When the context of a call set-up just finished with a failure the caller did not
+    /// ask for (no CANCEL), hands its forward to the failure phase with that response.
+    fn offer_failure(&mut self, server: &TransactionKey, entry: Entry) {
+        if !entry.context.is_invite() || entry.context.cancelled() {
+            return;
+        }
+        let Some(last) = self.upstream.iter_mut().rev().find(|u| &u.server == server) else {
+            return;
+        };
+        let failure = match &last.response {
+            UpstreamResponse::Forward(m) => m.status().is_some_and(|c| c >= 300),
+            UpstreamResponse::Reply { code, .. } => *code >= 300,
+        };
+        if failure {
+            last.failed = Some(Box::new(Failed {
+                forward: entry.forward,
+                source: entry.source,
+            }));
         }
     }
 
@@ -320,7 +362,9 @@ impl ProxyTable {
             return;
         };
         if entry.context.is_finished() {
-            self.remove(server);
+            if let Some(entry) = self.remove(server) {
+                self.offer_failure(server, entry);
+            }
             return;
         }
         let next = entry.context.poll_timeout();
@@ -343,6 +387,7 @@ impl ProxyTable {
             server: server.clone(),
             response,
             accounted,
+            failed: None,
         });
     }
 

@@ -17,6 +17,9 @@ the kernel's work for the sockets) while sipp sends:
             (bench/peers/reg-load-prefix.xml; itsp --trusted 127.0.0.1)
   call      N calls at 50/s, sipp uac -> itsp -> sipp uas (bench/peers/uac.xml and
             uas.xml; the UAS registered first with reg-uas.xml; record-routed, accounted)
+  auth      N REGISTERs with MD5 digest at 100/s, each a 401 and an authenticated
+            REGISTER (bench/peers/reg-auth-load.xml; N subscribers user1..userN
+            provisioned first; 127.0.0.1 not trusted, the flood limit off)
 
 Counting starts after itsp is up and stops when sipp is done (callgrind_control), so the
 start-up is not counted. Prints instructions per REGISTER and per call. Under valgrind
@@ -24,8 +27,9 @@ itsp runs ~50x slower, hence the low rates; the location writer then commits a f
 bindings at a time (commits 30 ms apart), so its share is larger than at full load.
 
 Options:
-  --only WORKLOAD  register or call (default: both)
-  --count N        REGISTERs (default 2000) or calls (default 500)
+  --only WORKLOAD  register, call or auth (default: all three)
+  --count N        REGISTERs (default 2000), calls (default 500) or authenticated
+                   REGISTERs (default 2000)
   --itsp PATH      the itsp binary (default: build target/release/itsp)
   --keep           keep the temporary directory (callgrind files: callgrind_annotate)
   -h, --help       this text
@@ -48,7 +52,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case $only in "" | register | call) ;; *) echo "--only: register or call" >&2; exit 2 ;; esac
+case $only in "" | register | call | auth) ;; *) echo "--only: register, call or auth" >&2; exit 2 ;; esac
 case ${count:-1} in '' | *[!0-9]* | 0) echo "--count: a positive number" >&2; exit 2 ;; esac
 for tool in valgrind callgrind_control callgrind_annotate sipp ss; do
   command -v "$tool" >/dev/null || { echo "needs $tool (valgrind, sip-tester, iproute2)" >&2; exit 1; }
@@ -67,12 +71,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_itsp() { # NAME: itsp serve under callgrind, instrumentation off; sets $pid
-  # The load registers users that are no subscribers, from a trusted address.
-  printf '[registrar]\ntrusted_may_register_anyone = true\n' >"$tmp/$1.toml"
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/$1.cg.%p" --dump-instr=no \
-    --instr-atstart=no "$itsp" --log warn serve --config "$tmp/$1.toml" --listen udp:127.0.0.1:5070 \
-    --domain 127.0.0.1 --data-dir "$tmp/$1.data" --trusted 127.0.0.1 >"$tmp/$1.log" 2>&1 &
+start_itsp() { # NAME [serve args]: itsp serve under callgrind, instrumentation off; sets $pid
+  local name=$1
+  shift
+  # The register and call loads register users that are no subscribers, from a trusted
+  # address; sipp is one source sending hundreds of requests a second: no flood limit.
+  printf '[registrar]\ntrusted_may_register_anyone = true\n[guard]\npike_requests = 0\n' \
+    >"$tmp/$name.toml"
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg.%p" --dump-instr=no \
+    --instr-atstart=no "$itsp" --log warn serve --config "$tmp/$name.toml" --listen udp:127.0.0.1:5070 \
+    --domain 127.0.0.1 --data-dir "$tmp/$name.data" "$@" >"$tmp/$name.log" 2>&1 &
   pid=$!
   started+=("$pid")
   local i
@@ -80,7 +88,7 @@ start_itsp() { # NAME: itsp serve under callgrind, instrumentation off; sets $pi
     ss -lun | grep -q '127.0.0.1:5070 ' && return 0
     sleep 0.2
   done
-  echo "itsp did not start (see $tmp/$1.log; --keep)" >&2
+  echo "itsp did not start (see $tmp/$name.log; --keep)" >&2
   exit 1
 }
 
@@ -103,7 +111,7 @@ ok_of() { # sipp -trace_stat file: successful calls
 
 if [ -z "$only" ] || [ "$only" = register ]; then
   n=${count:-2000}
-  start_itsp register
+  start_itsp register --trusted 127.0.0.1
   sleep 1
   callgrind_control -i on "$pid" >/dev/null 2>&1
   sipp -sf "$peers/reg-load-prefix.xml" -set prefix 7 127.0.0.1:5070 -i 127.0.0.1 -p 5099 \
@@ -116,7 +124,7 @@ fi
 
 if [ -z "$only" ] || [ "$only" = call ]; then
   n=${count:-500}
-  start_itsp call
+  start_itsp call --trusted 127.0.0.1
   sipp -sf "$peers/reg-uas.xml" -s uas 127.0.0.1:5070 -i 127.0.0.1 -p 5091 -m 1 -nostdin \
     -timeout 30s >"$tmp/reg-uas.out" 2>&1 || { echo "registering the UAS failed" >&2; exit 1; }
   sipp -sf "$peers/uas.xml" -i 127.0.0.1 -p 5090 -nostdin -buff_size 4194304 \
@@ -131,4 +139,28 @@ if [ -z "$only" ] || [ "$only" = call ]; then
   ok=$(ok_of "$tmp/call.csv")
   [ "$ok" = "$n" ] || echo "warning: $ok of $n calls succeeded" >&2
   finish call "$n" call
+fi
+
+if [ -z "$only" ] || [ "$only" = auth ]; then
+  n=${count:-2000}
+  # Subscribers user1..userN (passwords pw1..pwN), and sipp's injection file in that order.
+  (cd "$repo" && cargo build --release -q -p store --example provision)
+  mkdir -p "$tmp/auth.data"
+  "$repo/target/release/examples/provision" "sqlite://$tmp/auth.data/itsp.db?mode=rwc" \
+    127.0.0.1 "$n" >/dev/null
+  python3 - "$n" >"$tmp/users.csv" <<'EOF'
+import sys
+print("SEQUENTIAL")
+for i in range(1, int(sys.argv[1]) + 1):
+    print(f"user{i};[authentication username=user{i} password=pw{i}]")
+EOF
+  start_itsp auth
+  sleep 1
+  callgrind_control -i on "$pid" >/dev/null 2>&1
+  sipp -sf "$peers/reg-auth-load.xml" -inf "$tmp/users.csv" -set domain 127.0.0.1 \
+    127.0.0.1:5070 -i 127.0.0.1 -p 5099 -r 100 -rp 1000 -m "$n" -timeout 300s -nostdin \
+    -trace_stat -stf "$tmp/auth.csv" >"$tmp/auth.sipp.out" 2>&1 || true
+  ok=$(ok_of "$tmp/auth.csv")
+  [ "$ok" = "$n" ] || echo "warning: $ok of $n authenticated REGISTERs succeeded" >&2
+  finish auth "$n" REGISTER
 fi

@@ -11,23 +11,32 @@
 //!     (retransmissions and strays never get here): the relay's answer;
 //!   - `on_stray_response`: a response forwarded without a transaction (a 2xx
 //!     retransmission): the relay's remembered rewrite, no exchange;
+//!   - `on_failure`: a call set-up failed on every branch and the caller did not cancel
+//!     it (the seed's `failure_route`): a hook may forward it elsewhere on the same server
+//!     transaction (voicemail);
 //!   - `on_dialog`: a call started, was answered, failed, or ended with who hung up:
-//!     accounting, the relay session's end.
+//!     accounting, the relay session's end;
+//!   - `on_tap`: every message in and out, for the hooks that say they tap (capture,
+//!     metrics).
 //!
-//!   Forwarding on busy and no answer is the proxy context's failure phase
-//!   ([`crate::proxy::Fallbacks`]); the route puts its targets there.
+//!   Forwarding to a subscriber's own busy and no-answer targets comes first, inside the
+//!   proxy context ([`crate::proxy::Fallbacks`]: the no-answer one cancels branches that
+//!   still ring, on its timer); the route puts its targets there.
 //! - A hook that needs I/O (the relay's SDP exchange) asks for it and returns
 //!   [`Flow::Wait`](hook::Flow::Wait): the message waits, and responses of the same transaction queue behind
 //!   it, until the answer comes back to the hook's `resume_*`.
 //!
 //! A new feature (billing, voicemail routing, capture) is a module with a type that
-//! implements [`Hook`](hook::Hook), added to [`hooks`]; the engine does not change.
+//! implements [`Hook`](hook::Hook), added to [`hooks`]; the engine does not change. The
+//! trait lives in [`hook`], which knows no feature, so features import it and nothing
+//! imports back.
 //!
 //! ## Layout
 //!
 //! | module | concept |
 //! |---|---|
 //! | [`route`] | the main route: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local / PSTN / foreign |
+//! | [`hook`] | the [`Hook`](hook::Hook) trait: the phases, what a hook is shown and may use |
 //! | [`cx`] | what the route reads while it decides, and the lookups that wait for I/O |
 //! | `stateless` | forwarding without a transaction: ACKs for 2xx, stray responses, stateless mode |
 

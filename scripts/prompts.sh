@@ -3,7 +3,7 @@
 # with Debian's espeak-ng (speech) and sox (conversion): one WAV per prompt, 8 kHz, mono,
 # 16-bit PCM, leading and trailing silence trimmed (so digits concatenate tightly),
 # peak-normalised to -3 dBFS. The files are committed; after changing a text below, run this
-# again and commit the result. The names are also listed in crates/media/src/prompts/defaults.rs
+# again and commit the result. The names are also listed in crates/media/src/prompts/names.rs
 # (a test checks that both agree).
 #
 # Needs: espeak-ng and sox (`apt-get install -y espeak-ng sox`). sox converts without dither
@@ -23,7 +23,7 @@ for tool in espeak-ng sox; do
     fi
 done
 
-# name|text. Keep names in step with crates/media/src/prompts/defaults.rs.
+# name|text. Keep names in step with crates/media/src/prompts/names.rs.
 prompts=(
     "vm-greeting|The person you called is not available. Please leave a message after the tone. Press pound when you are done."
     "vm-mailbox-of|You have reached the mailbox of"

@@ -1,0 +1,35 @@
+//! # media — the sans-IO parts of itsp's media services
+//!
+//! Voicemail, conference, echo, announcements and IVR (DESIGN.md, issue 19) are built from
+//! the parts in this crate: prompts loaded from WAV files, a player that turns them into
+//! RTP payloads, tones, a recorder with silence detection, an echo, a DTMF collector and a
+//! conference mixer. Like `rtp`, whose codecs, jitter buffer, RFC 4733 receiver, resampler
+//! and tone generators they use, they open no socket, start no task and read no clock:
+//! audio moves in 20 ms frames of 160 samples at 8 kHz ([`PcmFrame`]), one per tick of the
+//! caller's media loop, and where a deadline matters (DTMF timeouts) the time is passed in.
+//! Only loading prompts reads files, once, at start.
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`wav`] | any WAV file (`hound`: 8-32-bit PCM, float, any rate and channels) to 8 kHz mono 16-bit |
+//! | [`prompt`] | [`Prompt`]: a named piece of 8 kHz audio, shared between calls |
+//! | [`prompts`] | [`Prompts`]: the built-in English set, replaced or extended from a directory |
+//! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
+
+pub mod error;
+pub mod prompt;
+pub mod prompts;
+pub mod wav;
+pub mod dtmf {
+    //! placeholder
+    pub(crate) const NOT_DTMF: &str = "x";
+}
+
+pub use error::{Error, WavError};
+pub use prompt::Prompt;
+pub use prompts::Prompts;
+
+/// One 20 ms frame of 8 kHz 16-bit mono audio: the unit every part here takes and gives.
+pub type PcmFrame = [i16; rtp::codec::FRAME_SAMPLES];

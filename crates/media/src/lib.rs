@@ -16,11 +16,15 @@
 //! | [`wav`] | any WAV file (`hound`: 8-32-bit PCM, float, any rate and channels) to 8 kHz mono 16-bit |
 //! | [`prompt`] | [`Prompt`]: a named piece of 8 kHz audio, shared between calls |
 //! | [`prompts`] | [`Prompts`]: the built-in English set, replaced or extended from a directory |
+//! | [`tone`] | [`ToneSpec`], [`ToneGenerator`]: the beep, conference join/leave tones, DTMF digits as sound |
+//! | [`player`] | [`Player`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
 pub mod error;
+pub mod player;
 pub mod prompt;
 pub mod prompts;
+pub mod tone;
 pub mod wav;
 pub mod dtmf {
     //! placeholder
@@ -28,8 +32,10 @@ pub mod dtmf {
 }
 
 pub use error::{Error, WavError};
+pub use player::{Player, Segment};
 pub use prompt::Prompt;
 pub use prompts::Prompts;
+pub use tone::{ToneGenerator, ToneSpec};
 
 /// One 20 ms frame of 8 kHz 16-bit mono audio: the unit every part here takes and gives.
 pub type PcmFrame = [i16; rtp::codec::FRAME_SAMPLES];

@@ -17,10 +17,12 @@
 //! | [`prompt`] | [`Prompt`]: a named piece of 8 kHz audio, shared between calls |
 //! | [`prompts`] | [`Prompts`]: the built-in English set, replaced or extended from a directory |
 //! | [`tone`] | [`ToneSpec`], [`ToneGenerator`]: the beep, conference join/leave tones, DTMF digits as sound |
-//! | [`player`] | [`Player`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
+//! | [`player`] | [`Player`], [`Sequence`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
+//! | [`listener`] | [`Listener`]: each tick's jitter-buffer answer decoded, concealed or silent, as one frame |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
 pub mod error;
+pub mod listener;
 pub mod player;
 pub mod prompt;
 pub mod prompts;
@@ -32,7 +34,8 @@ pub mod dtmf {
 }
 
 pub use error::{Error, WavError};
-pub use player::{Player, Segment};
+pub use listener::{Heard, Listener};
+pub use player::{Player, Segment, Sequence};
 pub use prompt::Prompt;
 pub use prompts::Prompts;
 pub use tone::{ToneGenerator, ToneSpec};

@@ -83,29 +83,19 @@ impl Playing {
     }
 }
 
-/// Plays segments in order, frame by frame, encoded with one codec.
-#[derive(Debug, Clone)]
-pub struct Player {
-    encoder: Encoder,
+/// Segments in order, as 20 ms frames of PCM: the player without the codec (the echo's
+/// digit tones use it).
+#[derive(Debug, Clone, Default)]
+pub struct Sequence {
     current: Option<Playing>,
     queue: VecDeque<Segment>,
     frames: u64,
 }
 
-impl Player {
-    /// An idle player encoding with `codec`.
-    pub fn new(codec: Codec) -> Player {
-        Player {
-            encoder: codec.encoder(),
-            current: None,
-            queue: VecDeque::new(),
-            frames: 0,
-        }
-    }
-
-    /// The codec of the payloads.
-    pub fn codec(&self) -> Codec {
-        self.encoder.codec()
+impl Sequence {
+    /// An empty sequence.
+    pub fn new() -> Sequence {
+        Sequence::default()
     }
 
     /// Queues a segment after those already queued.
@@ -176,12 +166,70 @@ impl Player {
         self.frames += 1;
         true
     }
+}
+
+/// Plays segments in order, frame by frame, encoded with one codec.
+#[derive(Debug, Clone)]
+pub struct Player {
+    encoder: Encoder,
+    sequence: Sequence,
+}
+
+impl Player {
+    /// An idle player encoding with `codec`.
+    pub fn new(codec: Codec) -> Player {
+        Player {
+            encoder: codec.encoder(),
+            sequence: Sequence::new(),
+        }
+    }
+
+    /// The codec of the payloads.
+    pub fn codec(&self) -> Codec {
+        self.encoder.codec()
+    }
+
+    /// Queues a segment after those already queued.
+    pub fn push(&mut self, segment: impl Into<Segment>) {
+        self.sequence.push(segment);
+    }
+
+    /// Queues segments in order.
+    pub fn extend<S: Into<Segment>>(&mut self, segments: impl IntoIterator<Item = S>) {
+        self.sequence.extend(segments);
+    }
+
+    /// Stops playing and forgets the queue (a caller pressed a key during a menu prompt).
+    pub fn stop(&mut self) {
+        self.sequence.stop();
+    }
+
+    /// Whether everything queued has been played.
+    pub fn is_done(&self) -> bool {
+        self.sequence.is_done()
+    }
+
+    /// How long what is queued still plays.
+    pub fn remaining(&self) -> Duration {
+        self.sequence.remaining()
+    }
+
+    /// Frames produced so far.
+    pub fn frames_played(&self) -> u64 {
+        self.sequence.frames_played()
+    }
+
+    /// The next 20 ms of audio into `frame`; `false` (and silence) when everything has
+    /// been played.
+    pub fn next_pcm(&mut self, frame: &mut PcmFrame) -> bool {
+        self.sequence.next_pcm(frame)
+    }
 
     /// The next 20 ms encoded, appended to `payload`: the number of octets appended, or
     /// `None` when everything has been played.
     pub fn next_payload(&mut self, payload: &mut Vec<u8>) -> Option<usize> {
         let mut frame = [0i16; rtp::codec::FRAME_SAMPLES];
-        if !self.next_pcm(&mut frame) {
+        if !self.sequence.next_pcm(&mut frame) {
             return None;
         }
         // A whole 160-sample frame is accepted by every codec.

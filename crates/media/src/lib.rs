@@ -19,6 +19,7 @@
 //! | [`tone`] | [`ToneSpec`], [`ToneGenerator`]: the beep, conference join/leave tones, DTMF digits as sound |
 //! | [`player`] | [`Player`], [`Sequence`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
 //! | [`listener`] | [`Listener`]: each tick's jitter-buffer answer decoded, concealed or silent, as one frame |
+//! | [`recorder`] | [`Recorder`]: a caller's frames into a WAV until `#`, silence, the maximum length or hang-up |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
 pub mod error;
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod player;
 pub mod prompt;
 pub mod prompts;
+pub mod recorder;
 pub mod tone;
 pub mod wav;
 pub mod dtmf {
@@ -38,6 +40,7 @@ pub use listener::{Heard, Listener};
 pub use player::{Player, Segment, Sequence};
 pub use prompt::Prompt;
 pub use prompts::Prompts;
+pub use recorder::{Recorder, RecorderConfig, Recording, StopReason};
 pub use tone::{ToneGenerator, ToneSpec};
 
 /// One 20 ms frame of 8 kHz 16-bit mono audio: the unit every part here takes and gives.

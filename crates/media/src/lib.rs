@@ -20,8 +20,10 @@
 //! | [`player`] | [`Player`], [`Sequence`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
 //! | [`listener`] | [`Listener`]: each tick's jitter-buffer answer decoded, concealed or silent, as one frame |
 //! | [`recorder`] | [`Recorder`]: a caller's frames into a WAV until `#`, silence, the maximum length or hang-up |
+//! | [`echo`] | [`Echo`]: the caller's audio back after a delay, their digits as DTMF tones |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
+pub mod echo;
 pub mod error;
 pub mod listener;
 pub mod player;
@@ -35,6 +37,7 @@ pub mod dtmf {
     pub(crate) const NOT_DTMF: &str = "x";
 }
 
+pub use echo::Echo;
 pub use error::{Error, WavError};
 pub use listener::{Heard, Listener};
 pub use player::{Player, Segment, Sequence};

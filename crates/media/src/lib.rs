@@ -20,9 +20,12 @@
 //! | [`player`] | [`Player`], [`Sequence`]: prompts, tones and pauses in sequence as 20 ms frames, PCM or encoded payloads |
 //! | [`listener`] | [`Listener`]: each tick's jitter-buffer answer decoded, concealed or silent, as one frame |
 //! | [`recorder`] | [`Recorder`]: a caller's frames into a WAV until `#`, silence, the maximum length or hang-up |
+//! | [`dtmf`] | [`DtmfCollector`]: RFC 4733 events (deduplicated) and SIP INFO digits into answers (terminator, count, timeouts) |
+//! | [`dtmf::info`] | the digit of a SIP INFO body: `application/dtmf-relay` (`Signal=5`) and `application/dtmf` |
 //! | [`echo`] | [`Echo`]: the caller's audio back after a delay, their digits as DTMF tones |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
+pub mod dtmf;
 pub mod echo;
 pub mod error;
 pub mod listener;
@@ -32,11 +35,8 @@ pub mod prompts;
 pub mod recorder;
 pub mod tone;
 pub mod wav;
-pub mod dtmf {
-    //! placeholder
-    pub(crate) const NOT_DTMF: &str = "x";
-}
 
+pub use dtmf::{Collected, CollectorConfig, DtmfCollector, End};
 pub use echo::Echo;
 pub use error::{Error, WavError};
 pub use listener::{Heard, Listener};

@@ -23,12 +23,14 @@
 //! | [`dtmf`] | [`DtmfCollector`]: RFC 4733 events (deduplicated) and SIP INFO digits into answers (terminator, count, timeouts) |
 //! | [`dtmf::info`] | the digit of a SIP INFO body: `application/dtmf-relay` (`Signal=5`) and `application/dtmf` |
 //! | [`echo`] | [`Echo`]: the caller's audio back after a delay, their digits as DTMF tones |
+//! | [`mixer`] | [`Mixer`]: a conference room, each participant hears the saturated sum of the others |
 //! | [`error`] | [`Error`] and [`WavError`]: what is wrong, and whose fault it is |
 
 pub mod dtmf;
 pub mod echo;
 pub mod error;
 pub mod listener;
+pub mod mixer;
 pub mod player;
 pub mod prompt;
 pub mod prompts;
@@ -40,6 +42,7 @@ pub use dtmf::{Collected, CollectorConfig, DtmfCollector, End};
 pub use echo::Echo;
 pub use error::{Error, WavError};
 pub use listener::{Heard, Listener};
+pub use mixer::{Mixer, ParticipantId};
 pub use player::{Player, Segment, Sequence};
 pub use prompt::Prompt;
 pub use prompts::Prompts;

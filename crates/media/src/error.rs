@@ -16,8 +16,9 @@ pub enum WavError {
     /// or a bit depth the reader does not support.
     #[error("unsupported WAV encoding: {0}; use linear PCM (8-32 bit) or 32-bit float")]
     Unsupported(String),
-    /// The `fmt ` chunk says zero channels or a zero sample rate.
-    #[error("WAV header says {channels} channels at {sample_rate} Hz")]
+    /// The `fmt ` chunk's channels or sample rate are out of the accepted ranges
+    /// ([`crate::wav::MAX_CHANNELS`], [`crate::wav::SAMPLE_RATES`]).
+    #[error("WAV header says {channels} channels at {sample_rate} Hz; accepted: 1-64 channels at 1000-384000 Hz")]
     Header {
         /// Channels in the header.
         channels: u16,

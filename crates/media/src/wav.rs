@@ -14,11 +14,14 @@
 //!    would. The prompts are converted once, when loaded, so its cost (about 300 taps per
 //!    output sample from 44.1 kHz) does not matter.
 //!
-//! Bytes are never trusted: lengths in the header are checked against the bytes present, and
-//! a file may hold at most [`MAX_SECONDS`] of audio. Nothing here panics on any input.
+//! Bytes are never trusted: lengths in the header are checked against the bytes present, a
+//! file may hold at most [`MAX_SECONDS`] of audio, at a rate in [`SAMPLE_RATES`] with at most
+//! [`MAX_CHANNELS`] channels, and the conversion runs in chunks, so memory follows the 8 kHz
+//! output, not the file's rate. Nothing here panics on any input.
 
 use std::io::Cursor;
 
+use rtp::audio::resample::Resampler;
 use rtp::codec::CLOCK_RATE;
 
 use crate::error::WavError;
@@ -48,11 +51,21 @@ pub struct Decoded {
     pub samples: Vec<i16>,
 }
 
+/// The sample rates accepted, in Hz: anything a recorder or an editor writes.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+
+/// The most channels accepted.
+pub const MAX_CHANNELS: u16 = 64;
+
+/// Sample frames downmixed before they are handed to the resampler: memory stays bounded
+/// by the 8 kHz output whatever the file's rate.
+const CHUNK: usize = 4096;
+
 /// Reads a WAV file and converts it to 8 kHz mono 16-bit (see the module documentation).
 pub fn decode(bytes: &[u8]) -> Result<Decoded, WavError> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| reader_error(e, bytes))?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
+    if !(1..=MAX_CHANNELS).contains(&spec.channels) || !SAMPLE_RATES.contains(&spec.sample_rate) {
         return Err(WavError::Header {
             channels: spec.channels,
             sample_rate: spec.sample_rate,
@@ -65,19 +78,27 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, WavError> {
         float: spec.sample_format == hound::SampleFormat::Float,
     };
     let limit = MAX_SECONDS.saturating_mul(u64::from(spec.sample_rate));
-    let announced = u64::from(reader.duration());
-    // Never reserve more than the bytes can hold (the header's length is not trusted).
     let frame_bytes = usize::from(spec.channels) * usize::from(spec.bits_per_sample.div_ceil(8));
-    let capacity = (bytes.len() / frame_bytes.max(1)).min(announced.min(limit) as usize);
+    let present = (bytes.len() / frame_bytes.max(1)) as u64;
+    let announced = u64::from(reader.duration());
+    if announced > limit && present > limit {
+        // Really too long, not a lying header: refused before any work.
+        return Err(WavError::TooLong { max: MAX_SECONDS });
+    }
+    // The output's length, but never more than the bytes can hold (the header's length is
+    // not trusted).
+    let frames = present.min(announced).min(limit);
+    let capacity = (frames * u64::from(CLOCK_RATE) / u64::from(spec.sample_rate)) as usize + 1;
+    let mut sink = Sink::new(spec.sample_rate, capacity)?;
     let bits = spec.bits_per_sample;
-    let mut mono = match spec.sample_format {
+    match spec.sample_format {
         hound::SampleFormat::Int => downmix(
             reader
                 .into_samples::<i32>()
                 .map(|s| s.map(|v| int_to_16(v, bits))),
             spec.channels,
             limit,
-            capacity,
+            &mut sink,
         ),
         hound::SampleFormat::Float => downmix(
             reader
@@ -85,26 +106,56 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, WavError> {
                 .map(|s| s.map(|v| (f64::from(v) * 32_768.0) as i32)),
             spec.channels,
             limit,
-            capacity,
+            &mut sink,
         ),
     }?;
-    if mono.is_empty() {
+    let samples = sink.finish();
+    if samples.is_empty() {
         return Err(WavError::Empty);
     }
-    if spec.sample_rate != CLOCK_RATE {
-        // Both rates are non-zero, the only refusal of the resampler.
-        mono =
-            rtp::audio::resample::resample(&mono, spec.sample_rate, CLOCK_RATE).map_err(|_| {
-                WavError::Header {
-                    channels: spec.channels,
-                    sample_rate: spec.sample_rate,
-                }
-            })?;
+    Ok(Decoded { info, samples })
+}
+
+/// Where downmixed audio goes: straight to the output at 8 kHz, else through the resampler.
+struct Sink {
+    resampler: Option<Resampler>,
+    out: Vec<i16>,
+    read: usize,
+}
+
+impl Sink {
+    fn new(rate: u32, capacity: usize) -> Result<Sink, WavError> {
+        let resampler = match rate {
+            CLOCK_RATE => None,
+            // The rate is in SAMPLE_RATES, never zero: the resampler's only refusal.
+            _ => Some(
+                Resampler::new(rate, CLOCK_RATE).map_err(|_| WavError::Header {
+                    channels: 1,
+                    sample_rate: rate,
+                })?,
+            ),
+        };
+        Ok(Sink {
+            resampler,
+            out: Vec::with_capacity(capacity),
+            read: 0,
+        })
     }
-    Ok(Decoded {
-        info,
-        samples: mono,
-    })
+
+    fn push(&mut self, chunk: &[i16]) {
+        self.read += chunk.len();
+        match &mut self.resampler {
+            Some(r) => self.out.extend(r.process(chunk)),
+            None => self.out.extend_from_slice(chunk),
+        }
+    }
+
+    fn finish(mut self) -> Vec<i16> {
+        if let Some(r) = &mut self.resampler {
+            self.out.extend(r.finish());
+        }
+        self.out
+    }
 }
 
 /// A sample of `bits` bits (as the reader gives it, centred on zero) at 16 bits.
@@ -116,37 +167,44 @@ fn int_to_16(v: i32, bits: u16) -> i32 {
     }
 }
 
-/// Averages the channels of each frame; stops with an error past `limit` frames or when the
-/// data ends inside the announced length.
+/// Averages the channels of each frame into `sink`; stops with an error past `limit`
+/// frames or when the data ends inside the announced length.
 fn downmix(
     samples: impl Iterator<Item = hound::Result<i32>>,
     channels: u16,
     limit: u64,
-    capacity: usize,
-) -> Result<Vec<i16>, WavError> {
+    sink: &mut Sink,
+) -> Result<(), WavError> {
     let channels = i64::from(channels);
-    let mut out = Vec::with_capacity(capacity);
+    let mut chunk = Vec::with_capacity(CHUNK);
     let (mut sum, mut in_frame) = (0i64, 0i64);
     for sample in samples {
         let v = match sample {
             Ok(v) => v,
             Err(hound::Error::IoError(_) | hound::Error::UnfinishedSample) => {
-                return Err(WavError::Truncated { frames: out.len() })
+                return Err(WavError::Truncated {
+                    frames: sink.read + chunk.len(),
+                })
             }
             Err(e) => return Err(WavError::Format(e.to_string())),
         };
         sum += i64::from(v);
         in_frame += 1;
         if in_frame == channels {
-            if out.len() as u64 >= limit {
+            if (sink.read + chunk.len()) as u64 >= limit {
                 return Err(WavError::TooLong { max: MAX_SECONDS });
             }
-            out.push((sum / channels).clamp(-32_768, 32_767) as i16);
+            chunk.push((sum / channels).clamp(-32_768, 32_767) as i16);
             sum = 0;
             in_frame = 0;
+            if chunk.len() == CHUNK {
+                sink.push(&chunk);
+                chunk.clear();
+            }
         }
     }
-    Ok(out)
+    sink.push(&chunk);
+    Ok(())
 }
 
 /// The reader's refusal as a [`WavError`], naming the format tag of an unsupported encoding.

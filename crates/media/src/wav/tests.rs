@@ -132,14 +132,40 @@ fn empty_truncated_and_overlong_files_are_refused() {
         "{answer:?}"
     );
 
-    // More than MAX_SECONDS of audio: 601 s at 100 Hz, 8-bit.
-    let long = sine_wav(spec(100, 1, 8, false), 10.0, 0.3, 601.0);
+    // More than MAX_SECONDS of audio: 601 s at 1 kHz, 8-bit.
+    let long = sine_wav(spec(1000, 1, 8, false), 10.0, 0.3, 601.0);
     assert_eq!(decode(&long), Err(WavError::TooLong { max: MAX_SECONDS }));
 }
 
 #[test]
-fn zero_channels_or_rate_in_the_header_are_refused() {
-    let mut bytes = sine_wav(spec(8000, 1, 16, false), 440.0, 0.3, 0.1);
-    bytes[24..28].copy_from_slice(&0u32.to_le_bytes());
-    assert!(decode(&bytes).is_err());
+fn rates_and_channel_counts_out_of_range_are_refused() {
+    for rate in [999, 384_001] {
+        let bytes = sine_wav(spec(rate, 1, 16, false), 440.0, 0.3, 0.01);
+        assert_eq!(
+            decode(&bytes),
+            Err(WavError::Header {
+                channels: 1,
+                sample_rate: rate
+            })
+        );
+    }
+    let many = sine_wav(spec(8000, 65, 16, false), 440.0, 0.3, 0.01);
+    assert!(matches!(
+        decode(&many),
+        Err(WavError::Header { channels: 65, .. })
+    ));
+    let mut zero = sine_wav(spec(8000, 1, 16, false), 440.0, 0.3, 0.1);
+    zero[24..28].copy_from_slice(&0u32.to_le_bytes());
+    assert!(decode(&zero).is_err());
+}
+
+#[test]
+fn long_files_convert_in_chunks_like_a_whole() {
+    // 3 s at 44.1 kHz: several chunks through the streaming resampler, same as at once.
+    let bytes = sine_wav(spec(44_100, 1, 16, false), 440.0, 0.5, 3.0);
+    let decoded = decode(&bytes).unwrap();
+    let mut reader = hound::WavReader::new(Cursor::new(&bytes)).unwrap();
+    let raw: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let whole = rtp::audio::resample::resample(&raw, 44_100, 8000).unwrap();
+    assert_eq!(decoded.samples, whole);
 }

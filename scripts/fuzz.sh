@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the sip, sdp, rtp, stun and relay crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
+# Bounded fuzzing of the sip, sdp, rtp, stun, relay and media crates: scripts/fuzz.sh [SECONDS] runs each cargo-fuzz
 # target of fuzz/ for SECONDS (default 60) and fails when a target crashes (the crashing input
 # is left in fuzz/artifacts/TARGET/).
 #
@@ -8,7 +8,8 @@
 # pass the few unstable flags it uses. Installs cargo-fuzz when missing. The SIP corpora are
 # seeded from the RFC 4475 torture messages in shared/testdata beside the project checkout, the
 # SDP corpus from the sdp crate's golden files, the RTP and RTCP corpora from the golden
-# packets in crates/rtp/tests/data.
+# packets in crates/rtp/tests/data, the WAV corpus from the shortest default prompts of
+# crates/media/prompts.
 set -euo pipefail
 
 seconds="${1:-60}"
@@ -16,7 +17,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
 sdp_data="$root/crates/sdp/tests/data"
 rtp_data="$root/crates/rtp/tests/data"
-targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode)
+targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode decode_wav)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -67,6 +68,12 @@ mkdir -p corpus/parse_bencode
 printf '1 d7:command4:pinge' >corpus/parse_bencode/ping
 printf '2 d7:command5:offer7:call-id1:c8:from-tag1:a5:flagsl13:trust-addresse13:received-froml3:IP48:10.0.0.9e3:sdp85:v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\ne' >corpus/parse_bencode/offer
 printf '3 d7:call-id1:c7:command5:querye' >corpus/parse_bencode/query
+
+# WAV seeds (media): the digit prompts, the shortest files of the default set.
+mkdir -p corpus/decode_wav
+if compgen -G "$root/crates/media/prompts/digit-*.wav" >/dev/null; then
+    cp "$root/crates/media/prompts"/digit-*.wav corpus/decode_wav/
+fi
 
 export RUSTC_BOOTSTRAP=1
 status=0

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Generates the default English prompt set of the media services into crates/media/prompts/
+# with Debian's espeak-ng (speech) and sox (conversion): one WAV per prompt, 8 kHz, mono,
+# 16-bit PCM, leading and trailing silence trimmed (so digits concatenate tightly),
+# peak-normalised to -3 dBFS. The files are committed; after changing a text below, run this
+# again and commit the result. The names are also listed in crates/media/src/prompts/names.rs
+# (a test checks that both agree).
+#
+# Needs: espeak-ng and sox (`apt-get install -y espeak-ng sox`). sox converts without dither
+# (-D) so the same espeak-ng gives the same files. The operator replaces any prompt by putting
+# a WAV of the same name in the prompts directory of the server (any rate, channels, depth).
+set -euo pipefail
+
+root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+out="$root/crates/media/prompts"
+voice="${PROMPTS_VOICE:-en-us}"
+speed="${PROMPTS_SPEED:-150}"
+
+for tool in espeak-ng sox; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "prompts.sh: $tool is missing; install it with: apt-get install -y espeak-ng sox" >&2
+        exit 1
+    fi
+done
+
+# name|text. Keep names in step with crates/media/src/prompts/names.rs.
+prompts=(
+    "vm-greeting|The person you called is not available. Please leave a message after the tone. Press pound when you are done."
+    "vm-mailbox-of|You have reached the mailbox of"
+    "vm-leave-message|Please leave a message after the tone. Press pound when you are done."
+    "not-available|The person you called is not available. Please try again later."
+    "not-in-service|The number you have dialed is not in service. Please check the number and try again."
+    "insufficient-credit|Your credit is not sufficient for this call."
+    "vm-you-have|You have"
+    "vm-new-message|new message."
+    "vm-new-messages|new messages."
+    "vm-no-new-messages|You have no new messages."
+    "vm-message-saved|Message saved."
+    "vm-message-deleted|Message deleted."
+    "vm-menu|Press 1 to play the message, 2 to save it, 3 to delete it, or pound for the next message."
+    "vm-enter-mailbox|Please enter your mailbox number, followed by the pound key."
+    "enter-pin|Please enter your PIN, followed by the pound key."
+    "wrong-pin|That PIN is not correct."
+    "invalid-option|That is not a valid option."
+    "goodbye|Goodbye."
+    "conf-first|You are the first participant in this conference."
+    "digit-0|zero"
+    "digit-1|one"
+    "digit-2|two"
+    "digit-3|three"
+    "digit-4|four"
+    "digit-5|five"
+    "digit-6|six"
+    "digit-7|seven"
+    "digit-8|eight"
+    "digit-9|nine"
+)
+
+mkdir -p "$out"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+for entry in "${prompts[@]}"; do
+    name="${entry%%|*}"
+    text="${entry#*|}"
+    espeak-ng -v "$voice" -s "$speed" -w "$tmp/$name.wav" "$text"
+    sox -V1 -D "$tmp/$name.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out/$name.wav" \
+        silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse norm -3
+    echo "$name: $(soxi -D "$out/$name.wav") s"
+done
+du -ch "$out"/*.wav | tail -1

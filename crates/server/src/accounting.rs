@@ -118,7 +118,7 @@ impl Accounting {
         };
         let records = vec![
             Record::Acc(acc(AccKind::Request, call_id, &dialog, None, None, now_ms)),
-            Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))),
+            Record::Call(CallWrite::Upsert(row(&self.node, call_id, &dialog))),
         ];
         self.live.insert(call_id.to_owned(), dialog);
         records
@@ -145,17 +145,16 @@ impl Accounting {
             }
             dialog.answered_ms = Some(now_ms);
             dialog.to_tag = to_tag.map(str::to_owned);
-            let dialog = dialog.clone();
             vec![
                 Record::Acc(acc(
                     AccKind::Answered,
                     call_id,
-                    &dialog,
+                    dialog,
                     Some(code),
                     Some(reason),
                     now_ms,
                 )),
-                Record::Call(CallWrite::Upsert(self.row(call_id, &dialog))),
+                Record::Call(CallWrite::Upsert(row(&self.node, call_id, dialog))),
             ]
         } else if let Some(dialog) = self.live.remove(call_id) {
             let mut failed = acc(
@@ -202,24 +201,25 @@ impl Accounting {
             }),
         ]
     }
+}
 
-    fn row(&self, call_id: &str, d: &Dialog) -> Call {
-        Call {
-            call_id: call_id.to_owned(),
-            from_tag: d.from_tag.clone(),
-            to_tag: d.to_tag.clone(),
-            state: if d.answered_ms.is_some() {
-                CallState::Confirmed
-            } else {
-                CallState::Early
-            },
-            caller: d.caller_uri.clone(),
-            callee: d.callee_uri.clone(),
-            source_ip: d.source_ip.clone(),
-            started_ms: d.started_ms,
-            answered_ms: d.answered_ms,
-            node: self.node.clone(),
-        }
+/// The live-call row of call `call_id` at node `node`.
+fn row(node: &str, call_id: &str, d: &Dialog) -> Call {
+    Call {
+        call_id: call_id.to_owned(),
+        from_tag: d.from_tag.clone(),
+        to_tag: d.to_tag.clone(),
+        state: if d.answered_ms.is_some() {
+            CallState::Confirmed
+        } else {
+            CallState::Early
+        },
+        caller: d.caller_uri.clone(),
+        callee: d.callee_uri.clone(),
+        source_ip: d.source_ip.clone(),
+        started_ms: d.started_ms,
+        answered_ms: d.answered_ms,
+        node: node.to_owned(),
     }
 }
 

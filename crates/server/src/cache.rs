@@ -18,7 +18,7 @@
 //!
 //! The clock is an argument, so the tests run on simulated time.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often, at most, the store is asked whether a cached table changed: the longest a
@@ -68,7 +68,7 @@ impl<V: Clone> Entries<V> {
         Entries {
             table,
             bounds,
-            scopes: HashMap::new(),
+            scopes: HashMap::default(),
             len: 0,
             version: None,
             checked_at: None,

@@ -18,7 +18,7 @@
 //! that carries it, an answer to its To tag; an offer made in a 2xx (late offer) belongs to
 //! the callee, whose tag is then the To tag.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -128,8 +128,8 @@ impl RelayHook {
         RelayHook {
             setup,
             stateless,
-            calls: HashMap::new(),
-            responses: HashMap::new(),
+            calls: HashMap::default(),
+            responses: HashMap::default(),
         }
     }
 

@@ -11,7 +11,7 @@
 //! bindings, matches answers by their Via branch and counts failures; the housekeeping
 //! task in `run.rs` sends what it builds.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -138,7 +138,7 @@ impl Pinger {
         let unanswered: HashMap<BindingKey, ()> =
             self.outstanding.drain().map(|(_, key)| (key, ())).collect();
         let mut pinged = 0;
-        let mut seen = HashMap::new();
+        let mut seen = HashMap::default();
         for (aor, binding) in bindings {
             if binding.expires_at <= now || !wanted(config.targets, binding) {
                 continue;

@@ -2,6 +2,7 @@
 //! RFC 2543 fallback for branches without the magic cookie) and §9.2 (CANCEL).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::ParseError;
 use crate::headers::Via;
@@ -37,12 +38,29 @@ pub struct TransactionKey {
     id: KeyId,
 }
 
+/// Shared behind an `Arc`: the layer and the proxy file a key under several maps and
+/// clone it for each, which is a reference count rather than an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum KeyId {
     /// `branch` and, for server transactions, `sent-by` (empty for client transactions).
-    Branch { branch: Box<str>, sent_by: Box<str> },
+    Branch(Arc<BranchId>),
     /// The RFC 2543 fields.
-    Rfc2543(Box<Rfc2543Id>),
+    Rfc2543(Arc<Rfc2543Id>),
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BranchId {
+    branch: Box<str>,
+    sent_by: Box<str>,
+}
+
+impl KeyId {
+    fn branch(branch: &str, sent_by: &str) -> KeyId {
+        KeyId::Branch(Arc::new(BranchId {
+            branch: branch.to_ascii_lowercase().into(),
+            sent_by: sent_by.to_ascii_lowercase().into(),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,7 +102,7 @@ impl TransactionKey {
     /// The branch (lower case), or `None` for an RFC 2543 server transaction.
     pub fn branch(&self) -> Option<&str> {
         match &self.id {
-            KeyId::Branch { branch, .. } => Some(branch),
+            KeyId::Branch(id) => Some(&id.branch),
             KeyId::Rfc2543(_) => None,
         }
     }
@@ -114,10 +132,7 @@ impl TransactionKey {
         Ok(TransactionKey {
             side: Side::Client,
             method: method.clone(),
-            id: KeyId::Branch {
-                branch: branch.to_ascii_lowercase().into(),
-                sent_by: "".into(),
-            },
+            id: KeyId::branch(branch, ""),
         })
     }
 
@@ -133,10 +148,7 @@ impl TransactionKey {
         Ok(Some(TransactionKey {
             side: Side::Client,
             method: cseq.method(),
-            id: KeyId::Branch {
-                branch: via.branch().unwrap_or_default().to_ascii_lowercase().into(),
-                sent_by: "".into(),
-            },
+            id: KeyId::branch(via.branch().unwrap_or_default(), ""),
         }))
     }
 
@@ -148,14 +160,11 @@ impl TransactionKey {
     ) -> Result<TransactionKey, ParseError> {
         let via = request.top_via()?;
         let id = if via.has_rfc3261_branch() {
-            KeyId::Branch {
-                branch: via.branch().unwrap_or_default().to_ascii_lowercase().into(),
-                sent_by: via.sent_by.to_ascii_lowercase().into(),
-            }
+            KeyId::branch(via.branch().unwrap_or_default(), via.sent_by)
         } else {
             let from = request.from()?;
             let to = request.to()?;
-            KeyId::Rfc2543(Box::new(Rfc2543Id {
+            KeyId::Rfc2543(Arc::new(Rfc2543Id {
                 request_uri: request.request_uri_str().unwrap_or_default().into(),
                 to_tag: to.tag().map(Into::into),
                 from_tag: from.tag().map(Into::into),
@@ -179,12 +188,12 @@ impl TransactionKey {
             KeyId::Rfc2543(id) => Some(TransactionKey {
                 side: self.side,
                 method: self.method.clone(),
-                id: KeyId::Rfc2543(Box::new(Rfc2543Id {
+                id: KeyId::Rfc2543(Arc::new(Rfc2543Id {
                     to_tag: None,
                     ..(**id).clone()
                 })),
             }),
-            KeyId::Branch { .. } => None,
+            KeyId::Branch(_) => None,
         }
     }
 
@@ -262,11 +271,11 @@ impl fmt::Display for TransactionKey {
             Side::Server => "server",
         };
         match &self.id {
-            KeyId::Branch { branch, sent_by } if sent_by.is_empty() => {
-                write!(f, "{side} {} {branch}", self.method)
+            KeyId::Branch(id) if id.sent_by.is_empty() => {
+                write!(f, "{side} {} {}", self.method, id.branch)
             }
-            KeyId::Branch { branch, sent_by } => {
-                write!(f, "{side} {} {branch} {sent_by}", self.method)
+            KeyId::Branch(id) => {
+                write!(f, "{side} {} {} {}", self.method, id.branch, id.sent_by)
             }
             KeyId::Rfc2543(id) => write!(
                 f,

@@ -8,8 +8,9 @@
 //! skip it until it answers or registers again.
 //!
 //! [`Pinger`] is the bookkeeping, free of I/O: it builds a round of pings from the
-//! bindings, matches answers by their Via branch and counts failures; the housekeeping
-//! task in `run.rs` sends what it builds.
+//! bindings, matches answers by their Via branch and counts failures; the engine queues
+//! the pings as transmits (`Engine::keepalive_round`), which the shell's keepalive task
+//! calls on its timer.
 
 use ahash::HashMap;
 use std::fmt::Write as _;

@@ -451,8 +451,8 @@ fn local_user(
 /// unconditional forwarding replaces the user's phones; busy and no-answer targets wait
 /// in the context's [`Fallbacks`]; a user with no phone registered goes straight to the
 /// no-answer target. Other requests (MESSAGE, OPTIONS...) reach the phones only. The
-/// forwarding comes through the [`crate::forwarding`] cache: a change takes effect within
-/// about a second.
+/// forwarding comes through the engine's cache of store answers (`engine::facts`): a
+/// change takes effect within about a second.
 fn local_call(
     cx: &mut Cx<'_>,
     uri: &sip::uri::SipUri<'_>,
@@ -707,7 +707,7 @@ fn options(request: &Message) -> Decision {
 /// Digest authentication in `realm` (RFC 3261 §22): `None` when the request carries valid
 /// credentials of a subscriber whose name matches To (REGISTER) or From (others);
 /// otherwise the challenge to send. Refusals (bad credentials, 403 identity) are errors.
-/// The stored HA1 values come through the [`crate::credentials`] cache.
+/// The stored HA1 values come through the engine's cache of store answers (`engine::facts`).
 fn authenticate(
     cx: &mut Cx<'_>,
     request: &Message,

@@ -148,7 +148,19 @@ impl ImportErrors {
     }
 
     /// `Ok(value)` when no problem was found, else the problems.
-    pub(crate) fn into_result<T>(self, value: T) -> Result<T, Error> {
+    /// The problems are put in reading order: by file (in the order files first had a
+    /// problem), line and column.
+    pub(crate) fn into_result<T>(mut self, value: T) -> Result<T, Error> {
+        let mut files: Vec<String> = Vec::new();
+        for e in &self.errors {
+            if !files.contains(&e.file) {
+                files.push(e.file.clone());
+            }
+        }
+        self.errors.sort_by_key(|e| {
+            let f = files.iter().position(|f| *f == e.file).unwrap_or(0);
+            (f, e.line, e.column)
+        });
         if self.errors.is_empty() {
             Ok(value)
         } else {

@@ -119,7 +119,10 @@ pub fn parse(files: &[(&str, &str)], options: &Options) -> Result<Imported, Erro
         options,
         &mut errors,
     );
-    let skipped = rating_profiles(&profile_file, &mut plans, &mut errors);
+    // Plans named in RatingPlans.csv, built or not: a profile naming one that failed is
+    // not reported again.
+    let named: Vec<&str> = rp_file.1.iter().map(|r| r.text(0)).collect();
+    let skipped = rating_profiles(&profile_file, &named, &mut plans, &mut errors);
     errors.into_result(Imported {
         plans,
         timings,
@@ -615,6 +618,7 @@ fn rating_plans(
 
 fn rating_profiles(
     (file, recs): &(String, Vec<Record<'_>>),
+    named: &[&str],
     plans: &mut PlanSet,
     e: &mut ImportErrors,
 ) -> Vec<String> {
@@ -653,6 +657,8 @@ fn rating_profiles(
         };
         let plan = match plans.plan(r.text(o + 4)) {
             Ok(p) => Some(p.name().to_owned()),
+            // Its own errors are reported where it is defined.
+            Err(_) if named.contains(&r.text(o + 4)) => None,
             Err(_) => bad(
                 e,
                 file,

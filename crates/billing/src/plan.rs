@@ -138,12 +138,10 @@ impl RatingPlan {
         })
     }
 
-    /// Approximate heap bytes: the prefix table, the tariffs and their names (shared rates
-    /// and timings counted once per tariff that holds them, an over-estimate).
-    pub fn heap_bytes(&self) -> usize {
+    /// Heap bytes of the prefix table's arrays (keys, lengths, parents, destination
+    /// indices); the tariffs they lead to are not counted.
+    pub fn table_heap_bytes(&self) -> usize {
         self.table.heap_bytes()
-            + self.tariffs.capacity() * std::mem::size_of::<Arc<Tariff>>()
-            + self.tariffs.len() * std::mem::size_of::<Tariff>()
     }
 }
 

@@ -196,6 +196,8 @@ fn build(
         list.push(row);
     }
     let always = Arc::new(Timing::always("*any"));
+    // Real tables repeat a few rates over thousands of prefixes: one `Rate` each.
+    let mut shared: HashMap<String, Arc<Rate>> = HashMap::new();
     let mut builder = PlanBuilder::new(&options.plan, options.currency);
     for prefix in order {
         let list = by_prefix.get(prefix).map_or(&[][..], Vec::as_slice);
@@ -232,7 +234,10 @@ fn build(
             }
             rates.push(TimedRate {
                 timing: row.period.clone().unwrap_or_else(|| always.clone()),
-                rate: Arc::new(row.rate.clone()),
+                rate: shared
+                    .entry(format!("{}|{}", row.rate.name(), row.rate.connect_fee()))
+                    .or_insert_with(|| Arc::new(row.rate.clone()))
+                    .clone(),
                 weight: if row.period.is_some() { 10 } else { 0 },
                 rounding: options.rounding,
             });

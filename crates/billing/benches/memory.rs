@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p billing --bench memory` prints the figures; nothing is timed.
 
-#![allow(missing_docs, unreachable_pub)]
+#![allow(missing_docs, unreachable_pub, clippy::expect_used)]
 
 #[allow(dead_code)]
 mod common;

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p billing --bench rating`
 
-#![allow(missing_docs, unreachable_pub)]
+#![allow(missing_docs, unreachable_pub, clippy::expect_used)]
 
 use std::hint::black_box;
 

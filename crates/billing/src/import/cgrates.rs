@@ -115,7 +115,7 @@ pub fn parse(files: &[(&str, &str)], options: &Options) -> Result<Imported, Erro
         &rp_file,
         &drs,
         &timings,
-        &destinations,
+        (&dest_file.0, &destinations),
         options,
         &mut errors,
     );
@@ -500,7 +500,7 @@ fn rating_plans(
     (file, recs): &(String, Vec<Record<'_>>),
     drs: &HashMap<String, Vec<DestRate>>,
     timings: &HashMap<String, Arc<Timing>>,
-    destinations: &Destinations,
+    (dest_file, destinations): (&str, &Destinations),
     options: &Options,
     e: &mut ImportErrors,
 ) -> PlanSet {
@@ -603,7 +603,6 @@ fn rating_plans(
             Err(clash) => {
                 let (a, a_line) = origin.get(clash.first).cloned().unwrap_or_default();
                 let (b, b_line) = origin.get(clash.second).cloned().unwrap_or_default();
-                let dest_file = "Destinations.csv";
                 e.at(
                     dest_file,
                     b_line.max(1),

@@ -283,7 +283,7 @@ fn files_prefix_clashes_and_profiles() {
     let e = problems(&[("tp/Destinations.csv", &dests)]);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("Destinations.csv:6:1: rating plan RP_RETAIL"),
+        e[0].starts_with("tp/Destinations.csv:6:1: rating plan RP_RETAIL"),
         "{e:?}"
     );
     // Profiles: a bad time, an unknown plan, the older layout with Direction.

@@ -281,3 +281,108 @@ fn max_billed_for_a_budget() {
         Some(500)
     );
 }
+
+#[test]
+fn max_billed_agrees_with_cost() {
+    // Pseudo-random tariffs, start times and budgets: the answer is paid, one increment
+    // more is not (unless the cap stopped it).
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let shapes = [(60, 60), (30, 6), (1, 1), (60, 1), (10, 10)];
+    let modes = [RoundingMode::HalfUp, RoundingMode::Up, RoundingMode::Down];
+    for _ in 0..300 {
+        let (a, b) = shapes[next(5) as usize];
+        let day = Rate::new(
+            "DAY",
+            Decimal::new(next(50) as i64, 2),
+            vec![
+                RateSlot {
+                    from: 0,
+                    price: Decimal::new(next(200) as i64, 3),
+                    unit: 60,
+                    increment: a,
+                },
+                RateSlot {
+                    from: a,
+                    price: Decimal::new(next(200) as i64, 3),
+                    unit: 60,
+                    increment: b,
+                },
+            ],
+        )
+        .unwrap();
+        let night = Rate::per_minute(
+            "NIGHT",
+            Decimal::ZERO,
+            Decimal::new(next(100) as i64, 3),
+            b,
+            b,
+        )
+        .unwrap();
+        let rounding = Rounding {
+            decimals: next(5) as u32,
+            mode: modes[next(3) as usize],
+        };
+        let t = Tariff::new(
+            "Dest",
+            eur(),
+            UtcOffset::UTC,
+            vec![
+                TimedRate {
+                    timing: Arc::new(Timing::always("NIGHT")),
+                    rate: Arc::new(night),
+                    weight: 0,
+                    rounding,
+                },
+                TimedRate {
+                    timing: Arc::new(Timing::always("DAY").starting_at(8 * 3600)),
+                    rate: Arc::new(day),
+                    weight: 0,
+                    rounding,
+                },
+            ],
+        )
+        .unwrap();
+        let start = at("2026-11-02T07:50:00Z") + next(1200) as i64;
+        let budget = Decimal::new(next(500) as i64, 2);
+        let cap = 3600;
+        match t.max_billed(start, budget, cap).unwrap() {
+            None => assert!(t.cost(start, 0).unwrap().total > budget),
+            Some(m) => {
+                let paid = t.cost(start, m).unwrap();
+                assert!(paid.total <= budget, "{m} s cost {} > {budget}", paid.total);
+                assert_eq!(paid.billed, m, "whole increments");
+                if m < cap {
+                    let more = t.cost(start, m + 1).unwrap();
+                    assert!(more.total > budget, "{} s also fits {budget}", more.billed);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn explanation_reads_well() {
+    let t = day_night();
+    let mut builder = crate::plan::PlanBuilder::new("retail", eur());
+    let i = builder.destination(t);
+    builder.prefix("4681", i);
+    let plan = builder.build().unwrap();
+    let r = plan
+        .rate("+46812345", at("2026-11-02T19:59:00Z"), 125)
+        .unwrap();
+    let shown = r.to_string();
+    let want = "\
+plan retail: 46812345 matches prefix 4681 (Dest)
+answered 2026-11-02 19:59:00 +00:00, 125 s, billed 125 s
+  connect fee 0 EUR
+  from 0 s (2026-11-02 19:59:00) DAY / DAY: 60 x 1 s at 0.60 per 60 s = 0.6 EUR
+  from 60 s (2026-11-02 20:00:00) NIGHT_LATE / NIGHT: 65 x 1 s at 0.12 per 60 s = 0.13 EUR
+total 0.73 EUR (exact 0.73, rounded to 4 decimals, half up)";
+    assert_eq!(shown, want);
+}

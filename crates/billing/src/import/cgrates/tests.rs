@@ -1,4 +1,6 @@
 use super::*;
+use crate::clock::parse_rfc3339;
+use crate::money::parse_amount;
 use crate::money::Decimal;
 
 fn d(s: &str) -> Decimal {

@@ -179,3 +179,48 @@ impl PlanSet {
         first
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_then_domain_then_default() {
+        let mut a = Assignments::new();
+        a.assign(Scope::Default, 0, "basic", &[]);
+        a.assign(Scope::Domain("example.com".into()), 100, "company", &[]);
+        let alice = Scope::Subscriber {
+            user: "alice".into(),
+            domain: "example.com".into(),
+        };
+        a.assign(alice.clone(), 200, "vip", &[]);
+        a.assign(alice.clone(), 300, "vip2", &["bob"]);
+        let plan = |u: &str, d: &str, t| a.lookup(u, d, t).map(|(_, x)| x.plan.clone());
+        assert_eq!(plan("alice", "example.com", 50).as_deref(), Some("basic"));
+        assert_eq!(
+            plan("alice", "example.com", 150).as_deref(),
+            Some("company")
+        );
+        assert_eq!(plan("alice", "example.com", 200).as_deref(), Some("vip"));
+        assert_eq!(plan("alice", "example.com", 1000).as_deref(), Some("vip2"));
+        assert_eq!(
+            plan("carol", "example.com", 1000).as_deref(),
+            Some("company")
+        );
+        assert_eq!(plan("alice", "example.org", 1000).as_deref(), Some("basic"));
+        assert_eq!(
+            a.lookup("alice", "example.com", 1000).map(|x| x.0),
+            Some(alice.clone())
+        );
+        assert_eq!(
+            a.get(&alice, 1000).map(|x| x.fallbacks.clone()),
+            Some(vec!["bob".to_owned()])
+        );
+        let set = PlanSet::new();
+        assert!(matches!(
+            set.plan_for("x", "y", 0),
+            Err(Error::NoPlanAssigned { .. })
+        ));
+        assert!(matches!(set.plan("nope"), Err(Error::UnknownPlan(_))));
+    }
+}

@@ -30,7 +30,7 @@
 //! | [`clock`] | [`UnixTime`], [`UtcOffset`], [`LocalTime`]: dates and weekdays without a tz database |
 //! | [`timing`] | [`Timing`]: days and start time of a period (CGRateS `Timings.csv`), overlap rule |
 //! | [`prefix`] | [`PrefixTable`]: longest-prefix match over packed sorted prefixes; number normalisation |
-//! | [`rate`] | [`Rate`]: connect fee and slots of increments (CGRateS `Rates.csv`) |
+//! | [`rate`](mod@rate) | [`Rate`]: connect fee and slots of increments (CGRateS `Rates.csv`) |
 //! | [`tariff`] | [`Tariff`]: one destination's rates over time; the per-increment walk, max duration for a budget |
 //! | [`plan`] | [`RatingPlan`]: destinations by prefix in one currency; [`RatingPlan::rate`] |
 //! | [`rating`] | [`Rating`]: a priced call and its explanation (prefix, destination, parts) |

@@ -28,6 +28,7 @@
 //! | `plans` | the joins: DestinationRates, RatingPlans (one [`Tariff`] per destination of a plan), RatingProfiles |
 //!
 //! [`Tariff`]: crate::Tariff
+//! [`Rate`]: crate::Rate
 
 mod plans;
 mod tables;

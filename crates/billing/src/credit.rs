@@ -175,7 +175,7 @@ impl Credit {
 
     /// The balance less the connect fees held by unanswered calls.
     pub fn available(&self) -> Decimal {
-        self.balance - self.held_except(None)
+        self.balance.saturating_sub(self.held_except(None))
     }
 
     /// Calls authorised and not yet ended.
@@ -253,7 +253,7 @@ impl Credit {
     /// Debits the next slice of an answered call, or what the balance pays of it, or tears
     /// the call down.
     fn extend(&mut self, id: CallId) {
-        let budget_others = self.balance - self.held_except(Some(id));
+        let budget_others = self.balance.saturating_sub(self.held_except(Some(id)));
         let interval = self.config.debit_interval;
         let cap = self.config.max_call_secs;
         let Some(c) = self.calls.get_mut(&id) else {
@@ -272,7 +272,7 @@ impl Credit {
             return;
         }
         // What the call may have spent in all once this slice is paid.
-        let budget = *debited + budget_others;
+        let budget = debited.saturating_add(budget_others);
         let target = covered.saturating_add(interval).min(cap);
         let next = if *covered >= cap {
             None
@@ -319,7 +319,7 @@ impl Credit {
                     covered,
                     torn_down: false,
                     ..
-                } => Some(at + i64::from(covered)),
+                } => Some(at.saturating_add(i64::from(covered))),
                 _ => None,
             })
             .min()
@@ -338,7 +338,7 @@ impl Credit {
                         covered,
                         torn_down: false,
                         ..
-                    } => Some((at + i64::from(covered), *id)),
+                    } => Some((at.saturating_add(i64::from(covered)), *id)),
                     _ => None,
                 })
                 .filter(|(deadline, _)| *deadline <= now)
@@ -359,7 +359,10 @@ impl Credit {
         if amount.is_sign_negative() && !amount.is_zero() {
             return Err(Error::NegativeAmount(amount));
         }
-        self.balance += amount;
+        self.balance = self
+            .balance
+            .checked_add(amount)
+            .ok_or_else(|| Error::Invalid(format!("a top-up of {amount} overflows the balance")))?;
         self.handle_timeout(now);
         Ok(())
     }
@@ -377,7 +380,7 @@ impl Credit {
         else {
             return Ok(Settlement::default());
         };
-        let lasted = u32::try_from((now - at).max(0)).unwrap_or(u32::MAX);
+        let lasted = u32::try_from(now.saturating_sub(at).max(0)).unwrap_or(u32::MAX);
         // Beyond the paid time at most one increment is charged.
         let limit = if lasted > covered {
             c.tariff

@@ -169,19 +169,25 @@ impl Tariff {
             .iter()
             .find(|&&s| s > sod)
             .map_or(DAY, |&s| i64::from(s));
-        at + (next - i64::from(sod))
+        at.saturating_add(next - i64::from(sod))
     }
 
     /// The increments from `offset` seconds into a call started at `start`, up to those
     /// starting before `limit`.
     fn segment(&self, start: UnixTime, offset: u32, limit: u32) -> Result<Segment<'_>, Error> {
-        let at = start + i64::from(offset);
+        let at = start.saturating_add(i64::from(offset));
         let t = LocalTime::at(at, self.offset);
         let entry = self.select(&t).ok_or_else(|| Error::NoRateAt {
             destination: self.destination.clone(),
             at,
         })?;
-        let boundary = self.next_boundary(at, &t) - start;
+        // At the end of time the boundary saturates onto `at`: no later change then.
+        let next = self.next_boundary(at, &t);
+        let boundary = if next > at {
+            next.saturating_sub(start)
+        } else {
+            i64::MAX
+        };
         let (_, slot, next_slot) = entry.rate.slot_at(offset);
         let mut end = i64::from(limit).min(boundary);
         if let Some(n) = next_slot {
@@ -215,7 +221,7 @@ impl Tariff {
             exact += cost;
             on_part(Part {
                 offset: o,
-                start: start + i64::from(o),
+                start: start.saturating_add(i64::from(o)),
                 timing: seg.entry.timing.name(),
                 rate: seg.entry.rate.name(),
                 price: seg.slot.price,
@@ -267,10 +273,10 @@ impl Tariff {
         .apply(budget);
         let ceiling = match rounding.mode {
             crate::money::RoundingMode::Up => grid,
-            crate::money::RoundingMode::HalfUp => grid + step / Decimal::TWO,
-            crate::money::RoundingMode::Down => grid + step,
+            crate::money::RoundingMode::HalfUp => grid.saturating_add(step / Decimal::TWO),
+            crate::money::RoundingMode::Down => grid.saturating_add(step),
         };
-        let mut remaining = ceiling - connect_fee;
+        let mut remaining = ceiling.saturating_sub(connect_fee);
         let mut offset: u64 = 0;
         let mut last_increment = 0u32;
         while offset < u64::from(cap) && remaining >= Decimal::ZERO {

@@ -301,3 +301,29 @@ fn misuse_is_an_error() {
     c.ended(A, T + 5).unwrap();
     assert!(matches!(c.ended(A, T + 5), Err(Error::UnknownCall(_))));
 }
+
+#[test]
+fn extreme_times_and_amounts_do_not_panic() {
+    let mut c = Credit::new(eur(), Decimal::MAX, CreditConfig::default()).unwrap();
+    assert!(c.top_up(Decimal::MAX, T).is_err());
+    assert_eq!(
+        c.authorize(A, cent_a_second(), i64::MAX - 5).unwrap(),
+        Authorization::MaxDuration(10_800)
+    );
+    c.answered(A, i64::MAX - 5).unwrap();
+    c.handle_timeout(i64::MAX);
+    let s = c.ended(A, i64::MIN).unwrap();
+    assert_eq!(s.billed, 0);
+    let t = tariff_with(
+        "0",
+        "0.60",
+        60,
+        60,
+        Rounding {
+            decimals: 0,
+            mode: RoundingMode::Down,
+        },
+    );
+    assert!(t.max_billed(i64::MIN, Decimal::MAX, 10_800).is_ok());
+    assert!(t.cost(i64::MAX, u32::MAX).is_ok());
+}

@@ -132,9 +132,13 @@ impl Server {
         }
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
-        let stale_calls = store.clear_calls(&config.node).await?;
+        // Calls a previous run of this node left open (it stopped without seeing them
+        // end) get their records, ended by the proxy now, and leave the live-call list.
+        let stale_calls = store
+            .close_calls(&config.node, Now::system().unix_ms_i64())
+            .await?;
         if stale_calls > 0 {
-            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run cleared");
+            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run closed (call records written)");
         }
         let mut domains = store.list_domains().await?;
         domains.sort();

@@ -972,6 +972,7 @@ fn requests_that_need_the_same_answer_share_one_query() {
         "{answers:?}"
     );
 }
+mod cdrs;
 mod guard;
 mod phases;
 /// The final response `dest` was sent last, forgetting everything sent.

@@ -224,7 +224,7 @@ impl Accounting {
                     call_id: call_id.to_owned(),
                     from_tag: dialog.from_tag,
                 }),
-                Record::Cdr(cdr),
+                Record::Cdr(Box::new(cdr)),
             ]
         } else {
             Vec::new()
@@ -266,7 +266,7 @@ impl Accounting {
             reason,
         );
         cdr.hung_up_by = Some(HungUpBy::Proxy);
-        vec![Record::Cdr(cdr)]
+        vec![Record::Cdr(Box::new(cdr))]
     }
 
     /// A BYE of a live call passed through: the call ended, hung up by whoever sent it.
@@ -304,7 +304,7 @@ impl Accounting {
                 call_id: call_id.to_owned(),
                 from_tag: dialog.from_tag,
             }),
-            Record::Cdr(cdr),
+            Record::Cdr(Box::new(cdr)),
         ]
     }
 }
@@ -457,7 +457,7 @@ fn write(writer: &mut Writer, batch: Vec<Record>) {
         match record {
             Record::Acc(a) => acc.push(a),
             Record::Call(c) => calls.push(c),
-            Record::Cdr(c) => cdrs.push(c),
+            Record::Cdr(c) => cdrs.push(*c),
         }
     }
     if !calls.is_empty() {

@@ -234,7 +234,7 @@ pub(crate) enum Record {
     /// A change of the live-call list.
     Call(CallWrite),
     /// A call detail record: a call attempt ended.
-    Cdr(store::Cdr),
+    Cdr(Box<store::Cdr>),
 }
 
 /// The answer to an [`IoRequest`].

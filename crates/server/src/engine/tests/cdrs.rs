@@ -9,7 +9,7 @@ fn cdrs(w: &World) -> Vec<Cdr> {
     w.records
         .iter()
         .filter_map(|r| match r {
-            Record::Cdr(c) => Some(c.clone()),
+            Record::Cdr(c) => Some((**c).clone()),
             _ => None,
         })
         .collect()

@@ -1,5 +1,5 @@
-//! SIP capture: every message in and out of the engine (the tap, [`crate::policy`]), as it
-//! crossed the wire, kept in a bounded in-memory ring and read from there by the shell's
+//! SIP capture: every message in and out of the engine (the hooks' tap), as it crossed
+//! the wire, kept in a bounded in-memory ring and read from there by the shell's
 //! exporters — rotated pcap files on disk, HEP v3 to a HOMER collector — and by `itsp
 //! trace` over the control socket ([`crate::control`]). What sngrep, ngrep and a HOMER
 //! capture agent give a Kamailio operator, built in.

@@ -11,7 +11,7 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | `mod.rs` | [`ControlSocket`]: binding, the accept loop, one task per connection, the trace command |
+//! | `mod.rs` | `ControlSocket`: binding, the accept loop, one task per connection, the trace command |
 //! | [`protocol`] | the requests and answers, as JSON |
 
 pub mod protocol;

@@ -143,6 +143,9 @@ fn trace(args: &TraceArgs, out: &mut impl Write) -> Result<(), Failure> {
             "itsp serve closed the connection before the end of the trace".into(),
         ));
     }
+    if !ended {
+        let _ = writeln!(std::io::stderr(), "itsp: the server stopped");
+    }
     sink.finish()
 }
 

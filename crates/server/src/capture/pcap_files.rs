@@ -84,6 +84,17 @@ impl PcapFiles {
     }
 }
 
+impl Drop for PcapFiles {
+    /// A server dropped without [`PcapFiles::close`] (one started but never run) stops
+    /// the thread too, without waiting for it.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
+}
+
 /// The file being written and how big it is.
 struct OpenFile {
     out: BufWriter<File>,

@@ -211,6 +211,8 @@ pub(crate) struct EngineSetup {
     pub network: Box<dyn HostNetwork>,
     /// The relay hook's settings (`None`: no relaying).
     pub relay: Option<crate::media_relay::RelaySetup>,
+    /// The capture ring the capture hook fills (`None`: no capture).
+    pub capture: Option<crate::capture::ring::SharedRing>,
 }
 
 impl Engine {
@@ -224,10 +226,11 @@ impl Engine {
             secret,
             network,
             relay,
+            capture,
         } = setup;
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
-        let hooks = crate::policy::hooks(&config, relay);
+        let hooks = crate::policy::hooks(&config, relay, capture);
         let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)

@@ -111,6 +111,7 @@ impl World {
             secret: [7; 32],
             network: Box::new(FakeNetwork),
             relay,
+            capture: None,
         });
         World {
             engine,

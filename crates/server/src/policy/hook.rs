@@ -79,9 +79,9 @@ pub(crate) enum DialogEvent<'a> {
     },
 }
 
-/// Which way a tapped message went.
+/// Which way a tapped message went (also [`crate::capture::Direction`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     /// Received.
     In,
     /// Sent (each retransmission again).

@@ -204,12 +204,12 @@ impl Credit {
     ) -> Result<Authorization, Error> {
         if tariff.currency() != self.currency {
             return Err(Error::CurrencyMismatch {
-                account: self.currency,
-                tariff: tariff.currency(),
+                account: self.currency.to_string(),
+                tariff: tariff.currency().to_string(),
             });
         }
         if self.calls.contains_key(&call) {
-            return Err(Error::DuplicateCall(call));
+            return Err(Error::DuplicateCall(call.0));
         }
         let available = self.available();
         let max = tariff.max_billed(now, available, self.config.max_call_secs)?;
@@ -236,9 +236,12 @@ impl Credit {
     /// The call was answered at `now`: its first slice is debited (or it is torn down at
     /// once if the balance no longer pays one increment).
     pub fn answered(&mut self, call: CallId, now: UnixTime) -> Result<(), Error> {
-        let c = self.calls.get_mut(&call).ok_or(Error::UnknownCall(call))?;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(Error::UnknownCall(call.0))?;
         if matches!(c.state, State::Answered { .. }) {
-            return Err(Error::AlreadyAnswered(call));
+            return Err(Error::AlreadyAnswered(call.0));
         }
         c.state = State::Answered {
             at: now,
@@ -370,7 +373,7 @@ impl Credit {
     /// The call ended at `now`: what it cost, what was debited, and the refund (already
     /// applied to [`Credit::balance`]). An unanswered call settles at zero.
     pub fn ended(&mut self, call: CallId, now: UnixTime) -> Result<Settlement, Error> {
-        let c = self.calls.remove(&call).ok_or(Error::UnknownCall(call))?;
+        let c = self.calls.remove(&call).ok_or(Error::UnknownCall(call.0))?;
         let State::Answered {
             at,
             covered,

@@ -2,10 +2,6 @@
 
 use std::fmt;
 
-use crate::clock::UnixTime;
-use crate::credit::CallId;
-use crate::money::Currency;
-
 /// An error of rating, credit control or an import.
 ///
 /// Every variant says who is at fault: the caller's input (a number, a call), the tariff
@@ -34,7 +30,7 @@ pub enum Error {
         /// The destination's name.
         destination: String,
         /// The instant, Unix seconds.
-        at: UnixTime,
+        at: i64,
     },
     /// No plan of that name.
     #[error("no rating plan named {0:?}")]
@@ -50,20 +46,20 @@ pub enum Error {
     /// A tariff's currency differs from the account's.
     #[error("the tariff is in {tariff}, the account in {account}")]
     CurrencyMismatch {
-        /// The account's currency.
-        account: Currency,
-        /// The tariff's currency.
-        tariff: Currency,
+        /// The account's currency (ISO 4217 code).
+        account: String,
+        /// The tariff's currency (ISO 4217 code).
+        tariff: String,
     },
     /// A call the credit control does not know (never authorised, or already ended).
-    #[error("unknown call {0}")]
-    UnknownCall(CallId),
+    #[error("unknown call #{0}")]
+    UnknownCall(u64),
     /// A call authorised twice.
-    #[error("call {0} is already authorised")]
-    DuplicateCall(CallId),
+    #[error("call #{0} is already authorised")]
+    DuplicateCall(u64),
     /// A call answered twice.
-    #[error("call {0} is already answered")]
-    AlreadyAnswered(CallId),
+    #[error("call #{0} is already answered")]
+    AlreadyAnswered(u64),
     /// A negative amount where only positive ones make sense (a top-up).
     #[error("amount {0} must not be negative")]
     NegativeAmount(rust_decimal::Decimal),

@@ -1,7 +1,7 @@
 //! [`CaptureHook`]: the tap ([`Hook::on_tap`]) that puts every message in and out into
 //! the shared [`Ring`](super::ring::Ring).
 
-use crate::engine::Now;
+use crate::engine::io::Now;
 use crate::policy::hook::{Hook, Tapped};
 use crate::sync::lock;
 

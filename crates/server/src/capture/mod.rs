@@ -73,7 +73,10 @@ impl Captured {
     /// Fills in our address when the tap knew only the socket (one that listens on every
     /// address) or not even that: the address the routing table uses toward the peer,
     /// as the peer saw it. For the exports, off the engine's lock.
-    pub(crate) fn resolve_local(&mut self, network: &mut dyn crate::engine::HostNetwork) {
+    pub(crate) fn resolve_local(
+        &mut self,
+        network: &mut dyn crate::engine::addresses::HostNetwork,
+    ) {
         let port = self.local.map_or(0, |l| l.port());
         if self.local.is_some_and(|l| !l.ip().is_unspecified()) {
             return;

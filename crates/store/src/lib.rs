@@ -73,6 +73,7 @@ mod groups;
 mod locations;
 mod preferences;
 mod subscribers;
+mod tariffs;
 mod versions;
 mod writer;
 
@@ -100,6 +101,7 @@ pub use preferences::{
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
+pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
 pub use writer::{Durability, Writer};
 

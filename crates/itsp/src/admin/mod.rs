@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr` and `ban`.
+//! `cdr`, `rate` and `ban`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -18,6 +18,7 @@ mod domain;
 mod group;
 mod output;
 mod preferences;
+mod rate;
 mod time;
 mod ul;
 mod user;
@@ -118,6 +119,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Tariffs: import rating plans (itsp's CSV or CGRateS's files), list them, price a call.
+    ///
+    /// Prices are exact decimals; a plan prices a number by its longest matching prefix,
+    /// with a connect fee, a price per minute, billing increments and periods of the day
+    /// or week.
+    #[command(after_long_help = rate::EXAMPLES)]
+    Rate {
+        #[command(subcommand)]
+        command: rate::RateCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage banned sources: list the server's bans, add and lift bans.
     ///
     /// The server bans a source after too many failed authentications (`[guard]` in the
@@ -143,6 +156,7 @@ impl Command {
             | Command::Calls { common }
             | Command::Acc { common, .. }
             | Command::Cdr { common, .. }
+            | Command::Rate { common, .. }
             | Command::Ban { common, .. } => common,
         }
     }
@@ -157,6 +171,7 @@ impl Command {
             Command::Calls { common } => calls::run(&common.store).await,
             Command::Acc { args, common } => acc::run(args, &common.store).await,
             Command::Cdr { command, common } => cdr::run(command, common.json, &common.store).await,
+            Command::Rate { command, common } => rate::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
         }
     }
@@ -225,6 +240,7 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadAcc(_)
         | E::BadCall(_)
         | E::BadCdr(_)
+        | E::BadTariff(_)
         | E::UnknownPreference(_)
         | E::BadPreference { .. }
         | E::UnsupportedUrl(_)

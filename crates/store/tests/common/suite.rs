@@ -36,6 +36,7 @@ macro_rules! for_each_behaviour {
             accounting_filters,
             live_calls,
             cdrs,
+            tariffs,
             bans,
         );
     };
@@ -1673,4 +1674,44 @@ pub async fn cdrs(s: Store) {
     assert_eq!(talked.caller_user.as_deref(), Some("alice"));
     assert_eq!(closed[1].cdr.disposition, Disposition::Failed);
     assert_eq!(closed[1].cdr.end_ms, 70_000);
+}
+
+/// Tariff files: a set replaced whole (files of another set untouched), read back as
+/// given; a file of another set in the batch is refused and nothing changes.
+pub async fn tariffs(s: Store) {
+    use store::{TariffFile, TariffFormat};
+    let file = |set: &str, name: &str, content: &str| TariffFile {
+        set_key: set.into(),
+        format: if set == "cgrates" {
+            TariffFormat::Cgrates
+        } else {
+            TariffFormat::Native
+        },
+        name: name.into(),
+        content: content.into(),
+        currency: "EUR".into(),
+        utc_offset: 3600,
+        imported_ms: 1_000,
+    };
+    assert!(s.tariff_files().await.unwrap().is_empty());
+    let first = vec![file("default", "rates.csv", "46,Sweden,0,0.10,60,60\n")];
+    s.replace_tariff_set("default", &first).await.unwrap();
+    let cgrates = vec![
+        file("cgrates", "Destinations.csv", "DST_46,46\n"),
+        file("cgrates", "Rates.csv", "RT,0,0.1,60s,60s,0s\n"),
+    ];
+    s.replace_tariff_set("cgrates", &cgrates).await.unwrap();
+    let second = vec![file("default", "rates-2.csv", "46,Sweden,0,0.20,60,60\n")];
+    s.replace_tariff_set("default", &second).await.unwrap();
+    let all = s.tariff_files().await.unwrap();
+    assert_eq!(
+        all,
+        [cgrates[0].clone(), cgrates[1].clone(), second[0].clone()]
+    );
+    let err = s
+        .replace_tariff_set("default", &[file("cgrates", "x.csv", "")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("belong to the set"), "{err}");
+    assert_eq!(s.tariff_files().await.unwrap(), all);
 }

@@ -191,3 +191,48 @@ fn a_call_cut_by_a_crash_is_closed_when_the_server_starts_again() {
     assert_eq!(closed["end_reason"], "restart");
     assert!(admin_json(&data, &["calls"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn an_answered_call_to_a_number_carries_its_price() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("4670123", "n-secret")]);
+    let rates = data.path().join("rates.csv");
+    std::fs::write(
+        &rates,
+        "prefix,description,connect_fee,rate_per_min,initial,increment\n46,Sweden,0.10,0.60,1,1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["rate", "import", rates.to_str().unwrap()])
+        .args(["--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Itsp::start(&as_strs(&data.args()));
+    // The number answers, plays 2 s and hangs up.
+    let mut number = Softphone::start(
+        server.udp,
+        "4670123",
+        "n-secret",
+        &["--duration", "2", "--calls", "1", "answer"],
+    );
+    number.wait_event("waiting", WAIT);
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["call", "4670123"]);
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    assert!(number.wait_exit(WAIT).success());
+    let all = records(&data, 1);
+    let call = &all[0];
+    assert_eq!(call["disposition"], "answered");
+    assert_eq!(call["rate_plan"], "default");
+    assert_eq!(call["currency"], "EUR");
+    // 0.10 to connect, then 0.60 a minute by the second: 0.01 a second, exactly.
+    let secs = call["billable_secs"].as_i64().unwrap();
+    let cost: billing::Decimal = call["cost"].as_str().unwrap().parse().unwrap();
+    let expected = billing::Decimal::new(10, 2) + billing::Decimal::new(secs, 2);
+    assert_eq!(cost, expected, "{secs} s");
+}

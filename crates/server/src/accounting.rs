@@ -29,6 +29,7 @@ use store::{
 use crate::engine::io::{IoRequest, Record};
 use crate::error::StartError;
 use crate::policy::hook::{DialogEvent, Hook, HookCx};
+use crate::rating::Rater;
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.
@@ -360,6 +361,7 @@ fn cdr(
         hung_up_by: None,
         end_reason: None,
         node: node.to_owned(),
+        charge: None,
     }
 }
 
@@ -423,13 +425,18 @@ impl AccountingWriter {
         runtime: tokio::runtime::Handle,
     ) -> Result<AccountingWriter, StartError> {
         // Call records are what billing reads: fsynced, so a power loss keeps them.
-        let mut writer = store.writer(runtime, store::Durability::Disk)?;
+        let mut writer = store.writer(runtime.clone(), store::Durability::Disk)?;
+        let store = store.clone();
+        let mut rater = Rater::default();
         let writer = WriterThread::spawn(
             "calls-writer",
             Gathering::WindowAfterFirst(WINDOW),
             MAX_BATCH,
             move |batch| {
-                write(&mut writer, batch);
+                if batch.iter().any(|r| matches!(r, Record::Cdr(_))) {
+                    rater.refresh(&store, &runtime);
+                }
+                write(&mut writer, &rater, batch);
             },
         )?;
         Ok(AccountingWriter { writer })
@@ -449,7 +456,7 @@ impl AccountingWriter {
 /// Writes one batch of records (everything queued within [`WINDOW`] of the first, up to
 /// [`MAX_BATCH`]; at shutdown too, so the last batch waits a tenth of a second): one
 /// transaction per table.
-fn write(writer: &mut Writer, batch: Vec<Record>) {
+fn write(writer: &mut Writer, rater: &Rater, batch: Vec<Record>) {
     let mut acc = Vec::new();
     let mut calls = Vec::new();
     let mut cdrs = Vec::new();
@@ -457,7 +464,10 @@ fn write(writer: &mut Writer, batch: Vec<Record>) {
         match record {
             Record::Acc(a) => acc.push(a),
             Record::Call(c) => calls.push(c),
-            Record::Cdr(c) => cdrs.push(*c),
+            Record::Cdr(mut c) => {
+                rater.rate(&mut c);
+                cdrs.push(*c);
+            }
         }
     }
     if !calls.is_empty() {

@@ -32,6 +32,7 @@
 //! | [`capture`] | SIP capture: the tap into a bounded ring; pcap files, HEP v3 export, trace filters |
 //! | [`control`] | the control socket of a running server (`itsp trace`): JSON lines over a Unix socket |
 //! | `natping` | keepalives to NATed bindings |
+//! | [`rating`] | the plans of the stored tariff files; the price put on each answered call's record |
 //! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
 //! | [`config`] | [`ServerConfig`] |
@@ -67,6 +68,7 @@ pub(crate) mod persist;
 mod policy;
 pub mod proxy;
 pub mod pstn;
+pub mod rating;
 pub mod registrar;
 mod shell;
 mod sip_text;

@@ -176,6 +176,20 @@ pub struct Cdr {
     pub end_reason: Option<String>,
     /// The proxy node that handled the call.
     pub node: String,
+    /// What the call cost, once rated; `None` when it was not (free, no plan, no
+    /// destination).
+    pub charge: Option<Charge>,
+}
+
+/// The price of a call, as rating found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    /// The plan that priced it.
+    pub plan: String,
+    /// The amount, an exact decimal written as text (`0.89`, never a float).
+    pub cost: String,
+    /// Its currency (ISO 4217).
+    pub currency: String,
 }
 
 impl Cdr {
@@ -237,6 +251,9 @@ struct CdrRow {
     hung_up_by: Option<String>,
     end_reason: Option<String>,
     node: String,
+    rate_plan: Option<String>,
+    cost: Option<String>,
+    currency: Option<String>,
 }
 
 impl TryFrom<CdrRow> for StoredCdr {
@@ -273,6 +290,15 @@ impl TryFrom<CdrRow> for StoredCdr {
                     .transpose()?,
                 end_reason: r.end_reason,
                 node: r.node,
+                charge: match (r.rate_plan, r.cost, r.currency) {
+                    (Some(plan), Some(cost), Some(currency)) => Some(Charge {
+                        plan,
+                        cost,
+                        currency,
+                    }),
+                    (None, None, None) => None,
+                    _ => return Err(StoreError::Corrupt("cdrs.cost")),
+                },
             },
         })
     }
@@ -282,7 +308,8 @@ impl TryFrom<CdrRow> for StoredCdr {
 pub(crate) const CDR_COLUMNS: &str =
     "call_id, from_tag, to_tag, caller_user, caller_domain, caller_uri, source_ip,
        dialled_uri, callee_user, callee_domain, answered_by, start_ms, answer_ms, end_ms,
-       billable_secs, disposition, code, reason, hung_up_by, end_reason, node";
+       billable_secs, disposition, code, reason, hung_up_by, end_reason, node, rate_plan,
+       cost, currency";
 
 pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
     if c.call_id.is_empty() {
@@ -296,6 +323,13 @@ pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
     }
     if c.answer_ms.is_some_and(|a| a < c.start_ms || a > c.end_ms) {
         return Err(StoreError::BadCdr("answer outside start to end"));
+    }
+    if let Some(charge) = &c.charge {
+        if charge.plan.is_empty() || charge.currency.len() != 3 || !is_decimal(&charge.cost) {
+            return Err(StoreError::BadCdr(
+                "a charge needs a plan, an exact decimal cost and an ISO 4217 currency",
+            ));
+        }
     }
     if (c.disposition == Disposition::Answered) != c.answer_ms.is_some() {
         return Err(StoreError::BadCdr(
@@ -333,11 +367,24 @@ macro_rules! insert_cdrs {
                     .push_bind(&c.reason)
                     .push_bind(c.hung_up_by.map(HungUpBy::as_str))
                     .push_bind(&c.end_reason)
-                    .push_bind(&c.node);
+                    .push_bind(&c.node)
+                    .push_bind(c.charge.as_ref().map(|x| &x.plan))
+                    .push_bind(c.charge.as_ref().map(|x| &x.cost))
+                    .push_bind(c.charge.as_ref().map(|x| &x.currency));
             });
             q.build().execute(&mut *$tx).await?;
         }
     };
+}
+
+/// `text` is a decimal number: an optional `-`, digits, optionally a `.` and more digits.
+fn is_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Store {
@@ -470,6 +517,7 @@ fn closed_by_restart(call: &Call, now_ms: i64) -> Cdr {
         hung_up_by: Some(HungUpBy::Proxy),
         end_reason: Some("restart".into()),
         node: call.node.clone(),
+        charge: None,
     }
 }
 

@@ -93,7 +93,7 @@ pub use address::Address;
 pub use aliases::Alias;
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
-pub use cdrs::{Cdr, CdrFilter, Disposition, HungUpBy, StoredCdr};
+pub use cdrs::{Cdr, CdrFilter, Charge, Disposition, HungUpBy, StoredCdr};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
 pub use preferences::{

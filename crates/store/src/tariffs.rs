@@ -122,6 +122,18 @@ impl Store {
         Ok(())
     }
 
+    /// What changes whenever the stored tariff files change: their number and the newest
+    /// import time. A server asks for it now and then and loads the files again when it
+    /// moves.
+    pub async fn tariff_stamp(&self) -> Result<(i64, i64), StoreError> {
+        let row: (i64, Option<i64>) = on_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*), MAX(imported_ms) FROM tariff_files")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok((row.0, row.1.unwrap_or(0)))
+    }
+
     /// Every stored tariff file, by set and in the order imported.
     pub async fn tariff_files(&self) -> Result<Vec<TariffFile>, StoreError> {
         let rows: Vec<TariffRow> = on_pool!(self, pool => {

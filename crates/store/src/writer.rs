@@ -284,7 +284,7 @@ impl Writer {
         in_transaction(conn, |tx| {
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
             ))?;
             for c in cdrs {
                 insert.execute(rusqlite::params![
@@ -309,6 +309,9 @@ impl Writer {
                     c.hung_up_by.map(crate::HungUpBy::as_str),
                     c.end_reason,
                     c.node,
+                    c.charge.as_ref().map(|x| &x.plan),
+                    c.charge.as_ref().map(|x| &x.cost),
+                    c.charge.as_ref().map(|x| &x.currency),
                 ])?;
             }
             Ok(())

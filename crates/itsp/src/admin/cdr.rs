@@ -1,5 +1,6 @@
-//! `itsp cdr list`: the call detail records the proxy wrote, one per call attempt, oldest
-//! first, filtered by user, missed calls, time and disposition; as a table, JSON or CSV.
+//! `itsp cdr list`: the call detail records the proxy wrote, one per call attempt (with its
+//! cost once rated: `itsp rate`), oldest first, filtered by user, missed calls, time and
+//! disposition; as a table, JSON or CSV.
 //! Records are read and printed a page at a time, so an export of any size holds one page
 //! in memory.
 
@@ -33,7 +34,8 @@ pub(crate) enum CdrCommand {
     ///
     /// DISPOSITION is answered, busy, no_answer, cancelled, failed, refused (by the proxy
     /// itself: unknown number, offline user, no permission) or credit_exhausted. TALK is
-    /// the billable time (from answer to end, a started second counts). HUNG UP is who
+    /// the billable time (from answer to end, a started second counts). COST is the price
+    /// of an answered call to a number, by the caller's plan (`itsp rate`). HUNG UP is who
     /// ended the call: caller, callee or proxy (with its reason: timer C, restart).
     #[command(after_long_help = EXAMPLES)]
     List(ListArgs),
@@ -138,18 +140,19 @@ struct Printer {
 }
 
 /// The columns of the table and of the CSV header.
-const TABLE_COLUMNS: [(&str, usize); 8] = [
+const TABLE_COLUMNS: [(&str, usize); 9] = [
     ("START", 23),
     ("DISPOSITION", 16),
     ("STATUS", 24),
     ("CALLER", 24),
     ("DIALLED", 28),
     ("TALK", 8),
+    ("COST", 12),
     ("HUNG UP", 17),
     ("CALL-ID", 0),
 ];
 
-const CSV_COLUMNS: [&str; 20] = [
+const CSV_COLUMNS: [&str; 23] = [
     "id",
     "call_id",
     "start",
@@ -170,6 +173,9 @@ const CSV_COLUMNS: [&str; 20] = [
     "callee_domain",
     "answered_by",
     "node",
+    "rate_plan",
+    "cost",
+    "currency",
 ];
 
 impl Printer {
@@ -218,6 +224,9 @@ impl Printer {
                     party(&c.caller_user, &c.caller_domain, &c.caller_uri),
                     c.dialled_uri.clone(),
                     duration(c.billable_secs()),
+                    c.charge
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |x| format!("{} {}", x.cost, x.currency)),
                     hung_up,
                     c.call_id.clone(),
                 ];
@@ -294,6 +303,9 @@ fn json_of(stored: &StoredCdr) -> serde_json::Value {
         "callee_domain": c.callee_domain,
         "answered_by": c.answered_by,
         "node": c.node,
+        "rate_plan": c.charge.as_ref().map(|x| &x.plan),
+        "cost": c.charge.as_ref().map(|x| &x.cost),
+        "currency": c.charge.as_ref().map(|x| &x.currency),
     })
 }
 
@@ -323,6 +335,18 @@ fn csv_line(stored: &StoredCdr) -> String {
         opt(&c.callee_domain),
         opt(&c.answered_by),
         c.node.clone(),
+        c.charge
+            .as_ref()
+            .map(|x| x.plan.clone())
+            .unwrap_or_default(),
+        c.charge
+            .as_ref()
+            .map(|x| x.cost.clone())
+            .unwrap_or_default(),
+        c.charge
+            .as_ref()
+            .map(|x| x.currency.clone())
+            .unwrap_or_default(),
     ];
     let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     quoted.join(",")

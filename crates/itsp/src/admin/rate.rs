@@ -1,28 +1,22 @@
 //! `itsp rate`: tariffs. `import` checks tariff files (itsp's CSV, or CGRateS's six
 //! tariff-plan files) and stores them, all or nothing; `list` shows the plans; `test` prices
-//! a call and says how. The rating itself is the `billing` crate's; the store keeps the
-//! files' text, parsed again on every load.
+//! a call and says how. The rating itself is the `billing` crate's, the loading of the
+//! stored files `server::rating`'s (the same the running server rates calls with); the
+//! store keeps the files' text, parsed again on every load.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use billing::import::{cgrates, native};
-use billing::{Currency, PlanSet, Timing, UtcOffset};
+use billing::import::cgrates;
+use billing::{Currency, UtcOffset};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use server::rating::{PlanInfo, Plans, CGRATES_SET, DEFAULT_PLAN};
 use store::{TariffFile, TariffFormat};
 
 use super::output::{utc_ms, Report, Table};
 use super::time::parse_time;
 use super::{address, unix_now_ms, with_store, Failure};
 use crate::store_args::StoreArgs;
-
-/// The set key of a CGRateS import.
-const CGRATES_SET: &str = "cgrates";
-
-/// The plan a native file goes to, and the one calls use, unless named.
-const DEFAULT_PLAN: &str = "default";
 
 /// The examples at the end of `itsp rate --help`.
 pub(super) const EXAMPLES: &str = "\
@@ -188,7 +182,7 @@ async fn import(args: ImportArgs, store: &StoreArgs) -> Result<Report, Failure> 
         all.extend(files.iter().cloned());
         let loaded = load(&all)?;
         s.replace_tariff_set(&set_key, &files).await?;
-        let plans: Vec<&PlanRow> = loaded
+        let plans: Vec<&PlanInfo> = loaded
             .rows
             .iter()
             .filter(|r| r.set_key == set_key)
@@ -258,77 +252,7 @@ async fn test(args: TestArgs, store: &StoreArgs) -> Result<Report, Failure> {
     .await
 }
 
-/// The plans of the stored files, and a row per plan for `list`.
-struct Loaded {
-    plans: PlanSet,
-    rows: Vec<PlanRow>,
-}
-
-struct PlanRow {
-    name: String,
-    set_key: String,
-    format: TariffFormat,
-    currency: String,
-    prefixes: usize,
-    imported_ms: i64,
-}
-
-/// Parses the stored files into plans: the CGRateS set first (its timings may be named by
-/// native files), then each native plan. An error names the file, line and column.
-fn load(files: &[TariffFile]) -> Result<Loaded, Failure> {
-    let bad = |e: billing::Error| Failure::user(e.to_string());
-    let mut plans = PlanSet::new();
-    let mut rows = Vec::new();
-    let mut timings: HashMap<String, Arc<Timing>> = HashMap::new();
-    let cgrates_files: Vec<&TariffFile> = files
-        .iter()
-        .filter(|f| f.format == TariffFormat::Cgrates)
-        .collect();
-    if let Some(first) = cgrates_files.first() {
-        let options = cgrates::Options {
-            currency: Currency::new(&first.currency).map_err(bad)?,
-            utc_offset: UtcOffset::from_seconds(first.utc_offset).map_err(bad)?,
-        };
-        let texts: Vec<(&str, &str)> = cgrates_files
-            .iter()
-            .map(|f| (f.name.as_str(), f.content.as_str()))
-            .collect();
-        let imported = cgrates::parse(&texts, &options).map_err(bad)?;
-        for plan in imported.plans.plans() {
-            rows.push(PlanRow {
-                name: plan.name().to_owned(),
-                set_key: CGRATES_SET.to_owned(),
-                format: TariffFormat::Cgrates,
-                currency: plan.currency().to_string(),
-                prefixes: plan.prefixes(),
-                imported_ms: first.imported_ms,
-            });
-        }
-        timings = imported.timings;
-        plans = imported.plans;
-    }
-    for f in files.iter().filter(|f| f.format == TariffFormat::Native) {
-        let options = native::Options::new(
-            &f.set_key,
-            Currency::new(&f.currency).map_err(bad)?,
-            UtcOffset::from_seconds(f.utc_offset).map_err(bad)?,
-        );
-        let plan = native::parse(&f.name, &f.content, &options, &timings).map_err(bad)?;
-        rows.push(PlanRow {
-            name: plan.name().to_owned(),
-            set_key: f.set_key.clone(),
-            format: TariffFormat::Native,
-            currency: plan.currency().to_string(),
-            prefixes: plan.prefixes(),
-            imported_ms: f.imported_ms,
-        });
-        plans.insert(plan);
-    }
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Loaded { plans, rows })
-}
-
-fn list(loaded: &Loaded) -> Report {
+fn list(loaded: &Plans) -> Report {
     let mut table = Table::new(&["PLAN", "FORMAT", "CURRENCY", "PREFIXES", "IMPORTED"]);
     let mut json_rows = Vec::new();
     for r in &loaded.rows {
@@ -352,4 +276,9 @@ fn list(loaded: &Loaded) -> Report {
         json: json_rows,
         empty: "no rating plans: import one with itsp rate import FILE".to_owned(),
     }
+}
+
+/// The plans of the stored files; a file that does not load is named with its line.
+fn load(files: &[TariffFile]) -> Result<Plans, Failure> {
+    server::rating::load(files).map_err(|e| Failure::user(e.to_string()))
 }

@@ -1541,6 +1541,7 @@ fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
         hung_up_by: Some(store::HungUpBy::Caller),
         end_reason: None,
         node: "n1".into(),
+        charge: None,
     }
 }
 
@@ -1549,7 +1550,12 @@ fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
 /// batch writes nothing), and the live calls of a restarted node closed into records.
 pub async fn cdrs(s: Store) {
     use store::{CdrFilter, Disposition, HungUpBy};
-    let first = answered_cdr("c1", 10_000);
+    let mut first = answered_cdr("c1", 10_000);
+    first.charge = Some(store::Charge {
+        plan: "default".into(),
+        cost: "0.8900".into(),
+        currency: "EUR".into(),
+    });
     s.record_cdrs(std::slice::from_ref(&first)).await.unwrap();
     let mut busy = answered_cdr("c2", 20_000);
     busy.answer_ms = None;
@@ -1618,6 +1624,14 @@ pub async fn cdrs(s: Store) {
         ["c1", "c3"]
     );
     // A bad record in a batch: nothing of the batch is written.
+    let mut float = answered_cdr("c4", 40_000);
+    float.charge = Some(store::Charge {
+        plan: "default".into(),
+        cost: "8.9e-1".into(),
+        currency: "EUR".into(),
+    });
+    let err = s.record_cdrs(&[float]).await.unwrap_err();
+    assert!(err.to_string().contains("exact decimal"), "{err}");
     let mut bad = answered_cdr("c4", 40_000);
     bad.end_ms = 39_000;
     let err = s
@@ -1694,8 +1708,14 @@ pub async fn tariffs(s: Store) {
         imported_ms: 1_000,
     };
     assert!(s.tariff_files().await.unwrap().is_empty());
+    assert_eq!(s.tariff_stamp().await.unwrap(), (0, 0));
     let first = vec![file("default", "rates.csv", "46,Sweden,0,0.10,60,60\n")];
     s.replace_tariff_set("default", &first).await.unwrap();
+    assert_eq!(
+        s.tariff_stamp().await.unwrap(),
+        (1, 1_000),
+        "the stamp moves"
+    );
     let cgrates = vec![
         file("cgrates", "Destinations.csv", "DST_46,46\n"),
         file("cgrates", "Rates.csv", "RT,0,0.1,60s,60s,0s\n"),

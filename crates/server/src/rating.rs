@@ -4,7 +4,7 @@
 //!
 //! - [`load`] parses the stored files into plans: the CGRateS set first (a native file may
 //!   name one of its timings as a period), then each native plan.
-//! - [`Rater`] keeps the plans in the accounting writer's thread, asks the store at most
+//! - `Rater` keeps the plans in the accounting writer's thread, asks the store at most
 //!   once a second whether the files changed ([`store::Store::tariff_stamp`]) and loads
 //!   them again when they did, and prices a record: the caller's plan (a CGRateS rating
 //!   profile, else the plan named `default`), the dialled number, from the answer, for the

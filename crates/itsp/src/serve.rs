@@ -231,7 +231,7 @@ async fn start_portal(addr: std::net::SocketAddr, state: portal::AppState) {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(
-                http = %addr,
+                http_listen = %addr,
                 error = %e,
                 "the web portal is not served: cannot listen there (choose another address \
                  with --http-listen or [http] listen, or turn it off with --no-http)"

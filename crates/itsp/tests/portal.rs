@@ -127,7 +127,7 @@ fn a_taken_http_port_is_a_warning_and_sip_still_runs() {
     assert!(server.http.is_none());
     let warning = server.startup_log("the web portal is not served");
     assert_eq!(warning["level"], "WARN");
-    assert_eq!(warning["fields"]["http"], port.as_str());
+    assert_eq!(warning["fields"]["http_listen"], port.as_str());
     // SIP answers.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

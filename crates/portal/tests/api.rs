@@ -396,8 +396,15 @@ async fn bad_input_is_a_problem_naming_the_field() {
             "POST",
             "/api/v1/subscribers/alice@example.com/aliases",
             json!({"alias": "x@unserved.example"}),
-            404,
-            "",
+            422,
+            "alias",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "x@unserved.example", "password": "pw"}),
+            422,
+            "address",
         ),
         (
             "PUT",

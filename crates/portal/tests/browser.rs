@@ -156,6 +156,20 @@ impl Driver {
             .to_owned()
     }
 
+    /// Waits until the page source contains `text` (a click's navigation may still be
+    /// under way when the click returns); the source.
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            assert!(Instant::now() < deadline, "no {text:?} in {html}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn title(&self) -> String {
         self.cmd(reqwest::Method::GET, "/title", None)
             .await
@@ -215,8 +229,7 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     d.fill("#f-address", &format!("alice@{DOMAIN}")).await;
     d.fill("#f-password", PASSWORD).await;
     d.click("button[type=submit]").await;
-    let html = d.source().await;
-    assert!(html.contains("Hello, alice@example.com"), "{html}");
+    let html = d.wait_for("Hello, alice@example.com").await;
     assert!(html.contains("Deskphone 2"));
     assert!(html.contains("Your phone is behind a NAT; calls are relayed."));
     d.screenshot("dashboard").await;
@@ -225,35 +238,28 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     d.fill("#f-busy", "bob@example.com").await;
     d.click("form[action='/dashboard/forwarding'] button[type=submit]")
         .await;
-    let html = d.source().await;
-    assert!(html.contains(r#"id="f-busy-error""#), "{html}");
+    d.wait_for(r#"id="f-busy-error""#).await;
     d.screenshot("dashboard-forwarding-error").await;
     d.fill("#f-busy", "sip:bob@example.com").await;
     d.click("form[action='/dashboard/forwarding'] button[type=submit]")
         .await;
-    assert!(d.source().await.contains("Saved."));
+    d.wait_for("Saved.").await;
     let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
     assert_eq!(f.busy.as_deref(), Some("sip:bob@example.com"));
 
     // Log out; then an admin sees the subscribers.
     d.click("form[action='/logout'] button").await;
+    d.wait_for("Your address and your web password.").await;
     assert_eq!(d.title().await, "Log in · itsp");
     d.fill("#f-address", &format!("admin@{DOMAIN}")).await;
     d.fill("#f-password", PASSWORD).await;
     d.click("button[type=submit]").await;
-    let html = d.source().await;
-    assert!(
-        html.contains("alice@example.com") && html.contains("Add a subscriber"),
-        "{html}"
-    );
+    let html = d.wait_for("Add a subscriber").await;
+    assert!(html.contains("alice@example.com"), "{html}");
     d.screenshot("admin-subscribers").await;
     d.go(&p.url("/api/docs")).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let html = d.source().await;
-    assert!(
-        html.contains("/api/v1/subscribers/{address}/forwarding"),
-        "the API browser rendered the document"
-    );
+    // The API browser rendered the document.
+    d.wait_for("/api/v1/subscribers/{address}/forwarding").await;
     d.screenshot("api-docs").await;
 }
 

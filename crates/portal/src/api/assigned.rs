@@ -93,7 +93,8 @@ pub async fn list_aliases(
     responses(
         (status = 201, description = "added", body = AliasView),
         (status = 403, description = "the subscriber's own: only an admin assigns aliases", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such subscriber, or the alias's domain is not served", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such subscriber", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "not an address, or its domain is not served", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the alias is taken", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_alias(
@@ -111,6 +112,9 @@ pub async fn add_alias(
         .await
         .map_err(|e| match e {
             store::StoreError::NoSuchUser(_) => Problem::not_found(format!("no such user: {a}")),
+            store::StoreError::NoSuchDomain(d) => {
+                Problem::invalid("alias", format!("{d} is not served: add the domain first"))
+            }
             e => Problem::from_store(e, "alias"),
         })?;
     Ok((

@@ -71,6 +71,10 @@ pub async fn login(
         return Err(p);
     };
     let now = unix_now();
+    // Expired sessions go at the next login: no timer task, and the table stays small.
+    if let Err(e) = store.purge_expired_sessions(now).await {
+        tracing::warn!(error = %e, "cannot purge expired portal sessions");
+    }
     let lifetime = i64::try_from(state.config().session_lifetime.as_secs()).unwrap_or(i64::MAX);
     let session = store
         .create_session(&account, now, lifetime)

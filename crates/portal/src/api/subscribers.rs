@@ -204,6 +204,10 @@ pub async fn create(
         .map_err(|e| match e {
             store::StoreError::BadPassword(_) => Problem::from_store(e, "password"),
             store::StoreError::BadEmail(_) => Problem::from_store(e, "email"),
+            store::StoreError::NoSuchDomain(d) => Problem::invalid(
+                "address",
+                format!("{d} is not served: add the domain first"),
+            ),
             e => Problem::from_store(e, "address"),
         })?;
     let web = new.web_password.as_deref().unwrap_or(&new.password);
@@ -355,7 +359,6 @@ pub async fn list_subscribers(
 #[utoipa::path(post, path = "/api/v1/subscribers", tag = "subscribers", request_body = NewSubscriber,
     responses(
         (status = 201, description = "created", body = SubscriberView),
-        (status = 404, description = "the domain is not served", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the address is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad field", body = Problem, content_type = "application/problem+json"),
     ))]

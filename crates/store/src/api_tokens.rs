@@ -1,4 +1,4 @@
-//! Bearer tokens of the REST API (migration `0009`, `itsp token create`): a name, the
+//! Bearer tokens of the REST API (migration `0010`, `itsp token create`): a name, the
 //! owner (an admin token has none; a subscriber's token acts as that subscriber) and the
 //! SHA-256 of the secret, which is shown once when the token is made and never stored.
 

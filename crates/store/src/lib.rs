@@ -40,9 +40,9 @@
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
 //!   values), the admin flag ([`WebAccount`]) and browser sessions ([`WebSession`]);
-//!   migration `0009`.
+//!   migration `0010`.
 //! - `api_tokens.rs`: bearer tokens of the REST API ([`ApiToken`]), stored as the
-//!   SHA-256 of their secret; migration `0009`.
+//!   SHA-256 of their secret; migration `0010`.
 //! - `secrets.rs`: random secrets, their hashes, argon2id on tokio's blocking threads.
 //! - `overview.rs`: subscribers a page at a time ([`Store::subscribers_page`]) and the
 //!   [`Totals`] of the system status.

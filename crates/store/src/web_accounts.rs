@@ -1,4 +1,4 @@
-//! The web portal's logins (migration `0009`): a web password per subscriber, apart from
+//! The web portal's logins (migration `0010`): a web password per subscriber, apart from
 //! the SIP password (an argon2id hash, never an HA1), the admin flag, and browser
 //! sessions. A session is a random secret in a cookie, stored as its SHA-256, with the
 //! session's form token against cross-site requests.

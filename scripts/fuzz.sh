@@ -17,7 +17,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
 sdp_data="$root/crates/sdp/tests/data"
 rtp_data="$root/crates/rtp/tests/data"
-targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode decode_wav)
+targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode decode_wav parse_tariff)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"

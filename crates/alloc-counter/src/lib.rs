@@ -36,6 +36,8 @@ pub struct Counts {
     pub deallocs: u64,
     /// Bytes requested by allocations and reallocations (new sizes).
     pub bytes: u64,
+    /// Bytes given back by deallocations and reallocations (old sizes).
+    pub freed_bytes: u64,
 }
 
 impl Counts {
@@ -45,12 +47,19 @@ impl Counts {
         self.allocs + self.reallocs
     }
 
+    /// Bytes still held: requested minus given back (negative when the section freed
+    /// more than it took).
+    pub fn live_bytes(&self) -> i64 {
+        self.bytes as i64 - self.freed_bytes as i64
+    }
+
     fn since(self, before: Counts) -> Counts {
         Counts {
             allocs: self.allocs - before.allocs,
             reallocs: self.reallocs - before.reallocs,
             deallocs: self.deallocs - before.deallocs,
             bytes: self.bytes - before.bytes,
+            freed_bytes: self.freed_bytes - before.freed_bytes,
         }
     }
 }
@@ -60,6 +69,7 @@ thread_local! {
     static REALLOCS: Cell<u64> = const { Cell::new(0) };
     static DEALLOCS: Cell<u64> = const { Cell::new(0) };
     static BYTES: Cell<u64> = const { Cell::new(0) };
+    static FREED_BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
 fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>, by: u64) {
@@ -78,6 +88,7 @@ pub fn snapshot() -> Counts {
         reallocs: read(&REALLOCS),
         deallocs: read(&DEALLOCS),
         bytes: read(&BYTES),
+        freed_bytes: read(&FREED_BYTES),
     }
 }
 
@@ -117,6 +128,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         bump(&DEALLOCS, 1);
+        bump(&FREED_BYTES, layout.size() as u64);
         // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -124,6 +136,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         bump(&REALLOCS, 1);
         bump(&BYTES, new_size as u64);
+        bump(&FREED_BYTES, layout.size() as u64);
         // SAFETY: `ptr` and `layout` come from `System` through this allocator; `new_size`
         // is the caller's, passed on unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }

@@ -43,6 +43,10 @@ pub(crate) struct Config {
     pub(crate) tcp: TcpSection,
     /// `[overload]`: when new requests get 503.
     pub(crate) overload: OverloadSection,
+    /// `[capture]`: the SIP capture (ring, pcap files, HEP export).
+    pub(crate) capture: crate::capture_config::CaptureSection,
+    /// `[control]`: the control socket (`itsp trace`).
+    pub(crate) control: crate::capture_config::ControlSection,
     /// `[http]`: the web portal and REST API.
     pub(crate) http: HttpSection,
 }
@@ -812,6 +816,7 @@ impl TryFrom<&Config> for ServerConfig {
             guard: c.guard.settings()?,
             tcp: c.tcp.limits()?,
             overload: c.overload.limits()?,
+            capture: c.capture.settings()?,
             ..ServerConfig::default()
         })
     }
@@ -1018,6 +1023,8 @@ mod tests {
             ServerConfig::try_from(&d).unwrap(),
         );
         assert_eq!(cs.server_header, ds.server_header);
+        assert_eq!(cs.capture, ds.capture);
+        assert_eq!(c.control.socket, d.control.socket);
         assert_eq!(ds.server_header, "itsp");
         assert_eq!(ds.digest_algorithms, [Algorithm::Md5]);
     }

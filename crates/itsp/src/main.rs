@@ -5,7 +5,10 @@
 //! - `main.rs`: the command line (clap) and logging set-up.
 //! - `serve.rs`: `itsp serve`: settings from flags and the config file, then the
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
-//! - `config.rs`: the TOML config file (`itsp.example.toml` documents it).
+//! - `config.rs`: the TOML config file (`itsp.example.toml` documents it);
+//!   `capture_config.rs` its `[capture]` and `[control]` sections.
+//! - `trace/`: `itsp trace`, the captured SIP messages of a running server (over its
+//!   control socket) as text, a ladder, JSON or a pcap file.
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `relay.rs`: `itsp relay`, an RTP relay node (the `relay` crate) driven over NG.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
@@ -17,6 +20,7 @@
 //!   scripts).
 
 mod admin;
+mod capture_config;
 mod config;
 mod lint;
 mod nat_check;
@@ -24,6 +28,7 @@ mod phone;
 mod relay;
 mod serve;
 mod store_args;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +130,17 @@ enum Command {
         #[command(subcommand)]
         command: nat_check::NatCommand,
     },
+    /// Show the SIP messages a running server sent and received, and the call flow.
+    ///
+    /// Asks the running `itsp serve` (over its control socket, data/control.sock) for the
+    /// messages it captured (the last 10,000 by default, `[capture]` in its config): the
+    /// time, direction, addresses and full text of each, then a ladder of the call flow
+    /// like sngrep's. The filters combine: all must hold. --follow keeps printing new
+    /// messages until Ctrl-C; --pcap FILE writes them to a pcap file for Wireshark or
+    /// tshark instead. Exit status 0 when the trace worked (even if nothing matched), 1
+    /// when the server refused it, 2 when no server answered.
+    #[command(after_long_help = trace::EXAMPLES)]
+    Trace(trace::TraceArgs),
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -157,6 +173,7 @@ fn main() -> ExitCode {
         Command::Phone(args) => phone::run(*args),
         Command::Relay(args) => relay::run(args),
         Command::Nat { command } => nat_check::run(command),
+        Command::Trace(args) => trace::run(args),
     };
     match result {
         Ok(code) => code,

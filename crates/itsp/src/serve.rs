@@ -104,6 +104,9 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         server.trusted = args.trusted;
     }
     server.node = host_name();
+    if let Some(hep) = &mut server.capture.hep {
+        hep.node_name.get_or_insert_with(|| server.node.clone());
+    }
     let store = StoreArgs {
         data_dir: args
             .data_dir
@@ -111,6 +114,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             .unwrap_or_else(|| PathBuf::from("./data")),
         db: args.db.or(config.store.db.clone()),
     };
+    server.control_socket = Some(config.control.path(&store.data_dir));
     let stun = if args.no_stun || (args.stun_listen.is_empty() && !config.stun.enabled) {
         Vec::new()
     } else if !args.stun_listen.is_empty() {

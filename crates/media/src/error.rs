@@ -87,13 +87,16 @@ pub enum Error {
     },
 }
 
+/// The reason of [`Error::DtmfInfo`] for a Content-Type that is not a DTMF one (415).
+pub(crate) const NOT_DTMF: &str = "not a DTMF body (application/dtmf-relay or application/dtmf)";
+
 impl Error {
     /// The SIP status code of the answer to a request that caused this error, where a reply
     /// follows: 415 for an INFO whose Content-Type is not a DTMF one (RFC 3261 §21.4.13),
     /// 400 for a malformed DTMF body.
     pub fn status_code(&self) -> Option<u16> {
         match self {
-            Error::DtmfInfo { reason, .. } if *reason == crate::dtmf::NOT_DTMF => Some(415),
+            Error::DtmfInfo { reason, .. } if *reason == NOT_DTMF => Some(415),
             Error::DtmfInfo { .. } => Some(400),
             _ => None,
         }

@@ -8,14 +8,23 @@
 //! request, answered, failed with its code, ended with who hung up) and an update of the
 //! live-call list that `itsp calls` shows (the `calls` table), handed to the shell as
 //! [`IoRequest::Record`]s; the shell's [`AccountingWriter`] writes them in batches on a
-//! thread of its own, so no request waits for the database. Billing builds on these
-//! records.
+//! thread of its own, so no request waits for the database.
+//!
+//! When a call attempt ends it also becomes one call detail record (the `cdrs` table,
+//! [`store::Cdr`]): answered and hung up (by whom), busy, not answered (the callee's 480 or
+//! 408, or Timer C), cancelled by the caller, failed, or refused by the main route itself
+//! (403, 404, 480 for an offline user, 484: `DialogEvent::Refused`). A call forwarded on
+//! busy or no answer, or taken over by the failure phase, is one attempt: its record names
+//! who answered in the end. Calls a restarted node left open are closed at start
+//! ([`store::Store::close_calls`]). Billing rates these records.
 
 use std::net::IpAddr;
 
 use ahash::HashMap;
 use sip::{Message, Uri};
-use store::{AccEvent, AccKind, Call, CallState, CallWrite, Store, Writer};
+use store::{
+    AccEvent, AccKind, Call, CallState, CallWrite, Cdr, Disposition, HungUpBy, Store, Writer,
+};
 
 use crate::engine::io::{IoRequest, Record};
 use crate::error::StartError;
@@ -43,6 +52,8 @@ struct Dialog {
     source_ip: Option<String>,
     started_ms: i64,
     answered_ms: Option<i64>,
+    /// The Contact URI of the 2xx.
+    answered_by: Option<String>,
 }
 
 /// The live calls of this node. See the module docs.
@@ -74,7 +85,25 @@ impl Hook for Accounting {
                 code,
                 reason,
                 to_tag,
-            } => self.settled(invite, code, reason, to_tag, now_ms),
+                answered_by,
+                made_here,
+            } => self.settled(
+                invite,
+                Final {
+                    code,
+                    reason,
+                    to_tag,
+                    answered_by,
+                    made_here,
+                },
+                now_ms,
+            ),
+            DialogEvent::Refused {
+                invite,
+                source,
+                code,
+                reason,
+            } => self.refused(invite, source, code, reason, now_ms),
             DialogEvent::Ended { bye } => self.ended(bye, now_ms),
         };
         for record in records {
@@ -115,6 +144,7 @@ impl Accounting {
             source_ip: Some(sip::text::ip_text(source)),
             started_ms: now_ms,
             answered_ms: None,
+            answered_by: None,
         };
         let records = vec![
             Record::Acc(acc(AccKind::Request, call_id, &dialog, None, None, now_ms)),
@@ -125,17 +155,17 @@ impl Accounting {
     }
 
     /// The final response to an initial INVITE went to the caller.
-    fn settled(
-        &mut self,
-        invite: &Message,
-        code: u16,
-        reason: &str,
-        to_tag: Option<&str>,
-        now_ms: i64,
-    ) -> Vec<Record> {
+    fn settled(&mut self, invite: &Message, end: Final<'_>, now_ms: i64) -> Vec<Record> {
         let Ok(call_id) = invite.call_id() else {
             return Vec::new();
         };
+        let Final {
+            code,
+            reason,
+            to_tag,
+            answered_by,
+            made_here,
+        } = end;
         if (200..300).contains(&code) {
             let Some(dialog) = self.live.get_mut(call_id) else {
                 return Vec::new();
@@ -145,6 +175,7 @@ impl Accounting {
             }
             dialog.answered_ms = Some(now_ms);
             dialog.to_tag = to_tag.map(str::to_owned);
+            dialog.answered_by = answered_by.map(str::to_owned);
             vec![
                 Record::Acc(acc(
                     AccKind::Answered,
@@ -166,16 +197,76 @@ impl Accounting {
                 now_ms,
             );
             failed.to_tag = to_tag.map(str::to_owned);
+            // Who ended the attempt: the caller's CANCEL (487), the proxy's own answer
+            // (Timer C, no destination), else the callee's failure.
+            let disposition = Disposition::of_failure(code);
+            let (by, why) = match (disposition, made_here) {
+                (Disposition::Cancelled, _) => (HungUpBy::Caller, None),
+                (_, true) if code == 408 => (HungUpBy::Proxy, Some("timer C")),
+                (_, true) => (HungUpBy::Proxy, None),
+                (_, false) => (HungUpBy::Callee, None),
+            };
+            let mut cdr = cdr(
+                &self.node,
+                call_id,
+                &dialog,
+                now_ms,
+                disposition,
+                code,
+                reason,
+            );
+            cdr.to_tag = to_tag.map(str::to_owned);
+            cdr.hung_up_by = Some(by);
+            cdr.end_reason = why.map(str::to_owned);
             vec![
                 Record::Acc(failed),
                 Record::Call(CallWrite::Remove {
                     call_id: call_id.to_owned(),
                     from_tag: dialog.from_tag,
                 }),
+                Record::Cdr(Box::new(cdr)),
             ]
         } else {
             Vec::new()
         }
+    }
+
+    /// The main route refused an initial INVITE: a call attempt that never rang.
+    fn refused(
+        &mut self,
+        invite: &Message,
+        source: IpAddr,
+        code: u16,
+        reason: &str,
+        now_ms: i64,
+    ) -> Vec<Record> {
+        let (Ok(call_id), Ok(from)) = (invite.call_id(), invite.from()) else {
+            return Vec::new();
+        };
+        let dialled = invite.request_uri_str().unwrap_or_default();
+        let attempt = Dialog {
+            from_tag: from.tag().unwrap_or_default().to_owned(),
+            to_tag: None,
+            caller: user_domain(from.uri),
+            callee: user_domain(dialled),
+            caller_uri: from.uri.to_owned(),
+            callee_uri: dialled.to_owned(),
+            source_ip: Some(sip::text::ip_text(source)),
+            started_ms: now_ms,
+            answered_ms: None,
+            answered_by: None,
+        };
+        let mut cdr = cdr(
+            &self.node,
+            call_id,
+            &attempt,
+            now_ms,
+            Disposition::Refused,
+            code,
+            reason,
+        );
+        cdr.hung_up_by = Some(HungUpBy::Proxy);
+        vec![Record::Cdr(Box::new(cdr))]
     }
 
     /// A BYE of a live call passed through: the call ended, hung up by whoever sent it.
@@ -193,13 +284,82 @@ impl Accounting {
         let mut ended = acc(AccKind::Ended, call_id, &dialog, None, None, now_ms);
         ended.method = "BYE".into();
         ended.ended_by = Some(by.into());
+        let mut cdr = cdr(
+            &self.node,
+            call_id,
+            &dialog,
+            now_ms,
+            Disposition::Answered,
+            200,
+            "OK",
+        );
+        cdr.hung_up_by = Some(if by == "caller" {
+            HungUpBy::Caller
+        } else {
+            HungUpBy::Callee
+        });
         vec![
             Record::Acc(ended),
             Record::Call(CallWrite::Remove {
                 call_id: call_id.to_owned(),
                 from_tag: dialog.from_tag,
             }),
+            Record::Cdr(Box::new(cdr)),
         ]
+    }
+}
+
+/// How a call set-up ended, as the caller was told.
+#[derive(Debug, Clone, Copy)]
+struct Final<'a> {
+    code: u16,
+    reason: &'a str,
+    to_tag: Option<&'a str>,
+    answered_by: Option<&'a str>,
+    made_here: bool,
+}
+
+/// The call detail record of call `call_id` (`d`) ended at `end_ms` this way. An answered
+/// call's 2xx is its final status; `hung_up_by` is the caller's to fill.
+fn cdr(
+    node: &str,
+    call_id: &str,
+    d: &Dialog,
+    end_ms: i64,
+    disposition: Disposition,
+    code: u16,
+    reason: &str,
+) -> Cdr {
+    let answered = disposition == Disposition::Answered;
+    Cdr {
+        call_id: call_id.to_owned(),
+        from_tag: d.from_tag.clone(),
+        to_tag: d.to_tag.clone(),
+        caller_user: d.caller.0.clone(),
+        caller_domain: d.caller.1.clone(),
+        caller_uri: d.caller_uri.clone(),
+        source_ip: d.source_ip.clone(),
+        dialled_uri: d.callee_uri.clone(),
+        callee_user: d.callee.0.clone(),
+        callee_domain: d.callee.1.clone(),
+        answered_by: if answered {
+            d.answered_by.clone()
+        } else {
+            None
+        },
+        start_ms: d.started_ms,
+        answer_ms: if answered {
+            d.answered_ms.or(Some(d.started_ms))
+        } else {
+            None
+        },
+        end_ms: end_ms.max(d.started_ms),
+        disposition,
+        code,
+        reason: (!reason.is_empty()).then(|| reason.to_owned()),
+        hung_up_by: None,
+        end_reason: None,
+        node: node.to_owned(),
     }
 }
 
@@ -292,10 +452,12 @@ impl AccountingWriter {
 fn write(writer: &mut Writer, batch: Vec<Record>) {
     let mut acc = Vec::new();
     let mut calls = Vec::new();
+    let mut cdrs = Vec::new();
     for record in batch {
         match record {
             Record::Acc(a) => acc.push(a),
             Record::Call(c) => calls.push(c),
+            Record::Cdr(c) => cdrs.push(*c),
         }
     }
     if !calls.is_empty() {
@@ -306,6 +468,11 @@ fn write(writer: &mut Writer, batch: Vec<Record>) {
     if !acc.is_empty() {
         if let Err(e) = writer.record_acc(&acc) {
             tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
+        }
+    }
+    if !cdrs.is_empty() {
+        if let Err(e) = writer.record_cdrs(&cdrs) {
+            tracing::error!(error = %e, rows = cdrs.len(), "call detail records not saved");
         }
     }
 }

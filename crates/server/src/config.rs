@@ -57,6 +57,11 @@ pub struct ServerConfig {
     /// The `Server` header of our responses and the `User-Agent` of our keepalive OPTIONS
     /// (RFC 3261 §20.35, §20.41); empty: none. Default [`crate::DEFAULT_SERVER_HEADER`].
     pub server_header: String,
+    /// The SIP capture: the in-memory ring, pcap files, HEP export (`[capture]`).
+    pub capture: crate::capture::CaptureConfig,
+    /// The control socket (`itsp trace`); `None`: none. `itsp serve` puts it in the data
+    /// directory (`control.sock`) unless `[control] socket` says otherwise.
+    pub control_socket: Option<std::path::PathBuf>,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -164,6 +169,8 @@ impl Default for ServerConfig {
             tcp: transport::TcpLimits::default(),
             guard: crate::guard::GuardConfig::default(),
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
+            capture: crate::capture::CaptureConfig::default(),
+            control_socket: None,
         }
     }
 }

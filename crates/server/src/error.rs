@@ -22,4 +22,7 @@ pub enum StartError {
     /// The in-process RTP relay could not start (bad port range).
     #[error("RTP relay: {0}")]
     Relay(#[from] relay::RelayError),
+    /// The capture's pcap files or HEP export could not be set up (`[capture]`).
+    #[error("capture: {0}")]
+    Capture(String),
 }

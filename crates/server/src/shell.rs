@@ -14,7 +14,10 @@
 //!   requests;
 //! - the keepalive task: a round of pings to NATed bindings ([`crate::natping`]);
 //! - one task per I/O request that waits (a store query, a DNS lookup, a relay exchange,
-//!   a commit), which hands the answer back to the engine.
+//!   a commit), which hands the answer back to the engine;
+//! - the SIP capture's readers ([`crate::capture`]): the control socket's tasks
+//!   ([`crate::control`], `itsp trace`), the HEP sender and the pcap files' thread, each
+//!   reading the ring the engine's capture hook fills.
 //!
 //! The binding commits are queued to the location writer while the engine is locked, in
 //! the order the engine made them, so the store sees the changes of one address-of-record
@@ -37,7 +40,12 @@ use tokio::sync::Notify;
 use transport::{Incoming, Listen, Receivers, Transports};
 
 use crate::accounting::AccountingWriter;
+use crate::capture::hep_sender::HepSender;
+use crate::capture::pcap_files::PcapFiles;
+use crate::capture::ring::SharedRing;
+use crate::capture::Ring;
 use crate::config::ServerConfig;
+use crate::control::ControlSocket;
 use crate::engine::{Answer, Engine, EngineSetup, IoRequest, Now, Query, SystemNetwork, Transmit};
 use crate::error::StartError;
 use crate::location::Location;
@@ -55,6 +63,63 @@ const TIMER_TICK: Duration = Duration::from_millis(10);
 pub struct Server {
     shared: Arc<Shared>,
     receivers: Receivers,
+    capture: Capture,
+}
+
+/// The SIP capture's ring and what reads it ([`crate::capture`], [`crate::control`]).
+struct Capture {
+    /// The ring the capture hook fills (`None`: capture off).
+    ring: Option<SharedRing>,
+    /// The pcap files' writer thread.
+    pcap: Option<PcapFiles>,
+    /// The control socket, bound, served by [`Server::run`].
+    control: Option<ControlSocket>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("ring", &self.ring.is_some())
+            .field("pcap", &self.pcap.is_some())
+            .field("control", &self.control)
+            .finish()
+    }
+}
+
+impl Capture {
+    /// The ring (when the capture is on), the pcap writer (when configured) and the
+    /// control socket (when it can be bound; a warning otherwise).
+    fn start(config: &ServerConfig) -> Result<Capture, StartError> {
+        let capture = &config.capture;
+        let ring = capture.enabled().then(|| {
+            Arc::new(Mutex::new(Ring::new(
+                capture.ring_messages,
+                capture.ring_bytes,
+            )))
+        });
+        let pcap = match (&ring, &capture.pcap) {
+            (Some(ring), Some(pcap)) => {
+                Some(PcapFiles::spawn(ring.clone(), pcap.clone()).map_err(StartError::Capture)?)
+            }
+            _ => None,
+        };
+        if ring.is_some() {
+            tracing::info!(
+                messages = capture.ring_messages,
+                bytes = capture.ring_bytes,
+                "SIP capture on (itsp trace)"
+            );
+        }
+        let control = config
+            .control_socket
+            .as_deref()
+            .and_then(ControlSocket::bind);
+        Ok(Capture {
+            ring,
+            pcap,
+            control,
+        })
+    }
 }
 
 /// What [`Server::start`] found and did, for the operator's log.
@@ -132,9 +197,13 @@ impl Server {
         }
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
-        let stale_calls = store.clear_calls(&config.node).await?;
+        // Calls a previous run of this node left open (it stopped without seeing them
+        // end) get their records, ended by the proxy now, and leave the live-call list.
+        let stale_calls = store
+            .close_calls(&config.node, Now::system().unix_ms_i64())
+            .await?;
         if stale_calls > 0 {
-            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run cleared");
+            tracing::info!(calls = stale_calls, node = %config.node, "live calls of a previous run closed (call records written)");
         }
         let mut domains = store.list_domains().await?;
         domains.sort();
@@ -155,6 +224,7 @@ impl Server {
         let bans_read_at = Now::system();
         let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
         let bans_version = store.table_version(store::BANS_TABLE).await?;
+        let capture = Capture::start(&config)?;
         let mut engine = Engine::new(EngineSetup {
             config: config.clone(),
             listens: transports.local_addrs(),
@@ -163,6 +233,7 @@ impl Server {
             secret,
             network: Box::new(SystemNetwork::default()),
             relay: relay_setup,
+            capture: capture.ring.clone(),
         });
         engine.set_bans(bans_read_at, &bans);
         if !bans.is_empty() {
@@ -187,6 +258,7 @@ impl Server {
             Server {
                 shared: Arc::new(shared),
                 receivers,
+                capture,
             },
             report,
         ))
@@ -200,6 +272,16 @@ impl Server {
     /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
+        let Capture {
+            ring,
+            pcap,
+            control,
+        } = self.capture;
+        let hep = match (&ring, &shared.config.capture.hep) {
+            (Some(ring), Some(hep)) => Some(HepSender::spawn(ring.clone(), hep.clone())),
+            _ => None,
+        };
+        let control = control.map(|c| c.spawn(ring));
         let timers = tokio::spawn(timer_loop(shared.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
         let bans = tokio::spawn(bans_loop(shared.clone()));
@@ -234,6 +316,16 @@ impl Server {
         }
         shared.location_writer.close().await;
         shared.accounting.close().await;
+        if let Some(control) = control {
+            control.stop();
+        }
+        if let Some(hep) = hep {
+            hep.close().await;
+        }
+        if let Some(pcap) = pcap {
+            // Joins a thread that writes a last batch: off the runtime's workers.
+            let _ = tokio::task::spawn_blocking(move || pcap.close()).await;
+        }
         timers.abort();
         housekeeping.abort();
         bans.abort();

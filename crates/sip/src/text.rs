@@ -133,33 +133,33 @@ impl<'a> Iterator for CommaSplit<'a> {
         let s = self.rest?;
         let b = s.as_bytes();
         let mut i = 0;
-        let mut in_angle = false;
-        while i < b.len() {
-            match b[i] {
-                b'"' if !in_angle => match quoted_string_end(&s[i..]) {
-                    Ok(len) => {
-                        i += len;
-                        continue;
-                    }
+        // Jump from one character that matters to the next: a quoted string and a `<...>`
+        // are skipped whole (inside `<...>` nothing but `>` counts), a comma ends the
+        // element.
+        while let Some(offset) = memchr::memchr3(b'"', b'<', b',', &b[i..]) {
+            let at = i + offset;
+            match b[at] {
+                b'"' => match quoted_string_end(&s[at..]) {
+                    Ok(len) => i = at + len,
                     Err(UnterminatedQuote) => {
                         self.rest = None;
                         return Some(Err(SplitError::UnterminatedQuote));
                     }
                 },
-                b'<' => in_angle = true,
-                b'>' => in_angle = false,
-                b',' if !in_angle => {
-                    self.rest = Some(&s[i + 1..]);
-                    return Some(Ok(trim_lws(&s[..i])));
+                b'<' => match memchr::memchr(b'>', &b[at + 1..]) {
+                    Some(close) => i = at + 1 + close + 1,
+                    None => {
+                        self.rest = None;
+                        return Some(Err(SplitError::UnterminatedAngle));
+                    }
+                },
+                _ => {
+                    self.rest = Some(&s[at + 1..]);
+                    return Some(Ok(trim_lws(&s[..at])));
                 }
-                _ => {}
             }
-            i += 1;
         }
         self.rest = None;
-        if in_angle {
-            return Some(Err(SplitError::UnterminatedAngle));
-        }
         Some(Ok(trim_lws(s)))
     }
 }

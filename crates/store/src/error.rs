@@ -28,6 +28,9 @@ pub enum StoreError {
     /// An accounting event with a field out of range; the text names it.
     #[error("bad accounting event: {0}")]
     BadAcc(&'static str),
+    /// A call detail record with a field out of range; the text names it.
+    #[error("bad call detail record: {0}")]
+    BadCdr(&'static str),
     /// A live call with a field out of range; the text names it.
     #[error("bad call: {0}")]
     BadCall(&'static str),

@@ -22,9 +22,10 @@ use std::path::Path;
 
 use crate::accounting::{check_event, fold_domain, ACC_COLUMNS};
 use crate::calls::{check_call, CALL_COLUMNS, UPSERT_ON_CONFLICT as CALL_ON_CONFLICT};
+use crate::cdrs::{check_cdr, CDR_COLUMNS};
 use crate::locations::{check_binding, UPSERT_INTO, UPSERT_ON_CONFLICT as BINDING_ON_CONFLICT};
 use crate::{
-    last_per_key, AccEvent, BindingWrite, CallWrite, Store, StoreError, SQLITE_BUSY_TIMEOUT,
+    last_per_key, AccEvent, BindingWrite, CallWrite, Cdr, Store, StoreError, SQLITE_BUSY_TIMEOUT,
 };
 
 /// The values of one binding's upsert (the columns of `UPSERT_INTO`).
@@ -257,6 +258,57 @@ impl Writer {
                     fold_domain(&e.callee_domain).as_deref(),
                     e.source_ip,
                     e.ended_by,
+                ])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Writer {
+    /// [`Store::record_cdrs`]: call detail records appended in one transaction, in order.
+    /// Blocks the calling thread.
+    pub fn record_cdrs(&mut self, cdrs: &[Cdr]) -> Result<(), StoreError> {
+        for c in cdrs {
+            check_cdr(c)?;
+        }
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return runtime.block_on(store.record_cdrs(cdrs))
+            }
+        };
+        if cdrs.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+            ))?;
+            for c in cdrs {
+                insert.execute(rusqlite::params![
+                    c.call_id,
+                    c.from_tag,
+                    c.to_tag,
+                    c.caller_user,
+                    fold_domain(&c.caller_domain).as_deref(),
+                    c.caller_uri,
+                    c.source_ip,
+                    c.dialled_uri,
+                    c.callee_user,
+                    fold_domain(&c.callee_domain).as_deref(),
+                    c.answered_by,
+                    c.start_ms,
+                    c.answer_ms,
+                    c.end_ms,
+                    c.billable_secs(),
+                    c.disposition.as_str(),
+                    i64::from(c.code),
+                    c.reason,
+                    c.hung_up_by.map(crate::HungUpBy::as_str),
+                    c.end_reason,
+                    c.node,
                 ])?;
             }
             Ok(())

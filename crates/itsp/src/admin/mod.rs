@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `ban` and `token`.
+//! `cdr`, `ban` and `token`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -13,10 +13,12 @@ mod acc;
 mod alias;
 mod ban;
 mod calls;
+mod cdr;
 mod domain;
 mod group;
 mod output;
 mod preferences;
+mod time;
 mod token;
 mod ul;
 mod user;
@@ -105,6 +107,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the call detail records: one per call attempt, how it ended and for how long.
+    ///
+    /// Written by the proxy when a call ends: answered (with its talk time and who hung
+    /// up), busy, not answered, cancelled, failed, or refused by the proxy itself. Oldest
+    /// first; `--json` and `--csv` stream any number of records.
+    #[command(after_long_help = cdr::EXAMPLES)]
+    Cdr {
+        #[command(subcommand)]
+        command: cdr::CdrCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage banned sources: list the server's bans, add and lift bans.
     ///
     /// The server bans a source after too many failed authentications (`[guard]` in the
@@ -140,6 +154,7 @@ impl Command {
             | Command::Ul { common, .. }
             | Command::Calls { common }
             | Command::Acc { common, .. }
+            | Command::Cdr { common, .. }
             | Command::Ban { common, .. }
             | Command::Token { common, .. } => common,
         }
@@ -154,6 +169,7 @@ impl Command {
             Command::Ul { command, common } => ul::run(command, &common.store).await,
             Command::Calls { common } => calls::run(&common.store).await,
             Command::Acc { args, common } => acc::run(args, &common.store).await,
+            Command::Cdr { command, common } => cdr::run(command, common.json, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
             Command::Token { command, common } => token::run(command, &common.store).await,
         }
@@ -186,6 +202,15 @@ impl Failure {
         }
     }
 
+    /// Stop without a message and with success: the reader of standard output went away
+    /// (`itsp cdr list | head`), it has what it wanted.
+    pub(crate) fn quiet() -> Failure {
+        Failure {
+            code: 0,
+            message: String::new(),
+        }
+    }
+
     /// Adds advice to the message.
     pub(crate) fn hint(mut self, hint: &str) -> Failure {
         self.message = format!("{} ({hint})", self.message);
@@ -213,6 +238,7 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadBinding(_)
         | E::BadAcc(_)
         | E::BadCall(_)
+        | E::BadCdr(_)
         | E::UnknownPreference(_)
         | E::BadPreference { .. }
         | E::UnsupportedUrl(_)
@@ -298,7 +324,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e).context("cannot write to standard output"),
         },
         Err(f) => {
-            let _ = writeln!(std::io::stderr(), "itsp: {}", f.message);
+            if !f.message.is_empty() {
+                let _ = writeln!(std::io::stderr(), "itsp: {}", f.message);
+            }
             Ok(ExitCode::from(f.code))
         }
     }

@@ -24,6 +24,8 @@ pub(crate) enum Report {
         /// The sentence printed instead of an empty table.
         empty: String,
     },
+    /// Printed already while the command ran (a streamed list): nothing more to say.
+    Written,
     /// One thing shown in full: `name  value` lines for people, one JSON object.
     Record {
         /// For people, in order.
@@ -49,6 +51,7 @@ impl Report {
     /// Writes the report to `out`, as JSON or for people.
     pub(crate) fn write(&self, out: &mut impl Write, as_json: bool) -> std::io::Result<()> {
         match self {
+            Report::Written => Ok(()),
             Report::Done { json, .. } if as_json => writeln!(out, "{json}"),
             Report::Done { text, .. } => writeln!(out, "{text}"),
             Report::List { json, .. } if as_json => {
@@ -163,6 +166,16 @@ pub(crate) fn utc(unix: i64) -> String {
 pub(crate) fn utc_ms(ms: i64) -> String {
     match utc(ms.div_euclid(1000)).strip_suffix(" UTC") {
         Some(seconds) => format!("{seconds}.{:03} UTC", ms.rem_euclid(1000)),
+        None => ms.to_string(),
+    }
+}
+
+/// Unix milliseconds as an RFC 3339 UTC time with milliseconds
+/// (`2024-05-01T12:00:00.250Z`), what `--json` prints; the number itself when out of range.
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    match utc(seconds).strip_suffix(" UTC") {
+        Some(text) => format!("{}.{:03}Z", text.replacen(' ', "T", 1), ms.rem_euclid(1000)),
         None => ms.to_string(),
     }
 }

@@ -12,10 +12,7 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-
-/// The reason of [`Error::DtmfInfo`] for a Content-Type that is not a DTMF one (415).
-pub(crate) const NOT_DTMF: &str = "not a DTMF body (application/dtmf-relay or application/dtmf)";
+use crate::error::{Error, NOT_DTMF};
 
 /// A digit read from an INFO body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

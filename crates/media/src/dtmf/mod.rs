@@ -25,7 +25,6 @@ use rtp::event::{EventReceiver, ReceivedEvent, TelephoneEvent};
 
 use crate::error::Error;
 
-pub(crate) use info::NOT_DTMF;
 pub use info::{parse_info, InfoDigit};
 
 /// When an answer is complete.

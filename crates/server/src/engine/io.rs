@@ -233,6 +233,8 @@ pub(crate) enum Record {
     Acc(AccEvent),
     /// A change of the live-call list.
     Call(CallWrite),
+    /// A call detail record: a call attempt ended.
+    Cdr(Box<store::Cdr>),
 }
 
 /// The answer to an [`IoRequest`].

@@ -211,6 +211,8 @@ pub(crate) struct EngineSetup {
     pub network: Box<dyn HostNetwork>,
     /// The relay hook's settings (`None`: no relaying).
     pub relay: Option<crate::media_relay::RelaySetup>,
+    /// The capture ring the capture hook fills (`None`: no capture).
+    pub capture: Option<crate::capture::ring::SharedRing>,
 }
 
 impl Engine {
@@ -224,10 +226,11 @@ impl Engine {
             secret,
             network,
             relay,
+            capture,
         } = setup;
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
-        let hooks = crate::policy::hooks(&config, relay);
+        let hooks = crate::policy::hooks(&config, relay, capture);
         let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
@@ -777,7 +780,10 @@ impl Engine {
             Ok(Decision::Reply(builder)) => {
                 let Some(key) = work.key else { return }; // an ACK that goes nowhere
                 match builder.server(&self.config.server_header).build() {
-                    Ok(response) => self.respond(now, &key, response),
+                    Ok(response) => {
+                        self.tell_refusal(now, &work.request, work.source, &response);
+                        self.respond(now, &key, response);
+                    }
                     Err(e) => tracing::warn!(error = %e, "cannot build a response"),
                 }
             }
@@ -814,6 +820,28 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Tells the `on_dialog` hooks when the route refused a call attempt: a final failure
+    /// (not a challenge) to an initial INVITE.
+    fn tell_refusal(&mut self, now: Now, request: &Message, source: Source, response: &Message) {
+        let code = response.status().unwrap_or(0);
+        if code < 400 || code == 401 || code == 407 || request.method() != Some(&Method::Invite) {
+            return;
+        }
+        if request.to().is_ok_and(|t| t.tag().is_some()) {
+            return;
+        }
+        notify(
+            &mut self.hooks,
+            &mut hook_cx!(self, now),
+            DialogEvent::Refused {
+                invite: request,
+                source: source.addr.ip(),
+                code,
+                reason: response.reason().unwrap_or(""),
+            },
+        );
     }
 
     /// The 403 a banned source gets with `ban_answer = "403"`, statelessly; an ACK gets
@@ -1059,8 +1087,9 @@ impl Engine {
                 return;
             }
         }
-        let response = match response {
-            UpstreamResponse::Forward(m) => m,
+        // A response made here has no arrival (for the hooks: nobody sent it to us).
+        let (response, arrival) = match response {
+            UpstreamResponse::Forward(m) => (m, arrival),
             UpstreamResponse::Reply { code, reason } => {
                 let Some(request) = self.layer.request(&server) else {
                     return;
@@ -1074,7 +1103,7 @@ impl Engine {
                 .server(&self.config.server_header)
                 .build();
                 match built {
-                    Ok(r) => r,
+                    Ok(r) => (r, None),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot build a response");
                         return;
@@ -1164,6 +1193,14 @@ impl Engine {
         if accounted && code >= 200 {
             if let Some(invite) = self.layer.request(&server) {
                 let to_tag = response.to().ok().and_then(|t| t.tag());
+                let answered_by = if code < 300 {
+                    match response.contacts().next() {
+                        Some(Ok(sip::headers::Contact::Addr(addr))) => Some(addr.uri),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
                 notify(
                     &mut self.hooks,
                     &mut hook_cx!(self, now),
@@ -1172,6 +1209,8 @@ impl Engine {
                         code,
                         reason: response.reason().unwrap_or(""),
                         to_tag,
+                        answered_by,
+                        made_here: arrival.is_none(),
                     },
                 );
             }

@@ -111,6 +111,7 @@ impl World {
             secret: [7; 32],
             network: Box::new(FakeNetwork),
             relay,
+            capture: None,
         });
         World {
             engine,
@@ -972,6 +973,7 @@ fn requests_that_need_the_same_answer_share_one_query() {
         "{answers:?}"
     );
 }
+mod cdrs;
 mod guard;
 mod phases;
 /// The final response `dest` was sent last, forgetting everything sent.

@@ -52,6 +52,25 @@ pub(crate) enum DialogEvent<'a> {
         reason: &'a str,
         /// The callee's tag.
         to_tag: Option<&'a str>,
+        /// Who answered: the Contact URI of a 2xx (the phone, forwarding target or gateway
+        /// that took the call).
+        answered_by: Option<&'a str>,
+        /// The proxy made the response itself (Timer C's 408, no destination answered),
+        /// rather than passing on a callee's.
+        made_here: bool,
+    },
+    /// The main route refused an initial INVITE itself (403, 404, 480 for an offline
+    /// user, 484, ...): a call attempt that never rang. Challenges (401, 407) are not
+    /// refusals.
+    Refused {
+        /// The INVITE as received.
+        invite: &'a Message,
+        /// Where it came from.
+        source: IpAddr,
+        /// The final status.
+        code: u16,
+        /// Its reason phrase.
+        reason: &'a str,
     },
     /// A BYE passed through: the call ended, hung up by whoever sent it.
     Ended {
@@ -60,9 +79,9 @@ pub(crate) enum DialogEvent<'a> {
     },
 }
 
-/// Which way a tapped message went.
+/// Which way a tapped message went (also [`crate::capture::Direction`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     /// Received.
     In,
     /// Sent (each retransmission again).

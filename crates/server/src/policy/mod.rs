@@ -16,8 +16,8 @@
 //!     transaction (voicemail);
 //!   - `on_dialog`: a call started, was answered, failed, or ended with who hung up:
 //!     accounting, the relay session's end;
-//!   - `on_tap`: every message in and out, for the hooks that say they tap (capture,
-//!     metrics).
+//!   - `on_tap`: every message in and out as on the wire, for the hooks that say they tap:
+//!     the SIP capture ([`crate::capture`]), metrics.
 //!
 //!   Forwarding to a subscriber's own busy and no-answer targets comes first, inside the
 //!   proxy context ([`crate::proxy::Fallbacks`]: the no-answer one cancels branches that
@@ -50,10 +50,11 @@ use hook::Hook;
 
 /// The hooks of a server with `config`, in the order they run in every phase: NAT fixes
 /// first (the relay reads whether the sender is behind a NAT), then the media relay, then
-/// accounting.
+/// accounting; the capture (the tap only) when there is a ring to fill.
 pub(crate) fn hooks(
     config: &ServerConfig,
     relay: Option<crate::media_relay::RelaySetup>,
+    capture: Option<crate::capture::ring::SharedRing>,
 ) -> Vec<Box<dyn Hook>> {
     let mut hooks: Vec<Box<dyn Hook>> =
         vec![Box::new(crate::nat::NatHook::new(config.nat.clone()))];
@@ -66,5 +67,8 @@ pub(crate) fn hooks(
     hooks.push(Box::new(crate::accounting::Accounting::new(
         config.node.clone(),
     )));
+    if let Some(ring) = capture {
+        hooks.push(Box::new(crate::capture::hook::CaptureHook::new(ring)));
+    }
     hooks
 }

@@ -35,6 +35,7 @@ macro_rules! for_each_behaviour {
             accounting,
             accounting_filters,
             live_calls,
+            cdrs,
             bans,
             web_accounts,
             web_sessions,
@@ -1740,4 +1741,162 @@ pub async fn subscribers_page_and_totals(s: Store) {
         (t.domains, t.subscribers, t.aliases, t.registrations),
         (2, 4, 1, 1)
     );
+}
+
+/// A record as the proxy writes it: alice calls bob, answered at 2 s, ended at 7.5 s.
+fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
+    store::Cdr {
+        call_id: call_id.to_owned(),
+        from_tag: "f".into(),
+        to_tag: Some("t".into()),
+        caller_user: Some("alice".into()),
+        caller_domain: Some("Example.COM.".into()),
+        caller_uri: "sip:alice@example.com".into(),
+        source_ip: Some("192.0.2.7".into()),
+        dialled_uri: "sip:bob@example.com".into(),
+        callee_user: Some("bob".into()),
+        callee_domain: Some("example.com".into()),
+        answered_by: Some("sip:bob@198.51.100.21:5060".into()),
+        start_ms,
+        answer_ms: Some(start_ms + 2_000),
+        end_ms: start_ms + 7_500,
+        disposition: store::Disposition::Answered,
+        code: 200,
+        reason: Some("OK".into()),
+        hung_up_by: Some(store::HungUpBy::Caller),
+        end_reason: None,
+        node: "n1".into(),
+    }
+}
+
+/// Call detail records: written through the pool and the writer alike, read a page at a
+/// time with filters (user, missed calls, time, disposition), checked before writing (a bad
+/// batch writes nothing), and the live calls of a restarted node closed into records.
+pub async fn cdrs(s: Store) {
+    use store::{CdrFilter, Disposition, HungUpBy};
+    let first = answered_cdr("c1", 10_000);
+    s.record_cdrs(std::slice::from_ref(&first)).await.unwrap();
+    let mut busy = answered_cdr("c2", 20_000);
+    busy.answer_ms = None;
+    busy.answered_by = None;
+    busy.disposition = Disposition::Busy;
+    busy.code = 486;
+    busy.reason = Some("Busy Here".into());
+    busy.hung_up_by = Some(HungUpBy::Callee);
+    let mut from_bob = answered_cdr("c3", 30_000);
+    from_bob.caller_user = Some("bob".into());
+    from_bob.callee_user = Some("carol".into());
+    let mut writer = s
+        .writer(tokio::runtime::Handle::current(), store::Durability::Disk)
+        .unwrap();
+    let batch = vec![busy.clone(), from_bob.clone()];
+    tokio::task::spawn_blocking(move || writer.record_cdrs(&batch))
+        .await
+        .unwrap()
+        .unwrap();
+    let all = s.cdrs(&CdrFilter::default(), None, 100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all[0].cdr.caller_domain.as_deref(),
+        Some("example.com"),
+        "folded"
+    );
+    let mut expected = first.clone();
+    expected.caller_domain = Some("example.com".into());
+    assert_eq!(all[0].cdr, expected);
+    let mut busy_folded = busy.clone();
+    busy_folded.caller_domain = Some("example.com".into());
+    assert_eq!(all[1].cdr, busy_folded, "the writer folds the domain too");
+    // Pages: two, then the rest after the cursor.
+    let page = s.cdrs(&CdrFilter::default(), None, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    let rest = s
+        .cdrs(&CdrFilter::default(), Some(page[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].cdr.call_id, "c3");
+    // Filters.
+    let alice = CdrFilter {
+        user: Some(addr("alice@example.com")),
+        ..CdrFilter::default()
+    };
+    let ids = |v: Vec<store::StoredCdr>| v.into_iter().map(|c| c.cdr.call_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.cdrs(&alice, None, 100).await.unwrap()), ["c1", "c2"]);
+    let missed = CdrFilter {
+        missed_by: Some(addr("bob@example.com")),
+        ..CdrFilter::default()
+    };
+    assert_eq!(ids(s.cdrs(&missed, None, 100).await.unwrap()), ["c2"]);
+    let window = CdrFilter {
+        since_ms: Some(15_000),
+        until_ms: Some(30_000),
+        ..CdrFilter::default()
+    };
+    assert_eq!(ids(s.cdrs(&window, None, 100).await.unwrap()), ["c2"]);
+    let answered = CdrFilter {
+        disposition: Some(Disposition::Answered),
+        ..CdrFilter::default()
+    };
+    assert_eq!(
+        ids(s.cdrs(&answered, None, 100).await.unwrap()),
+        ["c1", "c3"]
+    );
+    // A bad record in a batch: nothing of the batch is written.
+    let mut bad = answered_cdr("c4", 40_000);
+    bad.end_ms = 39_000;
+    let err = s
+        .record_cdrs(&[answered_cdr("c5", 50_000), bad])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("end before start"), "{err}");
+    assert_eq!(
+        s.cdrs(&CdrFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // A restart closes the node's live calls, and only its own.
+    let mut talking = call("live1", "f1", 60_000, "n1");
+    talking.state = store::CallState::Confirmed;
+    talking.answered_ms = Some(61_000);
+    let ringing = call("live2", "f2", 62_000, "n1");
+    let elsewhere = call("live3", "f3", 63_000, "n2");
+    s.write_calls(&[
+        CallWrite::Upsert(talking),
+        CallWrite::Upsert(ringing),
+        CallWrite::Upsert(elsewhere),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.close_calls("n1", 70_000).await.unwrap(), 2);
+    let left: Vec<String> = s
+        .calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.call_id)
+        .collect();
+    assert_eq!(left, ["live3"]);
+    let closed = s
+        .cdrs(
+            &CdrFilter {
+                since_ms: Some(60_000),
+                ..CdrFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 2);
+    let talked = &closed[0].cdr;
+    assert_eq!(talked.disposition, Disposition::Answered);
+    assert_eq!(talked.billable_secs(), 9);
+    assert_eq!(talked.hung_up_by, Some(HungUpBy::Proxy));
+    assert_eq!(talked.end_reason.as_deref(), Some("restart"));
+    assert_eq!(talked.caller_user.as_deref(), Some("alice"));
+    assert_eq!(closed[1].cdr.disposition, Disposition::Failed);
+    assert_eq!(closed[1].cdr.end_ms, 70_000);
 }

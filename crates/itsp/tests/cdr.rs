@@ -1,0 +1,193 @@
+//! Call detail records end to end: calls between two `itsp phone`s through `itsp serve`,
+//! then `itsp cdr list` as an operator reads it (JSON, CSV, the missed-call filter): an
+//! answered call with its talk time and who hung up, a busy call, a call the proxy refused,
+//! and a call cut by `kill -9` of the server, closed when it starts again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::softphone::Softphone;
+use common::{admin_json, as_strs, DataDir, Itsp, DOMAIN};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The records, once `n` of them are written (the server commits them within a tenth of a
+/// second of the call's end).
+fn records(data: &DataDir, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = admin_json(data, &["cdr", "list"]);
+        let all = v.as_array().unwrap().clone();
+        if all.len() >= n {
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} records not written: {all:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn is_rfc3339(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|t| t.len() == 24 && t.ends_with('Z') && t.as_bytes()[10] == b'T')
+}
+
+#[test]
+fn answered_busy_and_refused_calls_are_recorded() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    // Answered: alice answers, plays 2 s and hangs up (the callee).
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--duration", "2", "--calls", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["call", &format!("sip:alice@{DOMAIN}")],
+    );
+    bob.wait_event("answered", WAIT);
+    assert!(bob.wait_exit(WAIT).success());
+    assert!(alice.wait_exit(WAIT).success());
+    // Busy: alice rejects with 486.
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--reject", "486", "--calls", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    assert_eq!(bob.wait_exit(WAIT).code(), Some(1));
+    assert!(alice.wait_exit(WAIT).success());
+    // Refused by the proxy: nobody is carol.
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "carol"]);
+    assert_eq!(bob.wait_exit(WAIT).code(), Some(1));
+
+    let all = records(&data, 3);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let answered = &all[0];
+    assert_eq!(answered["disposition"], "answered");
+    assert_eq!(answered["code"], 200);
+    assert_eq!(answered["hung_up_by"], "callee");
+    assert_eq!(answered["caller_user"], "bob");
+    assert_eq!(answered["callee_user"], "alice");
+    assert_eq!(answered["dialled_uri"], format!("sip:alice@{DOMAIN}"));
+    let talk = answered["billable_secs"].as_i64().unwrap();
+    assert!((2..=4).contains(&talk), "talked {talk} s for a 2 s call");
+    assert!(answered["answered_by"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("sip:alice@")));
+    for field in ["start", "answer", "end"] {
+        assert!(is_rfc3339(&answered[field]), "{field}: {}", answered[field]);
+    }
+    let busy = &all[1];
+    assert_eq!(
+        (&busy["disposition"], &busy["code"], &busy["hung_up_by"]),
+        (&"busy".into(), &486.into(), &"callee".into())
+    );
+    assert_eq!(busy["billable_secs"], 0);
+    assert!(busy["answer"].is_null());
+    let refused = &all[2];
+    assert_eq!(
+        (
+            &refused["disposition"],
+            &refused["code"],
+            &refused["hung_up_by"]
+        ),
+        (&"refused".into(), &404.into(), &"proxy".into())
+    );
+    assert_eq!(refused["callee_user"], "carol");
+
+    // What alice missed: the busy call only (the refused one was for carol).
+    let missed = admin_json(
+        &data,
+        &["cdr", "list", "--missed", &format!("alice@{DOMAIN}")],
+    );
+    let missed = missed.as_array().unwrap();
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["disposition"], "busy");
+
+    // CSV: a header and a line per record; a disposition filter.
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["cdr", "list", "--csv", "--disposition", "answered"])
+        .args(["--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("id,call_id,start,answer,end,billable_secs,disposition"));
+    assert!(lines[1].contains(",answered,200,OK,callee,"), "{csv}");
+
+    // A wrong disposition is named with the ones there are.
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["cdr", "list", "--disposition", "done"])
+        .args(["--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no_answer") && err.contains("refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_call_cut_by_a_crash_is_closed_when_the_server_starts_again() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--duration", "60", "--calls", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    bob.wait_event("answered", WAIT);
+    // The live call is in the store once its answer is committed.
+    let deadline = Instant::now() + WAIT;
+    while admin_json(&data, &["calls"])
+        .as_array()
+        .is_none_or(|calls| !calls.iter().any(|c| c["state"] == "confirmed"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the answered call was not listed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.signal("KILL");
+    drop(server);
+    drop(bob);
+    drop(alice);
+    assert!(admin_json(&data, &["cdr", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let _again = Itsp::start(&as_strs(&data.args()));
+    let all = records(&data, 1);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let closed = &all[0];
+    assert_eq!(closed["disposition"], "answered");
+    assert_eq!(closed["hung_up_by"], "proxy");
+    assert_eq!(closed["end_reason"], "restart");
+    assert!(admin_json(&data, &["calls"]).as_array().unwrap().is_empty());
+}

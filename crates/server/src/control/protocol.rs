@@ -1,0 +1,206 @@
+//! What goes over the control socket: one JSON object per line each way. A client sends
+//! one [`Request`]; the server answers with [`Answer`] lines (for a trace: a line per
+//! message, then `end`; with `follow`, messages until the client hangs up). Made to grow:
+//! a new command is a new [`Request`] variant with its own answers.
+//!
+//! ```text
+//! → {"command":"trace","filter":{"call_id":"a84b4c76e66710"},"follow":false}
+//! ← {"kind":"message","seq":7,"time":"2024-05-01T10:00:00.123Z","unix_ms":1714557600123,
+//!    "direction":"in","protocol":"udp","local":"192.0.2.1:5060","remote":"198.51.100.7:5060",
+//!    "text":"INVITE sip:bob@example.com SIP/2.0\r\n..."}
+//! ← {"kind":"end","last_seq":9}
+//! ```
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capture::{Captured, Direction, Filter};
+
+/// A request of a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Request {
+    /// The captured messages that pass `filter`, oldest first; with `follow`, then each
+    /// new one as it is captured, until the client closes the connection.
+    Trace {
+        /// Which messages.
+        #[serde(default)]
+        filter: Filter,
+        /// Keep sending new messages.
+        #[serde(default)]
+        follow: bool,
+    },
+}
+
+/// One line of an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Answer {
+    /// A captured message.
+    Message(TraceRecord),
+    /// Messages were dropped from the ring before they could be sent (a follow that fell
+    /// behind).
+    Missed {
+        /// How many.
+        count: u64,
+    },
+    /// The trace is complete: the messages up to this sequence number were looked at.
+    End {
+        /// The newest message's sequence number.
+        last_seq: u64,
+    },
+    /// The request failed.
+    Error {
+        /// Why, for a person.
+        error: String,
+    },
+}
+
+/// A captured message on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Its sequence number in the capture.
+    pub seq: u64,
+    /// When, RFC 3339 (UTC, milliseconds).
+    pub time: String,
+    /// When, Unix milliseconds.
+    pub unix_ms: u64,
+    /// `in` (received) or `out` (sent).
+    pub direction: String,
+    /// `udp` or `tcp`.
+    pub protocol: String,
+    /// Our address, when known.
+    pub local: Option<SocketAddr>,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The message as text (invalid UTF-8 replaced: see `hex`).
+    pub text: String,
+    /// The exact bytes in hexadecimal, only when they are not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hex: Option<String>,
+}
+
+impl TraceRecord {
+    /// The record of a captured message.
+    pub fn new(seq: u64, message: &Captured) -> TraceRecord {
+        let (text, hex) = match std::str::from_utf8(&message.bytes) {
+            Ok(text) => (text.to_owned(), None),
+            Err(_) => (
+                String::from_utf8_lossy(&message.bytes).into_owned(),
+                Some(message.bytes.iter().map(|b| format!("{b:02x}")).collect()),
+            ),
+        };
+        TraceRecord {
+            seq,
+            time: crate::capture::time::rfc3339_ms(message.unix_ms),
+            unix_ms: message.unix_ms,
+            direction: match message.direction {
+                Direction::In => "in",
+                Direction::Out => "out",
+            }
+            .into(),
+            protocol: message.protocol.to_string(),
+            local: message.local,
+            remote: message.remote,
+            text,
+            hex,
+        }
+    }
+
+    /// The captured message back (for a pcap file), or what is wrong with the record.
+    pub fn captured(&self) -> Result<Captured, String> {
+        let direction = match self.direction.as_str() {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            other => return Err(format!("unknown direction {other:?}")),
+        };
+        let protocol = self.protocol.parse()?;
+        let bytes = match &self.hex {
+            None => bytes::Bytes::copy_from_slice(self.text.as_bytes()),
+            Some(hex) => {
+                bytes::Bytes::from(from_hex(hex).ok_or("the hex bytes are not hexadecimal")?)
+            }
+        };
+        Ok(Captured {
+            unix_ms: self.unix_ms,
+            direction,
+            protocol,
+            local: self.local,
+            remote: self.remote,
+            bytes,
+        })
+    }
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requests_and_answers_as_json_lines() {
+        let request: Request =
+            serde_json::from_str(r#"{"command":"trace","filter":{"call_id":"x"},"follow":true}"#)
+                .unwrap();
+        assert_eq!(
+            request,
+            Request::Trace {
+                filter: Filter {
+                    call_id: Some("x".into()),
+                    ..Filter::default()
+                },
+                follow: true
+            }
+        );
+        let bare: Request = serde_json::from_str(r#"{"command":"trace"}"#).unwrap();
+        assert_eq!(
+            bare,
+            Request::Trace {
+                filter: Filter::default(),
+                follow: false
+            }
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"command":"reboot"}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&Answer::End { last_seq: 9 }).unwrap(),
+            r#"{"kind":"end","last_seq":9}"#
+        );
+    }
+
+    #[test]
+    fn records_keep_the_bytes_exactly() {
+        for bytes in [
+            &b"OPTIONS sip:a SIP/2.0\r\n\r\n"[..],
+            &[b'S', 0xff, 0x00, b'\n'],
+        ] {
+            let message = Captured {
+                unix_ms: 1_709_251_199_007,
+                direction: Direction::Out,
+                protocol: transport::Protocol::Tcp,
+                local: Some("127.0.0.1:5060".parse().unwrap()),
+                remote: "[::1]:5062".parse().unwrap(),
+                bytes: bytes::Bytes::copy_from_slice(bytes),
+            };
+            let record = TraceRecord::new(3, &message);
+            assert_eq!(record.time, "2024-02-29T23:59:59.007Z");
+            let line = serde_json::to_string(&Answer::Message(record)).unwrap();
+            let Answer::Message(back) = serde_json::from_str(&line).unwrap() else {
+                panic!("{line}");
+            };
+            assert_eq!(back.captured().unwrap(), message);
+        }
+    }
+}

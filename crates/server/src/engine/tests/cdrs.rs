@@ -1,0 +1,218 @@
+//! Call detail records through the engine, on the simulated clock: one record per call
+//! attempt, with the disposition, the final code, who hung up and who answered, for the
+//! cases a provider bills and shows as missed calls.
+
+use super::*;
+use store::{Cdr, Disposition, HungUpBy};
+
+fn cdrs(w: &World) -> Vec<Cdr> {
+    w.records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Cdr(c) => Some((**c).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn call_bob(w: &mut World, call: &str) -> Message {
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            call,
+            false,
+        ),
+    );
+    w.sent_to(BOB_1)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite))
+        .expect("the INVITE reaches bob")
+}
+
+/// `code` to `req` from a callee at `contact`.
+fn answer_from(req: &Message, code: u16, to_tag: &str, contact: &str) -> String {
+    let built = MessageBuilder::response_to(req, code, None, Some(to_tag))
+        .header(HeaderName::Contact, &format!("<{contact}>"))
+        .build()
+        .unwrap();
+    String::from_utf8(built.as_bytes().to_vec()).unwrap()
+}
+
+fn bye_from_caller(call: &str, to_tag: &str) -> String {
+    format!(
+        "BYE sip:bob@{BOB_1} SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-bye{call};rport\r\n\
+Max-Forwards: 70\r\nRoute: <sip:192.0.2.1:5060;lr>\r\nFrom: <sip:alice@example.com>;tag=f-{call}\r\n\
+To: <sip:bob@example.com>;tag={to_tag}\r\nCall-ID: {call}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn an_answered_call_is_one_record_with_its_talk_time_and_who_hung_up() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    let started = w.now.unix_ms_i64();
+    let at_bob = call_bob(&mut w, "r1");
+    w.advance(Duration::from_secs(3));
+    let contact = format!("sip:bob@{BOB_1}");
+    w.receive(BOB_1, &answer_from(&at_bob, 200, "b1", &contact));
+    assert!(cdrs(&w).is_empty(), "no record while the call runs");
+    w.advance(Duration::from_millis(62_500));
+    w.receive(CALLER, &bye_from_caller("r1", "b1"));
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let c = &all[0];
+    assert_eq!(c.disposition, Disposition::Answered);
+    assert_eq!(c.code, 200);
+    assert_eq!(c.hung_up_by, Some(HungUpBy::Caller));
+    assert_eq!(c.start_ms, started);
+    assert_eq!(c.answer_ms, Some(started + 3_000));
+    assert_eq!(c.end_ms, started + 65_500);
+    assert_eq!(
+        c.billable_secs(),
+        63,
+        "62.5 s of talk, a started second counts"
+    );
+    assert_eq!(c.answered_by.as_deref(), Some(&*contact));
+    assert_eq!(c.dialled_uri, "sip:bob@example.com");
+    assert_eq!(c.caller_user.as_deref(), Some("alice"));
+    assert_eq!(c.callee_user.as_deref(), Some("bob"));
+    assert_eq!(c.to_tag.as_deref(), Some("b1"));
+    assert_eq!(c.source_ip.as_deref(), Some("203.0.113.7"));
+}
+
+#[test]
+fn busy_cancelled_and_timer_c_each_say_how_and_who() {
+    let mut c = trusted_config();
+    c.proxy.timer_c = Duration::from_secs(60);
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    // Busy: the callee ended it.
+    let at_bob = call_bob(&mut w, "r2");
+    w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    // Cancelled by the caller while ringing.
+    let text = invite(
+        "alice",
+        "example.com",
+        CALLER,
+        "sip:bob@example.com",
+        "r3",
+        false,
+    );
+    w.receive(CALLER, &text);
+    let at_bob = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&at_bob, 180, "b1", None));
+    let cancel =
+        sip::build::cancel_for(&Message::parse(text.clone().into_bytes()).unwrap()).unwrap();
+    w.receive(CALLER, std::str::from_utf8(cancel.as_bytes()).unwrap());
+    w.receive(BOB_1, &answer_to(&at_bob, 487, "b1", None));
+    // Rang too long: Timer C.
+    let at_bob = call_bob(&mut w, "r4");
+    w.receive(BOB_1, &answer_to(&at_bob, 180, "b1", None));
+    w.advance(Duration::from_secs(61));
+    w.receive(BOB_1, &answer_to(&at_bob, 487, "b1", None));
+    let got: Vec<_> = cdrs(&w)
+        .into_iter()
+        .map(|c| (c.call_id, c.disposition, c.code, c.hung_up_by, c.end_reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "r2".into(),
+                Disposition::Busy,
+                486,
+                Some(HungUpBy::Callee),
+                None
+            ),
+            (
+                "r3".into(),
+                Disposition::Cancelled,
+                487,
+                Some(HungUpBy::Caller),
+                None
+            ),
+            (
+                "r4".into(),
+                Disposition::NoAnswer,
+                408,
+                Some(HungUpBy::Proxy),
+                Some("timer C".into())
+            ),
+        ]
+    );
+    assert!(cdrs(&w)
+        .iter()
+        .all(|c| c.answer_ms.is_none() && c.billable_secs() == 0));
+}
+
+#[test]
+fn calls_the_route_refuses_are_recorded_and_challenges_are_not() {
+    let mut w = World::new(config());
+    // An outside caller to an unknown user: 480 from the route (no enumeration).
+    w.receive(
+        CALLER,
+        &invite(
+            "mallory",
+            "elsewhere.example",
+            CALLER,
+            "sip:nobody@example.com",
+            "r5",
+            false,
+        ),
+    );
+    // Our own user without credentials: a 407 challenge, no call attempt yet.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "r6",
+            false,
+        ),
+    );
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let c = &all[0];
+    assert_eq!(c.call_id, "r5");
+    assert_eq!(c.disposition, Disposition::Refused);
+    assert_eq!(c.code, 480);
+    assert_eq!(c.hung_up_by, Some(HungUpBy::Proxy));
+    assert_eq!(c.caller_domain.as_deref(), Some("elsewhere.example"));
+    assert_eq!(c.callee_user.as_deref(), Some("nobody"));
+    assert!(c.disposition.is_missed());
+}
+
+#[test]
+fn a_call_forwarded_on_busy_is_one_record_answered_by_the_forward_target() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    w.register("carol", CAROL, "1.0");
+    w.forwarding.push((
+        "bob".into(),
+        Forwarding {
+            busy: Some("sip:carol@example.com".into()),
+            ..Forwarding::default()
+        },
+    ));
+    let at_bob = call_bob(&mut w, "r7");
+    w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    let at_carol = w
+        .sent_to(CAROL)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite))
+        .expect("forwarded to carol");
+    let contact = format!("sip:carol@{CAROL}");
+    w.receive(CAROL, &answer_from(&at_carol, 200, "c1", &contact));
+    w.receive(CALLER, &bye_from_caller("r7", "c1"));
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].disposition, Disposition::Answered);
+    assert_eq!(all[0].dialled_uri, "sip:bob@example.com");
+    assert_eq!(all[0].answered_by.as_deref(), Some(&*contact));
+}

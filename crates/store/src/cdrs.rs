@@ -1,0 +1,538 @@
+//! Call detail records: one row per call attempt, written when the attempt ends (answered
+//! and hung up, busy, not answered, cancelled, failed, refused by the proxy, or closed by
+//! the proxy). The proxy batches them into [`Store::record_cdrs`] (or its writer thread's
+//! [`crate::Writer::record_cdrs`]); [`Store::cdrs`] reads them a page at a time, oldest
+//! first, with a cursor, so an export of any size never holds more than one page. A restart
+//! closes the calls a node left open ([`Store::close_calls`]): no record stays open forever.
+//! Times are Unix milliseconds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::accounting::fold_domain;
+use crate::{on_pool, Address, Call, Store, StoreError, ROWS_PER_STATEMENT};
+
+/// How a call attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// Answered (a 2xx reached the caller), then hung up.
+    Answered,
+    /// The callee was busy (486, 600).
+    Busy,
+    /// Nobody answered: the callee's 480 or 408, or the proxy's Timer C.
+    NoAnswer,
+    /// The caller hung up before an answer (CANCEL, 487).
+    Cancelled,
+    /// Any other failure answer.
+    Failed,
+    /// The proxy refused the call itself (403, 404, 480 for an offline user, 484, 402...).
+    Refused,
+    /// The proxy ended the call when the caller's credit ran out.
+    CreditExhausted,
+}
+
+impl Disposition {
+    /// Every disposition, in the order of the docs.
+    pub const ALL: [Disposition; 7] = [
+        Disposition::Answered,
+        Disposition::Busy,
+        Disposition::NoAnswer,
+        Disposition::Cancelled,
+        Disposition::Failed,
+        Disposition::Refused,
+        Disposition::CreditExhausted,
+    ];
+
+    /// The stored name: `answered`, `busy`, `no_answer`, `cancelled`, `failed`, `refused`,
+    /// `credit_exhausted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::Busy => "busy",
+            Disposition::NoAnswer => "no_answer",
+            Disposition::Cancelled => "cancelled",
+            Disposition::Failed => "failed",
+            Disposition::Refused => "refused",
+            Disposition::CreditExhausted => "credit_exhausted",
+        }
+    }
+
+    /// The disposition of a call set-up that failed with the final answer `code` from a
+    /// callee or from the proxy's own transaction handling (Timer C: 408).
+    pub fn of_failure(code: u16) -> Disposition {
+        match code {
+            486 | 600 => Disposition::Busy,
+            408 | 480 => Disposition::NoAnswer,
+            487 => Disposition::Cancelled,
+            _ => Disposition::Failed,
+        }
+    }
+
+    /// Whether the callee missed the call (it reached or was meant for them and was not
+    /// answered): what a missed-call list shows.
+    pub fn is_missed(self) -> bool {
+        matches!(
+            self,
+            Disposition::Busy
+                | Disposition::NoAnswer
+                | Disposition::Cancelled
+                | Disposition::Refused
+        )
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Disposition {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Disposition, StoreError> {
+        Disposition::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(StoreError::BadCdr(
+                "disposition other than answered, busy, no_answer, cancelled, failed, refused or credit_exhausted",
+            ))
+    }
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HungUpBy {
+    /// The caller (its BYE or CANCEL).
+    Caller,
+    /// The callee (its BYE or its failure answer).
+    Callee,
+    /// The proxy: Timer C, a refusal, the end of credit, a restart.
+    Proxy,
+}
+
+impl HungUpBy {
+    /// The stored name: `caller`, `callee` or `proxy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HungUpBy::Caller => "caller",
+            HungUpBy::Callee => "callee",
+            HungUpBy::Proxy => "proxy",
+        }
+    }
+
+    fn from_stored(s: &str) -> Result<HungUpBy, StoreError> {
+        match s {
+            "caller" => Ok(HungUpBy::Caller),
+            "callee" => Ok(HungUpBy::Callee),
+            "proxy" => Ok(HungUpBy::Proxy),
+            _ => Err(StoreError::Corrupt("cdrs.hung_up_by")),
+        }
+    }
+}
+
+/// One call detail record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cdr {
+    /// The Call-ID.
+    pub call_id: String,
+    /// The caller's From tag.
+    pub from_tag: String,
+    /// The answering side's To tag, when there was one.
+    pub to_tag: Option<String>,
+    /// The caller's user part (From URI).
+    pub caller_user: Option<String>,
+    /// The caller's domain; stored lowercased, without a trailing dot.
+    pub caller_domain: Option<String>,
+    /// The From URI.
+    pub caller_uri: String,
+    /// The address the INVITE came from.
+    pub source_ip: Option<String>,
+    /// The Request-URI as received: what the caller dialled.
+    pub dialled_uri: String,
+    /// The dialled user part (Request-URI).
+    pub callee_user: Option<String>,
+    /// The dialled domain; stored lowercased, without a trailing dot.
+    pub callee_domain: Option<String>,
+    /// Who answered: the Contact of the 2xx (the phone, the forwarding target or the
+    /// gateway that took the call).
+    pub answered_by: Option<String>,
+    /// When the INVITE arrived.
+    pub start_ms: i64,
+    /// When the 2xx reached the caller.
+    pub answer_ms: Option<i64>,
+    /// When the call ended (its BYE, its final failure answer, or its closing).
+    pub end_ms: i64,
+    /// How it ended.
+    pub disposition: Disposition,
+    /// The final status: the 2xx of an answered call, else the failure answer.
+    pub code: u16,
+    /// The reason phrase of that status.
+    pub reason: Option<String>,
+    /// Who ended it.
+    pub hung_up_by: Option<HungUpBy>,
+    /// Why the proxy ended it (`timer C`, `restart`, `credit`), if it did.
+    pub end_reason: Option<String>,
+    /// The proxy node that handled the call.
+    pub node: String,
+}
+
+impl Cdr {
+    /// The talk time in whole seconds, rounded up (a started second counts): from answer to
+    /// end; zero for a call never answered.
+    pub fn billable_secs(&self) -> i64 {
+        match self.answer_ms {
+            Some(answer) => (self.end_ms.saturating_sub(answer).max(0) + 999) / 1000,
+            None => 0,
+        }
+    }
+}
+
+/// Which records [`Store::cdrs`] returns: all of the given conditions hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CdrFilter {
+    /// Only calls with this address as caller or as dialled callee.
+    pub user: Option<Address>,
+    /// Only calls this address missed (dialled to it, not answered: busy, no answer,
+    /// cancelled, refused).
+    pub missed_by: Option<Address>,
+    /// Only calls that started at or after this time.
+    pub since_ms: Option<i64>,
+    /// Only calls that started before this time.
+    pub until_ms: Option<i64>,
+    /// Only calls that ended this way.
+    pub disposition: Option<Disposition>,
+}
+
+/// A record with its position in the table, the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCdr {
+    /// Its id: pass it as `after` to [`Store::cdrs`] for the records after it.
+    pub id: i64,
+    /// The record.
+    pub cdr: Cdr,
+}
+
+#[derive(sqlx::FromRow)]
+struct CdrRow {
+    id: i64,
+    call_id: String,
+    from_tag: String,
+    to_tag: Option<String>,
+    caller_user: Option<String>,
+    caller_domain: Option<String>,
+    caller_uri: String,
+    source_ip: Option<String>,
+    dialled_uri: String,
+    callee_user: Option<String>,
+    callee_domain: Option<String>,
+    answered_by: Option<String>,
+    start_ms: i64,
+    answer_ms: Option<i64>,
+    end_ms: i64,
+    disposition: String,
+    code: i64,
+    reason: Option<String>,
+    hung_up_by: Option<String>,
+    end_reason: Option<String>,
+    node: String,
+}
+
+impl TryFrom<CdrRow> for StoredCdr {
+    type Error = StoreError;
+
+    fn try_from(r: CdrRow) -> Result<StoredCdr, StoreError> {
+        Ok(StoredCdr {
+            id: r.id,
+            cdr: Cdr {
+                call_id: r.call_id,
+                from_tag: r.from_tag,
+                to_tag: r.to_tag,
+                caller_user: r.caller_user,
+                caller_domain: r.caller_domain,
+                caller_uri: r.caller_uri,
+                source_ip: r.source_ip,
+                dialled_uri: r.dialled_uri,
+                callee_user: r.callee_user,
+                callee_domain: r.callee_domain,
+                answered_by: r.answered_by,
+                start_ms: r.start_ms,
+                answer_ms: r.answer_ms,
+                end_ms: r.end_ms,
+                disposition: r
+                    .disposition
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("cdrs.disposition"))?,
+                code: u16::try_from(r.code).map_err(|_| StoreError::Corrupt("cdrs.code"))?,
+                reason: r.reason,
+                hung_up_by: r
+                    .hung_up_by
+                    .as_deref()
+                    .map(HungUpBy::from_stored)
+                    .transpose()?,
+                end_reason: r.end_reason,
+                node: r.node,
+            },
+        })
+    }
+}
+
+/// The columns written, in the order of the writers' values.
+pub(crate) const CDR_COLUMNS: &str =
+    "call_id, from_tag, to_tag, caller_user, caller_domain, caller_uri, source_ip,
+       dialled_uri, callee_user, callee_domain, answered_by, start_ms, answer_ms, end_ms,
+       billable_secs, disposition, code, reason, hung_up_by, end_reason, node";
+
+pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
+    if c.call_id.is_empty() {
+        return Err(StoreError::BadCdr("empty call_id"));
+    }
+    if !(100..=699).contains(&c.code) {
+        return Err(StoreError::BadCdr("code outside 100 to 699"));
+    }
+    if c.end_ms < c.start_ms {
+        return Err(StoreError::BadCdr("end before start"));
+    }
+    if c.answer_ms.is_some_and(|a| a < c.start_ms || a > c.end_ms) {
+        return Err(StoreError::BadCdr("answer outside start to end"));
+    }
+    if (c.disposition == Disposition::Answered) != c.answer_ms.is_some() {
+        return Err(StoreError::BadCdr(
+            "an answer time without the answered disposition, or the reverse",
+        ));
+    }
+    Ok(())
+}
+
+/// Inserts `$cdrs` (a slice of [`Cdr`]) in transaction `$tx`, [`ROWS_PER_STATEMENT`] rows
+/// per statement: the body of [`Store::record_cdrs`] and of [`Store::close_calls`], compiled
+/// for each backend of `on_pool!`.
+macro_rules! insert_cdrs {
+    ($tx:ident, $cdrs:expr) => {
+        for chunk in $cdrs.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO cdrs ({CDR_COLUMNS}) "));
+            q.push_values(chunk, |mut row, c| {
+                row.push_bind(&c.call_id)
+                    .push_bind(&c.from_tag)
+                    .push_bind(&c.to_tag)
+                    .push_bind(&c.caller_user)
+                    .push_bind(fold_domain(&c.caller_domain))
+                    .push_bind(&c.caller_uri)
+                    .push_bind(&c.source_ip)
+                    .push_bind(&c.dialled_uri)
+                    .push_bind(&c.callee_user)
+                    .push_bind(fold_domain(&c.callee_domain))
+                    .push_bind(&c.answered_by)
+                    .push_bind(c.start_ms)
+                    .push_bind(c.answer_ms)
+                    .push_bind(c.end_ms)
+                    .push_bind(c.billable_secs())
+                    .push_bind(c.disposition.as_str())
+                    .push_bind(i64::from(c.code))
+                    .push_bind(&c.reason)
+                    .push_bind(c.hung_up_by.map(HungUpBy::as_str))
+                    .push_bind(&c.end_reason)
+                    .push_bind(&c.node);
+            });
+            q.build().execute(&mut *$tx).await?;
+        }
+    };
+}
+
+impl Store {
+    /// Appends call detail records in one transaction: all of them or, on error, none.
+    /// Every record is checked first ([`StoreError::BadCdr`]).
+    pub async fn record_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
+        for c in cdrs {
+            check_cdr(c)?;
+        }
+        if cdrs.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_cdrs!(tx, cdrs);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// At most `limit` records that pass `filter`, oldest first, after the one with id
+    /// `after` (`None`: from the first). Pass the last id of a page as `after` for the next.
+    pub async fn cdrs(
+        &self,
+        filter: &CdrFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredCdr>, StoreError> {
+        let rows: Vec<CdrRow> = on_pool!(self, pool => {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT id, {CDR_COLUMNS} FROM cdrs"));
+            let mut sep = " WHERE ";
+            if let Some(a) = &filter.user {
+                q.push(sep)
+                    .push("((caller_user = ")
+                    .push_bind(&a.user)
+                    .push(" AND caller_domain = ")
+                    .push_bind(&a.domain)
+                    .push(") OR (callee_user = ")
+                    .push_bind(&a.user)
+                    .push(" AND callee_domain = ")
+                    .push_bind(&a.domain)
+                    .push("))");
+                sep = " AND ";
+            }
+            if let Some(a) = &filter.missed_by {
+                q.push(sep)
+                    .push("callee_user = ")
+                    .push_bind(&a.user)
+                    .push(" AND callee_domain = ")
+                    .push_bind(&a.domain)
+                    .push(" AND disposition IN ('busy', 'no_answer', 'cancelled', 'refused')");
+                sep = " AND ";
+            }
+            if let Some(since) = filter.since_ms {
+                q.push(sep).push("start_ms >= ").push_bind(since);
+                sep = " AND ";
+            }
+            if let Some(until) = filter.until_ms {
+                q.push(sep).push("start_ms < ").push_bind(until);
+                sep = " AND ";
+            }
+            if let Some(d) = filter.disposition {
+                q.push(sep).push("disposition = ").push_bind(d.as_str());
+                sep = " AND ";
+            }
+            if let Some(after) = after {
+                q.push(sep).push("id > ").push_bind(after);
+            }
+            q.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+            q.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(StoredCdr::try_from).collect()
+    }
+
+    /// Closes the calls that node `node` left in the live-call table (it stopped without
+    /// seeing them end: a crash, `kill -9`, a power loss): each gets a record ended by the
+    /// proxy at `now_ms` with reason `restart` (answered calls count their talk time up to
+    /// then), and leaves the table, in one transaction. Returns how many were closed.
+    pub async fn close_calls(&self, node: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let open: Vec<Call> = self
+            .calls()
+            .await?
+            .into_iter()
+            .filter(|c| c.node == node)
+            .collect();
+        let cdrs: Vec<Cdr> = open.iter().map(|c| closed_by_restart(c, now_ms)).collect();
+        for c in &cdrs {
+            check_cdr(c)?;
+        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_cdrs!(tx, cdrs);
+            sqlx::query("DELETE FROM calls WHERE node = $1")
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(open.len() as u64)
+    }
+}
+
+/// The record of live call `call` closed at `now_ms` because its node restarted.
+fn closed_by_restart(call: &Call, now_ms: i64) -> Cdr {
+    let (caller_user, caller_domain) = split_sip_uri(&call.caller);
+    let (callee_user, callee_domain) = split_sip_uri(&call.callee);
+    let end_ms = now_ms.max(call.answered_ms.unwrap_or(call.started_ms));
+    let (disposition, code, reason) = match call.answered_ms {
+        Some(_) => (Disposition::Answered, 200, "OK"),
+        None => (Disposition::Failed, 500, "Server restarted"),
+    };
+    Cdr {
+        call_id: call.call_id.clone(),
+        from_tag: call.from_tag.clone(),
+        to_tag: call.to_tag.clone(),
+        caller_user,
+        caller_domain,
+        caller_uri: call.caller.clone(),
+        source_ip: call.source_ip.clone(),
+        dialled_uri: call.callee.clone(),
+        callee_user,
+        callee_domain,
+        answered_by: None,
+        start_ms: call.started_ms,
+        answer_ms: call.answered_ms,
+        end_ms,
+        disposition,
+        code,
+        reason: Some(reason.into()),
+        hung_up_by: Some(HungUpBy::Proxy),
+        end_reason: Some("restart".into()),
+        node: call.node.clone(),
+    }
+}
+
+/// The user and host of a `sip:`/`sips:` URI as the live-call table keeps it (`sip:user@host;params`),
+/// for the user and domain columns; `None`s for anything else.
+fn split_sip_uri(uri: &str) -> (Option<String>, Option<String>) {
+    let Some(rest) = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+    else {
+        return (None, None);
+    };
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    match rest.split_once('@') {
+        Some((user, host)) => {
+            let host = host.split(':').next().unwrap_or(host);
+            (Some(user.to_owned()), Some(host.to_ascii_lowercase()))
+        }
+        None => (None, Some(rest.to_ascii_lowercase())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispositions_of_failures_and_their_names() {
+        assert_eq!(Disposition::of_failure(486), Disposition::Busy);
+        assert_eq!(Disposition::of_failure(600), Disposition::Busy);
+        assert_eq!(Disposition::of_failure(408), Disposition::NoAnswer);
+        assert_eq!(Disposition::of_failure(480), Disposition::NoAnswer);
+        assert_eq!(Disposition::of_failure(487), Disposition::Cancelled);
+        assert_eq!(Disposition::of_failure(503), Disposition::Failed);
+        for d in Disposition::ALL {
+            assert_eq!(d.as_str().parse::<Disposition>().ok(), Some(d));
+        }
+        assert!("done".parse::<Disposition>().is_err());
+    }
+
+    #[test]
+    fn billable_seconds_round_a_started_second_up() {
+        let mut c = closed_by_restart(
+            &Call {
+                call_id: "c".into(),
+                from_tag: "f".into(),
+                to_tag: None,
+                state: crate::CallState::Confirmed,
+                caller: "sip:alice@Example.com".into(),
+                callee: "sip:bob@example.com;user=phone".into(),
+                source_ip: None,
+                started_ms: 1_000,
+                answered_ms: Some(2_000),
+                node: "n".into(),
+            },
+            7_001,
+        );
+        assert_eq!(c.billable_secs(), 6);
+        assert_eq!(c.caller_domain.as_deref(), Some("example.com"));
+        assert_eq!(c.callee_user.as_deref(), Some("bob"));
+        c.end_ms = 2_000;
+        assert_eq!(c.billable_secs(), 0);
+        c.answer_ms = None;
+        assert_eq!(c.billable_secs(), 0);
+    }
+}

@@ -13,10 +13,12 @@
 # server's guards, crates/itsp/tests/guard.rs; svwar, the user-enumeration scan of
 # crates/itsp/tests/enumeration.rs), fail2ban (fail2ban-regex with
 # contrib/fail2ban/filter.d/itsp.conf, crates/itsp/tests/guard.rs, which says "skipped"
-# without it), linphone-cli (linphonec registering: crates/itsp/tests/registrar_peers.rs)
-# and tshark (decodes the SIP capture's pcap files: crates/itsp/tests/trace.rs,
+# without it), linphone-cli (linphonec registering: crates/itsp/tests/registrar_peers.rs),
+# tshark (decodes the SIP capture's pcap files: crates/itsp/tests/trace.rs,
 # crates/server/tests/pcap_tshark.rs; installed without asking whether non-root users may
-# capture, which the tests do not need).
+# capture, which the tests do not need) and chromium with chromium-driver (the portal's
+# browser test, crates/portal/tests/browser.rs, drives headless Chromium through
+# chromedriver).
 # Always installed: iproute2,
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,

@@ -47,6 +47,35 @@ pub(crate) struct Config {
     pub(crate) capture: crate::capture_config::CaptureSection,
     /// `[control]`: the control socket (`itsp trace`).
     pub(crate) control: crate::capture_config::ControlSection,
+    /// `[http]`: the web portal and REST API.
+    pub(crate) http: HttpSection,
+}
+
+/// `[http]`: the web portal and REST API (the `portal` crate).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct HttpSection {
+    /// Serve the portal at all.
+    pub(crate) enabled: bool,
+    /// The TCP address it listens on (`ADDR:PORT`).
+    pub(crate) listen: std::net::SocketAddr,
+    /// Mark the session cookie `Secure` (the portal is reached over HTTPS through a
+    /// reverse proxy).
+    pub(crate) secure_cookies: bool,
+}
+
+/// Where the portal listens by default: loopback only, so a fresh install shows nothing
+/// to the network until the operator says so.
+pub(crate) const DEFAULT_HTTP_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            enabled: true,
+            listen: std::net::SocketAddr::from(DEFAULT_HTTP_LISTEN),
+            secure_cookies: false,
+        }
+    }
 }
 
 /// `[stun]`.
@@ -963,6 +992,9 @@ mod tests {
         };
         assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
+        assert_eq!(c.http.enabled, d.http.enabled);
+        assert_eq!(c.http.listen, d.http.listen);
+        assert_eq!(c.http.secure_cookies, d.http.secure_cookies);
         assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
         assert_eq!(c.location_durability(), d.location_durability());
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));

@@ -15,8 +15,9 @@
 //! - `nat_check.rs`: `itsp nat check`, behind a NAT or not and of what kind (STUN, RFC 5780).
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
-//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc`,
-//!   one module per concept and `output.rs` (tables for people, `--json` for scripts).
+//! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc|
+//!   ban|token`, one module per concept and `output.rs` (tables for people, `--json` for
+//!   scripts).
 
 mod admin;
 mod capture_config;
@@ -46,7 +47,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`; manage
 /// domains, users (with call forwarding), aliases and groups and see who is registered
 /// with `itsp domain`, `user`, `alias`, `group` and `ul`; see the calls in progress and
-/// the accounting records with `itsp calls` and `itsp acc`.
+/// the accounting records with `itsp calls` and `itsp acc`. `itsp serve` also serves the
+/// web portal and REST API (http://127.0.0.1:8080/ by default); `itsp token` makes the
+/// API's bearer tokens.
 #[derive(Debug, Parser)]
 #[command(name = "itsp", version, propagate_version = true)]
 struct Cli {
@@ -78,6 +81,8 @@ enum Command {
     /// the config file) and to other domains (DNS) go through the proxy; `itsp calls`
     /// lists them and `itsp acc` shows their records. Malformed requests are answered 400
     /// with a reason phrase naming what is wrong; OPTIONS to the server is answered 200.
+    /// The web portal and REST API listen on http://127.0.0.1:8080/ (--http-listen,
+    /// --no-http); a port in use there is a warning, not a failure.
     ///
     /// Example:
     ///   itsp domain add example.com

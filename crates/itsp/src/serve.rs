@@ -49,6 +49,13 @@ pub(crate) struct ServeArgs {
     /// not enough. Default: 1 (the RTP relay and the database writer have their own).
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     threads: Option<usize>,
+    /// Where the web portal and REST API listen, ADDR:PORT. Default: 127.0.0.1:8080
+    /// (loopback only). Port 0 picks a free port (the log says which).
+    #[arg(long, value_name = "ADDR:PORT")]
+    http_listen: Option<std::net::SocketAddr>,
+    /// Do not serve the web portal and REST API.
+    #[arg(long, conflicts_with = "http_listen")]
+    no_http: bool,
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -67,6 +74,9 @@ struct Settings {
     stun: Vec<std::net::SocketAddr>,
     store: StoreArgs,
     server: ServerConfig,
+    /// The portal's address; `None`: no portal.
+    http: Option<std::net::SocketAddr>,
+    portal: portal::PortalConfig,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -116,12 +126,23 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         .threads
         .or(config.sip.threads)
         .unwrap_or(crate::config::DEFAULT_SIP_THREADS);
+    let http = if args.no_http || (args.http_listen.is_none() && !config.http.enabled) {
+        None
+    } else {
+        Some(args.http_listen.unwrap_or(config.http.listen))
+    };
+    let portal = portal::PortalConfig {
+        secure_cookies: config.http.secure_cookies,
+        ..portal::PortalConfig::default()
+    };
     Ok(Settings {
         listens,
         threads,
         stun,
         store,
         server,
+        http,
+        portal,
     })
 }
 
@@ -166,6 +187,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = settings.store.open().await?;
     let backend = store.backend_name();
+    let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
     let (server, report) = Server::start(settings.server, store, &settings.listens)
         .await
         .map_err(|e| match e {
@@ -192,6 +214,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if !settings.stun.is_empty() {
         tokio::spawn(stun.run());
     }
+    if let Some(addr) = settings.http {
+        start_portal(addr, portal_state).await;
+    }
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }
@@ -200,6 +225,31 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("the server task failed")?;
     Ok(())
+}
+
+/// Serves the web portal on `addr`. A port in use is a warning, not a failure: the SIP
+/// server is what matters, and the README's first command must run on a machine where
+/// something else holds 8080.
+async fn start_portal(addr: std::net::SocketAddr, state: portal::AppState) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(
+                http_listen = %addr,
+                error = %e,
+                "the web portal is not served: cannot listen there (choose another address \
+                 with --http-listen or [http] listen, or turn it off with --no-http)"
+            );
+            return;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(http = %local, "web portal and REST API listening: http://{local}/");
+    tokio::spawn(async move {
+        if let Err(e) = portal::serve(listener, state, std::future::pending()).await {
+            tracing::error!(error = %e, "the web portal stopped");
+        }
+    });
 }
 
 async fn shutdown_signal() {

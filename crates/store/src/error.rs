@@ -85,6 +85,12 @@ pub enum StoreError {
     /// No ban of this network.
     #[error("no ban of {0}")]
     NoSuchBan(String),
+    /// An API token name that is empty, over 100 bytes, or with control characters.
+    #[error("bad token name: {0:?}")]
+    BadTokenName(String),
+    /// No API token has this id.
+    #[error("no such token: {0}")]
+    NoSuchToken(i64),
 
     // The causes below are part of the message and not also reported as `source()`, so an
     // error chain (`anyhow`'s `{:#}`) does not print them twice.
@@ -106,6 +112,9 @@ pub enum StoreError {
         /// Why.
         error: std::io::Error,
     },
+    /// The system's random number generator or the password hasher failed.
+    #[error("random numbers or password hashing: {0}")]
+    Random(String),
     /// A stored value is out of the range this version accepts (edited by hand?).
     #[error("stored data out of range: {0}")]
     Corrupt(&'static str),

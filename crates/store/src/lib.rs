@@ -5,7 +5,7 @@
 //! (`postgres://...`). The schema is created and upgraded by embedded migrations when the
 //! store opens. It holds the served domains, the subscribers with their digest HA1 values
 //! (never a password in clear), aliases, groups, per-subscriber preferences (call
-//! forwarding), the registrar's location bindings, which the server keeps in memory and
+//! forwarding), the portal's web logins and API tokens, the registrar's location bindings, which the server keeps in memory and
 //! writes through here, and the proxy's accounting events and live calls.
 //!
 //! ```no_run
@@ -38,6 +38,14 @@
 //!   ([`BANS_TABLE`]).
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
+//! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
+//!   values), the admin flag ([`WebAccount`]) and browser sessions ([`WebSession`]);
+//!   migration `0010`.
+//! - `api_tokens.rs`: bearer tokens of the REST API ([`ApiToken`]), stored as the
+//!   SHA-256 of their secret; migration `0010`.
+//! - `secrets.rs`: random secrets, their hashes, argon2id on tokio's blocking threads.
+//! - `overview.rs`: subscribers a page at a time ([`Store::subscribers_page`]) and the
+//!   [`Totals`] of the system status.
 //! - `versions.rs`: change counters of tables bumped by triggers,
 //!   [`Store::table_version`] (of [`SUBSCRIBERS_TABLE`] and [`PREFERENCES_TABLE`]), for
 //!   callers that cache what they read.
@@ -64,6 +72,7 @@
 mod accounting;
 mod address;
 mod aliases;
+mod api_tokens;
 mod bans;
 mod calls;
 mod cdrs;
@@ -71,10 +80,13 @@ mod domains;
 mod error;
 mod groups;
 mod locations;
+mod overview;
 mod preferences;
+mod secrets;
 mod subscribers;
 mod tariffs;
 mod versions;
+mod web_accounts;
 mod writer;
 
 use std::collections::HashMap;
@@ -91,11 +103,13 @@ use sqlx::sqlite::{
 pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
 pub use address::Address;
 pub use aliases::Alias;
+pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{Cdr, CdrFilter, Charge, Disposition, HungUpBy, StoredCdr};
 pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
+pub use overview::Totals;
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
@@ -103,6 +117,7 @@ pub use preferences::{
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+pub use web_accounts::{NewSession, WebAccount, WebSession};
 pub use writer::{Durability, Writer};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -81,7 +81,7 @@ impl fmt::Debug for Subscriber {
 }
 
 #[derive(sqlx::FromRow)]
-struct SubscriberRow {
+pub(crate) struct SubscriberRow {
     id: i64,
     username: String,
     domain: String,
@@ -115,14 +115,14 @@ impl From<SubscriberRow> for Subscriber {
     }
 }
 
-const SUBSCRIBER_COLUMNS: &str =
+pub(crate) const SUBSCRIBER_COLUMNS: &str =
     "id, username, domain, ha1_md5, ha1b_md5, ha1_sha256, ha1b_sha256, email, created_at";
 
 /// The longest password accepted, in bytes: far above any passphrase, and it keeps a file
 /// passed by mistake (or a hostile caller of the admin API) from being hashed.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-fn check_password(password: &str) -> Result<&str, StoreError> {
+pub(crate) fn check_password(password: &str) -> Result<&str, StoreError> {
     if password.is_empty() {
         return Err(StoreError::BadPassword("empty"));
     }

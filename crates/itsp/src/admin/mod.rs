@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate` and `ban`.
+//! `cdr`, `rate`, `ban` and `token`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -20,6 +20,7 @@ mod output;
 mod preferences;
 mod rate;
 mod time;
+mod token;
 mod ul;
 mod user;
 
@@ -143,6 +144,17 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage the bearer tokens of the REST API: create (shown once), list, revoke.
+    ///
+    /// Scripts send `Authorization: Bearer TOKEN` to the portal's `/api/v1`. An admin token
+    /// may do everything; a --user token only what that subscriber may do in the portal.
+    #[command(after_long_help = token::EXAMPLES)]
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -157,7 +169,8 @@ impl Command {
             | Command::Acc { common, .. }
             | Command::Cdr { common, .. }
             | Command::Rate { common, .. }
-            | Command::Ban { common, .. } => common,
+            | Command::Ban { common, .. }
+            | Command::Token { common, .. } => common,
         }
     }
 
@@ -173,6 +186,7 @@ impl Command {
             Command::Cdr { command, common } => cdr::run(command, common.json, &common.store).await,
             Command::Rate { command, common } => rate::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
+            Command::Token { command, common } => token::run(command, &common.store).await,
         }
     }
 }
@@ -252,7 +266,9 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::AliasExists(_)
         | E::NoSuchAlias(_)
         | E::BadBan(_)
-        | E::NoSuchBan(_) => 1,
+        | E::NoSuchBan(_)
+        | E::BadTokenName(_)
+        | E::NoSuchToken(_) => 1,
         _ => 2,
     }
 }

@@ -18,6 +18,8 @@ Examples:
   itsp domain add example.com
   echo 's3cret' | itsp user add alice@example.com --password-stdin --email alice@mail.example
   itsp user passwd alice@example.com --password-stdin < new-password.txt
+  itsp user passwd alice@example.com --web-only --password-stdin   # the portal's only
+  itsp user add admin@example.com --password-stdin --admin         # administers the portal
   itsp user list --domain example.com
   itsp user list --json
   itsp user set alice@example.com forward-busy=sip:bob@example.com no-answer-after=20
@@ -32,7 +34,8 @@ pub(crate) enum UserCommand {
     /// Add a subscriber user@domain in a served domain.
     ///
     /// The password is turned into digest hashes (MD5 and SHA-256, for `user` and for
-    /// `user@domain` as the login name) and not kept. Example:
+    /// `user@domain` as the login name) and not kept; it is also the web password of the
+    /// portal (kept as an argon2id hash). Example:
     /// echo 's3cret' | itsp user add alice@example.com --password-stdin
     Add {
         /// The address, user@domain.
@@ -43,8 +46,12 @@ pub(crate) enum UserCommand {
         /// Contact e-mail (voicemail, password resets).
         #[arg(long, value_name = "E")]
         email: Option<String>,
+        /// Make the subscriber an administrator of the web portal and REST API.
+        #[arg(long)]
+        admin: bool,
     },
-    /// Set a subscriber's password.
+    /// Set a subscriber's password: the SIP password and the web password of the portal,
+    /// or one of them.
     ///
     /// Example: itsp user passwd alice@example.com --password-stdin < new-password.txt
     Passwd {
@@ -53,6 +60,12 @@ pub(crate) enum UserCommand {
         address: String,
         #[command(flatten)]
         password: PasswordArgs,
+        /// Change only the SIP (digest) password.
+        #[arg(long, conflicts_with = "web_only")]
+        sip_only: bool,
+        /// Change only the web password of the portal.
+        #[arg(long)]
+        web_only: bool,
     },
     /// Remove a subscriber with its aliases, groups, preferences and registrations.
     ///
@@ -163,6 +176,7 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
             address: a,
             password,
             email,
+            admin,
         } => {
             let a = address(&a)?;
             let password = password.read()?;
@@ -171,12 +185,18 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
                     .add_subscriber(&a.user, &a.domain, &password, email.as_deref())
                     .await
                     .map_err(serve_domain_first)?;
+                s.set_web_password(&a.user, &a.domain, &password).await?;
+                if admin {
+                    s.set_admin(&a.user, &a.domain, true).await?;
+                }
+                let role = if admin { " (portal administrator)" } else { "" };
                 Ok(Report::done(
-                    format!("added user {}", sub.address),
+                    format!("added user {}{role}", sub.address),
                     json!({
                         "user": sub.address.to_string(),
                         "email": sub.email,
                         "created_at": sub.created_at,
+                        "admin": admin,
                     }),
                 ))
             })
@@ -185,11 +205,18 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
         UserCommand::Passwd {
             address: a,
             password,
+            sip_only,
+            web_only,
         } => {
             let a = address(&a)?;
             let password = password.read()?;
             with_store(store, async |s| {
-                s.set_password(&a.user, &a.domain, &password).await?;
+                if !web_only {
+                    s.set_password(&a.user, &a.domain, &password).await?;
+                }
+                if !sip_only {
+                    s.set_web_password(&a.user, &a.domain, &password).await?;
+                }
                 Ok(Report::done(
                     format!("changed the password of {a}"),
                     json!({ "user": a.to_string() }),

@@ -61,6 +61,9 @@ pub struct Itsp {
     /// The STUN server's primary and alternate sockets, when it runs (the harness starts
     /// it on `udp:127.0.0.1:0` unless the arguments say `--no-stun` or `--stun-listen`).
     pub stun: Option<(SocketAddr, Option<SocketAddr>)>,
+    /// The web portal's address, when it runs (the harness starts it on
+    /// `127.0.0.1:0` unless the arguments say `--no-http` or `--http-listen`).
+    pub http: Option<SocketAddr>,
 }
 
 impl Drop for Itsp {
@@ -100,6 +103,12 @@ impl Itsp {
         {
             cmd.args(["--stun-listen", "udp:127.0.0.1:0"]);
         }
+        if !args
+            .iter()
+            .any(|a| *a == "--no-http" || *a == "--http-listen")
+        {
+            cmd.args(["--http-listen", "127.0.0.1:0"]);
+        }
         for l in listens {
             cmd.args(["--listen", l]);
         }
@@ -125,6 +134,7 @@ impl Itsp {
         });
         let (mut udp, mut tcp) = (None, None);
         let mut stun = None;
+        let mut http = None;
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while udp.is_none() || tcp.is_none() {
@@ -138,6 +148,9 @@ impl Itsp {
                     .as_str()
                     .and_then(|a| a.parse().ok());
                 stun = Some((s.parse().unwrap(), alternate));
+            }
+            if let Some(h) = v["fields"]["http"].as_str() {
+                http = h.parse().ok();
             }
             if let Some(l) = v["fields"]["listen"].as_str() {
                 let (proto, addr) = l.split_once(':').unwrap();
@@ -157,6 +170,7 @@ impl Itsp {
             log: rx,
             startup,
             stun,
+            http,
         }
     }
 

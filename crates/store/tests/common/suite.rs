@@ -38,6 +38,10 @@ macro_rules! for_each_behaviour {
             cdrs,
             tariffs,
             bans,
+            web_accounts,
+            web_sessions,
+            api_tokens,
+            subscribers_page_and_totals,
         );
     };
 }
@@ -1516,6 +1520,228 @@ pub async fn bans(s: Store) {
     ));
     s.remove_ban("198.51.100.0/24").await.unwrap();
     assert!(s.bans(now).await.unwrap().is_empty());
+}
+
+/// Web passwords are apart from the SIP password; one answer for every failed login; the
+/// admin flag; all gone with the subscriber.
+pub async fn web_accounts(s: Store) {
+    example_com_with(&s, &["alice", "bob"]).await;
+    // No web password yet: no login, whatever the password.
+    assert_eq!(
+        s.check_web_login("alice", "example.com", "pw")
+            .await
+            .unwrap(),
+        None
+    );
+    s.set_web_password("alice", "example.com", "web-pw")
+        .await
+        .unwrap();
+    let account = s
+        .check_web_login("alice", "example.com", "web-pw")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.address, addr("alice@example.com"));
+    assert!(!account.is_admin);
+    for (user, password) in [
+        ("alice", "pw"),
+        ("alice", "WEB-PW"),
+        ("zed", "web-pw"),
+        ("a b", "x"),
+    ] {
+        assert_eq!(
+            s.check_web_login(user, "example.com", password)
+                .await
+                .unwrap(),
+            None,
+            "{user}"
+        );
+    }
+    // The SIP password did not change, and the web password is no HA1.
+    let before = s
+        .credentials("alice", "example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        before.md5,
+        ha1(Algorithm::Md5, "alice", "example.com", "pw")
+    );
+    // Admin flag.
+    assert!(!s.is_admin("alice", "example.com").await.unwrap());
+    s.set_admin("alice", "example.com", true).await.unwrap();
+    assert!(s.is_admin("alice", "example.com").await.unwrap());
+    assert!(
+        s.check_web_login("alice", "example.com", "web-pw")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    s.set_admin("bob", "example.com", true).await.unwrap();
+    assert!(s.is_admin("bob", "example.com").await.unwrap());
+    assert_eq!(
+        s.check_web_login("bob", "example.com", "pw").await.unwrap(),
+        None,
+        "no web password"
+    );
+    // Errors.
+    assert!(matches!(
+        s.set_web_password("zed", "example.com", "x").await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    assert!(matches!(
+        s.set_web_password("alice", "example.com", "").await,
+        Err(StoreError::BadPassword(_))
+    ));
+    assert!(matches!(
+        s.set_admin("zed", "example.com", true).await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    // Removed with the subscriber.
+    s.remove_subscriber("alice", "example.com").await.unwrap();
+    s.add_subscriber("alice", "example.com", "pw", None)
+        .await
+        .unwrap();
+    assert!(!s.is_admin("alice", "example.com").await.unwrap());
+    assert_eq!(
+        s.check_web_login("alice", "example.com", "web-pw")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Sessions: found by their secret until they expire or end; the admin flag read live.
+pub async fn web_sessions(s: Store) {
+    example_com_with(&s, &["alice"]).await;
+    s.set_web_password("alice", "example.com", "web-pw")
+        .await
+        .unwrap();
+    let account = s
+        .check_web_login("alice", "example.com", "web-pw")
+        .await
+        .unwrap()
+        .unwrap();
+    let new = s.create_session(&account, 1000, 60).await.unwrap();
+    assert_eq!(new.secret.len(), 64);
+    let found = s.session(&new.secret, 1001).await.unwrap().unwrap();
+    assert_eq!(found.account, account);
+    assert_eq!(found.csrf_token, new.csrf_token);
+    assert_eq!(found.expires_at, 1060);
+    assert_eq!(s.session(&new.secret, 1060).await.unwrap(), None, "expired");
+    assert_eq!(s.session("made-up", 1001).await.unwrap(), None);
+    s.set_admin("alice", "example.com", true).await.unwrap();
+    assert!(
+        s.session(&new.secret, 1001)
+            .await
+            .unwrap()
+            .unwrap()
+            .account
+            .is_admin
+    );
+    assert!(s.end_session(&new.secret).await.unwrap());
+    assert!(!s.end_session(&new.secret).await.unwrap());
+    assert_eq!(s.session(&new.secret, 1001).await.unwrap(), None);
+    let other = s.create_session(&account, 1000, 60).await.unwrap();
+    assert_eq!(s.purge_expired_sessions(2000).await.unwrap(), 1);
+    assert_eq!(s.session(&other.secret, 1001).await.unwrap(), None);
+}
+
+/// API tokens: shown once, stored hashed, found by the secret, revoked.
+pub async fn api_tokens(s: Store) {
+    example_com_with(&s, &["alice"]).await;
+    let alice = addr("alice@example.com");
+    let (admin, admin_secret) = s.create_api_token("ops", None).await.unwrap();
+    let (user, user_secret) = s.create_api_token("laptop", Some(&alice)).await.unwrap();
+    assert!(admin_secret.starts_with(store::TOKEN_PREFIX));
+    assert_ne!(admin_secret, user_secret);
+    assert_eq!(admin.owner, None);
+    assert_eq!(user.owner, Some(alice.clone()));
+    let found = s
+        .api_token_by_secret(&user_secret, 5000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id, found.owner.clone()),
+        (user.id, Some(alice.clone()))
+    );
+    let listed = s.api_tokens().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].last_used_at, Some(5000));
+    assert_eq!(listed[0].last_used_at, None);
+    assert_eq!(
+        s.api_token_by_secret("itsp_made_up", 1).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.create_api_token("", None).await,
+        Err(StoreError::BadTokenName(_))
+    ));
+    assert!(matches!(
+        s.create_api_token("x", Some(&addr("zed@example.com")))
+            .await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    s.revoke_api_token(admin.id).await.unwrap();
+    assert_eq!(s.api_token_by_secret(&admin_secret, 1).await.unwrap(), None);
+    assert!(matches!(
+        s.revoke_api_token(admin.id).await,
+        Err(StoreError::NoSuchToken(_))
+    ));
+    // A subscriber's tokens go with the subscriber.
+    s.remove_subscriber("alice", "example.com").await.unwrap();
+    assert_eq!(s.api_token_by_secret(&user_secret, 1).await.unwrap(), None);
+    assert!(s.api_tokens().await.unwrap().is_empty());
+}
+
+/// Keyset pages of subscribers, in (domain, user) order, and the totals.
+pub async fn subscribers_page_and_totals(s: Store) {
+    example_com_with(&s, &["c", "a", "b"]).await;
+    s.add_domain("b.example").await.unwrap();
+    s.add_subscriber("z", "b.example", "pw", None)
+        .await
+        .unwrap();
+    s.add_alias("100", "example.com", "a", "example.com")
+        .await
+        .unwrap();
+    let names = |v: Vec<store::Subscriber>| {
+        v.into_iter()
+            .map(|s| s.address.to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = s.subscribers_page(None, None, 2).await.unwrap();
+    assert_eq!(names(first.clone()), ["z@b.example", "a@example.com"]);
+    let after = first.last().unwrap().address.clone();
+    let rest = s.subscribers_page(None, Some(&after), 10).await.unwrap();
+    assert_eq!(names(rest), ["b@example.com", "c@example.com"]);
+    let only = s
+        .subscribers_page(Some("Example.COM"), Some(&addr("a@example.com")), 10)
+        .await
+        .unwrap();
+    assert_eq!(names(only), ["b@example.com", "c@example.com"]);
+    // A cursor that no longer exists still pages on.
+    let gone = s
+        .subscribers_page(None, Some(&addr("bb@example.com")), 10)
+        .await
+        .unwrap();
+    assert_eq!(names(gone), ["c@example.com"]);
+    assert!(matches!(
+        s.subscribers_page(Some("no.example"), None, 1).await,
+        Err(StoreError::NoSuchDomain(_))
+    ));
+    s.upsert_binding(&binding("a@example.com", "sip:a@192.0.2.1", 2000, 1000))
+        .await
+        .unwrap();
+    s.upsert_binding(&binding("b@example.com", "sip:b@192.0.2.2", 500, 1000))
+        .await
+        .unwrap();
+    let t = s.totals(1000).await.unwrap();
+    assert_eq!(
+        (t.domains, t.subscribers, t.aliases, t.registrations),
+        (2, 4, 1, 1)
+    );
 }
 
 /// A record as the proxy writes it: alice calls bob, answered at 2 s, ended at 7.5 s.

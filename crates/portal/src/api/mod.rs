@@ -1,0 +1,145 @@
+//! The REST API, `/api/v1/...`: one module per resource. Each module holds the operation
+//! as a plain function (`list`, `create`, ...), which both the JSON handler beside it and
+//! the HTML forms of [`crate::pages`] call, and the JSON handlers with their OpenAPI
+//! annotations; [`ApiDoc`] gathers them into the OpenAPI 3 document served at
+//! `/api/v1/openapi.json`.
+
+pub mod assigned;
+pub mod domains;
+pub mod forwarding;
+pub mod registrations;
+pub mod session;
+pub mod status;
+pub mod subscribers;
+
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::Problem;
+use crate::AppState;
+
+/// The OpenAPI 3 document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "itsp",
+        description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
+            forwarding, registrations and the system status. Errors are \
+            application/problem+json (RFC 9457) with `field` naming the member at fault. \
+            Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
+            session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
+    ),
+    paths(
+        status::get_status,
+        session::create_session,
+        session::get_session,
+        session::delete_session,
+        domains::list_domains,
+        domains::create_domain,
+        domains::delete_domain,
+        subscribers::list_subscribers,
+        subscribers::create_subscriber,
+        subscribers::get_subscriber,
+        subscribers::update_subscriber,
+        subscribers::delete_subscriber,
+        assigned::list_aliases,
+        assigned::add_alias,
+        assigned::delete_alias,
+        assigned::list_groups,
+        assigned::put_group,
+        assigned::delete_group,
+        forwarding::get_forwarding,
+        forwarding::put_forwarding,
+        registrations::list_registrations,
+        registrations::delete_registration,
+        registrations::list_all_registrations,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = []))
+)]
+pub struct ApiDoc;
+
+/// Adds the two ways to authenticate to the document.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a token of `itsp token create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// The document as JSON.
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The routes of `/api/v1`.
+pub fn router() -> Router<AppState> {
+    use assigned as a;
+    use registrations as r;
+    use subscribers as s;
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/status", get(status::get_status))
+        .route(
+            "/api/v1/session",
+            get(session::get_session)
+                .post(session::create_session)
+                .delete(session::delete_session),
+        )
+        .route(
+            "/api/v1/domains",
+            get(domains::list_domains).post(domains::create_domain),
+        )
+        .route("/api/v1/domains/{domain}", delete(domains::delete_domain))
+        .route(
+            "/api/v1/subscribers",
+            get(s::list_subscribers).post(s::create_subscriber),
+        )
+        .route(
+            "/api/v1/subscribers/{address}",
+            get(s::get_subscriber)
+                .patch(s::update_subscriber)
+                .delete(s::delete_subscriber),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/aliases",
+            get(a::list_aliases).post(a::add_alias),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/aliases/{alias}",
+            delete(a::delete_alias),
+        )
+        .route("/api/v1/subscribers/{address}/groups", get(a::list_groups))
+        .route(
+            "/api/v1/subscribers/{address}/groups/{group}",
+            put(a::put_group).delete(a::delete_group),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/forwarding",
+            get(forwarding::get_forwarding).put(forwarding::put_forwarding),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/registrations",
+            get(r::list_registrations).delete(r::delete_registration),
+        )
+        .route("/api/v1/registrations", get(r::list_all_registrations))
+}

@@ -1,0 +1,261 @@
+//! Who is calling, and what they may do: authentication and authorisation in one place.
+//!
+//! A caller is found from a bearer token (`Authorization: Bearer itsp_...`, made with
+//! `itsp token create`) or from the browser's session cookie ([`SESSION_COOKIE`]). An
+//! admin token, or the session of a subscriber with the admin flag, may do everything; a
+//! subscriber's token or session acts on that subscriber's own resources only.
+//! [`Caller::allow`] holds the whole policy, one arm per [`Action`]: another subscriber's
+//! resource answers 404, exactly as one that does not exist, so nobody learns who the
+//! other subscribers are; a subscriber's own resource that only an admin may change
+//! answers 403.
+//!
+//! A session request that changes something must carry the session's form token: the
+//! `X-CSRF-Token` header (API) or the `csrf` form field (pages, checked with
+//! [`Caller::check_form_token`]). The cookie is `HttpOnly` and `SameSite=Strict` as well.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use store::Address;
+
+use crate::problem::Problem;
+use crate::time::unix_now;
+use crate::AppState;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "itsp_session";
+
+/// The header that carries a session's form token on API requests that change something.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token (its id, for the log).
+    Token(i64),
+    /// A browser session: its cookie secret and its form token.
+    Session {
+        /// The cookie value.
+        secret: String,
+        /// The form token of the session (CSRF).
+        csrf_token: String,
+    },
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The subscriber acting; `None` for an admin token.
+    pub address: Option<Address>,
+    /// Whether the caller may do everything.
+    pub is_admin: bool,
+    /// How they proved it.
+    pub credential: Credential,
+}
+
+/// Something a caller wants to do, with the subscriber it concerns.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    /// Read the system status.
+    ReadStatus,
+    /// List, add or remove served domains.
+    ManageDomains,
+    /// List all subscribers, add one.
+    ManageSubscribers,
+    /// Remove this subscriber.
+    RemoveSubscriber(&'a Address),
+    /// Make this subscriber an admin, or not.
+    SetAdmin(&'a Address),
+    /// Read this subscriber, its aliases, groups, forwarding, registrations.
+    Read(&'a Address),
+    /// Change this subscriber's passwords or call forwarding, remove its registrations.
+    ChangeOwn(&'a Address),
+    /// Add or remove this subscriber's aliases or groups (numbers and permissions are the
+    /// provider's to give).
+    ChangeAssigned(&'a Address),
+    /// List every registration.
+    ListAllRegistrations,
+}
+
+impl Caller {
+    /// Whether the caller may do `action`: `Ok`, or the problem to answer.
+    pub fn allow(&self, action: Action<'_>) -> Result<(), Problem> {
+        if self.is_admin {
+            return Ok(());
+        }
+        let own = |a: &Address| self.address.as_ref() == Some(a);
+        let hidden = |a: &Address| Problem::not_found(format!("no such user: {a}"));
+        match action {
+            Action::Read(a) | Action::ChangeOwn(a) if own(a) => Ok(()),
+            Action::Read(a) | Action::ChangeOwn(a) => Err(hidden(a)),
+            Action::ChangeAssigned(a) | Action::SetAdmin(a) | Action::RemoveSubscriber(a)
+                if !own(a) =>
+            {
+                Err(hidden(a))
+            }
+            Action::ChangeAssigned(_) => Err(Problem::forbidden(
+                "aliases and groups are given by an admin of the provider",
+            )),
+            Action::SetAdmin(_) | Action::RemoveSubscriber(_) => {
+                Err(Problem::forbidden("only an admin may do this"))
+            }
+            Action::ReadStatus
+            | Action::ManageDomains
+            | Action::ManageSubscribers
+            | Action::ListAllRegistrations => Err(Problem::forbidden("only an admin may do this")),
+        }
+    }
+
+    /// For form posts of a session: the form's `csrf` field must be the session's token.
+    pub fn check_form_token(&self, form_token: Option<&str>) -> Result<(), Problem> {
+        match &self.credential {
+            Credential::Token(_) => Ok(()),
+            Credential::Session { csrf_token, .. } => {
+                if form_token.is_some_and(|t| constant_time_eq(t, csrf_token)) {
+                    Ok(())
+                } else {
+                    Err(Problem::forbidden(
+                        "the form is stale or from another site: reload the page and try again",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The session's form token, for the pages to put in their forms.
+    pub fn csrf_token(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf_token, .. } => csrf_token,
+            Credential::Token(_) => "",
+        }
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The value of cookie `name` in the request's Cookie headers.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The caller of a request, if it carries valid credentials: a bearer token first, then
+/// the session cookie. A bearer token that is not valid is an error, not "anonymous".
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<Caller>, Problem> {
+    let store = state.store();
+    let now = unix_now();
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+        let secret = auth
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(Problem::unauthenticated)?;
+        let token = store
+            .api_token_by_secret(secret, now)
+            .await
+            .map_err(|e| Problem::internal(&e))?
+            .ok_or_else(Problem::unauthenticated)?;
+        return Ok(Some(Caller {
+            is_admin: token.owner.is_none(),
+            address: token.owner,
+            credential: Credential::Token(token.id),
+        }));
+    }
+    let Some(secret) = cookie(parts, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let session = store
+        .session(secret, now)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(session.map(|s| Caller {
+        address: Some(s.account.address),
+        is_admin: s.account.is_admin,
+        credential: Credential::Session {
+            secret: secret.to_owned(),
+            csrf_token: s.csrf_token,
+        },
+    }))
+}
+
+/// API handlers take a [`Caller`]: 401 without credentials; a session request that
+/// changes something without the `X-CSRF-Token` header of its session is 403.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let caller = authenticate(state, parts)
+            .await?
+            .ok_or_else(Problem::unauthenticated)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe && !parts.uri.path().starts_with("/api/") {
+            // Pages check the form field themselves (check_form_token).
+            return Ok(caller);
+        }
+        if !safe {
+            let header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            caller.check_form_token(header).map_err(|_| {
+                Problem::forbidden(
+                    "a session request that changes something needs the X-CSRF-Token header \
+                     (the csrf_token of POST /api/v1/session)",
+                )
+            })?;
+        }
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscriber(a: &str) -> Caller {
+        Caller {
+            address: Some(Address::parse(a).unwrap()),
+            is_admin: false,
+            credential: Credential::Token(1),
+        }
+    }
+
+    #[test]
+    fn subscribers_see_only_their_own() {
+        let alice = Address::parse("alice@example.com").unwrap();
+        let bob = Address::parse("bob@example.com").unwrap();
+        let c = subscriber("alice@example.com");
+        assert!(c.allow(Action::Read(&alice)).is_ok());
+        assert!(c.allow(Action::ChangeOwn(&alice)).is_ok());
+        assert_eq!(c.allow(Action::Read(&bob)).unwrap_err().status, 404);
+        assert_eq!(
+            c.allow(Action::ChangeAssigned(&bob)).unwrap_err().status,
+            404
+        );
+        assert_eq!(
+            c.allow(Action::ChangeAssigned(&alice)).unwrap_err().status,
+            403
+        );
+        assert_eq!(c.allow(Action::ManageDomains).unwrap_err().status, 403);
+        let admin = Caller {
+            address: None,
+            is_admin: true,
+            credential: Credential::Token(2),
+        };
+        assert!(admin.allow(Action::ChangeAssigned(&bob)).is_ok());
+    }
+}

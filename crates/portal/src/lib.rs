@@ -1,0 +1,181 @@
+//! # portal — the web portal and REST API of itsp
+//!
+//! Served by `itsp serve` itself (on by default at `http://127.0.0.1:8080`): one REST API,
+//! `/api/v1/...` (JSON, errors as RFC 9457 `application/problem+json`, an OpenAPI 3
+//! document at `/api/v1/openapi.json` generated from the handlers, browsable at
+//! `/api/docs`), and server-rendered pages over the same operations: subscriber self-care
+//! (registered devices with a NAT verdict, call forwarding) and administration (domains,
+//! subscribers, registrations). No JavaScript is needed to use the pages; the assets are
+//! embedded in the binary.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = store::Store::open("sqlite://data/itsp.db?mode=rwc").await?;
+//! let state = portal::AppState::new(store, portal::PortalConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! portal::serve(listener, state, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layout
+//!
+//! - `lib.rs`: [`AppState`], [`PortalConfig`], [`router`] (security headers, body limit,
+//!   fallbacks) and [`serve`].
+//! - `auth.rs`: who is calling ([`auth::Caller`], from a bearer token or the session
+//!   cookie) and the whole authorisation policy ([`auth::Caller::allow`] over
+//!   [`auth::Action`]); the form token against cross-site requests.
+//! - `problem.rs`: [`problem::Problem`] (RFC 9457) and the JSON body extractor whose
+//!   errors name the member at fault.
+//! - `time.rs`: RFC 3339 times.
+//! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
+//!   groups), `forwarding`, `registrations`, `session`, `status` — each with the operation
+//!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
+//!   ([`api::ApiDoc`]) and the routes.
+//! - `pages/`: the HTML pages, which call the same operations: `mod.rs` (layout, escaping,
+//!   embedded assets, the page routes), `login.rs`, `dashboard.rs` (self-care),
+//!   `admin.rs`, `docs.rs` (the API browser).
+//! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
+//!
+//! ## Accounts
+//!
+//! Subscribers log in with `user@domain` and their web password (argon2id, apart from the
+//! SIP digest HA1 values; `itsp user add --password` sets both). A subscriber with the
+//! admin flag (`itsp user add --admin`, or `admin: true` through the API) administers
+//! everything. Scripts use bearer tokens of `itsp token create --admin | --user ADDRESS`.
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+pub mod problem;
+pub mod time;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::problem::Problem;
+
+/// The largest request body accepted (forms and JSON are small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a login lasts unless configured otherwise.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// The portal's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalConfig {
+    /// How long a browser session lasts.
+    pub session_lifetime: Duration,
+    /// Mark the session cookie `Secure` (when the portal is reached over HTTPS, through a
+    /// proxy in front of it).
+    pub secure_cookies: bool,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// What every request handler shares: the store, the settings, the start time.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    config: PortalConfig,
+    started: Instant,
+    started_at_unix: i64,
+}
+
+impl AppState {
+    /// The state of a portal over `store`.
+    pub fn new(store: Store, config: PortalConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            store,
+            config,
+            started: Instant::now(),
+            started_at_unix: time::unix_now(),
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PortalConfig {
+        &self.0.config
+    }
+
+    /// itsp's version.
+    pub fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    /// When the portal started, Unix seconds.
+    pub fn started_at_unix(&self) -> i64 {
+        self.0.started_at_unix
+    }
+
+    /// Time since the start.
+    pub fn uptime(&self) -> Duration {
+        self.0.started.elapsed()
+    }
+}
+
+/// The Content-Security-Policy of every answer: nothing from elsewhere, no inline script
+/// or style, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The whole portal: API, pages, assets, with security headers on every answer.
+pub fn router(state: AppState) -> Router {
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    api::router()
+        .merge(pages::router())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(header::CACHE_CONTROL, "no-store"))
+}
+
+/// 404: a problem for the API, a page for people.
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        Problem::not_found(format!("no such endpoint: {}", uri.path())).into_response()
+    } else {
+        pages::not_found_page().into_response()
+    }
+}
+
+/// Serves the portal on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

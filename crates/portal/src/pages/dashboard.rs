@@ -1,0 +1,218 @@
+//! `/dashboard`: a subscriber's own page — registered devices with their User-Agent and a
+//! NAT verdict, call forwarding (a form whose errors show next to each field), aliases and
+//! groups. It reads and writes through the API's operations.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{
+    banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
+    see_other, FieldErrors, MaybeCaller,
+};
+use crate::api::forwarding::{self, FIELDS};
+use crate::api::registrations::{self, RegistrationView};
+use crate::api::subscribers;
+use crate::auth::Caller;
+use crate::problem::Problem;
+use crate::AppState;
+
+/// The NAT verdict of a device, in words.
+pub fn nat_verdict(r: &RegistrationView) -> &'static str {
+    if r.nat {
+        "Your phone is behind a NAT; calls are relayed."
+    } else {
+        "Your phone is reachable directly; no NAT was seen."
+    }
+}
+
+fn devices(caller: &Caller, list: &[RegistrationView]) -> String {
+    if list.is_empty() {
+        return r#"<p class="empty">No phone is registered. Set up your phone with your address as the user name, the SIP password, and this server as the registrar; it shows here once it has registered.</p>"#.to_owned();
+    }
+    let mut out = String::from(r#"<ul class="devices">"#);
+    for r in list {
+        let agent = if r.user_agent.is_empty() {
+            "A phone that gave no name"
+        } else {
+            &r.user_agent
+        };
+        let class = if r.nat { "nat" } else { "direct" };
+        let _ = write!(
+            out,
+            r#"<li class="device"><div><strong>{agent}</strong>
+<p class="verdict {class}">{verdict}</p>
+<p class="meta">From {received} over {transport} · registered until {expires} · <code>{contact}</code></p></div>
+<form method="post" action="/dashboard/registrations/remove">{csrf}<input type="hidden" name="contact" value="{contact}"><button class="danger small">Remove</button></form></li>"#,
+            agent = esc(agent),
+            verdict = nat_verdict(r),
+            received = esc(&r.received),
+            transport = esc(&r.transport.to_uppercase()),
+            expires = esc(&r.expires_at),
+            contact = esc(&r.contact),
+            csrf = csrf_field(caller),
+        );
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn forwarding_form(caller: &Caller, values: &[Option<String>; 4], errors: &FieldErrors) -> String {
+    let labels = [
+        (
+            "Forward every call to",
+            "text",
+            "sip:bob@example.com or tel:+4684567890; empty: off",
+        ),
+        ("When busy, forward to", "text", "empty: off"),
+        ("When not answered, forward to", "text", "empty: off"),
+        (
+            "Seconds of ringing before that",
+            "number",
+            "1 to 600; empty: the server's default",
+        ),
+    ];
+    let mut inputs = String::new();
+    for (((name, _), (label, kind, hint)), value) in FIELDS.iter().zip(labels).zip(values) {
+        inputs.push_str(&field(
+            label,
+            name,
+            kind,
+            value.as_deref().unwrap_or_default(),
+            errors.get(*name).map(String::as_str),
+            hint,
+        ));
+    }
+    format!(
+        r#"<form method="post" action="/dashboard/forwarding" novalidate>{csrf}{banner}{inputs}<button type="submit" class="primary">Save forwarding</button></form>"#,
+        csrf = csrf_field(caller),
+        banner = banner(errors),
+    )
+}
+
+async fn render(
+    state: &AppState,
+    caller: &Caller,
+    forwarding_values: Option<[Option<String>; 4]>,
+    errors: &FieldErrors,
+    top: &str,
+) -> Result<String, Problem> {
+    let Some(me) = caller.address.clone() else {
+        return Err(Problem::forbidden(
+            "an admin token has no dashboard; log in as a subscriber",
+        ));
+    };
+    let detail = subscribers::detail(state, caller, &me).await?;
+    let devices_list = registrations::of(state, caller, &me).await?;
+    let values = forwarding_values.unwrap_or_else(|| detail.forwarding.texts());
+    let list = |items: &[String], empty: &str| {
+        if items.is_empty() {
+            format!(r#"<p class="empty">{}</p>"#, esc(empty))
+        } else {
+            let mut s = String::from(r#"<ul class="tags">"#);
+            for i in items {
+                let _ = write!(s, "<li>{}</li>", esc(i));
+            }
+            s.push_str("</ul>");
+            s
+        }
+    };
+    let body = format!(
+        r#"{top}<h1>Hello, {me}</h1>
+<section class="card"><h2>Your devices</h2>{devices}</section>
+<section class="card"><h2>Call forwarding</h2>{forwarding}</section>
+<section class="card"><h2>Your numbers and permissions</h2>
+<h3>Aliases</h3>{aliases}<h3>Groups</h3>{groups}</section>"#,
+        me = esc(&me.to_string()),
+        devices = devices(caller, &devices_list),
+        forwarding = forwarding_form(caller, &values, errors),
+        aliases = list(&detail.aliases, "No other address reaches you."),
+        groups = list(
+            &detail.groups,
+            "In no group: calls to numbers may be refused."
+        ),
+    );
+    Ok(layout("My phone", Some(caller), &body))
+}
+
+/// The dashboard.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let caller = match caller.or_login() {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match render(&state, &caller, None, &FieldErrors::new(), &notice(&query)).await {
+        Ok(html) => Html(html).into_response(),
+        Err(p) => error_page(&p),
+    }
+}
+
+/// Saves the forwarding form; errors come back next to their fields (422).
+pub async fn save_forwarding(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    req: Request,
+) -> Response {
+    let caller = match caller.or_login() {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(p) = caller.check_form_token(fields.get("csrf").map(String::as_str)) {
+        return error_page(&p);
+    }
+    let Some(me) = caller.address.clone() else {
+        return error_page(&Problem::forbidden("log in as a subscriber"));
+    };
+    let values = FIELDS.map(|(name, _)| fields.get(name).cloned());
+    match forwarding::replace(&state, &caller, &me, values.clone()).await {
+        Ok(()) => see_other("/dashboard?notice=saved"),
+        Err(problems) => {
+            let errors = field_errors(&problems);
+            match render(&state, &caller, Some(values), &errors, "").await {
+                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response(),
+                Err(p) => error_page(&p),
+            }
+        }
+    }
+}
+
+/// Removes one of the subscriber's registrations.
+pub async fn remove_registration(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    req: Request,
+) -> Response {
+    let caller = match caller.or_login() {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(p) = caller.check_form_token(fields.get("csrf").map(String::as_str)) {
+        return error_page(&p);
+    }
+    let Some(me) = caller.address.clone() else {
+        return error_page(&Problem::forbidden("log in as a subscriber"));
+    };
+    let contact = fields
+        .get("contact")
+        .map(String::as_str)
+        .unwrap_or_default();
+    match registrations::remove(&state, &caller, &me, contact).await {
+        Ok(()) => see_other("/dashboard?notice=removed"),
+        Err(p) => error_page(&p),
+    }
+}

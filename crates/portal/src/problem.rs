@@ -1,0 +1,240 @@
+//! [`Problem`]: every error answer of the API, as `application/problem+json` (RFC 9457),
+//! naming the field that is wrong; and [`JsonBody`], the JSON extractor whose errors are
+//! problems too.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use store::StoreError;
+use utoipa::ToSchema;
+
+/// The media type of a problem answer (RFC 9457 §3).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer (RFC 9457 §3.1): `type` is `about:blank` (the status says it all),
+/// `title` a short summary, `detail` this occurrence in words, `field` the request field at
+/// fault (a JSON member, a form field, a path or query parameter), when one is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Summary of the kind of problem.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for people.
+    pub detail: String,
+    /// The field of the request at fault, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    /// 422: the value of `field` is not acceptable.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_owned()),
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid field", detail)
+        }
+    }
+
+    /// 400: the request cannot be read at all (not JSON, not a form).
+    pub fn malformed(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed request", detail)
+    }
+
+    /// 401: no credentials, or ones that are not (or no longer) valid.
+    pub fn unauthenticated() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "not logged in",
+            "log in, or send Authorization: Bearer TOKEN (itsp token create)",
+        )
+    }
+
+    /// 403: the caller is known but may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 404: no such thing (or nothing the caller may see, which looks the same).
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not found", detail)
+    }
+
+    /// 409: the change clashes with what exists.
+    pub fn conflict(field: Option<&str>, detail: impl Into<String>) -> Problem {
+        Problem {
+            field: field.map(str::to_owned),
+            ..Problem::new(StatusCode::CONFLICT, "conflict", detail)
+        }
+    }
+
+    /// 500: the database or the machine failed; the detail is logged, not shown.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Problem {
+        tracing::error!(error = %cause, "portal request failed");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error",
+            "the server failed; its log says why",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Maps a store error to a problem, with `field` named for errors of the input.
+    pub fn from_store(e: StoreError, field: &str) -> Problem {
+        use StoreError as E;
+        match e {
+            E::BadAddress(_)
+            | E::BadPassword(_)
+            | E::BadEmail(_)
+            | E::BadGroup(_)
+            | E::BadTokenName(_)
+            | E::BadPreference { .. }
+            | E::UnknownPreference(_) => Problem::invalid(field, e.to_string()),
+            E::NoSuchDomain(_)
+            | E::NoSuchUser(_)
+            | E::NoSuchAlias(_)
+            | E::NoSuchToken(_)
+            | E::NoSuchBan(_) => Problem::not_found(e.to_string()),
+            E::DomainExists(_) | E::UserExists(_) | E::AliasExists(_) => {
+                Problem::conflict(Some(field), e.to_string())
+            }
+            E::DomainInUse(_) => Problem::conflict(None, e.to_string()),
+            other => Problem::internal(&other),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: {}", field, self.detail),
+            None => f.write_str(&self.detail),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (
+            self.status_code(),
+            [(header::CONTENT_TYPE, PROBLEM_JSON)],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// A JSON request body of `T`; a body that is not JSON, or not a `T`, is a [`Problem`]
+/// naming the member at fault (`"forwarding.busy"`), never axum's plain-text rejection.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !json_type {
+            return Err(Problem::malformed(
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::malformed(format!("cannot read the body: {e}")))?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body into `T`, naming the member at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(Problem::malformed(format!(
+                    "the body is not valid JSON: {inner}"
+                )));
+            }
+            let message = inner.to_string();
+            // serde names a missing or unknown member only in its message.
+            let field = if path == "." || path.is_empty() {
+                quoted_name(&message).unwrap_or_default()
+            } else {
+                path
+            };
+            let detail = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            Err(Problem::invalid(&field, detail))
+        }
+    }
+}
+
+/// The first name in backquotes of a serde message (`missing field `password``).
+fn quoted_name(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        seconds: Option<u32>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"name": 3}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("name"));
+        assert_eq!(e.status, 422);
+        let e = parse_json::<Body>(br#"{"name": "a", "seconds": -1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("seconds"));
+        let e = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("name"), "{e:?}");
+        let e = parse_json::<Body>(br#"{"name": "a", "colour": 1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("colour"), "{e:?}");
+        let e = parse_json::<Body>(b"{").unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+}

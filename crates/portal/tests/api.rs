@@ -1,0 +1,711 @@
+//! The REST API over loopback HTTP against a SQLite store: every endpoint's answers for an
+//! admin, the owner, another subscriber (404, as for someone who does not exist, or 403)
+//! and nobody (401); pagination; problem+json errors naming the field; the session with
+//! its CSRF header; the OpenAPI document and its routes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Portal, DOMAIN};
+use serde_json::json;
+
+const ALICE: &str = "alice@example.com";
+
+/// What a caller gets for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Any 2xx.
+    Ok,
+    Status(u16),
+}
+
+struct Case {
+    method: &'static str,
+    path: String,
+    body: Option<serde_json::Value>,
+    /// For alice (the owner, not an admin).
+    owner: Want,
+    /// For bob (another subscriber).
+    other: u16,
+}
+
+fn case(
+    method: &'static str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    owner: Want,
+    other: u16,
+) -> Case {
+    Case {
+        method,
+        path: path.to_owned(),
+        body,
+        owner,
+        other,
+    }
+}
+
+/// Every endpoint, about alice's resources where it has an owner.
+fn cases() -> Vec<Case> {
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let forbidden = Want::Status(403);
+    vec![
+        case("GET", "/api/v1/status", None, forbidden, 403),
+        case("GET", "/api/v1/domains", None, forbidden, 403),
+        case(
+            "POST",
+            "/api/v1/domains",
+            Some(json!({"name": "new.example"})),
+            forbidden,
+            403,
+        ),
+        case(
+            "DELETE",
+            "/api/v1/domains/unused.example",
+            None,
+            forbidden,
+            403,
+        ),
+        case("GET", "/api/v1/subscribers", None, forbidden, 403),
+        case(
+            "POST",
+            "/api/v1/subscribers",
+            Some(json!({"address": "carol@example.com", "password": "pw"})),
+            forbidden,
+            403,
+        ),
+        case("GET", "/api/v1/registrations", None, forbidden, 403),
+        case("GET", &a, None, Want::Ok, 404),
+        case(
+            "PATCH",
+            &a,
+            Some(json!({"web_password": common::PASSWORD})),
+            Want::Ok,
+            404,
+        ),
+        case("PATCH", &a, Some(json!({"admin": true})), forbidden, 404),
+        case("GET", &format!("{a}/aliases"), None, Want::Ok, 404),
+        case(
+            "POST",
+            &format!("{a}/aliases"),
+            Some(json!({"alias": "+4611@example.com"})),
+            forbidden,
+            404,
+        ),
+        case(
+            "DELETE",
+            &format!("{a}/aliases/100@example.com"),
+            None,
+            forbidden,
+            404,
+        ),
+        case("GET", &format!("{a}/groups"), None, Want::Ok, 404),
+        case("PUT", &format!("{a}/groups/int"), None, forbidden, 404),
+        case("DELETE", &format!("{a}/groups/ld"), None, forbidden, 404),
+        case("GET", &format!("{a}/forwarding"), None, Want::Ok, 404),
+        case(
+            "PUT",
+            &format!("{a}/forwarding"),
+            Some(json!({"busy": "sip:carol@example.com"})),
+            Want::Ok,
+            404,
+        ),
+        case("GET", &format!("{a}/registrations"), None, Want::Ok, 404),
+        case(
+            "DELETE",
+            &format!("{a}/registrations?contact=sip:alice@192.0.2.9:5060"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case("DELETE", &a, None, forbidden, 404),
+    ]
+}
+
+async fn prepare_alice(p: &Portal) {
+    p.store
+        .add_alias("100", DOMAIN, "alice", DOMAIN)
+        .await
+        .unwrap();
+    p.store.add_group("alice", DOMAIN, "ld").await.unwrap();
+    p.register("alice", "sip:alice@192.0.2.9:5060", true, "Phone/1.0")
+        .await;
+}
+
+#[tokio::test]
+async fn every_endpoint_is_authorised_in_one_way() {
+    let p = Portal::start().await;
+    prepare_alice(&p).await;
+    let before = p
+        .call(
+            "GET",
+            &format!("/api/v1/subscribers/{ALICE}"),
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(before.0, 200);
+
+    for c in cases() {
+        // Nobody: 401, as problem+json.
+        let (status, ct, body) = p.call(c.method, &c.path, None, c.body.clone()).await;
+        assert_eq!(status, 401, "{} {} without credentials", c.method, c.path);
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["status"], 401);
+        // A revoked or made-up token: 401 too.
+        let (status, _, _) = p
+            .call(c.method, &c.path, Some("itsp_made_up"), c.body.clone())
+            .await;
+        assert_eq!(status, 401, "{} {} with a made-up token", c.method, c.path);
+        // Bob, about alice: 404 (or 403 for admin-only endpoints), as problem+json.
+        let (status, ct, body) = p
+            .call(c.method, &c.path, Some(&p.bob_token), c.body.clone())
+            .await;
+        assert_eq!(status, c.other, "{} {} as bob: {body}", c.method, c.path);
+        assert_eq!(ct, "application/problem+json");
+        if c.other == 404 {
+            // The same answer as for a subscriber who does not exist: nothing learnt.
+            let nobody = c.path.replace(ALICE, "nobody@example.com");
+            let (status, _, body2) = p
+                .call(c.method, &nobody, Some(&p.bob_token), c.body.clone())
+                .await;
+            assert_eq!(status, 404, "{} {nobody} as bob", c.method);
+            assert_eq!(body["title"], body2["title"]);
+        }
+    }
+    // Nothing bob tried changed alice.
+    let after = p
+        .call(
+            "GET",
+            &format!("/api/v1/subscribers/{ALICE}"),
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(before.2, after.2);
+    assert_eq!(p.store.bindings(ALICE).await.unwrap().len(), 1);
+
+    // Alice herself.
+    for c in cases() {
+        let (status, _, body) = p
+            .call(c.method, &c.path, Some(&p.alice_token), c.body.clone())
+            .await;
+        match c.owner {
+            Want::Ok => assert!(
+                (200..300).contains(&status),
+                "{} {} as alice: {status} {body}",
+                c.method,
+                c.path
+            ),
+            Want::Status(s) => assert_eq!(status, s, "{} {} as alice: {body}", c.method, c.path),
+        }
+    }
+    assert!(
+        p.store.bindings(ALICE).await.unwrap().is_empty(),
+        "alice removed her own registration"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_may_do_everything() {
+    let p = Portal::start().await;
+    prepare_alice(&p).await;
+    p.store.add_domain("unused.example").await.unwrap();
+    let t = Some(p.admin_token.as_str());
+    for c in cases() {
+        let (status, _, body) = p.call(c.method, &c.path, t, c.body.clone()).await;
+        assert!(
+            (200..300).contains(&status),
+            "{} {} as admin: {status} {body}",
+            c.method,
+            c.path
+        );
+    }
+    assert!(p.store.subscriber("alice", DOMAIN).await.unwrap().is_none());
+    assert!(p.store.subscriber("carol", DOMAIN).await.unwrap().is_some());
+    assert!(p.store.domain_exists("new.example").await.unwrap());
+    assert!(!p.store.domain_exists("unused.example").await.unwrap());
+}
+
+#[tokio::test]
+async fn subscribers_come_a_page_at_a_time() {
+    let p = Portal::start().await;
+    p.store.add_domain("other.example").await.unwrap();
+    for i in 0..7 {
+        p.store
+            .add_subscriber(&format!("u{i}"), "other.example", "pw", None)
+            .await
+            .unwrap();
+    }
+    let t = Some(p.admin_token.as_str());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/subscribers?domain=other.example&limit=3&cursor={c}"),
+            None => "/api/v1/subscribers?domain=other.example&limit=3".to_owned(),
+        };
+        let (status, _, body) = p.call("GET", &path, t, None).await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(
+            items
+                .iter()
+                .map(|i| i["address"].as_str().unwrap().to_owned()),
+        );
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..7).map(|i| format!("u{i}@other.example")).collect();
+    assert_eq!(seen, want);
+    // All domains, default page: created_at is RFC 3339.
+    let (_, _, body) = p.call("GET", "/api/v1/subscribers", t, None).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 10);
+    let created = body["items"][0]["created_at"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+    // Bad parameters name themselves.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=nope", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, ct, body) = p
+            .call("GET", &format!("/api/v1/subscribers?{query}"), t, None)
+            .await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (422, "application/problem+json"),
+            "{query}: {body}"
+        );
+        assert_eq!(body["field"], field, "{query}");
+    }
+    let (status, _, _) = p
+        .call("GET", "/api/v1/subscribers?domain=unknown.example", t, None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_naming_the_field() {
+    let p = Portal::start().await;
+    let t = Some(p.admin_token.as_str());
+    let cases = [
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol", "password": "pw"}),
+            422,
+            "address",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com"}),
+            422,
+            "password",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com", "password": ""}),
+            422,
+            "password",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com", "password": 5}),
+            422,
+            "password",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com", "password": "pw", "email": "nope"}),
+            422,
+            "email",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com", "password": "pw", "colour": 1}),
+            422,
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "alice@example.com", "password": "pw"}),
+            409,
+            "address",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "carol@example.com", "password": "pw", "web_password": "a\u{7}b"}),
+            422,
+            "web_password",
+        ),
+        (
+            "POST",
+            "/api/v1/domains",
+            json!({"name": "bad domain"}),
+            422,
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/domains",
+            json!({"name": "example.com"}),
+            409,
+            "name",
+        ),
+        (
+            "PUT",
+            "/api/v1/subscribers/alice@example.com/forwarding",
+            json!({"busy": "bob@example.com"}),
+            422,
+            "busy",
+        ),
+        (
+            "PUT",
+            "/api/v1/subscribers/alice@example.com/forwarding",
+            json!({"no_answer_after": 601}),
+            422,
+            "no_answer_after",
+        ),
+        (
+            "PUT",
+            "/api/v1/subscribers/alice@example.com/forwarding",
+            json!({"no_answer_after": "20"}),
+            422,
+            "no_answer_after",
+        ),
+        (
+            "PATCH",
+            "/api/v1/subscribers/alice@example.com",
+            json!({"sip_password": ""}),
+            422,
+            "sip_password",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers/alice@example.com/aliases",
+            json!({"alias": "x@unserved.example"}),
+            422,
+            "alias",
+        ),
+        (
+            "POST",
+            "/api/v1/subscribers",
+            json!({"address": "x@unserved.example", "password": "pw"}),
+            422,
+            "address",
+        ),
+        (
+            "PUT",
+            "/api/v1/subscribers/alice@example.com/groups/a%20b",
+            json!(null),
+            422,
+            "group",
+        ),
+    ];
+    for (method, path, body, status, field) in cases {
+        let body = (!body.is_null()).then_some(body);
+        let (got, ct, problem) = p.call(method, path, t, body.clone()).await;
+        assert_eq!(got, status, "{method} {path} {body:?}: {problem}");
+        assert_eq!(ct, "application/problem+json", "{method} {path}");
+        assert_eq!(problem["type"], "about:blank");
+        assert_eq!(problem["status"], status);
+        if !field.is_empty() {
+            assert_eq!(
+                problem["field"], field,
+                "{method} {path} {body:?}: {problem}"
+            );
+        }
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+    }
+    // Not JSON at all.
+    let resp = p
+        .client
+        .post(p.url("/api/v1/domains"))
+        .bearer_auth(&p.admin_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = p
+        .client
+        .post(p.url("/api/v1/domains"))
+        .bearer_auth(&p.admin_token)
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // Nothing was changed by any of it.
+    assert!(p.store.subscriber("carol", DOMAIN).await.unwrap().is_none());
+    let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
+    assert_eq!(f, store::Forwarding::default());
+    // An unknown endpoint is a problem too.
+    let (status, ct, _) = p.call("GET", "/api/v1/nothing", t, None).await;
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+}
+
+#[tokio::test]
+async fn forwarding_round_trips() {
+    let p = Portal::start().await;
+    let t = Some(p.alice_token.as_str());
+    let path = format!("/api/v1/subscribers/{ALICE}/forwarding");
+    let want = json!({"always": null, "busy": "sip:bob@example.com", "no_answer": "tel:+4684567890", "no_answer_after": 20});
+    let (status, _, body) = p.call("PUT", &path, t, Some(want.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, want);
+    let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
+    assert_eq!(f.busy.as_deref(), Some("sip:bob@example.com"));
+    assert_eq!(f.no_answer_after, Some(20));
+    // A PUT replaces: absent members are off.
+    let (_, _, body) = p
+        .call(
+            "PUT",
+            &path,
+            t,
+            Some(json!({"always": "sip:carol@example.com"})),
+        )
+        .await;
+    assert_eq!(
+        body,
+        json!({"always": "sip:carol@example.com", "busy": null, "no_answer": null, "no_answer_after": null})
+    );
+}
+
+#[tokio::test]
+async fn a_session_needs_its_csrf_token_to_change_anything() {
+    let p = Portal::start().await;
+    // Wrong password and unknown user: the same answer.
+    let (s1, _, wrong) = p
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"address": ALICE, "password": "nope"})),
+        )
+        .await;
+    let (s2, _, unknown) = p
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"address": "zed@example.com", "password": "nope"})),
+        )
+        .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(wrong, unknown);
+    let resp = p
+        .client
+        .post(p.url("/api/v1/session"))
+        .json(&json!({"address": ALICE, "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let set_cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let session: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(session["address"], ALICE);
+    assert_eq!(session["admin"], false);
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+
+    let path = format!("/api/v1/subscribers/{ALICE}/forwarding");
+    let get = p
+        .client
+        .get(p.url(&path))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 200);
+    let body = json!({"busy": "sip:bob@example.com"});
+    let put = p
+        .client
+        .put(p.url(&path))
+        .header("cookie", &cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 403, "no X-CSRF-Token");
+    let put = p
+        .client
+        .put(p.url(&path))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "wrong")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 403, "a wrong X-CSRF-Token");
+    let put = p
+        .client
+        .put(p.url(&path))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    // Logout ends the session.
+    let out = p
+        .client
+        .delete(p.url("/api/v1/session"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    let get = p
+        .client
+        .get(p.url(&path))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn registrations_show_the_nat_verdict_and_status_counts() {
+    let p = Portal::start().await;
+    p.register("alice", "sip:alice@10.0.0.5:5060", true, "Deskphone 2")
+        .await;
+    p.register("bob", "sip:bob@198.51.100.4:5060", false, "Softphone")
+        .await;
+    let (_, _, mine) = p
+        .call(
+            "GET",
+            &format!("/api/v1/subscribers/{ALICE}/registrations"),
+            Some(&p.alice_token),
+            None,
+        )
+        .await;
+    let mine = mine.as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["nat"], true);
+    assert_eq!(mine[0]["user_agent"], "Deskphone 2");
+    assert!(mine[0]["expires_at"].as_str().unwrap().ends_with('Z'));
+    let (_, _, all) = p
+        .call("GET", "/api/v1/registrations", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (status, _, st) = p
+        .call("GET", "/api/v1/status", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(st["subscribers"], 3);
+    assert_eq!(st["registrations"], 2);
+    assert_eq!(st["domains"], 1);
+    assert_eq!(st["database"], "sqlite");
+    assert_eq!(st["version"], env!("CARGO_PKG_VERSION"));
+    // Removing one that is not there: 404; without a contact: 422 naming it.
+    let path = format!("/api/v1/subscribers/{ALICE}/registrations");
+    let (status, _, _) = p
+        .call(
+            "DELETE",
+            &format!("{path}?contact=sip:x@192.0.2.1"),
+            Some(&p.alice_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, body) = p.call("DELETE", &path, Some(&p.alice_token), None).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("contact")));
+}
+
+#[tokio::test]
+async fn tokens_can_be_revoked() {
+    let p = Portal::start().await;
+    let (status, _, _) = p
+        .call("GET", "/api/v1/session", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(status, 200);
+    let id = p.store.api_tokens().await.unwrap()[0].id;
+    assert!(p.store.api_tokens().await.unwrap()[0]
+        .last_used_at
+        .is_some());
+    p.store.revoke_api_token(id).await.unwrap();
+    let (status, _, _) = p
+        .call("GET", "/api/v1/session", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let p = Portal::start().await;
+    let (status, ct, doc) = p.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("application/json"));
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(op["responses"].is_object(), "{method} {path}");
+            // Every documented operation is routed: not the fallback, not 405.
+            let concrete = path
+                .replace("{address}", ALICE)
+                .replace("{domain}", "nothing.example")
+                .replace("{alias}", "1@example.com")
+                .replace("{group}", "g");
+            let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| json!({}));
+            let (status, _, answer) = p
+                .call(
+                    &method.to_uppercase(),
+                    &concrete,
+                    Some(&p.admin_token),
+                    body,
+                )
+                .await;
+            assert_ne!(status, 405, "{method} {path}");
+            let fallback = answer["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("no such endpoint"));
+            assert!(!fallback, "{method} {path} is documented but not routed");
+        }
+    }
+    assert_eq!(
+        operations, 23,
+        "the number of documented operations changed: update this test"
+    );
+    // The browsable view and its script.
+    let page = p.client.get(p.url("/api/docs")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("/assets/api-docs.js"));
+    let js = p
+        .client
+        .get(p.url("/assets/api-docs.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status().as_u16(), 200);
+}

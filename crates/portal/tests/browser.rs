@@ -1,0 +1,271 @@
+//! The portal in a real headless Chromium (Debian's `chromium` driven over WebDriver by
+//! `chromium-driver`'s `chromedriver`): a subscriber logs in through the form, sees his
+//! registered phone with its NAT verdict, gets a forwarding error next to the field, then
+//! saves forwarding; an admin sees the subscriber list. Screenshots of each page go to
+//! `target/tmp/portal-screenshots/`.
+//!
+//! The WebDriver protocol (W3C) is a few JSON requests, spoken here with reqwest.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Portal, DOMAIN, PASSWORD};
+use serde_json::{json, Value};
+
+/// The WebDriver element key (W3C).
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver runs (Debian's chromium and chromium-driver: \
+                 scripts/install-test-deps.sh chromium chromium-driver)",
+            );
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = http.get(format!("{base}/status")).send().await;
+            if let Ok(r) = ready {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                if v["value"]["ready"] == true {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1100,900"]
+            }
+        }}});
+        let v: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+            .to_owned();
+        Driver {
+            child,
+            base,
+            session,
+            http,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        assert!(v["value"]["error"].is_null(), "WebDriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Waits until the page source contains `text` (a click's navigation may still be
+    /// under way when the click returns); the source.
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            assert!(Instant::now() < deadline, "no {text:?} in {html}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn title(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/title", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Saves a PNG of the page to the screenshots folder.
+    async fn screenshot(&self, name: &str) {
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64_decode(v.as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Standard base64 (RFC 4648 §4), as WebDriver sends screenshots.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | (u32::from(*d) << (18 - 6 * i)));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
+    let p = Portal::start().await;
+    p.register("alice", "sip:alice@10.0.0.5:5060", true, "Deskphone 2")
+        .await;
+    let d = Driver::start().await;
+
+    d.go(&p.url("/login")).await;
+    assert_eq!(d.title().await, "Log in · itsp");
+    d.screenshot("login").await;
+    d.fill("#f-address", &format!("alice@{DOMAIN}")).await;
+    d.fill("#f-password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    let html = d.wait_for("Hello, alice@example.com").await;
+    assert!(html.contains("Deskphone 2"));
+    assert!(html.contains("Your phone is behind a NAT; calls are relayed."));
+    d.screenshot("dashboard").await;
+
+    // A bad forwarding target: the error next to the field.
+    d.fill("#f-busy", "bob@example.com").await;
+    d.click("form[action='/dashboard/forwarding'] button[type=submit]")
+        .await;
+    d.wait_for(r#"id="f-busy-error""#).await;
+    d.screenshot("dashboard-forwarding-error").await;
+    d.fill("#f-busy", "sip:bob@example.com").await;
+    d.click("form[action='/dashboard/forwarding'] button[type=submit]")
+        .await;
+    d.wait_for("Saved.").await;
+    let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
+    assert_eq!(f.busy.as_deref(), Some("sip:bob@example.com"));
+
+    // Log out; then an admin sees the subscribers.
+    d.click("form[action='/logout'] button").await;
+    d.wait_for("Your address and your web password.").await;
+    assert_eq!(d.title().await, "Log in · itsp");
+    d.fill("#f-address", &format!("admin@{DOMAIN}")).await;
+    d.fill("#f-password", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    let html = d.wait_for("Add a subscriber").await;
+    assert!(html.contains("alice@example.com"), "{html}");
+    d.screenshot("admin-subscribers").await;
+    d.go(&p.url("/api/docs")).await;
+    // The API browser rendered the document.
+    d.wait_for("/api/v1/subscribers/{address}/forwarding").await;
+    d.screenshot("api-docs").await;
+}
+
+#[test]
+fn base64_decodes() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGk="), b"hi");
+    assert_eq!(base64_decode("YWJj"), b"abc");
+}

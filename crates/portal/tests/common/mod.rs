@@ -1,0 +1,183 @@
+//! The portal on a loopback port over a SQLite store in a temporary directory, with a
+//! domain, two subscribers (alice, bob) with web passwords, an admin, and a token each.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
+
+use std::net::SocketAddr;
+
+use store::{flags, Binding, Store};
+
+/// The served domain.
+pub const DOMAIN: &str = "example.com";
+/// Every test subscriber's password (SIP and web).
+pub const PASSWORD: &str = "s3cret-pw";
+
+/// A running portal.
+pub struct Portal {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub admin_token: String,
+    pub alice_token: String,
+    pub bob_token: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Portal {
+    /// Starts one on the current runtime.
+    pub async fn start() -> Portal {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/itsp.db?mode=rwc", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        store.add_domain(DOMAIN).await.unwrap();
+        for user in ["alice", "bob", "admin"] {
+            store
+                .add_subscriber(user, DOMAIN, PASSWORD, None)
+                .await
+                .unwrap();
+            store
+                .set_web_password(user, DOMAIN, PASSWORD)
+                .await
+                .unwrap();
+        }
+        store.set_admin("admin", DOMAIN, true).await.unwrap();
+        let alice = store::Address::new("alice", DOMAIN).unwrap();
+        let bob = store::Address::new("bob", DOMAIN).unwrap();
+        let (_, admin_token) = store.create_api_token("tests", None).await.unwrap();
+        let (_, alice_token) = store.create_api_token("alice", Some(&alice)).await.unwrap();
+        let (_, bob_token) = store.create_api_token("bob", Some(&bob)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = portal::AppState::new(store.clone(), portal::PortalConfig::default());
+        tokio::spawn(portal::serve(listener, state, std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Portal {
+            addr,
+            store,
+            admin_token,
+            alice_token,
+            bob_token,
+            client,
+            _dir: dir,
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A request with `token` (none: anonymous) and a JSON body when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, String, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, content_type, json)
+    }
+
+    /// Logs in through the form; the session cookie (`itsp_session=...`).
+    pub async fn login_cookie(&self, user: &str) -> String {
+        let resp = self
+            .client
+            .post(self.url("/login"))
+            .form(&[
+                ("address", format!("{user}@{DOMAIN}")),
+                ("password", PASSWORD.to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "login of {user}");
+        let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// A page fetched with `cookie`: status and HTML.
+    pub async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// A form posted with `cookie`: status, Location and HTML.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .header("cookie", cookie)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, resp.text().await.unwrap())
+    }
+
+    /// Registers a device of `user` in the store, as the registrar would.
+    pub async fn register(&self, user: &str, contact: &str, nat: bool, user_agent: &str) {
+        let now = portal::time::unix_now();
+        let b = Binding {
+            aor: format!("{user}@{DOMAIN}"),
+            contact: contact.to_owned(),
+            expires_at: now + 3600,
+            q: 1000,
+            call_id: format!("call-{contact}"),
+            cseq: 1,
+            user_agent: user_agent.to_owned(),
+            received: "203.0.113.7:40000".to_owned(),
+            transport: "udp".to_owned(),
+            local_socket: "udp:127.0.0.1:5060".to_owned(),
+            path: None,
+            instance: None,
+            reg_id: None,
+            flags: if nat { flags::NAT } else { 0 },
+            updated_at: now,
+        };
+        self.store.upsert_binding(&b).await.unwrap();
+    }
+}
+
+/// The form token in a page's HTML.
+pub fn csrf_of(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker).expect("a form token in the page") + marker.len();
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len].to_owned()
+}

@@ -75,6 +75,14 @@ if compgen -G "$root/crates/media/prompts/digit-*.wav" >/dev/null; then
     cp "$root/crates/media/prompts"/digit-*.wav corpus/decode_wav/
 fi
 
+# Tariff seeds (billing): a native CSV, and a CGRateS plan (its six files joined by NUL
+# bytes, as the target splits them).
+mkdir -p corpus/parse_tariff
+printf 'prefix,description,connect_fee,rate_per_min,initial,increment\n46,Sweden,0,0.10,60,60\n468,Stockholm,0.05,0.40,30,6\n' \
+    >corpus/parse_tariff/native
+printf '#Id,Prefix\nDST_SE,+46\n\0#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_1,0,0.6,60s,1s,0s\n\0#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\nDR_1,DST_SE,RT_1,*up,4,0,\n\0#Tag,Years,Months,MonthDays,WeekDays,Time\nPEAK,*any,*any,*any,1;2;3;4;5,08:00:00\n\0#Id,DestinationRatesId,TimingTag,Weight\nRP_1,DR_1,*any,10\n\0#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\nexample.com,call,*any,2026-01-01T00:00:00Z,RP_1,\n' \
+    >corpus/parse_tariff/cgrates
+
 export RUSTC_BOOTSTRAP=1
 status=0
 for t in "${targets[@]}"; do

@@ -452,16 +452,14 @@ fn an_announcement_is_early_media_then_the_final_response() {
     h.sip(&text);
     h.response(183);
     h.step(false);
-    let cancel = concat!(
-        "CANCEL sip:announce@example.com;prompt=not-in-service;code=404 SIP/2.0\r\n\
+    let cancel = "CANCEL sip:announce@example.com;prompt=not-in-service;code=404 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy1\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:alice@example.com>;tag=a1\r\n\
          To: <sip:announce@example.com;prompt=not-in-service;code=404>\r\n\
          Call-ID: call-1@192.0.2.10\r\n\
          CSeq: 1 CANCEL\r\n\
-         Content-Length: 0\r\n\r\n"
-    );
+         Content-Length: 0\r\n\r\n";
     h.sip(cancel);
     h.response(487);
     assert_eq!(h.ua.live_calls(), 0);

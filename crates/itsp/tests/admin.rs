@@ -625,7 +625,7 @@ fn user_set_and_show() {
     for (args, says) in [
         (
             vec!["forward=sip:x@example.com"],
-            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after",
+            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail",
         ),
         (vec!["forward-busy"], "is not NAME=VALUE"),
         (

@@ -75,6 +75,7 @@ mod preferences;
 mod subscribers;
 mod tariffs;
 mod versions;
+mod voicemail;
 mod writer;
 
 use std::collections::HashMap;
@@ -98,11 +99,12 @@ pub use error::StoreError;
 pub use locations::{flags, Binding, BindingWrite};
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
-    FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
+    FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+pub use voicemail::{NewVoicemail, VoicemailMessage, STATUS_NEW, STATUS_SAVED};
 pub use writer::{Durability, Writer};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -84,11 +84,11 @@ mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
 pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer};
-pub use services::ServicesConfig;
 pub use engine::overload::OverloadLimits;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
+pub use services::ServicesConfig;
 pub use shell::{Server, StartReport};
 pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -147,11 +147,9 @@ pub(crate) fn route(
     }
     match named {
         Named::Echo => Ok(Some(vec![target(media, format!("sip:echo@{domain}"))])),
-        Named::OwnMailbox => Err(Rejection::new(
-            501,
-            "Voicemail retrieval by phone is not available yet",
-        )
-        .into()),
+        Named::OwnMailbox => {
+            Err(Rejection::new(501, "Voicemail retrieval by phone is not available yet").into())
+        }
         Named::Deposit(owner) => {
             let Some(subscriber) = cx.resolve(&owner, domain)? else {
                 return Err(Rejection::new(404, "No such mailbox").into());

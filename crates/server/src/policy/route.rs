@@ -508,8 +508,8 @@ fn local_call(
             });
         }
     }
-    let voicemail = (forwarding.voicemail && cx.config.services.media.is_some())
-        .then(|| subscriber.clone());
+    let voicemail =
+        (forwarding.voicemail && cx.config.services.media.is_some()).then(|| subscriber.clone());
     let mut fallbacks = Fallbacks {
         no_answer_after: forwarding
             .no_answer_after

@@ -212,6 +212,11 @@ impl ResponseContext {
         };
         let mut actions = Vec::new();
         ctx.start_next_group(now, &mut actions);
+        if ctx.branches.is_empty() {
+            // No target at all (a subscriber with no phone whose voicemail takes the
+            // call): the set-up fails at once, 480, for the failure phase.
+            ctx.advance(now, &mut actions);
+        }
         (ctx, actions)
     }
 

@@ -22,6 +22,7 @@ mod admin;
 mod capture_config;
 mod config;
 mod lint;
+mod media_service;
 mod nat_check;
 mod phone;
 mod relay;

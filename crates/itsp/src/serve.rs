@@ -49,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// not enough. Default: 1 (the RTP relay and the database writer have their own).
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     threads: Option<usize>,
+    /// Do not run the media services (echo, voicemail, announcements); `[media] enabled`.
+    #[arg(long)]
+    no_media: bool,
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -67,6 +70,8 @@ struct Settings {
     stun: Vec<std::net::SocketAddr>,
     store: StoreArgs,
     server: ServerConfig,
+    /// The media services; `None`: off.
+    media: Option<crate::config::MediaSettings>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -116,12 +121,20 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         .threads
         .or(config.sip.threads)
         .unwrap_or(crate::config::DEFAULT_SIP_THREADS);
+    let media = if args.no_media || !config.media.enabled {
+        None
+    } else {
+        let mut m = config.media.settings().map_err(anyhow::Error::msg)?;
+        m.shell.voicemail_dir = Some(store.data_dir.join("voicemail"));
+        Some(m)
+    };
     Ok(Settings {
         listens,
         threads,
         stun,
         store,
         server,
+        media,
     })
 }
 
@@ -163,9 +176,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let store = settings.store.open().await?;
     let backend = store.backend_name();
+    if let Some(media) = settings.media.take() {
+        if let Some(addr) = crate::media_service::start(media, store.clone()).await? {
+            settings.server.services.media = Some(addr);
+        }
+    }
     let (server, report) = Server::start(settings.server, store, &settings.listens)
         .await
         .map_err(|e| match e {

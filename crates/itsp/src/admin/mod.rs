@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate` and `ban`.
+//! `cdr`, `rate`, `ban` and `voicemail`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -22,6 +22,7 @@ mod rate;
 mod time;
 mod ul;
 mod user;
+mod voicemail;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -143,6 +144,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the voicemail messages of a subscriber.
+    ///
+    /// The media services of `itsp serve` record them when a call to a subscriber with
+    /// voicemail on (`itsp user set USER voicemail=on`) is busy, not answered or finds no
+    /// phone, or when someone dials *97USER.
+    #[command(after_long_help = voicemail::EXAMPLES)]
+    Voicemail {
+        #[command(subcommand)]
+        command: voicemail::VoicemailCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -157,7 +170,8 @@ impl Command {
             | Command::Acc { common, .. }
             | Command::Cdr { common, .. }
             | Command::Rate { common, .. }
-            | Command::Ban { common, .. } => common,
+            | Command::Ban { common, .. }
+            | Command::Voicemail { common, .. } => common,
         }
     }
 
@@ -173,6 +187,7 @@ impl Command {
             Command::Cdr { command, common } => cdr::run(command, common.json, &common.store).await,
             Command::Rate { command, common } => rate::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
+            Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
         }
     }
 }

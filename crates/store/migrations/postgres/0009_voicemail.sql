@@ -1,4 +1,4 @@
--- itsp store, PostgreSQL: voicemail messages. Keep in step with ../sqlite/0008_voicemail.sql.
+-- itsp store, PostgreSQL: voicemail messages. Keep in step with ../sqlite/0009_voicemail.sql.
 --
 -- One row per message left in a subscriber's mailbox by the media service: who called
 -- (the From URI), when (Unix milliseconds), how long (milliseconds), the WAV file (a path

@@ -1,4 +1,4 @@
--- itsp store, SQLite: voicemail messages. Keep in step with ../postgres/0008_voicemail.sql.
+-- itsp store, SQLite: voicemail messages. Keep in step with ../postgres/0009_voicemail.sql.
 --
 -- One row per message left in a subscriber's mailbox by the media service: who called
 -- (the From URI), when (Unix milliseconds), how long (milliseconds), the WAV file (a path

@@ -555,6 +555,7 @@ fn user_set_and_show() {
             busy: Some("sip:bob@example.com".into()),
             no_answer: Some("sip:vm@example.com".into()),
             no_answer_after: Some(20),
+            voicemail: false,
         }
     );
     // Clear one, change another.

@@ -1693,6 +1693,7 @@ pub async fn cdrs(s: Store) {
     assert_eq!(talked.caller_user.as_deref(), Some("alice"));
     assert_eq!(closed[1].cdr.disposition, Disposition::Failed);
     assert_eq!(closed[1].cdr.end_ms, 70_000);
+}
 
 /// Voicemail messages: added to a subscriber's mailbox, listed oldest first, new; an unknown
 /// mailbox is an error; removed with the subscriber.

@@ -1144,8 +1144,7 @@ mod tests {
             let e = Config::parse(text).unwrap().media.settings().unwrap_err();
             assert!(e.contains(key), "{e}");
         }
-        let e = ServerConfig::try_from(&Config::parse("[media]\necho = [\"a b\"]\n").unwrap())
-            .unwrap_err();
+        let e = Config::parse("[media]\necho = [\"a b\"]\n").unwrap_err();
         assert!(e.contains("media.echo"), "{e}");
     }
 

@@ -590,6 +590,7 @@ fn user_set_and_show() {
             "forward-busy       sips:bob@example.com",
             "forward-no-answer  sip:vm@example.com",
             "no-answer-after    20",
+            "voicemail          -",
         ],
         "{text}"
     );

@@ -23,7 +23,8 @@ pub(crate) async fn start(
     store: store::Store,
 ) -> anyhow::Result<Option<SocketAddr>> {
     let prompts = match &settings.prompts {
-        Some(dir) => Prompts::load(dir).with_context(|| "media.prompts".to_string())?,
+        // The media error names the directory or file and says what is wrong.
+        Some(dir) => Prompts::load(dir).map_err(|e| anyhow::anyhow!("media.prompts: {e}"))?,
         None => Prompts::built_in().context("the built-in prompts")?,
     };
     let voicemail_dir = settings

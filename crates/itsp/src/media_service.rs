@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use media::service::shell::{mailbox_dir, MediaService};
-use media::service::{Deposit, ServiceConfig};
-use media::Prompts;
+use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
+use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
+use media::{Prompt, Prompts};
 use tokio::sync::mpsc;
 
 use crate::config::MediaSettings;
@@ -46,24 +46,78 @@ pub(crate) async fn start(
     let mut config = ServiceConfig::new(local.to_string(), local.ip(), prompts);
     config.recorder = settings.recorder.clone();
     config.echo_delay = settings.echo_delay;
-    let (deposits, received) = mpsc::unbounded_channel();
-    service.spawn(config, deposits);
-    tokio::spawn(store_messages(received, store, voicemail_dir));
+    let (outgoing, received) = mpsc::unbounded_channel();
+    let (answers, answered) = mpsc::unbounded_channel();
+    service.spawn(config, outgoing, answered);
+    tokio::spawn(keep_mailboxes(received, answers, store, voicemail_dir));
     tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services listening");
     Ok(Some(local))
 }
 
-/// Writes each recorded message and its row.
-async fn store_messages(
-    mut received: mpsc::UnboundedReceiver<Deposit>,
+/// Does what the media service asks of the store: writes each recorded message and its
+/// row, reads a mailbox's new messages, marks heard ones saved.
+async fn keep_mailboxes(
+    mut received: mpsc::UnboundedReceiver<Outgoing>,
+    answers: mpsc::UnboundedSender<MailboxAnswer>,
     store: store::Store,
     dir: PathBuf,
 ) {
-    while let Some(deposit) = received.recv().await {
-        if let Err(e) = store_message(&deposit, &store, &dir).await {
-            tracing::error!(mailbox = %deposit.mailbox, caller = %deposit.caller, error = format!("{e:#}"), "voicemail message not stored");
+    while let Some(job) = received.recv().await {
+        match job {
+            Outgoing::Deposit(deposit) => {
+                if let Err(e) = store_message(&deposit, &store, &dir).await {
+                    tracing::error!(mailbox = %deposit.mailbox, caller = %deposit.caller, error = format!("{e:#}"), "voicemail message not stored");
+                }
+            }
+            Outgoing::ListMessages { call, mailbox } => {
+                let messages = new_messages(&mailbox, &store, &dir).await;
+                let _ = answers.send(MailboxAnswer { call, messages });
+            }
+            Outgoing::Heard { mailbox, ids } => {
+                match store
+                    .mark_voicemail_saved(&mailbox.user, &mailbox.domain, &ids)
+                    .await
+                {
+                    Ok(n) => tracing::info!(%mailbox, saved = n, "voicemail messages heard"),
+                    Err(e) => {
+                        tracing::error!(%mailbox, error = %e, "voicemail messages not marked heard")
+                    }
+                }
+            }
+            _ => {}
         }
     }
+}
+
+/// The new messages of `mailbox` with their audio; one whose file is missing or unreadable
+/// is skipped (logged).
+async fn new_messages(mailbox: &Mailbox, store: &store::Store, dir: &Path) -> Vec<StoredMessage> {
+    let rows = match store
+        .voicemail_messages(&mailbox.user, &mailbox.domain)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(%mailbox, error = %e, "voicemail messages not read");
+            return Vec::new();
+        }
+    };
+    let mut messages = Vec::new();
+    for row in rows.into_iter().filter(|r| r.status == store::STATUS_NEW) {
+        let path = dir.join(&row.file);
+        let audio = match tokio::fs::read(&path).await {
+            Ok(bytes) => Prompt::from_wav(&row.file, &bytes),
+            Err(e) => {
+                tracing::warn!(%mailbox, file = %path.display(), error = %e, "voicemail file missing");
+                continue;
+            }
+        };
+        match audio {
+            Ok(audio) => messages.push(StoredMessage { id: row.id, audio }),
+            Err(e) => tracing::warn!(%mailbox, error = %e, "voicemail file unusable"),
+        }
+    }
+    messages
 }
 
 async fn store_message(deposit: &Deposit, store: &store::Store, dir: &Path) -> anyhow::Result<()> {

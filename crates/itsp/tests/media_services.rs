@@ -1,8 +1,9 @@
 //! The media services of `itsp serve` end to end, with `itsp phone` on loopback: the echo
 //! test returns the caller's tone (`echo@` and `*98`), a call to a subscriber with
 //! voicemail on who is offline or busy is recorded into the mailbox (the WAV holds the
-//! caller's tone, the row its length, `itsp voicemail list` shows it), and an unknown
-//! number is announced as early media before the 404.
+//! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
+//! and hears it, and it is saved), and an unknown number is announced as early media
+//! before the 404.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -129,6 +130,28 @@ fn an_offline_subscriber_with_voicemail_gets_a_message() {
         text.contains("sip:alice@example.com") && text.contains("new"),
         "{text}"
     );
+
+    // Bob dials *97: "you have 1 new message", the beep, the message, goodbye; the service
+    // hangs up, and the message is saved.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("bob-heard.wav");
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--record", heard.to_str().unwrap(), "call", "*97"],
+    );
+    bob.wait_event("answered", WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob heard his messages");
+    assert_eq!(bob.all("ended")[0]["cause"], "remote-hangup");
+    server.wait_log("voicemail messages heard", WAIT);
+    let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    assert_eq!(list[0]["status"], "saved", "{list}");
+    let wav = rtp::audio::wav::parse(&std::fs::read(&heard).unwrap()).unwrap();
+    let level = rtp::audio::goertzel::tone_amplitude(&wav.samples, 700.0, 8000);
+    let seconds = wav.samples.len() as f64 / 8000.0;
+    // About 2.5 s of 700 Hz at 10000 in a recording of several seconds.
+    assert!(level > 1500.0, "700 Hz at {level:.0} in {seconds:.1} s");
     let _ = &mut server;
 }
 

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `echo`, `*98` ([`ServicesConfig::echo`]) | `sip:echo@DOMAIN` |
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
-//! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]) | not yet: `501` (retrieval by phone is to come) |
+//! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | an unknown user or one with no phone, for our own callers ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
@@ -130,12 +130,15 @@ pub(crate) fn deposit_target(media: SocketAddr, mailbox: &store::Address) -> Tar
 }
 
 /// The route step: a call for a service name of `domain`. `ours` = the caller is our
-/// authenticated user or a trusted peer. `Ok(None)` when `user` names no service.
+/// authenticated user or a trusted peer; `caller` = the From's (user, domain), whose
+/// mailbox `voicemail`/`*97` opens when it is a subscriber. `Ok(None)` when `user` names
+/// no service.
 pub(crate) fn route(
     cx: &mut Cx<'_>,
     user: &str,
     domain: &str,
     ours: bool,
+    caller: Option<(String, String)>,
 ) -> Result<Option<Vec<Target>>, Halt> {
     let config = &cx.config.services;
     let (Some(media), Some(named)) = (config.media, config.named(user)) else {
@@ -148,7 +151,18 @@ pub(crate) fn route(
     match named {
         Named::Echo => Ok(Some(vec![target(media, format!("sip:echo@{domain}"))])),
         Named::OwnMailbox => {
-            Err(Rejection::new(501, "Voicemail retrieval by phone is not available yet").into())
+            let owner = match caller {
+                Some((user, domain)) => cx.resolve(&user, &domain)?,
+                None => None,
+            };
+            let Some(owner) = owner else {
+                return Err(Rejection::new(403, "Only a subscriber has a mailbox").into());
+            };
+            let mut t = deposit_target(media, &owner);
+            if let Some(uri) = t.request_uri.as_mut() {
+                uri.push_str(";retrieve");
+            }
+            Ok(Some(vec![t]))
         }
         Named::Deposit(owner) => {
             let Some(subscriber) = cx.resolve(&owner, domain)? else {

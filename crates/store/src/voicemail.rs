@@ -71,6 +71,36 @@ impl Store {
         id.ok_or_else(|| StoreError::NoSuchUser(a.to_string()))
     }
 
+    /// Marks messages of `user@domain` heard ([`STATUS_SAVED`]); answers how many changed.
+    /// Ids of other mailboxes are left alone.
+    pub async fn mark_voicemail_saved(
+        &self,
+        user: &str,
+        domain: &str,
+        ids: &[i64],
+    ) -> Result<u64, StoreError> {
+        let a = Address::new(user, domain)?;
+        let mut changed = 0;
+        for id in ids {
+            let n = on_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE voicemail_messages SET status = $4
+                      WHERE id = $3 AND subscriber_id =
+                        (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)",
+                )
+                .bind(&a.user)
+                .bind(&a.domain)
+                .bind(id)
+                .bind(STATUS_SAVED)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            changed += n;
+        }
+        Ok(changed)
+    }
+
     /// The messages of `user@domain`, oldest first.
     pub async fn voicemail_messages(
         &self,

@@ -21,6 +21,7 @@
 //! |---|---|
 //! | `sip:echo@DOMAIN` | the echo test: the caller's audio back after [`ServiceConfig::echo_delay`], digits as tones |
 //! | `sip:voicemail@DOMAIN;mailbox=USER` | a voicemail deposit for `USER@DOMAIN`: greeting, beep, recording ([`ServiceEvent::Message`]) |
+//! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner hears their new messages: "you have N new messages", each message, goodbye ([`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
 //!
 //! Anything else is answered `404`.
@@ -134,6 +135,8 @@ pub enum Service {
     Echo,
     /// A deposit into this mailbox.
     Voicemail(Mailbox),
+    /// The owner listens to the new messages of this mailbox.
+    Retrieve(Mailbox),
     /// A prompt as early media, then this final response.
     Announce {
         /// The prompt's name.
@@ -158,7 +161,11 @@ impl Service {
                 if user.is_empty() {
                     return None;
                 }
-                Some(Service::Voicemail(Mailbox { user, domain }))
+                let mailbox = Mailbox { user, domain };
+                match uri.param("retrieve") {
+                    Some(_) => Some(Service::Retrieve(mailbox)),
+                    None => Some(Service::Voicemail(mailbox)),
+                }
             }
             ANNOUNCE => {
                 let prompt = uri.param("prompt")??.to_owned();
@@ -175,7 +182,7 @@ impl Service {
     pub fn name(&self) -> &'static str {
         match self {
             Service::Echo => ECHO,
-            Service::Voicemail(_) => VOICEMAIL,
+            Service::Voicemail(_) | Service::Retrieve(_) => VOICEMAIL,
             Service::Announce { .. } => ANNOUNCE,
         }
     }
@@ -201,6 +208,21 @@ pub enum ServiceEvent {
     },
     /// A voicemail message to store.
     Message(Deposit),
+    /// The new messages of a mailbox are wanted for call `call`: answer with
+    /// [`ServiceUa::messages`] (silence plays meanwhile).
+    ListMessages {
+        /// The call.
+        call: CallNumber,
+        /// Whose.
+        mailbox: Mailbox,
+    },
+    /// The owner heard these messages to their end: they are no longer new.
+    Heard {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The ids given with [`ServiceUa::messages`].
+        ids: Vec<i64>,
+    },
     /// A call ended; its RTP port can be closed.
     Ended {
         /// The call.
@@ -223,6 +245,15 @@ pub struct Deposit {
     pub duration: Duration,
     /// Why the recording stopped.
     pub reason: StopReason,
+}
+
+/// A stored message handed to [`ServiceUa::messages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The store's id, reported back in [`ServiceEvent::Heard`].
+    pub id: i64,
+    /// The recording.
+    pub audio: Prompt,
 }
 
 /// SIP bytes to send.
@@ -395,6 +426,7 @@ impl ServiceUa {
             if let Some(recording) = call.session.take_recording() {
                 deposit(&mut self.events, call, recording);
             }
+            heard(&mut self.events, call);
             if next == Next::Done || now >= call.hard_end {
                 done.push(number);
             }
@@ -458,6 +490,40 @@ impl ServiceUa {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServiceEvent> {
         self.events.pop_front()
+    }
+
+    /// The answer to [`ServiceEvent::ListMessages`]: the new messages of the mailbox,
+    /// oldest first. "You have N new messages" (or "no new messages"), each message after
+    /// a beep, then goodbye and the end of the call.
+    pub fn messages(&mut self, call: CallNumber, messages: Vec<StoredMessage>) {
+        let prompts = &self.config.prompts;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let session::App::Retrieve(r) = &mut c.session.app else {
+            return;
+        };
+        let mut intro: Vec<crate::player::Segment> = Vec::new();
+        let n = messages.len();
+        if n == 0 {
+            intro.extend(
+                prompts
+                    .get(names::VM_NO_NEW_MESSAGES)
+                    .cloned()
+                    .map(Into::into),
+            );
+        } else {
+            intro.extend(prompts.get(names::VM_YOU_HAVE).cloned().map(Into::into));
+            intro.extend(prompts.digits(&n.to_string()).into_iter().map(Into::into));
+            let word = if n == 1 {
+                names::VM_NEW_MESSAGE
+            } else {
+                names::VM_NEW_MESSAGES
+            };
+            intro.extend(prompts.get(word).cloned().map(Into::into));
+        }
+        let goodbye = prompts.get(names::GOODBYE).cloned();
+        r.load(intro, messages, goodbye);
     }
 
     // ----- requests -----
@@ -602,6 +668,9 @@ impl ServiceUa {
                 let vm = self.voicemail(mailbox, env);
                 (App::Voicemail(Box::new(vm)), Some(mailbox.clone()), 200)
             }
+            Service::Retrieve(mailbox) => {
+                (App::Retrieve(Box::default()), Some(mailbox.clone()), 200)
+            }
             Service::Announce { code, .. } => {
                 let mut player = Player::new(codec);
                 if let Some(p) = prompt {
@@ -696,6 +765,12 @@ impl ServiceUa {
             caller: caller.clone(),
             rtp_port: port,
         });
+        if let Service::Retrieve(mailbox) = &service {
+            self.events.push_back(ServiceEvent::ListMessages {
+                call: number,
+                mailbox: mailbox.clone(),
+            });
+        }
         self.by_port.insert(port, number);
         self.calls.insert(
             number,
@@ -961,6 +1036,7 @@ impl ServiceUa {
         if let Some(recording) = c.session.take_recording() {
             deposit(&mut self.events, &c, recording);
         }
+        heard(&mut self.events, &mut c);
         if c.session.dropped > 0 {
             tracing::debug!(
                 call = number,
@@ -1067,6 +1143,17 @@ fn first_hop(dialog: &Dialog) -> Option<SocketAddr> {
     };
     let ip = uri.host.ip()?;
     Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
+}
+
+/// Reports the messages the owner heard to their end since the last report.
+fn heard(events: &mut VecDeque<ServiceEvent>, call: &mut Call) {
+    let Some(mailbox) = call.mailbox.clone() else {
+        return;
+    };
+    let ids = call.session.take_heard();
+    if !ids.is_empty() {
+        events.push_back(ServiceEvent::Heard { mailbox, ids });
+    }
 }
 
 /// Reports a recording: a message to keep, or a log line for one too short.

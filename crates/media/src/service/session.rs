@@ -7,6 +7,8 @@
 //!   until `#`, silence, the maximum length or the hang-up; then "goodbye" and a BYE.
 //! - [`App::Announce`]: a prompt as early media (RFC 3960 style: 183 with SDP), then the
 //!   final response.
+//! - [`App::Retrieve`]: the owner's new messages — silence until the list arrives, then
+//!   "you have N new messages", each message after a beep, goodbye, and the end.
 //!
 //! Symmetric RTP (RFC 4961): packets go to the address in the peer's SDP until the first
 //! packet arrives, then to where that packet came from (the latched address), so a caller
@@ -21,8 +23,9 @@ use rtp::{MediaStream, StreamConfig};
 
 use crate::echo::Echo;
 use crate::listener::Listener;
-use crate::player::Player;
+use crate::player::{Player, Segment, Sequence};
 use crate::recorder::{Recorder, RecorderConfig, Recording};
+use crate::tone::ToneSpec;
 use crate::PcmFrame;
 
 /// What a session wants after a tick.
@@ -44,6 +47,76 @@ pub(crate) enum App {
     Voicemail(Box<Voicemail>),
     /// An announcement, then the call ends.
     Announce(Player),
+    /// The owner listens to the new messages.
+    Retrieve(Box<Retrieve>),
+}
+
+/// The owner listening to their new messages.
+#[derive(Debug, Default)]
+pub(crate) struct Retrieve {
+    /// What to play, once the messages are known.
+    sequence: Option<Sequence>,
+    /// Each message's id and the sample at which it has been heard to its end.
+    ends: Vec<(i64, u64)>,
+    /// How many of `ends` were reported heard.
+    reported: usize,
+}
+
+impl Retrieve {
+    /// The messages are known: queue the intro, each message after a beep, the goodbye.
+    pub(crate) fn load(
+        &mut self,
+        intro: Vec<Segment>,
+        messages: Vec<super::StoredMessage>,
+        goodbye: Option<crate::Prompt>,
+    ) {
+        let mut sequence = Sequence::new();
+        let mut at: u64 = 0;
+        let samples = |d: Duration| d.as_micros() as u64 * 8 / 1000;
+        for segment in intro {
+            at += samples(segment_duration(&segment));
+            sequence.push(segment);
+        }
+        for m in messages {
+            for segment in [
+                Segment::Silence(Duration::from_millis(500)),
+                Segment::Tone(ToneSpec::BEEP),
+                Segment::Prompt(m.audio),
+            ] {
+                at += samples(segment_duration(&segment));
+                sequence.push(segment);
+            }
+            self.ends.push((m.id, at));
+        }
+        sequence.push(Segment::Silence(Duration::from_millis(500)));
+        if let Some(goodbye) = goodbye {
+            sequence.push(goodbye);
+        }
+        self.sequence = Some(sequence);
+    }
+
+    /// Ids heard to their end and not yet reported.
+    fn take_heard(&mut self) -> Vec<i64> {
+        let played = self
+            .sequence
+            .as_ref()
+            .map_or(0, |s| s.frames_played() * FRAME_SAMPLES as u64);
+        let heard = self.ends[self.reported..]
+            .iter()
+            .take_while(|(_, end)| *end <= played)
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>();
+        self.reported += heard.len();
+        heard
+    }
+}
+
+fn segment_duration(segment: &Segment) -> Duration {
+    match segment {
+        Segment::Prompt(p) => p.duration(),
+        Segment::Tone(t) => t.duration(),
+        Segment::Silence(d) => *d,
+    }
 }
 
 /// A voicemail deposit in progress.
@@ -177,7 +250,7 @@ impl Session {
                     recorder.digit(digit);
                 }
             }
-            App::Announce(_) => {}
+            App::Announce(_) | App::Retrieve(_) => {}
         }
     }
 
@@ -186,6 +259,14 @@ impl Session {
     pub(crate) fn hang_up(&mut self) {
         if let App::Voicemail(vm) = &mut self.app {
             vm.stop();
+        }
+    }
+
+    /// Messages heard to their end since the last call (retrieval).
+    pub(crate) fn take_heard(&mut self) -> Vec<i64> {
+        match &mut self.app {
+            App::Retrieve(r) => r.take_heard(),
+            _ => Vec::new(),
         }
     }
 
@@ -247,6 +328,17 @@ impl Session {
                     Next::Done
                 }
             }
+            App::Retrieve(r) => match r.sequence.as_mut() {
+                // Waiting for the list: silence.
+                None => Next::Continue,
+                Some(s) => {
+                    if s.next_pcm(said) {
+                        Next::Continue
+                    } else {
+                        Next::Done
+                    }
+                }
+            },
             App::Voicemail(vm) => {
                 if let Some(recorder) = vm.recorder.as_mut() {
                     if recorder.push_pcm(heard).is_some() {

@@ -1,8 +1,10 @@
 //! The tokio shell of the [`ServiceUa`]: one UDP socket for SIP, one UDP socket per call for
 //! RTP (from a port range, even ports), a 20 ms tick for every call's media, and the core's
 //! SIP timers. The core runs on one task that owns it; each RTP socket has a reader task that
-//! hands datagrams to it through a channel. Recorded messages leave on a channel to whoever
-//! stores them (`itsp serve` writes the WAV file and the store row).
+//! hands datagrams to it through a channel. What needs the store leaves on a channel to
+//! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's new messages wanted,
+//! messages heard); the messages wanted come back on another ([`MailboxAnswer`]). `itsp
+//! serve` is that owner.
 
 use std::collections::HashMap;
 use std::io;
@@ -16,7 +18,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa};
+use super::{
+    CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
+    StoredMessage,
+};
 use crate::prompt::Prompt;
 
 /// The default RTP port range of the media service (even first port).
@@ -32,6 +37,36 @@ pub struct ShellConfig {
     /// The directory of the mailboxes: `DIR/DOMAIN/USER/greeting.wav` is a personal
     /// greeting.
     pub voicemail_dir: Option<PathBuf>,
+}
+
+/// What the service needs its owner to do with the store.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Keep this message.
+    Deposit(Deposit),
+    /// Answer with the new messages of `mailbox` for `call` ([`MailboxAnswer`]).
+    ListMessages {
+        /// The call.
+        call: CallNumber,
+        /// Whose.
+        mailbox: Mailbox,
+    },
+    /// These messages were heard: mark them saved.
+    Heard {
+        /// Whose.
+        mailbox: Mailbox,
+        /// Their ids.
+        ids: Vec<i64>,
+    },
+}
+
+/// The new messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
+#[derive(Debug)]
+pub struct MailboxAnswer {
+    /// The call.
+    pub call: CallNumber,
+    /// The messages, oldest first.
+    pub messages: Vec<StoredMessage>,
 }
 
 /// The bound service, ready to run.
@@ -60,11 +95,13 @@ impl MediaService {
     }
 
     /// Runs the service with `config` (its `contact_host` is set to the socket's address)
-    /// until the task is aborted; recorded messages go to `deposits`.
+    /// until the task is aborted; what needs the store goes to `outgoing`, mailbox
+    /// contents come back on `answers`.
     pub fn spawn(
         self,
         mut config: ServiceConfig,
-        deposits: mpsc::UnboundedSender<Deposit>,
+        outgoing: mpsc::UnboundedSender<Outgoing>,
+        answers: mpsc::UnboundedReceiver<MailboxAnswer>,
     ) -> JoinHandle<()> {
         config.contact_host = self.local.to_string();
         if config.media_ip.is_unspecified() {
@@ -90,7 +127,8 @@ impl MediaService {
             self.sip,
             env,
             rtp_rx,
-            deposits,
+            outgoing,
+            answers,
         ))
     }
 }
@@ -103,7 +141,8 @@ async fn run(
     sip: Arc<UdpSocket>,
     mut env: Env,
     mut rtp_rx: mpsc::Receiver<RtpIn>,
-    deposits: mpsc::UnboundedSender<Deposit>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    mut answers: mpsc::UnboundedReceiver<MailboxAnswer>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -127,6 +166,9 @@ async fn run(
             Some((port, source, bytes)) = rtp_rx.recv() => {
                 core.handle_rtp(std::time::Instant::now(), port, source, &bytes);
             }
+            Some(answer) = answers.recv() => {
+                core.messages(answer.call, answer.messages);
+            }
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());
             }
@@ -148,7 +190,19 @@ async fn run(
         }
         while let Some(event) = core.poll_event() {
             let lost = match event {
-                ServiceEvent::Message(d) => deposits.send(d).is_err(),
+                ServiceEvent::Message(d) => outgoing.send(Outgoing::Deposit(d)).is_err(),
+                ServiceEvent::ListMessages { call, mailbox } => {
+                    if outgoing
+                        .send(Outgoing::ListMessages { call, mailbox })
+                        .is_err()
+                    {
+                        core.messages(call, Vec::new());
+                    }
+                    false
+                }
+                ServiceEvent::Heard { mailbox, ids } => {
+                    outgoing.send(Outgoing::Heard { mailbox, ids }).is_err()
+                }
                 ServiceEvent::Ended { rtp_port, .. } => {
                     env.close(rtp_port);
                     false
@@ -156,7 +210,7 @@ async fn run(
                 _ => false,
             };
             if lost {
-                tracing::error!("voicemail message lost: nobody stores messages");
+                tracing::error!("voicemail change lost: nobody keeps the mailboxes");
             }
         }
     }

@@ -475,6 +475,13 @@ fn service_uris() {
             domain: "example.com".into()
         }))
     );
+    assert_eq!(
+        Service::of_uri("sip:voicemail@example.com;mailbox=bob;retrieve"),
+        Some(Service::Retrieve(Mailbox {
+            user: "bob".into(),
+            domain: "example.com".into()
+        }))
+    );
     assert_eq!(Service::of_uri("sip:voicemail@example.com"), None);
     assert_eq!(Service::of_uri("sip:voicemail@example.com;mailbox="), None);
     assert_eq!(
@@ -507,4 +514,71 @@ fn without_an_ack_the_service_hangs_up() {
     assert!(oks >= 5, "the 200 is retransmitted: {oks}");
     assert!(h.sent.iter().any(|(_, m)| m.method() == Some(&Method::Bye)));
     assert_eq!(h.ua.live_calls(), 0);
+}
+
+#[test]
+fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob;retrieve",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    let mailbox = Mailbox {
+        user: "bob".into(),
+        domain: "example.com".into(),
+    };
+    assert!(h.events.contains(&ServiceEvent::ListMessages {
+        call: 1,
+        mailbox: mailbox.clone()
+    }));
+    // Silence while the list is fetched.
+    for _ in 0..10 {
+        h.step(false);
+    }
+    let mut tone = vec![0i16; 8000];
+    Tone::new(700.0, 8000.0, 8000).fill(&mut tone);
+    h.ua.messages(
+        1,
+        vec![StoredMessage {
+            id: 7,
+            audio: Prompt::from_samples("m7", tone),
+        }],
+    );
+    let mut steps = 0;
+    while h.ua.live_calls() > 0 && steps < 1000 {
+        h.step(false);
+        steps += 1;
+    }
+    assert!(h.sent.iter().any(|(_, m)| m.method() == Some(&Method::Bye)));
+    assert!(h.events.contains(&ServiceEvent::Heard {
+        mailbox,
+        ids: vec![7]
+    }));
+    // "You have 1 new message", the beep, then the message's 700 Hz.
+    assert!(tone_amplitude(&h.heard, 700.0, 8000) > 1000.0);
+
+    // Hung up before the end of the message: not heard.
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob;retrieve",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.ua.messages(
+        1,
+        vec![StoredMessage {
+            id: 8,
+            audio: Prompt::from_samples("m8", vec![1000i16; 80_000]),
+        }],
+    );
+    for _ in 0..50 {
+        h.step(false);
+    }
+    h.sip(&in_dialog("BYE", &ok, 2, "", ""));
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, ServiceEvent::Heard { .. })));
 }

@@ -189,7 +189,13 @@ fn our_domain(
 ) -> Result<Decision, Halt> {
     let invite = *method == Method::Invite;
     if let Some((user, domain)) = user_and_domain(uri).filter(|_| invite) {
-        if let Some(targets) = crate::services::route(cx, &user, &domain, caller.0 || caller.1)? {
+        let from = match request.from()?.parsed_uri() {
+            Ok(Uri::Sip(u)) => user_and_domain(&u),
+            _ => None,
+        };
+        if let Some(targets) =
+            crate::services::route(cx, &user, &domain, caller.0 || caller.1, from)?
+        {
             forward.targets = targets;
             return Ok(Decision::Proxy(forward));
         }

@@ -1725,6 +1725,22 @@ pub async fn voicemail(s: Store) {
     assert_eq!(list[1].caller, "sip:alice@example.com");
     assert_eq!(list[1].duration_ms, 2_140);
     assert_eq!(list[1].status, store::STATUS_NEW);
+    assert_eq!(
+        s.mark_voicemail_saved("bob", "example.com", &[id, 9999])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.mark_voicemail_saved("alice", "example.com", &[id_older])
+            .await
+            .unwrap(),
+        0,
+        "not alice's"
+    );
+    let list = s.voicemail_messages("bob", "example.com").await.unwrap();
+    assert_eq!(list[1].status, store::STATUS_SAVED);
+    assert_eq!(list[0].status, store::STATUS_NEW);
     assert!(matches!(
         s.add_voicemail("carol", "example.com", &first).await,
         Err(StoreError::NoSuchUser(_))

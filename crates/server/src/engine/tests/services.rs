@@ -77,7 +77,7 @@ fn service_names_reach_the_media_ua() {
             "sip:voicemail@example.com;mailbox=bob"
         ]
     );
-    // A deposit for nobody, and the caller's own mailbox (not yet): refused.
+    // A deposit for nobody: refused.
     w.receive(
         CALLER,
         &invite(
@@ -96,12 +96,29 @@ fn service_names_reach_the_media_ua() {
             "alice",
             "example.com",
             CALLER,
-            "sip:voicemail@example.com",
+            "sip:voicemail@example.com;mailbox=bob;retrieve",
             "d3",
             true,
         ),
     );
-    assert_eq!(codes(&w.sent_to(CALLER)), [501]);
+    // The caller's own mailbox, whatever the dialled parameters say.
+    assert_eq!(
+        at_media(&mut w),
+        ["sip:voicemail@example.com;mailbox=alice;retrieve"]
+    );
+    // A trusted peer calling as nobody we know has no mailbox.
+    w.receive(
+        CALLER,
+        &invite(
+            "mallory",
+            "example.com",
+            CALLER,
+            "sip:*97@example.com",
+            "d4",
+            true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
 }
 
 #[test]

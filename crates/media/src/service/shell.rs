@@ -41,6 +41,7 @@ pub struct ShellConfig {
 
 /// What the service needs its owner to do with the store.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outgoing {
     /// Keep this message.
     Deposit(Deposit),

@@ -11,7 +11,7 @@
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
-//! | an unknown user or one with no phone, for our own callers ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
+//! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
 //! from outside get the answer of an absent user. A failed call goes to voicemail

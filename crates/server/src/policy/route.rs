@@ -217,8 +217,9 @@ fn our_domain(
             forward.voicemail = call.voicemail;
             Ok(Decision::Proxy(forward))
         }
-        // Our own callers hear why (an announcement as early media, then the refusal).
-        Err(Halt::Reject(r)) if invite && (caller.0 || caller.1) => {
+        // Our own callers hear why (an announcement as early media, then the refusal),
+        // when they offer media to hear it with (the media service answers offers only).
+        Err(Halt::Reject(r)) if invite && (caller.0 || caller.1) && !request.body().is_empty() => {
             let domain = crate::domains::normalize(&uri.host.text());
             match crate::services::announcement(&cx.config.services, &domain, r.code) {
                 Some(target) => {

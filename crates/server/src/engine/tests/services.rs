@@ -156,6 +156,20 @@ fn without_the_media_service_the_names_are_users() {
         ),
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+    // Without an offer there is nothing to hear: the plain answer.
+    let mut w = World::new(services_config());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:nobody@example.com",
+            "a4",
+            false,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
 }
 
 #[test]
@@ -284,6 +298,20 @@ fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
             "sip:nobody@example.com",
             "a3",
             true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+    // Without an offer there is nothing to hear: the plain answer.
+    let mut w = World::new(services_config());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:nobody@example.com",
+            "a4",
+            false,
         ),
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [404]);

@@ -173,8 +173,13 @@ fn a_busy_subscriber_with_voicemail_gets_a_message() {
 
 #[test]
 fn an_unknown_number_is_announced_before_the_404() {
-    let (_data, server) = server();
+    let data = DataDir::with_users(&[("alice", "a-secret")]);
     let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(&config, "[media]\nannouncements = true\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".to_owned(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
     let heard = dir.path().join("heard.wav");
     let mut alice = Softphone::start(
         server.udp,

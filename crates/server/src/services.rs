@@ -44,6 +44,7 @@ pub struct ServicesConfig {
     pub voicemail_after: Duration,
     /// Our callers hear an announcement (183 with the prompt, then the final response)
     /// for an unknown number (404) or a subscriber with no phone and no voicemail (480).
+    /// Off by default: the refusal comes at once, as without media services.
     pub announcements: bool,
 }
 
@@ -58,7 +59,7 @@ impl Default for ServicesConfig {
             voicemail: vec!["voicemail".into(), "*97".into()],
             deposit_prefix: "*97".into(),
             voicemail_after: DEFAULT_VOICEMAIL_AFTER,
-            announcements: true,
+            announcements: false,
         }
     }
 }
@@ -201,6 +202,7 @@ mod tests {
     fn on() -> ServicesConfig {
         ServicesConfig {
             media: Some("127.0.0.1:5090".parse().unwrap()),
+            announcements: true,
             ..ServicesConfig::default()
         }
     }

@@ -156,20 +156,6 @@ fn without_the_media_service_the_names_are_users() {
         ),
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [404]);
-    // Without an offer there is nothing to hear: the plain answer.
-    let mut w = World::new(services_config());
-    w.receive(
-        CALLER,
-        &invite(
-            "alice",
-            "example.com",
-            CALLER,
-            "sip:nobody@example.com",
-            "a4",
-            false,
-        ),
-    );
-    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
 }
 
 #[test]
@@ -256,7 +242,9 @@ fn busy_unanswered_and_offline_calls_go_to_voicemail() {
 
 #[test]
 fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
-    let mut w = World::new(services_config());
+    let mut announcing = services_config();
+    announcing.services.announcements = true;
+    let mut w = World::new(announcing.clone());
     w.receive(
         CALLER,
         &invite(
@@ -286,9 +274,7 @@ fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
             "sip:announce@example.com;prompt=not-available;code=480"
         ]
     );
-    let mut quiet = services_config();
-    quiet.services.announcements = false;
-    let mut w = World::new(quiet);
+    let mut w = World::new(services_config());
     w.receive(
         CALLER,
         &invite(
@@ -302,7 +288,7 @@ fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [404]);
     // Without an offer there is nothing to hear: the plain answer.
-    let mut w = World::new(services_config());
+    let mut w = World::new(announcing);
     w.receive(
         CALLER,
         &invite(

@@ -50,7 +50,7 @@ pub(crate) async fn start(
     let (answers, answered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);
     tokio::spawn(keep_mailboxes(received, answers, store, voicemail_dir));
-    tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services listening");
+    tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services ready");
     Ok(Some(local))
 }
 

@@ -25,7 +25,7 @@ fn server() -> (DataDir, Itsp) {
 #[test]
 fn echo_returns_the_callers_tone() {
     let (_data, server) = server();
-    server.startup_log("media services listening");
+    server.startup_log("media services ready");
     let dir = tempfile::tempdir().unwrap();
     for (target, codecs) in [("echo", "pcmu"), ("*98", "gsm")] {
         let heard = dir.path().join(format!("{codecs}.wav"));

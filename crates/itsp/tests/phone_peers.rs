@@ -415,7 +415,7 @@ fn baresip_calls_the_echo_test() {
     require_baresip();
     let dir = tempfile::tempdir().unwrap();
     let (_data, server) = server();
-    server.startup_log("media services listening");
+    server.startup_log("media services ready");
     let source = dir.path().join("carol-says.wav");
     tone_file(&source, BARESIP_HZ);
     let dial = format!("/dial sip:echo@{DOMAIN}");

@@ -40,6 +40,11 @@ pub(crate) async fn start(
         }
     };
     let mut local = service.local_addr();
+    if !local.ip().is_loopback() {
+        // The service trusts the Request-URI the proxy wrote (whose mailbox, deposit or
+        // listening): whoever can reach its socket can do what the proxy can.
+        tracing::warn!(media = %local, "the media services listen beyond loopback: firewall their port so only this server reaches it");
+    }
     if local.ip().is_unspecified() {
         local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }

@@ -1,4 +1,4 @@
-//! Voicemail messages (migration `0009`): one row per message the media service recorded in
+//! Voicemail messages (migration `0011`): one row per message the media service recorded in
 //! a subscriber's mailbox — caller, time, length, the WAV file and whether it is new. The
 //! audio itself is a file beside the database (`itsp serve` keeps it under the data
 //! directory's `voicemail/DOMAIN/USER/`); the row names it relative to that folder.

@@ -1,4 +1,4 @@
--- itsp store, PostgreSQL: voicemail messages. Keep in step with ../sqlite/0009_voicemail.sql.
+-- itsp store, SQLite: voicemail messages. Keep in step with ../postgres/0011_voicemail.sql.
 --
 -- One row per message left in a subscriber's mailbox by the media service: who called
 -- (the From URI), when (Unix milliseconds), how long (milliseconds), the WAV file (a path
@@ -7,11 +7,11 @@
 -- operator's to clean up.
 
 CREATE TABLE voicemail_messages (
-    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    subscriber_id BIGINT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
     caller        TEXT    NOT NULL,
-    created_ms    BIGINT  NOT NULL,
-    duration_ms   BIGINT  NOT NULL CHECK (duration_ms >= 0),
+    created_ms    INTEGER  NOT NULL,
+    duration_ms   INTEGER  NOT NULL CHECK (duration_ms >= 0),
     file          TEXT    NOT NULL,
     status        TEXT    NOT NULL CHECK (status = 'new' OR status = 'saved')
 );

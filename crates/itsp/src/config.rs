@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) control: crate::capture_config::ControlSection,
     /// `[http]`: the web portal and REST API.
     pub(crate) http: HttpSection,
+    /// `[media]`: the media services (echo, voicemail, announcements).
+    pub(crate) media: MediaSection,
 }
 
 /// `[http]`: the web portal and REST API (the `portal` crate).
@@ -75,6 +77,138 @@ impl Default for HttpSection {
             listen: std::net::SocketAddr::from(DEFAULT_HTTP_LISTEN),
             secure_cookies: false,
         }
+    }
+}
+
+/// `[media]`: the media service user agent inside `itsp serve`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MediaSection {
+    /// Run the media services.
+    pub(crate) enabled: bool,
+    /// The service UA's SIP socket, `ADDR:PORT` (port 0: any free one).
+    pub(crate) listen: String,
+    /// RTP ports of the service calls, `"MIN-MAX"`.
+    pub(crate) rtp_ports: String,
+    /// A directory of WAV prompts replacing or adding to the built-in ones; empty: none.
+    pub(crate) prompts: Option<PathBuf>,
+    /// User parts that reach the echo test.
+    pub(crate) echo: Vec<String>,
+    /// User parts that reach the caller's own mailbox.
+    pub(crate) voicemail: Vec<String>,
+    /// `PREFIXuser` leaves a message for `user`; empty: off.
+    pub(crate) deposit_prefix: String,
+    /// Seconds a subscriber with voicemail is rung before voicemail answers (their own
+    /// `no-answer-after` wins).
+    pub(crate) voicemail_after: u64,
+    /// Announcements for our callers instead of 404 / 480.
+    pub(crate) announcements: bool,
+    /// The longest message, in seconds.
+    pub(crate) max_message: u64,
+    /// Seconds of silence that end a message; 0: silence does not.
+    pub(crate) silence_timeout: u64,
+    /// The echo's delay in milliseconds.
+    pub(crate) echo_delay_ms: u64,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        let d = server::ServicesConfig::default();
+        let (min, max) = media::service::shell::DEFAULT_RTP_PORTS;
+        MediaSection {
+            enabled: true,
+            listen: "127.0.0.1:0".into(),
+            rtp_ports: format!("{min}-{max}"),
+            prompts: None,
+            echo: d.echo,
+            voicemail: d.voicemail,
+            deposit_prefix: d.deposit_prefix,
+            voicemail_after: d.voicemail_after.as_secs(),
+            announcements: d.announcements,
+            max_message: 180,
+            silence_timeout: 5,
+            echo_delay_ms: 200,
+        }
+    }
+}
+
+/// The checked `[media]` settings.
+#[derive(Debug, Clone)]
+pub(crate) struct MediaSettings {
+    pub(crate) shell: media::service::shell::ShellConfig,
+    pub(crate) prompts: Option<PathBuf>,
+    pub(crate) recorder: media::RecorderConfig,
+    pub(crate) echo_delay: Duration,
+}
+
+impl MediaSection {
+    /// The routing side (the media UA's address is filled in at start).
+    pub(crate) fn services(&self) -> Result<server::ServicesConfig, String> {
+        if self.voicemail_after == 0 || self.voicemail_after > 600 {
+            return Err("media.voicemail_after must be 1 to 600 seconds".into());
+        }
+        for (key, names) in [
+            ("media.echo", &self.echo),
+            ("media.voicemail", &self.voicemail),
+        ] {
+            if let Some(bad) = names
+                .iter()
+                .find(|n| n.is_empty() || n.contains(['@', ' ', ';', ':']))
+            {
+                return Err(format!("{key}: {bad:?} is not a user part"));
+            }
+        }
+        Ok(server::ServicesConfig {
+            media: None,
+            echo: self.echo.clone(),
+            voicemail: self.voicemail.clone(),
+            deposit_prefix: self.deposit_prefix.clone(),
+            voicemail_after: Duration::from_secs(self.voicemail_after),
+            announcements: self.announcements,
+        })
+    }
+
+    /// The media UA's side, or what is wrong (named by key).
+    pub(crate) fn settings(&self) -> Result<MediaSettings, String> {
+        let listen = self.listen.parse().map_err(|_| {
+            format!(
+                "media.listen: {:?} is not ADDR:PORT, e.g. 127.0.0.1:5090",
+                self.listen
+            )
+        })?;
+        let rtp_ports = self
+            .rtp_ports
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+            .filter(|(a, b)| a % 2 == 0 && a < b && *a >= 1024)
+            .ok_or_else(|| {
+                format!(
+                    "media.rtp_ports: {:?} is not a port range: write \"MIN-MAX\" with an even MIN of at least 1024 below MAX",
+                    self.rtp_ports
+                )
+            })?;
+        if !(1..=3600).contains(&self.max_message) {
+            return Err("media.max_message must be 1 to 3600 seconds".into());
+        }
+        if self.echo_delay_ms > 10_000 {
+            return Err("media.echo_delay_ms must be at most 10000".into());
+        }
+        let recorder = media::RecorderConfig {
+            max_length: Duration::from_secs(self.max_message),
+            silence_timeout: (self.silence_timeout > 0)
+                .then(|| Duration::from_secs(self.silence_timeout)),
+            ..media::RecorderConfig::default()
+        };
+        Ok(MediaSettings {
+            shell: media::service::shell::ShellConfig {
+                listen,
+                rtp_ports,
+                voicemail_dir: None,
+            },
+            prompts: self.prompts.clone().filter(|p| !p.as_os_str().is_empty()),
+            recorder,
+            echo_delay: Duration::from_millis(self.echo_delay_ms),
+        })
     }
 }
 
@@ -817,6 +951,7 @@ impl TryFrom<&Config> for ServerConfig {
             tcp: c.tcp.limits()?,
             overload: c.overload.limits()?,
             capture: c.capture.settings()?,
+            services: c.media.services()?,
             ..ServerConfig::default()
         })
     }
@@ -1027,6 +1162,22 @@ mod tests {
         assert_eq!(c.control.socket, d.control.socket);
         assert_eq!(ds.server_header, "itsp");
         assert_eq!(ds.digest_algorithms, [Algorithm::Md5]);
+        assert_eq!(cs.services, ds.services);
+        assert!(c.media.enabled);
+        assert_eq!(
+            format!("{:?}", c.media.settings()),
+            format!("{:?}", d.media.settings())
+        );
+        for (text, key) in [
+            ("[media]\nlisten = \"here\"\n", "media.listen"),
+            ("[media]\nrtp_ports = \"5-4\"\n", "media.rtp_ports"),
+            ("[media]\nmax_message = 0\n", "media.max_message"),
+        ] {
+            let e = Config::parse(text).unwrap().media.settings().unwrap_err();
+            assert!(e.contains(key), "{e}");
+        }
+        let e = Config::parse("[media]\necho = [\"a b\"]\n").unwrap_err();
+        assert!(e.contains("media.echo"), "{e}");
     }
 
     #[test]

@@ -15,14 +15,17 @@
 //! - `nat_check.rs`: `itsp nat check`, behind a NAT or not and of what kind (STUN, RFC 5780).
 //! - `store_args.rs`: `--data-dir` / `--db`, where the store is (shared by the commands
 //!   that use it).
+//! - `media_service.rs`: the media services inside `itsp serve` (the `media` crate's
+//!   service UA), recorded voicemail stored as files and rows.
 //! - `admin/`: the admin commands on the store, `itsp user|alias|group|domain|ul|calls|acc|
-//!   ban|token`, one module per concept and `output.rs` (tables for people, `--json` for
-//!   scripts).
+//!   cdr|rate|ban|token|voicemail`, one module per concept and `output.rs` (tables for
+//!   people, `--json` for scripts).
 
 mod admin;
 mod capture_config;
 mod config;
 mod lint;
+mod media_service;
 mod nat_check;
 mod phone;
 mod relay;
@@ -47,7 +50,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Start a SIP server with `itsp serve`; check SIP messages with `itsp lint`; manage
 /// domains, users (with call forwarding), aliases and groups and see who is registered
 /// with `itsp domain`, `user`, `alias`, `group` and `ul`; see the calls in progress and
-/// the accounting records with `itsp calls` and `itsp acc`. `itsp serve` also serves the
+/// the accounting records with `itsp calls`, `itsp acc` and `itsp cdr`; tariffs with `itsp
+/// rate`; a mailbox's messages with `itsp voicemail list`. `itsp serve` also serves the
 /// web portal and REST API (http://127.0.0.1:8080/ by default); `itsp token` makes the
 /// API's bearer tokens.
 #[derive(Debug, Parser)]
@@ -79,7 +83,10 @@ enum Command {
     /// otherwise. Phones register with the users created by `itsp user add`; their
     /// registrations survive a restart. Calls between users, to PSTN gateways (`[pstn]` in
     /// the config file) and to other domains (DNS) go through the proxy; `itsp calls`
-    /// lists them and `itsp acc` shows their records. Malformed requests are answered 400
+    /// lists them and `itsp acc` shows their records. Media services run inside: `echo`
+    /// (or *98) at any served domain is the echo test, and calls to a subscriber with
+    /// voicemail on that are busy, unanswered or offline are recorded into the mailbox
+    /// (`[media]`, --no-media). Malformed requests are answered 400
     /// with a reason phrase naming what is wrong; OPTIONS to the server is answered 200.
     /// The web portal and REST API listen on http://127.0.0.1:8080/ (--http-listen,
     /// --no-http); a port in use there is a warning, not a failure.

@@ -56,6 +56,9 @@ pub(crate) struct ServeArgs {
     /// Do not serve the web portal and REST API.
     #[arg(long, conflicts_with = "http_listen")]
     no_http: bool,
+    /// Do not run the media services (echo, voicemail, announcements); `[media] enabled`.
+    #[arg(long)]
+    no_media: bool,
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -77,6 +80,8 @@ struct Settings {
     /// The portal's address; `None`: no portal.
     http: Option<std::net::SocketAddr>,
     portal: portal::PortalConfig,
+    /// The media services; `None`: off.
+    media: Option<crate::config::MediaSettings>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -135,6 +140,13 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         secure_cookies: config.http.secure_cookies,
         ..portal::PortalConfig::default()
     };
+    let media = if args.no_media || !config.media.enabled {
+        None
+    } else {
+        let mut m = config.media.settings().map_err(anyhow::Error::msg)?;
+        m.shell.voicemail_dir = Some(store.data_dir.join("voicemail"));
+        Some(m)
+    };
     Ok(Settings {
         listens,
         threads,
@@ -143,6 +155,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         server,
         http,
         portal,
+        media,
     })
 }
 
@@ -184,10 +197,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let store = settings.store.open().await?;
     let backend = store.backend_name();
     let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
+    if let Some(media) = settings.media.take() {
+        if let Some(addr) = crate::media_service::start(media, store.clone()).await? {
+            settings.server.services.media = Some(addr);
+        }
+    }
     let (server, report) = Server::start(settings.server, store, &settings.listens)
         .await
         .map_err(|e| match e {

@@ -555,6 +555,7 @@ fn user_set_and_show() {
             busy: Some("sip:bob@example.com".into()),
             no_answer: Some("sip:vm@example.com".into()),
             no_answer_after: Some(20),
+            voicemail: false,
         }
     );
     // Clear one, change another.
@@ -589,6 +590,7 @@ fn user_set_and_show() {
             "forward-busy       sips:bob@example.com",
             "forward-no-answer  sip:vm@example.com",
             "no-answer-after    20",
+            "voicemail          -",
         ],
         "{text}"
     );
@@ -625,7 +627,7 @@ fn user_set_and_show() {
     for (args, says) in [
         (
             vec!["forward=sip:x@example.com"],
-            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after",
+            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail",
         ),
         (vec!["forward-busy"], "is not NAME=VALUE"),
         (

@@ -2,7 +2,8 @@
 //! registered at `itsp serve` on loopback. Bob (`itsp phone`) calls baresip, which answers
 //! by itself; baresip calls Alice (`itsp phone answer`). Each side plays a tone and the
 //! other side's recording must hold it: G.711 RTP both ways, SIP digest authentication,
-//! Record-Route and BYE in both directions.
+//! Record-Route and BYE in both directions. baresip also calls the echo test of the media
+//! services and hears its own tone back.
 //!
 //! baresip is configured in a temporary directory (`-f DIR`): loopback only, G.711, its
 //! tone from the `aufile` source. Version 1.0.0's `aufile` has no player, so what it hears
@@ -404,5 +405,32 @@ fn baresip_calls_itsp_phone() {
     assert!(
         share > 0.8,
         "baresip: {PHONE_HZ} Hz is {share:.2} of what it heard"
+    );
+}
+
+/// A real phone at the media services: baresip dials `echo@` and hears its own tone back
+/// (G.711 through the media service UA, Record-Route and BYE through the proxy).
+#[test]
+fn baresip_calls_the_echo_test() {
+    require_baresip();
+    let dir = tempfile::tempdir().unwrap();
+    let (_data, server) = server();
+    server.startup_log("media services ready");
+    let source = dir.path().join("carol-says.wav");
+    tone_file(&source, BARESIP_HZ);
+    let dial = format!("/dial sip:echo@{DOMAIN}");
+    let mut carol = Baresip::start(
+        server.udp,
+        "carol",
+        "c-secret",
+        &source,
+        &["-e", &dial, "-t", "6"],
+    );
+    carol.wait_line(&["Call established: sip:echo@example.com"], WAIT);
+    assert!(carol.wait_exit(WAIT).success(), "baresip quits cleanly");
+    let share = tone_share(&carol.recording(), BARESIP_HZ);
+    assert!(
+        share > 0.7,
+        "baresip: its {BARESIP_HZ} Hz is {share:.2} of what came back"
     );
 }

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// The control socket (`itsp trace`); `None`: none. `itsp serve` puts it in the data
     /// directory (`control.sock`) unless `[control] socket` says otherwise.
     pub control_socket: Option<std::path::PathBuf>,
+    /// The media services: where their user agent is, the names that reach them,
+    /// voicemail and announcements (`[media]`).
+    pub services: crate::services::ServicesConfig,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -171,6 +174,7 @@ impl Default for ServerConfig {
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
             capture: crate::capture::CaptureConfig::default(),
             control_socket: None,
+            services: crate::services::ServicesConfig::default(),
         }
     }
 }

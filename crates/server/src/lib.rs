@@ -34,6 +34,8 @@
 //! | `natping` | keepalives to NATed bindings |
 //! | [`rating`] | the plans of the stored tariff files; the price put on each answered call's record |
 //! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
+//! | [`services`] | media services as addresses: service names and short codes to the media service UA, deposit and announcement targets |
+//! | `voicemail` | the voicemail hook (`on_failure`): failed calls of subscribers with voicemail on to their mailbox |
 //! | `targets` | where a request goes: the next hops of a URI (RFC 3263), a binding's target |
 //! | [`config`] | [`ServerConfig`] |
 //! | `domains` | how served domains are compared |
@@ -70,12 +72,14 @@ pub mod proxy;
 pub mod pstn;
 pub mod rating;
 pub mod registrar;
+pub mod services;
 mod shell;
 mod sip_text;
 pub mod stun_server;
 mod sync;
 mod targets;
 pub mod trusted;
+mod voicemail;
 mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
@@ -85,5 +89,6 @@ pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
+pub use services::ServicesConfig;
 pub use shell::{Server, StartReport};
 pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -86,6 +86,7 @@ mod secrets;
 mod subscribers;
 mod tariffs;
 mod versions;
+mod voicemail;
 mod web_accounts;
 mod writer;
 
@@ -112,11 +113,12 @@ pub use locations::{flags, Binding, BindingWrite};
 pub use overview::Totals;
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
-    FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES,
+    FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+pub use voicemail::{NewVoicemail, VoicemailMessage, STATUS_NEW, STATUS_SAVED};
 pub use web_accounts::{NewSession, WebAccount, WebSession};
 pub use writer::{Durability, Writer};
 

@@ -1,7 +1,8 @@
 //! Per-subscriber preferences (Kamailio's `usr_preferences`): named values of a subscriber,
 //! deleted with it. The names are a fixed list, [`PREFERENCES`], each with its own check of
-//! the value, so the proxy can trust what it reads. Call forwarding is the first use
-//! ([`Store::forwarding`]); voicemail and prepaid settings join the list later.
+//! the value, so the proxy can trust what it reads. Call forwarding
+//! and voicemail on/off are read together ([`Store::forwarding`]); prepaid settings join
+//! the list later.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,10 @@ pub const FORWARD_NO_ANSWER: &str = "forward-no-answer";
 /// Seconds of ringing before [`FORWARD_NO_ANSWER`] applies, 1 to 600.
 pub const NO_ANSWER_AFTER: &str = "no-answer-after";
 
+/// `on`: calls that fail (busy, not answered, no phone registered) go to the subscriber's
+/// voicemail, and the owner's mailbox takes messages.
+pub const VOICEMAIL: &str = "voicemail";
+
 /// What a preference's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -29,6 +34,8 @@ pub enum PreferenceKind {
         /// The largest value accepted.
         max: u32,
     },
+    /// `on` or `off` (also `yes`/`no`, `true`/`false`, `1`/`0`), stored as `on`/`off`.
+    OnOff,
 }
 
 /// A preference the store knows: its name, its kind of value, and a line of help.
@@ -62,7 +69,12 @@ pub const PREFERENCES: &[PreferenceSpec] = &[
     PreferenceSpec {
         name: NO_ANSWER_AFTER,
         kind: PreferenceKind::Seconds { min: 1, max: 600 },
-        help: "seconds of ringing before forward-no-answer applies (1 to 600)",
+        help: "seconds of ringing before forward-no-answer (or voicemail) applies (1 to 600)",
+    },
+    PreferenceSpec {
+        name: VOICEMAIL,
+        kind: PreferenceKind::OnOff,
+        help: "on: calls not answered, busy or offline go to voicemail",
     },
 ];
 
@@ -96,6 +108,11 @@ impl PreferenceSpec {
                 }
                 Ok(value.to_owned())
             }
+            PreferenceKind::OnOff => match value.to_ascii_lowercase().as_str() {
+                "on" | "yes" | "true" | "1" => Ok("on".into()),
+                "off" | "no" | "false" | "0" => Ok("off".into()),
+                _ => Err(bad(format!("{value:?} is not on or off"))),
+            },
             PreferenceKind::Seconds { min, max } => match value.parse::<u32>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
                 _ => Err(bad(format!(
@@ -118,6 +135,8 @@ pub struct Forwarding {
     /// [`NO_ANSWER_AFTER`]: seconds of ringing before `no_answer` applies (the proxy's
     /// default when `None`).
     pub no_answer_after: Option<u32>,
+    /// [`VOICEMAIL`] is `on`: failed calls go to the subscriber's voicemail.
+    pub voicemail: bool,
 }
 
 /// One change of [`Store::set_preferences`]: a name and its new value, `None` to clear it.
@@ -236,6 +255,7 @@ impl Store {
                         .map_err(|_| StoreError::Corrupt("preferences.no-answer-after"))?;
                     f.no_answer_after = Some(seconds);
                 }
+                VOICEMAIL => f.voicemail = value == "on",
                 _ => {}
             }
         }
@@ -296,7 +316,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown preference \"forward\": the names are forward-always, forward-busy, \
-             forward-no-answer, no-answer-after"
+             forward-no-answer, no-answer-after, voicemail"
         );
+        let vm = PreferenceSpec::find(VOICEMAIL).unwrap();
+        assert_eq!(vm.check("ON").unwrap(), "on");
+        assert_eq!(vm.check("0").unwrap(), "off");
+        assert!(vm.check("maybe").is_err());
     }
 }

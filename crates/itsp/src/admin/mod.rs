@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate`, `ban` and `token`.
+//! `cdr`, `rate`, `ban`, `token` and `voicemail`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -23,6 +23,7 @@ mod time;
 mod token;
 mod ul;
 mod user;
+mod voicemail;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -155,6 +156,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the voicemail messages of a subscriber.
+    ///
+    /// The media services of `itsp serve` record them when a call to a subscriber with
+    /// voicemail on (`itsp user set USER voicemail=on`) is busy, not answered or finds no
+    /// phone, or when someone dials *97USER.
+    #[command(after_long_help = voicemail::EXAMPLES)]
+    Voicemail {
+        #[command(subcommand)]
+        command: voicemail::VoicemailCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -170,7 +183,8 @@ impl Command {
             | Command::Cdr { common, .. }
             | Command::Rate { common, .. }
             | Command::Ban { common, .. }
-            | Command::Token { common, .. } => common,
+            | Command::Token { common, .. }
+            | Command::Voicemail { common, .. } => common,
         }
     }
 
@@ -187,6 +201,7 @@ impl Command {
             Command::Rate { command, common } => rate::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
             Command::Token { command, common } => token::run(command, &common.store).await,
+            Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
         }
     }
 }

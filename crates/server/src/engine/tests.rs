@@ -976,6 +976,7 @@ fn requests_that_need_the_same_answer_share_one_query() {
 mod cdrs;
 mod guard;
 mod phases;
+mod services;
 /// The final response `dest` was sent last, forgetting everything sent.
 fn final_answer(w: &mut World, dest: &str) -> Message {
     w.sent_to(dest)

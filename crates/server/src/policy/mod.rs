@@ -50,7 +50,8 @@ use hook::Hook;
 
 /// The hooks of a server with `config`, in the order they run in every phase: NAT fixes
 /// first (the relay reads whether the sender is behind a NAT), then the media relay, then
-/// accounting; the capture (the tap only) when there is a ring to fill.
+/// voicemail (when the media services run: failed calls to the mailbox), then accounting;
+/// the capture (the tap only) when there is a ring to fill.
 pub(crate) fn hooks(
     config: &ServerConfig,
     relay: Option<crate::media_relay::RelaySetup>,
@@ -63,6 +64,9 @@ pub(crate) fn hooks(
             setup,
             config.proxy.stateless,
         )));
+    }
+    if let Some(media) = config.services.media {
+        hooks.push(Box::new(crate::voicemail::VoicemailHook::new(media)));
     }
     hooks.push(Box::new(crate::accounting::Accounting::new(
         config.node.clone(),

@@ -187,20 +187,60 @@ fn our_domain(
     caller: (bool, bool),
     mut forward: Forward,
 ) -> Result<Decision, Halt> {
+    let invite = *method == Method::Invite;
+    if let Some((user, domain)) = user_and_domain(uri).filter(|_| invite) {
+        let from = match request.from()?.parsed_uri() {
+            Ok(Uri::Sip(u)) => user_and_domain(&u),
+            _ => None,
+        };
+        if let Some(targets) =
+            crate::services::route(cx, &user, &domain, caller.0 || caller.1, from)?
+        {
+            forward.targets = targets;
+            return Ok(Decision::Proxy(forward));
+        }
+    }
     if let Some(number) = pstn_number(cx, uri)? {
         return pstn(cx, request, method, &number, caller, forward);
     }
-    if *method == Method::Invite && redirects(cx, uri) {
+    if invite && redirects(cx, uri) {
         let (_, targets) = local_user(cx, uri)?;
         if targets.is_empty() {
             return Err(reject(480, "Temporarily Unavailable"));
         }
         return Ok(redirect(request, &targets));
     }
-    let (targets, fallbacks) = local_call(cx, uri, *method == Method::Invite)?;
-    forward.targets = targets;
-    forward.fallbacks = fallbacks;
-    Ok(Decision::Proxy(forward))
+    match local_call(cx, uri, invite) {
+        Ok(call) => {
+            forward.targets = call.targets;
+            forward.fallbacks = call.fallbacks;
+            forward.voicemail = call.voicemail;
+            Ok(Decision::Proxy(forward))
+        }
+        // Our own callers hear why (an announcement as early media, then the refusal),
+        // when they offer media to hear it with (the media service answers offers only).
+        Err(Halt::Reject(r)) if invite && (caller.0 || caller.1) && !request.body().is_empty() => {
+            let domain = crate::domains::normalize(&uri.host.text());
+            match crate::services::announcement(&cx.config.services, &domain, r.code) {
+                Some(target) => {
+                    forward.targets = vec![target];
+                    Ok(Decision::Proxy(forward))
+                }
+                None => Err(Halt::Reject(r)),
+            }
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Where a call to one of our users goes ([`local_call`]).
+struct LocalCall {
+    /// The phones (or the unconditional forwarding), then the busy and no-answer targets.
+    targets: Vec<Target>,
+    /// Which targets are kept for busy and no answer.
+    fallbacks: Fallbacks,
+    /// The subscriber, when their voicemail takes the call if it fails.
+    voicemail: Option<store::Address>,
 }
 
 /// For a caller from outside (neither our authenticated user nor a trusted peer), the
@@ -457,7 +497,7 @@ fn local_call(
     cx: &mut Cx<'_>,
     uri: &sip::uri::SipUri<'_>,
     invite: bool,
-) -> Result<(Vec<Target>, Fallbacks), Halt> {
+) -> Result<LocalCall, Halt> {
     let (subscriber, mut targets) = local_user(cx, uri)?;
     let forwarding = if invite {
         cx.forwarding(&subscriber.user, &subscriber.domain)?
@@ -468,9 +508,15 @@ fn local_call(
         let forwarded = forward_targets(cx, &subscriber, always)?;
         if !forwarded.is_empty() {
             tracing::debug!(user = %subscriber, to = %always, "forwarding unconditionally");
-            return Ok((forwarded, Fallbacks::default()));
+            return Ok(LocalCall {
+                targets: forwarded,
+                fallbacks: Fallbacks::default(),
+                voicemail: None,
+            });
         }
     }
+    let voicemail =
+        (forwarding.voicemail && cx.config.services.media.is_some()).then(|| subscriber.clone());
     let mut fallbacks = Fallbacks {
         no_answer_after: forwarding
             .no_answer_after
@@ -489,9 +535,25 @@ fn local_call(
             targets.push(t);
         }
     }
+    if voicemail.is_some() && fallbacks.no_answer.is_empty() {
+        // Ring for the subscriber's no-answer-after (or the default), then voicemail.
+        fallbacks.end_on_no_answer = true;
+        fallbacks
+            .no_answer_after
+            .get_or_insert(cx.config.services.voicemail_after);
+    }
     let phones = targets.len() - fallbacks.busy.len() - fallbacks.no_answer.len();
     if phones == 0 {
         if fallbacks.no_answer.is_empty() {
+            if voicemail.is_some() {
+                // No phone: no targets, the context fails with 480 and the failure
+                // phase (voicemail) takes the call.
+                return Ok(LocalCall {
+                    targets: Vec::new(),
+                    fallbacks: Fallbacks::default(),
+                    voicemail,
+                });
+            }
             return Err(reject(480, "Temporarily Unavailable"));
         }
         // Not registered: straight to the no-answer target.
@@ -500,9 +562,17 @@ fn local_call(
             .iter()
             .filter_map(|i| targets.get(*i).cloned())
             .collect();
-        return Ok((no_answer, Fallbacks::default()));
+        return Ok(LocalCall {
+            targets: no_answer,
+            fallbacks: Fallbacks::default(),
+            voicemail,
+        });
     }
-    Ok((targets, fallbacks))
+    Ok(LocalCall {
+        targets,
+        fallbacks,
+        voicemail,
+    })
 }
 
 /// The targets of `subscriber`'s call-forwarding URI: our user's phones (no further

@@ -71,6 +71,10 @@ pub struct Fallbacks {
     pub no_answer: Vec<usize>,
     /// How long the first targets ring before the `no_answer` ones take over.
     pub no_answer_after: Option<Duration>,
+    /// With no `no_answer` targets, still stop ringing after `no_answer_after`: the
+    /// branches are cancelled and the call fails with 408, for the failure phase
+    /// (voicemail) to take.
+    pub end_on_no_answer: bool,
 }
 
 /// Settings of a context.
@@ -202,12 +206,17 @@ impl ResponseContext {
             cancelled: false,
             no_answer_at: fallbacks
                 .no_answer_after
-                .filter(|_| !fallbacks.no_answer.is_empty())
+                .filter(|_| !fallbacks.no_answer.is_empty() || fallbacks.end_on_no_answer)
                 .map(|after| now + after),
             fallbacks,
         };
         let mut actions = Vec::new();
         ctx.start_next_group(now, &mut actions);
+        if ctx.branches.is_empty() {
+            // No target at all (a subscriber with no phone whose voicemail takes the
+            // call): the set-up fails at once, 480, for the failure phase.
+            ctx.advance(now, &mut actions);
+        }
         (ctx, actions)
     }
 
@@ -425,13 +434,15 @@ impl ResponseContext {
     /// Fires due deadlines: Timer C (§16.8), CANCEL waits and the no-answer forwarding.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
+        let mut changed = false;
         if self.no_answer_at.is_some_and(|at| at <= now) {
             self.no_answer_at = None;
             if !self.final_sent && !self.cancelled {
                 self.supersede(now, &mut actions);
+                // With no target to forward to, the call may be over already.
+                changed = true;
             }
         }
-        let mut changed = false;
         for (i, b) in self.branches.iter_mut().enumerate() {
             let Some(deadline) = b.deadline else { continue };
             if deadline > now {
@@ -522,6 +533,10 @@ impl ResponseContext {
         }
         let targets = std::mem::take(&mut self.fallbacks.no_answer);
         self.candidates.clear();
+        if targets.is_empty() {
+            // Nobody to forward to: the call fails as not answered (failure phase).
+            self.candidates.push(Candidate::Local(408));
+        }
         for target in targets {
             self.start_branch(now, target, 0, actions);
         }
@@ -961,6 +976,7 @@ To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\
             busy: vec![1],
             no_answer: vec![2],
             no_answer_after: None,
+            end_on_no_answer: false,
         };
         let targets = [(1000, 1), (1000, 1), (1000, 1)];
         let (mut ctx, a) = ResponseContext::with_fallbacks(config(true), &targets, fallbacks, now);
@@ -978,6 +994,7 @@ To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\
             busy: Vec::new(),
             no_answer: vec![1],
             no_answer_after: Some(Duration::from_secs(20)),
+            end_on_no_answer: false,
         };
         let (mut ctx, a) =
             ResponseContext::with_fallbacks(config(true), &[(1000, 1), (1000, 1)], fallbacks, now);
@@ -995,12 +1012,49 @@ To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\
     }
 
     #[test]
+    fn no_answer_in_time_without_a_target_fails_with_408() {
+        let now = Instant::now();
+        let fallbacks = Fallbacks {
+            no_answer_after: Some(Duration::from_secs(20)),
+            end_on_no_answer: true,
+            ..Fallbacks::default()
+        };
+        // One phone rings, one never answers at all.
+        let (mut ctx, a) =
+            ResponseContext::with_fallbacks(config(true), &[(1000, 1), (1000, 1)], fallbacks, now);
+        assert_eq!(started(&a), [0, 1]);
+        ctx.on_response(now, BranchId(0), response(180));
+        assert_eq!(ctx.poll_timeout(), Some(now + Duration::from_secs(20)));
+        let a = ctx.handle_timeout(now + Duration::from_secs(20));
+        assert_eq!(cancels(&a), [0]);
+        assert!(started(&a).is_empty());
+        let a = ctx.on_response(now, BranchId(0), response(487));
+        assert!(
+            a.iter()
+                .any(|a| matches!(a, Action::Reply { code: 408, .. })),
+            "{a:?}"
+        );
+        // Without end_on_no_answer there is no such deadline.
+        let (ctx, _) = ResponseContext::with_fallbacks(
+            config(true),
+            &[(1000, 1)],
+            Fallbacks {
+                no_answer_after: Some(Duration::from_secs(20)),
+                ..Fallbacks::default()
+            },
+            now,
+        );
+        assert_ne!(ctx.poll_timeout(), Some(now + Duration::from_secs(20)));
+    }
+
+    #[test]
     fn unavailable_forwards_to_the_no_answer_target_and_busy_only_once() {
         let now = Instant::now();
         let fallbacks = Fallbacks {
             busy: vec![2],
             no_answer: vec![1],
             no_answer_after: None,
+            end_on_no_answer: false,
         };
         let targets = [(1000, 1), (1000, 1), (1000, 1)];
         let (mut ctx, _) = ResponseContext::with_fallbacks(config(true), &targets, fallbacks, now);

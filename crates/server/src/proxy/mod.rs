@@ -88,6 +88,9 @@ pub struct Forward {
     /// The sender was found behind a NAT (set by the NAT hook; the relay policy `nat`
     /// relays its calls).
     pub sender_natted: bool,
+    /// The subscriber whose voicemail takes the call if it fails (set by the route for
+    /// a subscriber with voicemail on; taken by the voicemail hook's failure phase).
+    pub voicemail: Option<store::Address>,
 }
 
 /// Changes made to a forwarded request besides the proxy's own (§16.6): what the NAT

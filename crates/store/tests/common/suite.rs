@@ -42,6 +42,7 @@ macro_rules! for_each_behaviour {
             web_sessions,
             api_tokens,
             subscribers_page_and_totals,
+            voicemail,
         );
     };
 }
@@ -1001,8 +1002,7 @@ pub async fn preferences(s: Store) {
         Err(StoreError::UnknownPreference(n)) if n == "forward"
     ));
     assert!(matches!(
-        s.remove_preference("alice", "example.com", "voicemail")
-            .await,
+        s.remove_preference("alice", "example.com", "vm-pin").await,
         Err(StoreError::UnknownPreference(_))
     ));
     assert_eq!(
@@ -1063,12 +1063,17 @@ pub async fn forwarding(s: Store) {
             busy: Some("sip:bob@example.com".into()),
             no_answer: Some("sip:vm@example.com".into()),
             no_answer_after: Some(20),
+            voicemail: false,
         }
     );
+    s.set_preference("bob", "example.com", "voicemail", "on")
+        .await
+        .unwrap();
     assert_eq!(
         s.forwarding("bob", "example.com").await.unwrap(),
         Forwarding {
             busy: Some("sip:alice@example.com".into()),
+            voicemail: true,
             ..Forwarding::default()
         }
     );
@@ -1914,6 +1919,71 @@ pub async fn cdrs(s: Store) {
     assert_eq!(talked.caller_user.as_deref(), Some("alice"));
     assert_eq!(closed[1].cdr.disposition, Disposition::Failed);
     assert_eq!(closed[1].cdr.end_ms, 70_000);
+}
+
+/// Voicemail messages: added to a subscriber's mailbox, listed oldest first, new; an unknown
+/// mailbox is an error; removed with the subscriber.
+pub async fn voicemail(s: Store) {
+    example_com_with(&s, &["alice", "bob"]).await;
+    assert!(s
+        .voicemail_messages("bob", "example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    let first = store::NewVoicemail {
+        caller: "sip:alice@example.com",
+        created_ms: 2_000,
+        duration_ms: 2_140,
+        file: "example.com/bob/2.wav",
+    };
+    let older = store::NewVoicemail {
+        created_ms: 1_000,
+        file: "example.com/bob/1.wav",
+        ..first.clone()
+    };
+    let id = s.add_voicemail("bob", "example.com", &first).await.unwrap();
+    let id_older = s.add_voicemail("bob", "example.com", &older).await.unwrap();
+    assert_ne!(id, id_older);
+    let list = s.voicemail_messages("bob", "EXAMPLE.COM").await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].file, "example.com/bob/1.wav");
+    assert_eq!(list[1].id, id);
+    assert_eq!(list[1].caller, "sip:alice@example.com");
+    assert_eq!(list[1].duration_ms, 2_140);
+    assert_eq!(list[1].status, store::STATUS_NEW);
+    assert_eq!(
+        s.mark_voicemail_saved("bob", "example.com", &[id, 9999])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.mark_voicemail_saved("alice", "example.com", &[id_older])
+            .await
+            .unwrap(),
+        0,
+        "not alice's"
+    );
+    let list = s.voicemail_messages("bob", "example.com").await.unwrap();
+    assert_eq!(list[1].status, store::STATUS_SAVED);
+    assert_eq!(list[0].status, store::STATUS_NEW);
+    assert!(matches!(
+        s.add_voicemail("carol", "example.com", &first).await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    assert!(matches!(
+        s.voicemail_messages("carol", "example.com").await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    s.remove_subscriber("bob", "example.com").await.unwrap();
+    s.add_subscriber("bob", "example.com", "pw", None)
+        .await
+        .unwrap();
+    assert!(s
+        .voicemail_messages("bob", "example.com")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Tariff files: a set replaced whole (files of another set untouched), read back as

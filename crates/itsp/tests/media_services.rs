@@ -1,0 +1,202 @@
+//! The media services of `itsp serve` end to end, with `itsp phone` on loopback: the echo
+//! test returns the caller's tone (`echo@` and `*98`), a call to a subscriber with
+//! voicemail on who is offline or busy is recorded into the mailbox (the WAV holds the
+//! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
+//! and hears it, and it is saved), and an unknown number is announced as early media
+//! before the 404.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::softphone::{tone_share, Softphone};
+use common::{admin, admin_json, as_strs, DataDir, Itsp};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn server() -> (DataDir, Itsp) {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    (data, server)
+}
+
+#[test]
+fn echo_returns_the_callers_tone() {
+    let (_data, server) = server();
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    for (target, codecs) in [("echo", "pcmu"), ("*98", "gsm")] {
+        let heard = dir.path().join(format!("{codecs}.wav"));
+        let mut alice = Softphone::start(
+            server.udp,
+            "alice",
+            "a-secret",
+            &[
+                "--tone",
+                "700",
+                "--codecs",
+                codecs,
+                "--record",
+                heard.to_str().unwrap(),
+                "--duration",
+                "4",
+                "call",
+                target,
+            ],
+        );
+        let answered = alice.wait_event("answered", WAIT);
+        assert_eq!(answered["codec"], codecs.to_uppercase(), "{answered}");
+        assert!(
+            alice.wait_exit(WAIT).success(),
+            "the call to {target} succeeded"
+        );
+        let report = &alice.all("report")[0];
+        assert!(
+            report["packets_received"].as_u64().unwrap() > 150,
+            "{report}"
+        );
+        let share = tone_share(&heard, 700.0);
+        assert!(
+            share > 0.7,
+            "{target}: 700 Hz is {share:.2} of what came back"
+        );
+    }
+}
+
+/// Alice calls bob (voicemail on) with a 700 Hz tone for `seconds` after the answer;
+/// returns the messages `itsp voicemail list` shows then.
+fn leave_a_message(data: &DataDir, server: &Itsp, seconds: u32) -> serde_json::Value {
+    let duration = seconds.to_string();
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--tone", "700", "--duration", &duration, "call", "bob"],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(
+        alice.wait_exit(WAIT).success(),
+        "alice's call was answered by voicemail"
+    );
+    server.wait_log("voicemail message stored", WAIT);
+    admin_json(data, &["voicemail", "list", "bob@example.com"])
+}
+
+fn check_message(data: &DataDir, message: &serde_json::Value, min_ms: u64, max_ms: u64) {
+    assert_eq!(message["caller"], "sip:alice@example.com", "{message}");
+    assert_eq!(message["status"], "new");
+    let ms = message["duration_ms"].as_u64().unwrap();
+    assert!((min_ms..=max_ms).contains(&ms), "{ms} ms: {message}");
+    let file = data
+        .path()
+        .join("voicemail")
+        .join(message["file"].as_str().unwrap());
+    let wav = rtp::audio::wav::parse(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(wav.sample_rate, 8000);
+    let seconds = wav.samples.len() as f64 / 8000.0;
+    assert!(
+        (seconds * 1000.0 - ms as f64).abs() < 50.0,
+        "{seconds} s in {}",
+        file.display()
+    );
+    let share = tone_share(&file, 700.0);
+    assert!(share > 0.7, "700 Hz is {share:.2} of the message");
+}
+
+#[test]
+fn an_offline_subscriber_with_voicemail_gets_a_message() {
+    let (data, mut server) = server();
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    // The greeting (6.7 s) and the beep (0.4 s), then about 3 s of tone, then hang-up.
+    let list = leave_a_message(&data, &server, 10);
+    let messages = list.as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{list}");
+    check_message(&data, &messages[0], 2000, 3200);
+    // The table for people.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "voicemail",
+            "list",
+            "bob@example.com",
+            "--data-dir",
+            &data.path_str(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sip:alice@example.com") && text.contains("new"),
+        "{text}"
+    );
+
+    // Bob dials *97: "you have 1 new message", the beep, the message, goodbye; the service
+    // hangs up, and the message is saved.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("bob-heard.wav");
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--record", heard.to_str().unwrap(), "call", "*97"],
+    );
+    bob.wait_event("answered", WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob heard his messages");
+    assert_eq!(bob.all("ended")[0]["cause"], "remote-hangup");
+    server.wait_log("voicemail messages heard", WAIT);
+    let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    assert_eq!(list[0]["status"], "saved", "{list}");
+    let wav = rtp::audio::wav::parse(&std::fs::read(&heard).unwrap()).unwrap();
+    let level = rtp::audio::goertzel::tone_amplitude(&wav.samples, 700.0, 8000);
+    let seconds = wav.samples.len() as f64 / 8000.0;
+    // About 2.5 s of 700 Hz at 10000 in a recording of several seconds.
+    assert!(level > 1500.0, "700 Hz at {level:.0} in {seconds:.1} s");
+    let _ = &mut server;
+}
+
+#[test]
+fn a_busy_subscriber_with_voicemail_gets_a_message() {
+    let (data, server) = server();
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--reject", "486", "--calls", "1", "answer"],
+    );
+    bob.wait_event("waiting", WAIT);
+    let list = leave_a_message(&data, &server, 10);
+    assert!(bob.wait_exit(WAIT).success());
+    check_message(&data, &list[0], 2000, 3200);
+}
+
+#[test]
+fn an_unknown_number_is_announced_before_the_404() {
+    let data = DataDir::with_users(&[("alice", "a-secret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(&config, "[media]\nannouncements = true\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".to_owned(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let heard = dir.path().join("heard.wav");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--record", heard.to_str().unwrap(), "call", "nobody"],
+    );
+    let status = alice.wait_exit(WAIT);
+    assert!(!status.success(), "the call fails");
+    let ended = &alice.all("ended")[0];
+    assert!(ended.to_string().contains("404"), "{ended}");
+    let report = &alice.all("report");
+    assert!(
+        report
+            .first()
+            .is_some_and(|r| r["packets_received"].as_u64().unwrap_or(0) > 100),
+        "the announcement came as early media: {:?}",
+        alice.events
+    );
+}

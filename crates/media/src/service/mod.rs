@@ -1,0 +1,1186 @@
+//! The media service user agent, sans-IO: the internal SIP UA that the proxy reaches like
+//! any user (`echo@`, `voicemail@`, announcements), so the proxy stays a proxy (DESIGN.md,
+//! issue 19).
+//!
+//! [`ServiceUa`] answers INVITEs (RFC 3261 §13.3) with an SDP answer (RFC 3264 §6: the
+//! caller's preferred codec among PCMU, PCMA and GSM, and telephone-event when offered;
+//! `488` when nothing is in common), handles ACK, BYE, CANCEL (§9.2), INFO digits and
+//! re-INVITEs, and runs one media session per call on a 20 ms tick. Like the `sip`
+//! transaction layer it sits on, it is fed datagrams ([`ServiceUa::handle`],
+//! [`ServiceUa::handle_rtp`]) and the time ([`ServiceUa::handle_timeout`],
+//! [`ServiceUa::tick`]); what to send and what happened are polled
+//! ([`ServiceUa::poll_transmit`], [`ServiceUa::poll_rtp`], [`ServiceUa::poll_event`]). The
+//! two things it needs from outside, an RTP port and a subscriber's personal greeting, come
+//! from an [`Environment`] the caller passes in.
+//!
+//! ## Which service: the Request-URI
+//!
+//! The proxy rewrites the Request-URI of the calls it sends here (`server::services`):
+//!
+//! | Request-URI | service |
+//! |---|---|
+//! | `sip:echo@DOMAIN` | the echo test: the caller's audio back after [`ServiceConfig::echo_delay`], digits as tones |
+//! | `sip:voicemail@DOMAIN;mailbox=USER` | a voicemail deposit for `USER@DOMAIN`: greeting, beep, recording ([`ServiceEvent::Message`]) |
+//! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner hears their new messages: "you have N new messages", each message, goodbye ([`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`]) |
+//! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
+//!
+//! Anything else is answered `404`.
+//!
+//! ## Layout
+//!
+//! - `mod.rs`: [`ServiceUa`], its configuration, [`Environment`], [`ServiceEvent`], SIP.
+//! - `session.rs`: one call's media: the RTP stream, symmetric RTP (RFC 4961), and the
+//!   application (echo, voicemail, announcement) on the 20 ms tick.
+//! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
+//! - `tests.rs`: calls on a simulated clock.
+
+mod session;
+pub mod shell;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtp::codec::Codec;
+use sdp::{LocalMedia, SessionDescription};
+use sip::build::MessageBuilder;
+use sip::dialog::{Dialog, DialogId};
+use sip::transaction::{self as tx, TimerConfig, TransactionKey, TransactionLayer};
+use sip::{HeaderName, Message, Method, Uri};
+
+use crate::echo::Echo;
+use crate::player::Player;
+use crate::prompt::Prompt;
+use crate::prompts::{names, Prompts};
+use crate::recorder::{RecorderConfig, Recording, StopReason};
+use crate::tone::ToneSpec;
+use session::{App, Next, Session, StreamSeeds, Voicemail};
+
+/// The methods the service answers (RFC 3261 §20.5).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+/// The user part of the echo test's Request-URI.
+pub const ECHO: &str = "echo";
+/// The user part of a voicemail deposit's Request-URI (with `;mailbox=USER`).
+pub const VOICEMAIL: &str = "voicemail";
+/// The user part of an announcement's Request-URI (with `;prompt=NAME;code=CODE`).
+pub const ANNOUNCE: &str = "announce";
+
+/// How the service UA is set up.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `host:port` of our SIP socket, for Contact and Via.
+    pub contact_host: String,
+    /// The address written in our SDP (where the RTP sockets listen).
+    pub media_ip: IpAddr,
+    /// The `User-Agent`/`Server` value.
+    pub user_agent: String,
+    /// SIP timers.
+    pub timers: TimerConfig,
+    /// The echo's delay.
+    pub echo_delay: Duration,
+    /// When a voicemail recording stops, and what is kept.
+    pub recorder: RecorderConfig,
+    /// The longest any service call lasts (then BYE).
+    pub max_call: Duration,
+    /// The prompts.
+    pub prompts: Prompts,
+}
+
+impl ServiceConfig {
+    /// Defaults for a UA at `contact_host` with media on `media_ip`: 200 ms echo, the
+    /// recorder's defaults, one hour per call, the built-in prompts.
+    pub fn new(contact_host: String, media_ip: IpAddr, prompts: Prompts) -> ServiceConfig {
+        ServiceConfig {
+            contact_host,
+            media_ip,
+            user_agent: "itsp-media".into(),
+            timers: TimerConfig::default(),
+            echo_delay: crate::echo::DEFAULT_DELAY,
+            recorder: RecorderConfig::default(),
+            max_call: Duration::from_secs(3600),
+            prompts,
+        }
+    }
+}
+
+/// What the core needs from its surroundings, asked while it handles a new call.
+pub trait Environment {
+    /// Opens an RTP port for a new call; `None` when none is free (the call gets 503).
+    fn open_rtp(&mut self) -> Option<u16>;
+    /// The personal greeting of `mailbox`, when its owner recorded one.
+    fn greeting(&mut self, mailbox: &Mailbox) -> Option<Prompt>;
+}
+
+/// A subscriber's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    /// The user part, e.g. `bob`.
+    pub user: String,
+    /// The domain, e.g. `example.com`.
+    pub domain: String,
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.user, self.domain)
+    }
+}
+
+/// A service a Request-URI asks for (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// The echo test.
+    Echo,
+    /// A deposit into this mailbox.
+    Voicemail(Mailbox),
+    /// The owner listens to the new messages of this mailbox.
+    Retrieve(Mailbox),
+    /// A prompt as early media, then this final response.
+    Announce {
+        /// The prompt's name.
+        prompt: String,
+        /// The final status code (400-699).
+        code: u16,
+    },
+}
+
+impl Service {
+    /// The service of a Request-URI; `None` when it names none.
+    pub fn of_uri(uri: &str) -> Option<Service> {
+        let Ok(Uri::Sip(uri)) = Uri::parse(uri) else {
+            return None;
+        };
+        let domain = uri.host.text().to_ascii_lowercase();
+        match uri.user? {
+            ECHO => Some(Service::Echo),
+            VOICEMAIL => {
+                let user = uri.param("mailbox")??;
+                let user = sip::uri::unescape_str(user)?.into_owned();
+                if user.is_empty() {
+                    return None;
+                }
+                let mailbox = Mailbox { user, domain };
+                match uri.param("retrieve") {
+                    Some(_) => Some(Service::Retrieve(mailbox)),
+                    None => Some(Service::Voicemail(mailbox)),
+                }
+            }
+            ANNOUNCE => {
+                let prompt = uri.param("prompt")??.to_owned();
+                let code = uri.param("code").flatten().unwrap_or("480").parse().ok()?;
+                (400..700)
+                    .contains(&code)
+                    .then_some(Service::Announce { prompt, code })
+            }
+            _ => None,
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Service::Echo => ECHO,
+            Service::Voicemail(_) | Service::Retrieve(_) => VOICEMAIL,
+            Service::Announce { .. } => ANNOUNCE,
+        }
+    }
+}
+
+/// A call's number in this core.
+pub type CallNumber = u64;
+
+/// What happened, for the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServiceEvent {
+    /// A call was taken.
+    Started {
+        /// The call.
+        call: CallNumber,
+        /// Which service.
+        service: Service,
+        /// The caller (the From URI).
+        caller: String,
+        /// Its RTP port.
+        rtp_port: u16,
+    },
+    /// A voicemail message to store.
+    Message(Deposit),
+    /// The new messages of a mailbox are wanted for call `call`: answer with
+    /// [`ServiceUa::messages`] (silence plays meanwhile).
+    ListMessages {
+        /// The call.
+        call: CallNumber,
+        /// Whose.
+        mailbox: Mailbox,
+    },
+    /// The owner heard these messages to their end: they are no longer new.
+    Heard {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The ids given with [`ServiceUa::messages`].
+        ids: Vec<i64>,
+    },
+    /// A call ended; its RTP port can be closed.
+    Ended {
+        /// The call.
+        call: CallNumber,
+        /// Its RTP port.
+        rtp_port: u16,
+    },
+}
+
+/// A recorded voicemail message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposit {
+    /// Whose mailbox.
+    pub mailbox: Mailbox,
+    /// The caller (the From URI of the INVITE).
+    pub caller: String,
+    /// The message: a WAV file, 8 kHz mono 16-bit.
+    pub wav: Vec<u8>,
+    /// Its length.
+    pub duration: Duration,
+    /// Why the recording stopped.
+    pub reason: StopReason,
+}
+
+/// A stored message handed to [`ServiceUa::messages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The store's id, reported back in [`ServiceEvent::Heard`].
+    pub id: i64,
+    /// The recording.
+    pub audio: Prompt,
+}
+
+/// SIP bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub dest: SocketAddr,
+    /// The message.
+    pub payload: Bytes,
+}
+
+/// An RTP packet to send from a call's port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpTransmit {
+    /// Our port (the socket to send from).
+    pub port: u16,
+    /// Destination.
+    pub dest: SocketAddr,
+    /// The packet.
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// 183 sent (announcement).
+    Early,
+    /// 200 sent, waiting for the ACK.
+    Answered,
+    /// ACK received.
+    Confirmed,
+}
+
+#[derive(Debug)]
+struct Call {
+    invite_key: TransactionKey,
+    invite: Message,
+    /// The INVITE's source: the proxy.
+    source: SocketAddr,
+    local_tag: String,
+    dialog: Option<Dialog>,
+    phase: Phase,
+    rtp_port: u16,
+    session: Session,
+    local: LocalMedia,
+    last_local: SessionDescription,
+    mailbox: Option<Mailbox>,
+    caller: String,
+    /// Our 2xx until the ACK: bytes, next retransmission, interval (§13.3.1.4).
+    unacked: Option<(Bytes, Instant, Duration)>,
+    /// 64*T1 after the 2xx: without an ACK by then, BYE.
+    ack_deadline: Option<Instant>,
+    /// The end of [`ServiceConfig::max_call`].
+    hard_end: Instant,
+    /// The announcement's final status code.
+    final_code: u16,
+}
+
+/// The service UA core. See the module documentation.
+#[derive(Debug)]
+pub struct ServiceUa {
+    config: ServiceConfig,
+    layer: TransactionLayer,
+    rng: fastrand::Rng,
+    calls: HashMap<CallNumber, Call>,
+    by_port: HashMap<u16, CallNumber>,
+    next_call: CallNumber,
+    /// Where each server transaction's responses go, and each client transaction's
+    /// requests.
+    dests: HashMap<TransactionKey, SocketAddr>,
+    out: VecDeque<Transmit>,
+    rtp_out: VecDeque<RtpTransmit>,
+    events: VecDeque<ServiceEvent>,
+}
+
+impl ServiceUa {
+    /// A core for `config`; `seed` feeds tags, branches and RTP's random values.
+    pub fn new(config: ServiceConfig, seed: u64) -> ServiceUa {
+        ServiceUa {
+            layer: TransactionLayer::new(config.timers),
+            config,
+            rng: fastrand::Rng::with_seed(seed),
+            calls: HashMap::new(),
+            by_port: HashMap::new(),
+            next_call: 1,
+            dests: HashMap::new(),
+            out: VecDeque::new(),
+            rtp_out: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Calls in progress.
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// A SIP datagram from `source`.
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        bytes: Bytes,
+        env: &mut dyn Environment,
+    ) {
+        let message = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%source, error = %e, "unparsable SIP message dropped");
+                return;
+            }
+        };
+        match self.layer.handle(now, message, false) {
+            tx::Incoming::NewRequest { key, request } => {
+                self.dests.insert(key.clone(), source);
+                self.on_request(now, key, request, source, env);
+            }
+            tx::Incoming::Cancel {
+                key,
+                request,
+                invite,
+            } => {
+                self.dests.insert(key.clone(), source);
+                self.on_cancel(now, key, request, invite);
+            }
+            tx::Incoming::Ack2xx { ack, .. } | tx::Incoming::StrayAck(ack) => self.on_ack(&ack),
+            tx::Incoming::Response { .. } | tx::Incoming::StrayResponse(_) => {}
+            tx::Incoming::Absorbed => {}
+            tx::Incoming::Malformed { error, .. } => {
+                tracing::debug!(%source, %error, "unmatchable SIP message dropped");
+            }
+            _ => {}
+        }
+        self.drain_layer();
+    }
+
+    /// An RTP datagram that reached our `port` from `source`.
+    pub fn handle_rtp(&mut self, now: Instant, port: u16, source: SocketAddr, bytes: &[u8]) {
+        let Some(call) = self.by_port.get(&port) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(call) {
+            c.session.receive(now, source, bytes);
+        }
+    }
+
+    /// One 20 ms media tick of every call: RTP to send ([`ServiceUa::poll_rtp`]), and the
+    /// calls whose application is done end.
+    pub fn tick(&mut self, now: Instant) {
+        let mut done = Vec::new();
+        let mut packets = Vec::new();
+        for (&number, call) in &mut self.calls {
+            if call.phase == Phase::Answered && call.unacked.is_none() {
+                // No ACK needed any more (a reliable hop); treat as confirmed.
+                call.phase = Phase::Confirmed;
+            }
+            packets.clear();
+            let next = call.session.tick(now, &mut packets);
+            for (dest, payload) in packets.drain(..) {
+                self.rtp_out.push_back(RtpTransmit {
+                    port: call.rtp_port,
+                    dest,
+                    payload,
+                });
+            }
+            if let Some(recording) = call.session.take_recording() {
+                deposit(&mut self.events, call, recording);
+            }
+            heard(&mut self.events, call);
+            if next == Next::Done || now >= call.hard_end {
+                done.push(number);
+            }
+        }
+        for number in done {
+            self.finish(now, number);
+        }
+        self.drain_layer();
+    }
+
+    /// Fires the SIP timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        let mut give_up = Vec::new();
+        for (&number, call) in &mut self.calls {
+            if let Some((bytes, at, interval)) = &mut call.unacked {
+                if *at <= now {
+                    self.out.push_back(Transmit {
+                        dest: call.source,
+                        payload: bytes.clone(),
+                    });
+                    *at = now + *interval;
+                    *interval = (*interval * 2).min(self.config.timers.t2);
+                }
+            }
+            if call.ack_deadline.is_some_and(|d| d <= now) {
+                give_up.push(number);
+            }
+        }
+        for number in give_up {
+            tracing::info!(call = number, "no ACK for our 200 within 64*T1: BYE");
+            self.end_with_bye(now, number);
+        }
+        self.drain_layer();
+    }
+
+    /// When [`ServiceUa::handle_timeout`] is next due (the media tick is apart).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = self
+            .calls
+            .values()
+            .flat_map(|c| [c.unacked.as_ref().map(|u| u.1), c.ack_deadline])
+            .flatten()
+            .min();
+        match (own, self.layer.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next SIP message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// The next RTP packet to send.
+    pub fn poll_rtp(&mut self) -> Option<RtpTransmit> {
+        self.rtp_out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServiceEvent> {
+        self.events.pop_front()
+    }
+
+    /// The answer to [`ServiceEvent::ListMessages`]: the new messages of the mailbox,
+    /// oldest first. "You have N new messages" (or "no new messages"), each message after
+    /// a beep, then goodbye and the end of the call.
+    pub fn messages(&mut self, call: CallNumber, messages: Vec<StoredMessage>) {
+        let prompts = &self.config.prompts;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let session::App::Retrieve(r) = &mut c.session.app else {
+            return;
+        };
+        let mut intro: Vec<crate::player::Segment> = Vec::new();
+        let n = messages.len();
+        if n == 0 {
+            intro.extend(
+                prompts
+                    .get(names::VM_NO_NEW_MESSAGES)
+                    .cloned()
+                    .map(Into::into),
+            );
+        } else {
+            intro.extend(prompts.get(names::VM_YOU_HAVE).cloned().map(Into::into));
+            intro.extend(prompts.digits(&n.to_string()).into_iter().map(Into::into));
+            let word = if n == 1 {
+                names::VM_NEW_MESSAGE
+            } else {
+                names::VM_NEW_MESSAGES
+            };
+            intro.extend(prompts.get(word).cloned().map(Into::into));
+        }
+        let goodbye = prompts.get(names::GOODBYE).cloned();
+        r.load(intro, messages, goodbye);
+    }
+
+    // ----- requests -----
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Message,
+        source: SocketAddr,
+        env: &mut dyn Environment,
+    ) {
+        let Some(method) = request.method().cloned() else {
+            return;
+        };
+        let in_dialog = request.to().ok().and_then(|t| t.tag()).is_some();
+        if in_dialog {
+            self.on_dialog_request(now, key, request, method);
+            return;
+        }
+        match method {
+            Method::Invite => self.on_invite(now, key, request, source, env),
+            Method::Options => {
+                let r = self
+                    .response(&request, 200, None)
+                    .header(HeaderName::Allow, ALLOW)
+                    .header(HeaderName::from_name("Accept"), "application/sdp");
+                self.respond(now, &key, r);
+            }
+            Method::Ack => {}
+            Method::Bye | Method::Info => {
+                let r = self.response(&request, 481, None);
+                self.respond(now, &key, r);
+            }
+            _ => {
+                let r = self
+                    .response(&request, 405, None)
+                    .header(HeaderName::Allow, ALLOW);
+                self.respond(now, &key, r);
+            }
+        }
+    }
+
+    /// A response to `request` with our tag when it has none.
+    fn response(&mut self, request: &Message, code: u16, reason: Option<&str>) -> MessageBuilder {
+        let tag = (code > 100 && request.to().ok().and_then(|t| t.tag()).is_none())
+            .then(|| self.token(10));
+        MessageBuilder::response_to(request, code, reason, tag.as_deref())
+    }
+
+    /// A new call (RFC 3261 §13.3.1): the service from the Request-URI, the SDP answer
+    /// (RFC 3264 §6), an RTP port, then 200 (or 183 for an announcement).
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Message,
+        source: SocketAddr,
+        env: &mut dyn Environment,
+    ) {
+        let service = request.request_uri_str().and_then(Service::of_uri);
+        let Some(service) = service else {
+            tracing::info!(
+                uri = request.request_uri_str().unwrap_or(""),
+                "no such service"
+            );
+            let r = self.response(&request, 404, Some("No Such Service"));
+            self.respond(now, &key, r);
+            return;
+        };
+        let prompt = match &service {
+            Service::Announce { prompt, .. } => match self.config.prompts.get(prompt) {
+                Some(p) => Some(p.clone()),
+                None => {
+                    tracing::warn!(%prompt, "announcement of an unknown prompt");
+                    let r = self.response(&request, 404, Some("No Such Prompt"));
+                    self.respond(now, &key, r);
+                    return;
+                }
+            },
+            _ => None,
+        };
+        let offer = match SessionDescription::from_bytes(request.body()) {
+            Ok(offer) if !request.body().is_empty() => offer,
+            _ => {
+                // No offer (a late-offer INVITE) or a malformed one: this UA answers
+                // offers only.
+                let r = self.response(&request, 488, Some("SDP Offer Required"));
+                self.respond(now, &key, r);
+                return;
+            }
+        };
+        let Some(port) = env.open_rtp() else {
+            tracing::warn!("no free RTP port for a service call");
+            let r = self
+                .response(&request, 503, Some("No Media Port Free"))
+                .header(HeaderName::RetryAfter, "5");
+            self.respond(now, &key, r);
+            return;
+        };
+        let session_id = self.rng.u64(1..u64::MAX / 2);
+        let local = LocalMedia::new(self.config.media_ip, port, local_codecs(), session_id, 1);
+        let (answer, negotiated) = match local.answer(&offer) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::info!(error = %e, "service call refused: no common codec");
+                self.events.push_back(ServiceEvent::Ended {
+                    call: 0,
+                    rtp_port: port,
+                });
+                let r = self
+                    .response(&request, e.status_code(), Some("Not Acceptable Here"))
+                    .header(
+                        HeaderName::from_name("Warning"),
+                        "305 itsp \"Incompatible media format: PCMU, PCMA or GSM required\"",
+                    )
+                    .header(HeaderName::Accept, "application/sdp");
+                self.respond(now, &key, r);
+                return;
+            }
+        };
+        let Some(codec) = Codec::from_encoding_name(&negotiated.codec.encoding_name) else {
+            self.events.push_back(ServiceEvent::Ended {
+                call: 0,
+                rtp_port: port,
+            });
+            let r = self.response(&request, 488, None);
+            self.respond(now, &key, r);
+            return;
+        };
+        let caller = request
+            .from()
+            .ok()
+            .map(|f| f.uri.to_owned())
+            .unwrap_or_default();
+        let (app, mailbox, final_code) = match &service {
+            Service::Echo => {
+                let echo = Echo::new(self.config.echo_delay).unwrap_or_default();
+                (App::Echo(echo), None, 200)
+            }
+            Service::Voicemail(mailbox) => {
+                let vm = self.voicemail(mailbox, env);
+                (App::Voicemail(Box::new(vm)), Some(mailbox.clone()), 200)
+            }
+            Service::Retrieve(mailbox) => {
+                (App::Retrieve(Box::default()), Some(mailbox.clone()), 200)
+            }
+            Service::Announce { code, .. } => {
+                let mut player = Player::new(codec);
+                if let Some(p) = prompt {
+                    player.push(p);
+                }
+                (App::Announce(player), None, *code)
+            }
+        };
+        let seeds = StreamSeeds {
+            ssrc: self.rng.u32(..),
+            sequence: self.rng.u16(..),
+            timestamp: self.rng.u32(..),
+        };
+        let session = match Session::new(
+            now,
+            codec,
+            negotiated.codec.payload_type_number(),
+            negotiated.telephone_event,
+            negotiated.remote_rtp,
+            seeds,
+            app,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "media session not started");
+                self.events.push_back(ServiceEvent::Ended {
+                    call: 0,
+                    rtp_port: port,
+                });
+                let r = self.response(&request, 500, None);
+                self.respond(now, &key, r);
+                return;
+            }
+        };
+        let number = self.next_call;
+        self.next_call += 1;
+        let local_tag = self.token(10);
+        let early = matches!(service, Service::Announce { .. });
+        let code = if early { 183 } else { 200 };
+        let mut r = MessageBuilder::response_to(&request, code, None, Some(&local_tag))
+            .header(HeaderName::Contact, &self.contact(service.name()))
+            .header(HeaderName::Allow, ALLOW);
+        // §12.1.1: a response that creates a dialog copies the Record-Route.
+        for rr in request.header_values(HeaderName::RecordRoute) {
+            r = r.header(HeaderName::RecordRoute, rr);
+        }
+        let r = r
+            .header(HeaderName::Server, &self.config.user_agent)
+            .body("application/sdp", answer.to_string().into_bytes());
+        let response = match r.build() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "answer not built");
+                self.events.push_back(ServiceEvent::Ended {
+                    call: 0,
+                    rtp_port: port,
+                });
+                let r = self.response(&request, 500, None);
+                self.respond(now, &key, r);
+                return;
+            }
+        };
+        let dialog = match Dialog::uas(&request, &local_tag, !early) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::debug!(error = %e, "no dialog for the service call");
+                None
+            }
+        };
+        let t1 = self.config.timers.t1;
+        let unacked = (!early).then(|| {
+            (
+                response.as_bytes().clone(),
+                now + t1,
+                (t1 * 2).min(self.config.timers.t2),
+            )
+        });
+        if let Err(e) = self.layer.send_response(now, &key, response) {
+            tracing::debug!(error = %e, "answer not sent");
+        }
+        tracing::info!(
+            call = number,
+            service = service.name(),
+            %caller,
+            codec = %codec,
+            rtp_port = port,
+            "service call"
+        );
+        self.events.push_back(ServiceEvent::Started {
+            call: number,
+            service: service.clone(),
+            caller: caller.clone(),
+            rtp_port: port,
+        });
+        if let Service::Retrieve(mailbox) = &service {
+            self.events.push_back(ServiceEvent::ListMessages {
+                call: number,
+                mailbox: mailbox.clone(),
+            });
+        }
+        self.by_port.insert(port, number);
+        self.calls.insert(
+            number,
+            Call {
+                invite_key: key,
+                invite: request,
+                source,
+                local_tag,
+                dialog,
+                phase: if early { Phase::Early } else { Phase::Answered },
+                rtp_port: port,
+                session,
+                local,
+                last_local: answer,
+                mailbox,
+                caller,
+                unacked,
+                ack_deadline: (!early).then(|| now + t1 * 64),
+                hard_end: now + self.config.max_call,
+                final_code,
+            },
+        );
+        self.drain_layer();
+    }
+
+    /// The deposit's application: the personal greeting or the default one naming the
+    /// mailbox (its digits, else "the mailbox you called"), the beep, then recording.
+    fn voicemail(&mut self, mailbox: &Mailbox, env: &mut dyn Environment) -> Voicemail {
+        let prompts = &self.config.prompts;
+        let mut player = Player::new(Codec::Pcmu);
+        let mut greeting: Vec<Prompt> = Vec::new();
+        if let Some(own) = env.greeting(mailbox) {
+            greeting.push(own);
+        } else {
+            let digits = prompts.digits(&mailbox.user);
+            let all_digits = mailbox.user.chars().all(|c| c.is_ascii_digit());
+            match (
+                prompts.get(names::VM_MAILBOX_OF),
+                all_digits && !digits.is_empty(),
+            ) {
+                (Some(of), true) => {
+                    greeting.push(of.clone());
+                    greeting.extend(digits);
+                    greeting.extend(prompts.get(names::VM_LEAVE_MESSAGE).cloned());
+                }
+                _ => greeting.extend(prompts.get(names::VM_GREETING).cloned()),
+            }
+        }
+        player.extend(greeting);
+        player.push(ToneSpec::BEEP);
+        Voicemail {
+            player,
+            recorder: None,
+            config: self.config.recorder.clone(),
+            outcome: None,
+            goodbye: prompts.get(names::GOODBYE).cloned(),
+            finished: false,
+        }
+    }
+
+    /// CANCEL (§9.2): 200, and an announcement still in its early phase gets 487.
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Message,
+        invite: Option<TransactionKey>,
+    ) {
+        let Some(invite) = invite else {
+            let r = self.response(&request, 481, None);
+            self.respond(now, &key, r);
+            return;
+        };
+        let r = MessageBuilder::response_to(&request, 200, None, None);
+        self.respond(now, &key, r);
+        let found = self
+            .calls
+            .iter()
+            .find(|(_, c)| c.invite_key == invite && c.phase == Phase::Early)
+            .map(|(n, _)| *n);
+        if let Some(number) = found {
+            if let Some(c) = self.calls.get(&number) {
+                let r = MessageBuilder::response_to(&c.invite, 487, None, Some(&c.local_tag));
+                let key = c.invite_key.clone();
+                self.respond(now, &key, r);
+            }
+            self.close(number);
+        }
+    }
+
+    /// ACK for our 2xx (§13.3.1.4): stops its retransmission.
+    fn on_ack(&mut self, ack: &Message) {
+        let Some(number) = DialogId::of_received_request(ack).and_then(|id| self.by_dialog(&id))
+        else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&number) {
+            c.unacked = None;
+            c.ack_deadline = None;
+            c.phase = Phase::Confirmed;
+        }
+    }
+
+    /// A request inside a call (§12.2.2).
+    fn on_dialog_request(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Message,
+        method: Method,
+    ) {
+        let number = DialogId::of_received_request(&request).and_then(|id| self.by_dialog(&id));
+        let Some(number) = number else {
+            let r = self.response(&request, 481, None);
+            self.respond(now, &key, r);
+            return;
+        };
+        let order = self
+            .calls
+            .get_mut(&number)
+            .and_then(|c| c.dialog.as_mut())
+            .map(|d| d.receive_request(&request));
+        if let Some(Err(e)) = order {
+            tracing::debug!(call = number, error = %e, "request out of order");
+            let r = self.response(&request, 500, None);
+            self.respond(now, &key, r);
+            return;
+        }
+        match method {
+            Method::Bye => {
+                let r = self.response(&request, 200, None);
+                self.respond(now, &key, r);
+                tracing::info!(call = number, "caller hung up");
+                if let Some(c) = self.calls.get_mut(&number) {
+                    c.session.hang_up();
+                }
+                self.close(number);
+            }
+            Method::Info => {
+                let content_type = request.header(HeaderName::ContentType).unwrap_or("");
+                match crate::dtmf::parse_info(content_type, request.body()) {
+                    Ok(digit) => {
+                        if let Some(c) = self.calls.get_mut(&number) {
+                            c.session.digit(digit.digit);
+                        }
+                        let r = self.response(&request, 200, None);
+                        self.respond(now, &key, r);
+                    }
+                    Err(e) => {
+                        let code = e.status_code().unwrap_or(400);
+                        let r = self.response(&request, code, None);
+                        self.respond(now, &key, r);
+                    }
+                }
+            }
+            Method::Invite => self.on_reinvite(now, number, key, request),
+            Method::Options => {
+                let r = self
+                    .response(&request, 200, None)
+                    .header(HeaderName::Allow, ALLOW);
+                self.respond(now, &key, r);
+            }
+            _ => {
+                let r = self
+                    .response(&request, 405, None)
+                    .header(HeaderName::Allow, ALLOW);
+                self.respond(now, &key, r);
+            }
+        }
+    }
+
+    /// A re-INVITE (RFC 3264 §8): answered from our media, same port, the session
+    /// version moved on; the codec stays the one chosen first.
+    fn on_reinvite(
+        &mut self,
+        now: Instant,
+        number: CallNumber,
+        key: TransactionKey,
+        request: Message,
+    ) {
+        let contact = self.contact("service");
+        let Some(c) = self.calls.get_mut(&number) else {
+            return;
+        };
+        let answered = SessionDescription::from_bytes(request.body())
+            .ok()
+            .filter(|_| !request.body().is_empty())
+            .and_then(|offer| c.local.answer(&offer).ok());
+        let Some((mut answer, negotiated)) = answered else {
+            let r = MessageBuilder::response_to(&request, 488, None, None);
+            self.respond(now, &key, r);
+            return;
+        };
+        answer.continue_from(&c.last_local);
+        c.session.set_remote(negotiated.remote_rtp);
+        if let Some(d) = c.dialog.as_mut() {
+            d.refresh_target(&request);
+        }
+        let body = answer.to_string();
+        c.last_local = answer;
+        let r = MessageBuilder::response_to(&request, 200, None, None)
+            .header(HeaderName::Contact, &contact)
+            .header(HeaderName::Allow, ALLOW)
+            .body("application/sdp", body.into_bytes());
+        self.respond(now, &key, r);
+    }
+
+    // ----- ending calls -----
+
+    /// The application of call `number` is done: BYE for an answered call, the final
+    /// response for an announcement.
+    fn finish(&mut self, now: Instant, number: CallNumber) {
+        let Some(c) = self.calls.get(&number) else {
+            return;
+        };
+        if c.phase == Phase::Early {
+            let code = c.final_code;
+            let r = MessageBuilder::response_to(&c.invite, code, None, Some(&c.local_tag))
+                .header(HeaderName::Server, &self.config.user_agent);
+            let key = c.invite_key.clone();
+            self.respond(now, &key, r);
+            self.close(number);
+            return;
+        }
+        self.end_with_bye(now, number);
+    }
+
+    /// Sends BYE in call `number` (§15.1.1) and closes it.
+    fn end_with_bye(&mut self, now: Instant, number: CallNumber) {
+        let via = self.via();
+        let Some(c) = self.calls.get_mut(&number) else {
+            return;
+        };
+        c.session.hang_up();
+        let source = c.source;
+        if let Some(dialog) = c.dialog.as_mut() {
+            let dest = first_hop(dialog).unwrap_or(source);
+            let bye = dialog
+                .request(&Method::Bye, &via, None)
+                .header(HeaderName::UserAgent, &self.config.user_agent)
+                .build();
+            match bye {
+                Ok(bye) => match self.layer.send_request(now, bye, false) {
+                    Ok(key) => {
+                        self.dests.insert(key, dest);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "BYE not sent"),
+                },
+                Err(e) => tracing::debug!(error = %e, "BYE not built"),
+            }
+        }
+        self.close(number);
+        self.drain_layer();
+    }
+
+    /// Forgets call `number`: a deposit still pending is reported, then the end.
+    fn close(&mut self, number: CallNumber) {
+        let Some(mut c) = self.calls.remove(&number) else {
+            return;
+        };
+        self.by_port.remove(&c.rtp_port);
+        c.session.hang_up();
+        if let Some(recording) = c.session.take_recording() {
+            deposit(&mut self.events, &c, recording);
+        }
+        heard(&mut self.events, &mut c);
+        if c.session.dropped > 0 {
+            tracing::debug!(
+                call = number,
+                dropped = c.session.dropped,
+                "RTP packets dropped"
+            );
+        }
+        tracing::debug!(call = number, remote = %c.session.remote(), "service call ended");
+        self.events.push_back(ServiceEvent::Ended {
+            call: number,
+            rtp_port: c.rtp_port,
+        });
+    }
+
+    // ----- sending -----
+
+    fn respond(&mut self, now: Instant, key: &TransactionKey, response: MessageBuilder) {
+        let response = response.header(HeaderName::Server, &self.config.user_agent);
+        match response.build() {
+            Ok(r) => {
+                if let Err(e) = self.layer.send_response(now, key, r) {
+                    tracing::debug!(error = %e, "response not sent");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "response could not be built"),
+        }
+        self.drain_layer();
+    }
+
+    fn drain_layer(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.layer.poll_transmit() {
+                progressed = true;
+                if let Some(&dest) = self.dests.get(&t.key) {
+                    self.out.push_back(Transmit {
+                        dest,
+                        payload: t.payload,
+                    });
+                }
+            }
+            while let Some(event) = self.layer.poll_event() {
+                progressed = true;
+                if let tx::Event::Terminated(key) = event {
+                    self.dests.remove(&key);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn by_dialog(&self, id: &DialogId) -> Option<CallNumber> {
+        self.calls
+            .iter()
+            .find(|(_, c)| c.dialog.as_ref().is_some_and(|d| d.id() == id))
+            .map(|(n, _)| *n)
+    }
+
+    fn contact(&self, user: &str) -> String {
+        format!("<sip:{user}@{}>", self.config.contact_host)
+    }
+
+    fn via(&mut self) -> String {
+        let branch = self.token(16);
+        format!(
+            "SIP/2.0/UDP {};branch=z9hG4bK{branch};rport",
+            self.config.contact_host
+        )
+    }
+
+    fn token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
+            .collect()
+    }
+}
+
+/// Our codecs, in the order we prefer them (the answer keeps the offer's order, RFC 3264
+/// §6.1): G.711 µ-law and A-law, GSM 06.10, and RFC 4733 telephone-event.
+fn local_codecs() -> Vec<sdp::Codec> {
+    vec![
+        sdp::Codec::PCMU,
+        sdp::Codec::PCMA,
+        sdp::Codec::GSM,
+        sdp::Codec::TELEPHONE_EVENT,
+    ]
+}
+
+/// Where the dialog's requests go: the first Route (the proxy that record-routed) or the
+/// remote target, when it is an IP address; `None` to use the INVITE's source.
+fn first_hop(dialog: &Dialog) -> Option<SocketAddr> {
+    let uri = match dialog.route_set().first() {
+        Some(route) => {
+            let route = sip::headers::NameAddr::parse(route).ok()?;
+            route.uri.to_owned()
+        }
+        None => dialog.remote_target().to_owned(),
+    };
+    let Ok(Uri::Sip(uri)) = Uri::parse(&uri) else {
+        return None;
+    };
+    let ip = uri.host.ip()?;
+    Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
+}
+
+/// Reports the messages the owner heard to their end since the last report.
+fn heard(events: &mut VecDeque<ServiceEvent>, call: &mut Call) {
+    let Some(mailbox) = call.mailbox.clone() else {
+        return;
+    };
+    let ids = call.session.take_heard();
+    if !ids.is_empty() {
+        events.push_back(ServiceEvent::Heard { mailbox, ids });
+    }
+}
+
+/// Reports a recording: a message to keep, or a log line for one too short.
+fn deposit(events: &mut VecDeque<ServiceEvent>, call: &Call, recording: Recording) {
+    let Some(mailbox) = call.mailbox.clone() else {
+        return;
+    };
+    match recording {
+        Recording::Message {
+            wav,
+            duration,
+            reason,
+        } => {
+            tracing::info!(%mailbox, caller = %call.caller, ?duration, ?reason, "voicemail recorded");
+            events.push_back(ServiceEvent::Message(Deposit {
+                mailbox,
+                caller: call.caller.clone(),
+                wav,
+                duration,
+                reason,
+            }));
+        }
+        Recording::TooShort { duration, reason } => {
+            tracing::info!(%mailbox, caller = %call.caller, ?duration, ?reason, "voicemail under the minimum length: discarded");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

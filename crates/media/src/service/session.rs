@@ -1,0 +1,373 @@
+//! The media of one service call: an RTP stream ([`rtp::MediaStream`]: jitter buffer,
+//! RFC 4733 events) and the application that hears the caller and makes what is sent back,
+//! one 20 ms frame per [`Session::tick`].
+//!
+//! - [`App::Echo`]: [`Echo`], the caller's audio back after a delay, digits as tones.
+//! - [`App::Voicemail`]: the greeting and the beep ([`Player`]), then the [`Recorder`]
+//!   until `#`, silence, the maximum length or the hang-up; then "goodbye" and a BYE.
+//! - [`App::Announce`]: a prompt as early media (RFC 3960 style: 183 with SDP), then the
+//!   final response.
+//! - [`App::Retrieve`]: the owner's new messages — silence until the list arrives, then
+//!   "you have N new messages", each message after a beep, goodbye, and the end.
+//!
+//! Symmetric RTP (RFC 4961): packets go to the address in the peer's SDP until the first
+//! packet arrives, then to where that packet came from (the latched address), so a caller
+//! behind a NAT hears us.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use rtp::codec::{Codec, Encoder, FRAME_SAMPLES};
+use rtp::stream::Channel;
+use rtp::{MediaStream, StreamConfig};
+
+use crate::echo::Echo;
+use crate::listener::Listener;
+use crate::player::{Player, Segment, Sequence};
+use crate::recorder::{Recorder, RecorderConfig, Recording};
+use crate::tone::ToneSpec;
+use crate::PcmFrame;
+
+/// What a session wants after a tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Go on.
+    Continue,
+    /// The application is done: end the call (BYE, or the final response of an
+    /// announcement).
+    Done,
+}
+
+/// The application of a call.
+#[derive(Debug)]
+pub(crate) enum App {
+    /// The echo test.
+    Echo(Echo),
+    /// A voicemail deposit.
+    Voicemail(Box<Voicemail>),
+    /// An announcement, then the call ends.
+    Announce(Player),
+    /// The owner listens to the new messages.
+    Retrieve(Box<Retrieve>),
+}
+
+/// The owner listening to their new messages.
+#[derive(Debug, Default)]
+pub(crate) struct Retrieve {
+    /// What to play, once the messages are known.
+    sequence: Option<Sequence>,
+    /// Each message's id and the sample at which it has been heard to its end.
+    ends: Vec<(i64, u64)>,
+    /// How many of `ends` were reported heard.
+    reported: usize,
+}
+
+impl Retrieve {
+    /// The messages are known: queue the intro, each message after a beep, the goodbye.
+    pub(crate) fn load(
+        &mut self,
+        intro: Vec<Segment>,
+        messages: Vec<super::StoredMessage>,
+        goodbye: Option<crate::Prompt>,
+    ) {
+        let mut sequence = Sequence::new();
+        let mut at: u64 = 0;
+        let samples = |d: Duration| d.as_micros() as u64 * 8 / 1000;
+        for segment in intro {
+            at += samples(segment_duration(&segment));
+            sequence.push(segment);
+        }
+        for m in messages {
+            for segment in [
+                Segment::Silence(Duration::from_millis(500)),
+                Segment::Tone(ToneSpec::BEEP),
+                Segment::Prompt(m.audio),
+            ] {
+                at += samples(segment_duration(&segment));
+                sequence.push(segment);
+            }
+            self.ends.push((m.id, at));
+        }
+        sequence.push(Segment::Silence(Duration::from_millis(500)));
+        if let Some(goodbye) = goodbye {
+            sequence.push(goodbye);
+        }
+        self.sequence = Some(sequence);
+    }
+
+    /// Ids heard to their end and not yet reported.
+    fn take_heard(&mut self) -> Vec<i64> {
+        let played = self
+            .sequence
+            .as_ref()
+            .map_or(0, |s| s.frames_played() * FRAME_SAMPLES as u64);
+        let heard = self.ends[self.reported..]
+            .iter()
+            .take_while(|(_, end)| *end <= played)
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>();
+        self.reported += heard.len();
+        heard
+    }
+}
+
+fn segment_duration(segment: &Segment) -> Duration {
+    match segment {
+        Segment::Prompt(p) => p.duration(),
+        Segment::Tone(t) => t.duration(),
+        Segment::Silence(d) => *d,
+    }
+}
+
+/// A voicemail deposit in progress.
+#[derive(Debug)]
+pub(crate) struct Voicemail {
+    /// The greeting and the beep, then "goodbye" after the recording.
+    pub(crate) player: Player,
+    /// Recording, once the greeting and beep have been played.
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) config: RecorderConfig,
+    /// The outcome, once the recording stopped.
+    pub(crate) outcome: Option<Recording>,
+    /// The goodbye to play after the recording.
+    pub(crate) goodbye: Option<crate::Prompt>,
+    /// The recording has been made (or the caller hung up).
+    pub(crate) finished: bool,
+}
+
+impl Voicemail {
+    /// Ends the recording (hang-up, or a stop condition) and keeps the outcome.
+    fn stop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if let Some(mut recorder) = self.recorder.take() {
+            recorder.hang_up();
+            self.outcome = Some(recorder.finish());
+        } else {
+            // Hung up during the greeting: nothing recorded.
+            self.outcome = Some(Recording::TooShort {
+                duration: Duration::ZERO,
+                reason: crate::StopReason::HangUp,
+            });
+        }
+    }
+}
+
+/// One call's media.
+#[derive(Debug)]
+pub(crate) struct Session {
+    stream: MediaStream,
+    codec: Codec,
+    encoder: Encoder,
+    listener: Listener,
+    /// Where packets go: the SDP address, then the latched source.
+    remote: SocketAddr,
+    latched: bool,
+    pub(crate) app: App,
+    /// Packets that could not be read (not RTP, another SSRC's garbage...).
+    pub(crate) dropped: u64,
+}
+
+/// The randomness RFC 3550 asks of a stream (§5.1, §8.1), from the core's generator.
+pub(crate) struct StreamSeeds {
+    pub(crate) ssrc: u32,
+    pub(crate) sequence: u16,
+    pub(crate) timestamp: u32,
+}
+
+impl Session {
+    /// A session sending `codec` (payload type `payload_type`, telephone-event on
+    /// `telephone_event`) to `remote`.
+    pub(crate) fn new(
+        now: Instant,
+        codec: Codec,
+        payload_type: u8,
+        telephone_event: Option<u8>,
+        remote: SocketAddr,
+        seeds: StreamSeeds,
+        app: App,
+    ) -> Result<Session, rtp::Error> {
+        let mut config = StreamConfig::new(
+            seeds.ssrc,
+            seeds.sequence,
+            seeds.timestamp,
+            payload_type,
+            "itsp-media",
+        );
+        config.telephone_event = telephone_event;
+        if codec == Codec::Gsm {
+            config.codec = rtp::quality::CodecImpairment::GSM_FR;
+        }
+        let stream = MediaStream::new(config, now, SystemTime::UNIX_EPOCH)?;
+        Ok(Session {
+            stream,
+            codec,
+            encoder: codec.encoder(),
+            listener: Listener::new(codec),
+            remote,
+            latched: false,
+            app,
+            dropped: 0,
+        })
+    }
+
+    /// Where packets go now.
+    pub(crate) fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// A new remote address from a re-offer (before any packet latched).
+    pub(crate) fn set_remote(&mut self, remote: SocketAddr) {
+        if !self.latched {
+            self.remote = remote;
+        }
+    }
+
+    /// A packet received on the call's port from `source`.
+    pub(crate) fn receive(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        match self.stream.receive_rtp(now, bytes) {
+            Ok(_) => {
+                // RFC 4961: send to where the media comes from.
+                if !self.latched || self.remote != source {
+                    self.remote = source;
+                    self.latched = true;
+                }
+            }
+            Err(_) => self.dropped += 1,
+        }
+    }
+
+    /// A digit from a SIP INFO (RFC 4733 digits come through the stream).
+    pub(crate) fn digit(&mut self, digit: char) {
+        match &mut self.app {
+            App::Echo(echo) => {
+                echo.digit(digit);
+            }
+            App::Voicemail(vm) => {
+                if let Some(recorder) = vm.recorder.as_mut() {
+                    recorder.digit(digit);
+                }
+            }
+            App::Announce(_) | App::Retrieve(_) => {}
+        }
+    }
+
+    /// The caller hung up (or the call ends for another reason): a recording keeps what
+    /// it has.
+    pub(crate) fn hang_up(&mut self) {
+        if let App::Voicemail(vm) = &mut self.app {
+            vm.stop();
+        }
+    }
+
+    /// Messages heard to their end since the last call (retrieval).
+    pub(crate) fn take_heard(&mut self) -> Vec<i64> {
+        match &mut self.app {
+            App::Retrieve(r) => r.take_heard(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The outcome of a deposit, once (the recording stopped or the caller hung up).
+    pub(crate) fn take_recording(&mut self) -> Option<Recording> {
+        match &mut self.app {
+            App::Voicemail(vm) => vm.outcome.take(),
+            _ => None,
+        }
+    }
+
+    /// One 20 ms tick: what was heard is handed to the application, its frame is sent.
+    /// The packets to send are appended to `out` (destination, bytes).
+    pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) -> Next {
+        let playout = self.stream.pop_audio(now);
+        let mut heard = [0i16; FRAME_SAMPLES];
+        self.listener.frame(&playout, &mut heard);
+        let mut digits = Vec::new();
+        while let Some(event) = self.stream.poll_event(now) {
+            if let Some(d) = event.digit {
+                digits.push(d);
+            }
+        }
+        for d in digits {
+            self.digit(d);
+        }
+        let mut said: PcmFrame = [0i16; FRAME_SAMPLES];
+        let next = self.app_tick(&heard, &mut said);
+        if !self.stream.sending_digits() {
+            let mut payload = Vec::with_capacity(self.codec.bytes_per_frame());
+            if self.encoder.encode(&said, &mut payload).is_ok() {
+                let mut packet = Vec::with_capacity(12 + payload.len());
+                self.stream.send_audio_into(now, &payload, &mut packet);
+                if !packet.is_empty() {
+                    out.push((self.remote, packet));
+                }
+            }
+        }
+        while let Some(t) = self.stream.poll_transmit(now) {
+            // RTCP is not sent: the service has no RTCP socket (RFC 3550 §6 makes it a
+            // SHOULD; the caller's quality report lacks our side's view).
+            if t.channel == Channel::Rtp && !t.bytes.is_empty() {
+                out.push((self.remote, t.bytes));
+            }
+        }
+        next
+    }
+
+    fn app_tick(&mut self, heard: &PcmFrame, said: &mut PcmFrame) -> Next {
+        match &mut self.app {
+            App::Echo(echo) => {
+                echo.process(heard, said);
+                Next::Continue
+            }
+            App::Announce(player) => {
+                if player.next_pcm(said) {
+                    Next::Continue
+                } else {
+                    Next::Done
+                }
+            }
+            App::Retrieve(r) => match r.sequence.as_mut() {
+                // Waiting for the list: silence.
+                None => Next::Continue,
+                Some(s) => {
+                    if s.next_pcm(said) {
+                        Next::Continue
+                    } else {
+                        Next::Done
+                    }
+                }
+            },
+            App::Voicemail(vm) => {
+                if let Some(recorder) = vm.recorder.as_mut() {
+                    if recorder.push_pcm(heard).is_some() {
+                        if let Some(recorder) = vm.recorder.take() {
+                            vm.outcome = Some(recorder.finish());
+                        }
+                        vm.finished = true;
+                        if let Some(goodbye) = vm.goodbye.take() {
+                            vm.player.push(goodbye);
+                        }
+                    }
+                    return Next::Continue;
+                }
+                if vm.player.next_pcm(said) {
+                    return Next::Continue;
+                }
+                if !vm.finished {
+                    // The greeting and beep are over: record.
+                    match Recorder::new(self.codec, vm.config.clone()) {
+                        Ok(r) => vm.recorder = Some(r),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "voicemail recorder settings refused");
+                            return Next::Done;
+                        }
+                    }
+                    return Next::Continue;
+                }
+                Next::Done
+            }
+        }
+    }
+}

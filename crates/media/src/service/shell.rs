@@ -1,0 +1,353 @@
+//! The tokio shell of the [`ServiceUa`]: one UDP socket for SIP, one UDP socket per call for
+//! RTP (from a port range, even ports), a 20 ms tick for every call's media, and the core's
+//! SIP timers. The core runs on one task that owns it; each RTP socket has a reader task that
+//! hands datagrams to it through a channel. What needs the store leaves on a channel to
+//! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's new messages wanted,
+//! messages heard); the messages wanted come back on another ([`MailboxAnswer`]). `itsp
+//! serve` is that owner.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{
+    CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
+    StoredMessage,
+};
+use crate::prompt::Prompt;
+
+/// The default RTP port range of the media service (even first port).
+pub const DEFAULT_RTP_PORTS: (u16, u16) = (40000, 40999);
+
+/// Where the shell's sockets go.
+#[derive(Debug, Clone)]
+pub struct ShellConfig {
+    /// The SIP socket (port 0: any free one).
+    pub listen: SocketAddr,
+    /// RTP ports, `(first, last)`.
+    pub rtp_ports: (u16, u16),
+    /// The directory of the mailboxes: `DIR/DOMAIN/USER/greeting.wav` is a personal
+    /// greeting.
+    pub voicemail_dir: Option<PathBuf>,
+}
+
+/// What the service needs its owner to do with the store.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outgoing {
+    /// Keep this message.
+    Deposit(Deposit),
+    /// Answer with the new messages of `mailbox` for `call` ([`MailboxAnswer`]).
+    ListMessages {
+        /// The call.
+        call: CallNumber,
+        /// Whose.
+        mailbox: Mailbox,
+    },
+    /// These messages were heard: mark them saved.
+    Heard {
+        /// Whose.
+        mailbox: Mailbox,
+        /// Their ids.
+        ids: Vec<i64>,
+    },
+}
+
+/// The new messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
+#[derive(Debug)]
+pub struct MailboxAnswer {
+    /// The call.
+    pub call: CallNumber,
+    /// The messages, oldest first.
+    pub messages: Vec<StoredMessage>,
+}
+
+/// The bound service, ready to run.
+#[derive(Debug)]
+pub struct MediaService {
+    sip: Arc<UdpSocket>,
+    local: SocketAddr,
+    shell: ShellConfig,
+}
+
+impl MediaService {
+    /// Binds the SIP socket.
+    pub async fn bind(shell: ShellConfig) -> io::Result<MediaService> {
+        let sip = UdpSocket::bind(shell.listen).await?;
+        let local = sip.local_addr()?;
+        Ok(MediaService {
+            sip: Arc::new(sip),
+            local,
+            shell,
+        })
+    }
+
+    /// The SIP socket's address: where the proxy sends service calls.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Runs the service with `config` (its `contact_host` is set to the socket's address)
+    /// until the task is aborted; what needs the store goes to `outgoing`, mailbox
+    /// contents come back on `answers`.
+    pub fn spawn(
+        self,
+        mut config: ServiceConfig,
+        outgoing: mpsc::UnboundedSender<Outgoing>,
+        answers: mpsc::UnboundedReceiver<MailboxAnswer>,
+    ) -> JoinHandle<()> {
+        config.contact_host = self.local.to_string();
+        if config.media_ip.is_unspecified() {
+            config.media_ip = self.local.ip();
+        }
+        let media_ip = config.media_ip;
+        let (rtp_tx, rtp_rx) = mpsc::channel(4096);
+        let env = Env {
+            ip: if self.local.ip().is_unspecified() {
+                media_ip
+            } else {
+                self.local.ip()
+            },
+            ports: self.shell.rtp_ports,
+            next: self.shell.rtp_ports.0,
+            sockets: HashMap::new(),
+            rtp_tx,
+            voicemail_dir: self.shell.voicemail_dir.clone(),
+        };
+        let seed = fastrand::u64(..);
+        tokio::spawn(run(
+            ServiceUa::new(config, seed),
+            self.sip,
+            env,
+            rtp_rx,
+            outgoing,
+            answers,
+        ))
+    }
+}
+
+/// A datagram from an RTP socket: our port, its source, its bytes.
+type RtpIn = (u16, SocketAddr, Vec<u8>);
+
+async fn run(
+    mut core: ServiceUa,
+    sip: Arc<UdpSocket>,
+    mut env: Env,
+    mut rtp_rx: mpsc::Receiver<RtpIn>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    mut answers: mpsc::UnboundedReceiver<MailboxAnswer>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let wake = core.poll_timeout();
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            received = sip.recv_from(&mut buf) => match received {
+                Ok((n, source)) => {
+                    let now = std::time::Instant::now();
+                    core.handle(now, source, Bytes::copy_from_slice(&buf[..n]), &mut env);
+                }
+                Err(e) => tracing::debug!(error = %e, "media service SIP receive failed"),
+            },
+            Some((port, source, bytes)) = rtp_rx.recv() => {
+                core.handle_rtp(std::time::Instant::now(), port, source, &bytes);
+            }
+            Some(answer) = answers.recv() => {
+                core.messages(answer.call, answer.messages);
+            }
+            _ = tick.tick() => {
+                core.tick(std::time::Instant::now());
+            }
+            () = sleep => {
+                core.handle_timeout(std::time::Instant::now());
+            }
+        }
+        while let Some(t) = core.poll_transmit() {
+            if let Err(e) = sip.send_to(&t.payload, t.dest).await {
+                tracing::debug!(dest = %t.dest, error = %e, "media service SIP send failed");
+            }
+        }
+        while let Some(t) = core.poll_rtp() {
+            if let Some(socket) = env.sockets.get(&t.port) {
+                if t.dest.port() != 0 && !t.dest.ip().is_unspecified() {
+                    let _ = socket.0.try_send_to(&t.payload, t.dest);
+                }
+            }
+        }
+        while let Some(event) = core.poll_event() {
+            let lost = match event {
+                ServiceEvent::Message(d) => outgoing.send(Outgoing::Deposit(d)).is_err(),
+                ServiceEvent::ListMessages { call, mailbox } => {
+                    if outgoing
+                        .send(Outgoing::ListMessages { call, mailbox })
+                        .is_err()
+                    {
+                        core.messages(call, Vec::new());
+                    }
+                    false
+                }
+                ServiceEvent::Heard { mailbox, ids } => {
+                    outgoing.send(Outgoing::Heard { mailbox, ids }).is_err()
+                }
+                ServiceEvent::Ended { rtp_port, .. } => {
+                    env.close(rtp_port);
+                    false
+                }
+                _ => false,
+            };
+            if lost {
+                tracing::error!("voicemail change lost: nobody keeps the mailboxes");
+            }
+        }
+    }
+}
+
+/// The shell's side of [`Environment`]: RTP sockets and greeting files.
+struct Env {
+    ip: IpAddr,
+    ports: (u16, u16),
+    next: u16,
+    sockets: HashMap<u16, (Arc<UdpSocket>, JoinHandle<()>)>,
+    rtp_tx: mpsc::Sender<RtpIn>,
+    voicemail_dir: Option<PathBuf>,
+}
+
+impl Env {
+    fn close(&mut self, port: u16) {
+        if let Some((_, reader)) = self.sockets.remove(&port) {
+            reader.abort();
+        }
+    }
+
+    /// Binds an even port of the range, round robin from the last one given.
+    fn bind(&mut self) -> Option<(u16, std::net::UdpSocket)> {
+        let (first, last) = self.ports;
+        let count = (last.saturating_sub(first) / 2).max(1);
+        for _ in 0..count {
+            let port = self.next;
+            self.next = if self.next.saturating_add(2) > last {
+                first
+            } else {
+                self.next + 2
+            };
+            if self.sockets.contains_key(&port) {
+                continue;
+            }
+            if let Ok(socket) = std::net::UdpSocket::bind((self.ip, port)) {
+                return Some((port, socket));
+            }
+        }
+        None
+    }
+}
+
+impl Environment for Env {
+    fn open_rtp(&mut self) -> Option<u16> {
+        let (port, socket) = self.bind()?;
+        socket.set_nonblocking(true).ok()?;
+        let socket = Arc::new(UdpSocket::from_std(socket).ok()?);
+        let reader = {
+            let socket = socket.clone();
+            let tx = self.rtp_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                loop {
+                    match socket.recv_from(&mut buf).await {
+                        Ok((n, source)) => {
+                            if tx.send((port, source, buf[..n].to_vec())).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            // ICMP port unreachable from a peer that went away.
+                            tracing::trace!(port, error = %e, "RTP receive failed");
+                        }
+                    }
+                }
+            })
+        };
+        self.sockets.insert(port, (socket, reader));
+        Some(port)
+    }
+
+    fn greeting(&mut self, mailbox: &Mailbox) -> Option<Prompt> {
+        let dir = self.voicemail_dir.as_ref()?;
+        let path = mailbox_dir(dir, mailbox).join("greeting.wav");
+        if !path.is_file() {
+            return None;
+        }
+        match Prompt::load(&path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(%mailbox, error = %e, "personal greeting unusable; the default plays");
+                None
+            }
+        }
+    }
+}
+
+/// The directory of `mailbox` under `dir`: `DIR/DOMAIN/USER`, each part made safe for a
+/// file name (anything but letters, digits, `.`, `-`, `_`, `+` becomes `_`; a name of dots
+/// only becomes `_`).
+pub fn mailbox_dir(dir: &std::path::Path, mailbox: &Mailbox) -> PathBuf {
+    dir.join(safe_name(&mailbox.domain))
+        .join(safe_name(&mailbox.user))
+}
+
+fn safe_name(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        "_".into()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_directories_are_safe_names() {
+        let m = Mailbox {
+            user: "../etc".into(),
+            domain: "example.com".into(),
+        };
+        assert_eq!(
+            mailbox_dir(std::path::Path::new("/v"), &m),
+            PathBuf::from("/v/example.com/.._etc")
+        );
+        let m = Mailbox {
+            user: "..".into(),
+            domain: "a/b".into(),
+        };
+        assert_eq!(
+            mailbox_dir(std::path::Path::new("/v"), &m),
+            PathBuf::from("/v/a_b/_")
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! Service calls on a simulated clock: the proxy's side is SIP text, the caller's media an
+//! `rtp::MediaStream`; what the service sends is decoded and measured with Goertzel.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use rtp::audio::goertzel::tone_amplitude;
+use rtp::audio::tone::Tone;
+use rtp::codec::{Codec, FRAME_SAMPLES};
+use rtp::{MediaStream, StreamConfig};
+use sip::Message;
+
+use super::*;
+
+const PROXY: &str = "127.0.0.1:5060";
+const CALLER_RTP: &str = "192.0.2.10:4000";
+
+struct FakeEnv {
+    next: u16,
+    greeting: Option<Prompt>,
+}
+
+impl Environment for FakeEnv {
+    fn open_rtp(&mut self) -> Option<u16> {
+        self.next += 2;
+        (self.next < 40010).then_some(self.next)
+    }
+    fn greeting(&mut self, _mailbox: &Mailbox) -> Option<Prompt> {
+        self.greeting.clone()
+    }
+}
+
+struct Harness {
+    ua: ServiceUa,
+    env: FakeEnv,
+    now: Instant,
+    caller: MediaStream,
+    voice: Tone,
+    encoder: rtp::codec::Encoder,
+    decoder: rtp::codec::Decoder,
+    /// What the caller heard, decoded.
+    heard: Vec<i16>,
+    /// SIP messages the service sent, with their destinations.
+    sent: Vec<(SocketAddr, Message)>,
+    rtp_dests: Vec<SocketAddr>,
+    events: Vec<ServiceEvent>,
+}
+
+fn offer(formats: &str, rtpmaps: &str) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP {formats}\r\n{rtpmaps}a=sendrecv\r\n"
+    )
+}
+
+fn g711_offer() -> String {
+    offer(
+        "8 0 101",
+        "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+    )
+}
+
+fn invite(uri: &str, body: &str) -> String {
+    format!(
+        "INVITE {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy1\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKalice1;received=192.0.2.10\r\n\
+         Record-Route: <sip:127.0.0.1:5060;lr>\r\n\
+         Max-Forwards: 69\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: call-1@192.0.2.10\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:alice@192.0.2.10:5060>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A request in the dialog of `answer` from the caller, through the proxy.
+fn in_dialog(method: &str, answer: &Message, cseq: u32, extra: &str, body: &str) -> String {
+    let to = answer.header(HeaderName::To).unwrap();
+    let contact = sip::headers::NameAddr::parse(answer.header(HeaderName::Contact).unwrap())
+        .unwrap()
+        .uri
+        .to_owned();
+    let cseq_method = if method == "ACK" { "INVITE" } else { method };
+    format!(
+        "{method} {contact} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy{method}{cseq}\r\n\
+         Max-Forwards: 69\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: {to}\r\n\
+         Call-ID: call-1@192.0.2.10\r\n\
+         CSeq: {cseq} {cseq_method}\r\n{extra}\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let t = Instant::now();
+        let mut config = ServiceConfig::new(
+            "127.0.0.1:5090".into(),
+            [127, 0, 0, 1].into(),
+            Prompts::built_in().unwrap(),
+        );
+        config.recorder.silence_timeout = Some(Duration::from_secs(3));
+        let mut stream_config = StreamConfig::new(7, 100, 1000, 8, "alice@example.com");
+        stream_config.telephone_event = Some(101);
+        Harness {
+            ua: ServiceUa::new(config, 42),
+            env: FakeEnv {
+                next: 40000,
+                greeting: None,
+            },
+            now: t,
+            caller: MediaStream::new(stream_config, t, SystemTime::UNIX_EPOCH).unwrap(),
+            voice: Tone::new(700.0, 8000.0, 8000),
+            encoder: Codec::Pcma.encoder(),
+            decoder: Codec::Pcma.decoder(),
+            heard: Vec::new(),
+            sent: Vec::new(),
+            rtp_dests: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn sip(&mut self, text: &str) {
+        self.ua.handle(
+            self.now,
+            PROXY.parse().unwrap(),
+            Bytes::from(text.to_owned()),
+            &mut self.env,
+        );
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(t) = self.ua.poll_transmit() {
+            self.sent.push((t.dest, Message::parse(t.payload).unwrap()));
+        }
+        while let Some(e) = self.ua.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// The last response with `code` sent.
+    fn response(&self, code: u16) -> Message {
+        self.sent
+            .iter()
+            .rev()
+            .find(|(_, m)| m.status() == Some(code))
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| panic!("no {code}: {:?}", self.codes()))
+    }
+
+    fn codes(&self) -> Vec<String> {
+        self.sent
+            .iter()
+            .map(|(_, m)| match m.status() {
+                Some(c) => c.to_string(),
+                None => m
+                    .method()
+                    .map(|m| m.as_str().to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// One 20 ms step: the caller speaks (700 Hz, or silence), the service ticks, the
+    /// caller hears.
+    fn step(&mut self, speak: bool) {
+        self.now += Duration::from_millis(20);
+        let now = self.now;
+        let mut frame = [0i16; FRAME_SAMPLES];
+        if speak {
+            self.voice.fill(&mut frame);
+        }
+        if !self.caller.sending_digits() {
+            let mut payload = Vec::new();
+            self.encoder.encode(&frame, &mut payload).unwrap();
+            let packet = self.caller.send_audio(now, &payload);
+            self.ua
+                .handle_rtp(now, 40002, CALLER_RTP.parse().unwrap(), &packet);
+        }
+        while let Some(t) = self.caller.poll_transmit(now) {
+            if t.channel == rtp::stream::Channel::Rtp {
+                self.ua
+                    .handle_rtp(now, 40002, CALLER_RTP.parse().unwrap(), &t.bytes);
+            }
+        }
+        self.ua.tick(now);
+        self.ua.handle_timeout(now);
+        while let Some(p) = self.ua.poll_rtp() {
+            assert_eq!(p.port, 40002);
+            self.rtp_dests.push(p.dest);
+            self.caller.receive_rtp(now, &p.payload).unwrap();
+        }
+        if let rtp::jitter::Playout::Frame(f) = self.caller.pop_audio(now) {
+            self.decoder.decode(&f.payload, &mut self.heard).unwrap();
+        }
+        self.drain();
+    }
+}
+
+#[test]
+fn echo_answers_and_returns_the_callers_audio_after_200_ms() {
+    let mut h = Harness::new();
+    h.sip(&invite("sip:echo@example.com", &g711_offer()));
+    let ok = h.response(200);
+    assert_eq!(h.sent.last().unwrap().0, PROXY.parse().unwrap());
+    let sdp = std::str::from_utf8(ok.body()).unwrap();
+    // RFC 3264 §6.1: the offer's preferred codec, telephone-event kept, our port.
+    assert!(sdp.contains("m=audio 40002 RTP/AVP 8 0 101\r\n"), "{sdp}");
+    assert!(sdp.contains("c=IN IP4 127.0.0.1"), "{sdp}");
+    assert_eq!(
+        ok.header(HeaderName::RecordRoute),
+        Some("<sip:127.0.0.1:5060;lr>")
+    );
+    assert!(ok
+        .header(HeaderName::Contact)
+        .unwrap()
+        .contains("echo@127.0.0.1:5090"));
+    assert!(matches!(
+        &h.events[0],
+        ServiceEvent::Started { service: Service::Echo, caller, rtp_port: 40002, .. }
+            if caller == "sip:alice@example.com"
+    ));
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    for _ in 0..100 {
+        h.step(true);
+    }
+    // Symmetric RTP: to where the caller's packets come from.
+    assert!(h
+        .rtp_dests
+        .iter()
+        .all(|d| *d == CALLER_RTP.parse().unwrap()));
+    // Silence while the echo's line fills (200 ms plus the jitter buffers), then 700 Hz.
+    let start = h.heard.iter().position(|s| s.abs() > 1000).unwrap();
+    assert!(
+        (1600..4000).contains(&start),
+        "the echo starts {} ms in",
+        start / 8
+    );
+    let level = tone_amplitude(&h.heard[start + 800..], 700.0, 8000);
+    assert!(level > 7000.0, "{level}");
+
+    // A digit by SIP INFO comes back as its DTMF tone (5: 770 + 1336 Hz).
+    let before = h.heard.len();
+    h.sip(&in_dialog(
+        "INFO",
+        &ok,
+        2,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=5\r\nDuration=160\r\n",
+    ));
+    assert_eq!(h.response(200).cseq().unwrap().seq, 2);
+    for _ in 0..20 {
+        h.step(false);
+    }
+    let after = &h.heard[before..];
+    assert!(tone_amplitude(after, 770.0, 8000) > 1000.0);
+    assert!(tone_amplitude(after, 1336.0, 8000) > 1000.0);
+
+    h.sip(&in_dialog("BYE", &ok, 3, "", ""));
+    assert_eq!(h.response(200).cseq().unwrap().seq, 3);
+    assert_eq!(h.ua.live_calls(), 0);
+    assert!(h.events.contains(&ServiceEvent::Ended {
+        call: 1,
+        rtp_port: 40002
+    }));
+}
+
+#[test]
+fn voicemail_plays_the_greeting_and_beep_then_records_until_pound() {
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    let prompts = Prompts::built_in().unwrap();
+    let greeting = prompts.get(names::VM_GREETING).unwrap().duration();
+    // The greeting and the beep, the caller silent.
+    let announce_ticks = (greeting + Duration::from_millis(400)).as_millis() as usize / 20 + 2;
+    for _ in 0..announce_ticks {
+        h.step(false);
+    }
+    let beep_at = h.heard.len() - 3200 - 400;
+    assert!(tone_amplitude(&h.heard[beep_at..beep_at + 2400], 1000.0, 8000) > 6000.0);
+    // Two seconds of 700 Hz, then # by RFC 4733.
+    for _ in 0..100 {
+        h.step(true);
+    }
+    h.caller.send_digit(h.now, '#').unwrap();
+    for _ in 0..10 {
+        h.step(false);
+    }
+    let deposit = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            ServiceEvent::Message(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("a message");
+    assert_eq!(
+        deposit.mailbox,
+        Mailbox {
+            user: "bob".into(),
+            domain: "example.com".into()
+        }
+    );
+    assert_eq!(deposit.caller, "sip:alice@example.com");
+    assert_eq!(deposit.reason, StopReason::Digit('#'));
+    assert!(
+        deposit.duration > Duration::from_millis(1800)
+            && deposit.duration < Duration::from_millis(2300),
+        "{:?}",
+        deposit.duration
+    );
+    let samples = crate::wav::decode(&deposit.wav).unwrap().samples;
+    assert!(tone_amplitude(&samples[800..samples.len() - 800], 700.0, 8000) > 7000.0);
+    // Goodbye, then the service hangs up: BYE to the proxy that record-routed.
+    for _ in 0..200 {
+        h.step(false);
+    }
+    let (dest, bye) = h
+        .sent
+        .iter()
+        .find(|(_, m)| m.method() == Some(&Method::Bye))
+        .expect("a BYE");
+    assert_eq!(*dest, PROXY.parse().unwrap());
+    assert_eq!(bye.request_uri_str(), Some("sip:alice@192.0.2.10:5060"));
+    assert_eq!(
+        bye.header(HeaderName::Route),
+        Some("<sip:127.0.0.1:5060;lr>")
+    );
+    assert_eq!(h.ua.live_calls(), 0);
+}
+
+#[test]
+fn a_caller_hanging_up_during_the_recording_leaves_the_message_and_short_ones_are_dropped() {
+    let mut h = Harness::new();
+    h.env.greeting = Some(Prompt::from_samples("own", vec![0i16; 800]));
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    // 100 ms of own greeting + 400 ms beep, then 1.5 s of voice, then BYE.
+    for _ in 0..30 {
+        h.step(false);
+    }
+    for _ in 0..75 {
+        h.step(true);
+    }
+    h.sip(&in_dialog("BYE", &ok, 2, "", ""));
+    let d = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            ServiceEvent::Message(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("a message");
+    assert_eq!(d.reason, StopReason::HangUp);
+    assert!(d.duration > Duration::from_millis(1200), "{:?}", d.duration);
+
+    // Half a second of voice: under a second, nothing kept.
+    let mut h = Harness::new();
+    h.env.greeting = Some(Prompt::from_samples("own", vec![0i16; 800]));
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    for _ in 0..30 {
+        h.step(false);
+    }
+    for _ in 0..25 {
+        h.step(true);
+    }
+    h.sip(&in_dialog("BYE", &ok, 2, "", ""));
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, ServiceEvent::Message(_))));
+}
+
+#[test]
+fn no_common_codec_gets_488_and_the_port_back() {
+    let mut h = Harness::new();
+    let g729 = offer("18", "a=rtpmap:18 G729/8000\r\n");
+    h.sip(&invite("sip:echo@example.com", &g729));
+    let r = h.response(488);
+    assert!(r.header_by_name("Warning").unwrap().starts_with("305 "));
+    assert!(h.events.contains(&ServiceEvent::Ended {
+        call: 0,
+        rtp_port: 40002
+    }));
+    // No offer at all, an unknown service: 488 and 404.
+    h.sip(
+        &invite("sip:echo@example.com", "")
+            .replace("CSeq: 1", "CSeq: 2")
+            .replace("z9hG4bKproxy1", "z9hG4bKproxy2"),
+    );
+    assert_eq!(h.response(488).reason(), Some("SDP Offer Required"));
+    h.sip(
+        &invite("sip:nobody@example.com", &g711_offer()).replace("z9hG4bKproxy1", "z9hG4bKproxy3"),
+    );
+    h.response(404);
+    assert_eq!(h.ua.live_calls(), 0);
+}
+
+#[test]
+fn an_announcement_is_early_media_then_the_final_response() {
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:announce@example.com;prompt=not-available;code=480",
+        &g711_offer(),
+    ));
+    let early = h.response(183);
+    assert!(!early.body().is_empty());
+    let prompt = Prompts::built_in()
+        .unwrap()
+        .get(names::NOT_AVAILABLE)
+        .unwrap()
+        .duration();
+    let ticks = prompt.as_millis() as usize / 20 + 3;
+    for _ in 0..ticks {
+        h.step(false);
+    }
+    let last = h.response(480);
+    assert_eq!(last.to().unwrap().tag(), early.to().unwrap().tag());
+    assert!(h.heard.len() as u128 >= prompt.as_millis() * 8 - 1600);
+    assert!(rtp::audio::goertzel::rms(&h.heard) > 300.0);
+    assert_eq!(h.ua.live_calls(), 0);
+
+    // A caller who cancels during the announcement gets 487.
+    let mut h = Harness::new();
+    let text = invite(
+        "sip:announce@example.com;prompt=not-in-service;code=404",
+        &g711_offer(),
+    );
+    h.sip(&text);
+    h.response(183);
+    h.step(false);
+    let cancel = "CANCEL sip:announce@example.com;prompt=not-in-service;code=404 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <sip:announce@example.com;prompt=not-in-service;code=404>\r\n\
+         Call-ID: call-1@192.0.2.10\r\n\
+         CSeq: 1 CANCEL\r\n\
+         Content-Length: 0\r\n\r\n";
+    h.sip(cancel);
+    h.response(487);
+    assert_eq!(h.ua.live_calls(), 0);
+}
+
+#[test]
+fn service_uris() {
+    assert_eq!(Service::of_uri("sip:echo@example.com"), Some(Service::Echo));
+    assert_eq!(
+        Service::of_uri("sip:voicemail@Example.COM;mailbox=bob%2B1"),
+        Some(Service::Voicemail(Mailbox {
+            user: "bob+1".into(),
+            domain: "example.com".into()
+        }))
+    );
+    assert_eq!(
+        Service::of_uri("sip:voicemail@example.com;mailbox=bob;retrieve"),
+        Some(Service::Retrieve(Mailbox {
+            user: "bob".into(),
+            domain: "example.com".into()
+        }))
+    );
+    assert_eq!(Service::of_uri("sip:voicemail@example.com"), None);
+    assert_eq!(Service::of_uri("sip:voicemail@example.com;mailbox="), None);
+    assert_eq!(
+        Service::of_uri("sip:announce@example.com;prompt=not-available"),
+        Some(Service::Announce {
+            prompt: "not-available".into(),
+            code: 480
+        })
+    );
+    assert_eq!(
+        Service::of_uri("sip:announce@example.com;prompt=x;code=200"),
+        None
+    );
+    assert_eq!(Service::of_uri("tel:+123"), None);
+}
+
+#[test]
+fn without_an_ack_the_service_hangs_up() {
+    let mut h = Harness::new();
+    h.sip(&invite("sip:echo@example.com", &g711_offer()));
+    h.response(200);
+    for _ in 0..(64 * 500 / 20 + 10) {
+        h.step(false);
+    }
+    let oks = h
+        .sent
+        .iter()
+        .filter(|(_, m)| m.status() == Some(200))
+        .count();
+    assert!(oks >= 5, "the 200 is retransmitted: {oks}");
+    assert!(h.sent.iter().any(|(_, m)| m.method() == Some(&Method::Bye)));
+    assert_eq!(h.ua.live_calls(), 0);
+}
+
+#[test]
+fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob;retrieve",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    let mailbox = Mailbox {
+        user: "bob".into(),
+        domain: "example.com".into(),
+    };
+    assert!(h.events.contains(&ServiceEvent::ListMessages {
+        call: 1,
+        mailbox: mailbox.clone()
+    }));
+    // Silence while the list is fetched.
+    for _ in 0..10 {
+        h.step(false);
+    }
+    let mut tone = vec![0i16; 8000];
+    Tone::new(700.0, 8000.0, 8000).fill(&mut tone);
+    h.ua.messages(
+        1,
+        vec![StoredMessage {
+            id: 7,
+            audio: Prompt::from_samples("m7", tone),
+        }],
+    );
+    let mut steps = 0;
+    while h.ua.live_calls() > 0 && steps < 1000 {
+        h.step(false);
+        steps += 1;
+    }
+    assert!(h.sent.iter().any(|(_, m)| m.method() == Some(&Method::Bye)));
+    assert!(h.events.contains(&ServiceEvent::Heard {
+        mailbox,
+        ids: vec![7]
+    }));
+    // "You have 1 new message", the beep, then the message's 700 Hz.
+    assert!(tone_amplitude(&h.heard, 700.0, 8000) > 1000.0);
+
+    // Hung up before the end of the message: not heard.
+    let mut h = Harness::new();
+    h.sip(&invite(
+        "sip:voicemail@example.com;mailbox=bob;retrieve",
+        &g711_offer(),
+    ));
+    let ok = h.response(200);
+    h.ua.messages(
+        1,
+        vec![StoredMessage {
+            id: 8,
+            audio: Prompt::from_samples("m8", vec![1000i16; 80_000]),
+        }],
+    );
+    for _ in 0..50 {
+        h.step(false);
+    }
+    h.sip(&in_dialog("BYE", &ok, 2, "", ""));
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, ServiceEvent::Heard { .. })));
+}

@@ -1,0 +1,304 @@
+//! The media services through the engine: service names and short codes routed to the
+//! media service UA with the service's Request-URI (for our callers only), and the
+//! voicemail hook taking busy, unanswered and offline calls of a subscriber with voicemail
+//! on, on the same server transaction.
+
+use super::*;
+
+const MEDIA: &str = "127.0.0.1:5090";
+
+fn services_config() -> ServerConfig {
+    let mut c = trusted_config();
+    c.services.media = Some(MEDIA.parse().unwrap());
+    c
+}
+
+fn with_voicemail(w: &mut World, user: &str) {
+    w.forwarding.push((
+        user.into(),
+        Forwarding {
+            voicemail: true,
+            ..Forwarding::default()
+        },
+    ));
+}
+
+/// The Request-URI of call `call`'s INVITE at the media UA, if it went there (what was
+/// sent is kept).
+fn reached_media(w: &World, call: &str) -> Option<String> {
+    let media: SocketAddr = MEDIA.parse().unwrap();
+    w.sent
+        .iter()
+        .find(|(d, m)| {
+            *d == media
+                && m.method() == Some(&sip::Method::Invite)
+                && m.call_id().ok() == Some(call)
+        })
+        .map(|(_, m)| m.request_uri_str().unwrap_or("").to_owned())
+}
+
+/// The INVITEs that reached the media UA, by Request-URI (what was sent is forgotten).
+fn at_media(w: &mut World) -> Vec<String> {
+    w.sent_to(MEDIA)
+        .into_iter()
+        .filter(|m| m.method() == Some(&sip::Method::Invite))
+        .map(|m| m.request_uri_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn service_names_reach_the_media_ua() {
+    let mut w = World::new(services_config());
+    for (to, call) in [
+        ("sip:echo@example.com", "e1"),
+        ("sip:*98@example.com", "e2"),
+    ] {
+        w.receive(
+            CALLER,
+            &invite("alice", "example.com", CALLER, to, call, true),
+        );
+    }
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:*97bob@example.com",
+            "d1",
+            true,
+        ),
+    );
+    assert_eq!(
+        at_media(&mut w),
+        [
+            "sip:echo@example.com",
+            "sip:echo@example.com",
+            "sip:voicemail@example.com;mailbox=bob"
+        ]
+    );
+    // A deposit for nobody: refused.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:*97nobody@example.com",
+            "d2",
+            true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:voicemail@example.com;mailbox=bob;retrieve",
+            "d3",
+            true,
+        ),
+    );
+    // The caller's own mailbox, whatever the dialled parameters say.
+    assert_eq!(
+        at_media(&mut w),
+        ["sip:voicemail@example.com;mailbox=alice;retrieve"]
+    );
+    // A trusted peer calling as nobody we know has no mailbox.
+    w.receive(
+        CALLER,
+        &invite(
+            "mallory",
+            "example.com",
+            CALLER,
+            "sip:*97@example.com",
+            "d4",
+            true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+}
+
+#[test]
+fn callers_from_outside_do_not_reach_the_services_by_name() {
+    let mut w = World::new(services_config());
+    let outside = "192.0.2.99:5060";
+    w.receive(
+        outside,
+        &invite(
+            "mallory",
+            "elsewhere.example",
+            outside,
+            "sip:echo@example.com",
+            "o1",
+            true,
+        ),
+    );
+    assert_eq!(reached_media(&w, "o1"), None);
+    let answer = final_answer(&mut w, outside);
+    assert_eq!(answer.status(), Some(480), "the answer of an absent user");
+}
+
+#[test]
+fn without_the_media_service_the_names_are_users() {
+    let mut w = World::new(trusted_config());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:echo@example.com",
+            "n1",
+            true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+}
+
+#[test]
+fn busy_unanswered_and_offline_calls_go_to_voicemail() {
+    let mut w = World::new(services_config());
+    w.register("bob", BOB_1, "1.0");
+    with_voicemail(&mut w, "bob");
+    // Busy: the same transaction goes on to the mailbox.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "v1",
+            true,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    assert_eq!(at_media(&mut w), ["sip:voicemail@example.com;mailbox=bob"]);
+    assert!(
+        !codes(&w.sent_to(CALLER)).contains(&486),
+        "the caller sees no failure"
+    );
+
+    // Not answered within the default 20 s: the phone is cancelled, voicemail takes it.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "v2",
+            true,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().unwrap();
+    w.receive(BOB_1, &answer_to(&at_bob, 180, "b2", None));
+    w.advance(Duration::from_secs(19));
+    assert_eq!(reached_media(&w, "v2"), None);
+    w.advance(Duration::from_secs(2));
+    let cancel = w
+        .sent_to(BOB_1)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Cancel))
+        .expect("the phone is cancelled");
+    w.receive(BOB_1, &answer_to(&cancel, 200, "b2", None));
+    w.receive(BOB_1, &answer_to(&at_bob, 487, "b2", None));
+    assert_eq!(
+        reached_media(&w, "v2").as_deref(),
+        Some("sip:voicemail@example.com;mailbox=bob")
+    );
+
+    // Offline (carol has no phone): straight to voicemail.
+    with_voicemail(&mut w, "carol");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:carol@example.com",
+            "v3",
+            true,
+        ),
+    );
+    assert_eq!(
+        reached_media(&w, "v3").as_deref(),
+        Some("sip:voicemail@example.com;mailbox=carol")
+    );
+
+    // The deposit itself failing is not tried again: the caller gets the failure.
+    let at_media = w
+        .sent_to(MEDIA)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite) && m.call_id().ok() == Some("v3"))
+        .unwrap();
+    w.receive(MEDIA, &answer_to(&at_media, 503, "m1", None));
+    assert_eq!(final_answer(&mut w, CALLER).status(), Some(500));
+}
+
+#[test]
+fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
+    let mut announcing = services_config();
+    announcing.services.announcements = true;
+    let mut w = World::new(announcing.clone());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:nobody@example.com",
+            "a1",
+            true,
+        ),
+    );
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:carol@example.com",
+            "a2",
+            true,
+        ),
+    );
+    assert_eq!(
+        at_media(&mut w),
+        [
+            "sip:announce@example.com;prompt=not-in-service;code=404",
+            "sip:announce@example.com;prompt=not-available;code=480"
+        ]
+    );
+    let mut w = World::new(services_config());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:nobody@example.com",
+            "a3",
+            true,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+    // Without an offer there is nothing to hear: the plain answer.
+    let mut w = World::new(announcing);
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:nobody@example.com",
+            "a4",
+            false,
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [404]);
+}

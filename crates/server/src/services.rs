@@ -1,0 +1,261 @@
+//! Media services as addresses (DESIGN.md: "media services are reached like any user, so
+//! the proxy stays a proxy"): the route step that sends calls for the service names of
+//! every served domain to the media service user agent (`media::service`), with the
+//! Request-URI that names the service there, and the targets the failure phase and the
+//! announcements use. The proxy forwards, record-routes and accounts these calls as it
+//! does any other.
+//!
+//! | dialled (at any served domain) | Request-URI at the media service |
+//! |---|---|
+//! | `echo`, `*98` ([`ServicesConfig::echo`]) | `sip:echo@DOMAIN` |
+//! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
+//! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
+//! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
+//! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
+//!
+//! Only our authenticated callers and trusted peers reach the services by name; callers
+//! from outside get the answer of an absent user. A failed call goes to voicemail
+//! whoever called.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sip::sanity::Rejection;
+use transport::Protocol;
+
+use crate::engine::facts::Halt;
+use crate::policy::cx::Cx;
+use crate::proxy::{Hop, Target};
+
+/// Settings of the media services (`[media]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicesConfig {
+    /// The SIP address of the media service UA; `None`: no services (the names are
+    /// ordinary user names, no voicemail, no announcements).
+    pub media: Option<SocketAddr>,
+    /// User parts that reach the echo test (default `echo`, `*98`).
+    pub echo: Vec<String>,
+    /// User parts that reach the caller's own mailbox (default `voicemail`, `*97`).
+    pub voicemail: Vec<String>,
+    /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
+    pub deposit_prefix: String,
+    /// How long a subscriber with voicemail on and no `no-answer-after` of their own is
+    /// rung before voicemail takes the call (default 20 s).
+    pub voicemail_after: Duration,
+    /// Our callers hear an announcement (183 with the prompt, then the final response)
+    /// for an unknown number (404) or a subscriber with no phone and no voicemail (480).
+    /// Off by default: the refusal comes at once, as without media services.
+    pub announcements: bool,
+}
+
+/// Default ring time before voicemail: 20 s.
+pub const DEFAULT_VOICEMAIL_AFTER: Duration = Duration::from_secs(20);
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            media: None,
+            echo: vec!["echo".into(), "*98".into()],
+            voicemail: vec!["voicemail".into(), "*97".into()],
+            deposit_prefix: "*97".into(),
+            voicemail_after: DEFAULT_VOICEMAIL_AFTER,
+            announcements: false,
+        }
+    }
+}
+
+/// A service the route found in a Request-URI's user part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// The echo test.
+    Echo,
+    /// The caller's own mailbox.
+    OwnMailbox,
+    /// A deposit into the mailbox of this user (not yet resolved).
+    Deposit(String),
+}
+
+impl ServicesConfig {
+    /// The service `user` names, when the services run.
+    pub(crate) fn named(&self, user: &str) -> Option<Named> {
+        self.media?;
+        if self.echo.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+            return Some(Named::Echo);
+        }
+        if self.voicemail.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+            return Some(Named::OwnMailbox);
+        }
+        if self.deposit_prefix.is_empty() {
+            return None;
+        }
+        let rest = user.strip_prefix(self.deposit_prefix.as_str())?;
+        (!rest.is_empty()).then(|| Named::Deposit(rest.to_owned()))
+    }
+}
+
+/// The target at the media service for `request_uri`.
+fn target(media: SocketAddr, request_uri: String) -> Target {
+    Target::new(
+        Some(request_uri),
+        vec![Hop {
+            protocol: Protocol::Udp,
+            addr: media,
+        }],
+    )
+}
+
+/// A user part or parameter value escaped for a SIP URI (RFC 3261 §25.1: unreserved
+/// characters and a few marks stay, the rest is `%HH`).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The deposit target for the mailbox of `mailbox` (a subscriber).
+pub(crate) fn deposit_target(media: SocketAddr, mailbox: &store::Address) -> Target {
+    target(
+        media,
+        format!(
+            "sip:voicemail@{};mailbox={}",
+            mailbox.domain,
+            escape(&mailbox.user)
+        ),
+    )
+}
+
+/// The route step: a call for a service name of `domain`. `ours` = the caller is our
+/// authenticated user or a trusted peer; `caller` = the From's (user, domain), whose
+/// mailbox `voicemail`/`*97` opens when it is a subscriber. `Ok(None)` when `user` names
+/// no service.
+pub(crate) fn route(
+    cx: &mut Cx<'_>,
+    user: &str,
+    domain: &str,
+    ours: bool,
+    caller: Option<(String, String)>,
+) -> Result<Option<Vec<Target>>, Halt> {
+    let config = &cx.config.services;
+    let (Some(media), Some(named)) = (config.media, config.named(user)) else {
+        return Ok(None);
+    };
+    if !ours {
+        // Callers from outside: as an absent user (answered by the route's common rule).
+        return Err(Rejection::new(404, "Not Found").into());
+    }
+    match named {
+        Named::Echo => Ok(Some(vec![target(media, format!("sip:echo@{domain}"))])),
+        Named::OwnMailbox => {
+            let owner = match caller {
+                Some((user, domain)) => cx.resolve(&user, &domain)?,
+                None => None,
+            };
+            let Some(owner) = owner else {
+                return Err(Rejection::new(403, "Only a subscriber has a mailbox").into());
+            };
+            let mut t = deposit_target(media, &owner);
+            if let Some(uri) = t.request_uri.as_mut() {
+                uri.push_str(";retrieve");
+            }
+            Ok(Some(vec![t]))
+        }
+        Named::Deposit(owner) => {
+            let Some(subscriber) = cx.resolve(&owner, domain)? else {
+                return Err(Rejection::new(404, "No such mailbox").into());
+            };
+            Ok(Some(vec![deposit_target(media, &subscriber)]))
+        }
+    }
+}
+
+/// The announcement our callers hear instead of a refusal with `code` (404 unknown, 480
+/// not reachable), when announcements are on.
+pub(crate) fn announcement(config: &ServicesConfig, domain: &str, code: u16) -> Option<Target> {
+    let media = config.media.filter(|_| config.announcements)?;
+    let prompt = match code {
+        404 => media_prompt::NOT_IN_SERVICE,
+        480 => media_prompt::NOT_AVAILABLE,
+        _ => return None,
+    };
+    Some(target(
+        media,
+        format!("sip:announce@{domain};prompt={prompt};code={code}"),
+    ))
+}
+
+/// Names of the media service's built-in prompts used here (`media::prompts::names`).
+mod media_prompt {
+    pub(super) const NOT_IN_SERVICE: &str = "not-in-service";
+    pub(super) const NOT_AVAILABLE: &str = "not-available";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on() -> ServicesConfig {
+        ServicesConfig {
+            media: Some("127.0.0.1:5090".parse().unwrap()),
+            announcements: true,
+            ..ServicesConfig::default()
+        }
+    }
+
+    #[test]
+    fn names_and_short_codes() {
+        let c = on();
+        assert_eq!(c.named("echo"), Some(Named::Echo));
+        assert_eq!(c.named("ECHO"), Some(Named::Echo));
+        assert_eq!(c.named("*98"), Some(Named::Echo));
+        assert_eq!(c.named("*97"), Some(Named::OwnMailbox));
+        assert_eq!(c.named("voicemail"), Some(Named::OwnMailbox));
+        assert_eq!(c.named("*97bob"), Some(Named::Deposit("bob".into())));
+        assert_eq!(c.named("*971234"), Some(Named::Deposit("1234".into())));
+        assert_eq!(c.named("bob"), None);
+        assert_eq!(c.named("*9"), None);
+        let off = ServicesConfig::default();
+        assert_eq!(off.named("echo"), None, "no media service: ordinary names");
+        let renamed = ServicesConfig {
+            echo: vec!["test".into()],
+            deposit_prefix: String::new(),
+            ..on()
+        };
+        assert_eq!(renamed.named("echo"), None);
+        assert_eq!(renamed.named("test"), Some(Named::Echo));
+        assert_eq!(renamed.named("*97bob"), None);
+    }
+
+    #[test]
+    fn targets_name_the_service_at_the_media_ua() {
+        let media: SocketAddr = "127.0.0.1:5090".parse().unwrap();
+        let t = deposit_target(
+            media,
+            &store::Address {
+                user: "bob smith".into(),
+                domain: "example.com".into(),
+            },
+        );
+        assert_eq!(
+            t.request_uri.as_deref(),
+            Some("sip:voicemail@example.com;mailbox=bob%20smith")
+        );
+        assert_eq!(t.hops[0].addr, media);
+        let a = announcement(&on(), "example.com", 480).unwrap();
+        assert_eq!(
+            a.request_uri.as_deref(),
+            Some("sip:announce@example.com;prompt=not-available;code=480")
+        );
+        assert!(announcement(&on(), "example.com", 403).is_none());
+        let quiet = ServicesConfig {
+            announcements: false,
+            ..on()
+        };
+        assert!(announcement(&quiet, "example.com", 404).is_none());
+    }
+}

@@ -211,6 +211,11 @@ fn quoted_name(message: &str) -> Option<String> {
     Some(message[start..start + len].to_owned())
 }
 
+/// Parses a `user@domain` request field; the problem names `field`.
+pub fn address(field: &str, text: &str) -> Result<store::Address, Problem> {
+    store::Address::parse(text.trim()).map_err(|e| Problem::from_store(e, field))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

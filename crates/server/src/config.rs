@@ -64,7 +64,7 @@ pub struct ServerConfig {
     pub control_socket: Option<std::path::PathBuf>,
     /// The media services: where their user agent is, the names that reach them,
     /// voicemail and announcements (`[media]`).
-    pub services: crate::services::ServicesConfig,
+    pub services: crate::services::names::ServicesConfig,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -174,7 +174,7 @@ impl Default for ServerConfig {
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
             capture: crate::capture::CaptureConfig::default(),
             control_socket: None,
-            services: crate::services::ServicesConfig::default(),
+            services: crate::services::names::ServicesConfig::default(),
         }
     }
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use store::Address;
 use utoipa::ToSchema;
 
-use super::subscribers::address;
 use crate::auth::{Action, Caller};
+use crate::problem::address;
 use crate::problem::{JsonBody, Problem};
 use crate::AppState;
 

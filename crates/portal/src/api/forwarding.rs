@@ -10,8 +10,8 @@ use store::{
 };
 use utoipa::ToSchema;
 
-use super::subscribers::address;
 use crate::auth::{Action, Caller};
+use crate::problem::address;
 use crate::problem::{JsonBody, Problem};
 use crate::AppState;
 

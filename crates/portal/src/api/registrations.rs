@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use store::{flags, Address, Binding};
 use utoipa::ToSchema;
 
-use super::subscribers::address;
 use crate::auth::{Action, Caller};
+use crate::problem::address;
 use crate::problem::Problem;
 use crate::time::{rfc3339, unix_now};
 use crate::AppState;

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::forwarding::{self, ForwardingView};
 use crate::auth::{Action, Caller};
+use crate::problem::address;
 use crate::problem::{JsonBody, Problem};
 use crate::time::rfc3339;
 use crate::AppState;
@@ -129,11 +130,6 @@ pub struct SubscriberChange {
     pub web_password: Option<String>,
     /// Admin flag (admins only).
     pub admin: Option<bool>,
-}
-
-/// Parses a `user@domain` request field.
-pub fn address(field: &str, text: &str) -> Result<Address, Problem> {
-    Address::parse(text.trim()).map_err(|e| Problem::from_store(e, field))
 }
 
 /// A page of subscribers.

@@ -355,7 +355,7 @@ pub async fn remove_subscriber(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let result = match subscribers::address("address", get(&fields, "address")) {
+    let result = match crate::problem::address("address", get(&fields, "address")) {
         Ok(a) => subscribers::remove(&state, &caller, &a).await,
         Err(p) => Err(p),
     };
@@ -433,7 +433,7 @@ pub async fn remove_registration(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let result = match subscribers::address("aor", get(&fields, "aor")) {
+    let result = match crate::problem::address("aor", get(&fields, "aor")) {
         Ok(a) => registrations::remove(&state, &caller, &a, get(&fields, "contact")).await,
         Err(p) => Err(p),
     };

@@ -16,9 +16,15 @@
 //! Only our authenticated callers and trusted peers reach the services by name; callers
 //! from outside get the answer of an absent user. A failed call goes to voicemail
 //! whoever called.
+//!
+//! ## Layout
+//!
+//! | module | concept |
+//! |---|---|
+//! | this one | the route step and the service targets |
+//! | [`names`] | [`ServicesConfig`]: the service names and settings; which service a user part names |
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use sip::sanity::Rejection;
 use transport::Protocol;
@@ -27,71 +33,10 @@ use crate::engine::facts::Halt;
 use crate::policy::cx::Cx;
 use crate::proxy::{Hop, Target};
 
-/// Settings of the media services (`[media]` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServicesConfig {
-    /// The SIP address of the media service UA; `None`: no services (the names are
-    /// ordinary user names, no voicemail, no announcements).
-    pub media: Option<SocketAddr>,
-    /// User parts that reach the echo test (default `echo`, `*98`).
-    pub echo: Vec<String>,
-    /// User parts that reach the caller's own mailbox (default `voicemail`, `*97`).
-    pub voicemail: Vec<String>,
-    /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
-    pub deposit_prefix: String,
-    /// How long a subscriber with voicemail on and no `no-answer-after` of their own is
-    /// rung before voicemail takes the call (default 20 s).
-    pub voicemail_after: Duration,
-    /// Our callers hear an announcement (183 with the prompt, then the final response)
-    /// for an unknown number (404) or a subscriber with no phone and no voicemail (480).
-    /// Off by default: the refusal comes at once, as without media services.
-    pub announcements: bool,
-}
+pub mod names;
 
-/// Default ring time before voicemail: 20 s.
-pub const DEFAULT_VOICEMAIL_AFTER: Duration = Duration::from_secs(20);
-
-impl Default for ServicesConfig {
-    fn default() -> Self {
-        ServicesConfig {
-            media: None,
-            echo: vec!["echo".into(), "*98".into()],
-            voicemail: vec!["voicemail".into(), "*97".into()],
-            deposit_prefix: "*97".into(),
-            voicemail_after: DEFAULT_VOICEMAIL_AFTER,
-            announcements: false,
-        }
-    }
-}
-
-/// A service the route found in a Request-URI's user part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Named {
-    /// The echo test.
-    Echo,
-    /// The caller's own mailbox.
-    OwnMailbox,
-    /// A deposit into the mailbox of this user (not yet resolved).
-    Deposit(String),
-}
-
-impl ServicesConfig {
-    /// The service `user` names, when the services run.
-    pub(crate) fn named(&self, user: &str) -> Option<Named> {
-        self.media?;
-        if self.echo.iter().any(|n| n.eq_ignore_ascii_case(user)) {
-            return Some(Named::Echo);
-        }
-        if self.voicemail.iter().any(|n| n.eq_ignore_ascii_case(user)) {
-            return Some(Named::OwnMailbox);
-        }
-        if self.deposit_prefix.is_empty() {
-            return None;
-        }
-        let rest = user.strip_prefix(self.deposit_prefix.as_str())?;
-        (!rest.is_empty()).then(|| Named::Deposit(rest.to_owned()))
-    }
-}
+use names::Named;
+pub use names::{ServicesConfig, DEFAULT_VOICEMAIL_AFTER};
 
 /// The target at the media service for `request_uri`.
 fn target(media: SocketAddr, request_uri: String) -> Target {

@@ -1,0 +1,72 @@
+//! The media services' settings and names: [`ServicesConfig`] (`[media]`), and which
+//! service a dialled user part names. Apart from the route step so that the server's
+//! configuration can hold it without importing the route.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Settings of the media services (`[media]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicesConfig {
+    /// The SIP address of the media service UA; `None`: no services (the names are
+    /// ordinary user names, no voicemail, no announcements).
+    pub media: Option<SocketAddr>,
+    /// User parts that reach the echo test (default `echo`, `*98`).
+    pub echo: Vec<String>,
+    /// User parts that reach the caller's own mailbox (default `voicemail`, `*97`).
+    pub voicemail: Vec<String>,
+    /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
+    pub deposit_prefix: String,
+    /// How long a subscriber with voicemail on and no `no-answer-after` of their own is
+    /// rung before voicemail takes the call (default 20 s).
+    pub voicemail_after: Duration,
+    /// Our callers hear an announcement (183 with the prompt, then the final response)
+    /// for an unknown number (404) or a subscriber with no phone and no voicemail (480).
+    /// Off by default: the refusal comes at once, as without media services.
+    pub announcements: bool,
+}
+
+/// Default ring time before voicemail: 20 s.
+pub const DEFAULT_VOICEMAIL_AFTER: Duration = Duration::from_secs(20);
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            media: None,
+            echo: vec!["echo".into(), "*98".into()],
+            voicemail: vec!["voicemail".into(), "*97".into()],
+            deposit_prefix: "*97".into(),
+            voicemail_after: DEFAULT_VOICEMAIL_AFTER,
+            announcements: false,
+        }
+    }
+}
+
+/// A service the route found in a Request-URI's user part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// The echo test.
+    Echo,
+    /// The caller's own mailbox.
+    OwnMailbox,
+    /// A deposit into the mailbox of this user (not yet resolved).
+    Deposit(String),
+}
+
+impl ServicesConfig {
+    /// The service `user` names, when the services run.
+    pub(crate) fn named(&self, user: &str) -> Option<Named> {
+        self.media?;
+        if self.echo.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+            return Some(Named::Echo);
+        }
+        if self.voicemail.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+            return Some(Named::OwnMailbox);
+        }
+        if self.deposit_prefix.is_empty() {
+            return None;
+        }
+        let rest = user.strip_prefix(self.deposit_prefix.as_str())?;
+        (!rest.is_empty()).then(|| Named::Deposit(rest.to_owned()))
+    }
+}

@@ -171,13 +171,9 @@ pub(crate) fn utc_ms(ms: i64) -> String {
 }
 
 /// Unix milliseconds as an RFC 3339 UTC time with milliseconds
-/// (`2024-05-01T12:00:00.250Z`), what `--json` prints; the number itself when out of range.
+/// (`2024-05-01T12:00:00.250Z`), what `--json` prints.
 pub(crate) fn rfc3339_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    match utc(seconds).strip_suffix(" UTC") {
-        Some(text) => format!("{}.{:03}Z", text.replacen(' ', "T", 1), ms.rem_euclid(1000)),
-        None => ms.to_string(),
-    }
+    sip::headers::rfc3339_ms(ms)
 }
 
 /// A duration in whole seconds as `m:ss`, or `h:mm:ss` from an hour on; negative ones

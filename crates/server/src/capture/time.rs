@@ -3,20 +3,7 @@
 /// Unix milliseconds as RFC 3339 in UTC with milliseconds: `2024-02-29T23:59:59.007Z`
 /// (the bare number past the year 9999).
 pub fn rfc3339_ms(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    // 10000-01-01 in Unix seconds.
-    if secs >= 253_402_300_800 {
-        return unix_ms.to_string();
-    }
-    let (y, m, d) = sip::headers::civil_from_days(secs / 86_400);
-    let s = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        unix_ms % 1000
-    )
+    sip::headers::rfc3339_ms(i64::try_from(unix_ms).unwrap_or(i64::MAX))
 }
 
 /// Unix milliseconds as a file name stamp in UTC: `20240229-235959`.

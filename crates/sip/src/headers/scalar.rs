@@ -204,6 +204,39 @@ pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// Unix milliseconds as RFC 3339 in UTC with milliseconds (`2024-02-29T23:59:59.007Z`),
+/// what the JSON of logs, traces and admin commands carries; before 1970 or after 9999, the
+/// bare number.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    match utc_fields(unix_ms.div_euclid(1000)) {
+        Some((y, mo, d, h, mi, s)) => format!(
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+            unix_ms.rem_euclid(1000)
+        ),
+        None => unix_ms.to_string(),
+    }
+}
+
+/// Unix seconds as RFC 3339 in UTC (`2024-02-29T23:59:59Z`); before 1970 or after 9999,
+/// the bare number.
+pub fn rfc3339(unix_secs: i64) -> String {
+    match utc_fields(unix_secs) {
+        Some((y, mo, d, h, mi, s)) => format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+        None => unix_secs.to_string(),
+    }
+}
+
+/// Year, month, day, hour, minute, second of Unix seconds in UTC, from 1970 to 9999.
+fn utc_fields(unix_secs: i64) -> Option<(u64, u64, u64, u64, u64, u64)> {
+    // 10000-01-01 in Unix seconds.
+    let secs = u64::try_from(unix_secs)
+        .ok()
+        .filter(|s| *s < 253_402_300_800)?;
+    let (y, mo, d) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    Some((y, mo, d, of_day / 3600, of_day % 3600 / 60, of_day % 60))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970; month 1 to 12, day 1
 /// to 31, not checked against the month: round-trip through [`civil_from_days`] to check).
 pub fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
@@ -219,6 +252,15 @@ pub fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_709_251_199_007), "2024-02-29T23:59:59.007Z");
+        assert_eq!(rfc3339(1_714_521_600), "2024-05-01T00:00:00Z");
+        assert_eq!(rfc3339(-1), "-1");
+        assert_eq!(rfc3339_ms(253_402_300_800_000), "253402300800000");
+    }
 
     #[test]
     fn cseq_with_folding() {

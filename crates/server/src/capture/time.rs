@@ -3,7 +3,10 @@
 /// Unix milliseconds as RFC 3339 in UTC with milliseconds: `2024-02-29T23:59:59.007Z`
 /// (the bare number past the year 9999).
 pub fn rfc3339_ms(unix_ms: u64) -> String {
-    sip::headers::rfc3339_ms(i64::try_from(unix_ms).unwrap_or(i64::MAX))
+    match i64::try_from(unix_ms) {
+        Ok(ms) => sip::headers::rfc3339_ms(ms),
+        Err(_) => unix_ms.to_string(),
+    }
 }
 
 /// Unix milliseconds as a file name stamp in UTC: `20240229-235959`.

@@ -147,18 +147,11 @@ fn printable(s: &str) -> String {
 
 /// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (the bare number outside 1970 to 9999).
 pub(crate) fn utc(unix: i64) -> String {
-    // 10000-01-01 in Unix seconds.
-    let Some(unix) = u64::try_from(unix).ok().filter(|u| *u < 253_402_300_800) else {
-        return unix.to_string();
-    };
-    let (y, m, d) = sip::headers::civil_from_days(unix / 86_400);
-    let s = unix % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
+    let text = sip::headers::rfc3339(unix);
+    match text.strip_suffix('Z') {
+        Some(time) => format!("{} UTC", time.replacen('T', " ", 1)),
+        None => text,
+    }
 }
 
 /// Unix milliseconds as `YYYY-MM-DD hh:mm:ss.mmm UTC` (the bare number outside 1970 to

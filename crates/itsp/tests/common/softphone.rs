@@ -169,6 +169,37 @@ pub fn tone_share(path: &Path, hz: f64) -> f64 {
     (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
 }
 
+/// Like [`tone_share`], but in half-second windows: the median share over the windows that
+/// are not silent. For a call with a gap (a NAT that changed its mapping): the silence and
+/// the phase jump of the tone across the gap do not count, the audio on either side of it
+/// does. Panics when fewer than four windows have sound.
+pub fn tone_share_in_windows(path: &Path, hz: f64) -> f64 {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("reading the recording {}: {e}", path.display()));
+    let wav = rtp::audio::wav::parse(&bytes)
+        .unwrap_or_else(|e| panic!("{} is no WAV file: {e}", path.display()));
+    assert_eq!(wav.sample_rate, 8000, "{}", path.display());
+    let samples = &wav.samples[wav.samples.len().min(4000)..];
+    let mut shares: Vec<f64> = samples
+        .chunks_exact(4000)
+        .filter_map(|w| {
+            let rms = rtp::audio::goertzel::rms(w);
+            (rms > 100.0).then(|| {
+                let amplitude = rtp::audio::goertzel::tone_amplitude(w, hz, 8000);
+                (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
+            })
+        })
+        .collect();
+    assert!(
+        shares.len() >= 4,
+        "{}: {} half-seconds with sound",
+        path.display(),
+        shares.len()
+    );
+    shares.sort_by(f64::total_cmp);
+    shares[shares.len() / 2]
+}
+
 /// One side of a [`tone_call`]: the phone after the call, its recording, and the tone the
 /// other side sent.
 pub struct CallSide {

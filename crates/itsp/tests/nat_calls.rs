@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::netns::{Host, Lab, NatKind};
 use common::softphone::{
-    assert_two_way_audio, tone_call, tone_share, tone_share_in_windows, CallSide, Softphone,
+    assert_two_way_audio, tone_call, tone_share_in_windows, CallSide, Softphone,
 };
 use common::{as_strs, DataDir, Itsp};
 

@@ -236,3 +236,103 @@ fn an_answered_call_to_a_number_carries_its_price() {
     let expected = billing::Decimal::new(10, 2) + billing::Decimal::new(secs, 2);
     assert_eq!(cost, expected, "{secs} s");
 }
+
+#[test]
+fn thousands_of_records_stream_across_pages_with_their_filters() {
+    let data = DataDir::with_users(&[("alice", "a")]);
+    // 2,345 records (more than two pages of the export), one a minute from 2026-12-01,
+    // every tenth one busy.
+    let first_ms = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+    let records: Vec<store::Cdr> = (0..2_345_i64)
+        .map(|i| {
+            let start_ms = first_ms + i * 60_000;
+            let busy = i % 10 == 9;
+            store::Cdr {
+                call_id: format!("call-{i}"),
+                from_tag: "f".into(),
+                to_tag: Some("t".into()),
+                caller_user: Some("alice".into()),
+                caller_domain: Some(DOMAIN.into()),
+                caller_uri: format!("sip:alice@{DOMAIN}"),
+                source_ip: Some("192.0.2.7".into()),
+                dialled_uri: format!("sip:bob@{DOMAIN}"),
+                callee_user: Some("bob".into()),
+                callee_domain: Some(DOMAIN.into()),
+                answered_by: None,
+                start_ms,
+                answer_ms: (!busy).then_some(start_ms + 1_000),
+                end_ms: start_ms + 31_000,
+                disposition: if busy {
+                    store::Disposition::Busy
+                } else {
+                    store::Disposition::Answered
+                },
+                code: if busy { 486 } else { 200 },
+                reason: None,
+                hung_up_by: Some(store::HungUpBy::Caller),
+                end_reason: None,
+                node: "n1".into(),
+                charge: None,
+            }
+        })
+        .collect();
+    common::block_on(async {
+        let s = store::Store::open(&common::sqlite_url(data.path()))
+            .await
+            .unwrap();
+        s.record_cdrs(&records).await.unwrap();
+        s.close().await;
+    });
+    let all = admin_json(&data, &["cdr", "list"]);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2_345);
+    let ids: Vec<&str> = all.iter().map(|r| r["call_id"].as_str().unwrap()).collect();
+    assert_eq!(ids[0], "call-0");
+    assert_eq!(
+        ids[1_000], "call-1000",
+        "oldest first across the page boundary"
+    );
+    assert_eq!(ids[2_344], "call-2344");
+    assert_eq!(all[1]["billable_secs"], 30);
+    // CSV: a header and a line per record, in the same order.
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["cdr", "list", "--csv", "--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 2_346);
+    // Filters: busy ones, and one day of them (2026-12-01 has 1,440 minutes).
+    let busy = admin_json(&data, &["cdr", "list", "--disposition", "busy"]);
+    assert_eq!(busy.as_array().unwrap().len(), 234);
+    let day = admin_json(
+        &data,
+        &[
+            "cdr",
+            "list",
+            "--since",
+            "2026-12-01",
+            "--until",
+            "2026-12-02T00:00:00Z",
+        ],
+    );
+    assert_eq!(day.as_array().unwrap().len(), 1_440);
+    // The table for people: a header, then a line per record.
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["cdr", "list", "--data-dir", &data.path_str()])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("START") && header.contains("DISPOSITION") && header.contains("COST")
+    );
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("2026-12-01 00:00:00.000 UTC") && first.contains("answered"),
+        "{first}"
+    );
+    assert_eq!(lines.count(), 2_344);
+}

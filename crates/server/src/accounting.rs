@@ -147,6 +147,13 @@ impl Accounting {
             answered_ms: None,
             answered_by: None,
         };
+        tracing::info!(
+            call_id,
+            from = %dialog.caller_uri,
+            to = %dialog.callee_uri,
+            source = dialog.source_ip.as_deref().unwrap_or(""),
+            "call started"
+        );
         let records = vec![
             Record::Acc(acc(AccKind::Request, call_id, &dialog, None, None, now_ms)),
             Record::Call(CallWrite::Upsert(row(&self.node, call_id, &dialog))),
@@ -177,6 +184,12 @@ impl Accounting {
             dialog.answered_ms = Some(now_ms);
             dialog.to_tag = to_tag.map(str::to_owned);
             dialog.answered_by = answered_by.map(str::to_owned);
+            tracing::info!(
+                call_id,
+                by = answered_by.unwrap_or(""),
+                ringing_ms = now_ms - dialog.started_ms,
+                "call answered"
+            );
             vec![
                 Record::Acc(acc(
                     AccKind::Answered,
@@ -219,6 +232,7 @@ impl Accounting {
             cdr.to_tag = to_tag.map(str::to_owned);
             cdr.hung_up_by = Some(by);
             cdr.end_reason = why.map(str::to_owned);
+            log_end(&cdr);
             vec![
                 Record::Acc(failed),
                 Record::Call(CallWrite::Remove {
@@ -267,6 +281,7 @@ impl Accounting {
             reason,
         );
         cdr.hung_up_by = Some(HungUpBy::Proxy);
+        log_end(&cdr);
         vec![Record::Cdr(Box::new(cdr))]
     }
 
@@ -299,6 +314,7 @@ impl Accounting {
         } else {
             HungUpBy::Callee
         });
+        log_end(&cdr);
         vec![
             Record::Acc(ended),
             Record::Call(CallWrite::Remove {
@@ -308,6 +324,27 @@ impl Accounting {
             Record::Cdr(Box::new(cdr)),
         ]
     }
+}
+
+/// The operator's line for a call attempt that ended: how, after how long, who ended it
+/// (one per call, at info; the fields are those of its record).
+fn log_end(cdr: &Cdr) {
+    let message = if cdr.disposition == Disposition::Refused {
+        "call refused"
+    } else {
+        "call ended"
+    };
+    tracing::info!(
+        call_id = %cdr.call_id,
+        from = %cdr.caller_uri,
+        to = %cdr.dialled_uri,
+        outcome = cdr.disposition.as_str(),
+        code = cdr.code,
+        talk_secs = cdr.billable_secs(),
+        hung_up_by = cdr.hung_up_by.map_or("", HungUpBy::as_str),
+        reason = cdr.end_reason.as_deref().unwrap_or(""),
+        "{message}"
+    );
 }
 
 /// How a call set-up ended, as the caller was told.

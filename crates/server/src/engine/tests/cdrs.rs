@@ -216,3 +216,49 @@ fn a_call_forwarded_on_busy_is_one_record_answered_by_the_forward_target() {
     assert_eq!(all[0].dialled_uri, "sip:bob@example.com");
     assert_eq!(all[0].answered_by.as_deref(), Some(&*contact));
 }
+
+#[test]
+fn each_call_leaves_an_operator_three_lines_at_info() {
+    let (_, text) = super::guard::logs(|| {
+        let mut w = World::new(trusted_config());
+        w.register("bob", BOB_1, "1.0");
+        let at_bob = call_bob(&mut w, "l1");
+        let contact = format!("sip:bob@{BOB_1}");
+        w.receive(BOB_1, &answer_from(&at_bob, 200, "b1", &contact));
+        w.advance(Duration::from_secs(42));
+        w.receive(CALLER, &bye_from_caller("l1", "b1"));
+        let at_bob = call_bob(&mut w, "l2");
+        w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    });
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("call ")).collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        lines[0].contains("call started")
+            && lines[0].contains("call_id=\"l1\"")
+            && lines[0].contains("to=sip:bob@example.com"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("call answered") && lines[1].contains(&format!("by=\"sip:bob@{BOB_1}\"")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains("call ended")
+            && lines[2].contains("outcome=\"answered\"")
+            && lines[2].contains("talk_secs=42")
+            && lines[2].contains("hung_up_by=\"caller\""),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains("call started"), "{}", lines[3]);
+    assert!(
+        lines[4].contains("call ended")
+            && lines[4].contains("outcome=\"busy\"")
+            && lines[4].contains("code=486")
+            && lines[4].contains("hung_up_by=\"callee\""),
+        "{}",
+        lines[4]
+    );
+}

@@ -1,7 +1,8 @@
 //! Call detail records end to end: calls between two `itsp phone`s through `itsp serve`,
-//! then `itsp cdr list` as an operator reads it (JSON, CSV, the missed-call filter): an
-//! answered call with its talk time and who hung up, a busy call, a call the proxy refused,
-//! and a call cut by `kill -9` of the server, closed when it starts again.
+//! then `itsp cdr list` as an operator reads it (JSON, CSV, the missed-call filter) and the
+//! server's log lines of each call: an answered call with its talk time and who hung up, a
+//! busy call, a call the proxy refused, and a call cut by `kill -9` of the server, closed
+//! when it starts again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -77,6 +78,22 @@ fn answered_busy_and_refused_calls_are_recorded() {
 
     let all = records(&data, 3);
     assert_eq!(all.len(), 3, "{all:#?}");
+    // The operator's lines (JSON logs: the same fields as the text ones).
+    let started = server.wait_log("call started", WAIT);
+    assert_eq!(started["fields"]["to"], format!("sip:alice@{DOMAIN}"));
+    let answered = server.wait_log("call answered", WAIT);
+    assert!(answered["fields"]["by"]
+        .as_str()
+        .is_some_and(|b| b.starts_with("sip:alice@")));
+    let ended = server.wait_log("call ended", WAIT);
+    assert_eq!(ended["fields"]["outcome"], "answered");
+    assert_eq!(ended["fields"]["hung_up_by"], "callee");
+    assert!(ended["fields"]["talk_secs"]
+        .as_i64()
+        .is_some_and(|s| (2..=4).contains(&s)));
+    let refused = server.wait_log("call refused", WAIT);
+    assert_eq!(refused["fields"]["code"], 404);
+    assert_eq!(refused["fields"]["to"], format!("sip:carol@{DOMAIN}"));
     let answered = &all[0];
     assert_eq!(answered["disposition"], "answered");
     assert_eq!(answered["code"], 200);

@@ -14,7 +14,7 @@ const ATTACKER: &str = "203.0.113.66:5070";
 const OWNER: &str = "198.51.100.50:5060";
 
 /// The log lines written while `f` runs.
-pub(super) fn logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+fn logs<T>(f: impl FnOnce() -> T) -> (T, String) {
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Buffer {

@@ -521,22 +521,15 @@ fn closed_by_restart(call: &Call, now_ms: i64) -> Cdr {
     }
 }
 
-/// The user and host of a `sip:`/`sips:` URI as the live-call table keeps it (`sip:user@host;params`),
-/// for the user and domain columns; `None`s for anything else.
+/// The user and host of a SIP URI as the live-call table keeps it, for the user and
+/// domain columns (the domain lowercased); `None`s for anything else.
 fn split_sip_uri(uri: &str) -> (Option<String>, Option<String>) {
-    let Some(rest) = uri
-        .strip_prefix("sip:")
-        .or_else(|| uri.strip_prefix("sips:"))
-    else {
-        return (None, None);
-    };
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    match rest.split_once('@') {
-        Some((user, host)) => {
-            let host = host.split(':').next().unwrap_or(host);
-            (Some(user.to_owned()), Some(host.to_ascii_lowercase()))
-        }
-        None => (None, Some(rest.to_ascii_lowercase())),
+    match sip::Uri::parse(uri) {
+        Ok(sip::Uri::Sip(u)) => (
+            u.user.map(str::to_owned),
+            Some(u.host.text().to_ascii_lowercase()),
+        ),
+        _ => (None, None),
     }
 }
 

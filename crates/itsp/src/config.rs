@@ -51,6 +51,44 @@ pub(crate) struct Config {
     pub(crate) http: HttpSection,
     /// `[media]`: the media services (echo, voicemail, announcements).
     pub(crate) media: MediaSection,
+    /// `[billing]`: prepaid credit control.
+    pub(crate) billing: BillingSection,
+}
+
+/// `[billing]`: prepaid credit control (`server::billing`), in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BillingSection {
+    /// Call time debited from a prepaid balance at a time (CGRateS `debit_interval`).
+    pub(crate) debit_interval: u32,
+    /// The longest prepaid call, whatever the balance.
+    pub(crate) max_call_duration: u32,
+}
+
+impl Default for BillingSection {
+    fn default() -> Self {
+        let d = billing::CreditConfig::default();
+        BillingSection {
+            debit_interval: d.debit_interval,
+            max_call_duration: d.max_call_secs,
+        }
+    }
+}
+
+impl BillingSection {
+    /// The credit control's settings, checked.
+    pub(crate) fn credit(&self) -> Result<billing::CreditConfig, String> {
+        if self.debit_interval == 0 || self.max_call_duration == 0 {
+            return Err(
+                "billing.debit_interval and billing.max_call_duration must be at least 1 second"
+                    .into(),
+            );
+        }
+        Ok(billing::CreditConfig {
+            debit_interval: self.debit_interval,
+            max_call_secs: self.max_call_duration,
+        })
+    }
 }
 
 /// `[http]`: the web portal and REST API (the `portal` crate).
@@ -952,6 +990,7 @@ impl TryFrom<&Config> for ServerConfig {
             overload: c.overload.limits()?,
             capture: c.capture.settings()?,
             services: c.media.services()?,
+            credit: c.billing.credit()?,
             ..ServerConfig::default()
         })
     }
@@ -1134,6 +1173,7 @@ mod tests {
         assert_eq!(c.location_durability(), d.location_durability());
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
+        assert_eq!(c.billing.credit(), d.billing.credit());
         assert_eq!(c.stun.listen, d.stun.listen);
         assert_eq!(
             c.guard.settings(),

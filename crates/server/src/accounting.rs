@@ -23,13 +23,16 @@ use std::net::IpAddr;
 use ahash::HashMap;
 use sip::{Message, Uri};
 use store::{
-    AccEvent, AccKind, Call, CallState, CallWrite, Cdr, Disposition, HungUpBy, Store, Writer,
+    AccEvent, AccKind, Address, Call, CallState, CallWrite, Cdr, Charge, Disposition, HungUpBy,
+    Store, Writer,
 };
 
-use crate::engine::io::{IoRequest, Record};
+use crate::billing::AccountBook;
+use crate::engine::io::{IoRequest, Record, Settle};
 use crate::error::StartError;
-use crate::policy::hook::{DialogEvent, Hook, HookCx};
-use crate::rating::Rater;
+use crate::policy::hook::{DialogEvent, EndReason, Hook, HookCx};
+use crate::rating::SharedRater;
+use crate::sync::lock;
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.
@@ -106,6 +109,7 @@ impl Hook for Accounting {
                 reason,
             } => self.refused(invite, source, code, reason, now_ms),
             DialogEvent::Ended { bye } => self.ended(bye, now_ms),
+            DialogEvent::EndedHere { call_id, reason } => self.ended_here(call_id, reason, now_ms),
         };
         for record in records {
             cx.io.push(IoRequest::Record(record));
@@ -326,6 +330,34 @@ impl Accounting {
     }
 }
 
+impl Accounting {
+    /// The proxy ended an answered call itself (BYE to both parties): ended by the proxy,
+    /// for `reason`; the end of credit has a disposition of its own.
+    fn ended_here(&mut self, call_id: &str, reason: EndReason, now_ms: i64) -> Vec<Record> {
+        let Some(dialog) = self.live.remove(call_id) else {
+            return Vec::new();
+        };
+        let mut ended = acc(AccKind::Ended, call_id, &dialog, None, None, now_ms);
+        ended.method = "BYE".into();
+        ended.ended_by = Some("proxy".into());
+        let disposition = match reason {
+            EndReason::Credit => Disposition::CreditExhausted,
+        };
+        let mut cdr = cdr(&self.node, call_id, &dialog, now_ms, disposition, 200, "OK");
+        cdr.hung_up_by = Some(HungUpBy::Proxy);
+        cdr.end_reason = Some(reason.as_str().to_owned());
+        log_end(&cdr);
+        vec![
+            Record::Acc(ended),
+            Record::Call(CallWrite::Remove {
+                call_id: call_id.to_owned(),
+                from_tag: dialog.from_tag,
+            }),
+            Record::Cdr(Box::new(cdr)),
+        ]
+    }
+}
+
 /// The operator's line for a call attempt that ended: how, after how long, who ended it
 /// (one per call, at info; the fields are those of its record).
 fn log_end(cdr: &Cdr) {
@@ -368,7 +400,10 @@ fn cdr(
     code: u16,
     reason: &str,
 ) -> Cdr {
-    let answered = disposition == Disposition::Answered;
+    let answered = matches!(
+        disposition,
+        Disposition::Answered | Disposition::CreditExhausted
+    );
     Cdr {
         call_id: call_id.to_owned(),
         from_tag: d.from_tag.clone(),
@@ -455,25 +490,45 @@ pub(crate) struct AccountingWriter {
     writer: WriterThread<Record>,
 }
 
+/// How many batches a prepaid settlement waits for its call's record before it is written
+/// alone (the record of a call the accounting hook did not follow never comes).
+const SETTLE_WAIT_BATCHES: u32 = 20;
+
+/// The money side of the writer: the plans, the accounts, and settlements waiting for
+/// their records.
+struct Money {
+    rater: SharedRater,
+    book: AccountBook,
+    /// Prepaid settlements by Call-ID, with the batches they waited.
+    settles: HashMap<String, (Settle, u32)>,
+}
+
 impl AccountingWriter {
-    /// Starts the writer thread on `store`, whose pool runs on `runtime`.
+    /// Starts the writer thread on `store`, whose pool runs on `runtime`; `rater` prices
+    /// the records, `book` says who pays how.
     pub(crate) fn spawn(
         store: &Store,
         runtime: tokio::runtime::Handle,
+        rater: SharedRater,
+        book: AccountBook,
     ) -> Result<AccountingWriter, StartError> {
         // Call records are what billing reads: fsynced, so a power loss keeps them.
         let mut writer = store.writer(runtime.clone(), store::Durability::Disk)?;
         let store = store.clone();
-        let mut rater = Rater::default();
+        let mut money = Money {
+            rater,
+            book,
+            settles: HashMap::default(),
+        };
         let writer = WriterThread::spawn(
             "calls-writer",
             Gathering::WindowAfterFirst(WINDOW),
             MAX_BATCH,
             move |batch| {
                 if batch.iter().any(|r| matches!(r, Record::Cdr(_))) {
-                    rater.refresh(&store, &runtime);
+                    lock(&money.rater).refresh(&store, &runtime);
                 }
-                write(&mut writer, &rater, batch);
+                write(&mut writer, &mut money, batch);
             },
         )?;
         Ok(AccountingWriter { writer })
@@ -492,21 +547,37 @@ impl AccountingWriter {
 
 /// Writes one batch of records (everything queued within [`WINDOW`] of the first, up to
 /// [`MAX_BATCH`]; at shutdown too, so the last batch waits a tenth of a second): one
-/// transaction per table.
-fn write(writer: &mut Writer, rater: &Rater, batch: Vec<Record>) {
+/// transaction per table, and one for the call records with the money they move (a
+/// charge and its record commit together).
+fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
     let mut acc = Vec::new();
     let mut calls = Vec::new();
     let mut cdrs = Vec::new();
+    let mut entries = Vec::new();
     for record in batch {
         match record {
             Record::Acc(a) => acc.push(a),
             Record::Call(c) => calls.push(c),
+            Record::Ledger(e) => entries.push(e),
+            Record::Settle(s) => {
+                money.settles.insert(s.call_id.clone(), (*s, 0));
+            }
             Record::Cdr(mut c) => {
-                rater.rate(&mut c);
+                money.charge(&mut c, &mut entries);
                 cdrs.push(*c);
             }
         }
     }
+    // Settlements whose record never came are written alone after a while.
+    money.settles.retain(|_, (settle, waited)| {
+        *waited += 1;
+        if *waited < SETTLE_WAIT_BATCHES {
+            return true;
+        }
+        tracing::warn!(call_id = %settle.call_id, "a prepaid settlement without its call record");
+        entries.extend(settlement_entry(settle));
+        false
+    });
     if !calls.is_empty() {
         if let Err(e) = writer.write_calls(&calls) {
             tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
@@ -517,9 +588,71 @@ fn write(writer: &mut Writer, rater: &Rater, batch: Vec<Record>) {
             tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
         }
     }
-    if !cdrs.is_empty() {
-        if let Err(e) = writer.record_cdrs(&cdrs) {
-            tracing::error!(error = %e, rows = cdrs.len(), "call detail records not saved");
+    if !cdrs.is_empty() || !entries.is_empty() {
+        if let Err(e) = writer.record_cdrs_with_ledger(&cdrs, &entries) {
+            tracing::error!(
+                error = %e,
+                rows = cdrs.len(),
+                ledger = entries.len(),
+                "call detail records and their charges not saved"
+            );
         }
     }
+}
+
+impl Money {
+    /// Prices call record `cdr` and adds the ledger entries it brings: a prepaid call's
+    /// settlement (its charge is the one the credit control computed), a postpaid call's
+    /// charge; a call of a subscriber without an account is only priced.
+    fn charge(&mut self, cdr: &mut Cdr, entries: &mut Vec<store::NewEntry>) {
+        if let Some((settle, _)) = self.settles.remove(&cdr.call_id) {
+            cdr.charge = Some(Charge {
+                plan: settle.plan.clone(),
+                cost: settle.charged.to_string(),
+                currency: settle.currency.clone(),
+            });
+            entries.extend(settlement_entry(&settle));
+            return;
+        }
+        let caller = match (&cdr.caller_user, &cdr.caller_domain) {
+            (Some(user), Some(domain)) => Address::new(user, domain).ok(),
+            _ => None,
+        };
+        let terms = caller.as_ref().and_then(|a| self.book.terms(a));
+        lock(&self.rater).rate(cdr, terms.as_ref().and_then(|t| t.plan.as_deref()));
+        let (Some(caller), Some(terms), Some(charge)) = (caller, terms, &cdr.charge) else {
+            return;
+        };
+        if terms.kind != store::AccountKind::Postpaid {
+            return;
+        }
+        match charge.cost.parse::<billing::Decimal>() {
+            Ok(cost) if !cost.is_zero() => entries.push(store::NewEntry {
+                address: caller,
+                at_ms: cdr.end_ms,
+                kind: store::EntryKind::Charge,
+                amount: -cost,
+                call_id: Some(cdr.call_id.clone()),
+                note: None,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(call_id = %cdr.call_id, error = %e, "a charge that is not a number")
+            }
+        }
+    }
+}
+
+/// The ledger entry that squares a prepaid call's slices with its cost: a refund of what
+/// was taken beyond it, or the rest of it; none when they are equal.
+fn settlement_entry(settle: &Settle) -> Option<store::NewEntry> {
+    let amount = settle.debited - settle.charged;
+    (!amount.is_zero()).then(|| store::NewEntry {
+        address: settle.account.clone(),
+        at_ms: settle.at_ms,
+        kind: store::EntryKind::Settlement,
+        amount,
+        call_id: Some(settle.call_id.clone()),
+        note: None,
+    })
 }

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// The media services: where their user agent is, the names that reach them,
     /// voicemail and announcements (`[media]`).
     pub services: crate::services::names::ServicesConfig,
+    /// Prepaid credit control: the slice of call time debited at a time, the longest call
+    /// ([`crate::billing`]).
+    pub credit: billing::CreditConfig,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -175,6 +178,7 @@ impl Default for ServerConfig {
             capture: crate::capture::CaptureConfig::default(),
             control_socket: None,
             services: crate::services::names::ServicesConfig::default(),
+            credit: billing::CreditConfig::default(),
         }
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! Routing policy is a set of phases (`policy`): the main route, which reads like the
 //! seed's `ser.cfg`, and one hook per cross-cutting feature (NAT, media relay,
-//! accounting, capture).
+//! prepaid billing, accounting, capture).
 //!
 //! Modules are public only where `itsp` needs their settings types; the engine, the
 //! policy and the writers are the crate's own.
@@ -29,6 +29,7 @@
 //! | [`nat`] | NAT detection and fixes (`nat_uac_test`, `fix_nated_contact`), the NAT hook |
 //! | [`media_relay`] | the relay hook: which calls are relayed, SDP exchanges through the relay |
 //! | `accounting` | the accounting hook (live calls, `acc` records) and its writer thread |
+//! | `billing` | prepaid calls: authorisation (402 without credit), slices of credit, the hang-up when it runs out; who pays how (`AccountBook`) |
 //! | [`capture`] | SIP capture: the tap into a bounded ring; pcap files, HEP v3 export, trace filters |
 //! | [`control`] | the control socket of a running server (`itsp trace`): JSON lines over a Unix socket |
 //! | `natping` | keepalives to NATed bindings |
@@ -54,6 +55,7 @@
 
 pub(crate) mod accounting;
 pub mod auth;
+mod billing;
 pub mod cache;
 pub mod capture;
 pub mod config;

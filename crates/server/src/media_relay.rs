@@ -268,10 +268,11 @@ impl Hook for RelayHook {
         _id: IoId,
         answer: Answer,
         forward: &mut Forward,
-    ) {
+    ) -> Flow {
         if let Some(sdp) = rewritten(answer) {
             forward.rewrites.sdp = Some(sdp);
         }
+        Flow::Continue
     }
 
     /// A response on its way back (18x/2xx with SDP to INVITE, UPDATE, PRACK): the answer,
@@ -375,7 +376,8 @@ impl Hook for RelayHook {
         }
     }
 
-    /// The call set-up failed, or a BYE passed: the relay session goes.
+    /// The call set-up failed, a BYE passed, or the proxy ended the call: the relay
+    /// session goes.
     fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
         match event {
             DialogEvent::Settled { invite, code, .. } if code >= 300 => {
@@ -388,6 +390,7 @@ impl Hook for RelayHook {
                     self.end(cx, call_id, "BYE");
                 }
             }
+            DialogEvent::EndedHere { call_id, .. } => self.end(cx, call_id, "ended by the proxy"),
             _ => {}
         }
     }

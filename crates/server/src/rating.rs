@@ -108,6 +108,10 @@ pub fn load(files: &[TariffFile]) -> Result<Plans, billing::Error> {
     Ok(Plans { plans, rows })
 }
 
+/// The plans, shared by the accounting writer (which prices records) and the shell
+/// (which answers prepaid authorisations).
+pub(crate) type SharedRater = Arc<std::sync::Mutex<Rater>>;
+
 /// The plans as the accounting writer keeps them. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Rater {
@@ -155,9 +159,50 @@ impl Rater {
         }
     }
 
-    /// Puts the price of answered call `cdr` on it, when a plan prices it.
-    pub(crate) fn rate(&self, cdr: &mut Cdr) {
-        if cdr.disposition != Disposition::Answered {
+    /// The plan that rates calls of `user@domain` at `at`: the account's own plan
+    /// (`itsp account set --plan`) when it names one that exists, else the caller's
+    /// CGRateS rating profile (its first plan; fallback subjects are not followed for an
+    /// authorisation), else the plan named `default`.
+    fn plan_for(
+        &self,
+        user: &str,
+        domain: &str,
+        at: billing::UnixTime,
+        account_plan: Option<&str>,
+    ) -> Option<&Arc<billing::RatingPlan>> {
+        if let Some(plan) = account_plan.and_then(|name| self.plans.plan(name).ok()) {
+            return Some(plan);
+        }
+        match self.plans.assignments.lookup(user, domain, at) {
+            Some(_) => self.plans.plan_for(user, domain, at).ok(),
+            None => self.plans.plan(DEFAULT_PLAN).ok(),
+        }
+    }
+
+    /// The plan and tariff that price a call from `user@domain` to `number` starting at
+    /// `at` (what prepaid authorisation needs); `None` when no plan prices the number.
+    pub(crate) fn tariff(
+        &self,
+        caller: &store::Address,
+        number: &str,
+        at: billing::UnixTime,
+        account_plan: Option<&str>,
+    ) -> Option<(String, Arc<billing::Tariff>)> {
+        if !is_number(number) {
+            return None;
+        }
+        let plan = self.plan_for(&caller.user, &caller.domain, at, account_plan)?;
+        let (_, tariff) = plan.find(number).ok()?;
+        Some((plan.name().to_owned(), tariff.clone()))
+    }
+
+    /// Puts the price of answered call `cdr` on it, when a plan prices it; `account_plan`
+    /// is the plan the caller's account names, if any.
+    pub(crate) fn rate(&self, cdr: &mut Cdr, account_plan: Option<&str>) {
+        if !matches!(
+            cdr.disposition,
+            Disposition::Answered | Disposition::CreditExhausted
+        ) {
             return;
         }
         let (Some(answer_ms), Some(number)) = (cdr.answer_ms, cdr.callee_user.as_deref()) else {
@@ -174,12 +219,15 @@ impl Rater {
         let Ok(duration) = u32::try_from(cdr.billable_secs()) else {
             return;
         };
-        let rating = if self.plans.assignments.lookup(user, domain, start).is_some() {
-            self.plans.rate(user, domain, number, start, duration)
-        } else {
-            self.plans
+        let rating = match account_plan.and_then(|name| self.plans.plan(name).ok()) {
+            Some(plan) => plan.rate(number, start, duration),
+            None if self.plans.assignments.lookup(user, domain, start).is_some() => {
+                self.plans.rate(user, domain, number, start, duration)
+            }
+            None => self
+                .plans
                 .plan(DEFAULT_PLAN)
-                .and_then(|p| p.rate(number, start, duration))
+                .and_then(|p| p.rate(number, start, duration)),
         };
         match rating {
             Ok(r) => {
@@ -263,7 +311,7 @@ mod tests {
         let answer = 1_790_000_002_000;
         // 125 s to Stockholm: 0.05 + 30 s + 16 x 6 s at 0.40/min.
         let mut cdr = record("+46812345", Some(answer), answer + 125_000);
-        rater.rate(&mut cdr);
+        rater.rate(&mut cdr, None);
         let charge = cdr.charge.unwrap();
         assert_eq!(
             (charge.plan.as_str(), charge.currency.as_str()),
@@ -279,7 +327,7 @@ mod tests {
             record("46812345", None, answer),
             record("1555", Some(answer), answer + 10_000),
         ] {
-            rater.rate(&mut cdr);
+            rater.rate(&mut cdr, None);
             assert_eq!(cdr.charge, None, "{}", cdr.dialled_uri);
         }
     }

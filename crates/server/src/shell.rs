@@ -40,6 +40,7 @@ use tokio::sync::Notify;
 use transport::{Incoming, Listen, Receivers, Transports};
 
 use crate::accounting::AccountingWriter;
+use crate::billing::AccountBook;
 use crate::capture::hep_sender::HepSender;
 use crate::capture::pcap_files::PcapFiles;
 use crate::capture::ring::SharedRing;
@@ -51,6 +52,7 @@ use crate::error::StartError;
 use crate::location::Location;
 use crate::persist::LocationWriter;
 use crate::proxy::Hop;
+use crate::rating::SharedRater;
 use crate::sync::lock;
 
 /// The granularity of the engine's timers: they fire at the end of the tick they fall
@@ -152,6 +154,13 @@ struct Shared {
     in_flight: Arc<InFlight>,
     /// The `bans` table's change counter when the engine's bans were last read.
     bans_version: AtomicI64,
+    /// How each subscriber with an account pays (the prepaid hook and the accounting
+    /// writer read it).
+    book: AccountBook,
+    /// The `accounts` table's change counter when the book was last read.
+    accounts_version: AtomicI64,
+    /// The rating plans (prepaid authorisations; the accounting writer prices with them).
+    rater: SharedRater,
 }
 
 impl std::fmt::Debug for Shared {
@@ -220,7 +229,16 @@ impl Server {
             config.commit_window,
             config.location_durability,
         )?;
-        let accounting = AccountingWriter::spawn(&store, tokio::runtime::Handle::current())?;
+        let book = AccountBook::default();
+        let accounts_version = store.table_version(store::ACCOUNTS_TABLE).await?;
+        book.replace(&store.accounts().await?);
+        let rater = SharedRater::default();
+        let accounting = AccountingWriter::spawn(
+            &store,
+            tokio::runtime::Handle::current(),
+            rater.clone(),
+            book.clone(),
+        )?;
         let bans_read_at = Now::system();
         let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
         let bans_version = store.table_version(store::BANS_TABLE).await?;
@@ -234,6 +252,7 @@ impl Server {
             network: Box::new(SystemNetwork::default()),
             relay: relay_setup,
             capture: capture.ring.clone(),
+            accounts: book.clone(),
         });
         engine.set_bans(bans_read_at, &bans);
         if !bans.is_empty() {
@@ -253,6 +272,9 @@ impl Server {
             timer_epoch: Instant::now(),
             in_flight: Arc::new(InFlight::default()),
             bans_version: AtomicI64::new(bans_version),
+            book,
+            accounts_version: AtomicI64::new(accounts_version),
+            rater,
         };
         Ok((
             Server {
@@ -285,6 +307,7 @@ impl Server {
         let timers = tokio::spawn(timer_loop(shared.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
         let bans = tokio::spawn(bans_loop(shared.clone()));
+        let accounts = tokio::spawn(accounts_loop(shared.clone()));
         let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
         let deliver = {
             let shared = shared.clone();
@@ -328,6 +351,7 @@ impl Server {
         }
         timers.abort();
         housekeeping.abort();
+        accounts.abort();
         bans.abort();
         keepalives.abort();
         let (bindings, transactions, proxied, live_calls) = {
@@ -414,6 +438,27 @@ impl Shared {
     fn start_io(self: &Arc<Self>, io: IoRequest) {
         match io {
             IoRequest::Record(record) => self.accounting.send(record),
+            IoRequest::Prepaid {
+                id,
+                caller,
+                number,
+                at_secs,
+                after,
+            } => {
+                let shared = self.clone();
+                self.spawn_answer(id, async move {
+                    shared.prepaid(caller, number, at_secs, after).await
+                });
+            }
+            IoRequest::Ledger { id, account, after } => {
+                let store = self.store.clone();
+                self.spawn_answer(id, async move {
+                    match put_in_since(&store, &account, after).await {
+                        Ok(entries) => Answer::Ledger(entries),
+                        Err(e) => Answer::StoreFailed(e.to_string()),
+                    }
+                });
+            }
             IoRequest::Ban { id, ban } => {
                 let store = self.store.clone();
                 self.spawn_answer(id, async move {
@@ -510,6 +555,50 @@ impl Shared {
                 });
             }
         }
+    }
+
+    /// What a prepaid call needs before it is authorised ([`IoRequest::Prepaid`]): the
+    /// caller's account, the money put in after entry `after`, and the tariff of
+    /// `number` in the caller's plan.
+    async fn prepaid(
+        self: &Arc<Self>,
+        caller: store::Address,
+        number: String,
+        at_secs: i64,
+        after: Option<i64>,
+    ) -> Answer {
+        let account = match self.store.account(&caller).await {
+            Ok(Some(a)) if a.kind == store::AccountKind::Prepaid => a,
+            Ok(_) => return Answer::Prepaid(None),
+            Err(e) => return Answer::StoreFailed(e.to_string()),
+        };
+        let put_in = match after {
+            Some(after) => match put_in_since(&self.store, &caller, after).await {
+                Ok(entries) => entries,
+                Err(e) => return Answer::StoreFailed(e.to_string()),
+            },
+            None => Vec::new(),
+        };
+        let rater = self.rater.clone();
+        let store = self.store.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let plan = account.plan.clone();
+        let lookup_caller = caller.clone();
+        // The plans are refreshed with blocking store reads: off the runtime's workers.
+        let tariff = tokio::task::spawn_blocking(move || {
+            let mut rater = lock(&rater);
+            rater.refresh(&store, &runtime);
+            rater.tariff(&lookup_caller, &number, at_secs, plan.as_deref())
+        })
+        .await
+        .unwrap_or(None);
+        Answer::Prepaid(Some(crate::engine::io::PrepaidCaller {
+            balance: account.balance,
+            last_entry: account.last_entry,
+            currency: account.currency,
+            put_in,
+            tariff,
+        }))
     }
 
     /// Runs `work` in a task and hands its answer to the engine as the answer to `id`.
@@ -741,6 +830,64 @@ async fn housekeeping_loop(shared: Arc<Shared>) {
         }
         if let Err(e) = shared.store.purge_bans(now.unix_ms_i64()).await {
             tracing::error!(error = %e, "purging ended bans from the store failed");
+        }
+    }
+}
+
+/// How often the `accounts` table's change counter is read: `itsp account set` takes
+/// effect within this long.
+const ACCOUNTS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Every [`ACCOUNTS_CHECK_INTERVAL`]: when the `accounts` table's change counter moved
+/// (an account made, changed or removed), the accounts are read into the book.
+async fn accounts_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(ACCOUNTS_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let version = match shared.store.table_version(store::ACCOUNTS_TABLE).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "the accounts' change counter cannot be read");
+                continue;
+            }
+        };
+        if version == shared.accounts_version.load(Ordering::Acquire) {
+            continue;
+        }
+        match shared.store.accounts().await {
+            Ok(accounts) => {
+                shared.book.replace(&accounts);
+                shared.accounts_version.store(version, Ordering::Release);
+                tracing::debug!(accounts = shared.book.len(), "accounts read");
+            }
+            Err(e) => tracing::error!(error = %e, "reading the accounts failed"),
+        }
+    }
+}
+
+/// The money put into `account` after ledger entry `after` (top-ups and adjustments; the
+/// server's own debits are not "put in"), oldest first.
+async fn put_in_since(
+    store: &Store,
+    account: &store::Address,
+    after: i64,
+) -> Result<Vec<(i64, billing::Decimal)>, StoreError> {
+    let mut put_in = Vec::new();
+    let mut cursor = Some(after);
+    loop {
+        let page = store.ledger(account, cursor, 500).await?;
+        let Some(last) = page.last() else {
+            return Ok(put_in);
+        };
+        cursor = Some(last.id);
+        put_in.extend(
+            page.iter()
+                .filter(|e| e.kind.is_external())
+                .map(|e| (e.id, e.amount)),
+        );
+        if page.len() < 500 {
+            return Ok(put_in);
         }
     }
 }

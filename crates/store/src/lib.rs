@@ -127,7 +127,9 @@ pub use preferences::{
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};
-pub use versions::{ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE};
+pub use versions::{
+    ACCOUNTS_TABLE, ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
+};
 pub use voicemail::{NewVoicemail, VoicemailMessage, STATUS_NEW, STATUS_SAVED};
 pub use web_accounts::{NewSession, WebAccount, WebSession};
 pub use writer::{Durability, Writer};

@@ -1,4 +1,5 @@
-//! Change counters of tables (`table_versions`, migrations `0003`, `0004`, `0006` and `0007`): a row per
+//! Change counters of tables (`table_versions`, migrations `0003`, `0004`, `0006`, `0007`
+//! and `0014`): a row per
 //! counted table whose version goes up with every row inserted, updated or deleted in it,
 //! by triggers in the database, whoever the writer is (another process, another node on
 //! PostgreSQL). A caller that keeps what it read from a table in memory asks for the
@@ -19,6 +20,10 @@ pub const ADDRESSES_TABLE: &str = "addresses";
 
 /// The counted group memberships (what [`Store::in_group`] answers), migration `0007`.
 pub const GROUPS_TABLE: &str = "groups";
+
+/// The counted accounts: made, removed, or a new kind or plan (not their balances),
+/// migration `0014`.
+pub const ACCOUNTS_TABLE: &str = "accounts";
 
 impl Store {
     /// The change counter of the table `name` ([`SUBSCRIBERS_TABLE`], [`crate::BANS_TABLE`],

@@ -224,6 +224,46 @@ pub(crate) enum IoRequest {
     /// Append accounting records and live-call changes (fire and forget; written in
     /// batches by the shell's writer thread).
     Record(Record),
+    /// What a prepaid call needs before it is authorised → `complete(id,
+    /// Answer::Prepaid(..))`: the caller's account and the tariff of the number dialled.
+    Prepaid {
+        /// Names the answer.
+        id: IoId,
+        /// The caller.
+        caller: Address,
+        /// The number dialled (rated by the caller's plan).
+        number: String,
+        /// When, Unix seconds (the tariff in force then).
+        at_secs: i64,
+        /// The newest ledger entry already known, if the account is followed: the money
+        /// put in since then comes in the answer.
+        after: Option<i64>,
+    },
+    /// The money put into an account (top-ups, adjustments) after ledger entry `after`
+    /// → `complete(id, Answer::Ledger(..))`.
+    Ledger {
+        /// Names the answer.
+        id: IoId,
+        /// The account.
+        account: Address,
+        /// The newest entry already known.
+        after: i64,
+    },
+}
+
+/// What [`IoRequest::Prepaid`] finds of a prepaid caller.
+#[derive(Debug, Clone)]
+pub(crate) struct PrepaidCaller {
+    /// The ledger's balance, and its newest entry.
+    pub(crate) balance: billing::Decimal,
+    /// The newest ledger entry.
+    pub(crate) last_entry: i64,
+    /// The account's currency (ISO 4217).
+    pub(crate) currency: String,
+    /// The money put in after the `after` entry of the request.
+    pub(crate) put_in: Vec<(i64, billing::Decimal)>,
+    /// The plan and tariff of the number dialled; `None` when no plan prices it.
+    pub(crate) tariff: Option<(String, std::sync::Arc<billing::Tariff>)>,
 }
 
 /// One accounting change.
@@ -235,6 +275,31 @@ pub(crate) enum Record {
     Call(CallWrite),
     /// A call detail record: a call attempt ended.
     Cdr(Box<store::Cdr>),
+    /// A ledger entry of a running prepaid call: a slice of its credit taken.
+    Ledger(store::NewEntry),
+    /// How a prepaid call settled: the charge for its record, and the ledger entry that
+    /// squares its slices with it, written in one transaction with the record (which
+    /// comes after it).
+    Settle(Box<Settle>),
+}
+
+/// The settlement of a prepaid call ([`Record::Settle`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settle {
+    /// The call.
+    pub(crate) call_id: String,
+    /// The account that paid.
+    pub(crate) account: Address,
+    /// The plan that priced it.
+    pub(crate) plan: String,
+    /// The currency.
+    pub(crate) currency: String,
+    /// What the call cost.
+    pub(crate) charged: billing::Decimal,
+    /// What its slices took.
+    pub(crate) debited: billing::Decimal,
+    /// When it ended, Unix milliseconds.
+    pub(crate) at_ms: i64,
 }
 
 /// The answer to an [`IoRequest`].
@@ -260,6 +325,10 @@ pub(crate) enum Answer {
     Bindings(Vec<store::Binding>),
     /// The store failed; the request is answered 500.
     StoreFailed(String),
+    /// A prepaid caller's account and tariff; `None`: not a prepaid account (any more).
+    Prepaid(Option<PrepaidCaller>),
+    /// Money put into an account: `(entry id, amount)`, oldest first.
+    Ledger(Vec<(i64, billing::Decimal)>),
 }
 
 impl Answer {

@@ -33,11 +33,13 @@
 //! | [`io`] | what crosses the edge: [`Now`], [`Transmit`], [`IoRequest`], [`Query`], [`Answer`] |
 //! | `addresses` | our sockets and domains, "is this us?", our address toward a next hop ([`HostNetwork`]) |
 //! | `facts` | the caches of store answers and one request's answers; `Halt` |
+//! | `hangup` | ending an answered call from the middle: what the proxy keeps of each, the BYEs to both parties |
 //! | [`overload`] | when new requests get 503: too much waiting for I/O, too many transactions |
 //! | `random` | the engine's random numbers, from a seed |
 
 pub(crate) mod addresses;
 pub(crate) mod facts;
+pub(crate) mod hangup;
 pub(crate) mod io;
 pub(crate) mod overload;
 pub(crate) mod random;
@@ -71,6 +73,7 @@ macro_rules! hook_cx {
             now: $now,
             addresses: &mut $engine.addresses,
             io: &mut $engine.io,
+            hang_ups: &mut $engine.hang_ups,
         }
     };
 }
@@ -81,7 +84,9 @@ use crate::guard::{Admit, Guard};
 use crate::location::Location;
 use crate::natping::Pinger;
 use crate::policy::cx::{Cx, Memo};
-use crate::policy::hook::{Arrival, DialogEvent, Direction, Flow, Hook, HookCx, IoQueue, Tapped};
+use crate::policy::hook::{
+    Arrival, DialogEvent, Direction, Flow, HangUp, Hook, HookCx, IoQueue, Tapped,
+};
 use crate::policy::route::{self, Decision};
 use crate::proxy::table::{Env, Failed, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
 use crate::proxy::{ContextConfig, Fallbacks, Forward, Hop, LocalAddr, Rewrites};
@@ -183,6 +188,13 @@ pub(crate) struct Engine {
     scratch_events: Vec<Event>,
     /// Requests refused for overload since the last log line, and when that was.
     shed: (u64, Option<Instant>),
+    /// The answered calls the proxy could end ([`hangup`]).
+    answered: hangup::Answered,
+    /// Calls the hooks asked to end, ended when the engine next pumps.
+    hang_ups: Vec<HangUp>,
+    /// The client transactions of our own requests (the BYEs of a hang-up): their
+    /// responses stop here.
+    own_requests: ahash::HashSet<TransactionKey>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -213,6 +225,8 @@ pub(crate) struct EngineSetup {
     pub relay: Option<crate::media_relay::RelaySetup>,
     /// The capture ring the capture hook fills (`None`: no capture).
     pub capture: Option<crate::capture::ring::SharedRing>,
+    /// How each subscriber with an account pays, kept up to date by the shell.
+    pub accounts: crate::billing::AccountBook,
 }
 
 impl Engine {
@@ -227,10 +241,11 @@ impl Engine {
             network,
             relay,
             capture,
+            accounts,
         } = setup;
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
-        let hooks = crate::policy::hooks(&config, relay, capture);
+        let hooks = crate::policy::hooks(&config, relay, capture, accounts);
         let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
@@ -268,6 +283,9 @@ impl Engine {
             scratch_upstream: Vec::new(),
             scratch_events: Vec::new(),
             shed: (0, None),
+            answered: hangup::Answered::default(),
+            hang_ups: Vec::new(),
+            own_requests: ahash::HashSet::default(),
             config,
         }
     }
@@ -343,6 +361,7 @@ impl Engine {
             let (message, natted) = crate::nat::fix_reply(&self.config.nat, message, source);
             self.arrival = Some(Arrival {
                 source: source.addr,
+                local: source.local,
                 natted,
             });
             message
@@ -353,20 +372,31 @@ impl Engine {
         self.arrival = None;
     }
 
-    /// Fires due timers: transactions, then the proxy's Timer C and CANCEL waits.
+    /// Fires due timers: transactions, then the proxy's Timer C and CANCEL waits, then
+    /// the hooks' ([`Hook::poll_timeout`]).
     pub(crate) fn handle_timeout(&mut self, now: Now) {
         self.layer.handle_timeout(now.instant);
         let (proxy, mut tx) = self.split();
         proxy.handle_timeout(now.instant, &mut tx);
+        for index in 0..self.hooks.len() {
+            if self.hooks[index]
+                .poll_timeout()
+                .is_some_and(|due| due <= now.instant)
+            {
+                let mut cx = hook_cx!(self, now);
+                self.hooks[index].on_timeout(&mut cx);
+            }
+        }
         self.pump(now);
     }
 
     /// When [`Engine::handle_timeout`] is next due.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match (self.layer.poll_timeout(), self.proxy.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.layer.poll_timeout(), self.proxy.poll_timeout()]
+            .into_iter()
+            .chain(self.hooks.iter().map(|h| h.poll_timeout()))
+            .flatten()
+            .min()
     }
 
     /// The next bytes to send.
@@ -383,7 +413,19 @@ impl Engine {
     /// The answer to I/O request `id`.
     pub(crate) fn complete(&mut self, now: Now, id: IoId, answer: Answer) {
         let Some(waiting) = self.waiting.remove(&id) else {
-            tracing::debug!(id = id.0, "an answer nobody waits for");
+            // A hook's own request (asked outside a `Flow::Wait`).
+            let mut taken = false;
+            for index in 0..self.hooks.len() {
+                let mut cx = hook_cx!(self, now);
+                if self.hooks[index].on_answer(&mut cx, id, &answer) {
+                    taken = true;
+                    break;
+                }
+            }
+            if !taken {
+                tracing::debug!(id = id.0, "an answer nobody waits for");
+            }
+            self.pump(now);
             return;
         };
         match waiting {
@@ -413,10 +455,25 @@ impl Engine {
             } => {
                 self.parked = self.parked.saturating_sub(1);
                 let mut cx = hook_cx!(self, now);
-                if let Some(h) = self.hooks.get_mut(hook) {
-                    h.resume_forward(&mut cx, id, answer, &mut forward);
+                let flow = match self.hooks.get_mut(hook) {
+                    Some(h) => h.resume_forward(&mut cx, id, answer, &mut forward),
+                    None => Flow::Continue,
+                };
+                match flow {
+                    Flow::Wait(again) => {
+                        self.parked += 1;
+                        self.waiting.insert(
+                            again,
+                            Waiting::Forward {
+                                work,
+                                forward,
+                                hook,
+                            },
+                        );
+                    }
+                    Flow::Refuse { code, reason } => self.refuse_forward(now, work, code, reason),
+                    Flow::Continue => self.forward(now, work, forward, hook + 1),
                 }
-                self.forward(now, work, forward, hook + 1);
             }
             Waiting::Response {
                 server,
@@ -679,6 +736,10 @@ impl Engine {
                 }
             }
             TxIncoming::Response { key, response } => {
+                if self.own_requests.contains(&key) {
+                    tracing::debug!(%key, code = response.status().unwrap_or(0), "answer to our own request");
+                    return;
+                }
                 let (proxy, mut tx) = self.split();
                 if let Some(stray) = proxy.on_response(now.instant, &mut tx, &key, response) {
                     self.stray_response(now, stray);
@@ -864,28 +925,36 @@ impl Engine {
     fn forward(&mut self, now: Now, work: Work, mut forward: Forward, from: usize) {
         for index in from..self.hooks.len() {
             let mut cx = hook_cx!(self, now);
-            if let Flow::Wait(id) =
-                self.hooks[index].on_forward(&mut cx, &work.request, work.source, &mut forward)
-            {
-                self.parked += 1;
-                self.waiting.insert(
-                    id,
-                    Waiting::Forward {
-                        work,
-                        forward,
-                        hook: index,
-                    },
-                );
-                return;
+            match self.hooks[index].on_forward(&mut cx, &work.request, work.source, &mut forward) {
+                Flow::Continue => {}
+                Flow::Wait(id) => {
+                    self.parked += 1;
+                    self.waiting.insert(
+                        id,
+                        Waiting::Forward {
+                            work,
+                            forward,
+                            hook: index,
+                        },
+                    );
+                    return;
+                }
+                Flow::Refuse { code, reason } => {
+                    self.refuse_forward(now, work, code, reason);
+                    return;
+                }
             }
         }
         let request = &work.request;
-        if request.method() == Some(&Method::Bye) && request.to().is_ok_and(|t| t.tag().is_some()) {
-            notify(
-                &mut self.hooks,
-                &mut hook_cx!(self, now),
-                DialogEvent::Ended { bye: request },
-            );
+        if request.to().is_ok_and(|t| t.tag().is_some()) {
+            self.answered.in_dialog(request);
+            if request.method() == Some(&Method::Bye) {
+                notify(
+                    &mut self.hooks,
+                    &mut hook_cx!(self, now),
+                    DialogEvent::Ended { bye: request },
+                );
+            }
         }
         match work.key {
             Some(key) if !self.config.proxy.stateless => {
@@ -908,6 +977,89 @@ impl Engine {
                     self.queue(now, transmit);
                 }
             }
+        }
+    }
+
+    /// An `on_forward` hook refused the request: it is answered `code` and goes nowhere.
+    /// A call attempt refused so is told to the `on_dialog` hooks like the route's
+    /// refusals; one the failure phase was forwarding again had started, so it is settled.
+    fn refuse_forward(&mut self, now: Now, work: Work, code: u16, reason: &'static str) {
+        let Some(key) = work.key else {
+            return; // an ACK gets no answer
+        };
+        let built = MessageBuilder::response_to(
+            &work.request,
+            code,
+            Some(reason),
+            Some(&local_tag(&work.request)),
+        )
+        .server(&self.config.server_header)
+        .build();
+        let response = match built {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build a response");
+                return;
+            }
+        };
+        tracing::debug!(code, reason, "request refused by a hook");
+        if work.failover {
+            notify(
+                &mut self.hooks,
+                &mut hook_cx!(self, now),
+                DialogEvent::Settled {
+                    invite: &work.request,
+                    code,
+                    reason,
+                    to_tag: None,
+                    answered_by: None,
+                    made_here: true,
+                },
+            );
+        } else {
+            self.tell_refusal(now, &work.request, work.source, &response);
+        }
+        self.respond(now, &key, response);
+    }
+
+    /// Ends the calls the hooks asked to end ([`HookCx::hang_up`]): a BYE to each party
+    /// in a client transaction of ours, then the `on_dialog` hooks hear
+    /// [`DialogEvent::EndedHere`].
+    fn hang_up_calls(&mut self, now: Now) {
+        while let Some(HangUp { call_id, reason }) = self.hang_ups.pop() {
+            let addresses = &mut self.addresses;
+            let byes = self.answered.byes(&call_id, reason, |flow| {
+                let hop = Hop {
+                    protocol: flow.protocol,
+                    addr: flow.dest,
+                };
+                let (_, local) = addresses.local_for(&hop)?;
+                let unique = addresses.next_unique();
+                Some(local.via(&crate::proxy::forward::branch_id("bye", unique)))
+            });
+            let Some(byes) = byes else {
+                tracing::debug!(%call_id, "asked to end a call that is not answered here");
+                continue;
+            };
+            tracing::info!(%call_id, reason = reason.as_str(), "ending the call: BYE to both parties");
+            for bye in byes {
+                let reliable = bye.route.protocol != transport::Protocol::Udp;
+                match self.layer.send_request(now.instant, bye.request, reliable) {
+                    Ok(key) => {
+                        self.routes.insert(key.clone(), bye.route);
+                        self.own_requests.insert(key);
+                    }
+                    Err(e) => tracing::warn!(%call_id, error = %e, "BYE not sent"),
+                }
+            }
+            notify(
+                &mut self.hooks,
+                &mut hook_cx!(self, now),
+                DialogEvent::EndedHere {
+                    call_id: &call_id,
+                    reason,
+                },
+            );
         }
     }
 
@@ -1012,6 +1164,9 @@ impl Engine {
     /// the hooks; repeats until quiet.
     fn pump(&mut self, now: Now) {
         loop {
+            if !self.hang_ups.is_empty() {
+                self.hang_up_calls(now);
+            }
             while let Some(t) = self.layer.poll_transmit() {
                 match self.routes.get(&t.key) {
                     Some(route) => {
@@ -1037,6 +1192,13 @@ impl Engine {
                 self.proxy.swap_upstream(&mut upstream);
                 self.scratch_events = events;
                 return;
+            }
+            if !self.own_requests.is_empty() {
+                for event in &events {
+                    if let Event::Terminated(key) = event {
+                        self.own_requests.remove(key);
+                    }
+                }
             }
             let (proxy, mut tx) = self.split();
             for event in events.drain(..) {
@@ -1191,6 +1353,22 @@ impl Engine {
         }
         let code = response.status().unwrap_or(0);
         if accounted && code >= 200 {
+            if let (true, Some(invite), Some(caller_flow), Some(arrival)) = (
+                code < 300,
+                self.layer.request(&server),
+                self.routes.get(&server),
+                arrival,
+            ) {
+                self.answered.answered(
+                    hangup::Answer {
+                        invite,
+                        ok: &response,
+                        caller_flow: *caller_flow,
+                        callee_flow: hangup::flow(arrival.source, arrival.local),
+                    },
+                    &mut self.addresses,
+                );
+            }
             if let Some(invite) = self.layer.request(&server) {
                 let to_tag = response.to().ok().and_then(|t| t.tag());
                 let answered_by = if code < 300 {

@@ -69,6 +69,12 @@ struct World {
     bans_written: Vec<crate::guard::BanWrite>,
     /// Sources the engine asked the transports to drop.
     blocks: Vec<(std::net::IpAddr, Instant)>,
+    /// Who pays how (the engine's prepaid hook reads it).
+    book: crate::billing::AccountBook,
+    /// alice's prepaid account as the store has it, if she has one.
+    prepaid: Option<prepaid::Prepaid>,
+    /// Prepaid authorisations asked.
+    prepaid_reads: usize,
 }
 
 fn config() -> ServerConfig {
@@ -94,6 +100,7 @@ impl World {
     }
 
     fn with_relay(config: ServerConfig, relay: Option<RelaySetup>) -> World {
+        let book = prepaid::book();
         let engine = Engine::new(EngineSetup {
             config,
             listens: vec![
@@ -112,6 +119,7 @@ impl World {
             network: Box::new(FakeNetwork),
             relay,
             capture: None,
+            accounts: book.clone(),
         });
         World {
             engine,
@@ -135,6 +143,9 @@ impl World {
             registrations: 0,
             kept_flows: Vec::new(),
             protocol: Protocol::Udp,
+            book,
+            prepaid: None,
+            prepaid_reads: 0,
             bans_written: Vec::new(),
             blocks: Vec::new(),
         }
@@ -212,6 +223,22 @@ impl World {
             IoRequest::Record(r) => {
                 self.records.push(r);
                 return;
+            }
+            IoRequest::Prepaid { id, after, .. } => {
+                self.prepaid_reads += 1;
+                let answer = match &self.prepaid {
+                    Some(p) => p.answer(after),
+                    None => Answer::Prepaid(None),
+                };
+                (id, answer)
+            }
+            IoRequest::Ledger { id, after, .. } => {
+                let put_in = self
+                    .prepaid
+                    .as_ref()
+                    .map(|p| p.put_in_after(after))
+                    .unwrap_or_default();
+                (id, Answer::Ledger(put_in))
             }
         };
         self.engine.complete(self.now, id, answer);
@@ -976,6 +1003,7 @@ fn requests_that_need_the_same_answer_share_one_query() {
 mod cdrs;
 mod guard;
 mod phases;
+mod prepaid;
 mod services;
 /// The final response `dest` was sent last, forgetting everything sent.
 fn final_answer(w: &mut World, dest: &str) -> Message {

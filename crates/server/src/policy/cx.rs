@@ -23,6 +23,8 @@ use crate::proxy::Hop;
 pub(crate) struct Memo {
     /// The request's credentials were checked and accepted.
     pub(crate) authenticated: bool,
+    /// Who they proved to be: the subscriber (user in the realm).
+    pub(crate) caller: Option<store::Address>,
 }
 
 /// The decision's view of the engine. See the module docs.

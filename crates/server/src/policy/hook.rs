@@ -21,6 +21,40 @@ pub(crate) enum Flow {
     Continue,
     /// Hold the message until the answer to this request reaches the hook's `resume_*`.
     Wait(IoId),
+    /// Forward nothing: answer the request with this final response (`on_forward` and
+    /// `resume_forward` only; elsewhere it counts as [`Flow::Continue`]). Prepaid billing
+    /// refuses a call without credit with `402 Payment Required`.
+    Refuse {
+        /// The status code.
+        code: u16,
+        /// The reason phrase.
+        reason: &'static str,
+    },
+}
+
+/// Why the proxy ended an answered call itself ([`HookCx::hang_up`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EndReason {
+    /// The caller's prepaid credit ran out.
+    Credit,
+}
+
+impl EndReason {
+    /// The word in call records and logs: `credit`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Credit => "credit",
+        }
+    }
+}
+
+/// A call a hook asked the engine to end ([`HookCx::hang_up`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HangUp {
+    /// Its Call-ID.
+    pub(crate) call_id: String,
+    /// Why.
+    pub(crate) reason: EndReason,
 }
 
 /// Where a response came from, for the hooks that look at who sent it.
@@ -28,6 +62,8 @@ pub(crate) enum Flow {
 pub(crate) struct Arrival {
     /// Its source.
     pub(crate) source: SocketAddr,
+    /// The socket of ours it reached.
+    pub(crate) local: transport::Listen,
     /// Whether the sender looked to be behind a NAT ([`crate::nat`]).
     pub(crate) natted: bool,
 }
@@ -77,6 +113,14 @@ pub(crate) enum DialogEvent<'a> {
         /// The BYE.
         bye: &'a Message,
     },
+    /// The proxy ended an answered call itself: it sent BYE to both parties
+    /// ([`HookCx::hang_up`]).
+    EndedHere {
+        /// The call's Call-ID.
+        call_id: &'a str,
+        /// Why.
+        reason: EndReason,
+    },
 }
 
 /// Which way a tapped message went (also [`crate::capture::Direction`]).
@@ -104,13 +148,15 @@ pub(crate) struct Tapped<'a> {
     pub(crate) bytes: &'a bytes::Bytes,
 }
 
-/// What a hook may use: the time, our addresses, and the queue of I/O requests (a request
-/// that has an answer gets an [`IoId`] from [`HookCx::ask`]). A hook's settings are its
-/// own, given when [`crate::policy::hooks`] makes it.
+/// What a hook may use: the time, our addresses, the queue of I/O requests (a request
+/// that has an answer gets an [`IoId`] from [`HookCx::ask`]), and the calls to end
+/// ([`HookCx::hang_up`]). A hook's settings are its own, given when
+/// [`crate::policy::hooks`] makes it.
 pub(crate) struct HookCx<'a> {
     pub(crate) now: Now,
     pub(crate) addresses: &'a mut Addresses,
     pub(crate) io: &'a mut IoQueue,
+    pub(crate) hang_ups: &'a mut Vec<HangUp>,
 }
 
 /// The I/O requests the engine has for the shell, in order.
@@ -140,6 +186,16 @@ impl HookCx<'_> {
         self.io.push(make(id));
         id
     }
+
+    /// Asks the engine to end answered call `call_id`: BYE to both parties, then the
+    /// `on_dialog` hooks hear [`DialogEvent::EndedHere`]. A call the proxy does not know
+    /// as answered (not record-routed, not answered yet, already ended) is left alone.
+    pub(crate) fn hang_up(&mut self, call_id: &str, reason: EndReason) {
+        self.hang_ups.push(HangUp {
+            call_id: call_id.to_owned(),
+            reason,
+        });
+    }
 }
 
 /// A feature in the message path. Every method has a do-nothing default; a feature
@@ -156,14 +212,16 @@ pub(crate) trait Hook: Send {
         Flow::Continue
     }
 
-    /// The answer to the request an `on_forward` waited for.
+    /// The answer to the request an `on_forward` waited for; the hook may wait again or
+    /// refuse the request.
     fn resume_forward(
         &mut self,
         _cx: &mut HookCx<'_>,
         _id: IoId,
         _answer: Answer,
         _forward: &mut Forward,
-    ) {
+    ) -> Flow {
+        Flow::Continue
     }
 
     /// A response about to go upstream through its server transaction (our Via removed).
@@ -223,6 +281,22 @@ pub(crate) trait Hook: Send {
     /// The tap: every message in (as received, before the guards; malformed ones too)
     /// and out (each retransmission too), at `now` (SIP capture, metrics).
     fn on_tap(&mut self, _now: Now, _tapped: &Tapped<'_>) {}
+
+    /// When [`Hook::on_timeout`] is next due (prepaid billing: the end of a call's paid
+    /// time).
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Called when the time [`Hook::poll_timeout`] gave has come.
+    fn on_timeout(&mut self, _cx: &mut HookCx<'_>) {}
+
+    /// The answer to a request the hook asked for outside a `Flow::Wait` (from
+    /// `on_timeout`, `on_dialog`...); returns whether it was the hook's. Every hook is
+    /// offered an answer nobody else waits for.
+    fn on_answer(&mut self, _cx: &mut HookCx<'_>, _id: IoId, _answer: &Answer) -> bool {
+        false
+    }
 
     /// Live calls this hook follows (for the log at shutdown).
     fn live_calls(&self) -> Option<usize> {

@@ -49,16 +49,21 @@ use crate::config::ServerConfig;
 use hook::Hook;
 
 /// The hooks of a server with `config`, in the order they run in every phase: NAT fixes
-/// first (the relay reads whether the sender is behind a NAT), then the media relay, then
-/// voicemail (when the media services run: failed calls to the mailbox), then accounting;
-/// the capture (the tap only) when there is a ring to fill.
+/// first (the relay reads whether the sender is behind a NAT), then prepaid billing (a call
+/// without credit is refused before the relay sets anything up; a settlement reaches the
+/// writer before the call's record), then the media relay, then voicemail (when the media
+/// services run: failed calls to the mailbox), then accounting; the capture (the tap only)
+/// when there is a ring to fill.
 pub(crate) fn hooks(
     config: &ServerConfig,
     relay: Option<crate::media_relay::RelaySetup>,
     capture: Option<crate::capture::ring::SharedRing>,
+    accounts: crate::billing::AccountBook,
 ) -> Vec<Box<dyn Hook>> {
-    let mut hooks: Vec<Box<dyn Hook>> =
-        vec![Box::new(crate::nat::NatHook::new(config.nat.clone()))];
+    let mut hooks: Vec<Box<dyn Hook>> = vec![
+        Box::new(crate::nat::NatHook::new(config.nat.clone())),
+        Box::new(crate::billing::PrepaidHook::new(accounts, config.credit)),
+    ];
     if let Some(setup) = relay {
         hooks.push(Box::new(crate::media_relay::RelayHook::new(
             setup,

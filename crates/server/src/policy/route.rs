@@ -142,6 +142,7 @@ fn route(
         consumed_realm,
         loop_hash,
         fallbacks: Fallbacks::default(),
+        caller: cx.memo.caller.clone(),
         ..Forward::default()
     };
     // A pre-loaded Route set (RFC 3261 §16.6 step 7): the request goes to its first entry,
@@ -812,6 +813,7 @@ fn authenticate(
         AuthDecision::Authenticated { user } => {
             check_identity(request, &user)?;
             cx.memo.authenticated = true;
+            cx.memo.caller = store::Address::new(&user, realm).ok();
             Ok(None)
         }
         AuthDecision::Challenge {

@@ -91,6 +91,9 @@ pub struct Forward {
     /// The subscriber whose voicemail takes the call if it fails (set by the route for
     /// a subscriber with voicemail on; taken by the voicemail hook's failure phase).
     pub voicemail: Option<store::Address>,
+    /// The local subscriber who placed the call, when the route authenticated them (the
+    /// From user in its realm): whose account pays for it ([`crate::billing`]).
+    pub caller: Option<store::Address>,
 }
 
 /// Changes made to a forwarded request besides the proxy's own (§16.6): what the NAT

@@ -2,13 +2,16 @@
 //!
 //! ## Layout
 //!
-//! - `main.rs`: the command line (clap) and logging set-up.
+//! - `main.rs`: the command line (clap).
+//! - `logging.rs`: the log (text or JSON) and its filter, which SIGHUP can change.
 //! - `serve.rs`: `itsp serve`: settings from flags and the config file, then the
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
 //! - `config.rs`: the TOML config file (`itsp.example.toml` documents it);
 //!   `capture_config.rs` its `[capture]` and `[control]` sections.
 //! - `trace/`: `itsp trace`, the captured SIP messages of a running server (over its
 //!   control socket) as text, a ladder, JSON or a pcap file.
+//! - `status.rs`: `itsp status`, what a running server is doing (over its control socket);
+//!   `control_client.rs` connects to that socket for both.
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `relay.rs`: `itsp relay`, an RTP relay node (the `relay` crate) driven over NG.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
@@ -24,12 +27,15 @@
 mod admin;
 mod capture_config;
 mod config;
+mod control_client;
 mod lint;
+mod logging;
 mod media_service;
 mod nat_check;
 mod phone;
 mod relay;
 mod serve;
+mod status;
 mod store_args;
 mod trace;
 
@@ -60,9 +66,10 @@ struct Cli {
     /// Log format for the operator: `text` for people, `json` for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
-    /// Log filter, e.g. `info`, `debug`, `transport=trace` (or set RUST_LOG).
-    #[arg(long, default_value = "info", global = true)]
-    log: String,
+    /// Log filter, e.g. `info`, `debug`, `transport=trace` (or set RUST_LOG). Default:
+    /// `info`, or `itsp serve`'s `[log] filter`.
+    #[arg(long, global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -148,31 +155,29 @@ enum Command {
     /// when the server refused it, 2 when no server answered.
     #[command(after_long_help = trace::EXAMPLES)]
     Trace(trace::TraceArgs),
+    /// Show what a running server is doing: version, uptime, sockets, registrations,
+    /// calls, transactions, relay and store.
+    ///
+    /// Asks the running `itsp serve` over its control socket (data/control.sock). Exit
+    /// status 0 with the status printed, 2 when no server answers.
+    #[command(after_long_help = status::EXAMPLES)]
+    Status(status::StatusArgs),
     #[command(flatten)]
     Admin(admin::Command),
 }
 
-fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match cli.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
-    if matches!(cli.command, Command::Phone(_)) && cli.log == "info" {
-        // The phone talks to a person on stdout; only problems go to the log.
-        cli.log = "warn".into();
-    }
-    init_logging(&cli);
+    let cli = Cli::parse();
+    // The phone talks to a person on stdout; only problems go to the log.
+    let fallback = match cli.command {
+        Command::Phone(_) => "warn",
+        _ => logging::DEFAULT_FILTER,
+    };
+    logging::init(
+        cli.log_format == LogFormat::Json,
+        cli.log.as_deref(),
+        fallback,
+    );
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
@@ -181,6 +186,7 @@ fn main() -> ExitCode {
         Command::Relay(args) => relay::run(args),
         Command::Nat { command } => nat_check::run(command),
         Command::Trace(args) => trace::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,

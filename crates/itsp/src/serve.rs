@@ -1,5 +1,6 @@
 //! `itsp serve`: assembles the settings (flags over the config file over defaults), opens
-//! the store, starts the [`server::Server`] and runs it until SIGINT or SIGTERM.
+//! the store, starts the [`server::Server`] and runs it until SIGINT or SIGTERM. SIGHUP
+//! reloads what can change without a restart ([`reload_on_hangup`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +83,10 @@ struct Settings {
     portal: portal::PortalConfig,
     /// The media services; `None`: off.
     media: Option<crate::config::MediaSettings>,
+    /// The config file (`--config`), read again on SIGHUP.
+    config_file: Option<PathBuf>,
+    /// What the config file said at start.
+    config: Config,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -156,6 +161,8 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         http,
         portal,
         media,
+        config_file: args.config,
+        config,
     })
 }
 
@@ -184,6 +191,10 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = settings(args)?;
+    if let Some(filter) = &settings.config.log.filter {
+        // Checked when the file was read; RUST_LOG or --log may override it.
+        let _ = crate::logging::set_filter(Some(filter));
+    }
     if settings.store.db.is_none() {
         prepare_data_dir(&settings.store.data_dir)?;
     }
@@ -198,6 +209,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    // Taken first: from here on a SIGHUP reloads instead of ending the process.
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
     let store = settings.store.open().await?;
     let backend = store.backend_name();
     let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
@@ -238,6 +252,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
     }
+    tokio::spawn(reload_on_hangup(
+        hangups,
+        settings.config_file.take(),
+        std::mem::take(&mut settings.config),
+        server.reloader(),
+    ));
     // On a worker thread, not the runtime's main thread, like every task of the server.
     tokio::spawn(server.run(shutdown_signal()))
         .await
@@ -268,6 +288,63 @@ async fn start_portal(addr: std::net::SocketAddr, state: portal::AppState) {
             tracing::error!(error = %e, "the web portal stopped");
         }
     });
+}
+
+/// On each SIGHUP: reads the config file again and applies its `[log] filter`, reads the
+/// served domains and the bans from the store, and logs one line, "configuration
+/// reloaded", saying what was reloaded (`reloaded`), what could not be (`not_reloaded`)
+/// and which changed sections of the file need a restart (`needs_restart`).
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    config_file: Option<PathBuf>,
+    mut running: Config,
+    reloader: server::Reloader,
+) {
+    use crate::logging::FilterOutcome;
+    while hangups.recv().await.is_some() {
+        let mut reloaded = Vec::new();
+        let mut not_reloaded = Vec::new();
+        let mut needs_restart = Vec::new();
+        if let Some(path) = &config_file {
+            match Config::load(path) {
+                Ok(config) => {
+                    let filter = config.log.filter.as_deref();
+                    match crate::logging::set_filter(filter) {
+                        FilterOutcome::Applied => reloaded.push(format!(
+                            "log filter {:?}",
+                            filter.unwrap_or(crate::logging::DEFAULT_FILTER)
+                        )),
+                        FilterOutcome::Overridden(by) => {
+                            not_reloaded.push(format!("log filter (set by {by})"));
+                        }
+                        FilterOutcome::Failed(why) => {
+                            not_reloaded.push(format!("log filter ({why})"));
+                        }
+                    }
+                    needs_restart = config
+                        .changed_sections(&running)
+                        .into_iter()
+                        .map(|section| format!("[{section}]"))
+                        .collect();
+                    running.log = config.log;
+                }
+                Err(e) => not_reloaded.push(format!("config file ({e})")),
+            }
+        }
+        let store = reloader.reload().await;
+        for (what, read) in [("domains", store.domains), ("bans", store.bans)] {
+            match read {
+                Ok(count) => reloaded.push(format!("{count} {what}")),
+                Err(why) => not_reloaded.push(format!("{what} ({why})")),
+            }
+        }
+        tracing::info!(
+            reloaded = %reloaded.join(", "),
+            not_reloaded = %not_reloaded.join(", "),
+            needs_restart = %needs_restart.join(" "),
+            "configuration reloaded"
+        );
+    }
 }
 
 async fn shutdown_signal() {

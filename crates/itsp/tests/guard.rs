@@ -229,4 +229,17 @@ fn the_fail2ban_filter_matches_the_server_log() {
         report.contains("Year-Month-DayT24hour:Minute:Second"),
         "{report}"
     );
+    // The host fail2ban would ban is the source of each failure, the unknown user's too.
+    let hosts = Command::new("fail2ban-regex")
+        .args(["--out", "ip"])
+        .arg(&log_path)
+        .arg(filter.canonicalize().unwrap())
+        .output()
+        .unwrap();
+    let hosts = String::from_utf8_lossy(&hosts.stdout);
+    assert_eq!(
+        hosts.split_whitespace().collect::<Vec<_>>(),
+        ["127.0.0.1"; 4],
+        "{hosts}"
+    );
 }

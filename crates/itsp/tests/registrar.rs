@@ -300,7 +300,7 @@ fn expired_bindings_are_purged_from_memory_and_store() {
         "Contact: <sip:alice@192.0.2.1>;expires=2\r\nContact: <sip:alice@192.0.2.2>;expires=60\r\n",
     );
     assert_eq!(contacts(&ok).len(), 2);
-    let expired = server.wait_log("binding expired", Duration::from_secs(10));
+    let expired = server.wait_log("registration expired", Duration::from_secs(10));
     assert_eq!(expired["fields"]["contact"], "sip:alice@192.0.2.1");
     let ok = alice.register("");
     assert_eq!(contacts(&ok).len(), 1);

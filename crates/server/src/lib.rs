@@ -47,6 +47,7 @@
 //! | [`auth`] | digest policy: 401/407 challenges (MD5 by default, SHA-256 when configured), no user enumeration, `check_to`/`check_from` |
 //! | [`cache`] | [`cache::Entries`]: store answers kept in memory, forgotten when their table's change counter moves, bounded |
 //! | `location` | the location service: address-of-record → bindings, in memory, q-ordered lookup, expiry |
+//! | `registration_log` | the operator's lines about registrations: registered, refreshed with a new contact or from a new address, unregistered, expired |
 //! | [`registrar`] | REGISTER processing (RFC 3261 §10.3): add, refresh, remove, `*`, query, limits, the 200 |
 //! | [`stun_server`] | the STUN server (RFC 5389 Binding, RFC 5780 alternate port) on UDP 3478 |
 //! | `sync` | a mutex lock that survives poisoning |
@@ -74,6 +75,7 @@ pub mod proxy;
 pub mod pstn;
 pub mod rating;
 pub mod registrar;
+pub(crate) mod registration_log;
 pub mod services;
 mod shell;
 mod sip_text;
@@ -92,5 +94,5 @@ pub use location::{aor_key, Binding, Change, Location};
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use services::ServicesConfig;
-pub use shell::{Server, StartReport};
+pub use shell::{Reloaded, Reloader, Server, StartReport};
 pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -153,15 +153,15 @@ impl Location {
         self.apply(aor, &[Change::Upsert(binding)]);
     }
 
-    /// Removes every binding expired at `now`; returns them as (aor, contact) so the caller
-    /// can delete them from the store too.
-    pub fn purge(&mut self, now: u64) -> Vec<(String, String)> {
+    /// Removes every binding expired at `now`; returns them with their address-of-record,
+    /// so the caller can say which expired and delete them from the store too.
+    pub fn purge(&mut self, now: u64) -> Vec<(String, Binding)> {
         let mut gone = Vec::new();
         self.by_aor.retain(|aor, list| {
             list.retain(|b| {
                 let keep = b.expires_at > now;
                 if !keep {
-                    gone.push((aor.clone(), b.contact.clone()));
+                    gone.push((aor.clone(), b.clone()));
                 }
                 keep
             });
@@ -248,8 +248,13 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(found, ["sip:a@192.0.2.2", "sip:a@192.0.2.1"]);
         assert_eq!(loc.binding_count(), 3);
+        let gone: Vec<(String, String)> = loc
+            .purge(50)
+            .into_iter()
+            .map(|(aor, b)| (aor, b.contact))
+            .collect();
         assert_eq!(
-            loc.purge(50),
+            gone,
             vec![("alice@example.com".to_owned(), "sip:a@192.0.2.3".to_owned())]
         );
         assert_eq!(loc.binding_count(), 2);

@@ -12,6 +12,8 @@
 //! - the bans task: reads the store's bans when their change counter moves (`itsp ban`)
 //!   and hands them to the engine's guard; the engine's own bans are written by I/O
 //!   requests;
+//! - a [`Reloader`] reads the domains and the bans at once when the operator asks
+//!   (`itsp serve` on SIGHUP);
 //! - the keepalive task: a round of pings to NATed bindings ([`crate::natping`]);
 //! - one task per I/O request that waits (a store query, a DNS lookup, a relay exchange,
 //!   a commit), which hands the answer back to the engine;
@@ -161,6 +163,8 @@ struct Shared {
     accounts_version: AtomicI64,
     /// The rating plans (prepaid authorisations; the accounting writer prices with them).
     rater: SharedRater,
+    /// When the server started (`itsp status`).
+    started: Now,
 }
 
 impl std::fmt::Debug for Shared {
@@ -275,6 +279,7 @@ impl Server {
             book,
             accounts_version: AtomicI64::new(accounts_version),
             rater,
+            started: Now::system(),
         };
         Ok((
             Server {
@@ -284,6 +289,13 @@ impl Server {
             },
             report,
         ))
+    }
+
+    /// What reloads the store's domains and bans on demand (SIGHUP), while it runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The sockets actually bound (with the ports the OS chose for port 0).
@@ -303,7 +315,11 @@ impl Server {
             (Some(ring), Some(hep)) => Some(HepSender::spawn(ring.clone(), hep.clone())),
             _ => None,
         };
-        let control = control.map(|c| c.spawn(ring));
+        let capture_on = ring.is_some();
+        let control = control.map(|c| {
+            let shared = shared.clone();
+            c.spawn(ring, Arc::new(move || shared.status(capture_on)))
+        });
         let timers = tokio::spawn(timer_loop(shared.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
         let bans = tokio::spawn(bans_loop(shared.clone()));
@@ -375,6 +391,40 @@ impl Server {
 }
 
 impl Shared {
+    /// What `itsp status` shows ([`crate::control`]).
+    fn status(&self, capture: bool) -> crate::control::protocol::Status {
+        let now = Now::system();
+        let (relay, relay_sessions) = match &self.relay {
+            None => ("off", None),
+            Some(relay::Controller::Local(handle)) => ("in-process", Some(handle.list().len())),
+            Some(relay::Controller::Nodes(_)) => ("nodes", None),
+        };
+        let engine = lock(&self.engine);
+        crate::control::protocol::Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            node: self.config.node.clone(),
+            started: crate::capture::time::rfc3339_ms(self.started.unix_ms),
+            uptime_secs: now.instant.duration_since(self.started.instant).as_secs(),
+            listeners: self
+                .transports
+                .local_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            domains: engine.domain_count(),
+            registered_aors: engine.aor_count(),
+            registered_contacts: engine.binding_count(),
+            transactions: engine.transaction_count(),
+            proxied: engine.proxied_count(),
+            waiting_for_io: engine.waiting_count(),
+            live_calls: engine.live_calls(),
+            relay: relay.into(),
+            relay_sessions,
+            store: self.store.backend_name().into(),
+            capture,
+        }
+    }
+
     /// Runs `f` on the engine, starts the I/O it asks for and answers what to send. Binding
     /// commits are queued before the lock is released, so they reach the writer in the
     /// engine's order.
@@ -814,8 +864,8 @@ async fn housekeeping_loop(shared: Arc<Shared>) {
         tick.tick().await;
         let now = Now::system();
         let gone = lock(&shared.engine).purge_expired(now);
-        for (aor, contact) in &gone {
-            tracing::info!(%aor, %contact, "binding expired");
+        for (aor, binding) in &gone {
+            crate::registration_log::log_expired(aor, binding);
         }
         if let Err(e) = shared
             .store
@@ -824,9 +874,8 @@ async fn housekeeping_loop(shared: Arc<Shared>) {
         {
             tracing::error!(error = %e, "purging expired bindings from the store failed");
         }
-        match shared.store.list_domains().await {
-            Ok(domains) => lock(&shared.engine).set_domains(domains),
-            Err(e) => tracing::error!(error = %e, "reloading the served domains failed"),
+        if let Err(e) = shared.reload_domains().await {
+            tracing::error!(error = %e, "reloading the served domains failed");
         }
         if let Err(e) = shared.store.purge_bans(now.unix_ms_i64()).await {
             tracing::error!(error = %e, "purging ended bans from the store failed");
@@ -904,25 +953,98 @@ async fn bans_loop(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let version = match shared.store.table_version(store::BANS_TABLE).await {
-            Ok(v) => v,
-            Err(e) => {
+        match shared.reload_bans(false).await {
+            Ok(_) => {}
+            Err(BansError::Version(e)) => {
                 tracing::debug!(error = %e, "the bans' change counter cannot be read");
-                continue;
             }
-        };
-        if version == shared.bans_version.load(Ordering::Acquire) {
-            continue;
+            Err(BansError::Read(e)) => tracing::error!(error = %e, "reading the bans failed"),
+        }
+    }
+}
+
+/// Why the bans were not read again.
+#[derive(Debug)]
+enum BansError {
+    /// Their change counter could not be read.
+    Version(StoreError),
+    /// The bans could not be read.
+    Read(StoreError),
+}
+
+impl std::fmt::Display for BansError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BansError::Version(e) | BansError::Read(e) => e.fmt(f),
+        }
+    }
+}
+
+impl Shared {
+    /// Hands the engine the served domains, read anew from the store; answers how many.
+    async fn reload_domains(&self) -> Result<usize, StoreError> {
+        let domains = self.store.list_domains().await?;
+        let count = domains.len();
+        lock(&self.engine).set_domains(domains);
+        Ok(count)
+    }
+
+    /// Hands the engine the bans in force, read anew from the store when their change
+    /// counter moved (or always, with `force`); answers how many were read (`None`: not
+    /// read, nothing changed).
+    async fn reload_bans(&self, force: bool) -> Result<Option<usize>, BansError> {
+        let version = self
+            .store
+            .table_version(store::BANS_TABLE)
+            .await
+            .map_err(BansError::Version)?;
+        if !force && version == self.bans_version.load(Ordering::Acquire) {
+            return Ok(None);
         }
         // Read after the version: a change in between is seen now or at the next check.
         let read_at = Now::system();
-        match shared.store.bans(read_at.unix_ms_i64()).await {
-            Ok(bans) => {
-                lock(&shared.engine).set_bans(read_at, &bans);
-                shared.bans_version.store(version, Ordering::Release);
-            }
-            Err(e) => tracing::error!(error = %e, "reading the bans failed"),
-        }
+        let bans = self
+            .store
+            .bans(read_at.unix_ms_i64())
+            .await
+            .map_err(BansError::Read)?;
+        lock(&self.engine).set_bans(read_at, &bans);
+        self.bans_version.store(version, Ordering::Release);
+        Ok(Some(bans.len()))
+    }
+}
+
+/// Reloads, when the operator asks (SIGHUP to `itsp serve`), what a running server reads
+/// from the store on its own now and then: the served domains (every `purge_interval`)
+/// and the bans (when their change counter moves). Made by [`Server::reloader`] before
+/// [`Server::run`].
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    shared: Arc<Shared>,
+}
+
+/// What [`Reloader::reload`] read: a count, or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Served domains.
+    pub domains: Result<usize, String>,
+    /// Bans in force.
+    pub bans: Result<usize, String>,
+}
+
+impl Reloader {
+    /// Reads the served domains and the bans from the store now.
+    pub async fn reload(&self) -> Reloaded {
+        let domains = self
+            .shared
+            .reload_domains()
+            .await
+            .map_err(|e| e.to_string());
+        let bans = match self.shared.reload_bans(true).await {
+            Ok(read) => Ok(read.unwrap_or_default()),
+            Err(e) => Err(e.to_string()),
+        };
+        Reloaded { domains, bans }
     }
 }
 

@@ -16,7 +16,7 @@ mod calls;
 mod cdr;
 mod domain;
 mod group;
-mod output;
+pub(crate) mod output;
 mod preferences;
 mod rate;
 mod time;

@@ -20,8 +20,6 @@ use clap::Args;
 use server::capture::{pcap, Filter};
 use server::control::protocol::{Answer, Request, TraceRecord};
 
-use crate::capture_config::CONTROL_SOCKET;
-
 /// Examples shown by `itsp trace --help`.
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -57,18 +55,8 @@ pub(crate) struct TraceArgs {
     /// printing them.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
-    /// The data directory of the server, whose control socket is DIR/control.sock.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "./data",
-        env = "ITSP_DATA_DIR",
-        hide_env_values = true
-    )]
-    data_dir: PathBuf,
-    /// The server's control socket, when its config moves it (`[control] socket`).
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
+    #[command(flatten)]
+    control: crate::control_client::ControlArgs,
 }
 
 /// Why the trace failed: a message and the exit status.
@@ -98,10 +86,7 @@ pub(crate) fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
 
 /// Asks the server and writes what it answers.
 fn trace(args: &TraceArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let path = args
-        .socket
-        .clone()
-        .unwrap_or_else(|| args.data_dir.join(CONTROL_SOCKET));
+    let path = args.control.path();
     let stream = connect(&path)?;
     let request = Request::Trace {
         filter: Filter {
@@ -151,19 +136,13 @@ fn trace(args: &TraceArgs, out: &mut impl Write) -> Result<(), Failure> {
 
 /// Connects to the control socket, or says plainly why not.
 fn connect(path: &Path) -> Result<UnixStream, Failure> {
-    UnixStream::connect(path).map_err(|e| {
-        let shown = path.display();
-        let message = match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => format!(
-                "no itsp serve listening on {shown}: start it, or pass --data-dir (or --socket)"
-            ),
-            std::io::ErrorKind::PermissionDenied => format!(
-                "cannot reach itsp serve at {shown}: permission denied (run as the server's user)"
-            ),
-            _ => format!("cannot reach itsp serve at {shown}: {e}"),
-        };
-        failure(2, message)
+    crate::control_client::connect(path, || {
+        format!(
+            "no itsp serve listening on {}: start it, or pass --data-dir (or --socket)",
+            path.display()
+        )
     })
+    .map_err(|message| failure(2, message))
 }
 
 fn failure(code: u8, message: String) -> Failure {

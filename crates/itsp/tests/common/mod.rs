@@ -89,14 +89,24 @@ impl Itsp {
     /// of the NAT lab: `host.command(env!("CARGO_BIN_EXE_itsp"))`). The STUN server goes
     /// on an OS-chosen loopback port unless `args` has `--no-stun` or `--stun-listen`.
     /// ITSP_TEST_LOG=debug shows more of the server in `log` when a test needs looking into.
-    pub fn start_with(mut cmd: Command, args: &[&str], listens: &[&str]) -> Itsp {
-        cmd.args([
-            "--log-format",
-            "json",
-            "--log",
-            &std::env::var("ITSP_TEST_LOG").unwrap_or("info".into()),
-            "serve",
-        ]);
+    pub fn start_with(cmd: Command, args: &[&str], listens: &[&str]) -> Itsp {
+        let log = std::env::var("ITSP_TEST_LOG").unwrap_or("info".into());
+        Itsp::start_logged(cmd, Some(&log), args, listens)
+    }
+
+    /// Like [`Itsp::start_with`] with `--log` given only when `log` is `Some` (and without
+    /// RUST_LOG): a test of the config file's `[log] filter` passes `None`.
+    pub fn start_logged(
+        mut cmd: Command,
+        log: Option<&str>,
+        args: &[&str],
+        listens: &[&str],
+    ) -> Itsp {
+        cmd.args(["--log-format", "json"]).env_remove("RUST_LOG");
+        if let Some(log) = log {
+            cmd.args(["--log", log]);
+        }
+        cmd.arg("serve");
         if !args
             .iter()
             .any(|a| *a == "--no-stun" || *a == "--stun-listen")

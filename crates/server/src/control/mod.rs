@@ -1,7 +1,8 @@
 //! The control socket of a running server: a Unix domain socket (`data/control.sock` by
 //! default, `[control] socket`; mode 0600, so only the server's user may connect) where
-//! local commands talk to the server: `itsp trace` today. One JSON request per
-//! connection, answers as JSON lines ([`protocol`]).
+//! local commands talk to the server: `itsp trace` (the captured messages) and `itsp
+//! status` (what the server is doing). One JSON request per connection, answers as JSON
+//! lines ([`protocol`]).
 //!
 //! A socket file left by a server that died is replaced; one where another server
 //! answers is left alone (this server then runs without a control socket, and says so).
@@ -11,7 +12,7 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | `mod.rs` | `ControlSocket`: binding, the accept loop, one task per connection, the trace command |
+//! | `mod.rs` | `ControlSocket`: binding, the accept loop, one task per connection, the trace and status commands |
 //! | [`protocol`] | the requests and answers, as JSON |
 
 pub mod protocol;
@@ -26,7 +27,11 @@ use crate::capture::ring::SharedRing;
 use crate::capture::Filter;
 use crate::engine::SystemNetwork;
 use crate::sync::lock;
-use protocol::{Answer, Request, TraceRecord};
+use protocol::{Answer, Request, Status, TraceRecord};
+
+/// Reads the running server's state when `itsp status` asks (the shell's, which holds
+/// the engine).
+pub(crate) type StatusSource = std::sync::Arc<dyn Fn() -> Status + Send + Sync>;
 
 /// The longest request line read (a trace filter is a few hundred bytes).
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -49,7 +54,7 @@ impl ControlSocket {
     pub(crate) fn bind(path: &Path) -> Option<ControlSocket> {
         match bind(path) {
             Ok(listener) => {
-                tracing::info!(socket = %path.display(), "control socket listening (itsp trace)");
+                tracing::info!(socket = %path.display(), "control socket listening (itsp trace, itsp status)");
                 Some(ControlSocket {
                     listener,
                     path: path.to_owned(),
@@ -62,14 +67,15 @@ impl ControlSocket {
         }
     }
 
-    /// Serves connections until the task is aborted; `ring` is the capture (`None`: off).
-    pub(crate) fn spawn(self, ring: Option<SharedRing>) -> ControlTask {
+    /// Serves connections until the task is aborted; `ring` is the capture (`None`: off),
+    /// `status` answers `itsp status`.
+    pub(crate) fn spawn(self, ring: Option<SharedRing>, status: StatusSource) -> ControlTask {
         let path = self.path.clone();
         let task = tokio::spawn(async move {
             loop {
                 match self.listener.accept().await {
                     Ok((stream, _)) => {
-                        tokio::spawn(serve(stream, ring.clone()));
+                        tokio::spawn(serve(stream, ring.clone(), status.clone()));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "control socket: accept failed");
@@ -121,7 +127,7 @@ fn bind(path: &Path) -> Result<UnixListener, String> {
 }
 
 /// One connection: a request line, its answers.
-async fn serve(stream: UnixStream, ring: Option<SharedRing>) {
+async fn serve(stream: UnixStream, ring: Option<SharedRing>, status: StatusSource) {
     let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
     let mut out = BufWriter::new(write);
@@ -142,6 +148,7 @@ async fn serve(stream: UnixStream, ring: Option<SharedRing>) {
             }
             Some(ring) => trace(&ring, &filter, follow, &mut reader, &mut out).await,
         },
+        Ok(Request::Status) => send(&mut out, &Answer::Status(status())).await,
     };
     if result.is_ok() {
         let _ = out.flush().await;

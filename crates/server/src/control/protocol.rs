@@ -9,6 +9,9 @@
 //!    "direction":"in","protocol":"udp","local":"192.0.2.1:5060","remote":"198.51.100.7:5060",
 //!    "text":"INVITE sip:bob@example.com SIP/2.0\r\n..."}
 //! ← {"kind":"end","last_seq":9}
+//! → {"command":"status"}
+//! ← {"kind":"status","version":"0.1.0","node":"sip1","started":"2024-05-01T09:00:00.000Z",
+//!    "uptime_secs":3600,"listeners":["udp:0.0.0.0:5060"],"domains":1,"registered_aors":2,...}
 //! ```
 
 use std::net::SocketAddr;
@@ -32,6 +35,8 @@ pub enum Request {
         #[serde(default)]
         follow: bool,
     },
+    /// What the server is doing now: one [`Answer::Status`] line (`itsp status`).
+    Status,
 }
 
 /// One line of an answer.
@@ -52,11 +57,51 @@ pub enum Answer {
         /// The newest message's sequence number.
         last_seq: u64,
     },
+    /// The server's state, the answer to [`Request::Status`].
+    Status(Status),
     /// The request failed.
     Error {
         /// Why, for a person.
         error: String,
     },
+}
+
+/// A running server's state, read when asked (`itsp status`). Counts are of this
+/// node's memory: the registrations it holds, its transactions and calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The server's version (`itsp --version`).
+    pub version: String,
+    /// The node's name (the host name; call records carry it).
+    pub node: String,
+    /// When the server started, RFC 3339 (UTC, milliseconds).
+    pub started: String,
+    /// Seconds since the start.
+    pub uptime_secs: u64,
+    /// The SIP sockets, `udp:ADDR:PORT` / `tcp:ADDR:PORT`.
+    pub listeners: Vec<String>,
+    /// Domains served.
+    pub domains: usize,
+    /// Addresses-of-record with at least one binding.
+    pub registered_aors: usize,
+    /// Bindings (contacts) in all, expired ones not yet purged included.
+    pub registered_contacts: usize,
+    /// Live SIP transactions (client and server).
+    pub transactions: usize,
+    /// Requests being proxied (response contexts).
+    pub proxied: usize,
+    /// Requests waiting for the store, DNS or the relay.
+    pub waiting_for_io: usize,
+    /// Calls in progress (record-routed INVITE dialogs).
+    pub live_calls: usize,
+    /// The RTP relay: `in-process`, `nodes` (NG) or `off`.
+    pub relay: String,
+    /// Sessions of the in-process relay; `None` when the relay is elsewhere or off.
+    pub relay_sessions: Option<usize>,
+    /// The store's backend: `sqlite` or `postgres`.
+    pub store: String,
+    /// Whether the SIP capture (`itsp trace`) is on.
+    pub capture: bool,
 }
 
 /// A captured message on the wire.

@@ -614,8 +614,8 @@ impl Engine {
     }
 
     /// Drops expired bindings from memory, and the guards' decayed counts; answers the
-    /// bindings (address-of-record, contact).
-    pub(crate) fn purge_expired(&mut self, now: Now) -> Vec<(String, String)> {
+    /// bindings with their address-of-record.
+    pub(crate) fn purge_expired(&mut self, now: Now) -> Vec<(String, crate::location::Binding)> {
         self.guard.purge(now);
         self.location.purge(now.unix_secs())
     }
@@ -655,6 +655,21 @@ impl Engine {
     /// Number of bindings in the location index.
     pub(crate) fn binding_count(&self) -> usize {
         self.location.binding_count()
+    }
+
+    /// Number of addresses-of-record with a binding (`itsp status`).
+    pub(crate) fn aor_count(&self) -> usize {
+        self.location.aor_count()
+    }
+
+    /// Number of served domains (`itsp status`).
+    pub(crate) fn domain_count(&self) -> usize {
+        self.addresses.known_domains.len()
+    }
+
+    /// Number of requests waiting for I/O (`itsp status`).
+    pub(crate) fn waiting_count(&self) -> usize {
+        self.parked
     }
 
     /// Adds a hook after the others (tests of the phases).

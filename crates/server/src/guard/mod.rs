@@ -285,8 +285,8 @@ impl Guard {
             .record(now.instant, key, &failure.user, realm, &self.config);
         tracing::info!(
             source = %ip,
-            user = ?failure.user,
-            realm = ?realm,
+            user = failure.user.as_str(),
+            realm,
             reason = failure.reason.as_str(),
             failures = counted.failures,
             "auth failed"
@@ -297,8 +297,8 @@ impl Guard {
         let reason = "too many failed authentications";
         tracing::info!(
             source = %ip,
-            user = ?failure.user,
-            realm = ?realm,
+            user = failure.user.as_str(),
+            realm,
             reason,
             failures = counted.failures,
             ban_secs = ban.as_secs(),

@@ -737,12 +737,23 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
         &cx.config.registrar,
         &arrival,
     )?;
+    crate::registration_log::log_register(
+        &aor,
+        cx.location.all(&aor),
+        &changes,
+        &crate::registration_log::Origin {
+            source: arrival.source,
+            transport: arrival.transport,
+            nat: arrival.nat,
+            user_agent: request.user_agent(),
+        },
+        now,
+    );
     cx.location.apply(&aor, &changes);
     let bindings = cx.location.lookup(&aor, now);
     let response = ok_response(request, &bindings, now, &tag)
         .header(HeaderName::Date, &date_header(now))
         .header(HeaderName::Supported, SUPPORTED);
-    tracing::debug!(%aor, source = %source.addr, contacts = request.contacts().count(), "registered");
     if changes.is_empty() {
         return Ok(Decision::Reply(response));
     }

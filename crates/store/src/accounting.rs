@@ -165,13 +165,17 @@ pub(crate) fn check_event(e: &AccEvent) -> Result<(), StoreError> {
 
 /// A domain as [`AccFilter::user`] finds it: lowercased, without a trailing dot.
 pub(crate) fn fold_domain(domain: &Option<String>) -> Option<Cow<'_, str>> {
-    let d = domain.as_deref()?;
-    let d = d.strip_suffix('.').unwrap_or(d);
-    Some(if d.bytes().any(|b| b.is_ascii_uppercase()) {
+    domain.as_deref().map(fold_host)
+}
+
+/// A domain lowercased, without a trailing dot (borrowed when it is already so).
+pub(crate) fn fold_host(domain: &str) -> Cow<'_, str> {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    if d.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(d.to_ascii_lowercase())
     } else {
         Cow::Borrowed(d)
-    })
+    }
 }
 
 impl Store {

@@ -9,8 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::accounting::fold_domain;
-use crate::{on_pool, Address, Call, Store, StoreError, ROWS_PER_STATEMENT};
+use crate::{on_pool, Address, Call, Store, StoreError};
 
 /// How a call attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -339,24 +338,27 @@ pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts `$cdrs` (a slice of [`Cdr`]) in transaction `$tx`, [`ROWS_PER_STATEMENT`] rows
-/// per statement: the body of [`Store::record_cdrs`] and of [`Store::close_calls`], compiled
-/// for each backend of `on_pool!`.
+/// Inserts `$cdrs` (a slice of [`Cdr`]) in transaction `$tx`, [`crate::ROWS_PER_STATEMENT`] rows
+/// per statement: the body of [`Store::record_cdrs`], [`Store::close_calls`] and
+/// [`Store::record_cdrs_with_ledger`], compiled for each backend of `on_pool!`.
 macro_rules! insert_cdrs {
     ($tx:ident, $cdrs:expr) => {
-        for chunk in $cdrs.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO cdrs ({CDR_COLUMNS}) "));
+        for chunk in $cdrs.chunks($crate::ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "INSERT INTO cdrs ({}) ",
+                $crate::cdrs::CDR_COLUMNS
+            ));
             q.push_values(chunk, |mut row, c| {
                 row.push_bind(&c.call_id)
                     .push_bind(&c.from_tag)
                     .push_bind(&c.to_tag)
                     .push_bind(&c.caller_user)
-                    .push_bind(fold_domain(&c.caller_domain))
+                    .push_bind($crate::accounting::fold_domain(&c.caller_domain))
                     .push_bind(&c.caller_uri)
                     .push_bind(&c.source_ip)
                     .push_bind(&c.dialled_uri)
                     .push_bind(&c.callee_user)
-                    .push_bind(fold_domain(&c.callee_domain))
+                    .push_bind($crate::accounting::fold_domain(&c.callee_domain))
                     .push_bind(&c.answered_by)
                     .push_bind(c.start_ms)
                     .push_bind(c.answer_ms)
@@ -365,7 +367,7 @@ macro_rules! insert_cdrs {
                     .push_bind(c.disposition.as_str())
                     .push_bind(i64::from(c.code))
                     .push_bind(&c.reason)
-                    .push_bind(c.hung_up_by.map(HungUpBy::as_str))
+                    .push_bind(c.hung_up_by.map($crate::HungUpBy::as_str))
                     .push_bind(&c.end_reason)
                     .push_bind(&c.node)
                     .push_bind(c.charge.as_ref().map(|x| &x.plan))
@@ -376,6 +378,7 @@ macro_rules! insert_cdrs {
         }
     };
 }
+pub(crate) use insert_cdrs;
 
 /// `text` is a decimal number: an optional `-`, digits, optionally a `.` and more digits.
 fn is_decimal(text: &str) -> bool {

@@ -91,6 +91,34 @@ pub enum StoreError {
     /// No API token has this id.
     #[error("no such token: {0}")]
     NoSuchToken(i64),
+    /// An account setting that cannot be stored (a currency that is not three capital
+    /// letters, an empty plan name, a negative low-balance threshold); the text says why.
+    #[error("bad account: {0}")]
+    BadAccount(String),
+    /// The subscriber has no account.
+    #[error("no account for {0}")]
+    NoSuchAccount(String),
+    /// A ledger entry that breaks the rules of its kind (sign, Call-ID, note) or would take
+    /// the balance out of range; nothing of its batch is written.
+    #[error("bad ledger entry for {address}: {reason}")]
+    BadLedgerEntry {
+        /// The account's `user@domain`.
+        address: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The change needs a zero balance (removing the account, changing its currency).
+    #[error("cannot {action} account {address}: its balance is {balance} {currency}, not zero")]
+    AccountNotZero {
+        /// What was refused: `remove`, `change the currency of`.
+        action: &'static str,
+        /// The account's `user@domain`.
+        address: String,
+        /// Its balance.
+        balance: rust_decimal::Decimal,
+        /// Its currency.
+        currency: String,
+    },
 
     // The causes below are part of the message and not also reported as `source()`, so an
     // error chain (`anyhow`'s `{:#}`) does not print them twice.

@@ -6,7 +6,8 @@
 //! store opens. It holds the served domains, the subscribers with their digest HA1 values
 //! (never a password in clear), aliases, groups, per-subscriber preferences (call
 //! forwarding), the portal's web logins and API tokens, the registrar's location bindings, which the server keeps in memory and
-//! writes through here, and the proxy's accounting events and live calls.
+//! writes through here, the proxy's accounting events, live calls and call records, the
+//! tariff files, and the subscribers' accounts with their ledger.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), store::StoreError> {
@@ -36,6 +37,11 @@
 //! - `bans.rs`: banned source networks ([`Ban`]; migration `0006`), written by the
 //!   server (failed authentications) and `itsp ban`, with a change counter
 //!   ([`BANS_TABLE`]).
+//! - `accounts.rs`: prepaid and postpaid [`Account`]s of subscribers (kind, plan,
+//!   currency, the cached balance, a low-balance threshold); migration `0013`.
+//! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
+//!   exact decimal amounts, the balance moved with them in their transaction, a call's
+//!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
@@ -70,6 +76,7 @@
 //! process (`synchronous=NORMAL`), call records keep FULL.
 
 mod accounting;
+mod accounts;
 mod address;
 mod aliases;
 mod api_tokens;
@@ -79,6 +86,7 @@ mod cdrs;
 mod domains;
 mod error;
 mod groups;
+mod ledger;
 mod locations;
 mod overview;
 mod preferences;
@@ -102,6 +110,7 @@ use sqlx::sqlite::{
 };
 
 pub use accounting::{AccEvent, AccFilter, AccKind, ENDED_BY};
+pub use accounts::{Account, AccountKind};
 pub use address::Address;
 pub use aliases::Alias;
 pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
@@ -109,6 +118,7 @@ pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{Cdr, CdrFilter, Charge, Disposition, HungUpBy, StoredCdr};
 pub use error::StoreError;
+pub use ledger::{EntryKind, LedgerEntry, NewEntry};
 pub use locations::{flags, Binding, BindingWrite};
 pub use overview::Totals;
 pub use preferences::{

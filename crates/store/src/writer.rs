@@ -1,5 +1,6 @@
 //! [`Writer`]: the server's write-behind paths (location bindings, live calls, accounting
-//! records) for a dedicated thread.
+//! records, call detail records and the ledger entries charged with them) for a dedicated
+//! thread.
 //!
 //! The server commits these in batches (group commit). Through the sqlx pool a batch costs
 //! a round trip between the async caller and sqlx's SQLite worker thread for each
@@ -20,12 +21,17 @@
 
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
+
 use crate::accounting::{check_event, fold_domain, ACC_COLUMNS};
+use crate::accounts::ACCOUNT_FOR_CHANGE;
 use crate::calls::{check_call, CALL_COLUMNS, UPSERT_ON_CONFLICT as CALL_ON_CONFLICT};
 use crate::cdrs::{check_cdr, CDR_COLUMNS};
+use crate::ledger::{Tally, INSERT_ENTRY, UPDATE_BALANCE};
 use crate::locations::{check_binding, UPSERT_INTO, UPSERT_ON_CONFLICT as BINDING_ON_CONFLICT};
 use crate::{
-    last_per_key, AccEvent, BindingWrite, CallWrite, Cdr, Store, StoreError, SQLITE_BUSY_TIMEOUT,
+    last_per_key, AccEvent, BindingWrite, CallWrite, Cdr, LedgerEntry, NewEntry, Store, StoreError,
+    SQLITE_BUSY_TIMEOUT,
 };
 
 /// The values of one binding's upsert (the columns of `UPSERT_INTO`).
@@ -281,55 +287,143 @@ impl Writer {
         if cdrs.is_empty() {
             return Ok(());
         }
-        in_transaction(conn, |tx| {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
-            ))?;
-            for c in cdrs {
-                insert.execute(rusqlite::params![
-                    c.call_id,
-                    c.from_tag,
-                    c.to_tag,
-                    c.caller_user,
-                    fold_domain(&c.caller_domain).as_deref(),
-                    c.caller_uri,
-                    c.source_ip,
-                    c.dialled_uri,
-                    c.callee_user,
-                    fold_domain(&c.callee_domain).as_deref(),
-                    c.answered_by,
-                    c.start_ms,
-                    c.answer_ms,
-                    c.end_ms,
-                    c.billable_secs(),
-                    c.disposition.as_str(),
-                    i64::from(c.code),
-                    c.reason,
-                    c.hung_up_by.map(crate::HungUpBy::as_str),
-                    c.end_reason,
-                    c.node,
-                    c.charge.as_ref().map(|x| &x.plan),
-                    c.charge.as_ref().map(|x| &x.cost),
-                    c.charge.as_ref().map(|x| &x.currency),
-                ])?;
+        in_transaction(conn, |tx| insert_cdrs(tx, cdrs))
+    }
+
+    /// [`Store::append_ledger`]: ledger entries appended in one transaction, each account's
+    /// balance moved with them. Blocks the calling thread.
+    pub fn append_ledger(&mut self, entries: &[NewEntry]) -> Result<Vec<LedgerEntry>, StoreError> {
+        Tally::new(entries)?;
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return runtime.block_on(store.append_ledger(entries))
             }
-            Ok(())
+        };
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_transaction(conn, |tx| append_entries(tx, entries))
+    }
+
+    /// [`Store::record_cdrs_with_ledger`]: call detail records and ledger entries in one
+    /// transaction (a call's record and its charge commit together, or neither does).
+    /// Blocks the calling thread.
+    pub fn record_cdrs_with_ledger(
+        &mut self,
+        cdrs: &[Cdr],
+        entries: &[NewEntry],
+    ) -> Result<(), StoreError> {
+        for c in cdrs {
+            check_cdr(c)?;
+        }
+        Tally::new(entries)?;
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return runtime.block_on(store.record_cdrs_with_ledger(cdrs, entries))
+            }
+        };
+        if cdrs.is_empty() && entries.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            insert_cdrs(tx, cdrs)?;
+            append_entries(tx, entries).map(drop)
         })
     }
 }
 
 /// Runs `body` in one transaction and commits it; nothing is kept when it fails.
-fn in_transaction(
+fn in_transaction<T>(
     conn: &mut rusqlite::Connection,
-    body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
+    body: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     // IMMEDIATE: take the write lock at BEGIN, so a busy database waits (busy_timeout)
     // there rather than failing half-way.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    body(&tx)?;
+    let done = body(&tx)?;
     tx.commit()?;
+    Ok(done)
+}
+
+/// Inserts call detail records in `tx`, in order: the rows the pool's `insert_cdrs!`
+/// writes.
+fn insert_cdrs(tx: &rusqlite::Transaction<'_>, cdrs: &[Cdr]) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+    ))?;
+    for c in cdrs {
+        insert.execute(rusqlite::params![
+            c.call_id,
+            c.from_tag,
+            c.to_tag,
+            c.caller_user,
+            fold_domain(&c.caller_domain).as_deref(),
+            c.caller_uri,
+            c.source_ip,
+            c.dialled_uri,
+            c.callee_user,
+            fold_domain(&c.callee_domain).as_deref(),
+            c.answered_by,
+            c.start_ms,
+            c.answer_ms,
+            c.end_ms,
+            c.billable_secs(),
+            c.disposition.as_str(),
+            i64::from(c.code),
+            c.reason,
+            c.hung_up_by.map(crate::HungUpBy::as_str),
+            c.end_reason,
+            c.node,
+            c.charge.as_ref().map(|x| &x.plan),
+            c.charge.as_ref().map(|x| &x.cost),
+            c.charge.as_ref().map(|x| &x.currency),
+        ])?;
+    }
     Ok(())
+}
+
+/// Appends ledger entries in `tx`: what [`Store::append_ledger`] does, on this connection
+/// (the accounts need no row lock: the transaction holds SQLite's write lock).
+fn append_entries(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[NewEntry],
+) -> Result<Vec<LedgerEntry>, StoreError> {
+    let (mut tally, addresses) = Tally::new(entries)?;
+    let mut account = tx.prepare_cached(ACCOUNT_FOR_CHANGE)?;
+    for a in &addresses {
+        let row = account
+            .query_row(rusqlite::params![a.user, a.domain], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        tally.open(a, row)?;
+    }
+    let mut insert = tx.prepare_cached(INSERT_ENTRY)?;
+    let mut stored = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (account, after) = tally.post(e)?;
+        let id: i64 = insert.query_row(
+            rusqlite::params![
+                account,
+                e.at_ms,
+                e.kind.as_str(),
+                e.amount.to_string(),
+                e.call_id,
+                e.note,
+                after.to_string(),
+            ],
+            |r| r.get(0),
+        )?;
+        stored.push(tally.entered(e, id, after));
+    }
+    let mut update = tx.prepare_cached(UPDATE_BALANCE)?;
+    for (balance, last_entry, account) in tally.updates() {
+        update.execute(rusqlite::params![balance, last_entry, account])?;
+    }
+    Ok(stored)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use store::{
     Store, StoreError, BANS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
 };
 
+#[allow(unused_imports)] // not by tests/durability.rs
+pub use super::accounts::{accounts, ledger, ledger_concurrent, ledger_writer};
 use super::{acc_event, binding, call};
 
 /// Calls `$m!(name, ...)` with every behaviour below, so each backend runs them all.
@@ -43,6 +45,10 @@ macro_rules! for_each_behaviour {
             api_tokens,
             subscribers_page_and_totals,
             voicemail,
+            accounts,
+            ledger,
+            ledger_concurrent,
+            ledger_writer,
         );
     };
 }
@@ -50,7 +56,7 @@ macro_rules! for_each_behaviour {
 pub(crate) use for_each_behaviour;
 
 /// Serves example.com with the subscribers `users` in it.
-async fn example_com_with(s: &Store, users: &[&str]) {
+pub async fn example_com_with(s: &Store, users: &[&str]) {
     s.add_domain("example.com").await.unwrap();
     for u in users {
         s.add_subscriber(u, "example.com", "pw", None)
@@ -59,7 +65,7 @@ async fn example_com_with(s: &Store, users: &[&str]) {
     }
 }
 
-fn addr(s: &str) -> Address {
+pub fn addr(s: &str) -> Address {
     Address::parse(s).unwrap()
 }
 
@@ -1389,7 +1395,7 @@ pub async fn live_calls(s: Store) {
 }
 
 /// A write run on the blocking writer's thread.
-type WriterJob = Box<dyn FnOnce(&mut store::Writer) -> Result<(), StoreError> + Send>;
+pub type WriterJob = Box<dyn FnOnce(&mut store::Writer) -> Result<(), StoreError> + Send>;
 
 /// The blocking writer's live-call and accounting writes store what the pool's do: the
 /// same rows (domains folded alike), the last write per call wins, checks refuse bad rows
@@ -1750,7 +1756,7 @@ pub async fn subscribers_page_and_totals(s: Store) {
 }
 
 /// A record as the proxy writes it: alice calls bob, answered at 2 s, ended at 7.5 s.
-fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
+pub fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
     store::Cdr {
         call_id: call_id.to_owned(),
         from_tag: "f".into(),

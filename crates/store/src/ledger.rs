@@ -195,14 +195,14 @@ pub(crate) fn check_entry(e: &NewEntry) -> Result<(), StoreError> {
         EntryKind::Charge => amount <= Decimal::ZERO,
     };
     if !sign_ok {
-        let rule = match e.kind {
-            EntryKind::TopUp => "a top-up must be positive",
-            EntryKind::Adjustment => "an adjustment must not be zero",
-            EntryKind::Debit => "a debit must be negative",
-            EntryKind::Charge => "a charge must be zero or negative",
-            EntryKind::Settlement => "",
-        };
-        return Err(bad(format!("{rule}, not {amount}")));
+        return Err(bad(match e.kind {
+            EntryKind::TopUp => format!("a top-up must be positive, not {amount}"),
+            EntryKind::Debit => format!("a debit must be negative, not {amount}"),
+            EntryKind::Charge => format!("a charge must be zero or negative, not {amount}"),
+            EntryKind::Adjustment | EntryKind::Settlement => {
+                "an adjustment must not be zero".to_owned()
+            }
+        }));
     }
     let needs_call = matches!(
         e.kind,
@@ -249,7 +249,8 @@ struct Open {
 
 impl Tally {
     /// Checks every entry; answers the tally and the accounts to lock, in address order
-    /// (the order every writer locks in, so two batches never wait for each other).
+    /// (the order every writer locks in, so two batches may wait for each other but never
+    /// deadlock).
     pub(crate) fn new(entries: &[NewEntry]) -> Result<(Tally, Vec<Address>), StoreError> {
         for e in entries {
             check_entry(e)?;

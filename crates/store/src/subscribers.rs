@@ -238,8 +238,9 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a subscriber with its aliases, group memberships, preferences and location
-    /// bindings (of the AoR `user@domain`), in one transaction.
+    /// Removes a subscriber with its aliases, group memberships, preferences, voicemail
+    /// messages, account and ledger (whatever the balance) and location bindings (of the
+    /// AoR `user@domain`), in one transaction.
     pub async fn remove_subscriber(&self, user: &str, domain: &str) -> Result<(), StoreError> {
         let a = Address::new(user, domain)?;
         let n = on_pool!(self, pool => {

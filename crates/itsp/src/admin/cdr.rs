@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use store::{Cdr, CdrFilter, Disposition, StoredCdr};
 
-use super::output::{duration, rfc3339_ms, utc_ms, Report};
+use super::output::{duration, padded_line, rfc3339_ms, utc_ms, Report};
 use super::time::parse_time;
 use super::{address, with_store, Failure};
 use crate::store_args::StoreArgs;
@@ -237,15 +237,8 @@ impl Printer {
     }
 
     fn table_line(&mut self, cells: &[&str]) -> Result<(), Failure> {
-        let mut line = String::new();
-        for ((_, width), cell) in TABLE_COLUMNS.iter().zip(cells) {
-            line.push_str(cell);
-            if *width > 0 {
-                let pad = width.saturating_sub(cell.chars().count()).max(1);
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        writeln!(self.out, "{}", line.trim_end()).map_err(|e| write_failure(&e))
+        let line = padded_line(&TABLE_COLUMNS, cells);
+        writeln!(self.out, "{line}").map_err(|e| write_failure(&e))
     }
 
     fn finish(mut self) -> Result<(), Failure> {
@@ -262,7 +255,7 @@ impl Printer {
 }
 
 /// A write to standard output failed; a closed pipe (`| head`) is not an error.
-fn write_failure(e: &std::io::Error) -> Failure {
+pub(super) fn write_failure(e: &std::io::Error) -> Failure {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         Failure::quiet()
     } else {

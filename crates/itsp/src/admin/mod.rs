@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate`, `ban`, `token` and `voicemail`.
+//! `cdr`, `rate`, `account`, `ban`, `token` and `voicemail`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -10,6 +10,7 @@
 //! never printed.
 
 mod acc;
+mod account;
 mod alias;
 mod ban;
 mod calls;
@@ -133,6 +134,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Accounts: open a subscriber's prepaid or postpaid account, top it up, adjust it,
+    /// show its balance and history.
+    ///
+    /// Balances are exact decimals kept as a ledger: every top-up, adjustment and call
+    /// charge is an entry with the balance after it. `--json` prints errors as
+    /// {"ok":false,"error":...} too.
+    #[command(after_long_help = account::EXAMPLES)]
+    Account {
+        #[command(subcommand)]
+        command: account::AccountCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage banned sources: list the server's bans, add and lift bans.
     ///
     /// The server bans a source after too many failed authentications (`[guard]` in the
@@ -182,6 +196,7 @@ impl Command {
             | Command::Acc { common, .. }
             | Command::Cdr { common, .. }
             | Command::Rate { common, .. }
+            | Command::Account { common, .. }
             | Command::Ban { common, .. }
             | Command::Token { common, .. }
             | Command::Voicemail { common, .. } => common,
@@ -199,6 +214,9 @@ impl Command {
             Command::Acc { args, common } => acc::run(args, &common.store).await,
             Command::Cdr { command, common } => cdr::run(command, common.json, &common.store).await,
             Command::Rate { command, common } => rate::run(command, &common.store).await,
+            Command::Account { command, common } => {
+                account::run(command, common.json, &common.store).await
+            }
             Command::Ban { command, common } => ban::run(command, &common.store).await,
             Command::Token { command, common } => token::run(command, &common.store).await,
             Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
@@ -283,7 +301,11 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadBan(_)
         | E::NoSuchBan(_)
         | E::BadTokenName(_)
-        | E::NoSuchToken(_) => 1,
+        | E::NoSuchToken(_)
+        | E::BadAccount(_)
+        | E::NoSuchAccount(_)
+        | E::BadLedgerEntry { .. }
+        | E::AccountNotZero { .. } => 1,
         _ => 2,
     }
 }
@@ -346,6 +368,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let json = command.common().json;
+    // The commands that also answer their errors in JSON on standard output.
+    let json_errors = json && matches!(command, Command::Account { .. });
     let result = runtime.block_on(command.execute());
     match result {
         Ok(report) => match report.write(&mut std::io::stdout().lock(), json) {
@@ -355,6 +379,10 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e).context("cannot write to standard output"),
         },
         Err(f) => {
+            if json_errors && !f.message.is_empty() {
+                let error = serde_json::json!({ "ok": false, "error": f.message });
+                let _ = writeln!(std::io::stdout(), "{error}");
+            }
             if !f.message.is_empty() {
                 let _ = writeln!(std::io::stderr(), "itsp: {}", f.message);
             }

@@ -129,8 +129,24 @@ impl Table {
     }
 }
 
+/// One line of a table streamed as it is read, so its widths are fixed beforehand: each
+/// cell padded to its column's width (at least one space after it; the last column, of
+/// width 0, unpadded), no trailing blanks.
+pub(crate) fn padded_line(columns: &[(&str, usize)], cells: &[&str]) -> String {
+    let mut line = String::new();
+    for ((_, width), cell) in columns.iter().zip(cells) {
+        line.push_str(cell);
+        if *width > 0 {
+            let pad = width.saturating_sub(cell.chars().count()).max(1);
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    line.truncate(line.trim_end().len());
+    line
+}
+
 /// `s` with control characters escaped (`\u{1b}`).
-fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_owned();
     }

@@ -132,6 +132,16 @@ impl fmt::Display for Rounding {
     }
 }
 
+/// `amount` with at least two decimals (`5` as `5.00`, `0.6` as `0.60`; more are kept):
+/// how money is stored and shown.
+pub fn in_cents(amount: Decimal) -> Decimal {
+    let mut shown = amount;
+    if shown.scale() < 2 {
+        shown.rescale(2);
+    }
+    shown
+}
+
 /// Parses a plain decimal amount (`0.05`, `1`, `-2.5`; no exponent, no thousands separator).
 pub fn parse_amount(s: &str) -> Option<Decimal> {
     let t = s.trim();

@@ -99,9 +99,12 @@ fn credit_for_30_seconds_is_a_30_second_call_then_402() {
 
     // What is left pays less than one second: refused before it rings.
     drop(alice);
+    drop(number);
+    let mut number = Softphone::start(server.udp, NUMBER, "n-secret", &["--calls", "1", "answer"]);
+    number.wait_event("waiting", WAIT);
     let mut again = Softphone::start(server.udp, "alice", "a-secret", &["call", NUMBER]);
     let refused = again.wait_event("ended", WAIT);
-    assert_eq!(refused["cause"], "refused", "{refused}");
+    assert_eq!(refused["cause"], "failed", "{refused}");
     assert_eq!(refused["code"], 402, "{refused}");
 }
 
@@ -128,4 +131,46 @@ fn a_top_up_during_the_call_makes_it_longer() {
         balance(&data),
         Decimal::new(20, 2) - call["cost"].as_str().unwrap().parse::<Decimal>().unwrap()
     );
+}
+
+#[test]
+fn a_prepaid_call_cut_by_a_crash_costs_what_its_slices_took() {
+    // 1.00 and 60 s slices: the answer takes 0.60 at once.
+    let data = prepaid_data("1.00");
+    let server = Itsp::start(&as_strs(&data.args()));
+    let (alice, number, _) = answered_call(&server);
+    let deadline = Instant::now() + WAIT;
+    while balance(&data) != Decimal::new(40, 2) {
+        assert!(
+            Instant::now() < deadline,
+            "the first slice was not taken: {}",
+            balance(&data)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.signal("KILL");
+    drop(server);
+    drop(alice);
+    drop(number);
+
+    let _again = Itsp::start(&as_strs(&data.args()));
+    let call = record(&data);
+    assert_eq!(call["end_reason"], "restart", "{call:#}");
+    let cost: Decimal = call["cost"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cost, Decimal::new(60, 2), "{call:#}");
+    assert_eq!(
+        balance(&data),
+        Decimal::new(40, 2),
+        "no refund, no second charge"
+    );
+    // The checker: what the ledger took for each call is the cost on its record.
+    let history = admin_json(&data, &["account", "history", &format!("alice@{DOMAIN}")]);
+    let taken: Decimal = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["call_id"] == call["call_id"])
+        .map(|e| e["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
+        .sum();
+    assert_eq!(-taken, Decimal::new(60, 2));
 }

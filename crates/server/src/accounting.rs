@@ -400,10 +400,7 @@ fn cdr(
     code: u16,
     reason: &str,
 ) -> Cdr {
-    let answered = matches!(
-        disposition,
-        Disposition::Answered | Disposition::CreditExhausted
-    );
+    let answered = disposition.was_answered();
     Cdr {
         call_id: call_id.to_owned(),
         from_tag: d.from_tag.clone(),
@@ -590,12 +587,16 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
     }
     if !cdrs.is_empty() || !entries.is_empty() {
         if let Err(e) = writer.record_cdrs_with_ledger(&cdrs, &entries) {
-            tracing::error!(
-                error = %e,
-                rows = cdrs.len(),
-                ledger = entries.len(),
-                "call detail records and their charges not saved"
-            );
+            // One bad record must not cost the others theirs: each alone, then.
+            tracing::warn!(error = %e, rows = cdrs.len(), ledger = entries.len(), "a batch of call records refused; writing them one by one");
+            if let Err(e) = writer.append_ledger(&entries) {
+                tracing::error!(error = %e, ledger = entries.len(), "ledger entries not saved");
+            }
+            for cdr in &cdrs {
+                if let Err(e) = writer.record_cdrs(std::slice::from_ref(cdr)) {
+                    tracing::error!(error = %e, call_id = %cdr.call_id, "call detail record not saved");
+                }
+            }
         }
     }
 }
@@ -608,7 +609,7 @@ impl Money {
         if let Some((settle, _)) = self.settles.remove(&cdr.call_id) {
             cdr.charge = Some(Charge {
                 plan: settle.plan.clone(),
-                cost: settle.charged.to_string(),
+                cost: billing::money::in_cents(settle.charged).to_string(),
                 currency: settle.currency.clone(),
             });
             entries.extend(settlement_entry(&settle));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use billing::import::{cgrates, native};
 use billing::{Currency, PlanSet, Timing, UtcOffset};
-use store::{Cdr, Charge, Disposition, Store, TariffFile, TariffFormat};
+use store::{Cdr, Charge, Store, TariffFile, TariffFormat};
 
 /// The set key of a CGRateS import.
 pub const CGRATES_SET: &str = "cgrates";
@@ -199,10 +199,7 @@ impl Rater {
     /// Puts the price of answered call `cdr` on it, when a plan prices it; `account_plan`
     /// is the plan the caller's account names, if any.
     pub(crate) fn rate(&self, cdr: &mut Cdr, account_plan: Option<&str>) {
-        if !matches!(
-            cdr.disposition,
-            Disposition::Answered | Disposition::CreditExhausted
-        ) {
+        if !cdr.disposition.was_answered() {
             return;
         }
         let (Some(answer_ms), Some(number)) = (cdr.answer_ms, cdr.callee_user.as_deref()) else {
@@ -254,6 +251,7 @@ fn is_number(user: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use store::Disposition;
 
     fn file(name: &str, content: &str) -> TariffFile {
         TariffFile {

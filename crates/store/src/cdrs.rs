@@ -68,6 +68,12 @@ impl Disposition {
         }
     }
 
+    /// Whether the call was answered (then ended by someone): `answered`, and
+    /// `credit_exhausted` (answered, then ended by the proxy when the credit ran out).
+    pub fn was_answered(self) -> bool {
+        matches!(self, Disposition::Answered | Disposition::CreditExhausted)
+    }
+
     /// Whether the callee missed the call (it reached or was meant for them and was not
     /// answered): what a missed-call list shows.
     pub fn is_missed(self) -> bool {
@@ -330,9 +336,9 @@ pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
             ));
         }
     }
-    if (c.disposition == Disposition::Answered) != c.answer_ms.is_some() {
+    if c.disposition.was_answered() != c.answer_ms.is_some() {
         return Err(StoreError::BadCdr(
-            "an answer time without the answered disposition, or the reverse",
+            "an answer time without an answered disposition (answered, credit_exhausted), or the reverse",
         ));
     }
     Ok(())
@@ -465,7 +471,9 @@ impl Store {
     /// Closes the calls that node `node` left in the live-call table (it stopped without
     /// seeing them end: a crash, `kill -9`, a power loss): each gets a record ended by the
     /// proxy at `now_ms` with reason `restart` (answered calls count their talk time up to
-    /// then), and leaves the table, in one transaction. Returns how many were closed.
+    /// then), and leaves the table, in one transaction. A prepaid call's record costs what
+    /// its slices took from the ledger (no settlement: no refund, no further debit).
+    /// Returns how many were closed.
     pub async fn close_calls(&self, node: &str, now_ms: i64) -> Result<u64, StoreError> {
         let open: Vec<Call> = self
             .calls()
@@ -473,7 +481,31 @@ impl Store {
             .into_iter()
             .filter(|c| c.node == node)
             .collect();
-        let cdrs: Vec<Cdr> = open.iter().map(|c| closed_by_restart(c, now_ms)).collect();
+        let mut cdrs: Vec<Cdr> = open.iter().map(|c| closed_by_restart(c, now_ms)).collect();
+        // A prepaid call cut by the stop costs what its slices took: the time they paid
+        // for was the call's, and nobody knows when it really ended.
+        for cdr in &mut cdrs {
+            let taken = self.call_debits(&cdr.call_id).await?;
+            if taken.is_zero() {
+                continue;
+            }
+            let caller = match (&cdr.caller_user, &cdr.caller_domain) {
+                (Some(user), Some(domain)) => Address::new(user, domain).ok(),
+                _ => None,
+            };
+            let Some(account) = caller else { continue };
+            if let Some(account) = self.account(&account).await? {
+                let mut cost = -taken;
+                if cost.scale() < 2 {
+                    cost.rescale(2); // money in cents at least: 0.60, not 0.6
+                }
+                cdr.charge = Some(Charge {
+                    plan: account.plan.unwrap_or_else(|| "prepaid".to_owned()),
+                    cost: cost.to_string(),
+                    currency: account.currency,
+                });
+            }
+        }
         for c in &cdrs {
             check_cdr(c)?;
         }

@@ -215,11 +215,7 @@ fn parse_amount(what: &str, text: &str) -> Result<Decimal, Failure> {
 
 /// `amount` with at least two decimals (`5` as `5.00`), for storing and showing.
 fn money(amount: Decimal) -> Decimal {
-    let mut shown = amount;
-    if shown.scale() < 2 {
-        shown.rescale(2);
-    }
-    shown
+    billing::money::in_cents(amount)
 }
 
 /// The account of `a`; a clear failure for no subscriber or no account.

@@ -544,8 +544,9 @@ impl AccountingWriter {
 
 /// Writes one batch of records (everything queued within [`WINDOW`] of the first, up to
 /// [`MAX_BATCH`]; at shutdown too, so the last batch waits a tenth of a second): one
-/// transaction per table, and one for the call records with the money they move (a
-/// charge and its record commit together).
+/// transaction for the call records with the money they move and their calls' leaving the
+/// live-call list (a charge and its record commit together; a crash neither loses a
+/// record nor leaves its call to be closed again at restart), then one per table.
 fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
     let mut acc = Vec::new();
     let mut calls = Vec::new();
@@ -575,11 +576,6 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
         entries.extend(settlement_entry(settle));
         false
     });
-    if !calls.is_empty() {
-        if let Err(e) = writer.write_calls(&calls) {
-            tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
-        }
-    }
     if !acc.is_empty() {
         if let Err(e) = writer.record_acc(&acc) {
             tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
@@ -597,6 +593,12 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
                     tracing::error!(error = %e, call_id = %cdr.call_id, "call detail record not saved");
                 }
             }
+        }
+    }
+    // After the records, which took their calls off the live-call list with them.
+    if !calls.is_empty() {
+        if let Err(e) = writer.write_calls(&calls) {
+            tracing::error!(error = %e, rows = calls.len(), "live calls not saved");
         }
     }
 }

@@ -394,7 +394,9 @@ impl Store {
 
     /// Appends call detail records and ledger entries in one transaction (a call's record
     /// and its charge commit together, or neither does), with the checks of
-    /// [`Store::record_cdrs`] and [`Store::append_ledger`].
+    /// [`Store::record_cdrs`] and [`Store::append_ledger`]. A recorded call leaves the
+    /// live-call list in the same transaction: a crash can neither lose its record nor
+    /// have a restart close it a second time ([`Store::close_calls`]).
     pub async fn record_cdrs_with_ledger(
         &self,
         cdrs: &[Cdr],
@@ -411,6 +413,13 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             insert_cdrs!(tx, cdrs);
+            for c in cdrs {
+                sqlx::query("DELETE FROM calls WHERE call_id = $1 AND from_tag = $2")
+                    .bind(&c.call_id)
+                    .bind(&c.from_tag)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             append_entries!(tx, entries, lock);
             tx.commit().await?;
         });

@@ -307,8 +307,8 @@ impl Writer {
     }
 
     /// [`Store::record_cdrs_with_ledger`]: call detail records and ledger entries in one
-    /// transaction (a call's record and its charge commit together, or neither does).
-    /// Blocks the calling thread.
+    /// transaction (a call's record and its charge commit together, or neither does), the
+    /// recorded calls removed from the live-call list in it. Blocks the calling thread.
     pub fn record_cdrs_with_ledger(
         &mut self,
         cdrs: &[Cdr],
@@ -329,6 +329,10 @@ impl Writer {
         }
         in_transaction(conn, |tx| {
             insert_cdrs(tx, cdrs)?;
+            let mut delete = tx.prepare_cached(DELETE_CALL)?;
+            for c in cdrs {
+                delete.execute(rusqlite::params![c.call_id, c.from_tag])?;
+            }
             append_entries(tx, entries).map(drop)
         })
     }

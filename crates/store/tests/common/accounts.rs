@@ -385,7 +385,21 @@ pub async fn ledger_writer(s: Store) {
     .await
     .unwrap();
 
-    // A record and its charge, together.
+    // A record and its charge, together; its call leaves the live-call list with them.
+    s.write_calls(&[store::CallWrite::Upsert(store::Call {
+        call_id: "w1".into(),
+        from_tag: "f".into(),
+        to_tag: Some("t".into()),
+        state: store::CallState::Confirmed,
+        caller: "sip:alice@example.com".into(),
+        callee: "sip:bob@example.com".into(),
+        source_ip: None,
+        started_ms: 10_000,
+        answered_ms: Some(11_000),
+        node: "n1".into(),
+    })])
+    .await
+    .unwrap();
     let cdr = answered_cdr("w1", 10_000);
     let charge = on_call("alice@example.com", EntryKind::Charge, "-0.89", "w1");
     let (c, e) = (cdr.clone(), charge.clone());
@@ -397,6 +411,10 @@ pub async fn ledger_writer(s: Store) {
         1
     );
     assert_eq!(balance(&s, "alice@example.com").await, d("19.11"));
+    assert!(
+        s.calls().await.unwrap().is_empty(),
+        "recorded: no longer live"
+    );
 
     // A bad record: no charge either.
     let mut bad = answered_cdr("w2", 20_000);

@@ -11,7 +11,8 @@
 //! - `trace/`: `itsp trace`, the captured SIP messages of a running server (over its
 //!   control socket) as text, a ladder, JSON or a pcap file.
 //! - `status.rs`: `itsp status`, what a running server is doing (over its control socket);
-//!   `control_client.rs` connects to that socket for both.
+//!   `hangup.rs`: `itsp hangup`, ends a call on it; `control_client.rs` connects to that
+//!   socket for these and `itsp trace`.
 //! - `phone.rs`: `itsp phone`, the `phone` crate's softphone on a tokio runtime.
 //! - `relay.rs`: `itsp relay`, an RTP relay node (the `relay` crate) driven over NG.
 //! - `lint.rs`: `itsp lint`, checks SIP messages in files the way the server would.
@@ -28,6 +29,7 @@ mod admin;
 mod capture_config;
 mod config;
 mod control_client;
+mod hangup;
 mod lint;
 mod logging;
 mod media_service;
@@ -162,6 +164,14 @@ enum Command {
     /// status 0 with the status printed, 2 when no server answers.
     #[command(after_long_help = status::EXAMPLES)]
     Status(status::StatusArgs),
+    /// End a call in progress: the running server sends a BYE to both phones.
+    ///
+    /// Asks the running `itsp serve` over its control socket (data/control.sock); the
+    /// call's record says the proxy ended it (end reason `admin`). `itsp calls` lists the
+    /// calls and their Call-IDs. Exit status 0 when the call was ended, 1 when the server
+    /// has no such answered call, 2 when no server answers.
+    #[command(name = "hangup", after_long_help = hangup::EXAMPLES)]
+    HangUp(hangup::HangUpArgs),
     #[command(flatten)]
     Admin(admin::Command),
 }
@@ -187,6 +197,7 @@ fn main() -> ExitCode {
         Command::Nat { command } => nat_check::run(command),
         Command::Trace(args) => trace::run(args),
         Command::Status(args) => status::run(args),
+        Command::HangUp(args) => hangup::run(args),
     };
     match result {
         Ok(code) => code,

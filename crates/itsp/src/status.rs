@@ -3,7 +3,7 @@
 //! (`server::control`, the `status` request). A table for people, one JSON object with
 //! `--json` (times in RFC 3339 UTC, durations in seconds).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -50,33 +50,11 @@ pub(crate) fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// Asks the server for its status.
 fn ask(args: &StatusArgs) -> Result<Status, String> {
-    let path = args.control.path();
-    let stream = crate::control_client::connect(&path, || match &args.control.socket {
-        Some(socket) => format!(
-            "no itsp server is running with control socket {}: start it with `itsp serve`",
-            socket.display()
-        ),
-        None => format!(
-            "no itsp server is running with data dir {}: start it with `itsp serve` \
-             (or pass the server's --data-dir)",
-            args.control.data_dir.display()
-        ),
-    })?;
-    let mut line = serde_json::to_string(&Request::Status).map_err(|e| e.to_string())?;
-    line.push('\n');
-    (&stream)
-        .write_all(line.as_bytes())
-        .map_err(|e| format!("cannot talk to itsp serve at {}: {e}", path.display()))?;
-    let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .map_err(|e| format!("reading from itsp serve: {e}"))?;
-    match serde_json::from_str::<Answer>(&answer) {
-        Ok(Answer::Status(status)) => Ok(status),
-        Ok(Answer::Error { error }) => Err(error),
-        _ if answer.is_empty() => Err("itsp serve closed the connection without answering".into()),
-        _ => Err(format!(
-            "itsp serve answered something unexpected: {answer}"
+    match crate::control_client::ask(&args.control, &Request::Status)? {
+        Answer::Status(status) => Ok(status),
+        Answer::Error { error } => Err(error),
+        other => Err(format!(
+            "itsp serve answered something unexpected: {other:?}"
         )),
     }
 }

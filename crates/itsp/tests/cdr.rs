@@ -353,3 +353,60 @@ fn thousands_of_records_stream_across_pages_with_their_filters() {
     );
     assert_eq!(lines.count(), 2_344);
 }
+
+#[test]
+fn the_operator_ends_a_call_with_itsp_hangup() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--duration", "60", "--calls", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    bob.wait_event("answered", WAIT);
+    let hangup = |call_id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_itsp"))
+            .args(["hangup", call_id, "--json", "--data-dir", &data.path_str()])
+            .output()
+            .unwrap()
+    };
+    // No such call: 1, and why.
+    let out = hangup("nobody@example.com");
+    assert_eq!(out.status.code(), Some(1));
+    let why: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        why["error"].as_str().unwrap().contains("no answered call"),
+        "{why}"
+    );
+    // The live call's Call-ID, as `itsp calls` shows it.
+    let deadline = Instant::now() + WAIT;
+    let call_id = loop {
+        let calls = admin_json(&data, &["calls"]);
+        if let Some(c) = calls
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["state"] == "confirmed"))
+        {
+            break c["call_id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the call was not listed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = hangup(&call_id);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for phone in [&mut alice, &mut bob] {
+        let ended = phone.wait_event("ended", WAIT);
+        assert_eq!(ended["cause"], "remote-hangup", "{ended}");
+    }
+    let all = records(&data, 1);
+    let call = &all[0];
+    assert_eq!(call["disposition"], "answered", "{call:#}");
+    assert_eq!(call["hung_up_by"], "proxy");
+    assert_eq!(call["end_reason"], "admin");
+}

@@ -342,6 +342,7 @@ impl Accounting {
         ended.ended_by = Some("proxy".into());
         let disposition = match reason {
             EndReason::Credit => Disposition::CreditExhausted,
+            EndReason::Admin => Disposition::Answered,
         };
         let mut cdr = cdr(&self.node, call_id, &dialog, now_ms, disposition, 200, "OK");
         cdr.hung_up_by = Some(HungUpBy::Proxy);

@@ -317,8 +317,15 @@ impl Server {
         };
         let capture_on = ring.is_some();
         let control = control.map(|c| {
-            let shared = shared.clone();
-            c.spawn(ring, Arc::new(move || shared.status(capture_on)))
+            let status = shared.clone();
+            let hang_up = shared.clone();
+            c.spawn(
+                ring,
+                crate::control::Controls {
+                    status: Arc::new(move || status.status(capture_on)),
+                    hang_up: Arc::new(move |call_id| hang_up.hang_up(call_id)),
+                },
+            )
         });
         let timers = tokio::spawn(timer_loop(shared.clone()));
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
@@ -605,6 +612,20 @@ impl Shared {
                 });
             }
         }
+    }
+
+    /// Ends answered call `call_id` for the operator (`itsp hangup`): BYE to both parties.
+    /// Answers whether this server had it.
+    fn hang_up(self: &Arc<Self>, call_id: &str) -> bool {
+        let mut known = false;
+        let transmits = self.drive(|engine, now| {
+            known = engine.hang_up(now, call_id, crate::policy::hook::EndReason::Admin);
+        });
+        if !transmits.is_empty() {
+            let shared = self.clone();
+            tokio::spawn(async move { shared.send_all(transmits).await });
+        }
+        known
     }
 
     /// What a prepaid call needs before it is authorised ([`IoRequest::Prepaid`]): the

@@ -33,6 +33,19 @@ use protocol::{Answer, Request, Status, TraceRecord};
 /// the engine).
 pub(crate) type StatusSource = std::sync::Arc<dyn Fn() -> Status + Send + Sync>;
 
+/// Ends an answered call by its Call-ID (`itsp hangup`); answers whether this server had
+/// it.
+pub(crate) type HangUpSource = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// What the control socket asks the server: its status, a hang-up.
+#[derive(Clone)]
+pub(crate) struct Controls {
+    /// Answers `itsp status`.
+    pub(crate) status: StatusSource,
+    /// Carries out `itsp hangup`.
+    pub(crate) hang_up: HangUpSource,
+}
+
 /// The longest request line read (a trace filter is a few hundred bytes).
 const MAX_REQUEST: u64 = 64 * 1024;
 
@@ -68,14 +81,14 @@ impl ControlSocket {
     }
 
     /// Serves connections until the task is aborted; `ring` is the capture (`None`: off),
-    /// `status` answers `itsp status`.
-    pub(crate) fn spawn(self, ring: Option<SharedRing>, status: StatusSource) -> ControlTask {
+    /// `controls` answer `itsp status` and carry out `itsp hangup`.
+    pub(crate) fn spawn(self, ring: Option<SharedRing>, controls: Controls) -> ControlTask {
         let path = self.path.clone();
         let task = tokio::spawn(async move {
             loop {
                 match self.listener.accept().await {
                     Ok((stream, _)) => {
-                        tokio::spawn(serve(stream, ring.clone(), status.clone()));
+                        tokio::spawn(serve(stream, ring.clone(), controls.clone()));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "control socket: accept failed");
@@ -127,7 +140,7 @@ fn bind(path: &Path) -> Result<UnixListener, String> {
 }
 
 /// One connection: a request line, its answers.
-async fn serve(stream: UnixStream, ring: Option<SharedRing>, status: StatusSource) {
+async fn serve(stream: UnixStream, ring: Option<SharedRing>, controls: Controls) {
     let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
     let mut out = BufWriter::new(write);
@@ -148,7 +161,19 @@ async fn serve(stream: UnixStream, ring: Option<SharedRing>, status: StatusSourc
             }
             Some(ring) => trace(&ring, &filter, follow, &mut reader, &mut out).await,
         },
-        Ok(Request::Status) => send(&mut out, &Answer::Status(status())).await,
+        Ok(Request::Status) => send(&mut out, &Answer::Status((controls.status)())).await,
+        Ok(Request::HangUp { call_id }) => {
+            let answer = if (controls.hang_up)(&call_id) {
+                Answer::HungUp { call_id }
+            } else {
+                Answer::Error {
+                    error: format!(
+                        "no answered call with Call-ID {call_id} on this server (see `itsp calls`)"
+                    ),
+                }
+            };
+            send(&mut out, &answer).await
+        }
     };
     if result.is_ok() {
         let _ = out.flush().await;

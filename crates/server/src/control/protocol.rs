@@ -9,6 +9,8 @@
 //!    "direction":"in","protocol":"udp","local":"192.0.2.1:5060","remote":"198.51.100.7:5060",
 //!    "text":"INVITE sip:bob@example.com SIP/2.0\r\n..."}
 //! ← {"kind":"end","last_seq":9}
+//! → {"command":"hang_up","call_id":"a84b4c76e66710"}
+//! ← {"kind":"hung_up","call_id":"a84b4c76e66710"}
 //! → {"command":"status"}
 //! ← {"kind":"status","version":"0.1.0","node":"sip1","started":"2024-05-01T09:00:00.000Z",
 //!    "uptime_secs":3600,"listeners":["udp:0.0.0.0:5060"],"domains":1,"registered_aors":2,...}
@@ -37,6 +39,12 @@ pub enum Request {
     },
     /// What the server is doing now: one [`Answer::Status`] line (`itsp status`).
     Status,
+    /// End an answered call: the server sends BYE to both parties (`itsp hangup`); one
+    /// [`Answer::HungUp`] line, or an error when this server has no such call.
+    HangUp {
+        /// The call's Call-ID.
+        call_id: String,
+    },
 }
 
 /// One line of an answer.
@@ -59,6 +67,11 @@ pub enum Answer {
     },
     /// The server's state, the answer to [`Request::Status`].
     Status(Status),
+    /// The call was ended (BYE sent to both parties), the answer to [`Request::HangUp`].
+    HungUp {
+        /// Its Call-ID.
+        call_id: String,
+    },
     /// The request failed.
     Error {
         /// Why, for a person.

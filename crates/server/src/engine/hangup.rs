@@ -115,6 +115,11 @@ impl Answered {
         sender.cseq = sender.cseq.max(cseq.seq);
     }
 
+    /// Whether call `call_id` is kept (answered, not ended).
+    pub(crate) fn contains(&self, call_id: &str) -> bool {
+        self.calls.contains_key(call_id)
+    }
+
     /// How many answered calls are kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -132,6 +137,7 @@ impl Answered {
         let call = self.calls.remove(call_id)?;
         let reason_value = match reason {
             EndReason::Credit => "SIP;cause=402;text=\"Credit exhausted\"",
+            EndReason::Admin => "SIP;cause=200;text=\"Call ended by the operator\"",
         };
         let legs = [
             (&call.callee, &call.from, &call.to, call.caller.cseq),

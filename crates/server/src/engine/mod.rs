@@ -679,6 +679,25 @@ impl Engine {
         self.hooks.push(hook);
     }
 
+    /// Ends answered call `call_id` (BYE to both parties, then the `on_dialog` hooks hear
+    /// [`DialogEvent::EndedHere`]); `false` when the proxy does not know it as answered.
+    pub(crate) fn hang_up(
+        &mut self,
+        now: Now,
+        call_id: &str,
+        reason: crate::policy::hook::EndReason,
+    ) -> bool {
+        if !self.answered.contains(call_id) {
+            return false;
+        }
+        self.hang_ups.push(HangUp {
+            call_id: call_id.to_owned(),
+            reason,
+        });
+        self.pump(now);
+        true
+    }
+
     /// Live calls followed by the accounting hook.
     pub(crate) fn live_calls(&self) -> usize {
         self.hooks.iter().filter_map(|h| h.live_calls()).sum()

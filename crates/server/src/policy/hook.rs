@@ -37,13 +37,16 @@ pub(crate) enum Flow {
 pub(crate) enum EndReason {
     /// The caller's prepaid credit ran out.
     Credit,
+    /// The operator ended it (`itsp hangup`).
+    Admin,
 }
 
 impl EndReason {
-    /// The word in call records and logs: `credit`.
+    /// The word in call records and logs: `credit`, `admin`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EndReason::Credit => "credit",
+            EndReason::Admin => "admin",
         }
     }
 }

@@ -216,3 +216,80 @@ fn a_call_forwarded_on_busy_is_one_record_answered_by_the_forward_target() {
     assert_eq!(all[0].dialled_uri, "sip:bob@example.com");
     assert_eq!(all[0].answered_by.as_deref(), Some(&*contact));
 }
+
+#[test]
+fn a_forked_call_is_one_record_answered_by_the_phone_that_took_it() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    w.register("bob", BOB_2, "1.0");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "r8",
+            false,
+        ),
+    );
+    let sent = std::mem::take(&mut w.sent);
+    let invite_to = |dest: &str| {
+        let dest: SocketAddr = dest.parse().unwrap();
+        sent.iter()
+            .find(|(d, m)| *d == dest && m.method() == Some(&sip::Method::Invite))
+            .map(|(_, m)| m.clone())
+            .expect("both phones ring")
+    };
+    let (at_1, at_2) = (invite_to(BOB_1), invite_to(BOB_2));
+    w.receive(BOB_1, &answer_to(&at_1, 180, "b1", None));
+    let contact = format!("sip:bob@{BOB_2}");
+    w.receive(BOB_2, &answer_from(&at_2, 200, "b2", &contact));
+    // The other phone is cancelled and says so.
+    w.receive(BOB_1, &answer_to(&at_1, 487, "b1", None));
+    // The callee hangs up.
+    let bye = format!(
+        "BYE sip:alice@{CALLER} SIP/2.0\r\nVia: SIP/2.0/UDP {BOB_2};branch=z9hG4bK-byer8;rport\r\n\
+Max-Forwards: 70\r\nRoute: <sip:192.0.2.1:5060;lr>\r\nFrom: <sip:bob@example.com>;tag=b2\r\n\
+To: <sip:alice@example.com>;tag=f-r8\r\nCall-ID: r8\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    w.receive(BOB_2, &bye);
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].disposition, Disposition::Answered);
+    assert_eq!(all[0].answered_by.as_deref(), Some(&*contact));
+    assert_eq!(all[0].to_tag.as_deref(), Some("b2"));
+    assert_eq!(all[0].hung_up_by, Some(HungUpBy::Callee));
+}
+
+#[test]
+fn a_call_to_a_gateway_names_the_gateway_and_the_number() {
+    let mut w = World::new(trusted_config());
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:0812345678@example.com",
+            "r9",
+            false,
+        ),
+    );
+    let at_gateway = w
+        .sent_to(GATEWAY)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite))
+        .expect("a number goes to the gateway");
+    let contact = format!("sip:0812345678@{GATEWAY}");
+    w.receive(GATEWAY, &answer_from(&at_gateway, 200, "g1", &contact));
+    w.advance(Duration::from_secs(42));
+    w.receive(CALLER, &bye_from_caller("r9", "g1"));
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let c = &all[0];
+    assert_eq!(c.callee_user.as_deref(), Some("0812345678"));
+    assert_eq!(c.answered_by.as_deref(), Some(&*contact));
+    assert_eq!(c.billable_secs(), 42);
+    assert_eq!(c.hung_up_by, Some(HungUpBy::Caller));
+}

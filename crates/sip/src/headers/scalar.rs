@@ -226,6 +226,74 @@ pub fn rfc3339(unix_secs: i64) -> String {
     }
 }
 
+/// Reads a time as people and scripts give one: Unix seconds, or an RFC 3339 date-time
+/// (`T`, `t` or a space between date and time; `Z` or `±hh:mm`; fractions of a second,
+/// kept to the millisecond; a leap second) or full date (midnight UTC), from 1970 on.
+/// Returns Unix milliseconds; `None` for anything else. The reverse of [`rfc3339_ms`].
+pub fn parse_time_ms(text: &str) -> Option<i64> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<i64>().ok()?.checked_mul(1000);
+    }
+    let (date, time) = match text.split_once(['T', 't', ' ']) {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let mut ymd = date.split('-');
+    let year = fixed_number(ymd.next(), 4, 1970..=9999)?;
+    let month = fixed_number(ymd.next(), 2, 1..=12)?;
+    let day = fixed_number(ymd.next(), 2, 1..=31)?;
+    let days = days_from_civil(year, month, day);
+    if ymd.next().is_some() || civil_from_days(days) != (year, month, day) {
+        return None;
+    }
+    let midnight_ms = i64::try_from(days * 86_400_000).ok()?;
+    let Some(time) = time else {
+        return Some(midnight_ms);
+    };
+    // The offset: `Z`, or a sign and hh:mm (local time = UTC + offset).
+    let (clock, offset_s) = match time.strip_suffix(['Z', 'z']) {
+        Some(clock) => (clock, 0),
+        None => {
+            let at = time.rfind(['+', '-'])?;
+            let (clock, offset) = time.split_at(at);
+            let (sign, hhmm) = offset.split_at(1);
+            let (h, m) = hhmm.split_once(':')?;
+            let h = fixed_number(Some(h), 2, 0..=23)?;
+            let m = fixed_number(Some(m), 2, 0..=59)?;
+            let seconds = i64::try_from(h * 3600 + m * 60).ok()?;
+            (clock, if sign == "-" { -seconds } else { seconds })
+        }
+    };
+    let (hms, fraction) = match clock.split_once('.') {
+        Some((hms, f)) if (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()) => {
+            (hms, &f[..f.len().min(3)])
+        }
+        Some(_) => return None,
+        None => (clock, ""),
+    };
+    let mut parts = hms.split(':');
+    let h = fixed_number(parts.next(), 2, 0..=23)?;
+    let m = fixed_number(parts.next(), 2, 0..=59)?;
+    // 60: a leap second.
+    let s = fixed_number(parts.next(), 2, 0..=60)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let ms = format!("{fraction:0<3}").parse::<u64>().ok()?;
+    let in_day_ms = i64::try_from((h * 3600 + m * 60 + s) * 1000 + ms).ok()?;
+    Some(midnight_ms + in_day_ms - offset_s * 1000)
+}
+
+/// `text` if it is `digits` decimal digits with a value in `range`.
+fn fixed_number(
+    text: Option<&str>,
+    digits: usize,
+    range: std::ops::RangeInclusive<u64>,
+) -> Option<u64> {
+    let t = text.filter(|t| t.len() == digits && t.bytes().all(|b| b.is_ascii_digit()))?;
+    t.parse().ok().filter(|n| range.contains(n))
+}
+
 /// Year, month, day, hour, minute, second of Unix seconds in UTC, from 1970 to 9999.
 fn utc_fields(unix_secs: i64) -> Option<(u64, u64, u64, u64, u64, u64)> {
     // 10000-01-01 in Unix seconds.
@@ -252,6 +320,46 @@ pub fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_read_as_given() {
+        let may = 1_714_521_600_000; // 2024-05-01T00:00:00Z
+        for (text, ms) in [
+            ("1714521600", may),
+            ("0", 0),
+            ("2024-05-01", may),
+            ("2024-05-01T00:00:00Z", may),
+            ("2024-05-01t00:00:00z", may),
+            ("2024-05-01 12:00:00Z", may + 43_200_000),
+            ("2024-05-01T14:00:00+02:00", may + 43_200_000),
+            ("2024-04-30T19:30:00-04:30", may),
+            ("2024-05-01T00:00:01.5Z", may + 1_500),
+            ("2024-05-01T00:00:00.123456789Z", may + 123),
+            ("2024-02-29T23:59:60Z", 1_709_251_200_000),
+            ("1970-01-01T00:30:00+01:00", -1_800_000),
+        ] {
+            assert_eq!(parse_time_ms(text), Some(ms), "{text}");
+        }
+        for bad in [
+            "",
+            "-5",
+            "yesterday",
+            "2024-5-01",
+            "2024-02-30",
+            "2023-02-29",
+            "2024-05-01T12:00Z",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00+2:00",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-01-01",
+            "1969-12-31",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_time_ms(bad), None, "{bad}");
+        }
+        assert_eq!(parse_time_ms(&rfc3339_ms(may + 7)), Some(may + 7));
+    }
 
     #[test]
     fn rfc3339_times() {

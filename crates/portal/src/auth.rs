@@ -75,6 +75,10 @@ pub enum Action<'a> {
     ChangeAssigned(&'a Address),
     /// List every registration.
     ListAllRegistrations,
+    /// Read every call record.
+    ListAllCalls,
+    /// Put money into this subscriber's account (the provider's to do).
+    MoveMoney(&'a Address),
 }
 
 impl Caller {
@@ -88,7 +92,10 @@ impl Caller {
         match action {
             Action::Read(a) | Action::ChangeOwn(a) if own(a) => Ok(()),
             Action::Read(a) | Action::ChangeOwn(a) => Err(hidden(a)),
-            Action::ChangeAssigned(a) | Action::SetAdmin(a) | Action::RemoveSubscriber(a)
+            Action::ChangeAssigned(a)
+            | Action::SetAdmin(a)
+            | Action::RemoveSubscriber(a)
+            | Action::MoveMoney(a)
                 if !own(a) =>
             {
                 Err(hidden(a))
@@ -99,10 +106,14 @@ impl Caller {
             Action::SetAdmin(_) | Action::RemoveSubscriber(_) => {
                 Err(Problem::forbidden("only an admin may do this"))
             }
+            Action::MoveMoney(_) => Err(Problem::forbidden(
+                "top-ups and adjustments are made by the provider",
+            )),
             Action::ReadStatus
             | Action::ManageDomains
             | Action::ManageSubscribers
-            | Action::ListAllRegistrations => Err(Problem::forbidden("only an admin may do this")),
+            | Action::ListAllRegistrations
+            | Action::ListAllCalls => Err(Problem::forbidden("only an admin may do this")),
         }
     }
 

@@ -118,6 +118,24 @@ fn cases() -> Vec<Case> {
             Want::Ok,
             404,
         ),
+        case("GET", &format!("{a}/calls"), None, Want::Ok, 404),
+        case(
+            "GET",
+            &format!("{a}/calls?missed=true"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case("GET", "/api/v1/calls", None, forbidden, 403),
+        case("GET", &format!("{a}/account"), None, Want::Ok, 404),
+        case("GET", &format!("{a}/account/ledger"), None, Want::Ok, 404),
+        case(
+            "POST",
+            &format!("{a}/account/topups"),
+            Some(json!({"amount": "5.00"})),
+            forbidden,
+            404,
+        ),
         case("DELETE", &a, None, forbidden, 404),
     ]
 }
@@ -130,6 +148,50 @@ async fn prepare_alice(p: &Portal) {
     p.store.add_group("alice", DOMAIN, "ld").await.unwrap();
     p.register("alice", "sip:alice@192.0.2.9:5060", true, "Phone/1.0")
         .await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    p.store
+        .set_account(&alice, store::AccountKind::Prepaid, None, "EUR", 1)
+        .await
+        .unwrap();
+    p.store
+        .record_cdrs(&[call_record("c1", "bob", "alice", 1_790_000_000_000, None)])
+        .await
+        .unwrap();
+}
+
+/// A call record from `from` to `to` at `start_ms`, answered after a second unless
+/// `disposition` says how it failed.
+fn call_record(
+    call_id: &str,
+    from: &str,
+    to: &str,
+    start_ms: i64,
+    disposition: Option<store::Disposition>,
+) -> store::Cdr {
+    let answered = disposition.is_none();
+    store::Cdr {
+        call_id: call_id.into(),
+        from_tag: "f".into(),
+        to_tag: Some("t".into()),
+        caller_user: Some(from.into()),
+        caller_domain: Some(DOMAIN.into()),
+        caller_uri: format!("sip:{from}@{DOMAIN}"),
+        source_ip: Some("192.0.2.7".into()),
+        dialled_uri: format!("sip:{to}@{DOMAIN}"),
+        callee_user: Some(to.into()),
+        callee_domain: Some(DOMAIN.into()),
+        answered_by: None,
+        start_ms,
+        answer_ms: answered.then_some(start_ms + 1_000),
+        end_ms: start_ms + 61_000,
+        disposition: disposition.unwrap_or(store::Disposition::Answered),
+        code: if answered { 200 } else { 486 },
+        reason: None,
+        hung_up_by: Some(store::HungUpBy::Caller),
+        end_reason: None,
+        node: "n".into(),
+        charge: None,
+    }
 }
 
 #[tokio::test]
@@ -694,7 +756,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 23,
+        operations, 28,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -708,4 +770,130 @@ async fn the_openapi_document_lists_every_route() {
         .await
         .unwrap();
     assert_eq!(js.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn call_history_and_the_account_come_a_page_at_a_time() {
+    let p = Portal::start().await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    let mut records = Vec::new();
+    for i in 0..5 {
+        let start = 1_790_000_000_000 + i * 3_600_000;
+        records.push(call_record(&format!("a{i}"), "alice", "bob", start, None));
+        let busy = Some(store::Disposition::Busy);
+        records.push(call_record(
+            &format!("b{i}"),
+            "bob",
+            "alice",
+            start + 60_000,
+            busy,
+        ));
+    }
+    records.push(call_record("x", "bob", "carol", 1_790_000_000_000, None));
+    p.store.record_cdrs(&records).await.unwrap();
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let t = Some(p.alice_token.as_str());
+
+    // Alice's ten calls (not bob's to carol), four and four and two.
+    let mut seen = Vec::new();
+    let mut path = format!("{a}/calls?limit=4");
+    loop {
+        let (status, _, body) = p.call("GET", &path, t, None).await;
+        assert_eq!(status, 200, "{body}");
+        for c in body["items"].as_array().unwrap() {
+            seen.push(c["call_id"].as_str().unwrap().to_owned());
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => path = format!("{a}/calls?limit=4&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert!(!seen.contains(&"x".to_owned()));
+    // What she missed, since the third hour; as the admin CLI shows them.
+    let (_, _, body) = p
+        .call(
+            "GET",
+            &format!("{a}/calls?missed=true&since=2026-09-21T16:13:20Z"),
+            t,
+            None,
+        )
+        .await;
+    let missed: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(missed, ["b2", "b3", "b4"], "{body}");
+    assert_eq!(body["items"][0]["disposition"], "busy");
+    assert_eq!(body["items"][0]["start"], "2026-09-21T16:14:20.000Z");
+    // Bad filters name their field.
+    for (query, field) in [
+        ("since=yesterday", "since"),
+        ("disposition=lost", "disposition"),
+        ("missed=maybe", "missed"),
+        ("limit=0", "limit"),
+        ("cursor=abc", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, _, body) = p.call("GET", &format!("{a}/calls?{query}"), t, None).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+    // The admin's list, narrowed to bob.
+    let (status, _, body) = p
+        .call(
+            "GET",
+            "/api/v1/calls?user=bob@example.com&disposition=answered",
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Answered, to bob (alice's five) or from him (to carol).
+    assert_eq!(body["items"].as_array().unwrap().len(), 6, "{body}");
+
+    // No account yet: 404 saying so; the admin makes one and tops it up.
+    let (status, _, body) = p.call("GET", &format!("{a}/account"), t, None).await;
+    assert_eq!(status, 404, "{body}");
+    p.store
+        .set_account(&alice, store::AccountKind::Prepaid, None, "EUR", 1)
+        .await
+        .unwrap();
+    let admin = Some(p.admin_token.as_str());
+    for amount in ["20", "0.30"] {
+        let (status, _, body) = p
+            .call(
+                "POST",
+                &format!("{a}/account/topups"),
+                admin,
+                Some(json!({"amount": amount, "note": "desk"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _, body) = p
+        .call(
+            "POST",
+            &format!("{a}/account/topups"),
+            admin,
+            Some(json!({"amount": "-1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("amount")),
+        "{body}"
+    );
+    let (_, _, body) = p.call("GET", &format!("{a}/account"), t, None).await;
+    assert_eq!(body["balance"], "20.30", "{body}");
+    assert_eq!(body["kind"], "prepaid");
+    let (_, _, body) = p.call("GET", &format!("{a}/account/ledger"), t, None).await;
+    let entries = body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{body}");
+    assert_eq!(entries[1]["amount"], "0.30");
+    assert_eq!(entries[1]["balance_after"], "20.30");
+    assert_eq!(entries[1]["kind"], "top_up");
+    assert_eq!(entries[1]["note"], "desk");
 }

@@ -4,7 +4,9 @@
 //! annotations; [`ApiDoc`] gathers them into the OpenAPI 3 document served at
 //! `/api/v1/openapi.json`.
 
+pub mod accounts;
 pub mod assigned;
+pub mod calls;
 pub mod domains;
 pub mod forwarding;
 pub mod registrations;
@@ -26,7 +28,7 @@ use crate::AppState;
     info(
         title = "itsp",
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
-            forwarding, registrations and the system status. Errors are \
+            forwarding, registrations, call history, accounts and the system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
             session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
@@ -55,6 +57,11 @@ use crate::AppState;
         registrations::list_registrations,
         registrations::delete_registration,
         registrations::list_all_registrations,
+        calls::list_calls,
+        calls::list_all_calls,
+        accounts::get_account,
+        accounts::list_ledger,
+        accounts::create_top_up,
     ),
     components(schemas(Problem)),
     modifiers(&Security),
@@ -132,6 +139,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/subscribers/{address}/groups/{group}",
             put(a::put_group).delete(a::delete_group),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/calls",
+            get(calls::list_calls),
+        )
+        .route("/api/v1/calls", get(calls::list_all_calls))
+        .route(
+            "/api/v1/subscribers/{address}/account",
+            get(accounts::get_account),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/account/ledger",
+            get(accounts::list_ledger),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/account/topups",
+            axum::routing::post(accounts::create_top_up),
         )
         .route(
             "/api/v1/subscribers/{address}/forwarding",

@@ -1,0 +1,280 @@
+//! A subscriber's account: prepaid or postpaid, its balance (an exact decimal kept as an
+//! append-only ledger, `store::accounts`), the ledger a page at a time, and top-ups.
+//! `/api/v1/subscribers/{address}/account`, `.../account/ledger`, `.../account/topups`.
+//! The subscriber reads their own; top-ups are the provider's (admins).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sip::headers::rfc3339_ms;
+use store::{Account, Address, EntryKind, LedgerEntry, NewEntry, StoreError};
+use utoipa::ToSchema;
+
+use crate::auth::{Action, Caller};
+use crate::problem::{address, JsonBody, Problem};
+use crate::time::unix_now;
+use crate::AppState;
+
+/// Ledger entries per page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: u32 = 100;
+/// The largest `limit`.
+pub const MAX_PAGE: u32 = 1000;
+
+/// An account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    /// `user@domain`.
+    pub address: String,
+    /// `prepaid` or `postpaid`.
+    pub kind: String,
+    /// The rating plan the account names, if any.
+    pub plan: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    /// The balance, an exact decimal as text.
+    pub balance: String,
+    /// The low-balance threshold, if set.
+    pub low_balance: Option<String>,
+}
+
+impl From<Account> for AccountView {
+    fn from(a: Account) -> AccountView {
+        AccountView {
+            address: a.address.to_string(),
+            kind: a.kind.as_str().to_owned(),
+            plan: a.plan,
+            currency: a.currency,
+            balance: billing::money::in_cents(a.balance).to_string(),
+            low_balance: a
+                .low_balance
+                .map(|d| billing::money::in_cents(d).to_string()),
+        }
+    }
+}
+
+/// One ledger entry.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntryView {
+    /// Its position: pass as `cursor` for the entries after it.
+    pub id: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// `top_up`, `adjustment`, `debit` (a prepaid call's slice), `settlement` (the end of
+    /// a prepaid call: refund or rest), `charge` (a postpaid call).
+    pub kind: String,
+    /// The amount, signed, an exact decimal as text.
+    pub amount: String,
+    /// The call it belongs to, if any.
+    pub call_id: Option<String>,
+    /// A note.
+    pub note: Option<String>,
+    /// The balance after it.
+    pub balance_after: String,
+}
+
+impl From<LedgerEntry> for LedgerEntryView {
+    fn from(e: LedgerEntry) -> LedgerEntryView {
+        LedgerEntryView {
+            id: e.id,
+            at: rfc3339_ms(e.at_ms),
+            kind: e.kind.as_str().to_owned(),
+            amount: billing::money::in_cents(e.amount).to_string(),
+            call_id: e.call_id,
+            note: e.note,
+            balance_after: billing::money::in_cents(e.balance_after).to_string(),
+        }
+    }
+}
+
+/// A page of ledger entries, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerPage {
+    /// The entries.
+    pub items: Vec<LedgerEntryView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A top-up to make.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTopUp {
+    /// The amount, a positive decimal as text (`"20.00"`), in the account's currency.
+    pub amount: String,
+    /// A note (a receipt number).
+    pub note: Option<String>,
+}
+
+fn no_account(a: &Address) -> Problem {
+    Problem::not_found(format!("{a} has no account: their calls are not charged"))
+}
+
+/// The account of `a`.
+pub async fn get(state: &AppState, caller: &Caller, a: &Address) -> Result<AccountView, Problem> {
+    caller.allow(Action::Read(a))?;
+    match state.store().account(a).await {
+        Ok(Some(account)) => Ok(AccountView::from(account)),
+        Ok(None) => Err(no_account(a)),
+        Err(e) => Err(Problem::from_store(e, "address")),
+    }
+}
+
+/// A page of the ledger of `a`.
+pub async fn ledger(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    mut fields: HashMap<String, String>,
+) -> Result<LedgerPage, Problem> {
+    caller.allow(Action::Read(a))?;
+    let cursor = fields.remove("cursor").filter(|c| !c.is_empty());
+    let limit = fields.remove("limit").filter(|l| !l.is_empty());
+    if let Some(name) = fields.keys().next() {
+        return Err(Problem::invalid(
+            name,
+            "unknown parameter: the parameters are cursor and limit",
+        ));
+    }
+    let limit = match limit {
+        None => DEFAULT_PAGE,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                Problem::invalid(
+                    "limit",
+                    format!("{text:?} is not a number from 1 to {MAX_PAGE}"),
+                )
+            })?,
+    };
+    let after = cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                Problem::invalid("cursor", "not a cursor this API gave (a next_cursor)")
+            })
+        })
+        .transpose()?;
+    let rows = match state.store().ledger(a, after, limit + 1).await {
+        Ok(rows) => rows,
+        Err(StoreError::NoSuchAccount(_)) => return Err(no_account(a)),
+        Err(e) => return Err(Problem::from_store(e, "address")),
+    };
+    let more = rows.len() > limit as usize;
+    let items: Vec<LedgerEntryView> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(LedgerEntryView::from)
+        .collect();
+    let next_cursor = if more {
+        items.last().map(|e| e.id.to_string())
+    } else {
+        None
+    };
+    Ok(LedgerPage { items, next_cursor })
+}
+
+/// Tops up the account of `a` (admins).
+pub async fn top_up(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    new: NewTopUp,
+) -> Result<LedgerEntryView, Problem> {
+    caller.allow(Action::MoveMoney(a))?;
+    let amount = billing::money::parse_amount(&new.amount)
+        .filter(|d| d.is_sign_positive() && !d.is_zero() && d.scale() <= 4)
+        .ok_or_else(|| {
+            Problem::invalid(
+                "amount",
+                format!(
+                    "{:?} is not a positive amount like \"20.00\" (at most 4 decimals)",
+                    new.amount
+                ),
+            )
+        })?;
+    let entry = NewEntry {
+        address: a.clone(),
+        at_ms: unix_now().saturating_mul(1000),
+        kind: EntryKind::TopUp,
+        amount,
+        call_id: None,
+        note: new
+            .note
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+    };
+    match state.store().append_ledger(&[entry]).await {
+        Ok(mut stored) => match stored.pop() {
+            Some(e) => {
+                tracing::info!(account = %a, amount = %e.amount, balance = %e.balance_after, "top-up in the portal");
+                Ok(LedgerEntryView::from(e))
+            }
+            None => Err(Problem::internal(&"the store wrote no entry")),
+        },
+        Err(StoreError::NoSuchAccount(_)) => Err(no_account(a)),
+        Err(e) => Err(Problem::from_store(e, "amount")),
+    }
+}
+
+/// A subscriber's account and balance.
+#[utoipa::path(get, path = "/api/v1/subscribers/{address}/account", tag = "accounts",
+    params(("address" = String, Path, description = "user@domain")),
+    responses(
+        (status = 200, description = "the account", body = AccountView),
+        (status = 404, description = "no such subscriber, not yours, or no account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+) -> Result<Json<AccountView>, Problem> {
+    let a = address("address", &text)?;
+    get(&state, &caller, &a).await.map(Json)
+}
+
+/// The ledger of a subscriber's account: top-ups, adjustments, call debits, settlements
+/// and charges, each with the balance after it.
+#[utoipa::path(get, path = "/api/v1/subscribers/{address}/account/ledger", tag = "accounts",
+    params(("address" = String, Path, description = "user@domain"),
+           ("cursor" = Option<String>, Query, description = "the next_cursor of the previous page"),
+           ("limit" = Option<String>, Query, description = "1 to 1000, default 100")),
+    responses(
+        (status = 200, description = "a page of entries, oldest first", body = LedgerPage),
+        (status = 404, description = "no such subscriber, not yours, or no account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Result<Json<LedgerPage>, Problem> {
+    let a = address("address", &text)?;
+    ledger(&state, &caller, &a, fields).await.map(Json)
+}
+
+/// Top up a subscriber's account (admins). A prepaid call running on it lasts longer.
+#[utoipa::path(post, path = "/api/v1/subscribers/{address}/account/topups", tag = "accounts",
+    params(("address" = String, Path, description = "user@domain")),
+    request_body = NewTopUp,
+    responses(
+        (status = 201, description = "the ledger entry, with the balance after it", body = LedgerEntryView),
+        (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such subscriber or no account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "not a positive amount", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_top_up(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    JsonBody(new): JsonBody<NewTopUp>,
+) -> Result<(StatusCode, Json<LedgerEntryView>), Problem> {
+    let a = address("address", &text)?;
+    top_up(&state, &caller, &a, new)
+        .await
+        .map(|e| (StatusCode::CREATED, Json(e)))
+}

@@ -1,0 +1,353 @@
+//! Call history: the call detail records (`store::Cdr`), a page at a time after a cursor,
+//! with the filters of `itsp cdr list` (missed calls, time, disposition).
+//! `/api/v1/subscribers/{address}/calls` (a subscriber's own: calls made and calls to
+//! them), `/api/v1/calls` (every record, admins; `user=` narrows to one subscriber). The
+//! members are those of `itsp cdr list --json`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sip::headers::{parse_time_ms, rfc3339_ms};
+use store::{Address, CdrFilter, Disposition, StoredCdr};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Action, Caller};
+use crate::problem::{address, Problem};
+use crate::AppState;
+
+/// Records per page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: u32 = 100;
+/// The largest `limit`.
+pub const MAX_PAGE: u32 = 1000;
+
+/// One call attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallView {
+    /// Its position: pass as `cursor` for the records after it.
+    pub id: i64,
+    /// The Call-ID.
+    pub call_id: String,
+    /// When the INVITE arrived (RFC 3339).
+    pub start: String,
+    /// When it was answered (RFC 3339), if it was.
+    pub answer: Option<String>,
+    /// When it ended (RFC 3339).
+    pub end: String,
+    /// Talk time, whole seconds (a started second counts).
+    pub billable_secs: i64,
+    /// `answered`, `busy`, `no_answer`, `cancelled`, `failed`, `refused`,
+    /// `credit_exhausted`.
+    pub disposition: String,
+    /// The final SIP status.
+    pub code: u16,
+    /// Its reason phrase.
+    pub reason: Option<String>,
+    /// `caller`, `callee` or `proxy`.
+    pub hung_up_by: Option<String>,
+    /// Why the proxy ended it (`timer C`, `restart`, `credit`, `admin`).
+    pub end_reason: Option<String>,
+    /// The caller's user part.
+    pub caller_user: Option<String>,
+    /// The caller's domain.
+    pub caller_domain: Option<String>,
+    /// The From URI.
+    pub caller_uri: String,
+    /// What was dialled (the Request-URI as received).
+    pub dialled_uri: String,
+    /// The dialled user part.
+    pub callee_user: Option<String>,
+    /// The dialled domain.
+    pub callee_domain: Option<String>,
+    /// Who answered: the Contact of the 2xx.
+    pub answered_by: Option<String>,
+    /// The rating plan that priced it, if it was priced.
+    pub rate_plan: Option<String>,
+    /// What it cost, an exact decimal as text.
+    pub cost: Option<String>,
+    /// The currency of `cost`.
+    pub currency: Option<String>,
+}
+
+impl From<StoredCdr> for CallView {
+    fn from(stored: StoredCdr) -> CallView {
+        let c = stored.cdr;
+        let billable_secs = c.billable_secs();
+        let (rate_plan, cost, currency) = match c.charge {
+            Some(x) => (Some(x.plan), Some(x.cost), Some(x.currency)),
+            None => (None, None, None),
+        };
+        CallView {
+            id: stored.id,
+            billable_secs,
+            start: rfc3339_ms(c.start_ms),
+            answer: c.answer_ms.map(rfc3339_ms),
+            end: rfc3339_ms(c.end_ms),
+            disposition: c.disposition.as_str().to_owned(),
+            code: c.code,
+            reason: c.reason,
+            hung_up_by: c.hung_up_by.map(|h| h.as_str().to_owned()),
+            end_reason: c.end_reason,
+            call_id: c.call_id,
+            caller_user: c.caller_user,
+            caller_domain: c.caller_domain,
+            caller_uri: c.caller_uri,
+            dialled_uri: c.dialled_uri,
+            callee_user: c.callee_user,
+            callee_domain: c.callee_domain,
+            answered_by: c.answered_by,
+            rate_plan,
+            cost,
+            currency,
+        }
+    }
+}
+
+/// A page of call records, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallPage {
+    /// The records.
+    pub items: Vec<CallView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of the call history.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallQuery {
+    /// Only the calls this subscriber missed (`true`): dialled to them and not answered.
+    pub missed: Option<String>,
+    /// Only calls that started at or after this time (RFC 3339, a date, or Unix seconds).
+    pub since: Option<String>,
+    /// Only calls that started before this time.
+    pub until: Option<String>,
+    /// Only calls that ended this way (`answered`, `busy`, ...).
+    pub disposition: Option<String>,
+    /// Only this subscriber's calls (`user@domain`; `/api/v1/calls` only).
+    pub user: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Records per page, 1 to 1000 (default 100).
+    pub limit: Option<String>,
+}
+
+/// The parameters each list takes, for the message about one it does not.
+const OWN_PARAMETERS: &str = "missed, since, until, disposition, cursor and limit";
+const ALL_PARAMETERS: &str = "user, missed, since, until, disposition, cursor and limit";
+
+impl CallQuery {
+    /// From a query string's fields; unknown fields are errors (`user` only where
+    /// `with_user`).
+    pub fn from_fields(
+        mut fields: HashMap<String, String>,
+        with_user: bool,
+    ) -> Result<CallQuery, Problem> {
+        let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_empty());
+        let q = CallQuery {
+            missed: take("missed"),
+            since: take("since"),
+            until: take("until"),
+            disposition: take("disposition"),
+            user: if with_user { take("user") } else { None },
+            cursor: take("cursor"),
+            limit: take("limit"),
+        };
+        if let Some(name) = fields.keys().next() {
+            let known = if with_user {
+                ALL_PARAMETERS
+            } else {
+                OWN_PARAMETERS
+            };
+            return Err(Problem::invalid(
+                name,
+                format!("unknown parameter: the parameters are {known}"),
+            ));
+        }
+        Ok(q)
+    }
+
+    /// The store's filter, for the calls of `who` (when given), and the page.
+    fn filter(&self, who: Option<Address>) -> Result<(CdrFilter, Option<i64>, u32), Problem> {
+        let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, Problem> {
+            text.as_deref()
+                .map(|t| {
+                    parse_time_ms(t).ok_or_else(|| {
+                        Problem::invalid(
+                            field,
+                            format!(
+                                "{t:?} is not a time: give RFC 3339 (2026-11-01T12:00:00Z), \
+                                 a date (2026-11-01) or Unix seconds"
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let missed = match self.missed.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(Problem::invalid(
+                    "missed",
+                    format!("{other:?} is neither true nor false"),
+                ))
+            }
+        };
+        let disposition = self
+            .disposition
+            .as_deref()
+            .map(|d| {
+                d.parse::<Disposition>().map_err(|_| {
+                    let all: Vec<&str> = Disposition::ALL.iter().map(|d| d.as_str()).collect();
+                    Problem::invalid(
+                        "disposition",
+                        format!("{d:?} is not one of {}", all.join(", ")),
+                    )
+                })
+            })
+            .transpose()?;
+        if missed && who.is_none() {
+            return Err(Problem::invalid(
+                "missed",
+                "whose missed calls: give user as well",
+            ));
+        }
+        let filter = CdrFilter {
+            user: if missed { None } else { who.clone() },
+            missed_by: if missed { who } else { None },
+            since_ms: time("since", &self.since)?,
+            until_ms: time("until", &self.until)?,
+            disposition,
+        };
+        let limit = match &self.limit {
+            None => DEFAULT_PAGE,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        "limit",
+                        format!("{text:?} is not a number from 1 to {MAX_PAGE}"),
+                    )
+                })?,
+        };
+        let after = self
+            .cursor
+            .as_deref()
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    Problem::invalid("cursor", "not a cursor this API gave (a next_cursor)")
+                })
+            })
+            .transpose()?;
+        Ok((filter, after, limit))
+    }
+}
+
+/// A page of records that pass `filter`.
+async fn page(
+    state: &AppState,
+    filter: &CdrFilter,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<CallPage, Problem> {
+    let rows = state
+        .store()
+        .cdrs(filter, after, limit + 1)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let more = rows.len() > limit as usize;
+    let items: Vec<CallView> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(CallView::from)
+        .collect();
+    let next_cursor = if more {
+        items.last().map(|c| c.id.to_string())
+    } else {
+        None
+    };
+    Ok(CallPage { items, next_cursor })
+}
+
+/// The calls of subscriber `a` (made and received, or missed), a page at a time.
+pub async fn of(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    query: &CallQuery,
+) -> Result<CallPage, Problem> {
+    caller.allow(Action::Read(a))?;
+    let exists = state
+        .store()
+        .subscriber(&a.user, &a.domain)
+        .await
+        .map_err(|e| Problem::from_store(e, "address"))?;
+    if exists.is_none() {
+        return Err(Problem::not_found(format!("no such user: {a}")));
+    }
+    let (filter, after, limit) = query.filter(Some(a.clone()))?;
+    page(state, &filter, after, limit).await
+}
+
+/// Every call (admins), or one subscriber's with `user`.
+pub async fn all(
+    state: &AppState,
+    caller: &Caller,
+    query: &CallQuery,
+) -> Result<CallPage, Problem> {
+    caller.allow(Action::ListAllCalls)?;
+    let who = query
+        .user
+        .as_deref()
+        .map(|u| address("user", u))
+        .transpose()?;
+    let (filter, after, limit) = query.filter(who)?;
+    page(state, &filter, after, limit).await
+}
+
+/// A subscriber's call history: calls made and received, or (`missed=true`) those they
+/// missed.
+#[utoipa::path(get, path = "/api/v1/subscribers/{address}/calls", tag = "calls",
+    params(("address" = String, Path, description = "user@domain"),
+           ("missed" = Option<String>, Query, description = "true: only the calls missed"),
+           ("since" = Option<String>, Query, description = "started at or after (RFC 3339, date or Unix seconds)"),
+           ("until" = Option<String>, Query, description = "started before"),
+           ("disposition" = Option<String>, Query, description = "answered, busy, no_answer, cancelled, failed, refused, credit_exhausted"),
+           ("cursor" = Option<String>, Query, description = "the next_cursor of the previous page"),
+           ("limit" = Option<String>, Query, description = "1 to 1000, default 100")),
+    responses(
+        (status = 200, description = "a page of records, oldest first", body = CallPage),
+        (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a parameter is wrong (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_calls(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Result<Json<CallPage>, Problem> {
+    let a = address("address", &text)?;
+    let query = CallQuery::from_fields(fields, false)?;
+    of(&state, &caller, &a, &query).await.map(Json)
+}
+
+/// Every call record (admins).
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
+    params(CallQuery),
+    responses(
+        (status = 200, description = "a page of records, oldest first", body = CallPage),
+        (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a parameter is wrong (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_all_calls(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Result<Json<CallPage>, Problem> {
+    let query = CallQuery::from_fields(fields, true)?;
+    all(&state, &caller, &query).await.map(Json)
+}

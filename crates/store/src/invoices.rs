@@ -467,7 +467,8 @@ mod tests {
     #[test]
     fn an_invoice_must_add_up() {
         assert!(check_invoice(&new_invoice()).is_ok());
-        let cases: [(fn(&mut NewInvoice), &str); 5] = [
+        type Spoil = fn(&mut NewInvoice);
+        let cases: [(Spoil, &str); 5] = [
             (|i| i.series = "2026-13".into(), "series"),
             (|i| i.period_end_ms = 0, "ends before"),
             (|i| i.currency = "euro".into(), "currency"),

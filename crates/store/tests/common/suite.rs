@@ -9,6 +9,7 @@ use store::{
 
 #[allow(unused_imports)] // not by tests/durability.rs
 pub use super::accounts::{accounts, ledger, ledger_concurrent, ledger_writer};
+#[allow(unused_imports)] // not by tests/durability.rs
 pub use super::invoices::invoices;
 use super::{acc_event, binding, call};
 

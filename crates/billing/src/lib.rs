@@ -37,6 +37,7 @@
 //! | [`assign`] | [`PlanSet`], [`Assignments`]: plans per subscriber, domain, default (CGRateS `RatingProfiles.csv`) |
 //! | [`import`] | CSV imports: [`import::native`], [`import::cgrates`] (all or nothing, file:line:column) |
 //! | [`credit`] | [`Credit`]: prepaid credit control of one balance — authorise, slices, teardown, settle |
+//! | [`invoice`] | postpaid invoices: a [`Month`]'s rated calls by destination, exact subtotal, tax, total ([`Statement`]) |
 //! | [`error`] | [`Error`], [`ImportError`]: who is at fault |
 
 pub mod assign;
@@ -44,6 +45,7 @@ pub mod clock;
 pub mod credit;
 pub mod error;
 pub mod import;
+pub mod invoice;
 pub mod money;
 pub mod plan;
 pub mod prefix;
@@ -56,6 +58,7 @@ pub use assign::{Assignments, PlanSet, Scope};
 pub use clock::{LocalTime, UnixTime, UtcOffset};
 pub use credit::{Authorization, CallId, Credit, CreditConfig, Event, Settlement};
 pub use error::{Error, ImportError, ImportErrors};
+pub use invoice::{Month, Statement};
 pub use money::{Currency, Decimal, Rounding, RoundingMode};
 pub use plan::{rate, PlanBuilder, RatingPlan};
 pub use prefix::PrefixTable;

@@ -146,7 +146,7 @@ pub(crate) fn folded(a: &Address) -> Address {
     }
 }
 
-fn check_currency(currency: &str) -> Result<(), StoreError> {
+pub(crate) fn check_currency(currency: &str) -> Result<(), StoreError> {
     if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {

@@ -119,6 +119,18 @@ pub enum StoreError {
         /// Its currency.
         currency: String,
     },
+    /// An invoice that does not add up (its lines and subtotal, subtotal, tax and total)
+    /// or lacks what it needs (a month, a period, a currency); the text says why.
+    #[error("bad invoice: {0}")]
+    BadInvoice(String),
+    /// The customer already has an invoice for (part of) the period.
+    #[error("{address} already has invoice {number} for this period; issued invoices are final")]
+    InvoiceExists {
+        /// The customer's `user@domain`.
+        address: String,
+        /// The number of the invoice issued before.
+        number: String,
+    },
 
     // The causes below are part of the message and not also reported as `source()`, so an
     // error chain (`anyhow`'s `{:#}`) does not print them twice.

@@ -7,7 +7,7 @@
 //! (never a password in clear), aliases, groups, per-subscriber preferences (call
 //! forwarding), the portal's web logins and API tokens, the registrar's location bindings, which the server keeps in memory and
 //! writes through here, the proxy's accounting events, live calls and call records, the
-//! tariff files, and the subscribers' accounts with their ledger.
+//! tariff files, the subscribers' accounts with their ledger, and the issued invoices.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), store::StoreError> {
@@ -42,6 +42,9 @@
 //! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
 //!   exact decimal amounts, the balance moved with them in their transaction, a call's
 //!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
+//! - `invoices.rs`: postpaid [`Invoice`]s, issued whole in one transaction with a
+//!   gap-free number per month ([`Store::issue_invoice`]), their lines and HTML and PDF
+//!   documents, never changed afterwards; migration `0015`.
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
@@ -86,6 +89,7 @@ mod cdrs;
 mod domains;
 mod error;
 mod groups;
+mod invoices;
 mod ledger;
 mod locations;
 mod overview;
@@ -118,6 +122,10 @@ pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{Cdr, CdrFilter, Charge, Disposition, HungUpBy, StoredCdr};
 pub use error::StoreError;
+pub use invoices::{
+    invoice_number, Invoice, InvoiceDocuments, InvoiceFilter, InvoiceLine, IssuedInvoice,
+    NewInvoice,
+};
 pub use ledger::{EntryKind, LedgerEntry, NewEntry};
 pub use locations::{flags, Binding, BindingWrite};
 pub use overview::Totals;

@@ -141,3 +141,33 @@ async fn acc_checks_compare_in_place() {
     assert!(conn.execute(insert, ["bogus", "caller"]).is_err());
     assert!(conn.execute(insert, ["ended", "nobody"]).is_err());
 }
+
+/// An issued invoice is final: the schema's triggers refuse to change or delete it or its
+/// lines, whoever asks (the store has no API for it; this is a plain connection).
+#[tokio::test]
+async fn issued_invoices_cannot_be_changed_or_deleted() {
+    let (dir, store) = fresh().await;
+    suite::invoices(store.clone()).await;
+    store.close().await;
+    let url = format!("sqlite://{}/itsp.db", dir.path().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for tamper in [
+        "UPDATE invoices SET total = '0' WHERE number = '2026-11-0001'",
+        "UPDATE invoices SET pdf = x'00'",
+        "DELETE FROM invoices WHERE number = '2026-11-0001'",
+        "UPDATE invoice_lines SET amount = '0'",
+        "DELETE FROM invoice_lines",
+    ] {
+        let e = sqlx::query(tamper).execute(&mut conn).await.unwrap_err();
+        assert!(
+            e.to_string().contains("an issued invoice cannot be"),
+            "{tamper}: {e}"
+        );
+    }
+    let total: String =
+        sqlx::query_scalar("SELECT total FROM invoices WHERE number = '2026-11-0001'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(total, "1.3558");
+}

@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate`, `account`, `ban`, `token` and `voicemail`.
+//! `cdr`, `rate`, `account`, `invoice`, `ban`, `token` and `voicemail`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -17,6 +17,10 @@ mod calls;
 mod cdr;
 mod domain;
 mod group;
+mod invoice;
+mod invoice_html;
+mod invoice_pdf;
+mod invoice_sheet;
 pub(crate) mod output;
 mod preferences;
 mod rate;
@@ -147,6 +151,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Postpaid invoices: issue a month's, list them, show one and write its PDF or HTML.
+    ///
+    /// One invoice per postpaid account and month, for the rated calls its subscriber made
+    /// that started in the month: lines by destination, the exact sum, the tax, the total.
+    /// Numbered per month without gaps, and final once issued.
+    #[command(after_long_help = invoice::EXAMPLES)]
+    Invoice {
+        #[command(subcommand)]
+        command: invoice::InvoiceCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage banned sources: list the server's bans, add and lift bans.
     ///
     /// The server bans a source after too many failed authentications (`[guard]` in the
@@ -197,6 +213,7 @@ impl Command {
             | Command::Cdr { common, .. }
             | Command::Rate { common, .. }
             | Command::Account { common, .. }
+            | Command::Invoice { common, .. }
             | Command::Ban { common, .. }
             | Command::Token { common, .. }
             | Command::Voicemail { common, .. } => common,
@@ -217,6 +234,7 @@ impl Command {
             Command::Account { command, common } => {
                 account::run(command, common.json, &common.store).await
             }
+            Command::Invoice { command, common } => invoice::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
             Command::Token { command, common } => token::run(command, &common.store).await,
             Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
@@ -305,7 +323,9 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadAccount(_)
         | E::NoSuchAccount(_)
         | E::BadLedgerEntry { .. }
-        | E::AccountNotZero { .. } => 1,
+        | E::AccountNotZero { .. }
+        | E::BadInvoice(_)
+        | E::InvoiceExists { .. } => 1,
         _ => 2,
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod accounts;
+pub mod invoices;
 pub mod pg;
 pub mod suite;
 

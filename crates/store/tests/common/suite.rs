@@ -9,6 +9,8 @@ use store::{
 
 #[allow(unused_imports)] // not by tests/durability.rs
 pub use super::accounts::{accounts, ledger, ledger_concurrent, ledger_writer};
+#[allow(unused_imports)] // not by tests/durability.rs
+pub use super::invoices::invoices;
 use super::{acc_event, binding, call};
 
 /// Calls `$m!(name, ...)` with every behaviour below, so each backend runs them all.
@@ -49,6 +51,7 @@ macro_rules! for_each_behaviour {
             ledger,
             ledger_concurrent,
             ledger_writer,
+            invoices,
         );
     };
 }

@@ -173,6 +173,11 @@ impl Credit {
         self.balance
     }
 
+    /// The currency of the balance.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
     /// The balance less the connect fees held by unanswered calls.
     pub fn available(&self) -> Decimal {
         self.balance.saturating_sub(self.held_except(None))

@@ -574,6 +574,8 @@ impl Default for PstnSection {
 pub(crate) struct ProxySection {
     /// Timer C, seconds.
     pub(crate) timer_c: u64,
+    /// The longest answered call, seconds; 0: no limit.
+    pub(crate) max_call_duration: u64,
     /// Largest request forwarded, bytes (513 above).
     pub(crate) max_message_size: usize,
     /// Stay in the path of dialogs.
@@ -620,6 +622,7 @@ impl Default for ProxySection {
         let p = server::ProxyConfig::default();
         ProxySection {
             timer_c: p.timer_c.as_secs(),
+            max_call_duration: p.max_call_duration.map_or(0, |d| d.as_secs()),
             max_message_size: p.max_message_size,
             record_route: p.record_route,
             foreign_domains: p.foreign_domains,
@@ -932,6 +935,8 @@ impl Config {
         }
         Ok(server::ProxyConfig {
             timer_c: Duration::from_secs(p.timer_c),
+            max_call_duration: (p.max_call_duration > 0)
+                .then(|| Duration::from_secs(p.max_call_duration)),
             max_message_size: p.max_message_size,
             record_route: p.record_route,
             foreign_domains: p.foreign_domains,

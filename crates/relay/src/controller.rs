@@ -66,6 +66,15 @@ impl Controller {
         }
     }
 
+    /// The calls the relay removed because no media came for its idle timeout (the
+    /// in-process relay; NG nodes tell nobody, and answer none).
+    pub fn take_idle(&self) -> Vec<String> {
+        match self {
+            Controller::Local(relay) => relay.take_idle(),
+            Controller::Nodes(_) => Vec::new(),
+        }
+    }
+
     /// The call's counters so far.
     pub async fn query(&self, call_id: &str) -> Result<CallCounters, RelayError> {
         match self {

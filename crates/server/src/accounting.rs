@@ -32,7 +32,6 @@ use crate::engine::io::{IoRequest, Record, Settle};
 use crate::error::StartError;
 use crate::policy::hook::{DialogEvent, EndReason, Hook, HookCx};
 use crate::rating::SharedRater;
-use crate::sync::lock;
 use crate::writer_thread::{Gathering, WriterThread};
 
 /// Records written in one transaction at most.
@@ -342,7 +341,7 @@ impl Accounting {
         ended.ended_by = Some("proxy".into());
         let disposition = match reason {
             EndReason::Credit => Disposition::CreditExhausted,
-            EndReason::Admin => Disposition::Answered,
+            EndReason::Admin | EndReason::MaxDuration | EndReason::NoMedia => Disposition::Answered,
         };
         let mut cdr = cdr(&self.node, call_id, &dialog, now_ms, disposition, 200, "OK");
         cdr.hung_up_by = Some(HungUpBy::Proxy);
@@ -524,7 +523,7 @@ impl AccountingWriter {
             MAX_BATCH,
             move |batch| {
                 if batch.iter().any(|r| matches!(r, Record::Cdr(_))) {
-                    lock(&money.rater).refresh(&store, &runtime);
+                    money.rater.refresh(&store, &runtime);
                 }
                 write(&mut writer, &mut money, batch);
             },
@@ -623,7 +622,8 @@ impl Money {
             _ => None,
         };
         let terms = caller.as_ref().and_then(|a| self.book.terms(a));
-        lock(&self.rater).rate(cdr, terms.as_ref().and_then(|t| t.plan.as_deref()));
+        self.rater
+            .rate(cdr, terms.as_ref().and_then(|t| t.plan.as_deref()));
         let (Some(caller), Some(terms), Some(charge)) = (caller, terms, &cdr.charge) else {
             return;
         };

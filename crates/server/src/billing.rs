@@ -38,6 +38,7 @@ use store::{AccountKind, Address, EntryKind, NewEntry};
 use crate::engine::io::{Answer, IoId, IoRequest, Now, PrepaidCaller, Record, Settle, Source};
 use crate::policy::hook::{DialogEvent, EndReason, Flow, Hook, HookCx};
 use crate::proxy::Forward;
+use crate::rating::SharedRater;
 
 /// How long an account's credit stays in memory after its last call ended.
 pub(crate) const LINGER: Duration = Duration::from_secs(60);
@@ -127,6 +128,8 @@ struct Authorizing {
 #[derive(Debug)]
 pub(crate) struct PrepaidHook {
     book: AccountBook,
+    /// The plans, to authorise a call of an account already followed without I/O.
+    rater: SharedRater,
     config: CreditConfig,
     accounts: HashMap<Address, Account>,
     calls: HashMap<String, PaidCall>,
@@ -134,20 +137,71 @@ pub(crate) struct PrepaidHook {
     next_call: u64,
     /// The two clocks at the last event, to turn a Unix second into an instant.
     clock: Option<Now>,
+    /// When `on_timeout` is next due (kept, since the engine asks after every message).
+    due: Option<Instant>,
 }
 
 impl PrepaidHook {
-    /// A hook for the prepaid accounts in `book`.
-    pub(crate) fn new(book: AccountBook, config: CreditConfig) -> PrepaidHook {
+    /// A hook for the prepaid accounts in `book`, pricing with `rater`'s plans.
+    pub(crate) fn new(book: AccountBook, rater: SharedRater, config: CreditConfig) -> PrepaidHook {
         PrepaidHook {
             book,
+            rater,
             config,
             accounts: HashMap::default(),
             calls: HashMap::default(),
             authorizing: HashMap::default(),
             next_call: 0,
             clock: None,
+            due: None,
         }
+    }
+
+    /// Works out when `on_timeout` is next due: a followed account's paid time ending
+    /// (unless its ledger is being read), or its linger after its last call.
+    fn recompute_due(&mut self) {
+        self.due = self
+            .accounts
+            .values()
+            .filter_map(|a| match (a.asking, a.idle_since) {
+                (Some(_), _) => None,
+                (None, Some(idle)) => Some(idle + LINGER),
+                (None, None) => a.credit.poll_timeout().and_then(|s| self.instant_of(s)),
+            })
+            .min();
+    }
+
+    /// Authorises call `call_id` of followed account `account` from memory: the tariff of
+    /// `number` from the plans in force. `None` when that cannot decide (no credit left in
+    /// memory: the store may know of a top-up; the account is not followed).
+    fn authorize_from_memory(
+        &mut self,
+        now: Now,
+        call_id: &str,
+        account: &Address,
+        number: &str,
+    ) -> Option<Flow> {
+        let currency = self.accounts.get(account)?.credit.currency().to_string();
+        let plan = self.book.terms(account).and_then(|t| t.plan);
+        let tariff = self
+            .rater
+            .tariff(account, number, unix_secs(now), plan.as_deref());
+        let available = self.accounts.get(account)?.credit.available();
+        if tariff.is_some() && available.is_zero() {
+            return None;
+        }
+        let found = PrepaidCaller {
+            balance: Decimal::ZERO, // not read: the account is followed
+            last_entry: 0,
+            currency,
+            put_in: Vec::new(),
+            tariff,
+        };
+        let flow = self.authorize(now, call_id.to_owned(), account.clone(), found);
+        if let Flow::Refuse { code: 402, .. } = flow {
+            return None; // perhaps topped up since: ask the store before refusing
+        }
+        Some(flow)
     }
 
     /// The instant Unix second `secs` begins, by the clocks of the last event.
@@ -318,6 +372,39 @@ impl PrepaidHook {
             }
         }
     }
+
+    /// A call was answered, ended, or failed: its first slice, or its settlement.
+    fn dialog_event(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
+        match event {
+            DialogEvent::Settled { invite, code, .. } => {
+                let Ok(call_id) = invite.call_id() else {
+                    return;
+                };
+                if code >= 300 {
+                    self.settle(cx, call_id);
+                    return;
+                }
+                let Some(call) = self.calls.get(call_id) else {
+                    return;
+                };
+                let account = call.account.clone();
+                let id = call.id;
+                if let Some(acct) = self.accounts.get_mut(&account) {
+                    if let Err(e) = acct.credit.answered(id, unix_secs(cx.now)) {
+                        tracing::error!(call_id, error = %e, "prepaid answer not taken");
+                    }
+                }
+                self.drain(cx, &account);
+            }
+            DialogEvent::Ended { bye } => {
+                if let Ok(call_id) = bye.call_id() {
+                    self.settle(cx, call_id);
+                }
+            }
+            DialogEvent::EndedHere { call_id, .. } => self.settle(cx, call_id),
+            DialogEvent::Started { .. } | DialogEvent::Refused { .. } => {}
+        }
+    }
 }
 
 /// Adds the money put into the account since its last known entry (negative
@@ -380,6 +467,10 @@ impl Hook for PrepaidHook {
             return Flow::Continue; // on-net, free
         };
         self.clock = Some(cx.now);
+        if let Some(flow) = self.authorize_from_memory(cx.now, call_id, caller, &number) {
+            self.recompute_due();
+            return flow;
+        }
         let after = self.accounts.get(caller).map(|a| a.last_entry);
         let caller = caller.clone();
         let at_secs = unix_secs(cx.now);
@@ -411,7 +502,7 @@ impl Hook for PrepaidHook {
         let Some(Authorizing { call_id, account }) = self.authorizing.remove(&id) else {
             return Flow::Continue;
         };
-        match answer {
+        let flow = match answer {
             Answer::Prepaid(Some(found)) => self.authorize(cx.now, call_id, account, found),
             Answer::Prepaid(None) => Flow::Continue,
             other => {
@@ -421,51 +512,25 @@ impl Hook for PrepaidHook {
                     reason: "Credit check failed",
                 }
             }
-        }
+        };
+        self.recompute_due();
+        flow
     }
 
     fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
-        self.clock = Some(cx.now);
-        match event {
-            DialogEvent::Settled { invite, code, .. } => {
-                let Ok(call_id) = invite.call_id() else {
-                    return;
-                };
-                if code >= 300 {
-                    self.settle(cx, call_id);
-                    return;
-                }
-                let Some(call) = self.calls.get(call_id) else {
-                    return;
-                };
-                let account = call.account.clone();
-                let id = call.id;
-                if let Some(acct) = self.accounts.get_mut(&account) {
-                    if let Err(e) = acct.credit.answered(id, unix_secs(cx.now)) {
-                        tracing::error!(call_id, error = %e, "prepaid answer not taken");
-                    }
-                }
-                self.drain(cx, &account);
-            }
-            DialogEvent::Ended { bye } => {
-                if let Ok(call_id) = bye.call_id() {
-                    self.settle(cx, call_id);
-                }
-            }
-            DialogEvent::EndedHere { call_id, .. } => self.settle(cx, call_id),
-            DialogEvent::Started { .. } | DialogEvent::Refused { .. } => {}
+        if matches!(
+            event,
+            DialogEvent::Started { .. } | DialogEvent::Refused { .. }
+        ) {
+            return;
         }
+        self.clock = Some(cx.now);
+        self.dialog_event(cx, event);
+        self.recompute_due();
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.accounts
-            .values()
-            .filter_map(|a| match (a.asking, a.idle_since) {
-                (Some(_), _) => None,
-                (None, Some(idle)) => Some(idle + LINGER),
-                (None, None) => a.credit.poll_timeout().and_then(|s| self.instant_of(s)),
-            })
-            .min()
+        self.due
     }
 
     fn on_timeout(&mut self, cx: &mut HookCx<'_>) {
@@ -491,6 +556,7 @@ impl Hook for PrepaidHook {
             let account = address.clone();
             acct.asking = Some(cx.ask(|id| IoRequest::Ledger { id, account, after }));
         }
+        self.recompute_due();
     }
 
     fn on_answer(&mut self, cx: &mut HookCx<'_>, id: IoId, answer: &Answer) -> bool {
@@ -515,6 +581,7 @@ impl Hook for PrepaidHook {
             acct.credit.handle_timeout(now);
         }
         self.drain(cx, &address);
+        self.recompute_due();
         true
     }
 }

@@ -77,6 +77,10 @@ pub struct ProxyConfig {
     /// answer before its branch is cancelled and the caller gets 408 (Kamailio
     /// `fr_inv_timer`; the RFC asks for more than 3 minutes, Kamailio uses 120 s).
     pub timer_c: Duration,
+    /// The longest an answered call may last: then the proxy ends it with a BYE to both
+    /// parties (Kamailio dialog's `default_timeout`, 12 h), so a call whose parties
+    /// vanished without a BYE does not stay open forever. `None`: no limit.
+    pub max_call_duration: Option<Duration>,
     /// Requests larger than this are refused with 513 (the seed's `max_len` check).
     pub max_message_size: usize,
     /// Stay in the signalling path of dialogs with Record-Route (§16.6 step 4).
@@ -133,6 +137,7 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             timer_c: Duration::from_secs(DEFAULT_TIMER_C_SECS),
+            max_call_duration: Some(Duration::from_secs(DEFAULT_MAX_CALL_DURATION_SECS)),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             record_route: true,
             foreign_domains: true,
@@ -149,6 +154,9 @@ impl Default for ProxyConfig {
 
 /// Default Timer C: 120 s, Kamailio's `fr_inv_timer`.
 pub const DEFAULT_TIMER_C_SECS: u64 = 120;
+
+/// The default longest answered call: 12 hours (Kamailio dialog's `default_timeout`).
+pub const DEFAULT_MAX_CALL_DURATION_SECS: u64 = 12 * 3600;
 
 /// Default size limit: 16 KiB, well above any call set-up (an INVITE with SDP is 1–3 KB)
 /// and the seed's 4096-byte `max_len`, which large SDP offers exceed today.

@@ -108,31 +108,61 @@ pub fn load(files: &[TariffFile]) -> Result<Plans, billing::Error> {
     Ok(Plans { plans, rows })
 }
 
-/// The plans, shared by the accounting writer (which prices records) and the shell
-/// (which answers prepaid authorisations).
-pub(crate) type SharedRater = Arc<std::sync::Mutex<Rater>>;
+/// The plans, shared by the accounting writer (which prices records), the shell and the
+/// prepaid hook (which authorise calls): a [`Rater`] behind an `Arc`.
+pub(crate) type SharedRater = Arc<Rater>;
 
-/// The plans as the accounting writer keeps them. See the module docs.
+/// The plans in force, shared. A reading takes the current snapshot under a read lock
+/// held for a pointer copy; [`Rater::refresh`] loads new plans with no lock held and swaps
+/// the snapshot, so the engine never waits for the store. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Rater {
-    plans: PlanSet,
-    /// The stamp of the files loaded.
+    plans: std::sync::RwLock<Arc<PlanSet>>,
+    /// What the last check found; held by the one thread that refreshes (another skips
+    /// the check).
+    checked: std::sync::Mutex<Checked>,
+}
+
+/// What [`Rater::refresh`] last found: the stamp of the files loaded, and when it asked.
+#[derive(Debug, Default)]
+struct Checked {
     stamp: Option<(i64, i64)>,
-    checked_at: Option<Instant>,
+    at: Option<Instant>,
 }
 
 impl Rater {
-    /// Loads the plans again if the stored files changed (asked at most once a second).
-    /// Files that no longer load keep the plans loaded before, logged.
-    pub(crate) fn refresh(&mut self, store: &Store, runtime: &tokio::runtime::Handle) {
+    /// A rater with `plans` in force (until a refresh finds stored files).
+    #[cfg(test)]
+    pub(crate) fn with_plans(plans: PlanSet) -> Rater {
+        Rater {
+            plans: std::sync::RwLock::new(Arc::new(plans)),
+            ..Rater::default()
+        }
+    }
+
+    /// The plans in force now.
+    fn snapshot(&self) -> Arc<PlanSet> {
+        self.plans
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the plans again if the stored files changed (asked at most once a second;
+    /// blocks on the store, so not from the engine). Files that no longer load keep the
+    /// plans loaded before, logged.
+    pub(crate) fn refresh(&self, store: &Store, runtime: &tokio::runtime::Handle) {
+        let Ok(mut checked) = self.checked.try_lock() else {
+            return; // another thread is refreshing
+        };
         let now = Instant::now();
-        if self
-            .checked_at
+        if checked
+            .at
             .is_some_and(|at| now.duration_since(at) < CHECK_INTERVAL)
         {
             return;
         }
-        self.checked_at = Some(now);
+        checked.at = Some(now);
         let stamp = match runtime.block_on(store.tariff_stamp()) {
             Ok(stamp) => stamp,
             Err(e) => {
@@ -140,7 +170,7 @@ impl Rater {
                 return;
             }
         };
-        if self.stamp == Some(stamp) {
+        if checked.stamp == Some(stamp) {
             return;
         }
         let loaded = runtime
@@ -150,8 +180,11 @@ impl Rater {
         match loaded {
             Ok(plans) => {
                 tracing::info!(plans = plans.rows.len(), "rating plans loaded");
-                self.plans = plans.plans;
-                self.stamp = Some(stamp);
+                *self
+                    .plans
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(plans.plans);
+                checked.stamp = Some(stamp);
             }
             Err(e) => {
                 tracing::error!(error = %e, "rating plans not loaded; rating with the plans loaded before");
@@ -163,19 +196,19 @@ impl Rater {
     /// (`itsp account set --plan`) when it names one that exists, else the caller's
     /// CGRateS rating profile (its first plan; fallback subjects are not followed for an
     /// authorisation), else the plan named `default`.
-    fn plan_for(
-        &self,
+    fn plan_for<'p>(
+        plans: &'p PlanSet,
         user: &str,
         domain: &str,
         at: billing::UnixTime,
         account_plan: Option<&str>,
-    ) -> Option<&Arc<billing::RatingPlan>> {
-        if let Some(plan) = account_plan.and_then(|name| self.plans.plan(name).ok()) {
+    ) -> Option<&'p Arc<billing::RatingPlan>> {
+        if let Some(plan) = account_plan.and_then(|name| plans.plan(name).ok()) {
             return Some(plan);
         }
-        match self.plans.assignments.lookup(user, domain, at) {
-            Some(_) => self.plans.plan_for(user, domain, at).ok(),
-            None => self.plans.plan(DEFAULT_PLAN).ok(),
+        match plans.assignments.lookup(user, domain, at) {
+            Some(_) => plans.plan_for(user, domain, at).ok(),
+            None => plans.plan(DEFAULT_PLAN).ok(),
         }
     }
 
@@ -191,7 +224,8 @@ impl Rater {
         if !is_number(number) {
             return None;
         }
-        let plan = self.plan_for(&caller.user, &caller.domain, at, account_plan)?;
+        let plans = self.snapshot();
+        let plan = Rater::plan_for(&plans, &caller.user, &caller.domain, at, account_plan)?;
         let (_, tariff) = plan.find(number).ok()?;
         Some((plan.name().to_owned(), tariff.clone()))
     }
@@ -216,13 +250,13 @@ impl Rater {
         let Ok(duration) = u32::try_from(cdr.billable_secs()) else {
             return;
         };
-        let rating = match account_plan.and_then(|name| self.plans.plan(name).ok()) {
+        let plans = self.snapshot();
+        let rating = match account_plan.and_then(|name| plans.plan(name).ok()) {
             Some(plan) => plan.rate(number, start, duration),
-            None if self.plans.assignments.lookup(user, domain, start).is_some() => {
-                self.plans.rate(user, domain, number, start, duration)
+            None if plans.assignments.lookup(user, domain, start).is_some() => {
+                plans.rate(user, domain, number, start, duration)
             }
-            None => self
-                .plans
+            None => plans
                 .plan(DEFAULT_PLAN)
                 .and_then(|p| p.rate(number, start, duration)),
         };
@@ -303,7 +337,7 @@ mod tests {
         )])
         .unwrap();
         let rater = Rater {
-            plans: plans.plans,
+            plans: std::sync::RwLock::new(Arc::new(plans.plans)),
             ..Rater::default()
         };
         let answer = 1_790_000_002_000;

@@ -257,6 +257,7 @@ impl Server {
             relay: relay_setup,
             capture: capture.ring.clone(),
             accounts: book.clone(),
+            rater: rater.clone(),
         });
         engine.set_bans(bans_read_at, &bans);
         if !bans.is_empty() {
@@ -331,6 +332,7 @@ impl Server {
         let housekeeping = tokio::spawn(housekeeping_loop(shared.clone()));
         let bans = tokio::spawn(bans_loop(shared.clone()));
         let accounts = tokio::spawn(accounts_loop(shared.clone()));
+        let media_gone = tokio::spawn(media_gone_loop(shared.clone()));
         let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
         let deliver = {
             let shared = shared.clone();
@@ -375,6 +377,7 @@ impl Server {
         timers.abort();
         housekeeping.abort();
         accounts.abort();
+        media_gone.abort();
         bans.abort();
         keepalives.abort();
         let (bindings, transactions, proxied, live_calls) = {
@@ -657,7 +660,6 @@ impl Shared {
         let lookup_caller = caller.clone();
         // The plans are refreshed with blocking store reads: off the runtime's workers.
         let tariff = tokio::task::spawn_blocking(move || {
-            let mut rater = lock(&rater);
             rater.refresh(&store, &runtime);
             rater.tariff(&lookup_caller, &number, at_secs, plan.as_deref())
         })
@@ -933,6 +935,36 @@ async fn accounts_loop(shared: Arc<Shared>) {
             }
             Err(e) => tracing::error!(error = %e, "reading the accounts failed"),
         }
+    }
+}
+
+/// How often the relay is asked for the calls it removed for idleness.
+const MEDIA_GONE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Every [`MEDIA_GONE_CHECK_INTERVAL`]: the calls whose relay session saw no media from
+/// either side for the relay's idle timeout are ended (BYE to both parties, end reason
+/// `no media`), as rtpengine's timeout ends a Kamailio dialog: the phones are gone and
+/// would otherwise leave the call open. Only the in-process relay reports them.
+async fn media_gone_loop(shared: Arc<Shared>) {
+    let Some(relay) = &shared.relay else {
+        return;
+    };
+    let mut tick = tokio::time::interval(MEDIA_GONE_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let idle = relay.take_idle();
+        if idle.is_empty() {
+            continue;
+        }
+        let transmits = shared.drive(|engine, now| {
+            for call_id in &idle {
+                if engine.hang_up(now, call_id, crate::policy::hook::EndReason::NoMedia) {
+                    tracing::info!(%call_id, "no media from either phone: ending the call");
+                }
+            }
+        });
+        shared.send_all(transmits).await;
     }
 }
 

@@ -83,7 +83,14 @@ pub(crate) struct Shared {
     engine: Mutex<Engine>,
     /// The open media sockets.
     sockets: RwLock<SocketTable>,
+    /// The Call-IDs of calls removed for idleness, until [`RelayHandle::take_idle`] takes
+    /// them (at most [`MAX_IDLE_KEPT`]).
+    idle: Mutex<Vec<String>>,
 }
+
+/// How many removed idle calls are kept for [`RelayHandle::take_idle`] when nobody takes
+/// them (`itsp relay` has no proxy beside it).
+const MAX_IDLE_KEPT: usize = 10_000;
 
 impl Shared {
     fn new(engine: Engine) -> Shared {
@@ -95,6 +102,20 @@ impl Shared {
                 port_min,
                 by_port: vec![None; span],
             }),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Keeps the Call-IDs of calls removed for idleness.
+    pub(crate) fn removed_idle(&self, calls: impl IntoIterator<Item = String>) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for call_id in calls {
+            if idle.len() < MAX_IDLE_KEPT {
+                idle.push(call_id);
+            }
         }
     }
 }
@@ -213,6 +234,19 @@ impl RelayHandle {
     /// The counters of a call.
     pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
         lock(&self.shared.engine).query(call_id)
+    }
+
+    /// The Call-IDs of the calls removed since the last time because no media and no
+    /// signalling came for the idle timeout (the proxy ends their calls: the phones are
+    /// gone).
+    pub fn take_idle(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// The Call-IDs relayed now.

@@ -120,9 +120,10 @@ pub(crate) fn run(
             let closed = take_released(&mut engine, &shared.sockets);
             drop(engine);
             drop(closed);
-            for call in idle {
+            for call in &idle {
                 tracing::info!(call_id = %call.call_id, "relay session idle, removed");
             }
+            shared.removed_idle(idle.into_iter().map(|c| c.call_id));
         }
         drop(shared);
         if relayed > 0 && !coalesce.is_zero() {

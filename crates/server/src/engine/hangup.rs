@@ -19,7 +19,9 @@
 //! proxy sits in between, its messages came from that proxy, which is the route set's
 //! first hop anyway.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use ahash::HashMap;
 use sip::{HeaderName, Message, MessageBuilder, Method, Uri};
@@ -53,6 +55,8 @@ struct Call {
     from_tag: String,
     caller: Party,
     callee: Party,
+    /// When it is ended at the latest.
+    deadline: Option<Instant>,
 }
 
 /// What the engine learned of a call when it was answered.
@@ -75,20 +79,59 @@ pub(crate) struct Bye {
     pub(crate) route: Route,
 }
 
-/// The answered calls this proxy record-routed, by Call-ID. See the module docs.
+/// The answered calls this proxy record-routed, by Call-ID, and when each must end at the
+/// latest. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Answered {
     calls: HashMap<String, Call>,
+    /// (deadline, Call-ID) of the calls with a longest duration.
+    deadlines: BTreeSet<(Instant, String)>,
 }
 
 impl Answered {
-    /// A call was answered: keeps what ending it needs. A 2xx without a Record-Route of
-    /// ours, a To tag or a Contact is not a dialog we are in, and is not kept.
-    pub(crate) fn answered(&mut self, answer: Answer<'_>, own: &mut dyn OwnAddresses) {
-        let Some((call_id, call)) = call_of(&answer, own) else {
+    /// A call was answered: keeps what ending it needs, and ends it at `deadline` at the
+    /// latest. A 2xx without a Record-Route of ours, a To tag or a Contact is not a dialog
+    /// we are in, and is not kept.
+    pub(crate) fn answered(
+        &mut self,
+        answer: Answer<'_>,
+        own: &mut dyn OwnAddresses,
+        deadline: Option<Instant>,
+    ) {
+        let Some((call_id, mut call)) = call_of(&answer, own) else {
             return;
         };
+        if self.calls.contains_key(&call_id) {
+            return; // a second 2xx of a forked call: the first one's dialog is kept
+        }
+        if let Some(at) = deadline {
+            call.deadline = Some(at);
+            self.deadlines.insert((at, call_id.clone()));
+        }
         self.calls.insert(call_id, call);
+    }
+
+    /// The earliest deadline of a call.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// The calls whose deadline has come by `now`, earliest first.
+    pub(crate) fn overdue(&self, now: Instant) -> Vec<String> {
+        self.deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, call_id)| call_id.clone())
+            .collect()
+    }
+
+    /// Forgets call `call_id`.
+    fn forget(&mut self, call_id: &str) -> Option<Call> {
+        let call = self.calls.remove(call_id)?;
+        if let Some(at) = call.deadline {
+            self.deadlines.remove(&(at, call_id.to_owned()));
+        }
+        Some(call)
     }
 
     /// An in-dialog request passed through: its CSeq is the new floor of its sender's
@@ -98,7 +141,7 @@ impl Answered {
             return;
         };
         if request.method() == Some(&Method::Bye) {
-            self.calls.remove(call_id);
+            self.forget(call_id);
             return;
         }
         let Some(call) = self.calls.get_mut(call_id) else {
@@ -134,10 +177,12 @@ impl Answered {
         reason: EndReason,
         mut via_for: impl FnMut(&Route) -> Option<String>,
     ) -> Option<Vec<Bye>> {
-        let call = self.calls.remove(call_id)?;
+        let call = self.forget(call_id)?;
         let reason_value = match reason {
             EndReason::Credit => "SIP;cause=402;text=\"Credit exhausted\"",
             EndReason::Admin => "SIP;cause=200;text=\"Call ended by the operator\"",
+            EndReason::MaxDuration => "SIP;cause=200;text=\"Maximum call duration reached\"",
+            EndReason::NoMedia => "SIP;cause=408;text=\"No media\"",
         };
         let legs = [
             (&call.callee, &call.from, &call.to, call.caller.cseq),
@@ -233,6 +278,7 @@ fn call_of(answer: &Answer<'_>, own: &mut dyn OwnAddresses) -> Option<(String, C
                 flow: *callee_flow,
                 cseq: 0,
             },
+            deadline: None,
         },
     ))
 }
@@ -319,6 +365,7 @@ Content-Length: 0
                 callee_flow: route("203.0.113.9:5060"),
             },
             &mut Us,
+            None,
         );
         calls
     }
@@ -432,6 +479,7 @@ Content-Length: 0
                 callee_flow: route("203.0.113.9:5060"),
             },
             &mut Us,
+            None,
         );
         assert_eq!(calls.len(), 0);
     }

@@ -227,6 +227,8 @@ pub(crate) struct EngineSetup {
     pub capture: Option<crate::capture::ring::SharedRing>,
     /// How each subscriber with an account pays, kept up to date by the shell.
     pub accounts: crate::billing::AccountBook,
+    /// The rating plans in force (prepaid authorisation).
+    pub rater: crate::rating::SharedRater,
 }
 
 impl Engine {
@@ -242,10 +244,11 @@ impl Engine {
             relay,
             capture,
             accounts,
+            rater,
         } = setup;
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
-        let hooks = crate::policy::hooks(&config, relay, capture, accounts);
+        let hooks = crate::policy::hooks(&config, relay, capture, accounts, rater);
         let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
@@ -378,6 +381,13 @@ impl Engine {
         self.layer.handle_timeout(now.instant);
         let (proxy, mut tx) = self.split();
         proxy.handle_timeout(now.instant, &mut tx);
+        for call_id in self.answered.overdue(now.instant) {
+            tracing::info!(%call_id, "the call reached its longest duration ([proxy] max_call_duration)");
+            self.hang_ups.push(HangUp {
+                call_id,
+                reason: crate::policy::hook::EndReason::MaxDuration,
+            });
+        }
         for index in 0..self.hooks.len() {
             if self.hooks[index]
                 .poll_timeout()
@@ -392,11 +402,15 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] is next due.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        [self.layer.poll_timeout(), self.proxy.poll_timeout()]
-            .into_iter()
-            .chain(self.hooks.iter().map(|h| h.poll_timeout()))
-            .flatten()
-            .min()
+        [
+            self.layer.poll_timeout(),
+            self.proxy.poll_timeout(),
+            self.answered.next_deadline(),
+        ]
+        .into_iter()
+        .chain(self.hooks.iter().map(|h| h.poll_timeout()))
+        .flatten()
+        .min()
     }
 
     /// The next bytes to send.
@@ -1401,6 +1415,7 @@ impl Engine {
                         callee_flow: hangup::flow(arrival.source, arrival.local),
                     },
                     &mut self.addresses,
+                    self.config.proxy.max_call_duration.map(|d| now.instant + d),
                 );
             }
             if let Some(invite) = self.layer.request(&server) {

@@ -120,6 +120,7 @@ impl World {
             relay,
             capture: None,
             accounts: book.clone(),
+            rater: prepaid::rater(),
         });
         World {
             engine,

@@ -39,14 +39,20 @@ pub(crate) enum EndReason {
     Credit,
     /// The operator ended it (`itsp hangup`).
     Admin,
+    /// It reached `[proxy] max_call_duration`.
+    MaxDuration,
+    /// The relay saw no media from either side for its idle timeout: the phones are gone.
+    NoMedia,
 }
 
 impl EndReason {
-    /// The word in call records and logs: `credit`, `admin`.
+    /// The word in call records and logs: `credit`, `admin`, `max duration`, `no media`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EndReason::Credit => "credit",
             EndReason::Admin => "admin",
+            EndReason::MaxDuration => "max duration",
+            EndReason::NoMedia => "no media",
         }
     }
 }

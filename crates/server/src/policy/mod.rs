@@ -59,10 +59,15 @@ pub(crate) fn hooks(
     relay: Option<crate::media_relay::RelaySetup>,
     capture: Option<crate::capture::ring::SharedRing>,
     accounts: crate::billing::AccountBook,
+    rater: crate::rating::SharedRater,
 ) -> Vec<Box<dyn Hook>> {
     let mut hooks: Vec<Box<dyn Hook>> = vec![
         Box::new(crate::nat::NatHook::new(config.nat.clone())),
-        Box::new(crate::billing::PrepaidHook::new(accounts, config.credit)),
+        Box::new(crate::billing::PrepaidHook::new(
+            accounts,
+            rater,
+            config.credit,
+        )),
     ];
     if let Some(setup) = relay {
         hooks.push(Box::new(crate::media_relay::RelayHook::new(

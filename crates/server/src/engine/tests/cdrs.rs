@@ -293,3 +293,40 @@ fn a_call_to_a_gateway_names_the_gateway_and_the_number() {
     assert_eq!(c.billable_secs(), 42);
     assert_eq!(c.hung_up_by, Some(HungUpBy::Caller));
 }
+
+#[test]
+fn an_answered_call_ends_at_its_longest_duration_with_a_bye_to_both() {
+    let mut c = trusted_config();
+    c.proxy.max_call_duration = Some(Duration::from_secs(600));
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    let at_bob = call_bob(&mut w, "r10");
+    let contact = format!("sip:bob@{BOB_1}");
+    let mut ok = MessageBuilder::response_to(&at_bob, 200, None, Some("b1"))
+        .header(HeaderName::Contact, &format!("<{contact}>"));
+    for rr in at_bob.header_values(HeaderName::RecordRoute) {
+        ok = ok.header(HeaderName::RecordRoute, rr);
+    }
+    let ok = ok.build().unwrap();
+    w.receive(BOB_1, std::str::from_utf8(ok.as_bytes()).unwrap());
+    w.advance(Duration::from_secs(599));
+    w.sent.clear();
+    w.advance(Duration::from_secs(1));
+    let byes: Vec<SocketAddr> = w
+        .sent
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&sip::Method::Bye))
+        .map(|(d, _)| *d)
+        .collect();
+    assert_eq!(
+        byes,
+        [BOB_1.parse().unwrap(), CALLER.parse().unwrap()],
+        "a BYE to each party at 600 s"
+    );
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].disposition, Disposition::Answered);
+    assert_eq!(all[0].hung_up_by, Some(HungUpBy::Proxy));
+    assert_eq!(all[0].end_reason.as_deref(), Some("max duration"));
+    assert_eq!(all[0].billable_secs(), 600);
+}

@@ -18,7 +18,8 @@ use crate::engine::io::{PrepaidCaller, Settle};
 const ALICE: &str = "203.0.113.5:5060";
 const NUMBER: &str = "0046812345678";
 
-fn tariff() -> Arc<Tariff> {
+/// The plan `default`: Sweden at 0.60 a minute by the second.
+fn plan() -> billing::RatingPlan {
     let csv = "prefix,description,connect_fee,rate_per_min,initial,increment\n\
                0046,Sweden,0,0.60,1,1\n";
     let options = billing::import::native::Options::new(
@@ -26,10 +27,20 @@ fn tariff() -> Arc<Tariff> {
         billing::Currency::new("EUR").unwrap(),
         billing::UtcOffset::UTC,
     );
-    let plan =
-        billing::import::native::parse("rates.csv", csv, &options, &Default::default()).unwrap();
+    billing::import::native::parse("rates.csv", csv, &options, &Default::default()).unwrap()
+}
+
+fn tariff() -> Arc<Tariff> {
+    let plan = plan();
     let (_, tariff) = plan.find(NUMBER).unwrap();
     tariff.clone()
+}
+
+/// The plans a world's engine authorises with once an account is followed.
+pub(super) fn rater() -> crate::rating::SharedRater {
+    let mut plans = billing::PlanSet::new();
+    plans.insert(plan());
+    Arc::new(crate::rating::Rater::with_plans(plans))
 }
 
 fn alice() -> Address {
@@ -264,6 +275,10 @@ fn two_calls_share_one_balance_slice_by_slice() {
     let mut w = prepaid_world("0.30", 10);
     let (first, _) = call(&mut w, "s1");
     let (second, _) = call(&mut w, "s2");
+    assert_eq!(
+        w.prepaid_reads, 1,
+        "the second call of a followed account is authorised from memory"
+    );
     w.receive(GATEWAY, &ok_from_gateway(&first.unwrap(), "g1"));
     w.receive(GATEWAY, &ok_from_gateway(&second.unwrap(), "g2"));
     let mut ended: Vec<String> = Vec::new();

@@ -85,3 +85,45 @@ fn a_rejected_call_ends_its_relay_session() {
     assert_eq!(ended["fields"]["rtp_packets"], 0);
     alice.wait_exit(WAIT);
 }
+
+#[test]
+fn a_call_whose_phones_vanish_is_ended_when_its_media_stops() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        "[relay]\npolicy = \"always\"\nports = \"43000-43999\"\nidle_timeout = 3\n",
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["--calls", "1", "answer"]);
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    bob.wait_event("answered", WAIT);
+    alice.wait_event("answered", WAIT);
+    // Both phones die without a BYE (a power cut, a lost network): their media stops.
+    drop(alice);
+    drop(bob);
+    let ended = server.wait_log("no media from either phone: ending the call", WAIT);
+    let call_id = ended["fields"]["call_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + WAIT;
+    let record = loop {
+        let all = common::admin_json(&data, &["cdr", "list"]);
+        if let Some(r) = all.as_array().and_then(|a| a.first()) {
+            break r.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no call record");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(record["call_id"], call_id.as_str());
+    assert_eq!(record["disposition"], "answered", "{record:#}");
+    assert_eq!(record["hung_up_by"], "proxy");
+    assert_eq!(record["end_reason"], "no media");
+    assert!(common::admin_json(&data, &["calls"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

@@ -42,6 +42,8 @@
 //! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
 //!   exact decimal amounts, the balance moved with them in their transaction, a call's
 //!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
+//! - `low_balance.rs`: which accounts fell below their low-balance threshold, claimed
+//!   once per crossing ([`Store::claim_low_balance_notices`]); migration `0016`.
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
@@ -88,6 +90,7 @@ mod error;
 mod groups;
 mod ledger;
 mod locations;
+mod low_balance;
 mod overview;
 mod preferences;
 mod secrets;
@@ -120,10 +123,14 @@ pub use cdrs::{Cdr, CdrFilter, Charge, Disposition, HungUpBy, StoredCdr};
 pub use error::StoreError;
 pub use ledger::{EntryKind, LedgerEntry, NewEntry};
 pub use locations::{flags, Binding, BindingWrite};
+pub use low_balance::LowBalanceNotice;
 pub use overview::Totals;
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,
+};
+pub use preferences::{
+    EMAIL, VM_DELIVERY, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE, VM_EMAIL,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};

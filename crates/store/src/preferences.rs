@@ -21,6 +21,26 @@ pub const NO_ANSWER_AFTER: &str = "no-answer-after";
 /// voicemail, and the owner's mailbox takes messages.
 pub const VOICEMAIL: &str = "voicemail";
 
+/// The subscriber's e-mail address: where low-balance notices go (and voicemail, when
+/// [`VM_EMAIL`] is not set).
+pub const EMAIL: &str = "email";
+/// Where voicemail messages are e-mailed (see [`VM_DELIVERY`]).
+pub const VM_EMAIL: &str = "vm-email";
+/// What happens to a new voicemail message: [`VM_DELIVERY_STORE`] (the default),
+/// [`VM_DELIVERY_EMAIL`] or [`VM_DELIVERY_BOTH`].
+pub const VM_DELIVERY: &str = "vm-delivery";
+/// [`VM_DELIVERY`]: kept in the mailbox only.
+pub const VM_DELIVERY_STORE: &str = "store";
+/// [`VM_DELIVERY`]: e-mailed with the WAV attached, then deleted once sent
+/// (`attach_and_delete`).
+pub const VM_DELIVERY_EMAIL: &str = "email";
+/// [`VM_DELIVERY`]: e-mailed and kept in the mailbox (`attach_and_keep`).
+pub const VM_DELIVERY_BOTH: &str = "both";
+
+/// The longest e-mail address accepted, in bytes (RFC 5321 §4.5.3.1.3's path, less the
+/// angle brackets).
+const MAX_EMAIL_BYTES: usize = 254;
+
 /// What a preference's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -36,6 +56,10 @@ pub enum PreferenceKind {
     },
     /// `on` or `off` (also `yes`/`no`, `true`/`false`, `1`/`0`), stored as `on`/`off`.
     OnOff,
+    /// An e-mail address `local@domain` (no name, no spaces, at most 254 bytes).
+    Email,
+    /// One of these words (case ignored, stored in lower case).
+    Choice(&'static [&'static str]),
 }
 
 /// A preference the store knows: its name, its kind of value, and a line of help.
@@ -76,6 +100,22 @@ pub const PREFERENCES: &[PreferenceSpec] = &[
         kind: PreferenceKind::OnOff,
         help: "on: calls not answered, busy or offline go to voicemail",
     },
+    PreferenceSpec {
+        name: EMAIL,
+        kind: PreferenceKind::Email,
+        help: "e-mail address for notices (low balance; voicemail without vm-email)",
+    },
+    PreferenceSpec {
+        name: VM_EMAIL,
+        kind: PreferenceKind::Email,
+        help: "e-mail address voicemail messages are sent to",
+    },
+    PreferenceSpec {
+        name: VM_DELIVERY,
+        kind: PreferenceKind::Choice(&[VM_DELIVERY_STORE, VM_DELIVERY_EMAIL, VM_DELIVERY_BOTH]),
+        help:
+            "voicemail: store (keep in the mailbox), email (send with the WAV, then delete), both",
+    },
 ];
 
 /// The known names, comma-separated, for messages.
@@ -113,6 +153,14 @@ impl PreferenceSpec {
                 "off" | "no" | "false" | "0" => Ok("off".into()),
                 _ => Err(bad(format!("{value:?} is not on or off"))),
             },
+            PreferenceKind::Email => check_email(value).map_err(bad),
+            PreferenceKind::Choice(words) => {
+                let lower = value.to_ascii_lowercase();
+                match words.iter().find(|w| **w == lower) {
+                    Some(w) => Ok((*w).to_owned()),
+                    None => Err(bad(format!("{value:?} is not one of {}", words.join(", ")))),
+                }
+            }
             PreferenceKind::Seconds { min, max } => match value.parse::<u32>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
                 _ => Err(bad(format!(
@@ -120,6 +168,35 @@ impl PreferenceSpec {
                 ))),
             },
         }
+    }
+}
+
+/// Checks an e-mail address as a preference holds it: `local@domain`, one `@`, a domain
+/// with a dot, nothing the SMTP envelope cannot carry (spaces,
+/// control characters, `<>`, quotes, commas).
+fn check_email(value: &str) -> Result<String, String> {
+    let bad = |why: &str| Err(format!("{value:?} is not an e-mail address ({why})"));
+    if value.is_empty() || value.len() > MAX_EMAIL_BYTES {
+        return bad("1 to 254 bytes");
+    }
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\"(),;:[]\\".contains(c))
+    {
+        return bad("no spaces, names or brackets: just local@domain");
+    }
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(value.to_owned())
+        }
+        _ => bad("local@domain expected"),
     }
 }
 
@@ -316,11 +393,37 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown preference \"forward\": the names are forward-always, forward-busy, \
-             forward-no-answer, no-answer-after, voicemail"
+             forward-no-answer, no-answer-after, voicemail, email, vm-email, vm-delivery"
         );
         let vm = PreferenceSpec::find(VOICEMAIL).unwrap();
         assert_eq!(vm.check("ON").unwrap(), "on");
         assert_eq!(vm.check("0").unwrap(), "off");
         assert!(vm.check("maybe").is_err());
+    }
+
+    #[test]
+    fn e_mail_addresses_and_voicemail_delivery_are_checked() {
+        let email = PreferenceSpec::find(VM_EMAIL).unwrap();
+        for good in ["alice@mail.example", "a.b+vm@x.example.com"] {
+            assert_eq!(email.check(good).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@mail.example",
+            "alice@localhost",
+            "a@b@c.example",
+            "Alice <alice@mail.example>",
+            "alice@mail.example\r\nBcc: x@y.example",
+            "a,b@c.example",
+        ] {
+            assert!(email.check(bad).is_err(), "{bad}");
+        }
+        let delivery = PreferenceSpec::find(VM_DELIVERY).unwrap();
+        assert_eq!(delivery.check("Both").unwrap(), "both");
+        assert_eq!(delivery.check("email").unwrap(), "email");
+        let e = delivery.check("mail").unwrap_err().to_string();
+        assert!(e.contains("store, email, both"), "{e}");
     }
 }

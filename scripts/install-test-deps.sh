@@ -18,8 +18,9 @@
 # crates/server/tests/pcap_tshark.rs; installed without asking whether non-root users may
 # capture, which the tests do not need) and chromium with chromium-driver (the portal's
 # browser test, crates/portal/tests/browser.rs, drives headless Chromium through
-# chromedriver) and poppler-utils (pdftotext reads the invoice PDFs of `itsp invoice`:
-# crates/itsp/tests/invoices.rs).
+# chromedriver), poppler-utils (pdftotext reads the invoice PDFs of `itsp invoice`:
+# crates/itsp/tests/invoices.rs) and python3-aiosmtpd (the SMTP server of
+# crates/itsp/tests/mail.rs).
 # Always installed: iproute2,
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,

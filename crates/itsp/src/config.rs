@@ -53,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) media: MediaSection,
     /// `[billing]`: prepaid credit control.
     pub(crate) billing: BillingSection,
+    /// `[smtp]`: e-mail (low-balance notices, voicemail).
+    pub(crate) smtp: crate::smtp_config::SmtpSection,
     /// `[log]`: the log filter, reloaded on SIGHUP.
     pub(crate) log: LogSection,
 }
@@ -109,7 +111,7 @@ impl Config {
     pub(crate) fn changed_sections(&self, running: &Config) -> Vec<&'static str> {
         let differ =
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 18] = [
+        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 19] = [
             ("sip", &self.sip, &running.sip),
             ("store", &self.store, &running.store),
             ("registrar", &self.registrar, &running.registrar),
@@ -128,6 +130,7 @@ impl Config {
             ("http", &self.http, &running.http),
             ("media", &self.media, &running.media),
             ("billing", &self.billing, &running.billing),
+            ("smtp", &self.smtp, &running.smtp),
         ];
         sections
             .into_iter()
@@ -1229,6 +1232,7 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.billing.credit(), d.billing.credit());
+        assert_eq!(format!("{:?}", c.smtp), format!("{:?}", d.smtp));
         assert_eq!(c.stun.listen, d.stun.listen);
         assert_eq!(
             c.guard.settings(),

@@ -1,7 +1,7 @@
 //! The media services inside `itsp serve`: the prompts loaded and checked at start, the
 //! media service UA (`media::service`) bound and spawned, and the voicemail messages it
 //! records written to the data directory (`voicemail/DOMAIN/USER/TIME.wav`) with a row in
-//! the store.
+//! the store; a message its owner wants by e-mail goes to the mailer (`notices.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use media::{Prompt, Prompts};
 use tokio::sync::mpsc;
 
 use crate::config::MediaSettings;
+use crate::notices::{Notices, StoredVoicemail};
 
 /// Starts the media services; their SIP address for the proxy, or `None` when the socket
 /// could not be bound (logged; the server runs without them). A bad prompts directory is
@@ -21,6 +22,7 @@ use crate::config::MediaSettings;
 pub(crate) async fn start(
     settings: MediaSettings,
     store: store::Store,
+    notices: Option<Notices>,
 ) -> anyhow::Result<Option<SocketAddr>> {
     let prompts = match &settings.prompts {
         // The media error names the directory or file and says what is wrong.
@@ -54,26 +56,48 @@ pub(crate) async fn start(
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);
-    tokio::spawn(keep_mailboxes(received, answers, store, voicemail_dir));
+    tokio::spawn(keep_mailboxes(
+        received,
+        answers,
+        store,
+        voicemail_dir,
+        notices,
+    ));
     tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services ready");
     Ok(Some(local))
 }
 
 /// Does what the media service asks of the store: writes each recorded message and its
-/// row, reads a mailbox's new messages, marks heard ones saved.
+/// row (and hands it to the mailer when e-mail is on), reads a mailbox's new messages,
+/// marks heard ones saved.
 async fn keep_mailboxes(
     mut received: mpsc::UnboundedReceiver<Outgoing>,
     answers: mpsc::UnboundedSender<MailboxAnswer>,
     store: store::Store,
     dir: PathBuf,
+    notices: Option<Notices>,
 ) {
     while let Some(job) = received.recv().await {
         match job {
-            Outgoing::Deposit(deposit) => {
-                if let Err(e) = store_message(&deposit, &store, &dir).await {
+            Outgoing::Deposit(deposit) => match store_message(&deposit, &store, &dir).await {
+                Ok((id, created_ms)) => {
+                    if let Some(notices) = &notices {
+                        let message = StoredVoicemail {
+                            user: &deposit.mailbox.user,
+                            domain: &deposit.mailbox.domain,
+                            id,
+                            caller: &deposit.caller,
+                            created_ms,
+                            duration: deposit.duration,
+                            wav: &deposit.wav,
+                        };
+                        notices.voicemail(&store, &dir, message).await;
+                    }
+                }
+                Err(e) => {
                     tracing::error!(mailbox = %deposit.mailbox, caller = %deposit.caller, error = format!("{e:#}"), "voicemail message not stored");
                 }
-            }
+            },
             Outgoing::ListMessages { call, mailbox } => {
                 let messages = new_messages(&mailbox, &store, &dir).await;
                 let _ = answers.send(MailboxAnswer { call, messages });
@@ -125,7 +149,12 @@ async fn new_messages(mailbox: &Mailbox, store: &store::Store, dir: &Path) -> Ve
     messages
 }
 
-async fn store_message(deposit: &Deposit, store: &store::Store, dir: &Path) -> anyhow::Result<()> {
+/// Writes the message's file and row; answers the row's id and its time (Unix ms).
+async fn store_message(
+    deposit: &Deposit,
+    store: &store::Store,
+    dir: &Path,
+) -> anyhow::Result<(i64, i64)> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -165,5 +194,5 @@ async fn store_message(deposit: &Deposit, store: &store::Store, dir: &Path) -> a
         id,
         "voicemail message stored"
     );
-    Ok(())
+    Ok((id, now_ms))
 }

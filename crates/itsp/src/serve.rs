@@ -83,6 +83,8 @@ struct Settings {
     portal: portal::PortalConfig,
     /// The media services; `None`: off.
     media: Option<crate::config::MediaSettings>,
+    /// E-mail (`[smtp]`); `None`: off.
+    smtp: Option<crate::smtp_config::SmtpSettings>,
     /// The config file (`--config`), read again on SIGHUP.
     config_file: Option<PathBuf>,
     /// What the config file said at start.
@@ -152,6 +154,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         m.shell.voicemail_dir = Some(store.data_dir.join("voicemail"));
         Some(m)
     };
+    let smtp = config.smtp.settings().map_err(anyhow::Error::msg)?;
     Ok(Settings {
         listens,
         threads,
@@ -161,6 +164,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         http,
         portal,
         media,
+        smtp,
         config_file: args.config,
         config,
     })
@@ -215,8 +219,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let store = settings.store.open().await?;
     let backend = store.backend_name();
     let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
+    let notices = crate::notices::Notices::start(settings.smtp.take(), &store)?;
     if let Some(media) = settings.media.take() {
-        if let Some(addr) = crate::media_service::start(media, store.clone()).await? {
+        if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
             settings.server.services.media = Some(addr);
         }
     }

@@ -591,6 +591,8 @@ fn user_set_and_show() {
             "forward-no-answer  sip:vm@example.com",
             "no-answer-after    20",
             "voicemail          -",
+            "vm-email           -",
+            "vm-delivery        -",
         ],
         "{text}"
     );
@@ -627,7 +629,7 @@ fn user_set_and_show() {
     for (args, says) in [
         (
             vec!["forward=sip:x@example.com"],
-            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail",
+            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery",
         ),
         (vec!["forward-busy"], "is not NAME=VALUE"),
         (

@@ -333,7 +333,9 @@ impl Store {
         let a = folded(address);
         let n = on_pool!(self, pool => {
             sqlx::query(
-                "UPDATE accounts SET low_balance = $3 WHERE subscriber_id =
+                // low_checked = -1: the balance is judged again against the new threshold
+                // (low_balance.rs).
+                "UPDATE accounts SET low_balance = $3, low_checked = -1 WHERE subscriber_id =
                    (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)",
             )
             .bind(&a.user)

@@ -45,6 +45,8 @@
 //! - `invoices.rs`: postpaid [`Invoice`]s, issued whole in one transaction with a
 //!   gap-free number per month ([`Store::issue_invoice`]), their lines and HTML and PDF
 //!   documents, never changed afterwards; migration `0015`.
+//! - `low_balance.rs`: which accounts fell below their low-balance threshold, claimed
+//!   once per crossing ([`Store::claim_low_balance_notices`]); migration `0016`.
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
@@ -92,6 +94,7 @@ mod groups;
 mod invoices;
 mod ledger;
 mod locations;
+mod low_balance;
 mod overview;
 mod preferences;
 mod secrets;
@@ -128,10 +131,14 @@ pub use invoices::{
 };
 pub use ledger::{EntryKind, LedgerEntry, NewEntry};
 pub use locations::{flags, Binding, BindingWrite};
+pub use low_balance::LowBalanceNotice;
 pub use overview::Totals;
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,
+};
+pub use preferences::{
+    VM_DELIVERY, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE, VM_EMAIL,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};

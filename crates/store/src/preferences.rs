@@ -21,6 +21,20 @@ pub const NO_ANSWER_AFTER: &str = "no-answer-after";
 /// voicemail, and the owner's mailbox takes messages.
 pub const VOICEMAIL: &str = "voicemail";
 
+/// Where voicemail messages are e-mailed (see [`VM_DELIVERY`]); without it, the
+/// subscriber's own e-mail address ([`crate::Subscriber::email`]).
+pub const VM_EMAIL: &str = "vm-email";
+/// What happens to a new voicemail message: [`VM_DELIVERY_STORE`] (the default),
+/// [`VM_DELIVERY_EMAIL`] or [`VM_DELIVERY_BOTH`].
+pub const VM_DELIVERY: &str = "vm-delivery";
+/// [`VM_DELIVERY`]: kept in the mailbox only.
+pub const VM_DELIVERY_STORE: &str = "store";
+/// [`VM_DELIVERY`]: e-mailed with the WAV attached, then deleted once sent
+/// (`attach_and_delete`).
+pub const VM_DELIVERY_EMAIL: &str = "email";
+/// [`VM_DELIVERY`]: e-mailed and kept in the mailbox (`attach_and_keep`).
+pub const VM_DELIVERY_BOTH: &str = "both";
+
 /// What a preference's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -36,6 +50,10 @@ pub enum PreferenceKind {
     },
     /// `on` or `off` (also `yes`/`no`, `true`/`false`, `1`/`0`), stored as `on`/`off`.
     OnOff,
+    /// An e-mail address `local@domain`, checked as a subscriber's is.
+    Email,
+    /// One of these words (case ignored, stored in lower case).
+    Choice(&'static [&'static str]),
 }
 
 /// A preference the store knows: its name, its kind of value, and a line of help.
@@ -76,6 +94,17 @@ pub const PREFERENCES: &[PreferenceSpec] = &[
         kind: PreferenceKind::OnOff,
         help: "on: calls not answered, busy or offline go to voicemail",
     },
+    PreferenceSpec {
+        name: VM_EMAIL,
+        kind: PreferenceKind::Email,
+        help: "e-mail address voicemail messages are sent to (else the subscriber's e-mail)",
+    },
+    PreferenceSpec {
+        name: VM_DELIVERY,
+        kind: PreferenceKind::Choice(&[VM_DELIVERY_STORE, VM_DELIVERY_EMAIL, VM_DELIVERY_BOTH]),
+        help:
+            "voicemail: store (keep in the mailbox), email (send with the WAV, then delete), both",
+    },
 ];
 
 /// The known names, comma-separated, for messages.
@@ -113,6 +142,17 @@ impl PreferenceSpec {
                 "off" | "no" | "false" | "0" => Ok("off".into()),
                 _ => Err(bad(format!("{value:?} is not on or off"))),
             },
+            PreferenceKind::Email => match crate::subscribers::check_email(Some(value)) {
+                Ok(_) => Ok(value.to_owned()),
+                Err(_) => Err(bad(format!("{value:?} is not an e-mail address"))),
+            },
+            PreferenceKind::Choice(words) => {
+                let lower = value.to_ascii_lowercase();
+                match words.iter().find(|w| **w == lower) {
+                    Some(w) => Ok((*w).to_owned()),
+                    None => Err(bad(format!("{value:?} is not one of {}", words.join(", ")))),
+                }
+            }
             PreferenceKind::Seconds { min, max } => match value.parse::<u32>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
                 _ => Err(bad(format!(
@@ -316,11 +356,35 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown preference \"forward\": the names are forward-always, forward-busy, \
-             forward-no-answer, no-answer-after, voicemail"
+             forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery"
         );
         let vm = PreferenceSpec::find(VOICEMAIL).unwrap();
         assert_eq!(vm.check("ON").unwrap(), "on");
         assert_eq!(vm.check("0").unwrap(), "off");
         assert!(vm.check("maybe").is_err());
+    }
+
+    #[test]
+    fn e_mail_addresses_and_voicemail_delivery_are_checked() {
+        let email = PreferenceSpec::find(VM_EMAIL).unwrap();
+        for good in ["alice@mail.example", "a.b+vm@x.example.com"] {
+            assert_eq!(email.check(good).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@mail.example",
+            "alice@localhost",
+            "Alice <alice@mail.example>",
+            "alice@mail.example\r\nBcc: x@y.example",
+        ] {
+            assert!(email.check(bad).is_err(), "{bad}");
+        }
+        let delivery = PreferenceSpec::find(VM_DELIVERY).unwrap();
+        assert_eq!(delivery.check("Both").unwrap(), "both");
+        assert_eq!(delivery.check("email").unwrap(), "email");
+        let e = delivery.check("mail").unwrap_err().to_string();
+        assert!(e.contains("store, email, both"), "{e}");
     }
 }

@@ -135,7 +135,7 @@ pub(crate) fn check_password(password: &str) -> Result<&str, StoreError> {
     Ok(password)
 }
 
-fn check_email(email: Option<&str>) -> Result<Option<&str>, StoreError> {
+pub(crate) fn check_email(email: Option<&str>) -> Result<Option<&str>, StoreError> {
     let Some(e) = email else { return Ok(None) };
     let ok = e
         .split_once('@')

@@ -101,6 +101,31 @@ impl Store {
         Ok(changed)
     }
 
+    /// Removes message `id` of `user@domain` (voicemail e-mailed with `vm-delivery=email`);
+    /// answers its file, relative to the voicemail folder, for the caller to delete, or
+    /// `None` when there was no such message in that mailbox.
+    pub async fn remove_voicemail(
+        &self,
+        user: &str,
+        domain: &str,
+        id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let a = Address::new(user, domain)?;
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "DELETE FROM voicemail_messages
+                  WHERE id = $3 AND subscriber_id =
+                    (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)
+                 RETURNING file",
+            )
+            .bind(&a.user)
+            .bind(&a.domain)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// The messages of `user@domain`, oldest first.
     pub async fn voicemail_messages(
         &self,

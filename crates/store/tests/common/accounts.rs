@@ -486,3 +486,91 @@ pub async fn ledger_writer(s: Store) {
         .collect();
     assert_eq!(calls, ["w1", "p1"]);
 }
+
+fn adjust(who: &str, amount: &str) -> NewEntry {
+    NewEntry {
+        address: addr(who),
+        at_ms: 7_000,
+        kind: EntryKind::Adjustment,
+        amount: d(amount),
+        call_id: None,
+        note: Some("test".into()),
+    }
+}
+
+/// Low-balance notices: one per crossing (a further fall claims nothing, a top-up above
+/// and a fall again claim the next), a new threshold judged at once, accounts without a
+/// threshold never, and two stores judging at once claim one notice between them.
+pub async fn low_balance_notices(s: Store) {
+    example_com_with(&s, &["alice", "bob", "carol"]).await;
+    let alice = addr("alice@example.com");
+    for who in ["alice@example.com", "bob@example.com", "carol@example.com"] {
+        s.set_account(&addr(who), AccountKind::Prepaid, None, "EUR", 1)
+            .await
+            .unwrap();
+        s.append_ledger(&[top_up(who, 2_000, "1.50")])
+            .await
+            .unwrap();
+    }
+    s.set_low_balance(&alice, Some(d("1.00"))).await.unwrap();
+    s.set_low_balance(&addr("bob@example.com"), Some(d("1.00")))
+        .await
+        .unwrap();
+    // At 1.50 nobody is below.
+    assert!(s.claim_low_balance_notices(100).await.unwrap().is_empty());
+    s.append_ledger(&[adjust("alice@example.com", "-1.00")])
+        .await
+        .unwrap();
+    // carol has no threshold: never judged.
+    s.append_ledger(&[adjust("carol@example.com", "-1.50")])
+        .await
+        .unwrap();
+    let claimed = s.claim_low_balance_notices(100).await.unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].address, alice);
+    assert_eq!(
+        (
+            claimed[0].balance,
+            claimed[0].threshold,
+            claimed[0].currency.as_str()
+        ),
+        (d("0.50"), d("1.00"), "EUR")
+    );
+    assert!(s.claim_low_balance_notices(100).await.unwrap().is_empty());
+    // Further down: the same crossing.
+    s.append_ledger(&[adjust("alice@example.com", "-0.20")])
+        .await
+        .unwrap();
+    assert!(s.claim_low_balance_notices(100).await.unwrap().is_empty());
+    // Exactly at the threshold is not below: the next fall is a new crossing.
+    s.append_ledger(&[top_up("alice@example.com", 8_000, "0.70")])
+        .await
+        .unwrap();
+    assert!(s.claim_low_balance_notices(100).await.unwrap().is_empty());
+    s.append_ledger(&[adjust("alice@example.com", "-0.01")])
+        .await
+        .unwrap();
+    let claimed = s.claim_low_balance_notices(100).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].balance, d("0.99"));
+    // A threshold raised above bob's balance is judged without a ledger entry.
+    s.set_low_balance(&addr("bob@example.com"), Some(d("2.00")))
+        .await
+        .unwrap();
+    let claimed = s.claim_low_balance_notices(100).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].address, addr("bob@example.com"));
+    // Two judges at once (two nodes): one notice.
+    s.append_ledger(&[top_up("alice@example.com", 9_000, "5")])
+        .await
+        .unwrap();
+    assert!(s.claim_low_balance_notices(100).await.unwrap().is_empty());
+    s.append_ledger(&[adjust("alice@example.com", "-5")])
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        s.claim_low_balance_notices(100),
+        s.claim_low_balance_notices(100)
+    );
+    assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
+}

@@ -8,7 +8,9 @@ use store::{
 };
 
 #[allow(unused_imports)] // not by tests/durability.rs
-pub use super::accounts::{accounts, ledger, ledger_concurrent, ledger_writer};
+pub use super::accounts::{
+    accounts, ledger, ledger_concurrent, ledger_writer, low_balance_notices,
+};
 #[allow(unused_imports)] // not by tests/durability.rs
 pub use super::invoices::invoices;
 use super::{acc_event, binding, call};
@@ -52,6 +54,7 @@ macro_rules! for_each_behaviour {
             ledger_concurrent,
             ledger_writer,
             invoices,
+            low_balance_notices,
         );
     };
 }
@@ -1976,6 +1979,30 @@ pub async fn voicemail(s: Store) {
     let list = s.voicemail_messages("bob", "example.com").await.unwrap();
     assert_eq!(list[1].status, store::STATUS_SAVED);
     assert_eq!(list[0].status, store::STATUS_NEW);
+    // Removed (e-mailed): only from its own mailbox, once, answering its file.
+    assert_eq!(
+        s.remove_voicemail("alice", "example.com", id_older)
+            .await
+            .unwrap(),
+        None,
+        "not alice's"
+    );
+    let file = list[0].file.clone();
+    assert_eq!(
+        s.remove_voicemail("bob", "example.com", id_older)
+            .await
+            .unwrap(),
+        Some(file)
+    );
+    assert_eq!(
+        s.remove_voicemail("bob", "example.com", id_older)
+            .await
+            .unwrap(),
+        None
+    );
+    let kept = s.voicemail_messages("bob", "example.com").await.unwrap();
+    assert_eq!(kept.len(), 1);
+    s.add_voicemail("bob", "example.com", &first).await.unwrap();
     assert!(matches!(
         s.add_voicemail("carol", "example.com", &first).await,
         Err(StoreError::NoSuchUser(_))

@@ -67,6 +67,8 @@ pub(crate) struct BillingSection {
     pub(crate) debit_interval: u32,
     /// The longest prepaid call, whatever the balance.
     pub(crate) max_call_duration: u32,
+    /// `"rated"` or `"free"`: what calls that stay on this network cost.
+    pub(crate) on_net: String,
 }
 
 impl Default for BillingSection {
@@ -75,6 +77,7 @@ impl Default for BillingSection {
         BillingSection {
             debit_interval: d.debit_interval,
             max_call_duration: d.max_call_secs,
+            on_net: "rated".into(),
         }
     }
 }
@@ -92,6 +95,17 @@ impl BillingSection {
             debit_interval: self.debit_interval,
             max_call_secs: self.max_call_duration,
         })
+    }
+
+    /// What calls that stay on this network cost, checked.
+    pub(crate) fn on_net(&self) -> Result<server::OnNet, String> {
+        match self.on_net.as_str() {
+            "rated" => Ok(server::OnNet::Rated),
+            "free" => Ok(server::OnNet::Free),
+            other => Err(format!(
+                "billing.on_net ({other:?}) must be \"rated\" or \"free\""
+            )),
+        }
     }
 }
 
@@ -1049,6 +1063,7 @@ impl TryFrom<&Config> for ServerConfig {
             capture: c.capture.settings()?,
             services: c.media.services()?,
             credit: c.billing.credit()?,
+            on_net: c.billing.on_net()?,
             ..ServerConfig::default()
         })
     }
@@ -1232,6 +1247,7 @@ mod tests {
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));
         assert_eq!(c.stun.enabled, d.stun.enabled);
         assert_eq!(c.billing.credit(), d.billing.credit());
+        assert_eq!(c.billing.on_net(), d.billing.on_net());
         assert_eq!(format!("{:?}", c.smtp), format!("{:?}", d.smtp));
         assert_eq!(c.stun.listen, d.stun.listen);
         assert_eq!(

@@ -28,6 +28,7 @@ use store::{
 };
 
 use crate::billing::AccountBook;
+use crate::config::OnNet;
 use crate::engine::io::{IoRequest, Record, Settle};
 use crate::error::StartError;
 use crate::policy::hook::{DialogEvent, EndReason, Hook, HookCx};
@@ -57,12 +58,16 @@ struct Dialog {
     answered_ms: Option<i64>,
     /// The Contact URI of the 2xx.
     answered_by: Option<String>,
+    /// It stays on this network (to a subscriber or a service).
+    on_net: bool,
 }
 
 /// The live calls of this node. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Accounting {
     node: String,
+    /// What calls that stay on this network cost.
+    on_net: OnNet,
     live: HashMap<String, Dialog>,
 }
 
@@ -82,7 +87,11 @@ impl Hook for Accounting {
     fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {
         let now_ms = cx.now.unix_ms_i64();
         let records = match event {
-            DialogEvent::Started { invite, source } => self.started(invite, source, now_ms),
+            DialogEvent::Started {
+                invite,
+                source,
+                on_net,
+            } => self.started(invite, source, on_net, now_ms),
             DialogEvent::Settled {
                 invite,
                 code,
@@ -121,16 +130,24 @@ impl Hook for Accounting {
 }
 
 impl Accounting {
-    /// No live call; `node` is this server's name in the shared `calls` table.
-    pub(crate) fn new(node: String) -> Accounting {
+    /// No live call; `node` is this server's name in the shared `calls` table; `on_net`
+    /// says whether calls on this network are priced.
+    pub(crate) fn new(node: String, on_net: OnNet) -> Accounting {
         Accounting {
             node,
+            on_net,
             live: HashMap::default(),
         }
     }
 
     /// An initial INVITE was forwarded: the call starts ringing.
-    fn started(&mut self, invite: &Message, source: IpAddr, now_ms: i64) -> Vec<Record> {
+    fn started(
+        &mut self,
+        invite: &Message,
+        source: IpAddr,
+        on_net: bool,
+        now_ms: i64,
+    ) -> Vec<Record> {
         let (Ok(call_id), Ok(from)) = (invite.call_id(), invite.from()) else {
             return Vec::new();
         };
@@ -149,6 +166,7 @@ impl Accounting {
             started_ms: now_ms,
             answered_ms: None,
             answered_by: None,
+            on_net,
         };
         tracing::info!(
             call_id,
@@ -236,13 +254,17 @@ impl Accounting {
             cdr.hung_up_by = Some(by);
             cdr.end_reason = why.map(str::to_owned);
             log_end(&cdr);
+            let free = self.free(&dialog);
             vec![
                 Record::Acc(failed),
                 Record::Call(CallWrite::Remove {
                     call_id: call_id.to_owned(),
                     from_tag: dialog.from_tag,
                 }),
-                Record::Cdr(Box::new(cdr)),
+                Record::Cdr {
+                    cdr: Box::new(cdr),
+                    free,
+                },
             ]
         } else {
             Vec::new()
@@ -273,6 +295,7 @@ impl Accounting {
             started_ms: now_ms,
             answered_ms: None,
             answered_by: None,
+            on_net: false,
         };
         let mut cdr = cdr(
             &self.node,
@@ -285,7 +308,10 @@ impl Accounting {
         );
         cdr.hung_up_by = Some(HungUpBy::Proxy);
         log_end(&cdr);
-        vec![Record::Cdr(Box::new(cdr))]
+        vec![Record::Cdr {
+            cdr: Box::new(cdr),
+            free: false,
+        }]
     }
 
     /// A BYE of a live call passed through: the call ended, hung up by whoever sent it.
@@ -318,18 +344,28 @@ impl Accounting {
             HungUpBy::Callee
         });
         log_end(&cdr);
+        let free = self.free(&dialog);
         vec![
             Record::Acc(ended),
             Record::Call(CallWrite::Remove {
                 call_id: call_id.to_owned(),
                 from_tag: dialog.from_tag,
             }),
-            Record::Cdr(Box::new(cdr)),
+            Record::Cdr {
+                cdr: Box::new(cdr),
+                free,
+            },
         ]
     }
 }
 
 impl Accounting {
+    /// Whether the record of `dialog` is left unpriced: it stayed on this network and
+    /// such calls are free.
+    fn free(&self, dialog: &Dialog) -> bool {
+        dialog.on_net && self.on_net == OnNet::Free
+    }
+
     /// The proxy ended an answered call itself (BYE to both parties): ended by the proxy,
     /// for `reason`; the end of credit has a disposition of its own.
     fn ended_here(&mut self, call_id: &str, reason: EndReason, now_ms: i64) -> Vec<Record> {
@@ -347,13 +383,17 @@ impl Accounting {
         cdr.hung_up_by = Some(HungUpBy::Proxy);
         cdr.end_reason = Some(reason.as_str().to_owned());
         log_end(&cdr);
+        let free = self.free(&dialog);
         vec![
             Record::Acc(ended),
             Record::Call(CallWrite::Remove {
                 call_id: call_id.to_owned(),
                 from_tag: dialog.from_tag,
             }),
-            Record::Cdr(Box::new(cdr)),
+            Record::Cdr {
+                cdr: Box::new(cdr),
+                free,
+            },
         ]
     }
 }
@@ -522,7 +562,7 @@ impl AccountingWriter {
             Gathering::WindowAfterFirst(WINDOW),
             MAX_BATCH,
             move |batch| {
-                if batch.iter().any(|r| matches!(r, Record::Cdr(_))) {
+                if batch.iter().any(|r| matches!(r, Record::Cdr { .. })) {
                     money.rater.refresh(&store, &runtime);
                 }
                 write(&mut writer, &mut money, batch);
@@ -560,9 +600,11 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
             Record::Settle(s) => {
                 money.settles.insert(s.call_id.clone(), (*s, 0));
             }
-            Record::Cdr(mut c) => {
-                money.charge(&mut c, &mut entries);
-                cdrs.push(*c);
+            Record::Cdr { mut cdr, free } => {
+                if !free {
+                    money.charge(&mut cdr, &mut entries);
+                }
+                cdrs.push(*cdr);
             }
         }
     }

@@ -11,7 +11,8 @@
 //!    account, to a number, waits for [`IoRequest::Prepaid`] (the balance and the
 //!    tariff of the number in the caller's plan), then [`Credit::authorize`] answers:
 //!    `402 Payment Required` without credit, `403` for a number no plan prices, else the
-//!    call is forwarded. A call to a name (a subscriber, a service) is on-net and free.
+//!    call is forwarded. A call to a name (a subscriber, a service) is not rated, nor one
+//!    that stays on this network when `[billing] on_net = "free"`.
 //! 2. `on_dialog`: answered → the first slice is debited; ended (a BYE, or the proxy's
 //!    hang-up) → [`Credit::ended`] settles, and the settlement ([`Record::Settle`]) goes
 //!    to the accounting writer, which writes it with the call's record in one
@@ -35,6 +36,7 @@ use billing::{Authorization, CallId, Credit, CreditConfig, Currency, Decimal, Ev
 use sip::{Message, Method, Uri};
 use store::{AccountKind, Address, EntryKind, NewEntry};
 
+use crate::config::OnNet;
 use crate::engine::io::{Answer, IoId, IoRequest, Now, PrepaidCaller, Record, Settle, Source};
 use crate::policy::hook::{DialogEvent, EndReason, Flow, Hook, HookCx};
 use crate::proxy::Forward;
@@ -131,6 +133,8 @@ pub(crate) struct PrepaidHook {
     /// The plans, to authorise a call of an account already followed without I/O.
     rater: SharedRater,
     config: CreditConfig,
+    /// Whether calls that stay on this network are charged.
+    on_net: OnNet,
     accounts: HashMap<Address, Account>,
     calls: HashMap<String, PaidCall>,
     authorizing: HashMap<IoId, Authorizing>,
@@ -143,10 +147,16 @@ pub(crate) struct PrepaidHook {
 
 impl PrepaidHook {
     /// A hook for the prepaid accounts in `book`, pricing with `rater`'s plans.
-    pub(crate) fn new(book: AccountBook, rater: SharedRater, config: CreditConfig) -> PrepaidHook {
+    pub(crate) fn new(
+        book: AccountBook,
+        rater: SharedRater,
+        config: CreditConfig,
+        on_net: OnNet,
+    ) -> PrepaidHook {
         PrepaidHook {
             book,
             rater,
+            on_net,
             config,
             accounts: HashMap::default(),
             calls: HashMap::default(),
@@ -463,8 +473,11 @@ impl Hook for PrepaidHook {
         if self.calls.contains_key(call_id) {
             return Flow::Continue; // forwarded again (the failure phase): authorised
         }
+        if forward.on_net && self.on_net == OnNet::Free {
+            return Flow::Continue; // stays on this network: free
+        }
         let Some(number) = dialled_number(request) else {
-            return Flow::Continue; // on-net, free
+            return Flow::Continue; // a name, not a number: not rated
         };
         self.clock = Some(cx.now);
         if let Some(flow) = self.authorize_from_memory(cx.now, call_id, caller, &number) {

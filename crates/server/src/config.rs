@@ -68,6 +68,22 @@ pub struct ServerConfig {
     /// Prepaid credit control: the slice of call time debited at a time, the longest call
     /// ([`crate::billing`]).
     pub credit: billing::CreditConfig,
+    /// Whether calls that stay on this network (to a subscriber or a media service, not
+    /// through a gateway or to another domain) are charged.
+    pub on_net: OnNet,
+}
+
+/// What calls between the provider's own subscribers cost (seed 000 §3.2.2.3: "the
+/// provider might decide not to charge IP to IP calls and instead charge only calls to
+/// other networks such as PSTN").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnNet {
+    /// Priced like any call to a number (a subscriber reached by a numeric name or alias
+    /// costs what its number's rate says).
+    #[default]
+    Rated,
+    /// Free: not authorised against prepaid credit, not priced on the record.
+    Free,
 }
 
 /// Settings of the proxy (RFC 3261 §16) and its routing policy.
@@ -187,6 +203,7 @@ impl Default for ServerConfig {
             control_socket: None,
             services: crate::services::names::ServicesConfig::default(),
             credit: billing::CreditConfig::default(),
+            on_net: OnNet::default(),
         }
     }
 }

@@ -87,7 +87,9 @@ mod voicemail;
 mod writer_thread;
 
 pub use auth::{check_identity, AuthKind, Decision, DigestAuth, Ha1s};
-pub use config::{ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer};
+pub use config::{
+    OnNet, ProxyConfig, RelayBackend, RelaySettings, ServerConfig, UnknownUserAnswer,
+};
 pub use engine::overload::OverloadLimits;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};

@@ -273,8 +273,14 @@ pub(crate) enum Record {
     Acc(AccEvent),
     /// A change of the live-call list.
     Call(CallWrite),
-    /// A call detail record: a call attempt ended.
-    Cdr(Box<store::Cdr>),
+    /// A call detail record: a call attempt ended. `free`: not to be priced (a call
+    /// that stayed on this network, with `[billing] on_net = "free"`).
+    Cdr {
+        /// The record.
+        cdr: Box<store::Cdr>,
+        /// Not priced.
+        free: bool,
+    },
     /// A ledger entry of a running prepaid call: a slice of its credit taken.
     Ledger(store::NewEntry),
     /// How a prepaid call settled: the charge for its record, and the ledger entry that

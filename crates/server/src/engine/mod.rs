@@ -1159,6 +1159,7 @@ impl Engine {
                     DialogEvent::Started {
                         invite,
                         source: source.addr.ip(),
+                        on_net: forward.on_net,
                     },
                 );
             }

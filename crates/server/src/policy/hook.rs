@@ -86,6 +86,8 @@ pub(crate) enum DialogEvent<'a> {
         invite: &'a Message,
         /// Where it came from.
         source: IpAddr,
+        /// It stays on this network (to a subscriber or a service).
+        on_net: bool,
     },
     /// A final response went to the caller: answered (2xx) or failed.
     Settled {

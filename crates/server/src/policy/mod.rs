@@ -67,6 +67,7 @@ pub(crate) fn hooks(
             accounts,
             rater,
             config.credit,
+            config.on_net,
         )),
     ];
     if let Some(setup) = relay {
@@ -80,6 +81,7 @@ pub(crate) fn hooks(
     }
     hooks.push(Box::new(crate::accounting::Accounting::new(
         config.node.clone(),
+        config.on_net,
     )));
     if let Some(ring) = capture {
         hooks.push(Box::new(crate::capture::hook::CaptureHook::new(ring)));

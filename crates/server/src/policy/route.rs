@@ -198,6 +198,7 @@ fn our_domain(
             crate::services::route(cx, &user, &domain, caller.0 || caller.1, from)?
         {
             forward.targets = targets;
+            forward.on_net = true;
             return Ok(Decision::Proxy(forward));
         }
     }
@@ -216,6 +217,7 @@ fn our_domain(
             forward.targets = call.targets;
             forward.fallbacks = call.fallbacks;
             forward.voicemail = call.voicemail;
+            forward.on_net = true;
             Ok(Decision::Proxy(forward))
         }
         // Our own callers hear why (an announcement as early media, then the refusal),

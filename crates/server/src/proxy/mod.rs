@@ -94,6 +94,9 @@ pub struct Forward {
     /// The local subscriber who placed the call, when the route authenticated them (the
     /// From user in its realm): whose account pays for it ([`crate::billing`]).
     pub caller: Option<store::Address>,
+    /// The call stays on this network: it goes to a subscriber or a media service, not
+    /// to a gateway or another domain (billing's `on_net`).
+    pub on_net: bool,
 }
 
 /// Changes made to a forwarded request besides the proxy's own (§16.6): what the NAT

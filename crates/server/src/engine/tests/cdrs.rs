@@ -9,7 +9,7 @@ fn cdrs(w: &World) -> Vec<Cdr> {
     w.records
         .iter()
         .filter_map(|r| match r {
-            Record::Cdr(c) => Some((**c).clone()),
+            Record::Cdr { cdr, .. } => Some((**cdr).clone()),
             _ => None,
         })
         .collect()
@@ -329,4 +329,40 @@ fn an_answered_call_ends_at_its_longest_duration_with_a_bye_to_both() {
     assert_eq!(all[0].hung_up_by, Some(HungUpBy::Proxy));
     assert_eq!(all[0].end_reason.as_deref(), Some("max duration"));
     assert_eq!(all[0].billable_secs(), 600);
+}
+
+#[test]
+fn with_on_net_free_calls_to_subscribers_are_not_priced_and_gateway_calls_are() {
+    let mut c = trusted_config();
+    c.on_net = crate::config::OnNet::Free;
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    let at_bob = call_bob(&mut w, "n1");
+    w.receive(BOB_1, &answer_to(&at_bob, 486, "b1", None));
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:0812345678@example.com",
+            "n2",
+            false,
+        ),
+    );
+    let at_gateway = w
+        .sent_to(GATEWAY)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite))
+        .expect("a number goes to the gateway");
+    w.receive(GATEWAY, &answer_to(&at_gateway, 486, "g1", None));
+    let free: Vec<(String, bool)> = w
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Cdr { cdr, free } => Some((cdr.call_id.clone(), *free)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(free, [("n1".into(), true), ("n2".into(), false)]);
 }

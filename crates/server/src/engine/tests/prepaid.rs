@@ -152,7 +152,7 @@ fn cdr(w: &World, call: &str) -> store::Cdr {
     w.records
         .iter()
         .find_map(|r| match r {
-            Record::Cdr(c) if c.call_id == call => Some((**c).clone()),
+            Record::Cdr { cdr, .. } if cdr.call_id == call => Some((**cdr).clone()),
             _ => None,
         })
         .unwrap()

@@ -221,10 +221,9 @@ impl RelayHandle {
         lock(&self.shared.engine).list()
     }
 
-    /// Calls relayed now, and the totals since the relay started ([`Engine::totals`]).
-    pub fn totals(&self) -> (usize, RelayTotals) {
-        let engine = lock(&self.shared.engine);
-        (engine.call_count(), engine.totals())
+    /// The totals since the relay started ([`Engine::totals`]).
+    pub fn totals(&self) -> RelayTotals {
+        lock(&self.shared.engine).totals()
     }
 
     /// Answers one NG datagram (see [`crate::ng::server`]).

@@ -42,13 +42,7 @@ impl Exposition {
         self.out.push_str("# HELP ");
         self.out.push_str(name);
         self.out.push(' ');
-        for c in help.chars() {
-            match c {
-                '\\' => self.out.push_str("\\\\"),
-                '\n' => self.out.push_str("\\n"),
-                c => self.out.push(c),
-            }
-        }
+        escape(&mut self.out, help, false);
         self.out.push('\n');
         let _ = writeln!(self.out, "# TYPE {name} {}", kind.as_str());
     }
@@ -105,14 +99,7 @@ impl Exposition {
             }
             self.out.push_str(name);
             self.out.push_str("=\"");
-            for c in value.chars() {
-                match c {
-                    '\\' => self.out.push_str("\\\\"),
-                    '"' => self.out.push_str("\\\""),
-                    '\n' => self.out.push_str("\\n"),
-                    c => self.out.push(c),
-                }
-            }
+            escape(&mut self.out, value, true);
             self.out.push('"');
         }
         self.out.push('}');
@@ -121,6 +108,19 @@ impl Exposition {
     /// The text.
     pub(crate) fn finish(self) -> String {
         self.out
+    }
+}
+
+/// Appends `text` with backslash and line feed escaped (help text), and the double quote
+/// too in a label value (`quoted`).
+fn escape(out: &mut String, text: &str, quoted: bool) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quoted => out.push_str("\\\""),
+            c => out.push(c),
+        }
     }
 }
 

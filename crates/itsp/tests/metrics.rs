@@ -216,6 +216,41 @@ fn counters_move_by_a_known_load_and_promtool_accepts_the_scrape() {
     assert_eq!(get(&called, "itsp_tm_waiting"), 0.0);
 }
 
+/// Every metric the Grafana dashboard in `contrib/grafana/` queries is one the server
+/// exports (the relay's too: `itsp serve` runs the in-process relay by default).
+#[test]
+fn the_dashboard_queries_metrics_that_exist() {
+    let dashboard =
+        std::fs::read_to_string(common::repo_root().join("contrib/grafana/itsp-dashboard.json"))
+            .unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    assert_eq!(parsed["title"], "itsp");
+    let data = DataDir::with_users(&[]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let (_, text) = scrape_at(server.http.unwrap());
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut queried = 0;
+    for prefix in ["itsp_", "process_"] {
+        for (at, _) in dashboard.match_indices(prefix) {
+            let name: String = dashboard[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let family = name.strip_suffix("_bucket").unwrap_or(&name);
+            assert!(
+                families.contains(&family),
+                "{family} is not exported: {families:?}"
+            );
+            queried += 1;
+        }
+    }
+    assert!(queried > 20, "{queried} metrics queried");
+}
+
 #[test]
 fn metrics_alone_with_the_portal_off_and_off_the_portal_when_asked() {
     let data = DataDir::with_users(&[]);

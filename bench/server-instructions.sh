@@ -31,6 +31,8 @@ Options:
   --count N        REGISTERs (default 2000), calls (default 500) or authenticated
                    REGISTERs (default 2000)
   --itsp PATH      the itsp binary (default: build target/release/itsp)
+  --serve-arg ARG  one more argument of `itsp serve` (repeat for several), e.g.
+                   --serve-arg --no-http: no portal, so no /metrics and no metrics tap
   --keep           keep the temporary directory (callgrind files: callgrind_annotate)
   -h, --help       this text
 
@@ -42,11 +44,13 @@ TEXT
 repo=$(cd "$(dirname "$0")/.." && pwd)
 peers=$repo/bench/peers
 only="" count="" itsp="" keep=0
+serve_args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --itsp) itsp=$2; shift 2 ;;
+    --serve-arg) serve_args+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -80,7 +84,8 @@ start_itsp() { # NAME [serve args]: itsp serve under callgrind, instrumentation 
     >"$tmp/$name.toml"
   valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg.%p" --dump-instr=no \
     --instr-atstart=no "$itsp" --log warn serve --config "$tmp/$name.toml" --listen udp:127.0.0.1:5070 \
-    --domain 127.0.0.1 --data-dir "$tmp/$name.data" "$@" >"$tmp/$name.log" 2>&1 &
+    --domain 127.0.0.1 --data-dir "$tmp/$name.data" "$@" ${serve_args[@]+"${serve_args[@]}"} \
+    >"$tmp/$name.log" 2>&1 &
   pid=$!
   started+=("$pid")
   local i

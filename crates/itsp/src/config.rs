@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) control: crate::capture_config::ControlSection,
     /// `[http]`: the web portal and REST API.
     pub(crate) http: HttpSection,
+    /// `[metrics]`: a listener of its own for `/metrics`.
+    pub(crate) metrics: MetricsSection,
     /// `[media]`: the media services (echo, voicemail, announcements).
     pub(crate) media: MediaSection,
     /// `[billing]`: prepaid credit control.
@@ -125,7 +127,7 @@ impl Config {
     pub(crate) fn changed_sections(&self, running: &Config) -> Vec<&'static str> {
         let differ =
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 19] = [
+        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 20] = [
             ("sip", &self.sip, &running.sip),
             ("store", &self.store, &running.store),
             ("registrar", &self.registrar, &running.registrar),
@@ -142,6 +144,7 @@ impl Config {
             ("capture", &self.capture, &running.capture),
             ("control", &self.control, &running.control),
             ("http", &self.http, &running.http),
+            ("metrics", &self.metrics, &running.metrics),
             ("media", &self.media, &running.media),
             ("billing", &self.billing, &running.billing),
             ("smtp", &self.smtp, &running.smtp),
@@ -165,6 +168,16 @@ pub(crate) struct HttpSection {
     /// Mark the session cookie `Secure` (the portal is reached over HTTPS through a
     /// reverse proxy).
     pub(crate) secure_cookies: bool,
+    /// Answer `GET /metrics` (Prometheus, unauthenticated) on the portal's listener.
+    pub(crate) metrics: bool,
+}
+
+/// `[metrics]`: where `/metrics` is served besides the portal (`--metrics-listen`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MetricsSection {
+    /// A TCP address (`ADDR:PORT`) that serves `/metrics` alone; `None`: none.
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 /// Where the portal listens by default: loopback only, so a fresh install shows nothing
@@ -177,6 +190,7 @@ impl Default for HttpSection {
             enabled: true,
             listen: std::net::SocketAddr::from(DEFAULT_HTTP_LISTEN),
             secure_cookies: false,
+            metrics: true,
         }
     }
 }
@@ -1242,6 +1256,14 @@ mod tests {
         assert_eq!(c.http.enabled, d.http.enabled);
         assert_eq!(c.http.listen, d.http.listen);
         assert_eq!(c.http.secure_cookies, d.http.secure_cookies);
+        assert_eq!(c.http.metrics, d.http.metrics);
+        assert_eq!(c.metrics.listen, d.metrics.listen);
+        let m = Config::parse("[http]\nmetrics = false\n[metrics]\nlisten = \"127.0.0.1:9494\"\n")
+            .unwrap();
+        assert_eq!(
+            (m.http.metrics, m.metrics.listen),
+            (false, Some(([127, 0, 0, 1], 9494).into()))
+        );
         assert_eq!(c.registrar.commit_window_ms, d.registrar.commit_window_ms);
         assert_eq!(c.location_durability(), d.location_durability());
         assert_eq!(format!("{:?}", c.proxy()), format!("{:?}", d.proxy()));

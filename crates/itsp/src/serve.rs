@@ -57,6 +57,11 @@ pub(crate) struct ServeArgs {
     /// Do not serve the web portal and REST API.
     #[arg(long, conflicts_with = "http_listen")]
     no_http: bool,
+    /// Also serve the Prometheus metrics (GET /metrics, unauthenticated) alone on
+    /// ADDR:PORT, e.g. 127.0.0.1:9494; `[metrics] listen`. They are on the portal's
+    /// listener too unless `[http] metrics = false`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Do not run the media services (echo, voicemail, announcements); `[media] enabled`.
     #[arg(long)]
     no_media: bool,
@@ -81,6 +86,8 @@ struct Settings {
     /// The portal's address; `None`: no portal.
     http: Option<std::net::SocketAddr>,
     portal: portal::PortalConfig,
+    /// Where `/metrics` is served: on the portal's listener, and alone on an address.
+    metrics: MetricsPlaces,
     /// The media services; `None`: off.
     media: Option<crate::config::MediaSettings>,
     /// E-mail (`[smtp]`); `None`: off.
@@ -89,6 +96,15 @@ struct Settings {
     config_file: Option<PathBuf>,
     /// What the config file said at start.
     config: Config,
+}
+
+/// Where `/metrics` is served ([`portal::metrics`]).
+#[derive(Debug, Clone, Copy)]
+struct MetricsPlaces {
+    /// On the portal's listener (when the portal runs).
+    on_portal: bool,
+    /// Alone on this address.
+    listen: Option<std::net::SocketAddr>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -147,6 +163,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         secure_cookies: config.http.secure_cookies,
         ..portal::PortalConfig::default()
     };
+    let metrics = MetricsPlaces {
+        on_portal: http.is_some() && config.http.metrics,
+        listen: args.metrics_listen.or(config.metrics.listen),
+    };
+    // Nothing serves them: the tap does not count.
+    server.metrics = metrics.on_portal || metrics.listen.is_some();
     let media = if args.no_media || !config.media.enabled {
         None
     } else {
@@ -163,6 +185,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         server,
         http,
         portal,
+        metrics,
         media,
         smtp,
         config_file: args.config,
@@ -251,8 +274,15 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     if !settings.stun.is_empty() {
         tokio::spawn(stun.run());
     }
+    let metrics: Option<portal::metrics::MetricsSource> = server
+        .metrics()
+        .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);
     if let Some(addr) = settings.http {
-        start_portal(addr, portal_state).await;
+        let on_portal = metrics.clone().filter(|_| settings.metrics.on_portal);
+        start_portal(addr, portal_state, on_portal).await;
+    }
+    if let (Some(addr), Some(source)) = (settings.metrics.listen, metrics) {
+        start_metrics(addr, source).await;
     }
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
@@ -273,7 +303,11 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
 /// Serves the web portal on `addr`. A port in use is a warning, not a failure: the SIP
 /// server is what matters, and the README's first command must run on a machine where
 /// something else holds 8080.
-async fn start_portal(addr: std::net::SocketAddr, state: portal::AppState) {
+async fn start_portal(
+    addr: std::net::SocketAddr,
+    state: portal::AppState,
+    metrics: Option<portal::metrics::MetricsSource>,
+) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -288,9 +322,37 @@ async fn start_portal(addr: std::net::SocketAddr, state: portal::AppState) {
     };
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(http = %local, "web portal and REST API listening: http://{local}/");
+    if metrics.is_some() {
+        tracing::info!(metrics = %local, "Prometheus metrics: http://{local}/metrics");
+    }
     tokio::spawn(async move {
-        if let Err(e) = portal::serve(listener, state, std::future::pending()).await {
+        let serving = portal::serve_with_metrics(listener, state, metrics, std::future::pending());
+        if let Err(e) = serving.await {
             tracing::error!(error = %e, "the web portal stopped");
+        }
+    });
+}
+
+/// Serves `/metrics` alone on `addr` (`--metrics-listen`). Like the portal, a port in use
+/// is a warning: the SIP server runs on.
+async fn start_metrics(addr: std::net::SocketAddr, source: portal::metrics::MetricsSource) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(
+                metrics_listen = %addr,
+                error = %e,
+                "the metrics are not served there: cannot listen (choose another address \
+                 with --metrics-listen or [metrics] listen)"
+            );
+            return;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(metrics = %local, "Prometheus metrics: http://{local}/metrics");
+    tokio::spawn(async move {
+        if let Err(e) = portal::metrics::serve(listener, source, std::future::pending()).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
         }
     });
 }

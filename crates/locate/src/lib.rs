@@ -47,8 +47,10 @@
 //! | `naptr.rs` | [`NaptrRecord`], [`select_naptr`]: which NAPTR records apply, in which order, pure | RFC 3263 §4.1, RFC 3403 |
 //! | `srv.rs` | [`SrvRecord`], [`order_srv`]: priority and weighted random order with a seedable random source, pure | RFC 2782 |
 //! | `locator.rs` | [`Locator`]: the hickory resolver and the chain NAPTR → SRV → A/AAAA | RFC 3263 §4 |
+//! | `lookup_counts.rs` | [`LookupCounts`]: lookups made and failed by record type, for metrics | |
 
 mod locator;
+mod lookup_counts;
 mod naptr;
 mod plan;
 mod srv;
@@ -57,6 +59,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use locator::Locator;
+pub use lookup_counts::{LookupCounts, LookupKind, LookupSnapshot};
 pub use naptr::{select_naptr, NaptrChoice, NaptrRecord};
 pub use plan::{plan, Plan, DEFAULT_PORT};
 pub use srv::{order_srv, SrvRecord};

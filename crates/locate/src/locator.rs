@@ -18,6 +18,7 @@ use hickory_resolver::{ResolveError, TokioResolver};
 use sip::uri::SipUri;
 use transport::Protocol;
 
+use crate::lookup_counts::{LookupCounts, LookupKind};
 use crate::naptr::{select_naptr, NaptrChoice, NaptrRecord};
 use crate::plan::{plan, Plan, DEFAULT_PORT};
 use crate::srv::{order_srv, SrvRecord};
@@ -31,6 +32,7 @@ use crate::{LocateError, Target};
 #[derive(Clone)]
 pub struct Locator {
     resolver: Arc<TokioResolver>,
+    counts: Arc<LookupCounts>,
 }
 
 impl fmt::Debug for Locator {
@@ -59,6 +61,7 @@ impl Locator {
         set_options(builder.options_mut());
         Ok(Locator {
             resolver: Arc::new(builder.build()),
+            counts: Arc::default(),
         })
     }
 
@@ -76,7 +79,13 @@ impl Locator {
         set_options(builder.options_mut());
         Locator {
             resolver: Arc::new(builder.build()),
+            counts: Arc::default(),
         }
+    }
+
+    /// The lookups made and failed so far, shared by every clone (metrics).
+    pub fn lookup_counts(&self) -> Arc<LookupCounts> {
+        self.counts.clone()
     }
 
     /// RFC 3263 §4.1 (transport) and §4.2 (port and IP): every target for `uri`, in the
@@ -105,6 +114,7 @@ impl Locator {
     pub async fn locate(&self, uri: &SipUri<'_>) -> Result<Vec<Target>, LocateError> {
         let mut search = Search {
             resolver: &self.resolver,
+            counts: &self.counts,
             targets: Vec::new(),
             failure: None,
             rng: fastrand::Rng::new(),
@@ -198,6 +208,7 @@ fn reason(error: &ResolveError) -> String {
 /// The state of one [`Locator::locate`]: targets found so far, the first hard failure.
 struct Search<'r> {
     resolver: &'r TokioResolver,
+    counts: &'r LookupCounts,
     targets: Vec<Target>,
     failure: Option<LocateError>,
     rng: fastrand::Rng,
@@ -205,10 +216,11 @@ struct Search<'r> {
 
 impl Search<'_> {
     /// Remembers a lookup failure that is more than an empty answer.
-    fn note(&mut self, name: &str, error: &ResolveError) {
+    fn note(&mut self, kind: LookupKind, name: &str, error: &ResolveError) {
         if is_absent(error) {
             tracing::trace!(name, %error, "no records");
         } else {
+            self.counts.failed(kind);
             tracing::debug!(name, %error, "DNS lookup failed");
             self.failure.get_or_insert_with(|| LocateError::Dns {
                 name: name.trim_end_matches('.').to_owned(),
@@ -219,6 +231,7 @@ impl Search<'_> {
 
     /// RFC 3263 §4.1: the usable NAPTR records of `name`, in order.
     async fn naptr(&mut self, name: &str) -> Vec<NaptrChoice> {
+        self.counts.made(LookupKind::Naptr);
         match self.resolver.lookup(name, RecordType::NAPTR).await {
             Ok(lookup) => {
                 let records: Vec<NaptrRecord> = lookup
@@ -237,7 +250,7 @@ impl Search<'_> {
                 select_naptr(&records)
             }
             Err(error) => {
-                self.note(name, &error);
+                self.note(LookupKind::Naptr, name, &error);
                 Vec::new()
             }
         }
@@ -247,6 +260,7 @@ impl Search<'_> {
     /// addresses over `protocol`. Whether there were SRV records (even if they led to no
     /// address: then the A/AAAA fallback does not apply).
     async fn srv(&mut self, srv_name: &str, protocol: Protocol) -> bool {
+        self.counts.made(LookupKind::Srv);
         let records: Vec<SrvRecord> = match self.resolver.srv_lookup(srv_name).await {
             Ok(lookup) => lookup
                 .iter()
@@ -258,7 +272,7 @@ impl Search<'_> {
                 })
                 .collect(),
             Err(error) => {
-                self.note(srv_name, &error);
+                self.note(LookupKind::Srv, srv_name, &error);
                 return false;
             }
         };
@@ -271,11 +285,14 @@ impl Search<'_> {
             .filter(|r| r.target != ".")
             .collect();
         let resolver = self.resolver;
-        let lookups = ordered.iter().map(|r| addresses(resolver, &r.target));
+        let lookups = ordered.iter().map(|r| {
+            self.counts.made(LookupKind::Address);
+            addresses(resolver, &r.target)
+        });
         for (record, result) in ordered.iter().zip(join_all(lookups).await) {
             match result {
                 Ok(ips) => self.push(&ips, protocol, record.port, &record.target),
-                Err(error) => self.note(&record.target, &error),
+                Err(error) => self.note(LookupKind::Address, &record.target, &error),
             }
         }
         true
@@ -283,9 +300,10 @@ impl Search<'_> {
 
     /// RFC 3263 §4.2: every A/AAAA address of `name` at `port` over `protocol`.
     async fn host(&mut self, name: &str, protocol: Protocol, port: u16) {
+        self.counts.made(LookupKind::Address);
         match addresses(self.resolver, name).await {
             Ok(ips) => self.push(&ips, protocol, port, name),
-            Err(error) => self.note(name, &error),
+            Err(error) => self.note(LookupKind::Address, name, &error),
         }
     }
 

@@ -73,6 +73,14 @@ async fn naptr_srv_a_chain() {
     .await;
     let questions = server.questions();
     assert_eq!(questions[0], q("example.com", RecordType::NAPTR));
+    // Counted for the metrics: one NAPTR, two SRV (TCP, UDP), one address lookup per SRV
+    // target; nothing failed.
+    let counts = locator.lookup_counts().snapshot();
+    let made: Vec<(&str, u64, u64)> = counts
+        .iter()
+        .map(|(k, m, f)| (k.as_str(), *m, *f))
+        .collect();
+    assert_eq!(made, [("naptr", 1, 0), ("srv", 2, 0), ("a_aaaa", 2, 0)]);
     // The TLS branch is never followed, and the NAPTR records made the fallbacks needless.
     for skipped in [
         q("_sips._tcp.example.com", RecordType::SRV),
@@ -274,6 +282,11 @@ async fn server_failure_is_a_dns_error_unless_something_was_found() {
     );
     let err = locate(&locator, "sip:broken.test:5062").await.unwrap_err();
     assert!(matches!(err, LocateError::Dns { .. }), "{err:?}");
+    let failed: u64 = locator.lookup_counts().snapshot().iter().map(|c| c.2).sum();
+    assert!(
+        failed >= 2,
+        "SERVFAIL answers count as failed lookups: {failed}"
+    );
     // A failing SRV lookup for UDP does not hide the TCP servers.
     expect(
         &locator,

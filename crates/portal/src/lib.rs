@@ -27,6 +27,9 @@
 //! - `problem.rs`: [`problem::Problem`] (RFC 9457) and the JSON body extractor whose
 //!   errors name the member at fault.
 //! - `time.rs`: RFC 3339 times.
+//! - `metrics.rs`: `GET /metrics`, the server's Prometheus metrics rendered by a
+//!   [`metrics::MetricsSource`] it is handed (merged by [`serve_with_metrics`], or served
+//!   alone by [`metrics::serve`]).
 //! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
 //!   groups), `forwarding`, `registrations`, `session`, `status` — each with the operation
 //!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
@@ -45,6 +48,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod metrics;
 pub mod pages;
 pub mod problem;
 pub mod time;
@@ -160,6 +164,15 @@ pub fn router(state: AppState) -> Router {
         .layer(header(header::CACHE_CONTROL, "no-store"))
 }
 
+/// [`router`] with `GET /metrics` when `metrics` is given (see [`metrics`]).
+pub fn router_with_metrics(state: AppState, metrics: Option<metrics::MetricsSource>) -> Router {
+    let portal = router(state);
+    match metrics {
+        Some(source) => portal.merge(metrics::router(source)),
+        None => portal,
+    }
+}
+
 /// 404: a problem for the API, a page for people.
 async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
@@ -175,7 +188,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    serve_with_metrics(listener, state, None, shutdown).await
+}
+
+/// [`serve`], with `GET /metrics` answered by `metrics` when given.
+pub async fn serve_with_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    metrics: Option<metrics::MetricsSource>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with_metrics(state, metrics))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -20,7 +20,7 @@ use crate::ports::{PortPool, DEFAULT_PORTS};
 use crate::request::{MediaRequest, Rewritten};
 use crate::rewrite::{announced, rewrite};
 use crate::session::{Call, Component, Side, Stream, RTP};
-use crate::stats::{CallStats, PartyStats, SideStats};
+use crate::stats::{CallStats, PartyStats, RelayTotals, SideStats};
 
 /// Configuration of an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +95,8 @@ pub struct Engine {
     /// By port pair index: who owns the pair.
     owners: Vec<Option<Owner>>,
     released: Vec<u16>,
+    /// Calls created, and the counters of the calls removed (for [`Engine::totals`]).
+    ended: RelayTotals,
 }
 
 impl Engine {
@@ -110,6 +112,7 @@ impl Engine {
             by_call_id: HashMap::new(),
             owners,
             released: Vec::new(),
+            ended: RelayTotals::default(),
         })
     }
 
@@ -121,6 +124,24 @@ impl Engine {
     /// Calls in the table.
     pub fn call_count(&self) -> usize {
         self.by_call_id.len()
+    }
+
+    /// Totals since the relay started (metrics): calls created, and the packets, bytes,
+    /// errors and loss of the calls removed plus those of the live ones. Costs a walk over
+    /// the live calls; the per-packet path pays nothing for it.
+    pub fn totals(&self) -> RelayTotals {
+        let mut totals = self.ended;
+        for stream in self
+            .calls
+            .iter()
+            .flatten()
+            .flat_map(|c| c.streams.iter().flatten())
+        {
+            for side in &stream.sides {
+                totals.add_side(&side.counters, side.loss.lost());
+            }
+        }
+        totals
     }
 
     /// Free port pairs.
@@ -261,6 +282,9 @@ impl Engine {
             self.calls.resize_with(index + 1, || None);
         }
         self.calls[index] = Some(call);
+        if existing.is_none() {
+            self.ended.sessions += 1;
+        }
         self.by_call_id.insert(request.call_id.clone(), slot);
         Ok(Rewritten {
             sdp: sdp.to_bytes(),
@@ -280,6 +304,7 @@ impl Engine {
             .and_then(Option::take)
             .ok_or(RelayError::UnknownCall)?;
         let stats = snapshot(&call);
+        self.ended.add_call(&stats);
         for port in call.ports() {
             self.release_port(port);
         }

@@ -438,3 +438,38 @@ fn asymmetric_party_always_gets_its_announced_address() {
         }
     );
 }
+
+#[test]
+fn totals_keep_the_counters_of_ended_calls_and_add_the_live_ones() {
+    let mut e = engine();
+    let t = Instant::now();
+    assert_eq!(e.totals(), RelayTotals::default());
+    let (alice_port, _bob_port) = answered(&mut e, t);
+    let alice = addr("10.0.0.16:8000");
+    // Seq 1, 2, 4: one lost.
+    for seq in [1u16, 2, 4] {
+        e.forward(t, alice_port, alice, &rtp(seq));
+    }
+    let live = e.totals();
+    assert_eq!(live.sessions, 1);
+    assert_eq!(live.packets, 3);
+    assert_eq!(live.bytes, 3 * 172);
+    assert_eq!(live.lost, 1);
+    // A repeated offer is the same call.
+    e.offer(
+        t,
+        &request("alice", None, sdp("10.0.0.16", &[8000])),
+        &mut |_| true,
+    )
+    .unwrap();
+    assert_eq!(e.totals().sessions, 1);
+    e.delete("call-1").unwrap();
+    assert_eq!(
+        e.totals(),
+        live,
+        "an ended call's counters stay in the totals"
+    );
+    // A late packet of the ended call counts nowhere.
+    e.forward(t, alice_port, alice, &rtp(5));
+    assert_eq!(e.totals(), live);
+}

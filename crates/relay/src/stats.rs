@@ -204,6 +204,43 @@ pub struct PartyCounters {
     pub lost: u64,
 }
 
+/// The relay's running totals since it started, over ended and live calls alike: what
+/// a metrics scrape reads ([`crate::Engine::totals`]). Every field only grows, except
+/// that the loss of a live stream can shrink a little when late packets arrive (RFC
+/// 3550 A.3 counts duplicates against it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayTotals {
+    /// Calls created (first offers).
+    pub sessions: u64,
+    /// Datagrams received, RTP and RTCP.
+    pub packets: u64,
+    /// Their bytes (UDP payload).
+    pub bytes: u64,
+    /// Datagrams not forwarded (see [`Counters::errors`]).
+    pub errors: u64,
+    /// RTP packets lost on the way to the relay.
+    pub lost: u64,
+}
+
+impl RelayTotals {
+    /// Adds what `side` received and lost.
+    pub(crate) fn add_side(&mut self, counters: &[Counters; 2], lost: u64) {
+        for c in counters {
+            self.packets += c.packets;
+            self.bytes += c.bytes;
+            self.errors += c.errors;
+        }
+        self.lost += lost;
+    }
+
+    /// Adds a call's final snapshot.
+    pub(crate) fn add_call(&mut self, call: &CallStats) {
+        for side in call.parties.iter().flat_map(|p| &p.streams) {
+            self.add_side(&[side.rtp, side.rtcp], side.lost);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

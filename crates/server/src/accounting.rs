@@ -580,6 +580,11 @@ impl AccountingWriter {
     pub(crate) async fn close(&self) {
         self.writer.close().await;
     }
+
+    /// Its queue depth and commit times (metrics).
+    pub(crate) fn stats(&self) -> std::sync::Arc<crate::writer_thread::WriterStats> {
+        self.writer.stats()
+    }
 }
 
 /// Writes one batch of records (everything queued within [`WINDOW`] of the first, up to

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// The control socket (`itsp trace`); `None`: none. `itsp serve` puts it in the data
     /// directory (`control.sock`) unless `[control] socket` says otherwise.
     pub control_socket: Option<std::path::PathBuf>,
+    /// Count for the Prometheus metrics ([`crate::metrics`]): the tap on every message
+    /// and the dialog counts. Off when nothing serves `/metrics` (`itsp serve` decides).
+    pub metrics: bool,
     /// The media services: where their user agent is, the names that reach them,
     /// voicemail and announcements (`[media]`).
     pub services: crate::services::names::ServicesConfig,
@@ -201,6 +204,7 @@ impl Default for ServerConfig {
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
             capture: crate::capture::CaptureConfig::default(),
             control_socket: None,
+            metrics: true,
             services: crate::services::names::ServicesConfig::default(),
             credit: billing::CreditConfig::default(),
             on_net: OnNet::default(),

@@ -13,7 +13,7 @@
 //!
 //! Routing policy is a set of phases (`policy`): the main route, which reads like the
 //! seed's `ser.cfg`, and one hook per cross-cutting feature (NAT, media relay,
-//! prepaid billing, accounting, capture).
+//! prepaid billing, accounting, capture, metrics).
 //!
 //! Modules are public only where `itsp` needs their settings types; the engine, the
 //! policy and the writers are the crate's own.
@@ -32,6 +32,7 @@
 //! | `billing` | prepaid calls: authorisation (402 without credit), slices of credit, the hang-up when it runs out; who pays how (`AccountBook`) |
 //! | [`capture`] | SIP capture: the tap into a bounded ring; pcap files, HEP v3 export, trace filters |
 //! | [`control`] | the control socket of a running server (`itsp trace`): JSON lines over a Unix socket |
+//! | [`metrics`] | Prometheus metrics: the tap counting messages by method and code, dialog events, gauges read from the engine, relay, writers, DNS, process; the text format |
 //! | `natping` | keepalives to NATed bindings |
 //! | [`rating`] | the plans of the stored tariff files; the price put on each answered call's record |
 //! | [`pstn`] | telephone numbers to gateways with group permissions per destination class (the seed's `route[2]`) |
@@ -67,6 +68,7 @@ mod error;
 pub mod guard;
 mod location;
 pub mod media_relay;
+pub mod metrics;
 pub mod nat;
 pub(crate) mod natping;
 pub(crate) mod persist;
@@ -93,6 +95,7 @@ pub use config::{
 pub use engine::overload::OverloadLimits;
 pub use error::StartError;
 pub use location::{aor_key, Binding, Change, Location};
+pub use metrics::Metrics;
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use services::ServicesConfig;

@@ -161,6 +161,11 @@ impl LocationWriter {
     pub(crate) async fn close(&self) {
         self.thread.close().await;
     }
+
+    /// Its queue depth and commit times (metrics).
+    pub(crate) fn stats(&self) -> std::sync::Arc<crate::writer_thread::WriterStats> {
+        self.thread.stats()
+    }
 }
 
 /// Commits a batch of jobs in one transaction and tells each job how it went.

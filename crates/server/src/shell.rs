@@ -68,6 +68,8 @@ pub struct Server {
     shared: Arc<Shared>,
     receivers: Receivers,
     capture: Capture,
+    /// The counters of the metrics hook (`None`: metrics off).
+    sip_counts: Option<Arc<crate::metrics::sip_counts::SipCounts>>,
 }
 
 /// The SIP capture's ring and what reads it ([`crate::capture`], [`crate::control`]).
@@ -247,6 +249,7 @@ impl Server {
         let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
         let bans_version = store.table_version(store::BANS_TABLE).await?;
         let capture = Capture::start(&config)?;
+        let sip_counts = config.metrics.then(Arc::default);
         let mut engine = Engine::new(EngineSetup {
             config: config.clone(),
             listens: transports.local_addrs(),
@@ -256,6 +259,7 @@ impl Server {
             network: Box::new(SystemNetwork::default()),
             relay: relay_setup,
             capture: capture.ring.clone(),
+            metrics: sip_counts.clone(),
             accounts: book.clone(),
             rater: rater.clone(),
         });
@@ -287,6 +291,7 @@ impl Server {
                 shared: Arc::new(shared),
                 receivers,
                 capture,
+                sip_counts,
             },
             report,
         ))
@@ -297,6 +302,17 @@ impl Server {
         Reloader {
             shared: self.shared.clone(),
         }
+    }
+
+    /// The Prometheus metrics of this server, to serve at `/metrics` (`None` when
+    /// [`ServerConfig::metrics`] is off).
+    pub fn metrics(&self) -> Option<crate::Metrics> {
+        let counts = self.sip_counts.clone()?;
+        let shared = self.shared.clone();
+        let capture = self.capture.ring.is_some();
+        Some(crate::Metrics::new(counts, move || {
+            shared.metrics_readings(capture)
+        }))
     }
 
     /// The sockets actually bound (with the ports the OS chose for port 0).
@@ -432,6 +448,28 @@ impl Shared {
             relay_sessions,
             store: self.store.backend_name().into(),
             capture,
+        }
+    }
+
+    /// What a metrics scrape reads besides the hook's counters: the status (the same
+    /// numbers as `itsp status`), failed authentications, the relay's totals, the writers'
+    /// queues and commit times, DNS lookups.
+    fn metrics_readings(&self, capture: bool) -> crate::metrics::Readings {
+        let status = self.status(capture);
+        let auth_failures = lock(&self.engine).auth_failures_total();
+        let relay = match &self.relay {
+            Some(relay::Controller::Local(handle)) => Some(handle.totals()),
+            _ => None,
+        };
+        crate::metrics::Readings {
+            status,
+            auth_failures,
+            relay,
+            writers: vec![
+                ("location", self.location_writer.stats()),
+                ("calls", self.accounting.stats()),
+            ],
+            dns: self.locator.lookup_counts().snapshot(),
         }
     }
 

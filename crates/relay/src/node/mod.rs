@@ -42,6 +42,7 @@ use crate::error::RelayError;
 use crate::ng::server::{handle, Clock};
 use crate::request::{MediaRequest, Rewritten};
 use crate::stats::CallStats;
+use crate::stats::RelayTotals;
 
 /// Configuration of a relay node or of the in-process relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +253,11 @@ impl RelayHandle {
     /// The Call-IDs relayed now.
     pub fn list(&self) -> Vec<String> {
         lock(&self.shared.engine).list()
+    }
+
+    /// The totals since the relay started ([`Engine::totals`]).
+    pub fn totals(&self) -> RelayTotals {
+        lock(&self.shared.engine).totals()
     }
 
     /// Answers one NG datagram (see [`crate::ng::server`]).

@@ -225,6 +225,8 @@ pub(crate) struct EngineSetup {
     pub relay: Option<crate::media_relay::RelaySetup>,
     /// The capture ring the capture hook fills (`None`: no capture).
     pub capture: Option<crate::capture::ring::SharedRing>,
+    /// The counters the metrics hook fills (`None`: no metrics).
+    pub metrics: Option<std::sync::Arc<crate::metrics::sip_counts::SipCounts>>,
     /// How each subscriber with an account pays, kept up to date by the shell.
     pub accounts: crate::billing::AccountBook,
     /// The rating plans in force (prepaid authorisation).
@@ -243,12 +245,13 @@ impl Engine {
             network,
             relay,
             capture,
+            metrics,
             accounts,
             rater,
         } = setup;
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&secret[..8]);
-        let hooks = crate::policy::hooks(&config, relay, capture, accounts, rater);
+        let hooks = crate::policy::hooks(&config, relay, capture, metrics, accounts, rater);
         let tapping = hooks.iter().any(|h| h.taps());
         Engine {
             auth: DigestAuth::new(&secret, config.nonce_lifetime)
@@ -639,6 +642,11 @@ impl Engine {
     /// `read_at` and are missing were lifted by an operator and are lifted here too.
     pub(crate) fn set_bans(&mut self, read_at: Now, bans: &[store::Ban]) {
         self.guard.set_bans(read_at, bans);
+    }
+
+    /// Failed authentications since the start (metrics).
+    pub(crate) fn auth_failures_total(&self) -> u64 {
+        self.guard.failures_total()
     }
 
     #[cfg(test)]

@@ -119,6 +119,7 @@ impl World {
             network: Box::new(FakeNetwork),
             relay,
             capture: None,
+            metrics: None,
             accounts: book.clone(),
             rater: prepaid::rater(),
         });

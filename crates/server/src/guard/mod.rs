@@ -182,6 +182,8 @@ pub(crate) struct Guard {
     blocked: table::Table<IpAddr, Instant>,
     /// Blocks asked since the last [`Guard::take_blocks`].
     blocks: Vec<(IpAddr, Instant)>,
+    /// Failed authentications since the start, trusted sources aside (metrics).
+    failures_total: u64,
 }
 
 /// How long the transports drop a source the guard drops, per request: a short time,
@@ -202,6 +204,7 @@ impl Guard {
             writes: Vec::new(),
             blocked: table::Table::new(capacity),
             blocks: Vec::new(),
+            failures_total: 0,
         }
     }
 
@@ -279,6 +282,7 @@ impl Guard {
         if self.trusted(ip) {
             return;
         }
+        self.failures_total += 1;
         let key = source_key(ip);
         let counted = self
             .failures
@@ -314,6 +318,11 @@ impl Guard {
                 .take(200)
                 .collect(),
         });
+    }
+
+    /// Failed authentications since the start (each "auth failed" line), for the metrics.
+    pub(crate) fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     /// The bans decided since the last call, to write to the store.

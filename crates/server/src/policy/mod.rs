@@ -17,7 +17,7 @@
 //!   - `on_dialog`: a call started, was answered, failed, or ended with who hung up:
 //!     accounting, the relay session's end;
 //!   - `on_tap`: every message in and out as on the wire, for the hooks that say they tap:
-//!     the SIP capture ([`crate::capture`]), metrics.
+//!     the SIP capture ([`crate::capture`]), the metrics ([`crate::metrics`]).
 //!
 //!   Forwarding to a subscriber's own busy and no-answer targets comes first, inside the
 //!   proxy context ([`crate::proxy::Fallbacks`]: the no-answer one cancels branches that
@@ -53,11 +53,13 @@ use hook::Hook;
 /// without credit is refused before the relay sets anything up; a settlement reaches the
 /// writer before the call's record), then the media relay, then voicemail (when the media
 /// services run: failed calls to the mailbox), then accounting; the capture (the tap only)
-/// when there is a ring to fill.
+/// when there is a ring to fill; the metrics (the tap and the dialog phase) when there
+/// are counters to fill.
 pub(crate) fn hooks(
     config: &ServerConfig,
     relay: Option<crate::media_relay::RelaySetup>,
     capture: Option<crate::capture::ring::SharedRing>,
+    metrics: Option<std::sync::Arc<crate::metrics::sip_counts::SipCounts>>,
     accounts: crate::billing::AccountBook,
     rater: crate::rating::SharedRater,
 ) -> Vec<Box<dyn Hook>> {
@@ -85,6 +87,9 @@ pub(crate) fn hooks(
     )));
     if let Some(ring) = capture {
         hooks.push(Box::new(crate::capture::hook::CaptureHook::new(ring)));
+    }
+    if let Some(counts) = metrics {
+        hooks.push(Box::new(crate::metrics::hook::MetricsHook::new(counts)));
     }
     hooks
 }

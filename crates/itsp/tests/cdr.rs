@@ -290,6 +290,7 @@ fn thousands_of_records_stream_across_pages_with_their_filters() {
                 end_reason: None,
                 node: "n1".into(),
                 charge: None,
+                media: None,
             }
         })
         .collect();

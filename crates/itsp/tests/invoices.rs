@@ -66,6 +66,7 @@ fn call(id: &str, caller: &str, number: &str, start_ms: i64, secs: i64, cost: Op
             cost: c.into(),
             currency: "EUR".into(),
         }),
+        media: None,
     }
 }
 

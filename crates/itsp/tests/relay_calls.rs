@@ -54,6 +54,31 @@ fn a_relayed_call_carries_tones_both_ways_through_hold_and_resume() {
     // both phones (each sent more than 150 in 3.5 s).
     let ended = server.wait_log("relay session ended", WAIT);
     assert_eq!(ended["fields"]["why"], "BYE");
+    // ... and its counters are on the call's record: each side sent more than 150.
+    let deadline = std::time::Instant::now() + WAIT;
+    let record = loop {
+        let all = common::admin_json(&data, &["cdr", "list"]);
+        if let Some(r) = all
+            .as_array()
+            .and_then(|a| a.first())
+            .filter(|r| !r["caller_packets"].is_null())
+        {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no relay counters on the record: {all:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for side in ["caller_packets", "callee_packets"] {
+        assert!(record[side].as_i64().unwrap() > 150, "{side}: {record:#}");
+    }
+    assert!(
+        record["media_bytes"].as_i64().unwrap() > 300 * 160,
+        "{record:#}"
+    );
+    assert_eq!(record["caller_lost"], 0, "{record:#}");
     let relayed = ended["fields"]["rtp_packets"].as_u64().unwrap();
     let sent: u64 = sides
         .iter()

@@ -191,6 +191,7 @@ fn call_record(
         end_reason: None,
         node: "n".into(),
         charge: None,
+        media: None,
     }
 }
 

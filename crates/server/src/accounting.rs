@@ -471,6 +471,7 @@ fn cdr(
         end_reason: None,
         node: node.to_owned(),
         charge: None,
+        media: None,
     }
 }
 
@@ -597,11 +598,13 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
     let mut calls = Vec::new();
     let mut cdrs = Vec::new();
     let mut entries = Vec::new();
+    let mut media: Vec<store::MediaUpdate> = Vec::new();
     for record in batch {
         match record {
             Record::Acc(a) => acc.push(a),
             Record::Call(c) => calls.push(c),
             Record::Ledger(e) => entries.push(e),
+            Record::Media(m) => media.push(m),
             Record::Settle(s) => {
                 money.settles.insert(s.call_id.clone(), (*s, 0));
             }
@@ -623,6 +626,20 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
         entries.extend(settlement_entry(settle));
         false
     });
+    // The relay's counters: on the records of this batch before they are written, else
+    // on records written before.
+    media.retain(|m| {
+        match cdrs
+            .iter_mut()
+            .find(|c| c.call_id == m.call_id && c.from_tag == m.from_tag)
+        {
+            Some(cdr) => {
+                cdr.media = Some(m.media);
+                false
+            }
+            None => true,
+        }
+    });
     if !acc.is_empty() {
         if let Err(e) = writer.record_acc(&acc) {
             tracing::error!(error = %e, rows = acc.len(), "accounting records not saved");
@@ -640,6 +657,11 @@ fn write(writer: &mut Writer, money: &mut Money, batch: Vec<Record>) {
                     tracing::error!(error = %e, call_id = %cdr.call_id, "call detail record not saved");
                 }
             }
+        }
+    }
+    if !media.is_empty() {
+        if let Err(e) = writer.record_media(&media) {
+            tracing::error!(error = %e, rows = media.len(), "relay counters not put on call records");
         }
     }
     // After the records, which took their calls off the live-call list with them.

@@ -69,7 +69,7 @@ pub struct ServerConfig {
     /// voicemail and announcements (`[media]`).
     pub services: crate::services::names::ServicesConfig,
     /// Prepaid credit control: the slice of call time debited at a time, the longest call
-    /// ([`crate::billing`]).
+    /// (`billing.rs`).
     pub credit: billing::CreditConfig,
     /// Whether calls that stay on this network (to a subscriber or a media service, not
     /// through a gateway or to another domain) are charged.

@@ -326,6 +326,7 @@ mod tests {
             end_reason: None,
             node: "n".into(),
             charge: None,
+            media: None,
         }
     }
 

@@ -635,15 +635,25 @@ impl Shared {
                 tokio::spawn(async move {
                     if let Some(relay) = &shared.relay {
                         match relay.delete(&call_id, &from_tag).await {
-                            Ok(counters) => tracing::info!(
-                                %call_id,
-                                why,
-                                rtp_packets = counters.rtp.packets,
-                                rtp_bytes = counters.rtp.bytes,
-                                rtcp_packets = counters.rtcp.packets,
-                                lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
-                                "relay session ended"
-                            ),
+                            Ok(counters) => {
+                                tracing::info!(
+                                    %call_id,
+                                    why,
+                                    rtp_packets = counters.rtp.packets,
+                                    rtp_bytes = counters.rtp.bytes,
+                                    rtcp_packets = counters.rtcp.packets,
+                                    lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
+                                    "relay session ended"
+                                );
+                                let media = call_media(&counters, &from_tag);
+                                shared.accounting.send(crate::engine::io::Record::Media(
+                                    store::MediaUpdate {
+                                        call_id,
+                                        from_tag,
+                                        media,
+                                    },
+                                ));
+                            }
                             Err(e) => {
                                 tracing::info!(%call_id, error = %e, "relay session not deleted")
                             }
@@ -974,6 +984,26 @@ async fn accounts_loop(shared: Arc<Shared>) {
             Err(e) => tracing::error!(error = %e, "reading the accounts failed"),
         }
     }
+}
+
+/// A record's view of the relay's counters of a call: what the caller (the party whose
+/// tag is `from_tag`) and the callee (any other party) sent, and the bytes of both.
+fn call_media(counters: &relay::CallCounters, from_tag: &str) -> store::CallMedia {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut media = store::CallMedia {
+        bytes: count(counters.rtp.bytes),
+        ..store::CallMedia::default()
+    };
+    for party in &counters.parties {
+        let (packets, lost) = if party.tag == from_tag {
+            (&mut media.caller_packets, &mut media.caller_lost)
+        } else {
+            (&mut media.callee_packets, &mut media.callee_lost)
+        };
+        *packets = packets.saturating_add(count(party.rtp.packets));
+        *lost = lost.saturating_add(count(party.lost));
+    }
+    media
 }
 
 /// How often the relay is asked for the calls it removed for idleness.

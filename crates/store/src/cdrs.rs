@@ -184,6 +184,34 @@ pub struct Cdr {
     /// What the call cost, once rated; `None` when it was not (free, no plan, no
     /// destination).
     pub charge: Option<Charge>,
+    /// What the RTP relay counted, when it carried the call's media.
+    pub media: Option<CallMedia>,
+}
+
+/// The RTP relay's counters of a call ([`Store::record_media`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallMedia {
+    /// RTP packets the caller sent to the relay.
+    pub caller_packets: i64,
+    /// The caller's packets lost before the relay.
+    pub caller_lost: i64,
+    /// RTP packets the callee sent to the relay.
+    pub callee_packets: i64,
+    /// The callee's packets lost before the relay.
+    pub callee_lost: i64,
+    /// RTP bytes of both.
+    pub bytes: i64,
+}
+
+/// The relay's counters of the call `call_id` started with `from_tag`, for its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaUpdate {
+    /// The call.
+    pub call_id: String,
+    /// The caller's From tag.
+    pub from_tag: String,
+    /// The counters.
+    pub media: CallMedia,
 }
 
 /// The price of a call, as rating found it.
@@ -259,6 +287,11 @@ struct CdrRow {
     rate_plan: Option<String>,
     cost: Option<String>,
     currency: Option<String>,
+    caller_packets: Option<i64>,
+    caller_lost: Option<i64>,
+    callee_packets: Option<i64>,
+    callee_lost: Option<i64>,
+    media_bytes: Option<i64>,
 }
 
 impl TryFrom<CdrRow> for StoredCdr {
@@ -304,6 +337,23 @@ impl TryFrom<CdrRow> for StoredCdr {
                     (None, None, None) => None,
                     _ => return Err(StoreError::Corrupt("cdrs.cost")),
                 },
+                media: match (
+                    r.caller_packets,
+                    r.caller_lost,
+                    r.callee_packets,
+                    r.callee_lost,
+                    r.media_bytes,
+                ) {
+                    (Some(a), Some(b), Some(c), Some(d), Some(e)) => Some(CallMedia {
+                        caller_packets: a,
+                        caller_lost: b,
+                        callee_packets: c,
+                        callee_lost: d,
+                        bytes: e,
+                    }),
+                    (None, None, None, None, None) => None,
+                    _ => return Err(StoreError::Corrupt("cdrs.caller_packets")),
+                },
             },
         })
     }
@@ -314,7 +364,7 @@ pub(crate) const CDR_COLUMNS: &str =
     "call_id, from_tag, to_tag, caller_user, caller_domain, caller_uri, source_ip,
        dialled_uri, callee_user, callee_domain, answered_by, start_ms, answer_ms, end_ms,
        billable_secs, disposition, code, reason, hung_up_by, end_reason, node, rate_plan,
-       cost, currency";
+       cost, currency, caller_packets, caller_lost, callee_packets, callee_lost, media_bytes";
 
 pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
     if c.call_id.is_empty() {
@@ -378,7 +428,12 @@ macro_rules! insert_cdrs {
                     .push_bind(&c.node)
                     .push_bind(c.charge.as_ref().map(|x| &x.plan))
                     .push_bind(c.charge.as_ref().map(|x| &x.cost))
-                    .push_bind(c.charge.as_ref().map(|x| &x.currency));
+                    .push_bind(c.charge.as_ref().map(|x| &x.currency))
+                    .push_bind(c.media.map(|m| m.caller_packets))
+                    .push_bind(c.media.map(|m| m.caller_lost))
+                    .push_bind(c.media.map(|m| m.callee_packets))
+                    .push_bind(c.media.map(|m| m.callee_lost))
+                    .push_bind(c.media.map(|m| m.bytes));
             });
             q.build().execute(&mut *$tx).await?;
         }
@@ -396,7 +451,37 @@ fn is_decimal(text: &str) -> bool {
         && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The statement of [`Store::record_media`] (both backends read `$n` parameters).
+pub(crate) const UPDATE_MEDIA: &str = "UPDATE cdrs SET caller_packets = $1, caller_lost = $2,
+        callee_packets = $3, callee_lost = $4, media_bytes = $5
+     WHERE call_id = $6 AND from_tag = $7";
+
 impl Store {
+    /// Puts the relay's counters on the records of their calls (written a moment before,
+    /// when the calls ended), in one transaction. A call with no record yet is skipped.
+    pub async fn record_media(&self, updates: &[MediaUpdate]) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for u in updates {
+                sqlx::query(UPDATE_MEDIA)
+                    .bind(u.media.caller_packets)
+                    .bind(u.media.caller_lost)
+                    .bind(u.media.callee_packets)
+                    .bind(u.media.callee_lost)
+                    .bind(u.media.bytes)
+                    .bind(&u.call_id)
+                    .bind(&u.from_tag)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Appends call detail records in one transaction: all of them or, on error, none.
     /// Every record is checked first ([`StoreError::BadCdr`]).
     pub async fn record_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
@@ -551,6 +636,7 @@ fn closed_by_restart(call: &Call, now_ms: i64) -> Cdr {
         reason: Some(reason.into()),
         hung_up_by: Some(HungUpBy::Proxy),
         end_reason: Some("restart".into()),
+        media: None,
         node: call.node.clone(),
         charge: None,
     }

@@ -338,6 +338,37 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// [`Store::record_media`]: the relay's counters put on the records of their calls,
+    /// in one transaction. Blocks the calling thread.
+    pub fn record_media(&mut self, updates: &[crate::MediaUpdate]) -> Result<(), StoreError> {
+        let conn = match &mut self.backend {
+            WriterBackend::Sqlite(conn) => conn,
+            WriterBackend::Pool { store, runtime } => {
+                return runtime.block_on(store.record_media(updates))
+            }
+        };
+        if updates.is_empty() {
+            return Ok(());
+        }
+        in_transaction(conn, |tx| {
+            let mut update = tx.prepare_cached(crate::cdrs::UPDATE_MEDIA)?;
+            for u in updates {
+                update.execute(rusqlite::params![
+                    u.media.caller_packets,
+                    u.media.caller_lost,
+                    u.media.callee_packets,
+                    u.media.callee_lost,
+                    u.media.bytes,
+                    u.call_id,
+                    u.from_tag,
+                ])?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Runs `body` in one transaction and commits it; nothing is kept when it fails.
 fn in_transaction<T>(
     conn: &mut rusqlite::Connection,
@@ -356,7 +387,8 @@ fn in_transaction<T>(
 fn insert_cdrs(tx: &rusqlite::Transaction<'_>, cdrs: &[Cdr]) -> Result<(), StoreError> {
     let mut insert = tx.prepare_cached(&format!(
         "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, \
+         ?28, ?29)"
     ))?;
     for c in cdrs {
         insert.execute(rusqlite::params![
@@ -384,6 +416,11 @@ fn insert_cdrs(tx: &rusqlite::Transaction<'_>, cdrs: &[Cdr]) -> Result<(), Store
             c.charge.as_ref().map(|x| &x.plan),
             c.charge.as_ref().map(|x| &x.cost),
             c.charge.as_ref().map(|x| &x.currency),
+            c.media.map(|m| m.caller_packets),
+            c.media.map(|m| m.caller_lost),
+            c.media.map(|m| m.callee_packets),
+            c.media.map(|m| m.callee_lost),
+            c.media.map(|m| m.bytes),
         ])?;
     }
     Ok(())

@@ -299,6 +299,11 @@ fn json_of(stored: &StoredCdr) -> serde_json::Value {
         "rate_plan": c.charge.as_ref().map(|x| &x.plan),
         "cost": c.charge.as_ref().map(|x| &x.cost),
         "currency": c.charge.as_ref().map(|x| &x.currency),
+        "caller_packets": c.media.map(|m| m.caller_packets),
+        "caller_lost": c.media.map(|m| m.caller_lost),
+        "callee_packets": c.media.map(|m| m.callee_packets),
+        "callee_lost": c.media.map(|m| m.callee_lost),
+        "media_bytes": c.media.map(|m| m.bytes),
     })
 }
 

@@ -68,12 +68,23 @@ pub struct CallView {
     pub cost: Option<String>,
     /// The currency of `cost`.
     pub currency: Option<String>,
+    /// RTP packets the caller sent to the relay (calls whose media it carried).
+    pub caller_packets: Option<i64>,
+    /// The caller's packets lost before the relay.
+    pub caller_lost: Option<i64>,
+    /// RTP packets the callee sent to the relay.
+    pub callee_packets: Option<i64>,
+    /// The callee's packets lost before the relay.
+    pub callee_lost: Option<i64>,
+    /// RTP bytes of both.
+    pub media_bytes: Option<i64>,
 }
 
 impl From<StoredCdr> for CallView {
     fn from(stored: StoredCdr) -> CallView {
         let c = stored.cdr;
         let billable_secs = c.billable_secs();
+        let media = c.media;
         let (rate_plan, cost, currency) = match c.charge {
             Some(x) => (Some(x.plan), Some(x.cost), Some(x.currency)),
             None => (None, None, None),
@@ -100,6 +111,11 @@ impl From<StoredCdr> for CallView {
             rate_plan,
             cost,
             currency,
+            caller_packets: media.map(|m| m.caller_packets),
+            caller_lost: media.map(|m| m.caller_lost),
+            callee_packets: media.map(|m| m.callee_packets),
+            callee_lost: media.map(|m| m.callee_lost),
+            media_bytes: media.map(|m| m.bytes),
         }
     }
 }

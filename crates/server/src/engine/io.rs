@@ -281,6 +281,9 @@ pub(crate) enum Record {
         /// Not priced.
         free: bool,
     },
+    /// What the relay counted of a call whose session ended: for its record (written
+    /// a moment before, or in the same batch).
+    Media(store::MediaUpdate),
     /// A ledger entry of a running prepaid call: a slice of its credit taken.
     Ledger(store::NewEntry),
     /// How a prepaid call settled: the charge for its record, and the ledger entry that

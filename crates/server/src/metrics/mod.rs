@@ -5,7 +5,7 @@
 //!
 //! - **counted as they happen**, with relaxed atomic adds and no lock: SIP messages in
 //!   and out by method and code, from the first line of the bytes the tap shows
-//!   ([`hook::MetricsHook`], [`sip_counts`]); dialog events (the `on_dialog` phase); the
+//!   (`hook::MetricsHook`, `sip_counts`); dialog events (the `on_dialog` phase); the
 //!   store writers' queue depth and commit times (`writer_thread.rs`); DNS lookups and
 //!   failures (`locate::LookupCounts`);
 //! - **read when scraped**: the gauges `itsp status` shows (transactions, calls,
@@ -22,10 +22,10 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | `mod.rs` | [`Metrics`] (the handle the HTTP side renders), [`Readings`], the families and their names |
-//! | [`sip_counts`] | [`sip_counts::SipCounts`]: messages by direction, method and code; first-line classification; dialog events |
-//! | [`hook`] | [`hook::MetricsHook`]: the tap and the dialog phase |
-//! | [`histogram`] | a fixed-bucket histogram of durations on atomics |
+//! | `mod.rs` | [`Metrics`] (the handle the HTTP side renders), `Readings`, the families and their names |
+//! | `sip_counts` | `sip_counts::SipCounts`: messages by direction, method and code; first-line classification; dialog events |
+//! | `hook` | `hook::MetricsHook`: the tap and the dialog phase |
+//! | `histogram` | a fixed-bucket histogram of durations on atomics |
 //! | `process` | `process_*` from `/proc/self` |
 //! | `text` | the text exposition format 0.0.4 |
 

@@ -92,7 +92,7 @@ pub struct Forward {
     /// a subscriber with voicemail on; taken by the voicemail hook's failure phase).
     pub voicemail: Option<store::Address>,
     /// The local subscriber who placed the call, when the route authenticated them (the
-    /// From user in its realm): whose account pays for it ([`crate::billing`]).
+    /// From user in its realm): whose account pays for it (`billing.rs`).
     pub caller: Option<store::Address>,
     /// The call stays on this network: it goes to a subscriber or a media service, not
     /// to a gateway or another domain (billing's `on_net`).

@@ -55,6 +55,7 @@ macro_rules! for_each_behaviour {
             ledger_writer,
             invoices,
             low_balance_notices,
+            cdr_media,
         );
     };
 }
@@ -1785,6 +1786,7 @@ pub fn answered_cdr(call_id: &str, start_ms: i64) -> store::Cdr {
         end_reason: None,
         node: "n1".into(),
         charge: None,
+        media: None,
     }
 }
 
@@ -2066,4 +2068,48 @@ pub async fn tariffs(s: Store) {
         .unwrap_err();
     assert!(err.to_string().contains("belong to the set"), "{err}");
     assert_eq!(s.tariff_files().await.unwrap(), all);
+}
+
+/// The relay's counters on call records: with the record, or put on it afterwards by the
+/// pool and by the writer; a row with some of them and not others is corrupt.
+pub async fn cdr_media(s: Store) {
+    use store::{CallMedia, CdrFilter, MediaUpdate};
+    let media = CallMedia {
+        caller_packets: 1500,
+        caller_lost: 3,
+        callee_packets: 1490,
+        callee_lost: 0,
+        bytes: 515_680,
+    };
+    let mut with = answered_cdr("m1", 10_000);
+    with.media = Some(media);
+    s.record_cdrs(&[with, answered_cdr("m2", 20_000), answered_cdr("m3", 30_000)])
+        .await
+        .unwrap();
+    let later = |call_id: &str, caller_packets| MediaUpdate {
+        call_id: call_id.into(),
+        from_tag: "f".into(),
+        media: CallMedia {
+            caller_packets,
+            ..media
+        },
+    };
+    s.record_media(&[later("m2", 7), later("nobody", 9)])
+        .await
+        .unwrap();
+    let mut writer = s
+        .writer(tokio::runtime::Handle::current(), store::Durability::Disk)
+        .unwrap();
+    let update = vec![later("m3", 8)];
+    tokio::task::spawn_blocking(move || writer.record_media(&update))
+        .await
+        .unwrap()
+        .unwrap();
+    let all = s.cdrs(&CdrFilter::default(), None, 10).await.unwrap();
+    let got: Vec<Option<i64>> = all
+        .iter()
+        .map(|c| c.cdr.media.map(|m| m.caller_packets))
+        .collect();
+    assert_eq!(got, [Some(1500), Some(7), Some(8)]);
+    assert_eq!(all[0].cdr.media, Some(media));
 }

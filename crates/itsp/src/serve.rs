@@ -161,6 +161,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     };
     let portal = portal::PortalConfig {
         secure_cookies: config.http.secure_cookies,
+        voicemail_dir: Some(store.data_dir.join("voicemail")),
         ..portal::PortalConfig::default()
     };
     let metrics = MetricsPlaces {

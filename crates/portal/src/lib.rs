@@ -4,7 +4,8 @@
 //! `/api/v1/...` (JSON, errors as RFC 9457 `application/problem+json`, an OpenAPI 3
 //! document at `/api/v1/openapi.json` generated from the handlers, browsable at
 //! `/api/docs`), and server-rendered pages over the same operations: subscriber self-care
-//! (registered devices with a NAT verdict, call forwarding) and administration (domains,
+//! (registered devices with a NAT verdict, call forwarding, call history with CSV, the
+//! account and its ledger, voicemail played in the browser) and administration (domains,
 //! subscribers, registrations). No JavaScript is needed to use the pages; the assets are
 //! embedded in the binary.
 //!
@@ -31,11 +32,13 @@
 //!   [`metrics::MetricsSource`] it is handed (merged by [`serve_with_metrics`], or served
 //!   alone by [`metrics::serve`]).
 //! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
-//!   groups), `forwarding`, `registrations`, `session`, `status` — each with the operation
+//!   groups), `forwarding`, `registrations`, `calls`, `accounts`, `voicemail`, `session`,
+//!   `status` — each with the operation
 //!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
 //!   ([`api::ApiDoc`]) and the routes.
 //! - `pages/`: the HTML pages, which call the same operations: `mod.rs` (layout, escaping,
 //!   embedded assets, the page routes), `login.rs`, `dashboard.rs` (self-care),
+//!   `selfcare.rs` (call history and its CSV, the account, voicemail),
 //!   `admin.rs`, `docs.rs` (the API browser).
 //! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
 //!
@@ -79,6 +82,9 @@ pub struct PortalConfig {
     /// Mark the session cookie `Secure` (when the portal is reached over HTTPS, through a
     /// proxy in front of it).
     pub secure_cookies: bool,
+    /// The folder of the voicemail recordings (`DATA_DIR/voicemail`, where the media
+    /// service writes them); `None`: their audio is not served.
+    pub voicemail_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PortalConfig {
@@ -86,6 +92,7 @@ impl Default for PortalConfig {
         PortalConfig {
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             secure_cookies: false,
+            voicemail_dir: None,
         }
     }
 }
@@ -140,9 +147,10 @@ impl AppState {
 }
 
 /// The Content-Security-Policy of every answer: nothing from elsewhere, no inline script
-/// or style, no framing.
+/// or style, no framing; audio (voicemail) from the portal itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+     style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; \
+     form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
 /// The whole portal: API, pages, assets, with security headers on every answer.

@@ -126,6 +126,7 @@ fn cases() -> Vec<Case> {
             Want::Ok,
             404,
         ),
+        case("GET", &format!("{a}/calls.csv"), None, Want::Ok, 404),
         case("GET", "/api/v1/calls", None, forbidden, 403),
         case("GET", &format!("{a}/account"), None, Want::Ok, 404),
         case("GET", &format!("{a}/account/ledger"), None, Want::Ok, 404),
@@ -136,6 +137,22 @@ fn cases() -> Vec<Case> {
             forbidden,
             404,
         ),
+        case("GET", &format!("{a}/voicemail"), None, Want::Ok, 404),
+        case(
+            "GET",
+            &format!("{a}/voicemail/1/audio"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case(
+            "PATCH",
+            &format!("{a}/voicemail/1"),
+            Some(json!({"heard": true})),
+            Want::Ok,
+            404,
+        ),
+        case("DELETE", &format!("{a}/voicemail/1"), None, Want::Ok, 404),
         case("DELETE", &a, None, forbidden, 404),
     ]
 }
@@ -157,6 +174,10 @@ async fn prepare_alice(p: &Portal) {
         .record_cdrs(&[call_record("c1", "bob", "alice", 1_790_000_000_000, None)])
         .await
         .unwrap();
+    let id = p
+        .add_voicemail("alice", "sip:bob@example.com", 1_790_000_000_000)
+        .await;
+    assert_eq!(id, 1, "the cases name message 1");
 }
 
 /// A call record from `from` to `to` at `start_ms`, answered after a second unless
@@ -267,6 +288,96 @@ async fn every_endpoint_is_authorised_in_one_way() {
         p.store.bindings(ALICE).await.unwrap().is_empty(),
         "alice removed her own registration"
     );
+    assert!(
+        p.store
+            .voicemail_messages("alice", DOMAIN)
+            .await
+            .unwrap()
+            .is_empty(),
+        "alice removed her own message"
+    );
+    assert!(
+        !p.voicemail_dir
+            .join(format!("{DOMAIN}/alice/msg-1790000000000.wav"))
+            .exists(),
+        "and its recording"
+    );
+}
+
+#[tokio::test]
+async fn voicemail_lists_plays_is_marked_heard_and_removed() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}/voicemail");
+    let t = Some(p.alice_token.as_str());
+    let first = p
+        .add_voicemail("alice", "sip:bob@example.com", 1_790_000_000_000)
+        .await;
+    let second = p
+        .add_voicemail("alice", "sip:carol@example.com", 1_790_000_100_000)
+        .await;
+    let (status, _, body) = p.call("GET", &a, t, None).await;
+    assert_eq!(status, 200);
+    let items = body.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], second, "newest first");
+    assert_eq!(items[0]["caller"], "sip:carol@example.com");
+    assert_eq!(items[0]["new"], true);
+    assert_eq!(items[0]["duration_ms"], 1000);
+    assert!(items[1]["created"].as_str().unwrap().starts_with("2026-"));
+
+    // The audio.
+    let resp = p
+        .client
+        .get(p.url(&format!("{a}/{first}/audio")))
+        .bearer_auth(&p.alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "audio/wav");
+    assert_eq!(
+        resp.bytes().await.unwrap().as_ref(),
+        common::wav(8000).as_slice()
+    );
+
+    // Marking heard; it cannot be made new again; bad ids name the field.
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &format!("{a}/{first}"),
+            t,
+            Some(json!({"heard": true})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, _, body) = p.call("GET", &a, t, None).await;
+    assert_eq!(body[1]["new"], false);
+    let (status, _, body) = p
+        .call(
+            "PATCH",
+            &format!("{a}/{first}"),
+            t,
+            Some(json!({"heard": false})),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("heard")));
+    let (status, _, body) = p.call("DELETE", &format!("{a}/x1"), t, None).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("id")));
+    let (status, _, _) = p.call("DELETE", &format!("{a}/999"), t, None).await;
+    assert_eq!(status, 404);
+
+    // Removal takes the file too; the audio is gone.
+    let file = p
+        .voicemail_dir
+        .join(format!("{DOMAIN}/alice/msg-1790000000000.wav"));
+    assert!(file.exists());
+    let (status, _, _) = p.call("DELETE", &format!("{a}/{first}"), t, None).await;
+    assert_eq!(status, 204);
+    assert!(!file.exists());
+    let (status, _, _) = p.call("GET", &format!("{a}/{first}/audio"), t, None).await;
+    assert_eq!(status, 404);
+    let (_, _, body) = p.call("GET", &a, t, None).await;
+    assert_eq!(body.as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -739,7 +850,8 @@ async fn the_openapi_document_lists_every_route() {
                 .replace("{address}", ALICE)
                 .replace("{domain}", "nothing.example")
                 .replace("{alias}", "1@example.com")
-                .replace("{group}", "g");
+                .replace("{group}", "g")
+                .replace("{id}", "1");
             let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| json!({}));
             let (status, _, answer) = p
                 .call(
@@ -757,7 +869,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 28,
+        operations, 33,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -829,6 +941,32 @@ async fn call_history_and_the_account_come_a_page_at_a_time() {
     assert_eq!(missed, ["b2", "b3", "b4"], "{body}");
     assert_eq!(body["items"][0]["disposition"], "busy");
     assert_eq!(body["items"][0]["start"], "2026-09-21T16:14:20.000Z");
+    // The same as CSV: the columns of `itsp cdr list --csv`, a line per record.
+    let resp = p
+        .client
+        .get(p.url(&format!(
+            "{a}/calls.csv?missed=true&since=2026-09-21T16:13:20Z"
+        )))
+        .bearer_auth(&p.alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("id,call_id,start,answer,end,billable_secs,disposition,code,"));
+    assert!(lines[0].ends_with(",node,rate_plan,cost,currency"));
+    assert!(lines[1].contains(",b2,2026-09-21T16:14:20.000Z,,"), "{csv}");
+    assert!(lines[1].contains(",busy,486,"), "{csv}");
+    let (status, _, _) = p
+        .call("GET", &format!("{a}/calls.csv?limit=2"), t, None)
+        .await;
+    assert_eq!(status, 200);
     // Bad filters name their field.
     for (query, field) in [
         ("since=yesterday", "since"),

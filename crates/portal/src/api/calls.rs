@@ -270,23 +270,33 @@ async fn page(
     after: Option<i64>,
     limit: u32,
 ) -> Result<CallPage, Problem> {
-    let rows = state
+    let (rows, next_cursor) = stored_page(state, filter, after, limit).await?;
+    Ok(CallPage {
+        items: rows.into_iter().map(CallView::from).collect(),
+        next_cursor,
+    })
+}
+
+/// A page of stored records that pass `filter`, and the cursor of the next.
+async fn stored_page(
+    state: &AppState,
+    filter: &CdrFilter,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<StoredCdr>, Option<String>), Problem> {
+    let mut rows = state
         .store()
         .cdrs(filter, after, limit + 1)
         .await
         .map_err(|e| Problem::internal(&e))?;
     let more = rows.len() > limit as usize;
-    let items: Vec<CallView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(CallView::from)
-        .collect();
+    rows.truncate(limit as usize);
     let next_cursor = if more {
-        items.last().map(|c| c.id.to_string())
+        rows.last().map(|c| c.id.to_string())
     } else {
         None
     };
-    Ok(CallPage { items, next_cursor })
+    Ok((rows, next_cursor))
 }
 
 /// The calls of subscriber `a` (made and received, or missed), a page at a time.
@@ -296,6 +306,17 @@ pub async fn of(
     a: &Address,
     query: &CallQuery,
 ) -> Result<CallPage, Problem> {
+    let (filter, after, limit) = own_filter(state, caller, a, query).await?;
+    page(state, &filter, after, limit).await
+}
+
+/// The checks of a subscriber's history: may read, exists, the filter is good.
+async fn own_filter(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    query: &CallQuery,
+) -> Result<(CdrFilter, Option<i64>, u32), Problem> {
     caller.allow(Action::Read(a))?;
     let exists = state
         .store()
@@ -305,8 +326,116 @@ pub async fn of(
     if exists.is_none() {
         return Err(Problem::not_found(format!("no such user: {a}")));
     }
-    let (filter, after, limit) = query.filter(Some(a.clone()))?;
-    page(state, &filter, after, limit).await
+    query.filter(Some(a.clone()))
+}
+
+/// The most records one CSV holds.
+pub const CSV_MAX: u32 = 100_000;
+
+/// The columns of the CSV, those of `itsp cdr list --csv`.
+pub const CSV_COLUMNS: [&str; 23] = [
+    "id",
+    "call_id",
+    "start",
+    "answer",
+    "end",
+    "billable_secs",
+    "disposition",
+    "code",
+    "reason",
+    "hung_up_by",
+    "end_reason",
+    "caller_user",
+    "caller_domain",
+    "caller_uri",
+    "source_ip",
+    "dialled_uri",
+    "callee_user",
+    "callee_domain",
+    "answered_by",
+    "node",
+    "rate_plan",
+    "cost",
+    "currency",
+];
+
+/// The calls of subscriber `a` as CSV (RFC 4180, a header line, times in RFC 3339, the
+/// columns of `itsp cdr list --csv`): every record that passes the filters after
+/// `cursor`, at most `limit` of them (at most [`CSV_MAX`]).
+pub async fn csv_of(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    query: &CallQuery,
+) -> Result<String, Problem> {
+    let (filter, mut after, limit) = own_filter(state, caller, a, query).await?;
+    let mut left = if query.limit.is_some() {
+        limit
+    } else {
+        CSV_MAX
+    };
+    let mut out = CSV_COLUMNS.join(",");
+    out.push_str("\r\n");
+    while left > 0 {
+        let (rows, next) = stored_page(state, &filter, after, left.min(MAX_PAGE)).await?;
+        left = left.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
+        for r in &rows {
+            out.push_str(&csv_line(r));
+            out.push_str("\r\n");
+        }
+        match next {
+            Some(_) => after = rows.last().map(|r| r.id),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// One record as a CSV line.
+fn csv_line(stored: &StoredCdr) -> String {
+    let c = &stored.cdr;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let charge = |f: fn(&store::Charge) -> &String| {
+        c.charge.as_ref().map(|x| f(x).clone()).unwrap_or_default()
+    };
+    let fields = [
+        stored.id.to_string(),
+        c.call_id.clone(),
+        rfc3339_ms(c.start_ms),
+        c.answer_ms.map(rfc3339_ms).unwrap_or_default(),
+        rfc3339_ms(c.end_ms),
+        c.billable_secs().to_string(),
+        c.disposition.as_str().to_owned(),
+        c.code.to_string(),
+        opt(&c.reason),
+        c.hung_up_by
+            .map(|h| h.as_str().to_owned())
+            .unwrap_or_default(),
+        opt(&c.end_reason),
+        opt(&c.caller_user),
+        opt(&c.caller_domain),
+        c.caller_uri.clone(),
+        opt(&c.source_ip),
+        c.dialled_uri.clone(),
+        opt(&c.callee_user),
+        opt(&c.callee_domain),
+        opt(&c.answered_by),
+        c.node.clone(),
+        charge(|x| &x.plan),
+        charge(|x| &x.cost),
+        charge(|x| &x.currency),
+    ];
+    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    quoted.join(",")
+}
+
+/// RFC 4180 §2: a field with a comma, quote or line break is quoted, quotes doubled.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Every call (admins), or one subscriber's with `user`.
@@ -349,6 +478,52 @@ pub async fn list_calls(
     let a = address("address", &text)?;
     let query = CallQuery::from_fields(fields, false)?;
     of(&state, &caller, &a, &query).await.map(Json)
+}
+
+/// A subscriber's call history as CSV (the columns of `itsp cdr list --csv`): every
+/// record that passes the filters (at most 100,000, or `limit`).
+#[utoipa::path(get, path = "/api/v1/subscribers/{address}/calls.csv", tag = "calls",
+    params(("address" = String, Path, description = "user@domain"),
+           ("missed" = Option<String>, Query, description = "true: only the calls missed"),
+           ("since" = Option<String>, Query, description = "started at or after (RFC 3339, date or Unix seconds)"),
+           ("until" = Option<String>, Query, description = "started before"),
+           ("disposition" = Option<String>, Query, description = "answered, busy, no_answer, cancelled, failed, refused, credit_exhausted"),
+           ("cursor" = Option<String>, Query, description = "start after this record"),
+           ("limit" = Option<String>, Query, description = "at most this many records, 1 to 1000")),
+    responses(
+        (status = 200, description = "a header line, then the records, oldest first", content_type = "text/csv"),
+        (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a parameter is wrong (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_calls_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Result<axum::response::Response, Problem> {
+    let a = address("address", &text)?;
+    let query = CallQuery::from_fields(fields, false)?;
+    let body = csv_of(&state, &caller, &a, &query).await?;
+    Ok(csv_response(body))
+}
+
+/// A CSV answer, as a download named `calls.csv`.
+pub fn csv_response(body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8; header=present",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"calls.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Every call record (admins).

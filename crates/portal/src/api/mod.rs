@@ -13,6 +13,7 @@ pub mod registrations;
 pub mod session;
 pub mod status;
 pub mod subscribers;
+pub mod voicemail;
 
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
@@ -28,7 +29,8 @@ use crate::AppState;
     info(
         title = "itsp",
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
-            forwarding, registrations, call history, accounts and the system status. Errors are \
+            forwarding, registrations, call history (JSON and CSV), accounts, voicemail and the \
+            system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
             session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
@@ -58,10 +60,15 @@ use crate::AppState;
         registrations::delete_registration,
         registrations::list_all_registrations,
         calls::list_calls,
+        calls::list_calls_csv,
         calls::list_all_calls,
         accounts::get_account,
         accounts::list_ledger,
         accounts::create_top_up,
+        voicemail::list_voicemail,
+        voicemail::get_voicemail_audio,
+        voicemail::delete_voicemail,
+        voicemail::update_voicemail,
     ),
     components(schemas(Problem)),
     modifiers(&Security),
@@ -144,7 +151,23 @@ pub fn router() -> Router<AppState> {
             "/api/v1/subscribers/{address}/calls",
             get(calls::list_calls),
         )
+        .route(
+            "/api/v1/subscribers/{address}/calls.csv",
+            get(calls::list_calls_csv),
+        )
         .route("/api/v1/calls", get(calls::list_all_calls))
+        .route(
+            "/api/v1/subscribers/{address}/voicemail",
+            get(voicemail::list_voicemail),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/voicemail/{id}",
+            delete(voicemail::delete_voicemail).patch(voicemail::update_voicemail),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/voicemail/{id}/audio",
+            get(voicemail::get_voicemail_audio),
+        )
         .route(
             "/api/v1/subscribers/{address}/account",
             get(accounts::get_account),

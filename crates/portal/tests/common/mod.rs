@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use store::{flags, Binding, Store};
 
@@ -19,6 +20,8 @@ pub struct Portal {
     pub alice_token: String,
     pub bob_token: String,
     pub client: reqwest::Client,
+    /// Where the recordings are (`DATA_DIR/voicemail`).
+    pub voicemail_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -47,7 +50,12 @@ impl Portal {
         let (_, bob_token) = store.create_api_token("bob", Some(&bob)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = portal::AppState::new(store.clone(), portal::PortalConfig::default());
+        let voicemail_dir = dir.path().join("voicemail");
+        let config = portal::PortalConfig {
+            voicemail_dir: Some(voicemail_dir.clone()),
+            ..portal::PortalConfig::default()
+        };
+        let state = portal::AppState::new(store.clone(), config);
         tokio::spawn(portal::serve(listener, state, std::future::pending()));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -60,6 +68,7 @@ impl Portal {
             alice_token,
             bob_token,
             client,
+            voicemail_dir,
             _dir: dir,
         }
     }
@@ -150,6 +159,28 @@ impl Portal {
         (status, location, resp.text().await.unwrap())
     }
 
+    /// Leaves a voicemail message from `from` in the mailbox of `user`, with a small WAV
+    /// file (a second of 8 kHz silence) where the media service would write it; its id.
+    pub async fn add_voicemail(&self, user: &str, from: &str, created_ms: i64) -> i64 {
+        let name = format!("{DOMAIN}/{user}/msg-{created_ms}.wav");
+        let path = self.voicemail_dir.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, wav(8000)).unwrap();
+        self.store
+            .add_voicemail(
+                user,
+                DOMAIN,
+                &store::NewVoicemail {
+                    caller: from,
+                    created_ms,
+                    duration_ms: 1000,
+                    file: &name,
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     /// Registers a device of `user` in the store, as the registrar would.
     pub async fn register(&self, user: &str, contact: &str, nat: bool, user_agent: &str) {
         let now = portal::time::unix_now();
@@ -180,4 +211,24 @@ pub fn csrf_of(html: &str) -> String {
     let start = html.find(marker).expect("a form token in the page") + marker.len();
     let len = html[start..].find('"').unwrap();
     html[start..start + len].to_owned()
+}
+
+/// A WAV file of `samples` silent 16-bit samples at 8 kHz, mono.
+pub fn wav(samples: u32) -> Vec<u8> {
+    let data = samples * 2;
+    let mut out = Vec::with_capacity(44 + data as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    out.resize(44 + data as usize, 0);
+    out
 }

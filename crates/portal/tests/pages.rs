@@ -1,6 +1,9 @@
 //! The HTML pages over loopback HTTP: login (errors next to the field), the subscriber's
 //! dashboard (devices with the NAT verdict, the forwarding form and its errors), the admin
-//! pages (domains, subscribers, registrations), the form token, logout, security headers.
+//! pages (domains, subscribers, registrations), the form token, logout, security headers;
+//! the self-care pages (call history with filters, paging and CSV, the account and its
+//! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
+//! summary, each for its owner only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -330,4 +333,306 @@ async fn assets_are_served_from_the_binary() {
     let (status, html) = p.page("/nowhere", "").await;
     assert_eq!(status, 404);
     assert!(html.contains("There is no page here."));
+}
+
+/// A call record from `from` to `to` at `start_ms`, answered unless `disposition` says
+/// how it failed.
+fn call_record(
+    call_id: &str,
+    from: &str,
+    to: &str,
+    start_ms: i64,
+    disposition: Option<store::Disposition>,
+) -> store::Cdr {
+    let answered = disposition.is_none();
+    store::Cdr {
+        call_id: call_id.into(),
+        from_tag: "f".into(),
+        to_tag: Some("t".into()),
+        caller_user: Some(from.into()),
+        caller_domain: Some(DOMAIN.into()),
+        caller_uri: format!("sip:{from}@{DOMAIN}"),
+        source_ip: Some("192.0.2.7".into()),
+        dialled_uri: format!("sip:{to}@{DOMAIN}"),
+        callee_user: Some(to.into()),
+        callee_domain: Some(DOMAIN.into()),
+        answered_by: None,
+        start_ms,
+        answer_ms: answered.then_some(start_ms + 1_000),
+        end_ms: start_ms + 61_000,
+        disposition: disposition.unwrap_or(store::Disposition::Answered),
+        code: if answered { 200 } else { 486 },
+        reason: None,
+        hung_up_by: Some(store::HungUpBy::Caller),
+        end_reason: None,
+        node: "n".into(),
+        charge: None,
+        media: None,
+    }
+}
+
+/// Now, Unix milliseconds.
+fn now_ms() -> i64 {
+    portal::time::unix_now() * 1000
+}
+
+#[tokio::test]
+async fn call_history_pages_filter_and_download_as_csv() {
+    let p = Portal::start().await;
+    let start = now_ms() - 3_600_000;
+    let busy = Some(store::Disposition::Busy);
+    // The history comes in the order it was written: the old calls first.
+    let mut records: Vec<store::Cdr> = (0..120)
+        .map(|i| {
+            call_record(
+                &format!("old-{i}"),
+                "alice",
+                "bob",
+                1_700_000_000_000 + i,
+                None,
+            )
+        })
+        .collect();
+    records.extend([
+        call_record("out-1", "alice", "bob", start, None),
+        call_record("missed-1", "bob", "alice", start + 60_000, busy),
+        call_record("other", "bob", "carol", start, None),
+    ]);
+    p.store.record_cdrs(&records).await.unwrap();
+
+    // Not logged in: to the login page.
+    for path in ["/calls", "/calls.csv", "/account", "/voicemail"] {
+        let (status, _) = p.page(path, "").await;
+        assert_eq!(status, 303, "{path}");
+    }
+
+    let alice = p.login_cookie("alice").await;
+    let (status, html) = p.page("/calls", &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Call history"));
+    assert!(html.contains("sip:bob@example.com"));
+    assert!(html.contains("Newer calls →"), "a page of 100, then more");
+    assert!(html.contains(r#"href="/calls.csv""#));
+    assert!(!html.contains("sip:carol@example.com"), "not hers");
+    // The next page has her recent calls.
+    let marker = r#"href="/calls?cursor="#;
+    let at = html.find(marker).unwrap() + marker.len() - "/calls?cursor=".len();
+    let next = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+    let (status, html) = p.page(&next, &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("← Oldest calls"));
+    assert!(html.contains("busy (486)"), "{html}");
+
+    // Missed calls since yesterday: one; the CSV link carries the filters.
+    let since = portal::time::rfc3339(portal::time::unix_now() - 86_400);
+    let (status, html) = p
+        .page(&format!("/calls?missed=true&since={since}"), &alice)
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Missed calls"));
+    assert!(html.contains("busy (486)"));
+    assert!(!html.contains("answered (200)"));
+    assert!(
+        html.contains(r#"href="/calls.csv?missed=true&amp;since="#),
+        "{html}"
+    );
+    let (status, csv) = p
+        .page(&format!("/calls.csv?missed=true&since={since}"), &alice)
+        .await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("id,call_id,start,answer,end,"));
+    assert!(lines[1].contains(",missed-1,"));
+    // The whole history: every record of hers, none of others.
+    let (_, csv) = p.page("/calls.csv", &alice).await;
+    assert_eq!(csv.lines().count(), 1 + 122);
+    assert!(!csv.contains(",other,"));
+
+    // A bad date: the error next to the field.
+    let (status, html) = p.page("/calls?since=yesterday", &alice).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-since-error""#), "{html}");
+    assert!(html.contains(r#"value="yesterday""#));
+
+    // Bob's history has his call to carol, which alice's has not; his missed calls are
+    // not hers.
+    let bob = p.login_cookie("bob").await;
+    let (_, csv) = p.page("/calls.csv", &bob).await;
+    assert!(csv.contains(",other,"));
+    let (_, csv) = p.page("/calls.csv?missed=true", &bob).await;
+    assert_eq!(csv.lines().count(), 1, "{csv}");
+
+    // The dashboard: the last missed call, links to the pages, no account.
+    let (_, html) = p.page("/dashboard", &alice).await;
+    assert!(html.contains("Last missed calls"));
+    assert!(
+        html.contains("from <code>sip:bob@example.com</code> (busy)"),
+        "{html}"
+    );
+    assert!(html.contains(r#"href="/calls?missed=true""#));
+    assert!(!html.contains("Balance:"));
+    let (_, html) = p.page("/dashboard", &bob).await;
+    assert!(html.contains("No missed calls in the last 30 days."));
+}
+
+#[tokio::test]
+async fn the_account_page_shows_balance_and_ledger() {
+    let p = Portal::start().await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("You have no account"));
+
+    p.store
+        .set_account(&alice, store::AccountKind::Prepaid, Some("gold"), "EUR", 1)
+        .await
+        .unwrap();
+    let entries: Vec<store::NewEntry> = (0..105)
+        .map(|i| store::NewEntry {
+            address: alice.clone(),
+            at_ms: 1_790_000_000_000 + i,
+            kind: store::EntryKind::TopUp,
+            amount: "1.50".parse().unwrap(),
+            call_id: None,
+            note: Some(format!("receipt {i}")),
+        })
+        .collect();
+    p.store.append_ledger(&entries).await.unwrap();
+    let (status, html) = p.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("157.50 EUR"), "{html}");
+    assert!(html.contains("prepaid") && html.contains("gold"));
+    assert!(html.contains("receipt 0") && !html.contains("receipt 104"));
+    assert!(html.contains("Later entries →"));
+    let marker = r#"href="/account?cursor="#;
+    let at = html.find(marker).unwrap() + r#"href=""#.len();
+    let next = html[at..].split('"').next().unwrap().to_owned();
+    let (_, html) = p.page(&next, &cookie).await;
+    assert!(html.contains("receipt 104") && !html.contains("receipt 0<"));
+    let (_, html) = p.page("/dashboard", &cookie).await;
+    assert!(
+        html.contains("Balance: <strong>157.50 EUR</strong>"),
+        "{html}"
+    );
+
+    // Bob has no account, and does not see hers.
+    let bob = p.login_cookie("bob").await;
+    let (_, html) = p.page("/account", &bob).await;
+    assert!(html.contains("You have no account") && !html.contains("157.50"));
+}
+
+#[tokio::test]
+async fn voicemail_plays_is_marked_heard_and_deleted() {
+    let p = Portal::start().await;
+    let first = p
+        .add_voicemail("alice", "sip:bob@example.com", 1_790_000_000_000)
+        .await;
+    let second = p
+        .add_voicemail("alice", "sip:carol@example.com", 1_790_000_100_000)
+        .await;
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/voicemail", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2 messages") && html.contains("2 new"));
+    let carol = html.find("sip:carol@example.com").unwrap();
+    assert!(
+        carol < html.find("sip:bob@example.com").unwrap(),
+        "newest first"
+    );
+    assert!(html.contains(&format!(
+        r#"<audio controls preload="none" src="/voicemail/{first}/audio">"#
+    )));
+    assert!(html.contains(&format!(r#"href="/voicemail/{first}/audio?download=1""#)));
+    assert!(html.contains("0:01"));
+    let csrf = csrf_of(&html);
+    let (_, html) = p.page("/dashboard", &cookie).await;
+    assert!(html.contains("2 new messages"));
+
+    // Played and downloaded as WAV.
+    let resp = p
+        .client
+        .get(p.url(&format!("/voicemail/{first}/audio?download=1")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "audio/wav");
+    assert!(resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(
+        resp.bytes().await.unwrap().as_ref(),
+        common::wav(8000).as_slice()
+    );
+
+    // Bob sees none of it.
+    let bob = p.login_cookie("bob").await;
+    let (status, html) = p.page("/voicemail", &bob).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No messages") && !html.contains("carol"));
+    let (status, _) = p.page(&format!("/voicemail/{first}/audio"), &bob).await;
+    assert_eq!(status, 404);
+    let (_, bob_html) = p.page("/dashboard", &bob).await;
+    let bob_csrf = csrf_of(&bob_html);
+    let id = first.to_string();
+    let (status, _, _) = p
+        .post_form(
+            "/voicemail/remove",
+            &bob,
+            &[("csrf", &bob_csrf), ("id", &id)],
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Without the form token: refused, nothing changed.
+    for path in ["/voicemail/heard", "/voicemail/remove"] {
+        let (status, _, _) = p.post_form(path, &cookie, &[("id", &id)]).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    assert_eq!(
+        p.store
+            .voicemail_messages("alice", DOMAIN)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Marked heard.
+    let (status, location, _) = p
+        .post_form("/voicemail/heard", &cookie, &[("csrf", &csrf), ("id", &id)])
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/voicemail?notice=saved")
+    );
+    let (_, html) = p.page("/voicemail", &cookie).await;
+    assert!(html.contains("1 new") && html.contains("Heard"));
+
+    // Deleted: the row and the file.
+    let file = p
+        .voicemail_dir
+        .join(format!("{DOMAIN}/alice/msg-1790000000000.wav"));
+    assert!(file.exists());
+    let (status, location, _) = p
+        .post_form(
+            "/voicemail/remove",
+            &cookie,
+            &[("csrf", &csrf), ("id", &id)],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/voicemail?notice=removed")
+    );
+    assert!(!file.exists());
+    let left = p.store.voicemail_messages("alice", DOMAIN).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, second);
+    let (_, html) = p.page("/voicemail?notice=removed", &cookie).await;
+    assert!(html.contains("Removed.") && html.contains("1 message") && !html.contains("sip:bob@"));
 }

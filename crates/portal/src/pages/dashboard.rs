@@ -1,5 +1,6 @@
-//! `/dashboard`: a subscriber's own page — registered devices with their User-Agent and a
-//! NAT verdict, call forwarding (a form whose errors show next to each field), aliases and
+//! `/dashboard`: a subscriber's own page — the balance, new voicemail and the last missed
+//! calls (linking to `/account`, `/voicemail`, `/calls`), registered devices with their
+//! User-Agent and a NAT verdict, call forwarding (a form whose errors show next to each field), aliases and
 //! groups. It reads and writes through the API's operations.
 
 use std::collections::HashMap;
@@ -13,9 +14,10 @@ use super::{
     banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
     see_other, FieldErrors, MaybeCaller,
 };
+use crate::api::calls::{self, CallQuery, CallView};
 use crate::api::forwarding::{self, FIELDS};
 use crate::api::registrations::{self, RegistrationView};
-use crate::api::subscribers;
+use crate::api::{accounts, subscribers, voicemail};
 use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::AppState;
@@ -93,6 +95,90 @@ fn forwarding_form(caller: &Caller, values: &[Option<String>; 4], errors: &Field
     )
 }
 
+/// How many missed calls the dashboard lists.
+const MISSED_SHOWN: usize = 5;
+/// How far back the dashboard looks for missed calls.
+const MISSED_WITHIN_SECS: i64 = 30 * 24 * 3600;
+
+/// The last missed calls of `me` (within [`MISSED_WITHIN_SECS`]), newest first.
+async fn last_missed(
+    state: &AppState,
+    caller: &Caller,
+    me: &store::Address,
+) -> Result<Vec<CallView>, Problem> {
+    let mut query = CallQuery {
+        missed: Some("true".to_owned()),
+        since: Some((crate::time::unix_now() - MISSED_WITHIN_SECS).to_string()),
+        limit: Some(calls::MAX_PAGE.to_string()),
+        ..CallQuery::default()
+    };
+    let mut last: std::collections::VecDeque<CallView> = std::collections::VecDeque::new();
+    // The history comes oldest first: read to its end (a bounded number of pages).
+    for _ in 0..20 {
+        let page = calls::of(state, caller, me, &query).await?;
+        for c in page.items {
+            if last.len() == MISSED_SHOWN {
+                last.pop_front();
+            }
+            last.push_back(c);
+        }
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(last.into_iter().rev().collect())
+}
+
+/// The balance, new voicemail and missed calls, with links to their pages.
+async fn summary(
+    state: &AppState,
+    caller: &Caller,
+    me: &store::Address,
+) -> Result<String, Problem> {
+    let balance = match accounts::get(state, caller, me).await {
+        Ok(a) => format!(
+            r#"<li>Balance: <strong>{} {}</strong> ({}) · <a href="/account">Account history</a></li>"#,
+            esc(&a.balance),
+            esc(&a.currency),
+            esc(&a.kind)
+        ),
+        Err(p) if p.status == 404 => String::new(),
+        Err(p) => return Err(p),
+    };
+    let messages = voicemail::list(state, caller, me).await?;
+    let new = messages.iter().filter(|m| m.new).count();
+    let voicemail = format!(
+        r#"<li>Voicemail: <strong>{}</strong> · <a href="/voicemail">Listen</a></li>"#,
+        match new {
+            0 => "no new messages".to_owned(),
+            1 => "1 new message".to_owned(),
+            n => format!("{n} new messages"),
+        }
+    );
+    let missed = last_missed(state, caller, me).await?;
+    let missed = if missed.is_empty() {
+        r#"<p class="empty">No missed calls in the last 30 days.</p>"#.to_owned()
+    } else {
+        let mut s = String::from(r#"<ul class="summary">"#);
+        for c in &missed {
+            let _ = write!(
+                s,
+                "<li>{} from <code>{}</code> ({})</li>",
+                esc(&c.start),
+                esc(&c.caller_uri),
+                esc(&c.disposition.replace('_', " "))
+            );
+        }
+        s.push_str("</ul>");
+        s
+    };
+    Ok(format!(
+        r#"<section class="card"><h2>At a glance</h2><ul class="summary">{balance}{voicemail}<li><a href="/calls">Call history</a></li></ul>
+<h3>Last missed calls</h3>{missed}<p><a href="/calls?missed=true">All missed calls</a></p></section>"#
+    ))
+}
+
 async fn render(
     state: &AppState,
     caller: &Caller,
@@ -107,6 +193,7 @@ async fn render(
     };
     let detail = subscribers::detail(state, caller, &me).await?;
     let devices_list = registrations::of(state, caller, &me).await?;
+    let summary = summary(state, caller, &me).await?;
     let values = forwarding_values.unwrap_or_else(|| detail.forwarding.texts());
     let list = |items: &[String], empty: &str| {
         if items.is_empty() {
@@ -122,6 +209,7 @@ async fn render(
     };
     let body = format!(
         r#"{top}<h1>Hello, {me}</h1>
+{summary}
 <section class="card"><h2>Your devices</h2>{devices}</section>
 <section class="card"><h2>Call forwarding</h2>{forwarding}</section>
 <section class="card"><h2>Your numbers and permissions</h2>

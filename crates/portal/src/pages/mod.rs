@@ -14,6 +14,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod docs;
 pub mod login;
+pub mod selfcare;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -46,6 +47,13 @@ pub fn router() -> Router<AppState> {
             "/dashboard/registrations/remove",
             post(dashboard::remove_registration),
         )
+        .route("/calls", get(selfcare::calls_page))
+        .route("/calls.csv", get(selfcare::calls_csv))
+        .route("/account", get(selfcare::account_page))
+        .route("/voicemail", get(selfcare::voicemail_page))
+        .route("/voicemail/{id}/audio", get(selfcare::voicemail_audio))
+        .route("/voicemail/remove", post(selfcare::remove_voicemail))
+        .route("/voicemail/heard", post(selfcare::mark_voicemail_heard))
         .route(
             "/admin/domains",
             get(admin::domains).post(admin::add_domain),
@@ -134,7 +142,9 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
     let mut nav = String::new();
     if let Some(c) = caller {
         if c.address.is_some() {
-            nav.push_str(r#"<a href="/dashboard">My phone</a>"#);
+            nav.push_str(
+                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/voicemail">Voicemail</a>"#,
+            );
         }
         if c.is_admin {
             nav.push_str(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Portal, DOMAIN};
+use common::{call_record, Portal, DOMAIN};
 use serde_json::json;
 
 const ALICE: &str = "alice@example.com";
@@ -178,42 +178,6 @@ async fn prepare_alice(p: &Portal) {
         .add_voicemail("alice", "sip:bob@example.com", 1_790_000_000_000)
         .await;
     assert_eq!(id, 1, "the cases name message 1");
-}
-
-/// A call record from `from` to `to` at `start_ms`, answered after a second unless
-/// `disposition` says how it failed.
-fn call_record(
-    call_id: &str,
-    from: &str,
-    to: &str,
-    start_ms: i64,
-    disposition: Option<store::Disposition>,
-) -> store::Cdr {
-    let answered = disposition.is_none();
-    store::Cdr {
-        call_id: call_id.into(),
-        from_tag: "f".into(),
-        to_tag: Some("t".into()),
-        caller_user: Some(from.into()),
-        caller_domain: Some(DOMAIN.into()),
-        caller_uri: format!("sip:{from}@{DOMAIN}"),
-        source_ip: Some("192.0.2.7".into()),
-        dialled_uri: format!("sip:{to}@{DOMAIN}"),
-        callee_user: Some(to.into()),
-        callee_domain: Some(DOMAIN.into()),
-        answered_by: None,
-        start_ms,
-        answer_ms: answered.then_some(start_ms + 1_000),
-        end_ms: start_ms + 61_000,
-        disposition: disposition.unwrap_or(store::Disposition::Answered),
-        code: if answered { 200 } else { 486 },
-        reason: None,
-        hung_up_by: Some(store::HungUpBy::Caller),
-        end_reason: None,
-        node: "n".into(),
-        charge: None,
-        media: None,
-    }
 }
 
 #[tokio::test]

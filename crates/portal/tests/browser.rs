@@ -1,7 +1,8 @@
 //! The portal in a real headless Chromium (Debian's `chromium` driven over WebDriver by
 //! `chromium-driver`'s `chromedriver`): a subscriber logs in through the form, sees his
 //! registered phone with its NAT verdict, gets a forwarding error next to the field, then
-//! saves forwarding; an admin sees the subscriber list. Screenshots of each page go to
+//! saves forwarding, opens his call history, his account and his voicemail (whose player
+//! loads the recording); an admin sees the subscriber list. Screenshots of each page go to
 //! `target/tmp/portal-screenshots/`.
 //!
 //! The WebDriver protocol (W3C) is a few JSON requests, spoken here with reqwest.
@@ -12,7 +13,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Portal, DOMAIN, PASSWORD};
+use common::{call_record, Portal, DOMAIN, PASSWORD};
 use serde_json::{json, Value};
 
 /// The WebDriver element key (W3C).
@@ -221,6 +222,31 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     let p = Portal::start().await;
     p.register("alice", "sip:alice@10.0.0.5:5060", true, "Deskphone 2")
         .await;
+    // A missed call, an account with a top-up and a voicemail message for the self-care
+    // pages.
+    let busy = Some(store::Disposition::Busy);
+    let start = portal::time::unix_now() * 1000 - 60_000;
+    p.store
+        .record_cdrs(&[call_record("c1", "bob", "alice", start, busy)])
+        .await
+        .unwrap();
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    p.store
+        .set_account(&alice, store::AccountKind::Prepaid, None, "EUR", 1)
+        .await
+        .unwrap();
+    p.store
+        .append_ledger(&[store::NewEntry {
+            address: alice.clone(),
+            at_ms: start,
+            kind: store::EntryKind::TopUp,
+            amount: "20.00".parse().unwrap(),
+            call_id: None,
+            note: Some("first top-up".into()),
+        }])
+        .await
+        .unwrap();
+    p.add_voicemail("alice", "sip:bob@example.com", start).await;
     let d = Driver::start().await;
 
     d.go(&p.url("/login")).await;
@@ -246,6 +272,35 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     d.wait_for("Saved.").await;
     let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
     assert_eq!(f.busy.as_deref(), Some("sip:bob@example.com"));
+
+    // The self-care pages, through the navigation.
+    d.click("nav a[href='/calls']").await;
+    let html = d.wait_for("Call history").await;
+    assert!(html.contains("busy (486)"), "{html}");
+    d.screenshot("calls").await;
+    d.click("nav a[href='/account']").await;
+    let html = d.wait_for("Your account").await;
+    assert!(
+        html.contains("20.00 EUR") && html.contains("first top-up"),
+        "{html}"
+    );
+    d.screenshot("account").await;
+    d.click("nav a[href='/voicemail']").await;
+    d.wait_for("1 new").await;
+    // The player loads the recording (the CSP lets media come from the portal).
+    let duration = d
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[0]; \
+                const a = document.querySelector('audio'); \
+                a.addEventListener('loadedmetadata', () => done(a.duration)); \
+                a.addEventListener('error', () => done('error')); \
+                a.preload = 'auto'; a.load();", "args": []})),
+        )
+        .await;
+    assert_eq!(duration.as_f64(), Some(1.0), "{duration}");
+    d.screenshot("voicemail").await;
 
     // Log out; then an admin sees the subscribers.
     d.click("form[action='/logout'] button").await;

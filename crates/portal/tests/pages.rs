@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{csrf_of, Portal, DOMAIN};
+use common::{call_record, csrf_of, Portal, DOMAIN};
 
 #[tokio::test]
 async fn login_then_dashboard_with_devices_and_nat_verdict() {
@@ -333,42 +333,6 @@ async fn assets_are_served_from_the_binary() {
     let (status, html) = p.page("/nowhere", "").await;
     assert_eq!(status, 404);
     assert!(html.contains("There is no page here."));
-}
-
-/// A call record from `from` to `to` at `start_ms`, answered unless `disposition` says
-/// how it failed.
-fn call_record(
-    call_id: &str,
-    from: &str,
-    to: &str,
-    start_ms: i64,
-    disposition: Option<store::Disposition>,
-) -> store::Cdr {
-    let answered = disposition.is_none();
-    store::Cdr {
-        call_id: call_id.into(),
-        from_tag: "f".into(),
-        to_tag: Some("t".into()),
-        caller_user: Some(from.into()),
-        caller_domain: Some(DOMAIN.into()),
-        caller_uri: format!("sip:{from}@{DOMAIN}"),
-        source_ip: Some("192.0.2.7".into()),
-        dialled_uri: format!("sip:{to}@{DOMAIN}"),
-        callee_user: Some(to.into()),
-        callee_domain: Some(DOMAIN.into()),
-        answered_by: None,
-        start_ms,
-        answer_ms: answered.then_some(start_ms + 1_000),
-        end_ms: start_ms + 61_000,
-        disposition: disposition.unwrap_or(store::Disposition::Answered),
-        code: if answered { 200 } else { 486 },
-        reason: None,
-        hung_up_by: Some(store::HungUpBy::Caller),
-        end_reason: None,
-        node: "n".into(),
-        charge: None,
-        media: None,
-    }
 }
 
 /// Now, Unix milliseconds.

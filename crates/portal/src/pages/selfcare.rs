@@ -155,11 +155,12 @@ pub async fn calls_page(
     } else {
         r#"<p><strong>All calls</strong> · <a href="/calls?missed=true">Missed calls</a></p>"#
     };
-    let hint = "a date (2026-11-01), RFC 3339 or Unix seconds; empty: no limit";
+    let hint = "From and before: a date (2026-11-01), a time in RFC 3339 or Unix seconds, in UTC; empty: no limit.";
     let body = format!(
         r#"<h1>Call history</h1>
 <section class="card">{tabs}
-<form method="get" action="/calls" class="filters">{banner}{missed_field}{since}{until}<button type="submit">Show</button></form></section>
+<form method="get" action="/calls" class="filters">{banner}{missed_field}{since}{until}<button type="submit">Show</button></form>
+<p class="hint">{hint}</p></section>
 <section class="card"><h2>{title}</h2><p class="lead">Oldest first.</p>{table}{links}</section>"#,
         banner = banner(&errors),
         missed_field = if missed {
@@ -173,7 +174,7 @@ pub async fn calls_page(
             "text",
             &since,
             errors.get("since").map(String::as_str),
-            hint
+            ""
         ),
         until = field(
             "Before",
@@ -184,6 +185,7 @@ pub async fn calls_page(
             ""
         ),
         title = if missed { "Missed calls" } else { "Calls" },
+        hint = esc(hint),
     );
     (status, Html(layout("Call history", Some(&caller), &body))).into_response()
 }
@@ -242,7 +244,7 @@ pub async fn account_page(
             r#"<p class="empty">No entries yet: top-ups and charged calls show here.</p>"#,
         );
     } else {
-        ledger.push_str(r#"<div class="scroll"><table><thead><tr><th>When</th><th>What</th><th>Amount</th><th>Balance after</th><th>Note</th></tr></thead><tbody>"#);
+        ledger.push_str(r#"<div class="scroll"><table><thead><tr><th>When</th><th>What</th><th class="num">Amount</th><th class="num">Balance after</th><th>Note</th></tr></thead><tbody>"#);
         for e in &page.items {
             let note = match (&e.note, &e.call_id) {
                 (Some(n), _) => esc(n),

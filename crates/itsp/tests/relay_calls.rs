@@ -79,6 +79,12 @@ fn a_relayed_call_carries_tones_both_ways_through_hold_and_resume() {
         "{record:#}"
     );
     assert_eq!(record["caller_lost"], 0, "{record:#}");
+    // On loopback with no loss, both sides' estimated quality is near the top of the scale.
+    for side in ["caller_mos", "callee_mos"] {
+        let mos = record[side].as_f64().unwrap_or(0.0);
+        assert!((4.0..=4.5).contains(&mos), "{side}: {record:#}");
+    }
+    assert!(record["caller_jitter_ms"].as_f64().is_some(), "{record:#}");
     let relayed = ended["fields"]["rtp_packets"].as_u64().unwrap();
     let sent: u64 = sides
         .iter()

@@ -512,6 +512,7 @@ fn snapshot(call: &Call) -> CallStats {
                     rtp: side.counters[0],
                     rtcp: side.counters[1],
                     lost: side.loss.lost(),
+                    quality: side.loss.quality(),
                 }
             })
             .collect(),

@@ -72,4 +72,4 @@ pub use error::RelayError;
 pub use node::{serve_ng, RelayConfig, RelayHandle};
 pub use ports::PortPool;
 pub use request::{AddressSource, Flags, MediaRequest, Rewritten};
-pub use stats::{CallCounters, CallStats, Counters, PartyCounters, RelayTotals, Totals};
+pub use stats::{CallCounters, CallStats, Counters, PartyCounters, Quality, RelayTotals, Totals};

@@ -54,12 +54,33 @@ impl From<Counters> for Totals {
 
 /// Loss of the RTP stream a side sends, seen from its sequence numbers: extended highest
 /// sequence number − first + 1 − received (RFC 3550 A.3), per SSRC; the loss of an earlier
-/// SSRC is kept when the source changes.
+/// SSRC is kept when the source changes. For the static payload types with an 8 kHz clock
+/// (G.711, GSM, G.722, G.729...: RFC 3551 §6) it also measures the interarrival jitter
+/// (RFC 3550 A.8) and estimates the call quality ([`LossMeter::quality`]).
 #[derive(Debug, Clone, Default)]
 pub struct LossMeter {
     ssrc: u32,
     stats: Option<ReceiverStats>,
     lost_before: u64,
+    /// The stream's payload type has an 8 kHz RTP clock: jitter is measured.
+    timed: bool,
+}
+
+/// The RTP clock of the static payload types with a known 8 kHz clock (RFC 3551 Table 4:
+/// PCMU 0, GSM 3, G723 4, DVI4 5, LPC 7, PCMA 8, G722 9 (its RTP clock is 8 kHz), G728 15,
+/// G729 18); others (dynamic ones, whose clock the SDP says) are not timed.
+fn is_8khz(payload_type: u8) -> bool {
+    matches!(payload_type, 0 | 3 | 4 | 5 | 7 | 8 | 9 | 15 | 18)
+}
+
+/// How one side's RTP arrived at the relay: jitter, and the E-model estimate of the
+/// listening quality it gives the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quality {
+    /// Interarrival jitter (RFC 3550 A.8), microseconds.
+    pub jitter_us: u64,
+    /// Estimated MOS (ITU-T G.107 through `rtp::quality`) in hundredths: 438 is 4.38.
+    pub mos_centi: u16,
 }
 
 impl LossMeter {
@@ -76,15 +97,44 @@ impl LossMeter {
         }
         let seq = u16::from_be_bytes([seq[0], seq[1]]);
         let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+        let payload_type = packet.get(1).map_or(255, |b| b & 0x7f);
+        let timestamp = packet
+            .get(4..8)
+            .map_or(0, |t| u32::from_be_bytes([t[0], t[1], t[2], t[3]]));
         if self.stats.is_none() || self.ssrc != ssrc {
             self.lost_before = self.lost();
             self.ssrc = ssrc;
             self.stats = Some(ReceiverStats::new(seq, 8000));
+            self.timed = is_8khz(payload_type);
         }
         if let Some(stats) = &mut self.stats {
-            // The relay needs loss, not jitter: no timing (and no clock rate to guess).
-            stats.on_packet(now, seq, 0, 0, false);
+            // Jitter only where the RTP clock is known (the SDP's rtpmap is not read here).
+            let timed = self.timed && is_8khz(payload_type);
+            stats.on_packet(now, seq, timestamp, 0, timed);
         }
+    }
+
+    /// The stream's jitter and quality estimate, for a timed stream that carried packets.
+    /// The relay sees no round trip, so the mouth-to-ear delay is taken as a jitter buffer
+    /// of twice the jitter plus 40 ms (packetization and buffering of a 20 ms stream); the
+    /// codec is G.711 with concealment (the common case of the timed payload types).
+    pub fn quality(&self) -> Option<Quality> {
+        let stats = self.stats.as_ref().filter(|_| self.timed)?;
+        if stats.received() == 0 {
+            return None;
+        }
+        let jitter = stats.jitter_duration();
+        let input = rtp::quality::EModelInput {
+            one_way_delay: jitter * 2 + std::time::Duration::from_millis(40),
+            packet_loss_percent: stats.loss_percent(),
+            burst_ratio: stats.burst_ratio(),
+            ..rtp::quality::EModelInput::default()
+        };
+        let mos = rtp::quality::mos_from_r(rtp::quality::r_factor(&input));
+        Some(Quality {
+            jitter_us: u64::try_from(jitter.as_micros()).unwrap_or(u64::MAX),
+            mos_centi: (mos * 100.0).round().clamp(100.0, 450.0) as u16,
+        })
     }
 
     /// Packets lost so far (duplicates never make it negative).
@@ -118,6 +168,8 @@ pub struct SideStats {
     pub rtcp: Counters,
     /// RTP packets lost on the way from this party to the relay.
     pub lost: u64,
+    /// Jitter and quality of this party's RTP, when measured.
+    pub quality: Option<Quality>,
 }
 
 /// One party (tag) of a call.
@@ -168,6 +220,12 @@ impl CallStats {
                     rtp: sum(p.streams.iter().map(|s| s.rtp)),
                     rtcp: sum(p.streams.iter().map(|s| s.rtcp)),
                     lost: p.streams.iter().map(|s| s.lost).sum(),
+                    // The worst stream's (an audio call has one).
+                    quality: p
+                        .streams
+                        .iter()
+                        .filter_map(|s| s.quality)
+                        .min_by_key(|q| q.mos_centi),
                 })
                 .collect(),
         }
@@ -202,6 +260,8 @@ pub struct PartyCounters {
     pub rtcp: Totals,
     /// RTP packets from it lost before the relay (0 when the node does not say).
     pub lost: u64,
+    /// Jitter and quality of its RTP (the in-process relay's, of 8 kHz payload types).
+    pub quality: Option<Quality>,
 }
 
 /// The relay's running totals since it started, over ended and live calls alike: what
@@ -251,6 +311,45 @@ mod tests {
         p[2..4].copy_from_slice(&seq.to_be_bytes());
         p[8..12].copy_from_slice(&ssrc.to_be_bytes());
         p
+    }
+
+    /// An RTP packet of payload type `pt`, sequence `seq`, timestamp `ts`.
+    fn timed_rtp(pt: u8, seq: u16, ts: u32) -> Vec<u8> {
+        let mut p = rtp(seq, 9);
+        p[1] = pt;
+        p[4..8].copy_from_slice(&ts.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn a_steady_pcmu_stream_is_near_the_top_and_loss_and_jitter_pull_it_down() {
+        let t = Instant::now();
+        // 20 ms packets (160 samples at 8 kHz) arriving every 20 ms: no jitter, no loss.
+        let mut steady = LossMeter::default();
+        for i in 0..200u16 {
+            let at = t + Duration::from_millis(20 * u64::from(i));
+            steady.on_packet(at, &timed_rtp(0, i, 160 * u32::from(i)));
+        }
+        let q = steady.quality().unwrap();
+        assert_eq!(q.jitter_us, 0);
+        assert!(q.mos_centi >= 430, "{q:?}");
+        // Every fifth packet lost, and arrivals off by up to 15 ms.
+        let mut poor = LossMeter::default();
+        for i in (0..200u16).filter(|i| i % 5 != 0) {
+            let wobble = u64::from(i % 4) * 5;
+            let at = t + Duration::from_millis(20 * u64::from(i) + wobble);
+            poor.on_packet(at, &timed_rtp(8, i, 160 * u32::from(i)));
+        }
+        let p = poor.quality().unwrap();
+        assert!(p.jitter_us > 1_000, "{p:?}");
+        assert!(p.mos_centi < q.mos_centi - 100, "{p:?} against {q:?}");
+        assert_eq!(poor.lost(), 39);
+        // A dynamic payload type (its clock unknown here): loss only, no quality.
+        let mut opus = LossMeter::default();
+        for i in 0..10u16 {
+            opus.on_packet(t, &timed_rtp(111, i, 960 * u32::from(i)));
+        }
+        assert_eq!(opus.quality(), None);
     }
 
     #[test]

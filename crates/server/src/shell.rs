@@ -987,7 +987,8 @@ async fn accounts_loop(shared: Arc<Shared>) {
 }
 
 /// A record's view of the relay's counters of a call: what the caller (the party whose
-/// tag is `from_tag`) and the callee (any other party) sent, and the bytes of both.
+/// tag is `from_tag`) and the callee (any other party) sent and how it arrived (jitter,
+/// estimated MOS), and the bytes of both.
 fn call_media(counters: &relay::CallCounters, from_tag: &str) -> store::CallMedia {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let mut media = store::CallMedia {
@@ -995,13 +996,27 @@ fn call_media(counters: &relay::CallCounters, from_tag: &str) -> store::CallMedi
         ..store::CallMedia::default()
     };
     for party in &counters.parties {
-        let (packets, lost) = if party.tag == from_tag {
-            (&mut media.caller_packets, &mut media.caller_lost)
+        let (packets, lost, quality) = if party.tag == from_tag {
+            (
+                &mut media.caller_packets,
+                &mut media.caller_lost,
+                &mut media.caller_quality,
+            )
         } else {
-            (&mut media.callee_packets, &mut media.callee_lost)
+            (
+                &mut media.callee_packets,
+                &mut media.callee_lost,
+                &mut media.callee_quality,
+            )
         };
         *packets = packets.saturating_add(count(party.rtp.packets));
         *lost = lost.saturating_add(count(party.lost));
+        if let Some(q) = party.quality {
+            *quality = Some(store::MediaQuality {
+                jitter_us: count(q.jitter_us),
+                mos_centi: i64::from(q.mos_centi),
+            });
+        }
     }
     media
 }

@@ -201,6 +201,42 @@ pub struct CallMedia {
     pub callee_lost: i64,
     /// RTP bytes of both.
     pub bytes: i64,
+    /// How the caller's RTP arrived, when the relay could time it.
+    pub caller_quality: Option<MediaQuality>,
+    /// How the callee's RTP arrived.
+    pub callee_quality: Option<MediaQuality>,
+}
+
+/// Jitter and estimated quality of one side's RTP ([`CallMedia`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaQuality {
+    /// Interarrival jitter (RFC 3550 A.8), microseconds (stored in milliseconds).
+    pub jitter_us: i64,
+    /// Estimated MOS in hundredths (stored as a number: 438 is 4.38).
+    pub mos_centi: i64,
+}
+
+impl MediaQuality {
+    /// The jitter in milliseconds, as stored.
+    pub fn jitter_ms(self) -> f64 {
+        self.jitter_us as f64 / 1000.0
+    }
+
+    /// The MOS, as stored.
+    pub fn mos(self) -> f64 {
+        self.mos_centi as f64 / 100.0
+    }
+
+    /// From the stored columns: both, or none.
+    fn from_columns(jitter_ms: Option<f64>, mos: Option<f64>) -> Option<MediaQuality> {
+        match (jitter_ms, mos) {
+            (Some(j), Some(m)) if j.is_finite() && m.is_finite() => Some(MediaQuality {
+                jitter_us: (j * 1000.0).round() as i64,
+                mos_centi: (m * 100.0).round() as i64,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The relay's counters of the call `call_id` started with `from_tag`, for its record.
@@ -292,6 +328,10 @@ struct CdrRow {
     callee_packets: Option<i64>,
     callee_lost: Option<i64>,
     media_bytes: Option<i64>,
+    caller_jitter_ms: Option<f64>,
+    caller_mos: Option<f64>,
+    callee_jitter_ms: Option<f64>,
+    callee_mos: Option<f64>,
 }
 
 impl TryFrom<CdrRow> for StoredCdr {
@@ -350,6 +390,14 @@ impl TryFrom<CdrRow> for StoredCdr {
                         callee_packets: c,
                         callee_lost: d,
                         bytes: e,
+                        caller_quality: MediaQuality::from_columns(
+                            r.caller_jitter_ms,
+                            r.caller_mos,
+                        ),
+                        callee_quality: MediaQuality::from_columns(
+                            r.callee_jitter_ms,
+                            r.callee_mos,
+                        ),
                     }),
                     (None, None, None, None, None) => None,
                     _ => return Err(StoreError::Corrupt("cdrs.caller_packets")),
@@ -364,7 +412,8 @@ pub(crate) const CDR_COLUMNS: &str =
     "call_id, from_tag, to_tag, caller_user, caller_domain, caller_uri, source_ip,
        dialled_uri, callee_user, callee_domain, answered_by, start_ms, answer_ms, end_ms,
        billable_secs, disposition, code, reason, hung_up_by, end_reason, node, rate_plan,
-       cost, currency, caller_packets, caller_lost, callee_packets, callee_lost, media_bytes";
+       cost, currency, caller_packets, caller_lost, callee_packets, callee_lost, media_bytes,
+       caller_jitter_ms, caller_mos, callee_jitter_ms, callee_mos";
 
 pub(crate) fn check_cdr(c: &Cdr) -> Result<(), StoreError> {
     if c.call_id.is_empty() {
@@ -433,7 +482,19 @@ macro_rules! insert_cdrs {
                     .push_bind(c.media.map(|m| m.caller_lost))
                     .push_bind(c.media.map(|m| m.callee_packets))
                     .push_bind(c.media.map(|m| m.callee_lost))
-                    .push_bind(c.media.map(|m| m.bytes));
+                    .push_bind(c.media.map(|m| m.bytes))
+                    .push_bind(
+                        c.media
+                            .and_then(|m| m.caller_quality)
+                            .map(|q| q.jitter_ms()),
+                    )
+                    .push_bind(c.media.and_then(|m| m.caller_quality).map(|q| q.mos()))
+                    .push_bind(
+                        c.media
+                            .and_then(|m| m.callee_quality)
+                            .map(|q| q.jitter_ms()),
+                    )
+                    .push_bind(c.media.and_then(|m| m.callee_quality).map(|q| q.mos()));
             });
             q.build().execute(&mut *$tx).await?;
         }
@@ -453,8 +514,9 @@ fn is_decimal(text: &str) -> bool {
 
 /// The statement of [`Store::record_media`] (both backends read `$n` parameters).
 pub(crate) const UPDATE_MEDIA: &str = "UPDATE cdrs SET caller_packets = $1, caller_lost = $2,
-        callee_packets = $3, callee_lost = $4, media_bytes = $5
-     WHERE call_id = $6 AND from_tag = $7";
+        callee_packets = $3, callee_lost = $4, media_bytes = $5, caller_jitter_ms = $6,
+        caller_mos = $7, callee_jitter_ms = $8, callee_mos = $9
+     WHERE call_id = $10 AND from_tag = $11";
 
 impl Store {
     /// Puts the relay's counters on the records of their calls (written a moment before,
@@ -472,6 +534,10 @@ impl Store {
                     .bind(u.media.callee_packets)
                     .bind(u.media.callee_lost)
                     .bind(u.media.bytes)
+                    .bind(u.media.caller_quality.map(MediaQuality::jitter_ms))
+                    .bind(u.media.caller_quality.map(MediaQuality::mos))
+                    .bind(u.media.callee_quality.map(MediaQuality::jitter_ms))
+                    .bind(u.media.callee_quality.map(MediaQuality::mos))
                     .bind(&u.call_id)
                     .bind(&u.from_tag)
                     .execute(&mut *tx)

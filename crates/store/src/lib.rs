@@ -123,7 +123,9 @@ pub use aliases::Alias;
 pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
-pub use cdrs::{CallMedia, Cdr, CdrFilter, Charge, Disposition, HungUpBy, MediaUpdate, StoredCdr};
+pub use cdrs::{
+    CallMedia, Cdr, CdrFilter, Charge, Disposition, HungUpBy, MediaQuality, MediaUpdate, StoredCdr,
+};
 pub use error::StoreError;
 pub use invoices::{
     invoice_number, Invoice, InvoiceDocuments, InvoiceFilter, InvoiceLine, IssuedInvoice,

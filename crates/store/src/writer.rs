@@ -360,6 +360,10 @@ impl Writer {
                     u.media.callee_packets,
                     u.media.callee_lost,
                     u.media.bytes,
+                    u.media.caller_quality.map(|q| q.jitter_ms()),
+                    u.media.caller_quality.map(|q| q.mos()),
+                    u.media.callee_quality.map(|q| q.jitter_ms()),
+                    u.media.callee_quality.map(|q| q.mos()),
                     u.call_id,
                     u.from_tag,
                 ])?;
@@ -388,7 +392,7 @@ fn insert_cdrs(tx: &rusqlite::Transaction<'_>, cdrs: &[Cdr]) -> Result<(), Store
     let mut insert = tx.prepare_cached(&format!(
         "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
          ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, \
-         ?28, ?29)"
+         ?28, ?29, ?30, ?31, ?32, ?33)"
     ))?;
     for c in cdrs {
         insert.execute(rusqlite::params![
@@ -421,6 +425,14 @@ fn insert_cdrs(tx: &rusqlite::Transaction<'_>, cdrs: &[Cdr]) -> Result<(), Store
             c.media.map(|m| m.callee_packets),
             c.media.map(|m| m.callee_lost),
             c.media.map(|m| m.bytes),
+            c.media
+                .and_then(|m| m.caller_quality)
+                .map(|q| q.jitter_ms()),
+            c.media.and_then(|m| m.caller_quality).map(|q| q.mos()),
+            c.media
+                .and_then(|m| m.callee_quality)
+                .map(|q| q.jitter_ms()),
+            c.media.and_then(|m| m.callee_quality).map(|q| q.mos()),
         ])?;
     }
     Ok(())

@@ -304,6 +304,10 @@ fn json_of(stored: &StoredCdr) -> serde_json::Value {
         "callee_packets": c.media.map(|m| m.callee_packets),
         "callee_lost": c.media.map(|m| m.callee_lost),
         "media_bytes": c.media.map(|m| m.bytes),
+        "caller_jitter_ms": c.media.and_then(|m| m.caller_quality).map(|q| q.jitter_ms()),
+        "caller_mos": c.media.and_then(|m| m.caller_quality).map(|q| q.mos()),
+        "callee_jitter_ms": c.media.and_then(|m| m.callee_quality).map(|q| q.jitter_ms()),
+        "callee_mos": c.media.and_then(|m| m.callee_quality).map(|q| q.mos()),
     })
 }
 

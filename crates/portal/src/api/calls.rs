@@ -78,6 +78,14 @@ pub struct CallView {
     pub callee_lost: Option<i64>,
     /// RTP bytes of both.
     pub media_bytes: Option<i64>,
+    /// Interarrival jitter of the caller's RTP at the relay, milliseconds.
+    pub caller_jitter_ms: Option<f64>,
+    /// Estimated MOS (1 to 4.5) of the caller's RTP.
+    pub caller_mos: Option<f64>,
+    /// Interarrival jitter of the callee's RTP, milliseconds.
+    pub callee_jitter_ms: Option<f64>,
+    /// Estimated MOS of the callee's RTP.
+    pub callee_mos: Option<f64>,
 }
 
 impl From<StoredCdr> for CallView {
@@ -116,6 +124,10 @@ impl From<StoredCdr> for CallView {
             callee_packets: media.map(|m| m.callee_packets),
             callee_lost: media.map(|m| m.callee_lost),
             media_bytes: media.map(|m| m.bytes),
+            caller_jitter_ms: media.and_then(|m| m.caller_quality).map(|q| q.jitter_ms()),
+            caller_mos: media.and_then(|m| m.caller_quality).map(|q| q.mos()),
+            callee_jitter_ms: media.and_then(|m| m.callee_quality).map(|q| q.jitter_ms()),
+            callee_mos: media.and_then(|m| m.callee_quality).map(|q| q.mos()),
         }
     }
 }

@@ -2080,6 +2080,11 @@ pub async fn cdr_media(s: Store) {
         callee_packets: 1490,
         callee_lost: 0,
         bytes: 515_680,
+        caller_quality: Some(store::MediaQuality {
+            jitter_us: 2_125,
+            mos_centi: 438,
+        }),
+        callee_quality: None,
     };
     let mut with = answered_cdr("m1", 10_000);
     with.media = Some(media);

@@ -85,6 +85,13 @@ fn a_relayed_call_carries_tones_both_ways_through_hold_and_resume() {
         assert!((4.0..=4.5).contains(&mos), "{side}: {record:#}");
     }
     assert!(record["caller_jitter_ms"].as_f64().is_some(), "{record:#}");
+    // And in the metrics: one MOS per side, both in the top buckets.
+    let metrics = get_metrics(server.http.expect("the portal serves /metrics"));
+    assert!(metrics.contains("itsp_call_mos_count 2"), "{metrics}");
+    assert!(
+        metrics.contains("itsp_call_mos_bucket{le=\"4\"} 0"),
+        "{metrics}"
+    );
     let relayed = ended["fields"]["rtp_packets"].as_u64().unwrap();
     let sent: u64 = sides
         .iter()
@@ -157,4 +164,16 @@ fn a_call_whose_phones_vanish_is_ended_when_its_media_stops() {
         .as_array()
         .unwrap()
         .is_empty());
+}
+
+/// The body of `GET /metrics` at `addr`.
+fn get_metrics(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
 }

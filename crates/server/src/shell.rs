@@ -167,6 +167,8 @@ struct Shared {
     rater: SharedRater,
     /// When the server started (`itsp status`).
     started: Now,
+    /// The metrics counters (`None`: metrics off), for the call quality the relay reports.
+    sip_counts: Option<Arc<crate::metrics::sip_counts::SipCounts>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -284,6 +286,7 @@ impl Server {
             book,
             accounts_version: AtomicI64::new(accounts_version),
             rater,
+            sip_counts: sip_counts.clone(),
             started: Now::system(),
         };
         Ok((
@@ -646,6 +649,14 @@ impl Shared {
                                     "relay session ended"
                                 );
                                 let media = call_media(&counters, &from_tag);
+                                if let Some(counts) = &shared.sip_counts {
+                                    for q in [media.caller_quality, media.callee_quality]
+                                        .into_iter()
+                                        .flatten()
+                                    {
+                                        counts.mos.observe_value(q.mos_centi as f64 / 100.0);
+                                    }
+                                }
                                 shared.accounting.send(crate::engine::io::Record::Media(
                                     store::MediaUpdate {
                                         call_id,

@@ -10,6 +10,10 @@ pub(crate) const COMMIT_BOUNDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Bucket bounds for the estimated MOS of a call side (1 to 4.5; 4.3 and above is what
+/// G.711 gives without impairment, under 3.6 most users are dissatisfied: G.107 Annex B).
+pub(crate) const MOS_BOUNDS: &[f64] = &[1.0, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.3, 4.4, 4.5];
+
 /// Counts of observations per bucket (not cumulative; [`super::text`] adds them up),
 /// their number and their sum in nanoseconds.
 #[derive(Debug)]
@@ -55,6 +59,14 @@ impl Histogram {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one plain value (a MOS), kept like a duration of that many seconds so the
+    /// sum stays exact to the nanounit.
+    pub(crate) fn observe_value(&self, value: f64) {
+        if value.is_finite() && value >= 0.0 {
+            self.observe(Duration::from_secs_f64(value));
+        }
     }
 
     /// The counts now.

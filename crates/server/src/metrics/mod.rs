@@ -168,6 +168,13 @@ fn write_sip(e: &mut Exposition, counts: &SipCounts) {
     for (event, n) in counts.dialogs() {
         e.sample("itsp_dialogs_total", &[("event", event.as_str())], n);
     }
+    e.family(
+        "itsp_call_mos",
+        Kind::Histogram,
+        "Estimated MOS (ITU-T G.107 E-model, 1 to 4.5) of each side of a relayed call, from \
+         its loss, burstiness and jitter at the relay (8 kHz payload types), at the call's end.",
+    );
+    e.histogram("itsp_call_mos", &[], &counts.mos.snapshot());
 }
 
 /// The families read when scraped.

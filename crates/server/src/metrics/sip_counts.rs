@@ -194,12 +194,26 @@ impl DialogCount {
 }
 
 /// Messages in and out, and dialog events, counted by the metrics hook
-/// ([`super::hook::MetricsHook`]) and read by a scrape.
-#[derive(Debug, Default)]
+/// ([`super::hook::MetricsHook`]), and the estimated MOS of each relayed call side (the
+/// shell, when a relay session ends); read by a scrape.
+#[derive(Debug)]
 pub(crate) struct SipCounts {
     pub(crate) received: DirectionCounts,
     pub(crate) sent: DirectionCounts,
     dialogs: [AtomicU64; DialogCount::ALL.len()],
+    /// MOS of each call side the relay could time.
+    pub(crate) mos: super::histogram::Histogram,
+}
+
+impl Default for SipCounts {
+    fn default() -> Self {
+        SipCounts {
+            received: DirectionCounts::default(),
+            sent: DirectionCounts::default(),
+            dialogs: Default::default(),
+            mos: super::histogram::Histogram::new(super::histogram::MOS_BOUNDS),
+        }
+    }
 }
 
 impl SipCounts {

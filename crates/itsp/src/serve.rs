@@ -242,7 +242,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .context("cannot handle SIGHUP")?;
     let store = settings.store.open().await?;
     let backend = store.backend_name();
-    let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
+    let portal_store = store.clone();
     let notices = crate::notices::Notices::start(settings.smtp.take(), &store)?;
     if let Some(media) = settings.media.take() {
         if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
@@ -275,6 +275,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     if !settings.stun.is_empty() {
         tokio::spawn(stun.run());
     }
+    let reloader = server.bindings_reloader();
+    let portal_state = portal::AppState::with_server(
+        portal_store,
+        settings.portal.clone(),
+        Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
+    );
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);

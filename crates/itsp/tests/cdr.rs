@@ -411,3 +411,38 @@ fn the_operator_ends_a_call_with_itsp_hangup() {
     assert_eq!(call["hung_up_by"], "proxy");
     assert_eq!(call["end_reason"], "admin");
 }
+
+#[test]
+fn a_registration_removed_with_itsp_ul_rm_stops_receiving_calls_at_once() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["--calls", "1", "answer"]);
+    alice.wait_event("waiting", WAIT);
+    let removed = admin_json(&data, &["ul", "rm", &format!("alice@{DOMAIN}")]);
+    assert_eq!(removed["removed"], 1, "{removed}");
+    assert_eq!(removed["server_told"], true, "{removed}");
+    server.wait_log("registrations read again from the store", WAIT);
+    // alice's phone still runs, but the server no longer knows where it is.
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    let ended = bob.wait_event("ended", WAIT);
+    assert_eq!(ended["code"], 480, "{ended}");
+    assert!(
+        admin_json(&data, &["ul", "show", &format!("alice@{DOMAIN}")])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing left to remove: a clear refusal.
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "ul",
+            "rm",
+            &format!("alice@{DOMAIN}"),
+            "--data-dir",
+            &data.path_str(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not registered"));
+}

@@ -97,27 +97,57 @@ impl Default for PortalConfig {
     }
 }
 
+/// Told the address-of-record (`user@domain`) whose registrations the portal removed
+/// from the store, so a SIP server that keeps them in memory reads them again.
+pub type BindingsChanged = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What every request handler shares: the store, the settings, the start time.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
 
-#[derive(Debug)]
 struct Inner {
     store: Store,
     config: PortalConfig,
     started: Instant,
     started_at_unix: i64,
+    bindings_changed: Option<BindingsChanged>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
     /// The state of a portal over `store`.
     pub fn new(store: Store, config: PortalConfig) -> AppState {
+        AppState::with_server(store, config, None)
+    }
+
+    /// The state of a portal over `store` beside a SIP server that keeps registrations
+    /// in memory: `bindings_changed` tells it of the ones removed here.
+    pub fn with_server(
+        store: Store,
+        config: PortalConfig,
+        bindings_changed: Option<BindingsChanged>,
+    ) -> AppState {
         AppState(Arc::new(Inner {
             store,
             config,
             started: Instant::now(),
             started_at_unix: time::unix_now(),
+            bindings_changed,
         }))
+    }
+
+    /// Tells the SIP server, if any, that the registrations of `aor` changed.
+    pub(crate) fn bindings_changed(&self, aor: &str) {
+        if let Some(tell) = &self.0.bindings_changed {
+            tell(aor);
+        }
     }
 
     /// The store.

@@ -318,6 +318,15 @@ impl Server {
         }))
     }
 
+    /// What has a changed address-of-record's bindings read from the store again (the
+    /// portal and `itsp ul rm` remove registrations there; the engine keeps them in
+    /// memory).
+    pub fn bindings_reloader(&self) -> BindingsReloader {
+        BindingsReloader {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The sockets actually bound (with the ports the OS chose for port 0).
     pub fn local_addrs(&self) -> Vec<Listen> {
         self.shared.transports.local_addrs()
@@ -344,6 +353,9 @@ impl Server {
                 crate::control::Controls {
                     status: Arc::new(move || status.status(capture_on)),
                     hang_up: Arc::new(move |call_id| hang_up.hang_up(call_id)),
+                    bindings_changed: BindingsReloader {
+                        shared: shared.clone(),
+                    },
                 },
             )
         });
@@ -1030,6 +1042,32 @@ fn call_media(counters: &relay::CallCounters, from_tag: &str) -> store::CallMedi
         }
     }
     media
+}
+
+/// Has the engine read an address-of-record's bindings from the store again
+/// ([`Server::bindings_reloader`]); cheap to clone.
+#[derive(Clone)]
+pub struct BindingsReloader {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for BindingsReloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BindingsReloader").finish_non_exhaustive()
+    }
+}
+
+impl BindingsReloader {
+    /// The bindings of `aor` (`user@domain`) changed in the store: the engine reads them
+    /// again (a removed registration stops receiving calls).
+    pub fn reload(&self, aor: &str) {
+        let transmits = self.shared.drive(|engine, _| engine.reload_bindings(aor));
+        if !transmits.is_empty() {
+            let shared = self.shared.clone();
+            tokio::spawn(async move { shared.send_all(transmits).await });
+        }
+        tracing::info!(%aor, "registrations read again from the store (removed by an operator)");
+    }
 }
 
 /// How often the relay is asked for the calls it removed for idleness.

@@ -1,5 +1,8 @@
 //! `itsp ul show [USER]`: the user location, as the registrar stored it (Kamailio's
 //! `kamctl ul show`). Bindings that have expired but are not purged yet are not shown.
+//! `itsp ul rm USER [CONTACT]` removes registrations (Kamailio's `kamctl ul rm`) from the
+//! store and tells a running server on the same data directory (its control socket) to
+//! read them again, so the phone stops receiving calls at once.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -15,7 +18,9 @@ Examples:
   itsp ul show                              # every registered contact
   itsp ul show alice@example.com
   itsp ul show +4684567890@example.com      # an alias: alice's contacts
-  itsp ul show --json";
+  itsp ul show --json
+  itsp ul rm alice@example.com                             # every phone of alice
+  itsp ul rm alice@example.com 'sip:alice@192.0.2.7:5060'  # one of them";
 
 /// What `itsp ul` does.
 #[derive(Debug, Subcommand)]
@@ -30,11 +35,27 @@ pub(crate) enum UlCommand {
         #[arg(value_name = "USER")]
         user: Option<String>,
     },
+    /// Remove registrations: every contact of a subscriber, or one.
+    ///
+    /// The running server (the one whose control socket is in the same data directory)
+    /// is told, and stops reaching the removed phones at once; a phone that registers
+    /// again is reachable again. Example: itsp ul rm alice@example.com
+    Rm {
+        /// A subscriber or alias, user@domain.
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The Contact URI of one registration, as `itsp ul show` lists it (default: all).
+        #[arg(value_name = "CONTACT")]
+        contact: Option<String>,
+    },
 }
 
 /// Runs one `itsp ul` command.
 pub(super) async fn run(command: UlCommand, store: &StoreArgs) -> Result<Report, Failure> {
-    let UlCommand::Show { user } = command;
+    let user = match command {
+        UlCommand::Show { user } => user,
+        UlCommand::Rm { user, contact } => return remove(store, &user, contact.as_deref()).await,
+    };
     let wanted = user.as_deref().map(address).transpose()?;
     with_store(store, async |s| {
         let (bindings, empty) = match &wanted {
@@ -51,6 +72,51 @@ pub(super) async fn run(command: UlCommand, store: &StoreArgs) -> Result<Report,
         Ok(report(bindings, unix_now(), empty))
     })
     .await
+}
+
+/// `itsp ul rm`: removes the registrations, then tells a running server.
+async fn remove(store: &StoreArgs, user: &str, contact: Option<&str>) -> Result<Report, Failure> {
+    let a = address(user)?;
+    let aor = with_store(store, async |s| {
+        let aor = s
+            .resolve(&a.user, &a.domain)
+            .await?
+            .ok_or_else(|| Failure::user(format!("no such user or alias: {a}")))?
+            .aor();
+        let removed = match contact {
+            Some(c) => u64::from(s.remove_binding(&aor, c).await?),
+            None => s.remove_bindings(&aor).await?,
+        };
+        if removed == 0 {
+            return Err(Failure::user(match contact {
+                Some(c) => format!("{aor} has no registration {c} (see itsp ul show {aor})"),
+                None => format!("{aor} is not registered"),
+            }));
+        }
+        Ok((aor, removed))
+    })
+    .await?;
+    let (aor, removed) = aor;
+    let control = crate::control_client::ControlArgs {
+        data_dir: store.data_dir.clone(),
+        socket: None,
+    };
+    let told = matches!(
+        crate::control_client::ask(
+            &control,
+            &server::control::protocol::Request::BindingsChanged { aor: aor.clone() },
+        ),
+        Ok(server::control::protocol::Answer::Reloading { .. })
+    );
+    let server_note = if told {
+        "; the running server no longer reaches them"
+    } else {
+        "; no server runs on this data directory"
+    };
+    Ok(Report::done(
+        format!("removed {removed} registration(s) of {aor}{server_note}"),
+        json!({ "aor": aor, "removed": removed, "server_told": told }),
+    ))
 }
 
 /// The bindings still valid at `now`, as a table and as JSON.

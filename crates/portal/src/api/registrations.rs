@@ -2,11 +2,9 @@
 //! from, their User-Agent and the NAT verdict. `/api/v1/subscribers/{address}/
 //! registrations` (a subscriber's own), `/api/v1/registrations` (all, admins).
 //!
-//! Removing one deletes it from the store. The running server keeps its location index in
-//! memory and does not read the store back, so the phone stays reachable there until it
-//! refreshes (which writes the binding again), unregisters, or its registration expires;
-//! a restart drops it. (What the server lacks: a change counter of the locations or a
-//! removal entry point, ARCHITECTURE.md "portal".)
+//! Removing one deletes it from the store and tells the SIP server beside the portal
+//! (`AppState::with_server`), which reads that address-of-record's bindings again: the
+//! phone stops receiving calls until it registers again.
 
 use std::collections::HashMap;
 
@@ -128,6 +126,7 @@ pub async fn remove(
         .map_err(|e| Problem::internal(&e))?;
     if removed {
         tracing::info!(aor = %a, contact, "registration removed in the portal");
+        state.bindings_changed(&a.aor());
         Ok(())
     } else {
         Err(Problem::not_found(format!(

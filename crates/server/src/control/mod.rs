@@ -37,13 +37,16 @@ pub(crate) type StatusSource = std::sync::Arc<dyn Fn() -> Status + Send + Sync>;
 /// it.
 pub(crate) type HangUpSource = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
-/// What the control socket asks the server: its status, a hang-up.
+/// What the control socket asks the server: its status, a hang-up, a reading of changed
+/// bindings.
 #[derive(Clone)]
 pub(crate) struct Controls {
     /// Answers `itsp status`.
     pub(crate) status: StatusSource,
     /// Carries out `itsp hangup`.
     pub(crate) hang_up: HangUpSource,
+    /// Has the bindings of an address-of-record read again (`itsp ul rm`).
+    pub(crate) bindings_changed: crate::BindingsReloader,
 }
 
 /// The longest request line read (a trace filter is a few hundred bytes).
@@ -173,6 +176,10 @@ async fn serve(stream: UnixStream, ring: Option<SharedRing>, controls: Controls)
                 }
             };
             send(&mut out, &answer).await
+        }
+        Ok(Request::BindingsChanged { aor }) => {
+            controls.bindings_changed.reload(&aor);
+            send(&mut out, &Answer::Reloading { aor }).await
         }
     };
     if result.is_ok() {

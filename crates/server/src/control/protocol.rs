@@ -45,6 +45,12 @@ pub enum Request {
         /// The call's Call-ID.
         call_id: String,
     },
+    /// The registrations of an address-of-record changed in the store (`itsp ul rm`):
+    /// the server reads them again; one [`Answer::Reloading`] line.
+    BindingsChanged {
+        /// The address-of-record (`user@domain`).
+        aor: String,
+    },
 }
 
 /// One line of an answer.
@@ -67,6 +73,11 @@ pub enum Answer {
     },
     /// The server's state, the answer to [`Request::Status`].
     Status(Status),
+    /// The bindings are being read again, the answer to [`Request::BindingsChanged`].
+    Reloading {
+        /// The address-of-record.
+        aor: String,
+    },
     /// The call was ended (BYE sent to both parties), the answer to [`Request::HangUp`].
     HungUp {
         /// Its Call-ID.

@@ -550,12 +550,7 @@ impl Engine {
                     _ => "unexpected answer".to_owned(),
                 };
                 tracing::error!(%aor, error = %why, "bindings not saved; answering 500");
-                let id = self.io.id();
-                self.io.push(IoRequest::ReloadBindings {
-                    id,
-                    aor: aor.clone(),
-                });
-                self.waiting.insert(id, Waiting::Reload { aor });
+                self.reload_bindings(&aor);
                 if let Some(request) = self.layer.request(&key) {
                     let failed = MessageBuilder::response_to(
                         request,
@@ -718,6 +713,22 @@ impl Engine {
         });
         self.pump(now);
         true
+    }
+
+    /// Reads the bindings of `aor` from the store again and keeps those (the store is the
+    /// truth: a commit failed, or an operator removed a registration there).
+    pub(crate) fn reload_bindings(&mut self, aor: &str) {
+        let id = self.io.id();
+        self.io.push(IoRequest::ReloadBindings {
+            id,
+            aor: aor.to_owned(),
+        });
+        self.waiting.insert(
+            id,
+            Waiting::Reload {
+                aor: aor.to_owned(),
+            },
+        );
     }
 
     /// Live calls followed by the accounting hook.

@@ -159,9 +159,15 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     } else {
         Some(args.http_listen.unwrap_or(config.http.listen))
     };
+    if let Some(url) = &config.http.public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            anyhow::bail!("http.public_url {url:?}: an http:// or https:// URL expected");
+        }
+    }
     let portal = portal::PortalConfig {
         secure_cookies: config.http.secure_cookies,
         voicemail_dir: Some(store.data_dir.join("voicemail")),
+        public_url: config.http.public_url.clone(),
         ..portal::PortalConfig::default()
     };
     let metrics = MetricsPlaces {
@@ -242,8 +248,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .context("cannot handle SIGHUP")?;
     let store = settings.store.open().await?;
     let backend = store.backend_name();
-    let portal_state = portal::AppState::new(store.clone(), settings.portal.clone());
     let notices = crate::notices::Notices::start(settings.smtp.take(), &store)?;
+    let portal_mail = notices.as_ref().map(crate::notices::Notices::portal_mail);
+    let portal_state =
+        portal::AppState::with_mail(store.clone(), settings.portal.clone(), portal_mail);
     if let Some(media) = settings.media.take() {
         if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
             settings.server.services.media = Some(addr);

@@ -170,6 +170,9 @@ pub(crate) struct HttpSection {
     pub(crate) secure_cookies: bool,
     /// Answer `GET /metrics` (Prometheus, unauthenticated) on the portal's listener.
     pub(crate) metrics: bool,
+    /// The portal's address as people reach it (`https://portal.example.com`), for links
+    /// in e-mails (password reset); `None`: the request's Host header.
+    pub(crate) public_url: Option<String>,
 }
 
 /// `[metrics]`: where `/metrics` is served besides the portal (`--metrics-listen`).
@@ -191,6 +194,7 @@ impl Default for HttpSection {
             listen: std::net::SocketAddr::from(DEFAULT_HTTP_LISTEN),
             secure_cookies: false,
             metrics: true,
+            public_url: None,
         }
     }
 }
@@ -1257,6 +1261,7 @@ mod tests {
         assert_eq!(c.http.listen, d.http.listen);
         assert_eq!(c.http.secure_cookies, d.http.secure_cookies);
         assert_eq!(c.http.metrics, d.http.metrics);
+        assert_eq!(c.http.public_url, d.http.public_url);
         assert_eq!(c.metrics.listen, d.metrics.listen);
         let m = Config::parse("[http]\nmetrics = false\n[metrics]\nlisten = \"127.0.0.1:9494\"\n")
             .unwrap();

@@ -33,7 +33,7 @@ impl Notices {
         store: &store::Store,
     ) -> anyhow::Result<Option<Notices>> {
         let Some(settings) = settings else {
-            tracing::info!("e-mail is off ([smtp] server not set): low-balance notices and voicemail e-mails are not sent");
+            tracing::info!("e-mail is off ([smtp] server not set): low-balance notices, voicemail e-mails and password reset links are not sent");
             return Ok(None);
         };
         let server = format!("{}:{}", settings.smtp.host, settings.smtp.port);
@@ -49,8 +49,16 @@ impl Notices {
             store.clone(),
             settings.low_balance_interval,
         ));
-        tracing::info!(smtp = %server, ?security, "e-mail on: low-balance notices and voicemail e-mails");
+        tracing::info!(smtp = %server, ?security, "e-mail on: low-balance notices, voicemail e-mails, password reset links");
         Ok(Some(notices))
+    }
+
+    /// The mailer and the reset text, for the portal's forgotten-password page.
+    pub(crate) fn portal_mail(&self) -> portal::PortalMail {
+        portal::PortalMail {
+            mailer: self.mailer.clone(),
+            password_reset: self.templates.password_reset.clone(),
+        }
     }
 
     /// Mails a voicemail message just stored (`id`, `file` under `dir`) when its owner

@@ -159,9 +159,15 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     } else {
         Some(args.http_listen.unwrap_or(config.http.listen))
     };
+    if let Some(url) = &config.http.public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            anyhow::bail!("http.public_url {url:?}: an http:// or https:// URL expected");
+        }
+    }
     let portal = portal::PortalConfig {
         secure_cookies: config.http.secure_cookies,
         voicemail_dir: Some(store.data_dir.join("voicemail")),
+        public_url: config.http.public_url.clone(),
         ..portal::PortalConfig::default()
     };
     let metrics = MetricsPlaces {
@@ -244,6 +250,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let backend = store.backend_name();
     let portal_store = store.clone();
     let notices = crate::notices::Notices::start(settings.smtp.take(), &store)?;
+    let portal_mail = notices.as_ref().map(crate::notices::Notices::portal_mail);
     if let Some(media) = settings.media.take() {
         if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
             settings.server.services.media = Some(addr);
@@ -279,6 +286,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let portal_state = portal::AppState::with_server(
         portal_store,
         settings.portal.clone(),
+        portal_mail,
         Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
     );
     let metrics: Option<portal::metrics::MetricsSource> = server

@@ -1,7 +1,8 @@
 //! # mail: e-mail from itsp
 //!
-//! What: the one way itsp sends e-mail — the low-balance notices of billing and voicemail
-//! messages to their owners' mailboxes (issues 18 and 19). A [`Mailer`] takes an [`Email`]
+//! What: the one way itsp sends e-mail — the low-balance notices of billing, voicemail
+//! messages to their owners' mailboxes (issues 18 and 19) and the portal's password reset
+//! links (issue 20). A [`Mailer`] takes an [`Email`]
 //! (recipient, subject, plain-text body, at most one attachment), composes it at once (a
 //! bad address is the caller's error, not a retry) and queues it; a task sends the queue
 //! over SMTP ([`SmtpConfig`]: `host:port`, `From`, optional credentials, STARTTLS, a
@@ -35,7 +36,8 @@ pub use config::{
 };
 pub use queue::{Mailer, Sent};
 pub use templates::{
-    Template, Templates, LOW_BALANCE, LOW_BALANCE_FIELDS, VOICEMAIL, VOICEMAIL_FIELDS,
+    Template, Templates, LOW_BALANCE, LOW_BALANCE_FIELDS, PASSWORD_RESET, PASSWORD_RESET_FIELDS,
+    VOICEMAIL, VOICEMAIL_FIELDS,
 };
 
 /// What went wrong with an e-mail, its settings or its templates.

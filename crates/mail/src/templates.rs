@@ -33,6 +33,12 @@ pub const VOICEMAIL_FIELDS: &[&str] = &[
     "duration_seconds",
 ];
 
+/// A forgotten web password: file name in the templates directory.
+pub const PASSWORD_RESET: &str = "password-reset.txt";
+/// Placeholders of [`PASSWORD_RESET`]: the account (`user@domain`), the link that sets a
+/// new web password, how many minutes it works.
+pub const PASSWORD_RESET_FIELDS: &[&str] = &["account", "link", "valid_minutes"];
+
 const BUILT_IN_LOW_BALANCE: &str = "\
 Subject: Your balance is low: {balance} {currency}
 
@@ -55,6 +61,20 @@ Received: {time_readable} ({time})
 Length:   {duration} ({duration_seconds} s)
 
 The recording is attached as a WAV file.
+";
+
+const BUILT_IN_PASSWORD_RESET: &str = "\
+Subject: Set a new web password for {account}
+
+Hello,
+
+someone, hopefully you, asked to set a new web password for {account}. Open this link
+to choose one:
+
+{link}
+
+The link works once, for {valid_minutes} minutes. If you did not ask, ignore this e-mail:
+your password stays as it is.
 ";
 
 /// Pieces of a template: text, or the index of a placeholder in its field list.
@@ -172,6 +192,8 @@ pub struct Templates {
     pub low_balance: Template,
     /// [`VOICEMAIL`].
     pub voicemail: Template,
+    /// [`PASSWORD_RESET`].
+    pub password_reset: Template,
 }
 
 impl Templates {
@@ -188,11 +210,16 @@ impl Templates {
         Templates {
             low_balance: parse(LOW_BALANCE, BUILT_IN_LOW_BALANCE, LOW_BALANCE_FIELDS),
             voicemail: parse(VOICEMAIL, BUILT_IN_VOICEMAIL, VOICEMAIL_FIELDS),
+            password_reset: parse(
+                PASSWORD_RESET,
+                BUILT_IN_PASSWORD_RESET,
+                PASSWORD_RESET_FIELDS,
+            ),
         }
     }
 
     /// The built-in texts with those `dir` has a file for ([`LOW_BALANCE`],
-    /// [`VOICEMAIL`]) replaced. A file that cannot be read or used is an error naming it.
+    /// [`VOICEMAIL`], [`PASSWORD_RESET`]) replaced. A file that cannot be read or used is an error naming it.
     pub fn load(dir: Option<&Path>) -> Result<Templates, MailError> {
         let mut t = Templates::built_in();
         let Some(dir) = dir else {
@@ -207,6 +234,7 @@ impl Templates {
         for (name, fields, slot) in [
             (LOW_BALANCE, LOW_BALANCE_FIELDS, &mut t.low_balance),
             (VOICEMAIL, VOICEMAIL_FIELDS, &mut t.voicemail),
+            (PASSWORD_RESET, PASSWORD_RESET_FIELDS, &mut t.password_reset),
         ] {
             let path = dir.join(name);
             let file = path.display().to_string();
@@ -234,6 +262,12 @@ mod tests {
     fn the_built_in_texts_parse_and_fill_in() {
         Template::parse(LOW_BALANCE, BUILT_IN_LOW_BALANCE, LOW_BALANCE_FIELDS).unwrap();
         Template::parse(VOICEMAIL, BUILT_IN_VOICEMAIL, VOICEMAIL_FIELDS).unwrap();
+        Template::parse(
+            PASSWORD_RESET,
+            BUILT_IN_PASSWORD_RESET,
+            PASSWORD_RESET_FIELDS,
+        )
+        .unwrap();
         let t = Templates::built_in();
         let (subject, body) = t.low_balance.render(&[
             ("account", "alice@example.com"),
@@ -252,6 +286,20 @@ mod tests {
             .voicemail
             .render(&[("caller", "sip:bob@example.com"), ("duration", "0:42")]);
         assert_eq!(subject, "New voicemail from sip:bob@example.com (0:42)");
+        let (subject, body) = t.password_reset.render(&[
+            ("account", "alice@example.com"),
+            (
+                "link",
+                "https://portal.example.com/password/reset?token=itspr_x",
+            ),
+            ("valid_minutes", "60"),
+        ]);
+        assert_eq!(subject, "Set a new web password for alice@example.com");
+        assert!(
+            body.contains("\nhttps://portal.example.com/password/reset?token=itspr_x\n")
+                && body.contains("for 60 minutes"),
+            "{body}"
+        );
     }
 
     #[test]

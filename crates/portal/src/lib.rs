@@ -37,7 +37,8 @@
 //!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
 //!   ([`api::ApiDoc`]) and the routes.
 //! - `pages/`: the HTML pages, which call the same operations: `mod.rs` (layout, escaping,
-//!   embedded assets, the page routes), `login.rs`, `dashboard.rs` (self-care),
+//!   embedded assets, the page routes), `login.rs`, `password.rs` (forgotten password:
+//!   a reset link by e-mail through [`PortalMail`]), `dashboard.rs` (self-care),
 //!   `selfcare.rs` (call history and its CSV, the account, voicemail),
 //!   `admin.rs`, `docs.rs` (the API browser).
 //! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
@@ -85,6 +86,9 @@ pub struct PortalConfig {
     /// The folder of the voicemail recordings (`DATA_DIR/voicemail`, where the media
     /// service writes them); `None`: their audio is not served.
     pub voicemail_dir: Option<std::path::PathBuf>,
+    /// The portal's address as people reach it (`https://portal.example.com`), for the
+    /// links in e-mails (password reset); `None`: built from the request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl Default for PortalConfig {
@@ -93,6 +97,7 @@ impl Default for PortalConfig {
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             secure_cookies: false,
             voicemail_dir: None,
+            public_url: None,
         }
     }
 }
@@ -105,9 +110,20 @@ pub type BindingsChanged = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// What the portal sends e-mail with (the password reset links): the mailer of
+/// `[smtp]` and the text. Without it, the forgotten-password page says e-mail is off.
+#[derive(Debug, Clone)]
+pub struct PortalMail {
+    /// The send queue.
+    pub mailer: mail::Mailer,
+    /// The reset e-mail ([`mail::PASSWORD_RESET`]).
+    pub password_reset: mail::Template,
+}
+
 struct Inner {
     store: Store,
     config: PortalConfig,
+    mail: Option<PortalMail>,
     started: Instant,
     started_at_unix: i64,
     bindings_changed: Option<BindingsChanged>,
@@ -124,19 +140,27 @@ impl std::fmt::Debug for Inner {
 impl AppState {
     /// The state of a portal over `store`.
     pub fn new(store: Store, config: PortalConfig) -> AppState {
-        AppState::with_server(store, config, None)
+        AppState::with_server(store, config, None, None)
     }
 
-    /// The state of a portal over `store` beside a SIP server that keeps registrations
-    /// in memory: `bindings_changed` tells it of the ones removed here.
+    /// The state of a portal over `store` that e-mails with `mail` (`None`: no e-mail).
+    pub fn with_mail(store: Store, config: PortalConfig, mail: Option<PortalMail>) -> AppState {
+        AppState::with_server(store, config, mail, None)
+    }
+
+    /// The state of a portal over `store` that e-mails with `mail`, beside a SIP server
+    /// that keeps registrations in memory: `bindings_changed` tells it of the ones
+    /// removed here.
     pub fn with_server(
         store: Store,
         config: PortalConfig,
+        mail: Option<PortalMail>,
         bindings_changed: Option<BindingsChanged>,
     ) -> AppState {
         AppState(Arc::new(Inner {
             store,
             config,
+            mail,
             started: Instant::now(),
             started_at_unix: time::unix_now(),
             bindings_changed,
@@ -158,6 +182,11 @@ impl AppState {
     /// The settings.
     pub fn config(&self) -> &PortalConfig {
         &self.0.config
+    }
+
+    /// The e-mail sender, when e-mail is on.
+    pub fn mail(&self) -> Option<&PortalMail> {
+        self.0.mail.as_ref()
     }
 
     /// itsp's version.

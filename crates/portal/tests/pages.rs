@@ -600,3 +600,266 @@ async fn voicemail_plays_is_marked_heard_and_deleted() {
     let (_, html) = p.page("/voicemail?notice=removed", &cookie).await;
     assert!(html.contains("Removed.") && html.contains("1 message") && !html.contains("sip:bob@"));
 }
+
+/// A mailer whose SMTP server is not there: e-mail is "on" and sends are queued (and fail
+/// later, in the background), which is all the forgotten-password page sees.
+fn unreachable_mail() -> portal::PortalMail {
+    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
+    smtp.security = mail::Security::Plain;
+    smtp.retries = 0;
+    portal::PortalMail {
+        mailer: mail::Mailer::start(smtp).unwrap(),
+        password_reset: mail::Templates::built_in().password_reset,
+    }
+}
+
+#[tokio::test]
+async fn forgotten_password_answers_alike_and_starts_a_reset_for_a_known_user() {
+    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    p.store
+        .add_subscriber("carol", DOMAIN, "sip-pw", Some("carol@mail.example"))
+        .await
+        .unwrap();
+    let carol = store::Address::new("carol", DOMAIN).unwrap();
+
+    // The login page links to it.
+    let (_, html) = p.page("/login", "").await;
+    assert!(html.contains(r#"href="/password/forgot""#), "{html}");
+    let (status, cookie, html) = p.visitor_form("/password/forgot").await;
+    assert_eq!(status, 200);
+    assert!(cookie.starts_with("itsp_form="), "{cookie}");
+    assert!(!html.contains(portal::pages::password::NO_MAIL_TEXT));
+    let csrf = csrf_of(&html);
+    assert_eq!(cookie, format!("itsp_form={csrf}"));
+
+    // Unknown user, known user without e-mail, known user with e-mail: the same page.
+    let mut answers = Vec::new();
+    for address in [
+        "nobody@example.com",
+        "alice@example.com",
+        "carol@example.com",
+        "carol@elsewhere.example",
+    ] {
+        let (status, _, html) = p
+            .post_form(
+                "/password/forgot",
+                &cookie,
+                &[("csrf", &csrf), ("address", address)],
+            )
+            .await;
+        assert_eq!(status, 200, "{address}");
+        assert!(html.contains(portal::pages::password::SENT_TEXT), "{html}");
+        assert!(!html.contains(address), "the answer names nobody: {html}");
+        answers.push(html);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    // Only carol, who has an e-mail address, got a reset.
+    assert_eq!(p.store.password_resets_since(&carol, 0).await.unwrap(), 1);
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    assert_eq!(p.store.password_resets_since(&alice, 0).await.unwrap(), 0);
+    // At most three an hour; the fourth request gets the same page and no reset.
+    for _ in 0..3 {
+        let (status, _, html) = p
+            .post_form(
+                "/password/forgot",
+                &cookie,
+                &[("csrf", &csrf), ("address", "carol@example.com")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(html, answers[0]);
+    }
+    assert_eq!(
+        p.store.password_resets_since(&carol, 0).await.unwrap(),
+        portal::pages::password::RESETS_PER_HOUR
+    );
+
+    // A malformed address is an error next to the field.
+    let (status, _, html) = p
+        .post_form(
+            "/password/forgot",
+            &cookie,
+            &[("csrf", &csrf), ("address", "")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-address-error""#), "{html}");
+
+    // Without the form token, or with another one: refused, nothing made.
+    for (cookie, fields) in [
+        ("", vec![("address", "carol@example.com")]),
+        (
+            cookie.as_str(),
+            vec![("csrf", "0123"), ("address", "carol@example.com")],
+        ),
+        (
+            "itsp_form=other",
+            vec![("csrf", csrf.as_str()), ("address", "carol@example.com")],
+        ),
+    ] {
+        let (status, _, _) = p.post_form("/password/forgot", cookie, &fields).await;
+        assert_eq!(status, 403);
+    }
+}
+
+#[tokio::test]
+async fn forgotten_password_without_email_says_so_to_everyone() {
+    let p = Portal::start().await;
+    let (status, cookie, html) = p.visitor_form("/password/forgot").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(portal::pages::password::NO_MAIL_TEXT));
+    let csrf = csrf_of(&html);
+    let mut answers = Vec::new();
+    for address in ["nobody@example.com", "alice@example.com"] {
+        let (status, _, html) = p
+            .post_form(
+                "/password/forgot",
+                &cookie,
+                &[("csrf", &csrf), ("address", address)],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(html.contains(portal::pages::password::NO_MAIL_TEXT));
+        answers.push(html);
+    }
+    assert_eq!(answers[0], answers[1]);
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    assert_eq!(p.store.password_resets_since(&alice, 0).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_the_password_once() {
+    let p = Portal::start().await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    let secret = p
+        .store
+        .create_password_reset(&alice, now_ms(), 3_600_000)
+        .await
+        .unwrap();
+    let path = format!("/password/reset?token={secret}");
+    let (status, cookie, html) = p.visitor_form(&path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!(r#"name="token" value="{secret}""#)));
+    let csrf = csrf_of(&html);
+
+    // Checks: empty, different passwords; without the form token.
+    let (status, _, html) = p
+        .post_form(
+            "/password/reset",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("token", &secret),
+                ("password", ""),
+                ("password2", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-password-error""#), "{html}");
+    let (status, _, html) = p
+        .post_form(
+            "/password/reset",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("token", &secret),
+                ("password", "new-pw-1"),
+                ("password2", "new-pw-2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-password2-error""#), "{html}");
+    let fields = [
+        ("token", secret.as_str()),
+        ("password", "new-pw-1"),
+        ("password2", "new-pw-1"),
+    ];
+    let (status, _, _) = p.post_form("/password/reset", &cookie, &fields).await;
+    assert_eq!(status, 403, "no form token");
+    let (status, _, _) = p
+        .post_form(
+            "/password/reset",
+            "",
+            &[("csrf", csrf.as_str()), fields[0], fields[1], fields[2]],
+        )
+        .await;
+    assert_eq!(status, 403, "no form cookie");
+
+    // Set, then log in with it; the old one is gone.
+    let mut ok_fields = vec![("csrf", csrf.as_str())];
+    ok_fields.extend(fields);
+    let (status, _, html) = p.post_form("/password/reset", &cookie, &ok_fields).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Password changed") && html.contains(r#"href="/login""#));
+    let (status, _, _) = p
+        .post_form(
+            "/login",
+            "",
+            &[("address", "alice@example.com"), ("password", "new-pw-1")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = p
+        .post_form(
+            "/login",
+            "",
+            &[
+                ("address", "alice@example.com"),
+                ("password", common::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Used: refused, the password stays.
+    let mut again = vec![("csrf", csrf.as_str()), ("token", secret.as_str())];
+    again.extend([("password", "new-pw-2"), ("password2", "new-pw-2")]);
+    let (status, _, html) = p.post_form("/password/reset", &cookie, &again).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains(portal::pages::password::BAD_LINK_TEXT),
+        "{html}"
+    );
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, "new-pw-1")
+        .await
+        .unwrap()
+        .is_some());
+
+    // Expired: refused.
+    let old = p
+        .store
+        .create_password_reset(&alice, now_ms() - 7_200_000, 3_600_000)
+        .await
+        .unwrap();
+    let expired = [
+        ("csrf", csrf.as_str()),
+        ("token", old.as_str()),
+        ("password", "new-pw-3"),
+        ("password2", "new-pw-3"),
+    ];
+    let (status, _, html) = p.post_form("/password/reset", &cookie, &expired).await;
+    assert_eq!(status, 400);
+    assert!(html.contains(portal::pages::password::BAD_LINK_TEXT));
+    // A made-up one, and a link without a token.
+    let made_up = [
+        ("csrf", csrf.as_str()),
+        ("token", "itspr_made-up"),
+        ("password", "new-pw-3"),
+        ("password2", "new-pw-3"),
+    ];
+    let (status, _, _) = p.post_form("/password/reset", &cookie, &made_up).await;
+    assert_eq!(status, 400);
+    let (status, _, html) = p.visitor_form("/password/reset").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(portal::pages::password::BAD_LINK_TEXT));
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, "new-pw-1")
+        .await
+        .unwrap()
+        .is_some());
+}

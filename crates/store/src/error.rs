@@ -91,6 +91,9 @@ pub enum StoreError {
     /// No API token has this id.
     #[error("no such token: {0}")]
     NoSuchToken(i64),
+    /// A password reset secret that is unknown, used or expired.
+    #[error("the password reset link is unknown, used or expired")]
+    BadResetToken,
     /// An account setting that cannot be stored (a currency that is not three capital
     /// letters, an empty plan name, a negative low-balance threshold); the text says why.
     #[error("bad account: {0}")]

@@ -96,6 +96,7 @@ mod ledger;
 mod locations;
 mod low_balance;
 mod overview;
+mod password_resets;
 mod preferences;
 mod secrets;
 mod subscribers;
@@ -135,6 +136,7 @@ pub use ledger::{EntryKind, LedgerEntry, NewEntry};
 pub use locations::{flags, Binding, BindingWrite};
 pub use low_balance::LowBalanceNotice;
 pub use overview::Totals;
+pub use password_resets::RESET_PREFIX;
 pub use preferences::{
     Forwarding, PreferenceChange, PreferenceKind, PreferenceSpec, FORWARD_ALWAYS, FORWARD_BUSY,
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,

@@ -10,6 +10,19 @@ use crate::secrets::{hash_password, new_secret, random_hex, secret_hash, verify_
 use crate::subscribers::check_password;
 use crate::{on_pool, unix_now, Address, Store, StoreError};
 
+/// The stored form of a web password: checked (length, control characters), then hashed
+/// with argon2id. Shared by [`Store::set_web_password`] and the password reset.
+pub(crate) async fn web_password_hash(password: &str) -> Result<String, StoreError> {
+    hash_password(check_password(password)?.to_owned()).await
+}
+
+/// Sets the web password hash `$2` of the subscriber with id `$1` at `$3` (Unix seconds),
+/// as [`Store::set_web_password`] does by address.
+pub(crate) const SET_WEB_PASSWORD_BY_ID: &str =
+    "INSERT INTO web_accounts (subscriber_id, password_hash, updated_at) VALUES ($1, $2, $3)
+     ON CONFLICT (subscriber_id) DO UPDATE
+       SET password_hash = excluded.password_hash, updated_at = excluded.updated_at";
+
 /// Who a browser session or a login belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebAccount {
@@ -65,7 +78,7 @@ impl Store {
         password: &str,
     ) -> Result<(), StoreError> {
         let a = Address::new(user, domain)?;
-        let hash = hash_password(check_password(password)?.to_owned()).await?;
+        let hash = web_password_hash(password).await?;
         let n = on_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO web_accounts (subscriber_id, password_hash, updated_at)

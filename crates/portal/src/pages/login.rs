@@ -20,6 +20,7 @@ fn page(address: &str, errors: &FieldErrors) -> String {
 {password}
 <button type="submit" class="primary">Log in</button>
 </form>
+<p><a href="/password/forgot">Forgot your password?</a></p>
 </section>"#,
         banner = banner(errors),
         address = field(

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod docs;
 pub mod login;
+pub mod password;
 pub mod selfcare;
 
 use std::collections::HashMap;
@@ -41,6 +42,14 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
+        .route(
+            "/password/forgot",
+            get(password::show_forgot).post(password::submit_forgot),
+        )
+        .route(
+            "/password/reset",
+            get(password::show_reset).post(password::submit_reset),
+        )
         .route("/dashboard", get(dashboard::show))
         .route("/dashboard/forwarding", post(dashboard::save_forwarding))
         .route(

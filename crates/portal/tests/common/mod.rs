@@ -28,6 +28,11 @@ pub struct Portal {
 impl Portal {
     /// Starts one on the current runtime.
     pub async fn start() -> Portal {
+        Portal::start_with_mail(None).await
+    }
+
+    /// Starts one that sends e-mail with `mail`.
+    pub async fn start_with_mail(mail: Option<portal::PortalMail>) -> Portal {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/itsp.db?mode=rwc", dir.path().display());
         let store = Store::open(&url).await.unwrap();
@@ -55,7 +60,7 @@ impl Portal {
             voicemail_dir: Some(voicemail_dir.clone()),
             ..portal::PortalConfig::default()
         };
-        let state = portal::AppState::new(store.clone(), config);
+        let state = portal::AppState::with_mail(store.clone(), config, mail);
         tokio::spawn(portal::serve(listener, state, std::future::pending()));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -121,6 +126,19 @@ impl Portal {
         assert_eq!(resp.status().as_u16(), 303, "login of {user}");
         let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
         cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// A page of a form for visitors without a session (`/password/...`): its status, the
+    /// form-token cookie (`itsp_form=...`) it sets, and its HTML.
+    pub async fn visitor_form(&self, path: &str) -> (u16, String, String) {
+        let resp = self.client.get(self.url(path)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, cookie, resp.text().await.unwrap())
     }
 
     /// A page fetched with `cookie`: status and HTML.

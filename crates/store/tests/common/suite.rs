@@ -46,6 +46,7 @@ macro_rules! for_each_behaviour {
             bans,
             web_accounts,
             web_sessions,
+            password_resets,
             api_tokens,
             subscribers_page_and_totals,
             voicemail,
@@ -1664,6 +1665,107 @@ pub async fn web_sessions(s: Store) {
     let other = s.create_session(&account, 1000, 60).await.unwrap();
     assert_eq!(s.purge_expired_sessions(2000).await.unwrap(), 1);
     assert_eq!(s.session(&other.secret, 1001).await.unwrap(), None);
+}
+
+/// Password resets: the secret shown once, redeemed once before it expires; redeeming
+/// sets the web password, closes the other open resets and ends the sessions.
+pub async fn password_resets(s: Store) {
+    example_com_with(&s, &["alice", "bob"]).await;
+    let alice = addr("alice@example.com");
+    let bob = addr("bob@example.com");
+    s.set_web_password("alice", "example.com", "old-pw")
+        .await
+        .unwrap();
+    let account = s
+        .check_web_login("alice", "example.com", "old-pw")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = s.create_session(&account, 1, 1_000_000).await.unwrap();
+    let hour = 3_600_000;
+    assert!(matches!(
+        s.create_password_reset(&addr("zed@example.com"), 1000, hour)
+            .await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    let first = s.create_password_reset(&alice, 1000, hour).await.unwrap();
+    let second = s.create_password_reset(&alice, 2000, hour).await.unwrap();
+    let bobs = s.create_password_reset(&bob, 2000, hour).await.unwrap();
+    assert!(first.starts_with(store::RESET_PREFIX));
+    assert_ne!(first, second);
+    assert_eq!(s.password_resets_since(&alice, 0).await.unwrap(), 2);
+    assert_eq!(s.password_resets_since(&alice, 1500).await.unwrap(), 1);
+    assert_eq!(
+        s.password_resets_since(&addr("zed@example.com"), 0)
+            .await
+            .unwrap(),
+        0
+    );
+    // Unknown and expired secrets, and a bad password, change nothing.
+    for (secret, now) in [("itspr_made-up", 3000), (first.as_str(), 1000 + hour)] {
+        assert!(matches!(
+            s.redeem_password_reset(secret, "new-pw", now).await,
+            Err(StoreError::BadResetToken)
+        ));
+    }
+    assert!(matches!(
+        s.redeem_password_reset(&second, "", 3000).await,
+        Err(StoreError::BadPassword(_))
+    ));
+    assert!(s.session(&session.secret, 2).await.unwrap().is_some());
+    // The second one works once; the first, still open, is closed with it.
+    assert_eq!(
+        s.redeem_password_reset(&second, "new-pw", 3000)
+            .await
+            .unwrap(),
+        alice
+    );
+    assert!(s
+        .check_web_login("alice", "example.com", "new-pw")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s
+        .check_web_login("alice", "example.com", "old-pw")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.session(&session.secret, 2).await.unwrap(),
+        None,
+        "sessions end"
+    );
+    for secret in [&second, &first] {
+        assert!(matches!(
+            s.redeem_password_reset(secret, "third-pw", 4000).await,
+            Err(StoreError::BadResetToken)
+        ));
+    }
+    // Bob's reset is his own, and gives him a web password he did not have.
+    assert_eq!(
+        s.redeem_password_reset(&bobs, "bob-pw", 4000)
+            .await
+            .unwrap(),
+        bob
+    );
+    assert!(s
+        .check_web_login("bob", "example.com", "bob-pw")
+        .await
+        .unwrap()
+        .is_some());
+    // Purged once expired; removed with the subscriber.
+    let later = s.create_password_reset(&alice, 5000, hour).await.unwrap();
+    assert_eq!(s.purge_password_resets(2000 + hour).await.unwrap(), 3);
+    assert_eq!(s.password_resets_since(&alice, 0).await.unwrap(), 1);
+    s.remove_subscriber("alice", "example.com").await.unwrap();
+    s.add_subscriber("alice", "example.com", "pw", None)
+        .await
+        .unwrap();
+    assert_eq!(s.password_resets_since(&alice, 0).await.unwrap(), 0);
+    assert!(matches!(
+        s.redeem_password_reset(&later, "x-pw", 6000).await,
+        Err(StoreError::BadResetToken)
+    ));
 }
 
 /// API tokens: shown once, stored hashed, found by the secret, revoked.

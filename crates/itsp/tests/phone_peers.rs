@@ -434,3 +434,56 @@ fn baresip_calls_the_echo_test() {
         "baresip: its {BARESIP_HZ} Hz is {share:.2} of what came back"
     );
 }
+
+/// The proxy's own BYE (the operator's `itsp hangup`; prepaid billing and the longest call
+/// duration send the same) ends a call on baresip: it takes the BYE built from the
+/// record-routed dialog (tags, CSeq, Route set, its Contact) as the other party's.
+#[test]
+fn baresip_takes_the_proxys_bye() {
+    require_baresip();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, server) = server();
+    let source = dir.path().join("carol-says.wav");
+    tone_file(&source, BARESIP_HZ);
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["--calls", "1", "answer"]);
+    alice.wait_event("waiting", WAIT);
+    let dial = format!("/dial sip:alice@{DOMAIN}");
+    let mut carol = Baresip::start(
+        server.udp,
+        "carol",
+        "c-secret",
+        &source,
+        &["-e", &dial, "-t", "25"],
+    );
+    carol.wait_line(&["Call established: sip:alice@example.com"], WAIT);
+    // The live call's Call-ID, once its answer is in the store.
+    let deadline = Instant::now() + WAIT;
+    let call_id = loop {
+        let calls = common::admin_json(&data, &["calls"]);
+        if let Some(c) = calls
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["state"] == "confirmed"))
+        {
+            break c["call_id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the call was not listed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args(["hangup", &call_id, "--data-dir", &data.path_str()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = alice.wait_event("ended", WAIT);
+    assert_eq!(ended["cause"], "remote-hangup", "{ended}");
+    // baresip closes the call, well before its own -t 25 ("session closed: Connection
+    // reset by peer" is how it says the other side hung up).
+    carol.wait_line(
+        &["sip:alice@example.com: session closed"],
+        Duration::from_secs(10),
+    );
+}

@@ -216,6 +216,30 @@ pub fn address(field: &str, text: &str) -> Result<store::Address, Problem> {
     store::Address::parse(text.trim()).map_err(|e| Problem::from_store(e, field))
 }
 
+/// The `limit` parameter of a list: `default` when absent, else a number from 1 to
+/// `max`, or the problem naming `limit`.
+pub fn page_limit(text: Option<&str>, default: u32, max: u32) -> Result<u32, Problem> {
+    match text {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Problem::invalid("limit", format!("{text:?} is not a number from 1 to {max}"))
+            }),
+    }
+}
+
+/// The `cursor` parameter of a list paged by row id (a `next_cursor` this API gave).
+pub fn id_cursor(text: Option<&str>) -> Result<Option<i64>, Problem> {
+    text.map(|c| {
+        c.parse::<i64>()
+            .map_err(|_| Problem::invalid("cursor", "not a cursor this API gave (a next_cursor)"))
+    })
+    .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use store::{Account, Address, EntryKind, LedgerEntry, NewEntry, StoreError};
 use utoipa::ToSchema;
 
 use crate::auth::{Action, Caller};
-use crate::problem::{address, JsonBody, Problem};
+use crate::problem::{address, id_cursor, page_limit, JsonBody, Problem};
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -138,26 +138,8 @@ pub async fn ledger(
             "unknown parameter: the parameters are cursor and limit",
         ));
     }
-    let limit = match limit {
-        None => DEFAULT_PAGE,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                Problem::invalid(
-                    "limit",
-                    format!("{text:?} is not a number from 1 to {MAX_PAGE}"),
-                )
-            })?,
-    };
-    let after = cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                Problem::invalid("cursor", "not a cursor this API gave (a next_cursor)")
-            })
-        })
-        .transpose()?;
+    let limit = page_limit(limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let after = id_cursor(cursor.as_deref())?;
     let rows = match state.store().ledger(a, after, limit + 1).await {
         Ok(rows) => rows,
         Err(StoreError::NoSuchAccount(_)) => return Err(no_account(a)),

@@ -14,7 +14,7 @@ use store::{Address, CdrFilter, Disposition, StoredCdr};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Action, Caller};
-use crate::problem::{address, Problem};
+use crate::problem::{address, id_cursor, page_limit, Problem};
 use crate::AppState;
 
 /// Records per page unless `limit` says otherwise.
@@ -249,28 +249,8 @@ impl CallQuery {
             until_ms: time("until", &self.until)?,
             disposition,
         };
-        let limit = match &self.limit {
-            None => DEFAULT_PAGE,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    Problem::invalid(
-                        "limit",
-                        format!("{text:?} is not a number from 1 to {MAX_PAGE}"),
-                    )
-                })?,
-        };
-        let after = self
-            .cursor
-            .as_deref()
-            .map(|c| {
-                c.parse::<i64>().map_err(|_| {
-                    Problem::invalid("cursor", "not a cursor this API gave (a next_cursor)")
-                })
-            })
-            .transpose()?;
+        let limit = page_limit(self.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
+        let after = id_cursor(self.cursor.as_deref())?;
         Ok((filter, after, limit))
     }
 }

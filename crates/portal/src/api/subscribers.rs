@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::forwarding::{self, ForwardingView};
 use crate::auth::{Action, Caller};
 use crate::problem::address;
-use crate::problem::{JsonBody, Problem};
+use crate::problem::{page_limit, JsonBody, Problem};
 use crate::time::rfc3339;
 use crate::AppState;
 
@@ -139,19 +139,7 @@ pub async fn page(
     query: &SubscriberQuery,
 ) -> Result<SubscriberPage, Problem> {
     caller.allow(Action::ManageSubscribers)?;
-    let limit = match &query.limit {
-        None => DEFAULT_PAGE,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                Problem::invalid(
-                    "limit",
-                    format!("{text:?} is not a number from 1 to {MAX_PAGE}"),
-                )
-            })?,
-    };
+    let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let after = query
         .cursor
         .as_deref()

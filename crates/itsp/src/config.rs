@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) guard: GuardSection,
     /// `[tcp]`: connection limits and timeouts of SIP over TCP.
     pub(crate) tcp: TcpSection,
+    /// `[tls]`: the certificate of SIP over TLS and the trust for connections to others.
+    pub(crate) tls: crate::tls_config::TlsSection,
     /// `[overload]`: when new requests get 503.
     pub(crate) overload: OverloadSection,
     /// `[capture]`: the SIP capture (ring, pcap files, HEP export).
@@ -127,7 +129,9 @@ impl Config {
     pub(crate) fn changed_sections(&self, running: &Config) -> Vec<&'static str> {
         let differ =
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 20] = [
+        // The certificate files are read again on SIGHUP; the rest of [tls] needs a restart.
+        let (tls, running_tls) = (self.tls.restart_only(), running.tls.restart_only());
+        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 21] = [
             ("sip", &self.sip, &running.sip),
             ("store", &self.store, &running.store),
             ("registrar", &self.registrar, &running.registrar),
@@ -140,6 +144,7 @@ impl Config {
             ("stun", &self.stun, &running.stun),
             ("guard", &self.guard, &running.guard),
             ("tcp", &self.tcp, &running.tcp),
+            ("tls", &tls, &running_tls),
             ("overload", &self.overload, &running.overload),
             ("capture", &self.capture, &running.capture),
             ("control", &self.control, &running.control),
@@ -891,6 +896,7 @@ impl Config {
             tracing_subscriber::EnvFilter::try_new(filter)
                 .map_err(|e| format!("log.filter {filter:?}: {e}"))?;
         }
+        config.tls.source(Path::new("."), &[])?;
         ServerConfig::try_from(&config)?;
         Ok(config)
     }
@@ -1276,6 +1282,7 @@ mod tests {
         assert_eq!(c.billing.credit(), d.billing.credit());
         assert_eq!(c.billing.on_net(), d.billing.on_net());
         assert_eq!(format!("{:?}", c.smtp), format!("{:?}", d.smtp));
+        assert_eq!(format!("{:?}", c.tls), format!("{:?}", d.tls));
         assert_eq!(c.stun.listen, d.stun.listen);
         assert_eq!(
             c.guard.settings(),

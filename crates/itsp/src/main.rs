@@ -41,6 +41,7 @@ mod serve;
 mod smtp_config;
 mod status;
 mod store_args;
+mod tls_config;
 mod trace;
 
 use std::path::PathBuf;

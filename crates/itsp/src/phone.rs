@@ -9,6 +9,7 @@ use phone::options::PhoneArgs;
 /// is printed), 2 for bad settings.
 pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
     let settings = args.flags.settings()?;
+    let json = settings.json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -19,6 +20,13 @@ pub(crate) fn run(args: PhoneArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
+            if json {
+                // The last event of the stream, for scripts reading --json.
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "failed", "error": e.to_string()})
+                );
+            }
             eprintln!("itsp phone: {e}");
             Ok(ExitCode::from(1))
         }

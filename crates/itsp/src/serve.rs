@@ -19,8 +19,9 @@ pub(crate) struct ServeArgs {
     /// Read settings from this TOML file (see itsp.example.toml); flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where to listen, as PROTO:ADDR:PORT (udp or tcp); repeat for several.
-    /// Default: udp:0.0.0.0:5060 and tcp:0.0.0.0:5060.
+    /// Where to listen, as PROTO:ADDR:PORT (udp, tcp or tls); repeat for several.
+    /// Default: udp:0.0.0.0:5060, tcp:0.0.0.0:5060 and tls:0.0.0.0:5061. TLS uses the
+    /// certificate of [tls] cert and key, or a self-signed one made in DATA_DIR/tls/.
     #[arg(long = "listen", value_name = "PROTO:ADDR:PORT")]
     listen: Vec<Listen>,
     /// A domain to serve (the part after @ of your users' addresses, also the digest
@@ -92,6 +93,9 @@ struct Settings {
     media: Option<crate::config::MediaSettings>,
     /// E-mail (`[smtp]`); `None`: off.
     smtp: Option<crate::smtp_config::SmtpSettings>,
+    /// Where the TLS certificate comes from; `None`: no TLS (no `tls:` listener and no
+    /// `[tls] cert`).
+    tls: Option<crate::tls_config::CertSource>,
     /// The config file (`--config`), read again on SIGHUP.
     config_file: Option<PathBuf>,
     /// What the config file said at start.
@@ -120,6 +124,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         vec![
             "udp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?,
             "tcp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?,
+            "tls:0.0.0.0:5061".parse().map_err(anyhow::Error::msg)?,
         ]
     };
     let mut server = ServerConfig::try_from(&config).map_err(anyhow::Error::msg)?;
@@ -184,6 +189,13 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         Some(m)
     };
     let smtp = config.smtp.settings().map_err(anyhow::Error::msg)?;
+    let tls = (listens
+        .iter()
+        .any(|l| l.protocol == transport::Protocol::Tls)
+        || config.tls.cert.is_some())
+    .then(|| config.tls.source(&store.data_dir, &server.domains))
+    .transpose()
+    .map_err(anyhow::Error::msg)?;
     Ok(Settings {
         listens,
         threads,
@@ -195,6 +207,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         metrics,
         media,
         smtp,
+        tls,
         config_file: args.config,
         config,
     })
@@ -256,6 +269,15 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             settings.server.services.media = Some(addr);
         }
     }
+    let tls = match &settings.tls {
+        Some(source) => {
+            let tls = crate::tls_config::start(source, &settings.config.tls.trust())?;
+            settings.server.tls = Some(tls.clone());
+            tokio::spawn(crate::tls_config::watch(tls.clone(), source.clone()));
+            Some((tls, source.clone()))
+        }
+        None => None,
+    };
     let (server, report) = Server::start(settings.server, store, &settings.listens)
         .await
         .map_err(|e| match e {
@@ -307,6 +329,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         settings.config_file.take(),
         std::mem::take(&mut settings.config),
         server.reloader(),
+        tls,
     ));
     // On a worker thread, not the runtime's main thread, like every task of the server.
     tokio::spawn(server.run(shutdown_signal()))
@@ -381,6 +404,10 @@ async fn reload_on_hangup(
     config_file: Option<PathBuf>,
     mut running: Config,
     reloader: server::Reloader,
+    tls: Option<(
+        std::sync::Arc<transport::tls::Tls>,
+        crate::tls_config::CertSource,
+    )>,
 ) {
     use crate::logging::FilterOutcome;
     while hangups.recv().await.is_some() {
@@ -411,6 +438,12 @@ async fn reload_on_hangup(
                     running.log = config.log;
                 }
                 Err(e) => not_reloaded.push(format!("config file ({e})")),
+            }
+        }
+        if let Some((tls, source)) = &tls {
+            match crate::tls_config::reload(tls, source) {
+                Ok(what) => reloaded.push(what),
+                Err(why) => not_reloaded.push(why),
             }
         }
         let store = reloader.reload().await;

@@ -3,7 +3,8 @@
 //! by itself; baresip calls Alice (`itsp phone answer`). Each side plays a tone and the
 //! other side's recording must hold it: G.711 RTP both ways, SIP digest authentication,
 //! Record-Route and BYE in both directions. baresip also calls the echo test of the media
-//! services and hears its own tone back.
+//! services and hears its own tone back, and registers over TLS (trusting the server's
+//! self-signed certificate) to be called on that connection.
 //!
 //! baresip is configured in a temporary directory (`-f DIR`): loopback only, G.711, its
 //! tone from the `aufile` source. Version 1.0.0's `aufile` has no player, so what it hears
@@ -95,6 +96,23 @@ impl Baresip {
     /// at once, playing `source` (an 8 kHz mono WAV) into every call, with `args` added
     /// (e.g. `-e` commands, `-t` seconds). `-s` prints the SIP trace into the output.
     fn start(server: SocketAddr, user: &str, password: &str, source: &Path, args: &[&str]) -> Self {
+        Baresip::launch(server, None, user, password, source, args)
+    }
+
+    /// As [`Baresip::start`], over TLS to `server`, trusting the certificate in `ca`.
+    fn start_tls(server: SocketAddr, ca: &Path, user: &str, password: &str, source: &Path) -> Self {
+        Baresip::launch(server, Some(ca), user, password, source, &[])
+    }
+
+    /// Starts baresip: over UDP, or over TLS trusting `tls_ca`.
+    fn launch(
+        server: SocketAddr,
+        tls_ca: Option<&Path>,
+        user: &str,
+        password: &str,
+        source: &Path,
+        args: &[&str],
+    ) -> Self {
         require_baresip();
         let dir = tempfile::tempdir().unwrap();
         let heard = dir.path().join("heard");
@@ -126,9 +144,17 @@ impl Baresip {
             source = source.display(),
             heard = heard.display(),
         );
+        let (config, uri_params, outbound) = match tls_ca {
+            Some(ca) => (
+                format!("{config}sip_cafile\t\t{}\n", ca.display()),
+                ";transport=tls",
+                format!("sip:{server};transport=tls"),
+            ),
+            None => (config, "", format!("sip:{server}")),
+        };
         std::fs::write(dir.path().join("config"), config).unwrap();
         let account = format!(
-            "<sip:{user}@{DOMAIN}>;auth_pass={password};outbound=\"sip:{server}\";\
+            "<sip:{user}@{DOMAIN}{uri_params}>;auth_pass={password};outbound=\"{outbound}\";\
              answermode=auto;audio_codecs=pcmu,pcma;regint=600\n"
         );
         std::fs::write(dir.path().join("accounts"), account).unwrap();
@@ -336,6 +362,59 @@ fn itsp_phone_calls_baresip() {
     assert!(
         tone_share(&carol_heard, BARESIP_HZ) < 0.1,
         "baresip hears its own tone"
+    );
+}
+
+/// baresip registered over TLS (trusting the server's self-signed certificate) is called by
+/// `itsp phone` on UDP: the INVITE and BYE reach it over its TLS connection, tones both
+/// ways.
+#[test]
+fn itsp_phone_on_udp_calls_baresip_on_tls() {
+    require_baresip();
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::with_users(&[("bob", "b-secret"), ("carol", "c-secret")]);
+    let server = Itsp::start_on(
+        &as_strs(&data.args()),
+        &["udp:127.0.0.1:0", "tls:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    );
+    let source = dir.path().join("carol-says.wav");
+    tone_file(&source, BARESIP_HZ);
+    let ca = data.path().join("tls/cert.pem");
+    let mut carol = Baresip::start_tls(server.tls.unwrap(), &ca, "carol", "c-secret", &source);
+    carol.wait_registered("carol", WAIT);
+    let bindings = common::admin_json(&data, &["ul", "show", "carol@example.com"]);
+    assert_eq!(bindings[0]["transport"], "TLS", "{bindings}");
+
+    let bob_heard = dir.path().join("bob-heard.wav");
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &[
+            "--tone",
+            &PHONE_HZ.to_string(),
+            "--record",
+            bob_heard.to_str().unwrap(),
+            "--duration",
+            "4",
+            "call",
+            "carol",
+        ],
+    );
+    bob.wait_event("answered", WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
+    carol.wait_line(&["Call with sip:bob@example.com terminated"], WAIT);
+    carol.terminate(WAIT);
+
+    let share = tone_share(&bob_heard, BARESIP_HZ);
+    assert!(
+        share > 0.8,
+        "bob: {BARESIP_HZ} Hz is {share:.2} of what he heard"
+    );
+    let share = tone_share(&carol.recording(), PHONE_HZ);
+    assert!(
+        share > 0.8,
+        "baresip: {PHONE_HZ} Hz is {share:.2} of what it heard"
     );
 }
 

@@ -35,8 +35,8 @@
 //! # }
 //! ```
 //!
-//! `sips:` URIs and `transport=tls` are refused with [`LocateError::Unsupported`]: itsp has no
-//! TLS transport yet; NAPTR records for `SIPS+D2T` are skipped for the same reason.
+//! `sips:` URIs and `transport=tls` are located over TLS: NAPTR `SIPS+D2T`, SRV
+//! `_sips._tcp`, port 5061 (RFC 3263 §4.1); a `sips:` URI considers nothing else.
 //!
 //! ## Layout
 //!
@@ -102,8 +102,8 @@ pub enum LocateError {
         /// The resolver's explanation.
         reason: String,
     },
-    /// The URI asks for something itsp cannot do yet: `sips:` or `transport=tls` (no TLS
-    /// transport), `transport=sctp` or another transport (RFC 3263 §4.1).
+    /// The URI asks for a transport itsp does not have: `transport=sctp` or another one,
+    /// or `sips:` over UDP (RFC 3263 §4.1).
     #[error("{0} not supported")]
     Unsupported(String),
     /// The system's DNS configuration (`/etc/resolv.conf`) could not be read.

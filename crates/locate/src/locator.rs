@@ -20,7 +20,7 @@ use transport::Protocol;
 
 use crate::lookup_counts::{LookupCounts, LookupKind};
 use crate::naptr::{select_naptr, NaptrChoice, NaptrRecord};
-use crate::plan::{plan, Plan, DEFAULT_PORT};
+use crate::plan::{plan, Plan};
 use crate::srv::{order_srv, SrvRecord};
 use crate::{LocateError, Target};
 
@@ -138,22 +138,28 @@ impl Locator {
             }
             Plan::Srv { name, protocol } => {
                 if !search.srv(&srv_name(protocol, name), protocol).await {
-                    search.host(name, protocol, DEFAULT_PORT).await;
+                    search.host(name, protocol, protocol.default_port()).await;
                 }
                 name
             }
-            Plan::Naptr { name } => {
+            Plan::Naptr { name, secure } => {
                 let mut found_srv = false;
-                for choice in search.naptr(name).await {
+                for choice in search.naptr(name, secure).await {
                     found_srv |= search.srv(&choice.srv_name, choice.protocol).await;
                 }
+                let fallbacks: &[Protocol] = if secure {
+                    &[Protocol::Tls]
+                } else {
+                    &[Protocol::Udp, Protocol::Tcp]
+                };
                 if !found_srv {
-                    for protocol in [Protocol::Udp, Protocol::Tcp] {
+                    for &protocol in fallbacks {
                         found_srv |= search.srv(&srv_name(protocol, name), protocol).await;
                     }
                 }
                 if !found_srv {
-                    search.host(name, Protocol::Udp, DEFAULT_PORT).await;
+                    let protocol = fallbacks[0];
+                    search.host(name, protocol, protocol.default_port()).await;
                 }
                 name
             }
@@ -172,9 +178,13 @@ fn set_options(options: &mut ResolverOpts) {
     options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
 }
 
-/// The SRV owner name for a transport (RFC 3263 §4.1, RFC 2782): `_sip._udp.NAME`.
+/// The SRV owner name for a transport (RFC 3263 §4.1, RFC 2782): `_sip._udp.NAME`,
+/// `_sip._tcp.NAME`, and for TLS `_sips._tcp.NAME`.
 fn srv_name(protocol: Protocol, name: &str) -> String {
-    format!("_sip._{protocol}.{name}")
+    match protocol {
+        Protocol::Tls => format!("_sips._tcp.{name}"),
+        Protocol::Udp | Protocol::Tcp => format!("_sip._{protocol}.{name}"),
+    }
 }
 
 /// Whether a lookup error only says that there is nothing: NXDOMAIN, or NOERROR without a
@@ -230,7 +240,7 @@ impl Search<'_> {
     }
 
     /// RFC 3263 §4.1: the usable NAPTR records of `name`, in order.
-    async fn naptr(&mut self, name: &str) -> Vec<NaptrChoice> {
+    async fn naptr(&mut self, name: &str, secure: bool) -> Vec<NaptrChoice> {
         self.counts.made(LookupKind::Naptr);
         match self.resolver.lookup(name, RecordType::NAPTR).await {
             Ok(lookup) => {
@@ -247,7 +257,7 @@ impl Search<'_> {
                         _ => None,
                     })
                     .collect();
-                select_naptr(&records)
+                select_naptr(&records, secure)
             }
             Err(error) => {
                 self.note(LookupKind::Naptr, name, &error);

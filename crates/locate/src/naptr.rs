@@ -1,5 +1,5 @@
-//! RFC 3263 §4.1 NAPTR selection: which records a client without TLS can use, and in which
-//! order. Pure: the records come in as data.
+//! RFC 3263 §4.1 NAPTR selection: which records itsp can use (UDP, TCP, TLS over TCP),
+//! and in which order. Pure: the records come in as data.
 
 use transport::Protocol;
 
@@ -21,7 +21,7 @@ pub struct NaptrRecord {
 /// A usable NAPTR record: the transport its service names and the SRV name to query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NaptrChoice {
-    /// `SIP+D2U` is UDP, `SIP+D2T` TCP.
+    /// `SIP+D2U` is UDP, `SIP+D2T` TCP, `SIPS+D2T` TLS.
     pub protocol: Protocol,
     /// The SRV owner name as the record gave it, e.g. `_sip._udp.example.com.`.
     pub srv_name: String,
@@ -29,18 +29,22 @@ pub struct NaptrChoice {
 
 /// RFC 3263 §4.1: the NAPTR records to follow, in the order to try them.
 ///
-/// Kept: services `SIP+D2U` (UDP) and `SIP+D2T` (TCP), compared case-insensitively, with the
-/// flag `S` and a replacement name. Dropped: `SIPS+D2T` (no TLS yet), `SIP+D2S` (no SCTP),
-/// other services, other flags (`A`, `U`, `P` or none: SIP uses only `S`), and records whose
-/// replacement is empty or the root. Sorted by order, then preference (RFC 3403 §4.1), stably.
-/// Every kept record is returned, not only those of the lowest order, so that the caller can
-/// fail over to the next transport when the first gives no address.
-pub fn select_naptr(records: &[NaptrRecord]) -> Vec<NaptrChoice> {
+/// Kept: services `SIP+D2U` (UDP), `SIP+D2T` (TCP) and `SIPS+D2T` (TLS), compared
+/// case-insensitively, with the flag `S` and a replacement name; for a `sips:` URI
+/// (`secure`) only `SIPS+D2T` (§4.1: the client discards the others). Dropped: `SIP+D2S`
+/// (no SCTP), other services, other flags (`A`, `U`, `P` or none: SIP uses only `S`), and
+/// records whose replacement is empty or the root. Sorted by order, then preference (RFC
+/// 3403 §4.1), stably. Every kept record is returned, not only those of the lowest order,
+/// so that the caller can fail over to the next transport when the first gives no address.
+pub fn select_naptr(records: &[NaptrRecord], secure: bool) -> Vec<NaptrChoice> {
     let mut kept: Vec<(u16, u16, NaptrChoice)> = records
         .iter()
         .filter(|r| r.flags.eq_ignore_ascii_case("s"))
         .filter_map(|r| {
             let protocol = service_protocol(&r.services)?;
+            if secure && protocol != Protocol::Tls {
+                return None;
+            }
             let root = r.replacement.trim_end_matches('.').is_empty();
             (!root).then(|| {
                 let choice = NaptrChoice {
@@ -61,6 +65,8 @@ fn service_protocol(services: &str) -> Option<Protocol> {
         Some(Protocol::Udp)
     } else if services.eq_ignore_ascii_case("SIP+D2T") {
         Some(Protocol::Tcp)
+    } else if services.eq_ignore_ascii_case("SIPS+D2T") {
+        Some(Protocol::Tls)
     } else {
         None
     }
@@ -96,11 +102,17 @@ mod tests {
             rec(100, 50, "s", "SIP+D2U", "_sip._udp.example.com."),
         ];
         assert_eq!(
-            select_naptr(&records),
+            select_naptr(&records, false),
             [
+                choice(Protocol::Tls, "_sips._tcp.example.com."),
                 choice(Protocol::Tcp, "_sip._tcp.example.com."),
                 choice(Protocol::Udp, "_sip._udp.example.com."),
             ]
+        );
+        // A sips: URI keeps TLS only.
+        assert_eq!(
+            select_naptr(&records, true),
+            [choice(Protocol::Tls, "_sips._tcp.example.com.")]
         );
     }
 
@@ -112,7 +124,7 @@ mod tests {
             rec(10, 5, "S", "SIP+D2U", "a.example.com"),
             rec(20, 10, "S", "SIP+D2T", "d.example.com"),
         ];
-        let names: Vec<_> = select_naptr(&records)
+        let names: Vec<_> = select_naptr(&records, false)
             .into_iter()
             .map(|c| c.srv_name)
             .collect();
@@ -131,7 +143,6 @@ mod tests {
     #[test]
     fn filters() {
         let records = [
-            rec(1, 1, "S", "SIPS+D2T", "tls.example.com"),
             rec(1, 1, "S", "SIP+D2S", "sctp.example.com"),
             rec(1, 1, "S", "SIPS+D2S", "sctps.example.com"),
             rec(1, 1, "U", "E2U+sip", "enum.example.com"),
@@ -143,10 +154,11 @@ mod tests {
             rec(2, 1, "s", "sip+d2u", "ok.example.com."),
         ];
         assert_eq!(
-            select_naptr(&records),
+            select_naptr(&records, false),
             [choice(Protocol::Udp, "ok.example.com.")]
         );
-        assert!(select_naptr(&records[..9]).is_empty());
-        assert!(select_naptr(&[]).is_empty());
+        assert!(select_naptr(&records[..8], false).is_empty());
+        assert!(select_naptr(&records, true).is_empty());
+        assert!(select_naptr(&[], false).is_empty());
     }
 }

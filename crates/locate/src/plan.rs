@@ -7,7 +7,8 @@ use transport::Protocol;
 
 use crate::LocateError;
 
-/// The default port of `sip:` over UDP and TCP (RFC 3261 §19.1.2, RFC 3263 §4.2).
+/// The default port of `sip:` over UDP and TCP (RFC 3261 §19.1.2, RFC 3263 §4.2); TLS's
+/// is 5061 ([`Protocol::default_port`]).
 pub const DEFAULT_PORT: u16 = 5060;
 
 /// What [`plan()`] decided to look up for a URI (RFC 3263 §4.1 and §4.2).
@@ -41,26 +42,26 @@ pub enum Plan<'a> {
         protocol: Protocol,
     },
     /// A host name alone: NAPTR, then SRV `_sip._udp` and `_sip._tcp`, then A/AAAA at 5060
-    /// over UDP (§4.1 NAPTR paragraphs, §4.2).
+    /// over UDP (§4.1 NAPTR paragraphs, §4.2); for a `sips:` URI only the TLS choices:
+    /// NAPTR `SIPS+D2T`, SRV `_sips._tcp`, A/AAAA at 5061 over TLS.
     Naptr {
         /// The host name.
         name: &'a str,
+        /// A `sips:` URI: TLS only.
+        secure: bool,
     },
 }
 
 /// RFC 3263 §4: the lookups for `uri`.
 ///
 /// - the target is the `maddr` parameter if present, else the host (§4 "TARGET");
-/// - `sips:` and `transport=tls` are [`LocateError::Unsupported`] (no TLS yet), and so is any
-///   transport other than `udp` and `tcp` (compared case-insensitively);
+/// - `sips:` URIs and `transport=tls` are reached over TLS (RFC 3261 §26.2.2; a `sips:`
+///   URI with `transport=udp` is [`LocateError::Unsupported`], as is any transport
+///   other than `udp`, `tcp` and `tls`, compared case-insensitively); the default port is
+///   the transport's ([`Protocol::default_port`]);
 /// - then [`Plan::Address`], [`Plan::Host`], [`Plan::Srv`] or [`Plan::Naptr`] as documented
 ///   on each.
 pub fn plan<'a>(uri: &SipUri<'a>) -> Result<Plan<'a>, LocateError> {
-    if uri.secure {
-        return Err(LocateError::Unsupported(
-            "sips: (TLS is not implemented yet)".into(),
-        ));
-    }
     let host = match uri.param("maddr") {
         None => uri.host,
         Some(value) => uri
@@ -69,14 +70,21 @@ pub fn plan<'a>(uri: &SipUri<'a>) -> Result<Plan<'a>, LocateError> {
     };
     let protocol = match uri.transport() {
         None => None,
-        Some(t) if t.eq_ignore_ascii_case("udp") => Some(Protocol::Udp),
-        Some(t) if t.eq_ignore_ascii_case("tcp") => Some(Protocol::Tcp),
-        Some(t) if t.eq_ignore_ascii_case("tls") => {
-            return Err(LocateError::Unsupported(
-                "transport=tls (TLS is not implemented yet)".into(),
-            ))
-        }
-        Some(t) => return Err(LocateError::Unsupported(format!("transport={t}"))),
+        Some(t) => match t.parse::<Protocol>() {
+            Ok(Protocol::Udp) if uri.secure => {
+                return Err(LocateError::Unsupported("sips: over udp".into()))
+            }
+            // A sips: URI over TCP is TLS (RFC 3261 §26.2.2).
+            Ok(_) if uri.secure => Some(Protocol::Tls),
+            Ok(protocol) => Some(protocol),
+            Err(_) => return Err(LocateError::Unsupported(format!("transport={t}"))),
+        },
+    };
+    // Without a transport parameter, the transport a sips: URI is reached over.
+    let implied = if uri.secure {
+        Protocol::Tls
+    } else {
+        Protocol::Udp
     };
     let ip = match host {
         Host::V4(ip) => IpAddr::V4(ip),
@@ -85,17 +93,21 @@ pub fn plan<'a>(uri: &SipUri<'a>) -> Result<Plan<'a>, LocateError> {
             return Ok(match (uri.port, protocol) {
                 (Some(port), protocol) => Plan::Host {
                     name,
-                    protocol: protocol.unwrap_or(Protocol::Udp),
+                    protocol: protocol.unwrap_or(implied),
                     port,
                 },
                 (None, Some(protocol)) => Plan::Srv { name, protocol },
-                (None, None) => Plan::Naptr { name },
+                (None, None) => Plan::Naptr {
+                    name,
+                    secure: uri.secure,
+                },
             })
         }
     };
+    let protocol = protocol.unwrap_or(implied);
     Ok(Plan::Address {
-        protocol: protocol.unwrap_or(Protocol::Udp),
-        addr: SocketAddr::new(ip, uri.port.unwrap_or(DEFAULT_PORT)),
+        protocol,
+        addr: SocketAddr::new(ip, uri.port.unwrap_or(protocol.default_port())),
     })
 }
 
@@ -187,12 +199,14 @@ mod tests {
                 "sip:bob@Example.COM",
                 Plan::Naptr {
                     name: "Example.COM",
+                    secure: false,
                 },
             ),
             (
                 "sip:example.com.",
                 Plan::Naptr {
                     name: "example.com.",
+                    secure: false,
                 },
             ),
         ];
@@ -222,7 +236,8 @@ mod tests {
         assert_eq!(
             plan_of("sip:bob@192.0.2.1;maddr=proxy.example.net"),
             Ok(Plan::Naptr {
-                name: "proxy.example.net"
+                name: "proxy.example.net",
+                secure: false,
             })
         );
         assert!(matches!(
@@ -232,11 +247,50 @@ mod tests {
     }
 
     #[test]
+    fn sips_and_transport_tls_go_over_tls_at_5061() {
+        use Protocol::*;
+        assert_eq!(
+            plan_of("sips:bob@192.0.2.1"),
+            Ok(Plan::Address {
+                protocol: Tls,
+                addr: addr("192.0.2.1:5061")
+            })
+        );
+        assert_eq!(
+            plan_of("sip:bob@192.0.2.1;transport=TLS"),
+            Ok(Plan::Address {
+                protocol: Tls,
+                addr: addr("192.0.2.1:5061")
+            })
+        );
+        assert_eq!(
+            plan_of("sips:bob@example.com;transport=tcp"),
+            Ok(Plan::Srv {
+                name: "example.com",
+                protocol: Tls
+            })
+        );
+        assert_eq!(
+            plan_of("sips:bob@example.com:5071"),
+            Ok(Plan::Host {
+                name: "example.com",
+                protocol: Tls,
+                port: 5071
+            })
+        );
+        assert_eq!(
+            plan_of("sips:bob@example.com"),
+            Ok(Plan::Naptr {
+                name: "example.com",
+                secure: true
+            })
+        );
+    }
+
+    #[test]
     fn unsupported() {
         for uri in [
-            "sips:bob@example.com",
-            "sips:bob@192.0.2.1:5061",
-            "sip:bob@example.com;transport=tls",
+            "sips:bob@example.com;transport=udp",
             "sip:bob@example.com;transport=sctp",
             "sip:bob@192.0.2.1;transport=ws",
         ] {
@@ -244,8 +298,10 @@ mod tests {
             assert!(matches!(err, LocateError::Unsupported(_)), "{uri}: {err:?}");
         }
         assert_eq!(
-            plan_of("sips:bob@example.com").unwrap_err().to_string(),
-            "sips: (TLS is not implemented yet) not supported"
+            plan_of("sips:bob@example.com;transport=udp")
+                .unwrap_err()
+                .to_string(),
+            "sips: over udp not supported"
         );
     }
 }

@@ -11,7 +11,7 @@ use dns_server::{DnsServer, Zone};
 use hickory_resolver::proto::rr::RecordType;
 use locate::{LocateError, Locator, Target};
 use sip::uri::Uri;
-use transport::Protocol::{self, Tcp, Udp};
+use transport::Protocol::{self, Tcp, Tls, Udp};
 
 async fn locate(locator: &Locator, text: &str) -> Result<Vec<Target>, LocateError> {
     let Ok(Uri::Sip(uri)) = Uri::parse(text) else {
@@ -62,10 +62,12 @@ fn example_zone() -> Zone {
 #[tokio::test]
 async fn naptr_srv_a_chain() {
     let (server, locator) = start(example_zone()).await;
+    // RFC 3263 §4.1: a client with TLS keeps SIPS+D2T for a sip: URI too, in NAPTR order.
     expect(
         &locator,
         "sip:bob@example.com",
         &[
+            t(Tls, "127.0.0.12:5061", "tls.example.com"),
             t(Tcp, "127.0.0.10:5070", "tcp1.example.com"),
             t(Udp, "127.0.0.11:5080", "udp1.example.com"),
         ],
@@ -73,31 +75,25 @@ async fn naptr_srv_a_chain() {
     .await;
     let questions = server.questions();
     assert_eq!(questions[0], q("example.com", RecordType::NAPTR));
-    // Counted for the metrics: one NAPTR, two SRV (TCP, UDP), one address lookup per SRV
-    // target; nothing failed.
+    // Counted for the metrics: one NAPTR, three SRV (TLS, TCP, UDP), one address lookup per
+    // SRV target; nothing failed.
     let counts = locator.lookup_counts().snapshot();
     let made: Vec<(&str, u64, u64)> = counts
         .iter()
         .map(|(k, m, f)| (k.as_str(), *m, *f))
         .collect();
-    assert_eq!(made, [("naptr", 1, 0), ("srv", 2, 0), ("a_aaaa", 2, 0)]);
-    // The TLS branch is never followed, and the NAPTR records made the fallbacks needless.
-    for skipped in [
-        q("_sips._tcp.example.com", RecordType::SRV),
-        q("tls.example.com", RecordType::A),
-        q("example.com", RecordType::A),
-    ] {
-        assert!(
-            !questions.contains(&skipped),
-            "{skipped:?} in {questions:?}"
-        );
-    }
+    assert_eq!(made, [("naptr", 1, 0), ("srv", 3, 0), ("a_aaaa", 3, 0)]);
+    // The NAPTR records made the fallbacks needless.
+    assert!(
+        !questions.contains(&q("example.com", RecordType::A)),
+        "{questions:?}"
+    );
 }
 
 #[tokio::test]
 async fn srv_only_udp_then_tcp() {
     let zone = Zone::new()
-        // A NAPTR set with nothing usable counts as none.
+        // A NAPTR set that leads to no SRV record counts as none.
         .naptr("srv.test", 10, 10, "SIPS+D2T", "_sips._tcp.srv.test")
         .srv("_sip._tcp.srv.test", 10, 0, 5062, "t.srv.test")
         .srv("_sip._udp.srv.test", 20, 0, 5061, "u2.srv.test")
@@ -383,16 +379,39 @@ async fn from_system_reads_resolv_conf() {
 }
 
 #[tokio::test]
-async fn sips_is_refused_without_dns() {
+async fn sips_follows_only_tls() {
     let (server, locator) = start(example_zone()).await;
-    let err = locate(&locator, "sips:bob@example.com").await.unwrap_err();
-    assert!(matches!(err, LocateError::Unsupported(_)), "{err:?}");
-    assert!(err.to_string().contains("TLS"), "{err}");
-    let err = locate(&locator, "sip:bob@example.com;transport=tls")
+    expect(
+        &locator,
+        "sips:bob@example.com",
+        &[t(Tls, "127.0.0.12:5061", "tls.example.com")],
+    )
+    .await;
+    for skipped in ["_sip._tcp.example.com", "_sip._udp.example.com"] {
+        assert!(!server.questions().contains(&q(skipped, RecordType::SRV)));
+    }
+    // No NAPTR: SRV _sips._tcp, then the name's addresses at 5061.
+    let zone = Zone::new()
+        .srv("_sips._tcp.secure.test", 0, 0, 5071, "s.secure.test")
+        .a("s.secure.test", "127.0.2.1")
+        .a("plain.test", "127.0.2.2");
+    let (_server, locator) = start(zone).await;
+    expect(
+        &locator,
+        "sips:secure.test",
+        &[t(Tls, "127.0.2.1:5071", "s.secure.test")],
+    )
+    .await;
+    expect(
+        &locator,
+        "sip:plain.test;transport=tls",
+        &[t(Tls, "127.0.2.2:5061", "plain.test")],
+    )
+    .await;
+    let err = locate(&locator, "sips:bob@plain.test;transport=udp")
         .await
         .unwrap_err();
     assert!(matches!(err, LocateError::Unsupported(_)), "{err:?}");
-    assert!(server.questions().is_empty());
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::link::{host_port, SipLink};
+use crate::link::{host_port, SipLink, TlsClient};
 use crate::media::{CallMedia, MediaEvent, MediaSetup};
 use crate::options::{DtmfMode, PhoneCommand, Settings, TransportChoice};
 use crate::report::Reporter;
@@ -110,8 +110,16 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
         Some(proxy) => resolve(&settings, proxy).await?,
         None => server,
     };
-    let tcp = settings.transport == TransportChoice::Tcp;
-    let (link, local) = SipLink::open(tcp, next_hop, settings.sip_port)
+    let transport = match settings.transport {
+        TransportChoice::Udp => Transport::Udp,
+        TransportChoice::Tcp => Transport::Tcp,
+        TransportChoice::Tls => Transport::Tls,
+    };
+    let tls = match transport {
+        Transport::Tls => Some(tls_client(&settings)?),
+        _ => None,
+    };
+    let (link, local) = SipLink::open(transport, tls.as_ref(), next_hop, settings.sip_port)
         .await
         .map_err(|source| PhoneError::Io {
             what: format!("cannot open the SIP socket towards {next_hop}"),
@@ -145,7 +153,7 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
             display_name: settings.display_name.clone(),
         },
         server: next_hop,
-        transport: if tcp { Transport::Tcp } else { Transport::Udp },
+        transport,
         contact_host: host_port(contact),
         user_agent: format!("itsp-phone/{}", env!("CARGO_PKG_VERSION")),
         register_expires: settings.expires,
@@ -177,6 +185,24 @@ pub async fn run(command: PhoneCommand, settings: Settings) -> Outcome {
     }
 }
 
+/// The TLS client for `--transport tls`: the server's certificate must be for the SIP
+/// domain, issued by a CA of the system's or `--tls-ca`; any with `--tls-insecure`.
+fn tls_client(settings: &Settings) -> Result<TlsClient, PhoneError> {
+    let trust = if settings.tls_insecure {
+        transport::tls::Trust::Any
+    } else {
+        transport::tls::Trust::Verify {
+            extra_ca: settings.tls_ca.iter().cloned().collect(),
+        }
+    };
+    let config = transport::tls::client_config(&trust)
+        .map_err(|e| PhoneError::Failed(format!("--tls-ca: {e}")))?;
+    Ok(TlsClient {
+        config: std::sync::Arc::new(config),
+        server_name: settings.domain.clone(),
+    })
+}
+
 /// Resolves the server (or outbound proxy) to one address: an IP literal as is, else
 /// RFC 3263 (NAPTR, SRV, A/AAAA) through the system's resolver.
 async fn resolve(settings: &Settings, server: &str) -> Result<SocketAddr, PhoneError> {
@@ -185,11 +211,16 @@ async fn resolve(settings: &Settings, server: &str) -> Result<SocketAddr, PhoneE
     }
     let bare = server.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok((ip, 5060).into());
+        let port = match settings.transport {
+            TransportChoice::Tls => 5061,
+            TransportChoice::Udp | TransportChoice::Tcp => 5060,
+        };
+        return Ok((ip, port).into());
     }
     let transport = match settings.transport {
         TransportChoice::Udp => "",
         TransportChoice::Tcp => ";transport=tcp",
+        TransportChoice::Tls => ";transport=tls",
     };
     let uri_text = format!("sip:{server}{transport}");
     let fail = |why: String| PhoneError::Server {

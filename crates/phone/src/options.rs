@@ -70,6 +70,10 @@ pub enum TransportChoice {
     Udp,
     /// TCP: one connection to the server.
     Tcp,
+    /// TLS: one TCP connection to the server under TLS (default port 5061), the server's
+    /// certificate checked for the domain (RFC 5922) against the system's CAs and
+    /// `--tls-ca`.
+    Tls,
 }
 
 /// Flags of `itsp phone`. Every flag may also be a key of the profile file (same name,
@@ -108,6 +112,14 @@ pub struct PhoneFlags {
     /// SIP transport.
     #[arg(long, value_enum, global = true)]
     pub transport: Option<TransportChoice>,
+    /// With --transport tls: also trust the certificates in this PEM file, e.g. the
+    /// server's self-signed one (itsp serve keeps it in DATA_DIR/tls/cert.pem).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_ca: Option<PathBuf>,
+    /// With --transport tls: accept any server certificate (encrypted, but the server is
+    /// not authenticated).
+    #[arg(long, global = true)]
+    pub tls_insecure: bool,
     /// Local SIP port (default: any free port).
     #[arg(long, global = true)]
     pub sip_port: Option<u16>,
@@ -171,6 +183,8 @@ struct Profile {
     display_name: Option<String>,
     outbound_proxy: Option<String>,
     transport: Option<TransportChoice>,
+    tls_ca: Option<PathBuf>,
+    tls_insecure: Option<bool>,
     sip_port: Option<u16>,
     rtp_port: Option<u16>,
     expires: Option<u32>,
@@ -240,6 +254,10 @@ pub struct Settings {
     pub outbound_proxy: Option<String>,
     /// Transport.
     pub transport: TransportChoice,
+    /// Extra trusted certificates for TLS.
+    pub tls_ca: Option<PathBuf>,
+    /// Accept any TLS server certificate.
+    pub tls_insecure: bool,
     /// Local SIP port (0: any).
     pub sip_port: u16,
     /// Local RTP port (0: any).
@@ -380,6 +398,8 @@ impl PhoneFlags {
             display_name: self.display_name.clone().or(profile.display_name),
             outbound_proxy: self.outbound_proxy.clone().or(profile.outbound_proxy),
             transport: self.transport.or(profile.transport).unwrap_or_default(),
+            tls_ca: self.tls_ca.clone().or(profile.tls_ca),
+            tls_insecure: self.tls_insecure || profile.tls_insecure.unwrap_or(false),
             sip_port: self.sip_port.or(profile.sip_port).unwrap_or(0),
             rtp_port,
             expires: self.expires.or(profile.expires).unwrap_or(3600).max(1),

@@ -92,7 +92,7 @@ pub async fn discover_on_link(
 ) -> Result<SocketAddr, StunError> {
     match link {
         SipLink::Udp(socket) => discover(socket, server).await,
-        SipLink::Tcp { .. } => Err(StunError::NotUdp),
+        SipLink::Stream { .. } => Err(StunError::NotUdp),
     }
 }
 

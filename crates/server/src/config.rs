@@ -52,6 +52,9 @@ pub struct ServerConfig {
     /// Limits of SIP over TCP: connections in all and per source, idle, header and body
     /// timeouts.
     pub tcp: transport::TcpLimits,
+    /// The certificate and trust of SIP over TLS (`tls:` listeners, connections to `sips:`
+    /// and `transport=tls` destinations); `None`: no TLS.
+    pub tls: Option<std::sync::Arc<transport::tls::Tls>>,
     /// Bans for failed authentications, the flood limits (`[guard]`).
     pub guard: crate::guard::GuardConfig,
     /// The `Server` header of our responses and the `User-Agent` of our keepalive OPTIONS
@@ -200,6 +203,7 @@ impl Default for ServerConfig {
             node: "itsp".into(),
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
+            tls: None,
             guard: crate::guard::GuardConfig::default(),
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
             capture: crate::capture::CaptureConfig::default(),

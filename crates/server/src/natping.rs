@@ -178,7 +178,7 @@ impl Pinger {
                     self.outstanding.insert(branch, key.clone());
                     request
                 }
-                (PingMethod::Crlf, _) | (PingMethod::Udp, Protocol::Tcp) => {
+                (PingMethod::Crlf, _) | (PingMethod::Udp, Protocol::Tcp | Protocol::Tls) => {
                     Bytes::from_static(b"\r\n\r\n")
                 }
                 (PingMethod::Udp, Protocol::Udp) => Bytes::from_static(&[0, 0, 0, 0]),

@@ -224,7 +224,8 @@ impl Server {
         }
         let mut domains = store.list_domains().await?;
         domains.sort();
-        let (transports, receivers) = Transports::bind_with(listens, config.tcp).await?;
+        let (transports, receivers) =
+            Transports::bind_with(listens, config.tcp, config.tls.clone()).await?;
         let report = StartReport {
             bindings_restored,
             bindings_purged,
@@ -811,9 +812,18 @@ impl Shared {
         match self.locator.locate(&sip_uri).await {
             Ok(targets) if !targets.is_empty() => Ok(targets
                 .into_iter()
-                .map(|t| Hop {
-                    protocol: t.protocol,
-                    addr: t.addr,
+                .map(|t| {
+                    if t.protocol == transport::Protocol::Tls {
+                        // RFC 5922 §7.2: the certificate must be for the URI's domain,
+                        // whichever SRV target serves it.
+                        if let sip::uri::Host::Name(name) = sip_uri.host {
+                            self.transports.name_peer(t.addr, name);
+                        }
+                    }
+                    Hop {
+                        protocol: t.protocol,
+                        addr: t.addr,
+                    }
                 })
                 .collect()),
             Ok(_) => Err(Rejection::new(404, "Destination domain not found")),

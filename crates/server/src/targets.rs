@@ -21,22 +21,14 @@ pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
     let Uri::Sip(sip_uri) = parsed else {
         return Err(Rejection::new(416, "Only SIP URIs can be routed").into());
     };
-    if sip_uri.secure {
-        return Err(Rejection::new(
-            480,
-            "SIPS targets need TLS, which this server does not offer yet",
-        )
-        .into());
-    }
+    // A sips: URI is reached over TLS whatever its transport parameter (RFC 3261 §26.2.2,
+    // RFC 5630 §3.1.3).
     let protocol = match sip_uri.transport() {
+        _ if sip_uri.secure => Protocol::Tls,
         None => Protocol::Udp,
-        Some(t) if t.eq_ignore_ascii_case("udp") => Protocol::Udp,
-        Some(t) if t.eq_ignore_ascii_case("tcp") => Protocol::Tcp,
-        Some(t) => {
-            return Err(
-                Rejection::new(480, format!("Transport {t} is not offered by this server")).into(),
-            )
-        }
+        Some(t) => t.parse::<Protocol>().map_err(|_| {
+            Rejection::new(480, format!("Transport {t} is not offered by this server"))
+        })?,
     };
     let host = sip_uri.maddr().unwrap_or(sip_uri.host);
     let ip: Option<IpAddr> = match host {
@@ -47,7 +39,7 @@ pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
     if let Some(ip) = ip {
         return Ok(vec![Hop {
             protocol,
-            addr: SocketAddr::new(ip, sip_uri.port.unwrap_or(5060)),
+            addr: SocketAddr::new(ip, sip_uri.port.unwrap_or(protocol.default_port())),
         }]);
     }
     cx.locate(uri)
@@ -56,12 +48,13 @@ pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
 /// The proxy target for a binding of the location service: the Request-URI becomes the
 /// contact; the request follows the binding's Path (RFC 3327); it goes back the way the
 /// REGISTER came (the flow: source address and transport) when the phone is behind a NAT
-/// or used TCP, whose connection is the only way back; else to the contact's address.
+/// or used TCP or TLS, whose connection is the only way back; else to the contact's
+/// address.
 pub(crate) fn binding_target(cx: &mut Cx<'_>, binding: &Binding) -> Result<Target, Halt> {
     let protocol = binding.transport;
     let hops = if let Some(first) = binding.path.first() {
         hops_for(cx, crate::proxy::forward::route_uri(first))?
-    } else if binding.nat || protocol == Protocol::Tcp {
+    } else if binding.nat || protocol.is_stream() {
         vec![Hop {
             protocol,
             addr: binding.source,

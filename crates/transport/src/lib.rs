@@ -1,8 +1,9 @@
-//! # transport — SIP over UDP and TCP on tokio
+//! # transport — SIP over UDP, TCP and TLS on tokio
 //!
 //! The thin I/O shell around the sans-IO `sip` crate (RFC 3261 §18): binds the listening
 //! sockets, turns datagrams and framed stream bytes into [`sip::Message`]s, and sends bytes
-//! back out, reusing the TCP connection a peer opened (§18.2.2, RFC 5923 style reuse).
+//! back out, reusing the TCP or TLS connection a peer opened (§18.2.2, RFC 5923 style
+//! reuse).
 //!
 //! ## Layout
 //!
@@ -12,13 +13,18 @@
 //! - `udp.rs`: one receive task per UDP socket.
 //! - `tcp.rs`: the accept loop, one task per connection with stream framing, CRLF
 //!   keepalive answers and the idle/header/body deadlines, and the connection table used
-//!   to send on a peer's connection (with the counts the connection limits check).
+//!   to send on a peer's connection (with the counts the connection limits check); TLS
+//!   connections are TCP ones with a handshake first.
+//! - [`tls`]: the server certificate (PEM files or a self-signed one made on the first
+//!   run), the trust for outgoing connections, the rustls configurations (RFC 3261 §26,
+//!   RFC 5922).
 //! - `limits.rs`: [`TcpLimits`] (connection limits and timeouts, with their defaults),
 //!   [`TcpStats`], the rate-limited log of refused and closed connections.
 
 mod blocklist;
 mod limits;
 mod tcp;
+pub mod tls;
 mod udp;
 
 use std::fmt;
@@ -39,6 +45,8 @@ pub enum Protocol {
     Udp,
     /// A byte stream, framed by Content-Length.
     Tcp,
+    /// A TCP byte stream under TLS (RFC 3261 §26.2.1), framed like TCP.
+    Tls,
 }
 
 impl Protocol {
@@ -47,6 +55,21 @@ impl Protocol {
         match self {
             Protocol::Udp => "UDP",
             Protocol::Tcp => "TCP",
+            Protocol::Tls => "TLS",
+        }
+    }
+
+    /// Whether it is a byte stream (TCP or TLS): reliable, no retransmissions
+    /// (RFC 3261 §17.1.1.2), framed by Content-Length, kept alive by CRLF (RFC 5626).
+    pub fn is_stream(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Tls)
+    }
+
+    /// The port a URI without one means (RFC 3261 §19.1.2): 5061 for TLS, else 5060.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Protocol::Tls => 5061,
+            Protocol::Udp | Protocol::Tcp => 5060,
         }
     }
 }
@@ -56,6 +79,7 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::Udp => "udp",
             Protocol::Tcp => "tcp",
+            Protocol::Tls => "tls",
         })
     }
 }
@@ -63,20 +87,23 @@ impl fmt::Display for Protocol {
 impl FromStr for Protocol {
     type Err = String;
 
-    /// `udp` or `tcp`, in any case (as in a Via, a `transport` URI parameter or a stored
-    /// binding).
+    /// `udp`, `tcp` or `tls`, in any case (as in a Via, a `transport` URI parameter or a
+    /// stored binding).
     fn from_str(s: &str) -> Result<Protocol, String> {
         if s.eq_ignore_ascii_case("udp") {
             Ok(Protocol::Udp)
         } else if s.eq_ignore_ascii_case("tcp") {
             Ok(Protocol::Tcp)
+        } else if s.eq_ignore_ascii_case("tls") {
+            Ok(Protocol::Tls)
         } else {
-            Err(format!("unknown protocol {s:?} (udp or tcp)"))
+            Err(format!("unknown protocol {s:?} (udp, tcp or tls)"))
         }
     }
 }
 
-/// An address to listen on, written `udp:127.0.0.1:5060` or `tcp:[::]:5060`.
+/// An address to listen on, written `udp:127.0.0.1:5060`, `tcp:[::]:5060` or
+/// `tls:0.0.0.0:5061`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Listen {
     /// The protocol.
@@ -133,6 +160,9 @@ pub enum TransportError {
     /// No socket of that protocol is open.
     #[error("no {0} socket is listening")]
     NoSocket(Protocol),
+    /// A TLS listener was asked for without a certificate.
+    #[error("{0}: TLS needs a certificate and key")]
+    NoTls(Listen),
     /// Sending failed.
     #[error("sending to {dest} over {protocol} failed: {source}")]
     Send {
@@ -149,9 +179,11 @@ pub enum TransportError {
 #[derive(Clone, Debug)]
 pub struct Transports {
     udp: Arc<Vec<(Listen, Arc<UdpSocket>)>>,
+    /// The TCP and TLS listeners' addresses.
     tcp_listens: Arc<Vec<Listen>>,
     connections: tcp::Connections,
     blocklist: Arc<blocklist::Blocklist>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 /// What every received message is handed to, on the task that read it: it returns the
@@ -209,9 +241,9 @@ impl fmt::Debug for Receivers {
 }
 
 impl Receivers {
-    /// Starts a receive task per UDP socket and an accept task per TCP listener; every
-    /// message read (from datagrams, or framed from TCP connections, accepted or opened by
-    /// [`Transports::send`]) goes to `deliver`.
+    /// Starts a receive task per UDP socket and an accept task per TCP or TLS listener;
+    /// every message read (from datagrams, or framed from connections, accepted or opened
+    /// by [`Transports::send`]) goes to `deliver`.
     pub fn start(self, deliver: Deliver) {
         self.connections.set_deliver(deliver.clone());
         for (local, socket) in self.udp {
@@ -233,22 +265,30 @@ impl Transports {
     /// (for sending at once) and the [`Receivers`] to start when the receiving side is
     /// ready.
     pub async fn bind(listens: &[Listen]) -> Result<(Transports, Receivers), TransportError> {
-        Transports::bind_with(listens, TcpLimits::default()).await
+        Transports::bind_with(listens, TcpLimits::default(), None).await
     }
 
-    /// Binds every listen address, as [`Transports::bind`], with `limits` on the TCP
-    /// connections. Warns when the process's open-file limit is too low for
-    /// `limits.max_connections`: at that limit `accept` fails and new peers hang instead of
-    /// being refused.
+    /// Binds every listen address, as [`Transports::bind`], with `limits` on the TCP and
+    /// TLS connections and `tls` for TLS listeners and outgoing TLS connections (required
+    /// when a listen address is TLS). Warns when the process's open-file limit is too low
+    /// for `limits.max_connections`: at that limit `accept` fails and new peers hang
+    /// instead of being refused.
     pub async fn bind_with(
         listens: &[Listen],
         limits: TcpLimits,
+        tls: Option<Arc<tls::Tls>>,
     ) -> Result<(Transports, Receivers), TransportError> {
-        if listens.iter().any(|l| l.protocol == Protocol::Tcp) {
+        if listens.iter().any(|l| l.protocol.is_stream()) {
             warn_if_few_files(&limits);
         }
+        if let Some(listen) = listens
+            .iter()
+            .find(|l| l.protocol == Protocol::Tls && tls.is_none())
+        {
+            return Err(TransportError::NoTls(*listen));
+        }
         let blocklist = Arc::new(blocklist::Blocklist::default());
-        let connections = tcp::Connections::new(limits, blocklist.clone());
+        let connections = tcp::Connections::new(limits, blocklist.clone(), tls.clone());
         let mut udp_sockets = Vec::new();
         let mut tcp_listens = Vec::new();
         let mut tcp_listeners = Vec::new();
@@ -267,7 +307,7 @@ impl Transports {
                     };
                     udp_sockets.push((local, Arc::new(socket)));
                 }
-                Protocol::Tcp => {
+                Protocol::Tcp | Protocol::Tls => {
                     let listener =
                         tokio::net::TcpListener::bind(listen.addr)
                             .await
@@ -276,7 +316,7 @@ impl Transports {
                                 source,
                             })?;
                     let local = Listen {
-                        protocol: Protocol::Tcp,
+                        protocol: listen.protocol,
                         addr: listener.local_addr().unwrap_or(listen.addr),
                     };
                     tcp_listeners.push((local, listener));
@@ -296,9 +336,24 @@ impl Transports {
                 tcp_listens: Arc::new(tcp_listens),
                 connections,
                 blocklist,
+                tls,
             },
             receivers,
         ))
+    }
+
+    /// The TLS side, when configured: to replace the certificate while running.
+    pub fn tls(&self) -> Option<&Arc<tls::Tls>> {
+        self.tls.as_ref()
+    }
+
+    /// Remembers that `addr` was located by the DNS name `name`: a TLS connection opened
+    /// to it verifies the certificate for that name (RFC 5922 §7.2) instead of the
+    /// address. Nothing without TLS.
+    pub fn name_peer(&self, addr: SocketAddr, name: &str) {
+        if let Some(tls) = &self.tls {
+            tls.name_peer(addr, name);
+        }
     }
 
     /// Drops everything from `ip` as it arrives, before parsing, until `until`: its
@@ -328,7 +383,7 @@ impl Transports {
             .collect()
     }
 
-    /// Holds the TCP connection from (or to) `peer` open until `until` at least, past its
+    /// Holds the TCP or TLS connection from (or to) `peer` open until `until` at least, past its
     /// idle timeout ([`TcpLimits::idle_timeout`]): for a flow a registration uses
     /// (RFC 5626 §6), kept while the binding lives, as Kamailio keeps a connection until
     /// the registration expires. A later instant than one given before extends it; an
@@ -338,14 +393,14 @@ impl Transports {
         self.connections.keep_until(peer, until)
     }
 
-    /// The TCP connection counters (open now, refused and closed by each limit).
+    /// The TCP and TLS connection counters (open now, refused and closed by each limit).
     pub fn tcp_stats(&self) -> TcpStats {
         self.connections.stats()
     }
 
-    /// Sends bytes: over UDP from the socket `via` names (or the first one), over TCP on the
-    /// connection to `dest` if one is open (RFC 3261 §18.2.2: responses go back on the
-    /// connection the request came on), else on a new connection.
+    /// Sends bytes: over UDP from the socket `via` names (or the first one), over TCP or
+    /// TLS on the connection to `dest` if one is open (RFC 3261 §18.2.2: responses go back
+    /// on the connection the request came on), else on a new connection.
     pub async fn send(
         &self,
         protocol: Protocol,
@@ -376,16 +431,15 @@ impl Transports {
                         source,
                     })
             }
-            Protocol::Tcp => {
-                self.connections
-                    .send(dest, bytes)
-                    .await
-                    .map_err(|source| TransportError::Send {
-                        protocol,
-                        dest,
-                        source,
-                    })
-            }
+            Protocol::Tcp | Protocol::Tls => self
+                .connections
+                .send(protocol, dest, bytes)
+                .await
+                .map_err(|source| TransportError::Send {
+                    protocol,
+                    dest,
+                    source,
+                }),
         }
     }
 }

@@ -1,7 +1,10 @@
-//! TCP: accept loop, one reader task per connection framing messages by Content-Length
-//! (RFC 3261 §18.3), CRLF keepalive pongs (RFC 5626 §3.5.1, §4.4.1), the connection table
-//! that lets responses and requests reuse a peer's connection, and the [`TcpLimits`]:
-//! connection counts checked at accept, idle/header/body deadlines kept by each reader.
+//! TCP and TLS: accept loop, one reader task per connection framing messages by
+//! Content-Length (RFC 3261 §18.3), CRLF keepalive pongs (RFC 5626 §3.5.1, §4.4.1), the
+//! connection table that lets responses and requests reuse a peer's connection, and the
+//! [`TcpLimits`]: connection counts checked at accept, idle/header/body deadlines kept by
+//! each reader. A TLS connection is a TCP connection with a handshake first (bounded by
+//! the header timeout) and the same framing after it; both kinds share the table and its
+//! limits.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -11,13 +14,14 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 use sip::framing::{frame, Frame, DEFAULT_MAX_MESSAGE};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::blocklist::Blocklist;
 use crate::limits::{source_key, Limit, LimitEvents, TcpLimits, TcpStats};
+use crate::tls::Tls;
 use crate::{hand_over, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
@@ -29,6 +33,8 @@ const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One open connection in the table.
 struct Flow {
+    /// TCP or TLS.
+    protocol: Protocol,
     /// Its write queue.
     tx: mpsc::Sender<Bytes>,
     /// Tells this connection from a later one to the same peer address.
@@ -60,6 +66,8 @@ struct Shared {
     events: LimitEvents,
     /// Sources whose new connections are closed at once.
     blocklist: Arc<Blocklist>,
+    /// Certificates and trust for TLS connections; `None`: TCP only.
+    tls: Option<Arc<Tls>>,
 }
 
 /// Open connections by peer address, the limits, and their counters. Cheap to clone.
@@ -103,7 +111,11 @@ impl Drop for Admission {
 }
 
 impl Connections {
-    pub(crate) fn new(limits: TcpLimits, blocklist: Arc<Blocklist>) -> Connections {
+    pub(crate) fn new(
+        limits: TcpLimits,
+        blocklist: Arc<Blocklist>,
+        tls: Option<Arc<Tls>>,
+    ) -> Connections {
         Connections {
             shared: Arc::new(Shared {
                 table: Mutex::default(),
@@ -111,6 +123,7 @@ impl Connections {
                 limits,
                 events: LimitEvents::default(),
                 blocklist,
+                tls,
             }),
         }
     }
@@ -154,9 +167,10 @@ impl Connections {
         flow.keep_until
     }
 
-    fn get(&self, peer: SocketAddr) -> Option<(mpsc::Sender<Bytes>, u64)> {
+    /// The open connection of `protocol` to `peer`.
+    fn get(&self, protocol: Protocol, peer: SocketAddr) -> Option<(mpsc::Sender<Bytes>, u64)> {
         let table = self.table();
-        let flow = table.flows.get(&peer)?;
+        let flow = table.flows.get(&peer).filter(|f| f.protocol == protocol)?;
         Some((flow.tx.clone(), flow.id))
     }
 
@@ -174,6 +188,7 @@ impl Connections {
     /// exceed is the error, and nothing is entered.
     fn admit(
         &self,
+        protocol: Protocol,
         peer: SocketAddr,
         inbound: bool,
     ) -> Result<(Admission, mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>), Limit> {
@@ -196,6 +211,7 @@ impl Connections {
         table.flows.insert(
             peer,
             Flow {
+                protocol,
                 tx: tx.clone(),
                 id,
                 keep_until: None,
@@ -210,44 +226,91 @@ impl Connections {
         Ok((admission, tx, rx))
     }
 
-    /// Sends on the open connection to `dest`, or connects first.
-    pub(crate) async fn send(&self, dest: SocketAddr, bytes: Bytes) -> std::io::Result<()> {
-        if let Some((tx, id)) = self.get(dest) {
+    /// Sends on the open connection of `protocol` (TCP or TLS) to `dest`, or connects
+    /// first.
+    pub(crate) async fn send(
+        &self,
+        protocol: Protocol,
+        dest: SocketAddr,
+        bytes: Bytes,
+    ) -> std::io::Result<()> {
+        if let Some((tx, id)) = self.get(protocol, dest) {
             if tx.send(bytes.clone()).await.is_ok() {
                 return Ok(());
             }
             self.forget(dest, id);
         }
+        let tls = match protocol {
+            Protocol::Tls => Some(self.shared.tls.clone().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no TLS configured")
+            })?),
+            _ => None,
+        };
         let stream = TcpStream::connect(dest).await?;
         let local = Listen {
-            protocol: Protocol::Tcp,
+            protocol,
             addr: stream.local_addr()?,
         };
-        let tx = match self.admit(dest, false) {
-            Ok((admission, tx, rx)) => {
-                self.start(stream, local, admission, tx.clone(), rx);
-                tx
+        // Not checked for outgoing connections.
+        let (admission, tx, rx) = self
+            .admit(protocol, dest, false)
+            .map_err(|_| std::io::Error::other("tcp connection limit"))?;
+        match tls {
+            None => {
+                let (read, write) = stream.into_split();
+                self.start(read, write, local, admission, tx.clone(), rx);
             }
-            // Not checked for outgoing connections.
-            Err(_) => {
-                return Err(std::io::Error::other("tcp connection limit"));
+            Some(tls) => {
+                let handshake = tls.connect(dest, stream);
+                let stream = tokio::time::timeout(self.shared.limits.header_timeout, handshake)
+                    .await
+                    .map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+                    })??;
+                let (read, write) = tokio::io::split(stream);
+                self.start(read, write, local, admission, tx.clone(), rx);
             }
-        };
+        }
         tx.send(bytes)
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "connection closed"))
     }
 
-    /// An accepted connection: admitted and started, or, at a limit, closed at once with a
-    /// reset (zero linger) so that the peer learns it now instead of waiting on a
-    /// connection nobody reads.
+    /// An accepted connection: admitted and started (a TLS one after its handshake), or,
+    /// at a limit, closed at once with a reset (zero linger) so that the peer learns it
+    /// now instead of waiting on a connection nobody reads.
     fn accepted(&self, stream: TcpStream, peer: SocketAddr, local: Listen) {
         if self.shared.blocklist.blocks(peer.ip()) {
             let _ = stream.set_zero_linger();
             return;
         }
-        match self.admit(peer, true) {
-            Ok((admission, tx, rx)) => self.start(stream, local, admission, tx, rx),
+        match self.admit(local.protocol, peer, true) {
+            Ok((admission, tx, rx)) => match (local.protocol, &self.shared.tls) {
+                (Protocol::Tls, Some(tls)) => {
+                    let handshake = tls.acceptor().accept(stream);
+                    let connections = self.clone();
+                    tokio::spawn(async move {
+                        let timeout = connections.shared.limits.header_timeout;
+                        match tokio::time::timeout(timeout, handshake).await {
+                            Ok(Ok(stream)) => {
+                                let (read, write) = tokio::io::split(stream);
+                                connections.start(read, write, local, admission, tx, rx);
+                            }
+                            // The place is freed with the admission.
+                            Ok(Err(e)) => {
+                                tracing::info!(%peer, %local, error = %e, "TLS handshake failed");
+                            }
+                            Err(_) => {
+                                tracing::info!(%peer, %local, ?timeout, "TLS handshake timed out");
+                            }
+                        }
+                    });
+                }
+                _ => {
+                    let (read, write) = stream.into_split();
+                    self.start(read, write, local, admission, tx, rx);
+                }
+            },
             Err(limit) => {
                 // Counted before the peer can see it.
                 self.shared.events.note(limit, peer, local);
@@ -261,15 +324,18 @@ impl Connections {
     /// Starts an admitted connection's reader and writer. Incoming and outgoing
     /// connections are read alike: requests and responses may arrive on either (§18.2.2,
     /// §18.1.2).
-    fn start(
+    fn start<R, W>(
         &self,
-        stream: TcpStream,
+        read_half: R,
+        write_half: W,
         local: Listen,
         admission: Admission,
         tx: mpsc::Sender<Bytes>,
         rx: mpsc::Receiver<Bytes>,
-    ) {
-        let (read_half, write_half) = stream.into_split();
+    ) where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         tokio::spawn(write_loop(write_half, rx));
         let connections = self.clone();
         tokio::spawn(async move {
@@ -308,12 +374,18 @@ pub(crate) async fn accept_loop(listener: TcpListener, local: Listen, connection
     }
 }
 
-async fn write_loop(mut write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+async fn write_loop<W: AsyncWrite + Unpin>(mut write: W, mut rx: mpsc::Receiver<Bytes>) {
     while let Some(bytes) = rx.recv().await {
         if write.write_all(&bytes).await.is_err() {
             return;
         }
+        // A TLS stream holds written bytes until flushed; for TCP this does nothing.
+        if rx.is_empty() && write.flush().await.is_err() {
+            return;
+        }
     }
+    // TLS: close_notify before the connection goes.
+    let _ = write.shutdown().await;
 }
 
 /// Where a connection's reader is in the stream, for its deadline.
@@ -405,7 +477,7 @@ impl Reader<'_> {
     /// arrive in pieces); when the deadline moved later (activity), the timer fires at
     /// the old deadline and is set to the new one then. So a connection whose messages
     /// come whole costs no timer update per message, only a clock read per read.
-    async fn run(&self, mut read: tokio::net::tcp::OwnedReadHalf) -> Option<Limit> {
+    async fn run<R: AsyncRead + Unpin>(&self, mut read: R) -> Option<Limit> {
         let limits = &self.connections.shared.limits;
         let mut buf = BytesMut::with_capacity(8192);
         let mut phase = Phase::Idle;
@@ -484,7 +556,7 @@ impl Reader<'_> {
                 Err(e) => {
                     // The stream cannot be framed any more (§18.3): report and close.
                     let (peer, local) = (self.peer, self.local);
-                    tracing::info!(%peer, %local, error = %e, "closing unframeable tcp connection");
+                    tracing::info!(%peer, %local, error = %e, "closing unframeable stream connection");
                     let bytes = buf.split().freeze();
                     hand_over(
                         self.deliver,
@@ -505,7 +577,7 @@ impl Reader<'_> {
 impl Listen {
     /// Whether this is a stream transport (no retransmissions, §17.1.1.2).
     pub fn is_reliable(&self) -> bool {
-        self.protocol == Protocol::Tcp
+        self.protocol.is_stream()
     }
 }
 

@@ -49,7 +49,9 @@ struct Server {
 impl Server {
     async fn start(limits: TcpLimits) -> Server {
         let listen: Listen = "tcp:127.0.0.1:0".parse().unwrap();
-        let (transports, receivers) = Transports::bind_with(&[listen], limits).await.unwrap();
+        let (transports, receivers) = Transports::bind_with(&[listen], limits, None)
+            .await
+            .unwrap();
         let delivered = Arc::new(AtomicUsize::new(0));
         let count = delivered.clone();
         let deliver: Deliver = Arc::new(move |_: Incoming| {

@@ -54,6 +54,9 @@ pub struct Itsp {
     pub child: Child,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// The TLS listener, when one was asked for before the TCP one (the listening lines
+    /// come in the order of the listen addresses; the harness stops reading at TCP).
+    pub tls: Option<SocketAddr>,
     /// The JSON log lines, as they come after start.
     pub log: mpsc::Receiver<serde_json::Value>,
     /// The log lines up to the report of the sockets.
@@ -142,7 +145,7 @@ impl Itsp {
                 }
             }
         });
-        let (mut udp, mut tcp) = (None, None);
+        let (mut udp, mut tcp, mut tls) = (None, None, None);
         let mut stun = None;
         let mut http = None;
         let mut startup = Vec::new();
@@ -168,6 +171,7 @@ impl Itsp {
                 match proto {
                     "udp" => udp = Some(addr),
                     "tcp" => tcp = Some(addr),
+                    "tls" => tls = Some(addr),
                     _ => {}
                 }
             }
@@ -177,6 +181,7 @@ impl Itsp {
             child,
             udp: udp.unwrap(),
             tcp: tcp.unwrap(),
+            tls,
             log: rx,
             startup,
             stun,

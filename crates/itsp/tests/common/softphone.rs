@@ -110,6 +110,31 @@ impl Softphone {
         }
     }
 
+    /// Waits for the first of the events `names`; panics with what came instead.
+    #[allow(dead_code)]
+    pub fn wait_any(&mut self, names: &[&str], within: Duration) -> serde_json::Value {
+        let is_one = |v: &serde_json::Value| names.iter().any(|n| v["event"] == *n);
+        if let Some(v) = self.events.iter().find(|v| is_one(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.events.push(v.clone());
+                    if is_one(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: none of {names:?} within {within:?}; got {:?}",
+                    self.name, self.events
+                ),
+            }
+        }
+    }
+
     /// Types a line at the phone's prompt.
     pub fn type_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");

@@ -55,19 +55,22 @@ pub enum Transport {
     Udp,
     /// TCP: one connection to the server, no retransmissions.
     Tcp,
+    /// TLS: one TCP connection to the server under TLS (RFC 3261 §26.2.1).
+    Tls,
 }
 
 impl Transport {
-    /// `UDP` or `TCP` as in a Via.
+    /// `UDP`, `TCP` or `TLS` as in a Via.
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
     fn reliable(self) -> bool {
-        self == Transport::Tcp
+        self != Transport::Udp
     }
 }
 
@@ -221,6 +224,7 @@ impl UserAgent {
         let transport = match self.config.transport {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         };
         format!(
             "<sip:{}@{}{transport}>",

@@ -66,7 +66,8 @@ impl Encoder {
         };
         let transport_header = match message.protocol {
             transport::Protocol::Udp => UDP_HEADER,
-            transport::Protocol::Tcp => TCP_HEADER,
+            // TLS as the plain text it carried, in TCP segments (the port tells it apart).
+            transport::Protocol::Tcp | transport::Protocol::Tls => TCP_HEADER,
         };
         // IPv4 total length and IPv6 payload length are 16-bit fields.
         let room = usize::from(u16::MAX)
@@ -84,7 +85,7 @@ impl Encoder {
         }
         let next_header = match message.protocol {
             transport::Protocol::Udp => 17,
-            transport::Protocol::Tcp => 6,
+            transport::Protocol::Tcp | transport::Protocol::Tls => 6,
         };
         let l4_len = transport_header + payload.len();
         match (source_ip, dest_ip) {
@@ -120,7 +121,7 @@ impl Encoder {
                 out.extend_from_slice(&udp_len.to_be_bytes());
                 out.extend_from_slice(&[0, 0]); // checksum: none
             }
-            transport::Protocol::Tcp => {
+            transport::Protocol::Tcp | transport::Protocol::Tls => {
                 let seq = self.advance(source, dest, payload.len());
                 let ack = self.next_seq(dest, source);
                 out.extend_from_slice(&seq.to_be_bytes());

@@ -130,14 +130,10 @@ pub(crate) fn pop_own_via(addresses: &mut Addresses, response: Message) -> Optio
 pub(crate) fn response_transmit(addresses: &mut Addresses, up: Message) -> Option<Transmit> {
     let next = up.top_via().ok()?;
     let ip = next.received().or(next.host.ip())?;
+    let protocol = next.transport.parse().unwrap_or(transport::Protocol::Udp);
     let port = match next.rport() {
         Some(Some(port)) => port,
-        _ => next.port.unwrap_or(5060),
-    };
-    let protocol = if next.transport.eq_ignore_ascii_case("tcp") {
-        transport::Protocol::Tcp
-    } else {
-        transport::Protocol::Udp
+        _ => next.port.unwrap_or(protocol.default_port()),
     };
     let hop = Hop {
         protocol,

@@ -45,11 +45,14 @@ impl LocalAddr {
     }
 
     /// The Record-Route URI (§16.6 step 4): loose routing (`lr`), with `transport=tcp`
-    /// when the side is TCP so the UAs route back over it.
+    /// or `transport=tls` when the side is a stream so the UAs route back over it (TLS as
+    /// Kamailio and the phones write it, rather than a `sips:` URI, which RFC 5630 §3.2
+    /// would make a promise about every hop).
     pub fn record_route(&self) -> String {
         match self.protocol {
             Protocol::Udp => format!("<sip:{}:{};lr>", self.host, self.port),
             Protocol::Tcp => format!("<sip:{}:{};transport=tcp;lr>", self.host, self.port),
+            Protocol::Tls => format!("<sip:{}:{};transport=tls;lr>", self.host, self.port),
         }
     }
 }

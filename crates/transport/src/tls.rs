@@ -1,0 +1,625 @@
+//! SIP over TLS (RFC 3261 §26.2.1, RFC 5630): the server's certificate and key, the trust
+//! used for connections this side opens, and the rustls configurations built from them.
+//!
+//! The certificate comes from PEM files the operator names, or, with none named, from a
+//! self-signed certificate made on the first run for the served domains and kept in the
+//! data directory, so that TLS works out of the box and phones that accept a self-signed
+//! certificate (or are given it) can use it. Loading checks what an operator gets wrong:
+//! an unreadable file, no certificate or no key in it, a key that belongs to another
+//! certificate, a certificate outside its validity period.
+//!
+//! The identity in use can be replaced while the server runs ([`Tls::replace_identity`]):
+//! new handshakes use the new certificate, established connections keep theirs.
+//!
+//! ## Layout
+//!
+//! - [`Identity`]: a certificate chain with its key, checked, with its names and expiry.
+//! - [`Trust`]: how certificates of servers this side connects to are checked.
+//! - [`Tls`]: the acceptor and connector, the replaceable identity, and the names that
+//!   outgoing connections to an address are verified against (RFC 5922 §7).
+//! - [`TlsError`]: what went wrong, naming the file.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use sip::headers::rfc3339;
+
+/// Outgoing TLS peers whose verification name is remembered; past this the map is
+/// cleared (names are entered again as destinations are located).
+const MAX_NAMED_PEERS: usize = 4096;
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file could not be written (the self-signed certificate of a first run).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The certificate file holds no PEM certificate.
+    #[error("{path}: no certificate found (expected a PEM block \"-----BEGIN CERTIFICATE-----\")")]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key file holds no PEM private key.
+    #[error(
+        "{path}: no private key found (expected a PEM block \"-----BEGIN PRIVATE KEY-----\", \
+         \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\")"
+    )]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A PEM block or the certificate in it could not be decoded.
+    #[error("{path}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key is not the one the certificate was issued for.
+    #[error("the key in {key} does not belong to the certificate in {cert}")]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// The certificate has expired.
+    #[error("the certificate in {path} expired on {not_after}; install a new one")]
+    Expired {
+        /// The file.
+        path: PathBuf,
+        /// Its end of validity (RFC 3339).
+        not_after: String,
+    },
+    /// The certificate is not valid yet.
+    #[error("the certificate in {path} is not valid before {not_before} (check the clock)")]
+    NotYetValid {
+        /// The file.
+        path: PathBuf,
+        /// Its start of validity (RFC 3339).
+        not_before: String,
+    },
+    /// A self-signed certificate could not be made.
+    #[error("cannot make a self-signed certificate: {0}")]
+    Generate(String),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Config(String),
+}
+
+/// A certificate chain and its private key, checked to belong together and to be valid
+/// now.
+#[derive(Clone)]
+pub struct Identity {
+    key: Arc<CertifiedKey>,
+    /// The DNS names and addresses of the end-entity certificate (its subject alternative
+    /// names), for logs.
+    names: Vec<String>,
+    /// End of validity, Unix seconds.
+    not_after: i64,
+    /// Where it came from, for logs.
+    origin: String,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("names", &self.names)
+            .field("not_after", &self.not_after)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// The ring provider every configuration here uses. rustls now prefers aws-lc-rs for its
+/// post-quantum key exchange; ring builds without a C toolchain step, is already in the
+/// tree (lettre's SMTP), and SIP peers do not offer post-quantum groups.
+#[allow(deprecated)]
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+impl Identity {
+    /// Reads a PEM certificate chain (end-entity first) and a PEM private key, and checks
+    /// them at `now`.
+    pub fn from_pem_files(cert: &Path, key: &Path, now: SystemTime) -> Result<Identity, TlsError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+        Identity::from_pem(&cert_pem, cert, &key_pem, key, now)
+    }
+
+    /// As [`Identity::from_pem_files`], from the files' contents; the paths are for the
+    /// messages.
+    pub fn from_pem(
+        cert_pem: &[u8],
+        cert_path: &Path,
+        key_pem: &[u8],
+        key_path: &Path,
+        now: SystemTime,
+    ) -> Result<Identity, TlsError> {
+        let malformed = |path: &Path, reason: String| TlsError::Malformed {
+            path: path.to_owned(),
+            reason,
+        };
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| malformed(cert_path, format!("bad PEM: {e}")))?;
+        let Some(leaf) = chain.first() else {
+            return Err(TlsError::NoCertificate {
+                path: cert_path.to_owned(),
+            });
+        };
+        let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
+            .map_err(|e| malformed(cert_path, format!("not an X.509 certificate: {e}")))?;
+        let validity = parsed.validity();
+        let (not_before, not_after) = (
+            validity.not_before.timestamp(),
+            validity.not_after.timestamp(),
+        );
+        let now = unix_secs(now);
+        if now > not_after {
+            return Err(TlsError::Expired {
+                path: cert_path.to_owned(),
+                not_after: rfc3339(not_after),
+            });
+        }
+        if now < not_before {
+            return Err(TlsError::NotYetValid {
+                path: cert_path.to_owned(),
+                not_before: rfc3339(not_before),
+            });
+        }
+        let mut names = Vec::new();
+        if let Ok(Some(san)) = parsed.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    x509_parser::extensions::GeneralName::DNSName(n) => names.push((*n).to_owned()),
+                    x509_parser::extensions::GeneralName::IPAddress(b) => {
+                        if let Ok(octets) = <[u8; 4]>::try_from(*b) {
+                            names.push(std::net::Ipv4Addr::from(octets).to_string());
+                        } else if let Ok(octets) = <[u8; 16]>::try_from(*b) {
+                            names.push(std::net::Ipv6Addr::from(octets).to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let key = match PrivateKeyDer::from_pem_slice(key_pem) {
+            Ok(key) => key,
+            Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+                return Err(TlsError::NoKey {
+                    path: key_path.to_owned(),
+                })
+            }
+            Err(e) => return Err(malformed(key_path, format!("bad PEM: {e}"))),
+        };
+        let certified = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
+                cert: cert_path.to_owned(),
+                key: key_path.to_owned(),
+            },
+            other => malformed(key_path, format!("unusable private key: {other}")),
+        })?;
+        Ok(Identity {
+            key: Arc::new(certified),
+            names,
+            not_after,
+            origin: cert_path.display().to_string(),
+        })
+    }
+
+    /// The self-signed certificate kept in `dir` (`cert.pem`, `key.pem`), made there for
+    /// `names` when absent, or when the one there has expired or no longer names them all.
+    /// Whether it was made now is the second value.
+    pub fn self_signed(
+        dir: &Path,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<(Identity, bool), TlsError> {
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        if cert_path.exists() && key_path.exists() {
+            if let Ok(identity) = Identity::from_pem_files(&cert_path, &key_path, now) {
+                if names.iter().all(|n| identity.names.contains(n)) {
+                    return Ok((identity, false));
+                }
+            }
+        }
+        let made = rcgen::generate_simple_self_signed(names.to_vec())
+            .map_err(|e| TlsError::Generate(e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        write_private(&key_path, made.signing_key.serialize_pem().as_bytes())?;
+        std::fs::write(&cert_path, made.cert.pem()).map_err(|source| TlsError::Write {
+            path: cert_path.clone(),
+            source,
+        })?;
+        let identity = Identity::from_pem_files(&cert_path, &key_path, now)?;
+        Ok((identity, true))
+    }
+
+    /// The names the certificate is for (DNS names and IP addresses).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// When it expires, RFC 3339.
+    pub fn expires(&self) -> String {
+        rfc3339(self.not_after)
+    }
+
+    /// Where it was read from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// Writes a file only its owner can read (a private key).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| TlsError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    file.write_all(bytes).map_err(err)
+}
+
+/// How the certificates of servers this side connects to are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Against the system's CA certificates and these PEM files of further CAs, for the
+    /// name the destination was located by (RFC 5922 §7.2) or its address.
+    Verify {
+        /// Further CA certificates (PEM files), e.g. a private CA or a peer's self-signed
+        /// certificate.
+        extra_ca: Vec<PathBuf>,
+    },
+    /// Any certificate is accepted (the connection is encrypted but the peer is not
+    /// authenticated): for tests and peers with self-signed certificates one cannot
+    /// collect.
+    Any,
+}
+
+impl Default for Trust {
+    fn default() -> Trust {
+        Trust::Verify {
+            extra_ca: Vec::new(),
+        }
+    }
+}
+
+/// The server certificate handshakes use now; replaced on reload.
+#[derive(Debug)]
+struct CurrentIdentity(RwLock<Identity>);
+
+impl ResolvesServerCert for CurrentIdentity {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let identity = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(identity.key.clone())
+    }
+}
+
+/// A verifier that accepts any server certificate but still checks the handshake's
+/// signatures ([`Trust::Any`]).
+#[derive(Debug)]
+struct AcceptAnyServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The client configuration for `trust`.
+pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let config = match trust {
+        Trust::Any => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
+            .with_no_client_auth(),
+        Trust::Verify { extra_ca } => {
+            let mut roots = rustls::RootCertStore::empty();
+            // The system store may be missing or partly unreadable; what loads is used.
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            for path in extra_ca {
+                let pem = std::fs::read(path).map_err(|source| TlsError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let mut found = false;
+                for cert in CertificateDer::pem_slice_iter(&pem) {
+                    let cert = cert.map_err(|e| TlsError::Malformed {
+                        path: path.clone(),
+                        reason: format!("bad PEM: {e}"),
+                    })?;
+                    roots.add(cert).map_err(|e| TlsError::Malformed {
+                        path: path.clone(),
+                        reason: format!("not a usable CA certificate: {e}"),
+                    })?;
+                    found = true;
+                }
+                if !found {
+                    return Err(TlsError::NoCertificate { path: path.clone() });
+                }
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(config)
+}
+
+/// The TLS side of the transports: accepts with the current identity, connects with the
+/// configured trust.
+pub struct Tls {
+    current: Arc<CurrentIdentity>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+    /// The name each outgoing destination is verified against, when it was located by
+    /// one ([`Tls::name_peer`]); others are verified against their IP address.
+    names: Mutex<HashMap<SocketAddr, ServerName<'static>>>,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("identity", &*self.identity())
+            .finish()
+    }
+}
+
+impl Tls {
+    /// Serves `identity` and connects with `trust`.
+    pub fn new(identity: Identity, trust: &Trust) -> Result<Tls, TlsError> {
+        let current = Arc::new(CurrentIdentity(RwLock::new(identity)));
+        let server = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(current.clone());
+        let client = client_config(trust)?;
+        Ok(Tls {
+            current,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+            connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+            names: Mutex::default(),
+        })
+    }
+
+    /// The identity handshakes use now.
+    pub fn identity(&self) -> std::sync::RwLockReadGuard<'_, Identity> {
+        self.current
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Uses `identity` for the handshakes from now on.
+    pub fn replace_identity(&self, identity: Identity) {
+        *self
+            .current
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = identity;
+    }
+
+    /// Remembers that `addr` was located by `name` (a domain's SRV target, a gateway's
+    /// host): a connection opened to it verifies the certificate for that name (RFC 5922
+    /// §7.2). A name that is not a valid DNS name is ignored.
+    pub fn name_peer(&self, addr: SocketAddr, name: &str) {
+        let Ok(server_name) = ServerName::try_from(name.trim_end_matches('.').to_owned()) else {
+            return;
+        };
+        let mut names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if names.len() >= MAX_NAMED_PEERS && !names.contains_key(&addr) {
+            names.clear();
+        }
+        names.insert(addr, server_name);
+    }
+
+    /// The name a connection to `addr` is verified against.
+    fn server_name(&self, addr: SocketAddr) -> ServerName<'static> {
+        let names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        names
+            .get(&addr)
+            .cloned()
+            .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()))
+    }
+
+    pub(crate) fn acceptor(&self) -> &tokio_rustls::TlsAcceptor {
+        &self.acceptor
+    }
+
+    /// Opens TLS on `stream`, a TCP connection to `addr`.
+    pub(crate) async fn connect(
+        &self,
+        addr: SocketAddr,
+        stream: tokio::net::TcpStream,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        self.connector.connect(self.server_name(addr), stream).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::Duration;
+
+    fn names() -> Vec<String> {
+        vec!["example.com".into(), "127.0.0.1".into()]
+    }
+
+    #[test]
+    fn a_first_run_makes_a_certificate_and_the_next_reuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let (first, made) = Identity::self_signed(dir.path(), &names(), now).unwrap();
+        assert!(made);
+        assert_eq!(first.names(), &["example.com", "127.0.0.1"]);
+        let (again, made) = Identity::self_signed(dir.path(), &names(), now).unwrap();
+        assert!(!made);
+        assert_eq!(again.key.cert, first.key.cert);
+        // Another domain served: a new one naming it.
+        let more = vec!["example.org".to_owned()];
+        let (other, made) = Identity::self_signed(dir.path(), &more, now).unwrap();
+        assert!(made);
+        assert_eq!(other.names(), &["example.org"]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key is readable by others: {mode:o}");
+    }
+
+    #[test]
+    fn the_errors_name_the_file_and_the_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        Identity::self_signed(&a, &names(), now).unwrap();
+        Identity::self_signed(&b, &names(), now).unwrap();
+        let (cert, key) = (a.join("cert.pem"), a.join("key.pem"));
+
+        let mismatch = Identity::from_pem_files(&cert, &b.join("key.pem"), now).unwrap_err();
+        assert!(
+            matches!(mismatch, TlsError::KeyMismatch { .. }),
+            "{mismatch}"
+        );
+        assert!(mismatch.to_string().contains("does not belong"));
+
+        let missing = Identity::from_pem_files(&dir.path().join("nope.pem"), &key, now);
+        assert!(
+            matches!(missing, Err(TlsError::Read { ref path, .. }) if path.ends_with("nope.pem"))
+        );
+
+        // The files swapped: no certificate in the key file.
+        let swapped = Identity::from_pem_files(&key, &cert, now).unwrap_err();
+        assert!(
+            matches!(swapped, TlsError::NoCertificate { .. }),
+            "{swapped}"
+        );
+
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let bad = Identity::from_pem_files(&garbage, &key, now).unwrap_err();
+        assert!(
+            bad.to_string().starts_with(&garbage.display().to_string()),
+            "{bad}"
+        );
+
+        // rcgen's default validity ends in 4096; a clock past it sees it expired.
+        let far = UNIX_EPOCH + Duration::from_secs(70_000_000_000);
+        let expired = Identity::from_pem_files(&cert, &key, far).unwrap_err();
+        assert!(matches!(expired, TlsError::Expired { .. }), "{expired}");
+        assert!(expired.to_string().contains("expired on"), "{expired}");
+    }
+}

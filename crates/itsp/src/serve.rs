@@ -19,7 +19,8 @@ pub(crate) struct ServeArgs {
     /// Read settings from this TOML file (see itsp.example.toml); flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where to listen, as PROTO:ADDR:PORT (udp, tcp or tls); repeat for several.
+    /// Where to listen, as PROTO:ADDR:PORT (udp, tcp, tls, ws or wss: SIP over WebSocket,
+    /// RFC 7118, for browser phones); repeat for several.
     /// Default: udp:0.0.0.0:5060, tcp:0.0.0.0:5060 and tls:0.0.0.0:5061. TLS uses the
     /// certificate of [tls] cert and key, or a self-signed one made in DATA_DIR/tls/.
     #[arg(long = "listen", value_name = "PROTO:ADDR:PORT")]
@@ -189,10 +190,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         Some(m)
     };
     let smtp = config.smtp.settings().map_err(anyhow::Error::msg)?;
-    let tls = (listens
-        .iter()
-        .any(|l| l.protocol == transport::Protocol::Tls)
-        || config.tls.cert.is_some())
+    let tls = (listens.iter().any(|l| {
+        matches!(
+            l.protocol,
+            transport::Protocol::Tls | transport::Protocol::Wss
+        )
+    }) || config.tls.cert.is_some())
     .then(|| config.tls.source(&store.data_dir, &server.domains))
     .transpose()
     .map_err(anyhow::Error::msg)?;

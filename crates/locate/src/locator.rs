@@ -183,7 +183,10 @@ fn set_options(options: &mut ResolverOpts) {
 fn srv_name(protocol: Protocol, name: &str) -> String {
     match protocol {
         Protocol::Tls => format!("_sips._tcp.{name}"),
-        Protocol::Udp | Protocol::Tcp => format!("_sip._{protocol}.{name}"),
+        // WebSocket has no SRV names; `plan` refuses it before any lookup.
+        Protocol::Udp | Protocol::Tcp | Protocol::Ws | Protocol::Wss => {
+            format!("_sip._{protocol}.{name}")
+        }
     }
 }
 

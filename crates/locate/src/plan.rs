@@ -74,6 +74,10 @@ pub fn plan<'a>(uri: &SipUri<'a>) -> Result<Plan<'a>, LocateError> {
             Ok(Protocol::Udp) if uri.secure => {
                 return Err(LocateError::Unsupported("sips: over udp".into()))
             }
+            // RFC 7118 §5: a WebSocket client is reached only on its own connection.
+            Ok(Protocol::Ws | Protocol::Wss) => {
+                return Err(LocateError::Unsupported(format!("transport={t}")))
+            }
             // A sips: URI over TCP is TLS (RFC 3261 §26.2.2).
             Ok(_) if uri.secure => Some(Protocol::Tls),
             Ok(protocol) => Some(protocol),

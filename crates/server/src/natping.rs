@@ -178,6 +178,9 @@ impl Pinger {
                     self.outstanding.insert(branch, key.clone());
                     request
                 }
+                // A WebSocket client keeps its own connection alive; a CRLF there would be
+                // a message it cannot parse (RFC 7118 defines no keepalive).
+                (PingMethod::Crlf | PingMethod::Udp, Protocol::Ws | Protocol::Wss) => continue,
                 (PingMethod::Crlf, _) | (PingMethod::Udp, Protocol::Tcp | Protocol::Tls) => {
                     Bytes::from_static(b"\r\n\r\n")
                 }

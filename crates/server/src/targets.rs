@@ -48,13 +48,14 @@ pub(crate) fn hops_for(cx: &mut Cx<'_>, uri: &str) -> Result<Vec<Hop>, Halt> {
 /// The proxy target for a binding of the location service: the Request-URI becomes the
 /// contact; the request follows the binding's Path (RFC 3327); it goes back the way the
 /// REGISTER came (the flow: source address and transport) when the phone is behind a NAT
-/// or used TCP or TLS, whose connection is the only way back; else to the contact's
+/// or used TCP, TLS or WebSocket, whose connection is the only way back (for WebSocket
+/// the contact's host is a made-up `.invalid` name, RFC 7118 §5); else to the contact's
 /// address.
 pub(crate) fn binding_target(cx: &mut Cx<'_>, binding: &Binding) -> Result<Target, Halt> {
     let protocol = binding.transport;
     let hops = if let Some(first) = binding.path.first() {
         hops_for(cx, crate::proxy::forward::route_uri(first))?
-    } else if binding.nat || protocol.is_stream() {
+    } else if binding.nat || protocol.is_reliable() {
         vec![Hop {
             protocol,
             addr: binding.source,

@@ -15,6 +15,8 @@
 //!   keepalive answers and the idle/header/body deadlines, and the connection table used
 //!   to send on a peer's connection (with the counts the connection limits check); TLS
 //!   connections are TCP ones with a handshake first.
+//! - `ws.rs`: SIP over WebSocket (RFC 7118): the HTTP upgrade with the `sip` subprotocol,
+//!   one SIP message per WebSocket message, connections in the same table as TCP's.
 //! - [`tls`]: the server certificate (PEM files or a self-signed one made on the first
 //!   run), the trust for outgoing connections, the rustls configurations (RFC 3261 §26,
 //!   RFC 5922).
@@ -26,6 +28,7 @@ mod limits;
 mod tcp;
 pub mod tls;
 mod udp;
+mod ws;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -47,6 +50,10 @@ pub enum Protocol {
     Tcp,
     /// A TCP byte stream under TLS (RFC 3261 §26.2.1), framed like TCP.
     Tls,
+    /// WebSocket (RFC 7118): one SIP message per WebSocket message.
+    Ws,
+    /// WebSocket over TLS (RFC 7118).
+    Wss,
 }
 
 impl Protocol {
@@ -56,20 +63,29 @@ impl Protocol {
             Protocol::Udp => "UDP",
             Protocol::Tcp => "TCP",
             Protocol::Tls => "TLS",
+            Protocol::Ws => "WS",
+            Protocol::Wss => "WSS",
         }
     }
 
-    /// Whether it is a byte stream (TCP or TLS): reliable, no retransmissions
-    /// (RFC 3261 §17.1.1.2), framed by Content-Length, kept alive by CRLF (RFC 5626).
+    /// Whether it runs over a connection (TCP, TLS, WebSocket): reliable, no
+    /// retransmissions (RFC 3261 §17.1.1.2), and the way back to a peer is its connection.
+    pub fn is_reliable(self) -> bool {
+        self != Protocol::Udp
+    }
+
+    /// Whether it is a byte stream framed by Content-Length and kept alive by CRLF
+    /// (RFC 5626 §3.5.1): TCP and TLS, not WebSocket, whose messages come whole.
     pub fn is_stream(self) -> bool {
         matches!(self, Protocol::Tcp | Protocol::Tls)
     }
 
-    /// The port a URI without one means (RFC 3261 §19.1.2): 5061 for TLS, else 5060.
+    /// The port a URI without one means (RFC 3261 §19.1.2): 5061 for TLS, else 5060
+    /// (RFC 7118 names none for WebSocket; its URIs carry the port).
     pub fn default_port(self) -> u16 {
         match self {
-            Protocol::Tls => 5061,
-            Protocol::Udp | Protocol::Tcp => 5060,
+            Protocol::Tls | Protocol::Wss => 5061,
+            Protocol::Udp | Protocol::Tcp | Protocol::Ws => 5060,
         }
     }
 }
@@ -80,6 +96,8 @@ impl fmt::Display for Protocol {
             Protocol::Udp => "udp",
             Protocol::Tcp => "tcp",
             Protocol::Tls => "tls",
+            Protocol::Ws => "ws",
+            Protocol::Wss => "wss",
         })
     }
 }
@@ -87,23 +105,24 @@ impl fmt::Display for Protocol {
 impl FromStr for Protocol {
     type Err = String;
 
-    /// `udp`, `tcp` or `tls`, in any case (as in a Via, a `transport` URI parameter or a
-    /// stored binding).
+    /// `udp`, `tcp`, `tls`, `ws` or `wss`, in any case (as in a Via, a `transport` URI
+    /// parameter or a stored binding).
     fn from_str(s: &str) -> Result<Protocol, String> {
-        if s.eq_ignore_ascii_case("udp") {
-            Ok(Protocol::Udp)
-        } else if s.eq_ignore_ascii_case("tcp") {
-            Ok(Protocol::Tcp)
-        } else if s.eq_ignore_ascii_case("tls") {
-            Ok(Protocol::Tls)
-        } else {
-            Err(format!("unknown protocol {s:?} (udp, tcp or tls)"))
-        }
+        [
+            Protocol::Udp,
+            Protocol::Tcp,
+            Protocol::Tls,
+            Protocol::Ws,
+            Protocol::Wss,
+        ]
+        .into_iter()
+        .find(|p| p.as_via().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown protocol {s:?} (udp, tcp, tls, ws or wss)"))
     }
 }
 
-/// An address to listen on, written `udp:127.0.0.1:5060`, `tcp:[::]:5060` or
-/// `tls:0.0.0.0:5061`.
+/// An address to listen on, written `udp:127.0.0.1:5060`, `tcp:[::]:5060`,
+/// `tls:0.0.0.0:5061`, `ws:0.0.0.0:8088` or `wss:0.0.0.0:8089`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Listen {
     /// The protocol.
@@ -160,7 +179,7 @@ pub enum TransportError {
     /// No socket of that protocol is open.
     #[error("no {0} socket is listening")]
     NoSocket(Protocol),
-    /// A TLS listener was asked for without a certificate.
+    /// A TLS or WSS listener was asked for without a certificate.
     #[error("{0}: TLS needs a certificate and key")]
     NoTls(Listen),
     /// Sending failed.
@@ -179,7 +198,7 @@ pub enum TransportError {
 #[derive(Clone, Debug)]
 pub struct Transports {
     udp: Arc<Vec<(Listen, Arc<UdpSocket>)>>,
-    /// The TCP and TLS listeners' addresses.
+    /// The TCP, TLS and WebSocket listeners' addresses.
     tcp_listens: Arc<Vec<Listen>>,
     connections: tcp::Connections,
     blocklist: Arc<blocklist::Blocklist>,
@@ -255,7 +274,11 @@ impl Receivers {
             ));
         }
         for (local, listener) in self.tcp {
-            tokio::spawn(tcp::accept_loop(listener, local, self.connections.clone()));
+            if local.protocol.is_stream() {
+                tokio::spawn(tcp::accept_loop(listener, local, self.connections.clone()));
+            } else {
+                tokio::spawn(ws::accept_loop(listener, local, self.connections.clone()));
+            }
         }
     }
 }
@@ -278,12 +301,12 @@ impl Transports {
         limits: TcpLimits,
         tls: Option<Arc<tls::Tls>>,
     ) -> Result<(Transports, Receivers), TransportError> {
-        if listens.iter().any(|l| l.protocol.is_stream()) {
+        if listens.iter().any(|l| l.protocol.is_reliable()) {
             warn_if_few_files(&limits);
         }
         if let Some(listen) = listens
             .iter()
-            .find(|l| l.protocol == Protocol::Tls && tls.is_none())
+            .find(|l| matches!(l.protocol, Protocol::Tls | Protocol::Wss) && tls.is_none())
         {
             return Err(TransportError::NoTls(*listen));
         }
@@ -307,7 +330,7 @@ impl Transports {
                     };
                     udp_sockets.push((local, Arc::new(socket)));
                 }
-                Protocol::Tcp | Protocol::Tls => {
+                Protocol::Tcp | Protocol::Tls | Protocol::Ws | Protocol::Wss => {
                     let listener =
                         tokio::net::TcpListener::bind(listen.addr)
                             .await
@@ -431,7 +454,7 @@ impl Transports {
                         source,
                     })
             }
-            Protocol::Tcp | Protocol::Tls => self
+            Protocol::Tcp | Protocol::Tls | Protocol::Ws | Protocol::Wss => self
                 .connections
                 .send(protocol, dest, bytes)
                 .await

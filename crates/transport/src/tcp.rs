@@ -29,7 +29,7 @@ const WRITE_QUEUE: usize = 256;
 
 /// The longest a deadline is set ahead: longer settings (a `Duration::MAX` meaning
 /// "never") are cut to this, so that adding them to an instant cannot overflow.
-const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One open connection in the table.
 struct Flow {
@@ -87,10 +87,10 @@ impl std::fmt::Debug for Connections {
 
 /// A connection's place in the table, given by [`Connections::admit`]; dropping it (when
 /// the connection's reader ends, however it ends) frees the place.
-struct Admission {
+pub(crate) struct Admission {
     connections: Connections,
-    peer: SocketAddr,
-    id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) id: u64,
 }
 
 impl Drop for Admission {
@@ -160,8 +160,33 @@ impl Connections {
         true
     }
 
+    /// Where messages go ([`Connections::set_deliver`]; set before anything connects).
+    pub(crate) fn deliver(&self) -> Option<&Deliver> {
+        self.shared.deliver.get()
+    }
+
+    /// The limits.
+    pub(crate) fn limits(&self) -> &TcpLimits {
+        &self.shared.limits
+    }
+
+    /// Counts and logs a connection refused or closed by `limit`.
+    pub(crate) fn note(&self, limit: Limit, peer: SocketAddr, local: Listen) {
+        self.shared.events.note(limit, peer, local);
+    }
+
+    /// Whether new connections from `ip` are closed at once.
+    pub(crate) fn blocks(&self, ip: IpAddr) -> bool {
+        self.shared.blocklist.blocks(ip)
+    }
+
+    /// The TLS side, when configured.
+    pub(crate) fn tls(&self) -> Option<&Arc<Tls>> {
+        self.shared.tls.as_ref()
+    }
+
     /// The instant connection `id` to `peer` is held open until, if any.
-    fn kept_until(&self, peer: SocketAddr, id: u64) -> Option<std::time::Instant> {
+    pub(crate) fn kept_until(&self, peer: SocketAddr, id: u64) -> Option<std::time::Instant> {
         let table = self.table();
         let flow = table.flows.get(&peer).filter(|f| f.id == id)?;
         flow.keep_until
@@ -186,7 +211,7 @@ impl Connections {
     /// Enters a connection to `peer` in the table with a new write queue. For an inbound
     /// connection (`inbound`) the count limits are checked first: the limit it would
     /// exceed is the error, and nothing is entered.
-    fn admit(
+    pub(crate) fn admit(
         &self,
         protocol: Protocol,
         peer: SocketAddr,
@@ -244,6 +269,14 @@ impl Connections {
             Protocol::Tls => Some(self.shared.tls.clone().ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::Unsupported, "no TLS configured")
             })?),
+            // RFC 7118 §5: the server reaches a WebSocket client only on the connection
+            // the client opened.
+            Protocol::Ws | Protocol::Wss => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "no WebSocket connection from that address",
+                ))
+            }
             _ => None,
         };
         let stream = TcpStream::connect(dest).await?;
@@ -575,9 +608,9 @@ impl Reader<'_> {
 }
 
 impl Listen {
-    /// Whether this is a stream transport (no retransmissions, §17.1.1.2).
+    /// Whether this is a connection transport (no retransmissions, §17.1.1.2).
     pub fn is_reliable(&self) -> bool {
-        self.protocol.is_stream()
+        self.protocol.is_reliable()
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Itsp {
     /// The TLS listener, when one was asked for before the TCP one (the listening lines
     /// come in the order of the listen addresses; the harness stops reading at TCP).
     pub tls: Option<SocketAddr>,
+    /// The WebSocket listener (ws or wss), when one was asked for before the TCP one.
+    pub ws: Option<SocketAddr>,
     /// The JSON log lines, as they come after start.
     pub log: mpsc::Receiver<serde_json::Value>,
     /// The log lines up to the report of the sockets.
@@ -145,7 +147,7 @@ impl Itsp {
                 }
             }
         });
-        let (mut udp, mut tcp, mut tls) = (None, None, None);
+        let (mut udp, mut tcp, mut tls, mut ws) = (None, None, None, None);
         let mut stun = None;
         let mut http = None;
         let mut startup = Vec::new();
@@ -172,6 +174,7 @@ impl Itsp {
                     "udp" => udp = Some(addr),
                     "tcp" => tcp = Some(addr),
                     "tls" => tls = Some(addr),
+                    "ws" | "wss" => ws = Some(addr),
                     _ => {}
                 }
             }
@@ -182,6 +185,7 @@ impl Itsp {
             udp: udp.unwrap(),
             tcp: tcp.unwrap(),
             tls,
+            ws,
             log: rx,
             startup,
             stun,

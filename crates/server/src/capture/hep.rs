@@ -56,8 +56,8 @@ pub(crate) fn encode(
     chunk(&mut out, 0x0001, &[family]);
     let ip_protocol = match message.protocol {
         transport::Protocol::Udp => 17,
-        // HEP carries the IP protocol; TLS is TCP with the port telling it apart.
-        transport::Protocol::Tcp | transport::Protocol::Tls => 6,
+        // HEP carries the IP protocol; TLS and WebSocket are TCP, the port tells them apart.
+        _ => 6,
     };
     chunk(&mut out, 0x0002, &[ip_protocol]);
     let (source_type, dest_type) = if family == 2 {

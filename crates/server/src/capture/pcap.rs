@@ -66,8 +66,9 @@ impl Encoder {
         };
         let transport_header = match message.protocol {
             transport::Protocol::Udp => UDP_HEADER,
-            // TLS as the plain text it carried, in TCP segments (the port tells it apart).
-            transport::Protocol::Tcp | transport::Protocol::Tls => TCP_HEADER,
+            // TLS and WebSocket as the SIP text they carried, in TCP segments (the port
+            // tells them apart).
+            _ => TCP_HEADER,
         };
         // IPv4 total length and IPv6 payload length are 16-bit fields.
         let room = usize::from(u16::MAX)
@@ -85,7 +86,7 @@ impl Encoder {
         }
         let next_header = match message.protocol {
             transport::Protocol::Udp => 17,
-            transport::Protocol::Tcp | transport::Protocol::Tls => 6,
+            _ => 6,
         };
         let l4_len = transport_header + payload.len();
         match (source_ip, dest_ip) {
@@ -121,7 +122,7 @@ impl Encoder {
                 out.extend_from_slice(&udp_len.to_be_bytes());
                 out.extend_from_slice(&[0, 0]); // checksum: none
             }
-            transport::Protocol::Tcp | transport::Protocol::Tls => {
+            _ => {
                 let seq = self.advance(source, dest, payload.len());
                 let ack = self.next_seq(dest, source);
                 out.extend_from_slice(&seq.to_be_bytes());

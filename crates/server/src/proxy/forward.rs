@@ -44,8 +44,9 @@ impl LocalAddr {
         )
     }
 
-    /// The Record-Route URI (§16.6 step 4): loose routing (`lr`), with `transport=tcp`
-    /// or `transport=tls` when the side is a stream so the UAs route back over it (TLS as
+    /// The Record-Route URI (§16.6 step 4): loose routing (`lr`), with `transport=tcp`,
+    /// `transport=tls`, `transport=ws` or `transport=wss` when the side is a connection so
+    /// the UAs route back over it (RFC 7118 §5 for WebSocket; TLS as
     /// Kamailio and the phones write it, rather than a `sips:` URI, which RFC 5630 §3.2
     /// would make a promise about every hop).
     pub fn record_route(&self) -> String {
@@ -53,6 +54,8 @@ impl LocalAddr {
             Protocol::Udp => format!("<sip:{}:{};lr>", self.host, self.port),
             Protocol::Tcp => format!("<sip:{}:{};transport=tcp;lr>", self.host, self.port),
             Protocol::Tls => format!("<sip:{}:{};transport=tls;lr>", self.host, self.port),
+            Protocol::Ws => format!("<sip:{}:{};transport=ws;lr>", self.host, self.port),
+            Protocol::Wss => format!("<sip:{}:{};transport=wss;lr>", self.host, self.port),
         }
     }
 }

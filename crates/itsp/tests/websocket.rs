@@ -1,0 +1,211 @@
+//! SIP over WebSocket (RFC 7118) end to end: a client like a browser phone (JsSIP, SIP.js)
+//! opens `ws:` with the `sip` subprotocol, registers with digest under a made-up
+//! `.invalid` contact, and is reached through its connection when `itsp phone` on UDP
+//! calls it; the INVITE carries the proxy's Record-Route with `transport=ws`. A client
+//! that does not ask for the `sip` subprotocol is refused at the upgrade; `wss:` serves
+//! the same over TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sip::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use common::softphone::Softphone;
+use common::{as_strs, DataDir, Itsp, Phone, DOMAIN};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Opens `ws://addr/` asking for `protocol`.
+async fn connect(
+    addr: std::net::SocketAddr,
+    protocol: &str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_str(protocol).unwrap(),
+    );
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (socket, response) = tokio_tungstenite::client_async(request, tcp).await?;
+    assert_eq!(
+        response.headers().get("Sec-WebSocket-Protocol"),
+        Some(&HeaderValue::from_static("sip"))
+    );
+    Ok(socket)
+}
+
+/// The next SIP message on the socket.
+async fn next_message(socket: &mut Socket) -> Message {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection is open")
+            .unwrap();
+        if let WsMessage::Text(text) = frame {
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Message::parse(bytes::Bytes::from(text.as_str().to_owned())).unwrap();
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, text: &str) {
+    socket.send(WsMessage::text(text)).await.unwrap();
+}
+
+fn register(user: &str, cseq: u32, auth: Option<&str>) -> String {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+         Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-ws-{cseq}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@{DOMAIN}>;tag=wsreg\r\nTo: <sip:{user}@{DOMAIN}>\r\n\
+         Call-ID: ws-register@test\r\nCSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws>;expires=600\r\n\
+         {auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_websocket_client_registers_and_is_called_through_its_connection() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start_on(
+        &as_strs(&data.args()),
+        &["ws:127.0.0.1:0", "udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    );
+    let ws_addr = server.ws.expect("the WebSocket listener is reported");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(call_the_websocket_client(&data, &server, ws_addr));
+}
+
+async fn call_the_websocket_client(data: &DataDir, server: &Itsp, ws_addr: std::net::SocketAddr) {
+    let refused = connect(ws_addr, "chat").await;
+    assert!(
+        refused.is_err(),
+        "an upgrade without the sip subprotocol was accepted"
+    );
+
+    let mut socket = connect(ws_addr, "sip").await.unwrap();
+    // A keepalive as JsSIP sends it is answered with a CRLF.
+    send(&mut socket, "\r\n\r\n").await;
+    let pong = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, WsMessage::text("\r\n"));
+
+    send(&mut socket, &register("alice", 1, None)).await;
+    let challenge = next_message(&mut socket).await;
+    assert_eq!(challenge.status(), Some(401));
+    let digest = Phone::new(server.udp, "alice", "a-secret").answer(
+        &challenge,
+        "REGISTER",
+        &format!("sip:{DOMAIN}"),
+    );
+    send(&mut socket, &register("alice", 2, Some(&digest))).await;
+    let ok = next_message(&mut socket).await;
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    let bindings = common::admin_json(data, &["ul", "show", "alice@example.com"]);
+    assert_eq!(bindings[0]["transport"], "WS", "{bindings}");
+
+    // Bob on UDP calls alice: the INVITE comes down the WebSocket.
+    let mut bob = tokio::task::spawn_blocking({
+        let udp = server.udp;
+        move || Softphone::start(udp, "bob", "b-secret", &["call", "alice"])
+    })
+    .await
+    .unwrap();
+    let invite = next_message(&mut socket).await;
+    assert_eq!(
+        invite.method(),
+        Some(&sip::method::Method::Invite),
+        "{invite:?}"
+    );
+    assert!(
+        invite
+            .request_uri_str()
+            .unwrap()
+            .contains("df7jal23ls0d.invalid"),
+        "{invite:?}"
+    );
+    let record_route: Vec<String> = invite
+        .header_values(sip::HeaderName::RecordRoute)
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        record_route.iter().any(|r| r.contains("transport=ws")),
+        "{record_route:?}"
+    );
+    // Alice is busy.
+    let busy = sip::MessageBuilder::response_to(&invite, 486, None, Some("ws-busy"))
+        .build()
+        .unwrap();
+    send(&mut socket, std::str::from_utf8(busy.as_bytes()).unwrap()).await;
+    let failed = tokio::task::spawn_blocking(move || {
+        let status = bob.wait_exit(WAIT);
+        (status, bob.all("failed"), bob.events.clone())
+    })
+    .await
+    .unwrap();
+    assert!(!failed.0.success());
+    assert!(
+        failed.2.iter().any(|e| e.to_string().contains("486")),
+        "{:?}",
+        failed.2
+    );
+}
+
+/// `wss:`: the upgrade over TLS with the server's certificate; a REGISTER is challenged.
+#[test]
+fn wss_serves_the_upgrade_over_tls() {
+    let data = DataDir::with_users(&[("alice", "a-secret")]);
+    let server = Itsp::start_on(
+        &as_strs(&data.args()),
+        &["wss:127.0.0.1:0", "udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    );
+    let wss_addr = server.ws.expect("the WebSocket listener is reported");
+    let ca = data.path().join("tls/cert.pem");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            let trust = transport::tls::Trust::Verify { extra_ca: vec![ca] };
+            let config = transport::tls::client_config(&trust).unwrap();
+            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+            let tcp = tokio::net::TcpStream::connect(wss_addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+            let tls = connector.connect(name, tcp).await.unwrap();
+            let mut request = format!("wss://{DOMAIN}/").into_client_request().unwrap();
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+            let (mut socket, _) = tokio_tungstenite::client_async(request, tls).await.unwrap();
+            socket
+                .send(WsMessage::text(register("alice", 1, None)))
+                .await
+                .unwrap();
+            let answer = tokio::time::timeout(WAIT, socket.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let text = answer.into_text().unwrap();
+            assert!(text.starts_with("SIP/2.0 401"), "{text}");
+        });
+}

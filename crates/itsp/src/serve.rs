@@ -22,7 +22,7 @@ pub(crate) struct ServeArgs {
     /// Where to listen, as PROTO:ADDR:PORT (udp, tcp, tls, ws or wss: SIP over WebSocket,
     /// RFC 7118, for browser phones); repeat for several.
     /// Default: udp:0.0.0.0:5060, tcp:0.0.0.0:5060 and tls:0.0.0.0:5061. TLS uses the
-    /// certificate of [tls] cert and key, or a self-signed one made in DATA_DIR/tls/.
+    /// certificate of `[tls] cert` and `key`, or a self-signed one made in DATA_DIR/tls/.
     #[arg(long = "listen", value_name = "PROTO:ADDR:PORT")]
     listen: Vec<Listen>,
     /// A domain to serve (the part after @ of your users' addresses, also the digest

@@ -272,6 +272,14 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             settings.server.services.media = Some(addr);
         }
     }
+    // Bound before the server starts: the portal's address is where its `/ws` hands SIP
+    // over WebSocket connections to the server, which counts it among its addresses.
+    let portal_listener = match settings.http {
+        Some(addr) => bind_portal(addr).await,
+        None => None,
+    };
+    settings.server.websocket_handed_over =
+        portal_listener.as_ref().and_then(|l| l.local_addr().ok());
     let tls = match &settings.tls {
         Some(source) => {
             let tls = crate::tls_config::start(source, &settings.config.tls.trust())?;
@@ -317,9 +325,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);
-    if let Some(addr) = settings.http {
+    if let Some(listener) = portal_listener {
         let on_portal = metrics.clone().filter(|_| settings.metrics.on_portal);
-        start_portal(addr, portal_state, on_portal).await;
+        start_portal(listener, portal_state, on_portal, server.websocket_entry());
     }
     if let (Some(addr), Some(source)) = (settings.metrics.listen, metrics) {
         start_metrics(addr, source).await;
@@ -341,16 +349,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves the web portal on `addr`. A port in use is a warning, not a failure: the SIP
-/// server is what matters, and the README's first command must run on a machine where
-/// something else holds 8080.
-async fn start_portal(
-    addr: std::net::SocketAddr,
-    state: portal::AppState,
-    metrics: Option<portal::metrics::MetricsSource>,
-) {
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
+/// The web portal's listener on `addr`. A port in use is a warning, not a failure: the
+/// SIP server is what matters, and the README's first command must run on a machine
+/// where something else holds 8080.
+async fn bind_portal(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Some(listener),
         Err(e) => {
             tracing::warn!(
                 http_listen = %addr,
@@ -358,16 +362,32 @@ async fn start_portal(
                 "the web portal is not served: cannot listen there (choose another address \
                  with --http-listen or [http] listen, or turn it off with --no-http)"
             );
-            return;
+            None
         }
+    }
+}
+
+/// Serves the web portal on `listener`, with `/metrics` and SIP over WebSocket at `/ws`
+/// when given.
+fn start_portal(
+    listener: tokio::net::TcpListener,
+    state: portal::AppState,
+    metrics: Option<portal::metrics::MetricsSource>,
+    websocket: Option<server::WebSocketEntry>,
+) {
+    let Ok(local) = listener.local_addr() else {
+        return;
     };
-    let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(http = %local, "web portal and REST API listening: http://{local}/");
     if metrics.is_some() {
         tracing::info!(metrics = %local, "Prometheus metrics: http://{local}/metrics");
     }
+    if websocket.is_some() {
+        tracing::info!(websocket = %local, "SIP over WebSocket: ws://{local}/ws");
+    }
     tokio::spawn(async move {
-        let serving = portal::serve_with_metrics(listener, state, metrics, std::future::pending());
+        let serving =
+            portal::serve_full(listener, state, metrics, websocket, std::future::pending());
         if let Err(e) = serving.await {
             tracing::error!(error = %e, "the web portal stopped");
         }

@@ -3,7 +3,7 @@
 //! `.invalid` contact, and is reached through its connection when `itsp phone` on UDP
 //! calls it; the INVITE carries the proxy's Record-Route with `transport=ws`. A client
 //! that does not ask for the `sip` subprotocol is refused at the upgrade; `wss:` serves
-//! the same over TLS.
+//! the same over TLS; the portal's `/ws` hands its upgraded connections to the server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -23,12 +23,13 @@ const WAIT: Duration = Duration::from_secs(20);
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-/// Opens `ws://addr/` asking for `protocol`.
+/// Opens `ws://addr/PATH` asking for `protocol`.
 async fn connect(
     addr: std::net::SocketAddr,
+    path: &str,
     protocol: &str,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+    let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_str(protocol).unwrap(),
@@ -88,17 +89,37 @@ fn a_websocket_client_registers_and_is_called_through_its_connection() {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(call_the_websocket_client(&data, &server, ws_addr));
+        .block_on(call_the_websocket_client(&data, &server, ws_addr, "/"));
 }
 
-async fn call_the_websocket_client(data: &DataDir, server: &Itsp, ws_addr: std::net::SocketAddr) {
-    let refused = connect(ws_addr, "chat").await;
+/// The same through the portal's `/ws`, at the portal's address (a browser phone's own
+/// origin).
+#[test]
+fn the_portal_hands_its_ws_path_to_the_sip_server() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let portal = server.http.expect("the portal runs");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(call_the_websocket_client(&data, &server, portal, "/ws"));
+}
+
+async fn call_the_websocket_client(
+    data: &DataDir,
+    server: &Itsp,
+    ws_addr: std::net::SocketAddr,
+    path: &str,
+) {
+    let refused = connect(ws_addr, path, "chat").await;
     assert!(
         refused.is_err(),
         "an upgrade without the sip subprotocol was accepted"
     );
 
-    let mut socket = connect(ws_addr, "sip").await.unwrap();
+    let mut socket = connect(ws_addr, path, "sip").await.unwrap();
     // A keepalive as JsSIP sends it is answered with a CRLF.
     send(&mut socket, "\r\n\r\n").await;
     let pong = tokio::time::timeout(WAIT, socket.next())

@@ -31,6 +31,9 @@
 //! - `metrics.rs`: `GET /metrics`, the server's Prometheus metrics rendered by a
 //!   [`metrics::MetricsSource`] it is handed (merged by [`serve_with_metrics`], or served
 //!   alone by [`metrics::serve`]).
+//! - `websocket.rs`: `GET /ws`, SIP over WebSocket (RFC 7118) at the portal's origin: the
+//!   upgrade answered here, the connection handed to the SIP server through a
+//!   [`websocket::WebSocketEntry`] (merged by [`serve_full`]).
 //! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
 //!   groups), `forwarding`, `registrations`, `calls`, `accounts`, `voicemail`, `session`,
 //!   `status` — each with the operation
@@ -56,6 +59,7 @@ pub mod metrics;
 pub mod pages;
 pub mod problem;
 pub mod time;
+pub mod websocket;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -265,7 +269,26 @@ pub async fn serve_with_metrics(
     metrics: Option<metrics::MetricsSource>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_with_metrics(state, metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_full(listener, state, metrics, None, shutdown).await
+}
+
+/// [`serve_with_metrics`], with `GET /ws` (SIP over WebSocket) handed to `websocket`
+/// when given.
+pub async fn serve_full(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    metrics: Option<metrics::MetricsSource>,
+    websocket: Option<websocket::WebSocketEntry>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut app = router_with_metrics(state, metrics);
+    if let Some(entry) = websocket {
+        app = app.merge(websocket::router(entry));
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -55,6 +55,10 @@ pub struct ServerConfig {
     /// The certificate and trust of SIP over TLS (`tls:` listeners, connections to `sips:`
     /// and `transport=tls` destinations); `None`: no TLS.
     pub tls: Option<std::sync::Arc<transport::tls::Tls>>,
+    /// The address of a web server that answers SIP-over-WebSocket upgrades (the portal's
+    /// `/ws`) and hands the connections over ([`crate::Server::websocket_entry`]): counted
+    /// as a `ws:` listen address of the server. `None`: none.
+    pub websocket_handed_over: Option<std::net::SocketAddr>,
     /// Bans for failed authentications, the flood limits (`[guard]`).
     pub guard: crate::guard::GuardConfig,
     /// The `Server` header of our responses and the `User-Agent` of our keepalive OPTIONS
@@ -204,6 +208,7 @@ impl Default for ServerConfig {
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
             tls: None,
+            websocket_handed_over: None,
             guard: crate::guard::GuardConfig::default(),
             server_header: crate::sip_text::DEFAULT_SERVER_HEADER.into(),
             capture: crate::capture::CaptureConfig::default(),

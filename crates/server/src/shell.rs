@@ -62,6 +62,10 @@ use crate::sync::lock;
 /// late is nothing to SIP's timers (T1 = 500 ms, RFC 3261 §17.1.1.1).
 const TIMER_TICK: Duration = Duration::from_millis(10);
 
+/// Takes a SIP-over-WebSocket connection upgraded by another server, with the client's
+/// address ([`Server::websocket_entry`]).
+pub type WebSocketEntry = Arc<dyn Fn(Box<dyn transport::Io>, std::net::SocketAddr) + Send + Sync>;
+
 /// A started server: sockets bound, bindings restored; [`Server::run`] serves.
 #[derive(Debug)]
 pub struct Server {
@@ -224,8 +228,14 @@ impl Server {
         }
         let mut domains = store.list_domains().await?;
         domains.sort();
-        let (transports, receivers) =
+        let (mut transports, receivers) =
             Transports::bind_with(listens, config.tcp, config.tls.clone()).await?;
+        if let Some(addr) = config.websocket_handed_over {
+            transports.add_handed_over(Listen {
+                protocol: transport::Protocol::Ws,
+                addr,
+            });
+        }
         let report = StartReport {
             bindings_restored,
             bindings_purged,
@@ -331,6 +341,21 @@ impl Server {
     /// The sockets actually bound (with the ports the OS chose for port 0).
     pub fn local_addrs(&self) -> Vec<Listen> {
         self.shared.transports.local_addrs()
+    }
+
+    /// Where a web server hands over the SIP-over-WebSocket connections it upgraded on
+    /// [`crate::ServerConfig::websocket_handed_over`] (the stream and the client's
+    /// address); `None` without that address.
+    pub fn websocket_entry(&self) -> Option<WebSocketEntry> {
+        let addr = self.shared.config.websocket_handed_over?;
+        let transports = self.shared.transports.clone();
+        let local = Listen {
+            protocol: transport::Protocol::Ws,
+            addr,
+        };
+        Some(Arc::new(move |io, peer| {
+            transports.serve_websocket(io, peer, local);
+        }))
     }
 
     /// Serves until `shutdown` completes, then stops gracefully (see the module docs).

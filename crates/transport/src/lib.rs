@@ -30,6 +30,14 @@ pub mod tls;
 mod udp;
 mod ws;
 
+pub use ws::{offers_sip_subprotocol, websocket_accept};
+
+/// A connection's byte stream, whatever carries it (TCP, TLS, an HTTP connection after
+/// its upgrade): what [`Transports::serve_websocket`] takes.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -363,6 +371,27 @@ impl Transports {
             },
             receivers,
         ))
+    }
+
+    /// Counts `listen` among the local addresses although no socket here is bound to it:
+    /// another server (the portal's `/ws`) accepts there and hands its WebSocket
+    /// connections over ([`Transports::serve_websocket`]). Call before the addresses are
+    /// read ([`Transports::local_addrs`]).
+    pub fn add_handed_over(&mut self, listen: Listen) {
+        Arc::make_mut(&mut self.tcp_listens).push(listen);
+    }
+
+    /// Serves a SIP-over-WebSocket connection from `peer` whose HTTP upgrade was answered
+    /// elsewhere (101 with the `sip` subprotocol, [`websocket_accept`]) on `local` (a
+    /// listen address given to [`Transports::add_handed_over`]): admitted under the
+    /// connection limits and bans, then served as a `ws:` listener's connections are.
+    pub fn serve_websocket(&self, io: Box<dyn Io>, peer: SocketAddr, local: Listen) {
+        tokio::spawn(ws::serve_upgraded(
+            io,
+            peer,
+            local,
+            self.connections.clone(),
+        ));
     }
 
     /// The TLS side, when configured: to replace the certificate while running.

@@ -62,6 +62,8 @@ struct Shared {
     /// Where readers deliver messages (set when the receivers start, before any
     /// connection is accepted or opened).
     deliver: OnceLock<Deliver>,
+    /// Woken when `deliver` is set.
+    deliver_set: tokio::sync::Notify,
     limits: TcpLimits,
     events: LimitEvents,
     /// Sources whose new connections are closed at once.
@@ -120,6 +122,7 @@ impl Connections {
             shared: Arc::new(Shared {
                 table: Mutex::default(),
                 deliver: OnceLock::new(),
+                deliver_set: tokio::sync::Notify::new(),
                 limits,
                 events: LimitEvents::default(),
                 blocklist,
@@ -140,6 +143,19 @@ impl Connections {
     /// Where messages read from connections go from now on.
     pub(crate) fn set_deliver(&self, deliver: Deliver) {
         let _ = self.shared.deliver.set(deliver);
+        self.shared.deliver_set.notify_waiters();
+    }
+
+    /// Where messages go, once the receivers started: a connection handed over by another
+    /// server ([`crate::Transports::serve_websocket`]) may come before.
+    pub(crate) async fn delivered(&self) -> &Deliver {
+        loop {
+            let set = self.shared.deliver_set.notified();
+            if let Some(deliver) = self.shared.deliver.get() {
+                return deliver;
+            }
+            set.await;
+        }
     }
 
     /// The counters.
@@ -158,11 +174,6 @@ impl Connections {
         };
         flow.keep_until = Some(flow.keep_until.map_or(until, |k| k.max(until)));
         true
-    }
-
-    /// Where messages go ([`Connections::set_deliver`]; set before anything connects).
-    pub(crate) fn deliver(&self) -> Option<&Deliver> {
-        self.shared.deliver.get()
     }
 
     /// The limits.

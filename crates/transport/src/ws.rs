@@ -73,13 +73,13 @@ async fn serve(stream: TcpStream, peer: SocketAddr, local: Listen, connections: 
 
 /// Whether the upgrade request offers the `sip` subprotocol.
 fn offers_sip(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all("Sec-WebSocket-Protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL))
+    offers_sip_subprotocol(
+        request
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 /// The answer to an upgrade request: `sip` chosen (§4.1), or 400 when it is not offered.
@@ -103,25 +103,70 @@ fn choose_subprotocol(
     Ok(response)
 }
 
-/// The upgrade (within the header timeout), then the connection's reader here and its
-/// writer on a task of its own; the admission is dropped (its place freed) at the end.
+/// The limits of a WebSocket connection: a SIP message's largest size for a message and a
+/// frame.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(DEFAULT_MAX_MESSAGE))
+        .max_frame_size(Some(DEFAULT_MAX_MESSAGE))
+}
+
+/// The value of `Sec-WebSocket-Accept` for a request's `Sec-WebSocket-Key` (RFC 6455
+/// §4.2.2), for a server that answers the upgrade itself (the portal's `/ws`).
+pub fn websocket_accept(key: &str) -> String {
+    tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.trim().as_bytes())
+}
+
+/// Whether `Sec-WebSocket-Protocol` values offer the `sip` subprotocol (RFC 7118 §4.1).
+pub fn offers_sip_subprotocol<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
+    values
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL))
+}
+
+/// A connection whose HTTP upgrade another server answered (with `sip`): admitted (or
+/// dropped at a limit or a ban), then served as one accepted here.
+pub(crate) async fn serve_upgraded(
+    io: Box<dyn crate::Io>,
+    peer: SocketAddr,
+    local: Listen,
+    connections: Connections,
+) {
+    if connections.blocks(peer.ip()) {
+        return;
+    }
+    let (admission, tx, rx) = match connections.admit(local.protocol, peer, true) {
+        Ok(admitted) => admitted,
+        Err(limit) => {
+            connections.note(limit, peer, local);
+            return;
+        }
+    };
+    let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Server,
+        Some(config()),
+    )
+    .await;
+    run(socket, local, &connections, admission, tx, rx).await;
+}
+
+/// The upgrade (within the header timeout), then [`run`].
 async fn upgrade_and_run<S>(
     stream: S,
     local: Listen,
     connections: &Connections,
     admission: Admission,
     tx: mpsc::Sender<Bytes>,
-    mut rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = admission.peer;
     let limits = connections.limits();
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(DEFAULT_MAX_MESSAGE))
-        .max_frame_size(Some(DEFAULT_MAX_MESSAGE));
     let upgrade =
-        tokio_tungstenite::accept_hdr_async_with_config(stream, choose_subprotocol, Some(config));
+        tokio_tungstenite::accept_hdr_async_with_config(stream, choose_subprotocol, Some(config()));
     let socket = match tokio::time::timeout(limits.header_timeout, upgrade).await {
         Ok(Ok(socket)) => socket,
         Ok(Err(e)) => {
@@ -133,6 +178,23 @@ async fn upgrade_and_run<S>(
             return;
         }
     };
+    run(socket, local, connections, admission, tx, rx).await;
+}
+
+/// An upgraded connection: its reader here and its writer on a task of its own; the
+/// admission is dropped (its place freed) at the end.
+async fn run<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    local: Listen,
+    connections: &Connections,
+    admission: Admission,
+    tx: mpsc::Sender<Bytes>,
+    mut rx: mpsc::Receiver<Bytes>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = admission.peer;
+    let limits = connections.limits();
     let (mut sink, mut messages) = socket.split();
     tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
@@ -147,9 +209,7 @@ async fn upgrade_and_run<S>(
         }
         let _ = sink.close().await;
     });
-    let Some(deliver) = connections.deliver() else {
-        return;
-    };
+    let deliver = connections.delivered().await;
     let mut last_activity = Instant::now();
     loop {
         let mut due = last_activity + limits.idle_timeout.min(crate::tcp::FAR_FUTURE);

@@ -3,7 +3,8 @@
 //! `.invalid` contact, and is reached through its connection when `itsp phone` on UDP
 //! calls it; the INVITE carries the proxy's Record-Route with `transport=ws`. A client
 //! that does not ask for the `sip` subprotocol is refused at the upgrade; `wss:` serves
-//! the same over TLS; the portal's `/ws` hands its upgraded connections to the server.
+//! the same over TLS; the portal's `/ws` hands its upgraded connections to the server; a
+//! message larger than any SIP message ends only its own connection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -117,6 +118,26 @@ async fn call_the_websocket_client(
     assert!(
         refused.is_err(),
         "an upgrade without the sip subprotocol was accepted"
+    );
+    // A message larger than any SIP message ends that connection, and only that one.
+    let mut flooder = connect(ws_addr, path, "sip").await.unwrap();
+    let _ = flooder
+        .send(WsMessage::text(
+            "x".repeat(sip::framing::DEFAULT_MAX_MESSAGE + 1),
+        ))
+        .await;
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match flooder.next().await {
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "the oversized message did not end its connection"
     );
 
     let mut socket = connect(ws_addr, path, "sip").await.unwrap();

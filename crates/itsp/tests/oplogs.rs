@@ -193,9 +193,14 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
         .iter()
         .map(|l| l.as_str().unwrap())
         .collect();
+    // The portal's `/ws` counts as a WebSocket listener of the server.
     assert_eq!(
         listeners,
-        [format!("udp:{}", server.udp), format!("tcp:{}", server.tcp)]
+        [
+            format!("udp:{}", server.udp),
+            format!("tcp:{}", server.tcp),
+            format!("ws:{}", server.http.unwrap()),
+        ]
     );
     assert_eq!(status_json["domains"], 1);
     assert_eq!(status_json["registered_aors"], 1);

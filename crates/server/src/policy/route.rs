@@ -189,6 +189,23 @@ fn our_domain(
     mut forward: Forward,
 ) -> Result<Decision, Halt> {
     let invite = *method == Method::Invite;
+    if crate::services::mwi::is_message_summary(request) {
+        if let Some((user, domain)) = user_and_domain(uri) {
+            let from = match request.from()?.parsed_uri() {
+                Ok(Uri::Sip(u)) => user_and_domain(&u),
+                _ => None,
+            };
+            if let Some(target) =
+                crate::services::mwi::route(cx, &user, &domain, caller.0 || caller.1, from)?
+            {
+                // The notifier's NOTIFYs come back through us (RFC 6665 §4.1.2.1).
+                forward.targets = vec![target];
+                forward.record_route = true;
+                forward.on_net = true;
+                return Ok(Decision::Proxy(forward));
+            }
+        }
+    }
     if let Some((user, domain)) = user_and_domain(uri).filter(|_| invite) {
         let from = match request.from()?.parsed_uri() {
             Ok(Uri::Sip(u)) => user_and_domain(&u),

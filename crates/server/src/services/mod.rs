@@ -11,6 +11,7 @@
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
+//! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
@@ -23,6 +24,7 @@
 //! |---|---|
 //! | this one | the route step and the service targets |
 //! | [`names`] | [`ServicesConfig`]: the service names and settings; which service a user part names |
+//! | [`mwi`] | message-waiting indication: `message-summary` SUBSCRIBEs to the caller's own mailbox sent to the media service (RFC 3842, RFC 6665) |
 
 use std::net::SocketAddr;
 
@@ -33,6 +35,7 @@ use crate::engine::facts::Halt;
 use crate::policy::cx::Cx;
 use crate::proxy::{Hop, Target};
 
+pub mod mwi;
 pub mod names;
 
 use names::Named;

@@ -121,25 +121,23 @@ fn final_response(phone: &Phone, notifies: &mut Vec<Message>) -> Message {
 }
 
 fn next_message(phone: &Phone, deadline: Instant) -> Option<Message> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return None;
+    }
     let mut buf = vec![0u8; 65535];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
+    phone.sock.set_read_timeout(Some(left)).unwrap();
+    match phone.sock.recv_from(&mut buf) {
+        Ok((n, _)) => Some(Message::parse(buf[..n].to_vec()).unwrap()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
         }
-        phone.sock.set_read_timeout(Some(left)).unwrap();
-        match phone.sock.recv_from(&mut buf) {
-            Ok((n, _)) => return Some(Message::parse(buf[..n].to_vec()).unwrap()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return None
-            }
-            Err(e) => panic!("receive: {e}"),
-        }
+        Err(e) => panic!("receive: {e}"),
     }
 }
 

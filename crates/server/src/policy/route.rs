@@ -82,6 +82,20 @@ pub(crate) enum Decision {
 /// the only way this does not decide is [`Halt::Need`].
 pub(crate) fn decide(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decision, Halt> {
     match steps(cx, request, source) {
+        Ok(Decision::Proxy(forward))
+            if request.to().is_ok_and(|t| t.tag().is_none())
+                && crate::services::smuggled(&cx.config.services, &forward) =>
+        {
+            tracing::warn!(
+                source = %source.addr,
+                uri = request.request_uri_str().unwrap_or(""),
+                "a request toward the media service that the service route did not write: refused"
+            );
+            Ok(Decision::Reply(rejected(
+                request,
+                &Rejection::new(403, "Forbidden"),
+            )))
+        }
         Ok(decision) => Ok(decision),
         Err(Halt::Reject(rejection)) => Ok(Decision::Reply(rejected(request, &rejection))),
         Err(need) => Err(need),

@@ -423,3 +423,71 @@ Content-Type: application/simple-message-summary\r\nContent-Length: 22\r\n\r\nMe
     assert_eq!(at_alice.len(), 1, "the NOTIFY reaches the subscriber");
     assert_eq!(at_alice[0].body(), b"Messages-Waiting: no\r\n");
 }
+
+#[test]
+fn nobody_reaches_the_media_ua_but_through_the_service_route() {
+    let mut w = World::new(services_config());
+    let media: SocketAddr = MEDIA.parse().unwrap();
+    // A pre-loaded Route to the media UA with a Request-URI naming bob's mailbox.
+    let preloaded = subscribe(
+        "alice",
+        CALLER,
+        "sip:voicemail@example.com;mailbox=bob",
+        "r1",
+        "message-summary",
+    )
+    .replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\nRoute: <sip:{MEDIA};lr>\r\n"),
+    );
+    w.receive(CALLER, &preloaded);
+    assert!(!w.sent.iter().any(|(d, _)| *d == media), "{:?}", w.sent);
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // The media UA's address as the Request-URI's host.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            &format!("sip:voicemail@{MEDIA};mailbox=bob;retrieve"),
+            "r2",
+            true,
+        ),
+    );
+    assert!(!w.sent.iter().any(|(d, _)| *d == media), "{:?}", w.sent);
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // A contact registered at the media UA's address (another loopback address, same
+    // port): the call to carol is refused rather than sent there.
+    w.register("carol", "127.0.0.2:5090", "1.0");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:carol@example.com",
+            "r3",
+            true,
+        ),
+    );
+    assert!(
+        !w.sent.iter().any(|(d, _)| d.port() == 5090),
+        "{:?}",
+        w.sent
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // The service route itself still reaches it, and so do requests in its dialogs.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:echo@example.com",
+            "r4",
+            true,
+        ),
+    );
+    assert_eq!(at_media(&mut w), ["sip:echo@example.com"]);
+}

@@ -16,7 +16,7 @@
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
 //! from outside get the answer of an absent user. A failed call goes to voicemail
-//! whoever called. No new request reaches the media service any other way ([`smuggled`]:
+//! whoever called. No new request reaches the media service any other way (`smuggled`:
 //! a pre-loaded Route, a Request-URI, a contact or a forwarding target naming its address
 //! is refused 403), since it trusts the Request-URIs written here.
 //!

@@ -7,7 +7,8 @@
 //!   (with `Allow-Events`), `406` when `Accept` excludes
 //!   `application/simple-message-summary`, `423` with `Min-Expires` below
 //!   [`MIN_EXPIRES`]; otherwise `200` with the granted `Expires` (the asked one, at most
-//!   [`MAX_EXPIRES`]; [`DEFAULT_EXPIRES`] when none is asked, RFC 3842 §4.4). The 200
+//!   [`MAX_EXPIRES`]; [`DEFAULT_EXPIRES`] when none is asked, RFC 3842 §4.4); `503`
+//!   past [`MAX_SUBSCRIPTIONS`] in all or [`MAX_PER_MAILBOX`] for one mailbox. The 200
 //!   creates the subscription's dialog, its route set from the Record-Route.
 //! - **NOTIFY** (RFC 6665 §4.2.1.2, §4.2.2) at once when the mailbox's counts are known
 //!   (else as soon as the shell answers [`ServiceEvent::CountMessages`] through
@@ -48,6 +49,9 @@ pub const MIN_EXPIRES: u32 = 60;
 pub const DEFAULT_EXPIRES: u32 = 3600;
 /// The most subscriptions held at once (more get 503).
 pub const MAX_SUBSCRIPTIONS: usize = 10_000;
+/// The most subscriptions to one mailbox (more get 503: one subscriber cannot take the
+/// room of everyone else's).
+pub const MAX_PER_MAILBOX: usize = 20;
 /// How often subscribed mailboxes are counted again, by default.
 pub const DEFAULT_RECOUNT: Duration = Duration::from_secs(5);
 
@@ -108,6 +112,10 @@ struct Subscription {
 #[derive(Debug, Default)]
 pub(super) struct Subscriptions {
     by_number: HashMap<u64, Subscription>,
+    /// The subscriptions of each mailbox.
+    by_mailbox: HashMap<Mailbox, Vec<u64>>,
+    /// The subscription of each dialog.
+    by_dialog: HashMap<DialogId, u64>,
     next: u64,
     /// The last counts the shell gave, per subscribed mailbox.
     counts: HashMap<Mailbox, MessageCounts>,
@@ -129,23 +137,38 @@ impl Subscriptions {
 
     /// Whether someone is subscribed to `mailbox`.
     pub(super) fn watches(&self, mailbox: &Mailbox) -> bool {
-        self.by_number.values().any(|s| &s.mailbox == mailbox)
+        self.by_mailbox.contains_key(mailbox)
     }
 
-    fn by_dialog(&self, id: &DialogId) -> Option<u64> {
-        self.by_number
-            .iter()
-            .find(|(_, s)| s.dialog.id() == id)
-            .map(|(n, _)| *n)
+    /// The subscriptions to `mailbox`.
+    fn of(&self, mailbox: &Mailbox) -> usize {
+        self.by_mailbox.get(mailbox).map_or(0, Vec::len)
+    }
+
+    fn insert(&mut self, sub: Subscription) -> u64 {
+        let number = self.next;
+        self.next += 1;
+        self.by_mailbox
+            .entry(sub.mailbox.clone())
+            .or_default()
+            .push(number);
+        self.by_dialog.insert(sub.dialog.id().clone(), number);
+        self.by_number.insert(number, sub);
+        number
     }
 
     fn remove(&mut self, number: u64) {
         let Some(sub) = self.by_number.remove(&number) else {
             return;
         };
+        self.by_dialog.remove(sub.dialog.id());
         self.notifies.retain(|_, n| *n != number);
-        if !self.watches(&sub.mailbox) {
-            self.counts.remove(&sub.mailbox);
+        if let Some(numbers) = self.by_mailbox.get_mut(&sub.mailbox) {
+            numbers.retain(|n| *n != number);
+            if numbers.is_empty() {
+                self.by_mailbox.remove(&sub.mailbox);
+                self.counts.remove(&sub.mailbox);
+            }
         }
         if self.by_number.is_empty() {
             self.next_recount = None;
@@ -195,13 +218,18 @@ impl ServiceUa {
             return;
         }
         self.subscriptions.counts.insert(mailbox.clone(), counts);
-        let due: Vec<u64> = self
-            .subscriptions
-            .by_number
-            .iter()
-            .filter(|(_, s)| &s.mailbox == mailbox)
-            .filter(|(_, s)| s.state != State::Active || s.notified != Some(counts))
-            .map(|(n, _)| *n)
+        let subs = &self.subscriptions;
+        let due: Vec<u64> = subs
+            .by_mailbox
+            .get(mailbox)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|n| {
+                subs.by_number
+                    .get(n)
+                    .is_some_and(|s| s.state != State::Active || s.notified != Some(counts))
+            })
             .collect();
         for number in due {
             self.notify_now(now, number);
@@ -233,7 +261,9 @@ impl ServiceUa {
                 return;
             }
         };
-        if self.subscriptions.by_number.len() >= MAX_SUBSCRIPTIONS {
+        if self.subscriptions.by_number.len() >= MAX_SUBSCRIPTIONS
+            || self.subscriptions.of(&mailbox) >= MAX_PER_MAILBOX
+        {
             tracing::warn!(%mailbox, "message-summary SUBSCRIBE refused: too many subscriptions");
             let r = self
                 .response(&request, 503, Some("Too Many Subscriptions"))
@@ -263,24 +293,19 @@ impl ServiceUa {
         }
         self.respond(now, &key, r);
         tracing::info!(%mailbox, expires = granted, subscriber = dialog.remote_target(), "message-summary subscription");
-        let number = self.subscriptions.next;
-        self.subscriptions.next += 1;
-        self.subscriptions.by_number.insert(
-            number,
-            Subscription {
-                mailbox: mailbox.clone(),
-                dialog,
-                source,
-                event,
-                expires: now + lifetime(granted),
-                state: if granted == 0 {
-                    State::Ending { timeout: false }
-                } else {
-                    State::Active
-                },
-                notified: None,
+        let number = self.subscriptions.insert(Subscription {
+            mailbox: mailbox.clone(),
+            dialog,
+            source,
+            event,
+            expires: now + lifetime(granted),
+            state: if granted == 0 {
+                State::Ending { timeout: false }
+            } else {
+                State::Active
             },
-        );
+            notified: None,
+        });
         self.subscriptions
             .next_recount
             .get_or_insert(now + self.config.mwi_recount);
@@ -295,7 +320,7 @@ impl ServiceUa {
     /// (`Expires: 0`); `481` when no subscription has that dialog (RFC 6665 §4.1.2.2).
     pub(super) fn on_resubscribe(&mut self, now: Instant, key: TransactionKey, request: Message) {
         let number = DialogId::of_received_request(&request)
-            .and_then(|id| self.subscriptions.by_dialog(&id));
+            .and_then(|id| self.subscriptions.by_dialog.get(&id).copied());
         let Some(number) = number else {
             let r = self.response(&request, 481, Some("Subscription Does Not Exist"));
             self.respond(now, &key, r);
@@ -362,14 +387,7 @@ impl ServiceUa {
             self.notify_now(now, number);
         }
         if self.subscriptions.next_recount.is_some_and(|at| at <= now) {
-            let mut mailboxes: Vec<Mailbox> = self
-                .subscriptions
-                .by_number
-                .values()
-                .map(|s| s.mailbox.clone())
-                .collect();
-            mailboxes.sort_by(|a, b| (&a.domain, &a.user).cmp(&(&b.domain, &b.user)));
-            mailboxes.dedup();
+            let mailboxes: Vec<Mailbox> = self.subscriptions.by_mailbox.keys().cloned().collect();
             for mailbox in mailboxes {
                 self.events
                     .push_back(ServiceEvent::CountMessages { mailbox });

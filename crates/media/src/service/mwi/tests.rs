@@ -460,3 +460,24 @@ fn subscribed_mailboxes_are_counted_again_periodically_and_after_changes() {
     assert!(h.events.is_empty());
     assert_eq!(h.ua.poll_timeout(), None);
 }
+
+#[test]
+fn one_mailbox_holds_at_most_max_per_mailbox_subscriptions() {
+    let mut h = Harness::new();
+    for n in 0..MAX_PER_MAILBOX {
+        let text = subscribe(1, &format!("{MWI}Expires: 600\r\n"), None)
+            .replace("sub-1@192.0.2.10", &format!("sub-{n}@192.0.2.10"))
+            .replace("z9hG4bKproxy1", &format!("z9hG4bKproxy-n{n}"));
+        h.sip(&text);
+        assert_eq!(h.take().pop().unwrap().status(), Some(200));
+    }
+    assert_eq!(h.ua.subscriptions(), MAX_PER_MAILBOX);
+    let one_more = subscribe(1, &format!("{MWI}Expires: 600\r\n"), None)
+        .replace("sub-1@192.0.2.10", "sub-more@192.0.2.10")
+        .replace("z9hG4bKproxy1", "z9hG4bKproxy-more");
+    h.sip(&one_more);
+    assert_eq!(h.take().pop().unwrap().status(), Some(503));
+    // All of them hear of a change, each once.
+    h.counts(1, 0);
+    assert_eq!(notifies(&h.take()).len(), MAX_PER_MAILBOX);
+}

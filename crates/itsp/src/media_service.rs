@@ -56,6 +56,7 @@ pub(crate) async fn start(
     let mut config = ServiceConfig::new(local.to_string(), local.ip(), prompts);
     config.recorder = settings.recorder.clone();
     config.echo_delay = settings.echo_delay;
+    config.mwi_recount = settings.mwi_recount;
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);

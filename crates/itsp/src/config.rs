@@ -233,6 +233,9 @@ pub(crate) struct MediaSection {
     pub(crate) silence_timeout: u64,
     /// The echo's delay in milliseconds.
     pub(crate) echo_delay_ms: u64,
+    /// Seconds between readings of the message counts of mailboxes with message-waiting
+    /// subscriptions (changes made outside the service: the portal, the API).
+    pub(crate) mwi_recount: u64,
 }
 
 impl Default for MediaSection {
@@ -252,6 +255,7 @@ impl Default for MediaSection {
             max_message: 180,
             silence_timeout: 5,
             echo_delay_ms: 200,
+            mwi_recount: media::service::mwi::DEFAULT_RECOUNT.as_secs(),
         }
     }
 }
@@ -263,6 +267,7 @@ pub(crate) struct MediaSettings {
     pub(crate) prompts: Option<PathBuf>,
     pub(crate) recorder: media::RecorderConfig,
     pub(crate) echo_delay: Duration,
+    pub(crate) mwi_recount: Duration,
 }
 
 impl MediaSection {
@@ -317,6 +322,9 @@ impl MediaSection {
         if self.echo_delay_ms > 10_000 {
             return Err("media.echo_delay_ms must be at most 10000".into());
         }
+        if !(1..=3600).contains(&self.mwi_recount) {
+            return Err("media.mwi_recount must be 1 to 3600 seconds".into());
+        }
         let recorder = media::RecorderConfig {
             max_length: Duration::from_secs(self.max_message),
             silence_timeout: (self.silence_timeout > 0)
@@ -332,6 +340,7 @@ impl MediaSection {
             prompts: self.prompts.clone().filter(|p| !p.as_os_str().is_empty()),
             recorder,
             echo_delay: Duration::from_millis(self.echo_delay_ms),
+            mwi_recount: Duration::from_secs(self.mwi_recount),
         })
     }
 }
@@ -1263,6 +1272,7 @@ mod tests {
         };
         assert_eq!(names(&c), names(&d));
         assert_eq!(c.registrar.purge_interval, d.registrar.purge_interval);
+        assert_eq!(c.media.mwi_recount, d.media.mwi_recount);
         assert_eq!(c.http.enabled, d.http.enabled);
         assert_eq!(c.http.listen, d.http.listen);
         assert_eq!(c.http.secure_cookies, d.http.secure_cookies);

@@ -1,13 +1,16 @@
 //! The media services inside `itsp serve`: the prompts loaded and checked at start, the
 //! media service UA (`media::service`) bound and spawned, and the voicemail messages it
 //! records written to the data directory (`voicemail/DOMAIN/USER/TIME.wav`) with a row in
-//! the store; a message its owner wants by e-mail goes to the mailer (`notices.rs`).
+//! the store; a message its owner wants by e-mail goes to the mailer (`notices.rs`). The
+//! message counts of mailboxes with message-waiting subscriptions are read from the store
+//! when the service asks (after a deposit or a retrieval, and every few seconds).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
 use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
 use media::{Prompt, Prompts};
@@ -53,6 +56,7 @@ pub(crate) async fn start(
     let mut config = ServiceConfig::new(local.to_string(), local.ip(), prompts);
     config.recorder = settings.recorder.clone();
     config.echo_delay = settings.echo_delay;
+    config.mwi_recount = settings.mwi_recount;
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);
@@ -100,7 +104,12 @@ async fn keep_mailboxes(
             },
             Outgoing::ListMessages { call, mailbox } => {
                 let messages = new_messages(&mailbox, &store, &dir).await;
-                let _ = answers.send(MailboxAnswer { call, messages });
+                let _ = answers.send(MailboxAnswer::Messages { call, messages });
+            }
+            Outgoing::CountMessages { mailbox } => {
+                if let Some(counts) = message_counts(&mailbox, &store).await {
+                    let _ = answers.send(MailboxAnswer::Counts { mailbox, counts });
+                }
             }
             Outgoing::Heard { mailbox, ids } => {
                 match store
@@ -114,6 +123,31 @@ async fn keep_mailboxes(
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// The new and old (heard, kept) messages of `mailbox`, for message-waiting indication;
+/// `None` when the store cannot say (logged; the subscribers keep what they were told).
+async fn message_counts(mailbox: &Mailbox, store: &store::Store) -> Option<MessageCounts> {
+    match store
+        .voicemail_messages(&mailbox.user, &mailbox.domain)
+        .await
+    {
+        Ok(rows) => {
+            let mut counts = MessageCounts::default();
+            for row in &rows {
+                if row.status == store::STATUS_NEW {
+                    counts.new = counts.new.saturating_add(1);
+                } else if row.status == store::STATUS_SAVED {
+                    counts.old = counts.old.saturating_add(1);
+                }
+            }
+            Some(counts)
+        }
+        Err(e) => {
+            tracing::error!(%mailbox, error = %e, "voicemail messages not counted");
+            None
         }
     }
 }

@@ -195,10 +195,15 @@ fn the_example_config_runs() {
     let data = DataDir::with_users(&[]);
     let example = std::fs::read_to_string(common::repo_root().join("itsp.example.toml")).unwrap();
     let config = data.path().join("itsp.toml");
+    let shipped = "listen = [\"udp:0.0.0.0:5060\", \"tcp:0.0.0.0:5060\", \"tls:0.0.0.0:5061\"]";
+    assert!(
+        example.contains(shipped),
+        "the example's [server] listen line changed: update this test"
+    );
     std::fs::write(
         &config,
         example.replace(
-            "listen = [\"udp:0.0.0.0:5060\", \"tcp:0.0.0.0:5060\"]",
+            shipped,
             "listen = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]",
         ),
     )

@@ -70,5 +70,6 @@ pub(crate) fn binding_target(cx: &mut Cx<'_>, binding: &Binding) -> Result<Targe
         hop_request_uris: Vec::new(),
         q: binding.q,
         nat: binding.nat,
+        service: false,
     })
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sip::auth::{best_challenge, parse_challenge, respond, AuthHeader, ClientRequest, Secret};
 use sip::{HeaderName, Message};
 
+pub mod baresip;
 pub mod call;
 pub mod netns;
 pub mod softphone;

@@ -24,16 +24,20 @@
 //! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner hears their new messages: "you have N new messages", each message, goodbye ([`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
 //!
-//! Anything else is answered `404`.
+//! Anything else is answered `404`. A SUBSCRIBE to `sip:voicemail@DOMAIN;mailbox=USER`
+//! for the `message-summary` event subscribes to the mailbox's message-waiting
+//! indication ([`mwi`], RFC 3842, RFC 6665).
 //!
 //! ## Layout
 //!
 //! - `mod.rs`: [`ServiceUa`], its configuration, [`Environment`], [`ServiceEvent`], SIP.
+//! - `mwi.rs`: message-waiting indication: the subscriptions, their NOTIFYs.
 //! - `session.rs`: one call's media: the RTP stream, symmetric RTP (RFC 4961), and the
 //!   application (echo, voicemail, announcement) on the 20 ms tick.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
+pub mod mwi;
 mod session;
 pub mod shell;
 
@@ -58,7 +62,7 @@ use crate::tone::ToneSpec;
 use session::{App, Next, Session, StreamSeeds, Voicemail};
 
 /// The methods the service answers (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE";
 
 /// The user part of the echo test's Request-URI.
 pub const ECHO: &str = "echo";
@@ -86,6 +90,9 @@ pub struct ServiceConfig {
     pub max_call: Duration,
     /// The prompts.
     pub prompts: Prompts,
+    /// How often the counts of subscribed mailboxes are asked again
+    /// ([`ServiceEvent::CountMessages`]; [`mwi::DEFAULT_RECOUNT`]).
+    pub mwi_recount: Duration,
 }
 
 impl ServiceConfig {
@@ -101,6 +108,7 @@ impl ServiceConfig {
             recorder: RecorderConfig::default(),
             max_call: Duration::from_secs(3600),
             prompts,
+            mwi_recount: mwi::DEFAULT_RECOUNT,
         }
     }
 }
@@ -223,6 +231,13 @@ pub enum ServiceEvent {
         /// The ids given with [`ServiceUa::messages`].
         ids: Vec<i64>,
     },
+    /// The message counts of a mailbox someone subscribed to are wanted (message-waiting
+    /// indication, [`mwi`]): answer with [`ServiceUa::message_counts`]. Comes after the
+    /// [`ServiceEvent::Message`] or [`ServiceEvent::Heard`] that changed the mailbox.
+    CountMessages {
+        /// Whose.
+        mailbox: Mailbox,
+    },
     /// A call ended; its RTP port can be closed.
     Ended {
         /// The call.
@@ -326,6 +341,8 @@ pub struct ServiceUa {
     out: VecDeque<Transmit>,
     rtp_out: VecDeque<RtpTransmit>,
     events: VecDeque<ServiceEvent>,
+    /// Message-waiting subscriptions ([`mwi`]).
+    subscriptions: mwi::Subscriptions,
 }
 
 impl ServiceUa {
@@ -342,6 +359,7 @@ impl ServiceUa {
             out: VecDeque::new(),
             rtp_out: VecDeque::new(),
             events: VecDeque::new(),
+            subscriptions: mwi::Subscriptions::default(),
         }
     }
 
@@ -384,7 +402,8 @@ impl ServiceUa {
                 self.on_cancel(now, key, request, invite);
             }
             tx::Incoming::Ack2xx { ack, .. } | tx::Incoming::StrayAck(ack) => self.on_ack(&ack),
-            tx::Incoming::Response { .. } | tx::Incoming::StrayResponse(_) => {}
+            tx::Incoming::Response { key, response } => self.on_notify_response(&key, &response),
+            tx::Incoming::StrayResponse(_) => {}
             tx::Incoming::Absorbed => {}
             tx::Incoming::Malformed { error, .. } => {
                 tracing::debug!(%source, %error, "unmatchable SIP message dropped");
@@ -460,6 +479,7 @@ impl ServiceUa {
             tracing::info!(call = number, "no ACK for our 200 within 64*T1: BYE");
             self.end_with_bye(now, number);
         }
+        self.subscriptions_timeout(now);
         self.drain_layer();
     }
 
@@ -470,6 +490,7 @@ impl ServiceUa {
             .values()
             .flat_map(|c| [c.unacked.as_ref().map(|u| u.1), c.ack_deadline])
             .flatten()
+            .chain(self.subscriptions.poll_timeout())
             .min();
         match (own, self.layer.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -489,7 +510,9 @@ impl ServiceUa {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServiceEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front()?;
+        self.recount_after(&event);
+        Some(event)
     }
 
     /// The answer to [`ServiceEvent::ListMessages`]: the new messages of the mailbox,
@@ -540,16 +563,22 @@ impl ServiceUa {
             return;
         };
         let in_dialog = request.to().ok().and_then(|t| t.tag()).is_some();
+        if in_dialog && method == Method::Subscribe {
+            self.on_resubscribe(now, key, request);
+            return;
+        }
         if in_dialog {
             self.on_dialog_request(now, key, request, method);
             return;
         }
         match method {
             Method::Invite => self.on_invite(now, key, request, source, env),
+            Method::Subscribe => self.on_subscribe(now, key, request, source),
             Method::Options => {
                 let r = self
                     .response(&request, 200, None)
                     .header(HeaderName::Allow, ALLOW)
+                    .header(HeaderName::AllowEvents, mwi::EVENT)
                     .header(HeaderName::from_name("Accept"), "application/sdp");
                 self.respond(now, &key, r);
             }
@@ -1080,8 +1109,12 @@ impl ServiceUa {
             }
             while let Some(event) = self.layer.poll_event() {
                 progressed = true;
-                if let tx::Event::Terminated(key) = event {
-                    self.dests.remove(&key);
+                match event {
+                    tx::Event::Terminated(key) => {
+                        self.dests.remove(&key);
+                    }
+                    tx::Event::Timeout { key, .. } => self.on_notify_timeout(&key),
+                    _ => {}
                 }
             }
             if !progressed {

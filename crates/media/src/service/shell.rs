@@ -3,8 +3,10 @@
 //! SIP timers. The core runs on one task that owns it; each RTP socket has a reader task that
 //! hands datagrams to it through a channel. What needs the store leaves on a channel to
 //! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's new messages wanted,
-//! messages heard); the messages wanted come back on another ([`MailboxAnswer`]). `itsp
-//! serve` is that owner.
+//! messages heard, a subscribed mailbox's message counts wanted); the messages and counts
+//! come back on another ([`MailboxAnswer`]). `itsp serve` is that owner. The core asks
+//! for the counts of subscribed mailboxes after each change it made and every
+//! [`ServiceConfig::mwi_recount`]; the owner reads them from the store each time.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,6 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::mwi::MessageCounts;
 use super::{
     CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
     StoredMessage,
@@ -59,15 +62,32 @@ pub enum Outgoing {
         /// Their ids.
         ids: Vec<i64>,
     },
+    /// Answer with the message counts of `mailbox` ([`MailboxAnswer::Counts`]); it comes
+    /// after the [`Outgoing::Deposit`] or [`Outgoing::Heard`] that changed them.
+    CountMessages {
+        /// Whose.
+        mailbox: Mailbox,
+    },
 }
 
-/// The new messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
+/// What the owner answers.
 #[derive(Debug)]
-pub struct MailboxAnswer {
-    /// The call.
-    pub call: CallNumber,
-    /// The messages, oldest first.
-    pub messages: Vec<StoredMessage>,
+#[non_exhaustive]
+pub enum MailboxAnswer {
+    /// The new messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
+    Messages {
+        /// The call.
+        call: CallNumber,
+        /// The messages, oldest first.
+        messages: Vec<StoredMessage>,
+    },
+    /// The message counts of a mailbox ([`Outgoing::CountMessages`]).
+    Counts {
+        /// Whose.
+        mailbox: Mailbox,
+        /// New and old voice messages.
+        counts: MessageCounts,
+    },
 }
 
 /// The bound service, ready to run.
@@ -167,9 +187,12 @@ async fn run(
             Some((port, source, bytes)) = rtp_rx.recv() => {
                 core.handle_rtp(std::time::Instant::now(), port, source, &bytes);
             }
-            Some(answer) = answers.recv() => {
-                core.messages(answer.call, answer.messages);
-            }
+            Some(answer) = answers.recv() => match answer {
+                MailboxAnswer::Messages { call, messages } => core.messages(call, messages),
+                MailboxAnswer::Counts { mailbox, counts } => {
+                    core.message_counts(std::time::Instant::now(), &mailbox, counts);
+                }
+            },
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());
             }
@@ -203,6 +226,12 @@ async fn run(
                 }
                 ServiceEvent::Heard { mailbox, ids } => {
                     outgoing.send(Outgoing::Heard { mailbox, ids }).is_err()
+                }
+                ServiceEvent::CountMessages { mailbox } => {
+                    if outgoing.send(Outgoing::CountMessages { mailbox }).is_err() {
+                        tracing::debug!("message counts not asked: nobody keeps the mailboxes");
+                    }
+                    false
                 }
                 ServiceEvent::Ended { rtp_port, .. } => {
                     env.close(rtp_port);

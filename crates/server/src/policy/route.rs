@@ -82,6 +82,20 @@ pub(crate) enum Decision {
 /// the only way this does not decide is [`Halt::Need`].
 pub(crate) fn decide(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decision, Halt> {
     match steps(cx, request, source) {
+        Ok(Decision::Proxy(forward))
+            if request.to().is_ok_and(|t| t.tag().is_none())
+                && crate::services::smuggled(&cx.config.services, &forward) =>
+        {
+            tracing::warn!(
+                source = %source.addr,
+                uri = request.request_uri_str().unwrap_or(""),
+                "a request toward the media service that the service route did not write: refused"
+            );
+            Ok(Decision::Reply(rejected(
+                request,
+                &Rejection::new(403, "Forbidden"),
+            )))
+        }
         Ok(decision) => Ok(decision),
         Err(Halt::Reject(rejection)) => Ok(Decision::Reply(rejected(request, &rejection))),
         Err(need) => Err(need),
@@ -189,6 +203,23 @@ fn our_domain(
     mut forward: Forward,
 ) -> Result<Decision, Halt> {
     let invite = *method == Method::Invite;
+    if crate::services::mwi::is_message_summary(request) {
+        if let Some((user, domain)) = user_and_domain(uri) {
+            let from = match request.from()?.parsed_uri() {
+                Ok(Uri::Sip(u)) => user_and_domain(&u),
+                _ => None,
+            };
+            if let Some(target) =
+                crate::services::mwi::route(cx, &user, &domain, caller.0 || caller.1, from)?
+            {
+                // The notifier's NOTIFYs come back through us (RFC 6665 §4.1.2.1).
+                forward.targets = vec![target];
+                forward.record_route = true;
+                forward.on_net = true;
+                return Ok(Decision::Proxy(forward));
+            }
+        }
+    }
     if let Some((user, domain)) = user_and_domain(uri).filter(|_| invite) {
         let from = match request.from()?.parsed_uri() {
             Ok(Uri::Sip(u)) => user_and_domain(&u),

@@ -50,6 +50,9 @@ pub struct Target {
     pub q: u16,
     /// A binding registered from behind a NAT (the relay policy `nat` relays its calls).
     pub nat: bool,
+    /// Made by `crate::services` with a Request-URI the media service may trust; any
+    /// other target toward the media service is refused (`services::smuggled`).
+    pub service: bool,
 }
 
 impl Target {
@@ -62,6 +65,7 @@ impl Target {
             hop_request_uris: Vec::new(),
             q: 1000,
             nat: false,
+            service: false,
         }
     }
 }

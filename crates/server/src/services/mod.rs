@@ -11,11 +11,14 @@
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
+//! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
 //! from outside get the answer of an absent user. A failed call goes to voicemail
-//! whoever called.
+//! whoever called. No new request reaches the media service any other way (`smuggled`:
+//! a pre-loaded Route, a Request-URI, a contact or a forwarding target naming its address
+//! is refused 403), since it trusts the Request-URIs written here.
 //!
 //! ## Layout
 //!
@@ -23,6 +26,7 @@
 //! |---|---|
 //! | this one | the route step and the service targets |
 //! | [`names`] | [`ServicesConfig`]: the service names and settings; which service a user part names |
+//! | [`mwi`] | message-waiting indication: `message-summary` SUBSCRIBEs to the caller's own mailbox sent to the media service (RFC 3842, RFC 6665) |
 
 use std::net::SocketAddr;
 
@@ -31,8 +35,9 @@ use transport::Protocol;
 
 use crate::engine::facts::Halt;
 use crate::policy::cx::Cx;
-use crate::proxy::{Hop, Target};
+use crate::proxy::{Forward, Hop, Target};
 
+pub mod mwi;
 pub mod names;
 
 use names::Named;
@@ -40,13 +45,39 @@ pub use names::{ServicesConfig, DEFAULT_VOICEMAIL_AFTER};
 
 /// The target at the media service for `request_uri`.
 fn target(media: SocketAddr, request_uri: String) -> Target {
-    Target::new(
+    let mut t = Target::new(
         Some(request_uri),
         vec![Hop {
             protocol: Protocol::Udp,
             addr: media,
         }],
-    )
+    );
+    t.service = true;
+    t
+}
+
+/// Whether a new request would reach the media service other than by a service target:
+/// a pre-loaded Route, a Request-URI, a registered contact or a forwarding target naming
+/// its address. The media service trusts the Request-URI (whose mailbox, to deposit, to
+/// listen, to subscribe), so only the route's service step may write it. With the
+/// service on loopback, every loopback address with its port counts as its address (a
+/// socket bound to every address answers on all of them).
+pub(crate) fn smuggled(config: &ServicesConfig, forward: &Forward) -> bool {
+    let Some(media) = config.media else {
+        return false;
+    };
+    let is_media = |addr: SocketAddr| {
+        addr == media
+            || (addr.port() == media.port()
+                && (media.ip().is_loopback() || media.ip().is_unspecified())
+                && (addr.ip().is_loopback() || addr.ip().is_unspecified()))
+    };
+    forward
+        .targets
+        .iter()
+        .filter(|t| !t.service)
+        .flat_map(|t| &t.hops)
+        .any(|hop| is_media(hop.addr))
 }
 
 /// A user part or parameter value escaped for a SIP URI (RFC 3261 §25.1: unreserved

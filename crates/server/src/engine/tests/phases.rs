@@ -40,6 +40,7 @@ impl Hook for TakeOver {
             hop_request_uris: Vec::new(),
             q: 1000,
             nat: false,
+            service: true,
         });
         true
     }

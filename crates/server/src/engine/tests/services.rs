@@ -302,3 +302,192 @@ fn our_callers_hear_an_announcement_for_unknown_and_offline_users() {
     );
     assert_eq!(codes(&w.sent_to(CALLER)), [404]);
 }
+
+/// A SUBSCRIBE for `event` from `from_user` at `from` to `to`.
+fn subscribe(from_user: &str, from: &str, to: &str, call: &str, event: &str) -> String {
+    request("SUBSCRIBE", from_user, "example.com", from, to, call).replace(
+        "Content-Length: 0",
+        &format!("Event: {event}\r\nExpires: 600\r\nContent-Length: 0"),
+    )
+}
+
+#[test]
+fn message_summary_subscriptions_reach_the_media_ua_for_the_own_mailbox_only() {
+    let mut w = World::new(services_config());
+    let media: SocketAddr = MEDIA.parse().unwrap();
+    // The own address and the voicemail names: the caller's mailbox at the media UA,
+    // record-routed.
+    for (to, call) in [
+        ("sip:alice@example.com", "s1"),
+        ("sip:voicemail@example.com", "s2"),
+        ("sip:*97@example.com", "s3"),
+    ] {
+        w.receive(
+            CALLER,
+            &subscribe("alice", CALLER, to, call, "message-summary"),
+        );
+        let at_media: Vec<Message> = w
+            .sent_to(MEDIA)
+            .into_iter()
+            .filter(|m| m.method() == Some(&sip::Method::Subscribe))
+            .collect();
+        assert_eq!(at_media.len(), 1, "{to}");
+        assert_eq!(
+            at_media[0].request_uri_str(),
+            Some("sip:voicemail@example.com;mailbox=alice"),
+            "{to}"
+        );
+        assert_eq!(at_media[0].record_routes().count(), 1, "record-routed");
+    }
+    // Someone else's mailbox, or nobody's: 403, and nothing reaches the media UA.
+    for (to, call) in [
+        ("sip:bob@example.com", "s4"),
+        ("sip:nobody@example.com", "s5"),
+    ] {
+        w.receive(
+            CALLER,
+            &subscribe("alice", CALLER, to, call, "message-summary"),
+        );
+        assert!(!w.sent.iter().any(|(d, _)| *d == media));
+        assert_eq!(codes(&w.sent_to(CALLER)), [403], "{to}");
+    }
+    // A trusted peer sending as nobody we know has no mailbox.
+    w.receive(
+        CALLER,
+        &subscribe(
+            "mallory",
+            CALLER,
+            "sip:voicemail@example.com",
+            "s6",
+            "message-summary",
+        ),
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // From outside: 403 whatever the name.
+    let outside = "192.0.2.99:5060";
+    let from_outside = subscribe(
+        "mallory",
+        outside,
+        "sip:alice@example.com",
+        "s7",
+        "message-summary",
+    )
+    .replace("mallory@example.com", "mallory@elsewhere.example");
+    w.receive(outside, &from_outside);
+    assert_eq!(codes(&w.sent_to(outside)), [403]);
+    // Another event package: routed as before (alice has no phone registered).
+    w.receive(
+        CALLER,
+        &subscribe("alice", CALLER, "sip:alice@example.com", "s8", "presence"),
+    );
+    assert!(!w.sent.iter().any(|(d, _)| *d == media));
+    assert_eq!(codes(&w.sent_to(CALLER)), [480]);
+}
+
+#[test]
+fn the_media_uas_notify_comes_back_through_the_proxy() {
+    let mut w = World::new(services_config());
+    w.receive(
+        CALLER,
+        &subscribe(
+            "alice",
+            CALLER,
+            "sip:alice@example.com",
+            "n1",
+            "message-summary",
+        ),
+    );
+    let at_media = w
+        .sent_to(MEDIA)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Subscribe))
+        .expect("the SUBSCRIBE at the media UA");
+    let rr = at_media
+        .header(sip::HeaderName::RecordRoute)
+        .unwrap()
+        .to_owned();
+    w.receive(MEDIA, &answer_to(&at_media, 200, "m1", None));
+    assert_eq!(codes(&w.sent_to(CALLER)), [200]);
+    let notify = format!(
+        "NOTIFY sip:alice@{CALLER} SIP/2.0\r\nVia: SIP/2.0/UDP {MEDIA};branch=z9hG4bK-notify;rport\r\nMax-Forwards: 70\r\n\
+Route: {rr}\r\nFrom: <sip:alice@example.com>;tag=m1\r\nTo: <sip:alice@example.com>;tag=f-n1\r\n\
+Call-ID: n1\r\nCSeq: 1 NOTIFY\r\nEvent: message-summary\r\nSubscription-State: active;expires=600\r\n\
+Content-Type: application/simple-message-summary\r\nContent-Length: 22\r\n\r\nMessages-Waiting: no\r\n"
+    );
+    w.receive(MEDIA, &notify);
+    let at_alice: Vec<Message> = w
+        .sent_to(CALLER)
+        .into_iter()
+        .filter(|m| m.method() == Some(&sip::Method::Notify))
+        .collect();
+    assert_eq!(at_alice.len(), 1, "the NOTIFY reaches the subscriber");
+    assert_eq!(at_alice[0].body(), b"Messages-Waiting: no\r\n");
+}
+
+#[test]
+fn nobody_reaches_the_media_ua_but_through_the_service_route() {
+    let mut w = World::new(services_config());
+    let media: SocketAddr = MEDIA.parse().unwrap();
+    // A pre-loaded Route to the media UA with a Request-URI naming bob's mailbox.
+    let preloaded = subscribe(
+        "alice",
+        CALLER,
+        "sip:voicemail@example.com;mailbox=bob",
+        "r1",
+        "message-summary",
+    )
+    .replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\nRoute: <sip:{MEDIA};lr>\r\n"),
+    );
+    w.receive(CALLER, &preloaded);
+    assert!(!w.sent.iter().any(|(d, _)| *d == media), "{:?}", w.sent);
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // The media UA's address as the Request-URI's host.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            &format!("sip:voicemail@{MEDIA};mailbox=bob;retrieve"),
+            "r2",
+            true,
+        ),
+    );
+    assert!(!w.sent.iter().any(|(d, _)| *d == media), "{:?}", w.sent);
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // A contact registered at the media UA's address (another loopback address, same
+    // port): the call to carol is refused rather than sent there.
+    w.register("carol", "127.0.0.2:5090", "1.0");
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:carol@example.com",
+            "r3",
+            true,
+        ),
+    );
+    assert!(
+        !w.sent.iter().any(|(d, _)| d.port() == 5090),
+        "{:?}",
+        w.sent
+    );
+    assert_eq!(codes(&w.sent_to(CALLER)), [403]);
+    // The service route itself still reaches it, and so do requests in its dialogs.
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:echo@example.com",
+            "r4",
+            true,
+        ),
+    );
+    assert_eq!(at_media(&mut w), ["sip:echo@example.com"]);
+}

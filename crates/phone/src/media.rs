@@ -481,8 +481,8 @@ impl MediaReport {
         };
         let srtp = match self.srtp.suite {
             Some(suite) => format!(
-                ", SRTP {suite}: {} packets authenticated, {} failed authentication, {} replayed",
-                self.srtp.authenticated, self.srtp.auth_failures, self.srtp.replays
+                ", SRTP {suite}: {} packets authenticated, {} failed authentication, {} replayed, {} RTCP dropped",
+                self.srtp.authenticated, self.srtp.auth_failures, self.srtp.replays, self.srtp.rtcp_dropped
             ),
             None => String::new(),
         };
@@ -520,6 +520,7 @@ impl MediaReport {
             "srtp_auth_failures": self.srtp.auth_failures,
             "srtp_replays": self.srtp.replays,
             "srtp_malformed": self.srtp.malformed,
+            "srtp_rtcp_dropped": self.srtp.rtcp_dropped,
         })
     }
 }

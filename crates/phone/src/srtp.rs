@@ -60,12 +60,16 @@ pub struct SrtpCounters {
     pub suite: Option<CryptoSuite>,
     /// SRTP and SRTCP packets received that passed authentication.
     pub authenticated: u64,
-    /// Received packets dropped because their authentication tag did not match.
+    /// Received RTP packets dropped because their authentication tag did not match.
     pub auth_failures: u64,
-    /// Received packets dropped as replays.
+    /// Received RTP packets dropped as replays.
     pub replays: u64,
-    /// Received packets dropped for another fault (too short, a bad header).
+    /// Received RTP packets dropped for another fault (too short, a bad header).
     pub malformed: u64,
+    /// Received RTCP packets dropped for any of those faults: some phones send a plain
+    /// RTCP packet or two beside their SRTCP (baresip 1.0's APP at the start and BYE at
+    /// the end), so these are counted apart from the audio's.
+    pub rtcp_dropped: u64,
     /// Packets we could not protect (not sent).
     pub unsent: u64,
 }
@@ -124,7 +128,7 @@ impl Protection {
             return Some(Cow::Borrowed(packet));
         };
         let result = session.inbound.unprotect_rtp(packet);
-        self.counted_in(result)
+        self.counted_in(result, false, packet)
     }
 
     /// The RTCP packet in a received one.
@@ -133,7 +137,7 @@ impl Protection {
             return Some(Cow::Borrowed(packet));
         };
         let result = session.inbound.unprotect_rtcp(packet);
-        self.counted_in(result)
+        self.counted_in(result, true, packet)
     }
 
     /// The counters so far.
@@ -152,7 +156,12 @@ impl Protection {
         }
     }
 
-    fn counted_in<'a>(&mut self, result: Result<Vec<u8>, SrtpError>) -> Option<Cow<'a, [u8]>> {
+    fn counted_in<'a>(
+        &mut self,
+        result: Result<Vec<u8>, SrtpError>,
+        rtcp: bool,
+        packet: &[u8],
+    ) -> Option<Cow<'a, [u8]>> {
         match result {
             Ok(bytes) => {
                 self.counters.authenticated += 1;
@@ -160,11 +169,17 @@ impl Protection {
             }
             Err(e) => {
                 match e {
+                    _ if rtcp => self.counters.rtcp_dropped += 1,
                     SrtpError::Authentication => self.counters.auth_failures += 1,
                     SrtpError::Replay { .. } => self.counters.replays += 1,
                     _ => self.counters.malformed += 1,
                 }
-                tracing::debug!(error = %e, "SRTP packet dropped");
+                tracing::debug!(
+                    error = %e,
+                    len = packet.len(),
+                    rtcp,
+                    "SRTP packet dropped"
+                );
                 None
             }
         }
@@ -252,13 +267,21 @@ mod tests {
             assert_eq!(bob.incoming_rtp(&sent), None);
             assert_eq!(bob.incoming_rtp(&rtp_packet(2)), None);
             assert_eq!(bob.incoming_rtcp(&[0x80, 201, 0, 1]), None);
+            assert_eq!(bob.incoming_rtp(&[0x80; 12]), None);
+            assert_eq!(bob.counters().malformed, 1);
             let rr = [0x80, 201, 0, 1, 0, 0, 0, 9];
             let report = bob.outgoing_rtcp(&rr).unwrap().into_owned();
             assert_eq!(alice.incoming_rtcp(&report).as_deref(), Some(&rr[..]));
             let c = bob.counters();
             assert_eq!(
-                (c.authenticated, c.replays, c.auth_failures, c.malformed),
-                (1, 1, 1, 1)
+                (
+                    c.authenticated,
+                    c.replays,
+                    c.auth_failures,
+                    c.malformed,
+                    c.rtcp_dropped
+                ),
+                (1, 1, 1, 1, 1)
             );
             assert_eq!(c.suite, Some(CryptoSuite::ALL[which]));
         }

@@ -36,6 +36,8 @@ fn assert_srtp_reports(sides: &[CallSide; 2]) {
         assert_eq!(report["srtp"], "AES_CM_128_HMAC_SHA1_80", "{report}");
         assert_eq!(report["srtp_auth_failures"], 0, "{report}");
         assert_eq!(report["srtp_replays"], 0, "{report}");
+        assert_eq!(report["srtp_malformed"], 0, "{report}");
+        assert_eq!(report["srtp_rtcp_dropped"], 0, "{report}");
         let authenticated = report["srtp_authenticated"].as_u64().unwrap();
         let received = report["packets_received"].as_u64().unwrap();
         // What the stream received is what passed SRTP (RTCP adds to the authenticated).

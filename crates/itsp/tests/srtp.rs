@@ -1,10 +1,10 @@
 //! SDES-SRTP (RFC 4568, RFC 3711) between two `itsp phone`s through `itsp serve` on loopback:
 //! both with `--srtp offer` negotiate RTP/SAVP with `a=crypto` and hear each other's tone,
-//! directly and through the in-process relay (which passes the SRTP packets on untouched,
-//! so every packet a phone plays passed its SRTP authentication under the key negotiated
-//! end to end); a phone that requires SRTP refuses a plain caller with 488, a plain phone
-//! refuses an SRTP-only offer with 488, and a phone that offers SRTP takes a plain call in
-//! plain RTP.
+//! directly and through the in-process relay with a hold and a resume (the relay passes the
+//! SRTP packets on untouched, so every packet a phone plays passed its SRTP authentication
+//! under the key negotiated end to end); a phone that requires SRTP refuses a plain caller
+//! with 488, a plain phone refuses an SRTP-only offer with 488, and a phone that offers SRTP
+//! takes a plain call in plain RTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -62,8 +62,10 @@ fn srtp_call_carries_tones_both_ways() {
     assert_srtp_reports(&sides);
 }
 
+/// Through the relay, with a hold and a resume (two re-INVITEs: the same keys go on, so
+/// no packet fails authentication across them).
 #[test]
-fn srtp_call_through_the_relay_carries_tones_both_ways() {
+fn srtp_call_through_the_relay_carries_tones_both_ways_through_hold_and_resume() {
     let data = users();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("itsp.toml");
@@ -79,8 +81,18 @@ fn srtp_call_through_the_relay_carries_tones_both_ways() {
         start_phone(&server),
         dir.path(),
         &["--srtp", "offer"],
-        Some(3),
-        |_, _| {},
+        None,
+        |alice, bob| {
+            std::thread::sleep(Duration::from_millis(1500));
+            bob.type_line("hold");
+            bob.wait_event("on-hold", WAIT);
+            alice.wait_event("held", WAIT);
+            std::thread::sleep(Duration::from_millis(500));
+            bob.type_line("resume");
+            bob.wait_event("resumed", WAIT);
+            std::thread::sleep(Duration::from_millis(1500));
+            bob.type_line("hangup");
+        },
     );
     assert_two_way_audio(&sides, 100);
     assert_srtp_reports(&sides);

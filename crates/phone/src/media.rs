@@ -358,10 +358,17 @@ impl CallMedia {
         &self,
         offer: &SessionDescription,
     ) -> Result<(SessionDescription, Negotiated), MediaError> {
+        // A re-offer with the peer's running line keeps our running line (and key): no
+        // packet in flight is lost to a key change.
+        let running = self.negotiated.as_ref().and_then(|n| n.crypto.clone());
+        let mut choose = |offered: &sdp::Crypto| match &running {
+            Some(pair) if pair.theirs == *offered => Some(pair.ours.clone()),
+            _ => answer_crypto(offered),
+        };
         let answered = match self.srtp {
             SrtpMode::Off => self.local.answer(offer)?,
-            SrtpMode::Offer => self.local.answer_srtp(offer, false, &mut answer_crypto)?,
-            SrtpMode::Require => self.local.answer_srtp(offer, true, &mut answer_crypto)?,
+            SrtpMode::Offer => self.local.answer_srtp(offer, false, &mut choose)?,
+            SrtpMode::Require => self.local.answer_srtp(offer, true, &mut choose)?,
         };
         if let Some(pair) = &answered.1.crypto {
             crate::srtp::session(pair)?;

@@ -90,14 +90,36 @@ impl Protection {
         Ok(protection)
     }
 
-    /// A new exchange (re-INVITE): new contexts when the keys changed (RFC 4568 §7.1.4),
-    /// the running ones kept when they did not. On an error nothing changes.
+    /// A new exchange (re-INVITE, RFC 4568 §7.1.4): a new context for each direction whose
+    /// key changed, the running one kept for a direction whose key did not — a new context
+    /// under the same key would restart its SRTCP index, reusing keystream (RFC 3711 §9.1),
+    /// and forget its replay window. On an error nothing changes.
     pub fn update(&mut self, pair: Option<&CryptoPair>) -> Result<(), SrtpError> {
         if pair == self.pair.as_ref() {
             return Ok(());
         }
-        self.session = pair.map(session).transpose()?;
-        self.pair = pair.cloned();
+        let Some(pair) = pair else {
+            self.session = None;
+            self.pair = None;
+            self.counters.suite = None;
+            return Ok(());
+        };
+        let fresh = session(pair)?;
+        match (&mut self.session, &self.pair) {
+            (Some(running), Some(old))
+                if old.theirs.suite.eq_ignore_ascii_case(&pair.theirs.suite) =>
+            {
+                let SrtpSession { outbound, inbound } = fresh;
+                if old.ours.key_params != pair.ours.key_params {
+                    running.outbound = outbound;
+                }
+                if old.theirs.key_params != pair.theirs.key_params {
+                    running.inbound = inbound;
+                }
+            }
+            _ => self.session = Some(fresh),
+        }
+        self.pair = Some(pair.clone());
         self.counters.suite = self.session.as_ref().map(SrtpSession::suite);
         Ok(())
     }
@@ -317,5 +339,42 @@ mod tests {
         // Back to plain RTP.
         bob.update(None).unwrap();
         assert_eq!(bob.counters().suite, None);
+    }
+
+    #[test]
+    fn a_direction_whose_key_stays_keeps_its_context() {
+        let (alice_pair, bob_pair) = pairs(0);
+        let mut alice = Protection::new(Some(&alice_pair)).unwrap();
+        let mut bob = Protection::new(Some(&bob_pair)).unwrap();
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 9];
+        let mut first = Vec::new();
+        for _ in 0..2 {
+            let report = alice.outgoing_rtcp(&rr).unwrap().into_owned();
+            assert!(bob.incoming_rtcp(&report).is_some());
+            if first.is_empty() {
+                first = report;
+            }
+        }
+        // Bob answers a re-offer with a new key of his: Alice's own key is the same, so her
+        // outbound context goes on (SRTCP index 3, not 1 again, which Bob would take for a
+        // replay), and her inbound one takes Bob's new key.
+        let mut new_bob = bob_pair.clone();
+        new_bob.ours = answer_crypto(&bob_pair.theirs).unwrap();
+        let new_alice = CryptoPair {
+            ours: alice_pair.ours.clone(),
+            theirs: new_bob.ours.clone(),
+        };
+        alice.update(Some(&new_alice)).unwrap();
+        bob.update(Some(&new_bob)).unwrap();
+        let report = alice.outgoing_rtcp(&rr).unwrap().into_owned();
+        let index = &report[rr.len()..rr.len() + 4];
+        assert_eq!(index, [0x80, 0, 0, 3], "E flag and SRTCP index 3");
+        assert_eq!(bob.incoming_rtcp(&report).as_deref(), Some(&rr[..]));
+        // Bob's inbound context went on too: Alice's first report is still a replay.
+        assert_eq!(bob.incoming_rtcp(&first), None);
+        assert_eq!(bob.counters().rtcp_dropped, 1);
+        let from_bob = bob.outgoing_rtp(&rtp_packet(5)).unwrap().into_owned();
+        assert!(alice.incoming_rtp(&from_bob).is_some());
+        assert_eq!(alice.counters().auth_failures, 0);
     }
 }

@@ -62,8 +62,8 @@ pub enum DtmfMode {
     Info,
 }
 
-/// SDES-SRTP (RFC 4568, RFC 3711): whether calls encrypt their media. As baresip's
-/// `mediaenc srtp` (`offer`) and `srtp-mand` (`require`).
+/// SDES-SRTP (RFC 4568, RFC 3711): whether calls encrypt their media; `require` is
+/// baresip's `mediaenc=srtp-mand`, `offer` offers the same and also answers plain RTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SrtpMode {
@@ -158,9 +158,10 @@ pub struct PhoneFlags {
     pub dtmf_mode: Option<DtmfMode>,
     /// Encrypt media with SDES-SRTP (RFC 4568): `off` plain RTP (refuses RTP/SAVP offers);
     /// `offer` offers RTP/SAVP (AES_CM_128_HMAC_SHA1_80, then _32) and takes SRTP or plain
-    /// RTP offers as they come; `require` takes SRTP only, refusing plain offers with 488.
-    /// Like baresip's `mediaenc srtp` / `srtp-mand`; only as private as the signalling
-    /// carrying the keys (use TLS). Example: `--srtp offer`.
+    /// RTP offers as they come (baresip's optional `mediaenc=srtp`, RTP/AVP with
+    /// `a=crypto`, gets SRTP); `require` takes SRTP only, refusing plain offers with 488
+    /// (baresip's `mediaenc=srtp-mand`). The keys travel in the SDP: only as private as
+    /// the signalling (use TLS). Example: `--srtp offer`.
     #[arg(long, value_enum, value_name = "off|offer|require", global = true)]
     pub srtp: Option<SrtpMode>,
     /// Answer incoming calls after this many seconds (answer/listen, register).

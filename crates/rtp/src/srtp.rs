@@ -27,13 +27,13 @@
 //! | [`SrtpContext`] | protect/unprotect of RTP (RFC 3711 §3.1) and RTCP (§3.4) in one direction |
 //! | [`SrtpSession`] | both directions of a call |
 //! | [`SrtpError`] | what is wrong with a key, a suite or a packet |
+//! | `replay` (private) | the replay list, moved by authenticated packets only (RFC 3711 §3.3.2) |
 
 use std::fmt;
 use std::str::FromStr;
 
 use base64::Engine as _;
 use webrtc_srtp::context::Context;
-use webrtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 /// Octets of an AES-128 master key (RFC 3711 §8.2).
@@ -268,6 +268,8 @@ impl fmt::Display for KeyParams {
 pub struct SrtpContext {
     suite: CryptoSuite,
     inner: Context,
+    rtp_replay: ReplayWindow,
+    rtcp_replay: ReplayWindow,
 }
 
 impl fmt::Debug for SrtpContext {
@@ -281,15 +283,14 @@ impl fmt::Debug for SrtpContext {
 impl SrtpContext {
     /// A context for `suite` under `key`.
     pub fn new(suite: CryptoSuite, key: &MasterKey) -> Result<Self, SrtpError> {
-        let inner = Context::new(
-            key.key(),
-            key.salt(),
-            suite.profile(),
-            Some(srtp_replay_protection(REPLAY_WINDOW)),
-            Some(srtcp_replay_protection(REPLAY_WINDOW)),
-        )
-        .map_err(|e| SrtpError::Key(e.to_string()))?;
-        Ok(SrtpContext { suite, inner })
+        let inner = Context::new(key.key(), key.salt(), suite.profile(), None, None)
+            .map_err(|e| SrtpError::Key(e.to_string()))?;
+        Ok(SrtpContext {
+            suite,
+            inner,
+            rtp_replay: ReplayWindow::new(1 << 16),
+            rtcp_replay: ReplayWindow::new(1 << 31),
+        })
     }
 
     /// The context's suite.
@@ -303,6 +304,7 @@ impl SrtpContext {
         if packet.len() < 12 {
             return Err(SrtpError::TooShort { len: packet.len() });
         }
+        check_rtp_header(packet)?;
         self.inner
             .encrypt_rtp(packet)
             .map(|b| b.to_vec())
@@ -315,10 +317,15 @@ impl SrtpContext {
         if packet.len() < 12 + self.suite.rtp_tag_len() {
             return Err(SrtpError::TooShort { len: packet.len() });
         }
-        self.inner
-            .decrypt_rtp(packet)
-            .map(|b| b.to_vec())
-            .map_err(classify)
+        check_rtp_header(packet)?;
+        let seq = u64::from(u16::from_be_bytes([packet[2], packet[3]]));
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        if !self.rtp_replay.check(ssrc, seq) {
+            return Err(SrtpError::Replay { ssrc, index: seq });
+        }
+        let plain = self.inner.decrypt_rtp(packet).map_err(classify)?;
+        self.rtp_replay.accept(ssrc, seq);
+        Ok(plain.to_vec())
     }
 
     /// An SRTCP packet from an RTCP packet (RFC 3711 §3.4): encrypted after the first 8
@@ -341,15 +348,79 @@ impl SrtpContext {
         if packet.len() < 8 + trailer {
             return Err(SrtpError::TooShort { len: packet.len() });
         }
-        let e_flag = packet[packet.len() - trailer] & 0x80;
-        if e_flag == 0 {
+        let at = packet.len() - trailer;
+        let word = u32::from_be_bytes([packet[at], packet[at + 1], packet[at + 2], packet[at + 3]]);
+        if word & 0x8000_0000 == 0 {
             return Err(SrtpError::Authentication);
         }
-        self.inner
-            .decrypt_rtcp(packet)
-            .map(|b| b.to_vec())
-            .map_err(classify)
+        let index = u64::from(word & 0x7fff_ffff);
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        if !self.rtcp_replay.check(ssrc, index) {
+            return Err(SrtpError::Replay { ssrc, index });
+        }
+        let plain = self.inner.decrypt_rtcp(packet).map_err(classify)?;
+        self.rtcp_replay.accept(ssrc, index);
+        Ok(plain.to_vec())
     }
+}
+
+/// Refuses an RTP header (RFC 3550 §5.1) whose CSRC list or header extension does not fit
+/// the packet, before webrtc-srtp's header parser reads it: that parser panics when an RFC
+/// 8285 extension element runs past the end of the packet (found by fuzzing). Elements must
+/// end inside their extension block, the one-byte form's ID 15 ending the walk as it does
+/// there, so the header length it computes is the packet's.
+fn check_rtp_header(packet: &[u8]) -> Result<(), SrtpError> {
+    let bad = |why: &str| Err(SrtpError::Packet(why.to_owned()));
+    let Some(&first) = packet.first() else {
+        return bad("empty");
+    };
+    if first >> 6 != 2 {
+        return bad("RTP version is not 2");
+    }
+    let mut at = 12 + 4 * usize::from(first & 0x0f);
+    if packet.len() < at {
+        return bad("CSRC list truncated");
+    }
+    if first & 0x10 == 0 {
+        return Ok(());
+    }
+    let (Some(profile), Some(words)) = (packet.get(at..at + 2), packet.get(at + 2..at + 4)) else {
+        return bad("header extension truncated");
+    };
+    let profile = u16::from_be_bytes([profile[0], profile[1]]);
+    let end = at + 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    at += 4;
+    if packet.len() < end {
+        return bad("header extension truncated");
+    }
+    let two_byte = match profile {
+        0xBEDE => false,
+        0x1000 => true,
+        _ => return Ok(()),
+    };
+    while at < end {
+        let id = packet[at];
+        at += 1;
+        if id == 0 {
+            continue;
+        }
+        let len = if two_byte {
+            let Some(&len) = packet.get(at).filter(|_| at < end) else {
+                return bad("header extension element truncated");
+            };
+            at += 1;
+            usize::from(len)
+        } else if id >> 4 == 15 {
+            break;
+        } else {
+            usize::from(id & 0x0f) + 1
+        };
+        at += len;
+        if at > end {
+            return bad("header extension element runs past its block");
+        }
+    }
+    Ok(())
 }
 
 fn classify(error: webrtc_srtp::Error) -> SrtpError {
@@ -457,6 +528,9 @@ pub enum SrtpError {
     #[error("bad SRTP/SRTCP packet: {0}")]
     Packet(String),
 }
+
+mod replay;
+use replay::ReplayWindow;
 
 #[cfg(test)]
 mod tests;

@@ -354,3 +354,89 @@ fn bad_inline_keys_say_what_is_wrong() {
         .to_string()
         .contains("unknown SRTP crypto suite"));
 }
+
+/// Headers whose extension elements run past the packet made webrtc-srtp's parser panic
+/// (found by fuzzing parse_rtp): they are refused first, protecting or unprotecting.
+#[test]
+fn malformed_header_extensions_are_refused_not_parsed() {
+    let mut rx = SrtpContext::new(CryptoSuite::AesCm128HmacSha1_80, &b3_master()).expect("rx");
+    let mut tx = SrtpContext::new(CryptoSuite::AesCm128HmacSha1_80, &b3_master()).expect("tx");
+    // The fuzzer's packet: CC 2, a one-byte extension of one word whose element says 12 octets.
+    let crash =
+        hex("b260ffff 00000000 cafebabe 11111111 22222222 bede0001 3baa0000 61626300 00000004");
+    // Two-byte form: an element length past the block; a block ending on an element ID.
+    let two_byte_long = hex(
+        "9000 0001 00000000 00000001 1000 0001 0105 0000 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    );
+    let two_byte_cut = hex(
+        "9000 0001 00000000 00000001 1000 0001 00000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    );
+    let csrc_cut = hex("8f00 0001 00000000 00000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    let version_1 = hex("4000 0001 00000000 00000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    for bad in [crash, two_byte_long, two_byte_cut, csrc_cut, version_1] {
+        assert!(
+            matches!(rx.unprotect_rtp(&bad), Err(SrtpError::Packet(_))),
+            "{bad:02x?}"
+        );
+        assert!(
+            matches!(tx.protect_rtp(&bad), Err(SrtpError::Packet(_))),
+            "{bad:02x?}"
+        );
+    }
+    // Well-formed extensions of both forms (padding, and ID 15 ending the one-byte walk)
+    // round trip.
+    for good in [
+        hex("9000 0001 00000000 00000001 bede0002 10ff 00 f0 aabbcc 00 ffffffff"),
+        hex("9000 0002 00000000 00000001 10000002 0102 aabb 00 0000 00 ffffffff"),
+        hex("9000 0003 00000000 00000001 12340001 deadbeef ffffffff"),
+    ] {
+        let protected = tx.protect_rtp(&good).expect("protect");
+        assert_eq!(rx.unprotect_rtp(&protected).expect("unprotect"), good);
+    }
+}
+
+/// A forged packet (no valid tag) must not move the replay window: with webrtc-srtp's own
+/// detector, a forged first packet with a high index made the genuine stream "too old".
+#[test]
+fn forged_packets_do_not_move_the_replay_window() {
+    let key = MasterKey::random().expect("key");
+    let suite = CryptoSuite::AesCm128HmacSha1_80;
+    let mut tx = SrtpContext::new(suite, &key).expect("tx");
+    let mut rx = SrtpContext::new(suite, &key).expect("rx");
+    let mut forged = rtp_packet(5, 1000, &[0; 160]);
+    forged.extend_from_slice(&[0; 10]);
+    assert_eq!(rx.unprotect_rtp(&forged), Err(SrtpError::Authentication));
+    let genuine = tx
+        .protect_rtp(&rtp_packet(5, 100, &[1; 160]))
+        .expect("protect");
+    assert!(
+        rx.unprotect_rtp(&genuine).is_ok(),
+        "the genuine stream is not too old"
+    );
+
+    let mut forged = rtcp_receiver_report(5);
+    forged.extend_from_slice(&(0x8000_0000u32 | 1000).to_be_bytes());
+    forged.extend_from_slice(&[0; RTCP_TAG_LEN]);
+    assert_eq!(rx.unprotect_rtcp(&forged), Err(SrtpError::Authentication));
+    let genuine = tx.protect_rtcp(&rtcp_receiver_report(5)).expect("protect");
+    assert!(
+        rx.unprotect_rtcp(&genuine).is_ok(),
+        "SRTCP index 1 is not too old"
+    );
+
+    // Older than the window behind an authenticated packet: refused as a replay.
+    let late = tx
+        .protect_rtp(&rtp_packet(5, 400, &[1; 160]))
+        .expect("protect");
+    let old = tx
+        .protect_rtp(&rtp_packet(5, 200, &[1; 160]))
+        .expect("protect");
+    assert!(rx.unprotect_rtp(&late).is_ok());
+    assert_eq!(
+        rx.unprotect_rtp(&old),
+        Err(SrtpError::Replay {
+            ssrc: 5,
+            index: 200
+        })
+    );
+}

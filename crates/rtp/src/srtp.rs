@@ -366,9 +366,10 @@ impl SrtpContext {
 
 /// Refuses an RTP header (RFC 3550 §5.1) whose CSRC list or header extension does not fit
 /// the packet, before webrtc-srtp's header parser reads it: that parser panics when an RFC
-/// 8285 extension element runs past the end of the packet (found by fuzzing). Elements must
-/// end inside their extension block, the one-byte form's ID 15 ending the walk as it does
-/// there, so the header length it computes is the packet's.
+/// 8285 extension element runs past the end of the packet, and it computes the header's
+/// length from the elements it read, so an element overrunning its block, or the one-byte
+/// form's reserved ID 15 (where it stops reading), would make it encrypt or decrypt from
+/// the wrong octet (both found by fuzzing). Such headers are refused.
 fn check_rtp_header(packet: &[u8]) -> Result<(), SrtpError> {
     let bad = |why: &str| Err(SrtpError::Packet(why.to_owned()));
     let Some(&first) = packet.first() else {
@@ -411,7 +412,7 @@ fn check_rtp_header(packet: &[u8]) -> Result<(), SrtpError> {
             at += 1;
             usize::from(len)
         } else if id >> 4 == 15 {
-            break;
+            return bad("reserved one-byte header extension ID 15");
         } else {
             usize::from(id & 0x0f) + 1
         };

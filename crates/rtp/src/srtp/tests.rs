@@ -373,7 +373,16 @@ fn malformed_header_extensions_are_refused_not_parsed() {
     );
     let csrc_cut = hex("8f00 0001 00000000 00000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     let version_1 = hex("4000 0001 00000000 00000001 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-    for bad in [crash, two_byte_long, two_byte_cut, csrc_cut, version_1] {
+    // The reserved ID 15, where webrtc-srtp stops reading: its header length would be short.
+    let id_15 = hex("9000 0001 00000000 00000001 bede0002 10ff 00 f0 aabbcc 00 ffffffff");
+    for bad in [
+        crash,
+        two_byte_long,
+        two_byte_cut,
+        csrc_cut,
+        version_1,
+        id_15,
+    ] {
         assert!(
             matches!(rx.unprotect_rtp(&bad), Err(SrtpError::Packet(_))),
             "{bad:02x?}"
@@ -383,10 +392,9 @@ fn malformed_header_extensions_are_refused_not_parsed() {
             "{bad:02x?}"
         );
     }
-    // Well-formed extensions of both forms (padding, and ID 15 ending the one-byte walk)
-    // round trip.
+    // Well-formed extensions of both forms (with padding) and of another profile round trip.
     for good in [
-        hex("9000 0001 00000000 00000001 bede0002 10ff 00 f0 aabbcc 00 ffffffff"),
+        hex("9000 0001 00000000 00000001 bede0002 10ff 00 22aabbcc 00 ffffffff"),
         hex("9000 0002 00000000 00000001 10000002 0102 aabb 00 0000 00 ffffffff"),
         hex("9000 0003 00000000 00000001 12340001 deadbeef ffffffff"),
     ] {

@@ -1,12 +1,15 @@
 //! Fuzzes `rtcp::Compound::parse` on arbitrary datagrams: every accepted compound must walk
 //! to the end (every packet, report block, SDES chunk and item, BYE source and reason),
-//! report blocks must re-encode to their own octets, and a `MediaStream` must take it.
+//! report blocks must re-encode to their own octets, and a `MediaStream` must take it. The
+//! same bytes as SRTCP (RFC 3711 §3.4) under both suites: an error, never a panic, and an
+//! accepted compound protects and unprotects back to itself.
 #![no_main]
 
 use std::time::{Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
 use rtp::rtcp::{Compound, ReportBlock, RtcpPacket, REPORT_BLOCK_LEN};
+use rtp::srtp::{CryptoSuite, MasterKey, SrtpContext};
 use rtp::{MediaStream, StreamConfig};
 
 fn check_block(block: ReportBlock) {
@@ -57,4 +60,22 @@ fuzz_target!(|data: &[u8]| {
     let received = stream.receive_rtcp(t, SystemTime::UNIX_EPOCH, data);
     assert_eq!(received.is_ok(), parsed.is_ok());
     let _ = stream.report();
+
+    let key = MasterKey::from_bytes([7; 30]);
+    for suite in CryptoSuite::ALL {
+        let contexts = SrtpContext::new(suite, &key).and_then(|tx| {
+            let rx = SrtpContext::new(suite, &key)?;
+            Ok((tx, rx))
+        });
+        let Ok((mut tx, mut rx)) = contexts else {
+            panic!("no SRTP context for {suite}");
+        };
+        assert!(rx.unprotect_rtcp(data).is_err(), "forged SRTCP accepted");
+        if parsed.is_ok() {
+            if let Ok(protected) = tx.protect_rtcp(data) {
+                let back = rx.unprotect_rtcp(&protected).expect("our own SRTCP packet");
+                assert_eq!(back, data);
+            }
+        }
+    }
 });

@@ -1,11 +1,12 @@
 //! Fuzzes `SessionDescription::from_bytes` on arbitrary bodies: every accepted description
 //! must serialize and parse again to an equal value, every typed view must answer, and the
-//! relay's rewrites and the phone's answer must yield descriptions that parse again too.
+//! relay's rewrites and the phone's answers (plain and SDES-SRTP) must yield descriptions that
+//! parse again too, and every `a=crypto` line the parser accepted must write back as read.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sdp::answer::process_answer;
-use sdp::{Codec, Direction, LocalMedia, Rtcp, SessionDescription};
+use sdp::{Codec, Crypto, Direction, LocalMedia, Rtcp, SessionDescription};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sdp) = SessionDescription::from_bytes(data) else {
@@ -21,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
     read_everything(&sdp);
     rewrite(&sdp);
     answer(&sdp);
+    answer_srtp(&sdp);
 });
 
 /// Calls every typed view.
@@ -57,6 +59,11 @@ fn read_everything(sdp: &SessionDescription) {
             let _ = (m.rtpmap(pt), m.fmtp(&pt.to_string()), m.codec(pt));
         }
         let _ = (m.rtpmaps().count(), m.fmtps().count(), m.codecs());
+        let _ = m.is_srtp();
+        for crypto in m.cryptos() {
+            let _ = crypto.inline_key();
+            assert_eq!(Crypto::parse(&crypto.to_string()).as_ref(), Ok(&crypto));
+        }
     }
 }
 
@@ -106,4 +113,32 @@ fn answer(offer: &SessionDescription) {
     assert_eq!(answer.media().len(), offer.media().len());
     let theirs = process_answer(offer, &answer).expect("the offerer accepts our answer");
     assert_eq!(theirs.media_index, negotiated.media_index);
+}
+
+/// The phone's SDES-SRTP answer, taking every AES_CM_128 line: when there is one, it parses
+/// again, the offerer accepts it, and both read the same pair of keys.
+fn answer_srtp(offer: &SessionDescription) {
+    let phone = LocalMedia::new([192, 0, 2, 1].into(), 4000, vec![Codec::PCMU], 1, 1);
+    let mut choose = |offered: &Crypto| {
+        offered.suite.starts_with("AES_CM_128_HMAC_SHA1_").then(|| {
+            Crypto::new(
+                0,
+                &offered.suite,
+                "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            )
+        })
+    };
+    let Ok((answer, negotiated)) = phone.answer_srtp(offer, false, &mut choose) else {
+        return;
+    };
+    let text = answer.to_string();
+    match SessionDescription::parse(&text) {
+        Ok(again) => assert_eq!(again, answer),
+        Err(e) => panic!("SRTP answer does not parse ({e}): {text:?}"),
+    }
+    let theirs = process_answer(offer, &answer).expect("the offerer accepts our SRTP answer");
+    assert_eq!(theirs.media_index, negotiated.media_index);
+    let mirrored = theirs.crypto.map(|pair| (pair.theirs, pair.ours));
+    let ours = negotiated.crypto.map(|pair| (pair.ours, pair.theirs));
+    assert_eq!(mirrored, ours);
 }

@@ -3,6 +3,11 @@
 //! plays out the jitter buffer into the recording, and handles RTCP and DTMF (with the
 //! `rtp` crate's codecs and [`rtp::stream::MediaStream`]).
 //!
+//! SDES-SRTP (RFC 4568) when `--srtp` asks for it: our offers carry one `a=crypto` line per
+//! suite with fresh keys, our answers take the offer's first usable line; the task protects
+//! every RTP and RTCP packet it sends with our key and unprotects what it receives with the
+//! peer's (`rtp::srtp`), dropping and counting what fails authentication or is replayed.
+//!
 //! Symmetric RTP (RFC 4961): each call sends from the port it receives on, so a NAT maps
 //! both directions the same way. Audio sources: a WAV file (read once, resampled to
 //! 8 kHz, looped), a sine tone, or silence; the sink is a WAV file written at hang-up.
@@ -15,13 +20,15 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use rtp::codec::{Codec as Voice, FRAME_SAMPLES};
 use rtp::jitter::Playout;
+use rtp::srtp::SrtpError;
 use rtp::stream::{Channel, MediaStream, StreamConfig};
 use sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
 use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::options::Settings;
+use crate::options::{Settings, SrtpMode};
+use crate::srtp::{answer_crypto, offered_crypto, Protection, SrtpCounters};
 use crate::ua::CallId;
 
 /// Why the media could not be set up or negotiated.
@@ -57,6 +64,9 @@ pub enum MediaError {
     /// STUN on the RTP socket failed.
     #[error("STUN on the RTP socket: {0}")]
     Stun(String),
+    /// The SRTP keys could not be made or used.
+    #[error("SRTP: {0}")]
+    Srtp(#[from] SrtpError),
 }
 
 /// Where the audio we send comes from.
@@ -88,6 +98,7 @@ pub struct MediaSetup {
     record: Option<PathBuf>,
     stun: Option<SocketAddr>,
     cname: String,
+    srtp: SrtpMode,
 }
 
 impl MediaSetup {
@@ -149,6 +160,7 @@ impl MediaSetup {
             record: settings.record.clone(),
             stun,
             cname: format!("{}@{}", settings.user, settings.domain),
+            srtp: settings.srtp,
         })
     }
 
@@ -162,13 +174,16 @@ impl MediaSetup {
                 .map_err(|e| MediaError::Stun(e.to_string()))?;
         }
         let session_id = fastrand::u64(1..u64::MAX / 2);
-        let local = LocalMedia::new(
+        let mut local = LocalMedia::new(
             sdp_addr.ip(),
             sdp_addr.port(),
             self.codecs.clone(),
             session_id,
             1,
         );
+        if self.srtp != SrtpMode::Off {
+            local.crypto = offered_crypto()?;
+        }
         Ok(CallMedia {
             rtp: Arc::new(rtp),
             rtcp: Arc::new(rtcp),
@@ -181,6 +196,7 @@ impl MediaSetup {
             source: self.source.clone(),
             record: self.record.clone(),
             cname: self.cname.clone(),
+            srtp: self.srtp,
         })
     }
 }
@@ -223,7 +239,7 @@ pub enum MediaEvent {
 #[derive(Debug)]
 enum Control {
     /// New negotiation outcome (re-INVITE: hold, resume, new address).
-    Update(Negotiated),
+    Update(Box<Negotiated>),
     /// Send these DTMF digits.
     Dtmf(String, oneshot::Sender<Result<(), String>>),
     /// Stop, send RTCP BYE, write the recording, report.
@@ -250,6 +266,7 @@ pub struct CallMedia {
     source: Source,
     record: Option<PathBuf>,
     cname: String,
+    srtp: SrtpMode,
 }
 
 impl CallMedia {
@@ -284,7 +301,7 @@ impl CallMedia {
         let offer = offer.ok_or(MediaError::NoOffer)?;
         let offer = SessionDescription::from_bytes(offer)?;
         self.local.direction = Direction::SendRecv;
-        let (answer, negotiated) = self.local.answer(&offer)?;
+        let (answer, negotiated) = self.answer_offer(&offer)?;
         voice_codec(&negotiated)?;
         self.answer = Some(Bytes::from(answer.to_string()));
         self.last_local = Some(answer);
@@ -307,6 +324,9 @@ impl CallMedia {
         let answer = SessionDescription::from_bytes(answer)?;
         let negotiated = sdp::answer::process_answer(offer, &answer)?;
         voice_codec(&negotiated)?;
+        if let Some(pair) = &negotiated.crypto {
+            crate::srtp::session(pair)?;
+        }
         self.apply(negotiated);
         Ok(())
     }
@@ -320,7 +340,7 @@ impl CallMedia {
         if self.local.direction != Direction::SendOnly {
             self.local.direction = Direction::SendRecv;
         }
-        let (mut answer, negotiated) = self.local.answer(&offer)?;
+        let (mut answer, negotiated) = self.answer_offer(&offer)?;
         voice_codec(&negotiated)?;
         if let Some(previous) = &self.last_local {
             answer.continue_from(previous);
@@ -332,9 +352,35 @@ impl CallMedia {
         Ok((bytes, held))
     }
 
+    /// Our answer to `offer` under `--srtp`: plain RTP only when off; else SRTP with the
+    /// first usable `a=crypto` line, and plain RTP too unless SRTP is required.
+    fn answer_offer(
+        &self,
+        offer: &SessionDescription,
+    ) -> Result<(SessionDescription, Negotiated), MediaError> {
+        // A re-offer with the peer's running line keeps our running line (and key): no
+        // packet in flight is lost to a key change.
+        let running = self.negotiated.as_ref().and_then(|n| n.crypto.clone());
+        let mut choose = |offered: &sdp::Crypto| match &running {
+            Some(pair) if pair.theirs == *offered => Some(pair.ours.clone()),
+            _ => answer_crypto(offered),
+        };
+        let answered = match self.srtp {
+            SrtpMode::Off => self.local.answer(offer)?,
+            SrtpMode::Offer => self.local.answer_srtp(offer, false, &mut choose)?,
+            SrtpMode::Require => self.local.answer_srtp(offer, true, &mut choose)?,
+        };
+        if let Some(pair) = &answered.1.crypto {
+            crate::srtp::session(pair)?;
+        }
+        Ok(answered)
+    }
+
     fn apply(&mut self, negotiated: Negotiated) {
         if let Some(running) = &self.running {
-            let _ = running.control.send(Control::Update(negotiated.clone()));
+            let _ = running
+                .control
+                .send(Control::Update(Box::new(negotiated.clone())));
         }
         self.negotiated = Some(negotiated);
     }
@@ -357,6 +403,7 @@ impl CallMedia {
         }
         let negotiated = self.negotiated.clone().ok_or(MediaError::NoPendingOffer)?;
         let voice = voice_codec(&negotiated)?;
+        let srtp = Protection::new(negotiated.crypto.as_ref())?;
         let (control, orders) = mpsc::unbounded_channel();
         let task = MediaTask {
             call,
@@ -364,6 +411,7 @@ impl CallMedia {
             rtcp: self.rtcp.clone(),
             voice,
             negotiated,
+            srtp,
             source: self.source.clone(),
             record: self.record.clone(),
             cname: self.cname.clone(),
@@ -423,6 +471,8 @@ pub struct MediaReport {
     pub stream: rtp::stream::Report,
     /// Seconds of audio recorded.
     pub recorded_seconds: f64,
+    /// What SRTP did (all zero and no suite for plain RTP).
+    pub srtp: SrtpCounters,
 }
 
 impl MediaReport {
@@ -436,8 +486,15 @@ impl MediaReport {
             (Some(r), Some(m)) => format!("R {r:.1}, MOS {m:.2}"),
             _ => "no audio received".to_owned(),
         };
+        let srtp = match self.srtp.suite {
+            Some(suite) => format!(
+                ", SRTP {suite}: {} packets authenticated, {} failed authentication, {} replayed, {} RTCP dropped",
+                self.srtp.authenticated, self.srtp.auth_failures, self.srtp.replays, self.srtp.rtcp_dropped
+            ),
+            None => String::new(),
+        };
         format!(
-            "call quality ({}): sent {} packets, received {}, lost {} ({:.1}%), jitter {:.1} ms, RTT {rtt}, {quality}",
+            "call quality ({}): sent {} packets, received {}, lost {} ({:.1}%), jitter {:.1} ms, RTT {rtt}, {quality}{srtp}",
             self.codec, s.packets_sent, s.packets_received, s.packets_lost, s.loss_percent, s.jitter_ms
         )
     }
@@ -465,6 +522,12 @@ impl MediaReport {
             "r_factor": s.r_factor,
             "mos": s.mos,
             "recorded_seconds": self.recorded_seconds,
+            "srtp": self.srtp.suite.map(|suite| suite.name()),
+            "srtp_authenticated": self.srtp.authenticated,
+            "srtp_auth_failures": self.srtp.auth_failures,
+            "srtp_replays": self.srtp.replays,
+            "srtp_malformed": self.srtp.malformed,
+            "srtp_rtcp_dropped": self.srtp.rtcp_dropped,
         })
     }
 }
@@ -476,6 +539,7 @@ struct MediaTask {
     rtcp: Arc<UdpSocket>,
     voice: Voice,
     negotiated: Negotiated,
+    srtp: Protection,
     source: Source,
     record: Option<PathBuf>,
     cname: String,
@@ -493,6 +557,7 @@ impl MediaTask {
             rtcp,
             voice,
             mut negotiated,
+            mut srtp,
             source,
             record,
             cname,
@@ -540,7 +605,9 @@ impl MediaTask {
                         if encoder.encode(&frame, &mut payload).is_ok() {
                             packet.clear();
                             stream.send_audio_into(now, &payload, &mut packet);
-                            send(&rtp, &packet, negotiated.remote_rtp).await;
+                            if let Some(out) = srtp.outgoing_rtp(&packet) {
+                                send(&rtp, &out, negotiated.remote_rtp).await;
+                            }
                         }
                     }
                     decoded.clear();
@@ -563,7 +630,7 @@ impl MediaTask {
                     if record.is_some() {
                         recorded.extend_from_slice(&decoded);
                     }
-                    flush_stream(&mut stream, now, &rtp, &rtcp, &negotiated).await;
+                    flush_stream(&mut stream, now, &rtp, &rtcp, &negotiated, &mut srtp).await;
                     while let Some(event) = stream.poll_event(now) {
                         if let Some(digit) = event.digit {
                             let _ = events.send((call, MediaEvent::Dtmf(digit)));
@@ -573,7 +640,10 @@ impl MediaTask {
                 received = rtp.recv_from(&mut rtp_buf) => {
                     if let Ok((n, _from)) = received {
                         let now = Instant::now();
-                        if let Err(e) = stream.receive_rtp(now, &rtp_buf[..n]) {
+                        let Some(packet) = srtp.incoming_rtp(&rtp_buf[..n]) else {
+                            continue;
+                        };
+                        if let Err(e) = stream.receive_rtp(now, &packet) {
                             tracing::debug!(%call, error = %e, "RTP packet dropped");
                         }
                     }
@@ -581,7 +651,10 @@ impl MediaTask {
                 received = rtcp.recv_from(&mut rtcp_buf) => {
                     if let Ok((n, _from)) = received {
                         let now = Instant::now();
-                        if let Err(e) = stream.receive_rtcp(now, SystemTime::now(), &rtcp_buf[..n]) {
+                        let Some(packet) = srtp.incoming_rtcp(&rtcp_buf[..n]) else {
+                            continue;
+                        };
+                        if let Err(e) = stream.receive_rtcp(now, SystemTime::now(), &packet) {
                             tracing::debug!(%call, error = %e, "RTCP packet dropped");
                         }
                     }
@@ -591,7 +664,11 @@ impl MediaTask {
                         if n.codec.payload_type_number() != negotiated.codec.payload_type_number() {
                             tracing::warn!(%call, "codec change in a re-INVITE is not applied; keeping {}", negotiated.codec.encoding_name);
                         }
-                        negotiated = n;
+                        if let Err(e) = srtp.update(n.crypto.as_ref()) {
+                            // Checked when the exchange was read; keep the running keys.
+                            tracing::warn!(%call, error = %e, "new SRTP keys not applied");
+                        }
+                        negotiated = *n;
                     }
                     Some(Control::Dtmf(digits, reply)) => {
                         let now = Instant::now();
@@ -607,7 +684,15 @@ impl MediaTask {
             }
         };
         stream.close();
-        flush_stream(&mut stream, Instant::now(), &rtp, &rtcp, &negotiated).await;
+        flush_stream(
+            &mut stream,
+            Instant::now(),
+            &rtp,
+            &rtcp,
+            &negotiated,
+            &mut srtp,
+        )
+        .await;
         let recorded_seconds = recorded.len() as f64 / 8000.0;
         if let Some(path) = &record {
             let bytes = rtp::audio::wav::write(8000, &recorded);
@@ -619,6 +704,7 @@ impl MediaTask {
             codec: negotiated.codec.encoding_name.to_string(),
             stream: stream.report(),
             recorded_seconds,
+            srtp: srtp.counters().clone(),
         };
         if let Some(reply) = stop_reply {
             let _ = reply.send(report);
@@ -633,13 +719,20 @@ async fn flush_stream(
     rtp: &UdpSocket,
     rtcp: &UdpSocket,
     negotiated: &Negotiated,
+    srtp: &mut Protection,
 ) {
     while let Some(t) = stream.poll_transmit(now) {
         match t.channel {
-            Channel::Rtp => send(rtp, &t.bytes, negotiated.remote_rtp).await,
+            Channel::Rtp => {
+                if let Some(out) = srtp.outgoing_rtp(&t.bytes) {
+                    send(rtp, &out, negotiated.remote_rtp).await;
+                }
+            }
             Channel::Rtcp => {
-                if let Some(dest) = negotiated.remote_rtcp {
-                    send(rtcp, &t.bytes, dest).await;
+                if let (Some(dest), Some(out)) =
+                    (negotiated.remote_rtcp, srtp.outgoing_rtcp(&t.bytes))
+                {
+                    send(rtcp, &out, dest).await;
                 }
             }
         }

@@ -39,6 +39,7 @@ pub enum PhoneCommand {
   itsp phone --user alice --password s3cret --server example.com answer --record in.wav
   itsp phone --profile stick/phone.toml call +4684567890 --play hello.wav --duration 30
   itsp phone --user bob --password PASSWD --server example.com message alice 'lunch?'
+  itsp phone --user alice --password s3cret --server example.com --srtp offer call bob
 
 During a call, type: hold | resume | dtmf 123# | transfer TARGET | message TARGET TEXT | hangup")]
 pub struct PhoneArgs {
@@ -59,6 +60,23 @@ pub enum DtmfMode {
     Rfc4733,
     /// SIP INFO with `application/dtmf-relay`.
     Info,
+}
+
+/// SDES-SRTP (RFC 4568, RFC 3711): whether calls encrypt their media; `require` is
+/// baresip's `mediaenc=srtp-mand`, `offer` offers the same and also answers plain RTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpMode {
+    /// Plain RTP: offer RTP/AVP; an RTP/SAVP offer is refused (488), `a=crypto` on an
+    /// RTP/AVP offer ignored.
+    #[default]
+    Off,
+    /// Offer RTP/SAVP with AES_CM_128_HMAC_SHA1_80 and _32 keys; answer RTP/SAVP offers (and
+    /// RTP/AVP ones with `a=crypto`) with SRTP, plain RTP/AVP offers with plain RTP.
+    Offer,
+    /// SRTP or nothing: offer RTP/SAVP, and refuse (488) incoming offers without a usable
+    /// `a=crypto` line.
+    Require,
 }
 
 /// The SIP transport.
@@ -150,6 +168,14 @@ pub struct PhoneFlags {
     /// How to send DTMF.
     #[arg(long, value_enum, global = true)]
     pub dtmf_mode: Option<DtmfMode>,
+    /// Encrypt media with SDES-SRTP (RFC 4568): `off` plain RTP (refuses RTP/SAVP offers);
+    /// `offer` offers RTP/SAVP (AES_CM_128_HMAC_SHA1_80, then _32) and takes SRTP or plain
+    /// RTP offers as they come (baresip's optional `mediaenc=srtp`, RTP/AVP with
+    /// `a=crypto`, gets SRTP); `require` takes SRTP only, refusing plain offers with 488
+    /// (baresip's `mediaenc=srtp-mand`). The keys travel in the SDP: only as private as
+    /// the signalling (use TLS). Example: `--srtp offer`.
+    #[arg(long, value_enum, value_name = "off|offer|require", global = true)]
+    pub srtp: Option<SrtpMode>,
     /// Answer incoming calls after this many seconds (answer/listen, register).
     #[arg(long, value_name = "SECONDS", global = true)]
     pub answer_after: Option<f64>,
@@ -195,6 +221,7 @@ struct Profile {
     duration: Option<f64>,
     dtmf: Option<String>,
     dtmf_mode: Option<DtmfMode>,
+    srtp: Option<SrtpMode>,
     answer_after: Option<f64>,
     reject: Option<u16>,
     stun: Option<String>,
@@ -278,6 +305,8 @@ pub struct Settings {
     pub dtmf: Option<String>,
     /// DTMF method.
     pub dtmf_mode: DtmfMode,
+    /// SDES-SRTP of the calls' media.
+    pub srtp: SrtpMode,
     /// Seconds before answering an incoming call (`answer` defaults to 0; `register` and
     /// `call` refuse calls unless it is set).
     pub answer_after: Option<f64>,
@@ -414,6 +443,7 @@ impl PhoneFlags {
             duration: seconds("duration", self.duration.or(profile.duration))?,
             dtmf,
             dtmf_mode: self.dtmf_mode.or(profile.dtmf_mode).unwrap_or_default(),
+            srtp: self.srtp.or(profile.srtp).unwrap_or_default(),
             answer_after: seconds("answer-after", self.answer_after.or(profile.answer_after))?,
             reject,
             stun: self.stun.clone().or(profile.stun),

@@ -5,7 +5,8 @@
 //! - `codec_frame/decode/<codec>`: one payload back to samples.
 //! - `codec_frame/encode_decode/<codec>`: both, what a transcoding leg costs per frame.
 //!
-//! A call leg has 50 frames a second each way. Run with `cargo bench -p rtp --bench codec`.
+//! A call leg has 50 frames a second each way. Run with `cargo bench -p rtp@0.1.0 --bench codec`
+//! (`-p rtp` alone is ambiguous: webrtc-srtp brings the crates.io `rtp`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

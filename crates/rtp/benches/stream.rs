@@ -6,7 +6,8 @@
 //! - `parse/rtp`, `parse/rtcp`: the packet views alone (an RTP packet; an SR + SDES
 //!   compound walked to the end).
 //!
-//! Run with `cargo bench -p rtp --bench stream`.
+//! Run with `cargo bench -p rtp@0.1.0 --bench stream`
+//! (`-p rtp` alone is ambiguous: webrtc-srtp brings the crates.io `rtp`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

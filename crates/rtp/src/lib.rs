@@ -45,6 +45,7 @@
 //! | [`stream`] | [`MediaStream`]: one sans-IO RTP session (send, receive, RTCP, final [`Report`]) |
 //! | [`audio`] | WAV read/write, resampling, tone generation, Goertzel detection |
 //! | [`error`] | [`Error`]: what is wrong with an input |
+//! | [`srtp`] | SRTP/SRTCP protect and unprotect (RFC 3711) with SDES keys (RFC 4568 §6): suites, master keys, `inline:` key parameters |
 //! | [`codec`] | G.711 μ-law/A-law and GSM 06.10 encoders and decoders (RFC 3551 §4.5), loss concealment |
 
 pub mod audio;
@@ -56,6 +57,7 @@ pub mod ntp;
 pub mod packet;
 pub mod quality;
 pub mod rtcp;
+pub mod srtp;
 pub mod stats;
 pub mod stream;
 

@@ -5,9 +5,16 @@
 //! keeping the number and order of the offer's `m=` lines (§6). Formats are listed in the
 //! offer's order and with the offer's payload type numbers (§6.1), so the codec chosen is the
 //! offerer's most preferred one that we speak.
+//!
+//! SDES-SRTP (RFC 4568 §7.1.2, §7.1.3): [`LocalMedia::answer_srtp`] also accepts `RTP/SAVP`
+//! streams, answering the first `a=crypto` line the caller can use with the same tag and
+//! suite and a key of the caller's; an `RTP/SAVP` stream none of whose lines is usable is
+//! rejected like any other. [`process_answer`] pairs the answered line with the offered one
+//! of its tag.
 
 use crate::attribute::{parse_payload_type, Direction};
 use crate::codec::Codec;
+use crate::crypto::{Crypto, CryptoPair};
 use crate::error::SdpError;
 use crate::media::{MediaDescription, MediaLine};
 use crate::negotiated::{outcome, Negotiated};
@@ -35,6 +42,35 @@ impl LocalMedia {
         &self,
         offer: &SessionDescription,
     ) -> Result<(SessionDescription, Negotiated), SdpError> {
+        self.answer_with(offer, None)
+    }
+
+    /// The answer to `offer` with SDES-SRTP (RFC 4568 §7.1.2): like [`LocalMedia::answer`],
+    /// and an audio stream over `RTP/SAVP` is accepted too when one of its `a=crypto` lines is
+    /// usable: `choose` is asked about each line in the offer's order (the offerer's
+    /// preference) and returns our line for the first it can use — its suite with a fresh
+    /// key of ours —; the answer carries it with the offered tag and suite, and
+    /// [`Negotiated::crypto`] holds both lines. An `RTP/SAVP` stream with no usable line is
+    /// rejected with port 0 (§7.1.2), so an offer of nothing else fails with
+    /// [`SdpError::NoCommonCodec`] (→ 488).
+    ///
+    /// An `RTP/AVP` stream with `a=crypto` lines (best-effort SRTP, as baresip's optional
+    /// `srtp` offers it) is answered with a key the same way when a line is usable, else in
+    /// plain RTP; with `require`, a plain RTP/AVP stream is rejected: only SRTP is accepted.
+    pub fn answer_srtp(
+        &self,
+        offer: &SessionDescription,
+        require: bool,
+        choose: &mut dyn FnMut(&Crypto) -> Option<Crypto>,
+    ) -> Result<(SessionDescription, Negotiated), SdpError> {
+        self.answer_with(offer, Some(SrtpChoice { require, choose }))
+    }
+
+    fn answer_with(
+        &self,
+        offer: &SessionDescription,
+        mut srtp: Option<SrtpChoice<'_>>,
+    ) -> Result<(SessionDescription, Negotiated), SdpError> {
         let mut answer = self.session()?;
         if let Some(timing) = offer.timing() {
             answer.set_timing(timing);
@@ -42,7 +78,7 @@ impl LocalMedia {
         let mut negotiated = None;
         for (index, offered) in offer.media().iter().enumerate() {
             let accepted = match negotiated {
-                None => self.accept(offer, index, offered)?,
+                None => self.accept(offer, index, offered, srtp.as_mut())?,
                 Some(_) => None,
             };
             match accepted {
@@ -63,10 +99,36 @@ impl LocalMedia {
         offer: &SessionDescription,
         index: usize,
         offered: &MediaDescription,
+        srtp: Option<&mut SrtpChoice<'_>>,
     ) -> Result<Option<(MediaDescription, Negotiated)>, SdpError> {
-        if !is_audio_rtp(offered) || offered.port() == 0 {
+        if offered.media_type() != "audio" || offered.port() == 0 {
             return Ok(None);
         }
+        let crypto = match srtp {
+            None if is_audio_rtp(offered) => None,
+            None => return Ok(None),
+            Some(choice) if is_audio_rtp(offered) || offered.is_srtp() => {
+                // A tag names one line (RFC 4568 §6.1): a repeated tag's later lines are
+                // not considered, as the offerer would read its first one.
+                let mut tags = Vec::new();
+                let chosen = offered.cryptos().find_map(|theirs| {
+                    if tags.contains(&theirs.tag) {
+                        return None;
+                    }
+                    tags.push(theirs.tag);
+                    let mut ours = (choice.choose)(&theirs)?;
+                    ours.tag = theirs.tag;
+                    ours.suite.clone_from(&theirs.suite);
+                    Some(CryptoPair { ours, theirs })
+                });
+                match chosen {
+                    Some(pair) => Some(pair),
+                    None if offered.is_srtp() || choice.require => return Ok(None),
+                    None => None,
+                }
+            }
+            Some(_) => return Ok(None),
+        };
         // Formats both speak, in the offer's order: the peer's view (for the outcome) and
         // ours under the peer's number (for the answer).
         let mut theirs = Vec::new();
@@ -85,17 +147,25 @@ impl LocalMedia {
             theirs.push(remote);
         }
         let direction = answer_direction(offer.effective_direction(offered), self.direction);
-        let Some(outcome) = outcome(offer, index, theirs, direction) else {
+        let Some(mut outcome) = outcome(offer, index, theirs, direction) else {
             return Ok(None);
         };
-        let section = self.audio_section(self.rtp_port, &ours, direction)?;
+        let lines: Vec<Crypto> = crypto.iter().map(|pair| pair.ours.clone()).collect();
+        let section =
+            self.audio_section(self.rtp_port, &ours, direction, offered.proto(), &lines)?;
+        outcome.crypto = crypto;
         Ok(Some((section, outcome)))
     }
 }
 
 /// Reads the answer to our `offer` (RFC 3264 §6, §7): the first stream the answer accepts
-/// (non-zero port) that is audio over RTP/AVP with a voice codec we offered gives the
-/// outcome. Our direction is the one we offered, limited to the reverse of the answer's.
+/// (non-zero port) that is audio over RTP/AVP or RTP/SAVP with a voice codec we offered gives
+/// the outcome. Our direction is the one we offered, limited to the reverse of the answer's.
+///
+/// With SDES-SRTP (RFC 4568 §7.1.3, §7.5) the answer's `a=crypto` line must carry the tag and
+/// suite of one of our lines; [`Negotiated::crypto`] pairs the two. An `RTP/SAVP` stream
+/// accepted without one fails with [`SdpError::Crypto`], as does a suite that differs from
+/// the offered line's; a tag we did not offer is [`SdpError::NotOffered`].
 ///
 /// Fails when the answer has another number of `m=` lines
 /// ([`SdpError::MediaCountMismatch`]), changes a stream's media type or transport, or
@@ -144,16 +214,61 @@ pub fn process_answer(
                 (None, None) => {}
             }
         }
-        if negotiated.is_some() || !is_audio_rtp(offered) || offered.port() == 0 {
+        if negotiated.is_some()
+            || !(is_audio_rtp(offered) || offered.media_type() == "audio" && offered.is_srtp())
+            || offered.port() == 0
+        {
             continue;
         }
+        let crypto = answered_crypto(index, offered, answered)?;
         let direction = answer_direction(
             answer.effective_direction(answered),
             offer.media_direction(offered),
         );
-        negotiated = outcome(answer, index, agreed, direction);
+        negotiated = outcome(answer, index, agreed, direction).map(|mut n| {
+            n.crypto = crypto;
+            n
+        });
     }
     negotiated.ok_or(SdpError::NoCommonCodec)
+}
+
+/// The `a=crypto` pair of an accepted stream of our offer (RFC 4568 §7.1.3): none for plain
+/// RTP, else the answer's line and our line of the same tag.
+fn answered_crypto(
+    index: usize,
+    offered: &MediaDescription,
+    answered: &MediaDescription,
+) -> Result<Option<CryptoPair>, SdpError> {
+    let Some(theirs) = answered.cryptos().next() else {
+        return if offered.is_srtp() {
+            Err(SdpError::Crypto(
+                "the answer accepts RTP/SAVP without an a=crypto line",
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let Some(ours) = offered.cryptos().find(|c| c.tag == theirs.tag) else {
+        return Err(SdpError::NotOffered {
+            index,
+            what: "crypto tag",
+            value: theirs.tag.to_string(),
+        });
+    };
+    if !ours.suite.eq_ignore_ascii_case(&theirs.suite) {
+        return Err(SdpError::Crypto(
+            "the answer's a=crypto suite differs from the offered line of its tag",
+        ));
+    }
+    Ok(Some(CryptoPair { ours, theirs }))
+}
+
+/// The caller's part in an SRTP answer: whether plain RTP is refused, and which offered
+/// `a=crypto` lines it can use.
+struct SrtpChoice<'a> {
+    require: bool,
+    choose: &'a mut dyn FnMut(&Crypto) -> Option<Crypto>,
 }
 
 /// Whether the answer's `format` is one of the offered section's: the same text, or for RTP
@@ -592,5 +707,227 @@ mod tests {
         let n = process_answer(&offer, &held).unwrap();
         assert!(n.remote_hold);
         assert_eq!(n.direction, Direction::Inactive);
+    }
+
+    const KEY_A: &str = "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+    const KEY_B: &str = "inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+    const SHA1_80: &str = "AES_CM_128_HMAC_SHA1_80";
+    const SHA1_32: &str = "AES_CM_128_HMAC_SHA1_32";
+
+    /// An offer with one audio stream over `proto` and `media_extra` lines.
+    fn srtp_offer(proto: &str, media_extra: &str) -> SessionDescription {
+        SessionDescription::parse(&format!(
+            "v=0\r\no=- 5 5 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+             m=audio 20000 {proto} 0\r\n{media_extra}"
+        ))
+        .unwrap()
+    }
+
+    /// A chooser that takes the suites in `usable` and answers with KEY_B.
+    fn chooser(usable: &'static [&'static str]) -> impl FnMut(&Crypto) -> Option<Crypto> {
+        move |offered: &Crypto| {
+            usable
+                .contains(&offered.suite.as_str())
+                .then(|| Crypto::new(99, &offered.suite, KEY_B))
+        }
+    }
+
+    #[test]
+    fn srtp_offer_uses_rtp_savp_with_one_line_per_suite() {
+        let mut l = phone();
+        l.codecs = vec![Codec::PCMU];
+        l.crypto = vec![
+            Crypto::new(1, SHA1_80, KEY_A),
+            Crypto::new(2, SHA1_32, KEY_A),
+        ];
+        let text = l.offer().unwrap().to_string();
+        assert!(text.ends_with(&format!(
+            "m=audio 40000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n\
+             a=crypto:1 {SHA1_80} {KEY_A}\r\na=crypto:2 {SHA1_32} {KEY_A}\r\na=sendrecv\r\n"
+        )));
+        let sdp = SessionDescription::parse(&text).unwrap();
+        assert!(sdp.media()[0].is_srtp());
+        assert_eq!(sdp.media()[0].cryptos().collect::<Vec<_>>(), l.crypto);
+    }
+
+    #[test]
+    fn answer_picks_the_first_usable_line_with_its_tag_and_our_key() {
+        let offer = srtp_offer(
+            "RTP/SAVP",
+            &format!(
+                "a=crypto:7 AEAD_AES_256_GCM inline:x\r\n\
+                 a=crypto:1 {SHA1_80} {KEY_A}\r\na=crypto:2 {SHA1_32} {KEY_A}\r\n"
+            ),
+        );
+        let (answer, n) = phone()
+            .answer_srtp(&offer, false, &mut chooser(&[SHA1_80, SHA1_32]))
+            .unwrap();
+        let m = &answer.media()[0];
+        assert_eq!(m.proto(), "RTP/SAVP");
+        assert_eq!(
+            m.cryptos().collect::<Vec<_>>(),
+            [Crypto::new(1, SHA1_80, KEY_B)]
+        );
+        let pair = n.crypto.clone().unwrap();
+        assert_eq!(pair.ours, Crypto::new(1, SHA1_80, KEY_B));
+        assert_eq!(pair.theirs, Crypto::new(1, SHA1_80, KEY_A));
+        // The offerer reads the same pair the other way round.
+        let theirs = process_answer(&offer, &answer).unwrap();
+        let back = theirs.crypto.unwrap();
+        assert_eq!((back.ours, back.theirs), (pair.theirs, pair.ours));
+
+        // Only the 32-bit suite usable: its line (tag 2) is answered.
+        let (answer, n) = phone()
+            .answer_srtp(&offer, false, &mut chooser(&[SHA1_32]))
+            .unwrap();
+        assert_eq!(
+            answer.media()[0].cryptos().collect::<Vec<_>>(),
+            [Crypto::new(2, SHA1_32, KEY_B)]
+        );
+        assert_eq!(n.crypto.map(|p| p.theirs.tag), Some(2));
+
+        // A repeated tag: only its first line counts (here an unusable one).
+        let repeated = srtp_offer(
+            "RTP/SAVP",
+            &format!("a=crypto:1 {SHA1_32} {KEY_A}\r\na=crypto:1 {SHA1_80} {KEY_A}\r\n"),
+        );
+        assert_eq!(
+            phone().answer_srtp(&repeated, false, &mut chooser(&[SHA1_80])),
+            Err(SdpError::NoCommonCodec)
+        );
+    }
+
+    #[test]
+    fn savp_offer_without_a_usable_line_is_refused() {
+        let unusable = srtp_offer("RTP/SAVP", "a=crypto:1 AEAD_AES_256_GCM inline:x\r\n");
+        assert_eq!(
+            phone().answer_srtp(&unusable, false, &mut chooser(&[SHA1_80])),
+            Err(SdpError::NoCommonCodec)
+        );
+        let no_lines = srtp_offer("RTP/SAVP", "");
+        assert_eq!(
+            phone().answer_srtp(&no_lines, false, &mut chooser(&[SHA1_80])),
+            Err(SdpError::NoCommonCodec)
+        );
+        // Without SRTP (a plain answer) an RTP/SAVP offer is refused whatever its keys.
+        let usable = srtp_offer("RTP/SAVP", &format!("a=crypto:1 {SHA1_80} {KEY_A}\r\n"));
+        assert_eq!(phone().answer(&usable), Err(SdpError::NoCommonCodec));
+        // The refused stream keeps its place with port 0; a plain one after it is taken.
+        let two = SessionDescription::parse(
+            "v=0\r\no=- 5 5 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+             m=audio 20000 RTP/SAVP 0\r\na=crypto:1 AEAD_AES_256_GCM inline:x\r\n\
+             m=audio 20002 RTP/AVP 0\r\n",
+        )
+        .unwrap();
+        let (answer, n) = phone()
+            .answer_srtp(&two, false, &mut chooser(&[SHA1_80]))
+            .unwrap();
+        assert_eq!(answer.media()[0].port(), 0);
+        assert_eq!(answer.media()[0].proto(), "RTP/SAVP");
+        assert_eq!(answer.media()[1].port(), 40000);
+        assert_eq!((n.media_index, n.crypto), (1, None));
+    }
+
+    #[test]
+    fn plain_offers_under_srtp_policies() {
+        let plain = srtp_offer("RTP/AVP", "");
+        let (answer, n) = phone()
+            .answer_srtp(&plain, false, &mut chooser(&[SHA1_80]))
+            .unwrap();
+        assert_eq!(answer.media()[0].proto(), "RTP/AVP");
+        assert_eq!(n.crypto, None);
+        assert_eq!(answer.media()[0].cryptos().count(), 0);
+        assert_eq!(
+            phone().answer_srtp(&plain, true, &mut chooser(&[SHA1_80])),
+            Err(SdpError::NoCommonCodec)
+        );
+        // Best-effort SRTP: RTP/AVP with a=crypto is answered with a key, in RTP/AVP.
+        let best_effort = srtp_offer("RTP/AVP", &format!("a=crypto:3 {SHA1_32} {KEY_A}\r\n"));
+        let (answer, n) = phone()
+            .answer_srtp(&best_effort, true, &mut chooser(&[SHA1_32]))
+            .unwrap();
+        assert_eq!(answer.media()[0].proto(), "RTP/AVP");
+        assert_eq!(
+            n.crypto.map(|p| p.ours),
+            Some(Crypto::new(3, SHA1_32, KEY_B))
+        );
+        // A plain answer ignores the lines.
+        let (answer, n) = phone().answer(&best_effort).unwrap();
+        assert_eq!((answer.media()[0].cryptos().count(), n.crypto), (0, None));
+    }
+
+    #[test]
+    fn offerer_checks_the_answered_line() {
+        let mut l = phone();
+        l.crypto = vec![
+            Crypto::new(1, SHA1_80, KEY_A),
+            Crypto::new(2, SHA1_32, KEY_A),
+        ];
+        let offer = l.offer().unwrap();
+        let answer = |proto: &str, extra: &str| {
+            SessionDescription::parse(&format!(
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 203.0.113.20\r\nt=0 0\r\n\
+                 m=audio 30000 {proto} 0\r\n{extra}"
+            ))
+            .unwrap()
+        };
+        let good = process_answer(
+            &offer,
+            &answer("RTP/SAVP", &format!("a=crypto:2 {SHA1_32} {KEY_B}\r\n")),
+        )
+        .unwrap();
+        assert_eq!(
+            good.crypto,
+            Some(CryptoPair {
+                ours: Crypto::new(2, SHA1_32, KEY_A),
+                theirs: Crypto::new(2, SHA1_32, KEY_B),
+            })
+        );
+        assert_eq!(
+            process_answer(&offer, &answer("RTP/SAVP", "")),
+            Err(SdpError::Crypto(
+                "the answer accepts RTP/SAVP without an a=crypto line"
+            ))
+        );
+        assert_eq!(
+            process_answer(
+                &offer,
+                &answer("RTP/SAVP", &format!("a=crypto:5 {SHA1_32} {KEY_B}\r\n"))
+            ),
+            Err(SdpError::NotOffered {
+                index: 0,
+                what: "crypto tag",
+                value: "5".into()
+            })
+        );
+        assert!(matches!(
+            process_answer(
+                &offer,
+                &answer("RTP/SAVP", &format!("a=crypto:1 {SHA1_32} {KEY_B}\r\n"))
+            ),
+            Err(SdpError::Crypto(_))
+        ));
+        assert!(matches!(
+            process_answer(&offer, &answer("RTP/AVP", "")),
+            Err(SdpError::NotOffered {
+                what: "transport",
+                ..
+            })
+        ));
+        assert_eq!(SdpError::Crypto("x").status_code(), 488);
+    }
+
+    #[test]
+    fn a_malformed_crypto_line_is_a_parse_error_with_its_line() {
+        let err = SessionDescription::parse(
+            "v=0\r\no=- 5 5 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+             m=audio 20000 RTP/SAVP 0\r\na=crypto:one AES_CM_128_HMAC_SHA1_80 inline:x\r\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line(), Some(7));
+        assert_eq!(
+            err.to_string(),
+            "line 7: bad a=crypto attribute: tag is not 1 to 9 digits"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Typed views of the attributes a phone and a relay act on: `rtpmap` and `fmtp` (RFC 8866
 //! §6.6, §6.15), `ptime` and `maxptime` (§6.4, §6.5), the direction attributes (§6.7, RFC
-//! 3264 §5.1) and `rtcp` (RFC 3605).
+//! 3264 §5.1), `rtcp` (RFC 3605) and `crypto` (RFC 4568, in [`crate::crypto`]).
 //!
 //! The parser checks these attributes when it reads a description, so a description that
 //! parsed has only well-formed ones; the views below read them again on demand.
@@ -285,6 +285,7 @@ pub(crate) fn check_attribute(text: &str) -> Result<(), LineError> {
         "rtpmap" => RtpMap::parse(needs_value()?).map(|_| ()),
         "fmtp" => Fmtp::parse(needs_value()?).map(|_| ()),
         "rtcp" => Rtcp::parse(needs_value()?).map(|_| ()),
+        "crypto" => crate::crypto::Crypto::parse(needs_value()?).map(|_| ()),
         "ptime" | "maxptime" => parse_packet_time(needs_value()?)
             .map(|_| ())
             .ok_or(LineError::attribute(name, "not a positive number of ms")),

@@ -60,7 +60,7 @@ pub enum LineError {
     #[error("bad m= line: {0}")]
     BadMedia(&'static str),
     /// An `a=` line is malformed: a bad attribute name, or a bad value of an attribute this
-    /// crate interprets (`rtpmap`, `fmtp`, `ptime`, `maxptime`, `rtcp`).
+    /// crate interprets (`rtpmap`, `fmtp`, `ptime`, `maxptime`, `rtcp`, `crypto`).
     #[error("bad a={attribute} attribute: {reason}")]
     BadAttribute {
         /// The attribute name (empty when the name itself is missing).
@@ -120,6 +120,11 @@ pub enum SdpError {
     /// Acceptable Here`.
     #[error("no common codec")]
     NoCommonCodec,
+    /// The SRTP keys of an exchange do not fit (RFC 4568 §7.5): an answer that accepts an
+    /// `RTP/SAVP` stream without an `a=crypto` line, or with one whose suite differs from
+    /// the offered line of its tag. The call cannot go on: `488 Not Acceptable Here`.
+    #[error("SRTP: {0}")]
+    Crypto(&'static str),
     /// The answer has a different number of m= lines than the offer (RFC 3264 §6).
     #[error("answer has {answer} media sections, the offer had {offer}")]
     MediaCountMismatch {
@@ -151,6 +156,7 @@ impl SdpError {
             SdpError::NotUtf8 { .. } | SdpError::Parse { .. } => 400,
             SdpError::Invalid(_) | SdpError::BadCodecList(_) => 500,
             SdpError::NoCommonCodec
+            | SdpError::Crypto(_)
             | SdpError::MediaCountMismatch { .. }
             | SdpError::NotOffered { .. } => 488,
         }

@@ -34,6 +34,7 @@
 //! | [`origin`] | the `o=` line, RFC 8866 §5.2 |
 //! | [`connection`] | the `c=` line, RFC 8866 §5.7; the RFC 2543 hold address |
 //! | [`attribute`] | `rtpmap`, `fmtp`, `ptime`, `maxptime`, direction, `rtcp` (RFC 3605) |
+//! | [`crypto`] | `a=crypto` (RFC 4568 §9.1): SDES key lines of SRTP streams, [`Crypto`] and [`CryptoPair`] |
 //! | [`media`] | media sections: the `m=` line and its typed attribute views |
 //! | [`session`] | [`SessionDescription`]: parse, serialize, session-level views, fallbacks |
 //! | [`rewrite`] | in-place edits for a relay: addresses, ports, `a=rtcp`, direction, o= version |
@@ -47,6 +48,7 @@ pub mod answer;
 pub mod attribute;
 pub mod codec;
 pub mod connection;
+pub mod crypto;
 pub mod error;
 pub mod line;
 pub mod media;
@@ -59,6 +61,7 @@ pub mod session;
 pub use attribute::{Direction, Fmtp, Rtcp, RtpMap};
 pub use codec::{Codec, PayloadType};
 pub use connection::Connection;
+pub use crypto::{Crypto, CryptoPair};
 pub use error::{LineError, SdpError};
 pub use line::{Attribute, Line};
 pub use media::{MediaDescription, MediaLine};

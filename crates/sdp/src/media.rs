@@ -8,6 +8,7 @@ use crate::attribute::{
     parse_packet_time, parse_payload_type, parse_port, Direction, Fmtp, Rtcp, RtpMap,
 };
 use crate::connection::Connection;
+use crate::crypto::{Crypto, SECURE_AUDIO_PROTO};
 use crate::error::{LineError, SdpError};
 use crate::line::{self, is_digits, is_token, Attribute, Line};
 
@@ -260,6 +261,18 @@ impl MediaDescription {
         self.attribute("rtcp")
             .and_then(|a| a.value)
             .and_then(|v| Rtcp::parse(v).ok())
+    }
+
+    /// The `a=crypto` attributes (RFC 4568 §9.1), in order.
+    pub fn cryptos(&self) -> impl Iterator<Item = Crypto> + '_ {
+        self.attributes()
+            .filter(|a| a.name == "crypto")
+            .filter_map(|a| a.value.and_then(|v| Crypto::parse(v).ok()))
+    }
+
+    /// Whether the section is an SRTP stream: its transport is `RTP/SAVP` (RFC 4568).
+    pub fn is_srtp(&self) -> bool {
+        self.proto().eq_ignore_ascii_case(SECURE_AUDIO_PROTO)
     }
 
     /// `a=rtcp-mux`: RTP and RTCP share one port (RFC 5761 §5.1.1).

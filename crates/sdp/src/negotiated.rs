@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::attribute::{parse_packet_time, Direction};
 use crate::codec::Codec;
+use crate::crypto::CryptoPair;
 use crate::media::MediaDescription;
 use crate::session::SessionDescription;
 
@@ -40,6 +41,9 @@ pub struct Negotiated {
     /// Whether the peer put the stream on hold: `sendonly`, `inactive`, or the RFC 2543 hold
     /// address `c=0.0.0.0` (RFC 3264 §8.4).
     pub remote_hold: bool,
+    /// The SDES-SRTP keys of the stream (RFC 4568), when it is SRTP: our `a=crypto` line
+    /// (our key: what we send) and the peer's (what we receive). `None` for plain RTP.
+    pub crypto: Option<CryptoPair>,
 }
 
 impl SessionDescription {
@@ -119,6 +123,7 @@ pub(crate) fn outcome(
         direction: ours,
         remote_direction: remote.media_direction(media),
         remote_hold: remote.is_on_hold(media),
+        crypto: None,
     })
 }
 

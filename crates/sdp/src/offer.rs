@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::attribute::{format_packet_time, Direction, Rtcp};
 use crate::codec::Codec;
+use crate::crypto::{Crypto, SECURE_AUDIO_PROTO};
 use crate::error::SdpError;
 use crate::media::{MediaDescription, MediaLine};
 use crate::origin::Origin;
@@ -37,6 +38,11 @@ pub struct LocalMedia {
     /// Where we receive RTCP, written as `a=rtcp` (RFC 3605) when set; without it the peer
     /// uses the RTP port + 1.
     pub rtcp: Option<Rtcp>,
+    /// SDES-SRTP (RFC 4568): the `a=crypto` lines of our offers, one per suite we support
+    /// with distinct tags, most preferred first, each with a fresh key of ours (§7.1.1).
+    /// When there are any, the offered stream is `RTP/SAVP`; when empty, `RTP/AVP`. Answers
+    /// do not use them: see [`LocalMedia::answer_srtp`].
+    pub crypto: Vec<Crypto>,
     /// The `o=` session id (RFC 8866 §5.2), chosen by the caller.
     pub session_id: u64,
     /// The `o=` session version; see [`LocalMedia::reoffer`] for later offers.
@@ -64,6 +70,7 @@ impl LocalMedia {
             direction: Direction::SendRecv,
             ptime: Some(Duration::from_millis(20)),
             rtcp: None,
+            crypto: Vec::new(),
             session_id,
             session_version,
             username: "-".to_owned(),
@@ -73,12 +80,24 @@ impl LocalMedia {
 
     /// The offer (RFC 3264 §5): one `m=audio` line with every codec, `a=rtpmap` for each
     /// (static ones too, for peers that need them), `a=fmtp` where a codec has parameters,
-    /// then `a=ptime`, `a=rtcp` and the direction. Fails when the codec list is empty, holds
+    /// then `a=ptime`, `a=rtcp`, our `a=crypto` lines and the direction; `RTP/SAVP` when we
+    /// offer keys ([`LocalMedia::crypto`], RFC 4568 §7.1.1), else `RTP/AVP`. Fails when the codec list is empty, holds
     /// no voice codec, or puts two codecs on one payload type number.
     pub fn offer(&self) -> Result<SessionDescription, SdpError> {
         check_codecs(&self.codecs)?;
         let mut sdp = self.session()?;
-        let section = self.audio_section(self.rtp_port, &self.codecs, self.direction)?;
+        let proto = if self.crypto.is_empty() {
+            AUDIO_PROTO
+        } else {
+            SECURE_AUDIO_PROTO
+        };
+        let section = self.audio_section(
+            self.rtp_port,
+            &self.codecs,
+            self.direction,
+            proto,
+            &self.crypto,
+        )?;
         sdp.push_media(section)?;
         Ok(sdp)
     }
@@ -102,19 +121,21 @@ impl LocalMedia {
         Ok(sdp)
     }
 
-    /// An audio section on `port` with `codecs` (numbered as given) and `direction`, with our
-    /// ptime and rtcp.
+    /// An audio section on `port` over `proto` with `codecs` (numbered as given), our ptime
+    /// and rtcp, the `crypto` lines and `direction`.
     pub(crate) fn audio_section(
         &self,
         port: u16,
         codecs: &[Codec],
         direction: Direction,
+        proto: &str,
+        crypto: &[Crypto],
     ) -> Result<MediaDescription, SdpError> {
         let mut section = MediaDescription::new(MediaLine {
             media: "audio".to_owned(),
             port,
             port_count: None,
-            proto: AUDIO_PROTO.to_owned(),
+            proto: proto.to_owned(),
             formats: codecs
                 .iter()
                 .map(|c| c.payload_type_number().to_string())
@@ -133,6 +154,9 @@ impl LocalMedia {
         }
         if let Some(rtcp) = self.rtcp {
             section.set_rtcp(rtcp);
+        }
+        for line in crypto {
+            section.add_attribute("crypto", Some(&line.to_string()))?;
         }
         section.set_direction(direction);
         Ok(section)

@@ -1,6 +1,6 @@
 //! Golden session descriptions in `tests/data/`: offers and answers modelled on real phones
 //! and servers (X-Lite, Minisip and SER from seed 000, X-Lite 5 and FreeSWITCH from seed 002,
-//! baresip, linphone, Asterisk, a Cisco phone on hold, a browser, a T.38 fax re-INVITE, an
+//! baresip, an SDES-SRTP phone, linphone, Asterisk, a Cisco phone on hold, a browser, a T.38 fax re-INVITE, an
 //! RFC 8866-style multicast session), the malformed ones in `tests/data/malformed/` with the
 //! error each must give, and our answers to some offers in `tests/data/answers/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sdp::answer::process_answer;
-use sdp::{Codec, Direction, LineError, LocalMedia, SdpError, SessionDescription};
+use sdp::{Codec, Crypto, Direction, LineError, LocalMedia, SdpError, SessionDescription};
 
 fn data(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,6 +75,10 @@ fn malformed_expectations() -> Vec<(&'static str, SdpError)> {
         reason,
     };
     vec![
+        (
+            "crypto-no-key-method.sdp",
+            at(7, attribute("crypto", "key-param is not <method>:<info>")),
+        ),
         ("missing-v.sdp", at(1, LineError::MissingVersion)),
         ("s-before-o.sdp", at(2, LineError::MissingOrigin)),
         ("missing-s.sdp", at(3, LineError::MissingSessionName)),
@@ -329,6 +333,35 @@ fn our_answers_to_golden_offers() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn sdes_srtp_offer_answered_with_its_first_usable_line() {
+    let offer = load("sdes-srtp-offer.sdp");
+    let m = &offer.media()[0];
+    assert!(m.is_srtp());
+    let lines: Vec<Crypto> = m.cryptos().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[1].inline_key(),
+        Some("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk|2^31")
+    );
+    // A plain phone refuses it; one that takes only the 80-bit suite answers tag 2.
+    assert_eq!(phone().answer(&offer), Err(SdpError::NoCommonCodec));
+    let ours = "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw";
+    let mut choose =
+        |c: &Crypto| (c.suite == "AES_CM_128_HMAC_SHA1_80").then(|| Crypto::new(0, &c.suite, ours));
+    let (answer, n) = phone().answer_srtp(&offer, true, &mut choose).unwrap();
+    let text = answer.to_string();
+    assert!(
+        text.contains("m=audio 40000 RTP/SAVP 0 8 101\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 {ours}\r\n")),
+        "{text}"
+    );
+    assert_eq!(n.crypto.map(|p| p.theirs), Some(lines[1].clone()));
 }
 
 #[test]

@@ -62,6 +62,17 @@ impl Drop for Baresip {
     }
 }
 
+/// What a baresip runs with besides its account: TLS, MWI, media encryption.
+#[derive(Default)]
+struct Extras<'a> {
+    /// Register over TLS trusting this certificate.
+    tls_ca: Option<&'a Path>,
+    /// Load the `mwi` module and subscribe to the account's message summary.
+    mwi: bool,
+    /// The account's `mediaenc` (e.g. `srtp-mand`), with the `srtp` module.
+    mediaenc: Option<&'a str>,
+}
+
 impl Baresip {
     /// Starts baresip as `user` of [`DOMAIN`] registering through `server`, answering calls
     /// at once, playing `source` (an 8 kHz mono WAV) into every call, with `args` added
@@ -73,14 +84,36 @@ impl Baresip {
         source: &Path,
         args: &[&str],
     ) -> Self {
-        Baresip::launch(server, None, user, password, source, args, false)
+        Baresip::launch(server, user, password, source, args, Extras::default())
+    }
+
+    /// [`Baresip::start`] with the account's `mediaenc` (e.g. `srtp-mand`), which loads the
+    /// `srtp` module.
+    #[allow(dead_code)]
+    pub fn start_with(
+        server: SocketAddr,
+        user: &str,
+        password: &str,
+        source: &Path,
+        args: &[&str],
+        mediaenc: Option<&str>,
+    ) -> Self {
+        let extras = Extras {
+            mediaenc,
+            ..Extras::default()
+        };
+        Baresip::launch(server, user, password, source, args, extras)
     }
 
     /// As [`Baresip::start`], with the `mwi` module: once registered, baresip subscribes
     /// to its own address's `message-summary` (RFC 3842) and `menu` prints each NOTIFY's
     /// body after a line `----- MWI for AOR -----`.
     pub fn start_mwi(server: SocketAddr, user: &str, password: &str, source: &Path) -> Self {
-        Baresip::launch(server, None, user, password, source, &[], true)
+        let extras = Extras {
+            mwi: true,
+            ..Extras::default()
+        };
+        Baresip::launch(server, user, password, source, &[], extras)
     }
 
     /// As [`Baresip::start`], over TLS to `server`, trusting the certificate in `ca`.
@@ -91,20 +124,34 @@ impl Baresip {
         password: &str,
         source: &Path,
     ) -> Self {
-        Baresip::launch(server, Some(ca), user, password, source, &[], false)
+        let extras = Extras {
+            tls_ca: Some(ca),
+            ..Extras::default()
+        };
+        Baresip::launch(server, user, password, source, &[], extras)
     }
 
-    /// Starts baresip: over UDP, or over TLS trusting `tls_ca`.
+    /// Starts baresip: over UDP, or as `extras` say.
     fn launch(
         server: SocketAddr,
-        tls_ca: Option<&Path>,
         user: &str,
         password: &str,
         source: &Path,
         args: &[&str],
-        mwi: bool,
+        extras: Extras<'_>,
     ) -> Self {
         require_baresip();
+        let Extras {
+            tls_ca,
+            mwi,
+            mediaenc,
+        } = extras;
+        if mediaenc.is_some() {
+            assert!(
+                Path::new(MODULE_PATH).join("srtp.so").exists(),
+                "baresip's module srtp is missing: {INSTALL_HINT}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
         let heard = dir.path().join("heard");
         std::fs::create_dir(&heard).unwrap();
@@ -132,8 +179,13 @@ impl Baresip {
              module\t\t\tsndfile.so\n\
              module_tmp\t\taccount.so\n\
              module_app\t\tmenu.so\n\
-             {mwi_module}",
+             {mwi_module}{srtp_module}",
             mwi_module = if mwi { "module_app\t\tmwi.so\n" } else { "" },
+            srtp_module = if mediaenc.is_some() {
+                "module\t\t\tsrtp.so\n"
+            } else {
+                ""
+            },
             source = source.display(),
             heard = heard.display(),
         );
@@ -148,8 +200,11 @@ impl Baresip {
         std::fs::write(dir.path().join("config"), config).unwrap();
         let account = format!(
             "<sip:{user}@{DOMAIN}{uri_params}>;auth_pass={password};outbound=\"{outbound}\";\
-             answermode=auto;audio_codecs=pcmu,pcma;regint=600;mwi={mwi}\n",
+             answermode=auto;audio_codecs=pcmu,pcma;regint=600;mwi={mwi}{mediaenc}\n",
             mwi = if mwi { "yes" } else { "no" },
+            mediaenc = mediaenc
+                .map(|m| format!(";mediaenc={m}"))
+                .unwrap_or_default(),
         );
         std::fs::write(dir.path().join("accounts"), account).unwrap();
 

@@ -28,6 +28,13 @@ REGISTERs per CPU-second of the server (user+system time of its processes, from
             same as VmRSS) summed over the server's processes, from /proc/PID/status and
             /proc/PID/smaps_rollup, 2 s after the last REGISTER. Printed per 100k bindings.
 
+With --tls the no-auth part runs over TLS instead: Kamailio with its tls module
+(kamailio-proxy.cfg with a tls: listener on 127.0.0.1:5090, 2 TCP workers) and itsp
+serve with a tls: listener on 127.0.0.1:5071, both with the same self-signed certificate
+(openssl); each sipp opens one TCP connection (-t t1) to a local stunnel that carries it
+over TLS to the server (stunnel's CPU, like sipp's, is the load generator's). Needs
+stunnel4, openssl and kamailio-tls-modules.
+
 Figure = successful calls / CPU-seconds of the server during the sipp run. Prints a
 Markdown table with the ratio itsp/Kamailio.
 
@@ -62,6 +69,7 @@ Options:
                     is one source sending thousands a second); a number far above the load
                     (e.g. 1000000000) keeps the guard's counting on without a ban, to
                     measure what the guards cost (the auth part: its source is not trusted)
+  --tls             the no-auth part over TLS (see above); implies --only noauth
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 
@@ -70,7 +78,7 @@ EOF
 }
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
-parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0
+parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0 tls=0
 mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -92,6 +100,7 @@ while [ $# -gt 0 ]; do
     --itsp-log) itsp_log=$2; shift 2 ;;
     --sync-to-disk) sync_to_disk=1; shift ;;
     --pike) pike=$2; shift 2 ;;
+    --tls) tls=1; parts=noauth; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -116,6 +125,11 @@ command -v kamailio >/dev/null || missing+=(kamailio)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v python3 >/dev/null || missing+=(python3)
 command -v ss >/dev/null || missing+=(iproute2)
+if [ "$tls" = 1 ]; then
+  command -v stunnel4 >/dev/null || missing+=(stunnel4)
+  command -v openssl >/dev/null || missing+=(openssl)
+  [ -e "$kam_modules/tls.so" ] || missing+=(kamailio-tls-modules)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "missing: apt-get install ${missing[*]}" >&2
   exit 1
@@ -168,14 +182,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_udp() { # PORT PID: wait until PORT is bound (at most 15 s) while PID lives
-  local i
+wait_udp() { # PORT PID [-t]: wait until udp (with -t: tcp) PORT is bound (at most 15 s)
+  # while PID lives
+  local i kind=u
+  [ "${3:-}" = -t ] && kind=t
   for ((i = 0; i < 150; i++)); do
-    [ -n "$(ss -Hlun "sport = :$1")" ] && { sleep 0.5; return 0; }
+    [ -n "$(ss "-Hl${kind}n" "sport = :$1")" ] && { sleep 0.5; return 0; }
     kill -0 "$2" 2>/dev/null || { echo "the server (pid $2) exited at start" >&2; return 1; }
     sleep 0.1
   done
-  echo "nothing listens on udp port $1 after 15 s" >&2
+  echo "nothing listens on port $1 after 15 s" >&2
   return 1
 }
 
@@ -330,6 +346,9 @@ start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   if [ "$sync_to_disk" = 1 ]; then
     printf 'sync_to_disk = true\n' >>"$tmp/$name.toml"
   fi
+  if [ "$tls" = 1 ]; then
+    printf '[tls]\ncert = "%s"\nkey = "%s"\n' "$tmp/cert.pem" "$tmp/key.pem" >>"$tmp/$name.toml"
+  fi
   local config=(--config "$tmp/$name.toml")
   "$itsp" --log "$itsp_log" serve "${config[@]}" --listen udp:127.0.0.1:5070 \
     --domain 127.0.0.1 --data-dir "$dir" "$@" >"$tmp/$name.log" 2>&1 &
@@ -342,6 +361,25 @@ echo "working in $tmp"
 itsp_sync=committed
 [ "$sync_to_disk" = 1 ] && itsp_sync=fsynced
 
+# --- TLS: a certificate for both servers, Kamailio's configuration, the stunnel in front
+if [ "$tls" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=bench.test -addext subjectAltName=DNS:bench.test \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+  sed -e 's|^listen=udp:127.0.0.1:5080|listen=tls:127.0.0.1:5090\nenable_tls=yes|' \
+    -e 's|^tcp_children=0|tcp_children=2|' -e 's|^disable_tcp=yes|disable_tcp=no|' \
+    -e "s|^loadmodule \"tm.so\"|loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$tmp/kam-tls.cfg\")\nloadmodule \"tm.so\"|" \
+    "$shared/kamailio-proxy.cfg" >"$tmp/kamailio-proxy-tls.cfg"
+  printf '[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n' \
+    "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/kam-tls.cfg"
+  # sipp's TCP connections to 6090 (Kamailio) and 6071 (itsp) go on over TLS.
+  printf 'foreground = yes\npid =\n[kamailio]\nclient = yes\naccept = 127.0.0.1:6090\nconnect = 127.0.0.1:5090\n[itsp]\nclient = yes\naccept = 127.0.0.1:6071\nconnect = 127.0.0.1:5071\n' \
+    >"$tmp/stunnel.conf"
+  stunnel4 "$tmp/stunnel.conf" >"$tmp/stunnel.log" 2>&1 &
+  started+=("$!")
+  wait_udp 6071 "$!" -t
+fi
+
 # --- part 1: no authentication (and the memory part: the same load, memory read around it)
 for part in noauth memory; do
   [[ " $parts " == *" $part "* ]] || continue
@@ -351,6 +389,21 @@ for part in noauth memory; do
   else
     r=$mem_rate n=$mem_users workload=memory label="memory, $n bindings: "
     echo "memory: reg-load-prefix.xml, $n distinct users at $r/s"
+  fi
+  if [ "$tls" = 1 ]; then
+    start_kamailio "$tmp/kamailio-proxy-tls.cfg" "kam-$part"
+    wait_udp 5090 "$kam" -t
+    measure Kamailio "${label}REGISTER over TLS, no auth, in-memory" "$kam" "kam-$part" \
+      "$workload" "$r" "$n" -t t1 -sf "$shared/reg-load-prefix.xml" -set prefix @I@ 127.0.0.1:6090
+    stop "$kam"
+
+    start_itsp "itsp-$part" "$tmp/itsp-$part" --trusted 127.0.0.1 --listen tls:127.0.0.1:5071
+    wait_udp 5071 "$its" -t
+    measure itsp "${label}REGISTER over TLS, no auth (trusted), SQLite $itsp_sync" "$its" \
+      "itsp-$part" "$workload" "$r" "$n" -t t1 -sf "$shared/reg-load-prefix.xml" \
+      -set prefix @I@ 127.0.0.1:6071
+    stop "$its"
+    continue
   fi
   start_kamailio "$shared/kamailio-proxy.cfg" "kam-$part"
   wait_udp 5080 "$kam"

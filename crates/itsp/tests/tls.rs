@@ -3,7 +3,8 @@
 //! registers and calls a phone on UDP (tones both ways, the record-routed BYE over the
 //! TLS connection); a phone that does not trust it is refused at the handshake; the
 //! operator's own certificate replaces it on SIGHUP; a wrong key or an expired
-//! certificate stops the start with a message naming the file.
+//! certificate stops the start with a message naming the file; SRTP (its keys in the SDP)
+//! between a TLS phone that requires it and a UDP phone that offers it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -252,4 +253,72 @@ fn a_wrong_key_or_a_missing_file_stops_the_start_naming_the_file() {
     std::fs::write(&config, "[tls]\ncert = \"/etc/itsp/cert.pem\"\n").unwrap();
     let error = refused_start(&data, &config);
     assert!(error.contains("tls.key"), "{error}");
+}
+
+/// The SDES keys travel in the SDP, so SRTP belongs over TLS: a phone on TLS that requires
+/// SRTP is called by one on UDP that offers it; tones both ways, every packet authenticated.
+#[test]
+fn a_tls_phone_requiring_srtp_takes_an_srtp_call() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = tls_server(&data, &[]);
+    let cert = data.path().join("tls/cert.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice_heard, bob_heard) = (dir.path().join("alice.wav"), dir.path().join("bob.wav"));
+    let mut alice_args = over_tls(&cert);
+    alice_args.extend(
+        [
+            "--srtp",
+            "require",
+            "--tone",
+            "440",
+            "--record",
+            alice_heard.to_str().unwrap(),
+            "--calls",
+            "1",
+            "answer",
+        ]
+        .map(String::from),
+    );
+    let mut alice = Softphone::start(
+        server.tls.unwrap(),
+        "alice",
+        "a-secret",
+        &as_strs(&alice_args),
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &[
+            "--srtp",
+            "offer",
+            "--tone",
+            "660",
+            "--record",
+            bob_heard.to_str().unwrap(),
+            "--duration",
+            "3",
+            "call",
+            "alice",
+        ],
+    );
+    bob.wait_event("answered", WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
+    assert!(alice.wait_exit(WAIT).success(), "alice's call succeeded");
+    for phone in [&alice, &bob] {
+        let report = &phone.all("report")[0];
+        assert!(
+            report["srtp"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("AES_CM_128_HMAC_SHA1")),
+            "{}: {report}",
+            phone.name
+        );
+        assert_eq!(report["srtp_auth_failures"], 0, "{}: {report}", phone.name);
+    }
+    let heard = tone_share(&bob_heard, 440.0);
+    assert!(heard > 0.8, "bob: 440 Hz is {heard:.2} of what he heard");
+    let heard = tone_share(&alice_heard, 660.0);
+    assert!(heard > 0.8, "alice: 660 Hz is {heard:.2} of what she heard");
 }

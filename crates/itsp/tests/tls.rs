@@ -41,34 +41,24 @@ fn over_tls(ca: &Path) -> Vec<String> {
     ]
 }
 
-#[test]
-fn a_tls_phone_calls_a_udp_phone_and_both_hear_each_other() {
-    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
-    let server = tls_server(&data, &[]);
+/// Alice answers on TLS (trusting the server's certificate) with `alice_extra` arguments,
+/// Bob calls her from UDP with `bob_extra`; tones both ways. `registered` runs once Alice
+/// waits for the call. Both phones, after the call.
+fn call_a_tls_phone(
+    data: &DataDir,
+    server: &Itsp,
+    alice_extra: &[&str],
+    bob_extra: &[&str],
+    registered: impl FnOnce(),
+) -> (Softphone, Softphone) {
     let cert = data.path().join("tls/cert.pem");
-    assert!(cert.exists(), "no self-signed certificate in the data dir");
-    let made = server.startup_log("self-signed TLS certificate");
-    assert!(
-        made["fields"]["names"].as_str().unwrap().contains(DOMAIN),
-        "{made}"
-    );
-
     let dir = tempfile::tempdir().unwrap();
-    let alice_heard = dir.path().join("alice.wav");
-    let bob_heard = dir.path().join("bob.wav");
+    let (alice_heard, bob_heard) = (dir.path().join("alice.wav"), dir.path().join("bob.wav"));
     let mut alice_args = over_tls(&cert);
-    alice_args.extend(
-        [
-            "--tone",
-            "440",
-            "--record",
-            alice_heard.to_str().unwrap(),
-            "--calls",
-            "1",
-            "answer",
-        ]
-        .map(String::from),
-    );
+    alice_args.extend(alice_extra.iter().map(|a| (*a).to_owned()));
+    alice_args
+        .extend(["--tone", "440", "--record", alice_heard.to_str().unwrap()].map(String::from));
+    alice_args.extend(["--calls", "1", "answer"].map(String::from));
     let mut alice = Softphone::start(
         server.tls.unwrap(),
         "alice",
@@ -76,41 +66,48 @@ fn a_tls_phone_calls_a_udp_phone_and_both_hear_each_other() {
         &as_strs(&alice_args),
     );
     alice.wait_event("waiting", WAIT);
-    let bindings = admin_json(&data, &["ul", "show", "alice@example.com"]);
-    let binding = &bindings.as_array().unwrap()[0];
-    assert_eq!(binding["transport"], "TLS", "{bindings}");
-    assert!(
-        binding["contact"]
-            .as_str()
-            .unwrap()
-            .ends_with(";transport=tls"),
-        "{binding}"
-    );
-
-    let mut bob = Softphone::start(
-        server.udp,
-        "bob",
-        "b-secret",
-        &[
-            "--tone",
-            "660",
-            "--record",
-            bob_heard.to_str().unwrap(),
-            "--duration",
-            "3",
-            "call",
-            "alice",
-        ],
-    );
+    registered();
+    let mut bob_args: Vec<&str> = bob_extra.to_vec();
+    bob_args.extend(["--tone", "660", "--record", bob_heard.to_str().unwrap()]);
+    bob_args.extend(["--duration", "3", "call", "alice"]);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &bob_args);
     bob.wait_event("answered", WAIT);
     assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
     assert!(alice.wait_exit(WAIT).success(), "alice's call succeeded");
-    // Bob hung up: his BYE reached alice over her TLS connection.
-    assert_eq!(alice.all("ended")[0]["cause"], "remote-hangup");
     let heard = tone_share(&bob_heard, 440.0);
     assert!(heard > 0.8, "bob: 440 Hz is {heard:.2} of what he heard");
     let heard = tone_share(&alice_heard, 660.0);
     assert!(heard > 0.8, "alice: 660 Hz is {heard:.2} of what she heard");
+    (alice, bob)
+}
+
+#[test]
+fn a_tls_phone_calls_a_udp_phone_and_both_hear_each_other() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = tls_server(&data, &[]);
+    assert!(
+        data.path().join("tls/cert.pem").exists(),
+        "no self-signed certificate in the data dir"
+    );
+    let made = server.startup_log("self-signed TLS certificate");
+    assert!(
+        made["fields"]["names"].as_str().unwrap().contains(DOMAIN),
+        "{made}"
+    );
+    let (alice, _bob) = call_a_tls_phone(&data, &server, &[], &[], || {
+        let bindings = admin_json(&data, &["ul", "show", "alice@example.com"]);
+        let binding = &bindings.as_array().unwrap()[0];
+        assert_eq!(binding["transport"], "TLS", "{bindings}");
+        assert!(
+            binding["contact"]
+                .as_str()
+                .unwrap()
+                .ends_with(";transport=tls"),
+            "{binding}"
+        );
+    });
+    // Bob hung up: his BYE reached alice over her TLS connection.
+    assert_eq!(alice.all("ended")[0]["cause"], "remote-hangup");
 }
 
 #[test]
@@ -261,51 +258,13 @@ fn a_wrong_key_or_a_missing_file_stops_the_start_naming_the_file() {
 fn a_tls_phone_requiring_srtp_takes_an_srtp_call() {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     let server = tls_server(&data, &[]);
-    let cert = data.path().join("tls/cert.pem");
-    let dir = tempfile::tempdir().unwrap();
-    let (alice_heard, bob_heard) = (dir.path().join("alice.wav"), dir.path().join("bob.wav"));
-    let mut alice_args = over_tls(&cert);
-    alice_args.extend(
-        [
-            "--srtp",
-            "require",
-            "--tone",
-            "440",
-            "--record",
-            alice_heard.to_str().unwrap(),
-            "--calls",
-            "1",
-            "answer",
-        ]
-        .map(String::from),
+    let (alice, bob) = call_a_tls_phone(
+        &data,
+        &server,
+        &["--srtp", "require"],
+        &["--srtp", "offer"],
+        || {},
     );
-    let mut alice = Softphone::start(
-        server.tls.unwrap(),
-        "alice",
-        "a-secret",
-        &as_strs(&alice_args),
-    );
-    alice.wait_event("waiting", WAIT);
-    let mut bob = Softphone::start(
-        server.udp,
-        "bob",
-        "b-secret",
-        &[
-            "--srtp",
-            "offer",
-            "--tone",
-            "660",
-            "--record",
-            bob_heard.to_str().unwrap(),
-            "--duration",
-            "3",
-            "call",
-            "alice",
-        ],
-    );
-    bob.wait_event("answered", WAIT);
-    assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
-    assert!(alice.wait_exit(WAIT).success(), "alice's call succeeded");
     for phone in [&alice, &bob] {
         let report = &phone.all("report")[0];
         assert!(
@@ -317,8 +276,4 @@ fn a_tls_phone_requiring_srtp_takes_an_srtp_call() {
         );
         assert_eq!(report["srtp_auth_failures"], 0, "{}: {report}", phone.name);
     }
-    let heard = tone_share(&bob_heard, 440.0);
-    assert!(heard > 0.8, "bob: 440 Hz is {heard:.2} of what he heard");
-    let heard = tone_share(&alice_heard, 660.0);
-    assert!(heard > 0.8, "alice: 660 Hz is {heard:.2} of what she heard");
 }

@@ -89,29 +89,10 @@ impl Softphone {
 
     /// Waits for the event `name`; panics with what came instead.
     pub fn wait_event(&mut self, name: &str, within: Duration) -> serde_json::Value {
-        if let Some(v) = self.events.iter().find(|v| v["event"] == name) {
-            return v.clone();
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) => {
-                    self.events.push(v.clone());
-                    if v["event"] == name {
-                        return v;
-                    }
-                }
-                Err(_) => panic!(
-                    "{}: no {name:?} event within {within:?}; got {:?}",
-                    self.name, self.events
-                ),
-            }
-        }
+        self.wait_any(&[name], within)
     }
 
     /// Waits for the first of the events `names`; panics with what came instead.
-    #[allow(dead_code)]
     pub fn wait_any(&mut self, names: &[&str], within: Duration) -> serde_json::Value {
         let is_one = |v: &serde_json::Value| names.iter().any(|n| v["event"] == *n);
         if let Some(v) = self.events.iter().find(|v| is_one(v)) {
@@ -128,7 +109,7 @@ impl Softphone {
                     }
                 }
                 Err(_) => panic!(
-                    "{}: none of {names:?} within {within:?}; got {:?}",
+                    "{}: no {names:?} event within {within:?}; got {:?}",
                     self.name, self.events
                 ),
             }

@@ -282,7 +282,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         portal_listener.as_ref().and_then(|l| l.local_addr().ok());
     let tls = match &settings.tls {
         Some(source) => {
-            let tls = crate::tls_config::start(source, &settings.config.tls.trust())?;
+            let tls = crate::tls_config::start(source, &settings.config.tls)?;
             settings.server.tls = Some(tls.clone());
             tokio::spawn(crate::tls_config::watch(tls.clone(), source.clone()));
             Some((tls, source.clone()))

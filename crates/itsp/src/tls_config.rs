@@ -29,6 +29,9 @@ pub(crate) struct TlsSection {
     /// Check the certificates of the servers itsp connects to (on by default); off, any
     /// certificate is accepted: encrypted, but not authenticated.
     pub(crate) verify_server: bool,
+    /// Peers (host names or IP addresses, e.g. a gateway with a self-signed certificate)
+    /// whose certificates are not checked although `verify_server` is on.
+    pub(crate) unverified_peers: Vec<String>,
 }
 
 impl Default for TlsSection {
@@ -38,6 +41,7 @@ impl Default for TlsSection {
             key: None,
             ca: Vec::new(),
             verify_server: true,
+            unverified_peers: Vec::new(),
         }
     }
 }
@@ -104,16 +108,18 @@ impl TlsSection {
     /// What of the section needs a restart to change (the certificate files are read
     /// again on SIGHUP).
     pub(crate) fn restart_only(&self) -> impl std::fmt::Debug + '_ {
-        (&self.ca, self.verify_server)
+        (&self.ca, self.verify_server, &self.unverified_peers)
     }
 }
 
-/// The TLS side of the transports for `source` and `trust`; logs where the certificate
-/// came from and, for a self-signed one, how to install a real one.
-pub(crate) fn start(source: &CertSource, trust: &Trust) -> anyhow::Result<Arc<Tls>> {
+/// The TLS side of the transports for `source` and the section's trust; logs where the
+/// certificate came from and, for a self-signed one, how to install a real one.
+pub(crate) fn start(source: &CertSource, section: &TlsSection) -> anyhow::Result<Arc<Tls>> {
     let (identity, made) = source.load(SystemTime::now())?;
     log_identity(source, &identity, made);
-    Ok(Arc::new(Tls::new(identity, trust)?))
+    let tls = Tls::new(identity, &section.trust())?
+        .with_unverified(section.unverified_peers.iter().map(String::as_str));
+    Ok(Arc::new(tls))
 }
 
 fn log_identity(source: &CertSource, identity: &Identity, made: bool) {

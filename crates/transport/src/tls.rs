@@ -451,6 +451,10 @@ pub struct Tls {
     current: Arc<CurrentIdentity>,
     acceptor: tokio_rustls::TlsAcceptor,
     connector: tokio_rustls::TlsConnector,
+    /// For the peers whose certificates are not checked ([`Tls::with_unverified`]).
+    lax: tokio_rustls::TlsConnector,
+    /// Host names (lower case, no trailing dot) and IP addresses of those peers.
+    unverified: std::collections::HashSet<String>,
     /// The name each outgoing destination is verified against, when it was located by
     /// one ([`Tls::name_peer`]); others are verified against their IP address.
     names: Mutex<HashMap<SocketAddr, ServerName<'static>>>,
@@ -474,12 +478,22 @@ impl Tls {
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
         let client = client_config(trust)?;
+        let lax = client_config(&Trust::Any)?;
         Ok(Tls {
             current,
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
             connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+            lax: tokio_rustls::TlsConnector::from(Arc::new(lax)),
+            unverified: std::collections::HashSet::new(),
             names: Mutex::default(),
         })
+    }
+
+    /// Accepts any certificate from these peers (host names or IP addresses, e.g. a PSTN
+    /// gateway with a self-signed certificate), checking the others as the trust says.
+    pub fn with_unverified<'a>(mut self, peers: impl IntoIterator<Item = &'a str>) -> Tls {
+        self.unverified = peers.into_iter().map(normalize_peer).collect();
+        self
     }
 
     /// The identity handshakes use now.
@@ -532,14 +546,35 @@ impl Tls {
         &self.acceptor
     }
 
-    /// Opens TLS on `stream`, a TCP connection to `addr`.
+    /// Opens TLS on `stream`, a TCP connection to `addr`, checking the certificate unless
+    /// the name it is checked for, or the address, is among the unverified peers.
     pub(crate) async fn connect(
         &self,
         addr: SocketAddr,
         stream: tokio::net::TcpStream,
     ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-        self.connector.connect(self.server_name(addr), stream).await
+        let name = self.server_name(addr);
+        let unverified = !self.unverified.is_empty()
+            && (self.unverified.contains(&addr.ip().to_string())
+                || matches!(&name, ServerName::DnsName(n)
+                    if self.unverified.contains(&normalize_peer(n.as_ref()))));
+        let connector = if unverified {
+            &self.lax
+        } else {
+            &self.connector
+        };
+        connector.connect(name, stream).await
     }
+}
+
+/// A peer as [`Tls::with_unverified`] compares it: lower case, no trailing dot, an IPv6
+/// address without brackets.
+fn normalize_peer(peer: &str) -> String {
+    peer.trim()
+        .trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

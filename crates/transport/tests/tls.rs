@@ -146,6 +146,30 @@ async fn one_transport_connects_to_another_and_verifies_it_by_name() {
         "not a certificate error: {refused}"
     );
     assert_eq!(wait_seen(&seen, 2).await.len(), 1);
+
+    // The same strict trust with the peer's name among the unverified ones: accepted.
+    let lax_dir = tempfile::tempdir().unwrap();
+    let names = vec!["example.org".to_owned()];
+    let (identity, _) = Identity::self_signed(lax_dir.path(), &names, SystemTime::now()).unwrap();
+    let tls = Tls::new(identity, &Trust::default())
+        .unwrap()
+        .with_unverified(["Example.COM."]);
+    let listen: Listen = "tls:127.0.0.1:0".parse().unwrap();
+    let (lax, receivers) =
+        Transports::bind_with(&[listen], TcpLimits::default(), Some(Arc::new(tls)))
+            .await
+            .unwrap();
+    receivers.start(Arc::new(|_: Incoming| None));
+    lax.name_peer(server_addr, "example.com");
+    lax.send(
+        Protocol::Tls,
+        None,
+        server_addr,
+        Bytes::from(options(4).into_bytes()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wait_seen(&seen, 2).await.len(), 2);
 }
 
 #[tokio::test]

@@ -85,6 +85,13 @@ fn report(status: &Status) -> Report {
         ("RTP relay", relay),
         ("store", status.store.clone()),
         (
+            "waiting for the store",
+            format!(
+                "{} bindings, {} call records",
+                status.queued_bindings, status.queued_call_records
+            ),
+        ),
+        (
             "SIP capture",
             if status.capture { "on" } else { "off" }.into(),
         ),

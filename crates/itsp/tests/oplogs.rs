@@ -176,6 +176,12 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
     let contact = format!("Contact: <{}>\r\n", phone.contact());
     assert_eq!(phone.register(&contact).status(), Some(200));
     server.wait_log("registered", Duration::from_secs(5));
+    // The binding committed (the 200 goes before the commit): nothing waits for the store.
+    common::eventually("the binding is in the store", || {
+        common::admin_json(&data, &["ul", "show"])
+            .as_array()
+            .is_some_and(|b| b.len() == 1)
+    });
 
     let out = status(&data, &["--json"]);
     assert!(out.status.success(), "{out:?}");
@@ -208,6 +214,9 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
     assert_eq!(status_json["live_calls"], 0);
     assert_eq!(status_json["store"], "sqlite");
     assert_eq!(status_json["capture"], true);
+    // The writers are idle: nothing waits for the store.
+    assert_eq!(status_json["queued_bindings"], 0);
+    assert_eq!(status_json["queued_call_records"], 0);
 
     let out = status(&data, &[]);
     assert!(out.status.success(), "{out:?}");
@@ -220,6 +229,17 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
         vec!["version", env!("CARGO_PKG_VERSION")],
         vec!["registered", "contacts", "1"],
         vec!["store", "sqlite"],
+        vec![
+            "waiting",
+            "for",
+            "the",
+            "store",
+            "0",
+            "bindings,",
+            "0",
+            "call",
+            "records",
+        ],
     ] {
         assert!(lines.contains(&line), "{line:?} in\n{text}");
     }

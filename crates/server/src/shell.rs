@@ -489,6 +489,8 @@ impl Shared {
             relay_sessions,
             store: self.store.backend_name().into(),
             capture,
+            queued_bindings: self.location_writer.stats().queue_depth(),
+            queued_call_records: self.accounting.stats().queue_depth(),
         }
     }
 

@@ -126,6 +126,13 @@ pub struct Status {
     pub store: String,
     /// Whether the SIP capture (`itsp trace`) is on.
     pub capture: bool,
+    /// Bindings queued for the location writer and not committed yet (absent from an
+    /// older server's answer: 0).
+    #[serde(default)]
+    pub queued_bindings: u64,
+    /// Call records and ledger entries queued for the calls writer and not committed yet.
+    #[serde(default)]
+    pub queued_call_records: u64,
 }
 
 /// A captured message on the wire.

@@ -22,6 +22,8 @@ fn status() -> Status {
         relay_sessions: Some(1),
         store: "sqlite".into(),
         capture: false,
+        queued_bindings: 0,
+        queued_call_records: 0,
     }
 }
 

@@ -1,16 +1,20 @@
 //! `itsp serve` serves the web portal and REST API on its HTTP listener: the OpenAPI
 //! document, the login page, a bearer token of `itsp token create` against the API, a
 //! login with the web password `itsp user add --admin` set; a port already taken is a
-//! warning and SIP is served all the same; `--no-http` turns the portal off.
+//! warning and SIP is served all the same; `--no-http` turns the portal off. Ten wrong
+//! portal passwords get the address refused (429, even with the right password), each
+//! failure logged in the line `contrib/fail2ban/filter.d/itsp-portal.conf` matches (run
+//! with Debian's `fail2ban-regex` when installed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{admin, admin_json, DataDir, Itsp};
+use common::{admin, admin_json, as_strs, free_udp_port, repo_root, DataDir, Itsp, Process};
 
 /// One HTTP/1.1 request over a fresh connection: status and body.
 fn http(
@@ -154,4 +158,108 @@ fn no_http_turns_the_portal_off() {
     assert!(!server.startup.iter().any(|v| v["fields"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("web portal"))));
+}
+
+#[test]
+fn failed_portal_logins_are_refused_and_logged_for_fail2ban() {
+    let data = DataDir::with_users(&[]);
+    admin(
+        &data,
+        &["user", "add", "carol@example.com", "--password", "pw-carol"],
+    );
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = data.path().join("itsp.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let _server = Process(
+        Command::new(env!("CARGO_BIN_EXE_itsp"))
+            .args([
+                "--log-format",
+                "text",
+                "--log",
+                "info",
+                "serve",
+                "--no-stun",
+            ])
+            .args(["--listen", &format!("udp:127.0.0.1:{}", free_udp_port())])
+            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
+            .args(as_strs(&data.args()))
+            .env_remove("RUST_LOG")
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    common::eventually("the portal listens", || {
+        read().contains("web portal and REST API listening")
+    });
+    let addr: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for i in 0..10 {
+        let user = if i % 2 == 0 { "carol" } else { "nobody" };
+        let body = format!("address={user}%40example.com&password=guess{i}");
+        let (status, _) = http(addr, "POST", "/login", &form, &body);
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    let (status, page) = http(
+        addr,
+        "POST",
+        "/login",
+        &form,
+        "address=carol%40example.com&password=pw-carol",
+    );
+    assert_eq!(status, 429);
+    assert!(
+        page.contains("Too many failed logins; try again in 5 minutes"),
+        "{page}"
+    );
+    common::eventually("ten failures and the ban logged", || {
+        read().contains("source banned")
+    });
+    let text = read();
+    assert_eq!(
+        text.matches("portal login failed source=127.0.0.1 user=")
+            .count(),
+        10,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(r#"reason="bad credentials""#).count(),
+        10,
+        "unknown user and wrong password alike: {text}"
+    );
+    assert!(
+        text.contains(r#"reason="too many failed portal logins" failures=10 ban_secs=300"#),
+        "{text}"
+    );
+
+    let found = Command::new("sh")
+        .args(["-c", "command -v fail2ban-regex"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("the fail2ban part skipped: fail2ban-regex is not installed (scripts/install-test-deps.sh fail2ban)");
+        return;
+    }
+    let filter = repo_root()
+        .join("contrib/fail2ban/filter.d/itsp-portal.conf")
+        .canonicalize()
+        .unwrap();
+    let hosts = Command::new("fail2ban-regex")
+        .args(["--out", "ip"])
+        .arg(&log_path)
+        .arg(&filter)
+        .output()
+        .unwrap();
+    assert!(hosts.status.success(), "{hosts:?}");
+    let hosts = String::from_utf8_lossy(&hosts.stdout);
+    assert_eq!(
+        hosts.split_whitespace().collect::<Vec<_>>(),
+        ["127.0.0.1"; 10],
+        "{hosts}\n{text}"
+    );
 }

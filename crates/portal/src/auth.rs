@@ -13,7 +13,9 @@
 //! `X-CSRF-Token` header (API) or the `csrf` form field (pages, checked with
 //! [`Caller::check_form_token`]). The cookie is `HttpOnly` and `SameSite=Strict` as well.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
 use store::Address;
@@ -163,6 +165,61 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The source address of a request, for the login guard: the peer's address (axum's
+/// connect info, which [`crate::serve_full`] provides); when the peer is one of
+/// [`crate::PortalConfig::trusted_proxies`], the rightmost `X-Forwarded-For` address that
+/// is not a trusted proxy itself (the one the nearest proxy appended; entries that are not
+/// addresses are skipped). Without connect info (a router served some other way)
+/// every request counts as the unspecified address `::`.
+pub fn client_ip(state: &AppState, parts: &Parts) -> IpAddr {
+    source_of(&state.config().trusted_proxies, parts)
+}
+
+/// [`client_ip`] with the trusted proxies `trusted`.
+fn source_of(trusted: &[IpAddr], parts: &Parts) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| {
+            c.0.ip().to_canonical()
+        });
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or_else(|| forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// The source address of a request ([`client_ip`]), as an extractor that never fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(ClientIp(client_ip(state, parts)))
+    }
+}
+
 /// The caller of a request, if it carries valid credentials: a bearer token first, then
 /// the session cookie. A bearer token that is not valid is an error, not "anonymous".
 pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<Caller>, Problem> {
@@ -243,6 +300,57 @@ mod tests {
             is_admin: false,
             credential: Credential::Token(1),
         }
+    }
+
+    fn parts(peer: Option<&str>, forwarded: &[&str]) -> Parts {
+        let mut req = axum::http::Request::builder();
+        if let Some(p) = peer {
+            req = req.extension(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+        }
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_source_is_the_peer_unless_it_is_a_trusted_proxy() {
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        let none: &[IpAddr] = &[];
+        let proxy = [ip("10.0.0.1")];
+        // Untrusted peers: the header is ignored.
+        assert_eq!(
+            source_of(none, &parts(Some("192.0.2.7:4000"), &["198.51.100.1"])),
+            ip("192.0.2.7")
+        );
+        assert_eq!(
+            source_of(&proxy, &parts(Some("192.0.2.7:4000"), &["198.51.100.1"])),
+            ip("192.0.2.7")
+        );
+        // IPv4-mapped IPv6 peers are their IPv4 address.
+        assert_eq!(
+            source_of(none, &parts(Some("[::ffff:192.0.2.7]:4000"), &[])),
+            ip("192.0.2.7")
+        );
+        // A trusted proxy: the rightmost forwarded address not itself a trusted proxy;
+        // what the client wrote to the left of it, or garbage, does not count.
+        assert_eq!(
+            source_of(
+                &proxy,
+                &parts(
+                    Some("10.0.0.1:4000"),
+                    &["1.2.3.4, not-an-ip", "198.51.100.1, 10.0.0.1"]
+                )
+            ),
+            ip("198.51.100.1")
+        );
+        // A trusted proxy that forwarded nothing usable: the proxy.
+        assert_eq!(
+            source_of(&proxy, &parts(Some("10.0.0.1:4000"), &["junk"])),
+            ip("10.0.0.1")
+        );
+        // No connect info: the unspecified address.
+        assert_eq!(source_of(none, &parts(None, &[])), ip("::"));
     }
 
     #[test]

@@ -27,6 +27,8 @@
 //!   [`auth::Action`]); the form token against cross-site requests.
 //! - `problem.rs`: [`problem::Problem`] (RFC 9457) and the JSON body extractor whose
 //!   errors name the member at fault.
+//! - `login_guard.rs`: brute-force protection of the logins and the forgotten-password
+//!   form: failures counted per source and account, growing bans (sans-IO).
 //! - `time.rs`: RFC 3339 times.
 //! - `metrics.rs`: `GET /metrics`, the server's Prometheus metrics rendered by a
 //!   [`metrics::MetricsSource`] it is handed (merged by [`serve_with_metrics`], or served
@@ -55,6 +57,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod login_guard;
 pub mod metrics;
 pub mod pages;
 pub mod problem;
@@ -93,6 +96,13 @@ pub struct PortalConfig {
     /// The portal's address as people reach it (`https://portal.example.com`), for the
     /// links in e-mails (password reset); `None`: built from the request's Host header.
     pub public_url: Option<String>,
+    /// The limits on failed logins and password reset requests (see [`login_guard`]).
+    pub login_guard: login_guard::LoginGuardConfig,
+    /// Proxies in front of the portal whose `X-Forwarded-For` is believed: a request from
+    /// one of them counts against the address it forwarded for (the rightmost one not
+    /// itself a trusted proxy). Empty (the default): the peer's address is the source,
+    /// whatever the header says.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for PortalConfig {
@@ -102,6 +112,8 @@ impl Default for PortalConfig {
             secure_cookies: false,
             voicemail_dir: None,
             public_url: None,
+            login_guard: login_guard::LoginGuardConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -131,6 +143,7 @@ struct Inner {
     started: Instant,
     started_at_unix: i64,
     bindings_changed: Option<BindingsChanged>,
+    login_guard: std::sync::Mutex<login_guard::LoginGuard>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -161,8 +174,10 @@ impl AppState {
         mail: Option<PortalMail>,
         bindings_changed: Option<BindingsChanged>,
     ) -> AppState {
+        let guard = login_guard::LoginGuard::new(config.login_guard.clone());
         AppState(Arc::new(Inner {
             store,
+            login_guard: std::sync::Mutex::new(guard),
             config,
             mail,
             started: Instant::now(),
@@ -176,6 +191,16 @@ impl AppState {
         if let Some(tell) = &self.0.bindings_changed {
             tell(aor);
         }
+    }
+
+    /// The login guard, to count or check at `now` (the lock is held only for the call).
+    pub fn login_guard<T>(&self, f: impl FnOnce(&mut login_guard::LoginGuard) -> T) -> T {
+        let mut guard = self
+            .0
+            .login_guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
     }
 
     /// The store.

@@ -83,6 +83,11 @@ impl Problem {
         }
     }
 
+    /// 429: too many attempts; the answer should carry `Retry-After`.
+    pub fn too_many_requests(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::TOO_MANY_REQUESTS, "too many requests", detail)
+    }
+
     /// 500: the database or the machine failed; the detail is logged, not shown.
     pub fn internal(cause: &dyn std::fmt::Display) -> Problem {
         tracing::error!(error = %cause, "portal request failed");

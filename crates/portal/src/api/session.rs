@@ -1,6 +1,9 @@
 //! `/api/v1/session`: log in with `user@domain` and the web password (a session cookie),
 //! see who is logged in, log out. The login page posts to the same [`login`].
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use store::WebAccount;
 use utoipa::ToSchema;
 
-use crate::auth::{Caller, Credential, SESSION_COOKIE};
+use crate::auth::{Caller, ClientIp, Credential, SESSION_COOKIE};
+use crate::login_guard;
 use crate::problem::{JsonBody, Problem};
 use crate::time::unix_now;
 use crate::AppState;
@@ -39,23 +43,83 @@ pub struct SessionView {
 /// The one answer to every failed login, whatever failed.
 pub const LOGIN_FAILED: &str = "wrong address or password";
 
-/// Checks a login and starts a session: the account, the cookie's secret and the form
-/// token. An unknown address, a subscriber without a web password and a wrong password
-/// get the same 401 after the same work.
+/// Why a login did not start a session: the problem to answer and, for a login refused by
+/// the [`crate::login_guard`], how long to wait (sent as `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginError {
+    /// The answer.
+    pub problem: Problem,
+    /// Set when the attempt was refused unchecked: the time until the source may try again.
+    pub retry_after: Option<Duration>,
+}
+
+impl From<Problem> for LoginError {
+    fn from(problem: Problem) -> LoginError {
+        LoginError {
+            problem,
+            retry_after: None,
+        }
+    }
+}
+
+impl LoginError {
+    /// A login refused unchecked by the guard: 429, wait `wait`.
+    pub fn refused(wait: Duration) -> LoginError {
+        LoginError {
+            problem: Problem::too_many_requests(too_many_logins_text(wait)),
+            retry_after: Some(wait),
+        }
+    }
+}
+
+/// What a refused login is told: "Too many failed logins; try again in 5 minutes".
+pub fn too_many_logins_text(wait: Duration) -> String {
+    format!(
+        "Too many failed logins; try again in {}",
+        login_guard::minutes_text(wait)
+    )
+}
+
+/// The `Retry-After` value of a wait: whole seconds, rounded up, at least 1.
+pub fn retry_after_value(wait: Duration) -> HeaderValue {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        let mut response = self.problem.into_response();
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_value(wait));
+        }
+        response
+    }
+}
+
+/// Checks a login from `source` and starts a session: the account, the cookie's secret and
+/// the form token. An unknown address, a subscriber without a web password and a wrong
+/// password get the same 401 after the same work, and count alike against the source and
+/// the account in the [`crate::login_guard`]; a login it refuses gets 429 without its
+/// password being checked.
 pub async fn login(
     state: &AppState,
+    source: IpAddr,
     address: &str,
     password: &str,
-) -> Result<(WebAccount, store::NewSession), Problem> {
+) -> Result<(WebAccount, store::NewSession), LoginError> {
     let address = address.trim();
+    let started = Instant::now();
+    if let Err(wait) = state.login_guard(|g| g.check_login(started, source, address)) {
+        tracing::debug!(source = %source, user = address, wait_secs = wait.as_secs(), "portal login refused");
+        return Err(LoginError::refused(wait));
+    }
     if address.is_empty() {
-        return Err(Problem::invalid(
-            "address",
-            "enter your address, user@domain",
-        ));
+        return Err(Problem::invalid("address", "enter your address, user@domain").into());
     }
     if password.is_empty() {
-        return Err(Problem::invalid("password", "enter your password"));
+        return Err(Problem::invalid("password", "enter your password").into());
     }
     let (user, domain) = address.split_once('@').unwrap_or((address, ""));
     let store = state.store();
@@ -64,12 +128,14 @@ pub async fn login(
         .await
         .map_err(|e| Problem::internal(&e))?;
     let Some(account) = account else {
-        tracing::info!(user = address, "portal login failed");
+        let counted = state.login_guard(|g| g.login_failed(Instant::now(), source, address));
+        login_guard::log_failure(source, address, "bad credentials", counted);
         let mut p = Problem::unauthenticated();
         p.detail = LOGIN_FAILED.to_owned();
         p.field = Some("password".to_owned());
-        return Err(p);
+        return Err(p.into());
     };
+    state.login_guard(|g| g.login_succeeded(Instant::now(), address));
     let now = unix_now();
     // Expired sessions go at the next login: no timer task, and the table stays small.
     if let Err(e) = store.purge_expired_sessions(now).await {
@@ -120,12 +186,16 @@ pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
         (status = 200, description = "logged in; the cookie is set", body = SessionView),
         (status = 401, description = "wrong address or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a field is empty", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many failed logins from this address (or on this account from an address that failed): refused unchecked",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
     ))]
 pub async fn create_session(
     State(state): State<AppState>,
+    ClientIp(source): ClientIp,
     JsonBody(body): JsonBody<Login>,
-) -> Result<Response, Problem> {
-    let (account, session) = login(&state, &body.address, &body.password).await?;
+) -> Result<Response, LoginError> {
+    let (account, session) = login(&state, source, &body.address, &body.password).await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,

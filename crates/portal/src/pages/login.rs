@@ -6,7 +6,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{banner, error_page, field, form_fields, layout, see_other, FieldErrors, MaybeCaller};
-use crate::api::session::{login, logout as end_session, session_cookie};
+use crate::api::session::{
+    login, logout as end_session, retry_after_value, session_cookie, LoginError,
+};
+use crate::auth::ClientIp;
 use crate::AppState;
 
 fn page(address: &str, errors: &FieldErrors) -> String {
@@ -51,8 +54,13 @@ pub async fn show(MaybeCaller(caller): MaybeCaller) -> Response {
     Html(page("", &FieldErrors::new())).into_response()
 }
 
-/// Checks the login; on success sets the cookie and goes to the dashboard.
-pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
+/// Checks the login; on success sets the cookie and goes to the dashboard. A login the
+/// guard refuses gets the form again, 429, with the time to wait.
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(source): ClientIp,
+    req: Request,
+) -> Response {
     let fields = match form_fields(req).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -65,7 +73,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         .get("password")
         .map(String::as_str)
         .unwrap_or_default();
-    match login(&state, address, password).await {
+    match login(&state, source, address, password).await {
         Ok((account, session)) => {
             let mut headers = HeaderMap::new();
             headers.insert(
@@ -80,12 +88,25 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
             headers.insert(header::LOCATION, header::HeaderValue::from_static(to));
             (StatusCode::SEE_OTHER, headers).into_response()
         }
-        Err(p) if p.field.is_some() => {
+        Err(LoginError {
+            problem: p,
+            retry_after: Some(wait),
+        }) => {
+            let mut errors = FieldErrors::new();
+            errors.insert(String::new(), p.detail.clone());
+            (
+                p.status_code(),
+                [(header::RETRY_AFTER, retry_after_value(wait))],
+                Html(page(address, &errors)),
+            )
+                .into_response()
+        }
+        Err(LoginError { problem: p, .. }) if p.field.is_some() => {
             let mut errors = FieldErrors::new();
             errors.insert(p.field.clone().unwrap_or_default(), p.detail.clone());
             (p.status_code(), Html(page(address, &errors))).into_response()
         }
-        Err(p) => error_page(&p),
+        Err(LoginError { problem: p, .. }) => error_page(&p),
     }
 }
 

@@ -13,13 +13,16 @@
 //! refused (403) before anything else.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{banner, error_page, esc, field, form_fields, layout, query_value, FieldErrors};
+use crate::api::session::retry_after_value;
+use crate::auth::ClientIp;
+use crate::login_guard;
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -170,8 +173,14 @@ pub async fn show_forgot(State(state): State<AppState>) -> Response {
 }
 
 /// Sends a reset link when the address is a subscriber with an e-mail address; answers the
-/// same page in every case.
-pub async fn submit_forgot(State(state): State<AppState>, req: Request) -> Response {
+/// same page in every case. Requests are counted per source by the
+/// [`crate::login_guard`]: a source that asked too often is answered 429 with the time to
+/// wait, whatever it asks for.
+pub async fn submit_forgot(
+    State(state): State<AppState>,
+    ClientIp(source): ClientIp,
+    req: Request,
+) -> Response {
     let headers = req.headers().clone();
     let fields = match form_fields(req).await {
         Ok(f) => f,
@@ -184,6 +193,26 @@ pub async fn submit_forgot(State(state): State<AppState>, req: Request) -> Respo
         .get("address")
         .map(String::as_str)
         .unwrap_or_default();
+    match state.login_guard(|g| g.reset_requested(Instant::now(), source)) {
+        Ok(counted) => login_guard::log_reset_ban(source, text.trim(), counted),
+        Err(wait) => {
+            tracing::debug!(source = %source, user = text.trim(), wait_secs = wait.as_secs(), "password reset request refused");
+            let body = format!(
+                r#"<section class="card narrow">
+<h1>Forgot your password?</h1>
+<p class="banner error" role="alert">{}</p>
+<p><a href="/login">Back to the login</a></p>
+</section>"#,
+                esc(&too_many_resets_text(wait))
+            );
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_value(wait))],
+                Html(layout("Forgot your password", None, &body)),
+            )
+                .into_response();
+        }
+    }
     let address = match crate::problem::address("address", text) {
         Ok(a) => a,
         Err(p) => {
@@ -219,6 +248,14 @@ pub async fn submit_forgot(State(state): State<AppState>, req: Request) -> Respo
 </section>"#
     );
     Html(layout("Forgot your password", None, &body)).into_response()
+}
+
+/// What a source that asked for reset links too often is told.
+pub fn too_many_resets_text(wait: Duration) -> String {
+    format!(
+        "Too many requests; try again in {}",
+        login_guard::minutes_text(wait)
+    )
 }
 
 /// Starts a reset of `address` and queues its e-mail, when the address is a subscriber

@@ -178,6 +178,42 @@ pub(crate) struct HttpSection {
     /// The portal's address as people reach it (`https://portal.example.com`), for links
     /// in e-mails (password reset); `None`: the request's Host header.
     pub(crate) public_url: Option<String>,
+    /// Failed portal logins (or password reset requests) of one address within
+    /// `login_window` seconds that ban it; 0 turns the guard off.
+    pub(crate) login_max_failures: u32,
+    /// Seconds failed logins are counted over.
+    pub(crate) login_window: u64,
+    /// Seconds of a first ban; repeats double it up to `login_max_ban_time`.
+    pub(crate) login_ban_time: u64,
+    /// Seconds of the longest ban.
+    pub(crate) login_max_ban_time: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl HttpSection {
+    /// The portal's login guard; an error names the key.
+    pub(crate) fn login_guard(&self) -> Result<portal::login_guard::LoginGuardConfig, String> {
+        let seconds = |key: &str, n: u64| {
+            if n == 0 {
+                Err(format!("http.{key}: a number of seconds above 0"))
+            } else {
+                Ok(std::time::Duration::from_secs(n))
+            }
+        };
+        let ban_time = seconds("login_ban_time", self.login_ban_time)?;
+        let max_ban_time = seconds("login_max_ban_time", self.login_max_ban_time)?;
+        if max_ban_time < ban_time {
+            return Err("http.login_max_ban_time: shorter than login_ban_time".into());
+        }
+        Ok(portal::login_guard::LoginGuardConfig {
+            max_failures: self.login_max_failures,
+            window: seconds("login_window", self.login_window)?,
+            ban_time,
+            max_ban_time,
+            ..portal::login_guard::LoginGuardConfig::default()
+        })
+    }
 }
 
 /// `[metrics]`: where `/metrics` is served besides the portal (`--metrics-listen`).
@@ -200,6 +236,11 @@ impl Default for HttpSection {
             secure_cookies: false,
             metrics: true,
             public_url: None,
+            login_max_failures: portal::login_guard::DEFAULT_MAX_FAILURES,
+            login_window: portal::login_guard::DEFAULT_WINDOW.as_secs(),
+            login_ban_time: portal::login_guard::DEFAULT_BAN_TIME.as_secs(),
+            login_max_ban_time: portal::login_guard::DEFAULT_MAX_BAN_TIME.as_secs(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -906,6 +947,7 @@ impl Config {
                 .map_err(|e| format!("log.filter {filter:?}: {e}"))?;
         }
         config.tls.source(Path::new("."), &[])?;
+        config.http.login_guard()?;
         ServerConfig::try_from(&config)?;
         Ok(config)
     }
@@ -1278,6 +1320,14 @@ mod tests {
         assert_eq!(c.http.secure_cookies, d.http.secure_cookies);
         assert_eq!(c.http.metrics, d.http.metrics);
         assert_eq!(c.http.public_url, d.http.public_url);
+        assert_eq!(c.http.login_guard(), d.http.login_guard());
+        assert_eq!(
+            d.http.login_guard(),
+            Ok(portal::login_guard::LoginGuardConfig::default())
+        );
+        assert_eq!(c.http.trusted_proxies, d.http.trusted_proxies);
+        let e = Config::parse("[http]\nlogin_window = 0\n").unwrap_err();
+        assert!(e.contains("http.login_window"), "{e}");
         assert_eq!(c.metrics.listen, d.metrics.listen);
         let m = Config::parse("[http]\nmetrics = false\n[metrics]\nlisten = \"127.0.0.1:9494\"\n")
             .unwrap();

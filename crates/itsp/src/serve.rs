@@ -174,6 +174,8 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         secure_cookies: config.http.secure_cookies,
         voicemail_dir: Some(store.data_dir.join("voicemail")),
         public_url: config.http.public_url.clone(),
+        login_guard: config.http.login_guard().map_err(anyhow::Error::msg)?,
+        trusted_proxies: config.http.trusted_proxies.clone(),
         ..portal::PortalConfig::default()
     };
     let metrics = MetricsPlaces {

@@ -263,3 +263,34 @@ fn failed_portal_logins_are_refused_and_logged_for_fail2ban() {
         "{hosts}\n{text}"
     );
 }
+
+/// `[http] login_max_failures` in the config file sets the guard: two failures refuse the
+/// third attempt, even with the right password.
+#[test]
+fn the_config_file_sets_the_login_guard() {
+    let data = DataDir::with_users(&[]);
+    admin(
+        &data,
+        &["user", "add", "carol@example.com", "--password", "pw-carol"],
+    );
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[http]\nlogin_max_failures = 2\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".to_owned(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let addr = server.http.expect("the portal runs");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for i in 0..2 {
+        let body = format!("address=carol%40example.com&password=guess{i}");
+        let (status, _) = http(addr, "POST", "/login", &form, &body);
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/login",
+        &form,
+        "address=carol%40example.com&password=pw-carol",
+    );
+    assert_eq!(status, 429);
+}

@@ -441,3 +441,72 @@ fn a_long_history_streams_across_pages() {
         "-23.45"
     );
 }
+
+#[test]
+fn account_check_finds_a_balance_that_is_not_the_sum_of_its_ledger() {
+    let data = DataDir::with_users(&[("alice", "a-secret")]);
+    stdout(&itsp(
+        &data,
+        &["account", "set", "alice@example.com", "--prepaid"],
+    ));
+    stdout(&itsp(
+        &data,
+        &["account", "topup", "alice@example.com", "10.00"],
+    ));
+    stdout(&itsp(
+        &data,
+        &[
+            "account",
+            "adjust",
+            "alice@example.com",
+            "-2.50",
+            "--note",
+            "refund",
+        ],
+    ));
+    let agrees = stdout(&itsp(&data, &["account", "check"]));
+    assert!(
+        agrees.starts_with("the money agrees: 1 account, 2 ledger entries"),
+        "{agrees}"
+    );
+    let report = admin_json(&data, &["account", "check"]);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["findings"], json!([]));
+
+    // Damage the database behind the server's back: a cached balance and a running
+    // balance that no entry made.
+    let db = data.path().join("itsp.db");
+    let sql = "UPDATE accounts SET balance = '99.00';
+               UPDATE ledger SET balance_after = '11.00' WHERE kind = 'top_up';";
+    let status = Command::new("sqlite3").arg(&db).arg(sql).status().unwrap();
+    assert!(
+        status.success(),
+        "sqlite3 could not change {}",
+        db.display()
+    );
+    let out = itsp(&data, &["account", "check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a disagreement is exit status 1"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("the cached balance is 99.00 but the ledger sums to 7.50"),
+        "{text}"
+    );
+    assert!(text.contains("running_balance"), "{text}");
+    assert!(text.contains("2 disagreements in 1 account,"), "{text}");
+    let out = itsp(&data, &["account", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let kinds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["running_balance", "balance"], "{report:#}");
+    assert_eq!(report["findings"][1]["user"], "alice@example.com");
+}

@@ -446,3 +446,41 @@ fn a_registration_removed_with_itsp_ul_rm_stops_receiving_calls_at_once() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not registered"));
 }
+
+#[test]
+fn a_caller_gone_before_acknowledging_the_answer_is_hung_up_and_recorded() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let mut args = data.args();
+    args.extend(["--trusted".into(), "127.0.0.0/8".into()]);
+    let server = Itsp::start(&as_strs(&args));
+    let alice = common::Phone::new(server.udp, "alice", "a-secret");
+    let mut bob = common::Phone::new(server.udp, "bob", "b-secret");
+    let contact = format!("Contact: <{}>\r\n", bob.contact());
+    assert_eq!(bob.register(&contact).status(), Some(200));
+    // Alice calls (trusted: no challenge), bob answers; alice vanishes without the ACK.
+    let call = alice.new_call(&format!("bob@{DOMAIN}"), "gone");
+    alice.send(&alice.invite_text(&call, None));
+    let (invite, proxy) = bob.expect_request("INVITE");
+    bob.reply(&invite, proxy, 200, "b1");
+    assert_eq!(alice.expect_response("INVITE").status(), Some(200));
+    // Bob's phone does not give up on the ACK either (a real one sends BYE at 64*T1 =
+    // 32 s): the proxy ends the call at 64*T1 + T4 = 37 s with a BYE to both.
+    let ended = server.wait_log("no ACK for the answer", Duration::from_secs(45));
+    assert_eq!(ended["fields"]["call_id"], call.call_id.as_str());
+    let (bye, from) = bob.expect_request("BYE");
+    assert_eq!(from, server.udp);
+    assert!(
+        bye.header(sip::HeaderName::Reason)
+            .is_some_and(|r| r.contains("cause=408")),
+        "{bye:?}"
+    );
+    let (bye_to_alice, _) = alice.expect_request("BYE");
+    assert_eq!(bye_to_alice.call_id().unwrap(), call.call_id.as_str());
+    let all = records(&data, 1);
+    let record = &all[0];
+    assert_eq!(record["call_id"], call.call_id.as_str());
+    assert_eq!(record["disposition"], "answered", "{record:#}");
+    assert_eq!(record["hung_up_by"], "proxy");
+    assert_eq!(record["end_reason"], "no ACK");
+    assert!(admin_json(&data, &["calls"]).as_array().unwrap().is_empty());
+}

@@ -106,6 +106,16 @@ fn credit_for_30_seconds_is_a_30_second_call_then_402() {
     let refused = again.wait_event("ended", WAIT);
     assert_eq!(refused["cause"], "failed", "{refused}");
     assert_eq!(refused["code"], 402, "{refused}");
+    assert_money_agrees(&data, 1);
+}
+
+/// `itsp account check` finds the ledger, the balance and the `calls` priced records in
+/// agreement, nothing running.
+fn assert_money_agrees(data: &DataDir, calls: u64) {
+    let check = admin_json(data, &["account", "check"]);
+    assert_eq!(check["ok"], true, "{check:#}");
+    assert_eq!(check["calls"], calls, "{check:#}");
+    assert_eq!(check["running"], 0, "{check:#}");
 }
 
 #[test]
@@ -131,6 +141,7 @@ fn a_top_up_during_the_call_makes_it_longer() {
         balance(&data),
         Decimal::new(20, 2) - call["cost"].as_str().unwrap().parse::<Decimal>().unwrap()
     );
+    assert_money_agrees(&data, 1);
 }
 
 #[test]
@@ -173,4 +184,6 @@ fn a_prepaid_call_cut_by_a_crash_costs_what_its_slices_took() {
         .map(|e| e["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
         .sum();
     assert_eq!(-taken, Decimal::new(60, 2));
+    // And `itsp account check` finds the money in agreement.
+    assert_money_agrees(&data, 1);
 }

@@ -377,7 +377,11 @@ impl Accounting {
         ended.ended_by = Some("proxy".into());
         let disposition = match reason {
             EndReason::Credit => Disposition::CreditExhausted,
-            EndReason::Admin | EndReason::MaxDuration | EndReason::NoMedia => Disposition::Answered,
+            EndReason::Admin
+            | EndReason::MaxDuration
+            | EndReason::NoMedia
+            | EndReason::NoAck
+            | EndReason::SessionExpired => Disposition::Answered,
         };
         let mut cdr = cdr(&self.node, call_id, &dialog, now_ms, disposition, 200, "OK");
         cdr.hung_up_by = Some(HungUpBy::Proxy);

@@ -42,6 +42,8 @@
 //! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
 //!   exact decimal amounts, the balance moved with them in their transaction, a call's
 //!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
+//! - `audit.rs`: the money's consistency check ([`Store::audit_ledger`], `itsp account
+//!   check`): cached balances, running balances, and each call's money against its record.
 //! - `invoices.rs`: postpaid [`Invoice`]s, issued whole in one transaction with a
 //!   gap-free number per month ([`Store::issue_invoice`]), their lines and HTML and PDF
 //!   documents, never changed afterwards; migration `0015`.
@@ -85,6 +87,7 @@ mod accounts;
 mod address;
 mod aliases;
 mod api_tokens;
+mod audit;
 mod bans;
 mod calls;
 mod cdrs;
@@ -122,6 +125,7 @@ pub use accounts::{Account, AccountKind};
 pub use address::Address;
 pub use aliases::Alias;
 pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
+pub use audit::{Finding, LedgerAudit};
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{

@@ -38,6 +38,7 @@ Examples:
   itsp account history alice@example.com --limit 20
   itsp account list --json
   itsp account remove alice@example.com                        # at a zero balance
+  itsp account check                                           # after a crash or a restore
 
 Amounts are exact decimals with a point and at most 4 decimals (12.50, -5, 0.0125). A
 prepaid account pays its calls from the balance; a postpaid account's calls are charged
@@ -101,6 +102,14 @@ pub(crate) enum AccountCommand {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+    /// Check that the money agrees: each account's balance is the sum of its ledger, and
+    /// each call moved what its record costs (no lost or double charge).
+    ///
+    /// Reads only. Exit status 0 when all agrees, 1 with a line per disagreement (what
+    /// to look at after a crash, a power loss or a restore of the database). A call still
+    /// running has taken its slices and has no record yet; it is counted, not reported.
+    #[command(after_long_help = EXAMPLES)]
+    Check,
     /// Close an account and delete its history; only at a zero balance.
     #[command(after_long_help = EXAMPLES)]
     Remove {
@@ -191,6 +200,70 @@ pub(super) async fn run(
             let a = address(&a)?;
             with_store(store, async |s| remove(s, &a).await).await
         }
+        AccountCommand::Check => {
+            let audit = with_store(store, async |s| Ok(s.audit_ledger().await?)).await?;
+            check_report(&audit, json)
+        }
+    }
+}
+
+/// Prints what `itsp account check` found; exit status 1 when something disagrees.
+fn check_report(audit: &store::LedgerAudit, json: bool) -> Result<Report, Failure> {
+    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let summary = format!(
+        "{}, {}, {} with money ({} running)",
+        count(audit.accounts, "account", "accounts"),
+        count(audit.entries, "ledger entry", "ledger entries"),
+        count(audit.calls, "call", "calls"),
+        audit.running
+    );
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let findings: Vec<Value> = audit
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "user": f.address().to_string(),
+                    "kind": f.kind(),
+                    "call_id": f.call_id(),
+                    "message": f.to_string(),
+                })
+            })
+            .collect();
+        let report = json!({
+            "ok": audit.findings.is_empty(),
+            "accounts": audit.accounts,
+            "entries": audit.entries,
+            "calls": audit.calls,
+            "running": audit.running,
+            "findings": findings,
+        });
+        writeln!(out, "{report}")
+    } else if audit.findings.is_empty() {
+        writeln!(out, "the money agrees: {summary}")
+    } else {
+        let mut table = Table::new(&["USER", "PROBLEM", "WHAT"]);
+        for f in &audit.findings {
+            table.row(vec![
+                f.address().to_string(),
+                f.kind().to_owned(),
+                printable(&f.to_string()),
+            ]);
+        }
+        out.write_all(table.render().as_bytes()).and_then(|()| {
+            writeln!(
+                out,
+                "{} in {summary}",
+                count(audit.findings.len() as u64, "disagreement", "disagreements")
+            )
+        })
+    };
+    written.map_err(|e| write_failure(&e))?;
+    if audit.findings.is_empty() {
+        Ok(Report::Written)
+    } else {
+        Err(Failure::reported(1))
     }
 }
 

@@ -277,6 +277,15 @@ impl Failure {
         }
     }
 
+    /// Stop with exit status `code` and nothing more to say: the command printed its
+    /// report already (`itsp account check` with findings).
+    pub(crate) fn reported(code: u8) -> Failure {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
+
     /// Adds advice to the message.
     pub(crate) fn hint(mut self, hint: &str) -> Failure {
         self.message = format!("{} ({hint})", self.message);

@@ -13,6 +13,11 @@
 //! callee, each with a Via of ours, so the responses end at our client transactions,
 //! and a `Reason` (RFC 3326) that says why.
 //!
+//! Besides the hooks and the operator, the proxy ends a call nobody ended when its
+//! parties are gone ([`Limits`]): no ACK for the 2xx (RFC 3261 §13.3.1.4: the caller
+//! vanished right after the answer), a session timer that ran out without a refresh
+//! (RFC 4028 §10), or `[proxy] max_call_duration`.
+//!
 //! Each request goes first to where that party's messages came from (its flow: the
 //! address its NAT shows, the connection it uses), whatever the route set's first entry
 //! says: behind a NAT that is the only address that reaches it, and when a record-routing
@@ -21,7 +26,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ahash::HashMap;
 use sip::{HeaderName, Message, MessageBuilder, Method, Uri};
@@ -55,8 +60,48 @@ struct Call {
     from_tag: String,
     caller: Party,
     callee: Party,
-    /// When it is ended at the latest.
-    deadline: Option<Instant>,
+    /// When it is ended if nothing happens before.
+    limits: Limits,
+}
+
+/// The shortest Session-Expires a session may have (RFC 4028 §4: 90 seconds): a shorter
+/// value in a 2xx is taken as this, so a phone cannot have its call ended at once.
+pub(crate) const MIN_SESSION_EXPIRES: Duration = Duration::from_secs(90);
+
+/// The times at which the proxy ends an answered call that nobody ended, each `None`
+/// when it does not apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The ACK for the 2xx must have passed by then. A UAS gives up on the ACK after
+    /// 64*T1 and should send BYE itself (RFC 3261 §13.3.1.4); the proxy waits a little
+    /// longer ([`Limits::ack_wait`]) so that BYE, when it comes, ends the call first.
+    pub(crate) ack_by: Option<Instant>,
+    /// The session timer: the last refresh plus its interval (RFC 4028 §10). Both user
+    /// agents act before that (the refresher at half the interval, the other side with a
+    /// BYE up to 32 s before it), so it passes only when both are gone.
+    pub(crate) session_expires: Option<Instant>,
+    /// `[proxy] max_call_duration` after the answer.
+    pub(crate) longest: Option<Instant>,
+}
+
+impl Limits {
+    /// How long after the 2xx the proxy waits for its ACK: 64*T1 (when the UAS gives up,
+    /// §13.3.1.4) plus T4 (how long a message may stay in the network, §17.1.2.2).
+    pub(crate) fn ack_wait(timers: &sip::transaction::TimerConfig) -> Duration {
+        timers.t1.saturating_mul(64).saturating_add(timers.t4)
+    }
+
+    /// The first limit to come and why the call ends then.
+    fn next(&self) -> Option<(Instant, EndReason)> {
+        [
+            (self.ack_by, EndReason::NoAck),
+            (self.session_expires, EndReason::SessionExpired),
+            (self.longest, EndReason::MaxDuration),
+        ]
+        .into_iter()
+        .filter_map(|(at, reason)| at.map(|at| (at, reason)))
+        .min_by_key(|(at, _)| *at)
+    }
 }
 
 /// What the engine learned of a call when it was answered.
@@ -79,24 +124,26 @@ pub(crate) struct Bye {
     pub(crate) route: Route,
 }
 
-/// The answered calls this proxy record-routed, by Call-ID, and when each must end at the
-/// latest. See the module docs.
+/// The answered calls this proxy record-routed, by Call-ID, and when each is ended if
+/// nobody ends it. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Answered {
     calls: HashMap<String, Call>,
-    /// (deadline, Call-ID) of the calls with a longest duration.
+    /// (when, Call-ID) of each call's first limit ([`Limits::next`]).
     deadlines: BTreeSet<(Instant, String)>,
 }
 
 impl Answered {
-    /// A call was answered: keeps what ending it needs, and ends it at `deadline` at the
-    /// latest. A 2xx without a Record-Route of ours, a To tag or a Contact is not a dialog
-    /// we are in, and is not kept.
+    /// A call was answered at `now`: keeps what ending it needs, with its `limits` (the
+    /// session timer is read here from the 2xx's `Session-Expires`). A 2xx without a
+    /// Record-Route of ours, a To tag or a Contact is not a dialog we are in, and is not
+    /// kept.
     pub(crate) fn answered(
         &mut self,
         answer: Answer<'_>,
         own: &mut dyn OwnAddresses,
-        deadline: Option<Instant>,
+        now: Instant,
+        mut limits: Limits,
     ) {
         let Some((call_id, mut call)) = call_of(&answer, own) else {
             return;
@@ -104,11 +151,31 @@ impl Answered {
         if self.calls.contains_key(&call_id) {
             return; // a second 2xx of a forked call: the first one's dialog is kept
         }
-        if let Some(at) = deadline {
-            call.deadline = Some(at);
+        limits.session_expires = session_interval(answer.ok).map(|interval| now + interval);
+        call.limits = limits;
+        if let Some((at, _)) = limits.next() {
             self.deadlines.insert((at, call_id.clone()));
         }
         self.calls.insert(call_id, call);
+    }
+
+    /// Changes the limits of call `call_id` with `change`, keeping its deadline in order.
+    fn change_limits(&mut self, call_id: &str, change: impl FnOnce(&mut Limits)) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let before = call.limits.next();
+        change(&mut call.limits);
+        let after = call.limits.next();
+        if before == after {
+            return;
+        }
+        if let Some((at, _)) = before {
+            self.deadlines.remove(&(at, call_id.to_owned()));
+        }
+        if let Some((at, _)) = after {
+            self.deadlines.insert((at, call_id.to_owned()));
+        }
     }
 
     /// The earliest deadline of a call.
@@ -116,33 +183,46 @@ impl Answered {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    /// The calls whose deadline has come by `now`, earliest first.
-    pub(crate) fn overdue(&self, now: Instant) -> Vec<String> {
+    /// The calls whose deadline has come by `now`, earliest first, and why each ends.
+    pub(crate) fn overdue(&self, now: Instant) -> Vec<(String, EndReason)> {
         self.deadlines
             .iter()
             .take_while(|(at, _)| *at <= now)
-            .map(|(_, call_id)| call_id.clone())
+            .filter_map(|(_, call_id)| {
+                let (_, reason) = self.calls.get(call_id)?.limits.next()?;
+                Some((call_id.clone(), reason))
+            })
             .collect()
+    }
+
+    /// The limits of call `call_id`, if it is kept.
+    #[cfg(test)]
+    pub(crate) fn limits(&self, call_id: &str) -> Option<Limits> {
+        self.calls.get(call_id).map(|c| c.limits)
     }
 
     /// Forgets call `call_id`.
     fn forget(&mut self, call_id: &str) -> Option<Call> {
         let call = self.calls.remove(call_id)?;
-        if let Some(at) = call.deadline {
+        if let Some((at, _)) = call.limits.next() {
             self.deadlines.remove(&(at, call_id.to_owned()));
         }
         Some(call)
     }
 
     /// An in-dialog request passed through: its CSeq is the new floor of its sender's
-    /// numbers; a BYE ends the call here.
+    /// numbers; an ACK shows the caller got the 2xx; a BYE ends the call here.
     pub(crate) fn in_dialog(&mut self, request: &Message) {
         let Ok(call_id) = request.call_id() else {
             return;
         };
-        if request.method() == Some(&Method::Bye) {
-            self.forget(call_id);
-            return;
+        match request.method() {
+            Some(Method::Bye) => {
+                self.forget(call_id);
+                return;
+            }
+            Some(Method::Ack) => self.change_limits(call_id, |l| l.ack_by = None),
+            _ => {}
         }
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
@@ -156,6 +236,14 @@ impl Answered {
             &mut call.callee
         };
         sender.cseq = sender.cseq.max(cseq.seq);
+    }
+
+    /// A 2xx to a re-INVITE or UPDATE of call `call_id` passed at `now`: a session
+    /// refresh (RFC 4028 §10). Its `Session-Expires` starts the interval again; without
+    /// one the session has no timer any more (RFC 4028 §7.4: the 2xx decides).
+    pub(crate) fn refreshed(&mut self, call_id: &str, ok: &Message, now: Instant) {
+        let expires = session_interval(ok).map(|interval| now + interval);
+        self.change_limits(call_id, |l| l.session_expires = expires);
     }
 
     /// Whether call `call_id` is kept (answered, not ended).
@@ -183,6 +271,8 @@ impl Answered {
             EndReason::Admin => "SIP;cause=200;text=\"Call ended by the operator\"",
             EndReason::MaxDuration => "SIP;cause=200;text=\"Maximum call duration reached\"",
             EndReason::NoMedia => "SIP;cause=408;text=\"No media\"",
+            EndReason::NoAck => "SIP;cause=408;text=\"No ACK for the answer\"",
+            EndReason::SessionExpired => "SIP;cause=408;text=\"Session timer expired\"",
         };
         let legs = [
             (&call.callee, &call.from, &call.to, call.caller.cseq),
@@ -278,9 +368,18 @@ fn call_of(answer: &Answer<'_>, own: &mut dyn OwnAddresses) -> Option<(String, C
                 flow: *callee_flow,
                 cseq: 0,
             },
-            deadline: None,
+            limits: Limits::default(),
         },
     ))
+}
+
+/// The session interval a message's `Session-Expires` (RFC 4028 §4: `delta-seconds`,
+/// then parameters such as `refresher`) sets, at least [`MIN_SESSION_EXPIRES`]; `None`
+/// without the header or with a value that is not a number.
+fn session_interval(message: &Message) -> Option<Duration> {
+    let value = message.header(HeaderName::SessionExpires)?;
+    let seconds: u64 = value.split(';').next()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds).max(MIN_SESSION_EXPIRES))
 }
 
 /// The URI of a message's first Contact.
@@ -365,7 +464,8 @@ Content-Length: 0
                 callee_flow: route("203.0.113.9:5060"),
             },
             &mut Us,
-            None,
+            Instant::now(),
+            Limits::default(),
         );
         calls
     }
@@ -479,8 +579,129 @@ Content-Length: 0
                 callee_flow: route("203.0.113.9:5060"),
             },
             &mut Us,
-            None,
+            Instant::now(),
+            Limits::default(),
         );
         assert_eq!(calls.len(), 0);
+    }
+
+    /// A call answered at `at` with its ACK due 37 s later and 600 s at most, and an
+    /// `ok` carrying `session_expires` when given.
+    fn answered_with(at: Instant, session_expires: Option<&str>) -> Answered {
+        let invite = message(INVITE);
+        let ok_text = match session_expires {
+            Some(value) => OK.replace(
+                "Content-Length: 0",
+                &format!("Session-Expires: {value}\nContent-Length: 0"),
+            ),
+            None => OK.to_owned(),
+        };
+        let ok = message(&ok_text);
+        let mut calls = Answered::default();
+        calls.answered(
+            Answer {
+                invite: &invite,
+                ok: &ok,
+                caller_flow: route("198.51.100.7:40000"),
+                callee_flow: route("203.0.113.9:5060"),
+            },
+            &mut Us,
+            at,
+            Limits {
+                ack_by: Some(at + Duration::from_secs(37)),
+                session_expires: None,
+                longest: Some(at + Duration::from_secs(600)),
+            },
+        );
+        calls
+    }
+
+    const ACK: &str = "ACK sip:bob@203.0.113.50:5062 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKack
+From: \"Alice\" <sip:alice@example.com>;tag=from1
+To: <sip:bob@example.com>;tag=to1
+Call-ID: call-1
+CSeq: 7 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+";
+
+    #[test]
+    fn without_its_ack_a_call_is_overdue_after_the_ack_wait() {
+        let t0 = Instant::now();
+        let calls = answered_with(t0, None);
+        assert_eq!(calls.next_deadline(), Some(t0 + Duration::from_secs(37)));
+        assert!(calls.overdue(t0 + Duration::from_secs(36)).is_empty());
+        assert_eq!(
+            calls.overdue(t0 + Duration::from_secs(37)),
+            [("call-1".to_owned(), EndReason::NoAck)]
+        );
+        let timers = sip::transaction::TimerConfig::default();
+        assert_eq!(
+            Limits::ack_wait(&timers),
+            timers.t1 * 64 + timers.t4,
+            "64*T1 + T4: 37 s with the default timers"
+        );
+    }
+
+    #[test]
+    fn the_ack_leaves_the_longest_duration() {
+        let t0 = Instant::now();
+        let mut calls = answered_with(t0, None);
+        calls.in_dialog(&message(ACK));
+        assert_eq!(calls.next_deadline(), Some(t0 + Duration::from_secs(600)));
+        assert_eq!(
+            calls.overdue(t0 + Duration::from_secs(600)),
+            [("call-1".to_owned(), EndReason::MaxDuration)]
+        );
+    }
+
+    #[test]
+    fn a_session_timer_ends_the_call_unless_refreshed() {
+        let t0 = Instant::now();
+        let mut calls = answered_with(t0, Some("120;refresher=uac"));
+        calls.in_dialog(&message(ACK));
+        let limits = calls.limits("call-1").expect("kept");
+        assert_eq!(limits.session_expires, Some(t0 + Duration::from_secs(120)));
+        assert_eq!(
+            calls.overdue(t0 + Duration::from_secs(120)),
+            [("call-1".to_owned(), EndReason::SessionExpired)]
+        );
+        // A refresh at 60 s starts the interval again, with the 2xx's new value.
+        let ok = message(&OK.replace(
+            "Content-Length: 0",
+            "Session-Expires: 180;refresher=uas\nContent-Length: 0",
+        ));
+        calls.refreshed("call-1", &ok, t0 + Duration::from_secs(60));
+        assert!(calls.overdue(t0 + Duration::from_secs(120)).is_empty());
+        assert_eq!(calls.next_deadline(), Some(t0 + Duration::from_secs(240)));
+        // A refresh whose 2xx has no Session-Expires turns the timer off.
+        calls.refreshed("call-1", &message(OK), t0 + Duration::from_secs(200));
+        assert_eq!(calls.next_deadline(), Some(t0 + Duration::from_secs(600)));
+        // A refresh of a call not kept changes nothing.
+        calls.refreshed("call-2", &ok, t0);
+        assert_eq!(calls.len(), 1);
+    }
+
+    #[test]
+    fn a_session_interval_below_90_s_or_not_a_number_is_read_safely() {
+        let with = |value: &str| {
+            message(&OK.replace(
+                "Content-Length: 0",
+                &format!("Session-Expires: {value}\nContent-Length: 0"),
+            ))
+        };
+        assert_eq!(session_interval(&with("1")), Some(MIN_SESSION_EXPIRES));
+        assert_eq!(
+            session_interval(&with(" 1800 ;refresher=uac")),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(session_interval(&with("soon")), None);
+        assert_eq!(session_interval(&with("99999999999999999999999")), None);
+        assert_eq!(session_interval(&message(OK)), None);
+        // The compact form `x` (RFC 4028 §4).
+        let compact = message(&OK.replace("Content-Length: 0", "x: 300\nContent-Length: 0"));
+        assert_eq!(session_interval(&compact), Some(Duration::from_secs(300)));
     }
 }

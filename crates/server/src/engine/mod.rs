@@ -85,7 +85,7 @@ use crate::location::Location;
 use crate::natping::Pinger;
 use crate::policy::cx::{Cx, Memo};
 use crate::policy::hook::{
-    Arrival, DialogEvent, Direction, Flow, HangUp, Hook, HookCx, IoQueue, Tapped,
+    Arrival, DialogEvent, Direction, EndReason, Flow, HangUp, Hook, HookCx, IoQueue, Tapped,
 };
 use crate::policy::route::{self, Decision};
 use crate::proxy::table::{Env, Failed, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
@@ -384,12 +384,19 @@ impl Engine {
         self.layer.handle_timeout(now.instant);
         let (proxy, mut tx) = self.split();
         proxy.handle_timeout(now.instant, &mut tx);
-        for call_id in self.answered.overdue(now.instant) {
-            tracing::info!(%call_id, "the call reached its longest duration ([proxy] max_call_duration)");
-            self.hang_ups.push(HangUp {
-                call_id,
-                reason: crate::policy::hook::EndReason::MaxDuration,
-            });
+        for (call_id, reason) in self.answered.overdue(now.instant) {
+            match reason {
+                EndReason::NoAck => {
+                    tracing::info!(%call_id, "no ACK for the answer: the caller is gone")
+                }
+                EndReason::SessionExpired => {
+                    tracing::info!(%call_id, "the session timer ran out without a refresh")
+                }
+                _ => {
+                    tracing::info!(%call_id, "the call reached its longest duration ([proxy] max_call_duration)")
+                }
+            }
+            self.hang_ups.push(HangUp { call_id, reason });
         }
         for index in 0..self.hooks.len() {
             if self.hooks[index]
@@ -1420,6 +1427,9 @@ impl Engine {
             }
         }
         let code = response.status().unwrap_or(0);
+        if !accounted && (200..300).contains(&code) {
+            self.session_refresh(now, &server, &response);
+        }
         if accounted && code >= 200 {
             if let (true, Some(invite), Some(caller_flow), Some(arrival)) = (
                 code < 300,
@@ -1435,7 +1445,12 @@ impl Engine {
                         callee_flow: hangup::flow(arrival.source, arrival.local),
                     },
                     &mut self.addresses,
-                    self.config.proxy.max_call_duration.map(|d| now.instant + d),
+                    now.instant,
+                    hangup::Limits {
+                        ack_by: Some(now.instant + hangup::Limits::ack_wait(&self.config.timers)),
+                        session_expires: None,
+                        longest: self.config.proxy.max_call_duration.map(|d| now.instant + d),
+                    },
                 );
             }
             if let Some(invite) = self.layer.request(&server) {
@@ -1475,6 +1490,19 @@ impl Engine {
             for (up, arrival) in queue {
                 self.upstream(now, up, arrival);
             }
+        }
+    }
+
+    /// A 2xx to an in-dialog INVITE or UPDATE on its way to the sender: a session refresh
+    /// of an answered call (RFC 4028 §10).
+    fn session_refresh(&mut self, now: Now, server: &TransactionKey, ok: &Message) {
+        let Some(request) = self.layer.request(server) else {
+            return;
+        };
+        let refresh = matches!(request.method(), Some(Method::Invite | Method::Update))
+            && request.to().is_ok_and(|t| t.tag().is_some());
+        if let (true, Ok(call_id)) = (refresh, request.call_id()) {
+            self.answered.refreshed(call_id, ok, now.instant);
         }
     }
 

@@ -306,6 +306,49 @@ impl World {
             .collect()
     }
 
+    /// The caller at `caller` acknowledges the last 2xx to an INVITE it was sent (RFC 3261
+    /// §13.2.2.4: to the 2xx's Contact through its Record-Route reversed); what was sent
+    /// stays to be looked at.
+    fn acknowledge(&mut self, caller: &str) {
+        let dest: SocketAddr = caller.parse().unwrap();
+        let ok = self
+            .sent
+            .iter()
+            .rev()
+            .find(|(d, m)| {
+                *d == dest
+                    && m.status().is_some_and(|c| (200..300).contains(&c))
+                    && m.cseq().is_ok_and(|c| c.method == "INVITE")
+            })
+            .map(|(_, m)| m.clone())
+            .expect("a 2xx to an INVITE went to the caller");
+        let Some(Ok(sip::headers::Contact::Addr(contact))) = ok.contacts().next() else {
+            panic!("the 2xx has a Contact");
+        };
+        let mut routes: Vec<String> = ok
+            .header_values(HeaderName::RecordRoute)
+            .flat_map(sip::text::split_top_level)
+            .map(|v| v.unwrap().trim().to_owned())
+            .collect();
+        routes.reverse();
+        let call_id = ok.call_id().unwrap();
+        let mut text = format!(
+            "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {caller};branch=z9hG4bK-ack-{call_id}\r\n\
+Max-Forwards: 70\r\n",
+            contact.uri
+        );
+        for route in routes {
+            text.push_str(&format!("Route: {route}\r\n"));
+        }
+        text.push_str(&format!(
+            "From: {}\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
+            ok.header(HeaderName::From).unwrap(),
+            ok.header(HeaderName::To).unwrap(),
+            ok.cseq().unwrap().seq,
+        ));
+        self.receive(caller, &text);
+    }
+
     /// Registers `user` from `phone` with digest authentication, contact at the phone.
     fn register(&mut self, user: &str, phone: &str, q: &str) {
         self.registrations += 1;

@@ -43,16 +43,24 @@ pub(crate) enum EndReason {
     MaxDuration,
     /// The relay saw no media from either side for its idle timeout: the phones are gone.
     NoMedia,
+    /// The caller never acknowledged the 2xx (RFC 3261 §13.3.1.4): it vanished right
+    /// after the answer.
+    NoAck,
+    /// The session timer ran out without a refresh (RFC 4028 §10): both phones are gone.
+    SessionExpired,
 }
 
 impl EndReason {
-    /// The word in call records and logs: `credit`, `admin`, `max duration`, `no media`.
+    /// The word in call records and logs: `credit`, `admin`, `max duration`, `no media`,
+    /// `no ACK`, `session expired`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EndReason::Credit => "credit",
             EndReason::Admin => "admin",
             EndReason::MaxDuration => "max duration",
             EndReason::NoMedia => "no media",
+            EndReason::NoAck => "no ACK",
+            EndReason::SessionExpired => "session expired",
         }
     }
 }

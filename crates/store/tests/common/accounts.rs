@@ -574,3 +574,138 @@ pub async fn low_balance_notices(s: Store) {
     );
     assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
 }
+
+/// The money's consistency check: agreeing ledgers, records and running calls pass; a
+/// priced record without its charge, money for a call with neither record nor live row,
+/// and a record costing other than what its slices took are each reported once.
+pub async fn ledger_audit(s: Store) {
+    use store::{CallWrite, Charge, Finding};
+    example_com_with(&s, &["alice", "bob", "carol"]).await;
+    let audit = s.audit_ledger().await.unwrap();
+    assert_eq!((audit.accounts, audit.entries), (0, 0));
+    assert!(audit.findings.is_empty());
+
+    s.set_account(
+        &addr("alice@example.com"),
+        AccountKind::Prepaid,
+        None,
+        "EUR",
+        1_000,
+    )
+    .await
+    .unwrap();
+    s.set_account(
+        &addr("bob@example.com"),
+        AccountKind::Postpaid,
+        None,
+        "EUR",
+        1_000,
+    )
+    .await
+    .unwrap();
+    s.append_ledger(&[top_up("alice@example.com", 2_000, "5.00")])
+        .await
+        .unwrap();
+    let priced = |call_id: &str, caller: &str, cost: &str| {
+        let mut cdr = super::suite::answered_cdr(call_id, 10_000);
+        cdr.caller_user = Some(caller.to_owned());
+        cdr.caller_domain = Some("example.com".to_owned());
+        cdr.charge = Some(Charge {
+            plan: "default".into(),
+            cost: cost.into(),
+            currency: "EUR".into(),
+        });
+        cdr
+    };
+    // Alice's prepaid call: two slices, a refund, the record costing what is left.
+    s.record_cdrs_with_ledger(
+        &[priced("p1", "alice", "0.75")],
+        &[
+            on_call("alice@example.com", EntryKind::Debit, "-0.60", "p1"),
+            on_call("alice@example.com", EntryKind::Debit, "-0.60", "p1"),
+            on_call("alice@example.com", EntryKind::Settlement, "0.45", "p1"),
+        ],
+    )
+    .await
+    .unwrap();
+    // Bob's postpaid call, charged with its record.
+    s.record_cdrs_with_ledger(
+        &[priced("q1", "bob", "1.20")],
+        &[on_call("bob@example.com", EntryKind::Charge, "-1.20", "q1")],
+    )
+    .await
+    .unwrap();
+    // Alice's call still running: its first slice taken, no record yet.
+    s.write_calls(&[CallWrite::Upsert(super::call("live-1", "f", 20_000, "n1"))])
+        .await
+        .unwrap();
+    s.append_ledger(&[on_call(
+        "alice@example.com",
+        EntryKind::Debit,
+        "-0.60",
+        "live-1",
+    )])
+    .await
+    .unwrap();
+    // Carol has no account: her priced record is nobody's money.
+    s.record_cdrs(&[priced("c1", "carol", "0.30")])
+        .await
+        .unwrap();
+    let audit = s.audit_ledger().await.unwrap();
+    assert_eq!(audit.findings, [], "{audit:?}");
+    assert_eq!(
+        (audit.accounts, audit.entries, audit.calls, audit.running),
+        (2, 6, 2, 1)
+    );
+
+    // A priced record of bob's whose charge was lost; money for a call that is neither
+    // recorded nor running; a record costing more than its slices took.
+    s.record_cdrs(&[priced("q2", "bob", "2.00")]).await.unwrap();
+    s.append_ledger(&[on_call(
+        "alice@example.com",
+        EntryKind::Debit,
+        "-0.60",
+        "gone",
+    )])
+    .await
+    .unwrap();
+    s.record_cdrs_with_ledger(
+        &[priced("p2", "alice", "0.90")],
+        &[on_call(
+            "alice@example.com",
+            EntryKind::Debit,
+            "-0.60",
+            "p2",
+        )],
+    )
+    .await
+    .unwrap();
+    let audit = s.audit_ledger().await.unwrap();
+    let alice = addr("alice@example.com");
+    let bob = addr("bob@example.com");
+    assert_eq!(
+        audit.findings,
+        [
+            Finding::MoneyWithoutRecord {
+                address: alice.clone(),
+                call_id: "gone".into(),
+                taken: d("0.60"),
+            },
+            Finding::CostDiffers {
+                address: alice,
+                call_id: "p2".into(),
+                taken: d("0.60"),
+                cost: d("0.90"),
+            },
+            Finding::CostDiffers {
+                address: bob,
+                call_id: "q2".into(),
+                taken: d("0"),
+                cost: d("2.00"),
+            },
+        ],
+        "{audit:?}"
+    );
+    assert_eq!(audit.findings[0].kind(), "money_without_record");
+    assert!(audit.findings[1].to_string().contains("took 0.60"));
+}

@@ -9,7 +9,7 @@ use store::{
 
 #[allow(unused_imports)] // not by tests/durability.rs
 pub use super::accounts::{
-    accounts, ledger, ledger_concurrent, ledger_writer, low_balance_notices,
+    accounts, ledger, ledger_audit, ledger_concurrent, ledger_writer, low_balance_notices,
 };
 #[allow(unused_imports)] // not by tests/durability.rs
 pub use super::invoices::invoices;
@@ -52,6 +52,7 @@ macro_rules! for_each_behaviour {
             voicemail,
             accounts,
             ledger,
+            ledger_audit,
             ledger_concurrent,
             ledger_writer,
             invoices,

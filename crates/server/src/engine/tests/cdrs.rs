@@ -309,6 +309,7 @@ fn an_answered_call_ends_at_its_longest_duration_with_a_bye_to_both() {
     }
     let ok = ok.build().unwrap();
     w.receive(BOB_1, std::str::from_utf8(ok.as_bytes()).unwrap());
+    w.acknowledge(CALLER);
     w.advance(Duration::from_secs(599));
     w.sent.clear();
     w.advance(Duration::from_secs(1));
@@ -365,4 +366,120 @@ fn with_on_net_free_calls_to_subscribers_are_not_priced_and_gateway_calls_are() 
         })
         .collect();
     assert_eq!(free, [("n1".into(), true), ("n2".into(), false)]);
+}
+
+/// Bob's 200 to `at_bob` with the Record-Route copied and `extra` headers.
+fn ok_from_bob(at_bob: &Message, extra: &[(HeaderName, &str)]) -> String {
+    let mut ok = MessageBuilder::response_to(at_bob, 200, None, Some("b1"))
+        .header(HeaderName::Contact, &format!("<sip:bob@{BOB_1}>"));
+    for rr in at_bob.header_values(HeaderName::RecordRoute) {
+        ok = ok.header(HeaderName::RecordRoute, rr);
+    }
+    for (name, value) in extra {
+        ok = ok.header(*name, value);
+    }
+    String::from_utf8(ok.build().unwrap().as_bytes().to_vec()).unwrap()
+}
+
+/// The methods of the requests in `sent`, by destination.
+fn byes_to(w: &World) -> Vec<SocketAddr> {
+    w.sent
+        .iter()
+        .filter(|(_, m)| m.method() == Some(&sip::Method::Bye))
+        .map(|(d, _)| *d)
+        .collect()
+}
+
+#[test]
+fn a_caller_that_never_acknowledges_the_answer_is_hung_up_after_64_t1() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    let at_bob = call_bob(&mut w, "a1");
+    w.receive(BOB_1, &ok_from_bob(&at_bob, &[]));
+    // The caller is gone: no ACK. Bob's phone would send BYE at 64*T1 = 32 s; this one
+    // does not either, so the proxy ends the call at 64*T1 + T4 = 37 s.
+    w.advance(Duration::from_secs(36));
+    assert!(byes_to(&w).is_empty(), "nothing ended before 37 s");
+    w.advance(Duration::from_secs(1));
+    assert_eq!(
+        byes_to(&w),
+        [BOB_1.parse().unwrap(), CALLER.parse().unwrap()],
+        "a BYE to each party at 37 s"
+    );
+    let bye = w
+        .sent
+        .iter()
+        .find(|(_, m)| m.method() == Some(&sip::Method::Bye))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    assert!(bye
+        .header(HeaderName::Reason)
+        .is_some_and(|r| r.contains("No ACK")));
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].disposition, Disposition::Answered);
+    assert_eq!(all[0].hung_up_by, Some(HungUpBy::Proxy));
+    assert_eq!(all[0].end_reason.as_deref(), Some("no ACK"));
+    assert_eq!(all[0].billable_secs(), 37);
+}
+
+#[test]
+fn an_acknowledged_call_without_a_session_timer_is_left_alone() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    let at_bob = call_bob(&mut w, "a2");
+    w.receive(BOB_1, &ok_from_bob(&at_bob, &[]));
+    w.acknowledge(CALLER);
+    w.advance(Duration::from_secs(3600));
+    assert!(byes_to(&w).is_empty(), "an hour's call goes on");
+    assert!(cdrs(&w).is_empty());
+}
+
+#[test]
+fn a_session_timer_not_refreshed_ends_the_call_and_a_refresh_extends_it() {
+    let mut w = World::new(trusted_config());
+    w.register("bob", BOB_1, "1.0");
+    let at_bob = call_bob(&mut w, "s1");
+    w.receive(
+        BOB_1,
+        &ok_from_bob(&at_bob, &[(HeaderName::SessionExpires, "90;refresher=uac")]),
+    );
+    w.acknowledge(CALLER);
+    // The caller refreshes at 45 s (half the interval, RFC 4028 §10) with a re-INVITE;
+    // bob's 2xx sets the interval again.
+    w.advance(Duration::from_secs(45));
+    let reinvite = format!(
+        "INVITE sip:bob@{BOB_1} SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-re-s1;rport\r\n\
+Max-Forwards: 70\r\nRoute: <sip:192.0.2.1:5060;lr>\r\nFrom: <sip:alice@example.com>;tag=f-s1\r\n\
+To: <sip:bob@example.com>;tag=b1\r\nCall-ID: s1\r\nCSeq: 2 INVITE\r\n\
+Contact: <sip:alice@{CALLER}>\r\nSession-Expires: 90;refresher=uac\r\nSupported: timer\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    w.receive(CALLER, &reinvite);
+    let refresh_at_bob = w
+        .sent_to(BOB_1)
+        .into_iter()
+        .find(|m| m.method() == Some(&sip::Method::Invite))
+        .expect("the refresh reaches bob");
+    let refresh_ok = MessageBuilder::response_to(&refresh_at_bob, 200, None, None)
+        .header(HeaderName::Contact, &format!("<sip:bob@{BOB_1}>"))
+        .header(HeaderName::SessionExpires, "90;refresher=uac")
+        .build()
+        .unwrap();
+    w.receive(BOB_1, std::str::from_utf8(refresh_ok.as_bytes()).unwrap());
+    w.sent.clear();
+    // Without the refresh the call would have ended at 90 s; it ends at 45 + 90 s.
+    w.advance(Duration::from_secs(89));
+    assert!(byes_to(&w).is_empty(), "the refresh kept the call");
+    w.advance(Duration::from_secs(1));
+    assert_eq!(
+        byes_to(&w),
+        [BOB_1.parse().unwrap(), CALLER.parse().unwrap()],
+        "both gone: no refresh, the session expired at 135 s"
+    );
+    let all = cdrs(&w);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].hung_up_by, Some(HungUpBy::Proxy));
+    assert_eq!(all[0].end_reason.as_deref(), Some("session expired"));
+    assert_eq!(all[0].billable_secs(), 135);
 }

@@ -250,6 +250,7 @@ fn a_top_up_during_the_call_extends_it() {
     let mut w = prepaid_world("0.30", 60);
     let (invite, _) = call(&mut w, "t1");
     w.receive(GATEWAY, &ok_from_gateway(&invite.unwrap(), "gw1"));
+    w.acknowledge(ALICE);
     w.advance(Duration::from_secs(10));
     w.prepaid.as_mut().unwrap().put_in.push((7, amount("0.20")));
     w.advance(Duration::from_secs(20));

@@ -187,3 +187,41 @@ fn a_prepaid_call_cut_by_a_crash_costs_what_its_slices_took() {
     // And `itsp account check` finds the money in agreement.
     assert_money_agrees(&data, 1);
 }
+
+#[test]
+fn with_announcements_a_caller_without_credit_hears_why_before_the_402() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), (NUMBER, "n-secret")]);
+    let rates = data.path().join("rates.csv");
+    std::fs::write(
+        &rates,
+        "prefix,description,connect_fee,rate_per_min,initial,increment\n46,Sweden,0,0.60,1,1\n",
+    )
+    .unwrap();
+    admin(&data, &["rate", "import", rates.to_str().unwrap()]);
+    admin(
+        &data,
+        &["account", "set", &format!("alice@{DOMAIN}"), "--prepaid"],
+    );
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[media]\nannouncements = true\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".to_owned(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut number = Softphone::start(server.udp, NUMBER, "n-secret", &["--calls", "1", "answer"]);
+    number.wait_event("waiting", WAIT);
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["call", NUMBER]);
+    let ended = alice.wait_event("ended", WAIT);
+    assert_eq!(ended["code"], 402, "{ended}");
+    let report = alice.wait_event("report", WAIT);
+    assert!(
+        report["packets_received"].as_u64().unwrap_or(0) > 50,
+        "the insufficient-credit announcement came as early media: {report}"
+    );
+    let call = record(&data);
+    assert_eq!(call["code"], 402, "{call:#}");
+    assert!(call["answer"].is_null(), "{call:#}");
+    // The number never rang: its phone still waits for its one call.
+    number.listen_for(Duration::from_millis(500));
+    assert!(number.all("incoming").is_empty(), "the number rang");
+    assert_money_agrees(&data, 0);
+}

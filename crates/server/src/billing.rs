@@ -10,8 +10,9 @@
 //! 1. `on_forward`: an initial INVITE from an authenticated subscriber with a prepaid
 //!    account, to a number, waits for [`IoRequest::Prepaid`] (the balance and the
 //!    tariff of the number in the caller's plan), then [`Credit::authorize`] answers:
-//!    `402 Payment Required` without credit, `403` for a number no plan prices, else the
-//!    call is forwarded. A call to a name (a subscriber, a service) is not rated, nor one
+//!    `402 Payment Required` without credit (or, with `[media] announcements` on and an
+//!    SDP offer to play it to, the "insufficient credit" announcement as early media, then
+//!    the 402), `403` for a number no plan prices, else the call is forwarded. A call to a name (a subscriber, a service) is not rated, nor one
 //!    that stays on this network when `[billing] on_net = "free"`.
 //! 2. `on_dialog`: answered → the first slice is debited; ended (a BYE, or the proxy's
 //!    hang-up) → [`Credit::ended`] settles, and the settlement ([`Record::Settle`]) goes
@@ -39,8 +40,9 @@ use store::{AccountKind, Address, EntryKind, NewEntry};
 use crate::config::OnNet;
 use crate::engine::io::{Answer, IoId, IoRequest, Now, PrepaidCaller, Record, Settle, Source};
 use crate::policy::hook::{DialogEvent, EndReason, Flow, Hook, HookCx};
-use crate::proxy::Forward;
+use crate::proxy::{Forward, Target};
 use crate::rating::SharedRater;
+use crate::services::ServicesConfig;
 
 /// How long an account's credit stays in memory after its last call ended.
 pub(crate) const LINGER: Duration = Duration::from_secs(60);
@@ -124,6 +126,8 @@ struct PaidCall {
 struct Authorizing {
     call_id: String,
     account: Address,
+    /// Where the caller hears why, instead of a bare 402 ([`PrepaidHook::refusal`]).
+    announce: Option<Target>,
 }
 
 /// The prepaid billing hook. See the module docs.
@@ -135,6 +139,8 @@ pub(crate) struct PrepaidHook {
     config: CreditConfig,
     /// Whether calls that stay on this network are charged.
     on_net: OnNet,
+    /// The media services, for the "insufficient credit" announcement.
+    services: ServicesConfig,
     accounts: HashMap<Address, Account>,
     calls: HashMap<String, PaidCall>,
     authorizing: HashMap<IoId, Authorizing>,
@@ -152,11 +158,13 @@ impl PrepaidHook {
         rater: SharedRater,
         config: CreditConfig,
         on_net: OnNet,
+        services: ServicesConfig,
     ) -> PrepaidHook {
         PrepaidHook {
             book,
             rater,
             on_net,
+            services,
             config,
             accounts: HashMap::default(),
             calls: HashMap::default(),
@@ -212,6 +220,30 @@ impl PrepaidHook {
             return None; // perhaps topped up since: ask the store before refusing
         }
         Some(flow)
+    }
+
+    /// The announcement a caller of `caller`'s domain hears instead of a bare 402, when
+    /// announcements are on and the INVITE offers media to hear it with (the media
+    /// service answers offers only).
+    fn credit_announcement(&self, request: &Message, caller: &Address) -> Option<Target> {
+        if request.body().is_empty() {
+            return None;
+        }
+        crate::services::announcement(&self.services, &caller.domain, 402)
+    }
+
+    /// What becomes of a call the credit refused: with an announcement, the call goes to
+    /// it (and the media service ends it with the 402); else the refusal stands.
+    fn refusal(flow: Flow, announce: Option<Target>, forward: &mut Forward) -> Flow {
+        match (flow, announce) {
+            (Flow::Refuse { code: 402, .. }, Some(target)) => {
+                forward.targets = vec![target];
+                forward.fallbacks = Default::default();
+                forward.voicemail = None;
+                Flow::Continue
+            }
+            (flow, _) => flow,
+        }
     }
 
     /// The instant Unix second `secs` begins, by the clocks of the last event.
@@ -480,9 +512,10 @@ impl Hook for PrepaidHook {
             return Flow::Continue; // a name, not a number: not rated
         };
         self.clock = Some(cx.now);
+        let announce = self.credit_announcement(request, caller);
         if let Some(flow) = self.authorize_from_memory(cx.now, call_id, caller, &number) {
             self.recompute_due();
-            return flow;
+            return PrepaidHook::refusal(flow, announce, forward);
         }
         let after = self.accounts.get(caller).map(|a| a.last_entry);
         let caller = caller.clone();
@@ -499,6 +532,7 @@ impl Hook for PrepaidHook {
             Authorizing {
                 call_id: call_id.to_owned(),
                 account: caller,
+                announce,
             },
         );
         Flow::Wait(id)
@@ -509,10 +543,15 @@ impl Hook for PrepaidHook {
         cx: &mut HookCx<'_>,
         id: IoId,
         answer: Answer,
-        _forward: &mut Forward,
+        forward: &mut Forward,
     ) -> Flow {
         self.clock = Some(cx.now);
-        let Some(Authorizing { call_id, account }) = self.authorizing.remove(&id) else {
+        let Some(Authorizing {
+            call_id,
+            account,
+            announce,
+        }) = self.authorizing.remove(&id)
+        else {
             return Flow::Continue;
         };
         let flow = match answer {
@@ -527,7 +566,7 @@ impl Hook for PrepaidHook {
             }
         };
         self.recompute_due();
-        flow
+        PrepaidHook::refusal(flow, announce, forward)
     }
 
     fn on_dialog(&mut self, cx: &mut HookCx<'_>, event: DialogEvent<'_>) {

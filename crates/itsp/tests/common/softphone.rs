@@ -142,6 +142,18 @@ impl Softphone {
     }
 
     /// Every event named `name` so far.
+    /// Reads the events that come within `within` (none is fine), to look at with
+    /// [`Softphone::all`].
+    pub fn listen_for(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while let Ok(v) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.events.push(v);
+        }
+    }
+
     pub fn all(&self, name: &str) -> Vec<serde_json::Value> {
         self.events
             .iter()

@@ -70,6 +70,7 @@ pub(crate) fn hooks(
             rater,
             config.credit,
             config.on_net,
+            config.services.clone(),
         )),
     ];
     if let Some(setup) = relay {

@@ -151,12 +151,13 @@ pub(crate) fn route(
 }
 
 /// The announcement our callers hear instead of a refusal with `code` (404 unknown, 480
-/// not reachable), when announcements are on.
+/// not reachable, 402 no credit for a prepaid call), when announcements are on.
 pub(crate) fn announcement(config: &ServicesConfig, domain: &str, code: u16) -> Option<Target> {
     let media = config.media.filter(|_| config.announcements)?;
     let prompt = match code {
         404 => media_prompt::NOT_IN_SERVICE,
         480 => media_prompt::NOT_AVAILABLE,
+        402 => media_prompt::INSUFFICIENT_CREDIT,
         _ => return None,
     };
     Some(target(
@@ -169,6 +170,7 @@ pub(crate) fn announcement(config: &ServicesConfig, domain: &str, code: u16) -> 
 mod media_prompt {
     pub(super) const NOT_IN_SERVICE: &str = "not-in-service";
     pub(super) const NOT_AVAILABLE: &str = "not-available";
+    pub(super) const INSUFFICIENT_CREDIT: &str = "insufficient-credit";
 }
 
 #[cfg(test)]

@@ -50,8 +50,18 @@ fn alice() -> Address {
 /// A world whose alice is prepaid with `balance`, and may call abroad; slices of
 /// `debit_interval` seconds.
 fn prepaid_world(balance: &str, debit_interval: u32) -> World {
+    prepaid_world_with(balance, debit_interval, |_| {})
+}
+
+/// [`prepaid_world`] with `configure` changing the server's configuration first.
+fn prepaid_world_with(
+    balance: &str,
+    debit_interval: u32,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> World {
     let mut c = config();
     c.credit.debit_interval = debit_interval;
+    configure(&mut c);
     let mut w = World::new(c);
     w.groups.push(("alice".into(), "int".into()));
     w.prepaid = Some(Prepaid {
@@ -74,13 +84,24 @@ fn prepaid_world(balance: &str, debit_interval: u32) -> World {
 }
 
 /// alice calls the number (authenticating); answers what reached the gateway, and what
-/// alice got.
+/// alice got (taken from what was sent; the rest stays).
 fn call(w: &mut World, call: &str) -> (Option<Message>, Vec<Message>) {
+    call_offering(w, call, "")
+}
+
+/// [`call`] with `sdp` as the INVITE's body (none when empty).
+fn call_offering(w: &mut World, call: &str, sdp: &str) -> (Option<Message>, Vec<Message>) {
+    let content_type = if sdp.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
     let text = |cseq: u32, auth: &str| {
         format!(
             "INVITE sip:{NUMBER}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bK-{call}{cseq};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=f-{call}\r\nTo: <sip:{NUMBER}@example.com>\r\nCall-ID: {call}\r\n\
-CSeq: {cseq} INVITE\r\nContact: <sip:alice@{ALICE}>\r\n{auth}Content-Length: 0\r\n\r\n"
+CSeq: {cseq} INVITE\r\nContact: <sip:alice@{ALICE}>\r\n{auth}{content_type}Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
         )
     };
     w.receive(ALICE, &text(1, ""));
@@ -106,12 +127,10 @@ CSeq: {cseq} INVITE\r\nContact: <sip:alice@{ALICE}>\r\n{auth}Content-Length: 0\r
             *d == GATEWAY.parse::<SocketAddr>().unwrap() && m.method() == Some(&sip::Method::Invite)
         })
         .map(|(_, m)| m.clone());
-    let to_alice = sent
-        .into_iter()
-        .filter(|(d, _)| *d == ALICE.parse::<SocketAddr>().unwrap())
-        .map(|(_, m)| m)
-        .collect();
-    (at_gateway, to_alice)
+    let alice: SocketAddr = ALICE.parse().unwrap();
+    let (to_alice, elsewhere): (Vec<_>, Vec<_>) = sent.into_iter().partition(|(d, _)| *d == alice);
+    w.sent = elsewhere; // what went elsewhere stays to be looked at
+    (at_gateway, to_alice.into_iter().map(|(_, m)| m).collect())
 }
 
 /// The gateway's 200 to `invite`, with the Record-Route copied (RFC 3261 §12.1.1).
@@ -379,4 +398,50 @@ impl Prepaid {
 /// The book a world's engine reads ([`World::book`]).
 pub(super) fn book() -> AccountBook {
     AccountBook::default()
+}
+
+#[test]
+fn with_announcements_a_caller_without_credit_hears_why_then_gets_402() {
+    const MEDIA: &str = "127.0.0.1:5090";
+    let mut w = prepaid_world_with("0.00", 60, |c| {
+        c.services.media = Some(MEDIA.parse().unwrap());
+        c.services.announcements = true;
+    });
+    let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\n";
+    let (at_gateway, to_alice) = call_offering(&mut w, "a1", sdp);
+    assert!(at_gateway.is_none(), "the number never rings");
+    assert!(
+        codes(&to_alice).iter().all(|c| *c < 200),
+        "{:?}",
+        codes(&to_alice)
+    );
+    let at_media = w
+        .sent
+        .iter()
+        .find(|(d, m)| {
+            *d == MEDIA.parse::<SocketAddr>().unwrap() && m.method() == Some(&sip::Method::Invite)
+        })
+        .map(|(_, m)| m.clone())
+        .expect("the call goes to the announcement");
+    assert_eq!(
+        at_media.request_uri_str(),
+        Some("sip:announce@example.com;prompt=insufficient-credit;code=402")
+    );
+    // The media service plays it as early media, then refuses with the 402.
+    w.receive(MEDIA, &answer_to(&at_media, 183, "m1", Some(sdp)));
+    w.receive(MEDIA, &answer_to(&at_media, 402, "m1", None));
+    let to_alice = w.sent_to(ALICE);
+    assert!(codes(&to_alice).contains(&183), "{:?}", codes(&to_alice));
+    assert!(codes(&to_alice).contains(&402), "{:?}", codes(&to_alice));
+    let record = cdr(&w, "a1");
+    assert_eq!(record.code, 402);
+    assert!(!record.disposition.was_answered());
+    let (debits, _) = money(&w);
+    assert!(debits.is_empty(), "nothing taken: {debits:?}");
+
+    // Without an offer there is nothing to hear it with: the 402 comes at once.
+    let (at_gateway, to_alice) = call(&mut w, "a2");
+    assert!(at_gateway.is_none());
+    assert_eq!(codes(&to_alice), [402]);
 }

@@ -131,14 +131,17 @@ impl Config {
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
         // The certificate files are read again on SIGHUP; the rest of [tls] needs a restart.
         let (tls, running_tls) = (self.tls.restart_only(), running.tls.restart_only());
-        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 21] = [
+        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 20] = [
             ("sip", &self.sip, &running.sip),
             ("store", &self.store, &running.store),
             ("registrar", &self.registrar, &running.registrar),
-            ("auth", &self.auth, &running.auth),
+            (
+                "auth",
+                &self.auth.restart_only(),
+                &running.auth.restart_only(),
+            ),
             ("timers", &self.timers, &running.timers),
             ("proxy", &self.proxy, &running.proxy),
-            ("pstn", &self.pstn, &running.pstn),
             ("nat", &self.nat, &running.nat),
             ("relay", &self.relay, &running.relay),
             ("stun", &self.stun, &running.stun),
@@ -822,6 +825,14 @@ pub(crate) struct AuthSection {
     pub(crate) trusted: Vec<NetworkText>,
     /// Digest algorithms offered, in order.
     pub(crate) algorithms: Vec<AlgorithmText>,
+}
+
+impl AuthSection {
+    /// What of the section needs a restart to change (the trusted networks are taken
+    /// again on SIGHUP).
+    pub(crate) fn restart_only(&self) -> impl std::fmt::Debug + '_ {
+        (self.nonce_lifetime, &self.algorithms)
+    }
 }
 
 /// A digest algorithm name read from the file: `MD5` or `SHA-256`.

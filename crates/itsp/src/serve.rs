@@ -99,6 +99,8 @@ struct Settings {
     tls: Option<crate::tls_config::CertSource>,
     /// The config file (`--config`), read again on SIGHUP.
     config_file: Option<PathBuf>,
+    /// The trusted networks of `--trusted` (they override the file's, on SIGHUP too).
+    trusted_flags: Vec<server::trusted::Network>,
     /// What the config file said at start.
     config: Config,
 }
@@ -135,7 +137,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         server.domains = vec![host_name()];
     }
     if !args.trusted.is_empty() {
-        server.trusted = args.trusted;
+        server.trusted = args.trusted.clone();
     }
     server.node = host_name();
     if let Some(hep) = &mut server.capture.hep {
@@ -214,6 +216,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         smtp,
         tls,
         config_file: args.config,
+        trusted_flags: args.trusted,
         config,
     })
 }
@@ -341,6 +344,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         hangups,
         settings.config_file.take(),
         std::mem::take(&mut settings.config),
+        std::mem::take(&mut settings.trusted_flags),
         server.reloader(),
         tls,
     ));
@@ -420,14 +424,17 @@ async fn start_metrics(addr: std::net::SocketAddr, source: portal::metrics::Metr
     });
 }
 
-/// On each SIGHUP: reads the config file again and applies its `[log] filter`, reads the
-/// served domains and the bans from the store, and logs one line, "configuration
-/// reloaded", saying what was reloaded (`reloaded`), what could not be (`not_reloaded`)
-/// and which changed sections of the file need a restart (`needs_restart`).
+/// On each SIGHUP: reads the config file again and applies its `[log] filter`, its
+/// trusted networks (`[auth] trusted`, unless `--trusted` set them) and its PSTN routing
+/// (`[pstn]`), reads the served domains and the bans from the store, and logs one line,
+/// "configuration reloaded", saying what was reloaded (`reloaded`), what could not be
+/// (`not_reloaded`) and which changed sections of the file need a restart
+/// (`needs_restart`). A file with an error changes nothing but is named in `not_reloaded`.
 async fn reload_on_hangup(
     mut hangups: tokio::signal::unix::Signal,
     config_file: Option<PathBuf>,
     mut running: Config,
+    trusted_flags: Vec<server::trusted::Network>,
     reloader: server::Reloader,
     tls: Option<(
         std::sync::Arc<transport::tls::Tls>,
@@ -440,8 +447,33 @@ async fn reload_on_hangup(
         let mut not_reloaded = Vec::new();
         let mut needs_restart = Vec::new();
         if let Some(path) = &config_file {
-            match Config::load(path) {
-                Ok(config) => {
+            let loaded = Config::load(path)
+                .map_err(|e| e.to_string())
+                .and_then(|config| {
+                    // Checked whole, as at start: a file with an error changes nothing.
+                    let server = ServerConfig::try_from(&config)?;
+                    Ok((config, server))
+                });
+            match loaded {
+                Ok((config, server)) => {
+                    let trusted = if trusted_flags.is_empty() {
+                        reloaded.push(format!("{} trusted networks", server.trusted.len()));
+                        server.trusted
+                    } else {
+                        if format!("{:?}", config.auth.trusted)
+                            != format!("{:?}", running.auth.trusted)
+                        {
+                            not_reloaded.push("[auth] trusted (set by --trusted)".to_owned());
+                        }
+                        trusted_flags.clone()
+                    };
+                    let pstn = server.proxy.pstn;
+                    reloaded.push(format!(
+                        "PSTN routing ({} gateways, {} classes)",
+                        pstn.gateways.len(),
+                        pstn.classes.len()
+                    ));
+                    reloader.apply(trusted, pstn);
                     let filter = config.log.filter.as_deref();
                     match crate::logging::set_filter(filter) {
                         FilterOutcome::Applied => reloaded.push(format!(
@@ -461,6 +493,8 @@ async fn reload_on_hangup(
                         .map(|section| format!("[{section}]"))
                         .collect();
                     running.log = config.log;
+                    running.auth.trusted = config.auth.trusted;
+                    running.pstn = config.pstn;
                 }
                 Err(e) => not_reloaded.push(format!("config file ({e})")),
             }

@@ -260,7 +260,9 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
     let reloaded = server.wait_log("configuration reloaded", Duration::from_secs(10));
     let fields = &reloaded["fields"];
     assert_eq!(
-        fields["reloaded"], "log filter \"debug\", 2 domains, 0 bans",
+        fields["reloaded"],
+        "0 trusted networks, PSTN routing (0 gateways, 3 classes), log filter \"debug\", \
+         2 domains, 0 bans",
         "{reloaded}"
     );
     assert_eq!(fields["needs_restart"], "[registrar]", "{reloaded}");
@@ -293,4 +295,79 @@ fn status_shows_a_running_server_and_sighup_reloads_it() {
         .as_str()
         .unwrap()
         .starts_with("no itsp server is running"));
+}
+
+#[test]
+fn sighup_takes_new_trusted_networks_and_gateways_keeping_registrations_and_calls() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    common::admin(&data, &["group", "add", "alice@example.com", "ld"]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[log]\nfilter = \"info\"\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut alice = Phone::new(server.udp, "alice", "a-secret");
+    let mut bob = Phone::new(server.udp, "bob", "b-secret");
+    for phone in [&mut alice, &mut bob] {
+        let contact = format!("Contact: <{}>\r\n", phone.contact());
+        assert_eq!(phone.register(&contact).status(), Some(200));
+    }
+    // Not trusted yet: alice's INVITE is challenged. She answers it: a call in progress.
+    let mut call = alice.new_call("bob@example.com", "before");
+    alice.send(&alice.invite_text(&call, None));
+    let challenge = alice.expect_response("INVITE");
+    assert_eq!(challenge.status(), Some(407));
+    alice.ack_failure(&call, &challenge);
+    let auth = alice.answer(&challenge, "INVITE", "sip:bob@example.com");
+    alice.next_invite(&mut call);
+    alice.send(&alice.invite_text(&call, Some(&auth)));
+    let (invite, proxy) = bob.expect_request("INVITE");
+    bob.reply(&invite, proxy, 200, "b1");
+    let ok = alice.expect_response("INVITE");
+    assert_eq!(ok.status(), Some(200));
+    alice.send(&alice.in_dialog("ACK", &ok, true, call.cseq));
+    bob.expect_request("ACK");
+
+    // Loopback becomes trusted and a gateway appears, while the call goes on.
+    let gateway = Phone::new("127.0.0.1:9".parse().unwrap(), "gw", "-");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\nfilter = \"info\"\n[auth]\ntrusted = [\"127.0.0.0/8\"]\n\
+             [pstn]\ngateways = [\"sip:{}\"]\n",
+            gateway.local()
+        ),
+    )
+    .unwrap();
+    server.signal("HUP");
+    let reloaded = server.wait_log("configuration reloaded", Duration::from_secs(10));
+    let fields = &reloaded["fields"];
+    assert!(
+        fields["reloaded"]
+            .as_str()
+            .unwrap()
+            .contains("1 trusted networks, PSTN routing (1 gateways, 3 classes)"),
+        "{reloaded}"
+    );
+    assert_eq!(fields["needs_restart"], "", "{reloaded}");
+
+    // Trusted now: no challenge; a number goes to the new gateway.
+    let number_call = alice.new_call("0812345678@example.com", "after");
+    alice.send(&alice.invite_text(&number_call, None));
+    let (at_gateway, _) = gateway.expect_request("INVITE");
+    assert!(
+        at_gateway
+            .request_uri_str()
+            .is_some_and(|u| u.starts_with("sip:0812345678@127.0.0.1")),
+        "{at_gateway:?}"
+    );
+    // The call from before the reload still ends normally, through the proxy.
+    bob.send(&bob.in_dialog("BYE", &invite, false, 1));
+    let (bye, from) = alice.expect_request("BYE");
+    assert_eq!(bye.call_id().unwrap(), call.call_id.as_str());
+    alice.reply(&bye, from, 200, "unused");
+    assert_eq!(bob.expect_response("BYE").status(), Some(200));
+    // Both registrations are still there.
+    let bindings = common::admin_json(&data, &["ul", "show"]);
+    assert_eq!(bindings.as_array().unwrap().len(), 2, "{bindings:#}");
 }

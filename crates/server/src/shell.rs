@@ -1238,7 +1238,8 @@ impl Shared {
 
 /// Reloads, when the operator asks (SIGHUP to `itsp serve`), what a running server reads
 /// from the store on its own now and then: the served domains (every `purge_interval`)
-/// and the bans (when their change counter moves). Made by [`Server::reloader`] before
+/// and the bans (when their change counter moves); and takes the settings of the config
+/// file that can change while it runs ([`Reloader::apply`]). Made by [`Server::reloader`] before
 /// [`Server::run`].
 #[derive(Debug, Clone)]
 pub struct Reloader {
@@ -1255,6 +1256,16 @@ pub struct Reloaded {
 }
 
 impl Reloader {
+    /// Hands the running server new trusted networks and PSTN routing (the config file
+    /// read again on SIGHUP): requests that arrive from now on see them; registrations,
+    /// transactions and calls in progress are kept.
+    pub fn apply(&self, trusted: Vec<crate::trusted::Network>, pstn: crate::pstn::PstnConfig) {
+        let transmits = self
+            .shared
+            .drive(|engine, _| engine.reconfigure(trusted, pstn));
+        debug_assert!(transmits.is_empty(), "a reconfiguration sends nothing");
+    }
+
     /// Reads the served domains and the bans from the store now.
     pub async fn reload(&self) -> Reloaded {
         let domains = self

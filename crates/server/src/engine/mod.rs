@@ -91,6 +91,7 @@ use crate::policy::route::{self, Decision};
 use crate::proxy::table::{Env, Failed, Layer, NewContext, ProxyTable, Upstream, UpstreamResponse};
 use crate::proxy::{ContextConfig, Fallbacks, Forward, Hop, LocalAddr, Rewrites};
 use crate::sip_text::{local_tag, WithServer};
+use crate::trusted::Network;
 
 /// How late the transaction timers that only absorb retransmissions (D, I, J, K, L, M:
 /// [`sip::transaction::Timer::absorbs`]) may end their transactions: on a one-second grid
@@ -655,6 +656,16 @@ impl Engine {
     /// Sources the engine banned itself for failed authentications, in force now.
     pub(crate) fn own_bans(&self, now: Now) -> usize {
         self.guard.own_bans(now)
+    }
+
+    /// Settings the operator changed while the server runs (`itsp serve` on SIGHUP): the
+    /// trusted networks (for the route and the guards alike) and the PSTN routing (number
+    /// pattern, gateways, classes). Transactions and calls in progress keep what they
+    /// decided; new requests see the new settings.
+    pub(crate) fn reconfigure(&mut self, trusted: Vec<Network>, pstn: crate::pstn::PstnConfig) {
+        self.guard.set_trusted(trusted.clone());
+        self.config.trusted = trusted;
+        self.config.proxy.pstn = pstn;
     }
 
     /// The served domains, read anew from the store.

@@ -208,6 +208,11 @@ impl Guard {
         }
     }
 
+    /// Replaces the trusted networks (a configuration reload).
+    pub(crate) fn set_trusted(&mut self, trusted: Vec<Network>) {
+        self.trusted = trusted;
+    }
+
     fn trusted(&self, ip: IpAddr) -> bool {
         crate::trusted::is_trusted(&self.trusted, ip)
     }

@@ -266,6 +266,10 @@ pub(crate) struct MediaSection {
     pub(crate) voicemail: Vec<String>,
     /// `PREFIXuser` leaves a message for `user`; empty: off.
     pub(crate) deposit_prefix: String,
+    /// User parts that reach the conference room `default`.
+    pub(crate) conference: Vec<String>,
+    /// `PREFIXroom` reaches conference room `room`; empty: off.
+    pub(crate) conference_prefix: String,
     /// Seconds a subscriber with voicemail is rung before voicemail answers (their own
     /// `no-answer-after` wins).
     pub(crate) voicemail_after: u64,
@@ -294,6 +298,8 @@ impl Default for MediaSection {
             echo: d.echo,
             voicemail: d.voicemail,
             deposit_prefix: d.deposit_prefix,
+            conference: d.conference,
+            conference_prefix: d.conference_prefix,
             voicemail_after: d.voicemail_after.as_secs(),
             announcements: d.announcements,
             max_message: 180,
@@ -323,6 +329,7 @@ impl MediaSection {
         for (key, names) in [
             ("media.echo", &self.echo),
             ("media.voicemail", &self.voicemail),
+            ("media.conference", &self.conference),
         ] {
             if let Some(bad) = names
                 .iter()
@@ -331,11 +338,21 @@ impl MediaSection {
                 return Err(format!("{key}: {bad:?} is not a user part"));
             }
         }
+        for (key, prefix) in [
+            ("media.deposit_prefix", &self.deposit_prefix),
+            ("media.conference_prefix", &self.conference_prefix),
+        ] {
+            if prefix.contains(['@', ' ', ';', ':']) {
+                return Err(format!("{key}: {prefix:?} is not the start of a user part"));
+            }
+        }
         Ok(server::ServicesConfig {
             media: None,
             echo: self.echo.clone(),
             voicemail: self.voicemail.clone(),
             deposit_prefix: self.deposit_prefix.clone(),
+            conference: self.conference.clone(),
+            conference_prefix: self.conference_prefix.clone(),
             voicemail_after: Duration::from_secs(self.voicemail_after),
             announcements: self.announcements,
         })

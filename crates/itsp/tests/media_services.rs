@@ -200,3 +200,56 @@ fn an_unknown_number_is_announced_before_the_404() {
         alice.events
     );
 }
+
+#[test]
+fn three_phones_in_a_conference_room_each_hear_the_other_two_and_not_themselves() {
+    let data = DataDir::with_users(&[
+        ("alice", "a-secret"),
+        ("bob", "b-secret"),
+        ("carol", "c-secret"),
+    ]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    let people = [
+        ("alice", "a-secret", 500.0),
+        ("bob", "b-secret", 700.0),
+        ("carol", "c-secret", 900.0),
+    ];
+    let mut phones = Vec::new();
+    for (user, password, hz) in people {
+        let heard = dir.path().join(format!("{user}.wav"));
+        let tone = format!("{hz}");
+        let mut phone = Softphone::start(
+            server.udp,
+            user,
+            password,
+            &[
+                "--tone",
+                &tone,
+                "--record",
+                heard.to_str().unwrap(),
+                "--duration",
+                "8",
+                "call",
+                "conf-team",
+            ],
+        );
+        phone.wait_event("answered", WAIT);
+        phones.push((phone, heard, hz));
+    }
+    server.wait_log("joined the conference", WAIT);
+    for (phone, _, _) in &mut phones {
+        assert!(phone.wait_exit(WAIT).success());
+    }
+    for (i, (_, heard, own)) in phones.iter().enumerate() {
+        let mine = tone_share(heard, *own);
+        assert!(mine < 0.1, "phone {i} hears its own {own} Hz: {mine:.2}");
+        for (j, (_, _, other)) in phones.iter().enumerate() {
+            if i != j {
+                let share = tone_share(heard, *other);
+                assert!(share > 0.15, "phone {i} hears {other} Hz at {share:.2}");
+            }
+        }
+    }
+}

@@ -23,6 +23,7 @@
 //! | `sip:voicemail@DOMAIN;mailbox=USER` | a voicemail deposit for `USER@DOMAIN`: greeting, beep, recording ([`ServiceEvent::Message`]) |
 //! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner hears their new messages: "you have N new messages", each message, goodbye ([`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
+//! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
 //!
 //! Anything else is answered `404`. A SUBSCRIBE to `sip:voicemail@DOMAIN;mailbox=USER`
 //! for the `message-summary` event subscribes to the mailbox's message-waiting
@@ -32,11 +33,13 @@
 //!
 //! - `mod.rs`: [`ServiceUa`], its configuration, [`Environment`], [`ServiceEvent`], SIP.
 //! - `mwi.rs`: message-waiting indication: the subscriptions, their NOTIFYs.
+//! - `conference.rs`: the conference rooms: who is in which, the mix of each per tick.
 //! - `session.rs`: one call's media: the RTP stream, symmetric RTP (RFC 4961), and the
 //!   application (echo, voicemail, announcement) on the 20 ms tick.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
+pub mod conference;
 pub mod mwi;
 mod session;
 pub mod shell;
@@ -70,6 +73,10 @@ pub const ECHO: &str = "echo";
 pub const VOICEMAIL: &str = "voicemail";
 /// The user part of an announcement's Request-URI (with `;prompt=NAME;code=CODE`).
 pub const ANNOUNCE: &str = "announce";
+/// The user part of a conference room's Request-URI (with `;room=NAME`).
+pub const CONFERENCE: &str = "conference";
+/// The room of a conference Request-URI without `;room=`.
+pub const DEFAULT_ROOM: &str = "default";
 
 /// How the service UA is set up.
 #[derive(Debug, Clone)]
@@ -152,6 +159,8 @@ pub enum Service {
         /// The final status code (400-699).
         code: u16,
     },
+    /// A participant of this conference room.
+    Conference(conference::RoomKey),
 }
 
 impl Service {
@@ -182,6 +191,14 @@ impl Service {
                     .contains(&code)
                     .then_some(Service::Announce { prompt, code })
             }
+            CONFERENCE => {
+                let name = match uri.param("room") {
+                    Some(Some(name)) => sip::uri::unescape_str(name)?.into_owned(),
+                    _ => DEFAULT_ROOM.to_owned(),
+                };
+                (!name.is_empty())
+                    .then_some(Service::Conference(conference::RoomKey { domain, name }))
+            }
             _ => None,
         }
     }
@@ -192,6 +209,7 @@ impl Service {
             Service::Echo => ECHO,
             Service::Voicemail(_) | Service::Retrieve(_) => VOICEMAIL,
             Service::Announce { .. } => ANNOUNCE,
+            Service::Conference(_) => CONFERENCE,
         }
     }
 }
@@ -343,6 +361,8 @@ pub struct ServiceUa {
     events: VecDeque<ServiceEvent>,
     /// Message-waiting subscriptions ([`mwi`]).
     subscriptions: mwi::Subscriptions,
+    /// The conference rooms in use ([`conference`]).
+    rooms: conference::Rooms,
 }
 
 impl ServiceUa {
@@ -360,7 +380,13 @@ impl ServiceUa {
             rtp_out: VecDeque::new(),
             events: VecDeque::new(),
             subscriptions: mwi::Subscriptions::default(),
+            rooms: conference::Rooms::default(),
         }
+    }
+
+    /// The conference rooms in use, by name.
+    pub fn rooms(&self) -> Vec<conference::RoomInfo> {
+        self.rooms.list()
     }
 
     /// The configuration.
@@ -450,6 +476,7 @@ impl ServiceUa {
                 done.push(number);
             }
         }
+        self.rooms.mix(&mut self.calls);
         for number in done {
             self.finish(now, number);
         }
@@ -635,6 +662,14 @@ impl ServiceUa {
             },
             _ => None,
         };
+        if let Service::Conference(room) = &service {
+            if self.rooms.is_full(room) {
+                tracing::info!(%room, "conference room full");
+                let r = self.response(&request, 486, Some("Conference Full"));
+                self.respond(now, &key, r);
+                return;
+            }
+        }
         let offer = match SessionDescription::from_bytes(request.body()) {
             Ok(offer) if !request.body().is_empty() => offer,
             _ => {
@@ -706,6 +741,10 @@ impl ServiceUa {
                     player.push(p);
                 }
                 (App::Announce(player), None, *code)
+            }
+            Service::Conference(_) => {
+                let leg = conference::ConferenceLeg::new(Player::new(codec));
+                (App::Conference(Box::new(leg)), None, 200)
             }
         };
         let seeds = StreamSeeds {
@@ -822,7 +861,38 @@ impl ServiceUa {
                 final_code,
             },
         );
+        if let Service::Conference(room) = service {
+            self.join_room(room, number);
+        }
         self.drain_layer();
+    }
+
+    /// Call `number` enters `room`: alone, it hears "you are the first participant";
+    /// else everyone hears the join tone.
+    fn join_room(&mut self, room: conference::RoomKey, number: CallNumber) {
+        let before = self.rooms.join(room.clone(), number);
+        tracing::info!(call = number, %room, participants = before.len() + 1, "joined the conference");
+        let first = self.config.prompts.get(names::CONF_FIRST).cloned();
+        if before.is_empty() {
+            if let (Some(prompt), Some(leg)) = (
+                first,
+                self.calls
+                    .get_mut(&number)
+                    .and_then(|c| c.session.conference()),
+            ) {
+                leg.cue.push(prompt);
+            }
+            return;
+        }
+        for call in before.into_iter().chain([number]) {
+            if let Some(leg) = self
+                .calls
+                .get_mut(&call)
+                .and_then(|c| c.session.conference())
+            {
+                leg.cue.push(ToneSpec::JOIN);
+            }
+        }
     }
 
     /// The deposit's application: the personal greeting or the default one naming the
@@ -1062,6 +1132,18 @@ impl ServiceUa {
         };
         self.by_port.remove(&c.rtp_port);
         c.session.hang_up();
+        if let Some((room, rest)) = self.rooms.leave(number) {
+            tracing::info!(call = number, %room, participants = rest.len(), "left the conference");
+            for call in rest {
+                if let Some(leg) = self
+                    .calls
+                    .get_mut(&call)
+                    .and_then(|c| c.session.conference())
+                {
+                    leg.cue.push(ToneSpec::LEAVE);
+                }
+            }
+        }
         if let Some(recording) = c.session.take_recording() {
             deposit(&mut self.events, &c, recording);
         }

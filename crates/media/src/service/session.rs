@@ -9,6 +9,8 @@
 //!   final response.
 //! - [`App::Retrieve`]: the owner's new messages — silence until the list arrives, then
 //!   "you have N new messages", each message after a beep, goodbye, and the end.
+//! - [`App::Conference`]: a participant of a room ([`super::conference`]): what the
+//!   caller says goes to the room's mix, the others' voices come back with the room's cues.
 //!
 //! Symmetric RTP (RFC 4961): packets go to the address in the peer's SDP until the first
 //! packet arrives, then to where that packet came from (the latched address), so a caller
@@ -21,6 +23,7 @@ use rtp::codec::{Codec, Encoder, FRAME_SAMPLES};
 use rtp::stream::Channel;
 use rtp::{MediaStream, StreamConfig};
 
+use super::conference::ConferenceLeg;
 use crate::echo::Echo;
 use crate::listener::Listener;
 use crate::player::{Player, Segment, Sequence};
@@ -49,6 +52,8 @@ pub(crate) enum App {
     Announce(Player),
     /// The owner listens to the new messages.
     Retrieve(Box<Retrieve>),
+    /// A participant of a conference room.
+    Conference(Box<ConferenceLeg>),
 }
 
 /// The owner listening to their new messages.
@@ -250,7 +255,15 @@ impl Session {
                     recorder.digit(digit);
                 }
             }
-            App::Announce(_) | App::Retrieve(_) => {}
+            App::Announce(_) | App::Retrieve(_) | App::Conference(_) => {}
+        }
+    }
+
+    /// The conference leg of a participant's call (`None` for other services).
+    pub(crate) fn conference(&mut self) -> Option<&mut ConferenceLeg> {
+        match &mut self.app {
+            App::Conference(leg) => Some(leg),
+            _ => None,
         }
     }
 
@@ -319,6 +332,10 @@ impl Session {
         match &mut self.app {
             App::Echo(echo) => {
                 echo.process(heard, said);
+                Next::Continue
+            }
+            App::Conference(leg) => {
+                leg.tick(heard, said);
                 Next::Continue
             }
             App::Announce(player) => {

@@ -496,6 +496,21 @@ fn service_uris() {
         None
     );
     assert_eq!(Service::of_uri("tel:+123"), None);
+    let room = |domain: &str, name: &str| {
+        Some(Service::Conference(conference::RoomKey {
+            domain: domain.into(),
+            name: name.into(),
+        }))
+    };
+    assert_eq!(
+        Service::of_uri("sip:conference@Example.COM;room=sales%20team"),
+        room("example.com", "sales team")
+    );
+    assert_eq!(
+        Service::of_uri("sip:conference@example.com"),
+        room("example.com", DEFAULT_ROOM)
+    );
+    assert_eq!(Service::of_uri("sip:conference@example.com;room="), None);
 }
 
 #[test]
@@ -581,4 +596,236 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
         .events
         .iter()
         .any(|e| matches!(e, ServiceEvent::Heard { .. })));
+}
+
+/// One participant of a conference test: its SIP identifiers, its media and what it heard.
+struct Participant {
+    call_id: String,
+    rtp: SocketAddr,
+    port: u16,
+    stream: MediaStream,
+    voice: Tone,
+    heard: Vec<i16>,
+    ok: Option<Message>,
+}
+
+/// `n` callers, each speaking its own tone, in conference room `room`.
+struct Room {
+    ua: ServiceUa,
+    env: FakeEnv,
+    now: Instant,
+    people: Vec<Participant>,
+    sent: Vec<(SocketAddr, Message)>,
+}
+
+impl Room {
+    fn new() -> Room {
+        Room {
+            ua: ServiceUa::new(
+                ServiceConfig::new(
+                    "127.0.0.1:5090".into(),
+                    [127, 0, 0, 1].into(),
+                    Prompts::built_in().unwrap(),
+                ),
+                7,
+            ),
+            // Ports from 30002 on: room for a full room's calls below the fake's limit.
+            env: FakeEnv {
+                next: 30000,
+                greeting: None,
+            },
+            now: Instant::now(),
+            people: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(t) = self.ua.poll_transmit() {
+            self.sent.push((t.dest, Message::parse(t.payload).unwrap()));
+        }
+        while self.ua.poll_event().is_some() {}
+    }
+
+    /// Participant number `i` (speaking `hz`) calls `uri`; answers the final status.
+    fn join(&mut self, uri: &str, hz: f64) -> u16 {
+        let i = self.people.len();
+        let rtp: SocketAddr = format!("192.0.2.{}:4000", 20 + i).parse().unwrap();
+        let call_id = format!("conf-{i}@192.0.2.{}", 20 + i);
+        let sdp = g711_offer().replace("192.0.2.10", &rtp.ip().to_string());
+        let text = invite(uri, &sdp)
+            .replace("call-1@192.0.2.10", &call_id)
+            .replace("z9hG4bKproxy1", &format!("z9hG4bKproxyc{i}"));
+        self.sent.clear();
+        self.ua.handle(
+            self.now,
+            PROXY.parse().unwrap(),
+            Bytes::from(text),
+            &mut self.env,
+        );
+        self.drain();
+        let (_, response) = self
+            .sent
+            .iter()
+            .find(|(_, m)| m.status().is_some_and(|c| c >= 200))
+            .cloned()
+            .expect("a final response");
+        let code = response.status().unwrap();
+        if code != 200 {
+            return code;
+        }
+        let ack = in_dialog("ACK", &response, 1, "", "")
+            .replace("call-1@192.0.2.10", &call_id)
+            .replace(
+                "z9hG4bKproxyACK1",
+                &format!("z9hG4bKproxyACK-{}", call_id.replace(['@', '.'], "-")),
+            );
+        self.ua.handle(
+            self.now,
+            PROXY.parse().unwrap(),
+            Bytes::from(ack),
+            &mut self.env,
+        );
+        self.drain();
+        let port = self.env.next;
+        let mut config = StreamConfig::new(100 + i as u32, 1, 1, 8, "participant");
+        config.telephone_event = Some(101);
+        self.people.push(Participant {
+            call_id,
+            rtp,
+            port,
+            stream: MediaStream::new(config, self.now, SystemTime::UNIX_EPOCH).unwrap(),
+            voice: Tone::new(hz, 6000.0, 8000),
+            heard: Vec::new(),
+            ok: Some(response),
+        });
+        code
+    }
+
+    /// One 20 ms step: everyone speaks a frame, the service ticks, everyone hears.
+    fn step(&mut self) {
+        self.now += Duration::from_millis(20);
+        let now = self.now;
+        for p in &mut self.people {
+            let mut frame = [0i16; FRAME_SAMPLES];
+            p.voice.fill(&mut frame);
+            let mut payload = Vec::new();
+            Codec::Pcma.encoder().encode(&frame, &mut payload).unwrap();
+            let packet = p.stream.send_audio(now, &payload);
+            self.ua.handle_rtp(now, p.port, p.rtp, &packet);
+        }
+        self.ua.tick(now);
+        self.ua.handle_timeout(now);
+        while let Some(t) = self.ua.poll_rtp() {
+            if let Some(p) = self.people.iter_mut().find(|p| p.port == t.port) {
+                assert_eq!(t.dest, p.rtp, "symmetric RTP");
+                p.stream.receive_rtp(now, &t.payload).unwrap();
+            }
+        }
+        for p in &mut self.people {
+            if let rtp::jitter::Playout::Frame(f) = p.stream.pop_audio(now) {
+                Codec::Pcma
+                    .decoder()
+                    .decode(&f.payload, &mut p.heard)
+                    .unwrap();
+            }
+        }
+        self.drain();
+    }
+
+    /// Participant `i` hangs up.
+    fn leave(&mut self, i: usize) {
+        let p = self.people.remove(i);
+        let ok = p.ok.unwrap();
+        let bye = in_dialog("BYE", &ok, 2, "", "")
+            .replace("call-1@192.0.2.10", &p.call_id)
+            .replace(
+                "z9hG4bKproxyBYE2",
+                &format!("z9hG4bKproxyBYE-{}", p.call_id.replace(['@', '.'], "-")),
+            );
+        self.ua.handle(
+            self.now,
+            PROXY.parse().unwrap(),
+            Bytes::from(bye),
+            &mut self.env,
+        );
+        self.drain();
+    }
+}
+
+#[test]
+fn a_conference_room_lets_each_participant_hear_the_others_and_not_themselves() {
+    let mut room = Room::new();
+    let tones = [500.0, 700.0, 900.0];
+    for hz in tones {
+        assert_eq!(room.join("sip:conference@example.com;room=r1", hz), 200);
+    }
+    // Another room of the same domain is apart.
+    assert_eq!(
+        room.join("sip:conference@example.com;room=other", 1300.0),
+        200
+    );
+    let rooms = room.ua.rooms();
+    assert_eq!(rooms.len(), 2);
+    assert_eq!(rooms[1].key.name, "r1");
+    assert_eq!(rooms[1].calls.len(), 3);
+    // The cues (the first one's prompt, the join tones) are over after a few seconds.
+    for _ in 0..300 {
+        room.step();
+    }
+    for p in &mut room.people {
+        p.heard.clear();
+    }
+    for _ in 0..100 {
+        room.step();
+    }
+    for (i, p) in room.people[..3].iter().enumerate() {
+        for (j, hz) in tones.iter().enumerate() {
+            let level = tone_amplitude(&p.heard, *hz, 8000);
+            if i == j {
+                assert!(
+                    level < 200.0,
+                    "participant {i} hears their own {hz} Hz: {level}"
+                );
+            } else {
+                assert!(level > 4000.0, "participant {i} hears {hz} Hz at {level}");
+            }
+        }
+        let other_room = tone_amplitude(&p.heard, 1300.0, 8000);
+        assert!(other_room < 200.0, "the other room leaks: {other_room}");
+    }
+    let alone = &room.people[3].heard;
+    assert!(
+        tones
+            .iter()
+            .all(|hz| tone_amplitude(alone, *hz, 8000) < 200.0),
+        "alone in its room, the fourth hears nobody"
+    );
+
+    // The 700 Hz participant leaves: the others hear the leave tone, then only each other.
+    room.leave(1);
+    for p in &mut room.people {
+        p.heard.clear();
+    }
+    for _ in 0..100 {
+        room.step();
+    }
+    let first = &room.people[0].heard;
+    assert!(tone_amplitude(&first[1600..], 700.0, 8000) < 200.0, "gone");
+    assert!(tone_amplitude(&first[1600..], 900.0, 8000) > 4000.0);
+    assert_eq!(room.ua.rooms()[1].calls.len(), 2);
+    room.leave(0);
+    room.leave(0);
+    room.leave(0);
+    assert!(room.ua.rooms().is_empty(), "empty rooms are gone");
+}
+
+#[test]
+fn a_full_room_answers_486() {
+    let mut room = Room::new();
+    for _ in 0..conference::MAX_PARTICIPANTS {
+        assert_eq!(room.join("sip:conference@example.com", 500.0), 200);
+    }
+    assert_eq!(room.ua.rooms()[0].key.name, DEFAULT_ROOM);
+    assert_eq!(room.join("sip:conference@example.com", 500.0), 486);
 }

@@ -12,6 +12,7 @@
 //! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
+//! | `conference` ([`ServicesConfig::conference`]), `conf-ROOM` ([`ServicesConfig::conference_prefix`]) | `sip:conference@DOMAIN;room=ROOM` (`default` for `conference`): a conference room of the domain |
 //! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
@@ -127,6 +128,10 @@ pub(crate) fn route(
     }
     match named {
         Named::Echo => Ok(Some(vec![target(media, format!("sip:echo@{domain}"))])),
+        Named::Conference(room) => Ok(Some(vec![target(
+            media,
+            format!("sip:conference@{domain};room={}", escape(&room)),
+        )])),
         Named::OwnMailbox => {
             let owner = match caller {
                 Some((user, domain)) => cx.resolve(&user, &domain)?,
@@ -207,6 +212,15 @@ mod tests {
         assert_eq!(renamed.named("echo"), None);
         assert_eq!(renamed.named("test"), Some(Named::Echo));
         assert_eq!(renamed.named("*97bob"), None);
+        assert_eq!(
+            c.named("Conference"),
+            Some(Named::Conference("default".into()))
+        );
+        assert_eq!(
+            c.named("CONF-Sales"),
+            Some(Named::Conference("sales".into()))
+        );
+        assert_eq!(c.named("conf-"), None);
     }
 
     #[test]

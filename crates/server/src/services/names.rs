@@ -17,6 +17,11 @@ pub struct ServicesConfig {
     pub voicemail: Vec<String>,
     /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
     pub deposit_prefix: String,
+    /// User parts that reach the conference room `default` of the domain (default
+    /// `conference`).
+    pub conference: Vec<String>,
+    /// `PREFIXroom` reaches conference room `room` (default `conf-`); empty: off.
+    pub conference_prefix: String,
     /// How long a subscriber with voicemail on and no `no-answer-after` of their own is
     /// rung before voicemail takes the call (default 20 s).
     pub voicemail_after: Duration,
@@ -36,6 +41,8 @@ impl Default for ServicesConfig {
             echo: vec!["echo".into(), "*98".into()],
             voicemail: vec!["voicemail".into(), "*97".into()],
             deposit_prefix: "*97".into(),
+            conference: vec!["conference".into()],
+            conference_prefix: "conf-".into(),
             voicemail_after: DEFAULT_VOICEMAIL_AFTER,
             announcements: false,
         }
@@ -51,7 +58,12 @@ pub(crate) enum Named {
     OwnMailbox,
     /// A deposit into the mailbox of this user (not yet resolved).
     Deposit(String),
+    /// This conference room of the domain.
+    Conference(String),
 }
+
+/// The room `conference` names reach.
+pub(crate) const DEFAULT_ROOM: &str = "default";
 
 impl ServicesConfig {
     /// The service `user` names, when the services run.
@@ -62,6 +74,18 @@ impl ServicesConfig {
         }
         if self.voicemail.iter().any(|n| n.eq_ignore_ascii_case(user)) {
             return Some(Named::OwnMailbox);
+        }
+        if self.conference.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+            return Some(Named::Conference(DEFAULT_ROOM.to_owned()));
+        }
+        if !self.conference_prefix.is_empty() {
+            let prefix = self.conference_prefix.as_str();
+            if user.len() > prefix.len()
+                && user.is_char_boundary(prefix.len())
+                && user[..prefix.len()].eq_ignore_ascii_case(prefix)
+            {
+                return Some(Named::Conference(user[prefix.len()..].to_ascii_lowercase()));
+            }
         }
         if self.deposit_prefix.is_empty() {
             return None;

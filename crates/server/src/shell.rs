@@ -338,6 +338,14 @@ impl Server {
         }
     }
 
+    /// What ends answered calls for the operator from beside the server (the portal's
+    /// hang-up button), as `itsp hangup` does over the control socket.
+    pub fn call_hang_up(&self) -> CallHangUp {
+        CallHangUp {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The sockets actually bound (with the ports the OS chose for port 0).
     pub fn local_addrs(&self) -> Vec<Listen> {
         self.shared.transports.local_addrs()
@@ -1104,6 +1112,28 @@ impl BindingsReloader {
             tokio::spawn(async move { shared.send_all(transmits).await });
         }
         tracing::info!(%aor, "registrations read again from the store (removed by an operator)");
+    }
+}
+
+/// Ends an answered call by its Call-ID for the operator ([`Server::call_hang_up`]): a
+/// BYE to both parties, the call's record ending `admin`; cheap to clone.
+#[derive(Clone)]
+pub struct CallHangUp {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for CallHangUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallHangUp").finish_non_exhaustive()
+    }
+}
+
+impl CallHangUp {
+    /// Ends answered call `call_id`; whether this server had it (a ringing call, one
+    /// already ended or one of another node is not ended). Call within a tokio runtime:
+    /// the BYEs are sent by a task.
+    pub fn hang_up(&self, call_id: &str) -> bool {
+        self.shared.hang_up(call_id)
     }
 }
 

@@ -144,6 +144,7 @@ struct Inner {
     started_at_unix: i64,
     bindings_changed: Option<BindingsChanged>,
     login_guard: std::sync::Mutex<login_guard::LoginGuard>,
+    call_control: std::sync::OnceLock<api::live_calls::SharedCallControl>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -183,7 +184,21 @@ impl AppState {
             started: Instant::now(),
             started_at_unix: time::unix_now(),
             bindings_changed,
+            call_control: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Hands the portal what ends calls in progress: the SIP server beside it (see
+    /// [`api::live_calls`]). Once: a second control is ignored, with a warning.
+    pub fn set_call_control(&self, control: api::live_calls::SharedCallControl) {
+        if self.0.call_control.set(control).is_err() {
+            tracing::warn!("the portal was handed a second call control: ignored");
+        }
+    }
+
+    /// What ends calls in progress, when a SIP server runs beside the portal.
+    pub fn call_control(&self) -> Option<&api::live_calls::SharedCallControl> {
+        self.0.call_control.get()
     }
 
     /// Tells the SIP server, if any, that the registrations of `aor` changed.

@@ -1,7 +1,9 @@
 //! The REST API over loopback HTTP against a SQLite store: every endpoint's answers for an
 //! admin, the owner, another subscriber (404, as for someone who does not exist, or 403)
 //! and nobody (401); pagination; problem+json errors naming the field; the session with
-//! its CSRF header; the OpenAPI document and its routes.
+//! its CSRF header; the OpenAPI document and its routes; tariff imports (all or nothing,
+//! errors with file:line:column), rate tests, invoices and their documents, live calls
+//! and their hang-up.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -583,7 +583,7 @@ pub async fn test(
     rate_with(&loaded, &q)
 }
 
-/// [`test`]'s pricing over loaded plans (no I/O).
+/// [`test()`]'s pricing over loaded plans (no I/O).
 pub fn rate_with(loaded: &Plans, q: &RateQuery) -> Result<RateTestView, Problem> {
     let plans = &loaded.plans;
     let (field, rating) = match (&q.plan, &q.from) {

@@ -324,6 +324,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         portal_mail,
         Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
     );
+    portal_state.set_call_control(std::sync::Arc::new(PortalHangUp(server.call_hang_up())));
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);
@@ -371,6 +372,16 @@ async fn bind_portal(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListen
 
 /// Serves the web portal on `listener`, with `/metrics` and SIP over WebSocket at `/ws`
 /// when given.
+/// The portal's hang-up button (`DELETE /api/v1/calls/live/{call_id}`): the server's own
+/// handle, as `itsp hangup` asks over the control socket.
+struct PortalHangUp(server::CallHangUp);
+
+impl portal::api::live_calls::CallControl for PortalHangUp {
+    fn hang_up(&self, call_id: &str) -> bool {
+        self.0.hang_up(call_id)
+    }
+}
+
 fn start_portal(
     listener: tokio::net::TcpListener,
     state: portal::AppState,

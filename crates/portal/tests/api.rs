@@ -1285,6 +1285,8 @@ async fn invoices_are_listed_and_downloaded_as_issued_by_their_owner_only() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(one["total"], "1.50");
+    assert_eq!(one["period_start"], "2026-11-01T00:00:00.000Z");
+    assert_eq!(one["period_last_day"], "2026-11-01", "the end is exclusive");
     assert_eq!(one["currency"], "EUR");
     assert_eq!(one["lines"][0]["destination"], "Sweden (+46)");
     assert_eq!(one["lines"][0]["amount"], "1.20");

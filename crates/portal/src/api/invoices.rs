@@ -46,6 +46,8 @@ pub struct InvoiceView {
     pub period_start: String,
     /// The instant after the period (RFC 3339).
     pub period_end: String,
+    /// The last day of the period, `YYYY-MM-DD` (UTC), as people write a period's end.
+    pub period_last_day: String,
     /// ISO 4217.
     pub currency: String,
     /// The sum of the lines, with the currency's decimals.
@@ -120,6 +122,10 @@ impl From<Invoice> for InvoiceView {
             account: i.address.to_string(),
             period_start: rfc3339_ms(i.period_start_ms),
             period_end: rfc3339_ms(i.period_end_ms),
+            period_last_day: rfc3339_ms(i.period_end_ms.saturating_sub(1))
+                .get(..10)
+                .unwrap_or_default()
+                .to_owned(),
             issued: rfc3339_ms(i.issued_ms),
             currency: i.currency,
         }

@@ -21,6 +21,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use billing::import::cgrates;
+use billing::invoice::format_amount;
 use billing::{Currency, UtcOffset};
 use serde::{Deserialize, Serialize};
 use server::rating::{Plans, CGRATES_SET, DEFAULT_PLAN};
@@ -105,7 +106,7 @@ pub struct PlanView {
 pub struct SlotView {
     /// Seconds into the call where it starts.
     pub from_secs: u32,
-    /// The price per unit, an exact decimal as text.
+    /// The price per unit, an exact decimal as text (at least the currency's decimals).
     pub price: String,
     /// Seconds the price is for (60: per minute).
     pub unit_secs: u32,
@@ -118,7 +119,7 @@ pub struct SlotView {
 pub struct PeriodRateView {
     /// The period (timing) it applies in; `always` for a flat rate.
     pub period: String,
-    /// The connect fee, an exact decimal as text.
+    /// The connect fee, an exact decimal as text (at least the currency's decimals).
     pub connect_fee: String,
     /// Its steps.
     pub slots: Vec<SlotView>,
@@ -453,14 +454,14 @@ pub fn page_of(loaded: &Plans, only: Option<&str>, start: usize, limit: usize) -
                 .iter()
                 .map(|t| PeriodRateView {
                     period: t.timing.name().to_owned(),
-                    connect_fee: t.rate.connect_fee().normalize().to_string(),
+                    connect_fee: format_amount(t.rate.connect_fee(), plan.currency()),
                     slots: t
                         .rate
                         .slots()
                         .iter()
                         .map(|s| SlotView {
                             from_secs: s.from,
-                            price: s.price.normalize().to_string(),
+                            price: format_amount(s.price, plan.currency()),
                             unit_secs: s.unit,
                             increment_secs: s.increment,
                         })
@@ -625,8 +626,8 @@ pub fn rate_with(loaded: &Plans, q: &RateQuery) -> Result<RateTestView, Problem>
         at: rfc3339_ms(q.at.saturating_mul(1000)),
         duration_secs: rating.duration,
         billed_secs: rating.cost.billed,
-        connect_fee: rating.cost.connect_fee.normalize().to_string(),
-        total: rating.cost.total.to_string(),
+        connect_fee: format_amount(rating.cost.connect_fee, rating.currency),
+        total: format_amount(rating.cost.total, rating.currency),
         currency: rating.currency.to_string(),
         explanation: rating.to_string().trim_end().to_owned(),
     })

@@ -29,13 +29,12 @@ fn table(page: &InvoicePage, who: bool) -> String {
         } else {
             String::new()
         };
-        let period_end = i.period_end.get(..10).unwrap_or(&i.period_end);
         let _ = write!(
             rows,
             r#"<tr><td>{number}</td>{customer}<td>{start} – {end}</td><td class="num">{subtotal} {cur}</td><td class="num">{tax} {cur}</td><td class="num"><strong>{total} {cur}</strong></td><td>{issued}</td><td><a href="{pdf}" download>PDF</a> · <a href="{html}">View</a></td></tr>"#,
             number = esc(&i.number),
             start = esc(i.period_start.get(..10).unwrap_or(&i.period_start)),
-            end = esc(period_end),
+            end = esc(&i.period_last_day),
             subtotal = esc(&i.subtotal),
             tax = esc(&i.tax),
             total = esc(&i.total),

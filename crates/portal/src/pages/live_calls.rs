@@ -44,18 +44,22 @@ async fn page(
             };
             let _ = write!(
                 rows,
-                r#"<tr><td>{state_text}</td><td>{caller}</td><td>{callee}</td><td class="num">{duration}</td><td>{started}</td><td>{node}</td><td>{source}</td><td><code>{id}</code></td><td>{action}</td></tr>"#,
+                r#"<tr><td>{caller} → {callee}<p class="meta">Call-ID <code>{id}</code> · node {node}{source}</p></td><td>{state_text}</td><td class="num">{duration}</td><td>{started}</td><td>{action}</td></tr>"#,
                 caller = esc(&c.caller),
                 callee = esc(&c.callee),
                 duration = minutes(c.duration_secs.saturating_mul(1000)),
-                started = esc(&c.started),
+                started = esc(c.started.get(11..19).unwrap_or(&c.started)),
                 node = esc(&c.node),
-                source = esc(c.source_ip.as_deref().unwrap_or("")),
+                source = c
+                    .source_ip
+                    .as_deref()
+                    .map(|s| format!(" · from {}", esc(s)))
+                    .unwrap_or_default(),
                 id = esc(&c.call_id),
             );
         }
         format!(
-            r#"<div class="scroll"><table><thead><tr><th>State</th><th>Caller</th><th>Callee</th><th class="num">Duration</th><th>Started</th><th>Node</th><th>From</th><th>Call-ID</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
+            r#"<div class="scroll"><table><thead><tr><th>Call</th><th>State</th><th class="num">Duration</th><th>Started (UTC)</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
         )
     };
     let body = format!(

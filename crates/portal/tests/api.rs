@@ -1423,3 +1423,133 @@ async fn live_calls_are_listed_for_their_parties_and_ended_by_admins() {
     assert_eq!(status, 503, "{answer}");
     assert!(answer["detail"].as_str().unwrap().contains("itsp hangup"));
 }
+
+#[tokio::test]
+async fn a_cgrates_tariff_plan_prices_each_subscriber_by_their_profile() {
+    let p = Portal::start().await;
+    let t = Some(p.admin_token.as_str());
+    let file = |name: &str, content: &str| json!({"name": name, "content": content});
+    let mut files = vec![
+        file("Destinations.csv", "#Id,Prefix\nDST_SE,+46\n"),
+        file(
+            "Rates.csv",
+            "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n\
+             RT_RETAIL,0,0.60,60s,60s,0s\nRT_CHEAP,0,0.06,60s,1s,0s\n",
+        ),
+        file(
+            "DestinationRates.csv",
+            "#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\n\
+             DR_RETAIL,DST_SE,RT_RETAIL,*up,4,0,\nDR_CHEAP,DST_SE,RT_CHEAP,*up,4,0,\n",
+        ),
+        file("Timings.csv", "#Tag,Years,Months,MonthDays,WeekDays,Time\n"),
+        file(
+            "RatingPlans.csv",
+            "#Id,DestinationRatesId,TimingTag,Weight\n\
+             RP_RETAIL,DR_RETAIL,*any,10\nRP_CHEAP,DR_CHEAP,*any,10\n",
+        ),
+        file(
+            "RatingProfiles.csv",
+            "#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\n\
+             example.com,call,*any,2026-01-01T00:00:00Z,RP_RETAIL,\n\
+             example.com,call,bob,2026-01-01T00:00:00Z,RP_CHEAP,\n",
+        ),
+    ];
+    // A plan name is for native files; mixing formats is refused; nothing stored.
+    let (status, _, answer) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            t,
+            Some(json!({"plan": "x", "files": files})),
+        )
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (422, Some("plan")));
+    let mut mixed = files.clone();
+    mixed.push(file("rates.csv", common::TARIFF));
+    let (status, _, answer) = p
+        .call("POST", "/api/v1/rates", t, Some(json!({"files": mixed})))
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (422, Some("files")));
+    assert!(p.store.tariff_files().await.unwrap().is_empty());
+    let (status, _, done) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            t,
+            Some(json!({"files": files.clone()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(done["format"], "cgrates");
+    assert_eq!(done["plans"], json!(["RP_CHEAP", "RP_RETAIL"]));
+    // Each subscriber's own price: bob by the second, alice by the minute.
+    let price = |token: String, user: &'static str| {
+        let p = &p;
+        async move {
+            let (status, _, v) = p
+                .call(
+                    "GET",
+                    &format!("/api/v1/rates/test?from={user}@example.com&to=%2B4670123&at=2026-12-04T10:00:00Z&duration=90"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{v}");
+            (
+                v["plan"].as_str().unwrap().to_owned(),
+                v["total"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        price(p.alice_token.clone(), "alice").await,
+        ("RP_RETAIL".to_owned(), "1.20".to_owned())
+    );
+    assert_eq!(
+        price(p.bob_token.clone(), "bob").await,
+        ("RP_CHEAP".to_owned(), "0.09".to_owned())
+    );
+    // A bad line in one of the six files: named with its file and line.
+    files[1] = file(
+        "Rates.csv",
+        "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_RETAIL,0,lots,60s,60s,0s\n",
+    );
+    let (status, _, answer) = p
+        .call("POST", "/api/v1/rates", t, Some(json!({"files": files})))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["errors"][0]["file"], "Rates.csv", "{answer}");
+    assert_eq!(answer["errors"][0]["line"], 2, "{answer}");
+    let (_, _, still) = p.call("GET", "/api/v1/rates", t, None).await;
+    assert_eq!(
+        still["plans"].as_array().unwrap().len(),
+        2,
+        "the old plans stay"
+    );
+}
+
+#[tokio::test]
+async fn a_large_tariff_is_accepted_past_the_api_s_usual_body_limit() {
+    let p = Portal::start().await;
+    let mut csv = String::from("prefix,description,connect_fee,rate_per_min,initial,increment\n");
+    for n in 0..6000 {
+        csv.push_str(&format!("4{n:05},Destination {n},0,0.10,60,60\n"));
+    }
+    assert!(csv.len() > portal::MAX_BODY_BYTES);
+    let (status, _, done) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            Some(&p.admin_token),
+            Some(json!({"files": [{"name": "big.csv", "content": csv}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(done["prefixes"], 6000);
+    let (status, _, page) = p
+        .call("GET", "/api/v1/rates", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    assert_eq!(page["next_cursor"], "100");
+}

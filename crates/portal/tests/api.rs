@@ -1375,7 +1375,12 @@ async fn live_calls_are_listed_for_their_parties_and_ended_by_admins() {
     assert_eq!(items[0]["call_id"], "call-a");
     assert_eq!(items[0]["state"], "confirmed");
     assert!(items[0]["duration_secs"].as_i64().unwrap() >= 59, "{all}");
+    assert_eq!(
+        items[0]["media"]["rtp_packets"], 3000,
+        "the relay's counters"
+    );
     assert_eq!(items[1]["state"], "early");
+    assert!(items[1]["media"].is_null());
     assert!(items[1]["answered"].is_null());
     // A subscriber sees the calls they make or take.
     let (status, _, alices) = p

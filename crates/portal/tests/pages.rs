@@ -1043,6 +1043,14 @@ async fn the_live_calls_page_hangs_up_with_the_form_token() {
         html.contains("1:0"),
         "the talk time, about a minute: {html}"
     );
+    assert!(
+        html.contains("3000 RTP packets, 503.9 KiB"),
+        "the relay's counters: {html}"
+    );
+    assert!(
+        html.contains("not relayed here"),
+        "none for the ringing call"
+    );
     assert_eq!(
         html.matches("Hang up</button>").count(),
         1,

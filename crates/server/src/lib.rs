@@ -100,6 +100,6 @@ pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use services::ServicesConfig;
 pub use shell::{
-    BindingsReloader, CallHangUp, Reloaded, Reloader, Server, StartReport, WebSocketEntry,
+    BindingsReloader, LiveCalls, Reloaded, Reloader, Server, StartReport, WebSocketEntry,
 };
 pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -338,10 +338,10 @@ impl Server {
         }
     }
 
-    /// What ends answered calls for the operator from beside the server (the portal's
-    /// hang-up button), as `itsp hangup` does over the control socket.
-    pub fn call_hang_up(&self) -> CallHangUp {
-        CallHangUp {
+    /// The calls in progress for the operator beside the server (the portal): their relay
+    /// counters, and their hang-up as `itsp hangup` asks over the control socket.
+    pub fn live_calls(&self) -> LiveCalls {
+        LiveCalls {
             shared: self.shared.clone(),
         }
     }
@@ -1115,20 +1115,27 @@ impl BindingsReloader {
     }
 }
 
-/// Ends an answered call by its Call-ID for the operator ([`Server::call_hang_up`]): a
-/// BYE to both parties, the call's record ending `admin`; cheap to clone.
+/// The calls in progress, for the operator ([`Server::live_calls`]): the relay's counters
+/// of one, and its hang-up by Call-ID (a BYE to both parties, the call's record ending
+/// `admin`); cheap to clone.
 #[derive(Clone)]
-pub struct CallHangUp {
+pub struct LiveCalls {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for CallHangUp {
+impl std::fmt::Debug for LiveCalls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallHangUp").finish_non_exhaustive()
+        f.debug_struct("LiveCalls").finish_non_exhaustive()
     }
 }
 
-impl CallHangUp {
+impl LiveCalls {
+    /// The relay's counters of call `call_id` so far (the in-process relay's, or its NG
+    /// node's); `None` when the relay is off or does not carry the call.
+    pub async fn media(&self, call_id: &str) -> Option<relay::CallCounters> {
+        self.shared.relay.as_ref()?.query(call_id).await.ok()
+    }
+
     /// Ends answered call `call_id`; whether this server had it (a ringing call, one
     /// already ended or one of another node is not ended). Call within a tokio runtime:
     /// the BYEs are sent by a task.

@@ -4,14 +4,19 @@
 //!
 //! The list is the one `itsp calls` shows: the `calls` table the proxy nodes' accounting
 //! keeps (every node sharing the database; the engine itself keeps only their number).
-//! A hang-up is carried out by the SIP server beside the portal through the
-//! [`CallControl`] that `itsp serve` hands to [`crate::AppState::set_call_control`] (the
-//! server's own handle, not its control socket): a BYE to both parties, the call's record
-//! ending `admin`. A portal without a server beside it lists calls but answers 503 to a
-//! hang-up; a call another node handles answers 404 from this one.
+//! The SIP server beside the portal adds what only it knows through the [`CallControl`]
+//! that `itsp serve` hands to [`crate::AppState::set_call_control`] (the server's own
+//! handle, not its control socket): the relay's counters of each answered call so far
+//! (asked with a deadline; a call the relay does not carry has none), and the hang-up: a
+//! BYE to both parties, the call's record ending `admin`. A portal without a server beside
+//! it lists calls without counters and answers 503 to a hang-up; a call another node
+//! handles answers 404 from this one.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -26,11 +31,40 @@ use crate::problem::Problem;
 use crate::time::unix_now;
 use crate::AppState;
 
-/// What ends calls in progress: the SIP server beside the portal.
+/// How long the relay's counters of one call are waited for.
+pub const MEDIA_WAIT: Duration = Duration::from_millis(500);
+
+/// The most calls of one list whose relay counters are asked for.
+pub const MAX_MEDIA_QUERIES: usize = 200;
+
+/// The relay's counters of a call, when they come.
+pub type MediaFuture<'a> = Pin<Box<dyn Future<Output = Option<MediaView>> + Send + 'a>>;
+
+/// What the SIP server beside the portal tells of calls in progress, and does to them.
 pub trait CallControl: Send + Sync {
     /// Ends answered call `call_id` (BYE to both parties); whether this server had it (a
     /// ringing call, an ended one or one of another node is not ended).
     fn hang_up(&self, call_id: &str) -> bool;
+
+    /// The relay's counters of call `call_id` so far; `None` when the relay does not
+    /// carry it.
+    fn media<'a>(&'a self, call_id: &'a str) -> MediaFuture<'a> {
+        let _ = call_id;
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// The relay's counters of a call so far, both parties together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MediaView {
+    /// RTP packets relayed.
+    pub rtp_packets: u64,
+    /// Their bytes.
+    pub rtp_bytes: u64,
+    /// RTCP packets relayed.
+    pub rtcp_packets: u64,
+    /// RTP packets lost before the relay, as far as it can tell.
+    pub lost: u64,
 }
 
 /// The [`CallControl`] the portal is handed.
@@ -57,6 +91,8 @@ pub struct LiveCallView {
     pub source_ip: Option<String>,
     /// The proxy node handling it.
     pub node: String,
+    /// The relay's counters so far, when the relay beside this portal carries the call.
+    pub media: Option<MediaView>,
 }
 
 /// The calls in progress.
@@ -79,6 +115,7 @@ pub fn view(c: Call, now_ms: i64) -> LiveCallView {
         callee: c.callee,
         source_ip: c.source_ip,
         node: c.node,
+        media: None,
     }
 }
 
@@ -141,11 +178,23 @@ pub async fn list(
         .await
         .map_err(|e| Problem::internal(&e))?;
     let now_ms = unix_now().saturating_mul(1000);
-    let items = calls
+    let mut items: Vec<LiveCallView> = calls
         .into_iter()
         .filter(|c| own.as_ref().is_none_or(|a| takes_part(c, a)))
         .map(|c| view(c, now_ms))
         .collect();
+    if let Some(control) = state.call_control() {
+        for item in items
+            .iter_mut()
+            .filter(|c| is_answered(c))
+            .take(MAX_MEDIA_QUERIES)
+        {
+            item.media = tokio::time::timeout(MEDIA_WAIT, control.media(&item.call_id))
+                .await
+                .ok()
+                .flatten();
+        }
+    }
     Ok(LiveCalls { items })
 }
 

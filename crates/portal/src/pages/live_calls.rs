@@ -1,5 +1,5 @@
-//! `/admin/calls/live`: the calls in progress (state, parties, how long, the node and the
-//! source), each answered one with a hang-up button: a form posted with the session's
+//! `/admin/calls/live`: the calls in progress (state, parties, how long, the relay's
+//! counters, the node and the source), each answered one with a hang-up button: a form posted with the session's
 //! form token to `/admin/calls/live/hangup`, which calls [`crate::api::live_calls`].
 
 use std::collections::HashMap;
@@ -15,6 +15,16 @@ use crate::api::live_calls::{self, is_answered};
 use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::AppState;
+
+/// A byte count for people: `512 B`, `3.4 KiB`, `1.2 MiB`.
+fn bytes(n: u64) -> String {
+    const KIB: u64 = 1024;
+    match n {
+        n if n < KIB => format!("{n} B"),
+        n if n < KIB * KIB => format!("{:.1} KiB", n as f64 / KIB as f64),
+        n => format!("{:.1} MiB", n as f64 / (KIB * KIB) as f64),
+    }
+}
 
 async fn page(
     state: &AppState,
@@ -44,7 +54,7 @@ async fn page(
             };
             let _ = write!(
                 rows,
-                r#"<tr><td>{caller} → {callee}<p class="meta">Call-ID <code>{id}</code> · node {node}{source}</p></td><td>{state_text}</td><td class="num">{duration}</td><td>{started}</td><td>{action}</td></tr>"#,
+                r#"<tr><td>{caller} → {callee}<p class="meta">Call-ID <code>{id}</code> · node {node}{source}</p></td><td>{state_text}</td><td class="num">{duration}</td><td>{started}</td><td>{media}</td><td>{action}</td></tr>"#,
                 caller = esc(&c.caller),
                 callee = esc(&c.callee),
                 duration = minutes(c.duration_secs.saturating_mul(1000)),
@@ -56,10 +66,19 @@ async fn page(
                     .map(|s| format!(" · from {}", esc(s)))
                     .unwrap_or_default(),
                 id = esc(&c.call_id),
+                media = match &c.media {
+                    Some(m) => format!(
+                        "{} RTP packets, {}<br>{} lost",
+                        m.rtp_packets,
+                        bytes(m.rtp_bytes),
+                        m.lost
+                    ),
+                    None => r#"<span class="meta">not relayed here</span>"#.to_owned(),
+                },
             );
         }
         format!(
-            r#"<div class="scroll"><table><thead><tr><th>Call</th><th>State</th><th class="num">Duration</th><th>Started (UTC)</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
+            r#"<div class="scroll"><table><thead><tr><th>Call</th><th>State</th><th class="num">Duration</th><th>Started (UTC)</th><th>Relay</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
         )
     };
     let body = format!(
@@ -113,5 +132,15 @@ pub async fn hang_up(State(state): State<AppState>, caller: MaybeCaller, req: Re
                 Err(p) => error_page(&p),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_counts_read_well() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(516_000), "503.9 KiB");
+        assert_eq!(super::bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 }

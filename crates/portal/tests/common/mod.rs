@@ -348,6 +348,18 @@ impl portal::api::live_calls::CallControl for FakeCalls {
             None => false,
         }
     }
+
+    fn media<'a>(&'a self, call_id: &'a str) -> portal::api::live_calls::MediaFuture<'a> {
+        let known = self.answered.lock().unwrap().iter().any(|c| c == call_id);
+        Box::pin(std::future::ready(known.then_some({
+            portal::api::live_calls::MediaView {
+                rtp_packets: 3000,
+                rtp_bytes: 516_000,
+                rtcp_packets: 12,
+                lost: 3,
+            }
+        })))
+    }
 }
 
 /// The form token in a page's HTML.

@@ -1091,3 +1091,32 @@ async fn the_live_calls_page_hangs_up_with_the_form_token() {
     let (status, _) = p.page("/admin/calls/live", &alice).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_subscriber_prices_a_call_under_their_own_plan_on_the_account_page() {
+    let p = Portal::start().await;
+    p.import_default_plan().await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    p.store
+        .set_account(&alice, store::AccountKind::Postpaid, None, "EUR", 1)
+        .await
+        .unwrap();
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("What does a call cost?"), "{html}");
+    let (status, html) = p
+        .page("/account?to=%2B46812345&duration=125", &cookie)
+        .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Stockholm") && html.contains("EUR</p>"),
+        "{html}"
+    );
+    let (status, html) = p.page("/account?to=%2B46812345&duration=x", &cookie).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-duration-error""#), "{html}");
+    let (status, html) = p.page("/account?to=%2B1999&duration=60", &cookie).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-to-error""#), "{html}");
+}

@@ -31,7 +31,7 @@ fn table(page: &InvoicePage, who: bool) -> String {
         };
         let _ = write!(
             rows,
-            r#"<tr><td>{number}</td>{customer}<td>{start} – {end}</td><td class="num">{subtotal} {cur}</td><td class="num">{tax} {cur}</td><td class="num"><strong>{total} {cur}</strong></td><td>{issued}</td><td><a href="{pdf}" download>PDF</a> · <a href="{html}">View</a></td></tr>"#,
+            r#"<tr><td class="nowrap">{number}</td>{customer}<td><span class="nowrap">{start}</span> – <span class="nowrap">{end}</span></td><td class="num nowrap" title="{subtotal} {cur} + tax {tax} {cur}"><strong>{total} {cur}</strong></td><td class="nowrap">{issued}</td><td class="nowrap"><a href="{pdf}" download>PDF</a> · <a href="{html}">View</a></td></tr>"#,
             number = esc(&i.number),
             start = esc(i.period_start.get(..10).unwrap_or(&i.period_start)),
             end = esc(&i.period_last_day),
@@ -46,7 +46,7 @@ fn table(page: &InvoicePage, who: bool) -> String {
     }
     let customer_head = if who { "<th>Customer</th>" } else { "" };
     format!(
-        r#"<div class="scroll"><table><thead><tr><th>Number</th>{customer_head}<th>Period</th><th class="num">Subtotal</th><th class="num">Tax</th><th class="num">Total</th><th>Issued</th><th>Documents</th></tr></thead><tbody>{rows}</tbody></table></div>"#
+        r#"<div class="scroll"><table><thead><tr><th>Number</th>{customer_head}<th>Period</th><th class="num">Total (tax incl.)</th><th>Issued</th><th>Documents</th></tr></thead><tbody>{rows}</tbody></table></div>"#
     )
 }
 

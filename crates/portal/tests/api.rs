@@ -1367,6 +1367,12 @@ async fn live_calls_are_listed_for_their_parties_and_ended_by_admins() {
     let p = Portal::start_with_calls(fake.clone()).await;
     p.add_live_call("call-a", "alice", "bob", true).await;
     p.add_live_call("call-r", "bob", "carol", false).await;
+    // Nobody, or a made-up token: 401 (the list is not in the matrix of cases: every
+    // subscriber gets an answer, their own calls).
+    for token in [None, Some("itsp_made_up")] {
+        let (status, _, _) = p.call("GET", "/api/v1/calls/live", token, None).await;
+        assert_eq!(status, 401);
+    }
     let t = Some(p.admin_token.as_str());
     let (status, _, all) = p.call("GET", "/api/v1/calls/live", t, None).await;
     assert_eq!(status, 200);

@@ -327,6 +327,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         portal_mail,
         Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
     );
+    portal_state.set_call_control(std::sync::Arc::new(PortalCalls(server.live_calls())));
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);
@@ -375,6 +376,29 @@ async fn bind_portal(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListen
 
 /// Serves the web portal on `listener`, with `/metrics` and SIP over WebSocket at `/ws`
 /// when given.
+/// What the portal's live calls learn from the server and do to them
+/// (`/api/v1/calls/live`): the relay's counters, and the hang-up `itsp hangup` asks over
+/// the control socket, through the server's own handle.
+struct PortalCalls(server::LiveCalls);
+
+impl portal::api::live_calls::CallControl for PortalCalls {
+    fn hang_up(&self, call_id: &str) -> bool {
+        self.0.hang_up(call_id)
+    }
+
+    fn media<'a>(&'a self, call_id: &'a str) -> portal::api::live_calls::MediaFuture<'a> {
+        Box::pin(async move {
+            let c = self.0.media(call_id).await?;
+            Some(portal::api::live_calls::MediaView {
+                rtp_packets: c.rtp.packets,
+                rtp_bytes: c.rtp.bytes,
+                rtcp_packets: c.rtcp.packets,
+                lost: c.parties.iter().map(|p| p.lost).sum(),
+            })
+        })
+    }
+}
+
 fn start_portal(
     listener: tokio::net::TcpListener,
     state: portal::AppState,

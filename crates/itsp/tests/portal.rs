@@ -4,7 +4,10 @@
 //! warning and SIP is served all the same; `--no-http` turns the portal off. Ten wrong
 //! portal passwords get the address refused (429, even with the right password), each
 //! failure logged in the line `contrib/fail2ban/filter.d/itsp-portal.conf` matches (run
-//! with Debian's `fail2ban-regex` when installed).
+//! with Debian's `fail2ban-regex` when installed). An admin ends a call between two
+//! `itsp phone`s through the API (`DELETE /api/v1/calls/live/{call_id}`), after the list
+//! showed the in-process relay's counters of it: both phones hear a BYE, the call's record
+//! says an admin ended it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -12,8 +15,9 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use common::softphone::Softphone;
 use common::{admin, admin_json, as_strs, free_udp_port, repo_root, DataDir, Itsp, Process};
 
 /// One HTTP/1.1 request over a fresh connection: status and body.
@@ -293,4 +297,105 @@ fn the_config_file_sets_the_login_guard() {
         "address=carol%40example.com&password=pw-carol",
     );
     assert_eq!(status, 429);
+}
+
+/// `text` percent-encoded for a path segment.
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn an_admin_ends_a_live_call_through_the_api() {
+    const WAIT: Duration = Duration::from_secs(20);
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let token = admin_json(&data, &["token", "create", "--admin", "--name", "e2e"]);
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let auth = [("Authorization", bearer.as_str())];
+    // Through the in-process relay, whose counters the list shows.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        "[relay]\npolicy = \"always\"\nports = \"45000-45999\"\n",
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let addr = server.http.expect("the portal's address");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--duration", "60", "--calls", "1", "answer"],
+    );
+    alice.wait_event("waiting", WAIT);
+    let mut bob = Softphone::start(server.udp, "bob", "b-secret", &["call", "alice"]);
+    bob.wait_event("answered", WAIT);
+    // The call, answered, as the API lists it, with the audio the relay carried.
+    let deadline = Instant::now() + WAIT;
+    let call = loop {
+        let (status, body) = http(addr, "GET", "/api/v1/calls/live", &auth, "");
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(c) = list["items"].as_array().and_then(|a| {
+            a.iter().find(|c| {
+                c["state"] == "confirmed" && c["media"]["rtp_packets"].as_u64() > Some(50)
+            })
+        }) {
+            break c.clone();
+        }
+        assert!(Instant::now() < deadline, "the call was not listed: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(call["caller"].as_str().unwrap().contains("bob@"), "{call}");
+    assert!(call["callee"].as_str().unwrap().contains("alice"), "{call}");
+    let call_id = call["call_id"].as_str().unwrap();
+    let path = format!("/api/v1/calls/live/{}", segment(call_id));
+    // A subscriber may not end it.
+    let bob_token = admin_json(
+        &data,
+        &[
+            "token",
+            "create",
+            "--user",
+            "bob@example.com",
+            "--name",
+            "bob",
+        ],
+    );
+    let bob_bearer = format!("Bearer {}", bob_token["token"].as_str().unwrap());
+    let (status, _) = http(addr, "DELETE", &path, &[("Authorization", &bob_bearer)], "");
+    assert_eq!(status, 403);
+    // The admin does: BYE to both phones.
+    let (status, body) = http(addr, "DELETE", &path, &auth, "");
+    assert_eq!(status, 204, "{body}");
+    for phone in [&mut alice, &mut bob] {
+        let ended = phone.wait_event("ended", WAIT);
+        assert_eq!(ended["cause"], "remote-hangup", "{ended}");
+    }
+    server.wait_log("call ended in the portal", WAIT);
+    // Ended: once.
+    let (status, body) = http(addr, "DELETE", &path, &auth, "");
+    assert_eq!(status, 404, "{body}");
+    // The record says an admin ended it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let records = admin_json(&data, &["cdr", "list"]);
+        if let Some(r) = records.as_array().and_then(|a| a.first()) {
+            assert_eq!(r["hung_up_by"], "proxy", "{r:#}");
+            assert_eq!(r["end_reason"], "admin", "{r:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no call record");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -81,6 +81,16 @@ pub enum Action<'a> {
     ListAllCalls,
     /// Put money into this subscriber's account (the provider's to do).
     MoveMoney(&'a Address),
+    /// Import tariffs, list the rating plans, price a call with a plan named outright
+    /// (a subscriber prices calls with their own plan through [`Action::Read`]).
+    ManageRates,
+    /// Read every subscriber's invoices (a subscriber reads their own through
+    /// [`Action::Read`]).
+    ListAllInvoices,
+    /// See every call in progress (a subscriber sees their own through [`Action::Read`]).
+    ListAllLiveCalls,
+    /// End a call in progress.
+    HangUpCalls,
 }
 
 impl Caller {
@@ -115,7 +125,11 @@ impl Caller {
             | Action::ManageDomains
             | Action::ManageSubscribers
             | Action::ListAllRegistrations
-            | Action::ListAllCalls => Err(Problem::forbidden("only an admin may do this")),
+            | Action::ListAllCalls
+            | Action::ManageRates
+            | Action::ListAllInvoices
+            | Action::ListAllLiveCalls
+            | Action::HangUpCalls => Err(Problem::forbidden("only an admin may do this")),
         }
     }
 
@@ -370,6 +384,14 @@ mod tests {
             403
         );
         assert_eq!(c.allow(Action::ManageDomains).unwrap_err().status, 403);
+        for admin_only in [
+            Action::ManageRates,
+            Action::ListAllInvoices,
+            Action::ListAllLiveCalls,
+            Action::HangUpCalls,
+        ] {
+            assert_eq!(c.allow(admin_only).unwrap_err().status, 403);
+        }
         let admin = Caller {
             address: None,
             is_admin: true,

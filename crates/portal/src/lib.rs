@@ -5,8 +5,9 @@
 //! document at `/api/v1/openapi.json` generated from the handlers, browsable at
 //! `/api/docs`), and server-rendered pages over the same operations: subscriber self-care
 //! (registered devices with a NAT verdict, call forwarding, call history with CSV, the
-//! account and its ledger, voicemail played in the browser) and administration (domains,
-//! subscribers, registrations). No JavaScript is needed to use the pages; the assets are
+//! account and its ledger, invoices, voicemail played in the browser) and administration
+//! (domains, subscribers, registrations, calls in progress with a hang-up button, rating
+//! plans with a tariff import and a rate test, every invoice). No JavaScript is needed to use the pages; the assets are
 //! embedded in the binary.
 //!
 //! ```no_run
@@ -37,7 +38,11 @@
 //!   upgrade answered here, the connection handed to the SIP server through a
 //!   [`websocket::WebSocketEntry`] (merged by [`serve_full`]).
 //! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
-//!   groups), `forwarding`, `registrations`, `calls`, `accounts`, `voicemail`, `session`,
+//!   groups), `forwarding`, `registrations`, `calls`, `live_calls` (calls in progress and
+//!   their hang-up through the [`api::live_calls::CallControl`] of the server beside the
+//!   portal, [`AppState::set_call_control`]), `accounts`, `invoices` (as issued, with their
+//!   PDF and HTML), `rates` (tariff import, plans, rate test; the plans loaded by
+//!   `server::rating::load`, as the server rates calls), `voicemail`, `session`,
 //!   `status` — each with the operation
 //!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
 //!   ([`api::ApiDoc`]) and the routes.
@@ -45,7 +50,9 @@
 //!   embedded assets, the page routes), `login.rs`, `password.rs` (forgotten password:
 //!   a reset link by e-mail through [`PortalMail`]), `dashboard.rs` (self-care),
 //!   `selfcare.rs` (call history and its CSV, the account, voicemail),
-//!   `admin.rs`, `docs.rs` (the API browser).
+//!   `invoices.rs` (`/invoices`, `/admin/invoices`), `admin.rs` (domains, subscribers,
+//!   registrations), `rates.rs` (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`),
+//!   `docs.rs` (the API browser).
 //! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
 //!
 //! ## Accounts
@@ -144,6 +151,7 @@ struct Inner {
     started_at_unix: i64,
     bindings_changed: Option<BindingsChanged>,
     login_guard: std::sync::Mutex<login_guard::LoginGuard>,
+    call_control: std::sync::OnceLock<api::live_calls::SharedCallControl>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -183,7 +191,21 @@ impl AppState {
             started: Instant::now(),
             started_at_unix: time::unix_now(),
             bindings_changed,
+            call_control: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Hands the portal what ends calls in progress: the SIP server beside it (see
+    /// [`api::live_calls`]). Once: a second control is ignored, with a warning.
+    pub fn set_call_control(&self, control: api::live_calls::SharedCallControl) {
+        if self.0.call_control.set(control).is_err() {
+            tracing::warn!("the portal was handed a second call control: ignored");
+        }
+    }
+
+    /// What ends calls in progress, when a SIP server runs beside the portal.
+    pub fn call_control(&self) -> Option<&api::live_calls::SharedCallControl> {
+        self.0.call_control.get()
     }
 
     /// Tells the SIP server, if any, that the registrations of `aor` changed.

@@ -30,6 +30,24 @@ pub struct Problem {
     /// The field of the request at fault, if one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Each error of an uploaded file (a tariff import), where it is; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<LineError>,
+}
+
+/// One error in an uploaded file: the file, line and column (1-based), and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LineError {
+    /// The file's name as uploaded.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column where the offending field starts (1 for a whole line).
+    pub column: usize,
+    /// What is wrong, naming the field.
+    pub problem: String,
+    /// `file:line:column: problem`, as `itsp rate import` prints it.
+    pub message: String,
 }
 
 impl Problem {
@@ -40,6 +58,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            errors: Vec::new(),
         }
     }
 
@@ -48,6 +67,15 @@ impl Problem {
         Problem {
             field: Some(field.to_owned()),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid field", detail)
+        }
+    }
+
+    /// 422: the uploaded file in `field` has errors, each at its line and column;
+    /// nothing was changed.
+    pub fn file_errors(field: &str, detail: impl Into<String>, errors: Vec<LineError>) -> Problem {
+        Problem {
+            errors,
+            ..Problem::invalid(field, detail)
         }
     }
 
@@ -81,6 +109,11 @@ impl Problem {
             field: field.map(str::to_owned),
             ..Problem::new(StatusCode::CONFLICT, "conflict", detail)
         }
+    }
+
+    /// 503: what would carry this out is not there (no SIP server beside the portal).
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
     /// 429: too many attempts; the answer should carry `Retry-After`.

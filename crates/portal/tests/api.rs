@@ -1,7 +1,9 @@
 //! The REST API over loopback HTTP against a SQLite store: every endpoint's answers for an
 //! admin, the owner, another subscriber (404, as for someone who does not exist, or 403)
 //! and nobody (401); pagination; problem+json errors naming the field; the session with
-//! its CSRF header; the OpenAPI document and its routes.
+//! its CSRF header; the OpenAPI document and its routes; tariff imports (all or nothing,
+//! errors with file:line:column), rate tests, invoices and their documents, live calls
+//! and their hang-up.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -48,6 +50,7 @@ fn case(
 /// Every endpoint, about alice's resources where it has an owner.
 fn cases() -> Vec<Case> {
     let a = format!("/api/v1/subscribers/{ALICE}");
+    let rate_test = format!("/api/v1/rates/test?from={ALICE}&to=%2B46812345&duration=125");
     let forbidden = Want::Status(403);
     vec![
         case("GET", "/api/v1/status", None, forbidden, 403),
@@ -153,8 +156,68 @@ fn cases() -> Vec<Case> {
             404,
         ),
         case("DELETE", &format!("{a}/voicemail/1"), None, Want::Ok, 404),
+        case("GET", "/api/v1/rates", None, forbidden, 403),
+        case(
+            "POST",
+            "/api/v1/rates",
+            Some(
+                json!({"plan": "mobile", "files": [{"name": "m.csv", "content": common::TARIFF}]}),
+            ),
+            forbidden,
+            403,
+        ),
+        // A subscriber prices calls with their own plan only; naming one is an admin's.
+        case("GET", &rate_test, None, Want::Ok, 404),
+        case(
+            "GET",
+            &format!("{rate_test}&plan=default"),
+            None,
+            forbidden,
+            403,
+        ),
+        case("GET", "/api/v1/invoices", None, forbidden, 403),
+        case(
+            "GET",
+            &format!("/api/v1/invoices?account={ALICE}"),
+            None,
+            forbidden,
+            403,
+        ),
+        case("GET", &format!("{a}/invoices"), None, Want::Ok, 404),
+        case(
+            "GET",
+            &format!("/api/v1/invoices/{INVOICE}"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case(
+            "GET",
+            &format!("/api/v1/invoices/{INVOICE}.pdf"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case(
+            "GET",
+            &format!("/api/v1/invoices/{INVOICE}.html"),
+            None,
+            Want::Ok,
+            404,
+        ),
+        case("DELETE", "/api/v1/calls/live/call-a", None, forbidden, 403),
         case("DELETE", &a, None, forbidden, 404),
     ]
+}
+
+/// Alice's invoice ([`prepare_alice`]).
+const INVOICE: &str = "2026-11-0001";
+
+/// A control that has alice's answered call `call-a`.
+fn calls() -> std::sync::Arc<common::FakeCalls> {
+    let fake = common::FakeCalls::default();
+    fake.answered.lock().unwrap().push("call-a".into());
+    std::sync::Arc::new(fake)
 }
 
 async fn prepare_alice(p: &Portal) {
@@ -178,11 +241,15 @@ async fn prepare_alice(p: &Portal) {
         .add_voicemail("alice", "sip:bob@example.com", 1_790_000_000_000)
         .await;
     assert_eq!(id, 1, "the cases name message 1");
+    p.import_default_plan().await;
+    let number = p.issue_invoice("alice", "2026-11", 1_793_491_200_000).await;
+    assert_eq!(number, INVOICE);
+    p.add_live_call("call-a", "alice", "bob", true).await;
 }
 
 #[tokio::test]
 async fn every_endpoint_is_authorised_in_one_way() {
-    let p = Portal::start().await;
+    let p = Portal::start_with_calls(calls()).await;
     prepare_alice(&p).await;
     let before = p
         .call(
@@ -346,7 +413,8 @@ async fn voicemail_lists_plays_is_marked_heard_and_removed() {
 
 #[tokio::test]
 async fn an_admin_may_do_everything() {
-    let p = Portal::start().await;
+    let fake = calls();
+    let p = Portal::start_with_calls(fake.clone()).await;
     prepare_alice(&p).await;
     p.store.add_domain("unused.example").await.unwrap();
     let t = Some(p.admin_token.as_str());
@@ -363,6 +431,13 @@ async fn an_admin_may_do_everything() {
     assert!(p.store.subscriber("carol", DOMAIN).await.unwrap().is_some());
     assert!(p.store.domain_exists("new.example").await.unwrap());
     assert!(!p.store.domain_exists("unused.example").await.unwrap());
+    assert_eq!(
+        *fake.ended.lock().unwrap(),
+        ["call-a"],
+        "the admin ended the call"
+    );
+    let plans = p.store.tariff_files().await.unwrap();
+    assert!(plans.iter().any(|f| f.set_key == "mobile"), "and imported");
 }
 
 #[tokio::test]
@@ -815,7 +890,8 @@ async fn the_openapi_document_lists_every_route() {
                 .replace("{domain}", "nothing.example")
                 .replace("{alias}", "1@example.com")
                 .replace("{group}", "g")
-                .replace("{id}", "1");
+                .replace("{id}", "1")
+                .replace("{call_id}", "no-such-call");
             let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| json!({}));
             let (status, _, answer) = p
                 .call(
@@ -833,7 +909,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 33,
+        operations, 43,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -999,4 +1075,492 @@ async fn call_history_and_the_account_come_a_page_at_a_time() {
     assert_eq!(entries[1]["balance_after"], "20.30");
     assert_eq!(entries[1]["kind"], "top_up");
     assert_eq!(entries[1]["note"], "desk");
+}
+
+#[tokio::test]
+async fn tariffs_import_all_or_nothing_list_by_page_and_price_calls() {
+    let p = Portal::start().await;
+    let t = Some(p.admin_token.as_str());
+    // Bad lines: each listed with file:line:column, nothing stored.
+    let bad = "46,Sweden,0,0.10,60,60\n47,Norway,0,abc,60,60\n48,Poland,0,0.1,0,60\n";
+    let (status, ct, body) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            t,
+            Some(json!({"plan": "mobile", "files": [{"name": "mobile.csv", "content": bad}]})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(body["field"], "files");
+    let errors = body["errors"].as_array().unwrap();
+    assert!(errors.len() >= 2, "{body}");
+    assert_eq!(errors[0]["file"], "mobile.csv");
+    assert_eq!(errors[0]["line"], 2);
+    assert!(errors[0]["column"].as_u64().unwrap() > 1, "{body}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("mobile.csv:2:"),
+        "{body}"
+    );
+    assert!(
+        p.store.tariff_files().await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    // Bad settings name their field and store nothing either.
+    for (body, field) in [
+        (
+            json!({"currency": "euros", "files": [{"name": "r.csv", "content": common::TARIFF}]}),
+            "currency",
+        ),
+        (
+            json!({"utc_offset": "noon", "files": [{"name": "r.csv", "content": common::TARIFF}]}),
+            "utc_offset",
+        ),
+        (
+            json!({"plan": "no spaces", "files": [{"name": "r.csv", "content": common::TARIFF}]}),
+            "plan",
+        ),
+        (json!({"files": []}), "files"),
+        (json!({"files": [{"name": "r.csv"}]}), "files[0]"),
+        (
+            json!({"files": [{"name": "r.csv", "content": "x"}], "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (status, _, answer) = p.call("POST", "/api/v1/rates", t, Some(body)).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["field"], field, "{answer}");
+    }
+    assert!(p.store.tariff_files().await.unwrap().is_empty());
+    // A CSV body, plan named in the query.
+    let resp = p
+        .client
+        .post(p.url("/api/v1/rates?plan=default&currency=SEK"))
+        .bearer_auth(&p.admin_token)
+        .header("content-type", "text/csv")
+        .body(common::TARIFF)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let done: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(done["plans"], json!(["default"]));
+    assert_eq!(done["prefixes"], 2);
+    assert_eq!(done["currency"], "SEK");
+    // Listed a page at a time.
+    let (status, _, page) = p.call("GET", "/api/v1/rates?limit=1", t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["plans"][0]["name"], "default");
+    assert_eq!(page["items"][0]["prefix"], "46");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, next) = p
+        .call(
+            "GET",
+            &format!("/api/v1/rates?limit=1&cursor={cursor}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(next["items"][0]["prefix"], "468");
+    // 30/6: the first 30 s, then 6 s steps.
+    let slots = &next["items"][0]["rates"][0]["slots"];
+    assert_eq!(slots[0]["increment_secs"], 30);
+    assert_eq!(slots[1]["from_secs"], 30);
+    assert_eq!(slots[1]["increment_secs"], 6);
+    assert!(next["next_cursor"].is_null());
+    for (path, field) in [
+        ("/api/v1/rates?limit=0", "limit"),
+        ("/api/v1/rates?cursor=x", "cursor"),
+        ("/api/v1/rates?cursor=-1", "cursor"),
+        ("/api/v1/rates?plan=nothing", "plan"),
+        ("/api/v1/rates?colour=red", "colour"),
+    ] {
+        let (status, _, answer) = p.call("GET", path, t, None).await;
+        assert_eq!(status, 422, "{path}: {answer}");
+        assert_eq!(answer["field"], field, "{path}");
+    }
+    // Alice prices her own call: Stockholm, 30 s then 6 s steps, 5 cents to connect.
+    let (status, _, priced) = p
+        .call(
+            "GET",
+            &format!("/api/v1/rates/test?from={ALICE}&to=%2B46812345&duration=125&at=2026-12-24T18:00:00%2B01:00"),
+            Some(&p.alice_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{priced}");
+    assert_eq!(priced["prefix"], "468");
+    assert_eq!(priced["billed_secs"], 126);
+    assert_eq!(priced["currency"], "SEK");
+    assert_eq!(priced["connect_fee"], "0.05");
+    assert!(priced["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("connect fee"));
+    for (query, field) in [
+        ("to=%2B46812345&duration=60", "from"),
+        ("from=alice@example.com&duration=60", "to"),
+        ("from=alice@example.com&to=%2B46812345", "duration"),
+        (
+            "from=alice@example.com&to=%2B46812345&duration=-3",
+            "duration",
+        ),
+        (
+            "from=alice@example.com&to=%2B46812345&duration=60&at=noon",
+            "at",
+        ),
+        ("from=alice@example.com&to=%2B19995551234&duration=60", "to"),
+        ("from=alice@example.com&to=abc&duration=60", "to"),
+        ("from=alice&to=%2B46812345&duration=60", "from"),
+    ] {
+        let (status, _, answer) = p
+            .call("GET", &format!("/api/v1/rates/test?{query}"), t, None)
+            .await;
+        assert_eq!(status, 422, "{query}: {answer}");
+        assert_eq!(answer["field"], field, "{query}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn invoices_are_listed_and_downloaded_as_issued_by_their_owner_only() {
+    let p = Portal::start().await;
+    let first = p.issue_invoice("alice", "2026-10", 1_790_812_800_000).await;
+    let second = p.issue_invoice("alice", "2026-11", 1_793_491_200_000).await;
+    let bobs = p.issue_invoice("bob", "2026-11", 1_793_491_200_000).await;
+    let t = Some(p.admin_token.as_str());
+    // Admins: all, a page at a time, or one customer's.
+    let (status, _, all) = p.call("GET", "/api/v1/invoices?limit=2", t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let cursor = all["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, rest) = p
+        .call(
+            "GET",
+            &format!("/api/v1/invoices?limit=2&cursor={cursor}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let (_, _, bob_only) = p
+        .call("GET", "/api/v1/invoices?account=bob@example.com", t, None)
+        .await;
+    assert_eq!(bob_only["items"][0]["number"], bobs.as_str());
+    assert_eq!(bob_only["items"].as_array().unwrap().len(), 1);
+    for (path, field) in [
+        ("/api/v1/invoices?account=bob", "account"),
+        ("/api/v1/invoices?series=November", "series"),
+        ("/api/v1/invoices?limit=5000", "limit"),
+        ("/api/v1/invoices?colour=red", "colour"),
+    ] {
+        let (status, _, answer) = p.call("GET", path, t, None).await;
+        assert_eq!(status, 422, "{path}: {answer}");
+        assert_eq!(answer["field"], field, "{path}");
+    }
+    // Alice: her own, with money in its currency's decimals.
+    let a = Some(p.alice_token.as_str());
+    let (status, _, mine) = p
+        .call(
+            "GET",
+            &format!("/api/v1/subscribers/{ALICE}/invoices"),
+            a,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let numbers: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, [first.as_str(), second.as_str()]);
+    let (status, _, one) = p
+        .call("GET", &format!("/api/v1/invoices/{second}"), a, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["total"], "1.50");
+    assert_eq!(one["period_start"], "2026-11-01T00:00:00.000Z");
+    assert_eq!(one["period_last_day"], "2026-11-01", "the end is exclusive");
+    assert_eq!(one["currency"], "EUR");
+    assert_eq!(one["lines"][0]["destination"], "Sweden (+46)");
+    assert_eq!(one["lines"][0]["amount"], "1.20");
+    // The PDF and the page, as issued.
+    let pdf = p
+        .client
+        .get(p.url(&format!("/api/v1/invoices/{second}.pdf")))
+        .bearer_auth(&p.alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status().as_u16(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        pdf.headers()["content-disposition"],
+        format!("attachment; filename=\"invoice-{second}.pdf\"").as_str()
+    );
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let html = p
+        .client
+        .get(p.url(&format!("/api/v1/invoices/{second}.html")))
+        .bearer_auth(&p.alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status().as_u16(), 200);
+    assert!(html.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(html.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert!(html.text().await.unwrap().contains(&second));
+    // Bob's invoice is, for alice, exactly a number that does not exist.
+    for suffix in ["", ".pdf", ".html"] {
+        let (status, ct, theirs) = p
+            .call("GET", &format!("/api/v1/invoices/{bobs}{suffix}"), a, None)
+            .await;
+        assert_eq!(status, 404, "{suffix}");
+        assert_eq!(ct, "application/problem+json");
+        let (_, _, missing) = p
+            .call(
+                "GET",
+                &format!("/api/v1/invoices/2026-12-0042{suffix}"),
+                a,
+                None,
+            )
+            .await;
+        assert_eq!(
+            theirs["detail"].as_str().unwrap().replace(&bobs, "N"),
+            missing["detail"]
+                .as_str()
+                .unwrap()
+                .replace("2026-12-0042", "N")
+        );
+    }
+    let (status, _, _) = p
+        .call(
+            "GET",
+            "/api/v1/subscribers/bob@example.com/invoices",
+            a,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = p
+        .call("GET", "/api/v1/invoices/..%2Fetc.pdf", a, None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn live_calls_are_listed_for_their_parties_and_ended_by_admins() {
+    let fake = calls();
+    let p = Portal::start_with_calls(fake.clone()).await;
+    p.add_live_call("call-a", "alice", "bob", true).await;
+    p.add_live_call("call-r", "bob", "carol", false).await;
+    // Nobody, or a made-up token: 401 (the list is not in the matrix of cases: every
+    // subscriber gets an answer, their own calls).
+    for token in [None, Some("itsp_made_up")] {
+        let (status, _, _) = p.call("GET", "/api/v1/calls/live", token, None).await;
+        assert_eq!(status, 401);
+    }
+    let t = Some(p.admin_token.as_str());
+    let (status, _, all) = p.call("GET", "/api/v1/calls/live", t, None).await;
+    assert_eq!(status, 200);
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["call_id"], "call-a");
+    assert_eq!(items[0]["state"], "confirmed");
+    assert!(items[0]["duration_secs"].as_i64().unwrap() >= 59, "{all}");
+    assert_eq!(
+        items[0]["media"]["rtp_packets"], 3000,
+        "the relay's counters"
+    );
+    assert_eq!(items[1]["state"], "early");
+    assert!(items[1]["media"].is_null());
+    assert!(items[1]["answered"].is_null());
+    // A subscriber sees the calls they make or take.
+    let (status, _, alices) = p
+        .call("GET", "/api/v1/calls/live", Some(&p.alice_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(alices["items"].as_array().unwrap().len(), 1);
+    let (_, _, bobs) = p
+        .call("GET", "/api/v1/calls/live", Some(&p.bob_token), None)
+        .await;
+    assert_eq!(bobs["items"].as_array().unwrap().len(), 2);
+    // Only admins end calls; a ringing or unknown call is 404, and nothing is ended.
+    let (status, _, _) = p
+        .call(
+            "DELETE",
+            "/api/v1/calls/live/call-a",
+            Some(&p.bob_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    for id in ["call-r", "nothing"] {
+        let (status, ct, answer) = p
+            .call("DELETE", &format!("/api/v1/calls/live/{id}"), t, None)
+            .await;
+        assert_eq!(status, 404, "{answer}");
+        assert_eq!(ct, "application/problem+json");
+    }
+    assert!(fake.ended.lock().unwrap().is_empty());
+    let (status, _, _) = p.call("DELETE", "/api/v1/calls/live/call-a", t, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(*fake.ended.lock().unwrap(), ["call-a"]);
+    let (status, _, _) = p.call("GET", "/api/v1/calls/live?x=1", t, None).await;
+    assert_eq!(status, 422);
+    // Without a SIP server beside it, the portal says so.
+    let alone = Portal::start().await;
+    let (status, _, answer) = alone
+        .call(
+            "DELETE",
+            "/api/v1/calls/live/call-a",
+            Some(&alone.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("itsp hangup"));
+}
+
+#[tokio::test]
+async fn a_cgrates_tariff_plan_prices_each_subscriber_by_their_profile() {
+    let p = Portal::start().await;
+    let t = Some(p.admin_token.as_str());
+    let file = |name: &str, content: &str| json!({"name": name, "content": content});
+    let mut files = vec![
+        file("Destinations.csv", "#Id,Prefix\nDST_SE,+46\n"),
+        file(
+            "Rates.csv",
+            "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n\
+             RT_RETAIL,0,0.60,60s,60s,0s\nRT_CHEAP,0,0.06,60s,1s,0s\n",
+        ),
+        file(
+            "DestinationRates.csv",
+            "#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\n\
+             DR_RETAIL,DST_SE,RT_RETAIL,*up,4,0,\nDR_CHEAP,DST_SE,RT_CHEAP,*up,4,0,\n",
+        ),
+        file("Timings.csv", "#Tag,Years,Months,MonthDays,WeekDays,Time\n"),
+        file(
+            "RatingPlans.csv",
+            "#Id,DestinationRatesId,TimingTag,Weight\n\
+             RP_RETAIL,DR_RETAIL,*any,10\nRP_CHEAP,DR_CHEAP,*any,10\n",
+        ),
+        file(
+            "RatingProfiles.csv",
+            "#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\n\
+             example.com,call,*any,2026-01-01T00:00:00Z,RP_RETAIL,\n\
+             example.com,call,bob,2026-01-01T00:00:00Z,RP_CHEAP,\n",
+        ),
+    ];
+    // A plan name is for native files; mixing formats is refused; nothing stored.
+    let (status, _, answer) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            t,
+            Some(json!({"plan": "x", "files": files})),
+        )
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (422, Some("plan")));
+    let mut mixed = files.clone();
+    mixed.push(file("rates.csv", common::TARIFF));
+    let (status, _, answer) = p
+        .call("POST", "/api/v1/rates", t, Some(json!({"files": mixed})))
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (422, Some("files")));
+    assert!(p.store.tariff_files().await.unwrap().is_empty());
+    let (status, _, done) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            t,
+            Some(json!({"files": files.clone()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(done["format"], "cgrates");
+    assert_eq!(done["plans"], json!(["RP_CHEAP", "RP_RETAIL"]));
+    // Each subscriber's own price: bob by the second, alice by the minute.
+    let price = |token: String, user: &'static str| {
+        let p = &p;
+        async move {
+            let (status, _, v) = p
+                .call(
+                    "GET",
+                    &format!("/api/v1/rates/test?from={user}@example.com&to=%2B4670123&at=2026-12-04T10:00:00Z&duration=90"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{v}");
+            (
+                v["plan"].as_str().unwrap().to_owned(),
+                v["total"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        price(p.alice_token.clone(), "alice").await,
+        ("RP_RETAIL".to_owned(), "1.20".to_owned())
+    );
+    assert_eq!(
+        price(p.bob_token.clone(), "bob").await,
+        ("RP_CHEAP".to_owned(), "0.09".to_owned())
+    );
+    // A bad line in one of the six files: named with its file and line.
+    files[1] = file(
+        "Rates.csv",
+        "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_RETAIL,0,lots,60s,60s,0s\n",
+    );
+    let (status, _, answer) = p
+        .call("POST", "/api/v1/rates", t, Some(json!({"files": files})))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["errors"][0]["file"], "Rates.csv", "{answer}");
+    assert_eq!(answer["errors"][0]["line"], 2, "{answer}");
+    let (_, _, still) = p.call("GET", "/api/v1/rates", t, None).await;
+    assert_eq!(
+        still["plans"].as_array().unwrap().len(),
+        2,
+        "the old plans stay"
+    );
+}
+
+#[tokio::test]
+async fn a_large_tariff_is_accepted_past_the_api_s_usual_body_limit() {
+    let p = Portal::start().await;
+    let mut csv = String::from("prefix,description,connect_fee,rate_per_min,initial,increment\n");
+    for n in 0..6000 {
+        csv.push_str(&format!("4{n:05},Destination {n},0,0.10,60,60\n"));
+    }
+    assert!(csv.len() > portal::MAX_BODY_BYTES);
+    let (status, _, done) = p
+        .call(
+            "POST",
+            "/api/v1/rates",
+            Some(&p.admin_token),
+            Some(json!({"files": [{"name": "big.csv", "content": csv}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(done["prefixes"], 6000);
+    let (status, _, page) = p
+        .call("GET", "/api/v1/rates", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    assert_eq!(page["next_cursor"], "100");
 }

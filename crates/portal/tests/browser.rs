@@ -2,8 +2,10 @@
 //! `chromium-driver`'s `chromedriver`): a subscriber logs in through the form, sees his
 //! registered phone with its NAT verdict, gets a forwarding error next to the field, then
 //! saves forwarding, opens his call history, his account and his voicemail (whose player
-//! loads the recording); an admin sees the subscriber list. Screenshots of each page go to
-//! `target/tmp/portal-screenshots/`.
+//! loads the recording) and his invoices (the PDF downloaded by the browser); an admin sees
+//! the subscriber list, imports a tariff on the rates page (a bad line's error first),
+//! prices a call, sees every invoice and hangs up a live call. Screenshots of each page go
+//! to `target/tmp/portal-screenshots/`.
 //!
 //! The WebDriver protocol (W3C) is a few JSON requests, spoken here with reqwest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -24,6 +26,8 @@ struct Driver {
     base: String,
     session: String,
     http: reqwest::Client,
+    /// Where the browser saves downloads.
+    downloads: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -67,10 +71,15 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let downloads = tempfile::tempdir().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                "prefs": {
+                    "download.default_directory": downloads.path().to_str().unwrap(),
+                    "download.prompt_for_download": false
+                },
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1100,900"]
             }
@@ -93,6 +102,7 @@ impl Driver {
             base,
             session,
             http,
+            downloads,
         }
     }
 
@@ -179,6 +189,25 @@ impl Driver {
             .to_owned()
     }
 
+    /// Waits until the browser has saved download `name`; its bytes.
+    async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads.path().join(name);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if !bytes.is_empty() {
+                    return bytes;
+                }
+            }
+            let present: Vec<_> = std::fs::read_dir(self.downloads.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(Instant::now() < deadline, "no {name} among {present:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Saves a PNG of the page to the screenshots folder.
     async fn screenshot(&self, name: &str) {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
@@ -219,7 +248,12 @@ fn base64_decode(text: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
-    let p = Portal::start().await;
+    let fake = common::FakeCalls::default();
+    fake.answered.lock().unwrap().push("live-1".into());
+    let fake = std::sync::Arc::new(fake);
+    let p = Portal::start_with_calls(fake.clone()).await;
+    let invoice = p.issue_invoice("alice", "2026-11", 1_793_491_200_000).await;
+    p.add_live_call("live-1", "alice", "bob", true).await;
     p.register("alice", "sip:alice@10.0.0.5:5060", true, "Deskphone 2")
         .await;
     // A missed call, an account with a top-up and a voicemail message for the self-care
@@ -301,6 +335,15 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
         .await;
     assert_eq!(duration.as_f64(), Some(1.0), "{duration}");
     d.screenshot("voicemail").await;
+    // Invoices: the PDF downloaded by the browser, as issued.
+    d.click("nav a[href='/invoices']").await;
+    let html = d.wait_for(&invoice).await;
+    assert!(html.contains("1.50 EUR"), "{html}");
+    d.screenshot("invoices").await;
+    d.click(&format!("a[href='/api/v1/invoices/{invoice}.pdf']"))
+        .await;
+    let pdf = d.downloaded(&format!("invoice-{invoice}.pdf")).await;
+    assert!(pdf.starts_with(b"%PDF-"), "the PDF as issued");
 
     // Log out; then an admin sees the subscribers.
     d.click("form[action='/logout'] button").await;
@@ -312,6 +355,43 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     let html = d.wait_for("Add a subscriber").await;
     assert!(html.contains("alice@example.com"), "{html}");
     d.screenshot("admin-subscribers").await;
+
+    // Rates: a bad line's error under the text area, then the import and a price.
+    d.click("nav a[href='/admin/rates']").await;
+    d.wait_for("No rating plan yet").await;
+    d.fill("#f-csv", "46,Sweden,0,0.10,60,60\n47,Norway,0,abc,60,60\n")
+        .await;
+    d.click("form[action='/admin/rates'] button.primary").await;
+    let html = d.wait_for(r#"id="f-csv-error""#).await;
+    assert!(html.contains("line 2, column"), "{html}");
+    d.screenshot("admin-rates-error").await;
+    d.fill("#f-csv", common::TARIFF).await;
+    d.click("form[action='/admin/rates'] button.primary").await;
+    let html = d.wait_for("Imported").await;
+    assert!(html.contains("Stockholm"), "{html}");
+    d.fill("#f-from", &format!("alice@{DOMAIN}")).await;
+    d.fill("#f-to", "+46812345").await;
+    d.fill("#f-duration", "125").await;
+    d.click("form[action='/admin/rates/test'] button.primary")
+        .await;
+    let html = d.wait_for("connect fee").await;
+    assert!(html.contains("EUR</p>"), "{html}");
+    d.screenshot("admin-rates").await;
+
+    // Every invoice.
+    d.click("nav a[href='/admin/invoices']").await;
+    d.wait_for(&invoice).await;
+    d.screenshot("admin-invoices").await;
+
+    // Live calls: hang one up.
+    d.click("nav a[href='/admin/calls/live']").await;
+    let html = d.wait_for("live-1").await;
+    assert!(html.contains("sip:alice@example.com"), "{html}");
+    d.screenshot("admin-live-calls").await;
+    d.click("form[action='/admin/calls/live/hangup'] button")
+        .await;
+    d.wait_for("Call ended").await;
+    assert_eq!(*fake.ended.lock().unwrap(), ["live-1"]);
     d.go(&p.url("/api/docs")).await;
     // The API browser rendered the document.
     d.wait_for("/api/v1/subscribers/{address}/forwarding").await;

@@ -3,7 +3,9 @@
 //! pages (domains, subscribers, registrations), the form token, logout, security headers;
 //! the self-care pages (call history with filters, paging and CSV, the account and its
 //! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
-//! summary, each for its owner only.
+//! summary, each for its owner only; the rates page (import with each line's error,
+//! list, price a call), the invoices pages (own, all) and the live calls page (hang-up
+//! with the form token).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -862,4 +864,259 @@ async fn a_reset_link_sets_the_password_once() {
         .await
         .unwrap()
         .is_some());
+}
+
+#[tokio::test]
+async fn the_rates_page_imports_shows_line_errors_lists_and_prices() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/rates", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("No rating plan yet"),
+        "an empty state that says what to do"
+    );
+    assert!(html.contains(r#"href="/admin/rates""#), "in the navigation");
+    let csrf = csrf_of(&html);
+
+    // A file with bad lines: each error under the text area, what was typed kept,
+    // nothing stored.
+    let bad = "46,Sweden,0,0.10,60,60\n47,Norway,0,abc,60,60\n";
+    let (status, _, html) = p
+        .post_form(
+            "/admin/rates",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("csv", bad),
+                ("plan", "mobile"),
+                ("currency", "EUR"),
+                ("utc_offset", "Z"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-csv-error""#), "{html}");
+    assert!(html.contains("line 2, column"), "{html}");
+    assert!(
+        html.contains("47,Norway,0,abc,60,60"),
+        "the CSV typed is kept"
+    );
+    assert!(p.store.tariff_files().await.unwrap().is_empty());
+    // A bad currency: its error at its field.
+    let (status, _, html) = p
+        .post_form(
+            "/admin/rates",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("csv", common::TARIFF),
+                ("currency", "euro"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-currency-error""#), "{html}");
+    // A stale form token changes nothing.
+    let (status, _, _) = p
+        .post_form(
+            "/admin/rates",
+            &cookie,
+            &[("csrf", "stale"), ("csv", common::TARIFF)],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(p.store.tariff_files().await.unwrap().is_empty());
+
+    // The good file: imported, listed.
+    let (status, location, _) = p
+        .post_form(
+            "/admin/rates",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("csv", common::TARIFF),
+                ("plan", "default"),
+                ("currency", "SEK"),
+                ("utc_offset", "+01:00"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/rates?notice=imported")
+    );
+    let (_, html) = p.page("/admin/rates?notice=imported", &cookie).await;
+    assert!(html.contains("Imported"), "{html}");
+    assert!(html.contains("Stockholm") && html.contains("<code>468</code>"));
+    assert!(html.contains("0.05 SEK"), "money with its currency: {html}");
+
+    // The price of a call, and a bad number at its field.
+    let (status, html) = p
+        .page(
+            "/admin/rates/test?from=alice%40example.com&to=%2B46812345&duration=125&at=2026-12-24T18%3A00%3A00%2B01%3A00",
+            &cookie,
+        )
+        .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Stockholm"), "{html}");
+    assert!(html.contains("SEK</p>"), "{html}");
+    assert!(html.contains("connect fee"), "the explanation");
+    let (status, html) = p
+        .page(
+            "/admin/rates/test?from=alice%40example.com&to=abc&duration=60",
+            &cookie,
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-to-error""#), "{html}");
+
+    // Not for subscribers.
+    let alice = p.login_cookie("alice").await;
+    let (status, _) = p.page("/admin/rates", &alice).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn invoices_pages_list_each_owner_s_and_every_one_for_admins() {
+    let p = Portal::start().await;
+    let alice = p.login_cookie("alice").await;
+    let (status, html) = p.page("/invoices", &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No invoices yet"), "{html}");
+    assert!(html.contains(r#"href="/invoices""#), "in the navigation");
+    let mine = p.issue_invoice("alice", "2026-11", 1_793_491_200_000).await;
+    let bobs = p.issue_invoice("bob", "2026-10", 1_790_812_800_000).await;
+    let (_, html) = p.page("/invoices", &alice).await;
+    assert!(html.contains(&mine) && !html.contains(&bobs), "{html}");
+    assert!(html.contains("1.50 EUR"), "money with its currency");
+    let pdf = format!("/api/v1/invoices/{mine}.pdf");
+    assert!(
+        html.contains(&format!(r#"href="{pdf}" download"#)),
+        "{html}"
+    );
+    // The session downloads its own PDF, not bob's.
+    let resp = p
+        .client
+        .get(p.url(&pdf))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let (status, _) = p
+        .page(&format!("/api/v1/invoices/{bobs}.pdf"), &alice)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = p.page("/admin/invoices", &alice).await;
+    assert_eq!(status, 403);
+
+    let admin = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/invoices", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&mine) && html.contains(&bobs));
+    let (_, html) = p
+        .page("/admin/invoices?account=bob%40example.com", &admin)
+        .await;
+    assert!(html.contains(&bobs) && !html.contains(&mine), "{html}");
+    let (status, html) = p.page("/admin/invoices?account=bob", &admin).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-account-error""#), "{html}");
+}
+
+#[tokio::test]
+async fn the_live_calls_page_hangs_up_with_the_form_token() {
+    let fake = common::FakeCalls::default();
+    fake.answered.lock().unwrap().push("call-a".into());
+    let fake = std::sync::Arc::new(fake);
+    let p = Portal::start_with_calls(fake.clone()).await;
+    let admin = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/calls/live", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No call in progress"), "{html}");
+    p.add_live_call("call-a", "alice", "bob", true).await;
+    p.add_live_call("call-r", "bob", "carol", false).await;
+    let (_, html) = p.page("/admin/calls/live", &admin).await;
+    assert!(html.contains("sip:alice@example.com") && html.contains("call-r"));
+    assert!(
+        html.contains("1:0"),
+        "the talk time, about a minute: {html}"
+    );
+    assert!(
+        html.contains("3000 RTP packets, 503.9 KiB"),
+        "the relay's counters: {html}"
+    );
+    assert!(
+        html.contains("not relayed here"),
+        "none for the ringing call"
+    );
+    assert_eq!(
+        html.matches("Hang up</button>").count(),
+        1,
+        "a ringing call has no button"
+    );
+    let csrf = csrf_of(&html);
+    let (status, _, _) = p
+        .post_form(
+            "/admin/calls/live/hangup",
+            &admin,
+            &[("csrf", "stale"), ("call_id", "call-a")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(fake.ended.lock().unwrap().is_empty());
+    let (status, _, html) = p
+        .post_form(
+            "/admin/calls/live/hangup",
+            &admin,
+            &[("csrf", &csrf), ("call_id", "call-r")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(html.contains("no answered call"), "{html}");
+    let (status, location, _) = p
+        .post_form(
+            "/admin/calls/live/hangup",
+            &admin,
+            &[("csrf", &csrf), ("call_id", "call-a")],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/calls/live?notice=ended")
+    );
+    assert_eq!(*fake.ended.lock().unwrap(), ["call-a"]);
+    let alice = p.login_cookie("alice").await;
+    let (status, _) = p.page("/admin/calls/live", &alice).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_subscriber_prices_a_call_under_their_own_plan_on_the_account_page() {
+    let p = Portal::start().await;
+    p.import_default_plan().await;
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    p.store
+        .set_account(&alice, store::AccountKind::Postpaid, None, "EUR", 1)
+        .await
+        .unwrap();
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("What does a call cost?"), "{html}");
+    let (status, html) = p
+        .page("/account?to=%2B46812345&duration=125", &cookie)
+        .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Stockholm") && html.contains("EUR</p>"),
+        "{html}"
+    );
+    let (status, html) = p.page("/account?to=%2B46812345&duration=x", &cookie).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-duration-error""#), "{html}");
+    let (status, html) = p.page("/account?to=%2B1999&duration=60", &cookie).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-to-error""#), "{html}");
 }

@@ -99,5 +99,7 @@ pub use metrics::Metrics;
 pub use policy::route::{ALLOW, SUPPORTED};
 pub use registrar::{ok_response, process_register, Arrival, RegistrarConfig};
 pub use services::ServicesConfig;
-pub use shell::{BindingsReloader, Reloaded, Reloader, Server, StartReport, WebSocketEntry};
+pub use shell::{
+    BindingsReloader, LiveCalls, Reloaded, Reloader, Server, StartReport, WebSocketEntry,
+};
 pub use sip_text::DEFAULT_SERVER_HEADER;

@@ -338,6 +338,14 @@ impl Server {
         }
     }
 
+    /// The calls in progress for the operator beside the server (the portal): their relay
+    /// counters, and their hang-up as `itsp hangup` asks over the control socket.
+    pub fn live_calls(&self) -> LiveCalls {
+        LiveCalls {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The sockets actually bound (with the ports the OS chose for port 0).
     pub fn local_addrs(&self) -> Vec<Listen> {
         self.shared.transports.local_addrs()
@@ -1104,6 +1112,35 @@ impl BindingsReloader {
             tokio::spawn(async move { shared.send_all(transmits).await });
         }
         tracing::info!(%aor, "registrations read again from the store (removed by an operator)");
+    }
+}
+
+/// The calls in progress, for the operator ([`Server::live_calls`]): the relay's counters
+/// of one, and its hang-up by Call-ID (a BYE to both parties, the call's record ending
+/// `admin`); cheap to clone.
+#[derive(Clone)]
+pub struct LiveCalls {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LiveCalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCalls").finish_non_exhaustive()
+    }
+}
+
+impl LiveCalls {
+    /// The relay's counters of call `call_id` so far (the in-process relay's, or its NG
+    /// node's); `None` when the relay is off or does not carry the call.
+    pub async fn media(&self, call_id: &str) -> Option<relay::CallCounters> {
+        self.shared.relay.as_ref()?.query(call_id).await.ok()
+    }
+
+    /// Ends answered call `call_id`; whether this server had it (a ringing call, one
+    /// already ended or one of another node is not ended). Call within a tokio runtime:
+    /// the BYEs are sent by a task.
+    pub fn hang_up(&self, call_id: &str) -> bool {
+        self.shared.hang_up(call_id)
     }
 }
 

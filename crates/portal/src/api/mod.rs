@@ -9,6 +9,9 @@ pub mod assigned;
 pub mod calls;
 pub mod domains;
 pub mod forwarding;
+pub mod invoices;
+pub mod live_calls;
+pub mod rates;
 pub mod registrations;
 pub mod session;
 pub mod status;
@@ -29,8 +32,9 @@ use crate::AppState;
     info(
         title = "itsp",
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
-            forwarding, registrations, call history (JSON and CSV), accounts, voicemail and the \
-            system status. Errors are \
+            forwarding, registrations, call history (JSON and CSV), calls in progress (and \
+            their hang-up), accounts, invoices (JSON, PDF, HTML), rating plans (import, list, \
+            price a call), voicemail and the system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
             session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
@@ -69,8 +73,18 @@ use crate::AppState;
         voicemail::get_voicemail_audio,
         voicemail::delete_voicemail,
         voicemail::update_voicemail,
+        rates::import_rates,
+        rates::list_rates,
+        rates::test_rate,
+        invoices::list_invoices,
+        invoices::list_subscriber_invoices,
+        invoices::get_invoice,
+        invoices::get_invoice_pdf,
+        invoices::get_invoice_html,
+        live_calls::list_live_calls,
+        live_calls::delete_live_call,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, crate::problem::LineError)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
 )]
@@ -189,4 +203,25 @@ pub fn router() -> Router<AppState> {
             get(r::list_registrations).delete(r::delete_registration),
         )
         .route("/api/v1/registrations", get(r::list_all_registrations))
+        .route(
+            "/api/v1/rates",
+            get(rates::list_rates)
+                .post(rates::import_rates)
+                .route_layer(axum::extract::DefaultBodyLimit::max(
+                    rates::MAX_TARIFF_BYTES,
+                )),
+        )
+        .route("/api/v1/rates/test", get(rates::test_rate))
+        .route("/api/v1/invoices", get(invoices::list_invoices))
+        // {id}, {id}.pdf and {id}.html: one route, the suffix picks the answer.
+        .route("/api/v1/invoices/{id}", get(invoices::get_invoice))
+        .route(
+            "/api/v1/subscribers/{address}/invoices",
+            get(invoices::list_subscriber_invoices),
+        )
+        .route("/api/v1/calls/live", get(live_calls::list_live_calls))
+        .route(
+            "/api/v1/calls/live/{call_id}",
+            delete(live_calls::delete_live_call),
+        )
 }

@@ -19,7 +19,7 @@ use crate::problem::Problem;
 use crate::AppState;
 
 /// The caller when an admin; the login page or a 403 page otherwise.
-fn admin(caller: MaybeCaller) -> Result<Caller, Response> {
+pub(super) fn admin(caller: MaybeCaller) -> Result<Caller, Response> {
     let caller = caller.or_login()?;
     caller
         .allow(Action::ManageSubscribers)
@@ -28,7 +28,10 @@ fn admin(caller: MaybeCaller) -> Result<Caller, Response> {
 }
 
 /// The form fields after the form token was checked.
-async fn checked_form(caller: &Caller, req: Request) -> Result<HashMap<String, String>, Response> {
+pub(super) async fn checked_form(
+    caller: &Caller,
+    req: Request,
+) -> Result<HashMap<String, String>, Response> {
     let fields = form_fields(req).await?;
     caller
         .check_form_token(fields.get("csrf").map(String::as_str))

@@ -13,8 +13,11 @@
 pub mod admin;
 pub mod dashboard;
 pub mod docs;
+pub mod invoices;
+pub mod live_calls;
 pub mod login;
 pub mod password;
+pub mod rates;
 pub mod selfcare;
 
 use std::collections::HashMap;
@@ -78,6 +81,19 @@ pub fn router() -> Router<AppState> {
             "/admin/registrations/remove",
             post(admin::remove_registration),
         )
+        .route("/invoices", get(invoices::mine))
+        .route("/admin/invoices", get(invoices::all))
+        .route(
+            "/admin/rates",
+            get(rates::show)
+                .post(rates::import)
+                .route_layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::rates::MAX_TARIFF_BYTES,
+                )),
+        )
+        .route("/admin/rates/test", get(rates::test))
+        .route("/admin/calls/live", get(live_calls::show))
+        .route("/admin/calls/live/hangup", post(live_calls::hang_up))
         .route("/api/docs", get(docs::show))
         .route(
             "/assets/style.css",
@@ -152,12 +168,12 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
     if let Some(c) = caller {
         if c.address.is_some() {
             nav.push_str(
-                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/voicemail">Voicemail</a>"#,
+                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/invoices">Invoices</a><a href="/voicemail">Voicemail</a>"#,
             );
         }
         if c.is_admin {
             nav.push_str(
-                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/api/docs">API</a>"#,
+                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/admin/calls/live">Live calls</a><a href="/admin/rates">Rates</a><a href="/admin/invoices">All invoices</a><a href="/api/docs">API</a>"#,
             );
         }
         let who = c

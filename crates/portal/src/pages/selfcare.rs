@@ -1,6 +1,6 @@
 //! A subscriber's own records: `/calls` (call history with the missed-calls filter and
-//! times, a page at a time, and `/calls.csv` with the same filters), `/account` (balance
-//! and the ledger) and `/voicemail` (messages played in the browser, downloaded, marked
+//! times, a page at a time, and `/calls.csv` with the same filters), `/account` (balance,
+//! the ledger, and the price of a call under the subscriber's own plan) and `/voicemail` (messages played in the browser, downloaded, marked
 //! heard, removed). Each handler calls the API's operation (`crate::api::calls`,
 //! `accounts`, `voicemail`), so the checks and the authorisation are one code path.
 
@@ -16,9 +16,9 @@ use super::{
     banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
     query_value, see_other, MaybeCaller,
 };
-use crate::api::accounts;
 use crate::api::calls::{self, CallQuery, CallView};
 use crate::api::voicemail::{self, VoicemailView};
+use crate::api::{accounts, rates};
 use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::AppState;
@@ -274,17 +274,84 @@ pub async fn account_page(
             query_value(next)
         );
     }
+    let (status, price) = price_card(&state, &caller, &me, &fields).await;
     let body = format!(
         r#"<h1>Your account</h1>
 <section class="card"><p class="balance">{balance} {currency}</p>
 <dl class="facts"><dt>Kind</dt><dd>{kind}</dd><dt>Plan</dt><dd>{plan}</dd><dt>Currency</dt><dd>{currency}</dd></dl></section>
-<section class="card"><h2>History</h2><p class="lead">Oldest first.</p>{ledger}<p class="pager">{pager}</p></section>"#,
+<section class="card"><h2>History</h2><p class="lead">Oldest first.</p>{ledger}<p class="pager">{pager}</p></section>
+{price}"#,
         balance = esc(&account.balance),
         currency = esc(&account.currency),
         kind = esc(&account.kind),
         plan = esc(account.plan.as_deref().unwrap_or("the default plan")),
     );
-    Html(layout("Account", Some(&caller), &body)).into_response()
+    (status, Html(layout("Account", Some(&caller), &body))).into_response()
+}
+
+/// The "what would a call cost me" form of the account page (`?to=&duration=`): the
+/// subscriber's own plan through [`rates::test`]; its answer or the errors at their field.
+async fn price_card(
+    state: &AppState,
+    caller: &Caller,
+    me: &Address,
+    fields: &HashMap<String, String>,
+) -> (StatusCode, String) {
+    let typed = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    let asked = fields.contains_key("to") || fields.contains_key("duration");
+    let mut errors = HashMap::new();
+    let mut status = StatusCode::OK;
+    let mut result = String::new();
+    if asked {
+        let mut q: HashMap<String, String> = ["to", "duration"]
+            .into_iter()
+            .map(|n| (n.to_owned(), typed(n).to_owned()))
+            .collect();
+        q.insert("from".to_owned(), me.to_string());
+        let priced = match rates::RateQuery::from_fields(q) {
+            Ok(q) => rates::test(state, caller, q).await,
+            Err(p) => Err(p),
+        };
+        match priced {
+            Ok(r) => {
+                result = format!(
+                    r#"<div class="rate-result" role="status"><p class="balance">{total} {cur}</p><p>{dest} (prefix <code>{prefix}</code>): {billed} s billed of {duration} s, now.</p><pre>{explanation}</pre></div>"#,
+                    total = esc(&r.total),
+                    cur = esc(&r.currency),
+                    dest = esc(&r.destination),
+                    prefix = esc(&r.prefix),
+                    billed = r.billed_secs,
+                    duration = r.duration_secs,
+                    explanation = esc(&r.explanation),
+                );
+            }
+            Err(p) => {
+                status = p.status_code();
+                errors = field_errors(&[p]);
+            }
+        }
+    }
+    let card = format!(
+        r#"<section class="card"><h2>What does a call cost?</h2><form method="get" action="/account" class="filters" novalidate>{banner}{to}{duration}<button type="submit">Price it</button></form>{result}</section>"#,
+        banner = banner(&errors),
+        to = field(
+            "Number",
+            "to",
+            "text",
+            typed("to"),
+            errors.get("to").map(String::as_str),
+            "e.g. +46812345"
+        ),
+        duration = field(
+            "Seconds",
+            "duration",
+            "number",
+            typed("duration"),
+            errors.get("duration").map(String::as_str),
+            ""
+        ),
+    );
+    (status, card)
 }
 
 fn voicemail_rows(caller: &Caller, list: &[VoicemailView]) -> String {

@@ -33,6 +33,19 @@ impl Portal {
 
     /// Starts one that sends e-mail with `mail`.
     pub async fn start_with_mail(mail: Option<portal::PortalMail>) -> Portal {
+        Portal::start_full(mail, None).await
+    }
+
+    /// Starts one beside a SIP server that ends calls with `control`.
+    pub async fn start_with_calls(control: portal::api::live_calls::SharedCallControl) -> Portal {
+        Portal::start_full(None, Some(control)).await
+    }
+
+    /// Starts one that sends e-mail with `mail` and ends calls with `control`.
+    pub async fn start_full(
+        mail: Option<portal::PortalMail>,
+        control: Option<portal::api::live_calls::SharedCallControl>,
+    ) -> Portal {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/itsp.db?mode=rwc", dir.path().display());
         let store = Store::open(&url).await.unwrap();
@@ -61,6 +74,9 @@ impl Portal {
             ..portal::PortalConfig::default()
         };
         let state = portal::AppState::with_mail(store.clone(), config, mail);
+        if let Some(control) = control {
+            state.set_call_control(control);
+        }
         tokio::spawn(portal::serve(listener, state, std::future::pending()));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -220,6 +236,129 @@ impl Portal {
             updated_at: now,
         };
         self.store.upsert_binding(&b).await.unwrap();
+    }
+}
+
+/// A native tariff: Sweden by the minute, Stockholm 30/6 with a connect fee.
+pub const TARIFF: &str = "prefix,description,connect_fee,rate_per_min,initial,increment\n\
+                          46,Sweden,0,0.10,60,60\n468,Stockholm,0.05,0.05,30,6\n";
+
+impl Portal {
+    /// Stores [`TARIFF`] as plan `default` in EUR, as `itsp rate import` would.
+    pub async fn import_default_plan(&self) {
+        let file = store::TariffFile {
+            set_key: "default".into(),
+            format: store::TariffFormat::Native,
+            name: "rates.csv".into(),
+            content: TARIFF.into(),
+            currency: "EUR".into(),
+            utc_offset: 0,
+            imported_ms: 1_790_000_000_000,
+        };
+        self.store
+            .replace_tariff_set("default", &[file])
+            .await
+            .unwrap();
+    }
+
+    /// Issues an invoice of `user` for month `series` (`2026-11`) with one line of
+    /// `amount` EUR and 25 % tax; its number.
+    pub async fn issue_invoice(&self, user: &str, series: &str, start_ms: i64) -> String {
+        let d = |t: &str| t.parse::<billing::Decimal>().unwrap();
+        let amount = d("1.20");
+        let new = store::NewInvoice {
+            address: store::Address::new(user, DOMAIN).unwrap(),
+            series: series.into(),
+            period_start_ms: start_ms,
+            period_end_ms: start_ms + 86_400_000,
+            currency: "EUR".into(),
+            lines: vec![store::InvoiceLine {
+                destination: "Sweden (+46)".into(),
+                prefix: "46".into(),
+                calls: 2,
+                seconds: 720,
+                amount,
+            }],
+            subtotal: amount,
+            tax_rate: d("0.25"),
+            tax: d("0.30"),
+            total: d("1.50"),
+            issued_ms: start_ms + 90_000_000,
+        };
+        let issued = self
+            .store
+            .issue_invoice(&new, |i, _| store::InvoiceDocuments {
+                html: format!(
+                    "<!doctype html><title>Invoice {}</title><h1>Invoice {}</h1>",
+                    i.number, i.number
+                ),
+                pdf: format!("%PDF-1.4\n% invoice {}\n%%EOF\n", i.number).into_bytes(),
+            })
+            .await
+            .unwrap();
+        issued.number
+    }
+
+    /// Records a call in progress from `from` to `to` (answered when `answered`), as the
+    /// proxy's accounting does.
+    pub async fn add_live_call(&self, call_id: &str, from: &str, to: &str, answered: bool) {
+        let now = portal::time::unix_now() * 1000;
+        let call = store::Call {
+            call_id: call_id.into(),
+            from_tag: "ft".into(),
+            to_tag: answered.then(|| "tt".into()),
+            state: if answered {
+                store::CallState::Confirmed
+            } else {
+                store::CallState::Early
+            },
+            caller: format!("sip:{from}@{DOMAIN}"),
+            callee: format!("sip:{to}@{DOMAIN}"),
+            source_ip: Some("192.0.2.7".into()),
+            started_ms: now - 65_000,
+            answered_ms: answered.then_some(now - 60_000),
+            node: "node1".into(),
+        };
+        self.store
+            .write_calls(&[store::CallWrite::Upsert(call)])
+            .await
+            .unwrap();
+    }
+}
+
+/// A SIP server's call control for tests: ends the calls it was told of, remembers what
+/// it ended.
+#[derive(Default)]
+pub struct FakeCalls {
+    /// The answered calls it has.
+    pub answered: std::sync::Mutex<Vec<String>>,
+    /// What it ended.
+    pub ended: std::sync::Mutex<Vec<String>>,
+}
+
+impl portal::api::live_calls::CallControl for FakeCalls {
+    fn hang_up(&self, call_id: &str) -> bool {
+        let mut answered = self.answered.lock().unwrap();
+        match answered.iter().position(|c| c == call_id) {
+            Some(i) => {
+                answered.remove(i);
+                self.ended.lock().unwrap().push(call_id.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn media<'a>(&'a self, call_id: &'a str) -> portal::api::live_calls::MediaFuture<'a> {
+        let known = self.answered.lock().unwrap().iter().any(|c| c == call_id);
+        Box::pin(std::future::ready(known.then_some({
+            portal::api::live_calls::MediaView {
+                rtp_packets: 3000,
+                rtp_bytes: 516_000,
+                rtcp_packets: 12,
+                lost: 3,
+            }
+        })))
     }
 }
 

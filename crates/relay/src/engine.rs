@@ -20,7 +20,7 @@ use crate::ports::{PortPool, DEFAULT_PORTS};
 use crate::request::{MediaRequest, Rewritten};
 use crate::rewrite::{announced, rewrite};
 use crate::session::{Call, Component, Side, Stream, RTP};
-use crate::stats::{CallStats, PartyStats, RelayTotals, SideStats};
+use crate::stats::{CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, SideStats};
 
 /// Configuration of an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +242,8 @@ impl Engine {
                     media_type: String::new(),
                     protocol: String::new(),
                     sides: [Side::new(a), Side::new(b)],
+                    payloads: PayloadMap::default(),
+                    read_rtcp: false,
                 });
                 for (side, port) in [(0u8, a), (1, b)] {
                     if let Some(o) = self
@@ -263,6 +265,8 @@ impl Engine {
             };
             media.media_type().clone_into(&mut stream.media_type);
             media.proto().clone_into(&mut stream.protocol);
+            stream.read_rtcp = !stream.protocol.contains("SAVP");
+            stream.payloads.update(media);
             let (rtp, rtcp) = announced(&sdp, media, &request.flags, request.received_from);
             let side = &mut stream.sides[owner];
             side.symmetric = request.flags.symmetric;
@@ -372,7 +376,10 @@ impl Engine {
             return Forward::Drop(DropReason::NotLatchedSource);
         }
         if component == RTP && !is_muxed_rtcp(packet) {
-            from.loss.on_packet(now, packet);
+            from.loss.on_packet(now, packet, &stream.payloads);
+        } else if stream.read_rtcp {
+            // RTCP: rare (a report every few seconds), parsed to read the reports.
+            from.rtcp.on_datagram(now, packet, &to.rtcp);
         }
         match to.destination(component) {
             Some(to_address) => Forward::Send {
@@ -492,6 +499,26 @@ fn is_muxed_rtcp(packet: &[u8]) -> bool {
     packet.get(1).is_some_and(|pt| (192..=223).contains(pt))
 }
 
+/// What the listener's RTCP adds to the relay's view of the stream `sender` sends: its
+/// report block about the stream, and the round trip between the parties — the listener's
+/// XR VoIP Metrics round-trip delay (RFC 3611 §4.7.3) when it gave one, else the legs the
+/// relay measured from LSR/DLSR (both when known; one alone is a lower bound).
+fn heard(sender: &Side, listener: &Side) -> Heard {
+    let xr_round_trip = listener
+        .rtcp
+        .voip_metrics
+        .filter(|vm| vm.round_trip_delay > 0)
+        .map(|vm| Duration::from_millis(u64::from(vm.round_trip_delay)));
+    let legs = match (sender.rtcp.round_trip, listener.rtcp.round_trip) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    Heard {
+        report: listener.rtcp.block_about(sender.loss.ssrc()).copied(),
+        round_trip: xr_round_trip.or(legs),
+    }
+}
+
 fn snapshot(call: &Call) -> CallStats {
     let party = |i: usize| PartyStats {
         tag: call.tags[i].clone(),
@@ -502,6 +529,7 @@ fn snapshot(call: &Call) -> CallStats {
             .filter_map(|(index, s)| s.as_ref().map(|s| (index, s)))
             .map(|(index, s)| {
                 let side = &s.sides[i];
+                let listener = &s.sides[1 - i];
                 SideStats {
                     media_index: index,
                     media_type: s.media_type.clone(),
@@ -512,7 +540,13 @@ fn snapshot(call: &Call) -> CallStats {
                     rtp: side.counters[0],
                     rtcp: side.counters[1],
                     lost: side.loss.lost(),
-                    quality: side.loss.quality(),
+                    quality: side.loss.quality_with(heard(side, listener)),
+                    report: PartyReport {
+                        source: side.latched[1].or(side.latched[RTP]),
+                        relay_port: side.port + 1,
+                        seen: side.rtcp.clone(),
+                        relay_block: side.loss.report_block(),
+                    },
                 }
             })
             .collect(),

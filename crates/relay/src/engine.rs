@@ -307,7 +307,7 @@ impl Engine {
             .get_mut(slot as usize)
             .and_then(Option::take)
             .ok_or(RelayError::UnknownCall)?;
-        let stats = snapshot(&call);
+        let stats = snapshot(&call, self.config.advertised);
         self.ended.add_call(&stats);
         for port in call.ports() {
             self.release_port(port);
@@ -319,7 +319,7 @@ impl Engine {
     /// The counters and addresses of a call.
     pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
         self.call(call_id)
-            .map(snapshot)
+            .map(|call| snapshot(call, self.config.advertised))
             .ok_or(RelayError::UnknownCall)
     }
 
@@ -519,7 +519,7 @@ fn heard(sender: &Side, listener: &Side) -> Heard {
     }
 }
 
-fn snapshot(call: &Call) -> CallStats {
+fn snapshot(call: &Call, advertised: IpAddr) -> CallStats {
     let party = |i: usize| PartyStats {
         tag: call.tags[i].clone(),
         streams: call
@@ -543,7 +543,7 @@ fn snapshot(call: &Call) -> CallStats {
                     quality: side.loss.quality_with(heard(side, listener)),
                     report: PartyReport {
                         source: side.latched[1].or(side.latched[RTP]),
-                        relay_port: side.port + 1,
+                        relay: Some(SocketAddr::new(advertised, side.port + 1)),
                         seen: side.rtcp.clone(),
                         relay_block: side.loss.report_block(),
                     },

@@ -551,7 +551,10 @@ fn rtcp_reports_are_read_per_leg_and_feed_the_quality() {
     assert_eq!(a.rtcp.packets, 3);
     assert_eq!(b.report.seen.blocks[0].cumulative_lost, 100);
     assert_eq!(a.report.source, Some(alice_rtcp));
-    assert_eq!(a.report.relay_port, alice_port + 1);
+    assert_eq!(
+        a.report.relay,
+        Some(SocketAddr::new(RELAY.into(), alice_port + 1))
+    );
     assert_eq!(a.report.relay_block.unwrap().highest_sequence, 999);
     // Alice's stream: 10 % lost and 40 ms jitter behind the relay, 150 ms round trip.
     let after = a.quality.unwrap();

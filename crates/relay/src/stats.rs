@@ -342,8 +342,8 @@ pub struct SideStats {
 pub struct PartyReport {
     /// Where the party's RTCP comes from (its latched RTCP source, else its RTP source).
     pub source: Option<SocketAddr>,
-    /// The relay's RTCP port the party sends to.
-    pub relay_port: u16,
+    /// The relay's RTCP address the party sends to (the advertised address).
+    pub relay: Option<SocketAddr>,
     /// The party's RTCP.
     pub seen: RtcpSeen,
     /// The relay's reception of the party's RTP (RFC 3550 §6.4.1 fields over the whole

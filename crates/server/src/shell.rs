@@ -173,6 +173,8 @@ struct Shared {
     started: Now,
     /// The metrics counters (`None`: metrics off), for the call quality the relay reports.
     sip_counts: Option<Arc<crate::metrics::sip_counts::SipCounts>>,
+    /// The HEP sender's queue of RTCP reports, once it runs (`[capture] hep`).
+    hep_reports: std::sync::OnceLock<crate::capture::hep_sender::ReportQueue>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -299,6 +301,7 @@ impl Server {
             rater,
             sip_counts: sip_counts.clone(),
             started: Now::system(),
+            hep_reports: std::sync::OnceLock::new(),
         };
         Ok((
             Server {
@@ -367,7 +370,11 @@ impl Server {
             control,
         } = self.capture;
         let hep = match (&ring, &shared.config.capture.hep) {
-            (Some(ring), Some(hep)) => Some(HepSender::spawn(ring.clone(), hep.clone())),
+            (Some(ring), Some(hep)) => {
+                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
+                let _ = shared.hep_reports.set(reports);
+                Some(sender)
+            }
             _ => None,
         };
         let capture_on = ring.is_some();
@@ -688,6 +695,15 @@ impl Shared {
                                     lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
                                     "relay session ended"
                                 );
+                                if let Some(queue) = shared.hep_reports.get() {
+                                    let unix_ms = Now::system().unix_ms;
+                                    for report in crate::capture::rtcp_report::reports(
+                                        &call_id, &counters, unix_ms,
+                                    ) {
+                                        // A full queue (collector far behind): dropped.
+                                        let _ = queue.try_send(report);
+                                    }
+                                }
                                 let media = call_media(&counters, &from_tag);
                                 if let Some(counts) = &shared.sip_counts {
                                     for q in [media.caller_quality, media.callee_quality]

@@ -219,6 +219,7 @@ impl Engine {
             None => self.free_slots.pop().unwrap_or(self.calls.len() as u32),
         };
 
+        let advertise = request.flags.advertise.unwrap_or(self.config.advertised);
         let mut fresh = fresh.into_iter();
         let mut relay_ports = Vec::with_capacity(sdp.media().len());
         for (i, media) in sdp.media().iter().enumerate() {
@@ -271,14 +272,10 @@ impl Engine {
             let side = &mut stream.sides[owner];
             side.symmetric = request.flags.symmetric;
             side.announce(rtp, rtcp);
+            stream.sides[other].advertised = Some(advertise);
             relay_ports.push(Some(stream.sides[other].port));
         }
-        rewrite(
-            &mut sdp,
-            &relay_ports,
-            request.flags.advertise.unwrap_or(self.config.advertised),
-            &request.flags,
-        );
+        rewrite(&mut sdp, &relay_ports, advertise, &request.flags);
         call.last_signal = now;
 
         let index = slot as usize;
@@ -543,7 +540,10 @@ fn snapshot(call: &Call, advertised: IpAddr) -> CallStats {
                     quality: side.loss.quality_with(heard(side, listener)),
                     report: PartyReport {
                         source: side.latched[1].or(side.latched[RTP]),
-                        relay: Some(SocketAddr::new(advertised, side.port + 1)),
+                        relay: Some(SocketAddr::new(
+                            side.advertised.unwrap_or(advertised),
+                            side.port + 1,
+                        )),
                         seen: side.rtcp.clone(),
                         relay_block: side.loss.report_block(),
                     },

@@ -49,6 +49,9 @@ pub struct Side {
     pub loss: LossMeter,
     /// What the party's RTCP said.
     pub rtcp: RtcpSeen,
+    /// The relay address the party was told to send to (the SDP the other party's
+    /// request had rewritten for it), once told.
+    pub advertised: Option<std::net::IpAddr>,
 }
 
 impl Side {
@@ -63,6 +66,7 @@ impl Side {
             counters: [Counters::default(); 2],
             loss: LossMeter::default(),
             rtcp: RtcpSeen::default(),
+            advertised: None,
         }
     }
 

@@ -342,7 +342,8 @@ pub struct SideStats {
 pub struct PartyReport {
     /// Where the party's RTCP comes from (its latched RTCP source, else its RTP source).
     pub source: Option<SocketAddr>,
-    /// The relay's RTCP address the party sends to (the advertised address).
+    /// The relay's RTCP address the party sends to (the address its SDP was rewritten
+    /// with; unspecified when the relay advertises none and listens on every address).
     pub relay: Option<SocketAddr>,
     /// The party's RTCP.
     pub seen: RtcpSeen,

@@ -136,7 +136,8 @@ async fn run(
             }
         }
         if let Some((socket, collector)) = &link {
-            while let Ok(report) = reports.try_recv() {
+            while let Ok(mut report) = reports.try_recv() {
+                report.resolve_relay(&mut network);
                 let Some(packet) = encode_rtcp_report(&report, &agent) else {
                     continue;
                 };

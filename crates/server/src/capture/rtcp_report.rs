@@ -51,6 +51,28 @@ pub(crate) struct QualityReport {
     pub(crate) json: String,
 }
 
+impl QualityReport {
+    /// Fills in the relay's address when it listens on every address and advertises
+    /// none (each party was told the address facing it): the address the routing table
+    /// uses toward the party, as for the SIP messages ([`super::Captured::resolve_local`]).
+    pub(crate) fn resolve_relay(
+        &mut self,
+        network: &mut dyn crate::engine::addresses::HostNetwork,
+    ) {
+        let (source, destination) = (self.source, self.destination);
+        for (relay, party) in [
+            (&mut self.source, destination),
+            (&mut self.destination, source),
+        ] {
+            if relay.ip().is_unspecified() && !party.ip().is_unspecified() {
+                if let Some(ip) = network.outbound_ip(party.ip()) {
+                    relay.set_ip(ip);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct RtcpPacket {
     sender_information: SenderInformation,

@@ -156,7 +156,9 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
     server.wait_log("relay session ended", Duration::from_secs(20));
 
     let mut invite_call_id = None;
-    let mut reports: Vec<(Vec<(u16, Vec<u8>)>, serde_json::Value)> = Vec::new();
+    // Each report: its chunks and its JSON.
+    type Chunks = Vec<(u16, Vec<u8>)>;
+    let mut reports: Vec<(Chunks, serde_json::Value)> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut buf = [0u8; 65_535];
     while Instant::now() < deadline {

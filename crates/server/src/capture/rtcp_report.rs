@@ -234,7 +234,7 @@ mod tests {
     use relay::rtcp::RtcpSeen;
     use relay::PartyCounters;
     use rtp::ntp::NtpTimestamp;
-    use rtp::rtcp::{write_receiver_report, write_sender_report, SenderInfo, VoipMetrics};
+    use rtp::rtcp::{write_sender_report, SenderInfo, VoipMetrics};
 
     #[test]
     fn a_partys_rtcp_and_the_relays_reception_in_heplifys_shape() {

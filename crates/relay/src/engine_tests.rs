@@ -578,3 +578,64 @@ fn rtcp_reports_are_read_per_leg_and_feed_the_quality() {
         .round_trip
         .is_some());
 }
+
+/// A dynamic payload type is rated by the rtpmap the SDP gave it: Opus at 48 kHz gets a
+/// jitter and a MOS, its telephone-event packets in between do not count as jitter, and
+/// a payload type no SDP named (video, say) gets loss only.
+#[test]
+fn dynamic_payload_types_are_rated_by_the_sdps_rtpmap() {
+    let opus = |ip: &str, port: u16| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n\
+             a=rtpmap:101 telephone-event/8000\r\n"
+        )
+        .into_bytes()
+    };
+    let mut e = engine();
+    let t = Instant::now();
+    let offer = e
+        .offer(
+            t,
+            &request("alice", None, opus("10.0.0.16", 8000)),
+            &mut |_| true,
+        )
+        .unwrap();
+    let bob_port = ports(&offer)[0];
+    let answer = e
+        .answer(
+            t,
+            &request("alice", Some("bob"), opus("192.0.2.20", 9000)),
+            &mut |_| true,
+        )
+        .unwrap();
+    let alice_port = ports(&answer)[0];
+    let packet = |pt: u8, seq: u16, ts: u32| {
+        let mut p = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&[0; 80]);
+        p
+    };
+    let alice = addr("198.51.100.7:40000");
+    let bob = addr("192.0.2.20:9000");
+    let mut seq = 0u16;
+    for i in 0..250u16 {
+        let at = t + Duration::from_millis(20 * u64::from(i));
+        e.forward(at, alice_port, alice, &packet(111, seq, 960 * u32::from(i)));
+        seq += 1;
+        if i % 25 == 0 {
+            // A DTMF event of the same SSRC, in its sequence, with a timestamp of its own
+            // (RFC 4733 §2.5.1.2: the event's start at its 8 kHz clock): not jitter.
+            e.forward(at, alice_port, alice, &packet(101, seq, 5));
+            seq += 1;
+        }
+        e.forward(at, bob_port, bob, &packet(98, i, 3000 * u32::from(i)));
+    }
+    let stats = e.query("call-1").unwrap();
+    let alice_quality = stats.parties[0].streams[0].quality.unwrap();
+    assert_eq!(alice_quality.jitter_us, 0, "{alice_quality:?}");
+    assert_eq!(stats.parties[0].streams[0].lost, 0);
+    assert!(alice_quality.mos_centi >= 430, "{alice_quality:?}");
+    assert_eq!(stats.parties[1].streams[0].quality, None, "PT 98: unnamed");
+}

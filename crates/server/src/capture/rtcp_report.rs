@@ -341,4 +341,42 @@ mod tests {
         }
         assert_eq!(reports("c@h", &quiet, 0).len(), 1);
     }
+
+    /// A network that routes everything from 192.0.2.1.
+    struct OneRoute;
+
+    impl crate::engine::addresses::HostNetwork for OneRoute {
+        fn is_local_ip(&mut self, ip: std::net::IpAddr) -> bool {
+            ip.to_string() == "192.0.2.1"
+        }
+        fn outbound_ip(&mut self, _dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
+            "192.0.2.1".parse().ok()
+        }
+    }
+
+    #[test]
+    fn an_unspecified_relay_address_is_the_one_toward_the_party() {
+        let mut report = QualityReport {
+            call_id: "c".into(),
+            unix_ms: 0,
+            source: "0.0.0.0:30001".parse().unwrap(),
+            destination: "198.51.100.7:40001".parse().unwrap(),
+            json: String::new(),
+        };
+        report.resolve_relay(&mut OneRoute);
+        assert_eq!(report.source.to_string(), "192.0.2.1:30001");
+        assert_eq!(report.destination.to_string(), "198.51.100.7:40001");
+        // From the party: the destination is filled in; a known address stays.
+        let mut report = QualityReport {
+            source: "198.51.100.7:40001".parse().unwrap(),
+            destination: "0.0.0.0:30001".parse().unwrap(),
+            ..report
+        };
+        report.resolve_relay(&mut OneRoute);
+        assert_eq!(report.destination.to_string(), "192.0.2.1:30001");
+        let mut known = report.clone();
+        known.destination = "203.0.113.5:30001".parse().unwrap();
+        known.resolve_relay(&mut OneRoute);
+        assert_eq!(known.destination.to_string(), "203.0.113.5:30001");
+    }
 }

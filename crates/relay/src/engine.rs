@@ -20,7 +20,9 @@ use crate::ports::{PortPool, DEFAULT_PORTS};
 use crate::request::{MediaRequest, Rewritten};
 use crate::rewrite::{announced, rewrite};
 use crate::session::{Call, Component, Side, Stream, RTP};
-use crate::stats::{CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, SideStats};
+use crate::stats::{
+    CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, RtcpSighting, SideStats,
+};
 
 /// Configuration of an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,14 @@ pub struct EngineConfig {
     /// A latched source silent for this long may be replaced by a new one (default 3 s; see
     /// [`crate::session`]).
     pub relatch_after: Duration,
+    /// Keep every RTCP compound read for [`Engine::take_rtcp_sightings`] (a live export;
+    /// default off: an unread queue would only grow to its bound).
+    pub keep_rtcp_reports: bool,
 }
+
+/// RTCP sightings kept at most between two [`Engine::take_rtcp_sightings`]; later ones
+/// are dropped.
+pub const MAX_RTCP_SIGHTINGS: usize = 4096;
 
 impl EngineConfig {
     /// The defaults (ports 30000-40000, 60 s idle timeout, 3 s re-latch) advertising
@@ -48,6 +57,7 @@ impl EngineConfig {
             port_max: DEFAULT_PORTS.1,
             idle_timeout: Duration::from_secs(60),
             relatch_after: Duration::from_secs(3),
+            keep_rtcp_reports: false,
         }
     }
 }
@@ -97,6 +107,8 @@ pub struct Engine {
     released: Vec<u16>,
     /// Calls created, and the counters of the calls removed (for [`Engine::totals`]).
     ended: RelayTotals,
+    /// RTCP compounds read, when kept ([`EngineConfig::keep_rtcp_reports`]).
+    sightings: Vec<RtcpSighting>,
 }
 
 impl Engine {
@@ -113,6 +125,7 @@ impl Engine {
             owners,
             released: Vec::new(),
             ended: RelayTotals::default(),
+            sightings: Vec::new(),
         })
     }
 
@@ -376,7 +389,19 @@ impl Engine {
             from.loss.on_packet(now, packet, &stream.payloads);
         } else if stream.read_rtcp {
             // RTCP: rare (a report every few seconds), parsed to read the reports.
-            from.rtcp.on_datagram(now, packet, &to.rtcp);
+            let read = from.rtcp.on_datagram(now, packet, &to.rtcp);
+            if read && self.config.keep_rtcp_reports && self.sightings.len() < MAX_RTCP_SIGHTINGS {
+                let relay = from.advertised.unwrap_or(self.config.advertised);
+                self.sightings.push(RtcpSighting {
+                    call_id: call.call_id.clone(),
+                    report: PartyReport {
+                        source: Some(source),
+                        relay: Some(SocketAddr::new(relay, local_port)),
+                        seen: from.rtcp.clone(),
+                        relay_block: None,
+                    },
+                });
+            }
         }
         match to.destination(component) {
             Some(to_address) => Forward::Send {
@@ -436,6 +461,12 @@ impl Engine {
             .flatten()
             .map(|c| c.last_activity() + self.config.idle_timeout)
             .min()
+    }
+
+    /// The RTCP compounds read since the last call, oldest first (only with
+    /// [`EngineConfig::keep_rtcp_reports`]).
+    pub fn take_rtcp_sightings(&mut self) -> Vec<RtcpSighting> {
+        std::mem::take(&mut self.sightings)
     }
 
     /// The RTP ports of pairs freed since the last call (the shell closes their sockets).

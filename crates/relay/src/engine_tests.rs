@@ -639,3 +639,50 @@ fn dynamic_payload_types_are_rated_by_the_sdps_rtpmap() {
     assert!(alice_quality.mos_centi >= 430, "{alice_quality:?}");
     assert_eq!(stats.parties[1].streams[0].quality, None, "PT 98: unnamed");
 }
+
+/// Asked to, the engine keeps each RTCP compound it read for a live export: the call, the
+/// party's source and the relay port it sent to, what its RTCP said; junk is not kept,
+/// and without the setting nothing is.
+#[test]
+fn rtcp_sightings_are_kept_only_when_asked() {
+    use rtp::rtcp::{write_receiver_report, ReportBlock};
+
+    let mut rr = Vec::new();
+    let block = ReportBlock {
+        ssrc: 9,
+        cumulative_lost: 4,
+        ..ReportBlock::default()
+    };
+    write_receiver_report(&mut rr, 77, &[block]).unwrap();
+    let t = Instant::now();
+    let alice_rtcp = addr("198.51.100.7:40001");
+
+    let mut e = engine();
+    let (alice_port, _) = answered(&mut e, t);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    assert!(e.take_rtcp_sightings().is_empty(), "off by default");
+
+    let mut config = EngineConfig::new(RELAY.into());
+    config.port_min = 30000;
+    config.port_max = 30099;
+    config.keep_rtcp_reports = true;
+    let mut e = Engine::new(config).unwrap();
+    let (alice_port, _) = answered(&mut e, t);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    e.forward(t, alice_port + 1, alice_rtcp, &[0x80, 201, 0, 9]);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    let sightings = e.take_rtcp_sightings();
+    assert_eq!(sightings.len(), 2, "the junk is not kept");
+    let first = &sightings[0];
+    assert_eq!(first.call_id, "call-1");
+    assert_eq!(first.report.source, Some(alice_rtcp));
+    assert_eq!(
+        first.report.relay,
+        Some(SocketAddr::new(RELAY.into(), alice_port + 1))
+    );
+    assert_eq!(first.report.seen.ssrc, 77);
+    assert_eq!(first.report.seen.blocks, [block]);
+    assert_eq!(first.report.relay_block, None);
+    assert_eq!(sightings[1].report.seen.compounds, 2);
+    assert!(e.take_rtcp_sightings().is_empty(), "taken");
+}

@@ -77,5 +77,5 @@ pub use ports::PortPool;
 pub use request::{AddressSource, Flags, MediaRequest, Rewritten};
 pub use stats::{
     CallCounters, CallStats, Counters, Heard, PartyCounters, PartyReport, PayloadMap, Quality,
-    RelayTotals, Totals,
+    RelayTotals, RtcpSighting, Totals,
 };

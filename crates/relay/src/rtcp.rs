@@ -50,10 +50,11 @@ pub struct RtcpSeen {
 impl RtcpSeen {
     /// Takes a datagram the party sent on its RTCP port (or multiplexed on RTP, RFC 5761)
     /// at `now`; `other` is what the other party's RTCP showed (its SRs, for the round
-    /// trip). Anything that is not a valid compound is ignored.
-    pub fn on_datagram(&mut self, now: Instant, datagram: &[u8], other: &RtcpSeen) {
+    /// trip). Anything that is not a valid compound is ignored; answers whether it was
+    /// read.
+    pub fn on_datagram(&mut self, now: Instant, datagram: &[u8], other: &RtcpSeen) -> bool {
         let Ok(compound) = Compound::parse(datagram) else {
-            return;
+            return false;
         };
         self.compounds += 1;
         for (i, packet) in compound.packets().enumerate() {
@@ -84,6 +85,7 @@ impl RtcpSeen {
                 _ => {}
             }
         }
+        true
     }
 
     fn take_blocks(

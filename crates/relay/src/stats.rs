@@ -352,6 +352,17 @@ pub struct PartyReport {
     pub relay_block: Option<ReportBlock>,
 }
 
+/// A party's RTCP compound the relay read, kept for a live export (HEP) when the engine
+/// is asked to ([`crate::EngineConfig::keep_rtcp_reports`]; [`crate::Engine::take_rtcp_sightings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcpSighting {
+    /// The call's Call-ID.
+    pub call_id: String,
+    /// What the party's RTCP said so far, the compound just read included
+    /// (`relay_block` is `None`: the relay's reception is reported at the session's end).
+    pub report: PartyReport,
+}
+
 /// One party (tag) of a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartyStats {

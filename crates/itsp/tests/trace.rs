@@ -117,12 +117,12 @@ fn chunk(chunks: &[(u16, Vec<u8>)], kind: u16) -> &[u8] {
         .1
 }
 
-/// A call of two `itsp phone`s through the in-process relay: when its relay session ends,
-/// the collector receives HEP v3 packets of protocol type 5 (RTCP as JSON) whose
-/// correlation ID is the call's Call-ID — the relay's reception of each phone's RTP, and
-/// the RTCP each phone sent (at least the report of its hang-up compound) — with every
-/// chunk decoded and the JSON in the shape heplify-server reads (`report_blocks[0]`:
-/// `fraction_lost`, `packets_lost`, `ia_jitter`, `dlsr`; `report_blocks_xr`).
+/// A call of two `itsp phone`s through the in-process relay: the collector receives HEP
+/// v3 packets of protocol type 5 (RTCP as JSON) whose correlation ID is the call's
+/// Call-ID — the RTCP each phone sent, as it passed the relay, and when the relay session
+/// ends the relay's reception of each phone's RTP — with every chunk decoded and the JSON
+/// in the shape heplify-server reads (`report_blocks[0]`: `fraction_lost`,
+/// `packets_lost`, `ia_jitter`, `dlsr`; `report_blocks_xr`).
 #[test]
 fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
     use common::softphone::{tone_call, Softphone};
@@ -193,6 +193,9 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
     );
     let mut from_relay = 0;
     let mut from_phones = 0;
+    // HEP times (µs) of the phones' reports and of the relay's.
+    let mut phone_times = Vec::new();
+    let mut relay_times = Vec::new();
     for (chunks, json) in &reports {
         let types: Vec<u16> = chunks.iter().map(|c| c.0).collect();
         assert_eq!(
@@ -212,7 +215,9 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
             .unwrap()
             .as_secs();
         assert!(now - u64::from(secs) < 60, "{secs}");
-        assert!(u32::from_be_bytes(chunk(chunks, 0x000a).try_into().unwrap()) < 1_000_000);
+        let micros = u32::from_be_bytes(chunk(chunks, 0x000a).try_into().unwrap());
+        assert!(micros < 1_000_000);
+        let time = u64::from(secs) * 1_000_000 + u64::from(micros);
         assert_eq!(chunk(chunks, 0x000c), 78u32.to_be_bytes());
         assert_eq!(
             chunk(chunks, 0x0011),
@@ -265,6 +270,7 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
             // The relay's reception of a phone's RTP: an RR from the relay's port, the
             // 4 s of 20 ms packets counted, nothing lost on loopback.
             from_relay += 1;
+            relay_times.push(time);
             assert_eq!(json["type"], 201, "{json}");
             assert!(block["highest_seq_no"].as_u64().unwrap() > 100, "{json}");
             assert_eq!(block["packets_lost"], 0, "{json}");
@@ -272,6 +278,7 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
         } else {
             // A phone's own SR or RR, from the phone to the relay's RTCP port.
             from_phones += 1;
+            phone_times.push(time);
             assert!(
                 [200, 201].contains(&json["type"].as_u64().unwrap()),
                 "{json}"
@@ -286,7 +293,14 @@ fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
     }
     eprintln!("{from_relay} reports of the relay, {from_phones} of the phones");
     assert_eq!(from_relay, 2, "one per phone");
-    assert!(from_phones >= 1, "{reports:?}");
+    // Each phone's hang-up compound at least, and the periodic reports (RFC 3550 §6.2:
+    // the first within 3.75 s) as they passed, before the call ended.
+    assert!(from_phones >= 2, "{reports:?}");
+    let ended = relay_times.iter().min().unwrap();
+    assert!(
+        phone_times.iter().any(|t| t < ended),
+        "a phone's report went out live: {phone_times:?} {relay_times:?}"
+    );
 }
 
 #[test]

@@ -243,7 +243,9 @@ impl Server {
             bindings_purged,
             domains: domains.clone(),
         };
-        let (relay, relay_setup) = start_relay(&config.relay)?;
+        // HEP export of RTCP as it passes: the in-process relay keeps what it read.
+        let rtcp_live = config.capture.hep.is_some() && config.capture.enabled();
+        let (relay, relay_setup) = start_relay(&config.relay, rtcp_live)?;
         let location_writer = LocationWriter::spawn(
             &store,
             tokio::runtime::Handle::current(),
@@ -397,6 +399,7 @@ impl Server {
         let bans = tokio::spawn(bans_loop(shared.clone()));
         let accounts = tokio::spawn(accounts_loop(shared.clone()));
         let media_gone = tokio::spawn(media_gone_loop(shared.clone()));
+        let rtcp_reports = tokio::spawn(rtcp_report_loop(shared.clone()));
         let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
         let deliver = {
             let shared = shared.clone();
@@ -442,6 +445,7 @@ impl Server {
         housekeeping.abort();
         accounts.abort();
         media_gone.abort();
+        rtcp_reports.abort();
         bans.abort();
         keepalives.abort();
         let (bindings, transactions, proxied, live_calls) = {
@@ -697,8 +701,12 @@ impl Shared {
                                 );
                                 if let Some(queue) = shared.hep_reports.get() {
                                     let unix_ms = Now::system().unix_ms;
+                                    // The parties' RTCP went out as it passed (the
+                                    // in-process relay): the relay's reception now.
+                                    let live =
+                                        matches!(shared.relay, Some(relay::Controller::Local(_)));
                                     for report in crate::capture::rtcp_report::reports(
-                                        &call_id, &counters, unix_ms,
+                                        &call_id, &counters, unix_ms, !live,
                                     ) {
                                         // A full queue (collector far behind): dropped.
                                         let _ = queue.try_send(report);
@@ -1153,6 +1161,38 @@ async fn media_gone_loop(shared: Arc<Shared>) {
     }
 }
 
+/// How often the in-process relay's RTCP sightings are taken for the HEP collector (the
+/// delay of a report, and of its HEP timestamp).
+const RTCP_REPORT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Every [`RTCP_REPORT_INTERVAL`], when the HEP sender runs and the relay is in-process:
+/// each RTCP compound the relay read goes to the collector as a HEP RTCP report (type 5,
+/// [`crate::capture::rtcp_report`]) under its call's Call-ID, as HOMER's capture agent
+/// sends RTCP as it sees it.
+async fn rtcp_report_loop(shared: Arc<Shared>) {
+    let (Some(relay @ relay::Controller::Local(_)), Some(queue)) =
+        (&shared.relay, shared.hep_reports.get())
+    else {
+        return;
+    };
+    let mut tick = tokio::time::interval(RTCP_REPORT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let sightings = relay.take_rtcp_sightings();
+        if sightings.is_empty() {
+            continue;
+        }
+        let unix_ms = Now::system().unix_ms;
+        for sighting in &sightings {
+            if let Some(report) = crate::capture::rtcp_report::sighting(sighting, unix_ms) {
+                // A full queue (collector far behind): dropped.
+                let _ = queue.try_send(report);
+            }
+        }
+    }
+}
+
 /// The money put into `account` after ledger entry `after` (top-ups and adjustments; the
 /// server's own debits are not "put in"), oldest first.
 async fn put_in_since(
@@ -1346,6 +1386,7 @@ fn locator_for(nameservers: &[std::net::SocketAddr]) -> Locator {
 /// started, or the NG nodes set up; `None` when the policy is `never`.
 fn start_relay(
     settings: &crate::config::RelaySettings,
+    keep_rtcp_reports: bool,
 ) -> Result<
     (
         Option<relay::Controller>,
@@ -1370,6 +1411,7 @@ fn start_relay(
             config.engine.port_min = ports.0;
             config.engine.port_max = ports.1;
             config.engine.idle_timeout = *idle_timeout;
+            config.engine.keep_rtcp_reports = keep_rtcp_reports;
             if let Some(ip) = listen_ip {
                 config.listen_ip = *ip;
             }

@@ -16,20 +16,23 @@
 //! `.dlsr` and the `report_blocks_xr` fields from a type-5 payload, and stores the
 //! payload with its correlation ID (`database/postgres.go`: `hep_proto_5_default`).
 //!
-//! Two reports per party at most, made when the relay session ends:
+//! The reports of a party:
 //!
-//! - **the party's own RTCP**, when it sent any: its last SR or RR (what it received:
-//!   the other party's stream through the relay, RFC 3550 §6.4) and its last XR VoIP
-//!   Metrics, from the party's address to the relay's;
-//! - **the relay's reception of the party's RTP**: an RR (type 201) from the relay (SSRC
-//!   0: the relay sends no RTP) with one block about the party's SSRC — loss over the
-//!   whole call as the fraction, the cumulative loss, the extended highest sequence
-//!   number, the jitter in timestamp units (0 when the payload type is not rated), LSR
-//!   and DLSR 0 — from the relay's address to the party's.
+//! - **its own RTCP**, each compound as the in-process relay read it pass
+//!   ([`sighting`], taken from the relay every 250 ms by the shell): its SR or RR (what
+//!   it received: the other party's stream through the relay, RFC 3550 §6.4) and its
+//!   last XR VoIP Metrics, from the party's address to the relay's. (Without the live
+//!   sightings, its last one at the session's end: [`reports`] `with_party_rtcp`.)
+//! - **the relay's reception of its RTP**, when the relay session ends ([`reports`]): an
+//!   RR (type 201) from the relay (SSRC 0: the relay sends no RTP) with one block about
+//!   the party's SSRC — loss over the whole call as the fraction, the cumulative loss,
+//!   the extended highest sequence number, the jitter in timestamp units (0 when the
+//!   payload type is not rated), LSR and DLSR 0 — from the relay's address to the
+//!   party's.
 
 use std::net::SocketAddr;
 
-use relay::{CallCounters, PartyReport};
+use relay::{CallCounters, PartyReport, RtcpSighting};
 use rtp::rtcp::{ReportBlock, PT_RR, PT_SR};
 use serde::Serialize;
 
@@ -135,9 +138,15 @@ struct XrBlock {
     end_system_delay: u16,
 }
 
-/// The reports of a call whose relay session ended (see the module doc); nothing for a
-/// party the relay has no report of (a remote NG node's counters).
-pub(crate) fn reports(call_id: &str, counters: &CallCounters, unix_ms: u64) -> Vec<QualityReport> {
+/// The reports of a call whose relay session ended (see the module doc), the parties'
+/// own RTCP only with `with_party_rtcp` (not sent live already); nothing for a party the
+/// relay has no report of (a remote NG node's counters).
+pub(crate) fn reports(
+    call_id: &str,
+    counters: &CallCounters,
+    unix_ms: u64,
+    with_party_rtcp: bool,
+) -> Vec<QualityReport> {
     let mut out = Vec::new();
     for party in &counters.parties {
         let Some(report) = &party.report else {
@@ -157,7 +166,7 @@ pub(crate) fn reports(call_id: &str, counters: &CallCounters, unix_ms: u64) -> V
                 });
             }
         };
-        if let Some(packet) = party_rtcp(report) {
+        if let Some(packet) = party_rtcp(report).filter(|_| with_party_rtcp) {
             push(party_address, relay_address, packet);
         }
         if let Some(block) = &report.relay_block {
@@ -165,6 +174,21 @@ pub(crate) fn reports(call_id: &str, counters: &CallCounters, unix_ms: u64) -> V
         }
     }
     out
+}
+
+/// The report of one RTCP compound the relay read as it passed: the party's SR or RR
+/// (and its last XR), from the party to the relay.
+pub(crate) fn sighting(sighting: &RtcpSighting, unix_ms: u64) -> Option<QualityReport> {
+    let report = &sighting.report;
+    let packet = party_rtcp(report)?;
+    let json = serde_json::to_string(&packet).ok()?;
+    Some(QualityReport {
+        call_id: sighting.call_id.clone(),
+        unix_ms,
+        source: report.source?,
+        destination: report.relay?,
+        json,
+    })
 }
 
 /// The party's last SR or RR and XR, as it sent them.
@@ -293,7 +317,7 @@ mod tests {
             ],
             ..CallCounters::default()
         };
-        let out = reports("c@h", &counters, 1_700_000_000_000);
+        let out = reports("c@h", &counters, 1_700_000_000_000, true);
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|r| r.call_id == "c@h"));
         let party: serde_json::Value = serde_json::from_str(&out[0].json).unwrap();
@@ -339,7 +363,23 @@ mod tests {
         if let Some(r) = quiet.parties[0].report.as_mut() {
             r.seen = RtcpSeen::default();
         }
-        assert_eq!(reports("c@h", &quiet, 0).len(), 1);
+        assert_eq!(reports("c@h", &quiet, 0, true).len(), 1);
+        // Sent live already: the relay's report alone.
+        assert_eq!(reports("c@h", &counters, 0, false).len(), 1);
+        // The same party report, live.
+        let live = RtcpSighting {
+            call_id: "c@h".into(),
+            report: PartyReport {
+                relay_block: None,
+                ..counters.parties[0].report.clone().unwrap()
+            },
+        };
+        let report = sighting(&live, 5).unwrap();
+        assert_eq!(report.json, out[0].json);
+        assert_eq!(
+            (report.source, report.destination),
+            (out[0].source, out[0].destination)
+        );
     }
 
     /// A network that routes everything from 192.0.2.1.

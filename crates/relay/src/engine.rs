@@ -386,22 +386,18 @@ impl Engine {
             return Forward::Drop(DropReason::NotLatchedSource);
         }
         if component == RTP && !is_muxed_rtcp(packet) {
-            from.loss.on_packet(now, packet, &stream.payloads);
-        } else if stream.read_rtcp {
-            // RTCP: rare (a report every few seconds), parsed to read the reports.
-            let read = from.rtcp.on_datagram(now, packet, &to.rtcp);
-            if read && self.config.keep_rtcp_reports && self.sightings.len() < MAX_RTCP_SIGHTINGS {
-                let relay = from.advertised.unwrap_or(self.config.advertised);
-                self.sightings.push(RtcpSighting {
-                    call_id: call.call_id.clone(),
-                    report: PartyReport {
-                        source: Some(source),
-                        relay: Some(SocketAddr::new(relay, local_port)),
-                        seen: from.rtcp.clone(),
-                        relay_block: None,
-                    },
-                });
+            if let Some(payload_type) = from.loss.count(now, packet) {
+                from.loss.learn_payload_type(payload_type, &stream.payloads);
             }
+        } else if stream.read_rtcp {
+            let keep = self.config.keep_rtcp_reports.then_some(&mut self.sightings);
+            let arrival = Arrival {
+                now,
+                source,
+                local_port,
+                advertised: self.config.advertised,
+            };
+            read_rtcp(&arrival, packet, from, to, &call.call_id, keep);
         }
         match to.destination(component) {
             Some(to_address) => Forward::Send {
@@ -485,6 +481,43 @@ impl Engine {
         self.pool.release(port);
         self.released.push(port);
     }
+}
+
+/// Where and when an RTCP datagram arrived.
+struct Arrival {
+    now: Instant,
+    source: SocketAddr,
+    local_port: u16,
+    advertised: IpAddr,
+}
+
+/// RTCP from the party of side `from`: rare (a report every few seconds), parsed to read
+/// the reports, and kept in `sightings` when the engine keeps them. Out of line, so the
+/// RTP path of [`Engine::forward`] stays as small as it was.
+#[cold]
+#[inline(never)]
+fn read_rtcp(
+    arrival: &Arrival,
+    packet: &[u8],
+    from: &mut Side,
+    to: &Side,
+    call_id: &str,
+    sightings: Option<&mut Vec<RtcpSighting>>,
+) {
+    let read = from.rtcp.on_datagram(arrival.now, packet, &to.rtcp);
+    let Some(sightings) = sightings.filter(|s| read && s.len() < MAX_RTCP_SIGHTINGS) else {
+        return;
+    };
+    let relay = from.advertised.unwrap_or(arrival.advertised);
+    sightings.push(RtcpSighting {
+        call_id: call_id.to_owned(),
+        report: PartyReport {
+            source: Some(arrival.source),
+            relay: Some(SocketAddr::new(relay, arrival.local_port)),
+            seen: from.rtcp.clone(),
+            relay_block: None,
+        },
+    });
 }
 
 /// Which side's SDP a request carries, binding the callee's tag when it first appears.

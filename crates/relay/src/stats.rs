@@ -63,15 +63,34 @@ impl From<Counters> for Totals {
 /// `a=rtpmap` encodings, `telephone-event` and comfort noise excluded), it also measures
 /// the interarrival jitter of that payload type at its RTP clock (RFC 3550 A.8) and
 /// estimates the call quality ([`LossMeter::quality_with`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LossMeter {
     ssrc: u32,
     stats: Option<ReceiverStats>,
     lost_before: u64,
-    /// The rated payload type of the SSRC (its packets are timed), its clock and codec.
-    rated: Option<(u8, u32, CodecImpairment)>,
+    /// The rated payload type of the SSRC (its packets are timed), [`NO_PAYLOAD_TYPE`]
+    /// before one arrived: one comparison per packet.
+    rated_pt: u8,
+    /// The clock and codec of `rated_pt`.
+    rated: Option<(u32, CodecImpairment)>,
     /// The last payload type found unrated (not looked up again per packet).
-    unrated: Option<u8>,
+    unrated_pt: u8,
+}
+
+/// No payload type: RTP's are 7 bits (RFC 3550 §5.1).
+const NO_PAYLOAD_TYPE: u8 = 0xff;
+
+impl Default for LossMeter {
+    fn default() -> Self {
+        LossMeter {
+            ssrc: 0,
+            stats: None,
+            lost_before: 0,
+            rated_pt: NO_PAYLOAD_TYPE,
+            rated: None,
+            unrated_pt: NO_PAYLOAD_TYPE,
+        }
+    }
 }
 
 /// One payload type of a stream: its RTP clock and the codec's E-model impairment.
@@ -176,17 +195,27 @@ impl LossMeter {
     /// Takes an RTP packet (version 2, at least the 12-byte fixed header, RFC 3550 §5.1);
     /// anything else is ignored. `payloads` names the stream's payload types.
     pub fn on_packet(&mut self, now: Instant, packet: &[u8], payloads: &PayloadMap) {
+        if let Some(payload_type) = self.count(now, packet) {
+            self.learn_payload_type(payload_type, payloads);
+        }
+    }
+
+    /// Counts an RTP packet; jitter only for the rated payload type (not events or comfort
+    /// noise between). Answers the payload type to look up while none is rated (the
+    /// packet that brought it is counted untimed).
+    #[inline]
+    pub fn count(&mut self, now: Instant, packet: &[u8]) -> Option<u8> {
         let (Some(&first), Some(seq), Some(ssrc)) =
             (packet.first(), packet.get(2..4), packet.get(8..12))
         else {
-            return;
+            return None;
         };
         if first >> 6 != 2 {
-            return;
+            return None;
         }
         let seq = u16::from_be_bytes([seq[0], seq[1]]);
         let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
-        let payload_type = packet.get(1).map_or(255, |b| b & 0x7f);
+        let payload_type = packet.get(1).map_or(NO_PAYLOAD_TYPE, |b| b & 0x7f);
         let timestamp = packet
             .get(4..8)
             .map_or(0, |t| u32::from_be_bytes([t[0], t[1], t[2], t[3]]));
@@ -194,28 +223,37 @@ impl LossMeter {
             self.lost_before = self.lost();
             self.ssrc = ssrc;
             self.stats = Some(ReceiverStats::new(seq, 8000));
+            self.rated_pt = NO_PAYLOAD_TYPE;
             self.rated = None;
-            self.unrated = None;
+            self.unrated_pt = NO_PAYLOAD_TYPE;
         }
-        let Some(stats) = &mut self.stats else {
-            return;
-        };
-        if self.rated.is_none() && self.unrated != Some(payload_type) {
-            match payloads.get(payload_type) {
-                Some(Payload {
-                    clock_rate,
-                    codec: Some(codec),
-                    ..
-                }) if clock_rate > 0 => {
-                    self.rated = Some((payload_type, clock_rate, codec));
+        let timed = payload_type == self.rated_pt;
+        if let Some(stats) = &mut self.stats {
+            stats.on_packet(now, seq, timestamp, 0, timed);
+        }
+        (!timed && self.rated_pt == NO_PAYLOAD_TYPE && payload_type != self.unrated_pt)
+            .then_some(payload_type)
+    }
+
+    /// Looks a payload type up until one is rated: once per SSRC for a speech stream,
+    /// out of the per-packet path.
+    #[cold]
+    #[inline(never)]
+    pub fn learn_payload_type(&mut self, payload_type: u8, payloads: &PayloadMap) {
+        match payloads.get(payload_type) {
+            Some(Payload {
+                clock_rate,
+                codec: Some(codec),
+                ..
+            }) if clock_rate > 0 => {
+                self.rated_pt = payload_type;
+                self.rated = Some((clock_rate, codec));
+                if let Some(stats) = &mut self.stats {
                     stats.set_clock_rate(clock_rate);
                 }
-                _ => self.unrated = Some(payload_type),
             }
+            _ => self.unrated_pt = payload_type,
         }
-        // Jitter only for the rated payload type (not events or comfort noise between).
-        let timed = self.rated.is_some_and(|(pt, _, _)| pt == payload_type);
-        stats.on_packet(now, seq, timestamp, 0, timed);
     }
 
     /// [`LossMeter::quality_with`] from the relay's view alone.
@@ -231,7 +269,7 @@ impl LossMeter {
     /// buffering; the codec is the payload type's ([`PayloadMap`]).
     pub fn quality_with(&self, heard: Heard) -> Option<Quality> {
         let stats = self.stats.as_ref()?;
-        let (_, clock_rate, codec) = self.rated?;
+        let (clock_rate, codec) = self.rated?;
         if stats.received() == 0 {
             return None;
         }

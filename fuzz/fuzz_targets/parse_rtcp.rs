@@ -1,5 +1,6 @@
 //! Fuzzes `rtcp::Compound::parse` on arbitrary datagrams: every accepted compound must walk
-//! to the end (every packet, report block, SDES chunk and item, BYE source and reason),
+//! to the end (every packet, report block, SDES chunk and item, BYE source and reason, XR
+//! block and VoIP Metrics block, which must re-encode to its own octets),
 //! report blocks must re-encode to their own octets, and a `MediaStream` must take it. The
 //! same bytes as SRTCP (RFC 3711 §3.4) under both suites: an error, never a panic, and an
 //! accepted compound protects and unprotects back to itself.
@@ -8,7 +9,9 @@
 use std::time::{Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use rtp::rtcp::{Compound, ReportBlock, RtcpPacket, REPORT_BLOCK_LEN};
+use rtp::rtcp::{
+    Compound, ReportBlock, RtcpPacket, VoipMetrics, REPORT_BLOCK_LEN, XR_VOIP_METRICS,
+};
 use rtp::srtp::{CryptoSuite, MasterKey, SrtpContext};
 use rtp::{MediaStream, StreamConfig};
 
@@ -46,6 +49,22 @@ fuzz_target!(|data: &[u8]| {
                 RtcpPacket::Bye(bye) => {
                     let _ = bye.sources().count();
                     let _ = bye.reason();
+                }
+                RtcpPacket::ExtendedReport(xr) => {
+                    let _ = xr.ssrc();
+                    for block in xr.blocks() {
+                        if block.block_type != XR_VOIP_METRICS {
+                            continue;
+                        }
+                        if let Some(vm) = VoipMetrics::decode(block.contents) {
+                            let mut out = Vec::new();
+                            vm.encode(&mut out);
+                            assert_eq!(VoipMetrics::decode(&out[4..]), Some(vm));
+                        } else {
+                            assert!(block.contents.len() < 32);
+                        }
+                    }
+                    let _ = xr.voip_metrics();
                 }
                 _ => {}
             }

@@ -239,7 +239,12 @@ fn the_dashboard_queries_metrics_that_exist() {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            let family = name.strip_suffix("_bucket").unwrap_or(&name);
+            // A histogram's series: `_bucket`, `_sum` and `_count` of its family.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|f| families.contains(f))
+                .unwrap_or(&name);
             assert!(
                 families.contains(&family),
                 "{family} is not exported: {families:?}"

@@ -3,7 +3,9 @@
 //! call's messages in order with a ladder, as JSON, and as a pcap file that tshark
 //! decodes as SIP; the rotated pcap files of `[capture] pcap_dir` decode too; a UDP
 //! socket standing in for a HOMER collector receives one HEP v3 packet per message, every
-//! chunk checked; `--follow` streams new messages; without a server, a clear error.
+//! chunk checked; `--follow` streams new messages; without a server, a clear error. A
+//! call through the in-process relay sends its RTCP reports to the collector as HEP type 5
+//! (JSON in heplify's shape) under the call's Call-ID.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -113,6 +115,192 @@ fn chunk(chunks: &[(u16, Vec<u8>)], kind: u16) -> &[u8] {
         .find(|c| c.0 == kind)
         .unwrap_or_else(|| panic!("no chunk {kind:#06x}"))
         .1
+}
+
+/// A call of two `itsp phone`s through the in-process relay: the collector receives HEP
+/// v3 packets of protocol type 5 (RTCP as JSON) whose correlation ID is the call's
+/// Call-ID — the RTCP each phone sent, as it passed the relay, and when the relay session
+/// ends the relay's reception of each phone's RTP — with every chunk decoded and the JSON
+/// in the shape heplify-server reads (`report_blocks[0]`: `fraction_lost`,
+/// `packets_lost`, `ia_jitter`, `dlsr`; `report_blocks_xr`).
+#[test]
+fn a_relayed_calls_rtcp_reaches_the_collector_as_hep_type_5() {
+    use common::softphone::{tone_call, Softphone};
+
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[relay]\npolicy = \"always\"\nports = \"43000-43999\"\n\
+             [capture]\nhep = \"udp:{}\"\nhep_capture_id = 78\nhep_node_name = \"node-q\"\n",
+            collector.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let start = |user: &str, args: &[&str]| {
+        let password = format!("{}-secret", &user[..1]);
+        Softphone::start(server.udp, user, &password, args)
+    };
+    // Four seconds: the phones' first RTCP reports (RFC 3550 §6.2, 2.5 s on average), and
+    // the report of each hang-up compound.
+    let _sides = tone_call(start, dir.path(), &[], Some(4), |_, _| {});
+    server.wait_log("relay session ended", Duration::from_secs(20));
+
+    let mut invite_call_id = None;
+    // Each report: its chunks and its JSON.
+    type Chunks = Vec<(u16, Vec<u8>)>;
+    let mut reports: Vec<(Chunks, serde_json::Value)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 65_535];
+    while Instant::now() < deadline {
+        let Ok((n, _)) = collector.recv_from(&mut buf) else {
+            // Quiet for 200 ms after the reports came: all of them are in.
+            if reports.len() >= 2 && invite_call_id.is_some() {
+                break;
+            }
+            continue;
+        };
+        let chunks = hep_chunks(&buf[..n]);
+        match chunk(&chunks, 0x000b) {
+            [1] => {
+                let text = String::from_utf8(chunk(&chunks, 0x000f).to_vec()).unwrap();
+                if text.starts_with("INVITE ") {
+                    let message = sip::Message::parse(text.into_bytes()).unwrap();
+                    invite_call_id = Some(message.call_id().unwrap().to_owned());
+                }
+            }
+            [5] => {
+                let json = serde_json::from_slice(chunk(&chunks, 0x000f)).unwrap();
+                reports.push((chunks, json));
+            }
+            other => panic!("protocol type {other:?}"),
+        }
+    }
+    let call_id = invite_call_id.expect("the INVITE was exported");
+    assert!(
+        reports.len() >= 3,
+        "{} RTCP reports: {reports:?}",
+        reports.len()
+    );
+    let mut from_relay = 0;
+    let mut from_phones = 0;
+    // HEP times (µs) of the phones' reports and of the relay's.
+    let mut phone_times = Vec::new();
+    let mut relay_times = Vec::new();
+    for (chunks, json) in &reports {
+        let types: Vec<u16> = chunks.iter().map(|c| c.0).collect();
+        assert_eq!(
+            types,
+            [1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 15, 17, 19],
+            "every chunk, in order"
+        );
+        assert_eq!(chunk(chunks, 0x0001), [2], "IPv4");
+        assert_eq!(chunk(chunks, 0x0002), [17], "UDP");
+        assert_eq!(chunk(chunks, 0x0003), [127, 0, 0, 1]);
+        assert_eq!(chunk(chunks, 0x0004), [127, 0, 0, 1]);
+        let ports = [chunk(chunks, 0x0007), chunk(chunks, 0x0008)]
+            .map(|p| u16::from_be_bytes([p[0], p[1]]));
+        let secs = u32::from_be_bytes(chunk(chunks, 0x0009).try_into().unwrap());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now - u64::from(secs) < 60, "{secs}");
+        let micros = u32::from_be_bytes(chunk(chunks, 0x000a).try_into().unwrap());
+        assert!(micros < 1_000_000);
+        let time = u64::from(secs) * 1_000_000 + u64::from(micros);
+        assert_eq!(chunk(chunks, 0x000c), 78u32.to_be_bytes());
+        assert_eq!(
+            chunk(chunks, 0x0011),
+            call_id.as_bytes(),
+            "correlation ID = the call's Call-ID"
+        );
+        assert_eq!(chunk(chunks, 0x0013), b"node-q");
+        // heplify's RTCP_Packet shape, every field present.
+        for key in [
+            "sender_information",
+            "ssrc",
+            "type",
+            "report_count",
+            "report_blocks",
+            "report_blocks_xr",
+            "sdes_ssrc",
+        ] {
+            assert!(!json[key].is_null(), "{key} missing: {json}");
+        }
+        for key in [
+            "ntp_timestamp_sec",
+            "ntp_timestamp_usec",
+            "rtp_timestamp",
+            "packets",
+            "octets",
+        ] {
+            assert!(json["sender_information"][key].is_u64(), "{key}: {json}");
+        }
+        let block = &json["report_blocks"][0];
+        for key in [
+            "source_ssrc",
+            "fraction_lost",
+            "packets_lost",
+            "highest_seq_no",
+            "ia_jitter",
+            "lsr",
+            "dlsr",
+        ] {
+            assert!(block[key].is_u64(), "{key}: {json}");
+        }
+        assert!(
+            json["report_blocks_xr"]["round_trip_delay"].is_u64(),
+            "{json}"
+        );
+        assert_eq!(
+            json["report_count"].as_u64().unwrap(),
+            json["report_blocks"].as_array().unwrap().len() as u64
+        );
+        let relay_port = if json["ssrc"] == 0 {
+            // The relay's reception of a phone's RTP: an RR from the relay's port, the
+            // 4 s of 20 ms packets counted, nothing lost on loopback.
+            from_relay += 1;
+            relay_times.push(time);
+            assert_eq!(json["type"], 201, "{json}");
+            assert!(block["highest_seq_no"].as_u64().unwrap() > 100, "{json}");
+            assert_eq!(block["packets_lost"], 0, "{json}");
+            ports[0]
+        } else {
+            // A phone's own SR or RR, from the phone to the relay's RTCP port.
+            from_phones += 1;
+            phone_times.push(time);
+            assert!(
+                [200, 201].contains(&json["type"].as_u64().unwrap()),
+                "{json}"
+            );
+            assert_ne!(block["source_ssrc"], 0, "{json}");
+            ports[1]
+        };
+        assert!(
+            (43000..=43999).contains(&relay_port) && relay_port % 2 == 1,
+            "the relay's RTCP port: {ports:?}"
+        );
+    }
+    eprintln!("{from_relay} reports of the relay, {from_phones} of the phones");
+    assert_eq!(from_relay, 2, "one per phone");
+    // Each phone's hang-up compound at least, and the periodic reports (RFC 3550 §6.2:
+    // the first within 3.75 s) as they passed, before the call ended.
+    assert!(from_phones >= 2, "{reports:?}");
+    let ended = relay_times.iter().min().unwrap();
+    assert!(
+        phone_times.iter().any(|t| t < ended),
+        "a phone's report went out live: {phone_times:?} {relay_times:?}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The per-packet work of the relay core, without sockets: port lookup, latching check,
 //! counters, RTP loss tracking and the choice of destination ([`Engine::forward`]), for one
-//! call and for a table of 1,000 calls.
+//! call and for a table of 1,000 calls; and an RTCP receiver report, which is parsed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
@@ -77,6 +77,31 @@ fn forward(c: &mut Criterion) {
             })
         });
     }
+    // An RTCP receiver report (RFC 3550 §6.4.2, one block) on the RTCP port: parsed to
+    // read what the party received.
+    let (mut engine, ports) = engine_with(1);
+    let rtcp_source: SocketAddr = "198.51.100.7:40001".parse().unwrap();
+    let mut rr = Vec::new();
+    let block = rtp::rtcp::ReportBlock {
+        ssrc: 1,
+        fraction_lost: 3,
+        cumulative_lost: 12,
+        highest_sequence: 5000,
+        jitter: 40,
+        last_sr: 0x1234_5678,
+        delay_since_last_sr: 6553,
+    };
+    rtp::rtcp::write_receiver_report(&mut rr, 2, &[block]).unwrap();
+    let start = Instant::now();
+    let mut tick: u64 = 0;
+    group.bench_function("1 call, RTCP RR", |b| {
+        b.iter(|| {
+            tick += 1;
+            let now = start + Duration::from_micros(tick);
+            let verdict = engine.forward(now, ports[0] + 1, rtcp_source, black_box(&rr));
+            black_box(verdict)
+        })
+    });
     group.finish();
 }
 

@@ -75,6 +75,15 @@ impl Controller {
         }
     }
 
+    /// The parties' RTCP compounds the relay read since the last call (the in-process
+    /// relay with [`crate::EngineConfig::keep_rtcp_reports`]; NG nodes answer none).
+    pub fn take_rtcp_sightings(&self) -> Vec<crate::stats::RtcpSighting> {
+        match self {
+            Controller::Local(relay) => relay.take_rtcp_sightings(),
+            Controller::Nodes(_) => Vec::new(),
+        }
+    }
+
     /// The call's counters so far.
     pub async fn query(&self, call_id: &str) -> Result<CallCounters, RelayError> {
         match self {

@@ -20,7 +20,9 @@ use crate::ports::{PortPool, DEFAULT_PORTS};
 use crate::request::{MediaRequest, Rewritten};
 use crate::rewrite::{announced, rewrite};
 use crate::session::{Call, Component, Side, Stream, RTP};
-use crate::stats::{CallStats, PartyStats, RelayTotals, SideStats};
+use crate::stats::{
+    CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, RtcpSighting, SideStats,
+};
 
 /// Configuration of an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,14 @@ pub struct EngineConfig {
     /// A latched source silent for this long may be replaced by a new one (default 3 s; see
     /// [`crate::session`]).
     pub relatch_after: Duration,
+    /// Keep every RTCP compound read for [`Engine::take_rtcp_sightings`] (a live export;
+    /// default off: an unread queue would only grow to its bound).
+    pub keep_rtcp_reports: bool,
 }
+
+/// RTCP sightings kept at most between two [`Engine::take_rtcp_sightings`]; later ones
+/// are dropped.
+pub const MAX_RTCP_SIGHTINGS: usize = 4096;
 
 impl EngineConfig {
     /// The defaults (ports 30000-40000, 60 s idle timeout, 3 s re-latch) advertising
@@ -48,6 +57,7 @@ impl EngineConfig {
             port_max: DEFAULT_PORTS.1,
             idle_timeout: Duration::from_secs(60),
             relatch_after: Duration::from_secs(3),
+            keep_rtcp_reports: false,
         }
     }
 }
@@ -97,6 +107,8 @@ pub struct Engine {
     released: Vec<u16>,
     /// Calls created, and the counters of the calls removed (for [`Engine::totals`]).
     ended: RelayTotals,
+    /// RTCP compounds read, when kept ([`EngineConfig::keep_rtcp_reports`]).
+    sightings: Vec<RtcpSighting>,
 }
 
 impl Engine {
@@ -113,6 +125,7 @@ impl Engine {
             owners,
             released: Vec::new(),
             ended: RelayTotals::default(),
+            sightings: Vec::new(),
         })
     }
 
@@ -219,6 +232,7 @@ impl Engine {
             None => self.free_slots.pop().unwrap_or(self.calls.len() as u32),
         };
 
+        let advertise = request.flags.advertise.unwrap_or(self.config.advertised);
         let mut fresh = fresh.into_iter();
         let mut relay_ports = Vec::with_capacity(sdp.media().len());
         for (i, media) in sdp.media().iter().enumerate() {
@@ -242,6 +256,8 @@ impl Engine {
                     media_type: String::new(),
                     protocol: String::new(),
                     sides: [Side::new(a), Side::new(b)],
+                    payloads: PayloadMap::default(),
+                    read_rtcp: false,
                 });
                 for (side, port) in [(0u8, a), (1, b)] {
                     if let Some(o) = self
@@ -263,18 +279,16 @@ impl Engine {
             };
             media.media_type().clone_into(&mut stream.media_type);
             media.proto().clone_into(&mut stream.protocol);
+            stream.read_rtcp = !stream.protocol.contains("SAVP");
+            stream.payloads.update(media);
             let (rtp, rtcp) = announced(&sdp, media, &request.flags, request.received_from);
             let side = &mut stream.sides[owner];
             side.symmetric = request.flags.symmetric;
             side.announce(rtp, rtcp);
+            stream.sides[other].advertised = Some(advertise);
             relay_ports.push(Some(stream.sides[other].port));
         }
-        rewrite(
-            &mut sdp,
-            &relay_ports,
-            request.flags.advertise.unwrap_or(self.config.advertised),
-            &request.flags,
-        );
+        rewrite(&mut sdp, &relay_ports, advertise, &request.flags);
         call.last_signal = now;
 
         let index = slot as usize;
@@ -303,7 +317,7 @@ impl Engine {
             .get_mut(slot as usize)
             .and_then(Option::take)
             .ok_or(RelayError::UnknownCall)?;
-        let stats = snapshot(&call);
+        let stats = snapshot(&call, self.config.advertised);
         self.ended.add_call(&stats);
         for port in call.ports() {
             self.release_port(port);
@@ -315,7 +329,7 @@ impl Engine {
     /// The counters and addresses of a call.
     pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
         self.call(call_id)
-            .map(snapshot)
+            .map(|call| snapshot(call, self.config.advertised))
             .ok_or(RelayError::UnknownCall)
     }
 
@@ -372,7 +386,18 @@ impl Engine {
             return Forward::Drop(DropReason::NotLatchedSource);
         }
         if component == RTP && !is_muxed_rtcp(packet) {
-            from.loss.on_packet(now, packet);
+            if let Some(payload_type) = from.loss.count(now, packet) {
+                from.loss.learn_payload_type(payload_type, &stream.payloads);
+            }
+        } else if stream.read_rtcp {
+            let keep = self.config.keep_rtcp_reports.then_some(&mut self.sightings);
+            let arrival = Arrival {
+                now,
+                source,
+                local_port,
+                advertised: self.config.advertised,
+            };
+            read_rtcp(&arrival, packet, from, to, &call.call_id, keep);
         }
         match to.destination(component) {
             Some(to_address) => Forward::Send {
@@ -434,6 +459,12 @@ impl Engine {
             .min()
     }
 
+    /// The RTCP compounds read since the last call, oldest first (only with
+    /// [`EngineConfig::keep_rtcp_reports`]).
+    pub fn take_rtcp_sightings(&mut self) -> Vec<RtcpSighting> {
+        std::mem::take(&mut self.sightings)
+    }
+
     /// The RTP ports of pairs freed since the last call (the shell closes their sockets).
     pub fn take_released(&mut self) -> Vec<u16> {
         std::mem::take(&mut self.released)
@@ -450,6 +481,43 @@ impl Engine {
         self.pool.release(port);
         self.released.push(port);
     }
+}
+
+/// Where and when an RTCP datagram arrived.
+struct Arrival {
+    now: Instant,
+    source: SocketAddr,
+    local_port: u16,
+    advertised: IpAddr,
+}
+
+/// RTCP from the party of side `from`: rare (a report every few seconds), parsed to read
+/// the reports, and kept in `sightings` when the engine keeps them. Out of line, so the
+/// RTP path of [`Engine::forward`] stays as small as it was.
+#[cold]
+#[inline(never)]
+fn read_rtcp(
+    arrival: &Arrival,
+    packet: &[u8],
+    from: &mut Side,
+    to: &Side,
+    call_id: &str,
+    sightings: Option<&mut Vec<RtcpSighting>>,
+) {
+    let read = from.rtcp.on_datagram(arrival.now, packet, &to.rtcp);
+    let Some(sightings) = sightings.filter(|s| read && s.len() < MAX_RTCP_SIGHTINGS) else {
+        return;
+    };
+    let relay = from.advertised.unwrap_or(arrival.advertised);
+    sightings.push(RtcpSighting {
+        call_id: call_id.to_owned(),
+        report: PartyReport {
+            source: Some(arrival.source),
+            relay: Some(SocketAddr::new(relay, arrival.local_port)),
+            seen: from.rtcp.clone(),
+            relay_block: None,
+        },
+    });
 }
 
 /// Which side's SDP a request carries, binding the callee's tag when it first appears.
@@ -492,7 +560,27 @@ fn is_muxed_rtcp(packet: &[u8]) -> bool {
     packet.get(1).is_some_and(|pt| (192..=223).contains(pt))
 }
 
-fn snapshot(call: &Call) -> CallStats {
+/// What the listener's RTCP adds to the relay's view of the stream `sender` sends: its
+/// report block about the stream, and the round trip between the parties — the listener's
+/// XR VoIP Metrics round-trip delay (RFC 3611 §4.7.3) when it gave one, else the legs the
+/// relay measured from LSR/DLSR (both when known; one alone is a lower bound).
+fn heard(sender: &Side, listener: &Side) -> Heard {
+    let xr_round_trip = listener
+        .rtcp
+        .voip_metrics
+        .filter(|vm| vm.round_trip_delay > 0)
+        .map(|vm| Duration::from_millis(u64::from(vm.round_trip_delay)));
+    let legs = match (sender.rtcp.round_trip, listener.rtcp.round_trip) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    Heard {
+        report: listener.rtcp.block_about(sender.loss.ssrc()).copied(),
+        round_trip: xr_round_trip.or(legs),
+    }
+}
+
+fn snapshot(call: &Call, advertised: IpAddr) -> CallStats {
     let party = |i: usize| PartyStats {
         tag: call.tags[i].clone(),
         streams: call
@@ -502,6 +590,7 @@ fn snapshot(call: &Call) -> CallStats {
             .filter_map(|(index, s)| s.as_ref().map(|s| (index, s)))
             .map(|(index, s)| {
                 let side = &s.sides[i];
+                let listener = &s.sides[1 - i];
                 SideStats {
                     media_index: index,
                     media_type: s.media_type.clone(),
@@ -512,7 +601,16 @@ fn snapshot(call: &Call) -> CallStats {
                     rtp: side.counters[0],
                     rtcp: side.counters[1],
                     lost: side.loss.lost(),
-                    quality: side.loss.quality(),
+                    quality: side.loss.quality_with(heard(side, listener)),
+                    report: PartyReport {
+                        source: side.latched[1].or(side.latched[RTP]),
+                        relay: Some(SocketAddr::new(
+                            side.advertised.unwrap_or(advertised),
+                            side.port + 1,
+                        )),
+                        seen: side.rtcp.clone(),
+                        relay_block: side.loss.report_block(),
+                    },
                 }
             })
             .collect(),

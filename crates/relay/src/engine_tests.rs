@@ -473,3 +473,216 @@ fn totals_keep_the_counters_of_ended_calls_and_add_the_live_ones() {
     e.forward(t, alice_port, alice, &rtp(5));
     assert_eq!(e.totals(), live);
 }
+
+/// The parties' RTCP passes the relay: each leg's round trip from LSR/DLSR, the callee's
+/// report about Alice's stream pulls Alice's quality estimate down, malformed RTCP and
+/// SRTCP are relayed but not read.
+#[test]
+fn rtcp_reports_are_read_per_leg_and_feed_the_quality() {
+    use rtp::ntp::{duration_to_short, NtpTimestamp};
+    use rtp::rtcp::{write_receiver_report, write_sender_report, ReportBlock, SenderInfo};
+
+    let mut e = engine();
+    let t = Instant::now();
+    let (alice_port, bob_port) = answered(&mut e, t);
+    let alice = addr("198.51.100.7:40000");
+    let alice_rtcp = addr("198.51.100.7:40001");
+    let bob = addr("192.0.2.20:9000");
+    let bob_rtcp = addr("192.0.2.20:9001");
+    // 20 s of PCMU both ways (SSRC 9), then reports.
+    for seq in 0..1000u16 {
+        let at = t + Duration::from_millis(20 * u64::from(seq));
+        let mut p = rtp(seq);
+        p[4..8].copy_from_slice(&(160 * u32::from(seq)).to_be_bytes());
+        e.forward(at, alice_port, alice, &p);
+        e.forward(at, bob_port, bob, &p);
+    }
+    let before = e.query("call-1").unwrap().parties[0].streams[0]
+        .quality
+        .unwrap();
+    let sr = |ssrc: u32, ntp: NtpTimestamp, blocks: &[ReportBlock]| {
+        let mut out = Vec::new();
+        let info = SenderInfo {
+            ntp,
+            ..SenderInfo::default()
+        };
+        write_sender_report(&mut out, ssrc, &info, blocks).unwrap();
+        out
+    };
+    let t1 = t + Duration::from_secs(20);
+    let alice_ntp = NtpTimestamp::from_parts(3_900_000_000, 0);
+    let bob_ntp = NtpTimestamp::from_parts(3_900_000_100, 0);
+    // Alice's SR and Bob's SR pass the relay at t1.
+    let verdict = e.forward(t1, alice_port + 1, alice_rtcp, &sr(9, alice_ntp, &[]));
+    assert!(matches!(verdict, Forward::Send { to, .. } if to == addr("192.0.2.20:9001")));
+    e.forward(t1, bob_port + 1, bob_rtcp, &sr(9, bob_ntp, &[]));
+    // 300 ms later Bob reports on Alice's stream (held 200 ms: 100 ms relay-Bob) with
+    // 100 of 1000 lost and 40 ms jitter; Alice reports on Bob's (held 250 ms: 50 ms).
+    let block = |lsr: NtpTimestamp, held: u64, lost: i32, jitter: u32| ReportBlock {
+        ssrc: 9,
+        fraction_lost: 25,
+        cumulative_lost: lost,
+        highest_sequence: 999,
+        jitter,
+        last_sr: lsr.middle32(),
+        delay_since_last_sr: duration_to_short(Duration::from_millis(held)),
+    };
+    let t2 = t1 + Duration::from_millis(300);
+    let mut rr = Vec::new();
+    write_receiver_report(&mut rr, 9, &[block(alice_ntp, 200, 100, 320)]).unwrap();
+    e.forward(t2, bob_port + 1, bob_rtcp, &rr);
+    let mut rr = Vec::new();
+    write_receiver_report(&mut rr, 9, &[block(bob_ntp, 250, 0, 0)]).unwrap();
+    e.forward(t2, alice_port + 1, alice_rtcp, &rr);
+    // Junk on the RTCP port: relayed, counted, not read.
+    assert!(matches!(
+        e.forward(t2, alice_port + 1, alice_rtcp, &[0x80, 201, 0, 7, 1]),
+        Forward::Send { .. }
+    ));
+
+    let stats = e.query("call-1").unwrap();
+    let [a, b] = [&stats.parties[0].streams[0], &stats.parties[1].streams[0]];
+    let near = |d: Option<Duration>, ms: u64| {
+        d.is_some_and(|d| d.abs_diff(Duration::from_millis(ms)) < Duration::from_millis(1))
+    };
+    assert!(near(b.report.seen.round_trip, 100), "{:?}", b.report.seen);
+    assert!(near(a.report.seen.round_trip, 50), "{:?}", a.report.seen);
+    assert_eq!(a.report.seen.compounds, 2, "the junk is not a report");
+    assert_eq!(a.rtcp.packets, 3);
+    assert_eq!(b.report.seen.blocks[0].cumulative_lost, 100);
+    assert_eq!(a.report.source, Some(alice_rtcp));
+    assert_eq!(
+        a.report.relay,
+        Some(SocketAddr::new(RELAY.into(), alice_port + 1))
+    );
+    assert_eq!(a.report.relay_block.unwrap().highest_sequence, 999);
+    // Alice's stream: 10 % lost and 40 ms jitter behind the relay, 150 ms round trip.
+    let after = a.quality.unwrap();
+    assert_eq!(after.jitter_us, 40_000);
+    assert!(
+        after.mos_centi + 100 < before.mos_centi,
+        "{after:?} {before:?}"
+    );
+    // Bob's stream: Alice saw it clean; only the round trip counts (below 100 ms one way
+    // plus buffers, so hardly anything).
+    let bob_quality = b.quality.unwrap();
+    assert!(bob_quality.mos_centi >= 430, "{bob_quality:?}");
+    // The same through the CDR counters.
+    let counters = stats.counters();
+    assert_eq!(counters.parties[0].quality, Some(after));
+    assert!(counters.parties[1]
+        .report
+        .as_ref()
+        .unwrap()
+        .seen
+        .round_trip
+        .is_some());
+}
+
+/// A dynamic payload type is rated by the rtpmap the SDP gave it: Opus at 48 kHz gets a
+/// jitter and a MOS, its telephone-event packets in between do not count as jitter, and
+/// a payload type no SDP named (video, say) gets loss only.
+#[test]
+fn dynamic_payload_types_are_rated_by_the_sdps_rtpmap() {
+    let opus = |ip: &str, port: u16| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n\
+             a=rtpmap:101 telephone-event/8000\r\n"
+        )
+        .into_bytes()
+    };
+    let mut e = engine();
+    let t = Instant::now();
+    let offer = e
+        .offer(
+            t,
+            &request("alice", None, opus("10.0.0.16", 8000)),
+            &mut |_| true,
+        )
+        .unwrap();
+    let bob_port = ports(&offer)[0];
+    let answer = e
+        .answer(
+            t,
+            &request("alice", Some("bob"), opus("192.0.2.20", 9000)),
+            &mut |_| true,
+        )
+        .unwrap();
+    let alice_port = ports(&answer)[0];
+    let packet = |pt: u8, seq: u16, ts: u32| {
+        let mut p = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&[0; 80]);
+        p
+    };
+    let alice = addr("198.51.100.7:40000");
+    let bob = addr("192.0.2.20:9000");
+    let mut seq = 0u16;
+    for i in 0..250u16 {
+        let at = t + Duration::from_millis(20 * u64::from(i));
+        e.forward(at, alice_port, alice, &packet(111, seq, 960 * u32::from(i)));
+        seq += 1;
+        if i % 25 == 0 {
+            // A DTMF event of the same SSRC, in its sequence, with a timestamp of its own
+            // (RFC 4733 §2.5.1.2: the event's start at its 8 kHz clock): not jitter.
+            e.forward(at, alice_port, alice, &packet(101, seq, 5));
+            seq += 1;
+        }
+        e.forward(at, bob_port, bob, &packet(98, i, 3000 * u32::from(i)));
+    }
+    let stats = e.query("call-1").unwrap();
+    let alice_quality = stats.parties[0].streams[0].quality.unwrap();
+    assert_eq!(alice_quality.jitter_us, 0, "{alice_quality:?}");
+    assert_eq!(stats.parties[0].streams[0].lost, 0);
+    assert!(alice_quality.mos_centi >= 430, "{alice_quality:?}");
+    assert_eq!(stats.parties[1].streams[0].quality, None, "PT 98: unnamed");
+}
+
+/// Asked to, the engine keeps each RTCP compound it read for a live export: the call, the
+/// party's source and the relay port it sent to, what its RTCP said; junk is not kept,
+/// and without the setting nothing is.
+#[test]
+fn rtcp_sightings_are_kept_only_when_asked() {
+    use rtp::rtcp::{write_receiver_report, ReportBlock};
+
+    let mut rr = Vec::new();
+    let block = ReportBlock {
+        ssrc: 9,
+        cumulative_lost: 4,
+        ..ReportBlock::default()
+    };
+    write_receiver_report(&mut rr, 77, &[block]).unwrap();
+    let t = Instant::now();
+    let alice_rtcp = addr("198.51.100.7:40001");
+
+    let mut e = engine();
+    let (alice_port, _) = answered(&mut e, t);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    assert!(e.take_rtcp_sightings().is_empty(), "off by default");
+
+    let mut config = EngineConfig::new(RELAY.into());
+    config.port_min = 30000;
+    config.port_max = 30099;
+    config.keep_rtcp_reports = true;
+    let mut e = Engine::new(config).unwrap();
+    let (alice_port, _) = answered(&mut e, t);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    e.forward(t, alice_port + 1, alice_rtcp, &[0x80, 201, 0, 9]);
+    e.forward(t, alice_port + 1, alice_rtcp, &rr);
+    let sightings = e.take_rtcp_sightings();
+    assert_eq!(sightings.len(), 2, "the junk is not kept");
+    let first = &sightings[0];
+    assert_eq!(first.call_id, "call-1");
+    assert_eq!(first.report.source, Some(alice_rtcp));
+    assert_eq!(
+        first.report.relay,
+        Some(SocketAddr::new(RELAY.into(), alice_port + 1))
+    );
+    assert_eq!(first.report.seen.ssrc, 77);
+    assert_eq!(first.report.seen.blocks, [block]);
+    assert_eq!(first.report.relay_block, None);
+    assert_eq!(sightings[1].report.seen.compounds, 2);
+    assert!(e.take_rtcp_sightings().is_empty(), "taken");
+}

@@ -4,8 +4,9 @@
 //! (NAT): every stream gets a port pair on the relay for each party, the SDP of the offer
 //! and answer is rewritten to point at those ports, and each side *latches* to the address
 //! its party really sends from (symmetric RTP, RFC 4961). RTP and RTCP (RFC 3550) are
-//! relayed both ways, counted, and loss is measured from sequence numbers; idle calls are
-//! removed.
+//! relayed both ways, counted, and loss is measured from sequence numbers; the parties' RTCP
+//! reports are read as they pass (loss, jitter and round trip as the phones saw them) and
+//! feed an E-model quality estimate per direction; idle calls are removed.
 //!
 //! The crate has a sans-IO core ([`Engine`]: no sockets, no tasks, no clock reads — the time
 //! is an argument) and a tokio shell around it ([`RelayHandle`]: media sockets with
@@ -45,7 +46,8 @@
 //! | [`session`] | calls, streams, sides; the latching rule |
 //! | [`ports`] | [`PortPool`]: even RTP ports, RTCP = RTP + 1, allocate/free |
 //! | [`rewrite`] | reading announced addresses from SDP and rewriting it for the other party |
-//! | [`stats`] | counters, loss (RFC 3550 A.3), query snapshots, [`CallCounters`] for CDRs |
+//! | [`stats`] | counters, loss (RFC 3550 A.3), payload types and quality, query snapshots, [`CallCounters`] for CDRs |
+//! | [`rtcp`] | [`rtcp::RtcpSeen`]: the parties' RTCP reports (RFC 3550 §6.4, RFC 3611 §4.7) and the round trip of each leg |
 //! | [`request`] | [`MediaRequest`], [`Flags`], [`Rewritten`] |
 //! | [`bencode`] | the NG encoding |
 //! | [`ng`] | rtpengine's NG protocol: framing, commands, server, client |
@@ -62,6 +64,7 @@ pub mod node;
 pub mod ports;
 pub mod request;
 pub mod rewrite;
+pub mod rtcp;
 pub mod session;
 pub mod stats;
 
@@ -72,4 +75,7 @@ pub use error::RelayError;
 pub use node::{serve_ng, RelayConfig, RelayHandle};
 pub use ports::PortPool;
 pub use request::{AddressSource, Flags, MediaRequest, Rewritten};
-pub use stats::{CallCounters, CallStats, Counters, PartyCounters, Quality, RelayTotals, Totals};
+pub use stats::{
+    CallCounters, CallStats, Counters, Heard, PartyCounters, PartyReport, PayloadMap, Quality,
+    RelayTotals, RtcpSighting, Totals,
+};

@@ -20,7 +20,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::stats::{Counters, LossMeter};
+use crate::rtcp::RtcpSeen;
+use crate::stats::{Counters, LossMeter, PayloadMap};
 
 /// RTP (index 0) or RTCP (index 1): the parity of the relay port a packet arrived on.
 pub type Component = usize;
@@ -46,6 +47,11 @@ pub struct Side {
     pub counters: [Counters; 2],
     /// Loss of the party's RTP.
     pub loss: LossMeter,
+    /// What the party's RTCP said.
+    pub rtcp: RtcpSeen,
+    /// The relay address the party was told to send to (the SDP the other party's
+    /// request had rewritten for it), once told.
+    pub advertised: Option<std::net::IpAddr>,
 }
 
 impl Side {
@@ -59,6 +65,8 @@ impl Side {
             symmetric: true,
             counters: [Counters::default(); 2],
             loss: LossMeter::default(),
+            rtcp: RtcpSeen::default(),
+            advertised: None,
         }
     }
 
@@ -126,6 +134,10 @@ pub struct Stream {
     pub protocol: String,
     /// Side 0 faces the caller (first offer's from-tag), side 1 the callee.
     pub sides: [Side; 2],
+    /// The payload types both parties' SDP named (codec and clock for the quality).
+    pub payloads: PayloadMap,
+    /// The RTCP is readable (plain RTP profiles; SRTCP, RFC 3711 §3.4, is not read).
+    pub read_rtcp: bool,
 }
 
 /// A relayed call.

@@ -36,12 +36,12 @@
 //! | module | concept |
 //! |---|---|
 //! | [`packet`] | RTP header (RFC 3550 §5.1): zero-copy view [`RtpPacket`] and writer [`RtpHeader`] |
-//! | [`rtcp`] | RTCP SR, RR, SDES, BYE and compound packets (RFC 3550 §6): views and builders |
+//! | [`rtcp`] | RTCP SR, RR, SDES, BYE and compound packets (RFC 3550 §6), XR with VoIP Metrics (RFC 3611 §4.7): views and builders |
 //! | [`ntp`] | 64-bit NTP timestamps (RFC 3550 §4) from a caller-supplied `SystemTime` |
 //! | [`event`] | RFC 4733 telephone events: payload, sender state machine, receiver |
 //! | [`jitter`] | adaptive jitter buffer: reorder, duplicates, late packets, playout per 20 ms tick |
 //! | [`stats`] | receiver statistics (RFC 3550 A.1, A.3, A.8), sender counts, report blocks, RTT |
-//! | [`quality`] | E-model R-factor (ITU-T G.107, simplified) and MOS |
+//! | [`quality`] | E-model R-factor (ITU-T G.107, simplified) and MOS; codec impairments by SDP encoding name (ITU-T G.113 Appendix I) |
 //! | [`stream`] | [`MediaStream`]: one sans-IO RTP session (send, receive, RTCP, final [`Report`]) |
 //! | [`audio`] | WAV read/write, resampling, tone generation, Goertzel detection |
 //! | [`error`] | [`Error`]: what is wrong with an input |

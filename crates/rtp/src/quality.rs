@@ -55,6 +55,80 @@ impl CodecImpairment {
     };
 }
 
+impl CodecImpairment {
+    /// G.729 (CS-ACELP, 8 kbit/s) as G.113 Appendix I gives it with a Bpl: G.729A with
+    /// VAD, Ie = 11, Bpl = 19.0 (Table I.3; Table I.1 gives Ie = 10 for G.729 itself).
+    pub const G729: CodecImpairment = CodecImpairment {
+        ie: 11.0,
+        bpl: 19.0,
+    };
+    /// G.723.1 at 6.3 kbit/s with VAD: Ie = 15, Bpl = 16.1 (ITU-T G.113 Appendix I, Table
+    /// I.3).
+    pub const G723_1: CodecImpairment = CodecImpairment {
+        ie: 15.0,
+        bpl: 16.1,
+    };
+    /// AMR (narrowband) taken at its 12.2 kbit/s mode, which is GSM-EFR (3GPP TS 26.071):
+    /// Ie = 5 (ITU-T G.113 Appendix I, Table I.1) and the provisional Bpl = 10 G.113 gives
+    /// for GSM-EFR. The lower modes are worse; the mode is not known here (assumption).
+    pub const AMR: CodecImpairment = CodecImpairment { ie: 5.0, bpl: 10.0 };
+    /// G.722 on the narrowband E-model scale. G.113 rates G.722 only on the wideband scale
+    /// of G.107.1; here it is taken as no worse than G.711 with concealment (Ie = 0,
+    /// Bpl = 25.1). An assumption: the wideband advantage is not modelled.
+    pub const G722: CodecImpairment = CodecImpairment::G711_PLC;
+    /// AMR-WB on the narrowband scale: taken as AMR 12.2 (Ie = 5, Bpl = 10). An
+    /// assumption: G.113 rates it on the wideband scale only.
+    pub const AMR_WB: CodecImpairment = CodecImpairment::AMR;
+    /// iLBC: not in G.113 Appendix I. Assumed Ie = 11 (as G.729A, a similar bit rate) and
+    /// Bpl = 32 (iLBC codes every frame independently, RFC 3951 §1, and so degrades more
+    /// slowly under loss than G.711 with concealment). An assumption, not a G.113 value.
+    pub const ILBC: CodecImpairment = CodecImpairment {
+        ie: 11.0,
+        bpl: 32.0,
+    };
+    /// Opus: not in G.113. Assumed Ie = 0 and Bpl = 25.1 (as G.711 with concealment: Opus
+    /// at VoIP bit rates is at least toll quality and has its own concealment, RFC 6716
+    /// §4.4). An assumption, not a G.113 value.
+    pub const OPUS: CodecImpairment = CodecImpairment::G711_PLC;
+    /// Speex: not in G.113. Assumed Ie = 11 (as G.729A at a similar narrowband bit rate)
+    /// and Bpl = 10. An assumption, not a G.113 value.
+    pub const SPEEX: CodecImpairment = CodecImpairment {
+        ie: 11.0,
+        bpl: 10.0,
+    };
+
+    /// The impairment of a codec by its SDP encoding name (the `a=rtpmap` name, RFC 8866
+    /// §6.6, compared without case; the RFC 3551 §6 names of the static payload types).
+    /// `None` for names that carry no speech the E-model rates (`telephone-event` of RFC
+    /// 4733, `CN`, `red`, FEC) and for unknown codecs.
+    pub fn for_encoding(name: &str) -> Option<CodecImpairment> {
+        let known: &[(&str, CodecImpairment)] = &[
+            ("PCMU", CodecImpairment::G711_PLC),
+            ("PCMA", CodecImpairment::G711_PLC),
+            ("G722", CodecImpairment::G722),
+            ("G729", CodecImpairment::G729),
+            ("G723", CodecImpairment::G723_1),
+            ("GSM", CodecImpairment::GSM_FR),
+            ("GSM-EFR", CodecImpairment::AMR),
+            ("AMR", CodecImpairment::AMR),
+            ("AMR-WB", CodecImpairment::AMR_WB),
+            ("iLBC", CodecImpairment::ILBC),
+            ("opus", CodecImpairment::OPUS),
+            ("speex", CodecImpairment::SPEEX),
+        ];
+        known
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, c)| *c)
+    }
+}
+
+/// The one-way network delay a round trip suggests: half of it (the E-model's T and Ta
+/// of G.107 §7.3 assume a symmetric path when only the round trip is known).
+pub fn one_way_from_round_trip(round_trip: Duration) -> Duration {
+    round_trip / 2
+}
+
 /// What the E-model is computed from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EModelInput {
@@ -212,6 +286,42 @@ mod tests {
             ..EModelInput::default()
         });
         assert!(lossy < DEFAULT_R - 10.0, "{lossy}");
+    }
+
+    #[test]
+    fn encodings_map_to_impairments_and_events_to_none() {
+        assert_eq!(
+            CodecImpairment::for_encoding("pcmu"),
+            Some(CodecImpairment::G711_PLC)
+        );
+        assert_eq!(
+            CodecImpairment::for_encoding("OPUS"),
+            Some(CodecImpairment::OPUS)
+        );
+        assert_eq!(
+            CodecImpairment::for_encoding("iLBC"),
+            Some(CodecImpairment::ILBC)
+        );
+        assert_eq!(
+            CodecImpairment::for_encoding("AMR"),
+            Some(CodecImpairment::AMR)
+        );
+        assert_eq!(CodecImpairment::for_encoding("telephone-event"), None);
+        assert_eq!(CodecImpairment::for_encoding("CN"), None);
+        assert_eq!(CodecImpairment::for_encoding("H264"), None);
+        // A codec with Ie > 0 scores below G.711 at no loss.
+        let r = |codec| {
+            r_factor(&EModelInput {
+                codec,
+                ..EModelInput::default()
+            })
+        };
+        assert!(r(CodecImpairment::G729) < r(CodecImpairment::G711_PLC));
+        assert!(close(r(CodecImpairment::G729), 93.2 - 11.0, 1e-9));
+        assert_eq!(
+            one_way_from_round_trip(Duration::from_millis(300)),
+            Duration::from_millis(150)
+        );
     }
 
     #[test]

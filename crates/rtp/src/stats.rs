@@ -187,6 +187,13 @@ impl ReceiverStats {
         self.transit = Some(transit);
     }
 
+    /// Changes the media clock rate (the payload type of the source became known later than
+    /// its first packet) and restarts the jitter estimate's transit reference.
+    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+        self.clock_rate = clock_rate.max(1);
+        self.transit = None;
+    }
+
     /// Restarts the jitter estimate's transit reference (after a timestamp jump).
     pub fn reset_transit(&mut self) {
         self.transit = None;

@@ -173,6 +173,8 @@ struct Shared {
     started: Now,
     /// The metrics counters (`None`: metrics off), for the call quality the relay reports.
     sip_counts: Option<Arc<crate::metrics::sip_counts::SipCounts>>,
+    /// The HEP sender's queue of RTCP reports, once it runs (`[capture] hep`).
+    hep_reports: std::sync::OnceLock<crate::capture::hep_sender::ReportQueue>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -241,7 +243,9 @@ impl Server {
             bindings_purged,
             domains: domains.clone(),
         };
-        let (relay, relay_setup) = start_relay(&config.relay)?;
+        // HEP export of RTCP as it passes: the in-process relay keeps what it read.
+        let rtcp_live = config.capture.hep.is_some() && config.capture.enabled();
+        let (relay, relay_setup) = start_relay(&config.relay, rtcp_live)?;
         let location_writer = LocationWriter::spawn(
             &store,
             tokio::runtime::Handle::current(),
@@ -299,6 +303,7 @@ impl Server {
             rater,
             sip_counts: sip_counts.clone(),
             started: Now::system(),
+            hep_reports: std::sync::OnceLock::new(),
         };
         Ok((
             Server {
@@ -375,7 +380,11 @@ impl Server {
             control,
         } = self.capture;
         let hep = match (&ring, &shared.config.capture.hep) {
-            (Some(ring), Some(hep)) => Some(HepSender::spawn(ring.clone(), hep.clone())),
+            (Some(ring), Some(hep)) => {
+                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
+                let _ = shared.hep_reports.set(reports);
+                Some(sender)
+            }
             _ => None,
         };
         let capture_on = ring.is_some();
@@ -398,6 +407,7 @@ impl Server {
         let bans = tokio::spawn(bans_loop(shared.clone()));
         let accounts = tokio::spawn(accounts_loop(shared.clone()));
         let media_gone = tokio::spawn(media_gone_loop(shared.clone()));
+        let rtcp_reports = tokio::spawn(rtcp_report_loop(shared.clone()));
         let keepalives = tokio::spawn(keepalive_loop(shared.clone()));
         let deliver = {
             let shared = shared.clone();
@@ -443,6 +453,7 @@ impl Server {
         housekeeping.abort();
         accounts.abort();
         media_gone.abort();
+        rtcp_reports.abort();
         bans.abort();
         keepalives.abort();
         let (bindings, transactions, proxied, live_calls) = {
@@ -696,6 +707,19 @@ impl Shared {
                                     lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
                                     "relay session ended"
                                 );
+                                if let Some(queue) = shared.hep_reports.get() {
+                                    let unix_ms = Now::system().unix_ms;
+                                    // The parties' RTCP went out as it passed (the
+                                    // in-process relay): the relay's reception now.
+                                    let live =
+                                        matches!(shared.relay, Some(relay::Controller::Local(_)));
+                                    for report in crate::capture::rtcp_report::reports(
+                                        &call_id, &counters, unix_ms, !live,
+                                    ) {
+                                        // A full queue (collector far behind): dropped.
+                                        let _ = queue.try_send(report);
+                                    }
+                                }
                                 let media = call_media(&counters, &from_tag);
                                 if let Some(counts) = &shared.sip_counts {
                                     for q in [media.caller_quality, media.callee_quality]
@@ -1174,6 +1198,38 @@ async fn media_gone_loop(shared: Arc<Shared>) {
     }
 }
 
+/// How often the in-process relay's RTCP sightings are taken for the HEP collector (the
+/// delay of a report, and of its HEP timestamp).
+const RTCP_REPORT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Every [`RTCP_REPORT_INTERVAL`], when the HEP sender runs and the relay is in-process:
+/// each RTCP compound the relay read goes to the collector as a HEP RTCP report (type 5,
+/// [`crate::capture::rtcp_report`]) under its call's Call-ID, as HOMER's capture agent
+/// sends RTCP as it sees it.
+async fn rtcp_report_loop(shared: Arc<Shared>) {
+    let (Some(relay @ relay::Controller::Local(_)), Some(queue)) =
+        (&shared.relay, shared.hep_reports.get())
+    else {
+        return;
+    };
+    let mut tick = tokio::time::interval(RTCP_REPORT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let sightings = relay.take_rtcp_sightings();
+        if sightings.is_empty() {
+            continue;
+        }
+        let unix_ms = Now::system().unix_ms;
+        for sighting in &sightings {
+            if let Some(report) = crate::capture::rtcp_report::sighting(sighting, unix_ms) {
+                // A full queue (collector far behind): dropped.
+                let _ = queue.try_send(report);
+            }
+        }
+    }
+}
+
 /// The money put into `account` after ledger entry `after` (top-ups and adjustments; the
 /// server's own debits are not "put in"), oldest first.
 async fn put_in_since(
@@ -1378,6 +1434,7 @@ fn locator_for(nameservers: &[std::net::SocketAddr]) -> Locator {
 /// started, or the NG nodes set up; `None` when the policy is `never`.
 fn start_relay(
     settings: &crate::config::RelaySettings,
+    keep_rtcp_reports: bool,
 ) -> Result<
     (
         Option<relay::Controller>,
@@ -1402,6 +1459,7 @@ fn start_relay(
             config.engine.port_min = ports.0;
             config.engine.port_max = ports.1;
             config.engine.idle_timeout = *idle_timeout;
+            config.engine.keep_rtcp_reports = keep_rtcp_reports;
             if let Some(ip) = listen_ip {
                 config.listen_ip = *ip;
             }

@@ -232,6 +232,11 @@ impl RelayHandle {
         stats
     }
 
+    /// The RTCP compounds read since the last call ([`Engine::take_rtcp_sightings`]).
+    pub fn take_rtcp_sightings(&self) -> Vec<crate::stats::RtcpSighting> {
+        lock(&self.shared.engine).take_rtcp_sightings()
+    }
+
     /// The counters of a call.
     pub fn query(&self, call_id: &str) -> Result<CallStats, RelayError> {
         lock(&self.shared.engine).query(call_id)

@@ -1,5 +1,6 @@
 //! RTCP, RFC 3550 §6: compound packets ([`Compound`]), the sender and receiver reports
-//! (§6.4), source descriptions (§6.5) and BYE (§6.6), as zero-copy views; builders for
+//! (§6.4), source descriptions (§6.5), BYE (§6.6) and extended reports (RFC 3611, with
+//! the VoIP Metrics block of §4.7), as zero-copy views; builders for
 //! the compound packets an endpoint sends ([`CompoundReport`]).
 //!
 //! Every RTCP packet starts with the same header (§6.4.1):
@@ -11,13 +12,14 @@
 //! [`Compound::parse`] applies the validity checks of RFC 3550 Appendix A.2 to the whole
 //! datagram once (version, lengths that add up, padding only on the last packet, first
 //! packet SR or RR) and checks each known packet's body against its count, so walking the
-//! packets afterwards cannot fail. Unknown packet types (APP, feedback, XR...) are handed
+//! packets afterwards cannot fail. Unknown packet types (APP, feedback...) are handed
 //! out as [`OtherPacket`] for the caller to skip.
 
 mod build;
 mod bye;
 mod report;
 mod sdes;
+mod xr;
 
 pub use build::{
     write_bye, write_receiver_report, write_sdes, write_sender_report, CompoundReport,
@@ -29,6 +31,7 @@ pub use report::{
 pub use sdes::{
     SdesChunk, SdesChunks, SdesItem, SdesItems, SourceDescription, SDES_CNAME, SDES_NAME, SDES_TOOL,
 };
+pub use xr::{ExtendedReport, VoipMetrics, XrBlock, XrBlocks, XR_VOIP_METRICS};
 
 use crate::error::Error;
 
@@ -42,6 +45,8 @@ pub const PT_SDES: u8 = 202;
 pub const PT_BYE: u8 = 203;
 /// Packet type of an application-defined packet (RFC 3550 §6.7).
 pub const PT_APP: u8 = 204;
+/// Packet type of an extended report (RFC 3611 §2).
+pub const PT_XR: u8 = 207;
 /// The largest value of the 5-bit count field (RFC 3550 §6.4.1).
 pub const MAX_COUNT: usize = 31;
 
@@ -123,7 +128,9 @@ pub enum RtcpPacket<'a> {
     SourceDescription(SourceDescription<'a>),
     /// BYE, RFC 3550 §6.6.
     Bye(Bye<'a>),
-    /// Any other packet type (APP, RTPFB, PSFB, XR...), not interpreted.
+    /// XR, RFC 3611 §2.
+    ExtendedReport(ExtendedReport<'a>),
+    /// Any other packet type (APP, RTPFB, PSFB...), not interpreted.
     Other(OtherPacket<'a>),
 }
 
@@ -147,6 +154,7 @@ impl<'a> RtcpPacket<'a> {
                 RtcpPacket::SourceDescription(SourceDescription::parse(raw.count, raw.body)?)
             }
             PT_BYE => RtcpPacket::Bye(Bye::parse(raw.count, raw.body)?),
+            PT_XR => RtcpPacket::ExtendedReport(ExtendedReport::parse(raw.body)?),
             packet_type => RtcpPacket::Other(OtherPacket {
                 packet_type,
                 count: raw.count,

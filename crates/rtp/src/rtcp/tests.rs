@@ -271,3 +271,93 @@ fn builders_reject_what_does_not_fit() {
         Err(Error::RtcpTextTooLong(256))
     );
 }
+
+/// An XR packet (RFC 3611 §2) from `ssrc` with `blocks` (each with its header).
+fn xr_packet(ssrc: u32, blocks: &[u8]) -> Vec<u8> {
+    let words = u16::try_from((8 + blocks.len()) / 4 - 1).unwrap();
+    let mut p = vec![0x80, PT_XR];
+    p.extend_from_slice(&words.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(blocks);
+    p
+}
+
+fn metrics() -> VoipMetrics {
+    VoipMetrics {
+        ssrc: 0x0102_0304,
+        loss_rate: 13,
+        discard_rate: 2,
+        burst_density: 40,
+        gap_density: 5,
+        burst_duration: 120,
+        gap_duration: 3_000,
+        round_trip_delay: 180,
+        end_system_delay: 60,
+        signal_level: -20,
+        noise_level: -70,
+        rerl: 127,
+        gmin: 16,
+        r_factor: 85,
+        ext_r_factor: 127,
+        mos_lq: 41,
+        mos_cq: 40,
+        rx_config: 0x80,
+        jb_nominal: 40,
+        jb_maximum: 80,
+        jb_abs_max: 200,
+    }
+}
+
+#[test]
+fn an_xr_voip_metrics_block_is_decoded_after_other_blocks() {
+    let mut rr = Vec::new();
+    write_receiver_report(&mut rr, 9, &[block(7, 3)]).unwrap();
+    let mut blocks = Vec::new();
+    // A receiver reference time block (RFC 3611 §4.4: BT 4, length 2) first.
+    blocks.extend_from_slice(&[4, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut vm = Vec::new();
+    metrics().encode(&mut vm);
+    assert_eq!(vm.len(), 36, "header + 32 octets: block length 8 (§4.7)");
+    blocks.extend_from_slice(&vm);
+    let mut bytes = rr.clone();
+    bytes.extend_from_slice(&xr_packet(9, &blocks));
+    let compound = Compound::parse(&bytes).unwrap();
+    let packets: Vec<_> = compound.packets().collect();
+    assert_eq!(packets.len(), 2);
+    let RtcpPacket::ExtendedReport(xr) = packets[1] else {
+        panic!("{packets:?}");
+    };
+    assert_eq!(xr.ssrc(), 9);
+    let kinds: Vec<u8> = xr.blocks().map(|b| b.block_type).collect();
+    assert_eq!(kinds, [4, XR_VOIP_METRICS]);
+    assert_eq!(xr.voip_metrics(), Some(metrics()));
+}
+
+#[test]
+fn malformed_xr_packets_are_rejected() {
+    let mut rr = Vec::new();
+    write_receiver_report(&mut rr, 9, &[]).unwrap();
+    // A block whose length runs past the packet.
+    let mut bytes = rr.clone();
+    bytes.extend_from_slice(&xr_packet(9, &[7, 0, 0, 8, 0, 0, 0, 0]));
+    assert!(matches!(
+        Compound::parse(&bytes),
+        Err(Error::RtcpMalformed {
+            packet_type: PT_XR,
+            ..
+        })
+    ));
+    // No SSRC.
+    let mut bytes = rr.clone();
+    bytes.extend_from_slice(&[0x80, PT_XR, 0, 0]);
+    assert!(Compound::parse(&bytes).is_err());
+    // A VoIP Metrics block too short to decode is walked but not decoded.
+    let mut bytes = rr;
+    bytes.extend_from_slice(&xr_packet(9, &[7, 0, 0, 1, 0, 0, 0, 5]));
+    let compound = Compound::parse(&bytes).unwrap();
+    let Some(RtcpPacket::ExtendedReport(xr)) = compound.packets().nth(1) else {
+        panic!("no XR");
+    };
+    assert_eq!(xr.blocks().count(), 1);
+    assert_eq!(xr.voip_metrics(), None);
+}

@@ -62,6 +62,20 @@ def main():
     bye_body += b"\0" * (-len(bye_body) % 4)
     bye = header(1, 203, len(bye_body)) + bye_body
     files["rtcp/rr-sdes-bye.bin"] = rr + sdes_cname(0x0A0B0C0D, b"b") + bye
+    # RFC 3611 §4.7: an RR with one block, then an XR with a VoIP Metrics block (BT 7,
+    # block length 8): loss 13/256, discard 2/256, burst/gap densities 40 and 5, burst
+    # 120 ms, gap 3000 ms, round trip 180 ms, end system 60 ms, signal -20 dBm0, noise
+    # -70 dBm0, RERL 127, Gmin 16, R 85, external R 127, MOS-LQ 4.1, MOS-CQ 4.0, RX config
+    # 0x80, JB 40/80/200 ms.
+    rr_xr = header(1, 201, 28) + struct.pack("!I", 0x0A0B0C0D)
+    rr_xr += report_block(0x01020304, 13, 7, 0x00010100, 80, 0, 0)
+    voip = struct.pack("!BBH", 7, 0, 8) + struct.pack(
+        "!IBBBBHHHHbbBBBBBBBBHHH",
+        0x01020304, 13, 2, 40, 5, 120, 3000, 180, 60, -20, -70, 127, 16,
+        85, 127, 41, 40, 0x80, 0, 40, 80, 200,
+    )
+    xr_body = struct.pack("!I", 0x0A0B0C0D) + voip
+    files["rtcp/rr-xr-voip.bin"] = rr_xr + header(0, 207, len(xr_body)) + xr_body
     for name, data in files.items():
         with open(name, "wb") as f:
             f.write(data)

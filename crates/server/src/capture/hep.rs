@@ -13,15 +13,16 @@
 //! | 0x0005 / 0x0006 | IPv6 source / destination (16 bytes) |
 //! | 0x0007 / 0x0008 | source / destination port, `u16` |
 //! | 0x0009 / 0x000a | timestamp: seconds since 1970, microseconds added, `u32` each |
-//! | 0x000b | protocol type: 1 (SIP), `u8` |
+//! | 0x000b | protocol type: 1 (SIP) or 5 (RTCP as JSON, [`super::rtcp_report`]), `u8` |
 //! | 0x000c | capture agent ID, `u32` |
 //! | 0x000e | authentication key (when configured) |
-//! | 0x000f | the captured payload: the SIP message |
-//! | 0x0011 | internal correlation ID: the Call-ID (HOMER finds it itself in SIP; cheap to add) |
+//! | 0x000f | the captured payload: the SIP message, or the RTCP report's JSON |
+//! | 0x0011 | internal correlation ID: the Call-ID (HOMER finds it itself in SIP; cheap to add; an RTCP report needs it to be filed under its call) |
 //! | 0x0013 | capture node name (when configured) |
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use super::rtcp_report::{QualityReport, PROTOCOL_RTCP};
 use super::Captured;
 
 /// Protocol type 1: SIP (chunk 0x000b).
@@ -46,7 +47,59 @@ pub(crate) fn encode(
     agent: &Agent,
 ) -> Option<Vec<u8>> {
     let (source, dest) = message.endpoints();
-    let mut out = Vec::with_capacity(message.bytes.len() + 160);
+    let ip_protocol = match message.protocol {
+        transport::Protocol::Udp => 17,
+        // HEP carries the IP protocol; TLS and WebSocket are TCP, the port tells them apart.
+        _ => 6,
+    };
+    encode_packet(
+        &Packet {
+            source,
+            dest,
+            ip_protocol,
+            unix_ms: message.unix_ms,
+            protocol_type: PROTOCOL_SIP,
+            payload: &message.bytes,
+        },
+        correlation_id,
+        agent,
+    )
+}
+
+/// The HEP v3 packet of an RTCP report (protocol type 5, JSON over UDP) of call
+/// `report.call_id` (chunk 0x0011).
+pub(crate) fn encode_rtcp_report(report: &QualityReport, agent: &Agent) -> Option<Vec<u8>> {
+    encode_packet(
+        &Packet {
+            source: report.source,
+            dest: report.destination,
+            ip_protocol: 17,
+            unix_ms: report.unix_ms,
+            protocol_type: PROTOCOL_RTCP,
+            payload: report.json.as_bytes(),
+        },
+        Some(&report.call_id),
+        agent,
+    )
+}
+
+/// What one HEP packet carries besides the agent's chunks.
+struct Packet<'a> {
+    source: SocketAddr,
+    dest: SocketAddr,
+    ip_protocol: u8,
+    unix_ms: u64,
+    protocol_type: u8,
+    payload: &'a [u8],
+}
+
+fn encode_packet(
+    packet: &Packet<'_>,
+    correlation_id: Option<&str>,
+    agent: &Agent,
+) -> Option<Vec<u8>> {
+    let (source, dest) = (packet.source, packet.dest);
+    let mut out = Vec::with_capacity(packet.payload.len() + 160);
     out.extend_from_slice(b"HEP3");
     out.extend_from_slice(&[0, 0]); // total length, set at the end
     let (family, source_ip, dest_ip): (u8, Vec<u8>, Vec<u8>) = match (source.ip(), dest.ip()) {
@@ -54,12 +107,7 @@ pub(crate) fn encode(
         (s, d) => (10, v6(s).to_vec(), v6(d).to_vec()),
     };
     chunk(&mut out, 0x0001, &[family]);
-    let ip_protocol = match message.protocol {
-        transport::Protocol::Udp => 17,
-        // HEP carries the IP protocol; TLS and WebSocket are TCP, the port tells them apart.
-        _ => 6,
-    };
-    chunk(&mut out, 0x0002, &[ip_protocol]);
+    chunk(&mut out, 0x0002, &[packet.ip_protocol]);
     let (source_type, dest_type) = if family == 2 {
         (0x0003, 0x0004)
     } else {
@@ -69,16 +117,16 @@ pub(crate) fn encode(
     chunk(&mut out, dest_type, &dest_ip);
     chunk(&mut out, 0x0007, &source.port().to_be_bytes());
     chunk(&mut out, 0x0008, &dest.port().to_be_bytes());
-    let secs = u32::try_from(message.unix_ms / 1000).unwrap_or(u32::MAX);
-    let micros = u32::try_from(message.unix_ms % 1000 * 1000).unwrap_or(0);
+    let secs = u32::try_from(packet.unix_ms / 1000).unwrap_or(u32::MAX);
+    let micros = u32::try_from(packet.unix_ms % 1000 * 1000).unwrap_or(0);
     chunk(&mut out, 0x0009, &secs.to_be_bytes());
     chunk(&mut out, 0x000a, &micros.to_be_bytes());
-    chunk(&mut out, 0x000b, &[PROTOCOL_SIP]);
+    chunk(&mut out, 0x000b, &[packet.protocol_type]);
     chunk(&mut out, 0x000c, &agent.capture_id.to_be_bytes());
     if let Some(key) = &agent.auth_key {
         chunk(&mut out, 0x000e, key.as_bytes());
     }
-    chunk(&mut out, 0x000f, &message.bytes);
+    chunk(&mut out, 0x000f, packet.payload);
     if let Some(id) = correlation_id {
         chunk(&mut out, 0x0011, id.as_bytes());
     }
@@ -207,6 +255,31 @@ mod tests {
         assert_eq!(chunks[4].1, 5060u16.to_be_bytes());
         assert_eq!(chunks[6].1, 5u32.to_be_bytes());
         assert_eq!(chunks[7].1, 1000u32.to_be_bytes());
+    }
+
+    #[test]
+    fn an_rtcp_report_is_protocol_type_5_with_the_call_id() {
+        let report = QualityReport {
+            call_id: "c@h".into(),
+            unix_ms: 1_700_000_000_500,
+            source: "198.51.100.7:40001".parse().unwrap(),
+            destination: "203.0.113.5:30001".parse().unwrap(),
+            json: "{\"type\":201}".into(),
+        };
+        let agent = Agent {
+            capture_id: 9,
+            ..Agent::default()
+        };
+        let chunks = decode(&encode_rtcp_report(&report, &agent).unwrap()).unwrap();
+        let types: Vec<u16> = chunks.iter().map(|c| c.0).collect();
+        assert_eq!(types, [1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 15, 17]);
+        assert_eq!(chunks[1].1, [17], "UDP");
+        assert_eq!(chunks[2].1, [198, 51, 100, 7]);
+        assert_eq!(chunks[5].1, 30001u16.to_be_bytes());
+        assert_eq!(chunks[7].1, 500_000u32.to_be_bytes());
+        assert_eq!(chunks[8].1, [5], "RTCP");
+        assert_eq!(chunks[10].1, b"{\"type\":201}");
+        assert_eq!(chunks[11].1, b"c@h");
     }
 
     #[test]

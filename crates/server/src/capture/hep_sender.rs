@@ -1,7 +1,8 @@
 //! [`HepSender`]: the task that sends every captured message to a HEP collector (HOMER's
 //! heplify-server, sngrep `-L`, a Kamailio `sipcapture`) over UDP, one HEP v3 packet per
-//! message ([`super::hep`]), from the ring, every [`INTERVAL`]. The collector's name is
-//! resolved when the task starts, and again after a failure.
+//! message ([`super::hep`]), from the ring, every [`INTERVAL`]; and the RTCP reports of
+//! relayed calls ([`super::rtcp_report`], HEP type 5) queued to it by the shell. The
+//! collector's name is resolved when the task starts, and again after a failure.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +14,9 @@ use tokio::sync::Notify;
 use crate::engine::SystemNetwork;
 use crate::sync::lock;
 
-use super::hep::{encode, Agent};
+use super::hep::{encode, encode_rtcp_report, Agent};
 use super::ring::SharedRing;
+use super::rtcp_report::QualityReport;
 use super::HepConfig;
 
 /// How often the ring is read: the delay a message may take to reach the collector.
@@ -26,6 +28,13 @@ const RETRY: Duration = Duration::from_secs(10);
 /// Records taken from the ring at a time.
 const BATCH: usize = 1000;
 
+/// RTCP reports that may wait for the sender; more are dropped (a collector that is
+/// down must not make the relay's session ends wait or grow memory).
+pub(crate) const REPORT_QUEUE: usize = 4096;
+
+/// Where the shell queues RTCP reports for the sender.
+pub(crate) type ReportQueue = tokio::sync::mpsc::Sender<QualityReport>;
+
 /// The running sender; [`HepSender::close`] sends what is left and stops it.
 pub(crate) struct HepSender {
     stop: Arc<Notify>,
@@ -33,12 +42,14 @@ pub(crate) struct HepSender {
 }
 
 impl HepSender {
-    /// Starts the task; it sends the messages captured from now on.
-    pub(crate) fn spawn(ring: SharedRing, config: HepConfig) -> HepSender {
+    /// Starts the task; it sends the messages captured from now on and the reports
+    /// queued to the answered [`ReportQueue`].
+    pub(crate) fn spawn(ring: SharedRing, config: HepConfig) -> (HepSender, ReportQueue) {
         let stop = Arc::new(Notify::new());
         let after = lock(&ring).last_seq();
-        let task = tokio::spawn(run(ring, config, after, stop.clone()));
-        HepSender { stop, task }
+        let (queue, reports) = tokio::sync::mpsc::channel(REPORT_QUEUE);
+        let task = tokio::spawn(run(ring, config, after, stop.clone(), reports));
+        (HepSender { stop, task }, queue)
     }
 
     /// Sends what the ring holds that is not sent yet (for at most a second) and stops.
@@ -55,7 +66,13 @@ impl HepSender {
     }
 }
 
-async fn run(ring: SharedRing, config: HepConfig, mut after: u64, stop: Arc<Notify>) {
+async fn run(
+    ring: SharedRing,
+    config: HepConfig,
+    mut after: u64,
+    stop: Arc<Notify>,
+    mut reports: tokio::sync::mpsc::Receiver<QualityReport>,
+) {
     let agent = Agent {
         capture_id: config.capture_id,
         auth_key: config.auth_key.clone(),
@@ -78,6 +95,7 @@ async fn run(ring: SharedRing, config: HepConfig, mut after: u64, stop: Arc<Noti
                     () = stop.notified() => return,
                 }
                 after = lock(&ring).last_seq();
+                while reports.try_recv().is_ok() {}
                 continue;
             }
         }
@@ -111,6 +129,20 @@ async fn run(ring: SharedRing, config: HepConfig, mut after: u64, stop: Arc<Noti
                 if let Err(e) = socket.send_to(&packet, *collector).await {
                     failures += 1;
                     // The first failure and then one in a thousand, not one per message.
+                    if failures % 1000 == 1 {
+                        tracing::warn!(collector = %collector, error = %e, failures, "HEP packet not sent");
+                    }
+                }
+            }
+        }
+        if let Some((socket, collector)) = &link {
+            while let Ok(mut report) = reports.try_recv() {
+                report.resolve_relay(&mut network);
+                let Some(packet) = encode_rtcp_report(&report, &agent) else {
+                    continue;
+                };
+                if let Err(e) = socket.send_to(&packet, *collector).await {
+                    failures += 1;
                     if failures % 1000 == 1 {
                         tracing::warn!(collector = %collector, error = %e, failures, "HEP packet not sent");
                     }

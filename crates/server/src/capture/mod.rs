@@ -17,7 +17,8 @@
 //! | [`pcap`] | pcap files (LINKTYPE_RAW): synthetic IPv4/IPv6 + UDP/TCP headers around each message |
 //! | `pcap_files` | the rotated pcap files of `[capture] pcap_dir`, written by a thread of their own |
 //! | `hep` | HEP v3 encoding (the HOMER encapsulation protocol), one packet per message |
-//! | `hep_sender` | the task that sends the ring's messages to a HEP collector over UDP |
+//! | `hep_sender` | the task that sends the ring's messages, and the RTCP reports, to a HEP collector over UDP |
+//! | `rtcp_report` | HEP RTCP reports (type 5): the JSON HOMER reads, per party of a relayed call, at its end |
 //! | [`time`] | RFC 3339 times of messages, file name stamps |
 
 pub mod filter;
@@ -27,6 +28,7 @@ pub(crate) mod hook;
 pub mod pcap;
 pub(crate) mod pcap_files;
 pub mod ring;
+pub(crate) mod rtcp_report;
 pub mod time;
 
 use std::net::SocketAddr;

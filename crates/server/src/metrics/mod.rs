@@ -172,7 +172,8 @@ fn write_sip(e: &mut Exposition, counts: &SipCounts) {
         "itsp_call_mos",
         Kind::Histogram,
         "Estimated MOS (ITU-T G.107 E-model, 1 to 4.5) of each side of a relayed call, from \
-         its loss, burstiness and jitter at the relay (8 kHz payload types), at the call's end.",
+         its loss, burstiness and jitter at the relay and in the listener's RTCP reports, the \
+         round trip from RTCP and the codec the SDP names, at the call's end.",
     );
     e.histogram("itsp_call_mos", &[], &counts.mos.snapshot());
 }

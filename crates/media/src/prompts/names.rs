@@ -26,9 +26,29 @@ pub const VM_NO_NEW_MESSAGES: &str = "vm-no-new-messages";
 pub const VM_MESSAGE_SAVED: &str = "vm-message-saved";
 /// "Message deleted."
 pub const VM_MESSAGE_DELETED: &str = "vm-message-deleted";
-/// "Press 1 to play the message, 2 to save it, 3 to delete it, or pound for the next
-/// message."
+/// "1 replay, 2 save, 3 delete, 4 previous, 6 next, 0 options, star start again, pound hang
+/// up."
 pub const VM_MENU: &str = "vm-menu";
+/// "Message" (then its number).
+pub const VM_MESSAGE: &str = "vm-message";
+/// "from" (then the caller's number, when it is one).
+pub const VM_FROM: &str = "vm-from";
+/// "No more messages."
+pub const VM_NO_MORE_MESSAGES: &str = "vm-no-more-messages";
+/// "Press 1 to record your personal greeting, 2 to change your PIN, or star to go back."
+pub const VM_OPTIONS: &str = "vm-options";
+/// "Record your greeting after the tone, then press pound."
+pub const VM_RECORD_GREETING: &str = "vm-record-greeting";
+/// "Your greeting has been saved."
+pub const VM_GREETING_SAVED: &str = "vm-greeting-saved";
+/// "Please enter your new PIN, four to ten digits, followed by the pound key."
+pub const VM_NEW_PIN: &str = "vm-new-pin";
+/// "Please enter your new PIN again, followed by the pound key."
+pub const VM_NEW_PIN_AGAIN: &str = "vm-new-pin-again";
+/// "Your PIN has been changed."
+pub const VM_PIN_CHANGED: &str = "vm-pin-changed";
+/// "The PINs do not match. Your PIN has not been changed."
+pub const VM_PIN_MISMATCH: &str = "vm-pin-mismatch";
 /// "Please enter your mailbox number, followed by the pound key."
 pub const VM_ENTER_MAILBOX: &str = "vm-enter-mailbox";
 /// "Please enter your PIN, followed by the pound key."
@@ -74,6 +94,16 @@ built_in! {
     VM_MESSAGE_SAVED => "vm-message-saved",
     VM_MESSAGE_DELETED => "vm-message-deleted",
     VM_MENU => "vm-menu",
+    VM_MESSAGE => "vm-message",
+    VM_FROM => "vm-from",
+    VM_NO_MORE_MESSAGES => "vm-no-more-messages",
+    VM_OPTIONS => "vm-options",
+    VM_RECORD_GREETING => "vm-record-greeting",
+    VM_GREETING_SAVED => "vm-greeting-saved",
+    VM_NEW_PIN => "vm-new-pin",
+    VM_NEW_PIN_AGAIN => "vm-new-pin-again",
+    VM_PIN_CHANGED => "vm-pin-changed",
+    VM_PIN_MISMATCH => "vm-pin-mismatch",
     VM_ENTER_MAILBOX => "vm-enter-mailbox",
     ENTER_PIN => "enter-pin",
     WRONG_PIN => "wrong-pin",

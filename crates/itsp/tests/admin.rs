@@ -593,6 +593,7 @@ fn user_set_and_show() {
             "voicemail          -",
             "vm-email           -",
             "vm-delivery        -",
+            "vm-pin             -",
         ],
         "{text}"
     );
@@ -629,7 +630,7 @@ fn user_set_and_show() {
     for (args, says) in [
         (
             vec!["forward=sip:x@example.com"],
-            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery",
+            "the names are forward-always, forward-busy, forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery, vm-pin",
         ),
         (vec!["forward-busy"], "is not NAME=VALUE"),
         (

@@ -146,7 +146,7 @@ pub use preferences::{
     FORWARD_NO_ANSWER, NO_ANSWER_AFTER, PREFERENCES, VOICEMAIL,
 };
 pub use preferences::{
-    VM_DELIVERY, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE, VM_EMAIL,
+    VM_DELIVERY, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE, VM_EMAIL, VM_PIN,
 };
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};

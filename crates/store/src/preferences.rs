@@ -35,6 +35,11 @@ pub const VM_DELIVERY_EMAIL: &str = "email";
 /// [`VM_DELIVERY`]: e-mailed and kept in the mailbox (`attach_and_keep`).
 pub const VM_DELIVERY_BOTH: &str = "both";
 
+/// The PIN that opens the subscriber's mailbox from another phone (4 to 10 digits; the
+/// media service's voicemail menu, which can change it). Without it, the mailbox opens from
+/// the owner's own phones only.
+pub const VM_PIN: &str = "vm-pin";
+
 /// What a preference's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -54,6 +59,13 @@ pub enum PreferenceKind {
     Email,
     /// One of these words (case ignored, stored in lower case).
     Choice(&'static [&'static str]),
+    /// Decimal digits only, `min..=max` of them (a PIN; leading zeros kept).
+    Digits {
+        /// The fewest digits accepted.
+        min: usize,
+        /// The most digits accepted.
+        max: usize,
+    },
 }
 
 /// A preference the store knows: its name, its kind of value, and a line of help.
@@ -105,6 +117,11 @@ pub const PREFERENCES: &[PreferenceSpec] = &[
         help:
             "voicemail: store (keep in the mailbox), email (send with the WAV, then delete), both",
     },
+    PreferenceSpec {
+        name: VM_PIN,
+        kind: PreferenceKind::Digits { min: 4, max: 10 },
+        help: "voicemail PIN (4 to 10 digits): the mailbox from any phone (voicemail-login)",
+    },
 ];
 
 /// The known names, comma-separated, for messages.
@@ -151,6 +168,13 @@ impl PreferenceSpec {
                 match words.iter().find(|w| **w == lower) {
                     Some(w) => Ok((*w).to_owned()),
                     None => Err(bad(format!("{value:?} is not one of {}", words.join(", ")))),
+                }
+            }
+            PreferenceKind::Digits { min, max } => {
+                if (min..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(value.to_owned())
+                } else {
+                    Err(bad(format!("it must be {min} to {max} digits")))
                 }
             }
             PreferenceKind::Seconds { min, max } => match value.parse::<u32>() {
@@ -356,7 +380,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown preference \"forward\": the names are forward-always, forward-busy, \
-             forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery"
+             forward-no-answer, no-answer-after, voicemail, vm-email, vm-delivery, vm-pin"
         );
         let vm = PreferenceSpec::find(VOICEMAIL).unwrap();
         assert_eq!(vm.check("ON").unwrap(), "on");
@@ -386,5 +410,25 @@ mod tests {
         assert_eq!(delivery.check("email").unwrap(), "email");
         let e = delivery.check("mail").unwrap_err().to_string();
         assert!(e.contains("store, email, both"), "{e}");
+    }
+
+    #[test]
+    fn a_voicemail_pin_is_four_to_ten_digits_and_never_echoed() {
+        let pin = PreferenceSpec::find(VM_PIN).unwrap();
+        assert_eq!(pin.check("0042").unwrap(), "0042");
+        assert_eq!(pin.check("1234567890").unwrap(), "1234567890");
+        for bad in [
+            "",
+            "123",
+            "12345678901",
+            "12a4",
+            "+1234",
+            " 1234",
+            "１２３４",
+        ] {
+            let e = pin.check(bad).unwrap_err().to_string();
+            assert!(e.contains("4 to 10 digits"), "{e}");
+            assert!(bad.trim().is_empty() || !e.contains(bad), "{e}");
+        }
     }
 }

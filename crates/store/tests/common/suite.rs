@@ -1017,7 +1017,8 @@ pub async fn preferences(s: Store) {
         Err(StoreError::UnknownPreference(n)) if n == "forward"
     ));
     assert!(matches!(
-        s.remove_preference("alice", "example.com", "vm-pin").await,
+        s.remove_preference("alice", "example.com", "vm-colour")
+            .await,
         Err(StoreError::UnknownPreference(_))
     ));
     assert_eq!(

@@ -3,7 +3,12 @@
 //! records written to the data directory (`voicemail/DOMAIN/USER/TIME.wav`) with a row in
 //! the store; a message its owner wants by e-mail goes to the mailer (`notices.rs`). The
 //! message counts of mailboxes with message-waiting subscriptions are read from the store
-//! when the service asks (after a deposit or a retrieval, and every few seconds).
+//! when the service asks (after a deposit or a retrieval, and every few seconds). For the
+//! voicemail menu by phone it reads a mailbox's messages (new first), checks a mailbox
+//! number and PIN (`vm-pin`, the mailbox named by a subscriber's name or alias), marks
+//! messages saved, deletes them (row and file, as the portal does), writes a personal
+//! greeting (`voicemail/DOMAIN/USER/greeting.wav`, where deposits read it) and keeps a new
+//! PIN.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -103,8 +108,30 @@ async fn keep_mailboxes(
                 }
             },
             Outgoing::ListMessages { call, mailbox } => {
-                let messages = new_messages(&mailbox, &store, &dir).await;
+                let messages = mailbox_messages(&mailbox, &store, &dir).await;
                 let _ = answers.send(MailboxAnswer::Messages { call, messages });
+            }
+            Outgoing::CheckPin {
+                call,
+                domain,
+                number,
+                pin,
+            } => {
+                let mailbox = check_pin(&store, &domain, &number, &pin).await;
+                let _ = answers.send(MailboxAnswer::Login { call, mailbox });
+            }
+            Outgoing::Delete { mailbox, id } => delete_message(&store, &dir, &mailbox, id).await,
+            Outgoing::Greeting { mailbox, wav } => save_greeting(&dir, &mailbox, &wav).await,
+            Outgoing::SetPin { mailbox, pin } => {
+                match store
+                    .set_preference(&mailbox.user, &mailbox.domain, store::VM_PIN, &pin)
+                    .await
+                {
+                    Ok(()) => tracing::info!(%mailbox, "voicemail PIN changed by phone"),
+                    Err(e) => {
+                        tracing::error!(%mailbox, error = %e, "voicemail PIN not changed")
+                    }
+                }
             }
             Outgoing::CountMessages { mailbox } => {
                 if let Some(counts) = message_counts(&mailbox, &store).await {
@@ -152,10 +179,14 @@ async fn message_counts(mailbox: &Mailbox, store: &store::Store) -> Option<Messa
     }
 }
 
-/// The new messages of `mailbox` with their audio; one whose file is missing or unreadable
-/// is skipped (logged).
-async fn new_messages(mailbox: &Mailbox, store: &store::Store, dir: &Path) -> Vec<StoredMessage> {
-    let rows = match store
+/// The messages of `mailbox` with their audio, new ones first (each part oldest first);
+/// one whose file is missing or unreadable is skipped (logged).
+async fn mailbox_messages(
+    mailbox: &Mailbox,
+    store: &store::Store,
+    dir: &Path,
+) -> Vec<StoredMessage> {
+    let mut rows = match store
         .voicemail_messages(&mailbox.user, &mailbox.domain)
         .await
     {
@@ -165,8 +196,10 @@ async fn new_messages(mailbox: &Mailbox, store: &store::Store, dir: &Path) -> Ve
             return Vec::new();
         }
     };
+    // A stable sort: the store's order (oldest first) stays within each part.
+    rows.sort_by_key(|r| r.status != store::STATUS_NEW);
     let mut messages = Vec::new();
-    for row in rows.into_iter().filter(|r| r.status == store::STATUS_NEW) {
+    for row in rows {
         let path = dir.join(&row.file);
         let audio = match tokio::fs::read(&path).await {
             Ok(bytes) => Prompt::from_wav(&row.file, &bytes),
@@ -176,11 +209,95 @@ async fn new_messages(mailbox: &Mailbox, store: &store::Store, dir: &Path) -> Ve
             }
         };
         match audio {
-            Ok(audio) => messages.push(StoredMessage { id: row.id, audio }),
+            Ok(audio) => messages.push(StoredMessage {
+                id: row.id,
+                caller: row.caller,
+                new: row.status == store::STATUS_NEW,
+                audio,
+            }),
             Err(e) => tracing::warn!(%mailbox, error = %e, "voicemail file unusable"),
         }
     }
     messages
+}
+
+/// The mailbox that mailbox number `number` of `domain` names (a subscriber or an alias)
+/// when `pin` is its `vm-pin`; `None` for a wrong PIN, no such mailbox, no PIN set, or a
+/// store that cannot say (logged). The menu logs the failure with the caller.
+async fn check_pin(store: &store::Store, domain: &str, number: &str, pin: &str) -> Option<Mailbox> {
+    let owner = match store.resolve(number, domain).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::error!(%domain, error = %e, "voicemail login: the mailbox was not looked up");
+            return None;
+        }
+    };
+    let preferences = match store.preferences(&owner.user, &owner.domain).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(mailbox = %owner, error = %e, "voicemail login: the PIN was not read");
+            return None;
+        }
+    };
+    let expected = preferences.get(store::VM_PIN)?;
+    same_secret(expected.as_bytes(), pin.as_bytes()).then(|| Mailbox {
+        user: owner.user,
+        domain: owner.domain,
+    })
+}
+
+/// `a == b`, in a time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Deletes message `id` of `mailbox` by phone: its row, then its file (as the portal does).
+async fn delete_message(store: &store::Store, dir: &Path, mailbox: &Mailbox, id: i64) {
+    match store
+        .remove_voicemail(&mailbox.user, &mailbox.domain, id)
+        .await
+    {
+        Ok(Some(file)) => {
+            let path = dir.join(&file);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "voicemail file not removed")
+                }
+            }
+            tracing::info!(%mailbox, id, "voicemail message deleted");
+        }
+        // Deleted meanwhile (the portal), or the subscriber is gone.
+        Ok(None) => {}
+        Err(e) => tracing::error!(%mailbox, id, error = %e, "voicemail message not deleted"),
+    }
+}
+
+/// Writes the personal greeting of `mailbox` where deposits read it
+/// (`DIR/DOMAIN/USER/greeting.wav`): a temporary file renamed over the old one, so a
+/// deposit never reads half a greeting.
+async fn save_greeting(dir: &Path, mailbox: &Mailbox, wav: &[u8]) {
+    let folder = mailbox_dir(dir, mailbox);
+    let path = folder.join("greeting.wav");
+    let temporary = folder.join(format!(".greeting-{:04x}.wav", fastrand::u16(..)));
+    let written = async {
+        tokio::fs::create_dir_all(&folder).await?;
+        tokio::fs::write(&temporary, wav).await?;
+        tokio::fs::rename(&temporary, &path).await
+    }
+    .await;
+    match written {
+        Ok(()) => tracing::info!(%mailbox, file = %path.display(), "voicemail greeting stored"),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&temporary).await;
+            tracing::error!(%mailbox, file = %path.display(), error = %e, "voicemail greeting not stored");
+        }
+    }
 }
 
 /// Writes the message's file and row; answers the row's id and its time (Unix ms).

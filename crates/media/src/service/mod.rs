@@ -21,7 +21,8 @@
 //! |---|---|
 //! | `sip:echo@DOMAIN` | the echo test: the caller's audio back after [`ServiceConfig::echo_delay`], digits as tones |
 //! | `sip:voicemail@DOMAIN;mailbox=USER` | a voicemail deposit for `USER@DOMAIN`: greeting, beep, recording ([`ServiceEvent::Message`]) |
-//! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner hears their new messages: "you have N new messages", each message, goodbye ([`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`]) |
+//! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner's voicemail menu, no PIN (the proxy authenticated the caller): "you have N new messages", each message and its keys (`menu.rs`; [`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`], [`ServiceEvent::Deleted`], [`ServiceEvent::Greeting`], [`ServiceEvent::SetPin`]) |
+//! | `sip:voicemail@DOMAIN;login` | the voicemail menu from any phone: mailbox number and PIN first ([`ServiceEvent::CheckPin`], [`ServiceUa::login`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
 //! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
 //!
@@ -35,11 +36,15 @@
 //! - `mwi.rs`: message-waiting indication: the subscriptions, their NOTIFYs.
 //! - `conference.rs`: the conference rooms: who is in which, the mix of each per tick.
 //! - `session.rs`: one call's media: the RTP stream, symmetric RTP (RFC 4961), and the
-//!   application (echo, voicemail, announcement) on the 20 ms tick.
+//!   application (echo, voicemail, announcement, menu, conference) on the 20 ms tick.
+//! - `menu.rs`: the voicemail menu by phone: login by mailbox number and PIN, the
+//!   messages and their keys, the greeting and the PIN.
+//! - `menu/tests.rs`: the menu on a simulated clock.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
 pub mod conference;
+mod menu;
 pub mod mwi;
 mod session;
 pub mod shell;
@@ -150,8 +155,10 @@ pub enum Service {
     Echo,
     /// A deposit into this mailbox.
     Voicemail(Mailbox),
-    /// The owner listens to the new messages of this mailbox.
+    /// The owner's voicemail menu for this mailbox (no PIN).
     Retrieve(Mailbox),
+    /// The voicemail menu from any phone of this domain: mailbox number and PIN first.
+    Login(String),
     /// A prompt as early media, then this final response.
     Announce {
         /// The prompt's name.
@@ -173,6 +180,9 @@ impl Service {
         match uri.user? {
             ECHO => Some(Service::Echo),
             VOICEMAIL => {
+                if uri.param("login").is_some() {
+                    return Some(Service::Login(domain));
+                }
                 let user = uri.param("mailbox")??;
                 let user = sip::uri::unescape_str(user)?.into_owned();
                 if user.is_empty() {
@@ -207,7 +217,7 @@ impl Service {
     pub fn name(&self) -> &'static str {
         match self {
             Service::Echo => ECHO,
-            Service::Voicemail(_) | Service::Retrieve(_) => VOICEMAIL,
+            Service::Voicemail(_) | Service::Retrieve(_) | Service::Login(_) => VOICEMAIL,
             Service::Announce { .. } => ANNOUNCE,
             Service::Conference(_) => CONFERENCE,
         }
@@ -234,7 +244,7 @@ pub enum ServiceEvent {
     },
     /// A voicemail message to store.
     Message(Deposit),
-    /// The new messages of a mailbox are wanted for call `call`: answer with
+    /// The messages of a mailbox are wanted for call `call`: answer with
     /// [`ServiceUa::messages`] (silence plays meanwhile).
     ListMessages {
         /// The call.
@@ -242,7 +252,42 @@ pub enum ServiceEvent {
         /// Whose.
         mailbox: Mailbox,
     },
-    /// The owner heard these messages to their end: they are no longer new.
+    /// Does `pin` open mailbox number `number` of `domain` (a subscriber or an alias,
+    /// whose `vm-pin` it is)? Answer with [`ServiceUa::login`]: the mailbox, or `None`
+    /// alike for a wrong PIN, an unknown mailbox and one without a PIN.
+    CheckPin {
+        /// The call.
+        call: CallNumber,
+        /// The domain called.
+        domain: String,
+        /// The mailbox number typed (digits).
+        number: String,
+        /// The PIN typed (digits).
+        pin: String,
+    },
+    /// The owner deleted this message by phone: remove its row and its file.
+    Deleted {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The id given with [`ServiceUa::messages`].
+        id: i64,
+    },
+    /// The owner recorded a new personal greeting by phone: keep it where
+    /// [`Environment::greeting`] finds it.
+    Greeting {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The greeting: a WAV file, 8 kHz mono 16-bit.
+        wav: Vec<u8>,
+    },
+    /// The owner chose a new PIN by phone (its `vm-pin`).
+    SetPin {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The new PIN (4 to 10 digits).
+        pin: String,
+    },
+    /// The owner heard these messages to their end, or saved them: they are no longer new.
     Heard {
         /// Whose.
         mailbox: Mailbox,
@@ -283,8 +328,13 @@ pub struct Deposit {
 /// A stored message handed to [`ServiceUa::messages`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
-    /// The store's id, reported back in [`ServiceEvent::Heard`].
+    /// The store's id, reported back in [`ServiceEvent::Heard`] and
+    /// [`ServiceEvent::Deleted`].
     pub id: i64,
+    /// Who left it (the From URI; announced when its user part is a number).
+    pub caller: String,
+    /// Not yet heard (counted in "you have N new messages").
+    pub new: bool,
     /// The recording.
     pub audio: Prompt,
 }
@@ -471,7 +521,7 @@ impl ServiceUa {
             if let Some(recording) = call.session.take_recording() {
                 deposit(&mut self.events, call, recording);
             }
-            heard(&mut self.events, call);
+            menu_events(&mut self.events, number, &mut call.session);
             if next == Next::Done || now >= call.hard_end {
                 done.push(number);
             }
@@ -542,38 +592,33 @@ impl ServiceUa {
         Some(event)
     }
 
-    /// The answer to [`ServiceEvent::ListMessages`]: the new messages of the mailbox,
-    /// oldest first. "You have N new messages" (or "no new messages"), each message after
-    /// a beep, then goodbye and the end of the call.
+    /// The answer to [`ServiceEvent::ListMessages`]: the messages of the mailbox, new ones
+    /// first, each part oldest first. The menu starts: "you have N new messages" (or "no
+    /// new messages"), then the first message.
     pub fn messages(&mut self, call: CallNumber, messages: Vec<StoredMessage>) {
-        let prompts = &self.config.prompts;
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let session::App::Retrieve(r) = &mut c.session.app else {
-            return;
-        };
-        let mut intro: Vec<crate::player::Segment> = Vec::new();
-        let n = messages.len();
-        if n == 0 {
-            intro.extend(
-                prompts
-                    .get(names::VM_NO_NEW_MESSAGES)
-                    .cloned()
-                    .map(Into::into),
-            );
-        } else {
-            intro.extend(prompts.get(names::VM_YOU_HAVE).cloned().map(Into::into));
-            intro.extend(prompts.digits(&n.to_string()).into_iter().map(Into::into));
-            let word = if n == 1 {
-                names::VM_NEW_MESSAGE
-            } else {
-                names::VM_NEW_MESSAGES
-            };
-            intro.extend(prompts.get(word).cloned().map(Into::into));
+        if let Some(menu) = self.calls.get_mut(&call).and_then(|c| c.session.menu()) {
+            menu.messages(messages);
         }
-        let goodbye = prompts.get(names::GOODBYE).cloned();
-        r.load(intro, messages, goodbye);
+        self.menu_events(call);
+    }
+
+    /// The answer to [`ServiceEvent::CheckPin`]: the mailbox the PIN opened, or `None`.
+    /// A third failure ends the call.
+    pub fn login(&mut self, call: CallNumber, mailbox: Option<Mailbox>) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            if let Some(menu) = c.session.menu() {
+                menu.logged_in(mailbox);
+                c.mailbox = menu.mailbox().cloned();
+            }
+        }
+        self.menu_events(call);
+    }
+
+    /// The menu's actions of call `number` as events.
+    fn menu_events(&mut self, number: CallNumber) {
+        if let Some(c) = self.calls.get_mut(&number) {
+            menu_events(&mut self.events, number, &mut c.session);
+        }
     }
 
     // ----- requests -----
@@ -732,8 +777,37 @@ impl ServiceUa {
                 let vm = self.voicemail(mailbox, env);
                 (App::Voicemail(Box::new(vm)), Some(mailbox.clone()), 200)
             }
-            Service::Retrieve(mailbox) => {
-                (App::Retrieve(Box::default()), Some(mailbox.clone()), 200)
+            Service::Retrieve(_) | Service::Login(_) => {
+                let prompts = self.config.prompts.clone();
+                let recorder = self.config.recorder.clone();
+                let made = match &service {
+                    Service::Retrieve(mailbox) => {
+                        menu::Menu::owner(prompts, codec, recorder, caller.clone(), mailbox.clone())
+                    }
+                    _ => {
+                        let domain = match &service {
+                            Service::Login(domain) => domain.clone(),
+                            _ => String::new(),
+                        };
+                        menu::Menu::login(prompts, codec, recorder, caller.clone(), domain)
+                    }
+                };
+                match made {
+                    Ok(m) => {
+                        let mailbox = m.mailbox().cloned();
+                        (App::Mailbox(Box::new(m)), mailbox, 200)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "voicemail menu not started");
+                        self.events.push_back(ServiceEvent::Ended {
+                            call: 0,
+                            rtp_port: port,
+                        });
+                        let r = self.response(&request, 500, None);
+                        self.respond(now, &key, r);
+                        return;
+                    }
+                }
             }
             Service::Announce { code, .. } => {
                 let mut player = Player::new(codec);
@@ -833,12 +907,6 @@ impl ServiceUa {
             caller: caller.clone(),
             rtp_port: port,
         });
-        if let Service::Retrieve(mailbox) = &service {
-            self.events.push_back(ServiceEvent::ListMessages {
-                call: number,
-                mailbox: mailbox.clone(),
-            });
-        }
         self.by_port.insert(port, number);
         self.calls.insert(
             number,
@@ -864,6 +932,7 @@ impl ServiceUa {
         if let Service::Conference(room) = service {
             self.join_room(room, number);
         }
+        self.menu_events(number);
         self.drain_layer();
     }
 
@@ -1013,7 +1082,7 @@ impl ServiceUa {
                 match crate::dtmf::parse_info(content_type, request.body()) {
                     Ok(digit) => {
                         if let Some(c) = self.calls.get_mut(&number) {
-                            c.session.digit(digit.digit);
+                            c.session.digit(now, digit.digit);
                         }
                         let r = self.response(&request, 200, None);
                         self.respond(now, &key, r);
@@ -1147,7 +1216,7 @@ impl ServiceUa {
         if let Some(recording) = c.session.take_recording() {
             deposit(&mut self.events, &c, recording);
         }
-        heard(&mut self.events, &mut c);
+        menu_events(&mut self.events, number, &mut c.session);
         if c.session.dropped > 0 {
             tracing::debug!(
                 call = number,
@@ -1260,14 +1329,32 @@ fn first_hop(dialog: &Dialog) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
 }
 
-/// Reports the messages the owner heard to their end since the last report.
-fn heard(events: &mut VecDeque<ServiceEvent>, call: &mut Call) {
-    let Some(mailbox) = call.mailbox.clone() else {
+/// The voicemail menu's actions of call `number` as events for the shell.
+fn menu_events(events: &mut VecDeque<ServiceEvent>, number: CallNumber, session: &mut Session) {
+    let Some(menu) = session.menu() else {
         return;
     };
-    let ids = call.session.take_heard();
-    if !ids.is_empty() {
-        events.push_back(ServiceEvent::Heard { mailbox, ids });
+    while let Some(action) = menu.poll_action() {
+        events.push_back(match action {
+            menu::MenuAction::ListMessages(mailbox) => ServiceEvent::ListMessages {
+                call: number,
+                mailbox,
+            },
+            menu::MenuAction::CheckPin {
+                domain,
+                number: mailbox,
+                pin,
+            } => ServiceEvent::CheckPin {
+                call: number,
+                domain,
+                number: mailbox,
+                pin,
+            },
+            menu::MenuAction::Heard(mailbox, ids) => ServiceEvent::Heard { mailbox, ids },
+            menu::MenuAction::Delete(mailbox, id) => ServiceEvent::Deleted { mailbox, id },
+            menu::MenuAction::Greeting(mailbox, wav) => ServiceEvent::Greeting { mailbox, wav },
+            menu::MenuAction::SetPin(mailbox, pin) => ServiceEvent::SetPin { mailbox, pin },
+        });
     }
 }
 

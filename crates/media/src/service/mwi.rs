@@ -431,7 +431,7 @@ impl ServiceUa {
     pub(super) fn recount_after(&mut self, event: &ServiceEvent) {
         let mailbox = match event {
             ServiceEvent::Message(d) => &d.mailbox,
-            ServiceEvent::Heard { mailbox, .. } => mailbox,
+            ServiceEvent::Heard { mailbox, .. } | ServiceEvent::Deleted { mailbox, .. } => mailbox,
             _ => return,
         };
         if self.subscriptions.watches(mailbox) {

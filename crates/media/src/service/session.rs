@@ -7,8 +7,8 @@
 //!   until `#`, silence, the maximum length or the hang-up; then "goodbye" and a BYE.
 //! - [`App::Announce`]: a prompt as early media (RFC 3960 style: 183 with SDP), then the
 //!   final response.
-//! - [`App::Retrieve`]: the owner's new messages — silence until the list arrives, then
-//!   "you have N new messages", each message after a beep, goodbye, and the end.
+//! - [`App::Mailbox`]: the voicemail menu ([`super::menu`]) — the mailbox number and PIN
+//!   from another phone, then the messages with their keys, the greeting and the PIN.
 //! - [`App::Conference`]: a participant of a room ([`super::conference`]): what the
 //!   caller says goes to the room's mix, the others' voices come back with the room's cues.
 //!
@@ -24,11 +24,11 @@ use rtp::stream::Channel;
 use rtp::{MediaStream, StreamConfig};
 
 use super::conference::ConferenceLeg;
+use super::menu::Menu;
 use crate::echo::Echo;
 use crate::listener::Listener;
-use crate::player::{Player, Segment, Sequence};
+use crate::player::Player;
 use crate::recorder::{Recorder, RecorderConfig, Recording};
-use crate::tone::ToneSpec;
 use crate::PcmFrame;
 
 /// What a session wants after a tick.
@@ -50,78 +50,10 @@ pub(crate) enum App {
     Voicemail(Box<Voicemail>),
     /// An announcement, then the call ends.
     Announce(Player),
-    /// The owner listens to the new messages.
-    Retrieve(Box<Retrieve>),
+    /// The voicemail menu: the owner's messages, greeting and PIN ([`Menu`]).
+    Mailbox(Box<Menu>),
     /// A participant of a conference room.
     Conference(Box<ConferenceLeg>),
-}
-
-/// The owner listening to their new messages.
-#[derive(Debug, Default)]
-pub(crate) struct Retrieve {
-    /// What to play, once the messages are known.
-    sequence: Option<Sequence>,
-    /// Each message's id and the sample at which it has been heard to its end.
-    ends: Vec<(i64, u64)>,
-    /// How many of `ends` were reported heard.
-    reported: usize,
-}
-
-impl Retrieve {
-    /// The messages are known: queue the intro, each message after a beep, the goodbye.
-    pub(crate) fn load(
-        &mut self,
-        intro: Vec<Segment>,
-        messages: Vec<super::StoredMessage>,
-        goodbye: Option<crate::Prompt>,
-    ) {
-        let mut sequence = Sequence::new();
-        let mut at: u64 = 0;
-        let samples = |d: Duration| d.as_micros() as u64 * 8 / 1000;
-        for segment in intro {
-            at += samples(segment_duration(&segment));
-            sequence.push(segment);
-        }
-        for m in messages {
-            for segment in [
-                Segment::Silence(Duration::from_millis(500)),
-                Segment::Tone(ToneSpec::BEEP),
-                Segment::Prompt(m.audio),
-            ] {
-                at += samples(segment_duration(&segment));
-                sequence.push(segment);
-            }
-            self.ends.push((m.id, at));
-        }
-        sequence.push(Segment::Silence(Duration::from_millis(500)));
-        if let Some(goodbye) = goodbye {
-            sequence.push(goodbye);
-        }
-        self.sequence = Some(sequence);
-    }
-
-    /// Ids heard to their end and not yet reported.
-    fn take_heard(&mut self) -> Vec<i64> {
-        let played = self
-            .sequence
-            .as_ref()
-            .map_or(0, |s| s.frames_played() * FRAME_SAMPLES as u64);
-        let heard = self.ends[self.reported..]
-            .iter()
-            .take_while(|(_, end)| *end <= played)
-            .map(|(id, _)| *id)
-            .collect::<Vec<_>>();
-        self.reported += heard.len();
-        heard
-    }
-}
-
-fn segment_duration(segment: &Segment) -> Duration {
-    match segment {
-        Segment::Prompt(p) => p.duration(),
-        Segment::Tone(t) => t.duration(),
-        Segment::Silence(d) => *d,
-    }
 }
 
 /// A voicemail deposit in progress.
@@ -245,7 +177,7 @@ impl Session {
     }
 
     /// A digit from a SIP INFO (RFC 4733 digits come through the stream).
-    pub(crate) fn digit(&mut self, digit: char) {
+    pub(crate) fn digit(&mut self, now: Instant, digit: char) {
         match &mut self.app {
             App::Echo(echo) => {
                 echo.digit(digit);
@@ -255,7 +187,16 @@ impl Session {
                     recorder.digit(digit);
                 }
             }
-            App::Announce(_) | App::Retrieve(_) | App::Conference(_) => {}
+            App::Mailbox(menu) => menu.digit(now, digit),
+            App::Announce(_) | App::Conference(_) => {}
+        }
+    }
+
+    /// The voicemail menu of a mailbox call (`None` for other services).
+    pub(crate) fn menu(&mut self) -> Option<&mut Menu> {
+        match &mut self.app {
+            App::Mailbox(menu) => Some(menu),
+            _ => None,
         }
     }
 
@@ -270,16 +211,10 @@ impl Session {
     /// The caller hung up (or the call ends for another reason): a recording keeps what
     /// it has.
     pub(crate) fn hang_up(&mut self) {
-        if let App::Voicemail(vm) = &mut self.app {
-            vm.stop();
-        }
-    }
-
-    /// Messages heard to their end since the last call (retrieval).
-    pub(crate) fn take_heard(&mut self) -> Vec<i64> {
         match &mut self.app {
-            App::Retrieve(r) => r.take_heard(),
-            _ => Vec::new(),
+            App::Voicemail(vm) => vm.stop(),
+            App::Mailbox(menu) => menu.hang_up(),
+            _ => {}
         }
     }
 
@@ -304,10 +239,10 @@ impl Session {
             }
         }
         for d in digits {
-            self.digit(d);
+            self.digit(now, d);
         }
         let mut said: PcmFrame = [0i16; FRAME_SAMPLES];
-        let next = self.app_tick(&heard, &mut said);
+        let next = self.app_tick(now, &heard, &mut said);
         if !self.stream.sending_digits() {
             let mut payload = Vec::with_capacity(self.codec.bytes_per_frame());
             if self.encoder.encode(&said, &mut payload).is_ok() {
@@ -328,7 +263,7 @@ impl Session {
         next
     }
 
-    fn app_tick(&mut self, heard: &PcmFrame, said: &mut PcmFrame) -> Next {
+    fn app_tick(&mut self, now: Instant, heard: &PcmFrame, said: &mut PcmFrame) -> Next {
         match &mut self.app {
             App::Echo(echo) => {
                 echo.process(heard, said);
@@ -345,17 +280,13 @@ impl Session {
                     Next::Done
                 }
             }
-            App::Retrieve(r) => match r.sequence.as_mut() {
-                // Waiting for the list: silence.
-                None => Next::Continue,
-                Some(s) => {
-                    if s.next_pcm(said) {
-                        Next::Continue
-                    } else {
-                        Next::Done
-                    }
+            App::Mailbox(menu) => {
+                if menu.tick(now, heard, said) {
+                    Next::Continue
+                } else {
+                    Next::Done
                 }
-            },
+            }
             App::Voicemail(vm) => {
                 if let Some(recorder) = vm.recorder.as_mut() {
                     if recorder.push_pcm(heard).is_some() {

@@ -2,9 +2,10 @@
 //! RTP (from a port range, even ports), a 20 ms tick for every call's media, and the core's
 //! SIP timers. The core runs on one task that owns it; each RTP socket has a reader task that
 //! hands datagrams to it through a channel. What needs the store leaves on a channel to
-//! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's new messages wanted,
-//! messages heard, a subscribed mailbox's message counts wanted); the messages and counts
-//! come back on another ([`MailboxAnswer`]). `itsp serve` is that owner. The core asks
+//! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's messages wanted, a PIN
+//! to check, messages heard, saved or deleted, a greeting or a PIN to keep, a subscribed
+//! mailbox's message counts wanted); the messages, the PIN's verdict and the counts come
+//! back on another ([`MailboxAnswer`]). `itsp serve` is that owner. The core asks
 //! for the counts of subscribed mailboxes after each change it made and every
 //! [`ServiceConfig::mwi_recount`]; the owner reads them from the store each time.
 
@@ -48,14 +49,49 @@ pub struct ShellConfig {
 pub enum Outgoing {
     /// Keep this message.
     Deposit(Deposit),
-    /// Answer with the new messages of `mailbox` for `call` ([`MailboxAnswer`]).
+    /// Answer with the messages of `mailbox` for `call`, new ones first
+    /// ([`MailboxAnswer::Messages`]).
     ListMessages {
         /// The call.
         call: CallNumber,
         /// Whose.
         mailbox: Mailbox,
     },
-    /// These messages were heard: mark them saved.
+    /// Answer whether `pin` is the `vm-pin` of the subscriber that mailbox number
+    /// `number` of `domain` names ([`MailboxAnswer::Login`]).
+    CheckPin {
+        /// The call.
+        call: CallNumber,
+        /// The domain called.
+        domain: String,
+        /// The mailbox number typed.
+        number: String,
+        /// The PIN typed.
+        pin: String,
+    },
+    /// Delete this message: its row and its file.
+    Delete {
+        /// Whose.
+        mailbox: Mailbox,
+        /// Its id.
+        id: i64,
+    },
+    /// Keep this WAV as the mailbox's personal greeting (`DIR/DOMAIN/USER/greeting.wav`,
+    /// [`mailbox_dir`]).
+    Greeting {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The WAV file.
+        wav: Vec<u8>,
+    },
+    /// Keep this PIN as the mailbox owner's `vm-pin`.
+    SetPin {
+        /// Whose.
+        mailbox: Mailbox,
+        /// The new PIN.
+        pin: String,
+    },
+    /// These messages were heard or saved: mark them saved.
     Heard {
         /// Whose.
         mailbox: Mailbox,
@@ -63,7 +99,8 @@ pub enum Outgoing {
         ids: Vec<i64>,
     },
     /// Answer with the message counts of `mailbox` ([`MailboxAnswer::Counts`]); it comes
-    /// after the [`Outgoing::Deposit`] or [`Outgoing::Heard`] that changed them.
+    /// after the [`Outgoing::Deposit`], [`Outgoing::Heard`] or [`Outgoing::Delete`] that
+    /// changed them.
     CountMessages {
         /// Whose.
         mailbox: Mailbox,
@@ -74,12 +111,20 @@ pub enum Outgoing {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MailboxAnswer {
-    /// The new messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
+    /// The messages of a mailbox, for a call that asked ([`Outgoing::ListMessages`]).
     Messages {
         /// The call.
         call: CallNumber,
-        /// The messages, oldest first.
+        /// The messages: new ones first, each part oldest first.
         messages: Vec<StoredMessage>,
+    },
+    /// The verdict on a PIN ([`Outgoing::CheckPin`]).
+    Login {
+        /// The call.
+        call: CallNumber,
+        /// The mailbox the PIN opens; `None` for a wrong PIN, an unknown mailbox or one
+        /// without a PIN alike.
+        mailbox: Option<Mailbox>,
     },
     /// The message counts of a mailbox ([`Outgoing::CountMessages`]).
     Counts {
@@ -189,6 +234,7 @@ async fn run(
             }
             Some(answer) = answers.recv() => match answer {
                 MailboxAnswer::Messages { call, messages } => core.messages(call, messages),
+                MailboxAnswer::Login { call, mailbox } => core.login(call, mailbox),
                 MailboxAnswer::Counts { mailbox, counts } => {
                     core.message_counts(std::time::Instant::now(), &mailbox, counts);
                 }
@@ -224,8 +270,34 @@ async fn run(
                     }
                     false
                 }
+                ServiceEvent::CheckPin {
+                    call,
+                    domain,
+                    number,
+                    pin,
+                } => {
+                    let ask = Outgoing::CheckPin {
+                        call,
+                        domain,
+                        number,
+                        pin,
+                    };
+                    if outgoing.send(ask).is_err() {
+                        core.login(call, None);
+                    }
+                    false
+                }
                 ServiceEvent::Heard { mailbox, ids } => {
                     outgoing.send(Outgoing::Heard { mailbox, ids }).is_err()
+                }
+                ServiceEvent::Deleted { mailbox, id } => {
+                    outgoing.send(Outgoing::Delete { mailbox, id }).is_err()
+                }
+                ServiceEvent::Greeting { mailbox, wav } => {
+                    outgoing.send(Outgoing::Greeting { mailbox, wav }).is_err()
+                }
+                ServiceEvent::SetPin { mailbox, pin } => {
+                    outgoing.send(Outgoing::SetPin { mailbox, pin }).is_err()
                 }
                 ServiceEvent::CountMessages { mailbox } => {
                     if outgoing.send(Outgoing::CountMessages { mailbox }).is_err() {

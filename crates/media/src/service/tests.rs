@@ -532,7 +532,7 @@ fn without_an_ack_the_service_hangs_up() {
 }
 
 #[test]
-fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
+fn the_owner_hears_the_new_messages_and_they_are_reported_heard_then_pound_ends() {
     let mut h = Harness::new();
     h.sip(&invite(
         "sip:voicemail@example.com;mailbox=bob;retrieve",
@@ -558,10 +558,29 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
         1,
         vec![StoredMessage {
             id: 7,
+            caller: "sip:alice@example.com".into(),
+            new: true,
             audio: Prompt::from_samples("m7", tone),
         }],
     );
+    // Heard to its end, then the menu; # ends the call.
     let mut steps = 0;
+    while !h
+        .events
+        .iter()
+        .any(|e| matches!(e, ServiceEvent::Heard { .. }))
+        && steps < 1000
+    {
+        h.step(false);
+        steps += 1;
+    }
+    h.sip(&in_dialog(
+        "INFO",
+        &ok,
+        2,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=#\r\nDuration=160\r\n",
+    ));
     while h.ua.live_calls() > 0 && steps < 1000 {
         h.step(false);
         steps += 1;
@@ -585,6 +604,8 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
         1,
         vec![StoredMessage {
             id: 8,
+            caller: "sip:alice@example.com".into(),
+            new: true,
             audio: Prompt::from_samples("m8", vec![1000i16; 80_000]),
         }],
     );
@@ -596,6 +617,69 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard() {
         .events
         .iter()
         .any(|e| matches!(e, ServiceEvent::Heard { .. })));
+}
+
+#[test]
+fn from_another_phone_a_wrong_pin_three_times_gets_goodbye_and_bye() {
+    assert_eq!(
+        Service::of_uri("sip:voicemail@Example.com;login"),
+        Some(Service::Login("example.com".into()))
+    );
+    let mut h = Harness::new();
+    h.sip(&invite("sip:voicemail@example.com;login", &g711_offer()));
+    let ok = h.response(200);
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, ServiceEvent::ListMessages { .. })));
+    let mut cseq = 2;
+    for attempt in 1..=3 {
+        for _ in 0..25 {
+            h.step(false);
+        }
+        // The mailbox number and the PIN by SIP INFO, each ended by #.
+        for digit in "2002#0000#".chars() {
+            h.sip(&in_dialog(
+                "INFO",
+                &ok,
+                cseq,
+                "Content-Type: application/dtmf-relay\r\n",
+                &format!("Signal={digit}\r\nDuration=160\r\n"),
+            ));
+            cseq += 1;
+            for _ in 0..5 {
+                h.step(false);
+            }
+        }
+        let asked: Vec<_> = h
+            .events
+            .iter()
+            .filter(|e| matches!(e, ServiceEvent::CheckPin { .. }))
+            .collect();
+        assert_eq!(asked.len(), attempt, "{:?}", h.events);
+        assert_eq!(
+            asked[attempt - 1],
+            &ServiceEvent::CheckPin {
+                call: 1,
+                domain: "example.com".into(),
+                number: "2002".into(),
+                pin: "0000".into(),
+            }
+        );
+        h.ua.login(1, None);
+        h.drain();
+    }
+    let mut steps = 0;
+    while h.ua.live_calls() > 0 && steps < 500 {
+        h.step(false);
+        steps += 1;
+    }
+    assert!(h.sent.iter().any(|(_, m)| m.method() == Some(&Method::Bye)));
+    assert!(!h.events.iter().any(|e| matches!(
+        e,
+        ServiceEvent::ListMessages { .. } | ServiceEvent::Heard { .. }
+    )));
 }
 
 /// One participant of a conference test: its SIP identifiers, its media and what it heard.

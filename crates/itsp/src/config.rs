@@ -264,6 +264,8 @@ pub(crate) struct MediaSection {
     pub(crate) echo: Vec<String>,
     /// User parts that reach the caller's own mailbox.
     pub(crate) voicemail: Vec<String>,
+    /// User parts that reach any mailbox by number and PIN.
+    pub(crate) voicemail_login: Vec<String>,
     /// `PREFIXuser` leaves a message for `user`; empty: off.
     pub(crate) deposit_prefix: String,
     /// User parts that reach the conference room `default`.
@@ -297,6 +299,7 @@ impl Default for MediaSection {
             prompts: None,
             echo: d.echo,
             voicemail: d.voicemail,
+            voicemail_login: d.voicemail_login,
             deposit_prefix: d.deposit_prefix,
             conference: d.conference,
             conference_prefix: d.conference_prefix,
@@ -329,6 +332,7 @@ impl MediaSection {
         for (key, names) in [
             ("media.echo", &self.echo),
             ("media.voicemail", &self.voicemail),
+            ("media.voicemail_login", &self.voicemail_login),
             ("media.conference", &self.conference),
         ] {
             if let Some(bad) = names
@@ -350,6 +354,7 @@ impl MediaSection {
             media: None,
             echo: self.echo.clone(),
             voicemail: self.voicemail.clone(),
+            voicemail_login: self.voicemail_login.clone(),
             deposit_prefix: self.deposit_prefix.clone(),
             conference: self.conference.clone(),
             conference_prefix: self.conference_prefix.clone(),

@@ -9,7 +9,8 @@
 //! |---|---|
 //! | `echo`, `*98` ([`ServicesConfig::echo`]) | `sip:echo@DOMAIN` |
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
-//! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the new messages played |
+//! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the voicemail menu, no PIN |
+//! | `voicemail-login` ([`ServicesConfig::voicemail_login`]; any of our callers) | `sip:voicemail@DOMAIN;login`: the voicemail menu after a mailbox number and its PIN |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `conference` ([`ServicesConfig::conference`]), `conf-ROOM` ([`ServicesConfig::conference_prefix`]) | `sip:conference@DOMAIN;room=ROOM` (`default` for `conference`): a conference room of the domain |
@@ -128,6 +129,10 @@ pub(crate) fn route(
     }
     match named {
         Named::Echo => Ok(Some(vec![target(media, format!("sip:echo@{domain}"))])),
+        Named::Login => Ok(Some(vec![target(
+            media,
+            format!("sip:voicemail@{domain};login"),
+        )])),
         Named::Conference(room) => Ok(Some(vec![target(
             media,
             format!("sip:conference@{domain};room={}", escape(&room)),
@@ -198,6 +203,8 @@ mod tests {
         assert_eq!(c.named("*98"), Some(Named::Echo));
         assert_eq!(c.named("*97"), Some(Named::OwnMailbox));
         assert_eq!(c.named("voicemail"), Some(Named::OwnMailbox));
+        assert_eq!(c.named("voicemail-login"), Some(Named::Login));
+        assert_eq!(c.named("Voicemail-Login"), Some(Named::Login));
         assert_eq!(c.named("*97bob"), Some(Named::Deposit("bob".into())));
         assert_eq!(c.named("*971234"), Some(Named::Deposit("1234".into())));
         assert_eq!(c.named("bob"), None);

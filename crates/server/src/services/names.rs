@@ -15,6 +15,9 @@ pub struct ServicesConfig {
     pub echo: Vec<String>,
     /// User parts that reach the caller's own mailbox (default `voicemail`, `*97`).
     pub voicemail: Vec<String>,
+    /// User parts that reach the voicemail menu by mailbox number and PIN, from any phone
+    /// of our callers (default `voicemail-login`).
+    pub voicemail_login: Vec<String>,
     /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
     pub deposit_prefix: String,
     /// User parts that reach the conference room `default` of the domain (default
@@ -40,6 +43,7 @@ impl Default for ServicesConfig {
             media: None,
             echo: vec!["echo".into(), "*98".into()],
             voicemail: vec!["voicemail".into(), "*97".into()],
+            voicemail_login: vec!["voicemail-login".into()],
             deposit_prefix: "*97".into(),
             conference: vec!["conference".into()],
             conference_prefix: "conf-".into(),
@@ -56,6 +60,8 @@ pub(crate) enum Named {
     Echo,
     /// The caller's own mailbox.
     OwnMailbox,
+    /// Any mailbox, by number and PIN.
+    Login,
     /// A deposit into the mailbox of this user (not yet resolved).
     Deposit(String),
     /// This conference room of the domain.
@@ -74,6 +80,13 @@ impl ServicesConfig {
         }
         if self.voicemail.iter().any(|n| n.eq_ignore_ascii_case(user)) {
             return Some(Named::OwnMailbox);
+        }
+        if self
+            .voicemail_login
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(user))
+        {
+            return Some(Named::Login);
         }
         if self.conference.iter().any(|n| n.eq_ignore_ascii_case(user)) {
             return Some(Named::Conference(DEFAULT_ROOM.to_owned()));

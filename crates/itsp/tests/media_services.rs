@@ -2,8 +2,9 @@
 //! test returns the caller's tone (`echo@` and `*98`), a call to a subscriber with
 //! voicemail on who is offline or busy is recorded into the mailbox (the WAV holds the
 //! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
-//! and hears it, and it is saved), and an unknown number is announced as early media
-//! before the 404.
+//! and hears it, and it is saved; from another subscriber's phone, `voicemail-login` with
+//! his mailbox number and PIN, he hears it and deletes it with key 3), and an unknown
+//! number is announced as early media before the 404.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -131,8 +132,8 @@ fn an_offline_subscriber_with_voicemail_gets_a_message() {
         "{text}"
     );
 
-    // Bob dials *97: "you have 1 new message", the beep, the message, goodbye; the service
-    // hangs up, and the message is saved.
+    // Bob dials *97, no PIN: "you have 1 new message", "message one", the beep, the
+    // message (heard to its end: saved), the menu; # says goodbye and the service hangs up.
     let dir = tempfile::tempdir().unwrap();
     let heard = dir.path().join("bob-heard.wav");
     let mut bob = Softphone::start(
@@ -142,9 +143,10 @@ fn an_offline_subscriber_with_voicemail_gets_a_message() {
         &["--record", heard.to_str().unwrap(), "call", "*97"],
     );
     bob.wait_event("answered", WAIT);
+    server.wait_log("voicemail messages heard", WAIT);
+    bob.type_line("dtmf #");
     assert!(bob.wait_exit(WAIT).success(), "bob heard his messages");
     assert_eq!(bob.all("ended")[0]["cause"], "remote-hangup");
-    server.wait_log("voicemail messages heard", WAIT);
     let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
     assert_eq!(list[0]["status"], "saved", "{list}");
     let wav = rtp::audio::wav::parse(&std::fs::read(&heard).unwrap()).unwrap();
@@ -153,6 +155,78 @@ fn an_offline_subscriber_with_voicemail_gets_a_message() {
     // About 2.5 s of 700 Hz at 10000 in a recording of several seconds.
     assert!(level > 1500.0, "700 Hz at {level:.0} in {seconds:.1} s");
     let _ = &mut server;
+}
+
+#[test]
+fn bob_opens_his_mailbox_from_alices_phone_with_number_and_pin_hears_and_deletes_the_message() {
+    let (data, server) = server();
+    admin(
+        &data,
+        &[
+            "user",
+            "set",
+            "bob@example.com",
+            "voicemail=on",
+            "vm-pin=1234",
+        ],
+    );
+    admin(
+        &data,
+        &["alias", "add", "2002@example.com", "bob@example.com"],
+    );
+    let list = leave_a_message(&data, &server, 10);
+    let file = data
+        .path()
+        .join("voicemail")
+        .join(list[0]["file"].as_str().unwrap());
+    assert!(file.is_file());
+
+    // Alice's phone: voicemail-login, bob's number (his alias) and a wrong PIN, then the
+    // right one; DTMF as RFC 4733 events typed at the phone's prompt.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("bob-heard.wav");
+    let mut phone = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &[
+            "--record",
+            heard.to_str().unwrap(),
+            "call",
+            "voicemail-login",
+        ],
+    );
+    phone.wait_event("answered", WAIT);
+    phone.type_line("dtmf 2002#");
+    std::thread::sleep(Duration::from_secs(2));
+    phone.type_line("dtmf 9999#");
+    let failed = server.wait_log("voicemail login failed", WAIT);
+    assert_eq!(
+        failed["fields"]["caller"], "sip:alice@example.com",
+        "{failed}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    phone.type_line("dtmf 2002#");
+    std::thread::sleep(Duration::from_secs(2));
+    phone.type_line("dtmf 1234#");
+    server.wait_log("voicemail login", WAIT);
+    // "You have one new message", "message one", the beep, the message to its end: no
+    // longer new; then 3 deletes it, # says goodbye and the service hangs up.
+    server.wait_log("voicemail messages heard", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    phone.type_line("dtmf 3");
+    server.wait_log("voicemail message deleted", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    phone.type_line("dtmf #");
+    assert!(phone.wait_exit(WAIT).success(), "alice's call ended");
+    assert_eq!(phone.all("ended")[0]["cause"], "remote-hangup");
+    let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    assert!(!file.exists(), "the message's file is deleted");
+    let wav = rtp::audio::wav::parse(&std::fs::read(&heard).unwrap()).unwrap();
+    let level = rtp::audio::goertzel::tone_amplitude(&wav.samples, 700.0, 8000);
+    let seconds = wav.samples.len() as f64 / 8000.0;
+    assert!(level > 1000.0, "700 Hz at {level:.0} in {seconds:.1} s");
 }
 
 #[test]

@@ -229,14 +229,16 @@ fn the_lamp_follows_deposit_retrieval_and_deletion() {
     assert!(body(&after_deposit).contains("Messages-Waiting: yes\r\n"));
 
     // Alice hears it by phone: it is old now, nothing waits.
+    // Heard to its end, it is saved; then # at the menu ends the call.
     let mut by_phone = Softphone::start(server.udp, "alice", "a-secret", &["call", "*97"]);
     by_phone.wait_event("answered", WAIT);
+    let after_retrieval = notified(&alice, "0/1", &mut early);
+    assert!(body(&after_retrieval).contains("Messages-Waiting: no\r\n"));
+    by_phone.type_line("dtmf #");
     assert!(
         by_phone.wait_exit(WAIT).success(),
         "alice heard her message"
     );
-    let after_retrieval = notified(&alice, "0/1", &mut early);
-    assert!(body(&after_retrieval).contains("Messages-Waiting: no\r\n"));
 
     // Deleted behind the service's back (as the portal does): the recount finds it.
     let list = admin_json(&data, &["voicemail", "list", "alice@example.com"]);

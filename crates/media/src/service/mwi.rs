@@ -434,7 +434,12 @@ impl ServiceUa {
             ServiceEvent::Heard { mailbox, .. } | ServiceEvent::Deleted { mailbox, .. } => mailbox,
             _ => return,
         };
-        if self.subscriptions.watches(mailbox) {
+        // One count still queued (after this change) answers for this change too.
+        let queued = self
+            .events
+            .iter()
+            .any(|e| matches!(e, ServiceEvent::CountMessages { mailbox: m } if m == mailbox));
+        if !queued && self.subscriptions.watches(mailbox) {
             self.events.push_back(ServiceEvent::CountMessages {
                 mailbox: mailbox.clone(),
             });

@@ -419,7 +419,8 @@ fn subscribed_mailboxes_are_counted_again_periodically_and_after_changes() {
     assert_eq!(h.counted(), 1, "every 5 s");
     h.advance(Duration::from_secs(5));
     assert_eq!(h.counted(), 1);
-    // A change the core made (a deposit or a retrieval) is followed by a count, after it.
+    // A change the core made (a deposit, a retrieval, a deletion) is followed by a count,
+    // after it; changes in a row share one.
     for event in [
         ServiceEvent::Heard {
             mailbox: alice(),
@@ -432,6 +433,11 @@ fn subscribed_mailboxes_are_counted_again_periodically_and_after_changes() {
             },
             ids: vec![2],
         },
+        // A message deleted by phone (key 3 of the menu).
+        ServiceEvent::Deleted {
+            mailbox: alice(),
+            id: 3,
+        },
     ] {
         h.ua.events.push_back(event);
     }
@@ -441,6 +447,7 @@ fn subscribed_mailboxes_are_counted_again_periodically_and_after_changes() {
         .iter()
         .map(|e| match e {
             ServiceEvent::Heard { mailbox, .. } => format!("heard {mailbox}"),
+            ServiceEvent::Deleted { mailbox, .. } => format!("deleted {mailbox}"),
             ServiceEvent::CountMessages { mailbox } => format!("count {mailbox}"),
             other => format!("{other:?}"),
         })
@@ -450,6 +457,7 @@ fn subscribed_mailboxes_are_counted_again_periodically_and_after_changes() {
         [
             "heard alice@example.com",
             "heard bob@example.com",
+            "deleted alice@example.com",
             "count alice@example.com"
         ],
         "bob has no subscriber: not counted"

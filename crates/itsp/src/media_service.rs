@@ -241,7 +241,7 @@ async fn check_pin(store: &store::Store, domain: &str, number: &str, pin: &str) 
         }
     };
     let expected = preferences.get(store::VM_PIN)?;
-    same_secret(expected.as_bytes(), pin.as_bytes()).then(|| Mailbox {
+    same_secret(expected.as_bytes(), pin.as_bytes()).then_some(Mailbox {
         user: owner.user,
         domain: owner.domain,
     })

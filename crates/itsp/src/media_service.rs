@@ -127,7 +127,7 @@ async fn keep_mailboxes(
                     .set_preference(&mailbox.user, &mailbox.domain, store::VM_PIN, &pin)
                     .await
                 {
-                    Ok(()) => tracing::info!(%mailbox, "voicemail PIN changed by phone"),
+                    Ok(()) => tracing::info!(%mailbox, "voicemail PIN stored"),
                     Err(e) => {
                         tracing::error!(%mailbox, error = %e, "voicemail PIN not changed")
                     }

@@ -3,8 +3,9 @@
 //! voicemail on who is offline or busy is recorded into the mailbox (the WAV holds the
 //! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
 //! and hears it, and it is saved; from another subscriber's phone, `voicemail-login` with
-//! his mailbox number and PIN, he hears it and deletes it with key 3), and an unknown
-//! number is announced as early media before the 404.
+//! his mailbox number and PIN, he hears it and deletes it with key 3; by the menu's
+//! options he records his greeting, which callers then hear, and changes his PIN), and an
+//! unknown number is announced as early media before the 404.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -227,6 +228,72 @@ fn bob_opens_his_mailbox_from_alices_phone_with_number_and_pin_hears_and_deletes
     let level = rtp::audio::goertzel::tone_amplitude(&wav.samples, 700.0, 8000);
     let seconds = wav.samples.len() as f64 / 8000.0;
     assert!(level > 1000.0, "700 Hz at {level:.0} in {seconds:.1} s");
+}
+
+#[test]
+fn options_by_phone_record_the_greeting_callers_then_hear_and_change_the_pin() {
+    let (data, server) = server();
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    // Bob dials *97 and speaks 700 Hz all along: "no new messages", the menu; 0 options,
+    // 1 "record your greeting after the tone", the beep, about 3 s of his tone, #.
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--tone", "700", "call", "*97"],
+    );
+    bob.wait_event("answered", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    bob.type_line("dtmf 0");
+    std::thread::sleep(Duration::from_secs(1));
+    bob.type_line("dtmf 1");
+    std::thread::sleep(Duration::from_secs(7));
+    bob.type_line("dtmf #");
+    server.wait_log("voicemail greeting stored", WAIT);
+    // 2: a new PIN, twice.
+    std::thread::sleep(Duration::from_secs(1));
+    bob.type_line("dtmf 2");
+    std::thread::sleep(Duration::from_secs(1));
+    bob.type_line("dtmf 4321#");
+    std::thread::sleep(Duration::from_secs(2));
+    bob.type_line("dtmf 4321#");
+    server.wait_log("voicemail PIN stored", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    bob.type_line("dtmf #");
+    assert!(bob.wait_exit(WAIT).success(), "bob's call ended");
+    assert_eq!(bob.all("ended")[0]["cause"], "remote-hangup");
+
+    let user = admin_json(&data, &["user", "show", "bob@example.com"]);
+    assert_eq!(user["preferences"]["vm-pin"], "4321", "{user}");
+    let greeting = data
+        .path()
+        .join("voicemail")
+        .join("example.com")
+        .join("bob")
+        .join("greeting.wav");
+    let share = tone_share(&greeting, 700.0);
+    assert!(share > 0.7, "700 Hz is {share:.2} of the greeting");
+
+    // Alice calls bob (offline): his own greeting plays, not the default one.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("alice-heard.wav");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &[
+            "--record",
+            heard.to_str().unwrap(),
+            "--duration",
+            "4",
+            "call",
+            "bob",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    let share = tone_share(&heard, 700.0);
+    assert!(share > 0.4, "700 Hz is {share:.2} of what alice heard");
 }
 
 #[test]

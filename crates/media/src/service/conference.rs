@@ -2,10 +2,10 @@
 //! room, and the mix of each room per tick.
 //!
 //! A room exists while someone is in it. Each participant's call runs
-//! [`super::session::App::Conference`]: per tick it hands over what the caller said
-//! ([`ConferenceLeg::input`]) and plays what the room's [`Mixer`] made for it at the
+//! `App::Conference` (in `session.rs`): per tick it hands over what the caller said
+//! (`ConferenceLeg::input`) and plays what the room's [`Mixer`] made for it at the
 //! previous tick (everyone but themselves; one tick, 20 ms, of delay), with the room's
-//! cues on top ([`ConferenceLeg::cue`]): the join tone to everyone when someone comes in,
+//! cues on top (`ConferenceLeg::cue`): the join tone to everyone when someone comes in,
 //! the leave tone when someone goes, and "you are the first participant" to whoever enters
 //! an empty room.
 

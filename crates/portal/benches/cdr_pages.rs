@@ -128,10 +128,7 @@ async fn main() {
         .unwrap();
     let user1 = store::Address::new("user1", DOMAIN).unwrap();
     let (_, admin_token) = store.create_api_token("bench", None).await.unwrap();
-    let (_, user_token) = store
-        .create_api_token("user1", Some(&user1))
-        .await
-        .unwrap();
+    let (_, user_token) = store.create_api_token("user1", Some(&user1)).await.unwrap();
 
     let started = Instant::now();
     let start_ms = 1_700_000_000_000;
@@ -211,7 +208,9 @@ async fn main() {
             Auth::Cookie(&cookie),
         ),
     ];
-    println!("{cdrs} call records, {subscribers} subscribers, {requests} requests each, one at a time");
+    println!(
+        "{cdrs} call records, {subscribers} subscribers, {requests} requests each, one at a time"
+    );
     println!(
         "{:<34} {:>9} {:>9} {:>9}",
         "request", "p50 ms", "p99 ms", "max ms"

@@ -1,5 +1,5 @@
 //! `/api/v1/subscribers`: list (a page at a time), create with a password, get, change
-//! passwords and the admin flag, delete.
+//! passwords, the admin flag and the disabled flag, delete.
 
 use std::collections::HashMap;
 
@@ -31,6 +31,8 @@ pub struct SubscriberView {
     pub email: Option<String>,
     /// When the subscriber was added (RFC 3339).
     pub created_at: String,
+    /// Disabled: neither their phones nor the portal let them in.
+    pub disabled: bool,
 }
 
 impl From<Subscriber> for SubscriberView {
@@ -39,6 +41,7 @@ impl From<Subscriber> for SubscriberView {
             address: s.address.to_string(),
             email: s.email,
             created_at: rfc3339(s.created_at),
+            disabled: s.disabled,
         }
     }
 }
@@ -54,6 +57,9 @@ pub struct SubscriberDetail {
     pub created_at: String,
     /// Whether the subscriber administers the provider in the portal.
     pub admin: bool,
+    /// Disabled: neither their phones (SIP authentication fails as for an unknown user)
+    /// nor the portal (logins, sessions, tokens) let them in.
+    pub disabled: bool,
     /// More addresses that reach the subscriber.
     pub aliases: Vec<String>,
     /// Groups (permissions such as `int`).
@@ -130,6 +136,12 @@ pub struct SubscriberChange {
     pub web_password: Option<String>,
     /// Admin flag (admins only).
     pub admin: Option<bool>,
+    /// Disable the subscriber (`true`: their phones and their portal logins stop working,
+    /// their browser sessions end) or enable them again (admins only).
+    pub disabled: Option<bool>,
+    /// The current web password: required when subscribers change their own web
+    /// password (`password` or `web_password`); admins need not give it.
+    pub current_password: Option<String>,
 }
 
 /// A page of subscribers.
@@ -254,6 +266,7 @@ pub async fn detail(
         email: s.email,
         created_at: rfc3339(s.created_at),
         admin,
+        disabled: s.disabled,
         aliases,
         groups,
         forwarding,
@@ -268,7 +281,7 @@ pub async fn change(
     change: SubscriberChange,
 ) -> Result<(), Problem> {
     caller.allow(Action::ChangeOwn(a))?;
-    if change.admin.is_some() {
+    if change.admin.is_some() || change.disabled.is_some() {
         caller.allow(Action::SetAdmin(a))?;
     }
     let checks = [
@@ -292,6 +305,27 @@ pub async fn change(
     }
     let sip = change.sip_password.as_ref().or(change.password.as_ref());
     let web = change.web_password.as_ref().or(change.password.as_ref());
+    if web.is_some() && !caller.is_admin {
+        // The subscriber's own web password: the current one proves it is them at the
+        // keyboard, not someone at an unlocked browser.
+        let current = change.current_password.as_deref().unwrap_or_default();
+        if current.is_empty() {
+            return Err(Problem::invalid(
+                "current_password",
+                "give the current web password to change it",
+            ));
+        }
+        let ok = store
+            .check_web_login(&a.user, &a.domain, current)
+            .await
+            .map_err(|e| Problem::from_store(e, "current_password"))?;
+        if ok.is_none() {
+            return Err(Problem::invalid(
+                "current_password",
+                "this is not the current web password",
+            ));
+        }
+    }
     if let Some(p) = sip {
         store
             .set_password(&a.user, &a.domain, p)
@@ -309,6 +343,12 @@ pub async fn change(
             .set_admin(&a.user, &a.domain, admin)
             .await
             .map_err(|e| Problem::from_store(e, "admin"))?;
+    }
+    if let Some(disabled) = change.disabled {
+        store
+            .set_subscriber_disabled(&a.user, &a.domain, disabled)
+            .await
+            .map_err(|e| Problem::from_store(e, "disabled"))?;
     }
     Ok(())
 }
@@ -372,7 +412,8 @@ pub async fn get_subscriber(
     detail(&state, &caller, &a).await.map(Json)
 }
 
-/// Change passwords (and, for admins, the admin flag).
+/// Change passwords (a subscriber's own web password needs `current_password`) and, for
+/// admins, the admin flag and whether the subscriber is disabled.
 #[utoipa::path(patch, path = "/api/v1/subscribers/{address}", tag = "subscribers",
     params(("address" = String, Path, description = "user@domain")),
     request_body = SubscriberChange,

@@ -24,6 +24,7 @@ Examples:
   itsp user list --json
   itsp user set alice@example.com forward-busy=sip:bob@example.com no-answer-after=20
   itsp user show alice@example.com
+  itsp user disable alice@example.com                             # enable: again
   itsp user rm alice@example.com
   itsp user list --data-dir /var/lib/itsp
   ITSP_DB=postgres://itsp:PASSWORD@db.example/itsp itsp user list";
@@ -66,6 +67,24 @@ pub(crate) enum UserCommand {
         /// Change only the web password of the portal.
         #[arg(long)]
         web_only: bool,
+    },
+    /// Disable a subscriber: everything is kept, but their phones cannot register or
+    /// call (SIP authentication fails as for an unknown user) and they cannot log in to
+    /// the portal (their sessions end, their API tokens are refused).
+    ///
+    /// Example: itsp user disable alice@example.com
+    Disable {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+    },
+    /// Enable a disabled subscriber again.
+    ///
+    /// Example: itsp user enable alice@example.com
+    Enable {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
     },
     /// Remove a subscriber with its aliases, groups, preferences and registrations.
     ///
@@ -224,6 +243,8 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
             })
             .await
         }
+        UserCommand::Disable { address: a } => disable(store, &a, true).await,
+        UserCommand::Enable { address: a } => disable(store, &a, false).await,
         UserCommand::Rm { address: a } => {
             let a = address(&a)?;
             with_store(store, async |s| {
@@ -245,6 +266,20 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
     }
 }
 
+/// `itsp user disable` (`yes`) and `itsp user enable`.
+async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Failure> {
+    let a = address(text)?;
+    with_store(store, async |s| {
+        s.set_subscriber_disabled(&a.user, &a.domain, yes).await?;
+        let what = if yes { "disabled" } else { "enabled" };
+        Ok(Report::done(
+            format!("{what} user {a}"),
+            json!({ "user": a.to_string(), "disabled": yes }),
+        ))
+    })
+    .await
+}
+
 async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
     let subscribers = s.list_subscribers(domain.as_deref()).await?;
     // One query for every alias; an alias may be in another domain than its subscriber.
@@ -255,7 +290,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             .or_default()
             .push(a.alias.to_string());
     }
-    let mut table = Table::new(&["USER", "EMAIL", "CREATED", "ALIASES"]);
+    let mut table = Table::new(&["USER", "EMAIL", "CREATED", "ALIASES", "STATUS"]);
     let mut rows = Vec::new();
     for sub in subscribers {
         let user = sub.address.to_string();
@@ -265,6 +300,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             sub.email.clone().unwrap_or_else(|| "-".into()),
             utc(sub.created_at),
             its_aliases.join(", "),
+            if sub.disabled { "disabled" } else { "active" }.to_owned(),
         ]);
         rows.push(json!({
             "user": user,
@@ -272,6 +308,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             "created": utc(sub.created_at),
             "created_at": sub.created_at,
             "aliases": its_aliases,
+            "disabled": sub.disabled,
         }));
     }
     let empty = match domain {

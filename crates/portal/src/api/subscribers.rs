@@ -11,7 +11,7 @@ use store::{Address, Subscriber};
 use utoipa::{IntoParams, ToSchema};
 
 use super::forwarding::{self, ForwardingView};
-use crate::auth::{Action, Caller};
+use crate::auth::{Action, Caller, ClientIp};
 use crate::problem::address;
 use crate::problem::{page_limit, JsonBody, Problem};
 use crate::time::rfc3339;
@@ -137,7 +137,8 @@ pub struct SubscriberChange {
     /// Admin flag (admins only).
     pub admin: Option<bool>,
     /// Disable the subscriber (`true`: their phones and their portal logins stop working,
-    /// their browser sessions end) or enable them again (admins only).
+    /// their registrations are removed, their browser sessions end) or enable them again
+    /// (admins only).
     pub disabled: Option<bool>,
     /// The current web password: required when subscribers change their own web
     /// password (`password` or `web_password`); admins need not give it.
@@ -273,10 +274,13 @@ pub async fn detail(
     })
 }
 
-/// Applies a change: every field is checked before any is written.
+/// Applies a change: every field is checked before any is written. `source` is the
+/// client's address: wrong current web passwords count against it in the login guard,
+/// as failed logins do.
 pub async fn change(
     state: &AppState,
     caller: &Caller,
+    source: std::net::IpAddr,
     a: &Address,
     change: SubscriberChange,
 ) -> Result<(), Problem> {
@@ -315,11 +319,22 @@ pub async fn change(
                 "give the current web password to change it",
             ));
         }
+        // Guessed like a login: the same guard, the same limits.
+        let account = a.to_string();
+        let now = std::time::Instant::now();
+        if let Err(wait) = state.login_guard(|g| g.check_login(now, source, &account)) {
+            return Err(Problem::too_many_requests(
+                super::session::too_many_logins_text(wait),
+            ));
+        }
         let ok = store
             .check_web_login(&a.user, &a.domain, current)
             .await
             .map_err(|e| Problem::from_store(e, "current_password"))?;
         if ok.is_none() {
+            let counted =
+                state.login_guard(|g| g.login_failed(std::time::Instant::now(), source, &account));
+            crate::login_guard::log_failure(source, &account, "bad current password", counted);
             return Err(Problem::invalid(
                 "current_password",
                 "this is not the current web password",
@@ -349,6 +364,19 @@ pub async fn change(
             .set_subscriber_disabled(&a.user, &a.domain, disabled)
             .await
             .map_err(|e| Problem::from_store(e, "disabled"))?;
+        if disabled {
+            // Calls must not reach their phones either: their registrations go, and the
+            // SIP server beside the portal forgets them at once.
+            let aor = a.aor();
+            let removed = store
+                .remove_bindings(&aor)
+                .await
+                .map_err(|e| Problem::internal(&e))?;
+            if removed > 0 {
+                tracing::info!(%aor, removed, "registrations of a disabled subscriber removed");
+                state.bindings_changed(&aor);
+            }
+        }
     }
     Ok(())
 }
@@ -421,15 +449,17 @@ pub async fn get_subscriber(
         (status = 204, description = "changed"),
         (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_subscriber(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(source): ClientIp,
     Path(text): Path<String>,
     JsonBody(body): JsonBody<SubscriberChange>,
 ) -> Result<StatusCode, Problem> {
     let a = address("address", &text)?;
-    change(&state, &caller, &a, body)
+    change(&state, &caller, source, &a, body)
         .await
         .map(|()| StatusCode::NO_CONTENT)
 }

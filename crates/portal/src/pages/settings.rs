@@ -16,7 +16,7 @@ use super::{
     FieldErrors, MaybeCaller,
 };
 use crate::api::{settings, subscribers};
-use crate::auth::Caller;
+use crate::auth::{Caller, ClientIp};
 use crate::problem::Problem;
 use crate::AppState;
 use store::{Address, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE};
@@ -252,6 +252,7 @@ fn twice(fields: &HashMap<String, String>, field: &str) -> Result<String, Proble
 pub async fn change_web_password(
     State(state): State<AppState>,
     caller: MaybeCaller,
+    ClientIp(source): ClientIp,
     req: Request,
 ) -> Response {
     let (caller, me) = match subscriber(caller) {
@@ -274,7 +275,7 @@ pub async fn change_web_password(
                 is_admin: false,
                 ..caller.clone()
             };
-            subscribers::change(&state, &me_as_subscriber, &me, change).await
+            subscribers::change(&state, &me_as_subscriber, source, &me, change).await
         }
         Err(p) => Err(p),
     };
@@ -288,6 +289,7 @@ pub async fn change_web_password(
 pub async fn change_sip_password(
     State(state): State<AppState>,
     caller: MaybeCaller,
+    ClientIp(source): ClientIp,
     req: Request,
 ) -> Response {
     let (caller, me) = match subscriber(caller) {
@@ -304,7 +306,7 @@ pub async fn change_sip_password(
                 sip_password: Some(new),
                 ..subscribers::SubscriberChange::default()
             };
-            subscribers::change(&state, &caller, &me, change).await
+            subscribers::change(&state, &caller, source, &me, change).await
         }
         Err(p) => Err(p),
     };

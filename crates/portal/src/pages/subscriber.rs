@@ -17,7 +17,7 @@ use super::{
     FieldErrors, MaybeCaller,
 };
 use crate::api::{accounts, assigned, subscribers};
-use crate::auth::Caller;
+use crate::auth::{Caller, ClientIp};
 use crate::problem::{address, Problem};
 use crate::AppState;
 use store::Address;
@@ -316,6 +316,7 @@ fn get<'a>(fields: &'a HashMap<String, String>, name: &str) -> &'a str {
 pub async fn set_status(
     State(state): State<AppState>,
     caller: MaybeCaller,
+    ClientIp(source): ClientIp,
     Path(text): Path<String>,
     req: Request,
 ) -> Response {
@@ -337,7 +338,7 @@ pub async fn set_status(
                 disabled: Some(disabled),
                 ..subscribers::SubscriberChange::default()
             };
-            subscribers::change(&state, &caller, &a, change)
+            subscribers::change(&state, &caller, source, &a, change)
                 .await
                 .map(|()| "saved")
         }

@@ -3,7 +3,9 @@
 //! and nobody (401); pagination; problem+json errors naming the field; the session with
 //! its CSRF header; the OpenAPI document and its routes; tariff imports (all or nothing,
 //! errors with file:line:column), rate tests, invoices and their documents, live calls
-//! and their hang-up.
+//! and their hang-up; accounts opened, changed and closed, subscribers disabled, the
+//! voicemail settings, the current web password (guarded like a login), and the audit
+//! log of admin changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -87,7 +89,14 @@ fn cases() -> Vec<Case> {
             404,
         ),
         case("PATCH", &a, Some(json!({"admin": true})), forbidden, 404),
-        case("PATCH", &a, Some(json!({"disabled": true})), forbidden, 404),
+        // Enabling: disabling would take the registration the cases below remove.
+        case(
+            "PATCH",
+            &a,
+            Some(json!({"disabled": false})),
+            forbidden,
+            404,
+        ),
         case("GET", &format!("{a}/settings"), None, Want::Ok, 404),
         case(
             "PUT",
@@ -2016,4 +2025,29 @@ async fn every_admin_change_is_in_the_audit_log_without_secrets() {
         .call("GET", "/api/v1/audit", Some(&p.alice_token), None)
         .await;
     assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_are_limited_like_logins() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let alice = Some(p.alice_token.as_str());
+    let change = |current: &str| json!({"web_password": "new-web-pw", "current_password": current});
+    for _ in 0..10 {
+        let (status, _, body) = p.call("PATCH", &a, alice, Some(change("guess"))).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    // Refused now even with the right one, without the password being checked.
+    let (status, ct, body) = p
+        .call("PATCH", &a, alice, Some(change(common::PASSWORD)))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert!(body["detail"].as_str().unwrap().contains("try again in"));
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, common::PASSWORD)
+        .await
+        .unwrap()
+        .is_some());
 }

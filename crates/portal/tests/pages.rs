@@ -5,7 +5,9 @@
 //! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
 //! summary, each for its owner only; the rates page (import with each line's error,
 //! list, price a call), the invoices pages (own, all) and the live calls page (hang-up
-//! with the form token).
+//! with the form token); an admin's subscriber page (disable, aliases, groups, account,
+//! top-up) with each change in the audit page, and a subscriber's settings page
+//! (voicemail, web password with the current one, SIP password).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -1235,11 +1237,19 @@ async fn an_admin_edits_a_subscriber_and_every_change_is_audited() {
     let (_, html) = p.page(here, &cookie).await;
     assert!(html.contains("20.00 EUR") && html.contains("Top up</h2>"));
 
-    // Disabled: no SIP credentials, no portal login; enabled again.
+    // Disabled: no SIP credentials, no registrations, no portal login; enabled again.
+    p.register("alice", "sip:alice@192.0.2.9:5060", true, "Phone/1.0")
+        .await;
     ok(
         post("/status", vec![("disabled", "on".into())]).await,
         "saved",
     );
+    assert!(p
+        .store
+        .bindings("alice@example.com")
+        .await
+        .unwrap()
+        .is_empty());
     assert!(p
         .store
         .credentials("alice", DOMAIN)

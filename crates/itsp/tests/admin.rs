@@ -476,6 +476,19 @@ fn ul_show() {
         "{e}"
     );
     t.fails(1, &["ul", "show", "nodomain"]);
+
+    // Disabling bob takes his registration (no server runs here to be told).
+    let v = t.json(&["user", "disable", "bob@example.com"]);
+    assert_eq!(
+        (&v["removed"], &v["server_told"]),
+        (&serde_json::json!(1), &serde_json::json!(false))
+    );
+    assert!(t
+        .json(&["ul", "show", "bob@example.com"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    t.ok(&["user", "enable", "bob@example.com"]);
     t.ok(&["user", "rm", "bob@example.com"]);
     assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
 }

@@ -69,8 +69,9 @@ pub(crate) enum UserCommand {
         web_only: bool,
     },
     /// Disable a subscriber: everything is kept, but their phones cannot register or
-    /// call (SIP authentication fails as for an unknown user) and they cannot log in to
-    /// the portal (their sessions end, their API tokens are refused).
+    /// call (SIP authentication fails as for an unknown user; their registrations are
+    /// removed, and a running server told) and they cannot log in to the portal (their
+    /// sessions end, their API tokens are refused).
     ///
     /// Example: itsp user disable alice@example.com
     Disable {
@@ -266,18 +267,44 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
     }
 }
 
-/// `itsp user disable` (`yes`) and `itsp user enable`.
+/// `itsp user disable` (`yes`) and `itsp user enable`. Disabling also removes the
+/// subscriber's registrations and tells a running server, as `itsp ul rm` does.
 async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Failure> {
     let a = address(text)?;
-    with_store(store, async |s| {
+    let removed = with_store(store, async |s| {
         s.set_subscriber_disabled(&a.user, &a.domain, yes).await?;
-        let what = if yes { "disabled" } else { "enabled" };
-        Ok(Report::done(
-            format!("{what} user {a}"),
-            json!({ "user": a.to_string(), "disabled": yes }),
-        ))
+        Ok(if yes {
+            s.remove_bindings(&a.aor()).await?
+        } else {
+            0
+        })
     })
-    .await
+    .await?;
+    let told = removed > 0 && {
+        let control = crate::control_client::ControlArgs {
+            data_dir: store.data_dir.clone(),
+            socket: None,
+        };
+        matches!(
+            crate::control_client::ask(
+                &control,
+                &server::control::protocol::Request::BindingsChanged { aor: a.aor() },
+            ),
+            Ok(server::control::protocol::Answer::Reloading { .. })
+        )
+    };
+    let text = match (yes, removed, told) {
+        (false, _, _) => format!("enabled user {a}"),
+        (true, 0, _) => format!("disabled user {a}"),
+        (true, n, true) => format!(
+            "disabled user {a}; removed {n} registration(s), the running server no longer reaches them"
+        ),
+        (true, n, false) => format!("disabled user {a}; removed {n} registration(s)"),
+    };
+    Ok(Report::done(
+        text,
+        json!({ "user": a.to_string(), "disabled": yes, "removed": removed, "server_told": told }),
+    ))
 }
 
 async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {

@@ -96,7 +96,7 @@ async fn page(
         )
     };
     let status = format!(
-        r#"<section class="card"><h2>Status</h2>{err}<p>{state_text}</p><form method="post" action="{here}/status">{csrf}{h}{button}</form><p class="hint">Disabling keeps everything (aliases, calls, account) but lets them in nowhere: their SIP authentication fails as for an unknown user and their portal sessions end.</p></section>"#,
+        r#"<section class="card"><h2>Status</h2>{err}<p>{state_text}</p><form method="post" action="{here}/status">{csrf}{h}{button}</form><p class="hint">Disabling keeps everything (aliases, calls, account) but lets them in nowhere: their SIP authentication fails as for an unknown user, their registrations are removed and their portal sessions end.</p></section>"#,
         err = e("disabled")
             .map(|m| format!(r#"<p class="error">{}</p>"#, esc(m)))
             .unwrap_or_default(),

@@ -2051,3 +2051,42 @@ async fn wrong_current_passwords_are_limited_like_logins() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn the_voicemail_pin_is_set_but_never_shown() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}/settings");
+    let alice = Some(p.alice_token.as_str());
+    let put = |body: serde_json::Value| p.call("PUT", &a, alice, Some(body));
+    let (status, _, body) = put(json!({"voicemail": true, "vm_pin": "0042"})).await;
+    if !portal::api::settings::pin_supported() {
+        // A store without the vm-pin preference: the field is refused, by name.
+        assert_eq!((status, &body["field"]), (422, &json!("vm_pin")), "{body}");
+        assert_eq!(body["detail"], "this server has no voicemail PINs");
+        let (_, _, body) = p.call("GET", &a, alice, None).await;
+        assert_eq!(body["vm_pin_supported"], false);
+        return;
+    }
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["vm_pin_set"], &body["vm_pin_supported"]),
+        (&json!(true), &json!(true))
+    );
+    assert!(!body.to_string().contains("0042"), "the PIN is never shown");
+    let prefs = p.store.preferences("alice", DOMAIN).await.unwrap();
+    assert_eq!(prefs.get("vm-pin").map(String::as_str), Some("0042"));
+    // Absent: kept. Bad: refused by name, without echoing it. Empty: removed.
+    let (_, _, body) = put(json!({"voicemail": true})).await;
+    assert_eq!(body["vm_pin_set"], true);
+    let (status, _, body) = put(json!({"voicemail": true, "vm_pin": "12x"})).await;
+    assert_eq!((status, &body["field"]), (422, &json!("vm_pin")), "{body}");
+    assert!(!body["detail"].as_str().unwrap().contains("12x"), "{body}");
+    let (_, _, body) = put(json!({"voicemail": true, "vm_pin": ""})).await;
+    assert_eq!(body["vm_pin_set"], false);
+    assert!(!p
+        .store
+        .preferences("alice", DOMAIN)
+        .await
+        .unwrap()
+        .contains_key("vm-pin"));
+}

@@ -279,6 +279,22 @@ fn users() {
     assert!(users[0]["created_at"].as_i64().unwrap() > 1_600_000_000);
     assert!(users[0]["created"].as_str().unwrap().ends_with(" UTC"));
     t.fails(1, &["user", "list", "--domain", "example.org"]);
+    assert_eq!(users[0]["disabled"], false);
+
+    // Disabled: shown in the list; enabled again.
+    let out = t.ok(&["user", "disable", "alice@example.com"]);
+    assert!(out.contains("disabled user alice@example.com"), "{out}");
+    assert_eq!(t.json(&["user", "list"])[0]["disabled"], true);
+    assert!(t
+        .ok(&["user", "list"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains("disabled"));
+    let e = t.fails(1, &["user", "disable", "zed@example.com"]);
+    assert!(e.contains("no such user: zed@example.com"), "{e}");
+    t.ok(&["user", "enable", "alice@example.com"]);
+    assert_eq!(t.json(&["user", "list"])[0]["disabled"], false);
 
     t.ok(&["user", "rm", "bob@example.com"]);
     let e = t.fails(1, &["user", "rm", "bob@example.com"]);
@@ -460,6 +476,19 @@ fn ul_show() {
         "{e}"
     );
     t.fails(1, &["ul", "show", "nodomain"]);
+
+    // Disabling bob takes his registration (no server runs here to be told).
+    let v = t.json(&["user", "disable", "bob@example.com"]);
+    assert_eq!(
+        (&v["removed"], &v["server_told"]),
+        (&serde_json::json!(1), &serde_json::json!(false))
+    );
+    assert!(t
+        .json(&["ul", "show", "bob@example.com"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    t.ok(&["user", "enable", "bob@example.com"]);
     t.ok(&["user", "rm", "bob@example.com"]);
     assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
 }

@@ -7,7 +7,11 @@
 //! with Debian's `fail2ban-regex` when installed). An admin ends a call between two
 //! `itsp phone`s through the API (`DELETE /api/v1/calls/live/{call_id}`), after the list
 //! showed the in-process relay's counters of it: both phones hear a BYE, the call's record
-//! says an admin ended it.
+//! says an admin ended it. An admin disables a subscriber through the API: their
+//! registration is gone and the phone's REGISTER is refused (401, as for an unknown user)
+//! until the admin enables them again,
+//! and the audit log (the API's and `itsp audit list`) names the admin's token and both
+//! changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -398,4 +402,89 @@ fn an_admin_ends_a_live_call_through_the_api() {
         assert!(Instant::now() < deadline, "no call record");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_disabled_subscriber_cannot_register_until_enabled() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let token = admin_json(&data, &["token", "create", "--admin", "--name", "e2e"]);
+    let token = token["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let args = data.args();
+    let server = Itsp::start(&as_strs(&args));
+    let addr = server.http.expect("the portal's address");
+    let contact = "Contact: <sip:alice@192.0.2.1>\r\n";
+    let mut phone = common::Phone::new(server.udp, "alice", "secret");
+    assert_eq!(phone.register(contact).status(), Some(200));
+
+    let patch = |disabled: bool| {
+        http(
+            addr,
+            "PATCH",
+            "/api/v1/subscribers/alice@example.com",
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            &format!(r#"{{"disabled":{disabled}}}"#),
+        )
+    };
+    let (status, body) = patch(true);
+    assert_eq!(status, 204, "{body}");
+    // Their registration went with it (checked before the phone tries again: for up to a
+    // second the server may still accept its cached credentials).
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/api/v1/subscribers/alice@example.com/registrations",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    // The server forgets the cached credentials at its next check of the subscribers'
+    // version, about a second later.
+    common::eventually("a disabled subscriber is refused", || {
+        phone.register(contact).status() == Some(401)
+    });
+    let (status, body) = patch(false);
+    assert_eq!(status, 204, "{body}");
+    // Not polled: each refused REGISTER is a failed authentication the server's guard
+    // counts, and a burst of them from one address gets it banned. The credentials come
+    // back at the server's next version check, within about a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(phone.register(contact).status(), Some(200));
+
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/api/v1/audit",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let log: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = log["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{body}");
+    for (item, disabled) in items.iter().zip(["false", "true"]) {
+        assert_eq!(
+            item["action"],
+            "PATCH /api/v1/subscribers/alice@example.com"
+        );
+        assert!(item["actor"].as_str().unwrap().starts_with("token "));
+        assert_eq!(item["source"], "127.0.0.1");
+        assert_eq!(
+            item["detail"],
+            format!(r#"{{"disabled":{disabled}}}"#),
+            "{body}"
+        );
+    }
+    // `itsp audit list` reads the same log.
+    let cli = admin_json(&data, &["audit", "list"]);
+    assert_eq!(cli.as_array().unwrap().len(), 2, "{cli}");
+    assert_eq!(
+        cli[0]["action"],
+        "PATCH /api/v1/subscribers/alice@example.com"
+    );
+    let none = admin_json(&data, &["audit", "list", "--actor", "nobody@example.com"]);
+    assert_eq!(none, serde_json::json!([]));
 }

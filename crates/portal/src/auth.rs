@@ -66,7 +66,7 @@ pub enum Action<'a> {
     ManageSubscribers,
     /// Remove this subscriber.
     RemoveSubscriber(&'a Address),
-    /// Make this subscriber an admin, or not.
+    /// Make this subscriber an admin, or not; disable or enable them.
     SetAdmin(&'a Address),
     /// Read this subscriber, its aliases, groups, forwarding, registrations.
     Read(&'a Address),
@@ -81,6 +81,8 @@ pub enum Action<'a> {
     ListAllCalls,
     /// Put money into this subscriber's account (the provider's to do).
     MoveMoney(&'a Address),
+    /// Open, change (kind, rating plan, currency) or close this subscriber's account.
+    SetAccount(&'a Address),
     /// Import tariffs, list the rating plans, price a call with a plan named outright
     /// (a subscriber prices calls with their own plan through [`Action::Read`]).
     ManageRates,
@@ -91,6 +93,8 @@ pub enum Action<'a> {
     ListAllLiveCalls,
     /// End a call in progress.
     HangUpCalls,
+    /// Read the audit log of admin changes.
+    ReadAudit,
 }
 
 impl Caller {
@@ -108,6 +112,7 @@ impl Caller {
             | Action::SetAdmin(a)
             | Action::RemoveSubscriber(a)
             | Action::MoveMoney(a)
+            | Action::SetAccount(a)
                 if !own(a) =>
             {
                 Err(hidden(a))
@@ -121,6 +126,9 @@ impl Caller {
             Action::MoveMoney(_) => Err(Problem::forbidden(
                 "top-ups and adjustments are made by the provider",
             )),
+            Action::SetAccount(_) => Err(Problem::forbidden(
+                "the account's kind and rating plan are set by the provider",
+            )),
             Action::ReadStatus
             | Action::ManageDomains
             | Action::ManageSubscribers
@@ -129,7 +137,8 @@ impl Caller {
             | Action::ManageRates
             | Action::ListAllInvoices
             | Action::ListAllLiveCalls
-            | Action::HangUpCalls => Err(Problem::forbidden("only an admin may do this")),
+            | Action::HangUpCalls
+            | Action::ReadAudit => Err(Problem::forbidden("only an admin may do this")),
         }
     }
 
@@ -389,6 +398,7 @@ mod tests {
             Action::ListAllInvoices,
             Action::ListAllLiveCalls,
             Action::HangUpCalls,
+            Action::ReadAudit,
         ] {
             assert_eq!(c.allow(admin_only).unwrap_err().status, 403);
         }

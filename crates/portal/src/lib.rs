@@ -5,10 +5,12 @@
 //! document at `/api/v1/openapi.json` generated from the handlers, browsable at
 //! `/api/docs`), and server-rendered pages over the same operations: subscriber self-care
 //! (registered devices with a NAT verdict, call forwarding, call history with CSV, the
-//! account and its ledger, invoices, voicemail played in the browser) and administration
-//! (domains, subscribers, registrations, calls in progress with a hang-up button, rating
-//! plans with a tariff import and a rate test, every invoice). No JavaScript is needed to use the pages; the assets are
-//! embedded in the binary.
+//! account and its ledger, invoices, voicemail played in the browser, settings: voicemail
+//! and both passwords) and administration (domains, subscribers and each one's page —
+//! disable, aliases, groups, account, top-up —, registrations, calls in progress with a
+//! hang-up button, rating plans with a tariff import and a rate test, every invoice, the
+//! audit log of every admin change). No JavaScript is needed to use the pages; the
+//! assets are embedded in the binary.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +25,10 @@
 //!
 //! - `lib.rs`: [`AppState`], [`PortalConfig`], [`router`] (security headers, body limit,
 //!   fallbacks) and [`serve`].
+//! - `audit.rs`: the audit log written in one place, [`audit::record_changes`], a layer
+//!   around every route: each successful change of an admin (any method but GET, HEAD,
+//!   OPTIONS; logins and logouts aside) with who, the source address (as the login guard
+//!   sees it), `METHOD /path`, the fields sent with secrets hidden, and the status.
 //! - `auth.rs`: who is calling ([`auth::Caller`], from a bearer token or the session
 //!   cookie) and the whole authorisation policy ([`auth::Caller::allow`] over
 //!   [`auth::Action`]); the form token against cross-site requests.
@@ -37,10 +43,13 @@
 //! - `websocket.rs`: `GET /ws`, SIP over WebSocket (RFC 7118) at the portal's origin: the
 //!   upgrade answered here, the connection handed to the SIP server through a
 //!   [`websocket::WebSocketEntry`] (merged by [`serve_full`]).
-//! - `api/`: one module per resource — `domains`, `subscribers`, `assigned` (aliases and
-//!   groups), `forwarding`, `registrations`, `calls`, `live_calls` (calls in progress and
+//! - `api/`: one module per resource — `domains`, `subscribers` (with the disabled flag
+//!   and the web password change that needs the current one), `assigned` (aliases and
+//!   groups), `forwarding`, `settings` (voicemail on/off, delivery, e-mail, PIN when the
+//!   store has one), `registrations`, `calls`, `live_calls` (calls in progress and
 //!   their hang-up through the [`api::live_calls::CallControl`] of the server beside the
-//!   portal, [`AppState::set_call_control`]), `accounts`, `invoices` (as issued, with their
+//!   portal, [`AppState::set_call_control`]), `accounts` (read, open or change, close,
+//!   top-up), `audit` (`GET /api/v1/audit`), `invoices` (as issued, with their
 //!   PDF and HTML), `rates` (tariff import, plans, rate test; the plans loaded by
 //!   `server::rating::load`, as the server rates calls), `voicemail`, `session`,
 //!   `status` — each with the operation
@@ -49,10 +58,13 @@
 //! - `pages/`: the HTML pages, which call the same operations: `mod.rs` (layout, escaping,
 //!   embedded assets, the page routes), `login.rs`, `password.rs` (forgotten password:
 //!   a reset link by e-mail through [`PortalMail`]), `dashboard.rs` (self-care),
-//!   `selfcare.rs` (call history and its CSV, the account, voicemail),
+//!   `selfcare.rs` (call history and its CSV, the account, voicemail), `settings.rs`
+//!   (`/settings`: voicemail, web and SIP passwords),
 //!   `invoices.rs` (`/invoices`, `/admin/invoices`), `admin.rs` (domains, subscribers,
-//!   registrations), `rates.rs` (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`),
-//!   `docs.rs` (the API browser).
+//!   registrations), `subscriber.rs` (`/admin/subscribers/{address}`: disable, aliases,
+//!   groups, account, top-up), `audit.rs` (`/admin/audit`), `rates.rs`
+//!   (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`), `docs.rs` (the API
+//!   browser).
 //! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
 //!
 //! ## Accounts
@@ -61,8 +73,12 @@
 //! SIP digest HA1 values; `itsp user add --password` sets both). A subscriber with the
 //! admin flag (`itsp user add --admin`, or `admin: true` through the API) administers
 //! everything. Scripts use bearer tokens of `itsp token create --admin | --user ADDRESS`.
+//! A disabled subscriber (`PATCH .../{address}` with `disabled`, the admin's subscriber
+//! page, `itsp user disable`) can use neither: logins, sessions and tokens are refused,
+//! as their phones' SIP authentication is.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod login_guard;
 pub mod metrics;
@@ -263,13 +279,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
-/// The whole portal: API, pages, assets, with security headers on every answer.
+/// The whole portal: API, pages, assets, with security headers on every answer and each
+/// admin change written to the audit log ([`audit::record_changes`]).
 pub fn router(state: AppState) -> Router {
     let header =
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     api::router()
         .merge(pages::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record_changes,
+        ))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(header(

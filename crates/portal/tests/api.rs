@@ -3,7 +3,9 @@
 //! and nobody (401); pagination; problem+json errors naming the field; the session with
 //! its CSRF header; the OpenAPI document and its routes; tariff imports (all or nothing,
 //! errors with file:line:column), rate tests, invoices and their documents, live calls
-//! and their hang-up.
+//! and their hang-up; accounts opened, changed and closed, subscribers disabled, the
+//! voicemail settings, the current web password (guarded like a login), and the audit
+//! log of admin changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -82,11 +84,28 @@ fn cases() -> Vec<Case> {
         case(
             "PATCH",
             &a,
-            Some(json!({"web_password": common::PASSWORD})),
+            Some(json!({"web_password": common::PASSWORD, "current_password": common::PASSWORD})),
             Want::Ok,
             404,
         ),
         case("PATCH", &a, Some(json!({"admin": true})), forbidden, 404),
+        // Enabling: disabling would take the registration the cases below remove.
+        case(
+            "PATCH",
+            &a,
+            Some(json!({"disabled": false})),
+            forbidden,
+            404,
+        ),
+        case("GET", &format!("{a}/settings"), None, Want::Ok, 404),
+        case(
+            "PUT",
+            &format!("{a}/settings"),
+            Some(json!({"voicemail": true, "vm_delivery": "both"})),
+            Want::Ok,
+            404,
+        ),
+        case("GET", "/api/v1/audit", None, forbidden, 403),
         case("GET", &format!("{a}/aliases"), None, Want::Ok, 404),
         case(
             "POST",
@@ -133,6 +152,15 @@ fn cases() -> Vec<Case> {
         case("GET", "/api/v1/calls", None, forbidden, 403),
         case("GET", &format!("{a}/account"), None, Want::Ok, 404),
         case("GET", &format!("{a}/account/ledger"), None, Want::Ok, 404),
+        // Closed at a zero balance, opened again (postpaid), before the top-up below.
+        case("DELETE", &format!("{a}/account"), None, forbidden, 404),
+        case(
+            "PUT",
+            &format!("{a}/account"),
+            Some(json!({"kind": "postpaid"})),
+            forbidden,
+            404,
+        ),
         case(
             "POST",
             &format!("{a}/account/topups"),
@@ -909,7 +937,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 43,
+        operations, 48,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -1563,4 +1591,502 @@ async fn a_large_tariff_is_accepted_past_the_api_s_usual_body_limit() {
     assert_eq!(status, 200);
     assert_eq!(page["items"].as_array().unwrap().len(), 100);
     assert_eq!(page["next_cursor"], "100");
+}
+
+#[tokio::test]
+async fn admins_set_accounts_and_disable_subscribers() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let admin = Some(p.admin_token.as_str());
+
+    // Accounts: opened, changed, bad fields named, closed only at zero.
+    let (status, _, body) = p
+        .call(
+            "PUT",
+            &format!("{a}/account"),
+            admin,
+            Some(json!({"kind": "prepaid"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["kind"], "prepaid");
+    assert_eq!(body["currency"], "EUR");
+    assert_eq!(body["balance"], "0.00");
+    assert!(body["plan"].is_null());
+    let (status, _, body) = p
+        .call(
+            "PUT",
+            &format!("{a}/account"),
+            admin,
+            Some(json!({"kind": "postpaid", "plan": "gold"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["kind"], &body["plan"]),
+        (200, &json!("postpaid"), &json!("gold"))
+    );
+    for (bad, field) in [
+        (json!({"kind": "credit"}), "kind"),
+        (json!({"kind": "prepaid", "currency": "euro"}), "currency"),
+        (json!({"kind": "prepaid", "plan": "a\u{7}b"}), "plan"),
+        (json!({"kind": "prepaid", "colour": 1}), "colour"),
+        (json!({}), "kind"),
+    ] {
+        let (status, ct, body) = p
+            .call("PUT", &format!("{a}/account"), admin, Some(bad.clone()))
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["field"], field, "{bad}: {body}");
+    }
+    let (_, _, body) = p.call("GET", &format!("{a}/account"), admin, None).await;
+    assert_eq!(
+        (&body["kind"], &body["plan"]),
+        (&json!("postpaid"), &json!("gold")),
+        "unchanged"
+    );
+    let (status, _, _) = p
+        .call(
+            "POST",
+            &format!("{a}/account/topups"),
+            admin,
+            Some(json!({"amount": "5.00", "note": "receipt 7"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = p
+        .call(
+            "PUT",
+            &format!("{a}/account"),
+            admin,
+            Some(json!({"kind": "prepaid", "currency": "SEK"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["field"]),
+        (409, &json!("currency")),
+        "{body}"
+    );
+    let (status, _, _) = p.call("DELETE", &format!("{a}/account"), admin, None).await;
+    assert_eq!(status, 409, "the balance is not zero");
+    let (status, _, _) = p
+        .call(
+            "DELETE",
+            "/api/v1/subscribers/bob@example.com/account",
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "bob has no account");
+    let (status, _, _) = p
+        .call(
+            "PUT",
+            "/api/v1/subscribers/nobody@example.com/account",
+            admin,
+            Some(json!({"kind": "prepaid"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Disabling: alice's token stops working, then works again once enabled.
+    let (status, _, _) = p.call("GET", &a, Some(&p.alice_token), None).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = p
+        .call("PATCH", &a, admin, Some(json!({"disabled": true})))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, _, body) = p.call("GET", &a, admin, None).await;
+    assert_eq!(body["disabled"], true);
+    assert!(p
+        .store
+        .credentials("alice", DOMAIN)
+        .await
+        .unwrap()
+        .is_none());
+    let (status, _, _) = p.call("GET", &a, Some(&p.alice_token), None).await;
+    assert_eq!(status, 401, "a disabled subscriber's token is refused");
+    let (status, _, body) = p
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"address": ALICE, "password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (_, _, list) = p.call("GET", "/api/v1/subscribers", admin, None).await;
+    let listed = list["items"].as_array().unwrap();
+    assert!(listed
+        .iter()
+        .any(|s| s["address"] == ALICE && s["disabled"] == true));
+    let (status, _, body) = p
+        .call("PATCH", &a, admin, Some(json!({"disabled": "yes"})))
+        .await;
+    assert_eq!((status, &body["field"]), (422, &json!("disabled")));
+    let (status, _, _) = p
+        .call("PATCH", &a, admin, Some(json!({"disabled": false})))
+        .await;
+    assert_eq!(status, 204);
+    assert!(p
+        .store
+        .credentials("alice", DOMAIN)
+        .await
+        .unwrap()
+        .is_some());
+    let (status, _, _) = p.call("GET", &a, Some(&p.alice_token), None).await;
+    assert_eq!(status, 200);
+    // Bob cannot disable himself either.
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            "/api/v1/subscribers/bob@example.com",
+            Some(&p.bob_token),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn subscribers_set_voicemail_settings_and_their_web_password_with_the_old_one() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let alice = Some(p.alice_token.as_str());
+    let (status, _, body) = p.call("GET", &format!("{a}/settings"), alice, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["voicemail"], false);
+    assert_eq!(body["vm_delivery"], "store");
+    assert!(body["vm_email"].is_null());
+    assert_eq!(body["vm_pin_set"], false);
+    let (status, _, body) = p
+        .call(
+            "PUT",
+            &format!("{a}/settings"),
+            alice,
+            Some(json!({"voicemail": true, "vm_delivery": "Email", "vm_email": "alice@mail.example"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["voicemail"], true);
+    assert_eq!(body["vm_delivery"], "email");
+    assert_eq!(body["vm_email"], "alice@mail.example");
+    let prefs = p.store.preferences("alice", DOMAIN).await.unwrap();
+    assert_eq!(prefs.get("voicemail").map(String::as_str), Some("on"));
+    assert_eq!(prefs.get("vm-delivery").map(String::as_str), Some("email"));
+    // Bad values name their member and change nothing.
+    for (bad, field) in [
+        (
+            json!({"voicemail": false, "vm_delivery": "fax"}),
+            "vm_delivery",
+        ),
+        (json!({"voicemail": false, "vm_email": "nope"}), "vm_email"),
+        (json!({"voicemail": false, "vm_pin": "12a"}), "vm_pin"),
+        (json!({"voicemail": "on"}), "voicemail"),
+        (json!({"voicemail": true, "ringtone": 1}), "ringtone"),
+    ] {
+        let (status, ct, body) = p
+            .call("PUT", &format!("{a}/settings"), alice, Some(bad.clone()))
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["field"], field, "{bad}: {body}");
+    }
+    assert_eq!(p.store.preferences("alice", DOMAIN).await.unwrap(), prefs);
+    // Absent members go back to the defaults.
+    let (status, _, body) = p
+        .call("PUT", &format!("{a}/settings"), alice, Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&body["voicemail"], &body["vm_delivery"]),
+        (&json!(false), &json!("store"))
+    );
+    assert!(body["vm_email"].is_null());
+    // Bob does not see or change alice's.
+    let (status, _, _) = p
+        .call(
+            "PUT",
+            &format!("{a}/settings"),
+            Some(&p.bob_token),
+            Some(json!({"voicemail": true})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // The web password: the current one is required of the subscriber.
+    let (status, _, body) = p
+        .call(
+            "PATCH",
+            &a,
+            alice,
+            Some(json!({"web_password": "new-web-pw"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["field"]),
+        (422, &json!("current_password")),
+        "{body}"
+    );
+    let (status, _, body) = p
+        .call(
+            "PATCH",
+            &a,
+            alice,
+            Some(json!({"web_password": "new-web-pw", "current_password": "wrong"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["field"]),
+        (422, &json!("current_password")),
+        "{body}"
+    );
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, common::PASSWORD)
+        .await
+        .unwrap()
+        .is_some());
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &a,
+            alice,
+            Some(json!({"web_password": "new-web-pw", "current_password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, "new-web-pw")
+        .await
+        .unwrap()
+        .is_some());
+    // The SIP password alone needs no web password; an admin needs none.
+    let before = p.store.credentials("alice", DOMAIN).await.unwrap();
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &a,
+            alice,
+            Some(json!({"sip_password": "new-sip-pw"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_ne!(p.store.credentials("alice", DOMAIN).await.unwrap(), before);
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &a,
+            Some(&p.admin_token),
+            Some(json!({"web_password": "reset-by-admin"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn every_admin_change_is_in_the_audit_log_without_secrets() {
+    let p = Portal::start().await;
+    let admin = Some(p.admin_token.as_str());
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let (status, _, body) = p.call("GET", "/api/v1/audit", admin, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["items"], json!([]));
+    // Three admin changes, one refused (not recorded), a subscriber's own change (not an
+    // admin's: not recorded) and reads (not changes).
+    p.call(
+        "POST",
+        "/api/v1/domains",
+        admin,
+        Some(json!({"name": "voip.example"})),
+    )
+    .await;
+    p.call("PUT", &format!("{a}/groups/int"), admin, None).await;
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &a,
+            admin,
+            Some(json!({"password": "n3w-secret-pw", "disabled": false})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = p
+        .call(
+            "POST",
+            "/api/v1/domains",
+            admin,
+            Some(json!({"name": "not a domain"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    p.call(
+        "PUT",
+        &format!("{a}/forwarding"),
+        Some(&p.alice_token),
+        Some(json!({"busy": "sip:bob@example.com"})),
+    )
+    .await;
+    p.call("GET", "/api/v1/subscribers", admin, None).await;
+
+    let (status, _, body) = p.call("GET", "/api/v1/audit", admin, None).await;
+    assert_eq!(status, 200);
+    let items = body["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            format!("PATCH {a}").as_str(),
+            format!("PUT {a}/groups/int").as_str(),
+            "POST /api/v1/domains",
+        ],
+        "newest first: {body}"
+    );
+    let newest = &items[0];
+    assert!(
+        newest["actor"].as_str().unwrap().starts_with("token "),
+        "{newest}"
+    );
+    assert_eq!(newest["source"], "127.0.0.1");
+    assert_eq!(newest["status"], 204);
+    assert!(newest["at"].as_str().unwrap().ends_with('Z'));
+    let detail = newest["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("disabled") && detail.contains("(hidden)"),
+        "{detail}"
+    );
+    assert!(
+        !body.to_string().contains("n3w-secret-pw"),
+        "no password in the log"
+    );
+    assert!(items[2]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("voip.example"));
+
+    // Pages by cursor, filters, bad parameters.
+    let (_, _, page1) = p.call("GET", "/api/v1/audit?limit=2", admin, None).await;
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+    let cursor = page1["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, page2) = p
+        .call(
+            "GET",
+            &format!("/api/v1/audit?limit=2&cursor={cursor}"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page2["items"][0]["action"], "POST /api/v1/domains");
+    assert!(page2["next_cursor"].is_null());
+    let (_, _, none) = p
+        .call(
+            "GET",
+            "/api/v1/audit?actor=someone@example.com",
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(none["items"], json!([]));
+    let actor = newest["actor"].as_str().unwrap().replace(' ', "%20");
+    let (_, _, mine) = p
+        .call(
+            "GET",
+            &format!("/api/v1/audit?actor={actor}&since=2000-01-01"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 3);
+    let (_, _, later) = p
+        .call("GET", "/api/v1/audit?since=2999-01-01", admin, None)
+        .await;
+    assert_eq!(later["items"], json!([]));
+    for (query, field) in [
+        ("since=yesterday", "since"),
+        ("until=x", "until"),
+        ("limit=0", "limit"),
+        ("cursor=abc", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, _, body) = p
+            .call("GET", &format!("/api/v1/audit?{query}"), admin, None)
+            .await;
+        assert_eq!(
+            (status, &body["field"]),
+            (422, &json!(field)),
+            "{query}: {body}"
+        );
+    }
+    let (status, _, _) = p
+        .call("GET", "/api/v1/audit", Some(&p.alice_token), None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_are_limited_like_logins() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}");
+    let alice = Some(p.alice_token.as_str());
+    let change = |current: &str| json!({"web_password": "new-web-pw", "current_password": current});
+    for _ in 0..10 {
+        let (status, _, body) = p.call("PATCH", &a, alice, Some(change("guess"))).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    // Refused now even with the right one, without the password being checked.
+    let (status, ct, body) = p
+        .call("PATCH", &a, alice, Some(change(common::PASSWORD)))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(ct, "application/problem+json");
+    assert!(body["detail"].as_str().unwrap().contains("try again in"));
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, common::PASSWORD)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn the_voicemail_pin_is_set_but_never_shown() {
+    let p = Portal::start().await;
+    let a = format!("/api/v1/subscribers/{ALICE}/settings");
+    let alice = Some(p.alice_token.as_str());
+    let put = |body: serde_json::Value| p.call("PUT", &a, alice, Some(body));
+    let (status, _, body) = put(json!({"voicemail": true, "vm_pin": "0042"})).await;
+    if !portal::api::settings::pin_supported() {
+        // A store without the vm-pin preference: the field is refused, by name.
+        assert_eq!((status, &body["field"]), (422, &json!("vm_pin")), "{body}");
+        assert_eq!(body["detail"], "this server has no voicemail PINs");
+        let (_, _, body) = p.call("GET", &a, alice, None).await;
+        assert_eq!(body["vm_pin_supported"], false);
+        return;
+    }
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["vm_pin_set"], &body["vm_pin_supported"]),
+        (&json!(true), &json!(true))
+    );
+    assert!(!body.to_string().contains("0042"), "the PIN is never shown");
+    let prefs = p.store.preferences("alice", DOMAIN).await.unwrap();
+    assert_eq!(prefs.get("vm-pin").map(String::as_str), Some("0042"));
+    // Absent: kept. Bad: refused by name, without echoing it. Empty: removed.
+    let (_, _, body) = put(json!({"voicemail": true})).await;
+    assert_eq!(body["vm_pin_set"], true);
+    let (status, _, body) = put(json!({"voicemail": true, "vm_pin": "12x"})).await;
+    assert_eq!((status, &body["field"]), (422, &json!("vm_pin")), "{body}");
+    assert!(!body["detail"].as_str().unwrap().contains("12x"), "{body}");
+    let (_, _, body) = put(json!({"voicemail": true, "vm_pin": ""})).await;
+    assert_eq!(body["vm_pin_set"], false);
+    assert!(!p
+        .store
+        .preferences("alice", DOMAIN)
+        .await
+        .unwrap()
+        .contains_key("vm-pin"));
 }

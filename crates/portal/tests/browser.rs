@@ -2,8 +2,9 @@
 //! `chromium-driver`'s `chromedriver`): a subscriber logs in through the form, sees his
 //! registered phone with its NAT verdict, gets a forwarding error next to the field, then
 //! saves forwarding, opens his call history, his account and his voicemail (whose player
-//! loads the recording) and his invoices (the PDF downloaded by the browser); an admin sees
-//! the subscriber list, imports a tariff on the rates page (a bad line's error first),
+//! loads the recording) and his invoices (the PDF downloaded by the browser) and turns
+//! voicemail on in his settings; an admin sees the subscriber list, edits a subscriber
+//! (a group, a top-up with a note) and finds both in the audit log, imports a tariff on the rates page (a bad line's error first),
 //! prices a call, sees every invoice and hangs up a live call. Screenshots of each page go
 //! to `target/tmp/portal-screenshots/`.
 //!
@@ -345,6 +346,22 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     let pdf = d.downloaded(&format!("invoice-{invoice}.pdf")).await;
     assert!(pdf.starts_with(b"%PDF-"), "the PDF as issued");
 
+    // Settings: voicemail on, messages e-mailed to another address.
+    d.click("nav a[href='/settings']").await;
+    d.wait_for("Web password").await;
+    d.click("#f-voicemail").await;
+    d.fill("#f-vm_email", "alice@mail.example").await;
+    d.click("form[action='/settings/voicemail'] button.primary")
+        .await;
+    d.wait_for("Saved.").await;
+    let prefs = p.store.preferences("alice", DOMAIN).await.unwrap();
+    assert_eq!(prefs.get("voicemail").map(String::as_str), Some("on"));
+    assert_eq!(
+        prefs.get("vm-email").map(String::as_str),
+        Some("alice@mail.example")
+    );
+    d.screenshot("settings").await;
+
     // Log out; then an admin sees the subscribers.
     d.click("form[action='/logout'] button").await;
     d.wait_for("Your address and your web password.").await;
@@ -355,6 +372,25 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     let html = d.wait_for("Add a subscriber").await;
     assert!(html.contains("alice@example.com"), "{html}");
     d.screenshot("admin-subscribers").await;
+
+    // Edit alice: a group, a top-up with a note; both in the audit log.
+    d.click("a[href='/admin/subscribers/alice@example.com']")
+        .await;
+    d.wait_for("Aliases").await;
+    d.fill("#f-group", "int").await;
+    d.click("form[action$='/groups'] button.primary").await;
+    d.wait_for("Added.").await;
+    assert_eq!(p.store.groups("alice", DOMAIN).await.unwrap(), ["int"]);
+    d.fill("#f-amount", "5.00").await;
+    d.fill("#f-note", "browser top-up").await;
+    d.click("form[action$='/topup'] button.primary").await;
+    let html = d.wait_for("Saved.").await;
+    assert!(html.contains("25.00 EUR"), "{html}");
+    d.screenshot("admin-subscriber").await;
+    d.click("nav a[href='/admin/audit']").await;
+    let html = d.wait_for("browser top-up").await;
+    assert!(html.contains("group=int"), "{html}");
+    d.screenshot("admin-audit").await;
 
     // Rates: a bad line's error under the text area, then the import and a price.
     d.click("nav a[href='/admin/rates']").await;

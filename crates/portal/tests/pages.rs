@@ -5,7 +5,9 @@
 //! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
 //! summary, each for its owner only; the rates page (import with each line's error,
 //! list, price a call), the invoices pages (own, all) and the live calls page (hang-up
-//! with the form token).
+//! with the form token); an admin's subscriber page (disable, aliases, groups, account,
+//! top-up) with each change in the audit page, and a subscriber's settings page
+//! (voicemail, web password with the current one, SIP password).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -1119,4 +1121,368 @@ async fn a_subscriber_prices_a_call_under_their_own_plan_on_the_account_page() {
     let (status, html) = p.page("/account?to=%2B1999&duration=60", &cookie).await;
     assert_eq!(status, 422);
     assert!(html.contains(r#"id="f-to-error""#), "{html}");
+}
+
+#[tokio::test]
+async fn an_admin_edits_a_subscriber_and_every_change_is_audited() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/subscribers", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"href="/admin/subscribers/alice@example.com""#));
+    let here = "/admin/subscribers/alice@example.com";
+    let (status, html) = p.page(here, &cookie).await;
+    assert_eq!(status, 200);
+    for part in ["Status", "Aliases", "Groups", "Account", "No account"] {
+        assert!(html.contains(part), "{part}");
+    }
+    assert!(
+        !html.contains("Top up</h2>"),
+        "no top-up without an account"
+    );
+    let csrf = csrf_of(&html);
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        let p = &p;
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+            all.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            p.post_form(&format!("{here}{path}"), &cookie, &all).await
+        }
+    };
+    let ok = |r: (u16, String, String), notice: &str| {
+        assert_eq!(
+            (r.0, r.1.as_str()),
+            (303, format!("{here}?notice={notice}").as_str()),
+            "{}",
+            r.2
+        );
+    };
+
+    // Aliases and groups: added, a bad one shown at its field, removed.
+    ok(
+        post("/aliases", vec![("alias", "+4611@example.com".into())]).await,
+        "added",
+    );
+    let alice = store::Address::new("alice", DOMAIN).unwrap();
+    assert_eq!(
+        p.store.resolve("+4611", DOMAIN).await.unwrap(),
+        Some(alice.clone())
+    );
+    let (status, _, html) = post("/aliases", vec![("alias", "not an alias".into())]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-alias-error""#), "{html}");
+    assert!(
+        html.contains(r#"value="not an alias""#),
+        "what was typed is kept"
+    );
+    ok(
+        post("/groups", vec![("group", "int".into())]).await,
+        "added",
+    );
+    let (status, _, html) = post("/groups", vec![("group", "bad group!".into())]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-group-error""#), "{html}");
+    assert_eq!(p.store.groups("alice", DOMAIN).await.unwrap(), ["int"]);
+    let (_, html) = p.page(here, &cookie).await;
+    assert!(html.contains("+4611@example.com") && html.contains("<li>int"));
+    ok(
+        post("/groups/remove", vec![("group", "int".into())]).await,
+        "removed",
+    );
+    ok(
+        post(
+            "/aliases/remove",
+            vec![("alias", "+4611@example.com".into())],
+        )
+        .await,
+        "removed",
+    );
+    assert!(p.store.groups("alice", DOMAIN).await.unwrap().is_empty());
+    assert_eq!(p.store.resolve("+4611", DOMAIN).await.unwrap(), None);
+
+    // The account: opened, a bad currency at its field (nothing changes), a top-up with
+    // a note, closing refused while money is on it.
+    let account = |kind: &str, currency: &str| {
+        vec![
+            ("kind", kind.to_owned()),
+            ("plan", String::new()),
+            ("currency", currency.to_owned()),
+        ]
+    };
+    ok(post("/account", account("prepaid", "EUR")).await, "saved");
+    let (status, _, html) = post("/account", account("postpaid", "euro")).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-currency-error""#), "{html}");
+    let stored = p.store.account(&alice).await.unwrap().unwrap();
+    assert_eq!(stored.kind, store::AccountKind::Prepaid);
+    ok(
+        post(
+            "/topup",
+            vec![("amount", "20.00".into()), ("note", "receipt 7".into())],
+        )
+        .await,
+        "saved",
+    );
+    let (status, _, html) = post("/topup", vec![("amount", "-5".into())]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-amount-error""#), "{html}");
+    let ledger = p.store.ledger(&alice, None, 10).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].note.as_deref(), Some("receipt 7"));
+    let (status, _, html) = post("/account", account("none", "EUR")).await;
+    assert_eq!(status, 409);
+    assert!(html.contains(r#"id="f-kind-error""#), "{html}");
+    let (_, html) = p.page(here, &cookie).await;
+    assert!(html.contains("20.00 EUR") && html.contains("Top up</h2>"));
+
+    // Disabled: no SIP credentials, no registrations, no portal login; enabled again.
+    p.register("alice", "sip:alice@192.0.2.9:5060", true, "Phone/1.0")
+        .await;
+    ok(
+        post("/status", vec![("disabled", "on".into())]).await,
+        "saved",
+    );
+    assert!(p
+        .store
+        .bindings("alice@example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(p
+        .store
+        .credentials("alice", DOMAIN)
+        .await
+        .unwrap()
+        .is_none());
+    let resp = p
+        .client
+        .post(p.url("/login"))
+        .form(&[
+            ("address", "alice@example.com"),
+            ("password", common::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        resp.status().as_u16(),
+        303,
+        "a disabled subscriber cannot log in"
+    );
+    let (_, html) = p.page("/admin/subscribers", &cookie).await;
+    assert!(html.contains("badge off"));
+    ok(
+        post("/status", vec![("disabled", "off".into())]).await,
+        "saved",
+    );
+    assert!(p
+        .store
+        .credentials("alice", DOMAIN)
+        .await
+        .unwrap()
+        .is_some());
+
+    // A stale form token changes nothing.
+    let (status, _, _) = p
+        .post_form(
+            &format!("{here}/groups"),
+            &cookie,
+            &[("csrf", "stale"), ("group", "int")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(p.store.groups("alice", DOMAIN).await.unwrap().is_empty());
+
+    // The audit log has each change that was made, and only those.
+    let entries = p
+        .store
+        .audit_entries(&store::AuditFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 8, "{entries:#?}");
+    assert!(entries
+        .iter()
+        .all(|e| e.actor == "admin@example.com" && e.source == "127.0.0.1" && e.status == 303));
+    assert_eq!(entries[0].action, format!("POST {here}/status"));
+    assert_eq!(entries[0].detail.as_deref(), Some("disabled=off"));
+    let (status, html) = p.page("/admin/audit", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("admin@example.com"));
+    assert!(html.contains("receipt 7"));
+    assert!(html.contains(&format!("POST {here}/topup")));
+    assert!(
+        !html.contains(&format!("csrf={csrf}")),
+        "no form token in the log"
+    );
+    let (status, html) = p.page("/admin/audit?since=yesterday", &cookie).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-since-error""#));
+    let (status, html) = p
+        .page("/admin/audit?actor=someone%40example.com", &cookie)
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No admin change recorded here"));
+
+    // Not for subscribers.
+    let alice_cookie = p.login_cookie("alice").await;
+    assert_eq!(p.page(here, &alice_cookie).await.0, 403);
+    assert_eq!(p.page("/admin/audit", &alice_cookie).await.0, 403);
+    let (status, _, _) = p
+        .post_form(
+            &format!("{here}/groups"),
+            &alice_cookie,
+            &[("csrf", &csrf), ("group", "int")],
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn the_settings_page_sets_voicemail_and_both_passwords() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/settings", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Voicemail") && html.contains("Web password"));
+    let csrf = csrf_of(&html);
+
+    let (status, location, html) = p
+        .post_form(
+            "/settings/voicemail",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("voicemail", "on"),
+                ("vm_delivery", "both"),
+                ("vm_email", "alice@mail.example"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/settings?notice=saved"),
+        "{html}"
+    );
+    let prefs = p.store.preferences("alice", DOMAIN).await.unwrap();
+    assert_eq!(prefs.get("voicemail").map(String::as_str), Some("on"));
+    assert_eq!(prefs.get("vm-delivery").map(String::as_str), Some("both"));
+    assert_eq!(
+        prefs.get("vm-email").map(String::as_str),
+        Some("alice@mail.example")
+    );
+    let (_, html) = p.page("/settings?notice=saved", &cookie).await;
+    assert!(html.contains("Saved.") && html.contains(r#"value="both" selected"#));
+    // A bad address at its field; nothing changes.
+    let (status, _, html) = p
+        .post_form(
+            "/settings/voicemail",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("vm_delivery", "store"),
+                ("vm_email", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-vm_email-error""#), "{html}");
+    assert!(html.contains(r#"value="nope""#));
+    assert_eq!(p.store.preferences("alice", DOMAIN).await.unwrap(), prefs);
+
+    // The web password: the current one, the new one twice.
+    let web = |current: &'static str, new: &'static str, again: &'static str| {
+        let csrf = csrf.clone();
+        let cookie = cookie.clone();
+        let p = &p;
+        async move {
+            p.post_form(
+                "/settings/web-password",
+                &cookie,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current_password", current),
+                    ("web_password", new),
+                    ("web_password_again", again),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, _, html) = web("wrong", "new-web-pw", "new-web-pw").await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-current_password-error""#), "{html}");
+    let (status, _, html) = web(common::PASSWORD, "new-web-pw", "other").await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains(r#"id="f-web_password_again-error""#),
+        "{html}"
+    );
+    assert!(
+        !html.contains("new-web-pw"),
+        "passwords are not shown again"
+    );
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, common::PASSWORD)
+        .await
+        .unwrap()
+        .is_some());
+    let (status, _, _) = web(common::PASSWORD, "new-web-pw", "new-web-pw").await;
+    assert_eq!(status, 303);
+    assert!(p
+        .store
+        .check_web_login("alice", DOMAIN, "new-web-pw")
+        .await
+        .unwrap()
+        .is_some());
+
+    // The SIP password, twice.
+    let before = p.store.credentials("alice", DOMAIN).await.unwrap();
+    let (status, _, html) = p
+        .post_form(
+            "/settings/sip-password",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("sip_password", "sip-pw-2"),
+                ("sip_password_again", "sip-pw-3"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-sip_password_again-error""#));
+    assert_eq!(p.store.credentials("alice", DOMAIN).await.unwrap(), before);
+    let (status, _, _) = p
+        .post_form(
+            "/settings/sip-password",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("sip_password", "sip-pw-2"),
+                ("sip_password_again", "sip-pw-2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_ne!(p.store.credentials("alice", DOMAIN).await.unwrap(), before);
+    // A stale token changes nothing; bob's settings are his own; a subscriber's own
+    // changes are not admin changes.
+    let (status, _, _) = p
+        .post_form(
+            "/settings/voicemail",
+            &cookie,
+            &[("csrf", "stale"), ("voicemail", "off")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(p.store.preferences("alice", DOMAIN).await.unwrap(), prefs);
+    assert!(p.store.preferences("bob", DOMAIN).await.unwrap().is_empty());
+    assert!(p
+        .store
+        .audit_entries(&store::AuditFilter::default(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -141,14 +141,15 @@ impl Store {
     }
 
     /// The token whose secret is `secret`, marking it used at `now`; `None` for an unknown
-    /// or revoked one.
+    /// or revoked one, and for one of a disabled subscriber.
     pub async fn api_token_by_secret(
         &self,
         secret: &str,
         now: i64,
     ) -> Result<Option<ApiToken>, StoreError> {
         let hash = secret_hash(secret);
-        let sql = format!("{TOKEN_SELECT} WHERE t.secret_hash = $1");
+        let sql =
+            format!("{TOKEN_SELECT} WHERE t.secret_hash = $1 AND (s.id IS NULL OR NOT s.disabled)");
         let row: Option<TokenRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql).bind(&hash).fetch_optional(pool).await?
         });

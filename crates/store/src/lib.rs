@@ -42,6 +42,10 @@
 //! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
 //!   exact decimal amounts, the balance moved with them in their transaction, a call's
 //!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
+//! - `audit_log.rs`: the portal's log of admin changes ([`AuditEntry`], who, from where,
+//!   what, when; [`Store::record_audit`], [`Store::audit_entries`]); migration `0020`,
+//!   which also added the subscribers' `disabled` flag
+//!   ([`Store::set_subscriber_disabled`]).
 //! - `audit.rs`: the money's consistency check ([`Store::audit_ledger`], `itsp account
 //!   check`): cached balances, running balances, and each call's money against its record.
 //! - `invoices.rs`: postpaid [`Invoice`]s, issued whole in one transaction with a
@@ -88,6 +92,7 @@ mod address;
 mod aliases;
 mod api_tokens;
 mod audit;
+mod audit_log;
 mod bans;
 mod calls;
 mod cdrs;
@@ -126,6 +131,7 @@ pub use address::Address;
 pub use aliases::Alias;
 pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
 pub use audit::{Finding, LedgerAudit};
+pub use audit_log::{AuditEntry, AuditFilter, NewAuditEntry, MAX_AUDIT_DETAIL_BYTES};
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{

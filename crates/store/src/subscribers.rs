@@ -65,6 +65,9 @@ pub struct Subscriber {
     pub email: Option<String>,
     /// When the subscriber was added, Unix seconds.
     pub created_at: i64,
+    /// Disabled: kept, but neither SIP nor the portal lets them in
+    /// ([`Store::set_subscriber_disabled`]; migration `0020`).
+    pub disabled: bool,
 }
 
 impl fmt::Debug for Subscriber {
@@ -76,6 +79,7 @@ impl fmt::Debug for Subscriber {
             .field("ha1b", &self.ha1b)
             .field("email", &self.email)
             .field("created_at", &self.created_at)
+            .field("disabled", &self.disabled)
             .finish()
     }
 }
@@ -91,6 +95,7 @@ pub(crate) struct SubscriberRow {
     ha1b_sha256: String,
     email: Option<String>,
     created_at: i64,
+    disabled: bool,
 }
 
 impl From<SubscriberRow> for Subscriber {
@@ -111,12 +116,13 @@ impl From<SubscriberRow> for Subscriber {
             },
             email: r.email,
             created_at: r.created_at,
+            disabled: r.disabled,
         }
     }
 }
 
 pub(crate) const SUBSCRIBER_COLUMNS: &str =
-    "id, username, domain, ha1_md5, ha1b_md5, ha1_sha256, ha1b_sha256, email, created_at";
+    "id, username, domain, ha1_md5, ha1b_md5, ha1_sha256, ha1b_sha256, email, created_at, disabled";
 
 /// The longest password accepted, in bytes: far above any passphrase, and it keeps a file
 /// passed by mistake (or a hostile caller of the admin API) from being hashed.
@@ -238,6 +244,49 @@ impl Store {
         Ok(())
     }
 
+    /// Disables the subscriber `user@domain` (or enables them again). A disabled
+    /// subscriber keeps everything, but [`Store::credentials`] finds nothing for them (the
+    /// SIP server answers as for an unknown user) and the portal lets them in no more:
+    /// disabling ends their browser sessions in the same transaction. The update bumps
+    /// the `subscribers` change counter. [`StoreError::NoSuchUser`] without them.
+    pub async fn set_subscriber_disabled(
+        &self,
+        user: &str,
+        domain: &str,
+        disabled: bool,
+    ) -> Result<(), StoreError> {
+        let a = Address::new(user, domain)?;
+        let n = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE subscribers SET disabled = $3 WHERE username = $1 AND domain = $2",
+            )
+            .bind(&a.user)
+            .bind(&a.domain)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 && disabled {
+                sqlx::query(
+                    "DELETE FROM web_sessions WHERE subscriber_id =
+                       (SELECT id FROM subscribers WHERE username = $1 AND domain = $2)",
+                )
+                .bind(&a.user)
+                .bind(&a.domain)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            n
+        });
+        if n == 0 {
+            return Err(StoreError::NoSuchUser(a.to_string()));
+        }
+        tracing::info!(user = %a, disabled, "subscriber disabled or enabled");
+        Ok(())
+    }
+
     /// Removes a subscriber with its aliases, group memberships, preferences, voicemail
     /// messages, account and ledger (whatever the balance) and location bindings (of the
     /// AoR `user@domain`), in one transaction.
@@ -354,8 +403,8 @@ impl Store {
 
     /// The HA1 values to check a digest `username` in `realm` against (RFC 3261 §22.4): the
     /// subscriber `username@realm`, or, when `username` is itself `user@realm`, that
-    /// subscriber's `ha1b` values. `None` for anything else, malformed input included, so
-    /// the caller answers every unknown user alike.
+    /// subscriber's `ha1b` values. `None` for anything else, malformed input included, and
+    /// for a disabled subscriber, so the caller answers every unknown user alike.
     pub async fn credentials(
         &self,
         username: &str,
@@ -376,7 +425,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {column_md5}, {column_sha256} FROM subscribers
-             WHERE username = $1 AND domain = $2"
+             WHERE username = $1 AND domain = $2 AND NOT disabled"
         );
         let row: Option<(String, String)> = on_pool!(self, pool => {
             sqlx::query_as(&sql)

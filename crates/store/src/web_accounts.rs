@@ -143,8 +143,8 @@ impl Store {
     }
 
     /// Checks a login: the account when `password` is the web password of `user@domain`.
-    /// `None` alike for an unknown user, a user without a web password and a wrong
-    /// password, after the same argon2 work, so the answer tells nothing.
+    /// `None` alike for an unknown user, a disabled one, a user without a web password
+    /// and a wrong password, after the same argon2 work, so the answer tells nothing.
     pub async fn check_web_login(
         &self,
         user: &str,
@@ -156,7 +156,7 @@ impl Store {
                 sqlx::query_as(
                     "SELECT s.username, s.domain, w.password_hash, w.is_admin
                      FROM subscribers s JOIN web_accounts w ON w.subscriber_id = s.id
-                     WHERE s.username = $1 AND s.domain = $2",
+                     WHERE s.username = $1 AND s.domain = $2 AND NOT s.disabled",
                 )
                 .bind(&a.user)
                 .bind(&a.domain)
@@ -219,7 +219,7 @@ impl Store {
                 "SELECT s.username, s.domain, w.is_admin, x.csrf_token, x.expires_at
                  FROM web_sessions x JOIN subscribers s ON s.id = x.subscriber_id
                  LEFT JOIN web_accounts w ON w.subscriber_id = s.id
-                 WHERE x.secret_hash = $1 AND x.expires_at > $2",
+                 WHERE x.secret_hash = $1 AND x.expires_at > $2 AND NOT s.disabled",
             )
             .bind(secret_hash(secret))
             .bind(now)

@@ -12,6 +12,7 @@
 mod acc;
 mod account;
 mod alias;
+mod audit;
 mod ban;
 mod calls;
 mod cdr;
@@ -186,6 +187,15 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show the portal's audit log: every change an admin made through the API or the
+    /// pages, with who, from which address, what and when (secrets never kept).
+    #[command(after_long_help = audit::EXAMPLES)]
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Show the voicemail messages of a subscriber.
     ///
     /// The media services of `itsp serve` record them when a call to a subscriber with
@@ -216,6 +226,7 @@ impl Command {
             | Command::Invoice { common, .. }
             | Command::Ban { common, .. }
             | Command::Token { common, .. }
+            | Command::Audit { common, .. }
             | Command::Voicemail { common, .. } => common,
         }
     }
@@ -237,6 +248,7 @@ impl Command {
             Command::Invoice { command, common } => invoice::run(command, &common.store).await,
             Command::Ban { command, common } => ban::run(command, &common.store).await,
             Command::Token { command, common } => token::run(command, &common.store).await,
+            Command::Audit { command, common } => audit::run(command, &common.store).await,
             Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
         }
     }

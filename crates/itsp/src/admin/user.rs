@@ -24,6 +24,7 @@ Examples:
   itsp user list --json
   itsp user set alice@example.com forward-busy=sip:bob@example.com no-answer-after=20
   itsp user show alice@example.com
+  itsp user disable alice@example.com                             # enable: again
   itsp user rm alice@example.com
   itsp user list --data-dir /var/lib/itsp
   ITSP_DB=postgres://itsp:PASSWORD@db.example/itsp itsp user list";
@@ -66,6 +67,25 @@ pub(crate) enum UserCommand {
         /// Change only the web password of the portal.
         #[arg(long)]
         web_only: bool,
+    },
+    /// Disable a subscriber: everything is kept, but their phones cannot register or
+    /// call (SIP authentication fails as for an unknown user; their registrations are
+    /// removed, and a running server told) and they cannot log in to the portal (their
+    /// sessions end, their API tokens are refused).
+    ///
+    /// Example: itsp user disable alice@example.com
+    Disable {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
+    },
+    /// Enable a disabled subscriber again.
+    ///
+    /// Example: itsp user enable alice@example.com
+    Enable {
+        /// The address, user@domain.
+        #[arg(value_name = "USER@DOMAIN")]
+        address: String,
     },
     /// Remove a subscriber with its aliases, groups, preferences and registrations.
     ///
@@ -224,6 +244,8 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
             })
             .await
         }
+        UserCommand::Disable { address: a } => disable(store, &a, true).await,
+        UserCommand::Enable { address: a } => disable(store, &a, false).await,
         UserCommand::Rm { address: a } => {
             let a = address(&a)?;
             with_store(store, async |s| {
@@ -245,6 +267,46 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
     }
 }
 
+/// `itsp user disable` (`yes`) and `itsp user enable`. Disabling also removes the
+/// subscriber's registrations and tells a running server, as `itsp ul rm` does.
+async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Failure> {
+    let a = address(text)?;
+    let removed = with_store(store, async |s| {
+        s.set_subscriber_disabled(&a.user, &a.domain, yes).await?;
+        Ok(if yes {
+            s.remove_bindings(&a.aor()).await?
+        } else {
+            0
+        })
+    })
+    .await?;
+    let told = removed > 0 && {
+        let control = crate::control_client::ControlArgs {
+            data_dir: store.data_dir.clone(),
+            socket: None,
+        };
+        matches!(
+            crate::control_client::ask(
+                &control,
+                &server::control::protocol::Request::BindingsChanged { aor: a.aor() },
+            ),
+            Ok(server::control::protocol::Answer::Reloading { .. })
+        )
+    };
+    let text = match (yes, removed, told) {
+        (false, _, _) => format!("enabled user {a}"),
+        (true, 0, _) => format!("disabled user {a}"),
+        (true, n, true) => format!(
+            "disabled user {a}; removed {n} registration(s), the running server no longer reaches them"
+        ),
+        (true, n, false) => format!("disabled user {a}; removed {n} registration(s)"),
+    };
+    Ok(Report::done(
+        text,
+        json!({ "user": a.to_string(), "disabled": yes, "removed": removed, "server_told": told }),
+    ))
+}
+
 async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
     let subscribers = s.list_subscribers(domain.as_deref()).await?;
     // One query for every alias; an alias may be in another domain than its subscriber.
@@ -255,7 +317,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             .or_default()
             .push(a.alias.to_string());
     }
-    let mut table = Table::new(&["USER", "EMAIL", "CREATED", "ALIASES"]);
+    let mut table = Table::new(&["USER", "EMAIL", "CREATED", "ALIASES", "STATUS"]);
     let mut rows = Vec::new();
     for sub in subscribers {
         let user = sub.address.to_string();
@@ -265,6 +327,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             sub.email.clone().unwrap_or_else(|| "-".into()),
             utc(sub.created_at),
             its_aliases.join(", "),
+            if sub.disabled { "disabled" } else { "active" }.to_owned(),
         ]);
         rows.push(json!({
             "user": user,
@@ -272,6 +335,7 @@ async fn list(s: &Store, domain: Option<String>) -> Result<Report, Failure> {
             "created": utc(sub.created_at),
             "created_at": sub.created_at,
             "aliases": its_aliases,
+            "disabled": sub.disabled,
         }));
     }
     let empty = match domain {

@@ -1,7 +1,8 @@
 //! A subscriber's account: prepaid or postpaid, its balance (an exact decimal kept as an
 //! append-only ledger, `store::accounts`), the ledger a page at a time, and top-ups.
-//! `/api/v1/subscribers/{address}/account`, `.../account/ledger`, `.../account/topups`.
-//! The subscriber reads their own; top-ups are the provider's (admins).
+//! `/api/v1/subscribers/{address}/account` (read; set up or change the kind, plan and
+//! currency with PUT; close with DELETE), `.../account/ledger`, `.../account/topups`.
+//! The subscriber reads their own; the rest is the provider's (admins).
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sip::headers::rfc3339_ms;
-use store::{Account, Address, EntryKind, LedgerEntry, NewEntry, StoreError};
+use store::{Account, AccountKind, Address, EntryKind, LedgerEntry, NewEntry, StoreError};
 use utoipa::ToSchema;
 
 use crate::auth::{Action, Caller};
@@ -108,6 +109,23 @@ pub struct NewTopUp {
     pub note: Option<String>,
 }
 
+/// An account to open, or the new kind, plan and currency of one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSetting {
+    /// `prepaid` or `postpaid`.
+    pub kind: String,
+    /// The rating plan the subscriber's calls are priced with; absent, null or empty:
+    /// the default rules.
+    pub plan: Option<String>,
+    /// ISO 4217 (three capital letters); absent: the account's currency, else EUR. Only
+    /// an account with a zero balance changes currency.
+    pub currency: Option<String>,
+}
+
+/// The currency of an account opened without one.
+pub const DEFAULT_CURRENCY: &str = "EUR";
+
 fn no_account(a: &Address) -> Problem {
     Problem::not_found(format!("{a} has no account: their calls are not charged"))
 }
@@ -200,6 +218,106 @@ pub async fn top_up(
         Err(StoreError::NoSuchAccount(_)) => Err(no_account(a)),
         Err(e) => Err(Problem::from_store(e, "amount")),
     }
+}
+
+/// Opens the account of `a` or changes its kind, plan and currency (admins); the
+/// balance and ledger stay.
+pub async fn set(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    setting: AccountSetting,
+) -> Result<AccountView, Problem> {
+    caller.allow(Action::SetAccount(a))?;
+    let kind = setting.kind.trim().parse::<AccountKind>().map_err(|_| {
+        Problem::invalid(
+            "kind",
+            format!("{:?} is not prepaid or postpaid", setting.kind),
+        )
+    })?;
+    let plan = setting
+        .plan
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let store = state.store();
+    let currency = match setting.currency.as_deref().map(str::trim) {
+        Some(c) if !c.is_empty() => c.to_owned(),
+        _ => match store.account(a).await {
+            Ok(Some(old)) => old.currency,
+            Ok(None) => DEFAULT_CURRENCY.to_owned(),
+            Err(e) => return Err(Problem::from_store(e, "address")),
+        },
+    };
+    let now_ms = unix_now().saturating_mul(1000);
+    match store.set_account(a, kind, plan, &currency, now_ms).await {
+        Ok(account) => Ok(AccountView::from(account)),
+        Err(StoreError::NoSuchUser(_)) => Err(Problem::not_found(format!("no such user: {a}"))),
+        Err(StoreError::BadAccount(reason)) => {
+            let field = if reason.starts_with("plan") {
+                "plan"
+            } else {
+                "currency"
+            };
+            Err(Problem::invalid(field, reason))
+        }
+        Err(e @ StoreError::AccountNotZero { .. }) => {
+            Err(Problem::conflict(Some("currency"), e.to_string()))
+        }
+        Err(e) => Err(Problem::from_store(e, "address")),
+    }
+}
+
+/// Closes the account of `a` (admins): only with a zero balance.
+pub async fn close(state: &AppState, caller: &Caller, a: &Address) -> Result<(), Problem> {
+    caller.allow(Action::SetAccount(a))?;
+    match state.store().remove_account(a).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(no_account(a)),
+        Err(e @ StoreError::AccountNotZero { .. }) => Err(Problem::conflict(None, e.to_string())),
+        Err(e) => Err(Problem::from_store(e, "address")),
+    }
+}
+
+/// Open a subscriber's account, or change its kind, plan and currency (admins).
+#[utoipa::path(put, path = "/api/v1/subscribers/{address}/account", tag = "accounts",
+    params(("address" = String, Path, description = "user@domain")),
+    request_body = AccountSetting,
+    responses(
+        (status = 200, description = "the account now", body = AccountView),
+        (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such subscriber", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "a new currency for an account whose balance is not zero", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a bad kind, plan or currency; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    JsonBody(setting): JsonBody<AccountSetting>,
+) -> Result<Json<AccountView>, Problem> {
+    let a = address("address", &text)?;
+    set(&state, &caller, &a, setting).await.map(Json)
+}
+
+/// Close a subscriber's account with its ledger (admins): only a zero balance.
+#[utoipa::path(delete, path = "/api/v1/subscribers/{address}/account", tag = "accounts",
+    params(("address" = String, Path, description = "user@domain")),
+    responses(
+        (status = 204, description = "closed: calls are no longer charged"),
+        (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such subscriber, or no account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the balance is not zero", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let a = address("address", &text)?;
+    close(&state, &caller, &a)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// A subscriber's account and balance.

@@ -70,6 +70,94 @@ pub async fn groups(
         .map_err(store_error("address"))
 }
 
+/// Adds the alias `alias_text` to `a` (admins).
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    alias_text: &str,
+) -> Result<AliasView, Problem> {
+    caller.allow(Action::ChangeAssigned(a))?;
+    let alias = address("alias", alias_text)?;
+    state
+        .store()
+        .add_alias(&alias.user, &alias.domain, &a.user, &a.domain)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NoSuchUser(_) => Problem::not_found(format!("no such user: {a}")),
+            store::StoreError::NoSuchDomain(d) => {
+                Problem::invalid("alias", format!("{d} is not served: add the domain first"))
+            }
+            e => Problem::from_store(e, "alias"),
+        })?;
+    Ok(AliasView {
+        alias: alias.to_string(),
+        subscriber: a.to_string(),
+    })
+}
+
+/// Removes the alias `alias_text` of `a` (admins); 404 when it is not one of theirs.
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    alias_text: &str,
+) -> Result<(), Problem> {
+    caller.allow(Action::ChangeAssigned(a))?;
+    let alias = address("alias", alias_text)?;
+    let store = state.store();
+    let owner = store
+        .resolve(&alias.user, &alias.domain)
+        .await
+        .map_err(store_error("alias"))?;
+    if owner.as_ref() != Some(a) || alias == *a {
+        return Err(Problem::not_found(format!("{alias} is no alias of {a}")));
+    }
+    store
+        .remove_alias(&alias.user, &alias.domain)
+        .await
+        .map_err(store_error("alias"))
+}
+
+/// Puts `a` in `group` (admins).
+pub async fn join(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    group: &str,
+) -> Result<(), Problem> {
+    caller.allow(Action::ChangeAssigned(a))?;
+    state
+        .store()
+        .add_group(&a.user, &a.domain, group)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NoSuchUser(_) => Problem::not_found(format!("no such user: {a}")),
+            e => Problem::from_store(e, "group"),
+        })?;
+    Ok(())
+}
+
+/// Takes `a` out of `group` (admins); 404 when not in it.
+pub async fn leave(
+    state: &AppState,
+    caller: &Caller,
+    a: &Address,
+    group: &str,
+) -> Result<(), Problem> {
+    caller.allow(Action::ChangeAssigned(a))?;
+    let removed = state
+        .store()
+        .remove_group(&a.user, &a.domain, group)
+        .await
+        .map_err(store_error("group"))?;
+    if removed {
+        Ok(())
+    } else {
+        Err(Problem::not_found(format!("{a} is not in group {group}")))
+    }
+}
+
 /// The aliases of a subscriber.
 #[utoipa::path(get, path = "/api/v1/subscribers/{address}/aliases", tag = "aliases",
     params(("address" = String, Path, description = "user@domain")),
@@ -104,26 +192,9 @@ pub async fn add_alias(
     JsonBody(new): JsonBody<NewAlias>,
 ) -> Result<(StatusCode, Json<AliasView>), Problem> {
     let a = address("address", &text)?;
-    caller.allow(Action::ChangeAssigned(&a))?;
-    let alias = address("alias", &new.alias)?;
-    state
-        .store()
-        .add_alias(&alias.user, &alias.domain, &a.user, &a.domain)
+    add(&state, &caller, &a, &new.alias)
         .await
-        .map_err(|e| match e {
-            store::StoreError::NoSuchUser(_) => Problem::not_found(format!("no such user: {a}")),
-            store::StoreError::NoSuchDomain(d) => {
-                Problem::invalid("alias", format!("{d} is not served: add the domain first"))
-            }
-            e => Problem::from_store(e, "alias"),
-        })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AliasView {
-            alias: alias.to_string(),
-            subscriber: a.to_string(),
-        }),
-    ))
+        .map(|v| (StatusCode::CREATED, Json(v)))
 }
 
 /// Remove an alias (admins).
@@ -139,21 +210,9 @@ pub async fn delete_alias(
     Path((text, alias_text)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let a = address("address", &text)?;
-    caller.allow(Action::ChangeAssigned(&a))?;
-    let alias = address("alias", &alias_text)?;
-    let store = state.store();
-    let owner = store
-        .resolve(&alias.user, &alias.domain)
+    remove(&state, &caller, &a, &alias_text)
         .await
-        .map_err(store_error("alias"))?;
-    if owner.as_ref() != Some(&a) || alias == a {
-        return Err(Problem::not_found(format!("{alias} is no alias of {a}")));
-    }
-    store
-        .remove_alias(&alias.user, &alias.domain)
-        .await
-        .map_err(store_error("alias"))?;
-    Ok(StatusCode::NO_CONTENT)
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// The groups of a subscriber.
@@ -187,13 +246,9 @@ pub async fn put_group(
     Path((text, group)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let a = address("address", &text)?;
-    caller.allow(Action::ChangeAssigned(&a))?;
-    state
-        .store()
-        .add_group(&a.user, &a.domain, &group)
+    join(&state, &caller, &a, &group)
         .await
-        .map_err(store_error("group"))?;
-    Ok(StatusCode::NO_CONTENT)
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// Take a subscriber out of a group (admins).
@@ -209,15 +264,7 @@ pub async fn delete_group(
     Path((text, group)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let a = address("address", &text)?;
-    caller.allow(Action::ChangeAssigned(&a))?;
-    let removed = state
-        .store()
-        .remove_group(&a.user, &a.domain, &group)
+    leave(&state, &caller, &a, &group)
         .await
-        .map_err(store_error("group"))?;
-    if removed {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Problem::not_found(format!("{a} is not in group {group}")))
-    }
+        .map(|()| StatusCode::NO_CONTENT)
 }

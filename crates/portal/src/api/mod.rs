@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod assigned;
+pub mod audit;
 pub mod calls;
 pub mod domains;
 pub mod forwarding;
@@ -14,6 +15,7 @@ pub mod live_calls;
 pub mod rates;
 pub mod registrations;
 pub mod session;
+pub mod settings;
 pub mod status;
 pub mod subscribers;
 pub mod voicemail;
@@ -32,9 +34,9 @@ use crate::AppState;
     info(
         title = "itsp",
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
-            forwarding, registrations, call history (JSON and CSV), calls in progress (and \
+            forwarding, voicemail settings, registrations, call history (JSON and CSV), calls in progress (and \
             their hang-up), accounts, invoices (JSON, PDF, HTML), rating plans (import, list, \
-            price a call), voicemail and the system status. Errors are \
+            price a call), voicemail, the audit log of admin changes and the system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
             session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
@@ -60,6 +62,8 @@ use crate::AppState;
         assigned::delete_group,
         forwarding::get_forwarding,
         forwarding::put_forwarding,
+        settings::get_settings,
+        settings::put_settings,
         registrations::list_registrations,
         registrations::delete_registration,
         registrations::list_all_registrations,
@@ -67,6 +71,8 @@ use crate::AppState;
         calls::list_calls_csv,
         calls::list_all_calls,
         accounts::get_account,
+        accounts::put_account,
+        accounts::delete_account,
         accounts::list_ledger,
         accounts::create_top_up,
         voicemail::list_voicemail,
@@ -83,6 +89,7 @@ use crate::AppState;
         invoices::get_invoice_html,
         live_calls::list_live_calls,
         live_calls::delete_live_call,
+        audit::list_audit,
     ),
     components(schemas(Problem, crate::problem::LineError)),
     modifiers(&Security),
@@ -184,7 +191,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/subscribers/{address}/account",
-            get(accounts::get_account),
+            get(accounts::get_account)
+                .put(accounts::put_account)
+                .delete(accounts::delete_account),
         )
         .route(
             "/api/v1/subscribers/{address}/account/ledger",
@@ -197,6 +206,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/subscribers/{address}/forwarding",
             get(forwarding::get_forwarding).put(forwarding::put_forwarding),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/settings",
+            get(settings::get_settings).put(settings::put_settings),
         )
         .route(
             "/api/v1/subscribers/{address}/registrations",
@@ -219,6 +232,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/subscribers/{address}/invoices",
             get(invoices::list_subscriber_invoices),
         )
+        .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/calls/live", get(live_calls::list_live_calls))
         .route(
             "/api/v1/calls/live/{call_id}",

@@ -1,5 +1,5 @@
 //! `/api/v1/subscribers`: list (a page at a time), create with a password, get, change
-//! passwords and the admin flag, delete.
+//! passwords, the admin flag and the disabled flag, delete.
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use store::{Address, Subscriber};
 use utoipa::{IntoParams, ToSchema};
 
 use super::forwarding::{self, ForwardingView};
-use crate::auth::{Action, Caller};
+use crate::auth::{Action, Caller, ClientIp};
 use crate::problem::address;
 use crate::problem::{page_limit, JsonBody, Problem};
 use crate::time::rfc3339;
@@ -31,6 +31,8 @@ pub struct SubscriberView {
     pub email: Option<String>,
     /// When the subscriber was added (RFC 3339).
     pub created_at: String,
+    /// Disabled: neither their phones nor the portal let them in.
+    pub disabled: bool,
 }
 
 impl From<Subscriber> for SubscriberView {
@@ -39,6 +41,7 @@ impl From<Subscriber> for SubscriberView {
             address: s.address.to_string(),
             email: s.email,
             created_at: rfc3339(s.created_at),
+            disabled: s.disabled,
         }
     }
 }
@@ -54,6 +57,9 @@ pub struct SubscriberDetail {
     pub created_at: String,
     /// Whether the subscriber administers the provider in the portal.
     pub admin: bool,
+    /// Disabled: neither their phones (SIP authentication fails as for an unknown user)
+    /// nor the portal (logins, sessions, tokens) let them in.
+    pub disabled: bool,
     /// More addresses that reach the subscriber.
     pub aliases: Vec<String>,
     /// Groups (permissions such as `int`).
@@ -130,6 +136,13 @@ pub struct SubscriberChange {
     pub web_password: Option<String>,
     /// Admin flag (admins only).
     pub admin: Option<bool>,
+    /// Disable the subscriber (`true`: their phones and their portal logins stop working,
+    /// their registrations are removed, their browser sessions end) or enable them again
+    /// (admins only).
+    pub disabled: Option<bool>,
+    /// The current web password: required when subscribers change their own web
+    /// password (`password` or `web_password`); admins need not give it.
+    pub current_password: Option<String>,
 }
 
 /// A page of subscribers.
@@ -254,21 +267,25 @@ pub async fn detail(
         email: s.email,
         created_at: rfc3339(s.created_at),
         admin,
+        disabled: s.disabled,
         aliases,
         groups,
         forwarding,
     })
 }
 
-/// Applies a change: every field is checked before any is written.
+/// Applies a change: every field is checked before any is written. `source` is the
+/// client's address: wrong current web passwords count against it in the login guard,
+/// as failed logins do.
 pub async fn change(
     state: &AppState,
     caller: &Caller,
+    source: std::net::IpAddr,
     a: &Address,
     change: SubscriberChange,
 ) -> Result<(), Problem> {
     caller.allow(Action::ChangeOwn(a))?;
-    if change.admin.is_some() {
+    if change.admin.is_some() || change.disabled.is_some() {
         caller.allow(Action::SetAdmin(a))?;
     }
     let checks = [
@@ -292,6 +309,38 @@ pub async fn change(
     }
     let sip = change.sip_password.as_ref().or(change.password.as_ref());
     let web = change.web_password.as_ref().or(change.password.as_ref());
+    if web.is_some() && !caller.is_admin {
+        // The subscriber's own web password: the current one proves it is them at the
+        // keyboard, not someone at an unlocked browser.
+        let current = change.current_password.as_deref().unwrap_or_default();
+        if current.is_empty() {
+            return Err(Problem::invalid(
+                "current_password",
+                "give the current web password to change it",
+            ));
+        }
+        // Guessed like a login: the same guard, the same limits.
+        let account = a.to_string();
+        let now = std::time::Instant::now();
+        if let Err(wait) = state.login_guard(|g| g.check_login(now, source, &account)) {
+            return Err(Problem::too_many_requests(
+                super::session::too_many_logins_text(wait),
+            ));
+        }
+        let ok = store
+            .check_web_login(&a.user, &a.domain, current)
+            .await
+            .map_err(|e| Problem::from_store(e, "current_password"))?;
+        if ok.is_none() {
+            let counted =
+                state.login_guard(|g| g.login_failed(std::time::Instant::now(), source, &account));
+            crate::login_guard::log_failure(source, &account, "bad current password", counted);
+            return Err(Problem::invalid(
+                "current_password",
+                "this is not the current web password",
+            ));
+        }
+    }
     if let Some(p) = sip {
         store
             .set_password(&a.user, &a.domain, p)
@@ -309,6 +358,25 @@ pub async fn change(
             .set_admin(&a.user, &a.domain, admin)
             .await
             .map_err(|e| Problem::from_store(e, "admin"))?;
+    }
+    if let Some(disabled) = change.disabled {
+        store
+            .set_subscriber_disabled(&a.user, &a.domain, disabled)
+            .await
+            .map_err(|e| Problem::from_store(e, "disabled"))?;
+        if disabled {
+            // Calls must not reach their phones either: their registrations go, and the
+            // SIP server beside the portal forgets them at once.
+            let aor = a.aor();
+            let removed = store
+                .remove_bindings(&aor)
+                .await
+                .map_err(|e| Problem::internal(&e))?;
+            if removed > 0 {
+                tracing::info!(%aor, removed, "registrations of a disabled subscriber removed");
+                state.bindings_changed(&aor);
+            }
+        }
     }
     Ok(())
 }
@@ -372,7 +440,8 @@ pub async fn get_subscriber(
     detail(&state, &caller, &a).await.map(Json)
 }
 
-/// Change passwords (and, for admins, the admin flag).
+/// Change passwords (a subscriber's own web password needs `current_password`) and, for
+/// admins, the admin flag and whether the subscriber is disabled.
 #[utoipa::path(patch, path = "/api/v1/subscribers/{address}", tag = "subscribers",
     params(("address" = String, Path, description = "user@domain")),
     request_body = SubscriberChange,
@@ -380,15 +449,17 @@ pub async fn get_subscriber(
         (status = 204, description = "changed"),
         (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_subscriber(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(source): ClientIp,
     Path(text): Path<String>,
     JsonBody(body): JsonBody<SubscriberChange>,
 ) -> Result<StatusCode, Problem> {
     let a = address("address", &text)?;
-    change(&state, &caller, &a, body)
+    change(&state, &caller, source, &a, body)
         .await
         .map(|()| StatusCode::NO_CONTENT)
 }

@@ -206,8 +206,14 @@ async fn subscribers_page(
     for s in &page.items {
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r#"<tr><td><a href="{}">{}</a>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(&super::subscriber::link(&s.address)),
             esc(&s.address),
+            if s.disabled {
+                r#" <span class="badge off">disabled</span>"#
+            } else {
+                ""
+            },
             esc(s.email.as_deref().unwrap_or("")),
             esc(&s.created_at),
             remove_button(

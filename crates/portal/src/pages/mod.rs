@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod audit;
 pub mod dashboard;
 pub mod docs;
 pub mod invoices;
@@ -19,6 +20,8 @@ pub mod login;
 pub mod password;
 pub mod rates;
 pub mod selfcare;
+pub mod settings;
+pub mod subscriber;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -59,6 +62,16 @@ pub fn router() -> Router<AppState> {
             "/dashboard/registrations/remove",
             post(dashboard::remove_registration),
         )
+        .route("/settings", get(settings::show))
+        .route("/settings/voicemail", post(settings::save_voicemail))
+        .route(
+            "/settings/web-password",
+            post(settings::change_web_password),
+        )
+        .route(
+            "/settings/sip-password",
+            post(settings::change_sip_password),
+        )
         .route("/calls", get(selfcare::calls_page))
         .route("/calls.csv", get(selfcare::calls_csv))
         .route("/account", get(selfcare::account_page))
@@ -76,6 +89,35 @@ pub fn router() -> Router<AppState> {
             get(admin::subscribers).post(admin::add_subscriber),
         )
         .route("/admin/subscribers/remove", post(admin::remove_subscriber))
+        .route("/admin/subscribers/{address}", get(subscriber::show))
+        .route(
+            "/admin/subscribers/{address}/status",
+            post(subscriber::set_status),
+        )
+        .route(
+            "/admin/subscribers/{address}/aliases",
+            post(subscriber::add_alias),
+        )
+        .route(
+            "/admin/subscribers/{address}/aliases/remove",
+            post(subscriber::remove_alias),
+        )
+        .route(
+            "/admin/subscribers/{address}/groups",
+            post(subscriber::add_group),
+        )
+        .route(
+            "/admin/subscribers/{address}/groups/remove",
+            post(subscriber::remove_group),
+        )
+        .route(
+            "/admin/subscribers/{address}/account",
+            post(subscriber::set_account),
+        )
+        .route(
+            "/admin/subscribers/{address}/topup",
+            post(subscriber::top_up),
+        )
         .route("/admin/registrations", get(admin::registrations))
         .route(
             "/admin/registrations/remove",
@@ -92,6 +134,7 @@ pub fn router() -> Router<AppState> {
                 )),
         )
         .route("/admin/rates/test", get(rates::test))
+        .route("/admin/audit", get(audit::show))
         .route("/admin/calls/live", get(live_calls::show))
         .route("/admin/calls/live/hangup", post(live_calls::hang_up))
         .route("/api/docs", get(docs::show))
@@ -168,12 +211,12 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
     if let Some(c) = caller {
         if c.address.is_some() {
             nav.push_str(
-                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/invoices">Invoices</a><a href="/voicemail">Voicemail</a>"#,
+                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/invoices">Invoices</a><a href="/voicemail">Voicemail</a><a href="/settings">Settings</a>"#,
             );
         }
         if c.is_admin {
             nav.push_str(
-                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/admin/calls/live">Live calls</a><a href="/admin/rates">Rates</a><a href="/admin/invoices">All invoices</a><a href="/api/docs">API</a>"#,
+                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/admin/calls/live">Live calls</a><a href="/admin/rates">Rates</a><a href="/admin/invoices">All invoices</a><a href="/admin/audit">Audit log</a><a href="/api/docs">API</a>"#,
             );
         }
         let who = c

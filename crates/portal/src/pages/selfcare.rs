@@ -24,7 +24,7 @@ use crate::problem::Problem;
 use crate::AppState;
 
 /// The logged-in subscriber, or the page to answer instead.
-fn subscriber(caller: MaybeCaller) -> Result<(Caller, Address), Response> {
+pub(super) fn subscriber(caller: MaybeCaller) -> Result<(Caller, Address), Response> {
     let caller = caller.or_login()?;
     match caller.address.clone() {
         Some(me) => Ok((caller, me)),

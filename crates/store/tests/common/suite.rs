@@ -58,6 +58,8 @@ macro_rules! for_each_behaviour {
             invoices,
             low_balance_notices,
             cdr_media,
+            audit_log,
+            disabled_subscribers,
         );
     };
 }
@@ -2221,4 +2223,163 @@ pub async fn cdr_media(s: Store) {
         .collect();
     assert_eq!(got, [Some(1500), Some(7), Some(8)]);
     assert_eq!(all[0].cdr.media, Some(media));
+}
+
+pub async fn audit_log(s: Store) {
+    use store::{AuditFilter, NewAuditEntry, MAX_AUDIT_DETAIL_BYTES};
+    let entry = |at_ms: i64, actor: &str, action: &str| NewAuditEntry {
+        at_ms,
+        actor: actor.to_owned(),
+        source: "192.0.2.7".to_owned(),
+        action: action.to_owned(),
+        status: 204,
+        detail: Some("address=bob@example.com".to_owned()),
+    };
+    assert!(s
+        .audit_entries(&AuditFilter::default(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let first = s
+        .record_audit(&entry(1000, "admin@example.com", "POST /api/v1/domains"))
+        .await
+        .unwrap();
+    let second = s
+        .record_audit(&entry(2000, "token 3", "DELETE /api/v1/domains/x.example"))
+        .await
+        .unwrap();
+    let mut long = entry(
+        3000,
+        "admin@example.com",
+        "PATCH /api/v1/subscribers/b@example.com",
+    );
+    long.detail = Some("é".repeat(MAX_AUDIT_DETAIL_BYTES));
+    long.status = 303;
+    let third = s.record_audit(&long).await.unwrap();
+    assert!(first < second && second < third);
+    // Newest first; a page after a cursor.
+    let all = s
+        .audit_entries(&AuditFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [third, second, first]);
+    assert_eq!(all[1].actor, "token 3");
+    assert_eq!(all[1].source, "192.0.2.7");
+    assert_eq!(all[1].status, 204);
+    assert_eq!(all[1].at_ms, 2000);
+    assert_eq!(all[1].action, "DELETE /api/v1/domains/x.example");
+    assert_eq!(all[0].status, 303);
+    let cut = all[0].detail.as_deref().unwrap();
+    assert!(cut.len() <= MAX_AUDIT_DETAIL_BYTES && cut.chars().all(|c| c == 'é'));
+    let page = s
+        .audit_entries(&AuditFilter::default(), Some(third), 1)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, second);
+    // Filters: time (since inclusive, until exclusive) and actor.
+    let f = AuditFilter {
+        since_ms: Some(2000),
+        until_ms: Some(3000),
+        actor: None,
+    };
+    let found = s.audit_entries(&f, None, 10).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.id).collect::<Vec<_>>(), [second]);
+    let f = AuditFilter {
+        actor: Some("admin@example.com".to_owned()),
+        ..AuditFilter::default()
+    };
+    let found = s.audit_entries(&f, None, 10).await.unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [third, first]
+    );
+}
+
+pub async fn disabled_subscribers(s: Store) {
+    example_com_with(&s, &["alice", "bob"]).await;
+    let alice = addr("alice@example.com");
+    s.set_web_password("alice", "example.com", "web-pw")
+        .await
+        .unwrap();
+    let account = s
+        .check_web_login("alice", "example.com", "web-pw")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = s.create_session(&account, 1000, 60).await.unwrap();
+    let (_, token) = s.create_api_token("script", Some(&alice)).await.unwrap();
+    let (_, admin_token) = s.create_api_token("admin", None).await.unwrap();
+    assert!(
+        !s.subscriber("alice", "example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    let before = s.subscribers_version().await.unwrap();
+
+    s.set_subscriber_disabled("alice", "example.com", true)
+        .await
+        .unwrap();
+    assert!(
+        s.subscriber("alice", "example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert!(
+        s.subscribers_version().await.unwrap() > before,
+        "caches must forget"
+    );
+    // No way in: SIP credentials (both digest usernames), web login, session, token.
+    assert_eq!(s.credentials("alice", "example.com").await.unwrap(), None);
+    assert_eq!(
+        s.credentials("alice@example.com", "example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.check_web_login("alice", "example.com", "web-pw")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.session(&session.secret, 1001).await.unwrap(), None);
+    assert_eq!(s.api_token_by_secret(&token, 1001).await.unwrap(), None);
+    assert!(s
+        .api_token_by_secret(&admin_token, 1001)
+        .await
+        .unwrap()
+        .is_some());
+    // Others are untouched; everything of alice's is kept.
+    assert!(s.credentials("bob", "example.com").await.unwrap().is_some());
+    assert_eq!(
+        s.resolve("alice", "example.com").await.unwrap(),
+        Some(alice.clone())
+    );
+
+    s.set_subscriber_disabled("alice", "example.com", false)
+        .await
+        .unwrap();
+    assert!(s
+        .credentials("alice", "example.com")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s
+        .check_web_login("alice", "example.com", "web-pw")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s.api_token_by_secret(&token, 1002).await.unwrap().is_some());
+    // The session ended when she was disabled.
+    assert_eq!(s.session(&session.secret, 1002).await.unwrap(), None);
+    assert!(matches!(
+        s.set_subscriber_disabled("zed", "example.com", true).await,
+        Err(StoreError::NoSuchUser(_))
+    ));
 }

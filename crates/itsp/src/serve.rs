@@ -449,8 +449,9 @@ async fn start_metrics(addr: std::net::SocketAddr, source: portal::metrics::Metr
 }
 
 /// On each SIGHUP: reads the config file again and applies its `[log] filter`, its
-/// trusted networks (`[auth] trusted`, unless `--trusted` set them) and its PSTN routing
-/// (`[pstn]`), reads the served domains and the bans from the store, and logs one line,
+/// trusted networks (`[auth] trusted`, unless `--trusted` set them), its PSTN routing
+/// (`[pstn]`) and its `[capture]` settings (ring bounds, pcap files, HEP export; turning
+/// the capture on or off needs a restart), reads the served domains and the bans from the store, and logs one line,
 /// "configuration reloaded", saying what was reloaded (`reloaded`), what could not be
 /// (`not_reloaded`) and which changed sections of the file need a restart
 /// (`needs_restart`). A file with an error changes nothing but is named in `not_reloaded`.
@@ -498,6 +499,20 @@ async fn reload_on_hangup(
                         pstn.classes.len()
                     ));
                     reloader.apply(trusted, pstn);
+                    let mut capture = server.capture;
+                    if let Some(hep) = &mut capture.hep {
+                        hep.node_name.get_or_insert_with(host_name);
+                    }
+                    let capture_applied = match reloader.apply_capture(capture).await {
+                        Ok(changed) => {
+                            reloaded.extend(changed);
+                            true
+                        }
+                        Err(why) => {
+                            not_reloaded.push(why);
+                            false
+                        }
+                    };
                     let filter = config.log.filter.as_deref();
                     match crate::logging::set_filter(filter) {
                         FilterOutcome::Applied => reloaded.push(format!(
@@ -514,11 +529,15 @@ async fn reload_on_hangup(
                     needs_restart = config
                         .changed_sections(&running)
                         .into_iter()
+                        .filter(|section| !(capture_applied && *section == "capture"))
                         .map(|section| format!("[{section}]"))
                         .collect();
                     running.log = config.log;
                     running.auth.trusted = config.auth.trusted;
                     running.pstn = config.pstn;
+                    if capture_applied {
+                        running.capture = config.capture;
+                    }
                 }
                 Err(e) => not_reloaded.push(format!("config file ({e})")),
             }

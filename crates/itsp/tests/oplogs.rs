@@ -371,3 +371,91 @@ fn sighup_takes_new_trusted_networks_and_gateways_keeping_registrations_and_call
     let bindings = common::admin_json(&data, &["ul", "show"]);
     assert_eq!(bindings.as_array().unwrap().len(), 2, "{bindings:#}");
 }
+
+#[test]
+fn sighup_starts_and_stops_hep_export_and_pcap_files() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(&config, "[log]\nfilter = \"info\"\n").unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let pcap_dir = data.path().join("pcap");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\nfilter = \"info\"\n[capture]\nring_messages = 500\nhep = \"udp:{}\"\npcap_dir = \"{}\"\n",
+            collector.local_addr().unwrap(),
+            pcap_dir.display()
+        ),
+    )
+    .unwrap();
+    server.signal("HUP");
+    let reloaded = server.wait_log("configuration reloaded", Duration::from_secs(10));
+    let what = reloaded["fields"]["reloaded"].as_str().unwrap().to_owned();
+    assert!(what.contains("capture ring (500 messages"), "{what}");
+    assert!(what.contains("pcap files in"), "{what}");
+    assert!(what.contains("HEP export to 127.0.0.1:"), "{what}");
+    assert_eq!(reloaded["fields"]["needs_restart"], "", "{reloaded}");
+    // A registration now reaches the collector as HEP and the pcap directory.
+    let mut phone = Phone::new(server.udp, "alice", "secret");
+    let contact = format!("Contact: <{}>\r\n", phone.contact());
+    assert_eq!(phone.register(&contact).status(), Some(200));
+    let mut buf = [0u8; 65536];
+    let n = collector
+        .recv(&mut buf)
+        .expect("a HEP packet after the reload");
+    assert_eq!(&buf[..4], b"HEP3");
+    assert!(
+        buf[..n].windows(8).any(|w| w == b"REGISTER"),
+        "the REGISTER in the HEP payload"
+    );
+    common::eventually("a pcap file is written", || {
+        std::fs::read_dir(&pcap_dir)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "pcap"))
+            })
+            .unwrap_or(false)
+    });
+    // Export off again; turning the capture itself off needs a restart.
+    std::fs::write(
+        &config,
+        "[log]\nfilter = \"info\"\n[capture]\nring_messages = 0\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    let reloaded = server.wait_log("configuration reloaded", Duration::from_secs(10));
+    assert!(
+        reloaded["fields"]["not_reloaded"]
+            .as_str()
+            .unwrap()
+            .contains("turning the capture off needs a restart"),
+        "{reloaded}"
+    );
+    assert_eq!(
+        reloaded["fields"]["needs_restart"], "[capture]",
+        "{reloaded}"
+    );
+    std::fs::write(&config, "[log]\nfilter = \"info\"\n").unwrap();
+    server.signal("HUP");
+    let reloaded = server.wait_log("configuration reloaded", Duration::from_secs(10));
+    let what = reloaded["fields"]["reloaded"].as_str().unwrap();
+    assert!(
+        what.contains("HEP export off") && what.contains("pcap files off"),
+        "{reloaded}"
+    );
+    while collector.recv(&mut buf).is_ok() {} // what was on its way
+    collector
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    assert_eq!(phone.register(&contact).status(), Some(200));
+    assert!(
+        collector.recv(&mut buf).is_err(),
+        "no HEP after export was turned off"
+    );
+}

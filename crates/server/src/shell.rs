@@ -132,6 +132,29 @@ impl Capture {
     }
 }
 
+/// What reads the capture ring besides the control socket: the pcap files and the HEP
+/// export, with the settings they run with.
+#[derive(Default)]
+struct CaptureOutputs {
+    pcap: Option<PcapFiles>,
+    hep: Option<HepSender>,
+    /// The `[capture]` settings in force.
+    config: crate::capture::CaptureConfig,
+}
+
+impl CaptureOutputs {
+    /// Stops both (what is left is written and sent, as at shutdown).
+    async fn close(&mut self) {
+        if let Some(hep) = self.hep.take() {
+            hep.close().await;
+        }
+        if let Some(pcap) = self.pcap.take() {
+            // Joins a thread that writes a last batch: off the runtime's workers.
+            let _ = tokio::task::spawn_blocking(move || pcap.close()).await;
+        }
+    }
+}
+
 /// What [`Server::start`] found and did, for the operator's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartReport {
@@ -174,7 +197,12 @@ struct Shared {
     /// The metrics counters (`None`: metrics off), for the call quality the relay reports.
     sip_counts: Option<Arc<crate::metrics::sip_counts::SipCounts>>,
     /// The HEP sender's queue of RTCP reports, once it runs (`[capture] hep`).
-    hep_reports: std::sync::OnceLock<crate::capture::hep_sender::ReportQueue>,
+    hep_reports: Mutex<Option<crate::capture::hep_sender::ReportQueue>>,
+    /// The capture ring (`None`: capture off), for a reload of its bounds.
+    capture_ring: Option<SharedRing>,
+    /// The capture's pcap writer and HEP sender while the server runs, replaced when the
+    /// configuration is reloaded ([`Reloader::apply_capture`]).
+    capture_outputs: tokio::sync::Mutex<CaptureOutputs>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -303,7 +331,9 @@ impl Server {
             rater,
             sip_counts: sip_counts.clone(),
             started: Now::system(),
-            hep_reports: std::sync::OnceLock::new(),
+            hep_reports: Mutex::new(None),
+            capture_ring: capture.ring.clone(),
+            capture_outputs: tokio::sync::Mutex::new(CaptureOutputs::default()),
         };
         Ok((
             Server {
@@ -382,10 +412,15 @@ impl Server {
         let hep = match (&ring, &shared.config.capture.hep) {
             (Some(ring), Some(hep)) => {
                 let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
-                let _ = shared.hep_reports.set(reports);
+                *lock(&shared.hep_reports) = Some(reports);
                 Some(sender)
             }
             _ => None,
+        };
+        *shared.capture_outputs.lock().await = CaptureOutputs {
+            pcap,
+            hep,
+            config: shared.config.capture.clone(),
         };
         let capture_on = ring.is_some();
         let control = control.map(|c| {
@@ -442,13 +477,7 @@ impl Server {
         if let Some(control) = control {
             control.stop();
         }
-        if let Some(hep) = hep {
-            hep.close().await;
-        }
-        if let Some(pcap) = pcap {
-            // Joins a thread that writes a last batch: off the runtime's workers.
-            let _ = tokio::task::spawn_blocking(move || pcap.close()).await;
-        }
+        shared.capture_outputs.lock().await.close().await;
         timers.abort();
         housekeeping.abort();
         accounts.abort();
@@ -707,7 +736,8 @@ impl Shared {
                                     lost = counters.parties.iter().map(|p| p.lost).sum::<u64>(),
                                     "relay session ended"
                                 );
-                                if let Some(queue) = shared.hep_reports.get() {
+                                let queue = lock(&shared.hep_reports).clone();
+                                if let Some(queue) = queue {
                                     let unix_ms = Now::system().unix_ms;
                                     // The parties' RTCP went out as it passed (the
                                     // in-process relay): the relay's reception now.
@@ -1207,9 +1237,7 @@ const RTCP_REPORT_INTERVAL: Duration = Duration::from_millis(250);
 /// [`crate::capture::rtcp_report`]) under its call's Call-ID, as HOMER's capture agent
 /// sends RTCP as it sees it.
 async fn rtcp_report_loop(shared: Arc<Shared>) {
-    let (Some(relay @ relay::Controller::Local(_)), Some(queue)) =
-        (&shared.relay, shared.hep_reports.get())
-    else {
+    let Some(relay @ relay::Controller::Local(_)) = &shared.relay else {
         return;
     };
     let mut tick = tokio::time::interval(RTCP_REPORT_INTERVAL);
@@ -1220,6 +1248,10 @@ async fn rtcp_report_loop(shared: Arc<Shared>) {
         if sightings.is_empty() {
             continue;
         }
+        // The sender of the moment (a reload may have replaced or stopped it).
+        let Some(queue) = lock(&shared.hep_reports).clone() else {
+            continue;
+        };
         let unix_ms = Now::system().unix_ms;
         for sighting in &sightings {
             if let Some(report) = crate::capture::rtcp_report::sighting(sighting, unix_ms) {
@@ -1357,6 +1389,77 @@ impl Reloader {
             .shared
             .drive(|engine, _| engine.reconfigure(trusted, pstn));
         debug_assert!(transmits.is_empty(), "a reconfiguration sends nothing");
+    }
+
+    /// Takes new `[capture]` settings (the config file read again on SIGHUP): the ring's
+    /// bounds, the pcap files (the writer restarted on the new directory or sizes) and the
+    /// HEP export (the sender restarted toward the new collector, or stopped). Answers
+    /// what changed, or why nothing did: turning the capture itself on or off needs a
+    /// restart (the capture hook is part of the engine from its start), and the phones'
+    /// RTCP reaches a HEP collector turned on here only after a restart (the relay keeps
+    /// it only when export was on at start; the relay's own reports at a call's end go).
+    pub async fn apply_capture(
+        &self,
+        new: crate::capture::CaptureConfig,
+    ) -> Result<Vec<String>, String> {
+        let shared = &self.shared;
+        let Some(ring) = &shared.capture_ring else {
+            return if new.enabled() {
+                Err("[capture] turning the capture on needs a restart".into())
+            } else {
+                Ok(Vec::new())
+            };
+        };
+        if !new.enabled() {
+            return Err("[capture] turning the capture off needs a restart".into());
+        }
+        let mut outputs = shared.capture_outputs.lock().await;
+        let old = outputs.config.clone();
+        let mut changed = Vec::new();
+        if (old.ring_messages, old.ring_bytes) != (new.ring_messages, new.ring_bytes) {
+            lock(ring).set_limits(new.ring_messages, new.ring_bytes);
+            changed.push(format!(
+                "capture ring ({} messages, {} bytes)",
+                new.ring_messages, new.ring_bytes
+            ));
+        }
+        if old.pcap != new.pcap {
+            if let Some(pcap) = outputs.pcap.take() {
+                let _ = tokio::task::spawn_blocking(move || pcap.close()).await;
+            }
+            match &new.pcap {
+                Some(config) => match PcapFiles::spawn(ring.clone(), config.clone()) {
+                    Ok(pcap) => {
+                        outputs.pcap = Some(pcap);
+                        changed.push(format!("pcap files in {}", config.dir.display()));
+                    }
+                    Err(e) => {
+                        outputs.config.pcap = None;
+                        outputs.config.ring_messages = new.ring_messages;
+                        outputs.config.ring_bytes = new.ring_bytes;
+                        return Err(format!("[capture] pcap_dir: {e}"));
+                    }
+                },
+                None => changed.push("pcap files off".into()),
+            }
+        }
+        if old.hep != new.hep {
+            if let Some(hep) = outputs.hep.take() {
+                *lock(&shared.hep_reports) = None;
+                hep.close().await;
+            }
+            match &new.hep {
+                Some(config) => {
+                    let (sender, reports) = HepSender::spawn(ring.clone(), config.clone());
+                    *lock(&shared.hep_reports) = Some(reports);
+                    outputs.hep = Some(sender);
+                    changed.push(format!("HEP export to {}", config.collector));
+                }
+                None => changed.push("HEP export off".into()),
+            }
+        }
+        outputs.config = new;
+        Ok(changed)
     }
 
     /// Reads the served domains and the bans from the store now.

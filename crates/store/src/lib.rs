@@ -46,7 +46,7 @@
 //!   what, when; [`Store::record_audit`], [`Store::audit_entries`]); migration `0020`,
 //!   which also added the subscribers' `disabled` flag
 //!   ([`Store::set_subscriber_disabled`]).
-//! - `audit.rs`: the money's consistency check ([`Store::audit_ledger`], `itsp account
+//! - `ledger_check.rs`: the money's consistency check ([`Store::audit_ledger`], `itsp account
 //!   check`): cached balances, running balances, and each call's money against its record.
 //! - `invoices.rs`: postpaid [`Invoice`]s, issued whole in one transaction with a
 //!   gap-free number per month ([`Store::issue_invoice`]), their lines and HTML and PDF
@@ -91,7 +91,6 @@ mod accounts;
 mod address;
 mod aliases;
 mod api_tokens;
-mod audit;
 mod audit_log;
 mod bans;
 mod calls;
@@ -101,6 +100,7 @@ mod error;
 mod groups;
 mod invoices;
 mod ledger;
+mod ledger_check;
 mod locations;
 mod low_balance;
 mod overview;
@@ -130,7 +130,6 @@ pub use accounts::{Account, AccountKind};
 pub use address::Address;
 pub use aliases::Alias;
 pub use api_tokens::{ApiToken, MAX_TOKEN_NAME_BYTES, TOKEN_PREFIX};
-pub use audit::{Finding, LedgerAudit};
 pub use audit_log::{AuditEntry, AuditFilter, NewAuditEntry, MAX_AUDIT_DETAIL_BYTES};
 pub use bans::{canonical_network, Ban, BANS_TABLE};
 pub use calls::{Call, CallState, CallWrite};
@@ -143,6 +142,7 @@ pub use invoices::{
     NewInvoice,
 };
 pub use ledger::{EntryKind, LedgerEntry, NewEntry};
+pub use ledger_check::{Finding, LedgerAudit};
 pub use locations::{flags, Binding, BindingWrite};
 pub use low_balance::LowBalanceNotice;
 pub use overview::Totals;

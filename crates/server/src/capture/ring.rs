@@ -81,6 +81,18 @@ impl Ring {
         self.records.push_back(Record { seq, message });
     }
 
+    /// New bounds (a configuration reload): the oldest records past them are dropped now.
+    pub fn set_limits(&mut self, max_messages: usize, max_bytes: usize) {
+        self.max_messages = max_messages;
+        self.max_bytes = max_bytes;
+        while self.records.len() > max_messages || self.bytes > max_bytes {
+            match self.records.pop_front() {
+                Some(old) => self.bytes -= old.message.bytes.len() + RECORD_OVERHEAD,
+                None => break,
+            }
+        }
+    }
+
     /// Up to `limit` records with a sequence number above `seq`, oldest first (clones:
     /// the bytes are shared).
     pub fn after(&self, seq: u64, limit: usize) -> Batch {

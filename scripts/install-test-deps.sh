@@ -16,7 +16,8 @@
 # without it), linphone-cli (linphonec registering: crates/itsp/tests/registrar_peers.rs),
 # tshark (decodes the SIP capture's pcap files: crates/itsp/tests/trace.rs,
 # crates/server/tests/pcap_tshark.rs; installed without asking whether non-root users may
-# capture, which the tests do not need) and chromium with chromium-driver (the portal's
+# capture, which the tests do not need), sngrep (a HEP collector reading our export:
+# crates/itsp/tests/trace.rs) and chromium with chromium-driver (the portal's
 # browser test, crates/portal/tests/browser.rs, drives headless Chromium through
 # chromedriver), poppler-utils (pdftotext reads the invoice PDFs of `itsp invoice`:
 # crates/itsp/tests/invoices.rs) and python3-aiosmtpd (the SMTP server of

@@ -5,7 +5,8 @@
 //! socket standing in for a HOMER collector receives one HEP v3 packet per message, every
 //! chunk checked; `--follow` streams new messages; without a server, a clear error. A
 //! call through the in-process relay sends its RTCP reports to the collector as HEP type 5
-//! (JSON in heplify's shape) under the call's Call-ID.
+//! (JSON in heplify's shape) under the call's Call-ID; sngrep (`-L`) as a HEP collector shows
+//! the call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -587,4 +588,74 @@ fn follow_streams_new_messages_and_no_server_is_a_clear_error() {
         .as_str()
         .unwrap()
         .starts_with("no itsp serve listening"));
+}
+
+#[test]
+fn sngrep_listening_for_hep_shows_the_call() {
+    // sngrep, the ladder tool operators run beside Kamailio, as a HEP collector (`-L`):
+    // what it receives from our export, written to a pcap (`-O`), is the call as SIP.
+    let port = common::free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("sngrep.pcap");
+    let mut sngrep = Command::new("sngrep")
+        .args(["-N", "-q", "-L", &format!("udp:127.0.0.1:{port}"), "-O"])
+        .arg(&pcap)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sngrep runs (Debian sngrep; scripts/install-test-deps.sh installs it)");
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        format!("[capture]\nhep = \"udp:127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut bob = common::softphone::Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--calls", "1", "answer"],
+    );
+    bob.wait_event("waiting", Duration::from_secs(20));
+    let mut alice = common::softphone::Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--duration", "1", "call", "bob"],
+    );
+    alice.wait_event("answered", Duration::from_secs(20));
+    assert!(alice.wait_exit(Duration::from_secs(20)).success());
+    // The HEP sender sends every 50 ms; then sngrep is stopped (SIGINT writes its file).
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &sngrep.id().to_string()])
+        .status();
+    let status = sngrep.wait().unwrap();
+    assert!(
+        status.success() || status.code().is_none(),
+        "sngrep: {status:?}"
+    );
+    let decoded = tshark_sip(&pcap);
+    let of_call: Vec<&String> = decoded
+        .iter()
+        .filter(|l| l.contains("\tINVITE\t") || l.contains("\tBYE\t"))
+        .collect();
+    assert!(
+        of_call.iter().any(|l| l.ends_with("\t200")),
+        "the answered INVITE and the BYE's 200 through sngrep: {decoded:#?}"
+    );
+    assert!(
+        of_call.iter().any(|l| l.contains("\tBYE\t")),
+        "{decoded:#?}"
+    );
+    let call_ids: std::collections::BTreeSet<&str> = of_call
+        .iter()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(call_ids.len(), 1, "one call: {decoded:#?}");
 }

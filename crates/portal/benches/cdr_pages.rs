@@ -13,7 +13,12 @@
 //! `cargo bench -p portal --bench cdr_pages` (environment `CDRS`, `SUBSCRIBERS`,
 //! `REQUESTS` to change the sizes); the records are written once per run, in batches,
 //! with progress on standard error.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::time::{Duration, Instant};
 

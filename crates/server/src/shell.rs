@@ -293,7 +293,15 @@ impl Server {
         let bans_read_at = Now::system();
         let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
         let bans_version = store.table_version(store::BANS_TABLE).await?;
-        let capture = Capture::start(&config)?;
+        let mut capture = Capture::start(&config)?;
+        let capture_config = config.capture.clone();
+        let (hep, hep_reports) = match (&capture.ring, &config.capture.hep) {
+            (Some(ring), Some(hep)) => {
+                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
+                (Some(sender), Some(reports))
+            }
+            _ => (None, None),
+        };
         let sip_counts = config.metrics.then(Arc::default);
         let mut engine = Engine::new(EngineSetup {
             config: config.clone(),
@@ -331,9 +339,14 @@ impl Server {
             rater,
             sip_counts: sip_counts.clone(),
             started: Now::system(),
-            hep_reports: Mutex::new(None),
+            hep_reports: Mutex::new(hep_reports),
             capture_ring: capture.ring.clone(),
-            capture_outputs: tokio::sync::Mutex::new(CaptureOutputs::default()),
+            // Made here, before anything can reload them (a SIGHUP may come before `run`).
+            capture_outputs: tokio::sync::Mutex::new(CaptureOutputs {
+                pcap: capture.pcap.take(),
+                hep,
+                config: capture_config,
+            }),
         };
         Ok((
             Server {
@@ -404,24 +417,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
-        let Capture {
-            ring,
-            pcap,
-            control,
-        } = self.capture;
-        let hep = match (&ring, &shared.config.capture.hep) {
-            (Some(ring), Some(hep)) => {
-                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
-                *lock(&shared.hep_reports) = Some(reports);
-                Some(sender)
-            }
-            _ => None,
-        };
-        *shared.capture_outputs.lock().await = CaptureOutputs {
-            pcap,
-            hep,
-            config: shared.config.capture.clone(),
-        };
+        let Capture { ring, control, .. } = self.capture;
         let capture_on = ring.is_some();
         let control = control.map(|c| {
             let status = shared.clone();

@@ -31,6 +31,9 @@ Options:
   --count N        REGISTERs (default 2000), calls (default 500) or authenticated
                    REGISTERs (default 2000)
   --itsp PATH      the itsp binary (default: build target/release/itsp)
+  --config-line L  one more line of the config file the script writes (repeat for
+                   several), e.g. --config-line '[capture]' --config-line
+                   'hep = "udp:127.0.0.1:9061"': every message also exported as HEP
   --serve-arg ARG  one more argument of `itsp serve` (repeat for several), e.g.
                    --serve-arg --no-http: no portal, so no /metrics and no metrics tap
   --keep           keep the temporary directory (callgrind files: callgrind_annotate)
@@ -45,12 +48,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 peers=$repo/bench/peers
 only="" count="" itsp="" keep=0
 serve_args=()
+config_lines=()
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --itsp) itsp=$2; shift 2 ;;
     --serve-arg) serve_args+=("$2"); shift 2 ;;
+    --config-line) config_lines+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -82,6 +87,10 @@ start_itsp() { # NAME [serve args]: itsp serve under callgrind, instrumentation 
   # address; sipp is one source sending hundreds of requests a second: no flood limit.
   printf '[registrar]\ntrusted_may_register_anyone = true\n[guard]\npike_requests = 0\n' \
     >"$tmp/$name.toml"
+  local line
+  for line in ${config_lines[@]+"${config_lines[@]}"}; do
+    printf '%s\n' "$line" >>"$tmp/$name.toml"
+  done
   valgrind --tool=callgrind --callgrind-out-file="$tmp/$name.cg.%p" --dump-instr=no \
     --instr-atstart=no "$itsp" --log warn serve --config "$tmp/$name.toml" --listen udp:127.0.0.1:5070 \
     --domain 127.0.0.1 --data-dir "$tmp/$name.data" "$@" ${serve_args[@]+"${serve_args[@]}"} \

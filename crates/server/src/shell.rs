@@ -80,8 +80,6 @@ pub struct Server {
 struct Capture {
     /// The ring the capture hook fills (`None`: capture off).
     ring: Option<SharedRing>,
-    /// The pcap files' writer thread.
-    pcap: Option<PcapFiles>,
     /// The control socket, bound, served by [`Server::run`].
     control: Option<ControlSocket>,
 }
@@ -90,15 +88,14 @@ impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capture")
             .field("ring", &self.ring.is_some())
-            .field("pcap", &self.pcap.is_some())
             .field("control", &self.control)
             .finish()
     }
 }
 
 impl Capture {
-    /// The ring (when the capture is on), the pcap writer (when configured) and the
-    /// control socket (when it can be bound; a warning otherwise).
+    /// The ring (when the capture is on) and the control socket (when it can be bound; a
+    /// warning otherwise).
     fn start(config: &ServerConfig) -> Result<Capture, StartError> {
         let capture = &config.capture;
         let ring = capture.enabled().then(|| {
@@ -107,12 +104,6 @@ impl Capture {
                 capture.ring_bytes,
             )))
         });
-        let pcap = match (&ring, &capture.pcap) {
-            (Some(ring), Some(pcap)) => {
-                Some(PcapFiles::spawn(ring.clone(), pcap.clone()).map_err(StartError::Capture)?)
-            }
-            _ => None,
-        };
         if ring.is_some() {
             tracing::info!(
                 messages = capture.ring_messages,
@@ -124,11 +115,7 @@ impl Capture {
             .control_socket
             .as_deref()
             .and_then(ControlSocket::bind);
-        Ok(Capture {
-            ring,
-            pcap,
-            control,
-        })
+        Ok(Capture { ring, control })
     }
 }
 
@@ -143,6 +130,46 @@ struct CaptureOutputs {
 }
 
 impl CaptureOutputs {
+    /// The pcap writer and the HEP sender `config` asks for, reading `ring` (none without
+    /// one), and the HEP sender's queue of RTCP reports.
+    fn start(
+        ring: Option<&SharedRing>,
+        config: &crate::capture::CaptureConfig,
+    ) -> Result<
+        (
+            CaptureOutputs,
+            Option<crate::capture::hep_sender::ReportQueue>,
+        ),
+        String,
+    > {
+        let Some(ring) = ring else {
+            return Ok((
+                CaptureOutputs {
+                    config: config.clone(),
+                    ..CaptureOutputs::default()
+                },
+                None,
+            ));
+        };
+        let pcap = match &config.pcap {
+            Some(pcap) => Some(PcapFiles::spawn(ring.clone(), pcap.clone())?),
+            None => None,
+        };
+        let (hep, reports) = match &config.hep {
+            Some(hep) => {
+                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
+                (Some(sender), Some(reports))
+            }
+            None => (None, None),
+        };
+        let outputs = CaptureOutputs {
+            pcap,
+            hep,
+            config: config.clone(),
+        };
+        Ok((outputs, reports))
+    }
+
     /// Stops both (what is left is written and sent, as at shutdown).
     async fn close(&mut self) {
         if let Some(hep) = self.hep.take() {
@@ -293,15 +320,11 @@ impl Server {
         let bans_read_at = Now::system();
         let bans = store.bans(bans_read_at.unix_ms_i64()).await?;
         let bans_version = store.table_version(store::BANS_TABLE).await?;
-        let mut capture = Capture::start(&config)?;
-        let capture_config = config.capture.clone();
-        let (hep, hep_reports) = match (&capture.ring, &config.capture.hep) {
-            (Some(ring), Some(hep)) => {
-                let (sender, reports) = HepSender::spawn(ring.clone(), hep.clone());
-                (Some(sender), Some(reports))
-            }
-            _ => (None, None),
-        };
+        let capture = Capture::start(&config)?;
+        // Started here, before anything can reload them (a SIGHUP may come before `run`).
+        let (capture_outputs, hep_reports) =
+            CaptureOutputs::start(capture.ring.as_ref(), &config.capture)
+                .map_err(StartError::Capture)?;
         let sip_counts = config.metrics.then(Arc::default);
         let mut engine = Engine::new(EngineSetup {
             config: config.clone(),
@@ -341,12 +364,7 @@ impl Server {
             started: Now::system(),
             hep_reports: Mutex::new(hep_reports),
             capture_ring: capture.ring.clone(),
-            // Made here, before anything can reload them (a SIGHUP may come before `run`).
-            capture_outputs: tokio::sync::Mutex::new(CaptureOutputs {
-                pcap: capture.pcap.take(),
-                hep,
-                config: capture_config,
-            }),
+            capture_outputs: tokio::sync::Mutex::new(capture_outputs),
         };
         Ok((
             Server {
@@ -417,7 +435,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops gracefully (see the module docs).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
-        let Capture { ring, control, .. } = self.capture;
+        let Capture { ring, control } = self.capture;
         let capture_on = ring.is_some();
         let control = control.map(|c| {
             let status = shared.clone();

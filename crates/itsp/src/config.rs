@@ -286,6 +286,9 @@ pub(crate) struct MediaSection {
     /// Seconds between readings of the message counts of mailboxes with message-waiting
     /// subscriptions (changes made outside the service: the portal, the API).
     pub(crate) mwi_recount: u64,
+    /// Tell the phones of a mailbox nobody subscribed to of its messages without a
+    /// subscription (an out-of-dialog NOTIFY to the owner's address).
+    pub(crate) unsolicited_mwi: bool,
 }
 
 impl Default for MediaSection {
@@ -309,6 +312,7 @@ impl Default for MediaSection {
             silence_timeout: 5,
             echo_delay_ms: 200,
             mwi_recount: media::service::mwi::DEFAULT_RECOUNT.as_secs(),
+            unsolicited_mwi: true,
         }
     }
 }
@@ -321,6 +325,7 @@ pub(crate) struct MediaSettings {
     pub(crate) recorder: media::RecorderConfig,
     pub(crate) echo_delay: Duration,
     pub(crate) mwi_recount: Duration,
+    pub(crate) unsolicited_mwi: bool,
 }
 
 impl MediaSection {
@@ -407,6 +412,7 @@ impl MediaSection {
             recorder,
             echo_delay: Duration::from_millis(self.echo_delay_ms),
             mwi_recount: Duration::from_secs(self.mwi_recount),
+            unsolicited_mwi: self.unsolicited_mwi,
         })
     }
 }

@@ -8,7 +8,10 @@
 //! number and PIN (`vm-pin`, the mailbox named by a subscriber's name or alias), marks
 //! messages saved, deletes them (row and file, as the portal does), writes a personal
 //! greeting (`voicemail/DOMAIN/USER/greeting.wav`, where deposits read it) and keeps a new
-//! PIN.
+//! PIN. For the message-waiting lamps of phones that do not subscribe it hands the
+//! service the counts of a mailbox whose owner's phone registered anew (the server tells
+//! the address of record), and, once the proxy listens, its address and the counts of
+//! every mailbox holding messages (the lamps agree with the store after a restart).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,14 +27,116 @@ use tokio::sync::mpsc;
 use crate::config::MediaSettings;
 use crate::notices::{Notices, StoredVoicemail};
 
-/// Starts the media services; their SIP address for the proxy, or `None` when the socket
-/// could not be bound (logged; the server runs without them). A bad prompts directory is
-/// an error: the operator learns it now, not during a call.
+/// The running media services: their SIP address for the proxy, and what `itsp serve`
+/// tells them about the server.
+pub(crate) struct MediaServices {
+    /// The service UA's SIP address.
+    pub(crate) addr: SocketAddr,
+    /// For [`server::ServerConfig::registrations`]: the addresses of record whose phones
+    /// registered anew.
+    pub(crate) registrations: mpsc::UnboundedSender<String>,
+    answers: mpsc::UnboundedSender<MailboxAnswer>,
+    store: store::Store,
+}
+
+impl MediaServices {
+    /// The proxy listens on `listens`: the service learns where message-waiting NOTIFYs
+    /// without a subscription go (a UDP listener, on loopback when it listens on every
+    /// address), then the counts of every mailbox holding messages.
+    pub(crate) fn proxy_ready(&self, listens: &[transport::Listen]) {
+        let udp = listens
+            .iter()
+            .filter(|l| l.protocol == transport::Protocol::Udp)
+            .map(|l| l.addr);
+        let same_family = udp.clone().find(|a| a.is_ipv4() == self.addr.is_ipv4());
+        let Some(mut proxy) = same_family.or_else(|| udp.clone().next()) else {
+            tracing::info!("no UDP listener: message-waiting NOTIFYs go to subscribers only");
+            return;
+        };
+        if proxy.ip().is_unspecified() {
+            proxy.set_ip(if proxy.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        // Sent before the counts: the service handles them in this order.
+        if self.answers.send(MailboxAnswer::Proxy(proxy)).is_err() {
+            return;
+        }
+        tokio::spawn(light_lamps(self.answers.clone(), self.store.clone()));
+    }
+}
+
+/// Hands the service the counts of every mailbox holding messages (after a start).
+async fn light_lamps(answers: mpsc::UnboundedSender<MailboxAnswer>, store: store::Store) {
+    let mailboxes = match store.voicemail_mailboxes().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "mailboxes not read: message-waiting lamps are set at the next change");
+            return;
+        }
+    };
+    for m in mailboxes {
+        let counts = MessageCounts {
+            new: u32::try_from(m.new).unwrap_or(u32::MAX),
+            old: u32::try_from(m.saved).unwrap_or(u32::MAX),
+        };
+        let mailbox = Mailbox {
+            user: m.user,
+            domain: m.domain,
+        };
+        if answers
+            .send(MailboxAnswer::Registered { mailbox, counts })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Hands the service the counts of the mailbox of each address of record whose phone
+/// registered anew (an alias names its subscriber's mailbox).
+async fn tell_registrations(
+    mut registrations: mpsc::UnboundedReceiver<String>,
+    answers: mpsc::UnboundedSender<MailboxAnswer>,
+    store: store::Store,
+) {
+    while let Some(aor) = registrations.recv().await {
+        let Some((user, domain)) = aor.rsplit_once('@') else {
+            continue;
+        };
+        let owner = match store.resolve(user, domain).await {
+            Ok(Some(owner)) => owner,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!(%aor, error = %e, "registered phone's mailbox not looked up");
+                continue;
+            }
+        };
+        let mailbox = Mailbox {
+            user: owner.user,
+            domain: owner.domain,
+        };
+        if let Some(counts) = message_counts(&mailbox, &store).await {
+            if answers
+                .send(MailboxAnswer::Registered { mailbox, counts })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts the media services, or answers `None` when the socket could not be bound
+/// (logged; the server runs without them). A bad prompts directory is an error: the
+/// operator learns it now, not during a call.
 pub(crate) async fn start(
     settings: MediaSettings,
     store: store::Store,
     notices: Option<Notices>,
-) -> anyhow::Result<Option<SocketAddr>> {
+) -> anyhow::Result<Option<MediaServices>> {
     let prompts = match &settings.prompts {
         // The media error names the directory or file and says what is wrong.
         Some(dir) => Prompts::load(dir).map_err(|e| anyhow::anyhow!("media.prompts: {e}"))?,
@@ -62,18 +167,32 @@ pub(crate) async fn start(
     config.recorder = settings.recorder.clone();
     config.echo_delay = settings.echo_delay;
     config.mwi_recount = settings.mwi_recount;
+    config.unsolicited_mwi = settings.unsolicited_mwi;
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
+    let (registrations, registered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);
+    if settings.unsolicited_mwi {
+        tokio::spawn(tell_registrations(
+            registered,
+            answers.clone(),
+            store.clone(),
+        ));
+    }
     tokio::spawn(keep_mailboxes(
         received,
-        answers,
-        store,
+        answers.clone(),
+        store.clone(),
         voicemail_dir,
         notices,
     ));
     tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services ready");
-    Ok(Some(local))
+    Ok(Some(MediaServices {
+        addr: local,
+        registrations,
+        answers,
+        store,
+    }))
 }
 
 /// Does what the media service asks of the store: writes each recorded message and its

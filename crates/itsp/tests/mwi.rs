@@ -351,3 +351,69 @@ fn baresip_shows_the_waiting_message() {
         "the subscription stays up"
     );
 }
+
+/// The `voicemail` event (a message-waiting NOTIFY without a subscription) whose counts are
+/// `new`/`old`; panics with what came instead after [`WAIT`].
+fn lamp(phone: &mut Softphone, new: u64, old: u64) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let told = phone
+            .all("voicemail")
+            .into_iter()
+            .find(|v| v["new"] == new && v["old"] == old);
+        if let Some(told) = told {
+            return told;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            panic!(
+                "{}: no voicemail event with {new}/{old}; got {:?}",
+                phone.name,
+                phone.all("voicemail")
+            );
+        }
+        phone.listen_for(left.min(Duration::from_millis(200)));
+    }
+}
+
+#[test]
+fn phones_that_do_not_subscribe_are_told_and_told_again_after_a_restart() {
+    let (data, server) = server();
+    let port = server.udp.port();
+    // alice's phone registers and waits for calls; it never subscribes.
+    let mut desk = Softphone::start(server.udp, "alice", "a-secret", &["answer"]);
+    desk.wait_event("registered", WAIT);
+    bob_leaves_a_message(&server);
+    let told = lamp(&mut desk, 1, 0);
+    assert_eq!(told["waiting"], true);
+    assert_eq!(told["account"], format!("sip:voicemail@{DOMAIN}"));
+
+    // A restart on the same port: the bindings come back from the store, and every
+    // mailbox holding messages is told again.
+    drop(server);
+    desk.events.clear();
+    let args = data.args();
+    let server = Itsp::start_on(
+        &as_strs(&args),
+        &[&format!("udp:127.0.0.1:{port}"), "tcp:127.0.0.1:0"],
+    );
+    server.startup_log("media services ready");
+    lamp(&mut desk, 1, 0);
+
+    // A second phone of alice registers: told at once (and the desk phone again).
+    let mut mobile = Softphone::start(server.udp, "alice", "a-secret", &["answer"]);
+    mobile.wait_event("registered", WAIT);
+    let told = lamp(&mut mobile, 1, 0);
+    assert_eq!(told["waiting"], true);
+
+    // Deleted behind the service's back (as the portal does): the lamp goes out.
+    let list = admin_json(&data, &["voicemail", "list", "alice@example.com"]);
+    let id = list[0]["id"].as_i64().expect("the message's id");
+    block_on(async {
+        let store = store::Store::open(&data.url()).await.unwrap();
+        store.remove_voicemail("alice", DOMAIN, id).await.unwrap();
+        store.close().await;
+    });
+    let told = lamp(&mut desk, 0, 0);
+    assert_eq!(told["waiting"], false);
+}

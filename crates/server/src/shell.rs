@@ -678,6 +678,11 @@ impl Shared {
             IoRequest::Block { source, until } => {
                 self.transports.block_source(source, until);
             }
+            IoRequest::Registered { aor } => {
+                if let Some(listener) = &self.config.registrations {
+                    let _ = listener.send(aor);
+                }
+            }
             IoRequest::KeepFlow { peer, for_time } => {
                 self.transports
                     .keep_flow_until(peer, Instant::now() + for_time);

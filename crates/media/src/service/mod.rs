@@ -105,6 +105,9 @@ pub struct ServiceConfig {
     /// How often the counts of subscribed mailboxes are asked again
     /// ([`ServiceEvent::CountMessages`]; [`mwi::DEFAULT_RECOUNT`]).
     pub mwi_recount: Duration,
+    /// Whether the phones of a mailbox nobody subscribed to are told of its messages
+    /// without a subscription ([`mwi`], "Unsolicited indication"; on by default).
+    pub unsolicited_mwi: bool,
 }
 
 impl ServiceConfig {
@@ -121,6 +124,7 @@ impl ServiceConfig {
             max_call: Duration::from_secs(3600),
             prompts,
             mwi_recount: mwi::DEFAULT_RECOUNT,
+            unsolicited_mwi: true,
         }
     }
 }
@@ -294,9 +298,10 @@ pub enum ServiceEvent {
         /// The ids given with [`ServiceUa::messages`].
         ids: Vec<i64>,
     },
-    /// The message counts of a mailbox someone subscribed to are wanted (message-waiting
-    /// indication, [`mwi`]): answer with [`ServiceUa::message_counts`]. Comes after the
-    /// [`ServiceEvent::Message`] or [`ServiceEvent::Heard`] that changed the mailbox.
+    /// The message counts of a mailbox are wanted for message-waiting indication ([`mwi`]:
+    /// someone subscribed to it, or its phones are told without a subscription): answer
+    /// with [`ServiceUa::message_counts`]. Comes after the [`ServiceEvent::Message`] or
+    /// [`ServiceEvent::Heard`] that changed the mailbox.
     CountMessages {
         /// Whose.
         mailbox: Mailbox,

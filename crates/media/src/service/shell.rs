@@ -5,8 +5,9 @@
 //! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's messages wanted, a PIN
 //! to check, messages heard, saved or deleted, a greeting or a PIN to keep, a subscribed
 //! mailbox's message counts wanted); the messages, the PIN's verdict and the counts come
-//! back on another ([`MailboxAnswer`]). `itsp serve` is that owner. The core asks
-//! for the counts of subscribed mailboxes after each change it made and every
+//! back on another ([`MailboxAnswer`]), with the news of the owner's phones registering
+//! anew and the proxy's address. `itsp serve` is that owner. The core asks for the counts
+//! of watched mailboxes after each change it made and every
 //! [`ServiceConfig::mwi_recount`]; the owner reads them from the store each time.
 
 use std::collections::HashMap;
@@ -133,6 +134,17 @@ pub enum MailboxAnswer {
         /// New and old voice messages.
         counts: MessageCounts,
     },
+    /// One of the owner's phones registered anew, or the service started and the mailbox
+    /// holds messages: its counts now ([`ServiceUa::mailbox_registered`]).
+    Registered {
+        /// Whose.
+        mailbox: Mailbox,
+        /// New and old voice messages.
+        counts: MessageCounts,
+    },
+    /// The proxy's SIP address, once it listens: where message-waiting NOTIFYs without a
+    /// subscription go ([`ServiceUa::set_proxy`]).
+    Proxy(SocketAddr),
 }
 
 /// The bound service, ready to run.
@@ -238,6 +250,10 @@ async fn run(
                 MailboxAnswer::Counts { mailbox, counts } => {
                     core.message_counts(std::time::Instant::now(), &mailbox, counts);
                 }
+                MailboxAnswer::Registered { mailbox, counts } => {
+                    core.mailbox_registered(std::time::Instant::now(), &mailbox, counts);
+                }
+                MailboxAnswer::Proxy(addr) => core.set_proxy(addr),
             },
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());

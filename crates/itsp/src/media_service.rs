@@ -8,7 +8,8 @@
 //! number and PIN (`vm-pin`, the mailbox named by a subscriber's name or alias), marks
 //! messages saved, deletes them (row and file, as the portal does), writes a personal
 //! greeting (`voicemail/DOMAIN/USER/greeting.wav`, where deposits read it) and keeps a new
-//! PIN. For the message-waiting lamps of phones that do not subscribe it hands the
+//! PIN; it answers a conference room's PIN (`itsp conf`, the store's `conference_rooms`).
+//! For the message-waiting lamps of phones that do not subscribe it hands the
 //! service the counts of a mailbox whose owner's phone registered anew (the server tells
 //! the address of record), and, once the proxy listens, its address and the counts of
 //! every mailbox holding messages (the lamps agree with the store after a restart).
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use media::service::conference::RoomAccess;
 use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
 use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
@@ -256,6 +258,20 @@ async fn keep_mailboxes(
                 if let Some(counts) = message_counts(&mailbox, &store).await {
                     let _ = answers.send(MailboxAnswer::Counts { mailbox, counts });
                 }
+            }
+            Outgoing::RoomPin { call, room } => {
+                let access = match store.conference_room(&room.domain, &room.name).await {
+                    Ok(found) => match found.and_then(|r| r.pin) {
+                        Some(pin) => RoomAccess::Pin(pin),
+                        None => RoomAccess::Open,
+                    },
+                    Err(e) => {
+                        // Not let in unchecked.
+                        tracing::error!(%room, error = %e, "conference room not looked up; the caller is refused");
+                        RoomAccess::Shut
+                    }
+                };
+                let _ = answers.send(MailboxAnswer::RoomPin { call, access });
             }
             Outgoing::Heard { mailbox, ids } => {
                 match store

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::softphone::{tone_share, Softphone};
+use common::softphone::{tone_share, tone_share_in_windows, Softphone};
 use common::{admin, admin_json, as_strs, DataDir, Itsp};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -393,4 +393,77 @@ fn three_phones_in_a_conference_room_each_hear_the_other_two_and_not_themselves(
             }
         }
     }
+}
+
+#[test]
+fn a_room_with_a_pin_lets_in_those_who_type_it_and_ends_the_others_calls() {
+    let data = DataDir::with_users(&[
+        ("alice", "a-secret"),
+        ("bob", "b-secret"),
+        ("carol", "c-secret"),
+    ]);
+    admin(
+        &data,
+        &["conf", "add", "board@example.com", "--pin", "2468"],
+    );
+    let server = Itsp::start(&as_strs(&data.args()));
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    let call = |user: &str, password: &str, hz: &str, heard: &std::path::Path| {
+        Softphone::start(
+            server.udp,
+            user,
+            password,
+            &[
+                "--tone",
+                hz,
+                "--record",
+                heard.to_str().unwrap(),
+                "--duration",
+                "14",
+                "call",
+                "conf-board",
+            ],
+        )
+    };
+    let alice_heard = dir.path().join("alice.wav");
+    let mut alice = call("alice", "a-secret", "500", &alice_heard);
+    alice.wait_event("answered", WAIT);
+    alice.type_line("dtmf 2468#");
+    server.wait_log("joined the conference", WAIT);
+    let carol_heard = dir.path().join("carol.wav");
+    let mut carol = call("carol", "c-secret", "900", &carol_heard);
+    carol.wait_event("answered", WAIT);
+    carol.type_line("dtmf 2468#");
+
+    // Bob does not know the PIN: three wrong ones end his call.
+    let mut bob = call("bob", "b-secret", "700", &dir.path().join("bob.wav"));
+    bob.wait_event("answered", WAIT);
+    for _ in 0..3 {
+        bob.type_line("dtmf 1357#");
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let refused = server.wait_log("conference PIN refused", WAIT);
+    assert!(
+        refused["fields"]["caller"]
+            .as_str()
+            .is_some_and(|c| c.contains("bob")),
+        "{refused}"
+    );
+    bob.wait_event("ended", WAIT);
+
+    assert!(alice.wait_exit(WAIT).success());
+    assert!(carol.wait_exit(WAIT).success());
+    // Once both were in, each heard the other (the lobby's prompt first).
+    let carol_in_alice = tone_share_in_windows(&alice_heard, 900.0);
+    assert!(
+        carol_in_alice > 0.3,
+        "alice hears carol at {carol_in_alice:.2}"
+    );
+    let alice_in_carol = tone_share_in_windows(&carol_heard, 500.0);
+    assert!(
+        alice_in_carol > 0.3,
+        "carol hears alice at {alice_in_carol:.2}"
+    );
+    assert!(tone_share(&alice_heard, 700.0) < 0.05, "bob never got in");
 }

@@ -8,11 +8,23 @@
 //! cues on top (`ConferenceLeg::cue`): the join tone to everyone when someone comes in,
 //! the leave tone when someone goes, and "you are the first participant" to whoever enters
 //! an empty room.
+//!
+//! ## The way in: the room's PIN
+//!
+//! A caller does not join at once: the service first asks its owner whether the room
+//! has a PIN (`ServiceEvent::RoomPin`, answered through `ServiceUa::room_pin`); until then
+//! the caller hears silence ([`Entry::Waiting`]). Without a PIN they join. With one they
+//! are in the room's [`Lobby`]: "please enter your PIN, followed by the pound key", digits
+//! then `#`; a wrong PIN is told ("that PIN is not correct") and asked again; the third
+//! wrong PIN, or the third prompt without an answer within [`PIN_TIMEOUT`], says goodbye
+//! and ends the call (logged with the caller, for fail2ban-style tools).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::mixer::{Mixer, ParticipantId};
 use crate::player::Player;
+use crate::prompts::{names, Prompts};
 use crate::PcmFrame;
 
 use super::CallNumber;
@@ -35,6 +47,152 @@ impl std::fmt::Display for RoomKey {
     }
 }
 
+/// Wrong PINs (or prompts left unanswered) before the call ends.
+pub const PIN_TRIES: u8 = 3;
+
+/// How long after the PIN prompt ends a caller has to finish the PIN with `#`.
+pub const PIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who may enter a room, as its owner says ([`super::ServiceUa::room_pin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomAccess {
+    /// Anyone who dials it.
+    Open,
+    /// Those who type this PIN.
+    Pin(String),
+    /// Nobody now (the rooms could not be read): the caller hears goodbye.
+    Shut,
+}
+
+/// Where a caller is on the way into a room.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// The room's PIN is being looked up: silence.
+    Waiting,
+    /// Asked for the room's PIN.
+    Lobby(Box<Lobby>),
+    /// Let in: to join the room at the next tick.
+    Admitted,
+    /// In the room.
+    In,
+    /// Refused (wrong PIN): the goodbye plays, then the call ends. `logged`: the core
+    /// has been told ([`ConferenceLeg::take_refused`]).
+    Refused {
+        /// Told already.
+        logged: bool,
+    },
+}
+
+/// The PIN entry of a room with a PIN (see the module docs): digits then `#`.
+#[derive(Debug)]
+pub(crate) struct Lobby {
+    expected: String,
+    typed: String,
+    /// Wrong PINs and unanswered prompts so far.
+    failures: u8,
+    /// When the caller must have finished, once the prompt has been played.
+    deadline: Option<Instant>,
+    prompts: Prompts,
+}
+
+/// What a [`Lobby`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Still asking.
+    Asking,
+    /// The right PIN.
+    Admitted,
+    /// [`PIN_TRIES`] failures.
+    Refused,
+}
+
+impl Lobby {
+    /// Asks for `expected` on `player`.
+    pub(crate) fn new(expected: String, prompts: Prompts, player: &mut Player) -> Lobby {
+        let lobby = Lobby {
+            expected,
+            typed: String::new(),
+            failures: 0,
+            deadline: None,
+            prompts,
+        };
+        lobby.ask(player);
+        lobby
+    }
+
+    fn ask(&self, player: &mut Player) {
+        player.extend(self.prompts.get(names::ENTER_PIN).cloned());
+    }
+
+    /// A key: digits are kept, `#` checks them, `*` starts again.
+    pub(crate) fn digit(&mut self, digit: char, player: &mut Player) -> Verdict {
+        match digit {
+            '#' => {
+                let right = same_secret(self.typed.as_bytes(), self.expected.as_bytes());
+                self.typed.clear();
+                if right {
+                    player.stop();
+                    return Verdict::Admitted;
+                }
+                self.fail(player, Some(names::WRONG_PIN))
+            }
+            '*' => {
+                self.typed.clear();
+                Verdict::Asking
+            }
+            d if d.is_ascii_digit() && self.typed.len() < 32 => {
+                // A key stops the prompt (the caller knows what to do).
+                player.stop();
+                self.typed.push(d);
+                self.deadline = None;
+                Verdict::Asking
+            }
+            _ => Verdict::Asking,
+        }
+    }
+
+    /// One tick at `now`: the time to answer starts once the prompt is over; an
+    /// unanswered prompt counts as a failure.
+    pub(crate) fn tick(&mut self, now: Instant, player: &mut Player) -> Verdict {
+        if !player.is_done() {
+            return Verdict::Asking;
+        }
+        match self.deadline {
+            None => {
+                self.deadline = Some(now + PIN_TIMEOUT);
+                Verdict::Asking
+            }
+            Some(at) if now >= at => {
+                self.typed.clear();
+                self.fail(player, None)
+            }
+            Some(_) => Verdict::Asking,
+        }
+    }
+
+    /// A failure, told with the prompt `told` when given: asked again, or refused.
+    fn fail(&mut self, player: &mut Player, told: Option<&str>) -> Verdict {
+        self.failures = self.failures.saturating_add(1);
+        self.deadline = None;
+        player.stop();
+        player.extend(told.and_then(|name| self.prompts.get(name)).cloned());
+        if self.failures >= PIN_TRIES {
+            player.extend(self.prompts.get(names::GOODBYE).cloned());
+            return Verdict::Refused;
+        }
+        self.ask(player);
+        Verdict::Asking
+    }
+}
+
+/// `a == b`, in a time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// One participant's side of a room, inside its call's media session.
 #[derive(Debug)]
 pub(crate) struct ConferenceLeg {
@@ -42,23 +200,89 @@ pub(crate) struct ConferenceLeg {
     pub(crate) input: PcmFrame,
     /// What the room made for this participant at the last mix.
     pub(crate) output: PcmFrame,
-    /// Cues played over the room: tones and prompts.
+    /// Cues played over the room: tones and prompts (and the lobby's prompts).
     pub(crate) cue: Player,
+    /// Where the caller is on the way in.
+    pub(crate) entry: Entry,
 }
 
 impl ConferenceLeg {
-    /// A leg with nothing heard yet.
+    /// A leg with nothing heard yet, waiting to learn whether the room has a PIN.
     pub(crate) fn new(cue: Player) -> ConferenceLeg {
         ConferenceLeg {
             input: [0; rtp::codec::FRAME_SAMPLES],
             output: [0; rtp::codec::FRAME_SAMPLES],
             cue,
+            entry: Entry::Waiting,
         }
     }
 
+    /// Who may enter is known: an open room lets the caller in, a PIN is asked for, a
+    /// shut room says goodbye.
+    pub(crate) fn room_access(&mut self, access: RoomAccess, prompts: &Prompts) {
+        if !matches!(self.entry, Entry::Waiting) {
+            return;
+        }
+        self.entry = match access {
+            RoomAccess::Open => Entry::Admitted,
+            RoomAccess::Pin(pin) => {
+                Entry::Lobby(Box::new(Lobby::new(pin, prompts.clone(), &mut self.cue)))
+            }
+            RoomAccess::Shut => {
+                self.cue.extend(prompts.get(names::GOODBYE).cloned());
+                Entry::Refused { logged: false }
+            }
+        };
+    }
+
+    /// A key from the caller: for the lobby (in the room, keys are ignored).
+    pub(crate) fn digit(&mut self, digit: char) {
+        if let Entry::Lobby(lobby) = &mut self.entry {
+            match lobby.digit(digit, &mut self.cue) {
+                Verdict::Asking => {}
+                Verdict::Admitted => self.entry = Entry::Admitted,
+                Verdict::Refused => self.entry = Entry::Refused { logged: false },
+            }
+        }
+    }
+
+    /// Whether the caller was let in since the last call (then they are in the room).
+    pub(crate) fn take_admitted(&mut self) -> bool {
+        if matches!(self.entry, Entry::Admitted) {
+            self.entry = Entry::In;
+            return true;
+        }
+        false
+    }
+
+    /// Whether the caller was refused since the last call (three wrong PINs).
+    pub(crate) fn take_refused(&mut self) -> bool {
+        if let Entry::Refused { logged } = &mut self.entry {
+            let first = !*logged;
+            *logged = true;
+            return first;
+        }
+        false
+    }
+
     /// This tick: keeps what was `heard` for the next mix and writes what the participant
-    /// hears into `said` (the last mix, with any cue added, saturated).
-    pub(crate) fn tick(&mut self, heard: &PcmFrame, said: &mut PcmFrame) {
+    /// hears into `said` (the last mix, with any cue added, saturated); on the way in,
+    /// the lobby's prompts only. `false` once a refused caller has heard the goodbye.
+    pub(crate) fn tick(&mut self, now: Instant, heard: &PcmFrame, said: &mut PcmFrame) -> bool {
+        match &mut self.entry {
+            Entry::In => {}
+            Entry::Waiting | Entry::Admitted => return true,
+            Entry::Refused { .. } => return self.cue.next_pcm(said),
+            Entry::Lobby(lobby) => {
+                match lobby.tick(now, &mut self.cue) {
+                    Verdict::Asking => {}
+                    Verdict::Admitted => self.entry = Entry::Admitted,
+                    Verdict::Refused => self.entry = Entry::Refused { logged: false },
+                }
+                self.cue.next_pcm(said);
+                return true;
+            }
+        }
         self.input = *heard;
         *said = self.output;
         self.output = [0; rtp::codec::FRAME_SAMPLES];
@@ -68,6 +292,7 @@ impl ConferenceLeg {
                 *s = s.saturating_add(c);
             }
         }
+        true
     }
 }
 

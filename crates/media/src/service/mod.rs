@@ -24,7 +24,7 @@
 //! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner's voicemail menu, no PIN (the proxy authenticated the caller): "you have N new messages", each message and its keys (`menu.rs`; [`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`], [`ServiceEvent::Deleted`], [`ServiceEvent::Greeting`], [`ServiceEvent::SetPin`]) |
 //! | `sip:voicemail@DOMAIN;login` | the voicemail menu from any phone: mailbox number and PIN first ([`ServiceEvent::CheckPin`], [`ServiceUa::login`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
-//! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
+//! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): its PIN first when it has one ([`ServiceEvent::RoomPin`], [`ServiceUa::room_pin`]), then each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
 //!
 //! Anything else is answered `404`. A SUBSCRIBE to `sip:voicemail@DOMAIN;mailbox=USER`
 //! for the `message-summary` event subscribes to the mailbox's message-waiting
@@ -306,6 +306,14 @@ pub enum ServiceEvent {
         /// Whose.
         mailbox: Mailbox,
     },
+    /// Whether conference room `room` has a PIN is wanted for `call`, a caller on the way
+    /// in (silence until then): answer with [`ServiceUa::room_pin`].
+    RoomPin {
+        /// The call.
+        call: CallNumber,
+        /// The room.
+        room: conference::RoomKey,
+    },
     /// A call ended; its RTP port can be closed.
     Ended {
         /// The call.
@@ -418,6 +426,8 @@ pub struct ServiceUa {
     subscriptions: mwi::Subscriptions,
     /// The conference rooms in use ([`conference`]).
     rooms: conference::Rooms,
+    /// The callers on the way into a room (its PIN asked or being looked up).
+    entering: HashMap<CallNumber, conference::RoomKey>,
 }
 
 impl ServiceUa {
@@ -436,6 +446,21 @@ impl ServiceUa {
             events: VecDeque::new(),
             subscriptions: mwi::Subscriptions::default(),
             rooms: conference::Rooms::default(),
+            entering: HashMap::new(),
+        }
+    }
+
+    /// The answer to [`ServiceEvent::RoomPin`]: who may enter the room `call` is on its way
+    /// into (open: the caller joins at the next tick; a PIN: the caller is asked for it;
+    /// shut: goodbye).
+    pub fn room_pin(&mut self, call: CallNumber, access: conference::RoomAccess) {
+        let prompts = &self.config.prompts;
+        if let Some(leg) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.session.conference())
+        {
+            leg.room_access(access, prompts);
         }
     }
 
@@ -508,6 +533,7 @@ impl ServiceUa {
     /// calls whose application is done end.
     pub fn tick(&mut self, now: Instant) {
         let mut done = Vec::new();
+        let mut admitted = Vec::new();
         let mut packets = Vec::new();
         for (&number, call) in &mut self.calls {
             if call.phase == Phase::Answered && call.unacked.is_none() {
@@ -527,8 +553,21 @@ impl ServiceUa {
                 deposit(&mut self.events, call, recording);
             }
             menu_events(&mut self.events, number, &mut call.session);
+            if let Some(leg) = call.session.conference() {
+                if leg.take_admitted() {
+                    admitted.push(number);
+                } else if leg.take_refused() {
+                    let room = self.entering.get(&number);
+                    tracing::info!(call = number, caller = %call.caller, room = %room.map(ToString::to_string).unwrap_or_default(), "conference PIN refused");
+                }
+            }
             if next == Next::Done || now >= call.hard_end {
                 done.push(number);
+            }
+        }
+        for number in admitted {
+            if let Some(room) = self.entering.remove(&number) {
+                self.join_room(room, number);
             }
         }
         self.rooms.mix(&mut self.calls);
@@ -935,7 +974,10 @@ impl ServiceUa {
             },
         );
         if let Service::Conference(room) = service {
-            self.join_room(room, number);
+            // In once the room's PIN is known (and typed, when it has one).
+            self.entering.insert(number, room.clone());
+            self.events
+                .push_back(ServiceEvent::RoomPin { call: number, room });
         }
         self.menu_events(number);
         self.drain_layer();
@@ -1206,6 +1248,7 @@ impl ServiceUa {
         };
         self.by_port.remove(&c.rtp_port);
         c.session.hang_up();
+        self.entering.remove(&number);
         if let Some((room, rest)) = self.rooms.leave(number) {
             tracing::info!(call = number, %room, participants = rest.len(), "left the conference");
             for call in rest {

@@ -4,7 +4,7 @@
 //! hands datagrams to it through a channel. What needs the store leaves on a channel to
 //! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's messages wanted, a PIN
 //! to check, messages heard, saved or deleted, a greeting or a PIN to keep, a subscribed
-//! mailbox's message counts wanted); the messages, the PIN's verdict and the counts come
+//! mailbox's message counts wanted, a conference room's PIN wanted); the messages, the PIN's verdict and the counts come
 //! back on another ([`MailboxAnswer`]), with the news of the owner's phones registering
 //! anew and the proxy's address. `itsp serve` is that owner. The core asks for the counts
 //! of watched mailboxes after each change it made and every
@@ -22,6 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::conference::{RoomAccess, RoomKey};
 use super::mwi::MessageCounts;
 use super::{
     CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
@@ -106,6 +107,14 @@ pub enum Outgoing {
         /// Whose.
         mailbox: Mailbox,
     },
+    /// Answer with the PIN of conference room `room`, if it has one
+    /// ([`MailboxAnswer::RoomPin`]), for `call` on its way in.
+    RoomPin {
+        /// The call.
+        call: CallNumber,
+        /// The room.
+        room: RoomKey,
+    },
 }
 
 /// What the owner answers.
@@ -145,6 +154,13 @@ pub enum MailboxAnswer {
     /// The proxy's SIP address, once it listens: where message-waiting NOTIFYs without a
     /// subscription go ([`ServiceUa::set_proxy`]).
     Proxy(SocketAddr),
+    /// Who may enter a conference room ([`Outgoing::RoomPin`]).
+    RoomPin {
+        /// The call on its way in.
+        call: CallNumber,
+        /// Open, a PIN, or shut.
+        access: RoomAccess,
+    },
 }
 
 /// The bound service, ready to run.
@@ -254,6 +270,7 @@ async fn run(
                     core.mailbox_registered(std::time::Instant::now(), &mailbox, counts);
                 }
                 MailboxAnswer::Proxy(addr) => core.set_proxy(addr),
+                MailboxAnswer::RoomPin { call, access } => core.room_pin(call, access),
             },
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());
@@ -318,6 +335,13 @@ async fn run(
                 ServiceEvent::CountMessages { mailbox } => {
                     if outgoing.send(Outgoing::CountMessages { mailbox }).is_err() {
                         tracing::debug!("message counts not asked: nobody keeps the mailboxes");
+                    }
+                    false
+                }
+                ServiceEvent::RoomPin { call, room } => {
+                    if outgoing.send(Outgoing::RoomPin { call, room }).is_err() {
+                        // Nobody keeps the rooms: none has a PIN.
+                        core.room_pin(call, RoomAccess::Open);
                     }
                     false
                 }

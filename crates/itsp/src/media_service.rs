@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use media::service::conference::RoomAccess;
+use media::service::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
 use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
 use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
 use media::{Prompt, Prompts};
+use server::control::protocol::{Answer, ConferenceAction, LiveParticipant, LiveRoom};
 use tokio::sync::mpsc;
 
 use crate::config::MediaSettings;
@@ -67,6 +68,103 @@ impl MediaServices {
             return;
         }
         tokio::spawn(light_lamps(self.answers.clone(), self.store.clone()));
+    }
+}
+
+impl MediaServices {
+    /// Where the control socket's `itsp conf list|kick|mute` go: the service's rooms.
+    pub(crate) fn conference_control(&self) -> server::control::ConferenceControl {
+        let answers = self.answers.clone();
+        server::control::ConferenceControl(std::sync::Arc::new(move |action| {
+            let answers = answers.clone();
+            Box::pin(async move { conference(&answers, action).await })
+        }))
+    }
+}
+
+/// Carries out an `itsp conf` request on the service's rooms.
+async fn conference(
+    answers: &mpsc::UnboundedSender<MailboxAnswer>,
+    action: ConferenceAction,
+) -> Answer {
+    let key = |room: String, domain: String| RoomKey {
+        domain: domain.to_ascii_lowercase(),
+        name: room,
+    };
+    let (command, done) = match action {
+        ConferenceAction::List => (RoomCommand::List, String::new()),
+        ConferenceAction::Kick {
+            room,
+            domain,
+            participant,
+        } => {
+            let done = format!("participant {participant} of {room}@{domain} removed (BYE sent)");
+            let room = key(room, domain);
+            (
+                RoomCommand::Kick {
+                    room,
+                    call: participant,
+                },
+                done,
+            )
+        }
+        ConferenceAction::Mute {
+            room,
+            domain,
+            participant,
+            muted,
+        } => {
+            let done = format!(
+                "participant {participant} of {room}@{domain} {}",
+                if muted { "muted" } else { "unmuted" }
+            );
+            let room = key(room, domain);
+            (
+                RoomCommand::Mute {
+                    room,
+                    call: participant,
+                    muted,
+                },
+                done,
+            )
+        }
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if answers
+        .send(MailboxAnswer::Rooms { command, reply })
+        .is_err()
+    {
+        return Answer::Error {
+            error: "the media services have stopped".into(),
+        };
+    }
+    match answer.await {
+        Ok(RoomReply::Rooms(rooms)) => Answer::Rooms {
+            rooms: rooms
+                .into_iter()
+                .map(|r| LiveRoom {
+                    room: r.key.name,
+                    domain: r.key.domain,
+                    participants: r
+                        .participants
+                        .into_iter()
+                        .map(|p| LiveParticipant {
+                            participant: p.call,
+                            caller: p.caller,
+                            muted: p.muted,
+                            in_room_secs: p.in_room.as_secs(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+        Ok(RoomReply::Done) => Answer::ConferenceDone { message: done },
+        Ok(RoomReply::NotInRoom) => Answer::Error {
+            error: "no such participant in that room (see `itsp conf list`)".into(),
+        },
+        Err(_) => Answer::Error {
+            error: "the media services have stopped".into(),
+        },
     }
 }
 

@@ -277,6 +277,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         if let Some(services) = crate::media_service::start(media, store.clone(), notices).await? {
             settings.server.services.media = Some(services.addr);
             settings.server.registrations = Some(services.registrations.clone());
+            settings.server.conferences = Some(services.conference_control());
             media_services = Some(services);
         }
     }

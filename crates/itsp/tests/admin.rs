@@ -1091,7 +1091,7 @@ fn conference_rooms() {
     t.ok(&["domain", "add", "example.com"]);
     assert_eq!(
         t.ok(&["conf", "list"]),
-        "no conference rooms configured (rooms open on demand without a PIN)\n"
+        "no conference rooms configured (and no running server to say who is in a room)\n"
     );
     assert_eq!(
         t.ok(&["conf", "add", "Sales@example.com", "--pin", "1234"]),
@@ -1103,7 +1103,12 @@ fn conference_rooms() {
     let list = t.json(&["conf", "list"]);
     assert_eq!(list[0]["room"], "sales");
     assert_eq!(list[0]["pin"], true);
+    assert_eq!(list[0]["configured"], true);
+    assert_eq!(list[0]["participants"], serde_json::json!([]));
     assert_eq!(list[1]["room"], "standup");
+    // Who is in a room needs a running server.
+    let e = t.fails(2, &["conf", "kick", "sales@example.com", "1"]);
+    assert!(e.contains("no itsp server is running"), "{e}");
     let text = t.ok(&["conf", "list"]);
     assert!(text.starts_with("ROOM"), "{text}");
     assert!(!text.contains("1234"), "PINs are not shown: {text}");

@@ -467,3 +467,125 @@ fn a_room_with_a_pin_lets_in_those_who_type_it_and_ends_the_others_calls() {
     );
     assert!(tone_share(&alice_heard, 700.0) < 0.05, "bob never got in");
 }
+
+/// The share of `hz` in the last `seconds` of a recording (0..1), as [`tone_share`] does
+/// for a whole one.
+fn tone_share_at_end(path: &std::path::Path, hz: f64, seconds: usize) -> f64 {
+    let bytes = std::fs::read(path).unwrap();
+    let wav = rtp::audio::wav::parse(&bytes).unwrap();
+    let tail = &wav.samples[wav.samples.len().saturating_sub(seconds * 8000)..];
+    let rms = rtp::audio::goertzel::rms(tail).max(1.0);
+    let amplitude = rtp::audio::goertzel::tone_amplitude(tail, hz, 8000);
+    (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
+}
+
+#[test]
+fn the_operator_lists_mutes_and_removes_conference_participants() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    let alice_heard = dir.path().join("alice.wav");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &[
+            "--tone",
+            "500",
+            "--record",
+            alice_heard.to_str().unwrap(),
+            "--duration",
+            "25",
+            "call",
+            "conf-ops",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--tone", "700", "--duration", "25", "call", "conf-ops"],
+    );
+    bob.wait_event("answered", WAIT);
+    // Both in the room, as the running server says.
+    let deadline = std::time::Instant::now() + WAIT;
+    let participants = loop {
+        let list = admin_json(&data, &["conf", "list"]);
+        let ops = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["room"] == "ops")
+            .cloned();
+        if let Some(ops) = ops {
+            assert_eq!(ops["domain"], "example.com");
+            assert_eq!(ops["configured"], false, "opened on demand");
+            let people = ops["participants"].as_array().unwrap().clone();
+            if people.len() == 2 {
+                break people;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let id_of = |user: &str| {
+        participants
+            .iter()
+            .find(|p| p["caller"].as_str().unwrap().contains(user))
+            .unwrap()["participant"]
+            .as_u64()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(participants[0]["muted"], false);
+    let (alice_id, bob_id) = (id_of("alice"), id_of("bob"));
+
+    // Alice hears bob; muted, he is heard no more.
+    std::thread::sleep(Duration::from_secs(4));
+    let done = admin_json(&data, &["conf", "mute", "ops@example.com", &bob_id]);
+    assert_eq!(done["ok"], true, "{done}");
+    let list = admin_json(&data, &["conf", "list"]);
+    let bob_row = list[0]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["participant"].as_u64().unwrap().to_string() == bob_id)
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_row["muted"], true);
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Alice is removed: her call ends (BYE), well before her 25 s.
+    admin(&data, &["conf", "kick", "ops@example.com", &alice_id]);
+    alice.wait_event("ended", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    server.wait_log("conference participant removed by the operator", WAIT);
+    let before_mute = tone_share_in_windows(&alice_heard, 700.0);
+    assert!(
+        before_mute > 0.2,
+        "alice heard bob before: {before_mute:.2}"
+    );
+    let after_mute = tone_share_at_end(&alice_heard, 700.0, 3);
+    assert!(
+        after_mute < 0.05,
+        "muted, bob is still heard: {after_mute:.2}"
+    );
+    // Wrong participants are refused with a clear error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "conf",
+            "kick",
+            "ops@example.com",
+            "999",
+            "--data-dir",
+            &data.path_str(),
+        ])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("no such participant in that room"), "{e}");
+}

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// device or contact, or a phone back from a reboot, once committed: `itsp serve`
     /// hands it to the media services, which tell that phone of its owner's voicemail.
     pub registrations: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Where the control socket's `itsp conf list|kick|mute` go: the media services'
+    /// rooms (`None`: no media services).
+    pub conferences: Option<crate::control::ConferenceControl>,
     /// The certificate and trust of SIP over TLS (`tls:` listeners, connections to `sips:`
     /// and `transport=tls` destinations); `None`: no TLS.
     pub tls: Option<std::sync::Arc<transport::tls::Tls>>,
@@ -212,6 +215,7 @@ impl Default for ServerConfig {
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
             registrations: None,
+            conferences: None,
             tls: None,
             websocket_handed_over: None,
             guard: crate::guard::GuardConfig::default(),

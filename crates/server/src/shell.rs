@@ -448,6 +448,7 @@ impl Server {
                     bindings_changed: BindingsReloader {
                         shared: shared.clone(),
                     },
+                    conferences: shared.config.conferences.clone(),
                 },
             )
         });

@@ -209,7 +209,8 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Manage conference rooms with a PIN: add, change the PIN, remove, list.
+    /// Manage conference rooms: add with a PIN, change the PIN, remove; list who is in
+    /// them, mute or remove a participant (on a running server).
     ///
     /// Callers reach room NAME by dialling conf-NAME (`[media] conference_prefix`). A
     /// configured room with a PIN asks for it before the caller joins; any other room
@@ -291,6 +292,14 @@ impl Failure {
     pub(crate) fn user(message: impl Into<String>) -> Failure {
         Failure {
             code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// The server or the machine failed (exit status 2).
+    pub(crate) fn server(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
             message: message.into(),
         }
     }

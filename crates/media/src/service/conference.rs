@@ -299,7 +299,14 @@ impl ConferenceLeg {
 #[derive(Debug, Default)]
 struct Room {
     mixer: Mixer,
-    members: Vec<(CallNumber, ParticipantId)>,
+    members: Vec<Member>,
+}
+
+#[derive(Debug)]
+struct Member {
+    call: CallNumber,
+    id: ParticipantId,
+    joined: Instant,
 }
 
 /// The rooms in use, and which call is in which.
@@ -316,6 +323,10 @@ pub struct RoomInfo {
     pub key: RoomKey,
     /// Its participants' calls, in the order they joined.
     pub calls: Vec<CallNumber>,
+    /// Which of them are muted (the others do not hear them), in the same order.
+    pub muted: Vec<bool>,
+    /// When each joined, in the same order.
+    pub joined: Vec<Instant>,
 }
 
 impl Rooms {
@@ -326,14 +337,35 @@ impl Rooms {
             .is_some_and(|r| r.members.len() >= MAX_PARTICIPANTS)
     }
 
-    /// Call `call` enters room `key`; answers the calls that were there before.
-    pub(crate) fn join(&mut self, key: RoomKey, call: CallNumber) -> Vec<CallNumber> {
+    /// Call `call` enters room `key` at `now`; answers the calls that were there before.
+    pub(crate) fn join(&mut self, key: RoomKey, call: CallNumber, now: Instant) -> Vec<CallNumber> {
         let room = self.rooms.entry(key.clone()).or_default();
-        let before = room.members.iter().map(|(c, _)| *c).collect();
+        let before = room.members.iter().map(|m| m.call).collect();
         let id = room.mixer.add();
-        room.members.push((call, id));
+        room.members.push(Member {
+            call,
+            id,
+            joined: now,
+        });
         self.by_call.insert(call, key);
         before
+    }
+
+    /// Mutes (or unmutes) call `call` of room `key`: the others stop (or start again)
+    /// hearing it. `false` when the call is not in that room.
+    pub(crate) fn set_muted(&mut self, key: &RoomKey, call: CallNumber, muted: bool) -> bool {
+        let Some(room) = self.rooms.get_mut(key) else {
+            return false;
+        };
+        match room.members.iter().find(|m| m.call == call) {
+            Some(m) => room.mixer.set_muted(m.id, muted),
+            None => false,
+        }
+    }
+
+    /// Whether call `call` is in room `key`.
+    pub(crate) fn has(&self, key: &RoomKey, call: CallNumber) -> bool {
+        self.by_call.get(&call) == Some(key)
     }
 
     /// Call `call` leaves its room; answers the room and the calls still in it (`None`
@@ -341,11 +373,11 @@ impl Rooms {
     pub(crate) fn leave(&mut self, call: CallNumber) -> Option<(RoomKey, Vec<CallNumber>)> {
         let key = self.by_call.remove(&call)?;
         let room = self.rooms.get_mut(&key)?;
-        if let Some(i) = room.members.iter().position(|(c, _)| *c == call) {
-            let (_, id) = room.members.remove(i);
-            room.mixer.remove(id);
+        if let Some(i) = room.members.iter().position(|m| m.call == call) {
+            let gone = room.members.remove(i);
+            room.mixer.remove(gone.id);
         }
-        let rest: Vec<CallNumber> = room.members.iter().map(|(c, _)| *c).collect();
+        let rest: Vec<CallNumber> = room.members.iter().map(|m| m.call).collect();
         if rest.is_empty() {
             self.rooms.remove(&key);
         }
@@ -356,15 +388,15 @@ impl Rooms {
     /// each output goes back to its leg for the next tick.
     pub(super) fn mix(&mut self, calls: &mut HashMap<CallNumber, super::Call>) {
         for room in self.rooms.values_mut() {
-            for (call, id) in &room.members {
-                if let Some(leg) = calls.get_mut(call).and_then(|c| c.session.conference()) {
-                    room.mixer.push(*id, &leg.input);
+            for m in &room.members {
+                if let Some(leg) = calls.get_mut(&m.call).and_then(|c| c.session.conference()) {
+                    room.mixer.push(m.id, &leg.input);
                 }
             }
             room.mixer.mix();
-            for (call, id) in &room.members {
-                let leg = calls.get_mut(call).and_then(|c| c.session.conference());
-                if let (Some(leg), Some(out)) = (leg, room.mixer.output(*id)) {
+            for m in &room.members {
+                let leg = calls.get_mut(&m.call).and_then(|c| c.session.conference());
+                if let (Some(leg), Some(out)) = (leg, room.mixer.output(m.id)) {
                     leg.output = *out;
                 }
             }
@@ -378,10 +410,125 @@ impl Rooms {
             .iter()
             .map(|(key, room)| RoomInfo {
                 key: key.clone(),
-                calls: room.members.iter().map(|(c, _)| *c).collect(),
+                calls: room.members.iter().map(|m| m.call).collect(),
+                muted: room
+                    .members
+                    .iter()
+                    .map(|m| room.mixer.is_muted(m.id).unwrap_or(false))
+                    .collect(),
+                joined: room.members.iter().map(|m| m.joined).collect(),
             })
             .collect();
         all.sort_by(|a, b| a.key.cmp(&b.key));
         all
+    }
+}
+
+/// What the operator asks of the rooms in use (`itsp conf list|kick|mute` through the
+/// server's control socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomCommand {
+    /// The rooms in use and who is in them.
+    List,
+    /// End participant `call`'s call in room `room` (a BYE).
+    Kick {
+        /// The room.
+        room: RoomKey,
+        /// The participant (its call, as listed).
+        call: CallNumber,
+    },
+    /// Mute (or unmute) participant `call` of room `room`: the others stop (or start
+    /// again) hearing it; it still hears them.
+    Mute {
+        /// The room.
+        room: RoomKey,
+        /// The participant.
+        call: CallNumber,
+        /// Mute (`false`: unmute).
+        muted: bool,
+    },
+}
+
+/// A participant of a room in use, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveParticipant {
+    /// Its call: what `kick` and `mute` name.
+    pub call: CallNumber,
+    /// Who called (the From URI).
+    pub caller: String,
+    /// Whether the others do not hear it.
+    pub muted: bool,
+    /// How long it has been in the room.
+    pub in_room: Duration,
+}
+
+/// A room in use, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRoom {
+    /// Which room.
+    pub key: RoomKey,
+    /// Who is in it, in the order they joined.
+    pub participants: Vec<LiveParticipant>,
+}
+
+/// The answer to a [`RoomCommand`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomReply {
+    /// The rooms in use, by domain and name.
+    Rooms(Vec<LiveRoom>),
+    /// Done.
+    Done,
+    /// No such participant in that room.
+    NotInRoom,
+}
+
+impl super::ServiceUa {
+    /// Carries out `command` at `now`.
+    pub fn room_command(&mut self, now: Instant, command: RoomCommand) -> RoomReply {
+        match command {
+            RoomCommand::List => {
+                let rooms = self
+                    .rooms
+                    .list()
+                    .into_iter()
+                    .map(|info| LiveRoom {
+                        participants: info
+                            .calls
+                            .iter()
+                            .zip(&info.muted)
+                            .zip(&info.joined)
+                            .map(|((call, muted), joined)| LiveParticipant {
+                                call: *call,
+                                caller: self
+                                    .calls
+                                    .get(call)
+                                    .map(|c| c.caller.clone())
+                                    .unwrap_or_default(),
+                                muted: *muted,
+                                in_room: now.saturating_duration_since(*joined),
+                            })
+                            .collect(),
+                        key: info.key,
+                    })
+                    .collect();
+                RoomReply::Rooms(rooms)
+            }
+            RoomCommand::Kick { room, call } => {
+                if !self.rooms.has(&room, call) {
+                    return RoomReply::NotInRoom;
+                }
+                tracing::info!(call, %room, "conference participant removed by the operator");
+                self.end_with_bye(now, call);
+                self.drain_layer();
+                RoomReply::Done
+            }
+            RoomCommand::Mute { room, call, muted } => {
+                if !self.rooms.set_muted(&room, call, muted) {
+                    return RoomReply::NotInRoom;
+                }
+                tracing::info!(call, %room, muted, "conference participant muted by the operator");
+                RoomReply::Done
+            }
+        }
     }
 }

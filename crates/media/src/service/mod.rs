@@ -567,7 +567,7 @@ impl ServiceUa {
         }
         for number in admitted {
             if let Some(room) = self.entering.remove(&number) {
-                self.join_room(room, number);
+                self.join_room(now, room, number);
             }
         }
         self.rooms.mix(&mut self.calls);
@@ -985,8 +985,8 @@ impl ServiceUa {
 
     /// Call `number` enters `room`: alone, it hears "you are the first participant";
     /// else everyone hears the join tone.
-    fn join_room(&mut self, room: conference::RoomKey, number: CallNumber) {
-        let before = self.rooms.join(room.clone(), number);
+    fn join_room(&mut self, now: Instant, room: conference::RoomKey, number: CallNumber) {
+        let before = self.rooms.join(room.clone(), number, now);
         tracing::info!(call = number, %room, participants = before.len() + 1, "joined the conference");
         let first = self.config.prompts.get(names::CONF_FIRST).cloned();
         if before.is_empty() {

@@ -22,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::conference::{RoomAccess, RoomKey};
+use super::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
 use super::mwi::MessageCounts;
 use super::{
     CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
@@ -154,6 +154,14 @@ pub enum MailboxAnswer {
     /// The proxy's SIP address, once it listens: where message-waiting NOTIFYs without a
     /// subscription go ([`ServiceUa::set_proxy`]).
     Proxy(SocketAddr),
+    /// An operator's request about the conference rooms in use (`itsp conf
+    /// list|kick|mute`), answered on `reply`.
+    Rooms {
+        /// What to do.
+        command: RoomCommand,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<RoomReply>,
+    },
     /// Who may enter a conference room ([`Outgoing::RoomPin`]).
     RoomPin {
         /// The call on its way in.
@@ -271,6 +279,9 @@ async fn run(
                 }
                 MailboxAnswer::Proxy(addr) => core.set_proxy(addr),
                 MailboxAnswer::RoomPin { call, access } => core.room_pin(call, access),
+                MailboxAnswer::Rooms { command, reply } => {
+                    let _ = reply.send(core.room_command(std::time::Instant::now(), command));
+                }
             },
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());

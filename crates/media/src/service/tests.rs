@@ -1058,3 +1058,62 @@ fn a_room_without_a_pin_or_shut_decides_at_once() {
     assert!(room.sent_bye(1));
     assert_eq!(room.ua.rooms().len(), 1, "only the open room");
 }
+
+#[test]
+fn the_operator_lists_mutes_and_removes_participants() {
+    use conference::{RoomCommand, RoomReply};
+    let mut room = Room::new();
+    assert_eq!(room.join("sip:conference@example.com;room=ops", 500.0), 200);
+    assert_eq!(room.join("sip:conference@example.com;room=ops", 700.0), 200);
+    for _ in 0..250 {
+        room.step();
+    }
+    let RoomReply::Rooms(rooms) = room.ua.room_command(room.now, RoomCommand::List) else {
+        panic!("a list");
+    };
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].key.name, "ops");
+    let people = &rooms[0].participants;
+    assert_eq!(people.len(), 2);
+    assert!(people[0].caller.contains("alice@example.com"), "{people:?}");
+    assert!(!people[1].muted);
+    assert!(people[0].in_room >= Duration::from_secs(4), "{people:?}");
+    let (first, second) = (people[0].call, people[1].call);
+    let key = rooms[0].key.clone();
+
+    // The second is muted: the first hears it no more, and it still hears the first.
+    let mute = RoomCommand::Mute {
+        room: key.clone(),
+        call: second,
+        muted: true,
+    };
+    assert_eq!(room.ua.room_command(room.now, mute), RoomReply::Done);
+    for p in &mut room.people {
+        p.heard.clear();
+    }
+    for _ in 0..100 {
+        room.step();
+    }
+    assert!(tone_amplitude(&room.people[0].heard, 700.0, 8000) < 200.0);
+    assert!(tone_amplitude(&room.people[1].heard, 500.0, 8000) > 4000.0);
+    let RoomReply::Rooms(rooms) = room.ua.room_command(room.now, RoomCommand::List) else {
+        panic!("a list");
+    };
+    assert!(rooms[0].participants[1].muted);
+
+    // Someone not in the room: refused; the first is removed: BYE, and the room has one.
+    let nobody = RoomCommand::Kick {
+        room: key.clone(),
+        call: 999,
+    };
+    assert_eq!(room.ua.room_command(room.now, nobody), RoomReply::NotInRoom);
+    let kick = RoomCommand::Kick {
+        room: key,
+        call: first,
+    };
+    room.sent.clear();
+    assert_eq!(room.ua.room_command(room.now, kick), RoomReply::Done);
+    room.drain();
+    assert!(room.sent_bye(0));
+    assert_eq!(room.ua.rooms()[0].calls, vec![second]);
+}

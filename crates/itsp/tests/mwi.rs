@@ -5,7 +5,10 @@
 //! a deposit by an `itsp phone` call (`*97USER`), the owner's retrieval by phone (`*97`),
 //! a message deleted from the store (as the portal does; found by the periodic recount).
 //! Someone else's mailbox is refused 403. baresip (Debian's 1.0.0, its `mwi` module)
-//! subscribes by itself after registering and prints what it is told.
+//! subscribes by itself after registering and prints what it is told; another baresip
+//! leaves the message. Phones that never subscribe (`itsp phone`) are told without a
+//! subscription, again after a server restart and when another of their owner's phones
+//! registers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -324,9 +327,9 @@ fn mwi_report(alice: &mut Baresip, nth: usize) -> String {
 }
 
 #[test]
-fn baresip_shows_the_waiting_message() {
+fn baresip_leaves_a_message_and_baresip_shows_it_waiting() {
     common::baresip::require_baresip();
-    let (_data, server) = server();
+    let (data, server) = server();
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("alice-says.wav");
     tone_file(&source, 600.0);
@@ -339,7 +342,27 @@ fn baresip_shows_the_waiting_message() {
     let report = mwi_report(&mut alice, 0);
     assert!(report.contains("Messages-Waiting: no"), "{report}");
     assert!(report.contains("Voice-Message: 0/0"), "{report}");
-    bob_leaves_a_message(&server);
+    // Bob's baresip leaves alice a message: *97alice, 9 s of its 800 Hz tone.
+    let bob_says = dir.path().join("bob-says.wav");
+    tone_file(&bob_says, 800.0);
+    let dial = format!("/dial sip:*97alice@{DOMAIN}");
+    let mut bob = Baresip::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &bob_says,
+        &["-e", &dial, "-t", "9"],
+    );
+    bob.wait_line(&["Call established"], WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob's baresip quits cleanly");
+    server.wait_log("voicemail message stored", WAIT);
+    let list = admin_json(&data, &["voicemail", "list", "alice@example.com"]);
+    let file = data
+        .path()
+        .join("voicemail")
+        .join(list[0]["file"].as_str().expect("the message's file"));
+    let share = common::softphone::tone_share(&file, 800.0);
+    assert!(share > 0.5, "the message holds bob's 800 Hz at {share:.2}");
     let report = mwi_report(&mut alice, 1);
     assert!(report.contains("Messages-Waiting: yes"), "{report}");
     assert!(report.contains("Voice-Message: 1/0"), "{report}");

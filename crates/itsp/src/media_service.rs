@@ -533,6 +533,56 @@ async fn save_greeting(dir: &Path, mailbox: &Mailbox, wav: &[u8]) {
     }
 }
 
+/// The shortest message kept when the disk fills up while it is written (as the recorder
+/// discards shorter ones).
+const SHORTEST_KEPT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes a message's WAV (8 kHz mono 16-bit, as the recorder makes it) to `path`;
+/// answers the length of audio kept. When the disk fills up part way, what fitted is kept:
+/// the file is written again as a shorter WAV of the samples that fitted (the space the
+/// first try took is enough for it), and the cut is logged; under [`SHORTEST_KEPT`]
+/// nothing is kept and the error is returned.
+async fn write_message(
+    path: &Path,
+    wav: &[u8],
+    duration: std::time::Duration,
+) -> std::io::Result<std::time::Duration> {
+    let error = match tokio::fs::write(path, wav).await {
+        Ok(()) => return Ok(duration),
+        Err(e) => e,
+    };
+    let written = tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let samples = match rtp::audio::wav::parse(wav) {
+        Ok(parsed) => parsed.samples,
+        Err(_) => Vec::new(),
+    };
+    // The header is 44 bytes; each sample 2.
+    let fitted = usize::try_from(written.saturating_sub(44) / 2)
+        .unwrap_or(0)
+        .min(samples.len());
+    let kept = std::time::Duration::from_millis(fitted as u64 / 8);
+    if kept < SHORTEST_KEPT {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(error);
+    }
+    let shorter = rtp::audio::wav::write(8000, &samples[..fitted]);
+    if let Err(e) = tokio::fs::write(path, &shorter).await {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(e);
+    }
+    tracing::warn!(
+        file = %path.display(),
+        error = %error,
+        recorded_ms = duration.as_millis() as u64,
+        kept_ms = kept.as_millis() as u64,
+        "voicemail message cut short: the disk is full"
+    );
+    Ok(kept)
+}
+
 /// Writes the message's file and row; answers the row's id and its time (Unix ms).
 async fn store_message(
     deposit: &Deposit,
@@ -549,7 +599,7 @@ async fn store_message(
         .with_context(|| format!("creating {}", folder.display()))?;
     let name = format!("{now_ms}-{:04x}.wav", fastrand::u16(..));
     let path = folder.join(&name);
-    tokio::fs::write(&path, &deposit.wav)
+    let duration = write_message(&path, &deposit.wav, deposit.duration)
         .await
         .with_context(|| format!("writing {}", path.display()))?;
     let relative = path
@@ -557,7 +607,7 @@ async fn store_message(
         .unwrap_or(&path)
         .to_string_lossy()
         .into_owned();
-    let duration_ms = i64::try_from(deposit.duration.as_millis()).unwrap_or(i64::MAX);
+    let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
     let id = store
         .add_voicemail(
             &deposit.mailbox.user,

@@ -589,3 +589,68 @@ fn the_operator_lists_mutes_and_removes_conference_participants() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("no such participant in that room"), "{e}");
 }
+
+/// A disk that fills up while a message is written keeps what fitted: the server runs in a
+/// mount namespace of its own where the voicemail folder is a 48 KiB tmpfs (`unshare`,
+/// `mount`: root, as the NAT lab), alice leaves bob 12 s of tone, and about 3 s of it
+/// are kept, a valid WAV with its row, and the cut is logged.
+#[test]
+fn a_full_disk_keeps_what_fitted_of_a_message() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    let folder = data.path().join("voicemail");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o size=48k tmpfs \"$VOICEMAIL\" && exec \"$ITSP\" \"$@\"",
+        "itsp",
+    ])
+    .env("VOICEMAIL", &folder)
+    .env("ITSP", env!("CARGO_BIN_EXE_itsp"));
+    let server = Itsp::start_with(
+        cmd,
+        &as_strs(&data.args()),
+        &["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    );
+    server.startup_log("media services ready");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--tone", "700", "--duration", "20", "call", "bob"],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    let cut = server.wait_log("voicemail message cut short: the disk is full", WAIT);
+    let kept_ms = cut["fields"]["kept_ms"].as_u64().unwrap();
+    assert!(
+        cut["fields"]["recorded_ms"].as_u64().unwrap() > kept_ms + 5000,
+        "{cut}"
+    );
+    server.wait_log("voicemail message stored", WAIT);
+    // Seen from outside the namespace the folder is empty: the file lives in the
+    // server's tmpfs. Its row says how much was kept, and the WAV's length agrees.
+    let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    let row = &list[0];
+    assert_eq!(row["duration_ms"].as_u64().unwrap(), kept_ms, "{row}");
+    assert!(
+        (2000..=3100).contains(&kept_ms),
+        "{kept_ms} ms kept of 48 KiB"
+    );
+    // The file, read through the server's own view of the file system (`unshare` exec'd
+    // the shell, which exec'd itsp: one process).
+    let inside = format!(
+        "/proc/{}/root{}/{}",
+        server.child.id(),
+        folder.display(),
+        row["file"].as_str().unwrap()
+    );
+    let wav = rtp::audio::wav::parse(&std::fs::read(&inside).unwrap()).unwrap();
+    assert_eq!(wav.samples.len() as u64 / 8, kept_ms);
+    assert!(tone_share(std::path::Path::new(&inside), 700.0) > 0.7);
+}

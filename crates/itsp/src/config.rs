@@ -289,6 +289,9 @@ pub(crate) struct MediaSection {
     /// Tell the phones of a mailbox nobody subscribed to of its messages without a
     /// subscription (an out-of-dialog NOTIFY to the owner's address).
     pub(crate) unsolicited_mwi: bool,
+    /// The subscribers' local time, `+HH:MM` or `-HH:MM` from UTC: when a message was
+    /// left is announced in it.
+    pub(crate) utc_offset: String,
 }
 
 impl Default for MediaSection {
@@ -313,6 +316,7 @@ impl Default for MediaSection {
             echo_delay_ms: 200,
             mwi_recount: media::service::mwi::DEFAULT_RECOUNT.as_secs(),
             unsolicited_mwi: true,
+            utc_offset: "+00:00".into(),
         }
     }
 }
@@ -326,6 +330,28 @@ pub(crate) struct MediaSettings {
     pub(crate) echo_delay: Duration,
     pub(crate) mwi_recount: Duration,
     pub(crate) unsolicited_mwi: bool,
+    /// Seconds east of UTC of the subscribers' local time.
+    pub(crate) utc_offset_secs: i32,
+}
+
+/// `+HH:MM` / `-HH:MM` (or `Z`) as seconds east of UTC, at most 18 hours.
+fn parse_utc_offset(text: &str) -> Option<i32> {
+    if text == "Z" {
+        return Some(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    let hours: i32 = hours.parse().ok()?;
+    let minutes: i32 = minutes.parse().ok()?;
+    (hours <= 18 && minutes < 60 && hours * 60 + minutes <= 18 * 60)
+        .then_some(sign * (hours * 3600 + minutes * 60))
 }
 
 impl MediaSection {
@@ -396,6 +422,12 @@ impl MediaSection {
         if !(1..=3600).contains(&self.mwi_recount) {
             return Err("media.mwi_recount must be 1 to 3600 seconds".into());
         }
+        let utc_offset_secs = parse_utc_offset(self.utc_offset.trim()).ok_or_else(|| {
+            format!(
+                "media.utc_offset: {:?} is not an offset from UTC: write \"+01:00\" or \"-05:00\" (at most 18 hours)",
+                self.utc_offset
+            )
+        })?;
         let recorder = media::RecorderConfig {
             max_length: Duration::from_secs(self.max_message),
             silence_timeout: (self.silence_timeout > 0)
@@ -413,6 +445,7 @@ impl MediaSection {
             echo_delay: Duration::from_millis(self.echo_delay_ms),
             mwi_recount: Duration::from_secs(self.mwi_recount),
             unsolicited_mwi: self.unsolicited_mwi,
+            utc_offset_secs,
         })
     }
 }
@@ -1420,12 +1453,23 @@ mod tests {
             ("[media]\nlisten = \"here\"\n", "media.listen"),
             ("[media]\nrtp_ports = \"5-4\"\n", "media.rtp_ports"),
             ("[media]\nmax_message = 0\n", "media.max_message"),
+            ("[media]\nutc_offset = \"CET\"\n", "media.utc_offset"),
+            ("[media]\nutc_offset = \"+19:00\"\n", "media.utc_offset"),
+            ("[media]\nutc_offset = \"+1:00\"\n", "media.utc_offset"),
         ] {
             let e = Config::parse(text).unwrap().media.settings().unwrap_err();
             assert!(e.contains(key), "{e}");
         }
         let e = Config::parse("[media]\necho = [\"a b\"]\n").unwrap_err();
         assert!(e.contains("media.echo"), "{e}");
+        for (text, secs) in [
+            ("+01:00", 3600),
+            ("-05:30", -19_800),
+            ("Z", 0),
+            ("+18:00", 64_800),
+        ] {
+            assert_eq!(parse_utc_offset(text), Some(secs), "{text}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use anyhow::Context;
 use media::service::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
 use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
-use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
+use media::service::{Deposit, Mailbox, MessageTime, ServiceConfig, StoredMessage};
 use media::{Prompt, Prompts};
 use server::control::protocol::{Answer, ConferenceAction, LiveParticipant, LiveRoom};
 use tokio::sync::mpsc;
@@ -285,6 +285,7 @@ pub(crate) async fn start(
         store.clone(),
         voicemail_dir,
         notices,
+        settings.utc_offset_secs,
     ));
     tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services ready");
     Ok(Some(MediaServices {
@@ -304,6 +305,7 @@ async fn keep_mailboxes(
     store: store::Store,
     dir: PathBuf,
     notices: Option<Notices>,
+    utc_offset_secs: i32,
 ) {
     while let Some(job) = received.recv().await {
         match job {
@@ -327,7 +329,7 @@ async fn keep_mailboxes(
                 }
             },
             Outgoing::ListMessages { call, mailbox } => {
-                let messages = mailbox_messages(&mailbox, &store, &dir).await;
+                let messages = mailbox_messages(&mailbox, &store, &dir, utc_offset_secs).await;
                 let _ = answers.send(MailboxAnswer::Messages { call, messages });
             }
             Outgoing::CheckPin {
@@ -418,7 +420,11 @@ async fn mailbox_messages(
     mailbox: &Mailbox,
     store: &store::Store,
     dir: &Path,
+    utc_offset_secs: i32,
 ) -> Vec<StoredMessage> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let mut rows = match store
         .voicemail_messages(&mailbox.user, &mailbox.domain)
         .await
@@ -443,6 +449,7 @@ async fn mailbox_messages(
         };
         match audio {
             Ok(audio) => messages.push(StoredMessage {
+                received: Some(MessageTime::at(row.created_ms, now_ms, utc_offset_secs)),
                 id: row.id,
                 caller: row.caller,
                 new: row.status == store::STATUS_NEW,

@@ -112,6 +112,28 @@ impl Prompts {
             .filter_map(|name| self.get(name).cloned())
             .collect()
     }
+
+    /// The prompts saying a time of day on the 24-hour clock as people read it aloud:
+    /// "nine thirty", "fourteen oh five", "eighteen hundred" (empty for a time that does
+    /// not exist).
+    pub fn time_of_day(&self, hour: u8, minute: u8) -> Vec<Prompt> {
+        if hour > 23 || minute > 59 {
+            return Vec::new();
+        }
+        let mut words = names::number(hour);
+        match minute {
+            0 => words.push(names::NUMBER_HUNDRED),
+            1..=9 => {
+                words.push(names::NUMBER_OH);
+                words.extend(names::number(minute));
+            }
+            _ => words.extend(names::number(minute)),
+        }
+        words
+            .into_iter()
+            .filter_map(|name| self.get(name).cloned())
+            .collect()
+    }
 }
 
 #[cfg(test)]

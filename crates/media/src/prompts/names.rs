@@ -61,6 +61,56 @@ pub const INVALID_OPTION: &str = "invalid-option";
 pub const GOODBYE: &str = "goodbye";
 /// "You are the first participant in this conference."
 pub const CONF_FIRST: &str = "conf-first";
+/// "received" (before a message's day and time).
+pub const VM_RECEIVED: &str = "vm-received";
+/// "today"
+pub const VM_TODAY: &str = "vm-today";
+/// "yesterday"
+pub const VM_YESTERDAY: &str = "vm-yesterday";
+/// "at" (before a time of day).
+pub const VM_AT: &str = "vm-at";
+/// "oh", as in "nine oh five".
+pub const NUMBER_OH: &str = "number-oh";
+/// "hundred", as in "fourteen hundred".
+pub const NUMBER_HUNDRED: &str = "number-hundred";
+
+/// The name of the prompt saying weekday `day` (ISO 8601: 1 Monday ... 7 Sunday).
+pub fn weekday(day: u8) -> Option<&'static str> {
+    const DAYS: [&str; 7] = [
+        "day-1", "day-2", "day-3", "day-4", "day-5", "day-6", "day-7",
+    ];
+    DAYS.get(usize::from(day).checked_sub(1)?).copied()
+}
+
+/// The names of the prompts saying `n` (0 to 59) in words: "seven", "fourteen", "thirty"
+/// "two"; empty above 59.
+pub fn number(n: u8) -> Vec<&'static str> {
+    const TEENS: [&str; 10] = [
+        "number-10",
+        "number-11",
+        "number-12",
+        "number-13",
+        "number-14",
+        "number-15",
+        "number-16",
+        "number-17",
+        "number-18",
+        "number-19",
+    ];
+    const TENS: [&str; 4] = ["number-20", "number-30", "number-40", "number-50"];
+    match n {
+        0..=9 => digit(char::from(b'0' + n)).into_iter().collect(),
+        10..=19 => vec![TEENS[usize::from(n - 10)]],
+        20..=59 => {
+            let mut words = vec![TENS[usize::from(n / 10 - 2)]];
+            if n % 10 > 0 {
+                words.extend(digit(char::from(b'0' + n % 10)));
+            }
+            words
+        }
+        _ => Vec::new(),
+    }
+}
 
 /// The name of the prompt saying `digit` (0-9): `digit-0` ... `digit-9`.
 pub fn digit(digit: char) -> Option<&'static str> {
@@ -110,6 +160,33 @@ built_in! {
     INVALID_OPTION => "invalid-option",
     GOODBYE => "goodbye",
     CONF_FIRST => "conf-first",
+    VM_RECEIVED => "vm-received",
+    VM_TODAY => "vm-today",
+    VM_YESTERDAY => "vm-yesterday",
+    VM_AT => "vm-at",
+    NUMBER_OH => "number-oh",
+    NUMBER_HUNDRED => "number-hundred",
+    "day-1" => "day-1",
+    "day-2" => "day-2",
+    "day-3" => "day-3",
+    "day-4" => "day-4",
+    "day-5" => "day-5",
+    "day-6" => "day-6",
+    "day-7" => "day-7",
+    "number-10" => "number-10",
+    "number-11" => "number-11",
+    "number-12" => "number-12",
+    "number-13" => "number-13",
+    "number-14" => "number-14",
+    "number-15" => "number-15",
+    "number-16" => "number-16",
+    "number-17" => "number-17",
+    "number-18" => "number-18",
+    "number-19" => "number-19",
+    "number-20" => "number-20",
+    "number-30" => "number-30",
+    "number-40" => "number-40",
+    "number-50" => "number-50",
     "digit-0" => "digit-0",
     "digit-1" => "digit-1",
     "digit-2" => "digit-2",

@@ -36,7 +36,47 @@ fn the_built_in_set_has_every_prompt_of_the_script_and_the_folder() {
     }
     assert_eq!(names::digit('x'), None);
     let total: usize = names::BUILT_IN.iter().map(|(_, b)| b.len()).sum();
-    assert!(total < 1_500_000, "{total} octets of built-in prompts");
+    // Embedded in the binary: a few seconds of speech each, 16 kB a second.
+    assert!(total < 2_500_000, "{total} octets of built-in prompts");
+}
+
+#[test]
+fn numbers_and_times_of_day_are_said_as_people_read_them() {
+    assert_eq!(names::number(0), ["digit-0"]);
+    assert_eq!(names::number(7), ["digit-7"]);
+    assert_eq!(names::number(13), ["number-13"]);
+    assert_eq!(names::number(20), ["number-20"]);
+    assert_eq!(names::number(42), ["number-40", "digit-2"]);
+    assert_eq!(names::number(59), ["number-50", "digit-9"]);
+    assert!(names::number(60).is_empty());
+    assert_eq!(names::weekday(1), Some("day-1"));
+    assert_eq!(names::weekday(7), Some("day-7"));
+    assert_eq!(names::weekday(0), None);
+    assert_eq!(names::weekday(8), None);
+    let set = Prompts::built_in().unwrap();
+    let said = |hour, minute| -> Vec<Duration> {
+        set.time_of_day(hour, minute)
+            .iter()
+            .map(Prompt::duration)
+            .collect()
+    };
+    let of = |names: &[&str]| -> Vec<Duration> {
+        names
+            .iter()
+            .map(|n| set.get(n).unwrap().duration())
+            .collect()
+    };
+    // "nine thirty", "fourteen oh five", "eighteen hundred", "zero hundred".
+    assert_eq!(said(9, 30), of(&["digit-9", "number-30"]));
+    assert_eq!(said(14, 5), of(&["number-14", "number-oh", "digit-5"]));
+    assert_eq!(said(18, 0), of(&["number-18", "number-hundred"]));
+    assert_eq!(said(0, 0), of(&["digit-0", "number-hundred"]));
+    assert_eq!(
+        said(23, 59),
+        of(&["number-20", "digit-3", "number-50", "digit-9"])
+    );
+    assert!(said(24, 0).is_empty());
+    assert!(said(12, 60).is_empty());
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //!
 //! Then "you have N new messages" and the messages, new ones first (oldest first), then the
 //! saved ones. Each message: "message N" (and "from" the caller's number when the caller's
-//! user part is a number), a beep, the message, the menu. A message heard to its end is no
+//! user part is a number, and "received today at fourteen oh five" — today, yesterday or
+//! the weekday, for the last week's messages), a beep, the message, the menu. A message heard to its end is no
 //! longer new ([`MenuAction::Heard`]). Keys, at any time (a key stops the prompt playing,
 //! barge-in; keys typed ahead are kept):
 //!
@@ -417,6 +418,9 @@ impl Menu {
             segments.extend(self.prompts.get(names::VM_FROM).cloned().map(Into::into));
             segments.extend(self.prompts.digits(&number).into_iter().map(Into::into));
         }
+        if let Some(time) = message.stored.received {
+            segments.extend(self.received(time).into_iter().map(Into::into));
+        }
         segments.push(Segment::Tone(ToneSpec::BEEP));
         segments.push(Segment::Prompt(audio));
         // Where the message ends, counted from what has been played.
@@ -428,6 +432,27 @@ impl Menu {
         self.playing
             .push(Segment::Silence(Duration::from_millis(500)));
         self.menu();
+    }
+
+    /// "received today at fourteen oh five": the day (today, yesterday or the weekday)
+    /// and the time of day; nothing for a message older than a week (its weekday would
+    /// mislead).
+    fn received(&self, time: super::MessageTime) -> Vec<crate::Prompt> {
+        let day = match time.days_ago {
+            0 => names::VM_TODAY,
+            1 => names::VM_YESTERDAY,
+            2..=6 => match names::weekday(time.weekday) {
+                Some(day) => day,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut said: Vec<crate::Prompt> = [names::VM_RECEIVED, day, names::VM_AT]
+            .into_iter()
+            .filter_map(|n| self.prompts.get(n).cloned())
+            .collect();
+        said.extend(self.prompts.time_of_day(time.hour, time.minute));
+        said
     }
 
     /// The message menu.

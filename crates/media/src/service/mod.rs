@@ -348,8 +348,42 @@ pub struct StoredMessage {
     pub caller: String,
     /// Not yet heard (counted in "you have N new messages").
     pub new: bool,
+    /// When it was left, in the owner's local time (announced for the last week's
+    /// messages: "received today at fourteen oh five").
+    pub received: Option<MessageTime>,
     /// The recording.
     pub audio: Prompt,
+}
+
+/// When a message was left, in the mailbox owner's local time ([`StoredMessage::received`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageTime {
+    /// Days from the day it was left to today (0: today, 1: yesterday).
+    pub days_ago: u32,
+    /// ISO 8601 weekday: 1 Monday ... 7 Sunday.
+    pub weekday: u8,
+    /// 0-23.
+    pub hour: u8,
+    /// 0-59.
+    pub minute: u8,
+}
+
+impl MessageTime {
+    /// The local time of Unix milliseconds `at_ms`, seen at `now_ms`, at `utc_offset_secs`
+    /// east of UTC (the proleptic Gregorian calendar; 1970-01-01 was a Thursday).
+    pub fn at(at_ms: i64, now_ms: i64, utc_offset_secs: i32) -> MessageTime {
+        let local_secs = |ms: i64| ms.div_euclid(1000) + i64::from(utc_offset_secs);
+        let (at, now) = (local_secs(at_ms), local_secs(now_ms));
+        let day = at.div_euclid(86_400);
+        let second = at.rem_euclid(86_400);
+        MessageTime {
+            days_ago: u32::try_from(now.div_euclid(86_400) - day).unwrap_or(0),
+            // Day 0 was a Thursday (4).
+            weekday: u8::try_from((day + 3).rem_euclid(7) + 1).unwrap_or(1),
+            hour: u8::try_from(second / 3600).unwrap_or(0),
+            minute: u8::try_from(second % 3600 / 60).unwrap_or(0),
+        }
+    }
 }
 
 /// SIP bytes to send.

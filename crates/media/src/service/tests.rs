@@ -557,6 +557,7 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard_then_pound_ends(
     h.ua.messages(
         1,
         vec![StoredMessage {
+            received: None,
             id: 7,
             caller: "sip:alice@example.com".into(),
             new: true,
@@ -603,6 +604,7 @@ fn the_owner_hears_the_new_messages_and_they_are_reported_heard_then_pound_ends(
     h.ua.messages(
         1,
         vec![StoredMessage {
+            received: None,
             id: 8,
             caller: "sip:alice@example.com".into(),
             new: true,

@@ -27,6 +27,7 @@ fn tone(hz: f64, seconds: usize) -> Vec<i16> {
 
 fn message(id: i64, caller: &str, new: bool, hz: f64) -> StoredMessage {
     StoredMessage {
+        received: None,
         id,
         caller: caller.into(),
         new,
@@ -383,4 +384,95 @@ fn a_numeric_caller_is_announced() {
     assert_eq!(caller_number("sip:alice@example.com"), None);
     assert_eq!(caller_number("sip:@example.com"), None);
     assert_eq!(caller_number("mailto:x@y"), None);
+}
+
+#[test]
+fn a_message_of_the_last_week_says_when_it_was_left() {
+    use crate::service::MessageTime;
+    // 2026-12-05 08:20 UTC, a Saturday; seen at 01:00 in UTC+1 it is 09:20 local.
+    let saturday = 1_796_458_800_000;
+    let at = MessageTime::at(saturday, saturday + 3_600_000, 3600);
+    assert_eq!(
+        at,
+        MessageTime {
+            days_ago: 0,
+            weekday: 6,
+            hour: 9,
+            minute: 20
+        }
+    );
+    // 2026-12-04 23:30 UTC is Saturday 00:30 in UTC+1, Friday in UTC.
+    let friday_night = 1_796_427_000_000;
+    assert_eq!(MessageTime::at(friday_night, saturday, 0).weekday, 5);
+    assert_eq!(MessageTime::at(friday_night, saturday, 0).days_ago, 1);
+    assert_eq!(MessageTime::at(friday_night, saturday, 3600).days_ago, 0);
+    assert_eq!(
+        MessageTime::at(0, 0, 0).weekday,
+        4,
+        "1970-01-01 was a Thursday"
+    );
+
+    let caller = Caller::owner();
+    let set = Prompts::built_in().unwrap();
+    let length =
+        |names: &[&str]| -> Duration { names.iter().map(|n| set.get(n).unwrap().duration()).sum() };
+    let said = |time| -> Duration {
+        caller
+            .menu
+            .received(time)
+            .iter()
+            .map(|p| p.duration())
+            .sum()
+    };
+    let today = MessageTime {
+        days_ago: 0,
+        weekday: 6,
+        hour: 14,
+        minute: 5,
+    };
+    assert_eq!(
+        said(today),
+        length(&[
+            "vm-received",
+            "vm-today",
+            "vm-at",
+            "number-14",
+            "number-oh",
+            "digit-5"
+        ])
+    );
+    let yesterday = MessageTime {
+        days_ago: 1,
+        ..today
+    };
+    assert_eq!(
+        said(yesterday),
+        length(&[
+            "vm-received",
+            "vm-yesterday",
+            "vm-at",
+            "number-14",
+            "number-oh",
+            "digit-5"
+        ])
+    );
+    let tuesday = MessageTime {
+        days_ago: 4,
+        weekday: 2,
+        hour: 9,
+        minute: 30,
+    };
+    assert_eq!(
+        said(tuesday),
+        length(&["vm-received", "day-2", "vm-at", "digit-9", "number-30"])
+    );
+    let long_ago = MessageTime {
+        days_ago: 9,
+        ..today
+    };
+    assert_eq!(
+        said(long_ago),
+        Duration::ZERO,
+        "older than a week: not said"
+    );
 }

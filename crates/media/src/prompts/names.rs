@@ -61,6 +61,16 @@ pub const INVALID_OPTION: &str = "invalid-option";
 pub const GOODBYE: &str = "goodbye";
 /// "You are the first participant in this conference."
 pub const CONF_FIRST: &str = "conf-first";
+/// "Welcome. Press 1 to reach our staff, 9 to hear this menu again, or 0 to hang up." A
+/// sample auto-attendant menu (`[[ivr]] prompt`); operators record their own.
+pub const IVR_MAIN: &str = "ivr-main";
+/// "Please hold while your call is transferred." (the IVR, before its REFER).
+pub const IVR_TRANSFERRING: &str = "ivr-transferring";
+/// "Sorry, the transfer did not succeed." (the IVR, when the transfer target failed).
+pub const IVR_TRANSFER_FAILED: &str = "ivr-transfer-failed";
+/// "Sorry, your phone cannot be transferred." (the IVR, to a caller whose `Allow` lacks
+/// REFER).
+pub const IVR_NO_TRANSFER: &str = "ivr-no-transfer";
 
 /// The name of the prompt saying `digit` (0-9): `digit-0` ... `digit-9`.
 pub fn digit(digit: char) -> Option<&'static str> {
@@ -110,6 +120,10 @@ built_in! {
     INVALID_OPTION => "invalid-option",
     GOODBYE => "goodbye",
     CONF_FIRST => "conf-first",
+    IVR_MAIN => "ivr-main",
+    IVR_TRANSFERRING => "ivr-transferring",
+    IVR_TRANSFER_FAILED => "ivr-transfer-failed",
+    IVR_NO_TRANSFER => "ivr-no-transfer",
     "digit-0" => "digit-0",
     "digit-1" => "digit-1",
     "digit-2" => "digit-2",

@@ -190,6 +190,9 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         None
     } else {
         let mut m = config.media.settings().map_err(anyhow::Error::msg)?;
+        m.ivr = std::sync::Arc::new(
+            crate::ivr_config::menus(&config.ivr, &config.media).map_err(anyhow::Error::msg)?,
+        );
         m.shell.voicemail_dir = Some(store.data_dir.join("voicemail"));
         Some(m)
     };

@@ -365,6 +365,7 @@ impl MediaSection {
             conference_prefix: self.conference_prefix.clone(),
             voicemail_after: Duration::from_secs(self.voicemail_after),
             announcements: self.announcements,
+            ivr: Vec::new(),
         })
     }
 

@@ -103,10 +103,7 @@ pub(crate) fn bindings(
                     s.name
                 ));
             }
-            if let Some(other) = bound
-                .iter()
-                .find(|b| b.name.eq_ignore_ascii_case(number))
-            {
+            if let Some(other) = bound.iter().find(|b| b.name.eq_ignore_ascii_case(number)) {
                 return Err(format!(
                     "ivr {:?}: numbers: {number:?} is already bound to menu {:?}",
                     s.name, other.menu
@@ -135,7 +132,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    const GOOD: &str = r#"
+    const GOOD: &str = r##"
 [media]
 deposit_prefix = "*97"
 
@@ -161,7 +158,7 @@ prompt = "ivr-main"
 [ivr.keys]
 "*" = "menu:main"
 "#" = "hangup"
-"#;
+"##;
 
     fn error(text: &str) -> String {
         Config::parse(text).unwrap_err()
@@ -232,7 +229,10 @@ prompt = "ivr-main"
             e.starts_with("ivr \"main\": key '9': \"dial:bob\" is not an action: write user:NAME"),
             "{e}"
         );
-        let e = with("\"2\" = \"number:+46812345678\"", "\"2\" = \"number:call-me\"");
+        let e = with(
+            "\"2\" = \"number:+46812345678\"",
+            "\"2\" = \"number:call-me\"",
+        );
         assert!(e.contains("is not a number"), "{e}");
         assert_eq!(
             with("name = \"sales\"", "name = \"main\""),

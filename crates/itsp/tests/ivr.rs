@@ -108,7 +108,13 @@ fn a_menu_without_its_prompt_stops_the_start() {
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
-        .args(["serve", "--listen", "udp:127.0.0.1:0", "--no-http", "--no-stun"])
+        .args([
+            "serve",
+            "--listen",
+            "udp:127.0.0.1:0",
+            "--no-http",
+            "--no-stun",
+        ])
         .args(as_strs(&data.args()))
         .args(["--config", config.to_str().unwrap()])
         .output()

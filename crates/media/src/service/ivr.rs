@@ -11,7 +11,7 @@
 //! | `menu:NAME` | the sub-menu's prompt (a key of the sub-menu may lead back: `menu:main`) |
 //! | `repeat` | the prompt again |
 //! | `hangup` | goodbye, and the call ends (BYE) |
-//! | `user:NAME`, `number:N`, `voicemail:NAME`, `conference:ROOM` | "please hold while your call is transferred", then a transfer ([`IvrAction::Refer`]; REFER, RFC 3515, `transfer.rs`) |
+//! | `user:NAME`, `number:N`, `voicemail:NAME`, `conference:ROOM` | "please hold while your call is transferred", then a transfer (REFER, RFC 3515, `transfer.rs`) |
 //!
 //! No key within the menu's `timeout`, or a key the menu does not use ("that is not a
 //! valid option"), is a lost round: the prompt again, and goodbye after `tries` rounds.
@@ -19,7 +19,7 @@
 //! A transfer asks the caller's phone to call the target itself (REFER), so the new call
 //! is the caller's own call through the proxy: authenticated, forwarded, sent to
 //! voicemail and billed like any other. Meanwhile the caller hears silence; a transfer that
-//! fails ([`Ivr::transfer_failed`]: the REFER refused, a NOTIFY with a failure sipfrag,
+//! fails (the REFER refused, a NOTIFY with a failure sipfrag,
 //! no answer in time) says "sorry, the transfer did not succeed" and the menu again. A
 //! caller whose INVITE's `Allow` lists methods without REFER cannot be transferred (RFC
 //! 3261 §20.5: no `Allow` at all says nothing, and the REFER is tried): "sorry, your phone
@@ -27,7 +27,7 @@
 //!
 //! ## Layout
 //!
-//! - `ivr.rs`: [`Ivr`], one caller's walk through the menus.
+//! - `ivr.rs`: `Ivr`, one caller's walk through the menus.
 //! - `ivr/menus.rs`: [`Menus`], [`Menu`], [`Action`], [`IvrError`]: the checked
 //!   configuration and the transfer targets ([`Menus::refer_target`]).
 //! - `ivr/tests.rs`: digit sequences on a simulated clock.
@@ -127,6 +127,7 @@ impl Ivr {
     }
 
     /// The current menu's name.
+    #[cfg(test)]
     pub(crate) fn menu(&self) -> &str {
         &self.menu
     }

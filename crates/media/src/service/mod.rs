@@ -510,11 +510,10 @@ impl ServiceUa {
                 self.on_cancel(now, key, request, invite);
             }
             tx::Incoming::Ack2xx { ack, .. } | tx::Incoming::StrayAck(ack) => self.on_ack(&ack),
-            tx::Incoming::Response { key, response } => {
-                if !self.on_refer_response(&key, &response) {
-                    self.on_notify_response(&key, &response);
-                }
+            tx::Incoming::Response { key, response } if self.refers.contains_key(&key) => {
+                self.on_refer_response(&key, &response);
             }
+            tx::Incoming::Response { key, response } => self.on_notify_response(&key, &response),
             tx::Incoming::StrayResponse(_) => {}
             tx::Incoming::Absorbed => {}
             tx::Incoming::Malformed { error, .. } => {
@@ -1352,11 +1351,10 @@ impl ServiceUa {
                     tx::Event::Terminated(key) => {
                         self.dests.remove(&key);
                     }
-                    tx::Event::Timeout { key, .. } => {
-                        if !self.on_refer_timeout(&key) {
-                            self.on_notify_timeout(&key);
-                        }
+                    tx::Event::Timeout { key, .. } if self.refers.contains_key(&key) => {
+                        self.on_refer_timeout(&key);
                     }
+                    tx::Event::Timeout { key, .. } => self.on_notify_timeout(&key),
                     _ => {}
                 }
             }

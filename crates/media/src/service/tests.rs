@@ -80,7 +80,13 @@ pub(super) fn invite(uri: &str, body: &str) -> String {
 }
 
 /// A request in the dialog of `answer` from the caller, through the proxy.
-pub(super) fn in_dialog(method: &str, answer: &Message, cseq: u32, extra: &str, body: &str) -> String {
+pub(super) fn in_dialog(
+    method: &str,
+    answer: &Message,
+    cseq: u32,
+    extra: &str,
+    body: &str,
+) -> String {
     let to = answer.header(HeaderName::To).unwrap();
     let contact = sip::headers::NameAddr::parse(answer.header(HeaderName::Contact).unwrap())
         .unwrap()

@@ -123,14 +123,14 @@ impl ServiceUa {
         self.drain_layer();
     }
 
-    /// A response to one of our REFERs; `false` when `key` is none of them.
-    pub(super) fn on_refer_response(&mut self, key: &TransactionKey, response: &Message) -> bool {
+    /// A response to one of our REFERs.
+    pub(super) fn on_refer_response(&mut self, key: &TransactionKey, response: &Message) {
         let Some(&number) = self.refers.get(key) else {
-            return false;
+            return;
         };
         let code = response.status().unwrap_or(0);
         if code < 200 {
-            return true;
+            return;
         }
         self.refers.remove(key);
         if let Some(t) = self
@@ -146,17 +146,15 @@ impl ServiceUa {
         } else {
             tracing::debug!(call = number, code, "REFER accepted");
         }
-        true
     }
 
-    /// A REFER got no answer (Timer F); `false` when `key` is none of ours.
-    pub(super) fn on_refer_timeout(&mut self, key: &TransactionKey) -> bool {
+    /// A REFER got no answer (Timer F).
+    pub(super) fn on_refer_timeout(&mut self, key: &TransactionKey) {
         let Some(number) = self.refers.remove(key) else {
-            return false;
+            return;
         };
         tracing::info!(call = number, "REFER unanswered");
         self.fail_transfer(number, 408);
-        true
     }
 
     /// A NOTIFY in call `number`: the progress of its transfer.

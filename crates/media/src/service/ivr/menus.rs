@@ -110,8 +110,7 @@ impl Action {
 fn plain_user(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()+".contains(&b))
 }
 
@@ -119,8 +118,7 @@ fn plain_user(s: &str) -> bool {
 fn plain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 

@@ -77,7 +77,12 @@ pub(crate) fn sample_menus() -> Menus {
                     ('0', "hangup"),
                 ],
             ),
-            menu("sales", "sales", 2, &[('1', "user:carol"), ('*', "menu:main")]),
+            menu(
+                "sales",
+                "sales",
+                2,
+                &[('1', "user:carol"), ('*', "menu:main")],
+            ),
         ],
         targets(),
     )
@@ -155,10 +160,12 @@ impl Caller {
         }
     }
 
-    /// Whether `hz` was said since sample `mark`.
+    /// Whether `hz` was said since sample `mark`: strong in some 200 ms window.
     fn said_since(&self, mark: usize, hz: f64) -> bool {
         let part = &self.said[mark.min(self.said.len())..];
-        tone_amplitude(part, hz, 8000) > 1000.0
+        part.windows(1600)
+            .step_by(400)
+            .any(|w| tone_amplitude(w, hz, 8000) > 4000.0)
     }
 
     fn mark(&self) -> usize {
@@ -185,7 +192,11 @@ fn keys_transfer_to_their_targets_after_the_hold_prompt() {
         let mark = c.mark();
         assert!(c.actions.is_empty(), "the REFER waits for the hold prompt");
         assert!(c.run_until(2000, |c| !c.actions.is_empty()));
-        assert_eq!(c.actions, vec![IvrAction::Refer(target.into())], "key {key}");
+        assert_eq!(
+            c.actions,
+            vec![IvrAction::Refer(target.into())],
+            "key {key}"
+        );
         assert!(c.said_since(mark, TRANSFERRING), "key {key}: 'please hold'");
         assert!(c.ivr.transferring());
         // Keys during the transfer do nothing; silence until the outcome.

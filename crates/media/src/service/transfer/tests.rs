@@ -40,12 +40,20 @@ fn key(h: &mut Harness, ok: &Message, cseq: u32, key: char) {
     ));
 }
 
+/// The REFERs sent, once each (retransmissions aside).
 fn refers(h: &Harness) -> Vec<Message> {
-    h.sent
-        .iter()
-        .filter(|(_, m)| m.method() == Some(&Method::Refer))
-        .map(|(_, m)| m.clone())
-        .collect()
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (_, m) in &h.sent {
+        if m.method() == Some(&Method::Refer) {
+            let seq = m.cseq().unwrap().seq;
+            if !seen.contains(&seq) {
+                seen.push(seq);
+                out.push(m.clone());
+            }
+        }
+    }
+    out
 }
 
 fn byes(h: &Harness) -> usize {
@@ -140,7 +148,10 @@ fn a_key_transfers_the_caller_by_refer_and_a_200_sipfrag_ends_our_call() {
         refer.header_by_name("Refer-To"),
         Some("<sip:bob@example.com>")
     );
-    assert_eq!(refer.header_by_name("Referred-By"), Some(&*format!("<{IVR_URI}>")));
+    assert_eq!(
+        refer.header_by_name("Referred-By"),
+        Some(&*format!("<{IVR_URI}>"))
+    );
     assert!(refer
         .header(HeaderName::From)
         .unwrap()
@@ -233,7 +244,10 @@ fn a_transfer_without_an_outcome_in_time_fails_and_a_hang_up_ends_it() {
     h.sip(&reply(&refer, 202));
     h.now += super::TRANSFER_TIMEOUT - std::time::Duration::from_secs(1);
     h.ua.handle_timeout(h.now);
-    assert!(h.ua.poll_timeout().is_some_and(|t| t <= h.now + std::time::Duration::from_secs(1)));
+    assert!(h
+        .ua
+        .poll_timeout()
+        .is_some_and(|t| t <= h.now + std::time::Duration::from_secs(1)));
     h.now += std::time::Duration::from_secs(1);
     h.ua.handle_timeout(h.now);
     // Back in the menu: a second transfer, and the caller hangs up meanwhile.

@@ -534,7 +534,11 @@ fn ivr_names_reach_their_menu_and_public_ones_take_callers_from_outside() {
             &invite("mallory", "elsewhere.example", outside, to, call, true),
         );
     }
-    assert_eq!(reached_media(&w, "o1"), None, "not public: as an absent user");
+    assert_eq!(
+        reached_media(&w, "o1"),
+        None,
+        "not public: as an absent user"
+    );
     assert_eq!(
         reached_media(&w, "o2").as_deref(),
         Some("sip:ivr@example.com;menu=front%20desk")

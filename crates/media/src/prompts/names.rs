@@ -61,14 +61,13 @@ pub const INVALID_OPTION: &str = "invalid-option";
 pub const GOODBYE: &str = "goodbye";
 /// "You are the first participant in this conference."
 pub const CONF_FIRST: &str = "conf-first";
-/// "Welcome. Press 1 to reach our staff, 9 to hear this menu again, or 0 to hang up." A
-/// sample auto-attendant menu (`[[ivr]] prompt`); operators record their own.
+/// "Press 1 for our staff, 0 to hang up." A sample auto-attendant menu (`[[ivr]] prompt`); operators record their own.
 pub const IVR_MAIN: &str = "ivr-main";
-/// "Please hold while your call is transferred." (the IVR, before its REFER).
+/// "Please hold." (the IVR, before its REFER).
 pub const IVR_TRANSFERRING: &str = "ivr-transferring";
-/// "Sorry, the transfer did not succeed." (the IVR, when the transfer target failed).
+/// "Sorry, the transfer failed." (the IVR, when the transfer did not reach its target).
 pub const IVR_TRANSFER_FAILED: &str = "ivr-transfer-failed";
-/// "Sorry, your phone cannot be transferred." (the IVR, to a caller whose `Allow` lacks
+/// "Your phone cannot be transferred." (the IVR, to a caller whose `Allow` lacks
 /// REFER).
 pub const IVR_NO_TRANSFER: &str = "ivr-no-transfer";
 

@@ -11,7 +11,7 @@
 //! | `menu:NAME` | the sub-menu's prompt (a key of the sub-menu may lead back: `menu:main`) |
 //! | `repeat` | the prompt again |
 //! | `hangup` | goodbye, and the call ends (BYE) |
-//! | `user:NAME`, `number:N`, `voicemail:NAME`, `conference:ROOM` | "please hold while your call is transferred", then a transfer (REFER, RFC 3515, `transfer.rs`) |
+//! | `user:NAME`, `number:N`, `voicemail:NAME`, `conference:ROOM` | "please hold", then a transfer (REFER, RFC 3515, `transfer.rs`) |
 //!
 //! No key within the menu's `timeout`, or a key the menu does not use ("that is not a
 //! valid option"), is a lost round: the prompt again, and goodbye after `tries` rounds.
@@ -20,10 +20,10 @@
 //! is the caller's own call through the proxy: authenticated, forwarded, sent to
 //! voicemail and billed like any other. Meanwhile the caller hears silence; a transfer that
 //! fails (the REFER refused, a NOTIFY with a failure sipfrag,
-//! no answer in time) says "sorry, the transfer did not succeed" and the menu again. A
+//! no answer in time) says "sorry, the transfer failed" and the menu again. A
 //! caller whose INVITE's `Allow` lists methods without REFER cannot be transferred (RFC
-//! 3261 §20.5: no `Allow` at all says nothing, and the REFER is tried): "sorry, your phone
-//! cannot be transferred", and the menu again.
+//! 3261 §20.5: no `Allow` at all says nothing, and the REFER is tried): "your phone cannot
+//! be transferred", and the menu again.
 //!
 //! ## Layout
 //!
@@ -150,7 +150,7 @@ impl Ivr {
     }
 
     /// The transfer failed (`code`: the REFER's or the sipfrag's status, 408 for no
-    /// outcome in time): "the transfer did not succeed", and the menu again.
+    /// outcome in time): "the transfer failed", and the menu again.
     pub(crate) fn transfer_failed(&mut self, code: u16) {
         if !self.transferring() {
             return;

@@ -15,7 +15,7 @@
 //! - A transfer without an outcome within [`TRANSFER_TIMEOUT`] (longer than a proxy's Timer
 //!   C, so a target that rings out has been told) is a failed transfer too.
 //!
-//! A failed transfer goes back to the IVR ("the transfer did not succeed", the menu).
+//! A failed transfer goes back to the IVR ("the transfer failed", the menu).
 //! The caller hanging up during a transfer ends our call as at any time.
 
 use std::time::{Duration, Instant};

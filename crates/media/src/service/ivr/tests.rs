@@ -311,7 +311,7 @@ fn a_failed_transfer_apologises_and_offers_the_menu_again() {
     c.ivr.transfer_failed(486);
     assert!(!c.ivr.transferring());
     c.run(1000);
-    assert!(c.said_since(mark, FAILED), "'the transfer did not succeed'");
+    assert!(c.said_since(mark, FAILED), "'the transfer failed'");
     assert!(c.said_since(mark, MAIN), "the menu again");
     c.keys("2");
     c.run(200);

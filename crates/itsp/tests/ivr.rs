@@ -1,8 +1,9 @@
 //! The IVR / auto-attendant of `itsp serve` end to end, with `itsp phone` on loopback:
 //! alice calls the menu's number, chooses the sub-menu and then bob by DTMF (RFC 4733),
 //! is transferred by REFER (her phone calls bob itself, through the proxy, and reports
-//! the answer by NOTIFY; the IVR hangs up), and bob hears her 700 Hz tone. A menu whose
-//! prompt is missing stops the start, naming it.
+//! the answer by NOTIFY; the IVR hangs up), and bob hears her 700 Hz tone; when bob is
+//! busy her phone's NOTIFY says 486 and she is back in the menu. A menu whose prompt is
+//! missing stops the start, naming it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -95,6 +96,47 @@ fn a_caller_navigates_the_menus_by_dtmf_and_is_transferred_to_bob() {
     assert!(bob.wait_exit(WAIT).success(), "bob's call succeeded");
     let share = tone_share(&bob_heard, 700.0);
     assert!(share > 0.5, "700 Hz is {share:.2} of what bob heard");
+}
+
+#[test]
+fn a_busy_target_brings_the_caller_back_to_the_menu() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("itsp.toml");
+    std::fs::write(&config, MENUS).unwrap();
+    let mut args = data.args();
+    args.extend(["--config".to_owned(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--reject", "486", "--calls", "1", "answer"],
+    );
+    bob.wait_event("waiting", WAIT);
+    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["call", "ivr"]);
+    alice.wait_event("answered", WAIT);
+    alice.type_line("dtmf 21");
+    alice.wait_event("transfer-requested", WAIT);
+    // Bob is busy: her phone's NOTIFY says 486, and the IVR offers the menu again.
+    let failed = server.wait_log("ivr transfer failed", WAIT);
+    assert_eq!(failed["fields"]["code"], 486, "{failed}");
+    alice.type_line("dtmf *");
+    let choice = server.wait_log("ivr choice", WAIT);
+    assert_eq!(choice["fields"]["action"], "menu:main", "{choice}");
+    alice.type_line("dtmf 0");
+    let choice = server.wait_log("ivr choice", WAIT);
+    assert_eq!(choice["fields"]["action"], "hangup", "{choice}");
+    // Goodbye, and the IVR hangs up.
+    alice.wait_exit(WAIT);
+    let ended = alice.all("ended");
+    assert!(
+        ended
+            .iter()
+            .any(|e| e["call"] == 1 && e["cause"] == "remote-hangup"),
+        "{ended:?}"
+    );
+    assert!(bob.wait_exit(WAIT).success());
 }
 
 #[test]

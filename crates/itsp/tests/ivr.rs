@@ -2,8 +2,8 @@
 //! alice calls the menu's number, chooses the sub-menu and then bob by DTMF (RFC 4733),
 //! is transferred by REFER (her phone calls bob itself, through the proxy, and reports
 //! the answer by NOTIFY; the IVR hangs up), and bob hears her 700 Hz tone; when bob is
-//! busy her phone's NOTIFY says 486 and she is back in the menu. A menu whose prompt is
-//! missing stops the start, naming it.
+//! busy her phone's NOTIFY says 486 and she is back in the menu (keys by SIP INFO). A
+//! menu whose prompt is missing stops the start, naming it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -114,7 +114,13 @@ fn a_busy_target_brings_the_caller_back_to_the_menu() {
         &["--reject", "486", "--calls", "1", "answer"],
     );
     bob.wait_event("waiting", WAIT);
-    let mut alice = Softphone::start(server.udp, "alice", "a-secret", &["call", "ivr"]);
+    // The keys by SIP INFO this time.
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--dtmf-mode", "info", "call", "ivr"],
+    );
     alice.wait_event("answered", WAIT);
     alice.type_line("dtmf 21");
     alice.wait_event("transfer-requested", WAIT);

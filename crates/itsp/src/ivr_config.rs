@@ -125,6 +125,35 @@ pub(crate) fn bindings(
     Ok(bound)
 }
 
+/// Logs a warning for each bound name that is also a subscriber or an alias of a served
+/// domain (`domains` and the store's): the menu takes its calls, the subscriber is not
+/// reached by that name.
+pub(crate) async fn warn_shadowed(bound: &[IvrBinding], domains: &[String], store: &store::Store) {
+    if bound.is_empty() {
+        return;
+    }
+    let mut all: Vec<String> = domains.to_vec();
+    match store.list_domains().await {
+        Ok(stored) => all.extend(stored),
+        Err(e) => tracing::debug!(error = %e, "domains not read for the IVR check"),
+    }
+    all.sort();
+    all.dedup();
+    for b in bound {
+        for domain in &all {
+            if let Ok(Some(owner)) = store.resolve(&b.name, domain).await {
+                tracing::warn!(
+                    number = %b.name,
+                    %domain,
+                    menu = %b.menu,
+                    subscriber = %format!("{}@{}", owner.user, owner.domain),
+                    "an [[ivr]] number is also a subscriber's name or alias: the menu takes its calls"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -278,6 +278,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     if let Some(media) = settings.media.take() {
         if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
             settings.server.services.media = Some(addr);
+            crate::ivr_config::warn_shadowed(
+                &settings.server.services.ivr,
+                &settings.server.domains,
+                &store,
+            )
+            .await;
         }
     }
     // Bound before the server starts: the portal's address is where its `/ws` hands SIP

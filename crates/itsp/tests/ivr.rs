@@ -100,13 +100,21 @@ fn a_caller_navigates_the_menus_by_dtmf_and_is_transferred_to_bob() {
 
 #[test]
 fn a_busy_target_brings_the_caller_back_to_the_menu() {
-    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let data = DataDir::with_users(&[
+        ("alice", "a-secret"),
+        ("bob", "b-secret"),
+        ("carol", "c-secret"),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("itsp.toml");
-    std::fs::write(&config, MENUS).unwrap();
+    // "carol" is a subscriber too: the start warns that the menu takes her calls.
+    let menus = MENUS.replace("[\"ivr\", \"4600\"]", "[\"ivr\", \"4600\", \"carol\"]");
+    std::fs::write(&config, menus).unwrap();
     let mut args = data.args();
     args.extend(["--config".to_owned(), config.display().to_string()]);
     let server = Itsp::start(&as_strs(&args));
+    let warning = server.startup_log("also a subscriber's name or alias");
+    assert_eq!(warning["fields"]["number"], "carol", "{warning}");
     let mut bob = Softphone::start(
         server.udp,
         "bob",

@@ -67,7 +67,8 @@ pub(crate) fn allows_refer(invite: &Message) -> bool {
 }
 
 impl ServiceUa {
-    /// Sends the REFER transferring call `number` to `target`.
+    /// Sends the REFER transferring call `number` to `target` (RFC 3515 §2.4.1: in the
+    /// dialog, `Refer-To`; RFC 3892 §3: `Referred-By`).
     pub(super) fn send_refer(&mut self, now: Instant, number: CallNumber, target: String) {
         let via = self.via();
         let contact = self.contact(super::IVR);
@@ -123,7 +124,8 @@ impl ServiceUa {
         self.drain_layer();
     }
 
-    /// A response to one of our REFERs.
+    /// A response to one of our REFERs (RFC 3515 §2.4.2): a 2xx accepts it, a failure
+    /// fails the transfer.
     pub(super) fn on_refer_response(&mut self, key: &TransactionKey, response: &Message) {
         let Some(&number) = self.refers.get(key) else {
             return;
@@ -148,7 +150,7 @@ impl ServiceUa {
         }
     }
 
-    /// A REFER got no answer (Timer F).
+    /// A REFER got no answer (RFC 3261 §17.1.2.2, Timer F): the transfer failed.
     pub(super) fn on_refer_timeout(&mut self, key: &TransactionKey) {
         let Some(number) = self.refers.remove(key) else {
             return;
@@ -157,7 +159,8 @@ impl ServiceUa {
         self.fail_transfer(number, 408);
     }
 
-    /// A NOTIFY in call `number`: the progress of its transfer.
+    /// A NOTIFY in call `number`: the progress of its transfer (RFC 3515 §2.4.4, §2.4.5;
+    /// the body a `message/sipfrag`, RFC 3420).
     pub(super) fn on_transfer_notify(
         &mut self,
         now: Instant,

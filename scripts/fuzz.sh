@@ -17,7 +17,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 shared="$root/../shared/testdata/sip/rfc4475"
 sdp_data="$root/crates/sdp/tests/data"
 rtp_data="$root/crates/rtp/tests/data"
-targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode decode_wav parse_tariff)
+targets=(parse_message frame_stream parse_sdp parse_rtp parse_rtcp parse_stun parse_bencode decode_wav parse_tariff parse_message_summary)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz"
@@ -82,6 +82,13 @@ printf 'prefix,description,connect_fee,rate_per_min,initial,increment\n46,Sweden
     >corpus/parse_tariff/native
 printf '#Id,Prefix\nDST_SE,+46\n\0#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_1,0,0.6,60s,1s,0s\n\0#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\nDR_1,DST_SE,RT_1,*up,4,0,\n\0#Tag,Years,Months,MonthDays,WeekDays,Time\nPEAK,*any,*any,*any,1;2;3;4;5,08:00:00\n\0#Id,DestinationRatesId,TimingTag,Weight\nRP_1,DR_1,*any,10\n\0#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\nexample.com,call,*any,2026-01-01T00:00:00Z,RP_1,\n' \
     >corpus/parse_tariff/cgrates
+
+# Message-summary seeds (the phone's MWI body): RFC 3842's example, and ours.
+mkdir -p corpus/parse_message_summary
+printf 'Messages-Waiting: yes\r\nMessage-Account: sip:alice@vmail.example.com\r\nVoice-Message: 4/8 (1/2)\r\n\r\nTo: <alice@atlanta.example.com>\r\n' \
+    >corpus/parse_message_summary/rfc3842
+printf 'Messages-Waiting: no\r\nMessage-Account: sip:voicemail@example.com\r\nVoice-Message: 0/3\r\n' \
+    >corpus/parse_message_summary/itsp
 
 export RUSTC_BOOTSTRAP=1
 status=0

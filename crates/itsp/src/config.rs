@@ -289,6 +289,9 @@ pub(crate) struct MediaSection {
     /// Seconds between readings of the message counts of mailboxes with message-waiting
     /// subscriptions (changes made outside the service: the portal, the API).
     pub(crate) mwi_recount: u64,
+    /// Tell the phones of a mailbox nobody subscribed to of its messages without a
+    /// subscription (an out-of-dialog NOTIFY to the owner's address).
+    pub(crate) unsolicited_mwi: bool,
 }
 
 impl Default for MediaSection {
@@ -312,6 +315,7 @@ impl Default for MediaSection {
             silence_timeout: 5,
             echo_delay_ms: 200,
             mwi_recount: media::service::mwi::DEFAULT_RECOUNT.as_secs(),
+            unsolicited_mwi: true,
         }
     }
 }
@@ -324,6 +328,7 @@ pub(crate) struct MediaSettings {
     pub(crate) recorder: media::RecorderConfig,
     pub(crate) echo_delay: Duration,
     pub(crate) mwi_recount: Duration,
+    pub(crate) unsolicited_mwi: bool,
     /// The IVR menus (`[[ivr]]`, set by `itsp serve`); their prompts are checked at start.
     pub(crate) ivr: std::sync::Arc<media::service::ivr::Menus>,
 }
@@ -413,6 +418,7 @@ impl MediaSection {
             recorder,
             echo_delay: Duration::from_millis(self.echo_delay_ms),
             mwi_recount: Duration::from_secs(self.mwi_recount),
+            unsolicited_mwi: self.unsolicited_mwi,
             ivr: std::sync::Arc::new(media::service::ivr::Menus::none()),
         })
     }

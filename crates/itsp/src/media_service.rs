@@ -8,30 +8,235 @@
 //! number and PIN (`vm-pin`, the mailbox named by a subscriber's name or alias), marks
 //! messages saved, deletes them (row and file, as the portal does), writes a personal
 //! greeting (`voicemail/DOMAIN/USER/greeting.wav`, where deposits read it) and keeps a new
-//! PIN.
+//! PIN; it answers a conference room's PIN (`itsp conf`, the store's `conference_rooms`).
+//! For the message-waiting lamps of phones that do not subscribe it hands the
+//! service the counts of a mailbox whose owner's phone registered anew (the server tells
+//! the address of record), and, once the proxy listens, its address and the counts of
+//! every mailbox holding messages (the lamps agree with the store after a restart).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use media::service::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
 use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
 use media::service::{Deposit, Mailbox, ServiceConfig, StoredMessage};
 use media::{Prompt, Prompts};
+use server::control::protocol::{Answer, ConferenceAction, LiveParticipant, LiveRoom};
 use tokio::sync::mpsc;
 
 use crate::config::MediaSettings;
 use crate::notices::{Notices, StoredVoicemail};
 
-/// Starts the media services; their SIP address for the proxy, or `None` when the socket
-/// could not be bound (logged; the server runs without them). A bad prompts directory is
-/// an error: the operator learns it now, not during a call.
+/// The running media services: their SIP address for the proxy, and what `itsp serve`
+/// tells them about the server.
+pub(crate) struct MediaServices {
+    /// The service UA's SIP address.
+    pub(crate) addr: SocketAddr,
+    /// For [`server::ServerConfig::registrations`]: the addresses of record whose phones
+    /// registered anew.
+    pub(crate) registrations: mpsc::UnboundedSender<String>,
+    answers: mpsc::UnboundedSender<MailboxAnswer>,
+    store: store::Store,
+}
+
+impl MediaServices {
+    /// The proxy listens on `listens`: the service learns where message-waiting NOTIFYs
+    /// without a subscription go (a UDP listener, on loopback when it listens on every
+    /// address), then the counts of every mailbox holding messages.
+    pub(crate) fn proxy_ready(&self, listens: &[transport::Listen]) {
+        let udp = listens
+            .iter()
+            .filter(|l| l.protocol == transport::Protocol::Udp)
+            .map(|l| l.addr);
+        let same_family = udp.clone().find(|a| a.is_ipv4() == self.addr.is_ipv4());
+        let Some(mut proxy) = same_family.or_else(|| udp.clone().next()) else {
+            tracing::info!("no UDP listener: message-waiting NOTIFYs go to subscribers only");
+            return;
+        };
+        if proxy.ip().is_unspecified() {
+            proxy.set_ip(if proxy.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        // Sent before the counts: the service handles them in this order.
+        if self.answers.send(MailboxAnswer::Proxy(proxy)).is_err() {
+            return;
+        }
+        tokio::spawn(light_lamps(self.answers.clone(), self.store.clone()));
+    }
+}
+
+impl MediaServices {
+    /// Where the control socket's `itsp conf list|kick|mute` go: the service's rooms.
+    pub(crate) fn conference_control(&self) -> server::control::ConferenceControl {
+        let answers = self.answers.clone();
+        server::control::ConferenceControl(std::sync::Arc::new(move |action| {
+            let answers = answers.clone();
+            Box::pin(async move { conference(&answers, action).await })
+        }))
+    }
+}
+
+/// Carries out an `itsp conf` request on the service's rooms.
+async fn conference(
+    answers: &mpsc::UnboundedSender<MailboxAnswer>,
+    action: ConferenceAction,
+) -> Answer {
+    let key = |room: String, domain: String| RoomKey {
+        domain: domain.to_ascii_lowercase(),
+        name: room,
+    };
+    let (command, done) = match action {
+        ConferenceAction::List => (RoomCommand::List, String::new()),
+        ConferenceAction::Kick {
+            room,
+            domain,
+            participant,
+        } => {
+            let done = format!("participant {participant} of {room}@{domain} removed (BYE sent)");
+            let room = key(room, domain);
+            (
+                RoomCommand::Kick {
+                    room,
+                    call: participant,
+                },
+                done,
+            )
+        }
+        ConferenceAction::Mute {
+            room,
+            domain,
+            participant,
+            muted,
+        } => {
+            let done = format!(
+                "participant {participant} of {room}@{domain} {}",
+                if muted { "muted" } else { "unmuted" }
+            );
+            let room = key(room, domain);
+            (
+                RoomCommand::Mute {
+                    room,
+                    call: participant,
+                    muted,
+                },
+                done,
+            )
+        }
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if answers
+        .send(MailboxAnswer::Rooms { command, reply })
+        .is_err()
+    {
+        return Answer::Error {
+            error: "the media services have stopped".into(),
+        };
+    }
+    match answer.await {
+        Ok(RoomReply::Rooms(rooms)) => Answer::Rooms {
+            rooms: rooms
+                .into_iter()
+                .map(|r| LiveRoom {
+                    room: r.key.name,
+                    domain: r.key.domain,
+                    participants: r
+                        .participants
+                        .into_iter()
+                        .map(|p| LiveParticipant {
+                            participant: p.call,
+                            caller: p.caller,
+                            muted: p.muted,
+                            in_room_secs: p.in_room.as_secs(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+        Ok(RoomReply::Done) => Answer::ConferenceDone { message: done },
+        Ok(RoomReply::NotInRoom) => Answer::Error {
+            error: "no such participant in that room (see `itsp conf list`)".into(),
+        },
+        Err(_) => Answer::Error {
+            error: "the media services have stopped".into(),
+        },
+    }
+}
+
+/// Hands the service the counts of every mailbox holding messages (after a start).
+async fn light_lamps(answers: mpsc::UnboundedSender<MailboxAnswer>, store: store::Store) {
+    let mailboxes = match store.voicemail_mailboxes().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "mailboxes not read: message-waiting lamps are set at the next change");
+            return;
+        }
+    };
+    for m in mailboxes {
+        let counts = MessageCounts {
+            new: u32::try_from(m.new).unwrap_or(u32::MAX),
+            old: u32::try_from(m.saved).unwrap_or(u32::MAX),
+        };
+        let mailbox = Mailbox {
+            user: m.user,
+            domain: m.domain,
+        };
+        if answers
+            .send(MailboxAnswer::Registered { mailbox, counts })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Hands the service the counts of the mailbox of each address of record whose phone
+/// registered anew (an alias names its subscriber's mailbox).
+async fn tell_registrations(
+    mut registrations: mpsc::UnboundedReceiver<String>,
+    answers: mpsc::UnboundedSender<MailboxAnswer>,
+    store: store::Store,
+) {
+    while let Some(aor) = registrations.recv().await {
+        let Some((user, domain)) = aor.rsplit_once('@') else {
+            continue;
+        };
+        let owner = match store.resolve(user, domain).await {
+            Ok(Some(owner)) => owner,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!(%aor, error = %e, "registered phone's mailbox not looked up");
+                continue;
+            }
+        };
+        let mailbox = Mailbox {
+            user: owner.user,
+            domain: owner.domain,
+        };
+        if let Some(counts) = message_counts(&mailbox, &store).await {
+            if answers
+                .send(MailboxAnswer::Registered { mailbox, counts })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts the media services, or answers `None` when the socket could not be bound
+/// (logged; the server runs without them). A bad prompts directory is an error: the
+/// operator learns it now, not during a call.
 pub(crate) async fn start(
     settings: MediaSettings,
     store: store::Store,
     notices: Option<Notices>,
-) -> anyhow::Result<Option<SocketAddr>> {
+) -> anyhow::Result<Option<MediaServices>> {
     let prompts = match &settings.prompts {
         // The media error names the directory or file and says what is wrong.
         Some(dir) => Prompts::load(dir).map_err(|e| anyhow::anyhow!("media.prompts: {e}"))?,
@@ -67,19 +272,33 @@ pub(crate) async fn start(
     config.recorder = settings.recorder.clone();
     config.echo_delay = settings.echo_delay;
     config.mwi_recount = settings.mwi_recount;
+    config.unsolicited_mwi = settings.unsolicited_mwi;
     config.ivr = settings.ivr.clone();
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
+    let (registrations, registered) = mpsc::unbounded_channel();
     service.spawn(config, outgoing, answered);
+    if settings.unsolicited_mwi {
+        tokio::spawn(tell_registrations(
+            registered,
+            answers.clone(),
+            store.clone(),
+        ));
+    }
     tokio::spawn(keep_mailboxes(
         received,
-        answers,
-        store,
+        answers.clone(),
+        store.clone(),
         voicemail_dir,
         notices,
     ));
     tracing::info!(media = %local, rtp_ports = ?settings.shell.rtp_ports, "media services ready");
-    Ok(Some(local))
+    Ok(Some(MediaServices {
+        addr: local,
+        registrations,
+        answers,
+        store,
+    }))
 }
 
 /// Does what the media service asks of the store: writes each recorded message and its
@@ -143,6 +362,20 @@ async fn keep_mailboxes(
                 if let Some(counts) = message_counts(&mailbox, &store).await {
                     let _ = answers.send(MailboxAnswer::Counts { mailbox, counts });
                 }
+            }
+            Outgoing::RoomPin { call, room } => {
+                let access = match store.conference_room(&room.domain, &room.name).await {
+                    Ok(found) => match found.and_then(|r| r.pin) {
+                        Some(pin) => RoomAccess::Pin(pin),
+                        None => RoomAccess::Open,
+                    },
+                    Err(e) => {
+                        // Not let in unchecked.
+                        tracing::error!(%room, error = %e, "conference room not looked up; the caller is refused");
+                        RoomAccess::Shut
+                    }
+                };
+                let _ = answers.send(MailboxAnswer::RoomPin { call, access });
             }
             Outgoing::Heard { mailbox, ids } => {
                 match store
@@ -306,6 +539,56 @@ async fn save_greeting(dir: &Path, mailbox: &Mailbox, wav: &[u8]) {
     }
 }
 
+/// The shortest message kept when the disk fills up while it is written (as the recorder
+/// discards shorter ones).
+const SHORTEST_KEPT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes a message's WAV (8 kHz mono 16-bit, as the recorder makes it) to `path`;
+/// answers the length of audio kept. When the disk fills up part way, what fitted is kept:
+/// the file is written again as a shorter WAV of the samples that fitted (the space the
+/// first try took is enough for it), and the cut is logged; under [`SHORTEST_KEPT`]
+/// nothing is kept and the error is returned.
+async fn write_message(
+    path: &Path,
+    wav: &[u8],
+    duration: std::time::Duration,
+) -> std::io::Result<std::time::Duration> {
+    let error = match tokio::fs::write(path, wav).await {
+        Ok(()) => return Ok(duration),
+        Err(e) => e,
+    };
+    let written = tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let samples = match rtp::audio::wav::parse(wav) {
+        Ok(parsed) => parsed.samples,
+        Err(_) => Vec::new(),
+    };
+    // The header is 44 bytes; each sample 2.
+    let fitted = usize::try_from(written.saturating_sub(44) / 2)
+        .unwrap_or(0)
+        .min(samples.len());
+    let kept = std::time::Duration::from_millis(fitted as u64 / 8);
+    if kept < SHORTEST_KEPT {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(error);
+    }
+    let shorter = rtp::audio::wav::write(8000, &samples[..fitted]);
+    if let Err(e) = tokio::fs::write(path, &shorter).await {
+        let _ = tokio::fs::remove_file(path).await;
+        return Err(e);
+    }
+    tracing::warn!(
+        file = %path.display(),
+        error = %error,
+        recorded_ms = duration.as_millis() as u64,
+        kept_ms = kept.as_millis() as u64,
+        "voicemail message cut short: the disk is full"
+    );
+    Ok(kept)
+}
+
 /// Writes the message's file and row; answers the row's id and its time (Unix ms).
 async fn store_message(
     deposit: &Deposit,
@@ -322,7 +605,7 @@ async fn store_message(
         .with_context(|| format!("creating {}", folder.display()))?;
     let name = format!("{now_ms}-{:04x}.wav", fastrand::u16(..));
     let path = folder.join(&name);
-    tokio::fs::write(&path, &deposit.wav)
+    let duration = write_message(&path, &deposit.wav, deposit.duration)
         .await
         .with_context(|| format!("writing {}", path.display()))?;
     let relative = path
@@ -330,7 +613,7 @@ async fn store_message(
         .unwrap_or(&path)
         .to_string_lossy()
         .into_owned();
-    let duration_ms = i64::try_from(deposit.duration.as_millis()).unwrap_or(i64::MAX);
+    let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
     let id = store
         .add_voicemail(
             &deposit.mailbox.user,

@@ -275,9 +275,13 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let portal_store = store.clone();
     let notices = crate::notices::Notices::start(settings.smtp.take(), &store)?;
     let portal_mail = notices.as_ref().map(crate::notices::Notices::portal_mail);
+    let mut media_services = None;
     if let Some(media) = settings.media.take() {
-        if let Some(addr) = crate::media_service::start(media, store.clone(), notices).await? {
-            settings.server.services.media = Some(addr);
+        if let Some(services) = crate::media_service::start(media, store.clone(), notices).await? {
+            settings.server.services.media = Some(services.addr);
+            settings.server.registrations = Some(services.registrations.clone());
+            settings.server.conferences = Some(services.conference_control());
+            media_services = Some(services);
             crate::ivr_config::warn_shadowed(
                 &settings.server.services.ivr,
                 &settings.server.domains,
@@ -349,6 +353,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     for l in server.local_addrs() {
         tracing::info!(listen = %l, "listening");
+    }
+    if let Some(services) = &media_services {
+        services.proxy_ready(&server.local_addrs());
     }
     tokio::spawn(reload_on_hangup(
         hangups,

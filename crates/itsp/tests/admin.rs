@@ -1084,3 +1084,63 @@ fn bans() {
     assert!(e.contains("no ban of 198.51.100.0/24"), "{e}");
     assert_eq!(t.store(async |s| s.bans(now_ms()).await.unwrap().len()), 1);
 }
+
+#[test]
+fn conference_rooms() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    assert_eq!(
+        t.ok(&["conf", "list"]),
+        "no conference rooms configured (and no running server to say who is in a room)\n"
+    );
+    assert_eq!(
+        t.ok(&["conf", "add", "Sales@example.com", "--pin", "1234"]),
+        "added conference room sales@example.com with a PIN\n"
+    );
+    let v = t.json(&["conf", "add", "standup@example.com"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["pin"], false);
+    let list = t.json(&["conf", "list"]);
+    assert_eq!(list[0]["room"], "sales");
+    assert_eq!(list[0]["pin"], true);
+    assert_eq!(list[0]["configured"], true);
+    assert_eq!(list[0]["participants"], serde_json::json!([]));
+    assert_eq!(list[1]["room"], "standup");
+    // Who is in a room needs a running server.
+    let e = t.fails(2, &["conf", "kick", "sales@example.com", "1"]);
+    assert!(e.contains("no itsp server is running"), "{e}");
+    let text = t.ok(&["conf", "list"]);
+    assert!(text.starts_with("ROOM"), "{text}");
+    assert!(!text.contains("1234"), "PINs are not shown: {text}");
+    t.ok(&["conf", "pin", "sales@example.com", "--none"]);
+    assert_eq!(t.json(&["conf", "list"])[0]["pin"], false);
+    t.ok(&["conf", "pin", "standup@example.com", "555555"]);
+    let pin = t.store(async |s| {
+        s.conference_room("example.com", "standup")
+            .await
+            .unwrap()
+            .unwrap()
+            .pin
+    });
+    assert_eq!(pin.as_deref(), Some("555555"));
+    // Wrong requests: exit status 1, saying what is wrong.
+    let e = t.fails(1, &["conf", "add", "sales@example.com"]);
+    assert!(
+        e.contains("conference room sales@example.com exists"),
+        "{e}"
+    );
+    let e = t.fails(1, &["conf", "add", "x@example.com", "--pin", "12"]);
+    assert!(e.contains("4 to 10 digits"), "{e}");
+    let e = t.fails(1, &["conf", "add", "a b@example.com"]);
+    assert!(e.contains("not allowed in room name"), "{e}");
+    let e = t.fails(1, &["conf", "add", "x@example.org"]);
+    assert!(e.contains("itsp domain add example.org"), "{e}");
+    let e = t.fails(1, &["conf", "add", "nodomain"]);
+    assert!(e.contains("is not ROOM@DOMAIN"), "{e}");
+    t.ok(&["conf", "rm", "sales@example.com"]);
+    let e = t.fails(1, &["conf", "rm", "sales@example.com"]);
+    assert!(
+        e.contains("no such conference room: sales@example.com"),
+        "{e}"
+    );
+}

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::softphone::{tone_share, Softphone};
+use common::softphone::{tone_share, tone_share_in_windows, Softphone};
 use common::{admin, admin_json, as_strs, DataDir, Itsp};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -393,4 +393,264 @@ fn three_phones_in_a_conference_room_each_hear_the_other_two_and_not_themselves(
             }
         }
     }
+}
+
+#[test]
+fn a_room_with_a_pin_lets_in_those_who_type_it_and_ends_the_others_calls() {
+    let data = DataDir::with_users(&[
+        ("alice", "a-secret"),
+        ("bob", "b-secret"),
+        ("carol", "c-secret"),
+    ]);
+    admin(
+        &data,
+        &["conf", "add", "board@example.com", "--pin", "2468"],
+    );
+    let server = Itsp::start(&as_strs(&data.args()));
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    let call = |user: &str, password: &str, hz: &str, heard: &std::path::Path| {
+        Softphone::start(
+            server.udp,
+            user,
+            password,
+            &[
+                "--tone",
+                hz,
+                "--record",
+                heard.to_str().unwrap(),
+                "--duration",
+                "14",
+                "call",
+                "conf-board",
+            ],
+        )
+    };
+    let alice_heard = dir.path().join("alice.wav");
+    let mut alice = call("alice", "a-secret", "500", &alice_heard);
+    alice.wait_event("answered", WAIT);
+    alice.type_line("dtmf 2468#");
+    server.wait_log("joined the conference", WAIT);
+    let carol_heard = dir.path().join("carol.wav");
+    let mut carol = call("carol", "c-secret", "900", &carol_heard);
+    carol.wait_event("answered", WAIT);
+    carol.type_line("dtmf 2468#");
+
+    // Bob does not know the PIN: three wrong ones end his call.
+    let mut bob = call("bob", "b-secret", "700", &dir.path().join("bob.wav"));
+    bob.wait_event("answered", WAIT);
+    for _ in 0..3 {
+        bob.type_line("dtmf 1357#");
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let refused = server.wait_log("conference PIN refused", WAIT);
+    assert!(
+        refused["fields"]["caller"]
+            .as_str()
+            .is_some_and(|c| c.contains("bob")),
+        "{refused}"
+    );
+    bob.wait_event("ended", WAIT);
+
+    assert!(alice.wait_exit(WAIT).success());
+    assert!(carol.wait_exit(WAIT).success());
+    // Once both were in, each heard the other (the lobby's prompt first).
+    let carol_in_alice = tone_share_in_windows(&alice_heard, 900.0);
+    assert!(
+        carol_in_alice > 0.3,
+        "alice hears carol at {carol_in_alice:.2}"
+    );
+    let alice_in_carol = tone_share_in_windows(&carol_heard, 500.0);
+    assert!(
+        alice_in_carol > 0.3,
+        "carol hears alice at {alice_in_carol:.2}"
+    );
+    assert!(tone_share(&alice_heard, 700.0) < 0.05, "bob never got in");
+}
+
+/// The share of `hz` in the last `seconds` of a recording (0..1), as [`tone_share`] does
+/// for a whole one.
+fn tone_share_at_end(path: &std::path::Path, hz: f64, seconds: usize) -> f64 {
+    let bytes = std::fs::read(path).unwrap();
+    let wav = rtp::audio::wav::parse(&bytes).unwrap();
+    let tail = &wav.samples[wav.samples.len().saturating_sub(seconds * 8000)..];
+    let rms = rtp::audio::goertzel::rms(tail).max(1.0);
+    let amplitude = rtp::audio::goertzel::tone_amplitude(tail, hz, 8000);
+    (amplitude / std::f64::consts::SQRT_2 / rms).min(1.0)
+}
+
+#[test]
+fn the_operator_lists_mutes_and_removes_conference_participants() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    server.startup_log("media services ready");
+    let dir = tempfile::tempdir().unwrap();
+    let alice_heard = dir.path().join("alice.wav");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &[
+            "--tone",
+            "500",
+            "--record",
+            alice_heard.to_str().unwrap(),
+            "--duration",
+            "25",
+            "call",
+            "conf-ops",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    let mut bob = Softphone::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &["--tone", "700", "--duration", "25", "call", "conf-ops"],
+    );
+    bob.wait_event("answered", WAIT);
+    // Both in the room, as the running server says.
+    let deadline = std::time::Instant::now() + WAIT;
+    let participants = loop {
+        let list = admin_json(&data, &["conf", "list"]);
+        let ops = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["room"] == "ops")
+            .cloned();
+        if let Some(ops) = ops {
+            assert_eq!(ops["domain"], "example.com");
+            assert_eq!(ops["configured"], false, "opened on demand");
+            let people = ops["participants"].as_array().unwrap().clone();
+            if people.len() == 2 {
+                break people;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let id_of = |user: &str| {
+        participants
+            .iter()
+            .find(|p| p["caller"].as_str().unwrap().contains(user))
+            .unwrap()["participant"]
+            .as_u64()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(participants[0]["muted"], false);
+    let (alice_id, bob_id) = (id_of("alice"), id_of("bob"));
+
+    // Alice hears bob; muted, he is heard no more.
+    std::thread::sleep(Duration::from_secs(4));
+    let done = admin_json(&data, &["conf", "mute", "ops@example.com", &bob_id]);
+    assert_eq!(done["ok"], true, "{done}");
+    let list = admin_json(&data, &["conf", "list"]);
+    let bob_row = list[0]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["participant"].as_u64().unwrap().to_string() == bob_id)
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_row["muted"], true);
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Alice is removed: her call ends (BYE), well before her 25 s.
+    admin(&data, &["conf", "kick", "ops@example.com", &alice_id]);
+    alice.wait_event("ended", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    server.wait_log("conference participant removed by the operator", WAIT);
+    let before_mute = tone_share_in_windows(&alice_heard, 700.0);
+    assert!(
+        before_mute > 0.2,
+        "alice heard bob before: {before_mute:.2}"
+    );
+    let after_mute = tone_share_at_end(&alice_heard, 700.0, 3);
+    assert!(
+        after_mute < 0.05,
+        "muted, bob is still heard: {after_mute:.2}"
+    );
+    // Wrong participants are refused with a clear error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_itsp"))
+        .args([
+            "conf",
+            "kick",
+            "ops@example.com",
+            "999",
+            "--data-dir",
+            &data.path_str(),
+        ])
+        .env_remove("ITSP_DB")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("no such participant in that room"), "{e}");
+}
+
+/// A disk that fills up while a message is written keeps what fitted: the server runs in a
+/// mount namespace of its own where the voicemail folder is a 48 KiB tmpfs (`unshare`,
+/// `mount`: root, as the NAT lab), alice leaves bob 12 s of tone, and about 3 s of it
+/// are kept, a valid WAV with its row, and the cut is logged.
+#[test]
+fn a_full_disk_keeps_what_fitted_of_a_message() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    let folder = data.path().join("voicemail");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o size=48k tmpfs \"$VOICEMAIL\" && exec \"$ITSP\" \"$@\"",
+        "itsp",
+    ])
+    .env("VOICEMAIL", &folder)
+    .env("ITSP", env!("CARGO_BIN_EXE_itsp"));
+    let server = Itsp::start_with(
+        cmd,
+        &as_strs(&data.args()),
+        &["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    );
+    server.startup_log("media services ready");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &["--tone", "700", "--duration", "20", "call", "bob"],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    let cut = server.wait_log("voicemail message cut short: the disk is full", WAIT);
+    let kept_ms = cut["fields"]["kept_ms"].as_u64().unwrap();
+    assert!(
+        cut["fields"]["recorded_ms"].as_u64().unwrap() > kept_ms + 5000,
+        "{cut}"
+    );
+    server.wait_log("voicemail message stored", WAIT);
+    // Seen from outside the namespace the folder is empty: the file lives in the
+    // server's tmpfs. Its row says how much was kept, and the WAV's length agrees.
+    let list = admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    let row = &list[0];
+    assert_eq!(row["duration_ms"].as_u64().unwrap(), kept_ms, "{row}");
+    assert!(
+        (2000..=3100).contains(&kept_ms),
+        "{kept_ms} ms kept of 48 KiB"
+    );
+    // The file, read through the server's own view of the file system (`unshare` exec'd
+    // the shell, which exec'd itsp: one process).
+    let inside = format!(
+        "/proc/{}/root{}/{}",
+        server.child.id(),
+        folder.display(),
+        row["file"].as_str().unwrap()
+    );
+    let wav = rtp::audio::wav::parse(&std::fs::read(&inside).unwrap()).unwrap();
+    assert_eq!(wav.samples.len() as u64 / 8, kept_ms);
+    assert!(tone_share(std::path::Path::new(&inside), 700.0) > 0.7);
 }

@@ -5,7 +5,10 @@
 //! a deposit by an `itsp phone` call (`*97USER`), the owner's retrieval by phone (`*97`),
 //! a message deleted from the store (as the portal does; found by the periodic recount).
 //! Someone else's mailbox is refused 403. baresip (Debian's 1.0.0, its `mwi` module)
-//! subscribes by itself after registering and prints what it is told.
+//! subscribes by itself after registering and prints what it is told; another baresip
+//! leaves the message. Phones that never subscribe (`itsp phone`) are told without a
+//! subscription, again after a server restart and when another of their owner's phones
+//! registers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -324,9 +327,9 @@ fn mwi_report(alice: &mut Baresip, nth: usize) -> String {
 }
 
 #[test]
-fn baresip_shows_the_waiting_message() {
+fn baresip_leaves_a_message_and_baresip_shows_it_waiting() {
     common::baresip::require_baresip();
-    let (_data, server) = server();
+    let (data, server) = server();
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("alice-says.wav");
     tone_file(&source, 600.0);
@@ -339,7 +342,27 @@ fn baresip_shows_the_waiting_message() {
     let report = mwi_report(&mut alice, 0);
     assert!(report.contains("Messages-Waiting: no"), "{report}");
     assert!(report.contains("Voice-Message: 0/0"), "{report}");
-    bob_leaves_a_message(&server);
+    // Bob's baresip leaves alice a message: *97alice, 9 s of its 800 Hz tone.
+    let bob_says = dir.path().join("bob-says.wav");
+    tone_file(&bob_says, 800.0);
+    let dial = format!("/dial sip:*97alice@{DOMAIN}");
+    let mut bob = Baresip::start(
+        server.udp,
+        "bob",
+        "b-secret",
+        &bob_says,
+        &["-e", &dial, "-t", "9"],
+    );
+    bob.wait_line(&["Call established"], WAIT);
+    assert!(bob.wait_exit(WAIT).success(), "bob's baresip quits cleanly");
+    server.wait_log("voicemail message stored", WAIT);
+    let list = admin_json(&data, &["voicemail", "list", "alice@example.com"]);
+    let file = data
+        .path()
+        .join("voicemail")
+        .join(list[0]["file"].as_str().expect("the message's file"));
+    let share = common::softphone::tone_share(&file, 800.0);
+    assert!(share > 0.5, "the message holds bob's 800 Hz at {share:.2}");
     let report = mwi_report(&mut alice, 1);
     assert!(report.contains("Messages-Waiting: yes"), "{report}");
     assert!(report.contains("Voice-Message: 1/0"), "{report}");
@@ -350,4 +373,70 @@ fn baresip_shows_the_waiting_message() {
             .any(|l| l.contains("mwi: subscription for")),
         "the subscription stays up"
     );
+}
+
+/// The `voicemail` event (a message-waiting NOTIFY without a subscription) whose counts are
+/// `new`/`old`; panics with what came instead after [`WAIT`].
+fn lamp(phone: &mut Softphone, new: u64, old: u64) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let told = phone
+            .all("voicemail")
+            .into_iter()
+            .find(|v| v["new"] == new && v["old"] == old);
+        if let Some(told) = told {
+            return told;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            panic!(
+                "{}: no voicemail event with {new}/{old}; got {:?}",
+                phone.name,
+                phone.all("voicemail")
+            );
+        }
+        phone.listen_for(left.min(Duration::from_millis(200)));
+    }
+}
+
+#[test]
+fn phones_that_do_not_subscribe_are_told_and_told_again_after_a_restart() {
+    let (data, server) = server();
+    let port = server.udp.port();
+    // alice's phone registers and waits for calls; it never subscribes.
+    let mut desk = Softphone::start(server.udp, "alice", "a-secret", &["answer"]);
+    desk.wait_event("registered", WAIT);
+    bob_leaves_a_message(&server);
+    let told = lamp(&mut desk, 1, 0);
+    assert_eq!(told["waiting"], true);
+    assert_eq!(told["account"], format!("sip:voicemail@{DOMAIN}"));
+
+    // A restart on the same port: the bindings come back from the store, and every
+    // mailbox holding messages is told again.
+    drop(server);
+    desk.events.clear();
+    let args = data.args();
+    let server = Itsp::start_on(
+        &as_strs(&args),
+        &[&format!("udp:127.0.0.1:{port}"), "tcp:127.0.0.1:0"],
+    );
+    server.startup_log("media services ready");
+    lamp(&mut desk, 1, 0);
+
+    // A second phone of alice registers: told at once (and the desk phone again).
+    let mut mobile = Softphone::start(server.udp, "alice", "a-secret", &["answer"]);
+    mobile.wait_event("registered", WAIT);
+    let told = lamp(&mut mobile, 1, 0);
+    assert_eq!(told["waiting"], true);
+
+    // Deleted behind the service's back (as the portal does): the lamp goes out.
+    let list = admin_json(&data, &["voicemail", "list", "alice@example.com"]);
+    let id = list[0]["id"].as_i64().expect("the message's id");
+    block_on(async {
+        let store = store::Store::open(&data.url()).await.unwrap();
+        store.remove_voicemail("alice", DOMAIN, id).await.unwrap();
+        store.close().await;
+    });
+    let told = lamp(&mut desk, 0, 0);
+    assert_eq!(told["waiting"], false);
 }

@@ -905,6 +905,19 @@ impl Phone {
                 }
             }
             Event::CallEnded { call, cause } => self.on_ended(call, cause).await,
+            Event::MessageWaiting { summary } => {
+                let (new, old) = summary.voice().map_or((0, 0), |v| (v.new, v.old));
+                let text = if summary.waiting {
+                    format!("voicemail: {new} new and {old} old messages waiting")
+                } else {
+                    format!("voicemail: no new messages ({old} old)")
+                };
+                self.report.event(
+                    "voicemail",
+                    &text,
+                    json!({"waiting": summary.waiting, "new": new, "old": old, "account": summary.account}),
+                );
+            }
             Event::Message { from, body, .. } => {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 self.report.event(

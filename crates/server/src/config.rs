@@ -52,6 +52,13 @@ pub struct ServerConfig {
     /// Limits of SIP over TCP: connections in all and per source, idle, header and body
     /// timeouts.
     pub tcp: transport::TcpLimits,
+    /// Told the address of record (`user@domain`) of every REGISTER that brings a new
+    /// device or contact, or a phone back from a reboot, once committed: `itsp serve`
+    /// hands it to the media services, which tell that phone of its owner's voicemail.
+    pub registrations: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Where the control socket's `itsp conf list|kick|mute` go: the media services'
+    /// rooms (`None`: no media services).
+    pub conferences: Option<crate::control::ConferenceControl>,
     /// The certificate and trust of SIP over TLS (`tls:` listeners, connections to `sips:`
     /// and `transport=tls` destinations); `None`: no TLS.
     pub tls: Option<std::sync::Arc<transport::tls::Tls>>,
@@ -207,6 +214,8 @@ impl Default for ServerConfig {
             node: "itsp".into(),
             overload: crate::engine::overload::OverloadLimits::default(),
             tcp: transport::TcpLimits::default(),
+            registrations: None,
+            conferences: None,
             tls: None,
             websocket_handed_over: None,
             guard: crate::guard::GuardConfig::default(),

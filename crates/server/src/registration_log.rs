@@ -70,6 +70,24 @@ pub(crate) enum Event<'a> {
     Unregistered,
 }
 
+/// Whether the changes a REGISTER makes to `before` bring a phone that may not know what
+/// its owner's mailbox holds: a new device or contact, a contact from a new address, or a
+/// phone back from a reboot (its contact again under a new Call-ID: a UA keeps one
+/// Call-ID per boot cycle, RFC 3261 §10.2.4). A plain refresh does not.
+pub(crate) fn registers_anew(before: &[Binding], changes: &[Change], now: u64) -> bool {
+    changes.iter().any(
+        |change| match (change, event(before, changes, change, now)) {
+            (_, Some(Event::Registered | Event::NewContact { .. } | Event::NewAddress { .. })) => {
+                true
+            }
+            (Change::Upsert(new), Some(Event::Refreshed)) => before
+                .iter()
+                .any(|b| b.same_contact(&new.contact) && b.call_id != new.call_id),
+            _ => false,
+        },
+    )
+}
+
 /// Logs the changes a REGISTER for `aor` makes to `before` (its bindings, as stored before
 /// the changes are applied), at `now` (Unix seconds).
 pub(crate) fn log_register(
@@ -326,5 +344,34 @@ mod tests {
             contact: old.contact.clone(),
         }];
         assert_eq!(events(&[old], &remove), [Some(Event::Unregistered)]);
+    }
+
+    #[test]
+    fn a_new_device_contact_address_or_boot_registers_anew_and_a_refresh_does_not() {
+        let desk = binding("sip:alice@192.0.2.1", "boot-1", A);
+        let before = [desk.clone()];
+        let anew = |changes: &[Change]| registers_anew(&before, changes, 1500);
+        assert!(!anew(&[Change::Upsert(desk.clone())]), "a refresh");
+        assert!(anew(&[Change::Upsert(binding(
+            "sip:alice@192.0.2.9",
+            "other",
+            B
+        ))]));
+        assert!(anew(&[Change::Upsert(binding(
+            "sip:alice@192.0.2.1",
+            "boot-1",
+            B
+        ))]));
+        // The same contact from the same address under a new Call-ID: back from a reboot
+        // (RFC 3261 §10.2.4).
+        assert!(anew(&[Change::Upsert(binding(
+            "sip:alice@192.0.2.1",
+            "boot-2",
+            A
+        ))]));
+        assert!(!anew(&[Change::Remove {
+            contact: "sip:alice@192.0.2.1".into()
+        }]));
+        assert!(registers_anew(&[], &[Change::Upsert(desk)], 1500));
     }
 }

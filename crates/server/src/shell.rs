@@ -448,6 +448,7 @@ impl Server {
                     bindings_changed: BindingsReloader {
                         shared: shared.clone(),
                     },
+                    conferences: shared.config.conferences.clone(),
                 },
             )
         });
@@ -677,6 +678,11 @@ impl Shared {
             }
             IoRequest::Block { source, until } => {
                 self.transports.block_source(source, until);
+            }
+            IoRequest::Registered { aor } => {
+                if let Some(listener) = &self.config.registrations {
+                    let _ = listener.send(aor);
+                }
             }
             IoRequest::KeepFlow { peer, for_time } => {
                 self.transports

@@ -22,6 +22,7 @@
 //! | [`sanity`] | the status code a proxy, registrar or UAS answers a request with (400, 416, 420, 483, ...) |
 //! | [`error`] | [`ParseError`]: what is malformed, as a reason phrase and status code |
 //! | [`auth`] | digest authentication: challenges, credentials, nonces, verification |
+//! | [`message_summary`] | the RFC 3842 message-waiting body: `Messages-Waiting`, `Message-Account`, `Voice-Message: NEW/OLD` |
 //! | [`dialog`] | RFC 3261 §12 dialogs of a user agent: creation, in-dialog requests, CSeq order, target refresh |
 //! | [`transaction`] | RFC 3261 §17 / RFC 6026 transaction state machines, timers, matching |
 
@@ -34,6 +35,7 @@ pub mod framing;
 pub mod header_name;
 pub mod headers;
 pub mod message;
+pub mod message_summary;
 pub mod method;
 pub mod params;
 pub mod sanity;

@@ -85,6 +85,15 @@ pub enum StoreError {
     /// No ban of this network.
     #[error("no ban of {0}")]
     NoSuchBan(String),
+    /// A conference room name or PIN that cannot be stored; the text says why.
+    #[error("bad conference room: {0}")]
+    BadRoom(String),
+    /// The conference room (`name@domain`) is configured already.
+    #[error("conference room {0} exists")]
+    RoomExists(String),
+    /// No conference room is configured as `name@domain`.
+    #[error("no such conference room: {0}")]
+    NoSuchRoom(String),
     /// An API token name that is empty, over 100 bytes, or with control characters.
     #[error("bad token name: {0:?}")]
     BadTokenName(String),

@@ -53,6 +53,8 @@
 //!   documents, never changed afterwards; migration `0015`.
 //! - `low_balance.rs`: which accounts fell below their low-balance threshold, claimed
 //!   once per crossing ([`Store::claim_low_balance_notices`]); migration `0016`.
+//! - `conference_rooms.rs`: conference rooms the operator configured, with an optional
+//!   PIN ([`ConferenceRoom`], `itsp conf add`); migration `0022`.
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
@@ -95,6 +97,7 @@ mod audit_log;
 mod bans;
 mod calls;
 mod cdrs;
+mod conference_rooms;
 mod domains;
 mod error;
 mod groups;
@@ -136,6 +139,7 @@ pub use calls::{Call, CallState, CallWrite};
 pub use cdrs::{
     CallMedia, Cdr, CdrFilter, Charge, Disposition, HungUpBy, MediaQuality, MediaUpdate, StoredCdr,
 };
+pub use conference_rooms::{check_room_name, check_room_pin, ConferenceRoom, MAX_ROOM_NAME_BYTES};
 pub use error::StoreError;
 pub use invoices::{
     invoice_number, Invoice, InvoiceDocuments, InvoiceFilter, InvoiceLine, IssuedInvoice,
@@ -159,7 +163,7 @@ pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{
     ACCOUNTS_TABLE, ADDRESSES_TABLE, GROUPS_TABLE, PREFERENCES_TABLE, SUBSCRIBERS_TABLE,
 };
-pub use voicemail::{NewVoicemail, VoicemailMessage, STATUS_NEW, STATUS_SAVED};
+pub use voicemail::{MailboxCounts, NewVoicemail, VoicemailMessage, STATUS_NEW, STATUS_SAVED};
 pub use web_accounts::{NewSession, WebAccount, WebSession};
 pub use writer::{Durability, Writer};
 

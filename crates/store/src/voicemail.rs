@@ -150,4 +150,35 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// Every mailbox that holds messages, with its counts of new and saved ones (for the
+    /// message-waiting lamps after a restart), in no particular order.
+    pub async fn voicemail_mailboxes(&self) -> Result<Vec<MailboxCounts>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT s.username AS user, s.domain AS domain,
+                        SUM(CASE WHEN m.status = $1 THEN 1 ELSE 0 END) AS new,
+                        SUM(CASE WHEN m.status = $2 THEN 1 ELSE 0 END) AS saved
+                   FROM voicemail_messages m JOIN subscribers s ON s.id = m.subscriber_id
+                  GROUP BY s.username, s.domain",
+            )
+            .bind(STATUS_NEW)
+            .bind(STATUS_SAVED)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
+
+/// A mailbox's message counts ([`Store::voicemail_mailboxes`]).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MailboxCounts {
+    /// The subscriber's user name.
+    pub user: String,
+    /// Their domain.
+    pub domain: String,
+    /// Messages not yet heard.
+    pub new: i64,
+    /// Messages heard and kept.
+    pub saved: i64,
 }

@@ -1,5 +1,5 @@
 //! The admin commands: `itsp user`, `alias`, `group`, `domain`, `ul`, `calls`, `acc`,
-//! `cdr`, `rate`, `account`, `invoice`, `ban`, `token` and `voicemail`.
+//! `cdr`, `rate`, `account`, `invoice`, `ban`, `token`, `voicemail` and `conf`.
 //! They work on the store directly (the SQLite file in `--data-dir`, or `--db URL`),
 //! whether the server runs or not, and print tables for people or JSON with `--json`.
 //!
@@ -16,6 +16,7 @@ mod audit;
 mod ban;
 mod calls;
 mod cdr;
+mod conf;
 mod domain;
 mod group;
 mod invoice;
@@ -208,6 +209,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage conference rooms: add with a PIN, change the PIN, remove; list who is in
+    /// them, mute or remove a participant (on a running server).
+    ///
+    /// Callers reach room NAME by dialling conf-NAME (`[media] conference_prefix`). A
+    /// configured room with a PIN asks for it before the caller joins; any other room
+    /// opens on demand without one.
+    #[command(after_long_help = conf::EXAMPLES)]
+    Conf {
+        #[command(subcommand)]
+        command: conf::ConfCommand,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Command {
@@ -227,7 +241,8 @@ impl Command {
             | Command::Ban { common, .. }
             | Command::Token { common, .. }
             | Command::Audit { common, .. }
-            | Command::Voicemail { common, .. } => common,
+            | Command::Voicemail { common, .. }
+            | Command::Conf { common, .. } => common,
         }
     }
 
@@ -250,6 +265,7 @@ impl Command {
             Command::Token { command, common } => token::run(command, &common.store).await,
             Command::Audit { command, common } => audit::run(command, &common.store).await,
             Command::Voicemail { command, common } => voicemail::run(command, &common.store).await,
+            Command::Conf { command, common } => conf::run(command, &common.store).await,
         }
     }
 }
@@ -276,6 +292,14 @@ impl Failure {
     pub(crate) fn user(message: impl Into<String>) -> Failure {
         Failure {
             code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// The server or the machine failed (exit status 2).
+    pub(crate) fn server(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
             message: message.into(),
         }
     }
@@ -346,7 +370,10 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::BadLedgerEntry { .. }
         | E::AccountNotZero { .. }
         | E::BadInvoice(_)
-        | E::InvoiceExists { .. } => 1,
+        | E::InvoiceExists { .. }
+        | E::BadRoom(_)
+        | E::RoomExists(_)
+        | E::NoSuchRoom(_) => 1,
         _ => 2,
     }
 }

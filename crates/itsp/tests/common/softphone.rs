@@ -141,7 +141,6 @@ impl Softphone {
         status
     }
 
-    /// Every event named `name` so far.
     /// Reads the events that come within `within` (none is fine), to look at with
     /// [`Softphone::all`].
     pub fn listen_for(&mut self, within: Duration) {
@@ -154,6 +153,7 @@ impl Softphone {
         }
     }
 
+    /// Every event named `name` so far.
     pub fn all(&self, name: &str) -> Vec<serde_json::Value> {
         self.events
             .iter()

@@ -24,7 +24,7 @@
 //! | `sip:voicemail@DOMAIN;mailbox=USER;retrieve` | the owner's voicemail menu, no PIN (the proxy authenticated the caller): "you have N new messages", each message and its keys (`menu.rs`; [`ServiceEvent::ListMessages`], [`ServiceUa::messages`], [`ServiceEvent::Heard`], [`ServiceEvent::Deleted`], [`ServiceEvent::Greeting`], [`ServiceEvent::SetPin`]) |
 //! | `sip:voicemail@DOMAIN;login` | the voicemail menu from any phone: mailbox number and PIN first ([`ServiceEvent::CheckPin`], [`ServiceUa::login`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
-//! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
+//! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): its PIN first when it has one ([`ServiceEvent::RoomPin`], [`ServiceUa::room_pin`]), then each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
 //! | `sip:ivr@DOMAIN;menu=NAME` | the IVR menu `NAME` of [`ServiceConfig::ivr`] ([`ivr`]): its prompt, one key per choice, sub-menus, transfers by REFER (`transfer.rs`, RFC 3515); 404 for an unknown menu |
 //!
 //! Anything else is answered `404`. A SUBSCRIBE to `sip:voicemail@DOMAIN;mailbox=USER`
@@ -117,6 +117,9 @@ pub struct ServiceConfig {
     /// How often the counts of subscribed mailboxes are asked again
     /// ([`ServiceEvent::CountMessages`]; [`mwi::DEFAULT_RECOUNT`]).
     pub mwi_recount: Duration,
+    /// Whether the phones of a mailbox nobody subscribed to are told of its messages
+    /// without a subscription ([`mwi`], "Unsolicited indication"; on by default).
+    pub unsolicited_mwi: bool,
     /// The IVR menus (`[[ivr]]`; none by default).
     pub ivr: Arc<ivr::Menus>,
 }
@@ -135,6 +138,7 @@ impl ServiceConfig {
             max_call: Duration::from_secs(3600),
             prompts,
             mwi_recount: mwi::DEFAULT_RECOUNT,
+            unsolicited_mwi: true,
             ivr: Arc::new(ivr::Menus::none()),
         }
     }
@@ -321,12 +325,21 @@ pub enum ServiceEvent {
         /// The ids given with [`ServiceUa::messages`].
         ids: Vec<i64>,
     },
-    /// The message counts of a mailbox someone subscribed to are wanted (message-waiting
-    /// indication, [`mwi`]): answer with [`ServiceUa::message_counts`]. Comes after the
-    /// [`ServiceEvent::Message`] or [`ServiceEvent::Heard`] that changed the mailbox.
+    /// The message counts of a mailbox are wanted for message-waiting indication ([`mwi`]:
+    /// someone subscribed to it, or its phones are told without a subscription): answer
+    /// with [`ServiceUa::message_counts`]. Comes after the [`ServiceEvent::Message`] or
+    /// [`ServiceEvent::Heard`] that changed the mailbox.
     CountMessages {
         /// Whose.
         mailbox: Mailbox,
+    },
+    /// Whether conference room `room` has a PIN is wanted for `call`, a caller on the way
+    /// in (silence until then): answer with [`ServiceUa::room_pin`].
+    RoomPin {
+        /// The call.
+        call: CallNumber,
+        /// The room.
+        room: conference::RoomKey,
     },
     /// A call ended; its RTP port can be closed.
     Ended {
@@ -442,6 +455,8 @@ pub struct ServiceUa {
     subscriptions: mwi::Subscriptions,
     /// The conference rooms in use ([`conference`]).
     rooms: conference::Rooms,
+    /// The callers on the way into a room (its PIN asked or being looked up).
+    entering: HashMap<CallNumber, conference::RoomKey>,
     /// Our REFERs' client transactions, by call ([`transfer`]).
     refers: HashMap<TransactionKey, CallNumber>,
 }
@@ -462,7 +477,22 @@ impl ServiceUa {
             events: VecDeque::new(),
             subscriptions: mwi::Subscriptions::default(),
             rooms: conference::Rooms::default(),
+            entering: HashMap::new(),
             refers: HashMap::new(),
+        }
+    }
+
+    /// The answer to [`ServiceEvent::RoomPin`]: who may enter the room `call` is on its way
+    /// into (open: the caller joins at the next tick; a PIN: the caller is asked for it;
+    /// shut: goodbye).
+    pub fn room_pin(&mut self, call: CallNumber, access: conference::RoomAccess) {
+        let prompts = &self.config.prompts;
+        if let Some(leg) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.session.conference())
+        {
+            leg.room_access(access, prompts);
         }
     }
 
@@ -538,6 +568,7 @@ impl ServiceUa {
     /// calls whose application is done end.
     pub fn tick(&mut self, now: Instant) {
         let mut done = Vec::new();
+        let mut admitted = Vec::new();
         let mut refers = Vec::new();
         let mut packets = Vec::new();
         for (&number, call) in &mut self.calls {
@@ -563,8 +594,21 @@ impl ServiceUa {
                     refers.push((number, target));
                 }
             }
+            if let Some(leg) = call.session.conference() {
+                if leg.take_admitted() {
+                    admitted.push(number);
+                } else if leg.take_refused() {
+                    let room = self.entering.get(&number);
+                    tracing::info!(call = number, caller = %call.caller, room = %room.map(ToString::to_string).unwrap_or_default(), "conference PIN refused");
+                }
+            }
             if next == Next::Done || now >= call.hard_end {
                 done.push(number);
+            }
+        }
+        for number in admitted {
+            if let Some(room) = self.entering.remove(&number) {
+                self.join_room(now, room, number);
             }
         }
         self.rooms.mix(&mut self.calls);
@@ -1015,7 +1059,10 @@ impl ServiceUa {
             },
         );
         if let Service::Conference(room) = service {
-            self.join_room(room, number);
+            // In once the room's PIN is known (and typed, when it has one).
+            self.entering.insert(number, room.clone());
+            self.events
+                .push_back(ServiceEvent::RoomPin { call: number, room });
         }
         self.menu_events(number);
         self.drain_layer();
@@ -1023,8 +1070,8 @@ impl ServiceUa {
 
     /// Call `number` enters `room`: alone, it hears "you are the first participant";
     /// else everyone hears the join tone.
-    fn join_room(&mut self, room: conference::RoomKey, number: CallNumber) {
-        let before = self.rooms.join(room.clone(), number);
+    fn join_room(&mut self, now: Instant, room: conference::RoomKey, number: CallNumber) {
+        let before = self.rooms.join(room.clone(), number, now);
         tracing::info!(call = number, %room, participants = before.len() + 1, "joined the conference");
         let first = self.config.prompts.get(names::CONF_FIRST).cloned();
         if before.is_empty() {
@@ -1288,6 +1335,7 @@ impl ServiceUa {
         self.by_port.remove(&c.rtp_port);
         self.refers.retain(|_, call| *call != number);
         c.session.hang_up();
+        self.entering.remove(&number);
         if let Some((room, rest)) = self.rooms.leave(number) {
             tracing::info!(call = number, %room, participants = rest.len(), "left the conference");
             for call in rest {

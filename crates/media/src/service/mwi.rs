@@ -25,6 +25,29 @@
 //!   shell counts after the write), and every [`ServiceConfig::mwi_recount`](super::ServiceConfig::mwi_recount) for every
 //!   subscribed mailbox (messages deleted from the portal or the API); a NOTIFY goes out
 //!   only when the counts changed.
+//!
+//! ## Unsolicited indication
+//!
+//! Many phones never subscribe and still light their lamp on a NOTIFY that comes without
+//! a subscription (SEMS's `mwi`, Asterisk's unsolicited MWI). When
+//! [`ServiceConfig::unsolicited_mwi`](super::ServiceConfig::unsolicited_mwi) is on and the
+//! proxy's address is known ([`ServiceUa::set_proxy`]), a mailbox that nobody subscribed
+//! to gets an out-of-dialog NOTIFY (`Event: message-summary`, `Subscription-State:
+//! active`, the RFC 3842 §5 body) sent through the proxy to the owner's address of record,
+//! which the proxy forks to every registered phone of the owner:
+//!
+//! - when its counts change (a deposit, a retrieval, the periodic recount of the mailboxes
+//!   whose phones were last told of messages);
+//! - when one of the owner's phones registers anew ([`ServiceUa::mailbox_registered`]:
+//!   a new device, a new contact or a phone back from a reboot), and the mailbox holds
+//!   messages;
+//! - after a restart, for every mailbox that holds messages (the owner calls
+//!   [`ServiceUa::mailbox_registered`] for each), so the lamps agree with the store.
+//!
+//! A mailbox with a subscription gets its NOTIFYs in the subscription's dialog only (a
+//! subscription replaces the unsolicited ones, as Asterisk's
+//! `mwi_subscribe_replaces_unsolicited`). A mailbox whose phones were never told of a
+//! message is not told "no messages".
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -68,12 +91,17 @@ impl MessageCounts {
     /// The `application/simple-message-summary` body (RFC 3842 §5): `Messages-Waiting`,
     /// `Message-Account` (`account`), `Voice-Message: NEW/OLD`.
     pub fn body(&self, account: &str) -> String {
-        format!(
-            "Messages-Waiting: {}\r\nMessage-Account: {account}\r\nVoice-Message: {}/{}\r\n",
-            if self.new > 0 { "yes" } else { "no" },
-            self.new,
-            self.old
-        )
+        sip::message_summary::MessageSummary {
+            waiting: self.new > 0,
+            account: Some(account.to_owned()),
+            classes: vec![sip::message_summary::ClassCounts {
+                class: "Voice-Message".into(),
+                new: self.new,
+                old: self.old,
+                urgent: None,
+            }],
+        }
+        .to_body()
     }
 }
 
@@ -121,8 +149,14 @@ pub(super) struct Subscriptions {
     counts: HashMap<Mailbox, MessageCounts>,
     /// NOTIFY client transactions → the subscription.
     notifies: HashMap<TransactionKey, u64>,
-    /// When subscribed mailboxes are counted again.
+    /// When subscribed mailboxes, and those whose phones were told of messages without a
+    /// subscription, are counted again.
     next_recount: Option<Instant>,
+    /// The counts last told without a subscription, per mailbox whose phones were told of
+    /// messages (a mailbox told "none" leaves the map).
+    told: HashMap<Mailbox, MessageCounts>,
+    /// Where unsolicited NOTIFYs go: the proxy ([`ServiceUa::set_proxy`]).
+    proxy: Option<SocketAddr>,
 }
 
 impl Subscriptions {
@@ -170,7 +204,7 @@ impl Subscriptions {
                 self.counts.remove(&sub.mailbox);
             }
         }
-        if self.by_number.is_empty() {
+        if self.by_number.is_empty() && self.told.is_empty() {
             self.next_recount = None;
         }
     }
@@ -215,6 +249,10 @@ impl ServiceUa {
     /// subscriptions waiting for a first NOTIFY, or told other counts last, are notified.
     pub fn message_counts(&mut self, now: Instant, mailbox: &Mailbox, counts: MessageCounts) {
         if !self.subscriptions.watches(mailbox) {
+            let told = self.subscriptions.told.get(mailbox).copied();
+            if told.unwrap_or_default() != counts {
+                self.notify_unsolicited(now, mailbox, counts);
+            }
             return;
         }
         self.subscriptions.counts.insert(mailbox.clone(), counts);
@@ -235,6 +273,27 @@ impl ServiceUa {
             self.notify_now(now, number);
         }
         self.drain_layer();
+    }
+
+    /// One of the owner's phones registered anew (a new device or contact, a phone back
+    /// from a reboot), or the service started: with `counts` the mailbox's messages now.
+    /// The owner's phones are told of them without a subscription when the mailbox holds
+    /// any and nobody subscribed to it (see the module docs).
+    pub fn mailbox_registered(&mut self, now: Instant, mailbox: &Mailbox, counts: MessageCounts) {
+        if self.subscriptions.watches(mailbox) || counts == MessageCounts::default() {
+            return;
+        }
+        self.notify_unsolicited(now, mailbox, counts);
+    }
+
+    /// The proxy's SIP address: where NOTIFYs without a subscription go.
+    pub fn set_proxy(&mut self, proxy: SocketAddr) {
+        self.subscriptions.proxy = Some(proxy);
+    }
+
+    /// Mailboxes whose phones were last told of messages without a subscription.
+    pub fn lamps_lit(&self) -> usize {
+        self.subscriptions.told.len()
     }
 
     /// Subscriptions held.
@@ -387,13 +446,19 @@ impl ServiceUa {
             self.notify_now(now, number);
         }
         if self.subscriptions.next_recount.is_some_and(|at| at <= now) {
-            let mailboxes: Vec<Mailbox> = self.subscriptions.by_mailbox.keys().cloned().collect();
+            let subs = &self.subscriptions;
+            let mailboxes: Vec<Mailbox> = subs
+                .by_mailbox
+                .keys()
+                .chain(subs.told.keys().filter(|m| !subs.watches(m)))
+                .cloned()
+                .collect();
             for mailbox in mailboxes {
                 self.events
                     .push_back(ServiceEvent::CountMessages { mailbox });
             }
-            self.subscriptions.next_recount =
-                (!self.subscriptions.by_number.is_empty()).then(|| now + self.config.mwi_recount);
+            let watched = !subs.by_number.is_empty() || !subs.told.is_empty();
+            self.subscriptions.next_recount = watched.then(|| now + self.config.mwi_recount);
         }
         self.drain_layer();
     }
@@ -439,7 +504,7 @@ impl ServiceUa {
             .events
             .iter()
             .any(|e| matches!(e, ServiceEvent::CountMessages { mailbox: m } if m == mailbox));
-        if !queued && self.subscriptions.watches(mailbox) {
+        if !queued && (self.subscriptions.watches(mailbox) || self.unsolicited_on()) {
             self.events.push_back(ServiceEvent::CountMessages {
                 mailbox: mailbox.clone(),
             });
@@ -500,6 +565,68 @@ impl ServiceUa {
             return None;
         }
         Some(asked.min(MAX_EXPIRES))
+    }
+
+    /// Whether NOTIFYs go without a subscription (configured, and the proxy known).
+    fn unsolicited_on(&self) -> bool {
+        self.config.unsolicited_mwi && self.subscriptions.proxy.is_some()
+    }
+
+    /// Tells the owner's phones `counts` without a subscription: an out-of-dialog NOTIFY
+    /// (RFC 6665 §4.2.2 headers, RFC 3842 §5 body) to the owner's address of record, through
+    /// the proxy, which forks it to the registered phones. Remembered as told; the
+    /// mailbox is then among those counted again periodically while it holds messages.
+    fn notify_unsolicited(&mut self, now: Instant, mailbox: &Mailbox, counts: MessageCounts) {
+        if !self.config.unsolicited_mwi {
+            return;
+        }
+        let Some(proxy) = self.subscriptions.proxy else {
+            return;
+        };
+        if counts == MessageCounts::default() {
+            self.subscriptions.told.remove(mailbox);
+        } else if self.subscriptions.told.len() < MAX_SUBSCRIPTIONS
+            || self.subscriptions.told.contains_key(mailbox)
+        {
+            self.subscriptions.told.insert(mailbox.clone(), counts);
+            self.subscriptions
+                .next_recount
+                .get_or_insert(now + self.config.mwi_recount);
+        }
+        let aor = format!("sip:{}@{}", mailbox.user, mailbox.domain);
+        let account = format!("sip:{VOICEMAIL}@{}", mailbox.domain);
+        let via = self.via();
+        let tag = self.token(10);
+        let call_id = format!("{}@{}", self.token(20), self.config.contact_host);
+        let contact = self.contact(VOICEMAIL);
+        let notify = MessageBuilder::request(&Method::Notify, &aor)
+            .header(HeaderName::Via, &via)
+            .header(HeaderName::MaxForwards, "70")
+            .header_fmt(HeaderName::From, format_args!("<{account}>;tag={tag}"))
+            .header_fmt(HeaderName::To, format_args!("<{aor}>"))
+            .header(HeaderName::CallId, &call_id)
+            .header(HeaderName::CSeq, "1 NOTIFY")
+            .header(HeaderName::Contact, &contact)
+            .header(HeaderName::Event, EVENT)
+            .header(HeaderName::SubscriptionState, "active")
+            .header(HeaderName::UserAgent, &self.config.user_agent)
+            .body(CONTENT_TYPE, counts.body(&account).into_bytes())
+            .build();
+        let notify = match notify {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(%mailbox, error = %e, "unsolicited NOTIFY not built");
+                return;
+            }
+        };
+        tracing::debug!(%mailbox, ?counts, "message-summary NOTIFY without a subscription");
+        match self.layer.send_request(now, notify, false) {
+            Ok(key) => {
+                self.dests.insert(key, proxy);
+            }
+            Err(e) => tracing::debug!(error = %e, "unsolicited NOTIFY not sent"),
+        }
+        self.drain_layer();
     }
 
     fn known_counts(&self, number: u64) -> Option<MessageCounts> {

@@ -193,7 +193,8 @@ impl Session {
             }
             App::Mailbox(menu) => menu.digit(now, digit),
             App::Ivr(ivr) => ivr.digit(now, digit),
-            App::Announce(_) | App::Conference(_) => {}
+            App::Conference(leg) => leg.digit(digit),
+            App::Announce(_) => {}
         }
     }
 
@@ -283,8 +284,11 @@ impl Session {
                 Next::Continue
             }
             App::Conference(leg) => {
-                leg.tick(heard, said);
-                Next::Continue
+                if leg.tick(now, heard, said) {
+                    Next::Continue
+                } else {
+                    Next::Done
+                }
             }
             App::Announce(player) => {
                 if player.next_pcm(said) {

@@ -4,9 +4,10 @@
 //! hands datagrams to it through a channel. What needs the store leaves on a channel to
 //! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's messages wanted, a PIN
 //! to check, messages heard, saved or deleted, a greeting or a PIN to keep, a subscribed
-//! mailbox's message counts wanted); the messages, the PIN's verdict and the counts come
-//! back on another ([`MailboxAnswer`]). `itsp serve` is that owner. The core asks
-//! for the counts of subscribed mailboxes after each change it made and every
+//! mailbox's message counts wanted, a conference room's PIN wanted); the messages, the PIN's verdict and the counts come
+//! back on another ([`MailboxAnswer`]), with the news of the owner's phones registering
+//! anew and the proxy's address. `itsp serve` is that owner. The core asks for the counts
+//! of watched mailboxes after each change it made and every
 //! [`ServiceConfig::mwi_recount`]; the owner reads them from the store each time.
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
 use super::mwi::MessageCounts;
 use super::{
     CallNumber, Deposit, Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa,
@@ -105,6 +107,14 @@ pub enum Outgoing {
         /// Whose.
         mailbox: Mailbox,
     },
+    /// Answer with the PIN of conference room `room`, if it has one
+    /// ([`MailboxAnswer::RoomPin`]), for `call` on its way in.
+    RoomPin {
+        /// The call.
+        call: CallNumber,
+        /// The room.
+        room: RoomKey,
+    },
 }
 
 /// What the owner answers.
@@ -132,6 +142,32 @@ pub enum MailboxAnswer {
         mailbox: Mailbox,
         /// New and old voice messages.
         counts: MessageCounts,
+    },
+    /// One of the owner's phones registered anew, or the service started and the mailbox
+    /// holds messages: its counts now ([`ServiceUa::mailbox_registered`]).
+    Registered {
+        /// Whose.
+        mailbox: Mailbox,
+        /// New and old voice messages.
+        counts: MessageCounts,
+    },
+    /// The proxy's SIP address, once it listens: where message-waiting NOTIFYs without a
+    /// subscription go ([`ServiceUa::set_proxy`]).
+    Proxy(SocketAddr),
+    /// An operator's request about the conference rooms in use (`itsp conf
+    /// list|kick|mute`), answered on `reply`.
+    Rooms {
+        /// What to do.
+        command: RoomCommand,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<RoomReply>,
+    },
+    /// Who may enter a conference room ([`Outgoing::RoomPin`]).
+    RoomPin {
+        /// The call on its way in.
+        call: CallNumber,
+        /// Open, a PIN, or shut.
+        access: RoomAccess,
     },
 }
 
@@ -238,6 +274,14 @@ async fn run(
                 MailboxAnswer::Counts { mailbox, counts } => {
                     core.message_counts(std::time::Instant::now(), &mailbox, counts);
                 }
+                MailboxAnswer::Registered { mailbox, counts } => {
+                    core.mailbox_registered(std::time::Instant::now(), &mailbox, counts);
+                }
+                MailboxAnswer::Proxy(addr) => core.set_proxy(addr),
+                MailboxAnswer::RoomPin { call, access } => core.room_pin(call, access),
+                MailboxAnswer::Rooms { command, reply } => {
+                    let _ = reply.send(core.room_command(std::time::Instant::now(), command));
+                }
             },
             _ = tick.tick() => {
                 core.tick(std::time::Instant::now());
@@ -302,6 +346,13 @@ async fn run(
                 ServiceEvent::CountMessages { mailbox } => {
                     if outgoing.send(Outgoing::CountMessages { mailbox }).is_err() {
                         tracing::debug!("message counts not asked: nobody keeps the mailboxes");
+                    }
+                    false
+                }
+                ServiceEvent::RoomPin { call, room } => {
+                    if outgoing.send(Outgoing::RoomPin { call, room }).is_err() {
+                        // Nobody keeps the rooms: none has a PIN.
+                        core.room_pin(call, RoomAccess::Open);
                     }
                     false
                 }

@@ -706,6 +706,12 @@ struct Room {
     now: Instant,
     people: Vec<Participant>,
     sent: Vec<(SocketAddr, Message)>,
+    /// Who may enter each room not open to all, by name, as the owner answers.
+    pins: std::collections::HashMap<String, conference::RoomAccess>,
+    /// The rooms asked for, in order.
+    asked: Vec<String>,
+    /// The CSeq of the next INFO (in every participant's dialog: only its order counts).
+    cseq: u32,
 }
 
 impl Room {
@@ -727,6 +733,9 @@ impl Room {
             now: Instant::now(),
             people: Vec::new(),
             sent: Vec::new(),
+            pins: std::collections::HashMap::new(),
+            asked: Vec::new(),
+            cseq: 10,
         }
     }
 
@@ -734,7 +743,54 @@ impl Room {
         while let Some(t) = self.ua.poll_transmit() {
             self.sent.push((t.dest, Message::parse(t.payload).unwrap()));
         }
-        while self.ua.poll_event().is_some() {}
+        while let Some(event) = self.ua.poll_event() {
+            if let ServiceEvent::RoomPin { call, room } = event {
+                let access = self
+                    .pins
+                    .get(&room.name)
+                    .cloned()
+                    .unwrap_or(conference::RoomAccess::Open);
+                self.asked.push(room.name);
+                self.ua.room_pin(call, access);
+            }
+        }
+    }
+
+    /// Participant `i` types `keys` by SIP INFO.
+    fn keys(&mut self, i: usize, keys: &str) {
+        for key in keys.chars() {
+            self.cseq += 1;
+            let cseq = self.cseq;
+            let ok = self.people[i].ok.clone().unwrap();
+            let call_id = self.people[i].call_id.clone();
+            let info = in_dialog(
+                "INFO",
+                &ok,
+                cseq,
+                "Content-Type: application/dtmf-relay\r\n",
+                &format!("Signal={key}\r\nDuration=160\r\n"),
+            )
+            .replace("call-1@192.0.2.10", &call_id)
+            .replace(
+                &format!("z9hG4bKproxyINFO{cseq}"),
+                &format!("z9hG4bKproxyINFO-{i}-{cseq}"),
+            );
+            self.ua.handle(
+                self.now,
+                PROXY.parse().unwrap(),
+                Bytes::from(info),
+                &mut self.env,
+            );
+            self.drain();
+        }
+    }
+
+    /// Whether participant `i`'s call was ended by the service (a BYE sent for it).
+    fn sent_bye(&self, i: usize) -> bool {
+        let call_id = &self.people[i].call_id;
+        self.sent.iter().any(|(_, m)| {
+            m.method() == Some(&Method::Bye) && m.call_id().is_ok_and(|c| c == call_id.as_str())
+        })
     }
 
     /// Participant number `i` (speaking `hz`) calls `uri`; answers the final status.
@@ -789,6 +845,8 @@ impl Room {
             heard: Vec::new(),
             ok: Some(response),
         });
+        // In the room at the next tick (or asked for its PIN).
+        self.step();
         code
     }
 
@@ -918,4 +976,150 @@ fn a_full_room_answers_486() {
     }
     assert_eq!(room.ua.rooms()[0].key.name, DEFAULT_ROOM);
     assert_eq!(room.join("sip:conference@example.com", 500.0), 486);
+}
+
+#[test]
+fn a_room_with_a_pin_lets_in_only_who_types_it() {
+    let mut room = Room::new();
+    room.pins
+        .insert("board".into(), conference::RoomAccess::Pin("2468".into()));
+    assert_eq!(
+        room.join("sip:conference@example.com;room=board", 500.0),
+        200
+    );
+    assert_eq!(
+        room.asked,
+        ["board"],
+        "the owner is asked for the room's PIN"
+    );
+    assert!(room.ua.rooms().is_empty(), "not in the room before the PIN");
+    // A wrong PIN: told, asked again; the right one lets in.
+    room.keys(0, "1111#");
+    for _ in 0..10 {
+        room.step();
+    }
+    assert!(room.ua.rooms().is_empty());
+    room.keys(0, "2468#");
+    room.step();
+    let rooms = room.ua.rooms();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].key.name, "board");
+    assert_eq!(rooms[0].calls.len(), 1);
+
+    // Another caller types three wrong PINs: goodbye, then BYE; never in the room.
+    assert_eq!(
+        room.join("sip:conference@example.com;room=board", 700.0),
+        200
+    );
+    for _ in 0..3 {
+        room.keys(1, "9#");
+    }
+    for _ in 0..300 {
+        room.step();
+    }
+    assert_eq!(room.ua.rooms()[0].calls.len(), 1);
+    assert!(room.sent_bye(1), "the refused caller's call is ended");
+}
+
+#[test]
+fn a_pin_left_untyped_is_asked_again_then_the_call_ends() {
+    let mut room = Room::new();
+    room.pins
+        .insert("board".into(), conference::RoomAccess::Pin("2468".into()));
+    assert_eq!(
+        room.join("sip:conference@example.com;room=board", 500.0),
+        200
+    );
+    // Three prompts, each followed by PIN_TIMEOUT of silence: then goodbye and BYE.
+    let steps = (3 * (conference::PIN_TIMEOUT.as_millis() + 5_000) / 20) as usize;
+    for _ in 0..steps {
+        room.step();
+        if room.sent_bye(0) {
+            break;
+        }
+    }
+    assert!(room.sent_bye(0));
+    assert!(room.ua.rooms().is_empty());
+}
+
+#[test]
+fn a_room_without_a_pin_or_shut_decides_at_once() {
+    let mut room = Room::new();
+    assert_eq!(
+        room.join("sip:conference@example.com;room=open", 500.0),
+        200
+    );
+    room.step();
+    assert_eq!(room.ua.rooms()[0].calls.len(), 1, "joined at the next tick");
+    // A room the owner cannot look up is shut: goodbye, then BYE.
+    room.pins
+        .insert("shut".into(), conference::RoomAccess::Shut);
+    assert_eq!(
+        room.join("sip:conference@example.com;room=shut", 700.0),
+        200
+    );
+    for _ in 0..200 {
+        room.step();
+    }
+    assert!(room.sent_bye(1));
+    assert_eq!(room.ua.rooms().len(), 1, "only the open room");
+}
+
+#[test]
+fn the_operator_lists_mutes_and_removes_participants() {
+    use conference::{RoomCommand, RoomReply};
+    let mut room = Room::new();
+    assert_eq!(room.join("sip:conference@example.com;room=ops", 500.0), 200);
+    assert_eq!(room.join("sip:conference@example.com;room=ops", 700.0), 200);
+    for _ in 0..250 {
+        room.step();
+    }
+    let RoomReply::Rooms(rooms) = room.ua.room_command(room.now, RoomCommand::List) else {
+        panic!("a list");
+    };
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].key.name, "ops");
+    let people = &rooms[0].participants;
+    assert_eq!(people.len(), 2);
+    assert!(people[0].caller.contains("alice@example.com"), "{people:?}");
+    assert!(!people[1].muted);
+    assert!(people[0].in_room >= Duration::from_secs(4), "{people:?}");
+    let (first, second) = (people[0].call, people[1].call);
+    let key = rooms[0].key.clone();
+
+    // The second is muted: the first hears it no more, and it still hears the first.
+    let mute = RoomCommand::Mute {
+        room: key.clone(),
+        call: second,
+        muted: true,
+    };
+    assert_eq!(room.ua.room_command(room.now, mute), RoomReply::Done);
+    for p in &mut room.people {
+        p.heard.clear();
+    }
+    for _ in 0..100 {
+        room.step();
+    }
+    assert!(tone_amplitude(&room.people[0].heard, 700.0, 8000) < 200.0);
+    assert!(tone_amplitude(&room.people[1].heard, 500.0, 8000) > 4000.0);
+    let RoomReply::Rooms(rooms) = room.ua.room_command(room.now, RoomCommand::List) else {
+        panic!("a list");
+    };
+    assert!(rooms[0].participants[1].muted);
+
+    // Someone not in the room: refused; the first is removed: BYE, and the room has one.
+    let nobody = RoomCommand::Kick {
+        room: key.clone(),
+        call: 999,
+    };
+    assert_eq!(room.ua.room_command(room.now, nobody), RoomReply::NotInRoom);
+    let kick = RoomCommand::Kick {
+        room: key,
+        call: first,
+    };
+    room.sent.clear();
+    assert_eq!(room.ua.room_command(room.now, kick), RoomReply::Done);
+    room.drain();
+    assert!(room.sent_bye(0));
+    assert_eq!(room.ua.rooms()[0].calls, vec![second]);
 }

@@ -130,6 +130,12 @@ pub enum Event {
         /// Why.
         cause: EndCause,
     },
+    /// The voicemail's message-waiting indication arrived: a `message-summary` NOTIFY
+    /// (RFC 3842), sent without a subscription.
+    MessageWaiting {
+        /// The body as read.
+        summary: sip::message_summary::MessageSummary,
+    },
     /// A SIP MESSAGE arrived (RFC 3428).
     Message {
         /// The sender's From value.

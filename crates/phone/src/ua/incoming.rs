@@ -1,6 +1,6 @@
 //! Requests this user agent receives: new calls (RFC 3261 §13.3), requests within a call
 //! (§12.2.2: BYE, re-INVITE, INFO, REFER, NOTIFY, UPDATE, OPTIONS), CANCEL (§9.2), ACK,
-//! MESSAGE (RFC 3428) and OPTIONS (§11.2) outside a call.
+//! MESSAGE (RFC 3428), OPTIONS (§11.2) and message-waiting NOTIFYs (RFC 3842) outside a call.
 
 use std::time::Instant;
 
@@ -34,6 +34,9 @@ impl UserAgent {
                 self.reply(now, &key, &request, 200);
             }
             Method::Options => self.reply_options(now, &key, &request),
+            Method::Notify if is_message_summary(&request) => {
+                self.on_message_summary(now, &key, &request);
+            }
             Method::Bye | Method::Info | Method::Refer | Method::Notify | Method::Update => {
                 self.reply(now, &key, &request, 481);
             }
@@ -41,6 +44,24 @@ impl UserAgent {
                 let r = MessageBuilder::response_to(&request, 405, None, None)
                     .header(HeaderName::Allow, ALLOW);
                 self.respond(now, &key, r);
+            }
+        }
+    }
+
+    /// A `message-summary` NOTIFY outside any dialog: the voicemail's message-waiting
+    /// indication sent without a subscription (as SEMS and Asterisk do). 200 and the
+    /// counts told to the owner; a body that is not a message summary gets 400.
+    fn on_message_summary(&mut self, now: Instant, key: &TransactionKey, request: &Message) {
+        let body = String::from_utf8_lossy(request.body());
+        match sip::message_summary::MessageSummary::parse(&body) {
+            Ok(summary) => {
+                self.reply(now, key, request, 200);
+                self.events.push_back(Event::MessageWaiting { summary });
+            }
+            Err(e) => {
+                let tag = self.token(10);
+                let r = MessageBuilder::response_to(request, 400, Some(&e.to_string()), Some(&tag));
+                self.respond(now, key, r);
             }
         }
     }
@@ -282,4 +303,13 @@ fn sipfrag_status(body: &[u8]) -> Option<(u16, String)> {
     let rest = line.strip_prefix("SIP/2.0 ")?;
     let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
     Some((code.parse().ok()?, reason.to_owned()))
+}
+
+/// Whether `request` carries the `message-summary` event (RFC 3842 §3; the event type is
+/// the token before any parameter, RFC 6665 §8.2.1).
+fn is_message_summary(request: &Message) -> bool {
+    request
+        .header(HeaderName::Event)
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("message-summary"))
 }

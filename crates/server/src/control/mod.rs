@@ -1,8 +1,9 @@
 //! The control socket of a running server: a Unix domain socket (`data/control.sock` by
 //! default, `[control] socket`; mode 0600, so only the server's user may connect) where
-//! local commands talk to the server: `itsp trace` (the captured messages) and `itsp
-//! status` (what the server is doing). One JSON request per connection, answers as JSON
-//! lines ([`protocol`]).
+//! local commands talk to the server: `itsp trace` (the captured messages), `itsp
+//! status` (what the server is doing), `itsp hangup`, `itsp ul rm` and `itsp conf
+//! list|kick|mute` (the media services' rooms, through [`ConferenceControl`]). One JSON
+//! request per connection, answers as JSON lines ([`protocol`]).
 //!
 //! A socket file left by a server that died is replaced; one where another server
 //! answers is left alone (this server then runs without a control socket, and says so).
@@ -37,8 +38,29 @@ pub(crate) type StatusSource = std::sync::Arc<dyn Fn() -> Status + Send + Sync>;
 /// it.
 pub(crate) type HangUpSource = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Carries out an `itsp conf` request on the media services' conference rooms: the
+/// answer line ([`Answer::Rooms`], [`Answer::ConferenceDone`] or [`Answer::Error`]).
+pub type ConferenceSource = std::sync::Arc<
+    dyn Fn(
+            protocol::ConferenceAction,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Where `itsp conf list|kick|mute` go: set by `itsp serve` when the media services run
+/// ([`crate::ServerConfig::conferences`]).
+#[derive(Clone)]
+pub struct ConferenceControl(pub ConferenceSource);
+
+impl std::fmt::Debug for ConferenceControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConferenceControl")
+    }
+}
+
 /// What the control socket asks the server: its status, a hang-up, a reading of changed
-/// bindings.
+/// bindings, the conference rooms.
 #[derive(Clone)]
 pub(crate) struct Controls {
     /// Answers `itsp status`.
@@ -47,6 +69,8 @@ pub(crate) struct Controls {
     pub(crate) hang_up: HangUpSource,
     /// Has the bindings of an address-of-record read again (`itsp ul rm`).
     pub(crate) bindings_changed: crate::BindingsReloader,
+    /// The media services' rooms, when they run.
+    pub(crate) conferences: Option<ConferenceControl>,
 }
 
 /// The longest request line read (a trace filter is a few hundred bytes).
@@ -180,6 +204,15 @@ async fn serve(stream: UnixStream, ring: Option<SharedRing>, controls: Controls)
         Ok(Request::BindingsChanged { aor }) => {
             controls.bindings_changed.reload(&aor);
             send(&mut out, &Answer::Reloading { aor }).await
+        }
+        Ok(Request::Conference { action }) => {
+            let answer = match &controls.conferences {
+                Some(control) => (control.0)(action).await,
+                None => Answer::Error {
+                    error: "the media services are off on this server: no conference rooms".into(),
+                },
+            };
+            send(&mut out, &answer).await
         }
     };
     if result.is_ok() {

@@ -11,6 +11,8 @@
 //! ← {"kind":"end","last_seq":9}
 //! → {"command":"hang_up","call_id":"a84b4c76e66710"}
 //! ← {"kind":"hung_up","call_id":"a84b4c76e66710"}
+//! → {"command":"conference","action":{"action":"mute","room":"sales","domain":"example.com","participant":3,"muted":true}}
+//! ← {"kind":"conference_done","message":"participant 3 of sales@example.com muted"}
 //! → {"command":"status"}
 //! ← {"kind":"status","version":"0.1.0","node":"sip1","started":"2024-05-01T09:00:00.000Z",
 //!    "uptime_secs":3600,"listeners":["udp:0.0.0.0:5060"],"domains":1,"registered_aors":2,...}
@@ -44,6 +46,13 @@ pub enum Request {
     HangUp {
         /// The call's Call-ID.
         call_id: String,
+    },
+    /// The media services' conference rooms: who is in which (`itsp conf list`), or a
+    /// participant removed or muted (`itsp conf kick|mute`); one [`Answer::Rooms`] or
+    /// [`Answer::ConferenceDone`] line, or an error.
+    Conference {
+        /// What to do.
+        action: ConferenceAction,
     },
     /// The registrations of an address-of-record changed in the store (`itsp ul rm`):
     /// the server reads them again; one [`Answer::Reloading`] line.
@@ -83,11 +92,73 @@ pub enum Answer {
         /// Its Call-ID.
         call_id: String,
     },
+    /// The conference rooms in use, the answer to a [`ConferenceAction::List`].
+    Rooms {
+        /// By domain and name.
+        rooms: Vec<LiveRoom>,
+    },
+    /// A [`ConferenceAction::Kick`] or [`ConferenceAction::Mute`] was carried out.
+    ConferenceDone {
+        /// What was done, for a person.
+        message: String,
+    },
     /// The request failed.
     Error {
         /// Why, for a person.
         error: String,
     },
+}
+
+/// What `itsp conf` asks of the rooms in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConferenceAction {
+    /// Who is in which room.
+    List,
+    /// End a participant's call (a BYE).
+    Kick {
+        /// The room's name.
+        room: String,
+        /// Its domain.
+        domain: String,
+        /// The participant, as listed.
+        participant: u64,
+    },
+    /// Mute a participant (the others stop hearing it), or unmute it.
+    Mute {
+        /// The room's name.
+        room: String,
+        /// Its domain.
+        domain: String,
+        /// The participant, as listed.
+        participant: u64,
+        /// Mute (`false`: unmute).
+        muted: bool,
+    },
+}
+
+/// A conference room in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveRoom {
+    /// Its name.
+    pub room: String,
+    /// Its domain.
+    pub domain: String,
+    /// Who is in it, in the order they joined.
+    pub participants: Vec<LiveParticipant>,
+}
+
+/// A participant of a conference room in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveParticipant {
+    /// What `kick` and `mute` name.
+    pub participant: u64,
+    /// Who called (the From URI).
+    pub caller: String,
+    /// Whether the others do not hear it.
+    pub muted: bool,
+    /// Seconds in the room.
+    pub in_room_secs: u64,
 }
 
 /// A running server's state, read when asked (`itsp status`). Counts are of this

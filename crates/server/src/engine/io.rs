@@ -221,6 +221,14 @@ pub(crate) enum IoRequest {
         /// Until when.
         until: Instant,
     },
+    /// A phone of `aor` registered anew (a new device or contact, or back from a reboot),
+    /// and its binding is committed: fire and forget, for whoever listens
+    /// ([`crate::ServerConfig::registrations`]: the media services' message-waiting
+    /// indication).
+    Registered {
+        /// The address of record, `user@domain`.
+        aor: String,
+    },
     /// Append accounting records and live-call changes (fire and forget; written in
     /// batches by the shell's writer thread).
     Record(Record),

@@ -149,6 +149,7 @@ enum Waiting {
         key: TransactionKey,
         response: Message,
         aor: String,
+        anew: bool,
     },
     /// A failed commit: the store's bindings of `aor` are read back.
     Reload { aor: String },
@@ -515,9 +516,14 @@ impl Engine {
                 };
                 self.send_upstream(now, server, response, accounted, arrival, hook + 1);
             }
-            Waiting::Commit { key, response, aor } => {
+            Waiting::Commit {
+                key,
+                response,
+                aor,
+                anew,
+            } => {
                 self.parked = self.parked.saturating_sub(1);
-                self.committed(now, key, response, aor, answer);
+                self.committed(now, key, response, aor, anew, answer);
             }
             Waiting::Ban { network } => match answer {
                 Answer::Committed(Ok(())) => self.guard.stored(now, &network),
@@ -540,18 +546,25 @@ impl Engine {
         self.pump(now);
     }
 
-    /// The commit of a REGISTER's bindings is done: its 200 goes out; a failed commit is
-    /// answered 500 and the store's bindings of the AoR are read back.
+    /// The commit of a REGISTER's bindings is done: its 200 goes out (and a phone
+    /// registered anew is told, [`IoRequest::Registered`]); a failed commit is answered
+    /// 500 and the store's bindings of the AoR are read back.
     fn committed(
         &mut self,
         now: Now,
         key: TransactionKey,
         response: Message,
         aor: String,
+        anew: bool,
         answer: Answer,
     ) {
         match answer {
-            Answer::Committed(Ok(())) => self.respond(now, &key, response),
+            Answer::Committed(Ok(())) => {
+                self.respond(now, &key, response);
+                if anew {
+                    self.io.push(IoRequest::Registered { aor });
+                }
+            }
             other => {
                 let why = match other {
                     Answer::Committed(Err(e)) | Answer::StoreFailed(e) => e,
@@ -938,6 +951,7 @@ impl Engine {
                 writes,
                 aor,
                 keep_flow,
+                anew,
             }) => {
                 let Some(key) = work.key else { return };
                 if let Some(secs) = keep_flow {
@@ -951,8 +965,15 @@ impl Engine {
                         let id = self.io.id();
                         self.io.push(IoRequest::CommitBindings { id, writes });
                         self.parked += 1;
-                        self.waiting
-                            .insert(id, Waiting::Commit { key, response, aor });
+                        self.waiting.insert(
+                            id,
+                            Waiting::Commit {
+                                key,
+                                response,
+                                aor,
+                                anew,
+                            },
+                        );
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot build a response"),
                 }

@@ -63,6 +63,8 @@ struct World {
     registrations: u32,
     /// Connections the engine asked to keep open, and for how long.
     kept_flows: Vec<(SocketAddr, Duration)>,
+    /// The addresses of record told as registered anew.
+    registered_anew: Vec<String>,
     /// The transport phones use.
     protocol: Protocol,
     /// Bans the engine asked to write.
@@ -144,6 +146,7 @@ impl World {
             queries: Vec::new(),
             registrations: 0,
             kept_flows: Vec::new(),
+            registered_anew: Vec::new(),
             protocol: Protocol::Udp,
             book,
             prepaid: None,
@@ -216,6 +219,10 @@ impl World {
             }
             IoRequest::KeepFlow { peer, for_time } => {
                 self.kept_flows.push((peer, for_time));
+                return;
+            }
+            IoRequest::Registered { aor } => {
+                self.registered_anew.push(aor);
                 return;
             }
             IoRequest::Ban { id, ban } => {
@@ -899,6 +906,17 @@ fn credentials_are_cached_until_the_subscribers_change() {
     w.advance(crate::cache::CHECK_INTERVAL);
     w.register("bob", BOB_1, "1.0");
     assert_eq!(w.credential_reads, 2, "read again after the change");
+}
+
+#[test]
+fn a_phone_registered_anew_is_told_once_committed_and_a_refresh_is_not() {
+    let mut w = World::new(config());
+    w.register("bob", BOB_1, "1.0");
+    assert_eq!(w.registered_anew, ["bob@example.com"]);
+    w.register("bob", BOB_1, "1.0");
+    assert_eq!(w.registered_anew.len(), 1, "a refresh is not news");
+    w.register("bob", BOB_2, "0.5");
+    assert_eq!(w.registered_anew, ["bob@example.com", "bob@example.com"]);
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub(crate) enum Decision {
         /// A REGISTER over a stream: keep its connection open as long as its bindings
         /// live (seconds).
         keep_flow: Option<u64>,
+        /// The REGISTER brings a new device or contact, or a phone back from a reboot
+        /// (`registration_log::registers_anew`): told to the shell once committed.
+        anew: bool,
     },
     /// Forward the request (statefully, or statelessly in stateless mode).
     Proxy(Forward),
@@ -770,6 +773,7 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
         &cx.config.registrar,
         &arrival,
     )?;
+    let anew = crate::registration_log::registers_anew(cx.location.all(&aor), &changes, now);
     crate::registration_log::log_register(
         &aor,
         cx.location.all(&aor),
@@ -805,6 +809,7 @@ fn register(cx: &mut Cx<'_>, request: &Message, source: Source) -> Result<Decisi
         writes: writes_for(&aor, &changes),
         aor,
         keep_flow,
+        anew,
     })
 }
 
@@ -879,9 +884,11 @@ fn authenticate(
 }
 
 /// Whether the request comes from a trusted network: not challenged (Kamailio
-/// `allow_trusted()`).
+/// `allow_trusted()`). Our own media services' socket is trusted too (its exact address,
+/// not its host): their message-waiting NOTIFYs without a subscription come from there.
 fn from_trusted(cx: &Cx<'_>, source: Source) -> bool {
-    crate::trusted::is_trusted(&cx.config.trusted, source.addr.ip())
+    cx.config.services.media == Some(source.addr)
+        || crate::trusted::is_trusted(&cx.config.trusted, source.addr.ip())
 }
 
 /// Whether the Request-URI names the server itself: a served domain, or an IP address

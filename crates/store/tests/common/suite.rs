@@ -50,6 +50,7 @@ macro_rules! for_each_behaviour {
             api_tokens,
             subscribers_page_and_totals,
             voicemail,
+            conference_rooms,
             accounts,
             ledger,
             ledger_audit,
@@ -2087,6 +2088,16 @@ pub async fn voicemail(s: Store) {
     let list = s.voicemail_messages("bob", "example.com").await.unwrap();
     assert_eq!(list[1].status, store::STATUS_SAVED);
     assert_eq!(list[0].status, store::STATUS_NEW);
+    // The mailboxes holding messages, with their counts (alice's empty one is not listed).
+    assert_eq!(
+        s.voicemail_mailboxes().await.unwrap(),
+        vec![store::MailboxCounts {
+            user: "bob".into(),
+            domain: "example.com".into(),
+            new: 1,
+            saved: 1,
+        }]
+    );
     // Removed (e-mailed): only from its own mailbox, once, answering its file.
     assert_eq!(
         s.remove_voicemail("alice", "example.com", id_older)
@@ -2382,4 +2393,94 @@ pub async fn disabled_subscribers(s: Store) {
         s.set_subscriber_disabled("zed", "example.com", true).await,
         Err(StoreError::NoSuchUser(_))
     ));
+}
+
+/// Conference rooms: added with or without a PIN to a served domain, names kept in lower
+/// case, found without regard to case, listed by domain and name, the PIN changed and
+/// cleared, removed; bad names and PINs, unknown domains and rooms refused.
+pub async fn conference_rooms(s: Store) {
+    example_com_with(&s, &[]).await;
+    s.add_domain("example.org").await.unwrap();
+    let room = s
+        .add_conference_room("example.com", "Sales", Some("1234"), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(room.name, "sales");
+    assert_eq!(room.pin.as_deref(), Some("1234"));
+    s.add_conference_room("example.org", "team", None, 2_000)
+        .await
+        .unwrap();
+    s.add_conference_room("example.com", "all-hands", None, 3_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.add_conference_room("EXAMPLE.com", "SALES", None, 4_000).await,
+        Err(StoreError::RoomExists(r)) if r == "sales@example.com"
+    ));
+    let found = s.conference_room("example.com", "SALES").await.unwrap();
+    assert_eq!(found, Some(room));
+    assert_eq!(
+        s.conference_room("example.org", "sales").await.unwrap(),
+        None
+    );
+    let names = |rooms: Vec<store::ConferenceRoom>| {
+        rooms
+            .into_iter()
+            .map(|r| format!("{}@{}", r.name, r.domain))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(s.conference_rooms(None).await.unwrap()),
+        [
+            "all-hands@example.com",
+            "sales@example.com",
+            "team@example.org"
+        ]
+    );
+    assert_eq!(
+        names(s.conference_rooms(Some("example.org")).await.unwrap()),
+        ["team@example.org"]
+    );
+    s.set_conference_pin("example.com", "sales", None)
+        .await
+        .unwrap();
+    let cleared = s
+        .conference_room("example.com", "sales")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.pin, None);
+    s.set_conference_pin("example.org", "team", Some("98765"))
+        .await
+        .unwrap();
+    for (name, pin) in [
+        ("bad name", None),
+        ("", None),
+        ("ok", Some("12")),
+        ("ok", Some("12ab")),
+    ] {
+        assert!(
+            matches!(
+                s.add_conference_room("example.com", name, pin, 0).await,
+                Err(StoreError::BadRoom(_))
+            ),
+            "{name:?} {pin:?}"
+        );
+    }
+    assert!(matches!(
+        s.add_conference_room("example.net", "x", None, 0).await,
+        Err(StoreError::NoSuchDomain(_))
+    ));
+    assert!(matches!(
+        s.set_conference_pin("example.com", "nope", None).await,
+        Err(StoreError::NoSuchRoom(_))
+    ));
+    s.remove_conference_room("example.com", "Sales")
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.remove_conference_room("example.com", "sales").await,
+        Err(StoreError::NoSuchRoom(_))
+    ));
+    assert_eq!(s.conference_rooms(None).await.unwrap().len(), 2);
 }

@@ -489,3 +489,123 @@ fn one_mailbox_holds_at_most_max_per_mailbox_subscriptions() {
     h.counts(1, 0);
     assert_eq!(notifies(&h.take()).len(), MAX_PER_MAILBOX);
 }
+
+/// A harness whose service knows the proxy (NOTIFYs without a subscription on).
+fn with_proxy() -> Harness {
+    let mut h = Harness::new();
+    h.ua.set_proxy(PROXY.parse().unwrap());
+    h
+}
+
+fn registered(h: &mut Harness, new: u32, old: u32) {
+    h.ua.mailbox_registered(h.now, &alice(), MessageCounts { new, old });
+    h.drain();
+}
+
+#[test]
+fn a_registered_phone_of_a_mailbox_with_messages_is_told_without_a_subscription() {
+    let mut h = with_proxy();
+    // No messages: nothing to light.
+    registered(&mut h, 0, 0);
+    assert!(h.take().is_empty());
+    assert_eq!(h.ua.lamps_lit(), 0);
+
+    registered(&mut h, 2, 1);
+    let sent = h.take();
+    assert_eq!(sent.len(), 1);
+    let notify = &sent[0];
+    // Out of any dialog, to the owner's address of record (the proxy forks it to the
+    // registered phones); RFC 6665 §8.2 headers, RFC 3842 §5 body.
+    assert_eq!(notify.method(), Some(&Method::Notify));
+    assert_eq!(notify.request_uri_str(), Some("sip:alice@example.com"));
+    assert_eq!(
+        notify.header(HeaderName::To),
+        Some("<sip:alice@example.com>")
+    );
+    assert!(notify.from().unwrap().tag().is_some());
+    assert!(notify.from().unwrap().uri.contains("voicemail@example.com"));
+    assert_eq!(notify.header(HeaderName::Event), Some("message-summary"));
+    assert_eq!(notify.header(HeaderName::SubscriptionState), Some("active"));
+    assert_eq!(
+        body(notify),
+        "Messages-Waiting: yes\r\nMessage-Account: sip:voicemail@example.com\r\nVoice-Message: 2/1\r\n"
+    );
+    assert_eq!(notify.cseq().unwrap().method, "NOTIFY");
+    assert_eq!(h.ua.lamps_lit(), 1);
+    let notify = notify.clone();
+    h.answer(&notify, 200);
+
+    // The same counts again (a recount): nothing; a change: told.
+    h.counts(2, 1);
+    assert!(h.take().is_empty());
+    h.counts(0, 3);
+    let sent = h.take();
+    assert!(body(&sent[0]).starts_with("Messages-Waiting: no\r\n"));
+    assert!(body(&sent[0]).contains("Voice-Message: 0/3\r\n"));
+    // Emptied: told once, then forgotten (never "no messages" twice).
+    h.counts(0, 0);
+    assert_eq!(h.take().len(), 1);
+    assert_eq!(h.ua.lamps_lit(), 0);
+    h.counts(0, 0);
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn a_mailbox_with_a_lit_lamp_is_counted_after_changes_and_periodically() {
+    let mut h = with_proxy();
+    registered(&mut h, 1, 0);
+    let notify = h.take().pop().unwrap();
+    h.answer(&notify, 200);
+    h.events.clear();
+    // The periodic recount covers mailboxes told of messages without a subscription
+    // (messages deleted in the portal).
+    h.advance(DEFAULT_RECOUNT);
+    assert_eq!(h.counted(), 1);
+    h.counts(0, 0);
+    let sent = h.take();
+    assert_eq!(sent.len(), 1, "the lamp goes out");
+    assert!(body(&sent[0]).starts_with("Messages-Waiting: no\r\n"));
+    h.advance(DEFAULT_RECOUNT * 2);
+    assert_eq!(h.counted(), 0, "nothing lit, nothing to recount");
+}
+
+#[test]
+fn a_subscription_replaces_the_notifies_without_one() {
+    let mut h = with_proxy();
+    let _ok = h.subscribed();
+    registered(&mut h, 4, 0);
+    assert!(h.take().is_empty(), "the subscriber is told in its dialog");
+    h.counts(4, 0);
+    let sent = h.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].request_uri_str(),
+        Some("sip:alice@192.0.2.10:5060"),
+        "in the subscription's dialog only"
+    );
+}
+
+#[test]
+fn without_the_proxy_or_when_turned_off_nothing_goes_without_a_subscription() {
+    let mut h = Harness::new();
+    registered(&mut h, 1, 0);
+    assert!(h.take().is_empty(), "the proxy's address is not known yet");
+
+    let mut config = ServiceConfig::new(
+        "127.0.0.1:5090".into(),
+        [127, 0, 0, 1].into(),
+        Prompts::built_in().unwrap(),
+    );
+    config.unsolicited_mwi = false;
+    let mut h = Harness {
+        ua: ServiceUa::new(config, 7),
+        now: Instant::now(),
+        sent: Vec::new(),
+        events: Vec::new(),
+    };
+    h.ua.set_proxy(PROXY.parse().unwrap());
+    registered(&mut h, 1, 0);
+    h.counts(2, 0);
+    assert!(h.take().is_empty());
+    assert_eq!(h.ua.lamps_lit(), 0);
+}

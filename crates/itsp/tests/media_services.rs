@@ -29,7 +29,7 @@ fn echo_returns_the_callers_tone() {
     let (_data, server) = server();
     server.startup_log("media services ready");
     let dir = tempfile::tempdir().unwrap();
-    for (target, codecs) in [("echo", "pcmu"), ("*98", "gsm")] {
+    for (target, codecs, seconds) in [("echo", "pcmu", "8"), ("*98", "gsm", "4")] {
         let heard = dir.path().join(format!("{codecs}.wav"));
         let mut alice = Softphone::start(
             server.udp,
@@ -43,7 +43,7 @@ fn echo_returns_the_callers_tone() {
                 "--record",
                 heard.to_str().unwrap(),
                 "--duration",
-                "4",
+                seconds,
                 "call",
                 target,
             ],
@@ -59,6 +59,12 @@ fn echo_returns_the_callers_tone() {
             report["packets_received"].as_u64().unwrap() > 150,
             "{report}"
         );
+        if seconds == "8" {
+            // The service sends RTCP and echoes the phone's reports (RFC 3550 §6): the
+            // phone measured the round trip and read the service's view of its stream.
+            assert!(report["rtt_ms"].as_f64().is_some(), "{report}");
+            assert_eq!(report["remote_packets_lost"], 0, "{report}");
+        }
         let share = tone_share(&heard, 700.0);
         assert!(
             share > 0.7,

@@ -391,8 +391,10 @@ pub struct Transmit {
 /// An RTP packet to send from a call's port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtpTransmit {
-    /// Our port (the socket to send from).
+    /// Our RTP port (the socket to send from; RTCP goes from the next port).
     pub port: u16,
+    /// RTCP (RFC 3550 §6), sent from our RTCP socket, the RTP port + 1 (§11); else RTP.
+    pub rtcp: bool,
     /// Destination.
     pub dest: SocketAddr,
     /// The packet.
@@ -564,6 +566,17 @@ impl ServiceUa {
         }
     }
 
+    /// An RTCP datagram received on the RTCP port of the call whose RTP port is `port`
+    /// (RFC 3550 §6, §11: the RTP port + 1).
+    pub fn handle_rtcp(&mut self, now: Instant, port: u16, source: SocketAddr, bytes: &[u8]) {
+        let Some(call) = self.by_port.get(&port) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(call) {
+            c.session.receive_rtcp(now, source, bytes);
+        }
+    }
+
     /// One 20 ms media tick of every call: RTP to send ([`ServiceUa::poll_rtp`]), and the
     /// calls whose application is done end.
     pub fn tick(&mut self, now: Instant) {
@@ -578,11 +591,12 @@ impl ServiceUa {
             }
             packets.clear();
             let next = call.session.tick(now, &mut packets);
-            for (dest, payload) in packets.drain(..) {
+            for packet in packets.drain(..) {
                 self.rtp_out.push_back(RtpTransmit {
                     port: call.rtp_port,
-                    dest,
-                    payload,
+                    rtcp: packet.rtcp,
+                    dest: packet.dest,
+                    payload: packet.bytes,
                 });
             }
             if let Some(recording) = call.session.take_recording() {
@@ -963,7 +977,10 @@ impl ServiceUa {
             seeds,
             app,
         ) {
-            Ok(s) => s,
+            Ok(mut s) => {
+                s.set_remote_rtcp(negotiated.remote_rtcp);
+                s
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "media session not started");
                 self.events.push_back(ServiceEvent::Ended {
@@ -1359,7 +1376,18 @@ impl ServiceUa {
                 "RTP packets dropped"
             );
         }
-        tracing::debug!(call = number, remote = %c.session.remote(), "service call ended");
+        let report = c.session.report();
+        tracing::info!(
+            call = number,
+            caller = %c.caller,
+            remote = %c.session.remote(),
+            packets_received = report.packets_received,
+            packets_lost = report.packets_lost,
+            jitter_ms = report.jitter_ms,
+            rtt_ms = report.rtt_ms,
+            mos = report.mos,
+            "service call ended"
+        );
         self.events.push_back(ServiceEvent::Ended {
             call: number,
             rtp_port: c.rtp_port,

@@ -106,9 +106,24 @@ pub(crate) struct Session {
     /// Where packets go: the SDP address, then the latched source.
     remote: SocketAddr,
     latched: bool,
+    /// Where RTCP goes: the SDP's `a=rtcp` or RTP port + 1 (RFC 3605, RFC 3550 §11),
+    /// then the source of the peer's RTCP.
+    rtcp_remote: Option<SocketAddr>,
+    /// When the session started: the RTCP wall clock counts from it (the core reads no
+    /// clock of its own; RFC 3550 §6.4.1 asks only that it be steady).
+    started: Instant,
     pub(crate) app: App,
     /// Packets that could not be read (not RTP, another SSRC's garbage...).
     pub(crate) dropped: u64,
+}
+
+/// A datagram a session sends.
+#[derive(Debug)]
+pub(crate) struct Packet {
+    pub(crate) dest: SocketAddr,
+    pub(crate) bytes: Vec<u8>,
+    /// RTCP, from the call's RTCP socket; else RTP.
+    pub(crate) rtcp: bool,
 }
 
 /// The randomness RFC 3550 asks of a stream (§5.1, §8.1), from the core's generator.
@@ -149,9 +164,38 @@ impl Session {
             listener: Listener::new(codec),
             remote,
             latched: false,
+            rtcp_remote: None,
+            started: now,
             app,
             dropped: 0,
         })
+    }
+
+    /// Where RTCP goes, from the SDP (`None`: nowhere, e.g. port 0).
+    pub(crate) fn set_remote_rtcp(&mut self, remote: Option<SocketAddr>) {
+        self.rtcp_remote = remote.filter(|a| a.port() != 0 && !a.ip().is_unspecified());
+    }
+
+    /// The RTCP wall clock at `now`: the Unix epoch plus the session's age (steady, so
+    /// the round trip of our reports comes out right, RFC 3550 §6.4.1).
+    fn wall(&self, now: Instant) -> SystemTime {
+        SystemTime::UNIX_EPOCH + now.saturating_duration_since(self.started)
+    }
+
+    /// An RTCP datagram received on the call's RTCP port from `source` (RFC 3550 §6): the
+    /// peer's reports (loss, jitter, the round trip), and where ours go from now on
+    /// (symmetric, as RTP).
+    pub(crate) fn receive_rtcp(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        let wall = self.wall(now);
+        match self.stream.receive_rtcp(now, wall, bytes) {
+            Ok(_) => self.rtcp_remote = Some(source),
+            Err(_) => self.dropped += 1,
+        }
+    }
+
+    /// What the stream measured: packets, loss, jitter, the round trip, MOS.
+    pub(crate) fn report(&self) -> rtp::stream::Report {
+        self.stream.report()
     }
 
     /// Where packets go now.
@@ -241,8 +285,8 @@ impl Session {
     }
 
     /// One 20 ms tick: what was heard is handed to the application, its frame is sent.
-    /// The packets to send are appended to `out` (destination, bytes).
-    pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) -> Next {
+    /// The packets to send are appended to `out`: RTP, and the RTCP reports when due.
+    pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<Packet>) -> Next {
         let playout = self.stream.pop_audio(now);
         let mut heard = [0i16; FRAME_SAMPLES];
         self.listener.frame(&playout, &mut heard);
@@ -263,15 +307,33 @@ impl Session {
                 let mut packet = Vec::with_capacity(12 + payload.len());
                 self.stream.send_audio_into(now, &payload, &mut packet);
                 if !packet.is_empty() {
-                    out.push((self.remote, packet));
+                    out.push(Packet {
+                        dest: self.remote,
+                        bytes: packet,
+                        rtcp: false,
+                    });
                 }
             }
         }
         while let Some(t) = self.stream.poll_transmit(now) {
-            // RTCP is not sent: the service has no RTCP socket (RFC 3550 §6 makes it a
-            // SHOULD; the caller's quality report lacks our side's view).
-            if t.channel == Channel::Rtp && !t.bytes.is_empty() {
-                out.push((self.remote, t.bytes));
+            if t.bytes.is_empty() {
+                continue;
+            }
+            match t.channel {
+                Channel::Rtp => out.push(Packet {
+                    dest: self.remote,
+                    bytes: t.bytes,
+                    rtcp: false,
+                }),
+                Channel::Rtcp => {
+                    if let Some(dest) = self.rtcp_remote {
+                        out.push(Packet {
+                            dest,
+                            bytes: t.bytes,
+                            rtcp: true,
+                        });
+                    }
+                }
             }
         }
         next

@@ -1,5 +1,5 @@
-//! The tokio shell of the [`ServiceUa`]: one UDP socket for SIP, one UDP socket per call for
-//! RTP (from a port range, even ports), a 20 ms tick for every call's media, and the core's
+//! The tokio shell of the [`ServiceUa`]: one UDP socket for SIP, two UDP sockets per call
+//! (RTP on an even port of a range, RTCP on the next), a 20 ms tick for every call's media, and the core's
 //! SIP timers. The core runs on one task that owns it; each RTP socket has a reader task that
 //! hands datagrams to it through a channel. What needs the store leaves on a channel to
 //! its owner ([`Outgoing`]: recorded messages to keep, a mailbox's messages wanted, a PIN
@@ -235,8 +235,9 @@ impl MediaService {
     }
 }
 
-/// A datagram from an RTP socket: our port, its source, its bytes.
-type RtpIn = (u16, SocketAddr, Vec<u8>);
+/// A datagram from a call's socket: our RTP port, its source, its bytes, and whether it
+/// came to the RTCP socket (the RTP port + 1).
+type RtpIn = (u16, SocketAddr, Vec<u8>, bool);
 
 async fn run(
     mut core: ServiceUa,
@@ -265,8 +266,13 @@ async fn run(
                 }
                 Err(e) => tracing::debug!(error = %e, "media service SIP receive failed"),
             },
-            Some((port, source, bytes)) = rtp_rx.recv() => {
-                core.handle_rtp(std::time::Instant::now(), port, source, &bytes);
+            Some((port, source, bytes, rtcp)) = rtp_rx.recv() => {
+                let now = std::time::Instant::now();
+                if rtcp {
+                    core.handle_rtcp(now, port, source, &bytes);
+                } else {
+                    core.handle_rtp(now, port, source, &bytes);
+                }
             }
             Some(answer) = answers.recv() => match answer {
                 MailboxAnswer::Messages { call, messages } => core.messages(call, messages),
@@ -296,9 +302,10 @@ async fn run(
             }
         }
         while let Some(t) = core.poll_rtp() {
-            if let Some(socket) = env.sockets.get(&t.port) {
+            if let Some(call) = env.sockets.get(&t.port) {
                 if t.dest.port() != 0 && !t.dest.ip().is_unspecified() {
-                    let _ = socket.0.try_send_to(&t.payload, t.dest);
+                    let socket = if t.rtcp { &call.rtcp } else { &call.rtp };
+                    let _ = socket.try_send_to(&t.payload, t.dest);
                 }
             }
         }
@@ -369,25 +376,61 @@ async fn run(
     }
 }
 
-/// The shell's side of [`Environment`]: RTP sockets and greeting files.
+/// The sockets of one call: RTP on an even port, RTCP on the next (RFC 3550 §11), each
+/// with a task reading it.
+struct CallSockets {
+    rtp: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+    readers: [JoinHandle<()>; 2],
+}
+
+/// The shell's side of [`Environment`]: RTP and RTCP sockets, and greeting files.
 struct Env {
     ip: IpAddr,
     ports: (u16, u16),
     next: u16,
-    sockets: HashMap<u16, (Arc<UdpSocket>, JoinHandle<()>)>,
+    sockets: HashMap<u16, CallSockets>,
     rtp_tx: mpsc::Sender<RtpIn>,
     voicemail_dir: Option<PathBuf>,
 }
 
 impl Env {
     fn close(&mut self, port: u16) {
-        if let Some((_, reader)) = self.sockets.remove(&port) {
-            reader.abort();
+        if let Some(call) = self.sockets.remove(&port) {
+            for reader in call.readers {
+                reader.abort();
+            }
         }
     }
 
-    /// Binds an even port of the range, round robin from the last one given.
-    fn bind(&mut self) -> Option<(u16, std::net::UdpSocket)> {
+    /// A task handing what `socket` receives to the core, as for RTP port `port`.
+    fn reader(&self, socket: Arc<UdpSocket>, port: u16, rtcp: bool) -> JoinHandle<()> {
+        let tx = self.rtp_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            loop {
+                match socket.recv_from(&mut buf).await {
+                    Ok((n, source)) => {
+                        if tx
+                            .send((port, source, buf[..n].to_vec(), rtcp))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // ICMP port unreachable from a peer that went away.
+                        tracing::trace!(port, rtcp, error = %e, "media receive failed");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Binds an even port of the range and the odd one after it, round robin from the
+    /// last pair given.
+    fn bind(&mut self) -> Option<(u16, std::net::UdpSocket, std::net::UdpSocket)> {
         let (first, last) = self.ports;
         let count = (last.saturating_sub(first) / 2).max(1);
         for _ in 0..count {
@@ -400,8 +443,14 @@ impl Env {
             if self.sockets.contains_key(&port) {
                 continue;
             }
-            if let Ok(socket) = std::net::UdpSocket::bind((self.ip, port)) {
-                return Some((port, socket));
+            let Some(rtcp_port) = port.checked_add(1) else {
+                continue;
+            };
+            if let (Ok(rtp), Ok(rtcp)) = (
+                std::net::UdpSocket::bind((self.ip, port)),
+                std::net::UdpSocket::bind((self.ip, rtcp_port)),
+            ) {
+                return Some((port, rtp, rtcp));
             }
         }
         None
@@ -410,30 +459,17 @@ impl Env {
 
 impl Environment for Env {
     fn open_rtp(&mut self) -> Option<u16> {
-        let (port, socket) = self.bind()?;
-        socket.set_nonblocking(true).ok()?;
-        let socket = Arc::new(UdpSocket::from_std(socket).ok()?);
-        let reader = {
-            let socket = socket.clone();
-            let tx = self.rtp_tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 2048];
-                loop {
-                    match socket.recv_from(&mut buf).await {
-                        Ok((n, source)) => {
-                            if tx.send((port, source, buf[..n].to_vec())).await.is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            // ICMP port unreachable from a peer that went away.
-                            tracing::trace!(port, error = %e, "RTP receive failed");
-                        }
-                    }
-                }
-            })
-        };
-        self.sockets.insert(port, (socket, reader));
+        let (port, rtp, rtcp) = self.bind()?;
+        rtp.set_nonblocking(true).ok()?;
+        rtcp.set_nonblocking(true).ok()?;
+        let rtp = Arc::new(UdpSocket::from_std(rtp).ok()?);
+        let rtcp = Arc::new(UdpSocket::from_std(rtcp).ok()?);
+        let readers = [
+            self.reader(rtp.clone(), port, false),
+            self.reader(rtcp.clone(), port, true),
+        ];
+        self.sockets
+            .insert(port, CallSockets { rtp, rtcp, readers });
         Some(port)
     }
 

@@ -697,6 +697,8 @@ struct Participant {
     voice: Tone,
     heard: Vec<i16>,
     ok: Option<Message>,
+    /// RTCP reports received from the service.
+    rtcp_received: u32,
 }
 
 /// `n` callers, each speaking its own tone, in conference room `room`.
@@ -712,6 +714,8 @@ struct Room {
     asked: Vec<String>,
     /// The CSeq of the next INFO (in every participant's dialog: only its order counts).
     cseq: u32,
+    /// When the test began: the participants' RTCP wall clock counts from it.
+    start: Instant,
 }
 
 impl Room {
@@ -736,6 +740,7 @@ impl Room {
             pins: std::collections::HashMap::new(),
             asked: Vec::new(),
             cseq: 10,
+            start: Instant::now(),
         }
     }
 
@@ -844,6 +849,7 @@ impl Room {
             voice: Tone::new(hz, 6000.0, 8000),
             heard: Vec::new(),
             ok: Some(response),
+            rtcp_received: 0,
         });
         // In the room at the next tick (or asked for its PIN).
         self.step();
@@ -861,13 +867,28 @@ impl Room {
             Codec::Pcma.encoder().encode(&frame, &mut payload).unwrap();
             let packet = p.stream.send_audio(now, &payload);
             self.ua.handle_rtp(now, p.port, p.rtp, &packet);
+            // The participant's RTCP, from its RTCP port (RTP + 1) to ours.
+            let rtcp_from = SocketAddr::new(p.rtp.ip(), p.rtp.port() + 1);
+            while let Some(t) = p.stream.poll_transmit(now) {
+                if t.channel == rtp::stream::Channel::Rtcp {
+                    self.ua.handle_rtcp(now, p.port, rtcp_from, &t.bytes);
+                }
+            }
         }
         self.ua.tick(now);
         self.ua.handle_timeout(now);
         while let Some(t) = self.ua.poll_rtp() {
             if let Some(p) = self.people.iter_mut().find(|p| p.port == t.port) {
-                assert_eq!(t.dest, p.rtp, "symmetric RTP");
-                p.stream.receive_rtp(now, &t.payload).unwrap();
+                if t.rtcp {
+                    assert_eq!(t.dest.port(), p.rtp.port() + 1, "RTCP to RTP + 1");
+                    p.stream
+                        .receive_rtcp(now, SystemTime::UNIX_EPOCH + (now - self.start), &t.payload)
+                        .unwrap();
+                    p.rtcp_received += 1;
+                } else {
+                    assert_eq!(t.dest, p.rtp, "symmetric RTP");
+                    p.stream.receive_rtp(now, &t.payload).unwrap();
+                }
             }
         }
         for p in &mut self.people {
@@ -941,6 +962,15 @@ fn a_conference_room_lets_each_participant_hear_the_others_and_not_themselves() 
         }
         let other_room = tone_amplitude(&p.heard, 1300.0, 8000);
         assert!(other_room < 200.0, "the other room leaks: {other_room}");
+    }
+    // RTCP both ways (RFC 3550 §6): each participant got the service's reports, and the
+    // service echoed theirs (the participant measured the round trip from them).
+    for p in &room.people {
+        assert!(p.rtcp_received >= 1, "no RTCP from the service");
+        assert!(
+            p.stream.rtt().is_some(),
+            "the service did not echo our reports"
+        );
     }
     let alone = &room.people[3].heard;
     assert!(

@@ -55,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) metrics: MetricsSection,
     /// `[media]`: the media services (echo, voicemail, announcements).
     pub(crate) media: MediaSection,
+    /// `[[ivr]]`: the IVR menus of the media services and the names bound to them.
+    pub(crate) ivr: Vec<crate::ivr_config::IvrSection>,
     /// `[billing]`: prepaid credit control.
     pub(crate) billing: BillingSection,
     /// `[smtp]`: e-mail (low-balance notices, voicemail).
@@ -131,7 +133,7 @@ impl Config {
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
         // The certificate files are read again on SIGHUP; the rest of [tls] needs a restart.
         let (tls, running_tls) = (self.tls.restart_only(), running.tls.restart_only());
-        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 20] = [
+        let sections: [(&'static str, &dyn std::fmt::Debug, &dyn std::fmt::Debug); 21] = [
             ("sip", &self.sip, &running.sip),
             ("store", &self.store, &running.store),
             ("registrar", &self.registrar, &running.registrar),
@@ -154,6 +156,7 @@ impl Config {
             ("http", &self.http, &running.http),
             ("metrics", &self.metrics, &running.metrics),
             ("media", &self.media, &running.media),
+            ("ivr", &self.ivr, &running.ivr),
             ("billing", &self.billing, &running.billing),
             ("smtp", &self.smtp, &running.smtp),
         ];
@@ -332,6 +335,8 @@ pub(crate) struct MediaSettings {
     pub(crate) unsolicited_mwi: bool,
     /// Seconds east of UTC of the subscribers' local time.
     pub(crate) utc_offset_secs: i32,
+    /// The IVR menus (`[[ivr]]`, set by `itsp serve`); their prompts are checked at start.
+    pub(crate) ivr: std::sync::Arc<media::service::ivr::Menus>,
 }
 
 /// `+HH:MM` / `-HH:MM` (or `Z`) as seconds east of UTC, at most 18 hours.
@@ -391,6 +396,7 @@ impl MediaSection {
             conference_prefix: self.conference_prefix.clone(),
             voicemail_after: Duration::from_secs(self.voicemail_after),
             announcements: self.announcements,
+            ivr: Vec::new(),
         })
     }
 
@@ -446,6 +452,7 @@ impl MediaSection {
             mwi_recount: Duration::from_secs(self.mwi_recount),
             unsolicited_mwi: self.unsolicited_mwi,
             utc_offset_secs,
+            ivr: std::sync::Arc::new(media::service::ivr::Menus::none()),
         })
     }
 }
@@ -1020,6 +1027,7 @@ impl Config {
         }
         config.tls.source(Path::new("."), &[])?;
         config.http.login_guard()?;
+        crate::ivr_config::menus(&config.ivr, &config.media)?;
         ServerConfig::try_from(&config)?;
         Ok(config)
     }
@@ -1208,7 +1216,11 @@ impl TryFrom<&Config> for ServerConfig {
             tcp: c.tcp.limits()?,
             overload: c.overload.limits()?,
             capture: c.capture.settings()?,
-            services: c.media.services()?,
+            services: {
+                let mut services = c.media.services()?;
+                services.ivr = crate::ivr_config::bindings(&c.ivr, &services)?;
+                services
+            },
             credit: c.billing.credit()?,
             on_net: c.billing.on_net()?,
             ..ServerConfig::default()

@@ -30,6 +30,7 @@ mod capture_config;
 mod config;
 mod control_client;
 mod hangup;
+mod ivr_config;
 mod lint;
 mod logging;
 mod media_service;

@@ -242,6 +242,11 @@ pub(crate) async fn start(
         Some(dir) => Prompts::load(dir).map_err(|e| anyhow::anyhow!("media.prompts: {e}"))?,
         None => Prompts::built_in().context("the built-in prompts")?,
     };
+    // An IVR menu's prompt missing is an error now, not silence during a call.
+    settings
+        .ivr
+        .check_prompts(&prompts)
+        .map_err(anyhow::Error::msg)?;
     let voicemail_dir = settings
         .shell
         .voicemail_dir
@@ -268,6 +273,7 @@ pub(crate) async fn start(
     config.echo_delay = settings.echo_delay;
     config.mwi_recount = settings.mwi_recount;
     config.unsolicited_mwi = settings.unsolicited_mwi;
+    config.ivr = settings.ivr.clone();
     let (outgoing, received) = mpsc::unbounded_channel();
     let (answers, answered) = mpsc::unbounded_channel();
     let (registrations, registered) = mpsc::unbounded_channel();

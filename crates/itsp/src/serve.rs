@@ -190,6 +190,9 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         None
     } else {
         let mut m = config.media.settings().map_err(anyhow::Error::msg)?;
+        m.ivr = std::sync::Arc::new(
+            crate::ivr_config::menus(&config.ivr, &config.media).map_err(anyhow::Error::msg)?,
+        );
         m.shell.voicemail_dir = Some(store.data_dir.join("voicemail"));
         Some(m)
     };
@@ -279,6 +282,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             settings.server.registrations = Some(services.registrations.clone());
             settings.server.conferences = Some(services.conference_control());
             media_services = Some(services);
+            crate::ivr_config::warn_shadowed(
+                &settings.server.services.ivr,
+                &settings.server.domains,
+                &store,
+            )
+            .await;
         }
     }
     // Bound before the server starts: the portal's address is where its `/ws` hands SIP

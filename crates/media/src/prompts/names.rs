@@ -111,6 +111,15 @@ pub fn number(n: u8) -> Vec<&'static str> {
         _ => Vec::new(),
     }
 }
+/// "Press 1 for our staff, 0 to hang up." A sample auto-attendant menu (`[[ivr]] prompt`); operators record their own.
+pub const IVR_MAIN: &str = "ivr-main";
+/// "Please hold." (the IVR, before its REFER).
+pub const IVR_TRANSFERRING: &str = "ivr-transferring";
+/// "Sorry, the transfer failed." (the IVR, when the transfer did not reach its target).
+pub const IVR_TRANSFER_FAILED: &str = "ivr-transfer-failed";
+/// "Your phone cannot be transferred." (the IVR, to a caller whose `Allow` lacks
+/// REFER).
+pub const IVR_NO_TRANSFER: &str = "ivr-no-transfer";
 
 /// The name of the prompt saying `digit` (0-9): `digit-0` ... `digit-9`.
 pub fn digit(digit: char) -> Option<&'static str> {
@@ -187,6 +196,10 @@ built_in! {
     "number-30" => "number-30",
     "number-40" => "number-40",
     "number-50" => "number-50",
+    IVR_MAIN => "ivr-main",
+    IVR_TRANSFERRING => "ivr-transferring",
+    IVR_TRANSFER_FAILED => "ivr-transfer-failed",
+    IVR_NO_TRANSFER => "ivr-no-transfer",
     "digit-0" => "digit-0",
     "digit-1" => "digit-1",
     "digit-2" => "digit-2",

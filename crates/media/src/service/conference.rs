@@ -13,8 +13,8 @@
 //!
 //! A caller does not join at once: the service first asks its owner whether the room
 //! has a PIN (`ServiceEvent::RoomPin`, answered through `ServiceUa::room_pin`); until then
-//! the caller hears silence ([`Entry::Waiting`]). Without a PIN they join. With one they
-//! are in the room's [`Lobby`]: "please enter your PIN, followed by the pound key", digits
+//! the caller hears silence (`Entry::Waiting`). Without a PIN they join. With one they
+//! are in the room's `Lobby`: "please enter your PIN, followed by the pound key", digits
 //! then `#`; a wrong PIN is told ("that PIN is not correct") and asked again; the third
 //! wrong PIN, or the third prompt without an answer within [`PIN_TIMEOUT`], says goodbye
 //! and ends the call (logged with the caller, for fail2ban-style tools).

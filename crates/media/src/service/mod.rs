@@ -25,6 +25,7 @@
 //! | `sip:voicemail@DOMAIN;login` | the voicemail menu from any phone: mailbox number and PIN first ([`ServiceEvent::CheckPin`], [`ServiceUa::login`]) |
 //! | `sip:announce@DOMAIN;prompt=NAME;code=CODE` | the prompt `NAME` as early media (183 with SDP), then the final response `CODE` (400-699) |
 //! | `sip:conference@DOMAIN;room=NAME` | room `NAME` of `DOMAIN` (`default` without `room`): its PIN first when it has one ([`ServiceEvent::RoomPin`], [`ServiceUa::room_pin`]), then each participant hears the others ([`conference`]); 486 past [`conference::MAX_PARTICIPANTS`] |
+//! | `sip:ivr@DOMAIN;menu=NAME` | the IVR menu `NAME` of [`ServiceConfig::ivr`] ([`ivr`]): its prompt, one key per choice, sub-menus, transfers by REFER (`transfer.rs`, RFC 3515); 404 for an unknown menu |
 //!
 //! Anything else is answered `404`. A SUBSCRIBE to `sip:voicemail@DOMAIN;mailbox=USER`
 //! for the `message-summary` event subscribes to the mailbox's message-waiting
@@ -40,17 +41,26 @@
 //! - `menu.rs`: the voicemail menu by phone: login by mailbox number and PIN, the
 //!   messages and their keys, the greeting and the PIN.
 //! - `menu/tests.rs`: the menu on a simulated clock.
+//! - `ivr.rs`: the IVR / auto-attendant: the menus' prompts and keys; `ivr/menus.rs` the
+//!   checked `[[ivr]]` configuration ([`ivr::Menus`], [`ivr::Action`]); `ivr/tests.rs`
+//!   the menus on a simulated clock.
+//! - `transfer.rs`: transfers by REFER (RFC 3515): the REFER in the caller's dialog, its
+//!   answer, the NOTIFYs' `message/sipfrag` progress, BYE once the caller is through.
+//! - `transfer/tests.rs`: IVR calls with their REFER and NOTIFYs on a simulated clock.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
 pub mod conference;
+pub mod ivr;
 mod menu;
 pub mod mwi;
 mod session;
 pub mod shell;
+pub mod transfer;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -70,7 +80,7 @@ use crate::tone::ToneSpec;
 use session::{App, Next, Session, StreamSeeds, Voicemail};
 
 /// The methods the service answers (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY";
 
 /// The user part of the echo test's Request-URI.
 pub const ECHO: &str = "echo";
@@ -80,6 +90,8 @@ pub const VOICEMAIL: &str = "voicemail";
 pub const ANNOUNCE: &str = "announce";
 /// The user part of a conference room's Request-URI (with `;room=NAME`).
 pub const CONFERENCE: &str = "conference";
+/// The user part of an IVR menu's Request-URI (with `;menu=NAME`).
+pub const IVR: &str = "ivr";
 /// The room of a conference Request-URI without `;room=`.
 pub const DEFAULT_ROOM: &str = "default";
 
@@ -108,6 +120,8 @@ pub struct ServiceConfig {
     /// Whether the phones of a mailbox nobody subscribed to are told of its messages
     /// without a subscription ([`mwi`], "Unsolicited indication"; on by default).
     pub unsolicited_mwi: bool,
+    /// The IVR menus (`[[ivr]]`; none by default).
+    pub ivr: Arc<ivr::Menus>,
 }
 
 impl ServiceConfig {
@@ -125,6 +139,7 @@ impl ServiceConfig {
             prompts,
             mwi_recount: mwi::DEFAULT_RECOUNT,
             unsolicited_mwi: true,
+            ivr: Arc::new(ivr::Menus::none()),
         }
     }
 }
@@ -172,6 +187,13 @@ pub enum Service {
     },
     /// A participant of this conference room.
     Conference(conference::RoomKey),
+    /// A caller of this IVR menu.
+    Ivr {
+        /// The domain called (transfers go to its addresses).
+        domain: String,
+        /// The menu's name.
+        menu: String,
+    },
 }
 
 impl Service {
@@ -213,6 +235,10 @@ impl Service {
                 (!name.is_empty())
                     .then_some(Service::Conference(conference::RoomKey { domain, name }))
             }
+            IVR => {
+                let menu = sip::uri::unescape_str(uri.param("menu")??)?.into_owned();
+                (!menu.is_empty()).then_some(Service::Ivr { domain, menu })
+            }
             _ => None,
         }
     }
@@ -224,6 +250,7 @@ impl Service {
             Service::Voicemail(_) | Service::Retrieve(_) | Service::Login(_) => VOICEMAIL,
             Service::Announce { .. } => ANNOUNCE,
             Service::Conference(_) => CONFERENCE,
+            Service::Ivr { .. } => IVR,
         }
     }
 }
@@ -441,6 +468,8 @@ struct Call {
     hard_end: Instant,
     /// The announcement's final status code.
     final_code: u16,
+    /// The IVR's transfer in progress (REFER sent, no outcome yet).
+    transfer: Option<transfer::Transfer>,
 }
 
 /// The service UA core. See the module documentation.
@@ -464,6 +493,8 @@ pub struct ServiceUa {
     rooms: conference::Rooms,
     /// The callers on the way into a room (its PIN asked or being looked up).
     entering: HashMap<CallNumber, conference::RoomKey>,
+    /// Our REFERs' client transactions, by call ([`transfer`]).
+    refers: HashMap<TransactionKey, CallNumber>,
 }
 
 impl ServiceUa {
@@ -483,6 +514,7 @@ impl ServiceUa {
             subscriptions: mwi::Subscriptions::default(),
             rooms: conference::Rooms::default(),
             entering: HashMap::new(),
+            refers: HashMap::new(),
         }
     }
 
@@ -544,6 +576,9 @@ impl ServiceUa {
                 self.on_cancel(now, key, request, invite);
             }
             tx::Incoming::Ack2xx { ack, .. } | tx::Incoming::StrayAck(ack) => self.on_ack(&ack),
+            tx::Incoming::Response { key, response } if self.refers.contains_key(&key) => {
+                self.on_refer_response(&key, &response);
+            }
             tx::Incoming::Response { key, response } => self.on_notify_response(&key, &response),
             tx::Incoming::StrayResponse(_) => {}
             tx::Incoming::Absorbed => {}
@@ -581,6 +616,7 @@ impl ServiceUa {
     pub fn tick(&mut self, now: Instant) {
         let mut done = Vec::new();
         let mut admitted = Vec::new();
+        let mut refers = Vec::new();
         let mut packets = Vec::new();
         for (&number, call) in &mut self.calls {
             if call.phase == Phase::Answered && call.unacked.is_none() {
@@ -601,6 +637,11 @@ impl ServiceUa {
                 deposit(&mut self.events, call, recording);
             }
             menu_events(&mut self.events, number, &mut call.session);
+            if let Some(ivr) = call.session.ivr() {
+                while let Some(ivr::IvrAction::Refer(target)) = ivr.poll_action() {
+                    refers.push((number, target));
+                }
+            }
             if let Some(leg) = call.session.conference() {
                 if leg.take_admitted() {
                     admitted.push(number);
@@ -619,6 +660,11 @@ impl ServiceUa {
             }
         }
         self.rooms.mix(&mut self.calls);
+        for (number, target) in refers {
+            if !done.contains(&number) {
+                self.send_refer(now, number, target);
+            }
+        }
         for number in done {
             self.finish(now, number);
         }
@@ -649,6 +695,7 @@ impl ServiceUa {
             self.end_with_bye(now, number);
         }
         self.subscriptions_timeout(now);
+        self.transfers_timeout(now);
         self.drain_layer();
     }
 
@@ -657,7 +704,13 @@ impl ServiceUa {
         let own = self
             .calls
             .values()
-            .flat_map(|c| [c.unacked.as_ref().map(|u| u.1), c.ack_deadline])
+            .flat_map(|c| {
+                [
+                    c.unacked.as_ref().map(|u| u.1),
+                    c.ack_deadline,
+                    c.transfer.as_ref().map(|t| t.deadline),
+                ]
+            })
             .flatten()
             .chain(self.subscriptions.poll_timeout())
             .min();
@@ -799,6 +852,14 @@ impl ServiceUa {
             },
             _ => None,
         };
+        if let Service::Ivr { menu, .. } = &service {
+            if self.config.ivr.get(menu).is_none() {
+                tracing::warn!(%menu, "a call for an unknown IVR menu");
+                let r = self.response(&request, 404, Some("No Such Menu"));
+                self.respond(now, &key, r);
+                return;
+            }
+        }
         if let Service::Conference(room) = &service {
             if self.rooms.is_full(room) {
                 tracing::info!(%room, "conference room full");
@@ -912,6 +973,29 @@ impl ServiceUa {
                 let leg = conference::ConferenceLeg::new(Player::new(codec));
                 (App::Conference(Box::new(leg)), None, 200)
             }
+            Service::Ivr { domain, menu } => {
+                let made = ivr::Ivr::new(
+                    self.config.ivr.clone(),
+                    self.config.prompts.clone(),
+                    caller.clone(),
+                    domain.clone(),
+                    menu,
+                    transfer::allows_refer(&request),
+                );
+                match made {
+                    Ok(ivr) => (App::Ivr(Box::new(ivr)), None, 200),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "IVR not started");
+                        self.events.push_back(ServiceEvent::Ended {
+                            call: 0,
+                            rtp_port: port,
+                        });
+                        let r = self.response(&request, 500, None);
+                        self.respond(now, &key, r);
+                        return;
+                    }
+                }
+            }
         };
         let seeds = StreamSeeds {
             ssrc: self.rng.u32(..),
@@ -1022,6 +1106,7 @@ impl ServiceUa {
                 ack_deadline: (!early).then(|| now + t1 * 64),
                 hard_end: now + self.config.max_call,
                 final_code,
+                transfer: None,
             },
         );
         if let Service::Conference(room) = service {
@@ -1193,6 +1278,7 @@ impl ServiceUa {
                 }
             }
             Method::Invite => self.on_reinvite(now, number, key, request),
+            Method::Notify => self.on_transfer_notify(now, number, key, request),
             Method::Options => {
                 let r = self
                     .response(&request, 200, None)
@@ -1298,6 +1384,7 @@ impl ServiceUa {
             return;
         };
         self.by_port.remove(&c.rtp_port);
+        self.refers.retain(|_, call| *call != number);
         c.session.hang_up();
         self.entering.remove(&number);
         if let Some((room, rest)) = self.rooms.leave(number) {
@@ -1373,6 +1460,9 @@ impl ServiceUa {
                 match event {
                     tx::Event::Terminated(key) => {
                         self.dests.remove(&key);
+                    }
+                    tx::Event::Timeout { key, .. } if self.refers.contains_key(&key) => {
+                        self.on_refer_timeout(&key);
                     }
                     tx::Event::Timeout { key, .. } => self.on_notify_timeout(&key),
                     _ => {}

@@ -11,6 +11,7 @@
 //!   from another phone, then the messages with their keys, the greeting and the PIN.
 //! - [`App::Conference`]: a participant of a room ([`super::conference`]): what the
 //!   caller says goes to the room's mix, the others' voices come back with the room's cues.
+//! - [`App::Ivr`]: an IVR menu ([`super::ivr`]): its prompt and keys, transfers.
 //!
 //! Symmetric RTP (RFC 4961): packets go to the address in the peer's SDP until the first
 //! packet arrives, then to where that packet came from (the latched address), so a caller
@@ -24,6 +25,7 @@ use rtp::stream::Channel;
 use rtp::{MediaStream, StreamConfig};
 
 use super::conference::ConferenceLeg;
+use super::ivr::Ivr;
 use super::menu::Menu;
 use crate::echo::Echo;
 use crate::listener::Listener;
@@ -54,6 +56,8 @@ pub(crate) enum App {
     Mailbox(Box<Menu>),
     /// A participant of a conference room.
     Conference(Box<ConferenceLeg>),
+    /// A caller of an IVR menu.
+    Ivr(Box<Ivr>),
 }
 
 /// A voicemail deposit in progress.
@@ -232,6 +236,7 @@ impl Session {
                 }
             }
             App::Mailbox(menu) => menu.digit(now, digit),
+            App::Ivr(ivr) => ivr.digit(now, digit),
             App::Conference(leg) => leg.digit(digit),
             App::Announce(_) => {}
         }
@@ -241,6 +246,14 @@ impl Session {
     pub(crate) fn menu(&mut self) -> Option<&mut Menu> {
         match &mut self.app {
             App::Mailbox(menu) => Some(menu),
+            _ => None,
+        }
+    }
+
+    /// The IVR of an IVR call (`None` for other services).
+    pub(crate) fn ivr(&mut self) -> Option<&mut Ivr> {
+        match &mut self.app {
+            App::Ivr(ivr) => Some(ivr),
             _ => None,
         }
     }
@@ -341,6 +354,13 @@ impl Session {
             }
             App::Announce(player) => {
                 if player.next_pcm(said) {
+                    Next::Continue
+                } else {
+                    Next::Done
+                }
+            }
+            App::Ivr(ivr) => {
+                if ivr.tick(now, said) {
                     Next::Continue
                 } else {
                     Next::Done

@@ -13,10 +13,10 @@ use sip::Message;
 
 use super::*;
 
-const PROXY: &str = "127.0.0.1:5060";
-const CALLER_RTP: &str = "192.0.2.10:4000";
+pub(super) const PROXY: &str = "127.0.0.1:5060";
+pub(super) const CALLER_RTP: &str = "192.0.2.10:4000";
 
-struct FakeEnv {
+pub(super) struct FakeEnv {
     next: u16,
     greeting: Option<Prompt>,
 }
@@ -31,37 +31,37 @@ impl Environment for FakeEnv {
     }
 }
 
-struct Harness {
-    ua: ServiceUa,
-    env: FakeEnv,
-    now: Instant,
-    caller: MediaStream,
-    voice: Tone,
-    encoder: rtp::codec::Encoder,
-    decoder: rtp::codec::Decoder,
+pub(super) struct Harness {
+    pub(super) ua: ServiceUa,
+    pub(super) env: FakeEnv,
+    pub(super) now: Instant,
+    pub(super) caller: MediaStream,
+    pub(super) voice: Tone,
+    pub(super) encoder: rtp::codec::Encoder,
+    pub(super) decoder: rtp::codec::Decoder,
     /// What the caller heard, decoded.
-    heard: Vec<i16>,
+    pub(super) heard: Vec<i16>,
     /// SIP messages the service sent, with their destinations.
-    sent: Vec<(SocketAddr, Message)>,
-    rtp_dests: Vec<SocketAddr>,
-    events: Vec<ServiceEvent>,
+    pub(super) sent: Vec<(SocketAddr, Message)>,
+    pub(super) rtp_dests: Vec<SocketAddr>,
+    pub(super) events: Vec<ServiceEvent>,
 }
 
-fn offer(formats: &str, rtpmaps: &str) -> String {
+pub(super) fn offer(formats: &str, rtpmaps: &str) -> String {
     format!(
         "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
          m=audio 4000 RTP/AVP {formats}\r\n{rtpmaps}a=sendrecv\r\n"
     )
 }
 
-fn g711_offer() -> String {
+pub(super) fn g711_offer() -> String {
     offer(
         "8 0 101",
         "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
     )
 }
 
-fn invite(uri: &str, body: &str) -> String {
+pub(super) fn invite(uri: &str, body: &str) -> String {
     format!(
         "INVITE {uri} SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy1\r\n\
@@ -80,7 +80,13 @@ fn invite(uri: &str, body: &str) -> String {
 }
 
 /// A request in the dialog of `answer` from the caller, through the proxy.
-fn in_dialog(method: &str, answer: &Message, cseq: u32, extra: &str, body: &str) -> String {
+pub(super) fn in_dialog(
+    method: &str,
+    answer: &Message,
+    cseq: u32,
+    extra: &str,
+    body: &str,
+) -> String {
     let to = answer.header(HeaderName::To).unwrap();
     let contact = sip::headers::NameAddr::parse(answer.header(HeaderName::Contact).unwrap())
         .unwrap()
@@ -101,7 +107,7 @@ fn in_dialog(method: &str, answer: &Message, cseq: u32, extra: &str, body: &str)
 }
 
 impl Harness {
-    fn new() -> Harness {
+    pub(super) fn new() -> Harness {
         let t = Instant::now();
         let mut config = ServiceConfig::new(
             "127.0.0.1:5090".into(),
@@ -129,7 +135,7 @@ impl Harness {
         }
     }
 
-    fn sip(&mut self, text: &str) {
+    pub(super) fn sip(&mut self, text: &str) {
         self.ua.handle(
             self.now,
             PROXY.parse().unwrap(),
@@ -139,7 +145,7 @@ impl Harness {
         self.drain();
     }
 
-    fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         while let Some(t) = self.ua.poll_transmit() {
             self.sent.push((t.dest, Message::parse(t.payload).unwrap()));
         }
@@ -149,7 +155,7 @@ impl Harness {
     }
 
     /// The last response with `code` sent.
-    fn response(&self, code: u16) -> Message {
+    pub(super) fn response(&self, code: u16) -> Message {
         self.sent
             .iter()
             .rev()
@@ -158,7 +164,7 @@ impl Harness {
             .unwrap_or_else(|| panic!("no {code}: {:?}", self.codes()))
     }
 
-    fn codes(&self) -> Vec<String> {
+    pub(super) fn codes(&self) -> Vec<String> {
         self.sent
             .iter()
             .map(|(_, m)| match m.status() {
@@ -173,7 +179,7 @@ impl Harness {
 
     /// One 20 ms step: the caller speaks (700 Hz, or silence), the service ticks, the
     /// caller hears.
-    fn step(&mut self, speak: bool) {
+    pub(super) fn step(&mut self, speak: bool) {
         self.now += Duration::from_millis(20);
         let now = self.now;
         let mut frame = [0i16; FRAME_SAMPLES];

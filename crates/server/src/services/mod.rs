@@ -14,10 +14,12 @@
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `conference` ([`ServicesConfig::conference`]), `conf-ROOM` ([`ServicesConfig::conference_prefix`]) | `sip:conference@DOMAIN;room=ROOM` (`default` for `conference`): a conference room of the domain |
+//! | a name bound to an IVR menu (`[[ivr]] numbers`, [`ServicesConfig::ivr`]) | `sip:ivr@DOMAIN;menu=NAME`: the menu's prompt and keys; its transfers (REFER) are new calls of the caller, routed here like any other |
 //! | an unknown user or one with no phone, for our own callers whose INVITE has an SDP offer ([`ServicesConfig::announcements`]) | `sip:announce@DOMAIN;prompt=not-in-service;code=404` / `prompt=not-available;code=480` |
 //!
 //! Only our authenticated callers and trusted peers reach the services by name; callers
-//! from outside get the answer of an absent user. A failed call goes to voicemail
+//! from outside get the answer of an absent user (but for an IVR menu bound with
+//! `public = true`, an auto-attendant for everyone). A failed call goes to voicemail
 //! whoever called. No new request reaches the media service any other way (`smuggled`:
 //! a pre-loaded Route, a Request-URI, a contact or a forwarding target naming its address
 //! is refused 403), since it trusts the Request-URIs written here.
@@ -43,7 +45,7 @@ pub mod mwi;
 pub mod names;
 
 use names::Named;
-pub use names::{ServicesConfig, DEFAULT_VOICEMAIL_AFTER};
+pub use names::{IvrBinding, ServicesConfig, DEFAULT_VOICEMAIL_AFTER};
 
 /// The target at the media service for `request_uri`.
 fn target(media: SocketAddr, request_uri: String) -> Target {
@@ -123,7 +125,7 @@ pub(crate) fn route(
     let (Some(media), Some(named)) = (config.media, config.named(user)) else {
         return Ok(None);
     };
-    if !ours {
+    if !ours && !matches!(named, Named::Ivr { public: true, .. }) {
         // Callers from outside: as an absent user (answered by the route's common rule).
         return Err(Rejection::new(404, "Not Found").into());
     }
@@ -132,6 +134,10 @@ pub(crate) fn route(
         Named::Login => Ok(Some(vec![target(
             media,
             format!("sip:voicemail@{domain};login"),
+        )])),
+        Named::Ivr { menu, .. } => Ok(Some(vec![target(
+            media,
+            format!("sip:ivr@{domain};menu={}", escape(&menu)),
         )])),
         Named::Conference(room) => Ok(Some(vec![target(
             media,
@@ -228,6 +234,26 @@ mod tests {
             Some(Named::Conference("sales".into()))
         );
         assert_eq!(c.named("conf-"), None);
+        let bound = ServicesConfig {
+            ivr: vec![IvrBinding {
+                name: "4600".into(),
+                menu: "main".into(),
+                public: false,
+            }],
+            ..on()
+        };
+        assert_eq!(
+            bound.named("4600"),
+            Some(Named::Ivr {
+                menu: "main".into(),
+                public: false
+            })
+        );
+        assert_eq!(bound.service_of("4600"), Some("ivr"));
+        assert_eq!(bound.service_of("conf-x"), Some("conference"));
+        assert_eq!(bound.service_of("*97x"), Some("voicemail"));
+        assert_eq!(bound.service_of("alice"), None);
+        assert_eq!(ServicesConfig::default().service_of("echo"), Some("echo"));
     }
 
     #[test]

@@ -32,6 +32,20 @@ pub struct ServicesConfig {
     /// for an unknown number (404) or a subscriber with no phone and no voicemail (480).
     /// Off by default: the refusal comes at once, as without media services.
     pub announcements: bool,
+    /// User parts bound to IVR menus (`[[ivr]] numbers`); none by default.
+    pub ivr: Vec<IvrBinding>,
+}
+
+/// A user part that reaches an IVR menu (`[[ivr]]`: `numbers`, `public`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IvrBinding {
+    /// The user part, in every served domain (compared without case).
+    pub name: String,
+    /// The menu it reaches.
+    pub menu: String,
+    /// Callers from outside (not ours, not a trusted peer) reach it too: an
+    /// auto-attendant for everyone. Its transfers are their own calls, routed as such.
+    pub public: bool,
 }
 
 /// Default ring time before voicemail: 20 s.
@@ -49,6 +63,7 @@ impl Default for ServicesConfig {
             conference_prefix: "conf-".into(),
             voicemail_after: DEFAULT_VOICEMAIL_AFTER,
             announcements: false,
+            ivr: Vec::new(),
         }
     }
 }
@@ -66,6 +81,13 @@ pub(crate) enum Named {
     Deposit(String),
     /// This conference room of the domain.
     Conference(String),
+    /// This IVR menu; `public`: callers from outside reach it too.
+    Ivr {
+        /// The menu.
+        menu: String,
+        /// Reached by anyone.
+        public: bool,
+    },
 }
 
 /// The room `conference` names reach.
@@ -75,6 +97,27 @@ impl ServicesConfig {
     /// The service `user` names, when the services run.
     pub(crate) fn named(&self, user: &str) -> Option<Named> {
         self.media?;
+        self.names(user)
+    }
+
+    /// The service `user` names, whether the services run or not: for the configuration
+    /// to refuse a name bound twice (`"echo"`, `"voicemail"`, `"conference"`, `"ivr"`).
+    pub fn service_of(&self, user: &str) -> Option<&'static str> {
+        Some(match self.names(user)? {
+            Named::Echo => "echo",
+            Named::OwnMailbox | Named::Login | Named::Deposit(_) => "voicemail",
+            Named::Conference(_) => "conference",
+            Named::Ivr { .. } => "ivr",
+        })
+    }
+
+    fn names(&self, user: &str) -> Option<Named> {
+        if let Some(b) = self.ivr.iter().find(|b| b.name.eq_ignore_ascii_case(user)) {
+            return Some(Named::Ivr {
+                menu: b.menu.clone(),
+                public: b.public,
+            });
+        }
         if self.echo.iter().any(|n| n.eq_ignore_ascii_case(user)) {
             return Some(Named::Echo);
         }

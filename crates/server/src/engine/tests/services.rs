@@ -491,3 +491,56 @@ fn nobody_reaches_the_media_ua_but_through_the_service_route() {
     );
     assert_eq!(at_media(&mut w), ["sip:echo@example.com"]);
 }
+
+#[test]
+fn ivr_names_reach_their_menu_and_public_ones_take_callers_from_outside() {
+    let mut c = services_config();
+    c.services.ivr = vec![
+        crate::services::IvrBinding {
+            name: "4600".into(),
+            menu: "main".into(),
+            public: false,
+        },
+        crate::services::IvrBinding {
+            name: "Reception".into(),
+            menu: "front desk".into(),
+            public: true,
+        },
+    ];
+    let mut w = World::new(c);
+    for (to, call) in [
+        ("sip:4600@example.com", "i1"),
+        ("sip:reception@example.com", "i2"),
+    ] {
+        w.receive(
+            CALLER,
+            &invite("alice", "example.com", CALLER, to, call, true),
+        );
+    }
+    assert_eq!(
+        at_media(&mut w),
+        [
+            "sip:ivr@example.com;menu=main",
+            "sip:ivr@example.com;menu=front%20desk"
+        ]
+    );
+    let outside = "192.0.2.99:5060";
+    for (to, call) in [
+        ("sip:4600@example.com", "o1"),
+        ("sip:reception@example.com", "o2"),
+    ] {
+        w.receive(
+            outside,
+            &invite("mallory", "elsewhere.example", outside, to, call, true),
+        );
+    }
+    assert_eq!(
+        reached_media(&w, "o1"),
+        None,
+        "not public: as an absent user"
+    );
+    assert_eq!(
+        reached_media(&w, "o2").as_deref(),
+        Some("sip:ivr@example.com;menu=front%20desk")
+    );
+}

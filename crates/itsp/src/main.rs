@@ -97,7 +97,7 @@ enum Command {
     /// registrations survive a restart. Calls between users, to PSTN gateways (`[pstn]` in
     /// the config file) and to other domains (DNS) go through the proxy; `itsp calls`
     /// lists them and `itsp acc` shows their records. Media services run inside: `echo`
-    /// (or *98) at any served domain is the echo test, and calls to a subscriber with
+    /// (or *43) at any served domain is the echo test, and calls to a subscriber with
     /// voicemail on that are busy, unanswered or offline are recorded into the mailbox
     /// (`[media]`, --no-media). Malformed requests are answered 400
     /// with a reason phrase naming what is wrong; OPTIONS to the server is answered 200.

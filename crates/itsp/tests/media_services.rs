@@ -1,5 +1,5 @@
 //! The media services of `itsp serve` end to end, with `itsp phone` on loopback: the echo
-//! test returns the caller's tone (`echo@` and `*98`), a call to a subscriber with
+//! test returns the caller's tone (`echo@` and `*43`), a call to a subscriber with
 //! voicemail on who is offline or busy is recorded into the mailbox (the WAV holds the
 //! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
 //! and hears it, and it is saved; from another subscriber's phone, `voicemail-login` with
@@ -29,7 +29,7 @@ fn echo_returns_the_callers_tone() {
     let (_data, server) = server();
     server.startup_log("media services ready");
     let dir = tempfile::tempdir().unwrap();
-    for (target, codecs, seconds) in [("echo", "pcmu", "8"), ("*98", "gsm", "4")] {
+    for (target, codecs, seconds) in [("echo", "pcmu", "8"), ("*43", "gsm", "4")] {
         let heard = dir.path().join(format!("{codecs}.wav"));
         let mut alice = Softphone::start(
             server.udp,
@@ -196,12 +196,7 @@ fn bob_opens_his_mailbox_from_alices_phone_with_number_and_pin_hears_and_deletes
         server.udp,
         "alice",
         "a-secret",
-        &[
-            "--record",
-            heard.to_str().unwrap(),
-            "call",
-            "voicemail-login",
-        ],
+        &["--record", heard.to_str().unwrap(), "call", "*98"],
     );
     phone.wait_event("answered", WAIT);
     phone.type_line("dtmf 2002#");

@@ -7,10 +7,10 @@
 //!
 //! | dialled (at any served domain) | Request-URI at the media service |
 //! |---|---|
-//! | `echo`, `*98` ([`ServicesConfig::echo`]) | `sip:echo@DOMAIN` |
+//! | `echo`, `*43` ([`ServicesConfig::echo`]) | `sip:echo@DOMAIN` |
 //! | `*97USER` ([`ServicesConfig::deposit_prefix`]; USER a subscriber or alias) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `voicemail`, `*97` (the caller's own mailbox, [`ServicesConfig::voicemail`]; the caller a subscriber) | `sip:voicemail@DOMAIN;mailbox=USER;retrieve`: the voicemail menu, no PIN |
-//! | `voicemail-login` ([`ServicesConfig::voicemail_login`]; any of our callers) | `sip:voicemail@DOMAIN;login`: the voicemail menu after a mailbox number and its PIN |
+//! | `voicemail-login`, `*98` ([`ServicesConfig::voicemail_login`]; any of our callers) | `sip:voicemail@DOMAIN;login`: the voicemail menu after a mailbox number and its PIN |
 //! | a failed call to a subscriber with voicemail on (`crate::voicemail`) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | a `message-summary` SUBSCRIBE to the caller's own address, `voicemail` or `*97` ([`mwi`]) | `sip:voicemail@DOMAIN;mailbox=USER` |
 //! | `conference` ([`ServicesConfig::conference`]), `conf-ROOM` ([`ServicesConfig::conference_prefix`]) | `sip:conference@DOMAIN;room=ROOM` (`default` for `conference`): a conference room of the domain |
@@ -206,7 +206,8 @@ mod tests {
         let c = on();
         assert_eq!(c.named("echo"), Some(Named::Echo));
         assert_eq!(c.named("ECHO"), Some(Named::Echo));
-        assert_eq!(c.named("*98"), Some(Named::Echo));
+        assert_eq!(c.named("*43"), Some(Named::Echo));
+        assert_eq!(c.named("*98"), Some(Named::Login));
         assert_eq!(c.named("*97"), Some(Named::OwnMailbox));
         assert_eq!(c.named("voicemail"), Some(Named::OwnMailbox));
         assert_eq!(c.named("voicemail-login"), Some(Named::Login));

@@ -11,12 +11,12 @@ pub struct ServicesConfig {
     /// The SIP address of the media service UA; `None`: no services (the names are
     /// ordinary user names, no voicemail, no announcements).
     pub media: Option<SocketAddr>,
-    /// User parts that reach the echo test (default `echo`, `*98`).
+    /// User parts that reach the echo test (default `echo`, `*43`, as FreePBX).
     pub echo: Vec<String>,
     /// User parts that reach the caller's own mailbox (default `voicemail`, `*97`).
     pub voicemail: Vec<String>,
     /// User parts that reach the voicemail menu by mailbox number and PIN, from any phone
-    /// of our callers (default `voicemail-login`).
+    /// of our callers (default `voicemail-login`, `*98`).
     pub voicemail_login: Vec<String>,
     /// `PREFIXuser` leaves a message in `user`'s mailbox (default `*97`); empty: off.
     pub deposit_prefix: String,
@@ -55,9 +55,9 @@ impl Default for ServicesConfig {
     fn default() -> Self {
         ServicesConfig {
             media: None,
-            echo: vec!["echo".into(), "*98".into()],
+            echo: vec!["echo".into(), "*43".into()],
             voicemail: vec!["voicemail".into(), "*97".into()],
-            voicemail_login: vec!["voicemail-login".into()],
+            voicemail_login: vec!["voicemail-login".into(), "*98".into()],
             deposit_prefix: "*97".into(),
             conference: vec!["conference".into()],
             conference_prefix: "conf-".into(),

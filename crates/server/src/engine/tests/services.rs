@@ -51,7 +51,7 @@ fn service_names_reach_the_media_ua() {
     let mut w = World::new(services_config());
     for (to, call) in [
         ("sip:echo@example.com", "e1"),
-        ("sip:*98@example.com", "e2"),
+        ("sip:*43@example.com", "e2"),
     ] {
         w.receive(
             CALLER,

@@ -40,10 +40,14 @@
 //! - `menu.rs`: the voicemail menu by phone: login by mailbox number and PIN, the
 //!   messages and their keys, the greeting and the PIN.
 //! - `menu/tests.rs`: the menu on a simulated clock.
+//! - `greeting.rs`: personal greetings on disk (`DIR/DOMAIN/USER/greeting.wav`): an
+//!   uploaded WAV converted and checked, written, read and removed, for the shell, `itsp
+//!   serve` and the portal alike.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
 pub mod conference;
+pub mod greeting;
 mod menu;
 pub mod mwi;
 mod session;

@@ -37,7 +37,7 @@ pub use config::{
 pub use queue::{Mailer, Sent};
 pub use templates::{
     Template, Templates, LOW_BALANCE, LOW_BALANCE_FIELDS, PASSWORD_RESET, PASSWORD_RESET_FIELDS,
-    VOICEMAIL, VOICEMAIL_FIELDS,
+    SIGNUP, SIGNUP_FIELDS, VOICEMAIL, VOICEMAIL_FIELDS,
 };
 
 /// What went wrong with an e-mail, its settings or its templates.

@@ -150,6 +150,17 @@ impl Driver {
         .await;
     }
 
+    /// Chooses the file `path` in the file input `css` (WebDriver types its path).
+    async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": path.display().to_string() })),
+        )
+        .await;
+    }
+
     async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd(
@@ -336,6 +347,19 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
         .await;
     assert_eq!(duration.as_f64(), Some(1.0), "{duration}");
     d.screenshot("voicemail").await;
+    // A greeting uploaded with the page's plain form (multipart/form-data, no script).
+    let wav = tempfile::tempdir().unwrap();
+    let file = wav.path().join("my-greeting.wav");
+    std::fs::write(&file, common::tone_wav(44_100, 2, 1500, 440.0)).unwrap();
+    d.choose_file("#f-greeting", &file).await;
+    d.click("form[action='/voicemail/greeting'] button.primary")
+        .await;
+    d.wait_for("Callers hear your personal greeting").await;
+    assert!(p
+        .voicemail_dir
+        .join(format!("{DOMAIN}/alice/greeting.wav"))
+        .is_file());
+    d.screenshot("voicemail-greeting").await;
     // Invoices: the PDF downloaded by the browser, as issued.
     d.click("nav a[href='/invoices']").await;
     let html = d.wait_for(&invoice).await;

@@ -136,6 +136,9 @@ pub struct SubscriberChange {
     pub web_password: Option<String>,
     /// Admin flag (admins only).
     pub admin: Option<bool>,
+    /// The contact e-mail address, where password reset links and voicemail e-mails go;
+    /// empty: none (admins only).
+    pub email: Option<String>,
     /// Disable the subscriber (`true`: their phones and their portal logins stop working,
     /// their registrations are removed, their browser sessions end) or enable them again
     /// (admins only).
@@ -285,7 +288,7 @@ pub async fn change(
     change: SubscriberChange,
 ) -> Result<(), Problem> {
     caller.allow(Action::ChangeOwn(a))?;
-    if change.admin.is_some() || change.disabled.is_some() {
+    if change.admin.is_some() || change.disabled.is_some() || change.email.is_some() {
         caller.allow(Action::SetAdmin(a))?;
     }
     let checks = [
@@ -340,6 +343,15 @@ pub async fn change(
                 "this is not the current web password",
             ));
         }
+    }
+    // First the one change whose value the store checks itself: a bad address changes
+    // nothing else.
+    if let Some(email) = &change.email {
+        let email = email.trim();
+        store
+            .set_email(&a.user, &a.domain, (!email.is_empty()).then_some(email))
+            .await
+            .map_err(|e| Problem::from_store(e, "email"))?;
     }
     if let Some(p) = sip {
         store

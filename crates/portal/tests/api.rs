@@ -2294,19 +2294,6 @@ async fn a_greeting_is_its_owners_and_any_admins() {
     assert_eq!(status, 404);
 }
 
-/// A mailer whose SMTP server is not there: sends are queued and fail in the background.
-fn unreachable_mail() -> portal::PortalMail {
-    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
-    smtp.security = mail::Security::Plain;
-    smtp.retries = 0;
-    let templates = mail::Templates::built_in();
-    portal::PortalMail {
-        mailer: mail::Mailer::start(smtp).unwrap(),
-        password_reset: templates.password_reset,
-        signup: templates.signup,
-    }
-}
-
 fn signup(user: &str, email: &str, password: &str) -> serde_json::Value {
     json!({ "user": user, "email": email, "password": password })
 }
@@ -2356,7 +2343,7 @@ async fn self_registration_is_off_by_default_and_needs_e_mail() {
 
 #[tokio::test]
 async fn a_sign_up_checks_every_field_and_says_when_a_name_is_taken() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     p.store.set_self_registration(DOMAIN, true).await.unwrap();
     // Nine requests: under the guard's ten a minute.
     for (body, status, field) in [
@@ -2439,7 +2426,7 @@ async fn a_sign_up_checks_every_field_and_says_when_a_name_is_taken() {
 
 #[tokio::test]
 async fn sign_ups_are_limited_per_source_and_per_e_mail_address() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     p.store.set_self_registration(DOMAIN, true).await.unwrap();
     let mut statuses = Vec::new();
     for i in 0..11 {
@@ -2467,7 +2454,7 @@ async fn sign_ups_are_limited_per_source_and_per_e_mail_address() {
 
 #[tokio::test]
 async fn a_confirmed_sign_up_is_an_account_with_a_sip_password_shown_once() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     p.store.set_self_registration(DOMAIN, true).await.unwrap();
     let dave = store::Address::new("dave", DOMAIN).unwrap();
     let secret = p

@@ -458,6 +458,52 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     d.screenshot("api-docs").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_signs_up_in_chromium() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    let d = Driver::start().await;
+    d.go(&p.url("/login")).await;
+    d.click("a[href='/signup']").await;
+    d.wait_for("Create an account").await;
+    d.fill("#f-user", "dave").await;
+    d.fill("#f-email", "dave@mail.example").await;
+    d.fill("#f-password", "a-long-password").await;
+    d.fill("#f-password2", "another-password").await;
+    d.click("form[action='/signup'] button.primary").await;
+    d.wait_for(r#"id="f-password2-error""#).await;
+    d.screenshot("signup-error").await;
+    d.fill("#f-password", "a-long-password").await;
+    d.fill("#f-password2", "a-long-password").await;
+    d.click("form[action='/signup'] button.primary").await;
+    d.wait_for("Check your e-mail").await;
+    d.screenshot("signup-sent").await;
+    // The link of the e-mail (its secret made here: the mailer of this test sends nothing).
+    let erin = store::Address::new("erin", DOMAIN).unwrap();
+    let secret = p
+        .store
+        .create_signup(
+            &erin,
+            "erin@mail.example",
+            "erin-web-pw",
+            1_000,
+            3_600_000_000_000,
+        )
+        .await
+        .unwrap();
+    d.go(&p.url(&format!("/signup/confirm?token={secret}")))
+        .await;
+    d.click("form[action='/signup/confirm'] button.primary")
+        .await;
+    let html = d.wait_for("sip-password").await;
+    assert!(
+        html.contains("Your account erin@example.com exists"),
+        "{html}"
+    );
+    d.screenshot("signup-welcome").await;
+    assert!(p.store.subscriber("erin", DOMAIN).await.unwrap().is_some());
+}
+
 #[test]
 fn base64_decodes() {
     assert_eq!(base64_decode("aGVsbG8="), b"hello");

@@ -605,22 +605,9 @@ async fn voicemail_plays_is_marked_heard_and_deleted() {
     assert!(html.contains("Removed.") && html.contains("1 message") && !html.contains("sip:bob@"));
 }
 
-/// A mailer whose SMTP server is not there: e-mail is "on" and sends are queued (and fail
-/// later, in the background), which is all the forgotten-password page sees.
-fn unreachable_mail() -> portal::PortalMail {
-    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
-    smtp.security = mail::Security::Plain;
-    smtp.retries = 0;
-    portal::PortalMail {
-        mailer: mail::Mailer::start(smtp).unwrap(),
-        password_reset: mail::Templates::built_in().password_reset,
-        signup: mail::Templates::built_in().signup,
-    }
-}
-
 #[tokio::test]
 async fn forgotten_password_answers_alike_and_starts_a_reset_for_a_known_user() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     p.store
         .add_subscriber("carol", DOMAIN, "sip-pw", Some("carol@mail.example"))
         .await
@@ -1572,7 +1559,7 @@ async fn the_voicemail_page_uploads_plays_and_removes_the_greeting() {
 
 #[tokio::test]
 async fn self_registration_pages_appear_when_a_domain_allows_it() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     // Off: no link, no page.
     let (_, html) = p.page("/login", "").await;
     assert!(!html.contains(r#"href="/signup""#), "{html}");

@@ -514,3 +514,17 @@ impl Portal {
         (status, ct, resp.bytes().await.unwrap().to_vec())
     }
 }
+
+/// A mailer whose SMTP server is not there: e-mail is "on" and sends are queued (and fail
+/// later, in the background), which is all the forgotten-password and sign-up pages see.
+pub fn unreachable_mail() -> portal::PortalMail {
+    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
+    smtp.security = mail::Security::Plain;
+    smtp.retries = 0;
+    let templates = mail::Templates::built_in();
+    portal::PortalMail {
+        mailer: mail::Mailer::start(smtp).unwrap(),
+        password_reset: templates.password_reset,
+        signup: templates.signup,
+    }
+}

@@ -543,7 +543,7 @@ fn where_the_store_is() {
     let url = format!("sqlite://{}/data/itsp.db", cwd.display());
     let out = t.run_in(cwd, &["domain", "--db", &url, "list", "--json"], "", false);
     assert_eq!(
-        out.stdout, "[{\"domain\":\"example.com\"}]\n",
+        out.stdout, "[{\"domain\":\"example.com\",\"self_registration\":false}]\n",
         "{}",
         out.stderr
     );

@@ -2478,6 +2478,10 @@ async fn a_confirmed_sign_up_is_an_account_with_a_sip_password_shown_once() {
         )
         .await;
     assert_eq!((status, &pb["field"]), (422, &json!("token")), "{pb}");
+    // A greeting an earlier dave left behind (his files outlived his rows).
+    let old = p.voicemail_dir.join("example.com/dave/greeting.wav");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, common::wav(800)).unwrap();
     let (status, _, created) = p
         .call(
             "POST",
@@ -2490,6 +2494,10 @@ async fn a_confirmed_sign_up_is_an_account_with_a_sip_password_shown_once() {
     assert_eq!(created["address"], "dave@example.com");
     let sip = created["sip_password"].as_str().unwrap();
     assert_eq!(sip.len(), store::SIP_PASSWORD_LEN);
+    assert!(
+        !old.exists(),
+        "the new dave is not greeted with the old one's greeting"
+    );
     // Once.
     let (status, _, _) = p
         .call(

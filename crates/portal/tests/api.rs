@@ -2609,3 +2609,33 @@ async fn an_admin_sets_the_e_mail_address_through_the_api() {
     let (_, _, d) = p.call("GET", &path, Some(&p.admin_token), None).await;
     assert_eq!(d["email"], serde_json::Value::Null, "{d}");
 }
+
+#[tokio::test]
+async fn removing_a_subscriber_removes_their_greeting() {
+    let p = Portal::start().await;
+    p.add_voicemail("bob", "sip:alice@example.com", 1_790_000_000_000)
+        .await;
+    let bob = (Some(p.bob_token.as_str()), None);
+    let (status, _, _) = p
+        .send_bytes(
+            "PUT",
+            "/api/v1/subscribers/bob@example.com/greeting",
+            bob,
+            "audio/wav",
+            common::tone_wav(8000, 1, 1000, 440.0),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let folder = p.voicemail_dir.join("example.com/bob");
+    assert!(folder.join("greeting.wav").is_file());
+    let (status, _, _) = p
+        .call(
+            "DELETE",
+            "/api/v1/subscribers/bob@example.com",
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(!folder.join("greeting.wav").exists());
+}

@@ -187,6 +187,26 @@ pub async fn remove(state: &AppState, caller: &Caller, a: &Address) -> Result<()
     Ok(())
 }
 
+/// Removes the greeting kept for the name `a` without asking who may (the caller
+/// decided: a subscriber removed, or a new one made by self-registration), so the next
+/// subscriber of that name is not greeted with it. Failures are logged.
+pub async fn forget(state: &AppState, a: &Address) {
+    let Some(dir) = state.config().voicemail_dir.clone() else {
+        return;
+    };
+    let m = mailbox(a);
+    match tokio::task::spawn_blocking(move || greeting::remove_greeting(&dir, &m)).await {
+        Ok(Ok(true)) => tracing::info!(user = %a, "a greeting left for this name removed"),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(user = %a, error = %e, "a greeting left for this name not removed")
+        }
+        Err(e) => {
+            tracing::warn!(user = %a, error = %e, "a greeting left for this name not removed")
+        }
+    }
+}
+
 /// The media type of a request, lowercased, without parameters.
 fn media_type(req: &Request) -> String {
     req.headers()

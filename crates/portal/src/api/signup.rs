@@ -340,28 +340,7 @@ pub async fn confirm(
     let account = address.to_string();
     // A greeting left by an earlier subscriber of this name (removed since: the files of a
     // mailbox outlive its rows) must not greet the newcomer's callers.
-    if let Some(dir) = state.config().voicemail_dir.clone() {
-        let mailbox = media::service::Mailbox {
-            user: address.user.clone(),
-            domain: address.domain.clone(),
-        };
-        let removed = tokio::task::spawn_blocking(move || {
-            media::service::greeting::remove_greeting(&dir, &mailbox)
-        })
-        .await;
-        match removed {
-            Ok(Ok(true)) => {
-                tracing::info!(user = %address, "an earlier subscriber's greeting removed")
-            }
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(user = %address, error = %e, "an earlier greeting not removed")
-            }
-            Err(e) => {
-                tracing::warn!(user = %address, error = %e, "an earlier greeting not removed")
-            }
-        }
-    }
+    super::greeting::forget(state, &address).await;
     audit(
         state,
         &account,

@@ -393,14 +393,19 @@ pub async fn change(
     Ok(())
 }
 
-/// Removes a subscriber with its aliases, groups, preferences and registrations.
+/// Removes a subscriber with its aliases, groups, preferences and registrations, and
+/// their personal greeting, so a later subscriber of the same name is not greeted with
+/// it. (The message files are left: their rows are gone, so nothing reaches them; the
+/// folder's name is made safe lossily, so two odd names may share one.)
 pub async fn remove(state: &AppState, caller: &Caller, a: &Address) -> Result<(), Problem> {
     caller.allow(Action::RemoveSubscriber(a))?;
     state
         .store()
         .remove_subscriber(&a.user, &a.domain)
         .await
-        .map_err(|e| Problem::from_store(e, "address"))
+        .map_err(|e| Problem::from_store(e, "address"))?;
+    super::greeting::forget(state, a).await;
+    Ok(())
 }
 
 /// List subscribers, a page at a time.

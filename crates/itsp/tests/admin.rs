@@ -519,7 +519,12 @@ fn ul_show() {
         .unwrap()
         .is_empty());
     t.ok(&["user", "enable", "bob@example.com"]);
+    // Removing him removes his greeting (where itsp serve keeps it) too.
+    let greeting = t.dir.path().join("voicemail/example.com/bob/greeting.wav");
+    std::fs::create_dir_all(greeting.parent().unwrap()).unwrap();
+    std::fs::write(&greeting, b"RIFF").unwrap();
     t.ok(&["user", "rm", "bob@example.com"]);
+    assert!(!greeting.exists(), "{}", greeting.display());
     assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
 }
 

@@ -1785,3 +1785,98 @@ async fn an_admin_edits_a_subscribers_e_mail_and_admin_flag() {
         Some("email=alice@mail.example, admin=on")
     );
 }
+
+#[tokio::test]
+async fn an_admin_turns_self_registration_on_and_off_on_the_domains_page() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/domains", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Self-registration") && html.contains("Turn on"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let path = "/admin/domains/self-registration";
+    let (status, location, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/domains?notice=saved")
+    );
+    assert!(p.store.self_registration(DOMAIN).await.unwrap());
+    let (_, html) = p.page("/admin/domains", &cookie).await;
+    assert!(html.contains("Turn off"), "{html}");
+    // Bad values and unknown domains change nothing; a subscriber cannot.
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "maybe"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "nowhere.example"),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let bob = p.login_cookie("bob").await;
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &bob,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_ne!(status, 303);
+    assert!(p.store.self_registration(DOMAIN).await.unwrap());
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(!p.store.self_registration(DOMAIN).await.unwrap());
+    // Both changes are audited.
+    let entries = p
+        .store
+        .audit_entries(&store::AuditFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert_eq!(
+        entries[0].detail.as_deref(),
+        Some("name=example.com, self_registration=off")
+    );
+}

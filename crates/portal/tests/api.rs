@@ -2639,3 +2639,31 @@ async fn removing_a_subscriber_removes_their_greeting() {
     assert_eq!(status, 204);
     assert!(!folder.join("greeting.wav").exists());
 }
+
+#[tokio::test]
+async fn with_several_domains_open_a_sign_up_names_its_domain() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.add_domain("example.net").await.unwrap();
+    for d in [DOMAIN, "example.net"] {
+        p.store.set_self_registration(d, true).await.unwrap();
+    }
+    let body = signup("dave", "dave@mail.example", "a-long-password");
+    let (status, _, pb) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+    assert_eq!((status, &pb["field"]), (422, &json!("domain")), "{pb}");
+    assert!(
+        pb["detail"].as_str().unwrap().contains("example.net"),
+        "{pb}"
+    );
+    let body = json!({"user": "dave", "domain": "Example.NET", "email": "dave@mail.example", "password": "a-long-password"});
+    let (status, _, started) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["address"], "dave@example.net");
+    // The form offers both.
+    let resp = p.client.get(p.url("/signup")).send().await.unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"<option value="example.com""#)
+            && html.contains(r#"<option value="example.net""#),
+        "{html}"
+    );
+}

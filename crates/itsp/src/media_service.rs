@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use media::service::conference::{RoomAccess, RoomCommand, RoomKey, RoomReply};
+use media::service::greeting;
 use media::service::mwi::MessageCounts;
 use media::service::shell::{mailbox_dir, MailboxAnswer, MediaService, Outgoing};
 use media::service::{Deposit, Mailbox, MessageTime, ServiceConfig, StoredMessage};
@@ -525,24 +526,19 @@ async fn delete_message(store: &store::Store, dir: &Path, mailbox: &Mailbox, id:
 }
 
 /// Writes the personal greeting of `mailbox` where deposits read it
-/// (`DIR/DOMAIN/USER/greeting.wav`): a temporary file renamed over the old one, so a
-/// deposit never reads half a greeting.
+/// (`DIR/DOMAIN/USER/greeting.wav`, `media::service::greeting`, as the portal's upload
+/// does): a temporary file renamed over the old one, so a deposit never reads half a
+/// greeting.
 async fn save_greeting(dir: &Path, mailbox: &Mailbox, wav: &[u8]) {
-    let folder = mailbox_dir(dir, mailbox);
-    let path = folder.join("greeting.wav");
-    let temporary = folder.join(format!(".greeting-{:04x}.wav", fastrand::u16(..)));
-    let written = async {
-        tokio::fs::create_dir_all(&folder).await?;
-        tokio::fs::write(&temporary, wav).await?;
-        tokio::fs::rename(&temporary, &path).await
-    }
-    .await;
+    let (dir, owned, wav) = (dir.to_owned(), mailbox.clone(), wav.to_vec());
+    let written =
+        tokio::task::spawn_blocking(move || greeting::store_greeting(&dir, &owned, &wav)).await;
     match written {
-        Ok(()) => tracing::info!(%mailbox, file = %path.display(), "voicemail greeting stored"),
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&temporary).await;
-            tracing::error!(%mailbox, file = %path.display(), error = %e, "voicemail greeting not stored");
+        Ok(Ok(path)) => {
+            tracing::info!(%mailbox, file = %path.display(), "voicemail greeting stored")
         }
+        Ok(Err(e)) => tracing::error!(%mailbox, error = %e, "voicemail greeting not stored"),
+        Err(e) => tracing::error!(%mailbox, error = %e, "voicemail greeting not stored"),
     }
 }
 

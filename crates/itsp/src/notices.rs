@@ -49,15 +49,17 @@ impl Notices {
             store.clone(),
             settings.low_balance_interval,
         ));
-        tracing::info!(smtp = %server, ?security, "e-mail on: low-balance notices, voicemail e-mails, password reset links");
+        tracing::info!(smtp = %server, ?security, "e-mail on: low-balance notices, voicemail e-mails, password reset links, sign-up confirmations");
         Ok(Some(notices))
     }
 
-    /// The mailer and the reset text, for the portal's forgotten-password page.
+    /// The mailer and the reset and sign-up texts, for the portal's forgotten-password and
+    /// self-registration pages.
     pub(crate) fn portal_mail(&self) -> portal::PortalMail {
         portal::PortalMail {
             mailer: self.mailer.clone(),
             password_reset: self.templates.password_reset.clone(),
+            signup: self.templates.signup.clone(),
         }
     }
 

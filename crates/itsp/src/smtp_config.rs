@@ -26,8 +26,8 @@ pub(crate) struct SmtpSection {
     pub(crate) retries: u32,
     /// Seconds before the first retry, doubled for each next one.
     pub(crate) retry_backoff: u64,
-    /// A directory whose `low-balance.txt`, `voicemail.txt` and `password-reset.txt` replace
-    /// the built-in texts.
+    /// A directory whose `low-balance.txt`, `voicemail.txt`, `password-reset.txt` and
+    /// `signup.txt` replace the built-in texts.
     pub(crate) templates: Option<PathBuf>,
     /// Seconds between looks for accounts that fell below their low-balance threshold.
     pub(crate) low_balance_interval: u64,

@@ -146,13 +146,43 @@ fn domains() {
     let e = t.fails(1, &["domain", "add", "EXAMPLE.com"]);
     assert!(e.contains("domain example.com exists"), "{e}");
     t.fails(1, &["domain", "add", "bad domain"]);
+    let words = |text: String| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
     assert_eq!(
-        t.ok(&["domain", "list"]),
-        "DOMAIN\nexample.com\nexample.net\n"
+        words(t.ok(&["domain", "list"])),
+        [
+            ["DOMAIN", "SELF-REGISTRATION"],
+            ["example.com", "off"],
+            ["example.net", "off"]
+        ]
     );
     assert_eq!(
         t.json(&["domain", "list"]),
-        serde_json::json!([{ "domain": "example.com" }, { "domain": "example.net" }])
+        serde_json::json!([
+            { "domain": "example.com", "self_registration": false },
+            { "domain": "example.net", "self_registration": false }
+        ])
+    );
+    // Self-registration, a domain setting.
+    let v = t.json(&["domain", "set", "example.net", "self-registration=on"]);
+    assert_eq!(v["self_registration"], true, "{v}");
+    assert_eq!(words(t.ok(&["domain", "list"]))[2], ["example.net", "on"]);
+    let e = t.fails(
+        1,
+        &["domain", "set", "example.net", "self-registration=maybe"],
+    );
+    assert!(e.contains("neither on nor off"), "{e}");
+    let e = t.fails(1, &["domain", "set", "example.net", "colour=red"]);
+    assert!(e.contains("unknown domain setting"), "{e}");
+    let e = t.fails(1, &["domain", "set", "example.org", "self-registration=on"]);
+    assert!(e.contains("no such domain"), "{e}");
+    t.ok(&["domain", "set", "example.net", "self-registration=off"]);
+    assert_eq!(
+        t.store(async |s| s.self_registration_domains().await.unwrap()),
+        Vec::<String>::new()
     );
     t.ok(&["domain", "rm", "example.net"]);
     let e = t.fails(1, &["domain", "rm", "example.net"]);
@@ -489,7 +519,12 @@ fn ul_show() {
         .unwrap()
         .is_empty());
     t.ok(&["user", "enable", "bob@example.com"]);
+    // Removing him removes his greeting (where itsp serve keeps it) too.
+    let greeting = t.dir.path().join("voicemail/example.com/bob/greeting.wav");
+    std::fs::create_dir_all(greeting.parent().unwrap()).unwrap();
+    std::fs::write(&greeting, b"RIFF").unwrap();
     t.ok(&["user", "rm", "bob@example.com"]);
+    assert!(!greeting.exists(), "{}", greeting.display());
     assert_eq!(t.json(&["ul", "show"]).as_array().unwrap().len(), 1);
 }
 
@@ -513,7 +548,7 @@ fn where_the_store_is() {
     let url = format!("sqlite://{}/data/itsp.db", cwd.display());
     let out = t.run_in(cwd, &["domain", "--db", &url, "list", "--json"], "", false);
     assert_eq!(
-        out.stdout, "[{\"domain\":\"example.com\"}]\n",
+        out.stdout, "[{\"domain\":\"example.com\",\"self_registration\":false}]\n",
         "{}",
         out.stderr
     );

@@ -4,7 +4,8 @@
 //! caller's tone, the row its length, `itsp voicemail list` shows it; the owner dials `*97`
 //! and hears it, and it is saved; from another subscriber's phone, `voicemail-login` with
 //! his mailbox number and PIN, he hears it and deletes it with key 3; by the menu's
-//! options he records his greeting, which callers then hear, and changes his PIN), and an
+//! options he records his greeting, which callers then hear, and changes his PIN; a
+//! greeting uploaded as a WAV file through the portal's API is what callers hear), and an
 //! unknown number is announced as early media before the 404.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -295,6 +296,116 @@ fn options_by_phone_record_the_greeting_callers_then_hear_and_change_the_pin() {
     assert!(alice.wait_exit(WAIT).success());
     let share = tone_share(&heard, 700.0);
     assert!(share > 0.4, "700 Hz is {share:.2} of what alice heard");
+}
+
+/// A 48 kHz stereo 16-bit WAV file of a `hz` tone lasting `seconds`.
+fn tone_wav_48k_stereo(hz: f64, seconds: u32) -> Vec<u8> {
+    let frames = 48_000 * seconds;
+    let data = frames * 4;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&48_000u32.to_le_bytes());
+    out.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for i in 0..frames {
+        let v = ((f64::from(i) / 48_000.0 * hz * std::f64::consts::TAU).sin() * 10_000.0) as i16;
+        out.extend_from_slice(&v.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// One HTTP/1.1 request with a binary body over a fresh connection: status and body.
+fn http_bytes(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[test]
+fn a_greeting_uploaded_through_the_api_is_what_callers_hear() {
+    let (data, server) = server();
+    admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    let token = admin_json(&data, &["token", "create", "--user", "bob@example.com"]);
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let addr = server.http.expect("the portal's address");
+    // Bob uploads 5 s of 700 Hz recorded at 48 kHz in stereo.
+    let (status, body) = http_bytes(
+        addr,
+        "PUT",
+        "/api/v1/subscribers/bob@example.com/greeting",
+        &[("Authorization", &bearer), ("Content-Type", "audio/wav")],
+        &tone_wav_48k_stereo(700.0, 5),
+    );
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["personal"], true, "{view}");
+    let greeting = data.path().join("voicemail/example.com/bob/greeting.wav");
+    let stored = rtp::audio::wav::parse(&std::fs::read(&greeting).unwrap()).unwrap();
+    assert_eq!(stored.sample_rate, 8000);
+    assert!(tone_share(&greeting, 700.0) > 0.9);
+
+    // Alice calls bob (offline): his uploaded greeting plays, not the default one.
+    let dir = tempfile::tempdir().unwrap();
+    let heard = dir.path().join("alice-heard.wav");
+    let mut alice = Softphone::start(
+        server.udp,
+        "alice",
+        "a-secret",
+        &[
+            "--record",
+            heard.to_str().unwrap(),
+            "--duration",
+            "4",
+            "call",
+            "bob",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success());
+    let share = tone_share(&heard, 700.0);
+    assert!(share > 0.5, "700 Hz is {share:.2} of what alice heard");
+
+    // Removed through the API: the default greeting (speech, no 700 Hz) again.
+    let (status, body) = http_bytes(
+        addr,
+        "DELETE",
+        "/api/v1/subscribers/bob@example.com/greeting",
+        &[("Authorization", &bearer)],
+        b"",
+    );
+    assert_eq!(status, 204, "{body}");
+    assert!(!greeting.exists());
 }
 
 #[test]

@@ -270,3 +270,119 @@ fn a_forgotten_password_is_reset_through_the_mailed_link() {
     assert_eq!(status, 400, "{page}");
     assert_eq!(login("new-web-pw"), 303);
 }
+
+#[test]
+fn self_registration_mails_a_link_that_makes_an_account_whose_phone_registers() {
+    let sink = SmtpSink::start();
+    let data = DataDir::with_users(&[]);
+    let config = data.path().join("itsp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[smtp]\nserver = \"127.0.0.1:{}\"\nfrom = \"itsp <noreply@example.com>\"\n\
+             starttls = false\nretry_backoff = 1\n",
+            sink.port
+        ),
+    )
+    .unwrap();
+    let mut args = data.args();
+    args.extend(["--config".into(), config.display().to_string()]);
+    let server = Itsp::start(&as_strs(&args));
+    let addr = server.http.expect("the portal's address");
+
+    // Off by default: no page, no link on the login page.
+    let (status, _, _) = http(addr, "GET", "/signup", &[], "");
+    assert_eq!(status, 404);
+    let (_, _, login_page) = http(addr, "GET", "/login", &[], "");
+    assert!(!login_page.contains(r#"href="/signup""#), "{login_page}");
+
+    // On, with the server running: the portal reads the setting at each request.
+    common::admin(
+        &data,
+        &["domain", "set", "example.com", "self-registration=on"],
+    );
+    let (_, _, login_page) = http(addr, "GET", "/login", &[], "");
+    assert!(login_page.contains(r#"href="/signup""#), "{login_page}");
+    let (cookie, csrf) = form(addr, "/signup");
+    let (status, page) = post_form(
+        addr,
+        "/signup",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("user", "dave"),
+            ("domain", "example.com"),
+            ("email", "dave@mail.example"),
+            ("password", "dave-web-pw"),
+            ("password2", "dave-web-pw"),
+        ],
+    );
+    assert_eq!(status, 202, "{page}");
+    assert!(page.contains("Check your e-mail"), "{page}");
+    let login = |password: &str| {
+        post_form(
+            addr,
+            "/login",
+            "",
+            &[("address", "dave@example.com"), ("password", password)],
+        )
+        .0
+    };
+    // No account before the link is followed.
+    assert_eq!(login("dave-web-pw"), 401);
+
+    let mail = sink
+        .mails
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the confirmation e-mail reached the SMTP server");
+    assert_eq!(
+        mail["rcpt_to"],
+        serde_json::json!(["dave@mail.example"]),
+        "{mail}"
+    );
+    assert_eq!(
+        mail["subject"], "Confirm your new account dave@example.com",
+        "{mail}"
+    );
+    let body = mail["body"].as_str().unwrap();
+    let prefix = format!("http://{addr}");
+    let link = body
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("a link to {prefix} in {body}"));
+    let path = &link[prefix.len()..];
+    assert!(path.starts_with("/signup/confirm?token=itsps_"), "{path}");
+
+    // The link's page, its button: the account, and the phone's SIP password once.
+    let (cookie, csrf) = form(addr, path);
+    let token = path.split_once("token=").unwrap().1;
+    let (status, page) = post_form(
+        addr,
+        "/signup/confirm",
+        &cookie,
+        &[("csrf", &csrf), ("token", token)],
+    );
+    assert_eq!(status, 201, "{page}");
+    let marker = r#"<code id="sip-password">"#;
+    let start = page.find(marker).unwrap() + marker.len();
+    let sip_password = page[start..start + page[start..].find('<').unwrap()].to_owned();
+    assert_eq!(sip_password.len(), 16, "{page}");
+    assert_eq!(login("dave-web-pw"), 303);
+
+    // His phone registers with it (the server's credential cache follows the new
+    // subscriber within about a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut phone = common::Phone::new(server.udp, "dave", &sip_password);
+    let answer = phone.register("Contact: <sip:dave@192.0.2.9>\r\n");
+    assert_eq!(answer.status(), Some(200), "{answer:?}");
+
+    // Both steps are in the audit log.
+    let log = common::admin_json(&data, &["audit", "list", "--actor", "dave@example.com"]);
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["POST /signup/confirm", "POST /signup"], "{log}");
+}

@@ -2,7 +2,7 @@
 //!
 //! What: the one way itsp sends e-mail — the low-balance notices of billing, voicemail
 //! messages to their owners' mailboxes (issues 18 and 19) and the portal's password reset
-//! links (issue 20). A [`Mailer`] takes an [`Email`]
+//! links and sign-up confirmations (issue 20). A [`Mailer`] takes an [`Email`]
 //! (recipient, subject, plain-text body, at most one attachment), composes it at once (a
 //! bad address is the caller's error, not a retry) and queues it; a task sends the queue
 //! over SMTP ([`SmtpConfig`]: `host:port`, `From`, optional credentials, STARTTLS, a
@@ -14,7 +14,8 @@
 //!
 //! Why a crate of its own: the SMTP client (`lettre` with rustls, no OpenSSL) stays out of
 //! the server and the store, and the portal — a library crate — can use the same mailer
-//! for the password reset of the design without depending on the binary.
+//! for the password reset and the self-registration of the design without depending on
+//! the binary.
 //!
 //! ## Layout
 //!
@@ -37,7 +38,7 @@ pub use config::{
 pub use queue::{Mailer, Sent};
 pub use templates::{
     Template, Templates, LOW_BALANCE, LOW_BALANCE_FIELDS, PASSWORD_RESET, PASSWORD_RESET_FIELDS,
-    VOICEMAIL, VOICEMAIL_FIELDS,
+    SIGNUP, SIGNUP_FIELDS, VOICEMAIL, VOICEMAIL_FIELDS,
 };
 
 /// What went wrong with an e-mail, its settings or its templates.

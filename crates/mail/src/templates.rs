@@ -39,6 +39,12 @@ pub const PASSWORD_RESET: &str = "password-reset.txt";
 /// new web password, how many minutes it works.
 pub const PASSWORD_RESET_FIELDS: &[&str] = &["account", "link", "valid_minutes"];
 
+/// A self-registration's confirmation: file name in the templates directory.
+pub const SIGNUP: &str = "signup.txt";
+/// Placeholders of [`SIGNUP`]: the account asked for (`user@domain`), the link that
+/// creates it, how many hours it works.
+pub const SIGNUP_FIELDS: &[&str] = &["account", "link", "valid_hours"];
+
 const BUILT_IN_LOW_BALANCE: &str = "\
 Subject: Your balance is low: {balance} {currency}
 
@@ -75,6 +81,20 @@ to choose one:
 
 The link works once, for {valid_minutes} minutes. If you did not ask, ignore this e-mail:
 your password stays as it is.
+";
+
+const BUILT_IN_SIGNUP: &str = "\
+Subject: Confirm your new account {account}
+
+Hello,
+
+someone, hopefully you, asked for the account {account} with this e-mail address. Open
+this link to create it:
+
+{link}
+
+The link works once, for {valid_hours} hours. If you did not ask, ignore this e-mail: no
+account is made.
 ";
 
 /// Pieces of a template: text, or the index of a placeholder in its field list.
@@ -194,6 +214,8 @@ pub struct Templates {
     pub voicemail: Template,
     /// [`PASSWORD_RESET`].
     pub password_reset: Template,
+    /// [`SIGNUP`].
+    pub signup: Template,
 }
 
 impl Templates {
@@ -215,11 +237,12 @@ impl Templates {
                 BUILT_IN_PASSWORD_RESET,
                 PASSWORD_RESET_FIELDS,
             ),
+            signup: parse(SIGNUP, BUILT_IN_SIGNUP, SIGNUP_FIELDS),
         }
     }
 
     /// The built-in texts with those `dir` has a file for ([`LOW_BALANCE`],
-    /// [`VOICEMAIL`], [`PASSWORD_RESET`]) replaced. A file that cannot be read or used is an error naming it.
+    /// [`VOICEMAIL`], [`PASSWORD_RESET`], [`SIGNUP`]) replaced. A file that cannot be read or used is an error naming it.
     pub fn load(dir: Option<&Path>) -> Result<Templates, MailError> {
         let mut t = Templates::built_in();
         let Some(dir) = dir else {
@@ -235,6 +258,7 @@ impl Templates {
             (LOW_BALANCE, LOW_BALANCE_FIELDS, &mut t.low_balance),
             (VOICEMAIL, VOICEMAIL_FIELDS, &mut t.voicemail),
             (PASSWORD_RESET, PASSWORD_RESET_FIELDS, &mut t.password_reset),
+            (SIGNUP, SIGNUP_FIELDS, &mut t.signup),
         ] {
             let path = dir.join(name);
             let file = path.display().to_string();
@@ -268,7 +292,18 @@ mod tests {
             PASSWORD_RESET_FIELDS,
         )
         .unwrap();
+        Template::parse(SIGNUP, BUILT_IN_SIGNUP, SIGNUP_FIELDS).unwrap();
         let t = Templates::built_in();
+        let (subject, body) = t.signup.render(&[
+            ("account", "dave@example.com"),
+            ("link", "http://portal/signup/confirm?token=x"),
+            ("valid_hours", "24"),
+        ]);
+        assert_eq!(subject, "Confirm your new account dave@example.com");
+        assert!(
+            body.contains("http://portal/signup/confirm?token=x"),
+            "{body}"
+        );
         let (subject, body) = t.low_balance.render(&[
             ("account", "alice@example.com"),
             ("balance", "0.50"),

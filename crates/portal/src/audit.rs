@@ -30,8 +30,18 @@ pub const HIDDEN: &str = "(hidden)";
 /// A JSON string longer than this (an uploaded tariff file) is logged as its length.
 const LONG_VALUE_BYTES: usize = 200;
 
-/// Paths whose posts are not changes: logging in and out.
-const NOT_CHANGES: &[&str] = &["/login", "/logout", "/api/v1/session"];
+/// Paths whose posts are not recorded here: logging in and out (not changes), and the
+/// sign-up steps, which record themselves ([`crate::api::signup`]: a visitor has no
+/// admin to name).
+const NOT_CHANGES: &[&str] = &[
+    "/login",
+    "/logout",
+    "/api/v1/session",
+    "/signup",
+    "/signup/confirm",
+    "/api/v1/signup",
+    "/api/v1/signup/confirm",
+];
 
 /// Who the log names for `caller`: the admin's `user@domain`, or `token N`.
 pub fn actor(caller: &Caller) -> String {

@@ -5,8 +5,9 @@
 //! document at `/api/v1/openapi.json` generated from the handlers, browsable at
 //! `/api/docs`), and server-rendered pages over the same operations: subscriber self-care
 //! (registered devices with a NAT verdict, call forwarding, call history with CSV, the
-//! account and its ledger, invoices, voicemail played in the browser, settings: voicemail
-//! and both passwords) and administration (domains, subscribers and each one's page —
+//! account and its ledger, invoices, voicemail played in the browser and the greeting
+//! uploaded, settings: voicemail and both passwords; optional self-registration with an
+//! e-mailed confirmation) and administration (domains, subscribers and each one's page —
 //! disable, aliases, groups, account, top-up —, registrations, calls in progress with a
 //! hang-up button, rating plans with a tariff import and a rate test, every invoice, the
 //! audit log of every admin change). No JavaScript is needed to use the pages; the
@@ -52,13 +53,19 @@
 //!   top-up), `audit` (`GET /api/v1/audit`), `invoices` (as issued, with their
 //!   PDF and HTML), `rates` (tariff import, plans, rate test; the plans loaded by
 //!   `server::rating::load`, as the server rates calls), `voicemail`, `session`,
-//!   `status` — each with the operation
+//!   `status`, `greeting` (the personal voicemail greeting: any WAV uploaded raw or as
+//!   `multipart/form-data`, converted to 8 kHz mono by `media::wav`, stored where the
+//!   media service plays it), `signup` (self-registration where a domain allows it: a
+//!   link e-mailed, the account made when it is followed, with a generated SIP password
+//!   shown once) — each with the operation
 //!   as a plain function and its JSON handlers; `api/mod.rs` holds the OpenAPI document
 //!   ([`api::ApiDoc`]) and the routes.
 //! - `pages/`: the HTML pages, which call the same operations: `mod.rs` (layout, escaping,
 //!   embedded assets, the page routes), `login.rs`, `password.rs` (forgotten password:
 //!   a reset link by e-mail through [`PortalMail`]), `dashboard.rs` (self-care),
-//!   `selfcare.rs` (call history and its CSV, the account, voicemail), `settings.rs`
+//!   `selfcare.rs` (call history and its CSV, the account, voicemail), `greeting.rs`
+//!   (the greeting card of `/voicemail`: upload, play, back to the default), `signup.rs`
+//!   (`/signup`, `/signup/confirm`: self-registration), `settings.rs`
 //!   (`/settings`: voicemail, web and SIP passwords),
 //!   `invoices.rs` (`/invoices`, `/admin/invoices`), `admin.rs` (domains, subscribers,
 //!   registrations), `subscriber.rs` (`/admin/subscribers/{address}`: disable, aliases,
@@ -76,6 +83,14 @@
 //! A disabled subscriber (`PATCH .../{address}` with `disabled`, the admin's subscriber
 //! page, `itsp user disable`) can use neither: logins, sessions and tokens are refused,
 //! as their phones' SIP authentication is.
+//!
+//! Where a domain allows it (`itsp domain set example.com self-registration=on`; off by
+//! default) visitors create their own account on `/signup` (linked from the login page)
+//! or with `POST /api/v1/signup`: a user name (SIP user part rules, not a number, not a
+//! service's name), an e-mail address and a web password; the link e-mailed works once,
+//! for 24 hours, and following it creates the subscriber with that web password and a
+//! generated SIP password, shown once. A taken name is said to be taken; the requests are
+//! counted per source by the login guard, so names cannot be tried quickly.
 
 pub mod api;
 pub mod audit;
@@ -157,6 +172,8 @@ pub struct PortalMail {
     pub mailer: mail::Mailer,
     /// The reset e-mail ([`mail::PASSWORD_RESET`]).
     pub password_reset: mail::Template,
+    /// The sign-up confirmation e-mail ([`mail::SIGNUP`]).
+    pub signup: mail::Template,
 }
 
 struct Inner {

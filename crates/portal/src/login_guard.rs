@@ -14,7 +14,8 @@
 //!   (an attacker cannot lock a subscriber out). A successful login clears the account's
 //!   count.
 //! - The forgotten-password form counts its requests per source alike (every request, not
-//!   only failures), so it cannot be used to send mail in bulk.
+//!   only failures), so it cannot be used to send mail in bulk; so does self-registration
+//!   (apart), so its "this name is taken" cannot be asked for many names quickly.
 //!
 //! IPv6 sources are counted per /64 ([`transport::source_key`]), as the SIP side does.
 //! Memory is bounded: at most `capacity` sources (and as many accounts) are tracked; when
@@ -29,6 +30,7 @@
 //! portal login failed source=192.0.2.7 user="alice@example.com" reason="bad credentials" failures=3
 //! source banned source=192.0.2.7 user="alice@example.com" reason="too many failed portal logins" failures=10 ban_secs=300
 //! source banned source=192.0.2.7 user="alice@example.com" reason="too many password reset requests" failures=10 ban_secs=300
+//! source banned source=192.0.2.7 user="dave@example.com" reason="too many sign-up requests" failures=10 ban_secs=300
 //! ```
 //!
 //! `user` is what was typed (quoted and escaped, so nothing typed can forge the
@@ -264,6 +266,7 @@ pub struct LoginGuard {
     logins: Sources,
     accounts: Bounded<String, Window>,
     resets: Sources,
+    signups: Sources,
 }
 
 impl LoginGuard {
@@ -275,6 +278,7 @@ impl LoginGuard {
             logins: Sources(Bounded::new(capacity)),
             accounts: Bounded::new(capacity),
             resets: Sources(Bounded::new(capacity)),
+            signups: Sources(Bounded::new(capacity)),
         }
     }
 
@@ -344,9 +348,27 @@ impl LoginGuard {
         Ok(self.resets.record(now, source, &self.config))
     }
 
-    /// Sources tracked (logins and password resets), for the tests of the bound.
+    /// A sign-up (self-registration) request from `source` at `now`, counted like a
+    /// forgotten-password request but apart from them: `Err` with the time to wait when
+    /// the source is banned from asking. Every sign-up counts, so the answer "this name
+    /// is taken" cannot be asked for more than `max_failures` names per `window`.
+    pub fn signup_requested(&mut self, now: Instant, source: IpAddr) -> Result<Counted, Duration> {
+        if self.config.max_failures == 0 {
+            return Ok(Counted {
+                failures: 0,
+                ban: None,
+            });
+        }
+        let source = source_key(source);
+        if let Some(left) = self.signups.banned(now, source) {
+            return Err(left);
+        }
+        Ok(self.signups.record(now, source, &self.config))
+    }
+
+    /// Sources tracked (logins, password resets and sign-ups), for the tests of the bound.
     pub fn tracked_sources(&self) -> usize {
-        self.logins.0.len() + self.resets.0.len()
+        self.logins.0.len() + self.resets.0.len() + self.signups.0.len()
     }
 }
 
@@ -376,6 +398,11 @@ pub fn log_failure(source: IpAddr, user: &str, reason: &str, counted: Counted) {
 /// Logs the ban a forgotten-password request earned, if any.
 pub fn log_reset_ban(source: IpAddr, user: &str, counted: Counted) {
     log_ban(source, user, "too many password reset requests", counted);
+}
+
+/// Logs a ban a sign-up request earned (fail2ban reads it like the others).
+pub fn log_signup_ban(source: IpAddr, user: &str, counted: Counted) {
+    log_ban(source, user, "too many sign-up requests", counted);
 }
 
 fn log_ban(source: IpAddr, user: &str, reason: &str, counted: Counted) {
@@ -604,6 +631,24 @@ mod tests {
         // Resets and logins are counted apart.
         assert_eq!(g.check_login(now, a, "alice@example.com"), Ok(()));
         assert!(g.reset_requested(now + DEFAULT_BAN_TIME, a).is_ok());
+    }
+
+    #[test]
+    fn sign_ups_are_limited_per_source_apart_from_resets() {
+        let mut g = guard();
+        let now = Instant::now();
+        let a = ip("192.0.2.7");
+        for i in 1..10 {
+            assert_eq!(g.signup_requested(now, a).map(|c| c.ban), Ok(None), "{i}");
+        }
+        assert_eq!(
+            g.signup_requested(now, a).map(|c| c.ban),
+            Ok(Some(DEFAULT_BAN_TIME))
+        );
+        assert!(g.signup_requested(now + SECOND, a).is_err());
+        assert!(g.reset_requested(now, a).is_ok());
+        assert!(g.signup_requested(now, ip("192.0.2.8")).is_ok());
+        assert!(g.signup_requested(now + DEFAULT_BAN_TIME, a).is_ok());
     }
 
     #[test]

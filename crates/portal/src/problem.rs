@@ -111,6 +111,26 @@ impl Problem {
         }
     }
 
+    /// 413: the body (the upload in `field`) is larger than allowed.
+    pub fn too_large(field: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_owned()),
+            ..Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too large", detail)
+        }
+    }
+
+    /// 415: the body (the upload in `field`) is of a media type not taken here.
+    pub fn unsupported_media_type(field: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_owned()),
+            ..Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported media type",
+                detail,
+            )
+        }
+    }
+
     /// 503: what would carry this out is not there (no SIP server beside the portal).
     pub fn unavailable(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)

@@ -937,7 +937,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 48,
+        operations, 54,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -2089,4 +2089,581 @@ async fn the_voicemail_pin_is_set_but_never_shown() {
         .await
         .unwrap()
         .contains_key("vm-pin"));
+}
+
+/// The format of a WAV file's header: (sample rate, channels, bits per sample, data bytes).
+fn wav_format(wav: &[u8]) -> (u32, u16, u16, usize) {
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(&wav[8..16], b"WAVEfmt ");
+    let channels = u16::from_le_bytes([wav[22], wav[23]]);
+    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
+    let bits = u16::from_le_bytes([wav[34], wav[35]]);
+    assert_eq!(&wav[36..40], b"data");
+    (rate, channels, bits, wav.len() - 44)
+}
+
+#[tokio::test]
+async fn a_greeting_upload_is_converted_replaces_the_default_and_is_removed() {
+    let p = Portal::start().await;
+    let path = format!("/api/v1/subscribers/{ALICE}/greeting");
+    let alice = (Some(p.alice_token.as_str()), None);
+    // None yet: callers hear the default.
+    let (status, _, body) = p.call("GET", &path, Some(&p.alice_token), None).await;
+    assert_eq!(status, 404, "{body}");
+    // Two seconds of 440 Hz, 16 kHz stereo: stored as 8 kHz mono 16-bit.
+    let upload = common::tone_wav(16_000, 2, 2000, 440.0);
+    let (status, ct, body) = p.send_bytes("PUT", &path, alice, "audio/wav", upload).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(ct.starts_with("application/json"));
+    let view: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(view["personal"], true);
+    let ms = view["duration_ms"].as_u64().unwrap();
+    assert!((1990..=2010).contains(&ms), "{view}");
+    let (status, ct, wav) = p
+        .send_bytes("GET", &path, alice, "text/plain", Vec::new())
+        .await;
+    assert_eq!((status, ct.as_str()), (200, "audio/wav"));
+    let (rate, channels, bits, data) = wav_format(&wav);
+    assert_eq!((rate, channels, bits), (8000, 1, 16));
+    assert!((31_800..=32_200).contains(&data), "{data} bytes");
+    let file = p.voicemail_dir.join("example.com/alice/greeting.wav");
+    assert_eq!(std::fs::read(&file).unwrap(), wav);
+    // The same through multipart/form-data (what the browser form sends).
+    let form = common::multipart(&[(
+        "greeting",
+        Some("hello.wav"),
+        &common::tone_wav(8000, 1, 1000, 700.0),
+    )]);
+    let (status, _, body) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            &format!("multipart/form-data; boundary={}", common::BOUNDARY),
+            form,
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let view: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(view["duration_ms"], 1000);
+    // Removed: the default again; removing none is no error.
+    for _ in 0..2 {
+        let (status, _, _) = p.call("DELETE", &path, Some(&p.alice_token), None).await;
+        assert_eq!(status, 204);
+    }
+    assert!(!file.exists());
+    let (status, _, _) = p.call("GET", &path, Some(&p.alice_token), None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_bad_greeting_is_a_problem_naming_the_field_and_changes_nothing() {
+    let p = Portal::start().await;
+    let path = format!("/api/v1/subscribers/{ALICE}/greeting");
+    let alice = (Some(p.alice_token.as_str()), None);
+    let problem = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap();
+    // Not a WAV file.
+    let (status, ct, body) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            "audio/wav",
+            b"GIF89a not audio".to_vec(),
+        )
+        .await;
+    assert_eq!((status, ct.as_str()), (422, "application/problem+json"));
+    let pb = problem(&body);
+    assert_eq!(pb["field"], "greeting", "{pb}");
+    assert!(
+        pb["detail"].as_str().unwrap().contains("not a WAV file"),
+        "{pb}"
+    );
+    // Another media type.
+    let (status, _, body) = p
+        .send_bytes("PUT", &path, alice, "image/png", common::wav(8000))
+        .await;
+    assert_eq!(status, 415);
+    assert_eq!(problem(&body)["field"], "greeting");
+    // Too long: 61 s.
+    let (status, _, body) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            "audio/wav",
+            common::tone_wav(8000, 1, 61_000, 440.0),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let pb = problem(&body);
+    assert_eq!(pb["field"], "greeting");
+    assert!(
+        pb["detail"].as_str().unwrap().contains("at most 60 s"),
+        "{pb}"
+    );
+    // Too big: over 5 MiB, raw and in a form.
+    let big = vec![0u8; 5 * 1024 * 1024 + 1];
+    let (status, ct, body) = p
+        .send_bytes("PUT", &path, alice, "audio/wav", big.clone())
+        .await;
+    assert_eq!((status, ct.as_str()), (413, "application/problem+json"));
+    assert_eq!(problem(&body)["field"], "greeting");
+    let form = common::multipart(&[("greeting", Some("big.wav"), &big)]);
+    let (status, _, body) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            &format!("multipart/form-data; boundary={}", common::BOUNDARY),
+            form,
+        )
+        .await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(problem(&body)["field"], "greeting");
+    // An empty form, a broken one.
+    let (status, _, body) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            &format!("multipart/form-data; boundary={}", common::BOUNDARY),
+            common::multipart(&[("greeting", Some("none.wav"), b"")]),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem(&body)["field"], "greeting");
+    let (status, _, _) = p
+        .send_bytes(
+            "PUT",
+            &path,
+            alice,
+            &format!("multipart/form-data; boundary={}", common::BOUNDARY),
+            b"--nothing like it".to_vec(),
+        )
+        .await;
+    assert!(matches!(status, 400 | 422), "{status}");
+    // Nothing was stored.
+    let (status, _, _) = p.call("GET", &path, Some(&p.alice_token), None).await;
+    assert_eq!(status, 404);
+    assert!(!p.voicemail_dir.join("example.com/alice").exists());
+}
+
+#[tokio::test]
+async fn a_greeting_is_its_owners_and_any_admins() {
+    let p = Portal::start().await;
+    let path = format!("/api/v1/subscribers/{ALICE}/greeting");
+    let tone = common::tone_wav(8000, 1, 1000, 440.0);
+    // Nobody, then bob: 401, then 404 as for a missing subscriber; nothing stored.
+    let (status, _, _) = p
+        .send_bytes("PUT", &path, (None, None), "audio/wav", tone.clone())
+        .await;
+    assert_eq!(status, 401);
+    let bob = (Some(p.bob_token.as_str()), None);
+    for method in ["PUT", "GET", "DELETE"] {
+        let (status, _, body) = p
+            .send_bytes(method, &path, bob, "audio/wav", tone.clone())
+            .await;
+        assert_eq!(status, 404, "{method}: {}", String::from_utf8_lossy(&body));
+    }
+    assert!(!p.voicemail_dir.join("example.com/alice").exists());
+    // An admin sets and reads alice's.
+    let admin = (Some(p.admin_token.as_str()), None);
+    let (status, _, _) = p
+        .send_bytes("PUT", &path, admin, "audio/wav", tone.clone())
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = p.call("GET", &path, Some(&p.admin_token), None).await;
+    assert_eq!(status, 200);
+    // Bob still cannot remove it; a subscriber that does not exist is 404 to an admin.
+    let (status, _, _) = p.call("DELETE", &path, Some(&p.bob_token), None).await;
+    assert_eq!(status, 404);
+    assert!(p
+        .voicemail_dir
+        .join("example.com/alice/greeting.wav")
+        .exists());
+    let (status, _, _) = p
+        .send_bytes(
+            "PUT",
+            "/api/v1/subscribers/nobody@example.com/greeting",
+            admin,
+            "audio/wav",
+            tone,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+fn signup(user: &str, email: &str, password: &str) -> serde_json::Value {
+    json!({ "user": user, "email": email, "password": password })
+}
+
+#[tokio::test]
+async fn self_registration_is_off_by_default_and_needs_e_mail() {
+    let p = Portal::start().await;
+    let body = signup("dave", "dave@mail.example", "a-long-password");
+    let (status, ct, pb) = p
+        .call("POST", "/api/v1/signup", None, Some(body.clone()))
+        .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (404, "application/problem+json"),
+        "{pb}"
+    );
+    // An admin turns it on (a subscriber may not); the list shows it.
+    let on = Some(json!({"self_registration": true}));
+    let path = format!("/api/v1/domains/{DOMAIN}");
+    let (status, _, _) = p
+        .call("PATCH", &path, Some(&p.alice_token), on.clone())
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, view) = p
+        .call("PATCH", &path, Some(&p.admin_token), on.clone())
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view, json!({"name": DOMAIN, "self_registration": true}));
+    let (status, _, pb) = p
+        .call(
+            "PATCH",
+            "/api/v1/domains/other.example",
+            Some(&p.admin_token),
+            on,
+        )
+        .await;
+    assert_eq!(status, 404, "{pb}");
+    let (_, _, list) = p
+        .call("GET", "/api/v1/domains", Some(&p.admin_token), None)
+        .await;
+    assert_eq!(list[0]["self_registration"], true, "{list}");
+    // On, but this portal sends no e-mail: nothing can be confirmed.
+    let (status, _, pb) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+    assert_eq!(status, 503, "{pb}");
+    assert!(p.store.subscriber("dave", DOMAIN).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_sign_up_checks_every_field_and_says_when_a_name_is_taken() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    // Nine requests: under the guard's ten a minute.
+    for (body, status, field) in [
+        (
+            signup("4686", "d@mail.example", "a-long-password"),
+            422,
+            "user",
+        ),
+        (
+            signup("echo", "d@mail.example", "a-long-password"),
+            422,
+            "user",
+        ),
+        (
+            signup("da ve", "d@mail.example", "a-long-password"),
+            422,
+            "user",
+        ),
+        (
+            signup("dave", "not-an-address", "a-long-password"),
+            422,
+            "email",
+        ),
+        (signup("dave", "d@mail.example", "short"), 422, "password"),
+        (
+            signup("alice", "d@mail.example", "a-long-password"),
+            409,
+            "user",
+        ),
+        (
+            json!({"user": "dave", "domain": "other.example", "email": "d@mail.example", "password": "a-long-password"}),
+            404,
+            "domain",
+        ),
+    ] {
+        let (s, ct, pb) = p
+            .call("POST", "/api/v1/signup", None, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (status, "application/problem+json"),
+            "{body}: {pb}"
+        );
+        assert_eq!(pb["field"], field, "{body}: {pb}");
+    }
+    let (status, _, started) = p
+        .call(
+            "POST",
+            "/api/v1/signup",
+            None,
+            Some(signup("dave", "dave@mail.example", "a-long-password")),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["address"], "dave@example.com");
+    assert!(started["expires"].as_str().unwrap().ends_with('Z'));
+    // Mailed, not made: the name is still free until the link is followed.
+    assert_eq!(
+        p.store.signups_since("dave@mail.example", 0).await.unwrap(),
+        1
+    );
+    assert!(p.store.subscriber("dave", DOMAIN).await.unwrap().is_none());
+    // The visitor's steps are in the audit log.
+    let (_, _, log) = p
+        .call(
+            "GET",
+            "/api/v1/audit?actor=dave@example.com",
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    let items = log["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{log}");
+    assert_eq!(items[0]["action"], "POST /api/v1/signup");
+    assert!(!items[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("a-long-password"));
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_source_and_per_e_mail_address() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let body = signup(&format!("user{i}"), "same@mail.example", "a-long-password");
+        let (status, _, pb) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+        if status == 429 && i < 10 {
+            assert_eq!(pb["field"], "email", "{pb}");
+        }
+        statuses.push(status);
+    }
+    // Three links a day to one mailbox, then 429 naming `email`; the eleventh request
+    // from one address in a minute is refused unchecked.
+    assert_eq!(&statuses[..4], [202, 202, 202, 429]);
+    assert_eq!(statuses[10], 429);
+    let resp = p
+        .client
+        .post(p.url("/api/v1/signup"))
+        .json(&signup("zed", "zed@mail.example", "a-long-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_confirmed_sign_up_is_an_account_with_a_sip_password_shown_once() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    let dave = store::Address::new("dave", DOMAIN).unwrap();
+    let secret = p
+        .store
+        .create_signup(
+            &dave,
+            "dave@mail.example",
+            "dave-web-pw",
+            1_000,
+            3_600_000_000_000,
+        )
+        .await
+        .unwrap();
+    assert!(secret.starts_with(store::SIGNUP_PREFIX));
+    let (status, _, pb) = p
+        .call(
+            "POST",
+            "/api/v1/signup/confirm",
+            None,
+            Some(json!({"token": "itsps_0"})),
+        )
+        .await;
+    assert_eq!((status, &pb["field"]), (422, &json!("token")), "{pb}");
+    // A greeting an earlier dave left behind (his files outlived his rows).
+    let old = p.voicemail_dir.join("example.com/dave/greeting.wav");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, common::wav(800)).unwrap();
+    let (status, _, created) = p
+        .call(
+            "POST",
+            "/api/v1/signup/confirm",
+            None,
+            Some(json!({"token": secret})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["address"], "dave@example.com");
+    let sip = created["sip_password"].as_str().unwrap();
+    assert_eq!(sip.len(), store::SIP_PASSWORD_LEN);
+    assert!(
+        !old.exists(),
+        "the new dave is not greeted with the old one's greeting"
+    );
+    // Once.
+    let (status, _, _) = p
+        .call(
+            "POST",
+            "/api/v1/signup/confirm",
+            None,
+            Some(json!({"token": secret})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    // The account: enabled, its e-mail, the web password logs in, the SIP password is
+    // the digest's.
+    let s = p.store.subscriber("dave", DOMAIN).await.unwrap().unwrap();
+    assert!(!s.disabled);
+    assert_eq!(s.email.as_deref(), Some("dave@mail.example"));
+    assert_eq!(
+        s.ha1.md5,
+        sip::auth::ha1(sip::auth::Algorithm::Md5, "dave", DOMAIN, sip)
+    );
+    let (status, _, session) = p
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(json!({"address": "dave@example.com", "password": "dave-web-pw"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["admin"], false);
+    let (_, _, log) = p
+        .call(
+            "GET",
+            "/api/v1/audit?actor=dave@example.com",
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        log["items"][0]["action"], "POST /api/v1/signup/confirm",
+        "{log}"
+    );
+    // A link for a name taken meanwhile, or in a domain that stopped sign-ups, makes nothing.
+    let again = p
+        .store
+        .create_signup(
+            &store::Address::new("erin", DOMAIN).unwrap(),
+            "erin@mail.example",
+            "erin-web-pw",
+            1_000,
+            3_600_000_000_000,
+        )
+        .await
+        .unwrap();
+    p.store.set_self_registration(DOMAIN, false).await.unwrap();
+    let (status, _, pb) = p
+        .call(
+            "POST",
+            "/api/v1/signup/confirm",
+            None,
+            Some(json!({"token": again})),
+        )
+        .await;
+    assert_eq!(status, 404, "{pb}");
+    assert!(p.store.subscriber("erin", DOMAIN).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_e_mail_address_through_the_api() {
+    let p = Portal::start().await;
+    let path = format!("/api/v1/subscribers/{ALICE}");
+    let (status, _, pb) = p
+        .call(
+            "PATCH",
+            &path,
+            Some(&p.alice_token),
+            Some(json!({"email": "a@mail.example"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{pb}");
+    let (status, _, pb) = p
+        .call(
+            "PATCH",
+            &path,
+            Some(&p.admin_token),
+            Some(json!({"email": "nope"})),
+        )
+        .await;
+    assert_eq!((status, &pb["field"]), (422, &json!("email")), "{pb}");
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &path,
+            Some(&p.admin_token),
+            Some(json!({"email": "a@mail.example"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, _, d) = p.call("GET", &path, Some(&p.admin_token), None).await;
+    assert_eq!(d["email"], "a@mail.example", "{d}");
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &path,
+            Some(&p.admin_token),
+            Some(json!({"email": ""})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, _, d) = p.call("GET", &path, Some(&p.admin_token), None).await;
+    assert_eq!(d["email"], serde_json::Value::Null, "{d}");
+}
+
+#[tokio::test]
+async fn removing_a_subscriber_removes_their_greeting() {
+    let p = Portal::start().await;
+    p.add_voicemail("bob", "sip:alice@example.com", 1_790_000_000_000)
+        .await;
+    let bob = (Some(p.bob_token.as_str()), None);
+    let (status, _, _) = p
+        .send_bytes(
+            "PUT",
+            "/api/v1/subscribers/bob@example.com/greeting",
+            bob,
+            "audio/wav",
+            common::tone_wav(8000, 1, 1000, 440.0),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let folder = p.voicemail_dir.join("example.com/bob");
+    assert!(folder.join("greeting.wav").is_file());
+    let (status, _, _) = p
+        .call(
+            "DELETE",
+            "/api/v1/subscribers/bob@example.com",
+            Some(&p.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(!folder.join("greeting.wav").exists());
+}
+
+#[tokio::test]
+async fn with_several_domains_open_a_sign_up_names_its_domain() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.add_domain("example.net").await.unwrap();
+    for d in [DOMAIN, "example.net"] {
+        p.store.set_self_registration(d, true).await.unwrap();
+    }
+    let body = signup("dave", "dave@mail.example", "a-long-password");
+    let (status, _, pb) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+    assert_eq!((status, &pb["field"]), (422, &json!("domain")), "{pb}");
+    assert!(
+        pb["detail"].as_str().unwrap().contains("example.net"),
+        "{pb}"
+    );
+    let body = json!({"user": "dave", "domain": "Example.NET", "email": "dave@mail.example", "password": "a-long-password"});
+    let (status, _, started) = p.call("POST", "/api/v1/signup", None, Some(body)).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["address"], "dave@example.net");
+    // The form offers both.
+    let resp = p.client.get(p.url("/signup")).send().await.unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"<option value="example.com""#)
+            && html.contains(r#"<option value="example.net""#),
+        "{html}"
+    );
 }

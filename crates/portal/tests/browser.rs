@@ -150,6 +150,17 @@ impl Driver {
         .await;
     }
 
+    /// Chooses the file `path` in the file input `css` (WebDriver types its path).
+    async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": path.display().to_string() })),
+        )
+        .await;
+    }
+
     async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd(
@@ -336,6 +347,19 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
         .await;
     assert_eq!(duration.as_f64(), Some(1.0), "{duration}");
     d.screenshot("voicemail").await;
+    // A greeting uploaded with the page's plain form (multipart/form-data, no script).
+    let wav = tempfile::tempdir().unwrap();
+    let file = wav.path().join("my-greeting.wav");
+    std::fs::write(&file, common::tone_wav(44_100, 2, 1500, 440.0)).unwrap();
+    d.choose_file("#f-greeting", &file).await;
+    d.click("form[action='/voicemail/greeting'] button.primary")
+        .await;
+    d.wait_for("Callers hear your personal greeting").await;
+    assert!(p
+        .voicemail_dir
+        .join(format!("{DOMAIN}/alice/greeting.wav"))
+        .is_file());
+    d.screenshot("voicemail-greeting").await;
     // Invoices: the PDF downloaded by the browser, as issued.
     d.click("nav a[href='/invoices']").await;
     let html = d.wait_for(&invoice).await;
@@ -432,6 +456,52 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     // The API browser rendered the document.
     d.wait_for("/api/v1/subscribers/{address}/forwarding").await;
     d.screenshot("api-docs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_signs_up_in_chromium() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    let d = Driver::start().await;
+    d.go(&p.url("/login")).await;
+    d.click("a[href='/signup']").await;
+    d.wait_for("Create an account").await;
+    d.fill("#f-user", "dave").await;
+    d.fill("#f-email", "dave@mail.example").await;
+    d.fill("#f-password", "a-long-password").await;
+    d.fill("#f-password2", "another-password").await;
+    d.click("form[action='/signup'] button.primary").await;
+    d.wait_for(r#"id="f-password2-error""#).await;
+    d.screenshot("signup-error").await;
+    d.fill("#f-password", "a-long-password").await;
+    d.fill("#f-password2", "a-long-password").await;
+    d.click("form[action='/signup'] button.primary").await;
+    d.wait_for("Check your e-mail").await;
+    d.screenshot("signup-sent").await;
+    // The link of the e-mail (its secret made here: the mailer of this test sends nothing).
+    let erin = store::Address::new("erin", DOMAIN).unwrap();
+    let secret = p
+        .store
+        .create_signup(
+            &erin,
+            "erin@mail.example",
+            "erin-web-pw",
+            1_000,
+            3_600_000_000_000,
+        )
+        .await
+        .unwrap();
+    d.go(&p.url(&format!("/signup/confirm?token={secret}")))
+        .await;
+    d.click("form[action='/signup/confirm'] button.primary")
+        .await;
+    let html = d.wait_for("sip-password").await;
+    assert!(
+        html.contains("Your account erin@example.com exists"),
+        "{html}"
+    );
+    d.screenshot("signup-welcome").await;
+    assert!(p.store.subscriber("erin", DOMAIN).await.unwrap().is_some());
 }
 
 #[test]

@@ -605,21 +605,9 @@ async fn voicemail_plays_is_marked_heard_and_deleted() {
     assert!(html.contains("Removed.") && html.contains("1 message") && !html.contains("sip:bob@"));
 }
 
-/// A mailer whose SMTP server is not there: e-mail is "on" and sends are queued (and fail
-/// later, in the background), which is all the forgotten-password page sees.
-fn unreachable_mail() -> portal::PortalMail {
-    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
-    smtp.security = mail::Security::Plain;
-    smtp.retries = 0;
-    portal::PortalMail {
-        mailer: mail::Mailer::start(smtp).unwrap(),
-        password_reset: mail::Templates::built_in().password_reset,
-    }
-}
-
 #[tokio::test]
 async fn forgotten_password_answers_alike_and_starts_a_reset_for_a_known_user() {
-    let p = Portal::start_with_mail(Some(unreachable_mail())).await;
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
     p.store
         .add_subscriber("carol", DOMAIN, "sip-pw", Some("carol@mail.example"))
         .await
@@ -1485,4 +1473,410 @@ async fn the_settings_page_sets_voicemail_and_both_passwords() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn the_voicemail_page_uploads_plays_and_removes_the_greeting() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/voicemail", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Callers hear the default greeting"), "{html}");
+    assert!(html.contains(r#"enctype="multipart/form-data""#), "{html}");
+    assert!(html.contains(r#"<label for="f-greeting">"#), "{html}");
+    let csrf = csrf_of(&html);
+    let multipart = format!("multipart/form-data; boundary={}", common::BOUNDARY);
+    let tone = common::tone_wav(44_100, 1, 1500, 440.0);
+    let auth = (None, Some(cookie.as_str()));
+
+    // Without the form token: 403, nothing stored.
+    let form = common::multipart(&[("greeting", Some("hi.wav"), &tone)]);
+    let (status, _, _) = p
+        .send_bytes("POST", "/voicemail/greeting", auth, &multipart, form)
+        .await;
+    assert_eq!(status, 403);
+    let file = p.voicemail_dir.join("example.com/alice/greeting.wav");
+    assert!(!file.exists());
+
+    // A file that is no WAV: the page again, the error next to the field.
+    let form = common::multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("greeting", Some("photo.wav"), b"\x89PNG not audio"),
+    ]);
+    let (status, _, html) = p
+        .send_bytes("POST", "/voicemail/greeting", auth, &multipart, form)
+        .await;
+    let html = String::from_utf8(html).unwrap();
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(r#"id="f-greeting-error""#), "{html}");
+    assert!(html.contains("not a WAV file"), "{html}");
+    assert!(!file.exists());
+
+    // A good one: stored, then played from the page.
+    let form = common::multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("greeting", Some("hi.wav"), &tone),
+    ]);
+    let (status, _, _) = p
+        .send_bytes("POST", "/voicemail/greeting", auth, &multipart, form)
+        .await;
+    assert_eq!(status, 303);
+    assert!(file.exists());
+    let (_, html) = p.page("/voicemail?notice=saved", &cookie).await;
+    assert!(
+        html.contains("Callers hear your personal greeting (2 s)"),
+        "{html}"
+    );
+    assert!(html.contains(r#"src="/voicemail/greeting.wav""#), "{html}");
+    let (status, ct, wav) = p
+        .send_bytes(
+            "GET",
+            "/voicemail/greeting.wav",
+            auth,
+            "text/plain",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!((status, ct.as_str()), (200, "audio/wav"));
+    assert_eq!(wav, std::fs::read(&file).unwrap());
+    // Bob's page shows his own (none), and cannot reach alice's.
+    let bob = p.login_cookie("bob").await;
+    let (_, html) = p.page("/voicemail", &bob).await;
+    assert!(html.contains("Callers hear the default greeting"), "{html}");
+    let (status, _) = p.page("/voicemail/greeting.wav", &bob).await;
+    assert_eq!(status, 404);
+
+    // Removed: the default again.
+    let (status, location, _) = p
+        .post_form("/voicemail/greeting/remove", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/voicemail?notice=removed#greeting")
+    );
+    assert!(!file.exists());
+}
+
+#[tokio::test]
+async fn self_registration_pages_appear_when_a_domain_allows_it() {
+    let p = Portal::start_with_mail(Some(common::unreachable_mail())).await;
+    // Off: no link, no page.
+    let (_, html) = p.page("/login", "").await;
+    assert!(!html.contains(r#"href="/signup""#), "{html}");
+    let (status, _) = p.page("/signup", "").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = p.post_form("/signup", "", &[("user", "dave")]).await;
+    assert_eq!(status, 404);
+
+    p.store.set_self_registration(DOMAIN, true).await.unwrap();
+    let (_, html) = p.page("/login", "").await;
+    assert!(html.contains(r#"href="/signup""#), "{html}");
+    let (status, cookie, html) = p.visitor_form("/signup").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(cookie.starts_with("itsp_form="), "{cookie}");
+    let csrf = csrf_of(&html);
+    for name in ["user", "email", "password", "password2"] {
+        assert!(
+            html.contains(&format!(r#"name="{name}""#)),
+            "{name}: {html}"
+        );
+    }
+    let post = |fields: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        let p = &p;
+        async move {
+            let mut all = vec![("csrf", csrf)];
+            all.extend(fields);
+            let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            p.post_form("/signup", &cookie, &refs).await
+        }
+    };
+    let form = |user: &str, p1: &str, p2: &str| {
+        vec![
+            ("user", user.to_owned()),
+            ("domain", DOMAIN.to_owned()),
+            ("email", "dave@mail.example".to_owned()),
+            ("password", p1.to_owned()),
+            ("password2", p2.to_owned()),
+        ]
+    };
+    // A stale form token: refused before anything.
+    let (status, _, _) = p
+        .post_form("/signup", &cookie, &[("csrf", "nope"), ("user", "dave")])
+        .await;
+    assert_eq!(status, 403);
+    // The passwords differ; the name is taken: each next to its field, what was typed kept.
+    let (status, _, html) = post(form("dave", "a-long-password", "another-one")).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(r#"id="f-password2-error""#), "{html}");
+    assert!(html.contains(r#"value="dave""#), "{html}");
+    assert!(!html.contains("a-long-password"), "{html}");
+    let (status, _, html) = post(form("alice", "a-long-password", "a-long-password")).await;
+    assert_eq!(status, 409, "{html}");
+    assert!(
+        html.contains(r#"id="f-user-error""#) && html.contains("is taken"),
+        "{html}"
+    );
+    // Good: check your e-mail.
+    let (status, _, html) = post(form("dave", "a-long-password", "a-long-password")).await;
+    assert_eq!(status, 202, "{html}");
+    assert!(
+        html.contains("Check your e-mail") && html.contains("dave@example.com"),
+        "{html}"
+    );
+    assert_eq!(
+        p.store.signups_since("dave@mail.example", 0).await.unwrap(),
+        1
+    );
+
+    // The link's page asks for a click; the click makes the account and shows its SIP
+    // password once.
+    let erin = store::Address::new("erin", DOMAIN).unwrap();
+    let secret = p
+        .store
+        .create_signup(
+            &erin,
+            "erin@mail.example",
+            "erin-web-pw",
+            1_000,
+            3_600_000_000_000,
+        )
+        .await
+        .unwrap();
+    let (status, cookie, html) = p
+        .visitor_form(&format!("/signup/confirm?token={secret}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(p.store.subscriber("erin", DOMAIN).await.unwrap().is_none());
+    let csrf = csrf_of(&html);
+    let (status, _, html) = p
+        .post_form(
+            "/signup/confirm",
+            &cookie,
+            &[("csrf", &csrf), ("token", &secret)],
+        )
+        .await;
+    assert_eq!(status, 201, "{html}");
+    let marker = r#"<code id="sip-password">"#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let sip = &html[start..start + html[start..].find('<').unwrap()];
+    assert_eq!(sip.len(), store::SIP_PASSWORD_LEN, "{html}");
+    let s = p.store.subscriber("erin", DOMAIN).await.unwrap().unwrap();
+    assert_eq!(
+        s.ha1.md5,
+        sip::auth::ha1(sip::auth::Algorithm::Md5, "erin", DOMAIN, sip)
+    );
+    // The link works once.
+    let (status, _, html) = p
+        .post_form(
+            "/signup/confirm",
+            &cookie,
+            &[("csrf", &csrf), ("token", &secret)],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("unknown, used or expired"), "{html}");
+    // Erin logs in with her web password.
+    let (status, _, _) = p
+        .post_form(
+            "/login",
+            "",
+            &[("address", "erin@example.com"), ("password", "erin-web-pw")],
+        )
+        .await;
+    assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn an_admin_edits_a_subscribers_e_mail_and_admin_flag() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("admin").await;
+    let here = "/admin/subscribers/alice@example.com";
+    let (status, html) = p.page(here, &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("E-mail and rights") && html.contains(r#"name="admin""#),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let path = format!("{here}/profile");
+    // A bad e-mail address: next to its field, what was typed kept, nothing changed.
+    let (status, _, html) = p
+        .post_form(
+            &path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("email", "not-an-address"),
+                ("admin", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(r#"id="f-email-error""#), "{html}");
+    assert!(html.contains(r#"value="not-an-address""#), "{html}");
+    assert!(!p.store.is_admin("alice", DOMAIN).await.unwrap());
+    // Set both; the page shows them.
+    let (status, location, _) = p
+        .post_form(
+            &path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("email", "alice@mail.example"),
+                ("admin", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{here}?notice=saved").as_str())
+    );
+    let s = p.store.subscriber("alice", DOMAIN).await.unwrap().unwrap();
+    assert_eq!(s.email.as_deref(), Some("alice@mail.example"));
+    assert!(p.store.is_admin("alice", DOMAIN).await.unwrap());
+    let (_, html) = p.page(here, &cookie).await;
+    assert!(
+        html.contains(r#"value="alice@mail.example""#) && html.contains(" checked>"),
+        "{html}"
+    );
+    // Cleared and taken away (the box unchecked sends nothing).
+    let (status, _, _) = p
+        .post_form(&path, &cookie, &[("csrf", &csrf), ("email", "")])
+        .await;
+    assert_eq!(status, 303);
+    let s = p.store.subscriber("alice", DOMAIN).await.unwrap().unwrap();
+    assert_eq!(s.email, None);
+    assert!(!p.store.is_admin("alice", DOMAIN).await.unwrap());
+    // An admin does not take their own flag away here.
+    let (status, _, html) = p
+        .post_form(
+            "/admin/subscribers/admin@example.com/profile",
+            &cookie,
+            &[("csrf", &csrf), ("email", "")],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(p.store.is_admin("admin", DOMAIN).await.unwrap());
+    // A subscriber cannot reach the form at all; the changes are audited.
+    let bob = p.login_cookie("bob").await;
+    let (status, _, _) = p
+        .post_form(
+            &path,
+            &bob,
+            &[
+                ("csrf", &csrf),
+                ("email", "x@mail.example"),
+                ("admin", "on"),
+            ],
+        )
+        .await;
+    assert_ne!(status, 303);
+    assert!(!p.store.is_admin("alice", DOMAIN).await.unwrap());
+    let entries = p
+        .store
+        .audit_entries(&store::AuditFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert_eq!(
+        entries[1].detail.as_deref(),
+        Some("email=alice@mail.example, admin=on")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_turns_self_registration_on_and_off_on_the_domains_page() {
+    let p = Portal::start().await;
+    let cookie = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/domains", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Self-registration") && html.contains("Turn on"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let path = "/admin/domains/self-registration";
+    let (status, location, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/domains?notice=saved")
+    );
+    assert!(p.store.self_registration(DOMAIN).await.unwrap());
+    let (_, html) = p.page("/admin/domains", &cookie).await;
+    assert!(html.contains("Turn off"), "{html}");
+    // Bad values and unknown domains change nothing; a subscriber cannot.
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "maybe"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "nowhere.example"),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let bob = p.login_cookie("bob").await;
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &bob,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_ne!(status, 303);
+    assert!(p.store.self_registration(DOMAIN).await.unwrap());
+    let (status, _, _) = p
+        .post_form(
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", DOMAIN),
+                ("self_registration", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(!p.store.self_registration(DOMAIN).await.unwrap());
+    // Both changes are audited.
+    let entries = p
+        .store
+        .audit_entries(&store::AuditFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    assert_eq!(
+        entries[0].detail.as_deref(),
+        Some("name=example.com, self_registration=off")
+    );
 }

@@ -103,6 +103,12 @@ pub enum StoreError {
     /// A password reset secret that is unknown, used or expired.
     #[error("the password reset link is unknown, used or expired")]
     BadResetToken,
+    /// A sign-up confirmation secret that is unknown, used or expired.
+    #[error("the confirmation link is unknown, used or expired")]
+    BadSignupToken,
+    /// The domain does not let visitors create their own accounts (or is not served).
+    #[error("self-registration is off in {0}")]
+    SelfRegistrationOff(String),
     /// An account setting that cannot be stored (a currency that is not three capital
     /// letters, an empty plan name, a negative low-balance threshold); the text says why.
     #[error("bad account: {0}")]

@@ -57,6 +57,10 @@
 //!   PIN ([`ConferenceRoom`], `itsp conf add`); migration `0022`.
 //! - `calls.rs`: the live [`Call`]s (dialogs in progress) each proxy node writes, for
 //!   `itsp calls`.
+//! - `signups.rs`: self-registration: the domain setting
+//!   ([`Store::set_self_registration`]) and sign-ups waiting for their e-mailed
+//!   confirmation, which creates the subscriber with a generated SIP password in one
+//!   transaction ([`Store::redeem_signup`]); migration `0021`.
 //! - `web_accounts.rs`: the portal's web passwords (argon2id, apart from the HA1
 //!   values), the admin flag ([`WebAccount`]) and browser sessions ([`WebSession`]);
 //!   migration `0010`.
@@ -110,6 +114,7 @@ mod overview;
 mod password_resets;
 mod preferences;
 mod secrets;
+mod signups;
 mod subscribers;
 mod tariffs;
 mod versions;
@@ -158,6 +163,7 @@ pub use preferences::{
 pub use preferences::{
     VM_DELIVERY, VM_DELIVERY_BOTH, VM_DELIVERY_EMAIL, VM_DELIVERY_STORE, VM_EMAIL, VM_PIN,
 };
+pub use signups::{generate_sip_password, SIGNUP_PREFIX, SIP_PASSWORD_LEN};
 pub use subscribers::{Ha1s, Subscriber, MAX_PASSWORD_BYTES};
 pub use tariffs::{TariffFile, TariffFormat};
 pub use versions::{

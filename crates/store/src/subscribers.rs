@@ -156,7 +156,7 @@ pub(crate) fn check_email(email: Option<&str>) -> Result<Option<&str>, StoreErro
 }
 
 /// The four HA1 values for `a` and `password`: (ha1, ha1b).
-fn hashes(a: &Address, password: &str) -> (Ha1s, Ha1s) {
+pub(crate) fn hashes(a: &Address, password: &str) -> (Ha1s, Ha1s) {
     (
         Ha1s::compute(&a.user, &a.domain, password),
         Ha1s::compute(&a.to_string(), &a.domain, password),
@@ -241,6 +241,33 @@ impl Store {
             return Err(StoreError::NoSuchUser(a.to_string()));
         }
         tracing::info!(user = %a, "password changed");
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) the contact e-mail address of `user@domain`, where
+    /// password reset links and voicemail e-mails go. [`StoreError::BadEmail`] for one not
+    /// of the form `local@domain`, [`StoreError::NoSuchUser`] without them.
+    pub async fn set_email(
+        &self,
+        user: &str,
+        domain: &str,
+        email: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let a = Address::new(user, domain)?;
+        let email = check_email(email.map(str::trim).filter(|e| !e.is_empty()))?;
+        let n = on_pool!(self, pool => {
+            sqlx::query("UPDATE subscribers SET email = $3 WHERE username = $1 AND domain = $2")
+                .bind(&a.user)
+                .bind(&a.domain)
+                .bind(email)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NoSuchUser(a.to_string()));
+        }
+        tracing::info!(user = %a, "e-mail address changed");
         Ok(())
     }
 

@@ -356,6 +356,8 @@ fn exit_code(e: &StoreError) -> u8 {
         | E::UnsupportedUrl(_)
         | E::DomainExists(_)
         | E::NoSuchDomain(_)
+        | E::SelfRegistrationOff(_)
+        | E::BadSignupToken
         | E::DomainInUse(_)
         | E::UserExists(_)
         | E::NoSuchUser(_)

@@ -250,6 +250,16 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
             let a = address(&a)?;
             with_store(store, async |s| {
                 s.remove_subscriber(&a.user, &a.domain).await?;
+                // Their personal greeting goes too (DATA_DIR/voicemail, as `itsp serve`
+                // keeps it), so a later subscriber of the name is not greeted with it.
+                let mailbox = media::service::Mailbox {
+                    user: a.user.clone(),
+                    domain: a.domain.clone(),
+                };
+                let voicemail = store.data_dir.join("voicemail");
+                if let Err(e) = media::service::greeting::remove_greeting(&voicemail, &mailbox) {
+                    tracing::warn!(user = %a, error = %e, "greeting not removed");
+                }
                 Ok(Report::done(
                     format!(
                         "removed user {a} with its aliases, groups, preferences and registrations"

@@ -47,10 +47,14 @@
 //! - `transfer.rs`: transfers by REFER (RFC 3515): the REFER in the caller's dialog, its
 //!   answer, the NOTIFYs' `message/sipfrag` progress, BYE once the caller is through.
 //! - `transfer/tests.rs`: IVR calls with their REFER and NOTIFYs on a simulated clock.
+//! - `greeting.rs`: personal greetings on disk (`DIR/DOMAIN/USER/greeting.wav`): an
+//!   uploaded WAV converted and checked, written, read and removed, for the shell, `itsp
+//!   serve` and the portal alike.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
 pub mod conference;
+pub mod greeting;
 pub mod ivr;
 mod menu;
 pub mod mwi;

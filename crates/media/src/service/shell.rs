@@ -475,7 +475,7 @@ impl Environment for Env {
 
     fn greeting(&mut self, mailbox: &Mailbox) -> Option<Prompt> {
         let dir = self.voicemail_dir.as_ref()?;
-        let path = mailbox_dir(dir, mailbox).join("greeting.wav");
+        let path = super::greeting::greeting_path(dir, mailbox);
         if !path.is_file() {
             return None;
         }

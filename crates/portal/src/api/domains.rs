@@ -1,4 +1,6 @@
-//! `/api/v1/domains`: the served domains (admins only).
+//! `/api/v1/domains`: the served domains and their settings (admins only):
+//! `self_registration`, whether visitors may create their own accounts
+//! ([`super::signup`]; `PATCH /api/v1/domains/{domain}`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +17,17 @@ use crate::AppState;
 pub struct DomainView {
     /// The domain, lowercased (`example.com`).
     pub name: String,
+    /// Whether visitors may create their own accounts in it (off by default).
+    #[serde(default)]
+    pub self_registration: bool,
+}
+
+/// A change of a domain's settings.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainChange {
+    /// Let visitors create their own accounts (`/signup`, `POST /api/v1/signup`), or not.
+    pub self_registration: bool,
 }
 
 /// A domain to serve.
@@ -28,12 +41,41 @@ pub struct NewDomain {
 /// The served domains, sorted.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<DomainView>, Problem> {
     caller.allow(Action::ManageDomains)?;
-    let names = state
-        .store()
+    let store = state.store();
+    let names = store
         .list_domains()
         .await
         .map_err(|e| Problem::internal(&e))?;
-    Ok(names.into_iter().map(|name| DomainView { name }).collect())
+    let open = store
+        .self_registration_domains()
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(names
+        .into_iter()
+        .map(|name| DomainView {
+            self_registration: open.contains(&name),
+            name,
+        })
+        .collect())
+}
+
+/// Changes a domain's settings.
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    change: DomainChange,
+) -> Result<DomainView, Problem> {
+    caller.allow(Action::ManageDomains)?;
+    let store = state.store();
+    store
+        .set_self_registration(name, change.self_registration)
+        .await
+        .map_err(|e| Problem::from_store(e, "domain"))?;
+    Ok(DomainView {
+        name: name.trim().trim_end_matches('.').to_ascii_lowercase(),
+        self_registration: change.self_registration,
+    })
 }
 
 /// Starts serving a domain.
@@ -54,6 +96,7 @@ pub async fn create(
         .map_err(|e| Problem::from_store(e, "name"))?;
     Ok(DomainView {
         name: name.to_ascii_lowercase().trim_end_matches('.').to_owned(),
+        self_registration: false,
     })
 }
 
@@ -114,4 +157,23 @@ pub async fn delete_domain(
     remove(&state, &caller, &domain)
         .await
         .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// Change a domain's settings: `self_registration`.
+#[utoipa::path(patch, path = "/api/v1/domains/{domain}", tag = "domains",
+    params(("domain" = String, Path, description = "the domain")),
+    request_body = DomainChange,
+    responses(
+        (status = 200, description = "changed", body = DomainView),
+        (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not served", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a setting is wrong", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(domain): Path<String>,
+    JsonBody(c): JsonBody<DomainChange>,
+) -> Result<Json<DomainView>, Problem> {
+    change(&state, &caller, &domain, c).await.map(Json)
 }

@@ -10,12 +10,14 @@ pub mod audit;
 pub mod calls;
 pub mod domains;
 pub mod forwarding;
+pub mod greeting;
 pub mod invoices;
 pub mod live_calls;
 pub mod rates;
 pub mod registrations;
 pub mod session;
 pub mod settings;
+pub mod signup;
 pub mod status;
 pub mod subscribers;
 pub mod voicemail;
@@ -36,7 +38,7 @@ use crate::AppState;
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
             forwarding, voicemail settings, registrations, call history (JSON and CSV), calls in progress (and \
             their hang-up), accounts, invoices (JSON, PDF, HTML), rating plans (import, list, \
-            price a call), voicemail, the audit log of admin changes and the system status. Errors are \
+            price a call), voicemail (messages and the personal greeting), the audit log of admin changes, self-registration (where a domain allows it) and the system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
             session cookie of POST /api/v1/session (then send X-CSRF-Token with changes)."
@@ -46,9 +48,12 @@ use crate::AppState;
         session::create_session,
         session::get_session,
         session::delete_session,
+        signup::create_signup,
+        signup::confirm_signup,
         domains::list_domains,
         domains::create_domain,
         domains::delete_domain,
+        domains::update_domain,
         subscribers::list_subscribers,
         subscribers::create_subscriber,
         subscribers::get_subscriber,
@@ -79,6 +84,9 @@ use crate::AppState;
         voicemail::get_voicemail_audio,
         voicemail::delete_voicemail,
         voicemail::update_voicemail,
+        greeting::get_greeting,
+        greeting::put_greeting,
+        greeting::delete_greeting,
         rates::import_rates,
         rates::list_rates,
         rates::test_rate,
@@ -140,11 +148,19 @@ pub fn router() -> Router<AppState> {
                 .post(session::create_session)
                 .delete(session::delete_session),
         )
+        .route("/api/v1/signup", axum::routing::post(signup::create_signup))
+        .route(
+            "/api/v1/signup/confirm",
+            axum::routing::post(signup::confirm_signup),
+        )
         .route(
             "/api/v1/domains",
             get(domains::list_domains).post(domains::create_domain),
         )
-        .route("/api/v1/domains/{domain}", delete(domains::delete_domain))
+        .route(
+            "/api/v1/domains/{domain}",
+            delete(domains::delete_domain).patch(domains::update_domain),
+        )
         .route(
             "/api/v1/subscribers",
             get(s::list_subscribers).post(s::create_subscriber),
@@ -188,6 +204,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/subscribers/{address}/voicemail/{id}/audio",
             get(voicemail::get_voicemail_audio),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/greeting",
+            get(greeting::get_greeting)
+                .put(greeting::put_greeting)
+                .delete(greeting::delete_greeting)
+                .route_layer(axum::extract::DefaultBodyLimit::max(
+                    greeting::MAX_GREETING_BODY_BYTES,
+                )),
         )
         .route(
             "/api/v1/subscribers/{address}/account",

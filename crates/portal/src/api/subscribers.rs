@@ -136,6 +136,9 @@ pub struct SubscriberChange {
     pub web_password: Option<String>,
     /// Admin flag (admins only).
     pub admin: Option<bool>,
+    /// The contact e-mail address, where password reset links and voicemail e-mails go;
+    /// empty: none (admins only).
+    pub email: Option<String>,
     /// Disable the subscriber (`true`: their phones and their portal logins stop working,
     /// their registrations are removed, their browser sessions end) or enable them again
     /// (admins only).
@@ -285,7 +288,7 @@ pub async fn change(
     change: SubscriberChange,
 ) -> Result<(), Problem> {
     caller.allow(Action::ChangeOwn(a))?;
-    if change.admin.is_some() || change.disabled.is_some() {
+    if change.admin.is_some() || change.disabled.is_some() || change.email.is_some() {
         caller.allow(Action::SetAdmin(a))?;
     }
     let checks = [
@@ -341,6 +344,15 @@ pub async fn change(
             ));
         }
     }
+    // First the one change whose value the store checks itself: a bad address changes
+    // nothing else.
+    if let Some(email) = &change.email {
+        let email = email.trim();
+        store
+            .set_email(&a.user, &a.domain, (!email.is_empty()).then_some(email))
+            .await
+            .map_err(|e| Problem::from_store(e, "email"))?;
+    }
     if let Some(p) = sip {
         store
             .set_password(&a.user, &a.domain, p)
@@ -381,14 +393,19 @@ pub async fn change(
     Ok(())
 }
 
-/// Removes a subscriber with its aliases, groups, preferences and registrations.
+/// Removes a subscriber with its aliases, groups, preferences and registrations, and
+/// their personal greeting, so a later subscriber of the same name is not greeted with
+/// it. (The message files are left: their rows are gone, so nothing reaches them; the
+/// folder's name is made safe lossily, so two odd names may share one.)
 pub async fn remove(state: &AppState, caller: &Caller, a: &Address) -> Result<(), Problem> {
     caller.allow(Action::RemoveSubscriber(a))?;
     state
         .store()
         .remove_subscriber(&a.user, &a.domain)
         .await
-        .map_err(|e| Problem::from_store(e, "address"))
+        .map_err(|e| Problem::from_store(e, "address"))?;
+    super::greeting::forget(state, a).await;
+    Ok(())
 }
 
 /// List subscribers, a page at a time.

@@ -76,9 +76,16 @@ async fn domains_page(
     let list = domains::list(state, caller).await?;
     let mut rows = String::new();
     for d in &list {
+        let (state_text, button, value) = if d.self_registration {
+            ("on", "Turn off", "off")
+        } else {
+            ("off", "Turn on", "on")
+        };
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td>{}</td></tr>",
+            r#"<tr><td>{}</td><td>{state_text} <form method="post" action="/admin/domains/self-registration" class="inline">{}<input type="hidden" name="name" value="{}"><input type="hidden" name="self_registration" value="{value}"><button class="small">{button}</button></form></td><td>{}</td></tr>"#,
+            esc(&d.name),
+            csrf_field(caller),
             esc(&d.name),
             remove_button(
                 caller,
@@ -92,7 +99,7 @@ async fn domains_page(
         r#"<p class="empty">No domain is served yet. Add the domain of your users' addresses below.</p>"#.to_owned()
     } else {
         format!(
-            r#"<table><thead><tr><th>Domain</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
+            r#"<table><thead><tr><th>Domain</th><th>Self-registration</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
         )
     };
     let body = format!(
@@ -155,6 +162,39 @@ pub async fn add_domain(
                 Err(p) => error_page(&p),
             }
         }
+    }
+}
+
+/// Turns a domain's self-registration on or off.
+pub async fn set_self_registration(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    req: Request,
+) -> Response {
+    let caller = match admin(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let fields = match checked_form(&caller, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let on = match get(&fields, "self_registration") {
+        "on" => true,
+        "off" => false,
+        other => {
+            return error_page(&Problem::invalid(
+                "self_registration",
+                format!("{other:?} is neither on nor off"),
+            ))
+        }
+    };
+    let change = domains::DomainChange {
+        self_registration: on,
+    };
+    match domains::change(&state, &caller, get(&fields, "name"), change).await {
+        Ok(_) => see_other("/admin/domains?notice=saved"),
+        Err(p) => error_page(&p),
     }
 }
 

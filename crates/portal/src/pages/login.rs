@@ -12,7 +12,12 @@ use crate::api::session::{
 use crate::auth::ClientIp;
 use crate::AppState;
 
-fn page(address: &str, errors: &FieldErrors) -> String {
+fn page(address: &str, errors: &FieldErrors, signup: bool) -> String {
+    let signup = if signup {
+        r#"<p><a href="/signup">Create an account</a></p>"#
+    } else {
+        ""
+    };
     let body = format!(
         r#"<section class="card narrow">
 <h1>Log in</h1>
@@ -24,6 +29,7 @@ fn page(address: &str, errors: &FieldErrors) -> String {
 <button type="submit" class="primary">Log in</button>
 </form>
 <p><a href="/password/forgot">Forgot your password?</a></p>
+{signup}
 </section>"#,
         banner = banner(errors),
         address = field(
@@ -46,12 +52,19 @@ fn page(address: &str, errors: &FieldErrors) -> String {
     layout("Log in", None, &body)
 }
 
+/// Whether the login page links to the sign-up page: a domain takes sign-ups.
+async fn signup_open(state: &AppState) -> bool {
+    crate::api::signup::open_domains(state)
+        .await
+        .is_ok_and(|d| !d.is_empty())
+}
+
 /// The login form (or the dashboard, when logged in already).
-pub async fn show(MaybeCaller(caller): MaybeCaller) -> Response {
+pub async fn show(State(state): State<AppState>, MaybeCaller(caller): MaybeCaller) -> Response {
     if caller.is_some() {
         return see_other("/");
     }
-    Html(page("", &FieldErrors::new())).into_response()
+    Html(page("", &FieldErrors::new(), signup_open(&state).await)).into_response()
 }
 
 /// Checks the login; on success sets the cookie and goes to the dashboard. A login the
@@ -97,14 +110,15 @@ pub async fn submit(
             (
                 p.status_code(),
                 [(header::RETRY_AFTER, retry_after_value(wait))],
-                Html(page(address, &errors)),
+                Html(page(address, &errors, signup_open(&state).await)),
             )
                 .into_response()
         }
         Err(LoginError { problem: p, .. }) if p.field.is_some() => {
             let mut errors = FieldErrors::new();
             errors.insert(p.field.clone().unwrap_or_default(), p.detail.clone());
-            (p.status_code(), Html(page(address, &errors))).into_response()
+            let signup = signup_open(&state).await;
+            (p.status_code(), Html(page(address, &errors, signup))).into_response()
         }
         Err(LoginError { problem: p, .. }) => error_page(&p),
     }

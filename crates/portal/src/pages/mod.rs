@@ -14,6 +14,7 @@ pub mod admin;
 pub mod audit;
 pub mod dashboard;
 pub mod docs;
+pub mod greeting;
 pub mod invoices;
 pub mod live_calls;
 pub mod login;
@@ -21,6 +22,7 @@ pub mod password;
 pub mod rates;
 pub mod selfcare;
 pub mod settings;
+pub mod signup;
 pub mod subscriber;
 
 use std::collections::HashMap;
@@ -56,6 +58,11 @@ pub fn router() -> Router<AppState> {
             "/password/reset",
             get(password::show_reset).post(password::submit_reset),
         )
+        .route("/signup", get(signup::show).post(signup::submit))
+        .route(
+            "/signup/confirm",
+            get(signup::show_confirm).post(signup::submit_confirm),
+        )
         .route("/dashboard", get(dashboard::show))
         .route("/dashboard/forwarding", post(dashboard::save_forwarding))
         .route(
@@ -80,10 +87,22 @@ pub fn router() -> Router<AppState> {
         .route("/voicemail/remove", post(selfcare::remove_voicemail))
         .route("/voicemail/heard", post(selfcare::mark_voicemail_heard))
         .route(
+            "/voicemail/greeting",
+            post(greeting::upload).route_layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::greeting::MAX_GREETING_BODY_BYTES,
+            )),
+        )
+        .route("/voicemail/greeting/remove", post(greeting::remove))
+        .route("/voicemail/greeting.wav", get(greeting::audio))
+        .route(
             "/admin/domains",
             get(admin::domains).post(admin::add_domain),
         )
         .route("/admin/domains/remove", post(admin::remove_domain))
+        .route(
+            "/admin/domains/self-registration",
+            post(admin::set_self_registration),
+        )
         .route(
             "/admin/subscribers",
             get(admin::subscribers).post(admin::add_subscriber),
@@ -93,6 +112,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/subscribers/{address}/status",
             post(subscriber::set_status),
+        )
+        .route(
+            "/admin/subscribers/{address}/profile",
+            post(subscriber::set_profile),
         )
         .route(
             "/admin/subscribers/{address}/aliases",

@@ -62,15 +62,15 @@ fn new_form_token() -> Result<String, Problem> {
     }))
 }
 
-/// The Set-Cookie value of the form token `token`.
-fn form_cookie(state: &AppState, token: &str) -> HeaderValue {
+/// The Set-Cookie value of the form token `token`, for the pages under `path`.
+fn form_cookie(state: &AppState, token: &str, path: &str) -> HeaderValue {
     let secure = if state.config().secure_cookies {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{FORM_COOKIE}={token}; Path=/password; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+        "{FORM_COOKIE}={token}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
     ))
     .unwrap_or(HeaderValue::from_static(""))
 }
@@ -88,7 +88,10 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Whether the form's `csrf` field matches the cookie (constant time).
-fn check_form_token(headers: &HeaderMap, fields: &HashMap<String, String>) -> Result<(), Problem> {
+pub(super) fn check_form_token(
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Result<(), Problem> {
     let refused = || {
         Problem::forbidden(
             "the form is out of date or came from another site: reload the page and send it again",
@@ -117,17 +120,29 @@ fn with_form_token(
     title: &str,
     body: impl FnOnce(&str) -> String,
 ) -> Response {
+    with_form_token_at(state, "/password", status, title, body)
+}
+
+/// [`with_form_token`] for the visitor's pages under `path` (the cookie's path).
+pub(super) fn with_form_token_at(
+    state: &AppState,
+    path: &str,
+    status: StatusCode,
+    title: &str,
+    body: impl FnOnce(&str) -> String,
+) -> Response {
     let token = match new_form_token() {
         Ok(t) => t,
         Err(p) => return error_page(&p),
     };
     let html = layout(title, None, &body(&token));
     let mut headers = HeaderMap::new();
-    headers.insert(header::SET_COOKIE, form_cookie(state, &token));
+    headers.insert(header::SET_COOKIE, form_cookie(state, &token, path));
     (status, headers, Html(html)).into_response()
 }
 
-fn csrf_input(token: &str) -> String {
+/// The hidden form-token field of a visitor's form.
+pub(super) fn csrf_input(token: &str) -> String {
     format!(
         r#"<input type="hidden" name="csrf" value="{}">"#,
         esc(token)
@@ -286,7 +301,7 @@ async fn send_reset(
         tracing::warn!(user = %address, recent, "password reset asked too often; nothing sent");
         return Ok(());
     }
-    let Some(base) = base_url(state, headers) else {
+    let Some(base) = crate::api::signup::base_url(state, headers) else {
         tracing::warn!(user = %address, "password reset: no [http] public_url and no usable Host header; nothing sent");
         return Ok(());
     };
@@ -318,29 +333,6 @@ async fn send_reset(
         Err(e) => tracing::error!(user = %address, error = %e, "password reset link not sent"),
     }
     Ok(())
-}
-
-/// Where the links point: `[http] public_url`, else `http(s)://HOST` of the request (HTTPS
-/// when the cookies are `Secure`); `None` for a missing or odd Host header.
-fn base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    if let Some(url) = &state.config().public_url {
-        return Some(url.trim_end_matches('/').to_owned());
-    }
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let plain = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    if !plain {
-        return None;
-    }
-    let scheme = if state.config().secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    Some(format!("{scheme}://{host}"))
 }
 
 fn reset_body(token: &str, secret: &str, errors: &FieldErrors) -> String {

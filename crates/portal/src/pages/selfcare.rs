@@ -1,7 +1,7 @@
 //! A subscriber's own records: `/calls` (call history with the missed-calls filter and
 //! times, a page at a time, and `/calls.csv` with the same filters), `/account` (balance,
 //! the ledger, and the price of a call under the subscriber's own plan) and `/voicemail` (messages played in the browser, downloaded, marked
-//! heard, removed). Each handler calls the API's operation (`crate::api::calls`,
+//! heard, removed; the greeting, `greeting.rs`). Each handler calls the API's operation (`crate::api::calls`,
 //! `accounts`, `voicemail`), so the checks and the authorisation are one code path.
 
 use std::collections::HashMap;
@@ -390,7 +390,7 @@ fn voicemail_rows(caller: &Caller, list: &[VoicemailView]) -> String {
     out
 }
 
-/// `/voicemail`: the messages, newest first.
+/// `/voicemail`: the messages, newest first, and the greeting.
 pub async fn voicemail_page(
     State(state): State<AppState>,
     caller: MaybeCaller,
@@ -400,22 +400,45 @@ pub async fn voicemail_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let list = match voicemail::list(&state, &caller, &me).await {
-        Ok(l) => l,
-        Err(p) => return error_page(&p),
-    };
+    match voicemail_body(&state, &caller, &me, &query, None).await {
+        Ok(body) => Html(layout("Voicemail", Some(&caller), &body)).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The voicemail page's content; `greeting_error`: the upload's problem, shown next to
+/// the file field.
+pub(super) async fn voicemail_body(
+    state: &AppState,
+    caller: &Caller,
+    me: &Address,
+    query: &HashMap<String, String>,
+    greeting_error: Option<&str>,
+) -> Result<String, Response> {
+    let list = voicemail::list(state, caller, me)
+        .await
+        .map_err(|p| error_page(&p))?;
+    let greeting = crate::api::greeting::read(state, caller, me)
+        .await
+        .map_err(|p| error_page(&p))?;
     let new = list.iter().filter(|m| m.new).count();
-    let body = format!(
+    Ok(format!(
         r#"{notice}<h1>Voicemail</h1>
-<section class="card"><h2>{count}</h2><p class="lead">Newest first; {new} new.</p>{rows}</section>"#,
-        notice = notice(&query),
+<section class="card"><h2>{count}</h2><p class="lead">Newest first; {new} new.</p>{rows}</section>
+{greeting}"#,
+        notice = notice(query),
         count = match list.len() {
             1 => "1 message".to_owned(),
             n => format!("{n} messages"),
         },
-        rows = voicemail_rows(&caller, &list),
-    );
-    Html(layout("Voicemail", Some(&caller), &body)).into_response()
+        rows = voicemail_rows(caller, &list),
+        greeting = super::greeting::card(
+            caller,
+            &greeting,
+            state.config().voicemail_dir.is_some(),
+            greeting_error
+        ),
+    ))
 }
 
 /// `/voicemail/{id}/audio` (`?download=1`: as an attachment).

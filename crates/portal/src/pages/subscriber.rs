@@ -1,5 +1,5 @@
-//! `/admin/subscribers/{address}`: one subscriber for an admin to edit — disable or
-//! enable, aliases and groups (add, remove), the account (none, prepaid or postpaid,
+//! `/admin/subscribers/{address}`: one subscriber for an admin to edit — the e-mail
+//! address and the admin flag, disable or enable, aliases and groups (add, remove), the account (none, prepaid or postpaid,
 //! rating plan, currency) and top-ups with a note. Each form posts to a handler here
 //! that calls the API's operation ([`crate::api::subscribers::change`],
 //! [`crate::api::assigned`], [`crate::api::accounts`]); a bad field is shown next to it
@@ -101,6 +101,30 @@ async fn page(
             .map(|m| format!(r#"<p class="error">{}</p>"#, esc(m)))
             .unwrap_or_default(),
         h = hidden("disabled", value),
+    );
+
+    // Contact and rights.
+    // What was sent, when this form was (an unchecked box sends nothing).
+    let admin_now = if typed.contains_key("email") {
+        t("admin") == Some("on")
+    } else {
+        d.admin
+    };
+    let profile = format!(
+        r#"<section class="card"><h2>E-mail and rights</h2><form method="post" action="{here}/profile" novalidate>{csrf}{email}<div class="field{admin_class}"><label><input type="checkbox" name="admin" value="on"{checked}> Administrator: may administer every domain and subscriber here</label>{admin_error}</div><button class="primary">Save</button></form></section>"#,
+        email = field(
+            "E-mail address",
+            "email",
+            "email",
+            t("email").unwrap_or(d.email.as_deref().unwrap_or_default()),
+            e("email"),
+            "where password reset links and voicemail e-mails go; empty: none"
+        ),
+        checked = if admin_now { " checked" } else { "" },
+        admin_class = if e("admin").is_some() { " invalid" } else { "" },
+        admin_error = e("admin")
+            .map(|m| format!(r#"<p class="error">{}</p>"#, esc(m)))
+            .unwrap_or_default(),
     );
 
     // Aliases.
@@ -232,7 +256,7 @@ async fn page(
     let body = format!(
         r#"{top}<p><a href="/admin/subscribers">← Subscribers</a></p><h1>{title}</h1>{banner}
 <section class="card"><dl class="facts"><dt>E-mail</dt><dd>{email}</dd><dt>Added (UTC)</dt><dd>{created}</dd><dt>Administrator</dt><dd>{admin}</dd></dl></section>
-{status}{alias_section}{group_section}{account_section}{top_up_section}"#,
+{profile}{status}{alias_section}{group_section}{account_section}{top_up_section}"#,
         title = esc(&d.address),
         banner = banner(errors),
         email = esc(d.email.as_deref().unwrap_or("—")),
@@ -343,6 +367,39 @@ pub async fn set_status(
                 .map(|()| "saved")
         }
         Err(p) => Err(p),
+    };
+    answer(&state, &caller, &a, &fields, result).await
+}
+
+/// Sets the e-mail address and the admin flag (`email`, `admin=on` when checked). An
+/// admin cannot take their own flag away here (another admin, or `itsp user`, can), so
+/// nobody locks the last admin out by a slip.
+pub async fn set_profile(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    ClientIp(source): ClientIp,
+    Path(text): Path<String>,
+    req: Request,
+) -> Response {
+    let (caller, a, fields) = match post_parts(caller, &text, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let admin = get(&fields, "admin") == "on";
+    let result = if !admin && caller.address.as_ref() == Some(&a) {
+        Err(Problem::invalid(
+            "admin",
+            "you cannot take your own admin flag away; another admin can",
+        ))
+    } else {
+        let change = subscribers::SubscriberChange {
+            email: Some(get(&fields, "email").to_owned()),
+            admin: Some(admin),
+            ..subscribers::SubscriberChange::default()
+        };
+        subscribers::change(&state, &caller, source, &a, change)
+            .await
+            .map(|()| "saved")
     };
     answer(&state, &caller, &a, &fields, result).await
 }

@@ -425,3 +425,106 @@ pub fn wav(samples: u32) -> Vec<u8> {
     out.resize(44 + data as usize, 0);
     out
 }
+
+/// A 16-bit PCM WAV file of a `freq` Hz tone, `ms` long, at `rate` Hz in `channels`
+/// channels (each the same).
+pub fn tone_wav(rate: u32, channels: u16, ms: u32, freq: f64) -> Vec<u8> {
+    let frames = u64::from(rate) * u64::from(ms) / 1000;
+    let data = u32::try_from(frames * u64::from(channels) * 2).unwrap();
+    let mut out = Vec::with_capacity(44 + data as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for i in 0..frames {
+        let t = i as f64 / f64::from(rate);
+        let v = ((t * freq * std::f64::consts::TAU).sin() * 8000.0) as i16;
+        for _ in 0..channels {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The boundary of [`multipart`] bodies.
+pub const BOUNDARY: &str = "itsp-test-boundary-7d3f";
+
+/// A `multipart/form-data` body (boundary [`BOUNDARY`]) of `parts`: (name, file name of
+/// a file part, content).
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, file, content) in parts {
+        out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file {
+            Some(f) => out.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: audio/wav\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => out.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        out.extend_from_slice(content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+impl Portal {
+    /// A request with a raw body of `content_type`, with `token` (bearer) or `cookie`:
+    /// status, Content-Type, body bytes.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        auth: (Option<&str>, Option<&str>),
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Vec<u8>) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = auth.0 {
+            req = req.bearer_auth(t);
+        }
+        if let Some(c) = auth.1 {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, ct, resp.bytes().await.unwrap().to_vec())
+    }
+}
+
+/// A mailer whose SMTP server is not there: e-mail is "on" and sends are queued (and fail
+/// later, in the background), which is all the forgotten-password and sign-up pages see.
+pub fn unreachable_mail() -> portal::PortalMail {
+    let mut smtp = mail::SmtpConfig::new("127.0.0.1:9", "itsp@example.com").unwrap();
+    smtp.security = mail::Security::Plain;
+    smtp.retries = 0;
+    let templates = mail::Templates::built_in();
+    portal::PortalMail {
+        mailer: mail::Mailer::start(smtp).unwrap(),
+        password_reset: templates.password_reset,
+        signup: templates.signup,
+    }
+}

@@ -61,6 +61,8 @@ macro_rules! for_each_behaviour {
             cdr_media,
             audit_log,
             disabled_subscribers,
+            self_registration,
+            subscriber_email,
         );
     };
 }
@@ -2483,4 +2485,149 @@ pub async fn conference_rooms(s: Store) {
         Err(StoreError::NoSuchRoom(_))
     ));
     assert_eq!(s.conference_rooms(None).await.unwrap().len(), 2);
+}
+
+/// Self-registration (migration `0021`): the domain setting, sign-ups refused where it is
+/// off or the name is held, redeemed once into an enabled subscriber with the web
+/// password of the sign-up and a generated SIP password; a name taken meanwhile or a
+/// domain that stopped sign-ups changes nothing.
+pub async fn self_registration(s: Store) {
+    example_com_with(&s, &["alice"]).await;
+    s.add_domain("example.net").await.unwrap();
+    let hour = 3_600_000;
+    assert!(!s.self_registration("example.com").await.unwrap());
+    assert!(!s.self_registration("nowhere.example").await.unwrap());
+    let dave = addr("dave@example.com");
+    assert!(matches!(
+        s.create_signup(&dave, "d@mail.example", "dave-web-pw", 1000, hour)
+            .await,
+        Err(StoreError::SelfRegistrationOff(_))
+    ));
+    s.set_self_registration("Example.COM", true).await.unwrap();
+    assert!(matches!(
+        s.set_self_registration("nowhere.example", true).await,
+        Err(StoreError::NoSuchDomain(_))
+    ));
+    assert_eq!(
+        s.self_registration_domains().await.unwrap(),
+        ["example.com"]
+    );
+    // Held names and bad fields.
+    s.add_alias("+4611", "example.com", "alice", "example.com")
+        .await
+        .unwrap();
+    for (who, email, pw) in [
+        ("alice@example.com", "a@mail.example", "a-web-pw"),
+        ("ALICE@example.com", "a@mail.example", "a-web-pw"),
+        ("+4611@example.com", "a@mail.example", "a-web-pw"),
+        ("dave@example.com", "no-address", "dave-web-pw"),
+        ("dave@example.com", "d@mail.example", ""),
+        ("dave@example.net", "d@mail.example", "dave-web-pw"),
+    ] {
+        let r = s.create_signup(&addr(who), email, pw, 1000, hour).await;
+        assert!(
+            matches!(
+                r,
+                Err(StoreError::UserExists(_)
+                    | StoreError::AliasExists(_)
+                    | StoreError::BadEmail(_)
+                    | StoreError::BadPassword(_)
+                    | StoreError::SelfRegistrationOff(_))
+            ),
+            "{who} {email}: {r:?}"
+        );
+    }
+    // Two sign-ups for one name: no subscriber before the confirmation, the first wins.
+    let first = s
+        .create_signup(&dave, "d@mail.example", "dave-web-pw", 1000, hour)
+        .await
+        .unwrap();
+    let second = s
+        .create_signup(&dave, "other@mail.example", "other-pw", 2000, hour)
+        .await
+        .unwrap();
+    assert!(first.starts_with(store::SIGNUP_PREFIX));
+    assert_eq!(s.signups_since("d@mail.example", 0).await.unwrap(), 1);
+    assert_eq!(s.signups_since("d@mail.example", 1001).await.unwrap(), 0);
+    assert!(s.subscriber("dave", "example.com").await.unwrap().is_none());
+    assert!(matches!(
+        s.redeem_signup("itsps_unknown", 1500).await,
+        Err(StoreError::BadSignupToken)
+    ));
+    assert!(matches!(
+        s.redeem_signup(&first, 1000 + hour).await,
+        Err(StoreError::BadSignupToken)
+    ));
+    let version = s.subscribers_version().await.unwrap();
+    let (a, sip) = s.redeem_signup(&first, 1500).await.unwrap();
+    assert_eq!(a, dave);
+    assert_eq!(sip.len(), store::SIP_PASSWORD_LEN);
+    assert!(s.subscribers_version().await.unwrap() > version);
+    let sub = s.subscriber("dave", "example.com").await.unwrap().unwrap();
+    assert!(!sub.disabled);
+    assert_eq!(sub.email.as_deref(), Some("d@mail.example"));
+    assert_eq!(
+        sub.ha1.md5,
+        ha1(Algorithm::Md5, "dave", "example.com", &sip)
+    );
+    let account = s
+        .check_web_login("dave", "example.com", "dave-web-pw")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!account.is_admin);
+    assert!(matches!(
+        s.redeem_signup(&first, 1600).await,
+        Err(StoreError::BadSignupToken)
+    ));
+    // The second sign-up for the name: taken now, and it stays unused (it says so again).
+    for _ in 0..2 {
+        assert!(matches!(
+            s.redeem_signup(&second, 1600).await,
+            Err(StoreError::UserExists(_))
+        ));
+    }
+    // A domain that stopped sign-ups: the link makes nothing.
+    let erin = s
+        .create_signup(
+            &addr("erin@example.com"),
+            "e@mail.example",
+            "erin-web-pw",
+            1000,
+            hour,
+        )
+        .await
+        .unwrap();
+    s.set_self_registration("example.com", false).await.unwrap();
+    assert!(matches!(
+        s.redeem_signup(&erin, 1600).await,
+        Err(StoreError::SelfRegistrationOff(_))
+    ));
+    assert!(s.subscriber("erin", "example.com").await.unwrap().is_none());
+    // Expired ones are purged.
+    assert_eq!(s.purge_signups(1000 + hour).await.unwrap(), 2);
+    assert_eq!(s.signups_since("e@mail.example", 0).await.unwrap(), 0);
+}
+
+/// A subscriber's e-mail address set, checked and cleared.
+pub async fn subscriber_email(s: Store) {
+    example_com_with(&s, &["alice"]).await;
+    s.set_email("alice", "example.com", Some("a@mail.example"))
+        .await
+        .unwrap();
+    let sub = s.subscriber("alice", "example.com").await.unwrap().unwrap();
+    assert_eq!(sub.email.as_deref(), Some("a@mail.example"));
+    assert!(matches!(
+        s.set_email("alice", "example.com", Some("nope")).await,
+        Err(StoreError::BadEmail(_))
+    ));
+    assert!(matches!(
+        s.set_email("bob", "example.com", None).await,
+        Err(StoreError::NoSuchUser(_))
+    ));
+    s.set_email("alice", "example.com", Some("  "))
+        .await
+        .unwrap();
+    let sub = s.subscriber("alice", "example.com").await.unwrap().unwrap();
+    assert_eq!(sub.email, None);
 }

@@ -17,7 +17,8 @@ instructions per tick and per leg per tick; these repeat exactly where times on 
 machine do not.
 
 Cases (default: all): echo/100 echo/1000 announce/1000 voicemail/1000 conference/3
-conference/10 conference/50 (conference/N: 150 participants in rooms of N).
+conference/10 conference/50 "conference/50 joined" (conference/N: 150 participants
+in rooms of N, once the join tones are over; joined: while they play).
 
 Options:
   --ticks N     ticks counted per case (default 50: one second of media)
@@ -46,7 +47,8 @@ done
 case $ticks in '' | *[!0-9]* | 0) echo "--ticks: a positive number" >&2; exit 2 ;; esac
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
 if [ ${#cases[@]} -eq 0 ]; then
-  cases=(echo/100 echo/1000 announce/1000 voicemail/1000 conference/3 conference/10 conference/50)
+  cases=(echo/100 echo/1000 announce/1000 voicemail/1000 conference/3 conference/10 conference/50
+    "conference/50 joined")
 fi
 if [ -z "$bin" ]; then
   bin=$(cd "$repo" && cargo bench -p media --bench services --no-run 2>&1 \

@@ -8,7 +8,9 @@
 //!
 //! Cases: `echo` (100 and 1,000 legs), `announce` (1,000 legs playing a ten-minute prompt
 //! as early media), `voicemail` (1,000 deposits recording, past the greeting and beep),
-//! `conference/N` (150 participants in rooms of N: 3, 10 or 50).
+//! `conference/N` (150 participants in rooms of N: 3, 10 or 50, once the join tones are
+//! over), `conference/50 joined` (the same while each participant still hears the join
+//! tones of the 49 who joined at once: two seconds after they did).
 //!
 //! Counting mode, for callgrind (instructions repeat where times on a shared machine do
 //! not): with `MEDIA_BENCH_TICKS=N` the binary sets up the cases named by its arguments
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput};
-use media::prompts::Origin;
+use media::prompts::{names, Origin};
 use media::service::{Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa};
 use media::{Prompt, Prompts};
 use rtp::audio::tone::Tone;
@@ -71,6 +73,8 @@ struct Case {
     name: String,
     kind: Kind,
     legs: usize,
+    /// Measure while the rooms' join tones still play (else after them).
+    cues: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -78,6 +82,7 @@ fn cases() -> Vec<Case> {
         name: name.to_owned(),
         kind,
         legs,
+        cues: false,
     };
     vec![
         case("echo/100", Kind::Echo, 100),
@@ -87,6 +92,10 @@ fn cases() -> Vec<Case> {
         case("conference/3", Kind::Conference(3), 150),
         case("conference/10", Kind::Conference(10), 150),
         case("conference/50", Kind::Conference(50), 150),
+        Case {
+            cues: true,
+            ..case("conference/50 joined", Kind::Conference(50), 150)
+        },
     ]
 }
 
@@ -227,8 +236,15 @@ impl Bed {
             legs,
         };
         // Two seconds: the jitter buffer fills, the echo's line fills, the deposit's
-        // greeting (one frame) and beep (400 ms) are over and it records.
-        for _ in 0..100 {
+        // greeting (one frame) and beep (400 ms) are over and it records. A room's cues
+        // too: everyone set up at once, so each participant has a join tone (200 ms) per
+        // later participant queued, and the first "you are the first participant".
+        let mut warm_up = 100;
+        if let (Kind::Conference(size), false) = (case.kind, case.cues) {
+            let first = bed_prompt_ticks(&bed.ua, names::CONF_FIRST);
+            warm_up += first + 10 * size;
+        }
+        for _ in 0..warm_up {
             let sent = bed.step();
             assert_eq!(sent, case.legs, "{}: one packet out per leg", case.name);
         }
@@ -263,6 +279,12 @@ impl Bed {
         }
         sent
     }
+}
+
+/// How many ticks the prompt `name` plays.
+fn bed_prompt_ticks(ua: &ServiceUa, name: &str) -> usize {
+    let prompt = ua.config().prompts.get(name).expect("a built-in prompt");
+    (prompt.duration().as_millis() / TICK.as_millis()) as usize + 1
 }
 
 /// The counted part: `ticks` ticks (callgrind's `--toggle-collect` names this function).

@@ -418,7 +418,10 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     if let Ok(ticks) = std::env::var("MEDIA_BENCH_TICKS") {
-        count(ticks.parse().expect("MEDIA_BENCH_TICKS: a number"), &filters);
+        count(
+            ticks.parse().expect("MEDIA_BENCH_TICKS: a number"),
+            &filters,
+        );
         return;
     }
     if let Ok(ticks) = std::env::var("MEDIA_BENCH_TAIL") {

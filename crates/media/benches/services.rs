@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput};
 use media::prompts::{names, Origin};
+use media::service::conference::RoomAccess;
 use media::service::{Environment, Mailbox, ServiceConfig, ServiceEvent, ServiceUa};
 use media::{Prompt, Prompts};
 use rtp::audio::tone::Tone;
@@ -225,10 +226,17 @@ impl Bed {
             let text = invite(&uri(case.kind, i), i, caller_port);
             ua.handle(now, proxy, Bytes::from(text), &mut env);
             let mut port = None;
+            let mut enters = None;
             while let Some(e) = ua.poll_event() {
-                if let ServiceEvent::Started { rtp_port, .. } = e {
-                    port = Some(rtp_port);
+                match e {
+                    ServiceEvent::Started { rtp_port, .. } => port = Some(rtp_port),
+                    ServiceEvent::RoomPin { call, .. } => enters = Some(call),
+                    _ => {}
                 }
+            }
+            // A room without a PIN: the caller joins at the next tick.
+            if let Some(call) = enters {
+                ua.room_pin(call, RoomAccess::Open);
             }
             let mut answered = None;
             while let Some(t) = ua.poll_transmit() {
@@ -273,6 +281,11 @@ impl Bed {
             assert_eq!(sent, case.legs, "{}: one packet out per leg", case.name);
         }
         assert_eq!(bed.ua.live_calls(), case.legs, "{}", case.name);
+        if let Kind::Conference(size) = case.kind {
+            let rooms = bed.ua.rooms();
+            assert_eq!(rooms.len(), case.legs / size, "{}: rooms", case.name);
+            assert!(rooms.iter().all(|r| r.calls.len() == size), "{}", case.name);
+        }
         bed
     }
 

@@ -21,7 +21,9 @@ conference/10 conference/50 "conference/50 joined" (conference/N: 150 participan
 in rooms of N, once the join tones are over; joined: while they play).
 
 Options:
-  --ticks N     ticks counted per case (default 50: one second of media)
+  --ticks N     ticks counted per case (default 250: five seconds of media, one RTCP
+                interval, so each leg's reports are in; "conference/50 joined" counts
+                at most 50, the join tones' time)
   --bin PATH    the bench binary (default: built by cargo bench -p media --bench services
                 --no-run)
   --keep        keep the callgrind files (for callgrind_annotate) and name their directory
@@ -32,7 +34,7 @@ TEXT
 }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-ticks=50 bin="" keep=0
+ticks=250 bin="" keep=0
 cases=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -68,9 +70,10 @@ for c in "${cases[@]}"; do
     --toggle-collect='*measured_ticks*' --callgrind-out-file="$out" \
     "$bin" "$c" >"$out.stdout" 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
   legs=$(sed -n 's/^.*: \([0-9]*\) legs, .*$/\1/p' "$out.stdout")
+  t=$(sed -n 's/^.* legs, \([0-9]*\) ticks counted$/\1/p' "$out.stdout")
   [ -n "$legs" ] || { echo "$c: no such case" >&2; exit 1; }
   ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out" | head -1)
   [ -n "$ir" ] || ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$out" | head -1)
-  awk -v c="$c" -v legs="$legs" -v ir="$ir" -v t="$ticks" 'BEGIN {
+  awk -v c="$c" -v legs="$legs" -v ir="$ir" -v t="$t" 'BEGIN {
     printf "| %s | %d | %.0f | %.0f |\n", c, legs, ir / t, ir / t / legs }'
 done

@@ -47,6 +47,9 @@ impl std::fmt::Display for RoomKey {
     }
 }
 
+/// Joins within this time of a participant's last join tone make no other.
+pub const JOIN_TONE_GAP: Duration = Duration::from_secs(2);
+
 /// Wrong PINs (or prompts left unanswered) before the call ends.
 pub const PIN_TRIES: u8 = 3;
 
@@ -204,6 +207,8 @@ pub(crate) struct ConferenceLeg {
     pub(crate) cue: Player,
     /// Where the caller is on the way in.
     pub(crate) entry: Entry,
+    /// When this participant was last given the join tone.
+    join_tone_at: Option<Instant>,
 }
 
 impl ConferenceLeg {
@@ -214,7 +219,21 @@ impl ConferenceLeg {
             output: [0; rtp::codec::FRAME_SAMPLES],
             cue,
             entry: Entry::Waiting,
+            join_tone_at: None,
         }
+    }
+
+    /// Someone joined at `now`: the join tone, once for joins close together (fifty
+    /// people dialling in at the top of the hour make one tone, not ten seconds of them).
+    pub(crate) fn join_tone(&mut self, now: Instant) {
+        if self
+            .join_tone_at
+            .is_some_and(|at| now.saturating_duration_since(at) < JOIN_TONE_GAP)
+        {
+            return;
+        }
+        self.join_tone_at = Some(now);
+        self.cue.push(crate::ToneSpec::JOIN);
     }
 
     /// Who may enter is known: an open room lets the caller in, a PIN is asked for, a

@@ -1146,7 +1146,7 @@ impl ServiceUa {
                 .get_mut(&call)
                 .and_then(|c| c.session.conference())
             {
-                leg.cue.push(ToneSpec::JOIN);
+                leg.join_tone(now);
             }
         }
     }

@@ -1155,3 +1155,33 @@ fn the_operator_lists_mutes_and_removes_participants() {
     assert!(room.sent_bye(0));
     assert_eq!(room.ua.rooms()[0].calls, vec![second]);
 }
+
+#[test]
+fn joins_close_together_make_one_join_tone() {
+    let mut room = Room::new();
+    for _ in 0..12 {
+        assert_eq!(room.join("sip:conference@example.com;room=big", 500.0), 200);
+    }
+    // Let the first one's "you are the first participant" end.
+    for _ in 0..250 {
+        room.step();
+    }
+    let cue_left = |room: &mut Room, i: usize| {
+        let call = room.ua.rooms()[0].calls[i];
+        room.ua
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.session.conference())
+            .map(|leg| leg.cue.remaining())
+            .unwrap()
+    };
+    // Eleven joins within a quarter of a second: one tone each, not eleven.
+    assert_eq!(cue_left(&mut room, 0), Duration::ZERO);
+    assert_eq!(room.join("sip:conference@example.com;room=big", 500.0), 200);
+    assert!(cue_left(&mut room, 0) <= Duration::from_millis(400));
+    assert_eq!(room.join("sip:conference@example.com;room=big", 500.0), 200);
+    assert!(
+        cue_left(&mut room, 0) <= Duration::from_millis(400),
+        "a second join right after adds no tone"
+    );
+}

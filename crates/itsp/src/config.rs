@@ -477,6 +477,8 @@ pub(crate) struct RelaySection {
     pub(crate) listen_ip: String,
     /// Seconds without media or signalling before a session is removed.
     pub(crate) idle_timeout: u64,
+    /// `"keep"`, `"offer"` or `"off"`: SRTP bridging per leg (`relay::SrtpPolicy`).
+    pub(crate) srtp: String,
     /// NG relay nodes, `IP:PORT` or `IP:PORT=WEIGHT`; empty: the relay runs in-process.
     pub(crate) nodes: Vec<String>,
 }
@@ -490,6 +492,7 @@ impl Default for RelaySection {
             public_ip: String::new(),
             listen_ip: String::new(),
             idle_timeout: 60,
+            srtp: "keep".into(),
             nodes: Vec::new(),
         }
     }
@@ -531,6 +534,10 @@ impl RelaySection {
         if self.idle_timeout == 0 {
             return Err("relay.idle_timeout must be at least 1 second".into());
         }
+        let srtp: relay::SrtpPolicy = self
+            .srtp
+            .parse()
+            .map_err(|e: relay::srtp::UnknownSrtpPolicy| format!("relay.srtp: {e}"))?;
         let backend = if self.nodes.is_empty() {
             server::RelayBackend::Local {
                 ports,
@@ -553,7 +560,11 @@ impl RelaySection {
             }
             server::RelayBackend::Nodes(nodes)
         };
-        Ok(server::RelaySettings { policy, backend })
+        Ok(server::RelaySettings {
+            policy,
+            backend,
+            srtp,
+        })
     }
 }
 

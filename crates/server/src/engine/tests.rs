@@ -817,6 +817,7 @@ fn a_natted_caller_is_relayed_and_responses_keep_their_order() {
     let relay = RelaySetup {
         policy: RelayPolicy::Nat,
         per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(trusted_config(), Some(relay));
     w.register("bob", BOB_1, "1.0");
@@ -922,6 +923,7 @@ fn under_overload_new_requests_get_503_and_the_rest_is_served() {
     let relay = RelaySetup {
         policy: RelayPolicy::Always,
         per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(c, Some(relay));
     w.register("bob", BOB_1, "1.0");

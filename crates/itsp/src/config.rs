@@ -1560,6 +1560,9 @@ mod tests {
         .unwrap();
         let s = c.relay.settings().unwrap();
         assert_eq!(s.policy, server::media_relay::RelayPolicy::Always);
+        assert_eq!(s.srtp, relay::SrtpPolicy::Keep, "the default");
+        let c = Config::parse("[relay]\nsrtp = \"offer\"\n").unwrap();
+        assert_eq!(c.relay.settings().unwrap().srtp, relay::SrtpPolicy::Offer);
         let server::RelayBackend::Nodes(nodes) = s.backend else {
             panic!("nodes expected")
         };
@@ -1571,6 +1574,7 @@ mod tests {
             ("public_ip = \"relay.example\"", "relay.public_ip"),
             ("nodes = [\"nowhere\"]", "relay.nodes"),
             ("idle_timeout = 0", "relay.idle_timeout"),
+            ("srtp = \"on\"", "relay.srtp"),
         ] {
             let e = Config::parse(&format!("[relay]\n{text}\n")).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");

@@ -76,7 +76,8 @@ impl Party<'_> {
 /// `caller` calls `callee` for 3 s; both must hear the other's tone. Both phones after it.
 fn call(data: &DataDir, server: &Itsp, caller: &Party, callee: &Party) -> (Softphone, Softphone) {
     let dir = tempfile::tempdir().unwrap();
-    let (caller_heard, callee_heard) = (dir.path().join("caller.wav"), dir.path().join("callee.wav"));
+    let (caller_heard, callee_heard) =
+        (dir.path().join("caller.wav"), dir.path().join("callee.wav"));
     let mut answering = callee.start(data, server, &callee_heard, &["--calls", "1", "answer"]);
     answering.wait_event("waiting", WAIT);
     let mut calling = caller.start(
@@ -86,12 +87,26 @@ fn call(data: &DataDir, server: &Itsp, caller: &Party, callee: &Party) -> (Softp
         &["--duration", "3", "call", callee.user],
     );
     calling.wait_event("answered", WAIT);
-    assert!(calling.wait_exit(WAIT).success(), "the caller's call succeeded");
-    assert!(answering.wait_exit(WAIT).success(), "the callee's call succeeded");
+    assert!(
+        calling.wait_exit(WAIT).success(),
+        "the caller's call succeeded"
+    );
+    assert!(
+        answering.wait_exit(WAIT).success(),
+        "the callee's call succeeded"
+    );
     let share = tone_share(&caller_heard, f64::from(callee.hz));
-    assert!(share > 0.8, "caller: {} Hz is {share:.2} of what it heard", callee.hz);
+    assert!(
+        share > 0.8,
+        "caller: {} Hz is {share:.2} of what it heard",
+        callee.hz
+    );
     let share = tone_share(&callee_heard, f64::from(caller.hz));
-    assert!(share > 0.8, "callee: {} Hz is {share:.2} of what it heard", caller.hz);
+    assert!(
+        share > 0.8,
+        "callee: {} Hz is {share:.2} of what it heard",
+        caller.hz
+    );
     (calling, answering)
 }
 
@@ -99,7 +114,11 @@ fn call(data: &DataDir, server: &Itsp, caller: &Party, callee: &Party) -> (Softp
 fn assert_srtp_leg(phone: &Softphone) {
     let report = &phone.all("report")[0];
     let suite = report["srtp"].as_str().unwrap_or_default();
-    assert!(suite.starts_with("AES_CM_128_HMAC_SHA1_"), "{}: {report}", phone.name);
+    assert!(
+        suite.starts_with("AES_CM_128_HMAC_SHA1_"),
+        "{}: {report}",
+        phone.name
+    );
     assert_eq!(report["srtp_auth_failures"], 0, "{report}");
     assert_eq!(report["srtp_replays"], 0, "{report}");
     assert_eq!(report["srtp_malformed"], 0, "{report}");
@@ -116,7 +135,10 @@ fn assert_plain_leg(phone: &Softphone) {
     let report = &phone.all("report")[0];
     assert!(report["srtp"].is_null(), "{}: {report}", phone.name);
     assert_eq!(report["srtp_authenticated"], 0, "{report}");
-    assert!(report["packets_received"].as_u64().unwrap() > 100, "{report}");
+    assert!(
+        report["packets_received"].as_u64().unwrap() > 100,
+        "{report}"
+    );
 }
 
 /// The relay carried the call and counted no SRTP drop worth mentioning.
@@ -201,10 +223,7 @@ fn keep_does_not_upgrade_a_plain_caller() {
 #[test]
 fn baresip_on_tls_with_srtp_calls_a_plain_udp_phone() {
     common::baresip::require_baresip();
-    let data = DataDir::with_users(&[
-        ("alice", "a-secret"),
-        ("carol", "c-secret"),
-    ]);
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("carol", "c-secret")]);
     let dir = tempfile::tempdir().unwrap();
     let server = server(&data, dir.path(), "keep");
     let alice_heard = dir.path().join("alice-heard.wav");
@@ -239,10 +258,16 @@ fn baresip_on_tls_with_srtp_calls_a_plain_udp_phone() {
         .iter()
         .filter(|l| l.starts_with("m=audio") && l.contains("RTP/SAVP"))
         .count();
-    assert!(savp >= 2, "baresip's offer and the answer it got are RTP/SAVP");
+    assert!(
+        savp >= 2,
+        "baresip's offer and the answer it got are RTP/SAVP"
+    );
     let share = tone_share(&alice_heard, 600.0);
     assert!(share > 0.8, "alice: 600 Hz is {share:.2} of what she heard");
     let share = tone_share(&carol.recording(), 440.0);
-    assert!(share > 0.8, "baresip: 440 Hz is {share:.2} of what it heard");
+    assert!(
+        share > 0.8,
+        "baresip: 440 Hz is {share:.2} of what it heard"
+    );
     assert_relayed(&server);
 }

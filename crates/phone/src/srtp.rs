@@ -171,7 +171,6 @@ impl Protection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sdp::Crypto;
 
     fn rtp_packet(seq: u16) -> Vec<u8> {
         let mut p = vec![0x80, 0x00];

@@ -120,7 +120,10 @@ fn srtp(c: &mut Criterion) {
                     let now = start + Duration::from_micros(tick);
                     let verdict = engine.forward(now, alice_port, alice, black_box(&pkt));
                     assert!(
-                        matches!(verdict, Forward::Send { .. } | Forward::SendRewritten { .. }),
+                        matches!(
+                            verdict,
+                            Forward::Send { .. } | Forward::SendRewritten { .. }
+                        ),
                         "{verdict:?}"
                     );
                     black_box(verdict)
@@ -144,7 +147,10 @@ fn srtp(c: &mut Criterion) {
                 tick += 1;
                 let now = start + Duration::from_micros(tick);
                 let verdict = engine.forward(now, bob_port, bob, black_box(&pkt));
-                assert!(matches!(verdict, Forward::SendRewritten { .. }), "{verdict:?}");
+                assert!(
+                    matches!(verdict, Forward::SendRewritten { .. }),
+                    "{verdict:?}"
+                );
                 black_box(verdict)
             },
             BatchSize::SmallInput,

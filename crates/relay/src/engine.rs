@@ -211,7 +211,9 @@ impl Engine {
     ) -> Result<Rewritten, RelayError> {
         let mut sdp = SessionDescription::from_bytes(&request.sdp)?;
         let existing = self.by_call_id.get(&request.call_id).copied();
-        let current = existing.and_then(|s| self.calls.get(s as usize)).and_then(Option::as_ref);
+        let current = existing
+            .and_then(|s| self.calls.get(s as usize))
+            .and_then(Option::as_ref);
         // Everything that can fail is decided before the call changes: the tags, the SRTP
         // of each stream, the ports.
         let mut tags = match current {

@@ -165,9 +165,9 @@ impl Offered {
         let streams = || sdp.media().iter().filter(|m| m.port() != 0);
         if streams().any(|m| Profile::of(m.proto()) == Some(Profile::Savp)) {
             Offered::Srtp
-        } else if streams().any(|m| {
-            Profile::of(m.proto()) == Some(Profile::Avp) && m.cryptos().next().is_some()
-        }) {
+        } else if streams()
+            .any(|m| Profile::of(m.proto()) == Some(Profile::Avp) && m.cryptos().next().is_some())
+        {
             Offered::BestEffort
         } else {
             Offered::Plain
@@ -273,7 +273,9 @@ pub enum SrtpFault {
         why: String,
     },
     /// An answer accepts the relay's `RTP/SAVP` offer without a line of the relay's tags.
-    #[error("m= line {index}: the answer accepts RTP/SAVP without an a=crypto line of an offered tag")]
+    #[error(
+        "m= line {index}: the answer accepts RTP/SAVP without an a=crypto line of an offered tag"
+    )]
     AnswerWithoutLine {
         /// 0-based index of the `m=` line.
         index: usize,
@@ -545,9 +547,9 @@ pub enum StreamPlan {
     /// Bridged: the legs to set (`None` keeps a leg as it is) and the SDP edit.
     Bridge {
         /// New legs by side.
-        legs: [Option<Leg>; 2],
+        legs: Box<[Option<Leg>; 2]>,
         /// A new inbound key for a keyed leg that keeps its outbound one, by side.
-        rekey: [Option<(Crypto, SrtpContext)>; 2],
+        rekey: [Option<Box<(Crypto, SrtpContext)>>; 2],
         /// The proto of the `m=` line passed on.
         proto: String,
         /// The `a=crypto` lines of the `m=` line passed on (the SDP's own are removed).
@@ -578,7 +580,7 @@ impl StreamPlan {
         match self {
             StreamPlan::Transparent => *bridge = None,
             StreamPlan::Bridge { legs, rekey, .. } => {
-                let legs = std::mem::take(legs);
+                let legs = *std::mem::take(legs);
                 let rekey = std::mem::take(rekey);
                 let current = bridge.get_or_insert_with(|| Bridge {
                     legs: [
@@ -593,8 +595,8 @@ impl StreamPlan {
                     }
                 }
                 for (slot, rekey) in current.legs.iter_mut().zip(rekey) {
-                    if let (LegState::Keyed(k), Some((theirs, inbound))) = (&mut slot.state, rekey)
-                    {
+                    if let (LegState::Keyed(k), Some(rekey)) = (&mut slot.state, rekey) {
+                        let (theirs, inbound) = *rekey;
                         k.theirs = theirs;
                         k.inbound = inbound;
                     }
@@ -683,7 +685,7 @@ pub fn plan_stream(
         legs[owner] = own_leg;
         legs[other] = receiver;
         return Ok(StreamPlan::Bridge {
-            legs,
+            legs: Box::new(legs),
             rekey: [None, None],
             proto,
             lines,
@@ -695,7 +697,7 @@ pub fn plan_stream(
         return Ok(StreamPlan::Transparent);
     };
     let mut legs: [Option<Leg>; 2] = [None, None];
-    let mut rekey: [Option<(Crypto, SrtpContext)>; 2] = [None, None];
+    let mut rekey: [Option<Box<(Crypto, SrtpContext)>>; 2] = [None, None];
     // The answerer's leg.
     let answered = media.cryptos().collect::<Vec<_>>();
     match &old.legs[owner].state {
@@ -710,9 +712,7 @@ pub fn plan_stream(
                 // Plain RTP/AVP to our RTP/SAVP offer: not what RFC 4568 allows, but the
                 // party said how it sends.
                 None => LegState::Plain,
-                Some((ours, theirs)) => {
-                    LegState::Keyed(Box::new(keyed_pair(index, ours, theirs)?))
-                }
+                Some((ours, theirs)) => LegState::Keyed(Box::new(keyed_pair(index, ours, theirs)?)),
             };
             legs[owner] = Some(Leg::new(old.legs[owner].proto.clone(), state));
         }
@@ -720,7 +720,7 @@ pub fn plan_stream(
             Some(theirs) if *theirs == k.theirs => {}
             Some(theirs) => {
                 let keyed = keyed_pair(index, &k.ours, theirs)?;
-                rekey[owner] = Some((keyed.theirs, keyed.inbound));
+                rekey[owner] = Some(Box::new((keyed.theirs, keyed.inbound)));
             }
             None if own_profile == Profile::Savp => {
                 return Err(SrtpFault::AnswerWithoutLine { index });
@@ -749,7 +749,7 @@ pub fn plan_stream(
         LegState::Plain | LegState::Offered { .. } => Vec::new(),
     };
     Ok(StreamPlan::Bridge {
-        legs,
+        legs: Box::new(legs),
         rekey,
         proto: offerer.proto.clone(),
         lines,
@@ -803,7 +803,8 @@ fn keyed_pair(index: usize, ours: &Crypto, theirs: &Crypto) -> Result<Keyed, Srt
         });
     }
     let (suite, _) = usable(theirs).map_err(|error| SrtpFault::BadKey { index, error })?;
-    Keyed::new(suite, ours.clone(), theirs.clone()).map_err(|error| SrtpFault::BadKey { index, error })
+    Keyed::new(suite, ours.clone(), theirs.clone())
+        .map_err(|error| SrtpFault::BadKey { index, error })
 }
 
 #[cfg(test)]

@@ -129,29 +129,17 @@ fn transport(profile: Profile) -> Flags {
 
 #[test]
 fn golden_savp_caller_to_plain_callee() {
-    exchange(
-        "savp-to-avp",
-        transport(Profile::Avp),
-        Flags::default(),
-    );
+    exchange("savp-to-avp", transport(Profile::Avp), Flags::default());
 }
 
 #[test]
 fn golden_plain_caller_to_savp_callee() {
-    exchange(
-        "avp-to-savp",
-        transport(Profile::Savp),
-        Flags::default(),
-    );
+    exchange("avp-to-savp", transport(Profile::Savp), Flags::default());
 }
 
 #[test]
 fn golden_savp_both_sides_rekeyed() {
-    exchange(
-        "savp-to-savp",
-        transport(Profile::Savp),
-        Flags::default(),
-    );
+    exchange("savp-to-savp", transport(Profile::Savp), Flags::default());
 }
 
 #[test]
@@ -182,7 +170,12 @@ fn transparent_without_flags_passes_the_keys_end_to_end() {
     let offer = e
         .offer(
             Instant::now(),
-            &request("alice", None, offer_in.clone().into_bytes(), Flags::default()),
+            &request(
+                "alice",
+                None,
+                offer_in.clone().into_bytes(),
+                Flags::default(),
+            ),
             &mut |_| true,
         )
         .unwrap();
@@ -249,10 +242,7 @@ struct Phone {
 impl Phone {
     fn new(suite: CryptoSuite) -> Phone {
         let lines = rtp::srtp::sdes::offered_crypto().unwrap();
-        let line = lines
-            .into_iter()
-            .find(|l| l.suite == suite.name())
-            .unwrap();
+        let line = lines.into_iter().find(|l| l.suite == suite.name()).unwrap();
         Phone {
             outbound: context(&line),
             inbound: None,
@@ -287,7 +277,12 @@ fn srtp_alice_plain_bob(suite: CryptoSuite) -> (Engine, Phone, u16, u16) {
     let offer = e
         .offer(
             now,
-            &request("alice", None, alice.sdp("198.51.100.7", 40000), transport(Profile::Avp)),
+            &request(
+                "alice",
+                None,
+                alice.sdp("198.51.100.7", 40000),
+                transport(Profile::Avp),
+            ),
             &mut |_| true,
         )
         .unwrap();
@@ -296,14 +291,25 @@ fn srtp_alice_plain_bob(suite: CryptoSuite) -> (Engine, Phone, u16, u16) {
     let answer = e
         .answer(
             now,
-            &request("alice", Some("bob"), plain_sdp("192.0.2.20", 9000), Flags::default()),
+            &request(
+                "alice",
+                Some("bob"),
+                plain_sdp("192.0.2.20", 9000),
+                Flags::default(),
+            ),
             &mut |_| true,
         )
         .unwrap();
     let (alice_port, line) = port_and_line(&answer.sdp);
     let line = line.expect("Alice gets the relay's line");
-    assert_eq!((line.tag, line.suite.as_str()), (alice.line.tag, suite.name()));
-    assert_ne!(line.key_params, alice.line.key_params, "the relay's own key");
+    assert_eq!(
+        (line.tag, line.suite.as_str()),
+        (alice.line.tag, suite.name())
+    );
+    assert_ne!(
+        line.key_params, alice.line.key_params,
+        "the relay's own key"
+    );
     alice.inbound = Some(context(&line));
     (e, alice, alice_port, bob_port)
 }
@@ -367,7 +373,12 @@ fn srtp_leg_to_plain_leg_and_back() {
         assert_eq!(alice_side.rtp.packets, 5);
         assert_eq!(alice_side.lost, 0, "loss measured on the clear packets");
         assert!(
-            alice_side.report.seen.blocks.iter().any(|b| b.ssrc == 0xb0b),
+            alice_side
+                .report
+                .seen
+                .blocks
+                .iter()
+                .any(|b| b.ssrc == 0xb0b),
             "Alice's SRTCP report was read: {:?}",
             alice_side.report.seen
         );
@@ -384,7 +395,12 @@ fn srtp_to_srtp_with_a_key_per_leg() {
     let offer = e
         .offer(
             now,
-            &request("alice", None, alice.sdp("198.51.100.7", 40000), transport(Profile::Savp)),
+            &request(
+                "alice",
+                None,
+                alice.sdp("198.51.100.7", 40000),
+                transport(Profile::Savp),
+            ),
             &mut |_| true,
         )
         .unwrap();
@@ -401,7 +417,12 @@ fn srtp_to_srtp_with_a_key_per_leg() {
     let answer = e
         .answer(
             now,
-            &request("alice", Some("bob"), bob.sdp("192.0.2.20", 9000), Flags::default()),
+            &request(
+                "alice",
+                Some("bob"),
+                bob.sdp("192.0.2.20", 9000),
+                Flags::default(),
+            ),
             &mut |_| true,
         )
         .unwrap();
@@ -411,14 +432,36 @@ fn srtp_to_srtp_with_a_key_per_leg() {
     let from_alice = alice.outbound.protect_rtp(&plain).unwrap();
     let verdict = e.forward(now, alice_port, addr(ALICE), &from_alice);
     let to_bob = sent(&e, verdict, &from_alice);
-    assert_ne!(to_bob, from_alice, "re-protected with the relay's key toward Bob");
-    assert_eq!(to_bob.len(), plain.len() + 4, "Bob's leg has the 32-bit tag");
-    assert_eq!(bob.inbound.as_mut().unwrap().unprotect_rtp(&to_bob).unwrap(), plain);
+    assert_ne!(
+        to_bob, from_alice,
+        "re-protected with the relay's key toward Bob"
+    );
+    assert_eq!(
+        to_bob.len(),
+        plain.len() + 4,
+        "Bob's leg has the 32-bit tag"
+    );
+    assert_eq!(
+        bob.inbound
+            .as_mut()
+            .unwrap()
+            .unprotect_rtp(&to_bob)
+            .unwrap(),
+        plain
+    );
     let plain = rtp_packet(2, 1, 0x44);
     let from_bob = bob.outbound.protect_rtp(&plain).unwrap();
     let verdict = e.forward(now, bob_port, addr(BOB), &from_bob);
     let to_alice = sent(&e, verdict, &from_bob);
-    assert_eq!(alice.inbound.as_mut().unwrap().unprotect_rtp(&to_alice).unwrap(), plain);
+    assert_eq!(
+        alice
+            .inbound
+            .as_mut()
+            .unwrap()
+            .unprotect_rtp(&to_alice)
+            .unwrap(),
+        plain
+    );
 }
 
 #[test]
@@ -562,7 +605,12 @@ fn unusable_and_malformed_crypto_are_refused() {
     let mut e = engine();
     e.offer(
         Instant::now(),
-        &request("alice", None, plain_sdp("198.51.100.7", 40000), transport(Profile::Savp)),
+        &request(
+            "alice",
+            None,
+            plain_sdp("198.51.100.7", 40000),
+            transport(Profile::Savp),
+        ),
         &mut |_| true,
     )
     .unwrap();
@@ -577,8 +625,11 @@ fn unusable_and_malformed_crypto_are_refused() {
         )
         .unwrap_err();
     assert!(error.refuses_call(), "{error}");
-    assert!(error.to_string().contains("without an a=crypto line"), "{error}");
-    }
+    assert!(
+        error.to_string().contains("without an a=crypto line"),
+        "{error}"
+    );
+}
 
 #[test]
 fn re_offer_with_the_same_keys_keeps_the_contexts() {
@@ -596,7 +647,12 @@ fn re_offer_with_the_same_keys_keeps_the_contexts() {
     let again = e
         .offer(
             now,
-            &request("alice", None, alice.sdp("198.51.100.7", 40000), transport(Profile::Avp)),
+            &request(
+                "alice",
+                None,
+                alice.sdp("198.51.100.7", 40000),
+                transport(Profile::Avp),
+            ),
             &mut |_| true,
         )
         .unwrap();
@@ -604,13 +660,22 @@ fn re_offer_with_the_same_keys_keeps_the_contexts() {
     let answer = e
         .answer(
             now,
-            &request("alice", Some("bob"), plain_sdp("192.0.2.20", 9000), Flags::default()),
+            &request(
+                "alice",
+                Some("bob"),
+                plain_sdp("192.0.2.20", 9000),
+                Flags::default(),
+            ),
             &mut |_| true,
         )
         .unwrap();
     let line = port_and_line(&answer.sdp).1.unwrap();
     let mut fresh = context(&line);
-    assert_eq!(fresh.unprotect_rtp(&before).map(|p| p.len()), Ok(172), "same key");
+    assert_eq!(
+        fresh.unprotect_rtp(&before).map(|p| p.len()),
+        Ok(172),
+        "same key"
+    );
     // The contexts went on: the first packet is still a replay, and Bob's next packet
     // continues the index Alice's context knows.
     assert_eq!(

@@ -650,7 +650,10 @@ pub enum SrtpError {
         index: u64,
     },
     /// A sending context already protects [`MAX_SSRCS`] other SSRCs.
-    #[error("SRTP context already keeps {} SSRCs; SSRC {ssrc:#010x} refused", MAX_SSRCS)]
+    #[error(
+        "SRTP context already keeps {} SSRCs; SSRC {ssrc:#010x} refused",
+        MAX_SSRCS
+    )]
     TooManySsrcs {
         /// The SSRC refused.
         ssrc: u32,

@@ -373,7 +373,10 @@ mod tests {
         assert_eq!(m.proto(), "RTP/SAVP");
         assert!(m.is_srtp());
         assert!(m.set_proto("RTP SAVP").is_err());
-        assert!(m.set_proto("udptl").is_err(), "formats would stop being RTP");
+        assert!(
+            m.set_proto("udptl").is_err(),
+            "formats would stop being RTP"
+        );
         assert_eq!(
             changed(OFFER, &s.to_string()),
             [(

@@ -249,11 +249,10 @@ impl Hook for RelayHook {
         let secure = [
             is_secure(source.local.protocol),
             !forward.targets.is_empty()
-                && forward.targets.iter().all(|t| {
-                    t.hops
-                        .first()
-                        .is_some_and(|h| is_secure(h.protocol))
-                }),
+                && forward
+                    .targets
+                    .iter()
+                    .all(|t| t.hops.first().is_some_and(|h| is_secure(h.protocol))),
         ];
         let bridge = initial_invite && self.bridging_needed(request, has_sdp, secure);
         let start = initial_invite
@@ -396,8 +395,7 @@ impl Hook for RelayHook {
             offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);
             Self::exchange(cx, offer, true)
         } else {
-            let mut answer =
-                self.media_request(call_id, from_tag, Some(to_tag), response, party);
+            let mut answer = self.media_request(call_id, from_tag, Some(to_tag), response, party);
             answer.flags.transport = self.srtp_flags(call_id, sender, false, &answer.sdp);
             Self::exchange(cx, answer, false)
         };
@@ -467,7 +465,10 @@ impl Hook for RelayHook {
 
 /// Whether SIP over `protocol` keeps SDES keys from readers on the way (RFC 4568 §8.3).
 fn is_secure(protocol: transport::Protocol) -> bool {
-    matches!(protocol, transport::Protocol::Tls | transport::Protocol::Wss)
+    matches!(
+        protocol,
+        transport::Protocol::Tls | transport::Protocol::Wss
+    )
 }
 
 impl RelayHook {

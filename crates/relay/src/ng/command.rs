@@ -76,7 +76,9 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
         }
     }
     if let Some(t) = dict.get("transport-protocol") {
-        let t = t.as_str().ok_or(RelayError::InvalidKey("transport-protocol"))?;
+        let t = t
+            .as_str()
+            .ok_or(RelayError::InvalidKey("transport-protocol"))?;
         flags.transport = Some(
             t.parse::<Profile>()
                 .map_err(|_| RelayError::InvalidKey("transport-protocol"))?,

@@ -468,9 +468,13 @@ fn forged_ssrcs_keep_no_state() {
     }
     assert_eq!(rx.ssrc_count(), (0, 0));
     assert!(rx.probe.as_ref().is_some_and(|(_, t)| *t <= PROBE_TRIES));
-    let genuine = tx.protect_rtp(&rtp_packet(9, 1, &[1; 160])).expect("protect");
+    let genuine = tx
+        .protect_rtp(&rtp_packet(9, 1, &[1; 160]))
+        .expect("protect");
     assert!(rx.unprotect_rtp(&genuine).is_ok());
-    let later = tx.protect_rtp(&rtp_packet(9, 2, &[1; 160])).expect("protect");
+    let later = tx
+        .protect_rtp(&rtp_packet(9, 2, &[1; 160]))
+        .expect("protect");
     assert!(rx.unprotect_rtp(&later).is_ok());
     assert_eq!(rx.ssrc_count(), (1, 0));
 }
@@ -484,7 +488,9 @@ fn ssrcs_per_context_are_capped() {
     let mut tx = SrtpContext::new(suite, &key).expect("tx");
     let mut rx = SrtpContext::new(suite, &key).expect("rx");
     for ssrc in 0..MAX_SSRCS as u32 {
-        let p = tx.protect_rtp(&rtp_packet(ssrc, 1, &[2; 20])).expect("protect");
+        let p = tx
+            .protect_rtp(&rtp_packet(ssrc, 1, &[2; 20]))
+            .expect("protect");
         assert!(rx.unprotect_rtp(&p).is_ok());
     }
     assert_eq!(tx.ssrc_count().0, MAX_SSRCS);
@@ -495,7 +501,9 @@ fn ssrcs_per_context_are_capped() {
     assert!(tx.protect_rtp(&rtp_packet(3, 2, &[2; 20])).is_ok(), "known");
     // The receiver, fed by a second sender with a new SSRC: starts afresh.
     let mut other = SrtpContext::new(suite, &key).expect("tx2");
-    let p = other.protect_rtp(&rtp_packet(1000, 1, &[2; 20])).expect("protect");
+    let p = other
+        .protect_rtp(&rtp_packet(1000, 1, &[2; 20]))
+        .expect("protect");
     assert!(rx.unprotect_rtp(&p).is_ok());
     assert_eq!(rx.ssrc_count().0, 1);
 }

@@ -523,6 +523,8 @@ pub(crate) struct RelaySection {
     pub(crate) listen_ip: String,
     /// Seconds without media or signalling before a session is removed.
     pub(crate) idle_timeout: u64,
+    /// `"keep"`, `"offer"` or `"off"`: SRTP bridging per leg (`relay::SrtpPolicy`).
+    pub(crate) srtp: String,
     /// NG relay nodes, `IP:PORT` or `IP:PORT=WEIGHT`; empty: the relay runs in-process.
     pub(crate) nodes: Vec<String>,
 }
@@ -536,6 +538,7 @@ impl Default for RelaySection {
             public_ip: String::new(),
             listen_ip: String::new(),
             idle_timeout: 60,
+            srtp: "keep".into(),
             nodes: Vec::new(),
         }
     }
@@ -577,6 +580,10 @@ impl RelaySection {
         if self.idle_timeout == 0 {
             return Err("relay.idle_timeout must be at least 1 second".into());
         }
+        let srtp: relay::SrtpPolicy = self
+            .srtp
+            .parse()
+            .map_err(|e: relay::srtp::UnknownSrtpPolicy| format!("relay.srtp: {e}"))?;
         let backend = if self.nodes.is_empty() {
             server::RelayBackend::Local {
                 ports,
@@ -599,7 +606,11 @@ impl RelaySection {
             }
             server::RelayBackend::Nodes(nodes)
         };
-        Ok(server::RelaySettings { policy, backend })
+        Ok(server::RelaySettings {
+            policy,
+            backend,
+            srtp,
+        })
     }
 }
 
@@ -1611,6 +1622,9 @@ mod tests {
         .unwrap();
         let s = c.relay.settings().unwrap();
         assert_eq!(s.policy, server::media_relay::RelayPolicy::Always);
+        assert_eq!(s.srtp, relay::SrtpPolicy::Keep, "the default");
+        let c = Config::parse("[relay]\nsrtp = \"offer\"\n").unwrap();
+        assert_eq!(c.relay.settings().unwrap().srtp, relay::SrtpPolicy::Offer);
         let server::RelayBackend::Nodes(nodes) = s.backend else {
             panic!("nodes expected")
         };
@@ -1622,6 +1636,7 @@ mod tests {
             ("public_ip = \"relay.example\"", "relay.public_ip"),
             ("nodes = [\"nowhere\"]", "relay.nodes"),
             ("idle_timeout = 0", "relay.idle_timeout"),
+            ("srtp = \"on\"", "relay.srtp"),
         ] {
             let e = Config::parse(&format!("[relay]\n{text}\n")).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");

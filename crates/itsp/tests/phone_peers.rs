@@ -32,13 +32,29 @@ const PHONE_HZ: f64 = 440.0;
 /// The server with alice, bob and carol, in its default configuration (see the file's
 /// doc).
 fn server() -> (DataDir, Itsp) {
+    server_with(&[])
+}
+
+/// The server with `extra` arguments.
+fn server_with(extra: &[&str]) -> (DataDir, Itsp) {
     let data = DataDir::with_users(&[
         ("alice", "a-secret"),
         ("bob", "b-secret"),
         ("carol", "c-secret"),
     ]);
-    let server = Itsp::start(&as_strs(&data.args()));
+    let mut args = data.args();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let server = Itsp::start(&as_strs(&args));
     (data, server)
+}
+
+/// The server with `[relay] srtp = "off"`: the SRTP phones here are on UDP, and `keep`
+/// would bridge an SRTP offer to plain RTP toward them (see `srtp_bridge.rs`); these tests
+/// prove SRTP between the two implementations end to end.
+fn end_to_end_srtp_server(dir: &std::path::Path) -> (DataDir, Itsp) {
+    let config = dir.join("itsp.toml");
+    std::fs::write(&config, "[relay]\nsrtp = \"off\"\n").unwrap();
+    server_with(&["--config", config.to_str().unwrap()])
 }
 
 #[test]
@@ -332,7 +348,7 @@ fn assert_srtp_report(report: &serde_json::Value) {
 fn itsp_phone_calls_baresip_with_sdes_srtp() {
     require_baresip();
     let dir = tempfile::tempdir().unwrap();
-    let (_data, server) = server();
+    let (_data, server) = end_to_end_srtp_server(dir.path());
     let source = dir.path().join("carol-says.wav");
     tone_file(&source, BARESIP_HZ);
     let mut carol = Baresip::start_with(
@@ -390,7 +406,7 @@ fn itsp_phone_calls_baresip_with_sdes_srtp() {
 fn baresip_calls_itsp_phone_with_sdes_srtp() {
     require_baresip();
     let dir = tempfile::tempdir().unwrap();
-    let (_data, server) = server();
+    let (_data, server) = end_to_end_srtp_server(dir.path());
     let source = dir.path().join("carol-says.wav");
     tone_file(&source, BARESIP_HZ);
     let alice_heard = dir.path().join("alice-heard.wav");

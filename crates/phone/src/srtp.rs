@@ -8,50 +8,10 @@
 
 use std::borrow::Cow;
 
-use rtp::srtp::{CryptoSuite, KeyParams, MasterKey, SrtpError, SrtpSession};
-use sdp::{Crypto, CryptoPair};
+use rtp::srtp::{CryptoSuite, SrtpError, SrtpSession};
+use sdp::CryptoPair;
 
-/// Our `a=crypto` lines for an offer (RFC 4568 §7.1.1): one per suite, the 80-bit tag
-/// first, tags 1 and 2, each with a fresh key.
-pub fn offered_crypto() -> Result<Vec<Crypto>, SrtpError> {
-    CryptoSuite::ALL
-        .into_iter()
-        .zip(1u32..)
-        .map(|(suite, tag)| {
-            let key = KeyParams::inline(MasterKey::random()?);
-            Ok(Crypto::new(tag, suite.name(), &key.to_string()))
-        })
-        .collect()
-}
-
-/// Our answer line to an offered `a=crypto` line we can use (RFC 4568 §7.1.2): a suite we
-/// know, one `inline:` key without MKI, no session parameters (each would change how the
-/// stream is protected, §6.3); with a fresh key of ours. `None` for a line we cannot use.
-pub fn answer_crypto(offered: &Crypto) -> Option<Crypto> {
-    let suite: CryptoSuite = offered.suite.parse().ok()?;
-    let [key] = offered.key_params.as_slice() else {
-        return None;
-    };
-    if let Err(e) = key.parse::<KeyParams>() {
-        tracing::debug!(tag = offered.tag, error = %e, "a=crypto line not usable");
-        return None;
-    }
-    if !offered.session_params.is_empty() {
-        return None;
-    }
-    let ours = KeyParams::inline(MasterKey::random().ok()?);
-    Some(Crypto::new(offered.tag, suite.name(), &ours.to_string()))
-}
-
-/// The SRTP contexts of a negotiated stream: our key out, the peer's in.
-pub fn session(pair: &CryptoPair) -> Result<SrtpSession, SrtpError> {
-    let suite: CryptoSuite = pair.theirs.suite.parse()?;
-    let key = |line: &Crypto| -> Result<MasterKey, SrtpError> {
-        let text = line.key_params.first().map_or("", String::as_str);
-        Ok(text.parse::<KeyParams>()?.key)
-    };
-    SrtpSession::new(suite, &key(&pair.ours)?, &key(&pair.theirs)?)
-}
+pub use rtp::srtp::sdes::{answer_crypto, offered_crypto, session};
 
 /// What the SRTP of a call did, for its report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -235,44 +195,6 @@ mod tests {
                 theirs,
             },
         )
-    }
-
-    #[test]
-    fn offer_lines_are_both_suites_80_first_with_distinct_keys() {
-        let lines = offered_crypto().unwrap();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(
-            (lines[0].tag, lines[0].suite.as_str()),
-            (1, "AES_CM_128_HMAC_SHA1_80")
-        );
-        assert_eq!(
-            (lines[1].tag, lines[1].suite.as_str()),
-            (2, "AES_CM_128_HMAC_SHA1_32")
-        );
-        assert_ne!(lines[0].key_params, lines[1].key_params);
-        assert!(lines[0].key_params[0].starts_with("inline:"));
-    }
-
-    #[test]
-    fn unusable_offered_lines_are_not_answered() {
-        let key = "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
-        let good = Crypto::new(4, "AES_CM_128_HMAC_SHA1_32", key);
-        let answer = answer_crypto(&good).unwrap();
-        assert_eq!(
-            (answer.tag, answer.suite.as_str()),
-            (4, "AES_CM_128_HMAC_SHA1_32")
-        );
-        assert_ne!(answer.key_params, good.key_params, "our own key");
-        let unknown = Crypto::new(1, "AEAD_AES_128_GCM", key);
-        let mki = Crypto::new(1, "AES_CM_128_HMAC_SHA1_80", &format!("{key}|2^20|1:4"));
-        let short = Crypto::new(1, "AES_CM_128_HMAC_SHA1_80", "inline:AAAA");
-        let mut params = good.clone();
-        params.session_params.push("UNENCRYPTED_SRTP".into());
-        let mut two_keys = good.clone();
-        two_keys.key_params.push(key.into());
-        for bad in [unknown, mki, short, params, two_keys] {
-            assert_eq!(answer_crypto(&bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! so gets the same ports and the same SDP back; a re-offer (re-INVITE, hold, resume) keeps
 //! the ports of every `m=` line it had and updates the announced addresses.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -19,7 +20,8 @@ use crate::error::RelayError;
 use crate::ports::{PortPool, DEFAULT_PORTS};
 use crate::request::{MediaRequest, Rewritten};
 use crate::rewrite::{announced, rewrite};
-use crate::session::{Call, Component, Side, Stream, RTP};
+use crate::session::{side_of, Call, Component, Side, Stream, RTP};
+use crate::srtp::{plan_stream, Out, StreamPlan};
 use crate::stats::{
     CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, RtcpSighting, SideStats,
 };
@@ -72,6 +74,15 @@ pub enum Forward {
         /// The other party's latched or announced address.
         to: SocketAddr,
     },
+    /// Send [`Engine::rewritten`] instead of the datagram, from `from_port` to `to`: the
+    /// stream is bridged between SRTP and RTP ([`crate::srtp`]) and the packet was
+    /// unprotected, protected, or both.
+    SendRewritten {
+        /// The relay port to send from.
+        from_port: u16,
+        /// The other party's latched or announced address.
+        to: SocketAddr,
+    },
     /// Drop it.
     Drop(DropReason),
 }
@@ -85,6 +96,9 @@ pub enum DropReason {
     NotLatchedSource,
     /// The other party has no address yet (no answer) or is on hold with `0.0.0.0`.
     NoDestination,
+    /// SRTP refused it: authentication failed, a replay, or a leg without keys yet
+    /// (counted in the leg's [`crate::srtp::SrtpDrops`]).
+    Srtp,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +123,8 @@ pub struct Engine {
     ended: RelayTotals,
     /// RTCP compounds read, when kept ([`EngineConfig::keep_rtcp_reports`]).
     sightings: Vec<RtcpSighting>,
+    /// The last packet rewritten by [`Engine::forward`] ([`Forward::SendRewritten`]).
+    rewritten: Vec<u8>,
 }
 
 impl Engine {
@@ -126,6 +142,7 @@ impl Engine {
             released: Vec::new(),
             ended: RelayTotals::default(),
             sightings: Vec::new(),
+            rewritten: Vec::new(),
         })
     }
 
@@ -194,27 +211,38 @@ impl Engine {
     ) -> Result<Rewritten, RelayError> {
         let mut sdp = SessionDescription::from_bytes(&request.sdp)?;
         let existing = self.by_call_id.get(&request.call_id).copied();
-        let mut call = match existing.and_then(|s| self.calls.get(s as usize).cloned().flatten()) {
-            Some(call) => call,
-            None if is_offer => Call {
-                call_id: request.call_id.clone(),
-                tags: [Some(request.from_tag.clone()), None],
-                streams: Vec::new(),
-                created: now,
-                last_signal: now,
-                last_media: None,
-            },
+        let current = existing
+            .and_then(|s| self.calls.get(s as usize))
+            .and_then(Option::as_ref);
+        // Everything that can fail is decided before the call changes: the tags, the SRTP
+        // of each stream, the ports.
+        let mut tags = match current {
+            Some(call) => call.tags.clone(),
+            None if is_offer => [Some(request.from_tag.clone()), None],
             None => return Err(RelayError::UnknownCall),
         };
-        let owner = owner_side(&mut call, request, is_offer)?;
+        let owner = owner_side(&mut tags, request, is_offer)?;
         let other = 1 - owner;
+        let mut plans = Vec::with_capacity(sdp.media().len());
+        for (i, media) in sdp.media().iter().enumerate() {
+            let old = current
+                .and_then(|c| c.streams.get(i))
+                .and_then(Option::as_ref)
+                .and_then(|s| s.srtp.as_ref());
+            plans.push(plan_stream(i, media, old, owner, is_offer, &request.flags)?);
+        }
 
         // Ports for the streams this SDP adds, all or nothing.
         let new_streams: Vec<usize> = sdp
             .media()
             .iter()
             .enumerate()
-            .filter(|(i, m)| m.port() != 0 && call.streams.get(*i).is_none_or(Option::is_none))
+            .filter(|(i, m)| {
+                m.port() != 0
+                    && current
+                        .and_then(|c| c.streams.get(*i))
+                        .is_none_or(Option::is_none)
+            })
             .map(|(i, _)| i)
             .collect();
         let mut fresh = Vec::with_capacity(new_streams.len() * 2);
@@ -231,25 +259,43 @@ impl Engine {
             Some(slot) => slot,
             None => self.free_slots.pop().unwrap_or(self.calls.len() as u32),
         };
+        let taken = existing
+            .and_then(|s| self.calls.get_mut(s as usize))
+            .and_then(Option::take);
+        let mut call = taken.unwrap_or_else(|| Call {
+            call_id: request.call_id.clone(),
+            tags: [None, None],
+            streams: Vec::new(),
+            created: now,
+            last_signal: now,
+            last_media: None,
+        });
+        call.tags = tags;
 
         let advertise = request.flags.advertise.unwrap_or(self.config.advertised);
         let mut fresh = fresh.into_iter();
         let mut relay_ports = Vec::with_capacity(sdp.media().len());
+        let mut plans = plans.into_iter();
+        let mut edits = Vec::with_capacity(sdp.media().len());
         for (i, media) in sdp.media().iter().enumerate() {
+            let plan = plans.next().unwrap_or(StreamPlan::Transparent);
             if media.port() == 0 {
                 relay_ports.push(None);
+                edits.push(StreamPlan::Transparent);
                 continue;
             }
             if call.streams.len() <= i {
-                call.streams.resize(i + 1, None);
+                call.streams.resize_with(i + 1, || None);
             }
             let Some(entry) = call.streams.get_mut(i) else {
                 relay_ports.push(None);
+                edits.push(StreamPlan::Transparent);
                 continue;
             };
             if entry.is_none() {
                 let (Some(a), Some(b)) = (fresh.next(), fresh.next()) else {
                     relay_ports.push(None);
+                    edits.push(StreamPlan::Transparent);
                     continue;
                 };
                 *entry = Some(Stream {
@@ -258,6 +304,7 @@ impl Engine {
                     sides: [Side::new(a), Side::new(b)],
                     payloads: PayloadMap::default(),
                     read_rtcp: false,
+                    srtp: None,
                 });
                 for (side, port) in [(0u8, a), (1, b)] {
                     if let Some(o) = self
@@ -275,11 +322,15 @@ impl Engine {
             }
             let Some(stream) = entry.as_mut() else {
                 relay_ports.push(None);
+                edits.push(StreamPlan::Transparent);
                 continue;
             };
             media.media_type().clone_into(&mut stream.media_type);
             media.proto().clone_into(&mut stream.protocol);
-            stream.read_rtcp = !stream.protocol.contains("SAVP");
+            let mut plan = plan;
+            plan.apply(&mut stream.srtp);
+            edits.push(plan);
+            stream.read_rtcp = stream.srtp.is_some() || !stream.protocol.contains("SAVP");
             stream.payloads.update(media);
             let (rtp, rtcp) = announced(&sdp, media, &request.flags, request.received_from);
             let side = &mut stream.sides[owner];
@@ -289,6 +340,12 @@ impl Engine {
             relay_ports.push(Some(stream.sides[other].port));
         }
         rewrite(&mut sdp, &relay_ports, advertise, &request.flags);
+        for (media, edit) in sdp.media_mut().iter_mut().zip(&edits) {
+            // The plan's own values: a proto and lines that came out of a parsed SDP.
+            if let Err(e) = edit.edit(media) {
+                tracing::warn!(call_id = %request.call_id, error = %e, "SRTP edit of the SDP failed");
+            }
+        }
         call.last_signal = now;
 
         let index = slot as usize;
@@ -385,8 +442,19 @@ impl Engine {
             from.counters[component].errors += 1;
             return Forward::Drop(DropReason::NotLatchedSource);
         }
-        if component == RTP && !is_muxed_rtcp(packet) {
-            if let Some(payload_type) = from.loss.count(now, packet) {
+        let rtcp = component != RTP || is_muxed_rtcp(packet);
+        let (clear, out) = match stream.srtp.as_mut() {
+            None => (Cow::Borrowed(packet), Out::Same),
+            Some(bridge) => match bridge.translate(usize::from(owner.side), rtcp, packet) {
+                Some(translated) => translated,
+                None => {
+                    from.counters[component].errors += 1;
+                    return Forward::Drop(DropReason::Srtp);
+                }
+            },
+        };
+        if !rtcp {
+            if let Some(payload_type) = from.loss.count(now, &clear) {
                 from.loss.learn_payload_type(payload_type, &stream.payloads);
             }
         } else if stream.read_rtcp {
@@ -397,18 +465,38 @@ impl Engine {
                 local_port,
                 advertised: self.config.advertised,
             };
-            read_rtcp(&arrival, packet, from, to, &call.call_id, keep);
+            read_rtcp(&arrival, &clear, from, to, &call.call_id, keep);
         }
-        match to.destination(component) {
-            Some(to_address) => Forward::Send {
-                from_port: to.port + component as u16,
+        let Some(to_address) = to.destination(component) else {
+            from.counters[component].errors += 1;
+            return Forward::Drop(DropReason::NoDestination);
+        };
+        let from_port = to.port + component as u16;
+        match out {
+            Out::Same => Forward::Send {
+                from_port,
                 to: to_address,
             },
-            None => {
-                from.counters[component].errors += 1;
-                Forward::Drop(DropReason::NoDestination)
+            Out::Clear => {
+                self.rewritten = clear.into_owned();
+                Forward::SendRewritten {
+                    from_port,
+                    to: to_address,
+                }
+            }
+            Out::Protected(bytes) => {
+                self.rewritten = bytes;
+                Forward::SendRewritten {
+                    from_port,
+                    to: to_address,
+                }
             }
         }
+    }
+
+    /// The bytes to send for the last [`Forward::SendRewritten`].
+    pub fn rewritten(&self) -> &[u8] {
+        &self.rewritten
     }
 
     /// Counts an error on the side whose packet arrived on `local_port` (the send the
@@ -522,17 +610,17 @@ fn read_rtcp(
 
 /// Which side's SDP a request carries, binding the callee's tag when it first appears.
 fn owner_side(
-    call: &mut Call,
+    tags: &mut [Option<String>; 2],
     request: &MediaRequest,
     is_offer: bool,
 ) -> Result<usize, RelayError> {
     if is_offer {
-        if let Some(side) = call.side_of(&request.from_tag, false) {
+        if let Some(side) = side_of(tags, &request.from_tag, false) {
             return Ok(side);
         }
         // An offer from the callee (re-INVITE) before any answer named it.
-        if request.to_tag.as_deref() == call.tags[0].as_deref() && call.tags[1].is_none() {
-            call.tags[1] = Some(request.from_tag.clone());
+        if request.to_tag.as_deref() == tags[0].as_deref() && tags[1].is_none() {
+            tags[1] = Some(request.from_tag.clone());
             return Ok(1);
         }
         return Err(RelayError::UnknownTag);
@@ -541,16 +629,14 @@ fn owner_side(
         .to_tag
         .as_deref()
         .ok_or(RelayError::MissingKey("to-tag"))?;
-    let from_side = call
-        .side_of(&request.from_tag, false)
-        .ok_or(RelayError::UnknownTag)?;
+    let from_side = side_of(tags, &request.from_tag, false).ok_or(RelayError::UnknownTag)?;
     let other = 1 - from_side;
-    if call.tags[other].as_deref() != Some(to_tag) {
+    if tags[other].as_deref() != Some(to_tag) {
         if from_side != 0 {
             return Err(RelayError::UnknownTag);
         }
         // First answer, or a later 2xx of another fork: the last answer wins.
-        call.tags[1] = Some(to_tag.to_owned());
+        tags[1] = Some(to_tag.to_owned());
     }
     Ok(other)
 }
@@ -602,6 +688,7 @@ fn snapshot(call: &Call, advertised: IpAddr) -> CallStats {
                     rtcp: side.counters[1],
                     lost: side.loss.lost(),
                     quality: side.loss.quality_with(heard(side, listener)),
+                    srtp: s.srtp.as_ref().and_then(|b| b.stats(i)),
                     report: PartyReport {
                         source: side.latched[1].or(side.latched[RTP]),
                         relay: Some(SocketAddr::new(

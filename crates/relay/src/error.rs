@@ -11,6 +11,10 @@ pub enum RelayError {
     /// The SDP body given to offer or answer does not parse.
     #[error("malformed SDP: {0}")]
     Sdp(#[from] sdp::SdpError),
+    /// The SRTP keys of the SDP cannot be bridged (a malformed or unusable `a=crypto`, an
+    /// answer that matches none of the relay's lines): the proxy answers 488.
+    #[error("SRTP: {0}")]
+    Srtp(#[from] crate::srtp::SrtpFault),
     /// The port range has no free RTP/RTCP pair left.
     #[error("no free port pair left in the relay's port range")]
     PortsExhausted,
@@ -57,4 +61,23 @@ pub enum RelayError {
     /// The configuration is inconsistent (port range odd, inverted, too small).
     #[error("bad configuration: {0}")]
     Config(String),
+}
+
+impl RelayError {
+    /// Whether the call cannot go on with this SDP (a proxy answers `488 Not Acceptable
+    /// Here`): its SRTP keys cannot be bridged, or an `a=crypto` line is malformed (RFC 4568
+    /// §7.5). Other faults (ports, nodes) leave the SDP to pass unchanged.
+    pub fn refuses_call(&self) -> bool {
+        match self {
+            RelayError::Srtp(_) => true,
+            RelayError::Sdp(sdp::SdpError::Parse {
+                reason: sdp::LineError::BadAttribute { attribute, .. },
+                ..
+            }) => attribute == "crypto",
+            RelayError::Refused { reason, .. } => {
+                reason.starts_with("SRTP:") || reason.contains("bad a=crypto")
+            }
+            _ => false,
+        }
+    }
 }

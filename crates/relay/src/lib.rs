@@ -6,7 +6,9 @@
 //! its party really sends from (symmetric RTP, RFC 4961). RTP and RTCP (RFC 3550) are
 //! relayed both ways, counted, and loss is measured from sequence numbers; the parties' RTCP
 //! reports are read as they pass (loss, jitter and round trip as the phones saw them) and
-//! feed an E-model quality estimate per direction; idle calls are removed.
+//! feed an E-model quality estimate per direction; idle calls are removed. Each leg of a
+//! stream may speak its own profile: the relay bridges SDES-SRTP (RFC 3711, RFC 4568) and
+//! plain RTP, with keys of its own per leg ([`srtp`]).
 //!
 //! The crate has a sans-IO core ([`Engine`]: no sockets, no tasks, no clock reads — the time
 //! is an argument) and a tokio shell around it ([`RelayHandle`]: media sockets with
@@ -47,6 +49,7 @@
 //! | [`ports`] | [`PortPool`]: even RTP ports, RTCP = RTP + 1, allocate/free |
 //! | [`rewrite`] | reading announced addresses from SDP and rewriting it for the other party |
 //! | [`stats`] | counters, loss (RFC 3550 A.3), payload types and quality, query snapshots, [`CallCounters`] for CDRs |
+//! | [`srtp`] | SRTP per leg: [`Bridge`](srtp::Bridge), the `a=crypto` plans of offers and answers, [`SrtpPolicy`], [`Profile`] |
 //! | [`rtcp`] | [`rtcp::RtcpSeen`]: the parties' RTCP reports (RFC 3550 §6.4, RFC 3611 §4.7) and the round trip of each leg |
 //! | [`request`] | [`MediaRequest`], [`Flags`], [`Rewritten`] |
 //! | [`bencode`] | the NG encoding |
@@ -66,6 +69,7 @@ pub mod request;
 pub mod rewrite;
 pub mod rtcp;
 pub mod session;
+pub mod srtp;
 pub mod stats;
 
 pub use bencode::Bencode;
@@ -75,6 +79,7 @@ pub use error::RelayError;
 pub use node::{serve_ng, RelayConfig, RelayHandle};
 pub use ports::PortPool;
 pub use request::{AddressSource, Flags, MediaRequest, Rewritten};
+pub use srtp::{Offered, Profile, SrtpFault, SrtpPolicy};
 pub use stats::{
     CallCounters, CallStats, Counters, Heard, PartyCounters, PartyReport, PayloadMap, Quality,
     RelayTotals, RtcpSighting, Totals,

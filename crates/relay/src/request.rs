@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use crate::srtp::Profile;
+
 /// Where a party's media address comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AddressSource {
@@ -34,6 +36,13 @@ pub struct Flags {
     pub remove_ice: bool,
     /// Write the relay's address into `o=` too (NG `replace: origin`).
     pub replace_origin: bool,
+    /// The RTP profile toward the party that receives the rewritten SDP (NG
+    /// `transport-protocol`): `None` passes the streams' profiles and `a=crypto` lines as
+    /// they are; `Some` makes the relay bridge SRTP and RTP per leg (see [`crate::srtp`]).
+    /// In an answer, `RTP/SAVP` upgrades an offerer that offered best-effort SRTP.
+    pub transport: Option<Profile>,
+    /// No SDES keys toward the receiver (NG flag `SDES-off`): plain RTP there.
+    pub sdes_off: bool,
 }
 
 impl Default for Flags {
@@ -45,6 +54,8 @@ impl Default for Flags {
             symmetric: true,
             remove_ice: true,
             replace_origin: false,
+            transport: None,
+            sdes_off: false,
         }
     }
 }

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::rtcp::RtcpSeen;
+use crate::srtp::Bridge;
 use crate::stats::{Counters, LossMeter, PayloadMap};
 
 /// RTP (index 0) or RTCP (index 1): the parity of the relay port a packet arrived on.
@@ -126,7 +127,7 @@ impl Side {
 }
 
 /// One media stream (`m=` line) of a call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Stream {
     /// `audio`, `video`, ...
     pub media_type: String,
@@ -136,12 +137,16 @@ pub struct Stream {
     pub sides: [Side; 2],
     /// The payload types both parties' SDP named (codec and clock for the quality).
     pub payloads: PayloadMap,
-    /// The RTCP is readable (plain RTP profiles; SRTCP, RFC 3711 §3.4, is not read).
+    /// The RTCP is readable (plain RTP profiles, and bridged streams, whose SRTCP the
+    /// relay unprotects; SRTCP passed through, RFC 3711 §3.4, is not read).
     pub read_rtcp: bool,
+    /// The SRTP of each leg when the relay bridges the stream (see [`crate::srtp`]);
+    /// `None`: transparent.
+    pub srtp: Option<Bridge>,
 }
 
 /// A relayed call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Call {
     /// The SIP Call-ID.
     pub call_id: String,
@@ -161,17 +166,7 @@ impl Call {
     /// The side a tag stands for: 0 the caller, 1 the callee; a callee tag not seen yet binds
     /// side 1 when `bind` allows it.
     pub fn side_of(&mut self, tag: &str, bind: bool) -> Option<usize> {
-        if self.tags[0].as_deref() == Some(tag) {
-            return Some(0);
-        }
-        match &self.tags[1] {
-            Some(t) if t == tag => Some(1),
-            None if bind => {
-                self.tags[1] = Some(tag.to_owned());
-                Some(1)
-            }
-            _ => None,
-        }
+        side_of(&mut self.tags, tag, bind)
     }
 
     /// The last offer/answer or packet, whichever is later.
@@ -186,6 +181,21 @@ impl Call {
             .iter()
             .flatten()
             .flat_map(|s| s.sides.iter().map(|side| side.port))
+    }
+}
+
+/// [`Call::side_of`] on the tags alone.
+pub fn side_of(tags: &mut [Option<String>; 2], tag: &str, bind: bool) -> Option<usize> {
+    if tags[0].as_deref() == Some(tag) {
+        return Some(0);
+    }
+    match &tags[1] {
+        Some(t) if t == tag => Some(1),
+        None if bind => {
+            tags[1] = Some(tag.to_owned());
+            Some(1)
+        }
+        _ => None,
     }
 }
 

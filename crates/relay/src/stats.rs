@@ -369,6 +369,8 @@ pub struct SideStats {
     pub lost: u64,
     /// Jitter and quality of this party's RTP, when measured.
     pub quality: Option<Quality>,
+    /// The SRTP of this party's leg when the relay bridges the stream ([`crate::srtp`]).
+    pub srtp: Option<crate::srtp::LegStats>,
     /// What this party's RTCP said, and the relay's reception of its RTP.
     pub report: PartyReport,
 }

@@ -209,3 +209,52 @@ fn missing_keys_are_named_in_the_error() {
         Some("missing key: call-id")
     );
 }
+
+/// Kamailio's `rtpengine_offer("RTP/AVP")` on an SRTP offer: the callee gets plain RTP; an
+/// `a=crypto` the relay cannot key is an NG error naming it.
+#[test]
+fn transport_protocol_bridges_srtp_and_bad_keys_are_errors() {
+    let mut e = engine();
+    let now = Instant::now();
+    let savp = |line: &str| {
+        s(&format!(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/SAVP 0\r\na=crypto:1 {line}\r\n"
+        ))
+    };
+    let offer = command(
+        &mut e,
+        now,
+        &[
+            ("command", s("offer")),
+            ("call-id", s("k1")),
+            ("from-tag", s("a")),
+            (
+                "sdp",
+                savp("AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"),
+            ),
+            ("transport-protocol", s("RTP/AVP")),
+        ],
+    );
+    assert_eq!(result(&offer), "ok");
+    let body = offer.get("sdp").and_then(Bencode::as_str).unwrap();
+    assert!(body.contains(" RTP/AVP 0\r\n"), "{body}");
+    assert!(!body.contains("a=crypto"), "{body}");
+    let bad = command(
+        &mut e,
+        now,
+        &[
+            ("command", s("offer")),
+            ("call-id", s("k2")),
+            ("from-tag", s("a")),
+            ("sdp", savp("AES_CM_128_HMAC_SHA1_80 inline:AAAA")),
+            ("flags", Bencode::List(vec![s("SDES-off")])),
+        ],
+    );
+    assert_eq!(result(&bad), "error");
+    let reason = bad.get("error-reason").and_then(Bencode::as_str).unwrap();
+    assert!(
+        reason.starts_with("SRTP:") && reason.contains("a=crypto"),
+        "{reason}"
+    );
+}

@@ -17,6 +17,21 @@
 //! Packets that fail authentication, replays and packets too short to carry a tag come
 //! back as an [`SrtpError`] (never a panic), for the caller to drop and count.
 //!
+//! ## State per SSRC, bounded
+//!
+//! webrtc-srtp keeps a rollover counter (RFC 3711 §3.3.1) or SRTCP index for every SSRC it
+//! is shown, and makes that state *before* it checks the tag: a stream of forged packets
+//! with random SSRCs would grow it without end. [`SrtpContext`] therefore shows its main
+//! context only SSRCs that already authenticated (receiving) or that it protects
+//! (sending), at most [`MAX_SSRCS`] of each kind: the first packet of an unknown SSRC is
+//! checked in a *probe* context under the same key, which is thrown away and made again
+//! after [`PROBE_TRIES`] such packets, so forged SSRCs cost a fixed amount of memory. A
+//! receiving context that meets a new authenticated SSRC with [`MAX_SSRCS`] known starts
+//! its main context afresh (the old SSRCs are gone: a phone that changed its SSRC that
+//! often); a sending one refuses the new SSRC ([`SrtpError::TooManySsrcs`]), since a fresh
+//! sending context would restart the indices of SSRCs it already protected and reuse
+//! their keystream (RFC 3711 §9.1).
+//!
 //! ## Layout
 //!
 //! | item | what |
@@ -27,6 +42,7 @@
 //! | [`SrtpContext`] | protect/unprotect of RTP (RFC 3711 §3.1) and RTCP (§3.4) in one direction |
 //! | [`SrtpSession`] | both directions of a call |
 //! | [`SrtpError`] | what is wrong with a key, a suite or a packet |
+//! | [`sdes`] | `a=crypto` lines (RFC 4568) offered, answered and keyed: shared by the phone and the relay |
 //! | `replay` (private) | the replay list, moved by authenticated packets only (RFC 3711 §3.3.2) |
 
 use std::fmt;
@@ -49,6 +65,10 @@ pub const RTCP_TAG_LEN: usize = 10;
 pub const SRTCP_INDEX_LEN: usize = 4;
 /// The replay window of received packets (RFC 3711 §3.3.2 asks for at least 64).
 pub const REPLAY_WINDOW: usize = 128;
+/// SSRCs of RTP, and apart of RTCP, a context keeps state for (see the module docs).
+pub const MAX_SSRCS: usize = 16;
+/// Packets of unknown SSRCs a probe context checks before it is made again.
+pub const PROBE_TRIES: u32 = 64;
 
 /// An SRTP crypto suite of RFC 4568 §6.2: AES in counter mode with a 128-bit key, and
 /// HMAC-SHA1 authentication tags of 80 or 32 bits on RTP (80 bits on RTCP for both).
@@ -267,7 +287,13 @@ impl fmt::Display for KeyParams {
 /// RFC 4568 §6.1 gives each side its own key.
 pub struct SrtpContext {
     suite: CryptoSuite,
+    key: MasterKey,
     inner: Context,
+    /// The SSRCs `inner` holds state for: authenticated (receiving) or protected (sending).
+    rtp_ssrcs: SsrcSet,
+    rtcp_ssrcs: SsrcSet,
+    /// Checks the first packet of an unknown SSRC; made again after [`PROBE_TRIES`].
+    probe: Option<(Context, u32)>,
     rtp_replay: ReplayWindow,
     rtcp_replay: ReplayWindow,
 }
@@ -280,17 +306,102 @@ impl fmt::Debug for SrtpContext {
     }
 }
 
+/// The SSRCs a context holds state for: few, so a small vector.
+#[derive(Debug, Default)]
+struct SsrcSet(Vec<u32>);
+
+impl SsrcSet {
+    fn contains(&self, ssrc: u32) -> bool {
+        self.0.contains(&ssrc)
+    }
+
+    fn full(&self) -> bool {
+        self.0.len() >= MAX_SSRCS
+    }
+}
+
+/// Whether an SRTP packet is RTP or RTCP (which state map of the context it touches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rtp,
+    Rtcp,
+}
+
 impl SrtpContext {
     /// A context for `suite` under `key`.
     pub fn new(suite: CryptoSuite, key: &MasterKey) -> Result<Self, SrtpError> {
-        let inner = Context::new(key.key(), key.salt(), suite.profile(), None, None)
-            .map_err(|e| SrtpError::Key(e.to_string()))?;
         Ok(SrtpContext {
             suite,
-            inner,
+            key: key.clone(),
+            inner: make_context(suite, key)?,
+            rtp_ssrcs: SsrcSet::default(),
+            rtcp_ssrcs: SsrcSet::default(),
+            probe: None,
             rtp_replay: ReplayWindow::new(1 << 16),
             rtcp_replay: ReplayWindow::new(1 << 31),
         })
+    }
+
+    /// The SSRCs of RTP and of RTCP the context holds state for now (at most
+    /// [`MAX_SSRCS`] each).
+    pub fn ssrc_count(&self) -> (usize, usize) {
+        (self.rtp_ssrcs.0.len(), self.rtcp_ssrcs.0.len())
+    }
+
+    /// Before protecting a packet of `ssrc`: refuses a new SSRC past [`MAX_SSRCS`].
+    fn admit_outbound(&mut self, kind: Kind, ssrc: u32) -> Result<(), SrtpError> {
+        let set = match kind {
+            Kind::Rtp => &mut self.rtp_ssrcs,
+            Kind::Rtcp => &mut self.rtcp_ssrcs,
+        };
+        if set.contains(ssrc) {
+            return Ok(());
+        }
+        if set.full() {
+            return Err(SrtpError::TooManySsrcs { ssrc });
+        }
+        set.0.push(ssrc);
+        Ok(())
+    }
+
+    /// Before unprotecting a packet of `ssrc` in the main context: an unknown SSRC must
+    /// authenticate in the probe context first (see the module docs).
+    fn admit_inbound(&mut self, kind: Kind, ssrc: u32, packet: &[u8]) -> Result<(), SrtpError> {
+        let known = match kind {
+            Kind::Rtp => self.rtp_ssrcs.contains(ssrc),
+            Kind::Rtcp => self.rtcp_ssrcs.contains(ssrc),
+        };
+        if known {
+            return Ok(());
+        }
+        let probe = match &mut self.probe {
+            Some((probe, tries)) if *tries < PROBE_TRIES => {
+                *tries += 1;
+                probe
+            }
+            slot => &mut slot.insert((make_context(self.suite, &self.key)?, 1)).0,
+        };
+        match kind {
+            Kind::Rtp => probe.decrypt_rtp(packet).map_err(classify)?,
+            Kind::Rtcp => probe.decrypt_rtcp(packet).map_err(classify)?,
+        };
+        let set = match kind {
+            Kind::Rtp => &mut self.rtp_ssrcs,
+            Kind::Rtcp => &mut self.rtcp_ssrcs,
+        };
+        if set.full() {
+            // Only authenticated SSRCs got here: the party changed its SSRC that often.
+            // A receiving context may start afresh; the replay windows stay.
+            self.inner = make_context(self.suite, &self.key)?;
+            self.rtp_ssrcs.0.clear();
+            self.rtcp_ssrcs.0.clear();
+        }
+        let set = match kind {
+            Kind::Rtp => &mut self.rtp_ssrcs,
+            Kind::Rtcp => &mut self.rtcp_ssrcs,
+        };
+        set.0.push(ssrc);
+        Ok(())
     }
 
     /// The context's suite.
@@ -305,6 +416,8 @@ impl SrtpContext {
             return Err(SrtpError::TooShort { len: packet.len() });
         }
         check_rtp_header(packet)?;
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        self.admit_outbound(Kind::Rtp, ssrc)?;
         self.inner
             .encrypt_rtp(packet)
             .map(|b| b.to_vec())
@@ -323,6 +436,7 @@ impl SrtpContext {
         if !self.rtp_replay.check(ssrc, seq) {
             return Err(SrtpError::Replay { ssrc, index: seq });
         }
+        self.admit_inbound(Kind::Rtp, ssrc, packet)?;
         let plain = self.inner.decrypt_rtp(packet).map_err(classify)?;
         self.rtp_replay.accept(ssrc, seq);
         Ok(plain.to_vec())
@@ -334,6 +448,8 @@ impl SrtpContext {
         if packet.len() < 8 {
             return Err(SrtpError::TooShort { len: packet.len() });
         }
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        self.admit_outbound(Kind::Rtcp, ssrc)?;
         self.inner
             .encrypt_rtcp(packet)
             .map(|b| b.to_vec())
@@ -358,6 +474,7 @@ impl SrtpContext {
         if !self.rtcp_replay.check(ssrc, index) {
             return Err(SrtpError::Replay { ssrc, index });
         }
+        self.admit_inbound(Kind::Rtcp, ssrc, packet)?;
         let plain = self.inner.decrypt_rtcp(packet).map_err(classify)?;
         self.rtcp_replay.accept(ssrc, index);
         Ok(plain.to_vec())
@@ -422,6 +539,13 @@ fn check_rtp_header(packet: &[u8]) -> Result<(), SrtpError> {
         }
     }
     Ok(())
+}
+
+/// webrtc-srtp's context for `suite` under `key` (its own replay detection off: ours is
+/// [`ReplayWindow`]).
+fn make_context(suite: CryptoSuite, key: &MasterKey) -> Result<Context, SrtpError> {
+    Context::new(key.key(), key.salt(), suite.profile(), None, None)
+        .map_err(|e| SrtpError::Key(e.to_string()))
 }
 
 fn classify(error: webrtc_srtp::Error) -> SrtpError {
@@ -496,6 +620,9 @@ pub enum SrtpError {
     /// The key carries a master key identifier, which is not supported.
     #[error("SRTP master key identifier (MKI) {0:?} is not supported")]
     MkiUnsupported(String),
+    /// A session parameter (RFC 4568 §6.3) this implementation does not apply.
+    #[error("SRTP session parameter {0:?} is not supported")]
+    SessionParam(String),
     /// Parts after the key that are not `|lifetime|MKI:length`.
     #[error("SRTP key parameters {0:?} are not inline:KEY[|LIFETIME][|MKI:LENGTH]")]
     KeyParamsSyntax(String),
@@ -522,6 +649,15 @@ pub enum SrtpError {
         /// Its sequence number (SRTP) or SRTCP index.
         index: u64,
     },
+    /// A sending context already protects [`MAX_SSRCS`] other SSRCs.
+    #[error(
+        "SRTP context already keeps {} SSRCs; SSRC {ssrc:#010x} refused",
+        MAX_SSRCS
+    )]
+    TooManySsrcs {
+        /// The SSRC refused.
+        ssrc: u32,
+    },
     /// The key has protected all the packets it may (RFC 3711 §9.2).
     #[error("SRTP master key exhausted (RFC 3711 §9.2)")]
     KeyExhausted,
@@ -531,6 +667,7 @@ pub enum SrtpError {
 }
 
 mod replay;
+pub mod sdes;
 use replay::ReplayWindow;
 
 #[cfg(test)]

@@ -140,6 +140,25 @@ impl MediaDescription {
         set_connection(&mut self.lines, address, media_rank);
     }
 
+    /// Sets the transport protocol of the `m=` line (RFC 8866 §5.14), as a relay does that
+    /// speaks `RTP/SAVP` to one party and `RTP/AVP` to the other. Fails, changing nothing,
+    /// when `proto` is not `<token>[/<token>...]`, or when it would change whether the
+    /// formats are RTP payload types.
+    pub fn set_proto(&mut self, proto: &str) -> Result<(), SdpError> {
+        let mut m = self.m.clone();
+        proto.clone_into(&mut m.proto);
+        let value = m.to_string();
+        let reparsed = crate::media::MediaLine::parse(&value).map_err(SdpError::Invalid)?;
+        if reparsed != m || m.is_rtp() != self.m.is_rtp() {
+            return Err(SdpError::Invalid(LineError::BadMedia(
+                "transport is not <token>[/<token>...] of the same kind",
+            )));
+        }
+        self.m = m;
+        self.m_value = value;
+        Ok(())
+    }
+
     /// Sets `a=rtcp` (RFC 3605), replacing any there was.
     pub fn set_rtcp(&mut self, rtcp: Rtcp) {
         let line = Line::new(b'a', format!("rtcp:{rtcp}"));
@@ -344,6 +363,28 @@ mod tests {
         );
         // Re-parses to the same thing.
         assert_eq!(SessionDescription::parse(&out).unwrap(), s);
+    }
+
+    #[test]
+    fn proto_is_set_in_place() {
+        let mut s = sdp();
+        let m = &mut s.media_mut()[0];
+        m.set_proto("RTP/SAVP").unwrap();
+        assert_eq!(m.proto(), "RTP/SAVP");
+        assert!(m.is_srtp());
+        assert!(m.set_proto("RTP SAVP").is_err());
+        assert!(
+            m.set_proto("udptl").is_err(),
+            "formats would stop being RTP"
+        );
+        assert_eq!(
+            changed(OFFER, &s.to_string()),
+            [(
+                "m=audio 49170 RTP/AVP 0 8 101".to_owned(),
+                "m=audio 49170 RTP/SAVP 0 8 101".to_owned()
+            )]
+        );
+        assert_eq!(SessionDescription::parse(&s.to_string()).unwrap(), s);
     }
 
     #[test]

@@ -248,6 +248,8 @@ pub struct RelaySettings {
     pub policy: crate::media_relay::RelayPolicy,
     /// Where the relay runs.
     pub backend: RelayBackend,
+    /// SRTP bridging per leg (`[relay] srtp`).
+    pub srtp: relay::SrtpPolicy,
 }
 
 /// Where the relay runs.

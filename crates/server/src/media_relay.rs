@@ -17,12 +17,26 @@
 //! The NG tag convention (rtpengine's): an offer belongs to the From tag of the message
 //! that carries it, an answer to its To tag; an offer made in a 2xx (late offer) belongs to
 //! the callee, whose tag is then the To tag.
+//!
+//! ## SRTP
+//!
+//! The relay bridges SDES-SRTP and plain RTP per leg (`relay::srtp`), as `[relay] srtp`
+//! ([`SrtpPolicy`]) decides from what the offer uses and whether each party is *secure*:
+//! its SIP comes over TLS (or WSS). The caller is secure when its INVITE arrived over TLS;
+//! the callee when every target of the INVITE is reached over TLS (a call forked to a
+//! TLS phone and a UDP phone gets one SDP for both, so it is plain toward them). Each
+//! offer carries the `transport` of its receiver, each answer the upgrade of its receiver
+//! (`SrtpPolicy::answer_transport`). A call that needs bridging is relayed whatever
+//! `[relay] policy` says (`nat` would not relay two phones on public addresses). SRTP keys
+//! the relay refuses (no usable `a=crypto` line, a malformed one) answer an offer with
+//! `488 Not Acceptable Here`; an answer with such keys passes unchanged (logged) and the
+//! offerer is left to refuse it.
 
 use ahash::HashMap;
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use relay::{AddressSource, Flags, MediaRequest};
+use relay::{AddressSource, Flags, MediaRequest, Offered, Profile, SrtpPolicy};
 use sip::{HeaderName, Message, Method};
 
 use crate::engine::io::Source;
@@ -79,6 +93,8 @@ pub struct RelaySetup {
     /// Write our address toward each party in the SDP (an in-process relay without a
     /// configured public address).
     pub per_party_address: bool,
+    /// SRTP bridging per leg (`[relay] srtp`).
+    pub srtp: SrtpPolicy,
 }
 
 /// One relayed call.
@@ -91,6 +107,8 @@ struct RelayedCall {
     /// The last rewritten SDP of a response, by CSeq number and To tag: what a
     /// retransmission of that response gets.
     last_response: Option<(u32, String, Bytes)>,
+    /// Whether the caller (0) and the callee (1) use TLS for their SIP.
+    secure: [bool; 2],
 }
 
 /// A response waiting for its exchange.
@@ -153,6 +171,27 @@ impl RelayHook {
         }
     }
 
+    /// The SRTP flags of an offer (`offer`) or answer sent by side `sender` of a call.
+    fn srtp_flags(&self, call_id: &str, sender: usize, offer: bool, sdp: &[u8]) -> Option<Profile> {
+        let secure = self.calls.get(call_id)?.secure;
+        let (sender_secure, receiver_secure) = (secure[sender & 1], secure[1 - (sender & 1)]);
+        if offer {
+            self.setup
+                .srtp
+                .offer_transport(Offered::of(sdp), sender_secure, receiver_secure)
+        } else {
+            self.setup.srtp.answer_transport(receiver_secure)
+        }
+    }
+
+    /// The side (0 caller, 1 callee) whose tag is `tag` in call `call_id`.
+    fn side_of(&self, call_id: &str, tag: &str) -> usize {
+        match self.calls.get(call_id) {
+            Some(call) if call.from_tag != tag => 1,
+            _ => 0,
+        }
+    }
+
     fn media_request(
         &self,
         call_id: &str,
@@ -207,9 +246,19 @@ impl Hook for RelayHook {
         let to_tag = request.to().ok().and_then(|t| t.tag().map(str::to_owned));
         let initial_invite = *method == Method::Invite && to_tag.is_none();
         let has_sdp = request.has_sdp();
+        let secure = [
+            is_secure(source.local.protocol),
+            !forward.targets.is_empty()
+                && forward
+                    .targets
+                    .iter()
+                    .all(|t| t.hops.first().is_some_and(|h| is_secure(h.protocol))),
+        ];
+        let bridge = initial_invite && self.bridging_needed(request, has_sdp, secure);
         let start = initial_invite
             && forward.record_route
-            && self.wanted(forward.sender_natted || forward.targets.iter().any(|t| t.nat));
+            && (bridge
+                || self.wanted(forward.sender_natted || forward.targets.iter().any(|t| t.nat)));
         if start {
             self.calls.insert(
                 call_id.to_owned(),
@@ -217,6 +266,7 @@ impl Hook for RelayHook {
                     from_tag: from_tag.clone(),
                     late_offer: !has_sdp,
                     last_response: None,
+                    secure,
                 },
             );
         } else if !self.calls.contains_key(call_id) {
@@ -241,21 +291,26 @@ impl Hook for RelayHook {
             .calls
             .get_mut(call_id)
             .is_some_and(|c| std::mem::replace(&mut c.late_offer, false));
+        let sender = self.side_of(call_id, &from_tag);
         let id = match method {
             // The answer to an offer made in a 2xx (or a reliable 18x).
             Method::Ack | Method::Prack if late => {
                 let Some(to_tag) = to_tag else {
                     return Flow::Continue;
                 };
-                let answer = self.media_request(call_id, to_tag, Some(from_tag), request, party);
+                let mut answer =
+                    self.media_request(call_id, to_tag, Some(from_tag), request, party);
+                answer.flags.transport = self.srtp_flags(call_id, sender, false, &answer.sdp);
                 Self::exchange(cx, answer, false)
             }
             Method::Ack | Method::Prack => {
-                let answer = self.media_request(call_id, from_tag, to_tag, request, party);
+                let mut answer = self.media_request(call_id, from_tag, to_tag, request, party);
+                answer.flags.transport = self.srtp_flags(call_id, sender, false, &answer.sdp);
                 Self::exchange(cx, answer, false)
             }
             _ => {
-                let offer = self.media_request(call_id, from_tag, to_tag, request, party);
+                let mut offer = self.media_request(call_id, from_tag, to_tag, request, party);
+                offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);
                 Self::exchange(cx, offer, true)
             }
         };
@@ -269,6 +324,14 @@ impl Hook for RelayHook {
         answer: Answer,
         forward: &mut Forward,
     ) -> Flow {
+        if let Answer::SdpRefused = answer {
+            // Logged by the shell with the relay's reason. RFC 4568 §7.5: no acceptable
+            // SRTP keys.
+            return Flow::Refuse {
+                code: 488,
+                reason: "Not Acceptable Here",
+            };
+        }
         if let Some(sdp) = rewritten(answer) {
             forward.rewrites.sdp = Some(sdp);
         }
@@ -325,11 +388,15 @@ impl Hook for RelayHook {
             to_tag: to_tag.clone(),
         };
         let initial_invite = cseq.method == Method::Invite.as_str() && late;
+        // The response comes from the party the request went to.
+        let sender = 1 - self.side_of(call_id, &from_tag);
         let id = if initial_invite {
-            let offer = self.media_request(call_id, to_tag, Some(from_tag), response, party);
+            let mut offer = self.media_request(call_id, to_tag, Some(from_tag), response, party);
+            offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);
             Self::exchange(cx, offer, true)
         } else {
-            let answer = self.media_request(call_id, from_tag, Some(to_tag), response, party);
+            let mut answer = self.media_request(call_id, from_tag, Some(to_tag), response, party);
+            answer.flags.transport = self.srtp_flags(call_id, sender, false, &answer.sdp);
             Self::exchange(cx, answer, false)
         };
         self.responses.insert(id, pending);
@@ -393,6 +460,31 @@ impl Hook for RelayHook {
             DialogEvent::EndedHere { call_id, .. } => self.end(cx, call_id, "ended by the proxy"),
             _ => {}
         }
+    }
+}
+
+/// Whether SIP over `protocol` keeps SDES keys from readers on the way (RFC 4568 §8.3).
+fn is_secure(protocol: transport::Protocol) -> bool {
+    matches!(
+        protocol,
+        transport::Protocol::Tls | transport::Protocol::Wss
+    )
+}
+
+impl RelayHook {
+    /// Whether a new call needs the relay for SRTP bridging whatever the NAT: its offer
+    /// would be bridged, or (a late offer, not seen yet) its parties differ in security.
+    fn bridging_needed(&self, request: &Message, has_sdp: bool, secure: [bool; 2]) -> bool {
+        let policy = self.setup.srtp;
+        if policy == SrtpPolicy::Off {
+            return false;
+        }
+        if !has_sdp {
+            return secure[0] != secure[1];
+        }
+        policy
+            .offer_transport(Offered::of(request.body()), secure[0], secure[1])
+            .is_some()
     }
 }
 

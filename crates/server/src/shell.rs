@@ -729,6 +729,10 @@ impl Shared {
                             }
                             Answer::Sdp(Some(bytes::Bytes::from(rewritten.sdp)))
                         }
+                        Err(e) if e.refuses_call() => {
+                            tracing::info!(call_id = %request.call_id, offer, error = %e, "relay refused the SDP's SRTP keys");
+                            Answer::SdpRefused
+                        }
                         Err(e) => {
                             tracing::warn!(call_id = %request.call_id, offer, error = %e, "relay refused the SDP; forwarded unchanged");
                             Answer::Sdp(None)
@@ -1611,6 +1615,7 @@ fn start_relay(
         Some(RelaySetup {
             policy: settings.policy,
             per_party_address,
+            srtp: settings.srtp,
         }),
     ))
 }

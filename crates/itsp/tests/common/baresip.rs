@@ -131,6 +131,25 @@ impl Baresip {
         Baresip::launch(server, user, password, source, &[], extras)
     }
 
+    /// As [`Baresip::start_tls`], with `args` and the account's `mediaenc`.
+    #[allow(dead_code)]
+    pub fn start_tls_with(
+        server: SocketAddr,
+        ca: &Path,
+        user: &str,
+        password: &str,
+        source: &Path,
+        args: &[&str],
+        mediaenc: Option<&str>,
+    ) -> Self {
+        let extras = Extras {
+            tls_ca: Some(ca),
+            mediaenc,
+            ..Extras::default()
+        };
+        Baresip::launch(server, user, password, source, args, extras)
+    }
+
     /// Starts baresip: over UDP, or as `extras` say.
     fn launch(
         server: SocketAddr,

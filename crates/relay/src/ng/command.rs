@@ -4,15 +4,19 @@
 //! Read: `call-id`, `from-tag`, `to-tag`, `sdp`, `flags` (`trust-address`,
 //! `SIP-source-address`, `symmetric`, `asymmetric`; also the legacy `replace-origin`),
 //! `replace` (`origin`, `session-connection`), `ICE` (`remove`), `received-from`
-//! (`["IP4", "a.b.c.d"]`), `media-address`. Options this relay cannot honour come back as
-//! warnings; keys it does not know (Kamailio sends `via-branch`, `supports`, ...) are
-//! ignored, as rtpengine does.
+//! (`["IP4", "a.b.c.d"]`), `media-address`; for SRTP bridging ([`crate::srtp`])
+//! `transport-protocol` (`RTP/AVP`, `RTP/SAVP`, and their `F` forms: what Kamailio's
+//! `rtpengine_manage("RTP/AVP")` or `("RTP/SAVP")` sends), the flag `SDES-off` (also as
+//! `SDES: ["off"]`), and `DTLS` (`off`, `no`, `disable`: accepted, as this relay has no
+//! DTLS-SRTP). Options this relay cannot honour come back as warnings; keys it does not know
+//! (Kamailio sends `via-branch`, `supports`, ...) are ignored, as rtpengine does.
 
 use std::net::IpAddr;
 
 use crate::bencode::Bencode;
 use crate::error::RelayError;
 use crate::request::{AddressSource, Flags, MediaRequest};
+use crate::srtp::Profile;
 
 /// Flags accepted without effect: what this relay does anyway (one interface, no kernel
 /// forwarding, RTCP always relayed).
@@ -53,6 +57,7 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
             "symmetric" => flags.symmetric = true,
             "asymmetric" => flags.symmetric = false,
             "replace-origin" => flags.replace_origin = true,
+            "sdes-off" | "sdes-no" => flags.sdes_off = true,
             f if HARMLESS_FLAGS.contains(&f) => {}
             _ => warnings.push(format!("flag {flag} ignored")),
         }
@@ -68,6 +73,27 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
         match ice.as_str().map(str::to_ascii_lowercase).as_deref() {
             Some("remove") => flags.remove_ice = true,
             _ => warnings.push("ICE option ignored: ICE attributes are removed".into()),
+        }
+    }
+    if let Some(t) = dict.get("transport-protocol") {
+        let t = t
+            .as_str()
+            .ok_or(RelayError::InvalidKey("transport-protocol"))?;
+        flags.transport = Some(
+            t.parse::<Profile>()
+                .map_err(|_| RelayError::InvalidKey("transport-protocol"))?,
+        );
+    }
+    for item in strings(dict, "SDES")? {
+        match item.to_ascii_lowercase().as_str() {
+            "off" | "no" => flags.sdes_off = true,
+            _ => warnings.push(format!("SDES {item} ignored")),
+        }
+    }
+    if let Some(dtls) = dict.get("DTLS") {
+        match dtls.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("off" | "no" | "disable") => {}
+            _ => warnings.push("DTLS option ignored: DTLS-SRTP is not supported".into()),
         }
     }
     let received_from = match dict.get("received-from") {
@@ -142,6 +168,12 @@ pub fn write_request(request: &MediaRequest, is_offer: bool) -> Bencode {
     } else {
         "asymmetric"
     }));
+    if f.sdes_off {
+        flags.push(Bencode::str("SDES-off"));
+    }
+    if let Some(profile) = f.transport {
+        d.insert("transport-protocol", Bencode::str(profile.name()));
+    }
     d.insert("flags", Bencode::List(flags));
     let mut replace = vec![Bencode::str("session-connection")];
     if f.replace_origin {
@@ -182,6 +214,8 @@ mod tests {
                 remove_ice: true,
                 replace_origin: true,
                 advertise: None,
+                transport: Some(Profile::Savp),
+                sdes_off: true,
             },
         }
     }
@@ -207,6 +241,27 @@ mod tests {
         assert!(req.flags.replace_origin);
         assert_eq!(req.flags.address, AddressSource::Sdp);
         assert_eq!(warnings, ["flag xyz-thingy ignored"]);
+    }
+
+    #[test]
+    fn srtp_options_as_kamailio_sends_them() {
+        let raw = b"d7:call-id2:c15:flagsl8:SDES-offe8:from-tag1:a3:sdp5:v=0\r\n\
+            18:transport-protocol7:RTP/AVP4:DTLS3:offe";
+        let (req, warnings) = read_request(&Bencode::decode(raw).unwrap()).unwrap();
+        assert_eq!(req.flags.transport, Some(Profile::Avp));
+        assert!(req.flags.sdes_off);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let raw = b"d7:call-id2:c14:SDESl3:offe8:from-tag1:a3:sdp5:v=0\r\n\
+            18:transport-protocol9:RTP/SAVPFe";
+        let (req, _) = read_request(&Bencode::decode(raw).unwrap()).unwrap();
+        assert_eq!(req.flags.transport, Some(Profile::Savp));
+        assert!(req.flags.sdes_off);
+        let raw = b"d7:call-id2:c18:from-tag1:a3:sdp5:v=0\r\n\
+            18:transport-protocol17:UDP/TLS/RTP/SAVPFe";
+        assert!(matches!(
+            read_request(&Bencode::decode(raw).unwrap()),
+            Err(RelayError::InvalidKey("transport-protocol"))
+        ));
     }
 
     #[test]

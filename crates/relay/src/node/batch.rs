@@ -19,6 +19,9 @@ use nix::sys::socket::{
 pub const BATCH: usize = 32;
 /// Largest datagram relayed whole (bigger ones are truncated by the kernel and dropped).
 pub const MAX_DATAGRAM: usize = 2048;
+/// Room after a received datagram for what SRTP adds when the relay protects it (RFC 3711
+/// §3.4: SRTCP index and 80-bit tag, 14 octets; RTP at most 10).
+pub const HEADROOM: usize = 64;
 
 /// Buffers and headers of one batch.
 pub struct Batch {
@@ -45,7 +48,9 @@ pub fn with_batch<R>(f: impl FnOnce(&mut Batch) -> R) -> Option<R> {
 impl Batch {
     fn new() -> Batch {
         Batch {
-            buffers: (0..BATCH).map(|_| vec![0; MAX_DATAGRAM]).collect(),
+            buffers: (0..BATCH)
+                .map(|_| vec![0; MAX_DATAGRAM + HEADROOM])
+                .collect(),
             lengths: [0; BATCH],
             sources: [None; BATCH],
             recv_headers: MultiHeaders::preallocate(BATCH, None),
@@ -64,7 +69,10 @@ impl Batch {
         } = self;
         let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
             .iter_mut()
-            .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+            .map(|b| {
+                let len = b.len().min(MAX_DATAGRAM);
+                [IoSliceMut::new(&mut b[..len])]
+            })
             .collect();
         let results = recvmmsg(
             fd,
@@ -93,6 +101,20 @@ impl Batch {
         let source = (*self.sources.get(i)?)?;
         let data = self.buffers.get(i)?.get(..len)?;
         (len > 0).then_some((data, source))
+    }
+
+    /// Puts `bytes` in place of the `i`-th datagram (the relay rewrote it: SRTP ↔ RTP);
+    /// `false` when it does not fit.
+    pub fn replace(&mut self, i: usize, bytes: &[u8]) -> bool {
+        let (Some(buffer), Some(len)) = (self.buffers.get_mut(i), self.lengths.get_mut(i)) else {
+            return false;
+        };
+        let Some(slot) = buffer.get_mut(..bytes.len()) else {
+            return false;
+        };
+        slot.copy_from_slice(bytes);
+        *len = bytes.len();
+        true
     }
 
     /// Sends datagrams `items` (index into the received batch, destination) from socket

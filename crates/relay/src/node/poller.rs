@@ -202,8 +202,14 @@ where
             let Some((data, source)) = batch.datagram(i) else {
                 continue;
             };
-            if let Forward::Send { from_port, to } = engine.forward(now, port, source, data) {
-                plan.push(from_port, i, to);
+            match engine.forward(now, port, source, data) {
+                Forward::Send { from_port, to } => plan.push(from_port, i, to),
+                Forward::SendRewritten { from_port, to } => {
+                    if batch.replace(i, engine.rewritten()) {
+                        plan.push(from_port, i, to);
+                    }
+                }
+                Forward::Drop(_) => {}
             }
         }
         if !plan.runs.is_empty() {

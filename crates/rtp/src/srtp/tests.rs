@@ -448,3 +448,62 @@ fn forged_packets_do_not_move_the_replay_window() {
         })
     );
 }
+
+/// Forged packets with ever new SSRCs leave no state in the main context (the probe that
+/// checks them is made again every `PROBE_TRIES`), and the genuine stream still passes.
+#[test]
+fn forged_ssrcs_keep_no_state() {
+    let key = MasterKey::random().expect("key");
+    let suite = CryptoSuite::AesCm128HmacSha1_80;
+    let mut tx = SrtpContext::new(suite, &key).expect("tx");
+    let mut rx = SrtpContext::new(suite, &key).expect("rx");
+    for ssrc in 0..10_000u32 {
+        let mut forged = rtp_packet(ssrc.wrapping_mul(2_654_435_761), 7, &[0; 160]);
+        forged.extend_from_slice(&[0; 10]);
+        assert_eq!(rx.unprotect_rtp(&forged), Err(SrtpError::Authentication));
+        let mut forged = rtcp_receiver_report(ssrc);
+        forged.extend_from_slice(&(0x8000_0000u32 | 3).to_be_bytes());
+        forged.extend_from_slice(&[0; RTCP_TAG_LEN]);
+        assert_eq!(rx.unprotect_rtcp(&forged), Err(SrtpError::Authentication));
+    }
+    assert_eq!(rx.ssrc_count(), (0, 0));
+    assert!(rx.probe.as_ref().is_some_and(|(_, t)| *t <= PROBE_TRIES));
+    let genuine = tx
+        .protect_rtp(&rtp_packet(9, 1, &[1; 160]))
+        .expect("protect");
+    assert!(rx.unprotect_rtp(&genuine).is_ok());
+    let later = tx
+        .protect_rtp(&rtp_packet(9, 2, &[1; 160]))
+        .expect("protect");
+    assert!(rx.unprotect_rtp(&later).is_ok());
+    assert_eq!(rx.ssrc_count(), (1, 0));
+}
+
+/// A sending context protects at most `MAX_SSRCS` SSRCs; a receiving one that meets more
+/// authenticated SSRCs starts afresh and goes on.
+#[test]
+fn ssrcs_per_context_are_capped() {
+    let key = MasterKey::random().expect("key");
+    let suite = CryptoSuite::AesCm128HmacSha1_32;
+    let mut tx = SrtpContext::new(suite, &key).expect("tx");
+    let mut rx = SrtpContext::new(suite, &key).expect("rx");
+    for ssrc in 0..MAX_SSRCS as u32 {
+        let p = tx
+            .protect_rtp(&rtp_packet(ssrc, 1, &[2; 20]))
+            .expect("protect");
+        assert!(rx.unprotect_rtp(&p).is_ok());
+    }
+    assert_eq!(tx.ssrc_count().0, MAX_SSRCS);
+    assert_eq!(
+        tx.protect_rtp(&rtp_packet(1000, 1, &[2; 20])),
+        Err(SrtpError::TooManySsrcs { ssrc: 1000 })
+    );
+    assert!(tx.protect_rtp(&rtp_packet(3, 2, &[2; 20])).is_ok(), "known");
+    // The receiver, fed by a second sender with a new SSRC: starts afresh.
+    let mut other = SrtpContext::new(suite, &key).expect("tx2");
+    let p = other
+        .protect_rtp(&rtp_packet(1000, 1, &[2; 20]))
+        .expect("protect");
+    assert!(rx.unprotect_rtp(&p).is_ok());
+    assert_eq!(rx.ssrc_count().0, 1);
+}

@@ -336,6 +336,9 @@ pub(crate) enum Answer {
     Hops(Result<Vec<Hop>, Rejection>),
     /// The relay's rewritten SDP; `None` when it refused (the call goes on unchanged).
     Sdp(Option<Bytes>),
+    /// The relay refused the SDP's SRTP keys (`relay::RelayError::refuses_call`, logged by
+    /// the shell with the reason): the call cannot go on with it (488).
+    SdpRefused,
     /// The bindings were committed, or why not.
     Committed(Result<(), String>),
     /// The stored bindings of an address-of-record.

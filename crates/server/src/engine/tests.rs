@@ -43,6 +43,8 @@ struct World {
     groups: Vec<(String, String)>,
     /// Relay exchanges made: (offer?, call-id).
     relay_exchanges: Vec<(bool, String)>,
+    /// The SRTP profile each relay exchange asked toward its receiver (`Flags::transport`).
+    relay_transports: Vec<Option<relay::Profile>>,
     relay_deletes: Vec<String>,
     records: Vec<Record>,
     /// What went out, in order: (destination, message).
@@ -134,6 +136,7 @@ impl World {
             forwarding: Vec::new(),
             groups: Vec::new(),
             relay_exchanges: Vec::new(),
+            relay_transports: Vec::new(),
             relay_deletes: Vec::new(),
             records: Vec::new(),
             sent: Vec::new(),
@@ -204,10 +207,16 @@ impl World {
             IoRequest::ReloadBindings { id, .. } => (id, Answer::Bindings(Vec::new())),
             IoRequest::RelayExchange { id, offer, request } => {
                 self.relay_exchanges.push((offer, request.call_id.clone()));
-                let sdp = String::from_utf8(request.sdp)
-                    .unwrap()
-                    .replace("c=IN IP4 10.0.0.", "c=IN IP4 203.0.113.");
-                (id, Answer::Sdp(Some(sdp.into())))
+                self.relay_transports.push(request.flags.transport);
+                // The relay's answer to SRTP keys it cannot use.
+                if request.sdp.windows(10).any(|w| w == b"inline:BAD") {
+                    (id, Answer::SdpRefused)
+                } else {
+                    let sdp = String::from_utf8(request.sdp)
+                        .unwrap()
+                        .replace("c=IN IP4 10.0.0.", "c=IN IP4 203.0.113.");
+                    (id, Answer::Sdp(Some(sdp.into())))
+                }
             }
             IoRequest::RelayDelete { call_id, .. } => {
                 self.relay_deletes.push(call_id);
@@ -819,11 +828,65 @@ fn loops_max_forwards_and_size_are_refused() {
     assert_eq!(codes(&w.sent_to(BOB_1)), [482]);
 }
 
+/// `[relay] srtp = "keep"`: an RTP/SAVP offer from a caller on UDP to a callee on UDP is
+/// relayed (no NAT needed) with plain RTP/AVP asked toward the callee; keys the relay
+/// refuses answer the INVITE 488 and nothing reaches the callee; a plain offer is not
+/// relayed.
+#[test]
+fn an_srtp_offer_to_a_udp_callee_is_bridged_and_bad_keys_get_488() {
+    let relay = RelaySetup {
+        policy: RelayPolicy::Nat,
+        per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
+    };
+    let mut w = World::with_relay(trusted_config(), Some(relay));
+    w.register("bob", BOB_1, "1.0");
+    let with_body = |call: &str, body: &str| {
+        invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            call,
+            false,
+        )
+        .replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let savp = |key: &str| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n\
+             m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"
+        )
+    };
+    w.receive(
+        CALLER,
+        &with_body("s1", &savp("PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR")),
+    );
+    assert_eq!(w.relay_exchanges, [(true, "s1".to_owned())]);
+    assert_eq!(w.relay_transports, [Some(relay::Profile::Avp)]);
+    assert_eq!(w.sent_to(BOB_1).len(), 1, "the INVITE went on");
+
+    w.receive(CALLER, &with_body("s2", &savp("BAD")));
+    assert_eq!(codes(&w.sent_to(CALLER)), [488]);
+    assert!(w.sent_to(BOB_1).is_empty(), "nothing reached the callee");
+
+    let plain = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    w.receive(CALLER, &with_body("s3", plain));
+    assert_eq!(w.relay_exchanges.len(), 2, "a plain call is not relayed");
+}
+
 #[test]
 fn a_natted_caller_is_relayed_and_responses_keep_their_order() {
     let relay = RelaySetup {
         policy: RelayPolicy::Nat,
         per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(trusted_config(), Some(relay));
     w.register("bob", BOB_1, "1.0");
@@ -940,6 +1003,7 @@ fn under_overload_new_requests_get_503_and_the_rest_is_served() {
     let relay = RelaySetup {
         policy: RelayPolicy::Always,
         per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(c, Some(relay));
     w.register("bob", BOB_1, "1.0");

@@ -10,7 +10,7 @@
 //! e-mailed confirmation) and administration (domains, subscribers and each one's page —
 //! disable, aliases, groups, account, top-up —, registrations, calls in progress with a
 //! hang-up button, rating plans with a tariff import and a rate test, every invoice, the
-//! audit log of every admin change). No JavaScript is needed to use the pages; the
+//! audit log of every admin change), and a browser phone (`/phone`). No JavaScript is needed to use the pages but the phone; the
 //! assets are embedded in the binary.
 //!
 //! ```no_run
@@ -71,8 +71,9 @@
 //!   registrations), `subscriber.rs` (`/admin/subscribers/{address}`: disable, aliases,
 //!   groups, account, top-up), `audit.rs` (`/admin/audit`), `rates.rs`
 //!   (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`), `docs.rs` (the API
-//!   browser).
-//! - `assets/` (beside `src/`): `style.css` and `api-docs.js`, compiled into the binary.
+//!   browser), `phone.rs` (`/phone`, the browser phone: JsSIP over `/ws`).
+//! - `assets/` (beside `src/`): `style.css`, `api-docs.js`, `phone.js` and
+//!   `vendor/jssip.min.js`, compiled into the binary.
 //!
 //! ## Accounts
 //!

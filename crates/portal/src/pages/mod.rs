@@ -19,6 +19,7 @@ pub mod invoices;
 pub mod live_calls;
 pub mod login;
 pub mod password;
+pub mod phone;
 pub mod rates;
 pub mod selfcare;
 pub mod settings;
@@ -43,6 +44,10 @@ use crate::AppState;
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 /// The script of the API browser (`/api/docs`).
 const API_DOCS_JS: &str = include_str!("../../assets/api-docs.js");
+/// The script of the browser phone (`/phone`).
+const PHONE_JS: &str = include_str!("../../assets/phone.js");
+/// JsSIP, the SIP library of the browser phone (MIT; `scripts/vendor-jssip.sh`).
+const JSSIP_JS: &str = include_str!("../../assets/vendor/jssip.min.js");
 
 /// The page routes and the assets.
 pub fn router() -> Router<AppState> {
@@ -161,6 +166,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/calls/live", get(live_calls::show))
         .route("/admin/calls/live/hangup", post(live_calls::hang_up))
         .route("/api/docs", get(docs::show))
+        .route("/phone", get(phone::show))
         .route(
             "/assets/style.css",
             get(|| asset("text/css; charset=utf-8", STYLE_CSS)),
@@ -168,6 +174,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/assets/api-docs.js",
             get(|| asset("text/javascript; charset=utf-8", API_DOCS_JS)),
+        )
+        .route(
+            "/assets/phone.js",
+            get(|| asset("text/javascript; charset=utf-8", PHONE_JS)),
+        )
+        .route(
+            "/assets/vendor/jssip.min.js",
+            get(|| asset("text/javascript; charset=utf-8", JSSIP_JS)),
         )
 }
 
@@ -234,7 +248,7 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
     if let Some(c) = caller {
         if c.address.is_some() {
             nav.push_str(
-                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/invoices">Invoices</a><a href="/voicemail">Voicemail</a><a href="/settings">Settings</a>"#,
+                r#"<a href="/dashboard">My phone</a><a href="/calls">Calls</a><a href="/account">Account</a><a href="/invoices">Invoices</a><a href="/voicemail">Voicemail</a><a href="/phone">Phone</a><a href="/settings">Settings</a>"#,
             );
         }
         if c.is_admin {

@@ -40,7 +40,7 @@ pub(crate) enum DomainCommand {
     List,
     /// Change a domain's settings, NAME=VALUE: `self-registration=on|off` (off by
     /// default) lets visitors create their own accounts on the portal's "Create an
-    /// account" page, confirmed by e-mail (needs [smtp]).
+    /// account" page, confirmed by e-mail (needs `[smtp]`).
     ///
     /// Example: itsp domain set example.com self-registration=on
     Set {

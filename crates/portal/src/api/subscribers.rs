@@ -326,9 +326,10 @@ pub async fn change(
         let account = a.to_string();
         let now = std::time::Instant::now();
         if let Err(wait) = state.login_guard(|g| g.check_login(now, source, &account)) {
-            return Err(Problem::too_many_requests(
-                super::session::too_many_logins_text(wait),
-            ));
+            return Err(
+                Problem::too_many_requests(super::session::too_many_logins_text(wait))
+                    .with_retry_after(wait),
+            );
         }
         let ok = store
             .check_web_login(&a.user, &a.domain, current)
@@ -466,7 +467,8 @@ pub async fn get_subscriber(
         (status = 204, description = "changed"),
         (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until the guard lets this address try again"))),
     ))]
 pub async fn update_subscriber(
     State(state): State<AppState>,

@@ -378,9 +378,13 @@ pub async fn change(
             .await
             .map_err(|e| Problem::from_store(e, "disabled"))?;
         if disabled {
-            // Calls must not reach their phones either: their registrations go, and the
-            // SIP server beside the portal forgets them at once.
+            // Their phones must not register or call again: the SIP server beside the
+            // portal forgets their cached credentials now, not at its next check of the
+            // subscribers' version.
             let aor = a.aor();
+            state.subscriber_disabled(&aor);
+            // Calls must not reach their phones either: their registrations go, and the
+            // SIP server forgets them at once.
             let removed = store
                 .remove_bindings(&aor)
                 .await

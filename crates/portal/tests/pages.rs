@@ -1299,7 +1299,9 @@ async fn an_admin_edits_a_subscriber_and_every_change_is_audited() {
     assert_eq!(status, 200);
     assert!(html.contains("admin@example.com"));
     assert!(html.contains("receipt 7"));
-    assert!(html.contains(&format!("POST {here}/topup")));
+    // The path may break after its slashes only.
+    let topup = format!("POST {here}/topup").replace('/', "/<wbr>");
+    assert!(html.contains(&topup), "{html}");
     assert!(
         !html.contains(&format!("csrf={csrf}")),
         "no form token in the log"

@@ -34,11 +34,12 @@ pub async fn show(
                 for e in &page.items {
                     let _ = write!(
                         rows,
-                        r#"<tr><td class="nowrap">{at}</td><td>{actor}</td><td>{source}</td><td><code>{action}</code>{detail}</td><td class="num">{status}</td></tr>"#,
+                        r#"<tr><td class="nowrap">{at}</td><td>{actor}</td><td>{source}</td><td><code class="path">{action}</code>{detail}</td><td class="num">{status}</td></tr>"#,
                         at = esc(e.at.get(..19).unwrap_or(&e.at)).replace('T', " "),
                         actor = esc(&e.actor),
                         source = esc(&e.source),
-                        action = esc(&e.action),
+                        // Broken after a slash, not inside a word.
+                        action = esc(&e.action).replace('/', "/<wbr>"),
                         detail = e
                             .detail
                             .as_deref()

@@ -3,6 +3,8 @@
 //! ## Layout
 //!
 //! - `main.rs`: the command line (clap).
+//! - `cli_audit.rs`: the audit log entries of the admin changes made with the command
+//!   line (`cli:USER`, source `local`), which commands change something in one table.
 //! - `logging.rs`: the log (text or JSON) and its filter, which SIGHUP can change.
 //! - `serve.rs`: `itsp serve`: settings from flags and the config file, then the
 //!   `server` crate's [`server::Server`] until SIGINT/SIGTERM.
@@ -27,6 +29,7 @@
 
 mod admin;
 mod capture_config;
+mod cli_audit;
 mod config;
 mod control_client;
 mod hangup;
@@ -55,7 +58,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// itsp — an Internet Telephony Service Provider in one binary.
 ///
@@ -181,7 +184,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // An admin change is recorded in the audit log once it ran (`cli_audit`).
+    let change = cli_audit::Change::of(&matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // The phone talks to a person on stdout; only problems go to the log.
     let fallback = match cli.command {
         Command::Phone(_) => "warn",
@@ -195,7 +201,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Lint { files, json } => lint::run(&files, json),
-        Command::Admin(command) => admin::run(command),
+        Command::Admin(command) => admin::run(command, change),
         Command::Phone(args) => phone::run(*args),
         Command::Relay(args) => relay::run(args),
         Command::Nat { command } => nat_check::run(command),

@@ -341,6 +341,10 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
     );
     portal_state.set_call_control(std::sync::Arc::new(PortalCalls(server.live_calls())));
+    let credentials = server.bindings_reloader();
+    portal_state.set_subscriber_disabled(std::sync::Arc::new(move |aor: &str| {
+        credentials.subscriber_disabled(aor);
+    }));
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);

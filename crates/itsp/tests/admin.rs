@@ -1,6 +1,7 @@
 //! End-to-end: the admin commands (`itsp domain|user|alias|group|ul|calls|acc|ban`) run as the real
 //! binary against a store in a temporary data directory; what they write is checked
-//! through `store::Store`, and no output ever shows a password or an HA1.
+//! through `store::Store`, and no output ever shows a password or an HA1. The changes
+//! they make are in the audit log (`itsp audit list`), as `cli:USER`, secrets hidden.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -68,6 +69,25 @@ impl Itsp {
 
     fn run(&self, args: &[&str]) -> Out {
         self.run_in(self.dir.path(), args, "", true)
+    }
+
+    /// Runs `itsp ARGS --data-dir DIR` with `env` set.
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let out = Command::new(env!("CARGO_BIN_EXE_itsp"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .envs(env.iter().copied())
+            .env_remove("ITSP_DB")
+            .env_remove("ITSP_DATA_DIR")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("itsp starts");
+        Out {
+            code: out.status.code().expect("exit status"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
     }
 
     /// Runs and expects success; returns stdout.
@@ -1178,4 +1198,94 @@ fn conference_rooms() {
         e.contains("no such conference room: sales@example.com"),
         "{e}"
     );
+}
+
+#[test]
+fn changes_are_audited() {
+    let t = Itsp::new();
+    t.ok(&["domain", "add", "example.com"]);
+    t.ok(&[
+        "user",
+        "add",
+        "dora@example.com",
+        "--password",
+        "Dora-Secret-9",
+    ]);
+    // Reading is not a change.
+    t.ok(&["user", "list"]);
+    t.ok(&["user", "show", "dora@example.com"]);
+    // A refused change is recorded as one, with its exit status and why.
+    t.fails(
+        1,
+        &[
+            "user",
+            "add",
+            "dora@example.com",
+            "--password",
+            "Other-Secret-8",
+        ],
+    );
+    t.ok_stdin(
+        &["user", "passwd", "dora@example.com", "--password-stdin"],
+        "Stdin-Secret-7\n",
+    );
+    t.ok(&["conf", "add", "room@example.com", "--pin", "4321"]);
+    t.ok(&["user", "set", "dora@example.com", "vm-pin=8642"]);
+    let token = t.json(&["token", "create", "--admin", "--name", "ops"]);
+    let token = token["token"].as_str().unwrap().to_owned();
+
+    let log = t.json(&["audit", "list"]);
+    let entries = log.as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "itsp token create --admin --name ops",
+            "itsp user set dora@example.com vm-pin=***",
+            "itsp conf add room@example.com --pin ***",
+            "itsp user passwd dora@example.com --password-stdin",
+            "itsp user add dora@example.com --password ***",
+            "itsp user add dora@example.com --password ***",
+            "itsp domain add example.com",
+        ],
+        "{log:#}"
+    );
+    let actor = entries[0]["actor"].as_str().unwrap();
+    assert!(actor.starts_with("cli:") && actor.len() > 4, "{actor}");
+    for e in entries {
+        assert_eq!(e["actor"], actor, "{e}");
+        assert_eq!(e["source"], "local", "{e}");
+    }
+    let failed = &entries[4];
+    assert_eq!(failed["status"], 1, "{failed}");
+    assert_eq!(
+        failed["detail"], "error: user dora@example.com exists",
+        "{failed}"
+    );
+    for e in entries.iter().filter(|e| e != &failed) {
+        assert_eq!(e["status"], 0, "{e}");
+        assert_eq!(e["detail"], "done", "{e}");
+    }
+    let text = log.to_string();
+    for secret in [
+        "Dora-Secret-9",
+        "Other-Secret-8",
+        "Stdin-Secret-7",
+        "4321",
+        "8642",
+        &token,
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // The actor filter finds them.
+    let mine = t.json(&["audit", "list", "--actor", actor]);
+    assert_eq!(mine.as_array().unwrap().len(), entries.len());
+    // A named OS user is the actor.
+    let out = t.run_env(&["domain", "add", "example.net"], &[("USER", "ops-person")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let last = t.json(&["audit", "list", "--limit", "1"]);
+    assert_eq!(last[0]["actor"], "cli:ops-person", "{last}");
 }

@@ -7,9 +7,10 @@
 //! with Debian's `fail2ban-regex` when installed). An admin ends a call between two
 //! `itsp phone`s through the API (`DELETE /api/v1/calls/live/{call_id}`), after the list
 //! showed the in-process relay's counters of it: both phones hear a BYE, the call's record
-//! says an admin ended it. An admin disables a subscriber through the API: their
-//! registration is gone and the phone's REGISTER is refused (401, as for an unknown user)
-//! until the admin enables them again,
+//! says an admin ended it. An admin disables a subscriber through the API: the phone's
+//! very next REGISTER is refused (401, as for an unknown user: the server forgot the
+//! credentials it cached), their registration is gone, until the admin enables them
+//! again; `itsp user disable` against the running server (its control socket) alike,
 //! and the audit log (the API's and `itsp audit list`) names the admin's token and both
 //! changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -405,6 +406,27 @@ fn an_admin_ends_a_live_call_through_the_api() {
 }
 
 #[test]
+fn itsp_user_disable_refuses_the_next_register() {
+    let data = DataDir::with_users(&[("alice", "secret")]);
+    let args = data.args();
+    let server = Itsp::start(&as_strs(&args));
+    let contact = "Contact: <sip:alice@192.0.2.1>\r\n";
+    let mut phone = common::Phone::new(server.udp, "alice", "secret");
+    // Twice: the second is answered from the server's cached credentials.
+    assert_eq!(phone.register(contact).status(), Some(200));
+    assert_eq!(phone.register(contact).status(), Some(200));
+    let v = admin_json(&data, &["user", "disable", "alice@example.com"]);
+    assert_eq!(v["server_told"], true, "{v}");
+    assert_eq!(v["removed"], 1, "{v}");
+    // At once, not a second later.
+    assert_eq!(phone.register(contact).status(), Some(401));
+    admin(&data, &["user", "enable", "alice@example.com"]);
+    // Enabling is seen at the server's next check of the subscribers' version.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(phone.register(contact).status(), Some(200));
+}
+
+#[test]
 fn a_disabled_subscriber_cannot_register_until_enabled() {
     let data = DataDir::with_users(&[("alice", "secret")]);
     let token = admin_json(&data, &["token", "create", "--admin", "--name", "e2e"]);
@@ -431,8 +453,9 @@ fn a_disabled_subscriber_cannot_register_until_enabled() {
     };
     let (status, body) = patch(true);
     assert_eq!(status, 204, "{body}");
-    // Their registration went with it (checked before the phone tries again: for up to a
-    // second the server may still accept its cached credentials).
+    // At once: the server forgot the credentials it had cached for the REGISTER above.
+    assert_eq!(phone.register(contact).status(), Some(401));
+    // Their registration went with it.
     let (status, body) = http(
         addr,
         "GET",
@@ -441,11 +464,6 @@ fn a_disabled_subscriber_cannot_register_until_enabled() {
         "",
     );
     assert_eq!((status, body.as_str()), (200, "[]"));
-    // The server forgets the cached credentials at its next check of the subscribers'
-    // version, about a second later.
-    common::eventually("a disabled subscriber is refused", || {
-        phone.register(contact).status() == Some(401)
-    });
     let (status, body) = patch(false);
     assert_eq!(status, 204, "{body}");
     // Not polled: each refused REGISTER is a failed authentication the server's guard
@@ -464,6 +482,12 @@ fn a_disabled_subscriber_cannot_register_until_enabled() {
     assert_eq!(status, 200, "{body}");
     let log: serde_json::Value = serde_json::from_str(&body).unwrap();
     let items = log["items"].as_array().unwrap();
+    // The oldest entry is the command line's `itsp token create`, its token not kept.
+    let (cli, items): (Vec<_>, Vec<_>) = items.iter().partition(|i| i["source"] == "local");
+    assert_eq!(cli.len(), 1, "{body}");
+    assert_eq!(cli[0]["action"], "itsp token create --admin --name e2e");
+    assert!(cli[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    assert!(!body.contains(&token), "{body}");
     assert_eq!(items.len(), 2, "{body}");
     for (item, disabled) in items.iter().zip(["false", "true"]) {
         assert_eq!(
@@ -480,7 +504,7 @@ fn a_disabled_subscriber_cannot_register_until_enabled() {
     }
     // `itsp audit list` reads the same log.
     let cli = admin_json(&data, &["audit", "list"]);
-    assert_eq!(cli.as_array().unwrap().len(), 2, "{cli}");
+    assert_eq!(cli.as_array().unwrap().len(), 3, "{cli}");
     assert_eq!(
         cli[0]["action"],
         "PATCH /api/v1/subscribers/alice@example.com"

@@ -161,6 +161,10 @@ impl Default for PortalConfig {
 /// from the store, so a SIP server that keeps them in memory reads them again.
 pub type BindingsChanged = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Told the subscriber (`user@domain`) the portal disabled in the store, so a SIP server
+/// that caches credentials forgets them at once ([`AppState::set_subscriber_disabled`]).
+pub type SubscriberDisabled = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What every request handler shares: the store, the settings, the start time.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
@@ -186,6 +190,7 @@ struct Inner {
     bindings_changed: Option<BindingsChanged>,
     login_guard: std::sync::Mutex<login_guard::LoginGuard>,
     call_control: std::sync::OnceLock<api::live_calls::SharedCallControl>,
+    subscriber_disabled: std::sync::OnceLock<SubscriberDisabled>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -226,6 +231,7 @@ impl AppState {
             started_at_unix: time::unix_now(),
             bindings_changed,
             call_control: std::sync::OnceLock::new(),
+            subscriber_disabled: std::sync::OnceLock::new(),
         }))
     }
 
@@ -245,6 +251,22 @@ impl AppState {
     /// Tells the SIP server, if any, that the registrations of `aor` changed.
     pub(crate) fn bindings_changed(&self, aor: &str) {
         if let Some(tell) = &self.0.bindings_changed {
+            tell(aor);
+        }
+    }
+
+    /// Hands the portal what tells the SIP server beside it of a subscriber disabled
+    /// here, whose cached credentials it must forget at once. Once: a second one is
+    /// ignored, with a warning.
+    pub fn set_subscriber_disabled(&self, tell: SubscriberDisabled) {
+        if self.0.subscriber_disabled.set(tell).is_err() {
+            tracing::warn!("the portal was handed a second subscriber-disabled notice: ignored");
+        }
+    }
+
+    /// Tells the SIP server, if any, that the subscriber `aor` was disabled.
+    pub(crate) fn subscriber_disabled(&self, aor: &str) {
+        if let Some(tell) = self.0.subscriber_disabled.get() {
             tell(aor);
         }
     }

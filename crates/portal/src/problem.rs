@@ -3,7 +3,9 @@
 //! problems too.
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -33,6 +35,10 @@ pub struct Problem {
     /// Each error of an uploaded file (a tariff import), where it is; absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<LineError>,
+    /// For a 429: the seconds until the attempt may be made again, sent as `Retry-After`
+    /// (RFC 9110 §10.2.3); not part of the body.
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 /// One error in an uploaded file: the file, line and column (1-based), and what is wrong.
@@ -59,6 +65,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -136,9 +143,19 @@ impl Problem {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
-    /// 429: too many attempts; the answer should carry `Retry-After`.
+    /// 429: too many attempts; the answer should carry `Retry-After`
+    /// ([`Problem::with_retry_after`]).
     pub fn too_many_requests(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::TOO_MANY_REQUESTS, "too many requests", detail)
+    }
+
+    /// The problem, answered with `Retry-After: wait` (whole seconds, rounded up).
+    #[must_use]
+    pub fn with_retry_after(self, wait: Duration) -> Problem {
+        Problem {
+            retry_after: Some(retry_after_secs(wait)),
+            ..self
+        }
     }
 
     /// 500: the database or the machine failed; the detail is logged, not shown.
@@ -193,13 +210,30 @@ impl std::fmt::Display for Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             self.status_code(),
             [(header::CONTENT_TYPE, PROBLEM_JSON)],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
+}
+
+/// A wait in whole seconds, rounded up, at least 1 (at most `u32::MAX`).
+pub fn retry_after_secs(wait: Duration) -> u32 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+}
+
+/// The `Retry-After` value of a wait: whole seconds, rounded up, at least 1.
+pub fn retry_after_value(wait: Duration) -> HeaderValue {
+    HeaderValue::from(retry_after_secs(wait))
 }
 
 /// A JSON request body of `T`; a body that is not JSON, or not a `T`, is a [`Problem`]

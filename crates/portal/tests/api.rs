@@ -2044,6 +2044,25 @@ async fn wrong_current_passwords_are_limited_like_logins() {
     assert_eq!(status, 429, "{body}");
     assert_eq!(ct, "application/problem+json");
     assert!(body["detail"].as_str().unwrap().contains("try again in"));
+    // With the seconds the guard still refuses (RFC 9110 §10.2.3): the 5-minute ban.
+    let resp = p
+        .client
+        .patch(p.url(&a))
+        .bearer_auth(&p.alice_token)
+        .json(&change(common::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let secs: u64 = resp
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((290..=300).contains(&secs), "Retry-After: {secs}");
     assert!(p
         .store
         .check_web_login("alice", DOMAIN, common::PASSWORD)

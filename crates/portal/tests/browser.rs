@@ -6,7 +6,8 @@
 //! voicemail on in his settings; an admin sees the subscriber list, edits a subscriber
 //! (a group, a top-up with a note) and finds both in the audit log, imports a tariff on the rates page (a bad line's error first),
 //! prices a call, sees every invoice and hangs up a live call. Screenshots of each page go
-//! to `target/tmp/portal-screenshots/`.
+//! to `target/tmp/portal-screenshots/` (a 1100x900 window at scale 1, the same size on
+//! every machine; `scripts/screenshots.sh` copies some to `docs/screenshots/`).
 //!
 //! The WebDriver client is `webdriver/mod.rs`, shared with `crates/itsp/tests/browser_phone.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

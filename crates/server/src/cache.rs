@@ -106,6 +106,15 @@ impl<V: Clone> Entries<V> {
         }
     }
 
+    /// Forgets every entry at once, without waiting for the table's version to move (an
+    /// operator disabled a subscriber: their cached answer must not serve another
+    /// request). Answers read before are not kept either (the generation moves).
+    pub(crate) fn forget_all(&mut self) {
+        self.scopes.clear();
+        self.len = 0;
+        self.generation += 1;
+    }
+
     /// The check failed: the next use checks again.
     pub(crate) fn check_failed(&mut self) {
         self.checked_at = None;
@@ -221,6 +230,23 @@ mod tests {
         assert_eq!(c.len, 0);
         assert_eq!(c.get("example.com", "alice"), None);
         assert_eq!(c.get("example.com", "nobody"), None);
+    }
+
+    #[test]
+    fn forgetting_all_drops_entries_and_answers_in_flight() {
+        let mut c = checked_entries(Instant::now());
+        c.insert(c.generation, "example.com", "alice", Some(1));
+        let read_under = c.generation;
+        c.forget_all();
+        assert_eq!((c.len, c.get("example.com", "alice")), (0, None));
+        // An answer read before is not kept; one read after is.
+        c.insert(read_under, "example.com", "alice", Some(1));
+        assert_eq!(c.get("example.com", "alice"), None);
+        c.insert(c.generation, "example.com", "alice", None);
+        assert_eq!(c.get("example.com", "alice"), Some(None));
+        // The table's version is unchanged: the next check keeps what was read since.
+        c.checked(1);
+        assert_eq!(c.get("example.com", "alice"), Some(None));
     }
 
     #[test]

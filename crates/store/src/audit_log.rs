@@ -1,5 +1,6 @@
-//! The portal's audit log (migration `0020`): one [`AuditEntry`] per change an admin made
-//! through the API or the pages — who, from where, what, when and the answer's status —
+//! The audit log (migration `0020`): one [`AuditEntry`] per change an admin made
+//! through the portal's API or pages, or with the `itsp` command line — who, from where,
+//! what, when and the outcome —
 //! appended by [`Store::record_audit`] and read newest first, a page at a time after a
 //! cursor, by [`Store::audit_entries`]. Nothing changes or deletes an entry.
 
@@ -15,15 +16,18 @@ pub struct AuditEntry {
     pub id: i64,
     /// When, Unix milliseconds.
     pub at_ms: i64,
-    /// Who: the admin's `user@domain`, or `token N` for an admin token.
+    /// Who: the admin's `user@domain`, `token N` for an admin token, or `cli:USER` for
+    /// the OS user who ran an `itsp` command.
     pub actor: String,
-    /// From where: the client's IP address.
+    /// From where: the client's IP address, or `local` for the command line.
     pub source: String,
-    /// What: `METHOD /path`.
+    /// What: `METHOD /path`, or the command line (`itsp user add ...`, secrets `***`).
     pub action: String,
-    /// The answer's HTTP status.
+    /// The answer's HTTP status, or the command's exit status (0 done, 1 refused, 2
+    /// failed).
     pub status: i64,
-    /// The fields sent (secrets left out), if any.
+    /// The fields sent (secrets left out), if any; for a command, `done` or
+    /// `error: MESSAGE`.
     pub detail: Option<String>,
 }
 
@@ -38,9 +42,9 @@ pub struct NewAuditEntry {
     pub source: String,
     /// What.
     pub action: String,
-    /// The answer's HTTP status.
+    /// The answer's HTTP status, or the command's exit status.
     pub status: i64,
-    /// The fields sent, secrets left out.
+    /// The fields sent, secrets left out; or a command's outcome.
     pub detail: Option<String>,
 }
 

@@ -42,7 +42,8 @@
 //! - `ledger.rs`: the append-only ledger of an account ([`LedgerEntry`], [`EntryKind`]):
 //!   exact decimal amounts, the balance moved with them in their transaction, a call's
 //!   record and its charge in one ([`Store::record_cdrs_with_ledger`]).
-//! - `audit_log.rs`: the portal's log of admin changes ([`AuditEntry`], who, from where,
+//! - `audit_log.rs`: the log of admin changes, the portal's and the `itsp` command
+//!   line's ([`AuditEntry`], who, from where,
 //!   what, when; [`Store::record_audit`], [`Store::audit_entries`]); migration `0020`,
 //!   which also added the subscribers' `disabled` flag
 //!   ([`Store::set_subscriber_disabled`]).

@@ -1,5 +1,6 @@
-//! `itsp audit list`: the portal's audit log of admin changes (who, from where, what,
-//! when), newest first, as `GET /api/v1/audit` and `/admin/audit` show it.
+//! `itsp audit list`: the audit log of admin changes (who, from where, what, when), the
+//! portal's and the command line's (`crate::cli_audit`), newest first, as `GET
+//! /api/v1/audit` and `/admin/audit` show it.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -14,6 +15,7 @@ pub(super) const EXAMPLES: &str = "\
 Examples:
   itsp audit list
   itsp audit list --since 2026-11-01 --actor admin@example.com
+  itsp audit list --actor cli:alice        # what the OS user alice did with these commands
   itsp audit list --limit 500 --json";
 
 /// What `itsp audit` does.
@@ -29,7 +31,7 @@ pub(crate) enum AuditCommand {
         /// Only changes before this time.
         #[arg(long, value_name = "T")]
         until: Option<String>,
-        /// Only this admin: user@domain, or `token N` for an admin token.
+        /// Only this admin: user@domain, `token N` for an admin token, or `cli:USER`.
         #[arg(long, value_name = "WHO")]
         actor: Option<String>,
         /// At most this many changes.

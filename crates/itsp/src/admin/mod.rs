@@ -188,8 +188,9 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Show the portal's audit log: every change an admin made through the API or the
-    /// pages, with who, from which address, what and when (secrets never kept).
+    /// Show the audit log: every change an admin made through the portal's API or pages,
+    /// or with these admin commands (as `cli:USER` from `local`), with who, from which
+    /// address, what and when (secrets never kept).
     #[command(after_long_help = audit::EXAMPLES)]
     Audit {
         #[command(subcommand)]
@@ -431,8 +432,13 @@ pub(crate) async fn with_store<T>(
     result
 }
 
-/// Runs one admin command; prints its report, or `itsp: <message>` on stderr.
-pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// Runs one admin command; prints its report, or `itsp: <message>` on stderr. A
+/// `change` (the command changes something, [`crate::cli_audit`]) is recorded in the
+/// audit log with its outcome.
+pub(crate) fn run(
+    command: Command,
+    change: Option<crate::cli_audit::Change>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -440,7 +446,14 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     let json = command.common().json;
     // The commands that also answer their errors in JSON on standard output.
     let json_errors = json && matches!(command, Command::Account { .. });
-    let result = runtime.block_on(command.execute());
+    let result = runtime.block_on(async {
+        let result = command.execute().await;
+        if let Some(change) = &change {
+            let error = result.as_ref().err().map(|f| (f.code, f.message.as_str()));
+            change.record(error).await;
+        }
+        result
+    });
     match result {
         Ok(report) => match report.write(&mut std::io::stdout().lock(), json) {
             Ok(()) => Ok(ExitCode::SUCCESS),

@@ -278,7 +278,11 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
 }
 
 /// `itsp user disable` (`yes`) and `itsp user enable`. Disabling also removes the
-/// subscriber's registrations and tells a running server, as `itsp ul rm` does.
+/// subscriber's registrations and tells a running server on the same data directory (its
+/// control socket): it forgets the subscriber's cached credentials at once and reads the
+/// registrations again, as for `itsp ul rm`. A server whose `[control] socket` is
+/// elsewhere, or that has none, forgets them at its next check of the subscribers'
+/// version, within about a second.
 async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Failure> {
     let a = address(text)?;
     let removed = with_store(store, async |s| {
@@ -290,22 +294,29 @@ async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Fai
         })
     })
     .await?;
-    let told = removed > 0 && {
+    // A running server on the same data directory forgets the subscriber's cached
+    // credentials at once (else within a second) and reads the bindings again.
+    let told = yes && {
+        use server::control::protocol::{Answer, Request};
         let control = crate::control_client::ControlArgs {
             data_dir: store.data_dir.clone(),
             socket: None,
         };
-        matches!(
-            crate::control_client::ask(
-                &control,
-                &server::control::protocol::Request::BindingsChanged { aor: a.aor() },
-            ),
-            Ok(server::control::protocol::Answer::Reloading { .. })
-        )
+        let forgot = matches!(
+            crate::control_client::ask(&control, &Request::SubscriberDisabled { aor: a.aor() }),
+            Ok(Answer::CredentialsForgotten { .. })
+        );
+        let reloaded = removed == 0
+            || matches!(
+                crate::control_client::ask(&control, &Request::BindingsChanged { aor: a.aor() }),
+                Ok(Answer::Reloading { .. })
+            );
+        forgot && reloaded
     };
     let text = match (yes, removed, told) {
         (false, _, _) => format!("enabled user {a}"),
-        (true, 0, _) => format!("disabled user {a}"),
+        (true, 0, true) => format!("disabled user {a}; the running server refuses them at once"),
+        (true, 0, false) => format!("disabled user {a}"),
         (true, n, true) => format!(
             "disabled user {a}; removed {n} registration(s), the running server no longer reaches them"
         ),

@@ -26,15 +26,18 @@ pub struct AuditEntryView {
     pub id: i64,
     /// When (RFC 3339, UTC).
     pub at: String,
-    /// Who: the admin's `user@domain`, or `token N` for an admin token.
+    /// Who: the admin's `user@domain`, `token N` for an admin token, or `cli:USER` for
+    /// the OS user who ran an `itsp` admin command.
     pub actor: String,
-    /// From where: the client's IP address.
+    /// From where: the client's IP address, or `local` for the command line.
     pub source: String,
-    /// What: `METHOD /path`.
+    /// What: `METHOD /path`, or the command line (`itsp user add ...`, secrets as `***`).
     pub action: String,
-    /// The answer's HTTP status.
+    /// The answer's HTTP status, or the command's exit status (0 done, 1 refused, 2
+    /// failed).
     pub status: i64,
-    /// The fields sent, passwords and other secrets shown as `(hidden)`.
+    /// The fields sent, passwords and other secrets shown as `(hidden)`; for a command,
+    /// `done` or `error: MESSAGE`.
     pub detail: Option<String>,
 }
 
@@ -132,7 +135,7 @@ pub async fn page(
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(("since" = Option<String>, Query, description = "at or after (RFC 3339, date or Unix seconds)"),
            ("until" = Option<String>, Query, description = "before"),
-           ("actor" = Option<String>, Query, description = "only this actor: user@domain or `token N`"),
+           ("actor" = Option<String>, Query, description = "only this actor: user@domain, `token N` or `cli:USER`"),
            ("cursor" = Option<String>, Query, description = "the next_cursor of the previous page"),
            ("limit" = Option<String>, Query, description = "1 to 500, default 50")),
     responses(

@@ -80,11 +80,7 @@ pub fn too_many_logins_text(wait: Duration) -> String {
     )
 }
 
-/// The `Retry-After` value of a wait: whole seconds, rounded up, at least 1.
-pub fn retry_after_value(wait: Duration) -> HeaderValue {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    HeaderValue::from(secs.max(1))
-}
+pub use crate::problem::retry_after_value;
 
 impl IntoResponse for LoginError {
     fn into_response(self) -> Response {

@@ -326,9 +326,10 @@ pub async fn change(
         let account = a.to_string();
         let now = std::time::Instant::now();
         if let Err(wait) = state.login_guard(|g| g.check_login(now, source, &account)) {
-            return Err(Problem::too_many_requests(
-                super::session::too_many_logins_text(wait),
-            ));
+            return Err(
+                Problem::too_many_requests(super::session::too_many_logins_text(wait))
+                    .with_retry_after(wait),
+            );
         }
         let ok = store
             .check_web_login(&a.user, &a.domain, current)
@@ -377,9 +378,13 @@ pub async fn change(
             .await
             .map_err(|e| Problem::from_store(e, "disabled"))?;
         if disabled {
-            // Calls must not reach their phones either: their registrations go, and the
-            // SIP server beside the portal forgets them at once.
+            // Their phones must not register or call again: the SIP server beside the
+            // portal forgets their cached credentials now, not at its next check of the
+            // subscribers' version.
             let aor = a.aor();
+            state.subscriber_disabled(&aor);
+            // Calls must not reach their phones either: their registrations go, and the
+            // SIP server forgets them at once.
             let removed = store
                 .remove_bindings(&aor)
                 .await
@@ -466,7 +471,8 @@ pub async fn get_subscriber(
         (status = 204, description = "changed"),
         (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong current passwords from this address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until the guard lets this address try again"))),
     ))]
 pub async fn update_subscriber(
     State(state): State<AppState>,

@@ -28,17 +28,18 @@ pub async fn show(
     let (status, errors, table) = match audit::page(&state, &caller, fields.clone()).await {
         Ok(page) => {
             let table = if page.items.is_empty() {
-                r#"<p class="empty">No admin change recorded here. Every change an admin makes (in these pages or through the API) shows here; change the filters to see others.</p>"#.to_owned()
+                r#"<p class="empty">No admin change recorded here. Every change an admin makes (in these pages, through the API or with the itsp admin commands) shows here; change the filters to see others.</p>"#.to_owned()
             } else {
                 let mut rows = String::new();
                 for e in &page.items {
                     let _ = write!(
                         rows,
-                        r#"<tr><td class="nowrap">{at}</td><td>{actor}</td><td>{source}</td><td><code>{action}</code>{detail}</td><td class="num">{status}</td></tr>"#,
+                        r#"<tr><td class="nowrap">{at}</td><td>{actor}</td><td>{source}</td><td><code class="path">{action}</code>{detail}</td><td class="num">{status}</td></tr>"#,
                         at = esc(e.at.get(..19).unwrap_or(&e.at)).replace('T', " "),
                         actor = esc(&e.actor),
                         source = esc(&e.source),
-                        action = esc(&e.action),
+                        // Broken after a slash, not inside a word.
+                        action = esc(&e.action).replace('/', "/<wbr>"),
                         detail = e
                             .detail
                             .as_deref()
@@ -82,7 +83,7 @@ pub async fn show(
     let e = |name: &str| errors.get(name).map(String::as_str);
     let body = format!(
         r#"<h1>Audit log</h1>
-<section class="card"><p class="lead">Every change an admin made, newest first: who, from which address, what (passwords and other secrets are never kept) and the answer.</p>
+<section class="card"><p class="lead">Every change an admin made, newest first: who, from which address, what (passwords and other secrets are never kept) and the answer. Changes made with the itsp admin commands show as <code>cli:USER</code> from <code>local</code>, with their exit status (0: done).</p>
 <form method="get" action="/admin/audit" class="filters">{banner}{since}{until}{actor}<button type="submit">Show</button></form>
 <p class="hint">From and before: a date (2026-11-01), a time in RFC 3339 or Unix seconds, in UTC; empty: no limit.</p></section>
 <section class="card">{table}</section>"#,
@@ -95,7 +96,7 @@ pub async fn show(
             "text",
             &actor,
             e("actor"),
-            "user@domain, or token N"
+            "user@domain, token N or cli:USER"
         ),
     );
     (status, Html(layout("Audit log", Some(&caller), &body))).into_response()

@@ -190,7 +190,16 @@ async fn again(
             .map_or_else(super::not_found_page, error_page);
     }
     match page(state, caller, me, typed, &field_errors(problems), "").await {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            // A 429 of the login guard says how long it still refuses (RFC 9110 §10.2.3).
+            if let Some(secs) = problems.iter().find_map(|p| p.retry_after) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            response
+        }
         Err(p) => error_page(&p),
     }
 }

@@ -75,6 +75,8 @@ impl Driver {
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--window-size=1100,900",
+            "--force-device-scale-factor=1",
+            "--hide-scrollbars",
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",

@@ -205,6 +205,10 @@ async fn serve(stream: UnixStream, ring: Option<SharedRing>, controls: Controls)
             controls.bindings_changed.reload(&aor);
             send(&mut out, &Answer::Reloading { aor }).await
         }
+        Ok(Request::SubscriberDisabled { aor }) => {
+            controls.bindings_changed.subscriber_disabled(&aor);
+            send(&mut out, &Answer::CredentialsForgotten { aor }).await
+        }
         Ok(Request::Conference { action }) => {
             let answer = match &controls.conferences {
                 Some(control) => (control.0)(action).await,

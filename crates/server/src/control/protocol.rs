@@ -60,6 +60,12 @@ pub enum Request {
         /// The address-of-record (`user@domain`).
         aor: String,
     },
+    /// A subscriber was disabled in the store (`itsp user disable`): the server forgets
+    /// its cached credentials at once; one [`Answer::CredentialsForgotten`] line.
+    SubscriberDisabled {
+        /// The subscriber (`user@domain`).
+        aor: String,
+    },
 }
 
 /// One line of an answer.
@@ -85,6 +91,12 @@ pub enum Answer {
     /// The bindings are being read again, the answer to [`Request::BindingsChanged`].
     Reloading {
         /// The address-of-record.
+        aor: String,
+    },
+    /// The cached credentials are forgotten, the answer to
+    /// [`Request::SubscriberDisabled`].
+    CredentialsForgotten {
+        /// The subscriber.
         aor: String,
     },
     /// The call was ended (BYE sent to both parties), the answer to [`Request::HangUp`].

@@ -762,6 +762,13 @@ impl Engine {
         );
     }
 
+    /// Forgets every cached credential (a subscriber was disabled: the next REGISTER or
+    /// call of theirs asks the store, which refuses it), rather than at the next check of
+    /// the subscribers' version, up to a second later.
+    pub(crate) fn forget_credentials(&mut self) {
+        self.facts.credentials.forget_all();
+    }
+
     /// Live calls followed by the accounting hook.
     pub(crate) fn live_calls(&self) -> usize {
         self.hooks.iter().filter_map(|h| h.live_calls()).sum()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes the portal screenshots of the README: runs the Chromium test
-# (crates/portal/tests/browser.rs, a 1100x900 window at scale 1), which saves a PNG of each
+# Makes the portal screenshots of the README: runs the Chromium tests
+# (crates/portal/tests/browser.rs and the browser phone's crates/itsp/tests/browser_phone.rs,
+# a 1100x900 window at scale 1), which save a PNG of each
 # page it visits under $CARGO_TARGET_DIR/tmp/portal-screenshots/, then copies a chosen few
 # into docs/screenshots/, made smaller with pngquant and optipng when they are installed.
 # Needs Debian's chromium and chromium-driver (scripts/install-test-deps.sh chromium
@@ -16,11 +17,12 @@ from="$target/tmp/portal-screenshots"
 to="docs/screenshots"
 # The pages the README shows, and a few more worth a look.
 pages=(login dashboard calls voicemail settings admin-subscribers admin-subscriber
-       admin-live-calls admin-rates admin-audit)
+       admin-live-calls admin-rates admin-audit phone-incoming)
 
 if [[ "${1:-}" != "--no-test" ]]; then
     rm -rf "$from"
     cargo test -p portal --test browser -- a_subscriber_logs_in_and_sees_his_phone_in_chromium
+    cargo test -p itsp --test browser_phone
 fi
 
 mkdir -p "$to"

@@ -83,6 +83,55 @@ impl MediaServices {
     }
 }
 
+impl MediaServices {
+    /// What the portal's click-to-dial calls through (`POST
+    /// /api/v1/subscribers/{address}/click-to-dial`): the service's
+    /// [`media::service::ServiceUa::click_to_dial`], asked over its answers channel.
+    pub(crate) fn dialer(&self) -> portal::api::click_to_dial::SharedDialer {
+        std::sync::Arc::new(Dialer(self.answers.clone()))
+    }
+}
+
+/// The portal's way to the service's click-to-dial.
+struct Dialer(mpsc::UnboundedSender<MailboxAnswer>);
+
+impl portal::api::click_to_dial::Dialer for Dialer {
+    fn dial<'a>(
+        &'a self,
+        caller: &'a store::Address,
+        target: &'a str,
+        display: &'a str,
+    ) -> portal::api::click_to_dial::DialFuture<'a> {
+        use media::service::click_to_dial::{ClickToDial, DialError};
+        use portal::api::click_to_dial::{DialFailure, Dialled};
+        Box::pin(async move {
+            let request = ClickToDial {
+                caller: media::service::Mailbox {
+                    user: caller.user.clone(),
+                    domain: caller.domain.clone(),
+                },
+                target: target.to_owned(),
+                display: display.to_owned(),
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let stopped = || DialFailure::Unavailable("the media services have stopped".into());
+            self.0
+                .send(MailboxAnswer::Dial { request, reply })
+                .map_err(|_| stopped())?;
+            match answer.await.map_err(|_| stopped())? {
+                Ok(started) => Ok(Dialled {
+                    call_id: started.call_id,
+                    caller_call_id: started.caller_call_id,
+                }),
+                Err(DialError::BadTarget(t)) => {
+                    Err(DialFailure::BadTarget(format!("not a SIP URI: {t}")))
+                }
+                Err(e) => Err(DialFailure::Unavailable(e.to_string())),
+            }
+        })
+    }
+}
+
 /// Carries out an `itsp conf` request on the service's rooms.
 async fn conference(
     answers: &mpsc::UnboundedSender<MailboxAnswer>,

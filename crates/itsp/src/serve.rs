@@ -341,6 +341,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         Some(std::sync::Arc::new(move |aor: &str| reloader.reload(aor))),
     );
     portal_state.set_call_control(std::sync::Arc::new(PortalCalls(server.live_calls())));
+    if let Some(services) = &media_services {
+        portal_state.set_dialer(services.dialer());
+    }
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);

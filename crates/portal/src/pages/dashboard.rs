@@ -103,7 +103,7 @@ fn call_form(caller: &Caller, target: &str, errors: &FieldErrors) -> String {
         r#"<form method="post" action="/dashboard/call" novalidate>{csrf}{input}<button type="submit" class="primary">Call</button></form>"#,
         csrf = csrf_field(caller),
         input = field(
-            "Call",
+            "Whom to call",
             "target",
             "text",
             target,

@@ -5,7 +5,8 @@
 //! bob's as a call from alice; each hears the other's tone, alice hanging up ends bob's
 //! call, and the call record says alice called bob. Bob's token asking for alice gets 404;
 //! a PSTN number alice's groups do not allow is refused by the proxy as it would be to
-//! alice's own phone, and alice's phone is hung up.
+//! alice's own phone, and alice's phone is hung up. Once directly, once through the
+//! in-process relay.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -58,10 +59,26 @@ fn token(data: &DataDir, user: &str) -> String {
 
 #[test]
 fn click_to_dial_connects_alice_to_bob_as_a_call_from_alice() {
+    connect("");
+}
+
+/// The same through the in-process relay: the offer of alice's 200 and the answer of her
+/// ACK (a late offer) are relayed too.
+#[test]
+fn click_to_dial_through_the_relay() {
+    connect("[relay]\npolicy = \"always\"\nports = \"46000-46999\"\n");
+}
+
+/// Alice connected to bob by click-to-dial, with `extra` configuration.
+fn connect(extra: &str) {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     // A gateway, so that numbers are PSTN calls under group permissions.
     let config = data.path().join("itsp.toml");
-    std::fs::write(&config, "[pstn]\ngateways = [\"sip:127.0.0.1:9\"]\n").unwrap();
+    std::fs::write(
+        &config,
+        format!("[pstn]\ngateways = [\"sip:127.0.0.1:9\"]\n{extra}"),
+    )
+    .unwrap();
     let mut args = data.args();
     args.extend(["--config".into(), config.display().to_string()]);
     let server = Itsp::start(&as_strs(&args));

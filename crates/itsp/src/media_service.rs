@@ -126,6 +126,7 @@ impl portal::api::click_to_dial::Dialer for Dialer {
                 Err(DialError::BadTarget(t)) => {
                     Err(DialFailure::BadTarget(format!("not a SIP URI: {t}")))
                 }
+                Err(e @ DialError::Busy) => Err(DialFailure::Busy(e.to_string())),
                 Err(e) => Err(DialFailure::Unavailable(e.to_string())),
             }
         })

@@ -1557,6 +1557,12 @@ async fn click_to_dial_calls_the_owners_phone_first() {
     p.register("alice", "sip:alice@192.0.2.9:5060", false, "Phone/1.0")
         .await;
     p.dialer
+        .busy
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, ct, answer) = p.call("POST", &path, alice, body("bob")).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(ct, "application/problem+json");
+    p.dialer
         .off
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let (status, ct, answer) = p.call("POST", &path, alice, body("bob")).await;

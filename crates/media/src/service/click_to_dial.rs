@@ -56,6 +56,10 @@ pub const CALLER_RING_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most click-to-dial calls at once.
 pub const MAX_DIALS: usize = 1000;
 
+/// The most click-to-dial calls of one caller at once (a cancelled one counts until its
+/// INVITE is over): nobody fills [`MAX_DIALS`] alone.
+pub const MAX_DIALS_PER_CALLER: usize = 4;
+
 /// A click-to-dial request: connect `caller` to `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClickToDial {
@@ -90,7 +94,7 @@ pub enum DialError {
     /// The target is not a SIP URI.
     #[error("the target is not a SIP URI: {0}")]
     BadTarget(String),
-    /// [`MAX_DIALS`] are under way.
+    /// [`MAX_DIALS`] are under way, or [`MAX_DIALS_PER_CALLER`] of this caller.
     #[error("too many click-to-dial calls under way")]
     Busy,
     /// The INVITE could not be built or sent.
@@ -235,7 +239,13 @@ impl ServiceUa {
         request: ClickToDial,
     ) -> Result<DialStarted, DialError> {
         let proxy = self.subscriptions.proxy.ok_or(DialError::NoProxy)?;
-        if self.dials.by_id.len() >= MAX_DIALS {
+        let of_caller = self
+            .dials
+            .by_id
+            .values()
+            .filter(|d| d.request.caller == request.caller)
+            .count();
+        if self.dials.by_id.len() >= MAX_DIALS || of_caller >= MAX_DIALS_PER_CALLER {
             return Err(DialError::Busy);
         }
         if !matches!(Uri::parse(&request.target), Ok(Uri::Sip(_))) {

@@ -10,8 +10,8 @@
 //! `tel:` URI or a number (`+`, digits, spaces, `-`, `.`, `()`) at the subscriber's
 //! domain, `user@domain`, or a user name at the subscriber's domain. Refusals: a target
 //! that is none of these, or the subscriber themself (422 naming `target`); a disabled
-//! subscriber or one with no registered phone (409); no media service beside the portal
-//! (503). The proxy then routes the call to the target as the subscriber's own, so a call
+//! subscriber or one with no registered phone (409); a few of the subscriber's
+//! click-to-dial calls under way already (429); no media service beside the portal (503). The proxy then routes the call to the target as the subscriber's own, so a call
 //! they could not place themselves (a PSTN class outside their groups, no credit) is
 //! refused there and their phone is hung up.
 //!
@@ -43,6 +43,8 @@ pub enum DialFailure {
     Unavailable(String),
     /// The media service refused the target URI.
     BadTarget(String),
+    /// Too many click-to-dial calls of this subscriber (or in all) are under way.
+    Busy(String),
 }
 
 /// A click-to-dial started: the Call-IDs of its two calls.
@@ -215,6 +217,9 @@ pub async fn dial(
         }
         Err(DialFailure::BadTarget(why)) => Err(Problem::invalid("target", why)),
         Err(DialFailure::Unavailable(why)) => Err(Problem::unavailable(why)),
+        Err(DialFailure::Busy(why)) => Err(Problem::too_many_requests(format!(
+            "{why}: wait until one is answered or over"
+        ))),
     }
 }
 
@@ -228,6 +233,7 @@ pub async fn dial(
         (status = 404, description = "no such subscriber (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "no phone of the subscriber is registered, or the subscriber is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a bad target; `field` is `target`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many click-to-dial calls of the subscriber under way", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "no media service beside the portal", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_click_to_dial(

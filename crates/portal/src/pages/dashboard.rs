@@ -351,7 +351,7 @@ pub async fn call(State(state): State<AppState>, caller: MaybeCaller, req: Reque
             field_errors(std::slice::from_ref(&p)),
             target,
         ),
-        Err(p) if matches!(p.status, 409 | 503) => (
+        Err(p) if matches!(p.status, 409 | 429 | 503) => (
             p.status_code(),
             format!(
                 r#"<p class="banner error" role="alert" id="calling">{}</p>"#,

@@ -375,6 +375,8 @@ pub struct FakeDialer {
     pub dialled: std::sync::Mutex<Vec<(String, String, String)>>,
     /// Answer as a media service that is off.
     pub off: std::sync::atomic::AtomicBool,
+    /// Answer as a media service with too many of the caller's calls under way.
+    pub busy: std::sync::atomic::AtomicBool,
 }
 
 impl portal::api::click_to_dial::Dialer for FakeDialer {
@@ -388,6 +390,11 @@ impl portal::api::click_to_dial::Dialer for FakeDialer {
         if self.off.load(std::sync::atomic::Ordering::Relaxed) {
             return Box::pin(std::future::ready(Err(DialFailure::Unavailable(
                 "the media service is off".into(),
+            ))));
+        }
+        if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(std::future::ready(Err(DialFailure::Busy(
+                "too many click-to-dial calls under way".into(),
             ))));
         }
         let mut dialled = self.dialled.lock().unwrap();

@@ -9,7 +9,7 @@ use sip::{HeaderName, Message, Method};
 
 use super::super::tests::{g711_offer, Harness, PROXY};
 use super::super::Mailbox;
-use super::{ClickToDial, DialError, DialStarted, CALLER_RING_TIMEOUT};
+use super::{ClickToDial, DialError, DialStarted, CALLER_RING_TIMEOUT, MAX_DIALS_PER_CALLER};
 
 const A_CONTACT: &str = "<sip:alice@192.0.2.10:5060>";
 const B_CONTACT: &str = "<sip:bob@192.0.2.20:5060>";
@@ -407,7 +407,7 @@ fn refusals() {
     // A display name cannot break out of its quotes.
     let odd = ClickToDial {
         display: "b\"o\\b\r\nX: y".into(),
-        ..request
+        ..request.clone()
     };
     h.ua.click_to_dial(h.now, odd).unwrap();
     h.drain();
@@ -416,4 +416,33 @@ fn refusals() {
         .header(HeaderName::From)
         .unwrap()
         .starts_with("\"Click-to-dial: bobX: y\""));
+}
+
+#[test]
+fn one_caller_has_a_few_calls_at_once() {
+    let mut h = harness();
+    for _ in 0..MAX_DIALS_PER_CALLER {
+        start(&mut h);
+    }
+    let request = ClickToDial {
+        caller: Mailbox {
+            user: "alice".into(),
+            domain: "example.com".into(),
+        },
+        target: "sip:bob@example.com".into(),
+        display: "bob".into(),
+    };
+    assert_eq!(
+        h.ua.click_to_dial(h.now, request.clone()),
+        Err(DialError::Busy)
+    );
+    // Another caller is not held up.
+    let carol = ClickToDial {
+        caller: Mailbox {
+            user: "carol".into(),
+            domain: "example.com".into(),
+        },
+        ..request
+    };
+    assert!(h.ua.click_to_dial(h.now, carol).is_ok());
 }

@@ -1887,13 +1887,23 @@ async fn the_dashboard_places_a_call_and_calls_back_a_missed_one() {
     let p = Portal::start().await;
     let start = now_ms() - 3_600_000;
     p.store
-        .record_cdrs(&[call_record(
-            "missed-c2d",
-            "bob",
-            "alice",
-            start,
-            Some(store::Disposition::Busy),
-        )])
+        .record_cdrs(&[
+            call_record(
+                "missed-c2d",
+                "bob",
+                "alice",
+                start,
+                Some(store::Disposition::Busy),
+            ),
+            // Her own click-to-dial she did not answer: no "Call back".
+            call_record(
+                "own-c2d",
+                "click-to-dial",
+                "alice",
+                start + 1_000,
+                Some(store::Disposition::NoAnswer),
+            ),
+        ])
         .await
         .unwrap();
     let cookie = p.login_cookie("alice").await;
@@ -1904,6 +1914,8 @@ async fn the_dashboard_places_a_call_and_calls_back_a_missed_one() {
     // The missed call from bob has its "Call back" button.
     assert!(html.contains("Call back"), "{html}");
     assert!(html.contains(r#"name="target" value="sip:bob@example.com""#));
+    assert!(html.contains("sip:click-to-dial@example.com"));
+    assert_eq!(html.matches("Call back").count(), 1, "{html}");
     let csrf = csrf_of(&html);
 
     // Without the form token: refused, nothing placed.

@@ -113,8 +113,14 @@ fn call_form(caller: &Caller, target: &str, errors: &FieldErrors) -> String {
     )
 }
 
-/// A "Call back" button for a missed call from `uri`.
+/// A "Call back" button for a missed call from `uri` (none for a click-to-dial call of
+/// one's own that was not answered: it came from the media service).
 fn call_back(caller: &Caller, uri: &str) -> String {
+    let own_dial = crate::api::live_calls::uri_address(uri)
+        .is_some_and(|a| a.user == media::service::click_to_dial::CLICK_TO_DIAL);
+    if own_dial {
+        return String::new();
+    }
     format!(
         r#" <form method="post" action="/dashboard/call" class="inline">{csrf}<input type="hidden" name="target" value="{uri}"><button class="small">Call back</button></form>"#,
         csrf = csrf_field(caller),

@@ -13,6 +13,8 @@
 //! service the counts of a mailbox whose owner's phone registered anew (the server tells
 //! the address of record), and, once the proxy listens, its address and the counts of
 //! every mailbox holding messages (the lamps agree with the store after a restart).
+//! The portal's click-to-dial reaches the service's controller through
+//! `MediaServices::dialer` (RFC 3725 §4.1).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

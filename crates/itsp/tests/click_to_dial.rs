@@ -59,18 +59,22 @@ fn token(data: &DataDir, user: &str) -> String {
 
 #[test]
 fn click_to_dial_connects_alice_to_bob_as_a_call_from_alice() {
-    connect("");
+    connect("", false);
 }
 
 /// The same through the in-process relay: the offer of alice's 200 and the answer of her
 /// ACK (a late offer) are relayed too.
 #[test]
 fn click_to_dial_through_the_relay() {
-    connect("[relay]\npolicy = \"always\"\nports = \"46000-46999\"\n");
+    connect(
+        "[relay]\npolicy = \"always\"\nports = \"46000-46999\"\n",
+        true,
+    );
 }
 
-/// Alice connected to bob by click-to-dial, with `extra` configuration.
-fn connect(extra: &str) {
+/// Alice connected to bob by click-to-dial, with `extra` configuration; `relayed`: the
+/// relay must have carried the call's audio both ways.
+fn connect(extra: &str, relayed: bool) {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     // A gateway, so that numbers are PSTN calls under group permissions.
     let config = data.path().join("itsp.toml");
@@ -173,10 +177,19 @@ fn connect(extra: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         let records = admin_json(&data, &["cdr", "list"]);
-        let record = records
-            .as_array()
-            .and_then(|a| a.iter().find(|r| r["call_id"] == call_id.as_str()).cloned());
+        let record = records.as_array().and_then(|a| {
+            a.iter()
+                .find(|r| {
+                    r["call_id"] == call_id.as_str() && (!relayed || !r["caller_packets"].is_null())
+                })
+                .cloned()
+        });
         if let Some(r) = record {
+            if relayed {
+                for side in ["caller_packets", "callee_packets"] {
+                    assert!(r[side].as_i64().unwrap() > 100, "{side}: {r:#}");
+                }
+            }
             assert_eq!(r["caller_user"], "alice", "{r:#}");
             assert_eq!(r["callee_user"], "bob", "{r:#}");
             assert_eq!(r["hung_up_by"], "caller", "{r:#}");

@@ -2,8 +2,8 @@
 //! and portal, alice and bob on `itsp phone` answering with tones. A POST to
 //! `/api/v1/subscribers/alice@example.com/click-to-dial` with alice's own token (`itsp
 //! token create --user`) rings alice's phone first (shown as "Click-to-dial: bob"), then
-//! bob's as a call from alice; each hears the other's tone, alice hanging up ends bob's
-//! call, and the call record says alice called bob. Bob's token asking for alice gets 404;
+//! bob's as a call from alice; each hears the other's tone, alice's hold and resume reach
+//! bob (re-INVITEs relayed), alice hanging up ends bob's call, and the call record says alice called bob. Bob's token asking for alice gets 404;
 //! a PSTN number alice's groups do not allow is refused by the proxy as it would be to
 //! alice's own phone, and alice's phone is hung up. Once directly, once through the
 //! in-process relay.
@@ -159,6 +159,14 @@ fn connect(extra: &str, relayed: bool) {
         "{incoming}"
     );
     bob.wait_event("answered", WAIT);
+    // Alice holds and resumes: her re-INVITEs reach bob through the controller.
+    std::thread::sleep(Duration::from_millis(1000));
+    alice.type_line("hold");
+    alice.wait_event("on-hold", WAIT);
+    bob.wait_event("held", WAIT);
+    alice.type_line("resume");
+    alice.wait_event("resumed", WAIT);
+    bob.wait_event("resumed", WAIT);
     // Alice hangs up after 5 s: bob's call ends too.
     let ended = alice.wait_event("ended", WAIT);
     assert_eq!(ended["cause"], "local-hangup", "{ended}");

@@ -32,8 +32,10 @@
 //!   (RFC 3264 §6: port 0), then BYE (RFC 3261 §15.1.1). A second phone of A answering
 //!   after the first (a forked INVITE, §13.2.2.4) is acknowledged and sent BYE likewise.
 //! - Connected: a BYE from either side is answered 200 and relayed as a BYE to the other
-//!   (RFC 3725 §4.1 end of flow); [`super::ServiceConfig::max_call`] ends both.
-//!   A re-INVITE from either side gets 488 (the controller does not relay new offers).
+//!   (RFC 3725 §4.1 end of flow); [`super::ServiceConfig::max_call`] ends both. A
+//!   re-INVITE with an offer (hold, resume: RFC 3264 §8) is relayed to the other side in
+//!   its dialog, and that side's answer returned in our 2xx; one at a time (491 while one
+//!   is relayed), none before the call is connected and none without an offer (488).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -156,6 +158,22 @@ pub(crate) struct Dial {
     /// When this phase gives up: A's ring bound, 64*T1 after A's 2xx, the call's end,
     /// or (cancelling) when a late 2xx is no longer awaited.
     deadline: Instant,
+    /// A re-INVITE of one side being relayed to the other.
+    reinvite: Option<Reinvite>,
+}
+
+/// A re-INVITE relayed (RFC 3725 §4.1's connected call: a new offer of one side goes to
+/// the other, its answer comes back).
+#[derive(Debug)]
+struct Reinvite {
+    /// The received re-INVITE's server transaction and the request.
+    server: TransactionKey,
+    request: Message,
+    /// Whether it goes to A (it came from B).
+    to_a: bool,
+    /// The relayed re-INVITE's client transaction and CSeq.
+    client: TransactionKey,
+    seq: u32,
 }
 
 /// The click-to-dial calls of a UA.
@@ -199,6 +217,10 @@ impl Dials {
 
     pub(crate) fn is_invite_key(&self, key: &TransactionKey) -> bool {
         self.of_key(key).is_some()
+            || self
+                .by_id
+                .values()
+                .any(|d| d.reinvite.as_ref().is_some_and(|r| r.client == *key))
     }
 }
 
@@ -304,6 +326,7 @@ impl ServiceUa {
                 b_call_id: b_call_id.clone(),
                 b: None,
                 deadline: now + CALLER_RING_TIMEOUT,
+                reinvite: None,
             },
         );
         self.drain_layer();
@@ -343,7 +366,9 @@ impl ServiceUa {
             return;
         };
         let code = response.status().unwrap_or(0);
-        if leg_a {
+        if cseq.seq != 1 {
+            self.on_reinvite_response(now, id, leg_a, cseq.seq, code, response);
+        } else if leg_a {
             self.on_a_response(now, id, code, response);
         } else {
             self.on_b_response(now, id, code, response);
@@ -718,6 +743,17 @@ impl ServiceUa {
     /// call, a cancelled leg's wait for a late 2xx over; and INVITEs that timed out.
     pub(super) fn dials_timeout(&mut self, now: Instant) {
         for key in std::mem::take(&mut self.dials.timed_out) {
+            let relayed = self
+                .dials
+                .by_id
+                .iter_mut()
+                .find_map(|(id, d)| d.reinvite.take_if(|r| r.client == key).map(|r| (*id, r)));
+            if let Some((id, r)) = relayed {
+                tracing::info!(dial = id, "click-to-dial: a relayed re-INVITE timed out");
+                let answer = self.response(&r.request, 408, None);
+                self.respond(now, &r.server, answer);
+                continue;
+            }
             if let Some((id, leg_a)) = self.dials.of_key(&key) {
                 tracing::info!(dial = id, leg_a, "click-to-dial: an INVITE timed out");
                 match d_phase(&self.dials, id) {
@@ -823,13 +859,33 @@ impl ServiceUa {
                 self.end_dial(now, id);
             }
             Method::Invite => {
-                let r = self
-                    .response(request, 488, Some("Not Acceptable Here"))
-                    .header(
-                        "Warning",
-                        "399 itsp \"a click-to-dial call takes no new offer\"",
-                    );
-                self.respond(now, key, r);
+                let relayable = self
+                    .dials
+                    .by_id
+                    .get(&id)
+                    .is_some_and(|d| d.phase == Phase::Connected && d.reinvite.is_none())
+                    && !request.body().is_empty();
+                if relayable {
+                    self.relay_reinvite(now, id, leg_a, key.clone(), request.clone());
+                } else {
+                    // Mid-set-up, one already relayed (RFC 3261 §14.2: 491), or no offer
+                    // (this controller relays offers only).
+                    let pending = self
+                        .dials
+                        .by_id
+                        .get(&id)
+                        .is_some_and(|d| d.reinvite.is_some());
+                    let r = if pending {
+                        self.response(request, 491, None)
+                    } else {
+                        self.response(request, 488, Some("Not Acceptable Here"))
+                            .header(
+                                "Warning",
+                                "399 itsp \"a click-to-dial call takes new offers only once connected\"",
+                            )
+                    };
+                    self.respond(now, key, r);
+                }
             }
             Method::Options | Method::Info => {
                 let r = self.response(request, 200, None);
@@ -843,6 +899,145 @@ impl ServiceUa {
             }
         }
         true
+    }
+}
+
+impl ServiceUa {
+    /// Relays a re-INVITE of one side (hold, resume, a new address) to the other side in
+    /// its dialog, with the same offer (RFC 3725 §4.1; RFC 3264 §8).
+    fn relay_reinvite(
+        &mut self,
+        now: Instant,
+        id: u64,
+        from_a: bool,
+        server: TransactionKey,
+        request: Message,
+    ) {
+        let via = self.via();
+        let contact = self.contact(CLICK_TO_DIAL);
+        let user_agent = self.config.user_agent.clone();
+        let proxy = self.subscriptions.proxy;
+        let content_type = request
+            .header(HeaderName::ContentType)
+            .unwrap_or("application/sdp")
+            .to_owned();
+        let Some(d) = self.dials.by_id.get_mut(&id) else {
+            return;
+        };
+        // The sender's new Contact is its target from now on (§12.2.2).
+        let (from, to) = if from_a {
+            (Some(&mut d.a), d.b.as_mut())
+        } else {
+            let a = &mut d.a;
+            (d.b.as_mut(), Some(a))
+        };
+        if let Some(dialog) = from.and_then(|l| l.dialog.as_mut()) {
+            dialog.refresh_target(&request);
+        }
+        let Some(dialog) = to.and_then(|l| l.dialog.as_mut()) else {
+            return;
+        };
+        let Some(dest) = first_hop(dialog).or(proxy) else {
+            return;
+        };
+        let built = dialog
+            .request(&Method::Invite, &via, Some(&contact))
+            .header(HeaderName::UserAgent, &user_agent)
+            .body(&content_type, request.body().to_vec())
+            .build();
+        let seq = dialog.local_seq().unwrap_or(0);
+        match built.map(|m| self.layer.send_request(now, m, false)) {
+            Ok(Ok(client)) => {
+                tracing::debug!(dial = id, from_a, "click-to-dial: re-INVITE relayed");
+                self.dests.insert(client.clone(), dest);
+                if let Some(d) = self.dials.by_id.get_mut(&id) {
+                    d.reinvite = Some(Reinvite {
+                        server,
+                        request,
+                        to_a: !from_a,
+                        client,
+                        seq,
+                    });
+                }
+            }
+            _ => {
+                let r = self.response(&request, 500, None);
+                self.respond(now, &server, r);
+            }
+        }
+    }
+
+    /// The answer to a relayed re-INVITE: a 2xx is acknowledged and its answer goes back
+    /// in our 2xx to the side that sent the offer; a failure goes back as it is.
+    fn on_reinvite_response(
+        &mut self,
+        now: Instant,
+        id: u64,
+        leg_a: bool,
+        seq: u32,
+        code: u16,
+        response: &Message,
+    ) {
+        let contact = self.contact(CLICK_TO_DIAL);
+        let Some(d) = self.dials.by_id.get_mut(&id) else {
+            return;
+        };
+        let dialog = if leg_a {
+            d.a.dialog.clone()
+        } else {
+            d.b.as_ref().and_then(|b| b.dialog.clone())
+        };
+        if (200..300).contains(&code) {
+            // Every 2xx (a retransmission too) gets its ACK (§13.2.2.4).
+            if let Some(dialog) = &dialog {
+                let _ = self.send_ack_seq(dialog, seq);
+            }
+        }
+        let Some(d) = self.dials.by_id.get_mut(&id) else {
+            return;
+        };
+        if code < 200 {
+            return;
+        }
+        let Some(r) = d.reinvite.take_if(|r| r.to_a == leg_a && r.seq == seq) else {
+            return;
+        };
+        let leg = if leg_a { Some(&mut d.a) } else { d.b.as_mut() };
+        if let Some(dialog) = leg.and_then(|l| l.dialog.as_mut()) {
+            if (200..300).contains(&code) {
+                dialog.refresh_target(response);
+            }
+        }
+        let mut answer = self.response(&r.request, code, response.reason());
+        if (200..300).contains(&code) {
+            answer = answer
+                .header(HeaderName::Contact, &contact)
+                .header(HeaderName::Allow, ALLOW);
+            if !response.body().is_empty() {
+                let content_type = response
+                    .header(HeaderName::ContentType)
+                    .unwrap_or("application/sdp")
+                    .to_owned();
+                answer = answer.body(&content_type, response.body().to_vec());
+            }
+        }
+        self.respond(now, &r.server, answer);
+    }
+
+    /// The ACK of a 2xx to our INVITE with CSeq `seq` in `dialog`.
+    fn send_ack_seq(&mut self, dialog: &Dialog, seq: u32) -> Option<()> {
+        let via = self.via();
+        let dest = first_hop(dialog).or(self.subscriptions.proxy)?;
+        let ack = dialog
+            .ack(seq, &via)
+            .header(HeaderName::UserAgent, &self.config.user_agent)
+            .build()
+            .ok()?;
+        self.out.push_back(super::Transmit {
+            dest,
+            payload: ack.as_bytes().clone(),
+        });
+        Some(())
     }
 }
 

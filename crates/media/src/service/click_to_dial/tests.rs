@@ -446,3 +446,73 @@ fn one_caller_has_a_few_calls_at_once() {
     };
     assert!(h.ua.click_to_dial(h.now, carol).is_ok());
 }
+
+/// A re-INVITE from the far side of the leg answered by `ok` (to `invite`), through the
+/// proxy, offering `sdp`.
+fn reinvite_from(invite: &Message, ok: &Message, cseq: u32, sdp: &str) -> String {
+    let from = ok.header(HeaderName::To).unwrap();
+    let to = invite.header(HeaderName::From).unwrap();
+    let contact = ok.header(HeaderName::Contact).unwrap();
+    format!(
+        "INVITE sip:click-to-dial@127.0.0.1:5090 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKre{cseq}\r\n\
+         Max-Forwards: 69\r\n\
+         From: {from}\r\n\
+         To: {to}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} INVITE\r\n\
+         Contact: {contact}\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        invite.call_id().unwrap(),
+        sdp.len()
+    )
+}
+
+#[test]
+fn a_reinvite_is_relayed_to_the_other_side_and_its_answer_returned() {
+    let mut h = harness();
+    let started = start(&mut h);
+    let (invite_a, ok_a, invite_b) = a_answers(&mut h);
+    let ok_b = reply(&invite_b, 200, "btag", B_CONTACT, Some(&answer_sdp()));
+    h.sip(&ok_b);
+
+    // A puts the call on hold: the offer goes to B in B's dialog.
+    let hold = g711_offer().replace("a=sendrecv", "a=sendonly");
+    let mark = h.sent.len();
+    h.sip(&reinvite_from(&invite_a, &ok_a, 2, &hold));
+    let to_b = last_request(&h, &Method::Invite);
+    assert_eq!(to_b.call_id().unwrap(), started.call_id);
+    assert_eq!(to_b.cseq().unwrap().seq, 2);
+    assert_eq!(to_b.body(), hold.as_bytes());
+    assert_eq!(to_b.request_uri_str(), Some("sip:bob@192.0.2.20:5060"));
+    assert!(to_b.header(HeaderName::To).unwrap().contains("btag"));
+    // A second one meanwhile: 491.
+    h.sip(&reinvite_from(&invite_a, &ok_a, 3, &hold));
+    assert_eq!(h.sent.last().unwrap().1.status(), Some(491));
+    // B answers: ACK to B (CSeq 2), the answer to A in our 200.
+    let held = answer_sdp().replace("a=sendrecv", "a=recvonly");
+    h.sip(&reply(&to_b, 200, "btag", B_CONTACT, Some(&held)));
+    let ack = last_request(&h, &Method::Ack);
+    assert_eq!(ack.call_id().unwrap(), started.call_id);
+    assert_eq!(ack.cseq().unwrap().seq, 2);
+    let ok = h
+        .sent
+        .iter()
+        .skip(mark)
+        .find(|(_, m)| m.status() == Some(200) && m.cseq().unwrap().seq == 2)
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    assert_eq!(ok.call_id().unwrap(), started.caller_call_id);
+    assert_eq!(ok.body(), held.as_bytes());
+    // B refuses the next one: A gets the refusal.
+    h.sip(&reinvite_from(&invite_a, &ok_a, 4, &g711_offer()));
+    let to_b = last_request(&h, &Method::Invite);
+    assert_eq!(to_b.cseq().unwrap().seq, 3);
+    h.sip(&reply(&to_b, 488, "btag", B_CONTACT, None));
+    assert!(h
+        .sent
+        .iter()
+        .any(|(_, m)| m.status() == Some(488) && m.cseq().unwrap().seq == 4));
+    assert_eq!(h.ua.dials(), 1);
+}

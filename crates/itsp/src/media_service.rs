@@ -13,6 +13,8 @@
 //! service the counts of a mailbox whose owner's phone registered anew (the server tells
 //! the address of record), and, once the proxy listens, its address and the counts of
 //! every mailbox holding messages (the lamps agree with the store after a restart).
+//! The portal's click-to-dial reaches the service's controller through
+//! `MediaServices::dialer` (RFC 3725 §4.1).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,56 @@ impl MediaServices {
             let answers = answers.clone();
             Box::pin(async move { conference(&answers, action).await })
         }))
+    }
+}
+
+impl MediaServices {
+    /// What the portal's click-to-dial calls through (`POST
+    /// /api/v1/subscribers/{address}/click-to-dial`): the service's
+    /// [`media::service::ServiceUa::click_to_dial`], asked over its answers channel.
+    pub(crate) fn dialer(&self) -> portal::api::click_to_dial::SharedDialer {
+        std::sync::Arc::new(Dialer(self.answers.clone()))
+    }
+}
+
+/// The portal's way to the service's click-to-dial.
+struct Dialer(mpsc::UnboundedSender<MailboxAnswer>);
+
+impl portal::api::click_to_dial::Dialer for Dialer {
+    fn dial<'a>(
+        &'a self,
+        caller: &'a store::Address,
+        target: &'a str,
+        display: &'a str,
+    ) -> portal::api::click_to_dial::DialFuture<'a> {
+        use media::service::click_to_dial::{ClickToDial, DialError};
+        use portal::api::click_to_dial::{DialFailure, Dialled};
+        Box::pin(async move {
+            let request = ClickToDial {
+                caller: media::service::Mailbox {
+                    user: caller.user.clone(),
+                    domain: caller.domain.clone(),
+                },
+                target: target.to_owned(),
+                display: display.to_owned(),
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let stopped = || DialFailure::Unavailable("the media services have stopped".into());
+            self.0
+                .send(MailboxAnswer::Dial { request, reply })
+                .map_err(|_| stopped())?;
+            match answer.await.map_err(|_| stopped())? {
+                Ok(started) => Ok(Dialled {
+                    call_id: started.call_id,
+                    caller_call_id: started.caller_call_id,
+                }),
+                Err(DialError::BadTarget(t)) => {
+                    Err(DialFailure::BadTarget(format!("not a SIP URI: {t}")))
+                }
+                Err(e @ DialError::Busy) => Err(DialFailure::Busy(e.to_string())),
+                Err(e) => Err(DialFailure::Unavailable(e.to_string())),
+            }
+        })
     }
 }
 

@@ -345,6 +345,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     portal_state.set_subscriber_disabled(std::sync::Arc::new(move |aor: &str| {
         credentials.subscriber_disabled(aor);
     }));
+    if let Some(services) = &media_services {
+        portal_state.set_dialer(services.dialer());
+    }
     let metrics: Option<portal::metrics::MetricsSource> = server
         .metrics()
         .map(|m| std::sync::Arc::new(move || m.render()) as portal::metrics::MetricsSource);

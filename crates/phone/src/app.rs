@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::link::{host_port, SipLink, TlsClient};
-use crate::media::{CallMedia, MediaEvent, MediaSetup};
+use crate::media::{CallMedia, MediaError, MediaEvent, MediaSetup};
 use crate::options::{DtmfMode, PhoneCommand, Settings, TransportChoice};
 use crate::report::Reporter;
 use crate::ua::{Account, CallId, EndCause, Event, Transport, UaConfig, UserAgent};
@@ -499,8 +499,11 @@ impl Phone {
             return;
         }
         state.answered = true;
-        if let Err(e) = media.start(call, self.media_events.clone()) {
-            tracing::warn!(%call, error = %e, "media did not start");
+        // A late offer: the media starts with the ACK's answer.
+        if !media.awaits_answer() {
+            if let Err(e) = media.start(call, self.media_events.clone()) {
+                tracing::warn!(%call, error = %e, "media did not start");
+            }
         }
         let codec = media.codec_name().unwrap_or_default();
         self.report.event(
@@ -807,8 +810,22 @@ impl Phone {
                 self.deadlines
                     .push((Instant::now() + after, Deadline::Answer(call)));
             }
-            Event::Confirmed { call } => {
+            Event::Confirmed { call, sdp } => {
                 tracing::debug!(%call, "ACK received");
+                let media = self.calls.get_mut(&call).and_then(|s| s.media.as_mut());
+                if let Some(media) = media.filter(|m| m.awaits_answer()) {
+                    // The answer to the offer of our 200 (RFC 3264 §5, a late offer).
+                    let started = match sdp {
+                        Some(sdp) => media
+                            .apply_answer(&sdp)
+                            .and_then(|()| media.start(call, self.media_events.clone())),
+                        None => Err(MediaError::NoPendingOffer),
+                    };
+                    if let Err(e) = started {
+                        tracing::warn!(%call, error = %e, "no usable answer in the ACK: hanging up");
+                        let _ = self.ua.hangup(now, call);
+                    }
+                }
             }
             Event::RemoteOffer { call, sdp } => {
                 let answer = self

@@ -296,9 +296,16 @@ impl CallMedia {
         }
     }
 
-    /// Takes the offer of an incoming INVITE and prepares our answer (RFC 3264 §6).
+    /// Takes the offer of an incoming INVITE and prepares our answer (RFC 3264 §6). An
+    /// INVITE without one (a late offer, RFC 3261 §13.2.1, as a third-party call
+    /// controller sends: RFC 3725 §4.1) gets our offer in the 200 instead, and its answer
+    /// comes in the ACK ([`CallMedia::apply_answer`]).
     pub fn take_offer(&mut self, offer: Option<&[u8]>) -> Result<(), MediaError> {
-        let offer = offer.ok_or(MediaError::NoOffer)?;
+        let Some(offer) = offer.filter(|o| !o.is_empty()) else {
+            let ours = self.offer(false);
+            self.answer = Some(ours);
+            return Ok(());
+        };
         let offer = SessionDescription::from_bytes(offer)?;
         self.local.direction = Direction::SendRecv;
         let (answer, negotiated) = self.answer_offer(&offer)?;
@@ -309,9 +316,15 @@ impl CallMedia {
         Ok(())
     }
 
-    /// Our answer for the 200 of an incoming call.
+    /// Our answer for the 200 of an incoming call (our offer, for a late-offer INVITE).
     pub fn local_answer(&self) -> Option<Bytes> {
         self.answer.clone()
+    }
+
+    /// Whether our offer waits for its answer (the ACK of a late-offer call): the media
+    /// starts once it is applied.
+    pub fn awaits_answer(&self) -> bool {
+        self.pending_offer.is_some() && self.negotiated.is_none()
     }
 
     /// Reads the peer's answer to our latest offer (RFC 3264 §7) and applies it to the

@@ -95,6 +95,8 @@ pub enum Action<'a> {
     HangUpCalls,
     /// Read the audit log of admin changes.
     ReadAudit,
+    /// Place a call for this subscriber (click-to-dial: their phones ring first).
+    PlaceCall(&'a Address),
 }
 
 impl Caller {
@@ -106,8 +108,8 @@ impl Caller {
         let own = |a: &Address| self.address.as_ref() == Some(a);
         let hidden = |a: &Address| Problem::not_found(format!("no such user: {a}"));
         match action {
-            Action::Read(a) | Action::ChangeOwn(a) if own(a) => Ok(()),
-            Action::Read(a) | Action::ChangeOwn(a) => Err(hidden(a)),
+            Action::Read(a) | Action::ChangeOwn(a) | Action::PlaceCall(a) if own(a) => Ok(()),
+            Action::Read(a) | Action::ChangeOwn(a) | Action::PlaceCall(a) => Err(hidden(a)),
             Action::ChangeAssigned(a)
             | Action::SetAdmin(a)
             | Action::RemoveSubscriber(a)

@@ -49,7 +49,9 @@
 //!   groups), `forwarding`, `settings` (voicemail on/off, delivery, e-mail, PIN when the
 //!   store has one), `registrations`, `calls`, `live_calls` (calls in progress and
 //!   their hang-up through the [`api::live_calls::CallControl`] of the server beside the
-//!   portal, [`AppState::set_call_control`]), `accounts` (read, open or change, close,
+//!   portal, [`AppState::set_call_control`]), `click_to_dial` (RFC 3725 third-party
+//!   call control through the [`api::click_to_dial::Dialer`] of the media service beside
+//!   the portal, [`AppState::set_dialer`]), `accounts` (read, open or change, close,
 //!   top-up), `audit` (`GET /api/v1/audit`), `invoices` (as issued, with their
 //!   PDF and HTML), `rates` (tariff import, plans, rate test; the plans loaded by
 //!   `server::rating::load`, as the server rates calls), `voicemail`, `session`,
@@ -191,6 +193,7 @@ struct Inner {
     login_guard: std::sync::Mutex<login_guard::LoginGuard>,
     call_control: std::sync::OnceLock<api::live_calls::SharedCallControl>,
     subscriber_disabled: std::sync::OnceLock<SubscriberDisabled>,
+    dialer: std::sync::OnceLock<api::click_to_dial::SharedDialer>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -232,6 +235,7 @@ impl AppState {
             bindings_changed,
             call_control: std::sync::OnceLock::new(),
             subscriber_disabled: std::sync::OnceLock::new(),
+            dialer: std::sync::OnceLock::new(),
         }))
     }
 
@@ -246,6 +250,19 @@ impl AppState {
     /// What ends calls in progress, when a SIP server runs beside the portal.
     pub fn call_control(&self) -> Option<&api::live_calls::SharedCallControl> {
         self.0.call_control.get()
+    }
+
+    /// Hands the portal what places click-to-dial calls: the media service beside it (see
+    /// [`api::click_to_dial`]). Once: a second dialer is ignored, with a warning.
+    pub fn set_dialer(&self, dialer: api::click_to_dial::SharedDialer) {
+        if self.0.dialer.set(dialer).is_err() {
+            tracing::warn!("the portal was handed a second dialer: ignored");
+        }
+    }
+
+    /// What places click-to-dial calls, when media services run beside the portal.
+    pub fn dialer(&self) -> Option<&api::click_to_dial::SharedDialer> {
+        self.0.dialer.get()
     }
 
     /// Tells the SIP server, if any, that the registrations of `aor` changed.

@@ -937,7 +937,7 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     assert_eq!(
-        operations, 54,
+        operations, 55,
         "the number of documented operations changed: update this test"
     );
     // The browsable view and its script.
@@ -1461,6 +1461,113 @@ async fn live_calls_are_listed_for_their_parties_and_ended_by_admins() {
         .await;
     assert_eq!(status, 503, "{answer}");
     assert!(answer["detail"].as_str().unwrap().contains("itsp hangup"));
+}
+
+#[tokio::test]
+async fn click_to_dial_calls_the_owners_phone_first() {
+    let p = Portal::start().await;
+    let path = format!("/api/v1/subscribers/{ALICE}/click-to-dial");
+    let alice = Some(p.alice_token.as_str());
+    let body = |t: &str| Some(json!({ "target": t }));
+    // Nobody: 401.
+    let (status, _, _) = p.call("POST", &path, None, body("bob")).await;
+    assert_eq!(status, 401);
+    // No phone of alice registered: 409, with why.
+    let (status, ct, answer) = p.call("POST", &path, alice, body("bob")).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(ct, "application/problem+json");
+    assert!(answer["detail"].as_str().unwrap().contains("registered"));
+    p.register("alice", "sip:alice@192.0.2.9:5060", false, "Phone/1.0")
+        .await;
+    // Her own: 202 with the Call-ID of the call to the target.
+    let (status, _, answer) = p.call("POST", &path, alice, body(" bob ")).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["call_id"], "c2d-b-1");
+    assert_eq!(answer["caller_call_id"], "c2d-a-1");
+    assert_eq!(answer["target"], "sip:bob@example.com");
+    assert_eq!(answer["state"], "calling");
+    // A number and a SIP URI.
+    let (status, _, answer) = p.call("POST", &path, alice, body("+49 30 1234")).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["target"], "sip:+49301234@example.com");
+    let (status, _, _) = p
+        .call("POST", &path, alice, body("sip:carol@other.example"))
+        .await;
+    assert_eq!(status, 202);
+    // Another subscriber asking for alice: 404, as for nobody there; nothing placed.
+    let (status, ct, answer) = p.call("POST", &path, Some(&p.bob_token), body("bob")).await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(ct, "application/problem+json");
+    // A bad target: 422 naming `target`; nothing placed.
+    for bad in ["", "sip:example.com", "bob\r\nX: y", "alice", "tel:abc"] {
+        let (status, ct, answer) = p.call("POST", &path, alice, body(bad)).await;
+        assert_eq!(status, 422, "{bad}: {answer}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(answer["field"], "target", "{bad}");
+    }
+    let (status, _, answer) = p
+        .call("POST", &path, alice, Some(json!({"target": "bob", "x": 1})))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    // An admin for alice.
+    let (status, _, _) = p
+        .call("POST", &path, Some(&p.admin_token), body("bob"))
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        *p.dialer.dialled.lock().unwrap(),
+        [
+            (ALICE.into(), "sip:bob@example.com".into(), "bob".into()),
+            (
+                ALICE.into(),
+                "sip:+49301234@example.com".into(),
+                "+49301234".into()
+            ),
+            (
+                ALICE.into(),
+                "sip:carol@other.example".into(),
+                "carol@other.example".into()
+            ),
+            (ALICE.into(), "sip:bob@example.com".into(), "bob".into()),
+        ]
+    );
+    // A disabled subscriber: 409. The media service off: 503.
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &format!("/api/v1/subscribers/{ALICE}"),
+            Some(&p.admin_token),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert!((200..300).contains(&status));
+    let (status, _, _) = p
+        .call("POST", &path, Some(&p.admin_token), body("bob"))
+        .await;
+    assert_eq!(status, 409);
+    let (status, _, _) = p
+        .call(
+            "PATCH",
+            &format!("/api/v1/subscribers/{ALICE}"),
+            Some(&p.admin_token),
+            Some(json!({"disabled": false})),
+        )
+        .await;
+    assert!((200..300).contains(&status));
+    p.register("alice", "sip:alice@192.0.2.9:5060", false, "Phone/1.0")
+        .await;
+    p.dialer
+        .busy
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, ct, answer) = p.call("POST", &path, alice, body("bob")).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(ct, "application/problem+json");
+    p.dialer
+        .off
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, ct, answer) = p.call("POST", &path, alice, body("bob")).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(ct, "application/problem+json");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The portal in a real headless Chromium (Debian's `chromium` driven over WebDriver by
 //! `chromium-driver`'s `chromedriver`): a subscriber logs in through the form, sees his
 //! registered phone with its NAT verdict, gets a forwarding error next to the field, then
-//! saves forwarding, opens his call history, his account and his voicemail (whose player
+//! saves forwarding, places a call with the dashboard's "Call" form and calls back a missed
+//! call (click-to-dial, the page saying his phone rings first), opens his call history, his account and his voicemail (whose player
 //! loads the recording) and his invoices (the PDF downloaded by the browser) and turns
 //! voicemail on in his settings; an admin sees the subscriber list, edits a subscriber
 //! (a group, a top-up with a note) and finds both in the audit log, imports a tariff on the rates page (a bad line's error first),
@@ -79,6 +80,19 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     d.wait_for("Saved.").await;
     let f = p.store.forwarding("alice", DOMAIN).await.unwrap();
     assert_eq!(f.busy.as_deref(), Some("sip:bob@example.com"));
+
+    // Click-to-dial: the "Call" form, then the missed call's "Call back" button.
+    d.fill("#f-target", "bob").await;
+    d.click("form[action='/dashboard/call'] button[type=submit]")
+        .await;
+    d.wait_for("Calling sip:bob@example.com: your phone rings first")
+        .await;
+    d.screenshot("dashboard-calling").await;
+    d.click("form.inline[action='/dashboard/call'] button")
+        .await;
+    d.wait_for("Calling sip:bob@example.com: your phone rings first")
+        .await;
+    assert_eq!(p.dialer.dialled.lock().unwrap().len(), 2);
 
     // The self-care pages, through the navigation.
     d.click("nav a[href='/calls']").await;

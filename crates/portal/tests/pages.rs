@@ -7,7 +7,8 @@
 //! list, price a call), the invoices pages (own, all) and the live calls page (hang-up
 //! with the form token); an admin's subscriber page (disable, aliases, groups, account,
 //! top-up) with each change in the audit page, and a subscriber's settings page
-//! (voicemail, web password with the current one, SIP password).
+//! (voicemail, web password with the current one, SIP password); the dashboard's "Call"
+//! form (click-to-dial) and the "Call back" button of a missed call.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -1920,5 +1921,93 @@ async fn an_admin_turns_self_registration_on_and_off_on_the_domains_page() {
     assert_eq!(
         entries[0].detail.as_deref(),
         Some("name=example.com, self_registration=off")
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_places_a_call_and_calls_back_a_missed_one() {
+    let p = Portal::start().await;
+    let start = now_ms() - 3_600_000;
+    p.store
+        .record_cdrs(&[
+            call_record(
+                "missed-c2d",
+                "bob",
+                "alice",
+                start,
+                Some(store::Disposition::Busy),
+            ),
+            // Her own click-to-dial she did not answer: no "Call back".
+            call_record(
+                "own-c2d",
+                "click-to-dial",
+                "alice",
+                start + 1_000,
+                Some(store::Disposition::NoAnswer),
+            ),
+        ])
+        .await
+        .unwrap();
+    let cookie = p.login_cookie("alice").await;
+    let (status, html) = p.page("/dashboard", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"action="/dashboard/call""#), "{html}");
+    assert!(html.contains(r#"name="target""#));
+    // The missed call from bob has its "Call back" button.
+    assert!(html.contains("Call back"), "{html}");
+    assert!(html.contains(r#"name="target" value="sip:bob@example.com""#));
+    assert!(html.contains("sip:click-to-dial@example.com"));
+    assert_eq!(html.matches("Call back").count(), 1, "{html}");
+    let csrf = csrf_of(&html);
+
+    // Without the form token: refused, nothing placed.
+    let (status, _, _) = p
+        .post_form("/dashboard/call", &cookie, &[("target", "bob")])
+        .await;
+    assert_eq!(status, 403);
+    // No phone registered: said above the form, what was typed kept.
+    let (status, _, html) = p
+        .post_form(
+            "/dashboard/call",
+            &cookie,
+            &[("csrf", &csrf), ("target", "bob")],
+        )
+        .await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("no phone of alice@example.com is registered"));
+    assert!(html.contains(r#"value="bob""#));
+    // A bad target: the error next to the field.
+    p.register("alice", "sip:alice@192.0.2.9:5060", false, "Phone/1.0")
+        .await;
+    let (status, _, html) = p
+        .post_form(
+            "/dashboard/call",
+            &cookie,
+            &[("csrf", &csrf), ("target", "sip:example.com")],
+        )
+        .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(r#"id="f-target-error""#), "{html}");
+    assert!(html.contains(r#"value="sip:example.com""#));
+    // The call is placed: the page says so.
+    let (status, _, html) = p
+        .post_form(
+            "/dashboard/call",
+            &cookie,
+            &[("csrf", &csrf), ("target", "sip:bob@example.com")],
+        )
+        .await;
+    assert_eq!(status, 202, "{html}");
+    assert!(
+        html.contains("Calling sip:bob@example.com: your phone rings first"),
+        "{html}"
+    );
+    assert_eq!(
+        *p.dialer.dialled.lock().unwrap(),
+        [(
+            "alice@example.com".to_owned(),
+            "sip:bob@example.com".to_owned(),
+            "bob@example.com".to_owned()
+        )]
     );
 }

@@ -31,6 +31,9 @@
 //! for the `message-summary` event subscribes to the mailbox's message-waiting
 //! indication ([`mwi`], RFC 3842, RFC 6665).
 //!
+//! The UA also places calls of its own: click-to-dial ([`click_to_dial`], RFC 3725 §4.1)
+//! connects a subscriber's phones to a target, asked by [`ServiceUa::click_to_dial`].
+//!
 //! ## Layout
 //!
 //! - `mod.rs`: [`ServiceUa`], its configuration, [`Environment`], [`ServiceEvent`], SIP.
@@ -47,12 +50,17 @@
 //! - `transfer.rs`: transfers by REFER (RFC 3515): the REFER in the caller's dialog, its
 //!   answer, the NOTIFYs' `message/sipfrag` progress, BYE once the caller is through.
 //! - `transfer/tests.rs`: IVR calls with their REFER and NOTIFYs on a simulated clock.
+//! - `click_to_dial.rs`: click-to-dial, third-party call control (RFC 3725 §4.1, flow I):
+//!   the caller's phones called without SDP, the target called as the caller with the
+//!   caller's offer, the answer in the caller's ACK, BYE relayed
+//!   ([`ServiceUa::click_to_dial`]); `click_to_dial/tests.rs` on a simulated clock.
 //! - `greeting.rs`: personal greetings on disk (`DIR/DOMAIN/USER/greeting.wav`): an
 //!   uploaded WAV converted and checked, written, read and removed, for the shell, `itsp
 //!   serve` and the portal alike.
 //! - `shell.rs`: the tokio shell: the SIP socket, RTP sockets from a port range, the tick.
 //! - `tests.rs`: calls on a simulated clock.
 
+pub mod click_to_dial;
 pub mod conference;
 pub mod greeting;
 pub mod ivr;
@@ -499,6 +507,8 @@ pub struct ServiceUa {
     entering: HashMap<CallNumber, conference::RoomKey>,
     /// Our REFERs' client transactions, by call ([`transfer`]).
     refers: HashMap<TransactionKey, CallNumber>,
+    /// Click-to-dial calls under way ([`click_to_dial`]).
+    dials: click_to_dial::Dials,
 }
 
 impl ServiceUa {
@@ -519,6 +529,7 @@ impl ServiceUa {
             rooms: conference::Rooms::default(),
             entering: HashMap::new(),
             refers: HashMap::new(),
+            dials: click_to_dial::Dials::default(),
         }
     }
 
@@ -583,7 +594,14 @@ impl ServiceUa {
             tx::Incoming::Response { key, response } if self.refers.contains_key(&key) => {
                 self.on_refer_response(&key, &response);
             }
+            tx::Incoming::Response { response, .. } if self.is_dial_message(&response) => {
+                self.on_dial_response(now, &response);
+            }
             tx::Incoming::Response { key, response } => self.on_notify_response(&key, &response),
+            // A 2xx retransmitted after its INVITE's transaction ended (RFC 6026 §7.2).
+            tx::Incoming::StrayResponse(response) if self.is_dial_message(&response) => {
+                self.on_dial_response(now, &response);
+            }
             tx::Incoming::StrayResponse(_) => {}
             tx::Incoming::Absorbed => {}
             tx::Incoming::Malformed { error, .. } => {
@@ -701,6 +719,7 @@ impl ServiceUa {
         self.subscriptions_timeout(now);
         self.transfers_timeout(now);
         self.drain_layer();
+        self.dials_timeout(now);
     }
 
     /// When [`ServiceUa::handle_timeout`] is next due (the media tick is apart).
@@ -717,6 +736,7 @@ impl ServiceUa {
             })
             .flatten()
             .chain(self.subscriptions.poll_timeout())
+            .chain(self.dials.poll_timeout())
             .min();
         match (own, self.layer.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -784,6 +804,12 @@ impl ServiceUa {
             return;
         };
         let in_dialog = request.to().ok().and_then(|t| t.tag()).is_some();
+        if in_dialog
+            && self.is_dial_message(&request)
+            && self.on_dial_request(now, &key, &request, &method)
+        {
+            return;
+        }
         if in_dialog && method == Method::Subscribe {
             self.on_resubscribe(now, key, request);
             return;
@@ -1467,6 +1493,9 @@ impl ServiceUa {
                     }
                     tx::Event::Timeout { key, .. } if self.refers.contains_key(&key) => {
                         self.on_refer_timeout(&key);
+                    }
+                    tx::Event::Timeout { key, .. } if self.dials.is_invite_key(&key) => {
+                        self.dials.timed_out.push(key);
                     }
                     tx::Event::Timeout { key, .. } => self.on_notify_timeout(&key),
                     _ => {}

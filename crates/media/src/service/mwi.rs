@@ -156,7 +156,7 @@ pub(super) struct Subscriptions {
     /// messages (a mailbox told "none" leaves the map).
     told: HashMap<Mailbox, MessageCounts>,
     /// Where unsolicited NOTIFYs go: the proxy ([`ServiceUa::set_proxy`]).
-    proxy: Option<SocketAddr>,
+    pub(super) proxy: Option<SocketAddr>,
 }
 
 impl Subscriptions {

@@ -162,6 +162,15 @@ pub enum MailboxAnswer {
         /// Where the answer goes.
         reply: tokio::sync::oneshot::Sender<RoomReply>,
     },
+    /// A click-to-dial to start ([`ServiceUa::click_to_dial`]), answered on `reply`.
+    Dial {
+        /// Whom to connect.
+        request: super::click_to_dial::ClickToDial,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<
+            Result<super::click_to_dial::DialStarted, super::click_to_dial::DialError>,
+        >,
+    },
     /// Who may enter a conference room ([`Outgoing::RoomPin`]).
     RoomPin {
         /// The call on its way in.
@@ -287,6 +296,9 @@ async fn run(
                 MailboxAnswer::RoomPin { call, access } => core.room_pin(call, access),
                 MailboxAnswer::Rooms { command, reply } => {
                     let _ = reply.send(core.room_command(std::time::Instant::now(), command));
+                }
+                MailboxAnswer::Dial { request, reply } => {
+                    let _ = reply.send(core.click_to_dial(std::time::Instant::now(), request));
                 }
             },
             _ = tick.tick() => {

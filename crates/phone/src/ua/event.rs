@@ -66,6 +66,9 @@ pub enum Event {
     Confirmed {
         /// The call.
         call: CallId,
+        /// The ACK's SDP: the answer to the offer of our 200 when the INVITE had none
+        /// (RFC 3261 §13.2.1, RFC 3264 §5: a late offer).
+        sdp: Option<Bytes>,
     },
     /// The peer sent a new offer in a re-INVITE (e.g. hold); answer it with
     /// [`super::UserAgent::accept_offer`].

@@ -158,7 +158,8 @@ impl UserAgent {
         let confirmed = c.phase == Phase::Answered;
         if confirmed {
             c.phase = Phase::Established;
-            self.events.push_back(Event::Confirmed { call });
+            let sdp = (!ack.body().is_empty()).then(|| bytes::Bytes::copy_from_slice(ack.body()));
+            self.events.push_back(Event::Confirmed { call, sdp });
         }
         if acked {
             self.cancel_timers(|t| {

@@ -162,7 +162,9 @@ fn call_is_answered_and_hung_up_by_the_caller() {
         .a_events
         .iter()
         .any(|e| matches!(e, Event::Answered { call, sdp: Some(_) } if *call == a)));
-    assert!(net.b_events.contains(&Event::Confirmed { call: b }));
+    assert!(net
+        .b_events
+        .contains(&Event::Confirmed { call: b, sdp: None }));
     net.a.hangup(net.now, a).unwrap();
     net.pump();
     assert_eq!(ended(&net.a_events, a), Some(&EndCause::LocalHangup));
@@ -338,10 +340,14 @@ fn lost_ack_gets_the_2xx_again_and_in_the_end_a_bye() {
     let mut net = Net::new();
     net.drop_from_a = Some("ACK ");
     let (a, b) = net.established();
-    assert!(!net.b_events.contains(&Event::Confirmed { call: b }));
+    assert!(!net
+        .b_events
+        .contains(&Event::Confirmed { call: b, sdp: None }));
     // Bob retransmits the 200 after T1; Alice ACKs it again.
     net.advance(Duration::from_millis(600));
-    assert!(net.b_events.contains(&Event::Confirmed { call: b }));
+    assert!(net
+        .b_events
+        .contains(&Event::Confirmed { call: b, sdp: None }));
     assert!(ended(&net.b_events, b).is_none());
 
     // Every ACK lost: Bob gives up after 64*T1 with a BYE.

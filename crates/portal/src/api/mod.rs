@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod assigned;
 pub mod audit;
 pub mod calls;
+pub mod click_to_dial;
 pub mod domains;
 pub mod forwarding;
 pub mod greeting;
@@ -37,7 +38,7 @@ use crate::AppState;
         title = "itsp",
         description = "The REST API of itsp: domains, subscribers, aliases, groups, call \
             forwarding, voicemail settings, registrations, call history (JSON and CSV), calls in progress (and \
-            their hang-up), accounts, invoices (JSON, PDF, HTML), rating plans (import, list, \
+            their hang-up), click-to-dial, accounts, invoices (JSON, PDF, HTML), rating plans (import, list, \
             price a call), voicemail (messages and the personal greeting), the audit log of admin changes, self-registration (where a domain allows it) and the system status. Errors are \
             application/problem+json (RFC 9457) with `field` naming the member at fault. \
             Authenticate with `Authorization: Bearer TOKEN` (itsp token create) or the \
@@ -97,6 +98,7 @@ use crate::AppState;
         invoices::get_invoice_html,
         live_calls::list_live_calls,
         live_calls::delete_live_call,
+        click_to_dial::create_click_to_dial,
         audit::list_audit,
     ),
     components(schemas(Problem, crate::problem::LineError)),
@@ -262,5 +264,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/calls/live/{call_id}",
             delete(live_calls::delete_live_call),
+        )
+        .route(
+            "/api/v1/subscribers/{address}/click-to-dial",
+            axum::routing::post(click_to_dial::create_click_to_dial),
         )
 }

@@ -1,7 +1,9 @@
 //! `/dashboard`: a subscriber's own page — the balance, new voicemail and the last missed
 //! calls (linking to `/account`, `/voicemail`, `/calls`), registered devices with their
 //! User-Agent and a NAT verdict, call forwarding (a form whose errors show next to each field), aliases and
-//! groups. It reads and writes through the API's operations.
+//! groups; a "Call" form (click-to-dial, `POST /dashboard/call`: the subscriber's phone
+//! rings, then the target is called; `api::click_to_dial`) with a "Call back" button on
+//! each missed call. It reads and writes through the API's operations.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -17,7 +19,7 @@ use super::{
 use crate::api::calls::{self, CallQuery, CallView};
 use crate::api::forwarding::{self, FIELDS};
 use crate::api::registrations::{self, RegistrationView};
-use crate::api::{accounts, subscribers, voicemail};
+use crate::api::{accounts, click_to_dial, subscribers, voicemail};
 use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::AppState;
@@ -95,6 +97,37 @@ fn forwarding_form(caller: &Caller, values: &[Option<String>; 4], errors: &Field
     )
 }
 
+/// The click-to-dial form: whom to call, the error next to the field.
+fn call_form(caller: &Caller, target: &str, errors: &FieldErrors) -> String {
+    format!(
+        r#"<form method="post" action="/dashboard/call" novalidate>{csrf}{input}<button type="submit" class="primary">Call</button></form>"#,
+        csrf = csrf_field(caller),
+        input = field(
+            "Whom to call",
+            "target",
+            "text",
+            target,
+            errors.get("target").map(String::as_str),
+            "a name, a number or sip:bob@example.com: your phone rings first, then the call is placed"
+        ),
+    )
+}
+
+/// A "Call back" button for a missed call from `uri` (none for a click-to-dial call of
+/// one's own that was not answered: it came from the media service).
+fn call_back(caller: &Caller, uri: &str) -> String {
+    let own_dial = crate::api::live_calls::uri_address(uri)
+        .is_some_and(|a| a.user == media::service::click_to_dial::CLICK_TO_DIAL);
+    if own_dial {
+        return String::new();
+    }
+    format!(
+        r#" <form method="post" action="/dashboard/call" class="inline">{csrf}<input type="hidden" name="target" value="{uri}"><button class="small">Call back</button></form>"#,
+        csrf = csrf_field(caller),
+        uri = esc(uri),
+    )
+}
+
 /// How many missed calls the dashboard lists.
 const MISSED_SHOWN: usize = 5;
 /// How far back the dashboard looks for missed calls.
@@ -164,10 +197,11 @@ async fn summary(
         for c in &missed {
             let _ = write!(
                 s,
-                "<li>{} from <code>{}</code> ({})</li>",
+                "<li>{} from <code>{}</code> ({}){}</li>",
                 esc(&c.start),
                 esc(&c.caller_uri),
-                esc(&c.disposition.replace('_', " "))
+                esc(&c.disposition.replace('_', " ")),
+                call_back(caller, &c.caller_uri)
             );
         }
         s.push_str("</ul>");
@@ -185,6 +219,7 @@ async fn render(
     forwarding_values: Option<[Option<String>; 4]>,
     errors: &FieldErrors,
     top: &str,
+    target: &str,
 ) -> Result<String, Problem> {
     let Some(me) = caller.address.clone() else {
         return Err(Problem::forbidden(
@@ -210,11 +245,13 @@ async fn render(
     let body = format!(
         r#"{top}<h1>Hello, {me}</h1>
 {summary}
+<section class="card"><h2>Place a call</h2>{call}</section>
 <section class="card"><h2>Your devices</h2>{devices}</section>
 <section class="card"><h2>Call forwarding</h2>{forwarding}</section>
 <section class="card"><h2>Your numbers and permissions</h2>
 <h3>Aliases</h3>{aliases}<h3>Groups</h3>{groups}</section>"#,
         me = esc(&me.to_string()),
+        call = call_form(caller, target, errors),
         devices = devices(caller, &devices_list),
         forwarding = forwarding_form(caller, &values, errors),
         aliases = list(&detail.aliases, "No other address reaches you."),
@@ -236,7 +273,16 @@ pub async fn show(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match render(&state, &caller, None, &FieldErrors::new(), &notice(&query)).await {
+    match render(
+        &state,
+        &caller,
+        None,
+        &FieldErrors::new(),
+        &notice(&query),
+        "",
+    )
+    .await
+    {
         Ok(html) => Html(html).into_response(),
         Err(p) => error_page(&p),
     }
@@ -267,11 +313,64 @@ pub async fn save_forwarding(
         Ok(()) => see_other("/dashboard?notice=saved"),
         Err(problems) => {
             let errors = field_errors(&problems);
-            match render(&state, &caller, Some(values), &errors, "").await {
+            match render(&state, &caller, Some(values), &errors, "", "").await {
                 Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response(),
                 Err(p) => error_page(&p),
             }
         }
+    }
+}
+
+/// The click-to-dial form: the subscriber's phone rings, then the target is called
+/// ([`click_to_dial::dial`]). The page says so (202); a bad target comes back next to its
+/// field (422), a refusal (no phone registered, no media service) above the form.
+pub async fn call(State(state): State<AppState>, caller: MaybeCaller, req: Request) -> Response {
+    let caller = match caller.or_login() {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let fields = match form_fields(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(p) = caller.check_form_token(fields.get("csrf").map(String::as_str)) {
+        return error_page(&p);
+    }
+    let Some(me) = caller.address.clone() else {
+        return error_page(&Problem::forbidden("log in as a subscriber"));
+    };
+    let target = fields.get("target").cloned().unwrap_or_default();
+    let (status, top, errors, kept) = match click_to_dial::dial(&state, &caller, &me, &target).await
+    {
+        Ok(v) => (
+            StatusCode::ACCEPTED,
+            format!(
+                r#"<p class="banner ok" role="status" id="calling">Calling {target}: your phone rings first; answer it and the call is placed.</p>"#,
+                target = esc(&v.target)
+            ),
+            FieldErrors::new(),
+            String::new(),
+        ),
+        Err(p) if p.field.as_deref() == Some("target") => (
+            p.status_code(),
+            String::new(),
+            field_errors(std::slice::from_ref(&p)),
+            target,
+        ),
+        Err(p) if matches!(p.status, 409 | 429 | 503) => (
+            p.status_code(),
+            format!(
+                r#"<p class="banner error" role="alert" id="calling">{}</p>"#,
+                esc(&p.detail)
+            ),
+            FieldErrors::new(),
+            target,
+        ),
+        Err(p) => return error_page(&p),
+    };
+    match render(&state, &caller, None, &errors, &top, &kept).await {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(p) => error_page(&p),
     }
 }
 

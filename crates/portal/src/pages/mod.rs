@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dashboard", get(dashboard::show))
         .route("/dashboard/forwarding", post(dashboard::save_forwarding))
+        .route("/dashboard/call", post(dashboard::call))
         .route(
             "/dashboard/registrations/remove",
             post(dashboard::remove_registration),

@@ -22,6 +22,8 @@ pub struct Portal {
     pub client: reqwest::Client,
     /// Where the recordings are (`DATA_DIR/voicemail`).
     pub voicemail_dir: PathBuf,
+    /// The media service's dialer (click-to-dial) the portal was handed.
+    pub dialer: std::sync::Arc<FakeDialer>,
     _dir: tempfile::TempDir,
 }
 
@@ -77,6 +79,8 @@ impl Portal {
         if let Some(control) = control {
             state.set_call_control(control);
         }
+        let dialer = std::sync::Arc::new(FakeDialer::default());
+        state.set_dialer(dialer.clone());
         tokio::spawn(portal::serve(listener, state, std::future::pending()));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -90,6 +94,7 @@ impl Portal {
             bob_token,
             client,
             voicemail_dir,
+            dialer,
             _dir: dir,
         }
     }
@@ -358,6 +363,46 @@ impl portal::api::live_calls::CallControl for FakeCalls {
                 rtcp_packets: 12,
                 lost: 3,
             }
+        })))
+    }
+}
+
+/// A media service's dialer for tests: remembers each click-to-dial asked (caller,
+/// target URI, display), or says the service is off.
+#[derive(Default)]
+pub struct FakeDialer {
+    /// What was asked.
+    pub dialled: std::sync::Mutex<Vec<(String, String, String)>>,
+    /// Answer as a media service that is off.
+    pub off: std::sync::atomic::AtomicBool,
+    /// Answer as a media service with too many of the caller's calls under way.
+    pub busy: std::sync::atomic::AtomicBool,
+}
+
+impl portal::api::click_to_dial::Dialer for FakeDialer {
+    fn dial<'a>(
+        &'a self,
+        caller: &'a store::Address,
+        target: &'a str,
+        display: &'a str,
+    ) -> portal::api::click_to_dial::DialFuture<'a> {
+        use portal::api::click_to_dial::{DialFailure, Dialled};
+        if self.off.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(std::future::ready(Err(DialFailure::Unavailable(
+                "the media service is off".into(),
+            ))));
+        }
+        if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(std::future::ready(Err(DialFailure::Busy(
+                "too many click-to-dial calls under way".into(),
+            ))));
+        }
+        let mut dialled = self.dialled.lock().unwrap();
+        dialled.push((caller.aor(), target.to_owned(), display.to_owned()));
+        let n = dialled.len();
+        Box::pin(std::future::ready(Ok(Dialled {
+            call_id: format!("c2d-b-{n}"),
+            caller_call_id: format!("c2d-a-{n}"),
         })))
     }
 }

@@ -142,11 +142,16 @@ fn route(
     if in_dialog {
         return within_dialog(cx, request, routes, loop_hash);
     }
-    // Local callers must prove who they are before anything is done for them.
-    let trusted = from_trusted(cx, source);
+    // Local callers must prove who they are before anything is done for them. A call
+    // the media service places for a subscriber (click-to-dial) is that subscriber's
+    // call: not challenged, but not a trusted peer's either.
+    let asserted = asserted_caller(cx, request, source, method)?;
+    let trusted = from_trusted(cx, source) && asserted.is_none();
     let caller_realm = local_from_domain(cx, request)?;
     let mut consumed_realm = None;
-    if let (Some(realm), false) = (&caller_realm, trusted) {
+    if let Some(caller) = asserted {
+        cx.memo.caller = Some(caller);
+    } else if let (Some(realm), false) = (&caller_realm, trusted) {
         if let Some(challenge) = authenticate(cx, request, source, AuthKind::Proxy, realm)? {
             return Ok(challenge);
         }
@@ -889,6 +894,47 @@ fn authenticate(
 fn from_trusted(cx: &Cx<'_>, source: Source) -> bool {
     cx.config.services.media == Some(source.addr)
         || crate::trusted::is_trusted(&cx.config.trusted, source.addr.ip())
+}
+
+/// The subscriber a new INVITE from our media service is placed for (RFC 3725 §4.1
+/// click-to-dial: the call to the target is the subscriber's own call). The media service
+/// names them in `P-Asserted-Identity` (RFC 3325 §9.1; it is the only source inside our
+/// trust domain, RFC 3325 §2.3, whose assertion is believed), and the From must be the
+/// same address. The call is then routed as if that subscriber had authenticated: their
+/// identity for accounting and prepaid credit, their groups for PSTN classes, no trusted
+/// peer's freedoms. An asserted address that is no enabled subscriber of a domain we
+/// serve is refused (403), as is a From that differs; requests from anywhere else keep
+/// their `P-Asserted-Identity` unread.
+fn asserted_caller(
+    cx: &mut Cx<'_>,
+    request: &Message,
+    source: Source,
+    method: &Method,
+) -> Result<Option<store::Address>, Halt> {
+    if cx.config.services.media != Some(source.addr) || *method != Method::Invite {
+        return Ok(None);
+    }
+    let Some(value) = request.header_by_name("P-Asserted-Identity") else {
+        return Ok(None);
+    };
+    let refused = || reject(403, "Asserted identity is no subscriber");
+    let asserted = sip::headers::NameAddr::parse(value).map_err(|_| refused())?;
+    let Ok(Uri::Sip(uri)) = Uri::parse(asserted.uri) else {
+        return Err(refused());
+    };
+    let (user, domain) = user_and_domain(&uri).ok_or_else(refused)?;
+    let from = match request.from()?.parsed_uri() {
+        Ok(Uri::Sip(u)) => user_and_domain(&u),
+        _ => None,
+    };
+    if from.as_ref() != Some(&(user.clone(), domain.clone())) {
+        return Err(reject(403, "From is not the asserted identity"));
+    }
+    if !cx.is_served(&domain)? || cx.credentials(&user, &domain)?.is_none() {
+        tracing::info!(%user, %domain, "a call asserted for no enabled subscriber: refused");
+        return Err(refused());
+    }
+    Ok(store::Address::new(&user, &domain).ok())
 }
 
 /// Whether the Request-URI names the server itself: a served domain, or an IP address

@@ -1,7 +1,8 @@
 //! Prepaid calls through the engine, on the simulated clock: authorisation (402 without
 //! credit), slices of one balance shared by two calls, the hang-up at the exact second
 //! the credit ends (BYE to both parties), a top-up during a call extending it, and an
-//! unanswered call settled at zero.
+//! unanswered call settled at zero; a click-to-dial call the media service places for alice
+//! spends her credit (402 without).
 //!
 //! alice has a prepaid account in EUR; calls to Sweden (`0046…`) cost 0.60 a minute,
 //! billed by the second (0.01 a second) with no connect fee.
@@ -444,4 +445,39 @@ m=audio 4000 RTP/AVP 0\r\n";
     let (at_gateway, to_alice) = call(&mut w, "a2");
     assert!(at_gateway.is_none());
     assert_eq!(codes(&to_alice), [402]);
+}
+
+#[test]
+fn a_click_to_dial_call_spends_the_callers_own_credit() {
+    const MEDIA: &str = "127.0.0.1:5090";
+    let media: SocketAddr = MEDIA.parse().unwrap();
+    let invite = |call: &str| {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        format!(
+            "INVITE sip:{NUMBER}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {MEDIA};branch=z9hG4bK-{call};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=f-{call}\r\nTo: <sip:{NUMBER}@example.com>\r\nCall-ID: {call}\r\n\
+CSeq: 1 INVITE\r\nContact: <sip:click-to-dial@{MEDIA}>\r\nP-Asserted-Identity: <sip:alice@example.com>\r\n\
+Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    };
+    let at_gateway = |w: &World, call: &str| {
+        w.sent.iter().any(|(d, m)| {
+            *d == GATEWAY.parse::<SocketAddr>().unwrap()
+                && m.method() == Some(&sip::Method::Invite)
+                && m.call_id().ok() == Some(call)
+        })
+    };
+    // No credit: refused (402) as alice's own call would be; the gateway never rings.
+    let mut w = prepaid_world_with("0.00", 60, |c| c.services.media = Some(media));
+    w.receive(MEDIA, &invite("c2d-p1"));
+    assert!(!at_gateway(&w, "c2d-p1"));
+    assert!(codes(&w.sent_to(MEDIA)).contains(&402));
+    let refused = cdr(&w, "c2d-p1");
+    assert_eq!(refused.caller_user.as_deref(), Some("alice"));
+    // With credit: authorised against her account, to the gateway.
+    let mut w = prepaid_world_with("1.00", 60, |c| c.services.media = Some(media));
+    w.receive(MEDIA, &invite("c2d-p2"));
+    assert!(at_gateway(&w, "c2d-p2"), "{:?}", codes(&w.sent_to(MEDIA)));
+    assert!(w.prepaid_reads > 0, "alice's account was read");
 }

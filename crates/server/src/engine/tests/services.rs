@@ -544,3 +544,86 @@ fn ivr_names_reach_their_menu_and_public_ones_take_callers_from_outside() {
         Some("sip:ivr@example.com;menu=front%20desk")
     );
 }
+
+/// An INVITE from the media service (click-to-dial's call to the target) with From
+/// `from` and, when given, `P-Asserted-Identity` naming `asserted`.
+fn from_media(from: &str, asserted: Option<&str>, to: &str, call: &str) -> String {
+    let pai = asserted
+        .map(|a| format!("P-Asserted-Identity: <sip:{a}@example.com>\r\n"))
+        .unwrap_or_default();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 198.51.100.30\r\ns=-\r\nc=IN IP4 198.51.100.30\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE {to} SIP/2.0\r\nVia: SIP/2.0/UDP {MEDIA};branch=z9hG4bK-{call};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{from}@example.com>;tag=c2d\r\nTo: <{to}>\r\nCall-ID: {call}\r\n\
+CSeq: 1 INVITE\r\nContact: <sip:click-to-dial@{MEDIA}>\r\n{pai}Content-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+#[test]
+fn a_call_the_media_service_asserts_for_a_subscriber_is_that_subscribers_own() {
+    let mut c = config();
+    c.services.media = Some(MEDIA.parse().unwrap());
+    let mut w = World::new(c);
+    w.register("bob", BOB_1, "1.0");
+    // alice's click-to-dial call to bob: not challenged, forwarded to bob.
+    w.receive(
+        MEDIA,
+        &from_media("alice", Some("alice"), "sip:bob@example.com", "c2d-1"),
+    );
+    let at_bob = w.sent_to(BOB_1);
+    assert!(
+        at_bob
+            .iter()
+            .any(|m| m.method() == Some(&sip::Method::Invite)),
+        "{:?}",
+        codes(&w.sent_to(MEDIA))
+    );
+    assert!(!codes(&w.sent_to(MEDIA)).contains(&407));
+    // A number of a class alice's groups do not allow: refused as her own call would be.
+    w.receive(
+        MEDIA,
+        &from_media(
+            "alice",
+            Some("alice"),
+            "sip:0046812345678@example.com",
+            "c2d-2",
+        ),
+    );
+    assert!(codes(&w.sent_to(MEDIA)).contains(&403));
+    assert!(w.sent_to(GATEWAY).is_empty(), "no gateway asked");
+    // Once she is in the group, it goes to the gateway.
+    w.groups.push(("alice".into(), "int".into()));
+    w.version += 1;
+    w.advance(crate::cache::CHECK_INTERVAL);
+    w.sent.clear();
+    w.receive(
+        MEDIA,
+        &from_media(
+            "alice",
+            Some("alice"),
+            "sip:0046812345678@example.com",
+            "c2d-3",
+        ),
+    );
+    assert_eq!(w.sent_to(GATEWAY).len(), 1);
+    // A From that is not the asserted identity, or no subscriber asserted: 403.
+    for (from, asserted, call) in [("bob", "alice", "c2d-4"), ("mallory", "mallory", "c2d-5")] {
+        w.receive(
+            MEDIA,
+            &from_media(from, Some(asserted), "sip:bob@example.com", call),
+        );
+        assert!(codes(&w.sent_to(MEDIA)).contains(&403), "{call}");
+        assert!(w
+            .sent_to(BOB_1)
+            .iter()
+            .all(|m| m.call_id().ok() != Some(call)));
+    }
+    // The same header from a phone is not believed: challenged as usual.
+    w.receive(
+        CALLER,
+        &from_media("alice", Some("alice"), "sip:bob@example.com", "c2d-6"),
+    );
+    assert!(codes(&w.sent_to(CALLER)).contains(&407));
+}

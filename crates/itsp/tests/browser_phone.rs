@@ -2,7 +2,11 @@
 //! against `itsp serve`'s defaults: a wrong SIP password is said to be wrong, the right one
 //! registers (the binding is a WebSocket flow with the page's user agent), a call from
 //! `itsp phone` rings the page with the caller shown and is declined from the page, and
-//! signing out removes the binding.
+//! signing out removes the binding. With audio (the relay's WebRTC gateway between the
+//! browser's DTLS-SRTP and the phone's plain RTP): the page, whose fake microphone plays
+//! 700 Hz, calls `itsp phone`, which sends 1000 Hz: the phone's recording holds 700 Hz and
+//! the page's WebAudio analyser hears 1000 Hz; the page hangs up. Then the phone calls the
+//! page, the page answers, hears the tone, and the phone hangs up.
 //!
 //! The WebDriver client is the portal's (`crates/portal/tests/webdriver/mod.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -137,5 +141,143 @@ fn the_browser_phone_registers_over_the_portals_websocket_and_rings() {
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
+        });
+}
+
+/// A WAV of `hz` for Chromium's fake microphone (48 kHz mono, 16-bit, ten seconds; Chromium
+/// plays it in a loop).
+fn tone_wav(path: &std::path::Path, hz: f64) {
+    let rate = 48_000u32;
+    let samples: Vec<i16> = (0..rate * 10)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
+        })
+        .collect();
+    std::fs::write(path, rtp::audio::wav::write(rate, &samples)).unwrap();
+}
+
+/// The strongest frequency the page hears, once it has heard sound for a while: waits
+/// until `#remote-level` has named a frequency near `hz` in five readings, or fails with
+/// the readings.
+async fn page_hears(d: &Driver, hz: u64) {
+    let deadline = Instant::now() + WAIT;
+    let mut readings = Vec::new();
+    let mut near = 0;
+    while near < 5 {
+        let v = d
+            .execute(
+                "const m = document.getElementById('remote-level'); \
+                 return [m.dataset.peakHz || '0', m.dataset.rms || '0'];",
+                json!([]),
+            )
+            .await;
+        let peak: u64 = v[0].as_str().unwrap_or("0").parse().unwrap_or(0);
+        readings.push(v);
+        if peak.abs_diff(hz) <= 30 {
+            near += 1;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page did not hear {hz} Hz: {readings:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[test]
+fn the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway() {
+    let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
+    let server = Itsp::start(&as_strs(&data.args()));
+    let portal = server.http.expect("the portal runs");
+    let dir = tempfile::tempdir().unwrap();
+    let microphone = dir.path().join("microphone-700.wav");
+    tone_wav(&microphone, 700.0);
+    let fake_file = format!(
+        "--use-file-for-fake-audio-capture={}",
+        microphone.display()
+    );
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let d = Driver::start_with(&[
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                &fake_file,
+                "--autoplay-policy=no-user-gesture-required",
+            ])
+            .await;
+            sign_in(&d, portal, "a-secret").await;
+            wait_state(&d, "phone-state", &["registered"]).await;
+
+            // The page calls bob's itsp phone, which answers with 1000 Hz.
+            let heard = dir.path().join("bob-heard.wav");
+            let mut bob = tokio::task::spawn_blocking({
+                let udp = server.udp;
+                let heard = heard.clone();
+                move || {
+                    let mut bob = Softphone::start(
+                        udp,
+                        "bob",
+                        "b-secret",
+                        &[
+                            "--tone",
+                            "1000",
+                            "--record",
+                            heard.to_str().unwrap(),
+                            "--calls",
+                            "1",
+                            "answer",
+                        ],
+                    );
+                    bob.wait_event("waiting", WAIT);
+                    bob
+                }
+            })
+            .await
+            .unwrap();
+            d.fill("#phone-target", "bob").await;
+            d.click("#phone-call").await;
+            wait_state(&d, "call-state", &["connected"]).await;
+            page_hears(&d, 1000).await;
+            d.screenshot("phone-in-call").await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            d.click("#phone-hangup").await;
+            let ended = wait_state(&d, "call-state", &["ended"]).await;
+            assert!(ended.contains("you hung up"), "{ended}");
+            let status = tokio::task::spawn_blocking(move || bob.wait_exit(WAIT))
+                .await
+                .unwrap();
+            assert!(status.success(), "bob's call ended well");
+            let share = common::softphone::tone_share(&heard, 700.0);
+            assert!(share > 0.5, "bob heard 700 Hz as {share:.2} of his audio");
+
+            // Bob calls the page for three seconds; the page answers and hears him.
+            let mut bob = tokio::task::spawn_blocking({
+                let udp = server.udp;
+                move || {
+                    Softphone::start(
+                        udp,
+                        "bob",
+                        "b-secret",
+                        &["--tone", "1000", "--duration", "4", "call", "alice"],
+                    )
+                }
+            })
+            .await
+            .unwrap();
+            wait_state(&d, "call-state", &["incoming"]).await;
+            d.click("#phone-answer").await;
+            wait_state(&d, "call-state", &["connected"]).await;
+            page_hears(&d, 1000).await;
+            let ended = wait_state(&d, "call-state", &["ended"]).await;
+            assert!(ended.contains("the other side hung up"), "{ended}");
+            let status = tokio::task::spawn_blocking(move || bob.wait_exit(WAIT))
+                .await
+                .unwrap();
+            assert!(status.success(), "bob's call ended well");
         });
 }

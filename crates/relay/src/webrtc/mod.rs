@@ -216,6 +216,17 @@ impl WebrtcPlan {
     }
 }
 
+/// Whether `sdp` offers WebRTC: its first audio stream in use is `UDP/TLS/RTP/SAVP(F)`
+/// (what the proxy reads to know a browser's offer; a body that does not parse is not).
+pub fn offered(sdp: &[u8]) -> bool {
+    let Ok(session) = SessionDescription::from_bytes(sdp) else {
+        return false;
+    };
+    sdp::audio_stream(&session)
+        .and_then(|i| session.media().get(i))
+        .is_some_and(sdp::is_webrtc)
+}
+
 /// The payload types of `media`: its `a=rtpmap` lines, else the static table of RFC 3551
 /// §6 for the audio types a browser or phone uses.
 pub fn payloads(media: &MediaDescription) -> Vec<Payload> {

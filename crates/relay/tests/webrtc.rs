@@ -221,6 +221,119 @@ fn bad_fingerprint_and_non_webrtc_answer_are_refused() {
     assert!(matches!(error, RelayError::Webrtc(_)), "{error}");
 }
 
+// ---- ICE-lite (RFC 8445 §2.5, §7.3): the relay answers checks, never makes them ----
+
+/// A browser's connectivity check (RFC 8445 §7.1.1): USERNAME `relay:browser`, PRIORITY,
+/// ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY with `pwd` (RFC 5389 §15.4),
+/// FINGERPRINT.
+fn check(username: &str, pwd: &str, id: [u8; 12]) -> Vec<u8> {
+    use hmac::Mac;
+    use stun::{AttributeType, Class, MessageBuilder, TransactionId, BINDING};
+    let base = MessageBuilder::new(Class::Request, BINDING, TransactionId(id))
+        .attribute(AttributeType::USERNAME, username.as_bytes())
+        .attribute(AttributeType(0x0024), &0x6e7f_00ffu32.to_be_bytes())
+        .attribute(AttributeType(0x802a), &[1, 2, 3, 4, 5, 6, 7, 8])
+        .attribute(AttributeType(0x0025), &[]);
+    let mut signed = base.clone().finish();
+    let length = u16::try_from(signed.len() - 20 + 24).unwrap();
+    signed[2..4].copy_from_slice(&length.to_be_bytes());
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(pwd.as_bytes()).unwrap();
+    mac.update(&signed);
+    let integrity = mac.finalize().into_bytes();
+    base.attribute(AttributeType::MESSAGE_INTEGRITY, &integrity)
+        .finish_with_fingerprint()
+}
+
+#[test]
+fn ice_lite_answers_checks_with_the_right_credentials_only() {
+    use relay::webrtc::{LegOut, RemoteParams, WebrtcLeg};
+    let now = Instant::now();
+    let cert = relay::webrtc::crypto::certificate().unwrap();
+    let local = SocketAddr::new(RELAY.into(), 37000);
+    let mut leg = WebrtcLeg::new(now, local, &cert, "0", &[]).unwrap();
+    let remote = RemoteParams {
+        ufrag: "brws".into(),
+        pwd: "browserpassword0123456789".into(),
+        hash: "sha-256".into(),
+        fingerprint: vec![0xab; 32],
+        setup: relay::webrtc::sdp::Setup::ActPass,
+        mid: Some("0".into()),
+        ssrcs: vec![1234],
+    };
+    leg.set_remote(now, &remote).unwrap();
+    let (ufrag, pwd) = leg.credentials();
+    let (ufrag, pwd) = (ufrag.to_owned(), pwd.to_owned());
+    let browser = addr(BROWSER);
+    let mut out = Vec::new();
+
+    // Right username and password: a Binding success with the browser's address.
+    let id = [7; 12];
+    leg.receive(
+        now,
+        browser,
+        &check(&format!("{ufrag}:brws"), &pwd, id),
+        &mut out,
+    );
+    let answers: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            LegOut::Transmit { to, bytes } if stun::Message::parse(bytes).is_ok() => {
+                Some((*to, bytes.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "one answer: {out:?}");
+    let (to, bytes) = &answers[0];
+    assert_eq!(*to, browser);
+    let response = stun::Message::parse(bytes).unwrap();
+    assert_eq!(response.class(), stun::Class::Success);
+    assert_eq!(response.transaction_id().0, id);
+    let mapped = response
+        .attribute(stun::AttributeType::XOR_MAPPED_ADDRESS)
+        .unwrap();
+    assert_eq!(
+        stun::attribute::decode_xor_address(mapped, stun::TransactionId(id)).unwrap(),
+        browser,
+        "XOR-MAPPED-ADDRESS is where the check came from"
+    );
+    assert!(response.has_fingerprint());
+    assert!(
+        out.iter().all(|o| !matches!(o, LegOut::Rtp(_))),
+        "nothing for the other party"
+    );
+
+    // A wrong password, a wrong username, a Binding indication: no answer, no state.
+    for bad in [
+        check(&format!("{ufrag}:brws"), "not-the-password-at-all", [8; 12]),
+        check("someone:brws", &pwd, [9; 12]),
+        check(&format!("{ufrag}:other"), &pwd, [10; 12]),
+    ] {
+        out.clear();
+        leg.receive(now, addr("198.51.100.99:4000"), &bad, &mut out);
+        assert!(
+            !out.iter().any(
+                |o| matches!(o, LegOut::Transmit { to, .. } if *to == addr("198.51.100.99:4000"))
+            ),
+            "a bad check is not answered: {out:?}"
+        );
+    }
+    // The relay never checks on its own (ICE-lite): time passes, nothing is sent but
+    // answers.
+    out.clear();
+    leg.handle_timeout(now + Duration::from_secs(5), &mut out);
+    assert!(
+        out.iter().all(|o| match o {
+            LegOut::Transmit { bytes, .. } => stun::Message::parse(bytes)
+                .map(|m| m.class() != stun::Class::Request)
+                .unwrap_or(true),
+            LegOut::Rtp(_) => false,
+        }),
+        "no Binding request from an ICE-lite agent: {out:?}"
+    );
+    assert!(leg.failure().is_none());
+}
+
 // ---- a str0m peer as the browser, over a simulated network ----
 
 /// A browser: str0m with its SDP API, G.711 only, on [`BROWSER`].

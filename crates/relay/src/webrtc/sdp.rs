@@ -285,6 +285,9 @@ pub fn to_webrtc(
     index: usize,
     local: &LocalParams,
 ) -> Result<(), sdp::SdpError> {
+    // The direction stated in the stream itself (RFC 8866 §6.7: sendrecv when none is
+    // given, or the session's): WebRTC parsers ask for one per stream (RFC 8829 §5.3.1).
+    let direction = sdp.media().get(index).map(|m| sdp.media_direction(m));
     for name in WEBRTC_SESSION_ATTRIBUTES
         .iter()
         .chain(ICE_ATTRIBUTES.iter())
@@ -303,6 +306,9 @@ pub fn to_webrtc(
             media.remove_attributes(name);
         }
         media.remove_attributes("rtcp");
+        if let Some(direction) = direction {
+            media.set_direction(direction);
+        }
         media.add_attribute("mid", Some(&local.mid))?;
         media.add_attribute("ice-ufrag", Some(&local.ufrag))?;
         media.add_attribute("ice-pwd", Some(&local.pwd))?;

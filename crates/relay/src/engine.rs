@@ -151,8 +151,9 @@ pub struct Engine {
     certificate: Certificate,
     /// Datagrams made by WebRTC legs, for [`Engine::take_transmits`].
     transmits: Vec<Transmit>,
-    /// Calls whose WebRTC leg failed, removed at the next [`Engine::handle_timeout`].
-    failed: Vec<String>,
+    /// Calls whose WebRTC leg failed and when, removed at the next
+    /// [`Engine::handle_timeout`].
+    failed: Vec<(String, Instant)>,
     /// Scratch for what a leg gives out.
     leg_out: Vec<LegOut>,
 }
@@ -634,7 +635,10 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<CallStats> {
         self.handle_webrtc_timeout(now);
         let idle = self.config.idle_timeout;
-        let mut expired: Vec<String> = std::mem::take(&mut self.failed);
+        let mut expired: Vec<String> = std::mem::take(&mut self.failed)
+            .into_iter()
+            .map(|(call_id, _)| call_id)
+            .collect();
         expired.extend(
             self.calls
                 .iter()
@@ -664,7 +668,7 @@ impl Engine {
     }
 
     /// When the next WebRTC leg's timer (DTLS retransmission, RTCP, ICE consent) is due;
-    /// a call whose leg failed is due at once.
+    /// a call whose leg failed is due from the time it failed.
     pub fn poll_webrtc_timeout(&self) -> Option<Instant> {
         let legs = self
             .calls
@@ -673,12 +677,8 @@ impl Engine {
             .flat_map(|c| c.streams.iter().flatten())
             .filter_map(|s| s.webrtc.as_ref())
             .flat_map(|w| w.legs.iter().flatten());
-        let next = legs.filter_map(|l| l.poll_timeout()).min();
-        if self.failed.is_empty() {
-            next
-        } else {
-            Some(next.map_or(Instant::now(), |n| n.min(Instant::now())))
-        }
+        let failed = self.failed.iter().map(|(_, at)| *at);
+        legs.filter_map(|l| l.poll_timeout()).chain(failed).min()
     }
 
     /// Runs the timers of the WebRTC legs that are due; what they send is queued for
@@ -770,7 +770,7 @@ fn read_rtcp(
 /// Where a WebRTC gateway's work goes: the engine's queues.
 struct GatewayIo<'a> {
     transmits: &'a mut Vec<Transmit>,
-    failed: &'a mut Vec<String>,
+    failed: &'a mut Vec<(String, Instant)>,
     out: &'a mut Vec<LegOut>,
     sightings: Option<&'a mut Vec<RtcpSighting>>,
 }
@@ -788,15 +788,15 @@ impl GatewayIo<'_> {
 
     /// Notes a leg that has just failed: one log line, the call removed at the next
     /// [`Engine::handle_timeout`].
-    fn failed(&mut self, call_id: &str, side: usize, reason: &str) {
+    fn failed(&mut self, call_id: &str, side: usize, reason: &str, now: Instant) {
         tracing::warn!(
             call_id,
             side,
             reason,
             "WebRTC leg failed: the call is ended"
         );
-        if !self.failed.iter().any(|c| c == call_id) {
-            self.failed.push(call_id.to_owned());
+        if !self.failed.iter().any(|(c, _)| c == call_id) {
+            self.failed.push((call_id.to_owned(), now));
         }
     }
 }
@@ -835,7 +835,7 @@ fn forward_gateway(
         let was_failed = leg.failure().is_some();
         leg.receive(now, arrival.source, packet, io.out);
         if let (false, Some(reason)) = (was_failed, leg.failure()) {
-            io.failed(call_id, from, reason);
+            io.failed(call_id, from, reason, now);
         }
         let mut outs = std::mem::take(io.out);
         for out in outs.drain(..) {
@@ -913,7 +913,7 @@ fn deliver(
     let was_failed = leg.failure().is_some();
     leg.send_rtp(now, &clear, &mut out);
     if let (false, Some(reason)) = (was_failed, leg.failure()) {
-        io.failed(call_id, side, reason);
+        io.failed(call_id, side, reason, now);
     }
     for item in out {
         if let LegOut::Transmit { to: address, bytes } = item {
@@ -937,7 +937,8 @@ fn gateway_timeout(io: &mut GatewayIo<'_>, call_id: &str, stream: &mut Stream, n
         io.out.clear();
         leg.handle_timeout(now, io.out);
         if let Some(reason) = leg.failure() {
-            io.failed(call_id, side, reason);
+            // A failed leg has no timer: this is its first failure.
+            io.failed(call_id, side, reason, now);
         }
         let mut outs = std::mem::take(io.out);
         for out in outs.drain(..) {

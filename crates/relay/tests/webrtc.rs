@@ -363,6 +363,8 @@ struct Net {
     browser_port: u16,
     browser_connected: bool,
     browser_timeout: Instant,
+    /// The browser's next RTP sequence number.
+    browser_seq: u64,
 }
 
 impl Net {
@@ -441,19 +443,20 @@ impl Net {
 
     /// The browser sends `n` G.711 packets of 160 bytes (payload byte `fill`).
     fn browser_sends(&mut self, mid: Mid, n: u16, fill: u8) {
-        for i in 0..n {
+        for _ in 0..n {
             let mut api = self.browser.direct_api();
             let stream = api
                 .stream_tx_by_mid(mid, None)
                 .expect("the browser's send stream");
             let write = RtpWrite::new(
                 Pt::from(0),
-                SeqNo::from(u64::from(100 + i)),
-                u32::from(i) * 160,
+                SeqNo::from(self.browser_seq),
+                (self.browser_seq as u32).wrapping_mul(160),
                 self.now,
                 vec![fill; 160],
             );
             stream.write_rtp(write);
+            self.browser_seq += 1;
             self.run(Duration::from_millis(20));
         }
     }
@@ -532,6 +535,7 @@ fn browser_calls_phone(call: &str, tamper: impl Fn(String) -> String) -> (Net, M
         browser_port,
         browser_connected: false,
         browser_timeout: now,
+        browser_seq: 100,
     };
     (net, mid, phone_port)
 }
@@ -572,6 +576,77 @@ fn a_browser_calls_a_phone_through_ice_lite_and_dtls() {
     let stats = net.relay.query("call-b2p").unwrap();
     assert!(stats.parties[0].streams[0].rtp.packets > 10);
     assert_eq!(stats.parties[1].streams[0].rtp.packets, 10);
+
+    // A payload type the SDP did not name is not passed to the browser (str0m would warn
+    // for each packet).
+    let mut odd = vec![0x80, 18, 0, 99, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    odd.extend_from_slice(&[0; 20]);
+    net.relay.forward(net.now, phone_port, addr(PHONE), &odd);
+    assert!(net.relay.take_transmits().is_empty());
+
+    // The browser re-offers (hold: sendonly) through the relay: the phone gets it plain,
+    // its answer goes back WebRTC, and the DTLS association goes on.
+    let mut change = net.browser.sdp_api();
+    change.set_direction(mid, Direction::SendOnly);
+    let (offer, pending) = change.apply().unwrap();
+    let to_phone = net
+        .relay
+        .offer(
+            net.now,
+            &request(
+                "call-b2p",
+                "browser",
+                Some("phone"),
+                &offer.to_sdp_string(),
+                Flags::default(),
+            ),
+            &mut |_| true,
+        )
+        .unwrap();
+    let text = String::from_utf8(to_phone.sdp).unwrap();
+    assert!(
+        text.contains("a=sendonly\r\n") && text.contains(" RTP/AVP "),
+        "{text}"
+    );
+    assert_eq!(
+        media_port(text.as_bytes()),
+        phone_port,
+        "the same relay port"
+    );
+    let recv_only = PHONE_ANSWER.replace("a=sendrecv", "a=recvonly");
+    let to_browser = net
+        .relay
+        .answer(
+            net.now,
+            &request(
+                "call-b2p",
+                "browser",
+                Some("phone"),
+                &recv_only,
+                Flags::default(),
+            ),
+            &mut |_| true,
+        )
+        .unwrap();
+    let text = String::from_utf8(to_browser.sdp).unwrap();
+    assert!(
+        text.contains("a=setup:passive\r\n") && text.contains("a=recvonly\r\n"),
+        "{text}"
+    );
+    net.browser
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&text).unwrap())
+        .unwrap();
+    let before = net.phone_got.len();
+    net.browser_sends(mid, 5, 0x11);
+    assert!(
+        net.phone_got.len() >= before + 4,
+        "audio goes on after the re-offer"
+    );
+    assert!(
+        net.relay.handle_timeout(net.now).is_empty(),
+        "nothing failed"
+    );
 }
 
 #[test]
@@ -625,6 +700,7 @@ fn a_phone_calls_a_browser_that_answers_webrtc() {
         browser_port,
         browser_connected: false,
         browser_timeout: now,
+        browser_seq: 100,
     };
     net.run(Duration::from_secs(2));
     assert!(net.browser_connected, "ICE and DTLS completed");

@@ -73,6 +73,8 @@ pub struct WebrtcDrops {
     pub not_ready: u64,
     /// Arriving on a failed leg.
     pub failed: u64,
+    /// From the other party with a payload type the SDP did not name.
+    pub payload_type: u64,
 }
 
 /// The relay's end of one browser's audio stream.
@@ -89,6 +91,8 @@ pub struct WebrtcLeg {
     /// The DTLS role, once the browser's SDP is known.
     active: Option<bool>,
     remote: Option<RemoteParams>,
+    /// The payload types the leg carries (str0m drops, with a warning each, any other).
+    payload_types: Vec<u8>,
     /// The last extended sequence number written toward the browser.
     last_seq: Option<u64>,
     next_timeout: Option<Instant>,
@@ -177,6 +181,7 @@ impl WebrtcLeg {
             fingerprint,
             active: None,
             remote: None,
+            payload_types: payloads.iter().map(|p| p.pt).collect(),
             last_seq: None,
             next_timeout: Some(now),
             connected: false,
@@ -318,6 +323,10 @@ impl WebrtcLeg {
         };
         if !self.connected {
             self.drops.not_ready += 1;
+            return;
+        }
+        if !self.payload_types.contains(&rtp.pt) {
+            self.drops.payload_type += 1;
             return;
         }
         let seq = extend(self.last_seq, rtp.seq);

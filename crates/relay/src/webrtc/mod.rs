@@ -89,6 +89,9 @@ pub struct WebrtcPlan {
     pub mid: String,
     /// The side that reads the rewritten SDP.
     pub receiver: usize,
+    /// An offer: the relay writes `a=setup:actpass` (RFC 5763 §5), the role following the
+    /// answer.
+    pub offer: bool,
 }
 
 /// Decides what an offer (`is_offer`) or answer in the SDP of side `owner` does to the
@@ -146,6 +149,7 @@ pub fn plan(
         payloads: payloads(media),
         mid,
         receiver: other,
+        offer: is_offer,
     }))
 }
 
@@ -203,7 +207,7 @@ impl WebrtcPlan {
                     ufrag: ufrag.to_owned(),
                     pwd: pwd.to_owned(),
                     fingerprint: leg.fingerprint().to_owned(),
-                    active: leg.active(),
+                    active: if self.offer { None } else { leg.active() },
                     mid: leg.sdp_mid().to_owned(),
                     ssrc: leg.ssrc(),
                     address,

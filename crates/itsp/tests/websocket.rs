@@ -361,9 +361,8 @@ impl BrowserMedia {
 
 /// A UDP phone calls a WebSocket client (a browser phone) that answers with WebRTC: the
 /// relay's gateway makes the phone's offer WebRTC for it and its answer plain for the
-/// phone, and G.711 flows both ways through ICE-lite and DTLS-SRTP. (The phone's ACK and
-/// BYE do not reach the WebSocket client yet — the proxy drops them as "not for us" —
-/// so the test does not wait for them.)
+/// phone, and G.711 flows both ways through ICE-lite and DTLS-SRTP; the phone's ACK and
+/// BYE reach the client over its connection.
 #[test]
 fn a_udp_phone_and_a_webrtc_client_talk_through_the_relay_gateway() {
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
@@ -422,7 +421,12 @@ fn a_udp_phone_and_a_webrtc_client_talk_through_the_relay_gateway() {
                 assert!(offer.contains(expected), "{expected} missing: {offer}");
             }
             let (media, answer) = BrowserMedia::answer(&offer);
-            let ok = sip::MessageBuilder::response_to(&invite, 200, None, Some("ws-ok"))
+            // The 2xx copies the Record-Route (RFC 3261 §12.1.1), as JsSIP does.
+            let mut ok = sip::MessageBuilder::response_to(&invite, 200, None, Some("ws-ok"));
+            for route in invite.header_values(sip::HeaderName::RecordRoute) {
+                ok = ok.header(sip::HeaderName::RecordRoute, route);
+            }
+            let ok = ok
                 .header(
                     sip::HeaderName::Contact,
                     "<sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws>",
@@ -431,10 +435,18 @@ fn a_udp_phone_and_a_webrtc_client_talk_through_the_relay_gateway() {
                 .build()
                 .unwrap();
             send(&mut socket, std::str::from_utf8(ok.as_bytes()).unwrap()).await;
-            let (connected, heard) =
-                tokio::task::spawn_blocking(move || media.run(Duration::from_secs(4)))
-                    .await
-                    .unwrap();
+            let media = tokio::task::spawn_blocking(move || media.run(Duration::from_secs(4)));
+            // The phone's ACK, then its BYE after its 4 s, come down the WebSocket (the
+            // contact's host is a made-up `.invalid` name: the registration's flow).
+            let ack = next_message(&mut socket).await;
+            assert_eq!(ack.method(), Some(&sip::method::Method::Ack), "{ack:?}");
+            let (connected, heard) = media.await.unwrap();
+            let bye = next_message(&mut socket).await;
+            assert_eq!(bye.method(), Some(&sip::method::Method::Bye), "{bye:?}");
+            let done = sip::MessageBuilder::response_to(&bye, 200, None, None)
+                .build()
+                .unwrap();
+            send(&mut socket, std::str::from_utf8(done.as_bytes()).unwrap()).await;
             assert!(connected, "ICE-lite and DTLS with the relay");
             assert!(heard >= 50, "the browser heard {heard} packets of bob");
             let report = tokio::task::spawn_blocking(move || {

@@ -375,6 +375,11 @@ Max-Forwards: 70\r\n",
 
     /// Registers `user` from `phone` with digest authentication, contact at the phone.
     fn register(&mut self, user: &str, phone: &str, q: &str) {
+        self.register_contact(user, phone, q, &format!("sip:{user}@{phone}"));
+    }
+
+    /// Registers `user` from `phone` with digest authentication, contact `contact`.
+    fn register_contact(&mut self, user: &str, phone: &str, q: &str, contact: &str) {
         self.registrations += 1;
         let base = self.registrations * 2;
         let via = self.protocol.as_via();
@@ -382,7 +387,7 @@ Max-Forwards: 70\r\n",
             format!(
                 "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/{} {phone};branch=z9hG4bK-r{cseq}{user};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r{user}\r\nTo: <sip:{user}@example.com>\r\n\
-Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{phone}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n",
+Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <{contact}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n",
                 via
             )
         };
@@ -941,6 +946,48 @@ fn webrtc_parties_are_bridged_to_sip_phones_whatever_the_policy() {
     // Two SIP phones on public addresses: not relayed under `never`.
     w.receive(CALLER, &with_body("w4", "sip:carol@example.com", plain));
     assert_eq!(w.relay_exchanges.len(), 3, "nothing to bridge");
+}
+
+#[test]
+fn in_dialog_requests_reach_a_websocket_client_over_its_flow() {
+    const WS_CONTACT: &str = "sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws";
+    let mut w = World::new(trusted_config());
+    w.protocol = Protocol::Ws;
+    w.register_contact("bob", BOB_1, "1.0", WS_CONTACT);
+    w.protocol = Protocol::Udp;
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "wsd",
+            true,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().expect("the INVITE over bob's flow");
+    let mut ok = MessageBuilder::response_to(&at_bob, 200, None, Some("b1"))
+        .header(HeaderName::Contact, &format!("<{WS_CONTACT}>"));
+    for rr in at_bob.header_values(HeaderName::RecordRoute) {
+        ok = ok.header(HeaderName::RecordRoute, rr);
+    }
+    let ok = ok.build().unwrap();
+    w.protocol = Protocol::Ws;
+    w.receive(BOB_1, std::str::from_utf8(ok.as_bytes()).unwrap());
+    w.protocol = Protocol::Udp;
+    w.acknowledge(CALLER);
+    let acks: Vec<Message> = w
+        .sent_to(BOB_1)
+        .into_iter()
+        .filter(|m| m.method() == Some(&sip::Method::Ack))
+        .collect();
+    assert_eq!(
+        acks.len(),
+        1,
+        "the ACK goes down bob's connection, not to DNS"
+    );
+    assert!(acks[0].request_uri_str().unwrap().contains(".invalid"));
 }
 
 #[test]

@@ -25,6 +25,7 @@ use crate::srtp::{plan_stream, Out, StreamPlan};
 use crate::stats::{
     CallStats, Heard, PartyReport, PartyStats, PayloadMap, RelayTotals, RtcpSighting, SideStats,
 };
+use crate::webrtc::{Certificate, LegOut};
 
 /// Configuration of an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +84,27 @@ pub enum Forward {
         /// The other party's latched or announced address.
         to: SocketAddr,
     },
+    /// The datagram went to a WebRTC leg of the stream ([`crate::webrtc`]) or was made
+    /// into one for it: send what [`Engine::take_transmits`] gives (possibly nothing).
+    Queued,
     /// Drop it.
     Drop(DropReason),
 }
+
+/// A datagram the engine made (a WebRTC leg's STUN, DTLS and SRTP, or the plain RTP of a
+/// browser for the other party), to send from relay port `from_port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The relay port to send from.
+    pub from_port: u16,
+    /// Where to.
+    pub to: SocketAddr,
+    /// The datagram.
+    pub bytes: Vec<u8>,
+}
+
+/// Datagrams kept at most for [`Engine::take_transmits`]; later ones are dropped.
+pub const MAX_TRANSMITS: usize = 4096;
 
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +118,9 @@ pub enum DropReason {
     /// SRTP refused it: authentication failed, a replay, or a leg without keys yet
     /// (counted in the leg's [`crate::srtp::SrtpDrops`]).
     Srtp,
+    /// RTCP of a plain party toward a WebRTC leg: read, not passed on (str0m reports to the
+    /// browser itself).
+    RtcpTerminated,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +147,15 @@ pub struct Engine {
     sightings: Vec<RtcpSighting>,
     /// The last packet rewritten by [`Engine::forward`] ([`Forward::SendRewritten`]).
     rewritten: Vec<u8>,
+    /// The DTLS certificate of the WebRTC legs, made on first use.
+    certificate: Certificate,
+    /// Datagrams made by WebRTC legs, for [`Engine::take_transmits`].
+    transmits: Vec<Transmit>,
+    /// Calls whose WebRTC leg failed and when, removed at the next
+    /// [`Engine::handle_timeout`].
+    failed: Vec<(String, Instant)>,
+    /// Scratch for what a leg gives out.
+    leg_out: Vec<LegOut>,
 }
 
 impl Engine {
@@ -143,6 +174,10 @@ impl Engine {
             ended: RelayTotals::default(),
             sightings: Vec::new(),
             rewritten: Vec::new(),
+            certificate: Certificate::default(),
+            transmits: Vec::new(),
+            failed: Vec::new(),
+            leg_out: Vec::new(),
         })
     }
 
@@ -223,12 +258,35 @@ impl Engine {
         };
         let owner = owner_side(&mut tags, request, is_offer)?;
         let other = 1 - owner;
-        let mut plans = Vec::with_capacity(sdp.media().len());
-        for (i, media) in sdp.media().iter().enumerate() {
-            let old = current
+        let stream_at = |i: usize| {
+            current
                 .and_then(|c| c.streams.get(i))
                 .and_then(Option::as_ref)
-                .and_then(|s| s.srtp.as_ref());
+        };
+        // The WebRTC gateway takes the first audio stream when either leg speaks WebRTC;
+        // the SDP's other streams are then refused.
+        let gateway = match crate::webrtc::sdp::audio_stream(&sdp) {
+            Some(i) => crate::webrtc::plan(
+                &sdp,
+                stream_at(i).and_then(|s| s.webrtc.as_ref()),
+                owner,
+                is_offer,
+                &request.flags,
+            )?,
+            None => None,
+        };
+        let cert = match &gateway {
+            Some(_) => Some(self.certificate.get()?.clone()),
+            None => None,
+        };
+        let carried = |i: usize| gateway.as_ref().is_none_or(|g| g.index == i);
+        let mut plans = Vec::with_capacity(sdp.media().len());
+        for (i, media) in sdp.media().iter().enumerate() {
+            if gateway.is_some() {
+                plans.push(StreamPlan::Transparent);
+                continue;
+            }
+            let old = stream_at(i).and_then(|s| s.srtp.as_ref());
             plans.push(plan_stream(i, media, old, owner, is_offer, &request.flags)?);
         }
 
@@ -239,6 +297,7 @@ impl Engine {
             .enumerate()
             .filter(|(i, m)| {
                 m.port() != 0
+                    && carried(*i)
                     && current
                         .and_then(|c| c.streams.get(*i))
                         .is_none_or(Option::is_none)
@@ -277,9 +336,11 @@ impl Engine {
         let mut relay_ports = Vec::with_capacity(sdp.media().len());
         let mut plans = plans.into_iter();
         let mut edits = Vec::with_capacity(sdp.media().len());
+        let mut gateway_ports = None;
+        let mut gateway_error = None;
         for (i, media) in sdp.media().iter().enumerate() {
             let plan = plans.next().unwrap_or(StreamPlan::Transparent);
-            if media.port() == 0 {
+            if media.port() == 0 || !carried(i) {
                 relay_ports.push(None);
                 edits.push(StreamPlan::Transparent);
                 continue;
@@ -305,6 +366,7 @@ impl Engine {
                     payloads: PayloadMap::default(),
                     read_rtcp: false,
                     srtp: None,
+                    webrtc: None,
                 });
                 for (side, port) in [(0u8, a), (1, b)] {
                     if let Some(o) = self
@@ -338,8 +400,26 @@ impl Engine {
             side.announce(rtp, rtcp);
             stream.sides[other].advertised = Some(advertise);
             relay_ports.push(Some(stream.sides[other].port));
+            if let (Some(g), Some(cert)) = (gateway.as_ref().filter(|g| g.index == i), &cert) {
+                let ports = [stream.sides[0].port, stream.sides[1].port];
+                if let Err(e) = g.apply(&mut stream.webrtc, ports, advertise, now, cert) {
+                    gateway_error = Some(e);
+                }
+                stream.read_rtcp = true;
+                gateway_ports = Some(stream.sides[other].port);
+            }
         }
         rewrite(&mut sdp, &relay_ports, advertise, &request.flags);
+        if let (Some(g), Some(port)) = (&gateway, gateway_ports) {
+            let state = call
+                .streams
+                .get(g.index)
+                .and_then(Option::as_ref)
+                .and_then(|s| s.webrtc.as_ref());
+            if let Err(e) = g.edit(state, &mut sdp, advertise, port) {
+                tracing::warn!(call_id = %request.call_id, error = %e, "WebRTC edit of the SDP failed");
+            }
+        }
         for (media, edit) in sdp.media_mut().iter_mut().zip(&edits) {
             // The plan's own values: a proto and lines that came out of a parsed SDP.
             if let Err(e) = edit.edit(media) {
@@ -357,6 +437,9 @@ impl Engine {
             self.ended.sessions += 1;
         }
         self.by_call_id.insert(request.call_id.clone(), slot);
+        if let Some(e) = gateway_error {
+            return Err(e.into());
+        }
         Ok(Rewritten {
             sdp: sdp.to_bytes(),
             warnings: Vec::new(),
@@ -432,12 +515,37 @@ impl Engine {
             return Forward::Drop(DropReason::UnknownPort);
         };
         let component: Component = usize::from(local_port & 1);
+        if let Some(side) = stream.sides.get_mut(usize::from(owner.side)) {
+            let counters = &mut side.counters[component];
+            counters.packets += 1;
+            counters.bytes += packet.len() as u64;
+            counters.last_packet = Some(now);
+        }
+        if stream.webrtc.is_some() {
+            let mut io = GatewayIo {
+                transmits: &mut self.transmits,
+                failed: &mut self.failed,
+                out: &mut self.leg_out,
+                sightings: self.config.keep_rtcp_reports.then_some(&mut self.sightings),
+            };
+            let arrival = Arrival {
+                now,
+                source,
+                local_port,
+                advertised: self.config.advertised,
+            };
+            return forward_gateway(
+                &mut io,
+                &call.call_id,
+                stream,
+                usize::from(owner.side),
+                &arrival,
+                packet,
+                self.config.relatch_after,
+            );
+        }
         let [a, b] = &mut stream.sides;
         let (from, to) = if owner.side == 0 { (a, b) } else { (b, a) };
-        let counters = &mut from.counters[component];
-        counters.packets += 1;
-        counters.bytes += packet.len() as u64;
-        counters.last_packet = Some(now);
         if !from.accept(component, source, now, self.config.relatch_after) {
             from.counters[component].errors += 1;
             return Forward::Drop(DropReason::NotLatchedSource);
@@ -521,30 +629,81 @@ impl Engine {
         }
     }
 
-    /// Removes the calls idle (no signalling, no media) for the idle timeout; returns their
-    /// Call-IDs and final counters.
+    /// Removes the calls idle (no signalling, no media) for the idle timeout and those
+    /// whose WebRTC leg failed ([`crate::webrtc`]); returns their Call-IDs and final
+    /// counters. Also runs the WebRTC legs' timers ([`Engine::handle_webrtc_timeout`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<CallStats> {
+        self.handle_webrtc_timeout(now);
         let idle = self.config.idle_timeout;
-        let expired: Vec<String> = self
-            .calls
-            .iter()
-            .flatten()
-            .filter(|c| now.saturating_duration_since(c.last_activity()) >= idle)
-            .map(|c| c.call_id.clone())
+        let mut expired: Vec<String> = std::mem::take(&mut self.failed)
+            .into_iter()
+            .map(|(call_id, _)| call_id)
             .collect();
+        expired.extend(
+            self.calls
+                .iter()
+                .flatten()
+                .filter(|c| now.saturating_duration_since(c.last_activity()) >= idle)
+                .map(|c| c.call_id.clone()),
+        );
+        expired.dedup();
         expired
             .iter()
             .filter_map(|id| self.delete(id).ok())
             .collect()
     }
 
-    /// When the next call would expire if nothing happens.
+    /// When the next call would expire if nothing happens, or a WebRTC leg's timer is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.calls
+        let idle = self
+            .calls
             .iter()
             .flatten()
             .map(|c| c.last_activity() + self.config.idle_timeout)
-            .min()
+            .min();
+        match (idle, self.poll_webrtc_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the next WebRTC leg's timer (DTLS retransmission, RTCP, ICE consent) is due;
+    /// a call whose leg failed is due from the time it failed.
+    pub fn poll_webrtc_timeout(&self) -> Option<Instant> {
+        let legs = self
+            .calls
+            .iter()
+            .flatten()
+            .flat_map(|c| c.streams.iter().flatten())
+            .filter_map(|s| s.webrtc.as_ref())
+            .flat_map(|w| w.legs.iter().flatten());
+        let failed = self.failed.iter().map(|(_, at)| *at);
+        legs.filter_map(|l| l.poll_timeout()).chain(failed).min()
+    }
+
+    /// Runs the timers of the WebRTC legs that are due; what they send is queued for
+    /// [`Engine::take_transmits`].
+    pub fn handle_webrtc_timeout(&mut self, now: Instant) {
+        for call in self.calls.iter_mut().flatten() {
+            for stream in call.streams.iter_mut().flatten() {
+                if stream.webrtc.is_none() {
+                    continue;
+                }
+                let mut io = GatewayIo {
+                    transmits: &mut self.transmits,
+                    failed: &mut self.failed,
+                    out: &mut self.leg_out,
+                    sightings: None,
+                };
+                gateway_timeout(&mut io, &call.call_id, stream, now);
+            }
+        }
+    }
+
+    /// The datagrams WebRTC legs made since the last call, in order (the shell sends each
+    /// from its `from_port`).
+    pub fn take_transmits(&mut self) -> Vec<Transmit> {
+        std::mem::take(&mut self.transmits)
     }
 
     /// The RTCP compounds read since the last call, oldest first (only with
@@ -606,6 +765,189 @@ fn read_rtcp(
             relay_block: None,
         },
     });
+}
+
+/// Where a WebRTC gateway's work goes: the engine's queues.
+struct GatewayIo<'a> {
+    transmits: &'a mut Vec<Transmit>,
+    failed: &'a mut Vec<(String, Instant)>,
+    out: &'a mut Vec<LegOut>,
+    sightings: Option<&'a mut Vec<RtcpSighting>>,
+}
+
+impl GatewayIo<'_> {
+    fn send(&mut self, from_port: u16, to: SocketAddr, bytes: Vec<u8>) {
+        if self.transmits.len() < MAX_TRANSMITS {
+            self.transmits.push(Transmit {
+                from_port,
+                to,
+                bytes,
+            });
+        }
+    }
+
+    /// Notes a leg that has just failed: one log line, the call removed at the next
+    /// [`Engine::handle_timeout`].
+    fn failed(&mut self, call_id: &str, side: usize, reason: &str, now: Instant) {
+        tracing::warn!(
+            call_id,
+            side,
+            reason,
+            "WebRTC leg failed: the call is ended"
+        );
+        if !self.failed.iter().any(|(c, _)| c == call_id) {
+            self.failed.push((call_id.to_owned(), now));
+        }
+    }
+}
+
+/// A datagram on a stream the relay is a WebRTC gateway for (see [`crate::webrtc`]): into
+/// the WebRTC leg of side `from` (STUN, DTLS, SRTP), or, from a plain party, latched,
+/// counted and written into the other side's leg.
+fn forward_gateway(
+    io: &mut GatewayIo<'_>,
+    call_id: &str,
+    stream: &mut Stream,
+    from: usize,
+    arrival: &Arrival,
+    packet: &[u8],
+    relatch_after: Duration,
+) -> Forward {
+    let Some(webrtc) = stream.webrtc.as_mut() else {
+        return Forward::Drop(DropReason::UnknownPort);
+    };
+    let component: Component = usize::from(arrival.local_port & 1);
+    let now = arrival.now;
+    let [leg_a, leg_b] = &mut webrtc.legs;
+    let [side_a, side_b] = &mut stream.sides;
+    let (from_leg, to_leg, from_side, to_side) = if from == 0 {
+        (leg_a, leg_b, side_a, side_b)
+    } else {
+        (leg_b, leg_a, side_b, side_a)
+    };
+    io.out.clear();
+    if let Some(leg) = from_leg.as_mut() {
+        if component != RTP {
+            // rtcp-mux: nothing belongs on a WebRTC leg's second port.
+            from_side.counters[component].errors += 1;
+            return Forward::Drop(DropReason::NoDestination);
+        }
+        let was_failed = leg.failure().is_some();
+        leg.receive(now, arrival.source, packet, io.out);
+        if let (false, Some(reason)) = (was_failed, leg.failure()) {
+            io.failed(call_id, from, reason, now);
+        }
+        let mut outs = std::mem::take(io.out);
+        for out in outs.drain(..) {
+            match out {
+                LegOut::Transmit { to, bytes } => io.send(from_side.port, to, bytes),
+                LegOut::Rtp(clear) => {
+                    from_side.latched[RTP] = Some(arrival.source);
+                    if let Some(pt) = from_side.loss.count(now, &clear) {
+                        from_side.loss.learn_payload_type(pt, &stream.payloads);
+                    }
+                    deliver(
+                        io,
+                        call_id,
+                        1 - from,
+                        to_leg.as_deref_mut(),
+                        to_side,
+                        now,
+                        clear,
+                    );
+                }
+            }
+        }
+        *io.out = outs;
+        return Forward::Queued;
+    }
+    // A plain party: latched as on any stream, its RTCP read and kept here.
+    if !from_side.accept(component, arrival.source, now, relatch_after) {
+        from_side.counters[component].errors += 1;
+        return Forward::Drop(DropReason::NotLatchedSource);
+    }
+    if component != RTP || is_muxed_rtcp(packet) {
+        read_rtcp(
+            arrival,
+            packet,
+            from_side,
+            to_side,
+            call_id,
+            io.sightings.as_deref_mut(),
+        );
+        return Forward::Drop(DropReason::RtcpTerminated);
+    }
+    if let Some(pt) = from_side.loss.count(now, packet) {
+        from_side.loss.learn_payload_type(pt, &stream.payloads);
+    }
+    deliver(
+        io,
+        call_id,
+        1 - from,
+        to_leg.as_deref_mut(),
+        to_side,
+        now,
+        packet.to_vec(),
+    );
+    Forward::Queued
+}
+
+/// Plain RTP toward side `side`: into its WebRTC leg, or to its party as it is.
+fn deliver(
+    io: &mut GatewayIo<'_>,
+    call_id: &str,
+    side: usize,
+    leg: Option<&mut crate::webrtc::WebrtcLeg>,
+    to: &mut Side,
+    now: Instant,
+    clear: Vec<u8>,
+) {
+    let Some(leg) = leg else {
+        match to.destination(RTP) {
+            Some(address) => io.send(to.port, address, clear),
+            None => to.counters[RTP].errors += 1,
+        }
+        return;
+    };
+    let mut out = Vec::new();
+    let was_failed = leg.failure().is_some();
+    leg.send_rtp(now, &clear, &mut out);
+    if let (false, Some(reason)) = (was_failed, leg.failure()) {
+        io.failed(call_id, side, reason, now);
+    }
+    for item in out {
+        if let LegOut::Transmit { to: address, bytes } = item {
+            io.send(to.port, address, bytes);
+        }
+    }
+}
+
+/// The due timers of a gateway stream's legs.
+fn gateway_timeout(io: &mut GatewayIo<'_>, call_id: &str, stream: &mut Stream, now: Instant) {
+    let Some(webrtc) = stream.webrtc.as_mut() else {
+        return;
+    };
+    for (side, (leg, party)) in webrtc.legs.iter_mut().zip(&stream.sides).enumerate() {
+        let Some(leg) = leg
+            .as_mut()
+            .filter(|l| l.poll_timeout().is_some_and(|t| t <= now))
+        else {
+            continue;
+        };
+        io.out.clear();
+        leg.handle_timeout(now, io.out);
+        if let Some(reason) = leg.failure() {
+            // A failed leg has no timer: this is its first failure.
+            io.failed(call_id, side, reason, now);
+        }
+        let mut outs = std::mem::take(io.out);
+        for out in outs.drain(..) {
+            if let LegOut::Transmit { to, bytes } = out {
+                io.send(party.port, to, bytes);
+            }
+        }
+        *io.out = outs;
+    }
 }
 
 /// Which side's SDP a request carries, binding the callee's tag when it first appears.

@@ -15,6 +15,10 @@ pub enum RelayError {
     /// answer that matches none of the relay's lines): the proxy answers 488.
     #[error("SRTP: {0}")]
     Srtp(#[from] crate::srtp::SrtpFault),
+    /// The WebRTC part of the SDP cannot be bridged (no ICE credentials, a malformed
+    /// `a=fingerprint`, an answer that is not WebRTC): the proxy answers 488.
+    #[error("WebRTC: {0}")]
+    Webrtc(#[from] crate::webrtc::WebrtcFault),
     /// The port range has no free RTP/RTCP pair left.
     #[error("no free port pair left in the relay's port range")]
     PortsExhausted,
@@ -69,13 +73,15 @@ impl RelayError {
     /// §7.5). Other faults (ports, nodes) leave the SDP to pass unchanged.
     pub fn refuses_call(&self) -> bool {
         match self {
-            RelayError::Srtp(_) => true,
+            RelayError::Srtp(_) | RelayError::Webrtc(_) => true,
             RelayError::Sdp(sdp::SdpError::Parse {
                 reason: sdp::LineError::BadAttribute { attribute, .. },
                 ..
             }) => attribute == "crypto",
             RelayError::Refused { reason, .. } => {
-                reason.starts_with("SRTP:") || reason.contains("bad a=crypto")
+                reason.starts_with("SRTP:")
+                    || reason.starts_with("WebRTC:")
+                    || reason.contains("bad a=crypto")
             }
             _ => false,
         }

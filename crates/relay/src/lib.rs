@@ -8,7 +8,9 @@
 //! reports are read as they pass (loss, jitter and round trip as the phones saw them) and
 //! feed an E-model quality estimate per direction; idle calls are removed. Each leg of a
 //! stream may speak its own profile: the relay bridges SDES-SRTP (RFC 3711, RFC 4568) and
-//! plain RTP, with keys of its own per leg ([`srtp`]).
+//! plain RTP, with keys of its own per leg ([`srtp`]), and is a WebRTC gateway: a
+//! browser's leg speaks ICE-lite and DTLS-SRTP while the phone's stays plain RTP
+//! ([`webrtc`]).
 //!
 //! The crate has a sans-IO core ([`Engine`]: no sockets, no tasks, no clock reads — the time
 //! is an argument) and a tokio shell around it ([`RelayHandle`]: media sockets with
@@ -50,6 +52,7 @@
 //! | [`rewrite`] | reading announced addresses from SDP and rewriting it for the other party |
 //! | [`stats`] | counters, loss (RFC 3550 A.3), payload types and quality, query snapshots, [`CallCounters`] for CDRs |
 //! | [`srtp`] | SRTP per leg: [`Bridge`](srtp::Bridge), the `a=crypto` plans of offers and answers, [`SrtpPolicy`], [`Profile`] |
+//! | [`webrtc`] | the WebRTC gateway: ICE-lite, DTLS-SRTP, `rtcp-mux`, BUNDLE toward browsers ([`webrtc::WebrtcLeg`] on str0m), SDP rewritten WebRTC ↔ RTP |
 //! | [`rtcp`] | [`rtcp::RtcpSeen`]: the parties' RTCP reports (RFC 3550 §6.4, RFC 3611 §4.7) and the round trip of each leg |
 //! | [`request`] | [`MediaRequest`], [`Flags`], [`Rewritten`] |
 //! | [`bencode`] | the NG encoding |
@@ -71,10 +74,11 @@ pub mod rtcp;
 pub mod session;
 pub mod srtp;
 pub mod stats;
+pub mod webrtc;
 
 pub use bencode::Bencode;
 pub use controller::{Controller, NgNodes, NodeConfig};
-pub use engine::{DropReason, Engine, EngineConfig, Forward};
+pub use engine::{DropReason, Engine, EngineConfig, Forward, Transmit};
 pub use error::RelayError;
 pub use node::{serve_ng, RelayConfig, RelayHandle};
 pub use ports::PortPool;

@@ -43,6 +43,11 @@ pub struct Flags {
     pub transport: Option<Profile>,
     /// No SDES keys toward the receiver (NG flag `SDES-off`): plain RTP there.
     pub sdes_off: bool,
+    /// The receiver of an offer speaks WebRTC (NG `transport-protocol=UDP/TLS/RTP/SAVPF`,
+    /// rtpengine's `ICE=force`, `DTLS=passive`, `rtcp-mux-offer`): the relay terminates
+    /// ICE-lite and DTLS-SRTP toward it ([`crate::webrtc`]). An offerer's own WebRTC is
+    /// read from its SDP.
+    pub webrtc: bool,
 }
 
 impl Default for Flags {
@@ -56,6 +61,7 @@ impl Default for Flags {
             replace_origin: false,
             transport: None,
             sdes_off: false,
+            webrtc: false,
         }
     }
 }

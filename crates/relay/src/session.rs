@@ -143,6 +143,9 @@ pub struct Stream {
     /// The SRTP of each leg when the relay bridges the stream (see [`crate::srtp`]);
     /// `None`: transparent.
     pub srtp: Option<Bridge>,
+    /// The WebRTC legs when the relay is a WebRTC gateway for the stream (see
+    /// [`crate::webrtc`]); `None`: both parties speak RTP.
+    pub webrtc: Option<crate::webrtc::WebrtcStream>,
 }
 
 /// A relayed call.

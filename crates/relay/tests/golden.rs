@@ -59,7 +59,7 @@ fn xlite5_offer_with_default_flags() {
 }
 
 #[test]
-fn webrtc_offer_loses_its_ice_attributes() {
+fn webrtc_offer_becomes_plain_rtp_for_a_phone() {
     check("webrtc-offer.sdp", Flags::default());
 }
 

@@ -319,6 +319,7 @@ fn sent(e: &Engine, verdict: Forward, original: &[u8]) -> Vec<u8> {
         Forward::Send { .. } => original.to_vec(),
         Forward::SendRewritten { .. } => e.rewritten().to_vec(),
         Forward::Drop(reason) => panic!("dropped: {reason:?}"),
+        Forward::Queued => panic!("no WebRTC leg here"),
     }
 }
 

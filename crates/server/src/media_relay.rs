@@ -31,6 +31,20 @@
 //! the relay refuses (no usable `a=crypto` line, a malformed one) answer an offer with
 //! `488 Not Acceptable Here`; an answer with such keys passes unchanged (logged) and the
 //! offerer is left to refuse it.
+//!
+//! ## WebRTC
+//!
+//! The relay is a WebRTC gateway (`relay::webrtc`): ICE-lite and DTLS-SRTP toward a
+//! browser, plain RTP toward a SIP phone. A party is *web* when its SIP comes over a
+//! WebSocket (WS or WSS: the caller's INVITE, every target's hop) or, for an offerer, when
+//! its offer is `UDP/TLS/RTP/SAVPF` (`relay::webrtc::offered`). A call whose parties differ
+//! is relayed whatever `[relay] policy` says, and every offer carries `Flags::webrtc` of
+//! its receiver: a phone's plain offer to a browser becomes a WebRTC offer made by the
+//! relay, a browser's offer to a phone plain RTP/AVP; answers are turned back the same way.
+//! An SDP the gateway refuses (no ICE credentials, a malformed fingerprint, an answer to a
+//! WebRTC offer that is not WebRTC) answers an offer 488, as refused SRTP keys do; a DTLS
+//! failure later (a fingerprint that does not match) ends the call through the relay
+//! (`relay::Controller::take_idle`).
 
 use ahash::HashMap;
 use std::net::IpAddr;
@@ -109,6 +123,8 @@ struct RelayedCall {
     last_response: Option<(u32, String, Bytes)>,
     /// Whether the caller (0) and the callee (1) use TLS for their SIP.
     secure: [bool; 2],
+    /// Whether the caller (0) and the callee (1) speak WebRTC.
+    web: [bool; 2],
 }
 
 /// A response waiting for its exchange.
@@ -184,6 +200,13 @@ impl RelayHook {
         }
     }
 
+    /// Whether the party that receives what side `sender` sends speaks WebRTC.
+    fn receiver_web(&self, call_id: &str, sender: usize) -> bool {
+        self.calls
+            .get(call_id)
+            .is_some_and(|c| c.web[1 - (sender & 1)])
+    }
+
     /// The side (0 caller, 1 callee) whose tag is `tag` in call `call_id`.
     fn side_of(&self, call_id: &str, tag: &str) -> usize {
         match self.calls.get(call_id) {
@@ -254,7 +277,16 @@ impl Hook for RelayHook {
                     .iter()
                     .all(|t| t.hops.first().is_some_and(|h| is_secure(h.protocol))),
         ];
-        let bridge = initial_invite && self.bridging_needed(request, has_sdp, secure);
+        let web = [
+            is_web(source.local.protocol) || (has_sdp && relay::webrtc::offered(request.body())),
+            !forward.targets.is_empty()
+                && forward
+                    .targets
+                    .iter()
+                    .all(|t| t.hops.first().is_some_and(|h| is_web(h.protocol))),
+        ];
+        let bridge =
+            initial_invite && (self.bridging_needed(request, has_sdp, secure) || web[0] != web[1]);
         let start = initial_invite
             && forward.record_route
             && (bridge
@@ -267,6 +299,7 @@ impl Hook for RelayHook {
                     late_offer: !has_sdp,
                     last_response: None,
                     secure,
+                    web,
                 },
             );
         } else if !self.calls.contains_key(call_id) {
@@ -311,6 +344,7 @@ impl Hook for RelayHook {
             _ => {
                 let mut offer = self.media_request(call_id, from_tag, to_tag, request, party);
                 offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);
+                offer.flags.webrtc = self.receiver_web(call_id, sender);
                 Self::exchange(cx, offer, true)
             }
         };
@@ -393,6 +427,7 @@ impl Hook for RelayHook {
         let id = if initial_invite {
             let mut offer = self.media_request(call_id, to_tag, Some(from_tag), response, party);
             offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);
+            offer.flags.webrtc = self.receiver_web(call_id, sender);
             Self::exchange(cx, offer, true)
         } else {
             let mut answer = self.media_request(call_id, from_tag, Some(to_tag), response, party);
@@ -461,6 +496,12 @@ impl Hook for RelayHook {
             _ => {}
         }
     }
+}
+
+/// Whether a party whose SIP comes over `protocol` is a browser (RFC 7118 SIP over
+/// WebSocket): its media is WebRTC.
+fn is_web(protocol: transport::Protocol) -> bool {
+    matches!(protocol, transport::Protocol::Ws | transport::Protocol::Wss)
 }
 
 /// Whether SIP over `protocol` keeps SDES keys from readers on the way (RFC 4568 §8.3).

@@ -7,8 +7,9 @@
 //! (`["IP4", "a.b.c.d"]`), `media-address`; for SRTP bridging ([`crate::srtp`])
 //! `transport-protocol` (`RTP/AVP`, `RTP/SAVP`, and their `F` forms: what Kamailio's
 //! `rtpengine_manage("RTP/AVP")` or `("RTP/SAVP")` sends), the flag `SDES-off` (also as
-//! `SDES: ["off"]`), and `DTLS` (`off`, `no`, `disable`: accepted, as this relay has no
-//! DTLS-SRTP). Options this relay cannot honour come back as warnings; keys it does not know
+//! `SDES: ["off"]`), and `DTLS` (`off`, `no`, `disable`, `passive`: accepted; the relay
+//! is always DTLS-passive); for the WebRTC gateway ([`crate::webrtc`])
+//! `transport-protocol=UDP/TLS/RTP/SAVPF` or `ICE=force` (the receiver speaks WebRTC). Options this relay cannot honour come back as warnings; keys it does not know
 //! (Kamailio sends `via-branch`, `supports`, ...) are ignored, as rtpengine does.
 
 use std::net::IpAddr;
@@ -72,6 +73,7 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
     if let Some(ice) = dict.get("ICE") {
         match ice.as_str().map(str::to_ascii_lowercase).as_deref() {
             Some("remove") => flags.remove_ice = true,
+            Some("force") => flags.webrtc = true,
             _ => warnings.push("ICE option ignored: ICE attributes are removed".into()),
         }
     }
@@ -79,10 +81,14 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
         let t = t
             .as_str()
             .ok_or(RelayError::InvalidKey("transport-protocol"))?;
-        flags.transport = Some(
-            t.parse::<Profile>()
-                .map_err(|_| RelayError::InvalidKey("transport-protocol"))?,
-        );
+        if t.eq_ignore_ascii_case(crate::webrtc::sdp::WEBRTC_PROTO) {
+            flags.webrtc = true;
+        } else {
+            flags.transport = Some(
+                t.parse::<Profile>()
+                    .map_err(|_| RelayError::InvalidKey("transport-protocol"))?,
+            );
+        }
     }
     for item in strings(dict, "SDES")? {
         match item.to_ascii_lowercase().as_str() {
@@ -92,8 +98,8 @@ pub fn read_request(dict: &Bencode) -> Result<(MediaRequest, Vec<String>), Relay
     }
     if let Some(dtls) = dict.get("DTLS") {
         match dtls.as_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("off" | "no" | "disable") => {}
-            _ => warnings.push("DTLS option ignored: DTLS-SRTP is not supported".into()),
+            Some("off" | "no" | "disable" | "passive") => {}
+            _ => warnings.push("DTLS option ignored: the relay is DTLS-passive".into()),
         }
     }
     let received_from = match dict.get("received-from") {
@@ -174,6 +180,13 @@ pub fn write_request(request: &MediaRequest, is_offer: bool) -> Bencode {
     if let Some(profile) = f.transport {
         d.insert("transport-protocol", Bencode::str(profile.name()));
     }
+    if f.webrtc {
+        d.insert(
+            "transport-protocol",
+            Bencode::str(crate::webrtc::sdp::WEBRTC_PROTO),
+        );
+        d.insert("DTLS", Bencode::str("passive"));
+    }
     d.insert("flags", Bencode::List(flags));
     let mut replace = vec![Bencode::str("session-connection")];
     if f.replace_origin {
@@ -216,6 +229,7 @@ mod tests {
                 advertise: None,
                 transport: Some(Profile::Savp),
                 sdes_off: true,
+                webrtc: false,
             },
         }
     }
@@ -258,6 +272,11 @@ mod tests {
         assert!(req.flags.sdes_off);
         let raw = b"d7:call-id2:c18:from-tag1:a3:sdp5:v=0\r\n\
             18:transport-protocol17:UDP/TLS/RTP/SAVPFe";
+        let (req, _) = read_request(&Bencode::decode(raw).unwrap()).unwrap();
+        assert!(req.flags.webrtc, "the receiver is WebRTC");
+        assert_eq!(req.flags.transport, None);
+        let raw = b"d7:call-id2:c18:from-tag1:a3:sdp5:v=0\r\n\
+            18:transport-protocol8:UDP/SCTPe";
         assert!(matches!(
             read_request(&Bencode::decode(raw).unwrap()),
             Err(RelayError::InvalidKey("transport-protocol"))

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
-use crate::engine::Forward;
+use crate::engine::{Forward, Transmit};
 use crate::node::batch::{with_batch, Batch, BATCH};
 use crate::node::{lock, read, take_released, MediaSocket, Shared};
 
@@ -113,6 +113,9 @@ pub(crate) fn run(
                 }
             }
         }
+        if janitor {
+            run_webrtc_timers(&shared);
+        }
         if janitor && Instant::now() >= next_cleanup {
             next_cleanup = Instant::now() + Duration::from_secs(1);
             let mut engine = lock(&shared.engine);
@@ -130,6 +133,39 @@ pub(crate) fn run(
             std::thread::sleep(coalesce);
         }
     }
+}
+
+/// Sends the datagrams the engine made (WebRTC legs: STUN, DTLS, SRTP, and the browsers'
+/// RTP in the clear), each from its socket; one `sendto` each, as they are few next to the
+/// relayed ones.
+pub(crate) fn send_made(made: &[Transmit], sockets: &[Option<MediaSocket>]) {
+    for (t, socket) in made.iter().zip(sockets) {
+        if let Some(socket) = socket {
+            if let Err(e) = socket.send_to(&t.bytes, t.to) {
+                tracing::debug!(port = t.from_port, to = %t.to, error = %e, "media send failed");
+            }
+        }
+    }
+}
+
+/// Runs the due WebRTC timers and sends what they made (the janitor thread, every tick).
+pub(crate) fn run_webrtc_timers(shared: &Shared) {
+    let now = Instant::now();
+    let (made, sockets) = {
+        let mut engine = lock(&shared.engine);
+        if engine.poll_webrtc_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        engine.handle_webrtc_timeout(now);
+        let made = engine.take_transmits();
+        let table = read(&shared.sockets);
+        let sockets: Vec<Option<MediaSocket>> = made
+            .iter()
+            .map(|t| table.get(t.from_port).cloned())
+            .collect();
+        (made, sockets)
+    };
+    send_made(&made, &sockets);
 }
 
 /// Where the datagrams of one batch go: reused from batch to batch by a media thread, so
@@ -194,6 +230,8 @@ where
 {
     let n = batch.recv(fd)?;
     let now = Instant::now();
+    let made: Vec<Transmit>;
+    let mut made_sockets: Vec<Option<MediaSocket>> = Vec::new();
     plan.sends.clear();
     plan.runs.clear();
     {
@@ -209,16 +247,20 @@ where
                         plan.push(from_port, i, to);
                     }
                 }
-                Forward::Drop(_) => {}
+                Forward::Queued | Forward::Drop(_) => {}
             }
         }
-        if !plan.runs.is_empty() {
+        made = engine.take_transmits();
+        if !plan.runs.is_empty() || !made.is_empty() {
             let table = read(&shared.sockets);
             for run in &mut plan.runs {
                 run.socket = table.get(run.port).cloned();
             }
+            made_sockets.clear();
+            made_sockets.extend(made.iter().map(|t| table.get(t.from_port).cloned()));
         }
     }
+    send_made(&made, &made_sockets);
     let mut failed = 0usize;
     let mut start = 0;
     for run in plan.runs.drain(..) {

@@ -45,6 +45,8 @@ struct World {
     relay_exchanges: Vec<(bool, String)>,
     /// The SRTP profile each relay exchange asked toward its receiver (`Flags::transport`).
     relay_transports: Vec<Option<relay::Profile>>,
+    /// `Flags::webrtc` of each relay exchange.
+    relay_webrtc: Vec<bool>,
     relay_deletes: Vec<String>,
     records: Vec<Record>,
     /// What went out, in order: (destination, message).
@@ -116,6 +118,10 @@ impl World {
                     protocol: Protocol::Tcp,
                     addr: SERVER.parse().unwrap(),
                 },
+                Listen {
+                    protocol: Protocol::Ws,
+                    addr: SERVER.parse().unwrap(),
+                },
             ],
             domains: vec!["example.com".into()],
             location: Location::new(),
@@ -137,6 +143,7 @@ impl World {
             groups: Vec::new(),
             relay_exchanges: Vec::new(),
             relay_transports: Vec::new(),
+            relay_webrtc: Vec::new(),
             relay_deletes: Vec::new(),
             records: Vec::new(),
             sent: Vec::new(),
@@ -208,6 +215,7 @@ impl World {
             IoRequest::RelayExchange { id, offer, request } => {
                 self.relay_exchanges.push((offer, request.call_id.clone()));
                 self.relay_transports.push(request.flags.transport);
+                self.relay_webrtc.push(request.flags.webrtc);
                 // The relay's answer to SRTP keys it cannot use.
                 if request.sdp.windows(10).any(|w| w == b"inline:BAD") {
                     (id, Answer::SdpRefused)
@@ -367,6 +375,11 @@ Max-Forwards: 70\r\n",
 
     /// Registers `user` from `phone` with digest authentication, contact at the phone.
     fn register(&mut self, user: &str, phone: &str, q: &str) {
+        self.register_contact(user, phone, q, &format!("sip:{user}@{phone}"));
+    }
+
+    /// Registers `user` from `phone` with digest authentication, contact `contact`.
+    fn register_contact(&mut self, user: &str, phone: &str, q: &str, contact: &str) {
         self.registrations += 1;
         let base = self.registrations * 2;
         let via = self.protocol.as_via();
@@ -374,7 +387,7 @@ Max-Forwards: 70\r\n",
             format!(
                 "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/{} {phone};branch=z9hG4bK-r{cseq}{user};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r{user}\r\nTo: <sip:{user}@example.com>\r\n\
-Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{phone}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n",
+Call-ID: reg-{user}-{phone}\r\nCSeq: {cseq} REGISTER\r\nContact: <{contact}>;q={q}\r\n{auth}Content-Length: 0\r\n\r\n",
                 via
             )
         };
@@ -879,6 +892,102 @@ fn an_srtp_offer_to_a_udp_callee_is_bridged_and_bad_keys_get_488() {
     let plain = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
     w.receive(CALLER, &with_body("s3", plain));
     assert_eq!(w.relay_exchanges.len(), 2, "a plain call is not relayed");
+}
+
+#[test]
+fn webrtc_parties_are_bridged_to_sip_phones_whatever_the_policy() {
+    let relay = RelaySetup {
+        policy: RelayPolicy::Never,
+        per_party_address: false,
+        srtp: relay::SrtpPolicy::Keep,
+    };
+    let mut w = World::with_relay(trusted_config(), Some(relay));
+    w.register("carol", CAROL, "1.0");
+    w.protocol = Protocol::Ws;
+    w.register("bob", BOB_1, "1.0");
+    w.protocol = Protocol::Udp;
+    let with_body = |call: &str, to: &str, body: &str| {
+        invite("alice", "example.com", CALLER, to, call, false).replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let plain = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let webrtc = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n\
+        c=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\n\
+        a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB\r\n\
+        a=setup:actpass\r\na=mid:0\r\na=rtcp-mux\r\n";
+
+    // A SIP phone calls a browser registered over WebSocket: the relay makes the offer
+    // WebRTC, though the policy relays nothing.
+    w.receive(CALLER, &with_body("w1", "sip:bob@example.com", plain));
+    assert_eq!(w.relay_exchanges, [(true, "w1".to_owned())]);
+    assert_eq!(w.relay_webrtc, [true], "WebRTC toward the WS callee");
+    assert_eq!(w.sent_to(BOB_1).len(), 1, "the INVITE went on");
+
+    // A browser's WebRTC offer (over WebSocket) to a UDP phone: plain toward the phone.
+    w.protocol = Protocol::Ws;
+    let from_browser =
+        with_body("w2", "sip:carol@example.com", webrtc).replace("SIP/2.0/UDP", "SIP/2.0/WS");
+    w.receive(CALLER, &from_browser);
+    w.protocol = Protocol::Udp;
+    assert_eq!(w.relay_exchanges.len(), 2);
+    assert!(!w.relay_webrtc[1], "plain toward the UDP phone");
+    assert_eq!(w.sent_to(CAROL).len(), 1);
+
+    // A WebRTC offer over UDP is read from its SDP: relayed too.
+    w.receive(CALLER, &with_body("w3", "sip:carol@example.com", webrtc));
+    assert_eq!(w.relay_exchanges.len(), 3);
+    assert!(!w.relay_webrtc[2]);
+
+    // Two SIP phones on public addresses: not relayed under `never`.
+    w.receive(CALLER, &with_body("w4", "sip:carol@example.com", plain));
+    assert_eq!(w.relay_exchanges.len(), 3, "nothing to bridge");
+}
+
+#[test]
+fn in_dialog_requests_reach_a_websocket_client_over_its_flow() {
+    const WS_CONTACT: &str = "sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws";
+    let mut w = World::new(trusted_config());
+    w.protocol = Protocol::Ws;
+    w.register_contact("bob", BOB_1, "1.0", WS_CONTACT);
+    w.protocol = Protocol::Udp;
+    w.receive(
+        CALLER,
+        &invite(
+            "alice",
+            "example.com",
+            CALLER,
+            "sip:bob@example.com",
+            "wsd",
+            true,
+        ),
+    );
+    let at_bob = w.sent_to(BOB_1).pop().expect("the INVITE over bob's flow");
+    let mut ok = MessageBuilder::response_to(&at_bob, 200, None, Some("b1"))
+        .header(HeaderName::Contact, &format!("<{WS_CONTACT}>"));
+    for rr in at_bob.header_values(HeaderName::RecordRoute) {
+        ok = ok.header(HeaderName::RecordRoute, rr);
+    }
+    let ok = ok.build().unwrap();
+    w.protocol = Protocol::Ws;
+    w.receive(BOB_1, std::str::from_utf8(ok.as_bytes()).unwrap());
+    w.protocol = Protocol::Udp;
+    w.acknowledge(CALLER);
+    let acks: Vec<Message> = w
+        .sent_to(BOB_1)
+        .into_iter()
+        .filter(|m| m.method() == Some(&sip::Method::Ack))
+        .collect();
+    assert_eq!(
+        acks.len(),
+        1,
+        "the ACK goes down bob's connection, not to DNS"
+    );
+    assert!(acks[0].request_uri_str().unwrap().contains(".invalid"));
 }
 
 #[test]

@@ -467,7 +467,13 @@ pub(crate) fn dialog_targets(
         let next = match (routes.next_route(), &routes.strict_request_uri) {
             (Some(route), _) => route.to_owned(),
             (None, Some(strict)) => strict.clone(),
-            (None, None) => request.request_uri_str().unwrap_or_default().to_owned(),
+            (None, None) => {
+                let uri = request.request_uri_str().unwrap_or_default();
+                if let Some(hop) = websocket_flow(cx, uri) {
+                    return Ok(vec![Target::new(None, vec![hop])]);
+                }
+                uri.to_owned()
+            }
         };
         return Ok(vec![Target::new(
             routes.strict_request_uri.clone(),
@@ -483,6 +489,30 @@ pub(crate) fn dialog_targets(
         }
     }
     Err(reject(404, "Not here"))
+}
+
+/// The flow of a WebSocket client whose Contact is the next hop of an in-dialog request:
+/// its host is a made-up `.invalid` name (RFC 7118 §5), so the request goes back over the
+/// connection its registration came on, as the initial request did (the binding with that
+/// contact). Only `.invalid` hosts are looked up: no other request pays for the search.
+fn websocket_flow(cx: &Cx<'_>, uri: &str) -> Option<crate::proxy::Hop> {
+    let Ok(Uri::Sip(sip_uri)) = Uri::parse(uri) else {
+        return None;
+    };
+    let sip::uri::Host::Name(host) = sip_uri.host else {
+        return None;
+    };
+    if !host.to_ascii_lowercase().ends_with(".invalid") {
+        return None;
+    }
+    let now = cx.now.unix_secs();
+    cx.location
+        .iter()
+        .find(|(_, b)| b.remaining(now) > 0 && b.transport.is_reliable() && b.same_contact(uri))
+        .map(|(_, b)| crate::proxy::Hop {
+            protocol: b.transport,
+            addr: b.source,
+        })
 }
 
 /// Whether a Request-URI names a domain we serve (an IP address can be one, as in

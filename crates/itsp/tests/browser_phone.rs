@@ -168,7 +168,8 @@ async fn page_hears(d: &Driver, hz: u64) {
         let v = d
             .execute(
                 "const m = document.getElementById('remote-level'); \
-                 return [m.dataset.peakHz || '0', m.dataset.rms || '0'];",
+                 return [m.dataset.peakHz || '0', m.dataset.rms || '0', \
+                         document.getElementById('media-state').dataset.state];",
                 json!([]),
             )
             .await;
@@ -193,10 +194,7 @@ fn the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let microphone = dir.path().join("microphone-700.wav");
     tone_wav(&microphone, 700.0);
-    let fake_file = format!(
-        "--use-file-for-fake-audio-capture={}",
-        microphone.display()
-    );
+    let fake_file = format!("--use-file-for-fake-audio-capture={}", microphone.display());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -207,6 +205,7 @@ fn the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway() {
                 "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
                 &fake_file,
+                "--allow-loopback-in-peer-connection",
                 "--autoplay-policy=no-user-gesture-required",
             ])
             .await;

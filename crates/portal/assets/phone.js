@@ -13,6 +13,7 @@
   const callPeer = $("call-peer");
   const callTimer = $("call-timer");
   const level = $("remote-level");
+  const mediaState = $("media-state");
   const answerButton = $("phone-answer");
   const errorLine = $("phone-error");
   const audio = $("phone-audio");
@@ -145,6 +146,10 @@
   function watchMedia(pc) {
     if (watched.has(pc)) return;
     watched.add(pc);
+    // The media path's state (ICE and DTLS), where "no audio" shows first.
+    const showMedia = () => setState(mediaState, pc.connectionState, pc.connectionState);
+    pc.addEventListener("connectionstatechange", showMedia);
+    showMedia();
     pc.addEventListener("track", (e) => {
       const stream = e.streams[0] || new MediaStream([e.track]);
       audio.srcObject = stream;

@@ -8,7 +8,7 @@
 //!
 //! The page is HTML only; `assets/phone.js` does the work (no inline script: the CSP
 //! allows scripts from the portal alone). Its elements carry stable ids (`phone-state`,
-//! `call-state`, `remote-level`) that the browser test reads.
+//! `call-state`, `media-state`, `remote-level`) that the browser test reads.
 
 use axum::response::{Html, IntoResponse, Response};
 
@@ -41,6 +41,7 @@ pub async fn show(MaybeCaller(caller): MaybeCaller) -> Response {
 </form>
 <div id="phone-call-panel" hidden>
 <p class="phone-line">Call: <strong id="call-state" data-state="idle">idle</strong> <span id="call-peer"></span> <span id="call-timer"></span></p>
+<p class="phone-line">Audio path: <span id="media-state" data-state="new">new</span></p>
 <p class="phone-line">Hearing: <meter id="remote-level" min="0" max="1" value="0" data-peak-hz="0">silence</meter></p>
 <div class="phone-actions"><button type="button" class="primary" id="phone-answer" hidden>Answer</button><button type="button" class="danger" id="phone-hangup">Hang up</button></div>
 <div class="keypad" id="phone-keypad" aria-label="Keypad">{keys}</div>

@@ -74,8 +74,9 @@
 //!   groups, account, top-up), `audit.rs` (`/admin/audit`), `rates.rs`
 //!   (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`), `docs.rs` (the API
 //!   browser), `phone.rs` (`/phone`, the browser phone: JsSIP over `/ws`).
-//! - `assets/` (beside `src/`): `style.css`, `api-docs.js`, `phone.js` and
-//!   `vendor/jssip.min.js`, compiled into the binary.
+//! - `assets/` (beside `src/`): `style.css`, `api-docs.js`, `local-time.js` (the pages'
+//!   times, `<time>` elements in UTC, rewritten in the visitor's time zone), `phone.js`
+//!   and `vendor/jssip.min.js`, compiled into the binary.
 //!
 //! ## Accounts
 //!

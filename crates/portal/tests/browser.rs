@@ -99,6 +99,32 @@ async fn a_subscriber_logs_in_and_sees_his_phone_in_chromium() {
     let html = d.wait_for("Call history").await;
     assert!(html.contains("busy (486)"), "{html}");
     d.screenshot("calls").await;
+    // Times read in the visitor's own zone: India is UTC+05:30 all year.
+    d.cdp(
+        "Emulation.setTimezoneOverride",
+        json!({"timezoneId": "Asia/Kolkata"}),
+    )
+    .await;
+    d.go(&p.url("/calls")).await;
+    d.wait_for("Call history").await;
+    let shown = d
+        .execute(
+            "const t = document.querySelector('table time'); \
+             return [t.getAttribute('datetime'), t.textContent, t.dataset.local || ''];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(shown[2], "true", "the time was rewritten: {shown}");
+    let utc = shown[0].as_str().unwrap();
+    let (hour, minute): (u32, u32) = (utc[11..13].parse().unwrap(), utc[14..16].parse().unwrap());
+    let local = (hour * 60 + minute + 330) % (24 * 60);
+    let (h24, m) = (local / 60, local % 60);
+    let h12 = if h24 % 12 == 0 { 12 } else { h24 % 12 };
+    let text = shown[1].as_str().unwrap();
+    assert!(
+        text.contains(&format!("{h24:02}:{m:02}")) || text.contains(&format!("{h12:02}:{m:02}")),
+        "{utc} in India is {h24:02}:{m:02}, the page says {text:?}"
+    );
     d.click("nav a[href='/account']").await;
     let html = d.wait_for("Your account").await;
     assert!(

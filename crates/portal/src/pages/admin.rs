@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{
     banner, csrf_field, error_page, esc, field, form_fields, layout, notice, query_value,
-    see_other, FieldErrors, MaybeCaller,
+    see_other, when, FieldErrors, MaybeCaller, TimeStyle,
 };
 use crate::api::{domains, registrations, subscribers};
 use crate::auth::{Action, Caller};
@@ -255,7 +255,7 @@ async fn subscribers_page(
                 ""
             },
             esc(s.email.as_deref().unwrap_or("")),
-            esc(&s.created_at),
+            when(&s.created_at, TimeStyle::DateTime),
             remove_button(
                 caller,
                 "/admin/subscribers/remove",
@@ -268,7 +268,7 @@ async fn subscribers_page(
         r#"<p class="empty">No subscribers yet. Add the first one below (serve its domain first, under Domains).</p>"#.to_owned()
     } else {
         format!(
-            r#"<table><thead><tr><th>Address</th><th>E-mail</th><th>Added (UTC)</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
+            r#"<table><thead><tr><th>Address</th><th>E-mail</th><th>Added</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
         )
     };
     let next = match &page.next_cursor {
@@ -444,7 +444,7 @@ pub async fn registrations(
             } else {
                 r#"<span class="badge direct">direct</span>"#
             },
-            expires = esc(&r.expires_at),
+            expires = when(&r.expires_at, TimeStyle::DateTime),
             contact = esc(&r.contact),
             remove = remove_button(
                 &caller,
@@ -458,7 +458,7 @@ pub async fn registrations(
         r#"<p class="empty">No phone is registered right now.</p>"#.to_owned()
     } else {
         format!(
-            r#"<div class="scroll"><table><thead><tr><th>Address</th><th>User agent</th><th>From</th><th>NAT</th><th>Until (UTC)</th><th>Contact</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"#
+            r#"<div class="scroll"><table><thead><tr><th>Address</th><th>User agent</th><th>From</th><th>NAT</th><th>Until</th><th>Contact</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"#
         )
     };
     let body = format!(

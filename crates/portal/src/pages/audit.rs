@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::admin::admin;
-use super::{banner, error_page, esc, field, field_errors, layout, query_value, MaybeCaller};
+use super::{
+    banner, error_page, esc, field, field_errors, layout, query_value, when, MaybeCaller, TimeStyle,
+};
 use crate::api::audit;
 use crate::AppState;
 
@@ -35,7 +37,7 @@ pub async fn show(
                     let _ = write!(
                         rows,
                         r#"<tr><td class="nowrap">{at}</td><td>{actor}</td><td>{source}</td><td><code class="path">{action}</code>{detail}</td><td class="num">{status}</td></tr>"#,
-                        at = esc(e.at.get(..19).unwrap_or(&e.at)).replace('T', " "),
+                        at = when(&e.at, TimeStyle::DateTime),
                         actor = esc(&e.actor),
                         source = esc(&e.source),
                         // Broken after a slash, not inside a word.
@@ -63,7 +65,7 @@ pub async fn show(
                     None => String::new(),
                 };
                 format!(
-                    r#"<div class="scroll"><table><thead><tr><th>When (UTC)</th><th>Who</th><th>From</th><th>What</th><th>Status</th></tr></thead><tbody>{rows}</tbody></table></div>{next}"#
+                    r#"<div class="scroll"><table><thead><tr><th>When</th><th>Who</th><th>From</th><th>What</th><th>Status</th></tr></thead><tbody>{rows}</tbody></table></div>{next}"#
                 )
             };
             (StatusCode::OK, HashMap::new(), table)

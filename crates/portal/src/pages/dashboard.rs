@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{
     banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
-    see_other, FieldErrors, MaybeCaller,
+    see_other, when, FieldErrors, MaybeCaller, TimeStyle,
 };
 use crate::api::calls::{self, CallQuery, CallView};
 use crate::api::forwarding::{self, FIELDS};
@@ -55,7 +55,7 @@ fn devices(caller: &Caller, list: &[RegistrationView]) -> String {
             verdict = nat_verdict(r),
             received = esc(&r.received),
             transport = esc(&r.transport.to_uppercase()),
-            expires = esc(&r.expires_at),
+            expires = when(&r.expires_at, TimeStyle::DateTime),
             contact = esc(&r.contact),
             csrf = csrf_field(caller),
         );

@@ -10,7 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::admin::{admin, checked_form};
 use super::selfcare::minutes;
-use super::{banner, csrf_field, error_page, esc, layout, see_other, FieldErrors, MaybeCaller};
+use super::{
+    banner, csrf_field, error_page, esc, layout, see_other, when, FieldErrors, MaybeCaller,
+    TimeStyle,
+};
 use crate::api::live_calls::{self, is_answered};
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -58,7 +61,7 @@ async fn page(
                 caller = esc(&c.caller),
                 callee = esc(&c.callee),
                 duration = minutes(c.duration_secs.saturating_mul(1000)),
-                started = esc(c.started.get(11..19).unwrap_or(&c.started)),
+                started = when(&c.started, TimeStyle::TimeOfDay),
                 node = esc(&c.node),
                 source = c
                     .source_ip
@@ -78,7 +81,7 @@ async fn page(
             );
         }
         format!(
-            r#"<div class="scroll"><table><thead><tr><th>Call</th><th>State</th><th class="num">Duration</th><th>Started (UTC)</th><th>Relay</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
+            r#"<div class="scroll"><table><thead><tr><th>Call</th><th>State</th><th class="num">Duration</th><th>Started</th><th>Relay</th><th></th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">Duration is talk time once answered, ringing time before. Hang up sends a BYE to both phones; the call's record says an admin ended it.</p>"#
         )
     };
     let body = format!(

@@ -44,6 +44,8 @@ use crate::AppState;
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 /// The script of the API browser (`/api/docs`).
 const API_DOCS_JS: &str = include_str!("../../assets/api-docs.js");
+/// The script that shows `<time>` elements in the browser's time zone ([`when`]).
+const LOCAL_TIME_JS: &str = include_str!("../../assets/local-time.js");
 /// The script of the browser phone (`/phone`).
 const PHONE_JS: &str = include_str!("../../assets/phone.js");
 /// JsSIP, the SIP library of the browser phone (MIT; `scripts/vendor-jssip.sh`).
@@ -177,6 +179,10 @@ pub fn router() -> Router<AppState> {
             get(|| asset("text/javascript; charset=utf-8", API_DOCS_JS)),
         )
         .route(
+            "/assets/local-time.js",
+            get(|| asset("text/javascript; charset=utf-8", LOCAL_TIME_JS)),
+        )
+        .route(
             "/assets/phone.js",
             get(|| asset("text/javascript; charset=utf-8", PHONE_JS)),
         )
@@ -277,6 +283,7 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · itsp</title>
 <link rel="stylesheet" href="/assets/style.css">
+<script src="/assets/local-time.js" defer></script>
 </head>
 <body>
 <header class="top"><a class="brand" href="/">itsp</a><nav>{nav}</nav></header>
@@ -287,6 +294,42 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
 </html>
 "#,
         title = esc(title)
+    )
+}
+
+/// How a [`when`] time is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeStyle {
+    /// Date and time of day (a call's start, a message's arrival).
+    DateTime,
+    /// The time of day alone (calls in progress, all of today).
+    TimeOfDay,
+}
+
+/// A time for people: `at` (RFC 3339 in UTC, as the API gives it) as a `<time>` element
+/// that reads in UTC ("2026-12-05 14:05 UTC") and that `assets/local-time.js` rewrites in
+/// the browser's own time zone; its `title` keeps the UTC time. Text that is no RFC 3339
+/// time is shown as it is.
+pub fn when(at: &str, style: TimeStyle) -> String {
+    let shaped = at.len() >= 19
+        && at.is_char_boundary(19)
+        && at.as_bytes().get(10) == Some(&b'T')
+        && at.ends_with('Z');
+    if !shaped {
+        return esc(at);
+    }
+    let readable = match style {
+        TimeStyle::DateTime => format!("{} {} UTC", &at[..10], &at[11..16]),
+        TimeStyle::TimeOfDay => format!("{} UTC", &at[11..19]),
+    };
+    let kind = match style {
+        TimeStyle::DateTime => "datetime",
+        TimeStyle::TimeOfDay => "time",
+    };
+    format!(
+        r#"<time datetime="{at}" data-style="{kind}" title="{readable}">{readable}</time>"#,
+        at = esc(at),
+        readable = esc(&readable),
     )
 }
 
@@ -410,4 +453,24 @@ pub fn query_value(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_time_elements_readable_in_utc() {
+        assert_eq!(
+            when("2026-12-05T14:05:09Z", TimeStyle::DateTime),
+            r#"<time datetime="2026-12-05T14:05:09Z" data-style="datetime" title="2026-12-05 14:05 UTC">2026-12-05 14:05 UTC</time>"#
+        );
+        assert_eq!(
+            when("2026-12-05T14:05:09Z", TimeStyle::TimeOfDay),
+            r#"<time datetime="2026-12-05T14:05:09Z" data-style="time" title="14:05:09 UTC">14:05:09 UTC</time>"#
+        );
+        // Not a time: shown as it is, escaped.
+        assert_eq!(when("<never>", TimeStyle::DateTime), "&lt;never&gt;");
+        assert_eq!(when("2026-12-05", TimeStyle::DateTime), "2026-12-05");
+    }
 }

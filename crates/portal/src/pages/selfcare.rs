@@ -14,7 +14,7 @@ use store::Address;
 
 use super::{
     banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
-    query_value, see_other, MaybeCaller,
+    query_value, see_other, when, MaybeCaller, TimeStyle,
 };
 use crate::api::calls::{self, CallQuery, CallView};
 use crate::api::voicemail::{self, VoicemailView};
@@ -81,7 +81,7 @@ pub fn call_rows(items: &[CallView]) -> String {
         let _ = write!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&c.start),
+            when(&c.start, TimeStyle::DateTime),
             esc(&c.caller_uri),
             esc(&c.dialled_uri),
             esc(&result),
@@ -254,7 +254,7 @@ pub async fn account_page(
             let _ = write!(
                 ledger,
                 r#"<tr><td>{}</td><td>{}</td><td class="num">{} {cur}</td><td class="num">{} {cur}</td><td>{note}</td></tr>"#,
-                esc(&e.at),
+                when(&e.at, TimeStyle::DateTime),
                 esc(&e.kind.replace('_', " ")),
                 esc(&e.amount),
                 esc(&e.balance_after),
@@ -380,7 +380,7 @@ fn voicemail_rows(caller: &Caller, list: &[VoicemailView]) -> String {
 <div class="actions"><a href="/voicemail/{id}/audio?download=1" download>Download WAV</a> {heard}
 <form method="post" action="/voicemail/remove" class="inline">{csrf}<input type="hidden" name="id" value="{id}"><button class="danger small">Delete</button></form></div></li>"#,
             from = esc(&m.caller),
-            when = esc(&m.created),
+            when = when(&m.created, TimeStyle::DateTime),
             length = minutes(m.duration_ms),
             id = m.id,
             csrf = csrf_field(caller),

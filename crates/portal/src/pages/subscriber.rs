@@ -13,8 +13,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::admin::{admin, checked_form};
 use super::{
-    banner, csrf_field, error_page, esc, field, layout, notice, query_value, see_other,
-    FieldErrors, MaybeCaller,
+    banner, csrf_field, error_page, esc, field, layout, notice, query_value, see_other, when,
+    FieldErrors, MaybeCaller, TimeStyle,
 };
 use crate::api::{accounts, assigned, subscribers};
 use crate::auth::{Caller, ClientIp};
@@ -255,12 +255,12 @@ async fn page(
     };
     let body = format!(
         r#"{top}<p><a href="/admin/subscribers">← Subscribers</a></p><h1>{title}</h1>{banner}
-<section class="card"><dl class="facts"><dt>E-mail</dt><dd>{email}</dd><dt>Added (UTC)</dt><dd>{created}</dd><dt>Administrator</dt><dd>{admin}</dd></dl></section>
+<section class="card"><dl class="facts"><dt>E-mail</dt><dd>{email}</dd><dt>Added</dt><dd>{created}</dd><dt>Administrator</dt><dd>{admin}</dd></dl></section>
 {profile}{status}{alias_section}{group_section}{account_section}{top_up_section}"#,
         title = esc(&d.address),
         banner = banner(errors),
         email = esc(d.email.as_deref().unwrap_or("—")),
-        created = esc(&d.created_at),
+        created = when(&d.created_at, TimeStyle::DateTime),
         admin = if d.admin { "yes" } else { "no" },
     );
     Ok(layout(&d.address, Some(caller), &body))

@@ -142,6 +142,17 @@ impl Driver {
         .await
     }
 
+    /// Sends a Chrome DevTools Protocol command through chromedriver (e.g.
+    /// `Emulation.setTimezoneOverride`).
+    pub(crate) async fn cdp(&self, command: &str, params: Value) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": command, "params": params })),
+        )
+        .await
+    }
+
     pub(crate) async fn go(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;

@@ -1,6 +1,6 @@
 //! The HTML pages over loopback HTTP: login (errors next to the field), the subscriber's
 //! dashboard (devices with the NAT verdict, the forwarding form and its errors), the admin
-//! pages (domains, subscribers, registrations, call records with filters,
+//! pages (domains, subscribers with the search, registrations, call records with filters,
 //! paging and CSV), the form token, logout, security headers;
 //! the self-care pages (call history with filters, paging and CSV, the account and its
 //! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
@@ -317,6 +317,58 @@ async fn admin_pages_manage_domains_subscribers_and_registrations() {
     let (_, html) = p.page("/admin/subscribers", &cookie).await;
     assert!(html.contains("Next page"));
     assert!(html.contains("/admin/subscribers?cursor="));
+}
+
+#[tokio::test]
+async fn the_subscribers_page_searches_by_address_or_e_mail() {
+    let p = Portal::start().await;
+    p.store.add_domain("other.example").await.unwrap();
+    for i in 0..55 {
+        let email = format!("Member{i:02}@Club.example");
+        p.store
+            .add_subscriber(&format!("u{i:02}"), "other.example", "pw", Some(&email))
+            .await
+            .unwrap();
+    }
+    let admin = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/subscribers", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"action="/admin/subscribers""#) && html.contains(r#"name="q""#));
+
+    // By a part of the address, ignoring case.
+    let (status, html) = p.page("/admin/subscribers?q=ALIC", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("alice@example.com"), "{html}");
+    assert!(!html.contains("bob@example.com") && !html.contains("u00@other.example"));
+    assert!(
+        html.contains(r#"value="ALIC""#),
+        "the search stays in the box"
+    );
+    // By a part of the e-mail: 55, 50 a page, the next page keeps the search.
+    let (_, html) = p.page("/admin/subscribers?q=club.EXAMPLE", &admin).await;
+    assert!(html.contains("u00@other.example") && !html.contains("alice@example.com"));
+    assert!(!html.contains("u50@other.example"));
+    let marker = r#"href="/admin/subscribers?cursor="#;
+    let at =
+        html.find(marker).expect("a next page") + marker.len() - "/admin/subscribers?cursor=".len();
+    let next = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.ends_with("&q=club.EXAMPLE"), "{next}");
+    let (status, html) = p.page(&next, &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("u50@other.example") && html.contains("u54@other.example"));
+    assert!(!html.contains("u49@other.example") && !html.contains("alice@example.com"));
+    // Nothing matches: says so.
+    let (status, html) = p.page("/admin/subscribers?q=%3Cnobody%3E", &admin).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("No subscriber matches “&lt;nobody&gt;”"),
+        "{html}"
+    );
+    // Subscribers may not search.
+    let alice = p.login_cookie("alice").await;
+    let (status, html) = p.page("/admin/subscribers?q=bob", &alice).await;
+    assert!(status == 403 || status == 404, "{status}");
+    assert!(!html.contains("bob@example.com"));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The admin pages: domains (list, add, remove), subscribers (a page at a time, add with
-//! a password, remove), registrations (every
+//! The admin pages: domains (list, add, remove), subscribers (a page at a time, searched
+//! by a part of the address or e-mail, add with a password, remove), registrations (every
 //! device, with NAT flag and User-Agent, remove), call records (`/admin/calls`: every
 //! record, filtered by subscriber, dates, missed and result, a page at a time, and
 //! `/admin/calls.csv` with the same filters). Each form calls the API's operation; errors
@@ -269,7 +269,13 @@ async fn subscribers_page(
         );
     }
     let table = if page.items.is_empty() {
-        r#"<p class="empty">No subscribers yet. Add the first one below (serve its domain first, under Domains).</p>"#.to_owned()
+        match &q.q {
+            Some(text) => format!(
+                r#"<p class="empty">No subscriber matches “{}”. Search for a part of the address (alice, @example.com) or of the e-mail; <a href="/admin/subscribers">show all</a>.</p>"#,
+                esc(text)
+            ),
+            None => r#"<p class="empty">No subscribers yet. Add the first one below (serve its domain first, under Domains).</p>"#.to_owned(),
+        }
     } else {
         format!(
             r#"<table><thead><tr><th>Address</th><th>E-mail</th><th>Added (UTC)</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
@@ -277,14 +283,16 @@ async fn subscribers_page(
     };
     let next = match &page.next_cursor {
         Some(c) => {
-            let domain = q
-                .domain
-                .as_deref()
-                .map(|d| format!("&domain={}", query_value(d)))
-                .unwrap_or_default();
+            let mut kept = String::new();
+            for (name, value) in [("domain", &q.domain), ("q", &q.q)] {
+                if let Some(v) = value {
+                    let _ = write!(kept, "&{name}={}", query_value(v));
+                }
+            }
             format!(
-                r#"<p class="pager"><a href="/admin/subscribers?cursor={}{domain}">Next page →</a></p>"#,
-                query_value(c)
+                r#"<p class="pager"><a href="/admin/subscribers?cursor={}{}">Next page →</a></p>"#,
+                query_value(c),
+                esc(&kept)
             )
         }
         None => String::new(),
@@ -293,11 +301,24 @@ async fn subscribers_page(
     let e = |name: &str| errors.get(name).map(String::as_str);
     let admin_checked = if t("admin") == "on" { " checked" } else { "" };
     let body = format!(
-        r#"{notice}<h1>Subscribers</h1><section class="card">{table}{next}</section>
+        r#"{notice}<h1>Subscribers</h1><section class="card"><form method="get" action="/admin/subscribers" class="filters" role="search">{domain_kept}{search}<button type="submit">Search</button></form>{table}{next}</section>
 <section class="card"><h2>Add a subscriber</h2><form method="post" action="/admin/subscribers" novalidate>{csrf}{banner}{address}{password}{email}
 <div class="field check"><input id="f-admin" name="admin" type="checkbox"{admin_checked}><label for="f-admin">Administrator of the whole provider</label></div>
 <button class="primary">Add subscriber</button></form></section>"#,
         notice = notice(query),
+        domain_kept = q
+            .domain
+            .as_deref()
+            .map(|d| format!(r#"<input type="hidden" name="domain" value="{}">"#, esc(d)))
+            .unwrap_or_default(),
+        search = field(
+            "Search",
+            "q",
+            "search",
+            q.q.as_deref().unwrap_or_default(),
+            None,
+            "a part of the address or of the e-mail; empty: everyone"
+        ),
         csrf = csrf_field(caller),
         banner = banner(errors),
         address = field(
@@ -328,7 +349,8 @@ async fn subscribers_page(
     Ok(layout("Subscribers", Some(caller), &body))
 }
 
-/// The subscribers page (`?cursor=`, `?domain=`).
+/// The subscribers page (`?cursor=`, `?domain=`, `?q=`: a part of the address or
+/// e-mail).
 pub async fn subscribers(
     State(state): State<AppState>,
     caller: MaybeCaller,

@@ -7,8 +7,9 @@
 //! (registered devices with a NAT verdict, call forwarding, call history with CSV, the
 //! account and its ledger, invoices, voicemail played in the browser and the greeting
 //! uploaded, settings: voicemail and both passwords; optional self-registration with an
-//! e-mailed confirmation) and administration (domains, subscribers and each one's page —
-//! disable, aliases, groups, account, top-up —, registrations, calls in progress with a
+//! e-mailed confirmation) and administration (domains, subscribers — searched by address
+//! or e-mail — and each one's page — disable, aliases, groups, account, top-up —,
+//! registrations, every call record with filters and CSV, calls in progress with a
 //! hang-up button, rating plans with a tariff import and a rate test, every invoice, the
 //! audit log of every admin change), and a browser phone (`/phone`). No JavaScript is needed to use the pages but the phone; the
 //! assets are embedded in the binary.
@@ -69,9 +70,9 @@
 //!   (the greeting card of `/voicemail`: upload, play, back to the default), `signup.rs`
 //!   (`/signup`, `/signup/confirm`: self-registration), `settings.rs`
 //!   (`/settings`: voicemail, web and SIP passwords),
-//!   `invoices.rs` (`/invoices`, `/admin/invoices`), `admin.rs` (domains, subscribers,
-//!   registrations), `subscriber.rs` (`/admin/subscribers/{address}`: disable, aliases,
-//!   groups, account, top-up), `audit.rs` (`/admin/audit`), `rates.rs`
+//!   `invoices.rs` (`/invoices`, `/admin/invoices`), `admin.rs` (domains, subscribers
+//!   with their search, registrations, `/admin/calls` and its CSV), `subscriber.rs`
+//!   (`/admin/subscribers/{address}`: disable, aliases, groups, account, top-up), `audit.rs` (`/admin/audit`), `rates.rs`
 //!   (`/admin/rates`), `live_calls.rs` (`/admin/calls/live`), `docs.rs` (the API
 //!   browser), `phone.rs` (`/phone`, the browser phone: JsSIP over `/ws`).
 //! - `assets/` (beside `src/`): `style.css`, `api-docs.js`, `local-time.js` (the pages'

@@ -531,6 +531,71 @@ async fn subscribers_come_a_page_at_a_time() {
 }
 
 #[tokio::test]
+async fn subscribers_are_searched_by_address_or_e_mail_with_q() {
+    let p = Portal::start().await;
+    p.store.add_domain("other.example").await.unwrap();
+    for i in 0..5 {
+        let email = format!("Member{i}@Club.example");
+        p.store
+            .add_subscriber(&format!("u{i}"), "other.example", "pw", Some(&email))
+            .await
+            .unwrap();
+    }
+    let t = Some(p.admin_token.as_str());
+    let addresses = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["address"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // By a part of the address, ignoring case.
+    let (status, _, body) = p.call("GET", "/api/v1/subscribers?q=ALIC", t, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(addresses(&body), ["alice@example.com"]);
+    // By a part of the e-mail, a page at a time.
+    let (_, _, body) = p
+        .call("GET", "/api/v1/subscribers?q=club.EXAMPLE&limit=3", t, None)
+        .await;
+    assert_eq!(
+        addresses(&body),
+        ["u0@other.example", "u1@other.example", "u2@other.example"]
+    );
+    let cursor = body["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, body) = p
+        .call(
+            "GET",
+            &format!("/api/v1/subscribers?q=club.EXAMPLE&limit=3&cursor={cursor}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(addresses(&body), ["u3@other.example", "u4@other.example"]);
+    assert!(body["next_cursor"].is_null());
+    // With the domain; nothing matching is an empty page.
+    let (_, _, body) = p
+        .call(
+            "GET",
+            "/api/v1/subscribers?domain=example.com&q=member",
+            t,
+            None,
+        )
+        .await;
+    assert!(addresses(&body).is_empty());
+    // Subscribers may not search.
+    let (status, _, _) = p
+        .call(
+            "GET",
+            "/api/v1/subscribers?q=bob",
+            Some(&p.alice_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn bad_input_is_a_problem_naming_the_field() {
     let p = Portal::start().await;
     let t = Some(p.admin_token.as_str());
@@ -907,6 +972,11 @@ async fn the_openapi_document_lists_every_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let paths = doc["paths"].as_object().unwrap();
+    let list = &paths["/api/v1/subscribers"]["get"]["parameters"];
+    assert!(
+        list.as_array().unwrap().iter().any(|p| p["name"] == "q"),
+        "the subscriber search is documented: {list}"
+    );
     let mut operations = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {

@@ -1,6 +1,7 @@
 //! The HTML pages over loopback HTTP: login (errors next to the field), the subscriber's
 //! dashboard (devices with the NAT verdict, the forwarding form and its errors), the admin
-//! pages (domains, subscribers, registrations), the form token, logout, security headers;
+//! pages (domains, subscribers with the search, registrations, call records with filters,
+//! paging and CSV), the form token, logout, security headers;
 //! the self-care pages (call history with filters, paging and CSV, the account and its
 //! ledger, voicemail played, downloaded, marked heard and deleted) and the dashboard's
 //! summary, each for its owner only; the rates page (import with each line's error,
@@ -319,6 +320,58 @@ async fn admin_pages_manage_domains_subscribers_and_registrations() {
 }
 
 #[tokio::test]
+async fn the_subscribers_page_searches_by_address_or_e_mail() {
+    let p = Portal::start().await;
+    p.store.add_domain("other.example").await.unwrap();
+    for i in 0..55 {
+        let email = format!("Member{i:02}@Club.example");
+        p.store
+            .add_subscriber(&format!("u{i:02}"), "other.example", "pw", Some(&email))
+            .await
+            .unwrap();
+    }
+    let admin = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/subscribers", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"action="/admin/subscribers""#) && html.contains(r#"name="q""#));
+
+    // By a part of the address, ignoring case.
+    let (status, html) = p.page("/admin/subscribers?q=ALIC", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("alice@example.com"), "{html}");
+    assert!(!html.contains("bob@example.com") && !html.contains("u00@other.example"));
+    assert!(
+        html.contains(r#"value="ALIC""#),
+        "the search stays in the box"
+    );
+    // By a part of the e-mail: 55, 50 a page, the next page keeps the search.
+    let (_, html) = p.page("/admin/subscribers?q=club.EXAMPLE", &admin).await;
+    assert!(html.contains("u00@other.example") && !html.contains("alice@example.com"));
+    assert!(!html.contains("u50@other.example"));
+    let marker = r#"href="/admin/subscribers?cursor="#;
+    let at =
+        html.find(marker).expect("a next page") + marker.len() - "/admin/subscribers?cursor=".len();
+    let next = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.ends_with("&q=club.EXAMPLE"), "{next}");
+    let (status, html) = p.page(&next, &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("u50@other.example") && html.contains("u54@other.example"));
+    assert!(!html.contains("u49@other.example") && !html.contains("alice@example.com"));
+    // Nothing matches: says so.
+    let (status, html) = p.page("/admin/subscribers?q=%3Cnobody%3E", &admin).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("No subscriber matches “&lt;nobody&gt;”"),
+        "{html}"
+    );
+    // Subscribers may not search.
+    let alice = p.login_cookie("alice").await;
+    let (status, html) = p.page("/admin/subscribers?q=bob", &alice).await;
+    assert!(status == 403 || status == 404, "{status}");
+    assert!(!html.contains("bob@example.com"));
+}
+
+#[tokio::test]
 async fn assets_are_served_from_the_binary() {
     let p = Portal::start().await;
     let css = p
@@ -443,6 +496,121 @@ async fn call_history_pages_filter_and_download_as_csv() {
     assert!(!html.contains("Balance:"));
     let (_, html) = p.page("/dashboard", &bob).await;
     assert!(html.contains("No missed calls in the last 30 days."));
+}
+
+#[tokio::test]
+async fn the_call_records_page_shows_everyone_s_calls_to_admins_only() {
+    let p = Portal::start().await;
+    let start = now_ms() - 3_600_000;
+    let busy = Some(store::Disposition::Busy);
+    let mut records: Vec<store::Cdr> = (0..110)
+        .map(|i| {
+            call_record(
+                &format!("old-{i}"),
+                "alice",
+                "bob",
+                1_700_000_000_000 + i,
+                None,
+            )
+        })
+        .collect();
+    records.extend([
+        call_record("out-1", "alice", "bob", start, None),
+        call_record("missed-1", "bob", "alice", start + 60_000, busy),
+        call_record("other", "bob", "carol", start, None),
+    ]);
+    p.store.record_cdrs(&records).await.unwrap();
+
+    // Not logged in: to the login page; a subscriber: refused.
+    let alice = p.login_cookie("alice").await;
+    for path in [
+        "/admin/calls",
+        "/admin/calls.csv",
+        "/admin/calls?user=alice@example.com",
+    ] {
+        let (status, _) = p.page(path, "").await;
+        assert_eq!(status, 303, "{path}");
+        let (status, body) = p.page(path, &alice).await;
+        assert!(status == 403 || status == 404, "{path}: {status}");
+        assert!(
+            !body.contains(",other,") && !body.contains("sip:carol@"),
+            "{path}"
+        );
+    }
+
+    // Every record, a page at a time, in the navigation.
+    let admin = p.login_cookie("admin").await;
+    let (status, html) = p.page("/admin/calls", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<a href="/admin/calls">Call records</a>"#));
+    assert!(html.contains("Newer calls →"), "a page of 100, then more");
+    assert!(html.contains(r#"href="/admin/calls.csv""#));
+    let marker = r#"href="/admin/calls?cursor="#;
+    let at = html.find(marker).unwrap() + marker.len() - "/admin/calls?cursor=".len();
+    let next = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+    let (status, html) = p.page(&next, &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("← Oldest calls"));
+    assert!(
+        html.contains("sip:carol@example.com"),
+        "bob's call to carol too"
+    );
+    assert!(html.contains("busy (486)"));
+
+    // One subscriber's, since yesterday, busy: one, with the filters in the CSV link.
+    let since = portal::time::rfc3339(portal::time::unix_now() - 86_400);
+    let filters = format!("user=alice@example.com&since={since}&disposition=busy");
+    let (status, html) = p.page(&format!("/admin/calls?{filters}"), &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("busy (486)"), "{html}");
+    assert!(!html.contains("answered (200)"));
+    assert!(!html.contains("Newer calls"));
+    assert!(
+        html.contains(r#"href="/admin/calls.csv?user=alice@example.com&amp;since="#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="alice@example.com""#));
+    let (status, csv) = p.page(&format!("/admin/calls.csv?{filters}"), &admin).await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(lines[0], portal::api::calls::CSV_COLUMNS.join(","));
+    assert!(lines[1].contains(",missed-1,"));
+    // The missed calls of bob: none; of alice: one.
+    let (_, csv) = p
+        .page("/admin/calls.csv?user=bob@example.com&missed=true", &admin)
+        .await;
+    assert_eq!(csv.lines().count(), 1, "{csv}");
+    let (_, html) = p
+        .page("/admin/calls?user=alice@example.com&missed=true", &admin)
+        .await;
+    assert!(html.contains("busy (486)") && !html.contains("answered (200)"));
+    // The whole CSV: every record of everyone.
+    let (_, csv) = p.page("/admin/calls.csv", &admin).await;
+    assert_eq!(csv.lines().count(), 1 + 113);
+    assert!(csv.contains(",other,"));
+
+    // Nothing matches: what to do. Bad filters: the error at the field.
+    let (status, html) = p
+        .page(
+            "/admin/calls?user=carol@example.com&disposition=refused",
+            &admin,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("No call record matches these filters."),
+        "{html}"
+    );
+    let (status, html) = p.page("/admin/calls?since=yesterday", &admin).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-since-error""#), "{html}");
+    let (status, html) = p.page("/admin/calls?disposition=maybe", &admin).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-disposition-error""#), "{html}");
+    let (status, html) = p.page("/admin/calls?missed=true", &admin).await;
+    assert_eq!(status, 422);
+    assert!(html.contains(r#"id="f-missed-error""#), "{html}");
 }
 
 #[tokio::test]

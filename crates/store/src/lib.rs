@@ -68,7 +68,8 @@
 //! - `api_tokens.rs`: bearer tokens of the REST API ([`ApiToken`]), stored as the
 //!   SHA-256 of their secret; migration `0010`.
 //! - `secrets.rs`: random secrets, their hashes, argon2id on tokio's blocking threads.
-//! - `overview.rs`: subscribers a page at a time ([`Store::subscribers_page`]) and the
+//! - `overview.rs`: subscribers a page at a time ([`Store::subscribers_page`], or those
+//!   whose address or e-mail holds a text, [`Store::subscribers_matching`]) and the
 //!   [`Totals`] of the system status.
 //! - `versions.rs`: change counters of tables bumped by triggers,
 //!   [`Store::table_version`] (of [`SUBSCRIBERS_TABLE`] and [`PREFERENCES_TABLE`]), for

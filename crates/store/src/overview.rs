@@ -1,5 +1,6 @@
 //! What the portal lists and counts: subscribers a page at a time (keyset pagination on
-//! domain and user, so a page costs the same at any depth) and the totals of the system
+//! domain and user, so a page costs the same at any depth; optionally only those whose
+//! address or e-mail holds a text) and the totals of the system
 //! status.
 
 use crate::address::normalize_domain;
@@ -29,6 +30,30 @@ impl Store {
         after: Option<&Address>,
         limit: u32,
     ) -> Result<Vec<Subscriber>, StoreError> {
+        self.subscribers_matching(domain, None, after, limit).await
+    }
+
+    /// [`Store::subscribers_page`] of the subscribers whose address (`user@domain`) or
+    /// e-mail holds `text` (ignoring ASCII case; `%` and `_` are plain characters), when
+    /// `text` is given.
+    pub async fn subscribers_matching(
+        &self,
+        domain: Option<&str>,
+        text: Option<&str>,
+        after: Option<&Address>,
+        limit: u32,
+    ) -> Result<Vec<Subscriber>, StoreError> {
+        let pattern = text.map(|t| {
+            let mut p = String::from("%");
+            for c in t.to_ascii_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        });
         let domain = domain.map(normalize_domain).transpose()?;
         if let Some(d) = &domain {
             if !self.domain_exists(d).await? {
@@ -43,6 +68,9 @@ impl Store {
             "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
              WHERE ($1 IS NULL OR domain = $1)
                AND ($2 IS NULL OR domain > $2 OR (domain = $2 AND username > $3))
+               AND ($5 IS NULL
+                    OR LOWER(username || '@' || domain) LIKE $5 ESCAPE '\\'
+                    OR LOWER(COALESCE(email, '')) LIKE $5 ESCAPE '\\')
              ORDER BY domain, username LIMIT $4"
         );
         let rows: Vec<crate::subscribers::SubscriberRow> = on_pool!(self, pool => {
@@ -51,6 +79,7 @@ impl Store {
                 .bind(after_domain)
                 .bind(after_user)
                 .bind(i64::from(limit))
+                .bind(pattern.as_deref())
                 .fetch_all(pool)
                 .await?
         });

@@ -360,7 +360,30 @@ pub async fn csv_of(
     a: &Address,
     query: &CallQuery,
 ) -> Result<String, Problem> {
-    let (filter, mut after, limit) = own_filter(state, caller, a, query).await?;
+    let (filter, after, limit) = own_filter(state, caller, a, query).await?;
+    csv_rows(state, &filter, after, limit, query).await
+}
+
+/// Every call record (admins), or one subscriber's with `user`, as CSV: what
+/// [`csv_of`] writes, for the filters of [`all`].
+pub async fn csv_all(
+    state: &AppState,
+    caller: &Caller,
+    query: &CallQuery,
+) -> Result<String, Problem> {
+    let (filter, after, limit) = all_filter(caller, query)?;
+    csv_rows(state, &filter, after, limit, query).await
+}
+
+/// The CSV of the records that pass `filter` after `after`: `limit` of them when the
+/// query sets one, else at most [`CSV_MAX`].
+async fn csv_rows(
+    state: &AppState,
+    filter: &CdrFilter,
+    mut after: Option<i64>,
+    limit: u32,
+    query: &CallQuery,
+) -> Result<String, Problem> {
     let mut left = if query.limit.is_some() {
         limit
     } else {
@@ -369,7 +392,7 @@ pub async fn csv_of(
     let mut out = CSV_COLUMNS.join(",");
     out.push_str("\r\n");
     while left > 0 {
-        let (rows, next) = stored_page(state, &filter, after, left.min(MAX_PAGE)).await?;
+        let (rows, next) = stored_page(state, filter, after, left.min(MAX_PAGE)).await?;
         left = left.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
         for r in &rows {
             out.push_str(&csv_line(r));
@@ -436,14 +459,22 @@ pub async fn all(
     caller: &Caller,
     query: &CallQuery,
 ) -> Result<CallPage, Problem> {
+    let (filter, after, limit) = all_filter(caller, query)?;
+    page(state, &filter, after, limit).await
+}
+
+/// The checks of the all-records list: an admin, the filter is good.
+fn all_filter(
+    caller: &Caller,
+    query: &CallQuery,
+) -> Result<(CdrFilter, Option<i64>, u32), Problem> {
     caller.allow(Action::ListAllCalls)?;
     let who = query
         .user
         .as_deref()
         .map(|u| address("user", u))
         .transpose()?;
-    let (filter, after, limit) = query.filter(who)?;
-    page(state, &filter, after, limit).await
+    query.filter(who)
 }
 
 /// A subscriber's call history: calls made and received, or (`missed=true`) those they

@@ -1,5 +1,6 @@
-//! `/api/v1/subscribers`: list (a page at a time), create with a password, get, change
-//! passwords, the admin flag and the disabled flag, delete.
+//! `/api/v1/subscribers`: list (a page at a time, searched by a part of the address or
+//! e-mail with `q`), create with a password, get, change passwords, the admin flag and the
+//! disabled flag, delete.
 
 use std::collections::HashMap;
 
@@ -83,6 +84,9 @@ pub struct SubscriberPage {
 pub struct SubscriberQuery {
     /// Only this domain.
     pub domain: Option<String>,
+    /// Only the subscribers whose address (`user@domain`) or e-mail holds this text,
+    /// ignoring case.
+    pub q: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Subscribers per page, 1 to 500 (default 50).
@@ -94,13 +98,17 @@ impl SubscriberQuery {
     pub fn from_fields(mut fields: HashMap<String, String>) -> Result<SubscriberQuery, Problem> {
         let q = SubscriberQuery {
             domain: fields.remove("domain").filter(|d| !d.is_empty()),
+            q: fields
+                .remove("q")
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty()),
             cursor: fields.remove("cursor").filter(|c| !c.is_empty()),
             limit: fields.remove("limit").filter(|l| !l.is_empty()),
         };
         if let Some(name) = fields.keys().next() {
             return Err(Problem::invalid(
                 name,
-                "unknown parameter: the parameters are domain, cursor and limit",
+                "unknown parameter: the parameters are domain, q, cursor and limit",
             ));
         }
         Ok(q)
@@ -163,7 +171,12 @@ pub async fn page(
         .transpose()?;
     let rows = state
         .store()
-        .subscribers_page(query.domain.as_deref(), after.as_ref(), limit + 1)
+        .subscribers_matching(
+            query.domain.as_deref(),
+            query.q.as_deref(),
+            after.as_ref(),
+            limit + 1,
+        )
         .await
         .map_err(|e| Problem::from_store(e, "domain"))?;
     let more = rows.len() > limit as usize;

@@ -1,6 +1,9 @@
-//! The admin pages: domains (list, add, remove), subscribers (a page at a time, add with
-//! a password, remove), registrations (every device, with NAT flag and User-Agent,
-//! remove). Each form calls the API's operation; errors show next to their field.
+//! The admin pages: domains (list, add, remove), subscribers (a page at a time, searched
+//! by a part of the address or e-mail, add with a password, remove), registrations (every
+//! device, with NAT flag and User-Agent, remove), call records (`/admin/calls`: every
+//! record, filtered by subscriber, dates, missed and result, a page at a time, and
+//! `/admin/calls.csv` with the same filters). Each form calls the API's operation; errors
+//! show next to their field.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -10,9 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{
-    banner, csrf_field, error_page, esc, field, form_fields, layout, notice, query_value,
-    see_other, when, FieldErrors, MaybeCaller, TimeStyle,
+    banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
+    query_value, see_other, selfcare, when, FieldErrors, MaybeCaller, TimeStyle,
 };
+use crate::api::calls::{self, CallQuery};
 use crate::api::{domains, registrations, subscribers};
 use crate::auth::{Action, Caller};
 use crate::problem::Problem;
@@ -265,7 +269,13 @@ async fn subscribers_page(
         );
     }
     let table = if page.items.is_empty() {
-        r#"<p class="empty">No subscribers yet. Add the first one below (serve its domain first, under Domains).</p>"#.to_owned()
+        match &q.q {
+            Some(text) => format!(
+                r#"<p class="empty">No subscriber matches “{}”. Search for a part of the address (alice, @example.com) or of the e-mail; <a href="/admin/subscribers">show all</a>.</p>"#,
+                esc(text)
+            ),
+            None => r#"<p class="empty">No subscribers yet. Add the first one below (serve its domain first, under Domains).</p>"#.to_owned(),
+        }
     } else {
         format!(
             r#"<table><thead><tr><th>Address</th><th>E-mail</th><th>Added</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#
@@ -273,14 +283,16 @@ async fn subscribers_page(
     };
     let next = match &page.next_cursor {
         Some(c) => {
-            let domain = q
-                .domain
-                .as_deref()
-                .map(|d| format!("&domain={}", query_value(d)))
-                .unwrap_or_default();
+            let mut kept = String::new();
+            for (name, value) in [("domain", &q.domain), ("q", &q.q)] {
+                if let Some(v) = value {
+                    let _ = write!(kept, "&{name}={}", query_value(v));
+                }
+            }
             format!(
-                r#"<p class="pager"><a href="/admin/subscribers?cursor={}{domain}">Next page →</a></p>"#,
-                query_value(c)
+                r#"<p class="pager"><a href="/admin/subscribers?cursor={}{}">Next page →</a></p>"#,
+                query_value(c),
+                esc(&kept)
             )
         }
         None => String::new(),
@@ -289,11 +301,24 @@ async fn subscribers_page(
     let e = |name: &str| errors.get(name).map(String::as_str);
     let admin_checked = if t("admin") == "on" { " checked" } else { "" };
     let body = format!(
-        r#"{notice}<h1>Subscribers</h1><section class="card">{table}{next}</section>
+        r#"{notice}<h1>Subscribers</h1><section class="card"><form method="get" action="/admin/subscribers" class="filters" role="search">{domain_kept}{search}<button type="submit">Search</button></form>{table}{next}</section>
 <section class="card"><h2>Add a subscriber</h2><form method="post" action="/admin/subscribers" novalidate>{csrf}{banner}{address}{password}{email}
 <div class="field check"><input id="f-admin" name="admin" type="checkbox"{admin_checked}><label for="f-admin">Administrator of the whole provider</label></div>
 <button class="primary">Add subscriber</button></form></section>"#,
         notice = notice(query),
+        domain_kept = q
+            .domain
+            .as_deref()
+            .map(|d| format!(r#"<input type="hidden" name="domain" value="{}">"#, esc(d)))
+            .unwrap_or_default(),
+        search = field(
+            "Search",
+            "q",
+            "search",
+            q.q.as_deref().unwrap_or_default(),
+            None,
+            "a part of the address or of the e-mail; empty: everyone"
+        ),
         csrf = csrf_field(caller),
         banner = banner(errors),
         address = field(
@@ -324,7 +349,8 @@ async fn subscribers_page(
     Ok(layout("Subscribers", Some(caller), &body))
 }
 
-/// The subscribers page (`?cursor=`, `?domain=`).
+/// The subscribers page (`?cursor=`, `?domain=`, `?q=`: a part of the address or
+/// e-mail).
 pub async fn subscribers(
     State(state): State<AppState>,
     caller: MaybeCaller,
@@ -488,6 +514,134 @@ pub async fn remove_registration(
     };
     match result {
         Ok(()) => see_other("/admin/registrations?notice=removed"),
+        Err(p) => error_page(&p),
+    }
+}
+
+// --- call records ---
+
+/// The caller when they may read every call record; the login page or a 403 page
+/// otherwise.
+fn records_reader(caller: MaybeCaller) -> Result<Caller, Response> {
+    let caller = caller.or_login()?;
+    caller
+        .allow(Action::ListAllCalls)
+        .map_err(|p| error_page(&p))?;
+    Ok(caller)
+}
+
+/// The fields of the call records filter form.
+const CALL_FIELDS: [&str; 5] = ["user", "since", "until", "missed", "disposition"];
+
+/// `/admin/calls`: every call record, filtered by subscriber, dates, missed and
+/// disposition (those of `GET /api/v1/calls`), a page at a time by cursor.
+pub async fn call_records(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Response {
+    let caller = match records_reader(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let typed = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let filtered = CALL_FIELDS
+        .iter()
+        .any(|name| fields.get(*name).is_some_and(|v| !v.is_empty()));
+    let result = match CallQuery::from_fields(fields.clone(), true) {
+        Ok(q) => calls::all(&state, &caller, &q).await.map(|p| (q, p)),
+        Err(p) => Err(p),
+    };
+    let (status, mut errors, table, links) = match result {
+        Ok((q, page)) => {
+            let empty = if filtered {
+                r#"<p class="empty">No call record matches these filters. Clear the subscriber or the result, or widen the dates, to see more.</p>"#
+            } else {
+                r#"<p class="empty">No call has been recorded yet. Every call through the server shows here once it ends.</p>"#
+            };
+            let (table, links) = selfcare::call_table("/admin/calls", &q, &page, empty);
+            (StatusCode::OK, FieldErrors::new(), table, links)
+        }
+        Err(p) if p.field.is_some() => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field_errors(&[p]),
+            String::new(),
+            String::new(),
+        ),
+        Err(p) => return error_page(&p),
+    };
+    // An error of a parameter the form has no field for goes in the banner.
+    let stray: Vec<String> = errors
+        .keys()
+        .filter(|k| !k.is_empty() && !CALL_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for k in stray {
+        if let Some(e) = errors.remove(&k) {
+            errors.insert(String::new(), e);
+        }
+    }
+    let e = |name: &str| errors.get(name).map(String::as_str);
+    let missed_error = e("missed")
+        .map(|m| format!(r#"<p class="error" id="f-missed-error">{}</p>"#, esc(m)))
+        .unwrap_or_default();
+    let body = format!(
+        r#"<h1>Call records</h1>
+<section class="card"><form method="get" action="/admin/calls" class="filters">{banner}{user}{dates}{disposition}
+<div class="field check{missed_class}"><input id="f-missed" name="missed" type="checkbox" value="true"{missed_checked}><label for="f-missed">Only the calls this subscriber missed</label>{missed_error}</div>
+<button type="submit">Show</button></form>
+<p class="hint">{hint}</p></section>
+<section class="card"><h2>Calls</h2><p class="lead">Oldest first.</p>{table}{links}</section>"#,
+        banner = banner(&errors),
+        user = field(
+            "Subscriber",
+            "user",
+            "text",
+            &typed("user"),
+            e("user"),
+            "user@domain; empty: everyone"
+        ),
+        dates = selfcare::date_fields(&typed("since"), &typed("until"), &errors),
+        disposition = field(
+            "Result",
+            "disposition",
+            "text",
+            &typed("disposition"),
+            e("disposition"),
+            "answered, busy, no_answer, cancelled, failed, refused, credit_exhausted; empty: any"
+        ),
+        missed_class = if missed_error.is_empty() {
+            ""
+        } else {
+            " invalid"
+        },
+        missed_checked = if typed("missed") == "true" {
+            " checked"
+        } else {
+            ""
+        },
+        hint = esc(selfcare::DATE_HINT),
+    );
+    (status, Html(layout("Call records", Some(&caller), &body))).into_response()
+}
+
+/// `/admin/calls.csv`: the records of `/admin/calls` with the same filters as CSV (the
+/// columns of `itsp cdr list --csv`).
+pub async fn call_records_csv(
+    State(state): State<AppState>,
+    caller: MaybeCaller,
+    Query(fields): Query<HashMap<String, String>>,
+) -> Response {
+    let caller = match records_reader(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = match CallQuery::from_fields(fields, true) {
+        Ok(q) => calls::csv_all(&state, &caller, &q).await,
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(body) => calls::csv_response(body),
         Err(p) => error_page(&p),
     }
 }

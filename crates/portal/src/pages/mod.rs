@@ -166,6 +166,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/rates/test", get(rates::test))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/calls", get(admin::call_records))
+        .route("/admin/calls.csv", get(admin::call_records_csv))
         .route("/admin/calls/live", get(live_calls::show))
         .route("/admin/calls/live/hangup", post(live_calls::hang_up))
         .route("/api/docs", get(docs::show))
@@ -260,7 +262,7 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: &str) -> String {
         }
         if c.is_admin {
             nav.push_str(
-                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/admin/calls/live">Live calls</a><a href="/admin/rates">Rates</a><a href="/admin/invoices">All invoices</a><a href="/admin/audit">Audit log</a><a href="/api/docs">API</a>"#,
+                r#"<a href="/admin/subscribers">Subscribers</a><a href="/admin/domains">Domains</a><a href="/admin/registrations">Registrations</a><a href="/admin/calls/live">Live calls</a><a href="/admin/calls">Call records</a><a href="/admin/rates">Rates</a><a href="/admin/invoices">All invoices</a><a href="/admin/audit">Audit log</a><a href="/api/docs">API</a>"#,
             );
         }
         let who = c

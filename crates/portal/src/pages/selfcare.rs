@@ -1,5 +1,6 @@
 //! A subscriber's own records: `/calls` (call history with the missed-calls filter and
-//! times, a page at a time, and `/calls.csv` with the same filters), `/account` (balance,
+//! times, a page at a time, and `/calls.csv` with the same filters; its table, pager and
+//! date fields are shared with the admins' `/admin/calls`), `/account` (balance,
 //! the ledger, and the price of a call under the subscriber's own plan) and `/voicemail` (messages played in the browser, downloaded, marked
 //! heard, removed; the greeting, `greeting.rs`). Each handler calls the API's operation (`crate::api::calls`,
 //! `accounts`, `voicemail`), so the checks and the authorisation are one code path.
@@ -14,9 +15,9 @@ use store::Address;
 
 use super::{
     banner, csrf_field, error_page, esc, field, field_errors, form_fields, layout, notice,
-    query_value, see_other, when, MaybeCaller, TimeStyle,
+    query_value, see_other, when, FieldErrors, MaybeCaller, TimeStyle,
 };
-use crate::api::calls::{self, CallQuery, CallView};
+use crate::api::calls::{self, CallPage, CallQuery, CallView};
 use crate::api::voicemail::{self, VoicemailView};
 use crate::api::{accounts, rates};
 use crate::auth::Caller;
@@ -44,6 +45,7 @@ pub fn minutes(ms: i64) -> String {
 fn filter_query(q: &CallQuery) -> String {
     let mut out = String::new();
     for (name, value) in [
+        ("user", &q.user),
         ("missed", &q.missed),
         ("since", &q.since),
         ("until", &q.until),
@@ -93,6 +95,57 @@ pub fn call_rows(items: &[CallView]) -> String {
     out
 }
 
+/// A page of calls listed at `base` (`/calls`, `/admin/calls`) with the filters of `q`:
+/// its table (or `empty` when it has no row) and the pager — back to the oldest, the
+/// next page by cursor, the CSV at `{base}.csv` with the same filters.
+pub(super) fn call_table(
+    base: &str,
+    q: &CallQuery,
+    page: &CallPage,
+    empty: &str,
+) -> (String, String) {
+    let filters = filter_query(q);
+    let table = if page.items.is_empty() {
+        empty.to_owned()
+    } else {
+        call_rows(&page.items)
+    };
+    let mut links = String::new();
+    if q.cursor.is_some() {
+        let _ = write!(
+            links,
+            r#"<a href="{base}{}">← Oldest calls</a> "#,
+            esc(&query_string(&filters))
+        );
+    }
+    if let Some(next) = &page.next_cursor {
+        let _ = write!(
+            links,
+            r#"<a href="{base}?cursor={}{}">Newer calls →</a>"#,
+            query_value(next),
+            esc(&filters)
+        );
+    }
+    let links = format!(
+        r#"<p class="pager">{links} <a href="{base}.csv{}" download>Download CSV</a></p>"#,
+        esc(&query_string(&filters))
+    );
+    (table, links)
+}
+
+/// The "From" and "Before" fields of a call filter form, with their errors.
+pub(super) fn date_fields(since: &str, until: &str, errors: &FieldErrors) -> String {
+    let e = |name: &str| errors.get(name).map(String::as_str);
+    format!(
+        "{}{}",
+        field("From", "since", "text", since, e("since"), ""),
+        field("Before", "until", "text", until, e("until"), "")
+    )
+}
+
+/// The hint under a call filter form.
+pub(super) const DATE_HINT: &str = "From and before: a date (2026-11-01), a time in RFC 3339 or Unix seconds, in UTC; empty: no limit.";
+
 /// `/calls`: the call history, filters as a GET form.
 pub async fn calls_page(
     State(state): State<AppState>,
@@ -111,35 +164,11 @@ pub async fn calls_page(
     };
     let (status, errors, table, links) = match result {
         Ok((q, page)) => {
-            let filters = filter_query(&q);
-            let table = if page.items.is_empty() {
-                let what = if missed { "missed calls" } else { "calls" };
-                format!(
-                    r#"<p class="empty">No {what} here. Calls you make and calls to you show here once they end; change the dates to see others.</p>"#
-                )
-            } else {
-                call_rows(&page.items)
-            };
-            let mut links = String::new();
-            if q.cursor.is_some() {
-                let _ = write!(
-                    links,
-                    r#"<a href="/calls{}">← Oldest calls</a> "#,
-                    esc(&query_string(&filters))
-                );
-            }
-            if let Some(next) = &page.next_cursor {
-                let _ = write!(
-                    links,
-                    r#"<a href="/calls?cursor={}{}">Newer calls →</a>"#,
-                    query_value(next),
-                    esc(&filters)
-                );
-            }
-            let links = format!(
-                r#"<p class="pager">{links} <a href="/calls.csv{}" download>Download CSV</a></p>"#,
-                esc(&query_string(&filters))
+            let what = if missed { "missed calls" } else { "calls" };
+            let empty = format!(
+                r#"<p class="empty">No {what} here. Calls you make and calls to you show here once they end; change the dates to see others.</p>"#
             );
+            let (table, links) = call_table("/calls", &q, &page, &empty);
             (StatusCode::OK, HashMap::new(), table, links)
         }
         Err(p) if p.field.is_some() => (
@@ -155,11 +184,11 @@ pub async fn calls_page(
     } else {
         r#"<p><strong>All calls</strong> · <a href="/calls?missed=true">Missed calls</a></p>"#
     };
-    let hint = "From and before: a date (2026-11-01), a time in RFC 3339 or Unix seconds, in UTC; empty: no limit.";
+    let hint = DATE_HINT;
     let body = format!(
         r#"<h1>Call history</h1>
 <section class="card">{tabs}
-<form method="get" action="/calls" class="filters">{banner}{missed_field}{since}{until}<button type="submit">Show</button></form>
+<form method="get" action="/calls" class="filters">{banner}{missed_field}{dates}<button type="submit">Show</button></form>
 <p class="hint">{hint}</p></section>
 <section class="card"><h2>{title}</h2><p class="lead">Oldest first.</p>{table}{links}</section>"#,
         banner = banner(&errors),
@@ -168,22 +197,7 @@ pub async fn calls_page(
         } else {
             ""
         },
-        since = field(
-            "From",
-            "since",
-            "text",
-            &since,
-            errors.get("since").map(String::as_str),
-            ""
-        ),
-        until = field(
-            "Before",
-            "until",
-            "text",
-            &until,
-            errors.get("until").map(String::as_str),
-            ""
-        ),
+        dates = date_fields(&since, &until, &errors),
         title = if missed { "Missed calls" } else { "Calls" },
         hint = esc(hint),
     );

@@ -1858,6 +1858,44 @@ pub async fn subscribers_page_and_totals(s: Store) {
         s.subscribers_page(Some("no.example"), None, 1).await,
         Err(StoreError::NoSuchDomain(_))
     ));
+    // Searched: by a part of the address or of the e-mail, ignoring case; paged the same.
+    s.add_subscriber("d_x", "example.com", "pw", Some("Dora.Xu@Mail.example"))
+        .await
+        .unwrap();
+    let found = |text: &'static str, after: Option<&'static str>, limit: u32| {
+        let s = s.clone();
+        async move {
+            let after = after.map(addr);
+            names(
+                s.subscribers_matching(None, Some(text), after.as_ref(), limit)
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    assert_eq!(found("B.EXAMPLE", None, 10).await, ["z@b.example"]);
+    assert_eq!(
+        found("@example.com", None, 2).await,
+        ["a@example.com", "b@example.com"]
+    );
+    assert_eq!(
+        found("@example.com", Some("b@example.com"), 10).await,
+        ["c@example.com", "d_x@example.com"]
+    );
+    assert_eq!(found("dora.xu@mail", None, 10).await, ["d_x@example.com"]);
+    assert_eq!(
+        found("_", None, 10).await,
+        ["d_x@example.com"],
+        "_ is no wildcard"
+    );
+    assert!(found("%", None, 10).await.is_empty(), "% is no wildcard");
+    assert!(found("nobody", None, 10).await.is_empty());
+    let only = s
+        .subscribers_matching(Some("b.example"), Some("example"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(only), ["z@b.example"]);
+    s.remove_subscriber("d_x", "example.com").await.unwrap();
     s.upsert_binding(&binding("a@example.com", "sip:a@192.0.2.1", 2000, 1000))
         .await
         .unwrap();

@@ -4,7 +4,9 @@
 //! "off"` the relay passes the SRTP packets on untouched, so every packet a phone plays
 //! passed its SRTP authentication under the key negotiated end to end); a phone that
 //! requires SRTP refuses a plain caller with 488, a plain phone refuses an SRTP-only offer
-//! with 488, and a phone that offers SRTP takes a plain call in plain RTP.
+//! with 488, and a phone that offers SRTP takes a plain call in plain RTP. A phone that
+//! speaks only SRTP hears the echo test and leaves a voicemail (the media services answer
+//! SDES offers).
 //!
 //! The phones here are on UDP: with the default `[relay] srtp = "keep"` an SRTP offer
 //! toward a UDP phone is bridged to plain RTP by the relay (`srtp_bridge.rs`), so the
@@ -168,4 +170,69 @@ fn a_plain_phone_refuses_an_srtp_offer_and_an_srtp_phone_takes_a_plain_call() {
         assert!(report["srtp"].is_null(), "{report}");
         assert_eq!(report["srtp_authenticated"], 0, "{report}");
     }
+}
+
+/// A phone that speaks only SRTP reaches the media services: the echo test answers its
+/// `RTP/SAVP` offer with a key and returns its tone under SRTP, and a message it leaves in
+/// a mailbox holds its tone (the service read the protected packets).
+#[test]
+fn an_srtp_only_phone_hears_the_echo_and_leaves_a_voicemail() {
+    let data = users();
+    let dir = tempfile::tempdir().unwrap();
+    let server = end_to_end(&data, dir.path(), "");
+    server.startup_log("media services ready");
+    let start = start_phone(&server);
+    let heard = dir.path().join("echo.wav");
+    let heard_arg = heard.display().to_string();
+    let mut alice = start(
+        "alice",
+        &[
+            "--srtp",
+            "require",
+            "--tone",
+            "700",
+            "--record",
+            &heard_arg,
+            "--duration",
+            "5",
+            "call",
+            "echo",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success(), "the echo call succeeded");
+    let report = &alice.all("report")[0];
+    assert_eq!(report["srtp"], "AES_CM_128_HMAC_SHA1_80", "{report}");
+    assert_eq!(report["srtp_auth_failures"], 0, "{report}");
+    assert!(
+        report["packets_received"].as_u64().unwrap() > 150,
+        "{report}"
+    );
+    let share = common::softphone::tone_share(&heard, 700.0);
+    assert!(share > 0.7, "700 Hz is {share:.2} of what came back");
+
+    common::admin(&data, &["user", "set", "bob@example.com", "voicemail=on"]);
+    let mut alice = start(
+        "alice",
+        &[
+            "--srtp",
+            "require",
+            "--tone",
+            "700",
+            "--duration",
+            "10",
+            "call",
+            "bob",
+        ],
+    );
+    alice.wait_event("answered", WAIT);
+    assert!(alice.wait_exit(WAIT).success(), "voicemail answered");
+    server.wait_log("voicemail message stored", WAIT);
+    let list = common::admin_json(&data, &["voicemail", "list", "bob@example.com"]);
+    let file = data
+        .path()
+        .join("voicemail")
+        .join(list[0]["file"].as_str().unwrap());
+    let share = common::softphone::tone_share(&file, 700.0);
+    assert!(share > 0.7, "700 Hz is {share:.2} of the message: {list}");
 }

@@ -16,7 +16,6 @@
 //! | [`app`] | the phone's tokio loop: SIP socket, timers, terminal commands, events to output |
 //! | [`link`] | the SIP socket: UDP, or one framed TCP connection to the server |
 //! | [`media`] | the media of one call: RTP/RTCP sockets, SDP offer/answer, the 20 ms audio task |
-//! | [`srtp`] | SDES-SRTP of a call's media: `a=crypto` lines offered and answered, the contexts, counters of dropped packets |
 //! | [`stun`] | the STUN client (RFC 5389 Binding) for the public address behind a NAT |
 //! | [`report`] | what the phone prints: sentences for people, JSON lines for scripts |
 
@@ -25,6 +24,5 @@ pub mod link;
 pub mod media;
 pub mod options;
 pub mod report;
-pub mod srtp;
 pub mod stun;
 pub mod ua;

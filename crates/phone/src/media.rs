@@ -28,8 +28,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::options::{Settings, SrtpMode};
-use crate::srtp::{answer_crypto, offered_crypto, Protection, SrtpCounters};
 use crate::ua::CallId;
+use rtp::srtp::sdes::{answer_crypto, offered_crypto};
+use rtp::srtp::{Protection, SrtpCounters};
 
 /// Why the media could not be set up or negotiated.
 #[derive(Debug, thiserror::Error)]
@@ -338,7 +339,7 @@ impl CallMedia {
         let negotiated = sdp::answer::process_answer(offer, &answer)?;
         voice_codec(&negotiated)?;
         if let Some(pair) = &negotiated.crypto {
-            crate::srtp::session(pair)?;
+            rtp::srtp::sdes::session(pair)?;
         }
         self.apply(negotiated);
         Ok(())
@@ -384,7 +385,7 @@ impl CallMedia {
             SrtpMode::Require => self.local.answer_srtp(offer, true, &mut choose)?,
         };
         if let Some(pair) = &answered.1.crypto {
-            crate::srtp::session(pair)?;
+            rtp::srtp::sdes::session(pair)?;
         }
         Ok(answered)
     }

@@ -42,7 +42,8 @@
 //! | [`SrtpContext`] | protect/unprotect of RTP (RFC 3711 §3.1) and RTCP (§3.4) in one direction |
 //! | [`SrtpSession`] | both directions of a call |
 //! | [`SrtpError`] | what is wrong with a key, a suite or a packet |
-//! | [`sdes`] | `a=crypto` lines (RFC 4568) offered, answered and keyed: shared by the phone and the relay |
+//! | [`sdes`] | `a=crypto` lines (RFC 4568) offered, answered and keyed: shared by the phone, the media services and the relay |
+//! | [`protection`] | [`Protection`]: an endpoint's SRTP of one call (the phone's, the media services'), with [`SrtpCounters`] of what it dropped |
 //! | `replay` (private) | the replay list, moved by authenticated packets only (RFC 3711 §3.3.2) |
 
 use std::fmt;
@@ -666,8 +667,11 @@ pub enum SrtpError {
     Packet(String),
 }
 
+pub mod protection;
 mod replay;
 pub mod sdes;
+
+pub use protection::{Protection, SrtpCounters};
 use replay::ReplayWindow;
 
 #[cfg(test)]

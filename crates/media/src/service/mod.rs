@@ -5,7 +5,10 @@
 //! [`ServiceUa`] answers INVITEs (RFC 3261 §13.3) with an SDP answer (RFC 3264 §6: the
 //! caller's preferred codec among PCMU, PCMA and GSM, and telephone-event when offered;
 //! `488` when nothing is in common), handles ACK, BYE, CANCEL (§9.2), INFO digits and
-//! re-INVITEs, and runs one media session per call on a 20 ms tick. Like the `sip`
+//! re-INVITEs, and runs one media session per call on a 20 ms tick. An offer with SDES
+//! keys (RFC 4568: `RTP/SAVP`, or `a=crypto` on `RTP/AVP`) is answered with a key of ours,
+//! and that call's media is SRTP ([`rtp::srtp::Protection`]), so a phone that speaks only
+//! SRTP reaches voicemail, echo and the rest like any other. Like the `sip`
 //! transaction layer it sits on, it is fed datagrams ([`ServiceUa::handle`],
 //! [`ServiceUa::handle_rtp`]) and the time ([`ServiceUa::handle_timeout`],
 //! [`ServiceUa::tick`]); what to send and what happened are polled
@@ -70,6 +73,7 @@ mod session;
 pub mod shell;
 pub mod transfer;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -77,6 +81,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtp::codec::Codec;
+use rtp::srtp::sdes::answer_crypto;
+use rtp::srtp::Protection;
 use sdp::{LocalMedia, SessionDescription};
 use sip::build::MessageBuilder;
 use sip::dialog::{Dialog, DialogId};
@@ -482,6 +488,8 @@ struct Call {
     final_code: u16,
     /// The IVR's transfer in progress (REFER sent, no outcome yet).
     transfer: Option<transfer::Transfer>,
+    /// SRTP when the offer keyed it, else plain RTP: applied to every packet in and out.
+    srtp: Protection,
 }
 
 /// The service UA core. See the module documentation.
@@ -618,7 +626,9 @@ impl ServiceUa {
             return;
         };
         if let Some(c) = self.calls.get_mut(call) {
-            c.session.receive(now, source, bytes);
+            if let Some(packet) = c.srtp.incoming_rtp(bytes) {
+                c.session.receive(now, source, &packet);
+            }
         }
     }
 
@@ -629,7 +639,9 @@ impl ServiceUa {
             return;
         };
         if let Some(c) = self.calls.get_mut(call) {
-            c.session.receive_rtcp(now, source, bytes);
+            if let Some(packet) = c.srtp.incoming_rtcp(bytes) {
+                c.session.receive_rtcp(now, source, &packet);
+            }
         }
     }
 
@@ -648,11 +660,19 @@ impl ServiceUa {
             packets.clear();
             let next = call.session.tick(now, &mut packets);
             for packet in packets.drain(..) {
+                let protected = if packet.rtcp {
+                    call.srtp.outgoing_rtcp(&packet.bytes)
+                } else {
+                    call.srtp.outgoing_rtp(&packet.bytes)
+                };
+                let Some(payload) = protected.map(Cow::into_owned) else {
+                    continue;
+                };
                 self.rtp_out.push_back(RtpTransmit {
                     port: call.rtp_port,
                     rtcp: packet.rtcp,
                     dest: packet.dest,
-                    payload: packet.bytes,
+                    payload,
                 });
             }
             if let Some(recording) = call.session.take_recording() {
@@ -918,7 +938,7 @@ impl ServiceUa {
         };
         let session_id = self.rng.u64(1..u64::MAX / 2);
         let local = LocalMedia::new(self.config.media_ip, port, local_codecs(), session_id, 1);
-        let (answer, negotiated) = match local.answer(&offer) {
+        let (answer, negotiated, srtp) = match answer_offer(&local, &offer, None) {
             Ok(a) => a,
             Err(e) => {
                 tracing::info!(error = %e, "service call refused: no common codec");
@@ -1107,6 +1127,7 @@ impl ServiceUa {
             service = service.name(),
             %caller,
             codec = %codec,
+            srtp = srtp.counters().suite.map_or("off", |suite| suite.name()),
             rtp_port = port,
             "service call"
         );
@@ -1137,6 +1158,7 @@ impl ServiceUa {
                 hard_end: now + self.config.max_call,
                 final_code,
                 transfer: None,
+                srtp,
             },
         );
         if let Service::Conference(room) = service {
@@ -1337,15 +1359,22 @@ impl ServiceUa {
         let Some(c) = self.calls.get_mut(&number) else {
             return;
         };
+        let running = c.srtp.pair().cloned();
         let answered = SessionDescription::from_bytes(request.body())
             .ok()
             .filter(|_| !request.body().is_empty())
-            .and_then(|offer| c.local.answer(&offer).ok());
-        let Some((mut answer, negotiated)) = answered else {
+            .and_then(|offer| answer_offer(&c.local, &offer, running.as_ref()).ok());
+        let Some((mut answer, negotiated, _)) = answered else {
             let r = MessageBuilder::response_to(&request, 488, None, None);
             self.respond(now, &key, r);
             return;
         };
+        if let Err(e) = c.srtp.update(negotiated.crypto.as_ref()) {
+            tracing::info!(call = number, error = %e, "re-INVITE refused: its SRTP keys");
+            let r = MessageBuilder::response_to(&request, 488, None, None);
+            self.respond(now, &key, r);
+            return;
+        }
         answer.continue_from(&c.last_local);
         c.session.set_remote(negotiated.remote_rtp);
         if let Some(d) = c.dialog.as_mut() {
@@ -1536,6 +1565,29 @@ impl ServiceUa {
 
 /// Our codecs, in the order we prefer them (the answer keeps the offer's order, RFC 3264
 /// §6.1): G.711 µ-law and A-law, GSM 06.10, and RFC 4733 telephone-event.
+/// Our answer to an offer (RFC 3264 §6), with SDES-SRTP when the offer keys it
+/// (RFC 4568 §7.1.2) and plain RTP otherwise, and the protection it settles. A re-offer
+/// carrying the peer's `running` line keeps our running line and key, so no packet in
+/// flight is lost to a key change (RFC 4568 §7.1.4).
+fn answer_offer(
+    local: &LocalMedia,
+    offer: &SessionDescription,
+    running: Option<&sdp::CryptoPair>,
+) -> Result<(SessionDescription, sdp::Negotiated, Protection), sdp::SdpError> {
+    let mut choose = |offered: &sdp::Crypto| match running {
+        Some(pair) if pair.theirs == *offered => Some(pair.ours.clone()),
+        _ => answer_crypto(offered),
+    };
+    let (answer, negotiated) = local.answer_srtp(offer, false, &mut choose)?;
+    // A line `choose` accepted is one `rtp::srtp` keys, so this does not fail; if it ever
+    // did, the offer is refused like one with nothing in common.
+    let srtp = Protection::new(negotiated.crypto.as_ref()).map_err(|e| {
+        tracing::info!(error = %e, "SRTP keys of an offer not usable");
+        sdp::SdpError::NoCommonCodec
+    })?;
+    Ok((answer, negotiated, srtp))
+}
+
 fn local_codecs() -> Vec<sdp::Codec> {
     vec![
         sdp::Codec::PCMU,

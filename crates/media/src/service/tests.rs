@@ -45,6 +45,8 @@ pub(super) struct Harness {
     pub(super) sent: Vec<(SocketAddr, Message)>,
     pub(super) rtp_dests: Vec<SocketAddr>,
     pub(super) events: Vec<ServiceEvent>,
+    /// The caller's SRTP, once a call keyed it (plain RTP otherwise).
+    pub(super) caller_srtp: rtp::srtp::Protection,
 }
 
 pub(super) fn offer(formats: &str, rtpmaps: &str) -> String {
@@ -132,6 +134,7 @@ impl Harness {
             sent: Vec::new(),
             rtp_dests: Vec::new(),
             events: Vec::new(),
+            caller_srtp: rtp::srtp::Protection::default(),
         }
     }
 
@@ -190,13 +193,15 @@ impl Harness {
             let mut payload = Vec::new();
             self.encoder.encode(&frame, &mut payload).unwrap();
             let packet = self.caller.send_audio(now, &payload);
+            let packet = self.caller_srtp.outgoing_rtp(&packet).unwrap();
             self.ua
                 .handle_rtp(now, 40002, CALLER_RTP.parse().unwrap(), &packet);
         }
         while let Some(t) = self.caller.poll_transmit(now) {
             if t.channel == rtp::stream::Channel::Rtp {
+                let packet = self.caller_srtp.outgoing_rtp(&t.bytes).unwrap();
                 self.ua
-                    .handle_rtp(now, 40002, CALLER_RTP.parse().unwrap(), &t.bytes);
+                    .handle_rtp(now, 40002, CALLER_RTP.parse().unwrap(), &packet);
             }
         }
         self.ua.tick(now);
@@ -204,7 +209,13 @@ impl Harness {
         while let Some(p) = self.ua.poll_rtp() {
             assert_eq!(p.port, 40002);
             self.rtp_dests.push(p.dest);
-            self.caller.receive_rtp(now, &p.payload).unwrap();
+            if p.rtcp {
+                continue;
+            }
+            let Some(packet) = self.caller_srtp.incoming_rtp(&p.payload) else {
+                continue;
+            };
+            self.caller.receive_rtp(now, &packet).unwrap();
         }
         if let rtp::jitter::Playout::Frame(f) = self.caller.pop_audio(now) {
             self.decoder.decode(&f.payload, &mut self.heard).unwrap();
@@ -279,6 +290,60 @@ fn echo_answers_and_returns_the_callers_audio_after_200_ms() {
         call: 1,
         rtp_port: 40002
     }));
+}
+
+/// An SRTP-only phone (RFC 4568: `RTP/SAVP`, keys in `a=crypto`) reaches the echo test:
+/// answered with a key of ours, its audio is read and comes back protected, and a re-INVITE with the same line keeps the key.
+#[test]
+fn an_srtp_caller_is_answered_with_srtp_and_hears_the_echo() {
+    use rtp::srtp::sdes::offered_crypto;
+    let mut h = Harness::new();
+    let ours = offered_crypto().unwrap();
+    let lines: String = ours.iter().map(|c| format!("a=crypto:{c}\r\n")).collect();
+    let body = g711_offer().replace("RTP/AVP", "RTP/SAVP") + &lines;
+    h.sip(&invite("sip:echo@example.com", &body));
+    let ok = h.response(200);
+    let answer = sdp::SessionDescription::from_bytes(ok.body()).unwrap();
+    let media = &answer.media()[0];
+    assert!(media.is_srtp(), "{answer}");
+    let theirs = media.cryptos().next().expect("a=crypto in the answer");
+    let mine = ours.iter().find(|c| c.tag == theirs.tag).unwrap().clone();
+    let pair = sdp::CryptoPair {
+        ours: mine.clone(),
+        theirs: theirs.clone(),
+    };
+    h.caller_srtp.update(Some(&pair)).unwrap();
+    h.sip(&in_dialog("ACK", &ok, 1, "", ""));
+    for _ in 0..100 {
+        h.step(true);
+    }
+    let start = h
+        .heard
+        .iter()
+        .position(|s| s.abs() > 1000)
+        .expect("the echo");
+    let level = tone_amplitude(&h.heard[start + 800..], 700.0, 8000);
+    assert!(level > 7000.0, "{level}");
+    assert_eq!(h.caller_srtp.counters().auth_failures, 0);
+
+    // A re-INVITE with the running line: the answer keeps our key.
+    let reoffer = body.replace("o=- 1 1", "o=- 1 2");
+    h.sip(&in_dialog(
+        "INVITE",
+        &ok,
+        2,
+        "Content-Type: application/sdp\r\n",
+        &reoffer,
+    ));
+    let again = h.response(200);
+    assert_eq!(again.cseq().unwrap().seq, 2);
+    let answer = sdp::SessionDescription::from_bytes(again.body()).unwrap();
+    assert_eq!(answer.media()[0].cryptos().next().as_ref(), Some(&theirs));
+    let before = h.heard.len();
+    for _ in 0..50 {
+        h.step(true);
+    }
+    assert!(tone_amplitude(&h.heard[before + 400..], 700.0, 8000) > 7000.0);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! SDES (RFC 4568) meets SRTP: the `a=crypto` lines of an offer or answer (`sdp::Crypto`)
-//! turned into keys and contexts. Shared by the phone (`phone::srtp`) and the relay
-//! (`relay::srtp`), which both offer, answer and key streams the same way.
+//! turned into keys and contexts. Shared by the endpoints (`protection`: the phone and the media
+//! services) and the relay (`relay::srtp`), which all offer, answer and key streams the same way.
 //!
 //! - [`offered_crypto`]: the lines of an offer, one per suite, 80-bit tag first;
 //! - [`usable`]: whether an offered or answered line is one this implementation keys

@@ -1,4 +1,5 @@
-//! The SRTP protection of one call's media, sans-IO: the `a=crypto` lines of an exchange
+//! The SRTP protection of one call's media at an endpoint (the phone, the media
+//! services), sans-IO: the `a=crypto` lines of an exchange
 //! (RFC 4568) turned into `rtp::srtp` contexts, what goes out protected with our key, what
 //! comes in unprotected with the peer's, and the counters of what was dropped.
 //!
@@ -8,10 +9,10 @@
 
 use std::borrow::Cow;
 
-use rtp::srtp::{CryptoSuite, SrtpError, SrtpSession};
 use sdp::CryptoPair;
 
-pub use rtp::srtp::sdes::{answer_crypto, offered_crypto, session};
+use super::sdes::session;
+use super::{CryptoSuite, SrtpError, SrtpSession};
 
 /// What the SRTP of a call did, for its report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,6 +123,11 @@ impl Protection {
         self.counted_in(result, true, packet)
     }
 
+    /// The `a=crypto` pair in use (none: plain RTP).
+    pub fn pair(&self) -> Option<&CryptoPair> {
+        self.pair.as_ref()
+    }
+
     /// The counters so far.
     pub fn counters(&self) -> &SrtpCounters {
         &self.counters
@@ -171,6 +177,7 @@ impl Protection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::srtp::sdes::{answer_crypto, offered_crypto};
 
     fn rtp_packet(seq: u16) -> Vec<u8> {
         let mut p = vec![0x80, 0x00];

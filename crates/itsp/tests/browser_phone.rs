@@ -8,6 +8,14 @@
 //! the page's WebAudio analyser hears 1000 Hz; the page hangs up. Then the phone calls the
 //! page, the page answers, hears the tone, and the phone hangs up.
 //!
+//! The audio test runs as a user on the server's own machine would: the page at
+//! `http://127.0.0.1`, Chromium without `--allow-loopback-in-peer-connection`, so it
+//! gathers no loopback candidate and reaches the relay only at the machine's interface
+//! address, which the server gives browsers in place of 127.0.0.1. To keep that traffic
+//! off the machine's real interfaces, the test runs again inside a network namespace of
+//! its own (`unshare --net`) whose only address besides loopback is 10.201.0.1/24 on a
+//! veth `eth0`: the server, the phone, Chromium and its driver all live there.
+//!
 //! The WebDriver client is the portal's (`crates/portal/tests/webdriver/mod.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -186,8 +194,33 @@ async fn page_hears(d: &Driver, hz: u64) {
     }
 }
 
+/// Set in the copy of the test that runs inside its private network namespace.
+const IN_PRIVATE_NETWORK: &str = "ITSP_TEST_IN_PRIVATE_NETWORK";
+
+/// Makes the namespace's network (loopback up, `eth0` with 10.201.0.1/24: one end of a
+/// veth pair whose other end, `eth1`, has no address), then runs the command line after it.
+const PRIVATE_NETWORK: &str = "ip link set lo up && ip link add eth0 type veth peer name eth1 && \
+    ip addr add 10.201.0.1/24 dev eth0 && ip link set eth1 up && ip link set eth0 up && \
+    exec \"$@\"";
+
 #[test]
 fn the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway() {
+    if std::env::var_os(IN_PRIVATE_NETWORK).is_none() {
+        let test = std::env::current_exe().unwrap();
+        let status = std::process::Command::new("unshare")
+            .args(["--net", "--", "sh", "-c", PRIVATE_NETWORK, "sh"])
+            .arg(test)
+            .args([
+                "--exact",
+                "the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway",
+                "--nocapture",
+            ])
+            .env(IN_PRIVATE_NETWORK, "1")
+            .status()
+            .expect("unshare runs (util-linux; the test needs root for a network namespace)");
+        assert!(status.success(), "the test in its private network failed");
+        return;
+    }
     let data = DataDir::with_users(&[("alice", "a-secret"), ("bob", "b-secret")]);
     let server = Itsp::start(&as_strs(&data.args()));
     let portal = server.http.expect("the portal runs");
@@ -205,7 +238,6 @@ fn the_browser_phone_talks_to_itsp_phone_through_the_webrtc_gateway() {
                 "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
                 &fake_file,
-                "--allow-loopback-in-peer-connection",
                 "--autoplay-policy=no-user-gesture-required",
             ])
             .await;

@@ -107,6 +107,12 @@ pub struct RelaySetup {
     /// Write our address toward each party in the SDP (an in-process relay without a
     /// configured public address).
     pub per_party_address: bool,
+    /// The relay's media sockets listen on every interface (no `[relay] listen_ip`): a
+    /// browser that our address toward is loopback is given this machine's interface
+    /// address instead, as browsers gather no loopback candidates and so never reach a
+    /// relay on 127.0.0.1 (a browser on the server's own machine, `/phone` at
+    /// `http://127.0.0.1:8080`).
+    pub all_interfaces: bool,
     /// SRTP bridging per leg (`[relay] srtp`).
     pub srtp: SrtpPolicy,
 }
@@ -205,6 +211,24 @@ impl RelayHook {
         self.calls
             .get(call_id)
             .is_some_and(|c| c.web[1 - (sender & 1)])
+    }
+
+    /// Our address toward `toward`, the party that reads what side `sender` sent after
+    /// the relay rewrote it; for a browser to which that is loopback, this machine's
+    /// interface address of the same family when the relay listens there too
+    /// ([`RelaySetup::all_interfaces`]).
+    fn facing(
+        &self,
+        cx: &mut HookCx<'_>,
+        call_id: &str,
+        sender: usize,
+        toward: Option<IpAddr>,
+    ) -> Option<IpAddr> {
+        let facing = cx.addresses.host.outbound_ip(toward?)?;
+        if facing.is_loopback() && self.setup.all_interfaces && self.receiver_web(call_id, sender) {
+            return cx.addresses.host.interface_ip(facing).or(Some(facing));
+        }
+        Some(facing)
     }
 
     /// The side (0 caller, 1 callee) whose tag is `tag` in call `call_id`.
@@ -313,10 +337,11 @@ impl Hook for RelayHook {
             .first()
             .and_then(|t| t.hops.first())
             .map(|h| h.addr.ip());
+        let sender = self.side_of(call_id, &from_tag);
         let party = Party {
             source: source.addr.ip(),
             natted: forward.sender_natted,
-            facing: toward.and_then(|ip| cx.addresses.host.outbound_ip(ip)),
+            facing: self.facing(cx, call_id, sender, toward),
         };
         // A late offer ends with its answer in the ACK, or with a new offer in a request:
         // from then on the 2xx of a re-INVITE carries an answer again.
@@ -324,7 +349,6 @@ impl Hook for RelayHook {
             .calls
             .get_mut(call_id)
             .is_some_and(|c| std::mem::replace(&mut c.late_offer, false));
-        let sender = self.side_of(call_id, &from_tag);
         let id = match method {
             // The answer to an offer made in a 2xx (or a reliable 18x).
             Method::Ack | Method::Prack if late => {
@@ -411,10 +435,12 @@ impl Hook for RelayHook {
             let v = v.ok()?;
             v.received().or(v.host.ip())
         });
+        // The response comes from the party the request went to.
+        let sender = 1 - self.side_of(call_id, &from_tag);
         let party = Party {
             source: arrival.source.ip(),
             natted: arrival.natted,
-            facing: upstream.and_then(|ip| cx.addresses.host.outbound_ip(ip)),
+            facing: self.facing(cx, call_id, sender, upstream),
         };
         let pending = PendingResponse {
             call_id: call_id.to_owned(),
@@ -422,8 +448,6 @@ impl Hook for RelayHook {
             to_tag: to_tag.clone(),
         };
         let initial_invite = cseq.method == Method::Invite.as_str() && late;
-        // The response comes from the party the request went to.
-        let sender = 1 - self.side_of(call_id, &from_tag);
         let id = if initial_invite {
             let mut offer = self.media_request(call_id, to_tag, Some(from_tag), response, party);
             offer.flags.transport = self.srtp_flags(call_id, sender, true, &offer.sdp);

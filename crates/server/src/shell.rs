@@ -1586,7 +1586,7 @@ fn start_relay(
     if settings.policy == RelayPolicy::Never {
         return Ok((None, None));
     }
-    let (controller, per_party_address) = match &settings.backend {
+    let (controller, per_party_address, all_interfaces) = match &settings.backend {
         RelayBackend::Local {
             ports,
             public_ip,
@@ -1608,7 +1608,11 @@ fn start_relay(
                 policy = settings.policy.name(),
                 "RTP relay in-process"
             );
-            (relay::Controller::Local(handle), public_ip.is_none())
+            (
+                relay::Controller::Local(handle),
+                public_ip.is_none(),
+                listen_ip.is_none_or(|ip| ip.is_unspecified()),
+            )
         }
         RelayBackend::Nodes(nodes) => {
             tracing::info!(
@@ -1619,6 +1623,7 @@ fn start_relay(
             (
                 relay::Controller::Nodes(relay::NgNodes::new(nodes.clone())),
                 false,
+                false,
             )
         }
     };
@@ -1627,6 +1632,7 @@ fn start_relay(
         Some(RelaySetup {
             policy: settings.policy,
             per_party_address,
+            all_interfaces,
             srtp: settings.srtp,
         }),
     ))

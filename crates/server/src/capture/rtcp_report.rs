@@ -392,6 +392,9 @@ mod tests {
         fn outbound_ip(&mut self, _dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
             "192.0.2.1".parse().ok()
         }
+        fn interface_ip(&mut self, _like: std::net::IpAddr) -> Option<std::net::IpAddr> {
+            "192.0.2.1".parse().ok()
+        }
     }
 
     #[test]

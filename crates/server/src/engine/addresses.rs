@@ -1,7 +1,8 @@
 //! Who "we" are on the network: the sockets the shell bound, the served domains known, and
-//! the two questions only the operating system can answer (is this IP ours, which source
-//! address does the routing table pick toward a destination), asked through
-//! [`HostNetwork`] so the engine's tests answer them with a fixed table.
+//! the questions only the operating system can answer (is this IP ours, which source
+//! address does the routing table pick toward a destination, which address does an
+//! interface other than loopback have), asked through [`HostNetwork`] so the engine's
+//! tests answer them with a fixed table.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -17,6 +18,11 @@ pub(crate) trait HostNetwork: Send {
     fn is_local_ip(&mut self, ip: IpAddr) -> bool;
     /// The source address the routing table uses toward `dest`.
     fn outbound_ip(&mut self, dest: IpAddr) -> Option<IpAddr>;
+    /// An address of this machine on an interface that is up and not loopback, in the
+    /// family of `like` (IPv4 or IPv6; IPv6 link-local addresses left out): where a
+    /// browser on this machine can reach the relay, as browsers gather no loopback
+    /// candidates (RFC 8445 §5.1.1.1 lets an agent leave them out, and they do).
+    fn interface_ip(&mut self, like: IpAddr) -> Option<IpAddr>;
 }
 
 /// The operating system's answers, cached (a bind or connect per new address).
@@ -24,6 +30,38 @@ pub(crate) trait HostNetwork: Send {
 pub(crate) struct SystemNetwork {
     local_ips: HashMap<IpAddr, bool>,
     outbound_ips: HashMap<IpAddr, IpAddr>,
+    /// The interface addresses and when they were read: read again after
+    /// [`INTERFACES_FOR`], so a laptop that changed networks is followed.
+    interfaces: Option<(std::time::Instant, Vec<IpAddr>)>,
+}
+
+/// How long the list of interface addresses is used before it is read again.
+const INTERFACES_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The addresses of the interfaces that are up, loopback and IPv6 link-local left out,
+/// in the order the system lists them.
+fn interface_addresses() -> Vec<IpAddr> {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addresses
+        .filter(|a| {
+            a.flags.contains(InterfaceFlags::IFF_UP)
+                && !a.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+        })
+        .filter_map(|a| {
+            let address = a.address?;
+            if let Some(v4) = address.as_sockaddr_in() {
+                return Some(IpAddr::V4(v4.ip()));
+            }
+            let v6 = address.as_sockaddr_in6()?.ip();
+            // fe80::/10: usable only with a scope, which an SDP address cannot carry.
+            let link_local = v6.segments()[0] & 0xffc0 == 0xfe80;
+            (!link_local).then_some(IpAddr::V6(v6))
+        })
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .collect()
 }
 
 impl HostNetwork for SystemNetwork {
@@ -51,6 +89,22 @@ impl HostNetwork for SystemNetwork {
             self.outbound_ips.insert(dest, ip);
         }
         Some(ip)
+    }
+
+    fn interface_ip(&mut self, like: IpAddr) -> Option<IpAddr> {
+        let now = std::time::Instant::now();
+        let fresh = self
+            .interfaces
+            .as_ref()
+            .is_some_and(|(read, _)| now.duration_since(*read) < INTERFACES_FOR);
+        if !fresh {
+            self.interfaces = Some((now, interface_addresses()));
+        }
+        let (_, addresses) = self.interfaces.as_ref()?;
+        addresses
+            .iter()
+            .find(|ip| ip.is_ipv4() == like.is_ipv4())
+            .copied()
     }
 }
 

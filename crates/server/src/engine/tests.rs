@@ -23,15 +23,23 @@ use crate::media_relay::{RelayPolicy, RelaySetup};
 const SERVER: &str = "192.0.2.1:5060";
 const GATEWAY: &str = "198.51.100.9:5060";
 
-/// Answers the machine's address questions: 192.0.2.1 is ours.
+/// Answers the machine's address questions: 192.0.2.1 is ours (and loopback).
 struct FakeNetwork;
 
 impl HostNetwork for FakeNetwork {
     fn is_local_ip(&mut self, ip: std::net::IpAddr) -> bool {
         ip.to_string() == "192.0.2.1"
     }
-    fn outbound_ip(&mut self, _dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
-        Some("192.0.2.1".parse().unwrap())
+    /// Loopback toward loopback, as the routing table says; else 192.0.2.1.
+    fn outbound_ip(&mut self, dest: std::net::IpAddr) -> Option<std::net::IpAddr> {
+        Some(if dest.is_loopback() {
+            dest
+        } else {
+            "192.0.2.1".parse().unwrap()
+        })
+    }
+    fn interface_ip(&mut self, like: std::net::IpAddr) -> Option<std::net::IpAddr> {
+        like.is_ipv4().then(|| "192.0.2.1".parse().unwrap())
     }
 }
 
@@ -47,6 +55,8 @@ struct World {
     relay_transports: Vec<Option<relay::Profile>>,
     /// `Flags::webrtc` of each relay exchange.
     relay_webrtc: Vec<bool>,
+    /// `Flags::advertise` of each relay exchange.
+    relay_advertise: Vec<Option<std::net::IpAddr>>,
     relay_deletes: Vec<String>,
     records: Vec<Record>,
     /// What went out, in order: (destination, message).
@@ -144,6 +154,7 @@ impl World {
             relay_exchanges: Vec::new(),
             relay_transports: Vec::new(),
             relay_webrtc: Vec::new(),
+            relay_advertise: Vec::new(),
             relay_deletes: Vec::new(),
             records: Vec::new(),
             sent: Vec::new(),
@@ -216,6 +227,7 @@ impl World {
                 self.relay_exchanges.push((offer, request.call_id.clone()));
                 self.relay_transports.push(request.flags.transport);
                 self.relay_webrtc.push(request.flags.webrtc);
+                self.relay_advertise.push(request.flags.advertise);
                 // The relay's answer to SRTP keys it cannot use.
                 if request.sdp.windows(10).any(|w| w == b"inline:BAD") {
                     (id, Answer::SdpRefused)
@@ -850,6 +862,7 @@ fn an_srtp_offer_to_a_udp_callee_is_bridged_and_bad_keys_get_488() {
     let relay = RelaySetup {
         policy: RelayPolicy::Nat,
         per_party_address: false,
+        all_interfaces: false,
         srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(trusted_config(), Some(relay));
@@ -899,6 +912,7 @@ fn webrtc_parties_are_bridged_to_sip_phones_whatever_the_policy() {
     let relay = RelaySetup {
         policy: RelayPolicy::Never,
         per_party_address: false,
+        all_interfaces: false,
         srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(trusted_config(), Some(relay));
@@ -948,6 +962,49 @@ fn webrtc_parties_are_bridged_to_sip_phones_whatever_the_policy() {
     assert_eq!(w.relay_exchanges.len(), 3, "nothing to bridge");
 }
 
+/// A browser on the server's machine (its WebSocket from loopback) is given the machine's
+/// interface address for the relay, as browsers gather no loopback candidates; a SIP phone
+/// on loopback keeps 127.0.0.1; with the relay's sockets on one address, nothing changes.
+#[test]
+fn a_browser_on_loopback_gets_the_relays_interface_address() {
+    const PHONE: &str = "127.0.0.1:5072";
+    const BROWSER: &str = "127.0.0.1:5070";
+    for all_interfaces in [true, false] {
+        let relay = RelaySetup {
+            policy: RelayPolicy::Always,
+            per_party_address: true,
+            all_interfaces,
+            srtp: relay::SrtpPolicy::Keep,
+        };
+        let mut w = World::with_relay(trusted_config(), Some(relay));
+        w.protocol = Protocol::Ws;
+        w.register("bob", BROWSER, "1.0");
+        w.protocol = Protocol::Udp;
+        w.register("carol", PHONE, "1.0");
+        let call = |to: &str, id: &str| {
+            let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+            invite("alice", "example.com", CALLER, to, id, false).replace(
+                "Content-Length: 0\r\n\r\n",
+                &format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+        };
+        w.receive(CALLER, &call("sip:bob@example.com", "b1"));
+        w.receive(CALLER, &call("sip:carol@example.com", "c1"));
+        assert_eq!(w.relay_webrtc, [true, false]);
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let interface: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let toward_browser = if all_interfaces { interface } else { loopback };
+        assert_eq!(
+            w.relay_advertise,
+            [Some(toward_browser), Some(loopback)],
+            "all_interfaces = {all_interfaces}"
+        );
+    }
+}
+
 #[test]
 fn in_dialog_requests_reach_a_websocket_client_over_its_flow() {
     const WS_CONTACT: &str = "sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws";
@@ -995,6 +1052,7 @@ fn a_natted_caller_is_relayed_and_responses_keep_their_order() {
     let relay = RelaySetup {
         policy: RelayPolicy::Nat,
         per_party_address: false,
+        all_interfaces: false,
         srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(trusted_config(), Some(relay));
@@ -1112,6 +1170,7 @@ fn under_overload_new_requests_get_503_and_the_rest_is_served() {
     let relay = RelaySetup {
         policy: RelayPolicy::Always,
         per_party_address: false,
+        all_interfaces: false,
         srtp: relay::SrtpPolicy::Keep,
     };
     let mut w = World::with_relay(c, Some(relay));

@@ -1410,7 +1410,12 @@ impl Engine {
         } = failed;
         forward.targets.clear();
         forward.fallbacks = Fallbacks::default();
-        forward.rewrites = Rewrites::default();
+        // The caller's identity stays what the route decided; NAT fixes and the relay's
+        // SDP are made again for the new targets.
+        forward.rewrites = Rewrites {
+            identity: std::mem::take(&mut forward.rewrites.identity),
+            ..Rewrites::default()
+        };
         forward.sender_natted = false;
         let mut taken = false;
         for index in 0..self.hooks.len() {

@@ -1297,6 +1297,7 @@ fn requests_that_need_the_same_answer_share_one_query() {
 }
 mod cdrs;
 mod guard;
+mod identity;
 mod phases;
 mod prepaid;
 mod services;

@@ -38,10 +38,12 @@
 //! | [`route`] | the main route: sanity, REGISTER, OPTIONS, authenticate, in-dialog, local / PSTN / foreign |
 //! | [`hook`] | the [`Hook`](hook::Hook) trait: the phases, what a hook is shown and may use |
 //! | [`cx`] | what the route reads while it decides, and the lookups that wait for I/O |
+//! | [`identity`] | asserted identity (RFC 3325): untrusted senders' `P-Asserted-Identity` removed, ours for authenticated callers, `Privacy: id` honoured |
 //! | `stateless` | forwarding without a transaction: ACKs for 2xx, stray responses, stateless mode |
 
 pub(crate) mod cx;
 pub(crate) mod hook;
+pub(crate) mod identity;
 pub(crate) mod route;
 pub(crate) mod stateless;
 

@@ -99,6 +99,11 @@ pub(crate) fn decide(cx: &mut Cx<'_>, request: &Message, source: Source) -> Resu
                 &Rejection::new(403, "Forbidden"),
             )))
         }
+        Ok(Decision::Proxy(mut forward)) => {
+            forward.rewrites.identity =
+                crate::policy::identity::decide(cx, request, source, &forward);
+            Ok(Decision::Proxy(forward))
+        }
         Ok(decision) => Ok(decision),
         Err(Halt::Reject(rejection)) => Ok(Decision::Reply(rejected(request, &rejection))),
         Err(need) => Err(need),
@@ -944,7 +949,7 @@ fn asserted_caller(
     if cx.config.services.media != Some(source.addr) || *method != Method::Invite {
         return Ok(None);
     }
-    let Some(value) = request.header_by_name("P-Asserted-Identity") else {
+    let Some(value) = request.header_by_name(crate::policy::identity::ASSERTED) else {
         return Ok(None);
     };
     let refused = || reject(403, "Asserted identity is no subscriber");

@@ -259,6 +259,18 @@ pub fn build_branch(request: &Message, spec: &BranchSpec<'_>) -> Result<Message,
     if let Some(contact) = spec.rewrites.and_then(|r| r.contact.as_deref()) {
         edit.set(HeaderName::Contact, contact)?;
     }
+    use crate::policy::identity::{ASSERTED, PREFERRED};
+    match spec.rewrites.map(|r| &r.identity) {
+        None | Some(super::AssertedIdentity::AsReceived) => {}
+        Some(super::AssertedIdentity::Removed) => {
+            edit.remove(ASSERTED);
+            edit.remove(PREFERRED);
+        }
+        Some(super::AssertedIdentity::Asserted(value)) => {
+            edit.remove(PREFERRED);
+            edit.set(ASSERTED, value)?;
+        }
+    }
     if let Some(sdp) = spec.rewrites.and_then(|r| r.sdp.clone()) {
         let content_type = request.header(HeaderName::ContentType).map(str::to_owned);
         edit.set_body(content_type.as_deref(), sdp);
@@ -406,6 +418,7 @@ Proxy-Authorization: Digest username=\"alice\", realm=\"other.net\", nonce=\"n\"
                 rewrites: Some(&super::super::Rewrites {
                     contact: Some("<sip:alice@203.0.113.5:1024>".into()),
                     sdp: None,
+                    identity: super::super::AssertedIdentity::default(),
                 }),
             },
         )

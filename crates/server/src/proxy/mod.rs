@@ -111,4 +111,21 @@ pub struct Rewrites {
     pub contact: Option<String>,
     /// The SDP that replaces the received body (rewritten by the RTP relay).
     pub sdp: Option<bytes::Bytes>,
+    /// What becomes of `P-Asserted-Identity` and `P-Preferred-Identity`
+    /// (`crate::policy::identity`).
+    pub identity: AssertedIdentity,
+}
+
+/// The identity headers of RFC 3325 in a forwarded request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AssertedIdentity {
+    /// As received: from inside the trust domain, or no such header.
+    #[default]
+    AsReceived,
+    /// `P-Asserted-Identity` and `P-Preferred-Identity` removed (an untrusted sender's
+    /// claim, RFC 3325 §5; or `Privacy: id` toward a hop outside the trust domain, §7).
+    Removed,
+    /// Both removed and this `P-Asserted-Identity` value put in: the subscriber the
+    /// server authenticated (§9.1).
+    Asserted(String),
 }

@@ -2,8 +2,8 @@
 //! domain set`, `itsp token create`, ... are written to the same audit log as the
 //! portal's (`store::Store::record_audit`, `itsp audit list`), from one place: `main`
 //! asks [`Change::of`] about the parsed command line before it runs the command, and the
-//! admin commands' runner records the outcome ([`Change::record`]). Which commands change
-//! something is the table [`CHANGES`]; every other admin command is in the table
+//! admin commands' runner (and `itsp hangup`) records the outcome ([`Change::record`]).
+//! Which commands change something is the tables [`CHANGES`] and [`SERVER_CHANGES`]; every other admin command is in the table
 //! `READ_ONLY` of the tests, which make sure each admin subcommand is in exactly one.
 //!
 //! An entry names the actor `cli:USER` (the OS user from `$USER` or `$LOGNAME`, else
@@ -58,6 +58,10 @@ pub(crate) const CHANGES: &[&[&str]] = &[
     &["conf", "kick"],
     &["conf", "mute"],
 ];
+
+/// The commands outside the admin ones that change a running server's state (through
+/// its control socket): recorded the same way.
+pub(crate) const SERVER_CHANGES: &[&[&str]] = &[&["hangup"]];
 
 /// The admin subcommands that only read (not recorded).
 #[cfg(test)]
@@ -124,6 +128,7 @@ impl Change {
         }
         let changes = CHANGES
             .iter()
+            .chain(SERVER_CHANGES)
             .any(|p| p.iter().copied().eq(path.iter().map(String::as_str)));
         changes.then(|| Change {
             action: words.join(" "),
@@ -197,7 +202,13 @@ fn arguments(command: &clap::Command, matches: &ArgMatches) -> Vec<String> {
     let mut words = Vec::new();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();
-        if arg.is_global_set() || matches!(id, "help" | "version") {
+        // The store, control socket and output options are where and how, not what.
+        if arg.is_global_set()
+            || matches!(
+                id,
+                "help" | "version" | "data_dir" | "db" | "socket" | "json"
+            )
+        {
             continue;
         }
         if matches.value_source(id) != Some(ValueSource::CommandLine) {
@@ -342,6 +353,11 @@ mod tests {
         assert_eq!(change(&["itsp", "user", "list"]), None);
         assert_eq!(change(&["itsp", "audit", "list", "--json"]), None);
         assert_eq!(change(&["itsp", "lint", "x.sip"]), None);
+        assert_eq!(
+            change(&["itsp", "hangup", "a84b@pc33", "--data-dir", "/tmp/x"]).as_deref(),
+            Some("itsp hangup a84b@pc33")
+        );
+        assert_eq!(change(&["itsp", "status"]), None);
         let db = change(&[
             "itsp",
             "domain",

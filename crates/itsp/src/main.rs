@@ -207,7 +207,7 @@ fn main() -> ExitCode {
         Command::Nat { command } => nat_check::run(command),
         Command::Trace(args) => trace::run(args),
         Command::Status(args) => status::run(args),
-        Command::HangUp(args) => hangup::run(args),
+        Command::HangUp(args) => hangup::run(args, change),
     };
     match result {
         Ok(code) => code,

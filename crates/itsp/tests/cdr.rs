@@ -410,6 +410,23 @@ fn the_operator_ends_a_call_with_itsp_hangup() {
     assert_eq!(call["disposition"], "answered", "{call:#}");
     assert_eq!(call["hung_up_by"], "proxy");
     assert_eq!(call["end_reason"], "admin");
+    // Both tries are in the audit log, with their outcome.
+    let log = admin_json(&data, &["audit", "list"]);
+    let hangups: Vec<(&str, i64)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("itsp hangup"))
+        .map(|e| (e["action"].as_str().unwrap(), e["status"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        hangups,
+        [
+            (&*format!("itsp hangup {call_id}"), 0),
+            ("itsp hangup nobody@example.com", 1)
+        ],
+        "{log:#}"
+    );
 }
 
 #[test]

@@ -406,7 +406,7 @@ fn an_admin_ends_a_live_call_through_the_api() {
 }
 
 #[test]
-fn itsp_user_disable_refuses_the_next_register() {
+fn itsp_user_disable_passwd_and_rm_take_effect_at_the_next_register() {
     let data = DataDir::with_users(&[("alice", "secret")]);
     let args = data.args();
     let server = Itsp::start(&as_strs(&args));
@@ -424,6 +424,24 @@ fn itsp_user_disable_refuses_the_next_register() {
     // Enabling is seen at the server's next check of the subscribers' version.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(phone.register(contact).status(), Some(200));
+    // A new SIP password: the old one is refused at once, the new one works.
+    let v = admin_json(
+        &data,
+        &[
+            "user",
+            "passwd",
+            "alice@example.com",
+            "--password",
+            "n3w-secret",
+        ],
+    );
+    assert_eq!(v["server_told"], true, "{v}");
+    assert_eq!(phone.register(contact).status(), Some(401));
+    let mut renewed = common::Phone::new(server.udp, "alice", "n3w-secret");
+    assert_eq!(renewed.register(contact).status(), Some(200));
+    // Removed: refused at once too.
+    admin(&data, &["user", "rm", "alice@example.com"]);
+    assert_eq!(renewed.register(contact).status(), Some(401));
 }
 
 #[test]

@@ -1194,14 +1194,15 @@ impl BindingsReloader {
 }
 
 impl BindingsReloader {
-    /// The subscriber `aor` (`user@domain`) was disabled (or removed) in the store: the
+    /// The subscriber `aor` (`user@domain`) was disabled, removed or given a new SIP
+    /// password in the store: the
     /// engine forgets its cached credentials at once, so the next REGISTER or call with
     /// them is refused, instead of at its next check of the subscribers' version (up to a
     /// second later). All cached credentials go (the cache is keyed by realm and digest
     /// user name, which need not be `aor`'s); the others are read again as they are used.
     pub fn subscriber_disabled(&self, aor: &str) {
         lock(&self.shared.engine).forget_credentials();
-        tracing::info!(%aor, "cached credentials forgotten (subscriber disabled by an operator)");
+        tracing::info!(%aor, "cached credentials forgotten (a subscriber disabled, removed or given a new password by an operator)");
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::BufRead;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use store::Store;
+use store::{Address, Store};
 
 use super::output::{utc, Report, Table};
 use super::{address, preferences, serve_domain_first, with_store, Failure};
@@ -237,18 +237,21 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
                 if !sip_only {
                     s.set_web_password(&a.user, &a.domain, &password).await?;
                 }
-                Ok(Report::done(
-                    format!("changed the password of {a}"),
-                    json!({ "user": a.to_string() }),
-                ))
+                Ok(())
             })
-            .await
+            .await?;
+            // The old SIP password stops working at once on a running server.
+            let told = !web_only && forget_cached_credentials(store, &a);
+            Ok(Report::done(
+                format!("changed the password of {a}"),
+                json!({ "user": a.to_string(), "server_told": told }),
+            ))
         }
         UserCommand::Disable { address: a } => disable(store, &a, true).await,
         UserCommand::Enable { address: a } => disable(store, &a, false).await,
         UserCommand::Rm { address: a } => {
             let a = address(&a)?;
-            with_store(store, async |s| {
+            let report = with_store(store, async |s| {
                 s.remove_subscriber(&a.user, &a.domain).await?;
                 // Their personal greeting goes too (DATA_DIR/voicemail, as `itsp serve`
                 // keeps it), so a later subscriber of the name is not greeted with it.
@@ -267,7 +270,12 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
                     json!({ "user": a.to_string() }),
                 ))
             })
-            .await
+            .await?;
+            // A running server refuses their credentials at once and forgets their
+            // registrations.
+            forget_cached_credentials(store, &a);
+            tell_bindings_changed(store, &a);
+            Ok(report)
         }
         UserCommand::List { domain } => with_store(store, async |s| list(s, domain).await).await,
         UserCommand::Set { address, settings } => {
@@ -275,6 +283,40 @@ pub(super) async fn run(command: UserCommand, store: &StoreArgs) -> Result<Repor
         }
         UserCommand::Show { address } => preferences::show(store, &address).await,
     }
+}
+
+/// The control socket of a server running on `store`'s data directory.
+fn server_control(store: &StoreArgs) -> crate::control_client::ControlArgs {
+    crate::control_client::ControlArgs {
+        data_dir: store.data_dir.clone(),
+        socket: None,
+    }
+}
+
+/// Tells a running server that `a`'s credentials changed (disabled, removed, a new SIP
+/// password): it forgets its cached ones at once instead of at its next check of the
+/// subscribers' version, up to a second later. Whether a server was told.
+fn forget_cached_credentials(store: &StoreArgs, a: &Address) -> bool {
+    use server::control::protocol::{Answer, Request};
+    matches!(
+        crate::control_client::ask(
+            &server_control(store),
+            &Request::SubscriberDisabled { aor: a.aor() }
+        ),
+        Ok(Answer::CredentialsForgotten { .. })
+    )
+}
+
+/// Tells a running server to read `a`'s registrations again (they were removed).
+fn tell_bindings_changed(store: &StoreArgs, a: &Address) -> bool {
+    use server::control::protocol::{Answer, Request};
+    matches!(
+        crate::control_client::ask(
+            &server_control(store),
+            &Request::BindingsChanged { aor: a.aor() }
+        ),
+        Ok(Answer::Reloading { .. })
+    )
 }
 
 /// `itsp user disable` (`yes`) and `itsp user enable`. Disabling also removes the
@@ -296,23 +338,9 @@ async fn disable(store: &StoreArgs, text: &str, yes: bool) -> Result<Report, Fai
     .await?;
     // A running server on the same data directory forgets the subscriber's cached
     // credentials at once (else within a second) and reads the bindings again.
-    let told = yes && {
-        use server::control::protocol::{Answer, Request};
-        let control = crate::control_client::ControlArgs {
-            data_dir: store.data_dir.clone(),
-            socket: None,
-        };
-        let forgot = matches!(
-            crate::control_client::ask(&control, &Request::SubscriberDisabled { aor: a.aor() }),
-            Ok(Answer::CredentialsForgotten { .. })
-        );
-        let reloaded = removed == 0
-            || matches!(
-                crate::control_client::ask(&control, &Request::BindingsChanged { aor: a.aor() }),
-                Ok(Answer::Reloading { .. })
-            );
-        forgot && reloaded
-    };
+    let told = yes
+        && forget_cached_credentials(store, &a)
+        && (removed == 0 || tell_bindings_changed(store, &a));
     let text = match (yes, removed, told) {
         (false, _, _) => format!("enabled user {a}"),
         (true, 0, true) => format!("disabled user {a}; the running server refuses them at once"),

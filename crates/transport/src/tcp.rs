@@ -15,8 +15,9 @@
 //! (an IP-address sent-by, as this server's own Via has), or when the address was located
 //! by the sent-by's name ([`crate::Transports::name_peer`]) and the port is the sent-by's.
 //! So two servers share the one connection the first opened for requests both ways. Not
-//! for plain TCP: RFC 5923 §2 and §9 limit reuse to TLS, where the sender is authenticated,
-//! since an unauthenticated alias lets anyone capture requests meant for another host.
+//! for plain TCP: RFC 5923 (abstract, §2) limits reuse to TLS, where the sender is
+//! authenticated, since an unauthenticated alias lets anyone capture requests meant for
+//! another host.
 //! The alias ends with its connection.
 
 use std::collections::HashMap;
@@ -146,7 +147,7 @@ impl Drop for Admission {
 impl Table {
     /// Takes connection `id` to `peer` out of `flows`, with its alias.
     fn remove_flow(&mut self, peer: SocketAddr, id: u64) {
-        if !self.flows.get(&peer).is_some_and(|f| f.id == id) {
+        if self.flows.get(&peer).is_none_or(|f| f.id != id) {
             return;
         }
         if let Some(flow) = self.flows.remove(&peer) {

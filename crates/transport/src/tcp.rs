@@ -259,18 +259,18 @@ impl Connections {
         protocol: Protocol,
         peer: SocketAddr,
     ) -> Option<(mpsc::Sender<Bytes>, u64, SocketAddr)> {
-        // Asked before the table is locked: the TLS names have a lock of their own.
-        let name = match protocol {
-            Protocol::Tls => self.shared.tls.as_ref().and_then(|t| t.peer_name(peer)),
-            _ => None,
-        };
+        {
+            let table = self.table();
+            if let Some(flow) = table.flows.get(&peer).filter(|f| f.protocol == protocol) {
+                return Some((flow.tx.clone(), flow.id, peer));
+            }
+            if protocol != Protocol::Tls || table.aliases.is_empty() {
+                return None;
+            }
+        }
+        // Asked with the table unlocked: the TLS names have a lock of their own.
+        let name = self.shared.tls.as_ref().and_then(|t| t.peer_name(peer));
         let table = self.table();
-        if let Some(flow) = table.flows.get(&peer).filter(|f| f.protocol == protocol) {
-            return Some((flow.tx.clone(), flow.id, peer));
-        }
-        if protocol != Protocol::Tls || table.aliases.is_empty() {
-            return None;
-        }
         let by_addr = (peer.ip().to_string(), peer.port());
         let by_name = name.map(|n| (n, peer.port()));
         [Some(by_addr), by_name]
@@ -287,15 +287,16 @@ impl Connections {
     }
 
     /// Aliases connection `id` to `peer` to `key` (RFC 5923 §8.2): later TLS sends to the
-    /// sent-by take it. Whether the alias is new (not already this connection's).
+    /// sent-by take it (when two connections claim one sent-by, the one that claimed it
+    /// last). Whether the alias is new (not already this connection's).
     fn set_alias(&self, peer: SocketAddr, id: u64, key: AliasKey) -> bool {
         let mut table = self.table();
+        if table.aliases.get(&key) == Some(&(peer, id)) {
+            return false;
+        }
         let Some(flow) = table.flows.get_mut(&peer).filter(|f| f.id == id) else {
             return false;
         };
-        if flow.alias.as_ref() == Some(&key) {
-            return false;
-        }
         let old = flow.alias.replace(key.clone());
         if let Some(old) = old {
             if table.aliases.get(&old) == Some(&(peer, id)) {
@@ -832,6 +833,50 @@ mod tests {
                 since: t2,
                 scanned: 3
             }
+        );
+    }
+
+    #[test]
+    fn an_alias_points_at_its_latest_claimant_and_ends_with_it() {
+        let connections =
+            Connections::new(TcpLimits::default(), Arc::new(Blocklist::default()), None);
+        let (p1, p2): (SocketAddr, SocketAddr) = (
+            "192.0.2.1:40001".parse().unwrap(),
+            "192.0.2.1:40002".parse().unwrap(),
+        );
+        let (first, _tx1, _rx1) = connections.admit(Protocol::Tls, p1, true).unwrap();
+        let (second, _tx2, _rx2) = connections.admit(Protocol::Tls, p2, true).unwrap();
+        let host = sip::uri::Host::V4("192.0.2.1".parse().unwrap());
+        let sent_by: SocketAddr = "192.0.2.1:5061".parse().unwrap();
+        let via = |c: &Connections| c.get(Protocol::Tls, sent_by).map(|(_, _, peer)| peer);
+        assert_eq!(via(&connections), None);
+
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5061)));
+        assert!(
+            !connections.set_alias(p1, first.id, alias_key(&host, 5061)),
+            "not new"
+        );
+        assert_eq!(via(&connections), Some(p1));
+        // Only TLS sends take an alias.
+        assert!(connections.get(Protocol::Tcp, sent_by).is_none());
+        // A second claimant takes it over; when it ends, the alias ends with it.
+        assert!(connections.set_alias(p2, second.id, alias_key(&host, 5061)));
+        assert_eq!(via(&connections), Some(p2));
+        drop(second);
+        assert_eq!(via(&connections), None);
+        // The first claims it again with its next request.
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5061)));
+        assert_eq!(via(&connections), Some(p1));
+        // A new sent-by for the same connection replaces its old one.
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5062)));
+        assert_eq!(via(&connections), None);
+        drop(first);
+        assert!(connections.table().aliases.is_empty());
+        // Names: lower case, no trailing dot.
+        let name = sip::uri::Host::Name("Proxy.Example.COM.");
+        assert_eq!(
+            alias_key(&name, 5061),
+            ("proxy.example.com".to_owned(), 5061)
         );
     }
 

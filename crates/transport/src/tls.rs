@@ -27,7 +27,8 @@
 //! - [`Identity`]: a certificate chain with its key, checked, with its names and expiry.
 //! - [`Trust`]: how certificates of servers this side connects to, and of clients that
 //!   present one, are checked.
-//! - [`Tls`]: the acceptor (asking for an optional client certificate) and connector
+//! - [`Tls`]: the acceptor (asking for an optional client certificate; not for `wss:`,
+//!   where browsers could show a certificate picker) and connector
 //!   (presenting the identity), the replaceable identity, and the names that outgoing
 //!   connections to an address are verified against (RFC 5922 §7).
 //! - [`ClientIdentity`], [`CertNames`]: what a client's certificate proved, and the SIP
@@ -691,6 +692,8 @@ fn client_config_with(
 pub struct Tls {
     current: Arc<CurrentIdentity>,
     acceptor: tokio_rustls::TlsAcceptor,
+    /// The acceptor of `wss:` listeners: the same identity, no client certificate asked.
+    websocket_acceptor: tokio_rustls::TlsAcceptor,
     /// Verifies a client's certificate after the handshake; `None` with [`Trust::Any`] or
     /// no root at all (then no client certificate is asked for).
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
@@ -730,19 +733,29 @@ impl Tls {
             ),
             _ => None,
         };
-        let server = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Config(e.to_string()))?;
-        let server = match client_verifier {
-            Some(_) => server.with_client_cert_verifier(Arc::new(OptionalClientCert(provider()))),
-            None => server.with_no_client_auth(),
+        let server = || {
+            rustls::ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TlsError::Config(e.to_string()))
+        };
+        let sip = match client_verifier {
+            Some(_) => {
+                server()?.with_client_cert_verifier(Arc::new(OptionalClientCert(provider())))
+            }
+            None => server()?.with_no_client_auth(),
         }
         .with_cert_resolver(current.clone());
+        // Browsers (WSS) are never asked: a request for a client certificate makes some
+        // show a certificate picker, and RFC 7118 has no use for one.
+        let websocket = server()?
+            .with_no_client_auth()
+            .with_cert_resolver(current.clone());
         let client = client_config_with(roots, Some(current.clone()))?;
         let lax = client_config_with(None, Some(current.clone()))?;
         Ok(Tls {
             current,
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(sip)),
+            websocket_acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(websocket)),
             client_verifier,
             connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
             lax: tokio_rustls::TlsConnector::from(Arc::new(lax)),
@@ -839,8 +852,14 @@ impl Tls {
             .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()))
     }
 
+    /// The acceptor of `tls:` listeners (an optional client certificate asked for).
     pub(crate) fn acceptor(&self) -> &tokio_rustls::TlsAcceptor {
         &self.acceptor
+    }
+
+    /// The acceptor of `wss:` listeners (no client certificate asked for).
+    pub(crate) fn websocket_acceptor(&self) -> &tokio_rustls::TlsAcceptor {
+        &self.websocket_acceptor
     }
 
     /// Opens TLS on `stream`, a TCP connection to `addr`, checking the certificate unless
@@ -951,6 +970,45 @@ mod tests {
         );
         assert_eq!(sip_uri_domain("sips:a.test"), None);
         assert_eq!(sip_uri_domain("sip:"), None);
+    }
+
+    #[tokio::test]
+    async fn sip_listeners_ask_for_a_client_certificate_and_websocket_ones_do_not() {
+        let now = SystemTime::now();
+        let (server_dir, client_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (server_id, _) = Identity::self_signed(server_dir.path(), &names(), now).unwrap();
+        let (client_id, _) =
+            Identity::self_signed(client_dir.path(), &["peer.test".into()], now).unwrap();
+        let server = Tls::new(
+            server_id,
+            &Trust::Verify {
+                extra_ca: vec![client_dir.path().join("cert.pem")],
+            },
+        )
+        .unwrap();
+        let client = Tls::new(client_id, &Trust::Any).unwrap();
+        for websocket in [false, true] {
+            let (near, far) = tokio::io::duplex(64 * 1024);
+            let acceptor = if websocket {
+                server.websocket_acceptor()
+            } else {
+                server.acceptor()
+            };
+            let name = ServerName::try_from("example.com").unwrap();
+            let (accepted, _connected) =
+                tokio::join!(acceptor.accept(near), client.lax.connect(name, far));
+            let accepted = accepted.unwrap();
+            let chain = accepted.get_ref().1.peer_certificates();
+            let identity = server.client_identity(chain, now);
+            if websocket {
+                assert_eq!(identity, ClientIdentity::Anonymous);
+            } else {
+                assert!(
+                    matches!(&identity, ClientIdentity::Verified(n) if n.domains == ["peer.test"]),
+                    "{identity:?}"
+                );
+            }
+        }
     }
 
     #[test]

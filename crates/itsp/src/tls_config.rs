@@ -24,10 +24,13 @@ pub(crate) struct TlsSection {
     /// The private key of `cert` (PEM).
     pub(crate) key: Option<PathBuf>,
     /// Further CA certificates (PEM files) trusted for connections itsp opens to other
-    /// servers and gateways, besides the system's.
+    /// servers and gateways, besides the system's; and for the client certificates of
+    /// servers that connect here (mutual TLS: a verified one naming the sender's Via
+    /// sent-by lets its `alias` make the connection reusable, RFC 5923).
     pub(crate) ca: Vec<PathBuf>,
     /// Check the certificates of the servers itsp connects to (on by default); off, any
-    /// certificate is accepted: encrypted, but not authenticated.
+    /// certificate is accepted: encrypted, but not authenticated; no client certificate
+    /// is asked for then (none could be verified).
     pub(crate) verify_server: bool,
     /// Peers (host names or IP addresses, e.g. a gateway with a self-signed certificate)
     /// whose certificates are not checked although `verify_server` is on.

@@ -1,6 +1,8 @@
 //! The proxy finds other domains' servers through DNS (RFC 3263) and fails over to the
 //! next SRV target when one answers 503 or does not answer (RFC 3263 §4.3, Timer B), against
-//! a DNS server the test runs on loopback.
+//! a DNS server the test runs on loopback. Two servers of two domains that trust each
+//! other's certificate share one TLS connection for their requests both ways (RFC 5923),
+//! and a client without a certificate cannot capture it with `alias`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,7 +10,13 @@ mod common;
 #[allow(dead_code)] // the tests here use part of it
 mod dns_server;
 
-use common::{as_strs, DataDir, Itsp, Phone};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::{as_strs, provision, sqlite_url, DataDir, Itsp, Phone};
 use dns_server::{DnsServer, Zone};
 
 /// Runs the DNS server on a runtime of its own for the test's lifetime.
@@ -25,20 +33,37 @@ fn dns(zone: Zone) -> (std::net::SocketAddr, tokio::runtime::Runtime) {
 }
 
 fn server_with_dns(data: &DataDir, nameserver: std::net::SocketAddr, extra: &str) -> Itsp {
+    server_with_dns_on(
+        data,
+        data.args(),
+        nameserver,
+        extra,
+        &["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+    )
+}
+
+/// `itsp serve` with `args`, listening on `listens`, resolving through `nameserver`, with
+/// `extra` config, trusting loopback callers.
+fn server_with_dns_on(
+    data: &DataDir,
+    mut args: Vec<String>,
+    nameserver: std::net::SocketAddr,
+    extra: &str,
+    listens: &[&str],
+) -> Itsp {
     let config = data.path().join("itsp.toml");
     std::fs::write(
         &config,
         format!("[proxy]\nnameservers = [\"{nameserver}\"]\n{extra}"),
     )
     .unwrap();
-    let mut args = data.args();
     args.extend([
         "--trusted".into(),
         "127.0.0.0/8".into(),
         "--config".into(),
         config.display().to_string(),
     ]);
-    Itsp::start(&as_strs(&args))
+    Itsp::start_on(&as_strs(&args), listens)
 }
 
 #[test]
@@ -136,4 +161,137 @@ fn an_unknown_domain_is_404() {
     let r = alice.expect_response("INVITE");
     assert_eq!(r.status(), Some(404));
     assert_eq!(r.reason(), Some("Destination domain not found"));
+}
+
+/// A data directory serving `domain` with `user` (password `pw`) whose self-signed
+/// certificate (made here, before the server starts, so the other server can be told to
+/// trust it) names the domain and 127.0.0.1, the address in the server's Via.
+fn tls_domain(domain: &str, user: &str, pw: &str) -> (DataDir, Vec<String>) {
+    let data = DataDir {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    provision(&sqlite_url(data.path()), domain, &[(user, pw)]);
+    let names = [domain.to_owned(), "127.0.0.1".to_owned()];
+    transport::tls::Identity::self_signed(&data.path().join("tls"), &names, SystemTime::now())
+        .unwrap();
+    let args = vec![
+        "--data-dir".into(),
+        data.path_str(),
+        "--domain".into(),
+        domain.into(),
+    ];
+    (data, args)
+}
+
+/// A phone of `user@domain` on UDP, registered with `server`.
+fn registered(server: &Itsp, domain: &str, user: &str, pw: &str) -> Phone {
+    let mut phone = Phone::new(server.udp, user, pw);
+    phone.domain = domain.into();
+    let ok = phone.register(&format!("Contact: <{}>\r\n", phone.contact()));
+    assert_eq!(ok.status(), Some(200), "{user} registers");
+    phone
+}
+
+/// `from` calls `to_user@to_domain:port;transport=tls` through its server; `callee` gets
+/// the INVITE, answers 486, and the caller acknowledges. The INVITE as the callee got it.
+fn call_over_tls(from: &Phone, callee: &Phone, to: &str, tag: &str) -> sip::Message {
+    let call = from.new_call(to, tag);
+    from.send(&from.invite_text(&call, None));
+    let (invite, proxy) = callee.expect_request("INVITE");
+    callee.reply(&invite, proxy, 486, tag);
+    let busy = from.expect_response("INVITE");
+    assert_eq!(busy.status(), Some(486));
+    from.ack_failure(&call, &busy);
+    invite
+}
+
+/// The Via the calling server put on `invite` (the second: the callee's server's is on top):
+/// whether it asks for reuse, and the source port its server saw (`rport`).
+fn caller_server_via(invite: &sip::Message) -> (bool, u16) {
+    let vias: Vec<_> = invite.vias().map(Result::unwrap).collect();
+    let via = vias.get(1).expect("the calling server's Via");
+    assert_eq!(via.transport, "TLS", "{via:?}");
+    (via.alias(), via.rport().flatten().expect("rport filled in"))
+}
+
+/// A TLS client without a certificate, trusting `ca`, connected to `addr` as `name`.
+fn anonymous_client(
+    addr: SocketAddr,
+    name: &str,
+    ca: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let config = transport::tls::client_config(&transport::tls::Trust::Verify {
+        extra_ca: vec![ca.to_owned()],
+    })
+    .unwrap();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+#[test]
+fn two_servers_share_one_tls_connection_both_ways() {
+    let (a_data, a_args) = tls_domain("a.test", "alice", "a");
+    let (b_data, b_args) = tls_domain("b.test", "bob", "b");
+    let (ns, _rt) = dns(Zone::new()
+        .a("a.test", "127.0.0.1")
+        .a("b.test", "127.0.0.1"));
+    let listens = ["udp:127.0.0.1:0", "tls:127.0.0.1:0", "tcp:127.0.0.1:0"];
+    // Each trusts the other's certificate ([tls] ca), for its server and client side.
+    let trust = |other: &DataDir| {
+        format!(
+            "[tls]\nca = [\"{}\"]\n",
+            other.path().join("tls/cert.pem").display()
+        )
+    };
+    let a = server_with_dns_on(&a_data, a_args, ns, &trust(&b_data), &listens);
+    let b = server_with_dns_on(&b_data, b_args, ns, &trust(&a_data), &listens);
+    let (a_tls, b_tls) = (a.tls.unwrap(), b.tls.unwrap());
+    let alice = registered(&a, "a.test", "alice", "a");
+    let bob = registered(&b, "b.test", "bob", "b");
+
+    // A client without a certificate claims A's TLS address with alias, on a connection to
+    // B; B answers it but does not take it for A (RFC 5923 §9.2).
+    let mut rogue = anonymous_client(b_tls, "b.test", &b_data.path().join("tls/cert.pem"));
+    let options = format!(
+        "OPTIONS sip:b.test SIP/2.0\r\nVia: SIP/2.0/TLS {a_tls};branch=z9hG4bK-rogue;alias\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:rogue@a.test>;tag=r\r\nTo: <sip:b.test>\r\n\
+         Call-ID: rogue@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    rogue.write_all(options.as_bytes()).unwrap();
+    let mut answer = [0u8; 12];
+    rogue.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"SIP/2.0 200 ", "B answers the rogue's OPTIONS");
+
+    // B calls A first: B opens a TLS connection to A (so A sees an ephemeral port, not the
+    // rogue's connection, which would leave alice without the INVITE), asking for reuse.
+    let to_alice = format!("alice@a.test:{};transport=tls", a_tls.port());
+    let invite = call_over_tls(&bob, &alice, &to_alice, "ba");
+    let (alias, b_source_port) = caller_server_via(&invite);
+    assert!(alias, "B's Via over TLS carries alias");
+    assert_ne!(
+        b_source_port,
+        b_tls.port(),
+        "B connected from an ephemeral port"
+    );
+    // A verified B's client certificate, which names B's sent-by: the connection is aliased.
+    a.wait_log("TLS connection aliased", Duration::from_secs(5));
+
+    // A calls B: the INVITE goes on B's connection, so B sees it come from B's own
+    // connection's peer address, A's TLS port — one connection for both directions.
+    let to_bob = format!("bob@b.test:{};transport=tls", b_tls.port());
+    let invite = call_over_tls(&alice, &bob, &to_bob, "ab");
+    let (alias, seen_port) = caller_server_via(&invite);
+    assert!(alias);
+    assert_eq!(
+        seen_port,
+        a_tls.port(),
+        "A's request did not reuse the connection B opened"
+    );
+
+    // And B again: still its one connection.
+    let invite = call_over_tls(&bob, &alice, &to_alice, "ba2");
+    assert_eq!(caller_server_via(&invite).1, b_source_port);
 }

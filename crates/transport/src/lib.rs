@@ -2,8 +2,8 @@
 //!
 //! The thin I/O shell around the sans-IO `sip` crate (RFC 3261 §18): binds the listening
 //! sockets, turns datagrams and framed stream bytes into [`sip::Message`]s, and sends bytes
-//! back out, reusing the TCP or TLS connection a peer opened (§18.2.2, RFC 5923 style
-//! reuse).
+//! back out, reusing the TCP or TLS connection a peer opened (§18.2.2), and for requests
+//! the TLS connection a verified peer aliased to its address (RFC 5923).
 //!
 //! ## Layout
 //!
@@ -13,13 +13,15 @@
 //! - `udp.rs`: one receive task per UDP socket.
 //! - `tcp.rs`: the accept loop, one task per connection with stream framing, CRLF
 //!   keepalive answers and the idle/header/body deadlines, and the connection table used
-//!   to send on a peer's connection (with the counts the connection limits check); TLS
-//!   connections are TCP ones with a handshake first.
+//!   to send on a peer's connection (with the counts the connection limits check, and the
+//!   RFC 5923 aliases of TLS connections); TLS connections are TCP ones with a handshake
+//!   first.
 //! - `ws.rs`: SIP over WebSocket (RFC 7118): the HTTP upgrade with the `sip` subprotocol,
 //!   one SIP message per WebSocket message, connections in the same table as TCP's.
-//! - [`tls`]: the server certificate (PEM files or a self-signed one made on the first
-//!   run), the trust for outgoing connections, the rustls configurations (RFC 3261 §26,
-//!   RFC 5922).
+//! - [`tls`]: the certificate (PEM files or a self-signed one made on the first run),
+//!   served and presented as client certificate, the trust for outgoing connections and
+//!   presented client certificates, the rustls configurations (RFC 3261 §26, RFC 5922,
+//!   RFC 5923 §9).
 //! - `limits.rs`: [`TcpLimits`] (connection limits and timeouts, with their defaults),
 //!   [`TcpStats`], the rate-limited log of refused and closed connections.
 
@@ -401,7 +403,8 @@ impl Transports {
 
     /// Remembers that `addr` was located by the DNS name `name`: a TLS connection opened
     /// to it verifies the certificate for that name (RFC 5922 §7.2) instead of the
-    /// address. Nothing without TLS.
+    /// address, and a TLS send to it may take a connection aliased to `name` at its port
+    /// (RFC 5923). Nothing without TLS.
     pub fn name_peer(&self, addr: SocketAddr, name: &str) {
         if let Some(tls) = &self.tls {
             tls.name_peer(addr, name);
@@ -452,7 +455,9 @@ impl Transports {
 
     /// Sends bytes: over UDP from the socket `via` names (or the first one), over TCP or
     /// TLS on the connection to `dest` if one is open (RFC 3261 §18.2.2: responses go back
-    /// on the connection the request came on), else on a new connection.
+    /// on the connection the request came on), over TLS on a connection a verified peer
+    /// aliased to `dest`'s address or located name and port (RFC 5923 §8.2), else on a new
+    /// connection.
     pub async fn send(
         &self,
         protocol: Protocol,

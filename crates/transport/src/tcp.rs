@@ -5,6 +5,20 @@
 //! each reader. A TLS connection is a TCP connection with a handshake first (bounded by
 //! the header timeout) and the same framing after it; both kinds share the table and its
 //! limits.
+//!
+//! Connection reuse (RFC 5923): an accepted TLS connection whose client presented a
+//! verified certificate ([`ClientIdentity::Verified`]) and sends a request whose top Via
+//! carries `alias` (RFC 5923 §8.2) is entered in the table under the Via's sent-by host
+//! and port (5061 when absent), provided the certificate names that host (RFC 5923 §9.2,
+//! RFC 5922 §7.2, [`crate::tls::CertNames::names`]). A later send over TLS to an address
+//! with no connection of its own takes the aliased one when the address is the sent-by
+//! (an IP-address sent-by, as this server's own Via has), or when the address was located
+//! by the sent-by's name ([`crate::Transports::name_peer`]) and the port is the sent-by's.
+//! So two servers share the one connection the first opened for requests both ways. Not
+//! for plain TCP: RFC 5923 (abstract, §2) limits reuse to TLS, where the sender is
+//! authenticated, since an unauthenticated alias lets anyone capture requests meant for
+//! another host.
+//! The alias ends with its connection.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::blocklist::Blocklist;
 use crate::limits::{source_key, Limit, LimitEvents, TcpLimits, TcpStats};
-use crate::tls::Tls;
+use crate::tls::{ClientIdentity, Tls};
 use crate::{hand_over, Deliver, Incoming, Listen, Protocol};
 
 /// Outgoing messages queued per connection before senders wait.
@@ -41,6 +55,23 @@ struct Flow {
     id: u64,
     /// Set by [`Connections::keep_until`]: not closed as idle before then.
     keep_until: Option<std::time::Instant>,
+    /// The sent-by this connection is aliased to (RFC 5923), if any: one per connection,
+    /// the latest.
+    alias: Option<AliasKey>,
+}
+
+/// A Via sent-by a connection is aliased to: the host (a name lower case without trailing
+/// dot, or an IP address as text without brackets) and the port.
+pub(crate) type AliasKey = (String, u16);
+
+/// The alias key of a sent-by host and port.
+pub(crate) fn alias_key(host: &sip::uri::Host<'_>, port: u16) -> AliasKey {
+    let host = match host {
+        sip::uri::Host::Name(name) => name.trim_end_matches('.').to_ascii_lowercase(),
+        sip::uri::Host::V4(ip) => ip.to_string(),
+        sip::uri::Host::V6(ip) => ip.to_string(),
+    };
+    (host, port)
 }
 
 /// The connection table and the counts the limits are checked against.
@@ -48,6 +79,9 @@ struct Flow {
 struct Table {
     /// Open connections by peer address (the latest one when a peer has two).
     flows: HashMap<SocketAddr, Flow>,
+    /// Aliased TLS connections (RFC 5923) by sent-by: the peer address and id of the
+    /// connection in `flows`; removed with it.
+    aliases: HashMap<AliasKey, (SocketAddr, u64)>,
     /// Open connections by source ([`source_key`]); sources with none are removed.
     per_source: HashMap<IpAddr, usize>,
     /// Open connections, accepted and opened (a peer's older connection included).
@@ -106,8 +140,22 @@ impl Drop for Admission {
                 table.per_source.remove(&source);
             }
         }
-        if table.flows.get(&self.peer).is_some_and(|f| f.id == self.id) {
-            table.flows.remove(&self.peer);
+        table.remove_flow(self.peer, self.id);
+    }
+}
+
+impl Table {
+    /// Takes connection `id` to `peer` out of `flows`, with its alias.
+    fn remove_flow(&mut self, peer: SocketAddr, id: u64) {
+        if self.flows.get(&peer).is_none_or(|f| f.id != id) {
+            return;
+        }
+        if let Some(flow) = self.flows.remove(&peer) {
+            if let Some(key) = flow.alias {
+                if self.aliases.get(&key) == Some(&(peer, id)) {
+                    self.aliases.remove(&key);
+                }
+            }
         }
     }
 }
@@ -203,20 +251,66 @@ impl Connections {
         flow.keep_until
     }
 
-    /// The open connection of `protocol` to `peer`.
-    fn get(&self, protocol: Protocol, peer: SocketAddr) -> Option<(mpsc::Sender<Bytes>, u64)> {
+    /// The open connection of `protocol` to `peer`: its own, or for TLS one aliased to
+    /// `peer` (RFC 5923; see the module documentation): the write queue, the connection's
+    /// id and its peer address.
+    fn get(
+        &self,
+        protocol: Protocol,
+        peer: SocketAddr,
+    ) -> Option<(mpsc::Sender<Bytes>, u64, SocketAddr)> {
+        {
+            let table = self.table();
+            if let Some(flow) = table.flows.get(&peer).filter(|f| f.protocol == protocol) {
+                return Some((flow.tx.clone(), flow.id, peer));
+            }
+            if protocol != Protocol::Tls || table.aliases.is_empty() {
+                return None;
+            }
+        }
+        // Asked with the table unlocked: the TLS names have a lock of their own.
+        let name = self.shared.tls.as_ref().and_then(|t| t.peer_name(peer));
         let table = self.table();
-        let flow = table.flows.get(&peer).filter(|f| f.protocol == protocol)?;
-        Some((flow.tx.clone(), flow.id))
+        let by_addr = (peer.ip().to_string(), peer.port());
+        let by_name = name.map(|n| (n, peer.port()));
+        [Some(by_addr), by_name]
+            .into_iter()
+            .flatten()
+            .find_map(|key| {
+                let (aliased, id) = *table.aliases.get(&key)?;
+                let flow = table
+                    .flows
+                    .get(&aliased)
+                    .filter(|f| f.id == id && f.protocol == Protocol::Tls)?;
+                Some((flow.tx.clone(), id, aliased))
+            })
+    }
+
+    /// Aliases connection `id` to `peer` to `key` (RFC 5923 §8.2): later TLS sends to the
+    /// sent-by take it (when two connections claim one sent-by, the one that claimed it
+    /// last). Whether the alias is new (not already this connection's).
+    fn set_alias(&self, peer: SocketAddr, id: u64, key: AliasKey) -> bool {
+        let mut table = self.table();
+        if table.aliases.get(&key) == Some(&(peer, id)) {
+            return false;
+        }
+        let Some(flow) = table.flows.get_mut(&peer).filter(|f| f.id == id) else {
+            return false;
+        };
+        let old = flow.alias.replace(key.clone());
+        if let Some(old) = old {
+            if table.aliases.get(&old) == Some(&(peer, id)) {
+                table.aliases.remove(&old);
+            }
+        }
+        table.aliases.insert(key, (peer, id));
+        true
     }
 
     /// Takes connection `id` to `peer` out of the table (its writer is gone), so the next
     /// send connects again; its counts go when its reader ends.
     fn forget(&self, peer: SocketAddr, id: u64) {
-        let mut table = self.table();
-        if table.flows.get(&peer).is_some_and(|f| f.id == id) {
-            table.flows.remove(&peer);
-        }
+        self.table().remove_flow(peer, id);
     }
 
     /// Enters a connection to `peer` in the table with a new write queue. For an inbound
@@ -251,6 +345,7 @@ impl Connections {
                 tx: tx.clone(),
                 id,
                 keep_until: None,
+                alias: None,
             },
         );
         drop(table);
@@ -270,11 +365,11 @@ impl Connections {
         dest: SocketAddr,
         bytes: Bytes,
     ) -> std::io::Result<()> {
-        if let Some((tx, id)) = self.get(protocol, dest) {
+        if let Some((tx, id, peer)) = self.get(protocol, dest) {
             if tx.send(bytes.clone()).await.is_ok() {
                 return Ok(());
             }
-            self.forget(dest, id);
+            self.forget(peer, id);
         }
         let tls = match protocol {
             Protocol::Tls => Some(self.shared.tls.clone().ok_or_else(|| {
@@ -302,7 +397,7 @@ impl Connections {
         match tls {
             None => {
                 let (read, write) = stream.into_split();
-                self.start(read, write, local, admission, tx.clone(), rx);
+                self.start(read, write, local, admission, tx.clone(), rx, None);
             }
             Some(tls) => {
                 let handshake = tls.connect(dest, stream);
@@ -312,7 +407,7 @@ impl Connections {
                         std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
                     })??;
                 let (read, write) = tokio::io::split(stream);
-                self.start(read, write, local, admission, tx.clone(), rx);
+                self.start(read, write, local, admission, tx.clone(), rx, None);
             }
         }
         tx.send(bytes)
@@ -333,12 +428,36 @@ impl Connections {
                 (Protocol::Tls, Some(tls)) => {
                     let handshake = tls.acceptor().accept(stream);
                     let connections = self.clone();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
                         let timeout = connections.shared.limits.header_timeout;
                         match tokio::time::timeout(timeout, handshake).await {
                             Ok(Ok(stream)) => {
+                                let chain = stream.get_ref().1.peer_certificates();
+                                let client =
+                                    tls.client_identity(chain, std::time::SystemTime::now());
+                                match &client {
+                                    ClientIdentity::Anonymous => {}
+                                    ClientIdentity::Unverified(why) => tracing::debug!(
+                                        %peer, %local, reason = %why,
+                                        "TLS client certificate not verified; the connection \
+                                         is served unauthenticated"
+                                    ),
+                                    ClientIdentity::Verified(names) => tracing::debug!(
+                                        %peer, %local, %names,
+                                        "TLS client certificate verified"
+                                    ),
+                                }
                                 let (read, write) = tokio::io::split(stream);
-                                connections.start(read, write, local, admission, tx, rx);
+                                connections.start(
+                                    read,
+                                    write,
+                                    local,
+                                    admission,
+                                    tx,
+                                    rx,
+                                    Some(Arc::new(client)),
+                                );
                             }
                             // The place is freed with the admission.
                             Ok(Err(e)) => {
@@ -352,7 +471,7 @@ impl Connections {
                 }
                 _ => {
                     let (read, write) = stream.into_split();
-                    self.start(read, write, local, admission, tx, rx);
+                    self.start(read, write, local, admission, tx, rx, None);
                 }
             },
             Err(limit) => {
@@ -367,7 +486,10 @@ impl Connections {
 
     /// Starts an admitted connection's reader and writer. Incoming and outgoing
     /// connections are read alike: requests and responses may arrive on either (§18.2.2,
-    /// §18.1.2).
+    /// §18.1.2). `client` is what the client of an accepted TLS connection proved with
+    /// its certificate (`None` for other connections): whether its requests may alias
+    /// the connection (RFC 5923).
+    #[allow(clippy::too_many_arguments)]
     fn start<R, W>(
         &self,
         read_half: R,
@@ -376,6 +498,7 @@ impl Connections {
         admission: Admission,
         tx: mpsc::Sender<Bytes>,
         rx: mpsc::Receiver<Bytes>,
+        client: Option<Arc<ClientIdentity>>,
     ) where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -393,6 +516,7 @@ impl Connections {
                     local,
                     deliver,
                     out: tx,
+                    client,
                 };
                 if let Some(limit) = reader.run(read_half).await {
                     connections.shared.events.note(limit, peer, local);
@@ -511,6 +635,9 @@ struct Reader<'a> {
     deliver: &'a Deliver,
     /// The connection's write queue, for the keepalive pongs.
     out: mpsc::Sender<Bytes>,
+    /// An accepted TLS connection's client certificate, checked ([`Tls::client_identity`]);
+    /// `None` for other connections, which are never aliased.
+    client: Option<Arc<ClientIdentity>>,
 }
 
 impl Reader<'_> {
@@ -586,6 +713,9 @@ impl Reader<'_> {
                     progressed = true;
                     let bytes = buf.split_to(len).freeze();
                     let message = sip::Message::parse(bytes.clone()).map_err(|e| (e, bytes));
+                    if let (Some(client), Ok(request)) = (&self.client, &message) {
+                        self.alias(client, request);
+                    }
                     // In order: see `udp::receive_loop`.
                     hand_over(
                         self.deliver,
@@ -612,6 +742,46 @@ impl Reader<'_> {
                     )
                     .await;
                     return None;
+                }
+            }
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// RFC 5923 §8.2 for a message on an accepted TLS connection: a request whose top Via
+    /// has `alias`, from a client whose verified certificate names the Via's sent-by host
+    /// (§9.2), aliases the connection to that sent-by. Otherwise the alias is ignored,
+    /// with the reason at debug.
+    fn alias(&self, client: &ClientIdentity, message: &sip::Message) {
+        if !message.is_request() {
+            return;
+        }
+        let Ok(via) = message.top_via() else {
+            return;
+        };
+        if !via.alias() {
+            return;
+        }
+        let (peer, sent_by) = (self.peer, via.sent_by);
+        let ignored = |reason: &str| {
+            tracing::debug!(%peer, %sent_by, reason, "Via alias ignored (RFC 5923)");
+        };
+        if !via.transport.eq_ignore_ascii_case("TLS") {
+            return ignored("the Via's transport is not TLS");
+        }
+        match client {
+            ClientIdentity::Anonymous => ignored("no client certificate"),
+            ClientIdentity::Unverified(_) => ignored("the client certificate is not verified"),
+            ClientIdentity::Verified(names) if !names.names(&via.host) => {
+                ignored(&format!(
+                    "the client certificate names {names}, not the sent-by host"
+                ));
+            }
+            ClientIdentity::Verified(_) => {
+                let key = alias_key(&via.host, via.port.unwrap_or(Protocol::Tls.default_port()));
+                if self.connections.set_alias(self.peer, self.id, key) {
+                    tracing::info!(%peer, %sent_by, "TLS connection aliased (RFC 5923): requests to the sent-by reuse it");
                 }
             }
         }
@@ -663,6 +833,50 @@ mod tests {
                 since: t2,
                 scanned: 3
             }
+        );
+    }
+
+    #[test]
+    fn an_alias_points_at_its_latest_claimant_and_ends_with_it() {
+        let connections =
+            Connections::new(TcpLimits::default(), Arc::new(Blocklist::default()), None);
+        let (p1, p2): (SocketAddr, SocketAddr) = (
+            "192.0.2.1:40001".parse().unwrap(),
+            "192.0.2.1:40002".parse().unwrap(),
+        );
+        let (first, _tx1, _rx1) = connections.admit(Protocol::Tls, p1, true).unwrap();
+        let (second, _tx2, _rx2) = connections.admit(Protocol::Tls, p2, true).unwrap();
+        let host = sip::uri::Host::V4("192.0.2.1".parse().unwrap());
+        let sent_by: SocketAddr = "192.0.2.1:5061".parse().unwrap();
+        let via = |c: &Connections| c.get(Protocol::Tls, sent_by).map(|(_, _, peer)| peer);
+        assert_eq!(via(&connections), None);
+
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5061)));
+        assert!(
+            !connections.set_alias(p1, first.id, alias_key(&host, 5061)),
+            "not new"
+        );
+        assert_eq!(via(&connections), Some(p1));
+        // Only TLS sends take an alias.
+        assert!(connections.get(Protocol::Tcp, sent_by).is_none());
+        // A second claimant takes it over; when it ends, the alias ends with it.
+        assert!(connections.set_alias(p2, second.id, alias_key(&host, 5061)));
+        assert_eq!(via(&connections), Some(p2));
+        drop(second);
+        assert_eq!(via(&connections), None);
+        // The first claims it again with its next request.
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5061)));
+        assert_eq!(via(&connections), Some(p1));
+        // A new sent-by for the same connection replaces its old one.
+        assert!(connections.set_alias(p1, first.id, alias_key(&host, 5062)));
+        assert_eq!(via(&connections), None);
+        drop(first);
+        assert!(connections.table().aliases.is_empty());
+        // Names: lower case, no trailing dot.
+        let name = sip::uri::Host::Name("Proxy.Example.COM.");
+        assert_eq!(
+            alias_key(&name, 5061),
+            ("proxy.example.com".to_owned(), 5061)
         );
     }
 

@@ -11,12 +11,28 @@
 //! The identity in use can be replaced while the server runs ([`Tls::replace_identity`]):
 //! new handshakes use the new certificate, established connections keep theirs.
 //!
+//! Mutual TLS between servers (RFC 5923 §9.2, RFC 5922 §7.3, §7.4): the identity is also
+//! the client certificate of the connections this side opens, and the acceptor asks every
+//! client for one without requiring it (phones have none). A certificate a client presents
+//! is checked after the handshake against the same [`Trust`] as outgoing connections; one
+//! that does not verify leaves the connection up but unauthenticated
+//! ([`ClientIdentity::Unverified`]) instead of failing the handshake, because phones with
+//! a vendor's device certificate and gateways among the unverified peers present
+//! certificates no CA here vouches for, and refusing them would cut off callers who never
+//! asked to be authenticated. Only a verified certificate's names let a connection be
+//! reused for requests toward its sender (the `alias` of RFC 5923, in `tcp.rs`).
+//!
 //! ## Layout
 //!
 //! - [`Identity`]: a certificate chain with its key, checked, with its names and expiry.
-//! - [`Trust`]: how certificates of servers this side connects to are checked.
-//! - [`Tls`]: the acceptor and connector, the replaceable identity, and the names that
-//!   outgoing connections to an address are verified against (RFC 5922 §7).
+//! - [`Trust`]: how certificates of servers this side connects to, and of clients that
+//!   present one, are checked.
+//! - [`Tls`]: the acceptor (asking for an optional client certificate; not for `wss:`,
+//!   where browsers could show a certificate picker) and connector
+//!   (presenting the identity), the replaceable identity, and the names that outgoing
+//!   connections to an address are verified against (RFC 5922 §7).
+//! - [`ClientIdentity`], [`CertNames`]: what a client's certificate proved, and the SIP
+//!   domain identities in a certificate compared with a Via sent-by (RFC 5922 §7.1, §7.2).
 //! - [`TlsError`]: what went wrong, naming the file.
 
 use std::collections::HashMap;
@@ -27,12 +43,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use sip::headers::rfc3339;
 
 /// Outgoing TLS peers whose verification name is remembered; past this the map is
@@ -313,20 +331,55 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     file.write_all(bytes).map_err(err)
 }
 
-/// How the certificates of servers this side connects to are checked.
+/// How the certificates of servers this side connects to, and the client certificates
+/// presented to it, are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
-    /// Against the system's CA certificates and these PEM files of further CAs, for the
-    /// name the destination was located by (RFC 5922 §7.2) or its address.
+    /// Against the system's CA certificates and these PEM files of further CAs: a server
+    /// for the name the destination was located by (RFC 5922 §7.2) or its address; a
+    /// client's certificate for its chain (and, if it has any, a client-authentication
+    /// extended key usage), its names compared later with what the client claims.
     Verify {
         /// Further CA certificates (PEM files), e.g. a private CA or a peer's self-signed
         /// certificate.
         extra_ca: Vec<PathBuf>,
     },
-    /// Any certificate is accepted (the connection is encrypted but the peer is not
-    /// authenticated): for tests and peers with self-signed certificates one cannot
-    /// collect.
+    /// Any server certificate is accepted (the connection is encrypted but the peer is
+    /// not authenticated): for tests and peers with self-signed certificates one cannot
+    /// collect. No client certificate is asked for: none could be verified.
     Any,
+}
+
+/// The roots of [`Trust::Verify`]: the system's CA certificates (what loads of them) and
+/// the extra PEM files (each must hold at least one usable certificate).
+fn roots(extra_ca: &[PathBuf]) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    // The system store may be missing or partly unreadable; what loads is used.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for path in extra_ca {
+        let pem = std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| TlsError::Malformed {
+                path: path.clone(),
+                reason: format!("bad PEM: {e}"),
+            })?;
+            roots.add(cert).map_err(|e| TlsError::Malformed {
+                path: path.clone(),
+                reason: format!("not a usable CA certificate: {e}"),
+            })?;
+            found = true;
+        }
+        if !found {
+            return Err(TlsError::NoCertificate { path: path.clone() });
+        }
+    }
+    Ok(roots)
 }
 
 impl Default for Trust {
@@ -337,18 +390,218 @@ impl Default for Trust {
     }
 }
 
-/// The server certificate handshakes use now; replaced on reload.
+/// The certificate handshakes use now, as server and as client; replaced on reload.
 #[derive(Debug)]
 struct CurrentIdentity(RwLock<Identity>);
 
-impl ResolvesServerCert for CurrentIdentity {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+impl CurrentIdentity {
+    fn key(&self) -> Arc<CertifiedKey> {
         let identity = self
             .0
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(identity.key.clone())
+        identity.key.clone()
     }
+}
+
+impl ResolvesServerCert for CurrentIdentity {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.key())
+    }
+}
+
+/// Our certificate as the client certificate of the connections this side opens (RFC
+/// 5923 §9.1: both ends of a reused connection are authenticated), whatever CAs the
+/// server hints at: a peer that trusts it by a private CA or pinned certificate may not
+/// name it. rustls sends none when the key cannot sign with a scheme the server offers.
+impl ResolvesClientCert for CurrentIdentity {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.key())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The acceptor's client-certificate policy: ask every client for a certificate, require
+/// none, and accept whatever is presented during the handshake, checking only that the
+/// client holds its key (the handshake signatures). The chain itself is verified after the
+/// handshake ([`Tls::client_identity`]), so that a certificate no trusted CA issued makes
+/// the connection unauthenticated rather than failing it (see the module documentation).
+/// No CA names are hinted: a client should send whatever certificate it has, and the
+/// system store would make the request kilobytes long.
+#[derive(Debug)]
+struct OptionalClientCert(Arc<CryptoProvider>);
+
+impl ClientCertVerifier for OptionalClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The SIP domain identities of a certificate (RFC 5922 §7.1) and its IP addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertNames {
+    /// The host parts of `sip:` URIs without a user part and the DNS names of the
+    /// subjectAltName, lower case, without a trailing dot.
+    pub domains: Vec<String>,
+    /// Its iPAddress subjectAltNames.
+    pub ips: Vec<std::net::IpAddr>,
+}
+
+impl CertNames {
+    /// The names in a DER certificate's subjectAltName (RFC 5922 §7.1): a
+    /// uniformResourceIdentifier of scheme `sip` without a user part gives its host part,
+    /// a dNSName itself; URIs of other schemes or with a user part are not domain
+    /// identities. The subject's CN, which §7.1 allows looking at only without any
+    /// subjectAltName, is not used. A certificate that does not parse has no names.
+    pub fn of_der(der: &[u8]) -> CertNames {
+        use x509_parser::extensions::GeneralName;
+        let mut names = CertNames::default();
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+            return names;
+        };
+        let Ok(Some(san)) = cert.subject_alternative_name() else {
+            return names;
+        };
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(n) => names.domains.push(normalize_peer(n)),
+                GeneralName::URI(uri) => {
+                    if let Some(host) = sip_uri_domain(uri) {
+                        names.domains.push(host);
+                    }
+                }
+                GeneralName::IPAddress(b) => {
+                    if let Ok(octets) = <[u8; 4]>::try_from(*b) {
+                        names.ips.push(std::net::Ipv4Addr::from(octets).into());
+                    } else if let Ok(octets) = <[u8; 16]>::try_from(*b) {
+                        names.ips.push(std::net::Ipv6Addr::from(octets).into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// Whether the certificate names `host`, a Via sent-by host (RFC 5923 §9.2 with the
+    /// comparison of RFC 5922 §7.2): a name equals one of the domain identities, compared
+    /// without case and trailing dot, with no wildcard matching — a `*` in a certificate
+    /// is a literal character for SIP, so `*.example.com` names no host; an IP address
+    /// equals one of the iPAddress entries. RFC 5922 has no IP identities; they are
+    /// accepted because this server's own Via carries its IP address, and an iPAddress
+    /// entry a trusted CA signed vouches for that address as a dNSName does for a name.
+    pub fn names(&self, host: &sip::uri::Host<'_>) -> bool {
+        match host {
+            sip::uri::Host::Name(name) => {
+                let name = normalize_peer(name);
+                !name.is_empty() && self.domains.contains(&name)
+            }
+            sip::uri::Host::V4(ip) => self.ips.contains(&std::net::IpAddr::V4(*ip)),
+            sip::uri::Host::V6(ip) => self.ips.contains(&std::net::IpAddr::V6(*ip)),
+        }
+    }
+}
+
+impl fmt::Display for CertNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        let ips: Vec<String> = self.ips.iter().map(ToString::to_string).collect();
+        for name in self.domains.iter().chain(&ips) {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// The host part of `sip:host[:port][;params]` (any case of the scheme) when it has no
+/// user part (RFC 5922 §7.1), normalized; `None` for other URIs.
+fn sip_uri_domain(uri: &str) -> Option<String> {
+    let rest = uri
+        .get(..4)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("sip:"))
+        .and_then(|_| uri.get(4..))?;
+    let hostport = rest.split([';', '?']).next().unwrap_or(rest);
+    if hostport.contains('@') || hostport.is_empty() {
+        return None;
+    }
+    let host = if hostport.starts_with('[') {
+        hostport.split_inclusive(']').next().unwrap_or(hostport)
+    } else {
+        hostport.split(':').next().unwrap_or(hostport)
+    };
+    let host = normalize_peer(host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// What the client of an accepted TLS connection proved about itself with its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientIdentity {
+    /// No certificate was presented (a phone, usually).
+    Anonymous,
+    /// A certificate was presented but not verified against the [`Trust`]: why.
+    Unverified(String),
+    /// The chain verified; the certificate's names.
+    Verified(CertNames),
 }
 
 /// A verifier that accepts any server certificate but still checks the handshake's
@@ -401,48 +654,37 @@ impl ServerCertVerifier for AcceptAnyServer {
     }
 }
 
-/// The client configuration for `trust`.
+/// The client configuration for `trust`, presenting no client certificate (what a phone
+/// uses).
 pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig, TlsError> {
+    let roots = match trust {
+        Trust::Any => None,
+        Trust::Verify { extra_ca } => Some(Arc::new(roots(extra_ca)?)),
+    };
+    client_config_with(roots, None)
+}
+
+/// The client configuration verifying servers against `roots` (`None`: any certificate,
+/// [`Trust::Any`]) and presenting `identity`, if given, when a server asks for a client
+/// certificate.
+fn client_config_with(
+    roots: Option<Arc<RootCertStore>>,
+    identity: Option<Arc<CurrentIdentity>>,
+) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;
-    let config = match trust {
-        Trust::Any => builder
+    let builder = match roots {
+        None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
-            .with_no_client_auth(),
-        Trust::Verify { extra_ca } => {
-            let mut roots = rustls::RootCertStore::empty();
-            // The system store may be missing or partly unreadable; what loads is used.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            for path in extra_ca {
-                let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                let mut found = false;
-                for cert in CertificateDer::pem_slice_iter(&pem) {
-                    let cert = cert.map_err(|e| TlsError::Malformed {
-                        path: path.clone(),
-                        reason: format!("bad PEM: {e}"),
-                    })?;
-                    roots.add(cert).map_err(|e| TlsError::Malformed {
-                        path: path.clone(),
-                        reason: format!("not a usable CA certificate: {e}"),
-                    })?;
-                    found = true;
-                }
-                if !found {
-                    return Err(TlsError::NoCertificate { path: path.clone() });
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider))),
+        Some(roots) => builder.with_root_certificates(roots),
     };
-    Ok(config)
+    Ok(match identity {
+        Some(identity) => builder.with_client_cert_resolver(identity),
+        None => builder.with_no_client_auth(),
+    })
 }
 
 /// The TLS side of the transports: accepts with the current identity, connects with the
@@ -450,6 +692,11 @@ pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig, TlsError> {
 pub struct Tls {
     current: Arc<CurrentIdentity>,
     acceptor: tokio_rustls::TlsAcceptor,
+    /// The acceptor of `wss:` listeners: the same identity, no client certificate asked.
+    websocket_acceptor: tokio_rustls::TlsAcceptor,
+    /// Verifies a client's certificate after the handshake; `None` with [`Trust::Any`] or
+    /// no root at all (then no client certificate is asked for).
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     connector: tokio_rustls::TlsConnector,
     /// For the peers whose certificates are not checked ([`Tls::with_unverified`]).
     lax: tokio_rustls::TlsConnector,
@@ -469,19 +716,47 @@ impl fmt::Debug for Tls {
 }
 
 impl Tls {
-    /// Serves `identity` and connects with `trust`.
+    /// Serves `identity`, presents it as client certificate, and checks servers and
+    /// presented client certificates with `trust`.
     pub fn new(identity: Identity, trust: &Trust) -> Result<Tls, TlsError> {
         let current = Arc::new(CurrentIdentity(RwLock::new(identity)));
-        let server = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Config(e.to_string()))?
+        let roots = match trust {
+            Trust::Any => None,
+            Trust::Verify { extra_ca } => Some(Arc::new(roots(extra_ca)?)),
+        };
+        // Without any root (no system store, no extra CA) nothing could verify.
+        let client_verifier = match &roots {
+            Some(roots) if !roots.is_empty() => Some(
+                WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+                    .build()
+                    .map_err(|e| TlsError::Config(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let server = || {
+            rustls::ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TlsError::Config(e.to_string()))
+        };
+        let sip = match client_verifier {
+            Some(_) => {
+                server()?.with_client_cert_verifier(Arc::new(OptionalClientCert(provider())))
+            }
+            None => server()?.with_no_client_auth(),
+        }
+        .with_cert_resolver(current.clone());
+        // Browsers (WSS) are never asked: a request for a client certificate makes some
+        // show a certificate picker, and RFC 7118 has no use for one.
+        let websocket = server()?
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
-        let client = client_config(trust)?;
-        let lax = client_config(&Trust::Any)?;
+        let client = client_config_with(roots, Some(current.clone()))?;
+        let lax = client_config_with(None, Some(current.clone()))?;
         Ok(Tls {
             current,
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(sip)),
+            websocket_acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(websocket)),
+            client_verifier,
             connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
             lax: tokio_rustls::TlsConnector::from(Arc::new(lax)),
             unverified: std::collections::HashSet::new(),
@@ -530,6 +805,41 @@ impl Tls {
         names.insert(addr, server_name);
     }
 
+    /// The DNS name `addr` was located by ([`Tls::name_peer`]), lower case without a
+    /// trailing dot: how a send finds a connection aliased to that name (RFC 5923).
+    pub(crate) fn peer_name(&self, addr: SocketAddr) -> Option<String> {
+        let names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match names.get(&addr)? {
+            ServerName::DnsName(name) => Some(normalize_peer(name.as_ref())),
+            _ => None,
+        }
+    }
+
+    /// What the certificate chain a client presented in an accepted handshake proves
+    /// (`None`: it presented none): verified against the trust at `now`, or why not.
+    pub fn client_identity(
+        &self,
+        chain: Option<&[CertificateDer<'_>]>,
+        now: SystemTime,
+    ) -> ClientIdentity {
+        let Some((leaf, intermediates)) = chain.and_then(<[_]>::split_first) else {
+            return ClientIdentity::Anonymous;
+        };
+        let Some(verifier) = &self.client_verifier else {
+            return ClientIdentity::Unverified(
+                "no trusted CA to verify client certificates against".into(),
+            );
+        };
+        let now = UnixTime::since_unix_epoch(now.duration_since(UNIX_EPOCH).unwrap_or_default());
+        match verifier.verify_client_cert(leaf, intermediates, now) {
+            Ok(_) => ClientIdentity::Verified(CertNames::of_der(leaf)),
+            Err(e) => ClientIdentity::Unverified(e.to_string()),
+        }
+    }
+
     /// The name a connection to `addr` is verified against.
     fn server_name(&self, addr: SocketAddr) -> ServerName<'static> {
         let names = self
@@ -542,8 +852,14 @@ impl Tls {
             .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()))
     }
 
+    /// The acceptor of `tls:` listeners (an optional client certificate asked for).
     pub(crate) fn acceptor(&self) -> &tokio_rustls::TlsAcceptor {
         &self.acceptor
+    }
+
+    /// The acceptor of `wss:` listeners (no client certificate asked for).
+    pub(crate) fn websocket_acceptor(&self) -> &tokio_rustls::TlsAcceptor {
+        &self.websocket_acceptor
     }
 
     /// Opens TLS on `stream`, a TCP connection to `addr`, checking the certificate unless
@@ -585,6 +901,154 @@ mod tests {
 
     fn names() -> Vec<String> {
         vec!["example.com".into(), "127.0.0.1".into()]
+    }
+
+    /// A self-signed certificate's DER with these subjectAltNames.
+    fn cert_with(sans: Vec<rcgen::SanType>) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params.subject_alt_names = sans;
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn host(text: &'static str) -> sip::uri::Host<'static> {
+        if let Ok(ip) = text.parse() {
+            sip::uri::Host::V4(ip)
+        } else if let Some(v6) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            sip::uri::Host::V6(v6.parse().unwrap())
+        } else {
+            sip::uri::Host::Name(text)
+        }
+    }
+
+    #[test]
+    fn certificate_names_match_a_sent_by_as_rfc_5922_compares_them() {
+        use rcgen::SanType;
+        let dns = |n: &str| SanType::DnsName(n.try_into().unwrap());
+        let uri = |u: &str| SanType::URI(u.try_into().unwrap());
+        let names = CertNames::of_der(&cert_with(vec![
+            dns("Proxy.A.test"),
+            dns("*.wild.test"),
+            uri("sip:SIP.a.test"),
+            uri("sip:alice@users.a.test"),
+            uri("https://web.a.test/"),
+            uri("sip:ported.a.test:5061;transport=tls"),
+            SanType::IpAddress("192.0.2.7".parse().unwrap()),
+            SanType::IpAddress("2001:db8::7".parse().unwrap()),
+        ]));
+        assert_eq!(
+            names.domains,
+            ["proxy.a.test", "*.wild.test", "sip.a.test", "ported.a.test"]
+        );
+        // Names without case or trailing dot (RFC 5922 §7.2).
+        assert!(names.names(&host("proxy.a.test")));
+        assert!(names.names(&host("PROXY.a.test.")));
+        assert!(names.names(&host("sip.a.test")));
+        assert!(names.names(&host("ported.a.test")));
+        // No wildcard matching, no suffix matching (RFC 5922 §7.2).
+        assert!(!names.names(&host("x.wild.test")));
+        assert!(!names.names(&host("a.test")));
+        assert!(!names.names(&host("other.proxy.a.test")));
+        // A SIP URI with a user part and other schemes are no domain identities (§7.1).
+        assert!(!names.names(&host("users.a.test")));
+        assert!(!names.names(&host("web.a.test")));
+        // Addresses only by an iPAddress entry.
+        assert!(names.names(&host("192.0.2.7")));
+        assert!(names.names(&host("[2001:db8::7]")));
+        assert!(!names.names(&host("192.0.2.8")));
+        assert_eq!(
+            names.to_string(),
+            "proxy.a.test,*.wild.test,sip.a.test,ported.a.test,192.0.2.7,2001:db8::7"
+        );
+        assert_eq!(
+            CertNames::of_der(b"not a certificate"),
+            CertNames::default()
+        );
+        assert_eq!(
+            sip_uri_domain("SIP:[2001:db8::1]:5061").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(sip_uri_domain("sips:a.test"), None);
+        assert_eq!(sip_uri_domain("sip:"), None);
+    }
+
+    #[tokio::test]
+    async fn sip_listeners_ask_for_a_client_certificate_and_websocket_ones_do_not() {
+        let now = SystemTime::now();
+        let (server_dir, client_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (server_id, _) = Identity::self_signed(server_dir.path(), &names(), now).unwrap();
+        let (client_id, _) =
+            Identity::self_signed(client_dir.path(), &["peer.test".into()], now).unwrap();
+        let server = Tls::new(
+            server_id,
+            &Trust::Verify {
+                extra_ca: vec![client_dir.path().join("cert.pem")],
+            },
+        )
+        .unwrap();
+        let client = Tls::new(client_id, &Trust::Any).unwrap();
+        for websocket in [false, true] {
+            let (near, far) = tokio::io::duplex(64 * 1024);
+            let acceptor = if websocket {
+                server.websocket_acceptor()
+            } else {
+                server.acceptor()
+            };
+            let name = ServerName::try_from("example.com").unwrap();
+            let (accepted, _connected) =
+                tokio::join!(acceptor.accept(near), client.lax.connect(name, far));
+            let accepted = accepted.unwrap();
+            let chain = accepted.get_ref().1.peer_certificates();
+            let identity = server.client_identity(chain, now);
+            if websocket {
+                assert_eq!(identity, ClientIdentity::Anonymous);
+            } else {
+                assert!(
+                    matches!(&identity, ClientIdentity::Verified(n) if n.domains == ["peer.test"]),
+                    "{identity:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_client_certificate_is_verified_against_the_trust() {
+        let now = SystemTime::now();
+        let (ours_dir, peer_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (ours, _) = Identity::self_signed(ours_dir.path(), &names(), now).unwrap();
+        let peer_names = vec!["peer.test".to_owned(), "192.0.2.1".to_owned()];
+        let (peer, _) = Identity::self_signed(peer_dir.path(), &peer_names, now).unwrap();
+        let chain = peer.key.cert.clone();
+
+        let trusting = Tls::new(
+            ours.clone(),
+            &Trust::Verify {
+                extra_ca: vec![peer_dir.path().join("cert.pem")],
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            trusting.client_identity(None, now),
+            ClientIdentity::Anonymous
+        );
+        let ClientIdentity::Verified(names) = trusting.client_identity(Some(&chain), now) else {
+            panic!("not verified");
+        };
+        assert_eq!(names.domains, ["peer.test"]);
+        assert!(names.names(&host("192.0.2.1")));
+
+        // Not issued by a trusted CA: unverified, with the reason.
+        let strict = Tls::new(ours.clone(), &Trust::default()).unwrap();
+        assert!(matches!(
+            strict.client_identity(Some(&chain), now),
+            ClientIdentity::Unverified(why) if why.contains("certificate")
+        ));
+        // Trust::Any verifies nothing, so it proves nothing.
+        let any = Tls::new(ours, &Trust::Any).unwrap();
+        assert!(matches!(
+            any.client_identity(Some(&chain), now),
+            ClientIdentity::Unverified(_)
+        ));
     }
 
     #[test]

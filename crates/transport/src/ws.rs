@@ -61,7 +61,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, local: Listen, connections: 
         let Some(tls) = connections.tls().cloned() else {
             return;
         };
-        match tokio::time::timeout(handshake_time, tls.acceptor().accept(stream)).await {
+        match tokio::time::timeout(handshake_time, tls.websocket_acceptor().accept(stream)).await {
             Ok(Ok(stream)) => upgrade_and_run(stream, local, &connections, admission, tx, rx).await,
             Ok(Err(e)) => tracing::info!(%peer, %local, error = %e, "TLS handshake failed"),
             Err(_) => tracing::info!(%peer, %local, "TLS handshake timed out"),

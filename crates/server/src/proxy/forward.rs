@@ -34,10 +34,21 @@ pub struct LocalAddr {
 }
 
 impl LocalAddr {
-    /// The Via value for a branch (§16.6 step 8, §18.1.1), with `rport` (RFC 3581).
+    /// The Via value for a branch (§16.6 step 8, §18.1.1), with `rport` (RFC 3581) and,
+    /// over TLS, `alias` (RFC 5923 §8.1): the transports present our certificate as client
+    /// certificate on the connections they open, so a peer that verifies it may send its
+    /// requests toward our sent-by on that same connection. The sent-by is our listening
+    /// address, which a peer trusting our certificate finds among its iPAddress names.
+    /// Harmless on a connection the peer opened (a phone's): it is the connection's
+    /// server side that acts on it.
     pub fn via(&self, branch: &str) -> String {
+        let alias = if self.protocol == Protocol::Tls {
+            ";alias"
+        } else {
+            ""
+        };
         format!(
-            "SIP/2.0/{} {}:{};branch={branch};rport",
+            "SIP/2.0/{} {}:{};branch={branch};rport{alias}",
             self.protocol.as_via(),
             self.host,
             self.port
@@ -363,6 +374,31 @@ CSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         let c = check_routes(&r, &mut Us).unwrap();
         assert!(!c.routed());
         assert_eq!(c.remaining.len(), 1);
+    }
+
+    #[test]
+    fn our_via_asks_for_connection_reuse_over_tls_only() {
+        let via = |protocol| {
+            LocalAddr {
+                protocol,
+                host: "192.0.2.1".into(),
+                port: 5061,
+            }
+            .via("z9hG4bKx")
+        };
+        // RFC 5923 §8.1: alias over TLS, where our certificate authenticates us.
+        assert_eq!(
+            via(Protocol::Tls),
+            "SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKx;rport;alias"
+        );
+        let parsed = sip::headers::Via::parse(&via(Protocol::Tls))
+            .unwrap()
+            .alias();
+        assert!(parsed);
+        // Never over plain TCP (RFC 5923 abstract, §2) or the rest.
+        for protocol in [Protocol::Udp, Protocol::Tcp, Protocol::Ws, Protocol::Wss] {
+            assert!(!via(protocol).contains("alias"), "{protocol}");
+        }
     }
 
     #[test]

@@ -194,6 +194,14 @@ impl<'a> Via<'a> {
     pub fn ttl(&self) -> Option<u8> {
         self.params.get("ttl").flatten()?.parse().ok()
     }
+
+    /// Whether the `alias` parameter is present (RFC 5923 §7: `via-alias = "alias"`, a
+    /// flag without value): the sender asks the receiver to use this connection for its
+    /// requests toward the sent-by (RFC 5923 §8.1). A value written anyway (`alias=x`)
+    /// does not count: the grammar allows none.
+    pub fn alias(&self) -> bool {
+        self.params.get("alias") == Some(None)
+    }
 }
 
 /// Splits at the first `sep` (an ASCII byte, so both halves stay valid UTF-8).
@@ -355,11 +363,50 @@ mod tests {
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.456").is_err());
         assert!(Via::parse("SIP/2.0/UDP host;branch").is_err());
     }
+
+    #[test]
+    fn alias_is_a_flag() {
+        // RFC 5923 §7: valueless, any case, anywhere among the parameters.
+        let v = Via::parse("SIP/2.0/TLS a.example.com:5061;branch=z9hG4bK1;rport;alias").unwrap();
+        assert!(v.alias());
+        assert_eq!(v.branch(), Some("z9hG4bK1"));
+        assert_eq!(v.rport(), Some(None));
+        assert!(
+            Via::parse("SIP/2.0/TLS a.example.com;ALIAS ;branch=z9hG4bK1")
+                .unwrap()
+                .alias()
+        );
+        assert!(!Via::parse("SIP/2.0/TLS a.example.com;branch=z9hG4bK1")
+            .unwrap()
+            .alias());
+        assert!(
+            !Via::parse("SIP/2.0/TLS a.example.com;alias=yes;branch=z9hG4bK1")
+                .unwrap()
+                .alias()
+        );
+        assert!(
+            !Via::parse("SIP/2.0/TLS a.example.com;aliases;branch=z9hG4bK1")
+                .unwrap()
+                .alias()
+        );
+    }
 }
 
 #[cfg(test)]
 mod stamp_tests {
     use super::*;
+
+    #[test]
+    fn alias_is_kept_when_stamping() {
+        assert_eq!(
+            stamped(
+                &Via::parse("SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1;rport;alias").unwrap(),
+                "10.0.0.1:40000".parse().unwrap()
+            )
+            .as_deref(),
+            Some("SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1;alias;received=10.0.0.1;rport=40000")
+        );
+    }
 
     fn stamp(value: &str, source: &str) -> Option<String> {
         stamped(&Via::parse(value).unwrap(), source.parse().unwrap())

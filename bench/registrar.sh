@@ -33,7 +33,10 @@ With --tls the no-auth part runs over TLS instead: Kamailio with its tls module
 serve with a tls: listener on 127.0.0.1:5071, both with the same self-signed certificate
 (openssl); each sipp opens one TCP connection (-t t1) to a local stunnel that carries it
 over TLS to the server (stunnel's CPU, like sipp's, is the load generator's). Needs
-stunnel4, openssl and kamailio-tls-modules.
+stunnel4, openssl and kamailio-tls-modules. With --tls-per-call each REGISTER comes on a
+TLS connection of its own, from a sipp built with TLS (-t ln, no stunnel): the cost of a
+handshake per REGISTER. Debian's sipp has no TLS; name one that has with SIPP=PATH (the
+`SIPp v... -TLS-` in its `sipp -v`).
 
 Figure = successful calls / CPU-seconds of the server during the sipp run. Prints a
 Markdown table with the ratio itsp/Kamailio.
@@ -70,6 +73,8 @@ Options:
                     (e.g. 1000000000) keeps the guard's counting on without a ban, to
                     measure what the guards cost (the auth part: its source is not trusted)
   --tls             the no-auth part over TLS (see above); implies --only noauth
+  --tls-per-call    the same, with a new TLS connection per REGISTER (needs SIPP=PATH, a
+                    sipp with TLS)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 
@@ -78,7 +83,9 @@ EOF
 }
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
-parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0 tls=0
+parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0 tls=0 tls_per_call=0
+# The sipp to run: SIPP=PATH for another build (one with TLS for --tls-per-call).
+sipp_bin=${SIPP:-sipp}
 mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -101,6 +108,7 @@ while [ $# -gt 0 ]; do
     --sync-to-disk) sync_to_disk=1; shift ;;
     --pike) pike=$2; shift 2 ;;
     --tls) tls=1; parts=noauth; shift ;;
+    --tls-per-call) tls=1; tls_per_call=1; parts=noauth; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -119,12 +127,16 @@ shared=$repo/bench/peers
 # --- what must be installed -------------------------------------------------------------
 kam_modules=/usr/lib/x86_64-linux-gnu/kamailio/modules   # the cfgs' mpath
 missing=()
-command -v sipp >/dev/null || missing+=(sip-tester)
+command -v "$sipp_bin" >/dev/null || missing+=(sip-tester)
 command -v kamailio >/dev/null || missing+=(kamailio)
 [ -e "$kam_modules/db_sqlite.so" ] || missing+=(kamailio-sqlite-modules)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v python3 >/dev/null || missing+=(python3)
 command -v ss >/dev/null || missing+=(iproute2)
+if [ "$tls_per_call" = 1 ] && ! "$sipp_bin" -v 2>&1 | grep -q -- '-TLS'; then
+  echo "--tls-per-call: $sipp_bin has no TLS; set SIPP to a sipp built with it" >&2
+  exit 1
+fi
 if [ "$tls" = 1 ]; then
   command -v stunnel4 >/dev/null || missing+=(stunnel4)
   command -v openssl >/dev/null || missing+=(openssl)
@@ -261,7 +273,7 @@ measure() {
     [ "$i" = 0 ] && ri=$((ri + r % procs)) ni=$((ni + n % procs))
     local -a args=("${@//@I@/$i}")
     # In the background and waited for, so that a signal to this script stops it at once.
-    timeout -k 5 $((limit + 30)) sipp "${args[@]}" -i 127.0.0.1 -p $((5099 + i)) -r "$ri" \
+    timeout -k 5 $((limit + 30)) "$sipp_bin" "${args[@]}" -i 127.0.0.1 -p $((5099 + i)) -r "$ri" \
       -rp 1000 -m "$ni" -timeout "${limit}s" -buff_size 4194304 -nostdin \
       -trace_stat -stf "$tmp/$name.$i.csv" -trace_err -error_file "$tmp/$name.$i.errors" \
       >"$tmp/$name.$i.sipp.out" 2>&1 &
@@ -356,7 +368,7 @@ start_itsp() { # NAME DATA_DIR [serve args]...: sets $its
   started+=("$its")
 }
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(kamailio -v | head -n 1), $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1)"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(kamailio -v | head -n 1), $("$sipp_bin" -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1)"
 echo "working in $tmp"
 itsp_sync=committed
 [ "$sync_to_disk" = 1 ] && itsp_sync=fsynced
@@ -372,7 +384,8 @@ if [ "$tls" = 1 ]; then
     "$shared/kamailio-proxy.cfg" >"$tmp/kamailio-proxy-tls.cfg"
   printf '[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n' \
     "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/kam-tls.cfg"
-  # sipp's TCP connections to 6090 (Kamailio) and 6071 (itsp) go on over TLS.
+  # sipp's TCP connections to 6090 (Kamailio) and 6071 (itsp) go on over TLS (not needed
+  # with --tls-per-call, but harmless).
   printf 'foreground = yes\npid =\n[kamailio]\nclient = yes\naccept = 127.0.0.1:6090\nconnect = 127.0.0.1:5090\n[itsp]\nclient = yes\naccept = 127.0.0.1:6071\nconnect = 127.0.0.1:5071\n' \
     >"$tmp/stunnel.conf"
   stunnel4 "$tmp/stunnel.conf" >"$tmp/stunnel.log" 2>&1 &
@@ -391,17 +404,25 @@ for part in noauth memory; do
     echo "memory: reg-load-prefix.xml, $n distinct users at $r/s"
   fi
   if [ "$tls" = 1 ]; then
+    # Through the stunnel over one connection per sipp, or a TLS connection per call.
+    if [ "$tls_per_call" = 1 ]; then
+      how="a TLS connection per REGISTER" kam_to=127.0.0.1:5090 its_to=127.0.0.1:5071
+      transport=(-t ln -tls_cert "$tmp/cert.pem" -tls_key "$tmp/key.pem" -max_socket 4096)
+    else
+      how="TLS" kam_to=127.0.0.1:6090 its_to=127.0.0.1:6071 transport=(-t t1)
+    fi
     start_kamailio "$tmp/kamailio-proxy-tls.cfg" "kam-$part"
     wait_udp 5090 "$kam" -t
-    measure Kamailio "${label}REGISTER over TLS, no auth, in-memory" "$kam" "kam-$part" \
-      "$workload" "$r" "$n" -t t1 -sf "$shared/reg-load-prefix.xml" -set prefix @I@ 127.0.0.1:6090
+    measure Kamailio "${label}REGISTER over $how, no auth, in-memory" "$kam" "kam-$part" \
+      "$workload" "$r" "$n" "${transport[@]}" -sf "$shared/reg-load-prefix.xml" -set prefix @I@ \
+      "$kam_to"
     stop "$kam"
 
     start_itsp "itsp-$part" "$tmp/itsp-$part" --trusted 127.0.0.1 --listen tls:127.0.0.1:5071
     wait_udp 5071 "$its" -t
-    measure itsp "${label}REGISTER over TLS, no auth (trusted), SQLite $itsp_sync" "$its" \
-      "itsp-$part" "$workload" "$r" "$n" -t t1 -sf "$shared/reg-load-prefix.xml" \
-      -set prefix @I@ 127.0.0.1:6071
+    measure itsp "${label}REGISTER over $how, no auth (trusted), SQLite $itsp_sync" "$its" \
+      "itsp-$part" "$workload" "$r" "$n" "${transport[@]}" -sf "$shared/reg-load-prefix.xml" \
+      -set prefix @I@ "$its_to"
     stop "$its"
     continue
   fi

@@ -4,6 +4,7 @@
 //! `crates/itsp/tests/browser_phone.rs` (included there by path).
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,15 @@ pub(crate) struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends chromedriver and the Chromium it started: they run in a process group of
+    /// their own (chromedriver's pid), killed whole, as Chromium outlives a killed
+    /// chromedriver and would stay behind after every test.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -46,6 +55,7 @@ impl Driver {
     pub(crate) async fn start_with(extra_args: &[&str]) -> Driver {
         let port = free_port();
         let child = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -33,10 +33,11 @@ With --tls the no-auth part runs over TLS instead: Kamailio with its tls module
 serve with a tls: listener on 127.0.0.1:5071, both with the same self-signed certificate
 (openssl); each sipp opens one TCP connection (-t t1) to a local stunnel that carries it
 over TLS to the server (stunnel's CPU, like sipp's, is the load generator's). Needs
-stunnel4, openssl and kamailio-tls-modules. With --tls-per-call each REGISTER comes on a
-TLS connection of its own, from a sipp built with TLS (-t ln, no stunnel): the cost of a
-handshake per REGISTER. Debian's sipp has no TLS; name one that has with SIPP=PATH (the
-`SIPp v... -TLS-` in its `sipp -v`).
+stunnel4, openssl and kamailio-tls-modules. With --tls-direct each sipp speaks TLS itself
+over its one connection (-t l1, no stunnel): Debian's sipp has no TLS, so name a sipp
+built with it in SIPP=PATH (`SIPp v...-TLS-` in its `sipp -v`). (A TLS connection per
+REGISTER, -t ln, cannot be measured with sipp 3.7: its TLS connect retries every 200 ms
+in its main loop, so it keeps about 5 calls a second.)
 
 Figure = successful calls / CPU-seconds of the server during the sipp run. Prints a
 Markdown table with the ratio itsp/Kamailio.
@@ -73,8 +74,7 @@ Options:
                     (e.g. 1000000000) keeps the guard's counting on without a ban, to
                     measure what the guards cost (the auth part: its source is not trusted)
   --tls             the no-auth part over TLS (see above); implies --only noauth
-  --tls-per-call    the same, with a new TLS connection per REGISTER (needs SIPP=PATH, a
-                    sipp with TLS)
+  --tls-direct      the same with sipp's own TLS instead of the stunnel (needs SIPP=PATH)
   --keep            keep the temporary directory (logs, databases, sipp statistics)
   -h, --help        this text
 
@@ -83,8 +83,8 @@ EOF
 }
 
 rate=2000 count=40000 auth_rate=1000 auth_count=20000 users=20000
-parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0 tls=0 tls_per_call=0
-# The sipp to run: SIPP=PATH for another build (one with TLS for --tls-per-call).
+parts="noauth auth" itsp_log=info keep=0 sync_to_disk=0 pike=0 tls=0 tls_direct=0
+# The sipp to run: SIPP=PATH for another build (one with TLS for --tls-direct).
 sipp_bin=${SIPP:-sipp}
 mem_users=100000 mem_rate=2000 per_sipp=1000 summary=""
 while [ $# -gt 0 ]; do
@@ -108,7 +108,7 @@ while [ $# -gt 0 ]; do
     --sync-to-disk) sync_to_disk=1; shift ;;
     --pike) pike=$2; shift 2 ;;
     --tls) tls=1; parts=noauth; shift ;;
-    --tls-per-call) tls=1; tls_per_call=1; parts=noauth; shift ;;
+    --tls-direct) tls=1; tls_direct=1; parts=noauth; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
@@ -133,8 +133,9 @@ command -v kamailio >/dev/null || missing+=(kamailio)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v python3 >/dev/null || missing+=(python3)
 command -v ss >/dev/null || missing+=(iproute2)
-if [ "$tls_per_call" = 1 ] && ! "$sipp_bin" -v 2>&1 | grep -q -- '-TLS'; then
-  echo "--tls-per-call: $sipp_bin has no TLS; set SIPP to a sipp built with it" >&2
+# (`sipp -v` exits with a status of its own: its output is read first.)
+if [ "$tls_direct" = 1 ] && [[ "$("$sipp_bin" -v 2>&1 || true)" != *-TLS* ]]; then
+  echo "--tls-direct: $sipp_bin has no TLS; set SIPP to a sipp built with it" >&2
   exit 1
 fi
 if [ "$tls" = 1 ]; then
@@ -384,8 +385,8 @@ if [ "$tls" = 1 ]; then
     "$shared/kamailio-proxy.cfg" >"$tmp/kamailio-proxy-tls.cfg"
   printf '[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n' \
     "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/kam-tls.cfg"
-  # sipp's TCP connections to 6090 (Kamailio) and 6071 (itsp) go on over TLS (not needed
-  # with --tls-per-call, but harmless).
+  # sipp's TCP connections to 6090 (Kamailio) and 6071 (itsp) go on over TLS (not used
+  # with --tls-direct, but harmless).
   printf 'foreground = yes\npid =\n[kamailio]\nclient = yes\naccept = 127.0.0.1:6090\nconnect = 127.0.0.1:5090\n[itsp]\nclient = yes\naccept = 127.0.0.1:6071\nconnect = 127.0.0.1:5071\n' \
     >"$tmp/stunnel.conf"
   stunnel4 "$tmp/stunnel.conf" >"$tmp/stunnel.log" 2>&1 &
@@ -404,10 +405,10 @@ for part in noauth memory; do
     echo "memory: reg-load-prefix.xml, $n distinct users at $r/s"
   fi
   if [ "$tls" = 1 ]; then
-    # Through the stunnel over one connection per sipp, or a TLS connection per call.
-    if [ "$tls_per_call" = 1 ]; then
-      how="a TLS connection per REGISTER" kam_to=127.0.0.1:5090 its_to=127.0.0.1:5071
-      transport=(-t ln -tls_cert "$tmp/cert.pem" -tls_key "$tmp/key.pem" -max_socket 4096)
+    # One connection per sipp: TCP to the stunnel, or sipp's own TLS to the server.
+    if [ "$tls_direct" = 1 ]; then
+      how="TLS (sipp's own)" kam_to=127.0.0.1:5090 its_to=127.0.0.1:5071
+      transport=(-t l1 -tls_cert "$tmp/cert.pem" -tls_key "$tmp/key.pem")
     else
       how="TLS" kam_to=127.0.0.1:6090 its_to=127.0.0.1:6071 transport=(-t t1)
     fi

@@ -26,9 +26,11 @@
 # iptables and conntrack, which the NAT lab of the end-to-end tests
 # (crates/itsp/tests/common/netns.rs: network namespaces, veth pairs, MASQUERADE,
 # `conntrack -F`) needs; and gcc with libc6-dev, the C compiler that builds the bundled
-# SQLite (libsqlite3-sys) and mimalloc (libmimalloc-sys).
+# SQLite (libsqlite3-sys) and mimalloc (libmimalloc-sys); procps for `kill` (tests end
+# process groups with it: the browser tests' chromedriver and Chromium) and util-linux
+# for `unshare` (the browser phone's audio test runs in a network namespace of its own).
 set -euo pipefail
-set -- "$@" iproute2 iptables conntrack gcc libc6-dev
+set -- "$@" iproute2 iptables conntrack gcc libc6-dev procps util-linux
 need_rustup=()
 rustfmt --version >/dev/null 2>&1 || need_rustup+=(rustfmt)
 cargo clippy --version >/dev/null 2>&1 || need_rustup+=(clippy)

@@ -13,6 +13,8 @@
 //!   requires SRTP (488, as without the relay);
 //! - `offer`: the UDP phone calls the TLS phone, which is offered RTP/SAVP by the relay;
 //! - baresip on TLS with `mediaenc=srtp-mand` calls a plain `itsp phone` on UDP.
+//! - `off`: baresip on TLS with `mediaenc=srtp-mand` calls the echo test, which answers its
+//!   SRTP offer itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -273,4 +275,44 @@ fn baresip_on_tls_with_srtp_calls_a_plain_udp_phone() {
         "baresip: 440 Hz is {share:.2} of what it heard"
     );
     assert_relayed(&server);
+}
+
+/// baresip on TLS that requires SRTP (`srtp-mand`) calls the echo test: with the relay
+/// leaving SDP alone (`srtp = "off"`), the media service itself answers its `RTP/SAVP`
+/// offer with a key, and baresip hears its own tone back.
+#[test]
+fn baresip_requiring_srtp_hears_the_echo_test() {
+    common::baresip::require_baresip();
+    let data = DataDir::with_users(&[("carol", "c-secret")]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&data, dir.path(), "off");
+    server.startup_log("media services ready");
+    let source = dir.path().join("carol-says.wav");
+    tone_file(&source, 600.0);
+    let dial = format!("/dial sip:echo@{DOMAIN}");
+    let mut carol = Baresip::start_tls_with(
+        server.tls.unwrap(),
+        &data.path().join("tls/cert.pem"),
+        "carol",
+        "c-secret",
+        &source,
+        &["-e", &dial, "-t", "6"],
+        Some("srtp-mand"),
+    );
+    carol.wait_line(&["Call established: sip:echo@example.com"], WAIT);
+    assert!(carol.wait_exit(WAIT).success(), "baresip quits cleanly");
+    let savp = carol
+        .output
+        .iter()
+        .filter(|l| l.starts_with("m=audio") && l.contains("RTP/SAVP"))
+        .count();
+    assert!(
+        savp >= 2,
+        "baresip's offer and the echo's answer are RTP/SAVP"
+    );
+    let share = tone_share(&carol.recording(), 600.0);
+    assert!(
+        share > 0.5,
+        "baresip: 600 Hz is {share:.2} of what came back from the echo"
+    );
 }

@@ -57,10 +57,9 @@ fn interface_addresses() -> Vec<IpAddr> {
             }
             let v6 = address.as_sockaddr_in6()?.ip();
             // fe80::/10: usable only with a scope, which an SDP address cannot carry.
-            let link_local = v6.segments()[0] & 0xffc0 == 0xfe80;
-            (!link_local).then_some(IpAddr::V6(v6))
+            (!v6.is_unicast_link_local()).then_some(IpAddr::V6(v6))
         })
-        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .filter(|ip| !ip.is_unspecified())
         .collect()
 }
 
